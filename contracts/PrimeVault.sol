@@ -1,0 +1,909 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+import {IAggregatorV3} from "./interfaces/IAggregatorV3.sol";
+import {
+    IPrimeVault,
+    PERMISSION_WITHDRAW,
+    PERMISSION_TRANSFER,
+    PAUSE_DEPOSIT,
+    PAUSE_WITHDRAW,
+    PAUSE_TRANSFER
+} from "./interfaces/IPrimeVault.sol";
+import {IPrimeVaultGovernance} from "./interfaces/IPrimeVaultGovernance.sol";
+import {InterestLib} from "./libraries/InterestLib.sol";
+import {OracleLib} from "./libraries/OracleLib.sol";
+import {SubAccountLib} from "./libraries/SubAccountLib.sol";
+import {ValueLib} from "./libraries/ValueLib.sol";
+
+/// @title PrimeVault
+/// @notice Pooled multi-asset collateral, signed USDC balances with utilization interest, per-owner
+///         sub-accounts and batched liquidation: the core of the PrimeVault prime broker.
+/// @dev Accounting follows Compound III (signed principal against supply and borrow indices; reserves are
+///      what the vault holds and is owed beyond what it owes). Sub-accounts follow Euler's EVC. See
+///      `IPrimeVault` for units, rounding and the health rule.
+contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+    using SafeCast for uint256;
+    using SafeCast for int256;
+
+    bytes32 public constant RISK_MANAGER_ROLE = keccak256("RISK_MANAGER_ROLE");
+    bytes32 public constant PAUSE_GUARDIAN_ROLE = keccak256("PAUSE_GUARDIAN_ROLE");
+
+    /// @notice Collateral assets are tracked in a 16-bit mask per account.
+    uint256 public constant MAX_ASSETS = 16;
+    /// @notice Largest page `accounts` returns; keeps one page under common `eth_call` gas caps.
+    uint256 public constant MAX_PAGE_SIZE = 1000;
+
+    struct Account {
+        int104 principal; // signed base principal
+        uint16 assetsIn; // bit i set: holds collateral asset i
+        bool listed; // in `_accountList`
+    }
+
+    struct AssetState {
+        uint96 supplyCap;
+        uint96 totalSupplied;
+        bool listed;
+    }
+
+    struct HaircutBounds {
+        uint16 minBps;
+        uint16 maxBps;
+        uint16 maxStepBps;
+        uint32 minInterval;
+        uint40 lastUpdate;
+    }
+
+    struct Market {
+        uint64 supplyIndex;
+        uint64 borrowIndex;
+        uint40 lastAccrualTime;
+        uint16 reserveFactorBps;
+        uint16 liquidatorShareBps;
+        uint16 storeFrontShareBps;
+        uint8 pausedActions;
+    }
+
+    struct Totals {
+        uint104 supplyPrincipal;
+        uint104 borrowPrincipal;
+        uint48 minBorrow;
+    }
+
+    /// @dev Sums over an account's collateral, in base units.
+    struct CollateralSums {
+        uint256 value;
+        uint256 initialRequirement;
+        uint256 maintenanceRequirement;
+    }
+
+    /// @dev State carried across one `liquidate` call so each feed is read and each total written once.
+    struct LiquidationBatch {
+        Market market;
+        Totals totals;
+        uint256[] prices; // per asset, 0 until read
+        uint256[] absorbed; // per asset, collateral moved to reserves
+        uint256 reward; // base owed to the caller
+    }
+
+    IERC20 internal immutable _base;
+
+    Market internal _market;
+    Totals internal _totals;
+    InterestLib.RateModel internal _rateModel;
+
+    address[] internal _collateralAssets;
+    mapping(address asset => AssetConfig) internal _assetConfigs;
+    mapping(address asset => AssetState) internal _assetStates;
+    mapping(address asset => HaircutBounds) internal _haircutBounds;
+
+    mapping(address account => Account) internal _accounts;
+    mapping(address account => mapping(address asset => uint256)) internal _collateral;
+    address[] internal _accountList;
+
+    mapping(bytes19 prefix => address) internal _owners;
+    mapping(address account => mapping(address operator => uint256)) internal _operators;
+
+    /// @param baseAsset_ The base asset (USDC-like); it is also the unit of account.
+    /// @param admin Receives DEFAULT_ADMIN_ROLE.
+    /// @dev Starts with Aave v3's test rate model (kink 80%, base 1%, 4% at the kink, +60% at 100%), a 10%
+    ///      reserve factor, 10% of penalties to liquidators, collateral sold at half the penalty as discount,
+    ///      and a minimum borrow of 100 base tokens.
+    constructor(address baseAsset_, address admin) {
+        if (baseAsset_ == address(0) || admin == address(0)) revert ZeroAddress();
+        _base = IERC20(baseAsset_);
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _market = Market({
+            supplyIndex: uint64(InterestLib.INDEX_SCALE),
+            borrowIndex: uint64(InterestLib.INDEX_SCALE),
+            lastAccrualTime: uint40(block.timestamp),
+            reserveFactorBps: 1000,
+            liquidatorShareBps: 1000,
+            storeFrontShareBps: 5000,
+            pausedActions: 0
+        });
+        _totals.minBorrow = (100 * 10 ** IERC20Metadata(baseAsset_).decimals()).toUint48();
+        _setRateModel(0.01e18, 0.05e18, 3e18, 0.8e18, 1000);
+    }
+
+    // ================================================================== modifiers
+
+    modifier whenNotPaused(uint256 action) {
+        if (_market.pausedActions & action != 0) revert Paused(action);
+        _;
+    }
+
+    // ================================================================== actions
+
+    /// @inheritdoc IPrimeVault
+    function deposit(address account, address asset, uint256 amount)
+        external
+        nonReentrant
+        whenNotPaused(PAUSE_DEPOSIT)
+    {
+        if (amount == 0) revert ZeroAmount();
+        if (account == address(0)) revert ZeroAddress();
+        _accrue();
+        Account storage acc = _accounts[account];
+        if (asset == address(_base)) {
+            _setBaseBalance(account, acc, _baseBalance(acc.principal) + amount.toInt256());
+        } else {
+            _addCollateral(account, acc, asset, amount);
+        }
+        _pull(asset, amount);
+        emit Deposit(account, msg.sender, asset, amount);
+    }
+
+    /// @inheritdoc IPrimeVault
+    function withdraw(address account, address asset, uint256 amount, address receiver)
+        external
+        nonReentrant
+        whenNotPaused(PAUSE_WITHDRAW)
+    {
+        if (amount == 0) revert ZeroAmount();
+        if (receiver == address(0)) revert ZeroAddress();
+        _authorize(account, PERMISSION_WITHDRAW);
+        _accrue();
+        Account storage acc = _accounts[account];
+        if (asset == address(_base)) {
+            uint256 available = _base.balanceOf(address(this));
+            if (amount > available) revert InsufficientLiquidity(available, amount);
+            _debitBase(account, acc, amount);
+        } else {
+            _removeCollateral(account, acc, asset, amount);
+        }
+        _requireInitialHealth(account, acc);
+        IERC20(asset).safeTransfer(receiver, amount);
+        emit Withdraw(account, receiver, asset, amount);
+    }
+
+    /// @inheritdoc IPrimeVault
+    function repay(address account, uint256 amount) external nonReentrant returns (uint256 repaid) {
+        if (amount == 0) revert ZeroAmount();
+        _accrue();
+        Account storage acc = _accounts[account];
+        int256 balance = _baseBalance(acc.principal);
+        if (balance >= 0) return 0;
+        uint256 debt = uint256(-balance);
+        repaid = amount < debt ? amount : debt;
+        _setBaseBalance(account, acc, balance + repaid.toInt256());
+        _pull(address(_base), repaid);
+        emit Repay(account, msg.sender, repaid);
+    }
+
+    /// @inheritdoc IPrimeVault
+    function transfer(address from, address to, address asset, uint256 amount)
+        external
+        nonReentrant
+        whenNotPaused(PAUSE_TRANSFER)
+    {
+        if (amount == 0) revert ZeroAmount();
+        if (from == to) revert SelfTransfer(from);
+        if (!SubAccountLib.haveCommonOwner(from, to)) revert NotSameOwner(from, to);
+        _authorize(from, PERMISSION_TRANSFER);
+        _accrue();
+        Account storage source = _accounts[from];
+        Account storage target = _accounts[to];
+        if (asset == address(_base)) {
+            _debitBase(from, source, amount);
+            _setBaseBalance(to, target, _baseBalance(target.principal) + amount.toInt256());
+        } else {
+            _removeCollateral(from, source, asset, amount);
+            // A transfer moves supply that is already inside the cap: only the destination's balance changes.
+            uint8 index = _assetConfigs[asset].index;
+            _collateral[to][asset] += amount;
+            _setAssetBit(to, target, index);
+            _assetStates[asset].totalSupplied += amount.toUint96();
+        }
+        _requireInitialHealth(from, source);
+        emit Transfer(from, to, asset, amount);
+    }
+
+    /// @inheritdoc IPrimeVault
+    function setOperator(address account, address operator, uint256 permissions) external {
+        if (operator == address(0)) revert ZeroAddress();
+        _authorize(account, 0);
+        _operators[account][operator] = permissions;
+        emit OperatorSet(account, operator, permissions);
+    }
+
+    /// @inheritdoc IPrimeVault
+    function liquidate(address[] calldata accountsToLiquidate)
+        external
+        nonReentrant
+        returns (uint256 liquidatedCount)
+    {
+        _accrue();
+        uint256 assetCount = _collateralAssets.length;
+        LiquidationBatch memory batch = LiquidationBatch({
+            market: _market,
+            totals: _totals,
+            prices: new uint256[](assetCount),
+            absorbed: new uint256[](assetCount),
+            reward: 0
+        });
+        for (uint256 k; k < accountsToLiquidate.length; ++k) {
+            if (_liquidateAccount(accountsToLiquidate[k], batch)) ++liquidatedCount;
+        }
+        if (liquidatedCount == 0) return 0;
+
+        // Totals are kept in memory across the batch and written once.
+        for (uint256 i; i < assetCount; ++i) {
+            if (batch.absorbed[i] != 0) {
+                _assetStates[_collateralAssets[i]].totalSupplied -= batch.absorbed[i].toUint96();
+            }
+        }
+        _market.supplyIndex = batch.market.supplyIndex;
+        _totals = batch.totals;
+        if (batch.reward > 0) {
+            Account storage liquidator = _accounts[msg.sender];
+            _setBaseBalance(msg.sender, liquidator, _baseBalance(liquidator.principal) + batch.reward.toInt256());
+            emit LiquidatorRewarded(msg.sender, batch.reward);
+        }
+    }
+
+    /// @inheritdoc IPrimeVault
+    function buyCollateral(address asset, uint256 minAmountOut, uint256 baseAmount, address recipient)
+        external
+        nonReentrant
+        returns (uint256 amountOut)
+    {
+        if (baseAmount == 0) revert ZeroAmount();
+        if (recipient == address(0)) revert ZeroAddress();
+        amountOut = _quoteCollateral(asset, baseAmount);
+        if (amountOut < minAmountOut) revert SlippageExceeded(amountOut, minAmountOut);
+        uint256 available = _collateralReserves(asset);
+        if (amountOut > available) revert InsufficientReserves(asset, available, amountOut);
+        _pull(address(_base), baseAmount);
+        IERC20(asset).safeTransfer(recipient, amountOut);
+        emit CollateralBought(msg.sender, asset, amountOut, baseAmount, recipient);
+    }
+
+    /// @inheritdoc IPrimeVault
+    function accrue() external nonReentrant {
+        _accrue();
+    }
+
+    // ================================================================== governance
+
+    /// @inheritdoc IPrimeVaultGovernance
+    function listAsset(
+        address asset,
+        address feed,
+        uint32 maxStaleness,
+        uint16 initialHaircutBps,
+        uint16 maintenanceHaircutBps,
+        uint16 liquidationPenaltyBps,
+        uint96 supplyCap
+    ) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (asset == address(0)) revert ZeroAddress();
+        if (asset == address(_base) || _assetStates[asset].listed) revert AssetAlreadyListed(asset);
+        uint256 index = _collateralAssets.length;
+        if (index == MAX_ASSETS) revert TooManyAssets(MAX_ASSETS);
+        _collateralAssets.push(asset);
+        _assetStates[asset].listed = true;
+        _assetConfigs[asset].index = uint8(index);
+        _configure(asset, feed, maxStaleness, initialHaircutBps, maintenanceHaircutBps, liquidationPenaltyBps, supplyCap);
+        _haircutBounds[asset] = HaircutBounds({
+            minBps: maintenanceHaircutBps,
+            maxBps: initialHaircutBps,
+            maxStepBps: 0,
+            minInterval: 0,
+            lastUpdate: 0
+        });
+        emit AssetListed(asset, feed, uint8(index));
+    }
+
+    /// @inheritdoc IPrimeVaultGovernance
+    function configureAsset(
+        address asset,
+        address feed,
+        uint32 maxStaleness,
+        uint16 initialHaircutBps,
+        uint16 maintenanceHaircutBps,
+        uint16 liquidationPenaltyBps,
+        uint96 supplyCap
+    ) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _requireListed(asset);
+        _configure(asset, feed, maxStaleness, initialHaircutBps, maintenanceHaircutBps, liquidationPenaltyBps, supplyCap);
+    }
+
+    /// @inheritdoc IPrimeVaultGovernance
+    function setHaircutBounds(address asset, uint16 minBps, uint16 maxBps, uint16 maxStepBps, uint32 minInterval)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        _requireListed(asset);
+        if (minBps > maxBps || maxBps >= ValueLib.BPS || maxStepBps == 0) revert InvalidHaircutBounds();
+        HaircutBounds storage b = _haircutBounds[asset];
+        (b.minBps, b.maxBps, b.maxStepBps, b.minInterval) = (minBps, maxBps, maxStepBps, minInterval);
+        emit HaircutBoundsSet(asset, minBps, maxBps, maxStepBps, minInterval);
+    }
+
+    /// @inheritdoc IPrimeVaultGovernance
+    function updateHaircuts(address asset, uint16 initialHaircutBps, uint16 maintenanceHaircutBps)
+        external
+        onlyRole(RISK_MANAGER_ROLE)
+    {
+        _requireListed(asset);
+        AssetConfig storage c = _assetConfigs[asset];
+        HaircutBounds storage b = _haircutBounds[asset];
+        uint256 nextAllowedAt = uint256(b.lastUpdate) + b.minInterval;
+        if (b.lastUpdate != 0 && block.timestamp < nextAllowedAt) revert HaircutUpdateTooSoon(asset, nextAllowedAt);
+        _requireWithinBounds(asset, b, c.initialHaircutBps, initialHaircutBps);
+        _requireWithinBounds(asset, b, c.maintenanceHaircutBps, maintenanceHaircutBps);
+        _requireValidRisk(initialHaircutBps, maintenanceHaircutBps, c.liquidationPenaltyBps);
+        (c.initialHaircutBps, c.maintenanceHaircutBps) = (initialHaircutBps, maintenanceHaircutBps);
+        b.lastUpdate = uint40(block.timestamp);
+        emit HaircutsUpdated(asset, initialHaircutBps, maintenanceHaircutBps);
+    }
+
+    /// @inheritdoc IPrimeVaultGovernance
+    function haircutBounds(address asset)
+        external
+        view
+        returns (uint16 minBps, uint16 maxBps, uint16 maxStepBps, uint32 minInterval, uint40 lastUpdate)
+    {
+        _requireListed(asset);
+        HaircutBounds memory b = _haircutBounds[asset];
+        return (b.minBps, b.maxBps, b.maxStepBps, b.minInterval, b.lastUpdate);
+    }
+
+    /// @inheritdoc IPrimeVaultGovernance
+    function setRateModel(
+        uint256 baseRatePerYear,
+        uint256 slopeLowPerYear,
+        uint256 slopeHighPerYear,
+        uint256 kink,
+        uint256 reserveFactor
+    ) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _accrue();
+        if (kink > InterestLib.WAD || reserveFactor > InterestLib.WAD) revert InvalidRateModel();
+        _setRateModel(
+            baseRatePerYear, slopeLowPerYear, slopeHighPerYear, kink, uint16(reserveFactor * ValueLib.BPS / 1e18)
+        );
+    }
+
+    /// @inheritdoc IPrimeVaultGovernance
+    function setLendingParams(uint256 minBorrow_, uint16 liquidatorShareBps, uint16 storeFrontDiscountShareBps)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        if (liquidatorShareBps > ValueLib.BPS || storeFrontDiscountShareBps > ValueLib.BPS) {
+            revert InvalidParameter();
+        }
+        _totals.minBorrow = minBorrow_.toUint48();
+        (_market.liquidatorShareBps, _market.storeFrontShareBps) = (liquidatorShareBps, storeFrontDiscountShareBps);
+        emit LendingParamsSet(minBorrow_, liquidatorShareBps, storeFrontDiscountShareBps);
+    }
+
+    /// @inheritdoc IPrimeVaultGovernance
+    function setPaused(uint256 pausedActions_) external {
+        if (!hasRole(PAUSE_GUARDIAN_ROLE, msg.sender) && !hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
+            revert NotAuthorized(msg.sender, address(this), 0);
+        }
+        _market.pausedActions = pausedActions_.toUint8();
+        emit PauseSet(pausedActions_);
+    }
+
+    /// @inheritdoc IPrimeVaultGovernance
+    function withdrawReserves(address to, uint256 amount) external nonReentrant onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (to == address(0)) revert ZeroAddress();
+        _accrue();
+        int256 reserves = _reserves(_market, _totals);
+        if (reserves < amount.toInt256()) revert InsufficientReserves(address(_base), reserves < 0 ? 0 : uint256(reserves), amount);
+        _base.safeTransfer(to, amount);
+        emit ReservesWithdrawn(to, amount);
+    }
+
+    // ================================================================== views
+
+    /// @inheritdoc IPrimeVault
+    function baseAsset() external view returns (address) {
+        return address(_base);
+    }
+
+    /// @inheritdoc IPrimeVault
+    function collateralAssets() external view returns (address[] memory) {
+        return _collateralAssets;
+    }
+
+    /// @inheritdoc IPrimeVault
+    function assetConfig(address asset) external view returns (AssetConfig memory) {
+        _requireListed(asset);
+        return _assetConfigs[asset];
+    }
+
+    /// @inheritdoc IPrimeVault
+    function assetTotals(address asset) external view returns (uint256 totalSupplied, uint256 supplyCap) {
+        _requireListed(asset);
+        AssetState memory s = _assetStates[asset];
+        return (s.totalSupplied, s.supplyCap);
+    }
+
+    /// @inheritdoc IPrimeVault
+    function ownerOf(address account) external view returns (address) {
+        return _owners[SubAccountLib.prefix(account)];
+    }
+
+    /// @inheritdoc IPrimeVault
+    function operatorPermissions(address account, address operator) external view returns (uint256) {
+        return _operators[account][operator];
+    }
+
+    /// @inheritdoc IPrimeVault
+    function baseBalanceOf(address account) external view returns (int256) {
+        Market memory m = _accruedMarket();
+        return InterestLib.presentValue(_accounts[account].principal, m.supplyIndex, m.borrowIndex);
+    }
+
+    /// @inheritdoc IPrimeVault
+    function collateralBalanceOf(address account, address asset) external view returns (uint256) {
+        return _collateral[account][asset];
+    }
+
+    /// @inheritdoc IPrimeVault
+    function accountHealth(address account) public view returns (AccountHealth memory h) {
+        Market memory m = _accruedMarket();
+        Account memory acc = _accounts[account];
+        CollateralSums memory sums = _sumCollateral(account, acc.assetsIn, new uint256[](_collateralAssets.length));
+        h.baseBalance = InterestLib.presentValue(acc.principal, m.supplyIndex, m.borrowIndex);
+        h.debt = h.baseBalance < 0 ? uint256(-h.baseBalance) : 0;
+        h.collateralValue = sums.value;
+        h.equity = sums.value.toInt256() + h.baseBalance;
+        h.initialRequirement = sums.initialRequirement;
+        h.maintenanceRequirement = sums.maintenanceRequirement;
+        h.liquidatable = h.debt > 0 && h.equity < sums.maintenanceRequirement.toInt256();
+    }
+
+    /// @inheritdoc IPrimeVault
+    function isLiquidatable(address account) external view returns (bool) {
+        return accountHealth(account).liquidatable;
+    }
+
+    /// @inheritdoc IPrimeVault
+    function accountCount() external view returns (uint256) {
+        return _accountList.length;
+    }
+
+    /// @inheritdoc IPrimeVault
+    function accounts(uint256 offset, uint256 limit)
+        external
+        view
+        returns (AccountSnapshot[] memory page, uint256 total)
+    {
+        if (limit == 0 || limit > MAX_PAGE_SIZE) revert InvalidPageSize(limit, MAX_PAGE_SIZE);
+        total = _accountList.length;
+        uint256 end = offset + limit < total ? offset + limit : total;
+        uint256 size = offset < end ? end - offset : 0;
+        page = new AccountSnapshot[](size);
+        Market memory m = _accruedMarket();
+        address[] memory assets = _collateralAssets;
+        for (uint256 k; k < size; ++k) {
+            address account = _accountList[offset + k];
+            Account memory acc = _accounts[account];
+            uint256[] memory balances = new uint256[](assets.length);
+            for (uint256 i; acc.assetsIn >> i != 0; ++i) {
+                if ((acc.assetsIn >> i) & 1 == 1) balances[i] = _collateral[account][assets[i]];
+            }
+            page[k] = AccountSnapshot({
+                account: account,
+                baseBalance: InterestLib.presentValue(acc.principal, m.supplyIndex, m.borrowIndex),
+                collateral: balances
+            });
+        }
+    }
+
+    /// @inheritdoc IPrimeVault
+    function prices() external view returns (uint256[] memory result) {
+        result = new uint256[](_collateralAssets.length);
+        for (uint256 i; i < result.length; ++i) {
+            AssetConfig memory c = _assetConfigs[_collateralAssets[i]];
+            result[i] = OracleLib.read(c.feed, c.maxStaleness);
+        }
+    }
+
+    /// @inheritdoc IPrimeVault
+    function marketState() external view returns (MarketState memory s) {
+        Market memory m = _accruedMarket();
+        Totals memory t = _totals;
+        s.supplyIndex = m.supplyIndex;
+        s.borrowIndex = m.borrowIndex;
+        s.lastAccrualTime = m.lastAccrualTime;
+        s.totalSupply = uint256(InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, 0));
+        s.totalBorrow = uint256(-InterestLib.presentValue(-int256(uint256(t.borrowPrincipal)), 0, m.borrowIndex));
+        s.utilizationWad = InterestLib.utilization(s.totalSupply, s.totalBorrow);
+        InterestLib.RateModel memory r = _rateModel;
+        s.borrowRatePerSecond = InterestLib.borrowRate(r, s.utilizationWad);
+        s.supplyRatePerSecond = InterestLib.supplyRate(r, s.utilizationWad, m.reserveFactorBps);
+        s.reserves = _reserves(m, t);
+    }
+
+    /// @inheritdoc IPrimeVault
+    function collateralReserves(address asset) external view returns (uint256) {
+        _requireListed(asset);
+        return _collateralReserves(asset);
+    }
+
+    /// @inheritdoc IPrimeVault
+    function quoteCollateral(address asset, uint256 baseAmount) external view returns (uint256) {
+        return _quoteCollateral(asset, baseAmount);
+    }
+
+    /// @inheritdoc IPrimeVault
+    function minBorrow() external view returns (uint256) {
+        return _totals.minBorrow;
+    }
+
+    /// @inheritdoc IPrimeVault
+    function pausedActions() external view returns (uint256) {
+        return _market.pausedActions;
+    }
+
+    // ================================================================== internal: accounts
+
+    /// @dev Passes if the caller owns `account` (recording it as owner on first use of the prefix) or is an
+    ///      operator holding every bit of `permission`. `permission == 0` means owner only.
+    function _authorize(address account, uint256 permission) internal {
+        if (SubAccountLib.haveCommonOwner(msg.sender, account)) {
+            bytes19 prefix = SubAccountLib.prefix(account);
+            address owner = _owners[prefix];
+            if (owner == msg.sender) return;
+            if (owner == address(0)) {
+                _owners[prefix] = msg.sender;
+                emit OwnerRegistered(prefix, msg.sender);
+                return;
+            }
+        }
+        if (permission == 0 || _operators[account][msg.sender] & permission != permission) {
+            revert NotAuthorized(msg.sender, account, permission);
+        }
+    }
+
+    function _list(address account, Account storage acc) internal {
+        if (!acc.listed) {
+            acc.listed = true;
+            _accountList.push(account);
+        }
+    }
+
+    function _setAssetBit(address account, Account storage acc, uint8 index) internal {
+        uint16 bit = uint16(1) << index;
+        if (acc.assetsIn & bit == 0) {
+            acc.assetsIn |= bit;
+            _list(account, acc);
+        }
+    }
+
+    function _addCollateral(address account, Account storage acc, address asset, uint256 amount) internal {
+        AssetState storage s = _assetStates[asset];
+        if (!s.listed) revert UnknownAsset(asset);
+        uint256 totalAfter = uint256(s.totalSupplied) + amount;
+        if (totalAfter > s.supplyCap) revert SupplyCapExceeded(asset, totalAfter, s.supplyCap);
+        s.totalSupplied = uint96(totalAfter); // cap is a uint96, so this fits
+        _collateral[account][asset] += amount;
+        _setAssetBit(account, acc, _assetConfigs[asset].index);
+    }
+
+    function _removeCollateral(address account, Account storage acc, address asset, uint256 amount) internal {
+        AssetState storage s = _assetStates[asset];
+        if (!s.listed) revert UnknownAsset(asset);
+        uint256 balance = _collateral[account][asset];
+        if (amount > balance) revert InsufficientCollateral(account, asset, balance, amount);
+        unchecked {
+            _collateral[account][asset] = balance - amount;
+            s.totalSupplied -= uint96(amount); // totalSupplied >= any one balance
+        }
+        if (balance == amount) acc.assetsIn &= ~(uint16(1) << _assetConfigs[asset].index);
+    }
+
+    /// @dev Takes `amount` base from `account`; past its balance this borrows and must respect the minimum.
+    function _debitBase(address account, Account storage acc, uint256 amount) internal {
+        int256 newBalance = _baseBalance(acc.principal) - amount.toInt256();
+        if (newBalance < 0 && uint256(-newBalance) < _totals.minBorrow) {
+            revert BorrowTooSmall(uint256(-newBalance), _totals.minBorrow);
+        }
+        _setBaseBalance(account, acc, newBalance);
+    }
+
+    /// @dev Sets an account's base balance and moves the supply and borrow totals with it.
+    function _setBaseBalance(address account, Account storage acc, int256 newBalance) internal {
+        Market memory m = _market;
+        int256 oldPrincipal = acc.principal;
+        int256 newPrincipal = InterestLib.principalValue(newBalance, m.supplyIndex, m.borrowIndex);
+        Totals storage t = _totals;
+        t.supplyPrincipal = (uint256(t.supplyPrincipal) + _positive(newPrincipal) - _positive(oldPrincipal)).toUint104();
+        t.borrowPrincipal =
+            (uint256(t.borrowPrincipal) + _positive(-newPrincipal) - _positive(-oldPrincipal)).toUint104();
+        acc.principal = newPrincipal.toInt104();
+        if (newPrincipal != 0) _list(account, acc);
+    }
+
+    function _baseBalance(int104 principal) internal view returns (int256) {
+        return InterestLib.presentValue(principal, _market.supplyIndex, _market.borrowIndex);
+    }
+
+    /// @dev Reverts with `InsufficientEquity` when the account is below its initial requirement. An account
+    ///      without debt needs no prices: its equity is at least its collateral value, which is at least any
+    ///      haircut requirement.
+    function _requireInitialHealth(address account, Account storage acc) internal view {
+        int256 balance = _baseBalance(acc.principal);
+        if (balance >= 0) return;
+        CollateralSums memory sums = _sumCollateral(account, acc.assetsIn, new uint256[](_collateralAssets.length));
+        int256 equity = sums.value.toInt256() + balance;
+        if (equity < sums.initialRequirement.toInt256()) {
+            revert InsufficientEquity(account, equity, sums.initialRequirement);
+        }
+    }
+
+    // ================================================================== internal: valuation
+
+    /// @dev Values an account's collateral. `priceCache[i]` holds asset i's price once read (0 = not yet),
+    ///      so a liquidation batch reads each feed at most once.
+    function _sumCollateral(address account, uint16 assetsIn, uint256[] memory priceCache)
+        internal
+        view
+        returns (CollateralSums memory sums)
+    {
+        for (uint256 i; assetsIn >> i != 0; ++i) {
+            if ((assetsIn >> i) & 1 == 0) continue;
+            address asset = _collateralAssets[i];
+            AssetConfig memory c = _assetConfigs[asset];
+            uint256 v = ValueLib.value(_collateral[account][asset], _price(c, i, priceCache), c.scaleExponent);
+            sums.value += v;
+            sums.initialRequirement += ValueLib.portionUp(v, c.initialHaircutBps);
+            sums.maintenanceRequirement += ValueLib.portionUp(v, c.maintenanceHaircutBps);
+        }
+    }
+
+    function _price(AssetConfig memory c, uint256 index, uint256[] memory priceCache) internal view returns (uint256) {
+        uint256 p = priceCache[index];
+        if (p == 0) {
+            p = OracleLib.read(c.feed, c.maxStaleness);
+            priceCache[index] = p;
+        }
+        return p;
+    }
+
+    /// @dev Moves all of an account's collateral into reserves. Returns the base credit (value less penalty,
+    ///      rounded down) and the penalties kept (value minus credit).
+    function _absorbCollateral(
+        address account,
+        uint16 assetsIn,
+        uint256[] memory priceCache,
+        uint256[] memory absorbed
+    ) internal returns (uint256 credit, uint256 penalties) {
+        for (uint256 i; assetsIn >> i != 0; ++i) {
+            if ((assetsIn >> i) & 1 == 0) continue;
+            address asset = _collateralAssets[i];
+            AssetConfig memory c = _assetConfigs[asset];
+            uint256 amount = _collateral[account][asset];
+            uint256 v = ValueLib.value(amount, priceCache[i], c.scaleExponent);
+            uint256 assetCredit = ValueLib.portionDown(v, ValueLib.BPS - c.liquidationPenaltyBps);
+            credit += assetCredit;
+            penalties += v - assetCredit;
+            absorbed[i] += amount;
+            delete _collateral[account][asset];
+            emit CollateralAbsorbed(account, asset, amount, assetCredit);
+        }
+    }
+
+    /// @dev Liquidates `account` if it is below its maintenance requirement; returns whether it did.
+    function _liquidateAccount(address account, LiquidationBatch memory batch) internal returns (bool) {
+        Account memory acc = _accounts[account];
+        // Without debt an account cannot be under its maintenance requirement.
+        if (acc.principal >= 0) return false;
+        Market memory m = batch.market;
+        int256 balance = InterestLib.presentValue(acc.principal, m.supplyIndex, m.borrowIndex);
+        CollateralSums memory sums = _sumCollateral(account, acc.assetsIn, batch.prices);
+        if (sums.value.toInt256() + balance >= sums.maintenanceRequirement.toInt256()) return false;
+
+        (uint256 credit, uint256 penalties) = _absorbCollateral(account, acc.assetsIn, batch.prices, batch.absorbed);
+        batch.reward += ValueLib.portionDown(penalties, m.liquidatorShareBps);
+
+        int256 remaining = balance + credit.toInt256();
+        uint256 shortfall = remaining < 0 ? uint256(-remaining) : 0;
+        int256 newPrincipal =
+            remaining > 0 ? InterestLib.principalValue(remaining, m.supplyIndex, m.borrowIndex) : int256(0);
+        batch.totals.borrowPrincipal -= uint256(-int256(acc.principal)).toUint104();
+        batch.totals.supplyPrincipal += uint256(newPrincipal).toUint104();
+        _accounts[account] = Account({principal: newPrincipal.toInt104(), assetsIn: 0, listed: true});
+
+        if (shortfall > 0) m.supplyIndex = _writeOffBadDebt(account, shortfall, batch);
+        emit Liquidated(account, msg.sender, uint256(-balance), shortfall);
+        return true;
+    }
+
+    /// @dev Covers `shortfall` from reserves, counting absorbed collateral at its sale price; writes off the
+    ///      rest against suppliers by lowering the supply index (rounded down). Returns the new supply index.
+    function _writeOffBadDebt(address account, uint256 shortfall, LiquidationBatch memory batch)
+        internal
+        returns (uint64)
+    {
+        Market memory m = batch.market;
+        Totals memory t = batch.totals;
+        uint256[] memory absorbed = batch.absorbed;
+        int256 reserves = _reserves(m, t);
+        for (uint256 i; i < _collateralAssets.length; ++i) {
+            address asset = _collateralAssets[i];
+            uint256 held = IERC20(asset).balanceOf(address(this)) - (_assetStates[asset].totalSupplied - absorbed[i]);
+            if (held == 0) continue;
+            AssetConfig memory c = _assetConfigs[asset];
+            uint256 saleValue = ValueLib.value(held, _price(c, i, batch.prices), c.scaleExponent);
+            reserves += ValueLib.portionDown(saleValue, ValueLib.BPS - _storeFrontDiscount(c, m)).toInt256();
+        }
+        if (reserves >= 0) return m.supplyIndex;
+        uint256 badDebt = uint256(-reserves) < shortfall ? uint256(-reserves) : shortfall;
+        uint256 totalSupply = uint256(InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, 0));
+        uint256 newIndex = badDebt >= totalSupply ? 1 : uint256(m.supplyIndex) * (totalSupply - badDebt) / totalSupply;
+        if (newIndex == 0) newIndex = 1;
+        emit BadDebt(account, badDebt, newIndex);
+        return uint64(newIndex); // below the old uint64 index
+    }
+
+    function _storeFrontDiscount(AssetConfig memory c, Market memory m) internal pure returns (uint256) {
+        return ValueLib.portionDown(c.liquidationPenaltyBps, m.storeFrontShareBps);
+    }
+
+    function _quoteCollateral(address asset, uint256 baseAmount) internal view returns (uint256) {
+        _requireListed(asset);
+        AssetConfig memory c = _assetConfigs[asset];
+        uint256 price = OracleLib.read(c.feed, c.maxStaleness);
+        return ValueLib.amountForValue(baseAmount, price, _storeFrontDiscount(c, _market), c.scaleExponent);
+    }
+
+    function _collateralReserves(address asset) internal view returns (uint256) {
+        return IERC20(asset).balanceOf(address(this)) - _assetStates[asset].totalSupplied;
+    }
+
+    // ================================================================== internal: interest
+
+    function _accrue() internal {
+        Market memory m = _market;
+        if (m.lastAccrualTime == block.timestamp) return;
+        uint256 utilization;
+        (m, utilization) = _accrueMemory(m);
+        _market = m;
+        emit InterestAccrued(m.supplyIndex, m.borrowIndex, utilization);
+    }
+
+    function _accruedMarket() internal view returns (Market memory m) {
+        (m,) = _accrueMemory(_market);
+    }
+
+    function _accrueMemory(Market memory m) internal view returns (Market memory, uint256 utilization) {
+        Totals memory t = _totals;
+        uint256 totalSupply = uint256(InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, 0));
+        uint256 totalBorrow =
+            uint256(-InterestLib.presentValue(-int256(uint256(t.borrowPrincipal)), 0, m.borrowIndex));
+        utilization = InterestLib.utilization(totalSupply, totalBorrow);
+        uint256 elapsed = block.timestamp - m.lastAccrualTime;
+        if (elapsed > 0) {
+            InterestLib.RateModel memory r = _rateModel;
+            m.supplyIndex =
+                InterestLib.grow(m.supplyIndex, InterestLib.supplyRate(r, utilization, m.reserveFactorBps), elapsed)
+                    .toUint64();
+            m.borrowIndex = InterestLib.grow(m.borrowIndex, InterestLib.borrowRate(r, utilization), elapsed).toUint64();
+            m.lastAccrualTime = uint40(block.timestamp);
+        }
+        return (m, utilization);
+    }
+
+    /// @dev Base held plus owed by borrowers minus owed to suppliers. Negative while absorbed collateral
+    ///      that paid off debt is still unsold.
+    function _reserves(Market memory m, Totals memory t) internal view returns (int256) {
+        int256 supplied = InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, m.borrowIndex);
+        int256 borrowed = -InterestLib.presentValue(-int256(uint256(t.borrowPrincipal)), m.supplyIndex, m.borrowIndex);
+        return _base.balanceOf(address(this)).toInt256() + borrowed - supplied;
+    }
+
+    function _setRateModel(
+        uint256 baseRatePerYear,
+        uint256 slopeLowPerYear,
+        uint256 slopeHighPerYear,
+        uint256 kink,
+        uint16 reserveFactorBps
+    ) internal {
+        _rateModel = InterestLib.RateModel({
+            baseRate: InterestLib.perSecond(baseRatePerYear),
+            slopeLow: InterestLib.perSecond(slopeLowPerYear),
+            slopeHigh: InterestLib.perSecond(slopeHighPerYear),
+            kink: kink.toUint64()
+        });
+        _market.reserveFactorBps = reserveFactorBps;
+        emit RateModelSet(
+            baseRatePerYear, slopeLowPerYear, slopeHighPerYear, kink, uint256(reserveFactorBps) * 1e18 / ValueLib.BPS
+        );
+    }
+
+    // ================================================================== internal: config and tokens
+
+    function _configure(
+        address asset,
+        address feed,
+        uint32 maxStaleness,
+        uint16 initialHaircutBps,
+        uint16 maintenanceHaircutBps,
+        uint16 liquidationPenaltyBps,
+        uint96 supplyCap
+    ) internal {
+        if (feed == address(0)) revert ZeroAddress();
+        if (maxStaleness == 0) revert InvalidParameter();
+        _requireValidRisk(initialHaircutBps, maintenanceHaircutBps, liquidationPenaltyBps);
+        uint8 decimals = IERC20Metadata(asset).decimals();
+        if (decimals < 6 || decimals > 18) revert UnsupportedDecimals(asset, decimals);
+        AssetConfig storage c = _assetConfigs[asset];
+        c.feed = feed;
+        c.maxStaleness = maxStaleness;
+        c.initialHaircutBps = initialHaircutBps;
+        c.maintenanceHaircutBps = maintenanceHaircutBps;
+        c.liquidationPenaltyBps = liquidationPenaltyBps;
+        c.scaleExponent = decimals + IAggregatorV3(feed).decimals() - IERC20Metadata(address(_base)).decimals();
+        _assetStates[asset].supplyCap = supplyCap;
+        emit AssetConfigured(
+            asset, feed, maxStaleness, initialHaircutBps, maintenanceHaircutBps, liquidationPenaltyBps, supplyCap
+        );
+    }
+
+    /// @dev maintenance <= initial < 100%, and the penalty fits inside the maintenance haircut so absorbing
+    ///      an account at its maintenance threshold credits at least its debt.
+    function _requireValidRisk(uint256 initialBps, uint256 maintenanceBps, uint256 penaltyBps) internal pure {
+        if (maintenanceBps > initialBps || initialBps >= ValueLib.BPS || penaltyBps > maintenanceBps) {
+            revert InvalidRiskParameters(initialBps, maintenanceBps, penaltyBps);
+        }
+    }
+
+    function _requireWithinBounds(address asset, HaircutBounds storage b, uint256 fromBps, uint256 toBps)
+        internal
+        view
+    {
+        if (toBps < b.minBps || toBps > b.maxBps) revert HaircutOutOfBounds(asset, toBps, b.minBps, b.maxBps);
+        uint256 step = toBps > fromBps ? toBps - fromBps : fromBps - toBps;
+        if (step > b.maxStepBps) revert HaircutStepTooLarge(asset, fromBps, toBps, b.maxStepBps);
+    }
+
+    function _requireListed(address asset) internal view {
+        if (!_assetStates[asset].listed) revert UnknownAsset(asset);
+    }
+
+    /// @dev Pulls exactly `amount` from the caller; a token that delivers less is refused.
+    function _pull(address asset, uint256 amount) internal {
+        IERC20 token = IERC20(asset);
+        uint256 balanceBefore = token.balanceOf(address(this));
+        token.safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = token.balanceOf(address(this)) - balanceBefore;
+        if (received != amount) revert FeeOnTransferNotSupported(asset, amount, received);
+    }
+
+    function _positive(int256 x) internal pure returns (uint256) {
+        return x > 0 ? uint256(x) : 0;
+    }
+}

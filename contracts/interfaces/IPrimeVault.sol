@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IPrimeVaultErrors} from "./IPrimeVaultErrors.sol";
+import {IPrimeVaultEvents} from "./IPrimeVaultEvents.sol";
+
+/// @dev Operator permission: withdraw collateral and withdraw or borrow base to any receiver.
+uint256 constant PERMISSION_WITHDRAW = 1 << 0;
+/// @dev Operator permission: move assets between the owner's sub-accounts.
+uint256 constant PERMISSION_TRANSFER = 1 << 1;
+/// @dev Operator permission: submit and cancel perp orders (reserved for the venue layer).
+uint256 constant PERMISSION_TRADE = 1 << 2;
+
+/// @dev Pause flag: deposits (repayment is never paused).
+uint256 constant PAUSE_DEPOSIT = 1 << 0;
+/// @dev Pause flag: withdrawals of collateral and base, including borrowing.
+uint256 constant PAUSE_WITHDRAW = 1 << 1;
+/// @dev Pause flag: transfers between sub-accounts.
+uint256 constant PAUSE_TRANSFER = 1 << 2;
+/// @dev Pause flag: perp trading (reserved for the venue layer).
+uint256 constant PAUSE_TRADE = 1 << 3;
+
+/// @title IPrimeVault
+/// @notice What integrators call on the PrimeVault core: sub-account actions, liquidation, and views.
+/// @dev Units. Base-asset amounts and all values are in base units (USDC: 6 decimals), and the base asset
+///      is the unit of account (1 base unit = 1 unit of value). Collateral amounts are in the token's units.
+///      Haircuts, penalties and shares are in basis points. Indices are scaled by 1e15, rates per second
+///      by 1e18.
+///
+///      Sub-accounts. Every address is an account. The 256 addresses that share an owner's first 19 bytes
+///      (`owner ^ subId`, subId 0..255) are that owner's sub-accounts; subId 0 is the owner itself. The
+///      first address of a prefix to act is recorded as its owner (Euler EVC's rule), so a ground address
+///      with a colliding prefix cannot take over sub-accounts.
+///
+///      Health. For an account holding collateral balances b_i at prices p_i and base balance B (negative
+///      when borrowing): collateralValue = sum(b_i * p_i), equity = collateralValue + B, and
+///      requirement = sum(b_i * p_i * haircut_i), with the initial haircut for the initial requirement and
+///      the maintenance haircut for the maintenance requirement. So equity >= requirement is the same
+///      statement as "haircut collateral value + base balance >= 0". Actions that move value out must leave
+///      equity >= initial requirement; an account with equity < maintenance requirement is liquidatable.
+///      Rounding always favours the protocol: values round down, debts and requirements round up.
+interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
+    /// @notice Risk configuration of a collateral asset.
+    struct AssetConfig {
+        address feed; // Chainlink-style price feed quoting the asset in the base asset
+        uint32 maxStaleness; // seconds after `updatedAt` at which the answer is refused
+        uint16 initialHaircutBps; // haircut for borrowing and withdrawing
+        uint16 maintenanceHaircutBps; // haircut for liquidation, <= initial
+        uint16 liquidationPenaltyBps; // share of absorbed value kept by the protocol, <= maintenance haircut
+        uint8 index; // position in `collateralAssets()` and bit in an account's asset mask
+        uint8 scaleExponent; // value = amount * price / 10**scaleExponent
+    }
+
+    /// @notice A sub-account's health, all in base units.
+    struct AccountHealth {
+        int256 baseBalance; // signed base balance with interest; negative is debt
+        uint256 debt; // max(-baseBalance, 0)
+        uint256 collateralValue; // sum of balance x oracle price, before haircuts
+        int256 equity; // collateralValue + baseBalance
+        uint256 initialRequirement; // sum of value x initial haircut
+        uint256 maintenanceRequirement; // sum of value x maintenance haircut
+        bool liquidatable; // equity < maintenanceRequirement
+    }
+
+    /// @notice The compact per-account state a keeper needs to rebuild health off-chain.
+    struct AccountSnapshot {
+        address account;
+        int256 baseBalance; // present value, same rounding as the contract's own health
+        uint256[] collateral; // balance per collateral asset, in `collateralAssets()` order
+    }
+
+    /// @notice Market-wide lending state.
+    struct MarketState {
+        uint256 supplyIndex;
+        uint256 borrowIndex;
+        uint256 lastAccrualTime;
+        uint256 totalSupply; // present value of all positive base balances
+        uint256 totalBorrow; // present value of all debt
+        uint256 utilizationWad;
+        uint256 supplyRatePerSecond;
+        uint256 borrowRatePerSecond;
+        int256 reserves; // base held + owed by borrowers - owed to suppliers; negative until absorbed
+        // collateral is sold
+    }
+
+    // ------------------------------------------------------------------ actions
+
+    /// @notice Deposits `amount` of `asset` from the caller into `account`.
+    /// @dev Anyone may deposit into any account. Depositing the base asset repays debt first and supplies
+    ///      the rest. Tokens that deliver less than `amount` (fee-on-transfer) are refused.
+    /// @param account The receiving sub-account.
+    /// @param asset The base asset or a listed collateral asset.
+    /// @param amount Amount in the asset's units.
+    function deposit(address account, address asset, uint256 amount) external;
+
+    /// @notice Withdraws `amount` of `asset` from `account` to `receiver`.
+    /// @dev Caller: the owner, or an operator with PERMISSION_WITHDRAW. For the base asset, withdrawing past
+    ///      the balance borrows: the debt must be at least `minBorrow()` and the account must stay at or
+    ///      above its initial requirement. Reverts on stale or invalid prices of held collateral.
+    /// @param account The sub-account to withdraw from.
+    /// @param asset The base asset or a listed collateral asset.
+    /// @param amount Amount in the asset's units.
+    /// @param receiver Where the tokens go.
+    function withdraw(address account, address asset, uint256 amount, address receiver) external;
+
+    /// @notice Repays up to `amount` of `account`'s base debt from the caller; never supplies.
+    /// @dev Anyone may repay; works while paused. `type(uint256).max` repays the whole debt.
+    /// @return repaid The base amount taken from the caller.
+    function repay(address account, uint256 amount) external returns (uint256 repaid);
+
+    /// @notice Moves `amount` of `asset` between two sub-accounts of the same owner in one call.
+    /// @dev Caller: the owner, or an operator of `from` with PERMISSION_TRANSFER. Moving more base than
+    ///      `from` holds borrows, under the same rules as `withdraw`.
+    function transfer(address from, address to, address asset, uint256 amount) external;
+
+    /// @notice Sets `operator`'s permission mask on `account`; 0 revokes.
+    /// @dev Only the owner. Permissions: PERMISSION_WITHDRAW, PERMISSION_TRANSFER, PERMISSION_TRADE.
+    function setOperator(address account, address operator, uint256 permissions) external;
+
+    /// @notice Liquidates every account in `accounts` that is below its maintenance requirement.
+    /// @dev Permissionless; works while paused. Healthy accounts and duplicates are skipped, not reverted,
+    ///      so a batch survives a competing keeper. Each liquidated account has all its collateral absorbed
+    ///      into reserves, credited at oracle value less the liquidation penalty; debt left after that is
+    ///      covered by reserves, and what reserves cannot cover is written off against base suppliers
+    ///      (event `BadDebt`). The caller's sub-account 0 is credited `liquidatorShareBps` of the penalties.
+    ///      Reverts if any price it needs is stale or invalid.
+    /// @return liquidatedCount How many accounts were liquidated.
+    function liquidate(address[] calldata accounts) external returns (uint256 liquidatedCount);
+
+    /// @notice Buys absorbed collateral for base at the oracle price less a discount.
+    /// @param asset The collateral asset to buy.
+    /// @param minAmountOut Least amount of `asset` acceptable.
+    /// @param baseAmount Base paid by the caller.
+    /// @param recipient Receiver of the collateral.
+    /// @return amountOut Collateral sent, rounded down.
+    function buyCollateral(address asset, uint256 minAmountOut, uint256 baseAmount, address recipient)
+        external
+        returns (uint256 amountOut);
+
+    /// @notice Accrues interest up to the current block. Every action does this first.
+    function accrue() external;
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice The base asset (USDC-like).
+    function baseAsset() external view returns (address);
+
+    /// @notice Listed collateral assets, in index order.
+    function collateralAssets() external view returns (address[] memory);
+
+    /// @notice Risk configuration of a listed collateral asset; reverts with `UnknownAsset` otherwise.
+    function assetConfig(address asset) external view returns (AssetConfig memory);
+
+    /// @notice Sum of all accounts' balances of `asset` and its supply cap.
+    function assetTotals(address asset) external view returns (uint256 totalSupplied, uint256 supplyCap);
+
+    /// @notice Recorded owner of `account`'s prefix, or address(0) if none has acted yet.
+    function ownerOf(address account) external view returns (address);
+
+    /// @notice `operator`'s permission mask on `account`.
+    function operatorPermissions(address account, address operator) external view returns (uint256);
+
+    /// @notice Signed base balance of `account` with interest to now (negative is debt, rounded up).
+    function baseBalanceOf(address account) external view returns (int256);
+
+    /// @notice Balance of collateral `asset` held by `account`.
+    function collateralBalanceOf(address account, address asset) external view returns (uint256);
+
+    /// @notice Health of `account` at current oracle prices and interest to now.
+    /// @dev Reverts with an oracle error if a price of held collateral is stale or invalid.
+    function accountHealth(address account) external view returns (AccountHealth memory);
+
+    /// @notice Whether `liquidate` would liquidate `account` now.
+    function isLiquidatable(address account) external view returns (bool);
+
+    /// @notice Number of accounts that ever held anything (the length `accounts` pages over).
+    function accountCount() external view returns (uint256);
+
+    /// @notice One page of every account that ever held anything, in first-use order.
+    /// @dev One `eth_call` per page rebuilds all health off-chain with `prices()` and `collateralAssets()`.
+    ///      Accounts are never removed, so pages are stable while new accounts append at the end.
+    /// @param offset First index.
+    /// @param limit Page size, 1..MAX_PAGE_SIZE.
+    /// @return page The accounts in [offset, offset + limit).
+    /// @return total `accountCount()`.
+    function accounts(uint256 offset, uint256 limit)
+        external
+        view
+        returns (AccountSnapshot[] memory page, uint256 total);
+
+    /// @notice Oracle price of every collateral asset in `collateralAssets()` order, scaled by each feed.
+    /// @dev Reverts with an oracle error if any feed is stale or invalid.
+    function prices() external view returns (uint256[] memory);
+
+    /// @notice Market-wide lending state, with interest to now.
+    function marketState() external view returns (MarketState memory);
+
+    /// @notice Absorbed collateral of `asset` held by the protocol and for sale.
+    function collateralReserves(address asset) external view returns (uint256);
+
+    /// @notice Collateral `buyCollateral` would give for `baseAmount` now.
+    function quoteCollateral(address asset, uint256 baseAmount) external view returns (uint256);
+
+    /// @notice Smallest debt an account may hold (stops dust debt).
+    function minBorrow() external view returns (uint256);
+
+    /// @notice Paused-actions mask (PAUSE_* flags).
+    function pausedActions() external view returns (uint256);
+}

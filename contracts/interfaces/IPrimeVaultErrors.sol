@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title IPrimeVaultErrors
+/// @notice Every custom error PrimeVault can revert with, declared in one place so integrators can decode
+///         any revert from the vault or its libraries with this one ABI.
+interface IPrimeVaultErrors {
+    // ---- Input ----
+    /// @notice An amount of zero was given where a positive amount is required.
+    error ZeroAmount();
+    /// @notice The zero address was given where a real address is required.
+    error ZeroAddress();
+    /// @notice `asset` is neither the base asset nor a listed collateral asset.
+    error UnknownAsset(address asset);
+    /// @notice The asset is already listed.
+    error AssetAlreadyListed(address asset);
+    /// @notice Listing would exceed the number of collateral assets the vault tracks per account.
+    error TooManyAssets(uint256 max);
+    /// @notice The token's decimals are outside the supported 6..18 range.
+    error UnsupportedDecimals(address asset, uint8 decimals);
+    /// @notice The token delivered less than the amount transferred (fee-on-transfer or rebasing token).
+    error FeeOnTransferNotSupported(address asset, uint256 expected, uint256 received);
+    /// @notice The amount does not fit the vault's storage width.
+    error AmountTooLarge(uint256 amount);
+    /// @notice A deposit would take the asset's total supplied above its cap.
+    error SupplyCapExceeded(address asset, uint256 totalAfter, uint256 cap);
+    /// @notice The withdrawal exceeds the account's balance of a collateral asset.
+    error InsufficientCollateral(address account, address asset, uint256 balance, uint256 requested);
+    /// @notice The vault holds less base than the withdrawal or borrow asks for (it is lent out).
+    error InsufficientLiquidity(uint256 available, uint256 requested);
+    /// @notice The protocol holds less absorbed collateral than the purchase asks for.
+    error InsufficientReserves(address asset, uint256 available, uint256 requested);
+    /// @notice The purchase would deliver less collateral than the buyer's minimum.
+    error SlippageExceeded(uint256 amountOut, uint256 minAmountOut);
+    /// @notice A page request with a limit of zero or above the maximum page size.
+    error InvalidPageSize(uint256 limit, uint256 max);
+
+    // ---- Sub-accounts and operators ----
+    /// @notice The caller is neither the owner nor an operator of `account` with the needed permission.
+    error NotAuthorized(address caller, address account, uint256 permission);
+    /// @notice The two accounts do not belong to the same owner.
+    error NotSameOwner(address from, address to);
+    /// @notice An account cannot send to itself.
+    error SelfTransfer(address account);
+
+    // ---- Health ----
+    /// @notice The action would leave the account below its initial requirement.
+    /// @param equity Account equity after the action, in base units.
+    /// @param initialRequirement Initial requirement after the action, in base units.
+    error InsufficientEquity(address account, int256 equity, uint256 initialRequirement);
+    /// @notice The action would leave a debt smaller than the minimum borrow.
+    error BorrowTooSmall(uint256 debt, uint256 minBorrow);
+
+    // ---- Oracle ----
+    /// @notice The feed answered zero or a negative price.
+    error OracleInvalidPrice(address feed, int256 answer);
+    /// @notice The feed's last update is older than its staleness limit.
+    error OracleStalePrice(address feed, uint256 updatedAt, uint256 maxStaleness);
+
+    // ---- Governance ----
+    /// @notice The action is paused by the pause guardian.
+    error Paused(uint256 action);
+    /// @notice Haircuts or penalty violate `maintenance <= initial < 100%` or `penalty <= maintenance`.
+    error InvalidRiskParameters(uint256 initialHaircutBps, uint256 maintenanceHaircutBps, uint256 penaltyBps);
+    /// @notice A haircut update falls outside the asset's bounds set by the admin.
+    error HaircutOutOfBounds(address asset, uint256 haircutBps, uint256 minBps, uint256 maxBps);
+    /// @notice A haircut update moves further than the largest step allowed per update.
+    error HaircutStepTooLarge(address asset, uint256 fromBps, uint256 toBps, uint256 maxStepBps);
+    /// @notice A haircut update comes sooner than the minimum interval after the previous one.
+    error HaircutUpdateTooSoon(address asset, uint256 nextAllowedAt);
+    /// @notice Haircut bounds are inconsistent (`min > max`, max >= 100%, or a zero step).
+    error InvalidHaircutBounds();
+    /// @notice Interest-rate parameters are out of range (kink or reserve factor above 100%).
+    error InvalidRateModel();
+    /// @notice A configuration value is out of its allowed range.
+    error InvalidParameter();
+}

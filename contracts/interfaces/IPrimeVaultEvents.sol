@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title IPrimeVaultEvents
+/// @notice Every event PrimeVault emits, declared in one place. Amounts are in the asset's own units;
+///         values are in base-asset units; basis points (bps) are 1/10,000.
+interface IPrimeVaultEvents {
+    // ---- Accounts ----
+    /// @notice `owner` was recorded as the owner of every sub-account sharing its 19-byte prefix.
+    event OwnerRegistered(bytes19 indexed prefix, address indexed owner);
+    /// @notice The owner set `operator`'s permission mask on `account` (0 revokes).
+    event OperatorSet(address indexed account, address indexed operator, uint256 permissions);
+    /// @notice `amount` of `asset` was deposited by `from` into `account`.
+    event Deposit(address indexed account, address indexed from, address indexed asset, uint256 amount);
+    /// @notice `amount` of `asset` left `account` for `receiver`; for the base asset, part may be new debt.
+    event Withdraw(address indexed account, address indexed receiver, address indexed asset, uint256 amount);
+    /// @notice `amount` of base debt of `account` was repaid by `from`.
+    event Repay(address indexed account, address indexed from, uint256 amount);
+    /// @notice `amount` of `asset` moved between two sub-accounts of one owner.
+    event Transfer(address indexed from, address indexed to, address indexed asset, uint256 amount);
+
+    // ---- Interest ----
+    /// @notice Indices after accrual; emitted at most once per block, by the first interaction.
+    event InterestAccrued(uint256 supplyIndex, uint256 borrowIndex, uint256 utilizationWad);
+
+    // ---- Liquidation ----
+    /// @notice `amount` of `asset` was taken from `account` into protocol reserves, credited at `value`.
+    event CollateralAbsorbed(address indexed account, address indexed asset, uint256 amount, uint256 value);
+    /// @notice `account` was liquidated by `caller`.
+    /// @param debtCleared Base debt extinguished (credited collateral plus any shortfall).
+    /// @param shortfall Debt the collateral did not cover; paid by reserves and, past them, by suppliers.
+    event Liquidated(address indexed account, address indexed caller, uint256 debtCleared, uint256 shortfall);
+    /// @notice Reserves could not cover a shortfall; `amount` is written off against all base suppliers by
+    ///         lowering the supply index to `newSupplyIndex`.
+    event BadDebt(address indexed account, uint256 amount, uint256 newSupplyIndex);
+    /// @notice `caller` was credited `reward` base units (its share of penalties) for a liquidation batch.
+    event LiquidatorRewarded(address indexed caller, uint256 reward);
+    /// @notice `buyer` bought `amount` of absorbed `asset` for `baseAmount`, sent to `recipient`.
+    event CollateralBought(
+        address indexed buyer, address indexed asset, uint256 amount, uint256 baseAmount, address recipient
+    );
+
+    // ---- Governance ----
+    /// @notice A collateral asset was listed.
+    event AssetListed(address indexed asset, address indexed feed, uint8 index);
+    /// @notice Risk parameters of `asset` were set by the admin.
+    event AssetConfigured(
+        address indexed asset,
+        address feed,
+        uint32 maxStaleness,
+        uint16 initialHaircutBps,
+        uint16 maintenanceHaircutBps,
+        uint16 liquidationPenaltyBps,
+        uint96 supplyCap
+    );
+    /// @notice The risk manager moved the haircuts of `asset`.
+    event HaircutsUpdated(address indexed asset, uint16 initialHaircutBps, uint16 maintenanceHaircutBps);
+    /// @notice The admin set the bounds the risk manager's haircut updates must respect.
+    event HaircutBoundsSet(
+        address indexed asset, uint16 minBps, uint16 maxBps, uint16 maxStepBps, uint32 minInterval
+    );
+    /// @notice New interest-rate model parameters (annual rates, WAD).
+    event RateModelSet(
+        uint256 baseRatePerYear, uint256 slopeLowPerYear, uint256 slopeHighPerYear, uint256 kink, uint256 reserveFactor
+    );
+    /// @notice New liquidation and lending parameters.
+    event LendingParamsSet(uint256 minBorrow, uint16 liquidatorShareBps, uint16 storeFrontDiscountShareBps);
+    /// @notice The pause guardian set the paused-actions mask.
+    event PauseSet(uint256 pausedActions);
+    /// @notice The admin withdrew base reserves.
+    event ReservesWithdrawn(address indexed to, uint256 amount);
+}

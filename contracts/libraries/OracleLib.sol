@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IAggregatorV3} from "../interfaces/IAggregatorV3.sol";
+import {IPrimeVaultErrors} from "../interfaces/IPrimeVaultErrors.sol";
+
+/// @title OracleLib
+/// @notice Reads a Chainlink-style feed and refuses answers that cannot be trusted.
+library OracleLib {
+    /// @notice The feed's answer, or a revert with `OracleInvalidPrice` (answer <= 0) or `OracleStalePrice`
+    ///         (older than `maxStaleness` seconds).
+    function read(address feed, uint256 maxStaleness) internal view returns (uint256) {
+        (, int256 answer,, uint256 updatedAt,) = IAggregatorV3(feed).latestRoundData();
+        if (answer <= 0) revert IPrimeVaultErrors.OracleInvalidPrice(feed, answer);
+        if (block.timestamp > updatedAt + maxStaleness) {
+            revert IPrimeVaultErrors.OracleStalePrice(feed, updatedAt, maxStaleness);
+        }
+        return uint256(answer);
+    }
+}

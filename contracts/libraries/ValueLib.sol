@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
+/// @title ValueLib
+/// @notice Collateral valuation in base units and haircut arithmetic.
+/// @dev value = amount * price / 10**scaleExponent, where scaleExponent = tokenDecimals + feedDecimals -
+///      baseDecimals. Values round down and requirements round up, so the protocol never overstates what an
+///      account is worth nor understates what it needs.
+library ValueLib {
+    uint256 internal constant BPS = 10_000;
+
+    /// @notice Value of `amount` at `price`, rounded down.
+    function value(uint256 amount, uint256 price, uint8 scaleExponent) internal pure returns (uint256) {
+        return Math.mulDiv(amount, price, 10 ** scaleExponent);
+    }
+
+    /// @notice `v x bps / 10,000`, rounded up: a requirement.
+    function portionUp(uint256 v, uint256 bps) internal pure returns (uint256) {
+        return Math.mulDiv(v, bps, BPS, Math.Rounding.Ceil);
+    }
+
+    /// @notice `v x bps / 10,000`, rounded down: a credit.
+    function portionDown(uint256 v, uint256 bps) internal pure returns (uint256) {
+        return Math.mulDiv(v, bps, BPS);
+    }
+
+    /// @notice Amount of collateral bought with `baseAmount` at `price` less `discountBps`, rounded down.
+    function amountForValue(uint256 baseAmount, uint256 price, uint256 discountBps, uint8 scaleExponent)
+        internal
+        pure
+        returns (uint256)
+    {
+        uint256 discountedPrice = Math.mulDiv(price, BPS - discountBps, BPS, Math.Rounding.Ceil);
+        return Math.mulDiv(baseAmount, 10 ** scaleExponent, discountedPrice);
+    }
+}
