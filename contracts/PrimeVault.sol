@@ -751,7 +751,8 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         Market memory m = batch.market;
         Totals memory t = batch.totals;
         uint256[] memory absorbed = batch.absorbed;
-        int256 reserves = _reserves(m, t);
+        // The caller's reward is paid from reserves at the end of the batch: count it as spent already.
+        int256 reserves = _reserves(m, t) - batch.reward.toInt256();
         for (uint256 i; i < _collateralAssets.length; ++i) {
             address asset = _collateralAssets[i];
             uint256 held = IERC20(asset).balanceOf(address(this)) - (_assetStates[asset].totalSupplied - absorbed[i]);

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+
+import {VaultFixture} from "./utils/VaultFixture.sol";
+import {MockERC20} from "../../contracts/mocks/MockERC20.sol";
+import {IPrimeVault} from "../../contracts/interfaces/IPrimeVault.sol";
+import {IPrimeVaultErrors} from "../../contracts/interfaces/IPrimeVaultErrors.sol";
+
+/// @dev Keeps 1% of every transfer.
+contract FeeToken is ERC20 {
+    constructor() ERC20("Fee", "FEE") {}
+
+    function mint(address to, uint256 amount) external {
+        _mint(to, amount);
+    }
+
+    function _update(address from, address to, uint256 value) internal override {
+        if (from != address(0) && to != address(0)) {
+            uint256 fee = value / 100;
+            super._update(from, address(0xdead), fee);
+            value -= fee;
+        }
+        super._update(from, to, value);
+    }
+}
+
+contract CollateralTest is VaultFixture {
+    function test_depositsInEachDecimalSize() public {
+        _deposit(alice, alice, weth, 1.5e18);
+        _deposit(alice, alice, wbtc, 0.25e8);
+        _deposit(alice, alice, usdc, 100e6);
+        assertEq(vault.collateralBalanceOf(alice, address(weth)), 1.5e18);
+        assertEq(vault.collateralBalanceOf(alice, address(wbtc)), 0.25e8);
+        assertEq(vault.baseBalanceOf(alice), 100e6);
+        IPrimeVault.AccountHealth memory h = vault.accountHealth(alice);
+        // 1.5 x 3,000 + 0.25 x 60,000 = 19,500
+        assertEq(h.collateralValue, 19_500e6);
+        assertEq(h.equity, 19_600e6);
+        assertEq(h.initialRequirement, 3900e6); // 20%
+        assertEq(h.maintenanceRequirement, 2925e6); // 15%
+        assertFalse(h.liquidatable);
+    }
+
+    function test_depositIntoAnyAccountNeedsNoPermission() public {
+        _deposit(bob, alice, weth, 1e18);
+        assertEq(vault.collateralBalanceOf(alice, address(weth)), 1e18);
+    }
+
+    function test_withdrawReturnsTokensAndClearsTheAsset() public {
+        _deposit(alice, alice, weth, 1e18);
+        vm.prank(alice);
+        vault.withdraw(alice, address(weth), 1e18, alice);
+        assertEq(weth.balanceOf(alice), 1e18);
+        (IPrimeVault.AccountSnapshot[] memory page,) = vault.accounts(1, 1);
+        assertEq(page[0].account, alice);
+        assertEq(page[0].collateral[0], 0);
+    }
+
+    function test_unknownAssetReverts() public {
+        MockERC20 other = new MockERC20("Other", "OTH", 18);
+        _fund(alice, other, 1e18);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.UnknownAsset.selector, address(other)));
+        vm.prank(alice);
+        vault.deposit(alice, address(other), 1e18);
+    }
+
+    function test_zeroAmountReverts() public {
+        vm.expectRevert(IPrimeVaultErrors.ZeroAmount.selector);
+        vm.prank(alice);
+        vault.deposit(alice, address(weth), 0);
+    }
+
+    function test_supplyCapIsEnforced() public {
+        _fund(alice, wbtc, 10_001e8);
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.SupplyCapExceeded.selector, address(wbtc), 10_001e8, 10_000e8)
+        );
+        vm.prank(alice);
+        vault.deposit(alice, address(wbtc), 10_001e8);
+    }
+
+    function test_withdrawMoreThanBalanceReverts() public {
+        _deposit(alice, alice, weth, 1e18);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.InsufficientCollateral.selector, alice, address(weth), 1e18, 2e18
+            )
+        );
+        vm.prank(alice);
+        vault.withdraw(alice, address(weth), 2e18, alice);
+    }
+
+    function test_feeOnTransferTokenIsRefused() public {
+        FeeToken fee = new FeeToken();
+        vm.prank(admin);
+        vault.listAsset(address(fee), address(ethFeed), STALENESS, 5000, 4000, 500, 1e27);
+        fee.mint(alice, 100e18);
+        vm.prank(alice);
+        fee.approve(address(vault), type(uint256).max);
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.FeeOnTransferNotSupported.selector, address(fee), 100e18, 99e18)
+        );
+        vm.prank(alice);
+        vault.deposit(alice, address(fee), 100e18);
+    }
+
+    function test_listingRefusesOddDecimals() public {
+        MockERC20 odd = new MockERC20("Two", "TWO", 2);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.UnsupportedDecimals.selector, address(odd), 2));
+        vm.prank(admin);
+        vault.listAsset(address(odd), address(ethFeed), STALENESS, 5000, 4000, 500, 1e27);
+    }
+
+    function testFuzz_depositWithdrawRoundTrip(uint96 amount) public {
+        uint256 a = bound(amount, 1, 1_000_000e18);
+        _deposit(alice, alice, weth, a);
+        vm.prank(alice);
+        vault.withdraw(alice, address(weth), a, alice);
+        assertEq(weth.balanceOf(alice), a);
+        (uint256 total,) = vault.assetTotals(address(weth));
+        assertEq(total, 0);
+    }
+}

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+
+import {VaultFixture} from "./utils/VaultFixture.sol";
+import {IPrimeVault, PAUSE_WITHDRAW, PAUSE_DEPOSIT} from "../../contracts/interfaces/IPrimeVault.sol";
+import {IPrimeVaultErrors} from "../../contracts/interfaces/IPrimeVaultErrors.sol";
+
+contract GovernanceTest is VaultFixture {
+    function setUp() public override {
+        super.setUp();
+        vm.prank(admin);
+        vault.setHaircutBounds(address(weth), 1000, 5000, 500, 1 hours);
+    }
+
+    function test_riskManagerMovesHaircutsWithinBounds() public {
+        vm.prank(riskManager);
+        vault.updateHaircuts(address(weth), 2500, 1800);
+        IPrimeVault.AssetConfig memory c = vault.assetConfig(address(weth));
+        assertEq(c.initialHaircutBps, 2500);
+        assertEq(c.maintenanceHaircutBps, 1800);
+    }
+
+    function test_haircutOutsideBoundsIsRefused() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.HaircutOutOfBounds.selector, address(weth), 900, 1000, 5000)
+        );
+        vm.prank(riskManager);
+        vault.updateHaircuts(address(weth), 2000, 900);
+    }
+
+    function test_haircutStepIsLimited() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.HaircutStepTooLarge.selector, address(weth), 2000, 2600, 500)
+        );
+        vm.prank(riskManager);
+        vault.updateHaircuts(address(weth), 2600, 1500);
+    }
+
+    function test_haircutUpdatesAreRateLimited() public {
+        vm.prank(riskManager);
+        vault.updateHaircuts(address(weth), 2400, 1700);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.HaircutUpdateTooSoon.selector, address(weth), block.timestamp + 1 hours
+            )
+        );
+        vm.prank(riskManager);
+        vault.updateHaircuts(address(weth), 2000, 1500);
+        vm.warp(block.timestamp + 1 hours);
+        vm.prank(riskManager);
+        vault.updateHaircuts(address(weth), 2000, 1500);
+    }
+
+    function test_aCompromisedKeeperCannotZeroHaircuts() public {
+        // Even walking down one step at a time stops at the admin's floor.
+        for (uint256 i; i < 2; ++i) {
+            vm.warp(block.timestamp + 1 hours);
+            IPrimeVault.AssetConfig memory c = vault.assetConfig(address(weth));
+            uint16 next = c.maintenanceHaircutBps > 1500 ? c.maintenanceHaircutBps - 500 : 1000;
+            vm.prank(riskManager);
+            vault.updateHaircuts(address(weth), c.initialHaircutBps - 500, next);
+        }
+        vm.warp(block.timestamp + 1 hours);
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.HaircutOutOfBounds.selector, address(weth), 500, 1000, 5000)
+        );
+        vm.prank(riskManager);
+        vault.updateHaircuts(address(weth), 1000, 500);
+    }
+
+    function test_onlyAdminMovesBounds() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, riskManager, vault.DEFAULT_ADMIN_ROLE()
+            )
+        );
+        vm.prank(riskManager);
+        vault.setHaircutBounds(address(weth), 0, 9000, 9000, 0);
+    }
+
+    function test_onlyRiskManagerUpdatesHaircuts() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, alice, vault.RISK_MANAGER_ROLE()
+            )
+        );
+        vm.prank(alice);
+        vault.updateHaircuts(address(weth), 2000, 1500);
+    }
+
+    function test_invalidRiskParametersAreRefused() public {
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.InvalidRiskParameters.selector, 1000, 1500, 500));
+        vm.prank(admin);
+        vault.configureAsset(address(weth), address(ethFeed), STALENESS, 1000, 1500, 500, 1e24);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.InvalidRiskParameters.selector, 2000, 1500, 1600));
+        vm.prank(admin);
+        vault.configureAsset(address(weth), address(ethFeed), STALENESS, 2000, 1500, 1600, 1e24);
+    }
+
+    function test_pauseStopsRiskIncreasingActionsOnly() public {
+        _openBorrower(alice, 2400e6);
+        vm.prank(guardian);
+        vault.setPaused(PAUSE_WITHDRAW | PAUSE_DEPOSIT);
+
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.Paused.selector, PAUSE_WITHDRAW));
+        _borrow(alice, alice, 100e6);
+        _fund(bob, weth, 1e18);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.Paused.selector, PAUSE_DEPOSIT));
+        vm.prank(bob);
+        vault.deposit(bob, address(weth), 1e18);
+
+        // Repaying and liquidating keep working.
+        _fund(alice, usdc, 100e6);
+        vm.prank(alice);
+        vault.repay(alice, 100e6);
+        assertEq(vault.baseBalanceOf(alice), -2300e6);
+        _setEthPrice(2500e8);
+        address[] memory l = new address[](1);
+        l[0] = alice;
+        assertEq(vault.liquidate(l), 1);
+    }
+
+    function test_onlyGuardianOrAdminPauses() public {
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.NotAuthorized.selector, alice, address(vault), 0));
+        vm.prank(alice);
+        vault.setPaused(PAUSE_WITHDRAW);
+    }
+
+    function test_reservesWithdrawalCannotExceedReserves() public {
+        usdc.mint(address(vault), 500e6);
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.InsufficientReserves.selector, address(usdc), 500e6, 501e6)
+        );
+        vm.prank(admin);
+        vault.withdrawReserves(admin, 501e6);
+        vm.prank(admin);
+        vault.withdrawReserves(admin, 500e6);
+        assertEq(usdc.balanceOf(admin), 500e6);
+    }
+
+    function test_rateModelIsValidated() public {
+        vm.expectRevert(IPrimeVaultErrors.InvalidRateModel.selector);
+        vm.prank(admin);
+        vault.setRateModel(0, 0, 0, 1.1e18, 0);
+    }
+}
