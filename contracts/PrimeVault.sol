@@ -152,6 +152,9 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         if (amount == 0) revert ZeroAmount();
         if (account == address(0)) revert ZeroAddress();
         _accrue();
+        // Recording the owner here, where a first deposit already pays for new storage, keeps it off the
+        // first borrow. Deposits by others into the account record nothing.
+        if (SubAccountLib.haveCommonOwner(msg.sender, account)) _recordOwner(account);
         Account storage acc = _accounts[account];
         if (asset == address(_base)) {
             _setBaseBalance(account, acc, _baseBalance(acc.principal) + amount.toInt256());
@@ -573,18 +576,20 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
     /// @dev Passes if the caller owns `account` (recording it as owner on first use of the prefix) or is an
     ///      operator holding every bit of `permission`. `permission == 0` means owner only.
     function _authorize(address account, uint256 permission) internal {
-        if (SubAccountLib.haveCommonOwner(msg.sender, account)) {
-            bytes19 prefix = SubAccountLib.prefix(account);
-            address owner = _owners[prefix];
-            if (owner == msg.sender) return;
-            if (owner == address(0)) {
-                _owners[prefix] = msg.sender;
-                emit OwnerRegistered(prefix, msg.sender);
-                return;
-            }
-        }
+        if (SubAccountLib.haveCommonOwner(msg.sender, account) && _recordOwner(account) == msg.sender) return;
         if (permission == 0 || _operators[account][msg.sender] & permission != permission) {
             revert NotAuthorized(msg.sender, account, permission);
+        }
+    }
+
+    /// @dev The recorded owner of `account`'s prefix; records the caller, who shares the prefix, if none is.
+    function _recordOwner(address account) internal returns (address owner) {
+        bytes19 prefix = SubAccountLib.prefix(account);
+        owner = _owners[prefix];
+        if (owner == address(0)) {
+            owner = msg.sender;
+            _owners[prefix] = owner;
+            emit OwnerRegistered(prefix, owner);
         }
     }
 

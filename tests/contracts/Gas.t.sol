@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {VaultFixture} from "./utils/VaultFixture.sol";
+
+/// @notice The gas snapshot (`snapshots/PrimeVault.json`) and the issue's gas targets. Each figure is the gas
+///         of one external call (without the 21,000 intrinsic gas), measured like Aave v3's
+///         `snapshots/Pool.Operations.json`. Regenerate with `make gas`.
+contract GasTest is VaultFixture {
+    string internal constant GROUP = "PrimeVault";
+
+    function test_gas_deposit() public {
+        _fund(alice, weth, 2e18);
+        vm.prank(alice);
+        vault.deposit(alice, address(weth), 1e18);
+        vm.snapshotGasLastCall(GROUP, "deposit: first");
+        vm.prank(alice);
+        vault.deposit(alice, address(weth), 1e18);
+        uint256 later = vm.snapshotGasLastCall(GROUP, "deposit: later");
+        assertLe(later, 80_000, "deposit after the first");
+    }
+
+    function test_gas_withdraw() public {
+        _deposit(alice, alice, weth, 2e18);
+        vm.prank(alice);
+        vault.withdraw(alice, address(weth), 1e18, alice);
+        vm.snapshotGasLastCall(GROUP, "withdraw: partial");
+    }
+
+    function test_gas_borrowAndRepay() public {
+        _deposit(alice, alice, weth, 2e18);
+        vm.prank(alice);
+        vault.withdraw(alice, address(usdc), 1000e6, alice);
+        uint256 first = vm.snapshotGasLastCall(GROUP, "borrow: first");
+        assertLe(first, 120_000, "borrow");
+        vm.warp(block.timestamp + 1 days);
+        _setEthPrice(ETH_PRICE);
+        vm.prank(alice);
+        vault.withdraw(alice, address(usdc), 1000e6, alice);
+        uint256 later = vm.snapshotGasLastCall(GROUP, "borrow: later");
+        assertLe(later, 120_000, "borrow");
+
+        _fund(alice, usdc, 10_000e6);
+        vm.prank(alice);
+        vault.repay(alice, type(uint256).max);
+        vm.snapshotGasLastCall(GROUP, "repay: full");
+    }
+
+    function test_gas_liquidate1() public {
+        _liquidateBatch(1);
+    }
+
+    function test_gas_liquidate10() public {
+        _liquidateBatch(10);
+    }
+
+    function test_gas_liquidate50() public {
+        uint256 gasUsed = _liquidateBatch(50);
+        assertLe(gasUsed / 50, 120_000, "liquidation gas per account in a batch of 50");
+    }
+
+    function _liquidateBatch(uint256 n) internal returns (uint256 gasUsed) {
+        address[] memory list = new address[](n);
+        for (uint256 i; i < n; ++i) {
+            list[i] = address(uint160(0x10000 + i * 0x100));
+            _openBorrower(list[i], 2400e6);
+        }
+        _setEthPrice(2700e8);
+        vm.prank(keeper);
+        uint256 count = vault.liquidate(list);
+        gasUsed = vm.snapshotGasLastCall(GROUP, string.concat("liquidate: ", vm.toString(n), " accounts"));
+        assertEq(count, n);
+        vm.snapshotValue(
+            GROUP, string.concat("liquidate: per account in ", vm.toString(n)), gasUsed / n
+        );
+    }
+}
