@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {VaultFixture} from "../utils/VaultFixture.sol";
+import {VaultHandler} from "./VaultHandler.sol";
+import {MockERC20} from "../../../contracts/mocks/MockERC20.sol";
+import {MockPriceFeed} from "../../../contracts/mocks/MockPriceFeed.sol";
+import {IPrimeVault} from "../../../contracts/interfaces/IPrimeVault.sol";
+
+contract VaultInvariantsTest is VaultFixture {
+    VaultHandler internal handler;
+
+    function setUp() public override {
+        super.setUp();
+        handler = new VaultHandler(vault, usdc, [weth, wbtc], [ethFeed, btcFeed]);
+        ethFeed.transferOwnership(address(handler));
+        btcFeed.transferOwnership(address(handler));
+        targetContract(address(handler));
+    }
+
+    /// @dev Every collateral token: the vault holds at least what accounts hold of it.
+    function invariant_collateralIsFullyBacked() public view {
+        MockERC20[2] memory tokens = [weth, wbtc];
+        for (uint256 i; i < 2; ++i) {
+            (uint256 totalSupplied,) = vault.assetTotals(address(tokens[i]));
+            uint256 sum;
+            for (uint256 k; k < handler.accountCount(); ++k) {
+                sum += vault.collateralBalanceOf(handler.accounts(k), address(tokens[i]));
+            }
+            assertEq(totalSupplied, sum, "totals match the accounts");
+            assertGe(tokens[i].balanceOf(address(vault)), totalSupplied, "tokens back the balances");
+        }
+    }
+
+    /// @dev Base: what the vault holds plus what borrowers owe covers what it owes suppliers (absorbed
+    ///      collateral is sold straight away by the handler).
+    function invariant_baseIsSolvent() public view {
+        IPrimeVault.MarketState memory s = vault.marketState();
+        assertGe(usdc.balanceOf(address(vault)) + s.totalBorrow + 1, s.totalSupply, "base solvency");
+    }
+
+    function invariant_noUserActionLeavesAnAccountBelowInitial() public view {
+        assertEq(handler.unhealthyAfterUserAction(), 0);
+    }
+
+    function invariant_healthyAccountsAreNeverLiquidated() public view {
+        assertEq(handler.healthyLiquidated(), 0);
+    }
+
+    function invariant_indicesOnlyFallThroughRecordedBadDebt() public view {
+        assertEq(handler.indexDecreasedWithoutBadDebt(), 0);
+    }
+
+    function invariant_usersOnlySeeReadableReverts() public view {
+        assertEq(handler.unexpectedReverts(), 0);
+    }
+}
