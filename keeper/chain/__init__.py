@@ -1,0 +1,1 @@
+"""Chain I/O: local anvil nodes, contract artifacts, deployment, signing and sending transactions."""

@@ -1,0 +1,93 @@
+"""A local anvil node as a subprocess on a free port."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from types import TracebackType
+
+from web3 import Web3
+
+from keeper.toolchain import find_tool
+
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+ANVIL_CHAIN_ID = 31337
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class AnvilError(RuntimeError):
+    """anvil did not start or answer."""
+
+
+class Anvil:
+    """Starts anvil on a free loopback port; stops it on `stop()` or leaving the `with` block."""
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        accounts: int = 10,
+        block_time: float | None = None,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._args = [
+            find_tool("anvil"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--accounts",
+            str(accounts),
+            "--mnemonic",
+            DEV_MNEMONIC,
+            "--chain-id",
+            str(ANVIL_CHAIN_ID),
+            "--silent",
+            *(("--block-time", str(block_time)) if block_time else ()),
+            *extra_args,
+        ]
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 20.0) -> Anvil:
+        self._process = subprocess.Popen(self._args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 2}))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                stderr = self._process.stderr.read().decode() if self._process.stderr else ""
+                raise AnvilError(f"anvil exited with code {self._process.returncode}: {stderr.strip()}")
+            try:
+                if w3.is_connected():
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise AnvilError(f"anvil did not answer on {self.url} within {timeout:.0f}s")
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def __enter__(self) -> Anvil:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

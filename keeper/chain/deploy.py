@@ -1,0 +1,103 @@
+"""Deploys the PrimeVault system: the local set of mock tokens and feeds, and the vault configured over them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_typing import ChecksumAddress
+from web3 import Web3
+
+from keeper.chain.artifacts import load_artifact
+from keeper.chain.deployment import Deployment, TokenInfo
+from keeper.chain.transactions import Sender
+
+FEED_DECIMALS = 8
+
+
+@dataclass(frozen=True)
+class CollateralSpec:
+    """A collateral asset of the local deployment and its starting risk parameters."""
+
+    symbol: str
+    name: str
+    decimals: int
+    price: int  # whole base units per token, e.g. 3000
+    initial_haircut_bps: int
+    maintenance_haircut_bps: int
+    liquidation_penalty_bps: int
+    supply_cap: int  # whole tokens
+    # Bounds for the risk manager's haircut updates.
+    min_haircut_bps: int
+    max_haircut_bps: int
+    max_step_bps: int
+    min_update_interval: int
+
+
+LOCAL_COLLATERAL = (
+    CollateralSpec("WETH", "Wrapped Ether", 18, 3_000, 2000, 1500, 500, 1_000_000, 1000, 5000, 500, 3600),
+    CollateralSpec("WBTC", "Wrapped Bitcoin", 8, 60_000, 2000, 1500, 600, 20_000, 1000, 5000, 500, 3600),
+)
+# A local chain has no oracle network updating feeds, so staleness is generous; real feeds use their heartbeat.
+LOCAL_MAX_STALENESS = 7 * 24 * 3600
+
+
+def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALENESS) -> Deployment:
+    """Deploys USDC, WETH and WBTC mocks, their feeds and the vault, lists the collateral, and gives the
+    sender every role (admin, risk manager, pause guardian)."""
+    w3 = sender.w3
+    start_block = w3.eth.block_number
+    token = load_artifact("MockERC20")
+    feed = load_artifact("MockPriceFeed")
+    vault_artifact = load_artifact("PrimeVault")
+
+    def deploy_token(name: str, symbol: str, decimals: int) -> ChecksumAddress:
+        factory = w3.eth.contract(abi=token.abi, bytecode=token.bytecode)
+        return sender.deploy(f"deploy {symbol}", factory.constructor(name, symbol, decimals))
+
+    usdc = deploy_token("USD Coin", "USDC", 6)
+    vault_factory = w3.eth.contract(abi=vault_artifact.abi, bytecode=vault_artifact.bytecode)
+    vault_address = sender.deploy("deploy PrimeVault", vault_factory.constructor(usdc, sender.address))
+    vault = w3.eth.contract(address=vault_address, abi=vault_artifact.abi)
+
+    collateral = []
+    for spec in LOCAL_COLLATERAL:
+        asset = deploy_token(spec.name, spec.symbol, spec.decimals)
+        feed_factory = w3.eth.contract(abi=feed.abi, bytecode=feed.bytecode)
+        feed_address = sender.deploy(
+            f"deploy {spec.symbol} feed",
+            feed_factory.constructor(
+                f"{spec.symbol} / USD", FEED_DECIMALS, spec.price * 10**FEED_DECIMALS, sender.address
+            ),
+        )
+        sender.transact(
+            f"list {spec.symbol}",
+            vault.functions.listAsset(
+                asset,
+                feed_address,
+                max_staleness,
+                spec.initial_haircut_bps,
+                spec.maintenance_haircut_bps,
+                spec.liquidation_penalty_bps,
+                spec.supply_cap * 10**spec.decimals,
+            ),
+        )
+        sender.transact(
+            f"set {spec.symbol} haircut bounds",
+            vault.functions.setHaircutBounds(
+                asset, spec.min_haircut_bps, spec.max_haircut_bps, spec.max_step_bps, spec.min_update_interval
+            ),
+        )
+        collateral.append(TokenInfo(spec.symbol, asset, spec.decimals, feed_address))
+
+    for role in ("RISK_MANAGER_ROLE", "PAUSE_GUARDIAN_ROLE"):
+        role_id = vault.functions[role]().call()
+        sender.transact(f"grant {role}", vault.functions.grantRole(role_id, sender.address))
+
+    return Deployment(
+        chain_id=w3.eth.chain_id,
+        vault=vault_address,
+        base=TokenInfo("USDC", Web3.to_checksum_address(usdc), 6),
+        collateral=tuple(collateral),
+        block=start_block,
+        roles={"admin": sender.address, "risk_manager": sender.address, "pause_guardian": sender.address},
+    )

@@ -1,0 +1,77 @@
+"""The deployment file: where a PrimeVault system lives on a chain, written by `deploy` and read by everything
+else."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from eth_typing import ChecksumAddress
+from web3 import Web3
+
+from keeper.errors import ConfigError, InputError
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    symbol: str
+    address: ChecksumAddress
+    decimals: int
+    feed: ChecksumAddress | None = None  # price feed, for collateral assets
+
+
+@dataclass(frozen=True)
+class Deployment:
+    chain_id: int
+    vault: ChecksumAddress
+    base: TokenInfo
+    collateral: tuple[TokenInfo, ...]
+    block: int = 0
+    roles: dict[str, str] = field(default_factory=dict)
+    rpc_url: str | None = None  # where it was deployed from, as a default for later commands
+
+    def token(self, symbol: str) -> TokenInfo:
+        """The base or collateral token called `symbol` (case-insensitive)."""
+        for info in (self.base, *self.collateral):
+            if info.symbol.upper() == symbol.upper():
+                return info
+        known = ", ".join(t.symbol for t in (self.base, *self.collateral))
+        raise InputError(f"unknown asset {symbol!r}: this deployment has {known}")
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> Deployment:
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(
+                f"deployment file {path} does not exist: start `primevault devnet` or run `primevault deploy`"
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"deployment file {path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        try:
+            return cls(
+                chain_id=int(data["chain_id"]),
+                vault=Web3.to_checksum_address(data["vault"]),
+                base=_token(data["base"]),
+                collateral=tuple(_token(t) for t in data["collateral"]),
+                block=int(data.get("block", 0)),
+                roles=dict(data.get("roles", {})),
+                rpc_url=data.get("rpc_url"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"deployment file {path} is missing or has a bad field: {exc}") from None
+
+
+def _token(data: dict[str, object]) -> TokenInfo:
+    feed = data.get("feed")
+    return TokenInfo(
+        symbol=str(data["symbol"]),
+        address=Web3.to_checksum_address(str(data["address"])),
+        decimals=int(str(data["decimals"])),
+        feed=Web3.to_checksum_address(str(feed)) if feed else None,
+    )

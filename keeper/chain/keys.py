@@ -1,0 +1,51 @@
+"""Signing keys: an encrypted keystore with a password file, or anvil's dev keys on a local chain only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from keeper.chain.anvil import ANVIL_CHAIN_ID, DEV_MNEMONIC
+from keeper.errors import ConfigError
+
+Account.enable_unaudited_hdwallet_features()
+
+
+def dev_account(index: int) -> LocalAccount:
+    """anvil's dev account `index` (same mnemonic as anvil's default)."""
+    if not 0 <= index < 1000:
+        raise ConfigError(f"dev account index {index} is out of range: use 0..999")
+    account: LocalAccount = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    return account
+
+
+def require_local_chain(chain_id: int) -> None:
+    """Dev keys are public: refuse them anywhere but a local anvil chain."""
+    if chain_id != ANVIL_CHAIN_ID:
+        raise ConfigError(
+            f"dev keys are public and only allowed on a local chain (chain id {ANVIL_CHAIN_ID}), "
+            f"this chain is {chain_id}: use --keystore and --password-file"
+        )
+
+
+def keystore_account(keystore: Path, password_file: Path) -> LocalAccount:
+    """Decrypts an Ethereum keystore (V3 JSON) with the password in `password_file`."""
+    try:
+        encrypted = json.loads(keystore.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"keystore {keystore} does not exist") from None
+    except json.JSONDecodeError:
+        raise ConfigError(f"keystore {keystore} is not JSON") from None
+    try:
+        password = password_file.read_text().rstrip("\n")
+    except FileNotFoundError:
+        raise ConfigError(f"password file {password_file} does not exist") from None
+    try:
+        key = Account.decrypt(encrypted, password)
+    except ValueError:
+        raise ConfigError(f"could not decrypt {keystore}: wrong password in {password_file}?") from None
+    account: LocalAccount = Account.from_key(key)
+    return account

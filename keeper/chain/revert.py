@@ -1,0 +1,94 @@
+"""Decoding revert data into named custom errors, and the exception that carries one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_utils import function_signature_to_4byte_selector
+from hexbytes import HexBytes
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3RPCError
+
+from keeper.errors import PrimeVaultError
+
+_ERROR_STRING = "Error(string)"
+_PANIC = "Panic(uint256)"
+
+
+@dataclass(frozen=True)
+class DecodedError:
+    """A revert reason: the custom error's name and its named arguments."""
+
+    name: str
+    args: dict[str, Any]
+
+    def __str__(self) -> str:
+        inner = ", ".join(f"{key}={_render(value)}" for key, value in self.args.items())
+        return f"{self.name}({inner})"
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return str(value)
+
+
+def _canonical_type(item: dict[str, Any]) -> str:
+    kind = str(item["type"])
+    if kind.startswith("tuple"):
+        inner = ",".join(_canonical_type(c) for c in item["components"])
+        return f"({inner}){kind[5:]}"
+    return kind
+
+
+class ErrorDecoder:
+    """Maps 4-byte selectors of every `error` in the given ABIs to their names and argument types."""
+
+    def __init__(self, *abis: list[dict[str, Any]]) -> None:
+        self._errors: dict[bytes, tuple[str, list[str], list[str]]] = {}
+        for abi in abis:
+            for item in abi:
+                if item.get("type") != "error":
+                    continue
+                types = [_canonical_type(i) for i in item["inputs"]]
+                signature = f"{item['name']}({','.join(types)})"
+                names = [i["name"] or f"arg{n}" for n, i in enumerate(item["inputs"])]
+                self._errors[function_signature_to_4byte_selector(signature)] = (item["name"], types, names)
+        self._errors[function_signature_to_4byte_selector(_ERROR_STRING)] = ("Error", ["string"], ["message"])
+        self._errors[function_signature_to_4byte_selector(_PANIC)] = ("Panic", ["uint256"], ["code"])
+
+    def decode(self, data: bytes) -> DecodedError:
+        """The named error in `data`; unknown selectors decode as `UnknownError(data=0x...)`."""
+        if len(data) < 4 or data[:4] not in self._errors:
+            return DecodedError("UnknownError", {"data": bytes(data)})
+        name, types, names = self._errors[data[:4]]
+        values = abi_decode(types, data[4:])
+        return DecodedError(name, dict(zip(names, values, strict=True)))
+
+
+class TransactionReverted(PrimeVaultError):
+    """A call or transaction reverted; `error` is the decoded reason."""
+
+    def __init__(self, action: str, error: DecodedError) -> None:
+        self.action = action
+        self.error = error
+        super().__init__(f"{action} reverted: {error}")
+
+
+def revert_data(exc: BaseException) -> bytes | None:
+    """The raw revert data carried by a web3 exception, if any."""
+    if isinstance(exc, ContractPanicError | ContractCustomError | ContractLogicError):
+        data = exc.data
+    elif isinstance(exc, Web3RPCError) and isinstance(exc.rpc_response, dict):
+        error = exc.rpc_response.get("error")
+        data = error.get("data") if isinstance(error, dict) else None
+    else:
+        return None
+    if isinstance(data, dict):
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x"):
+        return bytes(HexBytes(data))
+    if isinstance(exc, ContractLogicError) and exc.message and "revert" in exc.message and data is None:
+        return b""
+    return None

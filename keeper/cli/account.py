@@ -1,0 +1,186 @@
+"""`primevault account`: a depositor's view and actions on their sub-accounts, in human units."""
+
+from __future__ import annotations
+
+import click
+from eth_typing import ChecksumAddress
+from web3 import Web3
+
+from keeper.cli.context import CliContext, pass_context
+from keeper.errors import InputError
+from keeper.units import format_units, parse_amount
+from keeper.vault import PERMISSIONS, VaultClient, sub_account
+
+_sub_option = click.option(
+    "--sub", "sub_id", type=click.IntRange(0, 255), default=0, show_default=True, help="Sub-account id 0..255."
+)
+
+
+@click.group()
+def account() -> None:
+    """Show and manage your sub-accounts."""
+
+
+def _own(ctx: CliContext, sub_id: int) -> ChecksumAddress:
+    return sub_account(ctx.account.address, sub_id)
+
+
+def _remember_symbol(symbol: str) -> None:
+    click.get_current_context().meta["primevault.symbol"] = symbol
+
+
+def _address(text: str, what: str) -> ChecksumAddress:
+    if not Web3.is_address(text):
+        raise InputError(f"{what} {text!r} is not an address")
+    if text != text.lower() and not Web3.is_checksum_address(text):
+        raise InputError(f"{what} {text} has a wrong checksum: check it, or write it in lower case")
+    return Web3.to_checksum_address(text)
+
+
+@account.command()
+@click.argument("address", required=False)
+@_sub_option
+@pass_context
+def show(ctx: CliContext, address: str | None, sub_id: int) -> None:
+    """Balances, debt, equity and health of a sub-account (yours by default)."""
+    target = _address(address, "account") if address else _own(ctx, sub_id)
+    client = ctx.reader()
+    click.echo(render_account(client, target))
+
+
+def render_account(client: VaultClient, target: str) -> str:
+    d = client.deployment
+    base = d.base
+    usd = lambda v: format_units(v, base.decimals, 2)  # noqa: E731
+    health = client.health(target)
+    lines = [f"account    {target}", f"owner      {client.contract.functions.ownerOf(target).call()}"]
+    lines.append(f"{base.symbol:<10} {usd(health.base_balance)}" + (" (debt)" if health.base_balance < 0 else ""))
+    for token in d.collateral:
+        balance = client.collateral_balance(target, token.symbol)
+        if balance:
+            lines.append(f"{token.symbol:<10} {format_units(balance, token.decimals)}")
+    lines += [
+        f"collateral value         {usd(health.collateral_value)} {base.symbol}",
+        f"equity                   {usd(health.equity)} {base.symbol}",
+        f"initial requirement      {usd(health.initial_requirement)} {base.symbol}",
+        f"maintenance requirement  {usd(health.maintenance_requirement)} {base.symbol}",
+    ]
+    if health.maintenance_requirement:
+        lines.append(f"health                   {health.equity / health.maintenance_requirement:.3f}")
+    lines.append(f"liquidatable             {'YES' if health.liquidatable else 'no'}")
+    return "\n".join(lines)
+
+
+@account.command()
+@click.argument("amount")
+@click.argument("asset")
+@_sub_option
+@click.option("--to", "to_account", help="Deposit into this account instead of your own.")
+@pass_context
+def deposit(ctx: CliContext, amount: str, asset: str, sub_id: int, to_account: str | None) -> None:
+    """Deposit AMOUNT of ASSET (e.g. `deposit 1.5 WETH`). USDC repays debt first, then supplies."""
+    token = ctx.deployment.token(asset)
+    _remember_symbol(token.symbol)
+    units = parse_amount(amount, token.decimals, token.symbol)
+    target = _address(to_account, "--to") if to_account else _own(ctx, sub_id)
+    receipt = ctx.writer().deposit(target, token.symbol, units)
+    click.echo(f"deposited {format_units(units, token.decimals)} {token.symbol} into {target} (block {receipt['blockNumber']})")
+
+
+@account.command()
+@click.argument("amount")
+@click.argument("asset")
+@_sub_option
+@click.option("--to", "receiver", help="Send to this address instead of your wallet.")
+@pass_context
+def withdraw(ctx: CliContext, amount: str, asset: str, sub_id: int, receiver: str | None) -> None:
+    """Withdraw AMOUNT of ASSET to your wallet; must leave the account above its initial requirement."""
+    token = ctx.deployment.token(asset)
+    _remember_symbol(token.symbol)
+    units = parse_amount(amount, token.decimals, token.symbol)
+    target = _own(ctx, sub_id)
+    to = _address(receiver, "--to") if receiver else None
+    receipt = ctx.writer().withdraw(target, token.symbol, units, to)
+    click.echo(f"withdrew {format_units(units, token.decimals)} {token.symbol} from {target} (block {receipt['blockNumber']})")
+
+
+@account.command()
+@click.argument("amount")
+@_sub_option
+@pass_context
+def borrow(ctx: CliContext, amount: str, sub_id: int) -> None:
+    """Borrow AMOUNT of USDC against the sub-account's collateral."""
+    base = ctx.deployment.base
+    _remember_symbol(base.symbol)
+    units = parse_amount(amount, base.decimals, base.symbol)
+    target = _own(ctx, sub_id)
+    client = ctx.writer()
+    receipt = client.withdraw(target, base.symbol, units)
+    balance = client.base_balance(target)
+    click.echo(
+        f"borrowed {format_units(units, base.decimals)} {base.symbol}; {target} now owes "
+        f"{format_units(max(-balance, 0), base.decimals, 2)} {base.symbol} (block {receipt['blockNumber']})"
+    )
+
+
+@account.command()
+@click.argument("amount")
+@_sub_option
+@pass_context
+def repay(ctx: CliContext, amount: str, sub_id: int) -> None:
+    """Repay AMOUNT of USDC debt, or `max` for all of it."""
+    base = ctx.deployment.base
+    _remember_symbol(base.symbol)
+    units = None if amount.lower() == "max" else parse_amount(amount, base.decimals, base.symbol)
+    target = _own(ctx, sub_id)
+    client = ctx.writer()
+    client.repay(target, units)
+    remaining = max(-client.base_balance(target), 0)
+    click.echo(f"repaid; {target} owes {format_units(remaining, base.decimals, 2)} {base.symbol}")
+
+
+@account.command()
+@click.argument("amount")
+@click.argument("asset")
+@click.option("--from-sub", type=click.IntRange(0, 255), required=True, help="Source sub-account id.")
+@click.option("--to-sub", type=click.IntRange(0, 255), required=True, help="Destination sub-account id.")
+@pass_context
+def transfer(ctx: CliContext, amount: str, asset: str, from_sub: int, to_sub: int) -> None:
+    """Move AMOUNT of ASSET between two of your sub-accounts in one transaction."""
+    token = ctx.deployment.token(asset)
+    _remember_symbol(token.symbol)
+    units = parse_amount(amount, token.decimals, token.symbol)
+    if from_sub == to_sub:
+        raise InputError("--from-sub and --to-sub are the same sub-account")
+    source, target = _own(ctx, from_sub), _own(ctx, to_sub)
+    ctx.writer().transfer(source, target, token.symbol, units)
+    click.echo(f"moved {format_units(units, token.decimals)} {token.symbol} from sub {from_sub} to sub {to_sub}")
+
+
+@account.command("set-operator")
+@click.argument("operator")
+@click.option(
+    "--permissions",
+    default="withdraw,transfer,trade",
+    show_default=True,
+    help=f"Comma-separated: {', '.join(PERMISSIONS)}; or `none` to revoke.",
+)
+@_sub_option
+@pass_context
+def set_operator(ctx: CliContext, operator: str, permissions: str, sub_id: int) -> None:
+    """Allow OPERATOR (e.g. a trading bot) to act on a sub-account with the given permissions."""
+    mask = _permission_mask(permissions)
+    target = _own(ctx, sub_id)
+    ctx.writer().set_operator(target, _address(operator, "operator"), mask)
+    click.echo(f"operator {operator} on {target}: {permissions if mask else 'revoked'}")
+
+
+def _permission_mask(text: str) -> int:
+    if text.strip().lower() == "none":
+        return 0
+    mask = 0
+    for name in (p.strip().lower() for p in text.split(",") if p.strip()):
+        if name not in PERMISSIONS:
+            raise InputError(f"unknown permission {name!r}: use {', '.join(PERMISSIONS)} or none")
+        mask |= PERMISSIONS[name]
+    return mask

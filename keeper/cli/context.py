@@ -1,0 +1,82 @@
+"""Shared command-line context: RPC connection, deployment file and signing key, resolved lazily so that
+commands that need none of them (such as `devnet`) never fail on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import click
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from keeper.chain.deployment import Deployment
+from keeper.chain.keys import dev_account, keystore_account, require_local_chain
+from keeper.chain.transactions import Sender
+from keeper.errors import ConfigError
+from keeper.vault import VaultClient, vault_error_decoder
+
+DEFAULT_DEPLOYMENT = Path("deployments/local.json")
+DEFAULT_RPC_URL = "http://127.0.0.1:8545"
+
+
+@dataclass
+class CliContext:
+    rpc_url_option: str | None
+    deployment_path: Path
+    dev_account_index: int | None
+    keystore: Path | None
+    password_file: Path | None
+    _w3: Web3 | None = field(default=None, init=False)
+
+    @cached_property
+    def deployment(self) -> Deployment:
+        return Deployment.load(self.deployment_path)
+
+    @cached_property
+    def rpc_url(self) -> str:
+        if self.rpc_url_option:
+            return self.rpc_url_option
+        if self.deployment_path.is_file() and self.deployment.rpc_url:
+            return self.deployment.rpc_url
+        return DEFAULT_RPC_URL
+
+    @cached_property
+    def w3(self) -> Web3:
+        if not self.rpc_url.startswith(("http://", "https://")):
+            raise ConfigError(f"RPC URL {self.rpc_url!r} must start with http:// or https://")
+        w3 = Web3(Web3.HTTPProvider(self.rpc_url, request_kwargs={"timeout": 30}))
+        if not w3.is_connected():
+            raise ConfigError(f"cannot reach the RPC at {self.rpc_url}: is the node running? (see --rpc-url)")
+        chain_id = w3.eth.chain_id
+        if self.deployment_path.is_file() and self.deployment.chain_id != chain_id:
+            raise ConfigError(
+                f"{self.deployment_path} is for chain {self.deployment.chain_id} but {self.rpc_url} is chain "
+                f"{chain_id}: pass the matching --deployment"
+            )
+        return w3
+
+    @cached_property
+    def account(self) -> LocalAccount:
+        if self.keystore is not None:
+            if self.password_file is None:
+                raise ConfigError("--keystore needs --password-file")
+            return keystore_account(self.keystore, self.password_file)
+        if self.dev_account_index is not None:
+            require_local_chain(self.w3.eth.chain_id)
+            click.echo("warning: using a public anvil dev key; fine for a local chain only", err=True)
+            return dev_account(self.dev_account_index)
+        raise ConfigError("no key given: pass --keystore with --password-file, or --dev-account N on a local chain")
+
+    def sender(self) -> Sender:
+        return Sender(self.w3, self.account, vault_error_decoder())
+
+    def reader(self) -> VaultClient:
+        return VaultClient(self.w3, self.deployment)
+
+    def writer(self) -> VaultClient:
+        return VaultClient(self.w3, self.deployment, self.sender())
+
+
+pass_context = click.make_pass_decorator(CliContext)

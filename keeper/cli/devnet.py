@@ -1,0 +1,75 @@
+"""`primevault devnet` and `primevault deploy`."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import threading
+from pathlib import Path
+
+import click
+from web3 import Web3
+
+from keeper.chain.anvil import Anvil
+from keeper.chain.deploy import deploy_local_system
+from keeper.chain.keys import dev_account
+from keeper.chain.transactions import Sender
+from keeper.cli.context import CliContext, pass_context
+from keeper.vault import VaultClient, vault_error_decoder
+
+WALLET_FUNDING = {"USDC": 1_000_000, "WETH": 100, "WBTC": 5}
+
+
+def fund_wallets(client: VaultClient, sender: Sender, wallets: list[str]) -> None:
+    """Mints test tokens to `wallets` (the mocks have an open faucet)."""
+    for symbol, whole in WALLET_FUNDING.items():
+        token = client.token_contract(symbol)
+        decimals = client.token(symbol).decimals
+        for wallet in wallets:
+            sender.transact(f"mint {symbol}", token.functions.mint(wallet, whole * 10**decimals))
+
+
+@click.command()
+@click.option("--port", type=int, default=None, help="Port for anvil (default: a free one).")
+@click.option("--fund/--no-fund", default=True, show_default=True, help="Mint test tokens to dev accounts 1-9.")
+@pass_context
+def devnet(ctx: CliContext, port: int | None, fund: bool) -> None:
+    """Start anvil, deploy PrimeVault, write the deployment file, and run until stopped (Ctrl-C)."""
+    with Anvil(port=port) as node:
+        w3 = Web3(Web3.HTTPProvider(node.url))
+        sender = Sender(w3, dev_account(0), vault_error_decoder())
+        deployment = dataclasses.replace(deploy_local_system(sender), rpc_url=node.url)
+        deployment.save(ctx.deployment_path)
+        if fund:
+            wallets = [dev_account(i).address for i in range(1, 10)]
+            fund_wallets(VaultClient(w3, deployment, sender), sender, wallets)
+        click.echo(f"anvil        {node.url} (chain {deployment.chain_id})")
+        click.echo(f"vault        {deployment.vault}")
+        for token in (deployment.base, *deployment.collateral):
+            click.echo(f"{token.symbol:<12} {token.address}" + (f"  feed {token.feed}" if token.feed else ""))
+        click.echo(f"deployment   {ctx.deployment_path}")
+        if fund:
+            click.echo("dev accounts 1-9 hold 1,000,000 USDC, 100 WETH and 5 WBTC each")
+        click.echo("try: primevault --dev-account 1 account deposit 2 WETH; Ctrl-C stops the chain")
+        _wait_for_stop()
+
+
+@click.command()
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Where to write the deployment file.")
+@pass_context
+def deploy(ctx: CliContext, output: Path | None) -> None:
+    """Deploy the system (mock USDC, WETH, WBTC and feeds, and the vault) to --rpc-url with your key."""
+    sender = Sender(ctx.w3, ctx.account, vault_error_decoder())
+    deployment = dataclasses.replace(deploy_local_system(sender), rpc_url=ctx.rpc_url)
+    path = output or ctx.deployment_path
+    deployment.save(path)
+    click.echo(f"deployed vault {deployment.vault} on chain {deployment.chain_id}; wrote {path}")
+
+
+def _wait_for_stop() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    click.echo("stopping anvil")
+

@@ -1,0 +1,1 @@
+"""Pure risk computation: no I/O, so it can be tested and benchmarked alone."""
