@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import function_signature_to_4byte_selector
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from hexbytes import HexBytes
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3RPCError
 
@@ -63,7 +63,9 @@ class ErrorDecoder:
         if len(data) < 4 or data[:4] not in self._errors:
             return DecodedError("UnknownError", {"data": bytes(data)})
         name, types, names = self._errors[data[:4]]
-        values = abi_decode(types, data[4:])
+        values = [
+            to_checksum_address(v) if t == "address" else v for t, v in zip(types, abi_decode(types, data[4:]), strict=True)
+        ]
         return DecodedError(name, dict(zip(names, values, strict=True)))
 
 

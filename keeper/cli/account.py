@@ -14,6 +14,9 @@ from keeper.vault import PERMISSIONS, VaultClient, sub_account
 _sub_option = click.option(
     "--sub", "sub_id", type=click.IntRange(0, 255), default=0, show_default=True, help="Sub-account id 0..255."
 )
+_account_option = click.option(
+    "--account", "on_behalf", help="Act on this account as its operator instead of on your own sub-account."
+)
 
 
 @click.group()
@@ -23,6 +26,10 @@ def account() -> None:
 
 def _own(ctx: CliContext, sub_id: int) -> ChecksumAddress:
     return sub_account(ctx.account.address, sub_id)
+
+
+def _target(ctx: CliContext, sub_id: int, on_behalf: str | None) -> ChecksumAddress:
+    return _address(on_behalf, "--account") if on_behalf else _own(ctx, sub_id)
 
 
 def _remember_symbol(symbol: str) -> None:
@@ -91,14 +98,17 @@ def deposit(ctx: CliContext, amount: str, asset: str, sub_id: int, to_account: s
 @click.argument("amount")
 @click.argument("asset")
 @_sub_option
+@_account_option
 @click.option("--to", "receiver", help="Send to this address instead of your wallet.")
 @pass_context
-def withdraw(ctx: CliContext, amount: str, asset: str, sub_id: int, receiver: str | None) -> None:
+def withdraw(
+    ctx: CliContext, amount: str, asset: str, sub_id: int, on_behalf: str | None, receiver: str | None
+) -> None:
     """Withdraw AMOUNT of ASSET to your wallet; must leave the account above its initial requirement."""
     token = ctx.deployment.token(asset)
     _remember_symbol(token.symbol)
     units = parse_amount(amount, token.decimals, token.symbol)
-    target = _own(ctx, sub_id)
+    target = _target(ctx, sub_id, on_behalf)
     to = _address(receiver, "--to") if receiver else None
     receipt = ctx.writer().withdraw(target, token.symbol, units, to)
     click.echo(f"withdrew {format_units(units, token.decimals)} {token.symbol} from {target} (block {receipt['blockNumber']})")
@@ -107,13 +117,14 @@ def withdraw(ctx: CliContext, amount: str, asset: str, sub_id: int, receiver: st
 @account.command()
 @click.argument("amount")
 @_sub_option
+@_account_option
 @pass_context
-def borrow(ctx: CliContext, amount: str, sub_id: int) -> None:
+def borrow(ctx: CliContext, amount: str, sub_id: int, on_behalf: str | None) -> None:
     """Borrow AMOUNT of USDC against the sub-account's collateral."""
     base = ctx.deployment.base
     _remember_symbol(base.symbol)
     units = parse_amount(amount, base.decimals, base.symbol)
-    target = _own(ctx, sub_id)
+    target = _target(ctx, sub_id, on_behalf)
     client = ctx.writer()
     receipt = client.withdraw(target, base.symbol, units)
     balance = client.base_balance(target)

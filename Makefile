@@ -1,0 +1,56 @@
+# PrimeVault: every command a newcomer needs. Requires only Python 3.11, Node 20 (npm) and make.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FOUNDRY_PLATFORM := $(shell uname -s | tr A-Z a-z)-$(shell uname -m | sed -e 's/x86_64/amd64/' -e 's/aarch64/arm64/')
+# A foundryup install on PATH wins; otherwise the binaries npm installed.
+FORGE := $(or $(shell command -v forge 2>/dev/null),$(CURDIR)/node_modules/@foundry-rs/forge-$(FOUNDRY_PLATFORM)/bin/forge)
+
+.PHONY: help setup build test test-contracts test-python lint demo devnet gas clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed node_modules/.installed ## Install Python and npm dependencies (idempotent)
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+build: setup ## Compile the contracts and export the ABIs the Python package ships
+	$(FORGE) build
+	$(BIN)/python scripts/export_artifacts.py
+
+test: build test-contracts test-python lint ## Run every test: forge (unit, fuzz, invariant, gas), pytest, ruff, mypy
+
+test-contracts: build
+	$(FORGE) test
+
+test-python: build
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check keeper tests/python scripts
+	$(BIN)/ruff format --check keeper tests/python scripts
+	$(BIN)/mypy
+
+demo: setup ## The main job: local chain, deposits, a price drop, liquidation, report
+	$(BIN)/primevault demo
+
+devnet: setup ## A local chain with PrimeVault deployed, until Ctrl-C
+	$(BIN)/primevault devnet
+
+gas: build ## Regenerate the gas snapshot snapshots/PrimeVault.json
+	$(FORGE) test --match-contract GasTest
+
+clean: ## Remove build output (keeps installed dependencies)
+	rm -rf out cache

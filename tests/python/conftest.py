@@ -1,0 +1,82 @@
+"""Fixtures: one anvil per test session on a free port with PrimeVault deployed; every test runs inside an
+`evm_snapshot`/`evm_revert` pair so tests see the same fresh deployment and cannot leak state."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from keeper.chain.anvil import Anvil
+from keeper.chain.deploy import deploy_local_system
+from keeper.chain.deployment import Deployment
+from keeper.chain.keys import dev_account
+from keeper.chain.transactions import Sender
+from keeper.vault import VaultClient, vault_error_decoder
+
+
+@dataclass
+class Chain:
+    w3: Web3
+    url: str
+    deployment: Deployment
+    deployment_file: Path
+
+    def client(self, index: int) -> VaultClient:
+        """A vault client signing with anvil dev account `index`."""
+        return VaultClient(self.w3, self.deployment, Sender(self.w3, dev_account(index), vault_error_decoder()))
+
+    def account(self, index: int) -> LocalAccount:
+        return dev_account(index)
+
+    def mint(self, index: int, symbol: str, whole: int) -> None:
+        admin = self.client(0)
+        token = admin.token_contract(symbol)
+        amount = whole * 10 ** self.deployment.token(symbol).decimals
+        assert admin.sender is not None
+        admin.sender.transact("mint", token.functions.mint(dev_account(index).address, amount))
+
+    def set_price(self, symbol: str, whole: float) -> None:
+        admin = self.client(0)
+        feed = self.w3.eth.contract(
+            address=self.deployment.token(symbol).feed, abi=_feed_abi()
+        )
+        assert admin.sender is not None
+        admin.sender.transact("set price", feed.functions.setAnswer(int(whole * 10**8)))
+
+    def advance(self, seconds: int) -> None:
+        self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+        self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+def _feed_abi() -> list[dict[str, object]]:
+    from keeper.chain.artifacts import load_artifact
+
+    return load_artifact("MockPriceFeed").abi
+
+
+@pytest.fixture(scope="session")
+def _session_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    with Anvil() as node:
+        w3 = Web3(Web3.HTTPProvider(node.url))
+        deployment = deploy_local_system(Sender(w3, dev_account(0), vault_error_decoder()))
+        deployment = dataclasses.replace(deployment, rpc_url=node.url)
+        path = tmp_path_factory.mktemp("deployment") / "local.json"
+        deployment.save(path)
+        yield Chain(w3, node.url, deployment, path)
+
+
+@pytest.fixture
+def chain(_session_chain: Chain) -> Iterator[Chain]:
+    w3 = _session_chain.w3
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    try:
+        yield _session_chain
+    finally:
+        reverted = w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+        assert reverted["result"] is True

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import pytest
+
+from keeper.errors import InputError
+from keeper.units import format_units, parse_amount
+
+
+@pytest.mark.parametrize(
+    ("text", "decimals", "units"),
+    [("1.5", 18, 1_500_000_000_000_000_000), ("0.00000001", 8, 1), ("2,500", 6, 2_500_000_000), ("1e3", 6, 10**9)],
+)
+def test_parse_amount_is_exact(text: str, decimals: int, units: int) -> None:
+    assert parse_amount(text, decimals) == units
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("abc", "is not a number"),
+        ("-1", "must be greater than zero"),
+        ("0", "must be greater than zero"),
+        ("nan", "not a finite number"),
+        ("0.0000001", "more than 6 decimal places"),
+    ],
+)
+def test_parse_amount_refuses_bad_input(text: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        parse_amount(text, 6, "USDC")
+
+
+def test_format_units() -> None:
+    assert format_units(1_234_500_000, 6) == "1,234.5"
+    assert format_units(-2_000_000, 6, 2) == "-2.00"
+    assert format_units(10**18, 18) == "1"

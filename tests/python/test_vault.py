@@ -1,0 +1,131 @@
+"""The Python package against the real contracts on anvil: deposits, interest, liquidation, decoded errors."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from keeper.chain.revert import TransactionReverted
+from keeper.liquidator import liquidate_all, risk_parameters, scan
+from keeper.risk.health import exact_health
+from keeper.vault import sub_account
+
+from tests.python.conftest import Chain
+
+
+def test_deposits_in_each_decimal_size(chain: Chain) -> None:
+    for symbol in ("USDC", "WETH", "WBTC"):
+        chain.mint(1, symbol, 1000)
+    client = chain.client(1)
+    me = chain.account(1).address
+    client.deposit(me, "WETH", 15 * 10**17)  # 18 decimals
+    client.deposit(me, "WBTC", 25 * 10**6)  # 8 decimals
+    client.deposit(me, "USDC", 100 * 10**6)  # 6 decimals
+    assert client.collateral_balance(me, "WETH") == 15 * 10**17
+    assert client.collateral_balance(me, "WBTC") == 25 * 10**6
+    health = client.health(me)
+    assert health.base_balance == 100 * 10**6
+    assert health.collateral_value == 19_500 * 10**6  # 1.5 x 3,000 + 0.25 x 60,000
+    assert health.equity == 19_600 * 10**6
+    assert health.initial_requirement == 3_900 * 10**6
+
+
+def test_borrow_accrues_interest_across_a_time_jump(chain: Chain) -> None:
+    chain.mint(2, "USDC", 100_000)
+    lender = chain.client(2)
+    lender.deposit(chain.account(2).address, "USDC", 100_000 * 10**6)
+    chain.mint(1, "WETH", 10)
+    borrower = chain.client(1)
+    me = chain.account(1).address
+    borrower.deposit(me, "WETH", 10 * 10**18)
+    borrower.withdraw(me, "USDC", 20_000 * 10**6)
+    assert borrower.market().utilization_wad == pytest.approx(2 * 10**17, rel=1e-6)
+
+    chain.advance(365 * 24 * 3600)
+    # 20% utilization: 1% + 5% x 20% = 2% a year; suppliers get 2% x 20% x 90%.
+    debt = -borrower.base_balance(me)
+    assert debt == pytest.approx(20_400 * 10**6, rel=1e-4)
+    assert lender.base_balance(chain.account(2).address) == pytest.approx(100_360 * 10**6, rel=1e-4)
+
+
+def _open_loans(chain: Chain, fractions: list[float]) -> list[str]:
+    """One sub-account of dev account 1 per fraction, each with 1 WETH borrowing that fraction of 2,400."""
+    chain.mint(2, "USDC", 1_000_000)
+    chain.client(2).deposit(chain.account(2).address, "USDC", 1_000_000 * 10**6)
+    chain.mint(1, "WETH", len(fractions))
+    client = chain.client(1)
+    accounts = []
+    for i, fraction in enumerate(fractions):
+        account = sub_account(chain.account(1).address, i)
+        client.deposit(account, "WETH", 10**18)
+        client.withdraw(account, "USDC", int(2400 * fraction) * 10**6)
+        accounts.append(account)
+    return accounts
+
+
+def test_price_crash_then_batch_liquidation(chain: Chain) -> None:
+    fractions = [0.5, 0.8, 0.9, 0.95, 0.99, 0.7]
+    accounts = _open_loans(chain, fractions)
+    keeper = chain.client(9)
+    assert scan(keeper).liquidatable == []
+
+    chain.set_price("WETH", 2400)  # maintenance: debt > 2,400 x 85% = 2,040, i.e. fraction > 0.85
+    result = scan(keeper)
+    expected = {a for a, f in zip(accounts, fractions, strict=True) if 2400 * f > 2040}
+    assert set(result.liquidatable) == expected
+    assert result.liquidatable[0] == accounts[4], "most underwater first"
+
+    outcomes = liquidate_all(keeper, result.liquidatable, batch_size=2)
+    liquidated = {e.account for r in outcomes for e in r.liquidated}
+    assert liquidated == expected
+    assert scan(keeper).liquidatable == []
+    assert sum(r.reward for r in outcomes) > 0
+    for account in accounts:
+        assert keeper.collateral_balance(account, "WETH") == (0 if account in expected else 10**18)
+
+
+def test_a_batch_survives_a_competing_keeper(chain: Chain) -> None:
+    accounts = _open_loans(chain, [0.95, 0.96, 0.97])
+    chain.set_price("WETH", 2400)
+    chain.client(8).liquidate(accounts[:2])
+    result = chain.client(9).liquidate(accounts)
+    assert [e.account for e in result.liquidated] == [accounts[2]]
+
+
+def test_a_revert_is_reported_with_its_decoded_error(chain: Chain) -> None:
+    chain.mint(2, "USDC", 10_000)
+    chain.client(2).deposit(chain.account(2).address, "USDC", 10_000 * 10**6)
+    chain.mint(1, "WETH", 1)
+    client = chain.client(1)
+    me = chain.account(1).address
+    client.deposit(me, "WETH", 10**18)
+    with pytest.raises(TransactionReverted) as caught:
+        client.withdraw(me, "USDC", 2401 * 10**6)
+    assert caught.value.error.name == "InsufficientEquity"
+    assert caught.value.error.args == {"account": me, "equity": 599 * 10**6, "initialRequirement": 600 * 10**6}
+    assert client.base_balance(me) == 0, "nothing was sent"
+
+
+def test_exact_health_matches_the_contract(chain: Chain) -> None:
+    rng = random.Random(5)
+    chain.mint(2, "USDC", 1_000_000)
+    chain.client(2).deposit(chain.account(2).address, "USDC", 1_000_000 * 10**6)
+    for symbol in ("WETH", "WBTC"):
+        chain.mint(1, symbol, 1000)
+    client = chain.client(1)
+    for i in range(12):
+        account = sub_account(chain.account(1).address, i)
+        client.deposit(account, "WETH", rng.randrange(1, 10**19))
+        client.deposit(account, "WBTC", rng.randrange(1, 10**8))
+        capacity = client.health(account).collateral_value - client.health(account).initial_requirement
+        client.withdraw(account, "USDC", max(capacity * rng.randrange(60, 100) // 100, 100 * 10**6))
+    chain.set_price("WETH", rng.uniform(1500, 2600))
+    chain.set_price("WBTC", rng.uniform(40_000, 60_000))
+    params = risk_parameters(client)
+    for snapshot in client.iter_accounts(page_size=5):
+        on_chain = client.health(snapshot.account)
+        exact = exact_health(snapshot.base_balance, snapshot.collateral, params)
+        assert (exact.collateral_value, exact.equity) == (on_chain.collateral_value, on_chain.equity)
+        assert exact.maintenance_requirement == on_chain.maintenance_requirement
+        assert exact.liquidatable == on_chain.liquidatable
