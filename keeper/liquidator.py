@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from web3.types import BlockIdentifier
 
 from keeper.risk.health import HealthArrays, RiskParameters, compute_health, exact_health
 from keeper.vault import AccountSnapshot, LiquidationResult, VaultClient
@@ -21,7 +22,7 @@ class Scan:
     liquidatable: list[str]  # most underwater first
 
 
-def risk_parameters(client: VaultClient, block: int | str = "latest") -> RiskParameters:
+def risk_parameters(client: VaultClient, block: BlockIdentifier = "latest") -> RiskParameters:
     configs = client.asset_configs()
     return RiskParameters(
         prices=client.prices(block),
@@ -37,9 +38,7 @@ def scan(client: VaultClient) -> Scan:
     params = risk_parameters(client, block)
     accounts = list(client.iter_accounts(block=block))
     base = np.array([a.base_balance for a in accounts], dtype=np.float64)
-    collateral = np.array([a.collateral for a in accounts], dtype=np.float64).reshape(
-        len(accounts), len(params.prices)
-    )
+    collateral = np.array([a.collateral for a in accounts], dtype=np.float64).reshape(len(accounts), len(params.prices))
     health = compute_health(base, collateral, params)
     due = health.liquidatable.copy()
     for i in np.flatnonzero(health.near_threshold):

@@ -12,7 +12,7 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.logs import DISCARD
-from web3.types import TxReceipt
+from web3.types import BlockIdentifier, TxReceipt
 
 from keeper.chain.artifacts import load_artifact
 from keeper.chain.deployment import Deployment, TokenInfo
@@ -34,7 +34,7 @@ def sub_account(owner: str, sub_id: int) -> ChecksumAddress:
     """Sub-account `sub_id` (0..255) of `owner`: the owner's address XOR `sub_id`."""
     if not 0 <= sub_id <= 255:
         raise ValueError(f"sub-account id {sub_id} is out of range 0..255")
-    return Web3.to_checksum_address(int(owner, 16) ^ sub_id)
+    return Web3.to_checksum_address((int(owner, 16) ^ sub_id).to_bytes(20, "big"))
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class VaultClient:
     def token_contract(self, symbol: str) -> Contract:
         return self.w3.eth.contract(address=self.token(symbol).address, abi=self._token_abi)
 
-    def health(self, account: str, block: int | str = "latest") -> AccountHealth:
+    def health(self, account: str, block: BlockIdentifier = "latest") -> AccountHealth:
         raw = self._read("read account health", self.contract.functions.accountHealth(_checksum(account)), block)
         return AccountHealth(*raw)
 
@@ -131,10 +131,10 @@ class VaultClient:
         address = self.token(symbol).address
         return int(self.contract.functions.collateralBalanceOf(_checksum(account), address).call())
 
-    def is_liquidatable(self, account: str, block: int | str = "latest") -> bool:
+    def is_liquidatable(self, account: str, block: BlockIdentifier = "latest") -> bool:
         return bool(self._read("check liquidatable", self.contract.functions.isLiquidatable(account), block))
 
-    def prices(self, block: int | str = "latest") -> list[int]:
+    def prices(self, block: BlockIdentifier = "latest") -> list[int]:
         return [int(p) for p in self._read("read prices", self.contract.functions.prices(), block)]
 
     def asset_configs(self) -> list[AssetConfig]:
@@ -148,17 +148,19 @@ class VaultClient:
     def market(self) -> MarketState:
         return MarketState(*self.contract.functions.marketState().call())
 
-    def account_count(self, block: int | str = "latest") -> int:
+    def account_count(self, block: BlockIdentifier = "latest") -> int:
         return int(self.contract.functions.accountCount().call(block_identifier=block))
 
     def accounts_page(
-        self, offset: int, limit: int, block: int | str = "latest"
+        self, offset: int, limit: int, block: BlockIdentifier = "latest"
     ) -> tuple[list[AccountSnapshot], int]:
         page, total = self.contract.functions.accounts(offset, limit).call(block_identifier=block)
         rows = [AccountSnapshot(Web3.to_checksum_address(a), int(b), tuple(int(c) for c in cs)) for a, b, cs in page]
         return rows, int(total)
 
-    def iter_accounts(self, page_size: int = MAX_PAGE_SIZE, block: int | str = "latest") -> Iterator[AccountSnapshot]:
+    def iter_accounts(
+        self, page_size: int = MAX_PAGE_SIZE, block: BlockIdentifier = "latest"
+    ) -> Iterator[AccountSnapshot]:
         """Every account, one `eth_call` per page, all pages read at the same block."""
         offset = 0
         while True:
@@ -225,7 +227,7 @@ class VaultClient:
         if token.functions.allowance(sender.address, self.deployment.vault).call() < amount:
             sender.transact(f"approve {symbol}", token.functions.approve(self.deployment.vault, MAX_UINT256))
 
-    def _read(self, action: str, fn: ContractFunction, block: int | str) -> Any:
+    def _read(self, action: str, fn: ContractFunction, block: BlockIdentifier) -> Any:
         try:
             return fn.call(block_identifier=block)
         except (ContractLogicError, Web3RPCError) as exc:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_abi.abi import decode as abi_decode
 from hexbytes import HexBytes
+from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3RPCError
 
 from keeper.errors import PrimeVaultError
@@ -26,6 +26,10 @@ class DecodedError:
     def __str__(self) -> str:
         inner = ", ".join(f"{key}={_render(value)}" for key, value in self.args.items())
         return f"{self.name}({inner})"
+
+
+def _selector(signature: str) -> bytes:
+    return bytes(Web3.keccak(text=signature)[:4])
 
 
 def _render(value: Any) -> str:
@@ -54,9 +58,9 @@ class ErrorDecoder:
                 types = [_canonical_type(i) for i in item["inputs"]]
                 signature = f"{item['name']}({','.join(types)})"
                 names = [i["name"] or f"arg{n}" for n, i in enumerate(item["inputs"])]
-                self._errors[function_signature_to_4byte_selector(signature)] = (item["name"], types, names)
-        self._errors[function_signature_to_4byte_selector(_ERROR_STRING)] = ("Error", ["string"], ["message"])
-        self._errors[function_signature_to_4byte_selector(_PANIC)] = ("Panic", ["uint256"], ["code"])
+                self._errors[_selector(signature)] = (item["name"], types, names)
+        self._errors[_selector(_ERROR_STRING)] = ("Error", ["string"], ["message"])
+        self._errors[_selector(_PANIC)] = ("Panic", ["uint256"], ["code"])
 
     def decode(self, data: bytes) -> DecodedError:
         """The named error in `data`; unknown selectors decode as `UnknownError(data=0x...)`."""
@@ -64,7 +68,8 @@ class ErrorDecoder:
             return DecodedError("UnknownError", {"data": bytes(data)})
         name, types, names = self._errors[data[:4]]
         values = [
-            to_checksum_address(v) if t == "address" else v for t, v in zip(types, abi_decode(types, data[4:]), strict=True)
+            Web3.to_checksum_address(v) if t == "address" else v
+            for t, v in zip(types, abi_decode(types, data[4:]), strict=True)
         ]
         return DecodedError(name, dict(zip(names, values, strict=True)))
 

@@ -14,7 +14,6 @@ from web3.types import TxParams, TxReceipt
 from keeper.chain.revert import ErrorDecoder, TransactionReverted, revert_data
 from keeper.errors import PrimeVaultError
 
-
 GAS_MARGIN_PERCENT = 125
 
 

@@ -50,15 +50,18 @@ def _address(text: str, what: str) -> ChecksumAddress:
 @pass_context
 def show(ctx: CliContext, address: str | None, sub_id: int) -> None:
     """Balances, debt, equity and health of a sub-account (yours by default)."""
-    target = _address(address, "account") if address else _own(ctx, sub_id)
     client = ctx.reader()
+    target = _address(address, "account") if address else _own(ctx, sub_id)
     click.echo(render_account(client, target))
 
 
 def render_account(client: VaultClient, target: str) -> str:
     d = client.deployment
     base = d.base
-    usd = lambda v: format_units(v, base.decimals, 2)  # noqa: E731
+
+    def usd(units: int) -> str:
+        return format_units(units, base.decimals, 2)
+
     health = client.health(target)
     lines = [f"account    {target}", f"owner      {client.contract.functions.ownerOf(target).call()}"]
     lines.append(f"{base.symbol:<10} {usd(health.base_balance)}" + (" (debt)" if health.base_balance < 0 else ""))
@@ -91,7 +94,9 @@ def deposit(ctx: CliContext, amount: str, asset: str, sub_id: int, to_account: s
     units = parse_amount(amount, token.decimals, token.symbol)
     target = _address(to_account, "--to") if to_account else _own(ctx, sub_id)
     receipt = ctx.writer().deposit(target, token.symbol, units)
-    click.echo(f"deposited {format_units(units, token.decimals)} {token.symbol} into {target} (block {receipt['blockNumber']})")
+    click.echo(
+        f"deposited {format_units(units, token.decimals)} {token.symbol} into {target} (block {receipt['blockNumber']})"
+    )
 
 
 @account.command()
@@ -111,7 +116,9 @@ def withdraw(
     target = _target(ctx, sub_id, on_behalf)
     to = _address(receiver, "--to") if receiver else None
     receipt = ctx.writer().withdraw(target, token.symbol, units, to)
-    click.echo(f"withdrew {format_units(units, token.decimals)} {token.symbol} from {target} (block {receipt['blockNumber']})")
+    click.echo(
+        f"withdrew {format_units(units, token.decimals)} {token.symbol} from {target} (block {receipt['blockNumber']})"
+    )
 
 
 @account.command()

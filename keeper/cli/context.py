@@ -73,10 +73,12 @@ class CliContext:
         return Sender(self.w3, self.account, vault_error_decoder())
 
     def reader(self) -> VaultClient:
-        return VaultClient(self.w3, self.deployment)
+        deployment = self.deployment  # a missing deployment file is the first thing to report
+        return VaultClient(self.w3, deployment)
 
     def writer(self) -> VaultClient:
-        return VaultClient(self.w3, self.deployment, self.sender())
+        deployment = self.deployment
+        return VaultClient(self.w3, deployment, self.sender())
 
 
 pass_context = click.make_pass_decorator(CliContext)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import signal
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -20,7 +21,7 @@ from keeper.vault import VaultClient, vault_error_decoder
 WALLET_FUNDING = {"USDC": 1_000_000, "WETH": 100, "WBTC": 5}
 
 
-def fund_wallets(client: VaultClient, sender: Sender, wallets: list[str]) -> None:
+def fund_wallets(client: VaultClient, sender: Sender, wallets: Sequence[str]) -> None:
     """Mints test tokens to `wallets` (the mocks have an open faucet)."""
     for symbol, whole in WALLET_FUNDING.items():
         token = client.token_contract(symbol)
@@ -72,4 +73,3 @@ def _wait_for_stop() -> None:
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
     click.echo("stopping anvil")
-

@@ -43,9 +43,7 @@ class Chain:
 
     def set_price(self, symbol: str, whole: float) -> None:
         admin = self.client(0)
-        feed = self.w3.eth.contract(
-            address=self.deployment.token(symbol).feed, abi=_feed_abi()
-        )
+        feed = self.w3.eth.contract(address=self.deployment.token(symbol).feed, abi=_feed_abi())
         assert admin.sender is not None
         admin.sender.transact("set price", feed.functions.setAnswer(int(whole * 10**8)))
 

@@ -10,7 +10,6 @@ from keeper.chain.revert import TransactionReverted
 from keeper.liquidator import liquidate_all, risk_parameters, scan
 from keeper.risk.health import exact_health
 from keeper.vault import sub_account
-
 from tests.python.conftest import Chain
 
 

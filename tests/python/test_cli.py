@@ -1,0 +1,134 @@
+"""`primevault` against a real anvil: depositor flows and every bad-input case, each a one-line error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from keeper.cli.main import cli
+from keeper.vault import sub_account
+from tests.python.conftest import Chain
+
+
+def run(chain: Chain, *args: str, dev: int | None = 1) -> Result:
+    options = ["--deployment", str(chain.deployment_file)]
+    if dev is not None:
+        options += ["--dev-account", str(dev)]
+    return CliRunner().invoke(cli, [*options, *args])
+
+
+def assert_one_line_error(result: Result, *fragments: str) -> None:
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if not line.startswith("warning:")]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: ")
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture
+def funded(chain: Chain) -> Chain:
+    for symbol in ("USDC", "WETH", "WBTC"):
+        chain.mint(1, symbol, 1000)
+    chain.mint(2, "USDC", 100_000)
+    chain.client(2).deposit(chain.account(2).address, "USDC", 100_000 * 10**6)
+    return chain
+
+
+def test_depositor_round_trip(funded: Chain) -> None:
+    assert run(funded, "account", "deposit", "1.5", "weth").exit_code == 0
+    result = run(funded, "account", "borrow", "2000")
+    assert result.exit_code == 0, result.output
+    assert "owes 2,000.00 USDC" in result.output
+    shown = run(funded, "account", "show")
+    assert "WETH       1.5" in shown.output
+    assert "equity                   2,500.00 USDC" in shown.output
+    assert "liquidatable             no" in shown.output
+    assert run(funded, "account", "repay", "max").exit_code == 0
+    assert funded.client(1).base_balance(funded.account(1).address) == 0
+    assert run(funded, "account", "withdraw", "1.5", "WETH").exit_code == 0
+
+
+def test_transfer_between_sub_accounts_and_operator(funded: Chain) -> None:
+    me = funded.account(1).address
+    assert run(funded, "account", "deposit", "2", "WETH").exit_code == 0
+    assert run(funded, "account", "transfer", "0.5", "WETH", "--from-sub", "0", "--to-sub", "3").exit_code == 0
+    assert funded.client(1).collateral_balance(sub_account(me, 3), "WETH") == 5 * 10**17
+    operator = funded.account(4).address
+    assert run(funded, "account", "set-operator", operator, "--permissions", "withdraw").exit_code == 0
+    result = run(funded, "account", "withdraw", "0.1", "WETH", "--account", me, dev=4)
+    assert result.exit_code == 0, result.output
+
+
+def test_unknown_asset(funded: Chain) -> None:
+    assert_one_line_error(run(funded, "account", "deposit", "1", "DOGE"), "unknown asset 'DOGE'", "USDC, WETH, WBTC")
+
+
+def test_amount_not_a_number(funded: Chain) -> None:
+    assert_one_line_error(run(funded, "account", "deposit", "one", "WETH"), "amount 'one' WETH is not a number")
+
+
+def test_too_many_decimals(funded: Chain) -> None:
+    assert_one_line_error(run(funded, "account", "deposit", "0.000000001", "WBTC"), "more than 8 decimal places")
+
+
+def test_not_the_owner_nor_an_operator(funded: Chain) -> None:
+    assert run(funded, "account", "deposit", "1", "WETH").exit_code == 0
+    owner = funded.account(1).address
+    result = run(funded, "account", "withdraw", "1", "WETH", "--account", owner, dev=3)
+    assert_one_line_error(
+        result, f"{funded.account(3).address} is not the owner of {owner}", "withdraw permission", "[NotAuthorized]"
+    )
+    assert funded.client(1).collateral_balance(owner, "WETH") == 10**18, "nothing moved"
+
+
+def test_would_make_the_account_unhealthy(funded: Chain) -> None:
+    assert run(funded, "account", "deposit", "1", "WETH").exit_code == 0
+    assert_one_line_error(
+        run(funded, "account", "borrow", "2401"),
+        "would make the account unhealthy",
+        "equity would be 599.00 USDC",
+        "initial requirement of 600.00 USDC",
+        "[InsufficientEquity]",
+    )
+
+
+def test_wallet_balance_too_small(funded: Chain) -> None:
+    assert_one_line_error(
+        run(funded, "account", "deposit", "5000", "WETH"), "your wallet holds 1,000 WETH", "[ERC20InsufficientBalance]"
+    )
+
+
+def test_minimum_borrow(funded: Chain) -> None:
+    assert run(funded, "account", "deposit", "1", "WETH").exit_code == 0
+    assert_one_line_error(run(funded, "account", "borrow", "10"), "below the minimum borrow of 100.00 USDC")
+
+
+def test_address_with_a_wrong_checksum(funded: Chain) -> None:
+    good = funded.account(4).address
+    bad = good[:-1] + (good[-1].lower() if good[-1].isupper() else good[-1].upper())
+    if bad == good or bad.lower() == bad:
+        bad = "0x" + good[2:].swapcase()
+    assert_one_line_error(run(funded, "account", "set-operator", bad), "wrong checksum")
+
+
+def test_missing_deployment_file(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--deployment", str(tmp_path / "none.json"), "account", "show"])
+    assert_one_line_error(result, "deployment file", "does not exist")
+
+
+def test_unreachable_rpc(funded: Chain) -> None:
+    result = run(funded, "--rpc-url", "http://127.0.0.1:9", "account", "show")
+    assert_one_line_error(result, "cannot reach the RPC at http://127.0.0.1:9")
+
+
+def test_no_key(funded: Chain) -> None:
+    assert_one_line_error(run(funded, "account", "deposit", "1", "WETH", dev=None), "no key given")
+
+
+def test_unknown_permission(funded: Chain) -> None:
+    result = run(funded, "account", "set-operator", funded.account(4).address, "--permissions", "steal")
+    assert_one_line_error(result, "unknown permission 'steal'")
