@@ -102,7 +102,10 @@ def test_a_revert_is_reported_with_its_decoded_error(chain: Chain) -> None:
     with pytest.raises(TransactionReverted) as caught:
         client.withdraw(me, "USDC", 2401 * 10**6)
     assert caught.value.error.name == "InsufficientEquity"
-    assert caught.value.error.args == {"account": me, "equity": 599 * 10**6, "initialRequirement": 600 * 10**6}
+    args = caught.value.error.args
+    assert (args["account"], args["initialRequirement"]) == (me, 600 * 10**6)
+    # 3,000 - 2,401 of debt; the borrow index may have grown by a second of base rate since the last block.
+    assert 599 * 10**6 - 10 <= args["equity"] <= 599 * 10**6
     assert client.base_balance(me) == 0, "nothing was sent"
 
 
