@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from dotenv import load_dotenv
 from requests.exceptions import ConnectionError as RequestsConnectionError
 
 from keeper import __version__
@@ -51,8 +52,18 @@ class _OneLineErrors(click.Group):
     help="Deployment file written by `devnet` or `deploy`.",
 )
 @click.option("--dev-account", type=int, envvar="PRIMEVAULT_DEV_ACCOUNT", help="Use anvil dev key N (local only).")
-@click.option("--keystore", type=click.Path(path_type=Path, dir_okay=False), envvar="PRIMEVAULT_KEYSTORE")
-@click.option("--password-file", type=click.Path(path_type=Path, dir_okay=False), envvar="PRIMEVAULT_PASSWORD_FILE")
+@click.option(
+    "--keystore",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="PRIMEVAULT_KEYSTORE",
+    help="Encrypted keystore (V3 JSON) to sign with.",
+)
+@click.option(
+    "--password-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="PRIMEVAULT_PASSWORD_FILE",
+    help="File holding the keystore password.",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -79,6 +90,7 @@ _register()
 
 
 def main() -> None:
+    load_dotenv()  # PRIMEVAULT_* settings from ./.env; the real environment wins
     try:
         cli.main(prog_name="primevault")
     except KeyboardInterrupt:
