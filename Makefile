@@ -22,8 +22,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
+# `npm install`, not `npm ci`: npm 11 leaves the other platforms' optional Foundry binaries out of the lock
+# file and `npm ci` then refuses it. Versions are pinned exactly in package.json and by the lock file.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 build: setup ## Compile the contracts and export the ABIs the Python package ships

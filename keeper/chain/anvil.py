@@ -34,6 +34,7 @@ class Anvil:
         *,
         port: int | None = None,
         accounts: int = 10,
+        chain_id: int = ANVIL_CHAIN_ID,
         block_time: float | None = None,
         extra_args: tuple[str, ...] = (),
     ) -> None:
@@ -50,7 +51,7 @@ class Anvil:
             "--mnemonic",
             DEV_MNEMONIC,
             "--chain-id",
-            str(ANVIL_CHAIN_ID),
+            str(chain_id),
             "--silent",
             *(("--block-time", str(block_time)) if block_time else ()),
             *extra_args,
