@@ -9,7 +9,7 @@ FOUNDRY_PLATFORM := $(shell uname -s | tr A-Z a-z)-$(shell uname -m | sed -e 's/
 # A foundryup install on PATH wins; otherwise the binaries npm installed.
 FORGE := $(or $(shell command -v forge 2>/dev/null),$(CURDIR)/node_modules/@foundry-rs/forge-$(FOUNDRY_PLATFORM)/bin/forge)
 
-.PHONY: help setup build test test-contracts test-python lint demo devnet gas clean
+.PHONY: help setup build test test-contracts test-python lint demo devnet gas bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -41,8 +41,8 @@ test-python: build
 	$(BIN)/pytest
 
 lint: setup
-	$(BIN)/ruff check keeper tests/python scripts
-	$(BIN)/ruff format --check keeper tests/python scripts
+	$(BIN)/ruff check keeper tests/python scripts bench
+	$(BIN)/ruff format --check keeper tests/python scripts bench
 	$(BIN)/mypy
 
 demo: setup ## The main job: local chain, deposits, a price drop, liquidation, report
@@ -56,3 +56,6 @@ gas: build ## Regenerate the gas snapshot snapshots/PrimeVault.json
 
 clean: ## Remove build output (keeps installed dependencies)
 	rm -rf out cache
+
+bench: setup ## Benchmarks: risk engine vectorized vs per-account loop (results in bench/RESULTS.md)
+	$(BIN)/python bench/risk_engine.py

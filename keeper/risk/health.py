@@ -58,10 +58,16 @@ def compute_health(base: FloatArray, collateral: FloatArray, params: RiskParamet
     unit_prices = np.asarray(params.prices, dtype=np.float64) / np.power(
         10.0, np.asarray(params.scale_exponents, dtype=np.float64)
     )
-    values = collateral * unit_prices  # (n, m) base units per asset
-    collateral_value = values.sum(axis=1)
-    initial = values @ (np.asarray(params.initial_haircut_bps, dtype=np.float64) / BPS)
-    maintenance = values @ (np.asarray(params.maintenance_haircut_bps, dtype=np.float64) / BPS)
+    # One (n, m) @ (m, 3) product gives value and both requirements for every account.
+    weights = np.column_stack(
+        [
+            unit_prices,
+            unit_prices * np.asarray(params.initial_haircut_bps, dtype=np.float64) / BPS,
+            unit_prices * np.asarray(params.maintenance_haircut_bps, dtype=np.float64) / BPS,
+        ]
+    )
+    sums = collateral @ weights
+    collateral_value, initial, maintenance = sums[:, 0], sums[:, 1], sums[:, 2]
     equity = collateral_value + base
     margin = equity - maintenance
     scale = np.maximum(np.abs(collateral_value) + np.abs(base), 1.0)
