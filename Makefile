@@ -44,6 +44,7 @@ lint: setup
 	$(BIN)/ruff check keeper tests/python scripts bench
 	$(BIN)/ruff format --check keeper tests/python scripts bench
 	$(BIN)/mypy
+	$(FORGE) fmt --check contracts tests/contracts
 
 demo: setup ## The main job: local chain, deposits, a price drop, liquidation, report
 	$(BIN)/primevault demo

@@ -268,7 +268,9 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         _totals = batch.totals;
         if (batch.reward > 0) {
             Account storage liquidator = _accounts[msg.sender];
-            _setBaseBalance(msg.sender, liquidator, _baseBalance(liquidator.principal) + batch.reward.toInt256());
+            _setBaseBalance(
+                msg.sender, liquidator, _baseBalance(liquidator.principal) + batch.reward.toInt256()
+            );
             emit LiquidatorRewarded(msg.sender, batch.reward);
         }
     }
@@ -314,7 +316,15 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         _collateralAssets.push(asset);
         _assetStates[asset].listed = true;
         _assetConfigs[asset].index = uint8(index);
-        _configure(asset, feed, maxStaleness, initialHaircutBps, maintenanceHaircutBps, liquidationPenaltyBps, supplyCap);
+        _configure(
+            asset,
+            feed,
+            maxStaleness,
+            initialHaircutBps,
+            maintenanceHaircutBps,
+            liquidationPenaltyBps,
+            supplyCap
+        );
         _haircutBounds[asset] = HaircutBounds({
             minBps: maintenanceHaircutBps,
             maxBps: initialHaircutBps,
@@ -336,14 +346,25 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         uint96 supplyCap
     ) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _requireListed(asset);
-        _configure(asset, feed, maxStaleness, initialHaircutBps, maintenanceHaircutBps, liquidationPenaltyBps, supplyCap);
+        _configure(
+            asset,
+            feed,
+            maxStaleness,
+            initialHaircutBps,
+            maintenanceHaircutBps,
+            liquidationPenaltyBps,
+            supplyCap
+        );
     }
 
     /// @inheritdoc IPrimeVaultGovernance
-    function setHaircutBounds(address asset, uint16 minBps, uint16 maxBps, uint16 maxStepBps, uint32 minInterval)
-        external
-        onlyRole(DEFAULT_ADMIN_ROLE)
-    {
+    function setHaircutBounds(
+        address asset,
+        uint16 minBps,
+        uint16 maxBps,
+        uint16 maxStepBps,
+        uint32 minInterval
+    ) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _requireListed(asset);
         if (minBps > maxBps || maxBps >= ValueLib.BPS || maxStepBps == 0) revert InvalidHaircutBounds();
         HaircutBounds storage b = _haircutBounds[asset];
@@ -360,7 +381,9 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         AssetConfig storage c = _assetConfigs[asset];
         HaircutBounds storage b = _haircutBounds[asset];
         uint256 nextAllowedAt = uint256(b.lastUpdate) + b.minInterval;
-        if (b.lastUpdate != 0 && block.timestamp < nextAllowedAt) revert HaircutUpdateTooSoon(asset, nextAllowedAt);
+        if (b.lastUpdate != 0 && block.timestamp < nextAllowedAt) {
+            revert HaircutUpdateTooSoon(asset, nextAllowedAt);
+        }
         _requireWithinBounds(asset, b, c.initialHaircutBps, initialHaircutBps);
         _requireWithinBounds(asset, b, c.maintenanceHaircutBps, maintenanceHaircutBps);
         _requireValidRisk(initialHaircutBps, maintenanceHaircutBps, c.liquidationPenaltyBps);
@@ -391,20 +414,26 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         _accrue();
         if (kink > InterestLib.WAD || reserveFactor > InterestLib.WAD) revert InvalidRateModel();
         _setRateModel(
-            baseRatePerYear, slopeLowPerYear, slopeHighPerYear, kink, uint16(reserveFactor * ValueLib.BPS / 1e18)
+            baseRatePerYear,
+            slopeLowPerYear,
+            slopeHighPerYear,
+            kink,
+            uint16(reserveFactor * ValueLib.BPS / 1e18)
         );
     }
 
     /// @inheritdoc IPrimeVaultGovernance
-    function setLendingParams(uint256 minBorrow_, uint16 liquidatorShareBps, uint16 storeFrontDiscountShareBps)
-        external
-        onlyRole(DEFAULT_ADMIN_ROLE)
-    {
+    function setLendingParams(
+        uint256 minBorrow_,
+        uint16 liquidatorShareBps,
+        uint16 storeFrontDiscountShareBps
+    ) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (liquidatorShareBps > ValueLib.BPS || storeFrontDiscountShareBps > ValueLib.BPS) {
             revert InvalidParameter();
         }
         _totals.minBorrow = minBorrow_.toUint48();
-        (_market.liquidatorShareBps, _market.storeFrontShareBps) = (liquidatorShareBps, storeFrontDiscountShareBps);
+        (_market.liquidatorShareBps, _market.storeFrontShareBps) =
+        (liquidatorShareBps, storeFrontDiscountShareBps);
         emit LendingParamsSet(minBorrow_, liquidatorShareBps, storeFrontDiscountShareBps);
     }
 
@@ -422,7 +451,9 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         if (to == address(0)) revert ZeroAddress();
         _accrue();
         int256 reserves = _reserves(_market, _totals);
-        if (reserves < amount.toInt256()) revert InsufficientReserves(address(_base), reserves < 0 ? 0 : uint256(reserves), amount);
+        if (reserves < amount.toInt256()) {
+            revert InsufficientReserves(address(_base), reserves < 0 ? 0 : uint256(reserves), amount);
+        }
         _base.safeTransfer(to, amount);
         emit ReservesWithdrawn(to, amount);
     }
@@ -477,7 +508,8 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
     function accountHealth(address account) public view returns (AccountHealth memory h) {
         Market memory m = _accruedMarket();
         Account memory acc = _accounts[account];
-        CollateralSums memory sums = _sumCollateral(account, acc.assetsIn, new uint256[](_collateralAssets.length));
+        CollateralSums memory sums =
+            _sumCollateral(account, acc.assetsIn, new uint256[](_collateralAssets.length));
         h.baseBalance = InterestLib.presentValue(acc.principal, m.supplyIndex, m.borrowIndex);
         h.debt = h.baseBalance < 0 ? uint256(-h.baseBalance) : 0;
         h.collateralValue = sums.value;
@@ -541,8 +573,10 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         s.supplyIndex = m.supplyIndex;
         s.borrowIndex = m.borrowIndex;
         s.lastAccrualTime = m.lastAccrualTime;
-        s.totalSupply = uint256(InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, 0));
-        s.totalBorrow = uint256(-InterestLib.presentValue(-int256(uint256(t.borrowPrincipal)), 0, m.borrowIndex));
+        s.totalSupply =
+            uint256(InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, 0));
+        s.totalBorrow =
+            uint256(-InterestLib.presentValue(-int256(uint256(t.borrowPrincipal)), 0, m.borrowIndex));
         s.utilizationWad = InterestLib.utilization(s.totalSupply, s.totalBorrow);
         InterestLib.RateModel memory r = _rateModel;
         s.borrowRatePerSecond = InterestLib.borrowRate(r, s.utilizationWad);
@@ -576,7 +610,9 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
     /// @dev Passes if the caller owns `account` (recording it as owner on first use of the prefix) or is an
     ///      operator holding every bit of `permission`. `permission == 0` means owner only.
     function _authorize(address account, uint256 permission) internal {
-        if (SubAccountLib.haveCommonOwner(msg.sender, account) && _recordOwner(account) == msg.sender) return;
+        if (SubAccountLib.haveCommonOwner(msg.sender, account) && _recordOwner(account) == msg.sender) {
+            return;
+        }
         if (permission == 0 || _operators[account][msg.sender] & permission != permission) {
             revert NotAuthorized(msg.sender, account, permission);
         }
@@ -645,7 +681,8 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         int256 oldPrincipal = acc.principal;
         int256 newPrincipal = InterestLib.principalValue(newBalance, m.supplyIndex, m.borrowIndex);
         Totals storage t = _totals;
-        t.supplyPrincipal = (uint256(t.supplyPrincipal) + _positive(newPrincipal) - _positive(oldPrincipal)).toUint104();
+        t.supplyPrincipal =
+            (uint256(t.supplyPrincipal) + _positive(newPrincipal) - _positive(oldPrincipal)).toUint104();
         t.borrowPrincipal =
             (uint256(t.borrowPrincipal) + _positive(-newPrincipal) - _positive(-oldPrincipal)).toUint104();
         acc.principal = newPrincipal.toInt104();
@@ -662,7 +699,8 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
     function _requireInitialHealth(address account, Account storage acc) internal view {
         int256 balance = _baseBalance(acc.principal);
         if (balance >= 0) return;
-        CollateralSums memory sums = _sumCollateral(account, acc.assetsIn, new uint256[](_collateralAssets.length));
+        CollateralSums memory sums =
+            _sumCollateral(account, acc.assetsIn, new uint256[](_collateralAssets.length));
         int256 equity = sums.value.toInt256() + balance;
         if (equity < sums.initialRequirement.toInt256()) {
             revert InsufficientEquity(account, equity, sums.initialRequirement);
@@ -689,7 +727,11 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         }
     }
 
-    function _price(AssetConfig memory c, uint256 index, uint256[] memory priceCache) internal view returns (uint256) {
+    function _price(AssetConfig memory c, uint256 index, uint256[] memory priceCache)
+        internal
+        view
+        returns (uint256)
+    {
         uint256 p = priceCache[index];
         if (p == 0) {
             p = OracleLib.read(c.feed, c.maxStaleness);
@@ -731,7 +773,8 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         CollateralSums memory sums = _sumCollateral(account, acc.assetsIn, batch.prices);
         if (sums.value.toInt256() + balance >= sums.maintenanceRequirement.toInt256()) return false;
 
-        (uint256 credit, uint256 penalties) = _absorbCollateral(account, acc.assetsIn, batch.prices, batch.absorbed);
+        (uint256 credit, uint256 penalties) =
+            _absorbCollateral(account, acc.assetsIn, batch.prices, batch.absorbed);
         batch.reward += ValueLib.portionDown(penalties, m.liquidatorShareBps);
 
         int256 remaining = balance + credit.toInt256();
@@ -760,7 +803,8 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         int256 reserves = _reserves(m, t) - batch.reward.toInt256();
         for (uint256 i; i < _collateralAssets.length; ++i) {
             address asset = _collateralAssets[i];
-            uint256 held = IERC20(asset).balanceOf(address(this)) - (_assetStates[asset].totalSupplied - absorbed[i]);
+            uint256 held =
+                IERC20(asset).balanceOf(address(this)) - (_assetStates[asset].totalSupplied - absorbed[i]);
             if (held == 0) continue;
             AssetConfig memory c = _assetConfigs[asset];
             uint256 saleValue = ValueLib.value(held, _price(c, i, batch.prices), c.scaleExponent);
@@ -768,8 +812,10 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         }
         if (reserves >= 0) return m.supplyIndex;
         uint256 badDebt = uint256(-reserves) < shortfall ? uint256(-reserves) : shortfall;
-        uint256 totalSupply = uint256(InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, 0));
-        uint256 newIndex = badDebt >= totalSupply ? 1 : uint256(m.supplyIndex) * (totalSupply - badDebt) / totalSupply;
+        uint256 totalSupply =
+            uint256(InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, 0));
+        uint256 newIndex =
+            badDebt >= totalSupply ? 1 : uint256(m.supplyIndex) * (totalSupply - badDebt) / totalSupply;
         if (newIndex == 0) newIndex = 1;
         emit BadDebt(account, badDebt, newIndex);
         return uint64(newIndex); // below the old uint64 index
@@ -807,17 +853,19 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
 
     function _accrueMemory(Market memory m) internal view returns (Market memory, uint256 utilization) {
         Totals memory t = _totals;
-        uint256 totalSupply = uint256(InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, 0));
+        uint256 totalSupply =
+            uint256(InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, 0));
         uint256 totalBorrow =
             uint256(-InterestLib.presentValue(-int256(uint256(t.borrowPrincipal)), 0, m.borrowIndex));
         utilization = InterestLib.utilization(totalSupply, totalBorrow);
         uint256 elapsed = block.timestamp - m.lastAccrualTime;
         if (elapsed > 0) {
             InterestLib.RateModel memory r = _rateModel;
-            m.supplyIndex =
-                InterestLib.grow(m.supplyIndex, InterestLib.supplyRate(r, utilization, m.reserveFactorBps), elapsed)
-                    .toUint64();
-            m.borrowIndex = InterestLib.grow(m.borrowIndex, InterestLib.borrowRate(r, utilization), elapsed).toUint64();
+            m.supplyIndex = InterestLib.grow(
+                    m.supplyIndex, InterestLib.supplyRate(r, utilization, m.reserveFactorBps), elapsed
+                ).toUint64();
+            m.borrowIndex =
+                InterestLib.grow(m.borrowIndex, InterestLib.borrowRate(r, utilization), elapsed).toUint64();
             m.lastAccrualTime = uint40(block.timestamp);
         }
         return (m, utilization);
@@ -826,8 +874,10 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
     /// @dev Base held plus owed by borrowers minus owed to suppliers. Negative while absorbed collateral
     ///      that paid off debt is still unsold.
     function _reserves(Market memory m, Totals memory t) internal view returns (int256) {
-        int256 supplied = InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, m.borrowIndex);
-        int256 borrowed = -InterestLib.presentValue(-int256(uint256(t.borrowPrincipal)), m.supplyIndex, m.borrowIndex);
+        int256 supplied =
+            InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, m.borrowIndex);
+        int256 borrowed =
+            -InterestLib.presentValue(-int256(uint256(t.borrowPrincipal)), m.supplyIndex, m.borrowIndex);
         return _base.balanceOf(address(this)).toInt256() + borrowed - supplied;
     }
 
@@ -846,7 +896,11 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         });
         _market.reserveFactorBps = reserveFactorBps;
         emit RateModelSet(
-            baseRatePerYear, slopeLowPerYear, slopeHighPerYear, kink, uint256(reserveFactorBps) * 1e18 / ValueLib.BPS
+            baseRatePerYear,
+            slopeLowPerYear,
+            slopeHighPerYear,
+            kink,
+            uint256(reserveFactorBps) * 1e18 / ValueLib.BPS
         );
     }
 
@@ -872,10 +926,17 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         c.initialHaircutBps = initialHaircutBps;
         c.maintenanceHaircutBps = maintenanceHaircutBps;
         c.liquidationPenaltyBps = liquidationPenaltyBps;
-        c.scaleExponent = decimals + IAggregatorV3(feed).decimals() - IERC20Metadata(address(_base)).decimals();
+        c.scaleExponent =
+            decimals + IAggregatorV3(feed).decimals() - IERC20Metadata(address(_base)).decimals();
         _assetStates[asset].supplyCap = supplyCap;
         emit AssetConfigured(
-            asset, feed, maxStaleness, initialHaircutBps, maintenanceHaircutBps, liquidationPenaltyBps, supplyCap
+            asset,
+            feed,
+            maxStaleness,
+            initialHaircutBps,
+            maintenanceHaircutBps,
+            liquidationPenaltyBps,
+            supplyCap
         );
     }
 
@@ -891,7 +952,9 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         internal
         view
     {
-        if (toBps < b.minBps || toBps > b.maxBps) revert HaircutOutOfBounds(asset, toBps, b.minBps, b.maxBps);
+        if (toBps < b.minBps || toBps > b.maxBps) {
+            revert HaircutOutOfBounds(asset, toBps, b.minBps, b.maxBps);
+        }
         uint256 step = toBps > fromBps ? toBps - fromBps : fromBps - toBps;
         if (step > b.maxStepBps) revert HaircutStepTooLarge(asset, fromBps, toBps, b.maxStepBps);
     }

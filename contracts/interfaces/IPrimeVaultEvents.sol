@@ -61,7 +61,11 @@ interface IPrimeVaultEvents {
     );
     /// @notice New interest-rate model parameters (annual rates, WAD).
     event RateModelSet(
-        uint256 baseRatePerYear, uint256 slopeLowPerYear, uint256 slopeHighPerYear, uint256 kink, uint256 reserveFactor
+        uint256 baseRatePerYear,
+        uint256 slopeLowPerYear,
+        uint256 slopeHighPerYear,
+        uint256 kink,
+        uint256 reserveFactor
     );
     /// @notice New liquidation and lending parameters.
     event LendingParamsSet(uint256 minBorrow, uint16 liquidatorShareBps, uint16 storeFrontDiscountShareBps);

@@ -36,8 +36,13 @@ interface IPrimeVaultGovernance {
     /// @param maxBps Highest haircut the risk manager may set; below 100%.
     /// @param maxStepBps Largest change of either haircut in one update.
     /// @param minInterval Seconds that must pass between two updates.
-    function setHaircutBounds(address asset, uint16 minBps, uint16 maxBps, uint16 maxStepBps, uint32 minInterval)
-        external;
+    function setHaircutBounds(
+        address asset,
+        uint16 minBps,
+        uint16 maxBps,
+        uint16 maxStepBps,
+        uint32 minInterval
+    ) external;
 
     /// @notice Moves `asset`'s haircuts within the admin's bounds. Risk manager only.
     /// @dev Reverts with `HaircutOutOfBounds`, `HaircutStepTooLarge` or `HaircutUpdateTooSoon`.

@@ -36,7 +36,11 @@ library InterestLib {
     }
 
     /// @notice Per-second supply rate (WAD): borrow rate x utilization x (1 - reserve factor).
-    function supplyRate(RateModel memory m, uint256 u, uint256 reserveFactorBps) internal pure returns (uint256) {
+    function supplyRate(RateModel memory m, uint256 u, uint256 reserveFactorBps)
+        internal
+        pure
+        returns (uint256)
+    {
         return Math.mulDiv(borrowRate(m, u), u * (10_000 - reserveFactorBps), WAD * 10_000);
     }
 
@@ -57,7 +61,11 @@ library InterestLib {
     }
 
     /// @notice Signed principal for a present value: supply rounds down, debt rounds up.
-    function principalValue(int256 value, uint256 supplyIndex, uint256 borrowIndex) internal pure returns (int256) {
+    function principalValue(int256 value, uint256 supplyIndex, uint256 borrowIndex)
+        internal
+        pure
+        returns (int256)
+    {
         if (value >= 0) return Math.mulDiv(uint256(value), INDEX_SCALE, supplyIndex).toInt256();
         return -Math.mulDiv(uint256(-value), INDEX_SCALE, borrowIndex, Math.Rounding.Ceil).toInt256();
     }

@@ -17,7 +17,9 @@ contract MockPriceFeed is IAggregatorV3, Ownable {
     int256 internal _answer;
     uint256 internal _updatedAt;
 
-    constructor(string memory description_, uint8 decimals_, int256 initialAnswer, address owner_) Ownable(owner_) {
+    constructor(string memory description_, uint8 decimals_, int256 initialAnswer, address owner_)
+        Ownable(owner_)
+    {
         description = description_;
         decimals = decimals_;
         _write(initialAnswer, block.timestamp);

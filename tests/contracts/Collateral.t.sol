@@ -75,7 +75,9 @@ contract CollateralTest is VaultFixture {
     function test_supplyCapIsEnforced() public {
         _fund(alice, wbtc, 10_001e8);
         vm.expectRevert(
-            abi.encodeWithSelector(IPrimeVaultErrors.SupplyCapExceeded.selector, address(wbtc), 10_001e8, 10_000e8)
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.SupplyCapExceeded.selector, address(wbtc), 10_001e8, 10_000e8
+            )
         );
         vm.prank(alice);
         vault.deposit(alice, address(wbtc), 10_001e8);
@@ -100,7 +102,9 @@ contract CollateralTest is VaultFixture {
         vm.prank(alice);
         fee.approve(address(vault), type(uint256).max);
         vm.expectRevert(
-            abi.encodeWithSelector(IPrimeVaultErrors.FeeOnTransferNotSupported.selector, address(fee), 100e18, 99e18)
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.FeeOnTransferNotSupported.selector, address(fee), 100e18, 99e18
+            )
         );
         vm.prank(alice);
         vault.deposit(alice, address(fee), 100e18);
@@ -108,7 +112,9 @@ contract CollateralTest is VaultFixture {
 
     function test_listingRefusesOddDecimals() public {
         MockERC20 odd = new MockERC20("Two", "TWO", 2);
-        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.UnsupportedDecimals.selector, address(odd), 2));
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.UnsupportedDecimals.selector, address(odd), 2)
+        );
         vm.prank(admin);
         vault.listAsset(address(odd), address(ethFeed), STALENESS, 5000, 4000, 500, 1e27);
     }

@@ -70,8 +70,6 @@ contract GasTest is VaultFixture {
         uint256 count = vault.liquidate(list);
         gasUsed = vm.snapshotGasLastCall(GROUP, string.concat("liquidate: ", vm.toString(n), " accounts"));
         assertEq(count, n);
-        vm.snapshotValue(
-            GROUP, string.concat("liquidate: per account in ", vm.toString(n)), gasUsed / n
-        );
+        vm.snapshotValue(GROUP, string.concat("liquidate: per account in ", vm.toString(n)), gasUsed / n);
     }
 }

@@ -24,7 +24,9 @@ contract GovernanceTest is VaultFixture {
 
     function test_haircutOutsideBoundsIsRefused() public {
         vm.expectRevert(
-            abi.encodeWithSelector(IPrimeVaultErrors.HaircutOutOfBounds.selector, address(weth), 900, 1000, 5000)
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.HaircutOutOfBounds.selector, address(weth), 900, 1000, 5000
+            )
         );
         vm.prank(riskManager);
         vault.updateHaircuts(address(weth), 2000, 900);
@@ -32,7 +34,9 @@ contract GovernanceTest is VaultFixture {
 
     function test_haircutStepIsLimited() public {
         vm.expectRevert(
-            abi.encodeWithSelector(IPrimeVaultErrors.HaircutStepTooLarge.selector, address(weth), 2000, 2600, 500)
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.HaircutStepTooLarge.selector, address(weth), 2000, 2600, 500
+            )
         );
         vm.prank(riskManager);
         vault.updateHaircuts(address(weth), 2600, 1500);
@@ -64,7 +68,9 @@ contract GovernanceTest is VaultFixture {
         }
         vm.warp(block.timestamp + 1 hours);
         vm.expectRevert(
-            abi.encodeWithSelector(IPrimeVaultErrors.HaircutOutOfBounds.selector, address(weth), 500, 1000, 5000)
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.HaircutOutOfBounds.selector, address(weth), 500, 1000, 5000
+            )
         );
         vm.prank(riskManager);
         vault.updateHaircuts(address(weth), 1000, 500);
@@ -73,7 +79,9 @@ contract GovernanceTest is VaultFixture {
     function test_onlyAdminMovesBounds() public {
         vm.expectRevert(
             abi.encodeWithSelector(
-                IAccessControl.AccessControlUnauthorizedAccount.selector, riskManager, vault.DEFAULT_ADMIN_ROLE()
+                IAccessControl.AccessControlUnauthorizedAccount.selector,
+                riskManager,
+                vault.DEFAULT_ADMIN_ROLE()
             )
         );
         vm.prank(riskManager);
@@ -91,10 +99,14 @@ contract GovernanceTest is VaultFixture {
     }
 
     function test_invalidRiskParametersAreRefused() public {
-        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.InvalidRiskParameters.selector, 1000, 1500, 500));
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.InvalidRiskParameters.selector, 1000, 1500, 500)
+        );
         vm.prank(admin);
         vault.configureAsset(address(weth), address(ethFeed), STALENESS, 1000, 1500, 500, 1e24);
-        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.InvalidRiskParameters.selector, 2000, 1500, 1600));
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.InvalidRiskParameters.selector, 2000, 1500, 1600)
+        );
         vm.prank(admin);
         vault.configureAsset(address(weth), address(ethFeed), STALENESS, 2000, 1500, 1600, 1e24);
     }
@@ -123,7 +135,9 @@ contract GovernanceTest is VaultFixture {
     }
 
     function test_onlyGuardianOrAdminPauses() public {
-        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.NotAuthorized.selector, alice, address(vault), 0));
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.NotAuthorized.selector, alice, address(vault), 0)
+        );
         vm.prank(alice);
         vault.setPaused(PAUSE_WITHDRAW);
     }
@@ -131,7 +145,9 @@ contract GovernanceTest is VaultFixture {
     function test_reservesWithdrawalCannotExceedReserves() public {
         usdc.mint(address(vault), 500e6);
         vm.expectRevert(
-            abi.encodeWithSelector(IPrimeVaultErrors.InsufficientReserves.selector, address(usdc), 500e6, 501e6)
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.InsufficientReserves.selector, address(usdc), 500e6, 501e6
+            )
         );
         vm.prank(admin);
         vault.withdrawReserves(admin, 501e6);

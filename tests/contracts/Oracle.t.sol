@@ -10,7 +10,9 @@ contract OracleTest is VaultFixture {
         vm.warp(block.timestamp + STALENESS + 1);
         uint256 updatedAt = block.timestamp - STALENESS - 1;
         vm.expectRevert(
-            abi.encodeWithSelector(IPrimeVaultErrors.OracleStalePrice.selector, address(ethFeed), updatedAt, STALENESS)
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.OracleStalePrice.selector, address(ethFeed), updatedAt, STALENESS
+            )
         );
         _borrow(alice, alice, 1000e6);
     }
@@ -18,11 +20,15 @@ contract OracleTest is VaultFixture {
     function test_nonPositiveAnswerBlocksWithdrawal() public {
         _openBorrower(alice, 1000e6);
         _setEthPrice(0);
-        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.OracleInvalidPrice.selector, address(ethFeed), 0));
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.OracleInvalidPrice.selector, address(ethFeed), 0)
+        );
         vm.prank(alice);
         vault.withdraw(alice, address(weth), 1, alice);
         _setEthPrice(-1);
-        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.OracleInvalidPrice.selector, address(ethFeed), -1));
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.OracleInvalidPrice.selector, address(ethFeed), -1)
+        );
         _borrow(alice, alice, 100e6);
     }
 
@@ -31,7 +37,9 @@ contract OracleTest is VaultFixture {
         _setEthPrice(-5);
         address[] memory list = new address[](1);
         list[0] = alice;
-        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.OracleInvalidPrice.selector, address(ethFeed), -5));
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.OracleInvalidPrice.selector, address(ethFeed), -5)
+        );
         vault.liquidate(list);
     }
 

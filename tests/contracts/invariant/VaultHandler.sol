@@ -33,7 +33,12 @@ contract VaultHandler is Test {
     uint256 internal lastSupplyIndex;
     uint256 internal lastBorrowIndex;
 
-    constructor(PrimeVault vault_, MockERC20 usdc_, MockERC20[2] memory tokens_, MockPriceFeed[2] memory feeds_) {
+    constructor(
+        PrimeVault vault_,
+        MockERC20 usdc_,
+        MockERC20[2] memory tokens_,
+        MockPriceFeed[2] memory feeds_
+    ) {
         (vault, usdc, tokens, feeds) = (vault_, usdc_, tokens_, feeds_);
         for (uint256 o; o < 4; ++o) {
             address owner = address(uint160(0xA11CE000 + o * 0x1000));
@@ -155,7 +160,9 @@ contract VaultHandler is Test {
         for (uint256 k; k < accounts.length; ++k) {
             if (wasLiquidatable[k]) continue;
             for (uint256 i; i < 2; ++i) {
-                if (vault.collateralBalanceOf(accounts[k], address(tokens[i])) != before[k][i]) ++healthyLiquidated;
+                if (vault.collateralBalanceOf(accounts[k], address(tokens[i])) != before[k][i]) {
+                    ++healthyLiquidated;
+                }
             }
         }
         _checkIndices(badDebt);
@@ -187,7 +194,8 @@ contract VaultHandler is Test {
 
     function _sawBadDebt(Vm.Log[] memory logs) internal view returns (bool) {
         for (uint256 i; i < logs.length; ++i) {
-            if (logs[i].emitter == address(vault) && logs[i].topics[0] == IPrimeVaultEvents.BadDebt.selector) {
+            if (logs[i].emitter == address(vault) && logs[i].topics[0] == IPrimeVaultEvents.BadDebt.selector)
+            {
                 return true;
             }
         }
