@@ -143,7 +143,12 @@ contract DydxStyleVenue is PerpExchange {
 
     /// @notice Places an immediate-or-cancel order that fills in full at the venue's quote or reverts.
     /// @return fillSubticks Average fill price in subticks (rounded against the taker).
-    function placeOrder(Order calldata order) external nonReentrant returns (uint64 fillSubticks) {
+    /// @return fee Taker fee charged, USDC units.
+    function placeOrder(Order calldata order)
+        external
+        nonReentrant
+        returns (uint64 fillSubticks, uint256 fee)
+    {
         SubaccountId calldata sub = order.orderId.subaccountId;
         _requireOwner(sub);
         if (order.timeInForce != TimeInForce.IOC || order.side == Side.UNSPECIFIED) {
@@ -158,7 +163,8 @@ contract DydxStyleVenue is PerpExchange {
             revert VenueInvalidPrice(order.subticks, pair.subticksPerTick);
         }
         int256 size = (uint256(order.quantums) * _quantum(pair)).toInt256();
-        (uint256 price, uint256 fee) = _trade(
+        uint256 price;
+        (price, fee) = _trade(
             _key(sub),
             order.orderId.clobPairId,
             order.side == Side.BUY ? size : -size,

@@ -109,14 +109,18 @@ contract RabbitStyleVenue is PerpExchange {
     /// @notice Places a market order, given as the fields of RabbitX's order request. `price` is the limit
     ///         (worst average price accepted); price and size are 1e18-scaled decimals.
     /// @return fillPrice Average fill price, 1e18-scaled.
-    function placeOrder(OrderRequest calldata order) external nonReentrant returns (uint256 fillPrice) {
+    /// @return fee Taker fee charged, USDC units.
+    function placeOrder(OrderRequest calldata order)
+        external
+        nonReentrant
+        returns (uint256 fillPrice, uint256 fee)
+    {
         if (keccak256(bytes(order.orderType)) != MARKET) revert VenueUnsupportedOrder();
         int256 signed = _signed(order.side, order.size);
         uint256 id = _id(order.marketId);
         if (order.price % _markets[id].tickSize != 0) {
             revert VenueInvalidPrice(order.price, _markets[id].tickSize);
         }
-        uint256 fee;
         (fillPrice, fee) = _trade(_key(msg.sender), id, signed, order.price, false);
         emit OrderFilled(
             msg.sender, order.marketId, order.side, order.size, fillPrice, fee, order.clientOrderId

@@ -40,9 +40,9 @@ contract DydxStyleVenueTest is VenueFixture {
         dydx.depositToSubaccount(_sub(), amount);
     }
 
-    function _place(DydxStyleVenue.Order memory order) internal returns (uint64) {
+    function _place(DydxStyleVenue.Order memory order) internal returns (uint64 subticks) {
         vm.prank(trader);
-        return dydx.placeOrder(order);
+        (subticks,) = dydx.placeOrder(order);
     }
 
     function test_unitsAndFillPrice() public {

@@ -28,9 +28,9 @@ contract RabbitStyleVenueTest is VenueFixture {
         return RabbitStyleVenue.OrderRequest(market, side, price, size, "market", 42);
     }
 
-    function _place(RabbitStyleVenue.OrderRequest memory order) internal returns (uint256) {
+    function _place(RabbitStyleVenue.OrderRequest memory order) internal returns (uint256 price) {
         vm.prank(trader);
-        return rabbit.placeOrder(order);
+        (price,) = rabbit.placeOrder(order);
     }
 
     function test_depositsGetIds() public {

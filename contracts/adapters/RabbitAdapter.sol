@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
+import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
+import {PerpExchange} from "../venues/PerpExchange.sol";
+import {RabbitStyleVenue} from "../venues/RabbitStyleVenue.sol";
+import {VenueAdapterBase} from "./VenueAdapterBase.sol";
+
+/// @title RabbitAdapter
+/// @notice Translates the vault's orders into RabbitX-style market orders ("BTC-USD", "long"/"short",
+///         1e18 decimals, limits on the tick grid never worse than the vault's), and the two-step
+///         withdrawal into request and claim.
+contract RabbitAdapter is VenueAdapterBase {
+    struct Pending {
+        uint64 requestId;
+        uint40 claimableAt;
+        uint96 amount;
+    }
+
+    uint256 public constant MAX_CLAIMS = 16;
+
+    /// @dev Vault market id -> venue market id.
+    string[] internal _marketIds;
+    Pending[] internal _pending;
+    uint256 internal _nextToClaim;
+    uint256 internal _pendingTotal;
+    uint256 internal _clientOrderId;
+
+    constructor(address vault_, RabbitStyleVenue venue, IERC20 usdc_, string[] memory marketIds)
+        VenueAdapterBase(vault_, address(venue), usdc_)
+    {
+        _marketIds = marketIds;
+    }
+
+    /// @inheritdoc IVenueAdapter
+    function marketCount() external view returns (uint256) {
+        return _marketIds.length;
+    }
+
+    /// @inheritdoc IVenueAdapter
+    function marketParams(uint8 market) external view returns (MarketParams memory) {
+        PerpExchange.Market memory m = _venue().marketParams(_marketId(market));
+        return MarketParams(
+            m.stepSize,
+            m.tickSize,
+            m.initialMarginPpm,
+            m.maintenanceMarginPpm,
+            m.takerFeePpm,
+            m.halfSpreadPpm,
+            m.depth,
+            m.fundingRatePerSecond
+        );
+    }
+
+    /// @inheritdoc IVenueAdapter
+    function quote(uint8 market, int256 size) external view returns (uint256 averagePrice, uint256 fee) {
+        string memory id = _marketId(market);
+        averagePrice = _venue().quote(id, _side(size), _abs(size));
+        fee = _takerFee(size, averagePrice, _venue().marketParams(id).takerFeePpm);
+    }
+
+    /// @inheritdoc IVenueAdapter
+    function fundingIndex(uint8 market) external view returns (int256) {
+        return _venue().fundingIndex(_marketId(market));
+    }
+
+    /// @inheritdoc IVenueAdapter
+    function position(uint8 market) external view returns (int256) {
+        return _venue().position(address(this), _marketId(market));
+    }
+
+    /// @inheritdoc IVenueAdapter
+    function margin()
+        external
+        view
+        returns (int256 netCollateral, uint256 initialMargin, uint256 maintenanceMargin)
+    {
+        (, netCollateral, initialMargin, maintenanceMargin) = _venue().accountMargin(address(this));
+    }
+
+    /// @inheritdoc IVenueAdapter
+    function pendingWithdrawals() external view returns (uint256) {
+        return _pendingTotal;
+    }
+
+    /// @inheritdoc IVenueAdapter
+    function trade(uint8 market, int256 size, uint256 limitPrice)
+        external
+        onlyVault
+        returns (uint256 averagePrice, uint256 fee)
+    {
+        string memory id = _marketId(market);
+        uint256 tick = _venue().marketParams(id).tickSize;
+        uint256 limit = size > 0 ? limitPrice / tick * tick : (limitPrice + tick - 1) / tick * tick;
+        return _venue()
+            .placeOrder(
+                RabbitStyleVenue.OrderRequest(id, _side(size), limit, _abs(size), "market", ++_clientOrderId)
+            );
+    }
+
+    /// @inheritdoc IVenueAdapter
+    function depositMargin(uint256 amount) external onlyVault {
+        _pullMargin(amount);
+        _venue().deposit(amount);
+    }
+
+    /// @inheritdoc IVenueAdapter
+    function requestWithdrawal(uint256 amount) external onlyVault returns (uint256 claimableAt) {
+        uint256 requestId = _venue().requestWithdrawal(amount);
+        claimableAt = block.timestamp + _venue().withdrawalDelay();
+        _pending.push(Pending(uint64(requestId), uint40(claimableAt), uint96(amount)));
+        _pendingTotal += amount;
+    }
+
+    /// @inheritdoc IVenueAdapter
+    /// @dev Claims matured requests in order, at most MAX_CLAIMS per call, and stops at the first that is not
+    ///      yet claimable.
+    function claimWithdrawal() external onlyVault returns (uint256 amount) {
+        uint256 next = _nextToClaim;
+        uint256 end = next + MAX_CLAIMS < _pending.length ? next + MAX_CLAIMS : _pending.length;
+        while (next < end && _pending[next].claimableAt <= block.timestamp) {
+            Pending memory p = _pending[next];
+            _venue().claimWithdrawal(p.requestId);
+            amount += p.amount;
+            ++next;
+        }
+        _nextToClaim = next;
+        _pendingTotal -= amount;
+        if (amount > 0) _sendToVault(amount);
+    }
+
+    function _venue() internal view returns (RabbitStyleVenue) {
+        return RabbitStyleVenue(target);
+    }
+
+    function _marketId(uint8 market) internal view returns (string memory) {
+        if (market >= _marketIds.length) revert AdapterUnknownMarket(market);
+        return _marketIds[market];
+    }
+
+    function _side(int256 size) internal pure returns (string memory) {
+        return size > 0 ? "long" : "short";
+    }
+
+    function _abs(int256 x) internal pure returns (uint256) {
+        return x >= 0 ? uint256(x) : uint256(-x);
+    }
+}

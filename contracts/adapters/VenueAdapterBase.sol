@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
+import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
+
+/// @title VenueAdapterBase
+/// @notice What every adapter shares: the vault-only guard and pulling margin from the vault.
+abstract contract VenueAdapterBase is IVenueAdapter {
+    using SafeERC20 for IERC20;
+
+    address public immutable vault;
+    address public immutable target;
+    IERC20 internal immutable _usdc;
+
+    modifier onlyVault() {
+        if (msg.sender != vault) revert AdapterOnlyVault(msg.sender);
+        _;
+    }
+
+    constructor(address vault_, address target_, IERC20 usdc_) {
+        (vault, target, _usdc) = (vault_, target_, usdc_);
+    }
+
+    /// @dev Pulls margin from the vault and approves exactly that amount to the venue (reset by its use).
+    function _pullMargin(uint256 amount) internal {
+        _usdc.safeTransferFrom(vault, address(this), amount);
+        _usdc.forceApprove(target, amount);
+    }
+
+    /// @dev The venue's taker fee for `size` at `price`: notional in USDC (up for buys, down for sells), then
+    ///      the fee rounded up, as the venues charge it.
+    function _takerFee(int256 size, uint256 price, uint256 feePpm) internal pure returns (uint256) {
+        uint256 absSize = size >= 0 ? uint256(size) : uint256(-size);
+        uint256 notional =
+            Math.mulDiv(absSize, price, 1e30, size > 0 ? Math.Rounding.Ceil : Math.Rounding.Floor);
+        return Math.mulDiv(notional, feePpm, 1e6, Math.Rounding.Ceil);
+    }
+
+    function _sendToVault(uint256 amount) internal {
+        _usdc.safeTransfer(vault, amount);
+    }
+}
