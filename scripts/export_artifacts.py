@@ -15,6 +15,8 @@ CONTRACTS = {
     "PrimeVault": "PrimeVault.sol",
     "MockERC20": "MockERC20.sol",
     "MockPriceFeed": "MockPriceFeed.sol",
+    "DydxStyleVenue": "DydxStyleVenue.sol",
+    "RabbitStyleVenue": "RabbitStyleVenue.sol",
 }
 
 

@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-ARTIFACT_NAMES = ("PrimeVault", "MockERC20", "MockPriceFeed")
+ARTIFACT_NAMES = ("PrimeVault", "MockERC20", "MockPriceFeed", "DydxStyleVenue", "RabbitStyleVenue")
 
 
 @dataclass(frozen=True)

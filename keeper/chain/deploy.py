@@ -8,7 +8,7 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 
 from keeper.chain.artifacts import load_artifact
-from keeper.chain.deployment import Deployment, TokenInfo
+from keeper.chain.deployment import Deployment, MarketInfo, TokenInfo, VenueInfo
 from keeper.chain.transactions import Sender
 
 FEED_DECIMALS = 8
@@ -37,6 +37,43 @@ LOCAL_COLLATERAL = (
     CollateralSpec("WETH", "Wrapped Ether", 18, 3_000, 2000, 1500, 500, 1_000_000, 1000, 5000, 500, 3600),
     CollateralSpec("WBTC", "Wrapped Bitcoin", 8, 60_000, 2000, 1500, 600, 20_000, 1000, 5000, 500, 3600),
 )
+
+
+@dataclass(frozen=True)
+class PerpMarketSpec:
+    """A perp market on both local venues, with different depth, spread and fees so routing has choices."""
+
+    ticker: str
+    feed_symbol: str
+    # dYdX style: units and parameters
+    atomic_resolution: int
+    quantum_conversion_exponent: int
+    step_base_quantums: int
+    subticks_per_tick: int
+    dydx_fee_ppm: int
+    dydx_half_spread_ppm: int
+    dydx_depth: int  # whole base units
+    # RabbitX style
+    rabbit_imf_ppm: int
+    rabbit_mmf_ppm: int
+    rabbit_fee_ppm: int
+    rabbit_half_spread_ppm: int
+    rabbit_depth: int  # whole base units
+    rabbit_step: int  # 1e18-scaled
+    rabbit_tick: int  # 1e18-scaled
+
+
+LOCAL_MARKETS = (
+    PerpMarketSpec(
+        "BTC-USD", "WBTC", -10, -9, 1_000_000, 100_000, 500, 100, 2000, 20_000, 10_000, 700, 50, 1000, 10**14, 10**18
+    ),
+    PerpMarketSpec(
+        "ETH-USD", "WETH", -9, -9, 1_000_000, 100_000, 500, 150, 20_000, 20_000, 10_000, 700, 80, 10_000, 10**15, 10**17
+    ),
+)
+VENUE_POOL = 10_000_000  # USDC each venue holds as the counterparty of every trade
+RABBIT_WITHDRAWAL_DELAY = 24 * 3600
+
 # A local chain has no oracle network updating feeds, so staleness is generous; real feeds use their heartbeat.
 LOCAL_MAX_STALENESS = 7 * 24 * 3600
 
@@ -89,6 +126,8 @@ def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALEN
         )
         collateral.append(TokenInfo(spec.symbol, asset, spec.decimals, feed_address))
 
+    venues = _deploy_venues(sender, usdc, {c.symbol: c.feed for c in collateral if c.feed}, max_staleness)
+
     for role in ("RISK_MANAGER_ROLE", "PAUSE_GUARDIAN_ROLE"):
         role_id = vault.functions[role]().call()
         sender.transact(f"grant {role}", vault.functions.grantRole(role_id, sender.address))
@@ -100,4 +139,68 @@ def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALEN
         collateral=tuple(collateral),
         block=start_block,
         roles={"admin": sender.address, "risk_manager": sender.address, "pause_guardian": sender.address},
+        venues=venues,
+        markets=tuple(MarketInfo(m.ticker, _feed_of(collateral, m.feed_symbol)) for m in LOCAL_MARKETS),
     )
+
+
+def _feed_of(collateral: list[TokenInfo], symbol: str) -> ChecksumAddress:
+    feed = next(c.feed for c in collateral if c.symbol == symbol)
+    assert feed is not None
+    return feed
+
+
+def _deploy_venues(
+    sender: Sender, usdc: ChecksumAddress, feeds: dict[str, ChecksumAddress], max_staleness: int
+) -> tuple[VenueInfo, ...]:
+    """The two local perp venues, each listing every market of `LOCAL_MARKETS`, with pools funded."""
+    w3 = sender.w3
+    dydx_artifact, rabbit_artifact = load_artifact("DydxStyleVenue"), load_artifact("RabbitStyleVenue")
+    dydx_address = sender.deploy(
+        "deploy dydx venue",
+        w3.eth.contract(abi=dydx_artifact.abi, bytecode=dydx_artifact.bytecode).constructor(usdc, sender.address),
+    )
+    rabbit_address = sender.deploy(
+        "deploy rabbitx venue",
+        w3.eth.contract(abi=rabbit_artifact.abi, bytecode=rabbit_artifact.bytecode).constructor(
+            usdc, sender.address, RABBIT_WITHDRAWAL_DELAY
+        ),
+    )
+    dydx = w3.eth.contract(address=dydx_address, abi=dydx_artifact.abi)
+    rabbit = w3.eth.contract(address=rabbit_address, abi=rabbit_artifact.abi)
+    for m in LOCAL_MARKETS:
+        feed = feeds[m.feed_symbol]
+        pair = (
+            m.atomic_resolution,
+            m.quantum_conversion_exponent,
+            m.step_base_quantums,
+            m.subticks_per_tick,
+            0,
+            m.ticker,
+        )
+        depth_quantums = m.dydx_depth * 10 ** (-m.atomic_resolution)
+        sender.transact(
+            f"list {m.ticker} on dydx",
+            dydx.functions.createClobPair(
+                pair, feed, max_staleness, m.dydx_fee_ppm, m.dydx_half_spread_ppm, depth_quantums
+            ),
+        )
+        sender.transact(
+            f"list {m.ticker} on rabbitx",
+            rabbit.functions.addMarket(
+                m.ticker,
+                feed,
+                max_staleness,
+                m.rabbit_imf_ppm,
+                m.rabbit_mmf_ppm,
+                m.rabbit_fee_ppm,
+                m.rabbit_half_spread_ppm,
+                m.rabbit_depth * 10**18,
+                m.rabbit_step,
+                m.rabbit_tick,
+            ),
+        )
+    token = w3.eth.contract(address=usdc, abi=load_artifact("MockERC20").abi)
+    for venue in (dydx_address, rabbit_address):
+        sender.transact("fund venue pool", token.functions.mint(venue, VENUE_POOL * 10**6))
+    return (VenueInfo("dydx", dydx_address), VenueInfo("rabbitx", rabbit_address))

@@ -22,6 +22,18 @@ class TokenInfo:
 
 
 @dataclass(frozen=True)
+class VenueInfo:
+    name: str  # "dydx" or "rabbitx"
+    address: ChecksumAddress
+
+
+@dataclass(frozen=True)
+class MarketInfo:
+    ticker: str  # "BTC-USD"
+    feed: ChecksumAddress  # the oracle both venues and the vault mark it with
+
+
+@dataclass(frozen=True)
 class Deployment:
     chain_id: int
     vault: ChecksumAddress
@@ -30,6 +42,16 @@ class Deployment:
     block: int = 0
     roles: dict[str, str] = field(default_factory=dict)
     rpc_url: str | None = None  # where it was deployed from, as a default for later commands
+    venues: tuple[VenueInfo, ...] = ()
+    markets: tuple[MarketInfo, ...] = ()  # perp markets, in market-id order
+
+    def market(self, ticker: str) -> MarketInfo:
+        """The perp market `ticker` (case-insensitive)."""
+        for info in self.markets:
+            if info.ticker.upper() == ticker.upper():
+                return info
+        known = ", ".join(m.ticker for m in self.markets) or "none"
+        raise InputError(f"unknown market {ticker!r}: this deployment has {known}")
 
     def token(self, symbol: str) -> TokenInfo:
         """The base or collateral token called `symbol` (case-insensitive)."""
@@ -62,6 +84,14 @@ class Deployment:
                 block=int(data.get("block", 0)),
                 roles=dict(data.get("roles", {})),
                 rpc_url=data.get("rpc_url"),
+                venues=tuple(
+                    VenueInfo(str(v["name"]), Web3.to_checksum_address(str(v["address"])))
+                    for v in data.get("venues", [])
+                ),
+                markets=tuple(
+                    MarketInfo(str(m["ticker"]), Web3.to_checksum_address(str(m["feed"])))
+                    for m in data.get("markets", [])
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"deployment file {path} is missing or has a bad field: {exc}") from None

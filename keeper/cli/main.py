@@ -78,12 +78,13 @@ def cli(
 
 
 def _register() -> None:
-    from keeper.cli import account, demo, devnet
+    from keeper.cli import account, demo, devnet, quotes
 
     cli.add_command(account.account)
     cli.add_command(devnet.devnet)
     cli.add_command(devnet.deploy)
     cli.add_command(demo.demo)
+    cli.add_command(quotes.quotes)
 
 
 _register()

@@ -1,0 +1,26 @@
+"""The venues of a deployment, as `Venue` readers."""
+
+from __future__ import annotations
+
+from web3 import Web3
+
+from keeper.chain.deployment import Deployment
+from keeper.errors import ConfigError
+from keeper.venues import Venue
+from keeper.venues.dydx import DydxVenue
+from keeper.venues.rabbitx import RabbitVenue
+
+
+def load_venues(w3: Web3, deployment: Deployment) -> list[Venue]:
+    """One reader per venue listed in the deployment file."""
+    venues: list[Venue] = []
+    for info in deployment.venues:
+        if info.name == "dydx":
+            venues.append(DydxVenue(w3, info.address))
+        elif info.name == "rabbitx":
+            venues.append(RabbitVenue(w3, info.address, [m.ticker for m in deployment.markets]))
+        else:
+            raise ConfigError(f"deployment lists venue {info.name!r}, which this keeper does not know")
+    if not venues:
+        raise ConfigError("this deployment has no perp venues: redeploy with `primevault devnet` or `deploy`")
+    return venues

@@ -1,0 +1,70 @@
+"""The router's exact optimum (KKT conditions), and that a routed order never costs more than one venue."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from keeper.errors import InputError
+from keeper.routing import VenueCostModel, optimal_continuous, route
+
+STEP = Decimal("0.0001")
+DYDX = VenueCostModel("dydx", 1e-4, 5e-4, 2000.0, 0.0, STEP)
+RABBIT = VenueCostModel("rabbitx", 0.5e-4, 7e-4, 1000.0, 0.0, STEP)
+
+
+def test_optimum_satisfies_kkt_on_random_problems() -> None:
+    rng = np.random.default_rng(4)
+    for _ in range(2000):
+        n = int(rng.integers(1, 6))
+        a = rng.uniform(0, 1e-2, n)
+        b = rng.uniform(1e-6, 1e-2, n)
+        total = float(rng.uniform(0.01, 5000))
+        q = optimal_continuous(total, a, b)
+        assert q.sum() == pytest.approx(total, rel=1e-9)
+        assert (q >= 0).all()
+        marginal = a + 2 * b * q
+        active = q > 1e-12
+        lam = marginal[active].max()
+        # Every venue in use has the same marginal cost; every venue left out costs more at its first unit.
+        np.testing.assert_allclose(marginal[active], lam, rtol=1e-9, atol=1e-15)
+        assert (a[~active] >= lam - 1e-12).all()
+
+
+def test_small_orders_use_one_venue_and_large_orders_split() -> None:
+    small = route(Decimal("0.01"), 1, [DYDX, RABBIT])
+    assert small.sizes == (Decimal("0.01"), Decimal(0)), "dydx's 6 bp beats rabbitx's 7.5 bp at the first unit"
+    large = route(Decimal("50"), 1, [DYDX, RABBIT])
+    assert all(s > 0 for s in large.sizes)
+    assert sum(large.sizes) == Decimal("50")
+    assert large.cost < large.best_single_cost
+
+
+def test_never_worse_than_the_better_single_venue() -> None:
+    rng = random.Random(11)
+    for _ in range(500):
+        size = Decimal(rng.randrange(1, 2_000_000)) * STEP
+        side = rng.choice((1, -1))
+        split = route(size, side, [DYDX, RABBIT], horizon_seconds=rng.uniform(0, 86_400))
+        assert sum(split.sizes) == size
+        assert all(s % STEP == 0 for s in split.sizes)
+        assert split.cost <= split.best_single_cost + 1e-15
+
+
+def test_funding_over_the_horizon_moves_the_split() -> None:
+    expensive_funding = VenueCostModel("rabbitx", 0.5e-4, 7e-4, 1000.0, 1e-8, STEP)
+    without = route(Decimal(10), 1, [DYDX, expensive_funding], horizon_seconds=0)
+    with_funding = route(Decimal(10), 1, [DYDX, expensive_funding], horizon_seconds=7 * 86_400)
+    assert with_funding.sizes[1] < without.sizes[1], "longs avoid the venue where longs pay funding"
+    shorts = route(Decimal(10), -1, [DYDX, expensive_funding], horizon_seconds=7 * 86_400)
+    assert shorts.sizes[1] > without.sizes[1], "shorts are paid there, so they lean into it"
+
+
+def test_sizes_off_every_step_are_refused() -> None:
+    with pytest.raises(InputError, match="not a multiple of the venues' steps"):
+        route(Decimal("1.00005"), 1, [DYDX, RABBIT])
+    with pytest.raises(InputError, match="must be positive"):
+        route(Decimal(0), 1, [DYDX, RABBIT])
