@@ -6,7 +6,6 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
 import {DydxStyleVenue} from "../venues/DydxStyleVenue.sol";
-import {PerpExchange} from "../venues/PerpExchange.sol";
 import {VenueAdapterBase} from "./VenueAdapterBase.sol";
 
 /// @title DydxAdapter
@@ -34,17 +33,7 @@ contract DydxAdapter is VenueAdapterBase {
 
     /// @inheritdoc IVenueAdapter
     function marketParams(uint8 market) public view returns (MarketParams memory p) {
-        PerpExchange.Market memory m = _venue().marketParams(_pairId(market));
-        return MarketParams(
-            m.stepSize,
-            m.tickSize,
-            m.initialMarginPpm,
-            m.maintenanceMarginPpm,
-            m.takerFeePpm,
-            m.halfSpreadPpm,
-            m.depth,
-            m.fundingRatePerSecond
-        );
+        return _params(_venue().marketParams(_pairId(market)));
     }
 
     /// @inheritdoc IVenueAdapter

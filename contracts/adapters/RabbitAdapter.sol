@@ -4,7 +4,6 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
-import {PerpExchange} from "../venues/PerpExchange.sol";
 import {RabbitStyleVenue} from "../venues/RabbitStyleVenue.sol";
 import {VenueAdapterBase} from "./VenueAdapterBase.sol";
 
@@ -41,17 +40,7 @@ contract RabbitAdapter is VenueAdapterBase {
 
     /// @inheritdoc IVenueAdapter
     function marketParams(uint8 market) external view returns (MarketParams memory) {
-        PerpExchange.Market memory m = _venue().marketParams(_marketId(market));
-        return MarketParams(
-            m.stepSize,
-            m.tickSize,
-            m.initialMarginPpm,
-            m.maintenanceMarginPpm,
-            m.takerFeePpm,
-            m.halfSpreadPpm,
-            m.depth,
-            m.fundingRatePerSecond
-        );
+        return _params(_venue().marketParams(_marketId(market)));
     }
 
     /// @inheritdoc IVenueAdapter

@@ -6,6 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
+import {PerpExchange} from "../venues/PerpExchange.sol";
 
 /// @title VenueAdapterBase
 /// @notice What every adapter shares: the vault-only guard and pulling margin from the vault.
@@ -29,6 +30,20 @@ abstract contract VenueAdapterBase is IVenueAdapter {
     function _pullMargin(uint256 amount) internal {
         _usdc.safeTransferFrom(vault, address(this), amount);
         _usdc.forceApprove(target, amount);
+    }
+
+    /// @dev The venue engine's market parameters in the adapter interface's shape.
+    function _params(PerpExchange.Market memory m) internal pure returns (MarketParams memory) {
+        return MarketParams(
+            m.stepSize,
+            m.tickSize,
+            m.initialMarginPpm,
+            m.maintenanceMarginPpm,
+            m.takerFeePpm,
+            m.halfSpreadPpm,
+            m.depth,
+            m.fundingRatePerSecond
+        );
     }
 
     /// @dev The venue's taker fee for `size` at `price`: notional in USDC (up for buys, down for sells), then
