@@ -18,6 +18,7 @@ import {
     PAUSE_TRANSFER
 } from "./interfaces/IPrimeVault.sol";
 import {IPrimeVaultGovernance} from "./interfaces/IPrimeVaultGovernance.sol";
+import {IPerpRisk} from "./interfaces/IPerpRisk.sol";
 import {InterestLib} from "./libraries/InterestLib.sol";
 import {OracleLib} from "./libraries/OracleLib.sol";
 import {SubAccountLib} from "./libraries/SubAccountLib.sol";
@@ -39,8 +40,6 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
 
     /// @notice Collateral assets are tracked in a 16-bit mask per account.
     uint256 public constant MAX_ASSETS = 16;
-    /// @notice Largest page `accounts` returns; keeps one page under common `eth_call` gas caps.
-    uint256 public constant MAX_PAGE_SIZE = 1000;
 
     struct Account {
         int104 principal; // signed base principal
@@ -109,6 +108,8 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
     mapping(address account => mapping(address asset => uint256)) internal _collateral;
     address[] internal _accountList;
 
+    IPerpRisk internal _tradingModule;
+
     mapping(bytes19 prefix => address) internal _owners;
     mapping(address account => mapping(address operator => uint256)) internal _operators;
 
@@ -138,6 +139,11 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
 
     modifier whenNotPaused(uint256 action) {
         if (_market.pausedActions & action != 0) revert Paused(action);
+        _;
+    }
+
+    modifier onlyTradingModule() {
+        if (msg.sender != address(_tradingModule)) revert NotTradingModule(msg.sender);
         _;
     }
 
@@ -295,6 +301,38 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
     /// @inheritdoc IPrimeVault
     function accrue() external nonReentrant {
         _accrue();
+    }
+
+    // ================================================================== trading module
+
+    /// @inheritdoc IPrimeVault
+    function settle(address account, int256 amount) external nonReentrant onlyTradingModule {
+        _accrue();
+        Account storage acc = _accounts[account];
+        _setBaseBalance(account, acc, _baseBalance(acc.principal) + amount);
+        emit Settled(account, amount);
+    }
+
+    /// @inheritdoc IPrimeVault
+    function sendToTradingModule(uint256 amount) external nonReentrant onlyTradingModule {
+        _base.safeTransfer(msg.sender, amount);
+    }
+
+    /// @inheritdoc IPrimeVault
+    function checkInitialHealth(address account) external view {
+        _requireInitialHealth(account, _accounts[account]);
+    }
+
+    /// @inheritdoc IPrimeVault
+    function tradingModule() external view returns (address) {
+        return address(_tradingModule);
+    }
+
+    /// @inheritdoc IPrimeVaultGovernance
+    function setTradingModule(address module) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (module == address(0) || address(_tradingModule) != address(0)) revert InvalidParameter();
+        _tradingModule = IPerpRisk(module);
+        emit TradingModuleSet(module);
     }
 
     // ================================================================== governance
@@ -508,15 +546,17 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
     function accountHealth(address account) public view returns (AccountHealth memory h) {
         Market memory m = _accruedMarket();
         Account memory acc = _accounts[account];
-        CollateralSums memory sums =
-            _sumCollateral(account, acc.assetsIn, new uint256[](_collateralAssets.length));
         h.baseBalance = InterestLib.presentValue(acc.principal, m.supplyIndex, m.borrowIndex);
         h.debt = h.baseBalance < 0 ? uint256(-h.baseBalance) : 0;
+        CollateralSums memory sums =
+            _sumCollateral(account, acc.assetsIn, new uint256[](_collateralAssets.length));
+        (int256 pnl, uint256 perpInitial, uint256 perpMaintenance, bool trading) = _perpRisk(account);
         h.collateralValue = sums.value;
-        h.equity = sums.value.toInt256() + h.baseBalance;
-        h.initialRequirement = sums.initialRequirement;
-        h.maintenanceRequirement = sums.maintenanceRequirement;
-        h.liquidatable = h.debt > 0 && h.equity < sums.maintenanceRequirement.toInt256();
+        h.unrealizedPnl = pnl;
+        h.equity = sums.value.toInt256() + h.baseBalance + pnl;
+        h.initialRequirement = sums.initialRequirement + perpInitial;
+        h.maintenanceRequirement = sums.maintenanceRequirement + perpMaintenance;
+        h.liquidatable = (h.debt > 0 || trading) && h.equity < h.maintenanceRequirement.toInt256();
     }
 
     /// @inheritdoc IPrimeVault
@@ -530,39 +570,16 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
     }
 
     /// @inheritdoc IPrimeVault
-    function accounts(uint256 offset, uint256 limit)
+    function listedAccounts(uint256 offset, uint256 limit)
         external
         view
-        returns (AccountSnapshot[] memory page, uint256 total)
+        returns (address[] memory page, uint256 total)
     {
-        if (limit == 0 || limit > MAX_PAGE_SIZE) revert InvalidPageSize(limit, MAX_PAGE_SIZE);
         total = _accountList.length;
         uint256 end = offset + limit < total ? offset + limit : total;
-        uint256 size = offset < end ? end - offset : 0;
-        page = new AccountSnapshot[](size);
-        Market memory m = _accruedMarket();
-        address[] memory assets = _collateralAssets;
-        for (uint256 k; k < size; ++k) {
-            address account = _accountList[offset + k];
-            Account memory acc = _accounts[account];
-            uint256[] memory balances = new uint256[](assets.length);
-            for (uint256 i; acc.assetsIn >> i != 0; ++i) {
-                if ((acc.assetsIn >> i) & 1 == 1) balances[i] = _collateral[account][assets[i]];
-            }
-            page[k] = AccountSnapshot({
-                account: account,
-                baseBalance: InterestLib.presentValue(acc.principal, m.supplyIndex, m.borrowIndex),
-                collateral: balances
-            });
-        }
-    }
-
-    /// @inheritdoc IPrimeVault
-    function prices() external view returns (uint256[] memory result) {
-        result = new uint256[](_collateralAssets.length);
-        for (uint256 i; i < result.length; ++i) {
-            AssetConfig memory c = _assetConfigs[_collateralAssets[i]];
-            result[i] = OracleLib.read(c.feed, c.maxStaleness);
+        page = new address[](offset < end ? end - offset : 0);
+        for (uint256 k; k < page.length; ++k) {
+            page[k] = _accountList[offset + k];
         }
     }
 
@@ -694,17 +711,26 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
     }
 
     /// @dev Reverts with `InsufficientEquity` when the account is below its initial requirement. An account
-    ///      without debt needs no prices: its equity is at least its collateral value, which is at least any
-    ///      haircut requirement.
+    ///      without debt or positions needs no prices: its equity is at least its collateral value, which is
+    ///      at least any haircut requirement.
     function _requireInitialHealth(address account, Account storage acc) internal view {
         int256 balance = _baseBalance(acc.principal);
-        if (balance >= 0) return;
+        if (balance >= 0 && !_hasPositions(account)) return;
         CollateralSums memory sums =
             _sumCollateral(account, acc.assetsIn, new uint256[](_collateralAssets.length));
-        int256 equity = sums.value.toInt256() + balance;
-        if (equity < sums.initialRequirement.toInt256()) {
-            revert InsufficientEquity(account, equity, sums.initialRequirement);
-        }
+        (int256 pnl, uint256 perpInitial,,) = _perpRisk(account);
+        int256 equity = sums.value.toInt256() + balance + pnl;
+        uint256 requirement = sums.initialRequirement + perpInitial;
+        if (equity < requirement.toInt256()) revert InsufficientEquity(account, equity, requirement);
+    }
+
+    function _perpRisk(address account) internal view returns (int256, uint256, uint256, bool) {
+        if (address(_tradingModule) == address(0)) return (0, 0, 0, false);
+        return _tradingModule.perpRisk(account);
+    }
+
+    function _hasPositions(address account) internal view returns (bool) {
+        return address(_tradingModule) != address(0) && _tradingModule.hasOpenPositions(account);
     }
 
     // ================================================================== internal: valuation
@@ -766,8 +792,9 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
     /// @dev Liquidates `account` if it is below its maintenance requirement; returns whether it did.
     function _liquidateAccount(address account, LiquidationBatch memory batch) internal returns (bool) {
         Account memory acc = _accounts[account];
-        // Without debt an account cannot be under its maintenance requirement.
-        if (acc.principal >= 0) return false;
+        // Without debt an account cannot be under its maintenance requirement; one with open positions is
+        // deleveraged through the trading module first, which brings it here once its positions are closed.
+        if (acc.principal >= 0 || _hasPositions(account)) return false;
         Market memory m = batch.market;
         int256 balance = InterestLib.presentValue(acc.principal, m.supplyIndex, m.borrowIndex);
         CollateralSums memory sums = _sumCollateral(account, acc.assetsIn, batch.prices);
@@ -878,7 +905,8 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
             InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, m.borrowIndex);
         int256 borrowed =
             -InterestLib.presentValue(-int256(uint256(t.borrowPrincipal)), m.supplyIndex, m.borrowIndex);
-        return _base.balanceOf(address(this)).toInt256() + borrowed - supplied;
+        int256 venues = address(_tradingModule) == address(0) ? int256(0) : _tradingModule.venueAssets();
+        return _base.balanceOf(address(this)).toInt256() + venues + borrowed - supplied;
     }
 
     function _setRateModel(

@@ -44,6 +44,7 @@ class AccountHealth:
     base_balance: int
     debt: int
     collateral_value: int
+    unrealized_pnl: int
     equity: int
     initial_requirement: int
     maintenance_requirement: int
@@ -110,6 +111,7 @@ class VaultClient:
         self._abi = load_artifact("PrimeVault").abi
         self._token_abi = load_artifact("MockERC20").abi
         self.contract: Contract = w3.eth.contract(address=deployment.vault, abi=self._abi)
+        self.lens: Contract = w3.eth.contract(address=deployment.lens, abi=load_artifact("PrimeVaultLens").abi)
         self.decoder = vault_error_decoder()
 
     # ------------------------------------------------------------------ reads
@@ -135,7 +137,8 @@ class VaultClient:
         return bool(self._read("check liquidatable", self.contract.functions.isLiquidatable(account), block))
 
     def prices(self, block: BlockIdentifier = "latest") -> list[int]:
-        return [int(p) for p in self._read("read prices", self.contract.functions.prices(), block)]
+        fn = self.lens.functions.prices(self.deployment.vault)
+        return [int(p) for p in self._read("read prices", fn, block)]
 
     def asset_configs(self) -> list[AssetConfig]:
         addresses = self.contract.functions.collateralAssets().call()
@@ -154,7 +157,7 @@ class VaultClient:
     def accounts_page(
         self, offset: int, limit: int, block: BlockIdentifier = "latest"
     ) -> tuple[list[AccountSnapshot], int]:
-        page, total = self.contract.functions.accounts(offset, limit).call(block_identifier=block)
+        page, total = self.lens.functions.accounts(self.deployment.vault, offset, limit).call(block_identifier=block)
         rows = [AccountSnapshot(Web3.to_checksum_address(a), int(b), tuple(int(c) for c in cs)) for a, b, cs in page]
         return rows, int(total)
 

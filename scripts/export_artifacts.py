@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS = {
     "PrimeVault": "PrimeVault.sol",
+    "PrimeVaultLens": "PrimeVaultLens.sol",
     "MockERC20": "MockERC20.sol",
     "MockPriceFeed": "MockPriceFeed.sol",
     "DydxStyleVenue": "DydxStyleVenue.sol",

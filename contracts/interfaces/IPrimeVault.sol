@@ -56,17 +56,11 @@ interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
         int256 baseBalance; // signed base balance with interest; negative is debt
         uint256 debt; // max(-baseBalance, 0)
         uint256 collateralValue; // sum of balance x oracle price, before haircuts
-        int256 equity; // collateralValue + baseBalance
-        uint256 initialRequirement; // sum of value x initial haircut
-        uint256 maintenanceRequirement; // sum of value x maintenance haircut
-        bool liquidatable; // equity < maintenanceRequirement
-    }
-
-    /// @notice The compact per-account state a keeper needs to rebuild health off-chain.
-    struct AccountSnapshot {
-        address account;
-        int256 baseBalance; // present value, same rounding as the contract's own health
-        uint256[] collateral; // balance per collateral asset, in `collateralAssets()` order
+        int256 unrealizedPnl; // perp positions at oracle marks, less funding owed
+        int256 equity; // collateralValue + baseBalance + unrealizedPnl
+        uint256 initialRequirement; // sum of value x initial haircut + perp initial margin
+        uint256 maintenanceRequirement; // sum of value x maintenance haircut + perp maintenance margin
+        bool liquidatable; // has debt or positions, and equity < maintenanceRequirement
     }
 
     /// @notice Market-wide lending state.
@@ -140,6 +134,22 @@ interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
     /// @notice Accrues interest up to the current block. Every action does this first.
     function accrue() external;
 
+    // ------------------------------------------------------------------ trading module
+
+    /// @notice Credits (or debits, if negative) `account`'s base balance with realized perp PnL, fees and
+    ///         funding. Trading module only; a debit past the balance becomes debt.
+    function settle(address account, int256 amount) external;
+
+    /// @notice Sends `amount` of pooled base to the trading module, to post as margin at a venue. Trading
+    ///         module only; the margin keeps counting in `marketState().reserves` through the module.
+    function sendToTradingModule(uint256 amount) external;
+
+    /// @notice Reverts with `InsufficientEquity` if `account` is below its initial requirement.
+    function checkInitialHealth(address account) external view;
+
+    /// @notice The trading module (perp positions and orders), or address(0) before it is set.
+    function tradingModule() external view returns (address);
+
     // ------------------------------------------------------------------ views
 
     /// @notice The base asset (USDC-like).
@@ -173,24 +183,16 @@ interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
     /// @notice Whether `liquidate` would liquidate `account` now.
     function isLiquidatable(address account) external view returns (bool);
 
-    /// @notice Number of accounts that ever held anything (the length `accounts` pages over).
+    /// @notice Number of accounts that ever held anything (the length `listedAccounts` pages over).
     function accountCount() external view returns (uint256);
 
     /// @notice One page of every account that ever held anything, in first-use order.
-    /// @dev One `eth_call` per page rebuilds all health off-chain with `prices()` and `collateralAssets()`.
-    ///      Accounts are never removed, so pages are stable while new accounts append at the end.
-    /// @param offset First index.
-    /// @param limit Page size, 1..MAX_PAGE_SIZE.
-    /// @return page The accounts in [offset, offset + limit).
-    /// @return total `accountCount()`.
-    function accounts(uint256 offset, uint256 limit)
+    /// @dev Accounts are never removed, so pages are stable while new accounts append at the end. Keepers
+    ///      read balances and positions for a whole page in one call through `PrimeVaultLens.accounts`.
+    function listedAccounts(uint256 offset, uint256 limit)
         external
         view
-        returns (AccountSnapshot[] memory page, uint256 total);
-
-    /// @notice Oracle price of every collateral asset in `collateralAssets()` order, scaled by each feed.
-    /// @dev Reverts with an oracle error if any feed is stale or invalid.
-    function prices() external view returns (uint256[] memory);
+        returns (address[] memory page, uint256 total);
 
     /// @notice Market-wide lending state, with interest to now.
     function marketState() external view returns (MarketState memory);

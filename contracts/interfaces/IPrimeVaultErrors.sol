@@ -32,8 +32,6 @@ interface IPrimeVaultErrors {
     error InsufficientReserves(address asset, uint256 available, uint256 requested);
     /// @notice The purchase would deliver less collateral than the buyer's minimum.
     error SlippageExceeded(uint256 amountOut, uint256 minAmountOut);
-    /// @notice A page request with a limit of zero or above the maximum page size.
-    error InvalidPageSize(uint256 limit, uint256 max);
 
     // ---- Sub-accounts and operators ----
     /// @notice The caller is neither the owner nor an operator of `account` with the needed permission.
@@ -42,6 +40,9 @@ interface IPrimeVaultErrors {
     error NotSameOwner(address from, address to);
     /// @notice An account cannot send to itself.
     error SelfTransfer(address account);
+
+    /// @notice Only the trading module may call this.
+    error NotTradingModule(address caller);
 
     // ---- Health ----
     /// @notice The action would leave the account below its initial requirement.

@@ -19,6 +19,9 @@ interface IPrimeVaultEvents {
     /// @notice `amount` of `asset` moved between two sub-accounts of one owner.
     event Transfer(address indexed from, address indexed to, address indexed asset, uint256 amount);
 
+    /// @notice The trading module settled `amount` of perp PnL, fees or funding into `account`.
+    event Settled(address indexed account, int256 amount);
+
     // ---- Interest ----
     /// @notice Indices after accrual; emitted at most once per block, by the first interaction.
     event InterestAccrued(uint256 supplyIndex, uint256 borrowIndex, uint256 utilizationWad);
@@ -71,6 +74,8 @@ interface IPrimeVaultEvents {
     event LendingParamsSet(uint256 minBorrow, uint16 liquidatorShareBps, uint16 storeFrontDiscountShareBps);
     /// @notice The pause guardian set the paused-actions mask.
     event PauseSet(uint256 pausedActions);
+    /// @notice The admin set the trading module.
+    event TradingModuleSet(address indexed module);
     /// @notice The admin withdrew base reserves.
     event ReservesWithdrawn(address indexed to, uint256 amount);
 }

@@ -74,6 +74,10 @@ interface IPrimeVaultGovernance {
     /// @dev Repayment and liquidation cannot be paused.
     function setPaused(uint256 pausedActions) external;
 
+    /// @notice Sets the trading module the vault trusts for the perp part of health and for settlement.
+    ///         Admin only, once.
+    function setTradingModule(address module) external;
+
     /// @notice Sends `amount` of base reserves to `to`. Admin only; cannot take reserves below zero.
     function withdrawReserves(address to, uint256 amount) external;
 }

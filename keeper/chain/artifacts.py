@@ -12,7 +12,14 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-ARTIFACT_NAMES = ("PrimeVault", "MockERC20", "MockPriceFeed", "DydxStyleVenue", "RabbitStyleVenue")
+ARTIFACT_NAMES = (
+    "PrimeVault",
+    "PrimeVaultLens",
+    "MockERC20",
+    "MockPriceFeed",
+    "DydxStyleVenue",
+    "RabbitStyleVenue",
+)
 
 
 @dataclass(frozen=True)

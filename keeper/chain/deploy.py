@@ -95,6 +95,10 @@ def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALEN
     vault_factory = w3.eth.contract(abi=vault_artifact.abi, bytecode=vault_artifact.bytecode)
     vault_address = sender.deploy("deploy PrimeVault", vault_factory.constructor(usdc, sender.address))
     vault = w3.eth.contract(address=vault_address, abi=vault_artifact.abi)
+    lens_artifact = load_artifact("PrimeVaultLens")
+    lens_address = sender.deploy(
+        "deploy PrimeVaultLens", w3.eth.contract(abi=lens_artifact.abi, bytecode=lens_artifact.bytecode).constructor()
+    )
 
     collateral = []
     for spec in LOCAL_COLLATERAL:
@@ -135,6 +139,7 @@ def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALEN
     return Deployment(
         chain_id=w3.eth.chain_id,
         vault=vault_address,
+        lens=lens_address,
         base=TokenInfo("USDC", Web3.to_checksum_address(usdc), 6),
         collateral=tuple(collateral),
         block=start_block,

@@ -37,6 +37,7 @@ class MarketInfo:
 class Deployment:
     chain_id: int
     vault: ChecksumAddress
+    lens: ChecksumAddress
     base: TokenInfo
     collateral: tuple[TokenInfo, ...]
     block: int = 0
@@ -79,6 +80,7 @@ class Deployment:
             return cls(
                 chain_id=int(data["chain_id"]),
                 vault=Web3.to_checksum_address(data["vault"]),
+                lens=Web3.to_checksum_address(data["lens"]),
                 base=_token(data["base"]),
                 collateral=tuple(_token(t) for t in data["collateral"]),
                 block=int(data.get("block", 0)),

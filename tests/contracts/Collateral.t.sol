@@ -53,9 +53,9 @@ contract CollateralTest is VaultFixture {
         vm.prank(alice);
         vault.withdraw(alice, address(weth), 1e18, alice);
         assertEq(weth.balanceOf(alice), 1e18);
-        (IPrimeVault.AccountSnapshot[] memory page,) = vault.accounts(1, 1);
-        assertEq(page[0].account, alice);
-        assertEq(page[0].collateral[0], 0);
+        assertEq(vault.collateralBalanceOf(alice, address(weth)), 0);
+        (address[] memory page,) = vault.listedAccounts(1, 1);
+        assertEq(page[0], alice, "an account stays listed after it empties");
     }
 
     function test_unknownAssetReverts() public {

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IPrimeVault} from "../interfaces/IPrimeVault.sol";
+import {OracleLib} from "../libraries/OracleLib.sol";
+
+/// @title PrimeVaultLens
+/// @notice Batch reads for keepers and front ends, after Gearbox's account compressor: one `eth_call`
+///         returns a whole page of accounts in the compact form needed to rebuild all health off-chain.
+/// @dev Stateless and permissionless; it only reads. Kept out of the core so the core stays under the
+///      contract size limit.
+contract PrimeVaultLens {
+    /// @notice Largest page `accounts` returns; keeps one page well under common `eth_call` gas caps.
+    uint256 public constant MAX_PAGE_SIZE = 1000;
+
+    /// @notice A page size of zero or above MAX_PAGE_SIZE.
+    error InvalidPageSize(uint256 limit, uint256 max);
+
+    /// @notice One account's balances.
+    struct AccountSnapshot {
+        address account;
+        int256 baseBalance; // present value, rounded as the vault rounds it (debt up)
+        uint256[] collateral; // balance per collateral asset, in `collateralAssets()` order
+    }
+
+    /// @notice Accounts [offset, offset + limit) of `vault` with their balances, and the total count.
+    function accounts(IPrimeVault vault, uint256 offset, uint256 limit)
+        external
+        view
+        returns (AccountSnapshot[] memory page, uint256 total)
+    {
+        if (limit == 0 || limit > MAX_PAGE_SIZE) revert InvalidPageSize(limit, MAX_PAGE_SIZE);
+        address[] memory listed;
+        (listed, total) = vault.listedAccounts(offset, limit);
+        address[] memory assets = vault.collateralAssets();
+        page = new AccountSnapshot[](listed.length);
+        for (uint256 k; k < listed.length; ++k) {
+            uint256[] memory balances = new uint256[](assets.length);
+            for (uint256 i; i < assets.length; ++i) {
+                balances[i] = vault.collateralBalanceOf(listed[k], assets[i]);
+            }
+            page[k] = AccountSnapshot(listed[k], vault.baseBalanceOf(listed[k]), balances);
+        }
+    }
+
+    /// @notice Oracle price of every collateral asset of `vault`, in `collateralAssets()` order, each scaled
+    ///         by its feed; reverts with the vault's oracle errors if a feed is stale or invalid.
+    function prices(IPrimeVault vault) external view returns (uint256[] memory result) {
+        address[] memory assets = vault.collateralAssets();
+        result = new uint256[](assets.length);
+        for (uint256 i; i < assets.length; ++i) {
+            IPrimeVault.AssetConfig memory c = vault.assetConfig(assets[i]);
+            result[i] = OracleLib.read(c.feed, c.maxStaleness);
+        }
+    }
+}

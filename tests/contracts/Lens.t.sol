@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {VaultFixture} from "./utils/VaultFixture.sol";
+import {PrimeVaultLens} from "../../contracts/periphery/PrimeVaultLens.sol";
+import {IPrimeVaultErrors} from "../../contracts/interfaces/IPrimeVaultErrors.sol";
+
+contract LensTest is VaultFixture {
+    PrimeVaultLens internal lens;
+
+    function setUp() public override {
+        super.setUp();
+        lens = new PrimeVaultLens();
+    }
+
+    function test_pageHoldsBalancesInAssetOrder() public {
+        _deposit(alice, alice, wbtc, 0.5e8);
+        _openBorrower(bob, 1000e6);
+        (PrimeVaultLens.AccountSnapshot[] memory page, uint256 total) = lens.accounts(vault, 0, 10);
+        assertEq(total, 3, "lender, alice, bob");
+        assertEq(page.length, 3);
+        assertEq(page[1].account, alice);
+        assertEq(page[1].collateral[1], 0.5e8);
+        assertEq(page[2].account, bob);
+        assertEq(page[2].collateral[0], 1e18);
+        assertEq(page[2].baseBalance, -1000e6);
+    }
+
+    function test_pagesAreStableAndEndCleanly() public {
+        for (uint256 i; i < 7; ++i) {
+            _deposit(address(uint160(0x5000 + i * 0x100)), address(uint160(0x5000 + i * 0x100)), weth, 1e18);
+        }
+        (PrimeVaultLens.AccountSnapshot[] memory first,) = lens.accounts(vault, 0, 5);
+        (PrimeVaultLens.AccountSnapshot[] memory second, uint256 total) = lens.accounts(vault, 5, 5);
+        assertEq(first.length, 5);
+        assertEq(second.length, 3);
+        assertEq(total, 8);
+        (PrimeVaultLens.AccountSnapshot[] memory past,) = lens.accounts(vault, 50, 5);
+        assertEq(past.length, 0);
+    }
+
+    function test_pageSizeIsBounded() public {
+        vm.expectRevert(abi.encodeWithSelector(PrimeVaultLens.InvalidPageSize.selector, 0, 1000));
+        lens.accounts(vault, 0, 0);
+        vm.expectRevert(abi.encodeWithSelector(PrimeVaultLens.InvalidPageSize.selector, 1001, 1000));
+        lens.accounts(vault, 0, 1001);
+    }
+
+    function test_pricesAndTheirChecks() public {
+        uint256[] memory p = lens.prices(vault);
+        assertEq(p[0], uint256(ETH_PRICE));
+        assertEq(p[1], uint256(BTC_PRICE));
+        ethFeed.setAnswer(0);
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.OracleInvalidPrice.selector, address(ethFeed), 0)
+        );
+        lens.prices(vault);
+    }
+
+    function test_gas_pageOf500() public {
+        for (uint256 i; i < 499; ++i) {
+            address a = address(uint160(0x100000 + i * 0x100));
+            _deposit(a, a, weth, 1e18);
+        }
+        uint256 before = gasleft();
+        (PrimeVaultLens.AccountSnapshot[] memory page,) = lens.accounts(vault, 0, 500);
+        uint256 used = before - gasleft();
+        assertEq(page.length, 500);
+        vm.snapshotValue("PrimeVault", "lens: page of 500 accounts", used);
+        assertLt(used, 15_000_000, "a page fits an eth_call gas cap with room to spare");
+    }
+}
