@@ -58,6 +58,32 @@ interface IPrimeVaultErrors {
     /// @notice The feed's last update is older than its staleness limit.
     error OracleStalePrice(address feed, uint256 updatedAt, uint256 maxStaleness);
 
+    // ---- Trading ----
+    /// @notice No perp market with this id.
+    error UnknownMarket(uint256 market);
+    /// @notice No venue with this id.
+    error UnknownVenue(uint256 venue);
+    /// @notice The order does not exist or is no longer open.
+    error OrderNotOpen(uint256 orderId);
+    /// @notice The order's deadline has passed (or, at submission, is not in the future).
+    error OrderExpired(uint256 orderId, uint256 deadline);
+    /// @notice The owner or an operator cancelled the order.
+    error OrderCancelledByUser(uint256 orderId);
+    /// @notice The split's sizes do not add up to the order's size, or a part is zero or repeated.
+    error InvalidSplit(uint256 orderId);
+    /// @notice The average fill is worse than the order's limit price.
+    error LimitPriceExceeded(uint256 averagePrice, uint256 limitPrice);
+    /// @notice A reduce-only order would open, grow or flip the position.
+    error ReduceOnlyIncreases(uint256 orderId);
+    /// @notice Only the trading module may make this internal call.
+    error OnlyTradingModuleItself();
+    /// @notice The account is not below its maintenance requirement.
+    error NotLiquidatable(address account);
+    /// @notice A venue's margin fraction for a market is above the vault's, which must never be looser.
+    error VenueMarginLooserThanVault(uint256 market, uint256 venue);
+    /// @notice The adapter serves another vault.
+    error AdapterNotForThisModule(address adapter);
+
     // ---- Governance ----
     /// @notice The action is paused by the pause guardian.
     error Paused(uint256 action);

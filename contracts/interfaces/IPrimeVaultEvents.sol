@@ -22,6 +22,46 @@ interface IPrimeVaultEvents {
     /// @notice The trading module settled `amount` of perp PnL, fees or funding into `account`.
     event Settled(address indexed account, int256 amount);
 
+    // ---- Trading ----
+    /// @notice An order was submitted.
+    event OrderSubmitted(
+        uint256 indexed orderId,
+        address indexed account,
+        uint256 indexed market,
+        int256 size,
+        uint256 limitPrice,
+        uint256 deadline,
+        bool reduceOnly
+    );
+    /// @notice An order was executed across venues at `averagePrice` (USD WAD) for `fees` base units.
+    event OrderExecuted(uint256 indexed orderId, address indexed account, uint256 averagePrice, uint256 fees);
+    /// @notice An order was cancelled; `reason` is the ABI-encoded custom error that says why.
+    event OrderCancelled(uint256 indexed orderId, address indexed account, bytes reason);
+    /// @notice One venue's part of a fill.
+    event Fill(
+        uint256 indexed orderId,
+        address indexed account,
+        uint256 market,
+        uint256 venue,
+        int256 size,
+        uint256 price,
+        uint256 fee
+    );
+    /// @notice Positions of `account` were closed by `fractionWad` to bring it back above maintenance.
+    event Deleveraged(address indexed account, address indexed caller, uint256 fractionWad, uint256 penalty);
+    /// @notice Base moved from the pool to a venue's margin account (positive) or back (negative).
+    event VenueMarginMoved(uint256 indexed venue, int256 amount);
+    /// @notice A perp market was listed.
+    event PerpMarketListed(
+        uint256 indexed market,
+        string ticker,
+        address feed,
+        uint16 initialMarginBps,
+        uint16 maintenanceMarginBps
+    );
+    /// @notice A venue adapter was added.
+    event VenueAdded(uint256 indexed venue, address adapter);
+
     // ---- Interest ----
     /// @notice Indices after accrual; emitted at most once per block, by the first interaction.
     event InterestAccrued(uint256 supplyIndex, uint256 borrowIndex, uint256 utilizationWad);

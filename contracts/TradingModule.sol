@@ -1,0 +1,519 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+import {IAggregatorV3} from "./interfaces/IAggregatorV3.sol";
+import {IPerpRisk} from "./interfaces/IPerpRisk.sol";
+import {IPrimeVault, PERMISSION_TRADE, PAUSE_TRADE} from "./interfaces/IPrimeVault.sol";
+import {ITradingModule} from "./interfaces/ITradingModule.sol";
+import {IVenueAdapter} from "./interfaces/IVenueAdapter.sol";
+import {OracleLib} from "./libraries/OracleLib.sol";
+import {PerpMathLib} from "./libraries/PerpMathLib.sol";
+
+/// @title TradingModule
+/// @notice Perp positions of PrimeVault sub-accounts on several venues at once, margined together with
+///         their vault collateral; two-step routed orders; venue margin from the pool; deleveraging.
+/// @dev The vault trusts this module for the perp part of health (`perpRisk`), for settling realized PnL,
+///      fees and funding into base balances (`vault.settle`), and for the base it posts at venues
+///      (`venueAssets`). Rounding favours the protocol: PnL rounds down, requirements and charges up.
+contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+    using SafeCast for uint256;
+    using SafeCast for int256;
+
+    bytes32 public constant EXECUTOR_ROLE = keccak256("EXECUTOR_ROLE");
+    uint256 public constant MAX_MARKETS = 4;
+    uint256 public constant MAX_VENUES = 4;
+    /// @notice Deleveraging aims this far above the maintenance requirement.
+    uint256 public constant DELEVERAGE_BUFFER_BPS = 1000;
+    /// @notice Penalty on notional closed by deleveraging, and the caller's share of it.
+    uint256 public constant DELEVERAGE_PENALTY_BPS = 100;
+    uint256 public constant DELEVERAGE_CALLER_SHARE_BPS = 5000;
+    /// @notice Deleveraging closes at market, accepting at most this far from the oracle mark.
+    uint256 public constant DELEVERAGE_SLIPPAGE_BPS = 500;
+
+    /// @notice The order id `Fill` events carry for fills made by deleveraging.
+    uint256 public constant DELEVERAGE_FILL_ID = type(uint256).max;
+
+    uint256 internal constant WAD = 1e18;
+    uint256 internal constant BPS = 10_000;
+
+    /// @dev Sums kept per (market, venue) so that the module knows the vault's netted position and what it
+    ///      owes its clients there without looping over clients.
+    struct VenueBook {
+        int128 netSize; // sum of client sizes, base WAD
+        int128 costBasis; // sum of size x entry price, USD WAD
+        int256 fundingBasis; // sum of size x funding index at entry, USD WAD
+    }
+
+    struct FillData {
+        uint256 orderId;
+        address account;
+        uint8 market;
+        uint8 venue;
+        int256 size; // signed, base WAD
+        uint256 price; // set by the fill
+        uint256 fee; // set by the fill
+        int256 fundingNow; // set by the fill
+    }
+
+    struct FillResult {
+        int256 cash; // base units to settle into the account: realized PnL less funding and fees
+        uint256 notional; // USD WAD
+        uint256 fees; // base units
+    }
+
+    IPrimeVault public immutable vault;
+    IERC20 internal immutable _base;
+    /// @dev USD WAD per base unit: 10^(18 - base decimals).
+    uint256 internal immutable _baseUnit;
+
+    PerpMarket[] internal _markets;
+    IVenueAdapter[] internal _venues;
+    Order[] internal _orders;
+    mapping(address account => mapping(uint256 slot => Position)) internal _positions;
+    mapping(address account => uint16) internal _openSlots;
+    mapping(uint256 slot => VenueBook) internal _books;
+
+    constructor(IPrimeVault vault_, address admin) {
+        vault = vault_;
+        _base = IERC20(vault_.baseAsset());
+        _baseUnit = 10 ** (18 - IERC20Metadata(address(_base)).decimals());
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    }
+
+    // ================================================================== admin
+
+    /// @notice Lists a perp market priced by `feed`. Admin only. Every venue must already quote it at margin
+    ///         fractions no looser than these.
+    function addMarket(
+        string calldata ticker,
+        address feed,
+        uint32 maxStaleness,
+        uint16 initialMarginBps,
+        uint16 maintenanceMarginBps
+    ) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        uint256 id = _markets.length;
+        if (
+            id == MAX_MARKETS || feed == address(0) || maintenanceMarginBps == 0
+                || maintenanceMarginBps > initialMarginBps || initialMarginBps > BPS
+        ) revert InvalidParameter();
+        _markets.push(PerpMarket(feed, maxStaleness, initialMarginBps, maintenanceMarginBps, ticker));
+        for (uint256 v; v < _venues.length; ++v) {
+            _requireNotLooser(id, v);
+        }
+        emit PerpMarketListed(id, ticker, feed, initialMarginBps, maintenanceMarginBps);
+    }
+
+    /// @notice Adds a venue adapter serving this module. Admin only.
+    function addVenue(IVenueAdapter adapter) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        uint256 id = _venues.length;
+        if (id == MAX_VENUES) revert InvalidParameter();
+        if (adapter.vault() != address(this)) revert AdapterNotForThisModule(address(adapter));
+        _venues.push(adapter);
+        for (uint256 m; m < _markets.length; ++m) {
+            _requireNotLooser(m, id);
+        }
+        emit VenueAdded(id, address(adapter));
+    }
+
+    // ================================================================== orders
+
+    /// @inheritdoc ITradingModule
+    function submitOrder(
+        address account,
+        uint8 market,
+        int256 size,
+        uint256 limitPrice,
+        uint256 deadline,
+        bool reduceOnly
+    ) external nonReentrant returns (uint256 orderId) {
+        if (vault.pausedActions() & PAUSE_TRADE != 0) revert Paused(PAUSE_TRADE);
+        _requireTrader(account);
+        if (market >= _markets.length) revert UnknownMarket(market);
+        if (size == 0 || limitPrice == 0) revert ZeroAmount();
+        orderId = _orders.length;
+        if (deadline <= block.timestamp) revert OrderExpired(orderId, deadline);
+        _orders.push(
+            Order({
+                account: account,
+                market: market,
+                reduceOnly: reduceOnly,
+                status: OrderStatus.Open,
+                size: size.toInt128(),
+                limitPrice: limitPrice.toUint128(),
+                deadline: deadline.toUint64()
+            })
+        );
+        emit OrderSubmitted(orderId, account, market, size, limitPrice, deadline, reduceOnly);
+    }
+
+    /// @inheritdoc ITradingModule
+    function cancelOrder(uint256 orderId) external nonReentrant {
+        Order storage o = _openOrder(orderId);
+        if (block.timestamp > o.deadline) {
+            _cancel(orderId, abi.encodeWithSelector(OrderExpired.selector, orderId, o.deadline));
+        } else {
+            _requireTrader(o.account);
+            _cancel(orderId, abi.encodeWithSelector(OrderCancelledByUser.selector, orderId));
+        }
+    }
+
+    /// @inheritdoc ITradingModule
+    function executeOrders(Execution[] calldata executions) external nonReentrant onlyRole(EXECUTOR_ROLE) {
+        for (uint256 i; i < executions.length; ++i) {
+            try this.executeOrder(executions[i]) {}
+            catch (bytes memory reason) {
+                uint256 id = executions[i].orderId;
+                if (id < _orders.length && _orders[id].status == OrderStatus.Open) _cancel(id, reason);
+            }
+        }
+    }
+
+    /// @notice One execution; called by this contract only, inside `executeOrders`' try/catch, so that a
+    ///         failure unwinds every venue's fill of that order and nothing else.
+    function executeOrder(Execution calldata e) external {
+        if (msg.sender != address(this)) revert OnlyTradingModuleItself();
+        Order storage o = _openOrder(e.orderId);
+        if (block.timestamp > o.deadline) revert OrderExpired(e.orderId, o.deadline);
+        Order memory ord = o;
+        o.status = OrderStatus.Executed;
+        _requireValidSplit(e, ord);
+
+        int256 before = _netAccountSize(ord.account, ord.market);
+        FillResult memory result;
+        int256 direction = ord.size > 0 ? int256(1) : int256(-1);
+        for (uint256 i; i < e.venues.length; ++i) {
+            FillData memory f = FillData(e.orderId, ord.account, ord.market, e.venues[i], 0, 0, 0, 0);
+            f.size = direction * e.sizes[i].toInt256();
+            _fill(f, ord.limitPrice, result);
+        }
+        uint256 averagePrice = result.notional * WAD / _abs(ord.size);
+        if (direction > 0 ? averagePrice > ord.limitPrice : averagePrice < ord.limitPrice) {
+            revert LimitPriceExceeded(averagePrice, ord.limitPrice);
+        }
+        int256 afterwards = _netAccountSize(ord.account, ord.market);
+        bool increases = _abs(afterwards) > _abs(before) || (before != 0 && (afterwards ^ before) < 0);
+        if (ord.reduceOnly && increases) revert ReduceOnlyIncreases(e.orderId);
+
+        if (result.cash != 0) vault.settle(ord.account, result.cash);
+        if (increases) vault.checkInitialHealth(ord.account);
+        emit OrderExecuted(e.orderId, ord.account, averagePrice, result.fees);
+    }
+
+    // ================================================================== deleveraging
+
+    /// @inheritdoc ITradingModule
+    function deleverage(address account) external nonReentrant returns (uint256 closedFractionWad) {
+        IPrimeVault.AccountHealth memory h = vault.accountHealth(account);
+        if (!h.liquidatable || _openSlots[account] == 0) revert NotLiquidatable(account);
+        (,, uint256 perpMaintenance,) = perpRisk(account);
+        closedFractionWad = PerpMathLib.deleverageFraction(
+            h.equity, h.maintenanceRequirement, perpMaintenance, DELEVERAGE_BUFFER_BPS, _closingCost(account)
+        );
+
+        FillResult memory result;
+        uint16 slots = _openSlots[account];
+        for (uint256 slot; slots >> slot != 0; ++slot) {
+            if ((slots >> slot) & 1 == 1) _closePart(account, slot, closedFractionWad, result);
+        }
+        uint256 penalty =
+            Math.mulDiv(result.notional, DELEVERAGE_PENALTY_BPS, BPS * _baseUnit, Math.Rounding.Ceil);
+        uint256 callerShare = penalty * DELEVERAGE_CALLER_SHARE_BPS / BPS;
+        vault.settle(account, result.cash - penalty.toInt256());
+        if (callerShare > 0) vault.settle(msg.sender, callerShare.toInt256());
+        emit Deleveraged(account, msg.sender, closedFractionWad, penalty);
+    }
+
+    // ================================================================== venue margin
+
+    /// @inheritdoc ITradingModule
+    function depositMargin(uint8 venue, uint256 amount) external nonReentrant onlyRole(EXECUTOR_ROLE) {
+        IVenueAdapter adapter = _venue(venue);
+        vault.sendToTradingModule(amount);
+        _base.forceApprove(address(adapter), amount);
+        adapter.depositMargin(amount);
+        emit VenueMarginMoved(venue, amount.toInt256());
+    }
+
+    /// @inheritdoc ITradingModule
+    function requestMarginWithdrawal(uint8 venue, uint256 amount)
+        external
+        nonReentrant
+        onlyRole(EXECUTOR_ROLE)
+        returns (uint256 claimableAt)
+    {
+        claimableAt = _venue(venue).requestWithdrawal(amount);
+        _returnToVault(venue);
+    }
+
+    /// @inheritdoc ITradingModule
+    function claimMarginWithdrawals(uint8 venue)
+        external
+        nonReentrant
+        onlyRole(EXECUTOR_ROLE)
+        returns (uint256 amount)
+    {
+        _venue(venue).claimWithdrawal();
+        amount = _returnToVault(venue);
+    }
+
+    // ================================================================== views
+
+    /// @inheritdoc IPerpRisk
+    function perpRisk(address account)
+        public
+        view
+        returns (int256 pnl, uint256 initialRequirement, uint256 maintenanceRequirement, bool hasPositions)
+    {
+        uint16 slots = _openSlots[account];
+        hasPositions = slots != 0;
+        uint256[] memory marks = new uint256[](_markets.length);
+        int256 pnlWad;
+        uint256 initialWad;
+        uint256 maintenanceWad;
+        for (uint256 slot; slots >> slot != 0; ++slot) {
+            if ((slots >> slot) & 1 == 0) continue;
+            (uint8 market, uint8 venue) = _unslot(slot);
+            if (marks[market] == 0) marks[market] = _mark(market);
+            Position memory p = _positions[account][slot];
+            pnlWad += PerpMathLib.unrealizedPnl(p.size, p.entryPrice, marks[market])
+            - PerpMathLib.fundingOwed(p.size, p.fundingIndex, _venues[venue].fundingIndex(market));
+            uint256 notional = _abs(p.size) * marks[market] / WAD;
+            PerpMarket storage m = _markets[market];
+            initialWad += notional * m.initialMarginBps;
+            maintenanceWad += notional * m.maintenanceMarginBps;
+        }
+        pnl = PerpMathLib.toBaseDown(pnlWad, _baseUnit);
+        initialRequirement = Math.ceilDiv(initialWad, BPS * _baseUnit);
+        maintenanceRequirement = Math.ceilDiv(maintenanceWad, BPS * _baseUnit);
+    }
+
+    /// @inheritdoc IPerpRisk
+    function hasOpenPositions(address account) external view returns (bool) {
+        return _openSlots[account] != 0;
+    }
+
+    /// @inheritdoc IPerpRisk
+    function venueAssets() external view returns (int256 assets) {
+        for (uint256 v; v < _venues.length; ++v) {
+            (int256 net,,) = _venues[v].margin();
+            assets += net + _venues[v].pendingWithdrawals().toInt256();
+        }
+        int256 owedWad;
+        for (uint256 market; market < _markets.length; ++market) {
+            uint256 mark;
+            for (uint256 v; v < _venues.length; ++v) {
+                VenueBook memory b = _books[_slot(market, v)];
+                if (b.netSize == 0 && b.costBasis == 0 && b.fundingBasis == 0) continue;
+                if (mark == 0) mark = _mark(uint8(market));
+                int256 funding = _venues[v].fundingIndex(uint8(market));
+                // What clients are owed there: unrealized PnL less the funding they owe.
+                owedWad += int256(b.netSize) * mark.toInt256() / int256(WAD) - b.costBasis
+                - (int256(b.netSize) * funding / int256(WAD) - b.fundingBasis / int256(WAD));
+            }
+        }
+        // Rounded up: the vault never counts more than its venue accounts are worth to it.
+        assets -= owedWad >= 0
+            ? Math.ceilDiv(uint256(owedWad), _baseUnit).toInt256()
+            : -(uint256(-owedWad) / _baseUnit).toInt256();
+    }
+
+    /// @inheritdoc ITradingModule
+    function order(uint256 orderId) external view returns (Order memory) {
+        return _orders[orderId];
+    }
+
+    /// @inheritdoc ITradingModule
+    function orderCount() external view returns (uint256) {
+        return _orders.length;
+    }
+
+    /// @inheritdoc ITradingModule
+    function position(address account, uint8 market, uint8 venue) external view returns (Position memory) {
+        return _positions[account][_slot(market, venue)];
+    }
+
+    /// @inheritdoc ITradingModule
+    function netPosition(uint8 market, uint8 venue) external view returns (int256) {
+        return _books[_slot(market, venue)].netSize;
+    }
+
+    /// @inheritdoc ITradingModule
+    function markets() external view returns (PerpMarket[] memory) {
+        return _markets;
+    }
+
+    /// @inheritdoc ITradingModule
+    function venues() external view returns (address[] memory result) {
+        result = new address[](_venues.length);
+        for (uint256 v; v < result.length; ++v) {
+            result[v] = address(_venues[v]);
+        }
+    }
+
+    // ================================================================== internal
+
+    /// @dev Trades `f.size` at `f.venue` within `limitPrice` and books it on the account's position.
+    function _fill(FillData memory f, uint256 limitPrice, FillResult memory result) internal {
+        IVenueAdapter adapter = _venue(f.venue);
+        (f.price, f.fee) = adapter.trade(f.market, f.size, limitPrice);
+        f.fundingNow = adapter.fundingIndex(f.market);
+        result.cash += PerpMathLib.toBaseDown(_book(f), _baseUnit) - f.fee.toInt256();
+        result.notional += _abs(f.size) * f.price / WAD;
+        result.fees += f.fee;
+        emit Fill(f.orderId, f.account, f.market, f.venue, f.size, f.price, f.fee);
+    }
+
+    /// @dev Settles the position's funding up to `fundingNow`, then applies the fill: it grows the position at
+    ///      a blended entry price or closes part of it, realizing PnL against the entry price. Keeps the
+    ///      venue's book (netted size, cost and funding bases) in step. Returns the cash to settle, USD WAD.
+    function _book(FillData memory f) internal returns (int256 cashWad) {
+        uint256 slot = _slot(f.market, f.venue);
+        Position memory old = _positions[f.account][slot];
+        (int256 newSize, uint256 newEntry, int256 realizedWad) =
+            PerpMathLib.applyFill(old.size, old.entryPrice, f.size, f.price);
+        cashWad = realizedWad - PerpMathLib.fundingOwed(old.size, old.fundingIndex, f.fundingNow);
+        _positions[f.account][slot] = Position(newSize.toInt128(), newEntry.toUint128(), f.fundingNow);
+
+        VenueBook storage b = _books[slot];
+        b.netSize = (int256(b.netSize) + f.size).toInt128();
+        int256 oldCost = int256(old.size) * uint256(old.entryPrice).toInt256() / int256(WAD);
+        b.costBasis = (int256(b.costBasis) + newSize * newEntry.toInt256() / int256(WAD) - oldCost).toInt128();
+        b.fundingBasis += newSize * f.fundingNow - int256(old.size) * old.fundingIndex;
+        _setSlot(f.account, slot, newSize != 0);
+    }
+
+    /// @dev Closes `fractionWad` of the position in `slot` at market, within DELEVERAGE_SLIPPAGE_BPS of the mark.
+    function _closePart(address account, uint256 slot, uint256 fractionWad, FillResult memory result)
+        internal
+    {
+        (uint8 market, uint8 venue) = _unslot(slot);
+        int256 size = _positions[account][slot].size;
+        uint256 step = _venues[venue].marketParams(market).stepSize;
+        // Rounded up onto the venue's step: closing a little more never leaves the account short.
+        uint256 closeSize =
+            Math.min(Math.mulDiv(_abs(size), fractionWad, WAD * step, Math.Rounding.Ceil) * step, _abs(size));
+        int256 signedClose = size > 0 ? -closeSize.toInt256() : closeSize.toInt256();
+        uint256 mark = _mark(market);
+        uint256 limit = signedClose > 0
+            ? mark * (BPS + DELEVERAGE_SLIPPAGE_BPS) / BPS
+            : mark * (BPS - DELEVERAGE_SLIPPAGE_BPS) / BPS;
+        _fill(FillData(DELEVERAGE_FILL_ID, account, market, venue, signedClose, 0, 0, 0), limit, result);
+    }
+
+    /// @dev Cost of closing every open position of `account` now at the venues' quotes, base units.
+    function _closingCost(address account) internal view returns (uint256 costWad) {
+        uint16 slots = _openSlots[account];
+        for (uint256 slot; slots >> slot != 0; ++slot) {
+            if ((slots >> slot) & 1 == 0) continue;
+            (uint8 market, uint8 venue) = _unslot(slot);
+            int256 size = _positions[account][slot].size;
+            (uint256 price, uint256 fee) = _venues[venue].quote(market, -size);
+            uint256 mark = _mark(market);
+            uint256 slippage = price > mark ? price - mark : mark - price;
+            costWad += _abs(size) * slippage / WAD + fee * _baseUnit;
+        }
+        return Math.ceilDiv(costWad, _baseUnit);
+    }
+
+    function _netAccountSize(address account, uint8 market) internal view returns (int256 total) {
+        for (uint256 v; v < _venues.length; ++v) {
+            total += _positions[account][_slot(market, v)].size;
+        }
+    }
+
+    function _requireValidSplit(Execution calldata e, Order memory o) internal view {
+        if (e.venues.length == 0 || e.venues.length != e.sizes.length) revert InvalidSplit(e.orderId);
+        uint256 total;
+        uint256 seen;
+        for (uint256 i; i < e.sizes.length; ++i) {
+            uint256 bit = 1 << e.venues[i];
+            if (e.sizes[i] == 0 || seen & bit != 0 || e.venues[i] >= _venues.length) {
+                revert InvalidSplit(e.orderId);
+            }
+            seen |= bit;
+            total += e.sizes[i];
+        }
+        if (total != _abs(o.size)) revert InvalidSplit(e.orderId);
+    }
+
+    function _requireTrader(address account) internal view {
+        if (msg.sender == vault.ownerOf(account)) return;
+        if (vault.operatorPermissions(account, msg.sender) & PERMISSION_TRADE == 0) {
+            revert NotAuthorized(msg.sender, account, PERMISSION_TRADE);
+        }
+    }
+
+    /// @dev A venue must not margin a market more loosely than the vault does, or the vault's netted
+    ///      position could be closed by the venue while its clients look healthy.
+    function _requireNotLooser(uint256 market, uint256 venue) internal view {
+        IVenueAdapter.MarketParams memory p = _venues[venue].marketParams(uint8(market));
+        PerpMarket storage m = _markets[market];
+        if (
+            p.initialMarginPpm > uint256(m.initialMarginBps) * 100
+                || p.maintenanceMarginPpm > uint256(m.maintenanceMarginBps) * 100
+        ) {
+            revert VenueMarginLooserThanVault(market, venue);
+        }
+    }
+
+    function _cancel(uint256 orderId, bytes memory reason) internal {
+        Order storage o = _orders[orderId];
+        o.status = OrderStatus.Cancelled;
+        emit OrderCancelled(orderId, o.account, reason);
+    }
+
+    function _openOrder(uint256 orderId) internal view returns (Order storage o) {
+        if (orderId >= _orders.length || _orders[orderId].status != OrderStatus.Open) {
+            revert OrderNotOpen(orderId);
+        }
+        return _orders[orderId];
+    }
+
+    function _returnToVault(uint8 venue) internal returns (uint256 amount) {
+        amount = _base.balanceOf(address(this));
+        if (amount > 0) {
+            _base.safeTransfer(address(vault), amount);
+            emit VenueMarginMoved(venue, -amount.toInt256());
+        }
+    }
+
+    function _mark(uint8 market) internal view returns (uint256) {
+        PerpMarket storage m = _markets[market];
+        return OracleLib.read(m.feed, m.maxStaleness) * 10 ** (18 - _feedDecimals(m.feed));
+    }
+
+    function _feedDecimals(address feed) internal view returns (uint8) {
+        return IAggregatorV3(feed).decimals();
+    }
+
+    function _venue(uint8 venue) internal view returns (IVenueAdapter) {
+        if (venue >= _venues.length) revert UnknownVenue(venue);
+        return _venues[venue];
+    }
+
+    function _setSlot(address account, uint256 slot, bool open) internal {
+        uint16 bit = uint16(1 << slot);
+        _openSlots[account] = open ? _openSlots[account] | bit : _openSlots[account] & ~bit;
+    }
+
+    function _slot(uint256 market, uint256 venue) internal pure returns (uint256) {
+        return market * MAX_VENUES + venue;
+    }
+
+    function _unslot(uint256 slot) internal pure returns (uint8 market, uint8 venue) {
+        return (uint8(slot / MAX_VENUES), uint8(slot % MAX_VENUES));
+    }
+
+    function _abs(int256 x) internal pure returns (uint256) {
+        return x >= 0 ? uint256(x) : uint256(-x);
+    }
+}

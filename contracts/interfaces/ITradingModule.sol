@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IPerpRisk} from "./IPerpRisk.sol";
+import {IPrimeVaultErrors} from "./IPrimeVaultErrors.sol";
+import {IPrimeVaultEvents} from "./IPrimeVaultEvents.sol";
+
+/// @title ITradingModule
+/// @notice Perp positions of PrimeVault sub-accounts across venues, margined with their vault collateral.
+/// @dev Units: sizes in base-asset WAD (1e18 = one BTC), prices in USD WAD, money in base units (USDC).
+///      Orders are two-step (after GMX v2): the owner or a trading operator submits; an executor (the
+///      keeper) executes it with a split across venues chosen by the router. An execution that fails does
+///      not revert the executor's batch: the order is cancelled with the reason. Each sub-account's position
+///      is kept per (market, venue) with its entry price and the venue's funding index at entry; the venue
+///      holds the vault's netted position, which always equals the sum of the sub-accounts' positions
+///      there. Caveat: a position's PnL counts in health at the oracle mark, not at the venue's fill price,
+///      so closing it costs the spread, impact and fee on top.
+interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
+    enum OrderStatus {
+        None,
+        Open,
+        Executed,
+        Cancelled
+    }
+
+    struct Order {
+        address account;
+        uint8 market;
+        bool reduceOnly;
+        OrderStatus status;
+        int128 size; // signed: positive buys
+        uint128 limitPrice; // worst acceptable average price, USD WAD
+        uint64 deadline; // unix time after which the order can only be cancelled
+    }
+
+    /// @notice An executor's instruction: fill `orderId` with `sizes[i]` (absolute, base WAD) at `venues[i]`.
+    struct Execution {
+        uint256 orderId;
+        uint8[] venues;
+        uint256[] sizes;
+    }
+
+    struct Position {
+        int128 size;
+        uint128 entryPrice;
+        int256 fundingIndex;
+    }
+
+    struct PerpMarket {
+        address feed;
+        uint32 maxStaleness;
+        uint16 initialMarginBps;
+        uint16 maintenanceMarginBps;
+        string ticker;
+    }
+
+    /// @notice Submits an order for `account`. Caller: its owner or an operator with PERMISSION_TRADE.
+    /// @param size Signed size, base WAD; must be a multiple of the venues' steps to execute.
+    /// @param limitPrice Worst acceptable average price, USD WAD.
+    /// @param deadline Unix time after which the order cannot execute.
+    /// @return orderId The order's id.
+    function submitOrder(
+        address account,
+        uint8 market,
+        int256 size,
+        uint256 limitPrice,
+        uint256 deadline,
+        bool reduceOnly
+    ) external returns (uint256 orderId);
+
+    /// @notice Cancels an open order: its owner or operator any time, anyone once it has expired.
+    function cancelOrder(uint256 orderId) external;
+
+    /// @notice Executes orders with the given splits. Executor only. A failing execution cancels its order
+    ///         with the reason instead of reverting the batch.
+    function executeOrders(Execution[] calldata executions) external;
+
+    /// @notice Closes `account`'s positions pro rata, just enough to bring it back above its maintenance
+    ///         requirement plus a buffer (all of them if that is not enough), and charges the liquidation
+    ///         penalty on the closed notional, part of it to the caller. Permissionless. Once no position is
+    ///         left, collateral is absorbed through the vault's `liquidate` as before.
+    /// @return closedFractionWad The fraction of every position that was closed.
+    function deleverage(address account) external returns (uint256 closedFractionWad);
+
+    /// @notice Moves `amount` of pooled base into venue `venue`'s margin account. Executor only.
+    function depositMargin(uint8 venue, uint256 amount) external;
+
+    /// @notice Asks venue `venue` for `amount` of margin back; instant venues pay the vault at once.
+    ///         Executor only.
+    function requestMarginWithdrawal(uint8 venue, uint256 amount) external returns (uint256 claimableAt);
+
+    /// @notice Collects matured margin withdrawals from venue `venue` into the vault. Executor only.
+    function claimMarginWithdrawals(uint8 venue) external returns (uint256 amount);
+
+    /// @notice The order `orderId`.
+    function order(uint256 orderId) external view returns (Order memory);
+
+    /// @notice Number of orders ever submitted (ids are 0..count-1).
+    function orderCount() external view returns (uint256);
+
+    /// @notice `account`'s position in `market` at `venue`.
+    function position(address account, uint8 market, uint8 venue) external view returns (Position memory);
+
+    /// @notice The vault's netted position in `market` at `venue` by its own books (equals the venue's).
+    function netPosition(uint8 market, uint8 venue) external view returns (int256);
+
+    /// @notice Listed perp markets.
+    function markets() external view returns (PerpMarket[] memory);
+
+    /// @notice Venue adapters, by venue id.
+    function venues() external view returns (address[] memory);
+}
