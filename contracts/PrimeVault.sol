@@ -306,21 +306,23 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
     // ================================================================== trading module
 
     /// @inheritdoc IPrimeVault
-    function settle(address account, int256 amount) external nonReentrant onlyTradingModule {
+    function settle(address account, int256 amount, bool requireInitialHealth)
+        external
+        nonReentrant
+        onlyTradingModule
+    {
         _accrue();
         Account storage acc = _accounts[account];
-        _setBaseBalance(account, acc, _baseBalance(acc.principal) + amount);
-        emit Settled(account, amount);
+        if (amount != 0) {
+            _setBaseBalance(account, acc, _baseBalance(acc.principal) + amount);
+            emit Settled(account, amount);
+        }
+        if (requireInitialHealth) _requireInitialHealth(account, acc);
     }
 
     /// @inheritdoc IPrimeVault
     function sendToTradingModule(uint256 amount) external nonReentrant onlyTradingModule {
         _base.safeTransfer(msg.sender, amount);
-    }
-
-    /// @inheritdoc IPrimeVault
-    function checkInitialHealth(address account) external view {
-        _requireInitialHealth(account, _accounts[account]);
     }
 
     /// @inheritdoc IPrimeVault

@@ -105,7 +105,16 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
             id == MAX_MARKETS || feed == address(0) || maintenanceMarginBps == 0
                 || maintenanceMarginBps > initialMarginBps || initialMarginBps > BPS
         ) revert InvalidParameter();
-        _markets.push(PerpMarket(feed, maxStaleness, initialMarginBps, maintenanceMarginBps, ticker));
+        _markets.push(
+            PerpMarket(
+                feed,
+                maxStaleness,
+                IAggregatorV3(feed).decimals(),
+                initialMarginBps,
+                maintenanceMarginBps,
+                ticker
+            )
+        );
         for (uint256 v; v < _venues.length; ++v) {
             _requireNotLooser(id, v);
         }
@@ -147,9 +156,9 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
                 market: market,
                 reduceOnly: reduceOnly,
                 status: OrderStatus.Open,
+                deadline: deadline.toUint64(),
                 size: size.toInt128(),
-                limitPrice: limitPrice.toUint128(),
-                deadline: deadline.toUint64()
+                limitPrice: limitPrice.toUint128()
             })
         );
         emit OrderSubmitted(orderId, account, market, size, limitPrice, deadline, reduceOnly);
@@ -188,6 +197,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         _requireValidSplit(e, ord);
 
         int256 before = _netAccountSize(ord.account, ord.market);
+        int256 afterwards = before + ord.size;
         FillResult memory result;
         int256 direction = ord.size > 0 ? int256(1) : int256(-1);
         for (uint256 i; i < e.venues.length; ++i) {
@@ -199,12 +209,10 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         if (direction > 0 ? averagePrice > ord.limitPrice : averagePrice < ord.limitPrice) {
             revert LimitPriceExceeded(averagePrice, ord.limitPrice);
         }
-        int256 afterwards = _netAccountSize(ord.account, ord.market);
         bool increases = _abs(afterwards) > _abs(before) || (before != 0 && (afterwards ^ before) < 0);
         if (ord.reduceOnly && increases) revert ReduceOnlyIncreases(e.orderId);
 
-        if (result.cash != 0) vault.settle(ord.account, result.cash);
-        if (increases) vault.checkInitialHealth(ord.account);
+        vault.settle(ord.account, result.cash, increases);
         emit OrderExecuted(e.orderId, ord.account, averagePrice, result.fees);
     }
 
@@ -227,8 +235,8 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         uint256 penalty =
             Math.mulDiv(result.notional, DELEVERAGE_PENALTY_BPS, BPS * _baseUnit, Math.Rounding.Ceil);
         uint256 callerShare = penalty * DELEVERAGE_CALLER_SHARE_BPS / BPS;
-        vault.settle(account, result.cash - penalty.toInt256());
-        if (callerShare > 0) vault.settle(msg.sender, callerShare.toInt256());
+        vault.settle(account, result.cash - penalty.toInt256(), false);
+        if (callerShare > 0) vault.settle(msg.sender, callerShare.toInt256(), false);
         emit Deleveraged(account, msg.sender, closedFractionWad, penalty);
     }
 
@@ -488,11 +496,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
 
     function _mark(uint8 market) internal view returns (uint256) {
         PerpMarket storage m = _markets[market];
-        return OracleLib.read(m.feed, m.maxStaleness) * 10 ** (18 - _feedDecimals(m.feed));
-    }
-
-    function _feedDecimals(address feed) internal view returns (uint8) {
-        return IAggregatorV3(feed).decimals();
+        return OracleLib.read(m.feed, m.maxStaleness) * 10 ** (18 - m.feedDecimals);
     }
 
     function _venue(uint8 venue) internal view returns (IVenueAdapter) {
@@ -502,7 +506,9 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
 
     function _setSlot(address account, uint256 slot, bool open) internal {
         uint16 bit = uint16(1 << slot);
-        _openSlots[account] = open ? _openSlots[account] | bit : _openSlots[account] & ~bit;
+        uint16 current = _openSlots[account];
+        uint16 next = open ? current | bit : current & ~bit;
+        if (next != current) _openSlots[account] = next;
     }
 
     function _slot(uint256 market, uint256 venue) internal pure returns (uint256) {

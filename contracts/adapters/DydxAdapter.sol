@@ -16,45 +16,63 @@ contract DydxAdapter is VenueAdapterBase {
     using SafeCast for uint256;
     using SafeCast for int256;
 
-    /// @dev Vault market id -> clob pair id.
-    uint32[] internal _clobPairs;
-    uint32 internal _clientId;
+    /// @dev A clob pair's id and unit parameters, read once at construction (they never change at the
+    ///      venue) and packed in one slot.
+    struct PairUnits {
+        uint32 clobPairId;
+        int8 atomicResolution;
+        int8 quantumConversionExponent;
+        uint64 stepBaseQuantums;
+        uint32 subticksPerTick;
+    }
+
+    /// @dev Vault market id -> clob pair.
+    PairUnits[] internal _pairs;
 
     constructor(address vault_, DydxStyleVenue venue, IERC20 usdc_, uint32[] memory clobPairIds)
         VenueAdapterBase(vault_, address(venue), usdc_)
     {
-        _clobPairs = clobPairIds;
+        for (uint256 i; i < clobPairIds.length; ++i) {
+            DydxStyleVenue.ClobPair memory pair = venue.clobPair(clobPairIds[i]);
+            _pairs.push(
+                PairUnits(
+                    clobPairIds[i],
+                    pair.atomicResolution,
+                    pair.quantumConversionExponent,
+                    pair.stepBaseQuantums,
+                    pair.subticksPerTick
+                )
+            );
+        }
     }
 
     /// @inheritdoc IVenueAdapter
     function marketCount() external view returns (uint256) {
-        return _clobPairs.length;
+        return _pairs.length;
     }
 
     /// @inheritdoc IVenueAdapter
     function marketParams(uint8 market) public view returns (MarketParams memory p) {
-        return _params(_venue().marketParams(_pairId(market)));
+        return _params(_venue().marketParams(_pair(market).clobPairId));
     }
 
     /// @inheritdoc IVenueAdapter
     function quote(uint8 market, int256 size) external view returns (uint256 averagePrice, uint256 fee) {
-        uint32 pairId = _pairId(market);
-        DydxStyleVenue.ClobPair memory pair = _venue().clobPair(pairId);
-        uint64 subticks = _venue().quoteSubticks(pairId, _side(size), _quantums(pair, size));
+        PairUnits memory pair = _pair(market);
+        uint64 subticks = _venue().quoteSubticks(pair.clobPairId, _side(size), _quantums(pair, size));
         averagePrice = _toPrice(pair, subticks);
-        fee = _takerFee(size, averagePrice, _venue().marketParams(pairId).takerFeePpm);
+        fee = _takerFee(size, averagePrice, _venue().marketParams(pair.clobPairId).takerFeePpm);
     }
 
     /// @inheritdoc IVenueAdapter
     function fundingIndex(uint8 market) external view returns (int256) {
-        return _venue().fundingIndex(_pairId(market));
+        return _venue().fundingIndex(_pair(market).clobPairId);
     }
 
     /// @inheritdoc IVenueAdapter
     function position(uint8 market) external view returns (int256) {
-        uint32 pairId = _pairId(market);
-        DydxStyleVenue.ClobPair memory pair = _venue().clobPair(pairId);
-        return _venue().positionQuantums(_subaccount(), pairId) * int256(_quantum(pair));
+        PairUnits memory pair = _pair(market);
+        return _venue().positionQuantums(_subaccount(), pair.clobPairId) * int256(_quantum(pair));
     }
 
     /// @inheritdoc IVenueAdapter
@@ -77,14 +95,14 @@ contract DydxAdapter is VenueAdapterBase {
         onlyVault
         returns (uint256 averagePrice, uint256 fee)
     {
-        uint32 pairId = _pairId(market);
-        DydxStyleVenue.ClobPair memory pair = _venue().clobPair(pairId);
+        PairUnits memory pair = _pair(market);
         DydxStyleVenue.Side side = _side(size);
         uint256 unit = _subtickPrice(pair) * pair.subticksPerTick;
         // Buy limits round down and sell limits up onto the tick grid: never worse than the vault asked.
         uint256 ticks = side == DydxStyleVenue.Side.BUY ? limitPrice / unit : (limitPrice + unit - 1) / unit;
         DydxStyleVenue.Order memory order = DydxStyleVenue.Order({
-            orderId: DydxStyleVenue.OrderId(_subaccount(), ++_clientId, 0, pairId),
+            // IOC orders never rest on the book, so the block number is a unique enough client id.
+            orderId: DydxStyleVenue.OrderId(_subaccount(), uint32(block.number), 0, pair.clobPairId),
             side: side,
             quantums: _quantums(pair, size),
             subticks: (ticks * pair.subticksPerTick).toUint64(),
@@ -122,20 +140,20 @@ contract DydxAdapter is VenueAdapterBase {
         return DydxStyleVenue.SubaccountId(address(this), 0);
     }
 
-    function _pairId(uint8 market) internal view returns (uint32) {
-        if (market >= _clobPairs.length) revert AdapterUnknownMarket(market);
-        return _clobPairs[market];
+    function _pair(uint8 market) internal view returns (PairUnits memory) {
+        if (market >= _pairs.length) revert AdapterUnknownMarket(market);
+        return _pairs[market];
     }
 
     function _side(int256 size) internal pure returns (DydxStyleVenue.Side) {
         return size > 0 ? DydxStyleVenue.Side.BUY : DydxStyleVenue.Side.SELL;
     }
 
-    function _quantum(DydxStyleVenue.ClobPair memory pair) internal pure returns (uint256) {
+    function _quantum(PairUnits memory pair) internal pure returns (uint256) {
         return 10 ** uint256(int256(18 + pair.atomicResolution));
     }
 
-    function _quantums(DydxStyleVenue.ClobPair memory pair, int256 size) internal pure returns (uint64) {
+    function _quantums(PairUnits memory pair, int256 size) internal pure returns (uint64) {
         uint256 quantum = _quantum(pair);
         uint256 absSize = _abs(size);
         if (absSize % quantum != 0) revert AdapterUnitMismatch(absSize, quantum);
@@ -143,11 +161,11 @@ contract DydxAdapter is VenueAdapterBase {
     }
 
     /// @dev USD WAD of one subtick: 10^(18 - (atomicResolution - quantumConversionExponent + 6)).
-    function _subtickPrice(DydxStyleVenue.ClobPair memory pair) internal pure returns (uint256) {
+    function _subtickPrice(PairUnits memory pair) internal pure returns (uint256) {
         return 10 ** uint256(18 - (int256(pair.atomicResolution) - pair.quantumConversionExponent + 6));
     }
 
-    function _toPrice(DydxStyleVenue.ClobPair memory pair, uint64 subticks) internal pure returns (uint256) {
+    function _toPrice(PairUnits memory pair, uint64 subticks) internal pure returns (uint256) {
         return uint256(subticks) * _subtickPrice(pair);
     }
 

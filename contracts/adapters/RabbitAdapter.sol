@@ -27,10 +27,16 @@ contract RabbitAdapter is VenueAdapterBase {
     uint256 internal _pendingTotal;
     uint256 internal _clientOrderId;
 
+    /// @dev Vault market id -> price tick, read once: it never changes at the venue.
+    uint256[] internal _ticks;
+
     constructor(address vault_, RabbitStyleVenue venue, IERC20 usdc_, string[] memory marketIds)
         VenueAdapterBase(vault_, address(venue), usdc_)
     {
         _marketIds = marketIds;
+        for (uint256 i; i < marketIds.length; ++i) {
+            _ticks.push(venue.marketParams(marketIds[i]).tickSize);
+        }
     }
 
     /// @inheritdoc IVenueAdapter
@@ -81,7 +87,7 @@ contract RabbitAdapter is VenueAdapterBase {
         returns (uint256 averagePrice, uint256 fee)
     {
         string memory id = _marketId(market);
-        uint256 tick = _venue().marketParams(id).tickSize;
+        uint256 tick = _ticks[market];
         uint256 limit = size > 0 ? limitPrice / tick * tick : (limitPrice + tick - 1) / tick * tick;
         return _venue()
             .placeOrder(

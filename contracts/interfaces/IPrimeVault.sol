@@ -137,15 +137,13 @@ interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
     // ------------------------------------------------------------------ trading module
 
     /// @notice Credits (or debits, if negative) `account`'s base balance with realized perp PnL, fees and
-    ///         funding. Trading module only; a debit past the balance becomes debt.
-    function settle(address account, int256 amount) external;
+    ///         funding, and, if asked, reverts with `InsufficientEquity` unless the account then meets its
+    ///         initial requirement. Trading module only; a debit past the balance becomes debt.
+    function settle(address account, int256 amount, bool requireInitialHealth) external;
 
     /// @notice Sends `amount` of pooled base to the trading module, to post as margin at a venue. Trading
     ///         module only; the margin keeps counting in `marketState().reserves` through the module.
     function sendToTradingModule(uint256 amount) external;
-
-    /// @notice Reverts with `InsufficientEquity` if `account` is below its initial requirement.
-    function checkInitialHealth(address account) external view;
 
     /// @notice The trading module (perp positions and orders), or address(0) before it is set.
     function tradingModule() external view returns (address);

@@ -28,9 +28,9 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
         uint8 market;
         bool reduceOnly;
         OrderStatus status;
+        uint64 deadline; // unix time after which the order can only be cancelled
         int128 size; // signed: positive buys
         uint128 limitPrice; // worst acceptable average price, USD WAD
-        uint64 deadline; // unix time after which the order can only be cancelled
     }
 
     /// @notice An executor's instruction: fill `orderId` with `sizes[i]` (absolute, base WAD) at `venues[i]`.
@@ -49,6 +49,7 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     struct PerpMarket {
         address feed;
         uint32 maxStaleness;
+        uint8 feedDecimals;
         uint16 initialMarginBps;
         uint16 maintenanceMarginBps;
         string ticker;
