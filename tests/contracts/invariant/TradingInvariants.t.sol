@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {TradingFixture} from "../utils/TradingFixture.sol";
+import {TradingHandler} from "./TradingHandler.sol";
+import {IPrimeVault} from "../../../contracts/interfaces/IPrimeVault.sol";
+import {IVenueAdapter} from "../../../contracts/interfaces/IVenueAdapter.sol";
+import {MockPriceFeed} from "../../../contracts/mocks/MockPriceFeed.sol";
+import {PerpExchange} from "../../../contracts/venues/PerpExchange.sol";
+
+contract TradingInvariantsTest is TradingFixture {
+    TradingHandler internal handler;
+
+    function setUp() public override {
+        super.setUp();
+        handler = new TradingHandler(
+            vault,
+            trading,
+            usdc,
+            weth,
+            [btcFeed, ethFeed],
+            [PerpExchange(address(dydx)), PerpExchange(address(rabbit))],
+            keeper
+        );
+        btcFeed.transferOwnership(address(handler));
+        ethFeed.transferOwnership(address(handler));
+        dydx.transferOwnership(address(handler));
+        rabbit.transferOwnership(address(handler));
+        targetContract(address(handler));
+    }
+
+    /// @dev Each venue holds exactly the vault's netted position, which is the sum of the sub-accounts'.
+    function invariant_venuePositionsEqualTheSumOfSubAccounts() public view {
+        IVenueAdapter[2] memory adapters =
+            [IVenueAdapter(address(dydxAdapter)), IVenueAdapter(address(rabbitAdapter))];
+        for (uint8 m; m < 2; ++m) {
+            for (uint8 v; v < 2; ++v) {
+                int256 sum;
+                for (uint256 a; a < handler.actorCount(); ++a) {
+                    sum += trading.position(handler.actors(a), m, v).size;
+                }
+                assertEq(trading.netPosition(m, v), sum, "books");
+                assertEq(adapters[v].position(m), sum, "venue");
+            }
+        }
+    }
+
+    /// @dev What the vault holds, what borrowers owe and what its venue accounts are worth to it (net of
+    ///      what it owes its traders there) cover what it owes suppliers.
+    function invariant_solventCountingVenueMargin() public view {
+        IPrimeVault.MarketState memory s = vault.marketState();
+        int256 assets = int256(usdc.balanceOf(address(vault))) + trading.venueAssets() + int256(s.totalBorrow);
+        assertGe(assets + 10, int256(s.totalSupply));
+    }
+
+    function invariant_noTradeLeavesAnAccountBelowInitial() public view {
+        assertEq(handler.tradesBelowInitial(), 0);
+    }
+}
