@@ -26,8 +26,14 @@ MAX_PAGE_SIZE = 1000
 
 
 def vault_error_decoder() -> ErrorDecoder:
-    """Decodes every custom error the vault and the tokens it calls can revert with."""
-    return ErrorDecoder(load_artifact("PrimeVault").abi, load_artifact("MockERC20").abi)
+    """Decodes every custom error the vault, its trading module, adapters, venues and tokens revert with."""
+    return ErrorDecoder(
+        load_artifact("PrimeVault").abi,
+        load_artifact("TradingModule").abi,
+        load_artifact("DydxAdapter").abi,
+        load_artifact("DydxStyleVenue").abi,
+        load_artifact("MockERC20").abi,
+    )
 
 
 def sub_account(owner: str, sub_id: int) -> ChecksumAddress:

@@ -14,6 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS = {
     "PrimeVault": "PrimeVault.sol",
     "PrimeVaultLens": "PrimeVaultLens.sol",
+    "TradingModule": "TradingModule.sol",
+    "DydxAdapter": "DydxAdapter.sol",
+    "RabbitAdapter": "RabbitAdapter.sol",
     "MockERC20": "MockERC20.sol",
     "MockPriceFeed": "MockPriceFeed.sol",
     "DydxStyleVenue": "DydxStyleVenue.sol",

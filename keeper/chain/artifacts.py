@@ -15,6 +15,9 @@ from typing import Any
 ARTIFACT_NAMES = (
     "PrimeVault",
     "PrimeVaultLens",
+    "TradingModule",
+    "DydxAdapter",
+    "RabbitAdapter",
     "MockERC20",
     "MockPriceFeed",
     "DydxStyleVenue",

@@ -50,6 +50,8 @@ class PerpMarketSpec:
     quantum_conversion_exponent: int
     step_base_quantums: int
     subticks_per_tick: int
+    initial_margin_bps: int  # the vault's, never looser than the venues'
+    maintenance_margin_bps: int
     dydx_fee_ppm: int
     dydx_half_spread_ppm: int
     dydx_depth: int  # whole base units
@@ -65,10 +67,44 @@ class PerpMarketSpec:
 
 LOCAL_MARKETS = (
     PerpMarketSpec(
-        "BTC-USD", "WBTC", -10, -9, 1_000_000, 100_000, 500, 100, 2000, 20_000, 10_000, 700, 50, 1000, 10**14, 10**18
+        ticker="BTC-USD",
+        feed_symbol="WBTC",
+        atomic_resolution=-10,
+        quantum_conversion_exponent=-9,
+        step_base_quantums=1_000_000,
+        subticks_per_tick=100_000,
+        initial_margin_bps=1000,
+        maintenance_margin_bps=500,
+        dydx_fee_ppm=500,
+        dydx_half_spread_ppm=100,
+        dydx_depth=2000,
+        rabbit_imf_ppm=20_000,
+        rabbit_mmf_ppm=10_000,
+        rabbit_fee_ppm=700,
+        rabbit_half_spread_ppm=50,
+        rabbit_depth=1000,
+        rabbit_step=10**14,
+        rabbit_tick=10**18,
     ),
     PerpMarketSpec(
-        "ETH-USD", "WETH", -9, -9, 1_000_000, 100_000, 500, 150, 20_000, 20_000, 10_000, 700, 80, 10_000, 10**15, 10**17
+        ticker="ETH-USD",
+        feed_symbol="WETH",
+        atomic_resolution=-9,
+        quantum_conversion_exponent=-9,
+        step_base_quantums=1_000_000,
+        subticks_per_tick=100_000,
+        initial_margin_bps=1000,
+        maintenance_margin_bps=500,
+        dydx_fee_ppm=500,
+        dydx_half_spread_ppm=150,
+        dydx_depth=20_000,
+        rabbit_imf_ppm=20_000,
+        rabbit_mmf_ppm=10_000,
+        rabbit_fee_ppm=700,
+        rabbit_half_spread_ppm=80,
+        rabbit_depth=10_000,
+        rabbit_step=10**15,
+        rabbit_tick=10**17,
     ),
 )
 VENUE_POOL = 10_000_000  # USDC each venue holds as the counterparty of every trade
@@ -79,8 +115,9 @@ LOCAL_MAX_STALENESS = 7 * 24 * 3600
 
 
 def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALENESS) -> Deployment:
-    """Deploys USDC, WETH and WBTC mocks, their feeds and the vault, lists the collateral, and gives the
-    sender every role (admin, risk manager, pause guardian)."""
+    """Deploys USDC, WETH and WBTC mocks, their feeds, the vault and its lens, the two perp venues with the
+    trading module and its adapters, lists collateral and markets, and gives the sender every role (admin,
+    risk manager, pause guardian, executor)."""
     w3 = sender.w3
     start_block = w3.eth.block_number
     token = load_artifact("MockERC20")
@@ -131,6 +168,7 @@ def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALEN
         collateral.append(TokenInfo(spec.symbol, asset, spec.decimals, feed_address))
 
     venues = _deploy_venues(sender, usdc, {c.symbol: c.feed for c in collateral if c.feed}, max_staleness)
+    trading_address, venues = _deploy_trading(sender, vault_address, usdc, venues, collateral, max_staleness)
 
     for role in ("RISK_MANAGER_ROLE", "PAUSE_GUARDIAN_ROLE"):
         role_id = vault.functions[role]().call()
@@ -143,7 +181,13 @@ def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALEN
         base=TokenInfo("USDC", Web3.to_checksum_address(usdc), 6),
         collateral=tuple(collateral),
         block=start_block,
-        roles={"admin": sender.address, "risk_manager": sender.address, "pause_guardian": sender.address},
+        roles={
+            "admin": sender.address,
+            "risk_manager": sender.address,
+            "pause_guardian": sender.address,
+            "executor": sender.address,
+        },
+        trading=trading_address,
         venues=venues,
         markets=tuple(MarketInfo(m.ticker, _feed_of(collateral, m.feed_symbol)) for m in LOCAL_MARKETS),
     )
@@ -209,3 +253,76 @@ def _deploy_venues(
     for venue in (dydx_address, rabbit_address):
         sender.transact("fund venue pool", token.functions.mint(venue, VENUE_POOL * 10**6))
     return (VenueInfo("dydx", dydx_address), VenueInfo("rabbitx", rabbit_address))
+
+
+def _deploy_trading(
+    sender: Sender,
+    vault_address: ChecksumAddress,
+    usdc: ChecksumAddress,
+    venues: tuple[VenueInfo, ...],
+    collateral: list[TokenInfo],
+    max_staleness: int,
+) -> tuple[ChecksumAddress, tuple[VenueInfo, ...]]:
+    """The trading module, one adapter per venue serving it, the perp markets, and the vault's trust."""
+    w3 = sender.w3
+    module_artifact = load_artifact("TradingModule")
+    module_address = sender.deploy(
+        "deploy TradingModule",
+        w3.eth.contract(abi=module_artifact.abi, bytecode=module_artifact.bytecode).constructor(
+            vault_address, sender.address
+        ),
+    )
+    module = w3.eth.contract(address=module_address, abi=module_artifact.abi)
+    vault = w3.eth.contract(address=vault_address, abi=load_artifact("PrimeVault").abi)
+    sender.transact("set trading module", vault.functions.setTradingModule(module_address))
+
+    with_adapters = []
+    for venue in venues:
+        if venue.name == "dydx":
+            artifact = load_artifact("DydxAdapter")
+            market_ids: list[object] = list(range(len(LOCAL_MARKETS)))
+        else:
+            artifact = load_artifact("RabbitAdapter")
+            market_ids = [m.ticker for m in LOCAL_MARKETS]
+        factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        adapter = sender.deploy(
+            f"deploy {venue.name} adapter", factory.constructor(module_address, venue.address, usdc, market_ids)
+        )
+        sender.transact(f"add {venue.name}", module.functions.addVenue(adapter))
+        with_adapters.append(VenueInfo(venue.name, venue.address, adapter))
+    for m in LOCAL_MARKETS:
+        sender.transact(
+            f"list {m.ticker}",
+            module.functions.addMarket(
+                m.ticker,
+                _feed_of(collateral, m.feed_symbol),
+                max_staleness,
+                m.initial_margin_bps,
+                m.maintenance_margin_bps,
+            ),
+        )
+    executor = module.functions.EXECUTOR_ROLE().call()
+    sender.transact("grant EXECUTOR_ROLE", module.functions.grantRole(executor, sender.address))
+    return module_address, tuple(with_adapters)
+
+
+LOCAL_POOL_SUPPLY = 2_000_000  # USDC the deployer lends to the pool on a local chain
+LOCAL_VENUE_MARGIN = 250_000  # USDC posted at each venue from the pool
+
+
+def seed_local_liquidity(sender: Sender, deployment: Deployment) -> None:
+    """On a local chain: lend USDC to the pool and post margin at every venue, so borrowing and trading work
+    from the first command."""
+    w3 = sender.w3
+    usdc = w3.eth.contract(address=deployment.base.address, abi=load_artifact("MockERC20").abi)
+    vault = w3.eth.contract(address=deployment.vault, abi=load_artifact("PrimeVault").abi)
+    amount = LOCAL_POOL_SUPPLY * 10**deployment.base.decimals
+    sender.transact("mint pool USDC", usdc.functions.mint(sender.address, amount))
+    sender.transact("approve pool USDC", usdc.functions.approve(deployment.vault, amount))
+    sender.transact("supply the pool", vault.functions.deposit(sender.address, deployment.base.address, amount))
+    if deployment.trading is None:
+        return
+    module = w3.eth.contract(address=deployment.trading, abi=load_artifact("TradingModule").abi)
+    for venue_id in range(len(deployment.venues)):
+        margin = LOCAL_VENUE_MARGIN * 10**deployment.base.decimals
+        sender.transact("post venue margin", module.functions.depositMargin(venue_id, margin))

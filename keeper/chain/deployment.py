@@ -24,7 +24,8 @@ class TokenInfo:
 @dataclass(frozen=True)
 class VenueInfo:
     name: str  # "dydx" or "rabbitx"
-    address: ChecksumAddress
+    address: ChecksumAddress  # the venue
+    adapter: ChecksumAddress | None = None  # the vault's adapter for it
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Deployment:
     block: int = 0
     roles: dict[str, str] = field(default_factory=dict)
     rpc_url: str | None = None  # where it was deployed from, as a default for later commands
+    trading: ChecksumAddress | None = None  # the trading module
     venues: tuple[VenueInfo, ...] = ()
     markets: tuple[MarketInfo, ...] = ()  # perp markets, in market-id order
 
@@ -86,8 +88,13 @@ class Deployment:
                 block=int(data.get("block", 0)),
                 roles=dict(data.get("roles", {})),
                 rpc_url=data.get("rpc_url"),
+                trading=Web3.to_checksum_address(data["trading"]) if data.get("trading") else None,
                 venues=tuple(
-                    VenueInfo(str(v["name"]), Web3.to_checksum_address(str(v["address"])))
+                    VenueInfo(
+                        str(v["name"]),
+                        Web3.to_checksum_address(str(v["address"])),
+                        Web3.to_checksum_address(str(v["adapter"])) if v.get("adapter") else None,
+                    )
                     for v in data.get("venues", [])
                 ),
                 markets=tuple(

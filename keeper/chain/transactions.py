@@ -15,6 +15,7 @@ from keeper.chain.revert import ErrorDecoder, TransactionReverted, revert_data
 from keeper.errors import PrimeVaultError
 
 GAS_MARGIN_PERCENT = 125
+GAS_MARGIN_FIXED = 50_000
 
 
 class Sender:
@@ -54,9 +55,10 @@ class Sender:
         except (ContractLogicError, Web3RPCError) as exc:
             raise self._reverted(action, exc) from None
         if gas is None:
-            # The estimate is taken at the latest block; the mined block may accrue interest first (a new
-            # timestamp) and so cost more than the estimate. A margin keeps that from running out of gas.
-            tx["gas"] = tx["gas"] * GAS_MARGIN_PERCENT // 100
+            # The estimate is taken at the latest block; the mined block has a new timestamp, so interest and
+            # funding accrue first and write storage the estimate never saw. A margin keeps that from running
+            # out of gas (unused gas is not charged).
+            tx["gas"] = tx["gas"] * GAS_MARGIN_PERCENT // 100 + GAS_MARGIN_FIXED
         receipt = self._send(action, tx)
         if receipt["status"] != 1:
             raise self._replay(action, tx, receipt)

@@ -71,6 +71,7 @@ def render_account(client: VaultClient, target: str) -> str:
             lines.append(f"{token.symbol:<10} {format_units(balance, token.decimals)}")
     lines += [
         f"collateral value         {usd(health.collateral_value)} {base.symbol}",
+        f"unrealized perp PnL      {usd(health.unrealized_pnl)} {base.symbol}",
         f"equity                   {usd(health.equity)} {base.symbol}",
         f"initial requirement      {usd(health.initial_requirement)} {base.symbol}",
         f"maintenance requirement  {usd(health.maintenance_requirement)} {base.symbol}",

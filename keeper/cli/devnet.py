@@ -12,7 +12,7 @@ import click
 from web3 import Web3
 
 from keeper.chain.anvil import Anvil
-from keeper.chain.deploy import deploy_local_system
+from keeper.chain.deploy import LOCAL_POOL_SUPPLY, LOCAL_VENUE_MARGIN, deploy_local_system, seed_local_liquidity
 from keeper.chain.keys import dev_account
 from keeper.chain.transactions import Sender
 from keeper.cli.context import CliContext, pass_context
@@ -36,10 +36,12 @@ def fund_wallets(client: VaultClient, sender: Sender, wallets: Sequence[str]) ->
 @pass_context
 def devnet(ctx: CliContext, port: int | None, fund: bool) -> None:
     """Start anvil, deploy PrimeVault, write the deployment file, and run until stopped (Ctrl-C)."""
+    stop = _stop_on_signals()
     with Anvil(port=port) as node:
         w3 = Web3(Web3.HTTPProvider(node.url))
         sender = Sender(w3, dev_account(0), vault_error_decoder())
         deployment = dataclasses.replace(deploy_local_system(sender), rpc_url=node.url)
+        seed_local_liquidity(sender, deployment)
         deployment.save(ctx.deployment_path)
         if fund:
             wallets = [dev_account(i).address for i in range(1, 10)]
@@ -48,11 +50,16 @@ def devnet(ctx: CliContext, port: int | None, fund: bool) -> None:
         click.echo(f"vault        {deployment.vault}")
         for token in (deployment.base, *deployment.collateral):
             click.echo(f"{token.symbol:<12} {token.address}" + (f"  feed {token.feed}" if token.feed else ""))
+        click.echo(f"trading      {deployment.trading}")
+        for venue in deployment.venues:
+            click.echo(f"{venue.name:<12} {venue.address}  adapter {venue.adapter}")
+        click.echo(f"pool         {LOCAL_POOL_SUPPLY:,} USDC lent, {LOCAL_VENUE_MARGIN:,} USDC margin at each venue")
         click.echo(f"deployment   {ctx.deployment_path}")
         if fund:
             click.echo("dev accounts 1-9 hold 1,000,000 USDC, 100 WETH and 5 WBTC each")
         click.echo("try: primevault --dev-account 1 account deposit 2 WETH; Ctrl-C stops the chain")
-        _wait_for_stop()
+        stop.wait()
+        click.echo("stopping anvil")
 
 
 @click.command()
@@ -67,9 +74,10 @@ def deploy(ctx: CliContext, output: Path | None) -> None:
     click.echo(f"deployed vault {deployment.vault} on chain {deployment.chain_id}; wrote {path}")
 
 
-def _wait_for_stop() -> None:
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM, installed before anything starts so a stop during deployment
+    still shuts anvil down cleanly."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-    click.echo("stopping anvil")
+    return stop

@@ -78,13 +78,14 @@ def cli(
 
 
 def _register() -> None:
-    from keeper.cli import account, demo, devnet, quotes
+    from keeper.cli import account, demo, devnet, quotes, trade
 
     cli.add_command(account.account)
     cli.add_command(devnet.devnet)
     cli.add_command(devnet.deploy)
     cli.add_command(demo.demo)
     cli.add_command(quotes.quotes)
+    cli.add_command(trade.trade)
 
 
 _register()

@@ -1,0 +1,199 @@
+"""Client for the trading module: submit, list and cancel orders, read positions, and execute orders with
+the router's split (the executor's job)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from eth_typing import ChecksumAddress
+from web3 import Web3
+from web3.contract import Contract
+from web3.logs import DISCARD
+
+from keeper.chain.artifacts import load_artifact
+from keeper.chain.deployment import Deployment
+from keeper.chain.revert import DecodedError
+from keeper.chain.transactions import Sender
+from keeper.errors import ConfigError, InputError, PrimeVaultError
+from keeper.routing import route
+from keeper.vault import vault_error_decoder
+from keeper.venues import Venue
+from keeper.venues.registry import load_venues
+
+WAD = Decimal(10) ** 18
+STATUSES = ("none", "open", "executed", "cancelled")
+
+
+@dataclass(frozen=True)
+class OrderView:
+    order_id: int
+    account: ChecksumAddress
+    market: str
+    size: Decimal  # signed, base units
+    limit_price: Decimal
+    deadline: int
+    reduce_only: bool
+    status: str
+
+
+@dataclass(frozen=True)
+class PositionView:
+    market: str
+    venue: str
+    size: Decimal
+    entry_price: Decimal
+
+
+@dataclass(frozen=True)
+class ExecutionOutcome:
+    order_id: int
+    split: tuple[tuple[str, Decimal], ...]
+    executed: bool
+    average_price: Decimal | None
+    fees: Decimal | None
+    reason: DecodedError | None
+
+
+class TradingClient:
+    def __init__(self, w3: Web3, deployment: Deployment, sender: Sender | None = None) -> None:
+        if deployment.trading is None:
+            raise ConfigError("this deployment has no trading module: redeploy with `primevault devnet` or `deploy`")
+        self.w3 = w3
+        self.deployment = deployment
+        self.sender = sender
+        self.contract: Contract = w3.eth.contract(address=deployment.trading, abi=load_artifact("TradingModule").abi)
+        self.decoder = vault_error_decoder()
+        self._venue_names = self._names_by_id()
+
+    def _names_by_id(self) -> list[str]:
+        by_adapter = {v.adapter: v.name for v in self.deployment.venues}
+        return [by_adapter.get(Web3.to_checksum_address(a), a) for a in self.contract.functions.venues().call()]
+
+    def market_id(self, ticker: str) -> int:
+        wanted = self.deployment.market(ticker).ticker
+        return [m.ticker for m in self.deployment.markets].index(wanted)
+
+    def venues(self) -> list[Venue]:
+        """Venue readers in the module's venue-id order."""
+        readers = {v.name: v for v in load_venues(self.w3, self.deployment)}
+        return [readers[name] for name in self._venue_names]
+
+    # ------------------------------------------------------------------ reads
+
+    def order(self, order_id: int) -> OrderView:
+        if not 0 <= order_id < self.order_count():
+            raise InputError(f"no order {order_id}: ids run from 0 to {self.order_count() - 1}")
+        raw = self.contract.functions.order(order_id).call()
+        return self._order_view(order_id, raw)
+
+    def order_count(self) -> int:
+        return int(self.contract.functions.orderCount().call())
+
+    def orders(self, account: str | None = None, open_only: bool = False) -> list[OrderView]:
+        views = [self._order_view(i, self.contract.functions.order(i).call()) for i in range(self.order_count())]
+        return [
+            v
+            for v in views
+            if (account is None or v.account == Web3.to_checksum_address(account))
+            and (not open_only or v.status == "open")
+        ]
+
+    def positions(self, account: str) -> list[PositionView]:
+        result = []
+        for market_id, market in enumerate(self.deployment.markets):
+            for venue_id, venue in enumerate(self._venue_names):
+                size, entry, _ = self.contract.functions.position(account, market_id, venue_id).call()
+                if size:
+                    result.append(PositionView(market.ticker, venue, Decimal(size) / WAD, Decimal(entry) / WAD))
+        return result
+
+    # ------------------------------------------------------------------ writes
+
+    def submit(
+        self, account: str, ticker: str, size: Decimal, limit_price: Decimal, deadline: int, reduce_only: bool = False
+    ) -> int:
+        """Submits an order (size signed, base units; limit in USD) and returns its id."""
+        fn = self.contract.functions.submitOrder(
+            Web3.to_checksum_address(account),
+            self.market_id(ticker),
+            _to_wad(size),
+            _to_wad(limit_price),
+            deadline,
+            reduce_only,
+        )
+        receipt = self._sender().transact("submit order", fn)
+        events = self.contract.events.OrderSubmitted().process_receipt(receipt, errors=DISCARD)
+        return int(events[0]["args"]["orderId"])
+
+    def cancel(self, order_id: int) -> None:
+        self._sender().transact("cancel order", self.contract.functions.cancelOrder(order_id))
+
+    def execute(self, order_ids: Sequence[int], horizon_seconds: float = 0.0) -> list[ExecutionOutcome]:
+        """Routes each order across the venues (cost-minimising split) and executes them in one batch."""
+        venues = self.venues()
+        executions: list[tuple[int, list[int], list[int]]] = []
+        splits: dict[int, tuple[tuple[str, Decimal], ...]] = {}
+        for order_id in order_ids:
+            o = self.order(order_id)
+            if o.status != "open":
+                raise InputError(f"order {order_id} is {o.status}, not open")
+            models = [v.cost_model(o.market) for v in venues]
+            split = route(abs(o.size), 1 if o.size > 0 else -1, models, horizon_seconds)
+            parts = [(i, part) for i, part in enumerate(split.sizes) if part]
+            executions.append((order_id, [i for i, _ in parts], [_to_wad(part) for _, part in parts]))
+            splits[order_id] = tuple((self._venue_names[i], part) for i, part in parts)
+        receipt = self._sender().transact("execute orders", self.contract.functions.executeOrders(executions))
+        return self._outcomes(receipt, splits)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _outcomes(self, receipt: Any, splits: dict[int, tuple[tuple[str, Decimal], ...]]) -> list[ExecutionOutcome]:
+        executed = {
+            int(e["args"]["orderId"]): e["args"]
+            for e in self.contract.events.OrderExecuted().process_receipt(receipt, errors=DISCARD)
+        }
+        cancelled = {
+            int(e["args"]["orderId"]): e["args"]["reason"]
+            for e in self.contract.events.OrderCancelled().process_receipt(receipt, errors=DISCARD)
+        }
+        outcomes = []
+        for order_id, split in splits.items():
+            if order_id in executed:
+                args = executed[order_id]
+                outcomes.append(
+                    ExecutionOutcome(
+                        order_id, split, True, Decimal(args["averagePrice"]) / WAD, Decimal(args["fees"]) / 10**6, None
+                    )
+                )
+            else:
+                reason = self.decoder.decode(bytes(cancelled.get(order_id, b"")))
+                outcomes.append(ExecutionOutcome(order_id, split, False, None, None, reason))
+        return outcomes
+
+    def _order_view(self, order_id: int, raw: Sequence[Any]) -> OrderView:
+        account, market, reduce_only, status, deadline, size, limit = raw
+        return OrderView(
+            order_id,
+            Web3.to_checksum_address(account),
+            self.deployment.markets[market].ticker,
+            Decimal(size) / WAD,
+            Decimal(limit) / WAD,
+            int(deadline),
+            bool(reduce_only),
+            STATUSES[status],
+        )
+
+    def _sender(self) -> Sender:
+        if self.sender is None:
+            raise PrimeVaultError("this action sends a transaction: give a key (--keystore or --dev-account)")
+        return self.sender
+
+
+def _to_wad(value: Decimal) -> int:
+    scaled = value * WAD
+    if scaled != scaled.to_integral_value():
+        raise InputError(f"{value} has more than 18 decimal places")
+    return int(scaled)

@@ -1,0 +1,182 @@
+"""Perp trading through the package on a real anvil: routing, netting, funding, deleveraging, cancellations,
+venue margin with a withdrawal delay, and the `trade` command's errors."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from click.testing import CliRunner, Result
+
+from keeper.chain.artifacts import load_artifact
+from keeper.chain.deploy import seed_local_liquidity
+from keeper.cli.main import cli
+from keeper.routing import route
+from keeper.trading import TradingClient
+from tests.python.conftest import Chain
+
+
+@pytest.fixture
+def market(chain: Chain) -> Chain:
+    """The pool lent and margin posted at both venues; dev accounts 1 and 2 hold 20 WETH each in the vault."""
+    admin = chain.client(0)
+    assert admin.sender is not None
+    seed_local_liquidity(admin.sender, chain.deployment)
+    for index in (1, 2):
+        chain.mint(index, "WETH", 20)
+        chain.client(index).deposit(chain.account(index).address, "WETH", 20 * 10**18)
+    return chain
+
+
+def trader(chain: Chain, index: int) -> TradingClient:
+    client = chain.client(index)
+    return TradingClient(chain.w3, chain.deployment, client.sender)
+
+
+def deadline(chain: Chain, seconds: int = 600) -> int:
+    return int(chain.w3.eth.get_block("latest")["timestamp"]) + seconds
+
+
+def adapter_position(chain: Chain, venue: int, market_id: int) -> int:
+    adapter = chain.deployment.venues[venue].adapter
+    contract = chain.w3.eth.contract(address=adapter, abi=load_artifact("DydxAdapter").abi)
+    return int(contract.functions.position(market_id).call())
+
+
+def test_weth_only_account_shorts_btc_across_both_venues_at_the_routers_optimum(market: Chain) -> None:
+    alice, keeper = trader(market, 1), trader(market, 0)
+    me = market.account(1).address
+    order_id = alice.submit(me, "BTC-USD", Decimal(-2), Decimal(59_000), deadline(market))
+    models = [v.cost_model("BTC-USD") for v in keeper.venues()]
+    expected = route(Decimal(2), -1, models)
+    [outcome] = keeper.execute([order_id])
+    assert outcome.executed, outcome.reason
+    assert all(size > 0 for size in expected.sizes), "2 BTC is worth splitting"
+    assert outcome.split == tuple(
+        (name, size) for name, size in zip(("dydx", "rabbitx"), expected.sizes, strict=True) if size
+    )
+    positions = {(p.venue, p.market): p.size for p in alice.positions(me)}
+    assert positions == {("dydx", "BTC-USD"): -expected.sizes[0], ("rabbitx", "BTC-USD"): -expected.sizes[1]}
+    assert adapter_position(market, 0, 0) == int(-expected.sizes[0] * 10**18)
+    assert adapter_position(market, 1, 0) == int(-expected.sizes[1] * 10**18)
+    health = market.client(1).health(me)
+    assert health.initial_requirement == 12_000 * 10**6 + 12_000 * 10**6  # 20% of 60,000 WETH + 10% of 120,000
+
+
+def test_a_long_and_a_short_net_at_the_venue(market: Chain) -> None:
+    keeper = trader(market, 0)
+    a, b = market.account(1).address, market.account(2).address
+    first = trader(market, 1).submit(a, "ETH-USD", Decimal(5), Decimal(3100), deadline(market))
+    second = trader(market, 2).submit(b, "ETH-USD", Decimal(-5), Decimal(2900), deadline(market))
+    assert all(o.executed for o in keeper.execute([first, second]))
+    for venue in (0, 1):
+        clients = sum(
+            p.size
+            for t in (1, 2)
+            for p in trader(market, t).positions(market.account(t).address)
+            if p.venue == ("dydx", "rabbitx")[venue]
+        )
+        assert adapter_position(market, venue, 1) == int(clients * 10**18)
+    # The clients hold 5 ETH long and 5 ETH short; the venues hold only what does not net out (the two
+    # routes can differ by a step, since buy and sell costs differ slightly).
+    exposure = abs(adapter_position(market, 0, 1)) + abs(adapter_position(market, 1, 1))
+    assert exposure <= 2 * 10**16
+
+
+def test_funding_accrual_moves_equity(market: Chain) -> None:
+    alice, keeper = trader(market, 1), trader(market, 0)
+    me = market.account(1).address
+    order_id = alice.submit(me, "BTC-USD", Decimal("0.5"), Decimal(61_000), deadline(market))
+    assert keeper.execute([order_id])[0].executed
+    before = market.client(1).health(me).equity
+    admin = market.client(0).sender
+    assert admin is not None
+    for venue in market.deployment.venues:
+        abi = load_artifact("DydxStyleVenue" if venue.name == "dydx" else "RabbitStyleVenue").abi
+        contract = market.w3.eth.contract(address=venue.address, abi=abi)
+        admin.transact("set funding", contract.functions.setFundingRate(0, 10**18 // 100 // 86_400))
+    market.advance(86_400)
+    after = market.client(1).health(me).equity
+    # Longs pay 1% of the 30,000 notional over the day.
+    assert before - after == pytest.approx(300 * 10**6, rel=0.02)
+
+
+def test_price_move_deleverages_only_part_of_the_position(market: Chain) -> None:
+    alice, keeper = trader(market, 1), trader(market, 0)
+    me = market.account(1).address
+    order_id = alice.submit(me, "BTC-USD", Decimal(6), Decimal(61_500), deadline(market))
+    assert keeper.execute([order_id])[0].executed
+    market.set_price("WBTC", 54_000)
+    assert market.client(1).health(me).liquidatable
+    module = keeper.contract
+    admin = market.client(0).sender
+    assert admin is not None
+    admin.transact("deleverage", module.functions.deleverage(me))
+    remaining = sum(p.size for p in alice.positions(me))
+    assert Decimal(0) < remaining < Decimal(6)
+    assert not market.client(1).health(me).liquidatable
+    assert market.client(1).collateral_balance(me, "WETH") == 20 * 10**18
+
+
+def test_limit_and_deadline_cancel_with_a_decoded_reason(market: Chain) -> None:
+    alice, keeper = trader(market, 1), trader(market, 0)
+    me = market.account(1).address
+    tight = alice.submit(me, "BTC-USD", Decimal(1), Decimal(59_000), deadline(market))
+    late = alice.submit(me, "BTC-USD", Decimal(1), Decimal(61_000), deadline(market, 60))
+    market.advance(120)
+    outcomes = {o.order_id: o for o in keeper.execute([tight, late])}
+    assert outcomes[tight].reason is not None and outcomes[tight].reason.name == "VenuePriceLimitExceeded"
+    assert outcomes[late].reason is not None and outcomes[late].reason.name == "OrderExpired"
+    assert alice.order(tight).status == "cancelled" and alice.order(late).status == "cancelled"
+    assert alice.positions(me) == []
+
+
+def test_venue_withdrawal_delay_is_respected(market: Chain) -> None:
+    keeper = trader(market, 0)
+    admin = market.client(0).sender
+    assert admin is not None
+    vault_usdc = market.client(0).token_contract("USDC").functions.balanceOf(market.deployment.vault)
+    before = vault_usdc.call()
+    admin.transact("request", keeper.contract.functions.requestMarginWithdrawal(1, 10_000 * 10**6))
+    admin.transact("claim early", keeper.contract.functions.claimMarginWithdrawals(1))
+    assert vault_usdc.call() == before, "nothing before the delay"
+    market.advance(86_400)
+    admin.transact("claim", keeper.contract.functions.claimMarginWithdrawals(1))
+    assert vault_usdc.call() == before + 10_000 * 10**6
+    admin.transact("instant", keeper.contract.functions.requestMarginWithdrawal(0, 5_000 * 10**6))
+    assert vault_usdc.call() == before + 15_000 * 10**6, "the dydx-style venue pays at once"
+
+
+def run(chain: Chain, dev: int, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--deployment", str(chain.deployment_file), "--dev-account", str(dev), *args])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["DOGE-USD", "1", "--side", "buy"], "unknown market 'DOGE-USD'"),
+        (["BTC-USD", "0.00005", "--side", "buy"], "not a multiple of any venue's step"),
+        (["BTC-USD", "0", "--side", "buy"], "must be greater than zero"),
+        (["BTC-USD", "one", "--side", "buy"], "is not a number"),
+    ],
+)
+def test_trade_submit_bad_input(market: Chain, args: list[str], message: str) -> None:
+    result = run(market, 1, "trade", "submit", *args)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_trade_commands_end_to_end(market: Chain) -> None:
+    submitted = run(market, 1, "trade", "submit", "ETH-USD", "3", "--side", "buy")
+    assert submitted.exit_code == 0, submitted.output
+    crossed = run(market, 1, "trade", "submit", "ETH-USD", "3", "--side", "buy", "--limit", "2000")
+    assert crossed.exit_code == 0
+    executed = run(market, 0, "trade", "execute", "0", "1")
+    assert executed.exit_code == 1
+    assert "order 0 executed across" in executed.output
+    assert "order 1 cancelled: VenuePriceLimitExceeded" in executed.output
+    shown = run(market, 1, "trade", "positions")
+    assert "ETH-USD" in shown.output
+    listed = run(market, 1, "trade", "list")
+    assert "executed" in listed.output and "cancelled" in listed.output
