@@ -140,15 +140,35 @@ class TradingClient:
             o = self.order(order_id)
             if o.status != "open":
                 raise InputError(f"order {order_id} is {o.status}, not open")
-            models = [v.cost_model(o.market) for v in venues]
-            split = route(abs(o.size), 1 if o.size > 0 else -1, models, horizon_seconds)
-            parts = [(i, part) for i, part in enumerate(split.sizes) if part]
+            if o.reduce_only:
+                parts = self._closing_split(o)
+            else:
+                models = [v.cost_model(o.market) for v in venues]
+                split = route(abs(o.size), 1 if o.size > 0 else -1, models, horizon_seconds)
+                parts = [(i, part) for i, part in enumerate(split.sizes) if part]
             executions.append((order_id, [i for i, _ in parts], [_to_wad(part) for _, part in parts]))
             splits[order_id] = tuple((self._venue_names[i], part) for i, part in parts)
         receipt = self._sender().transact("execute orders", self.contract.functions.executeOrders(executions))
         return self._outcomes(receipt, splits)
 
     # ------------------------------------------------------------------ helpers
+
+    def _closing_split(self, o: OrderView) -> list[tuple[int, Decimal]]:
+        """A reduce-only order closes where the account holds the position, largest first, so that closing
+        never leaves offsetting positions at two venues."""
+        held: dict[str, Decimal] = {p.venue: p.size for p in self.positions(o.account) if p.market == o.market}
+        remaining = abs(o.size)
+        parts = []
+        for venue_id, name in sorted(enumerate(self._venue_names), key=lambda v: -abs(held.get(v[1], Decimal(0)))):
+            size = held.get(name, Decimal(0))
+            if remaining == 0 or size == 0 or (size > 0) == (o.size > 0):
+                continue
+            part = min(remaining, abs(size))
+            parts.append((venue_id, part))
+            remaining -= part
+        if remaining:
+            raise InputError(f"order {o.order_id} is reduce-only but exceeds the position in {o.market} by {remaining}")
+        return sorted(parts)
 
     def _outcomes(self, receipt: Any, splits: dict[int, tuple[tuple[str, Decimal], ...]]) -> list[ExecutionOutcome]:
         executed = {

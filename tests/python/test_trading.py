@@ -63,6 +63,19 @@ def test_weth_only_account_shorts_btc_across_both_venues_at_the_routers_optimum(
     assert health.initial_requirement == 12_000 * 10**6 + 12_000 * 10**6  # 20% of 60,000 WETH + 10% of 120,000
 
 
+def test_a_routed_position_closes_at_the_venues_that_hold_it(market: Chain) -> None:
+    alice, keeper = trader(market, 1), trader(market, 0)
+    me = market.account(1).address
+    opened = alice.submit(me, "ETH-USD", Decimal(40), Decimal(3100), deadline(market))
+    assert keeper.execute([opened])[0].executed
+    assert len(alice.positions(me)) == 2, "40 ETH is split across both venues"
+    closing = alice.submit(me, "ETH-USD", Decimal(-40), Decimal(2900), deadline(market), reduce_only=True)
+    [outcome] = keeper.execute([closing])
+    assert outcome.executed, outcome.reason
+    assert alice.positions(me) == []
+    assert adapter_position(market, 0, 1) == 0 and adapter_position(market, 1, 1) == 0
+
+
 def test_a_long_and_a_short_net_at_the_venue(market: Chain) -> None:
     keeper = trader(market, 0)
     a, b = market.account(1).address, market.account(2).address
