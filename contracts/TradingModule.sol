@@ -219,25 +219,32 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
     // ================================================================== deleveraging
 
     /// @inheritdoc ITradingModule
-    function deleverage(address account) external nonReentrant returns (uint256 closedFractionWad) {
+    function deleverage(address[] calldata accounts) external nonReentrant returns (uint256 deleveraged) {
+        for (uint256 i; i < accounts.length; ++i) {
+            if (_openSlots[accounts[i]] != 0 && vault.accountHealth(accounts[i]).liquidatable) {
+                _deleverage(accounts[i]);
+                ++deleveraged;
+            }
+        }
+    }
+
+    function _deleverage(address account) internal {
         IPrimeVault.AccountHealth memory h = vault.accountHealth(account);
-        if (!h.liquidatable || _openSlots[account] == 0) revert NotLiquidatable(account);
         (,, uint256 perpMaintenance,) = perpRisk(account);
-        closedFractionWad = PerpMathLib.deleverageFraction(
+        uint256 fraction = PerpMathLib.deleverageFraction(
             h.equity, h.maintenanceRequirement, perpMaintenance, DELEVERAGE_BUFFER_BPS, _closingCost(account)
         );
-
         FillResult memory result;
         uint16 slots = _openSlots[account];
         for (uint256 slot; slots >> slot != 0; ++slot) {
-            if ((slots >> slot) & 1 == 1) _closePart(account, slot, closedFractionWad, result);
+            if ((slots >> slot) & 1 == 1) _closePart(account, slot, fraction, result);
         }
         uint256 penalty =
             Math.mulDiv(result.notional, DELEVERAGE_PENALTY_BPS, BPS * _baseUnit, Math.Rounding.Ceil);
         uint256 callerShare = penalty * DELEVERAGE_CALLER_SHARE_BPS / BPS;
         vault.settle(account, result.cash - penalty.toInt256(), false);
         if (callerShare > 0) vault.settle(msg.sender, callerShare.toInt256(), false);
-        emit Deleveraged(account, msg.sender, closedFractionWad, penalty);
+        emit Deleveraged(account, msg.sender, fraction, penalty);
     }
 
     // ================================================================== venue margin
@@ -347,6 +354,30 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
     /// @inheritdoc ITradingModule
     function position(address account, uint8 market, uint8 venue) external view returns (Position memory) {
         return _positions[account][_slot(market, venue)];
+    }
+
+    /// @inheritdoc ITradingModule
+    function positionsOf(address account)
+        external
+        view
+        returns (uint16 openSlots, Position[] memory positions)
+    {
+        openSlots = _openSlots[account];
+        positions = new Position[](_popCount(openSlots));
+        uint256 k;
+        for (uint256 slot; openSlots >> slot != 0; ++slot) {
+            if ((openSlots >> slot) & 1 == 1) positions[k++] = _positions[account][slot];
+        }
+    }
+
+    /// @inheritdoc ITradingModule
+    function fundingIndexes() external view returns (int256[] memory indexes) {
+        indexes = new int256[](MAX_MARKETS * MAX_VENUES);
+        for (uint256 m; m < _markets.length; ++m) {
+            for (uint256 v; v < _venues.length; ++v) {
+                indexes[_slot(m, v)] = _venues[v].fundingIndex(uint8(m));
+            }
+        }
     }
 
     /// @inheritdoc ITradingModule
@@ -521,5 +552,11 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
 
     function _abs(int256 x) internal pure returns (uint256) {
         return x >= 0 ? uint256(x) : uint256(-x);
+    }
+
+    function _popCount(uint16 bits) internal pure returns (uint256 count) {
+        for (; bits != 0; bits &= bits - 1) {
+            ++count;
+        }
     }
 }

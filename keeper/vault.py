@@ -58,12 +58,23 @@ class AccountHealth:
 
 
 @dataclass(frozen=True)
+class PerpPosition:
+    """One open position of an account, in the trading module's units (WAD)."""
+
+    slot: int  # market x MAX_VENUES + venue
+    size: int
+    entry_price: int
+    funding_index: int
+
+
+@dataclass(frozen=True)
 class AccountSnapshot:
-    """One row of the vault's paged account view."""
+    """One row of the lens's paged account view."""
 
     account: ChecksumAddress
     base_balance: int
     collateral: tuple[int, ...]
+    positions: tuple[PerpPosition, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,7 +175,7 @@ class VaultClient:
         self, offset: int, limit: int, block: BlockIdentifier = "latest"
     ) -> tuple[list[AccountSnapshot], int]:
         page, total = self.lens.functions.accounts(self.deployment.vault, offset, limit).call(block_identifier=block)
-        rows = [AccountSnapshot(Web3.to_checksum_address(a), int(b), tuple(int(c) for c in cs)) for a, b, cs in page]
+        rows = [_snapshot(*row) for row in page]
         return rows, int(total)
 
     def iter_accounts(
@@ -249,6 +260,18 @@ class VaultClient:
         if self.sender is None:
             raise PrimeVaultError("this action sends a transaction: give a key (--keystore or --dev-account)")
         return self.sender
+
+
+def _snapshot(
+    account: str, base: int, collateral: Sequence[int], open_slots: int, positions: Sequence[Sequence[int]]
+) -> AccountSnapshot:
+    slots = [slot for slot in range(16) if open_slots >> slot & 1]
+    return AccountSnapshot(
+        Web3.to_checksum_address(account),
+        int(base),
+        tuple(int(c) for c in collateral),
+        tuple(PerpPosition(slot, int(p[0]), int(p[1]), int(p[2])) for slot, p in zip(slots, positions, strict=True)),
+    )
 
 
 def _checksum(address: str) -> ChecksumAddress:

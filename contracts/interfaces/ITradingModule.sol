@@ -76,12 +76,13 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     ///         with the reason instead of reverting the batch.
     function executeOrders(Execution[] calldata executions) external;
 
-    /// @notice Closes `account`'s positions pro rata, just enough to bring it back above its maintenance
-    ///         requirement plus a buffer (all of them if that is not enough), and charges the liquidation
-    ///         penalty on the closed notional, part of it to the caller. Permissionless. Once no position is
-    ///         left, collateral is absorbed through the vault's `liquidate` as before.
-    /// @return closedFractionWad The fraction of every position that was closed.
-    function deleverage(address account) external returns (uint256 closedFractionWad);
+    /// @notice For each account below its maintenance requirement that holds positions: closes them pro
+    ///         rata, just enough to bring it back above maintenance plus a buffer (all of them if that is not
+    ///         enough), and charges the penalty on the closed notional, part of it to the caller. Other
+    ///         accounts are skipped, not reverted, so a batch survives a competing keeper. Permissionless.
+    ///         Once no position is left, collateral is absorbed through the vault's `liquidate` as before.
+    /// @return deleveraged How many accounts were deleveraged (each emits `Deleveraged`).
+    function deleverage(address[] calldata accounts) external returns (uint256 deleveraged);
 
     /// @notice Moves `amount` of pooled base into venue `venue`'s margin account. Executor only.
     function depositMargin(uint8 venue, uint256 amount) external;
@@ -101,6 +102,16 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
 
     /// @notice `account`'s position in `market` at `venue`.
     function position(address account, uint8 market, uint8 venue) external view returns (Position memory);
+
+    /// @notice `account`'s open positions: a bit per open (market, venue) slot, slot = market x MAX_VENUES +
+    ///         venue, and the positions in slot order.
+    function positionsOf(address account)
+        external
+        view
+        returns (uint16 openSlots, Position[] memory positions);
+
+    /// @notice Every venue's current funding index per slot (market x MAX_VENUES + venue), USD WAD per unit.
+    function fundingIndexes() external view returns (int256[] memory);
 
     /// @notice The vault's netted position in `market` at `venue` by its own books (equals the venue's).
     function netPosition(uint8 market, uint8 venue) external view returns (int256);

@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IPrimeVault} from "../interfaces/IPrimeVault.sol";
+import {ITradingModule} from "../interfaces/ITradingModule.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
 
 /// @title PrimeVaultLens
@@ -16,11 +17,13 @@ contract PrimeVaultLens {
     /// @notice A page size of zero or above MAX_PAGE_SIZE.
     error InvalidPageSize(uint256 limit, uint256 max);
 
-    /// @notice One account's balances.
+    /// @notice One account's balances and positions.
     struct AccountSnapshot {
         address account;
         int256 baseBalance; // present value, rounded as the vault rounds it (debt up)
         uint256[] collateral; // balance per collateral asset, in `collateralAssets()` order
+        uint16 openSlots; // bit per open (market, venue) slot of the trading module
+        ITradingModule.Position[] positions; // in slot order
     }
 
     /// @notice Accounts [offset, offset + limit) of `vault` with their balances, and the total count.
@@ -33,13 +36,19 @@ contract PrimeVaultLens {
         address[] memory listed;
         (listed, total) = vault.listedAccounts(offset, limit);
         address[] memory assets = vault.collateralAssets();
+        ITradingModule trading = ITradingModule(vault.tradingModule());
         page = new AccountSnapshot[](listed.length);
         for (uint256 k; k < listed.length; ++k) {
-            uint256[] memory balances = new uint256[](assets.length);
+            AccountSnapshot memory row = page[k];
+            row.account = listed[k];
+            row.baseBalance = vault.baseBalanceOf(listed[k]);
+            row.collateral = new uint256[](assets.length);
             for (uint256 i; i < assets.length; ++i) {
-                balances[i] = vault.collateralBalanceOf(listed[k], assets[i]);
+                row.collateral[i] = vault.collateralBalanceOf(listed[k], assets[i]);
             }
-            page[k] = AccountSnapshot(listed[k], vault.baseBalanceOf(listed[k]), balances);
+            if (address(trading) != address(0)) {
+                (row.openSlots, row.positions) = trading.positionsOf(listed[k]);
+            }
         }
     }
 

@@ -1,37 +1,115 @@
-"""Simulate, sign, send and confirm transactions, reporting any revert as a decoded custom error."""
+"""Simulate, sign, send and confirm transactions, reporting any revert as a decoded custom error.
+
+For a process that runs for days: EIP-1559 fees under a cap, a nonce manager that survives restarts, a
+stuck transaction replaced with the same nonce at a higher fee, receipts with timeouts, and no blind resend
+(a signed transaction is only ever sent again byte for byte, which cannot double-spend its nonce).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import requests
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
-from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
-from web3.types import TxParams, TxReceipt
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
+from web3.types import Nonce, TxParams, TxReceipt, Wei
 
 from keeper.chain.revert import ErrorDecoder, TransactionReverted, revert_data
 from keeper.errors import PrimeVaultError
 
+log = logging.getLogger(__name__)
+
 GAS_MARGIN_PERCENT = 125
 GAS_MARGIN_FIXED = 50_000
+# A replacement must pay at least 10% more to be accepted by nodes; auction-keeper escalates by 12.5%.
+FEE_BUMP_PERCENT = 125
+
+
+class DryRun(PrimeVaultError):
+    """The sender is in dry-run mode: the transaction was simulated and would have been sent."""
+
+
+@dataclass
+class FeePolicy:
+    """EIP-1559 fees: max fee = base fee x multiplier + priority fee, never above `max_fee_cap`."""
+
+    max_fee_cap: int | None = None  # wei per gas
+    base_fee_multiplier: int = 2
+    replace_after: float = 30.0  # seconds without a receipt before the same nonce is sent at a higher fee
+    receipt_timeout: float = 120.0
+
+
+class NonceManager:
+    """Next nonce for one key: the larger of the chain's pending count and the last one this key used,
+    kept in a file so a restart never reuses a nonce of a transaction still in flight. Another instance
+    runs with another key, so nonces never collide between instances."""
+
+    def __init__(self, w3: Web3, address: ChecksumAddress, state_file: Path | None = None) -> None:
+        self.w3 = w3
+        self.address = address
+        self.state_file = state_file
+        self._last_used: int | None = self._load()
+
+    def next(self) -> int:
+        pending = self.w3.eth.get_transaction_count(self.address, "pending")
+        if self._last_used is None or pending > self._last_used:
+            return pending
+        # The chain may forget a transaction (a reorg, a restarted node) that this key did send: in that
+        # case the chain's count wins, since nothing at or above it is pending any more.
+        latest = self.w3.eth.get_transaction_count(self.address, "latest")
+        return pending if pending <= latest else self._last_used + 1
+
+    def used(self, nonce: int) -> None:
+        self._last_used = nonce
+        if self.state_file is not None:
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            self.state_file.write_text(json.dumps({"address": self.address, "last_used": nonce}))
+
+    def _load(self) -> int | None:
+        if self.state_file is None or not self.state_file.is_file():
+            return None
+        data = json.loads(self.state_file.read_text())
+        return int(data["last_used"]) if data.get("address") == self.address else None
 
 
 class Sender:
-    """Sends transactions from one local key.
+    """Sends transactions from one local key, one at a time.
 
     Every transaction is simulated with `eth_call` first, so a revert is reported with its decoded custom
     error before anything is signed; a transaction that still reverts on chain is replayed at its block to
     recover the reason.
     """
 
-    def __init__(self, w3: Web3, account: LocalAccount, decoder: ErrorDecoder, receipt_timeout: float = 120.0):
+    def __init__(
+        self,
+        w3: Web3,
+        account: LocalAccount,
+        decoder: ErrorDecoder,
+        *,
+        fees: FeePolicy | None = None,
+        nonce_file: Path | None = None,
+        dry_run: bool = False,
+    ) -> None:
         self.w3 = w3
         self.account = account
         self.decoder = decoder
-        self.receipt_timeout = receipt_timeout
+        self.fees = fees or FeePolicy()
+        self.dry_run = dry_run
+        self.nonces = NonceManager(w3, account.address, nonce_file)
+        self.sent_hashes: list[str] = []
         self._chain_id = w3.eth.chain_id
+        self._lock = threading.Lock()
 
     @property
     def address(self) -> ChecksumAddress:
@@ -45,8 +123,11 @@ class Sender:
             raise self._reverted(action, exc) from None
 
     def transact(self, action: str, fn: ContractFunction, gas: int | None = None) -> TxReceipt:
-        """Simulates, then sends `fn` and waits for its receipt."""
+        """Simulates, then sends `fn` and waits for its receipt. In dry-run mode raises `DryRun` instead of
+        sending."""
         self.call(action, fn)
+        if self.dry_run:
+            raise DryRun(f"dry run: {action} simulated, not sent")
         params: TxParams = {"from": self.address, "chainId": self._chain_id}
         if gas is not None:
             params["gas"] = gas
@@ -73,16 +154,91 @@ class Sender:
             raise PrimeVaultError(f"{action}: deployment failed in transaction {receipt['transactionHash'].hex()}")
         return address
 
+    # ------------------------------------------------------------------ sending
+
     def _send(self, action: str, tx: TxParams) -> TxReceipt:
-        tx["nonce"] = self.w3.eth.get_transaction_count(self.address, "pending")
+        with self._lock:
+            tx["nonce"] = Nonce(self.nonces.next())
+            self._set_fees(tx)
+            hashes: list[HexBytes] = []
+            deadline = time.monotonic() + self.fees.receipt_timeout
+            while True:
+                hashes.append(self._broadcast(action, tx))
+                receipt = self._wait_any(hashes, min(self.fees.replace_after, deadline - time.monotonic()))
+                if receipt is not None:
+                    return receipt
+                if time.monotonic() >= deadline:
+                    raise PrimeVaultError(
+                        f"{action}: nonce {tx['nonce']} not mined within {self.fees.receipt_timeout:.0f}s "
+                        f"(sent {len(hashes)} times, last 0x{hashes[-1].hex()})"
+                    )
+                if not self._bump_fees(tx):
+                    log.warning("%s: stuck at the fee cap; waiting", action)
+                    continue
+                log.warning(
+                    "%s: nonce %d not mined after %.0fs; replacing at %d wei",
+                    action,
+                    tx["nonce"],
+                    self.fees.replace_after,
+                    tx["maxFeePerGas"],
+                )
+
+    def _broadcast(self, action: str, tx: TxParams) -> HexBytes:
         signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
-        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        tx_hash = HexBytes(signed.hash)
         try:
-            return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout)
-        except TimeExhausted:
-            raise PrimeVaultError(
-                f"{action}: transaction 0x{tx_hash.hex()} not mined within {self.receipt_timeout:.0f}s"
-            ) from None
+            self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except (requests.ConnectionError, requests.Timeout):
+            # The node may have received it. Sending these same bytes again cannot spend the nonce twice,
+            # so after a pause they go out once more; nothing is ever re-signed with a new nonce.
+            log.warning("%s: connection lost while sending 0x%s; resending the same transaction", action, tx_hash.hex())
+            time.sleep(1.0)
+            # Whether it landed is for the receipt poll to decide.
+            with contextlib.suppress(requests.ConnectionError, requests.Timeout, Web3RPCError):
+                self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except Web3RPCError as exc:
+            message = str(exc).lower()
+            if "already known" not in message and "nonce too low" not in message:
+                raise
+        self.nonces.used(int(tx["nonce"]))
+        self.sent_hashes.append("0x" + tx_hash.hex())
+        return tx_hash
+
+    def _wait_any(self, hashes: list[HexBytes], seconds: float) -> TxReceipt | None:
+        end = time.monotonic() + max(seconds, 0.0)
+        while True:
+            for tx_hash in reversed(hashes):
+                try:
+                    receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+                except (TransactionNotFound, requests.ConnectionError, requests.Timeout):
+                    continue
+                if receipt is not None:
+                    return receipt
+            if time.monotonic() >= end:
+                return None
+            time.sleep(0.05)
+
+    def _set_fees(self, tx: TxParams) -> None:
+        if "gasPrice" in tx:
+            del tx["gasPrice"]
+        base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+        priority = int(self.w3.eth.max_priority_fee)
+        max_fee = base_fee * self.fees.base_fee_multiplier + priority
+        if self.fees.max_fee_cap is not None:
+            max_fee = min(max_fee, self.fees.max_fee_cap)
+            priority = min(priority, max_fee)
+        tx["maxFeePerGas"] = Wei(max_fee)
+        tx["maxPriorityFeePerGas"] = Wei(priority)
+
+    def _bump_fees(self, tx: TxParams) -> bool:
+        max_fee = int(tx["maxFeePerGas"]) * FEE_BUMP_PERCENT // 100 + 1
+        priority = int(tx["maxPriorityFeePerGas"]) * FEE_BUMP_PERCENT // 100 + 1
+        if self.fees.max_fee_cap is not None and max_fee > self.fees.max_fee_cap:
+            return False
+        tx["maxFeePerGas"], tx["maxPriorityFeePerGas"] = Wei(max_fee), Wei(min(priority, max_fee))
+        return True
+
+    # ------------------------------------------------------------------ reverts
 
     def _replay(self, action: str, tx: TxParams, receipt: TxReceipt) -> TransactionReverted:
         call: TxParams = {"from": self.address, "to": tx["to"], "data": tx["data"]}

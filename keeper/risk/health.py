@@ -1,21 +1,26 @@
 """Account health for every account at once (numpy), and exact per-account confirmation (integers).
 
-The vectorized pass screens in float64; any account whose margin is within a relative band of its
-threshold is re-checked with integer arithmetic that reproduces the contract's rounding (values round
-down, requirements and debt round up), so a decision near the threshold is never a float artefact.
+The vectorized pass screens in float64 over an accounts x assets matrix of collateral and an accounts x
+slots matrix of perp positions (slot = market x MAX_VENUES + venue). Any account whose margin is within a
+relative band of its threshold is re-checked with integer arithmetic that reproduces the contracts'
+rounding (collateral values round down, requirements and debt up; perp PnL rounds down and funding owed
+up), so a decision near the threshold is never a float artefact.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 BPS = 10_000
+WAD = 10**18
+WAD_TO_BASE = 10**12  # USD WAD to USDC units
+MAX_VENUES = 4
 # Relative band around the threshold inside which float results are confirmed exactly. float64 carries
-# ~1e-16 relative error per operation; 1e-9 leaves a wide margin for sums over many assets.
+# ~1e-16 relative error per operation; 1e-9 leaves a wide margin for sums over many assets and positions.
 SCREEN_BAND = 1e-9
 
 FloatArray = npt.NDArray[np.float64]
@@ -24,12 +29,33 @@ BoolArray = npt.NDArray[np.bool_]
 
 @dataclass(frozen=True)
 class RiskParameters:
-    """Per-collateral-asset inputs, in `collateralAssets()` order."""
+    """Per-collateral-asset inputs in `collateralAssets()` order, and per-perp-market inputs in market order."""
 
     prices: Sequence[int]
     scale_exponents: Sequence[int]
     initial_haircut_bps: Sequence[int]
     maintenance_haircut_bps: Sequence[int]
+    perp_marks: Sequence[int] = ()  # USD WAD per base unit, per market
+    perp_initial_bps: Sequence[int] = ()
+    perp_maintenance_bps: Sequence[int] = ()
+    funding_indexes: Sequence[int] = field(default_factory=tuple)  # USD WAD per unit, per slot
+
+    @property
+    def slots(self) -> int:
+        return len(self.perp_marks) * MAX_VENUES
+
+
+@dataclass(frozen=True)
+class PerpArrays:
+    """Positions of n accounts over the slots, float64: size in base units, prices in USD."""
+
+    sizes: FloatArray  # (n, slots)
+    entries: FloatArray  # (n, slots)
+    funding_at_entry: FloatArray  # (n, slots)
+
+    @classmethod
+    def empty(cls, n: int, slots: int) -> PerpArrays:
+        return cls(np.zeros((n, slots)), np.zeros((n, slots)), np.zeros((n, slots)))
 
 
 @dataclass(frozen=True)
@@ -37,24 +63,28 @@ class HealthArrays:
     """Health of n accounts, float64 in base units."""
 
     collateral_value: FloatArray
+    unrealized_pnl: FloatArray
     equity: FloatArray
     initial_requirement: FloatArray
     maintenance_requirement: FloatArray
-    liquidatable: BoolArray  # screened: equity < maintenance with debt
+    liquidatable: BoolArray  # screened: equity < maintenance, with debt or positions
     near_threshold: BoolArray  # within SCREEN_BAND of the maintenance threshold: confirm exactly
 
 
 @dataclass(frozen=True)
 class ExactHealth:
     collateral_value: int
+    unrealized_pnl: int
     equity: int
     initial_requirement: int
     maintenance_requirement: int
     liquidatable: bool
 
 
-def compute_health(base: FloatArray, collateral: FloatArray, params: RiskParameters) -> HealthArrays:
-    """Health of every account: `base` is (n,) signed base balances, `collateral` is (n, m) token balances."""
+def compute_health(
+    base: FloatArray, collateral: FloatArray, params: RiskParameters, perp: PerpArrays | None = None
+) -> HealthArrays:
+    """Health of every account: `base` is (n,) signed base balances, `collateral` (n, m) token balances."""
     unit_prices = np.asarray(params.prices, dtype=np.float64) / np.power(
         10.0, np.asarray(params.scale_exponents, dtype=np.float64)
     )
@@ -68,22 +98,43 @@ def compute_health(base: FloatArray, collateral: FloatArray, params: RiskParamet
     )
     sums = collateral @ weights
     collateral_value, initial, maintenance = sums[:, 0], sums[:, 1], sums[:, 2]
-    equity = collateral_value + base
+    pnl = np.zeros_like(base)
+    trading: BoolArray = np.zeros(base.shape, dtype=bool)
+    if perp is not None and params.slots:
+        marks = np.repeat(np.asarray(params.perp_marks, dtype=np.float64) / WAD, MAX_VENUES)  # (slots,)
+        funding = np.asarray(params.funding_indexes, dtype=np.float64) / WAD
+        # PnL less funding owed: size x ((mark - entry) - (funding now - funding at entry)), summed over slots.
+        pnl = np.einsum("ij,ij->i", perp.sizes, (marks - perp.entries) - (funding - perp.funding_at_entry)) * 1e6
+        initial_bps = np.repeat(np.asarray(params.perp_initial_bps, dtype=np.float64) / BPS, MAX_VENUES)
+        maintenance_bps = np.repeat(np.asarray(params.perp_maintenance_bps, dtype=np.float64) / BPS, MAX_VENUES)
+        abs_sizes = np.abs(perp.sizes)
+        requirements = abs_sizes @ np.column_stack([marks * initial_bps, marks * maintenance_bps]) * 1e6
+        initial = initial + requirements[:, 0]
+        maintenance = maintenance + requirements[:, 1]
+        trading = np.asarray((abs_sizes > 0).any(axis=1), dtype=bool)
+    equity = collateral_value + base + pnl
     margin = equity - maintenance
-    scale = np.maximum(np.abs(collateral_value) + np.abs(base), 1.0)
-    has_debt = base < 0
+    scale = np.maximum(np.abs(collateral_value) + np.abs(base) + np.abs(pnl) + maintenance, 1.0)
+    due = (base < 0) | trading
     return HealthArrays(
         collateral_value=collateral_value,
+        unrealized_pnl=pnl,
         equity=equity,
         initial_requirement=initial,
         maintenance_requirement=maintenance,
-        liquidatable=has_debt & (margin < 0),
-        near_threshold=has_debt & (np.abs(margin) <= SCREEN_BAND * scale + 2.0),
+        liquidatable=due & (margin < 0),
+        near_threshold=due & (np.abs(margin) <= SCREEN_BAND * scale + 2.0),
     )
 
 
-def exact_health(base: int, balances: Sequence[int], params: RiskParameters) -> ExactHealth:
-    """One account's health with the contract's integer rounding."""
+def exact_health(
+    base: int,
+    balances: Sequence[int],
+    params: RiskParameters,
+    positions: Sequence[tuple[int, int, int, int]] = (),
+) -> ExactHealth:
+    """One account's health with the contracts' integer rounding. `positions` are (slot, size, entry price,
+    funding index at entry), all WAD."""
     value = initial = maintenance = 0
     for i, balance in enumerate(balances):
         if balance == 0:
@@ -92,8 +143,30 @@ def exact_health(base: int, balances: Sequence[int], params: RiskParameters) -> 
         value += v
         initial += _ceil_div(v * params.initial_haircut_bps[i], BPS)
         maintenance += _ceil_div(v * params.maintenance_haircut_bps[i], BPS)
-    equity = value + base
-    return ExactHealth(value, equity, initial, maintenance, base < 0 and equity < maintenance)
+    pnl_wad = perp_initial_wad = perp_maintenance_wad = 0
+    for slot, size, entry, funding_at_entry in positions:
+        market = slot // MAX_VENUES
+        mark = params.perp_marks[market]
+        pnl_wad += _div_down(size * (mark - entry), WAD) - _funding_owed(
+            size, funding_at_entry, params.funding_indexes[slot]
+        )
+        notional = abs(size) * mark // WAD
+        perp_initial_wad += notional * params.perp_initial_bps[market]
+        perp_maintenance_wad += notional * params.perp_maintenance_bps[market]
+    pnl = _div_down(pnl_wad, WAD_TO_BASE)
+    initial += _ceil_div(perp_initial_wad, BPS * WAD_TO_BASE)
+    maintenance += _ceil_div(perp_maintenance_wad, BPS * WAD_TO_BASE)
+    equity = value + base + pnl
+    return ExactHealth(value, pnl, equity, initial, maintenance, (base < 0 or bool(positions)) and equity < maintenance)
+
+
+def _funding_owed(size: int, at_entry: int, now: int) -> int:
+    product = size * (now - at_entry)
+    return _ceil_div(product, WAD) if product >= 0 else -((-product) // WAD)
+
+
+def _div_down(a: int, b: int) -> int:
+    return a // b  # Python's floor division rounds toward negative infinity, as the contracts do
 
 
 def _ceil_div(a: int, b: int) -> int:

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {Vm} from "forge-std/Vm.sol";
+
 import {TradingFixture} from "./utils/TradingFixture.sol";
+import {IPrimeVaultEvents} from "../../contracts/interfaces/IPrimeVaultEvents.sol";
 import {IPrimeVault} from "../../contracts/interfaces/IPrimeVault.sol";
-import {IPrimeVaultErrors} from "../../contracts/interfaces/IPrimeVaultErrors.sol";
 
 contract DeleverageTest is TradingFixture {
     function setUp() public override {
@@ -12,9 +14,24 @@ contract DeleverageTest is TradingFixture {
         _executeOn(_submit(alice, alice, BTC_MARKET, 3e18, 61_000e18), DYDX, 3e18);
     }
 
-    function test_healthyAccountsCannotBeDeleveraged() public {
-        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.NotLiquidatable.selector, alice));
-        trading.deleverage(alice);
+    function _deleverageOne(address account) internal returns (uint256 fraction) {
+        address[] memory list = new address[](1);
+        list[0] = account;
+        vm.recordLogs();
+        assertEq(trading.deleverage(list), 1);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].topics[0] == IPrimeVaultEvents.Deleveraged.selector) {
+                (fraction,) = abi.decode(logs[i].data, (uint256, uint256));
+            }
+        }
+    }
+
+    function test_healthyAccountsAreSkipped() public {
+        address[] memory list = new address[](2);
+        (list[0], list[1]) = (alice, bob);
+        assertEq(trading.deleverage(list), 0);
+        assertEq(trading.position(alice, BTC_MARKET, DYDX).size, 3e18);
     }
 
     function test_priceMoveClosesOnlyPartOfThePosition() public {
@@ -27,7 +44,7 @@ contract DeleverageTest is TradingFixture {
         assertEq(vault.liquidate(list), 0, "the vault leaves accounts with positions to the trading module");
 
         vm.prank(bob);
-        uint256 fraction = trading.deleverage(alice);
+        uint256 fraction = _deleverageOne(alice);
         assertGt(fraction, 0.1e18);
         assertLt(fraction, 0.5e18, "only part is closed");
         int256 remaining = trading.position(alice, BTC_MARKET, DYDX).size;
@@ -43,7 +60,7 @@ contract DeleverageTest is TradingFixture {
 
     function test_whenClosingIsNotEnoughCollateralIsAbsorbedAfterwards() public {
         btcFeed.setAnswer(50_500e8); // about -28,500: equity near zero
-        uint256 fraction = trading.deleverage(alice);
+        uint256 fraction = _deleverageOne(alice);
         assertEq(fraction, 1e18);
         assertFalse(trading.hasOpenPositions(alice));
         assertTrue(vault.isLiquidatable(alice));
@@ -57,7 +74,9 @@ contract DeleverageTest is TradingFixture {
         btcFeed.setAnswer(54_000e8);
         vm.warp(block.timestamp + STALENESS + 1);
         ethFeed.setAnswer(ETH_PRICE);
+        address[] memory list = new address[](1);
+        list[0] = alice;
         vm.expectRevert();
-        trading.deleverage(alice);
+        trading.deleverage(list);
     }
 }

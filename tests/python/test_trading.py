@@ -124,7 +124,7 @@ def test_price_move_deleverages_only_part_of_the_position(market: Chain) -> None
     module = keeper.contract
     admin = market.client(0).sender
     assert admin is not None
-    admin.transact("deleverage", module.functions.deleverage(me))
+    admin.transact("deleverage", module.functions.deleverage([me]))
     remaining = sum(p.size for p in alice.positions(me))
     assert Decimal(0) < remaining < Decimal(6)
     assert not market.client(1).health(me).liquidatable

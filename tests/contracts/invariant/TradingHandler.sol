@@ -94,11 +94,7 @@ contract TradingHandler is Test {
     }
 
     function liquidateAll() external {
-        for (uint256 i; i < actors.length; ++i) {
-            if (vault.isLiquidatable(actors[i]) && trading.hasOpenPositions(actors[i])) {
-                trading.deleverage(actors[i]);
-            }
-        }
+        trading.deleverage(actors);
         vault.liquidate(actors);
         uint256 held = vault.collateralReserves(address(weth));
         if (held == 0) return;

@@ -1,0 +1,78 @@
+"""JSON-RPC connection for long-running processes: retries with backoff and rotation over several
+endpoints for reads, and never a blind retry of `eth_sendRawTransaction`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import requests
+from eth_typing import URI
+from web3 import HTTPProvider, Web3
+from web3.providers.rpc.utils import REQUEST_RETRY_ALLOWLIST
+from web3.types import RPCEndpoint, RPCResponse
+
+log = logging.getLogger(__name__)
+
+# web3.py's default allowlist includes eth_sendRawTransaction; a keeper must decide itself whether a send
+# that may have reached the node is sent again (see `Sender`), so it is taken out here.
+RETRYABLE_METHODS = frozenset(m for m in REQUEST_RETRY_ALLOWLIST if m != "eth_sendRawTransaction") | {
+    "eth_call",
+    "eth_estimateGas",
+    "eth_getTransactionReceipt",
+    "eth_getTransactionByHash",
+    "eth_maxPriorityFeePerGas",
+    "eth_feeHistory",
+    "evm_snapshot",
+}
+
+
+class RotatingHTTPProvider(HTTPProvider):
+    """An HTTP provider over several endpoints: a read that fails to connect moves to the next endpoint and
+    is retried with exponential backoff, up to `retries` times in all."""
+
+    def __init__(self, urls: Sequence[str], timeout: float = 10.0, retries: int = 6, backoff: float = 0.25) -> None:
+        if not urls:
+            raise ValueError("at least one RPC URL is needed")
+        self.urls = list(urls)
+        self._current = 0
+        self.retries = retries
+        self.backoff = backoff
+        super().__init__(self.urls[0], request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
+
+    @property
+    def current_url(self) -> str:
+        return self.urls[self._current]
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        attempt = 0
+        while True:
+            try:
+                return super().make_request(method, params)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if method not in RETRYABLE_METHODS or attempt >= self.retries:
+                    raise
+                delay = self.backoff * 2**attempt
+                attempt += 1
+                self._rotate()
+                log.warning(
+                    "rpc %s failed (%s); retry %d on %s in %.2fs",
+                    method,
+                    type(exc).__name__,
+                    attempt,
+                    self.current_url,
+                    delay,
+                )
+                time.sleep(delay)
+
+    def _rotate(self) -> None:
+        if len(self.urls) > 1:
+            self._current = (self._current + 1) % len(self.urls)
+            self.endpoint_uri = URI(self.urls[self._current])
+
+
+def connect(urls: Sequence[str], timeout: float = 10.0) -> Web3:
+    """A Web3 over `urls` with read retries and rotation."""
+    return Web3(RotatingHTTPProvider(urls, timeout))
