@@ -78,7 +78,7 @@ def cli(
 
 
 def _register() -> None:
-    from keeper.cli import account, demo, devnet, quotes, trade
+    from keeper.cli import account, demo, devnet, keeper_cmd, quotes, trade
 
     cli.add_command(account.account)
     cli.add_command(devnet.devnet)
@@ -86,6 +86,8 @@ def _register() -> None:
     cli.add_command(demo.demo)
     cli.add_command(quotes.quotes)
     cli.add_command(trade.trade)
+    cli.add_command(keeper_cmd.keeper_group)
+    cli.add_command(keeper_cmd.risk_group)
 
 
 _register()

@@ -1,0 +1,164 @@
+"""`primevault keeper run` and `primevault risk ...`: the keeper operator's commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from keeper.cli.context import CliContext, pass_context
+from keeper.daemon.config import KeeperConfig, load_config
+from keeper.daemon.runner import Keeper
+from keeper.liquidator import arrays, risk_parameters
+from keeper.risk.stress import parse_shocks, shocked, stress
+
+_config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="PRIMEVAULT_CONFIG",
+    help="TOML file with a [keeper] table (see docs/keeper.example.toml).",
+)
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def _configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def _keeper_config(ctx: CliContext, path: Path | None, **overrides: Any) -> KeeperConfig:
+    base: dict[str, Any] = {
+        "rpc_urls": ctx.rpc_url_option or (ctx.deployment.rpc_url if ctx.deployment_path.is_file() else None),
+        "deployment": ctx.deployment_path,
+        "dev_account": ctx.dev_account_index,
+        "keystore": ctx.keystore,
+        "password_file": ctx.password_file,
+    }
+    base.update(overrides)
+    return load_config(path, base)
+
+
+@click.group("keeper")
+def keeper_group() -> None:
+    """Run the keeper daemon."""
+
+
+@keeper_group.command()
+@_config_option
+@click.option("--dry-run", is_flag=True, default=None, help="Decide and log; send nothing.")
+@click.option("--once", is_flag=True, default=None, help="One cycle of every job, then exit.")
+@click.option("--shard", help="Scan only shard i of n, as i/n (e.g. 0/2).")
+@click.option("--metrics-port", help="Port for /metrics and /healthz (0 or 'off' to disable).")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--log-level", default="info", show_default=True)
+@pass_context
+def run(
+    ctx: CliContext,
+    config_path: Path | None,
+    dry_run: bool | None,
+    once: bool | None,
+    shard: str | None,
+    metrics_port: str | None,
+    data_dir: Path | None,
+    log_level: str,
+) -> None:
+    """Scan every block, liquidate, execute orders, manage venue margin, reconcile, recalibrate haircuts."""
+    config = _keeper_config(
+        ctx, config_path, dry_run=dry_run, once=once, shard=shard, metrics_port=metrics_port, data_dir=data_dir
+    )
+    _configure_logging(log_level)
+    keeper = Keeper(config)
+    if config.once:
+        keeper.run_once()
+        found = keeper.last_scan
+        click.echo(
+            f"one cycle done: {len(found.accounts) if found else 0} accounts scanned, "
+            f"{len(found.liquidatable) if found else 0} liquidatable at block {found.block if found else '-'}"
+        )
+    else:
+        keeper.run()
+
+
+@click.group("risk")
+def risk_group() -> None:
+    """Haircuts and stress tests, computed by the keeper's engine."""
+
+
+@risk_group.command()
+@_config_option
+@click.option("--apply", is_flag=True, help="Push the changes allowed now (risk-manager key).")
+@pass_context
+def haircuts(ctx: CliContext, config_path: Path | None, apply: bool) -> None:
+    """Current haircuts next to the ones the volatility model proposes, with its inputs."""
+    keeper = Keeper(_keeper_config(ctx, config_path, metrics_port="off"))
+    proposals = keeper.haircut_job(apply=apply)
+    click.echo(
+        f"{'asset':<6} {'samples':>7} {'vol/day ewma':>12} {'window':>8} {'add-on':>7}  "
+        f"{'current i/m':>12}  {'formula i/m':>12}  {'next i/m':>12}"
+    )
+    for p in proposals:
+        inputs = f"{p.asset:<6} {p.samples:>7} {p.ewma_daily_vol:>12.4%} {p.window_daily_vol:>8.4%}"
+        current = f"{p.current_initial_bps:>5}/{p.current_maintenance_bps:<6}"
+        target = f"{p.target_initial_bps:>5}/{p.target_maintenance_bps:<6}"
+        upcoming = f"{p.next_initial_bps:>5}/{p.next_maintenance_bps:<6}"
+        note = "" if p.allowed_now else "  (too soon after the last update)"
+        click.echo(f"{inputs} {p.liquidity_addon_bps:>7}  {current}  {target}  {upcoming}{note}")
+    if apply:
+        changed = [p.asset for p in proposals if p.changes]
+        click.echo(f"pushed: {', '.join(changed) if changed else 'nothing to change'}")
+
+
+@risk_group.command("stress")
+@_config_option
+@click.option("--shock", required=True, help="Price moves, e.g. ETH=-30%,BTC=-20%.")
+@pass_context
+def stress_command(ctx: CliContext, config_path: Path | None, shock: str) -> None:
+    """How many accounts a price shock makes liquidatable, the shortfall, and whether reserves cover it."""
+    shocks = parse_shocks(shock)
+    keeper = Keeper(_keeper_config(ctx, config_path, metrics_port="off"))
+    started = time.monotonic()
+    params = risk_parameters(keeper.vault)
+    accounts = list(keeper.vault.iter_accounts())
+    base, collateral, perp = arrays(accounts, params)
+    assets = [t.symbol.removeprefix("W") for t in keeper.deployment.collateral]
+    markets = [m.ticker.split("-")[0] for m in keeper.deployment.markets]
+    penalties = [c.liquidation_penalty_bps for c in keeper.vault.asset_configs()]
+    result = stress(
+        base,
+        collateral,
+        perp,
+        params,
+        shocked(params, assets, markets, shocks),
+        penalties,
+        float(keeper.vault.market().reserves),
+    )
+    click.echo(f"accounts                  {result.accounts}")
+    click.echo(f"liquidatable now          {result.liquidatable_before}")
+    click.echo(f"liquidatable after shock  {result.liquidatable_after}")
+    click.echo(f"shortfall                 {result.shortfall / 1e6:,.2f} USDC")
+    click.echo(f"reserves                  {result.reserves / 1e6:,.2f} USDC")
+    click.echo(f"covered by reserves       {'yes' if result.covered else 'NO'}")
+    click.echo(f"computed in               {time.monotonic() - started:.2f}s")

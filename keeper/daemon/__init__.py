@@ -1,0 +1,1 @@
+"""The keeper daemon: configuration, metrics and health, the jobs, and the loop that runs them."""

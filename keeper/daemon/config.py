@@ -1,0 +1,160 @@
+"""Keeper configuration from a TOML file, the environment (and `.env`), and command-line overrides, checked
+at start with one line per bad field."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from keeper.errors import ConfigError
+
+ENV_PREFIX = "PRIMEVAULT_"
+
+
+@dataclass(frozen=True)
+class KeeperConfig:
+    rpc_urls: tuple[str, ...] = ("http://127.0.0.1:8545",)
+    deployment: Path = Path("deployments/local.json")
+    data_dir: Path = Path(".primevault")
+    keystore: Path | None = None
+    password_file: Path | None = None
+    dev_account: int | None = None
+    # Loop and job intervals, seconds.
+    poll_interval: float = 0.2
+    orders_interval: float = 2.0
+    margin_interval: float = 30.0
+    reconcile_interval: float = 30.0
+    haircut_interval: float = 3600.0
+    price_record_interval: float = 60.0
+    # Transactions.
+    gas_budget: int = 12_000_000
+    max_fee_gwei: float = 500.0
+    replace_after: float = 30.0
+    receipt_timeout: float = 180.0
+    # Health and metrics.
+    metrics_port: int | None = 9464
+    stale_after: float = 120.0
+    # Venue margin, as multiples of what the netted positions there require.
+    margin_floor: float = 1.5
+    margin_target: float = 2.0
+    margin_ceiling: float = 3.0
+    margin_minimum: int = 50_000  # USDC kept at every venue so new orders can fill before the next top-up
+    # Haircuts.
+    liquidity_addon_bps: dict[str, int] = field(default_factory=lambda: {"WETH": 200, "WBTC": 250})
+    apply_haircuts: bool = True
+    # Modes.
+    dry_run: bool = False
+    once: bool = False
+    shard: tuple[int, int] = (0, 1)
+
+
+_INTERVALS = (
+    "poll_interval",
+    "orders_interval",
+    "margin_interval",
+    "reconcile_interval",
+    "haircut_interval",
+    "price_record_interval",
+    "replace_after",
+    "receipt_timeout",
+    "stale_after",
+)
+
+
+def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> KeeperConfig:
+    """Defaults < TOML file (`[keeper]` table) < environment (`PRIMEVAULT_<FIELD>`) < overrides."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            document = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        raw.update(document.get("keeper", document))
+    names = {f.name for f in fields(KeeperConfig)}
+    for name in names:
+        value = os.environ.get(ENV_PREFIX + name.upper())
+        if value is not None and value != "":
+            raw[name] = value
+    if os.environ.get(ENV_PREFIX + "RPC_URL") and "rpc_urls" not in raw:
+        raw["rpc_urls"] = os.environ[ENV_PREFIX + "RPC_URL"]
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    unknown = sorted(set(raw) - names)
+    errors = [f"{key}: unknown setting" for key in unknown]
+    values: dict[str, Any] = {}
+    for f in fields(KeeperConfig):
+        if f.name in raw:
+            try:
+                values[f.name] = _coerce(f.name, raw[f.name])
+            except (ValueError, TypeError) as exc:
+                errors.append(f"{f.name}: {exc}")
+    if errors:
+        raise ConfigError("invalid keeper configuration:\n  " + "\n  ".join(errors))
+    config = KeeperConfig(**values)
+    _validate(config)
+    return config
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name == "rpc_urls":
+        return tuple(u.strip() for u in (value.split(",") if isinstance(value, str) else value) if u.strip())
+    if name in ("deployment", "data_dir", "keystore", "password_file"):
+        return Path(value)
+    if name in ("dev_account", "gas_budget", "margin_minimum"):
+        return int(value)
+    if name == "metrics_port":
+        return None if str(value).lower() in ("", "none", "off") else int(value)
+    if name in ("dry_run", "once", "apply_haircuts"):
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("1", "true", "yes", "on"):
+            return True
+        if str(value).lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{value!r} is not a boolean")
+    if name == "shard":
+        if isinstance(value, tuple):
+            return value
+        index, _, count = str(value).partition("/")
+        return (int(index), int(count))
+    if name == "liquidity_addon_bps":
+        if isinstance(value, str):
+            pairs = (p.split("=") for p in value.split(",") if p)
+            return {k.strip().upper(): int(v) for k, v in pairs}
+        return {str(k).upper(): int(v) for k, v in dict(value).items()}
+    return float(value)
+
+
+def _validate(c: KeeperConfig) -> None:
+    errors = []
+    if not c.rpc_urls:
+        errors.append("rpc_urls: at least one RPC URL is needed")
+    for url in c.rpc_urls:
+        if not url.startswith(("http://", "https://")):
+            errors.append(f"rpc_urls: {url!r} is not an http(s) URL")
+    if not c.deployment.is_file():
+        errors.append(f"deployment: {c.deployment} does not exist (start `primevault devnet` or run `deploy`)")
+    for name in _INTERVALS:
+        if getattr(c, name) <= 0:
+            errors.append(f"{name}: must be greater than zero, got {getattr(c, name)}")
+    if c.gas_budget < 200_000:
+        errors.append(f"gas_budget: {c.gas_budget} is too small for one liquidation batch (at least 200000)")
+    if c.max_fee_gwei <= 0:
+        errors.append("max_fee_gwei: must be greater than zero")
+    index, count = c.shard
+    if count < 1 or not 0 <= index < count:
+        errors.append(f"shard: {index}/{count} is not i/n with 0 <= i < n")
+    if not 1 <= c.margin_floor <= c.margin_target <= c.margin_ceiling:
+        errors.append("margin_floor <= margin_target <= margin_ceiling must hold, each at least 1")
+    if c.keystore is None and c.dev_account is None:
+        errors.append("key: set keystore and password_file (or dev_account on a local chain)")
+    if c.keystore is not None and c.password_file is None:
+        errors.append("password_file: needed with keystore")
+    if c.metrics_port is not None and not 0 <= c.metrics_port < 65_536:
+        errors.append(f"metrics_port: {c.metrics_port} is not a port")
+    if errors:
+        raise ConfigError("invalid keeper configuration:\n  " + "\n  ".join(errors))

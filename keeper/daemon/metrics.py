@@ -1,0 +1,83 @@
+"""Prometheus metrics and a `/healthz` endpoint on one port."""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+
+class KeeperMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.accounts_scanned = Gauge("primevault_accounts_scanned", "Accounts in the last risk scan", registry=r)
+        self.liquidatable = Gauge("primevault_accounts_liquidatable", "Accounts found liquidatable", registry=r)
+        self.liquidations_sent = Counter("primevault_liquidations_sent", "Accounts sent for liquidation", registry=r)
+        self.liquidations_mined = Counter("primevault_liquidations_mined", "Accounts liquidated on chain", registry=r)
+        self.reverts = Counter(
+            "primevault_transaction_reverts", "Transactions that reverted or were refused", ["action"], registry=r
+        )
+        self.scan_seconds = Histogram("primevault_scan_duration_seconds", "Risk scan duration", registry=r)
+        self.blocks_behind = Gauge("primevault_blocks_behind", "Chain head minus the last scanned block", registry=r)
+        self.mismatches = Counter(
+            "primevault_reconciliation_mismatches", "Venue/vault mismatches found", ["venue", "kind"], registry=r
+        )
+        self.haircut_bps = Gauge("primevault_haircut_bps", "Current haircuts", ["asset", "kind"], registry=r)
+        self.orders_executed = Counter("primevault_orders_executed", "Orders executed", registry=r)
+        self.orders_cancelled = Counter("primevault_orders_cancelled", "Orders cancelled", ["reason"], registry=r)
+        self.healthy = Gauge("primevault_keeper_healthy", "1 when the chain and prices are fresh", registry=r)
+
+
+class Health:
+    """Turns unhealthy when the chain or prices go stale, or a scan keeps failing."""
+
+    def __init__(self, stale_after: float) -> None:
+        self.stale_after = stale_after
+        self._lock = threading.Lock()
+        self._last_ok = time.monotonic()
+        self._reason = "starting"
+        self._ok = False
+
+    def ok(self) -> None:
+        with self._lock:
+            self._last_ok, self._ok, self._reason = time.monotonic(), True, ""
+
+    def fail(self, reason: str) -> None:
+        with self._lock:
+            self._ok, self._reason = False, reason
+
+    def status(self) -> tuple[bool, str]:
+        with self._lock:
+            if self._ok and time.monotonic() - self._last_ok > self.stale_after:
+                return False, f"no successful scan for {time.monotonic() - self._last_ok:.0f}s"
+            return self._ok, self._reason or "ok"
+
+
+def serve(metrics: KeeperMetrics, health: Health, port: int) -> ThreadingHTTPServer:
+    """Serves `/metrics` and `/healthz` on `port` (127.0.0.1) from a background thread."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/metrics":
+                body, status, kind = generate_latest(metrics.registry), 200, CONTENT_TYPE_LATEST
+            elif self.path == "/healthz":
+                ok, reason = health.status()
+                body, status, kind = reason.encode() + b"\n", 200 if ok else 503, "text/plain"
+            else:
+                body, status, kind = b"not found\n", 404, "text/plain"
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server

@@ -1,0 +1,78 @@
+"""Stress test: the same health engine at shocked prices. Pure computation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from keeper.errors import InputError
+from keeper.risk.health import PerpArrays, RiskParameters, compute_health
+
+_SHOCK = re.compile(r"^\s*([A-Za-z0-9]+)\s*=\s*([+-]?\d+(?:\.\d+)?)\s*%\s*$")
+
+
+@dataclass(frozen=True)
+class StressResult:
+    accounts: int
+    liquidatable_before: int
+    liquidatable_after: int
+    shortfall: float  # base units: debt that absorbed collateral and positions would not cover
+    reserves: float  # base units
+
+    @property
+    def covered(self) -> bool:
+        return self.shortfall <= max(self.reserves, 0.0)
+
+
+def parse_shocks(text: str) -> dict[str, float]:
+    """`ETH=-30%,BTC=-20%` -> {"ETH": -0.30, "BTC": -0.20}."""
+    shocks = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        match = _SHOCK.match(part)
+        if not match:
+            raise InputError(f"shock {part!r} is not of the form ASSET=-30%")
+        change = float(match.group(2)) / 100
+        if change <= -1:
+            raise InputError(f"shock {part!r} takes the price to zero or below")
+        shocks[match.group(1).upper()] = change
+    if not shocks:
+        raise InputError("no shock given: write e.g. --shock ETH=-30%,BTC=-20%")
+    return shocks
+
+
+def shocked(
+    params: RiskParameters, asset_symbols: Sequence[str], market_symbols: Sequence[str], shocks: Mapping[str, float]
+) -> RiskParameters:
+    """`params` with each collateral price and perp mark whose symbol is shocked moved by the shock."""
+    known = set(asset_symbols) | set(market_symbols)
+    for symbol in shocks:
+        if symbol not in known:
+            raise InputError(f"unknown asset {symbol!r} in --shock: use {', '.join(sorted(known))}")
+    prices = [int(p * (1 + shocks.get(s, 0.0))) for p, s in zip(params.prices, asset_symbols, strict=True)]
+    marks = [int(m * (1 + shocks.get(s, 0.0))) for m, s in zip(params.perp_marks, market_symbols, strict=True)]
+    return replace(params, prices=prices, perp_marks=marks)
+
+
+def stress(
+    base: np.ndarray,
+    collateral: np.ndarray,
+    perp: PerpArrays,
+    params: RiskParameters,
+    shocked_params: RiskParameters,
+    penalties_bps: Sequence[int],
+    reserves: float,
+) -> StressResult:
+    before = compute_health(base, collateral, params, perp)
+    after = compute_health(base, collateral, shocked_params, perp)
+    # What a liquidated account leaves unpaid: collateral credited at value less penalty, plus its base
+    # balance and perp PnL, when that sum is negative.
+    unit_prices = np.asarray(shocked_params.prices, dtype=np.float64) / np.power(
+        10.0, np.asarray(shocked_params.scale_exponents, dtype=np.float64)
+    )
+    credit = collateral @ (unit_prices * (1 - np.asarray(penalties_bps, dtype=np.float64) / 10_000))
+    residual = credit + base + after.unrealized_pnl
+    shortfall = float(np.clip(-residual[after.liquidatable], 0, None).sum())
+    return StressResult(len(base), int(before.liquidatable.sum()), int(after.liquidatable.sum()), shortfall, reserves)
