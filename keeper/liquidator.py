@@ -33,6 +33,7 @@ class Scan:
 
 def risk_parameters(client: VaultClient, block: BlockIdentifier = "latest") -> RiskParameters:
     """Prices, haircuts, perp marks, margins and funding indexes, read at `block`."""
+    prices = client.prices(block)  # first: a bad feed is reported as the vault's own oracle error
     configs = client.asset_configs()
     perp: dict[str, list[int]] = {"marks": [], "initial": [], "maintenance": []}
     funding: list[int] = []
@@ -45,10 +46,10 @@ def risk_parameters(client: VaultClient, block: BlockIdentifier = "latest") -> R
             perp["marks"].append(answer * 10 ** (18 - feed_decimals))
             perp["initial"].append(initial_bps)
             perp["maintenance"].append(maintenance_bps)
-        funding = [int(f) for f in module.functions.fundingIndexes().call(block_identifier=block)]
+        funding = [int(f) for f in client.read("read funding indexes", module.functions.fundingIndexes(), block)]
         funding = funding[: len(perp["marks"]) * MAX_VENUES]
     return RiskParameters(
-        prices=client.prices(block),
+        prices=prices,
         scale_exponents=[c.scale_exponent for c in configs],
         initial_haircut_bps=[c.initial_haircut_bps for c in configs],
         maintenance_haircut_bps=[c.maintenance_haircut_bps for c in configs],

@@ -140,7 +140,7 @@ class VaultClient:
         return self.w3.eth.contract(address=self.token(symbol).address, abi=self._token_abi)
 
     def health(self, account: str, block: BlockIdentifier = "latest") -> AccountHealth:
-        raw = self._read("read account health", self.contract.functions.accountHealth(_checksum(account)), block)
+        raw = self.read("read account health", self.contract.functions.accountHealth(_checksum(account)), block)
         return AccountHealth(*raw)
 
     def base_balance(self, account: str) -> int:
@@ -151,11 +151,11 @@ class VaultClient:
         return int(self.contract.functions.collateralBalanceOf(_checksum(account), address).call())
 
     def is_liquidatable(self, account: str, block: BlockIdentifier = "latest") -> bool:
-        return bool(self._read("check liquidatable", self.contract.functions.isLiquidatable(account), block))
+        return bool(self.read("check liquidatable", self.contract.functions.isLiquidatable(account), block))
 
     def prices(self, block: BlockIdentifier = "latest") -> list[int]:
         fn = self.lens.functions.prices(self.deployment.vault)
-        return [int(p) for p in self._read("read prices", fn, block)]
+        return [int(p) for p in self.read("read prices", fn, block)]
 
     def asset_configs(self) -> list[AssetConfig]:
         addresses = self.contract.functions.collateralAssets().call()
@@ -247,7 +247,8 @@ class VaultClient:
         if token.functions.allowance(sender.address, self.deployment.vault).call() < amount:
             sender.transact(f"approve {symbol}", token.functions.approve(self.deployment.vault, MAX_UINT256))
 
-    def _read(self, action: str, fn: ContractFunction, block: BlockIdentifier) -> Any:
+    def read(self, action: str, fn: ContractFunction, block: BlockIdentifier = "latest") -> Any:
+        """Calls `fn` at `block`; a revert raises `TransactionReverted` with the decoded error."""
         try:
             return fn.call(block_identifier=block)
         except (ContractLogicError, Web3RPCError) as exc:

@@ -36,6 +36,15 @@ GAS_MARGIN_FIXED = 50_000
 FEE_BUMP_PERCENT = 125
 
 
+@dataclass(frozen=True)
+class SentTransaction:
+    """One signed transaction this sender broadcast (a replacement shares its nonce)."""
+
+    tx_hash: str
+    nonce: int
+    max_fee_per_gas: int
+
+
 class DryRun(PrimeVaultError):
     """The sender is in dry-run mode: the transaction was simulated and would have been sent."""
 
@@ -107,7 +116,7 @@ class Sender:
         self.fees = fees or FeePolicy()
         self.dry_run = dry_run
         self.nonces = NonceManager(w3, account.address, nonce_file)
-        self.sent_hashes: list[str] = []
+        self.sent: list[SentTransaction] = []
         self._chain_id = w3.eth.chain_id
         self._lock = threading.Lock()
 
@@ -201,7 +210,7 @@ class Sender:
             if "already known" not in message and "nonce too low" not in message:
                 raise
         self.nonces.used(int(tx["nonce"]))
-        self.sent_hashes.append("0x" + tx_hash.hex())
+        self.sent.append(SentTransaction("0x" + tx_hash.hex(), int(tx["nonce"]), int(tx["maxFeePerGas"])))
         return tx_hash
 
     def _wait_any(self, hashes: list[HexBytes], seconds: float) -> TxReceipt | None:

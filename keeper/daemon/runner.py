@@ -31,7 +31,7 @@ from keeper.vault import LiquidationResult, VaultClient, vault_error_decoder
 
 log = logging.getLogger("primevault.keeper")
 
-ORACLE_ERRORS = ("OracleStalePrice", "OracleInvalidPrice")
+ORACLE_ERRORS = ("OracleStalePrice", "OracleInvalidPrice", "VenueBadPrice")
 MAX_ORDERS_PER_BATCH = 20
 
 

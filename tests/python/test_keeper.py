@@ -1,0 +1,352 @@
+"""The keeper daemon against a real anvil: liquidation in the next block (1 and 300 accounts), competing
+keepers, bad prices, a dropping RPC, a reorg, a stuck transaction, haircut bounds, SIGTERM, config errors,
+and exact confirmation against the contract on thousands of portfolios."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keeper.chain.deploy import seed_local_liquidity
+from keeper.chain.keys import dev_account
+from keeper.daemon.config import KeeperConfig, load_config
+from keeper.daemon.runner import Keeper
+from keeper.errors import ConfigError
+from keeper.liquidator import scan
+from keeper.vault import sub_account
+from tests.python.conftest import Chain
+
+OWNER = 3  # dev account whose sub-accounts are the borrowers
+
+
+def open_loans(chain: Chain, count: int, debt: int = 2300, weth: int = 10**18, owner: int = OWNER) -> list[str]:
+    """`count` sub-accounts (up to 256 per owner), each 1 WETH borrowing `debt` USDC, sent straight to the
+    unlocked dev account so seeding 300 accounts takes seconds."""
+    admin = chain.client(0)
+    assert admin.sender is not None
+    seed_local_liquidity(admin.sender, chain.deployment)
+    w3, d = chain.w3, chain.deployment
+    sender = dev_account(owner).address
+    weth_token = admin.token_contract("WETH")
+    vault = admin.contract
+    weth_token.functions.mint(sender, weth * count).transact({"from": sender})
+    weth_token.functions.approve(d.vault, 2**256 - 1).transact({"from": sender})
+    accounts = []
+    for i in range(count):
+        account = (
+            sub_account(sender, i % 256)
+            if owner == OWNER or i < 256
+            else sub_account(dev_account(owner + 1).address, i - 256)
+        )
+        accounts.append(account)
+    for account in accounts:
+        vault.functions.deposit(account, weth_token.address, weth).transact({"from": sender, "gas": 300_000})
+        vault.functions.withdraw(account, d.base.address, debt * 10**6, sender).transact(
+            {"from": sender, "gas": 400_000}
+        )
+    assert w3.eth.get_transaction_count(sender) > 0
+    return accounts
+
+
+def keeper_for(chain: Chain, tmp_path: Path, **overrides: Any) -> Keeper:
+    config = KeeperConfig(
+        rpc_urls=(chain.url,),
+        deployment=chain.deployment_file,
+        data_dir=tmp_path / "keeper",
+        dev_account=9,
+        metrics_port=None,
+        replace_after=5.0,
+        receipt_timeout=30.0,
+    )
+    return Keeper(dataclasses.replace(config, **overrides))
+
+
+@pytest.mark.parametrize("count", [1, 300])
+def test_liquidation_lands_in_the_block_after_the_price_drop(chain: Chain, tmp_path: Path, count: int) -> None:
+    accounts = open_loans(chain, min(count, 256)) + (open_loans_more(chain, count - 256) if count > 256 else [])
+    keeper = keeper_for(chain, tmp_path)
+    assert keeper.risk_cycle() == []
+    chain.set_price("WETH", 2700)  # 1 WETH, 2,300 debt: equity 400 < maintenance 405
+    price_block = chain.w3.eth.block_number
+    results = keeper.risk_cycle()
+    assert sum(len(r.liquidated) for r in results) == count
+    assert {r.block for r in results} == {price_block + 1}, "one batch, in the very next block"
+    assert scan(keeper.vault).liquidatable == []
+    assert set(accounts) == {e.account for r in results for e in r.liquidated}
+
+
+def open_loans_more(chain: Chain, count: int) -> list[str]:
+    w3, d = chain.w3, chain.deployment
+    admin = chain.client(0)
+    sender = dev_account(OWNER + 1).address
+    weth_token = admin.token_contract("WETH")
+    weth_token.functions.mint(sender, 10**18 * count).transact({"from": sender})
+    weth_token.functions.approve(d.vault, 2**256 - 1).transact({"from": sender})
+    accounts = [sub_account(sender, i) for i in range(count)]
+    for account in accounts:
+        admin.contract.functions.deposit(account, weth_token.address, 10**18).transact({"from": sender, "gas": 300_000})
+        admin.contract.functions.withdraw(account, d.base.address, 2300 * 10**6, sender).transact(
+            {"from": sender, "gas": 400_000}
+        )
+    assert w3.eth.block_number > 0
+    return accounts
+
+
+def test_a_competing_keeper_takes_part_of_the_batch(chain: Chain, tmp_path: Path) -> None:
+    accounts = open_loans(chain, 10)
+    keeper = keeper_for(chain, tmp_path)
+    chain.set_price("WETH", 2700)
+    found = scan(keeper.vault)
+    assert len(found.liquidatable) == 10
+    chain.client(8).liquidate(accounts[:4])
+    results = keeper._liquidate(found)
+    assert [len(r.liquidated) for r in results] == [6]
+    assert keeper.metrics.reverts.labels("liquidate")._value.get() == 0
+
+
+def test_bad_prices_stop_liquidations_and_mark_the_keeper_unhealthy(chain: Chain, tmp_path: Path) -> None:
+    open_loans(chain, 3)
+    keeper = keeper_for(chain, tmp_path)
+    keeper.risk_cycle()
+    assert keeper.health.status()[0]
+    chain.set_price("WETH", 0)
+    assert keeper.risk_cycle() == []
+    healthy, reason = keeper.health.status()
+    assert not healthy and "OracleInvalidPrice" in reason
+    admin = chain.client(0)
+    stale_at = int(chain.w3.eth.get_block("latest")["timestamp"]) - 8 * 86_400
+    from keeper.chain.artifacts import load_artifact
+
+    feed = chain.w3.eth.contract(address=chain.deployment.token("WETH").feed, abi=load_artifact("MockPriceFeed").abi)
+    assert admin.sender is not None
+    admin.sender.transact("stale", feed.functions.setRoundData(2000 * 10**8, stale_at))
+    assert keeper.risk_cycle() == []
+    assert "OracleStalePrice" in keeper.health.status()[1]
+    assert keeper.sender.sent == [], "nothing was sent on a bad price"
+
+
+class DroppingProxy:
+    """A loopback TCP proxy to anvil that, while `down`, accepts and immediately drops connections."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.down = False
+        self.server = socket.socket()
+        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(64)
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            client, _ = self.server.accept()
+            if self.down:
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+
+def test_the_keeper_rides_out_a_dropping_rpc_without_duplicate_sends(chain: Chain, tmp_path: Path) -> None:
+    open_loans(chain, 5)
+    port = int(chain.url.rsplit(":", 1)[1])
+    proxy = DroppingProxy(port)
+    keeper = keeper_for(chain, tmp_path, rpc_urls=(proxy.url,))
+    keeper.risk_cycle()
+    chain.set_price("WETH", 2700)
+    proxy.down = True
+    threading.Timer(1.0, lambda: setattr(proxy, "down", False)).start()
+    results = keeper.risk_cycle()
+    assert sum(len(r.liquidated) for r in results) == 5
+    assert len(keeper.sender.sent) == 1, "one batch, sent once"
+
+
+def test_a_reorg_that_undoes_a_liquidation_is_followed_by_a_resend(chain: Chain, tmp_path: Path) -> None:
+    [account] = open_loans(chain, 1)
+    keeper = keeper_for(chain, tmp_path)
+    chain.set_price("WETH", 2700)
+    assert sum(len(r.liquidated) for r in keeper.risk_cycle()) == 1
+    chain.w3.provider.make_request("anvil_reorg", [1, []])  # type: ignore[arg-type]
+    assert chain.client(0).collateral_balance(account, "WETH") == 10**18, "the reorg undid it"
+    results = keeper.risk_cycle()
+    assert sum(len(r.liquidated) for r in results) == 1
+    assert chain.client(0).collateral_balance(account, "WETH") == 0
+
+
+def test_a_stuck_transaction_is_replaced_with_the_same_nonce(chain: Chain, tmp_path: Path) -> None:
+    open_loans(chain, 2)
+    keeper = keeper_for(chain, tmp_path, replace_after=0.5)
+    chain.set_price("WETH", 2700)
+    found = scan(keeper.vault)
+    w3 = chain.w3
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        outcome: dict[str, Any] = {}
+        worker = threading.Thread(target=lambda: outcome.update(results=keeper._liquidate(found)))
+        worker.start()
+        deadline = time.monotonic() + 10
+        while len(keeper.sender.sent) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        worker.join(timeout=20)
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    sent = keeper.sender.sent
+    assert len(sent) >= 2, "the first send was replaced"
+    assert sent[0].nonce == sent[-1].nonce
+    assert sent[-1].max_fee_per_gas > sent[0].max_fee_per_gas
+    mined = w3.eth.get_transaction_receipt(sent[-1].tx_hash)
+    assert mined["status"] == 1, "the replacement is the one that was mined"
+    assert sum(len(r.liquidated) for r in outcome["results"]) == 2
+
+
+def test_haircut_updates_stay_within_the_onchain_bounds(chain: Chain, tmp_path: Path) -> None:
+    keeper = keeper_for(chain, tmp_path, dev_account=0)  # the deployer holds the risk-manager role
+    rng = random.Random(1)
+    now = int(time.time())
+    price = 3000.0
+    for k in range(60):  # hourly samples of a very volatile asset: about 8% an hour
+        price *= 1 + rng.gauss(0, 0.08)
+        keeper.prices.record("WETH", now - (60 - k) * 3600, price)
+    [weth, _] = keeper.haircut_job(apply=True)
+    assert weth.target_maintenance_bps > 5000, "the formula asks for more than the bounds allow"
+    config = keeper.vault.asset_configs()[0]
+    assert (config.initial_haircut_bps, config.maintenance_haircut_bps) == (2500, 2000), "one 500 bp step"
+    [again, _] = keeper.haircut_job(apply=True)
+    assert not again.allowed_now
+    assert keeper.vault.asset_configs()[0].maintenance_haircut_bps == 2000
+    from keeper.chain.revert import TransactionReverted
+
+    with pytest.raises(TransactionReverted) as refused:
+        fn = keeper.vault.contract.functions.updateHaircuts(config.address, 6000, 5500)
+        keeper.sender.transact("beyond bounds", fn)
+    assert refused.value.error.name in ("HaircutUpdateTooSoon", "HaircutOutOfBounds", "HaircutStepTooLarge")
+
+
+def test_sigterm_stops_the_daemon_cleanly(chain: Chain, tmp_path: Path) -> None:
+    open_loans(chain, 2)
+    command = [
+        sys.executable,
+        "-c",
+        "from keeper.cli.main import main; main()",
+        "--deployment",
+        str(chain.deployment_file),
+        "--rpc-url",
+        chain.url,
+        "--dev-account",
+        "9",
+        "keeper",
+        "run",
+        "--metrics-port",
+        "off",
+        "--data-dir",
+        str(tmp_path / "d"),
+    ]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    assert process.stderr is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        lines.append(line)
+        if "keeper running" in line:
+            break
+    chain.set_price("WETH", 2700)  # give it work mid-cycle
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    rest = process.communicate(timeout=30)[1]
+    assert process.returncode == 0, "".join(lines) + rest
+    assert "keeper stopped" in rest
+
+
+@pytest.fixture
+def no_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key in list(__import__("os").environ):
+        if key.startswith("PRIMEVAULT_"):
+            monkeypatch.delenv(key)
+    yield
+
+
+def test_config_errors_are_one_line_each(tmp_path: Path, no_env: None) -> None:
+    path = tmp_path / "keeper.toml"
+    path.write_text(
+        '[keeper]\nrpc_urls = ["ftp://x"]\norders_interval = 0\nshard = "3/2"\ndeployment = "missing.json"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {"dev_account": 1})
+    lines = str(caught.value).splitlines()[1:]
+    assert any("rpc_urls: 'ftp://x' is not an http(s) URL" in line for line in lines)
+    assert any("orders_interval: must be greater than zero" in line for line in lines)
+    assert any("shard: 3/2" in line for line in lines)
+    assert any("deployment: missing.json does not exist" in line for line in lines)
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_config(None, {"orders_intreval": 1})
+
+
+def test_exact_confirmation_agrees_with_the_contract_on_thousands_of_portfolios(chain: Chain, tmp_path: Path) -> None:
+    rng = random.Random(7)
+    admin = chain.client(0)
+    assert admin.sender is not None
+    seed_local_liquidity(admin.sender, chain.deployment)
+    owner = dev_account(OWNER).address
+    for symbol in ("WETH", "WBTC"):
+        admin.token_contract(symbol).functions.mint(owner, 10**30).transact({"from": owner})
+        admin.token_contract(symbol).functions.approve(chain.deployment.vault, 2**256 - 1).transact({"from": owner})
+    vault = admin.contract
+    accounts = []
+    for i in range(250):
+        account = sub_account(owner, i)
+        weth, wbtc = rng.randrange(0, 5 * 10**18), rng.randrange(0, 10**7)
+        if weth:
+            vault.functions.deposit(account, chain.deployment.token("WETH").address, weth).transact(
+                {"from": owner, "gas": 300_000}
+            )
+        if wbtc:
+            vault.functions.deposit(account, chain.deployment.token("WBTC").address, wbtc).transact(
+                {"from": owner, "gas": 300_000}
+            )
+        capacity = (weth * 3000 // 10**18 + wbtc * 60_000 // 10**8) * 8 // 10
+        debt = int(capacity * rng.uniform(0.5, 0.999)) * 10**6
+        if debt >= 100 * 10**6:
+            vault.functions.withdraw(account, chain.deployment.base.address, debt, owner).transact(
+                {"from": owner, "gas": 400_000}
+            )
+        accounts.append(account)
+    keeper = keeper_for(chain, tmp_path)
+    compared = 0
+    for step in range(10):
+        eth = rng.uniform(1800, 3200)
+        chain.set_price("WETH", eth)
+        chain.set_price("WBTC", rng.uniform(40_000, 62_000))
+        found = scan(keeper.vault)
+        due = set(found.liquidatable)
+        for account in found.accounts:
+            assert (account.account in due) == keeper.vault.is_liquidatable(account.account), (step, account)
+            compared += 1
+    assert compared >= 2500
