@@ -58,5 +58,6 @@ gas: build ## Regenerate the gas snapshot snapshots/PrimeVault.json
 clean: ## Remove build output (keeps installed dependencies)
 	rm -rf out cache
 
-bench: setup ## Benchmarks: risk engine vectorized vs per-account loop (results in bench/RESULTS.md)
-	$(BIN)/python bench/risk_engine.py
+bench: build ## Benchmarks, side by side in one run: writes bench/RESULTS.md (takes a few minutes)
+	$(BIN)/python bench/report.py > bench/RESULTS.md
+	cat bench/RESULTS.md

@@ -72,16 +72,16 @@ def arrays(accounts: Sequence[AccountSnapshot], params: RiskParameters) -> tuple
     n = len(accounts)
     base = np.fromiter((a.base_balance for a in accounts), dtype=np.float64, count=n)
     collateral = np.array([a.collateral for a in accounts], dtype=np.float64).reshape(n, len(params.prices))
-    perp = PerpArrays.empty(n, params.slots)
+    sizes, entries, funding = (np.zeros((n, params.slots)) for _ in range(3))
     for i, account in enumerate(accounts):
         for p in account.positions:
-            perp.sizes[i, p.slot] = p.size / WAD
-            perp.entries[i, p.slot] = p.entry_price / WAD
-            perp.funding_at_entry[i, p.slot] = p.funding_index / WAD
-    return base, collateral, perp
+            sizes[i, p.slot] = p.size / WAD
+            entries[i, p.slot] = p.entry_price / WAD
+            funding[i, p.slot] = p.funding_index / WAD
+    return base, collateral, PerpArrays.build(sizes, entries, funding)
 
 
-def scan(client: VaultClient, shard: tuple[int, int] = (0, 1), page_size: int = 500) -> Scan:
+def scan(client: VaultClient, shard: tuple[int, int] = (0, 1), page_size: int = 1000) -> Scan:
     """Reads every account (of this shard) at one block and returns those below their maintenance
     requirement, most underwater first. Shard i of n takes the accounts whose list index is i mod n."""
     block = client.w3.eth.block_number

@@ -47,15 +47,31 @@ class RiskParameters:
 
 @dataclass(frozen=True)
 class PerpArrays:
-    """Positions of n accounts over the slots, float64: size in base units, prices in USD."""
+    """Positions of n accounts over the slots, float64: sizes in base units, money in USD. What does not
+    move with prices (each account's sum of size x entry and of size x funding at entry) is summed once
+    when positions are loaded, so a scan at new prices is two matrix products."""
 
     sizes: FloatArray  # (n, slots)
-    entries: FloatArray  # (n, slots)
-    funding_at_entry: FloatArray  # (n, slots)
+    abs_sizes: FloatArray  # (n, slots)
+    cost_basis: FloatArray  # (n,) sum of size x entry price
+    funding_basis: FloatArray  # (n,) sum of size x funding index at entry
+    trading: BoolArray  # (n,) holds any position
+
+    @classmethod
+    def build(cls, sizes: FloatArray, entries: FloatArray, funding_at_entry: FloatArray) -> PerpArrays:
+        abs_sizes = np.abs(sizes)
+        return cls(
+            sizes,
+            abs_sizes,
+            np.einsum("ij,ij->i", sizes, entries),
+            np.einsum("ij,ij->i", sizes, funding_at_entry),
+            np.asarray((abs_sizes > 0).any(axis=1), dtype=bool),
+        )
 
     @classmethod
     def empty(cls, n: int, slots: int) -> PerpArrays:
-        return cls(np.zeros((n, slots)), np.zeros((n, slots)), np.zeros((n, slots)))
+        zeros = np.zeros((n, slots))
+        return cls.build(zeros, zeros, zeros)
 
 
 @dataclass(frozen=True)
@@ -103,15 +119,14 @@ def compute_health(
     if perp is not None and params.slots:
         marks = np.repeat(np.asarray(params.perp_marks, dtype=np.float64) / WAD, MAX_VENUES)  # (slots,)
         funding = np.asarray(params.funding_indexes, dtype=np.float64) / WAD
-        # PnL less funding owed: size x ((mark - entry) - (funding now - funding at entry)), summed over slots.
-        pnl = np.einsum("ij,ij->i", perp.sizes, (marks - perp.entries) - (funding - perp.funding_at_entry)) * 1e6
+        # PnL less funding owed: sum of size x ((mark - entry) - (funding now - funding at entry)).
+        pnl = (perp.sizes @ (marks - funding) - perp.cost_basis + perp.funding_basis) * 1e6
         initial_bps = np.repeat(np.asarray(params.perp_initial_bps, dtype=np.float64) / BPS, MAX_VENUES)
         maintenance_bps = np.repeat(np.asarray(params.perp_maintenance_bps, dtype=np.float64) / BPS, MAX_VENUES)
-        abs_sizes = np.abs(perp.sizes)
-        requirements = abs_sizes @ np.column_stack([marks * initial_bps, marks * maintenance_bps]) * 1e6
+        requirements = perp.abs_sizes @ (np.column_stack([marks * initial_bps, marks * maintenance_bps]) * 1e6)
         initial = initial + requirements[:, 0]
         maintenance = maintenance + requirements[:, 1]
-        trading = np.asarray((abs_sizes > 0).any(axis=1), dtype=bool)
+        trading = perp.trading
     equity = collateral_value + base + pnl
     margin = equity - maintenance
     scale = np.maximum(np.abs(collateral_value) + np.abs(base) + np.abs(pnl) + maintenance, 1.0)

@@ -1,0 +1,256 @@
+"""Keeper benchmarks: the risk engine at scale, JSON-RPC requests of a full scan, blocks from a price update
+to the liquidation, and peak memory. Prints Markdown.
+
+Usage: .venv/bin/python bench/keeper_bench.py [--scan-accounts 10000] [--engine-accounts 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import typing
+import dataclasses
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from web3 import Web3
+
+from keeper.chain.anvil import Anvil
+from keeper.chain.deploy import deploy_local_system, seed_local_liquidity
+from keeper.chain.keys import dev_account
+from keeper.chain.provider import RotatingHTTPProvider
+from keeper.chain.transactions import Sender
+from keeper.daemon.config import KeeperConfig
+from keeper.daemon.runner import Keeper
+from keeper.liquidator import scan
+from keeper.risk.health import PerpArrays, RiskParameters, compute_health
+from keeper.vault import VaultClient, sub_account, vault_error_decoder
+
+ASSETS, MARKETS, VENUES = 3, 4, 4
+PARAMS = RiskParameters(
+    prices=[3000 * 10**8, 60_000 * 10**8, 10**8],
+    scale_exponents=[20, 10, 20],
+    initial_haircut_bps=[2000, 2000, 3000],
+    maintenance_haircut_bps=[1500, 1500, 2500],
+    perp_marks=[60_000 * 10**18, 3000 * 10**18, 150 * 10**18, 1 * 10**18],
+    perp_initial_bps=[1000] * MARKETS,
+    perp_maintenance_bps=[500] * MARKETS,
+    funding_indexes=[0] * (MARKETS * VENUES),
+)
+
+
+def synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, PerpArrays]:
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(-50_000e6, 10_000e6, n)
+    collateral = np.column_stack([rng.uniform(0, 20e18, n), rng.uniform(0, 1e8, n), rng.uniform(0, 1e22, n)])
+    slots = MARKETS * VENUES
+    sizes = np.where(rng.random((n, slots)) < 0.15, rng.normal(0, 2, (n, slots)), 0.0)
+    marks = np.repeat(np.asarray(PARAMS.perp_marks, dtype=float) / 1e18, VENUES)
+    entries = np.where(sizes != 0, marks * rng.uniform(0.9, 1.1, (n, slots)), 0.0)
+    return base, collateral, PerpArrays.build(sizes, entries, np.zeros((n, slots)))
+
+
+def _entries(n: int, seed: int = 0) -> np.ndarray:
+    """The entry prices `synthetic` drew (same seed, same draws)."""
+    rng = np.random.default_rng(seed)
+    rng.uniform(size=n)
+    rng.uniform(size=n), rng.uniform(size=n), rng.uniform(size=n)
+    slots = MARKETS * VENUES
+    sizes = np.where(rng.random((n, slots)) < 0.15, rng.normal(0, 2, (n, slots)), 0.0)
+    marks = np.repeat(np.asarray(PARAMS.perp_marks, dtype=float) / 1e18, VENUES)
+    return np.where(sizes != 0, marks * rng.uniform(0.9, 1.1, (n, slots)), 0.0)
+
+
+def per_account_loop(
+    base: list[float], collateral: list[list[float]], sizes: list[list[float]], entries: list[list[float]]
+) -> list[bool]:
+    """What a keeper without numpy writes: one account at a time, one asset and one position at a time."""
+    unit = [p / 10**e for p, e in zip(PARAMS.prices, PARAMS.scale_exponents, strict=True)]
+    marks = [m / 1e18 for m in PARAMS.perp_marks for _ in range(VENUES)]
+    m_bps = [b / 10_000 for b in PARAMS.perp_maintenance_bps for _ in range(VENUES)]
+    out = []
+    for b, bal, sz, en in zip(base, collateral, sizes, entries, strict=True):
+        value = maintenance = pnl = 0.0
+        for i, amount in enumerate(bal):
+            v = amount * unit[i]
+            value += v
+            maintenance += v * PARAMS.maintenance_haircut_bps[i] / 10_000
+        trading = False
+        for s, size in enumerate(sz):
+            if size:
+                trading = True
+                pnl += size * (marks[s] - en[s]) * 1e6
+                maintenance += abs(size) * marks[s] * m_bps[s] * 1e6
+        out.append((b < 0 or trading) and value + b + pnl < maintenance)
+    return out
+
+
+def best_of(repeats: int, fn: Callable[..., Any], *args: Any) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(*args)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def engine(n: int) -> None:
+    print(f"## Risk engine: {n:,} accounts x {ASSETS} assets x {MARKETS} markets ({MARKETS * VENUES} venue slots)\n")
+    base, collateral, perp = synthetic(n)
+    vectorized = best_of(3, compute_health, base, collateral, PARAMS, perp)
+    entries = _entries(n)
+    lists = (base.tolist(), collateral.tolist(), perp.sizes.tolist(), entries.tolist())
+    loop = best_of(1, per_account_loop, *lists)
+    agree = per_account_loop(*lists) == compute_health(base, collateral, PARAMS, perp).liquidatable.tolist()
+    print("| accounts | vectorized | per-account loop | speed-up | same decisions |")
+    print("| ---: | ---: | ---: | ---: | :---: |")
+    same = "yes" if agree else "NO"
+    print(f"| {n:,} | {vectorized * 1e3:.1f} ms | {loop * 1e3:.0f} ms | {loop / vectorized:.0f}x | {same} |")
+    print()
+    print("| accounts | vectorized | ns per account |")
+    print("| ---: | ---: | ---: |")
+    for size in (10_000, 100_000, 1_000_000):
+        b, c, p = synthetic(size, 1)
+        t = best_of(3, compute_health, b, c, PARAMS, p)
+        print(f"| {size:,} | {t * 1e3:.1f} ms | {t / size * 1e9:.0f} |")
+    print()
+
+
+def memory(n: int) -> None:
+    """Peak RSS of a fresh process holding n account snapshots and their arrays through one health pass."""
+    code = f"""
+import numpy as np
+from keeper.vault import AccountSnapshot, PerpPosition
+from keeper.liquidator import arrays
+from keeper.risk.health import compute_health
+import bench.keeper_bench as b
+rng = np.random.default_rng(0)
+accounts = [AccountSnapshot("0x" + f"{{i:040x}}", int(rng.integers(-5*10**10, 10**10)),
+            (int(rng.integers(0, 10**18)) * 10, int(rng.integers(0, 10**8)), int(rng.integers(0, 10**18)) * 10**4),
+            tuple(PerpPosition(s, 10**18, 60_000 * 10**18, 0) for s in range(2)) if i % 5 == 0 else ())
+            for i in range({n})]
+base, collateral, perp = arrays(accounts, b.PARAMS)
+compute_health(base, collateral, b.PARAMS, perp)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the parent.
+print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")))
+"""
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
+    peak_mb = int(out.stdout.strip()) / 1024
+    print(f"## Peak memory for {n:,} accounts\n")
+    print(f"{peak_mb:.0f} MB resident at peak (snapshots, arrays and one health pass in one process; goal < 300 MB)\n")
+
+
+class CountingProvider(RotatingHTTPProvider):
+    """The keeper's provider, counting the requests that reach the node."""
+
+    requests = 0
+    methods: typing.ClassVar[dict[str, int]] = {}
+
+    def _request_with_retries(self, method: Any, params: Any) -> Any:
+        CountingProvider.requests += 1
+        CountingProvider.methods[method] = CountingProvider.methods.get(method, 0) + 1
+        return super()._request_with_retries(method, params)
+
+
+def chain_figures(accounts: int) -> None:
+    with Anvil(accounts=12) as node, tempfile.TemporaryDirectory() as tmp:
+        w3 = Web3(Web3.HTTPProvider(node.url))
+        admin = Sender(w3, dev_account(0), vault_error_decoder())
+        deployment = dataclasses.replace(deploy_local_system(admin), rpc_url=node.url)
+        seed_local_liquidity(admin, deployment)
+        path = Path(tmp) / "deployment.json"
+        deployment.save(path)
+        vault = VaultClient(w3, deployment, admin)
+        started = time.monotonic()
+        opened = _open_loans(w3, vault, accounts)
+        seeding = time.monotonic() - started
+
+        counting = Web3(CountingProvider([node.url]))
+        client = VaultClient(counting, deployment)
+        CountingProvider.requests = 0
+        t0 = time.perf_counter()
+        found = scan(client, page_size=1000)
+        batched = time.perf_counter() - t0
+        batched_requests = CountingProvider.requests
+        breakdown = ", ".join(f"{m} {n}" for m, n in sorted(CountingProvider.methods.items()))
+        CountingProvider.requests = 0
+        t0 = time.perf_counter()
+        for account in opened:  # the per-account pattern: one health call per account
+            client.contract.functions.accountHealth(account).call()
+        per_account = time.perf_counter() - t0
+        per_account_requests = CountingProvider.requests + 1  # plus one call to list the accounts
+        print(f"## Full risk scan of {len(found.accounts):,} accounts on anvil (seeded in {seeding:.0f}s)\n")
+        print("| pattern | JSON-RPC requests | wall time | ratio |")
+        print("| --- | ---: | ---: | ---: |")
+        ours = "PrimeVault: lens pages of 1,000 + prices + configs + perp markets"
+        theirs = "one health call per account (Aave/Compound community bots)"
+        print(f"| {ours} | {batched_requests} | {batched:.2f} s | 1x |")
+        print(f"| {theirs} | {per_account_requests:,} | {per_account:.2f} s | {per_account / batched:.0f}x slower |")
+        print(f"\nRequests of the batched scan by method: {breakdown}.\n")
+
+        keeper = Keeper(
+            KeeperConfig(
+                rpc_urls=(node.url,), deployment=path, data_dir=Path(tmp) / "k", dev_account=9, metrics_port=None
+            )
+        )
+        admin.transact(
+            "drop ETH",
+            w3.eth.contract(address=deployment.token("WETH").feed, abi=_feed_abi()).functions.setAnswer(2700 * 10**8),
+        )
+        price_block = w3.eth.block_number
+        results = keeper.risk_cycle()
+        mined = {r.block for r in results}
+        liquidated = sum(len(r.liquidated) for r in results)
+        print("## From price update to liquidation\n")
+        print(
+            f"price update in block {price_block}; {liquidated:,} accounts liquidated in block(s) {sorted(mined)}: "
+            f"{max(mined) - price_block if mined else '-'} block(s) later (automine: one transaction per block)\n"
+        )
+
+
+def _feed_abi() -> Any:
+    from keeper.chain.artifacts import load_artifact
+
+    return load_artifact("MockPriceFeed").abi
+
+
+def _open_loans(w3: Web3, vault: VaultClient, count: int) -> list[str]:
+    accounts = []
+    weth = vault.token_contract("WETH")
+    d = vault.deployment
+    for owner_index in range(1, 1 + (count + 255) // 256):
+        owner = dev_account(owner_index).address
+        w3.provider.make_request("anvil_setBalance", [owner, hex(10**22)])  # type: ignore[arg-type]
+        n = min(256, count - len(accounts))
+        weth.functions.mint(owner, 10**18 * n).transact({"from": owner})
+        weth.functions.approve(d.vault, 2**256 - 1).transact({"from": owner})
+        for i in range(n):
+            account = sub_account(owner, i)
+            vault.contract.functions.deposit(account, weth.address, 10**18).transact({"from": owner, "gas": 300_000})
+            vault.contract.functions.withdraw(account, d.base.address, 2300 * 10**6, owner).transact(
+                {"from": owner, "gas": 400_000}
+            )
+            accounts.append(account)
+    return accounts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scan-accounts", type=int, default=10_000)
+    parser.add_argument("--engine-accounts", type=int, default=100_000)
+    args = parser.parse_args()
+    engine(args.engine_accounts)
+    memory(args.engine_accounts)
+    chain_figures(args.scan_accounts)
+    print(f"(peak RSS of this benchmark process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
