@@ -7,13 +7,13 @@ Usage: .venv/bin/python bench/keeper_bench.py [--scan-accounts 10000] [--engine-
 from __future__ import annotations
 
 import argparse
-import typing
 import dataclasses
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
