@@ -160,7 +160,7 @@ class CountingProvider(RotatingHTTPProvider):
 
 
 def chain_figures(accounts: int) -> None:
-    with Anvil(accounts=12) as node, tempfile.TemporaryDirectory() as tmp:
+    with Anvil(accounts=64) as node, tempfile.TemporaryDirectory() as tmp:
         w3 = Web3(Web3.HTTPProvider(node.url))
         admin = Sender(w3, dev_account(0), vault_error_decoder())
         deployment = dataclasses.replace(deploy_local_system(admin), rpc_url=node.url)
@@ -225,7 +225,7 @@ def _open_loans(w3: Web3, vault: VaultClient, count: int) -> list[str]:
     accounts = []
     weth = vault.token_contract("WETH")
     d = vault.deployment
-    for owner_index in range(1, 1 + (count + 255) // 256):
+    for owner_index in range(11, 11 + (count + 255) // 256):  # dev accounts 0-10 have other roles
         owner = dev_account(owner_index).address
         w3.provider.make_request("anvil_setBalance", [owner, hex(10**22)])  # type: ignore[arg-type]
         n = min(256, count - len(accounts))

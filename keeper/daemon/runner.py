@@ -262,8 +262,9 @@ class Keeper:
 
     def run(self) -> None:
         """Runs until SIGTERM or SIGINT; stops after the transaction in flight."""
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: self.stop.set())
+        if threading.current_thread() is threading.main_thread():  # signals can only be caught there
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: self.stop.set())
         server = serve(self.metrics, self.health, self.config.metrics_port) if self.config.metrics_port else None
         scheduler = BackgroundScheduler()
         c = self.config

@@ -350,3 +350,39 @@ def test_exact_confirmation_agrees_with_the_contract_on_thousands_of_portfolios(
             assert (account.account in due) == keeper.vault.is_liquidatable(account.account), (step, account)
             compared += 1
     assert compared >= 2500
+
+
+def test_the_daemon_keeps_every_account_healthy_or_liquidated_through_a_crash(chain: Chain, tmp_path: Path) -> None:
+    accounts = open_loans(chain, 40)
+    vault = chain.client(0)
+    owner = dev_account(OWNER).address
+    rng = random.Random(3)
+    for account in accounts:  # spread the loans from 1,200 to 2,300 USDC of debt per WETH
+        repay = rng.randrange(0, 1100) * 10**6
+        if repay:
+            vault.token_contract("USDC").functions.mint(owner, repay).transact({"from": owner})
+            vault.token_contract("USDC").functions.approve(chain.deployment.vault, 2**256 - 1).transact({"from": owner})
+            vault.contract.functions.repay(account, repay).transact({"from": owner, "gas": 300_000})
+    keeper = keeper_for(
+        chain,
+        tmp_path,
+        poll_interval=0.05,
+        orders_interval=3600.0,
+        margin_interval=3600.0,
+        reconcile_interval=3600.0,
+        haircut_interval=3600.0,
+    )
+    runner = threading.Thread(target=keeper.run)
+    runner.start()
+    try:
+        for price in (2800, 2600, 2400, 2200, 2000, 2300):
+            chain.set_price("WETH", price)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and scan(chain.client(0)).liquidatable:
+                time.sleep(0.1)
+            assert scan(chain.client(0)).liquidatable == [], f"accounts left unhealthy at {price}"
+    finally:
+        keeper.stop.set()
+        runner.join(timeout=30)
+    assert keeper.metrics.liquidations_mined._value.get() > 0
+    assert keeper.metrics.reverts.labels("liquidate")._value.get() == 0, "no reverted liquidation"
