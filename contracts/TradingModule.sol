@@ -448,7 +448,8 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         _fill(FillData(DELEVERAGE_FILL_ID, account, market, venue, signedClose, 0, 0, 0), limit, result);
     }
 
-    /// @dev Cost of closing every open position of `account` now at the venues' quotes, base units.
+    /// @dev Cost of closing every open position of `account` now at the venues' quotes, with the deleverage
+    ///      penalty, base units.
     function _closingCost(address account) internal view returns (uint256 costWad) {
         uint16 slots = _openSlots[account];
         for (uint256 slot; slots >> slot != 0; ++slot) {
@@ -458,7 +459,9 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
             (uint256 price, uint256 fee) = _venues[venue].quote(market, -size);
             uint256 mark = _mark(market);
             uint256 slippage = price > mark ? price - mark : mark - price;
-            costWad += _abs(size) * slippage / WAD + fee * _baseUnit;
+            // The deleverage penalty is a cost of closing too: leaving it out would close too little.
+            uint256 penaltyWad = _abs(size) * price / WAD * DELEVERAGE_PENALTY_BPS / BPS;
+            costWad += _abs(size) * slippage / WAD + fee * _baseUnit + penaltyWad;
         }
         return Math.ceilDiv(costWad, _baseUnit);
     }

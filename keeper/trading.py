@@ -144,8 +144,13 @@ class TradingClient:
                 parts = self._closing_split(o)
             else:
                 models = [v.cost_model(o.market) for v in venues]
-                split = route(abs(o.size), 1 if o.size > 0 else -1, models, horizon_seconds)
-                parts = [(i, part) for i, part in enumerate(split.sizes) if part]
+                try:
+                    split = route(abs(o.size), 1 if o.size > 0 else -1, models, horizon_seconds)
+                    parts = [(i, part) for i, part in enumerate(split.sizes) if part]
+                except InputError:
+                    # No venue can take this size: send it whole to one venue, whose refusal cancels the
+                    # order on chain with a named error the owner can read, instead of leaving it open.
+                    parts = [(0, abs(o.size))]
             executions.append((order_id, [i for i, _ in parts], [_to_wad(part) for _, part in parts]))
             splits[order_id] = tuple((self._venue_names[i], part) for i, part in parts)
         receipt = self._sender().transact("execute orders", self.contract.functions.executeOrders(executions))

@@ -1,10 +1,13 @@
-"""`primevault demo`: the main job on a local chain it starts itself."""
+"""`primevault demo`: the market-crash run on a local chain it starts itself."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
-from keeper.demo import run_demo
+from keeper.scenario import CrashReport, run_crash
 from keeper.units import format_units
 
 
@@ -13,41 +16,66 @@ def _usd(units: int) -> str:
 
 
 @click.command()
-@click.option("--depositors", type=click.IntRange(1, 500), default=12, show_default=True)
-@click.option("--eth-drop", type=click.FloatRange(0.01, 0.95), default=0.25, show_default=True, help="Fraction.")
+@click.option("--depositors", type=click.IntRange(5, 2000), default=200, show_default=True)
+@click.option("--crash", type=click.FloatRange(0.05, 0.8), default=0.35, show_default=True, help="ETH's fall.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same run.")
-def demo(depositors: int, eth_drop: float, seed: int) -> None:
-    """Start anvil, deploy, seed depositors, drop the ETH price, liquidate, and report."""
-    report = run_demo(depositors=depositors, eth_drop=eth_drop, seed=seed, progress=lambda m: click.echo(f"- {m}"))
+@click.option("--report-dir", type=click.Path(path_type=Path, file_okay=False), default=Path(".primevault"))
+def demo(depositors: int, crash: float, seed: int, report_dir: Path) -> None:
+    """Start anvil, deploy, seed depositors and traders, run the keeper daemon, crash ETH and BTC, report."""
+    bars: dict[str, Any] = {}
+    totals = {"depositors": depositors, "orders": depositors, "deployed": 1}
+
+    def progress(label: str, n: int) -> None:
+        key = label if label in totals else "price steps"
+        if key not in bars:
+            for bar in bars.values():
+                bar.render_finish()
+            bars[key] = click.progressbar(length=totals.get(key, 6), label=f"{key:<12}", width=40)
+            bars[key].__enter__()
+        bars[key].update(n)
+
+    report = run_crash(depositors=depositors, crash=crash, seed=seed, report_dir=report_dir, progress=progress)
+    for bar in bars.values():
+        bar.render_finish()
     click.echo("")
-    click.echo(f"{'account':<44} {'WETH':>8} {'WBTC':>8} {'borrowed':>16}  outcome")
-    liquidated = set(report.liquidated)
-    for d in report.depositors:
-        click.echo(
-            f"{d.account:<44} {format_units(d.weth, 18, 3):>8} {format_units(d.wbtc, 8, 3):>8} "
-            f"{format_units(d.borrowed, 6, 2):>16}  {'LIQUIDATED' if d.account in liquidated else 'healthy'}"
-        )
-    click.echo("")
+    _print(report)
+
+
+def _print(r: CrashReport) -> None:
+    full = sum(1 for _, _, _, shortfall in r.liquidations)
     rows = [
-        ("ETH price", f"{report.eth_price_before / 1e8:,.2f} -> {report.eth_price_after / 1e8:,.2f}"),
-        ("liquidatable before the drop", str(report.liquidatable_before_drop)),
-        ("accounts liquidated", f"{len(report.liquidated)} of {len(report.depositors)}"),
-        ("keeper's prediction matched the chain", "yes" if report.predicted_match else "NO"),
-        ("debt cleared", _usd(report.debt_cleared)),
-        ("shortfall (debt beyond collateral)", _usd(report.shortfall)),
-        ("bad debt written off", _usd(report.bad_debt)),
-        ("keeper reward", _usd(report.keeper_reward)),
-        ("gas per liquidated account", f"{report.gas_per_account:,}"),
-        ("reserves before -> after", f"{_usd(report.reserves_before)} -> {_usd(report.reserves_after)}"),
+        ("depositors (of them perp traders)", f"{r.depositors} ({r.traders})"),
+        ("orders executed across both venues", str(r.orders_executed)),
+        ("accounts deleveraged (partial liquidation)", str(len(r.deleverages))),
+        ("accounts liquidated (collateral absorbed)", str(full)),
+        ("collateral absorbed", ", ".join(f"{_amount(r, s, v)} {s}" for s, v in r.absorbed.items()) or "none"),
+        ("absorbed collateral sold", ", ".join(f"{_amount(r, s, v)} {s}" for s, v in r.sold.items()) or "none"),
+        ("reserves before -> after", f"{_usd(r.reserves_before)} -> {_usd(r.reserves_after)}"),
+        ("bad debt", _usd(r.bad_debt)),
+        ("shortfalls covered by reserves", _usd(sum(s for *_, s in r.liquidations) - r.bad_debt)),
+        ("liquidatable after each step", ", ".join(str(s.liquidatable_after) for s in r.steps)),
+        ("haircuts before (initial/maintenance bps)", _haircuts(r.haircuts_before)),
+        ("haircuts after recalibration", _haircuts(r.haircuts_after)),
         (
-            "absorbed collateral for sale",
-            ", ".join(
-                f"{format_units(v, t.decimals, 4)} {t.symbol}"
-                for t, v in zip(report.deployment.collateral, report.collateral_reserves.values(), strict=True)
-            ),
+            "venue margin (net / maintenance)",
+            ", ".join(f"{n} {_usd(a)} / {_usd(b)}" for n, (a, b) in r.venue_margin.items()),
         ),
-        ("liquidatable after the keeper pass", str(report.liquidatable_after)),
+        ("reconciliation", "venue positions match the books" if not r.reconciliation else "; ".join(r.reconciliation)),
+        ("keeper exit on SIGTERM", "clean" if r.keeper_exit_code == 0 else f"code {r.keeper_exit_code}"),
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key:<{width}}  {value}")
+    click.echo("\nblocks from each price step to its liquidations:")
+    for label, delays in r.blocks_to_liquidation():
+        shown = "none needed" if not delays else f"{len(delays)} in {sorted(set(delays))} block(s)"
+        click.echo(f"  {label:<28} {shown}")
+    click.echo(f"\nreport: {r.png}")
+
+
+def _amount(r: CrashReport, symbol: str, units: int) -> str:
+    return format_units(units, r.deployment.token(symbol).decimals, 4)
+
+
+def _haircuts(h: dict[str, tuple[int, int]]) -> str:
+    return ", ".join(f"{s} {i}/{m}" for s, (i, m) in h.items())

@@ -47,6 +47,7 @@ def _configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
 
 
 def _keeper_config(ctx: CliContext, path: Path | None, **overrides: Any) -> KeeperConfig:

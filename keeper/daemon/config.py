@@ -37,10 +37,11 @@ class KeeperConfig:
     # Health and metrics.
     metrics_port: int | None = 9464
     stale_after: float = 120.0
-    # Venue margin, as multiples of what the netted positions there require.
-    margin_floor: float = 1.5
-    margin_target: float = 2.0
-    margin_ceiling: float = 3.0
+    # Venue margin, as multiples of the venue's initial margin on the netted positions there (2% of notional
+    # on the local venues): the floor leaves room for a 4% move before a top-up, the target for 8%.
+    margin_floor: float = 3.0
+    margin_target: float = 5.0
+    margin_ceiling: float = 8.0
     margin_minimum: int = 50_000  # USDC kept at every venue so new orders can fill before the next top-up
     # Haircuts.
     liquidity_addon_bps: dict[str, int] = field(default_factory=lambda: {"WETH": 200, "WBTC": 250})

@@ -179,19 +179,20 @@ class Keeper:
             if pending:
                 claim = module.functions.claimMarginWithdrawals(venue_id)
                 self._send("claim margin", self.sender.transact, "claim margin", claim)
-            current = int(net) + int(pending)
+            # Only margin already at the venue backs positions; a pending withdrawal counts against the
+            # ceiling (it is on its way out) but never toward the floor.
             minimum = self.config.margin_minimum * 10**self.deployment.base.decimals
             floor = max(int(need * self.config.margin_floor), minimum)
             target = max(int(need * self.config.margin_target), minimum)
             ceiling = max(int(need * self.config.margin_ceiling), minimum * 2)
-            if current < floor:
-                amount = target - current
-                log.info("venue %d margin %d below floor %d: depositing %d", venue_id, current, floor, amount)
+            if int(net) < floor:
+                amount = target - int(net)
+                log.info("venue %d margin %d below floor %d: depositing %d", venue_id, net, floor, amount)
                 deposit = module.functions.depositMargin(venue_id, amount)
                 self._send("deposit margin", self.sender.transact, "deposit margin", deposit)
-            elif current > ceiling and int(net) - target > 0:
-                amount = min(current - target, int(net) - target)
-                log.info("venue %d margin %d above ceiling %d: withdrawing %d", venue_id, current, ceiling, amount)
+            elif int(net) + int(pending) > ceiling and int(net) > target:
+                amount = min(int(net) + int(pending) - target, int(net) - target)
+                log.info("venue %d margin %d above ceiling %d: withdrawing %d", venue_id, net, ceiling, amount)
                 withdrawal = module.functions.requestMarginWithdrawal(venue_id, amount)
                 self._send("withdraw margin", self.sender.transact, "withdraw margin", withdrawal)
 

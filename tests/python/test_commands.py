@@ -17,7 +17,7 @@ from web3 import Web3
 from keeper.chain.anvil import Anvil
 from keeper.chain.deployment import Deployment
 from keeper.cli.main import cli
-from keeper.demo import run_demo
+from keeper.scenario import run_crash
 
 
 def test_devnet_deploys_writes_the_file_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -70,11 +70,12 @@ def test_deploy_with_a_keystore(tmp_path: Path) -> None:
         assert "only allowed on a local chain" in dev.output
 
 
-def test_demo_liquidates_exactly_what_the_keeper_predicted() -> None:
-    messages: list[str] = []
-    report = run_demo(depositors=6, eth_drop=0.3, seed=3, progress=messages.append)
-    assert report.predicted_match
-    assert report.liquidated, "a 30% drop liquidates some of the depositors"
-    assert report.liquidatable_after == 0
+def test_the_crash_run_ends_with_every_account_healthy_or_liquidated_and_no_bad_debt(tmp_path: Path) -> None:
+    report = run_crash(depositors=30, seed=3, report_dir=tmp_path)
+    assert report.orders_executed > 0, "traders hold perp positions through the crash"
+    assert report.liquidations or report.deleverages, "a 35% crash liquidates someone"
+    assert all(step.liquidatable_after == 0 for step in report.steps)
     assert report.bad_debt == 0
-    assert any("liquidatable" in m for m in messages)
+    assert report.reconciliation == [], "venue positions match the books"
+    assert report.keeper_exit_code == 0, "the keeper stopped cleanly on SIGTERM"
+    assert report.png is not None and report.png.stat().st_size > 10_000

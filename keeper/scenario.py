@@ -1,0 +1,403 @@
+"""The main job: a market crash on a local chain, handled by the keeper daemon running as in production.
+
+Deploys everything, seeds depositors with random portfolios (lenders, borrowers, perp traders routed
+across both venues), starts `primevault keeper run` in its own process with its own key, crashes ETH over a
+few blocks with BTC following, then lets prices partly recover, and reports what happened.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from eth_account import Account
+from web3 import Web3
+from web3.types import TxParams
+
+from keeper.chain.anvil import Anvil, free_port
+from keeper.chain.artifacts import load_artifact
+from keeper.chain.deploy import deploy_local_system, seed_local_liquidity
+from keeper.chain.deployment import Deployment
+from keeper.chain.keys import dev_account
+from keeper.chain.transactions import Sender
+from keeper.liquidator import scan
+from keeper.trading import TradingClient
+from keeper.vault import VaultClient, vault_error_decoder
+
+KEEPER_DEV_ACCOUNT = 9
+RESERVES = 50_000  # USDC the protocol starts with
+EXTRA_POOL = 3_000_000  # USDC lent to the pool on top of the local seed, so 200+ borrowers find liquidity
+
+
+@dataclass
+class Step:
+    label: str
+    eth: float
+    btc: float
+    block: int = 0
+    liquidatable_after: int = 0
+    health: list[float] = field(default_factory=list)  # equity / maintenance of accounts with requirements
+
+
+@dataclass
+class CrashReport:
+    depositors: int
+    traders: int
+    orders_executed: int
+    steps: list[Step]
+    liquidations: list[tuple[int, str, int, int]]  # (block, account, debt cleared, shortfall)
+    deleverages: list[tuple[int, str, int]]  # (block, account, fraction WAD)
+    absorbed: dict[str, int]
+    sold: dict[str, int]
+    reserves_before: int
+    reserves_after: int
+    bad_debt: int
+    haircuts_before: dict[str, tuple[int, int]]
+    haircuts_after: dict[str, tuple[int, int]]
+    venue_margin: dict[str, tuple[int, int]]  # name -> (net collateral, maintenance)
+    reconciliation: list[str]
+    keeper_exit_code: int
+    deployment: Deployment
+    png: Path | None = None
+
+    def blocks_to_liquidation(self) -> list[tuple[str, list[int]]]:
+        """Per price step, how many blocks after it each of its liquidations or deleverages landed."""
+        result = []
+        blocks = [s.block for s in self.steps]
+        events = sorted([b for b, *_ in self.liquidations] + [b for b, *_ in self.deleverages])
+        for i, step in enumerate(self.steps):
+            end = blocks[i + 1] if i + 1 < len(blocks) else float("inf")
+            result.append((step.label, [b - step.block for b in events if step.block < b < end]))
+        return result
+
+
+def run_crash(
+    depositors: int = 200,
+    crash: float = 0.35,
+    seed: int = 7,
+    report_dir: Path = Path(".primevault"),
+    progress: Callable[[str, int], Any] | None = None,
+) -> CrashReport:
+    rng = random.Random(seed)
+    tick = progress or (lambda label, n: None)
+    with Anvil(accounts=12) as node, tempfile.TemporaryDirectory() as tmp:
+        w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 60}))
+        admin = Sender(w3, dev_account(0), vault_error_decoder())
+        deployment = dataclasses.replace(deploy_local_system(admin), rpc_url=node.url)
+        seed_local_liquidity(admin, deployment)
+        vault = VaultClient(w3, deployment, admin)
+        _fund_pool_and_reserves(w3, vault, admin)
+        trading = TradingClient(w3, deployment, admin)
+        _grant_keeper_roles(admin, vault, trading)
+        path = Path(tmp) / "deployment.json"
+        deployment.save(path)
+        tick("deployed", 1)
+
+        traders = _seed_depositors(w3, vault, trading, rng, depositors, tick)
+        haircuts_before = _haircuts(vault)
+        report_dir.mkdir(parents=True, exist_ok=True)
+        with _keeper_process(path, node.url, Path(tmp) / "keeper", report_dir / "keeper.log") as keeper:
+            executed = _wait_for_orders(trading, tick)
+            reserves_before = vault.market().reserves
+            steps = _crash_steps(crash)
+            start_block = w3.eth.block_number
+            for step in steps:
+                _set_prices(w3, admin, deployment, step.eth, step.btc)
+                step.block = w3.eth.block_number
+                _wait_until_clear(vault, timeout=30)
+                _sell_absorbed(w3, vault, admin)
+                found = scan(vault)
+                step.liquidatable_after = len(found.liquidatable)
+                ratios = found.health.equity / np.maximum(found.health.maintenance_requirement, 1)
+                step.health = [float(r) for r in ratios[found.health.maintenance_requirement > 0]]
+                tick(step.label, 1)
+                for _ in range(2):  # a little time passes between moves
+                    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+            time.sleep(6)  # one haircut recalibration pass of the keeper on the crash's prices
+            haircuts_after = _haircuts(vault)
+            reconciliation, margins = _reconcile(w3, trading, deployment)
+            keeper.send_signal(signal.SIGTERM)
+            exit_code = keeper.wait(timeout=60)
+        liquidations, deleverages, bad_debt, absorbed, sold = _events(vault, trading, start_block)
+        report = CrashReport(
+            depositors=depositors,
+            traders=traders,
+            orders_executed=executed,
+            steps=steps,
+            liquidations=liquidations,
+            deleverages=deleverages,
+            absorbed=absorbed,
+            sold=sold,
+            reserves_before=reserves_before,
+            reserves_after=vault.market().reserves,
+            bad_debt=bad_debt,
+            haircuts_before=haircuts_before,
+            haircuts_after=haircuts_after,
+            venue_margin=margins,
+            reconciliation=reconciliation,
+            keeper_exit_code=exit_code,
+            deployment=deployment,
+        )
+        report.png = _plot(report, report_dir / f"crash-report-seed{seed}.png")
+        return report
+
+
+# ---------------------------------------------------------------------- set-up
+
+
+def _fund_pool_and_reserves(w3: Web3, vault: VaultClient, admin: Sender) -> None:
+    usdc = vault.token_contract("USDC")
+    extra = EXTRA_POOL * 10**6
+    admin.transact("mint", usdc.functions.mint(admin.address, extra))
+    admin.transact("approve", usdc.functions.approve(vault.deployment.vault, 2**256 - 1))
+    admin.transact("supply", vault.contract.functions.deposit(admin.address, vault.deployment.base.address, extra))
+    admin.transact("reserves", usdc.functions.mint(vault.deployment.vault, RESERVES * 10**6))
+
+
+def _grant_keeper_roles(admin: Sender, vault: VaultClient, trading: TradingClient) -> None:
+    keeper = dev_account(KEEPER_DEV_ACCOUNT).address
+    for contract, role in ((trading.contract, "EXECUTOR_ROLE"), (vault.contract, "RISK_MANAGER_ROLE")):
+        admin.transact(f"grant {role}", contract.functions.grantRole(contract.functions[role]().call(), keeper))
+
+
+def _seed_depositors(
+    w3: Web3, vault: VaultClient, trading: TradingClient, rng: random.Random, n: int, tick: Callable[[str, int], Any]
+) -> int:
+    """Random portfolios, sent from impersonated owners so hundreds of accounts take seconds."""
+    d = vault.deployment
+    tokens = {t.symbol: vault.token_contract(t.symbol) for t in (d.base, *d.collateral)}
+    traders = 0
+    deadline = int(w3.eth.get_block("latest")["timestamp"]) + 3600
+    for _ in range(n):
+        owner = Account.from_key(rng.randbytes(32)).address
+        w3.provider.make_request("anvil_setBalance", [owner, hex(10**20)])  # type: ignore[arg-type]
+        w3.provider.make_request("anvil_impersonateAccount", [owner])  # type: ignore[arg-type]
+        send: TxParams = {"from": owner, "gas": 600_000}
+        kind = rng.random()
+        if kind < 0.2:  # lender
+            amount = rng.randrange(1_000, 50_000) * 10**6
+            tokens["USDC"].functions.mint(owner, amount).transact(send)
+            tokens["USDC"].functions.approve(d.vault, amount).transact(send)
+            vault.contract.functions.deposit(owner, d.base.address, amount).transact(send)
+            tick("depositors", 1)
+            continue
+        weth = int(rng.uniform(1, 15) * 10**18) if rng.random() < 0.85 else 0
+        wbtc = int(rng.uniform(0.05, 0.6) * 10**8) if weth == 0 or rng.random() < 0.4 else 0
+        for symbol, amount in (("WETH", weth), ("WBTC", wbtc)):
+            if amount:
+                tokens[symbol].functions.mint(owner, amount).transact(send)
+                tokens[symbol].functions.approve(d.vault, amount).transact(send)
+                vault.contract.functions.deposit(owner, d.token(symbol).address, amount).transact(send)
+        capacity = (weth * 3000 // 10**18 + wbtc * 60_000 // 10**8) * 8 // 10  # whole USDC at initial haircuts
+        trades = rng.random() < 0.5
+        borrow_share = rng.uniform(0.2, 0.5) if trades else rng.uniform(0.3, 0.8)
+        debt = int(capacity * borrow_share)
+        if debt >= 100:
+            vault.contract.functions.withdraw(owner, d.base.address, debt * 10**6, owner).transact(send)
+        if trades:
+            traders += 1
+            market = rng.choice(("BTC-USD", "ETH-USD"))
+            mark = 60_000 if market == "BTC-USD" else 3000
+            notional = (capacity - debt) * rng.uniform(1.0, 3.0)
+            step_wad = 10**15 if market == "BTC-USD" else 10**16  # a multiple of both venues' steps
+            steps = max(round(notional / mark / (step_wad / 10**18)), 1)
+            side = 1 if rng.random() < 0.6 else -1
+            limit = int(mark * (1.05 if side > 0 else 0.95)) * 10**18
+            trading.contract.functions.submitOrder(
+                owner, trading.market_id(market), side * steps * step_wad, limit, deadline, False
+            ).transact(send)
+        tick("depositors", 1)
+    return traders
+
+
+@contextmanager
+def _keeper_process(
+    deployment: Path, rpc_url: str, data_dir: Path, log_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`primevault keeper run` in its own process with its own key, as an operator would start it."""
+    env = dict(os.environ)
+    env.update(
+        PRIMEVAULT_POLL_INTERVAL="0.1",
+        PRIMEVAULT_ORDERS_INTERVAL="0.5",
+        PRIMEVAULT_MARGIN_INTERVAL="2",
+        PRIMEVAULT_RECONCILE_INTERVAL="2",
+        PRIMEVAULT_HAIRCUT_INTERVAL="3",
+        PRIMEVAULT_PRICE_RECORD_INTERVAL="1",
+    )
+    command = [
+        sys.executable, "-c", "from keeper.cli.main import main; main()",
+        "--deployment", str(deployment), "--rpc-url", rpc_url, "--dev-account", str(KEEPER_DEV_ACCOUNT),
+        "keeper", "run", "--metrics-port", str(free_port()), "--data-dir", str(data_dir), "--log-level", "info",
+    ]  # fmt: skip
+    log = open(log_path, "wb")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(command, stdout=log, stderr=log, env=env)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _wait_for_orders(trading: TradingClient, tick: Callable[[str, int], Any], timeout: float = 120) -> int:
+    deadline = time.monotonic() + timeout
+    total = trading.order_count()
+    done = 0
+    while time.monotonic() < deadline:
+        statuses = [trading.order(i).status for i in range(total)]
+        now_done = sum(s != "open" for s in statuses)
+        tick("orders", now_done - done)
+        done = now_done
+        if done == total:
+            break
+        time.sleep(0.5)
+    return sum(trading.order(i).status == "executed" for i in range(total))
+
+
+# ---------------------------------------------------------------------- the crash
+
+
+def _crash_steps(crash: float) -> list[Step]:
+    """ETH falls by `crash` in five equal steps; BTC follows from the third (down 20% in three steps);
+    then both partly recover."""
+    eth_step = (1 - crash) ** (1 / 5)
+    btc_step = 0.8 ** (1 / 3)
+    steps, eth, btc = [], 3000.0, 60_000.0
+    for i in range(5):
+        eth *= eth_step
+        if i >= 2:
+            btc *= btc_step
+        steps.append(Step(f"ETH {eth:,.0f} BTC {btc:,.0f}", eth, btc))
+    eth, btc = eth * 1.10, btc * 1.05
+    steps.append(Step(f"recovery ETH {eth:,.0f} BTC {btc:,.0f}", eth, btc))
+    return steps
+
+
+def _set_prices(w3: Web3, admin: Sender, d: Deployment, eth: float, btc: float) -> None:
+    abi = load_artifact("MockPriceFeed").abi
+    for symbol, price in (("WETH", eth), ("WBTC", btc)):
+        feed = w3.eth.contract(address=d.token(symbol).feed, abi=abi)
+        admin.transact(f"{symbol} price", feed.functions.setAnswer(int(price * 10**8)))
+
+
+def _wait_until_clear(vault: VaultClient, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and scan(vault).liquidatable:
+        time.sleep(0.2)
+
+
+def _sell_absorbed(w3: Web3, vault: VaultClient, admin: Sender) -> None:
+    """An arbitrageur buys absorbed collateral at the vault's discount, as a market would."""
+    usdc = vault.token_contract("USDC")
+    for token in vault.deployment.collateral:
+        held = vault.contract.functions.collateralReserves(token.address).call()
+        if not held:
+            continue
+        price = vault.prices()[[t.symbol for t in vault.deployment.collateral].index(token.symbol)]
+        cost = held * price // 10 ** (token.decimals + 8 - 6) + 1
+        out = vault.contract.functions.quoteCollateral(token.address, cost).call()
+        if out > held:
+            cost = cost * held // out
+            out = vault.contract.functions.quoteCollateral(token.address, cost).call()
+        if out == 0:
+            continue
+        admin.transact("mint", usdc.functions.mint(admin.address, cost))
+        admin.transact(
+            "buy collateral", vault.contract.functions.buyCollateral(token.address, out, cost, admin.address)
+        )
+
+
+# ---------------------------------------------------------------------- results
+
+
+def _haircuts(vault: VaultClient) -> dict[str, tuple[int, int]]:
+    return {
+        t.symbol: (c.initial_haircut_bps, c.maintenance_haircut_bps)
+        for t, c in zip(vault.deployment.collateral, vault.asset_configs(), strict=True)
+    }
+
+
+def _reconcile(w3: Web3, trading: TradingClient, d: Deployment) -> tuple[list[str], dict[str, tuple[int, int]]]:
+    abi = load_artifact("DydxAdapter").abi
+    issues, margins = [], {}
+    for venue_id, venue in enumerate(d.venues):
+        adapter = w3.eth.contract(address=venue.adapter, abi=abi)
+        for market_id, market in enumerate(d.markets):
+            books = trading.contract.functions.netPosition(market_id, venue_id).call()
+            reported = adapter.functions.position(market_id).call()
+            if books != reported:
+                issues.append(f"{venue.name} {market.ticker}: venue {reported}, books {books}")
+        net, _, maintenance = adapter.functions.margin().call()
+        margins[venue.name] = (int(net), int(maintenance))
+    return issues, margins
+
+
+def _events(
+    vault: VaultClient, trading: TradingClient, from_block: int
+) -> tuple[Any, Any, int, dict[str, int], dict[str, int]]:
+    events = vault.contract.events
+    liquidations = [
+        (e["blockNumber"], e["args"]["account"], e["args"]["debtCleared"], e["args"]["shortfall"])
+        for e in events.Liquidated().get_logs(from_block=from_block)
+    ]
+    bad_debt = sum(e["args"]["amount"] for e in events.BadDebt().get_logs(from_block=from_block))
+    symbols = {t.address: t.symbol for t in vault.deployment.collateral}
+    absorbed: dict[str, int] = {}
+    for e in events.CollateralAbsorbed().get_logs(from_block=from_block):
+        absorbed[symbols[e["args"]["asset"]]] = absorbed.get(symbols[e["args"]["asset"]], 0) + e["args"]["amount"]
+    sold: dict[str, int] = {}
+    for e in events.CollateralBought().get_logs(from_block=from_block):
+        sold[symbols[e["args"]["asset"]]] = sold.get(symbols[e["args"]["asset"]], 0) + e["args"]["amount"]
+    deleverages = [
+        (e["blockNumber"], e["args"]["account"], e["args"]["fractionWad"])
+        for e in trading.contract.events.Deleveraged().get_logs(from_block=from_block)
+    ]
+    return liquidations, deleverages, bad_debt, absorbed, sold
+
+
+def _plot(report: CrashReport, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, (prices_ax, health_ax, blocks_ax) = plt.subplots(3, 1, figsize=(10, 11))
+    labels = ["start"] + [f"step {i + 1}" for i in range(len(report.steps))]
+    eth = [3000.0] + [s.eth for s in report.steps]
+    btc = [60_000.0] + [s.btc for s in report.steps]
+    prices_ax.plot(labels, [p / eth[0] for p in eth], marker="o", label="ETH")
+    prices_ax.plot(labels, [p / btc[0] for p in btc], marker="o", label="BTC")
+    prices_ax.set_title("Prices (relative to start)")
+    prices_ax.legend()
+    data = [np.clip(s.health, 0, 5) for s in report.steps]
+    health_ax.boxplot(data, tick_labels=labels[1:], showfliers=False)
+    health_ax.axhline(1.0, color="red", linestyle="--", linewidth=1, label="maintenance")
+    health_ax.set_title("Account health after each step (equity / maintenance requirement, clipped at 5)")
+    health_ax.legend()
+    per_block: dict[int, int] = {}
+    for block, *_ in report.liquidations + report.deleverages:
+        per_block[block] = per_block.get(block, 0) + 1
+    blocks_ax.bar(list(per_block), list(per_block.values()), color="tab:red", label="liquidations + deleverages")
+    for step in report.steps:
+        blocks_ax.axvline(step.block, color="gray", linestyle=":", linewidth=1)
+    blocks_ax.set_title("Liquidations per block (dotted: price updates)")
+    blocks_ax.set_xlabel("block")
+    blocks_ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
