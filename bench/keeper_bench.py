@@ -25,7 +25,7 @@ from keeper.chain.anvil import Anvil
 from keeper.chain.deploy import deploy_local_system, seed_local_liquidity
 from keeper.chain.keys import dev_account
 from keeper.chain.provider import RotatingHTTPProvider
-from keeper.chain.transactions import Sender
+from keeper.chain.transactions import FeePolicy, Sender
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
 from keeper.liquidator import scan
@@ -162,7 +162,10 @@ class CountingProvider(RotatingHTTPProvider):
 def chain_figures(accounts: int) -> None:
     with Anvil(accounts=64) as node, tempfile.TemporaryDirectory() as tmp:
         w3 = Web3(Web3.HTTPProvider(node.url))
-        admin = Sender(w3, dev_account(0), vault_error_decoder())
+        # A chain with tens of thousands of blocks mines slowly: wait for receipts instead of replacing.
+        admin = Sender(
+            w3, dev_account(0), vault_error_decoder(), fees=FeePolicy(replace_after=900, receipt_timeout=900)
+        )
         deployment = dataclasses.replace(deploy_local_system(admin), rpc_url=node.url)
         seed_local_liquidity(admin, deployment)
         path = Path(tmp) / "deployment.json"
