@@ -174,6 +174,12 @@ def chain_figures(accounts: int) -> None:
         path = Path(tmp) / "deployment.json"
         deployment.save(path)
         vault = VaultClient(w3, deployment, admin)
+        # Enough pool liquidity for every borrower's 2,300 USDC.
+        usdc = vault.token_contract("USDC")
+        lent = 2300 * 10**6 * accounts
+        admin.transact("mint", usdc.functions.mint(admin.address, lent))
+        admin.transact("approve", usdc.functions.approve(deployment.vault, lent))
+        admin.transact("supply", vault.contract.functions.deposit(admin.address, deployment.base.address, lent))
         counting = Web3(CountingProvider([node.url]))
         client = VaultClient(counting, deployment)
         print("## Full risk scan on anvil: one batched scan against one health call per account\n")
