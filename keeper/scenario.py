@@ -125,11 +125,14 @@ def run_crash(
                 tick(step.label, 1)
                 for _ in range(2):  # a little time passes between moves
                     w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-            time.sleep(6)  # one haircut recalibration pass of the keeper on the crash's prices
-            haircuts_after = _haircuts(vault)
             reconciliation, margins = _reconcile(w3, trading, deployment)
             keeper.send_signal(signal.SIGTERM)
             exit_code = keeper.wait(timeout=60)
+        # Recalibration after the crash, from the price history the daemon recorded, as an operator would
+        # run it: `primevault risk haircuts --apply`. Done here rather than on a timer inside the run, so
+        # that the same seed gives the same liquidations.
+        _recalibrate(path, node.url, Path(tmp) / "keeper")
+        haircuts_after = _haircuts(vault)
         liquidations, deleverages, bad_debt, absorbed, sold = _events(vault, trading, start_block)
         report = CrashReport(
             depositors=depositors,
@@ -233,8 +236,8 @@ def _keeper_process(
         PRIMEVAULT_ORDERS_INTERVAL="0.5",
         PRIMEVAULT_MARGIN_INTERVAL="2",
         PRIMEVAULT_RECONCILE_INTERVAL="2",
-        PRIMEVAULT_HAIRCUT_INTERVAL="3",
-        PRIMEVAULT_PRICE_RECORD_INTERVAL="1",
+        PRIMEVAULT_HAIRCUT_INTERVAL="86400",
+        PRIMEVAULT_PRICE_RECORD_INTERVAL="0.2",
     )
     command = [
         sys.executable, "-c", "from keeper.cli.main import main; main()",
@@ -250,6 +253,16 @@ def _keeper_process(
             process.kill()
             process.wait()
         log.close()
+
+
+def _recalibrate(deployment: Path, rpc_url: str, data_dir: Path) -> None:
+    command = [
+        sys.executable, "-c", "from keeper.cli.main import main; main()",
+        "--deployment", str(deployment), "--rpc-url", rpc_url, "--dev-account", str(KEEPER_DEV_ACCOUNT),
+        "risk", "haircuts", "--apply",
+    ]  # fmt: skip
+    env = dict(os.environ, PRIMEVAULT_DATA_DIR=str(data_dir))
+    subprocess.run(command, env=env, check=True, capture_output=True)
 
 
 def _wait_for_orders(trading: TradingClient, tick: Callable[[str, int], Any], timeout: float = 120) -> int:

@@ -91,8 +91,8 @@ class Keeper:
         self.metrics.scan_seconds.observe(time.monotonic() - started)
         self.metrics.accounts_scanned.set(len(found.accounts))
         self.metrics.liquidatable.set(len(found.liquidatable))
-        self._check_chain_fresh(found.block)
-        self._record_prices(found)
+        block_time = self._check_chain_fresh(found.block)
+        self._record_prices(found, block_time)
         if not found.liquidatable:
             return []
         log.info("block %d: %d liquidatable of %d", found.block, len(found.liquidatable), len(found.accounts))
@@ -120,7 +120,8 @@ class Keeper:
                 results.append(result)
         return results
 
-    def _check_chain_fresh(self, block: int) -> None:
+    def _check_chain_fresh(self, block: int) -> int:
+        """Marks the keeper unhealthy when the scanned block is too old; returns its timestamp."""
         head = self.w3.eth.get_block(block)
         age = time.time() - int(head["timestamp"])
         if age > self.config.stale_after:
@@ -129,9 +130,10 @@ class Keeper:
         else:
             self.health.ok()
             self.metrics.healthy.set(1)
+        return int(head["timestamp"])
 
-    def _record_prices(self, found: Scan) -> None:
-        now = int(time.time())
+    def _record_prices(self, found: Scan, now: int) -> None:
+        """Price history at block time (one row per asset and second), for the haircut model."""
         for token, price in zip(self.deployment.collateral, found.params.prices, strict=True):
             last = self.prices.last_timestamp(token.symbol)
             if last is None or now - last >= self.config.price_record_interval:

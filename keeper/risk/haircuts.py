@@ -32,7 +32,7 @@ class HaircutPolicy:
     initial_horizon_days: float = 3.0
     ewma_lambda: float = 0.94
     window: int = 30  # samples, for the simple estimate
-    min_samples: int = 10
+    min_samples: int = 5
 
 
 @dataclass(frozen=True)
