@@ -113,16 +113,19 @@ contract RabbitAdapter is VenueAdapterBase {
     /// @dev Claims matured requests in order, at most MAX_CLAIMS per call, and stops at the first that is not
     ///      yet claimable.
     function claimWithdrawal() external onlyVault returns (uint256 amount) {
-        uint256 next = _nextToClaim;
-        uint256 end = next + MAX_CLAIMS < _pending.length ? next + MAX_CLAIMS : _pending.length;
+        uint256 first = _nextToClaim;
+        uint256 end = first + MAX_CLAIMS < _pending.length ? first + MAX_CLAIMS : _pending.length;
+        uint256 next = first;
         while (next < end && _pending[next].claimableAt <= block.timestamp) {
-            Pending memory p = _pending[next];
-            _venue().claimWithdrawal(p.requestId);
-            amount += p.amount;
+            amount += _pending[next].amount;
             ++next;
         }
+        // Effects before the venue calls: the requests are marked claimed first.
         _nextToClaim = next;
         _pendingTotal -= amount;
+        for (uint256 i = first; i < next; ++i) {
+            _venue().claimWithdrawal(_pending[i].requestId);
+        }
         if (amount > 0) _sendToVault(amount);
     }
 
