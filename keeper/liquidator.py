@@ -10,6 +10,7 @@ import numpy as np
 from web3.types import BlockIdentifier
 
 from keeper.chain.artifacts import load_artifact
+from keeper.chain.oracle import feed_answer
 from keeper.risk.health import MAX_VENUES, WAD, HealthArrays, PerpArrays, RiskParameters, compute_health, exact_health
 from keeper.vault import AccountSnapshot, LiquidationResult, VaultClient
 
@@ -42,7 +43,7 @@ def risk_parameters(client: VaultClient, block: BlockIdentifier = "latest") -> R
         module = client.w3.eth.contract(address=trading, abi=load_artifact("TradingModule").abi)
         for market in module.functions.markets().call(block_identifier=block):
             feed, _, feed_decimals, initial_bps, maintenance_bps, _ = market
-            answer = _feed_answer(client, feed, block)
+            answer = feed_answer(client.w3, feed, block)
             perp["marks"].append(answer * 10 ** (18 - feed_decimals))
             perp["initial"].append(initial_bps)
             perp["maintenance"].append(maintenance_bps)
@@ -58,13 +59,6 @@ def risk_parameters(client: VaultClient, block: BlockIdentifier = "latest") -> R
         perp_maintenance_bps=perp["maintenance"],
         funding_indexes=funding,
     )
-
-
-def _feed_answer(client: VaultClient, feed: str, block: BlockIdentifier) -> int:
-    contract = client.w3.eth.contract(
-        address=client.w3.to_checksum_address(feed), abi=load_artifact("MockPriceFeed").abi
-    )
-    return int(contract.functions.latestRoundData().call(block_identifier=block)[1])
 
 
 def arrays(accounts: Sequence[AccountSnapshot], params: RiskParameters) -> tuple[np.ndarray, np.ndarray, PerpArrays]:

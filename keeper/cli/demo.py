@@ -42,12 +42,11 @@ def demo(depositors: int, crash: float, seed: int, report_dir: Path) -> None:
 
 
 def _print(r: CrashReport) -> None:
-    full = sum(1 for _, _, _, shortfall in r.liquidations)
     rows = [
         ("depositors (of them perp traders)", f"{r.depositors} ({r.traders})"),
         ("orders executed across both venues", str(r.orders_executed)),
         ("accounts deleveraged (partial liquidation)", str(len(r.deleverages))),
-        ("accounts liquidated (collateral absorbed)", str(full)),
+        ("accounts liquidated (collateral absorbed)", str(len(r.liquidations))),
         ("collateral absorbed", ", ".join(f"{_amount(r, s, v)} {s}" for s, v in r.absorbed.items()) or "none"),
         ("absorbed collateral sold", ", ".join(f"{_amount(r, s, v)} {s}" for s, v in r.sold.items()) or "none"),
         ("reserves before -> after", f"{_usd(r.reserves_before)} -> {_usd(r.reserves_after)}"),

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import click
 
-from keeper.chain.artifacts import load_artifact
+from keeper.chain.oracle import feed_price
 from keeper.cli.context import CliContext, pass_context
 from keeper.routing import route
 from keeper.units import parse_amount
@@ -32,7 +32,7 @@ def quotes(ctx: CliContext, market: str, size: str, side: str, horizon_hours: fl
     direction = 1 if side == "buy" else -1
     venues = load_venues(ctx.w3, ctx.deployment)
     models = [v.cost_model(market) for v in venues]
-    mark = _mark_price(ctx, market)
+    mark = feed_price(ctx.w3, ctx.deployment.market(market).feed)
     horizon = horizon_hours * 3600
     split = route(amount, direction, models, horizon)
 
@@ -57,9 +57,3 @@ def quotes(ctx: CliContext, market: str, size: str, side: str, horizon_hours: fl
         f"({routed_usd / (mark * amount) * 10_000:.2f} bps), "
         f"saving {single_usd - routed_usd:,.2f} against the best single venue ({venues[split.best_single_venue].name})"
     )
-
-
-def _mark_price(ctx: CliContext, market: str) -> Decimal:
-    feed = ctx.w3.eth.contract(address=ctx.deployment.market(market).feed, abi=load_artifact("MockPriceFeed").abi)
-    answer = int(feed.functions.latestRoundData().call()[1])
-    return Decimal(answer) / Decimal(10) ** int(feed.functions.decimals().call())

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import click
 
-from keeper.chain.artifacts import load_artifact
+from keeper.chain.oracle import feed_price
 from keeper.cli.context import CliContext, pass_context
 from keeper.errors import InputError
 from keeper.trading import TradingClient
@@ -19,13 +19,6 @@ from keeper.vault import sub_account
 def _client(ctx: CliContext, write: bool) -> TradingClient:
     deployment = ctx.deployment
     return TradingClient(ctx.w3, deployment, ctx.sender() if write else None)
-
-
-def _mark(ctx: CliContext, market: str) -> Decimal:
-    feed = ctx.w3.eth.contract(address=ctx.deployment.market(market).feed, abi=load_artifact("MockPriceFeed").abi)
-    return Decimal(int(feed.functions.latestRoundData().call()[1])) / Decimal(10) ** int(
-        feed.functions.decimals().call()
-    )
 
 
 def _size(text: str) -> Decimal:
@@ -72,7 +65,9 @@ def submit(
     if limit_text:
         limit = Decimal(parse_amount(limit_text, 18)) / 10**18
     else:
-        limit = (_mark(ctx, ticker) * (1 + direction * Decimal(slippage_bps) / 10_000)).quantize(Decimal("0.000001"))
+        limit = (
+            feed_price(ctx.w3, ctx.deployment.market(ticker).feed) * (1 + direction * Decimal(slippage_bps) / 10_000)
+        ).quantize(Decimal("0.000001"))
     account = on_behalf or sub_account(ctx.account.address, sub_id)
     order_id = client.submit(account, ticker, direction * amount, limit, int(time.time()) + ttl, reduce_only)
     click.echo(

@@ -17,6 +17,7 @@ from web3 import Web3
 from keeper.chain.artifacts import load_artifact
 from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account, keystore_account, require_local_chain
+from keeper.chain.oracle import feed_price
 from keeper.chain.provider import connect
 from keeper.chain.revert import TransactionReverted
 from keeper.chain.transactions import DryRun, FeePolicy, Sender
@@ -332,9 +333,6 @@ class Keeper:
             if not size:
                 continue
             params = adapter.functions.marketParams(market_id).call()
-            feed = self.w3.eth.contract(address=market.feed, abi=load_artifact("MockPriceFeed").abi)
-            mark = Decimal(int(feed.functions.latestRoundData().call()[1])) / 10 ** int(
-                feed.functions.decimals().call()
-            )
+            mark = feed_price(self.w3, market.feed)
             need += abs(Decimal(size)) / 10**18 * mark * Decimal(params[2]) / 10**6
         return int(need * 10**6)
