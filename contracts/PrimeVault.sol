@@ -745,6 +745,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         returns (CollateralSums memory sums)
     {
         for (uint256 i; assetsIn >> i != 0; ++i) {
+            // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
             if ((assetsIn >> i) & 1 == 0) continue;
             address asset = _collateralAssets[i];
             AssetConfig memory c = _assetConfigs[asset];
@@ -761,6 +762,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         returns (uint256)
     {
         uint256 p = priceCache[index];
+        // slither-disable-next-line incorrect-equality (0 marks a price not read yet in this call)
         if (p == 0) {
             p = OracleLib.read(c.feed, c.maxStaleness);
             priceCache[index] = p;
@@ -777,6 +779,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         uint256[] memory absorbed
     ) internal returns (uint256 credit, uint256 penalties) {
         for (uint256 i; assetsIn >> i != 0; ++i) {
+            // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
             if ((assetsIn >> i) & 1 == 0) continue;
             address asset = _collateralAssets[i];
             AssetConfig memory c = _assetConfigs[asset];
@@ -834,6 +837,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
             address asset = _collateralAssets[i];
             uint256 held =
                 IERC20(asset).balanceOf(address(this)) - (_assetStates[asset].totalSupplied - absorbed[i]);
+            // slither-disable-next-line incorrect-equality (skips a feed read; a donation only adds to reserves)
             if (held == 0) continue;
             AssetConfig memory c = _assetConfigs[asset];
             uint256 saleValue = ValueLib.value(held, _price(c, i, batch.prices), c.scaleExponent);
@@ -845,6 +849,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
             uint256(InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, 0));
         uint256 newIndex =
             badDebt >= totalSupply ? 1 : uint256(m.supplyIndex) * (totalSupply - badDebt) / totalSupply;
+        // slither-disable-next-line incorrect-equality (keeps the supply index positive after a total loss)
         if (newIndex == 0) newIndex = 1;
         emit BadDebt(account, badDebt, newIndex);
         return uint64(newIndex); // below the old uint64 index
@@ -869,6 +874,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
 
     function _accrue() internal {
         Market memory m = _market;
+        // slither-disable-next-line incorrect-equality (accrued already in this block; never ahead of it)
         if (m.lastAccrualTime == block.timestamp) return;
         uint256 utilization;
         (m, utilization) = _accrueMemory(m);

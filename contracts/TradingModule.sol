@@ -178,6 +178,9 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
     /// @inheritdoc ITradingModule
     function executeOrders(Execution[] calldata executions) external nonReentrant onlyRole(EXECUTOR_ROLE) {
         for (uint256 i; i < executions.length; ++i) {
+            // A call to this contract under this function's reentrancy guard; the order's status is re-read
+            // after it, and only an order still open is cancelled.
+            // slither-disable-next-line reentrancy-no-eth
             try this.executeOrder(executions[i]) {}
             catch (bytes memory reason) {
                 uint256 id = executions[i].orderId;
@@ -198,6 +201,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
 
         int256 before = _netAccountSize(ord.account, ord.market);
         int256 afterwards = before + ord.size;
+        // slither-disable-next-line uninitialized-local (an accumulator: zeroed memory that each fill adds to)
         FillResult memory result;
         int256 direction = ord.size > 0 ? int256(1) : int256(-1);
         for (uint256 i; i < e.venues.length; ++i) {
@@ -234,6 +238,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         uint256 fraction = PerpMathLib.deleverageFraction(
             h.equity, h.maintenanceRequirement, perpMaintenance, DELEVERAGE_BUFFER_BPS, _closingCost(account)
         );
+        // slither-disable-next-line uninitialized-local (an accumulator: zeroed memory that each fill adds to)
         FillResult memory result;
         uint16 slots = _openSlots[account];
         for (uint256 slot; slots >> slot != 0; ++slot) {
@@ -276,6 +281,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         onlyRole(EXECUTOR_ROLE)
         returns (uint256 amount)
     {
+        // slither-disable-next-line unused-return (the module forwards its whole balance, which includes the claim)
         _venue(venue).claimWithdrawal();
         amount = _returnToVault(venue);
     }
@@ -291,9 +297,9 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         uint16 slots = _openSlots[account];
         hasPositions = slots != 0;
         uint256[] memory marks = new uint256[](_markets.length);
-        int256 pnlWad;
-        uint256 initialWad;
-        uint256 maintenanceWad;
+        int256 pnlWad = 0;
+        uint256 initialWad = 0;
+        uint256 maintenanceWad = 0;
         for (uint256 slot; slots >> slot != 0; ++slot) {
             if ((slots >> slot) & 1 == 0) continue;
             (uint8 market, uint8 venue) = _unslot(slot);
@@ -301,6 +307,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
             Position memory p = _positions[account][slot];
             pnlWad += PerpMathLib.unrealizedPnl(p.size, p.entryPrice, marks[market])
             - PerpMathLib.fundingOwed(p.size, p.fundingIndex, _venues[venue].fundingIndex(market));
+            // slither-disable-next-line divide-before-multiply (as the keeper's exact model; the ceilDiv below absorbs it)
             uint256 notional = _abs(p.size) * marks[market] / WAD;
             PerpMarket storage m = _markets[market];
             initialWad += notional * m.initialMarginBps;
@@ -319,12 +326,13 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
     /// @inheritdoc IPerpRisk
     function venueAssets() external view returns (int256 assets) {
         for (uint256 v; v < _venues.length; ++v) {
+            // slither-disable-next-line unused-return (only the net collateral is an asset; requirements are not)
             (int256 net,,) = _venues[v].margin();
             assets += net + _venues[v].pendingWithdrawals().toInt256();
         }
-        int256 owedWad;
+        int256 owedWad = 0;
         for (uint256 market; market < _markets.length; ++market) {
-            uint256 mark;
+            uint256 mark = 0;
             for (uint256 v; v < _venues.length; ++v) {
                 VenueBook memory b = _books[_slot(market, v)];
                 if (b.netSize == 0 && b.costBasis == 0 && b.fundingBasis == 0) continue;
@@ -364,7 +372,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
     {
         openSlots = _openSlots[account];
         positions = new Position[](_popCount(openSlots));
-        uint256 k;
+        uint256 k = 0;
         for (uint256 slot; openSlots >> slot != 0; ++slot) {
             if ((openSlots >> slot) & 1 == 1) positions[k++] = _positions[account][slot];
         }
@@ -460,7 +468,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
             uint256 mark = _mark(market);
             uint256 slippage = price > mark ? price - mark : mark - price;
             // The deleverage penalty is a cost of closing too: leaving it out would close too little.
-            uint256 penaltyWad = _abs(size) * price / WAD * DELEVERAGE_PENALTY_BPS / BPS;
+            uint256 penaltyWad = Math.mulDiv(_abs(size) * price, DELEVERAGE_PENALTY_BPS, WAD * BPS);
             costWad += _abs(size) * slippage / WAD + fee * _baseUnit + penaltyWad;
         }
         return Math.ceilDiv(costWad, _baseUnit);
@@ -474,8 +482,8 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
 
     function _requireValidSplit(Execution calldata e, Order memory o) internal view {
         if (e.venues.length == 0 || e.venues.length != e.sizes.length) revert InvalidSplit(e.orderId);
-        uint256 total;
-        uint256 seen;
+        uint256 total = 0;
+        uint256 seen = 0;
         for (uint256 i; i < e.sizes.length; ++i) {
             uint256 bit = 1 << e.venues[i];
             if (e.sizes[i] == 0 || seen & bit != 0 || e.venues[i] >= _venues.length) {

@@ -81,6 +81,7 @@ contract DydxAdapter is VenueAdapterBase {
         view
         returns (int256 netCollateral, uint256 initialMargin, uint256 maintenanceMargin)
     {
+        // slither-disable-next-line unused-return (the first field is not part of the adapter interface)
         (, netCollateral, initialMargin, maintenanceMargin) = _venue().subaccountMargin(_subaccount());
     }
 
@@ -99,6 +100,7 @@ contract DydxAdapter is VenueAdapterBase {
         DydxStyleVenue.Side side = _side(size);
         uint256 unit = _subtickPrice(pair) * pair.subticksPerTick;
         // Buy limits round down and sell limits up onto the tick grid: never worse than the vault asked.
+        // slither-disable-next-line divide-before-multiply (the floor/ceil is the rounding onto the tick grid)
         uint256 ticks = side == DydxStyleVenue.Side.BUY ? limitPrice / unit : (limitPrice + unit - 1) / unit;
         DydxStyleVenue.Order memory order = DydxStyleVenue.Order({
             // IOC orders never rest on the book, so the block number is a unique enough client id.

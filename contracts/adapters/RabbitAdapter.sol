@@ -72,6 +72,7 @@ contract RabbitAdapter is VenueAdapterBase {
         view
         returns (int256 netCollateral, uint256 initialMargin, uint256 maintenanceMargin)
     {
+        // slither-disable-next-line unused-return (the first field is not part of the adapter interface)
         (, netCollateral, initialMargin, maintenanceMargin) = _venue().accountMargin(address(this));
     }
 
@@ -88,6 +89,7 @@ contract RabbitAdapter is VenueAdapterBase {
     {
         string memory id = _marketId(market);
         uint256 tick = _ticks[market];
+        // slither-disable-next-line divide-before-multiply (limits round onto the tick grid: down for buys, up for sells)
         uint256 limit = size > 0 ? limitPrice / tick * tick : (limitPrice + tick - 1) / tick * tick;
         return _venue()
             .placeOrder(
@@ -98,6 +100,7 @@ contract RabbitAdapter is VenueAdapterBase {
     /// @inheritdoc IVenueAdapter
     function depositMargin(uint256 amount) external onlyVault {
         _pullMargin(amount);
+        // slither-disable-next-line unused-return (the deposit id is a receipt; the margin is credited in this call)
         _venue().deposit(amount);
     }
 

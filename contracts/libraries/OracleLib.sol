@@ -10,6 +10,7 @@ library OracleLib {
     /// @notice The feed's answer, or a revert with `OracleInvalidPrice` (answer <= 0) or `OracleStalePrice`
     ///         (older than `maxStaleness` seconds).
     function read(address feed, uint256 maxStaleness) internal view returns (uint256) {
+        // slither-disable-next-line unused-return (round ids are not needed: staleness is checked by time)
         (, int256 answer,, uint256 updatedAt,) = IAggregatorV3(feed).latestRoundData();
         if (answer <= 0) revert IPrimeVaultErrors.OracleInvalidPrice(feed, answer);
         if (block.timestamp > updatedAt + maxStaleness) {

@@ -78,7 +78,7 @@ library PerpMathLib {
 
     function _divDown(int256 a, uint256 b) private pure returns (int256) {
         int256 q = a / int256(b);
-        return (a < 0 && q * int256(b) != a) ? q - 1 : q;
+        return (a < 0 && a % int256(b) != 0) ? q - 1 : q;
     }
 
     function _abs(int256 x) private pure returns (uint256) {

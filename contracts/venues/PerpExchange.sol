@@ -27,6 +27,8 @@ abstract contract PerpExchange is IVenueErrors, Ownable, ReentrancyGuardTransien
 
     uint256 internal constant WAD = 1e18;
     uint256 internal constant PPM = 1e6;
+    /// @dev A PPM fraction as a WAD fraction (WAD / PPM).
+    uint256 internal constant WAD_PER_PPM = 1e12;
     /// @dev USD WAD to USDC units.
     uint256 internal constant WAD_TO_USDC = 1e12;
     uint256 public constant MAX_MARKETS = 8;
@@ -83,7 +85,7 @@ abstract contract PerpExchange is IVenueErrors, Ownable, ReentrancyGuardTransien
     }
 
     function _listMarket(Market memory m) internal returns (uint256 id) {
-        if (_markets.length == MAX_MARKETS) revert VenueInvalidParameter();
+        if (_markets.length >= MAX_MARKETS) revert VenueInvalidParameter();
         if (
             m.feed == address(0) || m.maintenanceMarginPpm == 0 || m.maintenanceMarginPpm > m.initialMarginPpm
                 || m.initialMarginPpm > PPM || m.depth == 0 || m.stepSize == 0 || m.tickSize == 0
@@ -167,7 +169,7 @@ abstract contract PerpExchange is IVenueErrors, Ownable, ReentrancyGuardTransien
     /// @dev mark x (1 +/- (halfSpread + |size| / (2 x depth))): the average price of a size-linear book.
     function _fillPrice(Market storage m, int256 sizeDelta) internal view returns (uint256) {
         uint256 mark = _markPrice(m);
-        uint256 impact = m.halfSpreadPpm * (WAD / PPM) + Math.mulDiv(_abs(sizeDelta), WAD, 2 * m.depth);
+        uint256 impact = m.halfSpreadPpm * WAD_PER_PPM + Math.mulDiv(_abs(sizeDelta), WAD, 2 * m.depth);
         return sizeDelta > 0
             ? Math.mulDiv(mark, WAD + impact, WAD, Math.Rounding.Ceil)
             : Math.mulDiv(mark, impact >= WAD ? 0 : WAD - impact, WAD);
@@ -223,6 +225,7 @@ abstract contract PerpExchange is IVenueErrors, Ownable, ReentrancyGuardTransien
     }
 
     function _accrueFunding(Market storage m) internal {
+        // slither-disable-next-line incorrect-equality (accrued already in this block; never ahead of it)
         if (m.lastFundingTime == block.timestamp) return;
         m.cumulativeFunding = _currentFunding(m, _markPrice(m));
         m.lastFundingTime = block.timestamp;
@@ -236,6 +239,7 @@ abstract contract PerpExchange is IVenueErrors, Ownable, ReentrancyGuardTransien
     /// @dev The feed's price as USD WAD per base unit; refuses non-positive or stale answers.
     function _markPrice(Market storage m) internal view returns (uint256) {
         IAggregatorV3 feed = IAggregatorV3(m.feed);
+        // slither-disable-next-line unused-return (round ids are not needed: staleness is checked by time)
         (, int256 answer,, uint256 updatedAt,) = feed.latestRoundData();
         if (answer <= 0 || block.timestamp > updatedAt + m.maxStaleness) revert VenueBadPrice(m.feed);
         return uint256(answer) * 10 ** (18 - feed.decimals());

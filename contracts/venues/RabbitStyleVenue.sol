@@ -188,6 +188,7 @@ contract RabbitStyleVenue is PerpExchange {
 
     function _id(string calldata marketId) internal view returns (uint256) {
         uint256 indexPlusOne = _marketIndex[keccak256(bytes(marketId))];
+        // slither-disable-next-line incorrect-equality (0 is the mapping's default: a market never listed)
         if (indexPlusOne == 0) revert VenueUnknownMarket();
         return indexPlusOne - 1;
     }
