@@ -8,8 +8,11 @@ BIN := $(VENV)/bin
 FOUNDRY_PLATFORM := $(shell uname -s | tr A-Z a-z)-$(shell uname -m | sed -e 's/x86_64/amd64/' -e 's/aarch64/arm64/')
 # A foundryup install on PATH wins; otherwise the binaries npm installed.
 FORGE := $(or $(shell command -v forge 2>/dev/null),$(CURDIR)/node_modules/@foundry-rs/forge-$(FOUNDRY_PLATFORM)/bin/forge)
+# Slither gets a virtualenv of its own: it requires web3 7, the keeper web3 8.
+SLITHER_VENV := .venv-slither
+SLITHER_VERSION := 0.11.6
 
-.PHONY: help setup build test test-contracts test-python lint demo devnet gas bench clean
+.PHONY: help setup build test test-contracts test-python lint slither demo devnet gas bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -28,11 +31,17 @@ node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(SLITHER_VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/pip install --quiet --upgrade pip
+	$(SLITHER_VENV)/bin/pip install --quiet slither-analyzer==$(SLITHER_VERSION)
+	touch $@
+
 build: setup ## Compile the contracts and export the ABIs the Python package ships
 	$(FORGE) build
 	$(BIN)/python scripts/export_artifacts.py
 
-test: build test-contracts test-python lint ## Run every test: forge (unit, fuzz, invariant, gas), pytest, ruff, mypy
+test: build test-contracts test-python lint ## Run every test: forge (unit, fuzz, invariant, gas), pytest, ruff, mypy, Slither
 
 test-contracts: build
 	$(FORGE) test
@@ -40,11 +49,17 @@ test-contracts: build
 test-python: build
 	$(BIN)/pytest
 
-lint: setup
+lint: setup slither ## Static checks: ruff, mypy, forge fmt, Slither
 	$(BIN)/ruff check keeper tests/python scripts bench
 	$(BIN)/ruff format --check keeper tests/python scripts bench
 	$(BIN)/mypy
 	$(FORGE) fmt --check contracts tests/contracts
+
+# Settings in slither.config.json: fails on any medium or high finding. Slither rebuilds through forge after a
+# `forge clean`, so it gets its own output directories and leaves out/ to the tests.
+slither: node_modules/.installed $(SLITHER_VENV)/.installed ## Slither over contracts/ (fails on medium or high)
+	PATH="$(dir $(FORGE)):$$PATH" FOUNDRY_OUT=build/slither/out FOUNDRY_CACHE_PATH=build/slither/cache \
+		$(SLITHER_VENV)/bin/slither .
 
 demo: setup ## The main job: local chain, deposits, a price drop, liquidation, report
 	$(BIN)/primevault demo
@@ -56,7 +71,7 @@ gas: build ## Regenerate the gas snapshot snapshots/PrimeVault.json
 	$(FORGE) test --match-contract GasTest
 
 clean: ## Remove build output (keeps installed dependencies)
-	rm -rf out cache
+	rm -rf out cache build/slither
 
 bench: build ## Benchmarks, side by side in one run: writes bench/RESULTS.md (takes a few minutes)
 	$(BIN)/python bench/report.py > bench/RESULTS.md
