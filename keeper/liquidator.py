@@ -12,7 +12,7 @@ from web3.types import BlockIdentifier
 from keeper.chain.artifacts import load_artifact
 from keeper.chain.oracle import feed_answer
 from keeper.risk.health import MAX_VENUES, WAD, HealthArrays, PerpArrays, RiskParameters, compute_health, exact_health
-from keeper.vault import AccountSnapshot, LiquidationResult, VaultClient
+from keeper.vault import AccountSnapshot, VaultClient
 
 # Gas of one account in a liquidation batch and of the batch itself (from the gas snapshot, with margin).
 LIQUIDATION_GAS_PER_ACCOUNT = 40_000
@@ -101,8 +101,3 @@ def batches(
     """Splits `accounts` into batches whose estimated gas stays within `gas_budget`."""
     size = max(1, (gas_budget - LIQUIDATION_GAS_BASE) // per_account)
     return [list(accounts[i : i + size]) for i in range(0, len(accounts), size)]
-
-
-def liquidate_all(client: VaultClient, accounts: list[str], batch_size: int = 50) -> list[LiquidationResult]:
-    """Liquidates `accounts` in batches of `batch_size`; each batch is simulated before it is sent."""
-    return [client.liquidate(accounts[i : i + batch_size]) for i in range(0, len(accounts), batch_size)]

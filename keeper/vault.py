@@ -229,6 +229,15 @@ class VaultClient:
         receipt = self._sender().transact("liquidate", fn, gas=gas)
         return self._liquidation_result(receipt)
 
+    def liquidate_batches(self, batches: Sequence[Sequence[str]]) -> list[LiquidationResult | TransactionReverted]:
+        """Sends every batch before waiting for any (consecutive nonces, so that they can share a block);
+        returns each batch's result, or its decoded revert if it failed."""
+        fns = [self.contract.functions.liquidate([_checksum(a) for a in batch]) for batch in batches]
+        return [
+            outcome if isinstance(outcome, TransactionReverted) else self._liquidation_result(outcome)
+            for outcome in self._sender().transact_all("liquidate", fns)
+        ]
+
     # ------------------------------------------------------------------ helpers
 
     def _liquidation_result(self, receipt: TxReceipt) -> LiquidationResult:

@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,7 @@ class NonceManager:
 
 
 class Sender:
-    """Sends transactions from one local key, one at a time.
+    """Sends transactions from one local key: one at a time, or several with consecutive nonces at once.
 
     Every transaction is simulated with `eth_call` first, so a revert is reported with its decoded custom
     error before anything is signed; a transaction that still reverts on chain is replayed at its block to
@@ -134,25 +135,41 @@ class Sender:
     def transact(self, action: str, fn: ContractFunction, gas: int | None = None) -> TxReceipt:
         """Simulates, then sends `fn` and waits for its receipt. In dry-run mode raises `DryRun` instead of
         sending."""
-        self.call(action, fn)
+        tx = self._prepare(action, fn, gas)
         if self.dry_run:
             raise DryRun(f"dry run: {action} simulated, not sent")
-        params: TxParams = {"from": self.address, "chainId": self._chain_id}
-        if gas is not None:
-            params["gas"] = gas
-        try:
-            tx = fn.build_transaction(params)
-        except (ContractLogicError, Web3RPCError) as exc:
-            raise self._reverted(action, exc) from None
-        if gas is None:
-            # The estimate is taken at the latest block; the mined block has a new timestamp, so interest and
-            # funding accrue first and write storage the estimate never saw. A margin keeps that from running
-            # out of gas (unused gas is not charged).
-            tx["gas"] = tx["gas"] * GAS_MARGIN_PERCENT // 100 + GAS_MARGIN_FIXED
         receipt = self._send(action, tx)
         if receipt["status"] != 1:
             raise self._replay(action, tx, receipt)
         return receipt
+
+    def transact_all(self, action: str, fns: Sequence[ContractFunction]) -> list[TxReceipt | TransactionReverted]:
+        """Simulates every call, then sends them all with consecutive nonces before waiting for any receipt,
+        so that they can share a block; then waits for each in nonce order, replacing a stuck one as
+        `transact` does. Returns, in order, each receipt or the decoded revert of a call that failed in
+        simulation (not sent) or on chain. In dry-run mode raises `DryRun` once all are simulated."""
+        prepared: list[TxParams | TransactionReverted] = []
+        for fn in fns:
+            try:
+                prepared.append(self._prepare(action, fn, None))
+            except TransactionReverted as exc:
+                prepared.append(exc)
+        if self.dry_run:
+            raise DryRun(f"dry run: {len(fns)} x {action} simulated, not sent")
+        results: list[TxReceipt | TransactionReverted] = []
+        with self._lock:
+            hashes = {
+                i: [self._first_broadcast(action, tx)]
+                for i, tx in enumerate(prepared)
+                if not isinstance(tx, TransactionReverted)
+            }
+            for i, tx in enumerate(prepared):
+                if isinstance(tx, TransactionReverted):
+                    results.append(tx)
+                    continue
+                receipt = self._await(action, tx, hashes[i])
+                results.append(receipt if receipt["status"] == 1 else self._replay(action, tx, receipt))
+        return results
 
     def deploy(self, action: str, constructor: ContractConstructor) -> ChecksumAddress:
         """Deploys a contract and returns its address."""
@@ -165,25 +182,45 @@ class Sender:
 
     # ------------------------------------------------------------------ sending
 
+    def _prepare(self, action: str, fn: ContractFunction, gas: int | None) -> TxParams:
+        """Simulates `fn` and builds its transaction (gas estimated with a margin unless given)."""
+        self.call(action, fn)
+        params: TxParams = {"from": self.address, "chainId": self._chain_id}
+        if gas is not None:
+            params["gas"] = gas
+        try:
+            tx = fn.build_transaction(params)
+        except (ContractLogicError, Web3RPCError) as exc:
+            raise self._reverted(action, exc) from None
+        if gas is None:
+            # The estimate is taken at the latest block; the mined block has a new timestamp, so interest and
+            # funding accrue first and write storage the estimate never saw. A margin keeps that from running
+            # out of gas (unused gas is not charged).
+            tx["gas"] = tx["gas"] * GAS_MARGIN_PERCENT // 100 + GAS_MARGIN_FIXED
+        return tx
+
     def _send(self, action: str, tx: TxParams) -> TxReceipt:
         with self._lock:
-            tx["nonce"] = Nonce(self.nonces.next())
-            self._set_fees(tx)
-            hashes: list[HexBytes] = []
-            deadline = time.monotonic() + self.fees.receipt_timeout
-            while True:
-                hashes.append(self._broadcast(action, tx))
-                receipt = self._wait_any(hashes, min(self.fees.replace_after, deadline - time.monotonic()))
-                if receipt is not None:
-                    return receipt
-                if time.monotonic() >= deadline:
-                    raise PrimeVaultError(
-                        f"{action}: nonce {tx['nonce']} not mined within {self.fees.receipt_timeout:.0f}s "
-                        f"(sent {len(hashes)} times, last 0x{hashes[-1].hex()})"
-                    )
-                if not self._bump_fees(tx):
-                    log.warning("%s: stuck at the fee cap; waiting", action)
-                    continue
+            return self._await(action, tx, [self._first_broadcast(action, tx)])
+
+    def _first_broadcast(self, action: str, tx: TxParams) -> HexBytes:
+        tx["nonce"] = Nonce(self.nonces.next())
+        self._set_fees(tx)
+        return self._broadcast(action, tx)
+
+    def _await(self, action: str, tx: TxParams, hashes: list[HexBytes]) -> TxReceipt:
+        """Waits for `tx` (already broadcast as `hashes`), replacing it at a higher fee while it is stuck."""
+        deadline = time.monotonic() + self.fees.receipt_timeout
+        while True:
+            receipt = self._wait_any(hashes, min(self.fees.replace_after, deadline - time.monotonic()))
+            if receipt is not None:
+                return receipt
+            if time.monotonic() >= deadline:
+                raise PrimeVaultError(
+                    f"{action}: nonce {tx['nonce']} not mined within {self.fees.receipt_timeout:.0f}s "
+                    f"(sent {len(hashes)} times, last 0x{hashes[-1].hex()})"
+                )
+            if self._bump_fees(tx):
                 log.warning(
                     "%s: nonce %d not mined after %.0fs; replacing at %d wei",
                     action,
@@ -191,6 +228,9 @@ class Sender:
                     self.fees.replace_after,
                     tx["maxFeePerGas"],
                 )
+            else:
+                log.warning("%s: stuck at the fee cap; sending it again", action)
+            hashes.append(self._broadcast(action, tx))
 
     def _broadcast(self, action: str, tx: TxParams) -> HexBytes:
         signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]

@@ -100,25 +100,37 @@ class Keeper:
         return self._liquidate(found)
 
     def _liquidate(self, found: Scan) -> list[LiquidationResult]:
-        results = []
+        """Deleverages accounts with positions and liquidates the rest. Each kind's batches are sent
+        together, so that on a chain with several transactions per block they land in the same blocks."""
         with_positions = [a for a in found.liquidatable if a in found.with_positions]
         lending_only = [a for a in found.liquidatable if a not in found.with_positions]
         if with_positions and self.trading is not None:
-            for batch in batches(with_positions, self.config.gas_budget, DELEVERAGE_GAS_PER_ACCOUNT):
-                fn = self.trading.contract.functions.deleverage(batch)
-                self._send("deleverage", self.sender.transact, "deleverage", fn)
-        for batch in batches(lending_only, self.config.gas_budget):
-            self.metrics.liquidations_sent.inc(len(batch))
-            result = self._send("liquidate", self.vault.liquidate, batch)
-            if isinstance(result, LiquidationResult):
-                self.metrics.liquidations_mined.inc(len(result.liquidated))
-                log.info(
-                    "liquidated %d in block %d (%d skipped)",
-                    len(result.liquidated),
-                    result.block,
-                    len(batch) - len(result.liquidated),
-                )
-                results.append(result)
+            functions = self.trading.contract.functions
+            fns = [
+                functions.deleverage(b)
+                for b in batches(with_positions, self.config.gas_budget, DELEVERAGE_GAS_PER_ACCOUNT)
+            ]
+            for outcome in self._send("deleverage", self.sender.transact_all, "deleverage", fns) or []:
+                if isinstance(outcome, TransactionReverted):
+                    self._count_revert("deleverage", outcome)
+        lending_batches = batches(lending_only, self.config.gas_budget)
+        if not lending_batches:
+            return []
+        self.metrics.liquidations_sent.inc(len(lending_only))
+        results = []
+        outcomes = self._send("liquidate", self.vault.liquidate_batches, lending_batches) or []
+        for batch, outcome in zip(lending_batches, outcomes, strict=True):
+            if isinstance(outcome, TransactionReverted):
+                self._count_revert("liquidate", outcome)
+                continue
+            self.metrics.liquidations_mined.inc(len(outcome.liquidated))
+            log.info(
+                "liquidated %d in block %d (%d skipped)",
+                len(outcome.liquidated),
+                outcome.block,
+                len(batch) - len(outcome.liquidated),
+            )
+            results.append(outcome)
         return results
 
     def _check_chain_fresh(self, block: int) -> int:
@@ -316,9 +328,12 @@ class Keeper:
         except DryRun as exc:
             log.info("%s", exc)
         except TransactionReverted as exc:
-            self.metrics.reverts.labels(action).inc()
-            log.error("%s reverted: %s", action, exc.error)
+            self._count_revert(action, exc)
         return None
+
+    def _count_revert(self, action: str, exc: TransactionReverted) -> None:
+        self.metrics.reverts.labels(action).inc()
+        log.error("%s reverted: %s", action, exc.error)
 
     def _adapters(self) -> list[Any]:
         abi = load_artifact("DydxAdapter").abi  # the IVenueAdapter functions are the same on every adapter

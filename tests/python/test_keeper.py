@@ -1,6 +1,7 @@
-"""The keeper daemon against a real anvil: liquidation in the next block (1 and 300 accounts), competing
-keepers, bad prices, a dropping RPC, a reorg, a stuck transaction, haircut bounds, SIGTERM, config errors,
-and exact confirmation against the contract on thousands of portfolios."""
+"""The keeper daemon against a real anvil: liquidation in the next block (1 and 300 accounts, and several
+batches sent together into one block), competing keepers, bad prices, a dropping RPC, a reorg, a stuck
+transaction, haircut bounds, SIGTERM, config errors, and exact confirmation against the contract on thousands
+of portfolios."""
 
 from __future__ import annotations
 
@@ -102,6 +103,34 @@ def open_loans_more(chain: Chain, count: int) -> list[str]:
         )
     assert w3.eth.block_number > 0
     return accounts
+
+
+def test_the_batches_of_one_cycle_are_sent_together_and_share_a_block(chain: Chain, tmp_path: Path) -> None:
+    accounts = open_loans(chain, 8)
+    keeper = keeper_for(chain, tmp_path, gas_budget=200_000, replace_after=60.0)  # two accounts per batch
+    chain.set_price("WETH", 2700)
+    price_block = chain.w3.eth.block_number
+    w3 = chain.w3
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        outcome: dict[str, Any] = {}
+        worker = threading.Thread(target=lambda: outcome.update(results=keeper.risk_cycle()))
+        worker.start()
+        deadline = time.monotonic() + 20
+        while len(keeper.sender.sent) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert w3.eth.block_number == price_block, "all four were sent before any was mined"
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        worker.join(timeout=30)
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    results = outcome["results"]
+    assert [len(r.liquidated) for r in results] == [2, 2, 2, 2]
+    assert {r.block for r in results} == {price_block + 1}
+    assert [t.nonce for t in keeper.sender.sent] == list(
+        range(keeper.sender.sent[0].nonce, keeper.sender.sent[0].nonce + 4)
+    )
+    assert {e.account for r in results for e in r.liquidated} == set(accounts)
 
 
 def test_a_competing_keeper_takes_part_of_the_batch(chain: Chain, tmp_path: Path) -> None:

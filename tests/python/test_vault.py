@@ -7,9 +7,9 @@ import random
 import pytest
 
 from keeper.chain.revert import TransactionReverted
-from keeper.liquidator import liquidate_all, risk_parameters, scan
+from keeper.liquidator import risk_parameters, scan
 from keeper.risk.health import exact_health
-from keeper.vault import sub_account
+from keeper.vault import LiquidationResult, sub_account
 from tests.python.conftest import Chain
 
 
@@ -75,7 +75,9 @@ def test_price_crash_then_batch_liquidation(chain: Chain) -> None:
     assert set(result.liquidatable) == expected
     assert result.liquidatable[0] == accounts[4], "most underwater first"
 
-    outcomes = liquidate_all(keeper, result.liquidatable, batch_size=2)
+    pairs = [result.liquidatable[i : i + 2] for i in range(0, len(result.liquidatable), 2)]
+    outcomes = [r for r in keeper.liquidate_batches(pairs) if isinstance(r, LiquidationResult)]
+    assert len(outcomes) == len(pairs), "no batch reverted"
     liquidated = {e.account for r in outcomes for e in r.liquidated}
     assert liquidated == expected
     assert scan(keeper).liquidatable == []
