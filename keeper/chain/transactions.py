@@ -144,32 +144,29 @@ class Sender:
         return receipt
 
     def transact_all(self, action: str, fns: Sequence[ContractFunction]) -> list[TxReceipt | TransactionReverted]:
-        """Simulates every call, then sends them all with consecutive nonces before waiting for any receipt,
-        so that they can share a block; then waits for each in nonce order, replacing a stuck one as
-        `transact` does. Returns, in order, each receipt or the decoded revert of a call that failed in
-        simulation (not sent) or on chain. In dry-run mode raises `DryRun` once all are simulated."""
-        prepared: list[TxParams | TransactionReverted] = []
-        for fn in fns:
-            try:
-                prepared.append(self._prepare(action, fn, None))
-            except TransactionReverted as exc:
-                prepared.append(exc)
-        if self.dry_run:
-            raise DryRun(f"dry run: {len(fns)} x {action} simulated, not sent")
-        results: list[TxReceipt | TransactionReverted] = []
+        """Sends each call as soon as it is simulated, without waiting for the ones before it to be mined
+        (consecutive nonces, so that they can share a block), then waits for each in nonce order, replacing
+        a stuck one as `transact` does. Returns, in order, each receipt or the decoded revert of a call that
+        failed in simulation (not sent) or on chain. In dry-run mode simulates them all, then raises
+        `DryRun`."""
+        results: list[TxReceipt | TransactionReverted | None] = [None] * len(fns)
+        in_flight: list[tuple[int, TxParams, list[HexBytes]]] = []
         with self._lock:
-            hashes = {
-                i: [self._first_broadcast(action, tx)]
-                for i, tx in enumerate(prepared)
-                if not isinstance(tx, TransactionReverted)
-            }
-            for i, tx in enumerate(prepared):
-                if isinstance(tx, TransactionReverted):
-                    results.append(tx)
+            for i, fn in enumerate(fns):
+                try:
+                    tx = self._prepare(action, fn, None)
+                except TransactionReverted as exc:
+                    results[i] = exc
                     continue
-                receipt = self._await(action, tx, hashes[i])
-                results.append(receipt if receipt["status"] == 1 else self._replay(action, tx, receipt))
-        return results
+                if not self.dry_run:
+                    in_flight.append((i, tx, [self._first_broadcast(action, tx)]))
+            if self.dry_run:
+                reverts = sum(r is not None for r in results)
+                raise DryRun(f"dry run: {len(fns)} x {action} simulated ({reverts} would revert), not sent")
+            for i, tx, hashes in in_flight:
+                receipt = self._await(action, tx, hashes)
+                results[i] = receipt if receipt["status"] == 1 else self._replay(action, tx, receipt)
+        return [r for r in results if r is not None]  # every slot is filled by now
 
     def deploy(self, action: str, constructor: ContractConstructor) -> ChecksumAddress:
         """Deploys a contract and returns its address."""

@@ -117,8 +117,10 @@ class Keeper:
         if not lending_batches:
             return []
         self.metrics.liquidations_sent.inc(len(lending_only))
+        outcomes = self._send("liquidate", self.vault.liquidate_batches, lending_batches)
+        if outcomes is None:  # a dry run
+            return []
         results = []
-        outcomes = self._send("liquidate", self.vault.liquidate_batches, lending_batches) or []
         for batch, outcome in zip(lending_batches, outcomes, strict=True):
             if isinstance(outcome, TransactionReverted):
                 self._count_revert("liquidate", outcome)

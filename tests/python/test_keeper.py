@@ -133,6 +133,19 @@ def test_the_batches_of_one_cycle_are_sent_together_and_share_a_block(chain: Cha
     assert {e.account for r in results for e in r.liquidated} == set(accounts)
 
 
+def test_a_dry_run_simulates_every_batch_and_sends_nothing(chain: Chain, tmp_path: Path, caplog: Any) -> None:
+    accounts = open_loans(chain, 4)
+    keeper = keeper_for(chain, tmp_path, gas_budget=200_000, dry_run=True)
+    chain.set_price("WETH", 2700)
+    block = chain.w3.eth.block_number
+    with caplog.at_level("INFO", logger="primevault.keeper"):
+        assert keeper.risk_cycle() == []
+    assert keeper.sender.sent == []
+    assert chain.w3.eth.block_number == block
+    assert sorted(scan(keeper.vault).liquidatable) == sorted(accounts)
+    assert "dry run: 2 x liquidate simulated (0 would revert), not sent" in caplog.text
+
+
 def test_a_competing_keeper_takes_part_of_the_batch(chain: Chain, tmp_path: Path) -> None:
     accounts = open_loans(chain, 10)
     keeper = keeper_for(chain, tmp_path)
