@@ -30,9 +30,11 @@ from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
 from keeper.liquidator import scan
 from keeper.risk.health import PerpArrays, RiskParameters, compute_health
-from keeper.vault import VaultClient, sub_account, vault_error_decoder
+from keeper.vault import LiquidationResult, VaultClient, sub_account, vault_error_decoder
 
 ASSETS, MARKETS, VENUES = 3, 4, 4
+DEFAULT_BLOCK_GAS_LIMIT = 30_000_000  # anvil's default
+BLOCK_SECONDS = 2
 PARAMS = RiskParameters(
     prices=[3000 * 10**8, 60_000 * 10**8, 10**8],
     scale_exponents=[20, 10, 20],
@@ -199,19 +201,37 @@ def chain_figures(accounts: int) -> None:
                 rpc_urls=(node.url,), deployment=path, data_dir=Path(tmp) / "k", dev_account=9, metrics_port=None
             )
         )
-        admin.transact(
-            "drop ETH",
-            w3.eth.contract(address=deployment.token("WETH").feed, abi=_feed_abi()).functions.setAnswer(2700 * 10**8),
-        )
-        price_block = w3.eth.block_number
+        # The liquidation wave at the default block gas limit, blocks on a timer as on a live chain: the keeper
+        # sends every batch at once and each block takes what its gas limit allows.
+        w3.provider.make_request("evm_setBlockGasLimit", [hex(DEFAULT_BLOCK_GAS_LIMIT)])  # type: ignore[arg-type]
+        w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+        w3.provider.make_request("evm_setIntervalMining", [BLOCK_SECONDS])  # type: ignore[arg-type]
+        feed = w3.eth.contract(address=deployment.token("WETH").feed, abi=_feed_abi())
+        price_block = admin.transact("drop ETH", feed.functions.setAnswer(2700 * 10**8))["blockNumber"]
         results = keeper.risk_cycle()
-        mined = {r.block for r in results}
-        liquidated = sum(len(r.liquidated) for r in results)
-        print("## From price update to liquidation\n")
-        print(
-            f"price update in block {price_block}; {liquidated:,} accounts liquidated in block(s) {sorted(mined)}: "
-            f"{max(mined) - price_block if mined else '-'} block(s) later (automine: one transaction per block)\n"
-        )
+        _liquidation_wave(w3, price_block, results)
+
+
+def _liquidation_wave(w3: Web3, price_block: int, results: list[LiquidationResult]) -> None:
+    per_block: dict[int, int] = {}
+    for r in results:
+        per_block[r.block] = per_block.get(r.block, 0) + len(r.liquidated)
+    liquidated = sum(per_block.values())
+    gas_per_account = sum(r.gas_used for r in results) / liquidated
+    block_gas = [int(w3.eth.get_block(b)["gasUsed"]) for b in sorted(per_block)]
+    print(f"## Liquidations per block at the default block gas limit ({DEFAULT_BLOCK_GAS_LIMIT:,} gas)\n")
+    print(f"Interval mining every {BLOCK_SECONDS} s; the keeper's batches are sized to its `gas_budget` and all sent")
+    print("at once with consecutive nonces.\n")
+    print("| block | after the price update | accounts liquidated | gas used in the block |")
+    print("| ---: | ---: | ---: | ---: |")
+    for (block, count), used in zip(sorted(per_block.items()), block_gas, strict=True):
+        print(f"| {block} | +{block - price_block} | {count:,} | {used:,} |")
+    physical = int(DEFAULT_BLOCK_GAS_LIMIT // gas_per_account)
+    print(
+        f"\n{liquidated:,} accounts liquidated; the first batch lands {min(per_block) - price_block} block after the"
+        f" price update. Measured gas per account {gas_per_account:,.0f}, so the physical limit is {physical:,}"
+        f" liquidations per block; the fullest block held {max(per_block.values()):,}.\n"
+    )
 
 
 _BREAKDOWN: dict[int, str] = {}

@@ -10,6 +10,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from keeper.daemon.config import KeeperConfig
+
 ROOT = Path(__file__).resolve().parent.parent
 AAVE = {  # Aave v3, snapshots/Pool.Operations.json
     "deposit: later": ("supply (later)", 139_678),
@@ -49,7 +51,8 @@ def main() -> None:
     per = int(snapshot["liquidate: per account in 50"])
     print(
         f"\nLiquidation costs {per:,} gas per account in a batch of 50, so a 30,000,000-gas block holds about "
-        f"{30_000_000 // per:,} liquidations; the keeper's batches are sized to a 15,000,000 gas budget.\n"
+        f"{30_000_000 // per:,} liquidations; the keeper's batches are sized to a {KeeperConfig.gas_budget:,} gas "
+        "budget (`gas_budget`). Measured on a chain below.\n"
     )
     print(run("bench/keeper_bench.py"))
     print("## Lending-only risk engine (2 assets)\n\n```")

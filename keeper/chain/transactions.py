@@ -31,10 +31,15 @@ from keeper.errors import PrimeVaultError
 
 log = logging.getLogger(__name__)
 
-GAS_MARGIN_PERCENT = 125
-GAS_MARGIN_FIXED = 50_000
+# Added to every gas estimate: a fixed part for the storage that interest and funding accrual write in the
+# mined block but not in the estimate, and a proportional part for state that moves in between (an account
+# tipping into bad debt costs more to liquidate). Nodes pack blocks by gas limit, so a margin is block space.
+GAS_MARGIN_PERCENT = 110
+GAS_MARGIN_FIXED = 100_000
 # A replacement must pay at least 10% more to be accepted by nodes; auction-keeper escalates by 12.5%.
 FEE_BUMP_PERCENT = 125
+# How often a transaction waiting for its receipt is looked up in the node's pool.
+POOL_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -189,10 +194,7 @@ class Sender:
             tx = fn.build_transaction(params)
         except (ContractLogicError, Web3RPCError) as exc:
             raise self._reverted(action, exc) from None
-        if gas is None:
-            # The estimate is taken at the latest block; the mined block has a new timestamp, so interest and
-            # funding accrue first and write storage the estimate never saw. A margin keeps that from running
-            # out of gas (unused gas is not charged).
+        if gas is None:  # unused gas is not charged; the margin only reserves block space
             tx["gas"] = tx["gas"] * GAS_MARGIN_PERCENT // 100 + GAS_MARGIN_FIXED
         return tx
 
@@ -206,26 +208,29 @@ class Sender:
         return self._broadcast(action, tx)
 
     def _await(self, action: str, tx: TxParams, hashes: list[HexBytes]) -> TxReceipt:
-        """Waits for `tx` (already broadcast as `hashes`), replacing it at a higher fee while it is stuck."""
+        """Waits for `tx` (already broadcast as `hashes`): sends it again as it is if the node drops it, and
+        replaces it at a higher fee each time it goes `replace_after` seconds without being mined."""
         deadline = time.monotonic() + self.fees.receipt_timeout
+        replace_at = time.monotonic() + self.fees.replace_after
         while True:
-            receipt = self._wait_any(hashes, min(self.fees.replace_after, deadline - time.monotonic()))
+            receipt = self._wait_any(hashes, min(replace_at, deadline) - time.monotonic())
             if receipt is not None:
                 return receipt
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now >= deadline:
                 raise PrimeVaultError(
                     f"{action}: nonce {tx['nonce']} not mined within {self.fees.receipt_timeout:.0f}s "
                     f"(sent {len(hashes)} times, last 0x{hashes[-1].hex()})"
                 )
-            if self._bump_fees(tx):
-                log.warning(
-                    "%s: nonce %d not mined after %.0fs; replacing at %d wei",
-                    action,
-                    tx["nonce"],
-                    self.fees.replace_after,
-                    tx["maxFeePerGas"],
-                )
+            if now < replace_at:
+                # Same fees, same signed bytes: a load-balanced endpoint that merely has not seen it yet
+                # answers "already known", and fees never climb because of a lookup.
+                log.warning("%s: nonce %d was dropped from the node's pool; sending it again", action, tx["nonce"])
+            elif self._bump_fees(tx):
+                replace_at = now + self.fees.replace_after
+                log.warning("%s: nonce %d not mined; replacing at %d wei", action, tx["nonce"], tx["maxFeePerGas"])
             else:
+                replace_at = now + self.fees.replace_after
                 log.warning("%s: stuck at the fee cap; sending it again", action)
             hashes.append(self._broadcast(action, tx))
 
@@ -251,7 +256,11 @@ class Sender:
         return tx_hash
 
     def _wait_any(self, hashes: list[HexBytes], seconds: float) -> TxReceipt | None:
+        """The receipt of whichever of `hashes` is mined; None after `seconds`, or as soon as the node no
+        longer holds the newest of them (dropped from its pool: anvil does so with a transaction that did not
+        fit a block, a busy node evicts cheap ones), so that it is sent again without waiting it out."""
         end = time.monotonic() + max(seconds, 0.0)
+        next_pool_check = time.monotonic() + POOL_CHECK_SECONDS
         while True:
             for tx_hash in reversed(hashes):
                 try:
@@ -260,9 +269,23 @@ class Sender:
                     continue
                 if receipt is not None:
                     return receipt
-            if time.monotonic() >= end:
+            now = time.monotonic()
+            if now >= end:
                 return None
+            if now >= next_pool_check:
+                next_pool_check = now + POOL_CHECK_SECONDS
+                if self._dropped(hashes[-1]):
+                    return None
             time.sleep(0.05)
+
+    def _dropped(self, tx_hash: HexBytes) -> bool:
+        try:
+            self.w3.eth.get_transaction(tx_hash)
+        except TransactionNotFound:
+            return True
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # unknown: keep waiting
+        return False
 
     def _set_fees(self, tx: TxParams) -> None:
         if "gasPrice" in tx:

@@ -1,6 +1,6 @@
 """The keeper daemon against a real anvil: liquidation in the next block (1 and 300 accounts, and several
-batches sent together into one block), competing keepers, bad prices, a dropping RPC, a reorg, a stuck
-transaction, haircut bounds, SIGTERM, config errors, and exact confirmation against the contract on thousands
+batches sent together into one block), competing keepers, bad prices, a dropping RPC, a reorg, a stuck or
+dropped transaction, haircut bounds, SIGTERM, config errors, and exact confirmation against the contract on thousands
 of portfolios."""
 
 from __future__ import annotations
@@ -77,7 +77,9 @@ def keeper_for(chain: Chain, tmp_path: Path, **overrides: Any) -> Keeper:
 @pytest.mark.parametrize("count", [1, 300])
 def test_liquidation_lands_in_the_block_after_the_price_drop(chain: Chain, tmp_path: Path, count: int) -> None:
     accounts = open_loans(chain, min(count, 256)) + (open_loans_more(chain, count - 256) if count > 256 else [])
-    keeper = keeper_for(chain, tmp_path)
+    # One batch for all 300 (automine gives every transaction a block of its own; batches sharing a block
+    # are the next test's subject).
+    keeper = keeper_for(chain, tmp_path, gas_budget=15_000_000)
     assert keeper.risk_cycle() == []
     chain.set_price("WETH", 2700)  # 1 WETH, 2,300 debt: equity 400 < maintenance 405
     price_block = chain.w3.eth.block_number
@@ -265,6 +267,32 @@ def test_a_stuck_transaction_is_replaced_with_the_same_nonce(chain: Chain, tmp_p
     assert sent[-1].max_fee_per_gas > sent[0].max_fee_per_gas
     mined = w3.eth.get_transaction_receipt(sent[-1].tx_hash)
     assert mined["status"] == 1, "the replacement is the one that was mined"
+    assert sum(len(r.liquidated) for r in outcome["results"]) == 2
+
+
+def test_a_transaction_dropped_by_the_node_is_sent_again_unchanged(chain: Chain, tmp_path: Path) -> None:
+    open_loans(chain, 2)
+    keeper = keeper_for(chain, tmp_path, replace_after=60.0)  # only the pool lookup can resend it in time
+    chain.set_price("WETH", 2700)
+    found = scan(keeper.vault)
+    w3 = chain.w3
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        outcome: dict[str, Any] = {}
+        worker = threading.Thread(target=lambda: outcome.update(results=keeper._liquidate(found)))
+        worker.start()
+        deadline = time.monotonic() + 10
+        while not keeper.sender.sent and time.monotonic() < deadline:
+            time.sleep(0.05)
+        w3.provider.make_request("anvil_dropTransaction", [keeper.sender.sent[0].tx_hash])  # type: ignore[arg-type]
+        while len(keeper.sender.sent) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        worker.join(timeout=20)
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    first, again = keeper.sender.sent
+    assert again == first, "the same signed transaction: same hash, nonce and fee"
     assert sum(len(r.liquidated) for r in outcome["results"]) == 2
 
 
