@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,29 @@ def keeper_for(chain: Chain, tmp_path: Path, **overrides: Any) -> Keeper:
     return Keeper(dataclasses.replace(config, **overrides))
 
 
+def with_manual_mining(chain: Chain, cycle: Callable[[], list[Any]], meanwhile: Callable[[], None]) -> list[Any]:
+    """Runs the keeper's `cycle` in a thread with automine off while `meanwhile` drives the chain, then mines
+    one block and returns what the cycle returned."""
+    w3 = chain.w3
+    outcome: dict[str, Any] = {}
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        worker = threading.Thread(target=lambda: outcome.update(results=cycle()))
+        worker.start()
+        meanwhile()
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        worker.join(timeout=30)
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    return list(outcome["results"])
+
+
+def wait_for_sends(keeper: Keeper, count: int, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while len(keeper.sender.sent) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize("count", [1, 300])
 def test_liquidation_lands_in_the_block_after_the_price_drop(chain: Chain, tmp_path: Path, count: int) -> None:
     accounts = open_loans(chain, min(count, 256)) + (open_loans_more(chain, count - 256) if count > 256 else [])
@@ -112,26 +135,18 @@ def test_the_batches_of_one_cycle_are_sent_together_and_share_a_block(chain: Cha
     keeper = keeper_for(chain, tmp_path, gas_budget=200_000, replace_after=60.0)  # two accounts per batch
     chain.set_price("WETH", 2700)
     price_block = chain.w3.eth.block_number
-    w3 = chain.w3
-    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
-    try:
-        outcome: dict[str, Any] = {}
-        worker = threading.Thread(target=lambda: outcome.update(results=keeper.risk_cycle()))
-        worker.start()
-        deadline = time.monotonic() + 20
-        while len(keeper.sender.sent) < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert w3.eth.block_number == price_block, "all four were sent before any was mined"
-        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-        worker.join(timeout=30)
-    finally:
-        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
-    results = outcome["results"]
+    blocks_when_sent: list[int] = []
+
+    def meanwhile() -> None:
+        wait_for_sends(keeper, 4)
+        blocks_when_sent.append(chain.w3.eth.block_number)
+
+    results = with_manual_mining(chain, keeper.risk_cycle, meanwhile)
+    assert blocks_when_sent == [price_block], "all four were sent before any was mined"
     assert [len(r.liquidated) for r in results] == [2, 2, 2, 2]
     assert {r.block for r in results} == {price_block + 1}
-    assert [t.nonce for t in keeper.sender.sent] == list(
-        range(keeper.sender.sent[0].nonce, keeper.sender.sent[0].nonce + 4)
-    )
+    first = keeper.sender.sent[0].nonce
+    assert [t.nonce for t in keeper.sender.sent] == [first, first + 1, first + 2, first + 3]
     assert {e.account for r in results for e in r.liquidated} == set(accounts)
 
 
@@ -248,26 +263,14 @@ def test_a_stuck_transaction_is_replaced_with_the_same_nonce(chain: Chain, tmp_p
     keeper = keeper_for(chain, tmp_path, replace_after=0.5)
     chain.set_price("WETH", 2700)
     found = scan(keeper.vault)
-    w3 = chain.w3
-    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
-    try:
-        outcome: dict[str, Any] = {}
-        worker = threading.Thread(target=lambda: outcome.update(results=keeper._liquidate(found)))
-        worker.start()
-        deadline = time.monotonic() + 10
-        while len(keeper.sender.sent) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-        worker.join(timeout=20)
-    finally:
-        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    results = with_manual_mining(chain, lambda: keeper._liquidate(found), lambda: wait_for_sends(keeper, 2))
     sent = keeper.sender.sent
     assert len(sent) >= 2, "the first send was replaced"
     assert sent[0].nonce == sent[-1].nonce
     assert sent[-1].max_fee_per_gas > sent[0].max_fee_per_gas
-    mined = w3.eth.get_transaction_receipt(sent[-1].tx_hash)
+    mined = chain.w3.eth.get_transaction_receipt(sent[-1].tx_hash)
     assert mined["status"] == 1, "the replacement is the one that was mined"
-    assert sum(len(r.liquidated) for r in outcome["results"]) == 2
+    assert sum(len(r.liquidated) for r in results) == 2
 
 
 def test_a_transaction_dropped_by_the_node_is_sent_again_unchanged(chain: Chain, tmp_path: Path) -> None:
@@ -275,25 +278,16 @@ def test_a_transaction_dropped_by_the_node_is_sent_again_unchanged(chain: Chain,
     keeper = keeper_for(chain, tmp_path, replace_after=60.0)  # only the pool lookup can resend it in time
     chain.set_price("WETH", 2700)
     found = scan(keeper.vault)
-    w3 = chain.w3
-    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
-    try:
-        outcome: dict[str, Any] = {}
-        worker = threading.Thread(target=lambda: outcome.update(results=keeper._liquidate(found)))
-        worker.start()
-        deadline = time.monotonic() + 10
-        while not keeper.sender.sent and time.monotonic() < deadline:
-            time.sleep(0.05)
-        w3.provider.make_request("anvil_dropTransaction", [keeper.sender.sent[0].tx_hash])  # type: ignore[arg-type]
-        while len(keeper.sender.sent) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-        worker.join(timeout=20)
-    finally:
-        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+
+    def meanwhile() -> None:
+        wait_for_sends(keeper, 1)
+        chain.w3.provider.make_request("anvil_dropTransaction", [keeper.sender.sent[0].tx_hash])  # type: ignore[arg-type]
+        wait_for_sends(keeper, 2)
+
+    results = with_manual_mining(chain, lambda: keeper._liquidate(found), meanwhile)
     first, again = keeper.sender.sent
     assert again == first, "the same signed transaction: same hash, nonce and fee"
-    assert sum(len(r.liquidated) for r in outcome["results"]) == 2
+    assert sum(len(r.liquidated) for r in results) == 2
 
 
 def test_haircut_updates_stay_within_the_onchain_bounds(chain: Chain, tmp_path: Path) -> None:
