@@ -164,8 +164,9 @@ class CountingProvider(RotatingHTTPProvider):
 
 def chain_figures(accounts: int) -> None:
     # A large block gas limit lets seeding put hundreds of transactions in one block; pruned history keeps
-    # anvil's memory flat over thousands of blocks.
-    extra = ("--gas-limit", "3000000000", "--prune-history")
+    # anvil's memory flat over thousands of blocks, while the last 16 states stay readable for a scan pinned to
+    # a block while interval mining goes on.
+    extra = ("--gas-limit", "3000000000", "--prune-history", "16")
     with Anvil(accounts=64, extra_args=extra) as node, tempfile.TemporaryDirectory() as tmp:
         w3 = Web3(Web3.HTTPProvider(node.url))
         # A chain with tens of thousands of blocks mines slowly: wait for receipts instead of replacing.
@@ -228,7 +229,7 @@ def _liquidation_wave(w3: Web3, price_block: int, results: list[LiquidationResul
         print(f"| {block} | +{block - price_block} | {count:,} | {used:,} |")
     physical = int(DEFAULT_BLOCK_GAS_LIMIT // gas_per_account)
     print(
-        f"\n{liquidated:,} accounts liquidated; the first batch lands {min(per_block) - price_block} block after the"
+        f"\n{liquidated:,} accounts liquidated; the first batch lands {min(per_block) - price_block} block(s) after the"
         f" price update. Measured gas per account {gas_per_account:,.0f}, so the physical limit is {physical:,}"
         f" liquidations per block; the fullest block held {max(per_block.values()):,}.\n"
     )
