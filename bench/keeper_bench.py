@@ -34,7 +34,7 @@ from keeper.vault import LiquidationResult, VaultClient, sub_account, vault_erro
 
 ASSETS, MARKETS, VENUES = 3, 4, 4
 DEFAULT_BLOCK_GAS_LIMIT = 30_000_000  # anvil's default
-BLOCK_SECONDS = 2
+BLOCK_SECONDS = 12  # Ethereum's slot time
 PARAMS = RiskParameters(
     prices=[3000 * 10**8, 60_000 * 10**8, 10**8],
     scale_exponents=[20, 10, 20],
