@@ -101,7 +101,7 @@ class NonceManager:
 class Sender:
     """Sends transactions from one local key: one at a time, or several with consecutive nonces at once.
 
-    Every transaction is simulated with `eth_call` first, so a revert is reported with its decoded custom
+    Every transaction is simulated first (by its gas estimate), so a revert is reported with its decoded custom
     error before anything is signed; a transaction that still reverts on chain is replayed at its block to
     recover the reason.
     """
@@ -140,7 +140,7 @@ class Sender:
     def transact(self, action: str, fn: ContractFunction, gas: int | None = None) -> TxReceipt:
         """Simulates, then sends `fn` and waits for its receipt. In dry-run mode raises `DryRun` instead of
         sending."""
-        tx = self._prepare(action, fn, gas)
+        tx = self._prepare(action, fn, gas, self._fee_fields())
         if self.dry_run:
             raise DryRun(f"dry run: {action} simulated, not sent")
         receipt = self._send(action, tx)
@@ -157,9 +157,10 @@ class Sender:
         results: list[TxReceipt | TransactionReverted | None] = [None] * len(fns)
         in_flight: list[tuple[int, TxParams, list[HexBytes]]] = []
         with self._lock:
+            fees = self._fee_fields()  # one quote for the whole set: they are meant for the same blocks
             for i, fn in enumerate(fns):
                 try:
-                    tx = self._prepare(action, fn, None)
+                    tx = self._prepare(action, fn, None, fees)
                 except TransactionReverted as exc:
                     results[i] = exc
                     continue
@@ -175,7 +176,7 @@ class Sender:
 
     def deploy(self, action: str, constructor: ContractConstructor) -> ChecksumAddress:
         """Deploys a contract and returns its address."""
-        tx = constructor.build_transaction({"from": self.address, "chainId": self._chain_id})
+        tx = constructor.build_transaction({"from": self.address, "chainId": self._chain_id, **self._fee_fields()})
         receipt = self._send(action, tx)
         address = receipt["contractAddress"]
         if receipt["status"] != 1 or address is None:
@@ -184,11 +185,12 @@ class Sender:
 
     # ------------------------------------------------------------------ sending
 
-    def _prepare(self, action: str, fn: ContractFunction, gas: int | None) -> TxParams:
-        """Simulates `fn` and builds its transaction (gas estimated with a margin unless given)."""
-        self.call(action, fn)
-        params: TxParams = {"from": self.address, "chainId": self._chain_id}
+    def _prepare(self, action: str, fn: ContractFunction, gas: int | None, fees: TxParams) -> TxParams:
+        """Simulates `fn` and builds its transaction: the gas estimate is the simulation (a revert comes back
+        decoded from it), with a margin; a given gas limit skips the estimate, so `eth_call` simulates."""
+        params: TxParams = {"from": self.address, "chainId": self._chain_id, **fees}
         if gas is not None:
+            self.call(action, fn)
             params["gas"] = gas
         try:
             tx = fn.build_transaction(params)
@@ -204,7 +206,6 @@ class Sender:
 
     def _first_broadcast(self, action: str, tx: TxParams) -> HexBytes:
         tx["nonce"] = Nonce(self.nonces.next())
-        self._set_fees(tx)
         return self._broadcast(action, tx)
 
     def _await(self, action: str, tx: TxParams, hashes: list[HexBytes]) -> TxReceipt:
@@ -287,17 +288,15 @@ class Sender:
             pass  # unknown: keep waiting
         return False
 
-    def _set_fees(self, tx: TxParams) -> None:
-        if "gasPrice" in tx:
-            del tx["gasPrice"]
+    def _fee_fields(self) -> TxParams:
+        """EIP-1559 fees at the latest block (given to `build_transaction`, so web3 does not ask again)."""
         base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
         priority = int(self.w3.eth.max_priority_fee)
         max_fee = base_fee * self.fees.base_fee_multiplier + priority
         if self.fees.max_fee_cap is not None:
             max_fee = min(max_fee, self.fees.max_fee_cap)
             priority = min(priority, max_fee)
-        tx["maxFeePerGas"] = Wei(max_fee)
-        tx["maxPriorityFeePerGas"] = Wei(priority)
+        return {"maxFeePerGas": Wei(max_fee), "maxPriorityFeePerGas": Wei(priority)}
 
     def _bump_fees(self, tx: TxParams) -> bool:
         max_fee = int(tx["maxFeePerGas"]) * FEE_BUMP_PERCENT // 100 + 1
