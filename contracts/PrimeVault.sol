@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IAggregatorV3} from "./interfaces/IAggregatorV3.sol";
@@ -23,14 +22,18 @@ import {InterestLib} from "./libraries/InterestLib.sol";
 import {OracleLib} from "./libraries/OracleLib.sol";
 import {SubAccountLib} from "./libraries/SubAccountLib.sol";
 import {ValueLib} from "./libraries/ValueLib.sol";
+import {LiquidationModule} from "./modules/LiquidationModule.sol";
+import {VaultBase} from "./modules/VaultBase.sol";
 
 /// @title PrimeVault
 /// @notice Pooled multi-asset collateral, signed USDC balances with utilization interest, per-owner
 ///         sub-accounts and batched liquidation: the core of the PrimeVault prime broker.
 /// @dev Accounting follows Compound III (signed principal against supply and borrow indices; reserves are
 ///      what the vault holds and is owed beyond what it owes). Sub-accounts follow Euler's EVC. See
-///      `IPrimeVault` for units, rounding and the health rule.
-contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, ReentrancyGuardTransient {
+///      `IPrimeVault` for units, rounding and the health rule. Storage and shared internals live in
+///      `VaultBase`; `liquidate` runs in `LiquidationModule` by delegatecall (Euler v2's modules), which
+///      keeps this contract under the size limit.
+contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
     using SafeCast for int256;
@@ -41,86 +44,17 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
     /// @notice Collateral assets are tracked in a 16-bit mask per account.
     uint256 public constant MAX_ASSETS = 16;
 
-    struct Account {
-        int104 principal; // signed base principal
-        uint16 assetsIn; // bit i set: holds collateral asset i
-        bool listed; // in `_accountList`
-    }
-
-    struct AssetState {
-        uint96 supplyCap;
-        uint96 totalSupplied;
-        bool listed;
-    }
-
-    struct HaircutBounds {
-        uint16 minBps;
-        uint16 maxBps;
-        uint16 maxStepBps;
-        uint32 minInterval;
-        uint40 lastUpdate;
-    }
-
-    struct Market {
-        uint64 supplyIndex;
-        uint64 borrowIndex;
-        uint40 lastAccrualTime;
-        uint16 reserveFactorBps;
-        uint16 liquidatorShareBps;
-        uint16 storeFrontShareBps;
-        uint8 pausedActions;
-    }
-
-    struct Totals {
-        uint104 supplyPrincipal;
-        uint104 borrowPrincipal;
-        uint48 minBorrow;
-    }
-
-    /// @dev Sums over an account's collateral, in base units.
-    struct CollateralSums {
-        uint256 value;
-        uint256 initialRequirement;
-        uint256 maintenanceRequirement;
-    }
-
-    /// @dev State carried across one `liquidate` call so each feed is read and each total written once.
-    struct LiquidationBatch {
-        Market market;
-        Totals totals;
-        uint256[] prices; // per asset, 0 until read
-        uint256[] absorbed; // per asset, collateral moved to reserves
-        uint256 reward; // base owed to the caller
-    }
-
-    IERC20 internal immutable _base;
-
-    Market internal _market;
-    Totals internal _totals;
-    InterestLib.RateModel internal _rateModel;
-
-    address[] internal _collateralAssets;
-    mapping(address asset => AssetConfig) internal _assetConfigs;
-    mapping(address asset => AssetState) internal _assetStates;
-    mapping(address asset => HaircutBounds) internal _haircutBounds;
-
-    mapping(address account => Account) internal _accounts;
-    mapping(address account => mapping(address asset => uint256)) internal _collateral;
-    address[] internal _accountList;
-
-    IPerpRisk internal _tradingModule;
-
-    mapping(bytes19 prefix => address) internal _owners;
-    mapping(address account => mapping(address operator => uint256)) internal _operators;
+    /// @notice The contract `liquidate` delegate-calls; deployed by this contract's constructor.
+    address public immutable liquidationModule;
 
     /// @param baseAsset_ The base asset (USDC-like); it is also the unit of account.
     /// @param admin Receives DEFAULT_ADMIN_ROLE.
     /// @dev Starts with Aave v3's test rate model (kink 80%, base 1%, 4% at the kink, +60% at 100%), a 10%
     ///      reserve factor, 10% of penalties to liquidators, collateral sold at half the penalty as discount,
     ///      and a minimum borrow of 100 base tokens.
-    constructor(address baseAsset_, address admin) {
+    constructor(address baseAsset_, address admin) VaultBase(baseAsset_) {
         if (baseAsset_ == address(0) || admin == address(0)) revert ZeroAddress();
-        _base = IERC20(baseAsset_);
+        liquidationModule = address(new LiquidationModule(baseAsset_));
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _market = Market({
             supplyIndex: uint64(InterestLib.INDEX_SCALE),
@@ -131,7 +65,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
             storeFrontShareBps: 5000,
             pausedActions: 0
         });
-        _totals.minBorrow = (100 * 10 ** IERC20Metadata(baseAsset_).decimals()).toUint48();
+        _minBorrow = 100 * 10 ** IERC20Metadata(baseAsset_).decimals();
         _setRateModel(0.01e18, 0.05e18, 3e18, 0.8e18, 1000);
     }
 
@@ -203,6 +137,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         if (balance >= 0) return 0;
         uint256 debt = uint256(-balance);
         repaid = amount < debt ? amount : debt;
+        _requireNoDustDebt(balance + repaid.toInt256());
         _setBaseBalance(account, acc, balance + repaid.toInt256());
         _pull(address(_base), repaid);
         emit Repay(account, msg.sender, repaid);
@@ -245,40 +180,8 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
     }
 
     /// @inheritdoc IPrimeVault
-    function liquidate(address[] calldata accountsToLiquidate)
-        external
-        nonReentrant
-        returns (uint256 liquidatedCount)
-    {
-        _accrue();
-        uint256 assetCount = _collateralAssets.length;
-        LiquidationBatch memory batch = LiquidationBatch({
-            market: _market,
-            totals: _totals,
-            prices: new uint256[](assetCount),
-            absorbed: new uint256[](assetCount),
-            reward: 0
-        });
-        for (uint256 k; k < accountsToLiquidate.length; ++k) {
-            if (_liquidateAccount(accountsToLiquidate[k], batch)) ++liquidatedCount;
-        }
-        if (liquidatedCount == 0) return 0;
-
-        // Totals are kept in memory across the batch and written once.
-        for (uint256 i; i < assetCount; ++i) {
-            if (batch.absorbed[i] != 0) {
-                _assetStates[_collateralAssets[i]].totalSupplied -= batch.absorbed[i].toUint96();
-            }
-        }
-        _market.supplyIndex = batch.market.supplyIndex;
-        _totals = batch.totals;
-        if (batch.reward > 0) {
-            Account storage liquidator = _accounts[msg.sender];
-            _setBaseBalance(
-                msg.sender, liquidator, _baseBalance(liquidator.principal) + batch.reward.toInt256()
-            );
-            emit LiquidatorRewarded(msg.sender, batch.reward);
-        }
+    function liquidate(address[] calldata) external returns (uint256) {
+        return abi.decode(Address.functionDelegateCall(liquidationModule, msg.data), (uint256));
     }
 
     /// @inheritdoc IPrimeVault
@@ -471,7 +374,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         if (liquidatorShareBps > ValueLib.BPS || storeFrontDiscountShareBps > ValueLib.BPS) {
             revert InvalidParameter();
         }
-        _totals.minBorrow = minBorrow_.toUint48();
+        _minBorrow = minBorrow_;
         (_market.liquidatorShareBps, _market.storeFrontShareBps) =
         (liquidatorShareBps, storeFrontDiscountShareBps);
         emit LendingParamsSet(minBorrow_, liquidatorShareBps, storeFrontDiscountShareBps);
@@ -616,7 +519,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
 
     /// @inheritdoc IPrimeVault
     function minBorrow() external view returns (uint256) {
-        return _totals.minBorrow;
+        return _minBorrow;
     }
 
     /// @inheritdoc IPrimeVault
@@ -645,13 +548,6 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
             owner = msg.sender;
             _owners[prefix] = owner;
             emit OwnerRegistered(prefix, owner);
-        }
-    }
-
-    function _list(address account, Account storage acc) internal {
-        if (!acc.listed) {
-            acc.listed = true;
-            _accountList.push(account);
         }
     }
 
@@ -688,10 +584,15 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
     /// @dev Takes `amount` base from `account`; past its balance this borrows and must respect the minimum.
     function _debitBase(address account, Account storage acc, uint256 amount) internal {
         int256 newBalance = _baseBalance(acc.principal) - amount.toInt256();
-        if (newBalance < 0 && uint256(-newBalance) < _totals.minBorrow) {
-            revert BorrowTooSmall(uint256(-newBalance), _totals.minBorrow);
-        }
+        _requireNoDustDebt(newBalance);
         _setBaseBalance(account, acc, newBalance);
+    }
+
+    /// @dev Debt, if any, must be at least `minBorrow`: smaller debt is never worth liquidating.
+    function _requireNoDustDebt(int256 newBalance) internal view {
+        if (newBalance < 0 && uint256(-newBalance) < _minBorrow) {
+            revert BorrowTooSmall(uint256(-newBalance), _minBorrow);
+        }
     }
 
     /// @dev Sets an account's base balance and moves the supply and borrow totals with it.
@@ -726,138 +627,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         if (equity < requirement.toInt256()) revert InsufficientEquity(account, equity, requirement);
     }
 
-    function _perpRisk(address account) internal view returns (int256, uint256, uint256, bool) {
-        if (address(_tradingModule) == address(0)) return (0, 0, 0, false);
-        return _tradingModule.perpRisk(account);
-    }
-
-    function _hasPositions(address account) internal view returns (bool) {
-        return address(_tradingModule) != address(0) && _tradingModule.hasOpenPositions(account);
-    }
-
     // ================================================================== internal: valuation
-
-    /// @dev Values an account's collateral. `priceCache[i]` holds asset i's price once read (0 = not yet),
-    ///      so a liquidation batch reads each feed at most once.
-    function _sumCollateral(address account, uint16 assetsIn, uint256[] memory priceCache)
-        internal
-        view
-        returns (CollateralSums memory sums)
-    {
-        for (uint256 i; assetsIn >> i != 0; ++i) {
-            // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
-            if ((assetsIn >> i) & 1 == 0) continue;
-            address asset = _collateralAssets[i];
-            AssetConfig memory c = _assetConfigs[asset];
-            uint256 v = ValueLib.value(_collateral[account][asset], _price(c, i, priceCache), c.scaleExponent);
-            sums.value += v;
-            sums.initialRequirement += ValueLib.portionUp(v, c.initialHaircutBps);
-            sums.maintenanceRequirement += ValueLib.portionUp(v, c.maintenanceHaircutBps);
-        }
-    }
-
-    function _price(AssetConfig memory c, uint256 index, uint256[] memory priceCache)
-        internal
-        view
-        returns (uint256)
-    {
-        uint256 p = priceCache[index];
-        // slither-disable-next-line incorrect-equality (0 marks a price not read yet in this call)
-        if (p == 0) {
-            p = OracleLib.read(c.feed, c.maxStaleness);
-            priceCache[index] = p;
-        }
-        return p;
-    }
-
-    /// @dev Moves all of an account's collateral into reserves. Returns the base credit (value less penalty,
-    ///      rounded down) and the penalties kept (value minus credit).
-    function _absorbCollateral(
-        address account,
-        uint16 assetsIn,
-        uint256[] memory priceCache,
-        uint256[] memory absorbed
-    ) internal returns (uint256 credit, uint256 penalties) {
-        for (uint256 i; assetsIn >> i != 0; ++i) {
-            // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
-            if ((assetsIn >> i) & 1 == 0) continue;
-            address asset = _collateralAssets[i];
-            AssetConfig memory c = _assetConfigs[asset];
-            uint256 amount = _collateral[account][asset];
-            uint256 v = ValueLib.value(amount, priceCache[i], c.scaleExponent);
-            uint256 assetCredit = ValueLib.portionDown(v, ValueLib.BPS - c.liquidationPenaltyBps);
-            credit += assetCredit;
-            penalties += v - assetCredit;
-            absorbed[i] += amount;
-            delete _collateral[account][asset];
-            emit CollateralAbsorbed(account, asset, amount, assetCredit);
-        }
-    }
-
-    /// @dev Liquidates `account` if it is below its maintenance requirement; returns whether it did.
-    function _liquidateAccount(address account, LiquidationBatch memory batch) internal returns (bool) {
-        Account memory acc = _accounts[account];
-        // Without debt an account cannot be under its maintenance requirement; one with open positions is
-        // deleveraged through the trading module first, which brings it here once its positions are closed.
-        if (acc.principal >= 0 || _hasPositions(account)) return false;
-        Market memory m = batch.market;
-        int256 balance = InterestLib.presentValue(acc.principal, m.supplyIndex, m.borrowIndex);
-        CollateralSums memory sums = _sumCollateral(account, acc.assetsIn, batch.prices);
-        if (sums.value.toInt256() + balance >= sums.maintenanceRequirement.toInt256()) return false;
-
-        (uint256 credit, uint256 penalties) =
-            _absorbCollateral(account, acc.assetsIn, batch.prices, batch.absorbed);
-        batch.reward += ValueLib.portionDown(penalties, m.liquidatorShareBps);
-
-        int256 remaining = balance + credit.toInt256();
-        uint256 shortfall = remaining < 0 ? uint256(-remaining) : 0;
-        int256 newPrincipal =
-            remaining > 0 ? InterestLib.principalValue(remaining, m.supplyIndex, m.borrowIndex) : int256(0);
-        batch.totals.borrowPrincipal -= uint256(-int256(acc.principal)).toUint104();
-        batch.totals.supplyPrincipal += uint256(newPrincipal).toUint104();
-        _accounts[account] = Account({principal: newPrincipal.toInt104(), assetsIn: 0, listed: true});
-
-        if (shortfall > 0) m.supplyIndex = _writeOffBadDebt(account, shortfall, batch);
-        emit Liquidated(account, msg.sender, uint256(-balance), shortfall);
-        return true;
-    }
-
-    /// @dev Covers `shortfall` from reserves, counting absorbed collateral at its sale price; writes off the
-    ///      rest against suppliers by lowering the supply index (rounded down). Returns the new supply index.
-    function _writeOffBadDebt(address account, uint256 shortfall, LiquidationBatch memory batch)
-        internal
-        returns (uint64)
-    {
-        Market memory m = batch.market;
-        Totals memory t = batch.totals;
-        uint256[] memory absorbed = batch.absorbed;
-        // The caller's reward is paid from reserves at the end of the batch: count it as spent already.
-        int256 reserves = _reserves(m, t) - batch.reward.toInt256();
-        for (uint256 i; i < _collateralAssets.length; ++i) {
-            address asset = _collateralAssets[i];
-            uint256 held =
-                IERC20(asset).balanceOf(address(this)) - (_assetStates[asset].totalSupplied - absorbed[i]);
-            // slither-disable-next-line incorrect-equality (skips a feed read; a donation only adds to reserves)
-            if (held == 0) continue;
-            AssetConfig memory c = _assetConfigs[asset];
-            uint256 saleValue = ValueLib.value(held, _price(c, i, batch.prices), c.scaleExponent);
-            reserves += ValueLib.portionDown(saleValue, ValueLib.BPS - _storeFrontDiscount(c, m)).toInt256();
-        }
-        if (reserves >= 0) return m.supplyIndex;
-        uint256 badDebt = uint256(-reserves) < shortfall ? uint256(-reserves) : shortfall;
-        uint256 totalSupply =
-            uint256(InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, 0));
-        uint256 newIndex =
-            badDebt >= totalSupply ? 1 : uint256(m.supplyIndex) * (totalSupply - badDebt) / totalSupply;
-        // slither-disable-next-line incorrect-equality (keeps the supply index positive after a total loss)
-        if (newIndex == 0) newIndex = 1;
-        emit BadDebt(account, badDebt, newIndex);
-        return uint64(newIndex); // below the old uint64 index
-    }
-
-    function _storeFrontDiscount(AssetConfig memory c, Market memory m) internal pure returns (uint256) {
-        return ValueLib.portionDown(c.liquidationPenaltyBps, m.storeFrontShareBps);
-    }
 
     function _quoteCollateral(address asset, uint256 baseAmount) internal view returns (uint256) {
         _requireListed(asset);
@@ -871,51 +641,6 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
     }
 
     // ================================================================== internal: interest
-
-    function _accrue() internal {
-        Market memory m = _market;
-        // slither-disable-next-line incorrect-equality (accrued already in this block; never ahead of it)
-        if (m.lastAccrualTime == block.timestamp) return;
-        uint256 utilization;
-        (m, utilization) = _accrueMemory(m);
-        _market = m;
-        emit InterestAccrued(m.supplyIndex, m.borrowIndex, utilization);
-    }
-
-    function _accruedMarket() internal view returns (Market memory m) {
-        (m,) = _accrueMemory(_market);
-    }
-
-    function _accrueMemory(Market memory m) internal view returns (Market memory, uint256 utilization) {
-        Totals memory t = _totals;
-        uint256 totalSupply =
-            uint256(InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, 0));
-        uint256 totalBorrow =
-            uint256(-InterestLib.presentValue(-int256(uint256(t.borrowPrincipal)), 0, m.borrowIndex));
-        utilization = InterestLib.utilization(totalSupply, totalBorrow);
-        uint256 elapsed = block.timestamp - m.lastAccrualTime;
-        if (elapsed > 0) {
-            InterestLib.RateModel memory r = _rateModel;
-            m.supplyIndex = InterestLib.grow(
-                    m.supplyIndex, InterestLib.supplyRate(r, utilization, m.reserveFactorBps), elapsed
-                ).toUint64();
-            m.borrowIndex =
-                InterestLib.grow(m.borrowIndex, InterestLib.borrowRate(r, utilization), elapsed).toUint64();
-            m.lastAccrualTime = uint40(block.timestamp);
-        }
-        return (m, utilization);
-    }
-
-    /// @dev Base held plus owed by borrowers minus owed to suppliers. Negative while absorbed collateral
-    ///      that paid off debt is still unsold.
-    function _reserves(Market memory m, Totals memory t) internal view returns (int256) {
-        int256 supplied =
-            InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, m.borrowIndex);
-        int256 borrowed =
-            -InterestLib.presentValue(-int256(uint256(t.borrowPrincipal)), m.supplyIndex, m.borrowIndex);
-        int256 venues = address(_tradingModule) == address(0) ? int256(0) : _tradingModule.venueAssets();
-        return _base.balanceOf(address(this)).toInt256() + venues + borrowed - supplied;
-    }
 
     function _setRateModel(
         uint256 baseRatePerYear,
@@ -1006,9 +731,5 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, AccessControl, Reentr
         token.safeTransferFrom(msg.sender, address(this), amount);
         uint256 received = token.balanceOf(address(this)) - balanceBefore;
         if (received != amount) revert FeeOnTransferNotSupported(asset, amount, received);
-    }
-
-    function _positive(int256 x) internal pure returns (uint256) {
-        return x > 0 ? uint256(x) : 0;
     }
 }

@@ -14,15 +14,25 @@ import {IPerpRisk} from "./interfaces/IPerpRisk.sol";
 import {IPrimeVault, PERMISSION_TRADE, PAUSE_TRADE} from "./interfaces/IPrimeVault.sol";
 import {ITradingModule} from "./interfaces/ITradingModule.sol";
 import {IVenueAdapter} from "./interfaces/IVenueAdapter.sol";
+import {
+    BPS,
+    WAD,
+    BACKSTOP_PRICE_BAND_BPS,
+    PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS
+} from "./libraries/ConstantsLib.sol";
 import {OracleLib} from "./libraries/OracleLib.sol";
 import {PerpMathLib} from "./libraries/PerpMathLib.sol";
 
 /// @title TradingModule
 /// @notice Perp positions of PrimeVault sub-accounts on several venues at once, margined together with
-///         their vault collateral; two-step routed orders; venue margin from the pool; deleveraging.
+///         their vault collateral; two-step routed orders; venue margin from the pool; the backstop book
+///         that takes over positions in liquidations.
 /// @dev The vault trusts this module for the perp part of health (`perpRisk`), for settling realized PnL,
 ///      fees and funding into base balances (`vault.settle`), and for the base it posts at venues
 ///      (`venueAssets`). Rounding favours the protocol: PnL rounds down, requirements and charges up.
+///      The backstop book (Hyperliquid's liquidator vault, dYdX's insurance fund) holds positions taken
+///      from liquidated accounts; it belongs to the protocol, so its PnL is not owed to any client and
+///      flows into reserves through the venue accounts. The executor unwinds it at the venues in slices.
 contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
@@ -31,19 +41,8 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
     bytes32 public constant EXECUTOR_ROLE = keccak256("EXECUTOR_ROLE");
     uint256 public constant MAX_MARKETS = 4;
     uint256 public constant MAX_VENUES = 4;
-    /// @notice Deleveraging aims this far above the maintenance requirement.
-    uint256 public constant DELEVERAGE_BUFFER_BPS = 1000;
-    /// @notice Penalty on notional closed by deleveraging, and the caller's share of it.
-    uint256 public constant DELEVERAGE_PENALTY_BPS = 100;
-    uint256 public constant DELEVERAGE_CALLER_SHARE_BPS = 5000;
-    /// @notice Deleveraging closes at market, accepting at most this far from the oracle mark.
-    uint256 public constant DELEVERAGE_SLIPPAGE_BPS = 500;
-
-    /// @notice The order id `Fill` events carry for fills made by deleveraging.
-    uint256 public constant DELEVERAGE_FILL_ID = type(uint256).max;
-
-    uint256 internal constant WAD = 1e18;
-    uint256 internal constant BPS = 10_000;
+    /// @notice The order id the trading module books backstop takeovers under.
+    uint256 public constant BACKSTOP_FILL_ID = type(uint256).max;
 
     /// @dev Sums kept per (market, venue) so that the module knows the vault's netted position and what it
     ///      owes its clients there without looping over clients.
@@ -51,6 +50,13 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         int128 netSize; // sum of client sizes, base WAD
         int128 costBasis; // sum of size x entry price, USD WAD
         int256 fundingBasis; // sum of size x funding index at entry, USD WAD
+    }
+
+    /// @dev Per account, in one slot: which (market, venue) slots hold a position, and the order epoch
+    ///      (orders submitted under an older epoch are dead, see `cancelAllOrders`).
+    struct Trader {
+        uint16 openSlots;
+        uint32 orderEpoch;
     }
 
     struct FillData {
@@ -79,8 +85,9 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
     IVenueAdapter[] internal _venues;
     Order[] internal _orders;
     mapping(address account => mapping(uint256 slot => Position)) internal _positions;
-    mapping(address account => uint16) internal _openSlots;
+    mapping(address account => Trader) internal _traders;
     mapping(uint256 slot => VenueBook) internal _books;
+    mapping(uint256 slot => Position) internal _backstop;
 
     constructor(IPrimeVault vault_, address admin) {
         vault = vault_;
@@ -145,7 +152,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         bool reduceOnly
     ) external nonReentrant returns (uint256 orderId) {
         if (vault.pausedActions() & PAUSE_TRADE != 0) revert Paused(PAUSE_TRADE);
-        _requireTrader(account);
+        bool byOwner = _requireTrader(account);
         if (market >= _markets.length) revert UnknownMarket(market);
         if (size == 0 || limitPrice == 0) revert ZeroAmount();
         orderId = _orders.length;
@@ -158,7 +165,9 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
                 status: OrderStatus.Open,
                 deadline: deadline.toUint64(),
                 size: size.toInt128(),
-                limitPrice: limitPrice.toUint128()
+                limitPrice: limitPrice.toUint128(),
+                operator: byOwner ? address(0) : msg.sender,
+                epoch: _traders[account].orderEpoch
             })
         );
         emit OrderSubmitted(orderId, account, market, size, limitPrice, deadline, reduceOnly);
@@ -176,7 +185,17 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
     }
 
     /// @inheritdoc ITradingModule
+    function cancelAllOrders(address account) external nonReentrant {
+        if (msg.sender != vault.ownerOf(account)) revert NotAuthorized(msg.sender, account, 0);
+        uint32 epoch = _traders[account].orderEpoch + 1;
+        _traders[account].orderEpoch = epoch;
+        emit AllOrdersCancelled(account, epoch);
+    }
+
+    /// @inheritdoc ITradingModule
     function executeOrders(Execution[] calldata executions) external nonReentrant onlyRole(EXECUTOR_ROLE) {
+        // Paused trading executes nothing: open orders stay open until unpaused or expired.
+        if (vault.pausedActions() & PAUSE_TRADE != 0) revert Paused(PAUSE_TRADE);
         for (uint256 i; i < executions.length; ++i) {
             // A call to this contract under this function's reentrancy guard; the order's status is re-read
             // after it, and only an order still open is cancelled.
@@ -196,60 +215,82 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         Order storage o = _openOrder(e.orderId);
         if (block.timestamp > o.deadline) revert OrderExpired(e.orderId, o.deadline);
         Order memory ord = o;
+        // An order dies with the permission that placed it, and with its owner's cancel-all.
+        if (
+            ord.epoch != _traders[ord.account].orderEpoch
+                || (ord.operator != address(0)
+                    && vault.operatorPermissions(ord.account, ord.operator) & PERMISSION_TRADE == 0)
+        ) {
+            revert OrderAuthorityRevoked(e.orderId);
+        }
         o.status = OrderStatus.Executed;
         _requireValidSplit(e, ord);
 
-        int256 before = _netAccountSize(ord.account, ord.market);
-        int256 afterwards = before + ord.size;
         // slither-disable-next-line uninitialized-local (an accumulator: zeroed memory that each fill adds to)
         FillResult memory result;
         int256 direction = ord.size > 0 ? int256(1) : int256(-1);
+        // Margin is charged per (market, venue) slot, so "increases risk" and reduce-only are decided per
+        // slot too: a leg that grows its slot, or flips it, increases risk even if the net size shrinks.
+        bool increases = false;
         for (uint256 i; i < e.venues.length; ++i) {
             FillData memory f = FillData(e.orderId, ord.account, ord.market, e.venues[i], 0, 0, 0, 0);
             f.size = direction * e.sizes[i].toInt256();
+            int256 before = _positions[ord.account][_slot(ord.market, e.venues[i])].size;
+            int256 afterwards = before + f.size;
+            if (_abs(afterwards) > _abs(before) || (before != 0 && (afterwards ^ before) < 0)) increases = true;
             _fill(f, ord.limitPrice, result);
         }
         uint256 averagePrice = result.notional * WAD / _abs(ord.size);
         if (direction > 0 ? averagePrice > ord.limitPrice : averagePrice < ord.limitPrice) {
             revert LimitPriceExceeded(averagePrice, ord.limitPrice);
         }
-        bool increases = _abs(afterwards) > _abs(before) || (before != 0 && (afterwards ^ before) < 0);
         if (ord.reduceOnly && increases) revert ReduceOnlyIncreases(e.orderId);
 
         vault.settle(ord.account, result.cash, increases);
         emit OrderExecuted(e.orderId, ord.account, averagePrice, result.fees);
     }
 
-    // ================================================================== deleveraging
+    // ================================================================== backstop
 
-    /// @inheritdoc ITradingModule
-    function deleverage(address[] calldata accounts) external nonReentrant returns (uint256 deleveraged) {
-        for (uint256 i; i < accounts.length; ++i) {
-            if (_openSlots[accounts[i]] != 0 && vault.accountHealth(accounts[i]).liquidatable) {
-                _deleverage(accounts[i]);
-                ++deleveraged;
-            }
+    /// @inheritdoc IPerpRisk
+    function absorbPositions(address account, uint256 fractionWad, uint256 depthBps)
+        external
+        nonReentrant
+        returns (int256 cash, uint256 penalty)
+    {
+        if (msg.sender != address(vault)) revert NotAuthorized(msg.sender, account, 0);
+        int256 cashWad = 0;
+        uint256 penaltyWad = 0;
+        uint16 slots = _traders[account].openSlots;
+        for (uint256 slot; slots >> slot != 0; ++slot) {
+            if ((slots >> slot) & 1 == 0) continue;
+            (int256 slotCash, uint256 slotPenalty) = _absorbSlot(account, slot, fractionWad, depthBps);
+            cashWad += slotCash;
+            penaltyWad += slotPenalty;
         }
+        cash = PerpMathLib.toBaseDown(cashWad, _baseUnit);
+        penalty = penaltyWad / _baseUnit;
     }
 
-    function _deleverage(address account) internal {
-        IPrimeVault.AccountHealth memory h = vault.accountHealth(account);
-        (,, uint256 perpMaintenance,) = perpRisk(account);
-        uint256 fraction = PerpMathLib.deleverageFraction(
-            h.equity, h.maintenanceRequirement, perpMaintenance, DELEVERAGE_BUFFER_BPS, _closingCost(account)
-        );
-        // slither-disable-next-line uninitialized-local (an accumulator: zeroed memory that each fill adds to)
-        FillResult memory result;
-        uint16 slots = _openSlots[account];
-        for (uint256 slot; slots >> slot != 0; ++slot) {
-            if ((slots >> slot) & 1 == 1) _closePart(account, slot, fraction, result);
-        }
-        uint256 penalty =
-            Math.mulDiv(result.notional, DELEVERAGE_PENALTY_BPS, BPS * _baseUnit, Math.Rounding.Ceil);
-        uint256 callerShare = penalty * DELEVERAGE_CALLER_SHARE_BPS / BPS;
-        vault.settle(account, result.cash - penalty.toInt256(), false);
-        if (callerShare > 0) vault.settle(msg.sender, callerShare.toInt256(), false);
-        emit Deleveraged(account, msg.sender, fraction, penalty);
+    /// @inheritdoc ITradingModule
+    function unwindBackstop(uint8 market, uint8 venue, uint256 size, uint256 limitPrice)
+        external
+        nonReentrant
+        onlyRole(EXECUTOR_ROLE)
+    {
+        IVenueAdapter adapter = _venue(venue);
+        if (market >= _markets.length) revert UnknownMarket(market);
+        uint256 slot = _slot(market, venue);
+        Position memory b = _backstop[slot];
+        if (size == 0 || size > _abs(b.size)) revert BackstopTooSmall(market, venue, size, _abs(b.size));
+        bool buying = b.size < 0;
+        _requireWithinBand(market, buying, limitPrice);
+        int256 signedSize = buying ? size.toInt256() : -size.toInt256();
+        (uint256 price, uint256 fee) = adapter.trade(market, signedSize, limitPrice);
+        (int256 newSize, uint256 newEntry, int256 realizedWad) =
+            PerpMathLib.applyFill(b.size, b.entryPrice, signedSize, price);
+        _backstop[slot] = Position(newSize.toInt128(), newEntry.toUint128(), b.fundingIndex);
+        emit BackstopUnwound(market, venue, signedSize, price, fee, realizedWad);
     }
 
     // ================================================================== venue margin
@@ -294,7 +335,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         view
         returns (int256 pnl, uint256 initialRequirement, uint256 maintenanceRequirement, bool hasPositions)
     {
-        uint16 slots = _openSlots[account];
+        uint16 slots = _traders[account].openSlots;
         hasPositions = slots != 0;
         uint256[] memory marks = new uint256[](_markets.length);
         int256 pnlWad = 0;
@@ -320,7 +361,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
 
     /// @inheritdoc IPerpRisk
     function hasOpenPositions(address account) external view returns (bool) {
-        return _openSlots[account] != 0;
+        return _traders[account].openSlots != 0;
     }
 
     /// @inheritdoc IPerpRisk
@@ -370,7 +411,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         view
         returns (uint16 openSlots, Position[] memory positions)
     {
-        openSlots = _openSlots[account];
+        openSlots = _traders[account].openSlots;
         positions = new Position[](_popCount(openSlots));
         uint256 k = 0;
         for (uint256 slot; openSlots >> slot != 0; ++slot) {
@@ -390,7 +431,13 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
 
     /// @inheritdoc ITradingModule
     function netPosition(uint8 market, uint8 venue) external view returns (int256) {
-        return _books[_slot(market, venue)].netSize;
+        uint256 slot = _slot(market, venue);
+        return int256(_books[slot].netSize) + _backstop[slot].size;
+    }
+
+    /// @inheritdoc ITradingModule
+    function backstopPosition(uint8 market, uint8 venue) external view returns (Position memory) {
+        return _backstop[_slot(market, venue)];
     }
 
     /// @inheritdoc ITradingModule
@@ -438,46 +485,38 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         _setSlot(f.account, slot, newSize != 0);
     }
 
-    /// @dev Closes `fractionWad` of the position in `slot` at market, within DELEVERAGE_SLIPPAGE_BPS of the mark.
-    function _closePart(address account, uint256 slot, uint256 fractionWad, FillResult memory result)
+    /// @dev Moves `fractionWad` of `account`'s position in `slot` to the backstop at the discounted mark.
+    ///      Returns the account's cash (USD WAD) and the discount's cost to it (USD WAD).
+    function _absorbSlot(address account, uint256 slot, uint256 fractionWad, uint256 depthBps)
         internal
+        returns (int256 cashWad, uint256 penaltyWad)
     {
         (uint8 market, uint8 venue) = _unslot(slot);
+        FillData memory f = FillData(BACKSTOP_FILL_ID, account, market, venue, 0, 0, 0, 0);
         int256 size = _positions[account][slot].size;
-        uint256 step = _venues[venue].marketParams(market).stepSize;
-        // Rounded up onto the venue's step: closing a little more never leaves the account short.
-        uint256 closeSize =
-            Math.min(Math.mulDiv(_abs(size), fractionWad, WAD * step, Math.Rounding.Ceil) * step, _abs(size));
-        int256 signedClose = size > 0 ? -closeSize.toInt256() : closeSize.toInt256();
+        // Rounded up: taking a unit more never leaves the account short of its target.
+        uint256 taken = Math.min(Math.mulDiv(_abs(size), fractionWad, WAD, Math.Rounding.Ceil), _abs(size));
+        f.size = size > 0 ? -taken.toInt256() : taken.toInt256();
         uint256 mark = _mark(market);
-        uint256 limit = signedClose > 0
-            ? mark * (BPS + DELEVERAGE_SLIPPAGE_BPS) / BPS
-            : mark * (BPS - DELEVERAGE_SLIPPAGE_BPS) / BPS;
-        _fill(FillData(DELEVERAGE_FILL_ID, account, market, venue, signedClose, 0, 0, 0), limit, result);
+        uint256 discountBps = _absorbDiscountBps(_markets[market].maintenanceMarginBps, depthBps);
+        // The account sells a long below the mark and buys back a short above it.
+        f.price = size > 0
+            ? Math.mulDiv(mark, BPS - discountBps, BPS)
+            : Math.mulDiv(mark, BPS + discountBps, BPS, Math.Rounding.Ceil);
+        f.fundingNow = _venues[venue].fundingIndex(market);
+        cashWad = _book(f);
+        penaltyWad = taken * (f.price > mark ? f.price - mark : mark - f.price) / WAD;
+
+        _addToBackstop(slot, -f.size, f.price, f.fundingNow);
+        emit PositionAbsorbed(account, market, venue, f.size, f.price, penaltyWad / _baseUnit);
     }
 
-    /// @dev Cost of closing every open position of `account` now at the venues' quotes, with the deleverage
-    ///      penalty, base units.
-    function _closingCost(address account) internal view returns (uint256 costWad) {
-        uint16 slots = _openSlots[account];
-        for (uint256 slot; slots >> slot != 0; ++slot) {
-            if ((slots >> slot) & 1 == 0) continue;
-            (uint8 market, uint8 venue) = _unslot(slot);
-            int256 size = _positions[account][slot].size;
-            (uint256 price, uint256 fee) = _venues[venue].quote(market, -size);
-            uint256 mark = _mark(market);
-            uint256 slippage = price > mark ? price - mark : mark - price;
-            // The deleverage penalty is a cost of closing too: leaving it out would close too little.
-            uint256 penaltyWad = Math.mulDiv(_abs(size) * price, DELEVERAGE_PENALTY_BPS, WAD * BPS);
-            costWad += _abs(size) * slippage / WAD + fee * _baseUnit + penaltyWad;
-        }
-        return Math.ceilDiv(costWad, _baseUnit);
-    }
-
-    function _netAccountSize(address account, uint8 market) internal view returns (int256 total) {
-        for (uint256 v; v < _venues.length; ++v) {
-            total += _positions[account][_slot(market, v)].size;
-        }
+    /// @dev The backstop takes `size` at `price`; its realized PnL is already in the venue account.
+    function _addToBackstop(uint256 slot, int256 size, uint256 price, int256 fundingNow) internal {
+        Position memory b = _backstop[slot];
+        // slither-disable-next-line unused-return (realized PnL is the venue account's, so the reserves')
+        (int256 newSize, uint256 newEntry,) = PerpMathLib.applyFill(b.size, b.entryPrice, size, price);
+        _backstop[slot] = Position(newSize.toInt128(), newEntry.toUint128(), fundingNow);
     }
 
     function _requireValidSplit(Execution calldata e, Order memory o) internal view {
@@ -495,11 +534,30 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         if (total != _abs(o.size)) revert InvalidSplit(e.orderId);
     }
 
-    function _requireTrader(address account) internal view {
-        if (msg.sender == vault.ownerOf(account)) return;
+    /// @dev Passes for the owner (returns true) or an operator with PERMISSION_TRADE (returns false).
+    function _requireTrader(address account) internal view returns (bool byOwner) {
+        if (msg.sender == vault.ownerOf(account)) return true;
         if (vault.operatorPermissions(account, msg.sender) & PERMISSION_TRADE == 0) {
             revert NotAuthorized(msg.sender, account, PERMISSION_TRADE);
         }
+    }
+
+    /// @dev A bounded unwind price, so that even the executor's key cannot trade the book far from the oracle.
+    function _requireWithinBand(uint8 market, bool buying, uint256 limitPrice) internal view {
+        uint256 mark = _mark(market);
+        if (
+            buying
+                ? limitPrice > mark * (BPS + BACKSTOP_PRICE_BAND_BPS) / BPS
+                : limitPrice < mark * (BPS - BACKSTOP_PRICE_BAND_BPS) / BPS
+        ) revert PriceOutsideBand(limitPrice, mark, BACKSTOP_PRICE_BAND_BPS);
+    }
+
+    /// @dev The backstop's discount on a market: the shortfall depth, between half and all of the penalty,
+    ///      which is PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS of the maintenance margin fraction.
+    function _absorbDiscountBps(uint256 maintenanceMarginBps, uint256 depthBps) internal pure returns (uint256) {
+        uint256 penaltyBps = maintenanceMarginBps * PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS / BPS;
+        uint256 floor = penaltyBps / 2;
+        return Math.min(penaltyBps, depthBps > floor ? depthBps : floor);
     }
 
     /// @dev A venue must not margin a market more loosely than the vault does, or the vault's netted
@@ -548,9 +606,9 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
 
     function _setSlot(address account, uint256 slot, bool open) internal {
         uint16 bit = uint16(1 << slot);
-        uint16 current = _openSlots[account];
+        uint16 current = _traders[account].openSlots;
         uint16 next = open ? current | bit : current & ~bit;
-        if (next != current) _openSlots[account] = next;
+        if (next != current) _traders[account].openSlots = next;
     }
 
     function _slot(uint256 market, uint256 venue) internal pure returns (uint256) {

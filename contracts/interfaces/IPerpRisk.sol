@@ -16,6 +16,21 @@ interface IPerpRisk {
         view
         returns (int256 pnl, uint256 initialRequirement, uint256 maintenanceRequirement, bool hasPositions);
 
+    /// @notice Moves `fractionWad` of every position of `account` (rounded up, at most all of it) to the
+    ///         backstop book at the oracle mark less a discount, and returns what the account realized.
+    ///         Vault only, during a liquidation. The discount per market is
+    ///         min(p, max(p / 2, depthBps)) with p = PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS of its
+    ///         maintenance margin fraction; it moves the price against the account.
+    /// @dev Caveat: the module does not settle `cash` into the vault (the vault is mid-liquidation and holds
+    ///      its reentrancy lock); the vault books it. Reverts on an unusable mark of a market the account
+    ///      trades, which the vault treats as "skip this account".
+    /// @param depthBps How far below its maintenance requirement the account is, bps of it (at most 100%).
+    /// @return cash Realized PnL at the discounted price less funding owed, base units, rounded down.
+    /// @return penalty The discount's cost to the account, base units, rounded down.
+    function absorbPositions(address account, uint256 fractionWad, uint256 depthBps)
+        external
+        returns (int256 cash, uint256 penalty);
+
     /// @notice Whether `account` holds any open position (cheap: no prices read).
     function hasOpenPositions(address account) external view returns (bool);
 

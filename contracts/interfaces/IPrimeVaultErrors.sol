@@ -57,6 +57,9 @@ interface IPrimeVaultErrors {
     error OracleInvalidPrice(address feed, int256 answer);
     /// @notice The feed's last update is older than its staleness limit.
     error OracleStalePrice(address feed, uint256 updatedAt, uint256 maxStaleness);
+    /// @notice A price an account's liquidation needs is stale, non-positive or unreadable (reported in
+    ///         `LiquidationSkipped`; the batch goes on).
+    error OracleUnusable();
 
     // ---- Trading ----
     /// @notice No perp market with this id.
@@ -79,6 +82,13 @@ interface IPrimeVaultErrors {
     error OnlyTradingModuleItself();
     /// @notice The account is not below its maintenance requirement.
     error NotLiquidatable(address account);
+    /// @notice A backstop unwind's limit price is farther than the allowed band from the oracle mark.
+    error PriceOutsideBand(uint256 limitPrice, uint256 mark, uint256 bandBps);
+    /// @notice An unwind larger than the backstop's position, or none to unwind.
+    error BackstopTooSmall(uint256 market, uint256 venue, uint256 size, uint256 available);
+    /// @notice The order's submitter no longer holds the trade permission, or the owner cancelled all
+    ///         orders after it was submitted.
+    error OrderAuthorityRevoked(uint256 orderId);
     /// @notice A venue's margin fraction for a market is above the vault's, which must never be looser.
     error VenueMarginLooserThanVault(uint256 market, uint256 venue);
     /// @notice The adapter serves another vault.

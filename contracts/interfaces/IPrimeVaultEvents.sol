@@ -47,8 +47,18 @@ interface IPrimeVaultEvents {
         uint256 price,
         uint256 fee
     );
-    /// @notice Positions of `account` were closed by `fractionWad` to bring it back above maintenance.
-    event Deleveraged(address indexed account, address indexed caller, uint256 fractionWad, uint256 penalty);
+    /// @notice In a liquidation, `size` (signed, base WAD: the part of the account's position taken) moved
+    ///         from `account` to the backstop book at `price` (USD WAD), costing the account `penalty` (base).
+    event PositionAbsorbed(
+        address indexed account, uint8 indexed market, uint8 indexed venue, int256 size, uint256 price, uint256 penalty
+    );
+    /// @notice The executor closed `size` (signed, base WAD) of the backstop book at a venue; `realizedPnl`
+    ///         (USD WAD, against the backstop's entry) went to reserves through the venue account.
+    event BackstopUnwound(
+        uint8 indexed market, uint8 indexed venue, int256 size, uint256 price, uint256 fee, int256 realizedPnl
+    );
+    /// @notice The owner cancelled every order of `account` submitted before now.
+    event AllOrdersCancelled(address indexed account, uint256 epoch);
     /// @notice Base moved from the pool to a venue's margin account (positive) or back (negative).
     event VenueMarginMoved(uint256 indexed venue, int256 amount);
     /// @notice A perp market was listed.
@@ -69,6 +79,9 @@ interface IPrimeVaultEvents {
     // ---- Liquidation ----
     /// @notice `amount` of `asset` was taken from `account` into protocol reserves, credited at `value`.
     event CollateralAbsorbed(address indexed account, address indexed asset, uint256 amount, uint256 value);
+    /// @notice `account` could not be liquidated in this batch (`reason`: an ABI-encoded error, such as
+    ///         `OracleUnusable()` for one of its own prices); the rest of the batch went on.
+    event LiquidationSkipped(address indexed account, bytes reason);
     /// @notice `account` was liquidated by `caller`.
     /// @param debtCleared Base debt extinguished (credited collateral plus any shortfall).
     /// @param shortfall Debt the collateral did not cover; paid by reserves and, past them, by suppliers.

@@ -31,6 +31,8 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
         uint64 deadline; // unix time after which the order can only be cancelled
         int128 size; // signed: positive buys
         uint128 limitPrice; // worst acceptable average price, USD WAD
+        address operator; // the trading operator who placed it (0: the owner); it dies with the permission
+        uint32 epoch; // the account's order epoch at submission (see `cancelAllOrders`)
     }
 
     /// @notice An executor's instruction: fill `orderId` with `sizes[i]` (absolute, base WAD) at `venues[i]`.
@@ -73,16 +75,22 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     function cancelOrder(uint256 orderId) external;
 
     /// @notice Executes orders with the given splits. Executor only. A failing execution cancels its order
-    ///         with the reason instead of reverting the batch.
+    ///         with the reason instead of reverting the batch. Reverts with `Paused` while trading is paused
+    ///         (orders stay open). Risk is decided per (market, venue) slot: a leg that grows or flips its
+    ///         slot makes the order risk-increasing (initial requirement checked after settlement), and a
+    ///         reduce-only order may only shrink each slot it fills.
     function executeOrders(Execution[] calldata executions) external;
 
-    /// @notice For each account below its maintenance requirement that holds positions: closes them pro
-    ///         rata, just enough to bring it back above maintenance plus a buffer (all of them if that is not
-    ///         enough), and charges the penalty on the closed notional, part of it to the caller. Other
-    ///         accounts are skipped, not reverted, so a batch survives a competing keeper. Permissionless.
-    ///         Once no position is left, collateral is absorbed through the vault's `liquidate` as before.
-    /// @return deleveraged How many accounts were deleveraged (each emits `Deleveraged`).
-    function deleverage(address[] calldata accounts) external returns (uint256 deleveraged);
+    /// @notice Cancels every open order of `account` at once (they can no longer execute). Owner only.
+    function cancelAllOrders(address account) external;
+
+    /// @notice Closes `size` (absolute, base WAD) of the backstop book's position in (`market`, `venue`) at
+    ///         that venue, within `limitPrice`. Executor only; works while trading is paused.
+    /// @dev The limit must lie within BACKSTOP_PRICE_BAND_BPS of the oracle mark (`PriceOutsideBand`), so
+    ///      the executor closes large books in slices over several blocks, topping up the venue's margin
+    ///      first if the venue would refuse the fill. PnL, fees and funding stay in the venue account, and
+    ///      so in the vault's reserves; no client is credited.
+    function unwindBackstop(uint8 market, uint8 venue, uint256 size, uint256 limitPrice) external;
 
     /// @notice Moves `amount` of pooled base into venue `venue`'s margin account. Executor only.
     function depositMargin(uint8 venue, uint256 amount) external;
@@ -113,8 +121,13 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     /// @notice Every venue's current funding index per slot (market x MAX_VENUES + venue), USD WAD per unit.
     function fundingIndexes() external view returns (int256[] memory);
 
-    /// @notice The vault's netted position in `market` at `venue` by its own books (equals the venue's).
+    /// @notice The vault's netted position in `market` at `venue`: its clients' and the backstop's (equals the
+    ///         venue's).
     function netPosition(uint8 market, uint8 venue) external view returns (int256);
+
+    /// @notice The backstop book's position in (`market`, `venue`): positions taken from liquidated
+    ///         accounts, not yet unwound at the venue. Its entry price is the blended takeover price.
+    function backstopPosition(uint8 market, uint8 venue) external view returns (Position memory);
 
     /// @notice Listed perp markets.
     function markets() external view returns (PerpMarket[] memory);

@@ -18,4 +18,16 @@ library OracleLib {
         }
         return uint256(answer);
     }
+
+    /// @notice The feed's answer, or 0 when `read` would revert (stale, non-positive, or a feed that
+    ///         reverts). For paths that must go on without the price.
+    function tryRead(address feed, uint256 maxStaleness) internal view returns (uint256) {
+        // slither-disable-next-line unused-return (round ids are not needed: staleness is checked by time)
+        try IAggregatorV3(feed).latestRoundData() returns (uint80, int256 answer, uint256, uint256 updatedAt, uint80) {
+            if (answer <= 0 || block.timestamp > updatedAt + maxStaleness) return 0;
+            return uint256(answer);
+        } catch {
+            return 0;
+        }
+    }
 }

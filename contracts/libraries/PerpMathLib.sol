@@ -53,24 +53,6 @@ library PerpMathLib {
         else newEntry = entryPrice;
     }
 
-    /// @notice The fraction (WAD) of every position to close so that equity clears the maintenance
-    ///         requirement with a buffer, given that closing everything costs `closingCost`:
-    ///         f = ((1 + b) M - E) / ((1 + b) Mp - C), capped at 1 (and 1 when closing cannot help).
-    function deleverageFraction(
-        int256 equity,
-        uint256 maintenance,
-        uint256 perpMaintenance,
-        uint256 bufferBps,
-        uint256 closingCost
-    ) internal pure returns (uint256) {
-        int256 target = (maintenance * (10_000 + bufferBps) / 10_000).toInt256();
-        int256 shortfall = target - equity;
-        if (shortfall <= 0) return 0;
-        int256 relief = (perpMaintenance * (10_000 + bufferBps) / 10_000).toInt256() - closingCost.toInt256();
-        if (relief <= 0 || shortfall >= relief) return WAD;
-        return Math.mulDiv(uint256(shortfall), WAD, uint256(relief), Math.Rounding.Ceil);
-    }
-
     /// @notice USD WAD to base units, rounded toward negative infinity.
     function toBaseDown(int256 wad, uint256 unit) internal pure returns (int256) {
         return _divDown(wad, unit);

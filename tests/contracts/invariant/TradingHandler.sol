@@ -12,7 +12,7 @@ import {MockPriceFeed} from "../../../contracts/mocks/MockPriceFeed.sol";
 import {PerpExchange} from "../../../contracts/venues/PerpExchange.sol";
 
 /// @dev Drives trading with bounded random actions: deposits, routed orders split across both venues,
-///      closes, price moves, funding, time, deleveraging and liquidation with resale of absorbed collateral.
+///      closes, price moves, funding, time, liquidation, unwinding the backstop with resale of absorbed collateral.
 contract TradingHandler is Test {
     PrimeVault internal immutable vault;
     TradingModule internal immutable trading;
@@ -94,7 +94,6 @@ contract TradingHandler is Test {
     }
 
     function liquidateAll() external {
-        trading.deleverage(actors);
         vault.liquidate(actors);
         uint256 held = vault.collateralReserves(address(weth));
         if (held == 0) return;
@@ -109,6 +108,19 @@ contract TradingHandler is Test {
         usdc.mint(address(this), cost);
         usdc.approve(address(vault), cost);
         vault.buyCollateral(address(weth), out, cost, address(this));
+    }
+
+    /// @dev The keeper's unwind of the backstop book, at the edge of the allowed band.
+    function unwindBackstop(uint256 market, uint256 venue) external {
+        uint8 m = uint8(market % 2);
+        uint8 v = uint8(venue % 2);
+        int256 size = trading.backstopPosition(m, v).size;
+        if (size == 0) return;
+        (, int256 answer,,,) = feeds[m].latestRoundData();
+        uint256 mark = uint256(answer) * 1e10;
+        uint256 limit = size > 0 ? mark * 95 / 100 : mark * 105 / 100;
+        vm.prank(keeper);
+        trading.unwindBackstop(m, v, _abs(size), limit);
     }
 
     function _order(

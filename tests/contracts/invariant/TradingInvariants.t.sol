@@ -29,7 +29,8 @@ contract TradingInvariantsTest is TradingFixture {
         targetContract(address(handler));
     }
 
-    /// @dev Each venue holds exactly the vault's netted position, which is the sum of the sub-accounts'.
+    /// @dev Each venue holds exactly the vault's netted position: the sum of the sub-accounts' and the
+    ///      backstop book's.
     function invariant_venuePositionsEqualTheSumOfSubAccounts() public view {
         IVenueAdapter[2] memory adapters =
             [IVenueAdapter(address(dydxAdapter)), IVenueAdapter(address(rabbitAdapter))];
@@ -39,6 +40,7 @@ contract TradingInvariantsTest is TradingFixture {
                 for (uint256 a; a < handler.actorCount(); ++a) {
                     sum += trading.position(handler.actors(a), m, v).size;
                 }
+                sum += trading.backstopPosition(m, v).size;
                 assertEq(trading.netPosition(m, v), sum, "books");
                 assertEq(adapters[v].position(m), sum, "venue");
             }

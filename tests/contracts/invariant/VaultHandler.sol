@@ -100,7 +100,11 @@ contract VaultHandler is Test {
         amount = bound(amount, 1, 200_000e6);
         usdc.mint(address(this), amount);
         usdc.approve(address(vault), amount);
-        vault.repay(account, amount);
+        // A partial repayment that would leave debt below the minimum is refused with BorrowTooSmall.
+        try vault.repay(account, amount) {}
+        catch (bytes memory reason) {
+            _expectRevert(reason);
+        }
         _checkIndices(false);
     }
 

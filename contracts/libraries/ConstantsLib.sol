@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title ConstantsLib
+/// @notice Protocol constants shared by the vault core, its liquidation module and the trading module.
+
+/// @dev Basis points: 10,000 = 100%.
+uint256 constant BPS = 10_000;
+
+/// @dev 1e18 fixed point.
+uint256 constant WAD = 1e18;
+
+/// @dev Partial liquidation restores equity to the maintenance requirement plus this share of it.
+uint256 constant LIQUIDATION_TARGET_BUFFER_BPS = 500;
+
+/// @dev A position taken over by the backstop pays at most this share of its maintenance margin as
+///      penalty (1% of notional at a 5% maintenance margin).
+uint256 constant PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS = 2000;
+
+/// @dev The executor unwinds backstop positions at the venues within this band around the oracle mark.
+uint256 constant BACKSTOP_PRICE_BAND_BPS = 500;

@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+import {IPrimeVault} from "../interfaces/IPrimeVault.sol";
+import {
+    BPS,
+    WAD,
+    LIQUIDATION_TARGET_BUFFER_BPS,
+    PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS
+} from "../libraries/ConstantsLib.sol";
+import {InterestLib} from "../libraries/InterestLib.sol";
+import {OracleLib} from "../libraries/OracleLib.sol";
+import {ValueLib} from "../libraries/ValueLib.sol";
+import {VaultBase} from "./VaultBase.sol";
+
+/// @title LiquidationModule
+/// @notice PrimeVault's `liquidate`, run by delegatecall from the core (Euler v2's module pattern), which
+///         keeps the core under the contract size limit.
+/// @dev Partial liquidation to a target health (Aave v4, Euler v2), in Compound III's batched `absorb`
+///      shape. For an account below its maintenance requirement M with equity E:
+///        depth      = min(1, (M - E) / M)
+///        discount_i = min(penalty_i, max(penalty_i x (storeFrontShare + liquidatorShare), depth))
+///        target     = M x (1 + buffer)
+///      Perp positions go first: the same fraction of every position moves to the trading module's
+///      backstop book at the oracle mark less a discount (at most a fifth of its maintenance margin), the
+///      fraction being the least that reaches the target. If all positions are gone and equity is still
+///      below target, the same fraction f of every collateral asset is absorbed into reserves, credited at
+///      oracle value less `discount_i`, with f the least that reaches the target:
+///        f = (target - E) / sum(value_i x (haircut_i x (1 + buffer) - discount_i))
+///      Everything is absorbed when that cannot restore health or would leave debt below `minBorrow`.
+///      Debt left with nothing to absorb is covered by reserves or written off against suppliers.
+///      Rounding favours the protocol: fractions and absorbed amounts round up, credits down.
+///      Accounts are isolated: one whose prices cannot be read is skipped with `LiquidationSkipped`.
+contract LiquidationModule is VaultBase {
+    using SafeCast for uint256;
+    using SafeCast for int256;
+
+    /// @dev Marks a price in a batch's cache that could not be read.
+    uint256 internal constant UNUSABLE = type(uint256).max;
+
+    /// @dev State carried across one `liquidate` call so each feed is read and each total written once.
+    struct Batch {
+        Market market;
+        Totals totals;
+        uint256[] prices; // per asset: 0 until read, UNUSABLE if unreadable
+        uint256[] absorbed; // per asset, collateral moved to reserves
+        uint256 reward; // base owed to the caller
+    }
+
+    /// @dev One account's figures during its liquidation, base units.
+    struct AccountState {
+        int256 oldBalance;
+        int256 balance;
+        int256 equity;
+        uint256 maintenance;
+        uint256 depthBps;
+        uint256 penalties;
+        bool positionsLeft;
+    }
+
+    address private immutable _self;
+
+    constructor(address baseAsset_) VaultBase(baseAsset_) {
+        _self = address(this);
+    }
+
+    /// @notice See `IPrimeVault.liquidate`. Only through the vault's delegatecall.
+    function liquidate(address[] calldata accounts) external nonReentrant returns (uint256 liquidatedCount) {
+        if (address(this) == _self) revert InvalidParameter();
+        _accrue();
+        uint256 assetCount = _collateralAssets.length;
+        Batch memory batch = Batch({
+            market: _market,
+            totals: _totals,
+            prices: new uint256[](assetCount),
+            absorbed: new uint256[](assetCount),
+            reward: 0
+        });
+        for (uint256 k; k < accounts.length; ++k) {
+            if (_liquidateAccount(accounts[k], batch)) ++liquidatedCount;
+        }
+        if (liquidatedCount == 0) return 0;
+
+        // Totals are kept in memory across the batch and written once.
+        for (uint256 i; i < assetCount; ++i) {
+            if (batch.absorbed[i] != 0) {
+                _assetStates[_collateralAssets[i]].totalSupplied -= batch.absorbed[i].toUint96();
+            }
+        }
+        if (batch.reward > 0) _creditReward(batch);
+        _market.supplyIndex = batch.market.supplyIndex;
+        _totals = batch.totals;
+    }
+
+    // ================================================================== one account
+
+    /// @dev Liquidates `account` if it is below its maintenance requirement; returns whether it did.
+    function _liquidateAccount(address account, Batch memory batch) internal returns (bool) {
+        Account memory acc = _accounts[account];
+        bool trading = _hasPositions(account);
+        // Without debt or positions an account cannot be under its maintenance requirement.
+        if (acc.principal >= 0 && !trading) return false;
+
+        AccountState memory pos;
+        pos.balance = _presentValue(acc.principal, batch.market);
+        pos.oldBalance = pos.balance;
+        (bool usable, CollateralSums memory sums) = _trySumCollateral(account, acc.assetsIn, batch.prices);
+        if (!usable) {
+            emit LiquidationSkipped(account, abi.encodeWithSelector(OracleUnusable.selector));
+            return false;
+        }
+        uint256 perpMaintenance = 0;
+        pos.equity = sums.value.toInt256() + pos.balance;
+        if (trading) {
+            try _tradingModule.perpRisk(account) returns (int256 pnl, uint256, uint256 pm, bool) {
+                pos.equity += pnl;
+                perpMaintenance = pm;
+            } catch (bytes memory reason) {
+                emit LiquidationSkipped(account, reason);
+                return false;
+            }
+        }
+        pos.maintenance = sums.maintenanceRequirement + perpMaintenance;
+        if (pos.equity >= pos.maintenance.toInt256()) return false;
+        pos.depthBps = _depthBps(pos.equity, pos.maintenance);
+
+        if (trading && !_absorbPositions(account, pos, sums, perpMaintenance)) return false;
+        if (!pos.positionsLeft && pos.balance < 0) _absorbCollateral(account, acc, sums, pos, batch);
+        _finish(account, acc, pos, batch);
+        return true;
+    }
+
+    /// @dev Perp books first: the least equal fraction of every position that reaches the target moves to
+    ///      the backstop. Returns false (and reports the account skipped) if the trading module refuses.
+    function _absorbPositions(
+        address account,
+        AccountState memory pos,
+        CollateralSums memory sums,
+        uint256 perpMaintenance
+    ) internal returns (bool) {
+        // Each unit of maintenance margin moved to the backstop lowers the target by (1 + buffer) and costs
+        // at most the perp penalty share in equity.
+        uint256 relief = Math.mulDiv(
+            perpMaintenance, BPS + LIQUIDATION_TARGET_BUFFER_BPS - PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS, BPS
+        );
+        uint256 fraction = _fractionToTarget(pos.equity, pos.maintenance, relief);
+        try _tradingModule.absorbPositions(account, fraction, pos.depthBps) returns (int256 cash, uint256 penalty) {
+            pos.balance += cash;
+            pos.penalties += penalty;
+        } catch (bytes memory reason) {
+            emit LiquidationSkipped(account, reason);
+            return false;
+        }
+        pos.positionsLeft = fraction < WAD;
+        // The realized PnL replaced the unrealized; the absorbed margin left the requirement.
+        pos.equity = sums.value.toInt256() + pos.balance;
+        pos.maintenance = sums.maintenanceRequirement;
+        return true;
+    }
+
+    /// @dev Writes the account's new balance (covering or writing off debt left with nothing to absorb),
+    ///      adds the caller's reward to the batch and emits `Liquidated`.
+    function _finish(address account, Account memory acc, AccountState memory pos, Batch memory batch) internal {
+        // Debt left with nothing to absorb leaves the books (principal 0) and is covered by reserves or
+        // written off; the totals must already exclude it when reserves are counted.
+        bool writeOff = pos.balance < 0 && acc.assetsIn == 0 && !pos.positionsLeft;
+        int256 newPrincipal = writeOff
+            ? int256(0)
+            : InterestLib.principalValue(pos.balance, batch.market.supplyIndex, batch.market.borrowIndex);
+        _setPrincipalInBatch(acc, newPrincipal, batch);
+        batch.reward += ValueLib.portionDown(pos.penalties, batch.market.liquidatorShareBps);
+        uint256 shortfall = writeOff ? uint256(-pos.balance) : 0;
+        if (writeOff) batch.market.supplyIndex = _writeOffBadDebt(account, shortfall, batch);
+        _accounts[account] = Account({principal: newPrincipal.toInt104(), assetsIn: acc.assetsIn, listed: true});
+        uint256 oldDebt = uint256(-_min(pos.oldBalance, 0));
+        uint256 newDebt = uint256(-_min(pos.balance, 0));
+        emit Liquidated(account, msg.sender, oldDebt > newDebt ? oldDebt - newDebt : 0, shortfall);
+    }
+
+    /// @dev Absorbs the least equal fraction of every collateral asset that brings `pos` to the target, or
+    ///      all of it. Updates `acc.assetsIn`, `pos.balance` and `pos.penalties`.
+    function _absorbCollateral(
+        address account,
+        Account memory acc,
+        CollateralSums memory sums,
+        AccountState memory pos,
+        Batch memory batch
+    ) internal {
+        uint256 relief = 0;
+        for (uint256 i; acc.assetsIn >> i != 0; ++i) {
+            // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
+            if ((acc.assetsIn >> i) & 1 == 0) continue;
+            IPrimeVault.AssetConfig memory c = _assetConfigs[_collateralAssets[i]];
+            uint256 v = ValueLib.value(_collateral[account][_collateralAssets[i]], batch.prices[i], c.scaleExponent);
+            uint256 perUnitBps = uint256(c.maintenanceHaircutBps) * (BPS + LIQUIDATION_TARGET_BUFFER_BPS) / BPS
+                - _discountBps(c, batch.market, pos.depthBps);
+            relief += v * perUnitBps / BPS;
+        }
+        uint256 fraction = _fractionToTarget(pos.equity, sums.maintenanceRequirement, relief);
+        if (fraction == 0) return;
+        _absorbFraction(account, acc, pos, batch, fraction);
+        // A partial liquidation must not leave debt too small to be worth liquidating again.
+        if (acc.assetsIn != 0 && pos.balance < 0 && uint256(-pos.balance) < _minBorrow) {
+            _absorbFraction(account, acc, pos, batch, WAD);
+        }
+    }
+
+    function _absorbFraction(
+        address account,
+        Account memory acc,
+        AccountState memory pos,
+        Batch memory batch,
+        uint256 fraction
+    ) internal {
+        for (uint256 i; acc.assetsIn >> i != 0; ++i) {
+            // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
+            if ((acc.assetsIn >> i) & 1 == 0) continue;
+            address asset = _collateralAssets[i];
+            IPrimeVault.AssetConfig memory c = _assetConfigs[asset];
+            uint256 balance = _collateral[account][asset];
+            // Rounded up: absorbing a unit more never leaves the account short of its target.
+            uint256 amount = fraction == WAD ? balance : Math.mulDiv(balance, fraction, WAD, Math.Rounding.Ceil);
+            uint256 value = ValueLib.value(amount, batch.prices[i], c.scaleExponent);
+            uint256 credit = ValueLib.portionDown(value, BPS - _discountBps(c, batch.market, pos.depthBps));
+            pos.balance += credit.toInt256();
+            pos.penalties += value - credit;
+            batch.absorbed[i] += amount;
+            _collateral[account][asset] = balance - amount;
+            if (amount == balance) acc.assetsIn &= ~uint16(1 << i);
+            emit CollateralAbsorbed(account, asset, amount, credit);
+        }
+    }
+
+    // ================================================================== bad debt
+
+    /// @dev Covers `shortfall` from reserves, counting absorbed collateral at its sale price; writes off the
+    ///      rest against suppliers by lowering the supply index (rounded down). Returns the new supply index.
+    ///      Never reverts on a price: a collateral asset whose feed is unusable counts as worth nothing, and
+    ///      the venue accounts count as zero if any perp mark is unusable (both understate reserves, so the
+    ///      write-off can only be larger, never hidden).
+    function _writeOffBadDebt(address account, uint256 shortfall, Batch memory batch) internal returns (uint64) {
+        Market memory m = batch.market;
+        Totals memory t = batch.totals;
+        // The caller's reward is paid from reserves at the end of the batch: count it as spent already.
+        int256 reserves = _baseReserves(m, t) - batch.reward.toInt256();
+        if (address(_tradingModule) != address(0)) {
+            try _tradingModule.venueAssets() returns (int256 venues) {
+                reserves += venues;
+            } catch {}
+        }
+        for (uint256 i; i < _collateralAssets.length; ++i) {
+            address asset = _collateralAssets[i];
+            uint256 held =
+                IERC20(asset).balanceOf(address(this)) - (_assetStates[asset].totalSupplied - batch.absorbed[i]);
+            // slither-disable-next-line incorrect-equality (skips a feed read; a donation only adds to reserves)
+            if (held == 0) continue;
+            IPrimeVault.AssetConfig memory c = _assetConfigs[asset];
+            uint256 price = _tryPrice(i, c, batch.prices);
+            if (price == UNUSABLE) continue;
+            uint256 saleValue = ValueLib.value(held, price, c.scaleExponent);
+            reserves += ValueLib.portionDown(saleValue, BPS - _storeFrontDiscount(c, m)).toInt256();
+        }
+        if (reserves >= 0) return m.supplyIndex;
+        uint256 badDebt = uint256(-reserves) < shortfall ? uint256(-reserves) : shortfall;
+        uint256 totalSupply =
+            uint256(InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, 0));
+        uint256 newIndex =
+            badDebt >= totalSupply ? 1 : uint256(m.supplyIndex) * (totalSupply - badDebt) / totalSupply;
+        // slither-disable-next-line incorrect-equality (keeps the supply index positive after a total loss)
+        if (newIndex == 0) newIndex = 1;
+        emit BadDebt(account, badDebt, newIndex);
+        return uint64(newIndex); // below the old uint64 index
+    }
+
+    // ================================================================== helpers
+
+    /// @dev `_sumCollateral` that reports an unusable price instead of reverting.
+    function _trySumCollateral(address account, uint16 assetsIn, uint256[] memory priceCache)
+        internal
+        view
+        returns (bool usable, CollateralSums memory sums)
+    {
+        for (uint256 i; assetsIn >> i != 0; ++i) {
+            // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
+            if ((assetsIn >> i) & 1 == 0) continue;
+            address asset = _collateralAssets[i];
+            IPrimeVault.AssetConfig memory c = _assetConfigs[asset];
+            uint256 price = _tryPrice(i, c, priceCache);
+            if (price == UNUSABLE) return (false, sums);
+            _addValue(sums, c, _collateral[account][asset], price);
+        }
+        return (true, sums);
+    }
+
+    function _tryPrice(uint256 index, IPrimeVault.AssetConfig memory c, uint256[] memory priceCache)
+        internal
+        view
+        returns (uint256 price)
+    {
+        price = priceCache[index];
+        // slither-disable-next-line incorrect-equality (0 marks a price not read yet in this call)
+        if (price == 0) {
+            price = OracleLib.tryRead(c.feed, c.maxStaleness);
+            // slither-disable-next-line incorrect-equality (tryRead's 0 is an unusable answer)
+            if (price == 0) price = UNUSABLE;
+            priceCache[index] = price;
+        }
+    }
+
+    /// @dev How far below its maintenance requirement the account is, in bps of it, at most 100%.
+    function _depthBps(int256 equity, uint256 maintenance) internal pure returns (uint256) {
+        if (maintenance == 0 || equity <= 0) return BPS;
+        return (maintenance - uint256(equity)) * BPS / maintenance;
+    }
+
+    /// @dev Euler v2's discount (the shortfall depth), bounded above by the asset's penalty and below by
+    ///      the store-front and liquidator shares of it, so that neither the resale of the collateral nor
+    ///      the caller's reward can cost reserves.
+    function _discountBps(IPrimeVault.AssetConfig memory c, Market memory m, uint256 depthBps)
+        internal
+        pure
+        returns (uint256)
+    {
+        uint256 floor = ValueLib.portionUp(c.liquidationPenaltyBps, uint256(m.storeFrontShareBps) + m.liquidatorShareBps);
+        return Math.min(c.liquidationPenaltyBps, depthBps > floor ? depthBps : floor);
+    }
+
+    /// @dev The least fraction (WAD, rounded up) of a `relief` that lifts `equity` to the target over
+    ///      `maintenance`; 1 when the whole relief is not enough.
+    function _fractionToTarget(int256 equity, uint256 maintenance, uint256 relief)
+        internal
+        pure
+        returns (uint256)
+    {
+        int256 deficit = (maintenance + ValueLib.portionUp(maintenance, LIQUIDATION_TARGET_BUFFER_BPS)).toInt256()
+            - equity;
+        if (deficit <= 0) return 0;
+        if (uint256(deficit) >= relief) return WAD;
+        return Math.mulDiv(uint256(deficit), WAD, relief, Math.Rounding.Ceil);
+    }
+
+    function _presentValue(int104 principal, Market memory m) internal pure returns (int256) {
+        return InterestLib.presentValue(principal, m.supplyIndex, m.borrowIndex);
+    }
+
+    /// @dev Moves the batch's supply and borrow totals from `acc`'s principal to `newPrincipal`.
+    function _setPrincipalInBatch(Account memory acc, int256 newPrincipal, Batch memory batch) internal pure {
+        Totals memory t = batch.totals;
+        t.supplyPrincipal = (uint256(t.supplyPrincipal) + _positive(newPrincipal) - _positive(acc.principal)).toUint104();
+        t.borrowPrincipal =
+            (uint256(t.borrowPrincipal) + _positive(-newPrincipal) - _positive(-int256(acc.principal))).toUint104();
+    }
+
+    /// @dev Credits the batch's reward to the caller's base balance; totals stay in the batch.
+    function _creditReward(Batch memory batch) internal {
+        Account storage acc = _accounts[msg.sender];
+        Account memory before = acc;
+        int256 balance = _presentValue(before.principal, batch.market) + batch.reward.toInt256();
+        int256 newPrincipal =
+            InterestLib.principalValue(balance, batch.market.supplyIndex, batch.market.borrowIndex);
+        _setPrincipalInBatch(before, newPrincipal, batch);
+        acc.principal = newPrincipal.toInt104();
+        _list(msg.sender, acc);
+        emit LiquidatorRewarded(msg.sender, batch.reward);
+    }
+
+    function _min(int256 a, int256 b) internal pure returns (int256) {
+        return a < b ? a : b;
+    }
+}
