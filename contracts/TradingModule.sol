@@ -237,7 +237,9 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
             f.size = direction * e.sizes[i].toInt256();
             int256 before = _positions[ord.account][_slot(ord.market, e.venues[i])].size;
             int256 afterwards = before + f.size;
-            if (_abs(afterwards) > _abs(before) || (before != 0 && (afterwards ^ before) < 0)) increases = true;
+            if (_abs(afterwards) > _abs(before) || (before != 0 && (afterwards ^ before) < 0)) {
+                increases = true;
+            }
             _fill(f, ord.limitPrice, result);
         }
         uint256 averagePrice = result.notional * WAD / _abs(ord.size);
@@ -545,16 +547,20 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
     /// @dev A bounded unwind price, so that even the executor's key cannot trade the book far from the oracle.
     function _requireWithinBand(uint8 market, bool buying, uint256 limitPrice) internal view {
         uint256 mark = _mark(market);
-        if (
-            buying
+        if (buying
                 ? limitPrice > mark * (BPS + BACKSTOP_PRICE_BAND_BPS) / BPS
-                : limitPrice < mark * (BPS - BACKSTOP_PRICE_BAND_BPS) / BPS
-        ) revert PriceOutsideBand(limitPrice, mark, BACKSTOP_PRICE_BAND_BPS);
+                : limitPrice < mark * (BPS - BACKSTOP_PRICE_BAND_BPS) / BPS) {
+            revert PriceOutsideBand(limitPrice, mark, BACKSTOP_PRICE_BAND_BPS);
+        }
     }
 
     /// @dev The backstop's discount on a market: the shortfall depth, between half and all of the penalty,
     ///      which is PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS of the maintenance margin fraction.
-    function _absorbDiscountBps(uint256 maintenanceMarginBps, uint256 depthBps) internal pure returns (uint256) {
+    function _absorbDiscountBps(uint256 maintenanceMarginBps, uint256 depthBps)
+        internal
+        pure
+        returns (uint256)
+    {
         uint256 penaltyBps = maintenanceMarginBps * PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS / BPS;
         uint256 floor = penaltyBps / 2;
         return Math.min(penaltyBps, depthBps > floor ? depthBps : floor);

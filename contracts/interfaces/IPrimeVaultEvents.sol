@@ -50,7 +50,12 @@ interface IPrimeVaultEvents {
     /// @notice In a liquidation, `size` (signed, base WAD: the part of the account's position taken) moved
     ///         from `account` to the backstop book at `price` (USD WAD), costing the account `penalty` (base).
     event PositionAbsorbed(
-        address indexed account, uint8 indexed market, uint8 indexed venue, int256 size, uint256 price, uint256 penalty
+        address indexed account,
+        uint8 indexed market,
+        uint8 indexed venue,
+        int256 size,
+        uint256 price,
+        uint256 penalty
     );
     /// @notice The executor closed `size` (signed, base WAD) of the backstop book at a venue; `realizedPnl`
     ///         (USD WAD, against the backstop's entry) went to reserves through the venue account.

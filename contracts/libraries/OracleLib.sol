@@ -23,7 +23,9 @@ library OracleLib {
     ///         reverts). For paths that must go on without the price.
     function tryRead(address feed, uint256 maxStaleness) internal view returns (uint256) {
         // slither-disable-next-line unused-return (round ids are not needed: staleness is checked by time)
-        try IAggregatorV3(feed).latestRoundData() returns (uint80, int256 answer, uint256, uint256 updatedAt, uint80) {
+        try IAggregatorV3(feed).latestRoundData() returns (
+            uint80, int256 answer, uint256, uint256 updatedAt, uint80
+        ) {
             if (answer <= 0 || block.timestamp > updatedAt + maxStaleness) return 0;
             return uint256(answer);
         } catch {

@@ -148,7 +148,9 @@ contract LiquidationModule is VaultBase {
             perpMaintenance, BPS + LIQUIDATION_TARGET_BUFFER_BPS - PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS, BPS
         );
         uint256 fraction = _fractionToTarget(pos.equity, pos.maintenance, relief);
-        try _tradingModule.absorbPositions(account, fraction, pos.depthBps) returns (int256 cash, uint256 penalty) {
+        try _tradingModule.absorbPositions(account, fraction, pos.depthBps) returns (
+            int256 cash, uint256 penalty
+        ) {
             pos.balance += cash;
             pos.penalties += penalty;
         } catch (bytes memory reason) {
@@ -164,7 +166,9 @@ contract LiquidationModule is VaultBase {
 
     /// @dev Writes the account's new balance (covering or writing off debt left with nothing to absorb),
     ///      adds the caller's reward to the batch and emits `Liquidated`.
-    function _finish(address account, Account memory acc, AccountState memory pos, Batch memory batch) internal {
+    function _finish(address account, Account memory acc, AccountState memory pos, Batch memory batch)
+        internal
+    {
         // Debt left with nothing to absorb leaves the books (principal 0) and is covered by reserves or
         // written off; the totals must already exclude it when reserves are counted.
         bool writeOff = pos.balance < 0 && acc.assetsIn == 0 && !pos.positionsLeft;
@@ -175,9 +179,10 @@ contract LiquidationModule is VaultBase {
         batch.reward += ValueLib.portionDown(pos.penalties, batch.market.liquidatorShareBps);
         uint256 shortfall = writeOff ? uint256(-pos.balance) : 0;
         if (writeOff) batch.market.supplyIndex = _writeOffBadDebt(account, shortfall, batch);
-        _accounts[account] = Account({principal: newPrincipal.toInt104(), assetsIn: acc.assetsIn, listed: true});
+        _accounts[account] =
+            Account({principal: newPrincipal.toInt104(), assetsIn: acc.assetsIn, listed: true});
         uint256 oldDebt = uint256(-_min(pos.oldBalance, 0));
-        uint256 newDebt = uint256(-_min(pos.balance, 0));
+        uint256 newDebt = writeOff ? 0 : uint256(-_min(pos.balance, 0));
         emit Liquidated(account, msg.sender, oldDebt > newDebt ? oldDebt - newDebt : 0, shortfall);
     }
 
@@ -195,9 +200,10 @@ contract LiquidationModule is VaultBase {
             // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
             if ((acc.assetsIn >> i) & 1 == 0) continue;
             IPrimeVault.AssetConfig memory c = _assetConfigs[_collateralAssets[i]];
-            uint256 v = ValueLib.value(_collateral[account][_collateralAssets[i]], batch.prices[i], c.scaleExponent);
-            uint256 perUnitBps = uint256(c.maintenanceHaircutBps) * (BPS + LIQUIDATION_TARGET_BUFFER_BPS) / BPS
-                - _discountBps(c, batch.market, pos.depthBps);
+            uint256 v =
+                ValueLib.value(_collateral[account][_collateralAssets[i]], batch.prices[i], c.scaleExponent);
+            uint256 perUnitBps = uint256(c.maintenanceHaircutBps) * (BPS + LIQUIDATION_TARGET_BUFFER_BPS)
+                / BPS - _discountBps(c, batch.market, pos.depthBps);
             relief += v * perUnitBps / BPS;
         }
         uint256 fraction = _fractionToTarget(pos.equity, sums.maintenanceRequirement, relief);
@@ -223,7 +229,8 @@ contract LiquidationModule is VaultBase {
             IPrimeVault.AssetConfig memory c = _assetConfigs[asset];
             uint256 balance = _collateral[account][asset];
             // Rounded up: absorbing a unit more never leaves the account short of its target.
-            uint256 amount = fraction == WAD ? balance : Math.mulDiv(balance, fraction, WAD, Math.Rounding.Ceil);
+            uint256 amount =
+                fraction == WAD ? balance : Math.mulDiv(balance, fraction, WAD, Math.Rounding.Ceil);
             uint256 value = ValueLib.value(amount, batch.prices[i], c.scaleExponent);
             uint256 credit = ValueLib.portionDown(value, BPS - _discountBps(c, batch.market, pos.depthBps));
             pos.balance += credit.toInt256();
@@ -242,7 +249,10 @@ contract LiquidationModule is VaultBase {
     ///      Never reverts on a price: a collateral asset whose feed is unusable counts as worth nothing, and
     ///      the venue accounts count as zero if any perp mark is unusable (both understate reserves, so the
     ///      write-off can only be larger, never hidden).
-    function _writeOffBadDebt(address account, uint256 shortfall, Batch memory batch) internal returns (uint64) {
+    function _writeOffBadDebt(address account, uint256 shortfall, Batch memory batch)
+        internal
+        returns (uint64)
+    {
         Market memory m = batch.market;
         Totals memory t = batch.totals;
         // The caller's reward is paid from reserves at the end of the batch: count it as spent already.
@@ -254,8 +264,8 @@ contract LiquidationModule is VaultBase {
         }
         for (uint256 i; i < _collateralAssets.length; ++i) {
             address asset = _collateralAssets[i];
-            uint256 held =
-                IERC20(asset).balanceOf(address(this)) - (_assetStates[asset].totalSupplied - batch.absorbed[i]);
+            uint256 held = IERC20(asset).balanceOf(address(this))
+                - (_assetStates[asset].totalSupplied - batch.absorbed[i]);
             // slither-disable-next-line incorrect-equality (skips a feed read; a donation only adds to reserves)
             if (held == 0) continue;
             IPrimeVault.AssetConfig memory c = _assetConfigs[asset];
@@ -325,7 +335,9 @@ contract LiquidationModule is VaultBase {
         pure
         returns (uint256)
     {
-        uint256 floor = ValueLib.portionUp(c.liquidationPenaltyBps, uint256(m.storeFrontShareBps) + m.liquidatorShareBps);
+        uint256 floor = ValueLib.portionUp(
+            c.liquidationPenaltyBps, uint256(m.storeFrontShareBps) + m.liquidatorShareBps
+        );
         return Math.min(c.liquidationPenaltyBps, depthBps > floor ? depthBps : floor);
     }
 
@@ -336,8 +348,8 @@ contract LiquidationModule is VaultBase {
         pure
         returns (uint256)
     {
-        int256 deficit = (maintenance + ValueLib.portionUp(maintenance, LIQUIDATION_TARGET_BUFFER_BPS)).toInt256()
-            - equity;
+        int256 deficit = (maintenance + ValueLib.portionUp(maintenance, LIQUIDATION_TARGET_BUFFER_BPS))
+        .toInt256() - equity;
         if (deficit <= 0) return 0;
         if (uint256(deficit) >= relief) return WAD;
         return Math.mulDiv(uint256(deficit), WAD, relief, Math.Rounding.Ceil);
@@ -350,9 +362,11 @@ contract LiquidationModule is VaultBase {
     /// @dev Moves the batch's supply and borrow totals from `acc`'s principal to `newPrincipal`.
     function _setPrincipalInBatch(Account memory acc, int256 newPrincipal, Batch memory batch) internal pure {
         Totals memory t = batch.totals;
-        t.supplyPrincipal = (uint256(t.supplyPrincipal) + _positive(newPrincipal) - _positive(acc.principal)).toUint104();
-        t.borrowPrincipal =
-            (uint256(t.borrowPrincipal) + _positive(-newPrincipal) - _positive(-int256(acc.principal))).toUint104();
+        t.supplyPrincipal =
+            (uint256(t.supplyPrincipal) + _positive(newPrincipal) - _positive(acc.principal)).toUint104();
+        t.borrowPrincipal = (uint256(t.borrowPrincipal) + _positive(-newPrincipal)
+                - _positive(-int256(acc.principal)))
+        .toUint104();
     }
 
     /// @dev Credits the batch's reward to the caller's base balance; totals stay in the batch.

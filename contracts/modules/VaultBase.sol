@@ -167,10 +167,12 @@ abstract contract VaultBase is AccessControl, ReentrancyGuardTransient, IPrimeVa
         }
     }
 
-    function _addValue(CollateralSums memory sums, IPrimeVault.AssetConfig memory c, uint256 amount, uint256 price)
-        internal
-        pure
-    {
+    function _addValue(
+        CollateralSums memory sums,
+        IPrimeVault.AssetConfig memory c,
+        uint256 amount,
+        uint256 price
+    ) internal pure {
         uint256 v = ValueLib.value(amount, price, c.scaleExponent);
         sums.value += v;
         sums.initialRequirement += ValueLib.portionUp(v, c.initialHaircutBps);

@@ -53,13 +53,17 @@ contract PrimeVaultLens {
     }
 
     /// @notice Oracle price of every collateral asset of `vault`, in `collateralAssets()` order, each scaled
-    ///         by its feed; reverts with the vault's oracle errors if a feed is stale or invalid.
-    function prices(IPrimeVault vault) external view returns (uint256[] memory result) {
+    ///         by its feed, and whether it is usable. A stale, non-positive or reverting feed reads as price 0
+    ///         with `usable[i] == false` instead of reverting, so one bad feed does not stop a keeper's scan
+    ///         of the accounts that do not hold that asset.
+    function prices(IPrimeVault vault) external view returns (uint256[] memory result, bool[] memory usable) {
         address[] memory assets = vault.collateralAssets();
         result = new uint256[](assets.length);
+        usable = new bool[](assets.length);
         for (uint256 i; i < assets.length; ++i) {
             IPrimeVault.AssetConfig memory c = vault.assetConfig(assets[i]);
-            result[i] = OracleLib.read(c.feed, c.maxStaleness);
+            result[i] = OracleLib.tryRead(c.feed, c.maxStaleness);
+            usable[i] = result[i] != 0;
         }
     }
 }

@@ -126,4 +126,19 @@ contract LendingTest is VaultFixture {
         assertGe(int256(usdc.balanceOf(address(vault))) + int256(s.totalBorrow), int256(s.totalSupply));
         assertLe(vault.baseBalanceOf(alice), -int256(debt));
     }
+
+    /// @dev Finding (low): a partial repayment could leave debt below minBorrow, never worth liquidating.
+    function test_repaymentMayNotLeaveDustDebt() public {
+        _openBorrower(alice, 1000e6);
+        _fund(alice, usdc, 1000e6);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.BorrowTooSmall.selector, 50e6, 100e6));
+        vm.prank(alice);
+        vault.repay(alice, 950e6);
+        vm.prank(alice);
+        vault.repay(alice, 900e6); // leaves exactly the minimum
+        assertEq(vault.baseBalanceOf(alice), -100e6);
+        vm.prank(alice);
+        vault.repay(alice, type(uint256).max);
+        assertEq(vault.baseBalanceOf(alice), 0);
+    }
 }

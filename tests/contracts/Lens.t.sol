@@ -47,14 +47,23 @@ contract LensTest is VaultFixture {
     }
 
     function test_pricesAndTheirChecks() public {
-        uint256[] memory p = lens.prices(vault);
+        (uint256[] memory p, bool[] memory usable) = lens.prices(vault);
         assertEq(p[0], uint256(ETH_PRICE));
         assertEq(p[1], uint256(BTC_PRICE));
+        assertTrue(usable[0] && usable[1]);
+    }
+
+    /// @dev Finding (low): one bad feed used to revert the whole read and stop the keeper's scan.
+    function test_aBadFeedIsReportedNotReverted() public {
         ethFeed.setAnswer(0);
-        vm.expectRevert(
-            abi.encodeWithSelector(IPrimeVaultErrors.OracleInvalidPrice.selector, address(ethFeed), 0)
-        );
-        lens.prices(vault);
+        (uint256[] memory p, bool[] memory usable) = lens.prices(vault);
+        assertEq(p[0], 0);
+        assertFalse(usable[0], "the bad feed is flagged");
+        assertEq(p[1], uint256(BTC_PRICE), "the others are still read");
+        assertTrue(usable[1]);
+        vm.warp(block.timestamp + STALENESS + 1);
+        (, usable) = lens.prices(vault);
+        assertFalse(usable[1], "stale");
     }
 
     function test_gas_pageOf500() public {

@@ -25,24 +25,66 @@ contract LiquidationTest is VaultFixture {
         assertEq(vault.collateralBalanceOf(alice, address(weth)), 1e18);
     }
 
-    function test_unhealthyAccountIsAbsorbedAndCredited() public {
+    /// @dev docs/risk.md's worked example: only what restores maintenance + 5% is absorbed.
+    function test_unhealthyAccountIsLiquidatedOnlyToTheTarget() public {
         _openBorrower(alice, 2400e6);
-        _setEthPrice(2700e8); // equity 300 < maintenance 405
+        _setEthPrice(2700e8); // equity 300 < maintenance 405: 25.9% deep, so the full 5% discount
         assertTrue(vault.isLiquidatable(alice));
 
+        // target 425.25, relief 2,700 x (15% x 1.05 - 5%) = 290.25: f = 125.25 / 290.25 = 0.43152...
         vm.expectEmit(address(vault));
-        emit IPrimeVaultEvents.CollateralAbsorbed(alice, address(weth), 1e18, 2565e6);
+        emit IPrimeVaultEvents.CollateralAbsorbed(alice, address(weth), 431524547803617572, 1106860465);
         vm.expectEmit(address(vault));
-        emit IPrimeVaultEvents.Liquidated(alice, keeper, 2400e6, 0);
+        emit IPrimeVaultEvents.Liquidated(alice, keeper, 1106860465, 0);
         assertEq(_liquidate(_list(alice)), 1);
 
-        // 2,700 less the 5% penalty repays 2,400 and leaves 165 supplied.
-        assertEq(vault.baseBalanceOf(alice), 165e6);
+        assertEq(vault.collateralBalanceOf(alice, address(weth)), 1e18 - 431524547803617572, "keeps 57%");
+        assertEq(vault.baseBalanceOf(alice), -1293139535);
+        assertEq(vault.collateralReserves(address(weth)), 431524547803617572);
+        assertEq(vault.baseBalanceOf(keeper), 5825581, "10% of the 58.26 penalty");
+        IPrimeVault.AccountHealth memory h = vault.accountHealth(alice);
+        assertFalse(h.liquidatable);
+        // Back at the target within rounding: equity 241.744185 vs 230.232558 x 1.05 = 241.744186.
+        assertApproxEqAbs(h.equity, int256(h.maintenanceRequirement * 10_500 / 10_000), 2);
+        assertEq(_liquidate(_list(alice)), 0, "a second call finds it healthy");
+    }
+
+    function test_shallowShortfallPaysTheFloorDiscount() public {
+        _openBorrower(alice, 2400e6);
+        _setEthPrice(2823e8); // equity 423 < maintenance 423.45: 0.1% deep
+        vm.recordLogs();
+        _liquidate(_list(alice));
+        // Discount: the 3% floor (store-front 2.5% + liquidator 0.5% of the 5% penalty), not the full 5%.
+        uint256 absorbed = vault.collateralReserves(address(weth));
+        uint256 value = absorbed * 2823e8 / 1e20;
+        assertApproxEqAbs(uint256(vault.baseBalanceOf(alice) + 2400e6), value * 9700 / 10_000, 1);
+        assertLt(absorbed, 0.07e18, "about 6% of the collateral: the 0.45 gap plus the 5% buffer");
+    }
+
+    function test_accountUnderWaterIsAbsorbedWhole() public {
+        _openBorrower(alice, 2400e6);
+        _setEthPrice(2500e8); // equity 100 < maintenance 375: relief 2,500 x 10.75% = 268.75 < deficit
+        _liquidate(_list(alice));
         assertEq(vault.collateralBalanceOf(alice, address(weth)), 0);
-        assertEq(vault.collateralReserves(address(weth)), 1e18);
-        // The keeper gets 10% of the 135 penalty.
-        assertEq(vault.baseBalanceOf(keeper), 13.5e6);
-        assertFalse(vault.accountHealth(alice).liquidatable);
+        // 2,500 x 95% = 2,375 against 2,400: a 25 shortfall covered by reserves (none) and written off.
+        assertEq(vault.baseBalanceOf(alice), 0);
+    }
+
+    /// @dev Finding (low): debt below minBorrow is never worth liquidating, so a partial liquidation that
+    ///      would leave some absorbs everything instead.
+    function test_partialLiquidationNeverLeavesDustDebt() public {
+        _deposit(alice, alice, weth, 0.1e18); // 300
+        _borrow(alice, alice, 240e6);
+        _setEthPrice(2700e8); // 270 - 240 = 30 < 40.5: a partial would leave about 130 of debt
+        _setLendingMinBorrow(200e6);
+        _liquidate(_list(alice));
+        assertEq(vault.collateralBalanceOf(alice, address(weth)), 0, "absorbed whole");
+        assertGe(vault.baseBalanceOf(alice), 0, "no debt left");
+    }
+
+    function _setLendingMinBorrow(uint256 amount) internal {
+        vm.prank(admin);
+        vault.setLendingParams(amount, 1000, 5000);
     }
 
     function test_batchSkipsHealthyAndDuplicateAccounts() public {
@@ -81,6 +123,8 @@ contract LiquidationTest is VaultFixture {
         // Collateral sells at 2,000 x (1 - 2.5%) = 1,950 against 2,400 of debt and a 10 reward: 460 lost.
         vm.expectEmit(address(vault));
         emit IPrimeVaultEvents.Liquidated(alice, keeper, 2400e6, 500e6);
+        vm.expectEmit(address(vault));
+        emit IPrimeVaultEvents.LiquidatorRewarded(keeper, 10e6);
         _liquidate(_list(alice));
         IPrimeVault.MarketState memory s = vault.marketState();
         assertLt(s.supplyIndex, 1e15);
@@ -90,8 +134,9 @@ contract LiquidationTest is VaultFixture {
 
     function test_absorbedCollateralIsSoldAtADiscount() public {
         _openBorrower(alice, 2400e6);
-        _setEthPrice(2700e8);
+        _setEthPrice(2000e8); // under water: all of it is absorbed
         _liquidate(_list(alice));
+        _setEthPrice(2700e8); // and the price recovers before the sale
         // Discount: half the 5% penalty.
         uint256 quote = vault.quoteCollateral(address(weth), 2632.5e6);
         assertEq(quote, 1e18);
@@ -114,8 +159,9 @@ contract LiquidationTest is VaultFixture {
 
     function test_slippageProtectionOnPurchase() public {
         _openBorrower(alice, 2400e6);
-        _setEthPrice(2700e8);
+        _setEthPrice(2000e8);
         _liquidate(_list(alice));
+        _setEthPrice(2700e8);
         _fund(bob, usdc, 2632.5e6);
         vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.SlippageExceeded.selector, 1e18, 1e18 + 1));
         vm.prank(bob);

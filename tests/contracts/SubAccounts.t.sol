@@ -109,6 +109,11 @@ contract SubAccountsTest is VaultFixture {
 
     function testFuzz_subAccountsShareOwner(address owner, uint8 a, uint8 b) public {
         vm.assume(owner != address(0) && uint160(owner) > 0xff);
+        // An owner is a wallet: not a deployed contract (the vault itself cannot pull tokens from itself),
+        // a precompile or a cheatcode address.
+        vm.assume(owner.code.length == 0);
+        assumeNotPrecompile(owner);
+        assumeNotForgeAddress(owner);
         // A prefix already recorded for someone else (a fixture address) is not this owner's.
         vm.assume(vault.ownerOf(owner) == address(0) || vault.ownerOf(owner) == owner);
         address from = _sub(owner, a);

@@ -28,6 +28,8 @@ contract VaultHandler is Test {
     uint256 public healthyLiquidated;
     uint256 public indexDecreasedWithoutBadDebt;
     uint256 public unexpectedReverts;
+    /// @dev Aave v3's health postcondition: an action changes the health of the accounts it touches only.
+    uint256 public othersHealthChanged;
     uint256 public liquidations;
 
     uint256 internal lastSupplyIndex;
@@ -55,7 +57,22 @@ contract VaultHandler is Test {
 
     // ------------------------------------------------------------------ actions
 
-    function deposit(uint256 who, uint256 which, uint256 amount) external {
+    /// @dev Every other account's equity and requirements are the same after the action as before (within
+    ///      one block, so interest does not move them; no bad debt is written off by a user action).
+    modifier onlyTouches(address a, address b) {
+        (int256[] memory equity, uint256[] memory requirement) = _healthOfAll();
+        _;
+        (int256[] memory equityAfter, uint256[] memory requirementAfter) = _healthOfAll();
+        for (uint256 k; k < accounts.length; ++k) {
+            if (accounts[k] == a || accounts[k] == b) continue;
+            if (equity[k] != equityAfter[k] || requirement[k] != requirementAfter[k]) ++othersHealthChanged;
+        }
+    }
+
+    function deposit(uint256 who, uint256 which, uint256 amount)
+        external
+        onlyTouches(_account(who), address(0))
+    {
         address account = _account(who);
         address owner = _owner(account);
         MockERC20 token = which % 3 == 2 ? usdc : tokens[which % 3];
@@ -68,7 +85,10 @@ contract VaultHandler is Test {
         _checkIndices(false);
     }
 
-    function withdrawCollateral(uint256 who, uint256 which, uint256 amount) external {
+    function withdrawCollateral(uint256 who, uint256 which, uint256 amount)
+        external
+        onlyTouches(_account(who), address(0))
+    {
         address account = _account(who);
         MockERC20 token = tokens[which % 2];
         uint256 balance = vault.collateralBalanceOf(account, address(token));
@@ -83,7 +103,10 @@ contract VaultHandler is Test {
         _checkIndices(false);
     }
 
-    function borrowOrWithdrawBase(uint256 who, uint256 amount) external {
+    function borrowOrWithdrawBase(uint256 who, uint256 amount)
+        external
+        onlyTouches(_account(who), address(0))
+    {
         address account = _account(who);
         amount = bound(amount, 1, 100_000e6);
         vm.prank(_owner(account));
@@ -95,7 +118,7 @@ contract VaultHandler is Test {
         _checkIndices(false);
     }
 
-    function repay(uint256 who, uint256 amount) external {
+    function repay(uint256 who, uint256 amount) external onlyTouches(_account(who), address(0)) {
         address account = _account(who);
         amount = bound(amount, 1, 200_000e6);
         usdc.mint(address(this), amount);
@@ -108,7 +131,10 @@ contract VaultHandler is Test {
         _checkIndices(false);
     }
 
-    function transfer(uint256 who, uint256 which, uint256 amount) external {
+    function transfer(uint256 who, uint256 which, uint256 amount)
+        external
+        onlyTouches(_account(who), address(uint160(_account(who)) ^ 1))
+    {
         address from = _account(who);
         address to = address(uint160(from) ^ 1);
         address asset = which % 3 == 2 ? address(usdc) : address(tokens[which % 3]);
@@ -174,6 +200,15 @@ contract VaultHandler is Test {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    function _healthOfAll() internal view returns (int256[] memory equity, uint256[] memory requirement) {
+        equity = new int256[](accounts.length);
+        requirement = new uint256[](accounts.length);
+        for (uint256 k; k < accounts.length; ++k) {
+            IPrimeVault.AccountHealth memory h = vault.accountHealth(accounts[k]);
+            (equity[k], requirement[k]) = (h.equity, h.maintenanceRequirement + h.initialRequirement);
+        }
+    }
 
     function _sellReserves() internal {
         for (uint256 i; i < 2; ++i) {

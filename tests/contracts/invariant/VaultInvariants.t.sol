@@ -43,6 +43,12 @@ contract VaultInvariantsTest is VaultFixture {
         assertEq(handler.unhealthyAfterUserAction(), 0);
     }
 
+    /// @dev No action of one account changes another account's health (Aave v3's postcondition); price moves,
+    ///      interest and bad-debt write-offs are the protocol-wide changes, and are not user actions.
+    function invariant_noActionChangesAnotherAccountsHealth() public view {
+        assertEq(handler.othersHealthChanged(), 0);
+    }
+
     function invariant_healthyAccountsAreNeverLiquidated() public view {
         assertEq(handler.healthyLiquidated(), 0);
     }
