@@ -680,15 +680,20 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase {
         if (maxStaleness == 0) revert InvalidParameter();
         _requireValidRisk(initialHaircutBps, maintenanceHaircutBps, liquidationPenaltyBps);
         uint8 decimals = IERC20Metadata(asset).decimals();
-        if (decimals < 6 || decimals > 18) revert UnsupportedDecimals(asset, decimals);
+        uint8 feedDecimals = IAggregatorV3(feed).decimals();
+        uint8 baseDecimals = IERC20Metadata(address(_base)).decimals();
+        // value = amount * price / 10**(decimals + feedDecimals - baseDecimals): the exponent may not be
+        // negative (an 8-decimal token with an 8-decimal feed against an 18-decimal base).
+        if (decimals < 6 || decimals > 18 || decimals + feedDecimals < baseDecimals) {
+            revert UnsupportedDecimals(asset, decimals);
+        }
         AssetConfig storage c = _assetConfigs[asset];
         c.feed = feed;
         c.maxStaleness = maxStaleness;
         c.initialHaircutBps = initialHaircutBps;
         c.maintenanceHaircutBps = maintenanceHaircutBps;
         c.liquidationPenaltyBps = liquidationPenaltyBps;
-        c.scaleExponent =
-            decimals + IAggregatorV3(feed).decimals() - IERC20Metadata(address(_base)).decimals();
+        c.scaleExponent = decimals + feedDecimals - baseDecimals;
         _assetStates[asset].supplyCap = supplyCap;
         emit AssetConfigured(
             asset,

@@ -288,10 +288,12 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         bool buying = b.size < 0;
         _requireWithinBand(market, buying, limitPrice);
         int256 signedSize = buying ? size.toInt256() : -size.toInt256();
+        // Effects first: an unwind only shrinks the book (never flips it), so its entry price stays.
+        int256 newSize = b.size + signedSize;
+        _backstop[slot] = Position(newSize.toInt128(), newSize == 0 ? 0 : b.entryPrice, b.fundingIndex);
         (uint256 price, uint256 fee) = adapter.trade(market, signedSize, limitPrice);
-        (int256 newSize, uint256 newEntry, int256 realizedWad) =
-            PerpMathLib.applyFill(b.size, b.entryPrice, signedSize, price);
-        _backstop[slot] = Position(newSize.toInt128(), newEntry.toUint128(), b.fundingIndex);
+        // slither-disable-next-line unused-return (size and entry were booked above; only the PnL is reported)
+        (,, int256 realizedWad) = PerpMathLib.applyFill(b.size, b.entryPrice, signedSize, price);
         emit BackstopUnwound(market, venue, signedSize, price, fee, realizedWad);
     }
 

@@ -16,7 +16,8 @@ interface IPrimeVaultErrors {
     error AssetAlreadyListed(address asset);
     /// @notice Listing would exceed the number of collateral assets the vault tracks per account.
     error TooManyAssets(uint256 max);
-    /// @notice The token's decimals are outside the supported 6..18 range.
+    /// @notice The token's decimals are outside the supported 6..18 range, or with its feed's decimals fall
+    ///         short of the base asset's (token decimals + feed decimals must be at least base decimals).
     error UnsupportedDecimals(address asset, uint8 decimals);
     /// @notice The token delivered less than the amount transferred (fee-on-transfer or rebasing token).
     error FeeOnTransferNotSupported(address asset, uint256 expected, uint256 received);

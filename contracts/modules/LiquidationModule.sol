@@ -105,6 +105,7 @@ contract LiquidationModule is VaultBase {
         // Without debt or positions an account cannot be under its maintenance requirement.
         if (acc.principal >= 0 && !trading) return false;
 
+        // slither-disable-next-line uninitialized-local (zeroed memory filled field by field)
         AccountState memory pos;
         pos.balance = _presentValue(acc.principal, batch.market);
         pos.oldBalance = pos.balance;
@@ -116,6 +117,7 @@ contract LiquidationModule is VaultBase {
         uint256 perpMaintenance = 0;
         pos.equity = sums.value.toInt256() + pos.balance;
         if (trading) {
+            // slither-disable-next-line unused-return (only PnL and the maintenance requirement are needed here)
             try _tradingModule.perpRisk(account) returns (int256 pnl, uint256, uint256 pm, bool) {
                 pos.equity += pnl;
                 perpMaintenance = pm;
@@ -171,6 +173,7 @@ contract LiquidationModule is VaultBase {
     {
         // Debt left with nothing to absorb leaves the books (principal 0) and is covered by reserves or
         // written off; the totals must already exclude it when reserves are counted.
+        // slither-disable-next-line incorrect-equality (an empty asset mask: nothing left to absorb)
         bool writeOff = pos.balance < 0 && acc.assetsIn == 0 && !pos.positionsLeft;
         int256 newPrincipal = writeOff
             ? int256(0)
@@ -207,6 +210,7 @@ contract LiquidationModule is VaultBase {
             relief += v * perUnitBps / BPS;
         }
         uint256 fraction = _fractionToTarget(pos.equity, sums.maintenanceRequirement, relief);
+        // slither-disable-next-line incorrect-equality (0 means the perp step already reached the target)
         if (fraction == 0) return;
         _absorbFraction(account, acc, pos, batch, fraction);
         // A partial liquidation must not leave debt too small to be worth liquidating again.
@@ -230,13 +234,14 @@ contract LiquidationModule is VaultBase {
             uint256 balance = _collateral[account][asset];
             // Rounded up: absorbing a unit more never leaves the account short of its target.
             uint256 amount =
-                fraction == WAD ? balance : Math.mulDiv(balance, fraction, WAD, Math.Rounding.Ceil);
+                fraction < WAD ? Math.mulDiv(balance, fraction, WAD, Math.Rounding.Ceil) : balance;
             uint256 value = ValueLib.value(amount, batch.prices[i], c.scaleExponent);
             uint256 credit = ValueLib.portionDown(value, BPS - _discountBps(c, batch.market, pos.depthBps));
             pos.balance += credit.toInt256();
             pos.penalties += value - credit;
             batch.absorbed[i] += amount;
             _collateral[account][asset] = balance - amount;
+            // slither-disable-next-line incorrect-equality (all of that asset was absorbed: clear its bit)
             if (amount == balance) acc.assetsIn &= ~uint16(1 << i);
             emit CollateralAbsorbed(account, asset, amount, credit);
         }
@@ -270,6 +275,7 @@ contract LiquidationModule is VaultBase {
             if (held == 0) continue;
             IPrimeVault.AssetConfig memory c = _assetConfigs[asset];
             uint256 price = _tryPrice(i, c, batch.prices);
+            // slither-disable-next-line incorrect-equality (UNUSABLE is a sentinel the cache stores, never a price)
             if (price == UNUSABLE) continue;
             uint256 saleValue = ValueLib.value(held, price, c.scaleExponent);
             reserves += ValueLib.portionDown(saleValue, BPS - _storeFrontDiscount(c, m)).toInt256();
@@ -300,6 +306,7 @@ contract LiquidationModule is VaultBase {
             address asset = _collateralAssets[i];
             IPrimeVault.AssetConfig memory c = _assetConfigs[asset];
             uint256 price = _tryPrice(i, c, priceCache);
+            // slither-disable-next-line incorrect-equality (UNUSABLE is a sentinel the cache stores, never a price)
             if (price == UNUSABLE) return (false, sums);
             _addValue(sums, c, _collateral[account][asset], price);
         }
@@ -323,6 +330,7 @@ contract LiquidationModule is VaultBase {
 
     /// @dev How far below its maintenance requirement the account is, in bps of it, at most 100%.
     function _depthBps(int256 equity, uint256 maintenance) internal pure returns (uint256) {
+        // slither-disable-next-line incorrect-equality (no requirement to be below: fully deep)
         if (maintenance == 0 || equity <= 0) return BPS;
         return (maintenance - uint256(equity)) * BPS / maintenance;
     }

@@ -69,10 +69,14 @@ abstract contract VaultBase is AccessControl, ReentrancyGuardTransient, IPrimeVa
     Market internal _market;
     Totals internal _totals;
     /// @dev Its own slot (not packed into `Totals`): 100 tokens of an 18-decimal base do not fit 48 bits.
+    // slither-disable-next-line uninitialized-state (set by PrimeVault; modules run on its storage by delegatecall)
     uint256 internal _minBorrow;
+    // slither-disable-next-line uninitialized-state (set by PrimeVault; modules run on its storage by delegatecall)
     InterestLib.RateModel internal _rateModel;
 
+    // slither-disable-next-line uninitialized-state (set by PrimeVault; modules run on its storage by delegatecall)
     address[] internal _collateralAssets;
+    // slither-disable-next-line uninitialized-state (set by PrimeVault; modules run on its storage by delegatecall)
     mapping(address asset => IPrimeVault.AssetConfig) internal _assetConfigs;
     mapping(address asset => AssetState) internal _assetStates;
     mapping(address asset => HaircutBounds) internal _haircutBounds;
@@ -81,6 +85,7 @@ abstract contract VaultBase is AccessControl, ReentrancyGuardTransient, IPrimeVa
     mapping(address account => mapping(address asset => uint256)) internal _collateral;
     address[] internal _accountList;
 
+    // slither-disable-next-line uninitialized-state (set by PrimeVault; modules run on its storage by delegatecall)
     IPerpRisk internal _tradingModule;
 
     mapping(bytes19 prefix => address) internal _owners;

@@ -4,6 +4,8 @@ pragma solidity 0.8.28;
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 
 import {VaultFixture} from "./utils/VaultFixture.sol";
+import {PrimeVault} from "../../contracts/PrimeVault.sol";
+import {MockERC20} from "../../contracts/mocks/MockERC20.sol";
 import {IPrimeVault, PAUSE_WITHDRAW, PAUSE_DEPOSIT} from "../../contracts/interfaces/IPrimeVault.sol";
 import {IPrimeVaultErrors} from "../../contracts/interfaces/IPrimeVaultErrors.sol";
 
@@ -160,5 +162,35 @@ contract GovernanceTest is VaultFixture {
         vm.expectRevert(IPrimeVaultErrors.InvalidRateModel.selector);
         vm.prank(admin);
         vault.setRateModel(0, 0, 0, 1.1e18, 0);
+    }
+
+    /// @dev Finding (low): an 18-decimal base asset could not be deployed (the minimum borrow overflowed).
+    ///      It now deploys, lends and borrows; a token whose decimals and feed's cannot express values in
+    ///      base units is refused by name instead of by an arithmetic panic.
+    function test_anEighteenDecimalBaseAssetWorks() public {
+        MockERC20 dai = new MockERC20("Dai", "DAI", 18);
+        PrimeVault daiVault = new PrimeVault(address(dai), admin);
+        assertEq(daiVault.minBorrow(), 100e18);
+        vm.startPrank(admin);
+        daiVault.listAsset(address(weth), address(ethFeed), STALENESS, 2000, 1500, 500, 1_000_000e18);
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.UnsupportedDecimals.selector, address(wbtc), 8)
+        );
+        daiVault.listAsset(address(wbtc), address(btcFeed), STALENESS, 2000, 1500, 600, 10_000e8);
+        vm.stopPrank();
+
+        dai.mint(lender, 10_000e18);
+        weth.mint(alice, 1e18);
+        vm.prank(lender);
+        dai.approve(address(daiVault), type(uint256).max);
+        vm.prank(lender);
+        daiVault.deposit(lender, address(dai), 10_000e18);
+        vm.startPrank(alice);
+        weth.approve(address(daiVault), type(uint256).max);
+        daiVault.deposit(alice, address(weth), 1e18);
+        daiVault.withdraw(alice, address(dai), 2400e18, alice); // 3,000 x 80%
+        vm.stopPrank();
+        assertEq(dai.balanceOf(alice), 2400e18);
+        assertEq(daiVault.accountHealth(alice).collateralValue, 3000e18);
     }
 }
