@@ -193,4 +193,52 @@ contract LiquidationTest is VaultFixture {
         bool expected = int256(value) - int256(debt) < int256((value * 1500 + 9999) / 10_000);
         assertEq(due, expected);
     }
+
+    /// @dev Property: a liquidation leaves the account healthy or with nothing left to absorb, and never
+    ///      widens its gap below maintenance (in base units).
+    function testFuzz_liquidationRestoresHealthAndNeverWidensTheGap(uint256 price, uint256 debt, uint256 btc)
+        public
+    {
+        debt = bound(debt, 100e6, 2400e6);
+        _openBorrower(alice, debt);
+        btc = bound(btc, 0, 0.05e8);
+        if (btc > 0) _deposit(alice, alice, wbtc, btc);
+        _setEthPrice(int256(bound(price, 500e8, 3000e8)));
+        IPrimeVault.AccountHealth memory before = vault.accountHealth(alice);
+        _liquidate(_list(alice));
+        IPrimeVault.AccountHealth memory afterwards = vault.accountHealth(alice);
+        assertFalse(afterwards.liquidatable, "healthy, or nothing left");
+        int256 gapBefore = int256(before.maintenanceRequirement) - before.equity;
+        int256 gapAfter = int256(afterwards.maintenanceRequirement) - afterwards.equity;
+        if (before.liquidatable) assertLt(gapAfter, gapBefore);
+        else assertEq(gapAfter, gapBefore);
+    }
+
+    /// @dev Property: splitting a batch into single liquidations changes nothing, for the accounts or for the
+    ///      caller's reward, beyond 1 wei of rounding per step; and a second call right after is a no-op.
+    function testFuzz_splittingNeverPaysOrCostsMore(uint256 price, uint256 debtA, uint256 debtB) public {
+        _openBorrower(alice, bound(debtA, 100e6, 2400e6));
+        _openBorrower(bob, bound(debtB, 100e6, 2400e6));
+        _setEthPrice(int256(bound(price, 1500e8, 3000e8)));
+        address[] memory both = new address[](2);
+        (both[0], both[1]) = (alice, bob);
+
+        uint256 snapshot = vm.snapshotState();
+        _liquidate(both);
+        int256[2] memory batched = [vault.baseBalanceOf(alice), vault.baseBalanceOf(bob)];
+        uint256[2] memory batchedWeth =
+            [vault.collateralBalanceOf(alice, address(weth)), vault.collateralBalanceOf(bob, address(weth))];
+        int256 batchedReward = vault.baseBalanceOf(keeper);
+        assertEq(_liquidate(both), 0, "a second call is a no-op");
+        assertEq(vault.baseBalanceOf(keeper), batchedReward);
+
+        vm.revertToState(snapshot);
+        _liquidate(_list(alice));
+        _liquidate(_list(bob));
+        assertApproxEqAbs(vault.baseBalanceOf(alice), batched[0], 1);
+        assertApproxEqAbs(vault.baseBalanceOf(bob), batched[1], 1);
+        assertEq(vault.collateralBalanceOf(alice, address(weth)), batchedWeth[0]);
+        assertEq(vault.collateralBalanceOf(bob, address(weth)), batchedWeth[1]);
+        assertLe(vault.baseBalanceOf(keeper), batchedReward + 2, "split steps pay no more");
+    }
 }
