@@ -168,7 +168,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase {
             _assetStates[asset].totalSupplied += amount.toUint96();
         }
         _requireInitialHealth(from, source);
-        emit Transfer(from, to, asset, amount);
+        emit SubAccountTransfer(from, to, asset, amount);
     }
 
     /// @inheritdoc IPrimeVault
@@ -235,7 +235,8 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase {
 
     /// @inheritdoc IPrimeVaultGovernance
     function setTradingModule(address module) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (module == address(0) || address(_tradingModule) != address(0)) revert InvalidParameter();
+        if (module == address(0)) revert ZeroAddress();
+        if (address(_tradingModule) != address(0)) revert TradingModuleAlreadySet(address(_tradingModule));
         _tradingModule = IPerpRisk(module);
         emit TradingModuleSet(module);
     }
@@ -371,9 +372,10 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase {
         uint16 liquidatorShareBps,
         uint16 storeFrontDiscountShareBps
     ) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (liquidatorShareBps > ValueLib.BPS || storeFrontDiscountShareBps > ValueLib.BPS) {
-            revert InvalidParameter();
+        if (liquidatorShareBps > ValueLib.BPS) {
+            revert InvalidShare(liquidatorShareBps);
         }
+        if (storeFrontDiscountShareBps > ValueLib.BPS) revert InvalidShare(storeFrontDiscountShareBps);
         _minBorrow = minBorrow_;
         (_market.liquidatorShareBps, _market.storeFrontShareBps) =
         (liquidatorShareBps, storeFrontDiscountShareBps);
@@ -520,6 +522,11 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase {
     /// @inheritdoc IPrimeVault
     function minBorrow() external view returns (uint256) {
         return _minBorrow;
+    }
+
+    /// @inheritdoc IPrimeVault
+    function lendingParams() external view returns (uint256 liquidatorShareBps, uint256 storeFrontShareBps) {
+        return (_market.liquidatorShareBps, _market.storeFrontShareBps);
     }
 
     /// @inheritdoc IPrimeVault
@@ -677,7 +684,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase {
         uint96 supplyCap
     ) internal {
         if (feed == address(0)) revert ZeroAddress();
-        if (maxStaleness == 0) revert InvalidParameter();
+        if (maxStaleness == 0) revert InvalidStaleness();
         _requireValidRisk(initialHaircutBps, maintenanceHaircutBps, liquidationPenaltyBps);
         uint8 decimals = IERC20Metadata(asset).decimals();
         uint8 feedDecimals = IAggregatorV3(feed).decimals();

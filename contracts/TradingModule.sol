@@ -108,10 +108,12 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         uint16 maintenanceMarginBps
     ) external onlyRole(DEFAULT_ADMIN_ROLE) {
         uint256 id = _markets.length;
-        if (
-            id == MAX_MARKETS || feed == address(0) || maintenanceMarginBps == 0
-                || maintenanceMarginBps > initialMarginBps || initialMarginBps > BPS
-        ) revert InvalidParameter();
+        if (id == MAX_MARKETS) revert TooManyMarkets(MAX_MARKETS);
+        if (feed == address(0)) revert ZeroAddress();
+        if (maxStaleness == 0) revert InvalidStaleness();
+        if (maintenanceMarginBps == 0 || maintenanceMarginBps > initialMarginBps || initialMarginBps > BPS) {
+            revert InvalidMarginFractions(initialMarginBps, maintenanceMarginBps);
+        }
         _markets.push(
             PerpMarket(
                 feed,
@@ -131,7 +133,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
     /// @notice Adds a venue adapter serving this module. Admin only.
     function addVenue(IVenueAdapter adapter) external onlyRole(DEFAULT_ADMIN_ROLE) {
         uint256 id = _venues.length;
-        if (id == MAX_VENUES) revert InvalidParameter();
+        if (id == MAX_VENUES) revert TooManyVenues(MAX_VENUES);
         if (adapter.vault() != address(this)) revert AdapterNotForThisModule(address(adapter));
         _venues.push(adapter);
         for (uint256 m; m < _markets.length; ++m) {

@@ -204,6 +204,11 @@ interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
     /// @notice Smallest debt an account may hold (stops dust debt).
     function minBorrow() external view returns (uint256);
 
+    /// @notice The liquidation shares governance sets with `setLendingParams`, in basis points.
+    /// @return liquidatorShareBps Share of liquidation penalties credited to the caller of `liquidate`.
+    /// @return storeFrontShareBps Share of an asset's penalty given as discount on `buyCollateral`.
+    function lendingParams() external view returns (uint256 liquidatorShareBps, uint256 storeFrontShareBps);
+
     /// @notice Paused-actions mask (PAUSE_* flags).
     function pausedActions() external view returns (uint256);
 }

@@ -81,8 +81,6 @@ interface IPrimeVaultErrors {
     error ReduceOnlyIncreases(uint256 orderId);
     /// @notice Only the trading module may make this internal call.
     error OnlyTradingModuleItself();
-    /// @notice The account is not below its maintenance requirement.
-    error NotLiquidatable(address account);
     /// @notice A backstop unwind's limit price is farther than the allowed band from the oracle mark.
     error PriceOutsideBand(uint256 limitPrice, uint256 mark, uint256 bandBps);
     /// @notice An unwind larger than the backstop's position, or none to unwind.
@@ -110,6 +108,18 @@ interface IPrimeVaultErrors {
     error InvalidHaircutBounds();
     /// @notice Interest-rate parameters are out of range (kink or reserve factor above 100%).
     error InvalidRateModel();
-    /// @notice A configuration value is out of its allowed range.
-    error InvalidParameter();
+    /// @notice `LiquidationModule` was called directly; it only runs inside the vault by delegatecall.
+    error LiquidationModuleDirectCall();
+    /// @notice The trading module is set once and cannot be replaced.
+    error TradingModuleAlreadySet(address current);
+    /// @notice A share in basis points above 100%.
+    error InvalidShare(uint256 shareBps);
+    /// @notice A feed's staleness limit of zero would refuse every answer.
+    error InvalidStaleness();
+    /// @notice The trading module already lists MAX_MARKETS markets.
+    error TooManyMarkets(uint256 max);
+    /// @notice The trading module already has MAX_VENUES venues.
+    error TooManyVenues(uint256 max);
+    /// @notice Margin fractions must satisfy 0 < maintenance <= initial <= 100%.
+    error InvalidMarginFractions(uint256 initialMarginBps, uint256 maintenanceMarginBps);
 }

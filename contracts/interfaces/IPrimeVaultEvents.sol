@@ -17,7 +17,7 @@ interface IPrimeVaultEvents {
     /// @notice `amount` of base debt of `account` was repaid by `from`.
     event Repay(address indexed account, address indexed from, uint256 amount);
     /// @notice `amount` of `asset` moved between two sub-accounts of one owner.
-    event Transfer(address indexed from, address indexed to, address indexed asset, uint256 amount);
+    event SubAccountTransfer(address indexed from, address indexed to, address indexed asset, uint256 amount);
 
     /// @notice The trading module settled `amount` of perp PnL, fees or funding into `account`.
     event Settled(address indexed account, int256 amount);

@@ -70,7 +70,7 @@ contract LiquidationModule is VaultBase {
 
     /// @notice See `IPrimeVault.liquidate`. Only through the vault's delegatecall.
     function liquidate(address[] calldata accounts) external nonReentrant returns (uint256 liquidatedCount) {
-        if (address(this) == _self) revert InvalidParameter();
+        if (address(this) == _self) revert LiquidationModuleDirectCall();
         _accrue();
         uint256 assetCount = _collateralAssets.length;
         Batch memory batch = Batch({

@@ -193,4 +193,46 @@ contract GovernanceTest is VaultFixture {
         assertEq(dai.balanceOf(alice), 2400e18);
         assertEq(daiVault.accountHealth(alice).collateralValue, 3000e18);
     }
+
+    function test_lendingParamsAreReadableAndBounded() public {
+        (uint256 liquidatorShare, uint256 storeFrontShare) = vault.lendingParams();
+        assertEq(liquidatorShare, 1000);
+        assertEq(storeFrontShare, 5000);
+        vm.startPrank(admin);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.InvalidShare.selector, 10_001));
+        vault.setLendingParams(100e6, 10_001, 5000);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.InvalidShare.selector, 20_000));
+        vault.setLendingParams(100e6, 1000, 20_000);
+        vault.setLendingParams(50e6, 2000, 4000);
+        vm.stopPrank();
+        (liquidatorShare, storeFrontShare) = vault.lendingParams();
+        assertEq(liquidatorShare, 2000);
+        assertEq(storeFrontShare, 4000);
+        assertEq(vault.minBorrow(), 50e6);
+    }
+
+    function test_tradingModuleIsSetOnce() public {
+        vm.startPrank(admin);
+        vm.expectRevert(IPrimeVaultErrors.ZeroAddress.selector);
+        vault.setTradingModule(address(0));
+        vault.setTradingModule(address(0xBEEF));
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.TradingModuleAlreadySet.selector, address(0xBEEF))
+        );
+        vault.setTradingModule(address(0xCAFE));
+        vm.stopPrank();
+    }
+
+    function test_zeroStalenessIsRefused() public {
+        vm.expectRevert(IPrimeVaultErrors.InvalidStaleness.selector);
+        vm.prank(admin);
+        vault.configureAsset(address(weth), address(ethFeed), 0, 2000, 1500, 500, 1_000_000e18);
+    }
+
+    /// @dev The module runs only inside the vault: called directly it would act on its own empty storage.
+    function test_liquidationModuleCannotBeCalledDirectly() public {
+        PrimeVault module = PrimeVault(vault.liquidationModule());
+        vm.expectRevert(IPrimeVaultErrors.LiquidationModuleDirectCall.selector);
+        module.liquidate(new address[](0));
+    }
 }

@@ -209,4 +209,17 @@ contract TradingTest is TradingFixture {
         assertEq(trading.claimMarginWithdrawals(RABBIT), 30_000e6);
         assertEq(usdc.balanceOf(address(trading)), 0, "the module holds nothing");
     }
+
+    function test_marketListingRefusesBadParametersByName() public {
+        vm.startPrank(admin);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.InvalidMarginFractions.selector, 1000, 0));
+        trading.addMarket("SOL-USD", address(ethFeed), STALENESS, 1000, 0);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.InvalidMarginFractions.selector, 500, 1000));
+        trading.addMarket("SOL-USD", address(ethFeed), STALENESS, 500, 1000);
+        vm.expectRevert(IPrimeVaultErrors.InvalidStaleness.selector);
+        trading.addMarket("SOL-USD", address(ethFeed), 0, 1000, 500);
+        vm.expectRevert(IPrimeVaultErrors.ZeroAddress.selector);
+        trading.addMarket("SOL-USD", address(0), STALENESS, 1000, 500);
+        vm.stopPrank();
+    }
 }
