@@ -8,6 +8,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 
 import {IAggregatorV3} from "./interfaces/IAggregatorV3.sol";
 import {IPerpRisk} from "./interfaces/IPerpRisk.sol";
@@ -20,6 +21,7 @@ import {
     BACKSTOP_PRICE_BAND_BPS,
     PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS
 } from "./libraries/ConstantsLib.sol";
+import {MathLib} from "./libraries/MathLib.sol";
 import {OracleLib} from "./libraries/OracleLib.sol";
 import {PerpMathLib} from "./libraries/PerpMathLib.sol";
 
@@ -239,12 +241,15 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
             f.size = direction * e.sizes[i].toInt256();
             int256 before = _positions[ord.account][_slot(ord.market, e.venues[i])].size;
             int256 afterwards = before + f.size;
-            if (_abs(afterwards) > _abs(before) || (before != 0 && (afterwards ^ before) < 0)) {
+            if (
+                SignedMath.abs(afterwards) > SignedMath.abs(before)
+                    || (before != 0 && (afterwards ^ before) < 0)
+            ) {
                 increases = true;
             }
             _fill(f, ord.limitPrice, result);
         }
-        uint256 averagePrice = result.notional * WAD / _abs(ord.size);
+        uint256 averagePrice = result.notional * WAD / SignedMath.abs(ord.size);
         if (direction > 0 ? averagePrice > ord.limitPrice : averagePrice < ord.limitPrice) {
             revert LimitPriceExceeded(averagePrice, ord.limitPrice);
         }
@@ -286,7 +291,9 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         if (market >= _markets.length) revert UnknownMarket(market);
         uint256 slot = _slot(market, venue);
         Position memory b = _backstop[slot];
-        if (size == 0 || size > _abs(b.size)) revert BackstopTooSmall(market, venue, size, _abs(b.size));
+        if (size == 0 || size > SignedMath.abs(b.size)) {
+            revert BackstopTooSmall(market, venue, size, SignedMath.abs(b.size));
+        }
         bool buying = b.size < 0;
         _requireWithinBand(market, buying, limitPrice);
         int256 signedSize = buying ? size.toInt256() : -size.toInt256();
@@ -355,7 +362,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
             pnlWad += PerpMathLib.unrealizedPnl(p.size, p.entryPrice, marks[market])
             - PerpMathLib.fundingOwed(p.size, p.fundingIndex, _venues[venue].fundingIndex(market));
             // slither-disable-next-line divide-before-multiply (as the keeper's exact model; the ceilDiv below absorbs it)
-            uint256 notional = _abs(p.size) * marks[market] / WAD;
+            uint256 notional = SignedMath.abs(p.size) * marks[market] / WAD;
             PerpMarket storage m = _markets[market];
             initialWad += notional * m.initialMarginBps;
             maintenanceWad += notional * m.maintenanceMarginBps;
@@ -418,7 +425,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         returns (uint16 openSlots, Position[] memory positions)
     {
         openSlots = _traders[account].openSlots;
-        positions = new Position[](_popCount(openSlots));
+        positions = new Position[](MathLib.popCount(openSlots));
         uint256 k = 0;
         for (uint256 slot; openSlots >> slot != 0; ++slot) {
             if ((openSlots >> slot) & 1 == 1) positions[k++] = _positions[account][slot];
@@ -467,7 +474,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         (f.price, f.fee) = adapter.trade(f.market, f.size, limitPrice);
         f.fundingNow = adapter.fundingIndex(f.market);
         result.cash += PerpMathLib.toBaseDown(_book(f), _baseUnit) - f.fee.toInt256();
-        result.notional += _abs(f.size) * f.price / WAD;
+        result.notional += SignedMath.abs(f.size) * f.price / WAD;
         result.fees += f.fee;
         emit Fill(f.orderId, f.account, f.market, f.venue, f.size, f.price, f.fee);
     }
@@ -501,7 +508,9 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         FillData memory f = FillData(BACKSTOP_FILL_ID, account, market, venue, 0, 0, 0, 0);
         int256 size = _positions[account][slot].size;
         // Rounded up: taking a unit more never leaves the account short of its target.
-        uint256 taken = Math.min(Math.mulDiv(_abs(size), fractionWad, WAD, Math.Rounding.Ceil), _abs(size));
+        uint256 taken = Math.min(
+            Math.mulDiv(SignedMath.abs(size), fractionWad, WAD, Math.Rounding.Ceil), SignedMath.abs(size)
+        );
         f.size = size > 0 ? -taken.toInt256() : taken.toInt256();
         uint256 mark = _mark(market);
         uint256 discountBps = _absorbDiscountBps(_markets[market].maintenanceMarginBps, depthBps);
@@ -537,7 +546,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
             seen |= bit;
             total += e.sizes[i];
         }
-        if (total != _abs(o.size)) revert InvalidSplit(e.orderId);
+        if (total != SignedMath.abs(o.size)) revert InvalidSplit(e.orderId);
     }
 
     /// @dev Passes for the owner (returns true) or an operator with PERMISSION_TRADE (returns false).
@@ -627,15 +636,5 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
 
     function _unslot(uint256 slot) internal pure returns (uint8 market, uint8 venue) {
         return (uint8(slot / MAX_VENUES), uint8(slot % MAX_VENUES));
-    }
-
-    function _abs(int256 x) internal pure returns (uint256) {
-        return x >= 0 ? uint256(x) : uint256(-x);
-    }
-
-    function _popCount(uint16 bits) internal pure returns (uint256 count) {
-        for (; bits != 0; bits &= bits - 1) {
-            ++count;
-        }
     }
 }

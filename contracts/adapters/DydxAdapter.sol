@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
 import {DydxStyleVenue} from "../venues/DydxStyleVenue.sol";
@@ -157,7 +158,7 @@ contract DydxAdapter is VenueAdapterBase {
 
     function _quantums(PairUnits memory pair, int256 size) internal pure returns (uint64) {
         uint256 quantum = _quantum(pair);
-        uint256 absSize = _abs(size);
+        uint256 absSize = SignedMath.abs(size);
         if (absSize % quantum != 0) revert AdapterUnitMismatch(absSize, quantum);
         return (absSize / quantum).toUint64();
     }
@@ -169,9 +170,5 @@ contract DydxAdapter is VenueAdapterBase {
 
     function _toPrice(PairUnits memory pair, uint64 subticks) internal pure returns (uint256) {
         return uint256(subticks) * _subtickPrice(pair);
-    }
-
-    function _abs(int256 x) internal pure returns (uint256) {
-        return x >= 0 ? uint256(x) : uint256(-x);
     }
 }

@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
 import {RabbitStyleVenue} from "../venues/RabbitStyleVenue.sol";
@@ -52,7 +53,7 @@ contract RabbitAdapter is VenueAdapterBase {
     /// @inheritdoc IVenueAdapter
     function quote(uint8 market, int256 size) external view returns (uint256 averagePrice, uint256 fee) {
         string memory id = _marketId(market);
-        averagePrice = _venue().quote(id, _side(size), _abs(size));
+        averagePrice = _venue().quote(id, _side(size), SignedMath.abs(size));
         fee = _takerFee(size, averagePrice, _venue().marketParams(id).takerFeePpm);
     }
 
@@ -93,7 +94,9 @@ contract RabbitAdapter is VenueAdapterBase {
         uint256 limit = size > 0 ? limitPrice / tick * tick : (limitPrice + tick - 1) / tick * tick;
         return _venue()
             .placeOrder(
-                RabbitStyleVenue.OrderRequest(id, _side(size), limit, _abs(size), "market", ++_clientOrderId)
+                RabbitStyleVenue.OrderRequest(
+                    id, _side(size), limit, SignedMath.abs(size), "market", ++_clientOrderId
+                )
             );
     }
 
@@ -143,9 +146,5 @@ contract RabbitAdapter is VenueAdapterBase {
 
     function _side(int256 size) internal pure returns (string memory) {
         return size > 0 ? "long" : "short";
-    }
-
-    function _abs(int256 x) internal pure returns (uint256) {
-        return x >= 0 ? uint256(x) : uint256(-x);
     }
 }

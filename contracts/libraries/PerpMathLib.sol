@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 
 /// @title PerpMathLib
 /// @notice Position arithmetic for the trading module: sizes in base WAD, prices and money in USD WAD.
@@ -38,18 +39,19 @@ library PerpMathLib {
     {
         newSize = size + fill;
         if (size == 0 || (size > 0) == (fill > 0)) {
-            uint256 cost = _abs(size) * entryPrice + _abs(fill) * price;
+            uint256 cost = SignedMath.abs(size) * entryPrice + SignedMath.abs(fill) * price;
             // A long's entry rounds up and a short's down: both understate the client's PnL.
-            newEntry =
-                Math.mulDiv(cost, 1, _abs(newSize), newSize > 0 ? Math.Rounding.Ceil : Math.Rounding.Floor);
+            newEntry = Math.mulDiv(
+                cost, 1, SignedMath.abs(newSize), newSize > 0 ? Math.Rounding.Ceil : Math.Rounding.Floor
+            );
             return (newSize, newEntry, 0);
         }
-        uint256 closed = Math.min(_abs(fill), _abs(size));
+        uint256 closed = Math.min(SignedMath.abs(fill), SignedMath.abs(size));
         int256 perUnit =
             size > 0 ? price.toInt256() - entryPrice.toInt256() : entryPrice.toInt256() - price.toInt256();
         realized = _divDown(closed.toInt256() * perUnit, WAD);
         if (newSize == 0) newEntry = 0;
-        else if (_abs(fill) > _abs(size)) newEntry = price;
+        else if (SignedMath.abs(fill) > SignedMath.abs(size)) newEntry = price;
         else newEntry = entryPrice;
     }
 
@@ -61,9 +63,5 @@ library PerpMathLib {
     function _divDown(int256 a, uint256 b) private pure returns (int256) {
         int256 q = a / int256(b);
         return (a < 0 && a % int256(b) != 0) ? q - 1 : q;
-    }
-
-    function _abs(int256 x) private pure returns (uint256) {
-        return x >= 0 ? uint256(x) : uint256(-x);
     }
 }

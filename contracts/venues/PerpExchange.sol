@@ -7,6 +7,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 
 import {IAggregatorV3} from "../interfaces/IAggregatorV3.sol";
 import {IVenueErrors} from "./IVenueErrors.sol";
@@ -128,15 +129,16 @@ abstract contract PerpExchange is IVenueErrors, Ownable, ReentrancyGuardTransien
         returns (uint256 price, uint256 fee)
     {
         Market storage m = _market(marketId);
-        if (sizeDelta == 0 || _abs(sizeDelta) % m.stepSize != 0) {
-            revert VenueInvalidSize(_abs(sizeDelta), m.stepSize);
+        if (sizeDelta == 0 || SignedMath.abs(sizeDelta) % m.stepSize != 0) {
+            revert VenueInvalidSize(SignedMath.abs(sizeDelta), m.stepSize);
         }
         _accrueFunding(m);
         Position storage p = _positions[account][marketId];
         _settleFunding(account, marketId, p, m);
         int256 oldSize = p.size;
         int256 newSize = oldSize + sizeDelta;
-        bool increases = _abs(newSize) > _abs(oldSize) || (oldSize != 0 && (newSize ^ oldSize) < 0);
+        bool increases =
+            SignedMath.abs(newSize) > SignedMath.abs(oldSize) || (oldSize != 0 && (newSize ^ oldSize) < 0);
         if (reduceOnly && increases) revert VenueReduceOnlyIncreases();
         (price, fee) = _settleFill(account, m, sizeDelta, limitPrice);
         p.size = newSize;
@@ -156,7 +158,7 @@ abstract contract PerpExchange is IVenueErrors, Ownable, ReentrancyGuardTransien
         if (sizeDelta > 0 ? price > limitPrice : price < limitPrice) {
             revert VenuePriceLimitExceeded(price, limitPrice);
         }
-        uint256 absSize = _abs(sizeDelta);
+        uint256 absSize = SignedMath.abs(sizeDelta);
         // Buying pays the notional rounded up; selling receives it rounded down.
         uint256 notional = Math.mulDiv(
             absSize, price, WAD * WAD_TO_USDC, sizeDelta > 0 ? Math.Rounding.Ceil : Math.Rounding.Floor
@@ -169,7 +171,8 @@ abstract contract PerpExchange is IVenueErrors, Ownable, ReentrancyGuardTransien
     /// @dev mark x (1 +/- (halfSpread + |size| / (2 x depth))): the average price of a size-linear book.
     function _fillPrice(Market storage m, int256 sizeDelta) internal view returns (uint256) {
         uint256 mark = _markPrice(m);
-        uint256 impact = m.halfSpreadPpm * WAD_PER_PPM + Math.mulDiv(_abs(sizeDelta), WAD, 2 * m.depth);
+        uint256 impact =
+            m.halfSpreadPpm * WAD_PER_PPM + Math.mulDiv(SignedMath.abs(sizeDelta), WAD, 2 * m.depth);
         return sizeDelta > 0
             ? Math.mulDiv(mark, WAD + impact, WAD, Math.Rounding.Ceil)
             : Math.mulDiv(mark, impact >= WAD ? 0 : WAD - impact, WAD);
@@ -189,7 +192,8 @@ abstract contract PerpExchange is IVenueErrors, Ownable, ReentrancyGuardTransien
             uint256 mark = _markPrice(m);
             int256 value = p.size * mark.toInt256() / int256(WAD * WAD_TO_USDC);
             net += value - _fundingOwed(p, _currentFunding(m, mark));
-            uint256 notional = Math.mulDiv(_abs(p.size), mark, WAD * WAD_TO_USDC, Math.Rounding.Ceil);
+            uint256 notional =
+                Math.mulDiv(SignedMath.abs(p.size), mark, WAD * WAD_TO_USDC, Math.Rounding.Ceil);
             initial += Math.mulDiv(notional, m.initialMarginPpm, PPM, Math.Rounding.Ceil);
             maintenance += Math.mulDiv(notional, m.maintenanceMarginPpm, PPM, Math.Rounding.Ceil);
         }
@@ -248,9 +252,5 @@ abstract contract PerpExchange is IVenueErrors, Ownable, ReentrancyGuardTransien
     function _market(uint256 id) internal view returns (Market storage m) {
         if (id >= _markets.length) revert VenueUnknownMarket();
         return _markets[id];
-    }
-
-    function _abs(int256 x) internal pure returns (uint256) {
-        return x >= 0 ? uint256(x) : uint256(-x);
     }
 }
