@@ -16,7 +16,7 @@ import {
     PAUSE_WITHDRAW,
     PAUSE_TRANSFER
 } from "./interfaces/IPrimeVault.sol";
-import {IPrimeVaultGovernance} from "./interfaces/IPrimeVaultGovernance.sol";
+import {AssetParams, IPrimeVaultGovernance} from "./interfaces/IPrimeVaultGovernance.sol";
 import {IPerpRisk} from "./interfaces/IPerpRisk.sol";
 import {InterestLib} from "./libraries/InterestLib.sol";
 import {OracleLib} from "./libraries/OracleLib.sol";
@@ -244,15 +244,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase {
     // ================================================================== governance
 
     /// @inheritdoc IPrimeVaultGovernance
-    function listAsset(
-        address asset,
-        address feed,
-        uint32 maxStaleness,
-        uint16 initialHaircutBps,
-        uint16 maintenanceHaircutBps,
-        uint16 liquidationPenaltyBps,
-        uint96 supplyCap
-    ) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function listAsset(address asset, AssetParams calldata params) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (asset == address(0)) revert ZeroAddress();
         if (asset == address(_base) || _assetStates[asset].listed) revert AssetAlreadyListed(asset);
         uint256 index = _collateralAssets.length;
@@ -260,45 +252,24 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase {
         _collateralAssets.push(asset);
         _assetStates[asset].listed = true;
         _assetConfigs[asset].index = uint8(index);
-        _configure(
-            asset,
-            feed,
-            maxStaleness,
-            initialHaircutBps,
-            maintenanceHaircutBps,
-            liquidationPenaltyBps,
-            supplyCap
-        );
+        _configure(asset, params);
         _haircutBounds[asset] = HaircutBounds({
-            minBps: maintenanceHaircutBps,
-            maxBps: initialHaircutBps,
+            minBps: params.maintenanceHaircutBps,
+            maxBps: params.initialHaircutBps,
             maxStepBps: 0,
             minInterval: 0,
             lastUpdate: 0
         });
-        emit AssetListed(asset, feed, uint8(index));
+        emit AssetListed(asset, params.feed, uint8(index));
     }
 
     /// @inheritdoc IPrimeVaultGovernance
-    function configureAsset(
-        address asset,
-        address feed,
-        uint32 maxStaleness,
-        uint16 initialHaircutBps,
-        uint16 maintenanceHaircutBps,
-        uint16 liquidationPenaltyBps,
-        uint96 supplyCap
-    ) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function configureAsset(address asset, AssetParams calldata params)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
         _requireListed(asset);
-        _configure(
-            asset,
-            feed,
-            maxStaleness,
-            initialHaircutBps,
-            maintenanceHaircutBps,
-            liquidationPenaltyBps,
-            supplyCap
-        );
+        _configure(asset, params);
     }
 
     /// @inheritdoc IPrimeVaultGovernance
@@ -674,20 +645,12 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase {
 
     // ================================================================== internal: config and tokens
 
-    function _configure(
-        address asset,
-        address feed,
-        uint32 maxStaleness,
-        uint16 initialHaircutBps,
-        uint16 maintenanceHaircutBps,
-        uint16 liquidationPenaltyBps,
-        uint96 supplyCap
-    ) internal {
-        if (feed == address(0)) revert ZeroAddress();
-        if (maxStaleness == 0) revert InvalidStaleness();
-        _requireValidRisk(initialHaircutBps, maintenanceHaircutBps, liquidationPenaltyBps);
+    function _configure(address asset, AssetParams calldata p) internal {
+        if (p.feed == address(0)) revert ZeroAddress();
+        if (p.maxStaleness == 0) revert InvalidStaleness();
+        _requireValidRisk(p.initialHaircutBps, p.maintenanceHaircutBps, p.liquidationPenaltyBps);
         uint8 decimals = IERC20Metadata(asset).decimals();
-        uint8 feedDecimals = IAggregatorV3(feed).decimals();
+        uint8 feedDecimals = IAggregatorV3(p.feed).decimals();
         uint8 baseDecimals = IERC20Metadata(address(_base)).decimals();
         // value = amount * price / 10**(decimals + feedDecimals - baseDecimals): the exponent may not be
         // negative (an 8-decimal token with an 8-decimal feed against an 18-decimal base).
@@ -695,22 +658,14 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase {
             revert UnsupportedDecimals(asset, decimals);
         }
         AssetConfig storage c = _assetConfigs[asset];
-        c.feed = feed;
-        c.maxStaleness = maxStaleness;
-        c.initialHaircutBps = initialHaircutBps;
-        c.maintenanceHaircutBps = maintenanceHaircutBps;
-        c.liquidationPenaltyBps = liquidationPenaltyBps;
+        c.feed = p.feed;
+        c.maxStaleness = p.maxStaleness;
+        c.initialHaircutBps = p.initialHaircutBps;
+        c.maintenanceHaircutBps = p.maintenanceHaircutBps;
+        c.liquidationPenaltyBps = p.liquidationPenaltyBps;
         c.scaleExponent = decimals + feedDecimals - baseDecimals;
-        _assetStates[asset].supplyCap = supplyCap;
-        emit AssetConfigured(
-            asset,
-            feed,
-            maxStaleness,
-            initialHaircutBps,
-            maintenanceHaircutBps,
-            liquidationPenaltyBps,
-            supplyCap
-        );
+        _assetStates[asset].supplyCap = p.supplyCap;
+        emit AssetConfigured(asset, p);
     }
 
     /// @dev maintenance <= initial < 100%, and the penalty fits inside the maintenance haircut so absorbing

@@ -507,9 +507,12 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         (uint8 market, uint8 venue) = _unslot(slot);
         FillData memory f = FillData(BACKSTOP_FILL_ID, account, market, venue, 0, 0, 0, 0);
         int256 size = _positions[account][slot].size;
-        // Rounded up: taking a unit more never leaves the account short of its target.
+        // Rounded up onto the venue's step: taking a little more never leaves the account short of its
+        // target, and both the account's rest and the backstop's share stay tradable at the venue.
+        uint256 step = _venues[venue].marketParams(market).stepSize;
         uint256 taken = Math.min(
-            Math.mulDiv(SignedMath.abs(size), fractionWad, WAD, Math.Rounding.Ceil), SignedMath.abs(size)
+            Math.mulDiv(SignedMath.abs(size), fractionWad, WAD * step, Math.Rounding.Ceil) * step,
+            SignedMath.abs(size)
         );
         f.size = size > 0 ? -taken.toInt256() : taken.toInt256();
         uint256 mark = _mark(market);

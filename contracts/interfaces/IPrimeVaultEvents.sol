@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {AssetParams} from "./IPrimeVaultGovernance.sol";
+
 /// @title IPrimeVaultEvents
 /// @notice Every event PrimeVault emits, declared in one place. Amounts are in the asset's own units;
 ///         values are in base-asset units; basis points (bps) are 1/10,000.
@@ -105,15 +107,7 @@ interface IPrimeVaultEvents {
     /// @notice A collateral asset was listed.
     event AssetListed(address indexed asset, address indexed feed, uint8 index);
     /// @notice Risk parameters of `asset` were set by the admin.
-    event AssetConfigured(
-        address indexed asset,
-        address feed,
-        uint32 maxStaleness,
-        uint16 initialHaircutBps,
-        uint16 maintenanceHaircutBps,
-        uint16 liquidationPenaltyBps,
-        uint96 supplyCap
-    );
+    event AssetConfigured(address indexed asset, AssetParams params);
     /// @notice The risk manager moved the haircuts of `asset`.
     event HaircutsUpdated(address indexed asset, uint16 initialHaircutBps, uint16 maintenanceHaircutBps);
     /// @notice The admin set the bounds the risk manager's haircut updates must respect.

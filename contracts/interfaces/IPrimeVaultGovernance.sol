@@ -1,6 +1,16 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+/// @notice Risk parameters of a collateral asset, set together by `listAsset` and `configureAsset`.
+struct AssetParams {
+    address feed; // Chainlink-style feed quoting the asset in the base asset
+    uint32 maxStaleness; // seconds after `updatedAt` at which an answer is refused; > 0
+    uint16 initialHaircutBps; // haircut for borrowing and withdrawing; < 100%
+    uint16 maintenanceHaircutBps; // haircut for liquidation; <= initial
+    uint16 liquidationPenaltyBps; // most a liquidation may discount; <= maintenance
+    uint96 supplyCap; // most of the asset the vault accepts, token units
+}
+
 /// @title IPrimeVaultGovernance
 /// @notice Privileged configuration of the PrimeVault core. Every function is role-gated and emits an event.
 /// @dev Roles (OpenZeppelin AccessControl): DEFAULT_ADMIN_ROLE lists assets, sets bounds, rates and
@@ -8,28 +18,12 @@ pragma solidity ^0.8.24;
 ///      compromised keeper cannot zero haircuts); PAUSE_GUARDIAN_ROLE pauses risk-increasing actions.
 interface IPrimeVaultGovernance {
     /// @notice Lists `asset` as collateral. Admin only.
-    /// @dev The token must have 6..18 decimals; haircut bounds start at [maintenance, initial] with no
+    /// @dev The token must have 6..18 decimals, and with its feed's at least the base asset's; haircut bounds start at [maintenance, initial] with no
     ///      room to move until the admin widens them with `setHaircutBounds`.
-    function listAsset(
-        address asset,
-        address feed,
-        uint32 maxStaleness,
-        uint16 initialHaircutBps,
-        uint16 maintenanceHaircutBps,
-        uint16 liquidationPenaltyBps,
-        uint96 supplyCap
-    ) external;
+    function listAsset(address asset, AssetParams calldata params) external;
 
     /// @notice Re-configures a listed asset (feed, staleness, haircuts, penalty, cap). Admin only.
-    function configureAsset(
-        address asset,
-        address feed,
-        uint32 maxStaleness,
-        uint16 initialHaircutBps,
-        uint16 maintenanceHaircutBps,
-        uint16 liquidationPenaltyBps,
-        uint96 supplyCap
-    ) external;
+    function configureAsset(address asset, AssetParams calldata params) external;
 
     /// @notice Bounds on the risk manager's haircut updates for `asset`. Admin only.
     /// @param minBps Lowest haircut (either kind) the risk manager may set.

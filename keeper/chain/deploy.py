@@ -151,12 +151,14 @@ def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALEN
             f"list {spec.symbol}",
             vault.functions.listAsset(
                 asset,
-                feed_address,
-                max_staleness,
-                spec.initial_haircut_bps,
-                spec.maintenance_haircut_bps,
-                spec.liquidation_penalty_bps,
-                spec.supply_cap * 10**spec.decimals,
+                (
+                    feed_address,
+                    max_staleness,
+                    spec.initial_haircut_bps,
+                    spec.maintenance_haircut_bps,
+                    spec.liquidation_penalty_bps,
+                    spec.supply_cap * 10**spec.decimals,
+                ),
             ),
         )
         sender.transact(

@@ -46,6 +46,7 @@ contract BackstopTest is TradingFixture {
         int256 kept = trading.position(alice, BTC_MARKET, DYDX).size;
         assertGt(kept, 2e18, "most of the position stays");
         assertEq(trading.backstopPosition(BTC_MARKET, DYDX).size, 3e18 - kept, "the rest is the backstop's");
+        assertEq(uint256(kept) % 1e14, 0, "on the venue's 0.0001 BTC step, so both parts stay tradable");
         assertEq(dydxAdapter.position(BTC_MARKET), venueBefore, "the venue was not asked to fill anything");
         assertEq(trading.netPosition(BTC_MARKET, DYDX), venueBefore, "books still equal the venue");
         assertEq(vault.collateralBalanceOf(alice, address(weth)), 10e18, "collateral untouched");

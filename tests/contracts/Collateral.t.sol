@@ -7,6 +7,7 @@ import {VaultFixture} from "./utils/VaultFixture.sol";
 import {MockERC20} from "../../contracts/mocks/MockERC20.sol";
 import {IPrimeVault} from "../../contracts/interfaces/IPrimeVault.sol";
 import {IPrimeVaultErrors} from "../../contracts/interfaces/IPrimeVaultErrors.sol";
+import {AssetParams} from "../../contracts/interfaces/IPrimeVaultGovernance.sol";
 
 /// @dev Keeps 1% of every transfer.
 contract FeeToken is ERC20 {
@@ -97,7 +98,7 @@ contract CollateralTest is VaultFixture {
     function test_feeOnTransferTokenIsRefused() public {
         FeeToken fee = new FeeToken();
         vm.prank(admin);
-        vault.listAsset(address(fee), address(ethFeed), STALENESS, 5000, 4000, 500, 1e27);
+        vault.listAsset(address(fee), AssetParams(address(ethFeed), STALENESS, 5000, 4000, 500, 1e27));
         fee.mint(alice, 100e18);
         vm.prank(alice);
         fee.approve(address(vault), type(uint256).max);
@@ -116,7 +117,7 @@ contract CollateralTest is VaultFixture {
             abi.encodeWithSelector(IPrimeVaultErrors.UnsupportedDecimals.selector, address(odd), 2)
         );
         vm.prank(admin);
-        vault.listAsset(address(odd), address(ethFeed), STALENESS, 5000, 4000, 500, 1e27);
+        vault.listAsset(address(odd), AssetParams(address(ethFeed), STALENESS, 5000, 4000, 500, 1e27));
     }
 
     function testFuzz_depositWithdrawRoundTrip(uint96 amount) public {

@@ -8,6 +8,7 @@ import {PrimeVault} from "../../contracts/PrimeVault.sol";
 import {MockERC20} from "../../contracts/mocks/MockERC20.sol";
 import {IPrimeVault, PAUSE_WITHDRAW, PAUSE_DEPOSIT} from "../../contracts/interfaces/IPrimeVault.sol";
 import {IPrimeVaultErrors} from "../../contracts/interfaces/IPrimeVaultErrors.sol";
+import {AssetParams} from "../../contracts/interfaces/IPrimeVaultGovernance.sol";
 
 contract GovernanceTest is VaultFixture {
     function setUp() public override {
@@ -105,12 +106,12 @@ contract GovernanceTest is VaultFixture {
             abi.encodeWithSelector(IPrimeVaultErrors.InvalidRiskParameters.selector, 1000, 1500, 500)
         );
         vm.prank(admin);
-        vault.configureAsset(address(weth), address(ethFeed), STALENESS, 1000, 1500, 500, 1e24);
+        vault.configureAsset(address(weth), AssetParams(address(ethFeed), STALENESS, 1000, 1500, 500, 1e24));
         vm.expectRevert(
             abi.encodeWithSelector(IPrimeVaultErrors.InvalidRiskParameters.selector, 2000, 1500, 1600)
         );
         vm.prank(admin);
-        vault.configureAsset(address(weth), address(ethFeed), STALENESS, 2000, 1500, 1600, 1e24);
+        vault.configureAsset(address(weth), AssetParams(address(ethFeed), STALENESS, 2000, 1500, 1600, 1e24));
     }
 
     function test_pauseStopsRiskIncreasingActionsOnly() public {
@@ -172,11 +173,13 @@ contract GovernanceTest is VaultFixture {
         PrimeVault daiVault = new PrimeVault(address(dai), admin);
         assertEq(daiVault.minBorrow(), 100e18);
         vm.startPrank(admin);
-        daiVault.listAsset(address(weth), address(ethFeed), STALENESS, 2000, 1500, 500, 1_000_000e18);
+        daiVault.listAsset(
+            address(weth), AssetParams(address(ethFeed), STALENESS, 2000, 1500, 500, 1_000_000e18)
+        );
         vm.expectRevert(
             abi.encodeWithSelector(IPrimeVaultErrors.UnsupportedDecimals.selector, address(wbtc), 8)
         );
-        daiVault.listAsset(address(wbtc), address(btcFeed), STALENESS, 2000, 1500, 600, 10_000e8);
+        daiVault.listAsset(address(wbtc), AssetParams(address(btcFeed), STALENESS, 2000, 1500, 600, 10_000e8));
         vm.stopPrank();
 
         dai.mint(lender, 10_000e18);
@@ -226,7 +229,7 @@ contract GovernanceTest is VaultFixture {
     function test_zeroStalenessIsRefused() public {
         vm.expectRevert(IPrimeVaultErrors.InvalidStaleness.selector);
         vm.prank(admin);
-        vault.configureAsset(address(weth), address(ethFeed), 0, 2000, 1500, 500, 1_000_000e18);
+        vault.configureAsset(address(weth), AssetParams(address(ethFeed), 0, 2000, 1500, 500, 1_000_000e18));
     }
 
     /// @dev The module runs only inside the vault: called directly it would act on its own empty storage.

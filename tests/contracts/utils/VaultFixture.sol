@@ -6,6 +6,7 @@ import {Test} from "forge-std/Test.sol";
 import {PrimeVault} from "../../../contracts/PrimeVault.sol";
 import {MockERC20} from "../../../contracts/mocks/MockERC20.sol";
 import {MockPriceFeed} from "../../../contracts/mocks/MockPriceFeed.sol";
+import {AssetParams} from "../../../contracts/interfaces/IPrimeVaultGovernance.sol";
 
 /// @dev The local deployment in miniature: USDC (6), WETH (18) and WBTC (8) with 8-decimal feeds.
 abstract contract VaultFixture is Test {
@@ -38,8 +39,10 @@ abstract contract VaultFixture is Test {
 
         vault = new PrimeVault(address(usdc), admin);
         vm.startPrank(admin);
-        vault.listAsset(address(weth), address(ethFeed), STALENESS, 2000, 1500, 500, 1_000_000e18);
-        vault.listAsset(address(wbtc), address(btcFeed), STALENESS, 2000, 1500, 600, 10_000e8);
+        vault.listAsset(
+            address(weth), AssetParams(address(ethFeed), STALENESS, 2000, 1500, 500, 1_000_000e18)
+        );
+        vault.listAsset(address(wbtc), AssetParams(address(btcFeed), STALENESS, 2000, 1500, 600, 10_000e8));
         vault.grantRole(vault.RISK_MANAGER_ROLE(), riskManager);
         vault.grantRole(vault.PAUSE_GUARDIAN_ROLE(), guardian);
         vm.stopPrank();
