@@ -43,7 +43,10 @@ build: setup ## Compile the contracts and export the ABIs the Python package shi
 
 test: build test-contracts test-python lint ## Run every test: forge (unit, fuzz, invariant, gas), pytest, ruff, mypy, Slither
 
+# `forge build --sizes` fails if a contract exceeds the 24,576-byte limit mainnet and anvil enforce.
 test-contracts: build
+	@mkdir -p build && $(FORGE) build --sizes > build/sizes.txt 2>&1 || { cat build/sizes.txt; exit 1; }
+	@grep -E "^\| (PrimeVault|LiquidationModule|TradingModule|PrimeVaultLens) " build/sizes.txt
 	$(FORGE) test
 
 test-python: build

@@ -136,7 +136,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
     function addVenue(IVenueAdapter adapter) external onlyRole(DEFAULT_ADMIN_ROLE) {
         uint256 id = _venues.length;
         if (id == MAX_VENUES) revert TooManyVenues(MAX_VENUES);
-        if (adapter.vault() != address(this)) revert AdapterNotForThisModule(address(adapter));
+        if (adapter.tradingModule() != address(this)) revert AdapterNotForThisModule(address(adapter));
         _venues.push(adapter);
         for (uint256 m; m < _markets.length; ++m) {
             _requireNotLooser(m, id);

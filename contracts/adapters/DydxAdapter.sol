@@ -30,8 +30,8 @@ contract DydxAdapter is VenueAdapterBase {
     /// @dev Vault market id -> clob pair.
     PairUnits[] internal _pairs;
 
-    constructor(address vault_, DydxStyleVenue venue, IERC20 usdc_, uint32[] memory clobPairIds)
-        VenueAdapterBase(vault_, address(venue), usdc_)
+    constructor(address tradingModule_, DydxStyleVenue venue, IERC20 usdc_, uint32[] memory clobPairIds)
+        VenueAdapterBase(tradingModule_, address(venue), usdc_)
     {
         for (uint256 i; i < clobPairIds.length; ++i) {
             DydxStyleVenue.ClobPair memory pair = venue.clobPair(clobPairIds[i]);
@@ -94,7 +94,7 @@ contract DydxAdapter is VenueAdapterBase {
     /// @inheritdoc IVenueAdapter
     function trade(uint8 market, int256 size, uint256 limitPrice)
         external
-        onlyVault
+        onlyTradingModule
         returns (uint256 averagePrice, uint256 fee)
     {
         PairUnits memory pair = _pair(market);
@@ -119,19 +119,19 @@ contract DydxAdapter is VenueAdapterBase {
     }
 
     /// @inheritdoc IVenueAdapter
-    function depositMargin(uint256 amount) external onlyVault {
+    function depositMargin(uint256 amount) external onlyTradingModule {
         _pullMargin(amount);
         _venue().depositToSubaccount(_subaccount(), amount);
     }
 
     /// @inheritdoc IVenueAdapter
-    function requestWithdrawal(uint256 amount) external onlyVault returns (uint256 claimableAt) {
-        _venue().withdrawFromSubaccount(_subaccount(), vault, amount);
+    function requestWithdrawal(uint256 amount) external onlyTradingModule returns (uint256 claimableAt) {
+        _venue().withdrawFromSubaccount(_subaccount(), tradingModule, amount);
         return block.timestamp;
     }
 
     /// @inheritdoc IVenueAdapter
-    function claimWithdrawal() external view onlyVault returns (uint256) {
+    function claimWithdrawal() external view onlyTradingModule returns (uint256) {
         return 0; // withdrawals are paid at request
     }
 

@@ -31,8 +31,8 @@ contract RabbitAdapter is VenueAdapterBase {
     /// @dev Vault market id -> price tick, read once: it never changes at the venue.
     uint256[] internal _ticks;
 
-    constructor(address vault_, RabbitStyleVenue venue, IERC20 usdc_, string[] memory marketIds)
-        VenueAdapterBase(vault_, address(venue), usdc_)
+    constructor(address tradingModule_, RabbitStyleVenue venue, IERC20 usdc_, string[] memory marketIds)
+        VenueAdapterBase(tradingModule_, address(venue), usdc_)
     {
         _marketIds = marketIds;
         for (uint256 i; i < marketIds.length; ++i) {
@@ -85,7 +85,7 @@ contract RabbitAdapter is VenueAdapterBase {
     /// @inheritdoc IVenueAdapter
     function trade(uint8 market, int256 size, uint256 limitPrice)
         external
-        onlyVault
+        onlyTradingModule
         returns (uint256 averagePrice, uint256 fee)
     {
         string memory id = _marketId(market);
@@ -101,14 +101,14 @@ contract RabbitAdapter is VenueAdapterBase {
     }
 
     /// @inheritdoc IVenueAdapter
-    function depositMargin(uint256 amount) external onlyVault {
+    function depositMargin(uint256 amount) external onlyTradingModule {
         _pullMargin(amount);
         // slither-disable-next-line unused-return (the deposit id is a receipt; the margin is credited in this call)
         _venue().deposit(amount);
     }
 
     /// @inheritdoc IVenueAdapter
-    function requestWithdrawal(uint256 amount) external onlyVault returns (uint256 claimableAt) {
+    function requestWithdrawal(uint256 amount) external onlyTradingModule returns (uint256 claimableAt) {
         uint256 requestId = _venue().requestWithdrawal(amount);
         claimableAt = block.timestamp + _venue().withdrawalDelay();
         _pending.push(Pending(uint64(requestId), uint40(claimableAt), uint96(amount)));
@@ -118,7 +118,7 @@ contract RabbitAdapter is VenueAdapterBase {
     /// @inheritdoc IVenueAdapter
     /// @dev Claims matured requests in order, at most MAX_CLAIMS per call, and stops at the first that is not
     ///      yet claimable.
-    function claimWithdrawal() external onlyVault returns (uint256 amount) {
+    function claimWithdrawal() external onlyTradingModule returns (uint256 amount) {
         uint256 first = _nextToClaim;
         uint256 end = first + MAX_CLAIMS < _pending.length ? first + MAX_CLAIMS : _pending.length;
         uint256 next = first;
@@ -132,7 +132,7 @@ contract RabbitAdapter is VenueAdapterBase {
         for (uint256 i = first; i < next; ++i) {
             _venue().claimWithdrawal(_pending[i].requestId);
         }
-        if (amount > 0) _sendToVault(amount);
+        if (amount > 0) _sendToTradingModule(amount);
     }
 
     function _venue() internal view returns (RabbitStyleVenue) {

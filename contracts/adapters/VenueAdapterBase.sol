@@ -9,27 +9,27 @@ import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
 import {PerpExchange} from "../venues/PerpExchange.sol";
 
 /// @title VenueAdapterBase
-/// @notice What every adapter shares: the vault-only guard and pulling margin from the vault.
+/// @notice What every adapter shares: the trading-module-only guard and pulling margin from the module.
 abstract contract VenueAdapterBase is IVenueAdapter {
     using SafeERC20 for IERC20;
 
-    address public immutable vault;
+    address public immutable tradingModule;
     address public immutable target;
     IERC20 internal immutable _usdc;
 
-    modifier onlyVault() {
-        if (msg.sender != vault) revert AdapterOnlyVault(msg.sender);
+    modifier onlyTradingModule() {
+        if (msg.sender != tradingModule) revert AdapterOnlyTradingModule(msg.sender);
         _;
     }
 
-    constructor(address vault_, address target_, IERC20 usdc_) {
-        (vault, target, _usdc) = (vault_, target_, usdc_);
+    constructor(address tradingModule_, address target_, IERC20 usdc_) {
+        (tradingModule, target, _usdc) = (tradingModule_, target_, usdc_);
     }
 
-    /// @dev Pulls margin from the vault and approves exactly that amount to the venue (reset by its use).
+    /// @dev Pulls margin from the trading module and approves exactly that amount to the venue (reset by its use).
     function _pullMargin(uint256 amount) internal {
-        // slither-disable-next-line arbitrary-send-erc20 (`from` is `vault`: immutable, and the only caller)
-        _usdc.safeTransferFrom(vault, address(this), amount);
+        // slither-disable-next-line arbitrary-send-erc20 (`from` is the trading module: immutable, and the only caller)
+        _usdc.safeTransferFrom(tradingModule, address(this), amount);
         _usdc.forceApprove(target, amount);
     }
 
@@ -56,7 +56,7 @@ abstract contract VenueAdapterBase is IVenueAdapter {
         return Math.mulDiv(notional, feePpm, 1e6, Math.Rounding.Ceil);
     }
 
-    function _sendToVault(uint256 amount) internal {
-        _usdc.safeTransfer(vault, amount);
+    function _sendToTradingModule(uint256 amount) internal {
+        _usdc.safeTransfer(tradingModule, amount);
     }
 }

@@ -5,13 +5,13 @@ pragma solidity ^0.8.24;
 /// @notice One perp venue seen through the vault's units: sizes in base-asset WAD (1e18 = one BTC), prices
 ///         in USD WAD per base unit, USDC amounts in USDC units, fees and margins in ppm. One adapter per
 ///         venue translates to that venue's API (quantums and subticks, string market ids, ...).
-/// @dev After Gearbox v3 adapters: an adapter knows exactly one vault (`vault()`, the only caller of its
-///      state-changing functions) and one venue (`target()`); it holds no funds between calls: margin lives
-///      in its account at the venue and every payout goes straight to the vault. Caveat: a venue with
+/// @dev After Gearbox v3 adapters: an adapter knows exactly one trading module (`tradingModule()`, the only
+///      caller of its state-changing functions) and one venue (`target()`); it holds no funds between calls: margin lives
+///      in its account at the venue and every payout goes straight to the trading module, which returns it to the vault. Caveat: a venue with
 ///      delayed withdrawals (RabbitX-style) pays out only on `claimWithdrawal` after the delay.
 interface IVenueAdapter {
-    /// @notice The caller is not the adapter's vault.
-    error AdapterOnlyVault(address caller);
+    /// @notice The caller is not the adapter's trading module.
+    error AdapterOnlyTradingModule(address caller);
     /// @notice The vault's market id has no counterpart at this venue.
     error AdapterUnknownMarket(uint8 market);
     /// @notice The size or price does not translate exactly into the venue's units.
@@ -29,8 +29,8 @@ interface IVenueAdapter {
         int256 fundingRatePerSecond; // WAD of mark per second, positive: longs pay
     }
 
-    /// @notice The only address allowed to trade and move margin through this adapter.
-    function vault() external view returns (address);
+    /// @notice The trading module: the only address allowed to trade and move margin through this adapter.
+    function tradingModule() external view returns (address);
 
     /// @notice The venue contract.
     function target() external view returns (address);

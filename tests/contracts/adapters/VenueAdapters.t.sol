@@ -34,10 +34,14 @@ contract VenueAdaptersTest is VenueFixture {
     function test_onlyTheVaultTrades() public {
         for (uint256 i; i < 2; ++i) {
             IVenueAdapter adapter = _adapters()[i];
-            vm.expectRevert(abi.encodeWithSelector(IVenueAdapter.AdapterOnlyVault.selector, address(0xbad)));
+            vm.expectRevert(
+                abi.encodeWithSelector(IVenueAdapter.AdapterOnlyTradingModule.selector, address(0xbad))
+            );
             vm.prank(address(0xbad));
             adapter.trade(0, 1e18, 70_000e18);
-            vm.expectRevert(abi.encodeWithSelector(IVenueAdapter.AdapterOnlyVault.selector, address(0xbad)));
+            vm.expectRevert(
+                abi.encodeWithSelector(IVenueAdapter.AdapterOnlyTradingModule.selector, address(0xbad))
+            );
             vm.prank(address(0xbad));
             adapter.requestWithdrawal(1);
         }
