@@ -26,6 +26,10 @@ def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None
     def arg(key: str) -> Any:
         return exc.error.args.get(key)
 
+    def price(key: str) -> str:
+        # Perp prices and sizes are 18-decimal fixed point (USD per unit, base units).
+        return f"{format_units(int(exc.error.args.get(key, 0)), 18, 2)} USD"
+
     messages: dict[str, Callable[[], str]] = {
         "InsufficientEquity": lambda: (
             f"would make the account unhealthy: equity would be {usd('equity')}, below the initial requirement "
@@ -54,6 +58,37 @@ def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None
         "ZeroAmount": lambda: "the amount must be greater than zero",
         "NotSameOwner": lambda: "both sub-accounts must belong to the same owner",
         "SelfTransfer": lambda: "source and destination are the same sub-account",
+        "OracleUnusable": lambda: "a price this account needs is stale or invalid; try again once the feed updates",
+        "UnknownAsset": lambda: f"{arg('asset')} is not a listed collateral asset",
+        "UnknownMarket": lambda: f"market {arg('market')} is not listed; `primevault quotes` lists the markets",
+        "InsufficientReserves": lambda: (
+            f"the vault holds only {amount('available')} for sale, less than the {amount('requested')} asked for"
+        ),
+        "SlippageExceeded": lambda: (
+            f"the purchase would give {amount('amountOut')}, less than your minimum of {amount('minAmountOut')}"
+        ),
+        "FeeOnTransferNotSupported": lambda: "the token delivered less than the amount sent; it is not supported",
+        "OrderNotOpen": lambda: f"order {arg('orderId')} is not open (already executed, cancelled or unknown)",
+        "OrderExpired": lambda: f"order {arg('orderId')} expired; submit a new one",
+        "OrderCancelledByUser": lambda: f"order {arg('orderId')} was cancelled by its owner or operator",
+        "OrderAuthorityRevoked": lambda: (
+            f"order {arg('orderId')} died with its permission: the operator that placed it lost the trade "
+            "permission, or the owner cancelled all orders"
+        ),
+        "InvalidSplit": lambda: f"the router's split of order {arg('orderId')} does not add up to its size",
+        "LimitPriceExceeded": lambda: (
+            f"the average fill price {price('averagePrice')} is worse than the limit {price('limitPrice')}; "
+            "use a wider limit or a smaller size"
+        ),
+        "ReduceOnlyIncreases": lambda: (
+            f"reduce-only order {arg('orderId')} would open or grow a position at a venue; close where the "
+            "position is held"
+        ),
+        "PriceOutsideBand": lambda: (
+            f"the limit {price('limitPrice')} is more than {int(arg('bandBps') or 0) / 100:g}% from the oracle "
+            f"mark {price('mark')}"
+        ),
+        "BackstopTooSmall": lambda: "the backstop book holds less than the size to unwind",
     }
     explained = messages.get(exc.error.name)
     detail = explained() if explained else str(exc.error)
