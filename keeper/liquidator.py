@@ -10,14 +10,17 @@ import numpy as np
 from web3.types import BlockIdentifier
 
 from keeper.chain.artifacts import load_artifact
-from keeper.chain.oracle import feed_answer
+from keeper.chain.oracle import feed_contract
+from keeper.chain.revert import TransactionReverted
 from keeper.risk.health import MAX_VENUES, WAD, HealthArrays, PerpArrays, RiskParameters, compute_health, exact_health
 from keeper.vault import AccountSnapshot, VaultClient
 
-# Gas of one account in a liquidation batch and of the batch itself (from the gas snapshot, with margin).
-LIQUIDATION_GAS_PER_ACCOUNT = 40_000
+# Gas of one account in a liquidation batch and of the batch itself (from the gas snapshot, with margin): a
+# partial liquidation of a lending account is about 38,000; one with positions also moves them to the
+# backstop book, about 80,000 per open (market, venue) slot.
+LIQUIDATION_GAS_PER_ACCOUNT = 45_000
+LIQUIDATION_GAS_WITH_POSITIONS = 400_000
 LIQUIDATION_GAS_BASE = 120_000
-DELEVERAGE_GAS_PER_ACCOUNT = 450_000
 
 
 @dataclass(frozen=True)
@@ -30,34 +33,81 @@ class Scan:
     health: HealthArrays
     liquidatable: list[str]  # most underwater first
     with_positions: frozenset[str]  # those of `liquidatable` that hold perp positions
+    unusable_assets: tuple[str, ...] = ()  # collateral and perp markets whose price is unusable at `block`
+    unpriced: frozenset[str] = frozenset()  # accounts left out because they hold or trade one of those
 
 
-def risk_parameters(client: VaultClient, block: BlockIdentifier = "latest") -> RiskParameters:
-    """Prices, haircuts, perp marks, margins and funding indexes, read at `block`."""
-    prices = client.prices(block)  # first: a bad feed is reported as the vault's own oracle error
-    configs = client.asset_configs()
-    perp: dict[str, list[int]] = {"marks": [], "initial": [], "maintenance": []}
-    funding: list[int] = []
+@dataclass(frozen=True)
+class PerpReads:
+    """The trading module's markets at one block: marks (USD WAD, 0 if unusable), margins and funding."""
+
+    marks: list[int]
+    initial_bps: list[int]
+    maintenance_bps: list[int]
+    funding_indexes: list[int]  # per slot, market x MAX_VENUES + venue
+    unusable: frozenset[int]  # markets whose feed is stale, non-positive, or whose venues cannot read it
+
+
+def read_perp(client: VaultClient, block: BlockIdentifier = "latest") -> PerpReads:
+    """Every perp market's mark, margins and funding indexes at `block`. A market whose price is unusable
+    is reported in `unusable` (the vault skips accounts trading it) instead of stopping the read."""
     trading = client.deployment.trading
-    if trading is not None:
-        module = client.w3.eth.contract(address=trading, abi=load_artifact("TradingModule").abi)
-        for market in module.functions.markets().call(block_identifier=block):
-            feed, _, feed_decimals, initial_bps, maintenance_bps, _ = market
-            answer = feed_answer(client.w3, feed, block)
-            perp["marks"].append(answer * 10 ** (18 - feed_decimals))
-            perp["initial"].append(initial_bps)
-            perp["maintenance"].append(maintenance_bps)
+    if trading is None:
+        return PerpReads([], [], [], [], frozenset())
+    module = client.w3.eth.contract(address=trading, abi=load_artifact("TradingModule").abi)
+    now = int(client.w3.eth.get_block(block)["timestamp"])
+    marks, initial, maintenance, unusable = [], [], [], set()
+    for market_id, market in enumerate(module.functions.markets().call(block_identifier=block)):
+        feed, max_staleness, feed_decimals, initial_bps, maintenance_bps, _ = market
+        _, answer, _, updated_at, _ = (
+            feed_contract(client.w3, feed).functions.latestRoundData().call(block_identifier=block)
+        )
+        if answer <= 0 or now > updated_at + max_staleness:
+            unusable.add(market_id)
+        marks.append(max(answer, 0) * 10 ** (18 - feed_decimals) if market_id not in unusable else 0)
+        initial.append(initial_bps)
+        maintenance.append(maintenance_bps)
+    try:
         funding = [int(f) for f in client.read("read funding indexes", module.functions.fundingIndexes(), block)]
-        funding = funding[: len(perp["marks"]) * MAX_VENUES]
+    except TransactionReverted:
+        # A venue refuses to read a bad price; read slot by slot and mark the markets it cannot read.
+        funding = [0] * (len(marks) * MAX_VENUES)
+        adapters = [
+            client.w3.eth.contract(address=a, abi=load_artifact("DydxAdapter").abi)
+            for a in module.functions.venues().call(block_identifier=block)
+        ]
+        for market_id in range(len(marks)):
+            for venue_id, adapter in enumerate(adapters):
+                try:
+                    fn = adapter.functions.fundingIndex(market_id)
+                    funding[market_id * MAX_VENUES + venue_id] = int(client.read("read funding", fn, block))
+                except TransactionReverted:
+                    unusable.add(market_id)
+    return PerpReads(marks, initial, maintenance, funding[: len(marks) * MAX_VENUES], frozenset(unusable))
+
+
+def risk_parameters(
+    client: VaultClient,
+    block: BlockIdentifier = "latest",
+    prices: list[int] | None = None,
+    perp: PerpReads | None = None,
+) -> RiskParameters:
+    """Prices (unless given: an unusable one reads as 0), haircuts, perp marks, margins and funding indexes,
+    read at `block`."""
+    if prices is None:
+        prices, _ = client.prices(block)
+    if perp is None:
+        perp = read_perp(client, block)
+    configs = client.asset_configs()
     return RiskParameters(
         prices=prices,
         scale_exponents=[c.scale_exponent for c in configs],
         initial_haircut_bps=[c.initial_haircut_bps for c in configs],
         maintenance_haircut_bps=[c.maintenance_haircut_bps for c in configs],
-        perp_marks=perp["marks"],
-        perp_initial_bps=perp["initial"],
-        perp_maintenance_bps=perp["maintenance"],
-        funding_indexes=funding,
+        perp_marks=perp.marks,
+        perp_initial_bps=perp.initial_bps,
+        perp_maintenance_bps=perp.maintenance_bps,
+        funding_indexes=perp.funding_indexes,
     )
 
 
@@ -79,20 +129,35 @@ def scan(client: VaultClient, shard: tuple[int, int] = (0, 1), page_size: int = 
     """Reads every account (of this shard) at one block and returns those below their maintenance
     requirement, most underwater first. Shard i of n takes the accounts whose list index is i mod n."""
     block = client.w3.eth.block_number
-    params = risk_parameters(client, block)
+    prices, usable = client.prices(block)
+    markets = read_perp(client, block)
+    params = risk_parameters(client, block, prices, markets)
+    bad = [i for i, ok in enumerate(usable) if not ok]
     index, count = shard
     accounts = [a for k, a in enumerate(client.iter_accounts(page_size=page_size, block=block)) if k % count == index]
     base, collateral, perp = arrays(accounts, params)
     health = compute_health(base, collateral, params, perp)
     due = health.liquidatable.copy()
+    # An account holding an asset without a usable price cannot be judged (the vault skips it too).
+    unpriced_mask = collateral[:, bad].sum(axis=1) > 0 if bad else np.zeros(len(accounts), dtype=bool)
+    for k, snapshot in enumerate(accounts):
+        if any(p.slot // MAX_VENUES in markets.unusable for p in snapshot.positions):
+            unpriced_mask[k] = True
+    due &= ~unpriced_mask
     for i in np.flatnonzero(health.near_threshold):
         a = accounts[i]
         positions = [(p.slot, p.size, p.entry_price, p.funding_index) for p in a.positions]
-        due[i] = exact_health(a.base_balance, a.collateral, params, positions).liquidatable
+        due[i] = exact_health(a.base_balance, a.collateral, params, positions).liquidatable and not bool(
+            unpriced_mask[i]
+        )
     order = np.argsort((health.equity - health.maintenance_requirement)[due])
     candidates = [accounts[i].account for i in np.flatnonzero(due)[order]]
     trading = frozenset(accounts[i].account for i in np.flatnonzero(due) if accounts[i].positions)
-    return Scan(block, accounts, params, health, candidates, trading)
+    symbols = tuple(client.deployment.collateral[i].symbol for i in bad) + tuple(
+        client.deployment.markets[m].ticker for m in sorted(markets.unusable)
+    )
+    unpriced = frozenset(accounts[i].account for i in np.flatnonzero(unpriced_mask))
+    return Scan(block, accounts, params, health, candidates, trading, symbols, unpriced)
 
 
 def batches(

@@ -58,7 +58,9 @@ class CrashReport:
     orders_executed: int
     steps: list[Step]
     liquidations: list[tuple[int, str, int, int]]  # (block, account, debt cleared, shortfall)
-    deleverages: list[tuple[int, str, int]]  # (block, account, fraction WAD)
+    positions_absorbed: list[tuple[int, str, int]]  # (block, account, size WAD moved to the backstop book)
+    collateral_kept: dict[str, float]  # liquidated account -> share of its collateral value it kept
+    backstop_left: int  # (market, venue) slots of the backstop book still open at the end
     absorbed: dict[str, int]
     sold: dict[str, int]
     reserves_before: int
@@ -73,10 +75,10 @@ class CrashReport:
     png: Path | None = None
 
     def blocks_to_liquidation(self) -> list[tuple[str, list[int]]]:
-        """Per price step, how many blocks after it each of its liquidations or deleverages landed."""
+        """Per price step, how many blocks after it each of its liquidations landed."""
         result = []
         blocks = [s.block for s in self.steps]
-        events = sorted([b for b, *_ in self.liquidations] + [b for b, *_ in self.deleverages])
+        events = sorted(b for b, *_ in self.liquidations)
         for i, step in enumerate(self.steps):
             end = blocks[i + 1] if i + 1 < len(blocks) else float("inf")
             result.append((step.label, [b - step.block for b in events if step.block < b < end]))
@@ -133,14 +135,17 @@ def run_crash(
         # that the same seed gives the same liquidations.
         _recalibrate(path, node.url, Path(tmp) / "keeper")
         haircuts_after = _haircuts(vault)
-        liquidations, deleverages, bad_debt, absorbed, sold = _events(vault, trading, start_block)
+        liquidations, positions_absorbed, bad_debt, absorbed, sold = _events(vault, trading, start_block)
+        kept = _collateral_kept(vault, start_block)
         report = CrashReport(
             depositors=depositors,
             traders=traders,
             orders_executed=executed,
             steps=steps,
             liquidations=liquidations,
-            deleverages=deleverages,
+            positions_absorbed=positions_absorbed,
+            collateral_kept=kept,
+            backstop_left=len(trading.backstop()),
             absorbed=absorbed,
             sold=sold,
             reserves_before=reserves_before,
@@ -319,7 +324,7 @@ def _sell_absorbed(w3: Web3, vault: VaultClient, admin: Sender) -> None:
         held = vault.contract.functions.collateralReserves(token.address).call()
         if not held:
             continue
-        price = vault.prices()[[t.symbol for t in vault.deployment.collateral].index(token.symbol)]
+        price = vault.prices()[0][[t.symbol for t in vault.deployment.collateral].index(token.symbol)]
         cost = held * price // 10 ** (token.decimals + 8 - 6) + 1
         out = vault.contract.functions.quoteCollateral(token.address, cost).call()
         if out > held:
@@ -374,11 +379,31 @@ def _events(
     sold: dict[str, int] = {}
     for e in events.CollateralBought().get_logs(from_block=from_block):
         sold[symbols[e["args"]["asset"]]] = sold.get(symbols[e["args"]["asset"]], 0) + e["args"]["amount"]
-    deleverages = [
-        (e["blockNumber"], e["args"]["account"], e["args"]["fractionWad"])
-        for e in trading.contract.events.Deleveraged().get_logs(from_block=from_block)
+    positions = [
+        (e["blockNumber"], e["args"]["account"], abs(e["args"]["size"]))
+        for e in trading.contract.events.PositionAbsorbed().get_logs(from_block=from_block)
     ]
-    return liquidations, deleverages, bad_debt, absorbed, sold
+    return liquidations, positions, bad_debt, absorbed, sold
+
+
+def _collateral_kept(vault: VaultClient, from_block: int) -> dict[str, float]:
+    """For each account whose collateral was absorbed: the share of its collateral value (at today's prices)
+    it still holds. Partial liquidation takes only what restores health, so most keep most of it."""
+    prices, _ = vault.prices()
+    by_symbol = {t.address: (i, t) for i, t in enumerate(vault.deployment.collateral)}
+    taken: dict[str, float] = {}
+    for e in vault.contract.events.CollateralAbsorbed().get_logs(from_block=from_block):
+        index, token = by_symbol[e["args"]["asset"]]
+        value = e["args"]["amount"] / 10**token.decimals * prices[index]
+        taken[e["args"]["account"]] = taken.get(e["args"]["account"], 0.0) + value
+    kept = {}
+    for account, value_taken in taken.items():
+        held = sum(
+            vault.contract.functions.collateralBalanceOf(account, t.address).call() / 10**t.decimals * prices[i]
+            for i, t in enumerate(vault.deployment.collateral)
+        )
+        kept[account] = held / (held + value_taken) if held + value_taken else 0.0
+    return kept
 
 
 def _plot(report: CrashReport, path: Path) -> Path:
@@ -402,9 +427,9 @@ def _plot(report: CrashReport, path: Path) -> Path:
     health_ax.set_title("Account health after each step (equity / maintenance requirement, clipped at 5)")
     health_ax.legend()
     per_block: dict[int, int] = {}
-    for block, *_ in report.liquidations + report.deleverages:
+    for block, *_ in report.liquidations:
         per_block[block] = per_block.get(block, 0) + 1
-    blocks_ax.bar(list(per_block), list(per_block.values()), color="tab:red", label="liquidations + deleverages")
+    blocks_ax.bar(list(per_block), list(per_block.values()), color="tab:red", label="liquidations")
     for step in report.steps:
         blocks_ax.axvline(step.block, color="gray", linestyle=":", linewidth=1)
     blocks_ax.set_title("Liquidations per block (dotted: price updates)")

@@ -25,6 +25,7 @@ from keeper.venues.registry import load_venues
 
 WAD = Decimal(10) ** 18
 STATUSES = ("none", "open", "executed", "cancelled")
+PAUSE_TRADE = 1 << 3
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,18 @@ class OrderView:
     deadline: int
     reduce_only: bool
     status: str
+
+
+@dataclass(frozen=True)
+class BackstopView:
+    """The protocol's backstop book in one (market, venue): positions taken from liquidated accounts."""
+
+    market_id: int
+    venue_id: int
+    market: str
+    venue: str
+    size: Decimal  # signed, base units
+    entry_price: Decimal
 
 
 @dataclass(frozen=True)
@@ -140,17 +153,7 @@ class TradingClient:
             o = self.order(order_id)
             if o.status != "open":
                 raise InputError(f"order {order_id} is {o.status}, not open")
-            if o.reduce_only:
-                parts = self._closing_split(o)
-            else:
-                models = [v.cost_model(o.market) for v in venues]
-                try:
-                    split = route(abs(o.size), 1 if o.size > 0 else -1, models, horizon_seconds)
-                    parts = [(i, part) for i, part in enumerate(split.sizes) if part]
-                except InputError:
-                    # No venue can take this size: send it whole to one venue, whose refusal cancels the
-                    # order on chain with a named error the owner can read, instead of leaving it open.
-                    parts = [(0, abs(o.size))]
+            parts = self._split(o, venues, horizon_seconds)
             executions.append((order_id, [i for i, _ in parts], [_to_wad(part) for _, part in parts]))
             splits[order_id] = tuple((self._venue_names[i], part) for i, part in parts)
         receipt = self._sender().transact("execute orders", self.contract.functions.executeOrders(executions))
@@ -158,22 +161,58 @@ class TradingClient:
 
     # ------------------------------------------------------------------ helpers
 
-    def _closing_split(self, o: OrderView) -> list[tuple[int, Decimal]]:
-        """A reduce-only order closes where the account holds the position, largest first, so that closing
-        never leaves offsetting positions at two venues."""
-        held: dict[str, Decimal] = {p.venue: p.size for p in self.positions(o.account) if p.market == o.market}
+    def _split(self, o: OrderView, venues: Sequence[Venue], horizon_seconds: float) -> list[tuple[int, Decimal]]:
+        """The order's parts per venue id. Margin is charged per (market, venue), so the part of an order that
+        reduces a position goes to the venues that hold it (largest first); only what is left opens new
+        exposure and is routed by cost. A reduce-only order larger than the position, or a size no venue
+        can take, is still sent: the contract cancels it with a named reason the owner can read, and the
+        rest of the batch executes."""
+        held = {p.venue: p.size for p in self.positions(o.account) if p.market == o.market}
         remaining = abs(o.size)
-        parts = []
+        parts: dict[int, Decimal] = {}
         for venue_id, name in sorted(enumerate(self._venue_names), key=lambda v: -abs(held.get(v[1], Decimal(0)))):
             size = held.get(name, Decimal(0))
             if remaining == 0 or size == 0 or (size > 0) == (o.size > 0):
                 continue
-            part = min(remaining, abs(size))
-            parts.append((venue_id, part))
-            remaining -= part
-        if remaining:
-            raise InputError(f"order {o.order_id} is reduce-only but exceeds the position in {o.market} by {remaining}")
-        return sorted(parts)
+            parts[venue_id] = min(remaining, abs(size))
+            remaining -= parts[venue_id]
+        if remaining and o.reduce_only:
+            # Beyond the position: sent to the venue that holds none, where the contract refuses it.
+            spare = next((i for i in range(len(self._venue_names)) if i not in parts), 0)
+            parts[spare] = parts.get(spare, Decimal(0)) + remaining
+        elif remaining:
+            models = [v.cost_model(o.market) for v in venues]
+            try:
+                split = route(remaining, 1 if o.size > 0 else -1, models, horizon_seconds)
+                routed = [(i, part) for i, part in enumerate(split.sizes) if part]
+            except InputError:
+                routed = [(0, remaining)]
+            for venue_id, part in routed:
+                parts[venue_id] = parts.get(venue_id, Decimal(0)) + part
+        return sorted(parts.items())
+
+    def backstop(self) -> list[BackstopView]:
+        """Every nonzero slot of the backstop book."""
+        books = []
+        for market_id, market in enumerate(self.deployment.markets):
+            for venue_id, venue in enumerate(self._venue_names):
+                size, entry, _ = self.contract.functions.backstopPosition(market_id, venue_id).call()
+                if size:
+                    view = BackstopView(
+                        market_id, venue_id, market.ticker, venue, Decimal(size) / WAD, Decimal(entry) / WAD
+                    )
+                    books.append(view)
+        return books
+
+    def unwind_backstop(self, market_id: int, venue_id: int, size: Decimal, limit_price: Decimal) -> Any:
+        """Closes `size` (absolute, base units) of the backstop's position at a venue within `limit_price`."""
+        fn = self.contract.functions.unwindBackstop(market_id, venue_id, _to_wad(size), _to_wad(limit_price))
+        return self._sender().transact("unwind backstop", fn)
+
+    def trading_paused(self) -> bool:
+        """Whether the pause guardian has paused trading (then nothing executes)."""
+        vault = self.w3.eth.contract(address=self.deployment.vault, abi=load_artifact("PrimeVault").abi)
+        return bool(int(vault.functions.pausedActions().call()) & PAUSE_TRADE)
 
     def _outcomes(self, receipt: Any, splits: dict[int, tuple[tuple[str, Decimal], ...]]) -> list[ExecutionOutcome]:
         executed = {
@@ -199,7 +238,7 @@ class TradingClient:
         return outcomes
 
     def _order_view(self, order_id: int, raw: Sequence[Any]) -> OrderView:
-        account, market, reduce_only, status, deadline, size, limit = raw
+        account, market, reduce_only, status, deadline, size, limit, _operator, _epoch = raw
         return OrderView(
             order_id,
             Web3.to_checksum_address(account),

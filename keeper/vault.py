@@ -153,9 +153,11 @@ class VaultClient:
     def is_liquidatable(self, account: str, block: BlockIdentifier = "latest") -> bool:
         return bool(self.read("check liquidatable", self.contract.functions.isLiquidatable(account), block))
 
-    def prices(self, block: BlockIdentifier = "latest") -> list[int]:
+    def prices(self, block: BlockIdentifier = "latest") -> tuple[list[int], list[bool]]:
+        """Every collateral price (feed units) and whether it is usable; an unusable one reads as 0."""
         fn = self.lens.functions.prices(self.deployment.vault)
-        return [int(p) for p in self.read("read prices", fn, block)]
+        prices, usable = self.read("read prices", fn, block)
+        return [int(p) for p in prices], [bool(u) for u in usable]
 
     def asset_configs(self) -> list[AssetConfig]:
         addresses = self.contract.functions.collateralAssets().call()

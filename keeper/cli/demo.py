@@ -45,8 +45,10 @@ def _print(r: CrashReport) -> None:
     rows = [
         ("depositors (of them perp traders)", f"{r.depositors} ({r.traders})"),
         ("orders executed across both venues", str(r.orders_executed)),
-        ("accounts deleveraged (partial liquidation)", str(len(r.deleverages))),
-        ("accounts liquidated (collateral absorbed)", str(len(r.liquidations))),
+        ("accounts liquidated (partially: only what restores health)", str(len({a for _, a, *_ in r.liquidations}))),
+        ("  of them kept collateral", _kept(r)),
+        ("  positions moved to the backstop book", str(len({a for _, a, _ in r.positions_absorbed}))),
+        ("backstop book left open at the venues", f"{r.backstop_left} slot(s)"),
         ("collateral absorbed", ", ".join(f"{_amount(r, s, v)} {s}" for s, v in r.absorbed.items()) or "none"),
         ("absorbed collateral sold", ", ".join(f"{_amount(r, s, v)} {s}" for s, v in r.sold.items()) or "none"),
         ("reserves before -> after", f"{_usd(r.reserves_before)} -> {_usd(r.reserves_after)}"),
@@ -70,6 +72,15 @@ def _print(r: CrashReport) -> None:
         shown = "none needed" if not delays else f"{len(delays)} in {sorted(set(delays))} block(s)"
         click.echo(f"  {label:<28} {shown}")
     click.echo(f"\nreport: {r.png}")
+
+
+def _kept(r: CrashReport) -> str:
+    shares = sorted(r.collateral_kept.values())
+    if not shares:
+        return "none absorbed"
+    keeping = [x for x in shares if x > 0]
+    median = shares[len(shares) // 2]
+    return f"{len(keeping)} of {len(shares)}; median share of collateral value kept {median:.0%}"
 
 
 def _amount(r: CrashReport, symbol: str, units: int) -> str:

@@ -28,6 +28,9 @@ class KeeperMetrics:
         )
         self.haircut_bps = Gauge("primevault_haircut_bps", "Current haircuts", ["asset", "kind"], registry=r)
         self.orders_executed = Counter("primevault_orders_executed", "Orders executed", registry=r)
+        self.backstop_unwound = Counter(
+            "primevault_backstop_unwinds", "Slices of the backstop book closed at a venue", registry=r
+        )
         self.orders_cancelled = Counter("primevault_orders_cancelled", "Orders cancelled", ["reason"], registry=r)
         self.healthy = Gauge("primevault_keeper_healthy", "1 when the chain and prices are fresh", registry=r)
 

@@ -3,6 +3,7 @@ reconciliation and haircuts."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
@@ -24,13 +25,16 @@ from keeper.chain.transactions import DryRun, FeePolicy, Sender
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.metrics import Health, KeeperMetrics, serve
 from keeper.errors import PrimeVaultError
-from keeper.liquidator import DELEVERAGE_GAS_PER_ACCOUNT, Scan, batches, scan
+from keeper.liquidator import LIQUIDATION_GAS_WITH_POSITIONS, Scan, batches, scan
 from keeper.pricestore import PriceStore
+from keeper.risk.backstop import unwind_limit, unwind_slice
 from keeper.risk.haircuts import Bounds, HaircutProposal, propose
 from keeper.trading import TradingClient
 from keeper.vault import LiquidationResult, VaultClient, vault_error_decoder
+from keeper.venues import Venue
 
 log = logging.getLogger("primevault.keeper")
+WAD = Decimal(10) ** 18
 
 ORACLE_ERRORS = ("OracleStalePrice", "OracleInvalidPrice", "VenueBadPrice")
 MAX_ORDERS_PER_BATCH = 20
@@ -64,6 +68,30 @@ class Keeper:
         self.last_scan: Scan | None = None
         self._last_block = -1
         self._next_order = 0
+        self.is_executor, self.is_risk_manager = self._check_roles()
+
+    def _check_roles(self) -> tuple[bool, bool]:
+        """Which of the roles its jobs need the key holds, said in one line. Liquidation needs none; a job
+        whose role is missing is switched off instead of failing on every run."""
+        me = self.sender.address
+        vault = self.vault.contract.functions
+        risk_manager = bool(vault.hasRole(vault.RISK_MANAGER_ROLE().call(), me).call())
+        executor = False
+        if self.trading is not None:
+            module = self.trading.contract.functions
+            executor = bool(module.hasRole(module.EXECUTOR_ROLE().call(), me).call())
+        held = [name for name, ok in (("EXECUTOR_ROLE", executor), ("RISK_MANAGER_ROLE", risk_manager)) if ok]
+        off = []
+        if self.trading is not None and not executor:
+            off.append("orders, backstop unwinding and venue margin need EXECUTOR_ROLE on the trading module")
+        if self.config.apply_haircuts and not risk_manager:
+            off.append("haircut updates need RISK_MANAGER_ROLE on the vault (they are only proposed)")
+        line = f"keeper {me} holds {', '.join(held) or 'no role'}: liquidation on"
+        if off:
+            log.warning("%s; off: %s", line, "; ".join(off))
+        else:
+            log.info("%s, every job on", line)
+        return executor, risk_manager
 
     def _account(self) -> Any:
         c = self.config
@@ -89,10 +117,18 @@ class Keeper:
                 return []
             raise
         self.last_scan = found
+        if found.unusable_assets:
+            # The vault skips accounts it cannot price; the keeper leaves them out and goes on with the rest.
+            self.health.fail(f"price feed unusable for {', '.join(found.unusable_assets)}")
+            log.error(
+                "price of %s unusable: %d accounts holding it are left out of this scan",
+                ", ".join(found.unusable_assets),
+                len(found.unpriced),
+            )
         self.metrics.scan_seconds.observe(time.monotonic() - started)
         self.metrics.accounts_scanned.set(len(found.accounts))
         self.metrics.liquidatable.set(len(found.liquidatable))
-        block_time = self._check_chain_fresh(found.block)
+        block_time = self._check_chain_fresh(found.block, healthy=not found.unusable_assets)
         self._record_prices(found, block_time)
         if not found.liquidatable:
             return []
@@ -100,28 +136,20 @@ class Keeper:
         return self._liquidate(found)
 
     def _liquidate(self, found: Scan) -> list[LiquidationResult]:
-        """Deleverages accounts with positions and liquidates the rest. Each kind's batches are sent
-        together, so that on a chain with several transactions per block they land in the same blocks."""
+        """Liquidates every due account, with or without positions (the vault moves positions to its backstop
+        book, so no venue is involved). Batches are sized by each kind's gas and all sent together, so that
+        on a chain with several transactions per block they land in the same blocks."""
         with_positions = [a for a in found.liquidatable if a in found.with_positions]
         lending_only = [a for a in found.liquidatable if a not in found.with_positions]
-        if with_positions and self.trading is not None:
-            functions = self.trading.contract.functions
-            fns = [
-                functions.deleverage(b)
-                for b in batches(with_positions, self.config.gas_budget, DELEVERAGE_GAS_PER_ACCOUNT)
-            ]
-            for outcome in self._send("deleverage", self.sender.transact_all, "deleverage", fns) or []:
-                if isinstance(outcome, TransactionReverted):
-                    self._count_revert("deleverage", outcome)
-        lending_batches = batches(lending_only, self.config.gas_budget)
-        if not lending_batches:
-            return []
-        self.metrics.liquidations_sent.inc(len(lending_only))
-        outcomes = self._send("liquidate", self.vault.liquidate_batches, lending_batches)
+        all_batches = batches(lending_only, self.config.gas_budget) + batches(
+            with_positions, self.config.gas_budget, LIQUIDATION_GAS_WITH_POSITIONS
+        )
+        self.metrics.liquidations_sent.inc(len(found.liquidatable))
+        outcomes = self._send("liquidate", self.vault.liquidate_batches, all_batches)
         if outcomes is None:  # a dry run
             return []
         results = []
-        for batch, outcome in zip(lending_batches, outcomes, strict=True):
+        for batch, outcome in zip(all_batches, outcomes, strict=True):
             if isinstance(outcome, TransactionReverted):
                 self._count_revert("liquidate", outcome)
                 continue
@@ -135,12 +163,14 @@ class Keeper:
             results.append(outcome)
         return results
 
-    def _check_chain_fresh(self, block: int) -> int:
+    def _check_chain_fresh(self, block: int, healthy: bool = True) -> int:
         """Marks the keeper unhealthy when the scanned block is too old; returns its timestamp."""
         head = self.w3.eth.get_block(block)
         age = time.time() - int(head["timestamp"])
         if age > self.config.stale_after:
             self.health.fail(f"chain head is {age:.0f}s old")
+            self.metrics.healthy.set(0)
+        elif not healthy:
             self.metrics.healthy.set(0)
         else:
             self.health.ok()
@@ -157,8 +187,12 @@ class Keeper:
     # ------------------------------------------------------------------ scheduled jobs
 
     def orders_job(self) -> None:
-        """Executes open orders with the router's split; cancels expired ones."""
-        if self.trading is None:
+        """Executes open orders with the router's split; cancels expired ones. While trading is paused the
+        contract executes nothing, so the job waits."""
+        if self.trading is None or not self.is_executor:
+            return
+        if self.trading.trading_paused():
+            log.info("trading is paused: open orders wait")
             return
         count = self.trading.order_count()
         now = int(self.w3.eth.get_block("latest")["timestamp"])
@@ -182,11 +216,53 @@ class Keeper:
                     self.metrics.orders_cancelled.labels(outcome.reason.name if outcome.reason else "unknown").inc()
                     log.warning("order %d cancelled: %s", outcome.order_id, outcome.reason)
 
+    def backstop_job(self) -> None:
+        """Unwinds the backstop book (positions taken from liquidated accounts) at the venues that hold it, one
+        bounded slice per slot and run, priced inside the contract's band; tops the venue's margin up first
+        when the vault's netted position there would grow past what it holds."""
+        if self.trading is None or not self.is_executor:
+            return
+        readers = self.trading.venues()
+        adapters = self._adapters()
+        for book in self.trading.backstop():
+            market = self.deployment.markets[book.market_id]
+            mark = feed_price(self.w3, market.feed)
+            reader = readers[book.venue_id]
+            step = reader.cost_model(book.market).step
+            side = -1 if book.size > 0 else 1
+            limit = unwind_limit(mark, side)
+            quote = functools.partial(_average_price, reader, book.market, side)
+            size = unwind_slice(abs(book.size), step, quote, limit, side)
+            if size == 0:
+                log.warning("backstop %s at %s: no slice fits the price band now", book.market, book.venue)
+                continue
+            self._top_up_for(book.venue_id, adapters[book.venue_id], book.market_id, side * size, mark)
+            log.info("unwinding %s %s of the backstop at %s (limit %s)", size, book.market, book.venue, limit)
+            if self._send("unwind backstop", self.trading.unwind_backstop, book.market_id, book.venue_id, size, limit):
+                self.metrics.backstop_unwound.inc()
+
+    def _top_up_for(self, venue_id: int, adapter: Any, market_id: int, change: Decimal, mark: Decimal) -> None:
+        """Deposits margin at a venue if its initial requirement after the vault's netted position changes
+        by `change` (base units) would exceed the margin there."""
+        assert self.trading is not None
+        net_position = Decimal(int(self.trading.contract.functions.netPosition(market_id, venue_id).call())) / WAD
+        growth = abs(net_position + change) - abs(net_position)
+        if growth <= 0:
+            return
+        imf = Decimal(adapter.functions.marketParams(market_id).call()[2]) / 10**6
+        extra = int(growth * mark * imf * 10**self.deployment.base.decimals * 2)  # twice: room for the move
+        net, initial, _ = adapter.functions.margin().call()
+        if int(net) - int(initial) < extra:
+            amount = extra - (int(net) - int(initial))
+            log.info("venue %d: depositing %d margin before unwinding the backstop", venue_id, amount)
+            deposit = self.trading.contract.functions.depositMargin(venue_id, amount)
+            self._send("deposit margin", self.sender.transact, "deposit margin", deposit)
+
     def margin_job(self) -> None:
         """Keeps each venue's margin between floor and ceiling of what the netted positions need, and claims
         matured withdrawals. Deposits are instant; withdrawals may take a delay, so they only ever take the
         margin down to the target, never to the floor."""
-        if self.trading is None:
+        if self.trading is None or not self.is_executor:
             return
         module = self.trading.contract
         for venue_id, adapter in enumerate(self._adapters()):
@@ -263,7 +339,7 @@ class Keeper:
             proposals.append(proposal)
             self.metrics.haircut_bps.labels(token.symbol, "initial").set(config.initial_haircut_bps)
             self.metrics.haircut_bps.labels(token.symbol, "maintenance").set(config.maintenance_haircut_bps)
-            if apply and proposal.changes:
+            if apply and self.is_risk_manager and proposal.changes:
                 fn = self.vault.contract.functions.updateHaircuts(
                     config.address, proposal.next_initial_bps, proposal.next_maintenance_bps
                 )
@@ -275,7 +351,7 @@ class Keeper:
     def run_once(self) -> None:
         """One cycle of everything, in order."""
         self.risk_cycle()
-        for job in (self.orders_job, self.margin_job, self.reconcile_job, self.haircut_job):
+        for job in (self.orders_job, self.backstop_job, self.margin_job, self.reconcile_job, self.haircut_job):
             self._guarded(job)
 
     def run(self) -> None:
@@ -288,6 +364,7 @@ class Keeper:
         c = self.config
         for job, seconds in (
             (self.orders_job, c.orders_interval),
+            (self.backstop_job, c.orders_interval),
             (self.margin_job, c.margin_interval),
             (self.reconcile_job, c.reconcile_interval),
             (self.haircut_job, c.haircut_interval),
@@ -353,3 +430,7 @@ class Keeper:
             mark = feed_price(self.w3, market.feed)
             need += abs(Decimal(size)) / 10**18 * mark * Decimal(params[2]) / 10**6
         return int(need * 10**6)
+
+
+def _average_price(venue: Venue, market: str, side: int, size: Decimal) -> Decimal:
+    return venue.quote(market, size, side).average_price

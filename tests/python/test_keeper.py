@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from keeper.chain.artifacts import load_artifact
 from keeper.chain.deploy import seed_local_liquidity
 from keeper.chain.keys import dev_account
 from keeper.daemon.config import KeeperConfig, load_config
@@ -132,7 +133,7 @@ def open_loans_more(chain: Chain, count: int) -> list[str]:
 
 def test_the_batches_of_one_cycle_are_sent_together_and_share_a_block(chain: Chain, tmp_path: Path) -> None:
     accounts = open_loans(chain, 8)
-    keeper = keeper_for(chain, tmp_path, gas_budget=200_000, replace_after=60.0)  # two accounts per batch
+    keeper = keeper_for(chain, tmp_path, gas_budget=210_000, replace_after=60.0)  # two accounts per batch
     chain.set_price("WETH", 2700)
     price_block = chain.w3.eth.block_number
     blocks_when_sent: list[int] = []
@@ -152,7 +153,7 @@ def test_the_batches_of_one_cycle_are_sent_together_and_share_a_block(chain: Cha
 
 def test_a_dry_run_simulates_every_batch_and_sends_nothing(chain: Chain, tmp_path: Path, caplog: Any) -> None:
     accounts = open_loans(chain, 4)
-    keeper = keeper_for(chain, tmp_path, gas_budget=200_000, dry_run=True)
+    keeper = keeper_for(chain, tmp_path, gas_budget=210_000, dry_run=True)
     chain.set_price("WETH", 2700)
     block = chain.w3.eth.block_number
     with caplog.at_level("INFO", logger="primevault.keeper"):
@@ -175,25 +176,34 @@ def test_a_competing_keeper_takes_part_of_the_batch(chain: Chain, tmp_path: Path
     assert keeper.metrics.reverts.labels("liquidate")._value.get() == 0
 
 
-def test_bad_prices_stop_liquidations_and_mark_the_keeper_unhealthy(chain: Chain, tmp_path: Path) -> None:
-    open_loans(chain, 3)
+def test_a_bad_price_leaves_out_only_the_accounts_that_hold_it(chain: Chain, tmp_path: Path) -> None:
+    weth_loans = open_loans(chain, 3)
+    btc_borrower = chain.account(5).address
+    chain.mint(5, "WBTC", 1)
+    chain.client(5).deposit(btc_borrower, "WBTC", 10**7)  # 0.1 WBTC: 6,000
+    chain.client(5).withdraw(btc_borrower, "USDC", 4_700 * 10**6)
     keeper = keeper_for(chain, tmp_path)
     keeper.risk_cycle()
     assert keeper.health.status()[0]
-    chain.set_price("WETH", 0)
-    assert keeper.risk_cycle() == []
-    healthy, reason = keeper.health.status()
-    assert not healthy and "OracleInvalidPrice" in reason
-    admin = chain.client(0)
-    stale_at = int(chain.w3.eth.get_block("latest")["timestamp"]) - 8 * 86_400
-    from keeper.chain.artifacts import load_artifact
 
+    chain.set_price("WETH", 2700)  # every WETH loan is due, but ...
+    chain.set_price("WETH", 0)  # ... its feed breaks before the keeper sees it
+    chain.set_price("WBTC", 55_000)  # the WBTC loan: equity 800 < maintenance 825
+    results = keeper.risk_cycle()
+    assert [e.account for r in results for e in r.liquidated] == [btc_borrower], "the rest of the book goes on"
+    healthy, reason = keeper.health.status()
+    assert not healthy and "WETH" in reason
+    assert keeper.last_scan is not None and keeper.last_scan.unpriced == frozenset(weth_loans)
+    for account in weth_loans:
+        assert chain.client(0).collateral_balance(account, "WETH") == 10**18, "nothing sent on a bad price"
+
+    stale_at = int(chain.w3.eth.get_block("latest")["timestamp"]) - 8 * 86_400
     feed = chain.w3.eth.contract(address=chain.deployment.token("WETH").feed, abi=load_artifact("MockPriceFeed").abi)
+    admin = chain.client(0)
     assert admin.sender is not None
-    admin.sender.transact("stale", feed.functions.setRoundData(2000 * 10**8, stale_at))
+    admin.sender.transact("stale", feed.functions.setRoundData(2700 * 10**8, stale_at))
     assert keeper.risk_cycle() == []
-    assert "OracleStalePrice" in keeper.health.status()[1]
-    assert keeper.sender.sent == [], "nothing was sent on a bad price"
+    assert "WETH" in keeper.health.status()[1], "a stale feed is as unusable as a zero one"
 
 
 class DroppingProxy:
@@ -255,7 +265,7 @@ def test_a_reorg_that_undoes_a_liquidation_is_followed_by_a_resend(chain: Chain,
     assert chain.client(0).collateral_balance(account, "WETH") == 10**18, "the reorg undid it"
     results = keeper.risk_cycle()
     assert sum(len(r.liquidated) for r in results) == 1
-    assert chain.client(0).collateral_balance(account, "WETH") == 0
+    assert 0 < chain.client(0).collateral_balance(account, "WETH") < 10**18, "partially liquidated again"
 
 
 def test_a_stuck_transaction_is_replaced_with_the_same_nonce(chain: Chain, tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
-"""Perp trading through the package on a real anvil: routing, netting, funding, deleveraging, cancellations,
+"""Perp trading through the package on a real anvil: routing, netting, funding, the backstop book, cancellations,
 venue margin with a withdrawal delay, and the `trade` command's errors."""
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 import pytest
@@ -11,8 +12,10 @@ from click.testing import CliRunner, Result
 from keeper.chain.artifacts import load_artifact
 from keeper.chain.deploy import seed_local_liquidity
 from keeper.cli.main import cli
+from keeper.risk.backstop import unwind_limit, unwind_slice
 from keeper.routing import route
 from keeper.trading import TradingClient
+from keeper.venues import Venue
 from tests.python.conftest import Chain
 
 
@@ -114,21 +117,42 @@ def test_funding_accrual_moves_equity(market: Chain) -> None:
     assert before - after == pytest.approx(300 * 10**6, rel=0.02)
 
 
-def test_price_move_deleverages_only_part_of_the_position(market: Chain) -> None:
+def test_liquidation_moves_part_of_the_position_to_the_backstop_and_the_keeper_unwinds_it(market: Chain) -> None:
     alice, keeper = trader(market, 1), trader(market, 0)
     me = market.account(1).address
     order_id = alice.submit(me, "BTC-USD", Decimal(6), Decimal(61_500), deadline(market))
     assert keeper.execute([order_id])[0].executed
+    venue_before = adapter_position(market, 0, 0) + adapter_position(market, 1, 0)
     market.set_price("WBTC", 54_000)
     assert market.client(1).health(me).liquidatable
-    module = keeper.contract
-    admin = market.client(0).sender
-    assert admin is not None
-    admin.transact("deleverage", module.functions.deleverage([me]))
+
+    result = market.client(0).liquidate([me])
+    assert [e.account for e in result.liquidated] == [me]
     remaining = sum(p.size for p in alice.positions(me))
-    assert Decimal(0) < remaining < Decimal(6)
+    assert Decimal(0) < remaining < Decimal(6), "only part of the position was taken"
     assert not market.client(1).health(me).liquidatable
-    assert market.client(1).collateral_balance(me, "WETH") == 20 * 10**18
+    assert market.client(1).collateral_balance(me, "WETH") == 20 * 10**18, "collateral untouched"
+    books = keeper.backstop()
+    assert sum(b.size for b in books) == Decimal(6) - remaining, "the rest is the backstop's, venue by venue"
+    assert adapter_position(market, 0, 0) + adapter_position(market, 1, 0) == venue_before, "no venue fill yet"
+
+    # The executor closes the book at the venues in slices inside the contract's band.
+    limit = unwind_limit(Decimal(54_000), -1)
+    slices = 0
+    while books := keeper.backstop():
+        book = books[0]
+        reader = keeper.venues()[book.venue_id]
+        step = reader.cost_model("BTC-USD").step
+        size = unwind_slice(book.size, step, functools.partial(_sell_price, reader), limit, -1)
+        assert 0 < size <= book.size
+        keeper.unwind_backstop(book.market_id, book.venue_id, size, limit)
+        slices += 1
+    assert slices > len(books), "closed in more than one slice per venue"
+    assert adapter_position(market, 0, 0) + adapter_position(market, 1, 0) == int(remaining * 10**18)
+
+
+def _sell_price(reader: Venue, size: Decimal) -> Decimal:
+    return reader.quote("BTC-USD", size, -1).average_price
 
 
 def test_limit_and_deadline_cancel_with_a_decoded_reason(market: Chain) -> None:
