@@ -60,6 +60,7 @@ class CrashReport:
     liquidations: list[tuple[int, str, int, int]]  # (block, account, debt cleared, shortfall)
     positions_absorbed: list[tuple[int, str, int]]  # (block, account, size WAD moved to the backstop book)
     collateral_kept: dict[str, float]  # liquidated account -> share of its collateral value it kept
+    taken_per_liquidation: list[float]  # per liquidation: share of the account's collateral it absorbed
     backstop_left: int  # (market, venue) slots of the backstop book still open at the end
     absorbed: dict[str, int]
     sold: dict[str, int]
@@ -137,6 +138,7 @@ def run_crash(
         haircuts_after = _haircuts(vault)
         liquidations, positions_absorbed, bad_debt, absorbed, sold = _events(vault, trading, start_block)
         kept = _collateral_kept(vault, start_block)
+        taken = _taken_per_liquidation(vault, start_block)
         report = CrashReport(
             depositors=depositors,
             traders=traders,
@@ -145,6 +147,7 @@ def run_crash(
             liquidations=liquidations,
             positions_absorbed=positions_absorbed,
             collateral_kept=kept,
+            taken_per_liquidation=taken,
             backstop_left=len(trading.backstop()),
             absorbed=absorbed,
             sold=sold,
@@ -384,6 +387,18 @@ def _events(
         for e in trading.contract.events.PositionAbsorbed().get_logs(from_block=from_block)
     ]
     return liquidations, positions, bad_debt, absorbed, sold
+
+
+def _taken_per_liquidation(vault: VaultClient, from_block: int) -> list[float]:
+    """For each liquidation that absorbed collateral: the share of the account's collateral it took, by
+    amount, asset by asset (the same fraction of every asset is taken), read at the liquidation's block."""
+    shares = []
+    for e in vault.contract.events.CollateralAbsorbed().get_logs(from_block=from_block):
+        left = vault.contract.functions.collateralBalanceOf(e["args"]["account"], e["args"]["asset"]).call(
+            block_identifier=e["blockNumber"]
+        )
+        shares.append(e["args"]["amount"] / (e["args"]["amount"] + left))
+    return shares
 
 
 def _collateral_kept(vault: VaultClient, from_block: int) -> dict[str, float]:

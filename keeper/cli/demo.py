@@ -46,7 +46,8 @@ def _print(r: CrashReport) -> None:
         ("depositors (of them perp traders)", f"{r.depositors} ({r.traders})"),
         ("orders executed across both venues", str(r.orders_executed)),
         ("accounts liquidated (partially: only what restores health)", str(len({a for _, a, *_ in r.liquidations}))),
-        ("  of them kept collateral", _kept(r)),
+        ("  share of collateral each liquidation took", _taken(r)),
+        ("  accounts left with collateral at the end", _kept(r)),
         ("  positions moved to the backstop book", str(len({a for _, a, _ in r.positions_absorbed}))),
         ("backstop book left open at the venues", f"{r.backstop_left} slot(s)"),
         ("collateral absorbed", ", ".join(f"{_amount(r, s, v)} {s}" for s, v in r.absorbed.items()) or "none"),
@@ -74,13 +75,20 @@ def _print(r: CrashReport) -> None:
     click.echo(f"\nreport: {r.png}")
 
 
+def _taken(r: CrashReport) -> str:
+    shares = sorted(r.taken_per_liquidation)
+    if not shares:
+        return "none absorbed"
+    return f"median {shares[len(shares) // 2]:.0%} over {len(shares)} absorptions (all of it: {shares.count(1.0)})"
+
+
 def _kept(r: CrashReport) -> str:
     shares = sorted(r.collateral_kept.values())
     if not shares:
         return "none absorbed"
     keeping = [x for x in shares if x > 0]
     median = shares[len(shares) // 2]
-    return f"{len(keeping)} of {len(shares)}; median share of collateral value kept {median:.0%}"
+    return f"{len(keeping)} of {len(shares)}; median share of collateral value kept {median:.0%} after the crash"
 
 
 def _amount(r: CrashReport, symbol: str, units: int) -> str:

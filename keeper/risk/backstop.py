@@ -1,9 +1,10 @@
 """Sizing the unwind of the protocol's backstop book: pure arithmetic, no I/O.
 
 The backstop book holds positions taken over from liquidated accounts (`TradingModule.absorbPositions`).
-The keeper closes them at the venues in slices: at most a fifth of the book at a time (Hyperliquid cuts
-large liquidations in 20% slices), each small enough that the venue's average price stays inside the band
-the contract enforces around the oracle mark (`BACKSTOP_PRICE_BAND_BPS`, 5%).
+The keeper closes them at the venues in slices as large as the band allows: the whole book if the venue's
+average price for it stays inside the band the contract enforces around the oracle mark
+(`BACKSTOP_PRICE_BAND_BPS`, 5%), otherwise halves of it until one does (Hyperliquid likewise cuts large
+liquidations into slices); the rest waits for the next run, when the book has refilled.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 # The contract refuses limits more than 5% from the mark; the keeper keeps half a percent for the mark to
 # move between its read and the block.
 UNWIND_BAND = Decimal("0.045")
-SLICE_SHARE = Decimal("0.2")
 _WAD_QUANTUM = Decimal(1).scaleb(-18)
 
 
@@ -29,9 +29,9 @@ def unwind_limit(mark: Decimal, side: int) -> Decimal:
 def unwind_slice(
     book: Decimal, step: Decimal, average_price: Callable[[Decimal], Decimal], limit: Decimal, side: int
 ) -> Decimal:
-    """The size to close now (absolute, a multiple of `step`): a fifth of `book` (at least one step, at most
-    all of it), halved until the venue's average price for it is within `limit`; 0 if not even one step is."""
-    size = min(book, max(step, _floor_to(book * SLICE_SHARE, step)))
+    """The size to close now (absolute, a multiple of `step`): all of `book`, halved until the venue's average
+    price for it is within `limit`; 0 if not even one step is."""
+    size = book
     while size >= step:
         price = average_price(size)
         if (price <= limit) if side > 0 else (price >= limit):

