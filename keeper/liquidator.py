@@ -11,7 +11,7 @@ from web3.types import BlockIdentifier
 
 from keeper.chain.artifacts import load_artifact
 from keeper.chain.oracle import feed_contract
-from keeper.chain.revert import TransactionReverted
+from keeper.exceptions import TransactionReverted
 from keeper.risk.health import MAX_VENUES, WAD, HealthArrays, PerpArrays, RiskParameters, compute_health, exact_health
 from keeper.vault import AccountSnapshot, VaultClient
 

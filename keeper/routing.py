@@ -24,7 +24,7 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
-from keeper.errors import InputError
+from keeper.exceptions import InputError
 
 
 @dataclass(frozen=True)

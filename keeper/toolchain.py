@@ -7,11 +7,9 @@ import platform
 import shutil
 from pathlib import Path
 
+from keeper.exceptions import ToolNotFoundError
+
 _NPM_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
-
-
-class ToolNotFoundError(RuntimeError):
-    """A Foundry binary is neither on PATH nor installed by `npm ci`."""
 
 
 def project_root() -> Path:

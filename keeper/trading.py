@@ -17,7 +17,7 @@ from keeper.chain.artifacts import load_artifact
 from keeper.chain.deployment import Deployment
 from keeper.chain.revert import DecodedError
 from keeper.chain.transactions import Sender
-from keeper.errors import ConfigError, InputError, PrimeVaultError
+from keeper.exceptions import ConfigError, InputError, PrimeVaultError
 from keeper.routing import route
 from keeper.vault import vault_error_decoder
 from keeper.venues import Venue

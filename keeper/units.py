@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from keeper.errors import InputError
+from keeper.exceptions import InputError
 
 
 def parse_amount(text: str, decimals: int, symbol: str = "") -> int:

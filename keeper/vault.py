@@ -14,11 +14,11 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.logs import DISCARD
 from web3.types import BlockIdentifier, TxReceipt
 
-from keeper.chain.artifacts import load_artifact
+from keeper.chain.artifacts import ARTIFACT_NAMES, load_artifact
 from keeper.chain.deployment import Deployment, TokenInfo
-from keeper.chain.revert import ErrorDecoder, TransactionReverted, revert_data
+from keeper.chain.revert import ErrorDecoder, revert_data
 from keeper.chain.transactions import Sender
-from keeper.errors import PrimeVaultError
+from keeper.exceptions import PrimeVaultError, TransactionReverted
 
 MAX_UINT256 = 2**256 - 1
 PERMISSIONS = {"withdraw": 1 << 0, "transfer": 1 << 1, "trade": 1 << 2}
@@ -26,14 +26,9 @@ MAX_PAGE_SIZE = 1000
 
 
 def vault_error_decoder() -> ErrorDecoder:
-    """Decodes every custom error the vault, its trading module, adapters, venues and tokens revert with."""
-    return ErrorDecoder(
-        load_artifact("PrimeVault").abi,
-        load_artifact("TradingModule").abi,
-        load_artifact("DydxAdapter").abi,
-        load_artifact("DydxStyleVenue").abi,
-        load_artifact("MockERC20").abi,
-    )
+    """Decodes every custom error any shipped contract reverts with: the vault and its liquidation module,
+    the lens, the trading module, every adapter and venue, and the tokens."""
+    return ErrorDecoder(*(load_artifact(name).abi for name in ARTIFACT_NAMES))
 
 
 def sub_account(owner: str, sub_id: int) -> ChecksumAddress:

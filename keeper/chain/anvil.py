@@ -9,6 +9,7 @@ from types import TracebackType
 
 from web3 import Web3
 
+from keeper.exceptions import AnvilError
 from keeper.toolchain import find_tool
 
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -20,10 +21,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-class AnvilError(RuntimeError):
-    """anvil did not start or answer."""
 
 
 class Anvil:

@@ -10,7 +10,7 @@ from pathlib import Path
 from eth_typing import ChecksumAddress
 from web3 import Web3
 
-from keeper.errors import ConfigError, InputError
+from keeper.exceptions import ConfigError, InputError
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from keeper.chain.anvil import ANVIL_CHAIN_ID, DEV_MNEMONIC
-from keeper.errors import ConfigError
+from keeper.exceptions import ConfigError
 
 Account.enable_unaudited_hdwallet_features()
 

@@ -10,8 +10,6 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3RPCError
 
-from keeper.errors import PrimeVaultError
-
 _ERROR_STRING = "Error(string)"
 _PANIC = "Panic(uint256)"
 
@@ -72,15 +70,6 @@ class ErrorDecoder:
             for t, v in zip(types, abi_decode(types, data[4:]), strict=True)
         ]
         return DecodedError(name, dict(zip(names, values, strict=True)))
-
-
-class TransactionReverted(PrimeVaultError):
-    """A call or transaction reverted; `error` is the decoded reason."""
-
-    def __init__(self, action: str, error: DecodedError) -> None:
-        self.action = action
-        self.error = error
-        super().__init__(f"{action} reverted: {error}")
 
 
 def revert_data(exc: BaseException) -> bytes | None:

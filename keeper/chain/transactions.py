@@ -26,8 +26,8 @@ from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.types import Nonce, TxParams, TxReceipt, Wei
 
-from keeper.chain.revert import ErrorDecoder, TransactionReverted, revert_data
-from keeper.errors import PrimeVaultError
+from keeper.chain.revert import ErrorDecoder, revert_data
+from keeper.exceptions import DryRun, PrimeVaultError, TransactionReverted
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +49,6 @@ class SentTransaction:
     tx_hash: str
     nonce: int
     max_fee_per_gas: int
-
-
-class DryRun(PrimeVaultError):
-    """The sender is in dry-run mode: the transaction was simulated and would have been sent."""
 
 
 @dataclass

@@ -7,7 +7,7 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 
 from keeper.cli.context import CliContext, pass_context
-from keeper.errors import InputError
+from keeper.exceptions import InputError
 from keeper.units import format_units, parse_amount
 from keeper.vault import PERMISSIONS, VaultClient, sub_account
 

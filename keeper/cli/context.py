@@ -14,7 +14,7 @@ from web3 import Web3
 from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account, keystore_account, require_local_chain
 from keeper.chain.transactions import Sender
-from keeper.errors import ConfigError
+from keeper.exceptions import ConfigError
 from keeper.vault import VaultClient, vault_error_decoder
 
 DEFAULT_DEPLOYMENT = Path("deployments/local.json")

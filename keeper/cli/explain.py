@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from keeper.chain.deployment import Deployment
-from keeper.chain.revert import TransactionReverted
+from keeper.exceptions import TransactionReverted
 from keeper.units import format_units
 
 _PERMISSION_NAMES = {0: "owner", 1: "withdraw", 2: "transfer", 4: "trade"}

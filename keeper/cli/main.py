@@ -11,10 +11,9 @@ from dotenv import load_dotenv
 from requests.exceptions import ConnectionError as RequestsConnectionError
 
 from keeper import __version__
-from keeper.chain.revert import TransactionReverted
 from keeper.cli.context import DEFAULT_DEPLOYMENT, CliContext
 from keeper.cli.explain import explain
-from keeper.errors import PrimeVaultError
+from keeper.exceptions import PrimeVaultError, TransactionReverted
 
 
 class _OneLineErrors(click.Group):

@@ -10,7 +10,7 @@ import click
 
 from keeper.chain.oracle import feed_price
 from keeper.cli.context import CliContext, pass_context
-from keeper.errors import InputError
+from keeper.exceptions import InputError
 from keeper.trading import TradingClient
 from keeper.units import parse_amount
 from keeper.vault import sub_account

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from keeper.errors import ConfigError
+from keeper.exceptions import ConfigError
 
 ENV_PREFIX = "PRIMEVAULT_"
 

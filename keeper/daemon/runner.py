@@ -20,11 +20,10 @@ from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account, keystore_account, require_local_chain
 from keeper.chain.oracle import feed_price
 from keeper.chain.provider import connect
-from keeper.chain.revert import TransactionReverted
-from keeper.chain.transactions import DryRun, FeePolicy, Sender
+from keeper.chain.transactions import FeePolicy, Sender
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.metrics import Health, KeeperMetrics, serve
-from keeper.errors import PrimeVaultError
+from keeper.exceptions import DryRun, PrimeVaultError, TransactionReverted
 from keeper.liquidator import LIQUIDATION_GAS_WITH_POSITIONS, Scan, batches, scan
 from keeper.pricestore import PriceStore
 from keeper.risk.backstop import unwind_limit, unwind_slice

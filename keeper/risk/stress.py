@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from keeper.errors import InputError
+from keeper.exceptions import InputError
 from keeper.risk.health import PerpArrays, RiskParameters, compute_health
 
 _SHOCK = re.compile(r"^\s*([A-Za-z0-9]+)\s*=\s*([+-]?\d+(?:\.\d+)?)\s*%\s*$")

@@ -10,7 +10,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError
 
 from keeper.chain.artifacts import load_artifact
-from keeper.errors import InputError
+from keeper.exceptions import InputError
 from keeper.routing import VenueCostModel
 from keeper.venues import VenueQuote, cost_model_from_params, taker_fee
 

@@ -8,7 +8,7 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 
 from keeper.chain.artifacts import load_artifact
-from keeper.errors import InputError
+from keeper.exceptions import InputError
 from keeper.routing import VenueCostModel
 from keeper.venues import WAD, VenueQuote, cost_model_from_params, taker_fee
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from web3 import Web3
 
 from keeper.chain.deployment import Deployment
-from keeper.errors import ConfigError
+from keeper.exceptions import ConfigError
 from keeper.venues import Venue
 from keeper.venues.dydx import DydxVenue
 from keeper.venues.rabbitx import RabbitVenue

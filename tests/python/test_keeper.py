@@ -25,7 +25,7 @@ from keeper.chain.deploy import seed_local_liquidity
 from keeper.chain.keys import dev_account
 from keeper.daemon.config import KeeperConfig, load_config
 from keeper.daemon.runner import Keeper
-from keeper.errors import ConfigError
+from keeper.exceptions import ConfigError
 from keeper.liquidator import scan
 from keeper.vault import sub_account
 from tests.python.conftest import Chain
@@ -315,7 +315,7 @@ def test_haircut_updates_stay_within_the_onchain_bounds(chain: Chain, tmp_path: 
     [again, _] = keeper.haircut_job(apply=True)
     assert not again.allowed_now
     assert keeper.vault.asset_configs()[0].maintenance_haircut_bps == 2000
-    from keeper.chain.revert import TransactionReverted
+    from keeper.exceptions import TransactionReverted
 
     with pytest.raises(TransactionReverted) as refused:
         fn = keeper.vault.contract.functions.updateHaircuts(config.address, 6000, 5500)

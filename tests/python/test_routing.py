@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from keeper.errors import InputError
+from keeper.exceptions import InputError
 from keeper.routing import VenueCostModel, optimal_continuous, route
 
 STEP = Decimal("0.0001")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from keeper.errors import InputError
+from keeper.exceptions import InputError
 from keeper.units import format_units, parse_amount
 
 
@@ -33,3 +33,26 @@ def test_format_units() -> None:
     assert format_units(1_234_500_000, 6) == "1,234.5"
     assert format_units(-2_000_000, 6, 2) == "-2.00"
     assert format_units(10**18, 18) == "1"
+
+
+def test_every_shipped_contracts_errors_are_decoded() -> None:
+    from eth_abi.abi import encode
+    from web3 import Web3
+
+    from keeper.vault import vault_error_decoder
+
+    decoder = vault_error_decoder()
+    # The lens's own error (it was missing) and the liquidation module's.
+    data = Web3.keccak(text="InvalidPageSize(uint256,uint256)")[:4] + encode(["uint256", "uint256"], [0, 1000])
+    assert str(decoder.decode(data)) == "InvalidPageSize(limit=0, max=1000)"
+    assert decoder.decode(Web3.keccak(text="LiquidationModuleDirectCall()")[:4]).name == "LiquidationModuleDirectCall"
+
+
+def test_every_exception_the_package_defines_is_a_primevault_error() -> None:
+    import inspect
+
+    import keeper.exceptions as exceptions
+
+    classes = [c for _, c in inspect.getmembers(exceptions, inspect.isclass) if issubclass(c, Exception)]
+    assert len(classes) >= 7
+    assert all(issubclass(c, exceptions.PrimeVaultError) for c in classes)

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from keeper.chain.revert import TransactionReverted
+from keeper.exceptions import TransactionReverted
 from keeper.liquidator import risk_parameters, scan
 from keeper.risk.health import exact_health
 from keeper.vault import LiquidationResult, sub_account

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from keeper.cli.main import cli
-from keeper.errors import InputError
+from keeper.exceptions import InputError
 from keeper.routing import route
 from keeper.venues.dydx import ClobPair
 from keeper.venues.registry import load_venues

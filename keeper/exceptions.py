@@ -1,0 +1,45 @@
+"""Every exception the package raises, in one place, after web3.py's `exceptions.py`.
+
+Each derives from `PrimeVaultError` and renders as one line that says what went wrong and, where it can,
+what to do; the CLI prints that line without a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from keeper.chain.revert import DecodedError
+
+
+class PrimeVaultError(Exception):
+    """Base of every error the package raises (the CLI prints it as one line, without a traceback)."""
+
+
+class ConfigError(PrimeVaultError):
+    """Missing or invalid configuration: RPC URL, deployment file, key."""
+
+
+class InputError(PrimeVaultError):
+    """A value the user gave cannot be used (unknown asset, malformed amount, bad address)."""
+
+
+class ToolNotFoundError(PrimeVaultError):
+    """A Foundry binary (anvil, forge, cast) is neither on PATH nor installed from npm."""
+
+
+class AnvilError(PrimeVaultError):
+    """anvil did not start or answer."""
+
+
+class TransactionReverted(PrimeVaultError):
+    """A call or transaction reverted; `error` is the decoded custom error."""
+
+    def __init__(self, action: str, error: DecodedError) -> None:
+        self.action = action
+        self.error = error
+        super().__init__(f"{action} reverted: {error}")
+
+
+class DryRun(PrimeVaultError):
+    """The sender is in dry-run mode: the transaction was simulated and would have been sent."""
