@@ -1,10 +1,13 @@
 """Sizing the unwind of the protocol's backstop book: pure arithmetic, no I/O.
 
 The backstop book holds positions taken over from liquidated accounts (`TradingModule.absorbPositions`).
-The keeper closes them at the venues in slices as large as the band allows: the whole book if the venue's
-average price for it stays inside the band the contract enforces around the oracle mark
-(`BACKSTOP_PRICE_BAND_BPS`, 5%), otherwise halves of it until one does (Hyperliquid likewise cuts large
-liquidations into slices); the rest waits for the next run, when the book has refilled.
+The keeper closes them at the venues in bounded slices: at most `MAX_SLICE_SHARE` (20%, up to the venue's
+step) of the book as it stood when the unwind began (so a book closes in five runs, not ever more slowly as
+it shrinks), and
+no more than the venue can fill at an average price inside the band the contract enforces around the
+oracle mark (`BACKSTOP_PRICE_BAND_BPS`, 5%): the capped size is halved until the venue's price fits
+(Hyperliquid likewise cuts large liquidations into slices). The rest waits for the next run, when the
+venue's book has refilled.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 # The contract refuses limits more than 5% from the mark; the keeper keeps half a percent for the mark to
 # move between its read and the block.
 UNWIND_BAND = Decimal("0.045")
+# The largest share of the book closed in one slice.
+MAX_SLICE_SHARE = Decimal("0.2")
 _WAD_QUANTUM = Decimal(1).scaleb(-18)
 
 
@@ -26,12 +31,24 @@ def unwind_limit(mark: Decimal, side: int) -> Decimal:
     return (mark * (1 - UNWIND_BAND)).quantize(_WAD_QUANTUM, rounding=ROUND_CEILING)
 
 
+def slice_cap(peak: Decimal, step: Decimal, share: Decimal = MAX_SLICE_SHARE) -> Decimal:
+    """The largest slice of a book that stood at `peak` (absolute) when its unwind began: `share` of it rounded
+    up onto the venue's step (so that 1 / `share` slices close it, with no dust left for one more run), never
+    less than one step."""
+    return max((abs(peak) * share / step).to_integral_value(rounding=ROUND_CEILING) * step, step)
+
+
 def unwind_slice(
-    book: Decimal, step: Decimal, average_price: Callable[[Decimal], Decimal], limit: Decimal, side: int
+    book: Decimal,
+    step: Decimal,
+    average_price: Callable[[Decimal], Decimal],
+    limit: Decimal,
+    side: int,
+    cap: Decimal | None = None,
 ) -> Decimal:
-    """The size to close now (absolute, a multiple of `step`): all of `book`, halved until the venue's average
-    price for it is within `limit`; 0 if not even one step is."""
-    size = book
+    """The size to close now (absolute, a multiple of `step`): the smaller of `book` and `cap`, halved until
+    the venue's average price for it is within `limit`; 0 if not even one step is."""
+    size = abs(book) if cap is None else min(abs(book), cap)
     while size >= step:
         price = average_price(size)
         if (price <= limit) if side > 0 else (price >= limit):

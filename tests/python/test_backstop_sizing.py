@@ -1,11 +1,11 @@
-"""Sizing the backstop unwind (pure, no chain): slices as large as the price band allows."""
+"""Sizing the backstop unwind (pure, no chain): at most 20% of the book, and no more than the price band allows."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
 
-from keeper.risk.backstop import UNWIND_BAND, unwind_limit, unwind_slice
+from keeper.risk.backstop import UNWIND_BAND, slice_cap, unwind_limit, unwind_slice
 
 MARK = Decimal(50_000)
 STEP = Decimal("0.001")
@@ -39,3 +39,29 @@ def test_a_large_book_is_halved_until_its_price_fits_the_band() -> None:
 def test_nothing_when_even_one_step_is_outside_the_band() -> None:
     size = unwind_slice(Decimal(1), STEP, lambda q: MARK * Decimal("0.9"), unwind_limit(MARK, -1), -1)
     assert size == 0
+
+
+def test_a_slice_is_at_most_a_fifth_of_the_book_when_its_unwind_began() -> None:
+    deep = impact(Decimal(10_000), -1)  # the venue could take all of it
+    cap = slice_cap(Decimal(3), STEP)
+    assert cap == Decimal("0.6"), "a fifth of 3"
+    assert unwind_slice(Decimal(3), STEP, deep, unwind_limit(MARK, -1), -1, cap) == Decimal("0.6")
+    # The cap stays a fifth of the book it started from, so five slices close it, the last one smaller.
+    left, slices = Decimal(3), 0
+    while left:
+        left -= unwind_slice(left, STEP, deep, unwind_limit(MARK, -1), -1, cap)
+        slices += 1
+    assert slices == 5
+
+
+def test_the_cap_rounds_up_onto_the_step_so_no_dust_is_left() -> None:
+    assert slice_cap(Decimal("81.531"), STEP) == Decimal("16.307"), "5 x 16.307 covers 81.531"
+    assert slice_cap(Decimal("0.002"), STEP) == STEP, "never less than one step"
+
+
+def test_the_band_still_wins_over_the_cap() -> None:
+    # At depth 100, selling 10 costs 5%: the cap of 20 is halved to 10, then to 5.
+    size = unwind_slice(
+        Decimal(100), STEP, impact(Decimal(100), -1), unwind_limit(MARK, -1), -1, slice_cap(Decimal(100), STEP)
+    )
+    assert size == Decimal(5)

@@ -1,0 +1,126 @@
+"""The backstop-unwind job's decisions: which slice of the protocol's backstop book to close at each venue now,
+at what limit, and how much margin the venue needs first. Reads only; the daemon sends.
+
+Liquidation moves positions into the backstop book at the oracle mark without asking any venue to fill
+(`PrimeVault.liquidate`); this job then closes the book at the venue that holds each part of it with
+`TradingModule.unwindBackstop`, in slices sized by `keeper.risk.backstop`, one slice per (market, venue) and
+run, so a large book is worked off over several runs instead of hitting one venue at once.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from keeper.chain.artifacts import load_artifact
+from keeper.chain.oracle import feed_price
+from keeper.risk.backstop import slice_cap, unwind_limit, unwind_slice
+from keeper.trading import TradingClient
+from keeper.venues import Venue
+
+WAD = Decimal(10) ** 18
+PPM = Decimal(10) ** 6
+# Margin deposited before an unwind that grows the vault's netted position at a venue: what the venue's check
+# needs after the fill, plus this share of its initial requirement as room for the mark to move.
+MARGIN_HEADROOM = Decimal("0.5")
+
+
+@dataclass(frozen=True)
+class UnwindSlice:
+    """One decision for one (market, venue) slot of the backstop book."""
+
+    market_id: int
+    venue_id: int
+    market: str
+    venue: str
+    book: Decimal  # the backstop's signed position there, base units
+    size: Decimal  # absolute size to close now; 0 when no slice fits the price band
+    limit: Decimal  # worst average price accepted, USD
+    mark: Decimal  # the oracle mark the band is around, USD
+    expected_price: Decimal  # the venue's quoted average price for `size` (0 if none)
+    deposit: int  # base-token units to deposit at the venue first (0: its margin check already passes)
+
+    @property
+    def side(self) -> int:
+        """+1 buys (the book is short), -1 sells."""
+        return 1 if self.book < 0 else -1
+
+
+class BackstopUnwinder:
+    """Plans the backstop unwind. Remembers, per slot, the book's size when its unwind began, so that each
+    slice is at most 20% of that (the book closes in about five runs) rather than of what is left."""
+
+    def __init__(self, trading: TradingClient) -> None:
+        self.trading = trading
+        self.base_decimals = trading.deployment.base.decimals
+        self._peaks: dict[tuple[int, int], Decimal] = {}
+
+    def plan(self) -> list[UnwindSlice]:
+        """A slice for every nonzero slot of the book (size 0 where none fits the band now)."""
+        books = self.trading.backstop()
+        open_slots = {(b.market_id, b.venue_id) for b in books}
+        self._peaks = {slot: peak for slot, peak in self._peaks.items() if slot in open_slots}
+        if not books:
+            return []
+        readers = self.trading.venues()
+        adapters = self._adapters()
+        plans = []
+        for book in books:
+            slot = (book.market_id, book.venue_id)
+            self._peaks[slot] = max(self._peaks.get(slot, Decimal(0)), abs(book.size))
+            market = self.trading.deployment.markets[book.market_id]
+            mark = feed_price(self.trading.w3, market.feed)
+            reader = readers[book.venue_id]
+            step = reader.cost_model(book.market).step
+            side = 1 if book.size < 0 else -1
+            limit = unwind_limit(mark, side)
+            average_price = functools.partial(_average_price, reader, book.market, side)
+            size = unwind_slice(book.size, step, average_price, limit, side, slice_cap(self._peaks[slot], step))
+            price, fee = _quote(reader, book.market, side, size) if size else (Decimal(0), Decimal(0))
+            deposit = self._deposit_needed(adapters[book.venue_id], book.market_id, side * size, mark, price, fee)
+            plans.append(
+                UnwindSlice(
+                    book.market_id, book.venue_id, book.market, book.venue, book.size, size, limit, mark, price, deposit
+                )
+            )
+        return plans
+
+    def _deposit_needed(
+        self, adapter: Any, market_id: int, change: Decimal, mark: Decimal, price: Decimal, fee: Decimal
+    ) -> int:
+        """Base units to deposit at the venue so that its margin check passes after the vault's netted position
+        there changes by `change` (base units) at average `price` with `fee`; 0 if it passes already. The venue
+        checks only a fill that grows or flips the position: net collateral less the fill's cost against the
+        mark must cover the initial margin on every position afterwards."""
+        if change == 0:
+            return 0
+        before = Decimal(int(adapter.functions.position(market_id).call())) / WAD
+        after = before + change
+        if abs(after) <= abs(before) and (before == 0 or (after >= 0) == (before >= 0)):
+            return 0
+        imf = Decimal(int(adapter.functions.marketParams(market_id).call()[2])) / PPM
+        net, initial, _ = adapter.functions.margin().call()
+        unit = Decimal(10) ** self.base_decimals
+        initial_after = Decimal(int(initial)) / unit + (abs(after) - abs(before)) * mark * imf
+        cost = fee + abs(change) * abs(price - mark)
+        shortfall = initial_after - (Decimal(int(net)) / unit - cost)
+        if shortfall <= 0:
+            return 0
+        amount = (shortfall + initial_after * MARGIN_HEADROOM) * unit
+        return int(amount.to_integral_value(rounding=ROUND_CEILING))
+
+    def _adapters(self) -> list[Any]:
+        abi = load_artifact("DydxAdapter").abi  # the IVenueAdapter functions are the same on every adapter
+        w3 = self.trading.w3
+        return [w3.eth.contract(address=a, abi=abi) for a in self.trading.contract.functions.venues().call()]
+
+
+def _average_price(reader: Venue, market: str, side: int, size: Decimal) -> Decimal:
+    return reader.quote(market, size, side).average_price
+
+
+def _quote(reader: Venue, market: str, side: int, size: Decimal) -> tuple[Decimal, Decimal]:
+    quote = reader.quote(market, size, side)
+    return quote.average_price, quote.fee
