@@ -199,7 +199,12 @@ def chain_figures(accounts: int) -> None:
 
         keeper = Keeper(
             KeeperConfig(
-                rpc_urls=(node.url,), deployment=path, data_dir=Path(tmp) / "k", dev_account=9, metrics_port=None
+                rpc_urls=(node.url,),
+                deployment=path,
+                data_dir=Path(tmp) / "k",
+                dev_account=9,  # holds no role here: liquidation needs none
+                jobs=("liquidation",),
+                metrics_port=None,
             )
         )
         # The liquidation wave at the default block gas limit, blocks on a timer as on a live chain: the keeper

@@ -43,3 +43,7 @@ class TransactionReverted(PrimeVaultError):
 
 class DryRun(PrimeVaultError):
     """The sender is in dry-run mode: the transaction was simulated and would have been sent."""
+
+
+class MissingRoleError(ConfigError):
+    """The keeper's key lacks a role one of its enabled jobs needs (said at start, in one line)."""

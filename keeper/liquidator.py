@@ -3,7 +3,7 @@ exact confirmation near the threshold, and liquidation batches sized to a gas bu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,12 +15,19 @@ from keeper.exceptions import TransactionReverted
 from keeper.risk.health import MAX_VENUES, WAD, HealthArrays, PerpArrays, RiskParameters, compute_health, exact_health
 from keeper.vault import AccountSnapshot, VaultClient
 
-# Gas of one account in a liquidation batch and of the batch itself (from the gas snapshot, with margin): a
-# partial liquidation of a lending account is about 38,000; one with positions also moves them to the
-# backstop book, about 80,000 per open (market, venue) slot.
+# Gas of one account in a liquidation batch and of the batch itself, with margin. The gas snapshot
+# (snapshots/PrimeVault.json) has a partial liquidation of a lending account at 38,144 per account in a batch
+# of 50; moving positions to the backstop book adds about 80,000 per open (market, venue) slot (measured on
+# anvil: 10 accounts with 4 slots each, 353,000 per account), so an account's figure grows with its slots.
 LIQUIDATION_GAS_PER_ACCOUNT = 45_000
-LIQUIDATION_GAS_WITH_POSITIONS = 400_000
+LIQUIDATION_GAS_PER_SLOT = 90_000
 LIQUIDATION_GAS_BASE = 120_000
+
+
+def liquidation_gas(open_slots: int = 0) -> int:
+    """Gas budgeted for one account in a liquidation batch: the collateral part, plus the backstop takeover
+    of each open perp slot."""
+    return LIQUIDATION_GAS_PER_ACCOUNT + LIQUIDATION_GAS_PER_SLOT * open_slots
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,7 @@ class Scan:
     params: RiskParameters
     health: HealthArrays
     liquidatable: list[str]  # most underwater first
-    with_positions: frozenset[str]  # those of `liquidatable` that hold perp positions
+    open_slots: Mapping[str, int]  # of each account in `liquidatable`, its open perp (market, venue) slots
     unusable_assets: tuple[str, ...] = ()  # collateral and perp markets whose price is unusable at `block`
     unpriced: frozenset[str] = frozenset()  # accounts left out because they hold or trade one of those
 
@@ -152,17 +159,33 @@ def scan(client: VaultClient, shard: tuple[int, int] = (0, 1), page_size: int = 
         )
     order = np.argsort((health.equity - health.maintenance_requirement)[due])
     candidates = [accounts[i].account for i in np.flatnonzero(due)[order]]
-    trading = frozenset(accounts[i].account for i in np.flatnonzero(due) if accounts[i].positions)
+    slots: dict[str, int] = {accounts[i].account: len(accounts[i].positions) for i in np.flatnonzero(due)}
     symbols = tuple(client.deployment.collateral[i].symbol for i in bad) + tuple(
         client.deployment.markets[m].ticker for m in sorted(markets.unusable)
     )
     unpriced = frozenset(accounts[i].account for i in np.flatnonzero(unpriced_mask))
-    return Scan(block, accounts, params, health, candidates, trading, symbols, unpriced)
+    return Scan(block, accounts, params, health, candidates, slots, symbols, unpriced)
 
 
-def batches(
-    accounts: Sequence[str], gas_budget: int, per_account: int = LIQUIDATION_GAS_PER_ACCOUNT
-) -> list[list[str]]:
-    """Splits `accounts` into batches whose estimated gas stays within `gas_budget`."""
-    size = max(1, (gas_budget - LIQUIDATION_GAS_BASE) // per_account)
-    return [list(accounts[i : i + size]) for i in range(0, len(accounts), size)]
+def batches(accounts: Sequence[str], gas_budget: int, gas: Sequence[int] | int | None = None) -> list[list[str]]:
+    """Splits `accounts` (in order) into batches whose estimated gas stays within `gas_budget`: `gas` is each
+    account's figure (one for all, or one per account; default a lending account's). Every account is in
+    some batch, even one whose own figure exceeds the budget."""
+    if gas is None or isinstance(gas, int):
+        figures = [liquidation_gas() if gas is None else gas] * len(accounts)
+    else:
+        figures = list(gas)
+    if len(figures) != len(accounts):
+        raise ValueError(f"{len(figures)} gas figures for {len(accounts)} accounts")
+    result: list[list[str]] = []
+    current: list[str] = []
+    used = LIQUIDATION_GAS_BASE
+    for account, cost in zip(accounts, figures, strict=True):
+        if current and used + cost > gas_budget:
+            result.append(current)
+            current, used = [], LIQUIDATION_GAS_BASE
+        current.append(account)
+        used += cost
+    if current:
+        result.append(current)
+    return result

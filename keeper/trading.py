@@ -3,6 +3,7 @@ the router's split (the executor's job)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -11,6 +12,7 @@ from typing import Any
 from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.logs import DISCARD
 
 from keeper.chain.artifacts import load_artifact
@@ -23,6 +25,7 @@ from keeper.vault import vault_error_decoder
 from keeper.venues import Venue
 from keeper.venues.registry import load_venues
 
+log = logging.getLogger("primevault.trading")
 WAD = Decimal(10) ** 18
 STATUSES = ("none", "open", "executed", "cancelled")
 PAUSE_TRADE = 1 << 3
@@ -144,18 +147,32 @@ class TradingClient:
     def cancel(self, order_id: int) -> None:
         self._sender().transact("cancel order", self.contract.functions.cancelOrder(order_id))
 
-    def execute(self, order_ids: Sequence[int], horizon_seconds: float = 0.0) -> list[ExecutionOutcome]:
-        """Routes each order across the venues (cost-minimising split) and executes them in one batch."""
+    def execute(
+        self, order_ids: Sequence[int], horizon_seconds: float = 0.0, skip_closed: bool = False
+    ) -> list[ExecutionOutcome]:
+        """Routes each order across the venues (cost-minimising split) and executes them in one batch. An order
+        that is no longer open is an error, or left out with `skip_closed` (the keeper's batches: its owner may
+        have cancelled it since it was listed). An order the router cannot split is still sent whole to the
+        first venue, for the contract to execute or cancel with its reason; the rest of the batch executes."""
         venues = self.venues()
         executions: list[tuple[int, list[int], list[int]]] = []
         splits: dict[int, tuple[tuple[str, Decimal], ...]] = {}
         for order_id in order_ids:
             o = self.order(order_id)
             if o.status != "open":
+                if skip_closed:
+                    continue
                 raise InputError(f"order {order_id} is {o.status}, not open")
-            parts = self._split(o, venues, horizon_seconds)
-            executions.append((order_id, [i for i, _ in parts], [_to_wad(part) for _, part in parts]))
+            try:
+                parts = self._split(o, venues, horizon_seconds)
+                wads = [_to_wad(part) for _, part in parts]
+            except (PrimeVaultError, ContractLogicError, Web3RPCError, ArithmeticError, ValueError) as exc:
+                log.warning("order %d could not be routed (%s): sent whole to venue 0 for the contract", order_id, exc)
+                parts, wads = [(0, abs(o.size))], [_to_wad(abs(o.size))]
+            executions.append((order_id, [i for i, _ in parts], wads))
             splits[order_id] = tuple((self._venue_names[i], part) for i, part in parts)
+        if not executions:
+            return []
         receipt = self._sender().transact("execute orders", self.contract.functions.executeOrders(executions))
         return self._outcomes(receipt, splits)
 
@@ -185,7 +202,8 @@ class TradingClient:
             try:
                 split = route(remaining, 1 if o.size > 0 else -1, models, horizon_seconds)
                 routed = [(i, part) for i, part in enumerate(split.sizes) if part]
-            except InputError:
+            except InputError as exc:
+                log.warning("order %d could not be routed (%s): sent to venue 0 for the contract", o.order_id, exc)
                 routed = [(0, remaining)]
             for venue_id, part in routed:
                 parts[venue_id] = parts.get(venue_id, Decimal(0)) + part
@@ -206,8 +224,13 @@ class TradingClient:
 
     def unwind_backstop(self, market_id: int, venue_id: int, size: Decimal, limit_price: Decimal) -> Any:
         """Closes `size` (absolute, base units) of the backstop's position at a venue within `limit_price`."""
-        fn = self.contract.functions.unwindBackstop(market_id, venue_id, _to_wad(size), _to_wad(limit_price))
-        return self._sender().transact("unwind backstop", fn)
+        return self._sender().transact(
+            "unwind backstop", self.unwind_backstop_call(market_id, venue_id, size, limit_price)
+        )
+
+    def unwind_backstop_call(self, market_id: int, venue_id: int, size: Decimal, limit_price: Decimal) -> Any:
+        """The `unwindBackstop` call, unsent (to send several together)."""
+        return self.contract.functions.unwindBackstop(market_id, venue_id, _to_wad(size), _to_wad(limit_price))
 
     def trading_paused(self) -> bool:
         """Whether the pause guardian has paused trading (then nothing executes)."""

@@ -16,7 +16,7 @@ from web3.types import BlockIdentifier, TxReceipt
 
 from keeper.chain.artifacts import ARTIFACT_NAMES, load_artifact
 from keeper.chain.deployment import Deployment, TokenInfo
-from keeper.chain.revert import ErrorDecoder, revert_data
+from keeper.chain.revert import DecodedError, ErrorDecoder, revert_data
 from keeper.chain.transactions import Sender
 from keeper.exceptions import PrimeVaultError, TransactionReverted
 
@@ -111,6 +111,8 @@ class LiquidationResult:
     reward: int
     gas_used: int
     block: int
+    # Accounts the vault left out with `LiquidationSkipped` (their prices are unusable), with the reason.
+    skipped: tuple[tuple[ChecksumAddress, DecodedError], ...] = ()
 
 
 class VaultClient:
@@ -245,7 +247,11 @@ class VaultClient:
         )
         bad_debt = sum(e["args"]["amount"] for e in events.BadDebt().process_receipt(receipt, errors=DISCARD))
         reward = sum(e["args"]["reward"] for e in events.LiquidatorRewarded().process_receipt(receipt, errors=DISCARD))
-        return LiquidationResult(liquidated, bad_debt, reward, receipt["gasUsed"], receipt["blockNumber"])
+        skipped = tuple(
+            (e["args"]["account"], self.decoder.decode(bytes(e["args"]["reason"])))
+            for e in events.LiquidationSkipped().process_receipt(receipt, errors=DISCARD)
+        )
+        return LiquidationResult(liquidated, bad_debt, reward, receipt["gasUsed"], receipt["blockNumber"], skipped)
 
     def _approve(self, symbol: str, amount: int) -> None:
         sender = self._sender()

@@ -328,3 +328,16 @@ def seed_local_liquidity(sender: Sender, deployment: Deployment) -> None:
     for venue_id in range(len(deployment.venues)):
         margin = LOCAL_VENUE_MARGIN * 10**deployment.base.decimals
         sender.transact("post venue margin", module.functions.depositMargin(venue_id, margin))
+
+
+def grant_keeper_roles(sender: Sender, deployment: Deployment, keeper: str) -> None:
+    """Gives a keeper key every role its jobs need: EXECUTOR_ROLE on the trading module (orders, backstop
+    unwinding, venue margin) and RISK_MANAGER_ROLE on the vault (haircuts). `sender` must be the admin."""
+    w3 = sender.w3
+    contracts = [(w3.eth.contract(address=deployment.vault, abi=load_artifact("PrimeVault").abi), "RISK_MANAGER_ROLE")]
+    if deployment.trading is not None:
+        module = w3.eth.contract(address=deployment.trading, abi=load_artifact("TradingModule").abi)
+        contracts.append((module, "EXECUTOR_ROLE"))
+    for contract, role in contracts:
+        role_id = contract.functions[role]().call()
+        sender.transact(f"grant {role}", contract.functions.grantRole(role_id, Web3.to_checksum_address(keeper)))

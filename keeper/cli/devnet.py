@@ -12,13 +12,20 @@ import click
 from web3 import Web3
 
 from keeper.chain.anvil import Anvil
-from keeper.chain.deploy import LOCAL_POOL_SUPPLY, LOCAL_VENUE_MARGIN, deploy_local_system, seed_local_liquidity
+from keeper.chain.deploy import (
+    LOCAL_POOL_SUPPLY,
+    LOCAL_VENUE_MARGIN,
+    deploy_local_system,
+    grant_keeper_roles,
+    seed_local_liquidity,
+)
 from keeper.chain.keys import dev_account
 from keeper.chain.transactions import Sender
 from keeper.cli.context import CliContext, pass_context
 from keeper.vault import VaultClient, vault_error_decoder
 
 WALLET_FUNDING = {"USDC": 1_000_000, "WETH": 100, "WBTC": 5}
+KEEPER_DEV_ACCOUNT = 9  # holds the keeper's roles on the devnet: `primevault --dev-account 9 keeper run`
 
 
 def fund_wallets(client: VaultClient, sender: Sender, wallets: Sequence[str]) -> None:
@@ -42,6 +49,7 @@ def devnet(ctx: CliContext, port: int | None, fund: bool) -> None:
         sender = Sender(w3, dev_account(0), vault_error_decoder())
         deployment = dataclasses.replace(deploy_local_system(sender), rpc_url=node.url)
         seed_local_liquidity(sender, deployment)
+        grant_keeper_roles(sender, deployment, dev_account(KEEPER_DEV_ACCOUNT).address)
         deployment.save(ctx.deployment_path)
         if fund:
             wallets = [dev_account(i).address for i in range(1, 10)]
@@ -57,6 +65,7 @@ def devnet(ctx: CliContext, port: int | None, fund: bool) -> None:
         click.echo(f"deployment   {ctx.deployment_path}")
         if fund:
             click.echo("dev accounts 1-9 hold 1,000,000 USDC, 100 WETH and 5 WBTC each")
+        click.echo(f"keeper       dev account {KEEPER_DEV_ACCOUNT} holds EXECUTOR_ROLE and RISK_MANAGER_ROLE")
         click.echo("try: primevault --dev-account 1 account deposit 2 WETH; Ctrl-C stops the chain")
         stop.wait()
         click.echo("stopping anvil")

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from keeper.cli.context import CliContext, pass_context
-from keeper.daemon.config import KeeperConfig, load_config
+from keeper.daemon.config import JOBS, KeeperConfig, load_config
 from keeper.daemon.runner import Keeper
 from keeper.liquidator import arrays, risk_parameters
 from keeper.risk.stress import parse_shocks, shocked, stress
@@ -74,6 +74,10 @@ def keeper_group() -> None:
 @click.option("--shard", help="Scan only shard i of n, as i/n (e.g. 0/2).")
 @click.option("--metrics-port", help="Port for /metrics and /healthz (0 or 'off' to disable).")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--jobs",
+    help=f"Comma-separated jobs to run (default all: {','.join(JOBS)}); the key needs the roles of each.",
+)
 @click.option("--log-level", default="info", show_default=True)
 @pass_context
 def run(
@@ -84,11 +88,19 @@ def run(
     shard: str | None,
     metrics_port: str | None,
     data_dir: Path | None,
+    jobs: str | None,
     log_level: str,
 ) -> None:
     """Scan every block, liquidate, execute orders, manage venue margin, reconcile, recalibrate haircuts."""
     config = _keeper_config(
-        ctx, config_path, dry_run=dry_run, once=once, shard=shard, metrics_port=metrics_port, data_dir=data_dir
+        ctx,
+        config_path,
+        dry_run=dry_run,
+        once=once,
+        shard=shard,
+        metrics_port=metrics_port,
+        data_dir=data_dir,
+        jobs=jobs,
     )
     _configure_logging(log_level)
     keeper = Keeper(config)
@@ -114,7 +126,8 @@ def risk_group() -> None:
 @pass_context
 def haircuts(ctx: CliContext, config_path: Path | None, apply: bool) -> None:
     """Current haircuts next to the ones the volatility model proposes, with its inputs."""
-    keeper = Keeper(_keeper_config(ctx, config_path, metrics_port="off"))
+    config = _keeper_config(ctx, config_path, metrics_port="off", jobs=("haircuts",), apply_haircuts=apply)
+    keeper = Keeper(config)
     proposals = keeper.haircut_job(apply=apply)
     click.echo(
         f"{'asset':<6} {'samples':>7} {'vol/day ewma':>12} {'window':>8} {'add-on':>7}  "
@@ -139,7 +152,7 @@ def haircuts(ctx: CliContext, config_path: Path | None, apply: bool) -> None:
 def stress_command(ctx: CliContext, config_path: Path | None, shock: str) -> None:
     """How many accounts a price shock makes liquidatable, the shortfall, and whether reserves cover it."""
     shocks = parse_shocks(shock)
-    keeper = Keeper(_keeper_config(ctx, config_path, metrics_port="off"))
+    keeper = Keeper(_keeper_config(ctx, config_path, metrics_port="off", jobs=()))
     started = time.monotonic()
     params = risk_parameters(keeper.vault)
     accounts = list(keeper.vault.iter_accounts())

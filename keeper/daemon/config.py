@@ -13,6 +13,10 @@ from keeper.exceptions import ConfigError
 
 ENV_PREFIX = "PRIMEVAULT_"
 
+# The keeper's jobs, in the order a cycle runs them. Liquidation and reconciliation need no role; the others
+# need the roles in `keeper.daemon.runner.ROLES_NEEDED`, checked at start.
+JOBS = ("liquidation", "orders", "backstop", "margin", "reconcile", "haircuts")
+
 
 @dataclass(frozen=True)
 class KeeperConfig:
@@ -46,6 +50,8 @@ class KeeperConfig:
     # Haircuts.
     liquidity_addon_bps: dict[str, int] = field(default_factory=lambda: {"WETH": 200, "WBTC": 250})
     apply_haircuts: bool = True
+    # Jobs to run (a subset of JOBS); at start the key must hold the roles each one needs.
+    jobs: tuple[str, ...] = JOBS
     # Modes.
     dry_run: bool = False
     once: bool = False
@@ -117,6 +123,9 @@ def _coerce(name: str, value: Any) -> Any:
         if str(value).lower() in ("0", "false", "no", "off"):
             return False
         raise ValueError(f"{value!r} is not a boolean")
+    if name == "jobs":
+        names = value.split(",") if isinstance(value, str) else list(value)
+        return tuple(dict.fromkeys(str(n).strip().lower() for n in names if str(n).strip()))
     if name == "shard":
         if isinstance(value, tuple):
             return value
@@ -155,6 +164,9 @@ def _validate(c: KeeperConfig) -> None:
         errors.append("key: set keystore and password_file (or dev_account on a local chain)")
     if c.keystore is not None and c.password_file is None:
         errors.append("password_file: needed with keystore")
+    unknown_jobs = [j for j in c.jobs if j not in JOBS]
+    if unknown_jobs:
+        errors.append(f"jobs: unknown {', '.join(unknown_jobs)} (known: {', '.join(JOBS)})")
     if c.metrics_port is not None and not 0 <= c.metrics_port < 65_536:
         errors.append(f"metrics_port: {c.metrics_port} is not a port")
     if errors:

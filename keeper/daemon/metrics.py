@@ -18,6 +18,9 @@ class KeeperMetrics:
         self.liquidatable = Gauge("primevault_accounts_liquidatable", "Accounts found liquidatable", registry=r)
         self.liquidations_sent = Counter("primevault_liquidations_sent", "Accounts sent for liquidation", registry=r)
         self.liquidations_mined = Counter("primevault_liquidations_mined", "Accounts liquidated on chain", registry=r)
+        self.liquidations_skipped = Counter(
+            "primevault_liquidations_skipped", "Accounts the vault skipped in a batch", ["reason"], registry=r
+        )
         self.reverts = Counter(
             "primevault_transaction_reverts", "Transactions that reverted or were refused", ["action"], registry=r
         )

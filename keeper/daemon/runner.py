@@ -3,7 +3,6 @@ reconciliation and haircuts."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import signal
 import threading
@@ -15,28 +14,34 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from web3 import Web3
 
+from keeper.backstop import BackstopUnwinder, UnwindSlice
 from keeper.chain.artifacts import load_artifact
 from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account, keystore_account, require_local_chain
 from keeper.chain.oracle import feed_price
 from keeper.chain.provider import connect
 from keeper.chain.transactions import FeePolicy, Sender
-from keeper.daemon.config import KeeperConfig
+from keeper.daemon.config import JOBS, KeeperConfig
 from keeper.daemon.metrics import Health, KeeperMetrics, serve
-from keeper.exceptions import DryRun, PrimeVaultError, TransactionReverted
-from keeper.liquidator import LIQUIDATION_GAS_WITH_POSITIONS, Scan, batches, scan
+from keeper.exceptions import DryRun, MissingRoleError, PrimeVaultError, TransactionReverted
+from keeper.liquidator import Scan, batches, liquidation_gas, scan
 from keeper.pricestore import PriceStore
-from keeper.risk.backstop import unwind_limit, unwind_slice
 from keeper.risk.haircuts import Bounds, HaircutProposal, propose
 from keeper.trading import TradingClient
 from keeper.vault import LiquidationResult, VaultClient, vault_error_decoder
-from keeper.venues import Venue
 
 log = logging.getLogger("primevault.keeper")
 WAD = Decimal(10) ** 18
 
 ORACLE_ERRORS = ("OracleStalePrice", "OracleInvalidPrice", "VenueBadPrice")
 MAX_ORDERS_PER_BATCH = 20
+# The role each job needs, and where; liquidation and reconciliation need none, haircuts only when applied.
+ROLES_NEEDED = {
+    "orders": ("EXECUTOR_ROLE", "trading module"),
+    "backstop": ("EXECUTOR_ROLE", "trading module"),
+    "margin": ("EXECUTOR_ROLE", "trading module"),
+    "haircuts": ("RISK_MANAGER_ROLE", "vault"),
+}
 
 
 class Keeper:
@@ -67,30 +72,52 @@ class Keeper:
         self.last_scan: Scan | None = None
         self._last_block = -1
         self._next_order = 0
-        self.is_executor, self.is_risk_manager = self._check_roles()
+        self._trading_paused = False
+        self.unwinder = BackstopUnwinder(self.trading) if self.trading is not None else None
+        self.roles = self._check_roles()
 
-    def _check_roles(self) -> tuple[bool, bool]:
-        """Which of the roles its jobs need the key holds, said in one line. Liquidation needs none; a job
-        whose role is missing is switched off instead of failing on every run."""
+    def _check_roles(self) -> frozenset[str]:
+        """Checks that the key holds the role every enabled job needs, and says in one line which roles it
+        holds and which jobs run; a missing role stops the keeper with a one-line `MissingRoleError` that names
+        it and the jobs that need it."""
         me = self.sender.address
-        vault = self.vault.contract.functions
-        risk_manager = bool(vault.hasRole(vault.RISK_MANAGER_ROLE().call(), me).call())
-        executor = False
+        contracts = {"vault": self.vault.contract}
         if self.trading is not None:
-            module = self.trading.contract.functions
-            executor = bool(module.hasRole(module.EXECUTOR_ROLE().call(), me).call())
-        held = [name for name, ok in (("EXECUTOR_ROLE", executor), ("RISK_MANAGER_ROLE", risk_manager)) if ok]
-        off = []
-        if self.trading is not None and not executor:
-            off.append("orders, backstop unwinding and venue margin need EXECUTOR_ROLE on the trading module")
-        if self.config.apply_haircuts and not risk_manager:
-            off.append("haircut updates need RISK_MANAGER_ROLE on the vault (they are only proposed)")
-        line = f"keeper {me} holds {', '.join(held) or 'no role'}: liquidation on"
-        if off:
-            log.warning("%s; off: %s", line, "; ".join(off))
-        else:
-            log.info("%s, every job on", line)
-        return executor, risk_manager
+            contracts["trading module"] = self.trading.contract
+        held = set()
+        for role, where in sorted(set(ROLES_NEEDED.values())):
+            contract = contracts.get(where)
+            if contract is not None and contract.functions.hasRole(contract.functions[role]().call(), me).call():
+                held.add(role)
+        jobs = [job for job in JOBS if job in self.config.jobs]
+        missing: dict[tuple[str, str], list[str]] = {}
+        for job in jobs:
+            need = self._role_needed(job)
+            if need is not None and need[0] not in held:
+                missing.setdefault(need, []).append(job)
+        if missing:
+            lacks = " and ".join(
+                f"{role} on the {where} (needed by the {_and(needers)} job{'s' if len(needers) > 1 else ''})"
+                for (role, where), needers in missing.items()
+            )
+            others = [job for job in jobs if not any(job in needers for needers in missing.values())]
+            raise MissingRoleError(
+                f"keeper key {me} lacks {lacks}: grant {'them' if len(missing) > 1 else 'it'}, "
+                f"or run only the jobs it can (--jobs {','.join(others) or 'liquidation'})"
+            )
+        log.info("keeper %s holds %s; jobs: %s", me, ", ".join(sorted(held)) or "no role", ", ".join(jobs) or "none")
+        return frozenset(held)
+
+    def _role_needed(self, job: str) -> tuple[str, str] | None:
+        need = ROLES_NEEDED.get(job)
+        if need is None or (need[1] == "trading module" and self.trading is None):
+            return None  # nothing to do without a trading module
+        if job == "haircuts" and not self.config.apply_haircuts:
+            return None  # only proposed
+        return need
+
+    def _runs(self, job: str) -> bool:
+        return job in self.config.jobs
 
     def _account(self) -> Any:
         c = self.config
@@ -129,37 +156,48 @@ class Keeper:
         self.metrics.liquidatable.set(len(found.liquidatable))
         block_time = self._check_chain_fresh(found.block, healthy=not found.unusable_assets)
         self._record_prices(found, block_time)
-        if not found.liquidatable:
+        if not found.liquidatable or not self._runs("liquidation"):
             return []
         log.info("block %d: %d liquidatable of %d", found.block, len(found.liquidatable), len(found.accounts))
         return self._liquidate(found)
 
     def _liquidate(self, found: Scan) -> list[LiquidationResult]:
         """Liquidates every due account, with or without positions (the vault moves positions to its backstop
-        book, so no venue is involved). Batches are sized by each kind's gas and all sent together, so that
-        on a chain with several transactions per block they land in the same blocks."""
-        with_positions = [a for a in found.liquidatable if a in found.with_positions]
-        lending_only = [a for a in found.liquidatable if a not in found.with_positions]
-        all_batches = batches(lending_only, self.config.gas_budget) + batches(
-            with_positions, self.config.gas_budget, LIQUIDATION_GAS_WITH_POSITIONS
-        )
+        book, so no venue is involved), most underwater first, in batches sized by each account's gas (more
+        for each open perp slot). All batches are sent together, so that on a chain with several
+        transactions per block they land in the same blocks. The vault skips accounts it cannot liquidate
+        (`LiquidationSkipped`) instead of reverting; should a whole batch still revert, it is retried in
+        halves, so that no account keeps the others in its batch from being liquidated."""
+        gas = [liquidation_gas(found.open_slots.get(a, 0)) for a in found.liquidatable]
+        pending = batches(found.liquidatable, self.config.gas_budget, gas)
         self.metrics.liquidations_sent.inc(len(found.liquidatable))
-        outcomes = self._send("liquidate", self.vault.liquidate_batches, all_batches)
-        if outcomes is None:  # a dry run
-            return []
-        results = []
-        for batch, outcome in zip(all_batches, outcomes, strict=True):
-            if isinstance(outcome, TransactionReverted):
-                self._count_revert("liquidate", outcome)
-                continue
-            self.metrics.liquidations_mined.inc(len(outcome.liquidated))
-            log.info(
-                "liquidated %d in block %d (%d skipped)",
-                len(outcome.liquidated),
-                outcome.block,
-                len(batch) - len(outcome.liquidated),
-            )
-            results.append(outcome)
+        results: list[LiquidationResult] = []
+        while pending:
+            outcomes = self._send("liquidate", self.vault.liquidate_batches, pending)
+            if outcomes is None:  # a dry run
+                return results
+            retry: list[list[str]] = []
+            for batch, outcome in zip(pending, outcomes, strict=True):
+                if isinstance(outcome, TransactionReverted):
+                    self._count_revert("liquidate", outcome)
+                    if len(batch) > 1:
+                        log.warning("retrying the %d accounts of the reverted batch in two halves", len(batch))
+                        retry += [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
+                    else:
+                        log.error("account %s could not be liquidated: %s", batch[0], outcome.error)
+                    continue
+                self.metrics.liquidations_mined.inc(len(outcome.liquidated))
+                for account, reason in outcome.skipped:
+                    self.metrics.liquidations_skipped.labels(reason.name).inc()
+                    log.warning("account %s skipped by the vault: %s", account, reason)
+                log.info(
+                    "liquidated %d in block %d (%d skipped)",
+                    len(outcome.liquidated),
+                    outcome.block,
+                    len(batch) - len(outcome.liquidated),
+                )
+                results.append(outcome)
+            pending = retry
         return results
 
     def _check_chain_fresh(self, block: int, healthy: bool = True) -> int:
@@ -186,13 +224,20 @@ class Keeper:
     # ------------------------------------------------------------------ scheduled jobs
 
     def orders_job(self) -> None:
-        """Executes open orders with the router's split; cancels expired ones. While trading is paused the
-        contract executes nothing, so the job waits."""
-        if self.trading is None or not self.is_executor:
+        """Executes open orders with the router's split and cancels expired ones. An order the contract refuses
+        (reduce-only larger than the position, a limit the venues cannot meet, a revoked operator) is cancelled
+        on chain with its reason and the rest of its batch executes. While trading is paused the contract
+        executes nothing, so the job is skipped (one log line when the pause starts, one when it ends)."""
+        if self.trading is None or not self._runs("orders"):
             return
         if self.trading.trading_paused():
-            log.info("trading is paused: open orders wait")
+            if not self._trading_paused:
+                log.info("trading is paused: the orders job is skipped and open orders wait")
+            self._trading_paused = True
             return
+        if self._trading_paused:
+            log.info("trading resumed: executing open orders")
+            self._trading_paused = False
         count = self.trading.order_count()
         now = int(self.w3.eth.get_block("latest")["timestamp"])
         open_ids = []
@@ -206,62 +251,86 @@ class Keeper:
                 open_ids.append(order_id)
         self._next_order = min(open_ids, default=count)
         for start in range(0, len(open_ids), MAX_ORDERS_PER_BATCH):
-            chunk = open_ids[start : start + MAX_ORDERS_PER_BATCH]
-            outcomes = self._send("execute orders", self.trading.execute, chunk)
-            for outcome in outcomes if isinstance(outcomes, list) else []:
-                if outcome.executed:
-                    self.metrics.orders_executed.inc()
-                else:
-                    self.metrics.orders_cancelled.labels(outcome.reason.name if outcome.reason else "unknown").inc()
-                    log.warning("order %d cancelled: %s", outcome.order_id, outcome.reason)
+            self._execute_orders(open_ids[start : start + MAX_ORDERS_PER_BATCH])
 
-    def backstop_job(self) -> None:
-        """Unwinds the backstop book (positions taken from liquidated accounts) at the venues that hold it, one
-        bounded slice per slot and run, priced inside the contract's band; tops the venue's margin up first
-        when the vault's netted position there would grow past what it holds."""
-        if self.trading is None or not self.is_executor:
-            return
-        readers = self.trading.venues()
-        adapters = self._adapters()
-        for book in self.trading.backstop():
-            market = self.deployment.markets[book.market_id]
-            mark = feed_price(self.w3, market.feed)
-            reader = readers[book.venue_id]
-            step = reader.cost_model(book.market).step
-            side = -1 if book.size > 0 else 1
-            limit = unwind_limit(mark, side)
-            quote = functools.partial(_average_price, reader, book.market, side)
-            size = unwind_slice(abs(book.size), step, quote, limit, side)
-            if size == 0:
-                log.warning("backstop %s at %s: no slice fits the price band now", book.market, book.venue)
-                continue
-            self._top_up_for(book.venue_id, adapters[book.venue_id], book.market_id, side * size, mark)
-            log.info("unwinding %s %s of the backstop at %s (limit %s)", size, book.market, book.venue, limit)
-            if self._send("unwind backstop", self.trading.unwind_backstop, book.market_id, book.venue_id, size, limit):
-                self.metrics.backstop_unwound.inc()
-
-    def _top_up_for(self, venue_id: int, adapter: Any, market_id: int, change: Decimal, mark: Decimal) -> None:
-        """Deposits margin at a venue if its initial requirement after the vault's netted position changes
-        by `change` (base units) would exceed the margin there."""
+    def _execute_orders(self, order_ids: list[int]) -> None:
+        """Executes `order_ids` in one transaction. The contract cancels an order that fails inside it, so only
+        a pause (the orders wait) or something unforeseen reverts the whole batch; then each order is sent
+        alone, so that one cannot hold up the others."""
         assert self.trading is not None
-        net_position = Decimal(int(self.trading.contract.functions.netPosition(market_id, venue_id).call())) / WAD
-        growth = abs(net_position + change) - abs(net_position)
-        if growth <= 0:
+        try:
+            outcomes = self.trading.execute(order_ids, skip_closed=True)
+        except DryRun as exc:
+            log.info("%s", exc)
             return
-        imf = Decimal(adapter.functions.marketParams(market_id).call()[2]) / 10**6
-        extra = int(growth * mark * imf * 10**self.deployment.base.decimals * 2)  # twice: room for the move
-        net, initial, _ = adapter.functions.margin().call()
-        if int(net) - int(initial) < extra:
-            amount = extra - (int(net) - int(initial))
-            log.info("venue %d: depositing %d margin before unwinding the backstop", venue_id, amount)
-            deposit = self.trading.contract.functions.depositMargin(venue_id, amount)
-            self._send("deposit margin", self.sender.transact, "deposit margin", deposit)
+        except TransactionReverted as exc:
+            if exc.error.name == "Paused":
+                log.info("trading was paused before the orders landed: they wait")
+                self._trading_paused = True
+                return
+            self._count_revert("execute orders", exc)
+            if len(order_ids) > 1:
+                for order_id in order_ids:
+                    self._execute_orders([order_id])
+            return
+        for outcome in outcomes:
+            if outcome.executed:
+                self.metrics.orders_executed.inc()
+            else:
+                self.metrics.orders_cancelled.labels(outcome.reason.name if outcome.reason else "unknown").inc()
+                log.warning("order %d cancelled: %s", outcome.order_id, outcome.reason)
+
+    def backstop_job(self) -> list[UnwindSlice]:
+        """Unwinds the backstop book (positions taken from liquidated accounts) at the venues that hold it: one
+        slice per (market, venue) and run, at most 20% of the book and small enough for the venue's price to
+        stay inside the contract's band, with a limit inside the band. Where a slice would grow the vault's
+        netted position at a venue past what its margin covers, margin is deposited there first. The slices
+        are sent together, to share a block. Returns the slices decided."""
+        if self.unwinder is None or self.trading is None or not self._runs("backstop"):
+            return []
+        plans = self.unwinder.plan()
+        calls, sending = [], []
+        for s in plans:
+            if s.size == 0:
+                log.warning(
+                    "backstop %s at %s (%s): no slice fits the price band around %s now",
+                    s.market,
+                    s.venue,
+                    s.book,
+                    s.mark,
+                )
+                continue
+            if s.deposit:
+                log.info("%s: depositing %d margin before unwinding the backstop", s.venue, s.deposit)
+                deposit = self.trading.contract.functions.depositMargin(s.venue_id, s.deposit)
+                sent = self._send("deposit margin", self.sender.transact, "deposit margin", deposit)
+                if sent is None and not self.config.dry_run:
+                    continue  # reverted: the venue would refuse the slice too
+            log.info(
+                "unwinding %s of the %s %s backstop at %s (expected %s, limit %s)",
+                s.size,
+                s.book,
+                s.market,
+                s.venue,
+                s.expected_price,
+                s.limit,
+            )
+            calls.append(self.trading.unwind_backstop_call(s.market_id, s.venue_id, s.size, s.limit))
+            sending.append(s)
+        outcomes = self._send("unwind backstop", self.sender.transact_all, "unwind backstop", calls) if calls else None
+        for s, outcome in zip(sending, outcomes or [], strict=True):
+            if isinstance(outcome, TransactionReverted):
+                self.metrics.reverts.labels("unwind backstop").inc()
+                log.error("unwinding the %s backstop at %s reverted: %s", s.market, s.venue, outcome.error)
+            else:
+                self.metrics.backstop_unwound.inc()
+        return plans
 
     def margin_job(self) -> None:
         """Keeps each venue's margin between floor and ceiling of what the netted positions need, and claims
         matured withdrawals. Deposits are instant; withdrawals may take a delay, so they only ever take the
         margin down to the target, never to the floor."""
-        if self.trading is None or not self.is_executor:
+        if self.trading is None or not self._runs("margin"):
             return
         module = self.trading.contract
         for venue_id, adapter in enumerate(self._adapters()):
@@ -291,7 +360,7 @@ class Keeper:
     def reconcile_job(self) -> int:
         """Compares each venue's position and margin with the vault's books; logs and counts mismatches,
         never fixes them."""
-        if self.trading is None:
+        if self.trading is None or not self._runs("reconcile"):
             return 0
         mismatches = 0
         names = [v.name for v in self.deployment.venues]
@@ -338,7 +407,10 @@ class Keeper:
             proposals.append(proposal)
             self.metrics.haircut_bps.labels(token.symbol, "initial").set(config.initial_haircut_bps)
             self.metrics.haircut_bps.labels(token.symbol, "maintenance").set(config.maintenance_haircut_bps)
-            if apply and self.is_risk_manager and proposal.changes:
+            if apply and proposal.changes:
+                if "RISK_MANAGER_ROLE" not in self.roles:
+                    log.error("%s: haircut update needs RISK_MANAGER_ROLE on the vault; not sent", token.symbol)
+                    continue
                 fn = self.vault.contract.functions.updateHaircuts(
                     config.address, proposal.next_initial_bps, proposal.next_maintenance_bps
                 )
@@ -350,7 +422,8 @@ class Keeper:
     def run_once(self) -> None:
         """One cycle of everything, in order."""
         self.risk_cycle()
-        for job in (self.orders_job, self.backstop_job, self.margin_job, self.reconcile_job, self.haircut_job):
+        self._guarded(self.backstop_job)
+        for job in self._scheduled_jobs():
             self._guarded(job)
 
     def run(self) -> None:
@@ -361,13 +434,14 @@ class Keeper:
         server = serve(self.metrics, self.health, self.config.metrics_port) if self.config.metrics_port else None
         scheduler = BackgroundScheduler()
         c = self.config
-        for job, seconds in (
-            (self.orders_job, c.orders_interval),
-            (self.backstop_job, c.orders_interval),
-            (self.margin_job, c.margin_interval),
-            (self.reconcile_job, c.reconcile_interval),
-            (self.haircut_job, c.haircut_interval),
-        ):
+        intervals: dict[Callable[[], object], float] = {
+            self.orders_job: c.orders_interval,
+            self.margin_job: c.margin_interval,
+            self.reconcile_job: c.reconcile_interval,
+            self.haircut_job: c.haircut_interval,
+        }
+        for job in self._scheduled_jobs():
+            seconds = intervals[job]
             scheduler.add_job(self._guarded, "interval", args=[job], seconds=seconds, max_instances=1, coalesce=True)
         scheduler.start()
         log.info("keeper running as %s on %s", self.sender.address, c.rpc_urls[0])
@@ -382,12 +456,27 @@ class Keeper:
             self.prices.close()
             log.info("keeper stopped")
 
+    def _scheduled_jobs(self) -> list[Callable[[], object]]:
+        """The enabled jobs that run on a timer, in cycle order (liquidation and the backstop unwind run on
+        every new block)."""
+        jobs: dict[str, Callable[[], object]] = {
+            "orders": self.orders_job,
+            "margin": self.margin_job,
+            "reconcile": self.reconcile_job,
+            "haircuts": self.haircut_job,
+        }
+        return [jobs[name] for name in JOBS if name in jobs and self._runs(name)]
+
     def _on_new_block(self) -> None:
         block = self.w3.eth.block_number
         if block == self._last_block:
             return
         self._last_block = block
-        self.risk_cycle()
+        self._guarded(self.risk_cycle)
+        # The backstop unwind follows the scan in the same thread, one slice per slot and block, and only when
+        # no block arrived during the scan: a newer block (a price move?) is scanned, and liquidated, first.
+        if self._runs("backstop") and self.w3.eth.block_number == block:
+            self._guarded(self.backstop_job)
         self.metrics.blocks_behind.set(self.w3.eth.block_number - block)
 
     def _guarded(self, job: Callable[[], object]) -> None:
@@ -431,5 +520,5 @@ class Keeper:
         return int(need * 10**6)
 
 
-def _average_price(venue: Venue, market: str, side: int, size: Decimal) -> Decimal:
-    return venue.quote(market, size, side).average_price
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

@@ -67,7 +67,8 @@ def keeper_for(chain: Chain, tmp_path: Path, **overrides: Any) -> Keeper:
         rpc_urls=(chain.url,),
         deployment=chain.deployment_file,
         data_dir=tmp_path / "keeper",
-        dev_account=9,
+        dev_account=9,  # holds no role in the test deployment: the jobs that need none
+        jobs=("liquidation", "reconcile"),
         metrics_port=None,
         replace_after=5.0,
         receipt_timeout=30.0,
@@ -337,6 +338,8 @@ def test_sigterm_stops_the_daemon_cleanly(chain: Chain, tmp_path: Path) -> None:
         "9",
         "keeper",
         "run",
+        "--jobs",
+        "liquidation,reconcile",
         "--metrics-port",
         "off",
         "--data-dir",
@@ -381,6 +384,14 @@ def test_config_errors_are_one_line_each(tmp_path: Path, no_env: None) -> None:
     assert any("deployment: missing.json does not exist" in line for line in lines)
     with pytest.raises(ConfigError, match="unknown setting"):
         load_config(None, {"orders_intreval": 1})
+    with pytest.raises(ConfigError, match="jobs: unknown deleverage"):
+        load_config(None, {"dev_account": 1, "deployment": str(path), "jobs": "liquidation,deleverage"})
+
+
+def test_jobs_come_from_the_environment_as_a_list(chain: Chain, no_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRIMEVAULT_JOBS", "Liquidation, backstop,liquidation")
+    config = load_config(None, {"dev_account": 1, "deployment": str(chain.deployment_file)})
+    assert config.jobs == ("liquidation", "backstop")
 
 
 def test_exact_confirmation_agrees_with_the_contract_on_thousands_of_portfolios(chain: Chain, tmp_path: Path) -> None:

@@ -1,22 +1,31 @@
-"""The keeper's scheduled jobs on a real anvil: orders (an invalid order among valid ones, paused trading),
-the backstop unwind, and the start-up role check."""
+"""The keeper's jobs on a real anvil: liquidation of accounts with and without positions together, the backstop
+unwind after a liquidation (slices, price band, a margin top-up), orders (invalid orders among valid ones,
+closing orders, paused trading), and the start-up role check."""
 
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from keeper.chain.artifacts import load_artifact
 from keeper.chain.deploy import seed_local_liquidity
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
+from keeper.exceptions import MissingRoleError
+from keeper.liquidator import LIQUIDATION_GAS_BASE, batches, liquidation_gas
+from keeper.risk.backstop import MAX_SLICE_SHARE
 from keeper.trading import TradingClient
+from keeper.vault import sub_account
 from tests.python.conftest import Chain
 
 PAUSE_TRADE = 1 << 3
+WAD = 10**18
 
 
 @pytest.fixture
@@ -51,24 +60,188 @@ def deadline(chain: Chain) -> int:
     return int(chain.w3.eth.get_block("latest")["timestamp"]) + 600
 
 
-def test_one_invalid_order_is_cancelled_with_its_reason_and_the_rest_execute(
+def events(client: TradingClient, name: str, from_block: int) -> list[Any]:
+    return list(getattr(client.contract.events, name)().get_logs(from_block=from_block))
+
+
+def venue_positions(chain: Chain, market_id: int) -> list[int]:
+    abi = load_artifact("DydxAdapter").abi
+    return [
+        int(chain.w3.eth.contract(address=v.adapter, abi=abi).functions.position(market_id).call())
+        for v in chain.deployment.venues
+    ]
+
+
+# ---------------------------------------------------------------------- liquidation
+
+
+def test_accounts_with_and_without_positions_are_liquidated_together(traders: Chain, tmp_path: Path) -> None:
+    alice = trading(traders, 1)
+    me = traders.account(1).address
+    alice.submit(me, "BTC-USD", Decimal(6), Decimal(61_500), deadline(traders))
+    keeper = keeper_for(traders, tmp_path)
+    keeper.orders_job()
+    borrower = traders.client(3)
+    owner = traders.account(3).address
+    traders.mint(3, "WBTC", 1)
+    lenders = [sub_account(owner, i) for i in range(3)]
+    for account in lenders:  # 0.1 WBTC (6,000) borrowing 4,700 each
+        borrower.deposit(account, "WBTC", 10**7)
+        borrower.withdraw(account, "USDC", 4_700 * 10**6)
+    # A budget for three lending accounts, or one with positions: several batches, all sent in one cycle.
+    budget = LIQUIDATION_GAS_BASE + 3 * liquidation_gas()
+    keeper = keeper_for(traders, tmp_path, gas_budget=max(budget, 200_000))
+    traders.set_price("WBTC", 54_000)
+    results = keeper.risk_cycle()
+    liquidated = {e.account for r in results for e in r.liquidated}
+    assert liquidated == {me, *lenders}
+    assert keeper.last_scan is not None and keeper.last_scan.open_slots[me] == 2, "split over both venues"
+    assert len(results) >= 2, "sized into several batches"
+    assert all(not traders.client(0).health(a).liquidatable for a in liquidated)
+    assert alice.backstop(), "the position account's liquidation moved part of it to the backstop"
+
+
+def test_batches_are_sized_by_each_accounts_gas() -> None:
+    accounts = [f"0x{i:040x}" for i in range(6)]
+    gas = [liquidation_gas(0)] * 3 + [liquidation_gas(4)] * 3
+    budget = LIQUIDATION_GAS_BASE + liquidation_gas(4) + liquidation_gas(0)
+    split = batches(accounts, budget, gas)
+    assert [a for b in split for a in b] == accounts, "every account, in order"
+    for batch in split:
+        assert LIQUIDATION_GAS_BASE + sum(gas[accounts.index(a)] for a in batch) <= budget
+    assert batches(accounts[:1], 1, liquidation_gas(16)) == [accounts[:1]], "an account alone over budget still goes"
+
+
+def test_the_vault_skips_an_account_it_cannot_price_and_liquidates_the_rest(traders: Chain) -> None:
+    owner = traders.account(3).address
+    borrower = traders.client(3)
+    traders.mint(3, "WBTC", 1)
+    traders.mint(3, "WETH", 1)
+    btc, eth = sub_account(owner, 1), sub_account(owner, 2)
+    borrower.deposit(btc, "WBTC", 10**7)
+    borrower.withdraw(btc, "USDC", 4_700 * 10**6)
+    borrower.deposit(eth, "WETH", 10**18)
+    borrower.withdraw(eth, "USDC", 2_300 * 10**6)
+    traders.set_price("WETH", 2700)
+    traders.set_price("WBTC", 55_000)
+    traders.set_price("WBTC", 0)  # the WBTC feed breaks
+    result = traders.client(0).liquidate([btc, eth])
+    assert [e.account for e in result.liquidated] == [eth]
+    assert [(a, reason.name) for a, reason in result.skipped] == [(btc, "OracleUnusable")]
+
+
+# ---------------------------------------------------------------------- the backstop unwind
+
+
+def test_a_price_move_liquidates_into_the_backstop_and_the_keeper_unwinds_it_at_the_venues(
+    traders: Chain, tmp_path: Path
+) -> None:
+    alice = trading(traders, 1)
+    me = traders.account(1).address
+    alice.submit(me, "BTC-USD", Decimal(6), Decimal(61_500), deadline(traders))
+    keeper = keeper_for(traders, tmp_path)
+    keeper.orders_job()
+    start = traders.w3.eth.block_number
+    traders.set_price("WBTC", 54_000)
+
+    [result] = keeper.risk_cycle()
+    assert [e.account for e in result.liquidated] == [me]
+    absorbed = events(alice, "PositionAbsorbed", start)
+    assert {e["args"]["venue"] for e in absorbed} == {0, 1}, "part of the position at each venue"
+    kept = sum(p.size for p in alice.positions(me))
+    assert Decimal(0) < kept < Decimal(6), "liquidation is partial"
+    assert traders.client(1).collateral_balance(me, "WETH") == 20 * 10**18, "positions cover it: collateral kept"
+    books = {(b.market_id, b.venue_id): b.size for b in alice.backstop()}
+    assert sum(books.values()) == Decimal(6) - kept
+
+    runs = 0
+    while alice.backstop():
+        slices = keeper.backstop_job()
+        runs += 1
+        for s in slices:
+            step = keeper.trading.venues()[s.venue_id].cost_model(s.market).step if keeper.trading else Decimal(0)
+            assert 0 < s.size <= books[(s.market_id, s.venue_id)] * MAX_SLICE_SHARE + step, "a bounded slice"
+        assert runs <= 6, "20% slices close the book in five runs"
+    assert runs == 5
+    unwound = events(alice, "BackstopUnwound", start)
+    assert sum(-e["args"]["size"] for e in unwound) == int((Decimal(6) - kept) * WAD), "sold at the venues"
+    for e in unwound:
+        assert abs(e["args"]["price"] - 54_000 * WAD) <= 54_000 * WAD * 5 // 100, "inside the 5% band"
+    assert sum(venue_positions(traders, 0)) == int(kept * WAD), "the venues hold only alice's remaining position"
+    assert keeper.reconcile_job() == 0
+    assert keeper.metrics.backstop_unwound._value.get() == len(unwound)
+
+
+def test_the_keeper_tops_up_venue_margin_before_an_unwind_that_grows_the_venue_position(
+    traders: Chain, tmp_path: Path
+) -> None:
+    alice, bob = trading(traders, 1), trading(traders, 2)
+    a, b = traders.account(1).address, traders.account(2).address
+    traders.mint(2, "WETH", 200)
+    traders.client(2).deposit(b, "WETH", 200 * 10**18)
+    alice.submit(a, "BTC-USD", Decimal(6), Decimal(61_500), deadline(traders))
+    bob.submit(b, "BTC-USD", Decimal(-12), Decimal(58_000), deadline(traders))
+    keeper = keeper_for(traders, tmp_path)
+    keeper.orders_job()
+    assert all(p < 0 for p in venue_positions(traders, 0)), "the venues hold the net short"
+    traders.set_price("WBTC", 54_000)
+    [result] = keeper.risk_cycle()
+    assert [e.account for e in result.liquidated] == [a]
+    # The executor has taken the dYdX margin down to what the position there needs.
+    assert keeper.trading is not None
+    adapter = traders.w3.eth.contract(
+        address=traders.deployment.venues[0].adapter, abi=load_artifact("DydxAdapter").abi
+    )
+    net, initial, _ = adapter.functions.margin().call()
+    withdrawal = keeper.trading.contract.functions.requestMarginWithdrawal(0, net - initial - 10**6)
+    keeper.sender.transact("withdraw margin", withdrawal)
+    start = traders.w3.eth.block_number + 1
+
+    slices = keeper.backstop_job()
+    dydx = [s for s in slices if s.venue_id == 0]
+    assert dydx and dydx[0].deposit > 0, "selling the backstop's long grows the venue's short: margin first"
+    moved = events(keeper.trading, "VenueMarginMoved", start)
+    assert [(e["args"]["venue"], e["args"]["amount"]) for e in moved] == [(0, dydx[0].deposit)]
+    assert any(e["args"]["venue"] == 0 for e in events(keeper.trading, "BackstopUnwound", start))
+    net, initial, _ = adapter.functions.margin().call()
+    assert net >= initial
+
+
+# ---------------------------------------------------------------------- orders
+
+
+def test_invalid_orders_are_cancelled_with_their_reasons_and_the_rest_execute(
     traders: Chain, tmp_path: Path, caplog: Any
 ) -> None:
     alice, bob = trading(traders, 1), trading(traders, 2)
     a, b = traders.account(1).address, traders.account(2).address
     first = alice.submit(a, "BTC-USD", Decimal("0.5"), Decimal(61_000), deadline(traders))
-    invalid = bob.submit(b, "BTC-USD", Decimal(-1), Decimal(59_000), deadline(traders), reduce_only=True)
+    too_large = bob.submit(b, "BTC-USD", Decimal(-1), Decimal(59_000), deadline(traders), reduce_only=True)
+    unroutable = bob.submit(b, "ETH-USD", Decimal("0.0001"), Decimal(3_100), deadline(traders))  # below every step
     last = alice.submit(a, "ETH-USD", Decimal(-2), Decimal(2_900), deadline(traders))
     keeper = keeper_for(traders, tmp_path)
-    with caplog.at_level("WARNING", logger="primevault.keeper"):
+    with caplog.at_level("WARNING"):
         keeper.orders_job()
-    statuses = {i: alice.order(i).status for i in (first, invalid, last)}
-    assert statuses == {first: "executed", invalid: "cancelled", last: "executed"}
-    assert f"order {invalid} cancelled: ReduceOnlyIncreases" in caplog.text
+    statuses = {i: alice.order(i).status for i in (first, too_large, unroutable, last)}
+    assert statuses == {first: "executed", too_large: "cancelled", unroutable: "cancelled", last: "executed"}
+    assert f"order {too_large} cancelled: ReduceOnlyIncreases" in caplog.text
+    assert f"order {unroutable} could not be routed" in caplog.text, "sent anyway, for the contract to judge"
+    assert f"order {unroutable} cancelled: VenueInvalidSize" in caplog.text
     assert keeper.metrics.orders_executed._value.get() == 2
+    assert keeper.metrics.orders_cancelled.labels("ReduceOnlyIncreases")._value.get() == 1
 
 
-def test_a_closing_order_goes_to_the_venue_that_holds_the_position(traders: Chain, tmp_path: Path) -> None:
+def test_an_order_closed_after_it_was_listed_does_not_stop_the_batch(traders: Chain) -> None:
+    alice = trading(traders, 1)
+    a = traders.account(1).address
+    gone = alice.submit(a, "BTC-USD", Decimal("0.5"), Decimal(61_000), deadline(traders))
+    kept = alice.submit(a, "ETH-USD", Decimal(1), Decimal(3_100), deadline(traders))
+    alice.cancel(gone)  # its owner cancels it after the keeper listed the open orders
+    outcomes = trading(traders, 0).execute([gone, kept], skip_closed=True)
+    assert [(o.order_id, o.executed) for o in outcomes] == [(kept, True)]
+
+
+def test_closing_orders_go_to_the_venues_that_hold_the_position(traders: Chain, tmp_path: Path) -> None:
     alice = trading(traders, 1)
     me = traders.account(1).address
     opened = alice.submit(me, "BTC-USD", Decimal(2), Decimal(61_500), deadline(traders))
@@ -76,7 +249,14 @@ def test_a_closing_order_goes_to_the_venue_that_holds_the_position(traders: Chai
     keeper.orders_job()
     held = {p.venue: p.size for p in alice.positions(me)}
     assert alice.order(opened).status == "executed" and len(held) == 2, "the router split the opening order"
+    # Reduce-only and as large as the position: each venue's leg closes where it is held.
+    reduce_only = alice.submit(me, "BTC-USD", Decimal(-2), Decimal(58_000), deadline(traders), reduce_only=True)
+    keeper.orders_job()
+    assert alice.order(reduce_only).status == "executed"
+    assert alice.positions(me) == []
     # Not reduce-only, and larger than the position: closes each venue's leg, routes only the rest.
+    alice.submit(me, "BTC-USD", Decimal(2), Decimal(61_500), deadline(traders))
+    keeper.orders_job()
     closing = alice.submit(me, "BTC-USD", Decimal(-3), Decimal(58_000), deadline(traders))
     keeper.orders_job()
     assert alice.order(closing).status == "executed"
@@ -85,7 +265,7 @@ def test_a_closing_order_goes_to_the_venue_that_holds_the_position(traders: Chai
     assert all(size <= 0 for size in positions.values()), "no venue kept a long against a short elsewhere"
 
 
-def test_paused_trading_leaves_orders_open(traders: Chain, tmp_path: Path, caplog: Any) -> None:
+def test_paused_trading_skips_the_orders_job_with_one_line(traders: Chain, tmp_path: Path, caplog: Any) -> None:
     alice = trading(traders, 1)
     me = traders.account(1).address
     order_id = alice.submit(me, "BTC-USD", Decimal("0.5"), Decimal(61_000), deadline(traders))
@@ -93,50 +273,59 @@ def test_paused_trading_leaves_orders_open(traders: Chain, tmp_path: Path, caplo
     assert admin.sender is not None
     admin.sender.transact("pause", admin.contract.functions.setPaused(PAUSE_TRADE))
     keeper = keeper_for(traders, tmp_path)
+    sent = len(keeper.sender.sent)
     with caplog.at_level("INFO", logger="primevault.keeper"):
         keeper.orders_job()
+        keeper.orders_job()
     assert alice.order(order_id).status == "open"
-    assert "trading is paused" in caplog.text
+    assert len(keeper.sender.sent) == sent, "nothing sent"
+    assert [r.getMessage() for r in caplog.records if "paused" in r.getMessage()] == [
+        "trading is paused: the orders job is skipped and open orders wait"
+    ]
     admin.sender.transact("unpause", admin.contract.functions.setPaused(0))
     keeper.orders_job()
     assert alice.order(order_id).status == "executed"
 
 
-def test_the_keeper_unwinds_the_backstop_book_in_slices(traders: Chain, tmp_path: Path) -> None:
-    alice = trading(traders, 1)
-    me = traders.account(1).address
-    alice.submit(me, "BTC-USD", Decimal(6), Decimal(61_500), deadline(traders))
-    keeper = keeper_for(traders, tmp_path)
-    keeper.orders_job()
-    traders.set_price("WBTC", 54_000)
-    [result] = keeper.risk_cycle()
-    assert [e.account for e in result.liquidated] == [me]
-    book = sum(b.size for b in alice.backstop())
-    assert book > 0
-    runs = 0
-    while alice.backstop():
-        keeper.backstop_job()
-        runs += 1
-        assert runs < 10, "the book shrinks every run"
-    assert keeper.metrics.backstop_unwound._value.get() >= runs
-    assert keeper.reconcile_job() == 0, "venue positions still equal the books"
+# ---------------------------------------------------------------------- roles
 
 
-def test_the_start_up_line_names_the_roles_and_the_jobs_switched_off(
-    traders: Chain, tmp_path: Path, caplog: Any
-) -> None:
+def test_the_start_up_line_names_the_roles_the_key_holds(traders: Chain, tmp_path: Path, caplog: Any) -> None:
     with caplog.at_level("INFO", logger="primevault.keeper"):
-        operator = keeper_for(traders, tmp_path, dev_account=0)
-    assert operator.is_executor and operator.is_risk_manager
-    assert "holds EXECUTOR_ROLE, RISK_MANAGER_ROLE: liquidation on, every job on" in caplog.text
+        keeper_for(traders, tmp_path, dev_account=0)
+    [line] = [r.getMessage() for r in caplog.records if " holds " in r.getMessage()]
+    assert line.endswith(
+        "holds EXECUTOR_ROLE, RISK_MANAGER_ROLE; jobs: liquidation, orders, backstop, margin, reconcile, haircuts"
+    )
     caplog.clear()
     with caplog.at_level("INFO", logger="primevault.keeper"):
-        liquidator = keeper_for(traders, tmp_path, dev_account=8)
-    assert not liquidator.is_executor
-    [line] = [r.getMessage() for r in caplog.records if "holds" in r.getMessage()]
-    assert "holds no role: liquidation on; off: orders, backstop unwinding and venue margin need EXECUTOR_ROLE" in line
-    order_id = trading(traders, 1).submit(
-        traders.account(1).address, "BTC-USD", Decimal("0.5"), Decimal(61_000), deadline(traders)
-    )
-    liquidator.orders_job()
-    assert trading(traders, 1).order(order_id).status == "open", "the switched-off job sends nothing"
+        keeper_for(traders, tmp_path, dev_account=8, jobs=("liquidation", "reconcile"))
+    [line] = [r.getMessage() for r in caplog.records if " holds " in r.getMessage()]
+    assert line.endswith("holds no role; jobs: liquidation, reconcile"), "liquidation needs no role"
+
+
+def test_a_missing_role_stops_the_keeper_naming_the_role_and_the_job(traders: Chain, tmp_path: Path) -> None:
+    with pytest.raises(MissingRoleError) as missing:
+        keeper_for(traders, tmp_path, dev_account=8, jobs=("liquidation", "backstop"))
+    message = str(missing.value)
+    assert "lacks EXECUTOR_ROLE on the trading module (needed by the backstop job)" in message
+    assert "--jobs liquidation" in message
+    with pytest.raises(MissingRoleError, match=r"RISK_MANAGER_ROLE on the vault \(needed by the haircuts job\)"):
+        keeper_for(traders, tmp_path, dev_account=8, jobs=("haircuts",))
+    keeper_for(traders, tmp_path, dev_account=8, jobs=("haircuts",), apply_haircuts=False)  # proposals only
+
+
+def test_the_keeper_command_exits_with_one_line_when_a_role_is_missing(traders: Chain, tmp_path: Path) -> None:
+    command = [
+        sys.executable, "-c", "from keeper.cli.main import main; main()",
+        "--deployment", str(traders.deployment_file), "--rpc-url", traders.url, "--dev-account", "8",
+        "keeper", "run", "--metrics-port", "off", "--data-dir", str(tmp_path / "d"),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if not line.startswith("{")]  # JSON lines are logs
+    assert len(errors) == 1, done.stderr
+    assert errors[0].startswith("Error: keeper key ")
+    assert "lacks EXECUTOR_ROLE on the trading module (needed by the orders, backstop and margin jobs)" in errors[0]
+    assert "RISK_MANAGER_ROLE on the vault (needed by the haircuts job)" in errors[0]
