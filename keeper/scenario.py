@@ -28,7 +28,7 @@ from web3.types import TxParams
 
 from keeper.chain.anvil import Anvil, free_port
 from keeper.chain.artifacts import load_artifact
-from keeper.chain.deploy import deploy_local_system, seed_local_liquidity
+from keeper.chain.deploy import deploy_local_system, grant_keeper_roles, seed_local_liquidity
 from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account
 from keeper.chain.transactions import Sender
@@ -58,10 +58,11 @@ class CrashReport:
     orders_executed: int
     steps: list[Step]
     liquidations: list[tuple[int, str, int, int]]  # (block, account, debt cleared, shortfall)
-    positions_absorbed: list[tuple[int, str, int]]  # (block, account, size WAD moved to the backstop book)
-    collateral_kept: dict[str, float]  # liquidated account -> share of its collateral value it kept
+    positions_absorbed: list[tuple[int, str, str, int]]  # (block, account, market, |size| WAD to the backstop)
+    backstop_unwound: list[tuple[int, str, str, int]]  # (block, market, venue, |size| WAD closed at the venue)
+    collateral_kept: dict[str, float]  # liquidated account holding collateral -> share of its value it kept
     taken_per_liquidation: list[float]  # per liquidation: share of the account's collateral it absorbed
-    backstop_left: int  # (market, venue) slots of the backstop book still open at the end
+    backstop_left: dict[str, float]  # market -> |size| of the backstop book still open at the end
     absorbed: dict[str, int]
     sold: dict[str, int]
     reserves_before: int
@@ -103,7 +104,7 @@ def run_crash(
         vault = VaultClient(w3, deployment, admin)
         _fund_pool_and_reserves(w3, vault, admin)
         trading = TradingClient(w3, deployment, admin)
-        _grant_keeper_roles(admin, vault, trading)
+        grant_keeper_roles(admin, deployment, dev_account(KEEPER_DEV_ACCOUNT).address)
         path = Path(tmp) / "deployment.json"
         deployment.save(path)
         tick("deployed", 1)
@@ -128,6 +129,7 @@ def run_crash(
                 tick(step.label, 1)
                 for _ in range(2):  # a little time passes between moves
                     w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+            _wait_until_unwound(trading, timeout=30)
             reconciliation, margins = _reconcile(w3, trading, deployment)
             keeper.send_signal(signal.SIGTERM)
             exit_code = keeper.wait(timeout=60)
@@ -136,8 +138,8 @@ def run_crash(
         # that the same seed gives the same liquidations.
         _recalibrate(path, node.url, Path(tmp) / "keeper")
         haircuts_after = _haircuts(vault)
-        liquidations, positions_absorbed, bad_debt, absorbed, sold = _events(vault, trading, start_block)
-        kept = _collateral_kept(vault, start_block)
+        liquidations, positions_absorbed, unwound, bad_debt, absorbed, sold = _events(vault, trading, start_block)
+        kept = _collateral_kept(vault, {a for _, a, *_ in liquidations}, start_block)
         taken = _taken_per_liquidation(vault, start_block)
         report = CrashReport(
             depositors=depositors,
@@ -146,9 +148,10 @@ def run_crash(
             steps=steps,
             liquidations=liquidations,
             positions_absorbed=positions_absorbed,
+            backstop_unwound=unwound,
             collateral_kept=kept,
             taken_per_liquidation=taken,
-            backstop_left=len(trading.backstop()),
+            backstop_left=_backstop_left(trading),
             absorbed=absorbed,
             sold=sold,
             reserves_before=reserves_before,
@@ -175,12 +178,6 @@ def _fund_pool_and_reserves(w3: Web3, vault: VaultClient, admin: Sender) -> None
     admin.transact("approve", usdc.functions.approve(vault.deployment.vault, 2**256 - 1))
     admin.transact("supply", vault.contract.functions.deposit(admin.address, vault.deployment.base.address, extra))
     admin.transact("reserves", usdc.functions.mint(vault.deployment.vault, RESERVES * 10**6))
-
-
-def _grant_keeper_roles(admin: Sender, vault: VaultClient, trading: TradingClient) -> None:
-    keeper = dev_account(KEEPER_DEV_ACCOUNT).address
-    for contract, role in ((trading.contract, "EXECUTOR_ROLE"), (vault.contract, "RISK_MANAGER_ROLE")):
-        admin.transact(f"grant {role}", contract.functions.grantRole(contract.functions[role]().call(), keeper))
 
 
 def _seed_depositors(
@@ -320,6 +317,20 @@ def _wait_until_clear(vault: VaultClient, timeout: float) -> None:
         time.sleep(0.2)
 
 
+def _wait_until_unwound(trading: TradingClient, timeout: float) -> None:
+    """Gives the keeper's backstop job time to close the book it took over during the crash."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and trading.backstop():
+        time.sleep(0.5)
+
+
+def _backstop_left(trading: TradingClient) -> dict[str, float]:
+    left: dict[str, float] = {}
+    for book in trading.backstop():
+        left[book.market] = left.get(book.market, 0.0) + float(abs(book.size))
+    return left
+
+
 def _sell_absorbed(w3: Web3, vault: VaultClient, admin: Sender) -> None:
     """An arbitrageur buys absorbed collateral at the vault's discount, as a market would."""
     usdc = vault.token_contract("USDC")
@@ -368,7 +379,7 @@ def _reconcile(w3: Web3, trading: TradingClient, d: Deployment) -> tuple[list[st
 
 def _events(
     vault: VaultClient, trading: TradingClient, from_block: int
-) -> tuple[Any, Any, int, dict[str, int], dict[str, int]]:
+) -> tuple[Any, Any, Any, int, dict[str, int], dict[str, int]]:
     events = vault.contract.events
     liquidations = [
         (e["blockNumber"], e["args"]["account"], e["args"]["debtCleared"], e["args"]["shortfall"])
@@ -382,11 +393,18 @@ def _events(
     sold: dict[str, int] = {}
     for e in events.CollateralBought().get_logs(from_block=from_block):
         sold[symbols[e["args"]["asset"]]] = sold.get(symbols[e["args"]["asset"]], 0) + e["args"]["amount"]
+    tickers = [m.ticker for m in vault.deployment.markets]
+    venues = [v.name for v in vault.deployment.venues]
+    module = trading.contract.events
     positions = [
-        (e["blockNumber"], e["args"]["account"], abs(e["args"]["size"]))
-        for e in trading.contract.events.PositionAbsorbed().get_logs(from_block=from_block)
+        (e["blockNumber"], e["args"]["account"], tickers[e["args"]["market"]], abs(e["args"]["size"]))
+        for e in module.PositionAbsorbed().get_logs(from_block=from_block)
     ]
-    return liquidations, positions, bad_debt, absorbed, sold
+    unwound = [
+        (e["blockNumber"], tickers[e["args"]["market"]], venues[e["args"]["venue"]], abs(e["args"]["size"]))
+        for e in module.BackstopUnwound().get_logs(from_block=from_block)
+    ]
+    return liquidations, positions, unwound, bad_debt, absorbed, sold
 
 
 def _taken_per_liquidation(vault: VaultClient, from_block: int) -> list[float]:
@@ -401,23 +419,26 @@ def _taken_per_liquidation(vault: VaultClient, from_block: int) -> list[float]:
     return shares
 
 
-def _collateral_kept(vault: VaultClient, from_block: int) -> dict[str, float]:
-    """For each account whose collateral was absorbed: the share of its collateral value (at today's prices)
-    it still holds. Partial liquidation takes only what restores health, so most keep most of it."""
+def _collateral_kept(vault: VaultClient, accounts: set[str], from_block: int) -> dict[str, float]:
+    """For each liquidated account that held collateral: the share of its collateral value (at today's prices)
+    it still holds. Partial liquidation takes only what restores health, and an account whose positions
+    covered its shortfall loses none, so most keep most of it."""
     prices, _ = vault.prices()
     by_symbol = {t.address: (i, t) for i, t in enumerate(vault.deployment.collateral)}
-    taken: dict[str, float] = {}
+    taken: dict[str, float] = dict.fromkeys(accounts, 0.0)
     for e in vault.contract.events.CollateralAbsorbed().get_logs(from_block=from_block):
+        if e["args"]["account"] not in taken:
+            continue
         index, token = by_symbol[e["args"]["asset"]]
-        value = e["args"]["amount"] / 10**token.decimals * prices[index]
-        taken[e["args"]["account"]] = taken.get(e["args"]["account"], 0.0) + value
+        taken[e["args"]["account"]] += e["args"]["amount"] / 10**token.decimals * prices[index]
     kept = {}
     for account, value_taken in taken.items():
         held = sum(
             vault.contract.functions.collateralBalanceOf(account, t.address).call() / 10**t.decimals * prices[i]
             for i, t in enumerate(vault.deployment.collateral)
         )
-        kept[account] = held / (held + value_taken) if held + value_taken else 0.0
+        if held + value_taken > 0:
+            kept[account] = held / (held + value_taken)
     return kept
 
 

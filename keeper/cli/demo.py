@@ -42,18 +42,24 @@ def demo(depositors: int, crash: float, seed: int, report_dir: Path) -> None:
 
 
 def _print(r: CrashReport) -> None:
+    liquidated = {a for _, a, *_ in r.liquidations}
     rows = [
         ("depositors (of them perp traders)", f"{r.depositors} ({r.traders})"),
         ("orders executed across both venues", str(r.orders_executed)),
-        ("accounts liquidated (partially: only what restores health)", str(len({a for _, a, *_ in r.liquidations}))),
-        ("  share of collateral each liquidation took", _taken(r)),
-        ("  accounts left with collateral at the end", _kept(r)),
-        ("  positions moved to the backstop book", str(len({a for _, a, _ in r.positions_absorbed}))),
-        ("backstop book left open at the venues", f"{r.backstop_left} slot(s)"),
+        (
+            "accounts liquidated (partially: only what restores health)",
+            f"{len(liquidated)} in {len(r.liquidations)} calls",
+        ),
+        ("  of them kept collateral", _kept(r)),
+        ("  average share of collateral value kept", _average_kept(r)),
+        ("  share of collateral each absorption took", _taken(r)),
+        ("positions moved to the backstop book", _moved(r)),
+        ("  unwound by the keeper at the venues", _unwound(r)),
+        ("  backstop book still open", _sizes(r.backstop_left) or "none"),
         ("collateral absorbed", ", ".join(f"{_amount(r, s, v)} {s}" for s, v in r.absorbed.items()) or "none"),
         ("absorbed collateral sold", ", ".join(f"{_amount(r, s, v)} {s}" for s, v in r.sold.items()) or "none"),
         ("reserves before -> after", f"{_usd(r.reserves_before)} -> {_usd(r.reserves_after)}"),
-        ("bad debt", _usd(r.bad_debt)),
+        ("bad debt (expected: zero)", _usd(r.bad_debt)),
         ("shortfalls covered by reserves", _usd(sum(s for *_, s in r.liquidations) - r.bad_debt)),
         ("liquidatable after each step", ", ".join(str(s.liquidatable_after) for s in r.steps)),
         ("haircuts before (initial/maintenance bps)", _haircuts(r.haircuts_before)),
@@ -83,12 +89,38 @@ def _taken(r: CrashReport) -> str:
 
 
 def _kept(r: CrashReport) -> str:
-    shares = sorted(r.collateral_kept.values())
+    keeping = [x for x in r.collateral_kept.values() if x > 0]
+    return f"{len(keeping)} of the {len(r.collateral_kept)} that held collateral"
+
+
+def _average_kept(r: CrashReport) -> str:
+    shares = list(r.collateral_kept.values())
     if not shares:
-        return "none absorbed"
-    keeping = [x for x in shares if x > 0]
-    median = shares[len(shares) // 2]
-    return f"{len(keeping)} of {len(shares)}; median share of collateral value kept {median:.0%} after the crash"
+        return "-"
+    return f"{sum(shares) / len(shares):.0%} (at the final prices)"
+
+
+def _moved(r: CrashReport) -> str:
+    if not r.positions_absorbed:
+        return "none"
+    accounts = len({a for _, a, *_ in r.positions_absorbed})
+    sizes: dict[str, float] = {}
+    for _, _, market, size in r.positions_absorbed:
+        sizes[market] = sizes.get(market, 0.0) + size / 1e18
+    return f"{len(r.positions_absorbed)} slots of {accounts} accounts: {_sizes(sizes)}"
+
+
+def _unwound(r: CrashReport) -> str:
+    if not r.backstop_unwound:
+        return "none"
+    sizes: dict[str, float] = {}
+    for _, market, _, size in r.backstop_unwound:
+        sizes[market] = sizes.get(market, 0.0) + size / 1e18
+    return f"{len(r.backstop_unwound)} slices: {_sizes(sizes)}"
+
+
+def _sizes(sizes: dict[str, float]) -> str:
+    return ", ".join(f"{size:,.3f} {market.split('-')[0]}" for market, size in sorted(sizes.items()))
 
 
 def _amount(r: CrashReport, symbol: str, units: int) -> str:
