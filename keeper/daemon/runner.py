@@ -3,6 +3,7 @@ reconciliation and haircuts."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
@@ -280,15 +281,20 @@ class Keeper:
                 self.metrics.orders_cancelled.labels(outcome.reason.name if outcome.reason else "unknown").inc()
                 log.warning("order %d cancelled: %s", outcome.order_id, outcome.reason)
 
-    def backstop_job(self) -> list[UnwindSlice]:
+    def backstop_job(self, scanned_block: int | None = None) -> list[UnwindSlice]:
         """Unwinds the backstop book (positions taken from liquidated accounts) at the venues that hold it: one
         slice per (market, venue) and run, at most 20% of the book and small enough for the venue's price to
         stay inside the contract's band, with a limit inside the band. Where a slice would grow the vault's
         netted position at a venue past what its margin covers, margin is deposited there first. The slices
-        are sent together, to share a block. Returns the slices decided."""
+        are sent together, to share a block. Given the block the risk cycle just scanned, nothing is sent if a
+        newer one has arrived meanwhile (it may move a price: its scan and liquidations go first). Returns the
+        slices decided."""
         if self.unwinder is None or self.trading is None or not self._runs("backstop"):
             return []
         plans = self.unwinder.plan()
+        if scanned_block is not None and self.w3.eth.block_number != scanned_block:
+            log.debug("block %d arrived while planning the backstop unwind: it is scanned first", scanned_block + 1)
+            return plans
         calls, sending = [], []
         for s in plans:
             if s.size == 0:
@@ -476,17 +482,18 @@ class Keeper:
         # The backstop unwind follows the scan in the same thread, one slice per slot and block, and only when
         # no block arrived during the scan: a newer block (a price move?) is scanned, and liquidated, first.
         if self._runs("backstop") and self.w3.eth.block_number == block:
-            self._guarded(self.backstop_job)
+            self._guarded(functools.partial(self.backstop_job, block))
         self.metrics.blocks_behind.set(self.w3.eth.block_number - block)
 
     def _guarded(self, job: Callable[[], object]) -> None:
         """Runs a job; an error is logged and counted, never fatal."""
+        name = getattr(job, "__name__", None) or getattr(getattr(job, "func", None), "__name__", "job")
         try:
             job()
         except PrimeVaultError as exc:
-            log.error("%s: %s", getattr(job, "__name__", "job"), exc)
+            log.error("%s: %s", name, exc)
         except Exception:
-            log.exception("%s failed", getattr(job, "__name__", "job"))
+            log.exception("%s failed", name)
 
     def _send(self, action: str, send: Callable[..., Any], *args: Any) -> Any:
         """Calls `send(*args)`; in dry-run mode logs the decision instead; a revert is counted."""
