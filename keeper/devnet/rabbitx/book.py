@@ -1,0 +1,254 @@
+"""A pure price-time priority order book per market, plus order validation with RabbitX-style rejection reasons.
+
+Nothing here knows about accounts or margin: the exchange (exchange.py) asks the book what would match, checks the
+account (risk.py), then lets the book match. Prices and sizes are Decimals, never floats.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from keeper.devnet.rabbitx.numbers import ZERO, dstr, is_multiple
+
+
+class Side(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SHORT if self is Side.LONG else Side.LONG
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.LONG else -1
+
+
+class OrderType(StrEnum):
+    LIMIT = "limit"
+    MARKET = "market"
+
+
+class TimeInForce(StrEnum):
+    GOOD_TILL_CANCEL = "good_till_cancel"
+    IMMEDIATE_OR_CANCEL = "immediate_or_cancel"
+    FILL_OR_KILL = "fill_or_kill"
+    POST_ONLY = "post_only"
+
+
+class Reject:
+    """Rejection reasons as the order's `reason` field carries them (each is a prefix; details follow)."""
+
+    UNKNOWN_MARKET = "unknown market"
+    BAD_SIZE = "invalid size"
+    BAD_PRICE = "invalid price"
+    SIZE_STEP = "size is not a multiple of min_order"
+    PRICE_STEP = "price is not a multiple of min_tick"
+    INSUFFICIENT_MARGIN = "insufficient margin"
+    REDUCE_ONLY = "reduce-only order would increase the position"
+    POST_ONLY = "post-only order would cross the book"
+    FILL_OR_KILL = "fill-or-kill order cannot be filled in full"
+    NO_LIQUIDITY = "no liquidity"
+    ACCOUNT_LIQUIDATING = "account is being liquidated"
+    MARKET_POST_ONLY = "a market order cannot be post-only"
+
+
+@dataclass
+class BookOrder:
+    """A resting order as the book sees it."""
+
+    order_id: str
+    profile_id: int
+    side: Side
+    price: Decimal
+    remaining: Decimal
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class Match:
+    """One maker order (partly) filled by a taker at the maker's price."""
+
+    maker_order_id: str
+    maker_profile_id: int
+    price: Decimal
+    size: Decimal
+    maker_remaining: Decimal
+
+
+def check_order_shape(
+    market_id: str,
+    min_tick: Decimal,
+    min_order: Decimal,
+    order_type: OrderType,
+    price: Decimal | None,
+    size: Decimal,
+    time_in_force: TimeInForce,
+) -> str | None:
+    """The rejection reason for an order that does not fit the market's steps, or None."""
+    if size <= 0:
+        return f"{Reject.BAD_SIZE}: size must be positive, got {dstr(size)}"
+    if not is_multiple(size, min_order):
+        return f"{Reject.SIZE_STEP}: size {dstr(size)} is not a multiple of {market_id}'s min_order {dstr(min_order)}"
+    if order_type is OrderType.MARKET and time_in_force is TimeInForce.POST_ONLY:
+        return Reject.MARKET_POST_ONLY
+    if order_type is OrderType.LIMIT and price is None:
+        return f"{Reject.BAD_PRICE}: a limit order needs a price"
+    if price is not None:
+        if price <= 0:
+            return f"{Reject.BAD_PRICE}: price must be positive, got {dstr(price)}"
+        if not is_multiple(price, min_tick):
+            return (
+                f"{Reject.PRICE_STEP}: price {dstr(price)} is not a multiple of {market_id}'s min_tick {dstr(min_tick)}"
+            )
+    return None
+
+
+class _SideBook:
+    """Price levels of one side: FIFO queues keyed by price, prices kept sorted ascending."""
+
+    def __init__(self, side: Side) -> None:
+        self.side = side
+        self.levels: dict[Decimal, deque[BookOrder]] = {}
+        self.prices: list[Decimal] = []
+
+    def best(self) -> Decimal | None:
+        if not self.prices:
+            return None
+        return self.prices[-1] if self.side is Side.LONG else self.prices[0]
+
+    def add(self, order: BookOrder) -> None:
+        queue = self.levels.get(order.price)
+        if queue is None:
+            queue = deque()
+            self.levels[order.price] = queue
+            bisect.insort(self.prices, order.price)
+        queue.append(order)
+
+    def remove(self, order: BookOrder) -> None:
+        queue = self.levels.get(order.price)
+        if queue is None:
+            return
+        try:
+            queue.remove(order)
+        except ValueError:
+            return
+        if not queue:
+            self._drop_level(order.price)
+
+    def _drop_level(self, price: Decimal) -> None:
+        del self.levels[price]
+        index = bisect.bisect_left(self.prices, price)
+        if index < len(self.prices) and self.prices[index] == price:
+            self.prices.pop(index)
+
+    def prices_best_first(self) -> Iterator[Decimal]:
+        return reversed(self.prices) if self.side is Side.LONG else iter(self.prices)
+
+    def aggregated(self, depth: int | None = None) -> list[tuple[Decimal, Decimal]]:
+        out: list[tuple[Decimal, Decimal]] = []
+        for price in self.prices_best_first():
+            out.append((price, sum((o.remaining for o in self.levels[price]), ZERO)))
+            if depth is not None and len(out) >= depth:
+                break
+        return out
+
+
+def _crosses(taker_side: Side, limit: Decimal | None, maker_price: Decimal) -> bool:
+    if limit is None:
+        return True
+    return maker_price <= limit if taker_side is Side.LONG else maker_price >= limit
+
+
+class OrderBook:
+    """One market's book. `match` consumes resting liquidity; `add` rests an order; `remove` cancels one."""
+
+    def __init__(self, market_id: str) -> None:
+        self.market_id = market_id
+        self._sides = {Side.LONG: _SideBook(Side.LONG), Side.SHORT: _SideBook(Side.SHORT)}
+        self._orders: dict[str, BookOrder] = {}
+        self._priority = 0
+
+    def best_bid(self) -> Decimal | None:
+        return self._sides[Side.LONG].best()
+
+    def best_ask(self) -> Decimal | None:
+        return self._sides[Side.SHORT].best()
+
+    def mid(self) -> Decimal | None:
+        bid, ask = self.best_bid(), self.best_ask()
+        if bid is None or ask is None:
+            return None
+        return (bid + ask) / 2
+
+    def __contains__(self, order_id: object) -> bool:
+        return order_id in self._orders
+
+    def get(self, order_id: str) -> BookOrder | None:
+        return self._orders.get(order_id)
+
+    def would_cross(self, side: Side, price: Decimal) -> bool:
+        best = self._sides[side.opposite].best()
+        return best is not None and _crosses(side, price, best)
+
+    def fillable(self, side: Side, limit: Decimal | None) -> Decimal:
+        """Size a taker on `side` could fill now at prices no worse than `limit` (None: any price)."""
+        total = ZERO
+        opposite = self._sides[side.opposite]
+        for price in opposite.prices_best_first():
+            if not _crosses(side, limit, price):
+                break
+            total += sum((o.remaining for o in opposite.levels[price]), ZERO)
+        return total
+
+    def add(self, order_id: str, profile_id: int, side: Side, price: Decimal, size: Decimal) -> BookOrder:
+        if order_id in self._orders:
+            raise ValueError(f"order {order_id} already rests on {self.market_id}")
+        self._priority += 1
+        order = BookOrder(order_id, profile_id, side, price, size, self._priority)
+        self._sides[side].add(order)
+        self._orders[order_id] = order
+        return order
+
+    def remove(self, order_id: str) -> BookOrder | None:
+        order = self._orders.pop(order_id, None)
+        if order is not None:
+            self._sides[order.side].remove(order)
+        return order
+
+    def match(self, side: Side, size: Decimal, limit: Decimal | None) -> list[Match]:
+        """Fill up to `size` for a taker on `side` against resting orders priced no worse than `limit`."""
+        matches: list[Match] = []
+        remaining = size
+        opposite = self._sides[side.opposite]
+        while remaining > 0:
+            best = opposite.best()
+            if best is None or not _crosses(side, limit, best):
+                break
+            queue = opposite.levels[best]
+            maker = queue[0]
+            take = min(remaining, maker.remaining)
+            maker.remaining -= take
+            remaining -= take
+            matches.append(Match(maker.order_id, maker.profile_id, best, take, maker.remaining))
+            if maker.remaining == 0:
+                queue.popleft()
+                del self._orders[maker.order_id]
+                if not queue:
+                    opposite._drop_level(best)
+        return matches
+
+    def levels(self, side: Side, depth: int | None = None) -> list[tuple[Decimal, Decimal]]:
+        """Aggregated (price, size) levels, best first."""
+        return self._sides[side].aggregated(depth)
+
+    def level_map(self, side: Side) -> dict[Decimal, Decimal]:
+        return dict(self._sides[side].aggregated())
+
+    def orders(self) -> list[BookOrder]:
+        return list(self._orders.values())
