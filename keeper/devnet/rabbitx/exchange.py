@@ -586,11 +586,9 @@ class Exchange:
     def process_cancel(self, order_id: str, reason: str = "canceled by user") -> Order:
         order = self.orders[order_id]
         try:
-            if order.status is OrderStatus.OPEN:
-                self.markets[order.market_id].book.remove(order.id)
-                self._touched_markets.add(order.market_id)
-                self._finish(order, OrderStatus.CANCELED, reason)
-            elif order.status is OrderStatus.PROCESSING:
+            if order.status in (OrderStatus.OPEN, OrderStatus.PROCESSING, OrderStatus.CANCELING):
+                if self.markets[order.market_id].book.remove(order.id) is not None:
+                    self._touched_markets.add(order.market_id)
                 self._finish(order, OrderStatus.CANCELED, reason)
         finally:
             self._commit()
@@ -600,7 +598,7 @@ class Exchange:
         out = []
         for oid in self.profiles[profile_id].order_ids:
             order = self.orders[oid]
-            if order.status in (OrderStatus.OPEN, OrderStatus.PROCESSING) and (
+            if order.status in (OrderStatus.OPEN, OrderStatus.PROCESSING, OrderStatus.CANCELING) and (
                 market_id is None or order.market_id == market_id
             ):
                 out.append(order)
@@ -611,8 +609,7 @@ class Exchange:
     ) -> list[Order]:
         canceled = []
         for order in self.open_orders(profile_id, market_id):
-            if order.status is OrderStatus.OPEN:
-                self.markets[order.market_id].book.remove(order.id)
+            if self.markets[order.market_id].book.remove(order.id) is not None:
                 self._touched_markets.add(order.market_id)
             self._finish(order, OrderStatus.CANCELED, reason)
             canceled.append(order)
@@ -624,8 +621,7 @@ class Exchange:
     ) -> list[Order]:
         """Cancel `profile_id`'s orders on `market_id` and place GTC limits (side, price, size) in one step."""
         for order in self.open_orders(profile_id, market_id):
-            if order.status is OrderStatus.OPEN:
-                self.markets[market_id].book.remove(order.id)
+            self.markets[market_id].book.remove(order.id)
             self._finish(order, OrderStatus.CANCELED, "requoted")
         self._touched_markets.add(market_id)
         placed = []
@@ -843,7 +839,7 @@ class Exchange:
     def _open_orders_margin_view(self, profile: Profile) -> list[OpenOrder]:
         out = []
         for order in self.open_orders(profile.id):
-            if order.status is OrderStatus.OPEN and order.price is not None:
+            if order.price is not None and order.id in self.markets[order.market_id].book:
                 out.append(OpenOrder(order.market_id, order.side, order.price, order.remaining))
         return out
 
