@@ -20,7 +20,7 @@ from keeper.devnet.rabbitx.exchange import ExchangeConfig
 T = TypeVar("T")
 
 SIGNER_KEY = "0x" + "5e" * 32
-CUSTODY = "0x00000000000000000000000000000000000C0de5"
+CUSTODY = "0x00000000000000000000000000000000000c0dE5"
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -1,0 +1,121 @@
+"""Deposits credited once per id, and withdrawals signed by the exchange (EIP-712) for a contract to verify."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from eth_abi import encode
+from eth_account import Account
+from eth_utils.crypto import keccak
+
+from keeper.devnet.rabbitx.client import RabbitXError
+from keeper.devnet.rabbitx.exchange import ExchangeError
+from keeper.devnet.rabbitx.withdrawals import (
+    WITHDRAWAL_TYPEHASH,
+    recover_withdrawal_signer,
+    sign_withdrawal,
+    withdrawal_typed_data,
+)
+
+from .helpers import CUSTODY, SIGNER_KEY, harness, run, wallet_key
+
+D = Decimal
+
+
+def _solidity_digest(
+    trader: str, amount: int, withdrawal_id: int, deadline: int, chain_id: int, contract: str
+) -> bytes:
+    """What OpenZeppelin's EIP712._hashTypedDataV4 computes for the struct."""
+    domain_typehash = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+    domain = keccak(
+        encode(
+            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+            [domain_typehash, keccak(text="RabbitXExchange"), keccak(text="1"), chain_id, contract],
+        )
+    )
+    struct = keccak(
+        encode(
+            ["bytes32", "address", "uint256", "uint256", "uint256"],
+            [WITHDRAWAL_TYPEHASH, trader, amount, withdrawal_id, deadline],
+        )
+    )
+    return keccak(b"\x19\x01" + domain + struct)
+
+
+def test_withdrawal_signature_recovers_to_the_exchange_signer() -> None:
+    async def scenario() -> None:
+        async with harness(chain_id=31337) as h:
+            trader = await h.trader(40, deposit=D(1000))
+            signer = Account.from_key(SIGNER_KEY).address
+            assert h.devnet.exchange.signer_address == signer
+
+            withdrawal = await trader.withdraw(D("250.5"))
+            assert withdrawal["ops_type"] == "withdrawal" and withdrawal["status"] == "claimable"
+            assert withdrawal["amount"] == "-250.5" and withdrawal["amount_units"] == "250500000"
+            assert withdrawal["id"] == str(withdrawal["withdrawal_id"])
+            _, wallet = wallet_key(40)
+            assert withdrawal["trader"] == wallet and withdrawal["signer"] == signer
+            fields = (
+                wallet,
+                int(withdrawal["amount_units"]),
+                withdrawal["withdrawal_id"],
+                withdrawal["deadline"],
+                31337,
+                CUSTODY,
+            )
+            assert recover_withdrawal_signer(withdrawal["signature"], *fields) == signer
+            digest = _solidity_digest(*fields)
+            assert Account._recover_hash(digest, signature=bytes.fromhex(withdrawal["signature"][2:])) == signer
+            sig = bytes.fromhex(withdrawal["signature"][2:])
+            assert ("0x" + sig[:32].hex(), "0x" + sig[32:64].hex(), sig[64]) == (
+                withdrawal["r"],
+                withdrawal["s"],
+                withdrawal["v"],
+            )
+
+            account = await trader.account()
+            assert D(account["balance"]) == D("749.5")
+            with pytest.raises(RabbitXError) as too_much:
+                await trader.withdraw(D(800))
+            assert too_much.value.status == 400 and "insufficient withdrawable balance" in too_much.value.error
+            with pytest.raises(RabbitXError) as dust:
+                await trader.withdraw(D("0.0000001"))
+            assert "more than 6 decimals" in dust.value.error
+
+            h.devnet.withdrawal_claimed(withdrawal["withdrawal_id"], "0xabc")
+            ops = await trader.private("GET", "/balanceops", params={"ops_type": "withdrawal"})
+            assert [(op["id"], op["status"], op["txhash"]) for op in ops] == [(withdrawal["id"], "success", "0xabc")]
+
+    run(scenario())
+
+
+def test_deposits_are_idempotent_by_id() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            trader = await h.trader(41, deposit=D(0))
+            _, wallet = wallet_key(41)
+            assert h.devnet.credit_deposit(wallet, 5_000_000, "0xtx:7") is True
+            assert h.devnet.credit_deposit(wallet, 5_000_000, "0xtx:7") is False
+            assert h.devnet.credit_deposit(wallet.lower(), 5_000_000, "0xtx:7") is False
+            with pytest.raises(ExchangeError, match="was credited as 5000000"):
+                h.devnet.credit_deposit(wallet, 6_000_000, "0xtx:7")
+            assert D((await trader.account())["balance"]) == D(5)
+            deposits = await trader.private("GET", "/balanceops", params={"ops_type": "deposit"})
+            assert [(op["amount"], op["deposit_id"]) for op in deposits] == [("5", "0xtx:7")]
+
+            _, stranger = wallet_key(42)
+            assert h.devnet.credit_deposit(stranger, 1_000_000, "0xtx:8")
+            assert h.devnet.exchange.profile_for_wallet(stranger) is not None
+
+    run(scenario())
+
+
+def test_typed_data_is_the_documented_struct() -> None:
+    data = withdrawal_typed_data(wallet_key(1)[1], 10, 3, 1700000000, 1, CUSTODY)
+    assert data["domain"] == {"name": "RabbitXExchange", "version": "1", "chainId": 1, "verifyingContract": CUSTODY}
+    assert [f["name"] for f in data["types"]["Withdrawal"]] == ["trader", "amount", "id", "deadline"]
+    signed = sign_withdrawal(SIGNER_KEY, wallet_key(1)[1], 10, 3, 1700000000, 1, CUSTODY)
+    assert signed.v in (27, 28)
+    with pytest.raises(ValueError, match="does not fit uint256"):
+        withdrawal_typed_data(wallet_key(1)[1], -1, 3, 1700000000, 1, CUSTODY)
