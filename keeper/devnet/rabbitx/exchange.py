@@ -8,9 +8,10 @@ JSON shapes follow RabbitX's REST and WebSocket docs; decimals are strings.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import StrEnum
@@ -300,6 +301,7 @@ class Exchange:
         self._deltas: dict[int, _Delta] = {}
         self._touched_markets: set[str] = set()
         self._new_trades: dict[str, list[Trade]] = {}
+        self._batch_depth = 0
         self.signer_address = str(Account.from_key(config.signer_key).address)
         insurance = self.create_profile(self.signer_address, "insurance")
         self.insurance_id = insurance.id
@@ -620,17 +622,25 @@ class Exchange:
         self, profile_id: int, market_id: str, quotes: Iterable[tuple[Side, Decimal, Decimal]]
     ) -> list[Order]:
         """Cancel `profile_id`'s orders on `market_id` and place GTC limits (side, price, size) in one step."""
-        for order in self.open_orders(profile_id, market_id):
-            self.markets[market_id].book.remove(order.id)
-            self._finish(order, OrderStatus.CANCELED, "requoted")
-        self._touched_markets.add(market_id)
-        placed = []
-        for side, price, size in quotes:
-            order = self.submit_order(profile_id, market_id, side, OrderType.LIMIT, price, size)
-            self.process_order(order.id)
-            placed.append(order)
-        self._commit()
-        return placed
+        with self.batch():
+            forget = set()
+            for order in self.open_orders(profile_id, market_id):
+                self.markets[market_id].book.remove(order.id)
+                self._finish(order, OrderStatus.CANCELED, "requoted")
+                if order.total_filled == 0:
+                    forget.add(order.id)
+            if forget:  # quotes that never traded are not kept: a market maker requotes for ever
+                profile = self.profiles[profile_id]
+                profile.order_ids = [oid for oid in profile.order_ids if oid not in forget]
+                for oid in forget:
+                    del self.orders[oid]
+            self._touched_markets.add(market_id)
+            placed = []
+            for side, price, size in quotes:
+                order = self.submit_order(profile_id, market_id, side, OrderType.LIMIT, price, size)
+                self.process_order(order.id)
+                placed.append(order)
+            return placed
 
     # ----------------------------------------------------------------- trading
 
@@ -988,8 +998,20 @@ class Exchange:
             self._deltas[profile_id] = delta
         return delta
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Publish the changes made inside the block once, at its end (no intermediate book states)."""
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+            self._commit()
+
     def _commit(self) -> None:
         """Turn what changed since the last commit into publications."""
+        if self._batch_depth:
+            return
         for market_id in sorted(self._touched_markets):
             market = self.markets[market_id]
             changes: dict[Side, list[list[str]]] = {}
