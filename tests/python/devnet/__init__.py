@@ -1,0 +1,1 @@
+"""Tests of the devnet RabbitX against the running service."""
