@@ -301,9 +301,7 @@ class RabbitXDevnet:
         self._tasks.append(asyncio.create_task(self._matcher(), name="rabbitx-devnet-matcher"))
         if self.config.funding_interval > 0:
             self._tasks.append(
-                asyncio.create_task(
-                    self._every(self.config.funding_interval, lambda: self.exchange_funding_all(), "funding")
-                )
+                asyncio.create_task(self._every(self.config.funding_interval, self.exchange_funding_all, "funding"))
             )
         if self.config.liquidation_interval > 0:
             self._tasks.append(
@@ -773,10 +771,7 @@ async def serve(devnet: RabbitXDevnet, host: str = "127.0.0.1", port: int = 0) -
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        bound = sockets[0].getsockname()[1] if sockets else port
+        bound = int(runner.addresses[0][1])
         shown = f"[{host}]" if ":" in host else host
         url = f"http://{shown}:{bound}"
         yield RunningDevnet(devnet, url, f"ws://{shown}:{bound}/ws", runner)

@@ -153,3 +153,24 @@ def test_dropped_websocket_fills_recovered_over_rest_without_duplicates() -> Non
             assert (order["status"], order["total_filled_size"], order["size"]) == ("open", "0.4", "0.1")
 
     run(scenario())
+
+
+def test_post_only_rests_or_is_rejected_when_it_would_cross() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            seller, buyer = await h.trader(7), await h.trader(8)
+            ask = await seller.create_order("ETH-USD", "short", D(1), D(3000))
+            await wait_order(seller, ask["id"], "open")
+            crossing = await buyer.create_order("ETH-USD", "long", D(1), D(3000), time_in_force="post_only")
+            order = await wait_order(buyer, crossing["id"], "rejected")
+            assert order["reason"] == "post-only order would cross the book: long at 3000"
+            passive = await buyer.create_order("ETH-USD", "long", D(1), D("2999.9"), time_in_force="post_only")
+            order = await wait_order(buyer, passive["id"], "open")
+            assert order["time_in_force"] == "post_only"
+            assert await buyer.fills() == []
+            fok = await buyer.create_order("ETH-USD", "long", D(2), D(3000), time_in_force="fill_or_kill")
+            order = await wait_order(buyer, fok["id"], "canceled")
+            assert order["reason"].startswith("fill-or-kill order cannot be filled in full")
+            assert (await seller.order(ask["id"]))["total_filled_size"] == "0"
+
+    run(scenario())
