@@ -56,7 +56,7 @@ interface IPrimeVaultErrors {
     // ---- Oracle ----
     /// @notice The feed answered zero or a negative price.
     error OracleInvalidPrice(address feed, int256 answer);
-    /// @notice The feed's last update is older than its staleness limit.
+    /// @notice The feed's last update is older than its staleness limit, or dated after the current block.
     error OracleStalePrice(address feed, uint256 updatedAt, uint256 maxStaleness);
     /// @notice A price an account's liquidation needs is stale, non-positive or unreadable (reported in
     ///         `LiquidationSkipped`; the batch goes on).

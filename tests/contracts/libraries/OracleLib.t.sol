@@ -36,6 +36,22 @@ contract MalformedFeed {
     }
 }
 
+/// @notice Answers a fresh 2,000 price whose round id does not fit the uint80 the interface declares.
+contract DirtyRoundIdFeed {
+    fallback() external {
+        uint256 roundId = 1 << 80;
+        uint256 updatedAt = block.timestamp;
+        assembly {
+            mstore(0, roundId)
+            mstore(32, 2000)
+            mstore(64, updatedAt)
+            mstore(96, updatedAt)
+            mstore(128, 1)
+            return(0, 160)
+        }
+    }
+}
+
 contract OracleLibTest is Test {
     uint256 internal constant STALENESS = 1 hours;
     int256 internal constant PRICE = 3000e8; // ETH / USD at 8 decimals
@@ -207,10 +223,7 @@ contract OracleLibTest is Test {
         assertEq(tried != 0, answer > 0 && age <= maxStaleness);
     }
 
-    // ---- documented behaviour that does not hold (see the report): tryRead reverts where it should read 0
-
-    /// @dev NatSpec: "0 when `read` would revert". A feed address without code answers with empty return
-    ///      data; its ABI decoding fails in the caller, outside the try, so tryRead reverts.
+    /// @dev A feed address without code answers with empty return data.
     function test_tryRead_feedWithoutCodeReadsZero() public {
         address noCode = makeAddr("retired feed");
         vm.expectRevert();
@@ -218,7 +231,7 @@ contract OracleLibTest is Test {
         assertEq(lib.tryRead(noCode, STALENESS), 0);
     }
 
-    /// @dev As above with a feed that answers with too few bytes.
+    /// @dev A feed that answers with fewer than the five words of `latestRoundData`.
     function test_tryRead_malformedAnswerReadsZero() public {
         address malformed = address(new MalformedFeed());
         vm.expectRevert();
@@ -226,12 +239,36 @@ contract OracleLibTest is Test {
         assertEq(lib.tryRead(malformed, STALENESS), 0);
     }
 
-    /// @dev A faulty `updatedAt` near 2**256 overflows `updatedAt + maxStaleness` inside the try's success
-    ///      block, which the catch does not cover: tryRead panics instead of reading 0.
-    function test_tryRead_overflowingUpdatedAtReadsZero() public {
+    /// @dev A faulty `updatedAt` near 2**256 would overflow `updatedAt + maxStaleness`; both readers treat it
+    ///      as a date in the future.
+    function test_overflowingUpdatedAtIsNotFresh() public {
         feed.setRoundData(PRICE, type(uint256).max);
-        vm.expectRevert(); // read reverts too (with a panic, not OracleStalePrice)
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.OracleStalePrice.selector, address(feed), type(uint256).max, STALENESS
+            )
+        );
         lib.read(address(feed), STALENESS);
         assertEq(lib.tryRead(address(feed), STALENESS), 0);
+    }
+
+    /// @dev An answer dated even one second ahead of the chain would never turn stale: refused.
+    function test_answerDatedInTheFutureIsNotFresh() public {
+        feed.setRoundData(PRICE, block.timestamp + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.OracleStalePrice.selector, address(feed), block.timestamp + 1, STALENESS
+            )
+        );
+        lib.read(address(feed), STALENESS);
+        assertEq(lib.tryRead(address(feed), STALENESS), 0);
+    }
+
+    /// @dev `read`'s decoder refuses a round id wider than uint80; `tryRead` agrees and reads 0.
+    function test_tryRead_outOfRangeRoundIdReadsZero() public {
+        address dirty = address(new DirtyRoundIdFeed());
+        vm.expectRevert();
+        lib.read(dirty, STALENESS);
+        assertEq(lib.tryRead(dirty, STALENESS), 0);
     }
 }
