@@ -19,10 +19,12 @@ from pathlib import Path
 
 from eth_account import Account
 
+from keeper.connectors.rabbitx.errors import MalformedNumberError
+from keeper.connectors.rabbitx.numbers import parse_decimal
 from keeper.devnet.rabbitx.app import DevnetConfig, RabbitXDevnet, serve
 from keeper.devnet.rabbitx.exchange import ExchangeConfig, MarketConfig, default_markets
 from keeper.devnet.rabbitx.market_maker import FixedOracle, Oracle, QuoteConfig, ScriptedOracle, seat_market_maker
-from keeper.devnet.rabbitx.numbers import InputError, parse_decimal
+from keeper.devnet.rabbitx.numbers import InputError
 
 SIGNER_ENV = "RABBITX_DEVNET_SIGNER_KEY"
 
@@ -151,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     try:
         return asyncio.run(_serve(args))
-    except (UsageError, InputError) as exc:
+    except (UsageError, InputError, MalformedNumberError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -26,30 +26,30 @@ from typing import Any, TypeVar
 
 from aiohttp import WSMsgType, web
 
-from keeper.devnet.rabbitx.book import Side
+from keeper.connectors.rabbitx.errors import MalformedNumberError, OnboardingError, SignatureError
+from keeper.connectors.rabbitx.numbers import decimal_string, parse_decimal
+from keeper.connectors.rabbitx.onboarding import recover_onboarding_wallet
+from keeper.connectors.rabbitx.signing import (
+    HEADER_API_KEY,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    MAX_SIGNATURE_LIFETIME,
+    request_payload,
+    verify,
+)
+from keeper.connectors.rabbitx.vocabulary import OrderStatus, Side
 from keeper.devnet.rabbitx.exchange import (
     Exchange,
     ExchangeConfig,
     ExchangeError,
     FundingRecord,
     Order,
-    OrderStatus,
     parse_order_type,
     parse_side,
     parse_time_in_force,
 )
-from keeper.devnet.rabbitx.numbers import InputError, dstr, now_micros, parse_decimal
-from keeper.devnet.rabbitx.onboarding import OnboardingError, issue_jwt, recover_onboarding_wallet, verify_jwt
-from keeper.devnet.rabbitx.signing import (
-    HEADER_API_KEY,
-    HEADER_SIGNATURE,
-    HEADER_TIMESTAMP,
-    MAX_SIGNATURE_LIFETIME,
-    SignatureError,
-    parse_timestamp,
-    request_payload,
-    verify,
-)
+from keeper.devnet.rabbitx.numbers import InputError, now_micros
+from keeper.devnet.rabbitx.tokens import TokenError, issue_jwt, verify_jwt
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ async def _envelope_errors(request: web.Request, handler: _Handler) -> web.Strea
         return await handler(request)
     except AuthError as exc:
         return fail(401, str(exc))
-    except (InputError, ExchangeError, OnboardingError) as exc:
+    except (InputError, MalformedNumberError, ExchangeError) as exc:
         return fail(400, str(exc))
     except web.HTTPException as exc:
         if exc.status >= 400:
@@ -369,8 +369,8 @@ class RabbitXDevnet:
         signature = request.headers.get(HEADER_SIGNATURE)
         if not signature:
             raise AuthError(f"missing {HEADER_SIGNATURE} header")
+        timestamp = _expiry_header(request)
         try:
-            timestamp = parse_timestamp(request.headers.get(HEADER_TIMESTAMP))
             data = request_payload(request.method, request.path, body)
             verify(data, api_key.secret, timestamp, signature, now, self.config.max_signature_skew)
         except SignatureError as exc:
@@ -403,10 +403,7 @@ class RabbitXDevnet:
         signature = str(body.get("signature") or "")
         if not wallet or not signature:
             raise InputError("onboarding needs wallet and signature")
-        try:
-            timestamp = parse_timestamp(request.headers.get(HEADER_TIMESTAMP))
-        except SignatureError as exc:
-            raise AuthError(str(exc)) from None
+        timestamp = _expiry_header(request)
         now = int(time.time())
         if timestamp <= now:
             raise AuthError(f"onboarding signature expired: {HEADER_TIMESTAMP} {timestamp} is not after {now}")
@@ -451,7 +448,7 @@ class RabbitXDevnet:
         market_id = _required(data, "market_id")
         leverage = parse_decimal(data.get("leverage"), "leverage")
         if leverage != leverage.to_integral_value():
-            raise InputError(f"leverage must be an integer, got {dstr(leverage)}")
+            raise InputError(f"leverage must be an integer, got {decimal_string(leverage)}")
         try:
             self.exchange.set_leverage(profile_id, market_id, int(leverage))
         finally:
@@ -612,7 +609,7 @@ class RabbitXDevnet:
             token = str((message.get("connect") or {}).get("token") or "")
             try:
                 client.profile_id = verify_jwt(self._jwt_key, token, int(time.time()))
-            except OnboardingError as exc:
+            except TokenError as exc:
                 client.send({"id": command_id, "error": {"code": 109 if "expired" in str(exc) else 101,
                                                          "message": f"unauthorized: {exc}"}})  # fmt: skip
                 client.queue.put_nowait(None)
@@ -670,6 +667,16 @@ class RabbitXDevnet:
 
 
 # ---------------------------------------------------------------------- request helpers
+
+
+def _expiry_header(request: web.Request) -> int:
+    """The RBT-TS header: the signature's expiry in whole UNIX seconds."""
+    value = request.headers.get(HEADER_TIMESTAMP)
+    if not value:
+        raise AuthError(f"missing {HEADER_TIMESTAMP} header")
+    if not value.isdigit():
+        raise AuthError(f"{HEADER_TIMESTAMP} must be an integer number of UNIX seconds, got {value!r}")
+    return int(value)
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -741,8 +748,8 @@ def _create_response(order: Order) -> dict[str, Any]:
         "market_id": order.market_id,
         "profile_id": order.profile_id,
         "status": order.status.value,
-        "size": dstr(order.initial_size),
-        "price": dstr(order.price) if order.price is not None else None,
+        "size": decimal_string(order.initial_size),
+        "price": decimal_string(order.price) if order.price is not None else None,
         "side": order.side.value,
         "type": order.order_type.value,
         "is_liquidation": False,

@@ -11,34 +11,10 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 
-from keeper.devnet.rabbitx.numbers import ZERO, dstr, is_multiple
-
-
-class Side(StrEnum):
-    LONG = "long"
-    SHORT = "short"
-
-    @property
-    def opposite(self) -> Side:
-        return Side.SHORT if self is Side.LONG else Side.LONG
-
-    @property
-    def sign(self) -> int:
-        return 1 if self is Side.LONG else -1
-
-
-class OrderType(StrEnum):
-    LIMIT = "limit"
-    MARKET = "market"
-
-
-class TimeInForce(StrEnum):
-    GOOD_TILL_CANCEL = "good_till_cancel"
-    IMMEDIATE_OR_CANCEL = "immediate_or_cancel"
-    FILL_OR_KILL = "fill_or_kill"
-    POST_ONLY = "post_only"
+from keeper.connectors.rabbitx.numbers import decimal_string
+from keeper.connectors.rabbitx.vocabulary import OrderType, Side, TimeInForce
+from keeper.devnet.rabbitx.numbers import ZERO, is_multiple
 
 
 class Reject:
@@ -92,19 +68,23 @@ def check_order_shape(
 ) -> str | None:
     """The rejection reason for an order that does not fit the market's steps, or None."""
     if size <= 0:
-        return f"{Reject.BAD_SIZE}: size must be positive, got {dstr(size)}"
+        return f"{Reject.BAD_SIZE}: size must be positive, got {decimal_string(size)}"
     if not is_multiple(size, min_order):
-        return f"{Reject.SIZE_STEP}: size {dstr(size)} is not a multiple of {market_id}'s min_order {dstr(min_order)}"
+        return (
+            f"{Reject.SIZE_STEP}: size {decimal_string(size)} is not a multiple of {market_id}'s min_order "
+            f"{decimal_string(min_order)}"
+        )
     if order_type is OrderType.MARKET and time_in_force is TimeInForce.POST_ONLY:
         return Reject.MARKET_POST_ONLY
     if order_type is OrderType.LIMIT and price is None:
         return f"{Reject.BAD_PRICE}: a limit order needs a price"
     if price is not None:
         if price <= 0:
-            return f"{Reject.BAD_PRICE}: price must be positive, got {dstr(price)}"
+            return f"{Reject.BAD_PRICE}: price must be positive, got {decimal_string(price)}"
         if not is_multiple(price, min_tick):
             return (
-                f"{Reject.PRICE_STEP}: price {dstr(price)} is not a multiple of {market_id}'s min_tick {dstr(min_tick)}"
+                f"{Reject.PRICE_STEP}: price {decimal_string(price)} is not a multiple of {market_id}'s min_tick "
+                f"{decimal_string(min_tick)}"
             )
     return None
 

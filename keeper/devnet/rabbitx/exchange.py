@@ -14,36 +14,20 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from enum import StrEnum
 from typing import Any
 
 from eth_account import Account
 from eth_utils.address import to_checksum_address
 
+from keeper.connectors.rabbitx.numbers import decimal_string
+from keeper.connectors.rabbitx.vocabulary import OrderStatus, OrderType, Side, TimeInForce
 from keeper.devnet.rabbitx import risk
-from keeper.devnet.rabbitx.book import (
-    Match,
-    OrderBook,
-    OrderType,
-    Reject,
-    Side,
-    TimeInForce,
-    check_order_shape,
-)
-from keeper.devnet.rabbitx.numbers import ZERO, InputError, dstr, now_micros
+from keeper.devnet.rabbitx.book import Match, OrderBook, Reject, check_order_shape
+from keeper.devnet.rabbitx.numbers import ZERO, InputError, now_micros
 from keeper.devnet.rabbitx.risk import Health, MarginAccount, MarketRisk, OpenOrder, Position
 from keeper.devnet.rabbitx.withdrawals import sign_withdrawal
 
 MICROS = 1_000_000
-
-
-class OrderStatus(StrEnum):
-    PROCESSING = "processing"
-    OPEN = "open"
-    CLOSED = "closed"
-    CANCELED = "canceled"
-    CANCELING = "canceling"
-    REJECTED = "rejected"
 
 
 class ExchangeError(Exception):
@@ -114,11 +98,11 @@ class Order:
             "order_type": self.order_type.value,
             "type": self.order_type.value,
             "status": self.status.value,
-            "price": dstr(self.price) if self.price is not None else None,
-            "size": dstr(self.remaining),
-            "remaining_size": dstr(self.remaining),
-            "initial_size": dstr(self.initial_size),
-            "total_filled_size": dstr(self.total_filled),
+            "price": decimal_string(self.price) if self.price is not None else None,
+            "size": decimal_string(self.remaining),
+            "remaining_size": decimal_string(self.remaining),
+            "initial_size": decimal_string(self.initial_size),
+            "total_filled_size": decimal_string(self.total_filled),
             "side": self.side.value,
             "timestamp": self.created_at,
             "created_at": self.created_at,
@@ -157,11 +141,11 @@ class Fill:
             "market_id": self.market_id,
             "order_id": self.order_id,
             "trade_id": self.trade_id,
-            "price": dstr(self.price),
-            "size": dstr(self.size),
+            "price": decimal_string(self.price),
+            "size": decimal_string(self.size),
             "side": self.side.value,
             "is_maker": self.is_maker,
-            "fee": dstr(self.fee),
+            "fee": decimal_string(self.fee),
             "liquidation": self.liquidation,
             "timestamp": self.timestamp,
             "client_order_id": self.client_order_id,
@@ -183,8 +167,8 @@ class Trade:
             "id": self.id,
             "market_id": self.market_id,
             "timestamp": self.timestamp,
-            "price": dstr(self.price),
-            "size": dstr(self.size),
+            "price": decimal_string(self.price),
+            "size": decimal_string(self.size),
             "liquidation": self.liquidation,
             "taker_side": self.taker_side.value,
         }
@@ -210,7 +194,7 @@ class BalanceOp:
             "profile_id": self.profile_id,
             "wallet": self.wallet,
             "ops_type": self.ops_type,
-            "amount": dstr(self.amount),
+            "amount": decimal_string(self.amount),
             "status": self.status,
             "reason": self.reason,
             "txhash": self.txhash,
@@ -226,7 +210,11 @@ class FundingRecord:
     timestamp: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"market_id": self.market_id, "funding_rate": dstr(self.funding_rate), "timestamp": self.timestamp}
+        return {
+            "market_id": self.market_id,
+            "funding_rate": decimal_string(self.funding_rate),
+            "timestamp": self.timestamp,
+        }
 
 
 @dataclass
@@ -339,7 +327,8 @@ class Exchange:
         scaled = amount.scaleb(self.config.collateral_decimals)
         if scaled != scaled.to_integral_value():
             raise ExchangeError(
-                f"amount {dstr(amount)} has more than {self.config.collateral_decimals} decimals (the collateral's)"
+                f"amount {decimal_string(amount)} has more than {self.config.collateral_decimals} decimals "
+                "(the collateral's)"
             )
         return int(scaled)
 
@@ -370,11 +359,14 @@ class Exchange:
         """Debit `amount` now and return the claimable withdrawal with the exchange's EIP-712 signature."""
         profile = self.profile(profile_id)
         if amount <= 0:
-            raise ExchangeError(f"withdrawal amount must be positive, got {dstr(amount)}")
+            raise ExchangeError(f"withdrawal amount must be positive, got {decimal_string(amount)}")
         units = self.amount_to_units(amount)
         free = self._withdrawable(profile)
         if amount > free:
-            raise ExchangeError(f"insufficient withdrawable balance: asked {dstr(amount)}, withdrawable {dstr(free)}")
+            raise ExchangeError(
+                f"insufficient withdrawable balance: asked {decimal_string(amount)}, "
+                f"withdrawable {decimal_string(free)}"
+            )
         withdrawal_id = next(self._withdrawal_seq)
         deadline = now // MICROS + self.config.withdrawal_ttl
         signed = sign_withdrawal(
@@ -507,21 +499,21 @@ class Exchange:
             reducible = -position.size if order.side is Side.LONG else position.size
             if reducible <= 0 or order.initial_size > reducible:
                 return (
-                    f"{Reject.REDUCE_ONLY}: position {dstr(position.size)} on {order.market_id}, "
-                    f"{order.side.value} {dstr(order.initial_size)}"
+                    f"{Reject.REDUCE_ONLY}: position {decimal_string(position.size)} on {order.market_id}, "
+                    f"{order.side.value} {decimal_string(order.initial_size)}"
                 )
         if order.time_in_force is TimeInForce.POST_ONLY:
             assert order.price is not None
             if market.book.would_cross(order.side, order.price):
-                return f"{Reject.POST_ONLY}: {order.side.value} at {dstr(order.price)}"
+                return f"{Reject.POST_ONLY}: {order.side.value} at {decimal_string(order.price)}"
         margin_price = order.price if order.price is not None else market.fair_price
         new = OpenOrder(order.market_id, order.side, margin_price, order.initial_size)
         shortfall = self._shortfall(profile, [new])
         if shortfall is not None:
             have, need = shortfall
             return (
-                f"{Reject.INSUFFICIENT_MARGIN}: equity {dstr(have.quantize(Decimal('0.000001')))} "
-                f"< required {dstr(need.quantize(Decimal('0.000001')))}"
+                f"{Reject.INSUFFICIENT_MARGIN}: equity {decimal_string(have.quantize(Decimal('0.000001')))} "
+                f"< required {decimal_string(need.quantize(Decimal('0.000001')))}"
             )
         return None
 
@@ -530,7 +522,9 @@ class Exchange:
         limit = order.price
         fok = order.time_in_force is TimeInForce.FILL_OR_KILL
         if fok and market.book.fillable(order.side, limit) < order.remaining:
-            self._finish(order, OrderStatus.CANCELED, f"{Reject.FILL_OR_KILL}: {dstr(order.remaining)} wanted")
+            self._finish(
+                order, OrderStatus.CANCELED, f"{Reject.FILL_OR_KILL}: {decimal_string(order.remaining)} wanted"
+            )
             return
         for match in market.book.match(order.side, order.remaining, limit):
             self._trade(market, order, match)
@@ -546,7 +540,7 @@ class Exchange:
             self._touch_order(order)
             self._touched_markets.add(market.id)
         else:
-            unfilled = dstr(order.remaining)
+            unfilled = decimal_string(order.remaining)
             if order.total_filled == 0:
                 reason = f"{order.time_in_force.value} order expired unfilled ({unfilled}): no liquidity at its price"
             else:
@@ -724,7 +718,7 @@ class Exchange:
 
     def set_index_price(self, market_id: str, price: Decimal) -> None:
         if price <= 0:
-            raise ExchangeError(f"index price must be positive, got {dstr(price)}")
+            raise ExchangeError(f"index price must be positive, got {decimal_string(price)}")
         market = self._market(market_id)
         if market.index_price != price:
             market.index_price = price
@@ -829,7 +823,9 @@ class Exchange:
         if order.remaining == 0:
             self._finish(order, OrderStatus.CLOSED, "liquidation")
         else:
-            self._finish(order, OrderStatus.CANCELED, f"liquidation: {dstr(order.remaining)} left for the insurance")
+            self._finish(
+                order, OrderStatus.CANCELED, f"liquidation: {decimal_string(order.remaining)} left for the insurance"
+            )
 
     def _transfer_position(
         self, source: Profile, target: Profile, market: Market, size: Decimal, price: Decimal
@@ -895,18 +891,18 @@ class Exchange:
             "wallet": profile.wallet,
             "last_update": now_micros(),
             "last_liq_check": 0,
-            "balance": dstr(margin.balance),
-            "account_equity": dstr(equity),
-            "total_position_margin": dstr(risk.position_margin(margin, marks, self.risks, default)),
-            "total_order_margin": dstr(risk.order_margin(margin, orders, self.risks, default)),
-            "total_notional": dstr(notional),
-            "account_margin": dstr(risk.account_margin_ratio(margin, marks)),
-            "account_leverage": dstr(notional / equity) if equity > 0 else "0",
-            "cum_unrealized_pnl": dstr(risk.unrealized_pnl(margin, marks)),
-            "cum_trading_volume": dstr(profile.cum_trading_volume),
-            "health": dstr(min(risk.account_margin_ratio(margin, marks), Decimal(1))),
+            "balance": decimal_string(margin.balance),
+            "account_equity": decimal_string(equity),
+            "total_position_margin": decimal_string(risk.position_margin(margin, marks, self.risks, default)),
+            "total_order_margin": decimal_string(risk.order_margin(margin, orders, self.risks, default)),
+            "total_notional": decimal_string(notional),
+            "account_margin": decimal_string(risk.account_margin_ratio(margin, marks)),
+            "account_leverage": decimal_string(notional / equity) if equity > 0 else "0",
+            "cum_unrealized_pnl": decimal_string(risk.unrealized_pnl(margin, marks)),
+            "cum_trading_volume": decimal_string(profile.cum_trading_volume),
+            "health": decimal_string(min(risk.account_margin_ratio(margin, marks), Decimal(1))),
             "leverage": leverage,
-            "withdrawable_balance": dstr(self._withdrawable(profile)),
+            "withdrawable_balance": decimal_string(self._withdrawable(profile)),
             "last_fill_sequence": profile.fill_sequence,
         }
 
@@ -920,14 +916,16 @@ class Exchange:
             "id": f"pos-{market_id}-tr-{profile.id}",
             "market_id": market_id,
             "profile_id": profile.id,
-            "size": dstr(abs(position.size)),
+            "size": decimal_string(abs(position.size)),
             "side": position.side.value,
-            "entry_price": dstr(position.entry_price),
-            "fair_price": dstr(fair),
-            "notional": dstr(position.notional(fair)),
-            "margin": dstr(position.notional(fair) * fraction),
-            "unrealized_pnl": dstr(position.unrealized_pnl(fair)),
-            "liquidation_price": dstr(risk.liquidation_price(profile.margin, market_id, self.marks(), self.risks)),
+            "entry_price": decimal_string(position.entry_price),
+            "fair_price": decimal_string(fair),
+            "notional": decimal_string(position.notional(fair)),
+            "margin": decimal_string(position.notional(fair) * fraction),
+            "unrealized_pnl": decimal_string(position.unrealized_pnl(fair)),
+            "liquidation_price": decimal_string(
+                risk.liquidation_price(profile.margin, market_id, self.marks(), self.risks)
+            ),
         }
 
     def positions_json(self, profile_id: int) -> list[dict[str, Any]]:
@@ -946,35 +944,35 @@ class Exchange:
             "status": "active",
             "market_title": market_id.replace("-", "/"),
             "icon_url": "",
-            "min_initial_margin": dstr(cfg.risk.imf),
-            "forced_margin": dstr(cfg.risk.mmf),
-            "liquidation_margin": dstr(cfg.risk.acmf),
+            "min_initial_margin": decimal_string(cfg.risk.imf),
+            "forced_margin": decimal_string(cfg.risk.mmf),
+            "liquidation_margin": decimal_string(cfg.risk.acmf),
             "max_leverage": str(cfg.risk.max_leverage),
-            "min_tick": dstr(cfg.min_tick),
-            "min_order": dstr(cfg.min_order),
-            "maker_fee": dstr(cfg.maker_fee),
-            "taker_fee": dstr(cfg.taker_fee),
-            "best_bid": dstr(bid) if bid is not None else "0",
-            "best_ask": dstr(ask) if ask is not None else "0",
-            "market_price": dstr(mid) if mid is not None else dstr(market.index_price),
-            "index_price": dstr(market.index_price),
-            "fair_price": dstr(market.fair_price),
-            "last_trade_price": dstr(market.last_trade_price),
-            "open_interest": dstr(open_interest),
-            "instant_funding_rate": dstr(self.instant_funding_rate(market_id)),
-            "last_funding_rate_basis": dstr(market.last_funding_rate),
+            "min_tick": decimal_string(cfg.min_tick),
+            "min_order": decimal_string(cfg.min_order),
+            "maker_fee": decimal_string(cfg.maker_fee),
+            "taker_fee": decimal_string(cfg.taker_fee),
+            "best_bid": decimal_string(bid) if bid is not None else "0",
+            "best_ask": decimal_string(ask) if ask is not None else "0",
+            "market_price": decimal_string(mid) if mid is not None else decimal_string(market.index_price),
+            "index_price": decimal_string(market.index_price),
+            "fair_price": decimal_string(market.fair_price),
+            "last_trade_price": decimal_string(market.last_trade_price),
+            "open_interest": decimal_string(open_interest),
+            "instant_funding_rate": decimal_string(self.instant_funding_rate(market_id)),
+            "last_funding_rate_basis": decimal_string(market.last_funding_rate),
             "last_funding_update_time": market.last_funding_time,
             "last_update_time": now_micros(),
             "last_update_sequence": market.sequence,
-            "average_daily_volume": dstr(sum((t.size * t.price for t in market.trades), ZERO)),
+            "average_daily_volume": decimal_string(sum((t.size * t.price for t in market.trades), ZERO)),
         }
 
     def orderbook_json(self, market_id: str, depth: int | None = None) -> dict[str, Any]:
         market = self._market(market_id)
         return {
             "market_id": market_id,
-            "bids": [[dstr(p), dstr(s)] for p, s in market.book.levels(Side.LONG, depth)],
-            "asks": [[dstr(p), dstr(s)] for p, s in market.book.levels(Side.SHORT, depth)],
+            "bids": [[decimal_string(p), decimal_string(s)] for p, s in market.book.levels(Side.LONG, depth)],
+            "asks": [[decimal_string(p), decimal_string(s)] for p, s in market.book.levels(Side.SHORT, depth)],
             "sequence": market.sequence,
             "timestamp": now_micros(),
         }
@@ -1020,7 +1018,9 @@ class Exchange:
                 before = market.published[side]
                 changed = sorted(set(now_levels) | set(before))
                 changes[side] = [
-                    [dstr(p), dstr(now_levels.get(p, ZERO))] for p in changed if now_levels.get(p) != before.get(p)
+                    [decimal_string(p), decimal_string(now_levels.get(p, ZERO))]
+                    for p in changed
+                    if now_levels.get(p) != before.get(p)
                 ]
                 market.published[side] = now_levels
             if changes[Side.LONG] or changes[Side.SHORT]:

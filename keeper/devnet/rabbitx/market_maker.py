@@ -19,9 +19,10 @@ from typing import Protocol
 
 from eth_account import Account
 
+from keeper.connectors.rabbitx.numbers import parse_decimal
+from keeper.connectors.rabbitx.vocabulary import Side
 from keeper.devnet.rabbitx.app import RabbitXDevnet
-from keeper.devnet.rabbitx.book import Side
-from keeper.devnet.rabbitx.numbers import InputError, div, parse_decimal, quantize_down
+from keeper.devnet.rabbitx.numbers import InputError, div, quantize_down
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
-from keeper.devnet.rabbitx.book import Side
+from keeper.connectors.rabbitx.vocabulary import Side
 from keeper.devnet.rabbitx.numbers import ONE, ZERO, div
 
 INTEREST_RATE = Decimal("0.0000125")

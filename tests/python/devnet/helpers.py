@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 import aiohttp
 from eth_account import Account
 
+from keeper.connectors.rabbitx.client import AccountStream, RabbitXClient
 from keeper.devnet.rabbitx.app import DevnetConfig, RabbitXDevnet, RunningDevnet, serve
-from keeper.devnet.rabbitx.client import AccountStream, RabbitXClient
 from keeper.devnet.rabbitx.exchange import ExchangeConfig
 
 T = TypeVar("T")

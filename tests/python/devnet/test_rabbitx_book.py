@@ -6,7 +6,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from keeper.devnet.rabbitx.book import OrderBook, OrderType, Side, TimeInForce, check_order_shape
+from keeper.connectors.rabbitx.vocabulary import OrderType, Side, TimeInForce
+from keeper.devnet.rabbitx.book import OrderBook, check_order_shape
 from keeper.devnet.rabbitx.risk import Position
 
 from .helpers import harness, run, wait_order

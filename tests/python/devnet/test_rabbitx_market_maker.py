@@ -16,8 +16,8 @@ from typing import Any
 
 import aiohttp
 
-from keeper.devnet.rabbitx.book import Side
-from keeper.devnet.rabbitx.client import RabbitXClient
+from keeper.connectors.rabbitx.client import RabbitXClient
+from keeper.connectors.rabbitx.vocabulary import Side
 from keeper.devnet.rabbitx.market_maker import FixedOracle, QuoteConfig, ScriptedOracle, build_quotes, seat_market_maker
 
 from .helpers import harness, run, wait_for, wait_order, wallet_key

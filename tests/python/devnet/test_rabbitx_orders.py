@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from keeper.devnet.rabbitx.client import RabbitXError
+from keeper.connectors.rabbitx.errors import RabbitXRequestError
 
 from .helpers import harness, run, wait_order
 
@@ -90,7 +90,7 @@ def test_rejections_carry_their_reason() -> None:
             order = await wait_order(poor, reduce[0]["id"], "rejected")
             assert order["reason"].startswith("reduce-only order would increase the position")
 
-            with pytest.raises(RabbitXError) as unknown:
+            with pytest.raises(RabbitXRequestError) as unknown:
                 await poor.create_order("DOGE-USD", "long", D(1), D("0.1"))
             assert unknown.value.status == 400
             assert "unknown market 'DOGE-USD'" in unknown.value.error

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from keeper.connectors.rabbitx.client import RabbitXClient
 from keeper.devnet.rabbitx import risk
-from keeper.devnet.rabbitx.client import RabbitXClient
 
 from .helpers import Harness, harness, run, wait_for, wait_order
 

@@ -9,7 +9,7 @@ from eth_abi import encode
 from eth_account import Account
 from eth_utils.crypto import keccak
 
-from keeper.devnet.rabbitx.client import RabbitXError
+from keeper.connectors.rabbitx.errors import RabbitXRequestError
 from keeper.devnet.rabbitx.exchange import ExchangeError
 from keeper.devnet.rabbitx.withdrawals import (
     WITHDRAWAL_TYPEHASH,
@@ -76,10 +76,10 @@ def test_withdrawal_signature_recovers_to_the_exchange_signer() -> None:
 
             account = await trader.account()
             assert D(account["balance"]) == D("749.5")
-            with pytest.raises(RabbitXError) as too_much:
+            with pytest.raises(RabbitXRequestError) as too_much:
                 await trader.withdraw(D(800))
             assert too_much.value.status == 400 and "insufficient withdrawable balance" in too_much.value.error
-            with pytest.raises(RabbitXError) as dust:
+            with pytest.raises(RabbitXRequestError) as dust:
                 await trader.withdraw(D("0.0000001"))
             assert "more than 6 decimals" in dust.value.error
 

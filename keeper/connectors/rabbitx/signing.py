@@ -10,7 +10,7 @@ The scheme, as RabbitX's own clients implement it (see API_NOTES.md for sources)
 4. ``RBT-TS`` is an *expiry* time in whole UNIX seconds: the request is valid while ``now < RBT-TS``. The clients send
    ``now + 300``.
 
-Shared by the devnet server (verification) and by connectors (signing).
+Used by the connector (signing) and by the devnet replica (verification).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+
+from keeper.connectors.rabbitx.errors import SignatureError
 
 SIGNATURE_LIFETIME = 300
 """Seconds RabbitX's clients add to the current time to form RBT-TS."""
@@ -33,10 +35,6 @@ HEADER_TIMESTAMP = "RBT-TS"
 SignedValue = str | int | bool | list[object]
 
 
-class SignatureError(Exception):
-    """A request signature that does not verify; the message says why."""
-
-
 def hex2bytes(value: str) -> bytes:
     """Hex text, with or without a 0x prefix, as bytes (RabbitX secrets are hex)."""
     if value.startswith(("0x", "0X")):
@@ -44,7 +42,7 @@ def hex2bytes(value: str) -> bytes:
     try:
         return bytes.fromhex(value)
     except ValueError as exc:
-        raise SignatureError(f"secret is not hex: {exc}") from None
+        raise SignatureError(f"not hex: {exc}") from None
 
 
 def format_value(value: object) -> str:
@@ -115,14 +113,6 @@ def auth_headers(
         HEADER_TIMESTAMP: str(timestamp),
         HEADER_SIGNATURE: sign_request(method, path, body, secret, timestamp),
     }
-
-
-def parse_timestamp(value: str | None) -> int:
-    if value is None or value == "":
-        raise SignatureError(f"missing {HEADER_TIMESTAMP} header")
-    if not value.isdigit():
-        raise SignatureError(f"{HEADER_TIMESTAMP} must be an integer number of UNIX seconds, got {value!r}")
-    return int(value)
 
 
 def verify(

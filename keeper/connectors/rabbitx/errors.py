@@ -1,0 +1,42 @@
+"""The RabbitX connector's errors: all `RabbitXError`s, so all `PrimeVaultError`s (one line each, for the CLI)."""
+
+from __future__ import annotations
+
+from keeper.exceptions import PrimeVaultError
+
+
+class RabbitXError(PrimeVaultError):
+    """Base of every error the RabbitX connector raises."""
+
+
+class RabbitXRequestError(RabbitXError):
+    """The exchange answered a REST request with an error: `status` is the HTTP status, `error` its message."""
+
+    def __init__(self, method: str, path: str, status: int, error: str) -> None:
+        super().__init__(f"RabbitX {method} {path}: HTTP {status}: {error}")
+        self.status = status
+        self.error = error
+
+
+class RabbitXAuthError(RabbitXRequestError):
+    """HTTP 401: unknown or expired API key, or a signature that is wrong or stale (check the secret and the clock)."""
+
+
+class RabbitXConnectionError(RabbitXError):
+    """The exchange could not be reached, or the WebSocket closed or failed."""
+
+
+class SignatureError(RabbitXError):
+    """A request signature that cannot be made or does not verify; the message says why."""
+
+
+class OnboardingError(RabbitXError):
+    """A wallet onboarding signature that cannot be made or does not recover to the wallet."""
+
+
+class MalformedNumberError(RabbitXError, ValueError):
+    """A number that is not a finite decimal; the message names the field."""
+
+
+class DuplicateClientOrderIdError(RabbitXError):
+    """An order was placed with a client_order_id this account has used before."""

@@ -1,0 +1,1 @@
+"""Tests of the keeper's venue connectors against the running devnet replicas."""
