@@ -21,8 +21,6 @@ interface IPrimeVaultErrors {
     error UnsupportedDecimals(address asset, uint8 decimals);
     /// @notice The token delivered less than the amount transferred (fee-on-transfer or rebasing token).
     error FeeOnTransferNotSupported(address asset, uint256 expected, uint256 received);
-    /// @notice The amount does not fit the vault's storage width.
-    error AmountTooLarge(uint256 amount);
     /// @notice A deposit would take the asset's total supplied above its cap.
     error SupplyCapExceeded(address asset, uint256 totalAfter, uint256 cap);
     /// @notice The withdrawal exceeds the account's balance of a collateral asset.
