@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 
 from keeper.exceptions import InputError
 
+UINT256_MAX = 2**256 - 1
+# Decimal's default context keeps 28 significant digits and would round a longer amount silently; every digit of a
+# uint256 at 18 decimals fits in 100.
+_EXACT_DIGITS = 100
+
 
 def parse_amount(text: str, decimals: int, symbol: str = "") -> int:
-    """Token units for a human amount like "1.5"; refuses negatives, non-numbers and excess precision."""
+    """Token units for a human amount like "1.5", exactly; refuses non-numbers, commas (a decimal comma and a
+    thousands separator read alike), non-positive amounts, excess precision and anything beyond uint256."""
     label = f"{text!r}{' ' + symbol if symbol else ''}"
-    try:
-        amount = Decimal(text.replace("_", "").replace(",", ""))
-    except InvalidOperation:
-        raise InputError(f"amount {label} is not a number: write it like 1.5 or 2500") from None
-    if not amount.is_finite():
-        raise InputError(f"amount {label} is not a finite number")
-    if amount <= 0:
-        raise InputError(f"amount {label} must be greater than zero")
-    units = amount.scaleb(decimals)
-    if units != units.to_integral_value():
-        raise InputError(f"amount {label} has more than {decimals} decimal places")
+    if "," in text:
+        raise InputError(f"amount {label} has a comma: write decimals with a dot and no thousands separators, like 1.5")
+    with localcontext() as exact:
+        exact.prec = _EXACT_DIGITS
+        try:
+            amount = Decimal(text.replace("_", ""))
+        except InvalidOperation:
+            raise InputError(f"amount {label} is not a number: write it like 1.5 or 2500") from None
+        if not amount.is_finite():
+            raise InputError(f"amount {label} is not a finite number")
+        if amount <= 0:
+            raise InputError(f"amount {label} must be greater than zero")
+        if amount.adjusted() + decimals >= _EXACT_DIGITS:
+            raise InputError(f"amount {label} is larger than any token supply")
+        units = amount.scaleb(decimals)
+        if units != units.to_integral_value():
+            raise InputError(f"amount {label} has more than {decimals} decimal places")
+    if units > UINT256_MAX:
+        raise InputError(f"amount {label} is larger than any token supply")
     return int(units)
 
 

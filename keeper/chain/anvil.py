@@ -23,6 +23,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 class Anvil:
     """Starts anvil on a free loopback port; stops it on `stop()` or leaving the `with` block."""
 
@@ -56,13 +65,20 @@ class Anvil:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> Anvil:
+        # Checked first: anvil exits when the port is taken, but a node already listening there would answer the
+        # readiness poll below and everything after would run against it.
+        if not _port_is_free(self.port):
+            raise AnvilError(
+                f"port {self.port} is in use (another node?): choose another port or stop what listens there"
+            )
         self._process = subprocess.Popen(self._args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 2}))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 stderr = self._process.stderr.read().decode() if self._process.stderr else ""
-                raise AnvilError(f"anvil exited with code {self._process.returncode}: {stderr.strip()}")
+                first_line = next((line for line in stderr.splitlines() if line.strip()), "no message")
+                raise AnvilError(f"anvil exited with code {self._process.returncode}: {first_line.strip()}")
             try:
                 if w3.is_connected():
                     return self

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 from eth_typing import ChecksumAddress
-from web3 import Web3
 
 from keeper.cli.context import CliContext, pass_context
+from keeper.cli.params import ADDRESS
 from keeper.exceptions import InputError
 from keeper.units import format_units, parse_amount
 from keeper.vault import PERMISSIONS, VaultClient, sub_account
@@ -15,7 +15,10 @@ _sub_option = click.option(
     "--sub", "sub_id", type=click.IntRange(0, 255), default=0, show_default=True, help="Sub-account id 0..255."
 )
 _account_option = click.option(
-    "--account", "on_behalf", help="Act on this account as its operator instead of on your own sub-account."
+    "--account",
+    "on_behalf",
+    type=ADDRESS,
+    help="Act on this account as its operator instead of on your own sub-account.",
 )
 
 
@@ -28,30 +31,25 @@ def _own(ctx: CliContext, sub_id: int) -> ChecksumAddress:
     return sub_account(ctx.account.address, sub_id)
 
 
-def _target(ctx: CliContext, sub_id: int, on_behalf: str | None) -> ChecksumAddress:
-    return _address(on_behalf, "--account") if on_behalf else _own(ctx, sub_id)
+def _target(ctx: CliContext, sub_id: int, on_behalf: ChecksumAddress | None) -> ChecksumAddress:
+    return on_behalf or _own(ctx, sub_id)
 
 
 def _remember_symbol(symbol: str) -> None:
     click.get_current_context().meta["primevault.symbol"] = symbol
 
 
-def _address(text: str, what: str) -> ChecksumAddress:
-    if not Web3.is_address(text):
-        raise InputError(f"{what} {text!r} is not an address")
-    if text != text.lower() and not Web3.is_checksum_address(text):
-        raise InputError(f"{what} {text} has a wrong checksum: check it, or write it in lower case")
-    return Web3.to_checksum_address(text)
-
-
 @account.command()
-@click.argument("address", required=False)
+@click.argument("address", type=ADDRESS, required=False)
 @_sub_option
 @pass_context
-def show(ctx: CliContext, address: str | None, sub_id: int) -> None:
-    """Balances, debt, equity and health of a sub-account (yours by default)."""
+def show(ctx: CliContext, address: ChecksumAddress | None, sub_id: int) -> None:
+    """Balances, debt, equity and health of a sub-account.
+
+    ADDRESS defaults to your own sub-account --sub.
+    """
     client = ctx.reader()
-    target = _address(address, "account") if address else _own(ctx, sub_id)
+    target = address or _own(ctx, sub_id)
     click.echo(render_account(client, target))
 
 
@@ -86,14 +84,17 @@ def render_account(client: VaultClient, target: str) -> str:
 @click.argument("amount")
 @click.argument("asset")
 @_sub_option
-@click.option("--to", "to_account", help="Deposit into this account instead of your own.")
+@click.option("--to", "to_account", type=ADDRESS, help="Deposit into this account instead of your own.")
 @pass_context
-def deposit(ctx: CliContext, amount: str, asset: str, sub_id: int, to_account: str | None) -> None:
-    """Deposit AMOUNT of ASSET (e.g. `deposit 1.5 WETH`). USDC repays debt first, then supplies."""
+def deposit(ctx: CliContext, amount: str, asset: str, sub_id: int, to_account: ChecksumAddress | None) -> None:
+    """Deposit AMOUNT of ASSET into a sub-account.
+
+    For example `deposit 1.5 WETH`. USDC repays debt first, then supplies.
+    """
     token = ctx.deployment.token(asset)
     _remember_symbol(token.symbol)
     units = parse_amount(amount, token.decimals, token.symbol)
-    target = _address(to_account, "--to") if to_account else _own(ctx, sub_id)
+    target = to_account or _own(ctx, sub_id)
     receipt = ctx.writer().deposit(target, token.symbol, units)
     click.echo(
         f"deposited {format_units(units, token.decimals)} {token.symbol} into {target} (block {receipt['blockNumber']})"
@@ -105,18 +106,25 @@ def deposit(ctx: CliContext, amount: str, asset: str, sub_id: int, to_account: s
 @click.argument("asset")
 @_sub_option
 @_account_option
-@click.option("--to", "receiver", help="Send to this address instead of your wallet.")
+@click.option("--to", "receiver", type=ADDRESS, help="Send to this address instead of your wallet.")
 @pass_context
 def withdraw(
-    ctx: CliContext, amount: str, asset: str, sub_id: int, on_behalf: str | None, receiver: str | None
+    ctx: CliContext,
+    amount: str,
+    asset: str,
+    sub_id: int,
+    on_behalf: ChecksumAddress | None,
+    receiver: ChecksumAddress | None,
 ) -> None:
-    """Withdraw AMOUNT of ASSET to your wallet; must leave the account above its initial requirement."""
+    """Withdraw AMOUNT of ASSET to your wallet.
+
+    The account must stay above its initial requirement.
+    """
     token = ctx.deployment.token(asset)
     _remember_symbol(token.symbol)
     units = parse_amount(amount, token.decimals, token.symbol)
     target = _target(ctx, sub_id, on_behalf)
-    to = _address(receiver, "--to") if receiver else None
-    receipt = ctx.writer().withdraw(target, token.symbol, units, to)
+    receipt = ctx.writer().withdraw(target, token.symbol, units, receiver)
     click.echo(
         f"withdrew {format_units(units, token.decimals)} {token.symbol} from {target} (block {receipt['blockNumber']})"
     )
@@ -127,7 +135,7 @@ def withdraw(
 @_sub_option
 @_account_option
 @pass_context
-def borrow(ctx: CliContext, amount: str, sub_id: int, on_behalf: str | None) -> None:
+def borrow(ctx: CliContext, amount: str, sub_id: int, on_behalf: ChecksumAddress | None) -> None:
     """Borrow AMOUNT of USDC against the sub-account's collateral."""
     base = ctx.deployment.base
     _remember_symbol(base.symbol)
@@ -153,6 +161,9 @@ def repay(ctx: CliContext, amount: str, sub_id: int) -> None:
     units = None if amount.lower() == "max" else parse_amount(amount, base.decimals, base.symbol)
     target = _own(ctx, sub_id)
     client = ctx.writer()
+    debt = max(-client.base_balance(target), 0)
+    if debt == 0:
+        raise InputError(f"nothing to repay: {target} owes no {base.symbol}")
     client.repay(target, units)
     remaining = max(-client.base_balance(target), 0)
     click.echo(f"repaid; {target} owes {format_units(remaining, base.decimals, 2)} {base.symbol}")
@@ -165,7 +176,10 @@ def repay(ctx: CliContext, amount: str, sub_id: int) -> None:
 @click.option("--to-sub", type=click.IntRange(0, 255), required=True, help="Destination sub-account id.")
 @pass_context
 def transfer(ctx: CliContext, amount: str, asset: str, from_sub: int, to_sub: int) -> None:
-    """Move AMOUNT of ASSET between two of your sub-accounts in one transaction."""
+    """Move AMOUNT of ASSET between your sub-accounts.
+
+    One transaction; both must be yours.
+    """
     token = ctx.deployment.token(asset)
     _remember_symbol(token.symbol)
     units = parse_amount(amount, token.decimals, token.symbol)
@@ -177,7 +191,7 @@ def transfer(ctx: CliContext, amount: str, asset: str, from_sub: int, to_sub: in
 
 
 @account.command("set-operator")
-@click.argument("operator")
+@click.argument("operator", type=ADDRESS)
 @click.option(
     "--permissions",
     default="withdraw,transfer,trade",
@@ -186,19 +200,29 @@ def transfer(ctx: CliContext, amount: str, asset: str, from_sub: int, to_sub: in
 )
 @_sub_option
 @pass_context
-def set_operator(ctx: CliContext, operator: str, permissions: str, sub_id: int) -> None:
-    """Allow OPERATOR (e.g. a trading bot) to act on a sub-account with the given permissions."""
+def set_operator(ctx: CliContext, operator: ChecksumAddress, permissions: str, sub_id: int) -> None:
+    """Let OPERATOR act on a sub-account.
+
+    OPERATOR is an address, for example a trading bot's; --permissions says what it may do.
+    """
     mask = _permission_mask(permissions)
     target = _own(ctx, sub_id)
-    ctx.writer().set_operator(target, _address(operator, "operator"), mask)
-    click.echo(f"operator {operator} on {target}: {permissions if mask else 'revoked'}")
+    ctx.writer().set_operator(target, operator, mask)
+    granted = ", ".join(name for name, bit in PERMISSIONS.items() if mask & bit)
+    click.echo(f"operator {operator} on {target}: {granted or 'revoked'}")
 
 
 def _permission_mask(text: str) -> int:
-    if text.strip().lower() == "none":
+    names = [name.strip().lower() for name in text.split(",")]
+    if names == ["none"]:
         return 0
+    if not all(names):
+        raise InputError(
+            f"--permissions {text!r} has an empty name: list {', '.join(PERMISSIONS)} separated by commas, "
+            "or write none to revoke"
+        )
     mask = 0
-    for name in (p.strip().lower() for p in text.split(",") if p.strip()):
+    for name in names:
         if name not in PERMISSIONS:
             raise InputError(f"unknown permission {name!r}: use {', '.join(PERMISSIONS)} or none")
         mask |= PERMISSIONS[name]

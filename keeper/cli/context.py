@@ -50,11 +50,17 @@ class CliContext:
         if not w3.is_connected():
             raise ConfigError(f"cannot reach the RPC at {self.rpc_url}: is the node running? (see --rpc-url)")
         chain_id = w3.eth.chain_id
-        if self.deployment_path.is_file() and self.deployment.chain_id != chain_id:
-            raise ConfigError(
-                f"{self.deployment_path} is for chain {self.deployment.chain_id} but {self.rpc_url} is chain "
-                f"{chain_id}: pass the matching --deployment"
-            )
+        if self.deployment_path.is_file():
+            if self.deployment.chain_id != chain_id:
+                raise ConfigError(
+                    f"{self.deployment_path} is for chain {self.deployment.chain_id} but {self.rpc_url} is chain "
+                    f"{chain_id}: pass the matching --deployment"
+                )
+            if not w3.eth.get_code(self.deployment.vault):
+                raise ConfigError(
+                    f"no contract at the vault address {self.deployment.vault} on {self.rpc_url}: the chain was "
+                    f"restarted or {self.deployment_path} is from another node; redeploy or pass the right --deployment"
+                )
         return w3
 
     @cached_property

@@ -21,7 +21,11 @@ def _usd(units: int) -> str:
 @click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same run.")
 @click.option("--report-dir", type=click.Path(path_type=Path, file_okay=False), default=Path(".primevault"))
 def demo(depositors: int, crash: float, seed: int, report_dir: Path) -> None:
-    """Start anvil, deploy, seed depositors and traders, run the keeper daemon, crash ETH and BTC, report."""
+    """The crash run: a local market crash, liquidated and reported.
+
+    Starts anvil, deploys, seeds depositors and traders, runs the keeper daemon, crashes ETH and BTC and
+    reports what happened.
+    """
     bars: dict[str, Any] = {}
     totals = {"depositors": depositors, "orders": depositors, "deployed": 1}
 

@@ -38,11 +38,14 @@ def fund_wallets(client: VaultClient, sender: Sender, wallets: Sequence[str]) ->
 
 
 @click.command()
-@click.option("--port", type=int, default=None, help="Port for anvil (default: a free one).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port for anvil (default: a free one).")
 @click.option("--fund/--no-fund", default=True, show_default=True, help="Mint test tokens to dev accounts 1-9.")
 @pass_context
 def devnet(ctx: CliContext, port: int | None, fund: bool) -> None:
-    """Start anvil, deploy PrimeVault, write the deployment file, and run until stopped (Ctrl-C)."""
+    """A local chain with PrimeVault deployed, until Ctrl-C.
+
+    Starts anvil, deploys PrimeVault and writes the deployment file.
+    """
     stop = _stop_on_signals()
     with Anvil(port=port) as node:
         w3 = Web3(Web3.HTTPProvider(node.url))
@@ -75,7 +78,10 @@ def devnet(ctx: CliContext, port: int | None, fund: bool) -> None:
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Where to write the deployment file.")
 @pass_context
 def deploy(ctx: CliContext, output: Path | None) -> None:
-    """Deploy the system (mock USDC, WETH, WBTC and feeds, and the vault) to --rpc-url with your key."""
+    """Deploy PrimeVault and its mock tokens to --rpc-url.
+
+    Mock USDC, WETH, WBTC and feeds, and the vault, signed with your key.
+    """
     sender = Sender(ctx.w3, ctx.account, vault_error_decoder())
     deployment = dataclasses.replace(deploy_local_system(sender), rpc_url=ctx.rpc_url)
     path = output or ctx.deployment_path

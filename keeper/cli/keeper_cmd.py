@@ -78,7 +78,12 @@ def keeper_group() -> None:
     "--jobs",
     help=f"Comma-separated jobs to run (default all: {','.join(JOBS)}); the key needs the roles of each.",
 )
-@click.option("--log-level", default="info", show_default=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+    show_default=True,
+)
 @pass_context
 def run(
     ctx: CliContext,
@@ -91,7 +96,11 @@ def run(
     jobs: str | None,
     log_level: str,
 ) -> None:
-    """Scan every block, liquidate, execute orders, manage venue margin, reconcile, recalibrate haircuts."""
+    """Run the keeper daemon until stopped.
+
+    Scans every block, liquidates, executes orders, manages venue margin, reconciles and recalibrates
+    haircuts.
+    """
     config = _keeper_config(
         ctx,
         config_path,
@@ -125,7 +134,10 @@ def risk_group() -> None:
 @click.option("--apply", is_flag=True, help="Push the changes allowed now (risk-manager key).")
 @pass_context
 def haircuts(ctx: CliContext, config_path: Path | None, apply: bool) -> None:
-    """Current haircuts next to the ones the volatility model proposes, with its inputs."""
+    """Current haircuts next to proposed ones.
+
+    The volatility model's proposals, with its inputs; --apply pushes the changes allowed now.
+    """
     config = _keeper_config(ctx, config_path, metrics_port="off", jobs=("haircuts",), apply_haircuts=apply)
     keeper = Keeper(config)
     proposals = keeper.haircut_job(apply=apply)
@@ -150,7 +162,10 @@ def haircuts(ctx: CliContext, config_path: Path | None, apply: bool) -> None:
 @click.option("--shock", required=True, help="Price moves, e.g. ETH=-30%,BTC=-20%.")
 @pass_context
 def stress_command(ctx: CliContext, config_path: Path | None, shock: str) -> None:
-    """How many accounts a price shock makes liquidatable, the shortfall, and whether reserves cover it."""
+    """What a price shock would liquidate.
+
+    How many accounts it makes liquidatable, the shortfall, and whether reserves cover it.
+    """
     shocks = parse_shocks(shock)
     keeper = Keeper(_keeper_config(ctx, config_path, metrics_port="off", jobs=()))
     started = time.monotonic()

@@ -9,6 +9,7 @@ from typing import Any
 import click
 from dotenv import load_dotenv
 from requests.exceptions import ConnectionError as RequestsConnectionError
+from web3.exceptions import Web3RPCError
 
 from keeper import __version__
 from keeper.cli.context import DEFAULT_DEPLOYMENT, CliContext
@@ -16,12 +17,46 @@ from keeper.cli.explain import explain
 from keeper.exceptions import PrimeVaultError, TransactionReverted
 
 
+class _UsageError(click.ClickException):
+    """A command line click cannot parse, said in one line (click's own form takes four) with the usual exit code."""
+
+    exit_code = 2
+
+
+def _one_line(exc: click.UsageError) -> _UsageError:
+    command = exc.ctx.command_path if exc.ctx else "primevault"
+    if isinstance(exc, click.NoSuchOption) and _is_number(exc.option_name):
+        # Click reads "-1" as an option: the user meant a negative amount or id.
+        return _UsageError(f"{exc.option_name} is negative: amounts, sizes and ids are positive numbers")
+    message = " ".join(exc.format_message().split()).rstrip(".")  # choices come one per line
+    return _UsageError(f"{message} (see '{command} --help')")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 class _OneLineErrors(click.Group):
-    """Turns every expected failure into one line on stderr and exit code 1, never a traceback."""
+    """Turns every expected failure into one line on stderr, never a traceback: exit code 1, or 2 for a command
+    line that does not parse."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
         except TransactionReverted as exc:
             cli_ctx = ctx.find_object(CliContext)
             symbol = ctx.meta.get("primevault.symbol")
@@ -32,10 +67,22 @@ class _OneLineErrors(click.Group):
             raise click.ClickException(message) from None
         except PrimeVaultError as exc:
             raise click.ClickException(str(exc)) from None
+        except Web3RPCError as exc:
+            raise click.ClickException(_node_refusal(ctx, exc)) from None
         except RequestsConnectionError:
             cli_ctx = ctx.find_object(CliContext)
             url = cli_ctx.rpc_url if cli_ctx else "the RPC"
             raise click.ClickException(f"lost the connection to {url}: is the node running?") from None
+
+
+def _node_refusal(ctx: click.Context, exc: Web3RPCError) -> str:
+    message = exc.message or str(exc)
+    # Anvil says "gas required exceeds allowance: 0", geth "insufficient funds": the signer holds no ETH.
+    if "insufficient funds" in message or "exceeds allowance: 0" in message:
+        cli_ctx = ctx.find_object(CliContext)
+        signer = cli_ctx.account.address if cli_ctx else "the signing account"
+        return f"{signer} has no ETH to pay for gas: send it some (on anvil, dev accounts 0-9 hold ETH)"
+    return f"the node refused the request: {message}"
 
 
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})

@@ -26,7 +26,10 @@ from keeper.venues.registry import load_venues
 )
 @pass_context
 def quotes(ctx: CliContext, market: str, size: str, side: str, horizon_hours: float) -> None:
-    """Quote SIZE (base units, e.g. 2.5) of MARKET (e.g. BTC-USD) on every venue and route it."""
+    """Quote SIZE of MARKET on every venue and route it.
+
+    SIZE is in base units (2.5 means 2.5 BTC); MARKET is a ticker like BTC-USD.
+    """
     market = ctx.deployment.market(market).ticker
     amount = Decimal(parse_amount(size, 18)) / 10**18
     direction = 1 if side == "buy" else -1

@@ -7,10 +7,13 @@ import time
 from decimal import Decimal
 
 import click
+from eth_typing import ChecksumAddress
 
 from keeper.chain.oracle import feed_price
 from keeper.cli.context import CliContext, pass_context
+from keeper.cli.params import ADDRESS
 from keeper.exceptions import InputError
+from keeper.liquidator import read_perp
 from keeper.trading import TradingClient
 from keeper.units import parse_amount
 from keeper.vault import sub_account
@@ -21,13 +24,18 @@ def _client(ctx: CliContext, write: bool) -> TradingClient:
     return TradingClient(ctx.w3, deployment, ctx.sender() if write else None)
 
 
+# How far from the mark a limit may be: beyond it an order is almost surely a typo (a buy limit far above the
+# mark accepts nearly any price; one far below never fills).
+MAX_LIMIT_DISTANCE = Decimal("0.5")
+
+
 def _size(text: str) -> Decimal:
     return Decimal(parse_amount(text, 18)) / 10**18
 
 
 @click.group()
 def trade() -> None:
-    """Perp orders: submit, list, cancel, positions; execute (executor key)."""
+    """Perp orders: submit, list, cancel, positions, execute."""
 
 
 @trade.command()
@@ -39,7 +47,7 @@ def trade() -> None:
 @click.option("--ttl", type=click.IntRange(1, 30 * 86_400), default=600, show_default=True, help="Seconds to live.")
 @click.option("--reduce-only", is_flag=True)
 @click.option("--sub", "sub_id", type=click.IntRange(0, 255), default=0, show_default=True)
-@click.option("--account", "on_behalf", help="Trade for this account as its operator.")
+@click.option("--account", "on_behalf", type=ADDRESS, help="Trade for this account as its operator.")
 @pass_context
 def submit(
     ctx: CliContext,
@@ -51,9 +59,14 @@ def submit(
     ttl: int,
     reduce_only: bool,
     sub_id: int,
-    on_behalf: str | None,
+    on_behalf: ChecksumAddress | None,
 ) -> None:
-    """Submit an order for SIZE (base units, e.g. 0.5) of MARKET (e.g. BTC-USD)."""
+    """Submit an order for SIZE of MARKET.
+
+    SIZE is in base units (0.5 means 0.5 BTC); MARKET is a ticker like BTC-USD. Before sending, the order is
+    checked against its venues' steps, the mark price (a limit at most 50% away), reduce-only against the
+    position held, and the initial margin it adds against the account's free equity.
+    """
     ticker = ctx.deployment.market(market).ticker
     amount = _size(size)
     client = _client(ctx, write=True)
@@ -62,17 +75,48 @@ def submit(
         shown = ", ".join(f"{s.normalize():f}" for s in steps)
         raise InputError(f"size {amount.normalize():f} is not a multiple of any venue's step ({shown}) for {ticker}")
     direction = 1 if side == "buy" else -1
+    mark = feed_price(ctx.w3, ctx.deployment.market(ticker).feed)
     if limit_text:
         limit = Decimal(parse_amount(limit_text, 18)) / 10**18
+        if not mark * (1 - MAX_LIMIT_DISTANCE) <= limit <= mark * (1 + MAX_LIMIT_DISTANCE):
+            raise InputError(
+                f"limit {limit:,.2f} is more than {MAX_LIMIT_DISTANCE:.0%} away from the {ticker} mark of {mark:,.2f}: "
+                f"a {side} limit is the worst average price you accept; give one near the mark"
+            )
     else:
-        limit = (
-            feed_price(ctx.w3, ctx.deployment.market(ticker).feed) * (1 + direction * Decimal(slippage_bps) / 10_000)
-        ).quantize(Decimal("0.000001"))
+        limit = (mark * (1 + direction * Decimal(slippage_bps) / 10_000)).quantize(Decimal("0.000001"))
     account = on_behalf or sub_account(ctx.account.address, sub_id)
+    held = sum((p.size for p in client.positions(account) if p.market == ticker), Decimal(0))
+    if reduce_only and not (held * direction < 0 and amount <= abs(held)):
+        raise InputError(
+            f"a reduce-only {side} of {amount.normalize():f} {ticker} would not reduce {account}'s position of "
+            f"{held.normalize():+f}: drop --reduce-only or size it to the position"
+        )
+    _check_margin(ctx, account, ticker, direction * amount, held, mark)
     order_id = client.submit(account, ticker, direction * amount, limit, int(time.time()) + ttl, reduce_only)
     click.echo(
         f"order {order_id}: {side} {amount.normalize():f} {ticker} for {account}, limit {limit:,.2f}, ttl {ttl}s"
     )
+
+
+def _check_margin(ctx: CliContext, account: str, ticker: str, size: Decimal, held: Decimal, mark: Decimal) -> None:
+    """Refuses an order whose added exposure needs more initial margin than the account has free. An estimate at
+    the mark: execution prices and fees move it a little, and the contract checks again when the order executes."""
+    added = abs(held + size) - abs(held)
+    if added <= 0:
+        return
+    reader = ctx.reader()
+    perp = read_perp(reader)
+    market_id = next(i for i, m in enumerate(ctx.deployment.markets) if m.ticker == ticker)
+    base = ctx.deployment.base
+    needed = added * mark * perp.initial_bps[market_id] / 10_000
+    health = reader.health(account)
+    free = Decimal(health.equity - health.initial_requirement).scaleb(-base.decimals)
+    if needed > free:
+        raise InputError(
+            f"this order needs about {needed:,.2f} {base.symbol} of initial margin but {account} has "
+            f"{max(free, Decimal(0)):,.2f} {base.symbol} free: deposit collateral or trade less"
+        )
 
 
 @trade.command("list")
@@ -98,7 +142,10 @@ def list_orders(ctx: CliContext, sub_id: int, show_all: bool, open_only: bool) -
 @click.argument("order_id", type=int)
 @pass_context
 def cancel(ctx: CliContext, order_id: int) -> None:
-    """Cancel an open order (yours any time, anyone's once expired)."""
+    """Cancel an open order.
+
+    Yours at any time; anyone's once it has expired.
+    """
     client = _client(ctx, write=True)
     client.order(order_id)
     client.cancel(order_id)
@@ -107,9 +154,9 @@ def cancel(ctx: CliContext, order_id: int) -> None:
 
 @trade.command()
 @click.option("--sub", "sub_id", type=click.IntRange(0, 255), default=0, show_default=True)
-@click.argument("address", required=False)
+@click.argument("address", type=ADDRESS, required=False)
 @pass_context
-def positions(ctx: CliContext, sub_id: int, address: str | None) -> None:
+def positions(ctx: CliContext, sub_id: int, address: ChecksumAddress | None) -> None:
     """Positions of a sub-account per market and venue."""
     client = _client(ctx, write=False)
     account = address or sub_account(ctx.account.address, sub_id)
@@ -125,7 +172,10 @@ def positions(ctx: CliContext, sub_id: int, address: str | None) -> None:
 @click.option("--horizon-hours", type=click.FloatRange(0, 8760), default=8.0, show_default=True)
 @pass_context
 def execute(ctx: CliContext, order_ids: tuple[int, ...], horizon_hours: float) -> None:
-    """Route and execute open orders (executor key). A failed order is cancelled with its reason."""
+    """Route and execute open orders (executor key).
+
+    An order the contract refuses is cancelled with its reason.
+    """
     client = _client(ctx, write=True)
     failed = []
     for outcome in client.execute(list(order_ids), horizon_hours * 3600):

@@ -20,7 +20,8 @@ def run(chain: Chain, *args: str, dev: int | None = 1) -> Result:
 
 
 def assert_one_line_error(result: Result, *fragments: str) -> None:
-    assert result.exit_code == 1, result.output
+    """One line starting with "Error: ", exit code 1 (or 2 for a command line that does not parse)."""
+    assert result.exit_code in (1, 2), result.output
     lines = [line for line in result.output.splitlines() if not line.startswith("warning:")]
     assert len(lines) == 1, result.output
     assert lines[0].startswith("Error: ")
