@@ -6,7 +6,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
-import {DydxStyleVenue} from "../venues/DydxStyleVenue.sol";
+import {IDydxStyleVenue} from "../interfaces/venues/IDydxStyleVenue.sol";
 import {VenueAdapterBase} from "./VenueAdapterBase.sol";
 
 /// @title DydxAdapter
@@ -30,11 +30,11 @@ contract DydxAdapter is VenueAdapterBase {
     /// @dev Vault market id -> clob pair.
     PairUnits[] internal _pairs;
 
-    constructor(address tradingModule_, DydxStyleVenue venue, IERC20 usdc_, uint32[] memory clobPairIds)
+    constructor(address tradingModule_, IDydxStyleVenue venue, IERC20 usdc_, uint32[] memory clobPairIds)
         VenueAdapterBase(tradingModule_, address(venue), usdc_)
     {
         for (uint256 i; i < clobPairIds.length; ++i) {
-            DydxStyleVenue.ClobPair memory pair = venue.clobPair(clobPairIds[i]);
+            IDydxStyleVenue.ClobPair memory pair = venue.clobPair(clobPairIds[i]);
             _pairs.push(
                 PairUnits(
                     clobPairIds[i],
@@ -98,19 +98,19 @@ contract DydxAdapter is VenueAdapterBase {
         returns (uint256 averagePrice, uint256 fee)
     {
         PairUnits memory pair = _pair(market);
-        DydxStyleVenue.Side side = _side(size);
+        IDydxStyleVenue.Side side = _side(size);
         uint256 unit = _subtickPrice(pair) * pair.subticksPerTick;
         // Buy limits round down and sell limits up onto the tick grid: never worse than the vault asked.
         // slither-disable-next-line divide-before-multiply (the floor/ceil is the rounding onto the tick grid)
-        uint256 ticks = side == DydxStyleVenue.Side.BUY ? limitPrice / unit : (limitPrice + unit - 1) / unit;
-        DydxStyleVenue.Order memory order = DydxStyleVenue.Order({
+        uint256 ticks = side == IDydxStyleVenue.Side.BUY ? limitPrice / unit : (limitPrice + unit - 1) / unit;
+        IDydxStyleVenue.Order memory order = IDydxStyleVenue.Order({
             // IOC orders never rest on the book, so the block number is a unique enough client id.
-            orderId: DydxStyleVenue.OrderId(_subaccount(), uint32(block.number), 0, pair.clobPairId),
+            orderId: IDydxStyleVenue.OrderId(_subaccount(), uint32(block.number), 0, pair.clobPairId),
             side: side,
             quantums: _quantums(pair, size),
             subticks: (ticks * pair.subticksPerTick).toUint64(),
             goodTilBlock: uint32(block.number),
-            timeInForce: DydxStyleVenue.TimeInForce.IOC,
+            timeInForce: IDydxStyleVenue.TimeInForce.IOC,
             reduceOnly: false
         });
         uint64 fillSubticks;
@@ -135,12 +135,12 @@ contract DydxAdapter is VenueAdapterBase {
         return 0; // withdrawals are paid at request
     }
 
-    function _venue() internal view returns (DydxStyleVenue) {
-        return DydxStyleVenue(target);
+    function _venue() internal view returns (IDydxStyleVenue) {
+        return IDydxStyleVenue(target);
     }
 
-    function _subaccount() internal view returns (DydxStyleVenue.SubaccountId memory) {
-        return DydxStyleVenue.SubaccountId(address(this), 0);
+    function _subaccount() internal view returns (IDydxStyleVenue.SubaccountId memory) {
+        return IDydxStyleVenue.SubaccountId(address(this), 0);
     }
 
     function _pair(uint8 market) internal view returns (PairUnits memory) {
@@ -148,8 +148,8 @@ contract DydxAdapter is VenueAdapterBase {
         return _pairs[market];
     }
 
-    function _side(int256 size) internal pure returns (DydxStyleVenue.Side) {
-        return size > 0 ? DydxStyleVenue.Side.BUY : DydxStyleVenue.Side.SELL;
+    function _side(int256 size) internal pure returns (IDydxStyleVenue.Side) {
+        return size > 0 ? IDydxStyleVenue.Side.BUY : IDydxStyleVenue.Side.SELL;
     }
 
     function _quantum(PairUnits memory pair) internal pure returns (uint256) {

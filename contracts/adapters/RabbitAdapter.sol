@@ -5,7 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
-import {RabbitStyleVenue} from "../venues/RabbitStyleVenue.sol";
+import {IRabbitStyleVenue} from "../interfaces/venues/IRabbitStyleVenue.sol";
 import {VenueAdapterBase} from "./VenueAdapterBase.sol";
 
 /// @title RabbitAdapter
@@ -31,7 +31,7 @@ contract RabbitAdapter is VenueAdapterBase {
     /// @dev Vault market id -> price tick, read once: it never changes at the venue.
     uint256[] internal _ticks;
 
-    constructor(address tradingModule_, RabbitStyleVenue venue, IERC20 usdc_, string[] memory marketIds)
+    constructor(address tradingModule_, IRabbitStyleVenue venue, IERC20 usdc_, string[] memory marketIds)
         VenueAdapterBase(tradingModule_, address(venue), usdc_)
     {
         _marketIds = marketIds;
@@ -94,7 +94,7 @@ contract RabbitAdapter is VenueAdapterBase {
         uint256 limit = size > 0 ? limitPrice / tick * tick : (limitPrice + tick - 1) / tick * tick;
         return _venue()
             .placeOrder(
-                RabbitStyleVenue.OrderRequest(
+                IRabbitStyleVenue.OrderRequest(
                     id, _side(size), limit, SignedMath.abs(size), "market", ++_clientOrderId
                 )
             );
@@ -135,8 +135,8 @@ contract RabbitAdapter is VenueAdapterBase {
         if (amount > 0) _sendToTradingModule(amount);
     }
 
-    function _venue() internal view returns (RabbitStyleVenue) {
-        return RabbitStyleVenue(target);
+    function _venue() internal view returns (IRabbitStyleVenue) {
+        return IRabbitStyleVenue(target);
     }
 
     function _marketId(uint8 market) internal view returns (string memory) {

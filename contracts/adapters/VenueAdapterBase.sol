@@ -6,7 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
-import {PerpExchange} from "../venues/PerpExchange.sol";
+import {IPerpVenue} from "../interfaces/venues/IPerpVenue.sol";
 
 /// @title VenueAdapterBase
 /// @notice What every adapter shares: the trading-module-only guard and pulling margin from the module.
@@ -33,8 +33,8 @@ abstract contract VenueAdapterBase is IVenueAdapter {
         _usdc.forceApprove(target, amount);
     }
 
-    /// @dev The venue engine's market parameters in the adapter interface's shape.
-    function _params(PerpExchange.Market memory m) internal pure returns (MarketParams memory) {
+    /// @dev The venue's market parameters in the adapter interface's shape.
+    function _params(IPerpVenue.Market memory m) internal pure returns (MarketParams memory) {
         return MarketParams(
             m.stepSize,
             m.tickSize,

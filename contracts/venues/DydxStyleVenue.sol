@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
+import {IDydxStyleVenue} from "../interfaces/venues/IDydxStyleVenue.sol";
 import {PerpExchange} from "./PerpExchange.sol";
 
 /// @title DydxStyleVenue
@@ -13,59 +14,15 @@ import {PerpExchange} from "./PerpExchange.sol";
 /// @dev quantums = size x 10^(-atomicResolution); subticks = price x 10^(atomicResolution -
 ///      quantumConversionExponent + 6). Only immediate-or-cancel orders exist here: the order fills whole at
 ///      the venue's quote or reverts.
-contract DydxStyleVenue is PerpExchange {
+contract DydxStyleVenue is PerpExchange, IDydxStyleVenue {
     using SafeCast for uint256;
 
     uint32 public constant MAX_SUBACCOUNT_NUMBER = 128_000;
-
-    struct SubaccountId {
-        address owner;
-        uint32 number;
-    }
-
-    enum Side {
-        UNSPECIFIED,
-        BUY,
-        SELL
-    }
-
-    enum TimeInForce {
-        UNSPECIFIED,
-        IOC,
-        POST_ONLY,
-        FILL_OR_KILL
-    }
-
-    struct OrderId {
-        SubaccountId subaccountId;
-        uint32 clientId;
-        uint32 orderFlags;
-        uint32 clobPairId;
-    }
-
-    struct Order {
-        OrderId orderId;
-        Side side;
-        uint64 quantums;
-        uint64 subticks; // limit price
-        uint32 goodTilBlock;
-        TimeInForce timeInForce;
-        bool reduceOnly;
-    }
 
     /// @notice A liquidity tier: initial margin and maintenance as a fraction of initial, both ppm.
     struct LiquidityTier {
         uint32 initialMarginPpm;
         uint32 maintenanceFractionPpm;
-    }
-
-    struct ClobPair {
-        int8 atomicResolution;
-        int8 quantumConversionExponent;
-        uint64 stepBaseQuantums;
-        uint32 subticksPerTick;
-        uint32 liquidityTier;
-        string ticker;
     }
 
     /// @notice An order filled in full.
@@ -124,13 +81,13 @@ contract DydxStyleVenue is PerpExchange {
         _clobPairs[clobPairId] = pair;
     }
 
-    /// @notice Deposits USDC from the caller into a subaccount.
+    /// @inheritdoc IDydxStyleVenue
     function depositToSubaccount(SubaccountId calldata subaccount, uint256 amount) external nonReentrant {
         _deposit(_key(subaccount), msg.sender, amount);
         emit SubaccountTransfer(subaccount.owner, subaccount.number, amount.toInt256());
     }
 
-    /// @notice Withdraws USDC from the caller's subaccount at once; it must keep its initial margin.
+    /// @inheritdoc IDydxStyleVenue
     function withdrawFromSubaccount(SubaccountId calldata subaccount, address recipient, uint256 amount)
         external
         nonReentrant
@@ -141,9 +98,8 @@ contract DydxStyleVenue is PerpExchange {
         emit SubaccountTransfer(subaccount.owner, subaccount.number, -amount.toInt256());
     }
 
-    /// @notice Places an immediate-or-cancel order that fills in full at the venue's quote or reverts.
-    /// @return fillSubticks Average fill price in subticks (rounded against the taker).
-    /// @return fee Taker fee charged, USDC units.
+    /// @inheritdoc IDydxStyleVenue
+    /// @dev Only immediate-or-cancel orders: they fill in full at the venue's quote or revert.
     function placeOrder(Order calldata order)
         external
         nonReentrant
@@ -179,12 +135,12 @@ contract DydxStyleVenue is PerpExchange {
 
     // ------------------------------------------------------------------ views
 
-    /// @notice A market's unit parameters.
+    /// @inheritdoc IDydxStyleVenue
     function clobPair(uint32 clobPairId) external view returns (ClobPair memory) {
         return _pair(clobPairId);
     }
 
-    /// @notice A subaccount's signed position in base quantums.
+    /// @inheritdoc IDydxStyleVenue
     function positionQuantums(SubaccountId calldata subaccount, uint32 clobPairId)
         external
         view
@@ -194,7 +150,7 @@ contract DydxStyleVenue is PerpExchange {
         return _positions[_key(subaccount)][clobPairId].size / int256(_quantum(pair));
     }
 
-    /// @notice A subaccount's USDC balance, net collateral and margin requirements (USDC units).
+    /// @inheritdoc IDydxStyleVenue
     function subaccountMargin(SubaccountId calldata subaccount)
         external
         view
@@ -205,13 +161,13 @@ contract DydxStyleVenue is PerpExchange {
         usdcBalance = _balances[key];
     }
 
-    /// @notice Cumulative funding of a clob pair, USD WAD per base unit.
+    /// @inheritdoc IDydxStyleVenue
     function fundingIndex(uint32 clobPairId) external view returns (int256) {
         Market storage m = _market(clobPairId);
         return _currentFunding(m, _markPrice(m));
     }
 
-    /// @notice The average fill price, in subticks, of a market order of `quantums` on `side` now.
+    /// @inheritdoc IDydxStyleVenue
     function quoteSubticks(uint32 clobPairId, Side side, uint64 quantums) external view returns (uint64) {
         ClobPair memory pair = _pair(clobPairId);
         int256 size = (uint256(quantums) * _quantum(pair)).toInt256();
@@ -219,7 +175,7 @@ contract DydxStyleVenue is PerpExchange {
         return _priceToSubticks(pair, price, side == Side.BUY);
     }
 
-    /// @notice Market parameters in the engine's units (size and price WAD, fees and margins ppm).
+    /// @inheritdoc IDydxStyleVenue
     function marketParams(uint32 clobPairId) external view returns (Market memory) {
         return _market(clobPairId);
     }

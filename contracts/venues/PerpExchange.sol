@@ -10,6 +10,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 
 import {IAggregatorV3} from "../interfaces/IAggregatorV3.sol";
+import {IPerpVenue} from "../interfaces/venues/IPerpVenue.sol";
 import {IVenueErrors} from "./IVenueErrors.sol";
 
 /// @title PerpExchange
@@ -21,7 +22,7 @@ import {IVenueErrors} from "./IVenueErrors.sol";
 ///      balances in USDC units (6 decimals), signed. Settlement follows dYdX v4: a fill moves the quote
 ///      balance by size x price, so realized and unrealized PnL need no entry price; funding is settled into
 ///      the quote balance whenever the position changes. Rounding favours the venue.
-abstract contract PerpExchange is IVenueErrors, Ownable, ReentrancyGuardTransient {
+abstract contract PerpExchange is IPerpVenue, IVenueErrors, Ownable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
     using SafeCast for int256;
@@ -33,22 +34,6 @@ abstract contract PerpExchange is IVenueErrors, Ownable, ReentrancyGuardTransien
     /// @dev USD WAD to USDC units.
     uint256 internal constant WAD_TO_USDC = 1e12;
     uint256 public constant MAX_MARKETS = 8;
-
-    struct Market {
-        address feed;
-        uint32 maxStaleness;
-        uint32 initialMarginPpm;
-        uint32 maintenanceMarginPpm;
-        uint32 takerFeePpm;
-        uint32 halfSpreadPpm;
-        bool listed;
-        uint256 depth; // base WAD at which marginal impact reaches 100%: avg impact = size / (2 x depth)
-        uint256 stepSize; // base WAD
-        uint256 tickSize; // USD WAD
-        int256 fundingRatePerSecond; // WAD fraction of mark per second; positive: longs pay shorts
-        int256 cumulativeFunding; // USD WAD per base WAD unit
-        uint256 lastFundingTime;
-    }
 
     struct Position {
         int256 size; // base WAD, signed
@@ -66,6 +51,7 @@ abstract contract PerpExchange is IVenueErrors, Ownable, ReentrancyGuardTransien
     /// @notice Funding rate set by the owner.
     event FundingRateSet(uint256 indexed market, int256 ratePerSecond);
 
+    /// @inheritdoc IPerpVenue
     IERC20 public immutable usdc;
 
     Market[] internal _markets;

@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
+import {IRabbitStyleVenue} from "../interfaces/venues/IRabbitStyleVenue.sol";
 import {PerpExchange} from "./PerpExchange.sol";
 
 /// @title RabbitStyleVenue
@@ -11,17 +12,8 @@ import {PerpExchange} from "./PerpExchange.sol";
 ///         a deposit id, markets by string id ("BTC-USD"), sides "long"/"short", sizes and prices as
 ///         decimals scaled 1e18, IMF/MMF per market, and two-step withdrawals (request, then claim after a
 ///         delay) so margin cannot be pulled back at once.
-contract RabbitStyleVenue is PerpExchange {
+contract RabbitStyleVenue is PerpExchange, IRabbitStyleVenue {
     using SafeCast for uint256;
-
-    struct OrderRequest {
-        string marketId; // "BTC-USD"
-        string side; // "long" or "short"
-        uint256 price; // limit, 1e18
-        uint256 size; // base units, 1e18
-        string orderType; // "market"
-        uint256 clientOrderId;
-    }
 
     struct WithdrawalRequest {
         address trader;
@@ -53,6 +45,7 @@ contract RabbitStyleVenue is PerpExchange {
     bytes32 internal constant SHORT = keccak256("short");
     bytes32 internal constant MARKET = keccak256("market");
 
+    /// @inheritdoc IRabbitStyleVenue
     uint256 public immutable withdrawalDelay;
     uint256 public depositCount;
     WithdrawalRequest[] public withdrawals;
@@ -98,18 +91,16 @@ contract RabbitStyleVenue is PerpExchange {
         _marketIndex[key] = id + 1;
     }
 
-    /// @notice Deposits `amount` USDC for the caller.
-    /// @return id The deposit id, also in the `Deposit` event.
+    /// @inheritdoc IRabbitStyleVenue
+    /// @dev The id is also in the `Deposit` event.
     function deposit(uint256 amount) external nonReentrant returns (uint256 id) {
         _deposit(_key(msg.sender), msg.sender, amount);
         id = ++depositCount;
         emit Deposit(id, msg.sender, amount);
     }
 
-    /// @notice Places a market order, given as the fields of RabbitX's order request. `price` is the limit
-    ///         (worst average price accepted); price and size are 1e18-scaled decimals.
-    /// @return fillPrice Average fill price, 1e18-scaled.
-    /// @return fee Taker fee charged, USDC units.
+    /// @inheritdoc IRabbitStyleVenue
+    /// @dev Market orders only.
     function placeOrder(OrderRequest calldata order)
         external
         nonReentrant
@@ -127,7 +118,7 @@ contract RabbitStyleVenue is PerpExchange {
         );
     }
 
-    /// @notice Reserves `amount` of free margin for withdrawal; claimable after `withdrawalDelay`.
+    /// @inheritdoc IRabbitStyleVenue
     function requestWithdrawal(uint256 amount) external nonReentrant returns (uint256 id) {
         _debitFree(_key(msg.sender), amount);
         uint256 claimableAt = block.timestamp + withdrawalDelay;
@@ -136,7 +127,7 @@ contract RabbitStyleVenue is PerpExchange {
         emit WithdrawalRequested(id, msg.sender, amount, claimableAt);
     }
 
-    /// @notice Pays out a matured withdrawal request to its trader.
+    /// @inheritdoc IRabbitStyleVenue
     function claimWithdrawal(uint256 id) external nonReentrant {
         if (id >= withdrawals.length) revert VenueWithdrawalNotClaimable(id, 0);
         WithdrawalRequest storage w = withdrawals[id];
@@ -150,12 +141,12 @@ contract RabbitStyleVenue is PerpExchange {
 
     // ------------------------------------------------------------------ views
 
-    /// @notice The trader's signed position in `marketId`, 1e18 base units.
+    /// @inheritdoc IRabbitStyleVenue
     function position(address trader, string calldata marketId) external view returns (int256) {
         return _positions[_key(trader)][_id(marketId)].size;
     }
 
-    /// @notice The trader's USDC balance, account equity and margin requirements (USDC units).
+    /// @inheritdoc IRabbitStyleVenue
     function accountMargin(address trader)
         external
         view
@@ -166,7 +157,7 @@ contract RabbitStyleVenue is PerpExchange {
         balance = _balances[key];
     }
 
-    /// @notice Average fill price (1e18) of a market order of `size` on `side` now.
+    /// @inheritdoc IRabbitStyleVenue
     function quote(string calldata marketId, string calldata side, uint256 size)
         external
         view
@@ -175,13 +166,13 @@ contract RabbitStyleVenue is PerpExchange {
         return _fillPrice(_markets[_id(marketId)], _signed(side, size));
     }
 
-    /// @notice Cumulative funding of `marketId`, USD 1e18 per base unit.
+    /// @inheritdoc IRabbitStyleVenue
     function fundingIndex(string calldata marketId) external view returns (int256) {
         Market storage m = _markets[_id(marketId)];
         return _currentFunding(m, _markPrice(m));
     }
 
-    /// @notice Market parameters in the engine's units.
+    /// @inheritdoc IRabbitStyleVenue
     function marketParams(string calldata marketId) external view returns (Market memory) {
         return _markets[_id(marketId)];
     }

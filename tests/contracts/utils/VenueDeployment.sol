@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {MockERC20} from "../../../contracts/mocks/MockERC20.sol";
 import {DydxStyleVenue} from "../../../contracts/venues/DydxStyleVenue.sol";
 import {RabbitStyleVenue} from "../../../contracts/venues/RabbitStyleVenue.sol";
+import {IDydxStyleVenue} from "../../../contracts/interfaces/venues/IDydxStyleVenue.sol";
 
 uint256 constant RABBIT_WITHDRAWAL_DELAY = 1 days;
 
@@ -14,10 +15,20 @@ function deployDydx(MockERC20 usdc, address btcFeed, address ethFeed, address ow
 {
     venue = new DydxStyleVenue(usdc, owner);
     venue.createClobPair(
-        DydxStyleVenue.ClobPair(-10, -9, 1_000_000, 100_000, 0, "BTC-USD"), btcFeed, 1 days, 500, 100, 2000e10
+        IDydxStyleVenue.ClobPair(-10, -9, 1_000_000, 100_000, 0, "BTC-USD"),
+        btcFeed,
+        1 days,
+        500,
+        100,
+        2000e10
     );
     venue.createClobPair(
-        DydxStyleVenue.ClobPair(-9, -9, 1_000_000, 100_000, 0, "ETH-USD"), ethFeed, 1 days, 500, 150, 20_000e9
+        IDydxStyleVenue.ClobPair(-9, -9, 1_000_000, 100_000, 0, "ETH-USD"),
+        ethFeed,
+        1 days,
+        500,
+        150,
+        20_000e9
     );
     usdc.mint(address(venue), 10_000_000e6);
 }

@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {VenueFixture} from "../utils/VenueFixture.sol";
 import {DydxStyleVenue} from "../../../contracts/venues/DydxStyleVenue.sol";
+import {IDydxStyleVenue} from "../../../contracts/interfaces/venues/IDydxStyleVenue.sol";
 import {IVenueErrors} from "../../../contracts/venues/IVenueErrors.sol";
 
 contract DydxStyleVenueTest is VenueFixture {
@@ -15,22 +16,22 @@ contract DydxStyleVenueTest is VenueFixture {
         usdc.approve(address(dydx), type(uint256).max);
     }
 
-    function _sub() internal view returns (DydxStyleVenue.SubaccountId memory) {
-        return DydxStyleVenue.SubaccountId(trader, 0);
+    function _sub() internal view returns (IDydxStyleVenue.SubaccountId memory) {
+        return IDydxStyleVenue.SubaccountId(trader, 0);
     }
 
-    function _order(uint32 pair, DydxStyleVenue.Side side, uint64 quantums, uint64 subticks, bool reduceOnly)
+    function _order(uint32 pair, IDydxStyleVenue.Side side, uint64 quantums, uint64 subticks, bool reduceOnly)
         internal
         view
-        returns (DydxStyleVenue.Order memory)
+        returns (IDydxStyleVenue.Order memory)
     {
-        return DydxStyleVenue.Order(
-            DydxStyleVenue.OrderId(_sub(), 1, 0, pair),
+        return IDydxStyleVenue.Order(
+            IDydxStyleVenue.OrderId(_sub(), 1, 0, pair),
             side,
             quantums,
             subticks,
             uint32(block.number + 10),
-            DydxStyleVenue.TimeInForce.IOC,
+            IDydxStyleVenue.TimeInForce.IOC,
             reduceOnly
         );
     }
@@ -40,7 +41,7 @@ contract DydxStyleVenueTest is VenueFixture {
         dydx.depositToSubaccount(_sub(), amount);
     }
 
-    function _place(DydxStyleVenue.Order memory order) internal returns (uint64 subticks) {
+    function _place(IDydxStyleVenue.Order memory order) internal returns (uint64 subticks) {
         vm.prank(trader);
         (subticks,) = dydx.placeOrder(order);
     }
@@ -48,9 +49,9 @@ contract DydxStyleVenueTest is VenueFixture {
     function test_unitsAndFillPrice() public {
         _fund(10_000e6);
         // 1 BTC = 1e10 quantums. Average price: 60,000 x (1 + 1bp spread + 1 / (2 x 2,000) impact) = 60,021.
-        uint64 quote = dydx.quoteSubticks(BTC, DydxStyleVenue.Side.BUY, 1e10);
+        uint64 quote = dydx.quoteSubticks(BTC, IDydxStyleVenue.Side.BUY, 1e10);
         assertEq(quote, 60_021 * 1e5, "subticks = price x 10^(atomicResolution - qce + 6) = price x 1e5");
-        uint64 filled = _place(_order(BTC, DydxStyleVenue.Side.BUY, 1e10, 60_100 * 1e5, false));
+        uint64 filled = _place(_order(BTC, IDydxStyleVenue.Side.BUY, 1e10, 60_100 * 1e5, false));
         assertEq(filled, quote);
         assertEq(dydx.positionQuantums(_sub(), BTC), 1e10);
         (int256 balance,,,) = dydx.subaccountMargin(_sub());
@@ -61,17 +62,17 @@ contract DydxStyleVenueTest is VenueFixture {
     function test_ethUsesItsOwnResolution() public {
         _fund(10_000e6);
         // 1 ETH = 1e9 quantums; subticks = price x 1e6.
-        uint64 quote = dydx.quoteSubticks(ETH, DydxStyleVenue.Side.SELL, 1e9);
+        uint64 quote = dydx.quoteSubticks(ETH, IDydxStyleVenue.Side.SELL, 1e9);
         // 3,000 x (1 - 1.5bp - 1 / (2 x 20,000)) = 2,999.475
         assertEq(quote, 2_999_475_000);
-        _place(_order(ETH, DydxStyleVenue.Side.SELL, 1e9, 2_999_400_000, false));
+        _place(_order(ETH, IDydxStyleVenue.Side.SELL, 1e9, 2_999_400_000, false));
         assertEq(dydx.positionQuantums(_sub(), ETH), -1e9);
     }
 
     function test_sizeMustBeOnTheStep() public {
         _fund(10_000e6);
         vm.expectRevert(abi.encodeWithSelector(IVenueErrors.VenueInvalidSize.selector, 1_500_000, 1_000_000));
-        _place(_order(BTC, DydxStyleVenue.Side.BUY, 1_500_000, 61_000 * 1e5, false));
+        _place(_order(BTC, IDydxStyleVenue.Side.BUY, 1_500_000, 61_000 * 1e5, false));
     }
 
     function test_priceMustBeOnTheTick() public {
@@ -79,26 +80,26 @@ contract DydxStyleVenueTest is VenueFixture {
         vm.expectRevert(
             abi.encodeWithSelector(IVenueErrors.VenueInvalidPrice.selector, 6_100_000_001, 100_000)
         );
-        _place(_order(BTC, DydxStyleVenue.Side.BUY, 1e8, 6_100_000_001, false));
+        _place(_order(BTC, IDydxStyleVenue.Side.BUY, 1e8, 6_100_000_001, false));
     }
 
     function test_limitIsEnforced() public {
         _fund(10_000e6);
         vm.expectRevert();
-        _place(_order(BTC, DydxStyleVenue.Side.BUY, 1e10, 60_000 * 1e5, false));
+        _place(_order(BTC, IDydxStyleVenue.Side.BUY, 1e10, 60_000 * 1e5, false));
         assertEq(dydx.positionQuantums(_sub(), BTC), 0);
     }
 
     function test_expiredAndUnsupportedOrdersAreRefused() public {
         _fund(10_000e6);
-        DydxStyleVenue.Order memory order = _order(BTC, DydxStyleVenue.Side.BUY, 1e8, 61_000 * 1e5, false);
+        IDydxStyleVenue.Order memory order = _order(BTC, IDydxStyleVenue.Side.BUY, 1e8, 61_000 * 1e5, false);
         order.goodTilBlock = uint32(block.number - 1);
         vm.expectRevert(
             abi.encodeWithSelector(IVenueErrors.VenueOrderExpired.selector, block.number - 1, block.number)
         );
         _place(order);
         order.goodTilBlock = uint32(block.number);
-        order.timeInForce = DydxStyleVenue.TimeInForce.POST_ONLY;
+        order.timeInForce = IDydxStyleVenue.TimeInForce.POST_ONLY;
         vm.expectRevert(IVenueErrors.VenueUnsupportedOrder.selector);
         _place(order);
     }
@@ -106,9 +107,9 @@ contract DydxStyleVenueTest is VenueFixture {
     function test_initialMarginIsEnforced() public {
         _fund(1000e6); // 1 BTC needs 2% x 60,000 = 1,200 plus costs
         vm.expectRevert();
-        _place(_order(BTC, DydxStyleVenue.Side.BUY, 1e10, 61_000 * 1e5, false));
+        _place(_order(BTC, IDydxStyleVenue.Side.BUY, 1e10, 61_000 * 1e5, false));
         _fund(400e6);
-        _place(_order(BTC, DydxStyleVenue.Side.BUY, 1e10, 61_000 * 1e5, false));
+        _place(_order(BTC, IDydxStyleVenue.Side.BUY, 1e10, 61_000 * 1e5, false));
         (, int256 net, uint256 initial, uint256 maintenance) = dydx.subaccountMargin(_sub());
         assertGe(net, int256(initial));
         assertEq(initial, 1200e6);
@@ -118,14 +119,14 @@ contract DydxStyleVenueTest is VenueFixture {
     function test_reduceOnlyCannotOpen() public {
         _fund(10_000e6);
         vm.expectRevert(IVenueErrors.VenueReduceOnlyIncreases.selector);
-        _place(_order(BTC, DydxStyleVenue.Side.SELL, 1e8, 50_000 * 1e5, true));
+        _place(_order(BTC, IDydxStyleVenue.Side.SELL, 1e8, 50_000 * 1e5, true));
     }
 
     function test_realizedPnlAfterAPriceMove() public {
         _fund(10_000e6);
-        _place(_order(BTC, DydxStyleVenue.Side.BUY, 1e10, 61_000 * 1e5, false));
+        _place(_order(BTC, IDydxStyleVenue.Side.BUY, 1e10, 61_000 * 1e5, false));
         btcFeed.setAnswer(66_000e8);
-        _place(_order(BTC, DydxStyleVenue.Side.SELL, 1e10, 60_000 * 1e5, true));
+        _place(_order(BTC, IDydxStyleVenue.Side.SELL, 1e10, 60_000 * 1e5, true));
         (int256 balance,,,) = dydx.subaccountMargin(_sub());
         // Sold at 66,000 x (1 - 1bp - 2.5bp) = 65,976.9, bought at 60,021; fees 30.0105 + 32.98845
         assertEq(balance, 10_000e6 + 65_976_900_000 - 60_021e6 - 30_010_500 - 32_988_450);
@@ -134,7 +135,7 @@ contract DydxStyleVenueTest is VenueFixture {
 
     function test_fundingAccruesIntoTheIndexAndBalance() public {
         _fund(10_000e6);
-        _place(_order(BTC, DydxStyleVenue.Side.BUY, 1e10, 61_000 * 1e5, false));
+        _place(_order(BTC, IDydxStyleVenue.Side.BUY, 1e10, 61_000 * 1e5, false));
         (, int256 netBefore,,) = dydx.subaccountMargin(_sub());
         dydx.setFundingRate(BTC, int256(uint256(1e18) / 100 / 1 days)); // longs pay 1% of mark a day
         vm.warp(block.timestamp + 1 days);
@@ -146,7 +147,7 @@ contract DydxStyleVenueTest is VenueFixture {
 
     function test_withdrawalKeepsInitialMargin() public {
         _fund(2000e6);
-        _place(_order(BTC, DydxStyleVenue.Side.BUY, 1e10, 61_000 * 1e5, false));
+        _place(_order(BTC, IDydxStyleVenue.Side.BUY, 1e10, 61_000 * 1e5, false));
         vm.expectRevert();
         vm.prank(trader);
         dydx.withdrawFromSubaccount(_sub(), trader, 1000e6);
@@ -158,14 +159,14 @@ contract DydxStyleVenueTest is VenueFixture {
     function test_onlyTheOwnerTrades() public {
         _fund(10_000e6);
         vm.expectRevert(abi.encodeWithSelector(IVenueErrors.VenueNotAccountOwner.selector, address(this)));
-        dydx.placeOrder(_order(BTC, DydxStyleVenue.Side.BUY, 1e8, 61_000 * 1e5, false));
+        dydx.placeOrder(_order(BTC, IDydxStyleVenue.Side.BUY, 1e8, 61_000 * 1e5, false));
     }
 
     function testFuzz_roundTripNeverProfitsAtAConstantMark(uint64 steps) public {
         _fund(100_000e6);
         uint64 quantums = uint64(bound(steps, 1, 500)) * 1_000_000 * 100; // up to 5 BTC
-        _place(_order(BTC, DydxStyleVenue.Side.BUY, quantums, 70_000 * 1e5, false));
-        _place(_order(BTC, DydxStyleVenue.Side.SELL, quantums, 50_000 * 1e5, true));
+        _place(_order(BTC, IDydxStyleVenue.Side.BUY, quantums, 70_000 * 1e5, false));
+        _place(_order(BTC, IDydxStyleVenue.Side.SELL, quantums, 50_000 * 1e5, true));
         (int256 balance,,,) = dydx.subaccountMargin(_sub());
         assertLt(balance, 100_000e6);
     }

@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {VenueFixture} from "../utils/VenueFixture.sol";
 import {RabbitStyleVenue} from "../../../contracts/venues/RabbitStyleVenue.sol";
+import {IRabbitStyleVenue} from "../../../contracts/interfaces/venues/IRabbitStyleVenue.sol";
 import {IVenueErrors} from "../../../contracts/venues/IVenueErrors.sol";
 
 contract RabbitStyleVenueTest is VenueFixture {
@@ -23,12 +24,12 @@ contract RabbitStyleVenueTest is VenueFixture {
     function _order(string memory market, string memory side, uint256 price, uint256 size)
         internal
         pure
-        returns (RabbitStyleVenue.OrderRequest memory)
+        returns (IRabbitStyleVenue.OrderRequest memory)
     {
-        return RabbitStyleVenue.OrderRequest(market, side, price, size, "market", 42);
+        return IRabbitStyleVenue.OrderRequest(market, side, price, size, "market", 42);
     }
 
-    function _place(RabbitStyleVenue.OrderRequest memory order) internal returns (uint256 price) {
+    function _place(IRabbitStyleVenue.OrderRequest memory order) internal returns (uint256 price) {
         vm.prank(trader);
         (price,) = rabbit.placeOrder(order);
     }
@@ -69,7 +70,7 @@ contract RabbitStyleVenueTest is VenueFixture {
         _place(_order("DOGE-USD", "long", 1e18, 1e18));
         vm.expectRevert(IVenueErrors.VenueUnsupportedOrder.selector);
         _place(_order("BTC-USD", "buy", 61_000e18, 1e18));
-        RabbitStyleVenue.OrderRequest memory limit = _order("BTC-USD", "long", 61_000e18, 1e18);
+        IRabbitStyleVenue.OrderRequest memory limit = _order("BTC-USD", "long", 61_000e18, 1e18);
         limit.orderType = "limit";
         vm.expectRevert(IVenueErrors.VenueUnsupportedOrder.selector);
         _place(limit);
