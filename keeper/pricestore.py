@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
+from keeper.state_files import set_aside
+
+log = logging.getLogger(__name__)
+
 
 class PriceStore:
+    """A file that is not a usable database is moved aside (named in a warning) and a new one started: the
+    history only feeds haircut proposals, and a keeper must not stop liquidating over it."""
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS prices (symbol TEXT, ts INTEGER, price REAL, PRIMARY KEY (symbol, ts))"
-        )
-        self._db.commit()
+        try:
+            self._db = self._open(path)
+        except sqlite3.DatabaseError as exc:
+            aside = set_aside(path)
+            log.warning("price history %s is unreadable (%s): moved to %s, starting a new one", path, exc, aside)
+            self._db = self._open(path)
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, check_same_thread=False)
+        try:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS prices (symbol TEXT, ts INTEGER, price REAL, PRIMARY KEY (symbol, ts))"
+            )
+            db.commit()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     def record(self, symbol: str, timestamp: int, price: float) -> None:
         self._db.execute("INSERT OR REPLACE INTO prices VALUES (?, ?, ?)", (symbol, timestamp, price))

@@ -28,6 +28,7 @@ from web3.types import Nonce, TxParams, TxReceipt, Wei
 
 from keeper.chain.revert import ErrorDecoder, revert_data
 from keeper.exceptions import DryRun, PrimeVaultError, TransactionReverted
+from keeper.state_files import set_aside
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +91,17 @@ class NonceManager:
     def _load(self) -> int | None:
         if self.state_file is None or not self.state_file.is_file():
             return None
-        data = json.loads(self.state_file.read_text())
-        return int(data["last_used"]) if data.get("address") == self.address else None
+        try:
+            data = json.loads(self.state_file.read_text())
+            return int(data["last_used"]) if data.get("address") == self.address else None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            # Without the file the chain's pending count decides, which is right unless a transaction of this
+            # key is in flight and forgotten by the node: rare enough to go on, loudly.
+            aside = set_aside(self.state_file)
+            log.warning(
+                "nonce file %s is unreadable (%r): moved to %s, using the chain's count", self.state_file, exc, aside
+            )
+            return None
 
 
 class Sender:
