@@ -180,6 +180,7 @@ class RabbitXDevnet:
         self._queue: asyncio.Queue[_Command] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._clients: set[_WsClient] = set()
+        self._refuse_websockets_until = 0.0
         self._flush()
         self.app = self._build_app()
 
@@ -215,6 +216,14 @@ class RabbitXDevnet:
             return self.exchange.run_liquidations()
         finally:
             self._flush()
+
+    async def drop_websockets(self, refuse_for: float = 0.0) -> None:
+        """Close every WebSocket and refuse new ones (HTTP 503) for `refuse_for` seconds, as a network fault or an
+        exchange restart would: REST keeps working, so clients can show how they recover what they missed."""
+        self._refuse_websockets_until = time.monotonic() + refuse_for
+        for client in list(self._clients):
+            client.queue.put_nowait(None)
+            await client.ws.close(code=1012, message=b"dropped")
 
     def issue_api_key(self, profile_id: int, tag: str = "") -> ApiKey:
         self.exchange.profile(profile_id)
@@ -557,6 +566,8 @@ class RabbitXDevnet:
     # ------------------------------------------------------------------ WebSocket
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        if time.monotonic() < self._refuse_websockets_until:
+            raise web.HTTPServiceUnavailable(reason="WebSocket temporarily refused")
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         client = _WsClient(ws)
