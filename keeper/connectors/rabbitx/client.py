@@ -11,7 +11,7 @@ import json
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -31,8 +31,8 @@ class Credentials:
     WebSocket, and the account (profile) they belong to."""
 
     api_key: str
-    secret: str
-    jwt: str
+    secret: str = field(repr=False)
+    jwt: str = field(repr=False)
     profile_id: int
     wallet: str = ""
 
@@ -153,10 +153,8 @@ class RabbitXClient:
         result: JsonObject = (await self.private("POST", "/orders", body))[0]
         return result
 
-    async def cancel_order(self, market_id: str, order_id: str = "", client_order_id: str = "") -> JsonObject:
-        body = {"market_id": market_id, "order_id": order_id}
-        if client_order_id:
-            body["client_order_id"] = client_order_id
+    async def cancel_order(self, market_id: str, order_id: str) -> JsonObject:
+        body = {"order_id": order_id, "market_id": market_id}
         result: JsonObject = (await self.private("DELETE", "/orders", body))[0]
         return result
 

@@ -22,6 +22,10 @@ class RabbitXAuthError(RabbitXRequestError):
     """HTTP 401: unknown or expired API key, or a signature that is wrong or stale (check the secret and the clock)."""
 
 
+class RabbitXResponseError(RabbitXError):
+    """An answer from the exchange the connector cannot read (a field missing or of the wrong kind)."""
+
+
 class RabbitXConnectionError(RabbitXError):
     """The exchange could not be reached, or the WebSocket closed or failed."""
 

@@ -1,0 +1,140 @@
+"""`RabbitXConnector`: what the keeper calls to trade at RabbitX, in typed records.
+
+``async with RabbitXConnector(settings) as rabbitx:`` opens an HTTP session and the durable store; every method
+is one or a few calls of RabbitX's public API. Orders answer `OrderStatus.PROCESSING` and are decided later:
+their fills come out of `fill_feed`, their final state from `order`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from types import TracebackType
+
+import aiohttp
+
+from keeper.connectors.rabbitx.client import RabbitXClient
+from keeper.connectors.rabbitx.errors import RabbitXError
+from keeper.connectors.rabbitx.fills import PAGE_SIZE, FillFeed, fetch_fills_since
+from keeper.connectors.rabbitx.models import Balance, Fill, Order, OrderRequest, Position, Withdrawal
+from keeper.connectors.rabbitx.settings import RabbitXSettings
+from keeper.connectors.rabbitx.store import ConnectorStore
+from keeper.connectors.rabbitx.vocabulary import OrderStatus, OrderType
+
+
+class RabbitXConnector:
+    def __init__(self, settings: RabbitXSettings) -> None:
+        self.settings = settings
+        self._session: aiohttp.ClientSession | None = None
+        self._client: RabbitXClient | None = None
+        self._store: ConnectorStore | None = None
+
+    async def __aenter__(self) -> RabbitXConnector:
+        self._store = ConnectorStore(self.settings.store_path, self.settings.base_url)
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.request_timeout))
+        self._client = RabbitXClient(
+            self._session, self.settings.base_url, self.settings.credentials, self.settings.exchange_id
+        )
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+        if self._store is not None:
+            self._store.close()
+        self._session = self._client = self._store = None
+
+    @property
+    def client(self) -> RabbitXClient:
+        """The JSON-level client under the typed API, for endpoints the connector does not wrap."""
+        if self._client is None:
+            raise RabbitXError("the RabbitX connector is not open: use it inside 'async with'")
+        return self._client
+
+    @property
+    def store(self) -> ConnectorStore:
+        if self._store is None:
+            raise RabbitXError("the RabbitX connector is not open: use it inside 'async with'")
+        return self._store
+
+    # ------------------------------------------------------------------ orders
+
+    async def place_order(self, request: OrderRequest) -> Order:
+        """Send `request`; the answer is the order as the exchange accepted it, usually still processing.
+
+        Shapes the exchange refuses outright (an unknown market) raise RabbitXRequestError; the rest are decided
+        after the answer (`order(...).status` REJECTED with its `reason`). The client_order_id is reserved in the
+        store before the request leaves, so a second order with it is refused here; if the request's fate is
+        unknown (a timeout), `find_order` with the same id tells whether it arrived.
+        """
+        if not request.client_order_id:
+            raise RabbitXError("an order needs a client_order_id (unique per account)")
+        if request.size <= 0:
+            raise RabbitXError(f"order size must be positive, got {request.size}")
+        if request.order_type is OrderType.LIMIT and (request.price is None or request.price <= 0):
+            raise RabbitXError(f"a limit order needs a positive price, got {request.price}")
+        self.store.claim_client_order_id(request.client_order_id, request.market_id)
+        row = await self.client.create_order(
+            request.market_id,
+            request.side.value,
+            request.size,
+            request.price,
+            request.order_type.value,
+            request.time_in_force.value if request.time_in_force else None,
+            request.client_order_id,
+        )
+        return Order.from_json(row)
+
+    async def cancel_order(self, market_id: str, order_id: str) -> None:
+        """Ask the exchange to cancel; it answers "canceling" and decides later (a fill may still win the race)."""
+        await self.client.cancel_order(market_id, order_id)
+
+    async def order(self, order_id: str) -> Order:
+        return Order.from_json(await self.client.order(order_id))
+
+    async def find_order(self, market_id: str, client_order_id: str) -> Order | None:
+        """The account's order with `client_order_id` on `market_id`, or None if the exchange never received it."""
+        rows = await self.client.orders(market_id=market_id, client_order_id=client_order_id)
+        return Order.from_json(rows[0]) if rows else None
+
+    async def open_orders(self, market_id: str | None = None) -> list[Order]:
+        """The account's resting orders (status open), on one market or all."""
+        orders: list[Order] = []
+        page = 0
+        while True:
+            params = {"status": OrderStatus.OPEN.value, "p_limit": str(PAGE_SIZE), "p_page": str(page)}
+            if market_id is not None:
+                params["market_id"] = market_id
+            rows = await self.client.orders(**params)
+            orders.extend(Order.from_json(row) for row in rows)
+            if len(rows) < PAGE_SIZE:
+                return orders
+            page += 1
+
+    # ------------------------------------------------------------------ fills
+
+    async def fills_since(self, start_time: int, market_id: str | None = None) -> list[Fill]:
+        """The account's fills at or after `start_time` (microseconds), oldest first, read over REST (no store)."""
+        return await fetch_fills_since(self.client, start_time, market_id)
+
+    def fill_feed(self, start_time: int = 0) -> FillFeed:
+        """The account's fills as they happen, each once across reconnects and restarts (see `FillFeed`).
+        `start_time` (microseconds) is where the first run ever starts reading; later runs go on from the store."""
+        if self._session is None:
+            raise RabbitXError("the RabbitX connector is not open: use it inside 'async with'")
+        return FillFeed(self.client, self._session, self.settings, self.store, start_time)
+
+    # ------------------------------------------------------------------ account
+
+    async def positions(self) -> list[Position]:
+        return [Position.from_json(row) for row in await self.client.positions()]
+
+    async def balance(self) -> Balance:
+        return Balance.from_json(await self.client.account())
+
+    async def request_withdrawal(self, amount: Decimal) -> Withdrawal:
+        """Ask the exchange to pay `amount` of collateral out; it is debited at once and claimed on chain."""
+        if amount <= 0:
+            raise RabbitXError(f"withdrawal amount must be positive, got {amount}")
+        return Withdrawal.from_json(await self.client.withdraw(amount))

@@ -1,0 +1,174 @@
+"""Following the account's fills: the WebSocket first, REST whenever the socket may have missed something, each fill
+passed on once.
+
+RabbitX pushes fills on the ``account@<profile>`` channel, but a socket can drop, and a push can be lost without the
+socket dropping. So REST (``GET /fills`` from the newest stored fill, less an overlap) runs after every (re)subscribe,
+on a gap in the channel's offsets, after a quiet spell, and every `reconnect_delay` while the socket is down. All
+three sources feed one durable store (`ConnectorStore`) keyed by the venue's fill id, which decides what is new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from keeper.connectors.rabbitx.client import AccountStream, RabbitXClient
+from keeper.connectors.rabbitx.errors import RabbitXError
+from keeper.connectors.rabbitx.models import Fill
+from keeper.connectors.rabbitx.settings import RabbitXSettings
+from keeper.connectors.rabbitx.store import ConnectorStore
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 1000
+"""RabbitX's largest ``p_limit``."""
+
+MICROS = 1_000_000
+
+
+async def fetch_fills_since(client: RabbitXClient, start_time: int, market_id: str | None = None) -> list[Fill]:
+    """Every fill of the account at or after `start_time` (microseconds), oldest first, over as many pages as it
+    takes."""
+    fills: list[Fill] = []
+    page = 0
+    while True:
+        params = {"start_time": str(start_time), "p_order": "ASC", "p_limit": str(PAGE_SIZE), "p_page": str(page)}
+        if market_id is not None:
+            params["market_id"] = market_id
+        rows = await client.fills(**params)
+        fills.extend(Fill.from_json(row) for row in rows)
+        if len(rows) < PAGE_SIZE:
+            return fills
+        page += 1
+
+
+async def _logging_failures(step: Callable[[], Awaitable[object]], what: str) -> None:
+    # Only cancellation may end the feed's loop: a consumer waiting on the feed must not wait on a dead task.
+    try:
+        await step()
+    except (RabbitXError, TimeoutError) as exc:
+        log.warning("RabbitX fills: %s failed (%s); following over REST", what, exc or "timed out")
+    except Exception:
+        log.exception("RabbitX fills: %s failed; following over REST", what)
+
+
+class FillFeed:
+    """The account's fills as an async iterator of `Fill`, each passed on once; `acknowledge` each after reporting
+    it. One feed per account and store at a time.
+
+    ``async with connector.fill_feed() as feed: async for fill in feed: report(fill); await feed.acknowledge(fill)``
+    """
+
+    def __init__(
+        self,
+        client: RabbitXClient,
+        session: aiohttp.ClientSession,
+        settings: RabbitXSettings,
+        store: ConnectorStore,
+        start_time: int = 0,
+    ) -> None:
+        """`start_time` (microseconds) is where REST recovery begins while the store holds no fill yet."""
+        self._client = client
+        self._session = session
+        self._settings = settings
+        self._store = store
+        self._start_time = start_time
+        self._ready: asyncio.Queue[Fill] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+        """Set while the account channel is subscribed; cleared when the socket is down."""
+        self.delivered_from_stream = 0
+        """Fills passed on because a WebSocket push (or subscription snapshot) carried them first."""
+        self.delivered_from_rest = 0
+        """Fills passed on because REST recovery found them first."""
+
+    async def __aenter__(self) -> FillFeed:
+        for fill in self._store.unacknowledged():
+            self._ready.put_nowait(fill)
+        self._task = asyncio.create_task(self._follow(), name="rabbitx-fill-feed")
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def __aiter__(self) -> FillFeed:
+        return self
+
+    async def __anext__(self) -> Fill:
+        if self._task is None:
+            raise RabbitXError("the fill feed is not running: use it inside 'async with'")
+        return await self._ready.get()
+
+    async def acknowledge(self, fill: Fill) -> None:
+        """`fill` is reported: it never comes out of this store again, not even after a restart."""
+        self._store.acknowledge(fill.fill_id)
+
+    async def forward(self, handler: Callable[[Fill], Awaitable[None]]) -> None:
+        """Pass every fill to `handler` and acknowledge it once `handler` returns; runs until cancelled. A fill
+        whose handler raised stays unacknowledged and comes out again after a restart."""
+        async for fill in self:
+            await handler(fill)
+            await self.acknowledge(fill)
+
+    async def recover(self) -> int:
+        """Read the fills since the newest stored one (less the overlap) over REST; how many were new."""
+        newest = self._store.newest_fill_timestamp()
+        overlap = int(self._settings.recovery_overlap * MICROS)
+        since = self._start_time if newest is None else max(newest - overlap, 0)
+        new = sum(self._accept(fill) for fill in await fetch_fills_since(self._client, since))
+        self.delivered_from_rest += new
+        return new
+
+    def _accept(self, fill: Fill) -> bool:
+        if not self._store.record_fill(fill):
+            return False
+        self._ready.put_nowait(fill)
+        return True
+
+    def _accept_rows(self, rows: Any) -> None:
+        for row in rows or ():
+            self.delivered_from_stream += self._accept(Fill.from_json(row))
+
+    async def _follow(self) -> None:
+        while True:
+            await _logging_failures(self._follow_stream, "the WebSocket")
+            self.connected.clear()
+            await _logging_failures(self.recover, "REST recovery")
+            await asyncio.sleep(self._settings.reconnect_delay)
+
+    async def _follow_stream(self) -> None:
+        credentials = self._client.credentials
+        if credentials is None:
+            raise RabbitXError("no RabbitX credentials: configure an API key, secret and JWT")
+        async with asyncio.timeout(self._settings.request_timeout):
+            stream = await AccountStream.open(self._session, self._settings.websocket_url, credentials)
+        try:
+            self.connected.set()
+            self._accept_rows(stream.snapshot.get("fills"))
+            # The subscription starts now: whatever filled while there was none is read over REST.
+            await self.recover()
+            while True:
+                offset_before = stream.offset
+                try:
+                    update = await stream.next_update(timeout=self._settings.quiet_reconcile)
+                except TimeoutError:
+                    await self.recover()
+                    continue
+                if offset_before is not None and stream.offset is not None and stream.offset > offset_before + 1:
+                    log.warning("RabbitX fills: pushes %d..%d missed; reading REST", offset_before + 1, stream.offset)
+                    await self.recover()
+                self._accept_rows(update.get("fills"))
+        finally:
+            await stream.close()
