@@ -11,24 +11,34 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Artifact name (what the Python package loads) -> the source that defines it. The protocol first, then what
+# only the devnet deploys (contracts/devnet/: mock tokens and feeds, local venues).
 CONTRACTS = {
-    "PrimeVault": "PrimeVault.sol",
-    "PrimeVaultLens": "PrimeVaultLens.sol",
-    "TradingModule": "TradingModule.sol",
-    "DydxAdapter": "DydxAdapter.sol",
-    "RabbitAdapter": "RabbitAdapter.sol",
-    "MockERC20": "MockERC20.sol",
-    "MockPriceFeed": "MockPriceFeed.sol",
-    "DydxStyleVenue": "DydxStyleVenue.sol",
-    "RabbitStyleVenue": "RabbitStyleVenue.sol",
+    "PrimeVault": "contracts/PrimeVault.sol",
+    "PrimeVaultLens": "contracts/periphery/PrimeVaultLens.sol",
+    "TradingModule": "contracts/TradingModule.sol",
+    "DydxAdapter": "contracts/adapters/DydxAdapter.sol",
+    "RabbitAdapter": "contracts/adapters/RabbitAdapter.sol",
+    "MockERC20": "contracts/devnet/mocks/MockERC20.sol",
+    "MockPriceFeed": "contracts/devnet/mocks/MockPriceFeed.sol",
+    "DydxStyleVenue": "contracts/devnet/venues/DydxStyleVenue.sol",
+    "RabbitStyleVenue": "contracts/devnet/venues/RabbitStyleVenue.sol",
 }
 
 
 def export(out_dir: Path, target_dir: Path) -> list[Path]:
-    written = []
+    artifacts = {}
     for name, source in CONTRACTS.items():
-        built = json.loads((out_dir / source / f"{name}.json").read_text())
-        artifact = {"abi": built["abi"], "bytecode": built["bytecode"]["object"]}
+        # forge names its output folder after the source file's name only, so check which source it was built
+        # from: a build older than a move would otherwise be exported silently. Nothing is written unless
+        # every contract passes.
+        built = json.loads((out_dir / Path(source).name / f"{name}.json").read_text())
+        target = built["metadata"]["settings"]["compilationTarget"]
+        if target != {source: name}:
+            raise SystemExit(f"{name}: out/ was built from {target}, not {source}; run forge build")
+        artifacts[name] = {"abi": built["abi"], "bytecode": built["bytecode"]["object"]}
+    written = []
+    for name, artifact in artifacts.items():
         path = target_dir / f"{name}.json"
         path.write_text(json.dumps(artifact, indent=1, sort_keys=True) + "\n")
         written.append(path)

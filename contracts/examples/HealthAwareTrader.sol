@@ -7,7 +7,8 @@ import {ITradingModule} from "../interfaces/ITradingModule.sol";
 /// @title HealthAwareTrader
 /// @notice Integrator example: a trading bot that is an operator (PERMISSION_TRADE) of a sub-account, reads
 ///         the account's health from the vault and only submits an order while the account keeps a margin
-///         of safety over its initial requirement.
+///         of safety over its initial requirement. An example for integrators (exercised by
+///         `tests/contracts/IntegratorExample.t.sol`), not part of the protocol: nothing deploys it.
 contract HealthAwareTrader {
     /// @notice The account's equity is below `minHealthBps` of its initial requirement.
     error TooLittleHeadroom(int256 equity, uint256 initialRequirement);

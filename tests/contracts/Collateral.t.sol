@@ -4,7 +4,7 @@ pragma solidity 0.8.28;
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 
 import {VaultFixture} from "./utils/VaultFixture.sol";
-import {MockERC20} from "../../contracts/mocks/MockERC20.sol";
+import {MockERC20} from "../../contracts/devnet/mocks/MockERC20.sol";
 import {IPrimeVault} from "../../contracts/interfaces/IPrimeVault.sol";
 import {IPrimeVaultErrors} from "../../contracts/interfaces/IPrimeVaultErrors.sol";
 import {AssetParams} from "../../contracts/interfaces/IPrimeVaultGovernance.sol";

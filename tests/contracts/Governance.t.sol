@@ -5,7 +5,7 @@ import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol"
 
 import {VaultFixture} from "./utils/VaultFixture.sol";
 import {PrimeVault} from "../../contracts/PrimeVault.sol";
-import {MockERC20} from "../../contracts/mocks/MockERC20.sol";
+import {MockERC20} from "../../contracts/devnet/mocks/MockERC20.sol";
 import {IPrimeVault, PAUSE_WITHDRAW, PAUSE_DEPOSIT} from "../../contracts/interfaces/IPrimeVault.sol";
 import {IPrimeVaultErrors} from "../../contracts/interfaces/IPrimeVaultErrors.sol";
 import {AssetParams} from "../../contracts/interfaces/IPrimeVaultGovernance.sol";

@@ -8,7 +8,7 @@ import {IPrimeVault, PERMISSION_TRADE} from "../../contracts/interfaces/IPrimeVa
 import {IPrimeVaultErrors} from "../../contracts/interfaces/IPrimeVaultErrors.sol";
 import {IPrimeVaultEvents} from "../../contracts/interfaces/IPrimeVaultEvents.sol";
 import {ITradingModule} from "../../contracts/interfaces/ITradingModule.sol";
-import {IVenueErrors} from "../../contracts/venues/IVenueErrors.sol";
+import {IVenueErrors} from "../../contracts/devnet/venues/IVenueErrors.sol";
 
 contract TradingTest is TradingFixture {
     function setUp() public override {

@@ -4,7 +4,7 @@ pragma solidity 0.8.28;
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 
 /// @title MockERC20
-/// @notice Test and devnet token with configurable decimals and an open faucet. Never deploy to a real chain.
+/// @notice Devnet and test token with configurable decimals and an open faucet. Never deploy to a real chain.
 contract MockERC20 is ERC20 {
     uint8 private immutable _decimals;
 

@@ -3,10 +3,11 @@ pragma solidity 0.8.28;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 
-import {IAggregatorV3} from "../interfaces/IAggregatorV3.sol";
+import {IAggregatorV3} from "../../interfaces/IAggregatorV3.sol";
 
 /// @title MockPriceFeed
-/// @notice Chainlink-shaped feed for local chains whose answer the owner sets.
+/// @notice Chainlink-shaped feed for local chains whose answer the owner sets. Devnet and tests only: never
+///         deploy to a real chain.
 contract MockPriceFeed is IAggregatorV3, Ownable {
     /// @notice A new answer was written.
     event AnswerUpdated(int256 indexed current, uint256 indexed roundId, uint256 updatedAt);

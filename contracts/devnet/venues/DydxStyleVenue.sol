@@ -4,13 +4,14 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
-import {IDydxStyleVenue} from "../interfaces/venues/IDydxStyleVenue.sol";
+import {IDydxStyleVenue} from "../../interfaces/venues/IDydxStyleVenue.sol";
 import {PerpExchange} from "./PerpExchange.sol";
 
 /// @title DydxStyleVenue
 /// @notice A local perp venue with dYdX v4's shapes and units: subaccounts `{owner, number}`, markets by
 ///         clob pair id, sizes in base quantums and prices in subticks, BUY/SELL, IOC and reduce-only,
-///         fees in ppm, margin from liquidity tiers, instant USDC withdrawals.
+///         fees in ppm, margin from liquidity tiers, instant USDC withdrawals. Devnet and tests only: a
+///         stand-in for dYdX, never deployed to a real chain.
 /// @dev quantums = size x 10^(-atomicResolution); subticks = price x 10^(atomicResolution -
 ///      quantumConversionExponent + 6). Only immediate-or-cancel orders exist here: the order fills whole at
 ///      the venue's quote or reverts.

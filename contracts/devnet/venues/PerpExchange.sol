@@ -9,8 +9,8 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 
-import {IAggregatorV3} from "../interfaces/IAggregatorV3.sol";
-import {IPerpVenue} from "../interfaces/venues/IPerpVenue.sol";
+import {IAggregatorV3} from "../../interfaces/IAggregatorV3.sol";
+import {IPerpVenue} from "../../interfaces/venues/IPerpVenue.sol";
 import {IVenueErrors} from "./IVenueErrors.sol";
 
 /// @title PerpExchange
@@ -18,6 +18,7 @@ import {IVenueErrors} from "./IVenueErrors.sol";
 ///         order, fills at the oracle price plus half-spread plus size-linear impact, charges a taker fee,
 ///         accrues funding continuously into a cumulative index per market, and margins each account
 ///         across its positions. The venues on top translate their own APIs and units into this engine.
+///         Devnet and tests only: a stand-in for real venues, never deployed to a real chain.
 /// @dev Internal units: sizes in base-asset WAD (1e18 = one BTC), prices in USD WAD per base unit,
 ///      balances in USDC units (6 decimals), signed. Settlement follows dYdX v4: a fill moves the quote
 ///      balance by size x price, so realized and unrealized PnL need no entry price; funding is settled into

@@ -4,14 +4,15 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
-import {IRabbitStyleVenue} from "../interfaces/venues/IRabbitStyleVenue.sol";
+import {IRabbitStyleVenue} from "../../interfaces/venues/IRabbitStyleVenue.sol";
 import {PerpExchange} from "./PerpExchange.sol";
 
 /// @title RabbitStyleVenue
 /// @notice A local perp venue with RabbitX's shapes and units: one `deposit(amount)` per trader that emits
 ///         a deposit id, markets by string id ("BTC-USD"), sides "long"/"short", sizes and prices as
 ///         decimals scaled 1e18, IMF/MMF per market, and two-step withdrawals (request, then claim after a
-///         delay) so margin cannot be pulled back at once.
+///         delay) so margin cannot be pulled back at once. Devnet and tests only: a stand-in for RabbitX,
+///         never deployed to a real chain.
 contract RabbitStyleVenue is PerpExchange, IRabbitStyleVenue {
     using SafeCast for uint256;
 

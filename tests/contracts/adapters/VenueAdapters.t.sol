@@ -5,7 +5,7 @@ import {VenueFixture} from "../utils/VenueFixture.sol";
 import {IVenueAdapter} from "../../../contracts/interfaces/IVenueAdapter.sol";
 import {DydxAdapter} from "../../../contracts/adapters/DydxAdapter.sol";
 import {RabbitAdapter} from "../../../contracts/adapters/RabbitAdapter.sol";
-import {IVenueErrors} from "../../../contracts/venues/IVenueErrors.sol";
+import {IVenueErrors} from "../../../contracts/devnet/venues/IVenueErrors.sol";
 
 /// @dev This test contract plays the vault: the only caller the adapters accept.
 contract VenueAdaptersTest is VenueFixture {

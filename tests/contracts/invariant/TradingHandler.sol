@@ -7,9 +7,9 @@ import {PrimeVault} from "../../../contracts/PrimeVault.sol";
 import {TradingModule} from "../../../contracts/TradingModule.sol";
 import {IPrimeVault} from "../../../contracts/interfaces/IPrimeVault.sol";
 import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
-import {MockERC20} from "../../../contracts/mocks/MockERC20.sol";
-import {MockPriceFeed} from "../../../contracts/mocks/MockPriceFeed.sol";
-import {PerpExchange} from "../../../contracts/venues/PerpExchange.sol";
+import {MockERC20} from "../../../contracts/devnet/mocks/MockERC20.sol";
+import {MockPriceFeed} from "../../../contracts/devnet/mocks/MockPriceFeed.sol";
+import {PerpExchange} from "../../../contracts/devnet/venues/PerpExchange.sol";
 
 /// @dev Drives trading with bounded random actions: deposits, routed orders split across both venues,
 ///      closes, price moves, funding, time, liquidation, unwinding the backstop with resale of absorbed collateral.

@@ -5,8 +5,8 @@ import {Test} from "forge-std/Test.sol";
 import {Vm} from "forge-std/Vm.sol";
 
 import {PrimeVault} from "../../../contracts/PrimeVault.sol";
-import {MockERC20} from "../../../contracts/mocks/MockERC20.sol";
-import {MockPriceFeed} from "../../../contracts/mocks/MockPriceFeed.sol";
+import {MockERC20} from "../../../contracts/devnet/mocks/MockERC20.sol";
+import {MockPriceFeed} from "../../../contracts/devnet/mocks/MockPriceFeed.sol";
 import {IPrimeVault} from "../../../contracts/interfaces/IPrimeVault.sol";
 import {IPrimeVaultErrors} from "../../../contracts/interfaces/IPrimeVaultErrors.sol";
 import {IPrimeVaultEvents} from "../../../contracts/interfaces/IPrimeVaultEvents.sol";

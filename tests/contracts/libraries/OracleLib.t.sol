@@ -4,7 +4,7 @@ pragma solidity 0.8.28;
 import {Test} from "forge-std/Test.sol";
 
 import {IPrimeVaultErrors} from "../../../contracts/interfaces/IPrimeVaultErrors.sol";
-import {MockPriceFeed} from "../../../contracts/mocks/MockPriceFeed.sol";
+import {MockPriceFeed} from "../../../contracts/devnet/mocks/MockPriceFeed.sol";
 import {OracleLibHarness} from "./harnesses/OracleLibHarness.sol";
 
 /// @dev A feed whose `latestRoundData` reverts in one of several ways.

@@ -7,8 +7,8 @@ import {TradingModule} from "../../../contracts/TradingModule.sol";
 import {DydxAdapter} from "../../../contracts/adapters/DydxAdapter.sol";
 import {RabbitAdapter} from "../../../contracts/adapters/RabbitAdapter.sol";
 import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
-import {DydxStyleVenue} from "../../../contracts/venues/DydxStyleVenue.sol";
-import {RabbitStyleVenue} from "../../../contracts/venues/RabbitStyleVenue.sol";
+import {DydxStyleVenue} from "../../../contracts/devnet/venues/DydxStyleVenue.sol";
+import {RabbitStyleVenue} from "../../../contracts/devnet/venues/RabbitStyleVenue.sol";
 
 /// @dev The vault with its trading module, both venues behind their adapters, margin posted at each.
 abstract contract TradingFixture is VaultFixture {

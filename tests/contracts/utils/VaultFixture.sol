@@ -4,8 +4,8 @@ pragma solidity 0.8.28;
 import {Test} from "forge-std/Test.sol";
 
 import {PrimeVault} from "../../../contracts/PrimeVault.sol";
-import {MockERC20} from "../../../contracts/mocks/MockERC20.sol";
-import {MockPriceFeed} from "../../../contracts/mocks/MockPriceFeed.sol";
+import {MockERC20} from "../../../contracts/devnet/mocks/MockERC20.sol";
+import {MockPriceFeed} from "../../../contracts/devnet/mocks/MockPriceFeed.sol";
 import {AssetParams} from "../../../contracts/interfaces/IPrimeVaultGovernance.sol";
 
 /// @dev The local deployment in miniature: USDC (6), WETH (18) and WBTC (8) with 8-decimal feeds.

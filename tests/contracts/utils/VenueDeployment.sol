@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {MockERC20} from "../../../contracts/mocks/MockERC20.sol";
-import {DydxStyleVenue} from "../../../contracts/venues/DydxStyleVenue.sol";
-import {RabbitStyleVenue} from "../../../contracts/venues/RabbitStyleVenue.sol";
+import {MockERC20} from "../../../contracts/devnet/mocks/MockERC20.sol";
+import {DydxStyleVenue} from "../../../contracts/devnet/venues/DydxStyleVenue.sol";
+import {RabbitStyleVenue} from "../../../contracts/devnet/venues/RabbitStyleVenue.sol";
 import {IDydxStyleVenue} from "../../../contracts/interfaces/venues/IDydxStyleVenue.sol";
 
 uint256 constant RABBIT_WITHDRAWAL_DELAY = 1 days;

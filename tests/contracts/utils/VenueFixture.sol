@@ -3,10 +3,10 @@ pragma solidity 0.8.28;
 
 import {Test} from "forge-std/Test.sol";
 
-import {MockERC20} from "../../../contracts/mocks/MockERC20.sol";
-import {MockPriceFeed} from "../../../contracts/mocks/MockPriceFeed.sol";
-import {DydxStyleVenue} from "../../../contracts/venues/DydxStyleVenue.sol";
-import {RabbitStyleVenue} from "../../../contracts/venues/RabbitStyleVenue.sol";
+import {MockERC20} from "../../../contracts/devnet/mocks/MockERC20.sol";
+import {MockPriceFeed} from "../../../contracts/devnet/mocks/MockPriceFeed.sol";
+import {DydxStyleVenue} from "../../../contracts/devnet/venues/DydxStyleVenue.sol";
+import {RabbitStyleVenue} from "../../../contracts/devnet/venues/RabbitStyleVenue.sol";
 import {RABBIT_WITHDRAWAL_DELAY, deployDydx, deployRabbit} from "./VenueDeployment.sol";
 
 /// @dev Both venues with BTC-USD and ETH-USD, on the same feeds, with different depth, spread and fees.

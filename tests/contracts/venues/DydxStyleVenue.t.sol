@@ -2,9 +2,9 @@
 pragma solidity 0.8.28;
 
 import {VenueFixture} from "../utils/VenueFixture.sol";
-import {DydxStyleVenue} from "../../../contracts/venues/DydxStyleVenue.sol";
+import {DydxStyleVenue} from "../../../contracts/devnet/venues/DydxStyleVenue.sol";
 import {IDydxStyleVenue} from "../../../contracts/interfaces/venues/IDydxStyleVenue.sol";
-import {IVenueErrors} from "../../../contracts/venues/IVenueErrors.sol";
+import {IVenueErrors} from "../../../contracts/devnet/venues/IVenueErrors.sol";
 
 contract DydxStyleVenueTest is VenueFixture {
     address internal trader = makeAddr("trader");

@@ -2,9 +2,9 @@
 pragma solidity 0.8.28;
 
 import {VenueFixture} from "../utils/VenueFixture.sol";
-import {RabbitStyleVenue} from "../../../contracts/venues/RabbitStyleVenue.sol";
+import {RabbitStyleVenue} from "../../../contracts/devnet/venues/RabbitStyleVenue.sol";
 import {IRabbitStyleVenue} from "../../../contracts/interfaces/venues/IRabbitStyleVenue.sol";
-import {IVenueErrors} from "../../../contracts/venues/IVenueErrors.sol";
+import {IVenueErrors} from "../../../contracts/devnet/venues/IVenueErrors.sol";
 
 contract RabbitStyleVenueTest is VenueFixture {
     address internal trader = makeAddr("trader");
