@@ -7,7 +7,7 @@ pushed to subscribers as ``{"push": {"channel": ..., "pub": {"data": ..., "offse
 per channel, and each fill carries a unique ``id`` and a per-account gap-free ``sequence``.
 
 In-process callers (a chain watcher, the market maker, tests) use `credit_deposit`, `withdrawal_claimed`,
-`set_index_price`, `apply_funding`, `run_liquidations` and `replace_quotes` on `RabbitXDevnet`.
+`set_index_price`, `apply_funding`, `run_liquidations`, `replace_quotes` and `drop_websockets` on `RabbitXDevnet`.
 """
 
 from __future__ import annotations
