@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from keeper.cli.context import CliContext, pass_context
 from keeper.daemon.config import JOBS, KeeperConfig, load_config
@@ -51,9 +52,17 @@ def _configure_logging(level: str) -> None:
 
 
 def _keeper_config(ctx: CliContext, path: Path | None, **overrides: Any) -> KeeperConfig:
+    """The keeper's settings: defaults < TOML < environment < flags. Only global flags given on the command line
+    count as flags; their defaults must not hide the file's values."""
+    root = click.get_current_context().find_root()
+    given = {
+        name
+        for name in ("rpc_url", "deployment_path")
+        if root.get_parameter_source(name) not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
+    }
     base: dict[str, Any] = {
-        "rpc_urls": ctx.rpc_url_option or (ctx.deployment.rpc_url if ctx.deployment_path.is_file() else None),
-        "deployment": ctx.deployment_path,
+        "rpc_urls": ctx.rpc_url_option if "rpc_url" in given else None,
+        "deployment": ctx.deployment_path if "deployment_path" in given else None,
         "dev_account": ctx.dev_account_index,
         "keystore": ctx.keystore,
         "password_file": ctx.password_file,

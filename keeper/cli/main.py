@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from web3.exceptions import Web3RPCError
 
@@ -139,9 +139,25 @@ def _register() -> None:
 _register()
 
 
+def _show_envvars(command: click.Command) -> None:
+    """Every option's help names the environment variable that sets it."""
+    for param in command.params:
+        if isinstance(param, click.Option):
+            param.show_envvar = True
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _show_envvars(sub)
+
+
+_show_envvars(cli)
+
+
 def main() -> None:
-    load_dotenv()  # PRIMEVAULT_* settings from ./.env; the real environment wins
+    # PRIMEVAULT_* settings from .env in the working directory (python-dotenv would otherwise search from this
+    # file's folder); the real environment wins.
+    load_dotenv(find_dotenv(usecwd=True))
     try:
-        cli.main(prog_name="primevault")
+        # Every option without an explicit variable reads PRIMEVAULT_<COMMAND>_<SUBCOMMAND>_<OPTION>.
+        cli.main(prog_name="primevault", auto_envvar_prefix="PRIMEVAULT")
     except KeyboardInterrupt:
         sys.exit(130)

@@ -3,6 +3,7 @@ at start with one line per bad field."""
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -72,7 +73,9 @@ _INTERVALS = (
 
 
 def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> KeeperConfig:
-    """Defaults < TOML file (`[keeper]` table) < environment (`PRIMEVAULT_<FIELD>`) < overrides."""
+    """Defaults < TOML file (`[keeper]` table) < environment (`PRIMEVAULT_<FIELD>`) < overrides (flags given on the
+    command line). Without an RPC URL from any of them, the deployment file's own is used. Every bad field is
+    reported, all in one `ConfigError`."""
     raw: dict[str, Any] = {}
     if path is not None:
         try:
@@ -90,20 +93,45 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
     if os.environ.get(ENV_PREFIX + "RPC_URL") and "rpc_urls" not in raw:
         raw["rpc_urls"] = os.environ[ENV_PREFIX + "RPC_URL"]
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    unknown = sorted(set(raw) - names)
-    errors = [f"{key}: unknown setting" for key in unknown]
+    errors = [f"{key}: unknown setting" for key in sorted(set(raw) - names)]
     values: dict[str, Any] = {}
     for f in fields(KeeperConfig):
         if f.name in raw:
             try:
                 values[f.name] = _coerce(f.name, raw[f.name])
-            except (ValueError, TypeError) as exc:
-                errors.append(f"{f.name}: {exc}")
-    if errors:
-        raise ConfigError("invalid keeper configuration:\n  " + "\n  ".join(errors))
+            except (ValueError, TypeError):
+                errors.append(f"{f.name}: {raw[f.name]!r} is not {_KINDS.get(f.name, 'a number')}")
+    if "rpc_urls" not in values:
+        deployment_url = _deployment_rpc_url(values.get("deployment", KeeperConfig.deployment))
+        if deployment_url:
+            values["rpc_urls"] = (deployment_url,)
+    # Fields that did not parse keep their defaults, so that the checks below still report every other bad field.
     config = KeeperConfig(**values)
-    _validate(config)
+    errors += _problems(config)
+    if errors:
+        raise ConfigError("invalid keeper configuration: " + "; ".join(errors))
     return config
+
+
+# What a field that does not parse should have been, for its error message.
+_KINDS = {
+    "dev_account": "a whole number",
+    "gas_budget": "a whole number",
+    "margin_minimum": "a whole number",
+    "metrics_port": "a port number or off",
+    "shard": "i/n, for example 0/2",
+    "liquidity_addon_bps": "ASSET=bps pairs, for example ETH=50,BTC=80",
+    "dry_run": "true or false",
+    "once": "true or false",
+    "apply_haircuts": "true or false",
+}
+
+
+def _deployment_rpc_url(path: Path) -> str | None:
+    try:
+        return str(json.loads(path.read_text()).get("rpc_url") or "") or None
+    except (OSError, ValueError, AttributeError):
+        return None  # a missing or bad deployment file is reported by the checks
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -139,7 +167,7 @@ def _coerce(name: str, value: Any) -> Any:
     return float(value)
 
 
-def _validate(c: KeeperConfig) -> None:
+def _problems(c: KeeperConfig) -> list[str]:
     errors = []
     if not c.rpc_urls:
         errors.append("rpc_urls: at least one RPC URL is needed")
@@ -169,5 +197,4 @@ def _validate(c: KeeperConfig) -> None:
         errors.append(f"jobs: unknown {', '.join(unknown_jobs)} (known: {', '.join(JOBS)})")
     if c.metrics_port is not None and not 0 <= c.metrics_port < 65_536:
         errors.append(f"metrics_port: {c.metrics_port} is not a port")
-    if errors:
-        raise ConfigError("invalid keeper configuration:\n  " + "\n  ".join(errors))
+    return errors

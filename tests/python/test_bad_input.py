@@ -1,0 +1,179 @@
+"""A sweep of bad input over every subcommand: each gets one line that names the problem (exit code 1, or 2 for a
+command line that does not parse), never a traceback, and changes nothing on chain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from keeper.cli.main import cli
+from keeper.trading import TradingClient
+from keeper.vault import sub_account
+from tests.python.conftest import Chain
+
+OPERATOR = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # anvil dev account 3, correctly checksummed
+BAD_CHECKSUM = "0x3c44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+UINT256_PLUS_ONE = str(2**256)
+
+# (arguments after the global options, a fragment the one-line error must contain)
+CASES: list[tuple[tuple[str, ...], str]] = [
+    # amounts
+    (("account", "deposit", "1,5", "WETH"), "has a comma"),
+    (("account", "deposit", "-1", "WETH"), "-1 is negative"),
+    (("account", "deposit", "0", "WETH"), "must be greater than zero"),
+    (("account", "deposit", "nan", "WETH"), "not a finite number"),
+    (("account", "deposit", "inf", "WETH"), "not a finite number"),
+    (("account", "deposit", "1e400", "WETH"), "larger than any token supply"),
+    (("account", "deposit", UINT256_PLUS_ONE, "WETH"), "larger than any token supply"),
+    (("account", "deposit", "1e-30", "WETH"), "more than 18 decimal places"),
+    (("account", "deposit", "", "WETH"), "is not a number"),
+    (("account", "deposit", "one", "WETH"), "is not a number"),
+    (("account", "deposit", "5000", "WETH"), "your wallet holds 998 WETH"),
+    (("account", "deposit", "1", ""), "unknown asset ''"),
+    (("account", "deposit", "1", "DOGE"), "unknown asset 'DOGE'"),
+    (("account", "deposit", "1", "WETH", "--sub", "256"), "256 is not in the range"),
+    (("account", "deposit", "1", "WETH", "--to", "0x123"), "'0x123' is not an address"),
+    (("account", "deposit", "1", "WETH", "--to", "bob"), "'bob' is not an address"),
+    (("account", "deposit", "1", "WETH", "--to", BAD_CHECKSUM), "wrong checksum"),
+    (("account", "withdraw", "1000", "WETH"), "less than the 1,000 WETH asked for"),
+    (("account", "withdraw", "-1", "WETH"), "-1 is negative"),
+    (("account", "withdraw", "1", "WETH", "--account", "0x12"), "'0x12' is not an address"),
+    (("account", "withdraw", "1", "WETH", "--to", "0x12"), "'0x12' is not an address"),
+    (("account", "borrow", "0"), "must be greater than zero"),
+    (("account", "borrow", "-5"), "-5 is negative"),
+    (("account", "borrow", "abc"), "is not a number"),
+    (("account", "borrow", "100000000000"), "free to lend"),
+    (("account", "repay", "10"), "nothing to repay"),
+    (("account", "repay", "max"), "nothing to repay"),
+    (("account", "repay", "-3"), "-3 is negative"),
+    (("account", "transfer", "1", "WETH", "--from-sub", "0", "--to-sub", "0"), "the same sub-account"),
+    (("account", "transfer", "1", "WETH", "--from-sub", "0"), "Missing option '--to-sub'"),
+    (("account", "transfer", "1,5", "WETH", "--from-sub", "0", "--to-sub", "1"), "has a comma"),
+    (("account", "set-operator", OPERATOR, "--permissions", ""), "has an empty name"),
+    (("account", "set-operator", OPERATOR, "--permissions", "withdraw,,"), "has an empty name"),
+    (("account", "set-operator", OPERATOR, "--permissions", "steal"), "unknown permission 'steal'"),
+    (("account", "set-operator", "0x12"), "'0x12' is not an address"),
+    (("account", "set-operator", BAD_CHECKSUM), "wrong checksum"),
+    (("account", "show", "0x0"), "'0x0' is not an address"),
+    (("account", "show", "--sub", "-1"), "-1 is not in the range"),
+    # orders
+    (("trade", "submit", "DOGE-USD", "1", "--side", "buy"), "unknown market 'DOGE-USD'"),
+    (("trade", "submit", "ETH-USD", "0", "--side", "buy"), "must be greater than zero"),
+    (("trade", "submit", "ETH-USD", "-1", "--side", "buy"), "-1 is negative"),
+    (("trade", "submit", "ETH-USD", "1,5", "--side", "buy"), "has a comma"),
+    (("trade", "submit", "ETH-USD", "1"), "Missing option '--side'"),
+    (("trade", "submit", "ETH-USD", "1", "--side", "up"), "'up' is not one of"),
+    (("trade", "submit", "ETH-USD", "1", "--side", "buy", "--limit", "abc"), "is not a number"),
+    (("trade", "submit", "ETH-USD", "1", "--side", "buy", "--limit", "1"), "more than 50% away from the ETH-USD mark"),
+    (("trade", "submit", "ETH-USD", "1", "--side", "buy", "--limit", "1000000"), "more than 50% away"),
+    (("trade", "submit", "ETH-USD", "1", "--side", "sell", "--reduce-only"), "would not reduce"),
+    (("trade", "submit", "ETH-USD", "1000000", "--side", "buy"), "of initial margin but"),
+    (("trade", "submit", "ETH-USD", "0.0000001", "--side", "buy"), "is not a multiple of any venue's step"),
+    (("trade", "submit", "ETH-USD", "1", "--side", "buy", "--ttl", "0"), "0 is not in the range"),
+    (("trade", "submit", "ETH-USD", "1", "--side", "buy", "--account", "0x12"), "'0x12' is not an address"),
+    (("trade", "cancel", "abc"), "'abc' is not a valid integer"),
+    (("trade", "cancel", "-1"), "-1 is negative"),
+    (("trade", "cancel", "999999"), "no order 999999"),
+    (("trade", "positions", "0x12"), "'0x12' is not an address"),
+    (("trade", "execute", "abc"), "'abc' is not a valid integer"),
+    (("trade", "execute", "99999"), "no order 99999"),
+    (("trade", "execute"), "Missing argument"),
+    (("quotes", "DOGE-USD", "1"), "unknown market 'DOGE-USD'"),
+    (("quotes", "ETH-USD", "0"), "must be greater than zero"),
+    (("quotes", "ETH-USD", "-1"), "-1 is negative"),
+    (("quotes", "ETH-USD", "1e100"), "larger than any token supply"),
+    (("quotes", "ETH-USD", "1", "--side", "up"), "'up' is not one of"),
+    # operator commands
+    (("devnet", "--port", "70000"), "70000 is not in the range"),
+    (("demo", "--depositors", "1"), "1 is not in the range"),
+    (("demo", "--crash", "2"), "2.0 is not in the range"),
+    (("keeper", "run", "--shard", "3/2"), "shard"),
+    (("keeper", "run", "--shard", "a/b"), "shard: 'a/b' is not i/n"),
+    (("keeper", "run", "--metrics-port", "abc"), "metrics_port: 'abc' is not a port number"),
+    (("keeper", "run", "--jobs", "foo"), "unknown foo"),
+    (("keeper", "run", "--config", "/nonexistent.toml"), "does not exist"),
+    (("keeper", "run", "--log-level", "loud"), "'loud' is not one of"),
+    (("risk", "stress", "--shock", "ETH=abc"), "is not of the form ASSET=-30%"),
+    (("risk", "stress", "--shock", "ETH=-150%"), "takes the price to zero or below"),
+    (("risk", "stress", "--shock", "DOGE=-10%"), "unknown asset 'DOGE'"),
+    (("risk", "stress", "--shock", ""), "no shock given"),
+    (("risk", "haircuts", "--config", "/etc/hostname"), "not valid TOML"),
+    (("nosuch",), "No such command 'nosuch'"),
+    (("account", "nosuch"), "No such command 'nosuch'"),
+]
+
+
+def run(chain: Chain, *args: str, dev: str = "1") -> Result:
+    return CliRunner().invoke(cli, ["--deployment", str(chain.deployment_file), "--dev-account", dev, *args])
+
+
+def assert_one_line_error(result: Result, fragment: str) -> None:
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+    assert result.exit_code in (1, 2), result.output
+    lines = [line for line in result.output.splitlines() if line.strip() and not line.startswith("warning:")]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: "), lines[0]
+    assert fragment in lines[0], lines[0]
+
+
+def state(chain: Chain) -> tuple[int, ...]:
+    """Every balance the sweep's account could move, and the order count."""
+    me = chain.account(1).address
+    client = chain.client(1)
+    symbols = [t.symbol for t in (chain.deployment.base, *chain.deployment.collateral)]
+    wallet = [client.token_contract(s).functions.balanceOf(me).call() for s in symbols]
+    vault = [client.collateral_balance(sub_account(me, sub), s) for s in symbols[1:] for sub in (0, 1)]
+    return (*wallet, *vault, client.base_balance(me), TradingClient(chain.w3, chain.deployment).order_count())
+
+
+@pytest.fixture
+def funded(chain: Chain) -> Chain:
+    for symbol in ("USDC", "WETH", "WBTC"):
+        chain.mint(1, symbol, 1000)
+    chain.client(1).deposit(chain.account(1).address, "WETH", 2 * 10**18)
+    return chain
+
+
+@pytest.mark.parametrize(("args", "fragment"), CASES, ids=[" ".join(args) for args, _ in CASES])
+def test_bad_input_gets_one_line_and_changes_nothing(funded: Chain, args: tuple[str, ...], fragment: str) -> None:
+    before = state(funded)
+    assert_one_line_error(run(funded, *args), fragment)
+    assert state(funded) == before
+
+
+def test_global_options(funded: Chain, tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.json"
+    corrupt.write_text("{bad")
+    cases: list[tuple[list[str], str]] = [
+        (["--deployment", str(corrupt), "account", "show"], "not valid JSON"),
+        (["--deployment", str(tmp_path / "none.json"), "account", "show"], "does not exist"),
+        (["--deployment", str(funded.deployment_file), "--rpc-url", "ftp://x", "account", "show"], "must start"),
+        (["--deployment", str(funded.deployment_file), "--rpc-url", "http://127.0.0.1:9", "account", "show"], "reach"),
+        (["--deployment", str(funded.deployment_file), "--dev-account", "-1", "account", "repay", "1"], "out of range"),
+        (["--deployment", str(funded.deployment_file), "--dev-account", "abc", "account", "show"], "valid integer"),
+        (
+            ["--deployment", str(funded.deployment_file), "--dev-account", "99", "account", "deposit", "1", "WETH"],
+            "ETH",
+        ),
+        (
+            [
+                "--deployment",
+                str(funded.deployment_file),
+                "--keystore",
+                "/etc/hostname",
+                "--password-file",
+                "/etc/hostname",
+                "account",
+                "repay",
+                "1",
+            ],
+            "keystore",
+        ),
+        (["--deployment", str(funded.deployment_file), "account", "deposit", "1", "WETH"], "no key given"),
+    ]
+    before = state(funded)
+    for args, fragment in cases:
+        assert_one_line_error(CliRunner().invoke(cli, args), fragment)
+    assert state(funded) == before
