@@ -7,7 +7,8 @@ pushed to subscribers as ``{"push": {"channel": ..., "pub": {"data": ..., "offse
 per channel, and each fill carries a unique ``id`` and a per-account gap-free ``sequence``.
 
 In-process callers (a chain watcher, the market maker, tests) use `credit_deposit`, `withdrawal_claimed`,
-`set_index_price`, `apply_funding`, `run_liquidations`, `replace_quotes` and `drop_websockets` on `RabbitXDevnet`.
+`set_index_price`, `apply_funding`, `run_liquidations`, `replace_quotes`, `drop_websockets` and `lose_pushes` on
+`RabbitXDevnet`.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ class Hub:
     def __init__(self) -> None:
         self._subscribers: dict[str, set[_WsClient]] = {}
         self._offsets: dict[str, int] = {}
+        self._to_lose: dict[str, int] = {}
 
     def offset(self, channel: str) -> int:
         return self._offsets.get(channel, 0)
@@ -121,9 +123,16 @@ class Hub:
         for channel in list(client.channels):
             self.unsubscribe(channel, client)
 
+    def lose(self, channel: str, count: int) -> None:
+        """The next `count` publications on `channel` reach no subscriber but still use their offsets."""
+        self._to_lose[channel] = self._to_lose.get(channel, 0) + count
+
     def publish(self, channel: str, data: Any) -> None:
         offset = self._offsets.get(channel, 0) + 1
         self._offsets[channel] = offset
+        if self._to_lose.get(channel, 0) > 0:
+            self._to_lose[channel] -= 1
+            return
         for client in list(self._subscribers.get(channel, ())):
             client.send({"push": {"channel": channel, "pub": {"data": data, "offset": offset}}})
 
@@ -224,6 +233,11 @@ class RabbitXDevnet:
         for client in list(self._clients):
             client.queue.put_nowait(None)
             await client.ws.close(code=1012, message=b"dropped")
+
+    def lose_pushes(self, channel: str, count: int = 1) -> None:
+        """Lose the next `count` pushes on `channel` without closing any socket, as a lossy link would; the
+        offsets they would have carried are skipped, so a client can notice the gap."""
+        self.hub.lose(channel, count)
 
     def issue_api_key(self, profile_id: int, tag: str = "") -> ApiKey:
         self.exchange.profile(profile_id)

@@ -49,6 +49,12 @@ class RabbitXService:
     async def drop_websockets(self, refuse_for: float) -> None:
         await self.on_service(lambda: self.devnet.drop_websockets(refuse_for))
 
+    async def lose_account_pushes(self, credentials: Credentials, count: int) -> None:
+        async def lose() -> None:
+            self.devnet.lose_pushes(f"account@{credentials.profile_id}", count)
+
+        await self.on_service(lose)
+
     async def trader(
         self, session: aiohttp.ClientSession, index: int, deposit: Decimal = Decimal(10_000)
     ) -> Credentials:

@@ -230,3 +230,35 @@ def test_wrong_or_stale_signatures_are_refused(rabbitx: RabbitXService) -> None:
                 assert (await connector.balance()).balance == 10_000
 
     asyncio.run(scenario())
+
+
+def test_a_push_lost_without_the_socket_dropping_is_recovered_over_rest(rabbitx: RabbitXService) -> None:
+    """Two ways to notice: the next push's offset skips one, or nothing arrives for `quiet_reconcile` seconds."""
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            vault = await rabbitx.trader(session, 11)
+            taker = RabbitXClient(session, rabbitx.url, await rabbitx.trader(session, 12))
+            settings = rabbitx.settings(vault, quiet_reconcile=0.5)
+            async with RabbitXConnector(settings) as connector, connector.fill_feed() as feed:
+                await asyncio.wait_for(feed.connected.wait(), 5)
+                placed = await connector.place_order(limit("lossy-1", Side.SHORT, "0.3", 60000))
+                await wait_order(connector, placed.order_id, lambda order: order.status is OrderStatus.OPEN)
+
+                await rabbitx.lose_account_pushes(vault, 1)
+                await take(taker, Side.LONG, "0.1", 60000)
+                await take(taker, Side.LONG, "0.1", 60000)
+                lost, pushed = await next_fills(feed, 2, timeout=0.4)  # before the quiet spell ends
+                assert lost.timestamp <= pushed.timestamp, "the gap is read over REST before the push that shows it"
+                # The lost one can only have come over REST; the pushed one too if REST was first to see it.
+                assert feed.delivered_from_rest in (1, 2) and feed.delivered_from_stream == 2 - feed.delivered_from_rest
+                from_rest = feed.delivered_from_rest
+
+                await rabbitx.lose_account_pushes(vault, 1)
+                await take(taker, Side.LONG, "0.1", 60000)
+                [quiet] = await next_fills(feed, 1, timeout=2)
+                assert feed.delivered_from_rest == from_rest + 1, "nothing pushed for a while: REST found it"
+                assert len({lost.fill_id, pushed.fill_id, quiet.fill_id}) == 3
+                await assert_no_more_fills(feed)
+
+    asyncio.run(scenario())
