@@ -17,12 +17,21 @@ from typing import Any
 
 import aiohttp
 
-from keeper.connectors.rabbitx.errors import RabbitXAuthError, RabbitXConnectionError, RabbitXError, RabbitXRequestError
+from keeper.connectors.rabbitx.errors import (
+    RabbitXAuthError,
+    RabbitXConnectionError,
+    RabbitXError,
+    RabbitXRequestError,
+    RabbitXResponseError,
+)
 from keeper.connectors.rabbitx.numbers import decimal_string
 from keeper.connectors.rabbitx.onboarding import sign_onboarding
 from keeper.connectors.rabbitx.signing import HEADER_TIMESTAMP, SIGNATURE_LIFETIME, auth_headers
 
 JsonObject = dict[str, Any]
+
+COMMAND_TIMEOUT = 10.0
+"""Seconds the WebSocket may take to answer connect or subscribe."""
 
 
 @dataclass(frozen=True)
@@ -198,7 +207,7 @@ class AccountStream:
     @classmethod
     async def open(cls, session: aiohttp.ClientSession, ws_url: str, credentials: Credentials) -> AccountStream:
         try:
-            ws = await session.ws_connect(ws_url, heartbeat=None)
+            ws = await session.ws_connect(ws_url)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RabbitXConnectionError(f"RabbitX WebSocket {ws_url}: {type(exc).__name__}: {exc}") from exc
         stream = cls(ws, {}, None)
@@ -218,7 +227,7 @@ class AccountStream:
         """Send one command and return its reply's body (pushes that arrive first are kept for `next_update`)."""
         await self.ws.send_str(json.dumps(message))
         while True:
-            reply = await self._next_message(timeout=10.0)
+            reply = await self._next_message(timeout=COMMAND_TIMEOUT)
             if reply.get("id") != message["id"]:
                 self._pending.append(reply)
                 continue
@@ -251,16 +260,15 @@ class AccountStream:
             for line in str(frame.data).split("\n"):
                 if not line.strip():
                     continue
-                message = json.loads(line)
+                try:
+                    message = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise RabbitXResponseError(f"RabbitX WebSocket sent a message that is not JSON: {exc}") from None
                 if message == {}:
                     await self.ws.send_str("{}")
                 elif isinstance(message, dict):
                     self._pending.append(message)
         return self._pending.popleft()
-
-    @property
-    def closed(self) -> bool:
-        return self.ws.closed
 
     async def close(self) -> None:
         await self.ws.close()
