@@ -140,6 +140,13 @@ class VaultClient:
         raw = self.read("read account health", self.contract.functions.accountHealth(_checksum(account)), block)
         return AccountHealth(*raw)
 
+    def owner_of(self, account: str) -> ChecksumAddress:
+        return Web3.to_checksum_address(self.contract.functions.ownerOf(_checksum(account)).call())
+
+    def available_liquidity(self) -> int:
+        """Base units the vault holds, which is what can be borrowed or withdrawn right now."""
+        return int(self.token_contract(self.deployment.base.symbol).functions.balanceOf(self.deployment.vault).call())
+
     def base_balance(self, account: str) -> int:
         return int(self.contract.functions.baseBalanceOf(_checksum(account)).call())
 

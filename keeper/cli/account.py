@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
+from typing import Any
+
 import click
 from eth_typing import ChecksumAddress
 
 from keeper.cli.context import CliContext, pass_context
-from keeper.cli.params import ADDRESS
+from keeper.cli.params import ADDRESS, JSON_OPTION
 from keeper.exceptions import InputError
+from keeper.risk.capacity import (
+    CollateralHolding,
+    borrowable,
+    free_equity,
+    withdrawable_base,
+    withdrawable_collateral,
+)
+from keeper.trading import TradingClient
 from keeper.units import format_units, parse_amount
 from keeper.vault import PERMISSIONS, VaultClient, sub_account
 
@@ -42,42 +54,96 @@ def _remember_symbol(symbol: str) -> None:
 @account.command()
 @click.argument("address", type=ADDRESS, required=False)
 @_sub_option
+@JSON_OPTION
 @pass_context
-def show(ctx: CliContext, address: ChecksumAddress | None, sub_id: int) -> None:
+def show(ctx: CliContext, address: ChecksumAddress | None, sub_id: int, as_json: bool) -> None:
     """Balances, debt, equity and health of a sub-account.
 
-    ADDRESS defaults to your own sub-account --sub.
+    ADDRESS defaults to your own sub-account --sub. Also shows how much it can borrow and withdraw now.
     """
     client = ctx.reader()
     target = address or _own(ctx, sub_id)
-    click.echo(render_account(client, target))
+    trading = TradingClient(client.w3, client.deployment) if client.deployment.trading else None
+    view = account_view(client, target, has_positions=bool(trading and trading.positions(target)))
+    click.echo(json.dumps(view, indent=2) if as_json else render_account(view))
 
 
-def render_account(client: VaultClient, target: str) -> str:
+def account_view(client: VaultClient, target: str, has_positions: bool) -> dict[str, Any]:
+    """Everything `show` prints, as exact decimal strings in human units (for --json and the table)."""
     d = client.deployment
     base = d.base
+    health = client.health(target)
+    # The vault checks the requirement only for accounts with debt or positions (`_requireInitialHealth`).
+    checked = health.base_balance < 0 or has_positions
+    free = free_equity(health.equity, health.initial_requirement)
+    liquidity = client.available_liquidity()
+    prices, _ = client.prices()
+    collateral = {}
+    for config, price in zip(client.asset_configs(), prices, strict=True):
+        token = next(t for t in d.collateral if t.address == config.address)
+        holding = CollateralHolding(
+            client.collateral_balance(target, token.symbol), price, config.scale_exponent, config.initial_haircut_bps
+        )
+        if holding.balance:
+            collateral[token.symbol] = {
+                "balance": _human(holding.balance, token.decimals),
+                "withdrawable": _human(withdrawable_collateral(holding, free, checked), token.decimals),
+            }
 
     def usd(units: int) -> str:
-        return format_units(units, base.decimals, 2)
+        return _human(units, base.decimals)
 
-    health = client.health(target)
-    lines = [f"account    {target}", f"owner      {client.contract.functions.ownerOf(target).call()}"]
-    lines.append(f"{base.symbol:<10} {usd(health.base_balance)}" + (" (debt)" if health.base_balance < 0 else ""))
-    for token in d.collateral:
-        balance = client.collateral_balance(target, token.symbol)
-        if balance:
-            lines.append(f"{token.symbol:<10} {format_units(balance, token.decimals)}")
+    return {
+        "account": target,
+        "owner": client.owner_of(target),
+        "base": {
+            "symbol": base.symbol,
+            "balance": usd(health.base_balance),
+            "withdrawable": usd(withdrawable_base(health.base_balance, free, checked)),
+            "borrowable": usd(borrowable(health.equity, health.initial_requirement, liquidity)),
+        },
+        "collateral": collateral,
+        "collateral_value": usd(health.collateral_value),
+        "unrealized_pnl": usd(health.unrealized_pnl),
+        "equity": usd(health.equity),
+        "initial_requirement": usd(health.initial_requirement),
+        "maintenance_requirement": usd(health.maintenance_requirement),
+        "health": f"{health.equity / health.maintenance_requirement:.3f}" if health.maintenance_requirement else None,
+        "liquidatable": health.liquidatable,
+    }
+
+
+def render_account(view: dict[str, Any]) -> str:
+    base = view["base"]
+    symbol = base["symbol"]
+
+    def usd(text: str) -> str:
+        return f"{Decimal(text):,.2f}"
+
+    lines = [f"account    {view['account']}", f"owner      {view['owner']}"]
+    debt = " (debt)" if Decimal(base["balance"]) < 0 else ""
+    lines.append(f"{symbol:<10} {usd(base['balance'])}{debt}")
+    for name, held in view["collateral"].items():
+        lines.append(f"{name:<10} {held['balance']:<24} withdrawable {held['withdrawable']}")
     lines += [
-        f"collateral value         {usd(health.collateral_value)} {base.symbol}",
-        f"unrealized perp PnL      {usd(health.unrealized_pnl)} {base.symbol}",
-        f"equity                   {usd(health.equity)} {base.symbol}",
-        f"initial requirement      {usd(health.initial_requirement)} {base.symbol}",
-        f"maintenance requirement  {usd(health.maintenance_requirement)} {base.symbol}",
+        f"collateral value         {usd(view['collateral_value'])} {symbol}",
+        f"unrealized perp PnL      {usd(view['unrealized_pnl'])} {symbol}",
+        f"equity                   {usd(view['equity'])} {symbol}",
+        f"initial requirement      {usd(view['initial_requirement'])} {symbol}",
+        f"maintenance requirement  {usd(view['maintenance_requirement'])} {symbol}",
+        f"borrowable now           {usd(base['borrowable'])} {symbol}",
     ]
-    if health.maintenance_requirement:
-        lines.append(f"health                   {health.equity / health.maintenance_requirement:.3f}")
-    lines.append(f"liquidatable             {'YES' if health.liquidatable else 'no'}")
+    if Decimal(base["balance"]) > 0:
+        lines.append(f"withdrawable {symbol:<11} {usd(base['withdrawable'])} {symbol}")
+    if view["health"] is not None:
+        lines.append(f"health                   {view['health']}")
+    lines.append(f"liquidatable             {'YES' if view['liquidatable'] else 'no'}")
     return "\n".join(lines)
+
+
+def _human(units: int, decimals: int) -> str:
+    """Exact decimal string of `units`, without thousands separators or trailing zeros (machine-readable)."""
+    return format_units(units, decimals).replace(",", "")
 
 
 @account.command()

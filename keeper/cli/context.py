@@ -3,6 +3,7 @@ commands that need none of them (such as `devnet`) never fail on them."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -71,7 +72,7 @@ class CliContext:
             return keystore_account(self.keystore, self.password_file)
         if self.dev_account_index is not None:
             require_local_chain(self.w3.eth.chain_id)
-            click.echo("warning: using a public anvil dev key; fine for a local chain only", err=True)
+            _warn_once("warning: anvil dev keys are public; fine on a local chain only (said once)")
             return dev_account(self.dev_account_index)
         raise ConfigError("no key given: pass --keystore with --password-file, or --dev-account N on a local chain")
 
@@ -88,3 +89,16 @@ class CliContext:
 
 
 pass_context = click.make_pass_decorator(CliContext)
+
+
+def _warn_once(message: str) -> None:
+    """Prints `message` the first time on this machine, then remembers it in the user's cache directory."""
+    marker = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "primevault" / "dev-key-warned"
+    if marker.exists():
+        return
+    click.echo(message, err=True)
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass  # a read-only home only means the warning comes again

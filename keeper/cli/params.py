@@ -25,3 +25,8 @@ class AddressType(click.ParamType[ChecksumAddress]):
 
 
 ADDRESS = AddressType()
+
+
+JSON_OPTION = click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (exact decimal strings) instead of a table."
+)

@@ -1,0 +1,75 @@
+"""How much a sub-account can still borrow or withdraw, replicating the vault's integer arithmetic (no I/O).
+
+The vault requires equity >= initial requirement after a borrow or a withdrawal by an account with debt or
+positions. Per collateral asset it adds `value = amount x price / 10^scale` (rounded down) to the equity and
+`ceil(value x haircut / 10,000)` to the requirement, so the amounts below are exact, not estimates, for prices
+as they stand; interest accrued before the transaction is mined can shave a few base units off them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BPS = 10_000
+
+
+@dataclass(frozen=True)
+class CollateralHolding:
+    """One collateral asset of an account, in the vault's units."""
+
+    balance: int
+    price: int  # feed units
+    scale_exponent: int  # value = amount x price / 10^scale_exponent, in base units
+    initial_haircut_bps: int
+
+
+def _value(amount: int, h: CollateralHolding) -> int:
+    return int(amount * h.price // 10**h.scale_exponent)
+
+
+def _requirement(value: int, haircut_bps: int) -> int:
+    return -(-value * haircut_bps // BPS)
+
+
+def free_equity(equity: int, initial_requirement: int) -> int:
+    """Equity above the initial requirement, base units; never negative."""
+    return max(equity - initial_requirement, 0)
+
+
+def borrowable(equity: int, initial_requirement: int, available_liquidity: int) -> int:
+    """Base units the account can borrow now: each unit borrowed takes one unit of equity; capped by the pool."""
+    return max(min(free_equity(equity, initial_requirement), available_liquidity), 0)
+
+
+def withdrawable_collateral(holding: CollateralHolding, free: int, checked: bool) -> int:
+    """Units of one collateral asset that can leave without taking the account below its initial requirement.
+
+    `checked` is False for an account without debt or positions, which the vault lets withdraw everything.
+    Found by bisection over the exact integer effect on equity minus requirement (monotone in the amount).
+    """
+    if not checked:
+        return holding.balance
+    value_now = _value(holding.balance, holding)
+    requirement_now = _requirement(value_now, holding.initial_haircut_bps)
+
+    def fits(amount: int) -> bool:
+        value_after = _value(holding.balance - amount, holding)
+        lost_equity = value_now - value_after
+        freed_requirement = requirement_now - _requirement(value_after, holding.initial_haircut_bps)
+        return lost_equity - freed_requirement <= free
+
+    low, high = 0, holding.balance  # fits(low) always holds
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def withdrawable_base(balance: int, free: int, checked: bool) -> int:
+    """Base units of a positive base balance (supply) that can leave: all of it without debt or positions."""
+    if balance <= 0:
+        return 0
+    return balance if not checked else min(balance, free)

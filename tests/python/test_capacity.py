@@ -1,0 +1,64 @@
+"""The borrowable and withdrawable amounts against a brute-force replica of the vault's check."""
+
+from __future__ import annotations
+
+import random
+
+from keeper.risk.capacity import (
+    CollateralHolding,
+    borrowable,
+    free_equity,
+    withdrawable_base,
+    withdrawable_collateral,
+)
+
+WETH = CollateralHolding(balance=10**18, price=3000 * 10**8, scale_exponent=20, initial_haircut_bps=2000)
+
+
+def test_worked_example() -> None:
+    # 1 WETH at 3,000 USD with a 20% haircut, 2,000 USDC debt: equity 1,000, requirement 600, free 400.
+    equity, requirement = 3000 * 10**6 - 2000 * 10**6, 600 * 10**6
+    free = free_equity(equity, requirement)
+    assert free == 400 * 10**6
+    assert borrowable(equity, requirement, available_liquidity=10**12) == 400 * 10**6
+    assert borrowable(equity, requirement, available_liquidity=5) == 5
+    # Each WETH withdrawn costs 3,000 x 80% = 2,400 of free equity: 400 / 2,400 = 0.1666... WETH.
+    amount = withdrawable_collateral(WETH, free, checked=True)
+    assert amount == 166_666_666_666_666_666
+
+
+def test_accounts_without_debt_withdraw_everything() -> None:
+    assert withdrawable_collateral(WETH, free=0, checked=False) == WETH.balance
+    assert withdrawable_base(500, free=0, checked=False) == 500
+    assert withdrawable_base(500, free=200, checked=True) == 200
+    assert withdrawable_base(-500, free=200, checked=True) == 0
+
+
+def test_the_amount_is_the_largest_the_vault_accepts() -> None:
+    rng = random.Random(11)
+    for _ in range(300):
+        holding = CollateralHolding(
+            balance=rng.randrange(1, 10**20),
+            price=rng.randrange(1, 10**13),
+            scale_exponent=rng.choice([20, 22, 10]),
+            initial_haircut_bps=rng.randrange(0, 9000),
+        )
+        free = rng.randrange(0, 10**10)
+
+        amount = withdrawable_collateral(holding, free, checked=True)
+        assert accepted(holding, free, amount)
+        assert amount == holding.balance or not accepted(holding, free, amount + 1)
+
+
+def accepted(holding: CollateralHolding, free: int, amount: int) -> bool:
+    """The vault's check, written out: the free equity a withdrawal of `amount` uses is at most `free`."""
+
+    def value(a: int) -> int:
+        return a * holding.price // 10**holding.scale_exponent
+
+    def requirement(a: int) -> int:
+        return -(-value(a) * holding.initial_haircut_bps // 10_000)
+
+    before = value(holding.balance) - requirement(holding.balance)
+    after = value(holding.balance - amount) - requirement(holding.balance - amount)
+    return before - after <= free
