@@ -132,7 +132,8 @@ class FillFeed:
         return new
 
     def _accept(self, fill: Fill) -> bool:
-        if not self._store.record_fill(fill):
+        # A subscription snapshot carries recent fills whatever `start_time` says; those before it are not wanted.
+        if fill.timestamp < self._start_time or not self._store.record_fill(fill):
             return False
         self._ready.put_nowait(fill)
         return True

@@ -69,9 +69,9 @@ class RabbitXService:
     def settings(self, credentials: Credentials, **overrides: Any) -> RabbitXSettings:
         """Connector settings as the keeper's configuration would give them: only the URL and the credentials
         point at the devnet."""
-        values: dict[str, Any] = {"reconnect_delay": 0.05, "quiet_reconcile": 5.0, "request_timeout": 5.0}
+        values: dict[str, Any] = {"data_dir": self.data_dir, "reconnect_delay": 0.05, "quiet_reconcile": 5.0}
         values.update(overrides)
-        return RabbitXSettings(base_url=self.url, credentials=credentials, data_dir=self.data_dir, **values)
+        return RabbitXSettings(base_url=self.url, credentials=credentials, **values)
 
 
 async def next_fills(fills: AsyncIterator[Fill], count: int, timeout: float = 5.0) -> list[Fill]:

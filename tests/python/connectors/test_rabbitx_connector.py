@@ -262,3 +262,25 @@ def test_a_push_lost_without_the_socket_dropping_is_recovered_over_rest(rabbitx:
                 await assert_no_more_fills(feed)
 
     asyncio.run(scenario())
+
+
+def test_a_first_run_starts_at_its_start_time(rabbitx: RabbitXService) -> None:
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            vault = await rabbitx.trader(session, 13)
+            taker = RabbitXClient(session, rabbitx.url, await rabbitx.trader(session, 14))
+            async with RabbitXConnector(rabbitx.settings(vault)) as connector:
+                placed = await connector.place_order(limit("old-1", Side.SHORT, "0.2", 60000))
+                await take(taker, Side.LONG, "0.1", 60000)
+                await wait_order(connector, placed.order_id, lambda order: order.filled_size > 0)
+                [old] = await connector.fills_since(0)
+
+            fresh = rabbitx.settings(vault, data_dir=rabbitx.data_dir / "fresh")
+            async with RabbitXConnector(fresh) as connector, connector.fill_feed(old.timestamp + 1) as feed:
+                await asyncio.wait_for(feed.connected.wait(), 5)
+                await take(taker, Side.LONG, "0.1", 60000)
+                [new] = await next_fills(feed, 1)
+                assert new.fill_id != old.fill_id, "the snapshot's older fill is not passed on"
+                await assert_no_more_fills(feed)
+
+    asyncio.run(scenario())
