@@ -18,6 +18,7 @@ import {
 } from "./interfaces/IPrimeVault.sol";
 import {AssetParams, IPrimeVaultGovernance} from "./interfaces/IPrimeVaultGovernance.sol";
 import {IPerpRisk} from "./interfaces/IPerpRisk.sol";
+import {LIQUIDATION_TARGET_BUFFER_BPS} from "./libraries/ConstantsLib.sol";
 import {InterestLib} from "./libraries/InterestLib.sol";
 import {OracleLib} from "./libraries/OracleLib.sol";
 import {SubAccountLib} from "./libraries/SubAccountLib.sol";
@@ -501,6 +502,27 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase {
     }
 
     /// @inheritdoc IPrimeVault
+    function liquidationTargetBufferBps() external pure returns (uint256) {
+        return LIQUIDATION_TARGET_BUFFER_BPS;
+    }
+
+    /// @inheritdoc IPrimeVault
+    function rateModel()
+        external
+        view
+        returns (
+            uint256 baseRatePerSecond,
+            uint256 slopeLowPerSecond,
+            uint256 slopeHighPerSecond,
+            uint256 kink,
+            uint256 reserveFactor
+        )
+    {
+        InterestLib.RateModel memory r = _rateModel;
+        return (r.baseRate, r.slopeLow, r.slopeHigh, r.kink, _reserveFactorWad(_market.reserveFactorBps));
+    }
+
+    /// @inheritdoc IPrimeVault
     function pausedActions() external view returns (uint256) {
         return _market.pausedActions;
     }
@@ -635,12 +657,12 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase {
         });
         _market.reserveFactorBps = reserveFactorBps;
         emit RateModelSet(
-            baseRatePerYear,
-            slopeLowPerYear,
-            slopeHighPerYear,
-            kink,
-            uint256(reserveFactorBps) * 1e18 / ValueLib.BPS
+            baseRatePerYear, slopeLowPerYear, slopeHighPerYear, kink, _reserveFactorWad(reserveFactorBps)
         );
+    }
+
+    function _reserveFactorWad(uint16 reserveFactorBps) internal pure returns (uint256) {
+        return uint256(reserveFactorBps) * InterestLib.WAD / ValueLib.BPS;
     }
 
     // ================================================================== internal: config and tokens

@@ -41,7 +41,9 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
     using SafeCast for int256;
 
     bytes32 public constant EXECUTOR_ROLE = keccak256("EXECUTOR_ROLE");
+    /// @inheritdoc ITradingModule
     uint256 public constant MAX_MARKETS = 4;
+    /// @inheritdoc ITradingModule
     uint256 public constant MAX_VENUES = 4;
     /// @notice The order id the trading module books backstop takeovers under.
     uint256 public constant BACKSTOP_FILL_ID = type(uint256).max;
@@ -78,6 +80,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         uint256 fees; // base units
     }
 
+    /// @inheritdoc ITradingModule
     IPrimeVault public immutable vault;
     IERC20 internal immutable _base;
     /// @dev USD WAD per base unit: 10^(18 - base decimals).
@@ -464,6 +467,21 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         for (uint256 v; v < result.length; ++v) {
             result[v] = address(_venues[v]);
         }
+    }
+
+    /// @inheritdoc ITradingModule
+    function orderEpoch(address account) external view returns (uint256) {
+        return _traders[account].orderEpoch;
+    }
+
+    /// @inheritdoc ITradingModule
+    function backstopPriceBandBps() external pure returns (uint256) {
+        return BACKSTOP_PRICE_BAND_BPS;
+    }
+
+    /// @inheritdoc ITradingModule
+    function perpPenaltyShareOfMaintenanceBps() external pure returns (uint256) {
+        return PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS;
     }
 
     // ================================================================== internal

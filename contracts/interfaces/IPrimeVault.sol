@@ -209,6 +209,30 @@ interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
     /// @return storeFrontShareBps Share of an asset's penalty given as discount on `buyCollateral`.
     function lendingParams() external view returns (uint256 liquidatorShareBps, uint256 storeFrontShareBps);
 
+    /// @notice How far above its maintenance requirement a partial liquidation restores an account: to the
+    ///         maintenance requirement plus this share of it, in basis points (500: 105% of maintenance).
+    function liquidationTargetBufferBps() external view returns (uint256);
+
+    /// @notice The interest-rate model in force, as `setRateModel` set it and accrual applies it.
+    /// @dev borrow rate = base + slopeLow x min(U, kink) + slopeHigh x max(U - kink, 0) at utilization U;
+    ///      supply rate = borrow rate x U x (1 - reserveFactor). `marketState()` gives both at today's U.
+    /// @return baseRatePerSecond Borrow rate at 0% utilization, WAD per second: the annual rate given to
+    ///         `setRateModel` divided by 365 days, rounded down (likewise the two slopes).
+    /// @return slopeLowPerSecond Borrow rate added per unit of utilization up to the kink, WAD per second.
+    /// @return slopeHighPerSecond Borrow rate added per unit of utilization past the kink, WAD per second.
+    /// @return kink Utilization at which the slope changes, WAD.
+    /// @return reserveFactor Share of borrowers' interest kept as reserves, WAD (kept in whole basis points).
+    function rateModel()
+        external
+        view
+        returns (
+            uint256 baseRatePerSecond,
+            uint256 slopeLowPerSecond,
+            uint256 slopeHighPerSecond,
+            uint256 kink,
+            uint256 reserveFactor
+        );
+
     /// @notice Paused-actions mask (PAUSE_* flags).
     function pausedActions() external view returns (uint256);
 }

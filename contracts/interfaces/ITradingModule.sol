@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IPerpRisk} from "./IPerpRisk.sol";
+import {IPrimeVault} from "./IPrimeVault.sol";
 import {IPrimeVaultErrors} from "./IPrimeVaultErrors.sol";
 import {IPrimeVaultEvents} from "./IPrimeVaultEvents.sol";
 
@@ -134,4 +135,26 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
 
     /// @notice Venue adapters, by venue id.
     function venues() external view returns (address[] memory);
+
+    /// @notice The vault whose sub-accounts trade here, and which settles their PnL.
+    function vault() external view returns (IPrimeVault);
+
+    /// @notice Most perp markets the module lists; market ids are 0..MAX_MARKETS-1.
+    function MAX_MARKETS() external view returns (uint256);
+
+    /// @notice Most venues the module uses; a (market, venue) slot is market x MAX_VENUES + venue.
+    function MAX_VENUES() external view returns (uint256);
+
+    /// @notice `account`'s order epoch: an order whose `epoch` is older can no longer execute, whatever its
+    ///         status says (the owner called `cancelAllOrders` after it was submitted).
+    function orderEpoch(address account) external view returns (uint256);
+
+    /// @notice How far from the oracle mark the limit price of `unwindBackstop` may be, basis points.
+    function backstopPriceBandBps() external view returns (uint256);
+
+    /// @notice The most a liquidation's takeover discounts a position from the oracle mark, as a share of
+    ///         its market's maintenance margin fraction, in basis points (2,000: 1% at a 5% maintenance
+    ///         margin). The discount is min(p, max(p / 2, depth)) with p that share of the margin fraction
+    ///         and depth how far below maintenance the account is (`IPerpRisk.absorbPositions`).
+    function perpPenaltyShareOfMaintenanceBps() external view returns (uint256);
 }
