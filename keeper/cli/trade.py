@@ -3,6 +3,7 @@ routed execution."""
 
 from __future__ import annotations
 
+import json
 import time
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ from eth_typing import ChecksumAddress
 
 from keeper.chain.oracle import feed_price
 from keeper.cli.context import CliContext, pass_context
-from keeper.cli.params import ADDRESS
+from keeper.cli.params import ADDRESS, JSON_OPTION
 from keeper.exceptions import InputError
 from keeper.liquidator import read_perp
 from keeper.trading import TradingClient
@@ -123,18 +124,44 @@ def _check_margin(ctx: CliContext, account: str, ticker: str, size: Decimal, hel
 @click.option("--sub", "sub_id", type=click.IntRange(0, 255), default=0, show_default=True)
 @click.option("--all", "show_all", is_flag=True, help="Every account's orders, not only yours.")
 @click.option("--open", "open_only", is_flag=True, help="Only open orders.")
+@JSON_OPTION
 @pass_context
-def list_orders(ctx: CliContext, sub_id: int, show_all: bool, open_only: bool) -> None:
-    """List orders."""
+def list_orders(ctx: CliContext, sub_id: int, show_all: bool, open_only: bool, as_json: bool) -> None:
+    """List orders, with why each cancelled one was cancelled."""
     client = _client(ctx, write=False)
     account = None if show_all else sub_account(ctx.account.address, sub_id)
     orders = client.orders(account, open_only)
-    if not orders:
+    reasons = client.cancel_reasons() if any(o.status == "cancelled" for o in orders) else {}
+    now = int(ctx.w3.eth.get_block("latest")["timestamp"])
+    rows = [
+        {
+            "id": o.order_id,
+            # An open order past its deadline can no longer execute; anyone may cancel it.
+            "status": "expired" if o.status == "open" and o.deadline < now else o.status,
+            "market": o.market,
+            "size": f"{o.size.normalize():f}",
+            "limit": f"{o.limit_price.normalize():f}",
+            "reduce_only": o.reduce_only,
+            "deadline": o.deadline,
+            "account": o.account,
+            "reason": reasons.get(o.order_id),
+        }
+        for o in orders
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
         click.echo("no orders")
-    for o in orders:
+        return
+    click.echo(
+        f"{'id':>5} {'status':<10} {'market':<8} {'size':>14} {'limit':>12} {'flags':<11} {'account':<42} reason"
+    )
+    for r in rows:
         click.echo(
-            f"{o.order_id:>5} {o.status:<10} {o.market:<8} {o.size.normalize():>+14f} limit {o.limit_price:>12,.2f}"
-            f"{' reduce-only' if o.reduce_only else ''}  {o.account}"
+            f"{r['id']:>5} {r['status']:<10} {r['market']:<8} {Decimal(str(r['size'])):>+14f} "
+            f"{Decimal(str(r['limit'])):>12,.2f} {'reduce-only' if r['reduce_only'] else '':<11} {r['account']:<42} "
+            f"{r['reason'] or ''}".rstrip()
         )
 
 
@@ -155,16 +182,26 @@ def cancel(ctx: CliContext, order_id: int) -> None:
 @trade.command()
 @click.option("--sub", "sub_id", type=click.IntRange(0, 255), default=0, show_default=True)
 @click.argument("address", type=ADDRESS, required=False)
+@JSON_OPTION
 @pass_context
-def positions(ctx: CliContext, sub_id: int, address: ChecksumAddress | None) -> None:
+def positions(ctx: CliContext, sub_id: int, address: ChecksumAddress | None, as_json: bool) -> None:
     """Positions of a sub-account per market and venue."""
     client = _client(ctx, write=False)
     account = address or sub_account(ctx.account.address, sub_id)
     rows = client.positions(account)
+    if as_json:
+        shown = [
+            {"market": p.market, "venue": p.venue, "size": f"{p.size.normalize():f}", "entry": f"{p.entry_price:f}"}
+            for p in rows
+        ]
+        click.echo(json.dumps({"account": account, "positions": shown}, indent=2))
+        return
     if not rows:
         click.echo(f"no positions for {account}")
+        return
+    click.echo(f"{'market':<8} {'venue':<8} {'size':>14} {'entry':>12}")
     for p in rows:
-        click.echo(f"{p.market:<8} {p.venue:<8} {p.size.normalize():>+14f} entry {p.entry_price:>12,.2f}")
+        click.echo(f"{p.market:<8} {p.venue:<8} {p.size.normalize():>+14f} {p.entry_price:>12,.2f}")
 
 
 @trade.command()

@@ -8,10 +8,14 @@ from keeper.units import format_units, parse_amount
 
 @pytest.mark.parametrize(
     ("text", "decimals", "units"),
-    [("1.5", 18, 1_500_000_000_000_000_000), ("0.00000001", 8, 1), ("2,500", 6, 2_500_000_000), ("1e3", 6, 10**9)],
+    [("1.5", 18, 1_500_000_000_000_000_000), ("0.00000001", 8, 1), ("2_500", 6, 2_500_000_000), ("1e3", 6, 10**9)],
 )
 def test_parse_amount_is_exact(text: str, decimals: int, units: int) -> None:
     assert parse_amount(text, decimals) == units
+
+
+def test_long_amounts_are_exact() -> None:
+    assert parse_amount("123456789012345678901234567890.123", 18) == 123456789012345678901234567890123 * 10**15
 
 
 @pytest.mark.parametrize(
@@ -22,6 +26,13 @@ def test_parse_amount_is_exact(text: str, decimals: int, units: int) -> None:
         ("0", "must be greater than zero"),
         ("nan", "not a finite number"),
         ("0.0000001", "more than 6 decimal places"),
+        # "1,5" is 1.5 in much of the world and 15 with a thousands separator: refused, not guessed.
+        ("1,5", "has a comma"),
+        ("2,500", "has a comma"),
+        ("1e72", "larger than any token supply"),
+        (str(2**256), "larger than any token supply"),
+        # 31 significant digits: Decimal's default 28-digit context would round this silently.
+        ("1234567890123456789012345.1234567", "more than 6 decimal places"),
     ],
 )
 def test_parse_amount_refuses_bad_input(text: str, message: str) -> None:
