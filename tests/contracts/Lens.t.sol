@@ -65,17 +65,4 @@ contract LensTest is VaultFixture {
         (, usable) = lens.prices(vault);
         assertFalse(usable[1], "stale");
     }
-
-    function test_gas_pageOf500() public {
-        for (uint256 i; i < 499; ++i) {
-            address a = address(uint160(0x100000 + i * 0x100));
-            _deposit(a, a, weth, 1e18);
-        }
-        uint256 before = gasleft();
-        (PrimeVaultLens.AccountSnapshot[] memory page,) = lens.accounts(vault, 0, 500);
-        uint256 used = before - gasleft();
-        assertEq(page.length, 500);
-        vm.snapshotValue("PrimeVault", "lens: page of 500 accounts", used);
-        assertLt(used, 15_000_000, "a page fits an eth_call gas cap with room to spare");
-    }
 }
