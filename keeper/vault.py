@@ -261,10 +261,12 @@ class VaultClient:
         return LiquidationResult(liquidated, bad_debt, reward, receipt["gasUsed"], receipt["blockNumber"], skipped)
 
     def _approve(self, symbol: str, amount: int) -> None:
+        """Approves the vault for exactly `amount` when the allowance is short: never an unlimited approval, so a
+        wallet exposes to the vault no more than the transaction it is about to send."""
         sender = self._sender()
         token = self.token_contract(symbol)
         if token.functions.allowance(sender.address, self.deployment.vault).call() < amount:
-            sender.transact(f"approve {symbol}", token.functions.approve(self.deployment.vault, MAX_UINT256))
+            sender.transact(f"approve {symbol}", token.functions.approve(self.deployment.vault, amount))
 
     def read(self, action: str, fn: ContractFunction, block: BlockIdentifier = "latest") -> Any:
         """Calls `fn` at `block`; a revert raises `TransactionReverted` with the decoded error."""
