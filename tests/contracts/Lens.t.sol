@@ -3,7 +3,6 @@ pragma solidity 0.8.28;
 
 import {VaultFixture} from "./utils/VaultFixture.sol";
 import {PrimeVaultLens} from "../../contracts/periphery/PrimeVaultLens.sol";
-import {IPrimeVaultErrors} from "../../contracts/interfaces/IPrimeVaultErrors.sol";
 
 contract LensTest is VaultFixture {
     PrimeVaultLens internal lens;

@@ -5,7 +5,6 @@ import {TradingFixture} from "../utils/TradingFixture.sol";
 import {TradingHandler} from "./TradingHandler.sol";
 import {IPrimeVault} from "../../../contracts/interfaces/IPrimeVault.sol";
 import {IVenueAdapter} from "../../../contracts/interfaces/IVenueAdapter.sol";
-import {MockPriceFeed} from "../../../contracts/devnet/mocks/MockPriceFeed.sol";
 import {PerpExchange} from "../../../contracts/devnet/venues/PerpExchange.sol";
 
 contract TradingInvariantsTest is TradingFixture {

@@ -4,7 +4,6 @@ pragma solidity 0.8.28;
 import {VaultFixture} from "../utils/VaultFixture.sol";
 import {VaultHandler} from "./VaultHandler.sol";
 import {MockERC20} from "../../../contracts/devnet/mocks/MockERC20.sol";
-import {MockPriceFeed} from "../../../contracts/devnet/mocks/MockPriceFeed.sol";
 import {IPrimeVault} from "../../../contracts/interfaces/IPrimeVault.sol";
 
 contract VaultInvariantsTest is VaultFixture {

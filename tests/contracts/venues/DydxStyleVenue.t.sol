@@ -2,7 +2,6 @@
 pragma solidity 0.8.28;
 
 import {VenueFixture} from "../utils/VenueFixture.sol";
-import {DydxStyleVenue} from "../../../contracts/devnet/venues/DydxStyleVenue.sol";
 import {IDydxStyleVenue} from "../../../contracts/interfaces/venues/IDydxStyleVenue.sol";
 import {IVenueErrors} from "../../../contracts/devnet/venues/IVenueErrors.sol";
 
