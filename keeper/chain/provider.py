@@ -43,13 +43,30 @@ class RotatingHTTPProvider(HTTPProvider):
         self._chain_id: RPCResponse | None = None
         super().__init__(self.urls[0], request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
 
+    def probe_chain_id(self) -> int:
+        """The chain id from one request to the current endpoint, without retries: for waiting on a node at
+        start, where the caller decides how long to keep trying."""
+        response = HTTPProvider.make_request(self, RPCEndpoint("eth_chainId"), [])
+        if "result" not in response:
+            raise ValueError(f"eth_chainId failed: {response.get('error')}")
+        self._chain_id = response
+        return int(str(response["result"]), 16)
+
+    def fresh_chain_id(self) -> int:
+        """The chain id asked of the node now, past the cache: a node can be replaced behind the same URL."""
+        response = self._request_with_retries(RPCEndpoint("eth_chainId"), [])
+        if "result" not in response:
+            raise ValueError(f"eth_chainId failed: {response.get('error')}")
+        self._chain_id = response
+        return int(str(response["result"]), 16)
+
     @property
     def current_url(self) -> str:
         return self.urls[self._current]
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
-        # web3.py asks for the chain id around every call; it cannot change under a connection, so it is
-        # asked once (this halves the requests of a scan).
+        # web3.py asks for the chain id around every call: it is asked once (this halves the requests of a scan),
+        # and the keeper checks it past the cache with `fresh_chain_id` once per cycle.
         if method == "eth_chainId" and self._chain_id is not None:
             return self._chain_id
         response = self._request_with_retries(method, params)
@@ -85,5 +102,5 @@ class RotatingHTTPProvider(HTTPProvider):
 
 
 def connect(urls: Sequence[str], timeout: float = 10.0) -> Web3:
-    """A Web3 over `urls` with read retries and rotation."""
+    """A Web3 over `urls` with read retries and rotation; `timeout` is each request's, in seconds."""
     return Web3(RotatingHTTPProvider(urls, timeout))

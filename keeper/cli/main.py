@@ -9,6 +9,7 @@ from typing import Any
 import click
 from dotenv import find_dotenv, load_dotenv
 from requests.exceptions import ConnectionError as RequestsConnectionError
+from requests.exceptions import Timeout as RequestsTimeout
 from web3.exceptions import Web3RPCError
 
 from keeper import __version__
@@ -69,6 +70,12 @@ class _OneLineErrors(click.Group):
             raise click.ClickException(str(exc)) from None
         except Web3RPCError as exc:
             raise click.ClickException(_node_refusal(ctx, exc)) from None
+        except RequestsTimeout:
+            cli_ctx = ctx.find_object(CliContext)
+            url = cli_ctx.rpc_url if cli_ctx else "the RPC"
+            raise click.ClickException(
+                f"{url} did not answer in time: is the node overloaded? (see --rpc-url)"
+            ) from None
         except RequestsConnectionError:
             cli_ctx = ctx.find_object(CliContext)
             url = cli_ctx.rpc_url if cli_ctx else "the RPC"

@@ -42,6 +42,8 @@ class KeeperConfig:
     # Health and metrics.
     metrics_port: int | None = 9464
     stale_after: float = 120.0
+    start_timeout: float = 60.0  # how long to wait for the RPC to answer at start
+    rpc_timeout: float = 10.0  # each RPC request's
     # Venue margin, as multiples of the venue's initial margin on the netted positions there (2% of notional
     # on the local venues): the floor leaves room for a 4% move before a top-up, the target for 8%.
     margin_floor: float = 3.0
@@ -69,6 +71,8 @@ _INTERVALS = (
     "replace_after",
     "receipt_timeout",
     "stale_after",
+    "start_timeout",
+    "rpc_timeout",
 )
 
 

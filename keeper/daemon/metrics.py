@@ -47,6 +47,17 @@ class Health:
         self._last_ok = time.monotonic()
         self._reason = "starting"
         self._ok = False
+        # Conditions that keep the keeper unhealthy until cleared by name, whatever the scans say (a wrong
+        # node, transactions that cannot be sent).
+        self._faults: dict[str, str] = {}
+
+    def set_fault(self, name: str, reason: str) -> None:
+        with self._lock:
+            self._faults[name] = reason
+
+    def clear_fault(self, name: str) -> None:
+        with self._lock:
+            self._faults.pop(name, None)
 
     def ok(self) -> None:
         with self._lock:
@@ -58,6 +69,8 @@ class Health:
 
     def status(self) -> tuple[bool, str]:
         with self._lock:
+            if self._faults:
+                return False, "; ".join(self._faults.values())
             if self._ok and time.monotonic() - self._last_ok > self.stale_after:
                 return False, f"no successful scan for {time.monotonic() - self._last_ok:.0f}s"
             return self._ok, self._reason or "ok"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import signal
 import threading
 import time
@@ -22,6 +23,7 @@ from keeper.chain.keys import dev_account, keystore_account, require_local_chain
 from keeper.chain.oracle import feed_price
 from keeper.chain.provider import connect
 from keeper.chain.transactions import FeePolicy, Sender
+from keeper.daemon.chain_watch import ChainWatch, wait_for_node
 from keeper.daemon.config import JOBS, KeeperConfig
 from keeper.daemon.metrics import Health, KeeperMetrics, serve
 from keeper.exceptions import DryRun, MissingRoleError, PrimeVaultError, TransactionReverted
@@ -49,7 +51,9 @@ class Keeper:
     def __init__(self, config: KeeperConfig) -> None:
         self.config = config
         self.deployment = Deployment.load(config.deployment)
-        self.w3: Web3 = connect(config.rpc_urls)
+        self.w3: Web3 = connect(config.rpc_urls, config.rpc_timeout)
+        self.watch = ChainWatch(self.w3, self.deployment)
+        self.watch.check_at_start(wait_for_node(self.w3, config.rpc_urls, config.start_timeout))
         account = self._account()
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.sender = Sender(
@@ -71,7 +75,6 @@ class Keeper:
         self.health = Health(config.stale_after)
         self.stop = threading.Event()
         self.last_scan: Scan | None = None
-        self._last_block = -1
         self._next_order = 0
         self._trading_paused = False
         self.unwinder = BackstopUnwinder(self.trading) if self.trading is not None else None
@@ -212,7 +215,7 @@ class Keeper:
             self.metrics.healthy.set(0)
         else:
             self.health.ok()
-            self.metrics.healthy.set(1)
+            self.metrics.healthy.set(1 if self.health.status()[0] else 0)  # a standing fault still counts
         return int(head["timestamp"])
 
     def _record_prices(self, found: Scan, now: int) -> None:
@@ -436,7 +439,7 @@ class Keeper:
         """Runs until SIGTERM or SIGINT; stops after the transaction in flight."""
         if threading.current_thread() is threading.main_thread():  # signals can only be caught there
             for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, lambda *_: self.stop.set())
+                signal.signal(sig, self._on_signal)
         server = serve(self.metrics, self.health, self.config.metrics_port) if self.config.metrics_port else None
         scheduler = BackgroundScheduler()
         c = self.config
@@ -473,11 +476,25 @@ class Keeper:
         }
         return [jobs[name] for name in JOBS if name in jobs and self._runs(name)]
 
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        """The first signal stops after the transaction in flight; a second one exits at once."""
+        if self.stop.is_set():
+            log.warning("second %s: exiting now", signal.Signals(signum).name)
+            os._exit(128 + signum)
+        log.info("%s: stopping after the transaction in flight (again to exit now)", signal.Signals(signum).name)
+        self.stop.set()
+
     def _on_new_block(self) -> None:
-        block = self.w3.eth.block_number
-        if block == self._last_block:
+        problem = self.watch.problem_now()
+        if problem is not None:
+            self.health.set_fault("node", problem)
+            self.metrics.healthy.set(0)
             return
-        self._last_block = block
+        self.health.clear_fault("node")
+        head = self.watch.new_head()
+        if head is None:
+            return
+        block = head.number
         self._guarded(self.risk_cycle)
         # The backstop unwind follows the scan in the same thread, one slice per slot and block, and only when
         # no block arrived during the scan: a newer block (a price move?) is scanned, and liquidated, first.
@@ -498,11 +515,20 @@ class Keeper:
     def _send(self, action: str, send: Callable[..., Any], *args: Any) -> Any:
         """Calls `send(*args)`; in dry-run mode logs the decision instead; a revert is counted."""
         try:
-            return send(*args)
+            outcome = send(*args)
         except DryRun as exc:
             log.info("%s", exc)
         except TransactionReverted as exc:
             self._count_revert(action, exc)
+        except Exception as exc:
+            # A transaction that cannot be sent (node down, nonce or fee refused) makes the keeper unhealthy until
+            # one goes through.
+            self.health.set_fault("send", f"{action} could not be sent: {type(exc).__name__}: {exc}")
+            self.metrics.healthy.set(0)
+            raise
+        else:
+            self.health.clear_fault("send")
+            return outcome
         return None
 
     def _count_revert(self, action: str, exc: TransactionReverted) -> None:

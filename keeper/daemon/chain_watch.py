@@ -1,0 +1,108 @@
+"""What the keeper checks about its node, before starting and before each cycle: that it answers, that it is the
+chain the deployment is on, that the vault is there, and whether the head went back (a restarted or reorged
+node), in which case the keeper scans again at once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import requests
+from hexbytes import HexBytes
+from web3 import Web3
+
+from keeper.chain.deployment import Deployment
+from keeper.chain.provider import RotatingHTTPProvider
+from keeper.exceptions import ConfigError
+
+log = logging.getLogger("primevault.keeper")
+
+
+@dataclass(frozen=True)
+class Head:
+    number: int
+    hash: HexBytes
+
+
+def wait_for_node(w3: Web3, urls: tuple[str, ...], timeout: float, interval: float = 1.0) -> int:
+    """The node's chain id once it answers; a node that does not answer within `timeout` seconds (down, or slower
+    than the read timeout) stops the keeper with one line. Each failed try is one log line."""
+    deadline = time.monotonic() + timeout
+    provider = w3.provider
+    while True:
+        try:
+            if isinstance(provider, RotatingHTTPProvider):
+                return provider.probe_chain_id()
+            return int(w3.eth.chain_id)
+        except (requests.ConnectionError, requests.Timeout, ValueError) as exc:
+            if time.monotonic() >= deadline:
+                raise ConfigError(
+                    f"the RPC at {', '.join(urls)} did not answer within {timeout:.0f}s ({type(exc).__name__}): "
+                    "check rpc_urls and that the node is up"
+                ) from None
+            log.warning("waiting for the RPC at %s (%s); trying again in %.0fs", urls[0], type(exc).__name__, interval)
+            time.sleep(interval)
+
+
+class ChainWatch:
+    """Checks the node each cycle and says what is wrong once, then stays quiet until it changes."""
+
+    def __init__(self, w3: Web3, deployment: Deployment) -> None:
+        self.w3 = w3
+        self.deployment = deployment
+        self.problem: str | None = None
+        self._last_head: Head | None = None
+
+    def check_at_start(self, chain_id: int) -> None:
+        """A node on another chain, or without the vault's code, stops the keeper with one line."""
+        if chain_id != self.deployment.chain_id:
+            raise ConfigError(
+                f"the RPC is chain {chain_id} but the deployment is on chain {self.deployment.chain_id}: "
+                "point rpc_urls at the deployment's chain or use its deployment file"
+            )
+        if not self.w3.eth.get_code(self.deployment.vault):
+            raise ConfigError(
+                f"no contract at the vault address {self.deployment.vault}: the chain was reset or the "
+                "deployment file is from another node; redeploy or use the right deployment file"
+            )
+
+    def problem_now(self) -> str | None:
+        """What makes it wrong to act on this node now (wrong chain, no vault), or None. Logged when it starts
+        and when it ends, not on every cycle."""
+        problem = self._find_problem()
+        if problem != self.problem:
+            if problem is None:
+                log.info("the node is right again: %s resolved", self.problem)
+            else:
+                log.error("not acting on this node: %s", problem)
+            self.problem = problem
+        return problem
+
+    def _find_problem(self) -> str | None:
+        provider = self.w3.provider
+        chain_id = (
+            provider.fresh_chain_id() if isinstance(provider, RotatingHTTPProvider) else int(self.w3.eth.chain_id)
+        )
+        if chain_id != self.deployment.chain_id:
+            return f"the RPC is now chain {chain_id}, not the deployment's chain {self.deployment.chain_id}"
+        if not self.w3.eth.get_code(self.deployment.vault):
+            return f"no contract at the vault address {self.deployment.vault} (a reset chain?)"
+        return None
+
+    def new_head(self) -> Head | None:
+        """The latest block if it is one the keeper has not scanned: a higher number, or the same or a lower
+        number with another hash (the node restarted from older state, or reorged), which is logged."""
+        block = self.w3.eth.get_block("latest")
+        head = Head(int(block["number"]), HexBytes(block["hash"]))
+        last = self._last_head
+        if last is not None and head == last:
+            return None
+        if last is not None and head.number <= last.number:
+            log.warning(
+                "the chain head went back from block %d to %d (node restarted or reorged): scanning again",
+                last.number,
+                head.number,
+            )
+        self._last_head = head
+        return head

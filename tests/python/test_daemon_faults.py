@@ -1,0 +1,176 @@
+"""The keeper daemon under faults, against real anvils: a wrong chain at start and under it, a node that does not
+answer, a chain that goes back behind the scanned head, unreadable state files, failed sends and a second SIGINT."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from keeper.chain.anvil import Anvil
+from keeper.daemon.config import KeeperConfig
+from keeper.daemon.runner import Keeper
+from keeper.exceptions import ConfigError
+from tests.python.conftest import Chain
+
+
+def config_for(chain: Chain, tmp_path: Path, **overrides: Any) -> KeeperConfig:
+    config = KeeperConfig(
+        rpc_urls=(chain.url,),
+        deployment=chain.deployment_file,
+        data_dir=tmp_path / "keeper",
+        dev_account=9,
+        jobs=("liquidation", "reconcile"),
+        metrics_port=None,
+        start_timeout=3.0,
+    )
+    return dataclasses.replace(config, **overrides)
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A TCP server that accepts connections and never answers: an RPC slower than any read timeout."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    server.close()
+
+
+def test_a_node_slower_than_the_read_timeout_at_start_is_one_line(
+    chain: Chain, tmp_path: Path, silent_server: str
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as caught:
+        Keeper(config_for(chain, tmp_path, rpc_urls=(silent_server,), rpc_timeout=0.3, start_timeout=1.0))
+    assert f"the RPC at {silent_server} did not answer within 1s (ReadTimeout)" in str(caught.value)
+    assert len(str(caught.value).splitlines()) == 1
+    assert time.monotonic() - started < 10
+
+
+def test_a_node_that_comes_up_late_is_waited_for(chain: Chain, tmp_path: Path) -> None:
+    port = socket.socket()
+    port.bind(("127.0.0.1", 0))
+    free = port.getsockname()[1]
+    port.close()
+    late = Anvil(port=free)
+    threading.Timer(1.0, late.start).start()
+    try:
+        with pytest.raises(ConfigError, match=r"no contract at the vault"):
+            # It answers after a second: the keeper waits, then finds no vault there (a fresh chain).
+            Keeper(config_for(chain, tmp_path, rpc_urls=(late.url,), start_timeout=20.0))
+    finally:
+        late.stop()
+
+
+def test_a_wrong_chain_at_start_stops_with_one_line(chain: Chain, tmp_path: Path) -> None:
+    with Anvil(chain_id=999) as other, pytest.raises(ConfigError) as caught:
+        Keeper(config_for(chain, tmp_path, rpc_urls=(other.url,)))
+    assert str(caught.value) == (
+        "the RPC is chain 999 but the deployment is on chain 31337: point rpc_urls at the deployment's chain or "
+        "use its deployment file"
+    )
+
+
+def test_a_chain_id_change_under_the_keeper_makes_it_unhealthy_and_idle(chain: Chain, tmp_path: Path) -> None:
+    keeper = Keeper(config_for(chain, tmp_path))
+    keeper._on_new_block()
+    assert keeper.health.status()[0]
+    scanned = keeper.last_scan
+    with Anvil(chain_id=999) as other:
+        keeper.w3.provider.endpoint_uri = other.url  # type: ignore[union-attr]  # the node behind the URL changed
+        keeper._on_new_block()
+        healthy, reason = keeper.health.status()
+        assert not healthy
+        assert reason == "the RPC is now chain 999, not the deployment's chain 31337"
+        assert keeper.last_scan is scanned, "nothing is scanned or sent on the wrong chain"
+    keeper.w3.provider.endpoint_uri = chain.url  # type: ignore[union-attr]
+    keeper._on_new_block()
+    assert keeper.health.status()[0], "healthy again once the node is right"
+
+
+def test_the_keeper_scans_again_when_the_head_goes_back(chain: Chain, tmp_path: Path) -> None:
+    keeper = Keeper(config_for(chain, tmp_path))
+    snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    for _ in range(3):
+        chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    keeper._on_new_block()
+    assert keeper.last_scan is not None
+    high = keeper.last_scan.block
+    keeper.last_scan = None
+    keeper._on_new_block()
+    assert keeper.last_scan is None, "the same head is not scanned twice"
+
+    chain.w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]  # a node restarted behind
+    keeper._on_new_block()
+    assert keeper.last_scan is not None and keeper.last_scan.block == high - 3, "rescanned at once, no new block"
+
+    for _ in range(3):  # back to the same height, with other blocks: their hashes differ
+        chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    keeper.last_scan = None
+    keeper._on_new_block()
+    assert keeper.last_scan is not None and keeper.last_scan.block == high
+
+
+def test_unreadable_state_files_are_set_aside(chain: Chain, tmp_path: Path) -> None:
+    data = tmp_path / "keeper"
+    data.mkdir()
+    (data / "prices.sqlite").write_text("not a database")
+    (data / "nonce-0xa0Ee7A142d267C1f36714E4a8F75612F20a79720.json").write_text('{"last_used": ')
+    keeper = Keeper(config_for(chain, tmp_path))
+    keeper.run_once()
+    names = sorted(p.name for p in data.iterdir())
+    assert any(n.startswith("prices.sqlite.corrupt-") for n in names), names
+    assert any(n.startswith("nonce-0xa0Ee7A142d267C1f36714E4a8F75612F20a79720.json.corrupt-") for n in names), names
+
+
+def test_a_send_that_fails_makes_the_keeper_unhealthy_until_one_succeeds(chain: Chain, tmp_path: Path) -> None:
+    keeper = Keeper(config_for(chain, tmp_path))
+    keeper._on_new_block()
+
+    def down(*_: object) -> None:
+        raise requests.ConnectionError("node went away")
+
+    with pytest.raises(requests.ConnectionError):
+        keeper._send("liquidate", down)
+    healthy, reason = keeper.health.status()
+    assert not healthy and reason == "liquidate could not be sent: ConnectionError: node went away"
+    keeper._on_new_block()
+    assert not keeper.health.status()[0], "a good scan does not hide a failing send"
+    keeper._send("liquidate", lambda: "sent")
+    assert keeper.health.status()[0]
+
+
+def test_a_second_sigint_exits_at_once(chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    keeper = Keeper(config_for(chain, tmp_path))
+    exits: list[int] = []
+    monkeypatch.setattr("keeper.daemon.runner.os._exit", exits.append)
+    keeper._on_signal(signal.SIGINT, None)
+    assert keeper.stop.is_set() and exits == []
+    keeper._on_signal(signal.SIGINT, None)
+    assert exits == [128 + signal.SIGINT]
