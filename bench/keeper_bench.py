@@ -22,12 +22,12 @@ import numpy as np
 from web3 import Web3
 
 from keeper.chain.anvil import Anvil
-from keeper.chain.deploy import deploy_local_system, seed_local_liquidity
 from keeper.chain.keys import dev_account
 from keeper.chain.provider import RotatingHTTPProvider
 from keeper.chain.transactions import FeePolicy, Sender
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
+from keeper.devnet.deploy import deploy_local_system, seed_local_liquidity
 from keeper.liquidator import scan
 from keeper.risk.health import PerpArrays, RiskParameters, compute_health
 from keeper.vault import LiquidationResult, VaultClient, sub_account, vault_error_decoder

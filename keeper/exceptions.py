@@ -47,3 +47,7 @@ class DryRun(PrimeVaultError):
 
 class MissingRoleError(ConfigError):
     """The keeper's key lacks a role one of its enabled jobs needs (said at start, in one line)."""
+
+
+class MissingExtraError(ConfigError):
+    """A command needs an optional part of the package whose dependencies are not installed."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from keeper.scenario import CrashReport, run_crash
 from keeper.units import format_units
+
+if TYPE_CHECKING:
+    from keeper.devnet.crash import CrashReport
 
 
 def _usd(units: int) -> str:
@@ -26,6 +28,10 @@ def demo(depositors: int, crash: float, seed: int, report_dir: Path) -> None:
     Starts anvil, deploys, seeds depositors and traders, runs the keeper daemon, crashes ETH and BTC and
     reports what happened.
     """
+    # Imported here: the crash run is the devnet part (matplotlib), which the core CLI does not load; without it
+    # installed the import raises a one-line `MissingExtraError` naming the install command.
+    from keeper.devnet.crash import run_crash
+
     bars: dict[str, Any] = {}
     totals = {"depositors": depositors, "orders": depositors, "deployed": 1}
 

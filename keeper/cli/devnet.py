@@ -12,16 +12,16 @@ import click
 from web3 import Web3
 
 from keeper.chain.anvil import Anvil
-from keeper.chain.deploy import (
+from keeper.chain.keys import dev_account
+from keeper.chain.transactions import Sender
+from keeper.cli.context import CliContext, pass_context
+from keeper.devnet.deploy import (
     LOCAL_POOL_SUPPLY,
     LOCAL_VENUE_MARGIN,
     deploy_local_system,
     grant_keeper_roles,
     seed_local_liquidity,
 )
-from keeper.chain.keys import dev_account
-from keeper.chain.transactions import Sender
-from keeper.cli.context import CliContext, pass_context
 from keeper.vault import VaultClient, vault_error_decoder
 
 WALLET_FUNDING = {"USDC": 1_000_000, "WETH": 100, "WBTC": 5}

@@ -13,10 +13,10 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from keeper.chain.anvil import Anvil
-from keeper.chain.deploy import deploy_local_system
 from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account
 from keeper.chain.transactions import Sender
+from keeper.devnet.deploy import deploy_local_system
 from keeper.vault import VaultClient, vault_error_decoder
 
 

@@ -17,7 +17,7 @@ from web3 import Web3
 from keeper.chain.anvil import Anvil
 from keeper.chain.deployment import Deployment
 from keeper.cli.main import cli
-from keeper.scenario import run_crash
+from keeper.devnet.crash import run_crash
 
 
 def test_devnet_deploys_writes_the_file_and_stops_on_sigterm(tmp_path: Path) -> None:

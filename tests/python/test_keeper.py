@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 
 from keeper.chain.artifacts import load_artifact
-from keeper.chain.deploy import seed_local_liquidity
 from keeper.chain.keys import dev_account
 from keeper.daemon.config import KeeperConfig, load_config
 from keeper.daemon.runner import Keeper
+from keeper.devnet.deploy import seed_local_liquidity
 from keeper.exceptions import ConfigError
 from keeper.liquidator import scan
 from keeper.vault import sub_account

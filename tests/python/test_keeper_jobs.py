@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from keeper.chain.artifacts import load_artifact
-from keeper.chain.deploy import seed_local_liquidity
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
+from keeper.devnet.deploy import seed_local_liquidity
 from keeper.exceptions import MissingRoleError
 from keeper.liquidator import LIQUIDATION_GAS_BASE, batches, liquidation_gas
 from keeper.risk.backstop import MAX_SLICE_SHARE

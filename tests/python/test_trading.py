@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from keeper.chain.artifacts import load_artifact
-from keeper.chain.deploy import seed_local_liquidity
 from keeper.cli.main import cli
+from keeper.devnet.deploy import seed_local_liquidity
 from keeper.risk.backstop import unwind_limit, unwind_slice
 from keeper.routing import route
 from keeper.trading import TradingClient

@@ -28,10 +28,11 @@ from web3.types import TxParams
 
 from keeper.chain.anvil import Anvil, free_port
 from keeper.chain.artifacts import load_artifact
-from keeper.chain.deploy import deploy_local_system, grant_keeper_roles, seed_local_liquidity
 from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account
 from keeper.chain.transactions import Sender
+from keeper.devnet.deploy import deploy_local_system, grant_keeper_roles, seed_local_liquidity
+from keeper.devnet.plot import plot_crash
 from keeper.liquidator import scan
 from keeper.trading import TradingClient
 from keeper.vault import VaultClient, vault_error_decoder
@@ -164,7 +165,7 @@ def run_crash(
             keeper_exit_code=exit_code,
             deployment=deployment,
         )
-        report.png = _plot(report, report_dir / f"crash-report-seed{seed}.png")
+        report.png = plot_crash(report, report_dir / f"crash-report-seed{seed}.png")
         return report
 
 
@@ -440,38 +441,3 @@ def _collateral_kept(vault: VaultClient, accounts: set[str], from_block: int) ->
         if held + value_taken > 0:
             kept[account] = held / (held + value_taken)
     return kept
-
-
-def _plot(report: CrashReport, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, (prices_ax, health_ax, blocks_ax) = plt.subplots(3, 1, figsize=(10, 11))
-    labels = ["start"] + [f"step {i + 1}" for i in range(len(report.steps))]
-    eth = [3000.0] + [s.eth for s in report.steps]
-    btc = [60_000.0] + [s.btc for s in report.steps]
-    prices_ax.plot(labels, [p / eth[0] for p in eth], marker="o", label="ETH")
-    prices_ax.plot(labels, [p / btc[0] for p in btc], marker="o", label="BTC")
-    prices_ax.set_title("Prices (relative to start)")
-    prices_ax.legend()
-    data = [np.clip(s.health, 0, 5) for s in report.steps]
-    health_ax.boxplot(data, tick_labels=labels[1:], showfliers=False)
-    health_ax.axhline(1.0, color="red", linestyle="--", linewidth=1, label="maintenance")
-    health_ax.set_title("Account health after each step (equity / maintenance requirement, clipped at 5)")
-    health_ax.legend()
-    per_block: dict[int, int] = {}
-    for block, *_ in report.liquidations:
-        per_block[block] = per_block.get(block, 0) + 1
-    blocks_ax.bar(list(per_block), list(per_block.values()), color="tab:red", label="liquidations")
-    for step in report.steps:
-        blocks_ax.axvline(step.block, color="gray", linestyle=":", linewidth=1)
-    blocks_ax.set_title("Liquidations per block (dotted: price updates)")
-    blocks_ax.set_xlabel("block")
-    blocks_ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path

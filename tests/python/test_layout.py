@@ -1,0 +1,32 @@
+"""The package's layout promises: the keeper and the core CLI load without the devnet part's dependencies, and a
+command that needs them says in one line how to install them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _run(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_the_daemon_and_the_core_cli_do_not_import_matplotlib() -> None:
+    done = _run(
+        "import sys, keeper.cli.main, keeper.daemon.runner; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_demo_without_the_devnet_extras_names_the_install_in_one_line() -> None:
+    # A None entry in sys.modules makes `import matplotlib` fail as if it were not installed.
+    done = _run(
+        "import sys; sys.modules['matplotlib'] = None; from keeper.cli.main import main; main()", "demo", "--seed", "1"
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "Error: the crash run's report needs matplotlib, part of the devnet extras: pip install 'primevault[devnet]'"
+    ]
