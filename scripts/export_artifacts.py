@@ -23,6 +23,7 @@ CONTRACTS = {
     "MockPriceFeed": "contracts/devnet/mocks/MockPriceFeed.sol",
     "DydxStyleVenue": "contracts/devnet/venues/DydxStyleVenue.sol",
     "RabbitStyleVenue": "contracts/devnet/venues/RabbitStyleVenue.sol",
+    "RabbitXCustody": "contracts/devnet/venues/RabbitXCustody.sol",
 }
 
 
