@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from eth_utils.address import to_checksum_address
+
 from keeper.connectors.rabbitx.errors import RabbitXResponseError
 from keeper.connectors.rabbitx.numbers import decimal_string, parse_decimal
 from keeper.connectors.rabbitx.vocabulary import OrderStatus, OrderType, Side, TimeInForce
@@ -188,14 +190,22 @@ _BALANCE_FIELDS = {
 
 @dataclass(frozen=True)
 class WithdrawalClaim:
-    """What claiming a withdrawal on chain needs: the exchange's signature over (trader, amount, id, deadline)."""
+    """What paying a withdrawal out of RabbitX's contract takes: the arguments of its
+    ``withdraw(uint256 id, address trader, uint256 amount, uint8 v, bytes32 r, bytes32 s)``, the exchange signer's
+    EIP-712 signature over ``withdrawal(uint256 id,address trader,uint256 amount)``. Submitting it is the keeper's
+    chain side, not the connector's."""
 
+    withdrawal_id: int
     trader: str
     amount_units: int
     """In the collateral token's base units."""
-    withdrawal_id: int
-    deadline: int
-    signature: str
+    v: int
+    r: bytes
+    s: bytes
+
+    def arguments(self) -> tuple[int, str, int, int, bytes, bytes]:
+        """``(id, trader, amount, v, r, s)`` in the contract's order."""
+        return (self.withdrawal_id, self.trader, self.amount_units, self.v, self.r, self.s)
 
 
 @dataclass(frozen=True)
@@ -213,13 +223,14 @@ class Withdrawal:
     def from_json(cls, row: Mapping[str, Any]) -> Withdrawal:
         with _reading("withdrawal", row):
             claim = None
-            if row.get("signature"):
+            if row.get("r") and row.get("s"):
                 claim = WithdrawalClaim(
-                    trader=str(row["trader"]),
-                    amount_units=int(row["amount_units"]),
                     withdrawal_id=int(row["withdrawal_id"]),
-                    deadline=int(row["deadline"]),
-                    signature=str(row["signature"]),
+                    trader=to_checksum_address(str(row["trader"])),
+                    amount_units=int(row["amount_units"]),
+                    v=int(row["v"]),
+                    r=_word(row["r"], "r"),
+                    s=_word(row["s"], "s"),
                 )
             return cls(
                 withdrawal_id=str(row["id"]),
@@ -228,6 +239,14 @@ class Withdrawal:
                 timestamp=int(row["timestamp"]),
                 claim=claim,
             )
+
+
+def _word(value: Any, name: str) -> bytes:
+    """A 0x-hex bytes32."""
+    word = bytes.fromhex(str(value).removeprefix("0x"))
+    if len(word) != 32:
+        raise ValueError(f"{name} is {len(word)} bytes, not 32")
+    return word
 
 
 def _decimals(row: Mapping[str, Any], fields: Mapping[str, str] | tuple[str, ...]) -> dict[str, Decimal]:

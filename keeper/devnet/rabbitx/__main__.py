@@ -22,6 +22,7 @@ from eth_account import Account
 from keeper.connectors.rabbitx.errors import MalformedNumberError
 from keeper.connectors.rabbitx.numbers import parse_decimal
 from keeper.devnet.rabbitx.app import DevnetConfig, RabbitXDevnet, serve
+from keeper.devnet.rabbitx.chain_watcher import ChainWatchConfig
 from keeper.devnet.rabbitx.exchange import ExchangeConfig, MarketConfig, default_markets
 from keeper.devnet.rabbitx.market_maker import FixedOracle, Oracle, QuoteConfig, ScriptedOracle, seat_market_maker
 from keeper.devnet.rabbitx.numbers import InputError
@@ -62,6 +63,14 @@ def _parser() -> argparse.ArgumentParser:
         default="0x0000000000000000000000000000000000000000",
         help="verifyingContract in the withdrawal EIP-712 domain",
     )
+    p.add_argument(
+        "--rpc-url",
+        help="JSON-RPC URL of the chain with the custody contract (--custody-address): its deposits are credited "
+        "after --confirmations blocks and its paid withdrawals marked; without it deposits are never credited",
+    )
+    p.add_argument("--confirmations", type=int, default=3, help="blocks a deposit needs, its own included (default 3)")
+    p.add_argument("--from-block", type=int, default=0, help="first block to read custody events from (default 0)")
+    p.add_argument("--chain-poll-interval", type=float, default=1.0, help="seconds between chain reads (default 1)")
     p.add_argument("--collateral-decimals", type=int, default=6, help="decimals of the collateral token (default 6)")
     p.add_argument("--log-level", default="WARNING", help="logging level on stderr (default WARNING)")
     return p
@@ -104,7 +113,18 @@ async def _serve(args: argparse.Namespace) -> int:
         custody_address=args.custody_address,
         collateral_decimals=args.collateral_decimals,
     )
+    chain = None
+    if args.rpc_url:
+        if int(args.custody_address, 16) == 0:
+            raise UsageError("--rpc-url needs --custody-address, the custody contract's address")
+        try:
+            chain = ChainWatchConfig(
+                args.rpc_url, args.custody_address, args.confirmations, args.chain_poll_interval, args.from_block
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     config = DevnetConfig(
+        chain=chain,
         exchange=exchange,
         match_delay=args.match_delay_ms / 1000,
         funding_interval=args.funding_interval,

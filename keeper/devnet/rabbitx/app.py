@@ -6,9 +6,10 @@ Orders answer "processing" and are decided by one matching queue a moment later 
 pushed to subscribers as ``{"push": {"channel": ..., "pub": {"data": ..., "offset": n}}}`` with a gap-free offset
 per channel, and each fill carries a unique ``id`` and a per-account gap-free ``sequence``.
 
-In-process callers (a chain watcher, the market maker, tests) use `credit_deposit`, `withdrawal_claimed`,
-`set_index_price`, `apply_funding`, `run_liquidations`, `replace_quotes`, `drop_websockets` and `lose_pushes` on
-`RabbitXDevnet`.
+With `DevnetConfig.chain` set, a `ChainWatcher` (chain_watcher.py) credits deposits made on the custody contract
+after their confirmations. In-process callers (the chain watcher, the market maker, tests) use `credit_deposit`,
+`withdrawal_claimed`, `set_index_price`, `apply_funding`, `run_liquidations`, `replace_quotes`, `drop_websockets`
+and `lose_pushes` on `RabbitXDevnet`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from keeper.connectors.rabbitx.signing import (
     verify,
 )
 from keeper.connectors.rabbitx.vocabulary import OrderStatus, Side
+from keeper.devnet.rabbitx.chain_watcher import ChainWatchConfig, ChainWatcher
 from keeper.devnet.rabbitx.exchange import (
     Exchange,
     ExchangeConfig,
@@ -78,6 +80,9 @@ class DevnetConfig:
     api_key_lifetime: int = 30 * 86400
     jwt_lifetime: int = 48 * 3600
     max_signature_skew: int = MAX_SIGNATURE_LIFETIME
+    chain: ChainWatchConfig | None = None
+    """Where the custody contract is: its deposits are credited, and its paid withdrawals marked, by a
+    `ChainWatcher` that runs with the service. None: deposits come only from `credit_deposit` calls."""
 
 
 @dataclass
@@ -180,6 +185,11 @@ class RabbitXDevnet:
         config: DevnetConfig,
         index_oracle: Callable[[str], Decimal | None] | None = None,
     ) -> None:
+        if config.chain is not None and config.chain.custody_address.lower() != config.exchange.custody_address.lower():
+            raise ValueError(
+                f"the chain watcher reads {config.chain.custody_address} but withdrawals are signed for "
+                f"{config.exchange.custody_address}: both are the custody contract"
+            )
         self.config = config
         self.exchange = Exchange(config.exchange)
         self.hub = Hub()
@@ -190,6 +200,7 @@ class RabbitXDevnet:
         self._tasks: list[asyncio.Task[None]] = []
         self._clients: set[_WsClient] = set()
         self._refuse_websockets_until = 0.0
+        self.chain_watcher: ChainWatcher | None = None
         self._flush()
         self.app = self._build_app()
 
@@ -202,9 +213,10 @@ class RabbitXDevnet:
         finally:
             self._flush()
 
-    def withdrawal_claimed(self, withdrawal_id: int, txhash: str = "") -> None:
+    def withdrawal_claimed(self, withdrawal_id: int, txhash: str = "") -> bool:
+        """Mark withdrawal `withdrawal_id` paid on chain; idempotent (False if it was marked already)."""
         try:
-            self.exchange.withdrawal_claimed(withdrawal_id, txhash)
+            return self.exchange.withdrawal_claimed(withdrawal_id, txhash)
         finally:
             self._flush()
 
@@ -336,6 +348,9 @@ class RabbitXDevnet:
             self._poll_index()
             self._flush()
             self._tasks.append(asyncio.create_task(self._every(self.config.index_interval, self._poll_index, "index")))
+        if self.config.chain is not None:
+            self.chain_watcher = ChainWatcher(self, self.config.chain)
+            self._tasks.append(asyncio.create_task(self.chain_watcher.run(), name="rabbitx-devnet-chain-watcher"))
 
     def exchange_funding_all(self) -> list[FundingRecord]:
         return [self.exchange.apply_funding(m) for m in self.exchange.markets]
@@ -351,6 +366,9 @@ class RabbitXDevnet:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.chain_watcher is not None:
+            await self.chain_watcher.close()
+            self.chain_watcher = None
 
     def _build_app(self) -> web.Application:
         app = web.Application(middlewares=[_envelope_errors])

@@ -62,7 +62,6 @@ class ExchangeConfig:
     chain_id: int = 31337
     custody_address: str = "0x0000000000000000000000000000000000000000"
     collateral_decimals: int = 6
-    withdrawal_ttl: int = 86400
     default_leverage: int = 20
     insurance_balance: Decimal = Decimal(1_000_000)
     liquidation_band: Decimal = Decimal("0.05")
@@ -368,13 +367,11 @@ class Exchange:
                 f"withdrawable {decimal_string(free)}"
             )
         withdrawal_id = next(self._withdrawal_seq)
-        deadline = now // MICROS + self.config.withdrawal_ttl
         signed = sign_withdrawal(
             self.config.signer_key,
+            withdrawal_id,
             profile.wallet,
             units,
-            withdrawal_id,
-            deadline,
             self.config.chain_id,
             self.config.custody_address,
         )
@@ -385,7 +382,6 @@ class Exchange:
                 "withdrawal_id": withdrawal_id,
                 "trader": signed.trader,
                 "amount_units": str(units),
-                "deadline": deadline,
                 "chain_id": self.config.chain_id,
                 "verifying_contract": to_checksum_address(self.config.custody_address),
                 "signer": self.signer_address,
@@ -399,15 +395,18 @@ class Exchange:
         self._commit()
         return op
 
-    def withdrawal_claimed(self, withdrawal_id: int, txhash: str = "") -> None:
-        """The chain watcher saw the custody contract pay this withdrawal."""
+    def withdrawal_claimed(self, withdrawal_id: int, txhash: str = "") -> bool:
+        """The custody contract paid this withdrawal (its `WithdrawalReceipt`); False if it was marked paid already."""
         op = self.withdrawals.get(withdrawal_id)
         if op is None:
             raise ExchangeError(f"unknown withdrawal {withdrawal_id}")
+        if op.status == "success":
+            return False
         op.status = "success"
         op.txhash = txhash
         self._delta(op.profile_id).balance_ops.append(op)
         self._commit()
+        return True
 
     def set_leverage(self, profile_id: int, market_id: str, leverage: int) -> None:
         market = self._market(market_id)

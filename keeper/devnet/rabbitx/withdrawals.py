@@ -1,29 +1,16 @@
-"""EIP-712 withdrawal authorisations the devnet exchange signs, for a Solidity contract to verify.
+"""EIP-712 withdrawal authorisations the devnet exchange signs, in RabbitX's own shape, for its custody contract.
 
 Domain: ``EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)`` with name
-``"RabbitXExchange"``, version ``"1"``, the chain id and the custody contract's address.
+``"RabbitXWithdrawal"``, version ``"1"``, the chain id and the custody contract's address.
 
-Struct: ``Withdrawal(address trader,uint256 amount,uint256 id,uint256 deadline)`` — `amount` in the collateral
-token's base units, `id` the exchange's withdrawal id (each payable once), `deadline` a UNIX second after which the
-contract must refuse it.
+Struct: ``withdrawal(uint256 id,address trader,uint256 amount)`` (lower-case, as RabbitX's contract spells it) —
+`id` the exchange's withdrawal id (each payable once), `trader` the wallet paid, `amount` in the collateral token's
+base units.
 
-A contract verifies it with OpenZeppelin::
-
-    contract Custody is EIP712 {
-        bytes32 constant WITHDRAWAL_TYPEHASH =
-            keccak256("Withdrawal(address trader,uint256 amount,uint256 id,uint256 deadline)");
-        constructor() EIP712("RabbitXExchange", "1") {}
-        function withdraw(address trader, uint256 amount, uint256 id, uint256 deadline, bytes calldata sig) external {
-            require(block.timestamp <= deadline, "expired");
-            require(!used[id], "used"); used[id] = true;
-            bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(WITHDRAWAL_TYPEHASH, trader, amount, id, deadline)));
-            require(ECDSA.recover(digest, sig) == exchangeSigner, "bad signature");
-            token.safeTransfer(trader, amount);
-        }
-    }
-
-(RabbitX's own contract signs ``withdrawal(uint256 id,address trader,uint256 amount)`` under domain name
-``"RabbitXWithdrawal"`` with no deadline; the devnet uses the struct above, see API_NOTES.md.)
+The contract that pays them is ``contracts/devnet/venues/RabbitXCustody.sol``:
+``withdraw(uint256 id, address trader, uint256 amount, uint8 v, bytes32 r, bytes32 s)``, the signature of RabbitX's
+``IRabbitX.withdraw`` (see API_NOTES.md), which checks the digest with OpenZeppelin's ``EIP712._hashTypedDataV4``
+and ``ECDSA``.
 """
 
 from __future__ import annotations
@@ -36,9 +23,9 @@ from eth_account.messages import encode_typed_data
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-DOMAIN_NAME = "RabbitXExchange"
+DOMAIN_NAME = "RabbitXWithdrawal"
 DOMAIN_VERSION = "1"
-WITHDRAWAL_TYPE = "Withdrawal(address trader,uint256 amount,uint256 id,uint256 deadline)"
+WITHDRAWAL_TYPE = "withdrawal(uint256 id,address trader,uint256 amount)"
 WITHDRAWAL_TYPEHASH = keccak(text=WITHDRAWAL_TYPE)
 
 _TYPES: dict[str, list[dict[str, str]]] = {
@@ -48,69 +35,60 @@ _TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "chainId", "type": "uint256"},
         {"name": "verifyingContract", "type": "address"},
     ],
-    "Withdrawal": [
+    "withdrawal": [
+        {"name": "id", "type": "uint256"},
         {"name": "trader", "type": "address"},
         {"name": "amount", "type": "uint256"},
-        {"name": "id", "type": "uint256"},
-        {"name": "deadline", "type": "uint256"},
     ],
 }
 
 
 @dataclass(frozen=True)
 class SignedWithdrawal:
+    id: int
     trader: str
     amount: int
-    id: int
-    deadline: int
     signature: str
-    """65 bytes r || s || v (v 27 or 28) as 0x-hex, what OpenZeppelin's ECDSA.recover takes."""
+    """65 bytes r || s || v (v 27 or 28) as 0x-hex."""
     v: int
     r: str
     s: str
 
 
 def withdrawal_typed_data(
-    trader: str, amount: int, withdrawal_id: int, deadline: int, chain_id: int, verifying_contract: str
+    withdrawal_id: int, trader: str, amount: int, chain_id: int, verifying_contract: str
 ) -> dict[str, Any]:
     """The full EIP-712 typed-data message (what eth_signTypedData_v4 takes)."""
-    for name, value in (("amount", amount), ("id", withdrawal_id), ("deadline", deadline), ("chainId", chain_id)):
+    for name, value in (("id", withdrawal_id), ("amount", amount), ("chainId", chain_id)):
         if value < 0 or value >= 2**256:
             raise ValueError(f"{name} {value} does not fit uint256")
     return {
         "types": _TYPES,
-        "primaryType": "Withdrawal",
+        "primaryType": "withdrawal",
         "domain": {
             "name": DOMAIN_NAME,
             "version": DOMAIN_VERSION,
             "chainId": chain_id,
             "verifyingContract": to_checksum_address(verifying_contract),
         },
-        "message": {
-            "trader": to_checksum_address(trader),
-            "amount": amount,
-            "id": withdrawal_id,
-            "deadline": deadline,
-        },
+        "message": {"id": withdrawal_id, "trader": to_checksum_address(trader), "amount": amount},
     }
 
 
 def sign_withdrawal(
     private_key: str | bytes,
+    withdrawal_id: int,
     trader: str,
     amount: int,
-    withdrawal_id: int,
-    deadline: int,
     chain_id: int,
     verifying_contract: str,
 ) -> SignedWithdrawal:
-    data = withdrawal_typed_data(trader, amount, withdrawal_id, deadline, chain_id, verifying_contract)
+    data = withdrawal_typed_data(withdrawal_id, trader, amount, chain_id, verifying_contract)
     signed = Account.sign_message(encode_typed_data(full_message=data), private_key=private_key)
     return SignedWithdrawal(
+        id=withdrawal_id,
         trader=data["message"]["trader"],
         amount=amount,
-        id=withdrawal_id,
-        deadline=deadline,
         signature="0x" + bytes(signed.signature).hex(),
         v=signed.v,
         r="0x" + signed.r.to_bytes(32, "big").hex(),
@@ -120,13 +98,12 @@ def sign_withdrawal(
 
 def recover_withdrawal_signer(
     signature: str,
+    withdrawal_id: int,
     trader: str,
     amount: int,
-    withdrawal_id: int,
-    deadline: int,
     chain_id: int,
     verifying_contract: str,
 ) -> str:
     """The address that signed this withdrawal (what the contract's ECDSA.recover yields)."""
-    data = withdrawal_typed_data(trader, amount, withdrawal_id, deadline, chain_id, verifying_contract)
+    data = withdrawal_typed_data(withdrawal_id, trader, amount, chain_id, verifying_contract)
     return str(Account.recover_message(encode_typed_data(full_message=data), signature=signature))

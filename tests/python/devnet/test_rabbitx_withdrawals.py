@@ -23,22 +23,17 @@ from .helpers import CUSTODY, SIGNER_KEY, harness, run, wallet_key
 D = Decimal
 
 
-def _solidity_digest(
-    trader: str, amount: int, withdrawal_id: int, deadline: int, chain_id: int, contract: str
-) -> bytes:
-    """What OpenZeppelin's EIP712._hashTypedDataV4 computes for the struct."""
+def _solidity_digest(withdrawal_id: int, trader: str, amount: int, chain_id: int, contract: str) -> bytes:
+    """What RabbitXCustody.withdrawalDigest (OpenZeppelin's EIP712._hashTypedDataV4) computes for the struct."""
     domain_typehash = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
     domain = keccak(
         encode(
             ["bytes32", "bytes32", "bytes32", "uint256", "address"],
-            [domain_typehash, keccak(text="RabbitXExchange"), keccak(text="1"), chain_id, contract],
+            [domain_typehash, keccak(text="RabbitXWithdrawal"), keccak(text="1"), chain_id, contract],
         )
     )
     struct = keccak(
-        encode(
-            ["bytes32", "address", "uint256", "uint256", "uint256"],
-            [WITHDRAWAL_TYPEHASH, trader, amount, withdrawal_id, deadline],
-        )
+        encode(["bytes32", "uint256", "address", "uint256"], [WITHDRAWAL_TYPEHASH, withdrawal_id, trader, amount])
     )
     return keccak(b"\x19\x01" + domain + struct)
 
@@ -56,14 +51,7 @@ def test_withdrawal_signature_recovers_to_the_exchange_signer() -> None:
             assert withdrawal["id"] == str(withdrawal["withdrawal_id"])
             _, wallet = wallet_key(40)
             assert withdrawal["trader"] == wallet and withdrawal["signer"] == signer
-            fields = (
-                wallet,
-                int(withdrawal["amount_units"]),
-                withdrawal["withdrawal_id"],
-                withdrawal["deadline"],
-                31337,
-                CUSTODY,
-            )
+            fields = (withdrawal["withdrawal_id"], wallet, int(withdrawal["amount_units"]), 31337, CUSTODY)
             assert recover_withdrawal_signer(withdrawal["signature"], *fields) == signer
             digest = _solidity_digest(*fields)
             assert Account._recover_hash(digest, signature=bytes.fromhex(withdrawal["signature"][2:])) == signer
@@ -83,7 +71,8 @@ def test_withdrawal_signature_recovers_to_the_exchange_signer() -> None:
                 await trader.withdraw(D("0.0000001"))
             assert "more than 6 decimals" in dust.value.error
 
-            h.devnet.withdrawal_claimed(withdrawal["withdrawal_id"], "0xabc")
+            assert h.devnet.withdrawal_claimed(withdrawal["withdrawal_id"], "0xabc") is True
+            assert h.devnet.withdrawal_claimed(withdrawal["withdrawal_id"], "0xabc") is False
             ops = await trader.private("GET", "/balanceops", params={"ops_type": "withdrawal"})
             assert [(op["id"], op["status"], op["txhash"]) for op in ops] == [(withdrawal["id"], "success", "0xabc")]
 
@@ -111,11 +100,27 @@ def test_deposits_are_idempotent_by_id() -> None:
     run(scenario())
 
 
-def test_typed_data_is_the_documented_struct() -> None:
-    data = withdrawal_typed_data(wallet_key(1)[1], 10, 3, 1700000000, 1, CUSTODY)
-    assert data["domain"] == {"name": "RabbitXExchange", "version": "1", "chainId": 1, "verifyingContract": CUSTODY}
-    assert [f["name"] for f in data["types"]["Withdrawal"]] == ["trader", "amount", "id", "deadline"]
-    signed = sign_withdrawal(SIGNER_KEY, wallet_key(1)[1], 10, 3, 1700000000, 1, CUSTODY)
+def test_typed_data_is_rabbitxs_struct() -> None:
+    data = withdrawal_typed_data(3, wallet_key(1)[1], 10, 1, CUSTODY)
+    assert data["domain"] == {"name": "RabbitXWithdrawal", "version": "1", "chainId": 1, "verifyingContract": CUSTODY}
+    assert data["primaryType"] == "withdrawal"
+    assert [f["name"] for f in data["types"]["withdrawal"]] == ["id", "trader", "amount"]
+    assert keccak(text="withdrawal(uint256 id,address trader,uint256 amount)") == WITHDRAWAL_TYPEHASH
+    signed = sign_withdrawal(SIGNER_KEY, 3, wallet_key(1)[1], 10, 1, CUSTODY)
     assert signed.v in (27, 28)
     with pytest.raises(ValueError, match="does not fit uint256"):
-        withdrawal_typed_data(wallet_key(1)[1], -1, 3, 1700000000, 1, CUSTODY)
+        withdrawal_typed_data(3, wallet_key(1)[1], -1, 1, CUSTODY)
+
+
+def test_the_vector_the_contract_tests_verify() -> None:
+    """tests/contracts/venues/rabbitx/RabbitXCustodyClaim.t.sol pays exactly this signature on chain."""
+    trader = "0x00000000000000000000000000000000000A11cE"
+    signed = sign_withdrawal(SIGNER_KEY, 7, trader, 250_500_000, 31337, CUSTODY)
+    assert _solidity_digest(7, trader, 250_500_000, 31337, CUSTODY).hex() == (
+        "fc9023572e71eebe14dfc6d47c8561c2161899c39409a24622f9e8c8fc6c9d29"
+    )
+    assert (signed.v, signed.r, signed.s) == (
+        27,
+        "0xb6d292a609066453dcfcd3471c4c4d631b837916c6735af359dcdbe448a25bfd",
+        "0x3cf1edfdf12f29d99ec80e4b499dd2c20582b55cfcf24d221878bd48c3ffaa50",
+    )
