@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,23 +18,23 @@ from keeper.devnet.rabbitx.exchange import ExchangeConfig
 from .rabbitx_service import CUSTODY, SIGNER_KEY, RabbitXService
 
 
-@pytest.fixture
-def rabbitx(tmp_path: Path) -> Iterator[RabbitXService]:
+@contextlib.contextmanager
+def service_on_thread(config: DevnetConfig, data_dir: Path) -> Iterator[RabbitXService]:
+    """Serve a devnet with `config` on its own thread until the block exits."""
     loop = asyncio.new_event_loop()
     started: concurrent.futures.Future[tuple[RabbitXService, asyncio.Event]] = concurrent.futures.Future()
 
     async def run() -> None:
-        devnet = RabbitXDevnet(
-            DevnetConfig(
-                ExchangeConfig(signer_key=SIGNER_KEY, custody_address=CUSTODY),
-                funding_interval=0,
-                liquidation_interval=0,
-            )
-        )
-        async with serve(devnet) as running:
-            stop = asyncio.Event()
-            started.set_result((RabbitXService(devnet, running.url, loop, tmp_path / "keeper-data"), stop))
-            await stop.wait()
+        try:
+            devnet = RabbitXDevnet(config)
+            async with serve(devnet) as running:
+                stop = asyncio.Event()
+                started.set_result((RabbitXService(devnet, running.url, loop, data_dir), stop))
+                await stop.wait()
+        except BaseException as exc:
+            if not started.done():
+                started.set_exception(exc)
+            raise
 
     thread = threading.Thread(target=loop.run_until_complete, args=(run(),), name="rabbitx-devnet", daemon=True)
     thread.start()
@@ -44,3 +45,12 @@ def rabbitx(tmp_path: Path) -> Iterator[RabbitXService]:
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=10)
         loop.close()
+
+
+@pytest.fixture
+def rabbitx(tmp_path: Path) -> Iterator[RabbitXService]:
+    config = DevnetConfig(
+        ExchangeConfig(signer_key=SIGNER_KEY, custody_address=CUSTODY), funding_interval=0, liquidation_interval=0
+    )
+    with service_on_thread(config, tmp_path / "keeper-data") as service:
+        yield service
