@@ -30,7 +30,7 @@ from keeper.chain.transactions import Sender
 from keeper.connectors.rabbitx.client import RabbitXClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
 from keeper.devnet.rabbitx.app import DevnetConfig
-from keeper.devnet.rabbitx.chain_watcher import ChainWatchConfig
+from keeper.devnet.rabbitx.chain_watcher import ChainWatchConfig, ChainWatcher
 from keeper.devnet.rabbitx.exchange import ExchangeConfig
 from keeper.devnet.rabbitx.withdrawals import sign_withdrawal
 from keeper.exceptions import TransactionReverted
@@ -206,3 +206,52 @@ def test_a_claim_signed_by_another_key_is_refused(custody: Custody) -> None:
         custody.sender(KEEPER).transact("claim", call)
     assert refused.value.error.name == "RabbitXCustodyInvalidSignature"
     assert refused.value.error.args == {"id": 5, "recovered": Account.from_key(other).address}
+
+
+class _Ledger:
+    """Records what the watcher passes on; refuses deposit ids in `refuse`, as the exchange refuses a deposit id it
+    credited with another amount."""
+
+    def __init__(self, refuse: set[str]) -> None:
+        self.refuse = refuse
+        self.deposits: list[tuple[str, int, str]] = []
+        self.paid: list[int] = []
+
+    def credit_deposit(self, trader: str, amount: int, deposit_id: str) -> bool:
+        if deposit_id in self.refuse:
+            raise ValueError(f"deposit {deposit_id} was credited with another amount")
+        self.deposits.append((trader, amount, deposit_id))
+        return True
+
+    def withdrawal_claimed(self, withdrawal_id: int, txhash: str = "") -> bool:
+        self.paid.append(withdrawal_id)
+        return True
+
+
+def test_the_watcher_reads_only_confirmed_blocks_and_a_refused_event_stops_nothing(custody: Custody) -> None:
+    trader = dev_account(TRADER)
+    sends = custody.sender(TRADER)
+    sends.transact("mint", custody.usdc.functions.mint(trader.address, 30))
+    sends.transact("approve", custody.usdc.functions.approve(custody.contract.address, 30))
+    for amount in (10, 20):
+        sends.transact("deposit", custody.contract.functions.deposit(amount))
+    ledger = _Ledger(refuse={"1"})
+    config = ChainWatchConfig(custody.url, custody.contract.address, confirmations=2, from_block=custody.deployed_at)
+
+    async def scenario() -> None:
+        watcher = ChainWatcher(ledger, config)
+        try:
+            head = custody.w3.eth.block_number
+            assert await watcher.poll() == [], "the last deposit has one confirmation of two; the first was refused"
+            assert watcher.next_block == head and ledger.deposits == []
+            custody.mine(1)
+            (event,) = await watcher.poll()
+            assert (event.kind, event.id, event.amount, event.trader) == ("deposit", 2, 20, trader.address)
+            assert ledger.deposits == [(trader.address, 20, "2")]
+            assert await watcher.poll() == []
+        finally:
+            await watcher.close()
+
+    asyncio.run(scenario())
+    with pytest.raises(ValueError, match="confirmations must be at least 1"):
+        ChainWatchConfig(custody.url, custody.contract.address, confirmations=0)
