@@ -24,13 +24,15 @@ from web3 import Web3
 from keeper.chain.anvil import Anvil
 from keeper.chain.keys import dev_account
 from keeper.chain.provider import RotatingHTTPProvider
+from keeper.chain.revert import error_decoder
 from keeper.chain.transactions import FeePolicy, Sender
+from keeper.client.clients import Clients
+from keeper.client.vault import LiquidationResult, VaultClient, sub_account
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
 from keeper.devnet.deploy import deploy_local_system, seed_local_liquidity
 from keeper.liquidator import scan
 from keeper.risk.health import PerpArrays, RiskParameters, compute_health
-from keeper.vault import LiquidationResult, VaultClient, sub_account, vault_error_decoder
 
 ASSETS, MARKETS, VENUES = 3, 4, 4
 DEFAULT_BLOCK_GAS_LIMIT = 30_000_000  # anvil's default
@@ -129,7 +131,7 @@ def memory(n: int) -> None:
     """Peak RSS of a fresh process holding n account snapshots and their arrays through one health pass."""
     code = f"""
 import numpy as np
-from keeper.vault import AccountSnapshot, PerpPosition
+from keeper.client.lens import AccountSnapshot, PerpPosition
 from keeper.liquidator import arrays
 from keeper.risk.health import compute_health
 import bench.keeper_bench as b
@@ -170,22 +172,20 @@ def chain_figures(accounts: int) -> None:
     with Anvil(accounts=64, extra_args=extra) as node, tempfile.TemporaryDirectory() as tmp:
         w3 = Web3(Web3.HTTPProvider(node.url))
         # A chain with tens of thousands of blocks mines slowly: wait for receipts instead of replacing.
-        admin = Sender(
-            w3, dev_account(0), vault_error_decoder(), fees=FeePolicy(replace_after=900, receipt_timeout=900)
-        )
+        admin = Sender(w3, dev_account(0), error_decoder(), fees=FeePolicy(replace_after=900, receipt_timeout=900))
         deployment = dataclasses.replace(deploy_local_system(admin), rpc_url=node.url)
         seed_local_liquidity(admin, deployment)
         path = Path(tmp) / "deployment.json"
         deployment.save(path)
         vault = VaultClient(w3, deployment, admin)
         # Enough pool liquidity for every borrower's 2,300 USDC.
-        usdc = vault.token_contract("USDC")
+        usdc = vault.token("USDC").contract
         lent = 2300 * 10**6 * accounts
         admin.transact("mint", usdc.functions.mint(admin.address, lent))
         admin.transact("approve", usdc.functions.approve(deployment.vault, lent))
         admin.transact("supply", vault.contract.functions.deposit(admin.address, deployment.base.address, lent))
         counting = Web3(CountingProvider([node.url]))
-        client = VaultClient(counting, deployment)
+        client = Clients.build(counting, deployment)
         print("## Full risk scan on anvil: one batched scan against one health call per account\n")
         print("| accounts | pattern | JSON-RPC requests | wall time | ratio |")
         print("| ---: | --- | ---: | ---: | ---: |")
@@ -243,7 +243,7 @@ def _liquidation_wave(w3: Web3, price_block: int, results: list[LiquidationResul
 _BREAKDOWN: dict[int, str] = {}
 
 
-def _scan_row(client: VaultClient, opened: list[str]) -> None:
+def _scan_row(client: Clients, opened: list[str]) -> None:
     CountingProvider.requests, CountingProvider.methods = 0, {}
     t0 = time.perf_counter()
     found = scan(client, page_size=1000)
@@ -253,7 +253,7 @@ def _scan_row(client: VaultClient, opened: list[str]) -> None:
     CountingProvider.requests = 0
     t0 = time.perf_counter()
     for account in opened:  # the per-account pattern: one health call per account
-        client.contract.functions.accountHealth(account).call()
+        client.vault.health(account)
     per_account = time.perf_counter() - t0
     per_account_requests = CountingProvider.requests + 1  # plus one call to list the accounts
     n = len(found.accounts)
@@ -274,7 +274,7 @@ def _feed_abi() -> Any:
 def _open_loans(w3: Web3, vault: VaultClient, start: int, end: int) -> list[str]:
     """Borrowers `start`..`end` (1 WETH, 2,300 USDC each): borrower k is sub-account k mod 256 of dev account
     11 + k // 256 (0-10 have other roles); each owner's transactions go into one block."""
-    weth = vault.token_contract("WETH")
+    weth = vault.token("WETH").contract
     d = vault.deployment
     accounts: list[str] = []
     k = start

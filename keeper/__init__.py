@@ -1,8 +1,9 @@
 """PrimeVault: an on-chain prime broker's Python side.
 
-`keeper.chain` talks to the chain (anvil, deployment, transactions, decoded errors), `keeper.vault` is the
-typed client for the vault contract, `keeper.risk` is pure computation (health, liquidation screening)
-with no I/O, and `keeper.cli` is the `primevault` command.
+`keeper.chain` talks to the chain (anvil, deployment, transactions, decoded errors), `keeper.client` holds the
+typed clients of the contracts (the only code that calls them), `keeper.risk` is pure computation (health,
+liquidation screening) with no I/O, `keeper.cli` is the `primevault` command, and `keeper.devnet` runs a local
+PrimeVault (an optional part: `pip install 'primevault[devnet]'`).
 """
 
 __version__ = "0.1.0"

@@ -12,13 +12,12 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
-from typing import Any
 
-from keeper.chain.artifacts import load_artifact
-from keeper.chain.oracle import feed_price
+from keeper.client.adapters import AdapterClient
+from keeper.client.clients import Clients
+from keeper.client.trading import TradingClient
+from keeper.client.venues import Venue
 from keeper.risk.backstop import slice_cap, unwind_limit, unwind_slice
-from keeper.trading import TradingClient
-from keeper.venues import Venue
 
 WAD = Decimal(10) ** 18
 PPM = Decimal(10) ** 6
@@ -52,7 +51,8 @@ class BackstopUnwinder:
     """Plans the backstop unwind. Remembers, per slot, the book's size when its unwind began, so that each
     slice is at most 20% of that (the book closes in about five runs) rather than of what is left."""
 
-    def __init__(self, trading: TradingClient) -> None:
+    def __init__(self, clients: Clients, trading: TradingClient) -> None:
+        self.clients = clients
         self.trading = trading
         self.base_decimals = trading.deployment.base.decimals
         self._peaks: dict[tuple[int, int], Decimal] = {}
@@ -65,13 +65,13 @@ class BackstopUnwinder:
         if not books:
             return []
         readers = self.trading.venues()
-        adapters = self._adapters()
+        adapters = self.trading.adapters()
         plans = []
         for book in books:
             slot = (book.market_id, book.venue_id)
             self._peaks[slot] = max(self._peaks.get(slot, Decimal(0)), abs(book.size))
             market = self.trading.deployment.markets[book.market_id]
-            mark = feed_price(self.trading.w3, market.feed)
+            mark = self.clients.feed(market.feed).price()
             reader = readers[book.venue_id]
             step = reader.cost_model(book.market).step
             side = 1 if book.size < 0 else -1
@@ -88,7 +88,7 @@ class BackstopUnwinder:
         return plans
 
     def _deposit_needed(
-        self, adapter: Any, market_id: int, change: Decimal, mark: Decimal, price: Decimal, fee: Decimal
+        self, adapter: AdapterClient, market_id: int, change: Decimal, mark: Decimal, price: Decimal, fee: Decimal
     ) -> int:
         """Base units to deposit at the venue so that its margin check passes after the vault's netted position
         there changes by `change` (base units) at average `price` with `fee`; 0 if it passes already. The venue
@@ -96,25 +96,20 @@ class BackstopUnwinder:
         mark must cover the initial margin on every position afterwards."""
         if change == 0:
             return 0
-        before = Decimal(int(adapter.functions.position(market_id).call())) / WAD
+        before = Decimal(adapter.position(market_id)) / WAD
         after = before + change
         if abs(after) <= abs(before) and (before == 0 or (after >= 0) == (before >= 0)):
             return 0
-        imf = Decimal(int(adapter.functions.marketParams(market_id).call()[2])) / PPM
-        net, initial, _ = adapter.functions.margin().call()
+        imf = Decimal(adapter.market(market_id).initial_margin_ppm) / PPM
+        margin = adapter.margin()
         unit = Decimal(10) ** self.base_decimals
-        initial_after = Decimal(int(initial)) / unit + (abs(after) - abs(before)) * mark * imf
+        initial_after = Decimal(margin.initial_margin) / unit + (abs(after) - abs(before)) * mark * imf
         cost = fee + abs(change) * abs(price - mark)
-        shortfall = initial_after - (Decimal(int(net)) / unit - cost)
+        shortfall = initial_after - (Decimal(margin.net_collateral) / unit - cost)
         if shortfall <= 0:
             return 0
         amount = (shortfall + initial_after * MARGIN_HEADROOM) * unit
         return int(amount.to_integral_value(rounding=ROUND_CEILING))
-
-    def _adapters(self) -> list[Any]:
-        abi = load_artifact("DydxAdapter").abi  # the IVenueAdapter functions are the same on every adapter
-        w3 = self.trading.w3
-        return [w3.eth.contract(address=a, abi=abi) for a in self.trading.contract.functions.venues().call()]
 
 
 def _average_price(reader: Venue, market: str, side: int, size: Decimal) -> Decimal:

@@ -9,11 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 from web3.types import BlockIdentifier
 
-from keeper.chain.artifacts import load_artifact
-from keeper.chain.oracle import feed_contract
+from keeper.client.clients import Clients
+from keeper.client.lens import AccountSnapshot
 from keeper.exceptions import TransactionReverted
 from keeper.risk.health import MAX_VENUES, WAD, HealthArrays, PerpArrays, RiskParameters, compute_health, exact_health
-from keeper.vault import AccountSnapshot, VaultClient
 
 # Gas of one account in a liquidation batch and of the batch itself, with margin. The gas snapshot
 # (snapshots/PrimeVault.json) has a partial liquidation of a lending account at 38,144 per account in a batch
@@ -55,46 +54,39 @@ class PerpReads:
     unusable: frozenset[int]  # markets whose feed is stale, non-positive, or whose venues cannot read it
 
 
-def read_perp(client: VaultClient, block: BlockIdentifier = "latest") -> PerpReads:
+def read_perp(clients: Clients, block: BlockIdentifier = "latest") -> PerpReads:
     """Every perp market's mark, margins and funding indexes at `block`. A market whose price is unusable
     is reported in `unusable` (the vault skips accounts trading it) instead of stopping the read."""
-    trading = client.deployment.trading
+    trading = clients.trading
     if trading is None:
         return PerpReads([], [], [], [], frozenset())
-    module = client.w3.eth.contract(address=trading, abi=load_artifact("TradingModule").abi)
-    now = int(client.w3.eth.get_block(block)["timestamp"])
+    now = int(clients.w3.eth.get_block(block)["timestamp"])
     marks, initial, maintenance, unusable = [], [], [], set()
-    for market_id, market in enumerate(module.functions.markets().call(block_identifier=block)):
-        feed, max_staleness, feed_decimals, initial_bps, maintenance_bps, _ = market
-        _, answer, _, updated_at, _ = (
-            feed_contract(client.w3, feed).functions.latestRoundData().call(block_identifier=block)
-        )
-        if answer <= 0 or now > updated_at + max_staleness:
+    for market_id, market in enumerate(trading.markets(block)):
+        round_data = clients.feed(market.feed).latest_round(block)
+        if round_data.answer <= 0 or now > round_data.updated_at + market.max_staleness:
             unusable.add(market_id)
-        marks.append(max(answer, 0) * 10 ** (18 - feed_decimals) if market_id not in unusable else 0)
-        initial.append(initial_bps)
-        maintenance.append(maintenance_bps)
+        # Marks are WAD whatever the feed's decimals (the module reads them from the feed at listing).
+        marks.append(round_data.answer * 10 ** (18 - market.feed_decimals) if market_id not in unusable else 0)
+        initial.append(market.initial_margin_bps)
+        maintenance.append(market.maintenance_margin_bps)
     try:
-        funding = [int(f) for f in client.read("read funding indexes", module.functions.fundingIndexes(), block)]
+        funding = trading.funding_indexes(block)
     except TransactionReverted:
         # A venue refuses to read a bad price; read slot by slot and mark the markets it cannot read.
         funding = [0] * (len(marks) * MAX_VENUES)
-        adapters = [
-            client.w3.eth.contract(address=a, abi=load_artifact("DydxAdapter").abi)
-            for a in module.functions.venues().call(block_identifier=block)
-        ]
+        adapters = trading.adapters()
         for market_id in range(len(marks)):
             for venue_id, adapter in enumerate(adapters):
                 try:
-                    fn = adapter.functions.fundingIndex(market_id)
-                    funding[market_id * MAX_VENUES + venue_id] = int(client.read("read funding", fn, block))
+                    funding[market_id * MAX_VENUES + venue_id] = adapter.funding_index(market_id, block)
                 except TransactionReverted:
                     unusable.add(market_id)
     return PerpReads(marks, initial, maintenance, funding[: len(marks) * MAX_VENUES], frozenset(unusable))
 
 
 def risk_parameters(
-    client: VaultClient,
+    clients: Clients,
     block: BlockIdentifier = "latest",
     prices: list[int] | None = None,
     perp: PerpReads | None = None,
@@ -102,10 +94,10 @@ def risk_parameters(
     """Prices (unless given: an unusable one reads as 0), haircuts, perp marks, margins and funding indexes,
     read at `block`."""
     if prices is None:
-        prices, _ = client.prices(block)
+        prices = clients.lens.prices(block).prices
     if perp is None:
-        perp = read_perp(client, block)
-    configs = client.asset_configs()
+        perp = read_perp(clients, block)
+    configs = clients.vault.asset_configs()
     return RiskParameters(
         prices=prices,
         scale_exponents=[c.scale_exponent for c in configs],
@@ -132,16 +124,18 @@ def arrays(accounts: Sequence[AccountSnapshot], params: RiskParameters) -> tuple
     return base, collateral, PerpArrays.build(sizes, entries, funding)
 
 
-def scan(client: VaultClient, shard: tuple[int, int] = (0, 1), page_size: int = 1000) -> Scan:
+def scan(clients: Clients, shard: tuple[int, int] = (0, 1), page_size: int = 1000) -> Scan:
     """Reads every account (of this shard) at one block and returns those below their maintenance
     requirement, most underwater first. Shard i of n takes the accounts whose list index is i mod n."""
-    block = client.w3.eth.block_number
-    prices, usable = client.prices(block)
-    markets = read_perp(client, block)
-    params = risk_parameters(client, block, prices, markets)
+    block = clients.w3.eth.block_number
+    prices, usable = clients.lens.prices(block)
+    markets = read_perp(clients, block)
+    params = risk_parameters(clients, block, prices, markets)
     bad = [i for i, ok in enumerate(usable) if not ok]
     index, count = shard
-    accounts = [a for k, a in enumerate(client.iter_accounts(page_size=page_size, block=block)) if k % count == index]
+    accounts = [
+        a for k, a in enumerate(clients.lens.iter_accounts(page_size=page_size, block=block)) if k % count == index
+    ]
     base, collateral, perp = arrays(accounts, params)
     health = compute_health(base, collateral, params, perp)
     due = health.liquidatable.copy()
@@ -160,8 +154,8 @@ def scan(client: VaultClient, shard: tuple[int, int] = (0, 1), page_size: int = 
     order = np.argsort((health.equity - health.maintenance_requirement)[due])
     candidates = [accounts[i].account for i in np.flatnonzero(due)[order]]
     slots: dict[str, int] = {accounts[i].account: len(accounts[i].positions) for i in np.flatnonzero(due)}
-    symbols = tuple(client.deployment.collateral[i].symbol for i in bad) + tuple(
-        client.deployment.markets[m].ticker for m in sorted(markets.unusable)
+    symbols = tuple(clients.deployment.collateral[i].symbol for i in bad) + tuple(
+        clients.deployment.markets[m].ticker for m in sorted(markets.unusable)
     )
     unpriced = frozenset(accounts[i].account for i in np.flatnonzero(unpriced_mask))
     return Scan(block, accounts, params, health, candidates, slots, symbols, unpriced)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3RPCError
+
+from keeper.chain.artifacts import ARTIFACT_NAMES, load_artifact
 
 _ERROR_STRING = "Error(string)"
 _PANIC = "Panic(uint256)"
@@ -70,6 +73,13 @@ class ErrorDecoder:
             for t, v in zip(types, abi_decode(types, data[4:]), strict=True)
         ]
         return DecodedError(name, dict(zip(names, values, strict=True)))
+
+
+@cache
+def error_decoder() -> ErrorDecoder:
+    """Decodes every custom error any shipped contract reverts with: the vault and its liquidation module, the
+    lens, the trading module, every adapter and venue, and the tokens (one decoder, built once)."""
+    return ErrorDecoder(*(load_artifact(name).abi for name in ARTIFACT_NAMES))
 
 
 def revert_data(exc: BaseException) -> bytes | None:

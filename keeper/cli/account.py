@@ -11,6 +11,8 @@ from eth_typing import ChecksumAddress
 
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.params import ADDRESS, JSON_OPTION
+from keeper.client.trading import TradingClient
+from keeper.client.vault import PERMISSIONS, VaultClient, sub_account
 from keeper.exceptions import InputError
 from keeper.risk.capacity import (
     CollateralHolding,
@@ -19,9 +21,7 @@ from keeper.risk.capacity import (
     withdrawable_base,
     withdrawable_collateral,
 )
-from keeper.trading import TradingClient
 from keeper.units import format_units, parse_amount
-from keeper.vault import PERMISSIONS, VaultClient, sub_account
 
 _sub_option = click.option(
     "--sub", "sub_id", type=click.IntRange(0, 255), default=0, show_default=True, help="Sub-account id 0..255."
@@ -77,7 +77,7 @@ def account_view(client: VaultClient, target: str, has_positions: bool) -> dict[
     checked = health.base_balance < 0 or has_positions
     free = free_equity(health.equity, health.initial_requirement)
     liquidity = client.available_liquidity()
-    prices, _ = client.prices()
+    prices = client.lens.prices().prices
     collateral = {}
     for config, price in zip(client.asset_configs(), prices, strict=True):
         token = next(t for t in d.collateral if t.address == config.address)

@@ -14,9 +14,10 @@ from web3 import Web3
 
 from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account, keystore_account, require_local_chain
+from keeper.chain.revert import error_decoder
 from keeper.chain.transactions import Sender
+from keeper.client.vault import VaultClient
 from keeper.exceptions import ConfigError
-from keeper.vault import VaultClient, vault_error_decoder
 
 DEFAULT_DEPLOYMENT = Path("deployments/local.json")
 DEFAULT_RPC_URL = "http://127.0.0.1:8545"
@@ -77,7 +78,7 @@ class CliContext:
         raise ConfigError("no key given: pass --keystore with --password-file, or --dev-account N on a local chain")
 
     def sender(self) -> Sender:
-        return Sender(self.w3, self.account, vault_error_decoder())
+        return Sender(self.w3, self.account, error_decoder())
 
     def reader(self) -> VaultClient:
         deployment = self.deployment  # a missing deployment file is the first thing to report

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import signal
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -13,28 +12,19 @@ from web3 import Web3
 
 from keeper.chain.anvil import Anvil
 from keeper.chain.keys import dev_account
+from keeper.chain.revert import error_decoder
 from keeper.chain.transactions import Sender
 from keeper.cli.context import CliContext, pass_context
 from keeper.devnet.deploy import (
     LOCAL_POOL_SUPPLY,
     LOCAL_VENUE_MARGIN,
     deploy_local_system,
+    fund_wallets,
     grant_keeper_roles,
     seed_local_liquidity,
 )
-from keeper.vault import VaultClient, vault_error_decoder
 
-WALLET_FUNDING = {"USDC": 1_000_000, "WETH": 100, "WBTC": 5}
 KEEPER_DEV_ACCOUNT = 9  # holds the keeper's roles on the devnet: `primevault --dev-account 9 keeper run`
-
-
-def fund_wallets(client: VaultClient, sender: Sender, wallets: Sequence[str]) -> None:
-    """Mints test tokens to `wallets` (the mocks have an open faucet)."""
-    for symbol, whole in WALLET_FUNDING.items():
-        token = client.token_contract(symbol)
-        decimals = client.token(symbol).decimals
-        for wallet in wallets:
-            sender.transact(f"mint {symbol}", token.functions.mint(wallet, whole * 10**decimals))
 
 
 @click.command()
@@ -49,14 +39,14 @@ def devnet(ctx: CliContext, port: int | None, fund: bool) -> None:
     stop = _stop_on_signals()
     with Anvil(port=port) as node:
         w3 = Web3(Web3.HTTPProvider(node.url))
-        sender = Sender(w3, dev_account(0), vault_error_decoder())
+        sender = Sender(w3, dev_account(0), error_decoder())
         deployment = dataclasses.replace(deploy_local_system(sender), rpc_url=node.url)
         seed_local_liquidity(sender, deployment)
         grant_keeper_roles(sender, deployment, dev_account(KEEPER_DEV_ACCOUNT).address)
         deployment.save(ctx.deployment_path)
         if fund:
             wallets = [dev_account(i).address for i in range(1, 10)]
-            fund_wallets(VaultClient(w3, deployment, sender), sender, wallets)
+            fund_wallets(sender, deployment, wallets)
         click.echo(f"anvil        {node.url} (chain {deployment.chain_id})")
         click.echo(f"vault        {deployment.vault}")
         for token in (deployment.base, *deployment.collateral):
@@ -82,7 +72,7 @@ def deploy(ctx: CliContext, output: Path | None) -> None:
 
     Mock USDC, WETH, WBTC and feeds, and the vault, signed with your key.
     """
-    sender = Sender(ctx.w3, ctx.account, vault_error_decoder())
+    sender = Sender(ctx.w3, ctx.account, error_decoder())
     deployment = dataclasses.replace(deploy_local_system(sender), rpc_url=ctx.rpc_url)
     path = output or ctx.deployment_path
     deployment.save(path)

@@ -178,8 +178,8 @@ def stress_command(ctx: CliContext, config_path: Path | None, shock: str) -> Non
     shocks = parse_shocks(shock)
     keeper = Keeper(_keeper_config(ctx, config_path, metrics_port="off", jobs=()))
     started = time.monotonic()
-    params = risk_parameters(keeper.vault)
-    accounts = list(keeper.vault.iter_accounts())
+    params = risk_parameters(keeper.clients)
+    accounts = list(keeper.clients.lens.iter_accounts())
     base, collateral, perp = arrays(accounts, params)
     assets = [t.symbol.removeprefix("W") for t in keeper.deployment.collateral]
     markets = [m.ticker.split("-")[0] for m in keeper.deployment.markets]

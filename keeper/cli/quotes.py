@@ -8,12 +8,12 @@ from typing import Any
 
 import click
 
-from keeper.chain.oracle import feed_price
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.params import JSON_OPTION
+from keeper.client.feeds import FeedClient
+from keeper.client.venues.registry import load_venues
 from keeper.routing import route
 from keeper.units import parse_amount
-from keeper.venues.registry import load_venues
 
 
 @click.command()
@@ -39,7 +39,7 @@ def quotes(ctx: CliContext, market: str, size: str, side: str, horizon_hours: fl
     direction = 1 if side == "buy" else -1
     venues = load_venues(ctx.w3, ctx.deployment)
     models = [v.cost_model(market) for v in venues]
-    mark = feed_price(ctx.w3, ctx.deployment.market(market).feed)
+    mark = FeedClient(ctx.w3, ctx.deployment.market(market).feed).price()
     horizon = horizon_hours * 3600
     split = route(amount, direction, models, horizon)
 

@@ -10,14 +10,15 @@ from decimal import Decimal
 import click
 from eth_typing import ChecksumAddress
 
-from keeper.chain.oracle import feed_price
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.params import ADDRESS, JSON_OPTION
+from keeper.client.clients import Clients
+from keeper.client.feeds import FeedClient
+from keeper.client.trading import TradingClient
+from keeper.client.vault import sub_account
 from keeper.exceptions import InputError
 from keeper.liquidator import read_perp
-from keeper.trading import TradingClient
 from keeper.units import parse_amount
-from keeper.vault import sub_account
 
 
 def _client(ctx: CliContext, write: bool) -> TradingClient:
@@ -76,7 +77,7 @@ def submit(
         shown = ", ".join(f"{s.normalize():f}" for s in steps)
         raise InputError(f"size {amount.normalize():f} is not a multiple of any venue's step ({shown}) for {ticker}")
     direction = 1 if side == "buy" else -1
-    mark = feed_price(ctx.w3, ctx.deployment.market(ticker).feed)
+    mark = FeedClient(ctx.w3, ctx.deployment.market(ticker).feed).price()
     if limit_text:
         limit = Decimal(parse_amount(limit_text, 18)) / 10**18
         if not mark * (1 - MAX_LIMIT_DISTANCE) <= limit <= mark * (1 + MAX_LIMIT_DISTANCE):
@@ -107,7 +108,7 @@ def _check_margin(ctx: CliContext, account: str, ticker: str, size: Decimal, hel
     if added <= 0:
         return
     reader = ctx.reader()
-    perp = read_perp(reader)
+    perp = read_perp(Clients.build(ctx.w3, ctx.deployment))
     market_id = next(i for i, m in enumerate(ctx.deployment.markets) if m.ticker == ticker)
     base = ctx.deployment.base
     needed = added * mark * perp.initial_bps[market_id] / 10_000

@@ -17,12 +17,16 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from web3 import Web3
 
 from keeper.backstop import BackstopUnwinder, UnwindSlice
-from keeper.chain.artifacts import load_artifact
 from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account, keystore_account, require_local_chain
-from keeper.chain.oracle import feed_price
 from keeper.chain.provider import connect
+from keeper.chain.revert import error_decoder
 from keeper.chain.transactions import FeePolicy, Sender
+from keeper.client.adapters import AdapterClient
+from keeper.client.base import AccessControlledClient
+from keeper.client.clients import Clients
+from keeper.client.trading import BackstopUnwind
+from keeper.client.vault import LiquidationResult
 from keeper.daemon.chain_watch import ChainWatch, wait_for_node
 from keeper.daemon.config import JOBS, KeeperConfig
 from keeper.daemon.metrics import Health, KeeperMetrics, serve
@@ -30,11 +34,10 @@ from keeper.exceptions import DryRun, MissingRoleError, PrimeVaultError, Transac
 from keeper.liquidator import Scan, batches, liquidation_gas, scan
 from keeper.pricestore import PriceStore
 from keeper.risk.haircuts import Bounds, HaircutProposal, propose
-from keeper.trading import TradingClient
-from keeper.vault import LiquidationResult, VaultClient, vault_error_decoder
 
 log = logging.getLogger("primevault.keeper")
 WAD = Decimal(10) ** 18
+PPM = Decimal(10) ** 6
 
 ORACLE_ERRORS = ("OracleStalePrice", "OracleInvalidPrice", "VenueBadPrice")
 MAX_ORDERS_PER_BATCH = 20
@@ -59,7 +62,7 @@ class Keeper:
         self.sender = Sender(
             self.w3,
             account,
-            vault_error_decoder(),
+            error_decoder(),
             fees=FeePolicy(
                 max_fee_cap=int(config.max_fee_gwei * 10**9),
                 replace_after=config.replace_after,
@@ -68,8 +71,9 @@ class Keeper:
             nonce_file=config.data_dir / f"nonce-{account.address}.json",
             dry_run=config.dry_run,
         )
-        self.vault = VaultClient(self.w3, self.deployment, self.sender)
-        self.trading = TradingClient(self.w3, self.deployment, self.sender) if self.deployment.trading else None
+        self.clients = Clients.build(self.w3, self.deployment, self.sender)
+        self.vault = self.clients.vault
+        self.trading = self.clients.trading
         self.prices = PriceStore(config.data_dir / "prices.sqlite")
         self.metrics = KeeperMetrics()
         self.health = Health(config.stale_after)
@@ -77,7 +81,7 @@ class Keeper:
         self.last_scan: Scan | None = None
         self._next_order = 0
         self._trading_paused = False
-        self.unwinder = BackstopUnwinder(self.trading) if self.trading is not None else None
+        self.unwinder = BackstopUnwinder(self.clients, self.trading) if self.trading is not None else None
         self.roles = self._check_roles()
 
     def _check_roles(self) -> frozenset[str]:
@@ -85,13 +89,11 @@ class Keeper:
         holds and which jobs run; a missing role stops the keeper with a one-line `MissingRoleError` that names
         it and the jobs that need it."""
         me = self.sender.address
-        contracts = {"vault": self.vault.contract}
-        if self.trading is not None:
-            contracts["trading module"] = self.trading.contract
+        contracts: dict[str, AccessControlledClient | None] = {"vault": self.vault, "trading module": self.trading}
         held = set()
         for role, where in sorted(set(ROLES_NEEDED.values())):
-            contract = contracts.get(where)
-            if contract is not None and contract.functions.hasRole(contract.functions[role]().call(), me).call():
+            contract = contracts[where]
+            if contract is not None and contract.has_role(role, me):
                 held.add(role)
         jobs = [job for job in JOBS if job in self.config.jobs]
         missing: dict[tuple[str, str], list[str]] = {}
@@ -138,7 +140,7 @@ class Keeper:
         """Scans every account at the latest block and liquidates the ones that are due."""
         started = time.monotonic()
         try:
-            found = scan(self.vault, self.config.shard)
+            found = scan(self.clients, self.config.shard)
         except TransactionReverted as exc:
             if exc.error.name in ORACLE_ERRORS:
                 self.health.fail(f"price feed unusable: {exc.error}")
@@ -220,10 +222,16 @@ class Keeper:
 
     def _record_prices(self, found: Scan, now: int) -> None:
         """Price history at block time (one row per asset and second), for the haircut model."""
-        for token, price in zip(self.deployment.collateral, found.params.prices, strict=True):
-            last = self.prices.last_timestamp(token.symbol)
-            if last is None or now - last >= self.config.price_record_interval:
-                self.prices.record(token.symbol, now, price / 1e8)
+        due = [
+            (token, config, price)
+            for token, config, price in zip(
+                self.deployment.collateral, self.vault.asset_configs(), found.params.prices, strict=True
+            )
+            if (last := self.prices.last_timestamp(token.symbol)) is None
+            or now - last >= self.config.price_record_interval
+        ]
+        for token, config, price in due:
+            self.prices.record(token.symbol, now, float(self.clients.feed(config.feed).to_price(price)))
 
     # ------------------------------------------------------------------ scheduled jobs
 
@@ -234,7 +242,7 @@ class Keeper:
         executes nothing, so the job is skipped (one log line when the pause starts, one when it ends)."""
         if self.trading is None or not self._runs("orders"):
             return
-        if self.trading.trading_paused():
+        if self.vault.trading_paused():
             if not self._trading_paused:
                 log.info("trading is paused: the orders job is skipped and open orders wait")
             self._trading_paused = True
@@ -298,7 +306,7 @@ class Keeper:
         if scanned_block is not None and self.w3.eth.block_number != scanned_block:
             log.debug("block %d arrived while planning the backstop unwind: it is scanned first", scanned_block + 1)
             return plans
-        calls, sending = [], []
+        unwinds, sending = [], []
         for s in plans:
             if s.size == 0:
                 log.warning(
@@ -311,8 +319,7 @@ class Keeper:
                 continue
             if s.deposit:
                 log.info("%s: depositing %d margin before unwinding the backstop", s.venue, s.deposit)
-                deposit = self.trading.contract.functions.depositMargin(s.venue_id, s.deposit)
-                sent = self._send("deposit margin", self.sender.transact, "deposit margin", deposit)
+                sent = self._send("deposit margin", self.trading.deposit_margin, s.venue_id, s.deposit)
                 if sent is None and not self.config.dry_run:
                     continue  # reverted: the venue would refuse the slice too
             log.info(
@@ -324,9 +331,9 @@ class Keeper:
                 s.expected_price,
                 s.limit,
             )
-            calls.append(self.trading.unwind_backstop_call(s.market_id, s.venue_id, s.size, s.limit))
+            unwinds.append(BackstopUnwind(s.market_id, s.venue_id, s.size, s.limit))
             sending.append(s)
-        outcomes = self._send("unwind backstop", self.sender.transact_all, "unwind backstop", calls) if calls else None
+        outcomes = self._send("unwind backstop", self.trading.unwind_backstop, unwinds) if unwinds else None
         for s, outcome in zip(sending, outcomes or [], strict=True):
             if isinstance(outcome, TransactionReverted):
                 self.metrics.reverts.labels("unwind backstop").inc()
@@ -341,30 +348,27 @@ class Keeper:
         margin down to the target, never to the floor."""
         if self.trading is None or not self._runs("margin"):
             return
-        module = self.trading.contract
-        for venue_id, adapter in enumerate(self._adapters()):
+        trading = self.trading
+        for venue_id, adapter in enumerate(trading.adapters()):
             need = self._venue_requirement(venue_id, adapter)
-            net, _, _ = adapter.functions.margin().call()
-            pending = adapter.functions.pendingWithdrawals().call()
+            net = adapter.margin().net_collateral
+            pending = adapter.pending_withdrawals()
             if pending:
-                claim = module.functions.claimMarginWithdrawals(venue_id)
-                self._send("claim margin", self.sender.transact, "claim margin", claim)
+                self._send("claim margin", trading.claim_margin_withdrawals, venue_id)
             # Only margin already at the venue backs positions; a pending withdrawal counts against the
             # ceiling (it is on its way out) but never toward the floor.
             minimum = self.config.margin_minimum * 10**self.deployment.base.decimals
             floor = max(int(need * self.config.margin_floor), minimum)
             target = max(int(need * self.config.margin_target), minimum)
             ceiling = max(int(need * self.config.margin_ceiling), minimum * 2)
-            if int(net) < floor:
-                amount = target - int(net)
+            if net < floor:
+                amount = target - net
                 log.info("venue %d margin %d below floor %d: depositing %d", venue_id, net, floor, amount)
-                deposit = module.functions.depositMargin(venue_id, amount)
-                self._send("deposit margin", self.sender.transact, "deposit margin", deposit)
-            elif int(net) + int(pending) > ceiling and int(net) > target:
-                amount = min(int(net) + int(pending) - target, int(net) - target)
+                self._send("deposit margin", trading.deposit_margin, venue_id, amount)
+            elif net + pending > ceiling and net > target:
+                amount = min(net + pending - target, net - target)
                 log.info("venue %d margin %d above ceiling %d: withdrawing %d", venue_id, net, ceiling, amount)
-                withdrawal = module.functions.requestMarginWithdrawal(venue_id, amount)
-                self._send("withdraw margin", self.sender.transact, "withdraw margin", withdrawal)
+                self._send("withdraw margin", trading.request_margin_withdrawal, venue_id, amount)
 
     def reconcile_job(self) -> int:
         """Compares each venue's position and margin with the vault's books; logs and counts mismatches,
@@ -372,27 +376,29 @@ class Keeper:
         if self.trading is None or not self._runs("reconcile"):
             return 0
         mismatches = 0
-        names = [v.name for v in self.deployment.venues]
-        for venue_id, adapter in enumerate(self._adapters()):
+        for venue_id, adapter in enumerate(self.trading.adapters()):
             for market_id, market in enumerate(self.deployment.markets):
-                books = int(self.trading.contract.functions.netPosition(market_id, venue_id).call())
-                venue = int(adapter.functions.position(market_id).call())
+                books = self.trading.net_position(market_id, venue_id)
+                venue = adapter.position(market_id)
                 if books != venue:
                     mismatches += 1
-                    self.metrics.mismatches.labels(names[venue_id], "position").inc()
+                    self.metrics.mismatches.labels(adapter.name, "position").inc()
                     log.error(
                         "ALERT reconciliation: %s %s venue reports %d, vault books %d",
-                        names[venue_id],
+                        adapter.name,
                         market.ticker,
                         venue,
                         books,
                     )
-            net, _, maintenance = adapter.functions.margin().call()
-            if int(net) < int(maintenance):
+            margin = adapter.margin()
+            if margin.net_collateral < margin.maintenance_margin:
                 mismatches += 1
-                self.metrics.mismatches.labels(names[venue_id], "margin").inc()
+                self.metrics.mismatches.labels(adapter.name, "margin").inc()
                 log.error(
-                    "ALERT reconciliation: %s margin %d below its maintenance %d", names[venue_id], net, maintenance
+                    "ALERT reconciliation: %s margin %d below its maintenance %d",
+                    adapter.name,
+                    margin.net_collateral,
+                    margin.maintenance_margin,
                 )
         return mismatches
 
@@ -402,14 +408,14 @@ class Keeper:
         proposals = []
         now = int(self.w3.eth.get_block("latest")["timestamp"])
         for config, token in zip(self.vault.asset_configs(), self.deployment.collateral, strict=True):
-            min_bps, max_bps, step, interval, last = self.vault.contract.functions.haircutBounds(config.address).call()
+            bounds = self.vault.haircut_bounds(config.address)
             timestamps, prices = self.prices.series(token.symbol)
             proposal = propose(
                 token.symbol,
                 timestamps,
                 prices,
                 (config.initial_haircut_bps, config.maintenance_haircut_bps),
-                Bounds(min_bps, max_bps, step, interval, last),
+                Bounds(bounds.min_bps, bounds.max_bps, bounds.max_step_bps, bounds.min_interval, bounds.last_update),
                 now,
                 self.config.liquidity_addon_bps.get(token.symbol, 0),
             )
@@ -420,10 +426,13 @@ class Keeper:
                 if "RISK_MANAGER_ROLE" not in self.roles:
                     log.error("%s: haircut update needs RISK_MANAGER_ROLE on the vault; not sent", token.symbol)
                     continue
-                fn = self.vault.contract.functions.updateHaircuts(
-                    config.address, proposal.next_initial_bps, proposal.next_maintenance_bps
+                self._send(
+                    "update haircuts",
+                    self.vault.update_haircuts,
+                    token.symbol,
+                    proposal.next_initial_bps,
+                    proposal.next_maintenance_bps,
                 )
-                self._send("update haircuts", self.sender.transact, "update haircuts", fn)
         return proposals
 
     # ------------------------------------------------------------------ running
@@ -535,22 +544,17 @@ class Keeper:
         self.metrics.reverts.labels(action).inc()
         log.error("%s reverted: %s", action, exc.error)
 
-    def _adapters(self) -> list[Any]:
-        abi = load_artifact("DydxAdapter").abi  # the IVenueAdapter functions are the same on every adapter
-        return [self.w3.eth.contract(address=v.adapter, abi=abi) for v in self.deployment.venues if v.adapter]
-
-    def _venue_requirement(self, venue_id: int, adapter: Any) -> int:
-        """Initial margin the venue asks for the vault's netted positions there, USDC units."""
+    def _venue_requirement(self, venue_id: int, adapter: AdapterClient) -> int:
+        """Initial margin the venue asks for the vault's netted positions there, base-token units."""
         assert self.trading is not None
         need = Decimal(0)
         for market_id, market in enumerate(self.deployment.markets):
-            size = int(self.trading.contract.functions.netPosition(market_id, venue_id).call())
+            size = self.trading.net_position(market_id, venue_id)
             if not size:
                 continue
-            params = adapter.functions.marketParams(market_id).call()
-            mark = feed_price(self.w3, market.feed)
-            need += abs(Decimal(size)) / 10**18 * mark * Decimal(params[2]) / 10**6
-        return int(need * 10**6)
+            mark = self.clients.feed(market.feed).price()
+            need += abs(Decimal(size)) / WAD * mark * Decimal(adapter.market(market_id).initial_margin_ppm) / PPM
+        return int(need.scaleb(self.deployment.base.decimals))
 
 
 def _and(names: list[str]) -> str:

@@ -18,24 +18,26 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from eth_account import Account
 from web3 import Web3
-from web3.types import TxParams
 
 from keeper.chain.anvil import Anvil, free_port
-from keeper.chain.artifacts import load_artifact
 from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account
+from keeper.chain.revert import error_decoder
 from keeper.chain.transactions import Sender
+from keeper.client.clients import Clients
+from keeper.client.feeds import FeedClient
+from keeper.client.trading import TradingClient
+from keeper.client.vault import MAX_UINT256, VaultClient
 from keeper.devnet.deploy import deploy_local_system, grant_keeper_roles, seed_local_liquidity
 from keeper.devnet.plot import plot_crash
 from keeper.liquidator import scan
-from keeper.trading import TradingClient
-from keeper.vault import VaultClient, vault_error_decoder
 
 KEEPER_DEV_ACCOUNT = 9
 RESERVES = 50_000  # USDC the protocol starts with
@@ -99,18 +101,19 @@ def run_crash(
     tick = progress or (lambda label, n: None)
     with Anvil(accounts=12) as node, tempfile.TemporaryDirectory() as tmp:
         w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 60}))
-        admin = Sender(w3, dev_account(0), vault_error_decoder())
+        admin = Sender(w3, dev_account(0), error_decoder())
         deployment = dataclasses.replace(deploy_local_system(admin), rpc_url=node.url)
         seed_local_liquidity(admin, deployment)
-        vault = VaultClient(w3, deployment, admin)
-        _fund_pool_and_reserves(w3, vault, admin)
-        trading = TradingClient(w3, deployment, admin)
+        clients = Clients.build(w3, deployment, admin)
+        vault, trading = clients.vault, clients.trading
+        assert trading is not None, "the local deployment has a trading module"
+        _fund_pool_and_reserves(vault)
         grant_keeper_roles(admin, deployment, dev_account(KEEPER_DEV_ACCOUNT).address)
         path = Path(tmp) / "deployment.json"
         deployment.save(path)
         tick("deployed", 1)
 
-        traders = _seed_depositors(w3, vault, trading, rng, depositors, tick)
+        traders = _seed_depositors(w3, deployment, rng, depositors, tick)
         haircuts_before = _haircuts(vault)
         report_dir.mkdir(parents=True, exist_ok=True)
         with _keeper_process(path, node.url, Path(tmp) / "keeper", report_dir / "keeper.log") as keeper:
@@ -121,9 +124,9 @@ def run_crash(
             for step in steps:
                 _set_prices(w3, admin, deployment, step.eth, step.btc)
                 step.block = w3.eth.block_number
-                _wait_until_clear(vault, timeout=30)
-                _sell_absorbed(w3, vault, admin)
-                found = scan(vault)
+                _wait_until_clear(clients, timeout=30)
+                _sell_absorbed(vault, admin)
+                found = scan(clients)
                 step.liquidatable_after = len(found.liquidatable)
                 ratios = found.health.equity / np.maximum(found.health.maintenance_requirement, 1)
                 step.health = [float(r) for r in ratios[found.health.maintenance_requirement > 0]]
@@ -131,7 +134,7 @@ def run_crash(
                 for _ in range(2):  # a little time passes between moves
                     w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
             _wait_until_unwound(trading, timeout=30)
-            reconciliation, margins = _reconcile(w3, trading, deployment)
+            reconciliation, margins = _reconcile(trading)
             keeper.send_signal(signal.SIGTERM)
             exit_code = keeper.wait(timeout=60)
         # Recalibration after the crash, from the price history the daemon recorded, as an operator would
@@ -172,61 +175,60 @@ def run_crash(
 # ---------------------------------------------------------------------- set-up
 
 
-def _fund_pool_and_reserves(w3: Web3, vault: VaultClient, admin: Sender) -> None:
-    usdc = vault.token_contract("USDC")
-    extra = EXTRA_POOL * 10**6
-    admin.transact("mint", usdc.functions.mint(admin.address, extra))
-    admin.transact("approve", usdc.functions.approve(vault.deployment.vault, 2**256 - 1))
-    admin.transact("supply", vault.contract.functions.deposit(admin.address, vault.deployment.base.address, extra))
-    admin.transact("reserves", usdc.functions.mint(vault.deployment.vault, RESERVES * 10**6))
+def _fund_pool_and_reserves(vault: VaultClient) -> None:
+    """More lending for the borrowers, and starting reserves; the admin's unlimited approval also pays for every
+    `buyCollateral` of the run (`_sell_absorbed`)."""
+    base = vault.deployment.base
+    usdc = vault.token(base.symbol)
+    extra = EXTRA_POOL * 10**base.decimals
+    usdc.mint(vault.signer().address, extra)
+    usdc.approve(vault.address, MAX_UINT256)
+    vault.deposit(vault.signer().address, base.symbol, extra)
+    usdc.mint(vault.address, RESERVES * 10**base.decimals)
 
 
-def _seed_depositors(
-    w3: Web3, vault: VaultClient, trading: TradingClient, rng: random.Random, n: int, tick: Callable[[str, int], Any]
-) -> int:
-    """Random portfolios, sent from impersonated owners so hundreds of accounts take seconds."""
-    d = vault.deployment
-    tokens = {t.symbol: vault.token_contract(t.symbol) for t in (d.base, *d.collateral)}
+def _seed_depositors(w3: Web3, d: Deployment, rng: random.Random, n: int, tick: Callable[[str, int], Any]) -> int:
+    """Random portfolios, each owner a fresh key funded with ETH on anvil."""
     traders = 0
     deadline = int(w3.eth.get_block("latest")["timestamp"]) + 3600
+    unit = {t.symbol: 10**t.decimals for t in (d.base, *d.collateral)}
     for _ in range(n):
-        owner = Account.from_key(rng.randbytes(32)).address
+        key = Account.from_key(rng.randbytes(32))
+        owner = key.address
         w3.provider.make_request("anvil_setBalance", [owner, hex(10**20)])  # type: ignore[arg-type]
-        w3.provider.make_request("anvil_impersonateAccount", [owner])  # type: ignore[arg-type]
-        send: TxParams = {"from": owner, "gas": 600_000}
+        clients = Clients.build(w3, d, Sender(w3, key, error_decoder()))
+        vault = clients.vault
         kind = rng.random()
         if kind < 0.2:  # lender
-            amount = rng.randrange(1_000, 50_000) * 10**6
-            tokens["USDC"].functions.mint(owner, amount).transact(send)
-            tokens["USDC"].functions.approve(d.vault, amount).transact(send)
-            vault.contract.functions.deposit(owner, d.base.address, amount).transact(send)
+            amount = rng.randrange(1_000, 50_000) * unit[d.base.symbol]
+            vault.token(d.base.symbol).mint(owner, amount)
+            vault.deposit(owner, d.base.symbol, amount)
             tick("depositors", 1)
             continue
-        weth = int(rng.uniform(1, 15) * 10**18) if rng.random() < 0.85 else 0
-        wbtc = int(rng.uniform(0.05, 0.6) * 10**8) if weth == 0 or rng.random() < 0.4 else 0
+        weth = int(rng.uniform(1, 15) * unit["WETH"]) if rng.random() < 0.85 else 0
+        wbtc = int(rng.uniform(0.05, 0.6) * unit["WBTC"]) if weth == 0 or rng.random() < 0.4 else 0
         for symbol, amount in (("WETH", weth), ("WBTC", wbtc)):
             if amount:
-                tokens[symbol].functions.mint(owner, amount).transact(send)
-                tokens[symbol].functions.approve(d.vault, amount).transact(send)
-                vault.contract.functions.deposit(owner, d.token(symbol).address, amount).transact(send)
-        capacity = (weth * 3000 // 10**18 + wbtc * 60_000 // 10**8) * 8 // 10  # whole USDC at initial haircuts
+                vault.token(symbol).mint(owner, amount)
+                vault.deposit(owner, symbol, amount)
+        # Whole base tokens borrowable at the starting prices and initial haircuts.
+        capacity = (weth * 3000 // unit["WETH"] + wbtc * 60_000 // unit["WBTC"]) * 8 // 10
         trades = rng.random() < 0.5
         borrow_share = rng.uniform(0.2, 0.5) if trades else rng.uniform(0.3, 0.8)
         debt = int(capacity * borrow_share)
         if debt >= 100:
-            vault.contract.functions.withdraw(owner, d.base.address, debt * 10**6, owner).transact(send)
+            vault.withdraw(owner, d.base.symbol, debt * unit[d.base.symbol], owner)
         if trades:
             traders += 1
             market = rng.choice(("BTC-USD", "ETH-USD"))
             mark = 60_000 if market == "BTC-USD" else 3000
             notional = (capacity - debt) * rng.uniform(1.0, 3.0)
-            step_wad = 10**15 if market == "BTC-USD" else 10**16  # a multiple of both venues' steps
-            steps = max(round(notional / mark / (step_wad / 10**18)), 1)
+            step = Decimal("0.001") if market == "BTC-USD" else Decimal("0.01")  # a multiple of both venues' steps
+            steps = max(round(notional / mark / float(step)), 1)
             side = 1 if rng.random() < 0.6 else -1
-            limit = int(mark * (1.05 if side > 0 else 0.95)) * 10**18
-            trading.contract.functions.submitOrder(
-                owner, trading.market_id(market), side * steps * step_wad, limit, deadline, False
-            ).transact(send)
+            limit = Decimal(int(mark * (1.05 if side > 0 else 0.95)))
+            assert clients.trading is not None
+            clients.trading.submit(owner, market, side * steps * step, limit, deadline)
         tick("depositors", 1)
     return traders
 
@@ -306,15 +308,15 @@ def _crash_steps(crash: float) -> list[Step]:
 
 
 def _set_prices(w3: Web3, admin: Sender, d: Deployment, eth: float, btc: float) -> None:
-    abi = load_artifact("MockPriceFeed").abi
     for symbol, price in (("WETH", eth), ("WBTC", btc)):
-        feed = w3.eth.contract(address=d.token(symbol).feed, abi=abi)
-        admin.transact(f"{symbol} price", feed.functions.setAnswer(int(price * 10**8)))
+        feed = d.token(symbol).feed
+        assert feed is not None, "collateral has a feed"
+        FeedClient(w3, feed, admin).set_answer(Decimal(price))
 
 
-def _wait_until_clear(vault: VaultClient, timeout: float) -> None:
+def _wait_until_clear(clients: Clients, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and scan(vault).liquidatable:
+    while time.monotonic() < deadline and scan(clients).liquidatable:
         time.sleep(0.2)
 
 
@@ -332,25 +334,24 @@ def _backstop_left(trading: TradingClient) -> dict[str, float]:
     return left
 
 
-def _sell_absorbed(w3: Web3, vault: VaultClient, admin: Sender) -> None:
+def _sell_absorbed(vault: VaultClient, admin: Sender) -> None:
     """An arbitrageur buys absorbed collateral at the vault's discount, as a market would."""
-    usdc = vault.token_contract("USDC")
-    for token in vault.deployment.collateral:
-        held = vault.contract.functions.collateralReserves(token.address).call()
-        if not held:
+    base = vault.deployment.base
+    prices = vault.lens.prices().prices
+    for token, price in zip(vault.deployment.collateral, prices, strict=True):
+        held = vault.collateral_reserves(token.symbol)
+        if not held or token.feed is None:
             continue
-        price = vault.prices()[0][[t.symbol for t in vault.deployment.collateral].index(token.symbol)]
-        cost = held * price // 10 ** (token.decimals + 8 - 6) + 1
-        out = vault.contract.functions.quoteCollateral(token.address, cost).call()
+        feed_decimals = FeedClient(vault.w3, token.feed).decimals
+        cost = held * price // 10 ** (token.decimals + feed_decimals - base.decimals) + 1
+        out = vault.quote_collateral(token.symbol, cost)
         if out > held:
             cost = cost * held // out
-            out = vault.contract.functions.quoteCollateral(token.address, cost).call()
+            out = vault.quote_collateral(token.symbol, cost)
         if out == 0:
             continue
-        admin.transact("mint", usdc.functions.mint(admin.address, cost))
-        admin.transact(
-            "buy collateral", vault.contract.functions.buyCollateral(token.address, out, cost, admin.address)
-        )
+        vault.token(base.symbol).mint(admin.address, cost)
+        vault.buy_collateral(token.symbol, out, cost, admin.address)
 
 
 # ---------------------------------------------------------------------- results
@@ -363,18 +364,16 @@ def _haircuts(vault: VaultClient) -> dict[str, tuple[int, int]]:
     }
 
 
-def _reconcile(w3: Web3, trading: TradingClient, d: Deployment) -> tuple[list[str], dict[str, tuple[int, int]]]:
-    abi = load_artifact("DydxAdapter").abi
+def _reconcile(trading: TradingClient) -> tuple[list[str], dict[str, tuple[int, int]]]:
     issues, margins = [], {}
-    for venue_id, venue in enumerate(d.venues):
-        adapter = w3.eth.contract(address=venue.adapter, abi=abi)
-        for market_id, market in enumerate(d.markets):
-            books = trading.contract.functions.netPosition(market_id, venue_id).call()
-            reported = adapter.functions.position(market_id).call()
+    for venue_id, adapter in enumerate(trading.adapters()):
+        for market_id, market in enumerate(trading.deployment.markets):
+            books = trading.net_position(market_id, venue_id)
+            reported = adapter.position(market_id)
             if books != reported:
-                issues.append(f"{venue.name} {market.ticker}: venue {reported}, books {books}")
-        net, _, maintenance = adapter.functions.margin().call()
-        margins[venue.name] = (int(net), int(maintenance))
+                issues.append(f"{adapter.name} {market.ticker}: venue {reported}, books {books}")
+        margin = adapter.margin()
+        margins[adapter.name] = (margin.net_collateral, margin.maintenance_margin)
     return issues, margins
 
 
@@ -411,11 +410,11 @@ def _events(
 def _taken_per_liquidation(vault: VaultClient, from_block: int) -> list[float]:
     """For each liquidation that absorbed collateral: the share of the account's collateral it took, by
     amount, asset by asset (the same fraction of every asset is taken), read at the liquidation's block."""
+    symbols = {t.address: t.symbol for t in vault.deployment.collateral}
     shares = []
     for e in vault.contract.events.CollateralAbsorbed().get_logs(from_block=from_block):
-        left = vault.contract.functions.collateralBalanceOf(e["args"]["account"], e["args"]["asset"]).call(
-            block_identifier=e["blockNumber"]
-        )
+        asset = symbols[e["args"]["asset"]]
+        left = vault.collateral_balance(e["args"]["account"], asset, block=e["blockNumber"])
         shares.append(e["args"]["amount"] / (e["args"]["amount"] + left))
     return shares
 
@@ -424,7 +423,7 @@ def _collateral_kept(vault: VaultClient, accounts: set[str], from_block: int) ->
     """For each liquidated account that held collateral: the share of its collateral value (at today's prices)
     it still holds. Partial liquidation takes only what restores health, and an account whose positions
     covered its shortfall loses none, so most keep most of it."""
-    prices, _ = vault.prices()
+    prices = vault.lens.prices().prices
     by_symbol = {t.address: (i, t) for i, t in enumerate(vault.deployment.collateral)}
     taken: dict[str, float] = dict.fromkeys(accounts, 0.0)
     for e in vault.contract.events.CollateralAbsorbed().get_logs(from_block=from_block):
@@ -435,7 +434,7 @@ def _collateral_kept(vault: VaultClient, accounts: set[str], from_block: int) ->
     kept = {}
     for account, value_taken in taken.items():
         held = sum(
-            vault.contract.functions.collateralBalanceOf(account, t.address).call() / 10**t.decimals * prices[i]
+            vault.collateral_balance(account, t.symbol) / 10**t.decimals * prices[i]
             for i, t in enumerate(vault.deployment.collateral)
         )
         if held + value_taken > 0:

@@ -1,17 +1,24 @@
-"""Deploys the PrimeVault system: the local set of mock tokens and feeds, and the vault configured over them."""
+"""Deploys the PrimeVault system on a local chain: mock tokens and feeds, the vault and its lens, the two local perp
+venues with the trading module and its adapters. Contracts are created here; every call that configures them goes
+through the client layer."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eth_typing import ChecksumAddress
-from web3 import Web3
 
 from keeper.chain.artifacts import load_artifact
 from keeper.chain.deployment import Deployment, MarketInfo, TokenInfo, VenueInfo
 from keeper.chain.transactions import Sender
+from keeper.client.tokens import TokenClient
+from keeper.client.trading import TradingClient
+from keeper.client.vault import AssetListing, VaultClient
+from keeper.client.venues.dydx import ClobPair, DydxListing, DydxVenue
+from keeper.client.venues.rabbitx import RabbitListing, RabbitVenue
 
-FEED_DECIMALS = 8
+FEED_DECIMALS = 8  # the local feeds' decimals, as Chainlink's USD feeds; readers take them from each feed
 
 
 @dataclass(frozen=True)
@@ -107,11 +114,15 @@ LOCAL_MARKETS = (
         rabbit_tick=10**17,
     ),
 )
-VENUE_POOL = 10_000_000  # USDC each venue holds as the counterparty of every trade
+VENUE_POOL = 10_000_000  # whole base tokens each venue holds as the counterparty of every trade
 RABBIT_WITHDRAWAL_DELAY = 24 * 3600
 
 # A local chain has no oracle network updating feeds, so staleness is generous; real feeds use their heartbeat.
 LOCAL_MAX_STALENESS = 7 * 24 * 3600
+
+LOCAL_POOL_SUPPLY = 2_000_000  # whole base tokens the deployer lends to the pool on a local chain
+LOCAL_VENUE_MARGIN = 250_000  # whole base tokens posted at each venue from the pool
+WALLET_FUNDING = {"USDC": 1_000_000, "WETH": 100, "WBTC": 5}  # whole tokens `fund_wallets` mints to each wallet
 
 
 def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALENESS) -> Deployment:
@@ -120,67 +131,27 @@ def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALEN
     risk manager, pause guardian, executor)."""
     w3 = sender.w3
     start_block = w3.eth.block_number
-    token = load_artifact("MockERC20")
-    feed = load_artifact("MockPriceFeed")
-    vault_artifact = load_artifact("PrimeVault")
-
-    def deploy_token(name: str, symbol: str, decimals: int) -> ChecksumAddress:
-        factory = w3.eth.contract(abi=token.abi, bytecode=token.bytecode)
-        return sender.deploy(f"deploy {symbol}", factory.constructor(name, symbol, decimals))
-
-    usdc = deploy_token("USD Coin", "USDC", 6)
-    vault_factory = w3.eth.contract(abi=vault_artifact.abi, bytecode=vault_artifact.bytecode)
-    vault_address = sender.deploy("deploy PrimeVault", vault_factory.constructor(usdc, sender.address))
-    vault = w3.eth.contract(address=vault_address, abi=vault_artifact.abi)
-    lens_artifact = load_artifact("PrimeVaultLens")
-    lens_address = sender.deploy(
-        "deploy PrimeVaultLens", w3.eth.contract(abi=lens_artifact.abi, bytecode=lens_artifact.bytecode).constructor()
-    )
-
+    base = TokenInfo("USDC", _create(sender, "MockERC20", "deploy USDC", "USD Coin", "USDC", 6), 6)
+    vault = _create(sender, "PrimeVault", "deploy PrimeVault", base.address, sender.address)
+    lens = _create(sender, "PrimeVaultLens", "deploy PrimeVaultLens")
     collateral = []
     for spec in LOCAL_COLLATERAL:
-        asset = deploy_token(spec.name, spec.symbol, spec.decimals)
-        feed_factory = w3.eth.contract(abi=feed.abi, bytecode=feed.bytecode)
-        feed_address = sender.deploy(
-            f"deploy {spec.symbol} feed",
-            feed_factory.constructor(
-                f"{spec.symbol} / USD", FEED_DECIMALS, spec.price * 10**FEED_DECIMALS, sender.address
-            ),
-        )
-        sender.transact(
-            f"list {spec.symbol}",
-            vault.functions.listAsset(
-                asset,
-                (
-                    feed_address,
-                    max_staleness,
-                    spec.initial_haircut_bps,
-                    spec.maintenance_haircut_bps,
-                    spec.liquidation_penalty_bps,
-                    spec.supply_cap * 10**spec.decimals,
-                ),
-            ),
-        )
-        sender.transact(
-            f"set {spec.symbol} haircut bounds",
-            vault.functions.setHaircutBounds(
-                asset, spec.min_haircut_bps, spec.max_haircut_bps, spec.max_step_bps, spec.min_update_interval
-            ),
-        )
-        collateral.append(TokenInfo(spec.symbol, asset, spec.decimals, feed_address))
-
-    venues = _deploy_venues(sender, usdc, {c.symbol: c.feed for c in collateral if c.feed}, max_staleness)
-    trading_address, venues = _deploy_trading(sender, vault_address, usdc, venues, collateral, max_staleness)
-
-    for role in ("RISK_MANAGER_ROLE", "PAUSE_GUARDIAN_ROLE"):
-        role_id = vault.functions[role]().call()
-        sender.transact(f"grant {role}", vault.functions.grantRole(role_id, sender.address))
-
-    return Deployment(
+        asset = _create(sender, "MockERC20", f"deploy {spec.symbol}", spec.name, spec.symbol, spec.decimals)
+        answer = spec.price * 10**FEED_DECIMALS
+        feed = _create(
+            sender, "MockPriceFeed", f"deploy {spec.symbol} feed", f"{spec.symbol} / USD", FEED_DECIMALS, answer,
+            sender.address,
+        )  # fmt: skip
+        collateral.append(TokenInfo(spec.symbol, asset, spec.decimals, feed))
+    markets = tuple(MarketInfo(m.ticker, _feed_of(collateral, m.feed_symbol)) for m in LOCAL_MARKETS)
+    venues = _deploy_venues(sender, base, markets, max_staleness)
+    trading = _create(sender, "TradingModule", "deploy TradingModule", vault, sender.address)
+    venues = tuple(_with_adapter(sender, trading, base.address, venue) for venue in venues)
+    deployment = Deployment(
         chain_id=w3.eth.chain_id,
-        vault=vault_address,
-        lens=lens_address,
-        base=TokenInfo("USDC", Web3.to_checksum_address(usdc), 6),
+        vault=vault,
+        lens=lens,
+        base=base,
         collateral=tuple(collateral),
         block=start_block,
         roles={
@@ -189,10 +160,19 @@ def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALEN
             "pause_guardian": sender.address,
             "executor": sender.address,
         },
-        trading=trading_address,
+        trading=trading,
         venues=venues,
-        markets=tuple(MarketInfo(m.ticker, _feed_of(collateral, m.feed_symbol)) for m in LOCAL_MARKETS),
+        markets=markets,
     )
+    _configure(sender, deployment, max_staleness)
+    return deployment
+
+
+def _create(sender: Sender, artifact: str, action: str, *args: object) -> ChecksumAddress:
+    """Deploys the shipped contract `artifact` with constructor arguments `args`."""
+    compiled = load_artifact(artifact)
+    factory = sender.w3.eth.contract(abi=compiled.abi, bytecode=compiled.bytecode)
+    return sender.deploy(action, factory.constructor(*args))
 
 
 def _feed_of(collateral: list[TokenInfo], symbol: str) -> ChecksumAddress:
@@ -202,45 +182,32 @@ def _feed_of(collateral: list[TokenInfo], symbol: str) -> ChecksumAddress:
 
 
 def _deploy_venues(
-    sender: Sender, usdc: ChecksumAddress, feeds: dict[str, ChecksumAddress], max_staleness: int
+    sender: Sender, base: TokenInfo, markets: tuple[MarketInfo, ...], max_staleness: int
 ) -> tuple[VenueInfo, ...]:
     """The two local perp venues, each listing every market of `LOCAL_MARKETS`, with pools funded."""
-    w3 = sender.w3
-    dydx_artifact, rabbit_artifact = load_artifact("DydxStyleVenue"), load_artifact("RabbitStyleVenue")
-    dydx_address = sender.deploy(
-        "deploy dydx venue",
-        w3.eth.contract(abi=dydx_artifact.abi, bytecode=dydx_artifact.bytecode).constructor(usdc, sender.address),
+    dydx = DydxVenue(
+        sender.w3, _create(sender, "DydxStyleVenue", "deploy dydx venue", base.address, sender.address), sender
     )
-    rabbit_address = sender.deploy(
-        "deploy rabbitx venue",
-        w3.eth.contract(abi=rabbit_artifact.abi, bytecode=rabbit_artifact.bytecode).constructor(
-            usdc, sender.address, RABBIT_WITHDRAWAL_DELAY
+    rabbit = RabbitVenue(
+        sender.w3,
+        _create(
+            sender, "RabbitStyleVenue", "deploy rabbitx venue", base.address, sender.address, RABBIT_WITHDRAWAL_DELAY
         ),
+        [m.ticker for m in LOCAL_MARKETS],
+        sender,
     )
-    dydx = w3.eth.contract(address=dydx_address, abi=dydx_artifact.abi)
-    rabbit = w3.eth.contract(address=rabbit_address, abi=rabbit_artifact.abi)
-    for m in LOCAL_MARKETS:
-        feed = feeds[m.feed_symbol]
-        pair = (
-            m.atomic_resolution,
-            m.quantum_conversion_exponent,
-            m.step_base_quantums,
-            m.subticks_per_tick,
-            0,
-            m.ticker,
+    for m, market in zip(LOCAL_MARKETS, markets, strict=True):
+        pair = ClobPair(
+            0, m.ticker, m.atomic_resolution, m.quantum_conversion_exponent, m.step_base_quantums, m.subticks_per_tick
         )
         depth_quantums = m.dydx_depth * 10 ** (-m.atomic_resolution)
-        sender.transact(
-            f"list {m.ticker} on dydx",
-            dydx.functions.createClobPair(
-                pair, feed, max_staleness, m.dydx_fee_ppm, m.dydx_half_spread_ppm, depth_quantums
-            ),
+        dydx.create_clob_pair(
+            DydxListing(pair, market.feed, max_staleness, m.dydx_fee_ppm, m.dydx_half_spread_ppm, depth_quantums)
         )
-        sender.transact(
-            f"list {m.ticker} on rabbitx",
-            rabbit.functions.addMarket(
+        rabbit.add_market(
+            RabbitListing(
                 m.ticker,
-                feed,
+                market.feed,
                 max_staleness,
                 m.rabbit_imf_ppm,
                 m.rabbit_mmf_ppm,
@@ -249,95 +216,81 @@ def _deploy_venues(
                 m.rabbit_depth * 10**18,
                 m.rabbit_step,
                 m.rabbit_tick,
-            ),
+            )
         )
-    token = w3.eth.contract(address=usdc, abi=load_artifact("MockERC20").abi)
-    for venue in (dydx_address, rabbit_address):
-        sender.transact("fund venue pool", token.functions.mint(venue, VENUE_POOL * 10**6))
-    return (VenueInfo("dydx", dydx_address), VenueInfo("rabbitx", rabbit_address))
+    token = TokenClient(sender.w3, base, sender)
+    for venue in (dydx, rabbit):
+        token.mint(venue.address, VENUE_POOL * 10**base.decimals)
+    return (VenueInfo("dydx", dydx.address), VenueInfo("rabbitx", rabbit.address))
 
 
-def _deploy_trading(
-    sender: Sender,
-    vault_address: ChecksumAddress,
-    usdc: ChecksumAddress,
-    venues: tuple[VenueInfo, ...],
-    collateral: list[TokenInfo],
-    max_staleness: int,
-) -> tuple[ChecksumAddress, tuple[VenueInfo, ...]]:
-    """The trading module, one adapter per venue serving it, the perp markets, and the vault's trust."""
-    w3 = sender.w3
-    module_artifact = load_artifact("TradingModule")
-    module_address = sender.deploy(
-        "deploy TradingModule",
-        w3.eth.contract(abi=module_artifact.abi, bytecode=module_artifact.bytecode).constructor(
-            vault_address, sender.address
-        ),
-    )
-    module = w3.eth.contract(address=module_address, abi=module_artifact.abi)
-    vault = w3.eth.contract(address=vault_address, abi=load_artifact("PrimeVault").abi)
-    sender.transact("set trading module", vault.functions.setTradingModule(module_address))
+def _with_adapter(sender: Sender, trading: ChecksumAddress, base: ChecksumAddress, venue: VenueInfo) -> VenueInfo:
+    """The venue with the adapter that serves the trading module there (each venue names markets its own way)."""
+    market_ids: list[object]
+    if venue.name == "dydx":
+        artifact, market_ids = "DydxAdapter", list(range(len(LOCAL_MARKETS)))
+    else:
+        artifact, market_ids = "RabbitAdapter", [m.ticker for m in LOCAL_MARKETS]
+    adapter = _create(sender, artifact, f"deploy {venue.name} adapter", trading, venue.address, base, market_ids)
+    return VenueInfo(venue.name, venue.address, adapter)
 
-    with_adapters = []
-    for venue in venues:
-        if venue.name == "dydx":
-            artifact = load_artifact("DydxAdapter")
-            market_ids: list[object] = list(range(len(LOCAL_MARKETS)))
-        else:
-            artifact = load_artifact("RabbitAdapter")
-            market_ids = [m.ticker for m in LOCAL_MARKETS]
-        factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        adapter = sender.deploy(
-            f"deploy {venue.name} adapter", factory.constructor(module_address, venue.address, usdc, market_ids)
+
+def _configure(sender: Sender, deployment: Deployment, max_staleness: int) -> None:
+    """Lists collateral with its haircut bounds, trusts the trading module, adds its venues and markets, and
+    gives the sender the risk manager, pause guardian and executor roles."""
+    vault = VaultClient(sender.w3, deployment, sender)
+    for spec, token in zip(LOCAL_COLLATERAL, deployment.collateral, strict=True):
+        assert token.feed is not None
+        listing = AssetListing(
+            token.feed,
+            max_staleness,
+            spec.initial_haircut_bps,
+            spec.maintenance_haircut_bps,
+            spec.liquidation_penalty_bps,
+            spec.supply_cap * 10**spec.decimals,
         )
-        sender.transact(f"add {venue.name}", module.functions.addVenue(adapter))
-        with_adapters.append(VenueInfo(venue.name, venue.address, adapter))
-    for m in LOCAL_MARKETS:
-        sender.transact(
-            f"list {m.ticker}",
-            module.functions.addMarket(
-                m.ticker,
-                _feed_of(collateral, m.feed_symbol),
-                max_staleness,
-                m.initial_margin_bps,
-                m.maintenance_margin_bps,
-            ),
+        vault.list_asset(spec.symbol, listing)
+        vault.set_haircut_bounds(
+            spec.symbol, spec.min_haircut_bps, spec.max_haircut_bps, spec.max_step_bps, spec.min_update_interval
         )
-    executor = module.functions.EXECUTOR_ROLE().call()
-    sender.transact("grant EXECUTOR_ROLE", module.functions.grantRole(executor, sender.address))
-    return module_address, tuple(with_adapters)
-
-
-LOCAL_POOL_SUPPLY = 2_000_000  # USDC the deployer lends to the pool on a local chain
-LOCAL_VENUE_MARGIN = 250_000  # USDC posted at each venue from the pool
+    trading = TradingClient(sender.w3, deployment, sender)
+    vault.set_trading_module(trading.address)
+    for venue in deployment.venues:
+        assert venue.adapter is not None
+        trading.add_venue(venue.name, venue.adapter)
+    for m, market in zip(LOCAL_MARKETS, deployment.markets, strict=True):
+        trading.add_market(m.ticker, market.feed, max_staleness, m.initial_margin_bps, m.maintenance_margin_bps)
+    trading.grant_role("EXECUTOR_ROLE", sender.address)
+    for role in ("RISK_MANAGER_ROLE", "PAUSE_GUARDIAN_ROLE"):
+        vault.grant_role(role, sender.address)
 
 
 def seed_local_liquidity(sender: Sender, deployment: Deployment) -> None:
-    """On a local chain: lend USDC to the pool and post margin at every venue, so borrowing and trading work
+    """On a local chain: lend base tokens to the pool and post margin at every venue, so borrowing and trading work
     from the first command."""
-    w3 = sender.w3
-    usdc = w3.eth.contract(address=deployment.base.address, abi=load_artifact("MockERC20").abi)
-    vault = w3.eth.contract(address=deployment.vault, abi=load_artifact("PrimeVault").abi)
+    vault = VaultClient(sender.w3, deployment, sender)
     amount = LOCAL_POOL_SUPPLY * 10**deployment.base.decimals
-    sender.transact("mint pool USDC", usdc.functions.mint(sender.address, amount))
-    sender.transact("approve pool USDC", usdc.functions.approve(deployment.vault, amount))
-    sender.transact("supply the pool", vault.functions.deposit(sender.address, deployment.base.address, amount))
+    vault.token(deployment.base.symbol).mint(sender.address, amount)
+    vault.deposit(sender.address, deployment.base.symbol, amount)
     if deployment.trading is None:
         return
-    module = w3.eth.contract(address=deployment.trading, abi=load_artifact("TradingModule").abi)
+    trading = TradingClient(sender.w3, deployment, sender)
     for venue_id in range(len(deployment.venues)):
-        margin = LOCAL_VENUE_MARGIN * 10**deployment.base.decimals
-        sender.transact("post venue margin", module.functions.depositMargin(venue_id, margin))
+        trading.deposit_margin(venue_id, LOCAL_VENUE_MARGIN * 10**deployment.base.decimals)
 
 
 def grant_keeper_roles(sender: Sender, deployment: Deployment, keeper: str) -> None:
     """Gives a keeper key every role its jobs need: EXECUTOR_ROLE on the trading module (orders, backstop
     unwinding, venue margin) and RISK_MANAGER_ROLE on the vault (haircuts). `sender` must be the admin."""
-    w3 = sender.w3
-    contracts = [(w3.eth.contract(address=deployment.vault, abi=load_artifact("PrimeVault").abi), "RISK_MANAGER_ROLE")]
+    VaultClient(sender.w3, deployment, sender).grant_role("RISK_MANAGER_ROLE", keeper)
     if deployment.trading is not None:
-        module = w3.eth.contract(address=deployment.trading, abi=load_artifact("TradingModule").abi)
-        contracts.append((module, "EXECUTOR_ROLE"))
-    for contract, role in contracts:
-        role_id = contract.functions[role]().call()
-        sender.transact(f"grant {role}", contract.functions.grantRole(role_id, Web3.to_checksum_address(keeper)))
+        TradingClient(sender.w3, deployment, sender).grant_role("EXECUTOR_ROLE", keeper)
+
+
+def fund_wallets(sender: Sender, deployment: Deployment, wallets: Sequence[str]) -> None:
+    """Mints `WALLET_FUNDING` of each test token to `wallets` (the mocks have an open faucet)."""
+    vault = VaultClient(sender.w3, deployment, sender)
+    for symbol, whole in WALLET_FUNDING.items():
+        token = vault.token(symbol)
+        for wallet in wallets:
+            token.mint(wallet, whole * 10**token.info.decimals)

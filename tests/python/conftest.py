@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,12 @@ from web3 import Web3
 from keeper.chain.anvil import Anvil
 from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account
+from keeper.chain.revert import error_decoder
 from keeper.chain.transactions import Sender
+from keeper.client.clients import Clients
+from keeper.client.feeds import FeedClient
+from keeper.client.vault import VaultClient
 from keeper.devnet.deploy import deploy_local_system
-from keeper.vault import VaultClient, vault_error_decoder
 
 
 @dataclass
@@ -29,40 +33,34 @@ class Chain:
 
     def client(self, index: int) -> VaultClient:
         """A vault client signing with anvil dev account `index`."""
-        return VaultClient(self.w3, self.deployment, Sender(self.w3, dev_account(index), vault_error_decoder()))
+        return self.clients(index).vault
+
+    def clients(self, index: int) -> Clients:
+        """Every client of the deployment, signing with anvil dev account `index`."""
+        return Clients.build(self.w3, self.deployment, Sender(self.w3, dev_account(index), error_decoder()))
 
     def account(self, index: int) -> LocalAccount:
         return dev_account(index)
 
     def mint(self, index: int, symbol: str, whole: int) -> None:
-        admin = self.client(0)
-        token = admin.token_contract(symbol)
         amount = whole * 10 ** self.deployment.token(symbol).decimals
-        assert admin.sender is not None
-        admin.sender.transact("mint", token.functions.mint(dev_account(index).address, amount))
+        self.client(0).token(symbol).mint(dev_account(index).address, amount)
 
     def set_price(self, symbol: str, whole: float) -> None:
-        admin = self.client(0)
-        feed = self.w3.eth.contract(address=self.deployment.token(symbol).feed, abi=_feed_abi())
-        assert admin.sender is not None
-        admin.sender.transact("set price", feed.functions.setAnswer(int(whole * 10**8)))
+        feed = self.deployment.token(symbol).feed
+        assert feed is not None
+        FeedClient(self.w3, feed, self.client(0).sender).set_answer(Decimal(whole))
 
     def advance(self, seconds: int) -> None:
         self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
         self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
 
-def _feed_abi() -> list[dict[str, object]]:
-    from keeper.chain.artifacts import load_artifact
-
-    return load_artifact("MockPriceFeed").abi
-
-
 @pytest.fixture(scope="session")
 def _session_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     with Anvil() as node:
         w3 = Web3(Web3.HTTPProvider(node.url))
-        deployment = deploy_local_system(Sender(w3, dev_account(0), vault_error_decoder()))
+        deployment = deploy_local_system(Sender(w3, dev_account(0), error_decoder()))
         deployment = dataclasses.replace(deployment, rpc_url=node.url)
         path = tmp_path_factory.mktemp("deployment") / "local.json"
         deployment.save(path)

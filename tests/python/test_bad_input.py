@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from keeper.cli.main import cli
-from keeper.trading import TradingClient
-from keeper.vault import sub_account
+from keeper.client.trading import TradingClient
+from keeper.client.vault import sub_account
 from tests.python.conftest import Chain
 
 OPERATOR = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # anvil dev account 3, correctly checksummed
@@ -123,7 +123,7 @@ def state(chain: Chain) -> tuple[int, ...]:
     me = chain.account(1).address
     client = chain.client(1)
     symbols = [t.symbol for t in (chain.deployment.base, *chain.deployment.collateral)]
-    wallet = [client.token_contract(s).functions.balanceOf(me).call() for s in symbols]
+    wallet = [client.token(s).contract.functions.balanceOf(me).call() for s in symbols]
     vault = [client.collateral_balance(sub_account(me, sub), s) for s in symbols[1:] for sub in (0, 1)]
     return (*wallet, *vault, client.base_balance(me), TradingClient(chain.w3, chain.deployment).order_count())
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from keeper.cli.main import cli
-from keeper.vault import sub_account
+from keeper.client.vault import sub_account
 from tests.python.conftest import Chain
 
 

@@ -22,12 +22,12 @@ import pytest
 
 from keeper.chain.artifacts import load_artifact
 from keeper.chain.keys import dev_account
+from keeper.client.vault import sub_account
 from keeper.daemon.config import KeeperConfig, load_config
 from keeper.daemon.runner import Keeper
 from keeper.devnet.deploy import seed_local_liquidity
 from keeper.exceptions import ConfigError
 from keeper.liquidator import scan
-from keeper.vault import sub_account
 from tests.python.conftest import Chain
 
 OWNER = 3  # dev account whose sub-accounts are the borrowers
@@ -41,7 +41,7 @@ def open_loans(chain: Chain, count: int, debt: int = 2300, weth: int = 10**18, o
     seed_local_liquidity(admin.sender, chain.deployment)
     w3, d = chain.w3, chain.deployment
     sender = dev_account(owner).address
-    weth_token = admin.token_contract("WETH")
+    weth_token = admin.token("WETH").contract
     vault = admin.contract
     weth_token.functions.mint(sender, weth * count).transact({"from": sender})
     weth_token.functions.approve(d.vault, 2**256 - 1).transact({"from": sender})
@@ -111,7 +111,7 @@ def test_liquidation_lands_in_the_block_after_the_price_drop(chain: Chain, tmp_p
     results = keeper.risk_cycle()
     assert sum(len(r.liquidated) for r in results) == count
     assert {r.block for r in results} == {price_block + 1}, "one batch, in the very next block"
-    assert scan(keeper.vault).liquidatable == []
+    assert scan(keeper.clients).liquidatable == []
     assert set(accounts) == {e.account for r in results for e in r.liquidated}
 
 
@@ -119,7 +119,7 @@ def open_loans_more(chain: Chain, count: int) -> list[str]:
     w3, d = chain.w3, chain.deployment
     admin = chain.client(0)
     sender = dev_account(OWNER + 1).address
-    weth_token = admin.token_contract("WETH")
+    weth_token = admin.token("WETH").contract
     weth_token.functions.mint(sender, 10**18 * count).transact({"from": sender})
     weth_token.functions.approve(d.vault, 2**256 - 1).transact({"from": sender})
     accounts = [sub_account(sender, i) for i in range(count)]
@@ -161,7 +161,7 @@ def test_a_dry_run_simulates_every_batch_and_sends_nothing(chain: Chain, tmp_pat
         assert keeper.risk_cycle() == []
     assert keeper.sender.sent == []
     assert chain.w3.eth.block_number == block
-    assert sorted(scan(keeper.vault).liquidatable) == sorted(accounts)
+    assert sorted(scan(keeper.clients).liquidatable) == sorted(accounts)
     assert "dry run: 2 x liquidate simulated (0 would revert), not sent" in caplog.text
 
 
@@ -169,7 +169,7 @@ def test_a_competing_keeper_takes_part_of_the_batch(chain: Chain, tmp_path: Path
     accounts = open_loans(chain, 10)
     keeper = keeper_for(chain, tmp_path)
     chain.set_price("WETH", 2700)
-    found = scan(keeper.vault)
+    found = scan(keeper.clients)
     assert len(found.liquidatable) == 10
     chain.client(8).liquidate(accounts[:4])
     results = keeper._liquidate(found)
@@ -273,7 +273,7 @@ def test_a_stuck_transaction_is_replaced_with_the_same_nonce(chain: Chain, tmp_p
     open_loans(chain, 2)
     keeper = keeper_for(chain, tmp_path, replace_after=0.5)
     chain.set_price("WETH", 2700)
-    found = scan(keeper.vault)
+    found = scan(keeper.clients)
     results = with_manual_mining(chain, lambda: keeper._liquidate(found), lambda: wait_for_sends(keeper, 2))
     sent = keeper.sender.sent
     assert len(sent) >= 2, "the first send was replaced"
@@ -288,7 +288,7 @@ def test_a_transaction_dropped_by_the_node_is_sent_again_unchanged(chain: Chain,
     open_loans(chain, 2)
     keeper = keeper_for(chain, tmp_path, replace_after=60.0)  # only the pool lookup can resend it in time
     chain.set_price("WETH", 2700)
-    found = scan(keeper.vault)
+    found = scan(keeper.clients)
 
     def meanwhile() -> None:
         wait_for_sends(keeper, 1)
@@ -402,8 +402,8 @@ def test_exact_confirmation_agrees_with_the_contract_on_thousands_of_portfolios(
     seed_local_liquidity(admin.sender, chain.deployment)
     owner = dev_account(OWNER).address
     for symbol in ("WETH", "WBTC"):
-        admin.token_contract(symbol).functions.mint(owner, 10**30).transact({"from": owner})
-        admin.token_contract(symbol).functions.approve(chain.deployment.vault, 2**256 - 1).transact({"from": owner})
+        admin.token(symbol).contract.functions.mint(owner, 10**30).transact({"from": owner})
+        admin.token(symbol).contract.functions.approve(chain.deployment.vault, 2**256 - 1).transact({"from": owner})
     vault = admin.contract
     accounts = []
     for i in range(250):
@@ -430,7 +430,7 @@ def test_exact_confirmation_agrees_with_the_contract_on_thousands_of_portfolios(
         eth = rng.uniform(1800, 3200)
         chain.set_price("WETH", eth)
         chain.set_price("WBTC", rng.uniform(40_000, 62_000))
-        found = scan(keeper.vault)
+        found = scan(keeper.clients)
         due = set(found.liquidatable)
         for account in found.accounts:
             assert (account.account in due) == keeper.vault.is_liquidatable(account.account), (step, account)
@@ -446,8 +446,8 @@ def test_the_daemon_keeps_every_account_healthy_or_liquidated_through_a_crash(ch
     for account in accounts:  # spread the loans from 1,200 to 2,300 USDC of debt per WETH
         repay = rng.randrange(0, 1100) * 10**6
         if repay:
-            vault.token_contract("USDC").functions.mint(owner, repay).transact({"from": owner})
-            vault.token_contract("USDC").functions.approve(chain.deployment.vault, 2**256 - 1).transact({"from": owner})
+            vault.token("USDC").contract.functions.mint(owner, repay).transact({"from": owner})
+            vault.token("USDC").contract.functions.approve(chain.deployment.vault, 2**256 - 1).transact({"from": owner})
             vault.contract.functions.repay(account, repay).transact({"from": owner, "gas": 300_000})
     keeper = keeper_for(
         chain,
@@ -464,9 +464,9 @@ def test_the_daemon_keeps_every_account_healthy_or_liquidated_through_a_crash(ch
         for price in (2800, 2600, 2400, 2200, 2000, 2300):
             chain.set_price("WETH", price)
             deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and scan(chain.client(0)).liquidatable:
+            while time.monotonic() < deadline and scan(chain.clients(0)).liquidatable:
                 time.sleep(0.1)
-            assert scan(chain.client(0)).liquidatable == [], f"accounts left unhealthy at {price}"
+            assert scan(chain.clients(0)).liquidatable == [], f"accounts left unhealthy at {price}"
     finally:
         keeper.stop.set()
         runner.join(timeout=30)

@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 
 from keeper.chain.artifacts import load_artifact
+from keeper.client.trading import TradingClient
+from keeper.client.vault import sub_account
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
 from keeper.devnet.deploy import seed_local_liquidity
 from keeper.exceptions import MissingRoleError
 from keeper.liquidator import LIQUIDATION_GAS_BASE, batches, liquidation_gas
 from keeper.risk.backstop import MAX_SLICE_SHARE
-from keeper.trading import TradingClient
-from keeper.vault import sub_account
 from tests.python.conftest import Chain
 
 PAUSE_TRADE = 1 << 3

@@ -11,11 +11,12 @@ from click.testing import CliRunner, Result
 
 from keeper.chain.artifacts import load_artifact
 from keeper.cli.main import cli
+from keeper.client.trading import BackstopUnwind, TradingClient
+from keeper.client.venues import Venue
 from keeper.devnet.deploy import seed_local_liquidity
+from keeper.exceptions import TransactionReverted
 from keeper.risk.backstop import unwind_limit, unwind_slice
 from keeper.routing import route
-from keeper.trading import TradingClient
-from keeper.venues import Venue
 from tests.python.conftest import Chain
 
 
@@ -145,7 +146,8 @@ def test_liquidation_moves_part_of_the_position_to_the_backstop_and_the_keeper_u
         step = reader.cost_model("BTC-USD").step
         size = unwind_slice(book.size, step, functools.partial(_sell_price, reader), limit, -1)
         assert 0 < size <= book.size
-        keeper.unwind_backstop(book.market_id, book.venue_id, size, limit)
+        [outcome] = keeper.unwind_backstop([BackstopUnwind(book.market_id, book.venue_id, size, limit)])
+        assert not isinstance(outcome, TransactionReverted), outcome
         slices += 1
     assert slices >= 1
     assert adapter_position(market, 0, 0) + adapter_position(market, 1, 0) == int(remaining * 10**18)
@@ -172,7 +174,7 @@ def test_venue_withdrawal_delay_is_respected(market: Chain) -> None:
     keeper = trader(market, 0)
     admin = market.client(0).sender
     assert admin is not None
-    vault_usdc = market.client(0).token_contract("USDC").functions.balanceOf(market.deployment.vault)
+    vault_usdc = market.client(0).token("USDC").contract.functions.balanceOf(market.deployment.vault)
     before = vault_usdc.call()
     admin.transact("request", keeper.contract.functions.requestMarginWithdrawal(1, 10_000 * 10**6))
     admin.transact("claim early", keeper.contract.functions.claimMarginWithdrawals(1))

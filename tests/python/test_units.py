@@ -50,9 +50,9 @@ def test_every_shipped_contracts_errors_are_decoded() -> None:
     from eth_abi.abi import encode
     from web3 import Web3
 
-    from keeper.vault import vault_error_decoder
+    from keeper.chain.revert import error_decoder
 
-    decoder = vault_error_decoder()
+    decoder = error_decoder()
     # The lens's own error (it was missing) and the liquidation module's.
     data = Web3.keccak(text="InvalidPageSize(uint256,uint256)")[:4] + encode(["uint256", "uint256"], [0, 1000])
     assert str(decoder.decode(data)) == "InvalidPageSize(limit=0, max=1000)"

@@ -6,10 +6,10 @@ import random
 
 import pytest
 
+from keeper.client.vault import LiquidationResult, sub_account
 from keeper.exceptions import TransactionReverted
 from keeper.liquidator import risk_parameters, scan
 from keeper.risk.health import exact_health
-from keeper.vault import LiquidationResult, sub_account
 from tests.python.conftest import Chain
 
 
@@ -66,11 +66,12 @@ def _open_loans(chain: Chain, fractions: list[float]) -> list[str]:
 def test_price_crash_then_batch_liquidation(chain: Chain) -> None:
     fractions = [0.5, 0.8, 0.9, 0.95, 0.99, 0.7]
     accounts = _open_loans(chain, fractions)
-    keeper = chain.client(9)
-    assert scan(keeper).liquidatable == []
+    clients = chain.clients(9)
+    keeper = clients.vault
+    assert scan(clients).liquidatable == []
 
     chain.set_price("WETH", 2400)  # maintenance: debt > 2,400 x 85% = 2,040, i.e. fraction > 0.85
-    result = scan(keeper)
+    result = scan(clients)
     expected = {a for a, f in zip(accounts, fractions, strict=True) if 2400 * f > 2040}
     assert set(result.liquidatable) == expected
     assert result.liquidatable[0] == accounts[4], "most underwater first"
@@ -80,7 +81,7 @@ def test_price_crash_then_batch_liquidation(chain: Chain) -> None:
     assert len(outcomes) == len(pairs), "no batch reverted"
     liquidated = {e.account for r in outcomes for e in r.liquidated}
     assert liquidated == expected
-    assert scan(keeper).liquidatable == []
+    assert scan(clients).liquidatable == []
     assert sum(r.reward for r in outcomes) > 0
     for account in accounts:
         kept = keeper.collateral_balance(account, "WETH")
@@ -132,8 +133,8 @@ def test_exact_health_matches_the_contract(chain: Chain) -> None:
         client.withdraw(account, "USDC", max(capacity * rng.randrange(60, 100) // 100, 100 * 10**6))
     chain.set_price("WETH", rng.uniform(1500, 2600))
     chain.set_price("WBTC", rng.uniform(40_000, 60_000))
-    params = risk_parameters(client)
-    for snapshot in client.iter_accounts(page_size=5):
+    params = risk_parameters(chain.clients(1))
+    for snapshot in client.lens.iter_accounts(page_size=5):
         on_chain = client.health(snapshot.account)
         exact = exact_health(snapshot.base_balance, snapshot.collateral, params)
         assert (exact.collateral_value, exact.equity) == (on_chain.collateral_value, on_chain.equity)

@@ -8,10 +8,10 @@ import pytest
 from click.testing import CliRunner
 
 from keeper.cli.main import cli
+from keeper.client.venues.dydx import ClobPair
+from keeper.client.venues.registry import load_venues
 from keeper.exceptions import InputError
 from keeper.routing import route
-from keeper.venues.dydx import ClobPair
-from keeper.venues.registry import load_venues
 from tests.python.conftest import Chain
 
 BTC_PAIR = ClobPair(0, "BTC-USD", -10, -9, 1_000_000, 100_000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol
 
 from keeper.routing import VenueCostModel
 
@@ -30,16 +30,25 @@ class Venue(Protocol):
     def quote(self, market: str, size: Decimal, side: int) -> VenueQuote: ...
 
 
-def cost_model_from_params(name: str, params: Any) -> VenueCostModel:
-    """A cost model from the venue engine's `Market` struct (sizes and prices WAD, rates ppm)."""
-    return VenueCostModel(
-        name=name,
-        half_spread=float(Decimal(params[5]) / PPM),
-        taker_fee=float(Decimal(params[4]) / PPM),
-        depth=float(Decimal(params[7]) / WAD),
-        funding_rate_per_second=float(Decimal(params[10]) / WAD),
-        step=Decimal(params[8]) / WAD,
-    )
+@dataclass(frozen=True)
+class VenueMarketParams:
+    """The fields of a local venue's `Market` struct the keeper prices with (sizes and prices WAD, rates ppm)."""
+
+    taker_fee_ppm: int
+    half_spread_ppm: int
+    depth: int
+    step_size: int
+    funding_rate_per_second: int
+
+    def cost_model(self, name: str) -> VenueCostModel:
+        return VenueCostModel(
+            name=name,
+            half_spread=float(Decimal(self.half_spread_ppm) / PPM),
+            taker_fee=float(Decimal(self.taker_fee_ppm) / PPM),
+            depth=float(Decimal(self.depth) / WAD),
+            funding_rate_per_second=float(Decimal(self.funding_rate_per_second) / WAD),
+            step=Decimal(self.step_size) / WAD,
+        )
 
 
 def taker_fee(size: Decimal, price: Decimal, fee_ppm: int, side: int) -> Decimal:

@@ -1,5 +1,6 @@
-"""Client for the trading module: submit, list and cancel orders, read positions, and execute orders with
-the router's split (the executor's job)."""
+"""Client for the trading module: submit, list and cancel orders, read positions and the backstop book, execute
+orders with the router's split (the executor's job), move venue margin, and the admin's venue and market
+listing."""
 
 from __future__ import annotations
 
@@ -7,28 +8,27 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from functools import cached_property
 
 from eth_typing import ChecksumAddress
 from web3 import Web3
-from web3.contract import Contract
 from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.logs import DISCARD
+from web3.types import BlockIdentifier, TxReceipt
 
-from keeper.chain.artifacts import load_artifact
 from keeper.chain.deployment import Deployment
 from keeper.chain.revert import DecodedError
 from keeper.chain.transactions import Sender
-from keeper.exceptions import ConfigError, InputError, PrimeVaultError
+from keeper.client.adapters import AdapterClient
+from keeper.client.base import AccessControlledClient, struct
+from keeper.client.venues import Venue
+from keeper.client.venues.registry import load_venues
+from keeper.exceptions import ConfigError, InputError, PrimeVaultError, TransactionReverted
 from keeper.routing import route
-from keeper.vault import vault_error_decoder
-from keeper.venues import Venue
-from keeper.venues.registry import load_venues
 
 log = logging.getLogger("primevault.trading")
 WAD = Decimal(10) ** 18
 STATUSES = ("none", "open", "executed", "cancelled")
-PAUSE_TRADE = 1 << 3
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,37 @@ class PositionView:
 
 
 @dataclass(frozen=True)
+class PerpMarket:
+    """One of the module's perp markets, as `markets()` lists them (in market-id order)."""
+
+    feed: ChecksumAddress
+    max_staleness: int
+    feed_decimals: int
+    initial_margin_bps: int
+    maintenance_margin_bps: int
+    ticker: str
+
+
+@dataclass(frozen=True)
+class BookEntry:
+    """A position as the module books it (an account's or the backstop's), WAD units."""
+
+    size: int
+    entry_price: int
+    funding_index: int
+
+
+@dataclass(frozen=True)
+class BackstopUnwind:
+    """One `unwindBackstop` call: close `size` (absolute, base units) of the backstop at a venue within `limit`."""
+
+    market_id: int
+    venue_id: int
+    size: Decimal
+    limit_price: Decimal
+
+
+@dataclass(frozen=True)
 class ExecutionOutcome:
     order_id: int
     split: tuple[tuple[str, Decimal], ...]
@@ -73,20 +104,32 @@ class ExecutionOutcome:
     reason: DecodedError | None
 
 
-class TradingClient:
+class TradingClient(AccessControlledClient):
     def __init__(self, w3: Web3, deployment: Deployment, sender: Sender | None = None) -> None:
         if deployment.trading is None:
             raise ConfigError("this deployment has no trading module: redeploy with `primevault devnet` or `deploy`")
-        self.w3 = w3
+        super().__init__(w3, deployment.trading, "TradingModule", sender)
         self.deployment = deployment
-        self.sender = sender
-        self.contract: Contract = w3.eth.contract(address=deployment.trading, abi=load_artifact("TradingModule").abi)
-        self.decoder = vault_error_decoder()
-        self._venue_names = self._names_by_id()
 
-    def _names_by_id(self) -> list[str]:
+    @cached_property
+    def _venue_names(self) -> list[str]:
+        """Venue names in the module's venue-id order (read once: venues are only ever added at deployment)."""
         by_adapter = {v.adapter: v.name for v in self.deployment.venues}
-        return [by_adapter.get(Web3.to_checksum_address(a), a) for a in self.contract.functions.venues().call()]
+        return [by_adapter.get(a, a) for a in self.adapter_addresses()]
+
+    def adapter_addresses(self, block: BlockIdentifier = "latest") -> list[ChecksumAddress]:
+        """The module's venue adapters, in venue-id order."""
+        return [Web3.to_checksum_address(a) for a in self.contract.functions.venues().call(block_identifier=block)]
+
+    def adapters(self) -> list[AdapterClient]:
+        """A client per venue adapter, in venue-id order, each with its own venue's ABI."""
+        by_adapter = {v.adapter: v for v in self.deployment.venues if v.adapter}
+        clients = []
+        for address in self.adapter_addresses():
+            if address not in by_adapter:
+                raise ConfigError(f"the trading module's adapter {address} is not in the deployment file")
+            clients.append(AdapterClient(self.w3, by_adapter[address], self.sender))
+        return clients
 
     def market_id(self, ticker: str) -> int:
         wanted = self.deployment.market(ticker).ticker
@@ -102,14 +145,13 @@ class TradingClient:
     def order(self, order_id: int) -> OrderView:
         if not 0 <= order_id < self.order_count():
             raise InputError(f"no order {order_id}: ids run from 0 to {self.order_count() - 1}")
-        raw = self.contract.functions.order(order_id).call()
-        return self._order_view(order_id, raw)
+        return self._order_view(order_id)
 
     def order_count(self) -> int:
         return int(self.contract.functions.orderCount().call())
 
     def orders(self, account: str | None = None, open_only: bool = False) -> list[OrderView]:
-        views = [self._order_view(i, self.contract.functions.order(i).call()) for i in range(self.order_count())]
+        views = [self._order_view(i) for i in range(self.order_count())]
         return [
             v
             for v in views
@@ -127,10 +169,26 @@ class TradingClient:
         result = []
         for market_id, market in enumerate(self.deployment.markets):
             for venue_id, venue in enumerate(self._venue_names):
-                size, entry, _ = self.contract.functions.position(account, market_id, venue_id).call()
-                if size:
-                    result.append(PositionView(market.ticker, venue, Decimal(size) / WAD, Decimal(entry) / WAD))
+                fn = self.contract.functions.position(account, market_id, venue_id)
+                entry = struct(BookEntry, fn, fn.call())
+                if entry.size:
+                    result.append(
+                        PositionView(market.ticker, venue, Decimal(entry.size) / WAD, Decimal(entry.entry_price) / WAD)
+                    )
         return result
+
+    def markets(self, block: BlockIdentifier = "latest") -> list[PerpMarket]:
+        fn = self.contract.functions.markets()
+        return [struct(PerpMarket, fn, raw) for raw in fn.call(block_identifier=block)]
+
+    def funding_indexes(self, block: BlockIdentifier = "latest") -> list[int]:
+        """Every venue's cumulative funding index per slot (market x MAX_VENUES + venue); reverts, decoded, if a
+        venue cannot read a market's price."""
+        return [int(f) for f in self.read("read funding indexes", self.contract.functions.fundingIndexes(), block)]
+
+    def net_position(self, market_id: int, venue_id: int) -> int:
+        """The vault's netted position at a venue as the module books it, WAD base units."""
+        return int(self.contract.functions.netPosition(market_id, venue_id).call())
 
     # ------------------------------------------------------------------ writes
 
@@ -146,12 +204,12 @@ class TradingClient:
             deadline,
             reduce_only,
         )
-        receipt = self._sender().transact("submit order", fn)
+        receipt = self.send("submit order", fn)
         events = self.contract.events.OrderSubmitted().process_receipt(receipt, errors=DISCARD)
         return int(events[0]["args"]["orderId"])
 
     def cancel(self, order_id: int) -> None:
-        self._sender().transact("cancel order", self.contract.functions.cancelOrder(order_id))
+        self.send("cancel order", self.contract.functions.cancelOrder(order_id))
 
     def execute(
         self, order_ids: Sequence[int], horizon_seconds: float = 0.0, skip_closed: bool = False
@@ -179,7 +237,7 @@ class TradingClient:
             splits[order_id] = tuple((self._venue_names[i], part) for i, part in parts)
         if not executions:
             return []
-        receipt = self._sender().transact("execute orders", self.contract.functions.executeOrders(executions))
+        receipt = self.send("execute orders", self.contract.functions.executeOrders(executions))
         return self._outcomes(receipt, splits)
 
     # ------------------------------------------------------------------ helpers
@@ -220,30 +278,49 @@ class TradingClient:
         books = []
         for market_id, market in enumerate(self.deployment.markets):
             for venue_id, venue in enumerate(self._venue_names):
-                size, entry, _ = self.contract.functions.backstopPosition(market_id, venue_id).call()
-                if size:
-                    view = BackstopView(
-                        market_id, venue_id, market.ticker, venue, Decimal(size) / WAD, Decimal(entry) / WAD
-                    )
-                    books.append(view)
+                fn = self.contract.functions.backstopPosition(market_id, venue_id)
+                entry = struct(BookEntry, fn, fn.call())
+                if entry.size:
+                    size, price = Decimal(entry.size) / WAD, Decimal(entry.entry_price) / WAD
+                    books.append(BackstopView(market_id, venue_id, market.ticker, venue, size, price))
         return books
 
-    def unwind_backstop(self, market_id: int, venue_id: int, size: Decimal, limit_price: Decimal) -> Any:
-        """Closes `size` (absolute, base units) of the backstop's position at a venue within `limit_price`."""
-        return self._sender().transact(
-            "unwind backstop", self.unwind_backstop_call(market_id, venue_id, size, limit_price)
+    def unwind_backstop(self, unwinds: Sequence[BackstopUnwind]) -> list[TxReceipt | TransactionReverted]:
+        """Sends every unwind before waiting for any (to share a block); each one's receipt or decoded revert."""
+        fns = [
+            self.contract.functions.unwindBackstop(u.market_id, u.venue_id, _to_wad(u.size), _to_wad(u.limit_price))
+            for u in unwinds
+        ]
+        return self.send_all("unwind backstop", fns)
+
+    def deposit_margin(self, venue_id: int, amount: int) -> TxReceipt:
+        """Moves `amount` (base units) of the vault's base token to a venue as margin (executor)."""
+        return self.send("deposit margin", self.contract.functions.depositMargin(venue_id, amount))
+
+    def request_margin_withdrawal(self, venue_id: int, amount: int) -> TxReceipt:
+        """Asks a venue to send margin back (instant or after the venue's delay, see `claim_margin_withdrawals`)."""
+        return self.send("withdraw margin", self.contract.functions.requestMarginWithdrawal(venue_id, amount))
+
+    def claim_margin_withdrawals(self, venue_id: int) -> TxReceipt:
+        return self.send("claim margin", self.contract.functions.claimMarginWithdrawals(venue_id))
+
+    # ------------------------------------------------------------------ governance (the admin's key)
+
+    def add_venue(self, name: str, adapter: str) -> TxReceipt:
+        return self.send(f"add {name}", self.contract.functions.addVenue(Web3.to_checksum_address(adapter)))
+
+    def add_market(
+        self, ticker: str, feed: str, max_staleness: int, initial_margin_bps: int, maintenance_margin_bps: int
+    ) -> TxReceipt:
+        """Lists a perp market (the module reads its feed's decimals itself)."""
+        fn = self.contract.functions.addMarket(
+            ticker, Web3.to_checksum_address(feed), max_staleness, initial_margin_bps, maintenance_margin_bps
         )
+        return self.send(f"list {ticker}", fn)
 
-    def unwind_backstop_call(self, market_id: int, venue_id: int, size: Decimal, limit_price: Decimal) -> Any:
-        """The `unwindBackstop` call, unsent (to send several together)."""
-        return self.contract.functions.unwindBackstop(market_id, venue_id, _to_wad(size), _to_wad(limit_price))
-
-    def trading_paused(self) -> bool:
-        """Whether the pause guardian has paused trading (then nothing executes)."""
-        vault = self.w3.eth.contract(address=self.deployment.vault, abi=load_artifact("PrimeVault").abi)
-        return bool(int(vault.functions.pausedActions().call()) & PAUSE_TRADE)
-
-    def _outcomes(self, receipt: Any, splits: dict[int, tuple[tuple[str, Decimal], ...]]) -> list[ExecutionOutcome]:
+    def _outcomes(
+        self, receipt: TxReceipt, splits: dict[int, tuple[tuple[str, Decimal], ...]]
+    ) -> list[ExecutionOutcome]:
         executed = {
             int(e["args"]["orderId"]): e["args"]
             for e in self.contract.events.OrderExecuted().process_receipt(receipt, errors=DISCARD)
@@ -258,7 +335,12 @@ class TradingClient:
                 args = executed[order_id]
                 outcomes.append(
                     ExecutionOutcome(
-                        order_id, split, True, Decimal(args["averagePrice"]) / WAD, Decimal(args["fees"]) / 10**6, None
+                        order_id,
+                        split,
+                        True,
+                        Decimal(args["averagePrice"]) / WAD,
+                        Decimal(args["fees"]).scaleb(-self.deployment.base.decimals),
+                        None,
                     )
                 )
             else:
@@ -266,23 +348,32 @@ class TradingClient:
                 outcomes.append(ExecutionOutcome(order_id, split, False, None, None, reason))
         return outcomes
 
-    def _order_view(self, order_id: int, raw: Sequence[Any]) -> OrderView:
-        account, market, reduce_only, status, deadline, size, limit, _operator, _epoch = raw
+    def _order_view(self, order_id: int) -> OrderView:
+        fn = self.contract.functions.order(order_id)
+        raw = struct(_StoredOrder, fn, fn.call())
         return OrderView(
             order_id,
-            Web3.to_checksum_address(account),
-            self.deployment.markets[market].ticker,
-            Decimal(size) / WAD,
-            Decimal(limit) / WAD,
-            int(deadline),
-            bool(reduce_only),
-            STATUSES[status],
+            Web3.to_checksum_address(raw.account),
+            self.deployment.markets[raw.market].ticker,
+            Decimal(raw.size) / WAD,
+            Decimal(raw.limit_price) / WAD,
+            int(raw.deadline),
+            bool(raw.reduce_only),
+            STATUSES[raw.status],
         )
 
-    def _sender(self) -> Sender:
-        if self.sender is None:
-            raise PrimeVaultError("this action sends a transaction: give a key (--keystore or --dev-account)")
-        return self.sender
+
+@dataclass(frozen=True)
+class _StoredOrder:
+    """The fields of the module's `Order` struct that an `OrderView` shows."""
+
+    account: str
+    market: int
+    reduce_only: bool
+    status: int
+    deadline: int
+    size: int
+    limit_price: int
 
 
 def _to_wad(value: Decimal) -> int:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from web3 import Web3
 
 from keeper.chain.deployment import Deployment
+from keeper.client.venues import Venue
+from keeper.client.venues.dydx import DydxVenue
+from keeper.client.venues.rabbitx import RabbitVenue
 from keeper.exceptions import ConfigError
-from keeper.venues import Venue
-from keeper.venues.dydx import DydxVenue
-from keeper.venues.rabbitx import RabbitVenue
 
 
 def load_venues(w3: Web3, deployment: Deployment) -> list[Venue]:

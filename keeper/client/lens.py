@@ -1,0 +1,89 @@
+"""PrimeVaultLens: every account's balances a page at a time, and every collateral price, each in one call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from eth_typing import ChecksumAddress
+from web3 import Web3
+from web3.types import BlockIdentifier
+
+from keeper.client.base import ContractClient
+
+MAX_PAGE_SIZE = 1000
+MAX_SLOTS = 16  # the lens's `openSlots` bitmap: market x MAX_VENUES + venue
+
+
+@dataclass(frozen=True)
+class PerpPosition:
+    """One open position of an account, in the trading module's units (WAD)."""
+
+    slot: int  # market x MAX_VENUES + venue
+    size: int
+    entry_price: int
+    funding_index: int
+
+
+@dataclass(frozen=True)
+class AccountSnapshot:
+    """One row of the lens's paged account view."""
+
+    account: ChecksumAddress
+    base_balance: int
+    collateral: tuple[int, ...]
+    positions: tuple[PerpPosition, ...] = ()
+
+
+class CollateralPrices(NamedTuple):
+    """Every collateral price in the vault's asset order: raw feed answers (each in its feed's decimals), an
+    unusable one (stale or not positive) read as 0 and flagged."""
+
+    prices: list[int]
+    usable: list[bool]
+
+
+class LensClient(ContractClient):
+    def __init__(self, w3: Web3, lens: str, vault: ChecksumAddress) -> None:
+        super().__init__(w3, lens, "PrimeVaultLens")
+        self.vault = vault
+
+    def prices(self, block: BlockIdentifier = "latest") -> CollateralPrices:
+        prices, usable = self.read("read prices", self.contract.functions.prices(self.vault), block)
+        return CollateralPrices([int(p) for p in prices], [bool(u) for u in usable])
+
+    def accounts_page(
+        self, offset: int, limit: int, block: BlockIdentifier = "latest"
+    ) -> tuple[list[AccountSnapshot], int]:
+        """Accounts `offset` to `offset + limit` of the vault's list, and how many there are."""
+        page, total = self.contract.functions.accounts(self.vault, offset, limit).call(block_identifier=block)
+        return [_snapshot(*row) for row in page], int(total)
+
+    def iter_accounts(
+        self, page_size: int = MAX_PAGE_SIZE, block: BlockIdentifier = "latest"
+    ) -> Iterator[AccountSnapshot]:
+        """Every account, one `eth_call` per page, all pages read at the same block."""
+        offset = 0
+        while True:
+            rows, total = self.accounts_page(offset, page_size, block)
+            yield from rows
+            offset += len(rows)
+            if offset >= total or not rows:
+                return
+
+
+def _snapshot(
+    account: str, base: int, collateral: Sequence[int], open_slots: int, positions: Sequence[Sequence[int]]
+) -> AccountSnapshot:
+    # Positions come in the order of the set bits of `openSlots`.
+    slots = [slot for slot in range(MAX_SLOTS) if open_slots >> slot & 1]
+    return AccountSnapshot(
+        Web3.to_checksum_address(account),
+        int(base),
+        tuple(int(c) for c in collateral),
+        tuple(
+            PerpPosition(slot, int(size), int(entry), int(funding))
+            for slot, (size, entry, funding) in zip(slots, positions, strict=True)
+        ),
+    )

@@ -1,0 +1,293 @@
+"""Typed client for a deployed PrimeVault: reads in base units, writes through a `Sender`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eth_typing import ChecksumAddress
+from web3 import Web3
+from web3.logs import DISCARD
+from web3.types import BlockIdentifier, TxReceipt
+
+from keeper.chain.deployment import Deployment, TokenInfo
+from keeper.chain.revert import DecodedError
+from keeper.chain.transactions import Sender
+from keeper.client.base import AccessControlledClient, struct
+from keeper.client.lens import LensClient
+from keeper.client.tokens import TokenClient
+from keeper.exceptions import TransactionReverted
+
+MAX_UINT256 = 2**256 - 1
+PERMISSIONS = {"withdraw": 1 << 0, "transfer": 1 << 1, "trade": 1 << 2}
+PAUSE_TRADE = 1 << 3  # the pause flag that stops order execution (IPrimeVault's PAUSE_TRADE)
+
+
+def sub_account(owner: str, sub_id: int) -> ChecksumAddress:
+    """Sub-account `sub_id` (0..255) of `owner`: the owner's address XOR `sub_id`."""
+    if not 0 <= sub_id <= 255:
+        raise ValueError(f"sub-account id {sub_id} is out of range 0..255")
+    return Web3.to_checksum_address((int(owner, 16) ^ sub_id).to_bytes(20, "big"))
+
+
+@dataclass(frozen=True)
+class AccountHealth:
+    """Health of one sub-account, all in base units (see `IPrimeVault.AccountHealth`)."""
+
+    base_balance: int
+    debt: int
+    collateral_value: int
+    unrealized_pnl: int
+    equity: int
+    initial_requirement: int
+    maintenance_requirement: int
+    liquidatable: bool
+
+
+@dataclass(frozen=True)
+class AssetConfig:
+    address: ChecksumAddress
+    feed: ChecksumAddress
+    max_staleness: int
+    initial_haircut_bps: int
+    maintenance_haircut_bps: int
+    liquidation_penalty_bps: int
+    index: int
+    scale_exponent: int
+
+
+@dataclass(frozen=True)
+class AssetListing:
+    """What the admin lists a collateral asset with (`listAsset`'s parameters)."""
+
+    feed: ChecksumAddress
+    max_staleness: int
+    initial_haircut_bps: int
+    maintenance_haircut_bps: int
+    liquidation_penalty_bps: int
+    supply_cap: int  # token units
+
+
+@dataclass(frozen=True)
+class HaircutBounds:
+    """Where and how fast the risk manager may move an asset's haircuts."""
+
+    min_bps: int
+    max_bps: int
+    max_step_bps: int
+    min_interval: int  # seconds between updates
+    last_update: int  # unix seconds
+
+
+@dataclass(frozen=True)
+class MarketState:
+    supply_index: int
+    borrow_index: int
+    last_accrual_time: int
+    total_supply: int
+    total_borrow: int
+    utilization_wad: int
+    supply_rate_per_second: int
+    borrow_rate_per_second: int
+    reserves: int
+
+
+@dataclass(frozen=True)
+class LiquidationEvent:
+    account: ChecksumAddress
+    debt_cleared: int
+    shortfall: int
+
+
+@dataclass(frozen=True)
+class LiquidationResult:
+    liquidated: tuple[LiquidationEvent, ...]
+    bad_debt: int
+    reward: int
+    gas_used: int
+    block: int
+    # Accounts the vault left out with `LiquidationSkipped` (their prices are unusable), with the reason.
+    skipped: tuple[tuple[ChecksumAddress, DecodedError], ...] = ()
+
+
+class VaultClient(AccessControlledClient):
+    """Reads and writes one PrimeVault deployment. Writes need a `Sender`."""
+
+    def __init__(self, w3: Web3, deployment: Deployment, sender: Sender | None = None) -> None:
+        super().__init__(w3, deployment.vault, "PrimeVault", sender)
+        self.deployment = deployment
+        self.lens = LensClient(w3, deployment.lens, deployment.vault)
+
+    # ------------------------------------------------------------------ reads
+
+    def token(self, symbol: str) -> TokenClient:
+        """The base or collateral token `symbol`, sending (approvals, the mocks' faucet) as this client does."""
+        return TokenClient(self.w3, self.deployment.token(symbol), self.sender)
+
+    def health(self, account: str, block: BlockIdentifier = "latest") -> AccountHealth:
+        fn = self.contract.functions.accountHealth(_checksum(account))
+        return struct(AccountHealth, fn, self.read("read account health", fn, block))
+
+    def owner_of(self, account: str) -> ChecksumAddress:
+        return Web3.to_checksum_address(self.contract.functions.ownerOf(_checksum(account)).call())
+
+    def available_liquidity(self) -> int:
+        """Base units the vault holds, which is what can be borrowed or withdrawn right now."""
+        return self.token(self.deployment.base.symbol).balance_of(self.deployment.vault)
+
+    def base_balance(self, account: str) -> int:
+        return int(self.contract.functions.baseBalanceOf(_checksum(account)).call())
+
+    def collateral_balance(self, account: str, symbol: str, block: BlockIdentifier = "latest") -> int:
+        address = self.deployment.token(symbol).address
+        fn = self.contract.functions.collateralBalanceOf(_checksum(account), address)
+        return int(fn.call(block_identifier=block))
+
+    def is_liquidatable(self, account: str, block: BlockIdentifier = "latest") -> bool:
+        return bool(self.read("check liquidatable", self.contract.functions.isLiquidatable(account), block))
+
+    def asset_configs(self) -> list[AssetConfig]:
+        configs = []
+        for address in self.contract.functions.collateralAssets().call():
+            fn = self.contract.functions.assetConfig(address)
+            configs.append(struct(AssetConfig, fn, fn.call(), address=Web3.to_checksum_address(address)))
+        return configs
+
+    def haircut_bounds(self, asset: str) -> HaircutBounds:
+        fn = self.contract.functions.haircutBounds(_checksum(asset))
+        return struct(HaircutBounds, fn, fn.call())
+
+    def market(self) -> MarketState:
+        fn = self.contract.functions.marketState()
+        return struct(MarketState, fn, fn.call())
+
+    def account_count(self, block: BlockIdentifier = "latest") -> int:
+        return int(self.contract.functions.accountCount().call(block_identifier=block))
+
+    def trading_paused(self) -> bool:
+        """Whether the pause guardian has paused trading (then no order executes)."""
+        return bool(int(self.contract.functions.pausedActions().call()) & PAUSE_TRADE)
+
+    def collateral_reserves(self, symbol: str) -> int:
+        """Absorbed collateral of `symbol` the vault holds for sale, token units."""
+        return int(self.contract.functions.collateralReserves(self.deployment.token(symbol).address).call())
+
+    def quote_collateral(self, symbol: str, base_amount: int) -> int:
+        """Collateral `buyCollateral` gives for `base_amount` of the base token, at its discount."""
+        address = self.deployment.token(symbol).address
+        return int(self.contract.functions.quoteCollateral(address, base_amount).call())
+
+    # ------------------------------------------------------------------ writes
+
+    def deposit(self, account: str, symbol: str, amount: int) -> TxReceipt:
+        token = self.deployment.token(symbol)
+        self._approve(token, amount)
+        fn = self.contract.functions.deposit(_checksum(account), token.address, amount)
+        return self.send(f"deposit {symbol}", fn)
+
+    def withdraw(self, account: str, symbol: str, amount: int, receiver: str | None = None) -> TxReceipt:
+        to = _checksum(receiver or self.signer().address)
+        fn = self.contract.functions.withdraw(_checksum(account), self.deployment.token(symbol).address, amount, to)
+        return self.send(f"withdraw {symbol}", fn)
+
+    def repay(self, account: str, amount: int | None = None) -> TxReceipt:
+        """Repays `amount` of base debt, or all of it when `amount` is None."""
+        if amount is None:
+            debt = max(-self.base_balance(account), 0)
+            # Interest accrues until the transaction is mined: approve a little more than today's debt.
+            self._approve(self.deployment.base, debt + debt // 1000 + 1)
+            amount = MAX_UINT256
+        else:
+            self._approve(self.deployment.base, amount)
+        return self.send("repay", self.contract.functions.repay(_checksum(account), amount))
+
+    def transfer(self, source: str, target: str, symbol: str, amount: int) -> TxReceipt:
+        address = self.deployment.token(symbol).address
+        fn = self.contract.functions.transfer(_checksum(source), _checksum(target), address, amount)
+        return self.send(f"transfer {symbol}", fn)
+
+    def set_operator(self, account: str, operator: str, permissions: int) -> TxReceipt:
+        fn = self.contract.functions.setOperator(_checksum(account), _checksum(operator), permissions)
+        return self.send("set operator", fn)
+
+    def liquidate(self, accounts: Sequence[str], gas: int | None = None) -> LiquidationResult:
+        fn = self.contract.functions.liquidate([_checksum(a) for a in accounts])
+        return self._liquidation_result(self.send("liquidate", fn, gas=gas))
+
+    def liquidate_batches(self, batches: Sequence[Sequence[str]]) -> list[LiquidationResult | TransactionReverted]:
+        """Sends every batch before waiting for any (consecutive nonces, so that they can share a block);
+        returns each batch's result, or its decoded revert if it failed."""
+        fns = [self.contract.functions.liquidate([_checksum(a) for a in batch]) for batch in batches]
+        return [
+            outcome if isinstance(outcome, TransactionReverted) else self._liquidation_result(outcome)
+            for outcome in self.send_all("liquidate", fns)
+        ]
+
+    def buy_collateral(self, symbol: str, min_amount_out: int, base_amount: int, recipient: str) -> TxReceipt:
+        """Buys absorbed collateral at the vault's discount (the base token must be approved)."""
+        address = self.deployment.token(symbol).address
+        fn = self.contract.functions.buyCollateral(address, min_amount_out, base_amount, _checksum(recipient))
+        return self.send("buy collateral", fn)
+
+    def update_haircuts(self, symbol: str, initial_bps: int, maintenance_bps: int) -> TxReceipt:
+        """The risk manager's move of an asset's haircuts, inside its bounds."""
+        address = self.deployment.token(symbol).address
+        return self.send(
+            "update haircuts", self.contract.functions.updateHaircuts(address, initial_bps, maintenance_bps)
+        )
+
+    # ------------------------------------------------------------------ governance (the admin's key)
+
+    def list_asset(self, symbol: str, listing: AssetListing) -> TxReceipt:
+        params = (
+            listing.feed,
+            listing.max_staleness,
+            listing.initial_haircut_bps,
+            listing.maintenance_haircut_bps,
+            listing.liquidation_penalty_bps,
+            listing.supply_cap,
+        )
+        return self.send(
+            f"list {symbol}", self.contract.functions.listAsset(self.deployment.token(symbol).address, params)
+        )
+
+    def set_haircut_bounds(
+        self, symbol: str, min_bps: int, max_bps: int, max_step_bps: int, min_interval: int
+    ) -> TxReceipt:
+        address = self.deployment.token(symbol).address
+        fn = self.contract.functions.setHaircutBounds(address, min_bps, max_bps, max_step_bps, min_interval)
+        return self.send(f"set {symbol} haircut bounds", fn)
+
+    def set_trading_module(self, module: str) -> TxReceipt:
+        return self.send("set trading module", self.contract.functions.setTradingModule(_checksum(module)))
+
+    def set_paused(self, actions: int) -> TxReceipt:
+        """The pause guardian's flags (a bit per action; 0 resumes everything)."""
+        return self.send("set paused", self.contract.functions.setPaused(actions))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _liquidation_result(self, receipt: TxReceipt) -> LiquidationResult:
+        events = self.contract.events
+        liquidated = tuple(
+            LiquidationEvent(e["args"]["account"], e["args"]["debtCleared"], e["args"]["shortfall"])
+            for e in events.Liquidated().process_receipt(receipt, errors=DISCARD)
+        )
+        bad_debt = sum(e["args"]["amount"] for e in events.BadDebt().process_receipt(receipt, errors=DISCARD))
+        reward = sum(e["args"]["reward"] for e in events.LiquidatorRewarded().process_receipt(receipt, errors=DISCARD))
+        skipped = tuple(
+            (e["args"]["account"], self.decoder.decode(bytes(e["args"]["reason"])))
+            for e in events.LiquidationSkipped().process_receipt(receipt, errors=DISCARD)
+        )
+        return LiquidationResult(liquidated, bad_debt, reward, receipt["gasUsed"], receipt["blockNumber"], skipped)
+
+    def _approve(self, token: TokenInfo, amount: int) -> None:
+        """Approves the vault for exactly `amount` when the allowance is short: never an unlimited approval, so a
+        wallet exposes to the vault no more than the transaction it is about to send."""
+        client = TokenClient(self.w3, token, self.signer())
+        if client.allowance(self.signer().address, self.deployment.vault) < amount:
+            client.approve(self.deployment.vault, amount)
+
+
+def _checksum(address: str) -> ChecksumAddress:
+    return Web3.to_checksum_address(address)
