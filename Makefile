@@ -12,7 +12,7 @@ FORGE := $(or $(shell command -v forge 2>/dev/null),$(CURDIR)/node_modules/@foun
 SLITHER_VENV := .venv-slither
 SLITHER_VERSION := 0.11.6
 
-.PHONY: help setup build test test-contracts test-python lint slither demo devnet gas bench clean
+.PHONY: help setup build test test-fast test-contracts test-python lint slither demo devnet gas bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -42,6 +42,14 @@ build: setup ## Compile the contracts and export the ABIs the Python package shi
 	$(BIN)/python scripts/export_artifacts.py
 
 test: build test-contracts test-python lint ## Run every test: forge (unit, fuzz, invariant, gas), pytest, ruff, mypy, Slither
+
+# For development: seconds, not minutes. No anvil, no Slither, no fuzzing: the Python unit tests (those not marked
+# `chain`), ruff and mypy.
+test-fast: setup ## Quick checks while developing: ruff, mypy and the Python unit tests (no chain)
+	$(BIN)/ruff check keeper tests/python scripts bench
+	$(BIN)/ruff format --check keeper tests/python scripts bench
+	$(BIN)/mypy
+	$(BIN)/pytest -m "not chain" -q
 
 # `forge build --sizes` fails if a contract exceeds the 24,576-byte limit mainnet and anvil enforce.
 test-contracts: build

@@ -56,6 +56,14 @@ class Chain:
         self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the session's anvil, through any fixture, is a chain test; tests that start their own
+    anvil are marked where they are written."""
+    for item in items:
+        if "_session_chain" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.chain)
+
+
 @pytest.fixture(scope="session")
 def _session_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     with Anvil() as node:

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from eth_account import Account
 from web3 import Web3
@@ -18,6 +19,8 @@ from keeper.chain.anvil import Anvil
 from keeper.chain.deployment import Deployment
 from keeper.cli.main import cli
 from keeper.devnet.crash import run_crash
+
+pytestmark = pytest.mark.chain  # every test here starts its own anvil
 
 
 def test_devnet_deploys_writes_the_file_and_stops_on_sigterm(tmp_path: Path) -> None:

@@ -21,6 +21,8 @@ from keeper.daemon.runner import Keeper
 from keeper.exceptions import ConfigError
 from tests.python.conftest import Chain
 
+pytestmark = pytest.mark.chain  # the session's anvil, and anvils of their own
+
 
 def config_for(chain: Chain, tmp_path: Path, **overrides: Any) -> KeeperConfig:
     config = KeeperConfig(
