@@ -22,6 +22,7 @@ ARTIFACT_NAMES = (
     "MockPriceFeed",
     "DydxStyleVenue",
     "RabbitStyleVenue",
+    "RabbitXCustody",
 )
 
 

@@ -13,10 +13,6 @@ if TYPE_CHECKING:
     from keeper.devnet.crash import CrashReport
 
 
-def _usd(units: int) -> str:
-    return f"{format_units(units, 6, 2)} USDC"
-
-
 @click.command()
 @click.option("--depositors", type=click.IntRange(5, 2000), default=200, show_default=True)
 @click.option("--crash", type=click.FloatRange(0.05, 0.8), default=0.35, show_default=True, help="ETH's fall.")
@@ -52,6 +48,11 @@ def demo(depositors: int, crash: float, seed: int, report_dir: Path) -> None:
 
 
 def _print(r: CrashReport) -> None:
+    base = r.deployment.base
+
+    def _usd(units: int) -> str:
+        return f"{format_units(units, base.decimals, 2)} {base.symbol}"
+
     liquidated = {a for _, a, *_ in r.liquidations}
     rows = [
         ("depositors (of them perp traders)", f"{r.depositors} ({r.traders})"),

@@ -222,7 +222,7 @@ def execute(ctx: CliContext, order_ids: tuple[int, ...], horizon_hours: float) -
             assert outcome.average_price is not None and outcome.fees is not None
             click.echo(
                 f"order {outcome.order_id} executed across {split} at {outcome.average_price:,.2f}, "
-                f"fees {outcome.fees:,.2f} USDC"
+                f"fees {outcome.fees:,.2f} {ctx.deployment.base.symbol}"
             )
         else:
             failed.append(f"order {outcome.order_id} cancelled: {outcome.reason}")

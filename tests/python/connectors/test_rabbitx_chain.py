@@ -6,14 +6,12 @@ with its named error."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import aiohttp
 import pytest
@@ -24,8 +22,9 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 
 from keeper.chain.anvil import Anvil
+from keeper.chain.artifacts import load_artifact
 from keeper.chain.keys import dev_account
-from keeper.chain.revert import ErrorDecoder
+from keeper.chain.revert import ErrorDecoder, error_decoder
 from keeper.chain.transactions import Sender
 from keeper.connectors.rabbitx.client import RabbitXClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
@@ -38,17 +37,14 @@ from keeper.exceptions import TransactionReverted
 from .conftest import service_on_thread
 from .rabbitx_service import SIGNER_KEY, RabbitXService
 
+pytestmark = pytest.mark.chain  # its own anvil
+
 D = Decimal
 T = TypeVar("T")
 
 CONFIRMATIONS = 3
 TRADER = 3  # anvil dev accounts: the trader's wallet, and the keeper that submits the claim
 KEEPER = 4
-
-
-def _artifact(name: str) -> dict[str, Any]:
-    artifact: dict[str, Any] = json.loads(resources.files("keeper.artifacts").joinpath(f"{name}.json").read_text())
-    return artifact
 
 
 @dataclass
@@ -81,21 +77,21 @@ def node() -> Iterator[Anvil]:
 @pytest.fixture
 def custody(node: Anvil) -> Custody:
     w3 = Web3(Web3.HTTPProvider(node.url))
-    token, vault = _artifact("MockERC20"), _artifact("RabbitXCustody")
-    decoder = ErrorDecoder(vault["abi"], token["abi"])
+    token, vault = load_artifact("MockERC20"), load_artifact("RabbitXCustody")
+    decoder = error_decoder()
     deployer = Sender(w3, dev_account(0), decoder)
     usdc = deployer.deploy(
         "deploy USDC",
-        w3.eth.contract(abi=token["abi"], bytecode=token["bytecode"]).constructor("USD Coin", "USDC", 6),
+        w3.eth.contract(abi=token.abi, bytecode=token.bytecode).constructor("USD Coin", "USDC", 6),
     )
     signer = Account.from_key(SIGNER_KEY).address
-    factory = w3.eth.contract(abi=vault["abi"], bytecode=vault["bytecode"])
+    factory = w3.eth.contract(abi=vault.abi, bytecode=vault.bytecode)
     address = deployer.deploy("deploy RabbitXCustody", factory.constructor(usdc, signer, deployer.address))
     return Custody(
         w3,
         node.url,
-        w3.eth.contract(address=usdc, abi=token["abi"]),
-        w3.eth.contract(address=address, abi=vault["abi"]),
+        w3.eth.contract(address=usdc, abi=token.abi),
+        w3.eth.contract(address=address, abi=vault.abi),
         decoder,
         w3.eth.block_number,
     )
