@@ -214,7 +214,7 @@ def chain_figures(accounts: int) -> None:
         w3.provider.make_request("evm_setIntervalMining", [BLOCK_SECONDS])  # type: ignore[arg-type]
         feed = w3.eth.contract(address=deployment.token("WETH").feed, abi=_feed_abi())
         price_block = admin.transact("drop ETH", feed.functions.setAnswer(2700 * 10**8))["blockNumber"]
-        results = keeper.risk_cycle()
+        results = keeper.jobs.liquidation.run()
         _liquidation_wave(w3, price_block, results)
 
 

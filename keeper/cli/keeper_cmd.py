@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import time
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,17 @@ import click
 from click.core import ParameterSource
 
 from keeper.cli.context import CliContext, pass_context
+from keeper.cli.params import JSON_OPTION
 from keeper.daemon.config import JOBS, KeeperConfig, load_config
 from keeper.daemon.runner import Keeper
+from keeper.jobs.context import JobContext
+from keeper.jobs.haircuts import HaircutJob
+from keeper.jobs.roles import check_roles
 from keeper.liquidator import arrays, risk_parameters
-from keeper.risk.stress import parse_shocks, shocked, stress
+from keeper.risk.haircuts import HaircutProposal
+from keeper.risk.stress import StressResult, parse_shocks, shocked, stress
+from keeper.units import format_units
+from keeper.wiring import wire
 
 _config_option = click.option(
     "--config",
@@ -51,9 +59,9 @@ def _configure_logging(level: str) -> None:
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
 
 
-def _keeper_config(ctx: CliContext, path: Path | None, **overrides: Any) -> KeeperConfig:
+def _keeper_config(ctx: CliContext, path: Path | None, need_key: bool = True, **overrides: Any) -> KeeperConfig:
     """The keeper's settings: defaults < TOML < environment < flags. Only global flags given on the command line
-    count as flags; their defaults must not hide the file's values."""
+    count as flags; their defaults must not hide the file's values. Read-only commands pass `need_key=False`."""
     root = click.get_current_context().find_root()
     given = {
         name
@@ -68,7 +76,7 @@ def _keeper_config(ctx: CliContext, path: Path | None, **overrides: Any) -> Keep
         "password_file": ctx.password_file,
     }
     base.update(overrides)
-    return load_config(path, base)
+    return load_config(path, base, need_key)
 
 
 @click.group("keeper")
@@ -124,7 +132,7 @@ def run(
     keeper = Keeper(config)
     if config.once:
         keeper.run_once()
-        found = keeper.last_scan
+        found = keeper.jobs.liquidation.last_scan
         click.echo(
             f"one cycle done: {len(found.accounts) if found else 0} accounts scanned, "
             f"{len(found.liquidatable) if found else 0} liquidatable at block {found.block if found else '-'}"
@@ -141,15 +149,31 @@ def risk_group() -> None:
 @risk_group.command()
 @_config_option
 @click.option("--apply", is_flag=True, help="Push the changes allowed now (risk-manager key).")
+@JSON_OPTION
 @pass_context
-def haircuts(ctx: CliContext, config_path: Path | None, apply: bool) -> None:
+def haircuts(ctx: CliContext, config_path: Path | None, apply: bool, as_json: bool) -> None:
     """Current haircuts next to proposed ones.
 
-    The volatility model's proposals, with its inputs; --apply pushes the changes allowed now.
+    The volatility model's proposals, with its inputs; --apply pushes the changes allowed now (and needs the
+    risk manager's key; without it no key is needed).
     """
-    config = _keeper_config(ctx, config_path, metrics_port="off", jobs=("haircuts",), apply_haircuts=apply)
-    keeper = Keeper(config)
-    proposals = keeper.haircut_job(apply=apply)
+    config = _keeper_config(
+        ctx, config_path, need_key=apply, metrics_port="off", jobs=("haircuts",), apply_haircuts=apply
+    )
+    wiring = wire(config, sign=apply)
+    roles = check_roles(config, wiring.clients, wiring.sender.address) if wiring.sender else frozenset()
+    context = JobContext.build(config, wiring.clients, roles)
+    try:
+        proposals = HaircutJob(context).run(apply=apply)
+    finally:
+        context.prices.close()
+    changed = [p.asset for p in proposals if p.changes] if apply else None
+    if as_json:
+        document: dict[str, Any] = {"proposals": [_proposal_view(p) for p in proposals]}
+        if changed is not None:
+            document["pushed"] = changed
+        click.echo(json.dumps(document, indent=2))
+        return
     click.echo(
         f"{'asset':<6} {'samples':>7} {'vol/day ewma':>12} {'window':>8} {'add-on':>7}  "
         f"{'current i/m':>12}  {'formula i/m':>12}  {'next i/m':>12}"
@@ -161,42 +185,81 @@ def haircuts(ctx: CliContext, config_path: Path | None, apply: bool) -> None:
         upcoming = f"{p.next_initial_bps:>5}/{p.next_maintenance_bps:<6}"
         note = "" if p.allowed_now else "  (too soon after the last update)"
         click.echo(f"{inputs} {p.liquidity_addon_bps:>7}  {current}  {target}  {upcoming}{note}")
-    if apply:
-        changed = [p.asset for p in proposals if p.changes]
+    if changed is not None:
         click.echo(f"pushed: {', '.join(changed) if changed else 'nothing to change'}")
+
+
+def _proposal_view(p: HaircutProposal) -> dict[str, Any]:
+    """A proposal for --json: haircuts in basis points, volatilities as decimal strings."""
+    return {
+        "asset": p.asset,
+        "samples": p.samples,
+        "ewma_daily_vol": _float_text(p.ewma_daily_vol),
+        "window_daily_vol": _float_text(p.window_daily_vol),
+        "liquidity_addon_bps": p.liquidity_addon_bps,
+        "current_bps": {"initial": p.current_initial_bps, "maintenance": p.current_maintenance_bps},
+        "formula_bps": {"initial": p.target_initial_bps, "maintenance": p.target_maintenance_bps},
+        "next_bps": {"initial": p.next_initial_bps, "maintenance": p.next_maintenance_bps},
+        "allowed_now": p.allowed_now,
+        "changes": p.changes,
+    }
 
 
 @risk_group.command("stress")
 @_config_option
 @click.option("--shock", required=True, help="Price moves, e.g. ETH=-30%,BTC=-20%.")
+@JSON_OPTION
 @pass_context
-def stress_command(ctx: CliContext, config_path: Path | None, shock: str) -> None:
+def stress_command(ctx: CliContext, config_path: Path | None, shock: str, as_json: bool) -> None:
     """What a price shock would liquidate.
 
-    How many accounts it makes liquidatable, the shortfall, and whether reserves cover it.
+    How many accounts it makes liquidatable, the shortfall, and whether reserves cover it, in the base token.
+    Reads only: needs no key.
     """
     shocks = parse_shocks(shock)
-    keeper = Keeper(_keeper_config(ctx, config_path, metrics_port="off", jobs=()))
+    config = _keeper_config(ctx, config_path, need_key=False, metrics_port="off", jobs=())
+    clients = wire(config, sign=False).clients
+    deployment = clients.deployment
     started = time.monotonic()
-    params = risk_parameters(keeper.clients)
-    accounts = list(keeper.clients.lens.iter_accounts())
+    params = risk_parameters(clients)
+    accounts = list(clients.lens.iter_accounts())
     base, collateral, perp = arrays(accounts, params)
-    assets = [t.symbol.removeprefix("W") for t in keeper.deployment.collateral]
-    markets = [m.ticker.split("-")[0] for m in keeper.deployment.markets]
-    penalties = [c.liquidation_penalty_bps for c in keeper.vault.asset_configs()]
+    assets = [t.symbol.removeprefix("W") for t in deployment.collateral]
+    markets = [m.ticker.split("-")[0] for m in deployment.markets]
+    penalties = [c.liquidation_penalty_bps for c in clients.vault.asset_configs()]
+    reserves = clients.vault.market().reserves
     result = stress(
-        base,
-        collateral,
-        perp,
-        params,
-        shocked(params, assets, markets, shocks),
-        penalties,
-        float(keeper.vault.market().reserves),
+        base, collateral, perp, params, shocked(params, assets, markets, shocks), penalties, float(reserves)
     )
+    view = _stress_view(result, reserves, deployment.base.symbol, deployment.base.decimals)
+    if as_json:
+        click.echo(json.dumps({**view, "shocks": {k: _float_text(v) for k, v in shocks.items()}}, indent=2))
+        return
+    symbol = view["symbol"]
     click.echo(f"accounts                  {result.accounts}")
     click.echo(f"liquidatable now          {result.liquidatable_before}")
     click.echo(f"liquidatable after shock  {result.liquidatable_after}")
-    click.echo(f"shortfall                 {result.shortfall / 1e6:,.2f} USDC")
-    click.echo(f"reserves                  {result.reserves / 1e6:,.2f} USDC")
+    click.echo(f"shortfall                 {Decimal(view['shortfall']):,.2f} {symbol}")
+    click.echo(f"reserves                  {Decimal(view['reserves']):,.2f} {symbol}")
     click.echo(f"covered by reserves       {'yes' if result.covered else 'NO'}")
     click.echo(f"computed in               {time.monotonic() - started:.2f}s")
+
+
+def _float_text(value: float) -> str:
+    """The shortest decimal that reads back as `value`, without an exponent (0.00001, not 1e-05)."""
+    return format(Decimal(repr(value)), "f")
+
+
+def _stress_view(result: StressResult, reserves: int, symbol: str, decimals: int) -> dict[str, Any]:
+    """The stress result in the base token, amounts as exact decimal strings: reserves as the vault holds them, the
+    shortfall (estimated in floating point) rounded up to a whole base unit."""
+    shortfall = int(Decimal(result.shortfall).to_integral_value(rounding=ROUND_CEILING))
+    return {
+        "symbol": symbol,
+        "accounts": result.accounts,
+        "liquidatable_now": result.liquidatable_before,
+        "liquidatable_after_shock": result.liquidatable_after,
+        "shortfall": format_units(shortfall, decimals).replace(",", ""),
+        "reserves": format_units(reserves, decimals).replace(",", ""),
+        "covered": result.covered,
+    }

@@ -14,8 +14,8 @@ from keeper.exceptions import ConfigError
 
 ENV_PREFIX = "PRIMEVAULT_"
 
-# The keeper's jobs, in the order a cycle runs them. Liquidation and reconciliation need no role; the others
-# need the roles in `keeper.daemon.runner.ROLES_NEEDED`, checked at start.
+# The keeper's jobs, in the order a cycle runs them (one module each in `keeper/jobs/`). Liquidation and
+# reconciliation need no role; the others need the roles in `keeper.jobs.roles.ROLES_NEEDED`, checked at start.
 JOBS = ("liquidation", "orders", "backstop", "margin", "reconcile", "haircuts")
 
 
@@ -76,10 +76,12 @@ _INTERVALS = (
 )
 
 
-def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> KeeperConfig:
+def load_config(
+    path: Path | None = None, overrides: dict[str, Any] | None = None, need_key: bool = True
+) -> KeeperConfig:
     """Defaults < TOML file (`[keeper]` table) < environment (`PRIMEVAULT_<FIELD>`) < overrides (flags given on the
     command line). Without an RPC URL from any of them, the deployment file's own is used. Every bad field is
-    reported, all in one `ConfigError`."""
+    reported, all in one `ConfigError`. Without `need_key` (read-only commands) no signing key is required."""
     raw: dict[str, Any] = {}
     if path is not None:
         try:
@@ -111,7 +113,7 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
             values["rpc_urls"] = (deployment_url,)
     # Fields that did not parse keep their defaults, so that the checks below still report every other bad field.
     config = KeeperConfig(**values)
-    errors += _problems(config)
+    errors += _problems(config, need_key)
     if errors:
         raise ConfigError("invalid keeper configuration: " + "; ".join(errors))
     return config
@@ -171,7 +173,7 @@ def _coerce(name: str, value: Any) -> Any:
     return float(value)
 
 
-def _problems(c: KeeperConfig) -> list[str]:
+def _problems(c: KeeperConfig, need_key: bool = True) -> list[str]:
     errors = []
     if not c.rpc_urls:
         errors.append("rpc_urls: at least one RPC URL is needed")
@@ -192,7 +194,7 @@ def _problems(c: KeeperConfig) -> list[str]:
         errors.append(f"shard: {index}/{count} is not i/n with 0 <= i < n")
     if not 1 <= c.margin_floor <= c.margin_target <= c.margin_ceiling:
         errors.append("margin_floor <= margin_target <= margin_ceiling must hold, each at least 1")
-    if c.keystore is None and c.dev_account is None:
+    if need_key and c.keystore is None and c.dev_account is None:
         errors.append("key: set keystore and password_file (or dev_account on a local chain)")
     if c.keystore is not None and c.password_file is None:
         errors.append("password_file: needed with keystore")

@@ -103,14 +103,14 @@ def test_a_chain_id_change_under_the_keeper_makes_it_unhealthy_and_idle(chain: C
     keeper = Keeper(config_for(chain, tmp_path))
     keeper._on_new_block()
     assert keeper.health.status()[0]
-    scanned = keeper.last_scan
+    scanned = keeper.jobs.liquidation.last_scan
     with Anvil(chain_id=999) as other:
         keeper.w3.provider.endpoint_uri = other.url  # type: ignore[union-attr]  # the node behind the URL changed
         keeper._on_new_block()
         healthy, reason = keeper.health.status()
         assert not healthy
         assert reason == "the RPC is now chain 999, not the deployment's chain 31337"
-        assert keeper.last_scan is scanned, "nothing is scanned or sent on the wrong chain"
+        assert keeper.jobs.liquidation.last_scan is scanned, "nothing is scanned or sent on the wrong chain"
     keeper.w3.provider.endpoint_uri = chain.url  # type: ignore[union-attr]
     keeper._on_new_block()
     assert keeper.health.status()[0], "healthy again once the node is right"
@@ -122,21 +122,23 @@ def test_the_keeper_scans_again_when_the_head_goes_back(chain: Chain, tmp_path: 
     for _ in range(3):
         chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
     keeper._on_new_block()
-    assert keeper.last_scan is not None
-    high = keeper.last_scan.block
-    keeper.last_scan = None
+    assert keeper.jobs.liquidation.last_scan is not None
+    high = keeper.jobs.liquidation.last_scan.block
+    keeper.jobs.liquidation.last_scan = None
     keeper._on_new_block()
-    assert keeper.last_scan is None, "the same head is not scanned twice"
+    assert keeper.jobs.liquidation.last_scan is None, "the same head is not scanned twice"
 
     chain.w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]  # a node restarted behind
     keeper._on_new_block()
-    assert keeper.last_scan is not None and keeper.last_scan.block == high - 3, "rescanned at once, no new block"
+    assert keeper.jobs.liquidation.last_scan is not None and keeper.jobs.liquidation.last_scan.block == high - 3, (
+        "rescanned at once, no new block"
+    )
 
     for _ in range(3):  # back to the same height, with other blocks: their hashes differ
         chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-    keeper.last_scan = None
+    keeper.jobs.liquidation.last_scan = None
     keeper._on_new_block()
-    assert keeper.last_scan is not None and keeper.last_scan.block == high
+    assert keeper.jobs.liquidation.last_scan is not None and keeper.jobs.liquidation.last_scan.block == high
 
 
 def test_unreadable_state_files_are_set_aside(chain: Chain, tmp_path: Path) -> None:
@@ -159,12 +161,12 @@ def test_a_send_that_fails_makes_the_keeper_unhealthy_until_one_succeeds(chain: 
         raise requests.ConnectionError("node went away")
 
     with pytest.raises(requests.ConnectionError):
-        keeper._send("liquidate", down)
+        keeper.context.send("liquidate", down)
     healthy, reason = keeper.health.status()
     assert not healthy and reason == "liquidate could not be sent: ConnectionError: node went away"
     keeper._on_new_block()
     assert not keeper.health.status()[0], "a good scan does not hide a failing send"
-    keeper._send("liquidate", lambda: "sent")
+    keeper.context.send("liquidate", lambda: "sent")
     assert keeper.health.status()[0]
 
 

@@ -105,10 +105,10 @@ def test_liquidation_lands_in_the_block_after_the_price_drop(chain: Chain, tmp_p
     # One batch for all 300 (automine gives every transaction a block of its own; batches sharing a block
     # are the next test's subject).
     keeper = keeper_for(chain, tmp_path, gas_budget=15_000_000)
-    assert keeper.risk_cycle() == []
+    assert keeper.jobs.liquidation.run() == []
     chain.set_price("WETH", 2700)  # 1 WETH, 2,300 debt: equity 400 < maintenance 405
     price_block = chain.w3.eth.block_number
-    results = keeper.risk_cycle()
+    results = keeper.jobs.liquidation.run()
     assert sum(len(r.liquidated) for r in results) == count
     assert {r.block for r in results} == {price_block + 1}, "one batch, in the very next block"
     assert scan(keeper.clients).liquidatable == []
@@ -143,7 +143,7 @@ def test_the_batches_of_one_cycle_are_sent_together_and_share_a_block(chain: Cha
         wait_for_sends(keeper, 4)
         blocks_when_sent.append(chain.w3.eth.block_number)
 
-    results = with_manual_mining(chain, keeper.risk_cycle, meanwhile)
+    results = with_manual_mining(chain, keeper.jobs.liquidation.run, meanwhile)
     assert blocks_when_sent == [price_block], "all four were sent before any was mined"
     assert [len(r.liquidated) for r in results] == [2, 2, 2, 2]
     assert {r.block for r in results} == {price_block + 1}
@@ -158,7 +158,7 @@ def test_a_dry_run_simulates_every_batch_and_sends_nothing(chain: Chain, tmp_pat
     chain.set_price("WETH", 2700)
     block = chain.w3.eth.block_number
     with caplog.at_level("INFO", logger="primevault.keeper"):
-        assert keeper.risk_cycle() == []
+        assert keeper.jobs.liquidation.run() == []
     assert keeper.sender.sent == []
     assert chain.w3.eth.block_number == block
     assert sorted(scan(keeper.clients).liquidatable) == sorted(accounts)
@@ -172,7 +172,7 @@ def test_a_competing_keeper_takes_part_of_the_batch(chain: Chain, tmp_path: Path
     found = scan(keeper.clients)
     assert len(found.liquidatable) == 10
     chain.client(8).liquidate(accounts[:4])
-    results = keeper._liquidate(found)
+    results = keeper.jobs.liquidation.liquidate(found)
     assert [len(r.liquidated) for r in results] == [6]
     assert keeper.metrics.reverts.labels("liquidate")._value.get() == 0
 
@@ -184,17 +184,19 @@ def test_a_bad_price_leaves_out_only_the_accounts_that_hold_it(chain: Chain, tmp
     chain.client(5).deposit(btc_borrower, "WBTC", 10**7)  # 0.1 WBTC: 6,000
     chain.client(5).withdraw(btc_borrower, "USDC", 4_700 * 10**6)
     keeper = keeper_for(chain, tmp_path)
-    keeper.risk_cycle()
+    keeper.jobs.liquidation.run()
     assert keeper.health.status()[0]
 
     chain.set_price("WETH", 2700)  # every WETH loan is due, but ...
     chain.set_price("WETH", 0)  # ... its feed breaks before the keeper sees it
     chain.set_price("WBTC", 55_000)  # the WBTC loan: equity 800 < maintenance 825
-    results = keeper.risk_cycle()
+    results = keeper.jobs.liquidation.run()
     assert [e.account for r in results for e in r.liquidated] == [btc_borrower], "the rest of the book goes on"
     healthy, reason = keeper.health.status()
     assert not healthy and "WETH" in reason
-    assert keeper.last_scan is not None and keeper.last_scan.unpriced == frozenset(weth_loans)
+    assert keeper.jobs.liquidation.last_scan is not None and keeper.jobs.liquidation.last_scan.unpriced == frozenset(
+        weth_loans
+    )
     for account in weth_loans:
         assert chain.client(0).collateral_balance(account, "WETH") == 10**18, "nothing sent on a bad price"
 
@@ -203,7 +205,7 @@ def test_a_bad_price_leaves_out_only_the_accounts_that_hold_it(chain: Chain, tmp
     admin = chain.client(0)
     assert admin.sender is not None
     admin.sender.transact("stale", feed.functions.setRoundData(2700 * 10**8, stale_at))
-    assert keeper.risk_cycle() == []
+    assert keeper.jobs.liquidation.run() == []
     assert "WETH" in keeper.health.status()[1], "a stale feed is as unusable as a zero one"
 
 
@@ -248,11 +250,11 @@ def test_the_keeper_rides_out_a_dropping_rpc_without_duplicate_sends(chain: Chai
     port = int(chain.url.rsplit(":", 1)[1])
     proxy = DroppingProxy(port)
     keeper = keeper_for(chain, tmp_path, rpc_urls=(proxy.url,))
-    keeper.risk_cycle()
+    keeper.jobs.liquidation.run()
     chain.set_price("WETH", 2700)
     proxy.down = True
     threading.Timer(1.0, lambda: setattr(proxy, "down", False)).start()
-    results = keeper.risk_cycle()
+    results = keeper.jobs.liquidation.run()
     assert sum(len(r.liquidated) for r in results) == 5
     assert len(keeper.sender.sent) == 1, "one batch, sent once"
 
@@ -261,10 +263,10 @@ def test_a_reorg_that_undoes_a_liquidation_is_followed_by_a_resend(chain: Chain,
     [account] = open_loans(chain, 1)
     keeper = keeper_for(chain, tmp_path)
     chain.set_price("WETH", 2700)
-    assert sum(len(r.liquidated) for r in keeper.risk_cycle()) == 1
+    assert sum(len(r.liquidated) for r in keeper.jobs.liquidation.run()) == 1
     chain.w3.provider.make_request("anvil_reorg", [1, []])  # type: ignore[arg-type]
     assert chain.client(0).collateral_balance(account, "WETH") == 10**18, "the reorg undid it"
-    results = keeper.risk_cycle()
+    results = keeper.jobs.liquidation.run()
     assert sum(len(r.liquidated) for r in results) == 1
     assert 0 < chain.client(0).collateral_balance(account, "WETH") < 10**18, "partially liquidated again"
 
@@ -274,7 +276,9 @@ def test_a_stuck_transaction_is_replaced_with_the_same_nonce(chain: Chain, tmp_p
     keeper = keeper_for(chain, tmp_path, replace_after=0.5)
     chain.set_price("WETH", 2700)
     found = scan(keeper.clients)
-    results = with_manual_mining(chain, lambda: keeper._liquidate(found), lambda: wait_for_sends(keeper, 2))
+    results = with_manual_mining(
+        chain, lambda: keeper.jobs.liquidation.liquidate(found), lambda: wait_for_sends(keeper, 2)
+    )
     sent = keeper.sender.sent
     assert len(sent) >= 2, "the first send was replaced"
     assert sent[0].nonce == sent[-1].nonce
@@ -295,7 +299,7 @@ def test_a_transaction_dropped_by_the_node_is_sent_again_unchanged(chain: Chain,
         chain.w3.provider.make_request("anvil_dropTransaction", [keeper.sender.sent[0].tx_hash])  # type: ignore[arg-type]
         wait_for_sends(keeper, 2)
 
-    results = with_manual_mining(chain, lambda: keeper._liquidate(found), meanwhile)
+    results = with_manual_mining(chain, lambda: keeper.jobs.liquidation.liquidate(found), meanwhile)
     first, again = keeper.sender.sent
     assert again == first, "the same signed transaction: same hash, nonce and fee"
     assert sum(len(r.liquidated) for r in results) == 2
@@ -308,18 +312,18 @@ def test_haircut_updates_stay_within_the_onchain_bounds(chain: Chain, tmp_path: 
     price = 3000.0
     for k in range(60):  # hourly samples of a very volatile asset: about 8% an hour
         price *= 1 + rng.gauss(0, 0.08)
-        keeper.prices.record("WETH", now - (60 - k) * 3600, price)
-    [weth, _] = keeper.haircut_job(apply=True)
+        keeper.context.prices.record("WETH", now - (60 - k) * 3600, price)
+    [weth, _] = keeper.jobs.haircuts.run(apply=True)
     assert weth.target_maintenance_bps > 5000, "the formula asks for more than the bounds allow"
-    config = keeper.vault.asset_configs()[0]
+    config = keeper.clients.vault.asset_configs()[0]
     assert (config.initial_haircut_bps, config.maintenance_haircut_bps) == (2500, 2000), "one 500 bp step"
-    [again, _] = keeper.haircut_job(apply=True)
+    [again, _] = keeper.jobs.haircuts.run(apply=True)
     assert not again.allowed_now
-    assert keeper.vault.asset_configs()[0].maintenance_haircut_bps == 2000
+    assert keeper.clients.vault.asset_configs()[0].maintenance_haircut_bps == 2000
     from keeper.exceptions import TransactionReverted
 
     with pytest.raises(TransactionReverted) as refused:
-        fn = keeper.vault.contract.functions.updateHaircuts(config.address, 6000, 5500)
+        fn = keeper.clients.vault.contract.functions.updateHaircuts(config.address, 6000, 5500)
         keeper.sender.transact("beyond bounds", fn)
     assert refused.value.error.name in ("HaircutUpdateTooSoon", "HaircutOutOfBounds", "HaircutStepTooLarge")
 
@@ -433,7 +437,7 @@ def test_exact_confirmation_agrees_with_the_contract_on_thousands_of_portfolios(
         found = scan(keeper.clients)
         due = set(found.liquidatable)
         for account in found.accounts:
-            assert (account.account in due) == keeper.vault.is_liquidatable(account.account), (step, account)
+            assert (account.account in due) == keeper.clients.vault.is_liquidatable(account.account), (step, account)
             compared += 1
     assert compared >= 2500
 

@@ -80,7 +80,7 @@ def test_accounts_with_and_without_positions_are_liquidated_together(traders: Ch
     me = traders.account(1).address
     alice.submit(me, "BTC-USD", Decimal(6), Decimal(61_500), deadline(traders))
     keeper = keeper_for(traders, tmp_path)
-    keeper.orders_job()
+    keeper.jobs.orders.run()
     borrower = traders.client(3)
     owner = traders.account(3).address
     traders.mint(3, "WBTC", 1)
@@ -92,10 +92,12 @@ def test_accounts_with_and_without_positions_are_liquidated_together(traders: Ch
     budget = LIQUIDATION_GAS_BASE + 3 * liquidation_gas()
     keeper = keeper_for(traders, tmp_path, gas_budget=max(budget, 200_000))
     traders.set_price("WBTC", 54_000)
-    results = keeper.risk_cycle()
+    results = keeper.jobs.liquidation.run()
     liquidated = {e.account for r in results for e in r.liquidated}
     assert liquidated == {me, *lenders}
-    assert keeper.last_scan is not None and keeper.last_scan.open_slots[me] == 2, "split over both venues"
+    assert keeper.jobs.liquidation.last_scan is not None and keeper.jobs.liquidation.last_scan.open_slots[me] == 2, (
+        "split over both venues"
+    )
     assert len(results) >= 2, "sized into several batches"
     assert all(not traders.client(0).health(a).liquidatable for a in liquidated)
     assert alice.backstop(), "the position account's liquidation moved part of it to the backstop"
@@ -140,11 +142,11 @@ def test_a_price_move_liquidates_into_the_backstop_and_the_keeper_unwinds_it_at_
     me = traders.account(1).address
     alice.submit(me, "BTC-USD", Decimal(6), Decimal(61_500), deadline(traders))
     keeper = keeper_for(traders, tmp_path)
-    keeper.orders_job()
+    keeper.jobs.orders.run()
     start = traders.w3.eth.block_number
     traders.set_price("WBTC", 54_000)
 
-    [result] = keeper.risk_cycle()
+    [result] = keeper.jobs.liquidation.run()
     assert [e.account for e in result.liquidated] == [me]
     absorbed = events(alice, "PositionAbsorbed", start)
     assert {e["args"]["venue"] for e in absorbed} == {0, 1}, "part of the position at each venue"
@@ -156,10 +158,14 @@ def test_a_price_move_liquidates_into_the_backstop_and_the_keeper_unwinds_it_at_
 
     runs = 0
     while alice.backstop():
-        slices = keeper.backstop_job()
+        slices = keeper.jobs.backstop.run()
         runs += 1
         for s in slices:
-            step = keeper.trading.venues()[s.venue_id].cost_model(s.market).step if keeper.trading else Decimal(0)
+            step = (
+                keeper.clients.trading.venues()[s.venue_id].cost_model(s.market).step
+                if keeper.clients.trading
+                else Decimal(0)
+            )
             assert 0 < s.size <= books[(s.market_id, s.venue_id)] * MAX_SLICE_SHARE + step, "a bounded slice"
         assert runs <= 6, "20% slices close the book in five runs"
     assert runs == 5
@@ -168,7 +174,7 @@ def test_a_price_move_liquidates_into_the_backstop_and_the_keeper_unwinds_it_at_
     for e in unwound:
         assert abs(e["args"]["price"] - 54_000 * WAD) <= 54_000 * WAD * 5 // 100, "inside the 5% band"
     assert sum(venue_positions(traders, 0)) == int(kept * WAD), "the venues hold only alice's remaining position"
-    assert keeper.reconcile_job() == 0
+    assert keeper.jobs.reconcile.run() == 0
     assert keeper.metrics.backstop_unwound._value.get() == len(unwound)
 
 
@@ -182,27 +188,27 @@ def test_the_keeper_tops_up_venue_margin_before_an_unwind_that_grows_the_venue_p
     alice.submit(a, "BTC-USD", Decimal(6), Decimal(61_500), deadline(traders))
     bob.submit(b, "BTC-USD", Decimal(-12), Decimal(58_000), deadline(traders))
     keeper = keeper_for(traders, tmp_path)
-    keeper.orders_job()
+    keeper.jobs.orders.run()
     assert all(p < 0 for p in venue_positions(traders, 0)), "the venues hold the net short"
     traders.set_price("WBTC", 54_000)
-    [result] = keeper.risk_cycle()
+    [result] = keeper.jobs.liquidation.run()
     assert [e.account for e in result.liquidated] == [a]
     # The executor has taken the dYdX margin down to what the position there needs.
-    assert keeper.trading is not None
+    assert keeper.clients.trading is not None
     adapter = traders.w3.eth.contract(
         address=traders.deployment.venues[0].adapter, abi=load_artifact("DydxAdapter").abi
     )
     net, initial, _ = adapter.functions.margin().call()
-    withdrawal = keeper.trading.contract.functions.requestMarginWithdrawal(0, net - initial - 10**6)
+    withdrawal = keeper.clients.trading.contract.functions.requestMarginWithdrawal(0, net - initial - 10**6)
     keeper.sender.transact("withdraw margin", withdrawal)
     start = traders.w3.eth.block_number + 1
 
-    slices = keeper.backstop_job()
+    slices = keeper.jobs.backstop.run()
     dydx = [s for s in slices if s.venue_id == 0]
     assert dydx and dydx[0].deposit > 0, "selling the backstop's long grows the venue's short: margin first"
-    moved = events(keeper.trading, "VenueMarginMoved", start)
+    moved = events(keeper.clients.trading, "VenueMarginMoved", start)
     assert [(e["args"]["venue"], e["args"]["amount"]) for e in moved] == [(0, dydx[0].deposit)]
-    assert any(e["args"]["venue"] == 0 for e in events(keeper.trading, "BackstopUnwound", start))
+    assert any(e["args"]["venue"] == 0 for e in events(keeper.clients.trading, "BackstopUnwound", start))
     net, initial, _ = adapter.functions.margin().call()
     assert net >= initial
 
@@ -221,7 +227,7 @@ def test_invalid_orders_are_cancelled_with_their_reasons_and_the_rest_execute(
     last = alice.submit(a, "ETH-USD", Decimal(-2), Decimal(2_900), deadline(traders))
     keeper = keeper_for(traders, tmp_path)
     with caplog.at_level("WARNING"):
-        keeper.orders_job()
+        keeper.jobs.orders.run()
     statuses = {i: alice.order(i).status for i in (first, too_large, unroutable, last)}
     assert statuses == {first: "executed", too_large: "cancelled", unroutable: "cancelled", last: "executed"}
     assert f"order {too_large} cancelled: ReduceOnlyIncreases" in caplog.text
@@ -246,19 +252,19 @@ def test_closing_orders_go_to_the_venues_that_hold_the_position(traders: Chain, 
     me = traders.account(1).address
     opened = alice.submit(me, "BTC-USD", Decimal(2), Decimal(61_500), deadline(traders))
     keeper = keeper_for(traders, tmp_path)
-    keeper.orders_job()
+    keeper.jobs.orders.run()
     held = {p.venue: p.size for p in alice.positions(me)}
     assert alice.order(opened).status == "executed" and len(held) == 2, "the router split the opening order"
     # Reduce-only and as large as the position: each venue's leg closes where it is held.
     reduce_only = alice.submit(me, "BTC-USD", Decimal(-2), Decimal(58_000), deadline(traders), reduce_only=True)
-    keeper.orders_job()
+    keeper.jobs.orders.run()
     assert alice.order(reduce_only).status == "executed"
     assert alice.positions(me) == []
     # Not reduce-only, and larger than the position: closes each venue's leg, routes only the rest.
     alice.submit(me, "BTC-USD", Decimal(2), Decimal(61_500), deadline(traders))
-    keeper.orders_job()
+    keeper.jobs.orders.run()
     closing = alice.submit(me, "BTC-USD", Decimal(-3), Decimal(58_000), deadline(traders))
-    keeper.orders_job()
+    keeper.jobs.orders.run()
     assert alice.order(closing).status == "executed"
     positions = {p.venue: p.size for p in alice.positions(me)}
     assert sum(positions.values()) == Decimal(-1)
@@ -275,15 +281,15 @@ def test_paused_trading_skips_the_orders_job_with_one_line(traders: Chain, tmp_p
     keeper = keeper_for(traders, tmp_path)
     sent = len(keeper.sender.sent)
     with caplog.at_level("INFO", logger="primevault.keeper"):
-        keeper.orders_job()
-        keeper.orders_job()
+        keeper.jobs.orders.run()
+        keeper.jobs.orders.run()
     assert alice.order(order_id).status == "open"
     assert len(keeper.sender.sent) == sent, "nothing sent"
     assert [r.getMessage() for r in caplog.records if "paused" in r.getMessage()] == [
         "trading is paused: the orders job is skipped and open orders wait"
     ]
     admin.sender.transact("unpause", admin.contract.functions.setPaused(0))
-    keeper.orders_job()
+    keeper.jobs.orders.run()
     assert alice.order(order_id).status == "executed"
 
 

@@ -1,0 +1,88 @@
+"""What every job shares: the settings, the clients, the signer, the price history, the metrics and health, the
+roles the key holds, and one way to send a transaction (a revert is counted, a send that fails turns the keeper
+unhealthy until one succeeds)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from web3 import Web3
+
+from keeper.chain.deployment import Deployment
+from keeper.chain.transactions import Sender
+from keeper.client.clients import Clients
+from keeper.client.trading import TradingClient
+from keeper.client.vault import VaultClient
+from keeper.daemon.config import KeeperConfig
+from keeper.daemon.metrics import Health, KeeperMetrics
+from keeper.exceptions import DryRun, TransactionReverted
+from keeper.pricestore import PriceStore
+
+log = logging.getLogger("primevault.keeper")
+
+
+@dataclass(frozen=True)
+class JobContext:
+    config: KeeperConfig
+    clients: Clients
+    prices: PriceStore
+    metrics: KeeperMetrics
+    health: Health
+    roles: frozenset[str] = frozenset()  # held by the key (see `keeper.jobs.roles.check_roles`)
+
+    @classmethod
+    def build(cls, config: KeeperConfig, clients: Clients, roles: frozenset[str] = frozenset()) -> JobContext:
+        """A context with the price history in `config.data_dir` and fresh metrics."""
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        prices = PriceStore(config.data_dir / "prices.sqlite")
+        return cls(config, clients, prices, KeeperMetrics(), Health(config.stale_after), roles)
+
+    @property
+    def w3(self) -> Web3:
+        return self.clients.w3
+
+    @property
+    def deployment(self) -> Deployment:
+        return self.clients.deployment
+
+    @property
+    def sender(self) -> Sender | None:
+        return self.clients.sender
+
+    @property
+    def vault(self) -> VaultClient:
+        return self.clients.vault
+
+    @property
+    def trading(self) -> TradingClient | None:
+        return self.clients.trading
+
+    def runs(self, job: str) -> bool:
+        return job in self.config.jobs
+
+    def send(self, action: str, send: Callable[..., Any], *args: Any) -> Any:
+        """Calls `send(*args)`; in dry-run mode logs the decision instead; a revert is counted. Returns what `send`
+        returned, or None for a dry run or a revert."""
+        try:
+            outcome = send(*args)
+        except DryRun as exc:
+            log.info("%s", exc)
+        except TransactionReverted as exc:
+            self.count_revert(action, exc)
+        except Exception as exc:
+            # A transaction that cannot be sent (node down, nonce or fee refused) makes the keeper unhealthy until
+            # one goes through.
+            self.health.set_fault("send", f"{action} could not be sent: {type(exc).__name__}: {exc}")
+            self.metrics.healthy.set(0)
+            raise
+        else:
+            self.health.clear_fault("send")
+            return outcome
+        return None
+
+    def count_revert(self, action: str, exc: TransactionReverted) -> None:
+        self.metrics.reverts.labels(action).inc()
+        log.error("%s reverted: %s", action, exc.error)

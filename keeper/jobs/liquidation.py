@@ -1,0 +1,124 @@
+"""The liquidation job, run on every new block: scan every account at the latest block, keep the health and price
+history up to date, and liquidate the accounts that are due."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from keeper.client.vault import LiquidationResult
+from keeper.exceptions import TransactionReverted
+from keeper.jobs.context import JobContext
+from keeper.liquidator import Scan, batches, liquidation_gas, scan
+
+log = logging.getLogger("primevault.keeper")
+
+ORACLE_ERRORS = ("OracleStalePrice", "OracleInvalidPrice", "VenueBadPrice")
+
+
+class LiquidationJob:
+    name = "liquidation"
+
+    def __init__(self, context: JobContext) -> None:
+        self.context = context
+        self.last_scan: Scan | None = None
+
+    def run(self) -> list[LiquidationResult]:
+        """Scans every account at the latest block and, if the job is enabled, liquidates the ones that are due."""
+        c = self.context
+        started = time.monotonic()
+        try:
+            found = scan(c.clients, c.config.shard)
+        except TransactionReverted as exc:
+            if exc.error.name in ORACLE_ERRORS:
+                c.health.fail(f"price feed unusable: {exc.error}")
+                c.metrics.healthy.set(0)
+                log.error("scan stopped: %s; no liquidation is sent on a bad price", exc.error)
+                return []
+            raise
+        self.last_scan = found
+        if found.unusable_assets:
+            # The vault skips accounts it cannot price; the keeper leaves them out and goes on with the rest.
+            c.health.fail(f"price feed unusable for {', '.join(found.unusable_assets)}")
+            log.error(
+                "price of %s unusable: %d accounts holding it are left out of this scan",
+                ", ".join(found.unusable_assets),
+                len(found.unpriced),
+            )
+        c.metrics.scan_seconds.observe(time.monotonic() - started)
+        c.metrics.accounts_scanned.set(len(found.accounts))
+        c.metrics.liquidatable.set(len(found.liquidatable))
+        block_time = self._check_chain_fresh(found.block, healthy=not found.unusable_assets)
+        self._record_prices(found, block_time)
+        if not found.liquidatable or not c.runs(self.name):
+            return []
+        log.info("block %d: %d liquidatable of %d", found.block, len(found.liquidatable), len(found.accounts))
+        return self.liquidate(found)
+
+    def liquidate(self, found: Scan) -> list[LiquidationResult]:
+        """Liquidates every due account, with or without positions (the vault moves positions to its backstop
+        book, so no venue is involved), most underwater first, in batches sized by each account's gas (more
+        for each open perp slot). All batches are sent together, so that on a chain with several
+        transactions per block they land in the same blocks. The vault skips accounts it cannot liquidate
+        (`LiquidationSkipped`) instead of reverting; should a whole batch still revert, it is retried in
+        halves, so that no account keeps the others in its batch from being liquidated."""
+        c = self.context
+        gas = [liquidation_gas(found.open_slots.get(a, 0)) for a in found.liquidatable]
+        pending = batches(found.liquidatable, c.config.gas_budget, gas)
+        c.metrics.liquidations_sent.inc(len(found.liquidatable))
+        results: list[LiquidationResult] = []
+        while pending:
+            outcomes = c.send("liquidate", c.vault.liquidate_batches, pending)
+            if outcomes is None:  # a dry run
+                return results
+            retry: list[list[str]] = []
+            for batch, outcome in zip(pending, outcomes, strict=True):
+                if isinstance(outcome, TransactionReverted):
+                    c.count_revert("liquidate", outcome)
+                    if len(batch) > 1:
+                        log.warning("retrying the %d accounts of the reverted batch in two halves", len(batch))
+                        retry += [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
+                    else:
+                        log.error("account %s could not be liquidated: %s", batch[0], outcome.error)
+                    continue
+                c.metrics.liquidations_mined.inc(len(outcome.liquidated))
+                for account, reason in outcome.skipped:
+                    c.metrics.liquidations_skipped.labels(reason.name).inc()
+                    log.warning("account %s skipped by the vault: %s", account, reason)
+                log.info(
+                    "liquidated %d in block %d (%d skipped)",
+                    len(outcome.liquidated),
+                    outcome.block,
+                    len(batch) - len(outcome.liquidated),
+                )
+                results.append(outcome)
+            pending = retry
+        return results
+
+    def _check_chain_fresh(self, block: int, healthy: bool = True) -> int:
+        """Marks the keeper unhealthy when the scanned block is too old; returns its timestamp."""
+        c = self.context
+        head = c.w3.eth.get_block(block)
+        age = time.time() - int(head["timestamp"])
+        if age > c.config.stale_after:
+            c.health.fail(f"chain head is {age:.0f}s old")
+            c.metrics.healthy.set(0)
+        elif not healthy:
+            c.metrics.healthy.set(0)
+        else:
+            c.health.ok()
+            c.metrics.healthy.set(1 if c.health.status()[0] else 0)  # a standing fault still counts
+        return int(head["timestamp"])
+
+    def _record_prices(self, found: Scan, now: int) -> None:
+        """Price history at block time (one row per asset and second), for the haircut model."""
+        c = self.context
+        due = [
+            (token, config, price)
+            for token, config, price in zip(
+                c.deployment.collateral, c.vault.asset_configs(), found.params.prices, strict=True
+            )
+            if (last := c.prices.last_timestamp(token.symbol)) is None or now - last >= c.config.price_record_interval
+        ]
+        for token, config, price in due:
+            c.prices.record(token.symbol, now, float(c.clients.feed(config.feed).to_price(price)))

@@ -1,0 +1,119 @@
+"""`primevault risk stress` and `primevault risk haircuts` against a real anvil: read-only, so they run without a
+key; amounts in the deployment's base token; --json with exact decimal strings. Only `haircuts --apply` signs."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from keeper.cli.main import cli
+from keeper.client.vault import sub_account
+from keeper.devnet.deploy import seed_local_liquidity
+from keeper.pricestore import PriceStore
+from keeper.units import format_units
+from tests.python.conftest import Chain
+
+
+@pytest.fixture(autouse=True)
+def no_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No key or setting from the environment: the commands must not need one."""
+    for key in list(__import__("os").environ):
+        if key.startswith("PRIMEVAULT_"):
+            monkeypatch.delenv(key)
+    yield
+
+
+def run(chain: Chain, tmp_path: Path, *args: str, key: tuple[str, ...] = ()) -> Result:
+    """The command without a signing key unless `key` gives one; the keeper's data in `tmp_path`."""
+    options = ["--deployment", str(chain.deployment_file), "--rpc-url", chain.url, *key]
+    return CliRunner().invoke(cli, [*options, *args], env={"PRIMEVAULT_DATA_DIR": str(tmp_path / "data")})
+
+
+@pytest.fixture
+def borrowers(chain: Chain) -> list[str]:
+    """Three sub-accounts of dev account 3, each 1 WETH (3,000) borrowing 2,000 of the base token."""
+    admin = chain.client(0)
+    assert admin.sender is not None
+    seed_local_liquidity(admin.sender, chain.deployment)
+    chain.mint(3, "WETH", 3)
+    owner = chain.client(3)
+    accounts = [sub_account(chain.account(3).address, i) for i in range(3)]
+    for account in accounts:
+        owner.deposit(account, "WETH", 10**18)
+        owner.withdraw(account, chain.deployment.base.symbol, 2_000 * 10**chain.deployment.base.decimals)
+    return accounts
+
+
+def test_risk_stress_needs_no_key_and_counts_in_the_base_token(
+    chain: Chain, tmp_path: Path, borrowers: list[str]
+) -> None:
+    base = chain.deployment.base
+    result = run(chain, tmp_path, "risk", "stress", "--shock", "ETH=-25%")
+    assert result.exit_code == 0, result.output
+    assert "liquidatable now          0" in result.output
+    assert "liquidatable after shock  3" in result.output  # 1 WETH at 2,250, 2,000 of debt: equity 250 < 337.5
+    [reserves_line] = [line for line in result.output.splitlines() if line.startswith("reserves")]
+    assert reserves_line.endswith(f" {base.symbol}")
+    assert "covered by reserves       yes" in result.output
+
+    shown = run(chain, tmp_path, "risk", "stress", "--shock", "ETH=-50%", "--json")
+    assert shown.exit_code == 0, shown.output
+    document = json.loads(shown.output)
+    reserves = chain.client(0).market().reserves
+    assert document["symbol"] == base.symbol
+    assert document["reserves"] == format_units(reserves, base.decimals).replace(",", "")
+    assert (document["accounts"], document["liquidatable_now"], document["liquidatable_after_shock"]) >= (3, 0, 3)
+    assert document["shocks"] == {"ETH": "-0.5"}
+    # 1 WETH at 1,500 less its penalty cannot pay 2,000: each account leaves a shortfall, in whole base units.
+    shortfall = document["shortfall"]
+    assert "," not in shortfall and "e" not in shortfall.lower()
+    assert 3 * 500 < float(shortfall) < 3 * 2_000
+    assert len(shortfall.partition(".")[2]) <= base.decimals
+    assert document["covered"] is False
+
+
+def test_risk_haircuts_proposes_without_a_key(chain: Chain, tmp_path: Path) -> None:
+    now = int(time.time())
+    (tmp_path / "data").mkdir()
+    store = PriceStore(tmp_path / "data" / "prices.sqlite")
+    for k in range(48):  # hourly prices: 47 returns
+        store.record("WETH", now - (48 - k) * 3600, 3000.0 * (1.01 if k % 2 else 0.99))
+    store.close()
+    before = [(c.initial_haircut_bps, c.maintenance_haircut_bps) for c in chain.client(0).asset_configs()]
+
+    result = run(chain, tmp_path, "risk", "haircuts")
+    assert result.exit_code == 0, result.output
+    assert "pushed" not in result.output, "proposals only"
+    [header, weth, wbtc] = result.output.splitlines()
+    assert header.split()[:2] == ["asset", "samples"]
+    assert weth.split()[:2] == ["WETH", "47"] and wbtc.split()[:2] == ["WBTC", "0"]
+
+    shown = run(chain, tmp_path, "risk", "haircuts", "--json")
+    assert shown.exit_code == 0, shown.output
+    document = json.loads(shown.output)
+    assert "pushed" not in document
+    assert [p["asset"] for p in document["proposals"]] == ["WETH", "WBTC"]
+    proposal = document["proposals"][0]
+    assert proposal["samples"] == 47
+    assert [proposal["current_bps"]["initial"], proposal["current_bps"]["maintenance"]] == list(before[0])
+    assert float(proposal["ewma_daily_vol"]) > 0 and "e" not in proposal["ewma_daily_vol"].lower()
+    after = [(c.initial_haircut_bps, c.maintenance_haircut_bps) for c in chain.client(0).asset_configs()]
+    assert after == before, "nothing sent"
+
+
+def test_risk_haircuts_apply_needs_the_risk_managers_key(chain: Chain, tmp_path: Path) -> None:
+    refused = run(chain, tmp_path, "risk", "haircuts", "--apply")
+    assert refused.exit_code == 1
+    assert refused.output.startswith("Error: invalid keeper configuration: key: set keystore")
+    assert len(refused.output.splitlines()) == 1
+    lacking = run(chain, tmp_path, "risk", "haircuts", "--apply", key=("--dev-account", "8"))
+    assert lacking.exit_code == 1
+    assert "lacks RISK_MANAGER_ROLE on the vault (needed by the haircuts job)" in lacking.output
+    applied = run(chain, tmp_path, "risk", "haircuts", "--apply", "--json", key=("--dev-account", "0"))
+    assert applied.exit_code == 0, applied.output
+    assert json.loads(applied.output[applied.output.index("{") :])["pushed"] == []  # no history: nothing to change
