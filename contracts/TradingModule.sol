@@ -1,11 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
@@ -24,6 +21,8 @@ import {
 import {MathLib} from "./libraries/MathLib.sol";
 import {OracleLib} from "./libraries/OracleLib.sol";
 import {PerpMathLib} from "./libraries/PerpMathLib.sol";
+import {AsyncOrderModule} from "./modules/AsyncOrderModule.sol";
+import {TradingBase} from "./modules/TradingBase.sol";
 
 /// @title TradingModule
 /// @notice Perp positions of PrimeVault sub-accounts on several venues at once, margined together with
@@ -35,44 +34,20 @@ import {PerpMathLib} from "./libraries/PerpMathLib.sol";
 ///      The backstop book (Hyperliquid's liquidator vault, dYdX's insurance fund) holds positions taken
 ///      from liquidated accounts; it belongs to the protocol, so its PnL is not owed to any client and
 ///      flows into reserves through the venue accounts. The executor unwinds it at the venues in slices.
-contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransient {
+///      Storage and shared internals live in `TradingBase`; the asynchronous order protocol (v2: commit a
+///      split, report fills, reject and expire children) runs in `AsyncOrderModule` by delegatecall, as the
+///      vault runs `liquidate`, which keeps this contract under the size limit.
+contract TradingModule is ITradingModule, TradingBase {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
     using SafeCast for int256;
 
-    bytes32 public constant EXECUTOR_ROLE = keccak256("EXECUTOR_ROLE");
     /// @inheritdoc ITradingModule
-    uint256 public constant MAX_MARKETS = 4;
+    uint256 public constant MAX_MARKETS = _MAX_MARKETS;
     /// @inheritdoc ITradingModule
-    uint256 public constant MAX_VENUES = 4;
+    uint256 public constant MAX_VENUES = _MAX_VENUES;
     /// @notice The order id the trading module books backstop takeovers under.
     uint256 public constant BACKSTOP_FILL_ID = type(uint256).max;
-
-    /// @dev Sums kept per (market, venue) so that the module knows the vault's netted position and what it
-    ///      owes its clients there without looping over clients.
-    struct VenueBook {
-        int128 netSize; // sum of client sizes, base WAD
-        int128 costBasis; // sum of size x entry price, USD WAD
-        int256 fundingBasis; // sum of size x funding index at entry, USD WAD
-    }
-
-    /// @dev Per account, in one slot: which (market, venue) slots hold a position, and the order epoch
-    ///      (orders submitted under an older epoch are dead, see `cancelAllOrders`).
-    struct Trader {
-        uint16 openSlots;
-        uint32 orderEpoch;
-    }
-
-    struct FillData {
-        uint256 orderId;
-        address account;
-        uint8 market;
-        uint8 venue;
-        int256 size; // signed, base WAD
-        uint256 price; // set by the fill
-        uint256 fee; // set by the fill
-        int256 fundingNow; // set by the fill
-    }
 
     struct FillResult {
         int256 cash; // base units to settle into the account: realized PnL less funding and fees
@@ -80,24 +55,11 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         uint256 fees; // base units
     }
 
-    /// @inheritdoc ITradingModule
-    IPrimeVault public immutable vault;
-    IERC20 internal immutable _base;
-    /// @dev USD WAD per base unit: 10^(18 - base decimals).
-    uint256 internal immutable _baseUnit;
+    /// @notice The contract the asynchronous order functions delegate-call; deployed by the constructor.
+    address public immutable asyncOrderModule;
 
-    PerpMarket[] internal _markets;
-    IVenueAdapter[] internal _venues;
-    Order[] internal _orders;
-    mapping(address account => mapping(uint256 slot => Position)) internal _positions;
-    mapping(address account => Trader) internal _traders;
-    mapping(uint256 slot => VenueBook) internal _books;
-    mapping(uint256 slot => Position) internal _backstop;
-
-    constructor(IPrimeVault vault_, address admin) {
-        vault = vault_;
-        _base = IERC20(vault_.baseAsset());
-        _baseUnit = 10 ** (18 - IERC20Metadata(address(_base)).decimals());
+    constructor(IPrimeVault vault_, address admin) TradingBase(vault_) {
+        asyncOrderModule = address(new AsyncOrderModule(vault_));
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
@@ -158,7 +120,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         uint256 deadline,
         bool reduceOnly
     ) external nonReentrant returns (uint256 orderId) {
-        if (vault.pausedActions() & PAUSE_TRADE != 0) revert Paused(PAUSE_TRADE);
+        if (_vault.pausedActions() & PAUSE_TRADE != 0) revert Paused(PAUSE_TRADE);
         bool byOwner = _requireTrader(account);
         if (market >= _markets.length) revert UnknownMarket(market);
         if (size == 0 || limitPrice == 0) revert ZeroAmount();
@@ -193,7 +155,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
 
     /// @inheritdoc ITradingModule
     function cancelAllOrders(address account) external nonReentrant {
-        if (msg.sender != vault.ownerOf(account)) revert NotAuthorized(msg.sender, account, 0);
+        if (msg.sender != _vault.ownerOf(account)) revert NotAuthorized(msg.sender, account, 0);
         uint32 epoch = _traders[account].orderEpoch + 1;
         _traders[account].orderEpoch = epoch;
         emit AllOrdersCancelled(account, epoch);
@@ -202,7 +164,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
     /// @inheritdoc ITradingModule
     function executeOrders(Execution[] calldata executions) external nonReentrant onlyRole(EXECUTOR_ROLE) {
         // Paused trading executes nothing: open orders stay open until unpaused or expired.
-        if (vault.pausedActions() & PAUSE_TRADE != 0) revert Paused(PAUSE_TRADE);
+        if (_vault.pausedActions() & PAUSE_TRADE != 0) revert Paused(PAUSE_TRADE);
         for (uint256 i; i < executions.length; ++i) {
             // A call to this contract under this function's reentrancy guard; the order's status is re-read
             // after it, and only an order still open is cancelled.
@@ -222,14 +184,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         Order storage o = _openOrder(e.orderId);
         if (block.timestamp > o.deadline) revert OrderExpired(e.orderId, o.deadline);
         Order memory ord = o;
-        // An order dies with the permission that placed it, and with its owner's cancel-all.
-        if (
-            ord.epoch != _traders[ord.account].orderEpoch
-                || (ord.operator != address(0)
-                    && vault.operatorPermissions(ord.account, ord.operator) & PERMISSION_TRADE == 0)
-        ) {
-            revert OrderAuthorityRevoked(e.orderId);
-        }
+        _requireOrderAuthority(e.orderId, ord);
         o.status = OrderStatus.Executed;
         _requireValidSplit(e, ord);
 
@@ -242,14 +197,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         for (uint256 i; i < e.venues.length; ++i) {
             FillData memory f = FillData(e.orderId, ord.account, ord.market, e.venues[i], 0, 0, 0, 0);
             f.size = direction * e.sizes[i].toInt256();
-            int256 before = _positions[ord.account][_slot(ord.market, e.venues[i])].size;
-            int256 afterwards = before + f.size;
-            if (
-                SignedMath.abs(afterwards) > SignedMath.abs(before)
-                    || (before != 0 && (afterwards ^ before) < 0)
-            ) {
-                increases = true;
-            }
+            if (_increases(ord.account, _slot(ord.market, e.venues[i]), f.size)) increases = true;
             _fill(f, ord.limitPrice, result);
         }
         uint256 averagePrice = result.notional * WAD / SignedMath.abs(ord.size);
@@ -258,8 +206,35 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         }
         if (ord.reduceOnly && increases) revert ReduceOnlyIncreases(e.orderId);
 
-        vault.settle(ord.account, result.cash, increases);
+        _vault.settle(ord.account, result.cash, increases);
         emit OrderExecuted(e.orderId, ord.account, averagePrice, result.fees);
+    }
+
+    // ================================================================== asynchronous orders (v2)
+
+    /// @inheritdoc ITradingModule
+    function commitSplit(uint256, ChildSpec[] calldata) external returns (uint256) {
+        _delegateToModule();
+    }
+
+    /// @inheritdoc ITradingModule
+    function reportFill(uint256, bytes32, uint256, uint256, uint256) external {
+        _delegateToModule();
+    }
+
+    /// @inheritdoc ITradingModule
+    function reportFills(FillReport[] calldata) external returns (uint256) {
+        _delegateToModule();
+    }
+
+    /// @inheritdoc ITradingModule
+    function rejectChild(uint256, bytes calldata) external {
+        _delegateToModule();
+    }
+
+    /// @inheritdoc ITradingModule
+    function expireChild(uint256) external {
+        _delegateToModule();
     }
 
     // ================================================================== backstop
@@ -270,10 +245,18 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         nonReentrant
         returns (int256 cash, uint256 penalty)
     {
-        if (msg.sender != address(vault)) revert NotAuthorized(msg.sender, account, 0);
+        if (msg.sender != address(_vault)) revert NotAuthorized(msg.sender, account, 0);
+        Trader memory t = _traders[account];
+        // Open child orders are cancelled at once: the account gets nothing more from a venue, and what they
+        // reserved is released. A venue's later fill of one of them goes to the backstop book.
+        if (t.openChildren != 0) {
+            uint40 liveFrom = uint40(_children.length);
+            _traders[account] = Trader(t.openSlots, t.orderEpoch, liveFrom, 0, 0);
+            emit OpenChildrenCancelled(account, liveFrom, t.openChildren, t.reservedMargin);
+        }
         int256 cashWad = 0;
         uint256 penaltyWad = 0;
-        uint16 slots = _traders[account].openSlots;
+        uint16 slots = t.openSlots;
         for (uint256 slot; slots >> slot != 0; ++slot) {
             if ((slots >> slot) & 1 == 0) continue;
             (int256 slotCash, uint256 slotPenalty) = _absorbSlot(account, slot, fractionWad, depthBps);
@@ -285,28 +268,8 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
     }
 
     /// @inheritdoc ITradingModule
-    function unwindBackstop(uint8 market, uint8 venue, uint256 size, uint256 limitPrice)
-        external
-        nonReentrant
-        onlyRole(EXECUTOR_ROLE)
-    {
-        IVenueAdapter adapter = _venue(venue);
-        if (market >= _markets.length) revert UnknownMarket(market);
-        uint256 slot = _slot(market, venue);
-        Position memory b = _backstop[slot];
-        if (size == 0 || size > SignedMath.abs(b.size)) {
-            revert BackstopTooSmall(market, venue, size, SignedMath.abs(b.size));
-        }
-        bool buying = b.size < 0;
-        _requireWithinBand(market, buying, limitPrice);
-        int256 signedSize = buying ? size.toInt256() : -size.toInt256();
-        // Effects first: an unwind only shrinks the book (never flips it), so its entry price stays.
-        int256 newSize = b.size + signedSize;
-        _backstop[slot] = Position(newSize.toInt128(), newSize == 0 ? 0 : b.entryPrice, b.fundingIndex);
-        (uint256 price, uint256 fee) = adapter.trade(market, signedSize, limitPrice);
-        // slither-disable-next-line unused-return (size and entry were booked above; only the PnL is reported)
-        (,, int256 realizedWad) = PerpMathLib.applyFill(b.size, b.entryPrice, signedSize, price);
-        emit BackstopUnwound(market, venue, signedSize, price, fee, realizedWad);
+    function unwindBackstop(uint8, uint8, uint256, uint256) external {
+        _delegateToModule();
     }
 
     // ================================================================== venue margin
@@ -314,7 +277,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
     /// @inheritdoc ITradingModule
     function depositMargin(uint8 venue, uint256 amount) external nonReentrant onlyRole(EXECUTOR_ROLE) {
         IVenueAdapter adapter = _venue(venue);
-        vault.sendToTradingModule(amount);
+        _vault.sendToTradingModule(amount);
         _base.forceApprove(address(adapter), amount);
         adapter.depositMargin(amount);
         emit VenueMarginMoved(venue, amount.toInt256());
@@ -352,7 +315,7 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         returns (int256 pnl, uint256 initialRequirement, uint256 maintenanceRequirement, bool hasPositions)
     {
         uint16 slots = _traders[account].openSlots;
-        hasPositions = slots != 0;
+        hasPositions = slots != 0 || _traders[account].openChildren != 0;
         uint256[] memory marks = new uint256[](_markets.length);
         int256 pnlWad = 0;
         uint256 initialWad = 0;
@@ -371,13 +334,15 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
             maintenanceWad += notional * m.maintenanceMarginBps;
         }
         pnl = PerpMathLib.toBaseDown(pnlWad, _baseUnit);
-        initialRequirement = Math.ceilDiv(initialWad, BPS * _baseUnit);
+        // What open child orders reserve counts in the initial requirement only: it blocks withdrawals,
+        // borrowing and new orders, and never makes an account liquidatable.
+        initialRequirement = Math.ceilDiv(initialWad, BPS * _baseUnit) + _traders[account].reservedMargin;
         maintenanceRequirement = Math.ceilDiv(maintenanceWad, BPS * _baseUnit);
     }
 
     /// @inheritdoc IPerpRisk
     function hasOpenPositions(address account) external view returns (bool) {
-        return _traders[account].openSlots != 0;
+        return _traders[account].openSlots != 0 || _traders[account].openChildren != 0;
     }
 
     /// @inheritdoc IPerpRisk
@@ -414,6 +379,36 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
     /// @inheritdoc ITradingModule
     function orderCount() external view returns (uint256) {
         return _orders.length;
+    }
+
+    /// @inheritdoc ITradingModule
+    function childOrder(uint256 childId) external view returns (ChildOrder memory) {
+        return _children[childId];
+    }
+
+    /// @inheritdoc ITradingModule
+    function childOrderCount() external view returns (uint256) {
+        return _children.length;
+    }
+
+    /// @inheritdoc ITradingModule
+    function reservation(address account)
+        external
+        view
+        returns (uint256 reservedMargin, uint256 openChildren, uint256 childrenLiveFrom)
+    {
+        Trader memory t = _traders[account];
+        return (t.reservedMargin, t.openChildren, t.childrenLiveFrom);
+    }
+
+    /// @inheritdoc ITradingModule
+    function fillIdUsed(bytes32 venueFillId) external view returns (bool) {
+        return _fillIdUsed[venueFillId];
+    }
+
+    /// @inheritdoc ITradingModule
+    function vault() external view returns (IPrimeVault) {
+        return _vault;
     }
 
     /// @inheritdoc ITradingModule
@@ -497,25 +492,6 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         emit Fill(f.orderId, f.account, f.market, f.venue, f.size, f.price, f.fee);
     }
 
-    /// @dev Settles the position's funding up to `fundingNow`, then applies the fill: it grows the position at
-    ///      a blended entry price or closes part of it, realizing PnL against the entry price. Keeps the
-    ///      venue's book (netted size, cost and funding bases) in step. Returns the cash to settle, USD WAD.
-    function _book(FillData memory f) internal returns (int256 cashWad) {
-        uint256 slot = _slot(f.market, f.venue);
-        Position memory old = _positions[f.account][slot];
-        (int256 newSize, uint256 newEntry, int256 realizedWad) =
-            PerpMathLib.applyFill(old.size, old.entryPrice, f.size, f.price);
-        cashWad = realizedWad - PerpMathLib.fundingOwed(old.size, old.fundingIndex, f.fundingNow);
-        _positions[f.account][slot] = Position(newSize.toInt128(), newEntry.toUint128(), f.fundingNow);
-
-        VenueBook storage b = _books[slot];
-        b.netSize = (int256(b.netSize) + f.size).toInt128();
-        int256 oldCost = int256(old.size) * uint256(old.entryPrice).toInt256() / int256(WAD);
-        b.costBasis = (int256(b.costBasis) + newSize * newEntry.toInt256() / int256(WAD) - oldCost).toInt128();
-        b.fundingBasis += newSize * f.fundingNow - int256(old.size) * old.fundingIndex;
-        _setSlot(f.account, slot, newSize != 0);
-    }
-
     /// @dev Moves `fractionWad` of `account`'s position in `slot` to the backstop at the discounted mark.
     ///      Returns the account's cash (USD WAD) and the discount's cost to it (USD WAD).
     function _absorbSlot(address account, uint256 slot, uint256 fractionWad, uint256 depthBps)
@@ -547,14 +523,6 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         emit PositionAbsorbed(account, market, venue, f.size, f.price, penaltyWad / _baseUnit);
     }
 
-    /// @dev The backstop takes `size` at `price`; its realized PnL is already in the venue account.
-    function _addToBackstop(uint256 slot, int256 size, uint256 price, int256 fundingNow) internal {
-        Position memory b = _backstop[slot];
-        // slither-disable-next-line unused-return (realized PnL is the venue account's, so the reserves')
-        (int256 newSize, uint256 newEntry,) = PerpMathLib.applyFill(b.size, b.entryPrice, size, price);
-        _backstop[slot] = Position(newSize.toInt128(), newEntry.toUint128(), fundingNow);
-    }
-
     function _requireValidSplit(Execution calldata e, Order memory o) internal view {
         if (e.venues.length == 0 || e.venues.length != e.sizes.length) revert InvalidSplit(e.orderId);
         uint256 total = 0;
@@ -572,19 +540,9 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
 
     /// @dev Passes for the owner (returns true) or an operator with PERMISSION_TRADE (returns false).
     function _requireTrader(address account) internal view returns (bool byOwner) {
-        if (msg.sender == vault.ownerOf(account)) return true;
-        if (vault.operatorPermissions(account, msg.sender) & PERMISSION_TRADE == 0) {
+        if (msg.sender == _vault.ownerOf(account)) return true;
+        if (_vault.operatorPermissions(account, msg.sender) & PERMISSION_TRADE == 0) {
             revert NotAuthorized(msg.sender, account, PERMISSION_TRADE);
-        }
-    }
-
-    /// @dev A bounded unwind price, so that even the executor's key cannot trade the book far from the oracle.
-    function _requireWithinBand(uint8 market, bool buying, uint256 limitPrice) internal view {
-        uint256 mark = _mark(market);
-        if (buying
-                ? limitPrice > mark * (BPS + BACKSTOP_PRICE_BAND_BPS) / BPS
-                : limitPrice < mark * (BPS - BACKSTOP_PRICE_BAND_BPS) / BPS) {
-            revert PriceOutsideBand(limitPrice, mark, BACKSTOP_PRICE_BAND_BPS);
         }
     }
 
@@ -626,36 +584,24 @@ contract TradingModule is ITradingModule, AccessControl, ReentrancyGuardTransien
         return _orders[orderId];
     }
 
-    function _returnToVault(uint8 venue) internal returns (uint256 amount) {
-        amount = _base.balanceOf(address(this));
-        if (amount > 0) {
-            _base.safeTransfer(address(vault), amount);
-            emit VenueMarginMoved(venue, -amount.toInt256());
+    /// @dev Runs the call in `AsyncOrderModule` on this contract's storage (the vault's module pattern).
+    ///      Returns the module's return data (or reverts with its revert data) directly, without decoding.
+    function _delegateToModule() internal {
+        address module = asyncOrderModule;
+        assembly {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), module, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
         }
     }
 
-    function _mark(uint8 market) internal view returns (uint256) {
-        PerpMarket storage m = _markets[market];
-        return OracleLib.read(m.feed, m.maxStaleness) * 10 ** (18 - m.feedDecimals);
-    }
-
-    function _venue(uint8 venue) internal view returns (IVenueAdapter) {
-        if (venue >= _venues.length) revert UnknownVenue(venue);
-        return _venues[venue];
-    }
-
-    function _setSlot(address account, uint256 slot, bool open) internal {
-        uint16 bit = uint16(1 << slot);
-        uint16 current = _traders[account].openSlots;
-        uint16 next = open ? current | bit : current & ~bit;
-        if (next != current) _traders[account].openSlots = next;
-    }
-
-    function _slot(uint256 market, uint256 venue) internal pure returns (uint256) {
-        return market * MAX_VENUES + venue;
-    }
-
-    function _unslot(uint256 slot) internal pure returns (uint8 market, uint8 venue) {
-        return (uint8(slot / MAX_VENUES), uint8(slot % MAX_VENUES));
+    function _returnToVault(uint8 venue) internal returns (uint256 amount) {
+        amount = _base.balanceOf(address(this));
+        if (amount > 0) {
+            _base.safeTransfer(address(_vault), amount);
+            emit VenueMarginMoved(venue, -amount.toInt256());
+        }
     }
 }

@@ -91,6 +91,25 @@ interface IPrimeVaultErrors {
     /// @notice The adapter serves another vault.
     error AdapterNotForThisModule(address adapter);
 
+    // ---- Asynchronous orders (AsyncOrderModule) ----
+    /// @notice `AsyncOrderModule` was called directly; it only runs inside the trading module by delegatecall.
+    error AsyncOrderModuleDirectCall();
+    /// @notice No child order with this id.
+    error AsyncOrderUnknownChild(uint256 childId);
+    /// @notice The child order is no longer open (filled, rejected, expired or cancelled).
+    error AsyncOrderChildNotOpen(uint256 childId);
+    /// @notice The child order's deadline has not passed yet.
+    error AsyncOrderChildNotExpired(uint256 childId, uint256 deadline);
+    /// @notice A child's limit is worse than its order's, or its deadline is not after now or is after its
+    ///         order's (`index` in the split).
+    error AsyncOrderInvalidChild(uint256 orderId, uint256 index);
+    /// @notice This venue fill id was booked already; each is booked once.
+    error AsyncOrderFillIdUsed(bytes32 venueFillId);
+    /// @notice The fill would take the child's filled size past its size (or its size is zero).
+    error AsyncOrderOverfill(uint256 childId, uint256 filledAfter, uint256 size);
+    /// @notice The fill's price is worse than the child's limit.
+    error AsyncOrderFillOutsideLimit(uint256 price, uint256 limitPrice);
+
     // ---- Governance ----
     /// @notice The action is paused by the pause guardian.
     error Paused(uint256 action);

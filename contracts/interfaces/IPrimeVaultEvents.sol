@@ -64,6 +64,64 @@ interface IPrimeVaultEvents {
     event BackstopUnwound(
         uint8 indexed market, uint8 indexed venue, int256 size, uint256 price, uint256 fee, int256 realizedPnl
     );
+    /// @notice Order `orderId` was routed as `childCount` child orders with ids from `firstChildId`,
+    ///         reserving `reservedMargin` (base units) of `account`'s initial margin.
+    event OrderRouted(
+        uint256 indexed orderId,
+        address indexed account,
+        uint256 firstChildId,
+        uint256 childCount,
+        uint256 reservedMargin
+    );
+    /// @notice Child order `childId` of `orderId`: `size` (absolute, base WAD) at `venue` within `limitPrice`
+    ///         (USD WAD) until `deadline`, reserving `reservation` (base units).
+    event ChildCommitted(
+        uint256 indexed childId,
+        uint256 indexed orderId,
+        uint256 venue,
+        uint256 size,
+        uint256 limitPrice,
+        uint256 deadline,
+        uint256 reservation
+    );
+    /// @notice A venue fill of child `childId` was booked on its account: signed `size` (base WAD) at `price`
+    ///         (USD WAD) for `fee` (base units), releasing `released` (base units) of its reservation.
+    event ChildFilled(
+        uint256 indexed childId,
+        uint256 indexed orderId,
+        bytes32 indexed venueFillId,
+        int256 size,
+        uint256 price,
+        uint256 fee,
+        uint256 released
+    );
+    /// @notice The venue rejected child `childId`; `reason` is the venue's; `released` base units freed.
+    event ChildRejected(uint256 indexed childId, uint256 indexed orderId, bytes reason, uint256 released);
+    /// @notice Child `childId` passed its deadline unfilled in part or whole; `released` base units freed.
+    event ChildExpired(uint256 indexed childId, uint256 indexed orderId, uint256 released);
+    /// @notice Child `childId` was closed after a liquidation of its account cancelled it (nothing reserved).
+    event ChildCancelled(uint256 indexed childId, uint256 indexed orderId);
+    /// @notice A venue filled child `childId` after it was rejected, expired or cancelled: signed `size` at
+    ///         `price` (and the venue's `fee`) went to the backstop book of (`market`, `venue`), not to the
+    ///         account.
+    event LateFillToBackstop(
+        uint256 indexed childId,
+        bytes32 indexed venueFillId,
+        uint8 market,
+        uint8 venue,
+        int256 size,
+        uint256 price,
+        uint256 fee
+    );
+    /// @notice A batch report skipped a venue fill id that was booked already.
+    event FillSkipped(uint256 indexed childId, bytes32 indexed venueFillId);
+    /// @notice Every child of order `orderId` has finished (filled, rejected, expired or cancelled).
+    event OrderDone(uint256 indexed orderId, address indexed account);
+    /// @notice A liquidation cancelled `account`'s `openChildren` open child orders (every child of it with an
+    ///         id below `childrenLiveFrom`) and released their `releasedMargin` (base units).
+    event OpenChildrenCancelled(
+        address indexed account, uint256 childrenLiveFrom, uint256 openChildren, uint256 releasedMargin
+    );
     /// @notice The owner cancelled every order of `account` submitted before now.
     event AllOrdersCancelled(address indexed account, uint256 epoch);
     /// @notice Base moved from the pool to a venue's margin account (positive) or back (negative).

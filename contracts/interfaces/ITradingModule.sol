@@ -16,12 +16,58 @@ import {IPrimeVaultEvents} from "./IPrimeVaultEvents.sol";
 ///      holds the vault's netted position, which always equals the sum of the sub-accounts' positions
 ///      there. Caveat: a position's PnL counts in health at the oracle mark, not at the venue's fill price,
 ///      so closing it costs the spread, impact and fee on top.
+///      Asynchronous orders (v2) live as: submitted -> routed (`commitSplit`: one child order per venue, each
+///      with a size, a limit and a deadline; the initial margin the children need is reserved against the
+///      account) -> each child filled in parts (`reportFill`), rejected (`rejectChild`) or expired
+///      (`expireChild`) -> the order is done (`OrderDone`, status Executed). A synchronous venue goes through
+///      the same states inside `executeOrders`. These run in `AsyncOrderModule` by delegatecall.
 interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     enum OrderStatus {
         None,
         Open,
-        Executed,
+        Executed, // executed synchronously, or routed and every child of it finished (`OrderDone`)
+        Cancelled,
+        Routed // committed as child orders (`commitSplit`) that venues fill asynchronously
+    }
+
+    /// @notice A child order's life: Open until filled in full (Filled), rejected by the venue (Rejected),
+    ///         past its deadline (Expired), or cancelled by a liquidation of its account (Cancelled).
+    enum ChildStatus {
+        None,
+        Open,
+        Filled,
+        Rejected,
+        Expired,
         Cancelled
+    }
+
+    /// @notice One venue's part of a routed order, in two storage slots.
+    struct ChildOrder {
+        uint96 size; // absolute, base WAD; the direction is the parent order's
+        uint96 filled; // absolute, base WAD, late fills (booked to the backstop) included
+        uint40 orderId; // the parent order
+        uint8 venue;
+        ChildStatus status;
+        uint128 limitPrice; // worst price of each fill, USD WAD; at least as good as the order's limit
+        uint96 reservation; // initial margin reserved at commit, base units; released in proportion to fills
+        uint32 deadline; // unix time after which anyone may expire it
+    }
+
+    /// @notice The executor's instruction for one child at commit.
+    struct ChildSpec {
+        uint8 venue;
+        uint256 size; // absolute, base WAD
+        uint256 limitPrice; // USD WAD, at least as good as the order's limit
+        uint256 deadline; // unix time, after now and at most the order's deadline
+    }
+
+    /// @notice One venue fill, as the executor reports it.
+    struct FillReport {
+        uint256 childId;
+        bytes32 venueFillId; // the venue's id of the fill (e.g. a hash of it): booked once, ever
+        uint256 price; // USD WAD
+        uint256 size; // absolute, base WAD
+        uint256 fee; // base units, charged by the venue
     }
 
     struct Order {
@@ -82,6 +128,53 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     ///         reduce-only order may only shrink each slot it fills.
     function executeOrders(Execution[] calldata executions) external;
 
+    /// @notice Routes open order `orderId` as one child order per venue, to be filled asynchronously, and
+    ///         reserves the initial margin the children need against the account. Executor only.
+    /// @dev Checks as `executeOrders` does: trading not paused, order open, not expired, its authority
+    ///      intact, venues known and distinct, sizes non-zero and summing to the order's size; each child's
+    ///      limit at least as good as the order's and its deadline after now and at most the order's. A
+    ///      child reserves ceil(size x price x initial margin fraction), the price being a buy's limit (the
+    ///      most it pays) or the higher of a sell's limit and the mark; a reduce-only order reserves nothing.
+    ///      The account must meet its initial requirement with the reservation counted
+    ///      (`InsufficientEquity`). The reservation counts in `perpRisk`'s initial requirement only, so it
+    ///      blocks withdrawals, borrowing and other orders but never causes a liquidation.
+    ///      Caveat: once routed the order cannot be cancelled by its owner; its children end by fill,
+    ///      rejection or expiry.
+    /// @return firstChildId The first child's id; the others follow in order.
+    function commitSplit(uint256 orderId, ChildSpec[] calldata children)
+        external
+        returns (uint256 firstChildId);
+
+    /// @notice Books a venue fill of child `childId`. Executor only; works while trading is paused (the
+    ///         venue has filled already).
+    /// @dev Bounds: `venueFillId` never booked before (`AsyncOrderFillIdUsed`), so a reorg or a keeper
+    ///      restart cannot book a fill twice; size non-zero and the child's cumulative filled size at most
+    ///      its size (`AsyncOrderOverfill`); price within the child's limit (`AsyncOrderFillOutsideLimit`)
+    ///      and within BACKSTOP_PRICE_BAND_BPS of the oracle mark either side (`PriceOutsideBand`). A fill
+    ///      of an open child books on the account's (market, venue) slot as a synchronous fill does (entry
+    ///      price, funding index, fee), releases the reservation in proportion, and settles with the same
+    ///      per-slot checks (`ReduceOnlyIncreases`; initial requirement if it grows or flips the slot).
+    ///      A fill of a child already rejected, expired or cancelled by a liquidation is booked to the
+    ///      backstop book instead (`LateFillToBackstop`), never to the account.
+    ///      Caveat: if the account checks fail the report reverts; the executor then rejects the child and
+    ///      reports the fill again, which books it to the backstop.
+    function reportFill(uint256 childId, bytes32 venueFillId, uint256 price, uint256 size, uint256 fee)
+        external;
+
+    /// @notice `reportFill` for several fills in one call. Executor only.
+    /// @dev A fill whose id was booked already is skipped (`FillSkipped`) rather than reverting, so the
+    ///      keeper can resend a batch after a reorg or a restart; any other failure reverts the whole batch.
+    /// @return booked How many fills were booked.
+    function reportFills(FillReport[] calldata fills) external returns (uint256 booked);
+
+    /// @notice Closes open child `childId` as rejected by its venue, releasing its remaining reservation.
+    ///         Executor only. `reason` is the venue's, passed on in `ChildRejected`.
+    function rejectChild(uint256 childId, bytes calldata reason) external;
+
+    /// @notice Closes open child `childId` after its deadline (or, any time, once a liquidation of its
+    ///         account cancelled it), releasing its remaining reservation. Anyone.
+    function expireChild(uint256 childId) external;
+
     /// @notice Cancels every open order of `account` at once (they can no longer execute). Owner only.
     function cancelAllOrders(address account) external;
 
@@ -108,6 +201,24 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
 
     /// @notice Number of orders ever submitted (ids are 0..count-1).
     function orderCount() external view returns (uint256);
+
+    /// @notice The child order `childId`.
+    function childOrder(uint256 childId) external view returns (ChildOrder memory);
+
+    /// @notice Number of child orders ever committed (ids are 0..count-1).
+    function childOrderCount() external view returns (uint256);
+
+    /// @notice `account`'s asynchronous orders: the initial margin its open children reserve (base units,
+    ///         counted in `perpRisk`'s initial requirement), how many are open, and the first child id that
+    ///         can still be its own: a liquidation cancels every open child with a lower id at once.
+    /// @dev The children of one order have consecutive ids (`OrderRouted` gives the first and the count).
+    function reservation(address account)
+        external
+        view
+        returns (uint256 reservedMargin, uint256 openChildren, uint256 childrenLiveFrom);
+
+    /// @notice Whether the venue fill id `venueFillId` has been booked.
+    function fillIdUsed(bytes32 venueFillId) external view returns (bool);
 
     /// @notice `account`'s position in `market` at `venue`.
     function position(address account, uint8 market, uint8 venue) external view returns (Position memory);

@@ -7,12 +7,15 @@ import {PrimeVault} from "../../../contracts/PrimeVault.sol";
 import {TradingModule} from "../../../contracts/TradingModule.sol";
 import {IPrimeVault} from "../../../contracts/interfaces/IPrimeVault.sol";
 import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
+import {IVenueAdapter} from "../../../contracts/interfaces/IVenueAdapter.sol";
 import {MockERC20} from "../../../contracts/devnet/mocks/MockERC20.sol";
 import {MockPriceFeed} from "../../../contracts/devnet/mocks/MockPriceFeed.sol";
 import {PerpExchange} from "../../../contracts/devnet/venues/PerpExchange.sol";
 
 /// @dev Drives trading with bounded random actions: deposits, routed orders split across both venues,
-///      closes, price moves, funding, time, liquidation, unwinding the backstop with resale of absorbed collateral.
+///      closes, price moves, funding, time, liquidation, unwinding the backstop with resale of absorbed collateral,
+///      and asynchronous orders (v2): commits of child orders, venue fills reported by the keeper (a fill the
+///      account cannot take is rejected and booked to the backstop, as the keeper does), rejections, expiry.
 contract TradingHandler is Test {
     PrimeVault internal immutable vault;
     TradingModule internal immutable trading;
@@ -25,6 +28,11 @@ contract TradingHandler is Test {
     address[] public actors;
     uint256 public tradesBelowInitial;
     uint256 public executed;
+    uint256 public lateFills;
+    int256 internal _backstopBefore;
+    int256 internal _worthBefore;
+    uint256[] internal _childIds; // every child committed, in id order
+    uint256 internal _fillNonce;
 
     constructor(
         PrimeVault vault_,
@@ -121,6 +129,122 @@ contract TradingHandler is Test {
         uint256 limit = size > 0 ? mark * 95 / 100 : mark * 105 / 100;
         vm.prank(keeper);
         trading.unwindBackstop(m, v, _abs(size), limit);
+    }
+
+    function childCount() external view returns (uint256) {
+        return _childIds.length;
+    }
+
+    /// @dev An order routed as child orders (one or both venues); its margin is reserved.
+    function commitAsync(uint256 who, uint256 market, uint256 steps, bool buy, uint256 splitBps) external {
+        address actor = actors[who % actors.length];
+        uint8 m = uint8(market % 2);
+        uint256 step = m == 0 ? 1e15 : 1e16;
+        uint256 size = bound(steps, 1, 200) * step;
+        uint256 dydxPart = size * bound(splitBps, 0, 10_000) / 10_000 / step * step;
+        uint256 mark = _markOf(m);
+        uint256 limit = buy ? mark * 103 / 100 : mark * 97 / 100;
+        vm.prank(actor);
+        try trading.submitOrder(
+            actor, m, buy ? int256(size) : -int256(size), limit, block.timestamp + 1 hours, false
+        ) returns (
+            uint256 id
+        ) {
+            uint256 parts = (dydxPart > 0 ? 1 : 0) + (size - dydxPart > 0 ? 1 : 0);
+            ITradingModule.ChildSpec[] memory specs = new ITradingModule.ChildSpec[](parts);
+            uint256 k;
+            if (dydxPart > 0) {
+                specs[k++] = ITradingModule.ChildSpec(0, dydxPart, limit, block.timestamp + 30 minutes);
+            }
+            if (size > dydxPart) {
+                specs[k] = ITradingModule.ChildSpec(1, size - dydxPart, limit, block.timestamp + 30 minutes);
+            }
+            vm.prank(keeper);
+            try trading.commitSplit(id, specs) returns (uint256 first) {
+                for (uint256 i; i < parts; ++i) {
+                    _childIds.push(first + i);
+                }
+            } catch {}
+        } catch {}
+    }
+
+    /// @dev The venue fills part of a child (open or not: a late fill goes to the backstop) and the keeper
+    ///      reports it; if the account's checks refuse it, the keeper rejects the child and reports it again.
+    function fillChild(uint256 index, uint256 fractionBps) external {
+        if (_childIds.length == 0) return;
+        uint256 childId = _childIds[index % _childIds.length];
+        ITradingModule.ChildOrder memory c = trading.childOrder(childId);
+        ITradingModule.Order memory o = trading.order(c.orderId);
+        uint256 step = o.market == 0 ? 1e15 : 1e16;
+        uint256 size = (uint256(c.size) - c.filled) * bound(fractionBps, 1, 10_000) / 10_000 / step * step;
+        if (size == 0) return;
+        int256 signed = o.size > 0 ? int256(size) : -int256(size);
+        IVenueAdapter adapter = IVenueAdapter(trading.venues()[c.venue]);
+        // The venue fills only within the child's limit; the keeper books only within the oracle band.
+        (uint256 quoted,) = adapter.quote(o.market, signed);
+        uint256 mark = _markOf(o.market);
+        if (o.size > 0 ? quoted > c.limitPrice : quoted < c.limitPrice) return;
+        if (quoted > mark * 1049 / 1000 || quoted < mark * 951 / 1000) return;
+        _backstopBefore = trading.backstopPosition(o.market, c.venue).size;
+        _worthBefore = int256(usdc.balanceOf(address(vault))) + trading.venueAssets();
+        vm.prank(address(trading));
+        try adapter.trade(o.market, signed, c.limitPrice) returns (uint256 price, uint256 fee) {
+            _report(childId, price, size, fee);
+            _unwindLateFill(o.market, c.venue, mark);
+        } catch {}
+    }
+
+    function _report(uint256 childId, uint256 price, uint256 size, uint256 fee) internal {
+        bytes32 fillId = keccak256(abi.encode("handler fill", ++_fillNonce));
+        vm.startPrank(keeper);
+        try trading.reportFill(childId, fillId, price, size, fee) {}
+        catch {
+            trading.rejectChild(childId, "refused by the account's checks");
+            trading.reportFill(childId, fillId, price, size, fee);
+        }
+        vm.stopPrank();
+    }
+
+    /// @dev A late fill is the protocol's, bought at the venue's price with its fee and no discount. The keeper
+    ///      unwinds it (here at once, with the rest of that book); what that costs the protocol its reserves
+    ///      pay, here topped up, so that the solvency invariant keeps checking everything else.
+    function _unwindLateFill(uint8 market, uint8 venue, uint256 mark) internal {
+        int256 book = trading.backstopPosition(market, venue).size;
+        if (book == _backstopBefore) return;
+        ++lateFills;
+        uint256 limit = book > 0 ? mark * 95 / 100 : mark * 105 / 100;
+        vm.prank(keeper);
+        trading.unwindBackstop(market, venue, _abs(book), limit);
+        int256 worthAfter = int256(usdc.balanceOf(address(vault))) + trading.venueAssets();
+        if (worthAfter < _worthBefore) usdc.mint(address(vault), uint256(_worthBefore - worthAfter) + 1);
+    }
+
+    function rejectChild(uint256 index) external {
+        if (_childIds.length == 0) return;
+        vm.prank(keeper);
+        try trading.rejectChild(_childIds[index % _childIds.length], "venue said no") {} catch {}
+    }
+
+    function expireChild(uint256 index) external {
+        if (_childIds.length == 0) return;
+        try trading.expireChild(_childIds[index % _childIds.length]) {} catch {}
+    }
+
+    /// @dev What `account`'s live open children still reserve, and how many there are.
+    function openReservations(address account) external view returns (uint256 reserved, uint256 open) {
+        (,, uint256 liveFrom) = trading.reservation(account);
+        for (uint256 i; i < _childIds.length; ++i) {
+            ITradingModule.ChildOrder memory c = trading.childOrder(_childIds[i]);
+            if (c.status != ITradingModule.ChildStatus.Open || _childIds[i] < liveFrom) continue;
+            if (trading.order(c.orderId).account != account) continue;
+            reserved += (uint256(c.reservation) * (c.size - c.filled) + c.size - 1) / c.size;
+            ++open;
+        }
+    }
+
+    function _markOf(uint8 market) internal view returns (uint256) {
+        (, int256 answer,,,) = feeds[market].latestRoundData();
+        return uint256(answer) * 1e10;
     }
 
     function _order(

@@ -54,6 +54,18 @@ contract TradingInvariantsTest is TradingFixture {
         assertGe(assets + 10, int256(s.totalSupply));
     }
 
+    /// @dev An account's reserved margin is the sum of its open children's remaining reservations,
+    ///      ceil(reservation x unfilled / size) each, and its open-children count is theirs.
+    function invariant_reservedMarginIsTheSumOfOpenChildren() public view {
+        for (uint256 a; a < handler.actorCount(); ++a) {
+            address actor = handler.actors(a);
+            (uint256 expected, uint256 open) = handler.openReservations(actor);
+            (uint256 reserved, uint256 openChildren,) = trading.reservation(actor);
+            assertEq(reserved, expected, "reserved margin");
+            assertEq(openChildren, open, "open children");
+        }
+    }
+
     function invariant_noTradeLeavesAnAccountBelowInitial() public view {
         assertEq(handler.tradesBelowInitial(), 0);
     }

@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
+
+import {IPrimeVault, PAUSE_TRADE} from "../interfaces/IPrimeVault.sol";
+import {ITradingModule} from "../interfaces/ITradingModule.sol";
+import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
+import {BPS, WAD, BACKSTOP_PRICE_BAND_BPS} from "../libraries/ConstantsLib.sol";
+import {PerpMathLib} from "../libraries/PerpMathLib.sol";
+import {TradingBase} from "./TradingBase.sol";
+
+/// @title AsyncOrderModule
+/// @notice The asynchronous order protocol (v2) of `TradingModule`, run by delegatecall from it (the vault's
+///         module pattern), which keeps the trading module under the contract size limit.
+/// @dev An order is routed as one child order per venue (`commitSplit`), each with a size, a limit price and
+///      a deadline; the initial margin the children need is reserved against the account (counted in the
+///      trading module's `perpRisk`). The executor reports venue fills (`reportFill`, `reportFills`),
+///      bounded here: each venue fill id once, cumulative size at most the child's, price within the
+///      child's limit and within BACKSTOP_PRICE_BAND_BPS of the oracle mark. A fill books exactly as a
+///      synchronous fill does and releases the reservation in proportion. The executor may reject a child,
+///      anyone may expire one after its deadline; both release what it still reserves. A liquidation
+///      cancels an account's open children at once (`absorbPositions` sets the account's `childrenLiveFrom`
+///      to the next child id): a child below it reserves nothing and is no longer the account's. A fill of a
+///      child that is no longer open (rejected, expired, cancelled) is booked to the backstop book.
+///      Invariant: an account's reserved margin is the sum of its live open children's remaining
+///      reservations, remaining = ceil(reservation x (size - filled) / size).
+contract AsyncOrderModule is TradingBase {
+    using SafeCast for uint256;
+    using SafeCast for int256;
+
+    address private immutable _self;
+
+    constructor(IPrimeVault vault_) TradingBase(vault_) {
+        _self = address(this);
+    }
+
+    /// @dev Refuses a direct call: the module only runs on the trading module's storage.
+    modifier onlyDelegated() {
+        if (address(this) == _self) revert AsyncOrderModuleDirectCall();
+        _;
+    }
+
+    /// @notice See `ITradingModule.commitSplit`. Only through the trading module's delegatecall.
+    function commitSplit(uint256 orderId, ITradingModule.ChildSpec[] calldata children)
+        external
+        onlyDelegated
+        nonReentrant
+        onlyRole(EXECUTOR_ROLE)
+        returns (uint256 firstChildId)
+    {
+        if (_vault.pausedActions() & PAUSE_TRADE != 0) revert Paused(PAUSE_TRADE);
+        if (orderId >= _orders.length || _orders[orderId].status != ITradingModule.OrderStatus.Open) {
+            revert OrderNotOpen(orderId);
+        }
+        ITradingModule.Order memory ord = _orders[orderId];
+        if (block.timestamp > ord.deadline) revert OrderExpired(orderId, ord.deadline);
+        _requireOrderAuthority(orderId, ord);
+        uint256 n = children.length;
+        if (n == 0 || n > _MAX_VENUES) revert InvalidSplit(orderId);
+
+        firstChildId = _children.length;
+        // A reduce-only order needs no margin. Any other child reserves its initial margin at the highest
+        // price it can fill at: a buy's limit (the most it pays), a sell's limit or the mark if higher.
+        uint256 mark = ord.reduceOnly || ord.size > 0 ? 0 : _mark(ord.market);
+        uint256 marginBps = ord.reduceOnly ? 0 : _markets[ord.market].initialMarginBps;
+        uint256 total = 0;
+        uint256 seen = 0;
+        uint256 reserved = 0;
+        for (uint256 i; i < n; ++i) {
+            ITradingModule.ChildSpec calldata c = children[i];
+            if (c.size == 0 || c.venue >= _venues.length || seen & (1 << c.venue) != 0) {
+                revert InvalidSplit(orderId);
+            }
+            seen |= 1 << c.venue;
+            total += c.size;
+            reserved += _pushChild(orderId, i, ord, c, mark, marginBps);
+        }
+        if (total != SignedMath.abs(ord.size)) revert InvalidSplit(orderId);
+        _route(orderId, ord.account, firstChildId, n, reserved);
+    }
+
+    /// @notice See `ITradingModule.reportFill`. Only through the trading module's delegatecall.
+    function reportFill(uint256 childId, bytes32 venueFillId, uint256 price, uint256 size, uint256 fee)
+        external
+        onlyDelegated
+        nonReentrant
+        onlyRole(EXECUTOR_ROLE)
+    {
+        if (_fillIdUsed[venueFillId]) revert AsyncOrderFillIdUsed(venueFillId);
+        _reportFill(ITradingModule.FillReport(childId, venueFillId, price, size, fee));
+    }
+
+    /// @notice See `ITradingModule.reportFills`. Only through the trading module's delegatecall.
+    function reportFills(ITradingModule.FillReport[] calldata fills)
+        external
+        onlyDelegated
+        nonReentrant
+        onlyRole(EXECUTOR_ROLE)
+        returns (uint256 booked)
+    {
+        for (uint256 i; i < fills.length; ++i) {
+            if (_fillIdUsed[fills[i].venueFillId]) {
+                emit FillSkipped(fills[i].childId, fills[i].venueFillId);
+                continue;
+            }
+            // Each fill's state is written before its settlement call to the vault, which is trusted and
+            // calls back only into views; every entry point holds the reentrancy lock.
+            // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events
+            _reportFill(fills[i]);
+            ++booked;
+        }
+    }
+
+    /// @notice See `ITradingModule.rejectChild`. Only through the trading module's delegatecall.
+    function rejectChild(uint256 childId, bytes calldata reason)
+        external
+        onlyDelegated
+        nonReentrant
+        onlyRole(EXECUTOR_ROLE)
+    {
+        (uint256 orderId, uint256 released,) = _end(childId, ITradingModule.ChildStatus.Rejected, false);
+        emit ChildRejected(childId, orderId, reason, released);
+    }
+
+    /// @notice See `ITradingModule.expireChild`. Only through the trading module's delegatecall.
+    function expireChild(uint256 childId) external onlyDelegated nonReentrant {
+        (uint256 orderId, uint256 released, bool live) =
+            _end(childId, ITradingModule.ChildStatus.Expired, true);
+        if (live) emit ChildExpired(childId, orderId, released);
+    }
+
+    /// @notice See `ITradingModule.unwindBackstop`. Only through the trading module's delegatecall; here with the
+    ///         rest of the backstop book's handling (late fills are booked to it).
+    function unwindBackstop(uint8 market, uint8 venue, uint256 size, uint256 limitPrice)
+        external
+        onlyDelegated
+        nonReentrant
+        onlyRole(EXECUTOR_ROLE)
+    {
+        IVenueAdapter adapter = _venue(venue);
+        if (market >= _markets.length) revert UnknownMarket(market);
+        uint256 slot = _slot(market, venue);
+        ITradingModule.Position memory b = _backstop[slot];
+        if (size == 0 || size > SignedMath.abs(b.size)) {
+            revert BackstopTooSmall(market, venue, size, SignedMath.abs(b.size));
+        }
+        bool buying = b.size < 0;
+        _requireWithinBand(market, buying, limitPrice);
+        int256 signedSize = buying ? size.toInt256() : -size.toInt256();
+        // Effects first: an unwind only shrinks the book (never flips it), so its entry price stays.
+        int256 newSize = b.size + signedSize;
+        _backstop[slot] =
+            ITradingModule.Position(newSize.toInt128(), newSize == 0 ? 0 : b.entryPrice, b.fundingIndex);
+        (uint256 price, uint256 fee) = adapter.trade(market, signedSize, limitPrice);
+        // slither-disable-next-line unused-return (size and entry were booked above; only the PnL is reported)
+        (,, int256 realizedWad) = PerpMathLib.applyFill(b.size, b.entryPrice, signedSize, price);
+        emit BackstopUnwound(market, venue, signedSize, price, fee, realizedWad);
+    }
+
+    // ================================================================== internal
+
+    /// @dev A bounded unwind price, so that even the executor's key cannot trade the book far from the oracle.
+    function _requireWithinBand(uint8 market, bool buying, uint256 limitPrice) internal view {
+        uint256 mark = _mark(market);
+        if (buying
+                ? limitPrice > mark * (BPS + BACKSTOP_PRICE_BAND_BPS) / BPS
+                : limitPrice < mark * (BPS - BACKSTOP_PRICE_BAND_BPS) / BPS) {
+            revert PriceOutsideBand(limitPrice, mark, BACKSTOP_PRICE_BAND_BPS);
+        }
+    }
+
+    /// @dev Marks order `orderId` routed to its `n` children from `firstChildId` and reserves `reserved` of
+    ///      `account`'s margin, which must fit its initial requirement.
+    function _route(uint256 orderId, address account, uint256 firstChildId, uint256 n, uint256 reserved)
+        internal
+    {
+        _orders[orderId].status = ITradingModule.OrderStatus.Routed;
+        Trader storage t = _traders[account];
+        t.openChildren += uint16(n);
+        t.reservedMargin += reserved.toUint96();
+        emit OrderRouted(orderId, account, firstChildId, n, reserved);
+        // The reservation counts in `perpRisk`'s initial requirement: the account must still meet it.
+        if (reserved != 0) _vault.settle(account, 0, true);
+    }
+
+    /// @dev Checks child `i` of order `orderId` against the order and stores it; returns its reservation.
+    function _pushChild(
+        uint256 orderId,
+        uint256 i,
+        ITradingModule.Order memory ord,
+        ITradingModule.ChildSpec calldata c,
+        uint256 mark,
+        uint256 marginBps
+    ) internal returns (uint256 r) {
+        if (
+            c.limitPrice == 0
+                || (ord.size > 0 ? c.limitPrice > ord.limitPrice : c.limitPrice < ord.limitPrice)
+                || c.deadline <= block.timestamp || c.deadline > ord.deadline
+        ) {
+            revert AsyncOrderInvalidChild(orderId, i);
+        }
+        r = Math.mulDiv(
+            c.size, Math.max(c.limitPrice, mark) * marginBps, WAD * BPS * _baseUnit, Math.Rounding.Ceil
+        );
+        // `_children.push(ChildOrder(size, 0, orderId, venue, Open, limitPrice, r, deadline))`, written as its
+        // two packed slots at once (the compiler writes a pushed struct member by member).
+        uint256 word0 = uint256(c.size.toUint96()) | uint256(orderId.toUint40()) << 192 | uint256(c.venue)
+            << 232 | uint256(uint8(ITradingModule.ChildStatus.Open)) << 240;
+        uint256 word1 = uint256(c.limitPrice.toUint128()) | uint256(r.toUint96()) << 128
+            | uint256(c.deadline.toUint32()) << 224;
+        uint256 id = _children.length;
+        assembly ("memory-safe") {
+            let lengthSlot := _children.slot
+            sstore(lengthSlot, add(id, 1))
+            mstore(0, lengthSlot)
+            let element := add(keccak256(0, 32), mul(id, 2))
+            sstore(element, word0)
+            sstore(add(element, 1), word1)
+        }
+        emit ChildCommitted(id, orderId, c.venue, c.size, c.limitPrice, c.deadline, r);
+    }
+
+    /// @dev Books one fill after checking its bounds (the fill id is known unused).
+    function _reportFill(ITradingModule.FillReport memory r) internal {
+        if (r.childId >= _children.length) revert AsyncOrderUnknownChild(r.childId);
+        ITradingModule.ChildOrder storage cs = _children[r.childId];
+        ITradingModule.ChildOrder memory c = cs;
+        uint256 filledAfter = c.filled + r.size;
+        if (r.size == 0 || filledAfter > c.size) revert AsyncOrderOverfill(r.childId, filledAfter, c.size);
+        ITradingModule.Order storage o = _orders[c.orderId];
+        bool buy = o.size > 0;
+        if (buy ? r.price > c.limitPrice : r.price < c.limitPrice) {
+            revert AsyncOrderFillOutsideLimit(r.price, c.limitPrice);
+        }
+        FillData memory f = FillData(c.orderId, o.account, o.market, c.venue, 0, r.price, r.fee, 0);
+        {
+            uint256 mark = _mark(f.market);
+            uint256 band = mark * BACKSTOP_PRICE_BAND_BPS / BPS;
+            if (r.price > mark + band || r.price < mark - band) {
+                revert PriceOutsideBand(r.price, mark, BACKSTOP_PRICE_BAND_BPS);
+            }
+        }
+        f.size = buy ? r.size.toInt256() : -r.size.toInt256();
+        f.fundingNow = _venues[c.venue].fundingIndex(f.market);
+
+        _fillIdUsed[r.venueFillId] = true;
+        cs.filled = filledAfter.toUint96();
+        if (c.status != ITradingModule.ChildStatus.Open || r.childId < _traders[f.account].childrenLiveFrom) {
+            // Late: the child was rejected, expired or cancelled by a liquidation. The venue's fill is the
+            // protocol's, never the account's; the keeper unwinds it with the rest of the backstop book.
+            if (c.status == ITradingModule.ChildStatus.Open) {
+                cs.status = ITradingModule.ChildStatus.Cancelled;
+                emit ChildCancelled(r.childId, c.orderId);
+                _closeChild(r.childId, c.orderId, f.account);
+            }
+            _addToBackstop(_slot(f.market, f.venue), f.size, f.price, f.fundingNow);
+            emit LateFillToBackstop(r.childId, r.venueFillId, f.market, f.venue, f.size, f.price, f.fee);
+            return;
+        }
+        _bookOnAccount(r, c, f, filledAfter, o.reduceOnly);
+    }
+
+    /// @dev Books a fill of a live child on its account: releases the reservation in proportion, applies the
+    ///      fill to the account's slot and settles with the per-slot checks.
+    function _bookOnAccount(
+        ITradingModule.FillReport memory r,
+        ITradingModule.ChildOrder memory c,
+        FillData memory f,
+        uint256 filledAfter,
+        bool reduceOnly
+    ) internal {
+        bool increases = _increases(f.account, _slot(f.market, f.venue), f.size);
+        if (increases && reduceOnly) revert ReduceOnlyIncreases(c.orderId);
+        Trader storage t = _traders[f.account];
+        uint256 released =
+            _remaining(c.reservation, c.size, c.filled) - _remaining(c.reservation, c.size, filledAfter);
+        if (released != 0) t.reservedMargin -= released.toUint96();
+        if (filledAfter == c.size) {
+            _children[r.childId].status = ITradingModule.ChildStatus.Filled;
+            t.openChildren -= 1;
+            _closeChild(r.childId, c.orderId, f.account);
+        }
+        int256 cash = PerpMathLib.toBaseDown(_book(f), _baseUnit) - r.fee.toInt256();
+        emit ChildFilled(r.childId, c.orderId, r.venueFillId, f.size, r.price, r.fee, released);
+        _vault.settle(f.account, cash, increases);
+    }
+
+    /// @dev Ends open child `childId` with `status`, releasing what it still reserves. A child a
+    ///      liquidation cancelled (an id below the account's `childrenLiveFrom`) reserves nothing: it ends
+    ///      Cancelled, at any time.
+    ///      `needsDeadline`: a live child must be past its deadline.
+    function _end(uint256 childId, ITradingModule.ChildStatus status, bool needsDeadline)
+        internal
+        returns (uint256 orderId, uint256 released, bool live)
+    {
+        if (childId >= _children.length) revert AsyncOrderUnknownChild(childId);
+        ITradingModule.ChildOrder storage cs = _children[childId];
+        ITradingModule.ChildOrder memory c = cs;
+        if (c.status != ITradingModule.ChildStatus.Open) revert AsyncOrderChildNotOpen(childId);
+        orderId = c.orderId;
+        address account = _orders[orderId].account;
+        Trader storage t = _traders[account];
+        live = childId >= t.childrenLiveFrom;
+        if (live) {
+            if (needsDeadline && block.timestamp <= c.deadline) {
+                revert AsyncOrderChildNotExpired(childId, c.deadline);
+            }
+            released = _remaining(c.reservation, c.size, c.filled);
+            t.reservedMargin -= released.toUint96();
+            t.openChildren -= 1;
+            cs.status = status;
+        } else {
+            cs.status = ITradingModule.ChildStatus.Cancelled;
+            emit ChildCancelled(childId, orderId);
+        }
+        _closeChild(childId, orderId, account);
+    }
+
+    /// @dev Child `childId` of `orderId` is no longer open; if none of its siblings is either, the order is
+    ///      done. The children of one order have consecutive ids, at most MAX_VENUES of them, so this reads
+    ///      at most three siblings; no per-order record is kept (a commit writes only its children).
+    function _closeChild(uint256 childId, uint256 orderId, address account) internal {
+        for (uint256 j = childId; j > 0 && childId - j < _MAX_VENUES - 1;) {
+            ITradingModule.ChildOrder storage sibling = _children[--j];
+            if (sibling.orderId != orderId) break;
+            if (sibling.status == ITradingModule.ChildStatus.Open) return;
+        }
+        uint256 count = _children.length;
+        for (uint256 j = childId + 1; j < count && j - childId < _MAX_VENUES; ++j) {
+            ITradingModule.ChildOrder storage sibling = _children[j];
+            if (sibling.orderId != orderId) break;
+            if (sibling.status == ITradingModule.ChildStatus.Open) return;
+        }
+        _orders[orderId].status = ITradingModule.OrderStatus.Executed;
+        emit OrderDone(orderId, account);
+    }
+
+    /// @dev What a child still reserves with `filled` of `size` filled: rounded up, so the releases of its
+    ///      fills add up to its reservation exactly.
+    function _remaining(uint256 reservation, uint256 size, uint256 filled) internal pure returns (uint256) {
+        return Math.mulDiv(reservation, size - filled, size, Math.Rounding.Ceil);
+    }
+}

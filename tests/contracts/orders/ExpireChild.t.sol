@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+
+import {AsyncOrderFixture} from "../utils/AsyncOrderFixture.sol";
+import {IPrimeVaultErrors} from "../../../contracts/interfaces/IPrimeVaultErrors.sol";
+import {IPrimeVaultEvents} from "../../../contracts/interfaces/IPrimeVaultEvents.sol";
+import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
+
+/// @notice `expireChild` (anyone, after the deadline) and `rejectChild` (the executor, for the venue): both
+///         end an open child and release what it still reserves.
+contract ExpireChildTest is AsyncOrderFixture {
+    uint256 internal orderId;
+    uint256 internal first; // 1.2 BTC at dYdX; first + 1: 0.8 BTC at RabbitX
+    uint256 internal deadline;
+
+    function setUp() public override {
+        super.setUp();
+        _deposit(alice, alice, weth, 10e18);
+        orderId = _submit(alice, alice, BTC_MARKET, 2e18, 61_000e18);
+        first = _commitTwo(orderId, 1.2e18, 0.8e18, 61_000e18);
+        deadline = block.timestamp + 10 minutes;
+    }
+
+    function _warpPastDeadline() internal {
+        vm.warp(deadline + 1);
+        btcFeed.setAnswer(BTC_PRICE);
+        ethFeed.setAnswer(ETH_PRICE);
+    }
+
+    function test_anyoneExpiresAChildAfterItsDeadline() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.AsyncOrderChildNotExpired.selector, first, deadline)
+        );
+        trading.expireChild(first);
+        _warpPastDeadline();
+        vm.expectEmit(address(trading));
+        emit IPrimeVaultEvents.ChildExpired(first, orderId, 7320e6);
+        vm.prank(bob);
+        trading.expireChild(first);
+        assertEq(uint8(_childStatus(first)), uint8(ITradingModule.ChildStatus.Expired));
+        (uint256 reserved, uint256 open,) = trading.reservation(alice);
+        assertEq(reserved, 4880e6, "the other child's reservation stays");
+        assertEq(open, 1);
+        assertEq(uint8(_status(orderId)), uint8(ITradingModule.OrderStatus.Routed));
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.AsyncOrderChildNotOpen.selector, first));
+        trading.expireChild(first);
+    }
+
+    function test_expiryAfterAPartialFillReleasesTheRest() public {
+        _fill(first, 0.3e18);
+        _warpPastDeadline();
+        trading.expireChild(first);
+        assertEq(_reserved(alice), 4880e6);
+        assertEq(trading.position(alice, BTC_MARKET, DYDX).size, 0.3e18, "the fill stays booked");
+    }
+
+    function test_theLastChildToEndFinishesTheOrder() public {
+        _fill(first, 1.2e18);
+        _warpPastDeadline();
+        vm.expectEmit(address(trading));
+        emit IPrimeVaultEvents.OrderDone(orderId, alice);
+        trading.expireChild(first + 1);
+        assertEq(uint8(_status(orderId)), uint8(ITradingModule.OrderStatus.Executed));
+        (uint256 reserved, uint256 open,) = trading.reservation(alice);
+        assertEq(reserved, 0);
+        assertEq(open, 0);
+    }
+
+    function test_theExecutorRejectsAChildWithTheVenuesReason() public {
+        bytes memory reason = bytes("post-only would cross");
+        vm.expectEmit(address(trading));
+        emit IPrimeVaultEvents.ChildRejected(first + 1, orderId, reason, 4880e6);
+        vm.prank(keeper);
+        trading.rejectChild(first + 1, reason);
+        assertEq(uint8(_childStatus(first + 1)), uint8(ITradingModule.ChildStatus.Rejected));
+        assertEq(_reserved(alice), 7320e6);
+        vm.prank(keeper);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.AsyncOrderChildNotOpen.selector, first + 1));
+        trading.rejectChild(first + 1, reason);
+    }
+
+    function test_onlyTheExecutorRejects() public {
+        bytes32 role = trading.EXECUTOR_ROLE();
+        vm.prank(alice);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, role)
+        );
+        trading.rejectChild(first, "");
+    }
+
+    function test_revertsOnAnUnknownOrFilledChild() public {
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.AsyncOrderUnknownChild.selector, 9));
+        trading.expireChild(9);
+        _fill(first, 1.2e18);
+        _warpPastDeadline();
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.AsyncOrderChildNotOpen.selector, first));
+        trading.expireChild(first);
+    }
+
+    /// @dev Whatever was filled before, ending a child releases exactly what it still reserved, and the
+    ///      account's reservation is then the other child's.
+    function testFuzz_endingReleasesWhatIsLeft(uint256 filled, bool reject) public {
+        filled = bound(filled, 0, 1.2e18 - 1);
+        if (filled > 0) {
+            vm.prank(keeper);
+            trading.reportFill(first, _nextFillId(), 60_000e18, filled, 0);
+        }
+        if (reject) {
+            vm.prank(keeper);
+            trading.rejectChild(first, "");
+        } else {
+            _warpPastDeadline();
+            trading.expireChild(first);
+        }
+        assertEq(_reserved(alice), trading.childOrder(first + 1).reservation);
+    }
+}
