@@ -102,7 +102,7 @@ def test_a_wrong_chain_at_start_stops_with_one_line(chain: Chain, tmp_path: Path
 def test_a_chain_id_change_under_the_keeper_makes_it_unhealthy_and_idle(chain: Chain, tmp_path: Path) -> None:
     keeper = Keeper(config_for(chain, tmp_path))
     keeper._on_new_block()
-    assert keeper.health.status()[0]
+    assert keeper.health.status()[0], keeper.health.status()[1]
     scanned = keeper.jobs.liquidation.last_scan
     with Anvil(chain_id=999) as other:
         keeper.w3.provider.endpoint_uri = other.url  # type: ignore[union-attr]  # the node behind the URL changed
