@@ -66,6 +66,29 @@ contract TradingInvariantsTest is TradingFixture {
         }
     }
 
+    /// @dev The handler's asynchronous actions do what they say: a commit, a fill on the account, a
+    ///      rejection and a late fill to the backstop, an expiry.
+    function test_handlerRunsTheAsynchronousLifecycle() public {
+        handler.deposit(0, 20e18);
+        handler.commitAsync(0, 0, 100, true, 5000); // 0.1 BTC: 0.05 at each venue
+        assertEq(handler.childCount(), 2);
+        handler.fillChild(0, 5000);
+        assertEq(trading.position(handler.actors(0), 0, 0).size, 0.025e18);
+        handler.rejectChild(0);
+        handler.fillChild(0, 10_000);
+        assertEq(handler.lateFills(), 1);
+        assertEq(
+            trading.position(handler.actors(0), 0, 0).size, 0.025e18, "the late fill is not the account's"
+        );
+        handler.expireChild(1); // not yet
+        handler.warp(1 hours);
+        handler.expireChild(1);
+        (uint256 reserved, uint256 open,) = trading.reservation(handler.actors(0));
+        assertEq(reserved + open, 0);
+        invariant_reservedMarginIsTheSumOfOpenChildren();
+        invariant_venuePositionsEqualTheSumOfSubAccounts();
+    }
+
     function invariant_noTradeLeavesAnAccountBelowInitial() public view {
         assertEq(handler.tradesBelowInitial(), 0);
     }
