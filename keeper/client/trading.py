@@ -28,7 +28,8 @@ from keeper.routing import route
 
 log = logging.getLogger("primevault.trading")
 WAD = Decimal(10) ** 18
-STATUSES = ("none", "open", "executed", "cancelled")
+STATUSES = ("none", "open", "executed", "cancelled", "routed")
+CHILD_STATUSES = ("none", "open", "filled", "rejected", "expired", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,46 @@ class OrderView:
     deadline: int
     reduce_only: bool
     status: str
+
+
+@dataclass(frozen=True)
+class ChildOrderView:
+    """One venue's part of a routed order (order protocol v2), in human units."""
+
+    child_id: int
+    order_id: int
+    account: ChecksumAddress
+    market: str
+    venue_id: int
+    size: Decimal  # signed with the parent order's direction, base units
+    filled: Decimal  # absolute, base units; late fills (booked to the backstop) included
+    limit_price: Decimal
+    deadline: int
+    reservation: int  # initial margin reserved at commit, base-token units (the account's live total: `reservation`)
+    status: str
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """The executor's instruction for one child at commit: absolute size, a limit at least as good as the order's,
+    and a deadline after now and at most the order's."""
+
+    venue_id: int
+    size: Decimal
+    limit_price: Decimal
+    deadline: int
+
+
+@dataclass(frozen=True)
+class FillReport:
+    """One venue fill of a child, as reported on chain. `venue_fill_id` is 32 bytes derived from the venue's own
+    fill id: the contract books each id once, ever."""
+
+    child_id: int
+    venue_fill_id: bytes
+    price: Decimal
+    size: Decimal  # absolute, base units
+    fee: int  # base-token units the venue charged
 
 
 @dataclass(frozen=True)
@@ -211,6 +252,60 @@ class TradingClient(AccessControlledClient):
     def cancel(self, order_id: int) -> None:
         self.send("cancel order", self.contract.functions.cancelOrder(order_id))
 
+    # ------------------------------------------------------------------ asynchronous venues (order protocol v2)
+
+    def child_order_count(self) -> int:
+        return int(self.contract.functions.childOrderCount().call())
+
+    def child_order(self, child_id: int) -> ChildOrderView:
+        fn = self.contract.functions.childOrder(child_id)
+        raw = struct(_StoredChild, fn, fn.call())
+        parent = self._order_view(raw.order_id)
+        direction = 1 if parent.size > 0 else -1
+        return ChildOrderView(
+            child_id,
+            raw.order_id,
+            parent.account,
+            parent.market,
+            raw.venue,
+            direction * Decimal(raw.size) / WAD,
+            Decimal(raw.filled) / WAD,
+            Decimal(raw.limit_price) / WAD,
+            int(raw.deadline),
+            int(raw.reservation),
+            CHILD_STATUSES[raw.status],
+        )
+
+    def child_orders(self, start: int = 0, venue_id: int | None = None) -> list[ChildOrderView]:
+        """Child orders from id `start` on, optionally only those at `venue_id`."""
+        children = [self.child_order(i) for i in range(start, self.child_order_count())]
+        return [c for c in children if venue_id is None or c.venue_id == venue_id]
+
+    def commit_split(self, order_id: int, children: Sequence[ChildSpec]) -> int:
+        """Routes open order `order_id` as `children` (one per venue) and returns the first child's id."""
+        specs = [(c.venue_id, _to_wad(c.size), _to_wad(c.limit_price), c.deadline) for c in children]
+        self.send("commit split", self.contract.functions.commitSplit(order_id, specs))
+        return self.child_order_count() - len(children)
+
+    def report_fills(self, fills: Sequence[FillReport]) -> TxReceipt:
+        """Books venue fills on chain in one transaction; a fill id booked before is skipped, not refused."""
+        reports = [(f.child_id, f.venue_fill_id, _to_wad(f.price), _to_wad(f.size), f.fee) for f in fills]
+        return self.send("report fills", self.contract.functions.reportFills(reports))
+
+    def reject_child(self, child_id: int, reason: bytes) -> TxReceipt:
+        return self.send("reject child", self.contract.functions.rejectChild(child_id, reason))
+
+    def expire_child(self, child_id: int) -> TxReceipt:
+        return self.send("expire child", self.contract.functions.expireChild(child_id))
+
+    def reservation(self, account: str) -> tuple[int, int]:
+        """The initial margin `account`'s open children reserve (base-token units) and how many are open."""
+        reserved, open_children, _epoch = self.contract.functions.reservation(Web3.to_checksum_address(account)).call()
+        return int(reserved), int(open_children)
+
+    def fill_id_used(self, venue_fill_id: bytes) -> bool:
+        return bool(self.contract.functions.fillIdUsed(venue_fill_id).call())
+
     def execute(
         self, order_ids: Sequence[int], horizon_seconds: float = 0.0, skip_closed: bool = False
     ) -> list[ExecutionOutcome]:
@@ -361,6 +456,20 @@ class TradingClient(AccessControlledClient):
             bool(raw.reduce_only),
             STATUSES[raw.status],
         )
+
+
+@dataclass(frozen=True)
+class _StoredChild:
+    """The module's `ChildOrder` struct."""
+
+    size: int
+    filled: int
+    order_id: int
+    venue: int
+    status: int
+    limit_price: int
+    reservation: int
+    deadline: int
 
 
 @dataclass(frozen=True)

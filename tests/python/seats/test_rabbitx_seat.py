@@ -1,0 +1,117 @@
+"""The keeper's RabbitX seat end to end: a depositor's order routed to the seat's venue (order protocol v2) reaches
+the devnet RabbitX exchange through its API, fills there asynchronously against a resting maker, and is booked on
+chain by the fill reports, once; the IOC remainder is rejected on chain with the exchange's reason. Real anvil, the
+exchange served as a real HTTP/WebSocket server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from keeper.client.trading import ChildSpec, TradingClient
+from keeper.connectors.rabbitx.client import RabbitXClient
+from keeper.connectors.rabbitx.connector import RabbitXConnector
+from keeper.devnet.deploy import seed_local_liquidity
+from keeper.devnet.rabbitx.app import DevnetConfig
+from keeper.devnet.rabbitx.exchange import ExchangeConfig
+from keeper.seats.rabbitx import RabbitXSeat
+from tests.python.conftest import Chain
+from tests.python.connectors.conftest import service_on_thread
+from tests.python.connectors.rabbitx_service import CUSTODY, SIGNER_KEY, RabbitXService
+
+D = Decimal
+
+
+@pytest.fixture
+def exchange(tmp_path: Path) -> Iterator[RabbitXService]:
+    config = DevnetConfig(
+        ExchangeConfig(signer_key=SIGNER_KEY, custody_address=CUSTODY), funding_interval=0, liquidation_interval=0
+    )
+    with service_on_thread(config, tmp_path / "keeper-data") as service:
+        yield service
+
+
+@pytest.fixture
+def market(chain: Chain) -> Chain:
+    admin = chain.client(0)
+    assert admin.sender is not None
+    seed_local_liquidity(admin.sender, chain.deployment)
+    chain.mint(1, "WETH", 20)
+    chain.client(1).deposit(chain.account(1).address, "WETH", 20 * 10**18)
+    return chain
+
+
+def trader(chain: Chain, index: int) -> TradingClient:
+    return TradingClient(chain.w3, chain.deployment, chain.client(index).sender)
+
+
+def rabbitx_venue(chain: Chain) -> int:
+    return [v.name for v in trader(chain, 0).venues()].index("rabbitx")
+
+
+async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(check):
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.1)
+
+
+def test_an_order_routed_to_the_seat_fills_at_the_exchange_and_is_booked_once(
+    market: Chain, exchange: RabbitXService
+) -> None:
+    alice, executor = trader(market, 1), trader(market, 0)
+    me = market.account(1).address
+    venue = rabbitx_venue(market)
+    now = int(market.w3.eth.get_block("latest")["timestamp"])
+    order_id = alice.submit(me, "ETH-USD", D(1), D(3030), now + 600)
+    [child_id] = [executor.commit_split(order_id, [ChildSpec(venue, D(1), D(3030), now + 300)])]
+    reserved, open_children = executor.reservation(me)
+    assert reserved == executor.child_order(child_id).reservation > 0 and open_children == 1
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            seat_account = await exchange.trader(session, 1, deposit=D(100_000))
+            maker = RabbitXClient(session, exchange.url, await exchange.trader(session, 2, deposit=D(100_000)))
+            await maker.create_order("ETH-USD", "short", D("0.6"), D(3000), "limit", None, "ask-1")
+            await maker.create_order("ETH-USD", "short", D("0.2"), D("3001.5"), "limit", None, "ask-2")
+            await asyncio.sleep(0.3)  # the asks rest on the book
+            async with RabbitXConnector(exchange.settings(seat_account)) as connector:
+                seat = RabbitXSeat(executor, connector, venue, market.deployment.base.decimals)
+                reporting = asyncio.create_task(seat.forward_fills())
+                report = await seat.cycle(now)
+                assert report.placed == (child_id,)
+                await until(lambda: executor.child_order(child_id).filled == D("0.8"))
+
+                # The IOC order's remainder (0.2 ETH: the book had 0.8) is closed by the exchange: rejected on chain.
+                for _ in range(50):
+                    if (await seat.cycle(now)).rejected:
+                        break
+                    await asyncio.sleep(0.1)
+                child = executor.child_order(child_id)
+                assert (child.status, child.filled) == ("rejected", D("0.8"))
+                assert executor.reservation(me) == (0, 0), "every reservation released"
+                assert executor.order(order_id).status == "executed", "the order is done when its children are"
+
+                [position] = alice.positions(me)
+                assert (position.market, position.venue, position.size) == ("ETH-USD", "rabbitx", D("0.8"))
+                assert position.entry_price == (D("0.6") * 3000 + D("0.2") * D("3001.5")) / D("0.8")
+                assert await seat.reconcile() == []
+
+                # A keeper restart re-sends what it had not acknowledged; the contract books each fill id once.
+                fills = await connector.fills_since(0)
+                assert len(fills) == 2 and all(executor.fill_id_used(seat.venue_fill_id(f)) for f in fills)
+                for fill in fills:
+                    await seat.report(fill)
+                assert alice.positions(me)[0].size == D("0.8"), "nothing booked twice"
+                reporting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reporting
+
+    asyncio.run(scenario())
