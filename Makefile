@@ -54,7 +54,7 @@ test-fast: setup ## Quick checks while developing: ruff, mypy and the Python uni
 # `forge build --sizes` fails if a contract exceeds the 24,576-byte limit mainnet and anvil enforce.
 test-contracts: build
 	@mkdir -p build && $(FORGE) build --sizes > build/sizes.txt 2>&1 || { cat build/sizes.txt; exit 1; }
-	@grep -E "^\| (PrimeVault|LiquidationModule|TradingModule|PrimeVaultLens) " build/sizes.txt
+	@grep -E "^\| (PrimeVault|LiquidationModule|TradingModule|AsyncOrderModule|PrimeVaultLens) " build/sizes.txt
 	$(FORGE) test
 
 test-python: build
