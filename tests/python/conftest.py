@@ -79,6 +79,9 @@ def _session_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
 def chain(_session_chain: Chain) -> Iterator[Chain]:
     w3 = _session_chain.w3
     snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    # A fresh head: the snapshot's blocks are as old as the session, and a keeper reads a head older than its
+    # stale_after as a stale chain (late in a long run, or on a slow machine).
+    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
     try:
         yield _session_chain
     finally:
