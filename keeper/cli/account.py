@@ -64,7 +64,9 @@ def show(ctx: CliContext, address: ChecksumAddress | None, sub_id: int, as_json:
     client = ctx.reader()
     target = address or _own(ctx, sub_id)
     trading = TradingClient(client.w3, client.deployment) if client.deployment.trading else None
-    view = account_view(client, target, has_positions=bool(trading and trading.positions(target)))
+    # Open child orders (order protocol v2) count as positions for the vault's check, as held positions do.
+    has_positions = trading is not None and (bool(trading.positions(target)) or trading.reservation(target)[1] > 0)
+    view = account_view(client, target, has_positions=has_positions)
     click.echo(json.dumps(view, indent=2) if as_json else render_account(view))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -14,13 +15,16 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from click.testing import CliRunner
 
+from keeper.cli.main import cli
 from keeper.client.trading import ChildSpec, TradingClient
 from keeper.connectors.rabbitx.client import RabbitXClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
 from keeper.devnet.deploy import seed_local_liquidity
 from keeper.devnet.rabbitx.app import DevnetConfig
 from keeper.devnet.rabbitx.exchange import ExchangeConfig
+from keeper.exceptions import TransactionReverted
 from keeper.seats.rabbitx import RabbitXSeat
 from tests.python.conftest import Chain
 from tests.python.connectors.conftest import service_on_thread
@@ -115,3 +119,20 @@ def test_an_order_routed_to_the_seat_fills_at_the_exchange_and_is_booked_once(
                     await reporting
 
     asyncio.run(scenario())
+
+
+def test_an_account_with_only_an_open_child_cannot_withdraw_its_reserved_margin(market: Chain) -> None:
+    alice, executor = trader(market, 1), trader(market, 0)
+    me = market.account(1).address
+    now = int(market.w3.eth.get_block("latest")["timestamp"])
+    order_id = alice.submit(me, "ETH-USD", D(50), D(3030), now + 600)
+    executor.commit_split(order_id, [ChildSpec(rabbitx_venue(market), D(50), D(3030), now + 300)])
+    shown = CliRunner().invoke(
+        cli, ["--deployment", str(market.deployment_file), "account", "show", me, "--json"], catch_exceptions=False
+    )
+    weth = json.loads(shown.output)["collateral"]["WETH"]
+    assert D(weth["balance"]) == 20
+    assert 0 < D(weth["withdrawable"]) < 20, "the child's reservation holds part of the collateral"
+    with pytest.raises(TransactionReverted, match="InsufficientEquity"):
+        market.client(1).withdraw(me, "WETH", int(D(weth["withdrawable"]) * 10**18) + 10**17)
+    market.client(1).withdraw(me, "WETH", int(D(weth["withdrawable"]) * 10**18))
