@@ -117,3 +117,26 @@ def test_risk_haircuts_apply_needs_the_risk_managers_key(chain: Chain, tmp_path:
     applied = run(chain, tmp_path, "risk", "haircuts", "--apply", "--json", key=("--dev-account", "0"))
     assert applied.exit_code == 0, applied.output
     assert json.loads(applied.output[applied.output.index("{") :])["pushed"] == []  # no history: nothing to change
+
+
+def test_keeper_run_once_liquidates_what_is_due_and_says_so(chain: Chain, tmp_path: Path, borrowers: list[str]) -> None:
+    chain.set_price("WETH", 2_200)  # 1 WETH at 2,200 against 2,000 of debt: equity 200 < maintenance 330
+    result = run(
+        chain,
+        tmp_path,
+        "keeper",
+        "run",
+        "--once",
+        "--jobs",
+        "liquidation,reconcile",
+        "--metrics-port",
+        "off",
+        key=("--dev-account", "9"),
+    )
+    assert result.exit_code == 0, result.output
+    [summary] = [line for line in result.output.splitlines() if line.startswith("one cycle done")]
+    assert "3 liquidatable" in summary, summary
+    vault = chain.client(0)
+    for account in borrowers:
+        assert not vault.health(account).liquidatable, "each restored by the one cycle"
+        assert vault.collateral_balance(account, "WETH") < 10**18, "partially absorbed"
