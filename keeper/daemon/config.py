@@ -10,13 +10,16 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from keeper.connectors.rabbitx.settings import ENV_PREFIX as RABBITX_ENV_PREFIX
+from keeper.connectors.rabbitx.settings import RabbitXSettings
 from keeper.exceptions import ConfigError
 
 ENV_PREFIX = "PRIMEVAULT_"
 
 # The keeper's jobs, in the order a cycle runs them (one module each in `keeper/jobs/`). Liquidation and
 # reconciliation need no role; the others need the roles in `keeper.jobs.roles.ROLES_NEEDED`, checked at start.
-JOBS = ("liquidation", "orders", "backstop", "margin", "reconcile", "haircuts")
+# The seat runs only when a seat is configured (`seat_venue`).
+JOBS = ("liquidation", "orders", "backstop", "margin", "reconcile", "haircuts", "seat")
 
 
 @dataclass(frozen=True)
@@ -55,10 +58,21 @@ class KeeperConfig:
     apply_haircuts: bool = True
     # Jobs to run (a subset of JOBS); at start the key must hold the roles each one needs.
     jobs: tuple[str, ...] = JOBS
+    # The keeper's seat at a RabbitX-style exchange (order protocol v2): off unless `seat_venue` names the
+    # venue in the deployment; the connector's settings come from the `[rabbitx]` table or PRIMEVAULT_RABBITX_*.
+    seat_venue: str | None = None
+    seat_interval: float = 1.0  # seconds between seat cycles (place new children, close finished ones)
+    child_ttl: float = 60.0  # seconds a child committed to the seat may live (never past its order's deadline)
+    rabbitx: RabbitXSettings | None = None
     # Modes.
     dry_run: bool = False
     once: bool = False
     shard: tuple[int, int] = (0, 1)
+
+    @property
+    def enabled_jobs(self) -> tuple[str, ...]:
+        """The jobs that run, in cycle order: `jobs` without the seat unless a seat is configured."""
+        return tuple(job for job in JOBS if job in self.jobs and (job != "seat" or self.seat_venue))
 
 
 _INTERVALS = (
@@ -73,6 +87,8 @@ _INTERVALS = (
     "stale_after",
     "start_timeout",
     "rpc_timeout",
+    "seat_interval",
+    "child_ttl",
 )
 
 
@@ -91,7 +107,11 @@ def load_config(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
         raw.update(document.get("keeper", document))
-    names = {f.name for f in fields(KeeperConfig)}
+        rabbitx_table = document.get("rabbitx")
+    else:
+        rabbitx_table = None
+    raw.pop("rabbitx", None)
+    names = {f.name for f in fields(KeeperConfig)} - {"rabbitx"}
     for name in names:
         value = os.environ.get(ENV_PREFIX + name.upper())
         if value is not None and value != "":
@@ -113,6 +133,12 @@ def load_config(
             values["rpc_urls"] = (deployment_url,)
     # Fields that did not parse keep their defaults, so that the checks below still report every other bad field.
     config = KeeperConfig(**values)
+    if config.seat_venue:
+        try:
+            values["rabbitx"] = _rabbitx_settings(rabbitx_table, config.data_dir)
+        except ConfigError as exc:
+            errors.append(f"seat {config.seat_venue}: {exc}")
+        config = KeeperConfig(**values)
     errors += _problems(config, need_key)
     if errors:
         raise ConfigError("invalid keeper configuration: " + "; ".join(errors))
@@ -133,6 +159,18 @@ _KINDS = {
 }
 
 
+def _rabbitx_settings(table: object, data_dir: Path) -> RabbitXSettings:
+    """The seat's connector settings: the `[rabbitx]` table, then PRIMEVAULT_RABBITX_* variables over it; the
+    fill store goes in the keeper's `data_dir` unless the table says otherwise."""
+    if table is not None and not isinstance(table, dict):
+        raise ConfigError("[rabbitx] must be a table")
+    values: dict[str, object] = {"data_dir": str(data_dir), **(table or {})}
+    for key, value in os.environ.items():
+        if key.startswith(RABBITX_ENV_PREFIX) and value != "":
+            values[key[len(RABBITX_ENV_PREFIX) :].lower()] = value
+    return RabbitXSettings.from_mapping(values)
+
+
 def _deployment_rpc_url(path: Path) -> str | None:
     try:
         return str(json.loads(path.read_text()).get("rpc_url") or "") or None
@@ -149,6 +187,8 @@ def _coerce(name: str, value: Any) -> Any:
         return int(value)
     if name == "metrics_port":
         return None if str(value).lower() in ("", "none", "off") else int(value)
+    if name == "seat_venue":
+        return str(value).strip() or None
     if name in ("dry_run", "once", "apply_haircuts"):
         if isinstance(value, bool):
             return value

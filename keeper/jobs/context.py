@@ -61,7 +61,7 @@ class JobContext:
         return self.clients.trading
 
     def runs(self, job: str) -> bool:
-        return job in self.config.jobs
+        return job in self.config.enabled_jobs
 
     def send(self, action: str, send: Callable[..., Any], *args: Any) -> Any:
         """Calls `send(*args)`; in dry-run mode logs the decision instead; a revert is counted. Returns what `send`

@@ -6,7 +6,7 @@ import logging
 
 from keeper.client.base import AccessControlledClient
 from keeper.client.clients import Clients
-from keeper.daemon.config import JOBS, KeeperConfig
+from keeper.daemon.config import KeeperConfig
 from keeper.exceptions import MissingRoleError
 
 log = logging.getLogger("primevault.keeper")
@@ -17,6 +17,7 @@ ROLES_NEEDED = {
     "backstop": ("EXECUTOR_ROLE", "trading module"),
     "margin": ("EXECUTOR_ROLE", "trading module"),
     "haircuts": ("RISK_MANAGER_ROLE", "vault"),
+    "seat": ("EXECUTOR_ROLE", "trading module"),
 }
 
 
@@ -30,7 +31,7 @@ def check_roles(config: KeeperConfig, clients: Clients, me: str) -> frozenset[st
         contract = contracts[where]
         if contract is not None and contract.has_role(role, me):
             held.add(role)
-    jobs = [job for job in JOBS if job in config.jobs]
+    jobs = list(config.enabled_jobs)
     missing: dict[tuple[str, str], list[str]] = {}
     for job in jobs:
         need = role_needed(job, config, clients)
