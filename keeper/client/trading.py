@@ -172,6 +172,12 @@ class TradingClient(AccessControlledClient):
             clients.append(AdapterClient(self.w3, by_adapter[address], self.sender))
         return clients
 
+    def venue_id(self, name: str) -> int:
+        """The module's id of the venue the deployment names `name`."""
+        if name not in self._venue_names:
+            raise ConfigError(f"no venue {name!r} in this deployment (its venues: {', '.join(self._venue_names)})")
+        return self._venue_names.index(name)
+
     def market_id(self, ticker: str) -> int:
         wanted = self.deployment.market(ticker).ticker
         return [m.ticker for m in self.deployment.markets].index(wanted)
@@ -286,6 +292,14 @@ class TradingClient(AccessControlledClient):
         specs = [(c.venue_id, _to_wad(c.size), _to_wad(c.limit_price), c.deadline) for c in children]
         self.send("commit split", self.contract.functions.commitSplit(order_id, specs))
         return self.child_order_count() - len(children)
+
+    def cancel_unroutable(self, order_ids: Sequence[int]) -> list[ExecutionOutcome]:
+        """Closes open orders the executor will not route, in one transaction: `executeOrders` with no venue for
+        each, which the contract cancels with the first check the order fails (its deadline, its authority; else
+        `InvalidSplit`). Nothing is traded."""
+        executions: list[tuple[int, list[int], list[int]]] = [(order_id, [], []) for order_id in order_ids]
+        receipt = self.send("cancel unroutable orders", self.contract.functions.executeOrders(executions))
+        return self._outcomes(receipt, {order_id: () for order_id in order_ids})
 
     def report_fills(self, fills: Sequence[FillReport]) -> TxReceipt:
         """Books venue fills on chain in one transaction; a fill id booked before is skipped, not refused."""

@@ -31,6 +31,7 @@ class KeeperMetrics:
         )
         self.haircut_bps = Gauge("primevault_haircut_bps", "Current haircuts", ["asset", "kind"], registry=r)
         self.orders_executed = Counter("primevault_orders_executed", "Orders executed", registry=r)
+        self.orders_routed = Counter("primevault_orders_routed", "Orders committed to the keeper's seat", registry=r)
         self.backstop_unwound = Counter(
             "primevault_backstop_unwinds", "Slices of the backstop book closed at a venue", registry=r
         )

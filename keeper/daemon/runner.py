@@ -39,9 +39,11 @@ class Keeper:
         self.health = self.context.health
         self.jobs = Jobs.build(self.context)
         self.stop = threading.Event()
+        if "seat" in config.jobs and not config.seat_venue:
+            log.info("no seat_venue configured: the seat job is skipped")
 
     def run_once(self) -> None:
-        """One cycle of everything, in order."""
+        """One cycle of everything, in order (the seat, which forwards fills as they come, runs only in `run`)."""
         self.jobs.liquidation.run()
         self._guarded("backstop", self.jobs.backstop.run)
         for name, job, _ in self._scheduled_jobs():
@@ -60,12 +62,14 @@ class Keeper:
                 self._guarded, "interval", args=[name, job], seconds=seconds, max_instances=1, coalesce=True
             )
         scheduler.start()
+        self.jobs.seat.start()
         log.info("keeper running as %s on %s", self.sender.address, c.rpc_urls[0])
         try:
             while not self.stop.is_set():
                 self._guarded("new block", self._on_new_block)
                 self.stop.wait(c.poll_interval)
         finally:
+            self.jobs.seat.stop()
             scheduler.shutdown(wait=True)
             if server is not None:
                 server.shutdown()

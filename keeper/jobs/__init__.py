@@ -1,5 +1,6 @@
 """The keeper's jobs, one module each, over the clients and a shared `JobContext`: `liquidation` and `backstop` run
-on every new block, `orders`, `margin`, `reconcile` and `haircuts` on timers (`keeper.daemon.runner`)."""
+on every new block, `orders`, `margin`, `reconcile` and `haircuts` on timers (`keeper.daemon.runner`), and `seat`
+(when a seat is configured) on its own thread and event loop."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from keeper.jobs.liquidation import LiquidationJob
 from keeper.jobs.margin import MarginJob
 from keeper.jobs.orders import OrdersJob
 from keeper.jobs.reconcile import ReconcileJob
+from keeper.jobs.seat import SeatJob
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Jobs:
     margin: MarginJob
     reconcile: ReconcileJob
     haircuts: HaircutJob
+    seat: SeatJob
 
     @classmethod
     def build(cls, context: JobContext) -> Jobs:
@@ -34,4 +37,5 @@ class Jobs:
             MarginJob(context),
             ReconcileJob(context),
             HaircutJob(context),
+            SeatJob(context),
         )

@@ -1,10 +1,12 @@
-"""The orders job: executes open orders with the router's split and cancels expired ones."""
+"""The orders job: executes open orders with the router's split, or commits them to the keeper's seat when one is
+configured (order protocol v2), and cancels expired ones."""
 
 from __future__ import annotations
 
 import logging
 
-from keeper.client.trading import TradingClient
+from keeper.chain.revert import DecodedError
+from keeper.client.trading import ChildSpec, OrderView, TradingClient
 from keeper.exceptions import DryRun, TransactionReverted
 from keeper.jobs.context import JobContext
 
@@ -40,7 +42,7 @@ class OrdersJob:
             self._trading_paused = False
         count = trading.order_count()
         now = int(c.w3.eth.get_block("latest")["timestamp"])
-        open_ids = []
+        open_orders = []
         for order_id in range(self._next_order, count):
             order = trading.order(order_id)
             if order.status != "open":
@@ -48,10 +50,56 @@ class OrdersJob:
             if order.deadline < now:
                 c.send("cancel expired order", trading.cancel, order_id)
             else:
-                open_ids.append(order_id)
+                open_orders.append(order)
+        open_ids = [order.order_id for order in open_orders]
         self._next_order = min(open_ids, default=count)
+        if c.config.seat_venue:
+            self._commit_to_seat(trading, open_orders, now)
+            return
         for start in range(0, len(open_ids), MAX_ORDERS_PER_BATCH):
             self._execute(trading, open_ids[start : start + MAX_ORDERS_PER_BATCH])
+
+    def _commit_to_seat(self, trading: TradingClient, orders: list[OrderView], now: int) -> None:
+        """Routes each order whole to the seat's venue as one child (`commitSplit`) at the order's limit, living
+        `child_ttl` seconds at most; the seat job trades it at the exchange. Orders the contract refuses to commit
+        are cancelled on chain in one transaction (`cancel_unroutable`), each logged and counted with the reason
+        the commit was refused for."""
+        c = self.context
+        config = c.config
+        assert config.seat_venue is not None
+        venue_id = trading.venue_id(config.seat_venue)
+        refused: dict[int, DecodedError] = {}
+        for order in orders:
+            spec = ChildSpec(
+                venue_id, abs(order.size), order.limit_price, min(order.deadline, now + int(config.child_ttl))
+            )
+            try:
+                child_id = trading.commit_split(order.order_id, [spec])
+            except DryRun as exc:
+                log.info("%s", exc)
+                continue
+            except TransactionReverted as exc:
+                if self._paused_meanwhile(exc):
+                    return
+                if exc.error.name != "OrderNotOpen":  # closed since it was listed
+                    refused[order.order_id] = exc.error
+                continue
+            c.metrics.orders_routed.inc()
+            log.info("order %d committed to the seat at %s as child %d", order.order_id, config.seat_venue, child_id)
+        if not refused:
+            return
+        try:
+            outcomes = trading.cancel_unroutable(list(refused))
+        except DryRun as exc:
+            log.info("%s", exc)
+            return
+        except TransactionReverted as exc:
+            c.count_revert("cancel unroutable orders", exc)
+            return
+        for outcome in outcomes:
+            reason = refused[outcome.order_id]
+            c.metrics.orders_cancelled.labels(reason.name).inc()
+            log.warning("order %d cannot be committed to the seat (%s): cancelled", outcome.order_id, reason)
 
     def _execute(self, trading: TradingClient, order_ids: list[int]) -> None:
         """Executes `order_ids` in one transaction. The contract cancels an order that fails inside it, so only
@@ -64,9 +112,7 @@ class OrdersJob:
             log.info("%s", exc)
             return
         except TransactionReverted as exc:
-            if exc.error.name == "Paused":
-                log.info("trading was paused before the orders landed: they wait")
-                self._trading_paused = True
+            if self._paused_meanwhile(exc):
                 return
             c.count_revert("execute orders", exc)
             if len(order_ids) > 1:
@@ -79,3 +125,11 @@ class OrdersJob:
             else:
                 c.metrics.orders_cancelled.labels(outcome.reason.name if outcome.reason else "unknown").inc()
                 log.warning("order %d cancelled: %s", outcome.order_id, outcome.reason)
+
+    def _paused_meanwhile(self, exc: TransactionReverted) -> bool:
+        """Whether `exc` is trading paused after the job looked: the orders wait (one log line)."""
+        if exc.error.name != "Paused":
+            return False
+        log.info("trading was paused before the orders landed: they wait")
+        self._trading_paused = True
+        return True

@@ -9,9 +9,8 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -21,35 +20,12 @@ from keeper.cli.main import cli
 from keeper.client.trading import ChildSpec, TradingClient
 from keeper.connectors.rabbitx.client import RabbitXClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
-from keeper.devnet.deploy import seed_local_liquidity
-from keeper.devnet.rabbitx.app import DevnetConfig
-from keeper.devnet.rabbitx.exchange import ExchangeConfig
 from keeper.exceptions import TransactionReverted
 from keeper.seats.rabbitx import RabbitXSeat
 from tests.python.conftest import Chain
-from tests.python.connectors.conftest import service_on_thread
-from tests.python.connectors.rabbitx_service import CUSTODY, SIGNER_KEY, RabbitXService
+from tests.python.connectors.rabbitx_service import RabbitXService
 
 D = Decimal
-
-
-@pytest.fixture
-def exchange(tmp_path: Path) -> Iterator[RabbitXService]:
-    config = DevnetConfig(
-        ExchangeConfig(signer_key=SIGNER_KEY, custody_address=CUSTODY), funding_interval=0, liquidation_interval=0
-    )
-    with service_on_thread(config, tmp_path / "keeper-data") as service:
-        yield service
-
-
-@pytest.fixture
-def market(chain: Chain) -> Chain:
-    admin = chain.client(0)
-    assert admin.sender is not None
-    seed_local_liquidity(admin.sender, chain.deployment)
-    chain.mint(1, "WETH", 20)
-    chain.client(1).deposit(chain.account(1).address, "WETH", 20 * 10**18)
-    return chain
 
 
 def trader(chain: Chain, index: int) -> TradingClient:

@@ -1,0 +1,139 @@
+"""The seat job: the keeper's seat at a RabbitX-style exchange (`keeper.seats.rabbitx`), run on its own thread with its
+own asyncio event loop beside the threaded daemon. Fills are forwarded on chain by a long-running task; the seat's
+cycle (place the children the orders job committed to the seat's venue, close finished and expired ones) runs every
+`seat_interval` seconds, and the exchange's positions are reconciled against the vault's books every
+`reconcile_interval`. Errors are logged by name and never stop the job; `stop()` ends it cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+
+from keeper.client.trading import TradingClient
+from keeper.connectors.rabbitx.connector import RabbitXConnector
+from keeper.exceptions import PrimeVaultError
+from keeper.jobs.context import JobContext
+from keeper.seats.rabbitx import RabbitXSeat
+
+log = logging.getLogger("primevault.keeper")
+
+# A mismatch can be a fill the exchange made and the keeper has not booked yet: it is raised only if it is still
+# there this many seconds later.
+RECONCILE_RECHECK = 2.0
+
+
+class SeatJob:
+    name = "seat"
+
+    def __init__(self, context: JobContext) -> None:
+        self.context = context
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._stop_requested = threading.Event()
+
+    @property
+    def enabled(self) -> bool:
+        c = self.context
+        return c.runs(self.name) and c.trading is not None and c.config.rabbitx is not None
+
+    def start(self) -> None:
+        """Starts the seat's thread (nothing in dry-run mode: the seat would trade at the exchange)."""
+        if not self.enabled or self._thread is not None:
+            return
+        if self.context.config.dry_run:
+            log.info("dry run: the seat job is not started (it would place orders at the exchange)")
+            return
+        self._stop_requested.clear()
+        self._thread = threading.Thread(target=self._run_thread, name="seat", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Asks the seat to stop after its step in flight and waits for its thread."""
+        self._stop_requested.set()
+        loop, stopping = self._loop, self._stopping
+        if loop is not None and stopping is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(stopping.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run_thread(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except Exception:
+            log.exception("seat failed")
+
+    async def _main(self) -> None:
+        c = self.context
+        settings, trading = c.config.rabbitx, c.trading
+        assert settings is not None and trading is not None and c.config.seat_venue is not None
+        self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
+        if self._stop_requested.is_set():
+            return
+        venue_id = trading.venue_id(c.config.seat_venue)
+        async with RabbitXConnector(settings) as connector:
+            seat = RabbitXSeat(trading, connector, venue_id, c.deployment.base.decimals)
+            log.info("seat at %s (venue %d) running against %s", c.config.seat_venue, venue_id, settings.base_url)
+            fills = asyncio.create_task(self._forward_fills(seat, settings.reconnect_delay))
+            next_reconcile = time.monotonic() + c.config.reconcile_interval
+            try:
+                while not (self._stopping.is_set() or self._stop_requested.is_set()):
+                    await self._guarded("seat cycle", lambda: self._cycle(seat, trading))
+                    if time.monotonic() >= next_reconcile:
+                        await self._guarded("seat reconcile", lambda: self._reconcile(seat))
+                        next_reconcile = time.monotonic() + c.config.reconcile_interval
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), c.config.seat_interval)
+            finally:
+                fills.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await fills
+                log.info("seat stopped")
+
+    async def _cycle(self, seat: RabbitXSeat, trading: TradingClient) -> None:
+        block = await asyncio.to_thread(trading.w3.eth.get_block, "latest")
+        report = await seat.cycle(int(block["timestamp"]))
+        if report.placed or report.rejected or report.expired:
+            log.info(
+                "seat: children placed %s, rejected %s, expired %s",
+                list(report.placed),
+                list(report.rejected),
+                list(report.expired),
+            )
+
+    async def _forward_fills(self, seat: RabbitXSeat, retry_after: float) -> None:
+        """Forwards fills until cancelled; a failure is logged and the feed opened again (fills it passed on but
+        never acknowledged come out again, and the contract books each fill id once)."""
+        while True:
+            await self._guarded("seat fills", seat.forward_fills)
+            await asyncio.sleep(retry_after)
+
+    async def _reconcile(self, seat: RabbitXSeat) -> int:
+        """Logs as ALERT and counts the positions the exchange and the vault's books still disagree on after
+        `RECONCILE_RECHECK` seconds (a fill in flight between the exchange and its report is no mismatch)."""
+        first = await seat.reconcile()
+        if not first:
+            return 0
+        await asyncio.sleep(RECONCILE_RECHECK)
+        lasting = [m for m in await seat.reconcile() if m in first]
+        for mismatch in lasting:
+            self.context.metrics.mismatches.labels(self.context.config.seat_venue, "seat position").inc()
+            log.error("ALERT reconciliation: seat at %s: %s", self.context.config.seat_venue, mismatch)
+        return len(lasting)
+
+    async def _guarded(self, name: str, step: Callable[[], Awaitable[object]]) -> None:
+        """Runs one step; an error is logged by name, never fatal (the daemon's `_guarded`, for coroutines)."""
+        try:
+            await step()
+        except asyncio.CancelledError:
+            raise
+        except PrimeVaultError as exc:
+            log.error("%s: %s", name, exc)
+        except Exception:
+            log.exception("%s failed", name)

@@ -1,0 +1,121 @@
+"""The seat as a job of the keeper daemon: with `seat_venue` set, the orders job commits every open order to the seat
+and the seat job (its own thread and event loop) trades it at the devnet RabbitX exchange, served for real, and books
+the fills on chain; an order the contract refuses to commit is cancelled. Real anvil; the keeper's loop runs on a
+thread for a few seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from keeper.client.trading import TradingClient
+from keeper.connectors.rabbitx.client import Credentials, RabbitXClient
+from keeper.daemon.config import KeeperConfig
+from keeper.daemon.runner import Keeper
+from tests.python.conftest import Chain
+from tests.python.connectors.rabbitx_service import RabbitXService
+
+D = Decimal
+
+
+def keeper_with_seat(chain: Chain, tmp_path: Path, **overrides: Any) -> Keeper:
+    """A keeper as dev account 0 (the test deployment's executor) running the orders and seat jobs."""
+    config = KeeperConfig(
+        rpc_urls=(chain.url,),
+        deployment=chain.deployment_file,
+        data_dir=tmp_path / "keeper",
+        dev_account=0,
+        metrics_port=None,
+        receipt_timeout=30.0,
+        jobs=("orders", "seat"),
+        seat_venue="rabbitx",
+        orders_interval=0.3,
+        seat_interval=0.2,
+        reconcile_interval=1.0,
+    )
+    return Keeper(dataclasses.replace(config, **overrides))
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_the_keeper_commits_an_order_to_its_seat_and_books_the_exchanges_fills(
+    market: Chain, exchange: RabbitXService, tmp_path: Path, caplog: Any
+) -> None:
+    alice = TradingClient(market.w3, market.deployment, market.client(1).sender)
+    me = market.account(1).address
+
+    async def seat_account_and_asks() -> Credentials:
+        async with aiohttp.ClientSession() as session:
+            seat = await exchange.trader(session, 1, deposit=D(100_000))
+            maker = RabbitXClient(session, exchange.url, await exchange.trader(session, 2, deposit=D(100_000)))
+            await maker.create_order("ETH-USD", "short", D("0.6"), D(3000), "limit", None, "ask-1")
+            await maker.create_order("ETH-USD", "short", D("0.2"), D("3001.5"), "limit", None, "ask-2")
+            await asyncio.sleep(0.3)  # the asks rest on the book
+            return seat
+
+    keeper = keeper_with_seat(market, tmp_path, rabbitx=exchange.settings(asyncio.run(seat_account_and_asks())))
+    now = int(market.w3.eth.get_block("latest")["timestamp"])
+    order_id = alice.submit(me, "ETH-USD", D("0.8"), D(3030), now + 600)
+
+    with caplog.at_level("INFO", logger="primevault.keeper"):
+        loop = threading.Thread(target=keeper.run, name="keeper")
+        loop.start()
+        try:
+            wait_for(lambda: alice.order(order_id).status == "executed")
+            time.sleep(1.5)  # a reconciliation runs after the fills are booked
+        finally:
+            keeper.stop.set()
+            loop.join(30)
+    assert not loop.is_alive(), "the keeper and its seat stop cleanly"
+
+    [child] = alice.child_orders(0)
+    assert (child.order_id, child.venue_id, child.status, child.filled) == (
+        order_id,
+        alice.venue_id("rabbitx"),
+        "filled",
+        D("0.8"),
+    )
+    assert child.deadline <= now + 600
+    [position] = alice.positions(me)
+    assert (position.market, position.venue, position.size) == ("ETH-USD", "rabbitx", D("0.8"))
+    assert position.entry_price == (D("0.6") * 3000 + D("0.2") * D("3001.5")) / D("0.8"), "the exchange's prices"
+    assert alice.reservation(me) == (0, 0)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(f"order {order_id} committed to the seat at rabbitx as child" in m for m in messages)
+    assert any("seat stopped" in m for m in messages)
+    assert not [m for m in messages if "ALERT" in m], "the exchange and the vault's books agree"
+    assert keeper.metrics.orders_routed._value.get() == 1
+
+
+def test_an_order_the_contract_refuses_to_commit_is_cancelled(market: Chain, tmp_path: Path, caplog: Any) -> None:
+    alice = TradingClient(market.w3, market.deployment, market.client(1).sender)
+    me = market.account(1).address
+    # 500 ETH reserves 151,500 USDC of initial margin: more than 20 WETH carries.
+    keeper = keeper_with_seat(market, tmp_path, rabbitx=None)
+    now = int(market.w3.eth.get_block("latest")["timestamp"])
+    too_big = alice.submit(me, "ETH-USD", D(500), D(3030), now + 600)
+    fits = alice.submit(me, "ETH-USD", D(1), D(3030), now + 600)
+    with caplog.at_level("WARNING", logger="primevault.keeper"):
+        keeper.jobs.orders.run()
+    assert alice.order(too_big).status == "cancelled"
+    assert alice.order(fits).status == "routed"
+    [child] = alice.child_orders(0)
+    assert (child.order_id, child.size, child.limit_price) == (fits, D(1), D(3030))
+    assert child.deadline == pytest.approx(now + 60, abs=5), "child_ttl (60 s) before the order's deadline"
+    [line] = [r.getMessage() for r in caplog.records if "cannot be committed" in r.getMessage()]
+    assert f"order {too_big} cannot be committed to the seat (InsufficientEquity" in line
+    assert keeper.metrics.orders_cancelled.labels("InsufficientEquity")._value.get() == 1
