@@ -90,9 +90,9 @@ class RabbitXSeat:
                     placed.append(child.child_id)
             elif await self._finished_with_remainder(child):
                 rejected.append(child.child_id)
-        finished = [c.child_id for c in children if c.status != "open"]
-        if finished and not open_children:
-            self._next_child = max(finished) + 1
+        # Every child below the lowest one still open is finished: the next cycle reads from there, not from 0.
+        if children:
+            self._next_child = min((c.child_id for c in open_children), default=children[-1].child_id + 1)
         return SeatReport(tuple(placed), tuple(rejected), tuple(expired))
 
     async def forward_fills(self, start_time_us: int = 0) -> None:

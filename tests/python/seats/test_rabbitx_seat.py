@@ -18,22 +18,18 @@ from click.testing import CliRunner
 
 from keeper.cli.main import cli
 from keeper.client.trading import ChildSpec, TradingClient
-from keeper.connectors.rabbitx.client import RabbitXClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
 from keeper.exceptions import TransactionReverted
 from keeper.seats.rabbitx import RabbitXSeat
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
+from tests.python.seats.conftest import seat_account_with_resting_asks
 
 D = Decimal
 
 
 def trader(chain: Chain, index: int) -> TradingClient:
     return TradingClient(chain.w3, chain.deployment, chain.client(index).sender)
-
-
-def rabbitx_venue(chain: Chain) -> int:
-    return [v.name for v in trader(chain, 0).venues()].index("rabbitx")
 
 
 async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -48,20 +44,16 @@ def test_an_order_routed_to_the_seat_fills_at_the_exchange_and_is_booked_once(
 ) -> None:
     alice, executor = trader(market, 1), trader(market, 0)
     me = market.account(1).address
-    venue = rabbitx_venue(market)
+    venue = executor.venue_id("rabbitx")
     now = int(market.w3.eth.get_block("latest")["timestamp"])
     order_id = alice.submit(me, "ETH-USD", D(1), D(3030), now + 600)
-    [child_id] = [executor.commit_split(order_id, [ChildSpec(venue, D(1), D(3030), now + 300)])]
+    child_id = executor.commit_split(order_id, [ChildSpec(venue, D(1), D(3030), now + 300)])
     reserved, open_children = executor.reservation(me)
     assert reserved == executor.child_order(child_id).reservation > 0 and open_children == 1
 
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
-            seat_account = await exchange.trader(session, 1, deposit=D(100_000))
-            maker = RabbitXClient(session, exchange.url, await exchange.trader(session, 2, deposit=D(100_000)))
-            await maker.create_order("ETH-USD", "short", D("0.6"), D(3000), "limit", None, "ask-1")
-            await maker.create_order("ETH-USD", "short", D("0.2"), D("3001.5"), "limit", None, "ask-2")
-            await asyncio.sleep(0.3)  # the asks rest on the book
+            seat_account = await seat_account_with_resting_asks(exchange, session)
             async with RabbitXConnector(exchange.settings(seat_account)) as connector:
                 seat = RabbitXSeat(executor, connector, venue, market.deployment.base.decimals)
                 reporting = asyncio.create_task(seat.forward_fills())
@@ -102,7 +94,7 @@ def test_an_account_with_only_an_open_child_cannot_withdraw_its_reserved_margin(
     me = market.account(1).address
     now = int(market.w3.eth.get_block("latest")["timestamp"])
     order_id = alice.submit(me, "ETH-USD", D(50), D(3030), now + 600)
-    executor.commit_split(order_id, [ChildSpec(rabbitx_venue(market), D(50), D(3030), now + 300)])
+    executor.commit_split(order_id, [ChildSpec(executor.venue_id("rabbitx"), D(50), D(3030), now + 300)])
     shown = CliRunner().invoke(
         cli, ["--deployment", str(market.deployment_file), "account", "show", me, "--json"], catch_exceptions=False
     )

@@ -18,11 +18,12 @@ import aiohttp
 import pytest
 
 from keeper.client.trading import TradingClient
-from keeper.connectors.rabbitx.client import Credentials, RabbitXClient
+from keeper.connectors.rabbitx.client import Credentials
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
+from tests.python.seats.conftest import seat_account_with_resting_asks
 
 D = Decimal
 
@@ -60,12 +61,7 @@ def test_the_keeper_commits_an_order_to_its_seat_and_books_the_exchanges_fills(
 
     async def seat_account_and_asks() -> Credentials:
         async with aiohttp.ClientSession() as session:
-            seat = await exchange.trader(session, 1, deposit=D(100_000))
-            maker = RabbitXClient(session, exchange.url, await exchange.trader(session, 2, deposit=D(100_000)))
-            await maker.create_order("ETH-USD", "short", D("0.6"), D(3000), "limit", None, "ask-1")
-            await maker.create_order("ETH-USD", "short", D("0.2"), D("3001.5"), "limit", None, "ask-2")
-            await asyncio.sleep(0.3)  # the asks rest on the book
-            return seat
+            return await seat_account_with_resting_asks(exchange, session)
 
     keeper = keeper_with_seat(market, tmp_path, rabbitx=exchange.settings(asyncio.run(seat_account_and_asks())))
     now = int(market.w3.eth.get_block("latest")["timestamp"])
