@@ -272,6 +272,11 @@ contract TradingModule is ITradingModule, TradingBase {
         _delegateToModule();
     }
 
+    /// @inheritdoc ITradingModule
+    function commitBackstopUnwind(uint8, uint8, uint256, uint256, uint256) external returns (uint256) {
+        _delegateToModule();
+    }
+
     // ================================================================== venue margin
 
     /// @inheritdoc ITradingModule

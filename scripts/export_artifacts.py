@@ -19,6 +19,7 @@ CONTRACTS = {
     "TradingModule": "contracts/TradingModule.sol",
     "DydxAdapter": "contracts/adapters/DydxAdapter.sol",
     "RabbitAdapter": "contracts/adapters/RabbitAdapter.sol",
+    "RabbitXSeatAdapter": "contracts/adapters/RabbitXSeatAdapter.sol",
     "MockERC20": "contracts/devnet/mocks/MockERC20.sol",
     "MockPriceFeed": "contracts/devnet/mocks/MockPriceFeed.sol",
     "DydxStyleVenue": "contracts/devnet/venues/DydxStyleVenue.sol",

@@ -64,6 +64,16 @@ interface IPrimeVaultEvents {
     event BackstopUnwound(
         uint8 indexed market, uint8 indexed venue, int256 size, uint256 price, uint256 fee, int256 realizedPnl
     );
+    /// @notice Child `childId` closes signed `size` (base WAD) of the backstop book in (`market`, `venue`) at a venue
+    ///         that fills off chain, within `limitPrice` (USD WAD) until `deadline`; its fills book to the backstop.
+    event BackstopUnwindCommitted(
+        uint256 indexed childId,
+        uint8 indexed market,
+        uint8 indexed venue,
+        int256 size,
+        uint256 limitPrice,
+        uint256 deadline
+    );
     /// @notice Order `orderId` was routed as `childCount` child orders with ids from `firstChildId`,
     ///         reserving `reservedMargin` (base units) of `account`'s initial margin.
     event OrderRouted(

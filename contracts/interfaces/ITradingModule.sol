@@ -186,6 +186,23 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     ///      so in the vault's reserves; no client is credited.
     function unwindBackstop(uint8 market, uint8 venue, uint256 size, uint256 limitPrice) external;
 
+    /// @notice Commits a child order that closes `size` (absolute, base WAD) of the backstop book's position in
+    ///         (`market`, `venue`) at a venue that fills off chain, within `limitPrice`, until `deadline`.
+    ///         Executor only; works while trading is paused.
+    /// @dev The child belongs to an order of this module's own (`account` is the trading module) and is born
+    ///      closed, so every fill reported for it books to the backstop book (`LateFillToBackstop`), bounded as
+    ///      any fill: at most `size` in total, within the limit, within BACKSTOP_PRICE_BAND_BPS of the mark. The
+    ///      limit must lie within that band too (`PriceOutsideBand`). Caveat: two unwinds committed for the same
+    ///      book may together close more than it holds; the excess is the backstop's again, unwound the other way.
+    /// @return childId The child whose fills the executor reports.
+    function commitBackstopUnwind(
+        uint8 market,
+        uint8 venue,
+        uint256 size,
+        uint256 limitPrice,
+        uint256 deadline
+    ) external returns (uint256 childId);
+
     /// @notice Moves `amount` of pooled base into venue `venue`'s margin account. Executor only.
     function depositMargin(uint8 venue, uint256 amount) external;
 

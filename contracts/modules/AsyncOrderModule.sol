@@ -160,6 +160,56 @@ contract AsyncOrderModule is TradingBase {
         emit BackstopUnwound(market, venue, signedSize, price, fee, realizedWad);
     }
 
+    /// @notice See `ITradingModule.commitBackstopUnwind`. Only through the trading module's delegatecall.
+    function commitBackstopUnwind(
+        uint8 market,
+        uint8 venue,
+        uint256 size,
+        uint256 limitPrice,
+        uint256 deadline
+    ) external onlyDelegated nonReentrant onlyRole(EXECUTOR_ROLE) returns (uint256 childId) {
+        if (market >= _markets.length) revert UnknownMarket(market);
+        if (venue >= _venues.length) revert UnknownVenue(venue);
+        int256 held = _backstop[_slot(market, venue)].size;
+        if (size == 0 || size > SignedMath.abs(held)) {
+            revert BackstopTooSmall(market, venue, size, SignedMath.abs(held));
+        }
+        if (deadline <= block.timestamp) revert OrderExpired(_orders.length, deadline);
+        bool buying = held < 0;
+        _requireWithinBand(market, buying, limitPrice);
+        int256 signedSize = buying ? size.toInt256() : -size.toInt256();
+        uint256 orderId = _orders.length;
+        // The module's own order, born done: it only carries the direction and limit its child's fills are checked
+        // against. The child is born Cancelled, so each fill of it books to the backstop book (see `_reportFill`).
+        _orders.push(
+            ITradingModule.Order({
+                account: address(this),
+                market: market,
+                reduceOnly: true,
+                status: ITradingModule.OrderStatus.Executed,
+                deadline: deadline.toUint64(),
+                size: signedSize.toInt128(),
+                limitPrice: limitPrice.toUint128(),
+                operator: address(0),
+                epoch: 0
+            })
+        );
+        childId = _children.length;
+        _children.push(
+            ITradingModule.ChildOrder({
+                size: size.toUint96(),
+                filled: 0,
+                orderId: orderId.toUint40(),
+                venue: venue,
+                status: ITradingModule.ChildStatus.Cancelled,
+                limitPrice: limitPrice.toUint128(),
+                reservation: 0,
+                deadline: deadline.toUint32()
+            })
+        );
+        emit BackstopUnwindCommitted(childId, market, venue, signedSize, limitPrice, deadline);
+    }
+
     // ================================================================== internal
 
     /// @dev A bounded unwind price, so that even the executor's key cannot trade the book far from the oracle.

@@ -18,6 +18,7 @@ ARTIFACT_NAMES = (
     "TradingModule",
     "DydxAdapter",
     "RabbitAdapter",
+    "RabbitXSeatAdapter",
     "MockERC20",
     "MockPriceFeed",
     "DydxStyleVenue",

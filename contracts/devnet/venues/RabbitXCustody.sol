@@ -8,6 +8,8 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 
+import {IRabbitXCustody} from "../../interfaces/venues/IRabbitXCustody.sol";
+
 /// @title RabbitXCustody
 /// @notice The chain side of the devnet RabbitX exchange (`keeper/devnet/rabbitx/`), in the shape of RabbitX's
 ///         own contract: it only takes deposits and pays withdrawals the exchange signed. Trading happens
@@ -17,7 +19,7 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 ///         with the exchange signer's EIP-712 signature over `withdrawal(uint256 id,address trader,uint256
 ///         amount)` in domain ("RabbitXWithdrawal", "1", chain id, this contract), each id once. Devnet and
 ///         tests only: a local stand-in for the exchange's contract, never deployed to a real chain.
-contract RabbitXCustody is EIP712, Ownable2Step, ReentrancyGuard {
+contract RabbitXCustody is IRabbitXCustody, EIP712, Ownable2Step, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
     /// @notice EIP-712 type hash of a withdrawal, as RabbitX spells it (lower-case struct name).
@@ -25,7 +27,7 @@ contract RabbitXCustody is EIP712, Ownable2Step, ReentrancyGuard {
         keccak256("withdrawal(uint256 id,address trader,uint256 amount)");
 
     /// @notice The margin token deposits pull and withdrawals pay (RabbitX's `paymentToken`).
-    IERC20 public immutable paymentToken;
+    IERC20 public immutable override paymentToken;
     /// @notice The exchange's key whose signatures pay withdrawals.
     address public signer;
     /// @notice The id the next deposit gets; ids start at 1 and only increase.

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+
+import {SeatFixture} from "../utils/SeatFixture.sol";
+import {RabbitXSeatAdapter} from "../../../contracts/adapters/RabbitXSeatAdapter.sol";
+import {IVenueAdapter} from "../../../contracts/interfaces/IVenueAdapter.sol";
+import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
+
+/// @notice The vault's seat at an off-chain exchange: the adapter is the exchange account, trading is delegated to
+///         the executors, margin moves through the exchange's custody, and the exchange's view is reported.
+contract RabbitXSeatAdapterTest is SeatFixture {
+    function test_executorsAreValidSignersForTheAccountAndNobodyElse() public {
+        assertEq(seat.isValidSigner(keeper, ""), bytes4(0x523e3260));
+        assertEq(seat.isValidSigner(alice, ""), bytes4(0));
+        bytes32 role = trading.EXECUTOR_ROLE();
+        vm.prank(admin);
+        trading.revokeRole(role, keeper);
+        assertEq(seat.isValidSigner(keeper, ""), bytes4(0), "revoking the role revokes the delegation");
+    }
+
+    function test_marginGoesThroughCustodyAndCountsInFlightUntilCredited() public {
+        uint256 vaultBefore = usdc.balanceOf(address(vault));
+        vm.prank(keeper);
+        trading.depositMargin(SEAT, 50_000e6);
+        assertEq(usdc.balanceOf(address(custody)), 50_000e6, "held by the exchange's contract");
+        assertEq(usdc.balanceOf(address(seat)), 0, "the adapter holds nothing");
+        assertEq(usdc.balanceOf(address(vault)), vaultBefore - 50_000e6);
+        (int256 collateral,,) = seat.margin();
+        assertEq(collateral, 50_000e6, "not yet credited, still the vault's");
+        assertEq(seat.depositsInFlight(), 50_000e6);
+
+        vm.warp(block.timestamp + 60);
+        _report(0, 0, 50_000e6, 50_000e6);
+        (collateral,,) = seat.margin();
+        assertEq(collateral, 50_000e6, "credited: counted once");
+        assertEq(seat.depositsInFlight(), 0);
+    }
+
+    function test_aReportCannotCreditMoreThanWasDeposited() public {
+        vm.prank(keeper);
+        trading.depositMargin(SEAT, 1000e6);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                RabbitXSeatAdapter.AdapterCreditedExceedsDeposited.selector, 1001e6, 1000e6
+            )
+        );
+        _report(0, 0, 1001e6, 1001e6);
+    }
+
+    function test_withdrawalsArePaidBySignatureAndForwardedToTheVault() public {
+        vm.prank(keeper);
+        trading.depositMargin(SEAT, 50_000e6);
+        vm.prank(keeper);
+        trading.requestMarginWithdrawal(SEAT, 20_000e6);
+        assertEq(seat.pendingWithdrawals(), 20_000e6);
+
+        _payWithdrawal(7, 20_000e6);
+        assertEq(usdc.balanceOf(address(seat)), 20_000e6);
+        uint256 vaultBefore = usdc.balanceOf(address(vault));
+        vm.prank(keeper);
+        assertEq(trading.claimMarginWithdrawals(SEAT), 20_000e6);
+        assertEq(usdc.balanceOf(address(vault)), vaultBefore + 20_000e6);
+        assertEq(usdc.balanceOf(address(seat)), 0);
+        assertEq(seat.pendingWithdrawals(), 0);
+    }
+
+    function test_theReportServesPositionFundingAndMargin() public {
+        vm.warp(block.timestamp + 100);
+        _report(-2e18, 75e18, 12_345e6, 0);
+        assertEq(seat.position(BTC_MARKET), -2e18);
+        assertEq(seat.fundingIndex(BTC_MARKET), 75e18);
+        assertEq(seat.fundingIndex(ETH_MARKET), 0);
+        (int256 collateral,,) = seat.margin();
+        assertEq(collateral, 12_345e6);
+        assertEq(seat.lastReport().reportedAt, block.timestamp);
+        assertEq(
+            trading.fundingIndexes()[BTC_MARKET * trading.MAX_VENUES() + SEAT], 75e18, "the module reads it"
+        );
+    }
+
+    function test_aFundingStepAboveTheCapIsRefused() public {
+        vm.warp(block.timestamp + 100);
+        // 100 s at 1 USD per second allows 100 USD of index.
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                RabbitXSeatAdapter.AdapterFundingStepTooLarge.selector, BTC_MARKET, -101e18, 100e18
+            )
+        );
+        _report(0, -101e18, 0, 0);
+        _report(0, -100e18, 0, 0);
+        assertEq(seat.fundingIndex(BTC_MARKET), -100e18);
+    }
+
+    function test_onlyExecutorsReportAndArraysMustCoverEveryMarket() public {
+        int256[] memory two = new int256[](2);
+        int256[] memory one = new int256[](1);
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(RabbitXSeatAdapter.AdapterOnlyExecutor.selector, alice));
+        seat.report(two, two, 0, 0, 0, 0);
+        vm.startPrank(keeper);
+        vm.expectRevert(abi.encodeWithSelector(RabbitXSeatAdapter.AdapterReportLength.selector, 1, 2));
+        seat.report(one, two, 0, 0, 0, 0);
+        vm.expectRevert(abi.encodeWithSelector(RabbitXSeatAdapter.AdapterReportLength.selector, 1, 2));
+        seat.report(two, one, 0, 0, 0, 0);
+        vm.stopPrank();
+    }
+
+    function test_nothingFillsInsideATransaction() public {
+        vm.expectRevert(RabbitXSeatAdapter.AdapterFillsOffChain.selector);
+        seat.quote(BTC_MARKET, 1e18);
+        vm.prank(address(trading));
+        vm.expectRevert(RabbitXSeatAdapter.AdapterFillsOffChain.selector);
+        seat.trade(BTC_MARKET, 1e18, 61_000e18);
+        vm.expectRevert(abi.encodeWithSelector(IVenueAdapter.AdapterUnknownMarket.selector, 2));
+        seat.position(2);
+    }
+
+    function test_aSynchronousExecutionAtTheSeatCancelsTheOrderWithTheReason() public {
+        _deposit(alice, alice, weth, 10e18);
+        uint256 id = _submit(alice, alice, BTC_MARKET, 1e18, 61_000e18);
+        _executeOn(id, SEAT, 1e18);
+        assertEq(uint8(_status(id)), uint8(ITradingModule.OrderStatus.Cancelled));
+        assertEq(trading.position(alice, BTC_MARKET, SEAT).size, 0);
+    }
+
+    function test_marginMovesOnlyThroughTheTradingModule() public {
+        vm.expectRevert(abi.encodeWithSelector(IVenueAdapter.AdapterOnlyTradingModule.selector, alice));
+        vm.prank(alice);
+        seat.depositMargin(1);
+        vm.expectRevert(abi.encodeWithSelector(IVenueAdapter.AdapterOnlyTradingModule.selector, alice));
+        vm.prank(alice);
+        seat.claimWithdrawal();
+        // The margin functions stay the executor's at the module.
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, alice, trading.EXECUTOR_ROLE()
+            )
+        );
+        vm.prank(alice);
+        trading.depositMargin(SEAT, 1);
+    }
+}
