@@ -17,8 +17,8 @@ import {VenueAdapterBase} from "./VenueAdapterBase.sol";
 ///         account). Orders reach the exchange only as the trading module's child orders (order protocol v2);
 ///         `trade` refuses, since nothing fills inside a transaction here.
 /// @dev What only the exchange knows (the account's positions, margin and funding index) is reported by an
-///      executor (`report`) and served by the views; funding-index steps are capped per second per market, so a
-///      wrong report cannot move accounts' funding by more than the cap allows. Margin deposited but not yet
+///      executor (`report`) and served by the views; a funding-index step is capped per second since the market's
+///      previous step, so a wrong report cannot move accounts' funding by more than the cap allows. Margin deposited but not yet
 ///      credited by the exchange counts in `margin()` until a report says it was credited.
 ///      Caveats: the views are as fresh as the last report (`reportedAt`); between a withdrawal's request and
 ///      the report after it, the amount counts both in the exchange's collateral and in `pendingWithdrawals`.
@@ -62,6 +62,9 @@ contract RabbitXSeatAdapter is VenueAdapterBase {
     /// @dev Vault market id -> the largest funding-index move per second a report may make, USD WAD per base unit.
     uint256[] internal _fundingCapsPerSecond;
     int256[] internal _fundingIndexes;
+    /// @dev Vault market id -> when its funding index last moved: the exchange pays funding in steps (hourly), so a
+    ///      step is capped by the time since the previous one, not since the last report.
+    uint256[] internal _fundingMovedAt;
     int256[] internal _positions;
     AccountReport internal _report;
     uint256 internal _deposited; // cumulative deposits into custody
@@ -86,6 +89,10 @@ contract RabbitXSeatAdapter is VenueAdapterBase {
         _fundingCapsPerSecond = fundingCapsPerSecond;
         _fundingIndexes = new int256[](markets.length);
         _positions = new int256[](markets.length);
+        _fundingMovedAt = new uint256[](markets.length);
+        for (uint256 i; i < markets.length; ++i) {
+            _fundingMovedAt[i] = block.timestamp;
+        }
         _report.reportedAt = uint64(block.timestamp);
     }
 
@@ -124,11 +131,12 @@ contract RabbitXSeatAdapter is VenueAdapterBase {
         if (creditedDeposits > _deposited) {
             revert AdapterCreditedExceedsDeposited(creditedDeposits, _deposited);
         }
-        uint256 elapsed = block.timestamp - _report.reportedAt;
         for (uint256 i; i < n; ++i) {
             int256 step = fundingIndexes[i] - _fundingIndexes[i];
-            uint256 cap = _fundingCapsPerSecond[i] * elapsed;
+            if (step == 0) continue;
+            uint256 cap = _fundingCapsPerSecond[i] * (block.timestamp - _fundingMovedAt[i]);
             if (SignedMath.abs(step) > cap) revert AdapterFundingStepTooLarge(uint8(i), step, cap);
+            _fundingMovedAt[i] = block.timestamp;
         }
         _positions = positions;
         _fundingIndexes = fundingIndexes;

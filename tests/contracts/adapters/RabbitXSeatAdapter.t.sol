@@ -93,6 +93,23 @@ contract RabbitXSeatAdapterTest is SeatFixture {
         assertEq(seat.fundingIndex(BTC_MARKET), -100e18);
     }
 
+    function test_theCapCountsFromThePreviousStepNotThePreviousReport() public {
+        // Funding is paid hourly; reports come every few seconds in between.
+        for (uint256 i; i < 10; ++i) {
+            vm.warp(block.timestamp + 360);
+            _report(0, 0, 0, 0);
+        }
+        _report(0, 3600e18, 0, 0);
+        assertEq(seat.fundingIndex(BTC_MARKET), 3600e18, "an hour's step after an hour");
+        vm.warp(block.timestamp + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                RabbitXSeatAdapter.AdapterFundingStepTooLarge.selector, BTC_MARKET, 2e18, 1e18
+            )
+        );
+        _report(0, 3602e18, 0, 0);
+    }
+
     function test_onlyExecutorsReportAndArraysMustCoverEveryMarket() public {
         int256[] memory two = new int256[](2);
         int256[] memory one = new int256[](1);
