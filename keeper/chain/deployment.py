@@ -21,11 +21,20 @@ class TokenInfo:
     feed: ChecksumAddress | None = None  # price feed, for collateral assets
 
 
+OFF_CHAIN_VENUES = frozenset({"rabbitx-seat"})
+"""Venue kinds that match off chain behind an exchange's API: the vault holds a seat there (its adapter is the
+exchange account), orders reach them only as child orders, and they come after every on-chain venue."""
+
+
 @dataclass(frozen=True)
 class VenueInfo:
-    name: str  # "dydx" or "rabbitx"
-    address: ChecksumAddress  # the venue
+    name: str  # "dydx" or "rabbitx" (local venues that fill on chain), "rabbitx-seat" (a seat at an exchange)
+    address: ChecksumAddress  # the venue contract; for a seat, the exchange's custody contract
     adapter: ChecksumAddress | None = None  # the vault's adapter for it
+
+    @property
+    def fills_off_chain(self) -> bool:
+        return self.name in OFF_CHAIN_VENUES
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,19 @@ class Deployment:
     trading: ChecksumAddress | None = None  # the trading module
     venues: tuple[VenueInfo, ...] = ()
     markets: tuple[MarketInfo, ...] = ()  # perp markets, in market-id order
+
+    def __post_init__(self) -> None:
+        kinds = [v.fills_off_chain for v in self.venues]
+        if kinds != sorted(kinds):
+            raise ConfigError(
+                "the deployment lists a venue that fills on chain after a seat at an off-chain exchange: seats come "
+                "last (the keeper's routers index on-chain venues from 0)"
+            )
+
+    @property
+    def on_chain_venues(self) -> tuple[VenueInfo, ...]:
+        """The venues that fill inside a transaction, ids 0..n-1."""
+        return tuple(v for v in self.venues if not v.fills_off_chain)
 
     def market(self, ticker: str) -> MarketInfo:
         """The perp market `ticker` (case-insensitive)."""

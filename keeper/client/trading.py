@@ -19,7 +19,7 @@ from web3.types import BlockIdentifier, TxReceipt
 from keeper.chain.deployment import Deployment
 from keeper.chain.revert import DecodedError
 from keeper.chain.transactions import Sender
-from keeper.client.adapters import AdapterClient
+from keeper.client.adapters import AdapterClient, SeatAdapterClient
 from keeper.client.base import AccessControlledClient, struct
 from keeper.client.venues import Venue
 from keeper.client.venues.registry import load_venues
@@ -169,8 +169,17 @@ class TradingClient(AccessControlledClient):
         for address in self.adapter_addresses():
             if address not in by_adapter:
                 raise ConfigError(f"the trading module's adapter {address} is not in the deployment file")
-            clients.append(AdapterClient(self.w3, by_adapter[address], self.sender))
+            info = by_adapter[address]
+            kind = SeatAdapterClient if info.fills_off_chain else AdapterClient
+            clients.append(kind(self.w3, info, self.sender))
         return clients
+
+    def seat_adapter(self, venue_id: int) -> SeatAdapterClient:
+        """The adapter of the seat at venue `venue_id` (a venue that fills off chain)."""
+        adapter = self.adapters()[venue_id]
+        if not isinstance(adapter, SeatAdapterClient):
+            raise ConfigError(f"venue {adapter.name!r} fills on chain: it has no seat at an exchange")
+        return adapter
 
     def venue_id(self, name: str) -> int:
         """The module's id of the venue the deployment names `name`."""
@@ -183,9 +192,10 @@ class TradingClient(AccessControlledClient):
         return [m.ticker for m in self.deployment.markets].index(wanted)
 
     def venues(self) -> list[Venue]:
-        """Venue readers in the module's venue-id order."""
+        """Readers of the venues that fill on chain, in the module's venue-id order (ids 0..n-1: seats at off-chain
+        exchanges come after them, see `Deployment`)."""
         readers = {v.name: v for v in load_venues(self.w3, self.deployment)}
-        return [readers[name] for name in self._venue_names]
+        return [readers[name] for name in self._venue_names if name in readers]
 
     # ------------------------------------------------------------------ reads
 
@@ -305,6 +315,18 @@ class TradingClient(AccessControlledClient):
         """Books venue fills on chain in one transaction; a fill id booked before is skipped, not refused."""
         reports = [(f.child_id, f.venue_fill_id, _to_wad(f.price), _to_wad(f.size), f.fee) for f in fills]
         return self.send("report fills", self.contract.functions.reportFills(reports))
+
+    def commit_backstop_unwind(
+        self, market_id: int, venue_id: int, size: Decimal, limit_price: Decimal, deadline: int
+    ) -> int:
+        """Commits a child that closes `size` (absolute) of the backstop book at venue `venue_id`, a venue that fills
+        off chain; its fills, reported as any child's, book to the backstop. Returns the child's id."""
+        fn = self.contract.functions.commitBackstopUnwind(
+            market_id, venue_id, _to_wad(size), _to_wad(limit_price), deadline
+        )
+        receipt = self.send("commit backstop unwind", fn)
+        (event,) = self.contract.events.BackstopUnwindCommitted().process_receipt(receipt, errors=DISCARD)
+        return int(event["args"]["childId"])
 
     def reject_child(self, child_id: int, reason: bytes) -> TxReceipt:
         return self.send("reject child", self.contract.functions.rejectChild(child_id, reason))

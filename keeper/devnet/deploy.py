@@ -5,9 +5,11 @@ through the client layer."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from eth_typing import ChecksumAddress
+from web3 import Web3
 
 from keeper.chain.artifacts import load_artifact
 from keeper.chain.deployment import Deployment, MarketInfo, TokenInfo, VenueInfo
@@ -17,7 +19,10 @@ from keeper.client.trading import TradingClient
 from keeper.client.vault import AssetListing, VaultClient
 from keeper.client.venues.dydx import ClobPair, DydxListing, DydxVenue
 from keeper.client.venues.rabbitx import RabbitListing, RabbitVenue
+from keeper.devnet.rabbitx.exchange import MarketConfig
+from keeper.exceptions import ConfigError
 
+PPM = 10**6
 FEED_DECIMALS = 8  # the local feeds' decimals, as Chainlink's USD feeds; readers take them from each feed
 
 
@@ -294,3 +299,55 @@ def fund_wallets(sender: Sender, deployment: Deployment, wallets: Sequence[str])
         token = vault.token(symbol)
         for wallet in wallets:
             token.mint(wallet, whole * 10**token.info.decimals)
+
+
+SEAT_VENUE = "rabbitx-seat"
+SEAT_FUNDING_CAP_PER_HOUR = Decimal("0.01")
+"""The largest funding step a seat report may make per hour, as a fraction of the market's price at deployment: ten
+times the devnet exchange's own cap, so that only a wrong report is refused."""
+
+
+def deploy_rabbitx_custody(sender: Sender, deployment: Deployment, exchange_signer: str) -> ChecksumAddress:
+    """The devnet RabbitX exchange's custody contract over the deployment's base token (a stand-in for the exchange's
+    own contract), its withdrawals signed by `exchange_signer`."""
+    return _create(
+        sender, "RabbitXCustody", "deploy RabbitX custody", deployment.base.address, exchange_signer, sender.address
+    )
+
+
+def add_rabbitx_seat(
+    sender: Sender, deployment: Deployment, custody: str, exchange_markets: Sequence[MarketConfig], leverage: int
+) -> Deployment:
+    """Deploys the vault's seat at the RabbitX-style exchange behind `custody` (`RabbitXSeatAdapter`, the exchange
+    account), with the exchange's market parameters (`exchange_markets`, at `leverage`) for each vault market, and
+    adds it as the trading module's last venue. Returns the deployment with the seat."""
+    by_id = {m.market_id: m for m in exchange_markets}
+    params, caps = [], []
+    for market in deployment.markets:
+        if market.ticker not in by_id:
+            raise ConfigError(f"the exchange lists no {market.ticker}: the seat needs every vault market")
+        m = by_id[market.ticker]
+        initial = max(m.risk.imf, Decimal(1) / leverage)
+        params.append(
+            (
+                _wad(m.min_order),
+                _wad(m.min_tick),
+                int(initial * PPM),
+                int(m.risk.mmf * PPM),
+                int(m.taker_fee * PPM),
+                0,  # the exchange's spread and depth live in its book, read through its API
+                0,
+                0,
+            )
+        )
+        caps.append(_wad(m.index_price * SEAT_FUNDING_CAP_PER_HOUR) // 3600)
+    assert deployment.trading is not None
+    trading = deployment.trading
+    adapter = _create(sender, "RabbitXSeatAdapter", "deploy the RabbitX seat", trading, custody, params, caps)
+    TradingClient(sender.w3, deployment, sender).add_venue(SEAT_VENUE, adapter)
+    seat = VenueInfo(SEAT_VENUE, Web3.to_checksum_address(custody), adapter)
+    return replace(deployment, venues=(*deployment.venues, seat))
+
+
+def _wad(value: Decimal) -> int:
+    return int(value.scaleb(18))

@@ -25,7 +25,8 @@ class MarginJob:
     def run(self) -> None:
         """Keeps each venue's margin between floor and ceiling of what the netted positions need, and claims
         matured withdrawals. Deposits are instant; withdrawals may take a delay, so they only ever take the
-        margin down to the target, never to the floor."""
+        margin down to the target, never to the floor. At a seat (a venue behind an exchange's API) a deposit goes
+        into the exchange's custody and a withdrawal is only asked for on chain: the seat job carries it out."""
         c = self.context
         trading = c.trading
         if trading is None or not c.runs(self.name):
@@ -35,7 +36,7 @@ class MarginJob:
             need = self._venue_requirement(trading, venue_id, adapter)
             net = adapter.margin().net_collateral
             pending = adapter.pending_withdrawals()
-            if pending:
+            if pending and not adapter.venue.fills_off_chain:  # a seat claims its own, once the exchange signs
                 c.send("claim margin", trading.claim_margin_withdrawals, venue_id)
             # Only margin already at the venue backs positions; a pending withdrawal counts against the
             # ceiling (it is on its way out) but never toward the floor.

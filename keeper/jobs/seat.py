@@ -1,6 +1,7 @@
 """The seat job: the keeper's seat at a RabbitX-style exchange (`keeper.seats.rabbitx`), run on its own thread with its
 own asyncio event loop beside the threaded daemon. Fills are forwarded on chain by a long-running task; the seat's
-cycle (place the children the orders job committed to the seat's venue, close finished and expired ones) runs every
+cycle (place the children the orders job committed to the seat's venue, close finished and expired ones; post the
+account's state on chain; carry out requested margin withdrawals; unwind the backstop book there) runs every
 `seat_interval` seconds, and the exchange's positions are reconciled against the vault's books every
 `reconcile_interval`. Errors are logged by name and never stop the job; `stop()` ends it cleanly."""
 
@@ -78,13 +79,16 @@ class SeatJob:
             return
         venue_id = trading.venue_id(c.config.seat_venue)
         async with RabbitXConnector(settings) as connector:
-            seat = RabbitXSeat(trading, connector, venue_id, c.deployment.base.decimals)
+            seat = RabbitXSeat(trading, connector, venue_id, unwind_ttl=int(c.config.child_ttl))
             log.info("seat at %s (venue %d) running against %s", c.config.seat_venue, venue_id, settings.base_url)
             fills = asyncio.create_task(self._forward_fills(seat, settings.reconnect_delay))
             next_reconcile = time.monotonic() + c.config.reconcile_interval
             try:
                 while not (self._stopping.is_set() or self._stop_requested.is_set()):
                     await self._guarded("seat cycle", lambda: self._cycle(seat, trading))
+                    await self._guarded("seat account", seat.post_account)
+                    await self._guarded("seat withdrawals", seat.settle_withdrawals)
+                    await self._guarded("seat backstop", lambda: self._unwind(seat, trading))
                     if time.monotonic() >= next_reconcile:
                         await self._guarded("seat reconcile", lambda: self._reconcile(seat))
                         next_reconcile = time.monotonic() + c.config.reconcile_interval
@@ -106,6 +110,10 @@ class SeatJob:
                 list(report.rejected),
                 list(report.expired),
             )
+
+    async def _unwind(self, seat: RabbitXSeat, trading: TradingClient) -> None:
+        block = await asyncio.to_thread(trading.w3.eth.get_block, "latest")
+        await seat.unwind_backstop(int(block["timestamp"]))
 
     async def _forward_fills(self, seat: RabbitXSeat, retry_after: float) -> None:
         """Forwards fills until cancelled; a failure is logged and the feed opened again (fills it passed on but

@@ -6,6 +6,13 @@ see the connector) and are booked on chain once each (`reportFills`, the fill id
 whose order the exchange closed with a remainder is rejected on chain with the exchange's reason, and one past its
 deadline is cancelled at the exchange and expired on chain. The trading module decides where each fill goes: to the
 account while its child is open, to the backstop book after.
+
+The seat's account at the exchange is the seat adapter's (`RabbitXSeatAdapter`, onboarded with the keeper's key, which
+the adapter names in `isValidSigner`). Each cycle the seat also posts the exchange's view of that account on chain
+(`post_account`: positions, funding, margin, credited deposits), carries out the margin withdrawals the trading module
+asked of it (`settle_withdrawals`: requested through the API, paid out of custody with the exchange's signature,
+collected into the vault), and closes the backstop book at its venue (`unwind_backstop`: a child committed with
+`commitBackstopUnwind`, placed as an IOC order, its fills booked to the backstop).
 """
 
 from __future__ import annotations
@@ -14,20 +21,27 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from web3 import Web3
 
+from keeper.client.adapters import SeatAccountReport
+from keeper.client.custody import CustodyClient
+from keeper.client.feeds import FeedClient
+from keeper.client.tokens import TokenClient
 from keeper.client.trading import ChildOrderView, FillReport, TradingClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
 from keeper.connectors.rabbitx.errors import DuplicateClientOrderIdError, RabbitXError
 from keeper.connectors.rabbitx.models import Fill, Order, OrderRequest
 from keeper.connectors.rabbitx.vocabulary import OrderStatus, OrderType, Side, TimeInForce
 from keeper.exceptions import TransactionReverted
+from keeper.risk.backstop import unwind_limit
 
 log = logging.getLogger("primevault.keeper")
 
 FINAL = frozenset({OrderStatus.CLOSED, OrderStatus.REJECTED, OrderStatus.CANCELED})
+WAD = Decimal(10) ** 18
+PPM = Decimal(10) ** 6
 
 
 @dataclass(frozen=True)
@@ -45,18 +59,29 @@ class RabbitXSeat:
         trading: TradingClient,
         connector: RabbitXConnector,
         venue_id: int,
-        base_decimals: int,
         market_ids: Mapping[str, str] | None = None,
+        unwind_ttl: int = 60,
     ) -> None:
-        """`market_ids` maps the deployment's tickers to the exchange's market ids where they differ."""
+        """`market_ids` maps the deployment's tickers to the exchange's market ids where they differ; `unwind_ttl`
+        is how long a backstop unwind child lives (seconds)."""
         self.trading = trading
         self.connector = connector
         self.venue_id = venue_id
-        self.base_decimals = base_decimals
+        deployment = trading.deployment
+        self.base_decimals = deployment.base.decimals
         self.market_ids = dict(market_ids or {})
+        self.unwind_ttl = unwind_ttl
         self.chain_id = int(trading.w3.eth.chain_id)
+        self.adapter = trading.seat_adapter(venue_id)
+        self.custody = CustodyClient(trading.w3, deployment.venues[venue_id].address, trading.sender)
+        self.base_token = TokenClient(trading.w3, deployment.base)
+        self.feeds = [FeedClient(trading.w3, m.feed) for m in deployment.markets]
         self._orders: dict[int, Order] = {}  # child id -> the exchange's order, as last seen
         self._next_child = 0  # children below this id are finished
+        self._posted: SeatAccountReport | None = None
+        self._funding_seen: dict[int, int] = {}  # market id -> newest funding period folded into the posted index
+        self._paid: set[int] = set()  # withdrawal ids custody has paid
+        self._unwinds: dict[int, tuple[int, int]] = {}  # market id -> (unwind child id, its deadline)
 
     def client_order_id(self, child_id: int) -> str:
         """Unique per exchange account and derived from the child, so that after a restart or a timeout
@@ -126,9 +151,9 @@ class RabbitXSeat:
 
     # ------------------------------------------------------------------ steps
 
-    async def _place(self, child: ChildOrderView) -> Order | None:
+    async def _place(self, child: ChildOrderView, reject_refused: bool = True) -> Order | None:
         cid = self.client_order_id(child.child_id)
-        market = self.market_ids.get(child.market, child.market)
+        market = self._exchange_market(child.market)
         request = OrderRequest(
             market,
             Side.LONG if child.size > 0 else Side.SHORT,
@@ -151,7 +176,8 @@ class RabbitXSeat:
                 return None
         except RabbitXError as exc:
             log.error("child %d refused by the exchange: %s", child.child_id, exc)
-            await asyncio.to_thread(self.trading.reject_child, child.child_id, str(exc).encode())
+            if reject_refused:
+                await asyncio.to_thread(self.trading.reject_child, child.child_id, str(exc).encode())
             return None
         assert order is not None
         self._orders[child.child_id] = order
@@ -182,9 +208,159 @@ class RabbitXSeat:
         held = {p.market_id: p.signed_size for p in await self.connector.positions()}
         mismatches = []
         for market_id, market in enumerate(self.trading.deployment.markets):
-            exchange_market = self.market_ids.get(market.ticker, market.ticker)
+            exchange_market = self._exchange_market(market.ticker)
             booked = Decimal(await asyncio.to_thread(self.trading.net_position, market_id, self.venue_id)) / 10**18
             at_exchange = held.get(exchange_market, Decimal(0))
             if booked != at_exchange:
                 mismatches.append(f"{market.ticker}: books {booked}, exchange {at_exchange}")
         return mismatches
+
+    # ------------------------------------------------------------------ the account on chain
+
+    async def post_account(self) -> SeatAccountReport | None:
+        """Posts the exchange's view of the seat's account on chain when it changed since the last post: positions,
+        funding indexes (the on-chain index plus rate x oracle mark of each funding period since), equity (rounded
+        down), margins (rounded up) and the deposits the exchange credited. Returns what was posted, or None."""
+        positions = {p.market_id: p for p in await self.connector.positions()}
+        balance = await self.connector.balance()
+        deposits = await self.connector.balance_operations("deposit")
+        sizes, indexes, newest = [], [], {}
+        maintenance = Decimal(0)
+        for market_id, market in enumerate(self.trading.deployment.markets):
+            exchange_market = self._exchange_market(market.ticker)
+            position = positions.get(exchange_market)
+            sizes.append(int(position.signed_size.scaleb(18)) if position else 0)
+            if position is not None:
+                params = await asyncio.to_thread(self.adapter.market, market_id)
+                maintenance += abs(position.notional) * params.maintenance_margin_ppm / PPM
+            index, newest[market_id] = await self._funding_index(market_id, exchange_market)
+            indexes.append(index)
+        report = SeatAccountReport(
+            positions=tuple(sizes),
+            funding_indexes=tuple(indexes),
+            net_collateral=self._units(balance.equity, ROUND_FLOOR),
+            initial_margin=self._units(balance.position_margin + balance.order_margin, ROUND_CEILING),
+            maintenance_margin=self._units(maintenance, ROUND_CEILING),
+            credited_deposits=self._units(sum((d.amount for d in deposits if d.status == "success"), Decimal(0))),
+        )
+        if report == self._posted:
+            return None
+        await asyncio.to_thread(self.adapter.report, report)
+        self._posted = report
+        self._funding_seen.update(newest)
+        return report
+
+    async def _funding_index(self, market_id: int, exchange_market: str) -> tuple[int, int]:
+        """The market's funding index with every funding period the posted index lacks, and the newest period's
+        time (microseconds). A period is valued at the oracle mark when the seat sees it: the exchange's record
+        carries no price."""
+        index = await asyncio.to_thread(self.adapter.funding_index, market_id)
+        if market_id not in self._funding_seen:
+            # Periods up to the last post are in the index on chain already.
+            self._funding_seen[market_id] = (await asyncio.to_thread(self.adapter.last_report)).reported_at * 10**6
+        seen = self._funding_seen[market_id]
+        periods = [r for r in await self.connector.funding_rates(exchange_market) if r.timestamp > seen]
+        if not periods:
+            return index, seen
+        mark = await asyncio.to_thread(self.feeds[market_id].price)
+        step = sum((r.funding_rate * mark for r in periods), Decimal(0))
+        return index + int(step.scaleb(18).to_integral_value(ROUND_CEILING)), periods[-1].timestamp
+
+    # ------------------------------------------------------------------ margin withdrawals
+
+    async def settle_withdrawals(self) -> int:
+        """Carries out the withdrawals the trading module asked of the seat (`requestMarginWithdrawal`, the margin
+        job's decision): asks the exchange for what it has not been asked yet, pays each signed claim out of custody
+        to the seat, and collects the seat's tokens into the vault. Returns the base units collected."""
+        pending = await asyncio.to_thread(self.adapter.pending_withdrawals)
+        held = await asyncio.to_thread(self.base_token.balance_of, self.adapter.address)
+        if not pending and not held:
+            return 0
+        unpaid = []
+        for withdrawal in await self.connector.withdrawals():
+            claim = withdrawal.claim
+            if claim is not None and (
+                claim.withdrawal_id in self._paid or await asyncio.to_thread(self.custody.is_paid, claim.withdrawal_id)
+            ):
+                self._paid.add(claim.withdrawal_id)
+                continue
+            unpaid.append(withdrawal)
+        owed = sum(self._units(w.amount) for w in unpaid) + held
+        if pending > owed:
+            amount = Decimal(pending - owed).scaleb(-self.base_decimals)
+            log.info("seat: asking the exchange for %s of margin back", amount)
+            unpaid.append(await self.connector.request_withdrawal(amount))
+        for withdrawal in unpaid:
+            if withdrawal.claim is not None:
+                await asyncio.to_thread(self.custody.withdraw, withdrawal.claim)
+                self._paid.add(withdrawal.claim.withdrawal_id)
+        if not await asyncio.to_thread(self.base_token.balance_of, self.adapter.address):
+            return 0
+        before = await asyncio.to_thread(self.base_token.balance_of, self.trading.deployment.vault)
+        await asyncio.to_thread(self.trading.claim_margin_withdrawals, self.venue_id)
+        return await asyncio.to_thread(self.base_token.balance_of, self.trading.deployment.vault) - before
+
+    # ------------------------------------------------------------------ the backstop book
+
+    async def unwind_backstop(self, now: int) -> list[int]:
+        """Closes the backstop book at the seat's venue: for each market with a book here and no unwind in flight,
+        commits an unwind child for the book (rounded down to the exchange's step, its limit inside the band) and
+        places it as an IOC order. Its fills come back through `report` and book to the backstop. Returns the
+        children placed."""
+        busy = {m for m in list(self._unwinds) if not await self._unwind_finished(m, now)}
+        books = [b for b in await asyncio.to_thread(self.trading.backstop) if b.venue_id == self.venue_id]
+        placed = []
+        for book in books:
+            if book.market_id in busy:
+                continue
+            step = Decimal((await asyncio.to_thread(self.adapter.market, book.market_id)).step_size) / WAD
+            size = (abs(book.size) / step).to_integral_value(ROUND_FLOOR) * step
+            if size == 0:
+                continue
+            side = 1 if book.size < 0 else -1
+            limit = unwind_limit(await asyncio.to_thread(self.feeds[book.market_id].price), side)
+            deadline = now + self.unwind_ttl
+            child_id = await asyncio.to_thread(
+                self.trading.commit_backstop_unwind, book.market_id, self.venue_id, size, limit, deadline
+            )
+            self._unwinds[book.market_id] = (child_id, deadline)
+            child = await asyncio.to_thread(self.trading.child_order, child_id)
+            if await self._place(child, reject_refused=False) is not None:
+                placed.append(child_id)
+                log.info("seat: unwinding %s %s of the backstop book (child %d)", book.size, book.market, child_id)
+        return placed
+
+    async def _unwind_finished(self, market_id: int, now: int) -> bool:
+        """Whether the market's unwind is over: its order closed at the exchange with every fill booked on chain (so
+        the book read next is the book left), or its deadline passed (its order is then cancelled; a fill after that
+        still books to the backstop)."""
+        child_id, deadline = self._unwinds[market_id]
+        order = self._orders.get(child_id)
+        if order is not None and order.status not in FINAL:
+            order = self._orders[child_id] = await self.connector.order(order.order_id)
+        if order is None:
+            del self._unwinds[market_id]
+            return True
+        if order.status in FINAL:
+            booked = (await asyncio.to_thread(self.trading.child_order, child_id)).filled
+            if booked < order.filled_size and deadline >= now:
+                return False
+            del self._unwinds[market_id]
+            return True
+        if deadline >= now:
+            return False
+        try:
+            await self.connector.cancel_order(order.market_id, order.order_id)
+        except RabbitXError as exc:
+            log.warning("backstop unwind child %d: cancelling its order failed: %s", child_id, exc)
+        del self._unwinds[market_id]
+        return True
+
+    # ------------------------------------------------------------------ units
+
+    def _exchange_market(self, ticker: str) -> str:
+        return self.market_ids.get(ticker, ticker)
+
+    def _units(self, amount: Decimal, rounding: str = ROUND_FLOOR) -> int:
+        """`amount` of the base token in its base units."""
+        return int(amount.scaleb(self.base_decimals).to_integral_value(rounding))

@@ -12,9 +12,10 @@ from keeper.exceptions import ConfigError
 
 
 def load_venues(w3: Web3, deployment: Deployment) -> list[Venue]:
-    """One reader per venue listed in the deployment file."""
+    """One reader per venue that fills on chain, in venue-id order (seats at off-chain exchanges come after them and
+    are read through their exchange's API)."""
     venues: list[Venue] = []
-    for info in deployment.venues:
+    for info in deployment.on_chain_venues:
         if info.name == "dydx":
             venues.append(DydxVenue(w3, info.address))
         elif info.name == "rabbitx":

@@ -7,15 +7,26 @@ their fills come out of `fill_feed`, their final state from `order`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from types import TracebackType
+from typing import Any
 
 import aiohttp
 
 from keeper.connectors.rabbitx.client import RabbitXClient
 from keeper.connectors.rabbitx.errors import RabbitXError
 from keeper.connectors.rabbitx.fills import PAGE_SIZE, FillFeed, fetch_fills_since
-from keeper.connectors.rabbitx.models import Balance, Fill, Order, OrderRequest, Position, Withdrawal
+from keeper.connectors.rabbitx.models import (
+    Balance,
+    BalanceOperation,
+    Fill,
+    FundingRate,
+    Order,
+    OrderRequest,
+    Position,
+    Withdrawal,
+)
 from keeper.connectors.rabbitx.settings import RabbitXSettings
 from keeper.connectors.rabbitx.store import ConnectorStore
 from keeper.connectors.rabbitx.vocabulary import OrderStatus, OrderType
@@ -100,17 +111,10 @@ class RabbitXConnector:
 
     async def open_orders(self, market_id: str | None = None) -> list[Order]:
         """The account's resting orders (status open), on one market or all."""
-        orders: list[Order] = []
-        page = 0
-        while True:
-            params = {"status": OrderStatus.OPEN.value, "p_limit": str(PAGE_SIZE), "p_page": str(page)}
-            if market_id is not None:
-                params["market_id"] = market_id
-            rows = await self.client.orders(**params)
-            orders.extend(Order.from_json(row) for row in rows)
-            if len(rows) < PAGE_SIZE:
-                return orders
-            page += 1
+        params = {"status": OrderStatus.OPEN.value}
+        if market_id is not None:
+            params["market_id"] = market_id
+        return [Order.from_json(row) for row in await self._pages(self._private_get("/orders"), params)]
 
     # ------------------------------------------------------------------ fills
 
@@ -132,6 +136,38 @@ class RabbitXConnector:
 
     async def balance(self) -> Balance:
         return Balance.from_json(await self.client.account())
+
+    async def balance_operations(self, ops_type: str) -> list[BalanceOperation]:
+        """Every balance operation of one type (``deposit``, ``withdrawal``, ``funding``, ...), oldest first."""
+        rows = await self._pages(self._private_get("/balanceops"), {"ops_type": ops_type})
+        return sorted((BalanceOperation.from_json(row) for row in rows), key=lambda op: op.timestamp)
+
+    async def withdrawals(self) -> list[Withdrawal]:
+        """Every withdrawal the account asked for, with its signed claim where the exchange has made it."""
+        rows = await self._pages(self._private_get("/balanceops"), {"ops_type": "withdrawal"})
+        return [Withdrawal.from_json(row) for row in rows]
+
+    async def funding_rates(self, market_id: str) -> list[FundingRate]:
+        """Every funding period of `market_id`, oldest first."""
+        rows = await self._pages(
+            lambda params: self.client.public("/markets/fundingrate", params), {"market_id": market_id}
+        )
+        return sorted((FundingRate.from_json(row) for row in rows), key=lambda r: r.timestamp)
+
+    def _private_get(self, path: str) -> Callable[[dict[str, str]], Awaitable[list[Any]]]:
+        return lambda params: self.client.private("GET", path, params=params)
+
+    @staticmethod
+    async def _pages(fetch: Callable[[dict[str, str]], Awaitable[list[Any]]], params: dict[str, str]) -> list[Any]:
+        """Every row of a paged listing (RabbitX's ``p_limit`` and ``p_page``)."""
+        rows: list[Any] = []
+        page = 0
+        while True:
+            batch = await fetch({**params, "p_limit": str(PAGE_SIZE), "p_page": str(page)})
+            rows.extend(batch)
+            if len(batch) < PAGE_SIZE:
+                return rows
+            page += 1
 
     async def request_withdrawal(self, amount: Decimal) -> Withdrawal:
         """Ask the exchange to pay `amount` of collateral out; it is debited at once and claimed on chain."""

@@ -264,3 +264,45 @@ def _reading(what: str, row: Mapping[str, Any]) -> Iterator[None]:
         raise RabbitXResponseError(f"RabbitX {what} without {error}: {dict(row)}") from None
     except (ValueError, TypeError) as error:
         raise RabbitXResponseError(f"RabbitX {what} cannot be read: {error}: {dict(row)}") from None
+
+
+@dataclass(frozen=True)
+class BalanceOperation:
+    """One movement of the account's collateral (``GET /balanceops``): a deposit, withdrawal, funding payment, ..."""
+
+    operation_id: str
+    ops_type: str
+    amount: Decimal
+    """Signed as the exchange reports it: positive credits the account."""
+    status: str
+    timestamp: int
+
+    @classmethod
+    def from_json(cls, row: Mapping[str, Any]) -> BalanceOperation:
+        with _reading("balance operation", row):
+            return cls(
+                operation_id=str(row["id"]),
+                ops_type=str(row["ops_type"]),
+                amount=parse_decimal(row["amount"], "amount"),
+                status=str(row["status"]),
+                timestamp=int(row["timestamp"]),
+            )
+
+
+@dataclass(frozen=True)
+class FundingRate:
+    """One funding period of a market (``GET /markets/fundingrate``): positive rates make longs pay shorts."""
+
+    market_id: str
+    funding_rate: Decimal
+    timestamp: int
+    """Microseconds."""
+
+    @classmethod
+    def from_json(cls, row: Mapping[str, Any]) -> FundingRate:
+        with _reading("funding rate", row):
+            return cls(
+                market_id=str(row["market_id"]),
+                funding_rate=parse_decimal(row["funding_rate"], "funding_rate"),
+                timestamp=int(row["timestamp"]),
+            )

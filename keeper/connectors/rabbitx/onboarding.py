@@ -38,8 +38,9 @@ def sign_onboarding(private_key: str | bytes, timestamp: int, message: str = ONB
     return "0x" + raw.hex()
 
 
-def recover_onboarding_wallet(signature: str, timestamp: int, wallet: str) -> str:
-    """The checksummed wallet if `signature` is its signature of an accepted message at `timestamp`."""
+def recover_onboarding_signers(signature: str, timestamp: int) -> list[str]:
+    """The checksummed addresses `signature` recovers to, one per accepted message at `timestamp`: the wallet's key
+    among them if it signed. A contract wallet names a key it trusts (its `isValidSigner`), which the exchange asks."""
     try:
         raw = bytearray(hex2bytes(signature))
     except SignatureError as exc:
@@ -48,13 +49,18 @@ def recover_onboarding_wallet(signature: str, timestamp: int, wallet: str) -> st
         raise OnboardingError(f"signature must be 65 bytes, got {len(raw)}")
     if raw[-1] < 27:
         raw[-1] += 27
-    for message in ACCEPTED_MESSAGES:
-        try:
-            recovered = str(
-                Account.recover_message(encode_defunct(text=onboarding_text(timestamp, message)), signature=bytes(raw))
-            )
-        except Exception as exc:
-            raise OnboardingError(f"signature does not recover: {exc}") from None
-        if recovered.lower() == wallet.lower():
-            return recovered
+    try:
+        return [
+            str(Account.recover_message(encode_defunct(text=onboarding_text(timestamp, message)), signature=bytes(raw)))
+            for message in ACCEPTED_MESSAGES
+        ]
+    except Exception as exc:
+        raise OnboardingError(f"signature does not recover: {exc}") from None
+
+
+def recover_onboarding_wallet(signature: str, timestamp: int, wallet: str) -> str:
+    """The checksummed wallet if `signature` is its own key's signature of an accepted message at `timestamp`."""
+    for signer in recover_onboarding_signers(signature, timestamp):
+        if signer.lower() == wallet.lower():
+            return signer
     raise OnboardingError("signature does not recover to the wallet for the onboarding message and RBT-TS")

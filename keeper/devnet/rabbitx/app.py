@@ -27,10 +27,15 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from aiohttp import WSMsgType, web
+from eth_abi.abi import encode as abi_encode
+from eth_typing import HexStr
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from web3 import AsyncHTTPProvider, AsyncWeb3, Web3
 
 from keeper.connectors.rabbitx.errors import MalformedNumberError, OnboardingError, SignatureError
 from keeper.connectors.rabbitx.numbers import decimal_string, parse_decimal
-from keeper.connectors.rabbitx.onboarding import recover_onboarding_wallet
+from keeper.connectors.rabbitx.onboarding import recover_onboarding_signers
 from keeper.connectors.rabbitx.signing import (
     HEADER_API_KEY,
     HEADER_SIGNATURE,
@@ -59,6 +64,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_PAGE = 1000
+IS_VALID_SIGNER_SELECTOR = keccak(text="isValidSigner(address,bytes)")[:4]
+VALID_SIGNER_MAGIC = bytes.fromhex("523e3260")
+"""ERC-6551's `isValidSigner` selector and the magic value that means yes."""
 
 
 class AuthError(Exception):
@@ -434,6 +442,27 @@ class RabbitXDevnet:
         market = self.exchange.market(_required(request.query, "market_id"))
         return ok(_page(request.query, [t.to_json() for t in market.trades]))
 
+    async def _delegates(self, wallet: str, signers: list[str]) -> bool:
+        """Whether contract `wallet` lets one of `signers` act for it: ERC-6551's `isValidSigner(signer, "")`
+        answers its magic value (Elixir's RabbitX router delegates trading for a contract account this way). Asked
+        on the chain the custody contract is on; without a chain, no contract account can onboard."""
+        if self.config.chain is None or not Web3.is_address(wallet):
+            return False
+        w3 = AsyncWeb3(AsyncHTTPProvider(self.config.chain.rpc_url))
+        try:
+            for signer in signers:
+                data = IS_VALID_SIGNER_SELECTOR + abi_encode(["address", "bytes"], [signer, b""])
+                try:
+                    answer = await w3.eth.call({"to": to_checksum_address(wallet), "data": HexStr("0x" + data.hex())})
+                except Exception as exc:  # a wallet without the function, or no code at all, delegates nothing
+                    log.info("isValidSigner(%s) on %s failed: %s", signer, wallet, exc)
+                    continue
+                if bytes(answer[:4]) == VALID_SIGNER_MAGIC:
+                    return True
+            return False
+        finally:
+            await w3.provider.disconnect()
+
     async def _funding_rates(self, request: web.Request) -> web.Response:
         market = self.exchange.market(_required(request.query, "market_id"))
         return ok(_page(request.query, [r.to_json() for r in market.funding]))
@@ -451,10 +480,15 @@ class RabbitXDevnet:
         if timestamp > now + self.config.max_signature_skew:
             raise AuthError(f"{HEADER_TIMESTAMP} {timestamp} is more than {self.config.max_signature_skew}s ahead")
         try:
-            recovered = recover_onboarding_wallet(signature, timestamp, wallet)
+            signers = recover_onboarding_signers(signature, timestamp)
         except OnboardingError as exc:
             raise AuthError(str(exc)) from None
-        profile = self.exchange.create_profile(recovered)
+        if wallet.lower() not in {s.lower() for s in signers} and not await self._delegates(wallet, signers):
+            raise AuthError(
+                "signature does not recover to the wallet for the onboarding message and RBT-TS, and the wallet is "
+                "not a contract that names the signer in isValidSigner"
+            )
+        profile = self.exchange.create_profile(to_checksum_address(wallet))
         api_key = self.issue_api_key(profile.id)
         jwt = self.issue_jwt(profile.id)
         self._flush()

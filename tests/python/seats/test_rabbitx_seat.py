@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from keeper.cli.main import cli
 from keeper.client.trading import ChildSpec, TradingClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
+from keeper.devnet.deploy import SEAT_VENUE
 from keeper.exceptions import TransactionReverted
 from keeper.seats.rabbitx import RabbitXSeat
 from tests.python.conftest import Chain
@@ -44,7 +45,7 @@ def test_an_order_routed_to_the_seat_fills_at_the_exchange_and_is_booked_once(
 ) -> None:
     alice, executor = trader(market, 1), trader(market, 0)
     me = market.account(1).address
-    venue = executor.venue_id("rabbitx")
+    venue = executor.venue_id(SEAT_VENUE)
     now = int(market.w3.eth.get_block("latest")["timestamp"])
     order_id = alice.submit(me, "ETH-USD", D(1), D(3030), now + 600)
     child_id = executor.commit_split(order_id, [ChildSpec(venue, D(1), D(3030), now + 300)])
@@ -53,9 +54,9 @@ def test_an_order_routed_to_the_seat_fills_at_the_exchange_and_is_booked_once(
 
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
-            seat_account = await seat_account_with_resting_asks(exchange, session)
+            seat_account = await seat_account_with_resting_asks(exchange, session, market)
             async with RabbitXConnector(exchange.settings(seat_account)) as connector:
-                seat = RabbitXSeat(executor, connector, venue, market.deployment.base.decimals)
+                seat = RabbitXSeat(executor, connector, venue)
                 reporting = asyncio.create_task(seat.forward_fills())
                 report = await seat.cycle(now)
                 assert report.placed == (child_id,)
@@ -72,7 +73,7 @@ def test_an_order_routed_to_the_seat_fills_at_the_exchange_and_is_booked_once(
                 assert executor.order(order_id).status == "executed", "the order is done when its children are"
 
                 [position] = alice.positions(me)
-                assert (position.market, position.venue, position.size) == ("ETH-USD", "rabbitx", D("0.8"))
+                assert (position.market, position.venue, position.size) == ("ETH-USD", SEAT_VENUE, D("0.8"))
                 assert position.entry_price == (D("0.6") * 3000 + D("0.2") * D("3001.5")) / D("0.8")
                 assert await seat.reconcile() == []
 
@@ -94,7 +95,7 @@ def test_an_account_with_only_an_open_child_cannot_withdraw_its_reserved_margin(
     me = market.account(1).address
     now = int(market.w3.eth.get_block("latest")["timestamp"])
     order_id = alice.submit(me, "ETH-USD", D(50), D(3030), now + 600)
-    executor.commit_split(order_id, [ChildSpec(executor.venue_id("rabbitx"), D(50), D(3030), now + 300)])
+    executor.commit_split(order_id, [ChildSpec(executor.venue_id(SEAT_VENUE), D(50), D(3030), now + 300)])
     shown = CliRunner().invoke(
         cli, ["--deployment", str(market.deployment_file), "account", "show", me, "--json"], catch_exceptions=False
     )

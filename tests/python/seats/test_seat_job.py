@@ -21,6 +21,7 @@ from keeper.client.trading import TradingClient
 from keeper.connectors.rabbitx.client import Credentials
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
+from keeper.devnet.deploy import SEAT_VENUE
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
 from tests.python.seats.conftest import seat_account_with_resting_asks
@@ -38,7 +39,7 @@ def keeper_with_seat(chain: Chain, tmp_path: Path, **overrides: Any) -> Keeper:
         metrics_port=None,
         receipt_timeout=30.0,
         jobs=("orders", "seat"),
-        seat_venue="rabbitx",
+        seat_venue=SEAT_VENUE,
         orders_interval=0.3,
         seat_interval=0.2,
         reconcile_interval=1.0,
@@ -61,7 +62,7 @@ def test_the_keeper_commits_an_order_to_its_seat_and_books_the_exchanges_fills(
 
     async def seat_account_and_asks() -> Credentials:
         async with aiohttp.ClientSession() as session:
-            return await seat_account_with_resting_asks(exchange, session)
+            return await seat_account_with_resting_asks(exchange, session, market)
 
     keeper = keeper_with_seat(market, tmp_path, rabbitx=exchange.settings(asyncio.run(seat_account_and_asks())))
     now = int(market.w3.eth.get_block("latest")["timestamp"])
@@ -81,17 +82,17 @@ def test_the_keeper_commits_an_order_to_its_seat_and_books_the_exchanges_fills(
     [child] = alice.child_orders(0)
     assert (child.order_id, child.venue_id, child.status, child.filled) == (
         order_id,
-        alice.venue_id("rabbitx"),
+        alice.venue_id(SEAT_VENUE),
         "filled",
         D("0.8"),
     )
     assert child.deadline <= now + 600
     [position] = alice.positions(me)
-    assert (position.market, position.venue, position.size) == ("ETH-USD", "rabbitx", D("0.8"))
+    assert (position.market, position.venue, position.size) == ("ETH-USD", SEAT_VENUE, D("0.8"))
     assert position.entry_price == (D("0.6") * 3000 + D("0.2") * D("3001.5")) / D("0.8"), "the exchange's prices"
     assert alice.reservation(me) == (0, 0)
     messages = [r.getMessage() for r in caplog.records]
-    assert any(f"order {order_id} committed to the seat at rabbitx as child" in m for m in messages)
+    assert any(f"order {order_id} committed to the seat at {SEAT_VENUE} as child" in m for m in messages)
     assert any("seat stopped" in m for m in messages)
     assert not [m for m in messages if "ALERT" in m], "the exchange and the vault's books agree"
     assert keeper.metrics.orders_routed._value.get() == 1

@@ -1,0 +1,154 @@
+"""The seat's account at the exchange is the vault's seat adapter: onboarded by the keeper's key through the adapter's
+`isValidSigner`, funded through the exchange's custody contract, its state posted on chain, its margin withdrawn with
+the exchange's signed claim, the backstop book closed there through the API, and the exchange's own liquidation of it
+seen and raised. Real anvil; the devnet exchange served for real, watching its custody contract on the chain."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+import aiohttp
+import pytest
+
+from keeper.chain.keys import dev_account
+from keeper.client.tokens import TokenClient
+from keeper.client.trading import TradingClient
+from keeper.connectors.rabbitx.client import RabbitXClient
+from keeper.connectors.rabbitx.connector import RabbitXConnector
+from keeper.connectors.rabbitx.errors import RabbitXAuthError
+from keeper.devnet.deploy import SEAT_VENUE
+from tests.python.conftest import Chain
+from tests.python.connectors.rabbitx_service import RabbitXService
+from tests.python.seats.conftest import SEAT_MARGIN, executor, seat_with_child
+
+D = Decimal
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.1)
+
+
+def trader(chain: Chain, index: int) -> TradingClient:
+    return TradingClient(chain.w3, chain.deployment, chain.client(index).sender)
+
+
+def test_only_a_key_the_seat_names_onboards_its_account(market: Chain, exchange: RabbitXService) -> None:
+    adapter = executor(market).seat_adapter(executor(market).venue_id(SEAT_VENUE))
+    assert adapter.is_valid_signer(dev_account(0).address) and not adapter.is_valid_signer(dev_account(3).address)
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            client = RabbitXClient(session, exchange.url)
+            with pytest.raises(RabbitXAuthError, match="isValidSigner"):
+                await client.onboard(dev_account(3).key.hex(), adapter.address)
+            credentials = await client.onboard(dev_account(0).key.hex(), adapter.address)
+            assert credentials.wallet.lower() == adapter.address.lower(), "the account is the contract's"
+
+    asyncio.run(scenario())
+
+
+def test_the_seat_posts_its_account_and_carries_out_a_margin_withdrawal(
+    market: Chain, exchange: RabbitXService
+) -> None:
+    usdc = TokenClient(market.w3, market.deployment.base)
+
+    async def scenario() -> None:
+        async with seat_with_child(market, exchange) as run:
+            keeper, seat, connector, venue = run.keeper, run.seat, run.connector, run.venue
+            adapter = keeper.seat_adapter(venue)
+            await until(lambda: run.child_filled(D("0.8")))
+            assert await seat.post_account() is not None
+            assert adapter.position(1) == D("0.8").scaleb(18) == keeper.net_position(1, venue)
+            equity = (await connector.balance()).equity
+            assert adapter.margin().net_collateral == int(equity.scaleb(6)), "equity, rounded down"
+            assert adapter.deposits_in_flight() == 0, "the exchange credited the seat's deposit"
+            assert adapter.last_report().credited_deposits == SEAT_MARGIN * 10**6
+            assert await seat.post_account() is None, "nothing changed: nothing posted"
+
+            # The margin job's decision (on chain), carried out by the seat through the API and the signed claim.
+            vault_before = usdc.balance_of(market.deployment.vault)
+            keeper.request_margin_withdrawal(venue, 10_000 * 10**6)
+            assert adapter.pending_withdrawals() == 10_000 * 10**6
+            assert await seat.settle_withdrawals() == 10_000 * 10**6
+            assert usdc.balance_of(market.deployment.vault) == vault_before + 10_000 * 10**6
+            assert adapter.pending_withdrawals() == 0 and usdc.balance_of(adapter.address) == 0
+            assert (await connector.balance()).balance < SEAT_MARGIN - 10_000 + 1, "debited at the exchange"
+            assert await seat.settle_withdrawals() == 0, "nothing asked twice"
+            assert len(await connector.withdrawals()) == 1
+
+    asyncio.run(scenario())
+
+
+def test_the_seat_closes_the_backstop_book_at_the_exchange(market: Chain, exchange: RabbitXService) -> None:
+    me = market.account(1).address
+
+    async def scenario() -> None:
+        async with seat_with_child(market, exchange, forward_fills=False) as run:
+            keeper, seat, connector, venue = run.keeper, run.seat, run.connector, run.venue
+            maker = RabbitXClient(run.session, exchange.url, await exchange.trader(run.session, 3, deposit=D(100_000)))
+            await until(lambda: _has_fills(connector, 2))
+            # The child closed on chain before its fills were reported: they are the protocol's.
+            keeper.reject_child(run.child_id, b"keeper restarted")
+            reporting = asyncio.create_task(seat.forward_fills())
+
+            async def in_backstop() -> bool:
+                return [b.size for b in keeper.backstop() if b.venue_id == venue] == [D("0.8")]
+
+            await until(in_backstop)
+            assert trader(market, 1).positions(me) == [], "never the account's"
+
+            await maker.create_order("ETH-USD", "long", D(1), D(2990), "limit", None, "bid-1")
+            await asyncio.sleep(0.3)
+            later = int(market.w3.eth.get_block("latest")["timestamp"])
+            [unwind] = await seat.unwind_backstop(later)
+            assert await seat.unwind_backstop(later) == [], "one unwind in flight per market"
+
+            async def closed() -> bool:
+                return not [b for b in keeper.backstop() if b.venue_id == venue]
+
+            await until(closed)
+            assert keeper.child_order(unwind).filled == D("0.8")
+            assert keeper.net_position(1, venue) == 0
+            assert await seat.reconcile() == [], "the exchange holds nothing either"
+            reporting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporting
+
+    asyncio.run(scenario())
+
+
+async def _has_fills(connector: RabbitXConnector, count: int) -> bool:
+    return len(await connector.fills_since(0)) >= count
+
+
+def test_the_exchange_liquidating_the_seat_is_posted_and_raised(market: Chain, exchange: RabbitXService) -> None:
+    async def scenario() -> None:
+        async with seat_with_child(market, exchange) as run:
+            adapter = run.keeper.seat_adapter(run.venue)
+            await until(lambda: run.child_filled(D("0.8")))
+            # The seat's margin leaves the exchange but for a sliver, and ETH falls: below maintenance there.
+            balance = await run.connector.balance()
+            await run.connector.request_withdrawal(balance.withdrawable - D(40))
+
+            async def crash() -> list[int]:
+                exchange.devnet.set_index_price("ETH-USD", D(2780))
+                return exchange.devnet.run_liquidations()
+
+            assert run.account.profile_id in await exchange.on_service(crash)
+            await until(lambda: _flat(run.connector))
+            await run.seat.post_account()
+            assert adapter.position(1) == 0, "the exchange's view, posted on chain"
+            assert await run.seat.reconcile() == ["ETH-USD: books 0.8, exchange 0"]
+
+    asyncio.run(scenario())
+
+
+async def _flat(connector: RabbitXConnector) -> bool:
+    return not [p for p in await connector.positions() if p.size]
