@@ -1,0 +1,503 @@
+"""The replica's state: blocks, accounts, subaccounts, the order books with their matching, fills, funding and
+withdrawals, behind one lock (the validator's gRPC threads, the indexer's loop and the block ticker all use it).
+
+It reproduces what a trader of dYdX v4 sees: short-term orders accepted only with goodTilBlock in
+[next block, latest + 20], an order id refused while a live order holds it, IOC orders matched at once against the
+book at the makers' prices with the rest cancelled, reduce-only orders never filled past zero, taker and maker fees,
+a collateral check per fill, funding paid by one side to the other, and withdrawals gated for 50 blocks after a
+subaccount with negative collateral was seen and capped at max(1M USDC, 1% of deposits) an hour. Matching happens
+when the order reaches the validator; its fills belong to the next block, which is when the indexer shows them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+
+SHORT_BLOCK_WINDOW = 20
+NEGATIVE_TNC_GATE_BLOCKS = 50
+"""Withdrawals and transfers stay blocked this many blocks after a negative-collateral subaccount was seen."""
+WITHDRAWAL_FLOOR = Decimal(1_000_000)
+WITHDRAWAL_TVL_SHARE = Decimal("0.01")
+WITHDRAWAL_WINDOW_SECONDS = 3600.0
+USDC_DECIMALS = 6
+INDEXER_NAMESPACE = uuid.UUID("0f9da948-a6fb-4c45-9edc-4685c3f3317d")
+
+
+class TimeInForce(Enum):
+    """v4-proto's Order.TimeInForce numbers."""
+
+    UNSPECIFIED = 0
+    IOC = 1
+    POST_ONLY = 2
+    FILL_OR_KILL = 3
+
+
+BUY, SELL = 1, 2
+"""v4-proto's Order.Side numbers."""
+
+
+class Rejected(Exception):
+    """A transaction the chain refuses: `codespace` and `code` as dYdX registers them, and its message."""
+
+    def __init__(self, codespace: str, code: int, message: str) -> None:
+        super().__init__(message)
+        self.codespace = codespace
+        self.code = code
+
+
+@dataclass(frozen=True)
+class MarketConfig:
+    ticker: str
+    clob_pair_id: int
+    atomic_resolution: int
+    quantum_conversion_exponent: int
+    step_base_quantums: int
+    subticks_per_tick: int
+    oracle_price: Decimal
+    initial_margin_fraction: Decimal = Decimal("0.05")
+    maintenance_margin_fraction: Decimal = Decimal("0.03")
+
+    def size(self, quantums: int) -> Decimal:
+        return Decimal(quantums).scaleb(self.atomic_resolution)
+
+    def price(self, subticks: int) -> Decimal:
+        return Decimal(subticks).scaleb(-(self.atomic_resolution - self.quantum_conversion_exponent + USDC_DECIMALS))
+
+    def quote_quantums(self, quantums: int, subticks: int) -> int:
+        """USDC quantums of `quantums` at `subticks`: quantums x subticks x 10^quantumConversionExponent."""
+        return int(Decimal(quantums * subticks).scaleb(self.quantum_conversion_exponent))
+
+
+MAINNET_LIKE_MARKETS = (
+    MarketConfig("BTC-USD", 0, -10, -9, 1_000_000, 100_000, Decimal(60_000)),
+    MarketConfig("ETH-USD", 1, -9, -9, 1_000_000, 100_000, Decimal(3_000)),
+)
+"""BTC-USD and ETH-USD with dYdX mainnet's units (REFERENCE.md)."""
+
+
+@dataclass
+class Account:
+    address: str
+    account_number: int
+    sequence: int = 0
+
+
+@dataclass
+class PerpPosition:
+    quantums: int = 0
+    """Signed: negative for a short."""
+    entry_price: Decimal = Decimal(0)
+    realized_pnl: Decimal = Decimal(0)
+    net_funding: Decimal = Decimal(0)
+    max_size: Decimal = Decimal(0)
+    sum_open: Decimal = Decimal(0)
+    sum_close: Decimal = Decimal(0)
+    created_at_height: int = 0
+    created_at: str = ""
+
+
+@dataclass
+class SubaccountState:
+    owner: str
+    number: int
+    usdc_quantums: int = 0
+    positions: dict[int, PerpPosition] = field(default_factory=dict)
+    updated_at_height: int = 0
+
+
+OrderKey = tuple[str, int, int, int, int]
+"""(owner, subaccount number, client id, order flags, clob pair id): dYdX's OrderId."""
+
+
+@dataclass
+class RestingOrder:
+    key: OrderKey
+    side: int
+    subticks: int
+    remaining: int
+    good_til_block: int | None
+    """None: a maker seeded by the replica's operator that never expires."""
+    sequence: int
+    reduce_only: bool = False
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    """A MsgPlaceOrder as the chain reads it."""
+
+    key: OrderKey
+    side: int
+    quantums: int
+    subticks: int
+    good_til_block: int
+    time_in_force: int
+    reduce_only: bool
+    client_metadata: int = 0
+
+
+@dataclass
+class Chain:
+    """The whole replica state. Every public method takes the lock; the indexer reads through `snapshot` methods."""
+
+    chain_id: str = "primevault-dydx-devnet"
+    markets: tuple[MarketConfig, ...] = MAINNET_LIKE_MARKETS
+    taker_fee: Decimal = Decimal("0.0005")
+    maker_fee: Decimal = Decimal("0.0001")
+    height: int = 1
+    block_times: dict[int, str] = field(default_factory=dict)
+    accounts: dict[str, Account] = field(default_factory=dict)
+    subaccounts: dict[tuple[str, int], SubaccountState] = field(default_factory=dict)
+    books: dict[int, list[RestingOrder]] = field(default_factory=dict)
+    fills: list[dict[str, object]] = field(default_factory=list)
+    funding: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    live_ids: dict[OrderKey, int] = field(default_factory=dict)
+    """Short-term order ids placed or cancelled, with the goodTilBlock that holds them."""
+    negative_tnc_seen_at: int | None = None
+    withdrawals: list[tuple[float, Decimal]] = field(default_factory=list)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    _sequence: Iterator[int] = field(default_factory=itertools.count)
+
+    def __post_init__(self) -> None:
+        self.block_times[self.height] = _now()
+        self.books = {market.clob_pair_id: [] for market in self.markets}
+
+    # Blocks and accounts
+
+    def produce_block(self) -> int:
+        """Commits the next block: expired short-term orders leave the book and free their ids."""
+        with self.lock:
+            self.height += 1
+            self.block_times[self.height] = _now()
+            for clob_pair_id, book in self.books.items():
+                self.books[clob_pair_id] = [
+                    o for o in book if o.good_til_block is None or o.good_til_block > self.height
+                ]
+            self.live_ids = {key: until for key, until in self.live_ids.items() if until > self.height}
+            return self.height
+
+    def fund(self, address: str, usdc: Decimal, number: int = 0) -> None:
+        """Credits `usdc` to a subaccount, creating the account as a deposit through the bridge would."""
+        with self.lock:
+            if address not in self.accounts:
+                self.accounts[address] = Account(address, len(self.accounts) + 1)
+            self._subaccount(address, number).usdc_quantums += int(usdc.scaleb(USDC_DECIMALS))
+
+    def market(self, clob_pair_id: int) -> MarketConfig:
+        for market in self.markets:
+            if market.clob_pair_id == clob_pair_id:
+                return market
+        raise Rejected("clob", 8, "ClobPair ID does not reference a valid CLOB")
+
+    def market_by_ticker(self, ticker: str) -> MarketConfig | None:
+        return next((market for market in self.markets if market.ticker == ticker), None)
+
+    # Orders
+
+    def rest_order(self, owner: str, number: int, ticker: str, side: int, price: Decimal, size: Decimal) -> None:
+        """A maker's order that rests until taken (seeded liquidity; it never expires)."""
+        market = self.market_by_ticker(ticker)
+        assert market is not None, ticker
+        with self.lock:
+            self._subaccount(owner, number)
+            subticks = int(price.scaleb(market.atomic_resolution - market.quantum_conversion_exponent + USDC_DECIMALS))
+            quantums = int(size.scaleb(-market.atomic_resolution))
+            sequence = next(self._sequence)
+            key = (owner, number, sequence, 64, market.clob_pair_id)
+            self._insert(RestingOrder(key, side, subticks, quantums, None, sequence))
+
+    def check_order(self, order: PlaceOrder) -> MarketConfig:
+        """CheckTx's stateless and window checks, in dYdX's order and with its codes."""
+        market = self.market(order.key[4])
+        if order.quantums <= 0 or order.quantums % market.step_base_quantums:
+            raise Rejected("clob", 4, "Invalid order quantums")
+        if order.subticks <= 0 or order.subticks % market.subticks_per_tick:
+            raise Rejected("clob", 6, "Invalid order subticks")
+        self._check_window(order.good_til_block)
+        held = self.live_ids.get(order.key)
+        if held is not None and order.good_til_block <= held:
+            raise Rejected(
+                "clob",
+                20,
+                "An order with the same `OrderId` already exists for this CLOB with a greater-than-or-equal "
+                "`GoodTilBlock` or Order Hash",
+            )
+        return market
+
+    def place_order(self, order: PlaceOrder) -> None:
+        """Places a short-term order: checked, matched against the book at the makers' prices, the rest resting
+        (good-til-block, post-only) or cancelled (IOC)."""
+        with self.lock:
+            market = self.check_order(order)
+            if order.time_in_force == TimeInForce.POST_ONLY.value and self._crosses(order):
+                raise Rejected("clob", 2003, "Post-only order would cross one or more maker orders")
+            self.live_ids[order.key] = order.good_til_block
+            self._subaccount(order.key[0], order.key[1])
+            for book_order in self.books[market.clob_pair_id]:
+                if book_order.key == order.key:
+                    self.books[market.clob_pair_id].remove(book_order)
+                    break
+            remaining = self._match(market, order)
+            if remaining and order.time_in_force != TimeInForce.IOC.value:
+                sequence = next(self._sequence)
+                self._insert(
+                    RestingOrder(
+                        order.key,
+                        order.side,
+                        order.subticks,
+                        remaining,
+                        order.good_til_block,
+                        sequence,
+                        order.reduce_only,
+                    )
+                )
+
+    def cancel_order(self, key: OrderKey, good_til_block: int) -> None:
+        with self.lock:
+            self._check_window(good_til_block)
+            book = self.books[self.market(key[4]).clob_pair_id]
+            self.books[key[4]] = [o for o in book if o.key != key]
+            self.live_ids[key] = max(self.live_ids.get(key, 0), good_til_block)
+
+    def _check_window(self, good_til_block: int) -> None:
+        """A short-term order or cancel must live from the next block to at most ShortBlockWindow blocks ahead."""
+        if good_til_block < self.height + 1:
+            raise Rejected("clob", 10, "The next block height is greater than the GoodTilBlock of the message")
+        if good_til_block > self.height + SHORT_BLOCK_WINDOW:
+            raise Rejected("clob", 11, "The GoodTilBlock of the message is further than ShortBlockWindow blocks ahead")
+
+    def _crosses(self, order: PlaceOrder) -> bool:
+        return any(self._would_match(order.side, order.subticks, maker) for maker in self.books[order.key[4]])
+
+    @staticmethod
+    def _would_match(side: int, subticks: int, maker: RestingOrder) -> bool:
+        if maker.side == side:
+            return False
+        return maker.subticks <= subticks if side == BUY else maker.subticks >= subticks
+
+    def _insert(self, order: RestingOrder) -> None:
+        book = self.books[order.key[4]]
+        book.append(order)
+        book.sort(key=lambda o: (o.side, -o.subticks if o.side == BUY else o.subticks, o.sequence))
+
+    def _match(self, market: MarketConfig, order: PlaceOrder) -> int:
+        """Fills `order` against the book, best maker price first, each fill at the maker's price. Returns what
+        is left of it."""
+        remaining = order.quantums
+        taker = self._subaccount(order.key[0], order.key[1])
+        if order.reduce_only:
+            remaining = min(remaining, self._reducible(taker, market, order.side))
+        book = self.books[market.clob_pair_id]
+        for maker in [o for o in book if self._would_match(order.side, order.subticks, o)]:
+            if remaining == 0:
+                break
+            if maker.key[:2] == order.key[:2]:
+                continue
+            size = min(remaining, maker.remaining)
+            maker_account = self._subaccount(maker.key[0], maker.key[1])
+            if maker.reduce_only:
+                size = min(size, self._reducible(maker_account, market, maker.side))
+            if size == 0:
+                continue
+            if not self._collateralized_after(taker, market, order.side, size, maker.subticks, self.taker_fee):
+                break
+            if not self._collateralized_after(maker_account, market, maker.side, size, maker.subticks, self.maker_fee):
+                book.remove(maker)
+                continue
+            self._fill(market, order.key, order.side, taker, size, maker.subticks, "TAKER", order.client_metadata)
+            self._fill(market, maker.key, maker.side, maker_account, size, maker.subticks, "MAKER", 0)
+            remaining -= size
+            maker.remaining -= size
+            if maker.remaining == 0:
+                book.remove(maker)
+        return remaining
+
+    def _reducible(self, account: SubaccountState, market: MarketConfig, side: int) -> int:
+        held = account.positions.get(market.clob_pair_id, PerpPosition()).quantums
+        return max(0, -held if side == BUY else held)
+
+    def _collateralized_after(
+        self, account: SubaccountState, market: MarketConfig, side: int, quantums: int, subticks: int, fee: Decimal
+    ) -> bool:
+        """dYdX's per-fill collateral check: a fill that leaves the subaccount under its initial margin is allowed
+        only if it reduces the subaccount's risk."""
+        signed = quantums if side == BUY else -quantums
+        held = account.positions.get(market.clob_pair_id, PerpPosition()).quantums
+        if abs(held + signed) <= abs(held):
+            return True
+        quote = market.quote_quantums(quantums, subticks)
+        usdc = account.usdc_quantums + (-quote if side == BUY else quote) - int(fee * quote)
+        sizes = {clob: position.quantums for clob, position in account.positions.items()}
+        sizes[market.clob_pair_id] = held + signed
+        return self._equity(usdc, sizes) >= self._requirement(sizes)
+
+    def _fill(
+        self,
+        market: MarketConfig,
+        key: OrderKey,
+        side: int,
+        account: SubaccountState,
+        quantums: int,
+        subticks: int,
+        liquidity: str,
+        client_metadata: int,
+    ) -> None:
+        price, size = market.price(subticks), market.size(quantums)
+        quote = market.quote_quantums(quantums, subticks)
+        fee_rate = self.taker_fee if liquidity == "TAKER" else self.maker_fee
+        fee = int(fee_rate * quote)
+        account.usdc_quantums += (-quote if side == BUY else quote) - fee
+        position = account.positions.setdefault(
+            market.clob_pair_id, PerpPosition(created_at_height=self.height + 1, created_at=_now())
+        )
+        signed = quantums if side == BUY else -quantums
+        held = position.quantums
+        if held == 0 or (held > 0) == (signed > 0):
+            total = abs(held) + quantums
+            position.entry_price = (position.entry_price * abs(held) + price * quantums) / total
+            position.sum_open += size
+        else:
+            closed = min(abs(held), quantums)
+            direction = 1 if held > 0 else -1
+            position.realized_pnl += (price - position.entry_price) * market.size(closed) * direction
+            position.sum_close += market.size(closed)
+            if quantums > abs(held):
+                position.entry_price = price
+        position.quantums = held + signed
+        position.max_size = max(position.max_size, abs(market.size(position.quantums)))
+        if position.quantums == 0:
+            del account.positions[market.clob_pair_id]
+        account.updated_at_height = self.height + 1
+        self.fills.append(
+            {
+                "id": str(uuid.uuid4()),
+                "side": "BUY" if side == BUY else "SELL",
+                "liquidity": liquidity,
+                "type": "LIMIT",
+                "market": market.ticker,
+                "marketType": "PERPETUAL",
+                "price": plain(price),
+                "size": plain(size),
+                "fee": plain(Decimal(fee).scaleb(-USDC_DECIMALS)),
+                "createdAt": _now(),
+                "createdAtHeight": str(self.height + 1),
+                "orderId": order_uuid(key),
+                "clientMetadata": str(client_metadata),
+                "subaccountNumber": key[1],
+                "_owner": key[0],
+            }
+        )
+        if self.equity(account) < 0:
+            self.negative_tnc_seen_at = self.height + 1
+
+    # Funding and withdrawals
+
+    def settle_funding(self, ticker: str, rate: Decimal) -> None:
+        """One funding payment: every position pays size x oracle price x rate (longs pay a positive rate)."""
+        market = self.market_by_ticker(ticker)
+        assert market is not None, ticker
+        with self.lock:
+            for account in self.subaccounts.values():
+                position = account.positions.get(market.clob_pair_id)
+                if position is None:
+                    continue
+                payment = market.size(position.quantums) * market.oracle_price * rate
+                account.usdc_quantums -= int(payment.scaleb(USDC_DECIMALS))
+                position.net_funding -= payment
+                if self.equity(account) < 0:
+                    self.negative_tnc_seen_at = self.height
+            self.funding.setdefault(ticker, []).insert(
+                0,
+                {
+                    "ticker": ticker,
+                    "rate": plain(rate),
+                    "price": plain(market.oracle_price),
+                    "effectiveAt": _now(),
+                    "effectiveAtHeight": str(self.height),
+                },
+            )
+
+    def mark_negative_collateral(self) -> None:
+        """Records that some subaccount was seen with negative collateral at the latest block."""
+        with self.lock:
+            self.negative_tnc_seen_at = self.height
+
+    def check_withdrawal(self, owner: str, number: int, quantums: int) -> None:
+        """The chain's checks on MsgWithdrawFromSubaccount: the negative-collateral gate, the hourly rate limit,
+        and the subaccount's collateral after the withdrawal."""
+        with self.lock:
+            gate = self.negative_tnc_seen_at
+            if gate is not None and self.height <= gate + NEGATIVE_TNC_GATE_BLOCKS:
+                raise Rejected(
+                    "subaccounts",
+                    2,
+                    f"WithdrawalsAndTransfersBlocked: a subaccount with negative collateral was seen at block {gate}; "
+                    f"withdrawals are blocked until block {gate + NEGATIVE_TNC_GATE_BLOCKS + 1}",
+                )
+            amount = Decimal(quantums).scaleb(-USDC_DECIMALS)
+            now = time.monotonic()
+            recent = sum((a for t, a in self.withdrawals if now - t < WITHDRAWAL_WINDOW_SECONDS), Decimal(0))
+            deposits = sum((Decimal(a.usdc_quantums) for a in self.subaccounts.values()), Decimal(0))
+            capacity = max(WITHDRAWAL_FLOOR, WITHDRAWAL_TVL_SHARE * deposits.scaleb(-USDC_DECIMALS))
+            if recent + amount > capacity:
+                raise Rejected("ratelimit", 1001, f"withdrawal amount would exceed rate-limit capacity {capacity}")
+            account = self.subaccounts.get((owner, number))
+            if account is None or self.free_collateral(account) < amount:
+                raise Rejected("subaccounts", 2, "NewlyUndercollateralized: the withdrawal exceeds free collateral")
+
+    def withdraw(self, owner: str, number: int, quantums: int) -> None:
+        with self.lock:
+            self.check_withdrawal(owner, number, quantums)
+            self.subaccounts[(owner, number)].usdc_quantums -= quantums
+            self.withdrawals.append((time.monotonic(), Decimal(quantums).scaleb(-USDC_DECIMALS)))
+
+    # Reads (for the indexer)
+
+    def equity(self, account: SubaccountState) -> Decimal:
+        return self._equity(account.usdc_quantums, {c: p.quantums for c, p in account.positions.items()})
+
+    def free_collateral(self, account: SubaccountState) -> Decimal:
+        sizes = {clob: position.quantums for clob, position in account.positions.items()}
+        return self._equity(account.usdc_quantums, sizes) - self._requirement(sizes)
+
+    def _equity(self, usdc_quantums: int, sizes: dict[int, int]) -> Decimal:
+        """USDC plus every position at its oracle price."""
+        value = sum((self.market(c).size(q) * self.market(c).oracle_price for c, q in sizes.items()), Decimal(0))
+        return Decimal(usdc_quantums).scaleb(-USDC_DECIMALS) + value
+
+    def _requirement(self, sizes: dict[int, int]) -> Decimal:
+        """The initial margin of the positions: |size| x oracle price x initial margin fraction."""
+        return sum(
+            (
+                abs(self.market(c).size(q)) * self.market(c).oracle_price * self.market(c).initial_margin_fraction
+                for c, q in sizes.items()
+            ),
+            Decimal(0),
+        )
+
+    def _subaccount(self, owner: str, number: int) -> SubaccountState:
+        return self.subaccounts.setdefault((owner, number), SubaccountState(owner, number))
+
+
+def order_uuid(key: OrderKey) -> str:
+    """The indexer's order id: uuid5 over "<subaccount uuid>-<client id>-<clob pair id>-<order flags>", the
+    subaccount's uuid being uuid5 over "<address>-<number>" (v4-chain's SubaccountTable.uuid, OrderTable.uuid)."""
+    owner, number, client_id, flags, clob_pair_id = key
+    subaccount = uuid.uuid5(INDEXER_NAMESPACE, f"{owner}-{number}")
+    return str(uuid.uuid5(INDEXER_NAMESPACE, f"{subaccount}-{client_id}-{clob_pair_id}-{flags}"))
+
+
+def plain(value: Decimal) -> str:
+    """A Decimal as the indexer writes it: plain digits, no exponent, no trailing zeros."""
+    return "0" if value == 0 else format(value.normalize(), "f")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

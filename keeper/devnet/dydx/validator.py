@@ -1,0 +1,227 @@
+"""The replica's validator: the gRPC services the official client's `NodeClient` calls to trade, over v4-proto's
+generated stubs.
+
+- ``cosmos.auth.v1beta1.Query/Account``: the wallet's account number and sequence (`Wallet.from_mnemonic`, and
+  before every transaction).
+- ``cosmos.base.tendermint.v1beta1.Service/GetLatestBlock``: the height orders are timed against.
+- ``cosmos.tx.v1beta1.Service/Simulate`` and ``/BroadcastTx``: a signed transaction, decoded and checked as the chain
+  checks it (signature over the SignDoc with the account number and chain id, the signer owning the subaccount,
+  the sequence for transactions that are not short-term orders), then its MsgPlaceOrder, MsgCancelOrder or
+  MsgWithdrawFromSubaccount applied to the `Chain`. A refusal is a CheckTx code in the broadcast's answer, or an
+  UNKNOWN status from a simulation, as cosmos-sdk answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent import futures
+from typing import Any
+
+import bech32
+import grpc
+from coincurve import PublicKey
+from coincurve.ecdsa import cdata_to_der, deserialize_compact
+from Crypto.Hash import RIPEMD160
+from v4_proto.cosmos.auth.v1beta1 import query_pb2 as auth_query
+from v4_proto.cosmos.auth.v1beta1 import query_pb2_grpc as auth_grpc
+from v4_proto.cosmos.auth.v1beta1.auth_pb2 import BaseAccount
+from v4_proto.cosmos.base.abci.v1beta1.abci_pb2 import TxResponse
+from v4_proto.cosmos.base.tendermint.v1beta1 import query_pb2 as tendermint_query
+from v4_proto.cosmos.base.tendermint.v1beta1 import query_pb2_grpc as tendermint_grpc
+from v4_proto.cosmos.crypto.secp256k1.keys_pb2 import PubKey
+from v4_proto.cosmos.tx.v1beta1 import service_pb2, service_pb2_grpc
+from v4_proto.cosmos.tx.v1beta1.tx_pb2 import SignDoc, Tx, TxRaw
+from v4_proto.dydxprotocol.clob.tx_pb2 import MsgCancelOrder, MsgPlaceOrder
+from v4_proto.dydxprotocol.sending.transfer_pb2 import MsgWithdrawFromSubaccount
+
+from keeper.devnet.dydx.chain import Account, Chain, PlaceOrder, Rejected
+
+SHORT_TERM_FLAGS = 0
+GAS_USED = 120_000
+
+
+def address_of(public_key: bytes) -> str:
+    """A secp256k1 public key's ``dydx1...`` address: bech32 of RIPEMD160(SHA256(compressed key))."""
+    digest = RIPEMD160.new(hashlib.sha256(public_key).digest()).digest()
+    words = bech32.convertbits(digest, 8, 5)
+    assert words is not None
+    return bech32.bech32_encode("dydx", words)
+
+
+class Validator:
+    """Decodes, checks and applies transactions against `chain`; the gRPC servicers below call it."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+
+    def apply(self, tx_bytes: bytes, *, execute: bool) -> None:
+        """Checks a transaction and, with `execute`, applies it (a simulation checks only, as far as it can without
+        the signature, which a simulation does not carry valid)."""
+        tx = Tx.FromString(tx_bytes)
+        with self.chain.lock:
+            account, signer = self._signer(tx, tx_bytes, verify=execute)
+            messages = [self._decode(message) for message in tx.body.messages]
+            short_term = all(self._short_term(message) for message in messages)
+            if not short_term and tx.auth_info.signer_infos[0].sequence != account.sequence:
+                raise Rejected(
+                    "sdk",
+                    32,
+                    f"account sequence mismatch, expected {account.sequence}, "
+                    f"got {tx.auth_info.signer_infos[0].sequence}: incorrect account sequence",
+                )
+            for message in messages:
+                self._check_signer(message, signer)
+                self._run(message, execute)
+            if execute and not short_term:
+                account.sequence += 1
+
+    def _signer(self, tx: Any, tx_bytes: bytes, *, verify: bool) -> tuple[Account, str]:
+        if len(tx.auth_info.signer_infos) != 1 or len(tx.signatures) != 1:
+            raise Rejected("sdk", 4, "expected one signer and one signature")
+        key = PubKey()
+        if not tx.auth_info.signer_infos[0].public_key.Unpack(key):
+            raise Rejected("sdk", 8, "signer's public key is not secp256k1")
+        signer = address_of(bytes(key.key))
+        account = self.chain.accounts.get(signer)
+        if account is None:
+            raise Rejected("sdk", 9, f"account {signer} not found")
+        if verify:
+            raw = TxRaw.FromString(tx_bytes)  # the bytes as signed, not a re-serialization
+            document = SignDoc(
+                body_bytes=raw.body_bytes,
+                auth_info_bytes=raw.auth_info_bytes,
+                chain_id=self.chain.chain_id,
+                account_number=account.account_number,
+            ).SerializeToString()
+            der = cdata_to_der(deserialize_compact(bytes(tx.signatures[0])))
+            if not PublicKey(bytes(key.key)).verify(der, document):
+                raise Rejected(
+                    "sdk",
+                    4,
+                    f"signature verification failed; please verify account number ({account.account_number}) "
+                    f"and chain-id ({self.chain.chain_id}): unauthorized",
+                )
+        return account, signer
+
+    @staticmethod
+    def _decode(message: Any) -> Any:
+        for kind in (MsgPlaceOrder, MsgCancelOrder, MsgWithdrawFromSubaccount):
+            if message.type_url == f"/{kind.DESCRIPTOR.full_name}":
+                return kind.FromString(message.value)
+        raise Rejected("sdk", 6, f"unknown message {message.type_url}: the replica runs orders and withdrawals only")
+
+    @staticmethod
+    def _short_term(message: Any) -> bool:
+        """Short-term order placements and cancels skip the sequence check (dYdX's ante handler)."""
+        return not isinstance(message, MsgWithdrawFromSubaccount) and _order_id(message).order_flags == SHORT_TERM_FLAGS
+
+    @staticmethod
+    def _check_signer(message: Any, signer: str) -> None:
+        owner = (
+            message.sender.owner
+            if isinstance(message, MsgWithdrawFromSubaccount)
+            else _order_id(message).subaccount_id.owner
+        )
+        if owner != signer:
+            raise Rejected("sdk", 4, f"{signer} signed for {owner}'s subaccount: unauthorized")
+
+    def _run(self, message: Any, execute: bool) -> None:
+        if isinstance(message, MsgWithdrawFromSubaccount):
+            args = (message.sender.owner, message.sender.number, int(message.quantums))
+            self.chain.withdraw(*args) if execute else self.chain.check_withdrawal(*args)
+            return
+        order_id = _order_id(message)
+        if order_id.order_flags != SHORT_TERM_FLAGS:
+            raise Rejected("clob", 3000, "Invalid order flags: the replica takes short-term orders only")
+        key = (
+            order_id.subaccount_id.owner,
+            int(order_id.subaccount_id.number),
+            int(order_id.client_id),
+            int(order_id.order_flags),
+            int(order_id.clob_pair_id),
+        )
+        if isinstance(message, MsgCancelOrder):
+            if execute:
+                self.chain.cancel_order(key, int(message.good_til_block))
+            return
+        order = message.order
+        placed = PlaceOrder(
+            key=key,
+            side=int(order.side),
+            quantums=int(order.quantums),
+            subticks=int(order.subticks),
+            good_til_block=int(order.good_til_block),
+            time_in_force=int(order.time_in_force),
+            reduce_only=bool(order.reduce_only),
+            client_metadata=int(order.client_metadata),
+        )
+        self.chain.place_order(placed) if execute else self.chain.check_order(placed)
+
+
+def _order_id(message: Any) -> Any:
+    """The OrderId a MsgPlaceOrder (in its order) or a MsgCancelOrder names."""
+    return message.order.order_id if isinstance(message, MsgPlaceOrder) else message.order_id
+
+
+class _Auth(auth_grpc.QueryServicer):  # type: ignore[misc]
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+
+    def Account(self, request: Any, context: Any) -> Any:
+        account = self.chain.accounts.get(request.address)
+        if account is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"account {request.address} not found")
+            raise AssertionError("abort raises")
+        response = auth_query.QueryAccountResponse()
+        response.account.Pack(
+            BaseAccount(address=account.address, account_number=account.account_number, sequence=account.sequence)
+        )
+        return response
+
+
+class _Tendermint(tendermint_grpc.ServiceServicer):  # type: ignore[misc]
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+
+    def GetLatestBlock(self, request: Any, context: Any) -> Any:
+        response = tendermint_query.GetLatestBlockResponse()
+        with self.chain.lock:
+            response.block.header.height = self.chain.height
+            response.block.header.chain_id = self.chain.chain_id
+        return response
+
+
+class _Tx(service_pb2_grpc.ServiceServicer):  # type: ignore[misc]
+    def __init__(self, validator: Validator) -> None:
+        self.validator = validator
+
+    def Simulate(self, request: Any, context: Any) -> Any:
+        tx_bytes = request.tx_bytes or request.tx.SerializeToString()
+        try:
+            self.validator.apply(tx_bytes, execute=False)
+        except Rejected as error:
+            context.abort(grpc.StatusCode.UNKNOWN, f"{error} [{error.codespace} code {error.code}]")
+        response = service_pb2.SimulateResponse()
+        response.gas_info.gas_used = GAS_USED
+        response.gas_info.gas_wanted = GAS_USED
+        return response
+
+    def BroadcastTx(self, request: Any, context: Any) -> Any:
+        tx_hash = hashlib.sha256(request.tx_bytes).hexdigest().upper()
+        result = TxResponse(txhash=tx_hash)
+        try:
+            self.validator.apply(request.tx_bytes, execute=True)
+        except Rejected as error:
+            result.code, result.codespace, result.raw_log = error.code, error.codespace, str(error)
+        return service_pb2.BroadcastTxResponse(tx_response=result)
+
+
+def serve_validator(chain: Chain, host: str = "127.0.0.1", port: int = 0) -> tuple[Any, int]:
+    """Starts the validator's gRPC server on `port` (0: a free one); returns the server and the port it took."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    auth_grpc.add_QueryServicer_to_server(_Auth(chain), server)
+    tendermint_grpc.add_ServiceServicer_to_server(_Tendermint(chain), server)
+    service_pb2_grpc.add_ServiceServicer_to_server(_Tx(Validator(chain)), server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    server.start()
+    return server, bound

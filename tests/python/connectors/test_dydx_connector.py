@@ -1,0 +1,296 @@
+"""The dYdX connector through the official client against the replica served for real (the validator's gRPC
+server, the indexer's HTTP server, a block ticker): IOC fills at makers' prices over two levels with the rest
+cancelled, orders outside the block window refused, distinct client ids within one block, reduce-only, the client's
+rounding, a sub-tick limit refused before sending, cancellation, and fills, positions, funding, equity and gated
+withdrawals read back from the indexer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from dydx_v4_client.key_pair import KeyPair
+from dydx_v4_client.network import NodeConfig, insecure_channel
+from dydx_v4_client.node.client import NodeClient
+from dydx_v4_client.node.market import Market as ClientMarket
+from dydx_v4_client.wallet import Wallet
+
+from keeper.connectors.dydx import (
+    DuplicateClientIdError,
+    DydxConnector,
+    DydxSettings,
+    DydxTxRejectedError,
+    LimitBelowTickError,
+    OrderRequest,
+    Side,
+    TimeInForce,
+)
+from keeper.devnet.dydx.chain import BUY, SELL, Chain
+from keeper.devnet.dydx.service import DydxReplica, run_replica
+
+D = Decimal
+MNEMONIC = "abandon " * 11 + "about"
+ADDRESS = Wallet(KeyPair.from_mnemonic(MNEMONIC), 0, 0).address
+MAKER = "dydx1replicamaker"
+BTC = {
+    "clobPairId": "0",
+    "atomicResolution": -10,
+    "quantumConversionExponent": -9,
+    "stepBaseQuantums": 1_000_000,
+    "subticksPerTick": 100_000,
+}
+
+
+@dataclass
+class Bench:
+    replica: DydxReplica
+
+    @property
+    def chain(self) -> Chain:
+        return self.replica.chain
+
+    def settings(self, **overrides: Any) -> DydxSettings:
+        """What the keeper's configuration would say; only the URLs and the chain id point at the replica."""
+        values: dict[str, Any] = {"good_til_blocks": 4, "poll_interval": 0.02, "request_timeout": 5.0}
+        values.update(overrides)
+        return DydxSettings(
+            self.replica.indexer_url, self.replica.validator_url, self.chain.chain_id, MNEMONIC, **values
+        )
+
+    def seed(self, ticker: str, side: int, *levels: tuple[int | str, str]) -> None:
+        for price, size in levels:
+            self.chain.rest_order(MAKER, 0, ticker, side, D(price), D(size))
+
+
+@pytest.fixture
+def dydx() -> Iterator[Bench]:
+    chain = Chain()
+    chain.fund(ADDRESS, D(100_000))
+    chain.fund(MAKER, D(10_000_000))
+    with run_replica(chain, block_interval=0.05) as replica:
+        yield Bench(replica)
+
+
+async def official_client(bench: Bench) -> tuple[Any, Wallet, ClientMarket]:
+    """The official client wired by hand, for what the connector refuses to send."""
+    channel = insecure_channel(bench.replica.validator_url.removeprefix("http://"))
+    node = await NodeClient.connect(NodeConfig(bench.chain.chain_id, "", "usdc", channel))
+    wallet = await Wallet.from_mnemonic(node, MNEMONIC, ADDRESS)
+    market = ClientMarket(dict(BTC))
+    return node, wallet, market
+
+
+def btc_buy(market: ClientMarket, client_id: int, good_til_block: int) -> Any:
+    """A 0.1 BTC IOC buy at 60,000 built by the client's own helpers."""
+    order_id = market.order_id(ADDRESS, 0, client_id, 0)
+    return market.order(order_id, "LIMIT", 1, 0.1, 60_000.0, 1, False, good_til_block=good_til_block)
+
+
+def run(scenario: Any) -> None:
+    asyncio.run(asyncio.wait_for(scenario, 30))
+
+
+def test_an_ioc_order_fills_at_the_makers_prices_over_two_levels_and_the_rest_is_cancelled(dydx: Bench) -> None:
+    dydx.seed("BTC-USD", SELL, (60_000, "0.1"), (60_050, "0.1"), (60_200, "0.5"))
+
+    async def scenario() -> None:
+        async with DydxConnector(dydx.settings()) as connector:
+            placed = await connector.place_order(OrderRequest("BTC-USD", Side.BUY, D("0.3"), D(60_100)))
+            assert placed.good_til_block == placed.placed_at_height + 4
+            result = await connector.order_result(placed)
+            assert [(f.price, f.size, f.liquidity) for f in result.fills] == [
+                (D(60_000), D("0.1"), "TAKER"),
+                (D(60_050), D("0.1"), "TAKER"),
+            ]
+            assert (result.filled_size, result.remaining_size, result.average_price) == (D("0.2"), D("0.1"), D(60_025))
+            assert [f.fee for f in result.fills] == [D(3), D("3.0025")]  # 5 bps taker
+            book = await connector.order_book("BTC-USD")
+            assert [(level.price, level.size) for level in book.asks] == [(D(60_200), D("0.5"))]
+            assert book.bids == (), "the unfilled 0.1 was cancelled, not left resting"
+
+            account = await connector.subaccount()
+            (position,) = account.positions
+            assert (position.ticker, position.size, position.entry_price) == ("BTC-USD", D("0.2"), D(60_025))
+            assert account.usdc == D(100_000) - D(12_005) - D("6.0025")
+            assert account.equity == account.usdc + D("0.2") * 60_000
+            assert account.free_collateral == account.equity - D("0.2") * 60_000 * D("0.05")
+            assert [f.fill_id for f in await connector.fills(ticker="BTC-USD")] == [f.fill_id for f in result.fills]
+            assert await connector.fills(ticker="ETH-USD") == []
+
+    run(scenario())
+
+
+def test_an_order_outside_the_block_window_is_refused_by_the_validator(dydx: Bench) -> None:
+    dydx.replica.produce_blocks(5)
+
+    async def scenario() -> None:
+        async with DydxConnector(dydx.settings(good_til_blocks=1)) as connector:
+            real_height = connector.height
+
+            async def stale_height() -> int:
+                return await real_height() - 3  # a keeper that read the height three blocks ago
+
+            connector.height = stale_height  # type: ignore[method-assign]
+            with pytest.raises(DydxTxRejectedError) as caught:
+                await connector.place_order(OrderRequest("BTC-USD", Side.BUY, D("0.1"), D(60_000)))
+            assert (caught.value.codespace, caught.value.code) == ("clob", 10)
+
+        # Past the short block window: built with the official client directly (the connector cannot build one).
+        node, wallet, market = await official_client(dydx)
+        height = await node.latest_block_height()
+        response = await node.place_order(wallet, btc_buy(market, client_id=1, good_til_block=height + 25))
+        assert (response.tx_response.codespace, response.tx_response.code) == ("clob", 11)
+
+    run(scenario())
+
+
+def test_client_ids_differ_within_one_block_where_the_block_number_would_collide(dydx: Bench) -> None:
+    dydx.seed("ETH-USD", SELL, (3_000, "5"))
+
+    async def scenario() -> None:
+        async with DydxConnector(dydx.settings()) as connector:
+            dydx.replica.pause_blocks()
+            first = await connector.place_order(OrderRequest("ETH-USD", Side.BUY, D(1), D(3_001)))
+            second = await connector.place_order(OrderRequest("ETH-USD", Side.BUY, D(2), D(3_001)))
+            assert first.placed_at_height == second.placed_at_height
+            assert first.client_id != second.client_id
+            with pytest.raises(DuplicateClientIdError):
+                await connector.place_order(
+                    OrderRequest("ETH-USD", Side.BUY, D(1), D(3_001), client_id=first.client_id)
+                )
+            dydx.replica.resume_blocks()
+            results = [await connector.order_result(order) for order in (first, second)]
+            assert [r.filled_size for r in results] == [D(1), D(2)]
+
+        # Two orders with one id in one block (as ids taken from the block number would be): the second is refused.
+        node, wallet, market = await official_client(dydx)
+        height = await node.latest_block_height()
+        dydx.replica.pause_blocks()
+        codes = [
+            (
+                await node.place_order(wallet, btc_buy(market, client_id=height, good_til_block=height + 5))
+            ).tx_response.code
+            for _ in range(2)
+        ]
+        assert codes == [0, 20]
+
+    run(scenario())
+
+
+def test_reduce_only_never_fills_past_zero(dydx: Bench) -> None:
+    dydx.seed("BTC-USD", SELL, (60_000, "1"))
+    dydx.seed("BTC-USD", BUY, (59_900, "1"))
+
+    async def scenario() -> None:
+        async with DydxConnector(dydx.settings()) as connector:
+            opened = await connector.order_result(
+                await connector.place_order(OrderRequest("BTC-USD", Side.BUY, D("0.1"), D(60_000)))
+            )
+            assert opened.filled_size == D("0.1")
+            closing = await connector.place_order(
+                OrderRequest("BTC-USD", Side.SELL, D("0.3"), D(59_000), reduce_only=True)
+            )
+            closed = await connector.order_result(closing)
+            assert (closing.reduce_only, closed.filled_size, closed.fills[0].price) == (True, D("0.1"), D(59_900))
+            assert (await connector.subaccount()).positions == ()
+            nothing = await connector.place_order(
+                OrderRequest("BTC-USD", Side.BUY, D("0.1"), D(60_000), reduce_only=True)
+            )
+            assert (await connector.order_result(nothing)).fills == ()
+
+    run(scenario())
+
+
+def test_a_sell_limit_rounds_as_the_client_rounds_and_a_sub_tick_limit_is_never_sent(dydx: Bench) -> None:
+    dydx.seed("BTC-USD", BUY, (60_049, "1"))
+
+    async def scenario() -> None:
+        async with DydxConnector(dydx.settings()) as connector:
+            placed = await connector.place_order(OrderRequest("BTC-USD", Side.SELL, D("0.29"), D("60049.7")))
+            helper = ClientMarket(dict(connector.market("BTC-USD").row))
+            assert (placed.subticks, placed.quantums) == (
+                helper.calculate_subticks(60049.7),
+                helper.calculate_quantums(0.29),
+            )
+            assert placed.price == D(60_049), "rounded down to the tick, as the client rounds"
+            result = await connector.order_result(placed)
+            assert (result.filled_size, result.fills[0].price) == (placed.size, D(60_049))
+
+            sent = dict(dydx.chain.live_ids)
+            with pytest.raises(LimitBelowTickError):
+                await connector.place_order(OrderRequest("BTC-USD", Side.BUY, D("0.1"), D("0.99")))
+            assert dydx.chain.live_ids == sent, "nothing reached the validator"
+
+    run(scenario())
+
+
+def test_a_resting_order_is_cancelled_and_an_expired_one_needs_no_cancel(dydx: Bench) -> None:
+    async def scenario() -> None:
+        async with DydxConnector(dydx.settings(good_til_blocks=20)) as connector:
+            resting = await connector.place_order(
+                OrderRequest("ETH-USD", Side.BUY, D(2), D("2990.05"), time_in_force=TimeInForce.GOOD_TIL_BLOCK)
+            )
+            book = await connector.order_book("ETH-USD")
+            assert [(level.price, level.size) for level in book.bids] == [(D(2990), D(2))]
+            assert await connector.cancel_order(resting)
+            assert (await connector.order_book("ETH-USD")).bids == ()
+            dydx.seed("ETH-USD", SELL, (2_980, "1"))
+            assert (await connector.order_result(resting)).fills == (), "the maker found nothing to cross"
+
+            short = await connector.place_order(
+                OrderRequest("ETH-USD", Side.BUY, D(1), D(2_000), time_in_force=TimeInForce.GOOD_TIL_BLOCK)
+            )
+            dydx.replica.produce_blocks(21)
+            assert not await connector.cancel_order(short)
+
+    run(scenario())
+
+
+def test_fills_positions_funding_and_equity_are_read_back_from_the_indexer(dydx: Bench) -> None:
+    dydx.seed("ETH-USD", BUY, (2_999, "10"))
+
+    async def scenario() -> None:
+        async with DydxConnector(dydx.settings()) as connector:
+            sold = await connector.order_result(
+                await connector.place_order(OrderRequest("ETH-USD", Side.SELL, D(4), D(2_999)))
+            )
+            before = await connector.subaccount()
+            dydx.chain.settle_funding("ETH-USD", D("0.0001"))  # longs pay shorts
+            (rate,) = await connector.funding_rates("ETH-USD")
+            assert (rate.ticker, rate.rate, rate.price) == ("ETH-USD", D("0.0001"), D(3_000))
+            after = await connector.subaccount()
+            (position,) = after.positions
+            assert (position.size, position.entry_price, position.net_funding) == (D(-4), D(2_999), D("1.2"))
+            assert after.equity - before.equity == D("1.2")
+            assert after.usdc == D(100_000) + D(11_996) - sold.fills[0].fee + D("1.2")
+            assert position.unrealized_pnl == (D(3_000) - D(2_999)) * -4
+            fills = await connector.fills(since_height=sold.order.placed_at_height)
+            assert [(f.side, f.size, f.order_id) for f in fills] == [(Side.SELL, D(4), sold.order.indexer_order_id)]
+
+    run(scenario())
+
+
+def test_withdrawals_leave_the_subaccount_unless_gated(dydx: Bench) -> None:
+    async def scenario() -> None:
+        async with DydxConnector(dydx.settings()) as connector:
+            tx_hash = await connector.withdraw(D(250))
+            assert len(tx_hash) == 64
+            assert (await connector.subaccount()).usdc == D(99_750)
+            await connector.withdraw(D("0.5"))  # the sequence advanced: a second signed transaction goes through
+
+            dydx.chain.mark_negative_collateral()
+            with pytest.raises(DydxTxRejectedError, match="WithdrawalsAndTransfersBlocked"):
+                await connector.withdraw(D(100))
+            dydx.replica.produce_blocks(51)
+            await connector.withdraw(D(100))
+            assert (await connector.subaccount()).usdc == D("99649.5")
+            with pytest.raises(DydxTxRejectedError, match="free collateral"):
+                await connector.withdraw(D(200_000))
+            with pytest.raises(DydxTxRejectedError, match="rate-limit capacity 1000000"):
+                await connector.withdraw(D(1_000_000))
+
+    run(scenario())
