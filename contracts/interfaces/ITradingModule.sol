@@ -150,14 +150,17 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     /// @dev Bounds: `venueFillId` never booked before (`AsyncOrderFillIdUsed`), so a reorg or a keeper
     ///      restart cannot book a fill twice; size non-zero and the child's cumulative filled size at most
     ///      its size (`AsyncOrderOverfill`); price within the child's limit (`AsyncOrderFillOutsideLimit`)
-    ///      and within BACKSTOP_PRICE_BAND_BPS of the oracle mark either side (`PriceOutsideBand`). A fill
+    ///      and, for an open child, within BACKSTOP_PRICE_BAND_BPS of the oracle mark either side
+    ///      (`PriceOutsideBand`). A fill
     ///      of an open child books on the account's (market, venue) slot as a synchronous fill does (entry
     ///      price, funding index, fee), releases the reservation in proportion, and settles with the same
     ///      per-slot checks (`ReduceOnlyIncreases`; initial requirement if it grows or flips the slot).
     ///      A fill of a child already rejected, expired or cancelled by a liquidation is booked to the
-    ///      backstop book instead (`LateFillToBackstop`), never to the account.
-    ///      Caveat: if the account checks fail the report reverts; the executor then rejects the child and
-    ///      reports the fill again, which books it to the backstop.
+    ///      backstop book instead (`LateFillToBackstop`), never to the account, whatever the mark is now:
+    ///      the venue holds the fill, and the backstop's entry price is bookkeeping (its PnL is realized in the
+    ///      venue account).
+    ///      Caveat: if the account checks or the band fail the report reverts; the executor then rejects the
+    ///      child and reports the fill again, which books it to the backstop.
     function reportFill(uint256 childId, bytes32 venueFillId, uint256 price, uint256 size, uint256 fee)
         external;
 
@@ -191,8 +194,8 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     ///         Executor only; works while trading is paused.
     /// @dev The child belongs to an order of this module's own (`account` is the trading module) and is born
     ///      closed, so every fill reported for it books to the backstop book (`LateFillToBackstop`), bounded as
-    ///      any fill: at most `size` in total, within the limit, within BACKSTOP_PRICE_BAND_BPS of the mark. The
-    ///      limit must lie within that band too (`PriceOutsideBand`). Caveat: two unwinds committed for the same
+    ///      any late fill: at most `size` in total, within the limit. The limit must lie within
+    ///      BACKSTOP_PRICE_BAND_BPS of the mark at commit (`PriceOutsideBand`). Caveat: two unwinds committed for the same
     ///      book may together close more than it holds; the excess is the backstop's again, unwound the other way.
     /// @return childId The child whose fills the executor reports.
     function commitBackstopUnwind(

@@ -19,7 +19,7 @@ import {TradingBase} from "./TradingBase.sol";
 ///      a deadline; the initial margin the children need is reserved against the account (counted in the
 ///      trading module's `perpRisk`). The executor reports venue fills (`reportFill`, `reportFills`),
 ///      bounded here: each venue fill id once, cumulative size at most the child's, price within the
-///      child's limit and within BACKSTOP_PRICE_BAND_BPS of the oracle mark. A fill books exactly as a
+///      child's limit and, for a live child, within BACKSTOP_PRICE_BAND_BPS of the oracle mark. A fill books exactly as a
 ///      synchronous fill does and releases the reservation in proportion. The executor may reject a child,
 ///      anyone may expire one after its deadline; both release what it still reserves. A liquidation
 ///      cancels an account's open children at once (`absorbPositions` sets the account's `childrenLiveFrom`
@@ -286,7 +286,13 @@ contract AsyncOrderModule is TradingBase {
             revert AsyncOrderFillOutsideLimit(r.price, c.limitPrice);
         }
         FillData memory f = FillData(c.orderId, o.account, o.market, c.venue, 0, r.price, r.fee, 0);
-        {
+        bool late =
+            c.status != ITradingModule.ChildStatus.Open || r.childId < _traders[f.account].childrenLiveFrom;
+        if (!late) {
+            // An account's fill books cash at its price: it must lie near the oracle now. A late fill is exempt:
+            // the venue made it (perhaps before the mark moved away) and holds it whatever is booked here; the
+            // backstop's entry price is bookkeeping, its real PnL stays in the venue account. Refusing it would
+            // only hide a position the vault holds.
             uint256 mark = _mark(f.market);
             uint256 band = mark * BACKSTOP_PRICE_BAND_BPS / BPS;
             if (r.price > mark + band || r.price < mark - band) {
@@ -298,7 +304,7 @@ contract AsyncOrderModule is TradingBase {
 
         _fillIdUsed[r.venueFillId] = true;
         cs.filled = filledAfter.toUint96();
-        if (c.status != ITradingModule.ChildStatus.Open || r.childId < _traders[f.account].childrenLiveFrom) {
+        if (late) {
             // Late: the child was rejected, expired or cancelled by a liquidation. The venue's fill is the
             // protocol's, never the account's; the keeper unwinds it with the rest of the backstop book.
             if (c.status == ITradingModule.ChildStatus.Open) {

@@ -84,9 +84,25 @@ contract LateFillTest is AsyncOrderFixture {
         trading.reportFill(child, _nextFillId(), 60_000e18, 1.1e18, 0);
         vm.prank(keeper);
         vm.expectRevert(
-            abi.encodeWithSelector(IPrimeVaultErrors.PriceOutsideBand.selector, 50_000e18, 60_000e18, 500)
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.AsyncOrderFillOutsideLimit.selector, 61_001e18, 61_000e18
+            )
         );
-        trading.reportFill(child, _nextFillId(), 50_000e18, 1e18, 0);
+        trading.reportFill(child, _nextFillId(), 61_001e18, 1e18, 0);
+    }
+
+    /// @dev The venue filled before the mark moved away; reported after, the fill is outside the band around the
+    ///      mark now. For the account that would be refused; the venue holds it all the same, so late it books to
+    ///      the backstop rather than staying hidden.
+    function test_aLateFillIsBookedWhereverTheMarkHasMoved() public {
+        vm.prank(keeper);
+        trading.rejectChild(child, "");
+        btcFeed.setAnswer(50_000e8);
+        vm.prank(keeper);
+        trading.reportFill(child, _nextFillId(), 60_500e18, 1e18, 0);
+        ITradingModule.Position memory b = trading.backstopPosition(BTC_MARKET, DYDX);
+        assertEq(b.size, 1e18);
+        assertEq(b.entryPrice, 60_500e18);
     }
 
     /// @dev An account with open children and reserved margin is liquidated; its children are cancelled at
