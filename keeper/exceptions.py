@@ -24,12 +24,21 @@ class InputError(PrimeVaultError):
     """A value the user gave cannot be used (unknown asset, malformed amount, bad address)."""
 
 
+class NotEnoughLiquidityError(PrimeVaultError):
+    """An order is larger than the venues' books can take together (within their margin and steps): the router
+    refuses it rather than fill part of it or at prices it was never shown."""
+
+
 class ToolNotFoundError(PrimeVaultError):
     """A Foundry binary (anvil, forge, cast) is neither on PATH nor installed from npm."""
 
 
 class AnvilError(PrimeVaultError):
     """anvil did not start or answer."""
+
+
+class DevnetServiceError(PrimeVaultError):
+    """A local service of the devnet (the RabbitX-style exchange) did not start."""
 
 
 class TransactionReverted(PrimeVaultError):

@@ -56,7 +56,7 @@ def _print(r: CrashReport) -> None:
     liquidated = {a for _, a, *_ in r.liquidations}
     rows = [
         ("depositors (of them perp traders)", f"{r.depositors} ({r.traders})"),
-        ("orders executed across both venues", str(r.orders_executed)),
+        ("orders filled at the RabbitX-style exchange, through its API", str(r.orders_executed)),
         (
             "accounts liquidated (partially: only what restores health)",
             f"{len(liquidated)} in {len(r.liquidations)} calls",

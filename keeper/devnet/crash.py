@@ -7,6 +7,7 @@ few blocks with BTC following, then lets prices partly recover, and reports what
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import random
@@ -22,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import numpy as np
 from eth_account import Account
 from web3 import Web3
@@ -35,12 +37,23 @@ from keeper.client.clients import Clients
 from keeper.client.feeds import FeedClient
 from keeper.client.trading import TradingClient
 from keeper.client.vault import MAX_UINT256, VaultClient
-from keeper.devnet.deploy import deploy_local_system, grant_keeper_roles, seed_local_liquidity
+from keeper.connectors.rabbitx.client import Credentials, RabbitXClient
+from keeper.devnet.deploy import (
+    SEAT_VENUE,
+    add_rabbitx_seat,
+    deploy_local_system,
+    deploy_rabbitx_custody,
+    grant_keeper_roles,
+    seed_local_liquidity,
+)
 from keeper.devnet.plot import plot_crash
+from keeper.devnet.rabbitx.exchange import ExchangeConfig
+from keeper.exceptions import DevnetServiceError
 from keeper.liquidator import scan
 
 KEEPER_DEV_ACCOUNT = 9
 RESERVES = 50_000  # USDC the protocol starts with
+SEAT_MARGIN = 250_000  # USDC the seat's account at the exchange starts with
 EXTRA_POOL = 3_000_000  # USDC lent to the pool on top of the local seed, so 200+ borrowers find liquidity
 
 
@@ -104,39 +117,49 @@ def run_crash(
         admin = Sender(w3, dev_account(0), error_decoder())
         deployment = dataclasses.replace(deploy_local_system(admin), rpc_url=node.url)
         seed_local_liquidity(admin, deployment)
+        grant_keeper_roles(admin, deployment, dev_account(KEEPER_DEV_ACCOUNT).address)
+        # The seat at the RabbitX-style exchange, where every order of the run trades through the exchange's API.
+        exchange_key = "0x" + rng.randbytes(32).hex()
+        custody = deploy_rabbitx_custody(admin, deployment, Account.from_key(exchange_key).address)
+        exchange_config = ExchangeConfig(signer_key=exchange_key)
+        deployment = add_rabbitx_seat(
+            admin, deployment, custody, exchange_config.markets, exchange_config.default_leverage
+        )
         clients = Clients.build(w3, deployment, admin)
         vault, trading = clients.vault, clients.trading
         assert trading is not None, "the local deployment has a trading module"
         _fund_pool_and_reserves(vault)
-        grant_keeper_roles(admin, deployment, dev_account(KEEPER_DEV_ACCOUNT).address)
         path = Path(tmp) / "deployment.json"
         deployment.save(path)
-        tick("deployed", 1)
-
-        traders = _seed_depositors(w3, deployment, rng, depositors, tick)
-        haircuts_before = _haircuts(vault)
         report_dir.mkdir(parents=True, exist_ok=True)
-        with _keeper_process(path, node.url, Path(tmp) / "keeper", report_dir / "keeper.log") as keeper:
-            executed = _wait_for_orders(trading, tick)
-            reserves_before = vault.market().reserves
-            steps = _crash_steps(crash)
-            start_block = w3.eth.block_number
-            for step in steps:
-                _set_prices(w3, admin, deployment, step.eth, step.btc)
-                step.block = w3.eth.block_number
-                _wait_until_clear(clients, timeout=30)
-                _sell_absorbed(vault, admin)
-                found = scan(clients)
-                step.liquidatable_after = len(found.liquidatable)
-                ratios = found.health.equity / np.maximum(found.health.maintenance_requirement, 1)
-                step.health = [float(r) for r in ratios[found.health.maintenance_requirement > 0]]
-                tick(step.label, 1)
-                for _ in range(2):  # a little time passes between moves
-                    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-            _wait_until_unwound(trading, timeout=30)
-            reconciliation, margins = _reconcile(trading)
-            keeper.send_signal(signal.SIGTERM)
-            exit_code = keeper.wait(timeout=60)
+        exchange = _exchange_process(node.url, deployment, exchange_key, report_dir / "exchange.log")
+        with exchange as exchange_url:
+            seat = _open_seat(trading, exchange_url)
+            tick("deployed", 1)
+            traders = _seed_depositors(w3, deployment, rng, depositors, tick)
+            haircuts_before = _haircuts(vault)
+            keeper_process = _keeper_process(path, node.url, Path(tmp) / "keeper", report_dir / "keeper.log", seat)
+            with keeper_process as keeper:
+                executed = _wait_for_orders(trading, tick)
+                reserves_before = vault.market().reserves
+                steps = _crash_steps(crash)
+                start_block = w3.eth.block_number
+                for step in steps:
+                    _set_prices(w3, admin, deployment, step.eth, step.btc)
+                    step.block = w3.eth.block_number
+                    _wait_until_clear(clients, timeout=30)
+                    _sell_absorbed(vault, admin)
+                    found = scan(clients)
+                    step.liquidatable_after = len(found.liquidatable)
+                    ratios = found.health.equity / np.maximum(found.health.maintenance_requirement, 1)
+                    step.health = [float(r) for r in ratios[found.health.maintenance_requirement > 0]]
+                    tick(step.label, 1)
+                    for _ in range(2):  # a little time passes between moves
+                        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+                _wait_until_unwound(trading, timeout=30)
+                reconciliation, margins = _reconcile(trading)
+                keeper.send_signal(signal.SIGTERM)
+                exit_code = keeper.wait(timeout=60)
         # Recalibration after the crash, from the price history the daemon recorded, as an operator would
         # run it: `primevault risk haircuts --apply`. Done here rather than on a timer inside the run, so
         # that the same seed gives the same liquidations.
@@ -234,10 +257,67 @@ def _seed_depositors(w3: Web3, d: Deployment, rng: random.Random, n: int, tick: 
 
 
 @contextmanager
+def _exchange_process(rpc_url: str, deployment: Deployment, signer_key: str, log_path: Path) -> Iterator[str]:
+    """The devnet RabbitX exchange in its own process (`python -m keeper.devnet.rabbitx`), its market maker quoting
+    around the chain's own feeds, its deposits credited from the custody contract; yields its base URL."""
+    seat = deployment.venues[-1]
+    feeds = [f"--feed={m.ticker}={m.feed}" for m in deployment.markets]
+    command = [
+        sys.executable, "-m", "keeper.devnet.rabbitx", "--port", "0", "--rpc-url", rpc_url,
+        "--custody-address", seat.address, "--chain-id", str(deployment.chain_id), "--confirmations", "1",
+        "--chain-poll-interval", "0.2", "--funding-interval", "0", "--level-notional", "100000", *feeds,
+    ]  # fmt: skip
+    log = open(log_path, "wb")  # noqa: SIM115 (closed below)
+    env = dict(os.environ, RABBITX_DEVNET_SIGNER_KEY=signer_key)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=env)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().decode().strip()
+        if not url:
+            raise DevnetServiceError(f"the devnet exchange did not start: see {log_path}")
+        yield url
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log.close()
+
+
+def _open_seat(trading: TradingClient, exchange_url: str) -> dict[str, str]:
+    """Onboards the seat adapter's account at the exchange with the keeper's key, as an operator does once, and funds
+    it through the custody contract; returns the keeper's connector settings as environment variables."""
+    venue = trading.venue_id(SEAT_VENUE)
+    adapter = trading.seat_adapter(venue)
+    keeper_key = dev_account(KEEPER_DEV_ACCOUNT).key.hex()
+
+    async def onboard() -> Credentials:
+        async with aiohttp.ClientSession() as session:
+            return await RabbitXClient(session, exchange_url).onboard(keeper_key, adapter.address)
+
+    credentials = asyncio.run(onboard())
+    trading.deposit_margin(venue, SEAT_MARGIN * 10**trading.deployment.base.decimals)
+    return {
+        "PRIMEVAULT_SEAT_VENUE": SEAT_VENUE,
+        "PRIMEVAULT_SEAT_INTERVAL": "0.5",
+        "PRIMEVAULT_RABBITX_BASE_URL": exchange_url,
+        "PRIMEVAULT_RABBITX_API_KEY": credentials.api_key,
+        "PRIMEVAULT_RABBITX_API_SECRET": credentials.secret,
+        "PRIMEVAULT_RABBITX_JWT": credentials.jwt,
+        "PRIMEVAULT_RABBITX_PROFILE_ID": str(credentials.profile_id),
+        "PRIMEVAULT_RABBITX_RECONNECT_DELAY": "0.2",
+    }
+
+
+@contextmanager
 def _keeper_process(
-    deployment: Path, rpc_url: str, data_dir: Path, log_path: Path
+    deployment: Path, rpc_url: str, data_dir: Path, log_path: Path, seat: dict[str, str]
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`primevault keeper run` in its own process with its own key, as an operator would start it."""
+    """`primevault keeper run` in its own process with its own key, as an operator would start it, with its seat at
+    the exchange (`seat`: the connector's settings as environment variables)."""
     env = dict(os.environ)
     env.update(
         PRIMEVAULT_POLL_INTERVAL="0.1",
@@ -246,6 +326,7 @@ def _keeper_process(
         PRIMEVAULT_RECONCILE_INTERVAL="2",
         PRIMEVAULT_HAIRCUT_INTERVAL="86400",
         PRIMEVAULT_PRICE_RECORD_INTERVAL="0.2",
+        **seat,
     )
     command = [
         sys.executable, "-c", "from keeper.cli.main import main; main()",
@@ -279,7 +360,7 @@ def _wait_for_orders(trading: TradingClient, tick: Callable[[str, int], Any], ti
     done = 0
     while time.monotonic() < deadline:
         statuses = [trading.order(i).status for i in range(total)]
-        now_done = sum(s != "open" for s in statuses)
+        now_done = sum(s not in ("open", "routed") for s in statuses)  # routed: its children still at the exchange
         tick("orders", now_done - done)
         done = now_done
         if done == total:

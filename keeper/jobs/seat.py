@@ -1,7 +1,7 @@
 """The seat job: the keeper's seat at a RabbitX-style exchange (`keeper.seats.rabbitx`), run on its own thread with its
 own asyncio event loop beside the threaded daemon. Fills are forwarded on chain by a long-running task; the seat's
 cycle (place the children the orders job committed to the seat's venue, close finished and expired ones; post the
-account's state on chain; carry out requested margin withdrawals; unwind the backstop book there) runs every
+account's state on chain; keep its margin between floor and ceiling; unwind the backstop book there) runs every
 `seat_interval` seconds, and the exchange's positions are reconciled against the vault's books every
 `reconcile_interval`. Errors are logged by name and never stop the job; `stop()` ends it cleanly."""
 
@@ -18,6 +18,7 @@ from keeper.client.trading import TradingClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
 from keeper.exceptions import PrimeVaultError
 from keeper.jobs.context import JobContext
+from keeper.jobs.margin import margin_policy
 from keeper.seats.rabbitx import RabbitXSeat
 
 log = logging.getLogger("primevault.keeper")
@@ -87,7 +88,7 @@ class SeatJob:
                 while not (self._stopping.is_set() or self._stop_requested.is_set()):
                     await self._guarded("seat cycle", lambda: self._cycle(seat, trading))
                     await self._guarded("seat account", seat.post_account)
-                    await self._guarded("seat withdrawals", seat.settle_withdrawals)
+                    await self._guarded("seat margin", lambda: seat.manage_margin(margin_policy(c)))
                     await self._guarded("seat backstop", lambda: self._unwind(seat, trading))
                     if time.monotonic() >= next_reconcile:
                         await self._guarded("seat reconcile", lambda: self._reconcile(seat))

@@ -9,10 +9,11 @@ account while its child is open, to the backstop book after.
 
 The seat's account at the exchange is the seat adapter's (`RabbitXSeatAdapter`, onboarded with the keeper's key, which
 the adapter names in `isValidSigner`). Each cycle the seat also posts the exchange's view of that account on chain
-(`post_account`: positions, funding, margin, credited deposits), carries out the margin withdrawals the trading module
-asked of it (`settle_withdrawals`: requested through the API, paid out of custody with the exchange's signature,
-collected into the vault), and closes the backstop book at its venue (`unwind_backstop`: a child committed with
-`commitBackstopUnwind`, placed as an IOC order, its fills booked to the backstop).
+(`post_account`: positions, funding, margin, credited deposits), keeps its margin between a floor and a ceiling
+(`manage_margin`: deposits into custody; withdrawals requested through the API, recorded on chain, paid out of custody
+with the exchange's signature and collected into the vault), and closes the backstop book at its venue
+(`unwind_backstop`: a child committed with `commitBackstopUnwind`, placed as an IOC order, its fills booked to the
+backstop).
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ from keeper.client.tokens import TokenClient
 from keeper.client.trading import ChildOrderView, FillReport, TradingClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
 from keeper.connectors.rabbitx.errors import DuplicateClientOrderIdError, RabbitXError
-from keeper.connectors.rabbitx.models import Fill, Order, OrderRequest
+from keeper.connectors.rabbitx.models import BalanceOperation, Fill, Order, OrderRequest
 from keeper.connectors.rabbitx.vocabulary import OrderStatus, OrderType, Side, TimeInForce
 from keeper.exceptions import TransactionReverted
 from keeper.risk.backstop import unwind_limit
+from keeper.risk.margin import MarginPolicy
 
 log = logging.getLogger("primevault.keeper")
 
@@ -82,6 +84,7 @@ class RabbitXSeat:
         self._funding_seen: dict[int, int] = {}  # market id -> newest funding period folded into the posted index
         self._paid: set[int] = set()  # withdrawal ids custody has paid
         self._unwinds: dict[int, tuple[int, int]] = {}  # market id -> (unwind child id, its deadline)
+        self._ticks: dict[str, Decimal] = {}  # ticker -> the exchange's price tick, as the seat adapter has it
 
     def client_order_id(self, child_id: int) -> str:
         """Unique per exchange account and derived from the child, so that after a restart or a timeout
@@ -154,11 +157,14 @@ class RabbitXSeat:
     async def _place(self, child: ChildOrderView, reject_refused: bool = True) -> Order | None:
         cid = self.client_order_id(child.child_id)
         market = self._exchange_market(child.market)
+        # The exchange takes prices on its tick only: a buy's limit rounds down, a sell's up, never past the child's.
+        tick = await self._tick(child.market)
+        limit = (child.limit_price / tick).to_integral_value(ROUND_FLOOR if child.size > 0 else ROUND_CEILING) * tick
         request = OrderRequest(
             market,
             Side.LONG if child.size > 0 else Side.SHORT,
             abs(child.size) - child.filled,
-            child.limit_price,
+            limit,
             cid,
             OrderType.LIMIT,
             TimeInForce.IMMEDIATE_OR_CANCEL,
@@ -241,7 +247,7 @@ class RabbitXSeat:
             net_collateral=self._units(balance.equity, ROUND_FLOOR),
             initial_margin=self._units(balance.position_margin + balance.order_margin, ROUND_CEILING),
             maintenance_margin=self._units(maintenance, ROUND_CEILING),
-            credited_deposits=self._units(sum((d.amount for d in deposits if d.status == "success"), Decimal(0))),
+            credited_deposits=self._units(_credited(deposits)),
         )
         if report == self._posted:
             return None
@@ -266,39 +272,70 @@ class RabbitXSeat:
         step = sum((r.funding_rate * mark for r in periods), Decimal(0))
         return index + int(step.scaleb(18).to_integral_value(ROUND_CEILING)), periods[-1].timestamp
 
-    # ------------------------------------------------------------------ margin withdrawals
+    # ------------------------------------------------------------------ margin
 
-    async def settle_withdrawals(self) -> int:
-        """Carries out the withdrawals the trading module asked of the seat (`requestMarginWithdrawal`, the margin
-        job's decision): asks the exchange for what it has not been asked yet, pays each signed claim out of custody
-        to the seat, and collects the seat's tokens into the vault. Returns the base units collected."""
+    async def manage_margin(self, policy: MarginPolicy) -> int:
+        """Keeps the seat's margin between the policy's floor and ceiling of what the vault's netted positions at the
+        exchange need: a deposit goes into custody (credited after the exchange's confirmations), a withdrawal
+        starts at the exchange (`withdraw_margin`). Returns the base units moved in (positive) or out (negative)."""
+        need = Decimal(0)
+        for market_id in range(len(self.trading.deployment.markets)):
+            size = await asyncio.to_thread(self.trading.net_position, market_id, self.venue_id)
+            if size:
+                params = await asyncio.to_thread(self.adapter.market, market_id)
+                mark = await asyncio.to_thread(self.feeds[market_id].price)
+                need += abs(Decimal(size)) / WAD * mark * params.initial_margin_ppm / PPM
+        net = await self._margin_now()
         pending = await asyncio.to_thread(self.adapter.pending_withdrawals)
-        held = await asyncio.to_thread(self.base_token.balance_of, self.adapter.address)
-        if not pending and not held:
+        move = policy.move(self._units(need, ROUND_CEILING), net, pending)
+        if move > 0:
+            log.info("seat: margin %d below its floor: depositing %d into custody", net, move)
+            await asyncio.to_thread(self.trading.deposit_margin, self.venue_id, move)
+        elif move < 0:
+            move = -await self.withdraw_margin(-move)
+        await self.collect_withdrawals()
+        return move
+
+    async def _margin_now(self) -> int:
+        """The seat's margin as the exchange has it now (equity, rounded down) plus the deposits it has not credited
+        yet: read from the exchange, not from the last post, which a withdrawal just made stale."""
+        equity = self._units((await self.connector.balance()).equity)
+        credited = _credited(await self.connector.balance_operations("deposit"))
+        last = await asyncio.to_thread(self.adapter.last_report)
+        deposited = last.credited_deposits + await asyncio.to_thread(self.adapter.deposits_in_flight)
+        return equity + max(deposited - self._units(credited), 0)
+
+    async def withdraw_margin(self, amount: int) -> int:
+        """Asks the exchange for `amount` base units of margin back, capped at what it lets the account withdraw,
+        then records the request on chain (`requestMarginWithdrawal`: the amount is pending, not yet the vault's) and
+        collects it if the exchange signed it at once. Exchange first: it may refuse or cap, and the request on chain
+        must match what it debited. Returns the base units asked for."""
+        withdrawable = self._units((await self.connector.balance()).withdrawable)
+        amount = min(amount, withdrawable)
+        if amount <= 0:
             return 0
-        unpaid = []
+        log.info("seat: asking the exchange for %d of margin back", amount)
+        await self.connector.request_withdrawal(Decimal(amount).scaleb(-self.base_decimals))
+        await asyncio.to_thread(self.trading.request_margin_withdrawal, self.venue_id, amount)
+        await self.collect_withdrawals()
+        return amount
+
+    async def collect_withdrawals(self) -> int:
+        """Pays every withdrawal the exchange has signed out of custody to the seat (anyone may submit the signed
+        claim) and collects the seat's tokens into the vault. Returns the base units collected."""
         for withdrawal in await self.connector.withdrawals():
             claim = withdrawal.claim
-            if claim is not None and (
-                claim.withdrawal_id in self._paid or await asyncio.to_thread(self.custody.is_paid, claim.withdrawal_id)
-            ):
-                self._paid.add(claim.withdrawal_id)
+            if claim is None or claim.withdrawal_id in self._paid:
                 continue
-            unpaid.append(withdrawal)
-        owed = sum(self._units(w.amount) for w in unpaid) + held
-        if pending > owed:
-            amount = Decimal(pending - owed).scaleb(-self.base_decimals)
-            log.info("seat: asking the exchange for %s of margin back", amount)
-            unpaid.append(await self.connector.request_withdrawal(amount))
-        for withdrawal in unpaid:
-            if withdrawal.claim is not None:
-                await asyncio.to_thread(self.custody.withdraw, withdrawal.claim)
-                self._paid.add(withdrawal.claim.withdrawal_id)
+            if not await asyncio.to_thread(self.custody.is_paid, claim.withdrawal_id):
+                await asyncio.to_thread(self.custody.withdraw, claim)
+            self._paid.add(claim.withdrawal_id)
         if not await asyncio.to_thread(self.base_token.balance_of, self.adapter.address):
             return 0
-        before = await asyncio.to_thread(self.base_token.balance_of, self.trading.deployment.vault)
+        vault = self.trading.deployment.vault
+        before = await asyncio.to_thread(self.base_token.balance_of, vault)
         await asyncio.to_thread(self.trading.claim_margin_withdrawals, self.venue_id)
-        return await asyncio.to_thread(self.base_token.balance_of, self.trading.deployment.vault) - before
+        return await asyncio.to_thread(self.base_token.balance_of, vault) - before
 
     # ------------------------------------------------------------------ the backstop book
 
@@ -342,6 +379,8 @@ class RabbitXSeat:
             del self._unwinds[market_id]
             return True
         if order.status in FINAL:
+            if order.status is OrderStatus.REJECTED:
+                log.warning("backstop unwind child %d: the exchange rejected its order: %s", child_id, order.reason)
             booked = (await asyncio.to_thread(self.trading.child_order, child_id)).filled
             if booked < order.filled_size and deadline >= now:
                 return False
@@ -358,9 +397,20 @@ class RabbitXSeat:
 
     # ------------------------------------------------------------------ units
 
+    async def _tick(self, ticker: str) -> Decimal:
+        if ticker not in self._ticks:
+            market_id = self.trading.market_id(ticker)
+            self._ticks[ticker] = Decimal((await asyncio.to_thread(self.adapter.market, market_id)).tick_size) / WAD
+        return self._ticks[ticker]
+
     def _exchange_market(self, ticker: str) -> str:
         return self.market_ids.get(ticker, ticker)
 
     def _units(self, amount: Decimal, rounding: str = ROUND_FLOOR) -> int:
         """`amount` of the base token in its base units."""
         return int(amount.scaleb(self.base_decimals).to_integral_value(rounding))
+
+
+def _credited(deposits: list[BalanceOperation]) -> Decimal:
+    """What the exchange has credited of the account's deposits."""
+    return sum((d.amount for d in deposits if d.status == "success"), Decimal(0))

@@ -18,13 +18,21 @@ import sys
 from pathlib import Path
 
 from eth_account import Account
+from web3 import Web3
 
 from keeper.connectors.rabbitx.errors import MalformedNumberError
 from keeper.connectors.rabbitx.numbers import parse_decimal
 from keeper.devnet.rabbitx.app import DevnetConfig, RabbitXDevnet, serve
 from keeper.devnet.rabbitx.chain_watcher import ChainWatchConfig
 from keeper.devnet.rabbitx.exchange import ExchangeConfig, MarketConfig, default_markets
-from keeper.devnet.rabbitx.market_maker import FixedOracle, Oracle, QuoteConfig, ScriptedOracle, seat_market_maker
+from keeper.devnet.rabbitx.market_maker import (
+    ChainFeedOracle,
+    FixedOracle,
+    Oracle,
+    QuoteConfig,
+    ScriptedOracle,
+    seat_market_maker,
+)
 from keeper.devnet.rabbitx.numbers import InputError
 
 SIGNER_ENV = "RABBITX_DEVNET_SIGNER_KEY"
@@ -44,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="MARKET=PRICE",
         help="fixed index price for a market (repeatable); defaults: BTC-USD=60000 ETH-USD=3000 SOL-USD=150",
+    )
+    p.add_argument(
+        "--feed",
+        action="append",
+        default=[],
+        metavar="MARKET=ADDRESS",
+        help="index price from a Chainlink-style feed on the --rpc-url chain (repeatable); replaces --price",
     )
     p.add_argument("--price-script", type=Path, help='JSON {"BTC-USD": [[seconds, price], ...]} of stepped prices')
     p.add_argument("--repeat-script", action="store_true", help="restart the price script after its last step")
@@ -90,6 +105,17 @@ def _markets(prices: list[str]) -> list[MarketConfig]:
     return list(markets.values())
 
 
+def _feeds(items: list[str], markets: list[MarketConfig]) -> dict[str, str]:
+    known = {m.market_id for m in markets}
+    feeds: dict[str, str] = {}
+    for item in items:
+        market_id, sep, address = item.partition("=")
+        if not sep or market_id not in known or not Web3.is_address(address):
+            raise UsageError(f"--feed {item!r}: expected MARKET=ADDRESS with MARKET one of {', '.join(sorted(known))}")
+        feeds[market_id] = Web3.to_checksum_address(address)
+    return feeds
+
+
 def _signer_key(given: str | None) -> str:
     key = given or os.environ.get(SIGNER_ENV) or "0x" + secrets.token_hex(32)
     try:
@@ -102,7 +128,11 @@ def _signer_key(given: str | None) -> str:
 async def _serve(args: argparse.Namespace) -> int:
     markets = _markets(args.price)
     oracle: Oracle
-    if args.price_script is not None:
+    if args.feed:
+        if not args.rpc_url:
+            raise UsageError("--feed needs --rpc-url, the chain the feeds are on")
+        oracle = ChainFeedOracle(args.rpc_url, _feeds(args.feed, markets))
+    elif args.price_script is not None:
         oracle = ScriptedOracle.from_file(args.price_script, repeat=args.repeat_script)
     else:
         oracle = FixedOracle({m.market_id: m.index_price for m in markets})

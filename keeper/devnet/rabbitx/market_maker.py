@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Protocol
 
 from eth_account import Account
+from web3 import Web3
 
+from keeper.client.feeds import FeedClient
 from keeper.connectors.rabbitx.numbers import parse_decimal
 from keeper.connectors.rabbitx.vocabulary import Side
 from keeper.devnet.rabbitx.app import RabbitXDevnet
@@ -200,6 +202,31 @@ class ScriptedOracle:
             elapsed %= points[-1][0]
         index = bisect.bisect_right([t for t, _ in points], elapsed) - 1
         return points[max(index, 0)][1]
+
+
+class ChainFeedOracle:
+    """Index prices read from Chainlink-style feeds on a chain (the vault's own oracles on the devnet), so that the
+    exchange's prices follow the chain's: each feed read at most once per `max_age` seconds."""
+
+    def __init__(self, rpc_url: str, feeds: Mapping[str, str], max_age: float = 0.5) -> None:
+        w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 5}))
+        self.feeds = {market_id: FeedClient(w3, address) for market_id, address in feeds.items()}
+        self.max_age = max_age
+        self._read: dict[str, tuple[float, Decimal]] = {}
+
+    def __call__(self, market_id: str) -> Decimal | None:
+        feed = self.feeds.get(market_id)
+        if feed is None:
+            return None
+        now = time.monotonic()
+        cached = self._read.get(market_id)
+        if cached is None or now - cached[0] >= self.max_age:
+            try:
+                cached = self._read[market_id] = (now, feed.price())
+            except Exception as exc:  # the chain away for a moment: keep the last price, or pull the quotes
+                log.warning("index price of %s unreadable: %s", market_id, exc)
+                return cached[1] if cached else None
+        return cached[1]
 
 
 def seat_market_maker(

@@ -21,6 +21,7 @@ from keeper.connectors.rabbitx.client import RabbitXClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
 from keeper.connectors.rabbitx.errors import RabbitXAuthError
 from keeper.devnet.deploy import SEAT_VENUE
+from keeper.risk.margin import MarginPolicy
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
 from tests.python.seats.conftest import SEAT_MARGIN, executor, seat_with_child
@@ -54,7 +55,7 @@ def test_only_a_key_the_seat_names_onboards_its_account(market: Chain, exchange:
     asyncio.run(scenario())
 
 
-def test_the_seat_posts_its_account_and_carries_out_a_margin_withdrawal(
+def test_the_seat_posts_its_account_and_withdraws_margin_above_its_ceiling(
     market: Chain, exchange: RabbitXService
 ) -> None:
     usdc = TokenClient(market.w3, market.deployment.base)
@@ -72,16 +73,17 @@ def test_the_seat_posts_its_account_and_carries_out_a_margin_withdrawal(
             assert adapter.last_report().credited_deposits == SEAT_MARGIN * 10**6
             assert await seat.post_account() is None, "nothing changed: nothing posted"
 
-            # The margin job's decision (on chain), carried out by the seat through the API and the signed claim.
+            # Far above the ceiling for 0.8 ETH: the seat withdraws down to the target, through the API (the exchange
+            # debits and signs), on chain (pending), out of custody with the signed claim, into the vault.
             vault_before = usdc.balance_of(market.deployment.vault)
-            keeper.request_margin_withdrawal(venue, 10_000 * 10**6)
-            assert adapter.pending_withdrawals() == 10_000 * 10**6
-            assert await seat.settle_withdrawals() == 10_000 * 10**6
-            assert usdc.balance_of(market.deployment.vault) == vault_before + 10_000 * 10**6
+            net = adapter.margin().net_collateral
+            policy = MarginPolicy(floor=3, target=5, ceiling=8, minimum=10_000 * 10**6)
+            assert await seat.manage_margin(policy) == -(net - 10_000 * 10**6), "down to the target (the minimum)"
+            assert usdc.balance_of(market.deployment.vault) == vault_before + net - 10_000 * 10**6
             assert adapter.pending_withdrawals() == 0 and usdc.balance_of(adapter.address) == 0
-            assert (await connector.balance()).balance < SEAT_MARGIN - 10_000 + 1, "debited at the exchange"
-            assert await seat.settle_withdrawals() == 0, "nothing asked twice"
             assert len(await connector.withdrawals()) == 1
+            assert await seat.manage_margin(policy) == 0, "at the target: nothing moves"
+            assert await seat.withdraw_margin(10**15) < 10**15, "capped at what the exchange lets go"
 
     asyncio.run(scenario())
 
