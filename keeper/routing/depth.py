@@ -1,4 +1,4 @@
-"""Best-execution routing across perp venues: the split of one order that minimises its expected cost.
+"""The router over the depth model: the split of one order across venues that each fill along a size-linear book.
 
 Pure computation, no I/O. Each venue fills a market order of absolute size q (base units) at an average
 price of mark x (1 + h + q / 2D) (half-spread h, depth D: a size-linear book) and charges a taker fee f on
