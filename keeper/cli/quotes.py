@@ -1,9 +1,11 @@
-"""`primevault quotes MARKET SIZE`: every venue's quote next to the routed split, in one view."""
+"""`primevault quotes MARKET SIZE`: every venue's quote next to the routed split, in one view; with `--book`, the
+venues' consolidated book (the meta-exchange) and the split the book router finds over it."""
 
 from __future__ import annotations
 
 import json
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import click
@@ -11,8 +13,10 @@ import click
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.params import JSON_OPTION
 from keeper.client.feeds import FeedClient
+from keeper.client.venues import WAD, Venue
+from keeper.client.venues.books import sampled_book
 from keeper.client.venues.registry import load_venues
-from keeper.routing import route
+from keeper.routing import BUY, SELL, BookOrder, BookSplit, MergedLevel, consolidated_book, route, route_books
 from keeper.units import parse_amount
 
 
@@ -27,9 +31,23 @@ from keeper.units import parse_amount
     show_default=True,
     help="Holding period over which funding is counted in the cost.",
 )
+@click.option(
+    "--book",
+    is_flag=True,
+    help="Also show the venues' consolidated book (the meta-exchange) and the split routed over it.",
+)
+@click.option(
+    "--levels",
+    type=click.IntRange(1, 100),
+    default=10,
+    show_default=True,
+    help="With --book: levels each venue's book is sampled in, down to SIZE (one quote call each).",
+)
 @JSON_OPTION
 @pass_context
-def quotes(ctx: CliContext, market: str, size: str, side: str, horizon_hours: float, as_json: bool) -> None:
+def quotes(
+    ctx: CliContext, market: str, size: str, side: str, horizon_hours: float, book: bool, levels: int, as_json: bool
+) -> None:
     """Quote SIZE of MARKET on every venue and route it.
 
     SIZE is in base units (2.5 means 2.5 BTC); MARKET is a ticker like BTC-USD.
@@ -72,9 +90,12 @@ def quotes(ctx: CliContext, market: str, size: str, side: str, horizon_hours: fl
         "saving_vs_best_single": single_usd - routed_usd,
         "best_single_venue": venues[split.best_single_venue].name,
     }
+    order = BookOrder(int(amount * WAD), direction, int(mark * WAD), int(horizon))
+    books = _book_view(venues, market, order, levels) if book else {}
     if as_json:
         document = {"market": market, "side": side, "size": amount, "mark": mark, "horizon_hours": horizon_hours}
-        click.echo(json.dumps({**document, "venues": quoted, "routed": routed}, indent=2, default=_decimal_text))
+        document |= {"venues": quoted, "routed": routed, **books}
+        click.echo(json.dumps(document, indent=2, default=_decimal_text))
         return
 
     click.echo(f"{market} {side} {amount.normalize():f} at mark {mark:,.2f}; funding counted over {horizon_hours:g}h")
@@ -92,6 +113,75 @@ def quotes(ctx: CliContext, market: str, size: str, side: str, horizon_hours: fl
         f"{'routed':<10} {parts}: expected cost {routed_usd:,.2f} ({routed['cost_bps']:.2f} bps), "
         f"saving {routed['saving_vs_best_single']:,.2f} against the best single venue ({routed['best_single_venue']})"
     )
+    if book:
+        _echo_book(books, levels, amount, horizon_hours)
+
+
+def _book_view(venues: list[Venue], market: str, order: BookOrder, levels: int) -> dict[str, Any]:
+    """Each venue's book sampled down to the order's size (so any one of them could fill it), merged both ways, and
+    the book router's split of the order over them."""
+    books = [sampled_book(v, market, Decimal(order.size) / WAD, levels) for v in venues]
+    split = route_books(order, books)
+    sides = {
+        name: [_level_row(level) for level in consolidated_book(books, BookOrder(order.size, way, order.mark))]
+        for name, way in (("asks", BUY), ("bids", SELL))
+    }
+    return {"book": sides, "book_routed": _book_route_row(split)}
+
+
+def _level_row(level: MergedLevel) -> dict[str, Any]:
+    return {
+        "venue": level.venue,
+        "size": Decimal(level.size) / WAD,
+        "price": Decimal(level.price) / WAD,
+        "all_in_price": _decimal(level.all_in_price),
+    }
+
+
+def _book_route_row(split: BookSplit) -> dict[str, Any]:
+    notional = Decimal(split.order.mark) * split.order.size / WAD / WAD
+    cost = _decimal(split.cost_vs_mark)
+    best, single = split.best_single, split.best_single_cost
+    return {
+        "sizes": {f.venue: Decimal(f.size) / WAD for f in split.fills if f.size},
+        "average_prices": {f.venue: _decimal(f.average_price) for f in split.fills if f.size},
+        "cost_vs_mark": cost,
+        "cost_bps": cost / notional * 10_000,
+        "saving_vs_best_single": None if single is None else _decimal(single - split.cost),
+        "best_single_venue": None if best is None else split.fills[best].venue,
+    }
+
+
+def _echo_book(books: dict[str, Any], levels: int, amount: Decimal, horizon_hours: float) -> None:
+    click.echo(
+        f"consolidated book (meta-exchange): each venue in {levels} levels down to {amount.normalize():f}; "
+        f"all-in prices count the taker fee and {horizon_hours:g}h of funding"
+    )
+    click.echo(f"{'side':<5} {'venue':<10} {'size':>12} {'price':>14} {'all-in':>14}")
+    for name, rows in books["book"].items():
+        for row in rows:
+            click.echo(
+                f"{name[:-1]:<5} {row['venue']:<10} {row['size'].normalize():>12f} {row['price']:>14,.2f} "
+                f"{row['all_in_price']:>14,.2f}"
+            )
+    routed = books["book_routed"]
+    prices = routed["average_prices"]
+    parts = ", ".join(f"{name} {size.normalize():f} at {prices[name]:,.2f}" for name, size in routed["sizes"].items())
+    best = routed["best_single_venue"]
+    saving = (
+        "no single venue can fill it"
+        if best is None
+        else f"saving {routed['saving_vs_best_single']:,.2f} against the best single venue ({best})"
+    )
+    click.echo(
+        f"{'book route':<10} {parts}: cost {routed['cost_vs_mark']:,.2f} beyond the mark "
+        f"({routed['cost_bps']:.2f} bps), {saving}"
+    )
+
+
+def _decimal(value: Fraction) -> Decimal:
+    """An exact USD amount, to Decimal's precision, for display."""
+    return Decimal(value.numerator) / Decimal(value.denominator)
 
 
 def _decimal_text(value: object) -> str:
