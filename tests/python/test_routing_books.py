@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
 
@@ -37,8 +38,8 @@ USD = WAD
 
 def book(
     name: str,
-    asks: list[tuple[float, float]],
-    bids: list[tuple[float, float]] = (),  # type: ignore[assignment]
+    asks: Sequence[tuple[float, float]],
+    bids: Sequence[tuple[float, float]] = (),
     *,
     fee_ppm: int = 0,
     step: int = LOT,
@@ -58,8 +59,8 @@ def book(
     )
 
 
-def order(size: float, side: int = BUY, **kwargs: int | None) -> BookOrder:
-    return BookOrder(int(size * WAD), side, 100 * USD, **kwargs)  # type: ignore[arg-type]
+def order(size: float, side: int = BUY, horizon_seconds: int = 0, max_delay_seconds: int | None = None) -> BookOrder:
+    return BookOrder(int(size * WAD), side, 100 * USD, horizon_seconds, max_delay_seconds)
 
 
 def sizes(split: BookSplit) -> list[float]:
