@@ -5,7 +5,7 @@ listing."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
@@ -24,6 +24,8 @@ from keeper.client.base import AccessControlledClient, struct
 from keeper.client.venues import Venue
 from keeper.client.venues.registry import load_venues
 from keeper.exceptions import ConfigError, InputError, PrimeVaultError, TransactionReverted
+from keeper.risk.health import MAX_VENUES
+from keeper.risk.margin import slot_exposure
 from keeper.routing import route
 
 log = logging.getLogger("primevault.trading")
@@ -409,12 +411,30 @@ class TradingClient(AccessControlledClient):
         books = []
         for market_id, market in enumerate(self.deployment.markets):
             for venue_id, venue in enumerate(self._venue_names):
-                fn = self.contract.functions.backstopPosition(market_id, venue_id)
-                entry = struct(BookEntry, fn, fn.call())
+                entry = self._backstop_entry(market_id, venue_id)
                 if entry.size:
                     size, price = Decimal(entry.size) / WAD, Decimal(entry.entry_price) / WAD
                     books.append(BackstopView(market_id, venue_id, market.ticker, venue, size, price))
         return books
+
+    def venue_exposures(self, venue_id: int, legs: Mapping[int, int] | None) -> list[int]:
+        """Per market, the size a venue must be margined for (`keeper.risk.margin.slot_exposure`), WAD base units:
+        the netted position, or with the clients' gross `legs` per slot (from a scan) the legs plus the backstop."""
+        exposures = []
+        for market_id in range(len(self.deployment.markets)):
+            net = self.net_position(market_id, venue_id)
+            slot = market_id * MAX_VENUES + venue_id
+            book = self.backstop_position(market_id, venue_id) if legs is not None else 0
+            exposures.append(slot_exposure(net, legs.get(slot, 0) if legs is not None else None, book))
+        return exposures
+
+    def backstop_position(self, market_id: int, venue_id: int) -> int:
+        """The backstop book's signed position in one (market, venue), WAD base units."""
+        return int(self._backstop_entry(market_id, venue_id).size)
+
+    def _backstop_entry(self, market_id: int, venue_id: int) -> BookEntry:
+        fn = self.contract.functions.backstopPosition(market_id, venue_id)
+        return struct(BookEntry, fn, fn.call())
 
     def unwind_backstop(self, unwinds: Sequence[BackstopUnwind]) -> list[TxReceipt | TransactionReverted]:
         """Sends every unwind before waiting for any (to share a block); each one's receipt or decoded revert."""

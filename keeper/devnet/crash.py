@@ -485,6 +485,14 @@ def _events(
         (e["blockNumber"], tickers[e["args"]["market"]], venues[e["args"]["venue"]], abs(e["args"]["size"]))
         for e in module.BackstopUnwound().get_logs(from_block=from_block)
     ]
+    # At the seat, an unwind is a child whose fills book to the backstop as the exchange makes them.
+    unwind_children = {e["args"]["childId"] for e in module.BackstopUnwindCommitted().get_logs(from_block=from_block)}
+    unwound += [
+        (e["blockNumber"], tickers[e["args"]["market"]], venues[e["args"]["venue"]], abs(e["args"]["size"]))
+        for e in module.LateFillToBackstop().get_logs(from_block=from_block)
+        if e["args"]["childId"] in unwind_children
+    ]
+    unwound.sort()
     return liquidations, positions, unwound, bad_debt, absorbed, sold
 
 

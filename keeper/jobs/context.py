@@ -5,8 +5,9 @@ unhealthy until one succeeds)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from web3 import Web3
@@ -24,6 +25,24 @@ from keeper.pricestore import PriceStore
 log = logging.getLogger("primevault.keeper")
 
 
+class GrossLegs:
+    """The latest scan's gross legs per (market, venue) slot (`keeper.risk.margin.gross_legs`), shared between the
+    liquidation job that writes them and the margin and seat jobs that read them, on other threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._legs: Mapping[int, int] | None = None
+
+    def set(self, legs: Mapping[int, int]) -> None:
+        with self._lock:
+            self._legs = dict(legs)
+
+    def get(self) -> Mapping[int, int] | None:
+        """None until a scan of every account has run."""
+        with self._lock:
+            return self._legs
+
+
 @dataclass(frozen=True)
 class JobContext:
     config: KeeperConfig
@@ -32,6 +51,7 @@ class JobContext:
     metrics: KeeperMetrics
     health: Health
     roles: frozenset[str] = frozenset()  # held by the key (see `keeper.jobs.roles.check_roles`)
+    legs: GrossLegs = field(default_factory=GrossLegs)
 
     @classmethod
     def build(cls, config: KeeperConfig, clients: Clients, roles: frozenset[str] = frozenset()) -> JobContext:

@@ -10,6 +10,7 @@ from keeper.client.vault import LiquidationResult
 from keeper.exceptions import TransactionReverted
 from keeper.jobs.context import JobContext
 from keeper.liquidator import Scan, batches, liquidation_gas, scan
+from keeper.risk.margin import gross_legs
 
 log = logging.getLogger("primevault.keeper")
 
@@ -37,6 +38,8 @@ class LiquidationJob:
                 return []
             raise
         self.last_scan = found
+        if c.config.shard[1] == 1:  # a shard sees only its accounts: the margin jobs fall back to the netted book
+            c.legs.set(gross_legs((p.slot, p.size) for a in found.accounts for p in a.positions))
         if found.unusable_assets:
             # The vault skips accounts it cannot price; the keeper leaves them out and goes on with the rest.
             c.health.fail(f"price feed unusable for {', '.join(found.unusable_assets)}")

@@ -88,7 +88,7 @@ class SeatJob:
                 while not (self._stopping.is_set() or self._stop_requested.is_set()):
                     await self._guarded("seat cycle", lambda: self._cycle(seat, trading))
                     await self._guarded("seat account", seat.post_account)
-                    await self._guarded("seat margin", lambda: seat.manage_margin(margin_policy(c)))
+                    await self._guarded("seat margin", lambda: seat.manage_margin(margin_policy(c), c.legs.get()))
                     await self._guarded("seat backstop", lambda: self._unwind(seat, trading))
                     if time.monotonic() >= next_reconcile:
                         await self._guarded("seat reconcile", lambda: self._reconcile(seat))

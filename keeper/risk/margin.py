@@ -1,9 +1,15 @@
 """How much margin to move to or from a venue: a floor, a target and a ceiling, as multiples of the initial margin the
-venue asks for the vault's positions there, with a minimum kept at every venue."""
+venue would ask for the vault's gross legs there (every client's position, not only the netted book the venue
+margins today), with a minimum kept at every venue."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+
+WAD = Decimal(10) ** 18
+PPM = Decimal(10) ** 6
 
 
 @dataclass(frozen=True)
@@ -26,3 +32,34 @@ class MarginPolicy:
         if net + pending > ceiling and net > target:
             return -min(net + pending - target, net - target)
         return 0
+
+
+def gross_legs(positions: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """The sum of |size| per (market, venue) slot over `positions` (slot, signed size): the legs a venue must carry
+    if the vault's clients stop netting each other out there (one side liquidated into the backstop and closed)."""
+    legs: dict[int, int] = {}
+    for slot, size in positions:
+        legs[slot] = legs.get(slot, 0) + abs(size)
+    return legs
+
+
+def slot_exposure(net: int, legs: int | None, book: int) -> int:
+    """The size (absolute) a venue must be margined for in one market: the larger of the vault's netted position and
+    its clients' gross legs plus the backstop's book (`legs` None: unknown, the netted position alone). The venue
+    margins only the netted book, but a liquidation can take one side of a netted pair into the backstop and close
+    it, growing the netted position at once."""
+    return max(abs(net), legs + abs(book)) if legs is not None else abs(net)
+
+
+def venue_requirement(
+    exposures: Sequence[int], marks: Sequence[Decimal], initial_margin_ppm: Sequence[int], decimals: int
+) -> int:
+    """Initial margin for `exposures` (WAD base units per market) at `marks`, in base-token units rounded up."""
+    need = sum(
+        (
+            Decimal(size) / WAD * mark * ppm / PPM
+            for size, mark, ppm in zip(exposures, marks, initial_margin_ppm, strict=True)
+        ),
+        Decimal(0),
+    )
+    return int(need.scaleb(decimals).to_integral_value(ROUND_CEILING))

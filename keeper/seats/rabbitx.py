@@ -37,7 +37,7 @@ from keeper.connectors.rabbitx.models import BalanceOperation, Fill, Order, Orde
 from keeper.connectors.rabbitx.vocabulary import OrderStatus, OrderType, Side, TimeInForce
 from keeper.exceptions import TransactionReverted
 from keeper.risk.backstop import unwind_limit
-from keeper.risk.margin import MarginPolicy
+from keeper.risk.margin import MarginPolicy, venue_requirement
 
 log = logging.getLogger("primevault.keeper")
 
@@ -274,20 +274,18 @@ class RabbitXSeat:
 
     # ------------------------------------------------------------------ margin
 
-    async def manage_margin(self, policy: MarginPolicy) -> int:
-        """Keeps the seat's margin between the policy's floor and ceiling of what the vault's netted positions at the
-        exchange need: a deposit goes into custody (credited after the exchange's confirmations), a withdrawal
-        starts at the exchange (`withdraw_margin`). Returns the base units moved in (positive) or out (negative)."""
-        need = Decimal(0)
-        for market_id in range(len(self.trading.deployment.markets)):
-            size = await asyncio.to_thread(self.trading.net_position, market_id, self.venue_id)
-            if size:
-                params = await asyncio.to_thread(self.adapter.market, market_id)
-                mark = await asyncio.to_thread(self.feeds[market_id].price)
-                need += abs(Decimal(size)) / WAD * mark * params.initial_margin_ppm / PPM
+    async def manage_margin(self, policy: MarginPolicy, legs: Mapping[int, int] | None = None) -> int:
+        """Keeps the seat's margin between the policy's floor and ceiling of what the vault's positions at the
+        exchange need (its gross `legs` from the last scan, else the netted book; see `slot_exposure`): a deposit
+        goes into custody (credited after the exchange's confirmations), a withdrawal starts at the exchange
+        (`withdraw_margin`). Returns the base units moved in (positive) or out (negative)."""
+        marks = [await asyncio.to_thread(feed.price) for feed in self.feeds]
+        exposures = await asyncio.to_thread(self.trading.venue_exposures, self.venue_id, legs)
+        ppms = [(await asyncio.to_thread(self.adapter.market, m)).initial_margin_ppm for m in range(len(marks))]
+        need = venue_requirement(exposures, marks, ppms, self.base_decimals)
         net = await self._margin_now()
         pending = await asyncio.to_thread(self.adapter.pending_withdrawals)
-        move = policy.move(self._units(need, ROUND_CEILING), net, pending)
+        move = policy.move(need, net, pending)
         if move > 0:
             log.info("seat: margin %d below its floor: depositing %d into custody", net, move)
             await asyncio.to_thread(self.trading.deposit_margin, self.venue_id, move)

@@ -213,6 +213,32 @@ def test_the_keeper_tops_up_venue_margin_before_an_unwind_that_grows_the_venue_p
     assert net >= initial
 
 
+def test_the_margin_job_funds_a_netted_pair_for_its_gross_legs(traders: Chain, tmp_path: Path) -> None:
+    alice, bob = trading(traders, 1), trading(traders, 2)
+    a, b = traders.account(1).address, traders.account(2).address
+    alice.submit(a, "BTC-USD", Decimal(2), Decimal(61_500), deadline(traders))
+    bob.submit(b, "BTC-USD", Decimal(-2), Decimal(58_500), deadline(traders))
+    keeper = keeper_for(traders, tmp_path, margin_minimum=0, jobs=("liquidation", "orders", "margin"))
+    keeper.jobs.orders.run()
+    client = keeper.clients.trading
+    assert client is not None
+    held = [(v, alice.net_position(0, v)) for v in range(2)]
+    assert sum(abs(n) for _, n in held) < 4 * WAD, "the pair nets out, in part at least, at the venues"
+    assert keeper.context.legs.get() is None
+    keeper.jobs.liquidation.run()  # the scan sees every client's legs
+    legs = keeper.context.legs.get()
+    assert legs is not None and sum(legs.values()) == 4 * WAD
+
+    keeper.jobs.margin.run()
+    for venue_id, adapter in enumerate(client.adapters()):
+        exposure = client.venue_exposures(venue_id, legs)[0]
+        assert exposure == legs.get(venue_id, 0) >= abs(client.net_position(0, venue_id))
+        need = exposure * 60_000 * adapter.market(0).initial_margin_ppm // 10**6 // 10**12
+        # Funded for the legs (between the floor and the ceiling), where the netted book alone would have let the
+        # margin go down to nothing.
+        assert need > 0 and 3 * need <= adapter.margin().net_collateral <= 8 * need
+
+
 # ---------------------------------------------------------------------- orders
 
 
