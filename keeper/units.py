@@ -46,3 +46,8 @@ def format_units(units: int, decimals: int, places: int | None = None) -> str:
         return f"{value:,.{places}f}"
     text = f"{value:,f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def plain_units(units: int, decimals: int) -> str:
+    """`units` as an exact decimal string without thousands separators or trailing zeros (for JSON)."""
+    return format_units(units, decimals).replace(",", "")

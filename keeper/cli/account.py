@@ -21,7 +21,7 @@ from keeper.risk.capacity import (
     withdrawable_base,
     withdrawable_collateral,
 )
-from keeper.units import format_units, parse_amount
+from keeper.units import format_units, parse_amount, plain_units
 
 _sub_option = click.option(
     "--sub", "sub_id", type=click.IntRange(0, 255), default=0, show_default=True, help="Sub-account id 0..255."
@@ -88,12 +88,12 @@ def account_view(client: VaultClient, target: str, has_positions: bool) -> dict[
         )
         if holding.balance:
             collateral[token.symbol] = {
-                "balance": _human(holding.balance, token.decimals),
-                "withdrawable": _human(withdrawable_collateral(holding, free, checked), token.decimals),
+                "balance": plain_units(holding.balance, token.decimals),
+                "withdrawable": plain_units(withdrawable_collateral(holding, free, checked), token.decimals),
             }
 
     def usd(units: int) -> str:
-        return _human(units, base.decimals)
+        return plain_units(units, base.decimals)
 
     return {
         "account": target,
@@ -141,11 +141,6 @@ def render_account(view: dict[str, Any]) -> str:
         lines.append(f"health                   {view['health']}")
     lines.append(f"liquidatable             {'YES' if view['liquidatable'] else 'no'}")
     return "\n".join(lines)
-
-
-def _human(units: int, decimals: int) -> str:
-    """Exact decimal string of `units`, without thousands separators or trailing zeros (machine-readable)."""
-    return format_units(units, decimals).replace(",", "")
 
 
 @account.command()

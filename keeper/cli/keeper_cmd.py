@@ -23,7 +23,7 @@ from keeper.jobs.roles import check_roles
 from keeper.liquidator import arrays, risk_parameters
 from keeper.risk.haircuts import HaircutProposal
 from keeper.risk.stress import StressResult, parse_shocks, shocked, stress
-from keeper.units import format_units
+from keeper.units import format_units, plain_units
 from keeper.wiring import wire
 
 _config_option = click.option(
@@ -143,7 +143,7 @@ def run(
 
 @click.group("risk")
 def risk_group() -> None:
-    """Haircuts and stress tests, computed by the keeper's engine."""
+    """Haircuts, stress tests and the vault's exposure to its venues, computed by the keeper's engine."""
 
 
 @risk_group.command()
@@ -243,6 +243,60 @@ def stress_command(ctx: CliContext, config_path: Path | None, shock: str, as_jso
     click.echo(f"reserves                  {Decimal(view['reserves']):,.2f} {symbol}")
     click.echo(f"covered by reserves       {'yes' if result.covered else 'NO'}")
     click.echo(f"computed in               {time.monotonic() - started:.2f}s")
+
+
+@risk_group.command("venues")
+@_config_option
+@JSON_OPTION
+@pass_context
+def venues_command(ctx: CliContext, config_path: Path | None, as_json: bool) -> None:
+    """The vault's own exposure to each venue.
+
+    Its margin account there (net collateral with unrealized PnL, initial and maintenance margin), withdrawals on
+    their way back, deposits a seat's exchange has not credited yet, the venue's report of the netted positions,
+    and how old a seat's report is. Reads only: needs no key.
+    """
+    config = _keeper_config(ctx, config_path, need_key=False, metrics_port="off", jobs=())
+    clients = wire(config, sign=False).clients
+    if clients.trading is None:
+        raise click.UsageError("this deployment has no trading module, so no venues")
+    deployment = clients.deployment
+    exposures = [a.exposure(len(deployment.markets)) for a in clients.trading.adapters()]
+    base = deployment.base
+    tickers = [m.ticker for m in deployment.markets]
+
+    def amount(units: int) -> str:
+        return format_units(units, base.decimals)
+
+    if as_json:
+        views = [
+            {
+                "venue": e.venue,
+                "net_collateral": plain_units(e.net_collateral, base.decimals),
+                "initial_margin": plain_units(e.initial_margin, base.decimals),
+                "maintenance_margin": plain_units(e.maintenance_margin, base.decimals),
+                "withdrawals_pending": plain_units(e.withdrawals_pending, base.decimals),
+                "deposits_in_flight": plain_units(e.deposits_in_flight, base.decimals),
+                "positions": {t: plain_units(p, 18) for t, p in zip(tickers, e.positions, strict=True)},
+                "reported_at": e.reported_at,
+            }
+            for e in exposures
+        ]
+        click.echo(json.dumps({"symbol": base.symbol, "venues": views}, indent=2))
+        return
+    now = int(clients.w3.eth.get_block("latest")["timestamp"])
+    click.echo(
+        f"{'venue':<14} {'collateral':>16} {'initial':>14} {'maintenance':>14} {'withdrawing':>14} {'depositing':>14}"
+        f"  {'report':>8}  positions ({base.symbol} amounts)"
+    )
+    for e in exposures:
+        held = ", ".join(f"{t} {format_units(p, 18)}" for t, p in zip(tickers, e.positions, strict=True) if p) or "none"
+        age = f"{now - e.reported_at}s ago" if e.reported_at is not None else "on chain"
+        click.echo(
+            f"{e.venue:<14} {amount(e.net_collateral):>16} {amount(e.initial_margin):>14} "
+            f"{amount(e.maintenance_margin):>14} {amount(e.withdrawals_pending):>14} {amount(e.deposits_in_flight):>14}"
+            f"  {age:>8}  {held}"
+        )
 
 
 def _float_text(value: float) -> str:

@@ -3,6 +3,7 @@ each adapter read with its own contract's ABI."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from web3 import Web3
@@ -40,6 +41,26 @@ class AdapterMarket:
     funding_rate_per_second: int
 
 
+@dataclass(frozen=True)
+class VenueExposure:
+    """What the vault holds at one venue, base-token units: its margin account there (unrealized PnL included in the
+    collateral), what is on its way back, and, at a seat, what is on its way in and how old the exchange's report is."""
+
+    venue: str
+    net_collateral: int
+    initial_margin: int
+    maintenance_margin: int
+    withdrawals_pending: int
+    deposits_in_flight: int
+    positions: tuple[int, ...]  # the venue's report of the vault's netted position per market, WAD base units
+    reported_at: int | None  # a seat's last report (unix time); None where the venue's contract is read directly
+
+    @property
+    def total(self) -> int:
+        """Everything the vault has at or on its way to and from the venue."""
+        return self.net_collateral + self.withdrawals_pending
+
+
 class AdapterClient(ContractClient):
     def __init__(self, w3: Web3, venue: VenueInfo, sender: Sender | None = None) -> None:
         if venue.adapter is None or venue.name not in ADAPTER_ARTIFACTS:
@@ -62,6 +83,20 @@ class AdapterClient(ContractClient):
     def pending_withdrawals(self) -> int:
         """Margin requested back and not yet claimed, base-token units."""
         return int(self.contract.functions.pendingWithdrawals().call())
+
+    def exposure(self, markets: int) -> VenueExposure:
+        """The vault's exposure to this venue (`markets` perp markets)."""
+        margin = self.margin()
+        return VenueExposure(
+            self.name,
+            margin.net_collateral,
+            margin.initial_margin,
+            margin.maintenance_margin,
+            self.pending_withdrawals(),
+            0,
+            tuple(self.position(m) for m in range(markets)),
+            None,
+        )
 
     def market(self, market_id: int) -> AdapterMarket:
         fn = self.contract.functions.marketParams(market_id)
@@ -111,6 +146,15 @@ class SeatAdapterClient(AdapterClient):
     def last_report(self) -> LastSeatReport:
         fn = self.contract.functions.lastReport()
         return struct(LastSeatReport, fn, fn.call())
+
+    def exposure(self, markets: int) -> VenueExposure:
+        """As `AdapterClient.exposure`, with the deposits the exchange has not credited and the report's age; the
+        collateral includes the deposits in flight (as the adapter's `margin` does)."""
+        return dataclasses.replace(
+            super().exposure(markets),
+            deposits_in_flight=self.deposits_in_flight(),
+            reported_at=self.last_report().reported_at,
+        )
 
     def deposits_in_flight(self) -> int:
         """Deposited into the exchange's custody and not yet credited there, base-token units."""

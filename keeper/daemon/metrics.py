@@ -37,6 +37,23 @@ class KeeperMetrics:
         )
         self.orders_cancelled = Counter("primevault_orders_cancelled", "Orders cancelled", ["reason"], registry=r)
         self.healthy = Gauge("primevault_keeper_healthy", "1 when the chain and prices are fresh", registry=r)
+        # The vault's own exposure to each venue, base-token units (see `keeper.client.adapters.VenueExposure`).
+        venue = ["venue"]
+        self.venue_collateral = Gauge(
+            "primevault_venue_collateral", "The vault's net collateral at a venue, PnL included", venue, registry=r
+        )
+        self.venue_maintenance = Gauge(
+            "primevault_venue_maintenance_margin", "What a venue asks to keep the vault's positions", venue, registry=r
+        )
+        self.venue_withdrawals = Gauge(
+            "primevault_venue_withdrawals_pending", "Margin asked back from a venue, not yet paid", venue, registry=r
+        )
+        self.venue_deposits = Gauge(
+            "primevault_venue_deposits_in_flight", "Margin sent to a seat's exchange, not credited", venue, registry=r
+        )
+        self.venue_report_age = Gauge(
+            "primevault_venue_report_age_seconds", "Age of a seat's last report of its account", venue, registry=r
+        )
 
 
 class Health:

@@ -1,9 +1,12 @@
-"""The reconciliation job: compares each venue's positions and margin with the vault's books. Reads only."""
+"""The reconciliation job: compares each venue's positions and margin with the vault's books, and publishes the
+vault's exposure to each venue in the metrics. Reads only."""
 
 from __future__ import annotations
 
 import logging
+import time
 
+from keeper.client.adapters import VenueExposure
 from keeper.jobs.context import JobContext
 
 log = logging.getLogger("primevault.keeper")
@@ -25,11 +28,13 @@ class ReconcileJob:
             return 0
         mismatches = 0
         for venue_id, adapter in enumerate(trading.adapters()):
+            exposure = adapter.exposure(len(c.deployment.markets))
+            self._publish(exposure)
             for market_id, market in enumerate(c.deployment.markets):
                 if adapter.name == c.config.seat_venue:
                     continue
                 books = trading.net_position(market_id, venue_id)
-                venue = adapter.position(market_id)
+                venue = exposure.positions[market_id]
                 if books != venue:
                     mismatches += 1
                     c.metrics.mismatches.labels(adapter.name, "position").inc()
@@ -40,14 +45,22 @@ class ReconcileJob:
                         venue,
                         books,
                     )
-            margin = adapter.margin()
-            if margin.net_collateral < margin.maintenance_margin:
+            if exposure.net_collateral < exposure.maintenance_margin:
                 mismatches += 1
                 c.metrics.mismatches.labels(adapter.name, "margin").inc()
                 log.error(
                     "ALERT reconciliation: %s margin %d below its maintenance %d",
                     adapter.name,
-                    margin.net_collateral,
-                    margin.maintenance_margin,
+                    exposure.net_collateral,
+                    exposure.maintenance_margin,
                 )
         return mismatches
+
+    def _publish(self, exposure: VenueExposure) -> None:
+        metrics, venue = self.context.metrics, exposure.venue
+        metrics.venue_collateral.labels(venue).set(exposure.net_collateral)
+        metrics.venue_maintenance.labels(venue).set(exposure.maintenance_margin)
+        metrics.venue_withdrawals.labels(venue).set(exposure.withdrawals_pending)
+        metrics.venue_deposits.labels(venue).set(exposure.deposits_in_flight)
+        if exposure.reported_at is not None:
+            metrics.venue_report_age.labels(venue).set(time.time() - exposure.reported_at)

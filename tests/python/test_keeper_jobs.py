@@ -213,12 +213,14 @@ def test_the_keeper_tops_up_venue_margin_before_an_unwind_that_grows_the_venue_p
     assert net >= initial
 
 
-def test_the_margin_job_funds_a_netted_pair_for_its_gross_legs(traders: Chain, tmp_path: Path) -> None:
+def test_the_margin_job_funds_a_netted_pair_for_its_gross_legs_and_publishes_the_exposure(
+    traders: Chain, tmp_path: Path
+) -> None:
     alice, bob = trading(traders, 1), trading(traders, 2)
     a, b = traders.account(1).address, traders.account(2).address
     alice.submit(a, "BTC-USD", Decimal(2), Decimal(61_500), deadline(traders))
     bob.submit(b, "BTC-USD", Decimal(-2), Decimal(58_500), deadline(traders))
-    keeper = keeper_for(traders, tmp_path, margin_minimum=0, jobs=("liquidation", "orders", "margin"))
+    keeper = keeper_for(traders, tmp_path, margin_minimum=0, jobs=("liquidation", "orders", "margin", "reconcile"))
     keeper.jobs.orders.run()
     client = keeper.clients.trading
     assert client is not None
@@ -237,6 +239,16 @@ def test_the_margin_job_funds_a_netted_pair_for_its_gross_legs(traders: Chain, t
         # Funded for the legs (between the floor and the ceiling), where the netted book alone would have let the
         # margin go down to nothing.
         assert need > 0 and 3 * need <= adapter.margin().net_collateral <= 8 * need
+
+    # The vault's exposure to each venue, in /metrics.
+    assert keeper.jobs.reconcile.run() == 0
+    withdrawing = {}
+    for adapter in client.adapters():
+        collateral = keeper.metrics.venue_collateral.labels(adapter.name)._value.get()
+        assert collateral == adapter.margin().net_collateral
+        withdrawing[adapter.name] = keeper.metrics.venue_withdrawals.labels(adapter.name)._value.get()
+        assert withdrawing[adapter.name] == adapter.pending_withdrawals()
+    assert withdrawing["rabbitx"] > 0, "the excess is on its way back from the venue with delayed withdrawals"
 
 
 # ---------------------------------------------------------------------- orders

@@ -140,3 +140,22 @@ def test_keeper_run_once_liquidates_what_is_due_and_says_so(chain: Chain, tmp_pa
     for account in borrowers:
         assert not vault.health(account).liquidatable, "each restored by the one cycle"
         assert vault.collateral_balance(account, "WETH") < 10**18, "partially absorbed"
+
+
+def test_venues_shows_the_vaults_exposure_to_each_venue_without_a_key(chain: Chain, tmp_path: Path) -> None:
+    admin = chain.client(0)
+    assert admin.sender is not None
+    seed_local_liquidity(admin.sender, chain.deployment)
+    result = run(chain, tmp_path, "risk", "venues", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["symbol"] == chain.deployment.base.symbol
+    venues = {v["venue"]: v for v in document["venues"]}
+    assert set(venues) == {v.name for v in chain.deployment.venues}
+    for view in venues.values():
+        assert view["net_collateral"] == "250000", "the margin the local seed posted, exact"
+        assert view["withdrawals_pending"] == "0" and view["reported_at"] is None
+        assert view["positions"] == {m.ticker: "0" for m in chain.deployment.markets}
+    table = run(chain, tmp_path, "risk", "venues")
+    assert table.exit_code == 0, table.output
+    assert "250,000" in table.output and "on chain" in table.output

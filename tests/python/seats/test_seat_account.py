@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import aiohttp
 import pytest
+from click.testing import CliRunner
 
 from keeper.chain.keys import dev_account
+from keeper.cli.main import cli
 from keeper.client.tokens import TokenClient
 from keeper.client.trading import TradingClient
 from keeper.connectors.rabbitx.client import RabbitXClient
@@ -72,6 +75,13 @@ def test_the_seat_posts_its_account_and_withdraws_margin_above_its_ceiling(
             assert adapter.deposits_in_flight() == 0, "the exchange credited the seat's deposit"
             assert adapter.last_report().credited_deposits == SEAT_MARGIN * 10**6
             assert await seat.post_account() is None, "nothing changed: nothing posted"
+            shown = CliRunner().invoke(
+                cli, ["--deployment", str(market.deployment_file), "risk", "venues", "--json"], catch_exceptions=False
+            )
+            [view] = [v for v in json.loads(shown.output)["venues"] if v["venue"] == SEAT_VENUE]
+            assert view["positions"]["ETH-USD"] == "0.8" and view["deposits_in_flight"] == "0"
+            assert view["reported_at"] == adapter.last_report().reported_at
+            assert D(view["net_collateral"]) == equity.quantize(D("0.000001"), rounding="ROUND_FLOOR")
 
             # Far above the ceiling for 0.8 ETH: the seat withdraws down to the target, through the API (the exchange
             # debits and signs), on chain (pending), out of custody with the signed claim, into the vault.
