@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -10,11 +11,13 @@ from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import click
 from click.core import ParameterSource
 
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.params import JSON_OPTION
+from keeper.connectors.rabbitx.client import Credentials, RabbitXClient
 from keeper.daemon.config import JOBS, KeeperConfig, load_config
 from keeper.daemon.runner import Keeper
 from keeper.jobs.context import JobContext
@@ -81,7 +84,7 @@ def _keeper_config(ctx: CliContext, path: Path | None, need_key: bool = True, **
 
 @click.group("keeper")
 def keeper_group() -> None:
-    """Run the keeper daemon."""
+    """Run the keeper daemon, and onboard its seat at an exchange."""
 
 
 @keeper_group.command()
@@ -139,6 +142,49 @@ def run(
         )
     else:
         keeper.run()
+
+
+@keeper_group.command("onboard-seat")
+@_config_option
+@click.option("--base-url", required=True, help="The exchange's REST base URL (the devnet exchange prints its own).")
+@click.option("--venue", default="rabbitx-seat", show_default=True, help="The seat's venue in the deployment.")
+@click.option("--exchange-id", default="rbx", show_default=True, help="RabbitX's EID header (which chain's exchange).")
+@pass_context
+def onboard_seat(ctx: CliContext, config_path: Path | None, base_url: str, venue: str, exchange_id: str) -> None:
+    """Onboard the vault's seat at a RabbitX-style exchange.
+
+    Signs the exchange's onboarding message with the keeper's key for the seat adapter's account (the adapter names
+    the keeper in isValidSigner while the key holds EXECUTOR_ROLE) and prints the API key, secret and JWT as the
+    keeper's [rabbitx] table. Keep the output secret: it trades for the vault's account at the exchange.
+    """
+    config = _keeper_config(ctx, config_path, metrics_port="off", jobs=())
+    wiring = wire(config, sign=True)
+    trading, sender = wiring.clients.trading, wiring.sender
+    if trading is None or sender is None:
+        raise click.UsageError("this deployment has no trading module, so no seat")
+    adapter = trading.seat_adapter(trading.venue_id(venue))
+    if not adapter.is_valid_signer(sender.address):
+        raise click.UsageError(
+            f"{sender.address} cannot sign for the seat: give a key that holds EXECUTOR_ROLE on the trading module"
+        )
+
+    async def onboard() -> Credentials:
+        async with aiohttp.ClientSession() as session:
+            client = RabbitXClient(session, base_url, exchange_id=exchange_id)
+            return await client.onboard(sender.account.key.hex(), adapter.address)
+
+    credentials = asyncio.run(onboard())
+    click.echo(f"# the seat {adapter.address} at {base_url}: profile {credentials.profile_id}")
+    click.echo("[rabbitx]")
+    for name, value in (
+        ("base_url", base_url),
+        ("exchange_id", exchange_id),
+        ("api_key", credentials.api_key),
+        ("api_secret", credentials.secret),
+        ("jwt", credentials.jwt),
+    ):
+        click.echo(f"{name} = {json.dumps(value)}")
+    click.echo(f"profile_id = {credentials.profile_id}")
 
 
 @click.group("risk")

@@ -9,8 +9,10 @@ import asyncio
 import contextlib
 import json
 import time
+import tomllib
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -23,6 +25,7 @@ from keeper.client.trading import TradingClient
 from keeper.connectors.rabbitx.client import RabbitXClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
 from keeper.connectors.rabbitx.errors import RabbitXAuthError
+from keeper.connectors.rabbitx.settings import RabbitXSettings
 from keeper.devnet.deploy import SEAT_VENUE
 from keeper.risk.margin import MarginPolicy
 from tests.python.conftest import Chain
@@ -164,3 +167,28 @@ def test_the_exchange_liquidating_the_seat_is_posted_and_raised(market: Chain, e
 
 async def _flat(connector: RabbitXConnector) -> bool:
     return not [p for p in await connector.positions() if p.size]
+
+
+def test_an_operator_onboards_the_seat_from_the_cli(market: Chain, exchange: RabbitXService, tmp_path: Path) -> None:
+    base = ["--deployment", str(market.deployment_file)]
+    refused = CliRunner().invoke(
+        cli, [*base, "--dev-account", "3", "keeper", "onboard-seat", "--base-url", exchange.url]
+    )
+    assert refused.exit_code == 2
+    assert "cannot sign for the seat: give a key that holds EXECUTOR_ROLE" in refused.output
+
+    result = CliRunner().invoke(
+        cli, [*base, "--dev-account", "0", "keeper", "onboard-seat", "--base-url", exchange.url]
+    )
+    assert result.exit_code == 0, result.output
+    table = tomllib.loads(result.stdout)["rabbitx"]
+    settings = RabbitXSettings.from_mapping({**table, "data_dir": str(tmp_path)})
+    adapter = executor(market).seat_adapter(executor(market).venue_id(SEAT_VENUE))
+
+    async def read_back() -> None:
+        async with RabbitXConnector(settings) as connector:
+            assert (await connector.balance()).balance == 0, "the seat's own account, not yet funded"
+            assert settings.credentials.profile_id > 0
+
+    asyncio.run(read_back())
+    assert adapter.address.lower() in result.stdout.lower()
