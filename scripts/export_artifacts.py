@@ -20,11 +20,13 @@ CONTRACTS = {
     "DydxAdapter": "contracts/adapters/DydxAdapter.sol",
     "RabbitAdapter": "contracts/adapters/RabbitAdapter.sol",
     "RabbitXSeatAdapter": "contracts/adapters/RabbitXSeatAdapter.sol",
+    "DydxSeatAdapter": "contracts/adapters/DydxSeatAdapter.sol",
     "MockERC20": "contracts/devnet/mocks/MockERC20.sol",
     "MockPriceFeed": "contracts/devnet/mocks/MockPriceFeed.sol",
     "DydxStyleVenue": "contracts/devnet/venues/DydxStyleVenue.sol",
     "RabbitStyleVenue": "contracts/devnet/venues/RabbitStyleVenue.sol",
     "RabbitXCustody": "contracts/devnet/venues/RabbitXCustody.sol",
+    "DevnetCctpBridge": "contracts/devnet/venues/DevnetCctpBridge.sol",
 }
 
 

@@ -19,11 +19,13 @@ ARTIFACT_NAMES = (
     "DydxAdapter",
     "RabbitAdapter",
     "RabbitXSeatAdapter",
+    "DydxSeatAdapter",
     "MockERC20",
     "MockPriceFeed",
     "DydxStyleVenue",
     "RabbitStyleVenue",
     "RabbitXCustody",
+    "DevnetCctpBridge",
 )
 
 

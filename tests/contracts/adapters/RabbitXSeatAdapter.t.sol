@@ -4,7 +4,7 @@ pragma solidity 0.8.28;
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 
 import {SeatFixture} from "../utils/SeatFixture.sol";
-import {RabbitXSeatAdapter} from "../../../contracts/adapters/RabbitXSeatAdapter.sol";
+import {SeatAdapterBase} from "../../../contracts/adapters/SeatAdapterBase.sol";
 import {IVenueAdapter} from "../../../contracts/interfaces/IVenueAdapter.sol";
 import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
 
@@ -42,9 +42,7 @@ contract RabbitXSeatAdapterTest is SeatFixture {
         vm.prank(keeper);
         trading.depositMargin(SEAT, 1000e6);
         vm.expectRevert(
-            abi.encodeWithSelector(
-                RabbitXSeatAdapter.AdapterCreditedExceedsDeposited.selector, 1001e6, 1000e6
-            )
+            abi.encodeWithSelector(SeatAdapterBase.AdapterCreditedExceedsDeposited.selector, 1001e6, 1000e6)
         );
         _report(0, 0, 1001e6, 1001e6);
     }
@@ -85,7 +83,7 @@ contract RabbitXSeatAdapterTest is SeatFixture {
         // 100 s at 1 USD per second allows 100 USD of index.
         vm.expectRevert(
             abi.encodeWithSelector(
-                RabbitXSeatAdapter.AdapterFundingStepTooLarge.selector, BTC_MARKET, -101e18, 100e18
+                SeatAdapterBase.AdapterFundingStepTooLarge.selector, BTC_MARKET, -101e18, 100e18
             )
         );
         _report(0, -101e18, 0, 0);
@@ -104,7 +102,7 @@ contract RabbitXSeatAdapterTest is SeatFixture {
         vm.warp(block.timestamp + 1);
         vm.expectRevert(
             abi.encodeWithSelector(
-                RabbitXSeatAdapter.AdapterFundingStepTooLarge.selector, BTC_MARKET, 2e18, 1e18
+                SeatAdapterBase.AdapterFundingStepTooLarge.selector, BTC_MARKET, 2e18, 1e18
             )
         );
         _report(0, 3602e18, 0, 0);
@@ -114,21 +112,21 @@ contract RabbitXSeatAdapterTest is SeatFixture {
         int256[] memory two = new int256[](2);
         int256[] memory one = new int256[](1);
         vm.prank(alice);
-        vm.expectRevert(abi.encodeWithSelector(RabbitXSeatAdapter.AdapterOnlyExecutor.selector, alice));
+        vm.expectRevert(abi.encodeWithSelector(SeatAdapterBase.AdapterOnlyExecutor.selector, alice));
         seat.report(two, two, 0, 0, 0, 0);
         vm.startPrank(keeper);
-        vm.expectRevert(abi.encodeWithSelector(RabbitXSeatAdapter.AdapterReportLength.selector, 1, 2));
+        vm.expectRevert(abi.encodeWithSelector(SeatAdapterBase.AdapterReportLength.selector, 1, 2));
         seat.report(one, two, 0, 0, 0, 0);
-        vm.expectRevert(abi.encodeWithSelector(RabbitXSeatAdapter.AdapterReportLength.selector, 1, 2));
+        vm.expectRevert(abi.encodeWithSelector(SeatAdapterBase.AdapterReportLength.selector, 1, 2));
         seat.report(two, one, 0, 0, 0, 0);
         vm.stopPrank();
     }
 
     function test_nothingFillsInsideATransaction() public {
-        vm.expectRevert(RabbitXSeatAdapter.AdapterFillsOffChain.selector);
+        vm.expectRevert(SeatAdapterBase.AdapterFillsOffChain.selector);
         seat.quote(BTC_MARKET, 1e18);
         vm.prank(address(trading));
-        vm.expectRevert(RabbitXSeatAdapter.AdapterFillsOffChain.selector);
+        vm.expectRevert(SeatAdapterBase.AdapterFillsOffChain.selector);
         seat.trade(BTC_MARKET, 1e18, 61_000e18);
         vm.expectRevert(abi.encodeWithSelector(IVenueAdapter.AdapterUnknownMarket.selector, 2));
         seat.position(2);
@@ -157,5 +155,47 @@ contract RabbitXSeatAdapterTest is SeatFixture {
         );
         vm.prank(alice);
         trading.depositMargin(SEAT, 1);
+    }
+}
+
+/// @notice The margin a seat may hold is capped by the trading module's admin: the venue, not the vault, controls
+///         what sits there.
+contract SeatMarginCapTest is SeatFixture {
+    function test_theAdminCapsTheSeatsMarginAndADepositAboveItIsRefused() public {
+        vm.expectEmit(address(seat));
+        emit SeatAdapterBase.SeatMarginCapSet(60_000e6);
+        vm.prank(admin);
+        seat.setMarginCap(60_000e6);
+        vm.startPrank(keeper);
+        trading.depositMargin(SEAT, 50_000e6);
+        // In flight counts: 50,000 not yet credited + 10,001 would pass 60,000.
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                SeatAdapterBase.AdapterMarginCapExceeded.selector, 10_001e6, 60_001e6, 60_000e6
+            )
+        );
+        trading.depositMargin(SEAT, 10_001e6);
+        trading.depositMargin(SEAT, 10_000e6);
+        // A withdrawal on its way back still counts, and until the next report also in the venue's collateral.
+        trading.requestMarginWithdrawal(SEAT, 5000e6);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                SeatAdapterBase.AdapterMarginCapExceeded.selector, 1, 65_000e6 + 1, 60_000e6
+            )
+        );
+        trading.depositMargin(SEAT, 1);
+        vm.stopPrank();
+        vm.warp(block.timestamp + 60);
+        _report(0, 0, 40_000e6, 60_000e6); // credited, less the withdrawal and a loss
+        vm.prank(keeper);
+        trading.depositMargin(SEAT, 15_000e6);
+        assertEq(seat.depositsInFlight(), 15_000e6);
+    }
+
+    function test_onlyTheAdminSetsTheCap() public {
+        vm.prank(keeper);
+        vm.expectRevert(abi.encodeWithSelector(SeatAdapterBase.AdapterOnlyAdmin.selector, keeper));
+        seat.setMarginCap(0);
+        assertEq(seat.marginCap(), type(uint256).max, "uncapped until set");
     }
 }

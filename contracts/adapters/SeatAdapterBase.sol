@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
+
+import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
+import {VenueAdapterBase} from "./VenueAdapterBase.sol";
+
+/// @title SeatAdapterBase
+/// @notice What every seat at an off-chain venue shares: the vault's account there is reached through the venue's
+///         API by the keeper, orders reach it only as the trading module's child orders (order protocol v2) and
+///         `trade` refuses, and what only the venue knows (the account's positions, margin and funding index) is
+///         reported by an executor (`report`) and served by the views. Each seat moves margin its venue's way
+///         (`_sendMargin`); what comes back is paid to the seat and forwarded by `claimWithdrawal`.
+/// @dev A funding-index step is capped per second since the market's previous step, so a wrong report cannot move
+///      accounts' funding by more than the cap allows. Margin sent but not yet credited by the venue counts in
+///      `margin()` until a report says it was credited. The trading module's admin caps the margin the seat may
+///      hold (`setMarginCap`): the venue, not the vault, controls what sits there.
+///      Caveats: the views are as fresh as the last report (`reportedAt`); between a withdrawal's request and the
+///      report after it, the amount counts both in the venue's collateral and in `pendingWithdrawals`.
+abstract contract SeatAdapterBase is VenueAdapterBase {
+    /// @notice The trading module's role whose holders trade for this account and report its state.
+    bytes32 public constant EXECUTOR_ROLE = keccak256("EXECUTOR_ROLE");
+
+    /// @notice The venue's report of this account, base-token units.
+    struct AccountReport {
+        int256 netCollateral; // collateral plus unrealized PnL at the venue
+        uint256 initialMargin;
+        uint256 maintenanceMargin;
+        uint256 creditedDeposits; // cumulative deposits from this account the venue has credited
+        uint64 reportedAt;
+    }
+
+    /// @notice An executor posted the venue's view of this account.
+    event SeatReported(
+        int256 netCollateral, uint256 initialMargin, uint256 maintenanceMargin, uint256 credited
+    );
+    /// @notice `amount` of margin was sent to the venue as its transfer `transferId` (a deposit id, a bridge nonce).
+    event SeatDeposited(uint256 indexed transferId, uint256 amount);
+    /// @notice The most margin the seat may hold is now `cap` (base units).
+    event SeatMarginCapSet(uint256 cap);
+    /// @notice `amount` of margin was asked back from the venue (through its API) and awaits its payment here.
+    event SeatWithdrawalRequested(uint256 amount);
+
+    /// @notice The venue fills only off chain: orders go through child orders and the executor's fill reports.
+    error AdapterFillsOffChain();
+    /// @notice `caller` does not hold the trading module's executor role.
+    error AdapterOnlyExecutor(address caller);
+    /// @notice A report's arrays do not have one entry per market (`expected`).
+    error AdapterReportLength(uint256 length, uint256 expected);
+    /// @notice Market `market`'s funding index moved by `step` since the last report, more than `cap` allows.
+    error AdapterFundingStepTooLarge(uint8 market, int256 step, uint256 cap);
+    /// @notice The report says `credited` of this account's deposits were credited, but only `deposited` were made.
+    error AdapterCreditedExceedsDeposited(uint256 credited, uint256 deposited);
+    /// @notice Depositing `amount` would take the seat's margin to `wouldHold`, above its cap `cap`.
+    error AdapterMarginCapExceeded(uint256 amount, uint256 wouldHold, uint256 cap);
+    /// @notice `caller` is not the trading module's admin.
+    error AdapterOnlyAdmin(address caller);
+
+    /// @dev Vault market id -> the venue's market parameters in the vault's units, as the venue publishes them.
+    MarketParams[] internal _markets;
+    /// @dev Vault market id -> the largest funding-index move per second a report may make, USD WAD per base unit.
+    uint256[] internal _fundingCapsPerSecond;
+    int256[] internal _fundingIndexes;
+    /// @dev Vault market id -> when its funding index last moved: venues pay funding in steps (hourly), so a step
+    ///      is capped by the time since the previous one, not since the last report.
+    uint256[] internal _fundingMovedAt;
+    int256[] internal _positions;
+    AccountReport internal _report;
+    uint256 internal _deposited; // cumulative margin sent to the venue
+    uint256 internal _withdrawalsPending; // requested at the venue, not yet paid to the trading module
+    /// @notice The most margin the seat may hold (collateral at the venue, in flight either way), base units.
+    uint256 public marginCap = type(uint256).max;
+
+    /// @param tradingModule_ The only caller of the margin functions; its executors report for this seat.
+    /// @param target_ The venue's contract on this chain (custody, bridge).
+    /// @param usdc_ The margin token.
+    /// @param markets The venue's parameters per vault market id.
+    /// @param fundingCapsPerSecond Per vault market id, the largest funding-index step per second of a report.
+    constructor(
+        address tradingModule_,
+        address target_,
+        IERC20 usdc_,
+        MarketParams[] memory markets,
+        uint256[] memory fundingCapsPerSecond
+    ) VenueAdapterBase(tradingModule_, target_, usdc_) {
+        if (fundingCapsPerSecond.length != markets.length) {
+            revert AdapterReportLength(fundingCapsPerSecond.length, markets.length);
+        }
+        for (uint256 i; i < markets.length; ++i) {
+            _markets.push(markets[i]);
+        }
+        _fundingCapsPerSecond = fundingCapsPerSecond;
+        _fundingIndexes = new int256[](markets.length);
+        _positions = new int256[](markets.length);
+        _fundingMovedAt = new uint256[](markets.length);
+        for (uint256 i; i < markets.length; ++i) {
+            _fundingMovedAt[i] = block.timestamp;
+        }
+        _report.reportedAt = uint64(block.timestamp);
+    }
+
+    modifier onlyExecutor() {
+        if (!IAccessControl(tradingModule).hasRole(EXECUTOR_ROLE, msg.sender)) {
+            revert AdapterOnlyExecutor(msg.sender);
+        }
+        _;
+    }
+
+    modifier onlyAdmin() {
+        if (!IAccessControl(tradingModule).hasRole(bytes32(0), msg.sender)) {
+            revert AdapterOnlyAdmin(msg.sender);
+        }
+        _;
+    }
+
+    // ================================================================== the venue account
+
+    /// @notice Caps the margin this seat may hold, base units. The trading module's admin only.
+    /// @param cap The most the seat may hold after a deposit: the venue's collateral as last reported, deposits in
+    ///        flight and withdrawals pending.
+    function setMarginCap(uint256 cap) external onlyAdmin {
+        marginCap = cap;
+        emit SeatMarginCapSet(cap);
+    }
+
+    /// @notice Posts the venue's view of this account: its positions and the funding index per vault market, and
+    ///         its margin. Executor only.
+    /// @dev Reverts if a funding index moves faster than its cap since its previous step, or if the venue is said to
+    ///      have credited more than was deposited.
+    function report(
+        int256[] calldata positions,
+        int256[] calldata fundingIndexes,
+        int256 netCollateral,
+        uint256 initialMargin,
+        uint256 maintenanceMargin,
+        uint256 creditedDeposits
+    ) external onlyExecutor {
+        uint256 n = _markets.length;
+        if (positions.length != n) revert AdapterReportLength(positions.length, n);
+        if (fundingIndexes.length != n) revert AdapterReportLength(fundingIndexes.length, n);
+        if (creditedDeposits > _deposited) {
+            revert AdapterCreditedExceedsDeposited(creditedDeposits, _deposited);
+        }
+        for (uint256 i; i < n; ++i) {
+            int256 step = fundingIndexes[i] - _fundingIndexes[i];
+            if (step == 0) continue;
+            uint256 cap = _fundingCapsPerSecond[i] * (block.timestamp - _fundingMovedAt[i]);
+            if (SignedMath.abs(step) > cap) revert AdapterFundingStepTooLarge(uint8(i), step, cap);
+            _fundingMovedAt[i] = block.timestamp;
+        }
+        _positions = positions;
+        _fundingIndexes = fundingIndexes;
+        _report = AccountReport(
+            netCollateral, initialMargin, maintenanceMargin, creditedDeposits, uint64(block.timestamp)
+        );
+        emit SeatReported(netCollateral, initialMargin, maintenanceMargin, creditedDeposits);
+    }
+
+    /// @notice The last report of the venue's view of this account.
+    function lastReport() external view returns (AccountReport memory) {
+        return _report;
+    }
+
+    /// @notice Margin sent to the venue that it has not yet credited (as of the last report).
+    function depositsInFlight() public view returns (uint256) {
+        return _deposited - _report.creditedDeposits;
+    }
+
+    // ================================================================== IVenueAdapter
+
+    /// @inheritdoc IVenueAdapter
+    function marketCount() external view returns (uint256) {
+        return _markets.length;
+    }
+
+    /// @inheritdoc IVenueAdapter
+    function marketParams(uint8 market) external view returns (MarketParams memory) {
+        _requireMarket(market);
+        return _markets[market];
+    }
+
+    /// @inheritdoc IVenueAdapter
+    /// @dev Always reverts: the venue's book is off chain; the keeper quotes it through the API.
+    function quote(uint8, int256) external pure returns (uint256, uint256) {
+        revert AdapterFillsOffChain();
+    }
+
+    /// @inheritdoc IVenueAdapter
+    /// @dev As last reported.
+    function fundingIndex(uint8 market) external view returns (int256) {
+        _requireMarket(market);
+        return _fundingIndexes[market];
+    }
+
+    /// @inheritdoc IVenueAdapter
+    /// @dev As last reported.
+    function position(uint8 market) external view returns (int256) {
+        _requireMarket(market);
+        return _positions[market];
+    }
+
+    /// @inheritdoc IVenueAdapter
+    /// @dev The last report's collateral plus the deposits the exchange has not yet credited.
+    function margin()
+        external
+        view
+        returns (int256 netCollateral, uint256 initialMargin, uint256 maintenanceMargin)
+    {
+        AccountReport memory r = _report;
+        return (r.netCollateral + int256(depositsInFlight()), r.initialMargin, r.maintenanceMargin);
+    }
+
+    /// @inheritdoc IVenueAdapter
+    function pendingWithdrawals() external view returns (uint256) {
+        return _withdrawalsPending;
+    }
+
+    /// @inheritdoc IVenueAdapter
+    /// @dev Always reverts (`AdapterFillsOffChain`): orders reach this exchange only as child orders.
+    function trade(uint8, int256, uint256) external pure returns (uint256, uint256) {
+        revert AdapterFillsOffChain();
+    }
+
+    /// @inheritdoc IVenueAdapter
+    /// @dev Sends the margin the venue's way (`_sendMargin`); the venue credits it later. Refused above the cap.
+    function depositMargin(uint256 amount) external onlyTradingModule {
+        uint256 wouldHold = _held() + amount;
+        if (wouldHold > marginCap) revert AdapterMarginCapExceeded(amount, wouldHold, marginCap);
+        _pullMargin(amount);
+        _deposited += amount;
+        emit SeatDeposited(_sendMargin(amount), amount);
+    }
+
+    /// @inheritdoc IVenueAdapter
+    /// @dev Records a withdrawal the executor has requested through the venue's API; the venue pays it to this
+    ///      contract later (a signed claim, a bridge message anyone submits) and `claimWithdrawal` forwards it. The
+    ///      claim time is the venue's, unknown here: returns now.
+    function requestWithdrawal(uint256 amount) external onlyTradingModule returns (uint256 claimableAt) {
+        _withdrawalsPending += amount;
+        emit SeatWithdrawalRequested(amount);
+        return block.timestamp;
+    }
+
+    /// @inheritdoc IVenueAdapter
+    /// @dev Forwards every token the venue has paid this contract; what it pays beyond the recorded requests (a
+    ///      withdrawal requested at the exchange but not recorded here) goes to the trading module too.
+    function claimWithdrawal() external onlyTradingModule returns (uint256 amount) {
+        amount = _usdc.balanceOf(address(this));
+        _withdrawalsPending -= amount < _withdrawalsPending ? amount : _withdrawalsPending;
+        if (amount > 0) _sendToTradingModule(amount);
+    }
+
+    /// @dev Sends `amount` (already held here and approved to `target`) to the venue; returns its transfer id.
+    function _sendMargin(uint256 amount) internal virtual returns (uint256 transferId);
+
+    /// @dev What the seat holds now: the venue's collateral as last reported (never below zero), in flight and pending.
+    function _held() internal view returns (uint256) {
+        int256 collateral = _report.netCollateral + int256(depositsInFlight());
+        return (collateral > 0 ? uint256(collateral) : 0) + _withdrawalsPending;
+    }
+
+    function _requireMarket(uint8 market) internal view {
+        if (market >= _markets.length) revert AdapterUnknownMarket(market);
+    }
+}

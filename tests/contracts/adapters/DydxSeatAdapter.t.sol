@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
+
+import {AsyncOrderFixture} from "../utils/AsyncOrderFixture.sol";
+import {DydxSeatAdapter} from "../../../contracts/adapters/DydxSeatAdapter.sol";
+import {SeatAdapterBase} from "../../../contracts/adapters/SeatAdapterBase.sol";
+import {IVenueAdapter} from "../../../contracts/interfaces/IVenueAdapter.sol";
+import {ICctpBridge} from "../../../contracts/interfaces/venues/ICctpBridge.sol";
+import {DevnetCctpBridge} from "../../../contracts/devnet/venues/DevnetCctpBridge.sol";
+
+/// @notice The vault's seat at dYdX: margin crosses a CCTP-shaped bridge to the keeper's dYdX address and comes back
+///         with the attester's signature, counted in flight until the dYdX side reports it credited.
+contract DydxSeatAdapterTest is AsyncOrderFixture {
+    uint256 internal constant ATTESTER_KEY = 0xa77e57;
+    uint32 internal constant NOBLE = 4;
+    uint32 internal constant ETHEREUM = 0;
+    uint8 internal constant SEAT = 2;
+    bytes32 internal constant DYDX_ADDRESS = bytes32(uint256(uint160(0xD7D7)));
+
+    DevnetCctpBridge internal bridge;
+    DydxSeatAdapter internal seat;
+
+    function setUp() public override {
+        super.setUp();
+        bridge = new DevnetCctpBridge(usdc, ETHEREUM, vm.addr(ATTESTER_KEY), admin);
+        IVenueAdapter.MarketParams[] memory markets = new IVenueAdapter.MarketParams[](2);
+        markets[0] = IVenueAdapter.MarketParams(0.0001e18, 1e18, 50_000, 30_000, 500, 0, 0, 0);
+        markets[1] = IVenueAdapter.MarketParams(0.001e18, 0.1e18, 50_000, 30_000, 500, 0, 0, 0);
+        uint256[] memory caps = new uint256[](2);
+        (caps[0], caps[1]) = (1e18, 0.05e18);
+        seat = new DydxSeatAdapter(address(trading), bridge, usdc, NOBLE, DYDX_ADDRESS, markets, caps);
+        vm.prank(admin);
+        trading.addVenue(seat);
+    }
+
+    function _message(uint64 nonce, uint32 destination, address recipient, uint256 amount)
+        internal
+        pure
+        returns (bytes memory)
+    {
+        return abi.encode(nonce, NOBLE, destination, recipient, amount);
+    }
+
+    function _attest(uint256 key, bytes memory message) internal pure returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) =
+            vm.sign(key, MessageHashUtils.toEthSignedMessageHash(keccak256(message)));
+        return abi.encodePacked(r, s, v);
+    }
+
+    function test_marginCrossesTheBridgeToTheDydxAddress() public {
+        vm.expectEmit(address(bridge));
+        emit ICctpBridge.DepositForBurn(0, address(usdc), 40_000e6, address(seat), DYDX_ADDRESS, NOBLE);
+        vm.expectEmit(address(seat));
+        emit SeatAdapterBase.SeatDeposited(0, 40_000e6);
+        vm.prank(keeper);
+        trading.depositMargin(SEAT, 40_000e6);
+        assertEq(usdc.balanceOf(address(bridge)), 40_000e6);
+        assertEq(seat.depositsInFlight(), 40_000e6, "in flight until dYdX reports it credited");
+        (int256 collateral,,) = seat.margin();
+        assertEq(collateral, 40_000e6);
+    }
+
+    function test_marginComesBackWithTheAttestersSignatureOnce() public {
+        vm.prank(keeper);
+        trading.depositMargin(SEAT, 40_000e6);
+        vm.prank(keeper);
+        trading.requestMarginWithdrawal(SEAT, 15_000e6);
+        bytes memory message = _message(7, ETHEREUM, address(seat), 15_000e6);
+        bridge.receiveMessage(message, _attest(ATTESTER_KEY, message));
+        uint256 vaultBefore = usdc.balanceOf(address(vault));
+        vm.prank(keeper);
+        assertEq(trading.claimMarginWithdrawals(SEAT), 15_000e6);
+        assertEq(usdc.balanceOf(address(vault)), vaultBefore + 15_000e6);
+        assertEq(seat.pendingWithdrawals(), 0);
+
+        vm.expectRevert(abi.encodeWithSelector(DevnetCctpBridge.DevnetCctpBridgeNonceUsed.selector, NOBLE, 7));
+        bridge.receiveMessage(message, _attest(ATTESTER_KEY, message));
+    }
+
+    function test_aMessageNotAttestedOrForAnotherChainPaysNothing() public {
+        vm.prank(keeper);
+        trading.depositMargin(SEAT, 40_000e6);
+        bytes memory message = _message(1, ETHEREUM, address(seat), 15_000e6);
+        bytes memory forged = _attest(0xbad, message);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                DevnetCctpBridge.DevnetCctpBridgeInvalidAttestation.selector, vm.addr(0xbad)
+            )
+        );
+        bridge.receiveMessage(message, forged);
+        bytes memory elsewhere = _message(1, 9, address(seat), 15_000e6);
+        vm.expectRevert(abi.encodeWithSelector(DevnetCctpBridge.DevnetCctpBridgeWrongDomain.selector, 9));
+        bridge.receiveMessage(elsewhere, _attest(ATTESTER_KEY, elsewhere));
+        assertEq(usdc.balanceOf(address(seat)), 0);
+    }
+
+    function test_onlyTheBridgedTokenCrosses() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(DevnetCctpBridge.DevnetCctpBridgeUnsupportedToken.selector, address(weth))
+        );
+        bridge.depositForBurn(1, NOBLE, DYDX_ADDRESS, address(weth));
+        vm.expectRevert(DevnetCctpBridge.DevnetCctpBridgeInvalidTransfer.selector);
+        bridge.depositForBurn(1, NOBLE, bytes32(0), address(usdc));
+    }
+}
