@@ -21,15 +21,15 @@ class TokenInfo:
     feed: ChecksumAddress | None = None  # price feed, for collateral assets
 
 
-OFF_CHAIN_VENUES = frozenset({"rabbitx-seat"})
+OFF_CHAIN_VENUES = frozenset({"rabbitx-seat", "dydx-seat"})
 """Venue kinds that match off chain behind an exchange's API: the vault holds a seat there (its adapter is the
 exchange account), orders reach them only as child orders, and they come after every on-chain venue."""
 
 
 @dataclass(frozen=True)
 class VenueInfo:
-    name: str  # "dydx" or "rabbitx" (local venues that fill on chain), "rabbitx-seat" (a seat at an exchange)
-    address: ChecksumAddress  # the venue contract; for a seat, the exchange's custody contract
+    name: str  # "dydx" or "rabbitx" (local venues that fill on chain), "rabbitx-seat" or "dydx-seat" (seats)
+    address: ChecksumAddress  # the venue contract; for a seat, the exchange's custody contract or the bridge
     adapter: ChecksumAddress | None = None  # the vault's adapter for it
 
     @property

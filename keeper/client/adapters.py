@@ -15,7 +15,12 @@ from keeper.client.base import ContractClient, struct
 from keeper.exceptions import ConfigError
 
 # The adapter contract deployed for each kind of venue the deployment file names.
-ADAPTER_ARTIFACTS = {"dydx": "DydxAdapter", "rabbitx": "RabbitAdapter", "rabbitx-seat": "RabbitXSeatAdapter"}
+ADAPTER_ARTIFACTS = {
+    "dydx": "DydxAdapter",
+    "rabbitx": "RabbitAdapter",
+    "rabbitx-seat": "RabbitXSeatAdapter",
+    "dydx-seat": "DydxSeatAdapter",
+}
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from bip_utils import Bech32Decoder
 from eth_typing import ChecksumAddress
 from web3 import Web3
 
@@ -19,6 +20,7 @@ from keeper.client.trading import TradingClient
 from keeper.client.vault import AssetListing, VaultClient
 from keeper.client.venues.dydx import ClobPair, DydxListing, DydxVenue
 from keeper.client.venues.rabbitx import RabbitListing, RabbitVenue
+from keeper.devnet.dydx.chain import MarketConfig as DydxMarketConfig
 from keeper.devnet.rabbitx.exchange import MarketConfig
 from keeper.exceptions import ConfigError
 
@@ -351,3 +353,50 @@ def add_rabbitx_seat(
 
 def _wad(value: Decimal) -> int:
     return int(value.scaleb(18))
+
+
+DYDX_SEAT_VENUE = "dydx-seat"
+NOBLE_DOMAIN = 4  # CCTP's domain for Noble, through which USDC reaches dYdX
+ETHEREUM_DOMAIN = 0
+
+
+def deploy_cctp_bridge(sender: Sender, deployment: Deployment, attester: str) -> ChecksumAddress:
+    """The devnet's CCTP-shaped bridge for the base token (`DevnetCctpBridge`, a stand-in for Circle's), paying
+    messages back on `attester`'s signature."""
+    return _create(
+        sender, "DevnetCctpBridge", "deploy the CCTP bridge", deployment.base.address, ETHEREUM_DOMAIN, attester,
+        sender.address,
+    )  # fmt: skip
+
+
+def add_dydx_seat(
+    sender: Sender,
+    deployment: Deployment,
+    bridge: str,
+    dydx_address: str,
+    dydx_markets: Sequence[DydxMarketConfig],
+    taker_fee: Decimal,
+) -> Deployment:
+    """Deploys the vault's seat at dYdX (`DydxSeatAdapter`): margin crosses `bridge` to `dydx_address` (the keeper's
+    `dydx1...` address), dYdX's parameters per vault market from `dydx_markets`; adds it as the trading module's last
+    venue. Returns the deployment with the seat."""
+    by_ticker = {m.ticker: m for m in dydx_markets}
+    params, caps = [], []
+    for market in deployment.markets:
+        if market.ticker not in by_ticker:
+            raise ConfigError(f"dYdX lists no {market.ticker}: the seat needs every vault market")
+        m = by_ticker[market.ticker]
+        step = Decimal(m.step_base_quantums).scaleb(m.atomic_resolution)
+        tick = m.price(m.subticks_per_tick)
+        initial, maintenance = int(m.initial_margin_fraction * PPM), int(m.maintenance_margin_fraction * PPM)
+        params.append((_wad(step), _wad(tick), initial, maintenance, int(taker_fee * PPM), 0, 0, 0))
+        caps.append(_wad(m.oracle_price * SEAT_FUNDING_CAP_PER_HOUR) // 3600)
+    recipient = Bech32Decoder.Decode("dydx", dydx_address).rjust(32, b"\0")
+    assert deployment.trading is not None
+    trading, base = deployment.trading, deployment.base.address
+    adapter = _create(
+        sender, "DydxSeatAdapter", "deploy the dYdX seat", trading, bridge, base, NOBLE_DOMAIN, recipient, params, caps
+    )
+    TradingClient(sender.w3, deployment, sender).add_venue(DYDX_SEAT_VENUE, adapter)
+    seat = VenueInfo(DYDX_SEAT_VENUE, Web3.to_checksum_address(bridge), adapter)
+    return replace(deployment, venues=(*deployment.venues, seat))
