@@ -189,6 +189,10 @@ class TradingClient(AccessControlledClient):
             raise ConfigError(f"no venue {name!r} in this deployment (its venues: {', '.join(self._venue_names)})")
         return self._venue_names.index(name)
 
+    def venue_name(self, venue_id: int) -> str:
+        """The deployment's name of the module's venue `venue_id`."""
+        return self._venue_names[venue_id]
+
     def market_id(self, ticker: str) -> int:
         wanted = self.deployment.market(ticker).ticker
         return [m.ticker for m in self.deployment.markets].index(wanted)

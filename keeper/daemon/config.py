@@ -8,18 +8,23 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keeper.connectors.rabbitx.settings import ENV_PREFIX as RABBITX_ENV_PREFIX
 from keeper.connectors.rabbitx.settings import RabbitXSettings
-from keeper.exceptions import ConfigError
+from keeper.exceptions import ConfigError, MissingExtraError
+
+if TYPE_CHECKING:
+    from keeper.connectors.dydx.settings import DydxSettings
 
 ENV_PREFIX = "PRIMEVAULT_"
 
 # The keeper's jobs, in the order a cycle runs them (one module each in `keeper/jobs/`). Liquidation and
 # reconciliation need no role; the others need the roles in `keeper.jobs.roles.ROLES_NEEDED`, checked at start.
-# The seat runs only when a seat is configured (`seat_venue`).
+# The seat runs only when a seat is configured (`seat_venues`).
 JOBS = ("liquidation", "orders", "backstop", "margin", "reconcile", "haircuts", "seat")
+# The venues a keeper can hold a seat at: each has a connector and a settings table named after it.
+SEAT_KINDS = ("rabbitx", "dydx")
 
 
 @dataclass(frozen=True)
@@ -58,12 +63,14 @@ class KeeperConfig:
     apply_haircuts: bool = True
     # Jobs to run (a subset of JOBS); at start the key must hold the roles each one needs.
     jobs: tuple[str, ...] = JOBS
-    # The keeper's seat at a RabbitX-style exchange (order protocol v2): off unless `seat_venue` names the
-    # venue in the deployment; the connector's settings come from the `[rabbitx]` table or PRIMEVAULT_RABBITX_*.
-    seat_venue: str | None = None
+    # The keeper's seats at venues that match off chain (order protocol v2): off unless `seat_venues` names the
+    # deployment's seat venues ("rabbitx-seat", "dydx-seat"); each connector's settings come from its table
+    # (`[rabbitx]`, `[dydx]`) or PRIMEVAULT_RABBITX_* / PRIMEVAULT_DYDX_*.
+    seat_venues: tuple[str, ...] = ()
     seat_interval: float = 1.0  # seconds between seat cycles (place new children, close finished ones)
-    child_ttl: float = 60.0  # seconds a child committed to the seat may live (never past its order's deadline)
+    child_ttl: float = 60.0  # seconds a child committed to a seat may live (never past its order's deadline)
     rabbitx: RabbitXSettings | None = None
+    dydx: DydxSettings | None = None
     # Modes.
     dry_run: bool = False
     once: bool = False
@@ -72,7 +79,7 @@ class KeeperConfig:
     @property
     def enabled_jobs(self) -> tuple[str, ...]:
         """The jobs that run, in cycle order: `jobs` without the seat unless a seat is configured."""
-        return tuple(job for job in JOBS if job in self.jobs and (job != "seat" or self.seat_venue))
+        return tuple(job for job in JOBS if job in self.jobs and (job != "seat" or self.seat_venues))
 
 
 _INTERVALS = (
@@ -107,11 +114,12 @@ def load_config(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
         raw.update(document.get("keeper", document))
-        rabbitx_table = document.get("rabbitx")
+        tables = {kind: document.get(kind) for kind in SEAT_KINDS}
     else:
-        rabbitx_table = None
-    raw.pop("rabbitx", None)
-    names = {f.name for f in fields(KeeperConfig)} - {"rabbitx"}
+        tables = dict.fromkeys(SEAT_KINDS)
+    for kind in SEAT_KINDS:
+        raw.pop(kind, None)
+    names = {f.name for f in fields(KeeperConfig)} - set(SEAT_KINDS)
     for name in names:
         value = os.environ.get(ENV_PREFIX + name.upper())
         if value is not None and value != "":
@@ -133,12 +141,16 @@ def load_config(
             values["rpc_urls"] = (deployment_url,)
     # Fields that did not parse keep their defaults, so that the checks below still report every other bad field.
     config = KeeperConfig(**values)
-    if config.seat_venue:
+    for venue in config.seat_venues:
+        kind = venue.removesuffix("-seat")
+        if kind not in SEAT_KINDS:
+            errors.append(f"seat_venues: {venue!r} is not a seat venue ({', '.join(k + '-seat' for k in SEAT_KINDS)})")
+            continue
         try:
-            values["rabbitx"] = _rabbitx_settings(rabbitx_table, config.data_dir)
+            values[kind] = _seat_settings(kind, tables[kind], config.data_dir)
         except ConfigError as exc:
-            errors.append(f"seat {config.seat_venue}: {exc}")
-        config = KeeperConfig(**values)
+            errors.append(f"seat {venue}: {exc}")
+    config = KeeperConfig(**values)
     errors += _problems(config, need_key)
     if errors:
         raise ConfigError("invalid keeper configuration: " + "; ".join(errors))
@@ -159,16 +171,26 @@ _KINDS = {
 }
 
 
-def _rabbitx_settings(table: object, data_dir: Path) -> RabbitXSettings:
-    """The seat's connector settings: the `[rabbitx]` table, then PRIMEVAULT_RABBITX_* variables over it; the
-    fill store goes in the keeper's `data_dir` unless the table says otherwise."""
+def _seat_settings(kind: str, table: object, data_dir: Path) -> RabbitXSettings | DydxSettings:
+    """A seat's connector settings: its TOML table (`[rabbitx]`, `[dydx]`), then its PRIMEVAULT_<KIND>_* variables
+    over it. The RabbitX fill store goes in the keeper's `data_dir` unless the table says otherwise; the dYdX
+    connector needs its extra (`pip install 'primevault[dydx]'`)."""
     if table is not None and not isinstance(table, dict):
-        raise ConfigError("[rabbitx] must be a table")
-    values: dict[str, object] = {"data_dir": str(data_dir), **(table or {})}
+        raise ConfigError(f"[{kind}] must be a table")
+    values: dict[str, object] = dict(table or {})
+    if kind == "rabbitx":
+        values = {"data_dir": str(data_dir), **values}
+    prefix = RABBITX_ENV_PREFIX if kind == "rabbitx" else f"{ENV_PREFIX}{kind.upper()}_"
     for key, value in os.environ.items():
-        if key.startswith(RABBITX_ENV_PREFIX) and value != "":
-            values[key[len(RABBITX_ENV_PREFIX) :].lower()] = value
-    return RabbitXSettings.from_mapping(values)
+        if key.startswith(prefix) and value != "":
+            values[key[len(prefix) :].lower()] = value
+    if kind == "rabbitx":
+        return RabbitXSettings.from_mapping(values)
+    try:
+        from keeper.connectors.dydx.settings import DydxSettings
+    except ImportError:
+        raise MissingExtraError("the dYdX seat needs the dydx extra: pip install 'primevault[dydx]'") from None
+    return DydxSettings.from_mapping(values)
 
 
 def _deployment_rpc_url(path: Path) -> str | None:
@@ -187,8 +209,9 @@ def _coerce(name: str, value: Any) -> Any:
         return int(value)
     if name == "metrics_port":
         return None if str(value).lower() in ("", "none", "off") else int(value)
-    if name == "seat_venue":
-        return str(value).strip() or None
+    if name == "seat_venues":
+        names = value.split(",") if isinstance(value, str) else list(value)
+        return tuple(dict.fromkeys(str(n).strip().lower() for n in names if str(n).strip()))
     if name in ("dry_run", "once", "apply_haircuts"):
         if isinstance(value, bool):
             return value

@@ -39,8 +39,8 @@ class Keeper:
         self.health = self.context.health
         self.jobs = Jobs.build(self.context)
         self.stop = threading.Event()
-        if "seat" in config.jobs and not config.seat_venue:
-            log.info("no seat_venue configured: the seat job is skipped")
+        if "seat" in config.jobs and not config.seat_venues:
+            log.info("no seat_venues configured: the seat job is skipped")
 
     def run_once(self) -> None:
         """One cycle of everything, in order (the seat, which forwards fills as they come, runs only in `run`)."""

@@ -301,7 +301,7 @@ def _open_seat(trading: TradingClient, exchange_url: str) -> dict[str, str]:
     credentials = asyncio.run(onboard())
     trading.deposit_margin(venue, SEAT_MARGIN * 10**trading.deployment.base.decimals)
     return {
-        "PRIMEVAULT_SEAT_VENUE": SEAT_VENUE,
+        "PRIMEVAULT_SEAT_VENUES": SEAT_VENUE,
         "PRIMEVAULT_SEAT_INTERVAL": "0.5",
         "PRIMEVAULT_RABBITX_BASE_URL": exchange_url,
         "PRIMEVAULT_RABBITX_API_KEY": credentials.api_key,

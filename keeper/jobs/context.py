@@ -21,6 +21,7 @@ from keeper.daemon.config import KeeperConfig
 from keeper.daemon.metrics import Health, KeeperMetrics
 from keeper.exceptions import DryRun, TransactionReverted
 from keeper.pricestore import PriceStore
+from keeper.routing import VenueBook
 
 log = logging.getLogger("primevault.keeper")
 
@@ -43,6 +44,23 @@ class GrossLegs:
             return self._legs
 
 
+class SeatBooks:
+    """The order books the seat job last read at each seat's venue, per (venue id, ticker), for the orders job to
+    route across the seats; written and read on different threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._books: dict[tuple[int, str], VenueBook] = {}
+
+    def set(self, venue_id: int, ticker: str, book: VenueBook) -> None:
+        with self._lock:
+            self._books[(venue_id, ticker)] = book
+
+    def get(self, venue_id: int, ticker: str) -> VenueBook | None:
+        with self._lock:
+            return self._books.get((venue_id, ticker))
+
+
 @dataclass(frozen=True)
 class JobContext:
     config: KeeperConfig
@@ -52,6 +70,7 @@ class JobContext:
     health: Health
     roles: frozenset[str] = frozenset()  # held by the key (see `keeper.jobs.roles.check_roles`)
     legs: GrossLegs = field(default_factory=GrossLegs)
+    books: SeatBooks = field(default_factory=SeatBooks)
 
     @classmethod
     def build(cls, config: KeeperConfig, clients: Clients, roles: frozenset[str] = frozenset()) -> JobContext:

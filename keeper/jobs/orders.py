@@ -1,18 +1,26 @@
-"""The orders job: executes open orders with the router's split, or commits them to the keeper's seat when one is
-configured (order protocol v2), and cancels expired ones."""
+"""The orders job: executes open orders with the router's split, or routes them across the keeper's seats when seats
+are configured (order protocol v2, over the order books the seats read), and cancels expired ones."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from decimal import Decimal
 
 from keeper.chain.revert import DecodedError
 from keeper.client.trading import ChildSpec, OrderView, TradingClient
-from keeper.exceptions import DryRun, TransactionReverted
+from keeper.exceptions import DryRun, PrimeVaultError, TransactionReverted
 from keeper.jobs.context import JobContext
+from keeper.routing import BUY, SELL, BookOrder, route_books
 
 log = logging.getLogger("primevault.keeper")
 
 MAX_ORDERS_PER_BATCH = 20
+WAD = Decimal(10) ** 18
+
+
+def _wad(amount: Decimal) -> int:
+    return int(amount.scaleb(18))
 
 
 class OrdersJob:
@@ -53,28 +61,24 @@ class OrdersJob:
                 open_orders.append(order)
         open_ids = [order.order_id for order in open_orders]
         self._next_order = min(open_ids, default=count)
-        if c.config.seat_venue:
-            self._commit_to_seat(trading, open_orders, now)
+        if c.config.seat_venues:
+            self._commit_to_seats(trading, open_orders, now)
             return
         for start in range(0, len(open_ids), MAX_ORDERS_PER_BATCH):
             self._execute(trading, open_ids[start : start + MAX_ORDERS_PER_BATCH])
 
-    def _commit_to_seat(self, trading: TradingClient, orders: list[OrderView], now: int) -> None:
-        """Routes each order whole to the seat's venue as one child (`commitSplit`) at the order's limit, living
-        `child_ttl` seconds at most; the seat job trades it at the exchange. Orders the contract refuses to commit
-        are cancelled on chain in one transaction (`cancel_unroutable`), each logged and counted with the reason
-        the commit was refused for."""
+    def _commit_to_seats(self, trading: TradingClient, orders: list[OrderView], now: int) -> None:
+        """Routes each order across the seats (`commitSplit`, one child per seat at the order's limit, living
+        `child_ttl` seconds at most); the seat job trades the children at the venues. Orders the contract refuses to
+        commit are cancelled on chain in one transaction (`cancel_unroutable`), each logged and counted with the
+        reason the commit was refused for."""
         c = self.context
-        config = c.config
-        assert config.seat_venue is not None
-        venue_id = trading.venue_id(config.seat_venue)
         refused: dict[int, DecodedError] = {}
         for order in orders:
-            spec = ChildSpec(
-                venue_id, abs(order.size), order.limit_price, min(order.deadline, now + int(config.child_ttl))
-            )
+            deadline = min(order.deadline, now + int(c.config.child_ttl))
+            specs = [ChildSpec(v, size, order.limit_price, deadline) for v, size in self._seat_split(trading, order)]
             try:
-                child_id = trading.commit_split(order.order_id, [spec])
+                first = trading.commit_split(order.order_id, specs)
             except DryRun as exc:
                 log.info("%s", exc)
                 continue
@@ -85,7 +89,8 @@ class OrdersJob:
                     refused[order.order_id] = exc.error
                 continue
             c.metrics.orders_routed.inc()
-            log.info("order %d committed to the seat at %s as child %d", order.order_id, config.seat_venue, child_id)
+            parts = ", ".join(f"{trading.venue_name(s.venue_id)} {s.size}" for s in specs)
+            log.info("order %d committed to the seats as children from %d: %s", order.order_id, first, parts)
         if not refused:
             return
         try:
@@ -99,7 +104,30 @@ class OrdersJob:
         for outcome in outcomes:
             reason = refused[outcome.order_id]
             c.metrics.orders_cancelled.labels(reason.name).inc()
-            log.warning("order %d cannot be committed to the seat (%s): cancelled", outcome.order_id, reason)
+            log.warning("order %d cannot be committed to the seats (%s): cancelled", outcome.order_id, reason)
+
+    def _seat_split(self, trading: TradingClient, order: OrderView) -> list[tuple[int, Decimal]]:
+        """The order's size per seat venue: the book router's split over the books the seats last read, the
+        account's positions closed first (`keeper.routing.route_books`). With one seat, or no books read yet, or
+        books too thin for the whole order, it goes whole to one seat (the deepest), whose venue fills what it can
+        within the limit; the rest of an IOC child is rejected there, never filled worse."""
+        c = self.context
+        seats = [trading.venue_id(name) for name in c.config.seat_venues]
+        books = [(v, c.books.get(v, order.market)) for v in seats]
+        known = [(v, b) for v, b in books if b is not None]
+        if len(seats) == 1 or not known:
+            return [(seats[0], abs(order.size))]
+        side = BUY if order.size > 0 else SELL
+        held = {p.venue: p.size for p in trading.positions(order.account) if p.market == order.market}
+        venues = [dataclasses.replace(b, position=_wad(held.get(trading.venue_name(v), Decimal(0)))) for v, b in known]
+        mark = c.clients.feed(c.deployment.market(order.market).feed).price()
+        try:
+            split = route_books(BookOrder(_wad(abs(order.size)), side, _wad(mark)), venues)
+        except PrimeVaultError as exc:
+            deepest = max(known, key=lambda vb: sum(level.size for level in vb[1].levels(side)))[0]
+            log.warning("order %d: %s; sent whole to %s", order.order_id, exc, trading.venue_name(deepest))
+            return [(deepest, abs(order.size))]
+        return [(v, Decimal(f.size) / WAD) for (v, _), f in zip(known, split.fills, strict=True) if f.size]
 
     def _execute(self, trading: TradingClient, order_ids: list[int]) -> None:
         """Executes `order_ids` in one transaction. The contract cancels an order that fails inside it, so only

@@ -31,7 +31,7 @@ class ReconcileJob:
             exposure = adapter.exposure(len(c.deployment.markets))
             self._publish(exposure)
             for market_id, market in enumerate(c.deployment.markets):
-                if adapter.name == c.config.seat_venue:
+                if adapter.name in c.config.seat_venues:
                     continue
                 books = trading.net_position(market_id, venue_id)
                 venue = exposure.positions[market_id]

@@ -1,8 +1,8 @@
-"""The seat job: the keeper's seat at a RabbitX-style exchange (`keeper.seats.rabbitx`), run on its own thread with its
-own asyncio event loop beside the threaded daemon. Fills are forwarded on chain by a long-running task; the seat's
-cycle (place the children the orders job committed to the seat's venue, close finished and expired ones; post the
+"""The seat job: the keeper's seats at venues that match off chain (`keeper.seats`), run on one thread with its own
+asyncio event loop beside the threaded daemon. Each seat's fills are forwarded on chain by a long-running task; each
+seat's cycle (place the children the orders job committed to its venue, close finished and expired ones; post the
 account's state on chain; keep its margin between floor and ceiling; unwind the backstop book there) runs every
-`seat_interval` seconds, and the exchange's positions are reconciled against the vault's books every
+`seat_interval` seconds, and each venue's positions are reconciled against the vault's books every
 `reconcile_interval`. Errors are logged by name and never stop the job; `stop()` ends it cleanly."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from keeper.client.trading import TradingClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
-from keeper.exceptions import PrimeVaultError
+from keeper.exceptions import ConfigError, PrimeVaultError
 from keeper.jobs.context import JobContext
 from keeper.jobs.margin import margin_policy
 from keeper.seats.rabbitx import RabbitXSeat
@@ -41,7 +41,7 @@ class SeatJob:
     @property
     def enabled(self) -> bool:
         c = self.context
-        return c.runs(self.name) and c.trading is not None and c.config.rabbitx is not None
+        return c.runs(self.name) and c.trading is not None and bool(c.config.seat_venues)
 
     def start(self) -> None:
         """Starts the seat's thread (nothing in dry-run mode: the seat would trade at the exchange)."""
@@ -73,67 +73,73 @@ class SeatJob:
 
     async def _main(self) -> None:
         c = self.context
-        settings, trading = c.config.rabbitx, c.trading
-        assert settings is not None and trading is not None and c.config.seat_venue is not None
+        trading = c.trading
+        assert trading is not None
         self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
         if self._stop_requested.is_set():
             return
-        venue_id = trading.venue_id(c.config.seat_venue)
-        async with RabbitXConnector(settings) as connector:
-            seat = RabbitXSeat(trading, connector, venue_id, unwind_ttl=int(c.config.child_ttl))
-            log.info("seat at %s (venue %d) running against %s", c.config.seat_venue, venue_id, settings.base_url)
-            fills = asyncio.create_task(self._forward_fills(seat, settings.reconnect_delay))
+        async with contextlib.AsyncExitStack() as stack:
+            seats = [await stack.enter_async_context(open_seat(c, trading, name)) for name in c.config.seat_venues]
+            fills = [asyncio.create_task(self._forward_fills(seat)) for seat in seats]
             next_reconcile = time.monotonic() + c.config.reconcile_interval
             try:
                 while not (self._stopping.is_set() or self._stop_requested.is_set()):
-                    await self._guarded("seat cycle", lambda: self._cycle(seat, trading))
-                    await self._guarded("seat account", seat.post_account)
-                    await self._guarded("seat margin", lambda: seat.manage_margin(margin_policy(c), c.legs.get()))
-                    await self._guarded("seat backstop", lambda: self._unwind(seat, trading))
-                    if time.monotonic() >= next_reconcile:
-                        await self._guarded("seat reconcile", lambda: self._reconcile(seat))
+                    now = int((await asyncio.to_thread(trading.w3.eth.get_block, "latest"))["timestamp"])
+                    reconcile = time.monotonic() >= next_reconcile
+                    for seat in seats:
+                        await self._run_seat(seat, now, reconcile)
+                    if reconcile:
                         next_reconcile = time.monotonic() + c.config.reconcile_interval
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopping.wait(), c.config.seat_interval)
             finally:
-                fills.cancel()
+                for task in fills:
+                    task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await fills
-                log.info("seat stopped")
+                    await asyncio.gather(*fills)
+                log.info("seats stopped")
 
-    async def _cycle(self, seat: RabbitXSeat, trading: TradingClient) -> None:
-        block = await asyncio.to_thread(trading.w3.eth.get_block, "latest")
-        report = await seat.cycle(int(block["timestamp"]))
+    async def _run_seat(self, seat: RabbitXSeat, now: int, reconcile: bool) -> None:
+        """One cycle of one seat, each step guarded on its own: children, the account posted, margin, the backstop,
+        and every `reconcile_interval` the venue's positions against the books."""
+        c = self.context
+        name = c.deployment.venues[seat.venue_id].name
+        await self._guarded(f"{name} cycle", lambda: self._cycle(seat, name, now))
+        await self._guarded(f"{name} account", seat.post_account)
+        await self._guarded(f"{name} margin", lambda: seat.manage_margin(margin_policy(c), c.legs.get()))
+        await self._guarded(f"{name} backstop", lambda: seat.unwind_backstop(now))
+        if reconcile:
+            await self._guarded(f"{name} reconcile", lambda: self._reconcile(seat, name))
+
+    async def _cycle(self, seat: RabbitXSeat, name: str, now: int) -> None:
+        report = await seat.cycle(now)
         if report.placed or report.rejected or report.expired:
             log.info(
-                "seat: children placed %s, rejected %s, expired %s",
+                "%s: children placed %s, rejected %s, expired %s",
+                name,
                 list(report.placed),
                 list(report.rejected),
                 list(report.expired),
             )
 
-    async def _unwind(self, seat: RabbitXSeat, trading: TradingClient) -> None:
-        block = await asyncio.to_thread(trading.w3.eth.get_block, "latest")
-        await seat.unwind_backstop(int(block["timestamp"]))
-
-    async def _forward_fills(self, seat: RabbitXSeat, retry_after: float) -> None:
+    async def _forward_fills(self, seat: RabbitXSeat) -> None:
         """Forwards fills until cancelled; a failure is logged and the feed opened again (fills it passed on but
         never acknowledged come out again, and the contract books each fill id once)."""
         while True:
             await self._guarded("seat fills", seat.forward_fills)
-            await asyncio.sleep(retry_after)
+            await asyncio.sleep(self.context.config.seat_interval)
 
-    async def _reconcile(self, seat: RabbitXSeat) -> int:
-        """Logs as ALERT and counts the positions the exchange and the vault's books still disagree on after
-        `RECONCILE_RECHECK` seconds (a fill in flight between the exchange and its report is no mismatch)."""
+    async def _reconcile(self, seat: RabbitXSeat, name: str) -> int:
+        """Logs as ALERT and counts the positions the venue and the vault's books still disagree on after
+        `RECONCILE_RECHECK` seconds (a fill in flight between the venue and its report is no mismatch)."""
         first = await seat.reconcile()
         if not first:
             return 0
         await asyncio.sleep(RECONCILE_RECHECK)
         lasting = [m for m in await seat.reconcile() if m in first]
         for mismatch in lasting:
-            self.context.metrics.mismatches.labels(self.context.config.seat_venue, "seat position").inc()
-            log.error("ALERT reconciliation: seat at %s: %s", self.context.config.seat_venue, mismatch)
+            self.context.metrics.mismatches.labels(name, "seat position").inc()
+            log.error("ALERT reconciliation: seat at %s: %s", name, mismatch)
         return len(lasting)
 
     async def _guarded(self, name: str, step: Callable[[], Awaitable[object]]) -> None:
@@ -146,3 +152,15 @@ class SeatJob:
             log.error("%s: %s", name, exc)
         except Exception:
             log.exception("%s failed", name)
+
+
+@contextlib.asynccontextmanager
+async def open_seat(c: JobContext, trading: TradingClient, name: str) -> AsyncIterator[RabbitXSeat]:
+    """The seat at venue `name` with its connector open, from the keeper's settings for that kind of venue."""
+    venue_id = trading.venue_id(name)
+    settings = c.config.rabbitx
+    if settings is None:
+        raise ConfigError(f"no connector settings for the seat at {name}")
+    async with RabbitXConnector(settings) as connector:
+        log.info("seat at %s (venue %d) running against %s", name, venue_id, settings.base_url)
+        yield RabbitXSeat(trading, connector, venue_id, unwind_ttl=int(c.config.child_ttl))

@@ -71,18 +71,18 @@ def test_the_seat_is_off_by_default_and_reads_the_rabbitx_table_then_the_environ
     path = deployment_file(tmp_path / "d.json")
     monkeypatch.setenv("PRIMEVAULT_RABBITX_API_KEY", "ignored without a seat")
     config = load_config(None, {"dev_account": 1, "deployment": path})
-    assert (config.seat_venue, config.rabbitx) == (None, None)
+    assert (config.seat_venues, config.rabbitx, config.dydx) == ((), None, None)
     assert "seat" in config.jobs and "seat" not in config.enabled_jobs
 
     toml = tmp_path / "keeper.toml"
     toml.write_text(
-        f'[keeper]\ndeployment = "{path}"\nseat_venue = "rabbitx"\nchild_ttl = 30\ndata_dir = "{tmp_path / "d"}"\n'
+        f'[keeper]\ndeployment = "{path}"\nseat_venues = ["rabbitx-seat"]\nchild_ttl = 30\ndata_dir = "{tmp_path / "d"}"\n'
         '[rabbitx]\nbase_url = "http://127.0.0.1:9"\napi_key = "k"\napi_secret = "s"\njwt = "j"\nprofile_id = 7\n'
     )
     monkeypatch.setenv("PRIMEVAULT_RABBITX_API_KEY", "from-env")
     config = load_config(toml, {"dev_account": 1})
-    assert (config.seat_venue, config.child_ttl, config.seat_interval) == ("rabbitx", 30.0, 1.0)
-    assert config.rabbitx is not None and config.enabled_jobs[-1] == "seat"
+    assert (config.seat_venues, config.child_ttl, config.seat_interval) == (("rabbitx-seat",), 30.0, 1.0)
+    assert config.rabbitx is not None and config.dydx is None and config.enabled_jobs[-1] == "seat"
     assert (config.rabbitx.base_url, config.rabbitx.credentials.api_key) == ("http://127.0.0.1:9", "from-env")
     assert config.rabbitx.credentials.profile_id == 7
     assert config.rabbitx.data_dir == tmp_path / "d", "the fill store goes in the keeper's data_dir"
@@ -90,12 +90,20 @@ def test_the_seat_is_off_by_default_and_reads_the_rabbitx_table_then_the_environ
 
 def test_bad_seat_settings_are_one_line_with_the_rest(tmp_path: Path) -> None:
     toml = tmp_path / "keeper.toml"
-    toml.write_text('[keeper]\nseat_venue = "rabbitx"\nseat_interval = 0\n[rabbitx]\nprofile_id = "x"\n')
+    toml.write_text(
+        '[keeper]\nseat_venues = "rabbitx-seat,dydx-seat,gmx-seat"\nseat_interval = 0\n[rabbitx]\nprofile_id = "x"\n'
+        '[dydx]\ngood_til_blocks = 30\n'
+    )
     with pytest.raises(ConfigError) as caught:
         load_config(toml, {"dev_account": 1, "deployment": deployment_file(tmp_path / "d.json")})
     message = str(caught.value)
     assert len(message.splitlines()) == 1
-    for fragment in ("seat rabbitx: rabbitx.base_url is required", "rabbitx.profile_id must be an integer"):
+    for fragment in (
+        "seat rabbitx-seat: rabbitx.base_url is required",
+        "rabbitx.profile_id must be an integer",
+        "seat dydx-seat: dydx.indexer_url is required",
+        "seat_venues: 'gmx-seat' is not a seat venue (rabbitx-seat, dydx-seat)",
+    ):
         assert fragment in message
     assert "seat_interval: must be greater than zero" in message
 

@@ -1,4 +1,4 @@
-"""The seat as a job of the keeper daemon: with `seat_venue` set, the orders job commits every open order to the seat
+"""The seat as a job of the keeper daemon: with `seat_venues` set, the orders job commits every open order to the seat
 and the seat job (its own thread and event loop) trades it at the devnet RabbitX exchange, served for real, and books
 the fills on chain; an order the contract refuses to commit is cancelled. Real anvil; the keeper's loop runs on a
 thread for a few seconds."""
@@ -39,7 +39,7 @@ def keeper_with_seat(chain: Chain, tmp_path: Path, **overrides: Any) -> Keeper:
         metrics_port=None,
         receipt_timeout=30.0,
         jobs=("orders", "seat"),
-        seat_venue=SEAT_VENUE,
+        seat_venues=(SEAT_VENUE,),
         orders_interval=0.3,
         seat_interval=0.2,
         reconcile_interval=1.0,
@@ -92,8 +92,8 @@ def test_the_keeper_commits_an_order_to_its_seat_and_books_the_exchanges_fills(
     assert position.entry_price == (D("0.6") * 3000 + D("0.2") * D("3001.5")) / D("0.8"), "the exchange's prices"
     assert alice.reservation(me) == (0, 0)
     messages = [r.getMessage() for r in caplog.records]
-    assert any(f"order {order_id} committed to the seat at {SEAT_VENUE} as child" in m for m in messages)
-    assert any("seat stopped" in m for m in messages)
+    assert any(f"order {order_id} committed to the seats as children from" in m and SEAT_VENUE in m for m in messages)
+    assert any("seats stopped" in m for m in messages)
     assert not [m for m in messages if "ALERT" in m], "the exchange and the vault's books agree"
     assert keeper.metrics.orders_routed._value.get() == 1
 
@@ -114,5 +114,5 @@ def test_an_order_the_contract_refuses_to_commit_is_cancelled(market: Chain, tmp
     assert (child.order_id, child.size, child.limit_price) == (fits, D(1), D(3030))
     assert child.deadline == pytest.approx(now + 60, abs=5), "child_ttl (60 s) before the order's deadline"
     [line] = [r.getMessage() for r in caplog.records if "cannot be committed" in r.getMessage()]
-    assert f"order {too_big} cannot be committed to the seat (InsufficientEquity" in line
+    assert f"order {too_big} cannot be committed to the seats (InsufficientEquity" in line
     assert keeper.metrics.orders_cancelled.labels("InsufficientEquity")._value.get() == 1
