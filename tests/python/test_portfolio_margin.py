@@ -217,8 +217,12 @@ def test_a_naked_position_pays_its_worst_scenario_and_the_net_charge() -> None:
     (eth,) = book.underlyings
     assert (SCENARIO_LABELS[eth.worst], eth.worst_loss, eth.net_charge) == ("-T", 3_150 * USDC, 600 * USDC)
     assert (book.initial, book.maintenance) == (3_750 * USDC, 1_875 * USDC)  # 12.5% and 6.25% of 30,000
-    short = _both([0, 0], [_position(BTC_MARKET, 2, -W)])
+    standard = exact_health(0, [10 * W, 0], PARAMS)
+    assert (standard.initial_requirement, standard.maintenance_requirement) == (6_000 * USDC, 4_500 * USDC)
+    short_book = [_position(BTC_MARKET, 2, -W)]
+    short = _both([0, 0], short_book)
     assert (SCENARIO_LABELS[short.underlyings[0].worst], short.initial) == ("+S", 6_000 * USDC)  # 8% + 2%
+    assert short.maintenance == exact_health(0, [0, 0], PARAMS, short_book).maintenance_requirement == 3_000 * USDC
 
 
 def test_rounding_favours_the_protocol() -> None:
@@ -239,7 +243,10 @@ def test_correlation_credit_offsets_opposite_underlyings_partly() -> None:
     (group,) = book.groups
     assert group.independent == 3_150 * USDC + 2_400 * USDC  # ETH's tail, BTC's +8% on 30,000
     assert group.correlated_loss == 3_150 * USDC - 2_100 * USDC  # both tails down: BTC's short gains 7%
-    assert group.credit == (group.independent - group.correlated_loss) // 2
+    assert group.credit == (group.independent - group.correlated_loss) // 2 == 2_250 * USDC
+    assert (book.scan, book.initial, book.maintenance) == (3_300 * USDC, 4_500 * USDC, 2_250 * USDC)
+    standard = exact_health(0, [0, 0], PARAMS, positions)
+    assert (standard.initial_requirement, standard.maintenance_requirement) == (6_000 * USDC, 3_000 * USDC)
     apart = replace(PORTFOLIO, correlation_credit_bps=0)
     assert exact_portfolio([0, 0], positions, PARAMS, LAYOUT, apart).scan == group.independent
     split = replace(PORTFOLIO, underlyings=(PORTFOLIO.underlyings[ETH], replace(PORTFOLIO.underlyings[BTC], group=1)))
@@ -315,8 +322,9 @@ def test_deleverage_cuts_net_exposure_and_leaves_the_hedge() -> None:
     target = 500 * USDC
     assert exact_portfolio(balances, positions, PARAMS, LAYOUT, PORTFOLIO).maintenance > target
     cuts = deleverage(balances, positions, PARAMS, LAYOUT, PORTFOLIO, target)
-    assert [(c.slot, c.hedge) for c in cuts] == [(_slot(ETH_MARKET, 1), False)]
-    assert 0 < cuts[0].amount < 5 * W
+    assert exact_portfolio(balances, positions, PARAMS, LAYOUT, PORTFOLIO).maintenance == 1_087_500_000
+    # 1.8667 ETH of net left: 5,600 x 10.5% + 2% of it + 1% of the 30,000 hedged = 1,000 initial, 500 maintenance.
+    assert cuts == (Cut(None, _slot(ETH_MARKET, 1), 3_133_333_333_333_333_334, False),)
     after = _cut_book(balances, positions, cuts)
     assert exact_portfolio(*after, PARAMS, LAYOUT, PORTFOLIO).maintenance <= target
     fewer = replace(cuts[0], amount=cuts[0].amount - 10**15)  # a thousandth of an ETH less would not do
@@ -333,8 +341,19 @@ def test_deleverage_unwinds_hedges_only_after_the_net_and_both_legs_together() -
     assert [(c.slot, c.amount) for c in net_cuts] == [(_slot(ETH_MARKET, 1), 2 * W), (_slot(BTC_MARKET, 0), W // 10)]
     balances, positions = _cut_book(BASKET_BALANCES, BASKET, cuts)
     book = exact_portfolio(balances, positions, PARAMS, LAYOUT, PORTFOLIO)
-    assert book.maintenance <= 200 * USDC
+    assert (book.initial, book.maintenance) == (400 * USDC, 200 * USDC)
     assert all(r.net == 0 for r in book.underlyings), "unwinding pairs keeps the book flat"
+    assert [c for c in cuts if c.hedge][-2:] == [
+        Cut(None, _slot(ETH_MARKET, 1), 518_518_533_333_333_334, True),
+        Cut(None, _slot(ETH_MARKET, 0), 518_518_533_333_333_334, True),
+    ], "ETH's cross-venue pair last, both sides alike"
+    assert (balances, [p[:2] for p in positions]) == (
+        [10 * W, 0],
+        [
+            (_slot(ETH_MARKET, 0), -12 * W + 518_518_533_333_333_334),
+            (_slot(ETH_MARKET, 1), 2 * W - 518_518_533_333_333_334),
+        ],
+    ), "BTC unwound whole (WBTC with its short), the WETH and most of its short kept"
     # Everything cut: the whole book goes, net first.
     everything = deleverage(BASKET_BALANCES, BASKET, PARAMS, LAYOUT, PORTFOLIO, -1)
     assert _cut_book(BASKET_BALANCES, BASKET, everything) == ([0, 0], [])
