@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 
 from keeper.connectors.rabbitx.client import RabbitXClient
-from keeper.connectors.rabbitx.errors import RabbitXError
+from keeper.connectors.rabbitx.errors import RabbitXError, RabbitXResponseError
 from keeper.connectors.rabbitx.fills import PAGE_SIZE, FillFeed, fetch_fills_since
 from keeper.connectors.rabbitx.models import (
     Balance,
@@ -23,6 +23,7 @@ from keeper.connectors.rabbitx.models import (
     Fill,
     FundingRate,
     Order,
+    OrderBook,
     OrderRequest,
     Position,
     Withdrawal,
@@ -153,6 +154,13 @@ class RabbitXConnector:
             lambda params: self.client.public("/markets/fundingrate", params), {"market_id": market_id}
         )
         return sorted((FundingRate.from_json(row) for row in rows), key=lambda r: r.timestamp)
+
+    async def order_book(self, market_id: str) -> OrderBook:
+        """The market's book as the exchange publishes it (public, unsigned)."""
+        rows = await self.client.public("/markets/orderbook", {"market_id": market_id})
+        if len(rows) != 1:
+            raise RabbitXResponseError(f"the order book of {market_id} came as {len(rows)} rows, not one")
+        return OrderBook.from_json(rows[0])
 
     def _private_get(self, path: str) -> Callable[[dict[str, str]], Awaitable[list[Any]]]:
         return lambda params: self.client.private("GET", path, params=params)

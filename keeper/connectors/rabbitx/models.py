@@ -306,3 +306,22 @@ class FundingRate:
                 funding_rate=parse_decimal(row["funding_rate"], "funding_rate"),
                 timestamp=int(row["timestamp"]),
             )
+
+
+@dataclass(frozen=True)
+class OrderBook:
+    """A market's book (``GET /markets/orderbook``): `bids` best (highest) first, `asks` best (lowest) first, each a
+    (price, size) pair."""
+
+    market_id: str
+    bids: tuple[tuple[Decimal, Decimal], ...]
+    asks: tuple[tuple[Decimal, Decimal], ...]
+
+    @classmethod
+    def from_json(cls, row: Mapping[str, Any]) -> OrderBook:
+        with _reading("order book", row):
+            return cls(
+                market_id=str(row["market_id"]),
+                bids=tuple((parse_decimal(p, "price"), parse_decimal(s, "size")) for p, s in row["bids"]),
+                asks=tuple((parse_decimal(p, "price"), parse_decimal(s, "size")) for p, s in row["asks"]),
+            )

@@ -21,7 +21,7 @@ from keeper.client.trading import ChildSpec, TradingClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
 from keeper.devnet.deploy import SEAT_VENUE
 from keeper.exceptions import TransactionReverted
-from keeper.seats.rabbitx import RabbitXSeat
+from keeper.seats.rabbitx import RabbitXSeat, RabbitXVenue
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
 from tests.python.seats.conftest import seat_account_with_resting_asks
@@ -78,8 +78,10 @@ def test_an_order_routed_to_the_seat_fills_at_the_exchange_and_is_booked_once(
                 assert await seat.reconcile() == []
 
                 # A keeper restart re-sends what it had not acknowledged; the contract books each fill id once.
-                fills = await connector.fills_since(0)
+                assert isinstance(seat.venue, RabbitXVenue)
+                fills = [seat.venue.seat_fill(f) for f in await connector.fills_since(0)]
                 assert len(fills) == 2 and all(executor.fill_id_used(seat.venue_fill_id(f)) for f in fills)
+                assert all(f.fill_id.startswith("rabbitx:") and f.child_id == child_id for f in fills)
                 for fill in fills:
                     await seat.report(fill)
                 assert alice.positions(me)[0].size == D("0.8"), "nothing booked twice"

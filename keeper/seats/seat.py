@@ -1,0 +1,497 @@
+"""The keeper's seat at a venue that matches off chain, over order protocol v2: the logic every venue shares, written
+once, over a small protocol each venue implements (`SeatVenue`; `keeper/seats/rabbitx.py`, `keeper/seats/dydx.py`).
+
+Children the executor routed to the seat's venue (`commitSplit`) are placed at the venue as immediate-or-cancel limit
+orders at the child's limit (rounded onto the venue's tick, never past the child's limit); fills come back from the
+venue (RabbitX's WebSocket, dYdX's indexer) and are booked on chain once each (`reportFills`, the venue's fill id
+hashed into 32 bytes with the venue's name as prefix; the contract refuses an id twice, so a restart re-reports
+nothing); a child whose order the venue closed with a remainder is rejected on chain, and one past its deadline is
+cancelled at the venue and expired on chain. The trading module decides where each fill goes: to the account while
+its child is open, to the backstop book after.
+
+Each cycle the seat also posts the venue's view of its account on chain (`post_account`: positions, funding, margin,
+credited deposits), keeps its margin between a floor and a ceiling (`manage_margin`: deposits through the trading
+module, which the seat adapter sends the venue's way; withdrawals asked of the venue, recorded on chain, paid to the
+adapter the venue's way and collected into the vault), closes the backstop book at its venue (`unwind_backstop`) and
+reads its order book for the orders job's router (`book`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Protocol
+
+from web3 import Web3
+
+from keeper.client.adapters import SeatAccountReport
+from keeper.client.feeds import FeedClient
+from keeper.client.tokens import TokenClient
+from keeper.client.trading import ChildOrderView, FillReport, TradingClient
+from keeper.exceptions import PrimeVaultError, TransactionReverted
+from keeper.risk.backstop import unwind_limit
+from keeper.risk.margin import MarginPolicy, venue_requirement
+from keeper.routing import Level, MarginLimit, VenueBook
+
+log = logging.getLogger("primevault.keeper")
+
+WAD = Decimal(10) ** 18
+PPM = Decimal(10) ** 6
+
+
+class SeatOrderRefusedError(PrimeVaultError):
+    """The venue refused a child's order; the message is the venue's reason, recorded on chain with the rejection."""
+
+
+@dataclass(frozen=True)
+class SeatOrderRequest:
+    """A child's order as the seat asks the venue for it: IOC, sized and priced on the venue's grid."""
+
+    child_id: int
+    market: str  # the venue's market id
+    size: Decimal  # signed: positive buys
+    limit: Decimal  # on the venue's tick, never worse than the child's limit
+    reduce_only: bool  # the order only shrinks the seat's position at the venue
+
+
+@dataclass(frozen=True)
+class SeatOrder:
+    """A child's order at the venue, as last seen."""
+
+    child_id: int
+    market: str
+    order_id: str  # the venue's id of the order
+    done: bool  # the venue will fill no more of it
+    filled: Decimal  # absolute
+    reason: str = ""  # why the venue closed it, when it says
+
+
+@dataclass(frozen=True)
+class SeatFill:
+    """One venue fill of the seat's account."""
+
+    fill_id: str  # unique at the venue, prefixed with the venue's name ("rabbitx:...", "dydx:...")
+    child_id: int | None  # None: not one of the seat's children (a venue liquidation, another client's order)
+    price: Decimal
+    size: Decimal  # absolute
+    fee: Decimal  # base token, positive when paid
+
+
+@dataclass(frozen=True)
+class SeatPosition:
+    market: str
+    size: Decimal  # signed
+    notional: Decimal  # absolute, at the venue's mark
+
+
+@dataclass(frozen=True)
+class SeatBalance:
+    """The seat's account as the venue values it, in the base token."""
+
+    equity: Decimal
+    initial_margin: Decimal  # what the positions and open orders hold
+    withdrawable: Decimal  # what the venue lets leave now
+    credited_deposits: Decimal  # every deposit the venue has credited from the seat adapter, ever
+
+
+@dataclass(frozen=True)
+class FundingPeriod:
+    at_us: int  # when it was paid, microseconds since the epoch
+    rate: Decimal  # per period; positive: longs pay
+
+
+BookSide = tuple[tuple[Decimal, Decimal], ...]
+"""(price, size) levels, best first."""
+
+
+class SeatVenue(Protocol):
+    """What the seat needs of a venue: each implementation translates one venue's API into these calls."""
+
+    name: str  # the fill ids' prefix
+    funding_period_seconds: int
+
+    def market(self, ticker: str) -> str:
+        """The venue's market id for a deployment ticker."""
+        ...
+
+    async def place(self, request: SeatOrderRequest) -> SeatOrder | None:
+        """Places the child's order, once: a child placed before a restart is found again, not placed twice. None
+        when its client id was used but the venue never got the order. Raises `SeatOrderRefusedError`."""
+        ...
+
+    async def order_status(self, order: SeatOrder) -> SeatOrder: ...
+
+    async def cancel(self, order: SeatOrder) -> None:
+        """Cancels what is left of the order; a fill may still win the race."""
+        ...
+
+    async def forward_fills(self, report: Callable[[SeatFill], Awaitable[None]]) -> None:
+        """Passes every fill of the seat's account to `report` as the venue shows it, until cancelled. A fill may come
+        twice (after a restart): the contract books each id once."""
+        ...
+
+    async def positions(self) -> list[SeatPosition]: ...
+
+    async def balance(self) -> SeatBalance: ...
+
+    async def funding(self, market: str) -> list[FundingPeriod]:
+        """The market's funding periods, oldest first."""
+        ...
+
+    async def order_book(self, market: str) -> tuple[BookSide, BookSide]:
+        """Bids and asks, best first."""
+        ...
+
+    async def withdraw(self, amount: Decimal) -> None:
+        """Asks the venue to send `amount` of the base token back to the seat adapter."""
+        ...
+
+    async def pay_withdrawals(self) -> None:
+        """Completes on chain every withdrawal the venue has released (a signed claim, an attested bridge message),
+        each once, so that the tokens reach the seat adapter."""
+        ...
+
+
+@dataclass(frozen=True)
+class SeatReport:
+    """What one cycle of the seat did."""
+
+    placed: tuple[int, ...] = ()  # child ids
+    rejected: tuple[int, ...] = ()
+    expired: tuple[int, ...] = ()
+
+
+class Seat:
+    def __init__(self, trading: TradingClient, venue: SeatVenue, venue_id: int, unwind_ttl: int = 60) -> None:
+        """`venue` is the venue's side of the seat; `venue_id` the seat adapter's venue id in the trading module;
+        `unwind_ttl` how long a backstop unwind child lives (seconds)."""
+        self.trading = trading
+        self.venue = venue
+        self.venue_id = venue_id
+        self.unwind_ttl = unwind_ttl
+        deployment = trading.deployment
+        self.base_decimals = deployment.base.decimals
+        self.adapter = trading.seat_adapter(venue_id)
+        self.base_token = TokenClient(trading.w3, deployment.base)
+        self.feeds = [FeedClient(trading.w3, m.feed) for m in deployment.markets]
+        self._orders: dict[int, SeatOrder] = {}  # child id -> its order at the venue, as last seen
+        self._next_child = 0  # children below this id are finished
+        self._posted: SeatAccountReport | None = None
+        self._funding_seen: dict[int, int] = {}  # market id -> newest funding period folded into the posted index
+        self._unwinds: dict[int, tuple[int, int]] = {}  # market id -> (unwind child id, its deadline)
+
+    @staticmethod
+    def venue_fill_id(fill: SeatFill) -> bytes:
+        """32 bytes for the venue's fill id, as the contract books each id once."""
+        return bytes(Web3.keccak(text=fill.fill_id))
+
+    # ------------------------------------------------------------------ the cycle
+
+    async def cycle(self, now: int) -> SeatReport:
+        """Places new children, then closes the ones the venue finished or whose deadline passed. Fills are reported
+        by `report` as the venue passes them on, so run `forward_fills` alongside."""
+        children = await asyncio.to_thread(self.trading.child_orders, self._next_child, self.venue_id)
+        open_children = [c for c in children if c.status == "open"]
+        placed, rejected, expired = [], [], []
+        for child in open_children:
+            if child.deadline < now:
+                await self._expire(child)
+                expired.append(child.child_id)
+            elif child.child_id not in self._orders:
+                if await self._place(child) is not None:
+                    placed.append(child.child_id)
+            elif await self._finished_with_remainder(child):
+                rejected.append(child.child_id)
+        # Every child below the lowest one still open is finished: the next cycle reads from there, not from 0.
+        if children:
+            self._next_child = min((c.child_id for c in open_children), default=children[-1].child_id + 1)
+        return SeatReport(tuple(placed), tuple(rejected), tuple(expired))
+
+    async def forward_fills(self) -> None:
+        """Reports every fill of the seat's account on chain as the venue passes it on, until cancelled."""
+        await self.venue.forward_fills(self.report)
+
+    async def report(self, fill: SeatFill) -> None:
+        """Books one fill on chain, unless its id is booked already (a restart passes fills on again). A fill the
+        account cannot take (its checks fail) closes the child first, so the fill goes to the backstop book, which the
+        keeper unwinds: a fill the venue made is never dropped."""
+        child_id = fill.child_id
+        if child_id is None:
+            log.warning("%s fill %s is not one of this seat's children: not reported", self.venue.name, fill.fill_id)
+            return
+        venue_fill_id = self.venue_fill_id(fill)
+        if await asyncio.to_thread(self.trading.fill_id_used, venue_fill_id):
+            return
+        # A rebate (negative fee) is not credited on chain: the protocol's side of the rounding.
+        fee = max(self._units(fill.fee, ROUND_CEILING), 0)
+        report = FillReport(child_id, venue_fill_id, fill.price, fill.size, fee)
+        try:
+            await asyncio.to_thread(self.trading.report_fills, [report])
+        except TransactionReverted as exc:
+            log.error(
+                "fill %s of child %d refused for its account (%s): closing the child", fill.fill_id, child_id, exc.error
+            )
+            await asyncio.to_thread(self.trading.reject_child, child_id, str(exc.error).encode())
+            await asyncio.to_thread(self.trading.report_fills, [report])
+        log.info("child %d: %s at %s reported (%s)", child_id, fill.size, fill.price, fill.fill_id)
+
+    # ------------------------------------------------------------------ steps
+
+    async def _place(self, child: ChildOrderView, reject_refused: bool = True) -> SeatOrder | None:
+        market_id = self.trading.market_id(child.market)
+        params = await asyncio.to_thread(self.adapter.market, market_id)
+        tick, step = Decimal(params.tick_size) / WAD, Decimal(params.step_size) / WAD
+        buy = child.size > 0
+        # The venue takes prices on its tick: a buy's limit rounds down, a sell's up, never past the child's.
+        limit = (child.limit_price / tick).to_integral_value(ROUND_FLOOR if buy else ROUND_CEILING) * tick
+        size = ((abs(child.size) - child.filled) / step).to_integral_value(ROUND_FLOOR) * step
+        held = Decimal(await asyncio.to_thread(self.trading.net_position, market_id, self.venue_id)) / WAD
+        request = SeatOrderRequest(
+            child.child_id,
+            self.venue.market(child.market),
+            size if buy else -size,
+            limit,
+            reduce_only=(held < 0 if buy else held > 0) and size <= abs(held),
+        )
+        try:
+            order = await self.venue.place(request)
+        except SeatOrderRefusedError as exc:
+            log.error("child %d refused by %s: %s", child.child_id, self.venue.name, exc)
+            if reject_refused:
+                await asyncio.to_thread(self.trading.reject_child, child.child_id, str(exc).encode())
+            return None
+        if order is None:
+            name = self.venue.name
+            log.error("child %d: its order id was used but %s never got it: it will expire", child.child_id, name)
+            return None
+        self._orders[child.child_id] = order
+        return order
+
+    async def _finished_with_remainder(self, child: ChildOrderView) -> bool:
+        """Rejects the child on chain once the venue has closed its order and every fill it made is booked (reporting
+        a fill after the rejection would send it to the backstop)."""
+        order = self._orders[child.child_id] = await self.venue.order_status(self._orders[child.child_id])
+        if not order.done or order.filled > child.filled:
+            return False
+        unfilled = abs(child.size) - child.filled
+        reason = order.reason or f"{self.venue.name} closed the order with {unfilled} unfilled"
+        await asyncio.to_thread(self.trading.reject_child, child.child_id, reason.encode())
+        return True
+
+    async def _expire(self, child: ChildOrderView) -> None:
+        order = self._orders.get(child.child_id)
+        if order is not None and not order.done:
+            try:
+                await self.venue.cancel(order)
+            except PrimeVaultError as exc:
+                log.warning("child %d: cancelling its order at %s failed: %s", child.child_id, self.venue.name, exc)
+        await asyncio.to_thread(self.trading.expire_child, child.child_id)
+
+    async def reconcile(self) -> list[str]:
+        """Mismatches between the venue's positions and the trading module's netted book at this venue."""
+        held = {p.market: p.size for p in await self.venue.positions()}
+        mismatches = []
+        for market_id, market in enumerate(self.trading.deployment.markets):
+            booked = Decimal(await asyncio.to_thread(self.trading.net_position, market_id, self.venue_id)) / WAD
+            at_venue = held.get(self.venue.market(market.ticker), Decimal(0))
+            if booked != at_venue:
+                mismatches.append(f"{market.ticker}: books {booked}, exchange {at_venue}")
+        return mismatches
+
+    # ------------------------------------------------------------------ the order book
+
+    async def book(self, ticker: str) -> VenueBook:
+        """The venue's book for `ticker` as the book router reads it: levels in WAD, the seat adapter's taker fee and
+        step, the latest funding rate spread over its period, and the margin free at the venue with its leverage."""
+        market_id = self.trading.market_id(ticker)
+        market = self.venue.market(ticker)
+        params = await asyncio.to_thread(self.adapter.market, market_id)
+        bids, asks = await self.venue.order_book(market)
+        periods = await self.venue.funding(market)
+        rate = periods[-1].rate if periods else Decimal(0)
+        balance = await self.venue.balance()
+        free = max(balance.equity - balance.initial_margin, Decimal(0))
+        return VenueBook(
+            self.venue.name,
+            _levels(bids),
+            _levels(asks),
+            params.taker_fee_ppm,
+            int(rate.scaleb(18) / self.venue.funding_period_seconds),
+            params.step_size,
+            margin=MarginLimit(int(free.scaleb(18)), params.initial_margin_ppm),
+        )
+
+    # ------------------------------------------------------------------ the account on chain
+
+    async def post_account(self) -> SeatAccountReport | None:
+        """Posts the venue's view of the seat's account on chain when it changed since the last post: positions,
+        funding indexes (the on-chain index plus rate x oracle mark of each funding period since), equity (rounded
+        down), margins (rounded up) and the deposits the venue credited. Returns what was posted, or None."""
+        positions = {p.market: p for p in await self.venue.positions()}
+        balance = await self.venue.balance()
+        sizes, indexes, newest = [], [], {}
+        maintenance = Decimal(0)
+        for market_id, market in enumerate(self.trading.deployment.markets):
+            venue_market = self.venue.market(market.ticker)
+            position = positions.get(venue_market)
+            sizes.append(int(position.size.scaleb(18)) if position else 0)
+            if position is not None:
+                params = await asyncio.to_thread(self.adapter.market, market_id)
+                maintenance += position.notional * params.maintenance_margin_ppm / PPM
+            index, newest[market_id] = await self._funding_index(market_id, venue_market)
+            indexes.append(index)
+        report = SeatAccountReport(
+            positions=tuple(sizes),
+            funding_indexes=tuple(indexes),
+            net_collateral=self._units(balance.equity, ROUND_FLOOR),
+            initial_margin=self._units(balance.initial_margin, ROUND_CEILING),
+            maintenance_margin=self._units(maintenance, ROUND_CEILING),
+            credited_deposits=self._units(balance.credited_deposits),
+        )
+        if report == self._posted:
+            return None
+        await asyncio.to_thread(self.adapter.report, report)
+        self._posted = report
+        self._funding_seen.update(newest)
+        return report
+
+    async def _funding_index(self, market_id: int, venue_market: str) -> tuple[int, int]:
+        """The market's funding index with every funding period the posted index lacks, and the newest period's
+        time (microseconds). A period is valued at the oracle mark when the seat sees it, as the index on chain is."""
+        index = await asyncio.to_thread(self.adapter.funding_index, market_id)
+        if market_id not in self._funding_seen:
+            # Periods up to the last post are in the index on chain already.
+            self._funding_seen[market_id] = (await asyncio.to_thread(self.adapter.last_report)).reported_at * 10**6
+        seen = self._funding_seen[market_id]
+        periods = [p for p in await self.venue.funding(venue_market) if p.at_us > seen]
+        if not periods:
+            return index, seen
+        mark = await asyncio.to_thread(self.feeds[market_id].price)
+        step = sum((p.rate * mark for p in periods), Decimal(0))
+        return index + int(step.scaleb(18).to_integral_value(ROUND_CEILING)), periods[-1].at_us
+
+    # ------------------------------------------------------------------ margin
+
+    async def manage_margin(self, policy: MarginPolicy, legs: Mapping[int, int] | None = None) -> int:
+        """Keeps the seat's margin between the policy's floor and ceiling of what the vault's positions at the venue
+        need (its gross `legs` from the last scan, else the netted book; see `slot_exposure`): a deposit goes the
+        venue's way through the seat adapter (credited when the venue sees it), a withdrawal starts at the venue
+        (`withdraw_margin`). Returns the base units moved in (positive) or out (negative)."""
+        marks = [await asyncio.to_thread(feed.price) for feed in self.feeds]
+        exposures = await asyncio.to_thread(self.trading.venue_exposures, self.venue_id, legs)
+        ppms = [(await asyncio.to_thread(self.adapter.market, m)).initial_margin_ppm for m in range(len(marks))]
+        need = venue_requirement(exposures, marks, ppms, self.base_decimals)
+        net = await self._margin_now()
+        pending = await asyncio.to_thread(self.adapter.pending_withdrawals)
+        move = policy.move(need, net, pending)
+        if move > 0:
+            log.info("seat at %s: margin %d below its floor: depositing %d", self.venue.name, net, move)
+            await asyncio.to_thread(self.trading.deposit_margin, self.venue_id, move)
+        elif move < 0:
+            move = -await self.withdraw_margin(-move)
+        await self.collect_withdrawals()
+        return move
+
+    async def _margin_now(self) -> int:
+        """The seat's margin as the venue has it now (equity, rounded down) plus the deposits it has not credited
+        yet: read from the venue, not from the last post, which a withdrawal just made stale."""
+        balance = await self.venue.balance()
+        last = await asyncio.to_thread(self.adapter.last_report)
+        deposited = last.credited_deposits + await asyncio.to_thread(self.adapter.deposits_in_flight)
+        return self._units(balance.equity) + max(deposited - self._units(balance.credited_deposits), 0)
+
+    async def withdraw_margin(self, amount: int) -> int:
+        """Asks the venue for `amount` base units of margin back, capped at what it lets the account withdraw, then
+        records the request on chain (`requestMarginWithdrawal`: the amount is pending, not yet the vault's) and
+        collects it if the venue released it at once. Venue first: it may refuse or cap, and the request on chain
+        must match what it debited. Returns the base units asked for."""
+        amount = min(amount, self._units((await self.venue.balance()).withdrawable))
+        if amount <= 0:
+            return 0
+        log.info("seat at %s: asking for %d of margin back", self.venue.name, amount)
+        await self.venue.withdraw(Decimal(amount).scaleb(-self.base_decimals))
+        await asyncio.to_thread(self.trading.request_margin_withdrawal, self.venue_id, amount)
+        await self.collect_withdrawals()
+        return amount
+
+    async def collect_withdrawals(self) -> int:
+        """Completes every withdrawal the venue has released (anyone may) and collects what reached the seat adapter
+        into the vault. Returns the base units collected."""
+        await self.venue.pay_withdrawals()
+        if not await asyncio.to_thread(self.base_token.balance_of, self.adapter.address):
+            return 0
+        vault = self.trading.deployment.vault
+        before = await asyncio.to_thread(self.base_token.balance_of, vault)
+        await asyncio.to_thread(self.trading.claim_margin_withdrawals, self.venue_id)
+        return await asyncio.to_thread(self.base_token.balance_of, vault) - before
+
+    # ------------------------------------------------------------------ the backstop book
+
+    async def unwind_backstop(self, now: int) -> list[int]:
+        """Closes the backstop book at the seat's venue: for each market with a book here and no unwind in flight,
+        commits an unwind child for the book (rounded down to the venue's step, its limit inside the band) and places
+        it as an IOC order. Its fills come back through `report` and book to the backstop. Returns the children
+        placed."""
+        busy = {m for m in list(self._unwinds) if not await self._unwind_finished(m, now)}
+        books = [b for b in await asyncio.to_thread(self.trading.backstop) if b.venue_id == self.venue_id]
+        placed = []
+        for book in books:
+            if book.market_id in busy:
+                continue
+            step = Decimal((await asyncio.to_thread(self.adapter.market, book.market_id)).step_size) / WAD
+            size = (abs(book.size) / step).to_integral_value(ROUND_FLOOR) * step
+            if size == 0:
+                continue
+            side = 1 if book.size < 0 else -1
+            limit = unwind_limit(await asyncio.to_thread(self.feeds[book.market_id].price), side)
+            deadline = now + self.unwind_ttl
+            child_id = await asyncio.to_thread(
+                self.trading.commit_backstop_unwind, book.market_id, self.venue_id, size, limit, deadline
+            )
+            self._unwinds[book.market_id] = (child_id, deadline)
+            child = await asyncio.to_thread(self.trading.child_order, child_id)
+            if await self._place(child, reject_refused=False) is not None:
+                placed.append(child_id)
+                log.info("seat: unwinding %s %s of the backstop book (child %d)", book.size, book.market, child_id)
+        return placed
+
+    async def _unwind_finished(self, market_id: int, now: int) -> bool:
+        """Whether the market's unwind is over: its order closed at the venue with every fill booked on chain (so the
+        book read next is the book left), or its deadline passed (its order is then cancelled; a fill after that still
+        books to the backstop)."""
+        child_id, deadline = self._unwinds[market_id]
+        order = self._orders.get(child_id)
+        if order is not None and not order.done:
+            order = self._orders[child_id] = await self.venue.order_status(order)
+        if order is None:
+            del self._unwinds[market_id]
+            return True
+        if order.done:
+            if order.reason:
+                log.warning("backstop unwind child %d: its order closed: %s", child_id, order.reason)
+            booked = (await asyncio.to_thread(self.trading.child_order, child_id)).filled
+            if booked < order.filled and deadline >= now:
+                return False
+            del self._unwinds[market_id]
+            return True
+        if deadline >= now:
+            return False
+        try:
+            await self.venue.cancel(order)
+        except PrimeVaultError as exc:
+            log.warning("backstop unwind child %d: cancelling its order failed: %s", child_id, exc)
+        del self._unwinds[market_id]
+        return True
+
+    # ------------------------------------------------------------------ units
+
+    def _units(self, amount: Decimal, rounding: str = ROUND_FLOOR) -> int:
+        """`amount` of the base token in its base units."""
+        return int(amount.scaleb(self.base_decimals).to_integral_value(rounding))
+
+
+def _levels(side: BookSide) -> tuple[Level, ...]:
+    return tuple(Level(int(price.scaleb(18)), int(size.scaleb(18))) for price, size in side if size > 0)
