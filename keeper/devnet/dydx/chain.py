@@ -7,6 +7,11 @@ book at the makers' prices with the rest cancelled, reduce-only orders never fil
 a collateral check per fill, funding paid by one side to the other, and withdrawals gated for 50 blocks after a
 subaccount with negative collateral was seen and capped at max(1M USDC, 1% of deposits) an hour. Matching happens
 when the order reaches the validator; its fills belong to the next block, which is when the indexer shows them.
+
+USDC crosses to and from Ethereum through CCTP: a bridge deposit (`credit_bridge_deposit`, from the chain watcher in
+`bridge.py`) is credited once per nonce, and a withdrawal to a ``noble1...`` address leaves through Noble's CCTP burn
+for Ethereum, to the Ethereum address with the same 20 bytes (`burns`, attested by the indexer's attestation route):
+the replica folds dYdX's withdrawal, the IBC hop to Noble and Noble's depositForBurn into that one message.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
 
+import bech32
+from eth_utils.address import to_checksum_address
+
 SHORT_BLOCK_WINDOW = 20
 NEGATIVE_TNC_GATE_BLOCKS = 50
 """Withdrawals and transfers stay blocked this many blocks after a negative-collateral subaccount was seen."""
@@ -29,6 +37,8 @@ WITHDRAWAL_TVL_SHARE = Decimal("0.01")
 WITHDRAWAL_WINDOW_SECONDS = 3600.0
 USDC_DECIMALS = 6
 INDEXER_NAMESPACE = uuid.UUID("0f9da948-a6fb-4c45-9edc-4685c3f3317d")
+NOBLE_PREFIX = "noble"
+DONE_STATUSES = ("FILLED", "CANCELED")
 
 
 class TimeInForce(Enum):
@@ -143,6 +153,17 @@ class PlaceOrder:
     client_metadata: int = 0
 
 
+@dataclass(frozen=True)
+class CctpBurn:
+    """USDC a withdrawal sent towards Ethereum through Noble's CCTP burn: message `nonce` from Noble's domain."""
+
+    nonce: int
+    recipient: str  # the Ethereum address paid
+    quantums: int
+    tx_hash: str  # the dYdX transaction that withdrew it
+    height: int  # the block it belongs to
+
+
 @dataclass
 class Chain:
     """The whole replica state. Every public method takes the lock; the indexer reads through `snapshot` methods."""
@@ -160,6 +181,12 @@ class Chain:
     funding: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     live_ids: dict[OrderKey, int] = field(default_factory=dict)
     """Short-term order ids placed or cancelled, with the goodTilBlock that holds them."""
+    orders: dict[str, dict[str, object]] = field(default_factory=dict)
+    """The indexer's order objects of placed short-term orders, by the indexer's order id."""
+    transfers: list[dict[str, object]] = field(default_factory=list)
+    """The indexer's transfer objects: deposits credited from the bridge and withdrawals."""
+    bridge_nonces: set[int] = field(default_factory=set)
+    burns: list[CctpBurn] = field(default_factory=list)
     negative_tnc_seen_at: int | None = None
     withdrawals: list[tuple[float, Decimal]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -181,6 +208,9 @@ class Chain:
                     o for o in book if o.good_til_block is None or o.good_til_block > self.height
                 ]
             self.live_ids = {key: until for key, until in self.live_ids.items() if until > self.height}
+            for record in self.orders.values():
+                if record["status"] == "OPEN" and int(str(record["goodTilBlock"])) <= self.height:
+                    record["status"] = "CANCELED"
             return self.height
 
     def fund(self, address: str, usdc: Decimal, number: int = 0) -> None:
@@ -244,8 +274,11 @@ class Chain:
                 if book_order.key == order.key:
                     self.books[market.clob_pair_id].remove(book_order)
                     break
+            record = self._record(market, order)
             remaining = self._match(market, order)
-            if remaining and order.time_in_force != TimeInForce.IOC.value:
+            if remaining and order.time_in_force == TimeInForce.IOC.value:
+                record["status"] = "CANCELED"
+            elif remaining:
                 sequence = next(self._sequence)
                 self._insert(
                     RestingOrder(
@@ -265,6 +298,38 @@ class Chain:
             book = self.books[self.market(key[4]).clob_pair_id]
             self.books[key[4]] = [o for o in book if o.key != key]
             self.live_ids[key] = max(self.live_ids.get(key, 0), good_til_block)
+            record = self.orders.get(order_uuid(key))
+            if record is not None and record["status"] not in DONE_STATUSES:
+                record["status"] = "CANCELED"
+
+    def _record(self, market: MarketConfig, order: PlaceOrder) -> dict[str, object]:
+        """The indexer's object for a placed order (comlink's OrderResponseObject), shown from the next block."""
+        owner, number, client_id, flags, clob_pair_id = order.key
+        record: dict[str, object] = {
+            "id": order_uuid(order.key),
+            "subaccountId": str(uuid.uuid5(INDEXER_NAMESPACE, f"{owner}-{number}")),
+            "clientId": str(client_id),
+            "clobPairId": str(clob_pair_id),
+            "side": "BUY" if order.side == BUY else "SELL",
+            "size": plain(market.size(order.quantums)),
+            "totalFilled": "0",
+            "price": plain(market.price(order.subticks)),
+            "type": "LIMIT",
+            "status": "OPEN",
+            "timeInForce": "IOC" if order.time_in_force == TimeInForce.IOC.value else "GTT",
+            "reduceOnly": order.reduce_only,
+            "orderFlags": str(flags),
+            "goodTilBlock": str(order.good_til_block),
+            "createdAtHeight": str(self.height + 1),
+            "clientMetadata": str(order.client_metadata),
+            "updatedAt": _now(),
+            "updatedAtHeight": str(self.height + 1),
+            "postOnly": order.time_in_force == TimeInForce.POST_ONLY.value,
+            "ticker": market.ticker,
+            "subaccountNumber": number,
+        }
+        self.orders[str(record["id"])] = record
+        return record
 
     def _check_window(self, good_til_block: int) -> None:
         """A short-term order or cancel must live from the next block to at most ShortBlockWindow blocks ahead."""
@@ -375,6 +440,13 @@ class Chain:
         if position.quantums == 0:
             del account.positions[market.clob_pair_id]
         account.updated_at_height = self.height + 1
+        record = self.orders.get(order_uuid(key))
+        if record is not None:
+            filled = Decimal(str(record["totalFilled"])) + size
+            record["totalFilled"] = plain(filled)
+            record["updatedAtHeight"] = str(self.height + 1)
+            if filled == Decimal(str(record["size"])):
+                record["status"] = "FILLED"
         self.fills.append(
             {
                 "id": str(uuid.uuid4()),
@@ -452,11 +524,45 @@ class Chain:
             if account is None or self.free_collateral(account) < amount:
                 raise Rejected("subaccounts", 2, "NewlyUndercollateralized: the withdrawal exceeds free collateral")
 
-    def withdraw(self, owner: str, number: int, quantums: int) -> None:
+    def withdraw(self, owner: str, number: int, quantums: int, recipient: str, tx_hash: str) -> None:
+        """Debits the subaccount; to a ``noble1...`` address, the USDC leaves for Ethereum as a CCTP burn."""
         with self.lock:
             self.check_withdrawal(owner, number, quantums)
+            ethereum = ethereum_recipient(recipient) if recipient.startswith(NOBLE_PREFIX + "1") else None
             self.subaccounts[(owner, number)].usdc_quantums -= quantums
             self.withdrawals.append((time.monotonic(), Decimal(quantums).scaleb(-USDC_DECIMALS)))
+            sender: dict[str, object] = {"address": owner, "subaccountNumber": number}
+            self._transfer("WITHDRAWAL", sender, {"address": recipient}, quantums, tx_hash)
+            if ethereum is not None:
+                self.burns.append(CctpBurn(len(self.burns), ethereum, quantums, tx_hash, self.height + 1))
+
+    def credit_bridge_deposit(self, nonce: int, address: str, quantums: int, tx_hash: str) -> bool:
+        """Credits a CCTP transfer from Ethereum to `address`'s subaccount 0, once per nonce; False if it was."""
+        with self.lock:
+            if nonce in self.bridge_nonces:
+                return False
+            self.bridge_nonces.add(nonce)
+            self.fund(address, Decimal(quantums).scaleb(-USDC_DECIMALS))
+            recipient: dict[str, object] = {"address": address, "subaccountNumber": 0}
+            self._transfer("DEPOSIT", {"address": address}, recipient, quantums, tx_hash)
+            return True
+
+    def _transfer(
+        self, kind: str, sender: dict[str, object], recipient: dict[str, object], quantums: int, tx_hash: str
+    ) -> None:
+        self.transfers.append(
+            {
+                "id": str(uuid.uuid4()),
+                "sender": sender,
+                "recipient": recipient,
+                "size": plain(Decimal(quantums).scaleb(-USDC_DECIMALS)),
+                "createdAt": _now(),
+                "createdAtHeight": str(self.height + 1),
+                "symbol": "USDC",
+                "type": kind,
+                "transactionHash": tx_hash,
+            }
+        )
 
     # Reads (for the indexer)
 
@@ -492,6 +598,15 @@ def order_uuid(key: OrderKey) -> str:
     owner, number, client_id, flags, clob_pair_id = key
     subaccount = uuid.uuid5(INDEXER_NAMESPACE, f"{owner}-{number}")
     return str(uuid.uuid5(INDEXER_NAMESPACE, f"{subaccount}-{client_id}-{clob_pair_id}-{flags}"))
+
+
+def ethereum_recipient(noble_address: str) -> str:
+    """The Ethereum address with the 20 bytes of a ``noble1...`` address: where its CCTP burn is minted."""
+    prefix, words = bech32.bech32_decode(noble_address)
+    data = bech32.convertbits(words, 5, 8, False) if words is not None else None
+    if prefix != NOBLE_PREFIX or data is None or len(data) != 20:
+        raise Rejected("sdk", 7, f"invalid recipient address {noble_address!r}")
+    return to_checksum_address(bytes(data))
 
 
 def plain(value: Decimal) -> str:

@@ -2,8 +2,13 @@
 the indexer's shapes (decimal strings, heights as strings, newest first) and only as of the latest block.
 
 ``/v4/height``, ``/v4/perpetualMarkets``, ``/v4/orderbooks/perpetualMarket/{ticker}``, ``/v4/fills``,
-``/v4/addresses/{address}/subaccountNumber/{n}``, ``/v4/historicalFunding/{ticker}``. As the real one, /v4/fills
-filters by ``market`` with ``marketType`` and ignores parameters it does not know (the client sends ``ticker``).
+``/v4/orders/{orderId}``, ``/v4/transfers``, ``/v4/addresses/{address}/subaccountNumber/{n}``,
+``/v4/historicalFunding/{ticker}``. As the real one, /v4/fills filters by ``market`` with ``marketType`` and ignores
+parameters it does not know (the client sends ``ticker``).
+
+Beside them, with an attester key, the route of Circle's attestation service the keeper reads to bring a withdrawal
+back to Ethereum: ``/v1/messages/{sourceDomain}/{transactionHash}`` (each CCTP message the transaction sent, with its
+attestation once its block is produced, ``PENDING`` before).
 """
 
 from __future__ import annotations
@@ -14,13 +19,16 @@ from typing import Any
 
 from aiohttp import web
 
+from keeper.connectors.dydx.cctp import NOBLE_DOMAIN
+from keeper.devnet.dydx.bridge import attest, cctp_message
 from keeper.devnet.dydx.chain import BUY, SELL, Chain, MarketConfig, PerpPosition, SubaccountState, plain
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
 
-def indexer_app(chain: Chain) -> web.Application:
+def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Application:
+    """The indexer's routes over `chain`; with `attester_key`, the attestation route too."""
     app = web.Application()
     routes = web.RouteTableDef()
 
@@ -70,6 +78,43 @@ def indexer_app(chain: Chain) -> web.Application:
         newest = sorted(visible, key=lambda fill: -int(str(fill["createdAtHeight"])))[:limit]
         rows = [{k: v for k, v in fill.items() if not k.startswith("_")} for fill in newest]
         return web.json_response({"fills": rows, "pageSize": limit, "totalResults": len(visible), "offset": 0})
+
+    @routes.get("/v4/orders/{order_id}")
+    async def order(request: web.Request) -> web.Response:
+        with chain.lock:
+            record = chain.orders.get(request.match_info["order_id"])
+            if record is None or int(str(record["createdAtHeight"])) > chain.height:
+                raise _not_found(f"Unable to find order id {request.match_info['order_id']}")
+            return web.json_response(dict(record))
+
+    @routes.get("/v4/transfers")
+    async def transfers(request: web.Request) -> web.Response:
+        address, number = _subaccount_query(request.query)
+        limit = min(_int(request.query, "limit", DEFAULT_LIMIT), MAX_LIMIT)
+        before = _int(request.query, "createdBeforeOrAtHeight", 0)
+        with chain.lock:
+            visible = [
+                transfer
+                for transfer in chain.transfers
+                if _involves(transfer, address, number)
+                and int(str(transfer["createdAtHeight"])) <= min(chain.height, before or chain.height)
+            ]
+        newest = sorted(visible, key=lambda transfer: -int(str(transfer["createdAtHeight"])))[:limit]
+        return web.json_response({"transfers": newest, "pageSize": limit, "totalResults": len(visible), "offset": 0})
+
+    @routes.get("/v1/messages/{domain}/{tx_hash}")
+    async def messages(request: web.Request) -> web.Response:
+        tx_hash = request.match_info["tx_hash"]
+        with chain.lock:
+            sent = [b for b in chain.burns if b.tx_hash == tx_hash and b.height <= chain.height]
+        if _int(request.match_info, "domain", -1) != NOBLE_DOMAIN or not sent:
+            return web.json_response({"error": "Message hash not found"}, status=404)
+        rows = []
+        for burn in sent:
+            message = cctp_message(burn)
+            attestation = "0x" + attest(attester_key, message).hex() if attester_key else "PENDING"
+            rows.append({"attestation": attestation, "message": "0x" + message.hex(), "eventNonce": str(burn.nonce)})
+        return web.json_response({"messages": rows})
 
     @routes.get("/v4/addresses/{address}/subaccountNumber/{number}")
     async def subaccount(request: web.Request) -> web.Response:
@@ -169,6 +214,14 @@ def _position(market: MarketConfig, position: PerpPosition, number: int) -> dict
         "exitPrice": None,
         "subaccountNumber": number,
     }
+
+
+def _involves(transfer: dict[str, Any], address: str, number: int) -> bool:
+    """Whether the subaccount sent or received the transfer."""
+    return any(
+        transfer[side].get("address") == address and transfer[side].get("subaccountNumber") == number
+        for side in ("sender", "recipient")
+    )
 
 
 def _known(chain: Chain, ticker: str) -> MarketConfig:

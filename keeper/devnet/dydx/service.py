@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from keeper.devnet.dydx.bridge import BridgeConfig, BridgeWatcher
 from keeper.devnet.dydx.chain import Chain
 from keeper.devnet.dydx.indexer import indexer_app
 from keeper.devnet.dydx.validator import serve_validator
@@ -41,15 +42,21 @@ class DydxReplica:
 
 @contextlib.contextmanager
 def run_replica(
-    chain: Chain, block_interval: float = 0.2, host: str = "127.0.0.1", indexer_port: int = 0, grpc_port: int = 0
+    chain: Chain,
+    block_interval: float = 0.2,
+    host: str = "127.0.0.1",
+    indexer_port: int = 0,
+    grpc_port: int = 0,
+    bridge: BridgeConfig | None = None,
 ) -> Iterator[DydxReplica]:
-    """Serves `chain` until the block exits, producing a block every `block_interval` seconds."""
+    """Serves `chain` until the block exits, producing a block every `block_interval` seconds; with `bridge`, also
+    crediting the bridge's deposits and attesting withdrawals to Ethereum with its attester key."""
     server, bound = serve_validator(chain, host, grpc_port)
     loop = asyncio.new_event_loop()
     started: concurrent.futures.Future[tuple[str, asyncio.Event]] = concurrent.futures.Future()
 
     async def serve_indexer() -> None:
-        runner = web.AppRunner(indexer_app(chain), access_log=None)
+        runner = web.AppRunner(indexer_app(chain, bridge.attester_key if bridge else None), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host, indexer_port)
         try:
@@ -79,12 +86,20 @@ def run_replica(
 
     ticker = threading.Thread(target=tick, name="dydx-blocks", daemon=True)
     ticker.start()
+    watcher = None
+    if bridge is not None:
+        watcher = threading.Thread(
+            target=BridgeWatcher(chain, bridge).run, args=(stopped,), name="dydx-bridge", daemon=True
+        )
+        watcher.start()
     try:
         indexer_url = started.result(timeout=10)[0]
         yield DydxReplica(chain, indexer_url, f"http://{host}:{bound}", ticking)
     finally:
         stopped.set()
         ticker.join(timeout=5)
+        if watcher is not None:
+            watcher.join(timeout=5)
         if started.done() and not started.exception():
             loop.call_soon_threadsafe(started.result()[1].set)
         indexer.join(timeout=10)

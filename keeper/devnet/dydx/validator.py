@@ -48,15 +48,21 @@ def address_of(public_key: bytes) -> str:
     return bech32.bech32_encode("dydx", words)
 
 
+def tx_hash_of(tx_bytes: bytes) -> str:
+    """A transaction's hash as CometBFT gives it: SHA-256 of its bytes, upper-case hex."""
+    return hashlib.sha256(tx_bytes).hexdigest().upper()
+
+
 class Validator:
     """Decodes, checks and applies transactions against `chain`; the gRPC servicers below call it."""
 
     def __init__(self, chain: Chain) -> None:
         self.chain = chain
 
-    def apply(self, tx_bytes: bytes, *, execute: bool) -> None:
+    def apply(self, tx_bytes: bytes, *, execute: bool) -> str:
         """Checks a transaction and, with `execute`, applies it (a simulation checks only, as far as it can without
-        the signature, which a simulation does not carry valid)."""
+        the signature, which a simulation does not carry valid). Returns the transaction's hash."""
+        tx_hash = tx_hash_of(tx_bytes)
         tx = Tx.FromString(tx_bytes)
         with self.chain.lock:
             account, signer = self._signer(tx, tx_bytes, verify=execute)
@@ -71,9 +77,10 @@ class Validator:
                 )
             for message in messages:
                 self._check_signer(message, signer)
-                self._run(message, execute)
+                self._run(message, execute, tx_hash)
             if execute and not short_term:
                 account.sequence += 1
+        return tx_hash
 
     def _signer(self, tx: Any, tx_bytes: bytes, *, verify: bool) -> tuple[Account, str]:
         if len(tx.auth_info.signer_infos) != 1 or len(tx.signatures) != 1:
@@ -125,10 +132,13 @@ class Validator:
         if owner != signer:
             raise Rejected("sdk", 4, f"{signer} signed for {owner}'s subaccount: unauthorized")
 
-    def _run(self, message: Any, execute: bool) -> None:
+    def _run(self, message: Any, execute: bool, tx_hash: str) -> None:
         if isinstance(message, MsgWithdrawFromSubaccount):
             args = (message.sender.owner, message.sender.number, int(message.quantums))
-            self.chain.withdraw(*args) if execute else self.chain.check_withdrawal(*args)
+            if execute:
+                self.chain.withdraw(*args, message.recipient, tx_hash)
+            else:
+                self.chain.check_withdrawal(*args)
             return
         order_id = _order_id(message)
         if order_id.order_flags != SHORT_TERM_FLAGS:
@@ -207,8 +217,7 @@ class _Tx(service_pb2_grpc.ServiceServicer):  # type: ignore[misc]
         return response
 
     def BroadcastTx(self, request: Any, context: Any) -> Any:
-        tx_hash = hashlib.sha256(request.tx_bytes).hexdigest().upper()
-        result = TxResponse(txhash=tx_hash)
+        result = TxResponse(txhash=tx_hash_of(request.tx_bytes))
         try:
             self.validator.apply(request.tx_bytes, execute=True)
         except Rejected as error:
