@@ -40,12 +40,14 @@ from keeper.connectors.dydx.models import (
     QUOTE_ATOMIC_RESOLUTION,
     Fill,
     FundingRate,
+    IndexedOrder,
     Market,
     OrderBook,
     OrderRequest,
     OrderResult,
     PlacedOrder,
     Subaccount,
+    Transfer,
     indexer_order_id,
 )
 from keeper.connectors.dydx.orders import SHORT_TERM, ClientIds, build_order, check_grid
@@ -58,6 +60,7 @@ FILLS_PAGE = 1000
 """Fills per indexer request (the indexer's largest page)."""
 
 USDC_ASSET_ID = 0
+HTTP_NOT_FOUND = 404
 
 
 class DydxConnector:
@@ -235,6 +238,29 @@ class DydxConnector:
             ),
         )
         return [Fill.from_json(row) for row in _field(answer, "fills")]
+
+    async def order(self, order_id: str) -> IndexedOrder | None:
+        """The order with the indexer's id `order_id` (`PlacedOrder.indexer_order_id`, a fill's ``orderId``), or None
+        while the indexer has not seen it."""
+        try:
+            answer = await self._get(
+                "/v4/orders/{orderId}", lambda: self._open(self._indexer).account.get_order(order_id)
+            )
+        except DydxRequestError as error:
+            if error.status == HTTP_NOT_FOUND:
+                return None
+            raise
+        return IndexedOrder.from_json(answer)
+
+    async def transfers(self) -> list[Transfer]:
+        """The subaccount's transfers (deposits, withdrawals), the newest `FILLS_PAGE` of them, newest first."""
+        answer = await self._get(
+            "/v4/transfers",
+            lambda: self._open(self._indexer).account.get_subaccount_transfers(
+                self.address, self.subaccount_number, limit=FILLS_PAGE
+            ),
+        )
+        return [Transfer.from_json(row) for row in _field(answer, "transfers")]
 
     async def subaccount(self) -> Subaccount:
         """Equity, free collateral, USDC and open positions, as of the indexer's latest block."""

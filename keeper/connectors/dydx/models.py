@@ -339,3 +339,60 @@ def _reading(what: str, row: Mapping[str, Any]) -> Iterator[None]:
         raise DydxResponseError(f"dYdX {what} without {error}: {dict(row)}") from None
     except (ValueError, TypeError, AttributeError) as error:
         raise DydxResponseError(f"dYdX {what} cannot be read: {error}: {dict(row)}") from None
+
+
+@dataclass(frozen=True)
+class IndexedOrder:
+    """An order as the indexer has it (``/v4/orders/{orderId}``): how much filled, and whether it is done."""
+
+    order_id: str
+    client_id: int
+    ticker: str
+    size: Decimal
+    total_filled: Decimal
+    status: str
+    """``OPEN``, ``FILLED``, ``CANCELED``, ``BEST_EFFORT_CANCELED``, ``BEST_EFFORT_OPENED``, ``UNTRIGGERED``."""
+
+    @property
+    def done(self) -> bool:
+        """It can fill no more: filled in full or cancelled (an IOC remainder, a passed goodTilBlock)."""
+        return self.status in ("FILLED", "CANCELED", "BEST_EFFORT_CANCELED")
+
+    @classmethod
+    def from_json(cls, row: Mapping[str, Any]) -> IndexedOrder:
+        with _reading("order", row):
+            return cls(
+                order_id=str(row["id"]),
+                client_id=int(row["clientId"]),
+                ticker=str(row["ticker"]),
+                size=_decimal(row["size"], "size"),
+                total_filled=_decimal(row["totalFilled"], "totalFilled"),
+                status=str(row["status"]),
+            )
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A USDC transfer into or out of the subaccount (``/v4/transfers``): ``DEPOSIT``, ``WITHDRAWAL``,
+    ``TRANSFER_IN``, ``TRANSFER_OUT``."""
+
+    transfer_id: str
+    kind: str
+    size: Decimal
+    sender: str
+    recipient: str
+    created_at_height: int
+    tx_hash: str
+
+    @classmethod
+    def from_json(cls, row: Mapping[str, Any]) -> Transfer:
+        with _reading("transfer", row):
+            return cls(
+                transfer_id=str(row["id"]),
+                kind=str(row["type"]),
+                size=_decimal(row["size"], "size"),
+                sender=str(row["sender"]["address"]),
+                recipient=str(row["recipient"]["address"]),
+                created_at_height=int(row["createdAtHeight"]),
+                tx_hash=str(row["transactionHash"]),
+            )

@@ -1,0 +1,217 @@
+"""The seat's venue side at dYdX v4 (`DydxVenue`), and `DydxSeat`, the seat wired to it.
+
+Orders are short-term IOC orders through the official client (`keeper.connectors.dydx`), living `good_til_blocks`
+past the latest block, with the child's id as their client id, so that a restart finds an order placed before it
+from the indexer instead of placing it twice (the seat's subaccount is the seat's alone). Fills are read from the
+indexer as it processes blocks and passed on once per process; after a restart every fill comes out again and the
+contract's used ids skip it. Custody: the subaccount belongs to the keeper's mnemonic (see the connector's README).
+Margin crosses CCTP: the seat adapter's deposits reach the subaccount through the bridge, and a withdrawal goes to the
+adapter's address on Noble, from where Circle attests the message that pays the adapter on Ethereum; the seat submits
+it (`receiveMessage`) and the margin is collected into the vault.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from decimal import Decimal
+
+from bip_utils import Bech32Encoder
+from dydx_v4_client import MAX_CLIENT_ID
+
+from keeper.client.bridge import CctpBridgeClient, CctpMessage
+from keeper.client.trading import TradingClient
+from keeper.connectors.dydx import DydxConnector, DydxError, Fill, OrderRequest, PlacedOrder, Side, TimeInForce
+from keeper.connectors.dydx.cctp import NOBLE_DOMAIN, CctpAttestations
+from keeper.connectors.dydx.models import IndexedOrder, indexer_order_id
+from keeper.connectors.dydx.orders import SHORT_TERM
+from keeper.seats.seat import (
+    BookSide,
+    FundingPeriod,
+    Seat,
+    SeatBalance,
+    SeatFill,
+    SeatOrder,
+    SeatOrderRefusedError,
+    SeatOrderRequest,
+    SeatPosition,
+)
+
+log = logging.getLogger("primevault.keeper")
+
+FUNDING_PERIOD_SECONDS = 3600  # dYdX pays funding hourly
+
+
+class DydxVenue:
+    name = "dydx"
+    funding_period_seconds = FUNDING_PERIOD_SECONDS
+
+    def __init__(
+        self, connector: DydxConnector, bridge: CctpBridgeClient, attestations: CctpAttestations, seat_adapter: str
+    ) -> None:
+        """`seat_adapter` is the seat adapter's address: withdrawals go to its address on Noble and are paid to it."""
+        self.connector = connector
+        self.bridge = bridge
+        self.attestations = attestations
+        self.seat_adapter = seat_adapter
+        self.noble_recipient = str(Bech32Encoder.Encode("noble", bytes.fromhex(seat_adapter.removeprefix("0x"))))
+        self._placed: dict[str, PlacedOrder] = {}  # the indexer's order id -> the order as placed (to cancel it)
+        self._children: dict[str, int] = {}  # the indexer's order id -> child id
+        self._fills_from = 0  # the first indexer block whose fills were not passed on yet
+        self._paid: set[str] = set()  # withdrawal transactions whose messages the bridge has paid
+
+    def market(self, ticker: str) -> str:
+        return ticker
+
+    async def place(self, request: SeatOrderRequest) -> SeatOrder | None:
+        if request.child_id > MAX_CLIENT_ID:
+            raise SeatOrderRefusedError(f"child {request.child_id} is past dYdX's client ids (0..{MAX_CLIENT_ID})")
+        order_id = indexer_order_id(
+            self.connector.address,
+            self.connector.subaccount_number,
+            request.child_id,
+            self.connector.market(request.market).clob_pair_id,
+            SHORT_TERM,
+        )
+        earlier = await self.connector.order(order_id)  # placed before a restart
+        if earlier is not None:
+            return self._seat_order(request.child_id, earlier)
+        order_request = OrderRequest(
+            request.market,
+            Side.BUY if request.size > 0 else Side.SELL,
+            abs(request.size),
+            request.limit,
+            reduce_only=request.reduce_only,
+            time_in_force=TimeInForce.IOC,
+            client_id=request.child_id,
+        )
+        try:
+            placed = await self.connector.place_order(order_request)
+        except DydxError as exc:
+            raise SeatOrderRefusedError(str(exc)) from None
+        self._placed[order_id] = placed
+        self._children[order_id] = request.child_id
+        return SeatOrder(request.child_id, request.market, order_id, False, Decimal(0))
+
+    async def order_status(self, order: SeatOrder) -> SeatOrder:
+        """The order as the indexer has it. An IOC order no maker crossed may never reach the indexer: it is done once
+        the indexer is past its goodTilBlock."""
+        indexed = await self.connector.order(order.order_id)
+        if indexed is not None:
+            return self._seat_order(order.child_id, indexed)
+        placed = self._placed.get(order.order_id)
+        if placed is not None and await self.connector.indexer_height() >= placed.good_til_block:
+            return SeatOrder(order.child_id, order.market, order.order_id, True, Decimal(0))
+        return order
+
+    async def cancel(self, order: SeatOrder) -> None:
+        """Cancels the order if this process placed it (one placed before a restart lives 20 blocks at most)."""
+        placed = self._placed.get(order.order_id)
+        if placed is not None:
+            await self.connector.cancel_order(placed)
+
+    async def forward_fills(self, report: Callable[[SeatFill], Awaitable[None]]) -> None:
+        """Polls the indexer every `poll_interval`: each block's fills are passed on once the indexer has processed
+        it, so none of a block is missed by reading it before the indexer has all of it."""
+        while True:
+            indexed = await self.connector.indexer_height()
+            for fill in await self.connector.fills(since_height=self._fills_from):
+                if fill.created_at_height <= indexed:
+                    await report(await self.seat_fill(fill))
+            self._fills_from = indexed + 1
+            await asyncio.sleep(self.connector.settings.poll_interval)
+
+    async def seat_fill(self, fill: Fill) -> SeatFill:
+        return SeatFill(f"{self.name}:{fill.fill_id}", await self._child_of(fill), fill.price, fill.size, fill.fee)
+
+    async def _child_of(self, fill: Fill) -> int | None:
+        """The child whose order made the fill: its client id, read from the indexer for an order placed before a
+        restart. None for a fill of no order (a liquidation, a deleveraging)."""
+        if not fill.order_id:
+            return None
+        if fill.order_id not in self._children:
+            indexed = await self.connector.order(fill.order_id)
+            if indexed is None:
+                return None
+            self._children[fill.order_id] = indexed.client_id
+        return self._children[fill.order_id]
+
+    async def positions(self) -> list[SeatPosition]:
+        account = await self.connector.subaccount()
+        await self.connector.refresh_markets()  # the oracle prices the positions are valued at
+        return [
+            SeatPosition(p.ticker, p.size, abs(p.size) * (self.connector.market(p.ticker).oracle_price or Decimal(0)))
+            for p in account.positions
+        ]
+
+    async def balance(self) -> SeatBalance:
+        """Equity and free collateral from the indexer; the initial margin is their difference, and what dYdX lets
+        leave is the free collateral. Credited deposits are the subaccount's deposits (the bridge's credits)."""
+        account = await self.connector.subaccount()
+        deposits = [t.size for t in await self.connector.transfers() if t.kind == "DEPOSIT"]
+        return SeatBalance(
+            equity=account.equity,
+            initial_margin=account.equity - account.free_collateral,
+            withdrawable=max(account.free_collateral, Decimal(0)),
+            credited_deposits=sum(deposits, Decimal(0)),
+        )
+
+    async def funding(self, market: str) -> list[FundingPeriod]:
+        rates = await self.connector.funding_rates(market)
+        return [FundingPeriod(_micros(r.effective_at), r.rate) for r in reversed(rates)]
+
+    async def order_book(self, market: str) -> tuple[BookSide, BookSide]:
+        book = await self.connector.order_book(market)
+        return tuple((x.price, x.size) for x in book.bids), tuple((x.price, x.size) for x in book.asks)
+
+    async def withdraw(self, amount: Decimal) -> None:
+        """Withdraws to the seat adapter's Noble address; dYdX refuses it while withdrawals are gated."""
+        await self.connector.withdraw(amount, self.noble_recipient)
+
+    async def pay_withdrawals(self) -> None:
+        """Submits to the bridge every attested message of the subaccount's withdrawals to the seat adapter that the
+        bridge has not paid (anyone may); a withdrawal whose attestation is pending waits for the next call."""
+        for transfer in await self.connector.transfers():
+            if transfer.kind != "WITHDRAWAL" or transfer.recipient != self.noble_recipient:
+                continue
+            if transfer.tx_hash in self._paid:
+                continue
+            messages = await self.attestations.messages(NOBLE_DOMAIN, transfer.tx_hash)
+            if not messages or any(m.attestation is None for m in messages):
+                continue
+            for attested in messages:
+                message = CctpMessage.decode(attested.message)
+                if message.recipient != self.seat_adapter:
+                    log.warning("withdrawal %s: its message pays %s, not the seat", transfer.tx_hash, message.recipient)
+                elif not await asyncio.to_thread(self.bridge.is_paid, message):
+                    assert attested.attestation is not None
+                    await asyncio.to_thread(self.bridge.receive_message, attested.message, attested.attestation)
+            self._paid.add(transfer.tx_hash)
+
+    @staticmethod
+    def _seat_order(child_id: int, order: IndexedOrder) -> SeatOrder:
+        return SeatOrder(child_id, order.ticker, order.order_id, order.done, order.total_filled)
+
+
+def _micros(iso_time: str) -> int:
+    return int(datetime.fromisoformat(iso_time).timestamp() * 10**6)
+
+
+class DydxSeat(Seat):
+    """The seat at dYdX: a `Seat` over a `DydxVenue` on `connector`, with the bridge from the deployment's venue
+    `venue_id` and Circle's attestation service at `attestation_url`."""
+
+    def __init__(
+        self,
+        trading: TradingClient,
+        connector: DydxConnector,
+        venue_id: int,
+        attestation_url: str,
+        unwind_ttl: int = 60,
+    ) -> None:
+        bridge = CctpBridgeClient(trading.w3, trading.deployment.venues[venue_id].address, trading.sender)
+        attestations = CctpAttestations(attestation_url, connector.settings.request_timeout)
+        adapter = trading.seat_adapter(venue_id).address
+        super().__init__(trading, DydxVenue(connector, bridge, attestations, adapter), venue_id, unwind_ttl)

@@ -1,0 +1,264 @@
+"""The keeper's seat at dYdX end to end: a depositor's order routed to the dYdX seat fills in part at the makers'
+prices through the official client and is booked on chain once (a restarted seat reports nothing twice), the rest
+rejected; margin credited through the CCTP bridge and brought back with the attested message; the account posted;
+the backstop book closed at dYdX; a position changed behind the seat's back raised by reconciliation. Real anvil; the
+dYdX replica served for real (validator gRPC, indexer HTTP, the bridge watcher and the attestation route)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from dydx_v4_client.key_pair import KeyPair
+from dydx_v4_client.wallet import Wallet
+from eth_account import Account
+
+from keeper.client.bridge import CctpBridgeClient
+from keeper.client.tokens import TokenClient
+from keeper.client.trading import ChildSpec, TradingClient
+from keeper.connectors.dydx import DydxConnector, DydxSettings, DydxTxRejectedError
+from keeper.devnet.deploy import DYDX_SEAT_VENUE, add_dydx_seat, deploy_cctp_bridge
+from keeper.devnet.dydx.bridge import BridgeConfig
+from keeper.devnet.dydx.chain import BUY, MAINNET_LIKE_MARKETS, SELL, Chain
+from keeper.devnet.dydx.service import DydxReplica, run_replica
+from keeper.seats.dydx import DydxSeat, DydxVenue
+from tests.python.conftest import Chain as Anvil
+
+D = Decimal
+MNEMONIC = "abandon " * 11 + "about"
+ADDRESS = Wallet(KeyPair.from_mnemonic(MNEMONIC), 0, 0).address
+MAKER = "dydx1replicamaker"
+SEAT_MARGIN = 50_000  # whole USDC sent to the seat's subaccount over the bridge
+
+
+@dataclass
+class Bench:
+    chain: Anvil
+    replica: DydxReplica
+    attester: str
+
+    @property
+    def dydx(self) -> Chain:
+        return self.replica.chain
+
+    @property
+    def keeper(self) -> TradingClient:
+        return TradingClient(self.chain.w3, self.chain.deployment, self.chain.client(0).sender)
+
+    @property
+    def venue(self) -> int:
+        return self.keeper.venue_id(DYDX_SEAT_VENUE)
+
+    def settings(self) -> DydxSettings:
+        r = self.replica
+        return DydxSettings(r.indexer_url, r.validator_url, self.dydx.chain_id, MNEMONIC, good_til_blocks=4,
+                            poll_interval=0.05, request_timeout=5.0)  # fmt: skip
+
+    @contextlib.asynccontextmanager
+    async def seat(self) -> AsyncIterator[DydxSeat]:
+        async with DydxConnector(self.settings()) as connector:
+            yield DydxSeat(self.keeper, connector, self.venue, self.replica.indexer_url)
+
+
+@pytest.fixture
+def bench(market: Anvil) -> Iterator[Bench]:
+    """The market fixture's chain with a CCTP bridge and the dYdX seat (the keeper's dYdX address as recipient), the
+    replica watching the bridge, and the seat's margin sent across it and credited."""
+    admin = market.client(0)
+    assert admin.sender is not None
+    attester = Account.create()
+    bridge = deploy_cctp_bridge(admin.sender, market.deployment, attester.address)
+    deployment = add_dydx_seat(admin.sender, market.deployment, bridge, ADDRESS, MAINNET_LIKE_MARKETS, D("0.0005"))
+    chain = dataclasses.replace(market, deployment=deployment)
+    dydx = Chain()
+    dydx.fund(MAKER, D(10_000_000))
+    watch = BridgeConfig(
+        market.url, bridge, attester.key.hex(), poll_interval=0.05, from_block=market.w3.eth.block_number
+    )
+    with run_replica(dydx, block_interval=0.05, bridge=watch) as replica:
+        bench = Bench(chain, replica, attester.address)
+        bench.keeper.deposit_margin(bench.venue, SEAT_MARGIN * 10**6)
+        wait(lambda: (ADDRESS, 0) in dydx.subaccounts, "the replica never credited the bridge deposit")
+        yield bench
+
+
+def wait(check: Callable[[], bool], message: str = "timed out", timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.05)
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+def child_for_one_eth(bench: Bench) -> tuple[int, int]:
+    """Dev account 1's 1 ETH buy (limit 3,030) committed whole to the dYdX seat, against a maker's asks of 0.6 at
+    3,000 and 0.2 at 3,001.5: an IOC order fills 0.8 in two fills. Returns (order id, child id)."""
+    bench.dydx.rest_order(MAKER, 0, "ETH-USD", SELL, D(3000), D("0.6"))
+    bench.dydx.rest_order(MAKER, 0, "ETH-USD", SELL, D("3001.5"), D("0.2"))
+    chain, keeper = bench.chain, bench.keeper
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    alice = TradingClient(chain.w3, chain.deployment, chain.client(1).sender)
+    order_id = alice.submit(chain.account(1).address, "ETH-USD", D(1), D(3030), now + 600)
+    return order_id, keeper.commit_split(order_id, [ChildSpec(bench.venue, D(1), D(3030), now + 300)])
+
+
+@contextlib.asynccontextmanager
+async def forwarding(seat: DydxSeat) -> AsyncIterator[None]:
+    task = asyncio.create_task(seat.forward_fills())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def test_an_order_routed_to_the_dydx_seat_fills_in_part_and_is_booked_once(bench: Bench) -> None:
+    keeper, chain = bench.keeper, bench.chain
+    me = chain.account(1).address
+    order_id, child_id = child_for_one_eth(bench)
+
+    async def scenario() -> None:
+        now = int(chain.w3.eth.get_block("latest")["timestamp"])
+        async with bench.seat() as seat, forwarding(seat):
+            assert (await seat.cycle(now)).placed == (child_id,)
+            await until(lambda: asyncio.to_thread(lambda: keeper.child_order(child_id).filled == D("0.8")))
+            for _ in range(100):
+                if (await seat.cycle(now)).rejected:
+                    break
+                await asyncio.sleep(0.05)
+            child = keeper.child_order(child_id)
+            assert (child.status, child.filled) == ("rejected", D("0.8")), "the IOC remainder, rejected"
+            assert keeper.order(order_id).status == "executed"
+            [position] = keeper.positions(me)
+            assert (position.venue, position.size) == (DYDX_SEAT_VENUE, D("0.8"))
+            assert position.entry_price == (D("0.6") * 3000 + D("0.2") * D("3001.5")) / D("0.8"), "makers' prices"
+            assert await seat.reconcile() == []
+
+        # A restarted seat reads every fill again from the indexer; the contract's used ids skip them all.
+        sent = chain.w3.eth.get_transaction_count(chain.account(0).address)
+        async with bench.seat() as seat:
+            assert isinstance(seat.venue, DydxVenue)
+            fills = [await seat.venue.seat_fill(f) for f in await seat.venue.connector.fills()]
+            assert len(fills) == 2 and all(f.fill_id.startswith("dydx:") and f.child_id == child_id for f in fills)
+            assert all(keeper.fill_id_used(seat.venue_fill_id(f)) for f in fills)
+            async with forwarding(seat):
+                await asyncio.sleep(0.5)
+        assert chain.w3.eth.get_transaction_count(chain.account(0).address) == sent, "nothing sent again"
+        assert keeper.positions(me)[0].size == D("0.8")
+
+    asyncio.run(scenario())
+
+
+def test_the_dydx_seat_posts_its_account_and_reconciles_a_position_changed_behind_its_back(bench: Bench) -> None:
+    keeper, chain = bench.keeper, bench.chain
+    _, child_id = child_for_one_eth(bench)
+    adapter = keeper.seat_adapter(bench.venue)
+    assert adapter.deposits_in_flight() == SEAT_MARGIN * 10**6, "sent, not yet reported credited"
+
+    async def scenario() -> None:
+        now = int(chain.w3.eth.get_block("latest")["timestamp"])
+        async with bench.seat() as seat, forwarding(seat):
+            await seat.cycle(now)
+            await until(lambda: asyncio.to_thread(lambda: keeper.child_order(child_id).filled == D("0.8")))
+            bench.dydx.settle_funding("ETH-USD", D("0.000001"))
+            assert await seat.post_account() is not None
+            assert adapter.position(1) == D("0.8").scaleb(18) == keeper.net_position(1, bench.venue)
+            assert adapter.deposits_in_flight() == 0 and adapter.last_report().credited_deposits == SEAT_MARGIN * 10**6
+            account = await seat.venue.balance()
+            assert adapter.margin().net_collateral == int(account.equity.scaleb(6))
+            assert adapter.margin().initial_margin == int((D("0.8") * 3000 * D("0.05")).scaleb(6))
+            assert adapter.funding_index(1) > 0, "the funding period, at the oracle mark"
+            assert await seat.post_account() is None, "nothing changed: nothing posted"
+            book = await seat.book("ETH-USD")
+            assert book.asks == () and book.name == "dydx", "the maker's asks are taken"
+
+            # The replica's operator closes the seat's position: the venue's view no longer matches the books.
+            with bench.dydx.lock:
+                del bench.dydx.subaccounts[(ADDRESS, 0)].positions[1]
+            assert await seat.reconcile() == ["ETH-USD: books 0.8, exchange 0"]
+
+    asyncio.run(scenario())
+
+
+def test_margin_comes_back_from_dydx_with_the_attested_message(bench: Bench) -> None:
+    keeper, chain = bench.keeper, bench.chain
+    usdc = TokenClient(chain.w3, chain.deployment.base)
+    adapter = keeper.seat_adapter(bench.venue)
+    bridge = CctpBridgeClient(chain.w3, chain.deployment.venues[bench.venue].address)
+
+    async def scenario() -> None:
+        async with bench.seat() as seat:
+            await seat.post_account()
+            # Withdrawals are gated after a negative-collateral subaccount: dYdX refuses, nothing is recorded.
+            bench.dydx.mark_negative_collateral()
+            with pytest.raises(DydxTxRejectedError, match="WithdrawalsAndTransfersBlocked"):
+                await seat.withdraw_margin(1_000 * 10**6)
+            assert adapter.pending_withdrawals() == 0
+            bench.dydx.negative_tnc_seen_at = None
+
+            vault_before = usdc.balance_of(chain.deployment.vault)
+            assert await seat.withdraw_margin(1_000 * 10**6) == 1_000 * 10**6
+
+            async def collected() -> bool:
+                await seat.collect_withdrawals()  # the attestation comes with the replica's next block
+                return usdc.balance_of(chain.deployment.vault) == vault_before + 1_000 * 10**6
+
+            await until(collected)
+            assert adapter.pending_withdrawals() == 0 and usdc.balance_of(adapter.address) == 0
+            assert bench.dydx.subaccounts[(ADDRESS, 0)].usdc_quantums == (SEAT_MARGIN - 1_000) * 10**6
+            [burn] = bench.dydx.burns
+            assert burn.recipient == adapter.address and bridge.contract.functions.usedNonces(4, 0).call()
+            assert await seat.collect_withdrawals() == 0, "each message paid once"
+
+    asyncio.run(scenario())
+
+
+def test_the_dydx_seat_closes_the_backstop_book_there(bench: Bench) -> None:
+    keeper, chain = bench.keeper, bench.chain
+    me = chain.account(1).address
+    _, child_id = child_for_one_eth(bench)
+
+    async def scenario() -> None:
+        now = int(chain.w3.eth.get_block("latest")["timestamp"])
+        async with bench.seat() as seat:
+            await seat.cycle(now)
+            assert isinstance(seat.venue, DydxVenue)
+            connector = seat.venue.connector
+            await until(lambda: _fills(connector, 2))
+            keeper.reject_child(child_id, b"keeper restarted")  # its fills, reported late, are the protocol's
+            async with forwarding(seat):
+
+                async def in_backstop() -> bool:
+                    return [b.size for b in keeper.backstop() if b.venue_id == bench.venue] == [D("0.8")]
+
+                await until(in_backstop)
+                assert keeper.positions(me) == []
+                bench.dydx.rest_order(MAKER, 0, "ETH-USD", BUY, D(2990), D(1))
+                later = int(chain.w3.eth.get_block("latest")["timestamp"])
+                [unwind] = await seat.unwind_backstop(later)
+
+                async def closed() -> bool:
+                    return not [b for b in keeper.backstop() if b.venue_id == bench.venue]
+
+                await until(closed)
+            assert keeper.child_order(unwind).filled == D("0.8")
+            assert keeper.net_position(1, bench.venue) == 0 and await seat.reconcile() == []
+
+    asyncio.run(scenario())
+
+
+async def _fills(connector: DydxConnector, count: int) -> bool:
+    return len(await connector.fills()) >= count
