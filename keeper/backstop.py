@@ -70,7 +70,7 @@ class BackstopUnwinder:
         venues = self.trading.deployment.venues
         for book in books:
             if venues[book.venue_id].fills_off_chain:
-                continue  # its seat closes it through the exchange's API (`RabbitXSeat.unwind_backstop`)
+                continue  # its seat closes it through the exchange's API (`Seat.unwind_backstop`)
             slot = (book.market_id, book.venue_id)
             self._peaks[slot] = max(self._peaks.get(slot, Decimal(0)), abs(book.size))
             market = self.trading.deployment.markets[book.market_id]

@@ -29,7 +29,7 @@ class MarginJob:
         marks = [c.clients.feed(m.feed).price() for m in c.deployment.markets]
         for venue_id, adapter in enumerate(trading.adapters()):
             if adapter.venue.fills_off_chain:
-                continue  # its seat manages it through the exchange's API (`RabbitXSeat.manage_margin`)
+                continue  # its seat manages it through the exchange's API (`Seat.manage_margin`)
             exposures = trading.venue_exposures(venue_id, c.legs.get())
             ppms = [adapter.market(m).initial_margin_ppm for m in range(len(marks))]
             need = venue_requirement(exposures, marks, ppms, c.deployment.base.decimals)

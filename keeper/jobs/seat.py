@@ -1,8 +1,8 @@
 """The seat job: the keeper's seats at venues that match off chain (`keeper.seats`), run on one thread with its own
 asyncio event loop beside the threaded daemon. Each seat's fills are forwarded on chain by a long-running task; each
-seat's cycle (place the children the orders job committed to its venue, close finished and expired ones; post the
-account's state on chain; keep its margin between floor and ceiling; unwind the backstop book there) runs every
-`seat_interval` seconds, and each venue's positions are reconciled against the vault's books every
+seat's cycle (place the children the orders job committed to its venue, close finished and expired ones; read the
+venue's order book of every market for the orders job's router; post the account's state on chain; keep its margin
+between floor and ceiling; unwind the backstop book there) runs every `seat_interval` seconds, and each venue's positions are reconciled against the vault's books every
 `reconcile_interval`. Errors are logged by name and never stop the job; `stop()` ends it cleanly."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from keeper.exceptions import ConfigError, PrimeVaultError
 from keeper.jobs.context import JobContext
 from keeper.jobs.margin import margin_policy
 from keeper.seats.rabbitx import RabbitXSeat
+from keeper.seats.seat import Seat
 
 log = logging.getLogger("primevault.keeper")
 
@@ -99,19 +100,20 @@ class SeatJob:
                     await asyncio.gather(*fills)
                 log.info("seats stopped")
 
-    async def _run_seat(self, seat: RabbitXSeat, now: int, reconcile: bool) -> None:
+    async def _run_seat(self, seat: Seat, now: int, reconcile: bool) -> None:
         """One cycle of one seat, each step guarded on its own: children, the account posted, margin, the backstop,
         and every `reconcile_interval` the venue's positions against the books."""
         c = self.context
         name = c.deployment.venues[seat.venue_id].name
         await self._guarded(f"{name} cycle", lambda: self._cycle(seat, name, now))
+        await self._guarded(f"{name} books", lambda: self._read_books(seat))
         await self._guarded(f"{name} account", seat.post_account)
         await self._guarded(f"{name} margin", lambda: seat.manage_margin(margin_policy(c), c.legs.get()))
         await self._guarded(f"{name} backstop", lambda: seat.unwind_backstop(now))
         if reconcile:
             await self._guarded(f"{name} reconcile", lambda: self._reconcile(seat, name))
 
-    async def _cycle(self, seat: RabbitXSeat, name: str, now: int) -> None:
+    async def _cycle(self, seat: Seat, name: str, now: int) -> None:
         report = await seat.cycle(now)
         if report.placed or report.rejected or report.expired:
             log.info(
@@ -122,14 +124,19 @@ class SeatJob:
                 list(report.expired),
             )
 
-    async def _forward_fills(self, seat: RabbitXSeat) -> None:
+    async def _read_books(self, seat: Seat) -> None:
+        """Publishes the venue's book of every market for the orders job's router (`JobContext.books`)."""
+        for market in self.context.deployment.markets:
+            self.context.books.set(seat.venue_id, market.ticker, await seat.book(market.ticker))
+
+    async def _forward_fills(self, seat: Seat) -> None:
         """Forwards fills until cancelled; a failure is logged and the feed opened again (fills it passed on but
         never acknowledged come out again, and the contract books each fill id once)."""
         while True:
             await self._guarded("seat fills", seat.forward_fills)
             await asyncio.sleep(self.context.config.seat_interval)
 
-    async def _reconcile(self, seat: RabbitXSeat, name: str) -> int:
+    async def _reconcile(self, seat: Seat, name: str) -> int:
         """Logs as ALERT and counts the positions the venue and the vault's books still disagree on after
         `RECONCILE_RECHECK` seconds (a fill in flight between the venue and its report is no mismatch)."""
         first = await seat.reconcile()
@@ -155,12 +162,22 @@ class SeatJob:
 
 
 @contextlib.asynccontextmanager
-async def open_seat(c: JobContext, trading: TradingClient, name: str) -> AsyncIterator[RabbitXSeat]:
-    """The seat at venue `name` with its connector open, from the keeper's settings for that kind of venue."""
+async def open_seat(c: JobContext, trading: TradingClient, name: str) -> AsyncIterator[Seat]:
+    """The seat at venue `name` ("rabbitx-seat", "dydx-seat") with its connector open, from the keeper's settings
+    for that kind of venue."""
     venue_id = trading.venue_id(name)
-    settings = c.config.rabbitx
-    if settings is None:
+    ttl = int(c.config.child_ttl)
+    if name == "dydx-seat" and c.config.dydx is not None:
+        # Imported here: the official dYdX client is the dydx extra, needed only by a keeper with that seat.
+        from keeper.connectors.dydx import DydxConnector
+        from keeper.seats.dydx import DydxSeat
+
+        async with DydxConnector(c.config.dydx) as dydx:
+            log.info("seat at %s (venue %d) running against %s", name, venue_id, c.config.dydx.indexer_url)
+            yield DydxSeat(trading, dydx, venue_id, unwind_ttl=ttl)
+    elif name == "rabbitx-seat" and c.config.rabbitx is not None:
+        async with RabbitXConnector(c.config.rabbitx) as rabbitx:
+            log.info("seat at %s (venue %d) running against %s", name, venue_id, c.config.rabbitx.base_url)
+            yield RabbitXSeat(trading, rabbitx, venue_id, unwind_ttl=ttl)
+    else:
         raise ConfigError(f"no connector settings for the seat at {name}")
-    async with RabbitXConnector(settings) as connector:
-        log.info("seat at %s (venue %d) running against %s", name, venue_id, settings.base_url)
-        yield RabbitXSeat(trading, connector, venue_id, unwind_ttl=int(c.config.child_ttl))

@@ -201,17 +201,16 @@ def _micros(iso_time: str) -> int:
 
 class DydxSeat(Seat):
     """The seat at dYdX: a `Seat` over a `DydxVenue` on `connector`, with the bridge from the deployment's venue
-    `venue_id` and Circle's attestation service at `attestation_url`."""
+    `venue_id` and Circle's attestation service at the connector's `attestation_url`."""
 
     def __init__(
         self,
         trading: TradingClient,
         connector: DydxConnector,
         venue_id: int,
-        attestation_url: str,
         unwind_ttl: int = 60,
     ) -> None:
         bridge = CctpBridgeClient(trading.w3, trading.deployment.venues[venue_id].address, trading.sender)
-        attestations = CctpAttestations(attestation_url, connector.settings.request_timeout)
+        attestations = CctpAttestations(connector.settings.attestation_url, connector.settings.request_timeout)
         adapter = trading.seat_adapter(venue_id).address
         super().__init__(trading, DydxVenue(connector, bridge, attestations, adapter), venue_id, unwind_ttl)

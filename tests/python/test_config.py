@@ -76,7 +76,8 @@ def test_the_seat_is_off_by_default_and_reads_the_rabbitx_table_then_the_environ
 
     toml = tmp_path / "keeper.toml"
     toml.write_text(
-        f'[keeper]\ndeployment = "{path}"\nseat_venues = ["rabbitx-seat"]\nchild_ttl = 30\ndata_dir = "{tmp_path / "d"}"\n'
+        f'[keeper]\ndeployment = "{path}"\nseat_venues = ["rabbitx-seat"]\nchild_ttl = 30\n'
+        f'data_dir = "{tmp_path / "d"}"\n'
         '[rabbitx]\nbase_url = "http://127.0.0.1:9"\napi_key = "k"\napi_secret = "s"\njwt = "j"\nprofile_id = 7\n'
     )
     monkeypatch.setenv("PRIMEVAULT_RABBITX_API_KEY", "from-env")
@@ -92,7 +93,7 @@ def test_bad_seat_settings_are_one_line_with_the_rest(tmp_path: Path) -> None:
     toml = tmp_path / "keeper.toml"
     toml.write_text(
         '[keeper]\nseat_venues = "rabbitx-seat,dydx-seat,gmx-seat"\nseat_interval = 0\n[rabbitx]\nprofile_id = "x"\n'
-        '[dydx]\ngood_til_blocks = 30\n'
+        "[dydx]\ngood_til_blocks = 30\n"
     )
     with pytest.raises(ConfigError) as caught:
         load_config(toml, {"dev_account": 1, "deployment": deployment_file(tmp_path / "d.json")})

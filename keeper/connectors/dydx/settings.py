@@ -18,6 +18,8 @@ SHORT_BLOCK_WINDOW = 20
 
 MAX_SUBACCOUNT_NUMBER = 128_000
 
+CIRCLE_ATTESTATION_URL = "https://iris-api.circle.com"
+
 MAINNET_USDC_DENOM = "ibc/8E27BA2D5493AF5636760E354E46004562C46AB7EC0CC4C1CA14E9E20E2545B5"
 
 
@@ -34,6 +36,9 @@ class DydxSettings:
     subaccount_number: int = 0
     usdc_denom: str = MAINNET_USDC_DENOM
     """The denomination fees are paid in (the client's builder prices simulated transactions in it)."""
+    attestation_url: str = CIRCLE_ATTESTATION_URL
+    """Circle's attestation service, which signs the CCTP messages of withdrawals from Noble (the devnet replica
+    serves its route beside the indexer)."""
     good_til_blocks: int = 10
     """How many blocks past the latest a short-term order lives (1..20). Short windows settle IOC orders sooner; the
     order must still reach a block proposer before the window closes."""
@@ -68,8 +73,9 @@ class DydxSettings:
         problems = [f"dydx.{name} is required" for name in _REQUIRED if values.get(name) in (None, "")]
         problems += [f"dydx.{name} is not a setting" for name in sorted(set(values) - _KNOWN)]
         changes: dict[str, Any] = {}
-        if values.get("usdc_denom"):
-            changes["usdc_denom"] = str(values["usdc_denom"])
+        for name in _STRINGS:
+            if values.get(name):
+                changes[name] = str(values[name])
         for name, kind in _NUMBERS.items():
             if values.get(name) not in (None, ""):
                 changes[name] = _number(values[name], name, kind, problems)
@@ -98,7 +104,8 @@ _NUMBERS: dict[str, type[int] | type[float]] = {
     "request_timeout": float,
     "poll_interval": float,
 }
-_KNOWN = {*_REQUIRED, *_NUMBERS, "usdc_denom"}
+_STRINGS = ("usdc_denom", "attestation_url")
+_KNOWN = {*_REQUIRED, *_NUMBERS, *_STRINGS}
 
 
 def _number(value: object, name: str, kind: type[int] | type[float], problems: list[str]) -> float:

@@ -8,91 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-from dydx_v4_client.key_pair import KeyPair
-from dydx_v4_client.wallet import Wallet
-from eth_account import Account
 
 from keeper.client.bridge import CctpBridgeClient
 from keeper.client.tokens import TokenClient
 from keeper.client.trading import ChildSpec, TradingClient
-from keeper.connectors.dydx import DydxConnector, DydxSettings, DydxTxRejectedError
-from keeper.devnet.deploy import DYDX_SEAT_VENUE, add_dydx_seat, deploy_cctp_bridge
-from keeper.devnet.dydx.bridge import BridgeConfig
-from keeper.devnet.dydx.chain import BUY, MAINNET_LIKE_MARKETS, SELL, Chain
-from keeper.devnet.dydx.service import DydxReplica, run_replica
+from keeper.connectors.dydx import DydxConnector, DydxTxRejectedError
+from keeper.devnet.deploy import DYDX_SEAT_VENUE
+from keeper.devnet.dydx.chain import BUY, SELL
 from keeper.seats.dydx import DydxSeat, DydxVenue
 from tests.python.conftest import Chain as Anvil
+from tests.python.seats.dydx_bench import ADDRESS, MAKER, SEAT_MARGIN, Bench, dydx_bench
 
 D = Decimal
-MNEMONIC = "abandon " * 11 + "about"
-ADDRESS = Wallet(KeyPair.from_mnemonic(MNEMONIC), 0, 0).address
-MAKER = "dydx1replicamaker"
-SEAT_MARGIN = 50_000  # whole USDC sent to the seat's subaccount over the bridge
-
-
-@dataclass
-class Bench:
-    chain: Anvil
-    replica: DydxReplica
-    attester: str
-
-    @property
-    def dydx(self) -> Chain:
-        return self.replica.chain
-
-    @property
-    def keeper(self) -> TradingClient:
-        return TradingClient(self.chain.w3, self.chain.deployment, self.chain.client(0).sender)
-
-    @property
-    def venue(self) -> int:
-        return self.keeper.venue_id(DYDX_SEAT_VENUE)
-
-    def settings(self) -> DydxSettings:
-        r = self.replica
-        return DydxSettings(r.indexer_url, r.validator_url, self.dydx.chain_id, MNEMONIC, good_til_blocks=4,
-                            poll_interval=0.05, request_timeout=5.0)  # fmt: skip
-
-    @contextlib.asynccontextmanager
-    async def seat(self) -> AsyncIterator[DydxSeat]:
-        async with DydxConnector(self.settings()) as connector:
-            yield DydxSeat(self.keeper, connector, self.venue, self.replica.indexer_url)
 
 
 @pytest.fixture
 def bench(market: Anvil) -> Iterator[Bench]:
-    """The market fixture's chain with a CCTP bridge and the dYdX seat (the keeper's dYdX address as recipient), the
-    replica watching the bridge, and the seat's margin sent across it and credited."""
-    admin = market.client(0)
-    assert admin.sender is not None
-    attester = Account.create()
-    bridge = deploy_cctp_bridge(admin.sender, market.deployment, attester.address)
-    deployment = add_dydx_seat(admin.sender, market.deployment, bridge, ADDRESS, MAINNET_LIKE_MARKETS, D("0.0005"))
-    chain = dataclasses.replace(market, deployment=deployment)
-    dydx = Chain()
-    dydx.fund(MAKER, D(10_000_000))
-    watch = BridgeConfig(
-        market.url, bridge, attester.key.hex(), poll_interval=0.05, from_block=market.w3.eth.block_number
-    )
-    with run_replica(dydx, block_interval=0.05, bridge=watch) as replica:
-        bench = Bench(chain, replica, attester.address)
-        bench.keeper.deposit_margin(bench.venue, SEAT_MARGIN * 10**6)
-        wait(lambda: (ADDRESS, 0) in dydx.subaccounts, "the replica never credited the bridge deposit")
+    with dydx_bench(market) as bench:
         yield bench
-
-
-def wait(check: Callable[[], bool], message: str = "timed out", timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, message
-        time.sleep(0.05)
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:

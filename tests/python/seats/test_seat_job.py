@@ -1,7 +1,7 @@
 """The seat as a job of the keeper daemon: with `seat_venues` set, the orders job commits every open order to the seat
 and the seat job (its own thread and event loop) trades it at the devnet RabbitX exchange, served for real, and books
 the fills on chain; an order the contract refuses to commit is cancelled. Real anvil; the keeper's loop runs on a
-thread for a few seconds."""
+thread for a few seconds. With both seats (RabbitX and the dYdX replica) an order is split by the books they read."""
 
 from __future__ import annotations
 
@@ -21,10 +21,12 @@ from keeper.client.trading import TradingClient
 from keeper.connectors.rabbitx.client import Credentials
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
-from keeper.devnet.deploy import SEAT_VENUE
+from keeper.devnet.deploy import DYDX_SEAT_VENUE, SEAT_VENUE
+from keeper.devnet.dydx.chain import SELL
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
 from tests.python.seats.conftest import seat_account_with_resting_asks
+from tests.python.seats.dydx_bench import MAKER, dydx_bench
 
 D = Decimal
 
@@ -116,3 +118,47 @@ def test_an_order_the_contract_refuses_to_commit_is_cancelled(market: Chain, tmp
     [line] = [r.getMessage() for r in caplog.records if "cannot be committed" in r.getMessage()]
     assert f"order {too_big} cannot be committed to the seats (InsufficientEquity" in line
     assert keeper.metrics.orders_cancelled.labels("InsufficientEquity")._value.get() == 1
+
+
+def test_the_keeper_splits_an_order_across_its_two_seats_by_their_books(
+    market: Chain, exchange: RabbitXService, tmp_path: Path
+) -> None:
+    """Both seats run as one job: each publishes its venue's books, the orders job splits a 1.5 ETH buy over them
+    (RabbitX's 0.8 at 3,000-3,001.5 first, then 0.7 of dYdX's 3,004), and each venue's fills are booked there."""
+
+    async def rabbitx_seat_with_asks() -> Credentials:
+        async with aiohttp.ClientSession() as session:
+            return await seat_account_with_resting_asks(exchange, session, market)
+
+    rabbitx = exchange.settings(asyncio.run(rabbitx_seat_with_asks()))
+    with dydx_bench(market, tmp_path / "two-seats.json") as dydx:
+        dydx.dydx.rest_order(MAKER, 0, "ETH-USD", SELL, D(3004), D(1))
+        chain = dydx.chain
+        # The replica makes a block every 50 ms: its longest window (20 blocks, 1 s) leaves a busy keeper room.
+        dydx_settings = dataclasses.replace(dydx.settings(), good_til_blocks=20)
+        keeper = keeper_with_seat(
+            chain, tmp_path, seat_venues=(SEAT_VENUE, DYDX_SEAT_VENUE), rabbitx=rabbitx, dydx=dydx_settings
+        )
+        alice = TradingClient(chain.w3, chain.deployment, chain.client(1).sender)
+        me = chain.account(1).address
+        venues = [alice.venue_id(SEAT_VENUE), alice.venue_id(DYDX_SEAT_VENUE)]
+        loop = threading.Thread(target=keeper.run, name="keeper")
+        loop.start()
+        try:
+            wait_for(lambda: all(keeper.context.books.get(v, "ETH-USD") is not None for v in venues))
+            now = int(chain.w3.eth.get_block("latest")["timestamp"])
+            order_id = alice.submit(me, "ETH-USD", D("1.5"), D(3030), now + 600)
+            wait_for(lambda: alice.order(order_id).status == "executed")
+        finally:
+            keeper.stop.set()
+            loop.join(30)
+        assert not loop.is_alive()
+
+    children = {alice.venue_name(c.venue_id): (c.status, c.filled) for c in alice.child_orders(0)}
+    assert children == {SEAT_VENUE: ("filled", D("0.8")), DYDX_SEAT_VENUE: ("filled", D("0.7"))}
+    positions = {p.venue: (p.size, p.entry_price) for p in alice.positions(me)}
+    assert positions == {
+        SEAT_VENUE: (D("0.8"), (D("0.6") * 3000 + D("0.2") * D("3001.5")) / D("0.8")),
+        DYDX_SEAT_VENUE: (D("0.7"), D(3004)),
+    }
+    assert alice.reservation(me) == (0, 0)
