@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -79,8 +80,10 @@ def _session_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
 def chain(_session_chain: Chain) -> Iterator[Chain]:
     w3 = _session_chain.w3
     snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    # A fresh head: the snapshot's blocks are as old as the session, and a keeper reads a head older than its
-    # stale_after as a stale chain (late in a long run, or on a slow machine).
+    # A fresh head at the wall clock's time: after a revert anvil's clock carries on from the snapshot's block, which
+    # is as old as the session, and a keeper reads a head older than its stale_after as a stale chain.
+    latest = int(w3.eth.get_block("latest")["timestamp"])
+    w3.provider.make_request("evm_setTime", [max(int(time.time()), latest + 1)])  # type: ignore[arg-type]
     w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
     try:
         yield _session_chain

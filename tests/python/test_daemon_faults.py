@@ -167,7 +167,7 @@ def test_a_send_that_fails_makes_the_keeper_unhealthy_until_one_succeeds(chain: 
     keeper._on_new_block()
     assert not keeper.health.status()[0], "a good scan does not hide a failing send"
     keeper.context.send("liquidate", lambda: "sent")
-    assert keeper.health.status()[0]
+    assert keeper.health.status() == (True, "ok")
 
 
 def test_a_second_sigint_exits_at_once(chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
