@@ -3,7 +3,8 @@ asyncio event loop beside the threaded daemon. Each seat's fills are forwarded o
 seat's cycle (place the children the orders job committed to its venue, close finished and expired ones; read the
 venue's order book of every market for the orders job's router; post the account's state on chain; keep its margin
 between floor and ceiling; unwind the backstop book there) runs every `seat_interval` seconds, and each venue's
-positions are reconciled against the vault's books every `reconcile_interval`. Errors are logged by name and never stop the job; `stop()` ends it cleanly."""
+positions are reconciled against the vault's books every `reconcile_interval`. Errors are logged by name and never
+stop the job; `stop()` ends it cleanly."""
 
 from __future__ import annotations
 
