@@ -56,7 +56,8 @@ def _print(r: CrashReport) -> None:
     liquidated = {a for _, a, *_ in r.liquidations}
     rows = [
         ("depositors (of them perp traders)", f"{r.depositors} ({r.traders})"),
-        ("orders filled at the RabbitX-style exchange, through its API", str(r.orders_executed)),
+        ("orders filled at the venues, through their APIs", str(r.orders_executed)),
+        ("  parts filled per venue (split by the router)", _counts(r.children_filled)),
         (
             "accounts liquidated (partially: only what restores health)",
             f"{len(liquidated)} in {len(r.liquidations)} calls",
@@ -90,6 +91,10 @@ def _print(r: CrashReport) -> None:
         shown = "none needed" if not delays else f"{len(delays)} in {sorted(set(delays))} block(s)"
         click.echo(f"  {label:<28} {shown}")
     click.echo(f"\nreport: {r.png}")
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or "none"
 
 
 def _taken(r: CrashReport) -> str:

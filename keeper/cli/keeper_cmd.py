@@ -59,7 +59,9 @@ def _configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
+    # Libraries that log every request at INFO (the dYdX client's indexer calls go through httpx).
+    for noisy in ("apscheduler", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
 def _keeper_config(ctx: CliContext, path: Path | None, need_key: bool = True, **overrides: Any) -> KeeperConfig:

@@ -1,8 +1,10 @@
 """The main job: a market crash on a local chain, handled by the keeper daemon running as in production.
 
-Deploys everything, seeds depositors with random portfolios (lenders, borrowers, perp traders routed
-across both venues), starts `primevault keeper run` in its own process with its own key, crashes ETH over a
-few blocks with BTC following, then lets prices partly recover, and reports what happened.
+Deploys everything, seeds depositors with random portfolios (lenders, borrowers, perp traders), starts the devnet
+RabbitX-style exchange and the dYdX replica in their own processes (both quoting around the chain's feeds) and
+`primevault keeper run` in its own, with its own key and its seats at both venues, which trade every order through
+the venues' APIs, split by their books; then crashes ETH over a few blocks with BTC following, lets prices partly
+recover, and reports what happened.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,7 +31,7 @@ import numpy as np
 from eth_account import Account
 from web3 import Web3
 
-from keeper.chain.anvil import Anvil, free_port
+from keeper.chain.anvil import DEV_MNEMONIC, Anvil, free_port
 from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account
 from keeper.chain.revert import error_decoder
@@ -37,15 +40,20 @@ from keeper.client.clients import Clients
 from keeper.client.feeds import FeedClient
 from keeper.client.trading import TradingClient
 from keeper.client.vault import MAX_UINT256, VaultClient
+from keeper.connectors.dydx import dydx_address
 from keeper.connectors.rabbitx.client import Credentials, RabbitXClient
 from keeper.devnet.deploy import (
+    DYDX_SEAT_VENUE,
     SEAT_VENUE,
+    add_dydx_seat,
     add_rabbitx_seat,
+    deploy_cctp_bridge,
     deploy_local_system,
     deploy_rabbitx_custody,
     grant_keeper_roles,
     seed_local_liquidity,
 )
+from keeper.devnet.dydx.chain import MAINNET_LIKE_MARKETS, Chain
 from keeper.devnet.plot import plot_crash
 from keeper.devnet.rabbitx.exchange import ExchangeConfig
 from keeper.exceptions import DevnetServiceError
@@ -53,7 +61,9 @@ from keeper.liquidator import scan
 
 KEEPER_DEV_ACCOUNT = 9
 RESERVES = 50_000  # USDC the protocol starts with
-SEAT_MARGIN = 250_000  # USDC the seat's account at the exchange starts with
+SEAT_MARGIN = 250_000  # USDC each seat's account at its venue starts with
+DYDX_MNEMONIC = DEV_MNEMONIC  # the keeper's dYdX wallet on the devnet (anvil's public phrase: never for real funds)
+DYDX_BLOCK_INTERVAL = 0.25  # seconds per block of the dYdX replica; orders live 20 blocks
 EXTRA_POOL = 3_000_000  # USDC lent to the pool on top of the local seed, so 200+ borrowers find liquidity
 
 
@@ -72,6 +82,7 @@ class CrashReport:
     depositors: int
     traders: int
     orders_executed: int
+    children_filled: dict[str, int]  # seat venue -> child orders (parts of orders) filled there
     steps: list[Step]
     liquidations: list[tuple[int, str, int, int]]  # (block, account, debt cleared, shortfall)
     positions_absorbed: list[tuple[int, str, str, int]]  # (block, account, market, |size| WAD to the backstop)
@@ -118,12 +129,18 @@ def run_crash(
         deployment = dataclasses.replace(deploy_local_system(admin), rpc_url=node.url)
         seed_local_liquidity(admin, deployment)
         grant_keeper_roles(admin, deployment, dev_account(KEEPER_DEV_ACCOUNT).address)
-        # The seat at the RabbitX-style exchange, where every order of the run trades through the exchange's API.
+        # The seats at the RabbitX-style exchange and at dYdX, where every order of the run trades through the
+        # venues' APIs.
         exchange_key = "0x" + rng.randbytes(32).hex()
         custody = deploy_rabbitx_custody(admin, deployment, Account.from_key(exchange_key).address)
         exchange_config = ExchangeConfig(signer_key=exchange_key)
         deployment = add_rabbitx_seat(
             admin, deployment, custody, exchange_config.markets, exchange_config.default_leverage
+        )
+        attester_key = "0x" + rng.randbytes(32).hex()
+        bridge = deploy_cctp_bridge(admin, deployment, Account.from_key(attester_key).address)
+        deployment = add_dydx_seat(
+            admin, deployment, bridge, dydx_address(DYDX_MNEMONIC), MAINNET_LIKE_MARKETS, Chain.taker_fee
         )
         clients = Clients.build(w3, deployment, admin)
         vault, trading = clients.vault, clients.trading
@@ -133,8 +150,14 @@ def run_crash(
         deployment.save(path)
         report_dir.mkdir(parents=True, exist_ok=True)
         exchange = _exchange_process(node.url, deployment, exchange_key, report_dir / "exchange.log")
-        with exchange as exchange_url:
-            seat = _open_seat(trading, exchange_url)
+        dydx = _dydx_process(node.url, deployment, attester_key, report_dir / "dydx.log")
+        with exchange as exchange_url, dydx as dydx_settings:
+            seat = {
+                "PRIMEVAULT_SEAT_VENUES": f"{SEAT_VENUE},{DYDX_SEAT_VENUE}",
+                "PRIMEVAULT_SEAT_INTERVAL": "0.5",
+                **_open_seat(trading, exchange_url),
+                **_open_dydx_seat(trading, dydx_settings),
+            }
             tick("deployed", 1)
             traders = _seed_depositors(w3, deployment, rng, depositors, tick)
             haircuts_before = _haircuts(vault)
@@ -157,7 +180,7 @@ def run_crash(
                     for _ in range(2):  # a little time passes between moves
                         w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
                 _wait_until_unwound(trading, timeout=30)
-                reconciliation, margins = _reconcile(trading)
+                reconciliation, margins = _reconcile(trading, timeout=15)
                 keeper.send_signal(signal.SIGTERM)
                 exit_code = keeper.wait(timeout=60)
         # Recalibration after the crash, from the price history the daemon recorded, as an operator would
@@ -172,6 +195,7 @@ def run_crash(
             depositors=depositors,
             traders=traders,
             orders_executed=executed,
+            children_filled=_children_filled(trading),
             steps=steps,
             liquidations=liquidations,
             positions_absorbed=positions_absorbed,
@@ -260,7 +284,7 @@ def _seed_depositors(w3: Web3, d: Deployment, rng: random.Random, n: int, tick: 
 def _exchange_process(rpc_url: str, deployment: Deployment, signer_key: str, log_path: Path) -> Iterator[str]:
     """The devnet RabbitX exchange in its own process (`python -m keeper.devnet.rabbitx`), its market maker quoting
     around the chain's own feeds, its deposits credited from the custody contract; yields its base URL."""
-    seat = deployment.venues[-1]
+    seat = next(v for v in deployment.venues if v.name == SEAT_VENUE)
     feeds = [f"--feed={m.ticker}={m.feed}" for m in deployment.markets]
     command = [
         sys.executable, "-m", "keeper.devnet.rabbitx", "--port", "0", "--rpc-url", rpc_url,
@@ -277,14 +301,75 @@ def _exchange_process(rpc_url: str, deployment: Deployment, signer_key: str, log
             raise DevnetServiceError(f"the devnet exchange did not start: see {log_path}")
         yield url
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        _stop(process)
         log.close()
+
+
+@contextmanager
+def _dydx_process(rpc_url: str, deployment: Deployment, attester_key: str, log_path: Path) -> Iterator[dict[str, str]]:
+    """The dYdX replica in its own process (`python -m keeper.devnet.dydx`) on free ports, its oracle prices and its
+    maker's book following the chain's feeds, crediting the bridge's deposits and attesting its withdrawals; yields
+    the connector's settings it prints (indexer_url, validator_url, chain_id)."""
+    bridge = next(v for v in deployment.venues if v.name == DYDX_SEAT_VENUE)
+    feeds = [f"--feed={m.ticker}={m.feed}" for m in deployment.markets]
+    command = [
+        sys.executable, "-m", "keeper.devnet.dydx", "--indexer-port", "0", "--grpc-port", "0",
+        "--block-interval", str(DYDX_BLOCK_INTERVAL), "--rpc-url", rpc_url, "--bridge-address", bridge.address,
+        "--attester-key", attester_key, "--confirmations", "1", *feeds,
+    ]  # fmt: skip
+    log = open(log_path, "wb")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log)
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline().decode().strip() for _ in range(3)]
+        settings = dict(line.partition(" = ")[::2] for line in lines if " = " in line)
+        if set(settings) != {"indexer_url", "validator_url", "chain_id"}:
+            raise DevnetServiceError(f"the dYdX replica did not start: see {log_path}")
+        yield settings
+    finally:
+        _stop(process)
+        log.close()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _open_dydx_seat(trading: TradingClient, replica: dict[str, str]) -> dict[str, str]:
+    """Sends the dYdX seat's margin across the bridge and waits until the replica credits it (the subaccount exists
+    only from its first deposit); returns the keeper's connector settings as environment variables."""
+    venue = trading.venue_id(DYDX_SEAT_VENUE)
+    trading.deposit_margin(venue, SEAT_MARGIN * 10**trading.deployment.base.decimals)
+    deadline = time.monotonic() + 30
+    address = dydx_address(DYDX_MNEMONIC)
+    url = f"{replica['indexer_url']}/v4/addresses/{address}/subaccountNumber/0"
+    while not _get_ok(url):
+        if time.monotonic() > deadline:
+            raise DevnetServiceError(f"the dYdX replica never credited the seat's deposit to {address}")
+        time.sleep(0.2)
+    return {
+        "PRIMEVAULT_DYDX_INDEXER_URL": replica["indexer_url"],
+        "PRIMEVAULT_DYDX_VALIDATOR_URL": replica["validator_url"],
+        "PRIMEVAULT_DYDX_CHAIN_ID": replica["chain_id"],
+        "PRIMEVAULT_DYDX_MNEMONIC": DYDX_MNEMONIC,
+        "PRIMEVAULT_DYDX_ATTESTATION_URL": replica["indexer_url"],
+        "PRIMEVAULT_DYDX_GOOD_TIL_BLOCKS": "20",
+        "PRIMEVAULT_DYDX_POLL_INTERVAL": "0.2",
+    }
+
+
+def _get_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def _open_seat(trading: TradingClient, exchange_url: str) -> dict[str, str]:
@@ -301,8 +386,6 @@ def _open_seat(trading: TradingClient, exchange_url: str) -> dict[str, str]:
     credentials = asyncio.run(onboard())
     trading.deposit_margin(venue, SEAT_MARGIN * 10**trading.deployment.base.decimals)
     return {
-        "PRIMEVAULT_SEAT_VENUES": SEAT_VENUE,
-        "PRIMEVAULT_SEAT_INTERVAL": "0.5",
         "PRIMEVAULT_RABBITX_BASE_URL": exchange_url,
         "PRIMEVAULT_RABBITX_API_KEY": credentials.api_key,
         "PRIMEVAULT_RABBITX_API_SECRET": credentials.secret,
@@ -408,6 +491,16 @@ def _wait_until_unwound(trading: TradingClient, timeout: float) -> None:
         time.sleep(0.5)
 
 
+def _children_filled(trading: TradingClient) -> dict[str, int]:
+    """Per seat venue, how many child orders (the parts the keeper's router sent there) filled, in whole or part."""
+    counts: dict[str, int] = {}
+    for child in trading.child_orders():
+        if child.filled:
+            name = trading.venue_name(child.venue_id)
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
 def _backstop_left(trading: TradingClient) -> dict[str, float]:
     left: dict[str, float] = {}
     for book in trading.backstop():
@@ -445,7 +538,18 @@ def _haircuts(vault: VaultClient) -> dict[str, tuple[int, int]]:
     }
 
 
-def _reconcile(trading: TradingClient) -> tuple[list[str], dict[str, tuple[int, int]]]:
+def _reconcile(trading: TradingClient, timeout: float) -> tuple[list[str], dict[str, tuple[int, int]]]:
+    """Each venue's positions against the vault's books, and its margin. A seat posts its venue's account after the
+    fills it reports, so a mismatch is read again until it clears or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    issues, margins = _venue_positions(trading)
+    while issues and time.monotonic() < deadline:
+        time.sleep(0.5)
+        issues, margins = _venue_positions(trading)
+    return issues, margins
+
+
+def _venue_positions(trading: TradingClient) -> tuple[list[str], dict[str, tuple[int, int]]]:
     issues, margins = [], {}
     for venue_id, adapter in enumerate(trading.adapters()):
         for market_id, market in enumerate(trading.deployment.markets):

@@ -88,8 +88,8 @@ class SeatJob:
                 while not (self._stopping.is_set() or self._stop_requested.is_set()):
                     now = int((await asyncio.to_thread(trading.w3.eth.get_block, "latest"))["timestamp"])
                     reconcile = time.monotonic() >= next_reconcile
-                    for seat in seats:
-                        await self._run_seat(seat, now, reconcile)
+                    # Side by side: a slow venue does not hold up the other seats' cycles.
+                    await asyncio.gather(*(self._run_seat(seat, now, reconcile) for seat in seats))
                     if reconcile:
                         next_reconcile = time.monotonic() + c.config.reconcile_interval
                     with contextlib.suppress(TimeoutError):

@@ -19,6 +19,7 @@ from keeper.chain.anvil import Anvil
 from keeper.chain.deployment import Deployment
 from keeper.cli.main import cli
 from keeper.devnet.crash import run_crash
+from keeper.devnet.deploy import DYDX_SEAT_VENUE, SEAT_VENUE
 
 pytestmark = pytest.mark.chain  # every test here starts its own anvil
 
@@ -76,6 +77,7 @@ def test_deploy_with_a_keystore(tmp_path: Path) -> None:
 def test_the_crash_run_ends_with_every_account_healthy_or_liquidated_and_no_bad_debt(tmp_path: Path) -> None:
     report = run_crash(depositors=30, seed=3, report_dir=tmp_path)
     assert report.orders_executed > 0, "traders hold perp positions through the crash"
+    assert set(report.children_filled) == {SEAT_VENUE, DYDX_SEAT_VENUE}, "orders split across both venues' books"
     assert report.liquidations, "a 35% crash liquidates someone"
     assert any(share < 1 for share in report.taken_per_liquidation), "liquidations are partial"
     assert all(step.liquidatable_after == 0 for step in report.steps)

@@ -4,7 +4,7 @@ Indexer URL, validator endpoint, chain id and mnemonic come from configuration (
 replica (keeper/devnet/dydx/) and the real chain differ only there. README.md says how to use it.
 """
 
-from keeper.connectors.dydx.connector import DydxConnector
+from keeper.connectors.dydx.connector import DydxConnector, dydx_address
 from keeper.connectors.dydx.errors import (
     DuplicateClientIdError,
     DydxError,
@@ -46,4 +46,5 @@ __all__ = [
     "SizeBelowStepError",
     "Subaccount",
     "TimeInForce",
+    "dydx_address",
 ]

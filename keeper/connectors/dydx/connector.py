@@ -63,6 +63,14 @@ USDC_ASSET_ID = 0
 HTTP_NOT_FOUND = 404
 
 
+def dydx_address(mnemonic: str) -> str:
+    """The ``dydx1...`` address of `mnemonic`'s first key, as dYdX's wallets derive it (the seat's bridge recipient)."""
+    try:
+        return str(Wallet(KeyPair.from_mnemonic(mnemonic), 0, 0).address)
+    except ValueError as error:
+        raise ConfigError(f"dydx.mnemonic is not a valid BIP-39 phrase: {error}") from None
+
+
 class DydxConnector:
     def __init__(self, settings: DydxSettings) -> None:
         self.settings = settings
@@ -77,17 +85,13 @@ class DydxConnector:
 
     async def __aenter__(self) -> DydxConnector:
         settings = self.settings
-        try:
-            key = KeyPair.from_mnemonic(settings.mnemonic)
-        except ValueError as error:
-            raise ConfigError(f"dydx.mnemonic is not a valid BIP-39 phrase: {error}") from None
+        address = dydx_address(settings.mnemonic)
         make_channel = secure_channel if settings.validator_tls else insecure_channel
         self._channel = grpc.intercept_channel(
             make_channel(settings.validator_target), _Deadline(settings.request_timeout)
         )
         self._node = await NodeClient.connect(NodeConfig(settings.chain_id, "", settings.usdc_denom, self._channel))
         self._indexer = IndexerClient(settings.indexer_url, api_timeout=settings.request_timeout)
-        address = Wallet(key, 0, 0).address
         self._wallet = await self._node_call(
             "the wallet's account", lambda: Wallet.from_mnemonic(self._node, settings.mnemonic, address)
         )

@@ -16,11 +16,12 @@ the replica folds dYdX's withdrawal, the IBC hop to Noble and Noble's depositFor
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -242,6 +243,25 @@ class Chain:
             sequence = next(self._sequence)
             key = (owner, number, sequence, 64, market.clob_pair_id)
             self._insert(RestingOrder(key, side, subticks, quantums, None, sequence))
+
+    def set_oracle_price(self, ticker: str, price: Decimal) -> None:
+        """The market's oracle price, as dYdX's validators' price updates set it (margin, funding, PnL)."""
+        with self.lock:
+            self.markets = tuple(
+                dataclasses.replace(m, oracle_price=price) if m.ticker == ticker else m for m in self.markets
+            )
+
+    def replace_resting(
+        self, owner: str, number: int, ticker: str, quotes: Sequence[tuple[int, Decimal, Decimal]]
+    ) -> None:
+        """Replaces the seeded maker orders of `owner`'s subaccount on `ticker` with `quotes` (side, price, size)."""
+        market = self.market_by_ticker(ticker)
+        assert market is not None, ticker
+        with self.lock:
+            book = self.books[market.clob_pair_id]
+            self.books[market.clob_pair_id] = [o for o in book if o.key[:2] != (owner, number)]
+            for side, price, size in quotes:
+                self.rest_order(owner, number, ticker, side, price, size)
 
     def check_order(self, order: PlaceOrder) -> MarketConfig:
         """CheckTx's stateless and window checks, in dYdX's order and with its codes."""
