@@ -14,9 +14,10 @@ from typing import Any
 import aiohttp
 import click
 from click.core import ParameterSource
+from eth_typing import ChecksumAddress
 
 from keeper.cli.context import CliContext, pass_context
-from keeper.cli.params import JSON_OPTION
+from keeper.cli.params import ADDRESS, JSON_OPTION
 from keeper.connectors.rabbitx.client import Credentials, RabbitXClient
 from keeper.daemon.config import JOBS, KeeperConfig, load_config
 from keeper.daemon.runner import Keeper
@@ -25,6 +26,8 @@ from keeper.jobs.haircuts import HaircutJob
 from keeper.jobs.roles import check_roles
 from keeper.liquidator import arrays, risk_parameters
 from keeper.risk.haircuts import HaircutProposal
+from keeper.risk.health import exact_health
+from keeper.risk.portfolio import SCENARIO_LABELS, Layout, exact_portfolio, explain_lines
 from keeper.risk.stress import StressResult, parse_shocks, shocked, stress
 from keeper.units import format_units, plain_units
 from keeper.wiring import wire
@@ -291,6 +294,76 @@ def stress_command(ctx: CliContext, config_path: Path | None, shock: str, as_jso
     click.echo(f"reserves                  {Decimal(view['reserves']):,.2f} {symbol}")
     click.echo(f"covered by reserves       {'yes' if result.covered else 'NO'}")
     click.echo(f"computed in               {time.monotonic() - started:.2f}s")
+
+
+@risk_group.command("explain")
+@click.argument("account", type=ADDRESS)
+@_config_option
+@JSON_OPTION
+@pass_context
+def explain_command(ctx: CliContext, account: ChecksumAddress, config_path: Path | None, as_json: bool) -> None:
+    """A sub-account's requirement under the standard rule and in portfolio mode.
+
+    The standard rule (a haircut per collateral asset, a margin per perp slot) next to the portfolio rule's scenario
+    grid (docs/risk.md, "Portfolio margin"), with the worst scenario of each underlying and what each leg loses in
+    it. Portfolio mode is not on chain yet: its figures are the keeper's engine with the default parameters, a
+    preview of what the account would need. Reads only: needs no key.
+    """
+    config = _keeper_config(ctx, config_path, need_key=False, metrics_port="off", jobs=())
+    clients = wire(config, sign=False).clients
+    deployment = clients.deployment
+    block = clients.w3.eth.block_number
+    params = risk_parameters(clients, block)
+    vault = clients.vault
+    base = vault.base_balance(account)
+    balances = [vault.collateral_balance(account, t.symbol, block) for t in deployment.collateral]
+    entries = clients.trading.book_entries(account, block) if clients.trading is not None else []
+    positions = [(slot, e.size, e.entry_price, e.funding_index) for slot, e in entries]
+    standard = exact_health(base, balances, params, positions)
+    layout = Layout.from_symbols([t.symbol for t in deployment.collateral], [m.ticker for m in deployment.markets])
+    rule = layout.params()
+    book = exact_portfolio(balances, positions, params, layout, rule)
+    decimals, symbol = deployment.base.decimals, deployment.base.symbol
+    if as_json:
+
+        def units(value: int) -> str:
+            return plain_units(value, decimals)
+
+        document = {
+            "account": account,
+            "block": block,
+            "symbol": symbol,
+            "equity": units(standard.equity),
+            "standard": {
+                "initial": units(standard.initial_requirement),
+                "maintenance": units(standard.maintenance_requirement),
+            },
+            "portfolio": {
+                "initial": units(book.initial),
+                "maintenance": units(book.maintenance),
+                "scan": units(book.scan),
+                "charges": units(book.charges),
+                "worst": {layout.underlyings[r.underlying]: SCENARIO_LABELS[r.worst] for r in book.underlyings},
+            },
+        }
+        click.echo(json.dumps(document, indent=2))
+        return
+
+    def amount(units: int) -> str:
+        return f"{format_units(units, decimals, 2)} {symbol}"
+
+    click.echo(f"account {account} at block {block}")
+    click.echo(f"equity                        {amount(standard.equity)}")
+    click.echo(
+        f"standard rule                 initial {amount(standard.initial_requirement)}, "
+        f"maintenance {amount(standard.maintenance_requirement)}"
+    )
+    click.echo(f"portfolio mode (preview)      initial {amount(book.initial)}, maintenance {amount(book.maintenance)}")
+    if standard.maintenance_requirement:
+        change = book.maintenance / standard.maintenance_requirement - 1
+        click.echo(f"portfolio mode would need     {abs(change):.1%} {'more' if change > 0 else 'less'} maintenance")
+    for line in explain_lines(book, layout, rule, decimals):
+        click.echo(f"  {line}")
 
 
 @risk_group.command("venues")

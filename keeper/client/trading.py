@@ -240,6 +240,17 @@ class TradingClient(AccessControlledClient):
                     )
         return result
 
+    def book_entries(self, account: str, block: BlockIdentifier = "latest") -> list[tuple[int, BookEntry]]:
+        """The account's open positions as the module books them, with their slots (market x MAX_VENUES + venue)."""
+        entries = []
+        for market_id in range(len(self.deployment.markets)):
+            for venue_id in range(len(self._venue_names)):
+                fn = self.contract.functions.position(account, market_id, venue_id)
+                entry = struct(BookEntry, fn, fn.call(block_identifier=block))
+                if entry.size:
+                    entries.append((market_id * MAX_VENUES + venue_id, entry))
+        return entries
+
     def markets(self, block: BlockIdentifier = "latest") -> list[PerpMarket]:
         fn = self.contract.functions.markets()
         return [struct(PerpMarket, fn, raw) for raw in fn.call(block_identifier=block)]

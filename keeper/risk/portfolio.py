@@ -401,7 +401,7 @@ def with_volatility(
 
 
 def explain_lines(book: ExactPortfolio, layout: Layout, portfolio: PortfolioParams, decimals: int = 6) -> list[str]:
-    """What `primevault risk explain` will print: per underlying the worst scenario and what each leg loses in it,
+    """What `primevault risk explain` prints: per underlying the worst scenario and what each leg loses in it,
     the charges, the correlation credit and the totals (amounts in whole base tokens)."""
 
     def amount(units: int) -> str:

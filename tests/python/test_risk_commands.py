@@ -1,4 +1,4 @@
-"""`primevault risk stress` and `primevault risk haircuts` against a real anvil: read-only, so they run without a
+"""`primevault risk stress`, `risk haircuts` and `risk explain` against a real anvil: read-only, so they run without a
 key; amounts in the deployment's base token; --json with exact decimal strings. Only `haircuts --apply` signs."""
 
 from __future__ import annotations
@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from keeper.cli.main import cli
+from keeper.client.trading import TradingClient
 from keeper.client.vault import sub_account
 from keeper.devnet.deploy import seed_local_liquidity
 from keeper.pricestore import PriceStore
@@ -159,3 +161,38 @@ def test_venues_shows_the_vaults_exposure_to_each_venue_without_a_key(chain: Cha
     table = run(chain, tmp_path, "risk", "venues")
     assert table.exit_code == 0, table.output
     assert "250,000" in table.output and "on chain" in table.output
+
+
+def test_risk_explain_shows_a_hedged_book_under_both_rules(chain: Chain, tmp_path: Path) -> None:
+    """10 WETH against a 10 ETH short: the standard rule charges the haircut and the perp margin; the portfolio
+    preview nets the legs (its figures are the engine's, checked on their own in test_portfolio_margin.py)."""
+    admin = chain.client(0)
+    assert admin.sender is not None
+    seed_local_liquidity(admin.sender, chain.deployment)
+    me = chain.account(1).address
+    chain.mint(1, "WETH", 10)
+    chain.client(1).deposit(me, "WETH", 10 * 10**18)
+    trading = TradingClient(chain.w3, chain.deployment, chain.client(1).sender)
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    order_id = trading.submit(me, "ETH-USD", Decimal(-10), Decimal(2900), now + 600)
+    assert TradingClient(chain.w3, chain.deployment, admin.sender).execute([order_id])[0].executed
+
+    result = run(chain, tmp_path, "risk", "explain", me, "--json")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    client = chain.client(1)
+    health = client.health(me)
+    decimals = chain.deployment.base.decimals
+    assert Decimal(figures["standard"]["maintenance"]) == Decimal(health.maintenance_requirement).scaleb(-decimals)
+    assert Decimal(figures["equity"]) == Decimal(health.equity).scaleb(-decimals)
+    standard, portfolio = Decimal(figures["standard"]["maintenance"]), Decimal(figures["portfolio"]["maintenance"])
+    assert portfolio < standard / 4, "the hedge nets: far below the haircut plus the perp margin"
+    assert set(figures["portfolio"]["worst"]) == {"ETH"}
+
+    text = run(chain, tmp_path, "risk", "explain", me)
+    assert text.exit_code == 0, text.output
+    assert "WETH collateral: notional" in text.output and "ETH-USD at venue" in text.output
+    assert "less maintenance" in text.output
+
+    unknown = run(chain, tmp_path, "risk", "explain", "0x12")
+    assert unknown.exit_code == 2 and "Traceback" not in unknown.output
