@@ -7,3 +7,9 @@ PrimeVault (an optional part: `pip install 'primevault[devnet]'`).
 """
 
 __version__ = "0.1.0"
+
+import logging
+
+# The official dYdX client builds its public networks' settings when `dydx_v4_client.network` is first imported and
+# warns about one of its own URLs; set before any of our modules imports it, so no command prints that line.
+logging.getLogger("dydx_v4_client.network").setLevel(logging.ERROR)
