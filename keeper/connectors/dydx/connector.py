@@ -1,9 +1,12 @@
 """`DydxConnector`: what the keeper calls to trade at dYdX v4, through the official client (``dydx-v4-client``).
 
 ``async with DydxConnector(settings) as dydx:`` opens a gRPC channel to the validator (the client's `NodeClient`),
-the indexer's REST client (`IndexerClient`), and the wallet from the mnemonic (its account number read from the
-validator). Orders are Cosmos transactions the validator accepts into its mempool; whether and how they fill is
-read back from the indexer (`order_result`), as dYdX's own clients do.
+the indexer's REST client (`IndexerClient`), the owner's wallet from the mnemonic (its account number read from the
+validator) and, with a trading key, the trading wallet: orders and cancels are then signed by the trading key and
+select the owner's authenticator that grants it (`authenticators.py`), with the owner's account number and
+sequence, as dYdX's permissioned keys work. Withdrawals need the owner's mnemonic. Orders are Cosmos transactions
+the validator accepts into its mempool; whether and how they fill is read back from the indexer (`order_result`),
+as dYdX's own clients do.
 
 The client's node calls are synchronous gRPC calls inside ``async def``s without deadlines: the connector runs them
 on a worker thread (the caller's event loop keeps running) over a channel that gives every call `request_timeout`.
@@ -12,7 +15,7 @@ on a worker thread (the caller's event loop keeps running) over a channel that g
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, NamedTuple, TypeVar
@@ -20,17 +23,20 @@ from typing import Any, NamedTuple, TypeVar
 import grpc
 import httpx
 from dydx_v4_client.indexer.rest.indexer_client import IndexerClient
-from dydx_v4_client.key_pair import KeyPair
 from dydx_v4_client.network import NodeConfig, insecure_channel, secure_channel
+from dydx_v4_client.node.builder import TxOptions
 from dydx_v4_client.node.client import NodeClient
 from dydx_v4_client.node.market import Market as ClientMarket
 from dydx_v4_client.wallet import Wallet
 from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
+from keeper.connectors.dydx.authenticators import stored_config, trading_authenticator
 from keeper.connectors.dydx.errors import (
     DydxAccountNotFoundError,
+    DydxAuthenticatorError,
     DydxConnectionError,
     DydxError,
+    DydxOwnerKeyMissingError,
     DydxRequestError,
     DydxResponseError,
     DydxTxRejectedError,
@@ -51,7 +57,7 @@ from keeper.connectors.dydx.models import (
     indexer_order_id,
 )
 from keeper.connectors.dydx.orders import SHORT_TERM, ClientIds, build_order, check_grid
-from keeper.connectors.dydx.settings import DydxSettings
+from keeper.connectors.dydx.settings import DydxSettings, mnemonic_address, trading_key_pair
 from keeper.exceptions import ConfigError, InputError
 
 T = TypeVar("T")
@@ -66,7 +72,7 @@ HTTP_NOT_FOUND = 404
 def dydx_address(mnemonic: str) -> str:
     """The ``dydx1...`` address of `mnemonic`'s first key, as dYdX's wallets derive it (the seat's bridge recipient)."""
     try:
-        return str(Wallet(KeyPair.from_mnemonic(mnemonic), 0, 0).address)
+        return mnemonic_address(mnemonic)
     except ValueError as error:
         raise ConfigError(f"dydx.mnemonic is not a valid BIP-39 phrase: {error}") from None
 
@@ -78,6 +84,10 @@ class DydxConnector:
         self._node: Any = None
         self._indexer: Any = None
         self._wallet: Any = None
+        """The owner's wallet (None without the mnemonic: no withdrawals)."""
+        self._trader: Any = None
+        """The trading key's wallet (None without a trading key: the owner's wallet trades)."""
+        self._owner = ""
         self._markets: dict[str, Market] = {}
         self._client_ids = ClientIds()
         self._signing = asyncio.Lock()
@@ -85,16 +95,26 @@ class DydxConnector:
 
     async def __aenter__(self) -> DydxConnector:
         settings = self.settings
-        address = dydx_address(settings.mnemonic)
+        address = self._owner = settings.owner_address
         make_channel = secure_channel if settings.validator_tls else insecure_channel
         self._channel = grpc.intercept_channel(
             make_channel(settings.validator_target), _Deadline(settings.request_timeout)
         )
         self._node = await NodeClient.connect(NodeConfig(settings.chain_id, "", settings.usdc_denom, self._channel))
         self._indexer = IndexerClient(settings.indexer_url, api_timeout=settings.request_timeout)
-        self._wallet = await self._node_call(
-            "the wallet's account", lambda: Wallet.from_mnemonic(self._node, settings.mnemonic, address)
-        )
+        mnemonic, trading_key = settings.mnemonic, settings.trading_key
+        if mnemonic is not None:
+            self._wallet = await self._node_call(
+                "the wallet's account", lambda: Wallet.from_mnemonic(self._node, mnemonic, address)
+            )
+        if trading_key is not None:
+            self._trader = Wallet(trading_key_pair(trading_key), 0, 0)
+            granted = {entry.id for entry in await self.authenticators()}
+            if settings.authenticator_id not in granted:
+                raise DydxAuthenticatorError(
+                    f"authenticator {settings.authenticator_id} is not on {address}'s account (it holds "
+                    f"{sorted(granted) or 'none'}): grant the trading key with the owner's mnemonic first"
+                )
         await self.refresh_markets()
         return self
 
@@ -103,12 +123,19 @@ class DydxConnector:
     ) -> None:
         if self._channel is not None:
             self._channel.close()
-        self._channel = self._node = self._indexer = self._wallet = None
+        self._channel = self._node = self._indexer = self._wallet = self._trader = None
 
     @property
     def address(self) -> str:
-        """The wallet's ``dydx1...`` address, owner of the subaccount."""
-        return str(self._open(self._wallet).address)
+        """The ``dydx1...`` address owning the subaccount (the mnemonic's, or the `address` setting)."""
+        self._open(self._node)
+        return self._owner
+
+    @property
+    def can_withdraw(self) -> bool:
+        """Whether the owner's key is here: without it the connector trades (with the trading key) but cannot
+        withdraw."""
+        return self._wallet is not None
 
     @property
     def subaccount_number(self) -> int:
@@ -147,7 +174,9 @@ class DydxConnector:
         order = build_order(market, request, self.address, self.subaccount_number, client_id, good_til_block)
         action = f"the {request.side.value} order {client_id} on {request.ticker}"
         try:
-            tx_hash = await self._broadcast(action, lambda: self._node.place_order(self._wallet, order))
+            tx_hash = await self._broadcast(
+                action, lambda: self._as_trader(lambda wallet, options: self._node.place_order(wallet, order, options))
+            )
         except DydxTxRejectedError:
             self._client_ids.release(client_id)
             raise
@@ -181,7 +210,11 @@ class DydxConnector:
         )
         await self._broadcast(
             f"the cancel of order {order.client_id}",
-            lambda: self._node.cancel_order(self._wallet, order_id, good_til_block=order.good_til_block),
+            lambda: self._as_trader(
+                lambda wallet, options: self._node.cancel_order(
+                    wallet, order_id, good_til_block=order.good_til_block, tx_options=options
+                )
+            ),
         )
         return True
 
@@ -201,13 +234,45 @@ class DydxConnector:
     async def withdraw(self, amount: Decimal, recipient: str | None = None) -> str:
         """Withdraws `amount` USDC from the subaccount to `recipient` (the wallet itself by default); returns the
         transaction hash. dYdX refuses it while withdrawals are gated (`DydxTxRejectedError`)."""
+        wallet = self._owner_wallet(f"withdrawing {amount} USDC")
         quantums = amount.scaleb(-QUOTE_ATOMIC_RESOLUTION)
         if quantums <= 0 or quantums != quantums.to_integral_value():
             raise InputError(f"a withdrawal must be a positive amount of whole USDC quantums (1e-6), got {amount}")
         sender = SubaccountId(owner=self.address, number=self.subaccount_number)
         return await self._broadcast(
             f"the withdrawal of {amount} USDC",
-            lambda: self._node.withdraw(self._wallet, sender, recipient or self.address, USDC_ASSET_ID, int(quantums)),
+            lambda: self._node.withdraw(wallet, sender, recipient or self.address, USDC_ASSET_ID, int(quantums)),
+        )
+
+    # Permissioned keys (authenticators)
+
+    async def authenticators(self) -> list[Any]:
+        """The owner's authenticators as the validator lists them (``AccountAuthenticator``: id, type, config)."""
+        answer = await self._node_call("the authenticators", lambda: self._node.get_authenticators(self._owner))
+        return list(answer.account_authenticators)
+
+    async def grant_trading_key(self, public_key: bytes, clob_pair_ids: Sequence[int] | None = None) -> int:
+        """Adds the owner's authenticator that lets `public_key` place and cancel orders on this subaccount (on
+        `clob_pair_ids` only, if given) and nothing else; returns its id, the trading key's `authenticator_id`.
+        Needs the owner's mnemonic."""
+        wallet = self._owner_wallet("granting a trading key")
+        authenticator = trading_authenticator(public_key, self.subaccount_number, clob_pair_ids)
+        await self._broadcast(
+            "the trading key's authenticator", lambda: self._node.add_authenticator(wallet, authenticator)
+        )
+        config = stored_config(authenticator)
+        ids = [entry.id for entry in await self.authenticators() if bytes(entry.config) == config]
+        if not ids:
+            raise DydxAuthenticatorError(f"the validator accepted the authenticator but {self._owner} does not list it")
+        return int(max(ids))
+
+    async def remove_authenticator(self, authenticator_id: int) -> None:
+        """Removes the owner's authenticator `authenticator_id`: the key it granted can no longer trade. Needs the
+        owner's mnemonic."""
+        wallet = self._owner_wallet(f"removing authenticator {authenticator_id}")
+        await self._broadcast(
+            f"the removal of authenticator {authenticator_id}",
+            lambda: self._node.remove_authenticator(wallet, authenticator_id),
         )
 
     # Indexer reads
@@ -292,6 +357,24 @@ class DydxConnector:
         return OrderBook.from_json(ticker, answer)
 
     # Plumbing
+
+    def _owner_wallet(self, action: str) -> Any:
+        self._open(self._node)
+        if self._wallet is None:
+            raise DydxOwnerKeyMissingError(
+                f"{action} needs the dYdX owner's key (dydx.mnemonic of {self._owner}); this keeper holds only the "
+                "trading key, which dYdX lets place and cancel orders only"
+            )
+        return self._wallet
+
+    async def _as_trader(self, send: Callable[[Any, TxOptions | None], Coroutine[Any, Any, T]]) -> T:
+        """Sends an order or a cancel with the trading key, selecting the owner's authenticator and signing with the
+        owner's account number and sequence (read now), or with the owner's wallet when there is no trading key."""
+        if self._trader is None:
+            return await send(self._wallet, None)
+        account = await self._node.get_account(self._owner)
+        options = TxOptions([self.settings.authenticator_id], account.sequence, account.account_number)
+        return await send(self._trader, options)
 
     def _open(self, part: T | None) -> T:
         if part is None:

@@ -62,3 +62,12 @@ class GoodTilBlockWindowError(DydxError):
 
 class DuplicateClientIdError(DydxError):
     """A client id already used by a live order of the subaccount (dYdX would read it as a replacement)."""
+
+
+class DydxOwnerKeyMissingError(DydxError):
+    """An action only the subaccount's owner may take (a withdrawal, granting or removing a key) on a connector that
+    holds only a trading key: nothing was sent."""
+
+
+class DydxAuthenticatorError(DydxError):
+    """The trading key's authenticator is not on the owner's account (never granted, or removed)."""

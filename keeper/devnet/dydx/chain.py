@@ -165,6 +165,15 @@ class CctpBurn:
     height: int  # the block it belongs to
 
 
+@dataclass(frozen=True)
+class StoredAuthenticator:
+    """An authenticator as MsgAddAuthenticator added it (dYdX's AccountAuthenticator)."""
+
+    id: int
+    type: str
+    config: bytes
+
+
 @dataclass
 class Chain:
     """The whole replica state. Every public method takes the lock; the indexer reads through `snapshot` methods."""
@@ -190,6 +199,9 @@ class Chain:
     burns: list[CctpBurn] = field(default_factory=list)
     negative_tnc_seen_at: int | None = None
     withdrawals: list[tuple[float, Decimal]] = field(default_factory=list)
+    authenticators: dict[str, dict[int, StoredAuthenticator]] = field(default_factory=dict)
+    """x/accountplus: each account's authenticators by id (ids are global, counting up from 0)."""
+    next_authenticator_id: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock)
     _sequence: Iterator[int] = field(default_factory=itertools.count)
 
@@ -229,6 +241,38 @@ class Chain:
 
     def market_by_ticker(self, ticker: str) -> MarketConfig | None:
         return next((market for market in self.markets if market.ticker == ticker), None)
+
+    # Permissioned keys (x/accountplus)
+
+    def add_authenticator(self, owner: str, kind: str, config: bytes) -> int:
+        """Stores an authenticator `owner` added (the validator has initialized it); returns its id."""
+        with self.lock:
+            authenticator = StoredAuthenticator(self.next_authenticator_id, kind, bytes(config))
+            self.authenticators.setdefault(owner, {})[authenticator.id] = authenticator
+            self.next_authenticator_id += 1
+            return authenticator.id
+
+    def remove_authenticator(self, owner: str, authenticator_id: int, *, execute: bool = True) -> None:
+        with self.lock:
+            self.authenticator(owner, authenticator_id)
+            if execute:
+                del self.authenticators[owner][authenticator_id]
+
+    def authenticator(self, owner: str, authenticator_id: int) -> StoredAuthenticator:
+        """`owner`'s authenticator `authenticator_id`; `accountplus` 1 when the account holds none with that id."""
+        with self.lock:
+            found = self.authenticators.get(owner, {}).get(authenticator_id)
+            if found is None:
+                raise Rejected(
+                    "accountplus",
+                    1,
+                    f"authenticator {authenticator_id} not found for account {owner}: Authenticator is not found",
+                )
+            return found
+
+    def account_authenticators(self, owner: str) -> list[StoredAuthenticator]:
+        with self.lock:
+            return sorted(self.authenticators.get(owner, {}).values(), key=lambda a: a.id)
 
     # Orders
 
@@ -555,6 +599,19 @@ class Chain:
             self._transfer("WITHDRAWAL", sender, {"address": recipient}, quantums, tx_hash)
             if ethereum is not None:
                 self.burns.append(CctpBurn(len(self.burns), ethereum, quantums, tx_hash, self.height + 1))
+
+    def transfer(self, owner: str, number: int, recipient: tuple[str, int], quantums: int) -> None:
+        """MsgCreateTransfer: USDC from one subaccount to another, under the withdrawals' gate and collateral check
+        (the rate limit applies to withdrawals only)."""
+        with self.lock:
+            gate = self.negative_tnc_seen_at
+            if gate is not None and self.height <= gate + NEGATIVE_TNC_GATE_BLOCKS:
+                raise Rejected("subaccounts", 2, f"WithdrawalsAndTransfersBlocked since block {gate}")
+            account = self.subaccounts.get((owner, number))
+            if account is None or self.free_collateral(account) < Decimal(quantums).scaleb(-USDC_DECIMALS):
+                raise Rejected("subaccounts", 2, "NewlyUndercollateralized: the transfer exceeds free collateral")
+            account.usdc_quantums -= quantums
+            self._subaccount(*recipient).usdc_quantums += quantums
 
     def credit_bridge_deposit(self, nonce: int, address: str, quantums: int, tx_hash: str) -> bool:
         """Credits a CCTP transfer from Ethereum to `address`'s subaccount 0, once per nonce; False if it was."""

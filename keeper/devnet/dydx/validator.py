@@ -4,16 +4,22 @@ generated stubs.
 - ``cosmos.auth.v1beta1.Query/Account``: the wallet's account number and sequence (`Wallet.from_mnemonic`, and
   before every transaction).
 - ``cosmos.base.tendermint.v1beta1.Service/GetLatestBlock``: the height orders are timed against.
+- ``dydxprotocol.accountplus.Query/GetAuthenticators`` (and ``/GetAuthenticator``): an account's permissioned keys.
 - ``cosmos.tx.v1beta1.Service/Simulate`` and ``/BroadcastTx``: a signed transaction, decoded and checked as the chain
   checks it (signature over the SignDoc with the account number and chain id, the signer owning the subaccount,
-  the sequence for transactions that are not short-term orders), then its MsgPlaceOrder, MsgCancelOrder or
-  MsgWithdrawFromSubaccount applied to the `Chain`. A refusal is a CheckTx code in the broadcast's answer, or an
-  UNKNOWN status from a simulation, as cosmos-sdk answers.
+  the sequence for transactions that are not short-term orders), then its MsgPlaceOrder, MsgCancelOrder,
+  MsgWithdrawFromSubaccount, MsgCreateTransfer, MsgAddAuthenticator or MsgRemoveAuthenticator applied to the
+  `Chain`. A transaction that selects authenticators (a TxExtension among its non-critical extension options) is
+  judged as x/accountplus judges it instead: each message by the selected authenticator of its owner's account, the
+  signature by the key the authenticator names, over the SignDoc with the owner's account number (`accountplus.py`).
+  A refusal is a CheckTx code in the broadcast's answer, or an UNKNOWN status from a simulation, as cosmos-sdk
+  answers.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from concurrent import futures
 from typing import Any
 
@@ -31,13 +37,27 @@ from v4_proto.cosmos.base.tendermint.v1beta1 import query_pb2_grpc as tendermint
 from v4_proto.cosmos.crypto.secp256k1.keys_pb2 import PubKey
 from v4_proto.cosmos.tx.v1beta1 import service_pb2, service_pb2_grpc
 from v4_proto.cosmos.tx.v1beta1.tx_pb2 import SignDoc, Tx, TxRaw
+from v4_proto.dydxprotocol.accountplus import query_pb2 as accountplus_query
+from v4_proto.dydxprotocol.accountplus import query_pb2_grpc as accountplus_grpc
+from v4_proto.dydxprotocol.accountplus.models_pb2 import AccountAuthenticator
+from v4_proto.dydxprotocol.accountplus.tx_pb2 import MsgAddAuthenticator, MsgRemoveAuthenticator, TxExtension
 from v4_proto.dydxprotocol.clob.tx_pb2 import MsgCancelOrder, MsgPlaceOrder
 from v4_proto.dydxprotocol.sending.transfer_pb2 import MsgWithdrawFromSubaccount
+from v4_proto.dydxprotocol.sending.tx_pb2 import MsgCreateTransfer
 
+from keeper.devnet.dydx import accountplus
 from keeper.devnet.dydx.chain import Account, Chain, PlaceOrder, Rejected
 
 SHORT_TERM_FLAGS = 0
 GAS_USED = 120_000
+MESSAGES = (
+    MsgPlaceOrder,
+    MsgCancelOrder,
+    MsgWithdrawFromSubaccount,
+    MsgCreateTransfer,
+    MsgAddAuthenticator,
+    MsgRemoveAuthenticator,
+)
 
 
 def address_of(public_key: bytes) -> str:
@@ -65,8 +85,15 @@ class Validator:
         tx_hash = tx_hash_of(tx_bytes)
         tx = Tx.FromString(tx_bytes)
         with self.chain.lock:
-            account, signer = self._signer(tx, tx_bytes, verify=execute)
-            messages = [self._decode(message) for message in tx.body.messages]
+            selected = _selected_authenticators(tx)
+            if selected is None:
+                account, signer = self._signer(tx, tx_bytes, verify=execute)
+                messages = [self._decode(message) for message in tx.body.messages]
+                for message in messages:
+                    self._check_signer(message, signer)
+            else:
+                messages = [self._decode(message) for message in tx.body.messages]
+                account = self._authenticate(tx, tx_bytes, messages, selected, verify=execute)
             short_term = all(self._short_term(message) for message in messages)
             if not short_term and tx.auth_info.signer_infos[0].sequence != account.sequence:
                 raise Rejected(
@@ -76,7 +103,6 @@ class Validator:
                     f"got {tx.auth_info.signer_infos[0].sequence}: incorrect account sequence",
                 )
             for message in messages:
-                self._check_signer(message, signer)
                 self._run(message, execute, tx_hash)
             if execute and not short_term:
                 account.sequence += 1
@@ -92,47 +118,120 @@ class Validator:
         account = self.chain.accounts.get(signer)
         if account is None:
             raise Rejected("sdk", 9, f"account {signer} not found")
-        if verify:
-            raw = TxRaw.FromString(tx_bytes)  # the bytes as signed, not a re-serialization
-            document = SignDoc(
-                body_bytes=raw.body_bytes,
-                auth_info_bytes=raw.auth_info_bytes,
-                chain_id=self.chain.chain_id,
-                account_number=account.account_number,
-            ).SerializeToString()
-            der = cdata_to_der(deserialize_compact(bytes(tx.signatures[0])))
-            if not PublicKey(bytes(key.key)).verify(der, document):
-                raise Rejected(
-                    "sdk",
-                    4,
-                    f"signature verification failed; please verify account number ({account.account_number}) "
-                    f"and chain-id ({self.chain.chain_id}): unauthorized",
-                )
+        if verify and not self._signed_by(tx, tx_bytes, account)(bytes(key.key)):
+            raise Rejected(
+                "sdk",
+                4,
+                f"signature verification failed; please verify account number ({account.account_number}) "
+                f"and chain-id ({self.chain.chain_id}): unauthorized",
+            )
         return account, signer
+
+    def _signed_by(self, tx: Any, tx_bytes: bytes, account: Account) -> Callable[[bytes], bool]:
+        """Whether a public key made the transaction's signature over its SignDoc (the bytes as signed, not a
+        re-serialization) with `account`'s number and the chain id."""
+        raw = TxRaw.FromString(tx_bytes)
+        document = SignDoc(
+            body_bytes=raw.body_bytes,
+            auth_info_bytes=raw.auth_info_bytes,
+            chain_id=self.chain.chain_id,
+            account_number=account.account_number,
+        ).SerializeToString()
+        der = cdata_to_der(deserialize_compact(bytes(tx.signatures[0])))
+
+        def signed_by(public_key: bytes) -> bool:
+            try:
+                return bool(PublicKey(public_key).verify(der, document))
+            except ValueError:
+                return False
+
+        return signed_by
+
+    def _authenticate(
+        self, tx: Any, tx_bytes: bytes, messages: list[Any], selected: list[int], *, verify: bool
+    ) -> Account:
+        """x/accountplus's ante handler: each message judged by the authenticator the transaction selects for it, of
+        the account that signs the message (its owner); a signature is checked against the key a
+        SignatureVerification names, over the SignDoc with that account's number (its sequence is in the signed
+        auth info). Returns the account."""
+        if len(selected) != len(messages):
+            raise Rejected(
+                "sdk", 18, "Mismatch between the number of selected authenticators and messages, "
+                f"msg count {len(messages)}, got {len(selected)} selected authenticators: invalid request"
+            )  # fmt: skip
+        owners = {_signer_of(message) for message in messages}
+        if len(owners) != 1 or len(tx.auth_info.signer_infos) != 1 or len(tx.signatures) != 1:
+            raise Rejected("accountplus", 6, "The transaction has multiple signers")
+        (owner,) = owners
+        account = self.chain.accounts.get(owner)
+        if account is None:
+            raise Rejected("sdk", 9, f"account {owner} not found")
+        signed_by = self._signed_by(tx, tx_bytes, account)
+
+        for index, (message, authenticator_id) in enumerate(zip(messages, selected, strict=True)):
+            try:
+                stored = self.chain.authenticator(owner, authenticator_id)
+            except Rejected as error:
+                raise Rejected(
+                    error.codespace, error.code, "failed to get initialized authenticator (account = "
+                    f"{owner}, authenticator id = {authenticator_id}, msg index = {index}, msg type url = "
+                    f"{accountplus.type_url(message)}): {error}"
+                ) from None  # fmt: skip
+            try:
+                accountplus.authenticate(
+                    accountplus.initialize(stored.type, stored.config), message, signed_by if verify else None
+                )
+            except Rejected as error:
+                raise Rejected(
+                    error.codespace, error.code, f"authentication failed for message {index}, authenticator id "
+                    f"{authenticator_id}, type {stored.type}: {error}"
+                ) from None  # fmt: skip
+        return account
 
     @staticmethod
     def _decode(message: Any) -> Any:
-        for kind in (MsgPlaceOrder, MsgCancelOrder, MsgWithdrawFromSubaccount):
+        for kind in MESSAGES:
             if message.type_url == f"/{kind.DESCRIPTOR.full_name}":
                 return kind.FromString(message.value)
-        raise Rejected("sdk", 6, f"unknown message {message.type_url}: the replica runs orders and withdrawals only")
+        raise Rejected(
+            "sdk", 6, f"unknown message {message.type_url}: the replica runs orders, transfers, withdrawals and "
+            "authenticators only"
+        )  # fmt: skip
 
     @staticmethod
     def _short_term(message: Any) -> bool:
         """Short-term order placements and cancels skip the sequence check (dYdX's ante handler)."""
-        return not isinstance(message, MsgWithdrawFromSubaccount) and _order_id(message).order_flags == SHORT_TERM_FLAGS
+        return (
+            isinstance(message, MsgPlaceOrder | MsgCancelOrder) and _order_id(message).order_flags == SHORT_TERM_FLAGS
+        )
 
     @staticmethod
     def _check_signer(message: Any, signer: str) -> None:
-        owner = (
-            message.sender.owner
-            if isinstance(message, MsgWithdrawFromSubaccount)
-            else _order_id(message).subaccount_id.owner
-        )
+        owner = _signer_of(message)
         if owner != signer:
             raise Rejected("sdk", 4, f"{signer} signed for {owner}'s subaccount: unauthorized")
 
     def _run(self, message: Any, execute: bool, tx_hash: str) -> None:
+        if isinstance(message, MsgAddAuthenticator):
+            node = accountplus.initialize(message.authenticator_type, bytes(message.data))
+            if not accountplus.has_signature(node):
+                raise Rejected("accountplus", 5, "Error initializing authenticator: it verifies no signature")
+            if execute:
+                self.chain.add_authenticator(message.sender, message.authenticator_type, bytes(message.data))
+            return
+        if isinstance(message, MsgRemoveAuthenticator):
+            self.chain.remove_authenticator(message.sender, int(message.id), execute=execute)
+            return
+        if isinstance(message, MsgCreateTransfer):
+            sender, recipient = message.transfer.sender, message.transfer.recipient
+            if execute:
+                self.chain.transfer(
+                    sender.owner,
+                    int(sender.number),
+                    (recipient.owner, int(recipient.number)),
+                    int(message.transfer.amount),
+                )
+            return
         if isinstance(message, MsgWithdrawFromSubaccount):
             args = (message.sender.owner, message.sender.number, int(message.quantums))
             if execute:
@@ -168,6 +267,26 @@ class Validator:
         self.chain.place_order(placed) if execute else self.chain.check_order(placed)
 
 
+def _selected_authenticators(tx: Any) -> list[int] | None:
+    """The authenticators a transaction selects (TxExtension in its non-critical extension options), or None for a
+    transaction signed by its account's own key."""
+    for option in tx.body.non_critical_extension_options:
+        if option.type_url == f"/{TxExtension.DESCRIPTOR.full_name}":
+            return [int(i) for i in TxExtension.FromString(option.value).selected_authenticators]
+    return None
+
+
+def _signer_of(message: Any) -> str:
+    """The address that must authorize `message` (cosmos-sdk's GetSigners)."""
+    if isinstance(message, MsgWithdrawFromSubaccount):
+        return str(message.sender.owner)
+    if isinstance(message, MsgCreateTransfer):
+        return str(message.transfer.sender.owner)
+    if isinstance(message, MsgAddAuthenticator | MsgRemoveAuthenticator):
+        return str(message.sender)
+    return str(_order_id(message).subaccount_id.owner)
+
+
 def _order_id(message: Any) -> Any:
     """The OrderId a MsgPlaceOrder (in its order) or a MsgCancelOrder names."""
     return message.order.order_id if isinstance(message, MsgPlaceOrder) else message.order_id
@@ -187,6 +306,30 @@ class _Auth(auth_grpc.QueryServicer):  # type: ignore[misc]
             BaseAccount(address=account.address, account_number=account.account_number, sequence=account.sequence)
         )
         return response
+
+
+class _AccountPlus(accountplus_grpc.QueryServicer):  # type: ignore[misc]
+    """``dydxprotocol.accountplus.Query``: an account's authenticators (the client's `get_authenticators`)."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+
+    def GetAuthenticators(self, request: Any, context: Any) -> Any:
+        return accountplus_query.GetAuthenticatorsResponse(
+            account_authenticators=[_proto(a) for a in self.chain.account_authenticators(request.account)]
+        )
+
+    def GetAuthenticator(self, request: Any, context: Any) -> Any:
+        try:
+            found = self.chain.authenticator(request.account, int(request.authenticator_id))
+        except Rejected as error:
+            context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+            raise AssertionError("abort raises") from None
+        return accountplus_query.GetAuthenticatorResponse(account_authenticator=_proto(found))
+
+
+def _proto(stored: Any) -> Any:
+    return AccountAuthenticator(id=stored.id, type=stored.type, config=stored.config)
 
 
 class _Tendermint(tendermint_grpc.ServiceServicer):  # type: ignore[misc]
@@ -230,6 +373,7 @@ def serve_validator(chain: Chain, host: str = "127.0.0.1", port: int = 0) -> tup
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     auth_grpc.add_QueryServicer_to_server(_Auth(chain), server)
     tendermint_grpc.add_ServiceServicer_to_server(_Tendermint(chain), server)
+    accountplus_grpc.add_QueryServicer_to_server(_AccountPlus(chain), server)
     service_pb2_grpc.add_ServiceServicer_to_server(_Tx(Validator(chain)), server)
     bound = server.add_insecure_port(f"{host}:{port}")
     server.start()

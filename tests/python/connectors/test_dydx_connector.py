@@ -7,6 +7,7 @@ withdrawals read back from the indexer."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,9 +16,12 @@ from typing import Any
 import pytest
 from dydx_v4_client.key_pair import KeyPair
 from dydx_v4_client.network import NodeConfig, insecure_channel
+from dydx_v4_client.node.builder import TxOptions
 from dydx_v4_client.node.client import NodeClient
 from dydx_v4_client.node.market import Market as ClientMarket
+from dydx_v4_client.node.message import place_order, transfer, withdraw
 from dydx_v4_client.wallet import Wallet
+from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
 from keeper.connectors.dydx import (
     DuplicateClientIdError,
@@ -29,8 +33,11 @@ from keeper.connectors.dydx import (
     Side,
     TimeInForce,
 )
+from keeper.connectors.dydx.authenticators import trading_public_key
+from keeper.connectors.dydx.errors import DydxAuthenticatorError, DydxOwnerKeyMissingError
 from keeper.devnet.dydx.chain import BUY, SELL, Chain
 from keeper.devnet.dydx.service import DydxReplica, run_replica
+from keeper.exceptions import ConfigError
 
 D = Decimal
 MNEMONIC = "abandon " * 11 + "about"
@@ -294,3 +301,150 @@ def test_withdrawals_leave_the_subaccount_unless_gated(dydx: Bench) -> None:
                 await connector.withdraw(D(1_000_000))
 
     run(scenario())
+
+
+# Permissioned keys: the owner grants a trading key an authenticator; the trading key trades and cannot withdraw.
+
+TRADING_KEY = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
+OTHER_KEY = "0x" + "5a" * 32
+
+
+def trading_settings(bench: Bench, authenticator_id: int, **overrides: Any) -> DydxSettings:
+    """A keeper holding only the trading key: the owner's address instead of the mnemonic."""
+    return dataclasses.replace(
+        bench.settings(**overrides), mnemonic=None, trading_key=TRADING_KEY, authenticator_id=authenticator_id,
+        address=ADDRESS,
+    )  # fmt: skip
+
+
+async def grant(bench: Bench, clob_pair_ids: list[int] | None = None) -> int:
+    async with DydxConnector(bench.settings()) as owner:
+        return await owner.grant_trading_key(trading_public_key(TRADING_KEY), clob_pair_ids)
+
+
+async def by_hand(bench: Bench, key: str, message: Any, authenticator_id: int) -> Any:
+    """`message` signed by `key` selecting the owner's authenticator, built and broadcast by the official client."""
+    channel = insecure_channel(bench.replica.validator_url.removeprefix("http://"))
+    node = await NodeClient.connect(NodeConfig(bench.chain.chain_id, "", "usdc", channel))
+    owner = await node.get_account(ADDRESS)
+    options = TxOptions([authenticator_id], owner.sequence, owner.account_number)
+    response = await node.broadcast_message(
+        Wallet(KeyPair.from_hex(key.removeprefix("0x")), 0, 0), message, tx_options=options
+    )
+    return response.tx_response
+
+
+def test_a_trading_key_places_and_cancels_orders_and_cannot_withdraw_or_transfer(dydx: Bench) -> None:
+    dydx.seed("ETH-USD", SELL, (3_000, "1"))
+
+    async def scenario() -> None:
+        authenticator_id = await grant(dydx)
+        (stored,) = dydx.chain.account_authenticators(ADDRESS)
+        assert (stored.id, stored.type) == (authenticator_id, "AllOf")
+        async with DydxConnector(trading_settings(dydx, authenticator_id, good_til_blocks=20)) as trader:
+            assert (trader.address, trader.can_withdraw) == (ADDRESS, False)
+            result = await trader.order_result(
+                await trader.place_order(OrderRequest("ETH-USD", Side.BUY, D(1), D(3_001)))
+            )
+            assert (result.filled_size, result.fills[0].price) == (D(1), D(3_000))
+            assert dydx.chain.subaccounts[(ADDRESS, 0)].positions[1].quantums == 10**9, "the owner's subaccount"
+            resting = await trader.place_order(
+                OrderRequest("ETH-USD", Side.BUY, D(1), D(2_000), time_in_force=TimeInForce.GOOD_TIL_BLOCK)
+            )
+            assert (await trader.order_book("ETH-USD")).bids
+            assert await trader.cancel_order(resting)
+            assert (await trader.order_book("ETH-USD")).bids == ()
+
+            usdc = dydx.chain.subaccounts[(ADDRESS, 0)].usdc_quantums
+            with pytest.raises(DydxOwnerKeyMissingError, match=r"dydx\.mnemonic"):
+                await trader.withdraw(D(100))
+        # Signed by hand with the trading key and the authenticator: the chain refuses both at the message filter.
+        sender = SubaccountId(owner=ADDRESS, number=0)
+        withdrawal = withdraw(sender, ADDRESS, 0, 100 * 10**6)
+        moved = transfer(sender, SubaccountId(owner=ADDRESS, number=1), 0, 100 * 10**6)
+        for message in (withdrawal, moved):
+            refused = await by_hand(dydx, TRADING_KEY, message, authenticator_id)
+            assert (refused.codespace, refused.code) == ("sdk", 4)
+            assert "Message type verification failed" in refused.raw_log
+        # Another key naming the authenticator fails its signature check.
+        market = ClientMarket(dict(BTC))
+        order = market.order(market.order_id(ADDRESS, 0, 77, 0), "LIMIT", 1, 0.1, 60_000.0, 1, False,
+                             good_til_block=dydx.chain.height + 5)  # fmt: skip
+        forged = await by_hand(dydx, OTHER_KEY, place_order(order), authenticator_id)
+        assert (forged.codespace, forged.code) == ("accountplus", 100)
+        assert dydx.chain.subaccounts[(ADDRESS, 0)].usdc_quantums == usdc and (ADDRESS, 1) not in dydx.chain.subaccounts
+
+    run(scenario())
+
+
+def test_orders_outside_the_authenticators_markets_or_subaccount_are_refused(dydx: Bench) -> None:
+    dydx.seed("ETH-USD", SELL, (3_000, "1"))
+
+    async def scenario() -> None:
+        authenticator_id = await grant(dydx, clob_pair_ids=[1])  # ETH-USD only
+        async with DydxConnector(trading_settings(dydx, authenticator_id)) as trader:
+            with pytest.raises(DydxTxRejectedError) as caught:
+                await trader.place_order(OrderRequest("BTC-USD", Side.BUY, D("0.1"), D(60_000)))
+            assert (caught.value.codespace, caught.value.code) == ("accountplus", 102)
+            filled = await trader.order_result(
+                await trader.place_order(OrderRequest("ETH-USD", Side.BUY, D(1), D(3_000)))
+            )
+            assert filled.filled_size == D(1)
+        async with DydxConnector(trading_settings(dydx, authenticator_id, subaccount_number=1)) as elsewhere:
+            with pytest.raises(DydxTxRejectedError) as caught:
+                await elsewhere.place_order(OrderRequest("ETH-USD", Side.BUY, D(1), D(3_000)))
+            assert (caught.value.codespace, caught.value.code) == ("accountplus", 103)
+        assert (ADDRESS, 1) not in dydx.chain.subaccounts
+
+    run(scenario())
+
+
+def test_once_the_owner_removes_the_authenticator_the_trading_key_is_refused(dydx: Bench) -> None:
+    dydx.seed("ETH-USD", SELL, (3_000, "2"))
+
+    async def scenario() -> None:
+        authenticator_id = await grant(dydx)
+        async with DydxConnector(trading_settings(dydx, authenticator_id)) as trader:
+            first = await trader.order_result(
+                await trader.place_order(OrderRequest("ETH-USD", Side.BUY, D(1), D(3_000)))
+            )
+            assert first.filled_size == D(1)
+            async with DydxConnector(dydx.settings()) as owner:
+                await owner.remove_authenticator(authenticator_id)
+                assert await owner.authenticators() == []
+                with pytest.raises(DydxTxRejectedError, match=r"Authenticator is not found \[accountplus code 1\]"):
+                    await owner.remove_authenticator(authenticator_id)  # refused in the simulation
+            with pytest.raises(DydxTxRejectedError) as caught:
+                await trader.place_order(OrderRequest("ETH-USD", Side.BUY, D(1), D(3_000)))
+            assert (caught.value.codespace, caught.value.code) == ("accountplus", 1)
+        with pytest.raises(DydxAuthenticatorError, match=f"authenticator {authenticator_id} is not on"):
+            async with DydxConnector(trading_settings(dydx, authenticator_id)):
+                pass
+        assert dydx.chain.subaccounts[(ADDRESS, 0)].positions[1].quantums == 10**9, "one order filled, not two"
+
+    run(scenario())
+
+
+def test_the_keys_settings_are_checked_together() -> None:
+    base = {"indexer_url": "http://i", "validator_url": "http://v:9090", "chain_id": "c"}
+    trading_only = DydxSettings.from_mapping({**base, "trading_key": "0x" + TRADING_KEY, "authenticator_id": "3",
+                                              "address": ADDRESS})  # fmt: skip
+    assert (trading_only.mnemonic, trading_only.authenticator_id, trading_only.can_withdraw) == (None, 3, False)
+    assert trading_only.owner_address == ADDRESS and TRADING_KEY not in repr(trading_only)
+    both = DydxSettings.from_mapping({**base, "mnemonic": MNEMONIC, "trading_key": MNEMONIC, "authenticator_id": 0})
+    assert both.owner_address == ADDRESS and both.can_withdraw
+    with pytest.raises(ConfigError) as caught:
+        DydxSettings.from_mapping({**base, "trading_key": "0x12", "address": "cosmos1xyz", "good_til_blocks": "x"})
+    assert str(caught.value).split("; ") == [
+        "dydx.good_til_blocks must be an integer, got 'x'",
+        "dydx.trading_key must be a hex secp256k1 private key or a BIP-39 phrase",
+        "dydx.authenticator_id is required with dydx.trading_key",
+        "dydx.address must be a dydx1... address, got 'cosmos1xyz'",
+    ]
+    with pytest.raises(ConfigError, match=r"dydx\.mnemonic or dydx\.trading_key is required"):
+        DydxSettings.from_mapping(base)
+    other = Wallet(KeyPair.from_hex(TRADING_KEY), 0, 0).address
+    with pytest.raises(ConfigError, match="is not the mnemonic's address"):
+        DydxSettings.from_mapping({**base, "mnemonic": MNEMONIC, "address": other})
+    with pytest.raises(ConfigError, match=r"dydx.address \(the owner's dydx1 address\) is required"):
+        DydxSettings.from_mapping({**base, "trading_key": TRADING_KEY, "authenticator_id": 1})
