@@ -4,7 +4,9 @@ Orders are short-term IOC orders through the official client (`keeper.connectors
 past the latest block, with the child's id as their client id, so that a restart finds an order placed before it
 from the indexer instead of placing it twice (the seat's subaccount is the seat's alone). Fills are read from the
 indexer as it processes blocks and passed on once per process; after a restart every fill comes out again and the
-contract's used ids skip it. Custody: the subaccount belongs to the keeper's mnemonic (see the connector's README).
+contract's used ids skip it. Custody (see the connector's README): the subaccount belongs to the owner's mnemonic; a
+keeper given only a trading key (a dYdX authenticator that places and cancels orders) trades but cannot withdraw, so
+its seat leaves margin at the venue and says so once (deposits still arrive, from Ethereum).
 Margin crosses CCTP: the seat adapter's deposits reach the subaccount through the bridge, and a withdrawal goes to the
 adapter's address on Noble, from where Circle attests the message that pays the adapter on Ethereum; the seat submits
 it (`receiveMessage`) and the margin is collected into the vault.
@@ -214,3 +216,23 @@ class DydxSeat(Seat):
         attestations = CctpAttestations(connector.settings.attestation_url, connector.settings.request_timeout)
         adapter = trading.seat_adapter(venue_id).address
         super().__init__(trading, DydxVenue(connector, bridge, attestations, adapter), venue_id, unwind_ttl)
+        self.connector = connector
+        self._said_no_owner_key = False
+
+    async def withdraw_margin(self, amount: int) -> int:
+        """As `Seat.withdraw_margin`, unless the keeper holds only the trading key: then nothing is asked of dYdX or
+        recorded on chain (the trading key cannot withdraw), the margin stays at the venue, and the first such
+        withdrawal is logged with what is missing. Returns the base units asked for (0 then)."""
+        if self.connector.can_withdraw:
+            return await super().withdraw_margin(amount)
+        if not self._said_no_owner_key and amount > 0:
+            self._said_no_owner_key = True
+            log.warning(
+                "seat at %s: margin withdrawal of %s not attempted, nor any later one: the keeper holds only the dYdX "
+                "trading key, and withdrawing needs the owner's key (dydx.mnemonic of %s); the margin stays at the "
+                "venue",
+                self.venue.name,
+                Decimal(amount).scaleb(-self.base_decimals),
+                self.connector.address,
+            )
+        return 0

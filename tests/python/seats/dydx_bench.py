@@ -17,6 +17,7 @@ from eth_account import Account
 
 from keeper.client.trading import TradingClient
 from keeper.connectors.dydx import DydxConnector, DydxSettings
+from keeper.connectors.dydx.authenticators import trading_public_key
 from keeper.devnet.deploy import DYDX_SEAT_VENUE, add_dydx_seat, deploy_cctp_bridge
 from keeper.devnet.dydx.bridge import BridgeConfig
 from keeper.devnet.dydx.chain import MAINNET_LIKE_MARKETS, Chain
@@ -27,6 +28,8 @@ from tests.python.conftest import Chain as Anvil
 D = Decimal
 MNEMONIC = "abandon " * 11 + "about"
 ADDRESS = Wallet(KeyPair.from_mnemonic(MNEMONIC), 0, 0).address
+TRADING_KEY = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
+"""A permissioned trading key the owner grants (`Bench.trading_seat`)."""
 MAKER = "dydx1replicamaker"
 SEAT_MARGIN = 50_000  # whole USDC sent to the seat's subaccount over the bridge
 
@@ -55,9 +58,20 @@ class Bench:
                             poll_interval=0.05, request_timeout=5.0, attestation_url=r.indexer_url)  # fmt: skip
 
     @contextlib.asynccontextmanager
-    async def seat(self) -> AsyncIterator[DydxSeat]:
-        async with DydxConnector(self.settings()) as connector:
+    async def seat(self, settings: DydxSettings | None = None) -> AsyncIterator[DydxSeat]:
+        async with DydxConnector(settings or self.settings()) as connector:
             yield DydxSeat(self.keeper, connector, self.venue)
+
+    @contextlib.asynccontextmanager
+    async def trading_seat(self) -> AsyncIterator[DydxSeat]:
+        """The seat of a keeper given only `TRADING_KEY`, which the owner's mnemonic grants first."""
+        async with DydxConnector(self.settings()) as owner:
+            authenticator_id = await owner.grant_trading_key(trading_public_key(TRADING_KEY))
+        settings = dataclasses.replace(
+            self.settings(), mnemonic=None, trading_key=TRADING_KEY, authenticator_id=authenticator_id, address=ADDRESS
+        )
+        async with self.seat(settings) as seat:
+            yield seat
 
 
 @contextlib.contextmanager

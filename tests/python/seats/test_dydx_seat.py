@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from decimal import Decimal
@@ -20,9 +21,10 @@ from keeper.client.trading import ChildSpec, TradingClient
 from keeper.connectors.dydx import DydxConnector, DydxTxRejectedError
 from keeper.devnet.deploy import DYDX_SEAT_VENUE
 from keeper.devnet.dydx.chain import BUY, SELL
+from keeper.risk.margin import MarginPolicy
 from keeper.seats.dydx import DydxSeat, DydxVenue
 from tests.python.conftest import Chain as Anvil
-from tests.python.seats.dydx_bench import ADDRESS, MAKER, SEAT_MARGIN, Bench, dydx_bench
+from tests.python.seats.dydx_bench import ADDRESS, MAKER, SEAT_MARGIN, Bench, dydx_bench, wait
 
 D = Decimal
 
@@ -194,6 +196,40 @@ def test_the_dydx_seat_closes_the_backstop_book_there(bench: Bench) -> None:
                 await until(closed)
             assert keeper.child_order(unwind).filled == D("0.8")
             assert keeper.net_position(1, bench.venue) == 0 and await seat.reconcile() == []
+
+    asyncio.run(scenario())
+
+
+def test_a_seat_with_only_the_trading_key_trades_and_leaves_its_margin_at_dydx(
+    bench: Bench, caplog: pytest.LogCaptureFixture
+) -> None:
+    keeper, chain = bench.keeper, bench.chain
+    _, child_id = child_for_one_eth(bench)
+    adapter = keeper.seat_adapter(bench.venue)
+    policy = MarginPolicy(floor=1.2, target=1.5, ceiling=2.0, minimum=1_000 * 10**6)
+
+    async def scenario() -> None:
+        now = int(chain.w3.eth.get_block("latest")["timestamp"])
+        async with bench.trading_seat() as seat, forwarding(seat):
+            assert isinstance(seat.venue, DydxVenue) and not seat.venue.connector.can_withdraw
+            assert (await seat.cycle(now)).placed == (child_id,)
+            await until(lambda: asyncio.to_thread(lambda: keeper.child_order(child_id).filled == D("0.8")))
+            assert keeper.net_position(1, bench.venue) == D("0.8").scaleb(18)
+
+            # 50,000 USDC against a need of 120: the policy would withdraw, but only the owner's key can.
+            usdc = bench.dydx.subaccounts[(ADDRESS, 0)].usdc_quantums
+            with caplog.at_level(logging.WARNING, logger="primevault.keeper"):
+                assert await seat.manage_margin(policy) == 0
+                assert await seat.manage_margin(policy) == 0
+            [said] = [r.getMessage() for r in caplog.records if "not attempted" in r.getMessage()]
+            assert "dydx.mnemonic of " + ADDRESS in said and "trading key" in said
+            assert adapter.pending_withdrawals() == 0
+            assert bench.dydx.subaccounts[(ADDRESS, 0)].usdc_quantums == usdc and bench.dydx.burns == []
+            assert not [t for t in bench.dydx.transfers if t["type"] == "WITHDRAWAL"]
+
+        # Deposits come from Ethereum over the bridge: they need no dYdX key.
+        keeper.deposit_margin(bench.venue, 1_000 * 10**6)
+        wait(lambda: bench.dydx.subaccounts[(ADDRESS, 0)].usdc_quantums == usdc + 1_000 * 10**6, "never credited")
 
     asyncio.run(scenario())
 
