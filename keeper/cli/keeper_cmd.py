@@ -192,6 +192,55 @@ def onboard_seat(ctx: CliContext, config_path: Path | None, base_url: str, venue
     click.echo(f"profile_id = {credentials.profile_id}")
 
 
+@keeper_group.command("dydx-grant-trading-key")
+@_config_option
+@click.option("--public-key", help="Grant this trading key (33-byte compressed secp256k1, hex) instead of a new one.")
+@click.option("--market", "markets", multiple=True, help="Limit the key to this market (repeatable); all if none.")
+@pass_context
+def dydx_grant_trading_key(
+    ctx: CliContext, config_path: Path | None, public_key: str | None, markets: tuple[str, ...]
+) -> None:
+    """Grant a dYdX trading key that can place and cancel orders but not withdraw.
+
+    Signs a MsgAddAuthenticator with the owner's mnemonic from the keeper's [dydx] settings (seat_venues naming
+    dydx-seat): the key may place and cancel orders on the seat's subaccount (and --market's markets only), nothing
+    else. Prints the [dydx] settings of a keeper that trades with it and holds no mnemonic; without --public-key a new
+    key is made and printed: keep it secret (PRIMEVAULT_DYDX_TRADING_KEY), it trades the subaccount.
+    """
+    import dataclasses
+    import secrets
+
+    from keeper.connectors.dydx import DydxConnector
+    from keeper.connectors.dydx.authenticators import trading_public_key
+
+    settings = _keeper_config(ctx, config_path, need_key=False, metrics_port="off", jobs=()).dydx
+    if settings is None or settings.mnemonic is None:
+        raise click.UsageError("granting needs the dYdX owner's mnemonic: a [dydx] table with mnemonic (or "
+                               "PRIMEVAULT_DYDX_MNEMONIC) and seat_venues naming dydx-seat")  # fmt: skip
+    new_key = None if public_key else secrets.token_hex(32)
+    try:
+        key = bytes.fromhex(public_key.removeprefix("0x")) if public_key else trading_public_key(new_key or "")
+    except ValueError:
+        raise click.UsageError("--public-key must be hex") from None
+    owner_only = dataclasses.replace(settings, trading_key=None, authenticator_id=None)
+
+    async def grant() -> int:
+        async with DydxConnector(owner_only) as owner:
+            clob_pair_ids = [owner.market(ticker).clob_pair_id for ticker in markets]
+            return await owner.grant_trading_key(key, clob_pair_ids or None)
+
+    authenticator_id = asyncio.run(grant())
+    scope = f"markets {', '.join(markets)}" if markets else "every market"
+    click.echo(f"# authenticator {authenticator_id} of {settings.owner_address}: key {key.hex()} places and cancels "
+               f"orders on subaccount {settings.subaccount_number}, {scope}; it cannot withdraw")  # fmt: skip
+    click.echo("[dydx]")
+    click.echo(f"address = {json.dumps(settings.owner_address)}")
+    click.echo(f"authenticator_id = {authenticator_id}")
+    if new_key is not None:
+        click.echo(f"trading_key = {json.dumps(new_key)}  # secret: better in PRIMEVAULT_DYDX_TRADING_KEY")
+    click.echo("# and no mnemonic: the keeper then trades but cannot withdraw (its margin stays at dYdX)")
+
+
 @click.group("risk")
 def risk_group() -> None:
     """Haircuts, stress tests and the vault's exposure to its venues, computed by the keeper's engine."""

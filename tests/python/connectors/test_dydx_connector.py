@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from dydx_v4_client.key_pair import KeyPair
 from dydx_v4_client.network import NodeConfig, insecure_channel
 from dydx_v4_client.node.builder import TxOptions
@@ -23,6 +27,7 @@ from dydx_v4_client.node.message import place_order, transfer, withdraw
 from dydx_v4_client.wallet import Wallet
 from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
+from keeper.cli.main import cli
 from keeper.connectors.dydx import (
     DuplicateClientIdError,
     DydxConnector,
@@ -448,3 +453,30 @@ def test_the_keys_settings_are_checked_together() -> None:
         DydxSettings.from_mapping({**base, "mnemonic": MNEMONIC, "address": other})
     with pytest.raises(ConfigError, match=r"dydx.address \(the owner's dydx1 address\) is required"):
         DydxSettings.from_mapping({**base, "trading_key": TRADING_KEY, "authenticator_id": 1})
+
+
+def test_the_cli_grants_a_new_trading_key_and_prints_the_keepers_settings(dydx: Bench, tmp_path: Path) -> None:
+    dydx.seed("ETH-USD", SELL, (3_000, "1"))
+    deployment = tmp_path / "deployment.json"
+    deployment.write_text(json.dumps({"rpc_url": "http://127.0.0.1:1111"}))
+    toml = tmp_path / "keeper.toml"
+    owner = {"indexer_url": dydx.replica.indexer_url, "validator_url": dydx.replica.validator_url,
+             "chain_id": dydx.chain.chain_id}  # fmt: skip
+    table = "".join(f"{name} = {json.dumps(value)}\n" for name, value in {**owner, "mnemonic": MNEMONIC}.items())
+    toml.write_text(f'[keeper]\ndeployment = "{deployment}"\nseat_venues = "dydx-seat"\n[dydx]\n{table}')
+    result = CliRunner().invoke(cli, ["keeper", "dydx-grant-trading-key", "--config", str(toml), "--market", "ETH-USD"])
+    assert result.exit_code == 0, result.output
+    printed = tomllib.loads(result.output)["dydx"]
+    assert (printed["address"], printed["authenticator_id"]) == (ADDRESS, 0)
+    assert "mnemonic" not in printed and MNEMONIC not in result.output
+
+    async def scenario() -> None:
+        async with DydxConnector(DydxSettings.from_mapping({**owner, **printed, "good_til_blocks": 4})) as trader:
+            assert not trader.can_withdraw
+            with pytest.raises(DydxTxRejectedError) as caught:
+                await trader.place_order(OrderRequest("BTC-USD", Side.BUY, D("0.1"), D(60_000)))
+            assert (caught.value.codespace, caught.value.code) == ("accountplus", 102), "ETH-USD only"
+            placed = await trader.place_order(OrderRequest("ETH-USD", Side.BUY, D(1), D(3_000)))
+            assert (await trader.order_result(placed)).filled_size == D(1)
+
+    run(scenario())
