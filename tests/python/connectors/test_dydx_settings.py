@@ -37,7 +37,7 @@ def test_every_bad_field_is_named_in_one_error() -> None:
     message = str(caught.value)
     for part in (
         "dydx.validator_url is required",
-        "dydx.mnemonic is required",
+        "dydx.mnemonic or dydx.trading_key is required",
         "dydx.colour is not a setting",
         "dydx.good_til_blocks must be an integer",
     ):
