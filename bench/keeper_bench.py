@@ -256,7 +256,7 @@ def _scan_row(client: Clients, opened: list[str]) -> None:
         client.vault.health(account)
     per_account = time.perf_counter() - t0
     per_account_requests = CountingProvider.requests + 1  # plus one call to list the accounts
-    n = len(found.accounts)
+    n = len(found.book)
     ours = "PrimeVault: lens pages of 1,000, prices, configs, perp markets"
     print(f"| {n:,} | {ours} | {batched_requests} | {batched:.2f} s | 1x |")
     ratio = per_account / batched

@@ -50,6 +50,11 @@ class TransactionReverted(PrimeVaultError):
         super().__init__(f"{action} reverted: {error}")
 
 
+class LensDecodeError(PrimeVaultError):
+    """The lens's returndata does not have the layout the keeper decodes (a lens changed without the keeper, or a node
+    returning something else): nothing of the page is used."""
+
+
 class DryRun(PrimeVaultError):
     """The sender is in dry-run mode: the transaction was simulated and would have been sent."""
 

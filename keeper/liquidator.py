@@ -10,9 +10,11 @@ import numpy as np
 from web3.types import BlockIdentifier
 
 from keeper.client.clients import Clients
-from keeper.client.lens import AccountSnapshot
+from keeper.client.lens import AccountSnapshot, snapshots
 from keeper.exceptions import TransactionReverted
-from keeper.risk.health import MAX_VENUES, WAD, HealthArrays, PerpArrays, RiskParameters, compute_health, exact_health
+from keeper.risk.account_book import AccountBook
+from keeper.risk.health import MAX_VENUES, WAD, HealthArrays, PerpArrays, RiskParameters
+from keeper.risk.screening import screen
 
 # Gas of one account in a liquidation batch and of the batch itself, with margin. The gas snapshot
 # (snapshots/PrimeVault.json) has a partial liquidation of a lending account at 38,144 per account in a batch
@@ -34,13 +36,18 @@ class Scan:
     """The outcome of one risk scan, all read at `block`."""
 
     block: int
-    accounts: list[AccountSnapshot]
+    book: AccountBook  # every account scanned, as columns
     params: RiskParameters
     health: HealthArrays
     liquidatable: list[str]  # most underwater first
     open_slots: Mapping[str, int]  # of each account in `liquidatable`, its open perp (market, venue) slots
     unusable_assets: tuple[str, ...] = ()  # collateral and perp markets whose price is unusable at `block`
     unpriced: frozenset[str] = frozenset()  # accounts left out because they hold or trade one of those
+
+    @property
+    def accounts(self) -> list[AccountSnapshot]:
+        """Every account scanned as objects: for reports and tests, not for the per-block path."""
+        return snapshots(self.book)
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ def risk_parameters(
         prices = clients.lens.prices(block).prices
     if perp is None:
         perp = read_perp(clients, block)
-    configs = clients.vault.asset_configs()
+    configs = clients.vault.asset_configs(block)
     return RiskParameters(
         prices=prices,
         scale_exponents=[c.scale_exponent for c in configs],
@@ -131,34 +138,31 @@ def scan(clients: Clients, shard: tuple[int, int] = (0, 1), page_size: int = 100
     prices, usable = clients.lens.prices(block)
     markets = read_perp(clients, block)
     params = risk_parameters(clients, block, prices, markets)
+    book = clients.lens.book(block, page_size, assets=len(prices)).shard(*shard)
+    return assess(clients, block, book, params, usable, markets.unusable)
+
+
+def assess(
+    clients: Clients,
+    block: int,
+    book: AccountBook,
+    params: RiskParameters,
+    usable: Sequence[bool],
+    unusable_markets: frozenset[int] = frozenset(),
+) -> Scan:
+    """The scan of `book` at `params` (read at `block`): due accounts, most underwater first, and those left out
+    because they hold an asset or trade a market without a usable price."""
     bad = [i for i, ok in enumerate(usable) if not ok]
-    index, count = shard
-    accounts = [
-        a for k, a in enumerate(clients.lens.iter_accounts(page_size=page_size, block=block)) if k % count == index
-    ]
-    base, collateral, perp = arrays(accounts, params)
-    health = compute_health(base, collateral, params, perp)
-    due = health.liquidatable.copy()
-    # An account holding an asset without a usable price cannot be judged (the vault skips it too).
-    unpriced_mask = collateral[:, bad].sum(axis=1) > 0 if bad else np.zeros(len(accounts), dtype=bool)
-    for k, snapshot in enumerate(accounts):
-        if any(p.slot // MAX_VENUES in markets.unusable for p in snapshot.positions):
-            unpriced_mask[k] = True
-    due &= ~unpriced_mask
-    for i in np.flatnonzero(health.near_threshold):
-        a = accounts[i]
-        positions = [(p.slot, p.size, p.entry_price, p.funding_index) for p in a.positions]
-        due[i] = exact_health(a.base_balance, a.collateral, params, positions).liquidatable and not bool(
-            unpriced_mask[i]
-        )
-    order = np.argsort((health.equity - health.maintenance_requirement)[due])
-    candidates = [accounts[i].account for i in np.flatnonzero(due)[order]]
-    slots: dict[str, int] = {accounts[i].account: len(accounts[i].positions) for i in np.flatnonzero(due)}
+    found = screen(book, params, bad, unusable_markets)
+    candidates: list[str] = [*book.address_list(found.due)]
+    counts = book.slot_counts()[found.due].tolist()
     symbols = tuple(clients.deployment.collateral[i].symbol for i in bad) + tuple(
-        clients.deployment.markets[m].ticker for m in sorted(markets.unusable)
+        clients.deployment.markets[m].ticker for m in sorted(unusable_markets)
     )
-    unpriced = frozenset(accounts[i].account for i in np.flatnonzero(unpriced_mask))
-    return Scan(block, accounts, params, health, candidates, slots, symbols, unpriced)
+    unpriced = frozenset(book.address_list(found.unpriced))
+    return Scan(
+        block, book, params, found.health, candidates, dict(zip(candidates, counts, strict=True)), symbols, unpriced
+    )
 
 
 def batches(accounts: Sequence[str], gas_budget: int, gas: Sequence[int] | int | None = None) -> list[list[str]]:

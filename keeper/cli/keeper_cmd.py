@@ -142,7 +142,7 @@ def run(
         keeper.run_once()
         found = keeper.jobs.liquidation.last_scan
         click.echo(
-            f"one cycle done: {len(found.accounts) if found else 0} accounts scanned, "
+            f"one cycle done: {len(found.book) if found else 0} accounts scanned, "
             f"{len(found.liquidatable) if found else 0} liquidatable at block {found.block if found else '-'}"
         )
     else:

@@ -7,10 +7,16 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from eth_typing import ChecksumAddress
+from hexbytes import HexBytes
 from web3 import Web3
+from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.types import BlockIdentifier
 
+from keeper.chain.revert import revert_data
 from keeper.client.base import ContractClient
+from keeper.client.page_decoder import accounts_calldata, decode_accounts_page
+from keeper.exceptions import TransactionReverted
+from keeper.risk.account_book import AccountBook
 
 MAX_PAGE_SIZE = 1000
 MAX_SLOTS = 16  # the lens's `openSlots` bitmap: market x MAX_VENUES + venue
@@ -60,6 +66,47 @@ class LensClient(ContractClient):
         page, total = self.contract.functions.accounts(self.vault, offset, limit).call(block_identifier=block)
         return [_snapshot(*row) for row in page], int(total)
 
+    def raw_page(self, offset: int, limit: int, block: BlockIdentifier = "latest") -> bytes:
+        """The returndata of `accounts(vault, offset, limit)` at `block`, undecoded (one `eth_call`)."""
+        calldata = accounts_calldata(self._accounts_selector, self.vault, offset, limit)
+        return self.call_raw("read accounts", calldata, block)
+
+    def book_page(
+        self, offset: int, limit: int, block: BlockIdentifier = "latest", assets: int | None = None
+    ) -> tuple[AccountBook, int]:
+        """Accounts `offset` to `offset + limit` as numpy columns, and how many there are."""
+        return decode_accounts_page(self.raw_page(offset, limit, block), offset, assets)
+
+    def book(
+        self, block: BlockIdentifier, page_size: int = MAX_PAGE_SIZE, assets: int | None = None, start: int = 0
+    ) -> AccountBook:
+        """Every account from list index `start` on, one `eth_call` per page, all at `block` (a number, so that every
+        page reads the same state), decoded straight into columns."""
+        pages: list[AccountBook] = []
+        offset = start
+        while True:
+            page, total = self.book_page(offset, page_size, block, assets)
+            pages.append(page)
+            assets = page.assets if len(page) else assets
+            offset += len(page)
+            if offset >= total or not len(page):
+                return AccountBook.concat(pages, assets or 0)
+
+    @property
+    def _accounts_selector(self) -> bytes:
+        return bytes.fromhex(str(self.contract.functions.accounts(self.vault, 0, 1).selector).removeprefix("0x"))
+
+    def call_raw(self, action: str, calldata: bytes, block: BlockIdentifier) -> bytes:
+        """One `eth_call` of this contract with `calldata` at `block`: the raw returndata, web3's result
+        normalisation and ABI decoding left out; a revert raises `TransactionReverted`, decoded."""
+        try:
+            return bytes(self.w3.eth.call({"to": self.address, "data": HexBytes(calldata)}, block))
+        except (ContractLogicError, Web3RPCError) as exc:
+            data = revert_data(exc)
+            if data is None:
+                raise
+            raise TransactionReverted(action, self.decoder.decode(data)) from None
+
     def iter_accounts(
         self, page_size: int = MAX_PAGE_SIZE, block: BlockIdentifier = "latest"
     ) -> Iterator[AccountSnapshot]:
@@ -87,3 +134,17 @@ def _snapshot(
             for slot, (size, entry, funding) in zip(slots, positions, strict=True)
         ),
     )
+
+
+def snapshots(book: AccountBook) -> list[AccountSnapshot]:
+    """A book's accounts as objects (reports and tests; the scan itself stays on the columns)."""
+    return [
+        AccountSnapshot(
+            book.address(row),
+            base,
+            tuple(collateral),
+            tuple(PerpPosition(*position) for position in positions),
+        )
+        for row in range(len(book))
+        for base, collateral, positions in [book.exact_row(row)]
+    ]

@@ -146,11 +146,12 @@ class VaultClient(AccessControlledClient):
     def is_liquidatable(self, account: str, block: BlockIdentifier = "latest") -> bool:
         return bool(self.read("check liquidatable", self.contract.functions.isLiquidatable(account), block))
 
-    def asset_configs(self) -> list[AssetConfig]:
+    def asset_configs(self, block: BlockIdentifier = "latest") -> list[AssetConfig]:
         configs = []
-        for address in self.contract.functions.collateralAssets().call():
+        for address in self.contract.functions.collateralAssets().call(block_identifier=block):
             fn = self.contract.functions.assetConfig(address)
-            configs.append(struct(AssetConfig, fn, fn.call(), address=Web3.to_checksum_address(address)))
+            raw = fn.call(block_identifier=block)
+            configs.append(struct(AssetConfig, fn, raw, address=Web3.to_checksum_address(address)))
         return configs
 
     def haircut_bounds(self, asset: str) -> HaircutBounds:

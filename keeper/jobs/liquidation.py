@@ -10,7 +10,6 @@ from keeper.client.vault import LiquidationResult
 from keeper.exceptions import TransactionReverted
 from keeper.jobs.context import JobContext
 from keeper.liquidator import Scan, batches, liquidation_gas, scan
-from keeper.risk.margin import gross_legs
 
 log = logging.getLogger("primevault.keeper")
 
@@ -39,7 +38,7 @@ class LiquidationJob:
             raise
         self.last_scan = found
         if c.config.shard[1] == 1:  # a shard sees only its accounts: the margin jobs fall back to the netted book
-            c.legs.set(gross_legs((p.slot, p.size) for a in found.accounts for p in a.positions))
+            c.legs.set(found.book.gross_legs())
         if found.unusable_assets:
             # The vault skips accounts it cannot price; the keeper leaves them out and goes on with the rest.
             c.health.fail(f"price feed unusable for {', '.join(found.unusable_assets)}")
@@ -49,13 +48,13 @@ class LiquidationJob:
                 len(found.unpriced),
             )
         c.metrics.scan_seconds.observe(time.monotonic() - started)
-        c.metrics.accounts_scanned.set(len(found.accounts))
+        c.metrics.accounts_scanned.set(len(found.book))
         c.metrics.liquidatable.set(len(found.liquidatable))
         block_time = self._check_chain_fresh(found.block, healthy=not found.unusable_assets)
         self._record_prices(found, block_time)
         if not found.liquidatable or not c.runs(self.name):
             return []
-        log.info("block %d: %d liquidatable of %d", found.block, len(found.liquidatable), len(found.accounts))
+        log.info("block %d: %d liquidatable of %d", found.block, len(found.liquidatable), len(found.book))
         return self.liquidate(found)
 
     def liquidate(self, found: Scan) -> list[LiquidationResult]:
@@ -119,7 +118,7 @@ class LiquidationJob:
         due = [
             (token, config, price)
             for token, config, price in zip(
-                c.deployment.collateral, c.vault.asset_configs(), found.params.prices, strict=True
+                c.deployment.collateral, c.vault.asset_configs(found.block), found.params.prices, strict=True
             )
             if (last := c.prices.last_timestamp(token.symbol)) is None or now - last >= c.config.price_record_interval
         ]

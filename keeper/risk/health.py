@@ -73,6 +73,68 @@ class PerpArrays:
         zeros = np.zeros((n, slots))
         return cls.build(zeros, zeros, zeros)
 
+    def dot(self, per_slot: FloatArray) -> FloatArray:
+        """Each account's sum of size x `per_slot` (slots,)."""
+        return self.sizes @ per_slot
+
+    def abs_dot(self, per_slot: FloatArray) -> FloatArray:
+        """Each account's sums of |size| x each column of `per_slot` (slots, k)."""
+        return self.abs_sizes @ per_slot
+
+
+@dataclass(frozen=True)
+class SparsePerp:
+    """The same inputs as `PerpArrays` with positions as a list of (row, slot) entries instead of an accounts x
+    slots matrix: memory and time grow with the positions held, not with every account times every slot."""
+
+    n: int
+    rows: npt.NDArray[np.intp]  # (P,)
+    slots: npt.NDArray[np.int64]  # (P,)
+    sizes: FloatArray  # (P,) base units
+    abs_sizes: FloatArray  # (P,)
+    cost_basis: FloatArray  # (n,) sum of size x entry price
+    funding_basis: FloatArray  # (n,) sum of size x funding index at entry
+    trading: BoolArray  # (n,) holds any position
+
+    @classmethod
+    def build(
+        cls,
+        n: int,
+        rows: npt.NDArray[np.intp],
+        slots: npt.NDArray[np.int64],
+        sizes: FloatArray,
+        entries: FloatArray,
+        funding_at_entry: FloatArray,
+    ) -> SparsePerp:
+        abs_sizes = np.abs(sizes)
+        return cls(
+            n,
+            rows,
+            slots,
+            sizes,
+            abs_sizes,
+            _sums(rows, sizes * entries, n),
+            _sums(rows, sizes * funding_at_entry, n),
+            _sums(rows, abs_sizes, n) > 0,
+        )
+
+    @classmethod
+    def empty(cls, n: int) -> SparsePerp:
+        none = np.zeros(0)
+        return cls.build(n, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64), none, none, none)
+
+    def dot(self, per_slot: FloatArray) -> FloatArray:
+        return _sums(self.rows, self.sizes * per_slot[self.slots], self.n)
+
+    def abs_dot(self, per_slot: FloatArray) -> FloatArray:
+        weighted = self.abs_sizes[:, None] * per_slot[self.slots]
+        return np.column_stack([_sums(self.rows, weighted[:, k], self.n) for k in range(per_slot.shape[1])])
+
+
+def _sums(rows: npt.NDArray[np.intp], weights: FloatArray, n: int) -> FloatArray:
+    """Per-row sums of `weights` over n rows."""
+    return np.bincount(rows, weights=weights, minlength=n).astype(np.float64, copy=False)
+
 
 @dataclass(frozen=True)
 class HealthArrays:
@@ -98,7 +160,7 @@ class ExactHealth:
 
 
 def compute_health(
-    base: FloatArray, collateral: FloatArray, params: RiskParameters, perp: PerpArrays | None = None
+    base: FloatArray, collateral: FloatArray, params: RiskParameters, perp: PerpArrays | SparsePerp | None = None
 ) -> HealthArrays:
     """Health of every account: `base` is (n,) signed base balances, `collateral` (n, m) token balances."""
     unit_prices = np.asarray(params.prices, dtype=np.float64) / np.power(
@@ -120,10 +182,10 @@ def compute_health(
         marks = np.repeat(np.asarray(params.perp_marks, dtype=np.float64) / WAD, MAX_VENUES)  # (slots,)
         funding = np.asarray(params.funding_indexes, dtype=np.float64) / WAD
         # PnL less funding owed: sum of size x ((mark - entry) - (funding now - funding at entry)).
-        pnl = (perp.sizes @ (marks - funding) - perp.cost_basis + perp.funding_basis) * 1e6
+        pnl = (perp.dot(marks - funding) - perp.cost_basis + perp.funding_basis) * 1e6
         initial_bps = np.repeat(np.asarray(params.perp_initial_bps, dtype=np.float64) / BPS, MAX_VENUES)
         maintenance_bps = np.repeat(np.asarray(params.perp_maintenance_bps, dtype=np.float64) / BPS, MAX_VENUES)
-        requirements = perp.abs_sizes @ (np.column_stack([marks * initial_bps, marks * maintenance_bps]) * 1e6)
+        requirements = perp.abs_dot(np.column_stack([marks * initial_bps, marks * maintenance_bps]) * 1e6)
         initial = initial + requirements[:, 0]
         maintenance = maintenance + requirements[:, 1]
         trading = perp.trading

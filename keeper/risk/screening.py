@@ -1,0 +1,43 @@
+"""Which accounts of a book are due for liquidation at given prices: the vectorized health pass, accounts that cannot
+be priced left out, and exact integer confirmation of the few near the threshold. Pure: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from keeper.risk.account_book import AccountBook
+from keeper.risk.health import MAX_VENUES, HealthArrays, RiskParameters, compute_health, exact_health
+
+IndexArray = npt.NDArray[np.intp]
+
+
+@dataclass(frozen=True)
+class Screen:
+    health: HealthArrays
+    due: IndexArray  # rows below maintenance, most underwater first
+    unpriced: IndexArray  # rows left out: they hold an asset or trade a market without a usable price
+
+
+def screen(
+    book: AccountBook, params: RiskParameters, bad_assets: Sequence[int] = (), bad_markets: Collection[int] = ()
+) -> Screen:
+    """Screens every account of `book` at `params`; `bad_assets` (collateral indexes) and `bad_markets` (market ids)
+    have no usable price, so the accounts holding or trading them cannot be judged (the vault skips them too)."""
+    n = len(book)
+    collateral = book.collateral_floats
+    health = compute_health(book.base_floats, collateral, params, book.perp(params.slots))
+    unpriced = collateral[:, list(bad_assets)].sum(axis=1) > 0 if bad_assets else np.zeros(n, dtype=bool)
+    if bad_markets:
+        markets = book.position_slots // MAX_VENUES
+        unpriced[book.position_rows[np.isin(markets, list(bad_markets))]] = True
+    due = health.liquidatable & ~unpriced
+    for row in np.flatnonzero(health.near_threshold & ~unpriced).tolist():
+        base, balances, positions = book.exact_row(row)
+        due[row] = exact_health(base, balances, params, positions).liquidatable
+    rows = np.flatnonzero(due)
+    order = np.argsort((health.equity - health.maintenance_requirement)[rows], kind="stable")
+    return Screen(health, rows[order].astype(np.intp), np.flatnonzero(unpriced).astype(np.intp))

@@ -1,0 +1,80 @@
+"""The column scan against the real lens on anvil: pages decoded straight into columns equal web3's decoding (accounts
+with perp positions, pages that split the list), the scan's decisions equal the object path's and the vault's, and
+everything, asset configs included, is read at the scan's block."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+from keeper.client.lens import snapshots
+from keeper.client.vault import sub_account
+from keeper.devnet.deploy import seed_local_liquidity
+from keeper.liquidator import arrays, risk_parameters, scan
+from keeper.risk.health import MAX_VENUES, compute_health
+from tests.python.conftest import Chain
+from tests.python.test_keeper_jobs import deadline, keeper_for, trading
+
+
+def _book_of_lenders_and_traders(chain: Chain, tmp_path: Path) -> list[str]:
+    admin = chain.client(0)
+    assert admin.sender is not None
+    seed_local_liquidity(admin.sender, chain.deployment)
+    chain.mint(1, "WETH", 20)
+    me = chain.account(1).address
+    chain.client(1).deposit(me, "WETH", 20 * 10**18)
+    trading(chain, 1).submit(me, "BTC-USD", Decimal(6), Decimal(61_500), deadline(chain))
+    trading(chain, 1).submit(me, "ETH-USD", Decimal(-3), Decimal(2_900), deadline(chain))
+    keeper_for(chain, tmp_path).jobs.orders.run()
+    owner = chain.account(3).address
+    borrower = chain.client(3)
+    chain.mint(3, "WBTC", 1)
+    chain.mint(3, "WETH", 10)
+    lenders = [sub_account(owner, i) for i in range(7)]
+    for k, account in enumerate(lenders):  # 0.1 WBTC (6,000) borrowing 4,000 to 4,600
+        borrower.deposit(account, "WBTC", 10**7)
+        if k % 2:
+            borrower.deposit(account, "WETH", 10**17 * k)
+        borrower.withdraw(account, "USDC", (4_000 + 100 * k) * 10**6)
+    return [me, *lenders]
+
+
+def test_pages_decoded_into_columns_equal_web3s_decoding(chain: Chain, tmp_path: Path) -> None:
+    accounts = _book_of_lenders_and_traders(chain, tmp_path)
+    lens = chain.clients(0).lens
+    block = chain.w3.eth.block_number
+    for page_size in (3, 1000):
+        book = lens.book(block, page_size=page_size)
+        old = list(lens.iter_accounts(page_size=page_size, block=block))
+        assert snapshots(book) == old
+    assert set(accounts) <= {a.account for a in old}
+    trader = next(a for a in old if a.account == accounts[0])
+    assert {p.slot // MAX_VENUES for p in trader.positions} == {0, 1}, "the trader's positions in both markets came through"
+
+
+def test_the_column_scan_decides_as_the_object_path_and_the_vault(chain: Chain, tmp_path: Path) -> None:
+    _book_of_lenders_and_traders(chain, tmp_path)
+    clients = chain.clients(0)
+    decided = 0
+    for wbtc in (60_000, 52_000, 49_000, 45_000):
+        chain.set_price("WBTC", wbtc)
+        found = scan(clients, page_size=4)
+        old = list(clients.lens.iter_accounts(block=found.block))
+        base, collateral, perp = arrays(old, found.params)
+        old_health = compute_health(base, collateral, found.params, perp)
+        assert np.array_equal(found.health.liquidatable, old_health.liquidatable)
+        for snapshot in old:
+            due = snapshot.account in found.liquidatable
+            assert due == clients.vault.is_liquidatable(snapshot.account, found.block), (wbtc, snapshot.account)
+            decided += due
+    assert decided >= 7, "the lenders fall due as the price drops"
+
+
+def test_asset_configs_are_read_at_the_scans_block(chain: Chain) -> None:
+    clients = chain.clients(0)
+    before = chain.w3.eth.block_number
+    clients.vault.update_haircuts("WETH", 2500, 2000)
+    assert risk_parameters(clients, before).maintenance_haircut_bps[0] == 1500
+    assert risk_parameters(clients, chain.w3.eth.block_number).maintenance_haircut_bps[0] == 2000
