@@ -10,10 +10,9 @@ import numpy as np
 from web3.types import BlockIdentifier
 
 from keeper.client.clients import Clients
-from keeper.client.lens import AccountSnapshot, snapshots
-from keeper.exceptions import TransactionReverted
+from keeper.client.lens import AccountSnapshot, RiskState, snapshots
 from keeper.risk.account_book import AccountBook
-from keeper.risk.health import MAX_VENUES, WAD, HealthArrays, PerpArrays, RiskParameters
+from keeper.risk.health import WAD, HealthArrays, PerpArrays, RiskParameters
 from keeper.risk.screening import screen
 
 # Gas of one account in a liquidation batch and of the batch itself, with margin. The gas snapshot
@@ -36,6 +35,7 @@ class Scan:
     """The outcome of one risk scan, all read at `block`."""
 
     block: int
+    block_time: int
     book: AccountBook  # every account scanned, as columns
     params: RiskParameters
     health: HealthArrays
@@ -50,70 +50,23 @@ class Scan:
         return snapshots(self.book)
 
 
-@dataclass(frozen=True)
-class PerpReads:
-    """The trading module's markets at one block: marks (USD WAD, 0 if unusable), margins and funding."""
-
-    marks: list[int]
-    initial_bps: list[int]
-    maintenance_bps: list[int]
-    funding_indexes: list[int]  # per slot, market x MAX_VENUES + venue
-    unusable: frozenset[int]  # markets whose feed is stale, non-positive, or whose venues cannot read it
+def risk_parameters(clients: Clients, block: BlockIdentifier = "latest") -> RiskParameters:
+    """Prices (an unusable one reads as 0), haircuts, perp marks, margins and funding indexes at `block`, in one
+    call of the lens."""
+    return parameters(clients.lens.risk_state(block))
 
 
-def read_perp(clients: Clients, block: BlockIdentifier = "latest") -> PerpReads:
-    """Every perp market's mark, margins and funding indexes at `block`. A market whose price is unusable
-    is reported in `unusable` (the vault skips accounts trading it) instead of stopping the read."""
-    trading = clients.trading
-    if trading is None:
-        return PerpReads([], [], [], [], frozenset())
-    now = int(clients.w3.eth.get_block(block)["timestamp"])
-    marks, initial, maintenance, unusable = [], [], [], set()
-    for market_id, market in enumerate(trading.markets(block)):
-        round_data = clients.feed(market.feed).latest_round(block)
-        if round_data.answer <= 0 or now > round_data.updated_at + market.max_staleness:
-            unusable.add(market_id)
-        # Marks are WAD whatever the feed's decimals (the module reads them from the feed at listing).
-        marks.append(round_data.answer * 10 ** (18 - market.feed_decimals) if market_id not in unusable else 0)
-        initial.append(market.initial_margin_bps)
-        maintenance.append(market.maintenance_margin_bps)
-    try:
-        funding = trading.funding_indexes(block)
-    except TransactionReverted:
-        # A venue refuses to read a bad price; read slot by slot and mark the markets it cannot read.
-        funding = [0] * (len(marks) * MAX_VENUES)
-        adapters = trading.adapters()
-        for market_id in range(len(marks)):
-            for venue_id, adapter in enumerate(adapters):
-                try:
-                    funding[market_id * MAX_VENUES + venue_id] = adapter.funding_index(market_id, block)
-                except TransactionReverted:
-                    unusable.add(market_id)
-    return PerpReads(marks, initial, maintenance, funding[: len(marks) * MAX_VENUES], frozenset(unusable))
-
-
-def risk_parameters(
-    clients: Clients,
-    block: BlockIdentifier = "latest",
-    prices: list[int] | None = None,
-    perp: PerpReads | None = None,
-) -> RiskParameters:
-    """Prices (unless given: an unusable one reads as 0), haircuts, perp marks, margins and funding indexes,
-    read at `block`."""
-    if prices is None:
-        prices = clients.lens.prices(block).prices
-    if perp is None:
-        perp = read_perp(clients, block)
-    configs = clients.vault.asset_configs(block)
+def parameters(state: RiskState) -> RiskParameters:
+    """The health computation's inputs from the lens's risk state."""
     return RiskParameters(
-        prices=prices,
-        scale_exponents=[c.scale_exponent for c in configs],
-        initial_haircut_bps=[c.initial_haircut_bps for c in configs],
-        maintenance_haircut_bps=[c.maintenance_haircut_bps for c in configs],
-        perp_marks=perp.marks,
-        perp_initial_bps=perp.initial_bps,
-        perp_maintenance_bps=perp.maintenance_bps,
-        funding_indexes=perp.funding_indexes,
+        prices=state.prices,
+        scale_exponents=state.scale_exponents,
+        initial_haircut_bps=state.initial_haircut_bps,
+        maintenance_haircut_bps=state.maintenance_haircut_bps,
+        perp_marks=state.marks,
+        perp_initial_bps=state.perp_initial_bps,
+        perp_maintenance_bps=state.perp_maintenance_bps,
+        funding_indexes=state.funding_indexes,
     )
 
 
@@ -133,35 +86,38 @@ def arrays(accounts: Sequence[AccountSnapshot], params: RiskParameters) -> tuple
 
 def scan(clients: Clients, shard: tuple[int, int] = (0, 1), page_size: int = 1000) -> Scan:
     """Reads every account (of this shard) at one block and returns those below their maintenance
-    requirement, most underwater first. Shard i of n takes the accounts whose list index is i mod n."""
-    block = clients.w3.eth.block_number
-    prices, usable = clients.lens.prices(block)
-    markets = read_perp(clients, block)
-    params = risk_parameters(clients, block, prices, markets)
-    book = clients.lens.book(block, page_size, assets=len(prices)).shard(*shard)
-    return assess(clients, block, book, params, usable, markets.unusable)
+    requirement, most underwater first: the risk state and the first page in one call at the latest block, the
+    other pages at that block. Shard i of n takes the accounts whose list index is i mod n."""
+    state, first, total = clients.lens.follow([], 0, page_size)
+    book = first
+    if len(first) < total:
+        rest = clients.lens.book(state.block, page_size, assets=len(state.prices), start=len(first))
+        book = AccountBook.concat([first, rest], len(state.prices))
+    return assess(clients, state, book.shard(*shard))
 
 
-def assess(
-    clients: Clients,
-    block: int,
-    book: AccountBook,
-    params: RiskParameters,
-    usable: Sequence[bool],
-    unusable_markets: frozenset[int] = frozenset(),
-) -> Scan:
-    """The scan of `book` at `params` (read at `block`): due accounts, most underwater first, and those left out
-    because they hold an asset or trade a market without a usable price."""
-    bad = [i for i, ok in enumerate(usable) if not ok]
-    found = screen(book, params, bad, unusable_markets)
+def assess(clients: Clients, state: RiskState, book: AccountBook) -> Scan:
+    """The scan of `book` at `state` (the accounts read at the same block): due accounts, most underwater first, and
+    those left out because they hold an asset or trade a market without a usable price."""
+    params = parameters(state)
+    bad, bad_markets = state.unusable_assets, state.unusable_markets
+    found = screen(book, params, bad, bad_markets)
     candidates: list[str] = [*book.address_list(found.due)]
     counts = book.slot_counts()[found.due].tolist()
     symbols = tuple(clients.deployment.collateral[i].symbol for i in bad) + tuple(
-        clients.deployment.markets[m].ticker for m in sorted(unusable_markets)
+        clients.deployment.markets[m].ticker for m in sorted(bad_markets)
     )
     unpriced = frozenset(book.address_list(found.unpriced))
     return Scan(
-        block, book, params, found.health, candidates, dict(zip(candidates, counts, strict=True)), symbols, unpriced
+        state.block,
+        state.timestamp,
+        book,
+        params,
+        found.health,
+        candidates,
+        dict(zip(candidates, counts, strict=True)),
+        symbols,
+        unpriced,
     )
 
 

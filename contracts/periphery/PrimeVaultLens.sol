@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {IPrimeVault} from "../interfaces/IPrimeVault.sol";
 import {ITradingModule} from "../interfaces/ITradingModule.sol";
+import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
 
 /// @title PrimeVaultLens
@@ -13,6 +14,9 @@ import {OracleLib} from "../libraries/OracleLib.sol";
 contract PrimeVaultLens {
     /// @notice Largest page `accounts` returns; keeps one page well under common `eth_call` gas caps.
     uint256 public constant MAX_PAGE_SIZE = 1000;
+
+    /// @notice Venue slots per market in the trading module's slot numbering (market x VENUE_SLOTS + venue).
+    uint256 public constant VENUE_SLOTS = 4;
 
     /// @notice A page size of zero or above MAX_PAGE_SIZE.
     error InvalidPageSize(uint256 limit, uint256 max);
@@ -26,6 +30,25 @@ contract PrimeVaultLens {
         ITradingModule.Position[] positions; // in slot order
     }
 
+    /// @notice Everything a keeper's risk pass needs besides the accounts, at one block. Per collateral asset
+    ///         (in `collateralAssets()` order) and per perp market (in `markets()` order).
+    struct RiskState {
+        uint256 blockNumber;
+        uint256 timestamp;
+        uint256 supplyIndex; // the vault's indexes accrued to `timestamp`, as its views use them
+        uint256 borrowIndex;
+        uint256[] prices; // feed-scaled; 0 where unusable (stale, non-positive, reverting)
+        bool[] usable;
+        uint8[] scaleExponents;
+        uint16[] initialHaircutBps;
+        uint16[] maintenanceHaircutBps;
+        uint256[] marks; // USD WAD; 0 where the market's price is unusable
+        bool[] marksUsable; // false also where a venue cannot report the market's funding index
+        uint16[] perpInitialBps;
+        uint16[] perpMaintenanceBps;
+        int256[] fundingIndexes; // per slot, market x VENUE_SLOTS + venue, for the listed markets; 0 if unreadable
+    }
+
     /// @notice Accounts [offset, offset + limit) of `vault` with their balances, and the total count.
     function accounts(IPrimeVault vault, uint256 offset, uint256 limit)
         external
@@ -33,21 +56,96 @@ contract PrimeVaultLens {
         returns (AccountSnapshot[] memory page, uint256 total)
     {
         if (limit == 0 || limit > MAX_PAGE_SIZE) revert InvalidPageSize(limit, MAX_PAGE_SIZE);
+        return _page(vault, new address[](0), offset, limit);
+    }
+
+    /// @notice The risk state and a page of accounts in one call, for a keeper that follows the vault's events:
+    ///         `touched` (any addresses, in order) and then the listed accounts [from, from + limit).
+    /// @dev `page` is ABI-encoded `(AccountSnapshot[] page, uint256 total)`, exactly what `accounts` returns, so
+    ///      one decoder reads both. An address the vault never listed reads as an empty account; `limit` may
+    ///      be 0 (no listed accounts), and `touched.length + limit` is at most MAX_PAGE_SIZE.
+    function follow(IPrimeVault vault, address[] calldata touched, uint256 from, uint256 limit)
+        external
+        view
+        returns (RiskState memory state, bytes memory page)
+    {
+        if (touched.length + limit > MAX_PAGE_SIZE) {
+            revert InvalidPageSize(touched.length + limit, MAX_PAGE_SIZE);
+        }
+        state = riskState(vault);
+        (AccountSnapshot[] memory rows, uint256 total) = _page(vault, touched, from, limit);
+        page = abi.encode(rows, total);
+    }
+
+    /// @notice Prices, haircuts, marks, margins, funding indexes and the vault's interest indexes at this block.
+    ///         Never reverts on a bad feed or a venue that cannot read its market: those read as unusable.
+    function riskState(IPrimeVault vault) public view returns (RiskState memory s) {
+        s.blockNumber = block.number;
+        s.timestamp = block.timestamp;
+        IPrimeVault.MarketState memory market = vault.marketState();
+        (s.supplyIndex, s.borrowIndex) = (market.supplyIndex, market.borrowIndex);
+        (s.prices, s.usable) = prices(vault);
+        address[] memory assets = vault.collateralAssets();
+        s.scaleExponents = new uint8[](assets.length);
+        s.initialHaircutBps = new uint16[](assets.length);
+        s.maintenanceHaircutBps = new uint16[](assets.length);
+        for (uint256 i; i < assets.length; ++i) {
+            IPrimeVault.AssetConfig memory c = vault.assetConfig(assets[i]);
+            (s.scaleExponents[i], s.initialHaircutBps[i], s.maintenanceHaircutBps[i]) =
+            (c.scaleExponent, c.initialHaircutBps, c.maintenanceHaircutBps);
+        }
+        ITradingModule trading = ITradingModule(vault.tradingModule());
+        if (address(trading) != address(0)) _readPerp(trading, s);
+    }
+
+    function _readPerp(ITradingModule trading, RiskState memory s) private view {
+        ITradingModule.PerpMarket[] memory markets = trading.markets();
+        address[] memory venues = trading.venues();
+        uint256 n = markets.length;
+        (s.marks, s.marksUsable) = (new uint256[](n), new bool[](n));
+        (s.perpInitialBps, s.perpMaintenanceBps) = (new uint16[](n), new uint16[](n));
+        s.fundingIndexes = new int256[](n * VENUE_SLOTS);
+        for (uint256 m; m < n; ++m) {
+            ITradingModule.PerpMarket memory market = markets[m];
+            uint256 answer = OracleLib.tryRead(market.feed, market.maxStaleness);
+            // Marks are WAD whatever the feed's decimals, as the trading module reads them.
+            s.marks[m] = answer * 10 ** (18 - market.feedDecimals);
+            s.marksUsable[m] = answer != 0;
+            (s.perpInitialBps[m], s.perpMaintenanceBps[m]) =
+            (market.initialMarginBps, market.maintenanceMarginBps);
+            for (uint256 v; v < venues.length; ++v) {
+                // A venue that refuses to read a bad price makes the market unusable, not the whole read.
+                try IVenueAdapter(venues[v]).fundingIndex(uint8(m)) returns (int256 index) {
+                    s.fundingIndexes[m * VENUE_SLOTS + v] = index;
+                } catch {
+                    s.marksUsable[m] = false;
+                }
+            }
+            if (!s.marksUsable[m]) s.marks[m] = 0;
+        }
+    }
+
+    function _page(IPrimeVault vault, address[] memory touched, uint256 offset, uint256 limit)
+        private
+        view
+        returns (AccountSnapshot[] memory page, uint256 total)
+    {
         address[] memory listed;
         (listed, total) = vault.listedAccounts(offset, limit);
         address[] memory assets = vault.collateralAssets();
         ITradingModule trading = ITradingModule(vault.tradingModule());
-        page = new AccountSnapshot[](listed.length);
-        for (uint256 k; k < listed.length; ++k) {
+        page = new AccountSnapshot[](touched.length + listed.length);
+        for (uint256 k; k < page.length; ++k) {
+            address account = k < touched.length ? touched[k] : listed[k - touched.length];
             AccountSnapshot memory row = page[k];
-            row.account = listed[k];
-            row.baseBalance = vault.baseBalanceOf(listed[k]);
+            row.account = account;
+            row.baseBalance = vault.baseBalanceOf(account);
             row.collateral = new uint256[](assets.length);
             for (uint256 i; i < assets.length; ++i) {
-                row.collateral[i] = vault.collateralBalanceOf(listed[k], assets[i]);
+                row.collateral[i] = vault.collateralBalanceOf(account, assets[i]);
             }
             if (address(trading) != address(0)) {
-                (row.openSlots, row.positions) = trading.positionsOf(listed[k]);
+                (row.openSlots, row.positions) = trading.positionsOf(account);
             }
         }
     }
@@ -56,7 +154,7 @@ contract PrimeVaultLens {
     ///         by its feed, and whether it is usable. A stale, non-positive or reverting feed reads as price 0
     ///         with `usable[i] == false` instead of reverting, so one bad feed does not stop a keeper's scan
     ///         of the accounts that do not hold that asset.
-    function prices(IPrimeVault vault) external view returns (uint256[] memory result, bool[] memory usable) {
+    function prices(IPrimeVault vault) public view returns (uint256[] memory result, bool[] memory usable) {
         address[] memory assets = vault.collateralAssets();
         result = new uint256[](assets.length);
         usable = new bool[](assets.length);

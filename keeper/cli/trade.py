@@ -17,7 +17,6 @@ from keeper.client.feeds import FeedClient
 from keeper.client.trading import TradingClient
 from keeper.client.vault import sub_account
 from keeper.exceptions import InputError
-from keeper.liquidator import read_perp
 from keeper.units import parse_amount
 
 
@@ -108,10 +107,10 @@ def _check_margin(ctx: CliContext, account: str, ticker: str, size: Decimal, hel
     if added <= 0:
         return
     reader = ctx.reader()
-    perp = read_perp(Clients.build(ctx.w3, ctx.deployment))
+    perp = Clients.build(ctx.w3, ctx.deployment).lens.risk_state()
     market_id = next(i for i, m in enumerate(ctx.deployment.markets) if m.ticker == ticker)
     base = ctx.deployment.base
-    needed = added * mark * perp.initial_bps[market_id] / 10_000
+    needed = added * mark * perp.perp_initial_bps[market_id] / 10_000
     health = reader.health(account)
     free = Decimal(health.equity - health.initial_requirement).scaleb(-base.decimals)
     if needed > free:

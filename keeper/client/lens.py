@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
@@ -50,6 +52,42 @@ class CollateralPrices(NamedTuple):
     usable: list[bool]
 
 
+# `follow`'s return: the RiskState tuple and the page's bytes.
+RISK_STATE_TYPE = (
+    "(uint256,uint256,uint256,uint256,uint256[],bool[],uint8[],uint16[],uint16[],uint256[],bool[],uint16[],uint16[],"
+    "int256[])"
+)
+
+
+@dataclass(frozen=True)
+class RiskState:
+    """What a risk pass needs besides the accounts, at one block (the lens's `RiskState`): per collateral asset in
+    the vault's order, per perp market in the trading module's order; unusable prices read as 0 and flagged."""
+
+    block: int
+    timestamp: int
+    supply_index: int
+    borrow_index: int
+    prices: tuple[int, ...]  # feed answers, each in its feed's decimals
+    usable: tuple[bool, ...]
+    scale_exponents: tuple[int, ...]
+    initial_haircut_bps: tuple[int, ...]
+    maintenance_haircut_bps: tuple[int, ...]
+    marks: tuple[int, ...]  # USD WAD
+    marks_usable: tuple[bool, ...]
+    perp_initial_bps: tuple[int, ...]
+    perp_maintenance_bps: tuple[int, ...]
+    funding_indexes: tuple[int, ...]  # per slot, market x MAX_VENUES + venue
+
+    @property
+    def unusable_assets(self) -> list[int]:
+        return [i for i, ok in enumerate(self.usable) if not ok]
+
+    @property
+    def unusable_markets(self) -> frozenset[int]:
+        return frozenset(m for m, ok in enumerate(self.marks_usable) if not ok)
+
+
 class LensClient(ContractClient):
     def __init__(self, w3: Web3, lens: str, vault: ChecksumAddress) -> None:
         super().__init__(w3, lens, "PrimeVaultLens")
@@ -58,6 +96,10 @@ class LensClient(ContractClient):
     def prices(self, block: BlockIdentifier = "latest") -> CollateralPrices:
         prices, usable = self.read("read prices", self.contract.functions.prices(self.vault), block)
         return CollateralPrices([int(p) for p in prices], [bool(u) for u in usable])
+
+    def risk_state(self, block: BlockIdentifier = "latest") -> RiskState:
+        """Prices, haircuts, marks, margins, funding and interest indexes at `block`, in one call."""
+        return _risk_state(self.read("read the risk state", self.contract.functions.riskState(self.vault), block))
 
     def accounts_page(
         self, offset: int, limit: int, block: BlockIdentifier = "latest"
@@ -92,9 +134,26 @@ class LensClient(ContractClient):
             if offset >= total or not len(page):
                 return AccountBook.concat(pages, assets or 0)
 
+    def follow(
+        self, touched: Sequence[str], start: int, limit: int, block: BlockIdentifier = "latest"
+    ) -> tuple[RiskState, AccountBook, int]:
+        """In one `eth_call` at `block`: the risk state, the accounts `touched` (rows in that order, list index -1)
+        followed by the listed accounts `start` to `start + limit` (their list indexes), and the vault's account
+        count. `len(touched) + limit` is at most MAX_PAGE_SIZE."""
+        selector = _selector(self.contract.functions.follow(self.vault, [], 0, 0).selector)
+        calldata = selector + abi_encode(
+            ["address", "address[]", "uint256", "uint256"], [self.vault, list(touched), start, limit]
+        )
+        raw = self.call_raw("follow accounts", calldata, block)
+        state, page = abi_decode([RISK_STATE_TYPE, "bytes"], raw)
+        book, total = decode_accounts_page(page, start - len(touched), len(state[4]))
+        if touched:
+            book.indexes[: len(touched)] = -1
+        return _risk_state(state), book, total
+
     @property
     def _accounts_selector(self) -> bytes:
-        return bytes.fromhex(str(self.contract.functions.accounts(self.vault, 0, 1).selector).removeprefix("0x"))
+        return _selector(self.contract.functions.accounts(self.vault, 0, 1).selector)
 
     def call_raw(self, action: str, calldata: bytes, block: BlockIdentifier) -> bytes:
         """One `eth_call` of this contract with `calldata` at `block`: the raw returndata, web3's result
@@ -134,6 +193,16 @@ def _snapshot(
             for slot, (size, entry, funding) in zip(slots, positions, strict=True)
         ),
     )
+
+
+def _risk_state(fields: Sequence[Any]) -> RiskState:
+    block, timestamp, supply_index, borrow_index = (int(f) for f in fields[:4])
+    lists = [tuple(f) for f in fields[4:]]
+    return RiskState(block, timestamp, supply_index, borrow_index, *lists)
+
+
+def _selector(hex_selector: object) -> bytes:
+    return bytes.fromhex(str(hex_selector).removeprefix("0x"))
 
 
 def snapshots(book: AccountBook) -> list[AccountSnapshot]:

@@ -50,8 +50,8 @@ class LiquidationJob:
         c.metrics.scan_seconds.observe(time.monotonic() - started)
         c.metrics.accounts_scanned.set(len(found.book))
         c.metrics.liquidatable.set(len(found.liquidatable))
-        block_time = self._check_chain_fresh(found.block, healthy=not found.unusable_assets)
-        self._record_prices(found, block_time)
+        self._check_chain_fresh(found.block_time, healthy=not found.unusable_assets)
+        self._record_prices(found)
         if not found.liquidatable or not c.runs(self.name):
             return []
         log.info("block %d: %d liquidatable of %d", found.block, len(found.liquidatable), len(found.book))
@@ -97,11 +97,10 @@ class LiquidationJob:
             pending = retry
         return results
 
-    def _check_chain_fresh(self, block: int, healthy: bool = True) -> int:
-        """Marks the keeper unhealthy when the scanned block is too old; returns its timestamp."""
+    def _check_chain_fresh(self, block_time: int, healthy: bool = True) -> None:
+        """Marks the keeper unhealthy when the scanned block is too old."""
         c = self.context
-        head = c.w3.eth.get_block(block)
-        age = time.time() - int(head["timestamp"])
+        age = time.time() - block_time
         if age > c.config.stale_after:
             c.health.fail(f"chain head is {age:.0f}s old")
             c.metrics.healthy.set(0)
@@ -110,17 +109,20 @@ class LiquidationJob:
         else:
             c.health.ok()
             c.metrics.healthy.set(1 if c.health.status()[0] else 0)  # a standing fault still counts
-        return int(head["timestamp"])
 
-    def _record_prices(self, found: Scan, now: int) -> None:
-        """Price history at block time (one row per asset and second), for the haircut model."""
+    def _record_prices(self, found: Scan) -> None:
+        """Price history at block time (one row per asset and every `price_record_interval`), for the haircut model;
+        the configs (for the feeds' decimals) are read only when a row is due."""
         c = self.context
+        now = found.block_time
         due = [
-            (token, config, price)
-            for token, config, price in zip(
-                c.deployment.collateral, c.vault.asset_configs(found.block), found.params.prices, strict=True
-            )
+            k
+            for k, token in enumerate(c.deployment.collateral)
             if (last := c.prices.last_timestamp(token.symbol)) is None or now - last >= c.config.price_record_interval
         ]
-        for token, config, price in due:
-            c.prices.record(token.symbol, now, float(c.clients.feed(config.feed).to_price(price)))
+        if not due:
+            return
+        configs = c.vault.asset_configs(found.block)
+        for k in due:
+            feed = c.clients.feed(configs[k].feed)
+            c.prices.record(c.deployment.collateral[k].symbol, now, float(feed.to_price(found.params.prices[k])))

@@ -51,7 +51,9 @@ def test_pages_decoded_into_columns_equal_web3s_decoding(chain: Chain, tmp_path:
         assert snapshots(book) == old
     assert set(accounts) <= {a.account for a in old}
     trader = next(a for a in old if a.account == accounts[0])
-    assert {p.slot // MAX_VENUES for p in trader.positions} == {0, 1}, "the trader's positions in both markets came through"
+    assert {p.slot // MAX_VENUES for p in trader.positions} == {0, 1}, (
+        "the trader's positions in both markets came through"
+    )
 
 
 def test_the_column_scan_decides_as_the_object_path_and_the_vault(chain: Chain, tmp_path: Path) -> None:

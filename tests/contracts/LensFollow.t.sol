@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {TradingFixture} from "./utils/TradingFixture.sol";
+import {PrimeVaultLens} from "../../contracts/periphery/PrimeVaultLens.sol";
+import {IPrimeVault} from "../../contracts/interfaces/IPrimeVault.sol";
+import {InterestLib} from "../../contracts/libraries/InterestLib.sol";
+
+/// @notice The lens's one-call reads for a keeper that follows events: `riskState` equals what the vault's and
+///         the trading module's own views say, and `follow`'s page is `accounts`' encoding, touched rows first.
+contract LensFollowTest is TradingFixture {
+    PrimeVaultLens internal lens;
+
+    function setUp() public override {
+        super.setUp();
+        lens = new PrimeVaultLens();
+        _deposit(alice, alice, weth, 10e18);
+        _openBorrower(bob, 1000e6);
+        _executeOn(_submit(alice, alice, ETH_MARKET, 1e18, 3100e18), DYDX, 1e18);
+        vm.warp(block.timestamp + 1 days);
+        _setEthPrice(ETH_PRICE);
+        btcFeed.setAnswer(BTC_PRICE);
+    }
+
+    function test_riskStateEqualsTheViews() public view {
+        PrimeVaultLens.RiskState memory s = lens.riskState(vault);
+        assertEq(s.blockNumber, block.number);
+        assertEq(s.timestamp, block.timestamp);
+        IPrimeVault.MarketState memory market = vault.marketState();
+        assertEq(s.supplyIndex, market.supplyIndex, "accrued supply index");
+        assertEq(s.borrowIndex, market.borrowIndex, "accrued borrow index");
+        assertGt(s.borrowIndex, InterestLib.INDEX_SCALE, "a day of interest on bob's debt");
+        (uint256[] memory prices,) = lens.prices(vault);
+        address[] memory assets = vault.collateralAssets();
+        for (uint256 i; i < assets.length; ++i) {
+            IPrimeVault.AssetConfig memory c = vault.assetConfig(assets[i]);
+            assertEq(s.prices[i], prices[i]);
+            assertTrue(s.usable[i]);
+            assertEq(s.scaleExponents[i], c.scaleExponent);
+            assertEq(s.initialHaircutBps[i], c.initialHaircutBps);
+            assertEq(s.maintenanceHaircutBps[i], c.maintenanceHaircutBps);
+        }
+        assertEq(s.marks.length, 2);
+        assertEq(s.marks[BTC_MARKET], uint256(BTC_PRICE) * 1e10, "WAD from an 8-decimal feed");
+        assertEq(s.marks[ETH_MARKET], uint256(ETH_PRICE) * 1e10);
+        assertEq(s.perpInitialBps[ETH_MARKET], 1000);
+        assertEq(s.perpMaintenanceBps[ETH_MARKET], 500);
+        int256[] memory funding = trading.fundingIndexes();
+        assertEq(s.fundingIndexes.length, 2 * lens.VENUE_SLOTS());
+        for (uint256 slot; slot < s.fundingIndexes.length; ++slot) {
+            assertEq(s.fundingIndexes[slot], funding[slot], "slot by slot as the module numbers them");
+        }
+    }
+
+    function test_aBadMarketIsFlaggedTheRestRead() public {
+        btcFeed.setAnswer(0);
+        PrimeVaultLens.RiskState memory s = lens.riskState(vault);
+        assertFalse(s.marksUsable[BTC_MARKET]);
+        assertEq(s.marks[BTC_MARKET], 0);
+        assertTrue(s.marksUsable[ETH_MARKET], "the other market still reads");
+        assertEq(s.marks[ETH_MARKET], uint256(ETH_PRICE) * 1e10);
+        assertFalse(s.usable[1], "the collateral on the same feed too");
+    }
+
+    function test_followPagesTouchedAccountsThenListedOnes() public {
+        address stranger = makeAddr("stranger");
+        address[] memory touched = new address[](2);
+        (touched[0], touched[1]) = (bob, stranger);
+        (, bytes memory encoded) = lens.follow(vault, touched, 1, 5);
+        (PrimeVaultLens.AccountSnapshot[] memory rows, uint256 total) =
+            abi.decode(encoded, (PrimeVaultLens.AccountSnapshot[], uint256));
+        (PrimeVaultLens.AccountSnapshot[] memory listed, uint256 listedTotal) = lens.accounts(vault, 1, 5);
+        assertEq(total, listedTotal);
+        assertEq(rows.length, 2 + listed.length);
+        assertEq(rows[0].account, bob);
+        assertEq(rows[0].baseBalance, vault.baseBalanceOf(bob));
+        assertLt(rows[0].baseBalance, -1000e6, "debt with a day's interest");
+        assertEq(rows[1].account, stranger);
+        assertEq(rows[1].baseBalance, 0, "never listed: empty");
+        assertEq(rows[1].positions.length, 0);
+        for (uint256 k; k < listed.length; ++k) {
+            assertEq(
+                keccak256(abi.encode(rows[2 + k])), keccak256(abi.encode(listed[k])), "same rows as accounts"
+            );
+        }
+        bool sawPosition;
+        for (uint256 k; k < rows.length; ++k) {
+            sawPosition = sawPosition || (rows[k].account == alice && rows[k].positions.length == 1);
+        }
+        assertTrue(sawPosition, "alice's ETH position");
+    }
+
+    function test_followWithoutListedAccountsStillCounts() public view {
+        (, bytes memory encoded) = lens.follow(vault, new address[](0), 0, 0);
+        (PrimeVaultLens.AccountSnapshot[] memory rows, uint256 total) =
+            abi.decode(encoded, (PrimeVaultLens.AccountSnapshot[], uint256));
+        assertEq(rows.length, 0);
+        (, uint256 listedTotal) = lens.accounts(vault, 0, 1);
+        assertEq(total, listedTotal);
+    }
+
+    function test_followBoundsItsPage() public {
+        address[] memory touched = new address[](1);
+        vm.expectRevert(abi.encodeWithSelector(PrimeVaultLens.InvalidPageSize.selector, 1001, 1000));
+        lens.follow(vault, touched, 0, 1000);
+    }
+}
