@@ -84,16 +84,18 @@ def arrays(accounts: Sequence[AccountSnapshot], params: RiskParameters) -> tuple
     return base, collateral, PerpArrays.build(sizes, entries, funding)
 
 
-def scan(clients: Clients, shard: tuple[int, int] = (0, 1), page_size: int = 1000) -> Scan:
+def scan(
+    clients: Clients, shard: tuple[int, int] = (0, 1), page_size: int = 1000, block: BlockIdentifier = "latest"
+) -> Scan:
     """Reads every account (of this shard) at one block and returns those below their maintenance
-    requirement, most underwater first: the risk state and the first page in one call at the latest block, the
-    other pages at that block. Shard i of n takes the accounts whose list index is i mod n."""
-    state, first, total = clients.lens.follow([], 0, page_size)
+    requirement, most underwater first: the risk state and the first page in one call at `block`, the other pages
+    at the block that call read. Shard i of n takes the accounts whose list index is i mod n."""
+    state, first, total = clients.lens.follow([], 0, page_size, block)
     book = first
     if len(first) < total:
         rest = clients.lens.book(state.block, page_size, assets=len(state.prices), start=len(first))
         book = AccountBook.concat([first, rest], len(state.prices))
-    return assess(clients, state, book.shard(*shard))
+    return assess(clients, state, book.read_at(state.supply_index, state.borrow_index).shard(*shard))
 
 
 def assess(clients: Clients, state: RiskState, book: AccountBook) -> Scan:
@@ -101,7 +103,7 @@ def assess(clients: Clients, state: RiskState, book: AccountBook) -> Scan:
     those left out because they hold an asset or trade a market without a usable price."""
     params = parameters(state)
     bad, bad_markets = state.unusable_assets, state.unusable_markets
-    found = screen(book, params, bad, bad_markets)
+    found = screen(book, params, bad, bad_markets, (state.supply_index, state.borrow_index))
     candidates: list[str] = [*book.address_list(found.due)]
     counts = book.slot_counts()[found.due].tolist()
     symbols = tuple(clients.deployment.collateral[i].symbol for i in bad) + tuple(

@@ -79,6 +79,7 @@ def decode_accounts_page(data: bytes, first_index: int, assets: int | None = Non
         sizes=WideInts.from_words(words[first], signed=True),
         entries=WideInts.from_words(words[first + 1], signed=False),
         funding=WideInts.from_words(words[first + 2], signed=True),
+        read_indexes=np.zeros((n, 2), dtype=np.int64),
     )
     return book, total
 

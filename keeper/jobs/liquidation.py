@@ -1,4 +1,4 @@
-"""The liquidation job, run on every new block: scan every account at the latest block, keep the health and price
+"""The liquidation job, run on every new block: judge every account at the latest block, keep the health and price
 history up to date, and liquidate the accounts that are due."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import time
 
 from keeper.client.vault import LiquidationResult
 from keeper.exceptions import TransactionReverted
+from keeper.follower import AccountFollower
 from keeper.jobs.context import JobContext
-from keeper.liquidator import Scan, batches, liquidation_gas, scan
+from keeper.liquidator import Scan, batches, liquidation_gas
 
 log = logging.getLogger("primevault.keeper")
 
@@ -21,14 +22,16 @@ class LiquidationJob:
 
     def __init__(self, context: JobContext) -> None:
         self.context = context
+        self.follower = AccountFollower(context.clients, context.config.shard)
         self.last_scan: Scan | None = None
 
     def run(self) -> list[LiquidationResult]:
-        """Scans every account at the latest block and, if the job is enabled, liquidates the ones that are due."""
+        """Judges every account at the latest block (read in full at start and now and then, followed through the
+        logs in between: `keeper.follower`) and, if the job is enabled, liquidates the ones that are due."""
         c = self.context
         started = time.monotonic()
         try:
-            found = scan(c.clients, c.config.shard)
+            found = self.follower.update()
         except TransactionReverted as exc:
             if exc.error.name in ORACLE_ERRORS:
                 c.health.fail(f"price feed unusable: {exc.error}")

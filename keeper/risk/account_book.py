@@ -4,6 +4,7 @@ once per book; exact integers only for the rows the integer confirmation needs."
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -34,6 +35,9 @@ class AccountBook:
     sizes: WideInts  # (P,) WAD, signed
     entries: WideInts  # (P,) WAD
     funding: WideInts  # (P,) WAD, funding index at entry
+    # (n, 2) the vault's supply and borrow index when each row was read (0: unknown), so that a row read some
+    # blocks ago can be brought to the present index (`present_base`) instead of being read again.
+    read_indexes: npt.NDArray[np.int64]
 
     def __len__(self) -> int:
         return int(self.indexes.shape[0])
@@ -55,6 +59,7 @@ class AccountBook:
             WideInts.zeros((0,)),
             WideInts.zeros((0,)),
             WideInts.zeros((0,)),
+            np.zeros((0, 2), dtype=np.int64),
         )
 
     @classmethod
@@ -77,6 +82,7 @@ class AccountBook:
             WideInts.concat([b.sizes for b in books]),
             WideInts.concat([b.entries for b in books]),
             WideInts.concat([b.funding for b in books]),
+            np.concatenate([b.read_indexes for b in books]),
         )
 
     def take(self, rows: IndexArray) -> AccountBook:
@@ -99,6 +105,7 @@ class AccountBook:
             self.sizes.take(entries),
             self.entries.take(entries),
             self.funding.take(entries),
+            self.read_indexes[rows],
         )
 
     def shard(self, index: int, count: int) -> AccountBook:
@@ -114,9 +121,46 @@ class AccountBook:
         order = np.argsort(both.indexes, kind="stable")
         return both if np.all(order[:-1] < order[1:]) else both.take(order)
 
-    def row_of(self, list_indexes: npt.NDArray[np.int64]) -> IndexArray:
-        """Rows of the accounts at these list indexes (each must be in the book)."""
-        return np.searchsorted(self.indexes, list_indexes).astype(np.intp)
+    def read_at(self, supply_index: int, borrow_index: int) -> AccountBook:
+        """This book with every row marked as read at these indexes."""
+        stamp = np.broadcast_to(np.array([supply_index, borrow_index], dtype=np.int64), (len(self), 2)).copy()
+        return dataclasses.replace(self, read_indexes=stamp)
+
+    def present_base_floats(self, supply_index: int, borrow_index: int) -> npt.NDArray[np.float64]:
+        """Base balances brought from the indexes each row was read at to these: a supply grows with the supply
+        index, a debt with the borrow index (rows read at an unknown index stay as read)."""
+        base = self.base_floats
+        then = self.read_indexes.astype(np.float64)
+        known = then[:, 0] > 0
+        ratio = np.where(base >= 0, supply_index / np.where(known, then[:, 0], 1.0), 0.0)
+        ratio = np.where(base < 0, borrow_index / np.where(known, then[:, 1], 1.0), ratio)
+        return np.where(known, base * ratio, base)
+
+    def present_base(self, row: int, supply_index: int, borrow_index: int) -> int:
+        """`present_base_floats` for one row, exactly, rounded as the vault rounds (supply down, debt up): within
+        a unit or two of what the vault computes from the principal."""
+        base = self.base.exact(row)
+        supply_then, borrow_then = (int(i) for i in self.read_indexes[row])
+        if supply_then <= 0:
+            return base
+        if base >= 0:
+            return base * supply_index // supply_then
+        return base * borrow_index // borrow_then  # floor of a negative: the debt's magnitude rounded up
+
+    def rows_of_addresses(self, addresses: npt.NDArray[np.uint8]) -> IndexArray:
+        """The row of each address (k, 20), -1 where the book does not hold it."""
+        keys, order = self._address_order
+        wanted = np.ascontiguousarray(addresses).view("S20").ravel()
+        if not len(keys):
+            return np.full(len(wanted), -1, dtype=np.intp)
+        at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+        return np.where(keys[at] == wanted, order[at], -1).astype(np.intp)
+
+    @cached_property
+    def _address_order(self) -> tuple[npt.NDArray[np.bytes_], IndexArray]:
+        keys = np.ascontiguousarray(self.addresses).view("S20").ravel()
+        order = np.argsort(keys, kind="stable").astype(np.intp)
+        return keys[order], order
 
     # ------------------------------------------------------------------ views
 

@@ -23,21 +23,30 @@ class Screen:
 
 
 def screen(
-    book: AccountBook, params: RiskParameters, bad_assets: Sequence[int] = (), bad_markets: Collection[int] = ()
+    book: AccountBook,
+    params: RiskParameters,
+    bad_assets: Sequence[int] = (),
+    bad_markets: Collection[int] = (),
+    interest_indexes: tuple[int, int] | None = None,
 ) -> Screen:
     """Screens every account of `book` at `params`; `bad_assets` (collateral indexes) and `bad_markets` (market ids)
-    have no usable price, so the accounts holding or trading them cannot be judged (the vault skips them too)."""
+    have no usable price, so the accounts holding or trading them cannot be judged (the vault skips them too).
+    With `interest_indexes` (the vault's supply and borrow index now), base balances read at earlier indexes are
+    brought to them first."""
     n = len(book)
     collateral = book.collateral_floats
-    health = compute_health(book.base_floats, collateral, params, book.perp(params.slots))
+    base = book.base_floats if interest_indexes is None else book.present_base_floats(*interest_indexes)
+    health = compute_health(base, collateral, params, book.perp(params.slots))
     unpriced = collateral[:, list(bad_assets)].sum(axis=1) > 0 if bad_assets else np.zeros(n, dtype=bool)
     if bad_markets:
         markets = book.position_slots // MAX_VENUES
         unpriced[book.position_rows[np.isin(markets, list(bad_markets))]] = True
     due = health.liquidatable & ~unpriced
     for row in np.flatnonzero(health.near_threshold & ~unpriced).tolist():
-        base, balances, positions = book.exact_row(row)
-        due[row] = exact_health(base, balances, params, positions).liquidatable
+        exact_base, balances, positions = book.exact_row(row)
+        if interest_indexes is not None:
+            exact_base = book.present_base(row, *interest_indexes)
+        due[row] = exact_health(exact_base, balances, params, positions).liquidatable
     rows = np.flatnonzero(due)
     order = np.argsort((health.equity - health.maintenance_requirement)[rows], kind="stable")
     return Screen(health, rows[order].astype(np.intp), np.flatnonzero(unpriced).astype(np.intp))

@@ -1,0 +1,99 @@
+"""The vault's and the trading module's logs that change an account's balances or positions, read for a range of
+blocks in one `eth_getLogs`: which accounts to read again, instead of reading every account every block."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_typing import ChecksumAddress
+from hexbytes import HexBytes
+from web3 import Web3
+
+from keeper.chain.artifacts import load_artifact
+
+# Event -> its indexed arguments that name an account whose balances or positions it changed. Everything else
+# an account's health depends on (prices, haircuts, margins, funding, interest indexes) is read every block.
+ACCOUNT_ARGUMENTS: Mapping[str, tuple[str, ...]] = {
+    "Deposit": ("account",),
+    "Withdraw": ("account",),
+    "Repay": ("account",),
+    "SubAccountTransfer": ("from", "to"),
+    "Settled": ("account",),
+    "Fill": ("account",),
+    "PositionAbsorbed": ("account",),
+    "CollateralAbsorbed": ("account",),
+    "Liquidated": ("account",),
+    "BadDebt": ("account",),
+    "LiquidatorRewarded": ("caller",),  # the reward is credited to the caller's own account
+}
+# Events that tie an order id to its account: an asynchronous venue's `ChildFilled` names only the order, and
+# a fill that settles nothing (no fee, no realized PnL) emits no `Settled`.
+ORDER_ACCOUNT_EVENTS = ("OrderSubmitted", "OrderRouted")
+FILLED_ORDER_EVENT = "ChildFilled"
+
+
+@dataclass
+class AccountTouches:
+    """What a range of blocks did to accounts."""
+
+    accounts: set[ChecksumAddress] = field(default_factory=set)
+    order_accounts: dict[int, ChecksumAddress] = field(default_factory=dict)  # orders submitted or routed
+    filled_orders: set[int] = field(default_factory=set)  # orders with a child filled
+    removed: bool = False  # a log the node reports as removed: the chain reorganised under the range
+
+
+@dataclass(frozen=True)
+class _Topic:
+    name: str
+    positions: tuple[int, ...]  # topic indexes (1-3) of the arguments that matter
+
+
+class AccountEventsClient:
+    def __init__(self, w3: Web3, addresses: Sequence[str]) -> None:
+        self.w3 = w3
+        self.addresses = [Web3.to_checksum_address(a) for a in addresses]
+        self._topics: dict[bytes, _Topic] = {}
+        wanted = {**ACCOUNT_ARGUMENTS, **{e: ("account",) for e in ORDER_ACCOUNT_EVENTS}, FILLED_ORDER_EVENT: ()}
+        for item in load_artifact("TradingModule").abi:  # it declares every event the vault and it emit
+            if item["type"] != "event" or item["name"] not in wanted:
+                continue
+            indexed = [i["name"] for i in item["inputs"] if i["indexed"]]
+            args = ("orderId",) if item["name"] == FILLED_ORDER_EVENT else wanted[item["name"]]
+            signature = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"  # no tuple arguments here
+            self._topics[bytes(Web3.keccak(text=signature))] = _Topic(
+                item["name"], tuple(indexed.index(a) + 1 for a in args)
+            )
+
+    def touches(self, from_block: int, to_block: int) -> AccountTouches:
+        """The accounts and orders the logs of blocks `from_block` to `to_block` (inclusive) touched."""
+        logs = self.w3.eth.get_logs(
+            {
+                "fromBlock": from_block,
+                "toBlock": to_block,
+                "address": self.addresses,
+                "topics": [[HexBytes(t) for t in self._topics]],
+            }
+        )
+        found = AccountTouches()
+        for log in logs:
+            found.removed |= bool(log.get("removed", False))
+            self._read(log, found)
+        return found
+
+    def _read(self, log: Any, found: AccountTouches) -> None:
+        topics = [bytes(t) for t in log["topics"]]
+        topic = self._topics.get(topics[0])
+        if topic is None:
+            return
+        if topic.name == FILLED_ORDER_EVENT:
+            found.filled_orders.add(int.from_bytes(topics[topic.positions[0]]))
+        elif topic.name in ORDER_ACCOUNT_EVENTS:
+            found.order_accounts[int.from_bytes(topics[1])] = _address(topics[topic.positions[0]])
+        else:
+            found.accounts.update(_address(topics[p]) for p in topic.positions)
+
+
+def _address(topic: bytes) -> ChecksumAddress:
+    return Web3.to_checksum_address(topic[12:])

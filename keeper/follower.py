@@ -1,0 +1,142 @@
+"""Following the vault block by block instead of reading every account every block.
+
+After one full load (`scan`), each new block costs three JSON-RPC calls: the head (`eth_getBlockByNumber`), the
+vault's and the trading module's logs since the last block (one `eth_getLogs`), and one lens call (`follow`) that
+brings the risk state with the accounts those logs touched and any accounts listed since. Every account's health
+is then recomputed from memory at the new prices, base balances brought to the vault's present interest indexes.
+
+A full load runs again every `rescan_blocks` blocks as a check on what the logs may have missed, and whenever the
+chain reorganised under what was read: the head's parent is not the block last read (or, when blocks were
+skipped, that block's hash changed), the head went back, or the node reports a removed log. The block hashes of
+the last `keep_hashes` blocks are kept for that check."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+
+import numpy as np
+from eth_typing import ChecksumAddress
+
+from keeper.client.account_events import AccountEventsClient
+from keeper.client.clients import Clients
+from keeper.client.lens import MAX_PAGE_SIZE
+from keeper.liquidator import Scan, assess, scan
+from keeper.risk.account_book import AccountBook
+
+log = logging.getLogger("primevault.keeper")
+
+RESCAN_BLOCKS = 300  # about an hour of 12-second blocks
+KEEP_HASHES = 128
+
+
+class AccountFollower:
+    def __init__(
+        self,
+        clients: Clients,
+        shard: tuple[int, int] = (0, 1),
+        page_size: int = MAX_PAGE_SIZE,
+        rescan_blocks: int = RESCAN_BLOCKS,
+        keep_hashes: int = KEEP_HASHES,
+    ) -> None:
+        self.clients = clients
+        self.shard = shard
+        self.page_size = page_size
+        self.rescan_blocks = rescan_blocks
+        self.keep_hashes = keep_hashes
+        addresses = [clients.deployment.vault] + ([clients.deployment.trading] if clients.deployment.trading else [])
+        self.events = AccountEventsClient(clients.w3, addresses)
+        self.full_loads = 0
+        self._book: AccountBook | None = None  # every listed account, in list order (all shards)
+        self._last: Scan | None = None
+        self._loaded_at = -1
+        self._hashes: OrderedDict[int, bytes] = OrderedDict()
+        self._order_accounts: dict[int, ChecksumAddress] = {}
+
+    @property
+    def block(self) -> int:
+        """The last block read, -1 before the first."""
+        return self._last.block if self._last else -1
+
+    def update(self) -> Scan:
+        """The scan at the latest block: from memory and the block's logs when the chain moved on from the last
+        block read, a full load when due or after a reorganisation, the last scan again when no block came."""
+        head = self.clients.w3.eth.get_block("latest")
+        number, block_hash = int(head["number"]), bytes(head["hash"])
+        if self._last is not None and number == self._last.block and self._hashes.get(number) == block_hash:
+            return self._last
+        if self._book is None or self._last is None or number - self._loaded_at >= self.rescan_blocks:
+            return self._full_load(number, block_hash)
+        if self._reorganised(number, bytes(head["parentHash"])):
+            log.warning("chain reorganised below block %d: reading every account again", number)
+            return self._full_load(number, block_hash)
+        touches = self.events.touches(self._last.block + 1, number)
+        if touches.removed:
+            log.warning("logs removed up to block %d: reading every account again", number)
+            return self._full_load(number, block_hash)
+        self._order_accounts.update(touches.order_accounts)
+        touched = set(touches.accounts)
+        for order_id in touches.filled_orders:
+            touched.add(self._order_account(order_id))
+        return self._follow(sorted(touched), number, block_hash)
+
+    def _full_load(self, number: int, block_hash: bytes) -> Scan:
+        found = scan(self.clients, page_size=self.page_size, block=number)
+        self.full_loads += 1
+        self._book, self._loaded_at = found.book, number
+        self._hashes.clear()
+        return self._remember(found, number, block_hash)
+
+    def _follow(self, touched: list[ChecksumAddress], number: int, block_hash: bytes) -> Scan:
+        """Reads the touched accounts and those listed since the last block with the risk state, in one call while
+        they fit a page (a busy block takes more)."""
+        assert self._book is not None
+        fresh: list[AccountBook] = []
+        start = len(self._book)
+        while True:
+            part, touched = touched[: self.page_size], touched[self.page_size :]
+            state, rows, total = self.clients.lens.follow(part, start, self.page_size - len(part), number)
+            start += len(rows) - len(part)
+            fresh.append(self._with_list_indexes(rows, len(part)))
+            if not touched and start >= total:
+                break
+        book = self._book.merge(
+            AccountBook.concat(fresh, self._book.assets).read_at(state.supply_index, state.borrow_index)
+        )
+        self._book = book
+        return self._remember(assess(self.clients, state, book.shard(*self.shard)), number, block_hash)
+
+    def _with_list_indexes(self, rows: AccountBook, touched: int) -> AccountBook:
+        """`rows` with the touched ones (the first `touched`) given their places in the list; touched addresses that
+        were never listed (an event naming an empty account) are dropped."""
+        assert self._book is not None
+        if not touched:
+            return rows
+        where = self._book.rows_of_addresses(rows.addresses[:touched])
+        listed = where >= 0
+        rows.indexes[:touched] = np.where(listed, self._book.indexes[np.maximum(where, 0)], -1)
+        return rows.take(np.flatnonzero(rows.indexes >= 0).astype(np.intp))
+
+    def _order_account(self, order_id: int) -> ChecksumAddress:
+        """The account of an order: from the logs seen, or read once (an order submitted before the last load)."""
+        if order_id not in self._order_accounts:
+            assert self.clients.trading is not None
+            self._order_accounts[order_id] = self.clients.trading.order(order_id).account
+        return self._order_accounts[order_id]
+
+    def _reorganised(self, number: int, parent_hash: bytes) -> bool:
+        assert self._last is not None
+        last = self._last.block
+        if number < last:
+            return True
+        if number == last + 1:
+            return parent_hash != self._hashes.get(last)
+        # Blocks were skipped: the block last read must still be on the chain.
+        return bytes(self.clients.w3.eth.get_block(last)["hash"]) != self._hashes.get(last)
+
+    def _remember(self, found: Scan, number: int, block_hash: bytes) -> Scan:
+        self._last = found
+        self._hashes[number] = block_hash
+        while len(self._hashes) > self.keep_hashes:
+            self._hashes.popitem(last=False)
+        return found
