@@ -31,6 +31,7 @@ from keeper.client.vault import LiquidationResult, VaultClient, sub_account
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
 from keeper.devnet.deploy import deploy_local_system, seed_local_liquidity
+from keeper.follower import AccountFollower
 from keeper.liquidator import scan
 from keeper.risk.health import PerpArrays, RiskParameters, compute_health
 
@@ -128,28 +129,49 @@ def engine(sizes: Sequence[int]) -> None:
 
 
 def memory(n: int) -> None:
-    """Peak RSS of a fresh process holding n account snapshots and their arrays through one health pass."""
+    """Peak RSS of a fresh process that decodes n accounts (2.4 positions each on average) from lens returndata into
+    columns, page by page as the keeper reads them, and screens them twice, the previous scan kept: against the
+    same process's resident size after its imports."""
     code = f"""
 import numpy as np
-from keeper.client.lens import AccountSnapshot, PerpPosition
-from keeper.liquidator import arrays
-from keeper.risk.health import compute_health
+from eth_abi.abi import encode
+from keeper.client.page_decoder import decode_accounts_page
+from keeper.risk.account_book import AccountBook
+from keeper.risk.screening import screen
 import bench.keeper_bench as b
+
+def status(key):
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(key))
+
+baseline = status("VmRSS")
 rng = np.random.default_rng(0)
-accounts = [AccountSnapshot("0x" + f"{{i:040x}}", int(rng.integers(-5*10**10, 10**10)),
-            (int(rng.integers(0, 10**18)) * 10, int(rng.integers(0, 10**8)), int(rng.integers(0, 10**18)) * 10**4),
-            tuple(PerpPosition(s, 10**18, 60_000 * 10**18, 0) for s in range(2)) if i % 5 == 0 else ())
-            for i in range({n})]
-base, collateral, perp = arrays(accounts, b.PARAMS)
-compute_health(base, collateral, b.PARAMS, perp)
+page_type = ["(address,int256,uint256[],uint16,(int128,uint128,int256)[])[]", "uint256"]
+pages = []
+for start in range(0, {n}, 1000):
+    rows = []
+    for i in range(start, min(start + 1000, {n})):
+        slots = sorted(rng.choice(16, 2 + (i % 5 < 2), replace=False).tolist())
+        positions = [(int(rng.integers(-10**18, 10**18)) * 10, 60_000 * 10**18, 0) for _ in slots]
+        collateral = [int(rng.integers(0, 10**18)) * 10, int(rng.integers(0, 10**8)), 0]
+        rows.append(((i + 1).to_bytes(20), int(rng.integers(-5 * 10**10, 10**10)), collateral,
+                     sum(1 << s for s in slots), positions))
+    book, _ = decode_accounts_page(encode(page_type, [rows, {n}]), start, 3)
+    pages.append(book)
+book = AccountBook.concat(pages, 3)
+del pages, rows
+previous = screen(book, b.PARAMS)  # the scan the daemon keeps while the next one runs
+current = screen(book, b.PARAMS)
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the parent.
-print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")))
+print(baseline, status("VmHWM"))
 """
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
-    peak_mb = int(out.stdout.strip()) / 1024
-    print(f"## Peak memory for {n:,} accounts\n")
-    print(f"{peak_mb:.0f} MB resident at peak (snapshots, arrays and one health pass in one process; goal < 300 MB)\n")
+    baseline, peak = (int(v) / 1024 for v in out.stdout.split())
+    print(f"## Peak memory for {n:,} accounts with 2.4 positions each\n")
+    print(
+        f"{peak:.0f} MB resident at peak, {peak - baseline:.0f} MB above the {baseline:.0f} MB the process holds after"
+        " its imports (returndata decoded page by page into columns, two scans kept; goal: at most 50 MB above)\n"
+    )
 
 
 class CountingProvider(RotatingHTTPProvider):
@@ -196,6 +218,7 @@ def chain_figures(accounts: int) -> None:
         for n, breakdown in _BREAKDOWN.items():
             print(f"\nRequests of the batched scan of {n:,} accounts by method: {breakdown}.")
         print()
+        _follow_rows(client, admin, deployment, opened)
 
         keeper = Keeper(
             KeeperConfig(
@@ -263,6 +286,32 @@ def _scan_row(client: Clients, opened: list[str]) -> None:
     theirs = "one health call per account"
     print(f"| {n:,} | {theirs} | {per_account_requests:,} | {per_account:.2f} s | {ratio:.0f}x slower |")
     _BREAKDOWN[n] = breakdown
+
+
+def _follow_rows(client: Clients, admin: Sender, deployment: Any, opened: list[str]) -> None:
+    """A price move judged by the follower (the keeper's liquidation job) against a full scan, end to end: from the
+    new block to every account judged, requests counted as they reach the node."""
+    follower = AccountFollower(client)
+    follower.update()
+    feed = client.w3.eth.contract(address=deployment.token("WBTC").feed, abi=_feed_abi())
+    print(f"## A new block with a price move, {len(opened):,} accounts: followed against read again\n")
+    print("| pattern | JSON-RPC requests | wall time | ratio |")
+    print("| --- | ---: | ---: | ---: |")
+    admin.transact("move BTC", feed.functions.setAnswer(58_000 * 10**8))  # one new block, judged both ways
+    CountingProvider.requests, CountingProvider.methods = 0, {}
+    t0 = time.perf_counter()
+    full = scan(client)
+    rescan, rescan_requests = time.perf_counter() - t0, CountingProvider.requests
+    CountingProvider.requests, CountingProvider.methods = 0, {}
+    t0 = time.perf_counter()
+    followed = follower.update()
+    elapsed, requests = time.perf_counter() - t0, CountingProvider.requests
+    methods = ", ".join(f"{m} {c}" for m, c in sorted(CountingProvider.methods.items()))
+    assert followed.block == full.block and followed.liquidatable == full.liquidatable and follower.full_loads == 1
+    print(f"| followed: head, logs, one lens call; health from memory | {requests} | {elapsed:.3f} s | 1x |")
+    ratio = rescan / elapsed
+    print(f"| every account read again (lens pages) | {rescan_requests} | {rescan:.3f} s | {ratio:.0f}x slower |")
+    print(f"\nRequests of the followed block by method: {methods}.\n")
 
 
 def _feed_abi() -> Any:
