@@ -23,6 +23,7 @@ import {InterestLib} from "./libraries/InterestLib.sol";
 import {OracleLib} from "./libraries/OracleLib.sol";
 import {SubAccountLib} from "./libraries/SubAccountLib.sol";
 import {ValueLib} from "./libraries/ValueLib.sol";
+import {ExtSloads} from "./modules/ExtSloads.sol";
 import {LiquidationModule} from "./modules/LiquidationModule.sol";
 import {VaultBase} from "./modules/VaultBase.sol";
 
@@ -34,7 +35,7 @@ import {VaultBase} from "./modules/VaultBase.sol";
 ///      `IPrimeVault` for units, rounding and the health rule. Storage and shared internals live in
 ///      `VaultBase`; `liquidate` runs in `LiquidationModule` by delegatecall (Euler v2's modules), which
 ///      keeps this contract under the size limit.
-contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase {
+contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
     using SafeCast for int256;

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IExtSloads} from "../interfaces/IExtSloads.sol";
 import {IPrimeVault} from "../interfaces/IPrimeVault.sol";
 import {ITradingModule} from "../interfaces/ITradingModule.sol";
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
+import {InterestLib} from "../libraries/InterestLib.sol";
+import {MathLib} from "../libraries/MathLib.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
 
 /// @title PrimeVaultLens
@@ -17,6 +20,10 @@ contract PrimeVaultLens {
 
     /// @notice Venue slots per market in the trading module's slot numbering (market x VENUE_SLOTS + venue).
     uint256 public constant VENUE_SLOTS = 4;
+
+    // Storage slots of the mappings the lens reads (see `_page`).
+    uint256 private constant VAULT_ACCOUNTS_SLOT = 9;
+    uint256 private constant VAULT_COLLATERAL_SLOT = 10;
 
     /// @notice A page size of zero or above MAX_PAGE_SIZE.
     error InvalidPageSize(uint256 limit, uint256 max);
@@ -125,6 +132,11 @@ contract PrimeVaultLens {
         }
     }
 
+    /// @dev Reads the vault's part from its storage in two `extSloads` calls per page (the accounts' records,
+    ///      the collateral they hold) instead of a call per account and asset, zero balances included; positions
+    ///      come from the trading module's view, one call per account. The slots follow PrimeVault's layout of
+    ///      this version (`forge inspect PrimeVault storageLayout`); the lens's tests compare every field with
+    ///      the contracts' own views.
     function _page(IPrimeVault vault, address[] memory touched, uint256 offset, uint256 limit)
         private
         view
@@ -132,20 +144,53 @@ contract PrimeVaultLens {
     {
         address[] memory listed;
         (listed, total) = vault.listedAccounts(offset, limit);
-        address[] memory assets = vault.collateralAssets();
-        ITradingModule trading = ITradingModule(vault.tradingModule());
         page = new AccountSnapshot[](touched.length + listed.length);
         for (uint256 k; k < page.length; ++k) {
-            address account = k < touched.length ? touched[k] : listed[k - touched.length];
-            AccountSnapshot memory row = page[k];
-            row.account = account;
-            row.baseBalance = vault.baseBalanceOf(account);
-            row.collateral = new uint256[](assets.length);
-            for (uint256 i; i < assets.length; ++i) {
-                row.collateral[i] = vault.collateralBalanceOf(account, assets[i]);
+            page[k].account = k < touched.length ? touched[k] : listed[k - touched.length];
+        }
+        _readBalances(vault, page);
+        ITradingModule trading = ITradingModule(vault.tradingModule());
+        if (address(trading) != address(0)) {
+            for (uint256 k; k < page.length; ++k) {
+                (page[k].openSlots, page[k].positions) = trading.positionsOf(page[k].account);
             }
-            if (address(trading) != address(0)) {
-                (row.openSlots, row.positions) = trading.positionsOf(account);
+        }
+    }
+
+    /// @dev Base balances (present value at the accrued indexes, rounded as `baseBalanceOf`) and the collateral
+    ///      balances of the assets each account's mask says it holds (the others are zero).
+    function _readBalances(IPrimeVault vault, AccountSnapshot[] memory page) private view {
+        address[] memory assets = vault.collateralAssets();
+        IPrimeVault.MarketState memory market = vault.marketState();
+        bytes32[] memory slots = new bytes32[](page.length);
+        for (uint256 k; k < page.length; ++k) {
+            slots[k] = keccak256(abi.encode(page[k].account, VAULT_ACCOUNTS_SLOT));
+        }
+        bytes32[] memory records = IExtSloads(address(vault)).extSloads(slots);
+        uint256 held;
+        uint256[] memory masks = new uint256[](page.length);
+        for (uint256 k; k < page.length; ++k) {
+            uint256 record = uint256(records[k]);
+            // Account: int104 principal, then uint16 assetsIn.
+            int256 principal = int104(uint104(record));
+            page[k].baseBalance = InterestLib.presentValue(principal, market.supplyIndex, market.borrowIndex);
+            masks[k] = (record >> 104) & ((1 << assets.length) - 1);
+            held += MathLib.popCount(masks[k]);
+            page[k].collateral = new uint256[](assets.length);
+        }
+        slots = new bytes32[](held);
+        uint256 j;
+        for (uint256 k; k < page.length; ++k) {
+            bytes32 inner = keccak256(abi.encode(page[k].account, VAULT_COLLATERAL_SLOT));
+            for (uint256 i; masks[k] >> i != 0; ++i) {
+                if ((masks[k] >> i) & 1 == 1) slots[j++] = keccak256(abi.encode(assets[i], inner));
+            }
+        }
+        bytes32[] memory balances = IExtSloads(address(vault)).extSloads(slots);
+        j = 0;
+        for (uint256 k; k < page.length; ++k) {
+            for (uint256 i; masks[k] >> i != 0; ++i) {
+                if ((masks[k] >> i) & 1 == 1) page[k].collateral[i] = uint256(balances[j++]);
             }
         }
     }

@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {TradingFixture} from "./utils/TradingFixture.sol";
 import {PrimeVaultLens} from "../../contracts/periphery/PrimeVaultLens.sol";
 import {IPrimeVault} from "../../contracts/interfaces/IPrimeVault.sol";
+import {ITradingModule} from "../../contracts/interfaces/ITradingModule.sol";
 import {InterestLib} from "../../contracts/libraries/InterestLib.sol";
 
 /// @notice The lens's one-call reads for a keeper that follows events: `riskState` equals what the vault's and
@@ -103,5 +104,31 @@ contract LensFollowTest is TradingFixture {
         address[] memory touched = new address[](1);
         vm.expectRevert(abi.encodeWithSelector(PrimeVaultLens.InvalidPageSize.selector, 1001, 1000));
         lens.follow(vault, touched, 0, 1000);
+    }
+
+    /// @dev The lens reads storage directly (`extSloads`): every field of every row equals the contracts' views,
+    ///      for accounts with several assets, debt, supply and positions on both venues.
+    function test_everyFieldEqualsTheViews() public {
+        _deposit(bob, bob, wbtc, 0.3e8);
+        _executeSplit(_submit(bob, bob, BTC_MARKET, -0.2e18, 50_000e18), 0.1e18, 0.1e18);
+        _executeOn(_submit(alice, alice, BTC_MARKET, 0.1e18, 70_000e18), RABBIT, 0.1e18);
+        vm.warp(block.timestamp + 3 days);
+        _setEthPrice(ETH_PRICE);
+        btcFeed.setAnswer(BTC_PRICE);
+        (PrimeVaultLens.AccountSnapshot[] memory rows,) = lens.accounts(vault, 0, 100);
+        address[] memory assets = vault.collateralAssets();
+        uint256 positions;
+        for (uint256 k; k < rows.length; ++k) {
+            PrimeVaultLens.AccountSnapshot memory row = rows[k];
+            assertEq(row.baseBalance, vault.baseBalanceOf(row.account), "base balance");
+            for (uint256 i; i < assets.length; ++i) {
+                assertEq(row.collateral[i], vault.collateralBalanceOf(row.account, assets[i]), "collateral");
+            }
+            (uint16 openSlots, ITradingModule.Position[] memory held) = trading.positionsOf(row.account);
+            assertEq(row.openSlots, openSlots, "open slots");
+            assertEq(keccak256(abi.encode(row.positions)), keccak256(abi.encode(held)), "positions");
+            positions += held.length;
+        }
+        assertEq(positions, 4, "alice's ETH and BTC, bob's BTC short at two venues");
     }
 }
