@@ -13,21 +13,11 @@ from keeper.client.clients import Clients
 from keeper.client.lens import AccountSnapshot, RiskState, snapshots
 from keeper.risk.account_book import AccountBook
 from keeper.risk.health import WAD, HealthArrays, PerpArrays, RiskParameters
+from keeper.risk.liquidation_gas import LiquidationGasModel
 from keeper.risk.screening import screen
 
-# Gas of one account in a liquidation batch and of the batch itself, with margin. The gas snapshot
-# (snapshots/PrimeVault.json) has a partial liquidation of a lending account at 38,144 per account in a batch
-# of 50; moving positions to the backstop book adds about 80,000 per open (market, venue) slot (measured on
-# anvil: 10 accounts with 4 slots each, 353,000 per account), so an account's figure grows with its slots.
-LIQUIDATION_GAS_PER_ACCOUNT = 45_000
-LIQUIDATION_GAS_PER_SLOT = 90_000
+# What a batch is budgeted besides its accounts: 21,000 intrinsic, the vault's dispatch and calldata, with margin.
 LIQUIDATION_GAS_BASE = 120_000
-
-
-def liquidation_gas(open_slots: int = 0) -> int:
-    """Gas budgeted for one account in a liquidation batch: the collateral part, plus the backstop takeover
-    of each open perp slot."""
-    return LIQUIDATION_GAS_PER_ACCOUNT + LIQUIDATION_GAS_PER_SLOT * open_slots
 
 
 @dataclass(frozen=True)
@@ -125,10 +115,10 @@ def assess(clients: Clients, state: RiskState, book: AccountBook) -> Scan:
 
 def batches(accounts: Sequence[str], gas_budget: int, gas: Sequence[int] | int | None = None) -> list[list[str]]:
     """Splits `accounts` (in order) into batches whose estimated gas stays within `gas_budget`: `gas` is each
-    account's figure (one for all, or one per account; default a lending account's). Every account is in
-    some batch, even one whose own figure exceeds the budget."""
+    account's figure (one for all, or one per account; default a lending account's before any measurement). Every
+    account is in some batch, even one whose own figure exceeds the budget."""
     if gas is None or isinstance(gas, int):
-        figures = [liquidation_gas() if gas is None else gas] * len(accounts)
+        figures = [LiquidationGasModel().gas() if gas is None else gas] * len(accounts)
     else:
         figures = list(gas)
     if len(figures) != len(accounts):

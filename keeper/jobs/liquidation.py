@@ -10,7 +10,8 @@ from keeper.client.vault import LiquidationResult
 from keeper.exceptions import TransactionReverted
 from keeper.follower import AccountFollower
 from keeper.jobs.context import JobContext
-from keeper.liquidator import Scan, batches, liquidation_gas
+from keeper.liquidator import Scan, batches
+from keeper.risk.liquidation_gas import LiquidationGasModel
 
 log = logging.getLogger("primevault.keeper")
 
@@ -23,6 +24,7 @@ class LiquidationJob:
     def __init__(self, context: JobContext) -> None:
         self.context = context
         self.follower = AccountFollower(context.clients, context.config.shard)
+        self.gas_model = LiquidationGasModel()  # learnt from the batches this job sends
         self.last_scan: Scan | None = None
 
     def run(self) -> list[LiquidationResult]:
@@ -62,13 +64,13 @@ class LiquidationJob:
 
     def liquidate(self, found: Scan) -> list[LiquidationResult]:
         """Liquidates every due account, with or without positions (the vault moves positions to its backstop
-        book, so no venue is involved), most underwater first, in batches sized by each account's gas (more
-        for each open perp slot). All batches are sent together, so that on a chain with several
-        transactions per block they land in the same blocks. The vault skips accounts it cannot liquidate
-        (`LiquidationSkipped`) instead of reverting; should a whole batch still revert, it is retried in
-        halves, so that no account keeps the others in its batch from being liquidated."""
+        book, so no venue is involved), most underwater first, in batches sized by each account's gas (more for
+        each open perp slot; the figures are fitted to the gas of the batches mined so far). All batches are sent
+        together, so that on a chain with several transactions per block they land in the same blocks. The vault
+        skips accounts it cannot liquidate (`LiquidationSkipped`) instead of reverting; should a whole batch still
+        revert, it is retried in halves, so that no account keeps the others in its batch from being liquidated."""
         c = self.context
-        gas = [liquidation_gas(found.open_slots.get(a, 0)) for a in found.liquidatable]
+        gas = [self.gas_model.gas(found.open_slots.get(a, 0)) for a in found.liquidatable]
         pending = batches(found.liquidatable, c.config.gas_budget, gas)
         c.metrics.liquidations_sent.inc(len(found.liquidatable))
         results: list[LiquidationResult] = []
@@ -87,6 +89,8 @@ class LiquidationJob:
                         log.error("account %s could not be liquidated: %s", batch[0], outcome.error)
                     continue
                 c.metrics.liquidations_mined.inc(len(outcome.liquidated))
+                slots = sum(found.open_slots.get(a, 0) for a in batch)
+                self.gas_model.observe(len(batch), slots, outcome.gas_used)
                 for account, reason in outcome.skipped:
                     c.metrics.liquidations_skipped.labels(reason.name).inc()
                     log.warning("account %s skipped by the vault: %s", account, reason)

@@ -20,8 +20,9 @@ from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
 from keeper.devnet.deploy import seed_local_liquidity
 from keeper.exceptions import MissingRoleError
-from keeper.liquidator import LIQUIDATION_GAS_BASE, batches, liquidation_gas
+from keeper.liquidator import LIQUIDATION_GAS_BASE, batches
 from keeper.risk.backstop import MAX_SLICE_SHARE
+from keeper.risk.liquidation_gas import LiquidationGasModel
 from tests.python.conftest import Chain
 
 PAUSE_TRADE = 1 << 3
@@ -89,7 +90,7 @@ def test_accounts_with_and_without_positions_are_liquidated_together(traders: Ch
         borrower.deposit(account, "WBTC", 10**7)
         borrower.withdraw(account, "USDC", 4_700 * 10**6)
     # A budget for three lending accounts, or one with positions: several batches, all sent in one cycle.
-    budget = LIQUIDATION_GAS_BASE + 3 * liquidation_gas()
+    budget = LIQUIDATION_GAS_BASE + 3 * LiquidationGasModel().gas()
     keeper = keeper_for(traders, tmp_path, gas_budget=max(budget, 200_000))
     traders.set_price("WBTC", 54_000)
     results = keeper.jobs.liquidation.run()
@@ -101,17 +102,22 @@ def test_accounts_with_and_without_positions_are_liquidated_together(traders: Ch
     assert len(results) >= 2, "sized into several batches"
     assert all(not traders.client(0).health(a).liquidatable for a in liquidated)
     assert alice.backstop(), "the position account's liquidation moved part of it to the backstop"
+    model = keeper.jobs.liquidation.gas_model
+    measured = sum(r.gas_used for r in results)
+    assert (model.per_account, model.per_slot) != (LiquidationGasModel().per_account, LiquidationGasModel().per_slot)
+    assert 4 * model.per_account + 2 * model.per_slot <= measured, "four accounts, two slots: fitted to what was used"
 
 
 def test_batches_are_sized_by_each_accounts_gas() -> None:
     accounts = [f"0x{i:040x}" for i in range(6)]
-    gas = [liquidation_gas(0)] * 3 + [liquidation_gas(4)] * 3
-    budget = LIQUIDATION_GAS_BASE + liquidation_gas(4) + liquidation_gas(0)
+    model = LiquidationGasModel()
+    gas = [model.gas(0)] * 3 + [model.gas(4)] * 3
+    budget = LIQUIDATION_GAS_BASE + model.gas(4) + model.gas(0)
     split = batches(accounts, budget, gas)
     assert [a for b in split for a in b] == accounts, "every account, in order"
     for batch in split:
         assert LIQUIDATION_GAS_BASE + sum(gas[accounts.index(a)] for a in batch) <= budget
-    assert batches(accounts[:1], 1, liquidation_gas(16)) == [accounts[:1]], "an account alone over budget still goes"
+    assert batches(accounts[:1], 1, model.gas(16)) == [accounts[:1]], "an account alone over budget still goes"
 
 
 def test_the_vault_skips_an_account_it_cannot_price_and_liquidates_the_rest(traders: Chain) -> None:

@@ -1,0 +1,50 @@
+"""How much gas one account takes in a liquidation batch, learnt from the batches the keeper sends: a least-squares
+fit of each mined batch's gas over its accounts and their open perp slots, with a margin, so that batches sized to
+the gas budget fill blocks on the chain the keeper runs on, not on a figure measured elsewhere. Pure: no I/O."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+# Before any batch is measured: the gas snapshot (snapshots/PrimeVault.json) has a partial liquidation of a
+# lending account at about 38,150 per account in a batch of 50, and moving a position to the backstop book
+# adds about 80,000 per open (market, venue) slot (anvil: 10 accounts with 4 slots each, 353,000 per account).
+DEFAULT_PER_ACCOUNT = 45_000
+DEFAULT_PER_SLOT = 90_000
+# What a batch costs besides its accounts: 21,000 intrinsic and about 34,000 of dispatch (an empty batch).
+BATCH_OVERHEAD = 55_000
+MARGIN = 1.1  # a batch sized from the fit still fits its budget when accounts cost a little more than the average
+OBSERVATIONS = 64
+
+
+class LiquidationGasModel:
+    """Per-account and per-slot gas, the defaults until batches are observed, then fitted to the last
+    `OBSERVATIONS` batches (the per-slot figure only once a batch held positions)."""
+
+    def __init__(self, per_account: float = DEFAULT_PER_ACCOUNT, per_slot: float = DEFAULT_PER_SLOT) -> None:
+        self.per_account = float(per_account)
+        self.per_slot = float(per_slot)
+        self._observed: deque[tuple[int, int, int]] = deque(maxlen=OBSERVATIONS)
+
+    def gas(self, open_slots: int = 0) -> int:
+        """Gas to budget for one account with `open_slots` open perp slots."""
+        return math.ceil(MARGIN * (self.per_account + self.per_slot * open_slots))
+
+    def observe(self, accounts: int, open_slots: int, gas_used: int) -> None:
+        """One mined batch of `accounts` accounts holding `open_slots` open slots in all, which used `gas_used`."""
+        if accounts <= 0:
+            return
+        self._observed.append((accounts, open_slots, gas_used))
+        rows = np.array(self._observed, dtype=np.float64)
+        work = np.maximum(rows[:, 2] - BATCH_OVERHEAD, 0.0)
+        if np.any(rows[:, 1] > 0) and np.linalg.matrix_rank(rows[:, :2]) == 2:
+            (per_account, per_slot), *_ = np.linalg.lstsq(rows[:, :2], work, rcond=None)
+            if per_account > 0 and per_slot > 0:
+                self.per_account, self.per_slot = float(per_account), float(per_slot)
+                return
+        # Lending batches alone (or a fit that says nothing sensible): the per-slot figure stays, and the
+        # per-account one is what is left of each batch's gas per account, at its largest.
+        self.per_account = max(1.0, float(np.max((work - self.per_slot * rows[:, 1]) / rows[:, 0])))
