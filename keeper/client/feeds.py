@@ -8,6 +8,7 @@ from decimal import Decimal
 from functools import cached_property
 
 from web3 import Web3
+from web3.contract.contract import ContractFunction
 from web3.types import BlockIdentifier, TxReceipt
 
 from keeper.chain.transactions import Sender
@@ -43,5 +44,8 @@ class FeedClient(ContractClient):
 
     def set_answer(self, price: Decimal) -> TxReceipt:
         """Sets the local mock feed's answer (devnet and tests only: a real feed is set by its oracle network)."""
-        answer = int(price.scaleb(self.decimals).to_integral_value())
-        return self.send("set price", self.contract.functions.setAnswer(answer))
+        return self.send("set price", self.set_answer_call(price))
+
+    def set_answer_call(self, price: Decimal) -> ContractFunction:
+        """`set_answer`'s call, unsent: for sending several feeds' answers together."""
+        return self.contract.functions.setAnswer(int(price.scaleb(self.decimals).to_integral_value()))

@@ -56,13 +56,14 @@ from keeper.devnet.deploy import (
 from keeper.devnet.dydx.chain import MAINNET_LIKE_MARKETS, Chain
 from keeper.devnet.plot import plot_crash
 from keeper.devnet.rabbitx.exchange import ExchangeConfig
-from keeper.exceptions import DevnetServiceError
+from keeper.exceptions import DevnetServiceError, TransactionReverted
 from keeper.liquidator import scan
 
 KEEPER_DEV_ACCOUNT = 9
 RESERVES = 50_000  # USDC the protocol starts with
 SEAT_MARGIN = 250_000  # USDC each seat's account at its venue starts with
 DYDX_MNEMONIC = DEV_MNEMONIC  # the keeper's dYdX wallet on the devnet (anvil's public phrase: never for real funds)
+CRASH_BLOCK_SECONDS = 1  # the local chain's block time during the crash (automine before it)
 DYDX_BLOCK_INTERVAL = 0.25  # seconds per block of the dYdX replica; orders live 20 blocks
 EXTRA_POOL = 3_000_000  # USDC lent to the pool on top of the local seed, so 200+ borrowers find liquidity
 
@@ -167,9 +168,12 @@ def run_crash(
                 reserves_before = vault.market().reserves
                 steps = _crash_steps(crash)
                 start_block = w3.eth.block_number
+                # From here blocks come on a timer, as on a live chain, instead of one per transaction: every
+                # liquidation the keeper sends after a price step can land in the block after it.
+                w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+                w3.provider.make_request("evm_setIntervalMining", [CRASH_BLOCK_SECONDS])  # type: ignore[arg-type]
                 for step in steps:
-                    _set_prices(w3, admin, deployment, step.eth, step.btc)
-                    step.block = w3.eth.block_number
+                    step.block = _set_prices(w3, admin, deployment, step.eth, step.btc)
                     _wait_until_clear(clients, timeout=30)
                     _sell_absorbed(vault, admin)
                     found = scan(clients)
@@ -471,11 +475,17 @@ def _crash_steps(crash: float) -> list[Step]:
     return steps
 
 
-def _set_prices(w3: Web3, admin: Sender, d: Deployment, eth: float, btc: float) -> None:
+def _set_prices(w3: Web3, admin: Sender, d: Deployment, eth: float, btc: float) -> int:
+    """Both feeds' answers, sent together so that they share a block; returns that block."""
+    updates = []
     for symbol, price in (("WETH", eth), ("WBTC", btc)):
         feed = d.token(symbol).feed
         assert feed is not None, "collateral has a feed"
-        FeedClient(w3, feed, admin).set_answer(Decimal(price))
+        updates.append(FeedClient(w3, feed, admin).set_answer_call(Decimal(price)))
+    receipts = admin.transact_all("set prices", updates)
+    blocks = [r["blockNumber"] for r in receipts if not isinstance(r, TransactionReverted)]
+    assert len(blocks) == len(updates), f"price updates failed: {receipts}"
+    return max(blocks)
 
 
 def _wait_until_clear(clients: Clients, timeout: float) -> None:
