@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS = {
     "PrimeVault": "contracts/PrimeVault.sol",
     "PrimeVaultLens": "contracts/periphery/PrimeVaultLens.sol",
+    "PrimeVaultLender": "contracts/periphery/PrimeVaultLender.sol",
     "TradingModule": "contracts/TradingModule.sol",
     "DydxAdapter": "contracts/adapters/DydxAdapter.sol",
     "RabbitAdapter": "contracts/adapters/RabbitAdapter.sol",

@@ -15,6 +15,7 @@ from typing import Any
 ARTIFACT_NAMES = (
     "PrimeVault",
     "PrimeVaultLens",
+    "PrimeVaultLender",
     "TradingModule",
     "DydxAdapter",
     "RabbitAdapter",

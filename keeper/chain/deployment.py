@@ -56,6 +56,7 @@ class Deployment:
     trading: ChecksumAddress | None = None  # the trading module
     venues: tuple[VenueInfo, ...] = ()
     markets: tuple[MarketInfo, ...] = ()  # perp markets, in market-id order
+    lender: ChecksumAddress | None = None  # the ERC-4626 lender vault over the base asset
 
     def __post_init__(self) -> None:
         kinds = [v.fills_off_chain for v in self.venues]
@@ -123,6 +124,7 @@ class Deployment:
                     MarketInfo(str(m["ticker"]), Web3.to_checksum_address(str(m["feed"])))
                     for m in data.get("markets", [])
                 ),
+                lender=Web3.to_checksum_address(data["lender"]) if data.get("lender") else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"deployment file {path} is missing or has a bad field: {exc}") from None

@@ -49,6 +49,11 @@ def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None
         "ERC20InsufficientBalance": lambda: (
             f"your wallet holds {amount('balance')}, less than the {amount('needed')} needed"
         ),
+        "ERC4626ExceededMaxWithdraw": lambda: (
+            f"you can withdraw {usd('max')} now, less than the {usd('assets')} asked for: the rest is lent out to "
+            "borrowers until they repay or more is supplied (`primevault lend show`)"
+        ),
+        "ERC4626ExceededMaxDeposit": lambda: "deposits into the lender vault are paused; try again later",
         "SupplyCapExceeded": lambda: (
             f"the deposit would take the total to {amount('totalAfter')}, above the cap of {amount('cap')}"
         ),

@@ -133,14 +133,15 @@ WALLET_FUNDING = {"USDC": 1_000_000, "WETH": 100, "WBTC": 5}  # whole tokens `fu
 
 
 def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALENESS) -> Deployment:
-    """Deploys USDC, WETH and WBTC mocks, their feeds, the vault and its lens, the two perp venues with the
-    trading module and its adapters, lists collateral and markets, and gives the sender every role (admin,
-    risk manager, pause guardian, executor)."""
+    """Deploys USDC, WETH and WBTC mocks, their feeds, the vault, its lens and its ERC-4626 lender, the two perp
+    venues with the trading module and its adapters, lists collateral and markets, and gives the sender every role
+    (admin, risk manager, pause guardian, executor)."""
     w3 = sender.w3
     start_block = w3.eth.block_number
     base = TokenInfo("USDC", _create(sender, "MockERC20", "deploy USDC", "USD Coin", "USDC", 6), 6)
     vault = _create(sender, "PrimeVault", "deploy PrimeVault", base.address, sender.address)
     lens = _create(sender, "PrimeVaultLens", "deploy PrimeVaultLens")
+    lender = _create(sender, "PrimeVaultLender", "deploy PrimeVaultLender", vault, "PrimeVault USDC lender", "pvUSDC")
     collateral = []
     for spec in LOCAL_COLLATERAL:
         asset = _create(sender, "MockERC20", f"deploy {spec.symbol}", spec.name, spec.symbol, spec.decimals)
@@ -170,6 +171,7 @@ def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALEN
         trading=trading,
         venues=venues,
         markets=markets,
+        lender=lender,
     )
     _configure(sender, deployment, max_staleness)
     return deployment

@@ -58,6 +58,14 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("account", "set-operator", BAD_CHECKSUM), "wrong checksum"),
     (("account", "show", "0x0"), "'0x0' is not an address"),
     (("account", "show", "--sub", "-1"), "-1 is not in the range"),
+    # the lender vault
+    (("lend", "deposit", "1,5"), "has a comma"),
+    (("lend", "deposit", "0"), "must be greater than zero"),
+    (("lend", "deposit", "10000000000"), "your wallet holds"),
+    (("lend", "withdraw", "all"), "you hold no lender shares"),
+    (("lend", "withdraw", "5"), "less than the 5.00 USDC asked for"),
+    (("lend", "withdraw", "abc"), "is not a number"),
+    (("lend", "show", "0x12"), "'0x12' is not an address"),
     # orders
     (("trade", "submit", "DOGE-USD", "1", "--side", "buy"), "unknown market 'DOGE-USD'"),
     (("trade", "submit", "ETH-USD", "0", "--side", "buy"), "must be greater than zero"),

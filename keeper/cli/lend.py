@@ -1,0 +1,93 @@
+"""`primevault lend`: the ERC-4626 lender vault for passive lenders of the base asset, in human units."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from keeper.cli.context import CliContext, pass_context
+from keeper.cli.params import ADDRESS, JSON_OPTION
+from keeper.client.lender import LenderClient
+from keeper.exceptions import InputError
+from keeper.units import format_units, parse_amount
+
+
+@click.group()
+def lend() -> None:
+    """Lend the base asset through the ERC-4626 lender vault: shares of one supply position in PrimeVault."""
+
+
+def _remember_base(ctx: CliContext) -> None:
+    click.get_current_context().meta["primevault.symbol"] = ctx.deployment.base.symbol
+
+
+@lend.command()
+@click.argument("address", type=ADDRESS, required=False)
+@JSON_OPTION
+@pass_context
+def show(ctx: CliContext, address: str | None, as_json: bool) -> None:
+    """The lender vault's share price and rate, and ADDRESS's position (default: yours)."""
+    base = ctx.deployment.base
+    lender = LenderClient(ctx.w3, ctx.deployment)
+    holder = address or ctx.account.address
+    state = lender.state(ctx.reader().market().supply_rate_per_second)
+    position = lender.position(holder)
+    view = {
+        "holder": holder,
+        "shares": str(position.shares),
+        "value": format_units(position.assets, base.decimals),
+        "withdrawable_now": format_units(position.max_withdraw, base.decimals),
+        "total_assets": format_units(state.total_assets, base.decimals),
+        "share_price": f"{state.share_price:.6f}",
+        "supply_apr": f"{state.supply_apr:.4%}",
+        "symbol": base.symbol,
+    }
+    if as_json:
+        click.echo(json.dumps(view, indent=2))
+        return
+    click.echo(f"lender vault        {lender.address}")
+    click.echo(f"total lent          {view['total_assets']} {base.symbol}, supply rate {view['supply_apr']} a year")
+    click.echo(f"share price         {view['share_price']} {base.symbol} per share")
+    click.echo(f"{holder}: {view['value']} {base.symbol}, of which withdrawable now {view['withdrawable_now']}")
+
+
+@lend.command()
+@click.argument("amount")
+@pass_context
+def deposit(ctx: CliContext, amount: str) -> None:
+    """Lend AMOUNT of the base asset, e.g. `lend deposit 1000`."""
+    base = ctx.deployment.base
+    _remember_base(ctx)
+    units = parse_amount(amount, base.decimals, base.symbol)
+    receipt = LenderClient(ctx.w3, ctx.deployment, ctx.sender()).deposit(units)
+    click.echo(f"lent {format_units(units, base.decimals)} {base.symbol} (block {receipt['blockNumber']})")
+
+
+@lend.command()
+@click.argument("amount")
+@pass_context
+def withdraw(ctx: CliContext, amount: str) -> None:
+    """Withdraw AMOUNT of the base asset, or `all` of your shares."""
+    base = ctx.deployment.base
+    _remember_base(ctx)
+    lender = LenderClient(ctx.w3, ctx.deployment, ctx.sender())
+    if amount.lower() == "all":
+        before = lender.position(ctx.account.address)
+        if before.shares == 0:
+            raise InputError("you hold no lender shares: `primevault lend deposit AMOUNT` first")
+        if lender.max_redeem(ctx.account.address) < before.shares:
+            now, held = (format_units(v, base.decimals) for v in (before.max_withdraw, before.assets))
+            raise InputError(
+                f"only {now} of your {held} {base.symbol} can be withdrawn now, the rest is lent out: withdraw that "
+                "amount, or wait for repayments"
+            )
+        receipt = lender.redeem_all()
+        click.echo(
+            f"redeemed all shares, worth {format_units(before.assets, base.decimals)} {base.symbol} before "
+            f"rounding (block {receipt['blockNumber']})"
+        )
+        return
+    units = parse_amount(amount, base.decimals, base.symbol)
+    receipt = lender.withdraw(units)
+    click.echo(f"withdrew {format_units(units, base.decimals)} {base.symbol} (block {receipt['blockNumber']})")

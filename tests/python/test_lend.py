@@ -1,0 +1,59 @@
+"""`primevault lend` against anvil: a lender deposits through the ERC-4626 vault, a borrower pays interest, the
+lender withdraws with it; asking for more than the pool's idle cash is one clear line."""
+
+from __future__ import annotations
+
+import pytest
+
+from keeper.client.lender import LenderClient
+from keeper.client.tokens import TokenClient
+from tests.python.conftest import Chain
+from tests.python.test_cli import assert_one_line_error, run
+
+pytestmark = pytest.mark.chain
+
+
+def _borrow(chain: Chain, usdc: int) -> None:
+    """Dev account 3 borrows `usdc` base units against plenty of WETH."""
+    chain.mint(3, "WETH", 10_000)
+    owner = chain.account(3).address
+    chain.client(3).deposit(owner, "WETH", 10_000 * 10**18)
+    chain.client(3).withdraw(owner, "USDC", usdc)
+
+
+def test_a_lender_withdraws_with_interest(chain: Chain) -> None:
+    chain.mint(1, "USDC", 10_000)
+    me = chain.account(1).address
+    usdc = TokenClient(chain.w3, chain.deployment.base)
+    assert run(chain, "lend", "deposit", "10000").exit_code == 0
+    assert usdc.balance_of(me) == 0
+    lender = LenderClient(chain.w3, chain.deployment)
+    assert lender.position(me).assets == 10_000 * 10**6 - 1, "worth what PrimeVault credited (one unit of rounding)"
+    _borrow(chain, 9_000 * 10**6)  # 90% of the pool
+    chain.w3.provider.make_request("evm_increaseTime", [365 * 86_400])  # type: ignore[arg-type]
+    chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    shown = run(chain, "lend", "show", "--json")
+    assert shown.exit_code == 0, shown.output
+    assert '"symbol": "USDC"' in shown.output
+    assert lender.position(me).assets > 10_100 * 10**6, "a year of interest on a pool 90% lent"
+    assert_one_line_error(run(chain, "lend", "withdraw", "all"), "can be withdrawn now, the rest is lent out")
+    chain.mint(3, "USDC", 5_000)  # the interest on top of the 9,000 borrowed
+    chain.client(3).repay(chain.account(3).address)
+    result = run(chain, "lend", "withdraw", "all")
+    assert result.exit_code == 0, result.output
+    assert usdc.balance_of(me) > 10_100 * 10**6
+    assert lender.position(me).shares == 0
+
+
+def test_more_than_the_pools_cash_is_one_line(chain: Chain) -> None:
+    chain.mint(1, "USDC", 50_000)
+    assert run(chain, "lend", "deposit", "50000").exit_code == 0
+    cash = TokenClient(chain.w3, chain.deployment.base).balance_of(chain.deployment.vault)
+    _borrow(chain, cash - 1_000 * 10**6)  # 1,000 USDC left idle
+    assert_one_line_error(
+        run(chain, "lend", "withdraw", "5000"),
+        "you can withdraw 1,000.00 USDC now",
+        "less than the 5,000.00 USDC asked for",
+    )
+    assert_one_line_error(run(chain, "lend", "withdraw", "-3"), "amount")
+    assert run(chain, "lend", "withdraw", "1000").exit_code == 0
