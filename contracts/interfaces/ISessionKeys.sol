@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @title ISessionKeys
+/// @notice Scoped session keys for trading bots (after dYdX's authenticators, GMX's subaccounts and Hyperliquid's
+///         agent wallets): an owner grants a key the right to submit orders for some of its sub-accounts, in some
+///         markets, up to a notional per order and in total, until an expiry. The key never withdraws or
+///         transfers: the session contract holds only PERMISSION_TRADE on those sub-accounts and has no code that
+///         moves collateral.
+/// @dev Caveats. The owner must make this contract an operator with PERMISSION_TRADE of each sub-account in a
+///      scope (`IPrimeVault.setOperator`); removing that permission kills every order it placed (the trading
+///      module's operator rule). Notional is |size| x the larger of the order's limit price and the market's
+///      oracle price at submission, so a sell cannot understate it. A key's orders live at most until its
+///      expiry (their deadlines are clamped to it), and revoking the key cancels the ones still open; one already
+///      routed to an asynchronous venue (its children placed) finishes or expires with its children. A key
+///      can still lose money within its scope by trading badly: the caps bound how much it can trade, not PnL.
+interface ISessionKeys {
+    /// @notice What a key may do: sub-accounts as a bitmap of the owner's sub-account ids, markets as a bitmap
+    ///         of market ids, notional caps in USD WAD, expiry as a unix time.
+    struct Scope {
+        uint256 subAccounts;
+        uint256 markets;
+        uint128 maxNotionalPerOrder;
+        uint128 maxNotionalTotal;
+        uint64 expiry;
+    }
+
+    /// @notice A key's grant and how much of its total it has used.
+    struct Session {
+        address owner;
+        Scope scope;
+        uint128 notionalUsed;
+        bool revoked;
+    }
+
+    /// @notice An order a key signed for a relayer to submit (EIP-712).
+    struct SignedOrder {
+        address key;
+        uint8 subAccount;
+        uint8 market;
+        int256 size;
+        uint256 limitPrice;
+        uint256 deadline;
+        bool reduceOnly;
+        uint256 nonce;
+    }
+
+    event SessionGranted(address indexed owner, address indexed key, Scope scope);
+    event SessionRevoked(address indexed owner, address indexed key, uint256 ordersCancelled);
+    event SessionOrder(
+        address indexed key, uint256 indexed orderId, address indexed account, uint256 notional
+    );
+    event NoncesCancelled(address indexed key, uint256 below);
+
+    error SessionUnknown(address key);
+    error SessionNotOwner(address caller, address owner);
+    error SessionAlreadyGranted(address key);
+    error SessionExpired(address key, uint256 expiry);
+    error SessionIsRevoked(address key);
+    error SessionSubAccountNotInScope(address key, uint8 subAccount);
+    error SessionMarketNotInScope(address key, uint8 market);
+    error SessionOrderNotionalTooLarge(address key, uint256 notional, uint256 cap);
+    error SessionTotalNotionalExceeded(address key, uint256 used, uint256 cap);
+    error SessionTooManyOpenOrders(address key, uint256 max);
+    error SessionBadSignature(address key);
+    error SessionNonceUsed(address key, uint256 nonce);
+    error SessionSignatureExpired(uint256 deadline);
+    error SessionBadScope();
+
+    /// @notice Grants `key` the scope, for the caller's sub-accounts. One grant per key; `revoke` ends it.
+    function grant(address key, Scope calldata scope) external;
+
+    /// @notice Ends `key`'s session and cancels its open orders. Caller: the key's owner.
+    function revoke(address key) external;
+
+    /// @notice Submits an order as session key `msg.sender` for its owner's sub-account `subAccount`.
+    /// @return orderId The trading module's order id.
+    function submit(
+        uint8 subAccount,
+        uint8 market,
+        int256 size,
+        uint256 limitPrice,
+        uint256 deadline,
+        bool reduceOnly
+    ) external returns (uint256 orderId);
+
+    /// @notice Submits an order that session key `order.key` signed (EIP-712); anyone may relay it. Each nonce of a
+    ///         key is used once, and every nonce below `minNonce(key)` is void.
+    function submitSigned(SignedOrder calldata order, bytes calldata signature)
+        external
+        returns (uint256 orderId);
+
+    /// @notice Voids every nonce of key `msg.sender` below `below` (signed orders not yet relayed die).
+    function cancelNonces(uint256 below) external;
+
+    /// @notice The key's session.
+    function session(address key) external view returns (Session memory);
+
+    /// @notice The key's open orders placed through this contract (those not yet known to be done).
+    function openOrders(address key) external view returns (uint256[] memory);
+
+    /// @notice Nonces below this are void for `key`.
+    function minNonce(address key) external view returns (uint256);
+}

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+import {ISessionKeys} from "../interfaces/ISessionKeys.sol";
+import {ITradingModule} from "../interfaces/ITradingModule.sol";
+import {OracleLib} from "../libraries/OracleLib.sol";
+import {SubAccountLib} from "../libraries/SubAccountLib.sol";
+
+/// @title SessionKeys
+/// @notice Scoped session keys over the trading module: see `ISessionKeys`. An operator of the owner's
+///         sub-accounts with PERMISSION_TRADE only, so whatever a key signs or sends, collateral cannot leave.
+contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
+    /// @notice Open orders a key may have through this contract at once (revocation cancels them in one call).
+    uint256 public constant MAX_OPEN_ORDERS = 16;
+
+    bytes32 public constant SIGNED_ORDER_TYPEHASH = keccak256(
+        "SignedOrder(address key,uint8 subAccount,uint8 market,int256 size,uint256 limitPrice,uint256 deadline,"
+        "bool reduceOnly,uint256 nonce)"
+    );
+
+    /// @notice The trading module orders go to.
+    ITradingModule public immutable TRADING;
+
+    mapping(address key => Session) private _sessions;
+    mapping(address key => uint256[]) private _openOrders;
+    mapping(address key => uint256) private _minNonce;
+    mapping(address key => mapping(uint256 nonce => bool)) private _nonceUsed;
+
+    constructor(ITradingModule trading) EIP712("PrimeVault SessionKeys", "1") {
+        TRADING = trading;
+    }
+
+    /// @inheritdoc ISessionKeys
+    function grant(address key, Scope calldata scope) external {
+        if (_sessions[key].owner != address(0)) revert SessionAlreadyGranted(key);
+        if (
+            key == address(0) || scope.subAccounts == 0 || scope.markets == 0
+                || scope.expiry <= block.timestamp
+        ) {
+            revert SessionBadScope();
+        }
+        _sessions[key] = Session({owner: msg.sender, scope: scope, notionalUsed: 0, revoked: false});
+        emit SessionGranted(msg.sender, key, scope);
+    }
+
+    /// @inheritdoc ISessionKeys
+    function revoke(address key) external nonReentrant {
+        Session storage s = _sessions[key];
+        if (s.owner == address(0)) revert SessionUnknown(key);
+        if (msg.sender != s.owner) revert SessionNotOwner(msg.sender, s.owner);
+        s.revoked = true;
+        uint256[] memory orders = _openOrders[key];
+        delete _openOrders[key];
+        uint256 cancelled;
+        for (uint256 i; i < orders.length; ++i) {
+            if (TRADING.order(orders[i]).status != ITradingModule.OrderStatus.Open) continue;
+            TRADING.cancelOrder(orders[i]);
+            ++cancelled;
+        }
+        emit SessionRevoked(s.owner, key, cancelled);
+    }
+
+    /// @inheritdoc ISessionKeys
+    function submit(
+        uint8 subAccount,
+        uint8 market,
+        int256 size,
+        uint256 limitPrice,
+        uint256 deadline,
+        bool reduceOnly
+    ) external nonReentrant returns (uint256 orderId) {
+        return _submit(msg.sender, subAccount, market, size, limitPrice, deadline, reduceOnly);
+    }
+
+    /// @inheritdoc ISessionKeys
+    function submitSigned(SignedOrder calldata order, bytes calldata signature)
+        external
+        nonReentrant
+        returns (uint256 orderId)
+    {
+        if (order.nonce < _minNonce[order.key] || _nonceUsed[order.key][order.nonce]) {
+            revert SessionNonceUsed(order.key, order.nonce);
+        }
+        if (order.deadline <= block.timestamp) revert SessionSignatureExpired(order.deadline);
+        bytes32 digest = _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    SIGNED_ORDER_TYPEHASH,
+                    order.key,
+                    order.subAccount,
+                    order.market,
+                    order.size,
+                    order.limitPrice,
+                    order.deadline,
+                    order.reduceOnly,
+                    order.nonce
+                )
+            )
+        );
+        if (!SignatureChecker.isValidSignatureNow(order.key, digest, signature)) {
+            revert SessionBadSignature(order.key);
+        }
+        _nonceUsed[order.key][order.nonce] = true;
+        return _submit(
+            order.key,
+            order.subAccount,
+            order.market,
+            order.size,
+            order.limitPrice,
+            order.deadline,
+            order.reduceOnly
+        );
+    }
+
+    /// @inheritdoc ISessionKeys
+    function cancelNonces(uint256 below) external {
+        if (below > _minNonce[msg.sender]) _minNonce[msg.sender] = below;
+        emit NoncesCancelled(msg.sender, below);
+    }
+
+    /// @inheritdoc ISessionKeys
+    function session(address key) external view returns (Session memory) {
+        return _sessions[key];
+    }
+
+    /// @inheritdoc ISessionKeys
+    function openOrders(address key) external view returns (uint256[] memory) {
+        return _openOrders[key];
+    }
+
+    /// @inheritdoc ISessionKeys
+    function minNonce(address key) external view returns (uint256) {
+        return _minNonce[key];
+    }
+
+    /// @notice The EIP-712 domain separator (chain id and this contract's address).
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    function _submit(
+        address key,
+        uint8 subAccount,
+        uint8 market,
+        int256 size,
+        uint256 limitPrice,
+        uint256 deadline,
+        bool reduceOnly
+    ) private returns (uint256 orderId) {
+        Session storage s = _sessions[key];
+        Scope memory scope = s.scope;
+        if (s.owner == address(0)) revert SessionUnknown(key);
+        if (s.revoked) revert SessionIsRevoked(key);
+        if (block.timestamp >= scope.expiry) revert SessionExpired(key, scope.expiry);
+        if ((scope.subAccounts >> subAccount) & 1 == 0) revert SessionSubAccountNotInScope(key, subAccount);
+        if ((scope.markets >> market) & 1 == 0) revert SessionMarketNotInScope(key, market);
+        uint256 notional = _notional(market, size, limitPrice);
+        if (notional > scope.maxNotionalPerOrder) {
+            revert SessionOrderNotionalTooLarge(key, notional, scope.maxNotionalPerOrder);
+        }
+        uint256 used = s.notionalUsed + notional;
+        if (used > scope.maxNotionalTotal) {
+            revert SessionTotalNotionalExceeded(key, used, scope.maxNotionalTotal);
+        }
+        s.notionalUsed = uint128(used); // <= maxNotionalTotal, a uint128
+        _pruneDone(key);
+        if (_openOrders[key].length >= MAX_OPEN_ORDERS) {
+            revert SessionTooManyOpenOrders(key, MAX_OPEN_ORDERS);
+        }
+        address account = SubAccountLib.subAccount(s.owner, subAccount);
+        // The order dies with the session: its deadline is at most the key's expiry.
+        orderId = TRADING.submitOrder(
+            account, market, size, limitPrice, Math.min(deadline, scope.expiry), reduceOnly
+        );
+        _openOrders[key].push(orderId);
+        emit SessionOrder(key, orderId, account, notional);
+    }
+
+    /// @dev |size| x max(limit price, oracle price), rounded up: a sell's limit is a floor, so the oracle bounds
+    ///      what it can really trade at, and a buy's limit is what it may pay.
+    function _notional(uint8 market, int256 size, uint256 limitPrice) private view returns (uint256) {
+        ITradingModule.PerpMarket[] memory markets = TRADING.markets();
+        if (market >= markets.length) revert SessionMarketNotInScope(address(0), market);
+        ITradingModule.PerpMarket memory m = markets[market];
+        uint256 mark = OracleLib.read(m.feed, m.maxStaleness) * 10 ** (18 - m.feedDecimals);
+        return Math.mulDiv(SignedMath.abs(size), Math.max(limitPrice, mark), 1e18, Math.Rounding.Ceil);
+    }
+
+    /// @dev Drops the key's orders that are done (executed or cancelled), so that the list holds only live ones.
+    function _pruneDone(address key) private {
+        uint256[] storage orders = _openOrders[key];
+        for (uint256 i = orders.length; i > 0; --i) {
+            ITradingModule.OrderStatus status = TRADING.order(orders[i - 1]).status;
+            if (status == ITradingModule.OrderStatus.Open || status == ITradingModule.OrderStatus.Routed) {
+                continue;
+            }
+            orders[i - 1] = orders[orders.length - 1];
+            orders.pop();
+        }
+    }
+}

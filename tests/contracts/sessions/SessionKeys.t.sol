@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {ISessionKeys} from "../../../contracts/interfaces/ISessionKeys.sol";
+import {IPrimeVaultErrors} from "../../../contracts/interfaces/IPrimeVaultErrors.sol";
+import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
+import {SessionFixture} from "./SessionFixture.sol";
+
+/// @notice A bot trades within its scope, is refused outside it, and dies with its orders at revocation or expiry.
+contract SessionKeysTest is SessionFixture {
+    function test_theBotTradesWithinItsScope() public {
+        _grant();
+        uint256 id = _botBuys(1e18, 3_100e18);
+        ITradingModule.Order memory o = trading.order(id);
+        assertEq(o.account, alice);
+        assertEq(o.operator, address(sessions), "placed by the session contract as operator");
+        assertEq(o.deadline, block.timestamp + 1 hours);
+        _executeOn(id, DYDX, 1e18);
+        (, ITradingModule.Position[] memory held) = trading.positionsOf(alice);
+        assertEq(held.length, 1);
+        assertEq(sessions.session(bot).notionalUsed, 3_100e18, "|size| x the limit, above the mark");
+    }
+
+    function test_outsideTheScopeIsRefused() public {
+        _grant();
+        vm.startPrank(bot);
+        vm.expectRevert(
+            abi.encodeWithSelector(ISessionKeys.SessionMarketNotInScope.selector, bot, BTC_MARKET)
+        );
+        sessions.submit(0, BTC_MARKET, 0.1e18, 61_000e18, block.timestamp + 1 hours, false);
+        vm.expectRevert(abi.encodeWithSelector(ISessionKeys.SessionSubAccountNotInScope.selector, bot, 1));
+        sessions.submit(1, ETH_MARKET, 1e18, 3_100e18, block.timestamp + 1 hours, false);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ISessionKeys.SessionOrderNotionalTooLarge.selector, bot, 12_400e18, 10_000e18
+            )
+        );
+        sessions.submit(0, ETH_MARKET, 4e18, 3_100e18, block.timestamp + 1 hours, false);
+        // A sell with a tiny limit is valued at the oracle price, not its limit.
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ISessionKeys.SessionOrderNotionalTooLarge.selector, bot, 12_000e18, 10_000e18
+            )
+        );
+        sessions.submit(0, ETH_MARKET, -4e18, 1e18, block.timestamp + 1 hours, false);
+        sessions.submit(0, ETH_MARKET, 3e18, 3_100e18, block.timestamp + 1 hours, false);
+        sessions.submit(0, ETH_MARKET, 3e18, 3_100e18, block.timestamp + 1 hours, false);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ISessionKeys.SessionTotalNotionalExceeded.selector, bot, 27_900e18, 25_000e18
+            )
+        );
+        sessions.submit(0, ETH_MARKET, 3e18, 3_100e18, block.timestamp + 1 hours, false);
+        vm.stopPrank();
+    }
+
+    function test_theKeyCannotMoveCollateral() public {
+        _grant();
+        vm.startPrank(bot);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.NotAuthorized.selector, bot, alice, 1));
+        vault.withdraw(alice, address(weth), 1e18, bot);
+        vm.expectRevert();
+        vault.transfer(alice, address(uint160(alice) ^ 1), address(weth), 1e18);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.NotAuthorized.selector, bot, alice, 4));
+        trading.submitOrder(alice, ETH_MARKET, 1e18, 3_100e18, block.timestamp + 1 hours, false);
+        vm.stopPrank();
+    }
+
+    function test_revocationCancelsTheOpenOrders() public {
+        _grant();
+        uint256 first = _botBuys(1e18, 3_100e18);
+        uint256 second = _botBuys(1e18, 3_100e18);
+        _executeOn(first, DYDX, 1e18);
+        vm.prank(alice);
+        sessions.revoke(bot);
+        assertEq(uint8(trading.order(second).status), uint8(ITradingModule.OrderStatus.Cancelled));
+        assertEq(uint8(trading.order(first).status), uint8(ITradingModule.OrderStatus.Executed));
+        vm.expectRevert(abi.encodeWithSelector(ISessionKeys.SessionIsRevoked.selector, bot));
+        _botBuys(1e18, 3_100e18);
+    }
+
+    function test_onlyTheOwnerRevokes() public {
+        _grant();
+        vm.expectRevert(abi.encodeWithSelector(ISessionKeys.SessionNotOwner.selector, bot, alice));
+        vm.prank(bot);
+        sessions.revoke(bot);
+    }
+
+    function test_ordersDieAtTheExpiry() public {
+        _grant();
+        vm.prank(bot);
+        uint256 id = sessions.submit(0, ETH_MARKET, 1e18, 3_100e18, block.timestamp + 7 days, false);
+        assertEq(trading.order(id).deadline, block.timestamp + 1 days, "clamped to the session's expiry");
+        vm.warp(block.timestamp + 1 days);
+        _setEthPrice(ETH_PRICE);
+        vm.expectRevert(abi.encodeWithSelector(ISessionKeys.SessionExpired.selector, bot, block.timestamp));
+        _botBuys(1e18, 3_100e18);
+    }
+
+    function test_aSignedOrderIsRelayedOnceByAnyone() public {
+        _grant();
+        ISessionKeys.SignedOrder memory order = ISessionKeys.SignedOrder({
+            key: bot,
+            subAccount: 0,
+            market: ETH_MARKET,
+            size: 1e18,
+            limitPrice: 3_100e18,
+            deadline: block.timestamp + 1 hours,
+            reduceOnly: false,
+            nonce: 7
+        });
+        bytes memory signature = _sign(order);
+        vm.prank(makeAddr("relayer"));
+        uint256 id = sessions.submitSigned(order, signature);
+        assertEq(trading.order(id).account, alice);
+        vm.expectRevert(abi.encodeWithSelector(ISessionKeys.SessionNonceUsed.selector, bot, 7));
+        sessions.submitSigned(order, signature);
+        order.nonce = 3;
+        signature = _sign(order);
+        vm.prank(bot);
+        sessions.cancelNonces(5);
+        vm.expectRevert(abi.encodeWithSelector(ISessionKeys.SessionNonceUsed.selector, bot, 3));
+        sessions.submitSigned(order, signature);
+        order.nonce = 9;
+        signature = _sign(order);
+        order.size = 2e18; // tampered after signing
+        vm.expectRevert(abi.encodeWithSelector(ISessionKeys.SessionBadSignature.selector, bot));
+        sessions.submitSigned(order, signature);
+    }
+
+    function _sign(ISessionKeys.SignedOrder memory o) internal view returns (bytes memory) {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                sessions.SIGNED_ORDER_TYPEHASH(),
+                o.key,
+                o.subAccount,
+                o.market,
+                o.size,
+                o.limitPrice,
+                o.deadline,
+                o.reduceOnly,
+                o.nonce
+            )
+        );
+        bytes32 digest = keccak256(abi.encodePacked("\x19\x01", sessions.domainSeparator(), structHash));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(botKey, digest);
+        return abi.encodePacked(r, s, v);
+    }
+}
