@@ -17,6 +17,7 @@ CONTRACTS = {
     "PrimeVault": "contracts/PrimeVault.sol",
     "PrimeVaultLens": "contracts/periphery/PrimeVaultLens.sol",
     "PrimeVaultLender": "contracts/periphery/PrimeVaultLender.sol",
+    "SessionKeys": "contracts/periphery/SessionKeys.sol",
     "TradingModule": "contracts/TradingModule.sol",
     "DydxAdapter": "contracts/adapters/DydxAdapter.sol",
     "RabbitAdapter": "contracts/adapters/RabbitAdapter.sol",

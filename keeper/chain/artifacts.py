@@ -16,6 +16,7 @@ ARTIFACT_NAMES = (
     "PrimeVault",
     "PrimeVaultLens",
     "PrimeVaultLender",
+    "SessionKeys",
     "TradingModule",
     "DydxAdapter",
     "RabbitAdapter",

@@ -53,6 +53,23 @@ def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None
             f"you can withdraw {usd('max')} now, less than the {usd('assets')} asked for: the rest is lent out to "
             "borrowers until they repay or more is supplied (`primevault lend show`)"
         ),
+        "SessionMarketNotInScope": lambda: f"market {arg('market')} is not in this session key's scope",
+        "SessionSubAccountNotInScope": lambda: f"sub-account {arg('subAccount')} is not in this session key's scope",
+        "SessionOrderNotionalTooLarge": lambda: (
+            f"the order's notional {price('notional')} is above the session's cap of {price('cap')} an order"
+        ),
+        "SessionTotalNotionalExceeded": lambda: (
+            f"the session would reach {price('used')} of notional, above its total cap of {price('cap')}"
+        ),
+        "SessionExpired": lambda: "this session key has expired: ask the owner for a new grant",
+        "SessionIsRevoked": lambda: "this session key was revoked by its owner",
+        "SessionUnknown": lambda: f"{arg('key')} is not a session key: the owner grants it with `session grant`",
+        "SessionAlreadyGranted": lambda: f"{arg('key')} already has a session: revoke it first, or use another key",
+        "SessionNonceUsed": lambda: f"nonce {arg('nonce')} of this key was used or cancelled: sign the order again",
+        "SessionBadSignature": lambda: "the signature is not the session key's over this order",
+        "SessionSignatureExpired": lambda: "the signed order's deadline has passed: sign it again",
+        "SessionNotOwner": lambda: f"only the owner {arg('owner')} can revoke this session key",
+        "SessionBadScope": lambda: "a session needs sub-accounts, markets and an expiry in the future",
         "ERC4626ExceededMaxDeposit": lambda: "deposits into the lender vault are paused; try again later",
         "SupplyCapExceeded": lambda: (
             f"the deposit would take the total to {amount('totalAfter')}, above the cap of {amount('cap')}"

@@ -131,10 +131,12 @@ def cli(
 
 
 def _register() -> None:
-    from keeper.cli import account, demo, devnet, keeper_cmd, lend, quotes, trade
+    from keeper.cli import account, demo, devnet, keeper_cmd, lend, quotes, session, trade
 
     cli.add_command(account.account)
     cli.add_command(lend.lend)
+    cli.add_command(session.session)
+    cli.add_command(session.relay)
     cli.add_command(devnet.devnet)
     cli.add_command(devnet.deploy)
     cli.add_command(demo.demo)

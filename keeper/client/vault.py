@@ -207,6 +207,10 @@ class VaultClient(AccessControlledClient):
         fn = self.contract.functions.transfer(_checksum(source), _checksum(target), address, amount)
         return self.send(f"transfer {symbol}", fn)
 
+    def operator_permissions(self, account: str, operator: str) -> int:
+        fn = self.contract.functions.operatorPermissions(_checksum(account), _checksum(operator))
+        return int(self.read("read operator permissions", fn))
+
     def set_operator(self, account: str, operator: str, permissions: int) -> TxReceipt:
         fn = self.contract.functions.setOperator(_checksum(account), _checksum(operator), permissions)
         return self.send("set operator", fn)

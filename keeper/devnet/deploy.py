@@ -134,8 +134,8 @@ WALLET_FUNDING = {"USDC": 1_000_000, "WETH": 100, "WBTC": 5}  # whole tokens `fu
 
 def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALENESS) -> Deployment:
     """Deploys USDC, WETH and WBTC mocks, their feeds, the vault, its lens and its ERC-4626 lender, the two perp
-    venues with the trading module and its adapters, lists collateral and markets, and gives the sender every role
-    (admin, risk manager, pause guardian, executor)."""
+    venues with the trading module, its adapters and the session keys, lists collateral and markets, and gives the
+    sender every role (admin, risk manager, pause guardian, executor)."""
     w3 = sender.w3
     start_block = w3.eth.block_number
     base = TokenInfo("USDC", _create(sender, "MockERC20", "deploy USDC", "USD Coin", "USDC", 6), 6)
@@ -154,6 +154,7 @@ def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALEN
     markets = tuple(MarketInfo(m.ticker, _feed_of(collateral, m.feed_symbol)) for m in LOCAL_MARKETS)
     venues = _deploy_venues(sender, base, markets, max_staleness)
     trading = _create(sender, "TradingModule", "deploy TradingModule", vault, sender.address)
+    sessions = _create(sender, "SessionKeys", "deploy SessionKeys", trading)
     venues = tuple(_with_adapter(sender, trading, base.address, venue) for venue in venues)
     deployment = Deployment(
         chain_id=w3.eth.chain_id,
@@ -172,6 +173,7 @@ def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALEN
         venues=venues,
         markets=markets,
         lender=lender,
+        sessions=sessions,
     )
     _configure(sender, deployment, max_staleness)
     return deployment

@@ -66,6 +66,14 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("lend", "withdraw", "5"), "less than the 5.00 USDC asked for"),
     (("lend", "withdraw", "abc"), "is not a number"),
     (("lend", "show", "0x12"), "'0x12' is not an address"),
+    # session keys
+    (("session", "grant", "0x12", "--market", "ETH-USD", "--max-order", "1", "--max-total", "2"), "not an address"),
+    (("session", "grant", OPERATOR, "--market", "DOGE-USD", "--max-order", "1", "--max-total", "2"), "unknown market"),
+    (("session", "grant", OPERATOR, "--market", "ETH-USD", "--max-order", "5", "--max-total", "2"), "is above"),
+    (("session", "grant", OPERATOR, "--market", "ETH-USD", "--max-order", "x", "--max-total", "2"), "not a number"),
+    (("session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", "3000"), "is not a session key"),
+    (("session", "revoke", OPERATOR), "is not a session key"),
+    (("relay", "/nonexistent/order.json"), "does not exist"),
     # orders
     (("trade", "submit", "DOGE-USD", "1", "--side", "buy"), "unknown market 'DOGE-USD'"),
     (("trade", "submit", "ETH-USD", "0", "--side", "buy"), "must be greater than zero"),

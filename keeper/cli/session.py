@@ -1,0 +1,168 @@
+"""`primevault session` and `primevault relay`: scoped session keys for trading bots (the owner grants, lists and
+revokes; the key trades, or signs orders that anyone relays)."""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import click
+from eth_typing import ChecksumAddress
+
+from keeper.cli.context import CliContext, pass_context
+from keeper.cli.params import ADDRESS, JSON_OPTION
+from keeper.client.sessions import OrderIntent, SessionKeysClient, SessionScope, SignedOrder
+from keeper.client.vault import PERMISSIONS, sub_account
+from keeper.exceptions import InputError
+from keeper.units import format_units, parse_amount
+
+WAD = 10**18
+
+
+@click.group()
+def session() -> None:
+    """Session keys: let a bot trade some of your sub-accounts and markets, within caps, until an expiry."""
+
+
+def _chain_time(ctx: CliContext) -> int:
+    """Expiries and deadlines are judged by the chain's clock, not this machine's."""
+    return int(ctx.w3.eth.get_block("latest")["timestamp"])
+
+
+def _client(ctx: CliContext, write: bool = True) -> SessionKeysClient:
+    return SessionKeysClient(ctx.w3, ctx.deployment, ctx.sender() if write else None)
+
+
+@session.command()
+@click.argument("key", type=ADDRESS)
+@click.option("--sub", "subs", type=click.IntRange(0, 255), multiple=True, default=(0,), show_default=True)
+@click.option("--market", "markets", multiple=True, required=True, help="A ticker the key may trade; repeatable.")
+@click.option("--max-order", "max_order", required=True, help="Largest notional of one order, USD.")
+@click.option("--max-total", "max_total", required=True, help="Notional of all its orders together, USD.")
+@click.option("--hours", type=click.FloatRange(0.01, 24 * 365), default=24, show_default=True)
+@pass_context
+def grant(
+    ctx: CliContext, key: ChecksumAddress, subs: tuple[int, ...], markets: tuple[str, ...], max_order: str,
+    max_total: str, hours: float,
+) -> None:  # fmt: skip
+    """Grant session KEY the right to trade your sub-accounts --sub in --market, within the caps.
+
+    The session contract is made an operator of each sub-account with the trade permission only (your other
+    operator permissions on it are kept); the key can never withdraw or transfer.
+    """
+    tickers = [ctx.deployment.market(m).ticker for m in markets]
+    market_ids = tuple(i for i, m in enumerate(ctx.deployment.markets) if m.ticker in tickers)
+    per_order = parse_amount(max_order, 18, "USD")
+    total = parse_amount(max_total, 18, "USD")
+    if per_order > total:
+        raise InputError(f"--max-order {max_order} is above --max-total {max_total}: an order could never use it all")
+    client = _client(ctx)
+    vault = ctx.writer()
+    for sub in subs:
+        account = sub_account(ctx.account.address, sub)
+        held = vault.operator_permissions(account, client.address)
+        if not held & PERMISSIONS["trade"]:
+            vault.set_operator(account, client.address, held | PERMISSIONS["trade"])
+    expiry = _chain_time(ctx) + int(hours * 3600)
+    client.grant(key, SessionScope(tuple(subs), market_ids, per_order, total, expiry))
+    click.echo(
+        f"granted {key}: sub-accounts {', '.join(map(str, subs))}, {', '.join(tickers)}, up to "
+        f"{Decimal(per_order) / WAD:,.2f} USD an order and {Decimal(total) / WAD:,.2f} USD in all, for {hours:g} h"
+    )
+
+
+@session.command()
+@click.argument("key", type=ADDRESS)
+@pass_context
+def revoke(ctx: CliContext, key: ChecksumAddress) -> None:
+    """Revoke session KEY now; its open orders are cancelled."""
+    cancelled = _client(ctx).revoke(key)
+    click.echo(f"revoked {key}; {cancelled} open order(s) cancelled")
+
+
+@session.command("list")
+@JSON_OPTION
+@pass_context
+def list_sessions(ctx: CliContext, as_json: bool) -> None:
+    """The session keys you granted, with what they used and their open orders."""
+    client = _client(ctx, write=False)
+    views = [client.session(k) for k in client.keys_of(ctx.account.address)]
+    now = _chain_time(ctx)
+    rows: list[dict[str, object]] = []
+    for v in views:
+        status = "revoked" if v.revoked else ("expired" if v.scope.expiry <= now else "active")
+        tickers = [ctx.deployment.markets[m].ticker for m in v.scope.markets if m < len(ctx.deployment.markets)]
+        rows.append(
+            {
+                "key": v.key,
+                "status": status,
+                "sub_accounts": list(v.scope.sub_accounts),
+                "markets": tickers,
+                "used_usd": format_units(v.notional_used, 18, 2),
+                "max_total_usd": format_units(v.scope.max_notional_total, 18, 2),
+                "expiry": v.scope.expiry,
+                "open_orders": list(v.open_orders),
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no session keys granted")
+    for r in rows:
+        click.echo(
+            f"{r['key']}  {r['status']!s:<8} subs {r['sub_accounts']} markets {r['markets']}  used "
+            f"{r['used_usd']} of {r['max_total_usd']} USD  open orders {r['open_orders'] or 'none'}"
+        )
+
+
+@session.command("trade")
+@click.argument("market")
+@click.argument("size")
+@click.option("--side", type=click.Choice(["buy", "sell"]), required=True)
+@click.option("--limit", "limit_text", required=True, help="Worst average price accepted, USD.")
+@click.option("--sub", "sub_id", type=click.IntRange(0, 255), default=0, show_default=True)
+@click.option("--ttl", type=click.IntRange(1, 30 * 86_400), default=600, show_default=True, help="Seconds to live.")
+@click.option("--reduce-only", is_flag=True)
+@click.option("--sign-only", is_flag=True, help="Print the signed order as JSON for `primevault relay` instead.")
+@click.option("--nonce", type=click.IntRange(0), help="The signed order's nonce (default: the time in ms).")
+@pass_context
+def trade_as_key(
+    ctx: CliContext, market: str, size: str, side: str, limit_text: str, sub_id: int, ttl: int, reduce_only: bool,
+    sign_only: bool, nonce: int | None,
+) -> None:  # fmt: skip
+    """As a session key (your key is the session's), submit or sign an order for SIZE of MARKET on the owner's
+    sub-account --sub."""
+    ticker = ctx.deployment.market(market).ticker
+    market_id = next(i for i, m in enumerate(ctx.deployment.markets) if m.ticker == ticker)
+    amount = Decimal(parse_amount(size, 18)) / WAD
+    limit = Decimal(parse_amount(limit_text, 18, "USD")) / WAD
+    direction = 1 if side == "buy" else -1
+    order = OrderIntent(sub_id, market_id, direction * amount, limit, _chain_time(ctx) + ttl, reduce_only)
+    if sign_only:
+        signed = _client(ctx, write=False).sign(
+            ctx.account, order, nonce if nonce is not None else time.time_ns() // 10**6
+        )
+        click.echo(json.dumps(signed.to_json(), indent=2))
+        return
+    order_id = _client(ctx).submit(order)
+    click.echo(f"order {order_id}: {side} {amount.normalize():f} {ticker} as session key, limit {limit:,.2f}")
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_context
+def relay(ctx: CliContext, file: Path) -> None:
+    """Submit a signed order from FILE (the JSON `session trade --sign-only` prints); you pay the gas."""
+    try:
+        signed = SignedOrder.from_json(json.loads(file.read_text()))
+    except FileNotFoundError:
+        raise InputError(f"{file} does not exist") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"{file} is not a signed order ({exc}): use the JSON `session trade --sign-only` prints"
+        ) from None
+    order_id = _client(ctx).relay(signed)
+    click.echo(f"order {order_id}: relayed for session key {signed.key}")

@@ -1,0 +1,72 @@
+"""Session keys from the CLI against anvil: a trader grants a bot a key, the bot trades within its scope and is
+refused outside it (one line), signs an order a relayer submits, cannot move collateral, and the grant is revoked
+with the bot's open orders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from keeper.client.sessions import SessionKeysClient
+from tests.python.conftest import Chain
+from tests.python.test_cli import assert_one_line_error, run
+from tests.python.test_keeper_jobs import keeper_for, traders, trading  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.chain
+
+OWNER, BOT, RELAYER = 1, 4, 5
+
+
+def _order_id(output: str) -> int:
+    return int(output.split(":")[0].removeprefix("order "))
+
+
+def test_a_bot_trades_within_its_session_and_dies_with_it(traders: Chain, tmp_path: Path) -> None:  # noqa: F811
+    chain = traders
+    owner, bot = chain.account(OWNER).address, chain.account(BOT).address
+    granted = run(
+        chain, "session", "grant", bot, "--market", "ETH-USD", "--max-order", "10000", "--max-total", "25000",
+        dev=OWNER,
+    )  # fmt: skip
+    assert granted.exit_code == 0, granted.output
+    assert "up to 10,000.00 USD an order" in granted.output
+
+    placed = run(chain, "session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", "3100", dev=BOT)
+    assert placed.exit_code == 0, placed.output
+    first = _order_id(placed.output)
+    keeper_for(chain, tmp_path).jobs.orders.run()
+    assert [p.market for p in trading(chain, OWNER).positions(owner)] == ["ETH-USD"]
+
+    assert_one_line_error(
+        run(chain, "session", "trade", "BTC-USD", "0.1", "--side", "buy", "--limit", "61000", dev=BOT),
+        "not in this session key's scope",
+    )
+    assert_one_line_error(
+        run(chain, "session", "trade", "ETH-USD", "4", "--side", "buy", "--limit", "3100", dev=BOT),
+        "above the session's cap of 10,000.00 USD an order",
+    )
+    assert_one_line_error(run(chain, "account", "withdraw", "1", "WETH", "--account", owner, dev=BOT), "not the owner")
+
+    signed = run(chain, "session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", "3100", "--sign-only", dev=BOT)
+    assert signed.exit_code == 0, signed.output
+    path = tmp_path / "order.json"
+    path.write_text(signed.output)
+    assert json.loads(signed.output)["key"] == bot
+    relayed = run(chain, "relay", str(path), dev=RELAYER)
+    assert relayed.exit_code == 0, relayed.output
+    assert_one_line_error(run(chain, "relay", str(path), dev=RELAYER), "was used or cancelled")
+    pending = _order_id(relayed.output)
+
+    revoked = run(chain, "session", "revoke", bot, dev=OWNER)
+    assert revoked.exit_code == 0, revoked.output
+    assert "1 open order(s) cancelled" in revoked.output
+    assert trading(chain, OWNER).order(pending).status == "cancelled"
+    assert trading(chain, OWNER).order(first).status != "cancelled"
+    assert_one_line_error(
+        run(chain, "session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", "3100", dev=BOT), "was revoked"
+    )
+    listed = run(chain, "session", "list", "--json", dev=OWNER)
+    assert json.loads(listed.output)[0]["status"] == "revoked"
+    assert SessionKeysClient(chain.w3, chain.deployment).session(bot).notional_used == 6_200 * 10**18
