@@ -27,10 +27,13 @@ from keeper.daemon.config import KeeperConfig, load_config
 from keeper.daemon.runner import Keeper
 from keeper.devnet.deploy import seed_local_liquidity
 from keeper.exceptions import ConfigError
-from keeper.liquidator import scan
+from keeper.liquidator import LIQUIDATION_GAS_BASE, scan
+from keeper.risk.liquidation_gas import LiquidationGasModel
 from tests.python.conftest import Chain
 
 OWNER = 3  # dev account whose sub-accounts are the borrowers
+
+TWO_PER_BATCH = LIQUIDATION_GAS_BASE + 2 * LiquidationGasModel().gas()  # a budget for two lending accounts
 
 
 def open_loans(chain: Chain, count: int, debt: int = 2300, weth: int = 10**18, owner: int = OWNER) -> list[str]:
@@ -134,7 +137,7 @@ def open_loans_more(chain: Chain, count: int) -> list[str]:
 
 def test_the_batches_of_one_cycle_are_sent_together_and_share_a_block(chain: Chain, tmp_path: Path) -> None:
     accounts = open_loans(chain, 8)
-    keeper = keeper_for(chain, tmp_path, gas_budget=210_000, replace_after=60.0)  # two accounts per batch
+    keeper = keeper_for(chain, tmp_path, gas_budget=TWO_PER_BATCH, replace_after=60.0)
     chain.set_price("WETH", 2700)
     price_block = chain.w3.eth.block_number
     blocks_when_sent: list[int] = []
@@ -154,7 +157,7 @@ def test_the_batches_of_one_cycle_are_sent_together_and_share_a_block(chain: Cha
 
 def test_a_dry_run_simulates_every_batch_and_sends_nothing(chain: Chain, tmp_path: Path, caplog: Any) -> None:
     accounts = open_loans(chain, 4)
-    keeper = keeper_for(chain, tmp_path, gas_budget=210_000, dry_run=True)
+    keeper = keeper_for(chain, tmp_path, gas_budget=TWO_PER_BATCH, dry_run=True)
     chain.set_price("WETH", 2700)
     block = chain.w3.eth.block_number
     with caplog.at_level("INFO", logger="primevault.keeper"):
