@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
@@ -91,6 +92,26 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
         nonReentrant
         whenNotPaused(PAUSE_DEPOSIT)
     {
+        _deposit(account, asset, amount);
+    }
+
+    /// @inheritdoc IPrimeVault
+    function depositWithPermit(
+        address account,
+        address asset,
+        uint256 amount,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external nonReentrant whenNotPaused(PAUSE_DEPOSIT) {
+        // A permit someone replayed first has already set the allowance: the deposit goes on, and fails as a
+        // plain deposit would if the allowance is not there.
+        try IERC20Permit(asset).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
+        _deposit(account, asset, amount);
+    }
+
+    function _deposit(address account, address asset, uint256 amount) private {
         if (amount == 0) revert ZeroAmount();
         if (account == address(0)) revert ZeroAddress();
         _accrue();

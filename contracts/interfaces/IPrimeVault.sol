@@ -87,6 +87,20 @@ interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
     /// @param amount Amount in the asset's units.
     function deposit(address account, address asset, uint256 amount) external;
 
+    /// @notice `deposit` with the caller's ERC-2612 permit for exactly `amount` to this vault, in one transaction
+    ///         and one signature (no separate approval).
+    /// @dev A permit that fails (already used, for instance replayed by someone who saw it) is ignored: the deposit
+    ///      then needs the allowance to be there, as a plain deposit does.
+    function depositWithPermit(
+        address account,
+        address asset,
+        uint256 amount,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external;
+
     /// @notice Withdraws `amount` of `asset` from `account` to `receiver`.
     /// @dev Caller: the owner, or an operator with PERMISSION_WITHDRAW. For the base asset, withdrawing past
     ///      the balance borrows: the debt must be at least `minBorrow()` and the account must stay at or
