@@ -107,6 +107,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
     ) external nonReentrant whenNotPaused(PAUSE_DEPOSIT) {
         // A permit someone replayed first has already set the allowance: the deposit goes on, and fails as a
         // plain deposit would if the allowance is not there.
+        // slither-disable-next-line reentrancy-no-eth (nonReentrant; an unlisted asset reverts in _deposit)
         try IERC20Permit(asset).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
         _deposit(account, asset, amount);
     }

@@ -112,7 +112,7 @@ contract PrimeVaultLender is ERC4626, ReentrancyGuardTransient {
     }
 
     function _credited(uint256 assets) private pure returns (uint256) {
-        return assets == 0 ? 0 : assets - 1;
+        return assets - Math.min(assets, 1);
     }
 
     function _idleCash() private view returns (uint256) {

@@ -167,7 +167,7 @@ contract PrimeVaultLens {
             slots[k] = keccak256(abi.encode(page[k].account, VAULT_ACCOUNTS_SLOT));
         }
         bytes32[] memory records = IExtSloads(address(vault)).extSloads(slots);
-        uint256 held;
+        uint256 held = 0;
         uint256[] memory masks = new uint256[](page.length);
         for (uint256 k; k < page.length; ++k) {
             uint256 record = uint256(records[k]);
@@ -179,7 +179,7 @@ contract PrimeVaultLens {
             page[k].collateral = new uint256[](assets.length);
         }
         slots = new bytes32[](held);
-        uint256 j;
+        uint256 j = 0;
         for (uint256 k; k < page.length; ++k) {
             bytes32 inner = keccak256(abi.encode(page[k].account, VAULT_COLLATERAL_SLOT));
             for (uint256 i; masks[k] >> i != 0; ++i) {

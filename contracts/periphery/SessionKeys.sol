@@ -57,7 +57,7 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
         s.revoked = true;
         uint256[] memory orders = _openOrders[key];
         delete _openOrders[key];
-        uint256 cancelled;
+        uint256 cancelled = 0;
         for (uint256 i; i < orders.length; ++i) {
             if (TRADING.order(orders[i]).status != ITradingModule.OrderStatus.Open) continue;
             TRADING.cancelOrder(orders[i]);
@@ -175,6 +175,7 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
         }
         address account = SubAccountLib.subAccount(s.owner, subAccount);
         // The order dies with the session: its deadline is at most the key's expiry.
+        // slither-disable-next-line reentrancy-no-eth (every entry point is nonReentrant; the id comes from the call)
         orderId = TRADING.submitOrder(
             account, market, size, limitPrice, Math.min(deadline, scope.expiry), reduceOnly
         );
