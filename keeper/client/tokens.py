@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
 from web3 import Web3
+from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.types import TxReceipt
 
 from keeper.chain.deployment import TokenInfo
 from keeper.chain.transactions import Sender
 from keeper.client.base import ContractClient
+
+
+@dataclass(frozen=True)
+class PermitSignature:
+    """An ERC-2612 permit, signed: the `deadline, v, r, s` a permit-aware entry point takes."""
+
+    deadline: int
+    v: int
+    r: bytes
+    s: bytes
 
 
 class TokenClient(ContractClient):
@@ -26,6 +42,50 @@ class TokenClient(ContractClient):
     def approve(self, spender: str, amount: int) -> TxReceipt:
         fn = self.contract.functions.approve(Web3.to_checksum_address(spender), amount)
         return self.send(f"approve {self.info.symbol}", fn)
+
+    def supports_permit(self) -> bool:
+        """Whether the token has ERC-2612 `permit` with an ERC-5267 domain (OpenZeppelin's ERC20Permit does)."""
+        try:
+            self.contract.functions.eip712Domain().call()
+            self.contract.functions.nonces(self.address).call()
+        except (ContractLogicError, Web3RPCError, ValueError):
+            return False
+        return True
+
+    def sign_permit(self, owner: LocalAccount, spender: str, amount: int, deadline: int) -> PermitSignature:
+        """`owner`'s ERC-2612 permit for `spender` to take exactly `amount`, signed with eth-account's EIP-712."""
+        _, name, version, chain_id, verifying, _, _ = self.contract.functions.eip712Domain().call()
+        nonce = int(self.contract.functions.nonces(owner.address).call())
+        typed = encode_typed_data(
+            full_message={
+                "types": {
+                    "EIP712Domain": [
+                        {"name": "name", "type": "string"},
+                        {"name": "version", "type": "string"},
+                        {"name": "chainId", "type": "uint256"},
+                        {"name": "verifyingContract", "type": "address"},
+                    ],
+                    "Permit": [
+                        {"name": "owner", "type": "address"},
+                        {"name": "spender", "type": "address"},
+                        {"name": "value", "type": "uint256"},
+                        {"name": "nonce", "type": "uint256"},
+                        {"name": "deadline", "type": "uint256"},
+                    ],
+                },
+                "primaryType": "Permit",
+                "domain": {"name": name, "version": version, "chainId": chain_id, "verifyingContract": verifying},
+                "message": {
+                    "owner": owner.address,
+                    "spender": Web3.to_checksum_address(spender),
+                    "value": amount,
+                    "nonce": nonce,
+                    "deadline": deadline,
+                },
+            }
+        )
+        signed = Account.sign_message(typed, owner.key)
+        return PermitSignature(deadline, signed.v, signed.r.to_bytes(32), signed.s.to_bytes(32))
 
     def mint(self, to: str, amount: int) -> TxReceipt:
         """The local mocks' open faucet (devnet and tests only: real tokens have none)."""

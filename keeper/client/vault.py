@@ -19,6 +19,8 @@ from keeper.client.tokens import TokenClient
 from keeper.exceptions import TransactionReverted
 
 MAX_UINT256 = 2**256 - 1
+PERMIT_SECONDS = 3600  # how long a deposit's permit signature stays valid
+
 PERMISSIONS = {"withdraw": 1 << 0, "transfer": 1 << 1, "trade": 1 << 2}
 PAUSE_TRADE = 1 << 3  # the pause flag that stops order execution (IPrimeVault's PAUSE_TRADE)
 
@@ -181,7 +183,18 @@ class VaultClient(AccessControlledClient):
     # ------------------------------------------------------------------ writes
 
     def deposit(self, account: str, symbol: str, amount: int) -> TxReceipt:
+        """Deposits `amount` of `symbol` from the signer: one transaction with an ERC-2612 permit for exactly the
+        amount when the token has one and the allowance is short, else an exact approval first."""
         token = self.deployment.token(symbol)
+        client = TokenClient(self.w3, token, self.signer())
+        owner = self.signer().account
+        if client.allowance(owner.address, self.address) < amount and client.supports_permit():
+            deadline = int(self.w3.eth.get_block("latest")["timestamp"]) + PERMIT_SECONDS
+            p = client.sign_permit(owner, self.address, amount, deadline)
+            fn = self.contract.functions.depositWithPermit(
+                _checksum(account), token.address, amount, p.deadline, p.v, p.r, p.s
+            )
+            return self.send(f"deposit {symbol}", fn)
         self._approve(token, amount)
         fn = self.contract.functions.deposit(_checksum(account), token.address, amount)
         return self.send(f"deposit {symbol}", fn)

@@ -30,6 +30,18 @@ def test_deposits_in_each_decimal_size(chain: Chain) -> None:
     assert health.initial_requirement == 3_900 * 10**6
 
 
+def test_a_deposit_is_one_transaction_with_a_permit(chain: Chain) -> None:
+    chain.mint(1, "WETH", 3)
+    client = chain.client(1)
+    me = chain.account(1).address
+    nonce = chain.w3.eth.get_transaction_count(me)
+    receipt = client.deposit(me, "WETH", 2 * 10**18)
+    assert chain.w3.eth.get_transaction_count(me) == nonce + 1, "no separate approval"
+    assert receipt["to"] == chain.deployment.vault
+    assert client.collateral_balance(me, "WETH") == 2 * 10**18
+    assert client.token("WETH").allowance(me, chain.deployment.vault) == 0, "the permit was for exactly the deposit"
+
+
 def test_borrow_accrues_interest_across_a_time_jump(chain: Chain) -> None:
     chain.mint(2, "USDC", 100_000)
     lender = chain.client(2)
