@@ -7,8 +7,6 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from web3 import Web3
@@ -17,10 +15,21 @@ from web3.types import TxReceipt
 
 from keeper.chain.deployment import Deployment
 from keeper.chain.transactions import Sender
+from keeper.chain.typed_data import sign_typed
 from keeper.client.base import ContractClient
 from keeper.exceptions import ConfigError
 
 WAD = 10**18
+SIGNED_ORDER_FIELDS = [  # SessionKeys.SIGNED_ORDER_TYPEHASH
+    {"name": "key", "type": "address"},
+    {"name": "subAccount", "type": "uint8"},
+    {"name": "market", "type": "uint8"},
+    {"name": "size", "type": "int256"},
+    {"name": "limitPrice", "type": "uint256"},
+    {"name": "deadline", "type": "uint256"},
+    {"name": "reduceOnly", "type": "bool"},
+    {"name": "nonce", "type": "uint256"},
+]
 
 
 @dataclass(frozen=True)
@@ -173,37 +182,13 @@ class SessionKeysClient(ContractClient):
             "reduceOnly": order.reduce_only,
             "nonce": nonce,
         }
-        typed = encode_typed_data(
-            full_message={
-                "types": {
-                    "EIP712Domain": [
-                        {"name": "name", "type": "string"},
-                        {"name": "version", "type": "string"},
-                        {"name": "chainId", "type": "uint256"},
-                        {"name": "verifyingContract", "type": "address"},
-                    ],
-                    "SignedOrder": [
-                        {"name": "key", "type": "address"},
-                        {"name": "subAccount", "type": "uint8"},
-                        {"name": "market", "type": "uint8"},
-                        {"name": "size", "type": "int256"},
-                        {"name": "limitPrice", "type": "uint256"},
-                        {"name": "deadline", "type": "uint256"},
-                        {"name": "reduceOnly", "type": "bool"},
-                        {"name": "nonce", "type": "uint256"},
-                    ],
-                },
-                "primaryType": "SignedOrder",
-                "domain": {
-                    "name": "PrimeVault SessionKeys",
-                    "version": "1",
-                    "chainId": self.w3.eth.chain_id,
-                    "verifyingContract": self.address,
-                },
-                "message": message,
-            }
-        )
-        signature = Account.sign_message(typed, account.key).signature
+        domain = {
+            "name": "PrimeVault SessionKeys",
+            "version": "1",
+            "chainId": self.w3.eth.chain_id,
+            "verifyingContract": self.address,
+        }
+        signature = sign_typed(account, domain, "SignedOrder", SIGNED_ORDER_FIELDS, message).signature
         return SignedOrder(
             account.address,
             order.sub_account,

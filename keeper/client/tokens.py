@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3RPCError
@@ -13,6 +11,7 @@ from web3.types import TxReceipt
 
 from keeper.chain.deployment import TokenInfo
 from keeper.chain.transactions import Sender
+from keeper.chain.typed_data import sign_typed
 from keeper.client.base import ContractClient
 
 
@@ -56,35 +55,25 @@ class TokenClient(ContractClient):
         """`owner`'s ERC-2612 permit for `spender` to take exactly `amount`, signed with eth-account's EIP-712."""
         _, name, version, chain_id, verifying, _, _ = self.contract.functions.eip712Domain().call()
         nonce = int(self.contract.functions.nonces(owner.address).call())
-        typed = encode_typed_data(
-            full_message={
-                "types": {
-                    "EIP712Domain": [
-                        {"name": "name", "type": "string"},
-                        {"name": "version", "type": "string"},
-                        {"name": "chainId", "type": "uint256"},
-                        {"name": "verifyingContract", "type": "address"},
-                    ],
-                    "Permit": [
-                        {"name": "owner", "type": "address"},
-                        {"name": "spender", "type": "address"},
-                        {"name": "value", "type": "uint256"},
-                        {"name": "nonce", "type": "uint256"},
-                        {"name": "deadline", "type": "uint256"},
-                    ],
-                },
-                "primaryType": "Permit",
-                "domain": {"name": name, "version": version, "chainId": chain_id, "verifyingContract": verifying},
-                "message": {
-                    "owner": owner.address,
-                    "spender": Web3.to_checksum_address(spender),
-                    "value": amount,
-                    "nonce": nonce,
-                    "deadline": deadline,
-                },
-            }
+        signed = sign_typed(
+            owner,
+            {"name": name, "version": version, "chainId": chain_id, "verifyingContract": verifying},
+            "Permit",
+            [
+                {"name": "owner", "type": "address"},
+                {"name": "spender", "type": "address"},
+                {"name": "value", "type": "uint256"},
+                {"name": "nonce", "type": "uint256"},
+                {"name": "deadline", "type": "uint256"},
+            ],
+            {
+                "owner": owner.address,
+                "spender": Web3.to_checksum_address(spender),
+                "value": amount,
+                "nonce": nonce,
+                "deadline": deadline,
+            },
         )
-        signed = Account.sign_message(typed, owner.key)
         return PermitSignature(deadline, signed.v, signed.r.to_bytes(32), signed.s.to_bytes(32))
 
     def mint(self, to: str, amount: int) -> TxReceipt:
