@@ -28,6 +28,7 @@ log = logging.getLogger("primevault.keeper")
 
 RESCAN_BLOCKS = 300  # about an hour of 12-second blocks
 KEEP_HASHES = 128
+KEEP_ORDER_ACCOUNTS = 100_000  # order ids' accounts remembered, the newest; an older one is read again if needed
 
 
 class AccountFollower:
@@ -51,7 +52,7 @@ class AccountFollower:
         self._last: Scan | None = None
         self._loaded_at = -1
         self._hashes: OrderedDict[int, bytes] = OrderedDict()
-        self._order_accounts: dict[int, ChecksumAddress] = {}
+        self._order_accounts: OrderedDict[int, ChecksumAddress] = OrderedDict()
 
     @property
     def block(self) -> int:
@@ -78,6 +79,8 @@ class AccountFollower:
         touched = set(touches.accounts)
         for order_id in touches.filled_orders:
             touched.add(self._order_account(order_id))
+        while len(self._order_accounts) > KEEP_ORDER_ACCOUNTS:  # a long-running daemon sees every order ever
+            self._order_accounts.popitem(last=False)
         return self._follow(sorted(touched), number, block_hash)
 
     def _full_load(self, number: int, block_hash: bytes) -> Scan:

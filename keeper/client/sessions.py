@@ -103,8 +103,9 @@ class SignedOrder:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SignedOrder:
+        bytes.fromhex(str(data["signature"]).removeprefix("0x"))  # a malformed signature fails here, not at sending
         return cls(
-            key=str(data["key"]),
+            key=Web3.to_checksum_address(str(data["key"])),
             sub_account=int(data["sub_account"]),
             market=int(data["market"]),
             size=int(data["size"]),

@@ -70,3 +70,13 @@ def test_a_bot_trades_within_its_session_and_dies_with_it(traders: Chain, tmp_pa
     listed = run(chain, "session", "list", "--json", dev=OWNER)
     assert json.loads(listed.output)[0]["status"] == "revoked"
     assert SessionKeysClient(chain.w3, chain.deployment).session(bot).notional_used == 6_200 * 10**18
+
+
+def test_a_malformed_signed_order_file_is_one_line(chain: Chain, tmp_path: Path) -> None:
+    good = {"sub_account": "0", "market": "0", "size": "1", "limit_price": "1", "deadline": "1", "nonce": "1"}
+    for broken in ({"key": "0x12", "signature": "0x00"}, {"key": chain.account(BOT).address, "signature": "0xzz"}):
+        path = tmp_path / "order.json"
+        path.write_text(json.dumps({**good, "reduce_only": False, **broken}))
+        assert_one_line_error(run(chain, "relay", str(path), dev=RELAYER), "is not a signed order")
+    path.write_text("not json")
+    assert_one_line_error(run(chain, "relay", str(path), dev=RELAYER), "is not a signed order")
