@@ -12,7 +12,7 @@ FORGE := $(or $(shell command -v forge 2>/dev/null),$(CURDIR)/node_modules/@foun
 SLITHER_VENV := .venv-slither
 SLITHER_VERSION := 0.11.6
 
-.PHONY: help setup build test test-fast test-contracts test-python lint slither demo devnet gas bench clean
+.PHONY: help setup build web test test-fast test-contracts test-python lint slither demo devnet gas bench clean screenshots
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -41,6 +41,17 @@ build: setup ## Compile the contracts and export the ABIs the Python package shi
 	$(FORGE) build
 	$(BIN)/python scripts/export_artifacts.py
 
+# The web app (web/): type-checked by tsc, bundled by esbuild into web/dist, which `primevault web` serves. No CDN:
+# everything the page loads is in the bundle.
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/tsconfig.json
+web: web/dist/index.html ## Build the web app into web/dist (`primevault web` serves it)
+
+web/dist/index.html: node_modules/.installed $(WEB_SOURCES)
+	node_modules/.bin/tsc -p web
+	node_modules/.bin/esbuild web/src/main.tsx --bundle --outdir=web/dist/assets --entry-names=app --jsx=automatic \
+		--jsx-import-source=preact --target=es2022 --minify --sourcemap --log-level=warning
+	cp web/index.html $@
+
 test: build test-contracts test-python lint ## Run every test: forge (unit, fuzz, invariant, gas), pytest, ruff, mypy, Slither
 
 # For development: seconds, not minutes. No anvil, no Slither, no fuzzing: the Python unit tests (those not marked
@@ -57,7 +68,7 @@ test-contracts: build
 	@grep -E "^\| (PrimeVault|LiquidationModule|TradingModule|AsyncOrderModule|PrimeVaultLens) " build/sizes.txt
 	$(FORGE) test
 
-test-python: build
+test-python: build web
 	$(BIN)/pytest
 
 lint: setup slither ## Static checks: ruff, mypy, forge fmt, Slither

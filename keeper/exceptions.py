@@ -30,7 +30,7 @@ class NotEnoughLiquidityError(PrimeVaultError):
 
 
 class ToolNotFoundError(PrimeVaultError):
-    """A Foundry binary (anvil, forge, cast) is neither on PATH nor installed from npm."""
+    """A tool (anvil, forge, cast, chromium) is neither on PATH nor installed from npm."""
 
 
 class AnvilError(PrimeVaultError):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import dataclasses
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 from web3 import Web3
 
 from keeper.chain.anvil import Anvil
+from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account
 from keeper.chain.revert import error_decoder
 from keeper.chain.transactions import Sender
@@ -36,14 +39,25 @@ def devnet(ctx: CliContext, port: int | None, fund: bool) -> None:
 
     Starts anvil, deploys PrimeVault and writes the deployment file.
     """
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
+    with running_devnet(ctx.deployment_path, port, fund):
+        click.echo("try: primevault --dev-account 1 account deposit 2 WETH; Ctrl-C stops the chain")
+        stop.wait()
+        click.echo("stopping anvil")
+
+
+@contextmanager
+def running_devnet(deployment_path: Path, port: int | None, fund: bool) -> Iterator[Deployment]:
+    """Anvil with PrimeVault deployed, liquidity seeded, the keeper's roles granted and the deployment written to
+    `deployment_path` (what it holds is printed); anvil stops on leaving the block. Shared by `devnet` and `web
+    --devnet`."""
     with Anvil(port=port) as node:
         w3 = Web3(Web3.HTTPProvider(node.url))
         sender = Sender(w3, dev_account(0), error_decoder())
         deployment = dataclasses.replace(deploy_local_system(sender), rpc_url=node.url)
         seed_local_liquidity(sender, deployment)
         grant_keeper_roles(sender, deployment, dev_account(KEEPER_DEV_ACCOUNT).address)
-        deployment.save(ctx.deployment_path)
+        deployment.save(deployment_path)
         if fund:
             wallets = [dev_account(i).address for i in range(1, 10)]
             fund_wallets(sender, deployment, wallets)
@@ -55,13 +69,11 @@ def devnet(ctx: CliContext, port: int | None, fund: bool) -> None:
         for venue in deployment.venues:
             click.echo(f"{venue.name:<12} {venue.address}  adapter {venue.adapter}")
         click.echo(f"pool         {LOCAL_POOL_SUPPLY:,} USDC lent, {LOCAL_VENUE_MARGIN:,} USDC margin at each venue")
-        click.echo(f"deployment   {ctx.deployment_path}")
+        click.echo(f"deployment   {deployment_path}")
         if fund:
             click.echo("dev accounts 1-9 hold 1,000,000 USDC, 100 WETH and 5 WBTC each")
         click.echo(f"keeper       dev account {KEEPER_DEV_ACCOUNT} holds EXECUTOR_ROLE and RISK_MANAGER_ROLE")
-        click.echo("try: primevault --dev-account 1 account deposit 2 WETH; Ctrl-C stops the chain")
-        stop.wait()
-        click.echo("stopping anvil")
+        yield deployment
 
 
 @click.command()
@@ -79,7 +91,7 @@ def deploy(ctx: CliContext, output: Path | None) -> None:
     click.echo(f"deployed vault {deployment.vault} on chain {deployment.chain_id}; wrote {path}")
 
 
-def _stop_on_signals() -> threading.Event:
+def stop_on_signals() -> threading.Event:
     """An event set by SIGINT or SIGTERM, installed before anything starts so a stop during deployment
     still shuts anvil down cleanly."""
     stop = threading.Event()

@@ -131,7 +131,7 @@ def cli(
 
 
 def _register() -> None:
-    from keeper.cli import account, demo, devnet, keeper_cmd, lend, quotes, session, trade
+    from keeper.cli import account, demo, devnet, keeper_cmd, lend, quotes, session, trade, web
 
     cli.add_command(account.account)
     cli.add_command(lend.lend)
@@ -144,6 +144,7 @@ def _register() -> None:
     cli.add_command(trade.trade)
     cli.add_command(keeper_cmd.keeper_group)
     cli.add_command(keeper_cmd.risk_group)
+    cli.add_command(web.web)
 
 
 _register()

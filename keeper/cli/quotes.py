@@ -9,7 +9,9 @@ from fractions import Fraction
 from typing import Any
 
 import click
+from web3 import Web3
 
+from keeper.chain.deployment import Deployment
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.params import JSON_OPTION
 from keeper.client.feeds import FeedClient
@@ -54,10 +56,41 @@ def quotes(
     """
     market = ctx.deployment.market(market).ticker
     amount = Decimal(parse_amount(size, 18)) / 10**18
+    document = quote_document(ctx.w3, ctx.deployment, market, amount, side, horizon_hours, levels if book else None)
+    quoted, routed, mark = document["venues"], document["routed"], document["mark"]
+    if as_json:
+        click.echo(json.dumps(document, indent=2, default=decimal_text))
+        return
+
+    click.echo(f"{market} {side} {amount.normalize():f} at mark {mark:,.2f}; funding counted over {horizon_hours:g}h")
+    click.echo(f"{'venue':<10} {'avg price':>14} {'fee':>12} {'funding':>10} {'total cost':>12} {'bps':>7}")
+    for row in quoted:
+        if "error" in row:
+            click.echo(f"{row['venue']:<10} {row['error']}")
+            continue
+        click.echo(
+            f"{row['venue']:<10} {row['average_price']:>14,.2f} {row['fee']:>12,.2f} {row['funding']:>10,.2f} "
+            f"{row['total_cost']:>12,.2f} {row['cost_bps']:>7.2f}"
+        )
+    parts = ", ".join(f"{name} {size.normalize():f}" for name, size in routed["sizes"].items())
+    click.echo(
+        f"{'routed':<10} {parts}: expected cost {routed['expected_cost']:,.2f} ({routed['cost_bps']:.2f} bps), "
+        f"saving {routed['saving_vs_best_single']:,.2f} against the best single venue ({routed['best_single_venue']})"
+    )
+    if book:
+        _echo_book(document, levels, amount, horizon_hours)
+
+
+def quote_document(
+    w3: Web3, deployment: Deployment, market: str, amount: Decimal, side: str, horizon_hours: float, levels: int | None
+) -> dict[str, Any]:
+    """Every on-chain venue's quote for `amount` of `market` (all-in cost: price impact, fee and funding over the
+    horizon), the depth router's split and, with `levels`, the venues' consolidated book and the book router's split:
+    what `quotes --json` prints and the web app's trade page shows."""
     direction = 1 if side == "buy" else -1
-    venues = load_venues(ctx.w3, ctx.deployment)
+    venues = load_venues(w3, deployment)
     models = [v.cost_model(market) for v in venues]
-    mark = FeedClient(ctx.w3, ctx.deployment.market(market).feed).price()
+    mark = FeedClient(w3, deployment.market(market).feed).price()
     horizon = horizon_hours * 3600
     split = route(amount, direction, models, horizon)
 
@@ -90,31 +123,12 @@ def quotes(
         "saving_vs_best_single": single_usd - routed_usd,
         "best_single_venue": venues[split.best_single_venue].name,
     }
-    order = BookOrder(int(amount * WAD), direction, int(mark * WAD), int(horizon))
-    books = _book_view(venues, market, order, levels) if book else {}
-    if as_json:
-        document = {"market": market, "side": side, "size": amount, "mark": mark, "horizon_hours": horizon_hours}
-        document |= {"venues": quoted, "routed": routed, **books}
-        click.echo(json.dumps(document, indent=2, default=_decimal_text))
-        return
-
-    click.echo(f"{market} {side} {amount.normalize():f} at mark {mark:,.2f}; funding counted over {horizon_hours:g}h")
-    click.echo(f"{'venue':<10} {'avg price':>14} {'fee':>12} {'funding':>10} {'total cost':>12} {'bps':>7}")
-    for row in quoted:
-        if "error" in row:
-            click.echo(f"{row['venue']:<10} {row['error']}")
-            continue
-        click.echo(
-            f"{row['venue']:<10} {row['average_price']:>14,.2f} {row['fee']:>12,.2f} {row['funding']:>10,.2f} "
-            f"{row['total_cost']:>12,.2f} {row['cost_bps']:>7.2f}"
-        )
-    parts = ", ".join(f"{name} {size.normalize():f}" for name, size in routed["sizes"].items())
-    click.echo(
-        f"{'routed':<10} {parts}: expected cost {routed_usd:,.2f} ({routed['cost_bps']:.2f} bps), "
-        f"saving {routed['saving_vs_best_single']:,.2f} against the best single venue ({routed['best_single_venue']})"
-    )
-    if book:
-        _echo_book(books, levels, amount, horizon_hours)
+    document = {"market": market, "side": side, "size": amount, "mark": mark, "horizon_hours": horizon_hours}
+    document |= {"venues": quoted, "routed": routed}
+    if levels is not None:
+        order = BookOrder(int(amount * WAD), direction, int(mark * WAD), int(horizon))
+        document |= _book_view(venues, market, order, levels)
+    return document
 
 
 def _book_view(venues: list[Venue], market: str, order: BookOrder, levels: int) -> dict[str, Any]:
@@ -152,19 +166,19 @@ def _book_route_row(split: BookSplit) -> dict[str, Any]:
     }
 
 
-def _echo_book(books: dict[str, Any], levels: int, amount: Decimal, horizon_hours: float) -> None:
+def _echo_book(document: dict[str, Any], levels: int, amount: Decimal, horizon_hours: float) -> None:
     click.echo(
         f"consolidated book (meta-exchange): each venue in {levels} levels down to {amount.normalize():f}; "
         f"all-in prices count the taker fee and {horizon_hours:g}h of funding"
     )
     click.echo(f"{'side':<5} {'venue':<10} {'size':>12} {'price':>14} {'all-in':>14}")
-    for name, rows in books["book"].items():
+    for name, rows in document["book"].items():
         for row in rows:
             click.echo(
                 f"{name[:-1]:<5} {row['venue']:<10} {row['size'].normalize():>12f} {row['price']:>14,.2f} "
                 f"{row['all_in_price']:>14,.2f}"
             )
-    routed = books["book_routed"]
+    routed = document["book_routed"]
     prices = routed["average_prices"]
     parts = ", ".join(f"{name} {size.normalize():f} at {prices[name]:,.2f}" for name, size in routed["sizes"].items())
     best = routed["best_single_venue"]
@@ -184,7 +198,7 @@ def _decimal(value: Fraction) -> Decimal:
     return Decimal(value.numerator) / Decimal(value.denominator)
 
 
-def _decimal_text(value: object) -> str:
+def decimal_text(value: object) -> str:
     """JSON has no decimal type: exact decimal strings, as exchanges' APIs write them."""
     if isinstance(value, Decimal):
         return f"{value.normalize():f}"

@@ -1,0 +1,223 @@
+"""An aiohttp server for the web app built into `web/dist/` (`make web`).
+
+The page talks to the chain itself (viem, over the RPC URL in `/config.json`, signing in the user's wallet); the
+server only hands it what the Python package already has: the ABIs it ships (`/abi/NAME.json`), the deployment's
+addresses (`/config.json`, read again on every request so a restarted devnet is picked up), the quotes and routed
+split of `primevault quotes` (`/api/quotes`) and the CLI's one-line explanation of a revert (`/api/explain`), so
+that the page and the CLI route and explain alike from one implementation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from hexbytes import HexBytes
+from web3 import Web3
+
+from keeper.chain.anvil import ANVIL_CHAIN_ID
+from keeper.chain.artifacts import ARTIFACT_NAMES, load_artifact
+from keeper.chain.deployment import Deployment, TokenInfo
+from keeper.chain.keys import dev_account
+from keeper.chain.revert import error_decoder
+from keeper.cli.explain import explain
+from keeper.cli.quotes import decimal_text, quote_document
+from keeper.exceptions import ConfigError, InputError, PrimeVaultError, TransactionReverted
+from keeper.units import parse_amount
+
+DEV_ACCOUNTS = 10  # anvil's default accounts, offered by the page's dev wallet on a local chain only
+MAX_HORIZON_HOURS = 24 * 365
+
+
+@dataclass
+class WebSettings:
+    deployment_path: Path
+    rpc_url: str
+    dist: Path
+
+    @cached_property
+    def w3(self) -> Web3:
+        return Web3(Web3.HTTPProvider(self.rpc_url, request_kwargs={"timeout": 30}))
+
+    def deployment(self) -> Deployment:
+        return Deployment.load(self.deployment_path)
+
+
+SETTINGS = web.AppKey("settings", WebSettings)
+
+
+def check_dist(dist: Path) -> None:
+    if not (dist / "index.html").is_file():
+        raise ConfigError(f"the web app is not built in {dist}: run `make web` (or pass --dist)")
+
+
+def build_app(settings: WebSettings) -> web.Application:
+    check_dist(settings.dist)
+    app = web.Application(middlewares=[_errors_as_json])
+    app[SETTINGS] = settings
+    app.router.add_get("/", _index)
+    app.router.add_get("/config.json", _config)
+    app.router.add_get("/abi/{name}.json", _abi)
+    app.router.add_get("/api/quotes", _quotes)
+    app.router.add_post("/api/explain", _explain)
+    app.router.add_static("/assets/", settings.dist / "assets")
+    return app
+
+
+@web.middleware
+async def _errors_as_json(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """A bad request or an unusable deployment is one line of JSON the page shows as it is."""
+    try:
+        return await handler(request)
+    except PrimeVaultError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+
+
+async def _index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(request.app[SETTINGS].dist / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+def config_document(deployment: Deployment, rpc_url: str) -> dict[str, Any]:
+    """The deployment as the page reads it; anvil's dev keys only when the chain is a local anvil."""
+    local = deployment.chain_id == ANVIL_CHAIN_ID
+    dev = [dev_account(i) for i in range(DEV_ACCOUNTS)] if local else []
+    return {
+        "chainId": deployment.chain_id,
+        "rpcUrl": rpc_url,
+        "block": deployment.block,
+        "vault": deployment.vault,
+        "lens": deployment.lens,
+        "trading": deployment.trading,
+        "lender": deployment.lender,
+        "sessions": deployment.sessions,
+        "base": _token(deployment.base),
+        "collateral": [_token(t) for t in deployment.collateral],
+        "markets": [{"ticker": m.ticker, "feed": m.feed} for m in deployment.markets],
+        "venues": [{"name": v.name, "address": v.address, "adapter": v.adapter} for v in deployment.venues],
+        "devAccounts": [
+            {"index": i, "address": account.address, "privateKey": Web3.to_hex(account.key)}
+            for i, account in enumerate(dev)
+        ],
+    }
+
+
+def _token(token: TokenInfo) -> dict[str, Any]:
+    return {"symbol": token.symbol, "address": token.address, "decimals": token.decimals, "feed": token.feed}
+
+
+async def _config(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    document = config_document(settings.deployment(), settings.rpc_url)
+    return web.json_response(document, headers={"Cache-Control": "no-cache"})
+
+
+async def _abi(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    if name not in ARTIFACT_NAMES:
+        raise web.HTTPNotFound(text=f"no ABI named {name!r}")
+    return web.json_response(load_artifact(name).abi)
+
+
+async def _quotes(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    query = request.query
+    deployment = settings.deployment()
+    market = deployment.market(query.get("market", "")).ticker
+    side = query.get("side", "buy")
+    if side not in ("buy", "sell"):
+        raise InputError(f"side {side!r} is not buy or sell")
+    amount = Decimal(parse_amount(query.get("size", ""), 18)) / 10**18
+    horizon = _number(query.get("horizon_hours", "8"), "horizon_hours", MAX_HORIZON_HOURS)
+    document = await asyncio.to_thread(quote_document, settings.w3, deployment, market, amount, side, horizon, None)
+    return web.json_response(text=json.dumps(document, default=decimal_text))
+
+
+def _number(text: str, name: str, most: float) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"{name} {text!r} is not a number") from None
+    if not 0 <= value <= most:
+        raise InputError(f"{name} {text} is not in 0..{most:g}")
+    return value
+
+
+async def _explain(request: web.Request) -> web.Response:
+    """The CLI's sentence for a revert: `{"action": "withdraw WETH", "symbol": "WETH", "data": "0x..."}`."""
+    try:
+        body = await request.json()
+        action, data = str(body["action"]), HexBytes(str(body["data"]))
+        symbol = body.get("symbol")
+    except (ValueError, KeyError, TypeError):
+        raise InputError('explain takes {"action": ..., "data": "0x...", "symbol": ...}') from None
+    error = error_decoder().decode(bytes(data))
+    message = explain(TransactionReverted(action, error), request.app[SETTINGS].deployment(), symbol)
+    return web.json_response({"name": error.name, "message": message})
+
+
+async def serve(
+    settings: WebSettings, host: str, port: int, stop: asyncio.Event, started: Callable[[str], None]
+) -> None:
+    """Serves until `stop` is set; `started` gets the URL once the port is bound (port 0 picks a free one)."""
+    runner = web.AppRunner(build_app(settings), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(f"port {port} on {host} is in use: choose another with --port") from None
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        bound = runner.addresses[0]
+        started(f"http://{host}:{bound[1]}")
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+@contextmanager
+def serving_in_thread(settings: WebSettings, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """The server on a thread of its own for the duration of the block (browser tests, `make screenshots`); yields
+    its URL once it listens."""
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    bound: list[str] = []
+    ready = threading.Event()
+    failure: list[BaseException] = []
+
+    def started(url: str) -> None:
+        bound.append(url)
+        ready.set()
+
+    def run() -> None:
+        try:
+            loop.run_until_complete(serve(settings, host, port, stop, started))
+        except BaseException as exc:  # reported to the caller's thread below
+            failure.append(exc)
+            ready.set()
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run, name="primevault-web", daemon=True)
+    thread.start()
+    ready.wait()
+    if failure:
+        raise failure[0]
+    try:
+        yield bound[0]
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)

@@ -1,0 +1,44 @@
+"""The web app in a real browser: the server on a thread over the session's anvil, and Playwright driving Chromium
+(Debian's package or the build npm installs; `keeper.toolchain.find_chromium`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from keeper.cli.web import DEFAULT_DIST
+from keeper.toolchain import find_chromium
+from keeper.web.server import WebSettings, serving_in_thread
+from tests.python.conftest import Chain
+
+# No sandbox: containers (CI) have no user namespaces for it.
+CHROMIUM_ARGS = ["--no-sandbox"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def app_url(chain: Chain) -> Iterator[str]:
+    with serving_in_thread(WebSettings(chain.deployment_file, chain.url, DEFAULT_DIST)) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser: Browser, app_url: str) -> Iterator[Page]:
+    """A fresh page at the app; an uncaught script error anywhere fails the test."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(app_url)
+    yield page
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"

@@ -1,0 +1,122 @@
+"""A depositor's whole day in the web app, in Chromium against anvil: connect, deposit, borrow, trade, watch the
+fill, close, repay, withdraw, with the chain's state asserted after each step; and an action the vault refuses,
+explained before anything is signed and again if sent."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from keeper.client.trading import TradingClient
+from keeper.devnet.deploy import seed_local_liquidity
+from tests.python.conftest import Chain
+
+TRADER = 1
+STEP_TIMEOUT_MS = 20_000
+
+
+@pytest.fixture
+def funded(chain: Chain) -> Chain:
+    """The pool lent and venue margin posted; the trader's wallet holds 10 WETH and 1,000 USDC (for interest)."""
+    admin = chain.client(0)
+    assert admin.sender is not None
+    seed_local_liquidity(admin.sender, chain.deployment)
+    chain.mint(TRADER, "WETH", 10)
+    chain.mint(TRADER, "USDC", 1_000)
+    return chain
+
+
+def connect(page: Page, index: int) -> None:
+    page.get_by_test_id("dev-account").select_option(str(index))
+    page.get_by_test_id("use-dev").click()
+    expect(page.get_by_test_id("wallet")).to_contain_text(f"dev account {index}")
+    expect(page.get_by_test_id("equity")).to_be_visible()
+
+
+def act(page: Page, kind: str, amount: str, asset: str | None = None) -> None:
+    """One action from the Actions tab, waited on until the page reports it done."""
+    page.get_by_role("tab", name="Actions").click()
+    page.get_by_label(kind, exact=True).check()
+    if asset is not None:
+        page.get_by_test_id("asset").select_option(asset)
+    page.get_by_test_id("amount").fill(amount)
+    expect(page.get_by_test_id("preview")).to_contain_text(f"After this {kind}")
+    page.get_by_test_id("submit-action").click()
+    expect(page.get_by_test_id("activity")).to_have_text(re.compile(r": done$"), timeout=STEP_TIMEOUT_MS)
+    page.get_by_role("tab", name="Portfolio").click()
+
+
+def execute_open_orders(chain: Chain) -> None:
+    """The keeper's part: route and execute every open order (dev account 0 holds the executor role)."""
+    keeper = TradingClient(chain.w3, chain.deployment, chain.client(0).sender)
+    open_ids = [i for i in range(keeper.order_count()) if keeper.order(i).status == "open"]
+    assert open_ids, "the page submitted no order"
+    assert all(outcome.executed for outcome in keeper.execute(open_ids)), "the keeper could not execute the order"
+
+
+def test_connect_deposit_borrow_trade_close_repay_withdraw(funded: Chain, page: Page) -> None:
+    chain = funded
+    me = chain.account(TRADER).address
+    vault = chain.client(TRADER)
+    trading = TradingClient(chain.w3, chain.deployment)
+    connect(page, TRADER)
+
+    act(page, "deposit", "5", "WETH")
+    assert vault.collateral_balance(me, "WETH") == 5 * 10**18
+    expect(page.get_by_test_id("vault-WETH")).to_have_text("5 WETH")
+
+    act(page, "borrow", "3000")
+    assert vault.base_balance(me) <= -3000 * 10**6
+    expect(page.get_by_test_id("debt")).to_contain_text("3,000")
+
+    page.get_by_role("tab", name="Trade").click()
+    page.get_by_test_id("market").select_option(label="ETH-USD")
+    page.get_by_test_id("trade-size").fill("1")
+    page.get_by_test_id("get-quotes").click()
+    expect(page.get_by_test_id("routed")).to_contain_text("all-in cost")
+    page.get_by_test_id("send-order").click()
+    expect(page.get_by_test_id("latest-order")).to_contain_text("open", timeout=STEP_TIMEOUT_MS)
+    execute_open_orders(chain)
+    expect(page.get_by_test_id("latest-order")).to_contain_text("executed", timeout=STEP_TIMEOUT_MS)
+    held = sum(p.size for p in trading.positions(me))
+    assert held == 1
+
+    page.get_by_test_id("close-position").click()
+    expect(page.get_by_test_id("latest-order")).to_contain_text("open", timeout=STEP_TIMEOUT_MS)
+    execute_open_orders(chain)
+    expect(page.get_by_test_id("latest-order")).to_contain_text("executed", timeout=STEP_TIMEOUT_MS)
+    assert trading.positions(me) == []
+    page.get_by_role("tab", name="Portfolio").click()
+    expect(page.get_by_test_id("no-positions")).to_be_visible()
+
+    act(page, "repay", "max")
+    assert vault.base_balance(me) >= 0
+
+    act(page, "withdraw", "5", "WETH")
+    assert vault.collateral_balance(me, "WETH") == 0
+    assert vault.token("WETH").balance_of(me) == 10 * 10**18
+
+
+def test_a_withdrawal_that_would_make_the_account_unhealthy_is_explained_and_changes_nothing(
+    funded: Chain, page: Page
+) -> None:
+    chain = funded
+    me = chain.account(TRADER).address
+    vault = chain.client(TRADER)
+    connect(page, TRADER)
+    act(page, "deposit", "1", "WETH")
+    act(page, "borrow", "2000")
+    debt_before = vault.base_balance(me)
+
+    page.get_by_role("tab", name="Actions").click()
+    page.get_by_label("withdraw", exact=True).check()
+    page.get_by_test_id("asset").select_option("WETH")
+    page.get_by_test_id("amount").fill("0.5")
+    refusal = re.compile(r"withdraw WETH failed: would make the account unhealthy: .* \[InsufficientEquity\]")
+    expect(page.get_by_test_id("preview-error")).to_have_text(refusal)
+    page.get_by_test_id("submit-action").click()
+    expect(page.get_by_test_id("activity")).to_have_text(refusal, timeout=STEP_TIMEOUT_MS)
+    assert vault.collateral_balance(me, "WETH") == 10**18
+    assert vault.base_balance(me) == debt_before

@@ -1,0 +1,171 @@
+// The page's only door to the chain: a public client over the deployment's RPC URL, the user's wallet (an
+// injected EIP-1193 wallet, or on a local anvil one of its dev accounts), transactions that are simulated
+// before they are signed, and previews of an action's effect from the contracts themselves (eth_simulateV1).
+import {
+  type Abi,
+  type Account,
+  type Address,
+  BaseError,
+  type Chain,
+  ContractFunctionRevertedError,
+  createPublicClient,
+  createWalletClient,
+  custom,
+  defineChain,
+  type EIP1193Provider,
+  type Hex,
+  http,
+  type PublicClient,
+  type WalletClient,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { type Config, getJson } from "./config";
+
+export interface Wallet {
+  kind: "injected" | "dev";
+  address: Address;
+  label: string;
+  client: WalletClient;
+  account: Account | Address;
+}
+
+/** One contract call the user signs: `label` names it in progress and in errors ("withdraw WETH"). */
+export interface Call {
+  label: string;
+  symbol?: string;
+  address: Address;
+  abi: Abi;
+  functionName: string;
+  args: readonly unknown[];
+}
+
+/** An error already put in words for the user: a revert decoded and explained as the CLI explains it. */
+export class ExplainedError extends Error {}
+
+declare global {
+  interface Window {
+    ethereum?: EIP1193Provider;
+  }
+}
+
+export function chainOf(config: Config): Chain {
+  return defineChain({
+    id: config.chainId,
+    name: config.chainId === 31337 ? "Local devnet (anvil)" : `Chain ${config.chainId}`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [config.rpcUrl] } },
+  });
+}
+
+export function publicClientOf(config: Config): PublicClient {
+  return createPublicClient({ chain: chainOf(config), transport: http(config.rpcUrl), pollingInterval: 500 });
+}
+
+export function devWallet(config: Config, index: number): Wallet {
+  const dev = config.devAccounts.find((a) => a.index === index);
+  if (!dev) throw new ExplainedError(`dev account ${index} is not offered on this chain`);
+  const account = privateKeyToAccount(dev.privateKey);
+  const client = createWalletClient({ account, chain: chainOf(config), transport: http(config.rpcUrl) });
+  return { kind: "dev", address: account.address, label: `dev account ${index}`, client, account };
+}
+
+/** Connects the browser's wallet and makes sure it is on the deployment's chain (asking it to switch if not). */
+export async function injectedWallet(config: Config): Promise<Wallet> {
+  const provider = window.ethereum;
+  if (!provider) throw new ExplainedError("no browser wallet found: install MetaMask or Rabby, or use a dev account");
+  const client = createWalletClient({ chain: chainOf(config), transport: custom(provider) });
+  const [address] = await client.requestAddresses();
+  if (!address) throw new ExplainedError("the wallet shared no account");
+  const chainId = await client.getChainId();
+  if (chainId !== config.chainId) {
+    try {
+      await client.switchChain({ id: config.chainId });
+    } catch {
+      throw new ExplainedError(`the wallet is on chain ${chainId}; switch it to chain ${config.chainId} and connect again`);
+    }
+  }
+  return { kind: "injected", address, label: "browser wallet", client, account: address };
+}
+
+/** The revert data inside a viem error, if the failure was a contract revert. */
+function revertData(error: unknown): Hex | undefined {
+  if (!(error instanceof BaseError)) return undefined;
+  const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError);
+  if (reverted instanceof ContractFunctionRevertedError && reverted.raw) return reverted.raw;
+  const withData = error.walk((e) => typeof (e as { data?: unknown }).data === "string");
+  const data = (withData as { data?: unknown } | null)?.data;
+  return typeof data === "string" && data.startsWith("0x") ? (data as Hex) : undefined;
+}
+
+/** The CLI's sentence for a revert, from the server's one explainer. */
+export async function explainRevert(label: string, data: Hex, symbol?: string): Promise<string> {
+  try {
+    const { name, message } = await getJson<{ name: string; message: string }>("/api/explain", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ action: label, data, symbol }),
+    });
+    return `${label} failed: ${message} [${name}]`;
+  } catch {
+    return `${label} failed: the contract reverted with ${data.slice(0, 10)}`;
+  }
+}
+
+/** Any failure as one sentence for the page: explained reverts, a rejected signature, or the RPC's short message. */
+export async function describeError(label: string, error: unknown, symbol?: string): Promise<string> {
+  if (error instanceof ExplainedError) return error.message;
+  const data = revertData(error);
+  if (data && data.length >= 10) return explainRevert(label, data, symbol);
+  if (error instanceof BaseError) {
+    if (error.walk((e) => (e as { code?: number }).code === 4001)) return `${label}: you rejected it in the wallet`;
+    return `${label} failed: ${error.shortMessage}`;
+  }
+  return `${label} failed: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+export type Progress = (text: string) => void;
+
+/** Simulates `call`, then has the wallet sign and send it and waits for its receipt. A revert is explained before
+ * anything is signed, so a failing action costs no gas. */
+export async function send(client: PublicClient, wallet: Wallet, call: Call, progress: Progress): Promise<Hex> {
+  try {
+    progress(`${call.label}: checking`);
+    const { request } = await client.simulateContract({
+      account: wallet.account,
+      address: call.address,
+      abi: call.abi,
+      functionName: call.functionName,
+      args: call.args,
+    });
+    progress(`${call.label}: waiting for your signature`);
+    const hash = await wallet.client.writeContract({ ...request, chain: client.chain, account: wallet.account });
+    progress(`${call.label}: sent ${hash.slice(0, 10)}…, waiting for a block`);
+    const receipt = await client.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new ExplainedError(`${call.label} reverted in block ${receipt.blockNumber}`);
+    progress(`${call.label}: confirmed in block ${receipt.blockNumber}`);
+    return hash;
+  } catch (error) {
+    throw new ExplainedError(await describeError(call.label, error, call.symbol));
+  }
+}
+
+/** What `calls` would leave behind: the result of `read` after them, in one eth_simulateV1 against the latest block,
+ * with nothing signed. An action that would revert comes back as its explained error. */
+export async function preview<T>(client: PublicClient, from: Address, calls: Call[], read: Omit<Call, "label">): Promise<T> {
+  const { results } = await client.simulateCalls({
+    account: from,
+    calls: [...calls, read].map((c) => ({ to: c.address, abi: c.abi, functionName: c.functionName, args: c.args })),
+  });
+  for (const [i, call] of calls.entries()) {
+    const result = results[i];
+    if (result.status !== "success") {
+      const data = result.data;
+      throw new ExplainedError(
+        data && data.length >= 10 ? await explainRevert(call.label, data, call.symbol) : `${call.label} would fail`,
+      );
+    }
+  }
+  const last = results[calls.length];
+  if (last.status !== "success") throw new ExplainedError("the preview could not read the account");
+  return last.result as T;
+}

@@ -1,0 +1,48 @@
+// What the server hands the page: the deployment (`/config.json`) and the ABIs the Python package ships
+// (`/abi/NAME.json`), so the page, the CLI and the keeper read one set of addresses and artifacts.
+import type { Abi, Address, Hex } from "viem";
+
+export interface Token {
+  symbol: string;
+  address: Address;
+  decimals: number;
+  feed: Address | null;
+}
+
+export interface Config {
+  chainId: number;
+  rpcUrl: string;
+  vault: Address;
+  lens: Address;
+  trading: Address | null;
+  lender: Address | null;
+  sessions: Address | null;
+  base: Token;
+  collateral: Token[];
+  markets: { ticker: string; feed: Address }[];
+  venues: { name: string; address: Address; adapter: Address | null }[];
+  block: number; // the deployment block, where event reads start
+  devAccounts: { index: number; address: Address; privateKey: Hex }[];
+}
+
+export interface Abis {
+  vault: Abi;
+  trading: Abi;
+  lender: Abi;
+  sessions: Abi;
+}
+
+export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
+  const response = await fetch(url, init);
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error ?? `${url}: HTTP ${response.status}`);
+  return body as T;
+}
+
+export async function loadConfig(): Promise<{ config: Config; abis: Abis }> {
+  const config = await getJson<Config>("/config.json");
+  const [vault, trading, lender, sessions] = await Promise.all(
+    ["PrimeVault", "TradingModule", "PrimeVaultLender", "SessionKeys"].map((name) => getJson<Abi>(`/abi/${name}.json`)),
+  );
+  return { config, abis: { vault, trading, lender, sessions } };
+}

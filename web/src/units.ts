@@ -1,0 +1,41 @@
+// Human units both ways, exactly: amounts are bigints in token units and never pass through floating point on
+// the way to a transaction.
+import { formatUnits, parseUnits } from "viem";
+
+export const WAD = 10n ** 18n;
+
+/** `amount` token units as "1,234.5678" with at most `places` decimals (rounded toward zero). */
+export function formatAmount(amount: bigint, decimals: number, places = 4): string {
+  const negative = amount < 0n;
+  const text = formatUnits(negative ? -amount : amount, decimals);
+  const [whole, fraction = ""] = text.split(".");
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  const kept = fraction.slice(0, places).replace(/0+$/, "");
+  return (negative ? "-" : "") + grouped + (kept ? `.${kept}` : "");
+}
+
+/** A base-unit value as money: "1,234.56 USDC". */
+export function formatMoney(amount: bigint, decimals: number, symbol: string): string {
+  return `${formatAmount(amount, decimals, 2)} ${symbol}`;
+}
+
+/** A USD WAD price: "3,012.50". */
+export function formatPrice(wad: bigint): string {
+  return formatAmount(wad, 18, 2);
+}
+
+/** What the user typed, as token units; a clear message for anything that is not a positive amount. */
+export function parseAmount(text: string, decimals: number, symbol: string): bigint {
+  const cleaned = text.trim().replace(/,/g, "");
+  if (!/^\d*\.?\d+$|^\d+\.$/.test(cleaned)) throw new Error(`"${text}" is not an amount of ${symbol}: write e.g. 1.5`);
+  const fraction = cleaned.split(".")[1] ?? "";
+  if (fraction.length > decimals) throw new Error(`${symbol} has ${decimals} decimals; "${text}" has more`);
+  const amount = parseUnits(cleaned, decimals);
+  if (amount === 0n) throw new Error(`the amount must be more than 0 ${symbol}`);
+  return amount;
+}
+
+/** Converts a USD WAD value to base units (rounded toward zero). */
+export function wadToBase(wad: bigint, baseDecimals: number): bigint {
+  return wad / 10n ** BigInt(18 - baseDecimals);
+}

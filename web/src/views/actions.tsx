@@ -1,0 +1,357 @@
+// Deposit, withdraw, borrow, repay, transfer, operators and session keys: each with a preview of the account's
+// health after it (the contracts' own answer, simulated), its progress, and the decoded reason if it fails.
+import { useEffect, useState } from "preact/hooks";
+import { type Address, getAddress, isAddress, parseSignature, maxUint256 } from "viem";
+import { type AppContext, PERMISSIONS } from "../app";
+import { type Call, describeError, preview } from "../chain";
+import type { Token } from "../config";
+import { type Health, subAccount, tokenAbi } from "../reads";
+import { parseAmount } from "../units";
+import { HealthFigures } from "./common";
+
+const KINDS = ["deposit", "withdraw", "borrow", "repay", "transfer", "operator", "session key"] as const;
+type Kind = (typeof KINDS)[number];
+const PERMIT_TTL_SECONDS = 1800n;
+
+interface Form {
+  kind: Kind;
+  symbol: string;
+  amount: string;
+  toSub: string;
+  operator: string;
+  permissions: Set<keyof typeof PERMISSIONS>;
+  markets: Set<number>;
+  maxOrder: string;
+  maxTotal: string;
+  hours: string;
+}
+
+/** The calls an action makes and the account whose health it changes; a message for a form that is not complete. */
+function plan(ctx: AppContext, form: Form): { calls: Call[]; account: Address | null; token?: Token; amount?: bigint } {
+  const { config, abis, wallet } = ctx;
+  const owner = wallet!.address;
+  const account = ctx.account!;
+  const vault = config.vault;
+  const token = form.symbol === config.base.symbol ? config.base : config.collateral.find((t) => t.symbol === form.symbol)!;
+  const approve = (t: Token, amount: bigint): Call => ({
+    label: `approve ${t.symbol}`,
+    address: t.address,
+    abi: tokenAbi,
+    functionName: "approve",
+    args: [vault, amount],
+  });
+  const vaultCall = (label: string, functionName: string, args: readonly unknown[], symbol?: string): Call => ({
+    label,
+    symbol,
+    address: vault,
+    abi: abis.vault,
+    functionName,
+    args,
+  });
+  switch (form.kind) {
+    case "deposit": {
+      const amount = parseAmount(form.amount, token.decimals, token.symbol);
+      return {
+        calls: [approve(token, amount), vaultCall(`deposit ${token.symbol}`, "deposit", [account, token.address, amount], token.symbol)],
+        account,
+        token,
+        amount,
+      };
+    }
+    case "withdraw": {
+      const amount = parseAmount(form.amount, token.decimals, token.symbol);
+      return { calls: [vaultCall(`withdraw ${token.symbol}`, "withdraw", [account, token.address, amount, owner], token.symbol)], account };
+    }
+    case "borrow": {
+      const base = config.base;
+      const amount = parseAmount(form.amount, base.decimals, base.symbol);
+      return { calls: [vaultCall("borrow", "withdraw", [account, base.address, amount, owner], base.symbol)], account };
+    }
+    case "repay": {
+      const base = config.base;
+      const all = form.amount.trim().toLowerCase() === "max";
+      const debt = ctx.portfolio?.health.debt ?? 0n;
+      if (all && debt === 0n) throw new Error("the account has no debt to repay");
+      // Interest accrues until the transaction is mined: approve a little more than today's debt, as the CLI does.
+      const approval = all ? debt + debt / 1000n + 1n : parseAmount(form.amount, base.decimals, base.symbol);
+      return {
+        calls: [approve(base, approval), vaultCall("repay", "repay", [account, all ? maxUint256 : approval], base.symbol)],
+        account,
+      };
+    }
+    case "transfer": {
+      const amount = parseAmount(form.amount, token.decimals, token.symbol);
+      const to = Number(form.toSub);
+      if (!Number.isInteger(to) || to < 0 || to > 255) throw new Error(`sub-account "${form.toSub}" is not a number from 0 to 255`);
+      if (to === ctx.subId) throw new Error("choose another sub-account to transfer to");
+      return {
+        calls: [vaultCall(`transfer ${token.symbol}`, "transfer", [account, subAccount(owner, to), token.address, amount], token.symbol)],
+        account,
+      };
+    }
+    case "operator": {
+      if (!isAddress(form.operator)) throw new Error(`"${form.operator}" is not an address: paste the operator's 0x… address`);
+      const mask = [...form.permissions].reduce((m, p) => m | PERMISSIONS[p], 0n);
+      const label = mask === 0n ? "revoke operator" : "set operator";
+      return { calls: [vaultCall(label, "setOperator", [account, getAddress(form.operator), mask])], account: null };
+    }
+    case "session key": {
+      if (!config.sessions) throw new Error("this deployment has no session keys contract");
+      if (!isAddress(form.operator)) throw new Error(`"${form.operator}" is not an address: paste the session key's 0x… address`);
+      if (form.markets.size === 0) throw new Error("choose at least one market the key may trade");
+      const perOrder = parseAmount(form.maxOrder, 18, "USD");
+      const total = parseAmount(form.maxTotal, 18, "USD");
+      if (perOrder > total) throw new Error("the cap per order cannot be above the total cap");
+      const hours = Number(form.hours);
+      if (!(hours > 0 && hours <= 24 * 365)) throw new Error(`"${form.hours}" hours is not between 0 and a year`);
+      const expiry = BigInt(Math.floor(Date.now() / 1000 + hours * 3600));
+      const markets = [...form.markets].reduce((m, id) => m | (1n << BigInt(id)), 0n);
+      const scope = { subAccounts: 1n << BigInt(ctx.subId), markets, maxNotionalPerOrder: perOrder, maxNotionalTotal: total, expiry };
+      // The session contract trades for the sub-account as an operator with the trade permission only.
+      return {
+        calls: [
+          vaultCall("let the session contract trade", "setOperator", [account, config.sessions, PERMISSIONS.trade]),
+          { label: "grant session", address: config.sessions, abi: abis.sessions, functionName: "grant", args: [getAddress(form.operator), scope] },
+        ],
+        account: null,
+      };
+    }
+  }
+}
+
+export function ActionsView({ ctx }: { ctx: AppContext }) {
+  const { config } = ctx;
+  const [form, setForm] = useState<Form>({
+    kind: "deposit",
+    symbol: config.collateral[0]?.symbol ?? config.base.symbol,
+    amount: "",
+    toSub: "1",
+    operator: "",
+    permissions: new Set(["trade"]),
+    markets: new Set([0]),
+    maxOrder: "10000",
+    maxTotal: "25000",
+    hours: "24",
+  });
+  const [after, setAfter] = useState<Health | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const update = (patch: Partial<Form>) => setForm((f) => ({ ...f, ...patch }));
+  const tokens = [config.base, ...config.collateral];
+  const needsAsset = ["deposit", "withdraw", "transfer"].includes(form.kind);
+  const needsAmount = ["deposit", "withdraw", "borrow", "repay", "transfer"].includes(form.kind);
+
+  // The preview follows the form: what the account's health would be after the action, or why it would fail.
+  useEffect(() => {
+    setAfter(null);
+    setProblem(null);
+    if (needsAmount && !form.amount.trim()) return;
+    let current = true;
+    const timer = setTimeout(async () => {
+      try {
+        const { calls, account } = plan(ctx, form);
+        if (!account) return;
+        const health = await preview<Health>(ctx.client, ctx.wallet!.address, calls, {
+          address: config.vault,
+          abi: ctx.abis.vault,
+          functionName: "accountHealth",
+          args: [account],
+        });
+        if (current) setAfter(health);
+      } catch (error) {
+        if (current) setProblem(error instanceof Error && !("shortMessage" in error) ? error.message : await describeError(form.kind, error));
+      }
+    }, 250);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [form, ctx.subId, ctx.portfolio?.block]);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      const planned = plan(ctx, form);
+      const calls = form.kind === "deposit" ? await depositCalls(ctx, planned.calls, planned.token!, planned.amount!) : planned.calls;
+      if (await ctx.run(calls)) update({ amount: "" });
+    } catch (error) {
+      setProblem(error instanceof Error ? error.message : String(error));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section aria-label="Actions">
+      <form onSubmit={submit} class="action-form">
+        <fieldset class="kinds">
+          <legend>Action</legend>
+          {KINDS.map((k) => (
+            <label key={k}>
+              <input type="radio" name="kind" value={k} checked={form.kind === k} onChange={() => update({ kind: k })} /> {k}
+            </label>
+          ))}
+        </fieldset>
+        {needsAsset && (
+          <label>
+            Asset{" "}
+            <select data-testid="asset" value={form.symbol} onChange={(e) => update({ symbol: (e.target as HTMLSelectElement).value })}>
+              {tokens.map((t) => (
+                <option key={t.symbol}>{t.symbol}</option>
+              ))}
+            </select>
+          </label>
+        )}
+        {needsAmount && (
+          <label>
+            Amount{" "}
+            <input
+              data-testid="amount"
+              inputMode="decimal"
+              placeholder={form.kind === "repay" ? "e.g. 500 or max" : "e.g. 1.5"}
+              value={form.amount}
+              onInput={(e) => update({ amount: (e.target as HTMLInputElement).value })}
+            />{" "}
+            {form.kind === "borrow" || form.kind === "repay" ? config.base.symbol : form.symbol}
+          </label>
+        )}
+        {form.kind === "transfer" && (
+          <label>
+            To sub-account{" "}
+            <input type="number" min={0} max={255} value={form.toSub} onInput={(e) => update({ toSub: (e.target as HTMLInputElement).value })} />
+          </label>
+        )}
+        {(form.kind === "operator" || form.kind === "session key") && (
+          <label>
+            {form.kind === "operator" ? "Operator" : "Session key"} address{" "}
+            <input
+              data-testid="operator"
+              placeholder="0x…"
+              value={form.operator}
+              onInput={(e) => update({ operator: (e.target as HTMLInputElement).value })}
+            />
+          </label>
+        )}
+        {form.kind === "operator" && (
+          <Choices
+            legend="Permissions (none revokes)"
+            options={(Object.keys(PERMISSIONS) as (keyof typeof PERMISSIONS)[]).map((p) => [p, p])}
+            chosen={form.permissions}
+            onChange={(permissions) => update({ permissions })}
+          />
+        )}
+        {form.kind === "session key" && (
+          <>
+            <Choices
+              legend="Markets it may trade"
+              options={config.markets.map((m, id) => [id, m.ticker])}
+              chosen={form.markets}
+              onChange={(markets) => update({ markets })}
+            />
+            <label>
+              Most per order <input value={form.maxOrder} onInput={(e) => update({ maxOrder: (e.target as HTMLInputElement).value })} /> USD
+            </label>
+            <label>
+              Most in all <input value={form.maxTotal} onInput={(e) => update({ maxTotal: (e.target as HTMLInputElement).value })} /> USD
+            </label>
+            <label>
+              For <input value={form.hours} onInput={(e) => update({ hours: (e.target as HTMLInputElement).value })} /> hours
+            </label>
+            <p class="note">The key can submit orders for this sub-account only; it can never withdraw or transfer.</p>
+          </>
+        )}
+        <button type="submit" data-testid="submit-action" disabled={busy}>
+          {form.kind === "operator" ? "Set operator" : form.kind === "session key" ? "Grant session key" : `Confirm ${form.kind}`}
+        </button>
+      </form>
+      <div class="preview" data-testid="preview" aria-live="polite">
+        {problem ? (
+          <p class="activity error" data-testid="preview-error">
+            {problem}
+          </p>
+        ) : after ? (
+          <>
+            <h2>After this {form.kind}</h2>
+            <HealthFigures config={config} health={after} />
+          </>
+        ) : (
+          <p class="hint">{needsAmount ? "Enter an amount to see the account's health after it." : "This does not change the account's health."}</p>
+        )}
+      </div>
+    </section>
+  );
+}
+
+/** A set of checkboxes over `options` ([value, label] pairs). */
+function Choices<T>({
+  legend,
+  options,
+  chosen,
+  onChange,
+}: {
+  legend: string;
+  options: [T, string][];
+  chosen: Set<T>;
+  onChange: (next: Set<T>) => void;
+}) {
+  return (
+    <fieldset>
+      <legend>{legend}</legend>
+      {options.map(([value, label]) => (
+        <label key={label}>
+          <input
+            type="checkbox"
+            checked={chosen.has(value)}
+            onChange={(e) => {
+              const next = new Set(chosen);
+              if ((e.target as HTMLInputElement).checked) next.add(value);
+              else next.delete(value);
+              onChange(next);
+            }}
+          />{" "}
+          {label}
+        </label>
+      ))}
+    </fieldset>
+  );
+}
+
+/** A deposit of a token with ERC-2612 is one transaction with a permit for exactly its amount; otherwise an exact
+ * approval and the deposit, as the CLI does it. */
+async function depositCalls(ctx: AppContext, planned: Call[], token: Token, amount: bigint): Promise<Call[]> {
+  const { client, wallet, config } = ctx;
+  const owner = wallet!.address;
+  const allowance = (await client.readContract({ address: token.address, abi: tokenAbi, functionName: "allowance", args: [owner, config.vault] })) as bigint;
+  if (allowance >= amount) return planned.slice(1);
+  let domain: readonly [unknown, string, string, bigint, Address, unknown, unknown];
+  let nonce: bigint;
+  try {
+    [domain, nonce] = await Promise.all([
+      client.readContract({ address: token.address, abi: tokenAbi, functionName: "eip712Domain" }),
+      client.readContract({ address: token.address, abi: tokenAbi, functionName: "nonces", args: [owner] }),
+    ]);
+  } catch {
+    return planned; // no permit: approve, then deposit
+  }
+  const block = await client.getBlock();
+  const deadline = block.timestamp + PERMIT_TTL_SECONDS;
+  const signature = await wallet!.client.signTypedData({
+    account: wallet!.account,
+    domain: { name: domain[1], version: domain[2], chainId: Number(domain[3]), verifyingContract: domain[4] },
+    types: {
+      Permit: [
+        { name: "owner", type: "address" },
+        { name: "spender", type: "address" },
+        { name: "value", type: "uint256" },
+        { name: "nonce", type: "uint256" },
+        { name: "deadline", type: "uint256" },
+      ],
+    },
+    primaryType: "Permit",
+    message: { owner, spender: config.vault, value: amount, nonce, deadline },
+  });
+  const { r, s, yParity } = parseSignature(signature);
+  const deposit = planned[1];
+  return [{ ...deposit, functionName: "depositWithPermit", args: [...deposit.args, deadline, 27 + yParity, r, s] }];
+}

@@ -1,0 +1,79 @@
+import { useEffect, useState } from "preact/hooks";
+import type { Hex } from "viem";
+import { explainRevert } from "../chain";
+import type { Config } from "../config";
+import type { Health } from "../reads";
+import { formatMoney } from "../units";
+
+export function money(config: Config, amount: bigint): string {
+  return formatMoney(amount, config.base.decimals, config.base.symbol);
+}
+
+export function usd(value: number | null): string {
+  if (value === null) return "—";
+  return value.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+}
+
+/** Equity over the maintenance requirement: 1 is the liquidation line. */
+export function healthRatio(health: Health): number | null {
+  if (health.maintenanceRequirement === 0n) return null;
+  return Number(health.equity) / Number(health.maintenanceRequirement);
+}
+
+export function HealthGauge({ health, testid }: { health: Health; testid?: string }) {
+  const ratio = healthRatio(health);
+  const label = health.liquidatable
+    ? "liquidatable"
+    : ratio === null
+      ? "no requirement"
+      : `${ratio.toFixed(2)}× maintenance`;
+  const level = health.liquidatable ? "danger" : ratio !== null && ratio < 1.25 ? "warning" : "ok";
+  return (
+    <div class={`gauge ${level}`} data-testid={testid}>
+      <meter min={0} max={3} low={1.05} high={1.25} optimum={3} value={ratio === null ? 3 : Math.min(ratio, 3)} />
+      <span>{label}</span>
+    </div>
+  );
+}
+
+export function HealthFigures({ config, health }: { config: Config; health: Health }) {
+  return (
+    <dl class="figures">
+      <div>
+        <dt>Equity</dt>
+        <dd data-testid="equity">{money(config, health.equity)}</dd>
+      </div>
+      <div>
+        <dt>Initial requirement</dt>
+        <dd data-testid="initial-requirement">{money(config, health.initialRequirement)}</dd>
+      </div>
+      <div>
+        <dt>Maintenance requirement</dt>
+        <dd>{money(config, health.maintenanceRequirement)}</dd>
+      </div>
+      <div>
+        <dt>Debt</dt>
+        <dd data-testid="debt">{money(config, health.debt)}</dd>
+      </div>
+      <div>
+        <dt>Health</dt>
+        <dd>
+          <HealthGauge health={health} testid="health" />
+        </dd>
+      </div>
+    </dl>
+  );
+}
+
+const explained = new Map<string, Promise<string>>();
+
+/** A cancellation or rejection reason (ABI-encoded custom error) in the CLI's words. */
+export function Reason({ label, data }: { label: string; data: Hex }) {
+  const [text, setText] = useState<string>(data.slice(0, 10));
+  useEffect(() => {
+    const key = `${label}:${data}`;
+    if (!explained.has(key)) explained.set(key, explainRevert(label, data));
+    explained.get(key)!.then(setText);
+  }, [label, data]);
+  return <span class="reason">{text}</span>;
+}

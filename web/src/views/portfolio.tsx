@@ -1,0 +1,157 @@
+import type { AppContext } from "../app";
+import { formatAmount, formatPrice, wadToBase } from "../units";
+import { HealthFigures, money, Reason, usd } from "./common";
+
+export function PortfolioView({ ctx }: { ctx: AppContext }) {
+  const { config, portfolio, abis } = ctx;
+  if (!portfolio) return <p class="hint">Reading the account…</p>;
+  const base = config.base;
+  const cancel = (id: bigint) =>
+    ctx.run([{ label: `cancel order ${id}`, address: config.trading!, abi: abis.trading, functionName: "cancelOrder", args: [id] }]);
+  return (
+    <section aria-label="Portfolio">
+      <HealthFigures config={config} health={portfolio.health} />
+      <h2>Balances</h2>
+      <div class="scroll">
+        <table data-testid="balances">
+          <thead>
+            <tr>
+              <th>Asset</th>
+              <th>In the vault</th>
+              <th>Price</th>
+              <th>Value</th>
+              <th>Haircut (init / maint)</th>
+              <th>Liquidation price</th>
+              <th>In your wallet</th>
+            </tr>
+          </thead>
+          <tbody>
+            <tr data-asset={base.symbol}>
+              <td>{base.symbol}</td>
+              <td class="num" data-testid={`vault-${base.symbol}`}>
+                {formatAmount(portfolio.health.baseBalance, base.decimals, 2)} {base.symbol}
+                {portfolio.health.baseBalance < 0n ? " (debt)" : ""}
+              </td>
+              <td class="num">1.00</td>
+              <td class="num">{money(config, portfolio.health.baseBalance)}</td>
+              <td class="num">—</td>
+              <td class="num">—</td>
+              <td class="num">
+                {formatAmount(portfolio.wallet.get(base.symbol) ?? 0n, base.decimals, 2)} {base.symbol}
+              </td>
+            </tr>
+            {portfolio.holdings.map((h) => (
+              <tr key={h.token.symbol} data-asset={h.token.symbol}>
+                <td>{h.token.symbol}</td>
+                <td class="num" data-testid={`vault-${h.token.symbol}`}>
+                  {formatAmount(h.balance, h.token.decimals)} {h.token.symbol}
+                </td>
+                <td class="num">{usd(h.price)}</td>
+                <td class="num">{money(config, h.value)}</td>
+                <td class="num">
+                  {h.initialHaircutBps / 100}% / {h.maintenanceHaircutBps / 100}%
+                </td>
+                <td class="num">{h.balance > 0n ? usd(h.liquidationPrice) : "—"}</td>
+                <td class="num">
+                  {formatAmount(portfolio.wallet.get(h.token.symbol) ?? 0n, h.token.decimals)} {h.token.symbol}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <p class="note">
+        A liquidation price is where that price alone, every other price held, brings equity down to the maintenance
+        requirement.
+      </p>
+      <h2>Perp positions</h2>
+      {portfolio.positions.length === 0 ? (
+        <p class="hint" data-testid="no-positions">
+          No open positions.
+        </p>
+      ) : (
+        <div class="scroll">
+          <table data-testid="positions">
+            <thead>
+              <tr>
+                <th>Market</th>
+                <th>Venue</th>
+                <th>Size</th>
+                <th>Entry</th>
+                <th>Mark</th>
+                <th>PnL</th>
+                <th>Funding owed</th>
+              </tr>
+            </thead>
+            <tbody>
+              {portfolio.positions.map((p) => (
+                <tr key={`${p.market}-${p.venue}`}>
+                  <td>{p.ticker}</td>
+                  <td>{p.venue}</td>
+                  <td class="num">{formatAmount(p.size, 18)}</td>
+                  <td class="num">{formatPrice(p.entry)}</td>
+                  <td class="num">{formatPrice(p.mark)}</td>
+                  <td class={`num ${p.pnl < 0n ? "loss" : "gain"}`}>{money(config, wadToBase(p.pnl, base.decimals))}</td>
+                  <td class="num">{money(config, wadToBase(p.funding, base.decimals))}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {portfolio.liquidations.map((l) => (
+            <p class="note" key={l.ticker}>
+              {l.ticker} net {formatAmount(l.size, 18)}: liquidation at a mark of {usd(l.liquidationPrice)}
+            </p>
+          ))}
+        </div>
+      )}
+      <h2>Orders</h2>
+      {portfolio.orders.length === 0 ? (
+        <p class="hint">No orders yet.</p>
+      ) : (
+        <div class="scroll">
+          <table data-testid="orders">
+            <thead>
+              <tr>
+                <th>#</th>
+                <th>Market</th>
+                <th>Side</th>
+                <th>Size</th>
+                <th>Limit</th>
+                <th>Status</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {portfolio.orders.map((o) => (
+                <tr key={String(o.id)} data-order={String(o.id)}>
+                  <td>{String(o.id)}</td>
+                  <td>{o.ticker}</td>
+                  <td>{o.size > 0n ? "buy" : "sell"}</td>
+                  <td class="num">{formatAmount(o.size < 0n ? -o.size : o.size, 18)}</td>
+                  <td class="num">{formatPrice(o.limit)}</td>
+                  <td class="status" data-testid="order-status">
+                    {o.status}
+                    {o.averagePrice !== null && ` at ${formatPrice(o.averagePrice)}`}
+                    {o.reason && (
+                      <>
+                        {": "}
+                        <Reason label={`order ${o.id}`} data={o.reason} />
+                      </>
+                    )}
+                  </td>
+                  <td>
+                    {o.status === "open" && (
+                      <button type="button" onClick={() => cancel(o.id)}>
+                        Cancel
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
