@@ -12,7 +12,7 @@ FORGE := $(or $(shell command -v forge 2>/dev/null),$(CURDIR)/node_modules/@foun
 SLITHER_VENV := .venv-slither
 SLITHER_VERSION := 0.11.6
 
-.PHONY: help setup build web test test-fast test-contracts test-python lint slither demo devnet gas bench clean screenshots
+.PHONY: help setup build web test test-fast test-contracts test-python lint slither demo devnet app gas bench clean screenshots
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -88,6 +88,13 @@ demo: setup ## The main job: local chain, deposits, a price drop, liquidation, r
 
 devnet: setup ## A local chain with PrimeVault deployed, until Ctrl-C
 	$(BIN)/primevault devnet
+
+app: setup web ## The web app on a fresh devnet with its keeper, at http://127.0.0.1:8000, until Ctrl-C
+	$(BIN)/primevault web --devnet
+
+# The browser tests save the screens they reach (tests/python/web/conftest.py); the README shows them.
+screenshots: build web ## Regenerate docs/screenshots/ from the web app's browser tests
+	PRIMEVAULT_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/python/web -q
 
 gas: build ## Regenerate the gas snapshot snapshots/PrimeVault.json
 	$(FORGE) test --match-contract GasTest

@@ -100,12 +100,12 @@ function revertData(error: unknown): Hex | undefined {
 /** The CLI's sentence for a revert, from the server's one explainer. */
 export async function explainRevert(label: string, data: Hex, symbol?: string): Promise<string> {
   try {
-    const { name, message } = await getJson<{ name: string; message: string }>("/api/explain", {
+    const { message } = await getJson<{ message: string }>("/api/explain", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ action: label, data, symbol }),
     });
-    return `${label} failed: ${message} [${name}]`;
+    return message; // the CLI's line: "<label> failed: <why> [<ErrorName>]"
   } catch {
     return `${label} failed: the contract reverted with ${data.slice(0, 10)}`;
   }

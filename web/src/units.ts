@@ -4,19 +4,21 @@ import { formatUnits, parseUnits } from "viem";
 
 export const WAD = 10n ** 18n;
 
-/** `amount` token units as "1,234.5678" with at most `places` decimals (rounded toward zero). */
-export function formatAmount(amount: bigint, decimals: number, places = 4): string {
+/** `amount` token units as "1,234.5678" with at most `places` decimals (rounded toward zero), or exactly `places`
+ * with `fixed`. */
+export function formatAmount(amount: bigint, decimals: number, places = 4, fixed = false): string {
   const negative = amount < 0n;
   const text = formatUnits(negative ? -amount : amount, decimals);
   const [whole, fraction = ""] = text.split(".");
   const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  const kept = fraction.slice(0, places).replace(/0+$/, "");
+  const cut = fraction.slice(0, places);
+  const kept = fixed ? cut.padEnd(places, "0") : cut.replace(/0+$/, "");
   return (negative ? "-" : "") + grouped + (kept ? `.${kept}` : "");
 }
 
 /** A base-unit value as money: "1,234.56 USDC". */
 export function formatMoney(amount: bigint, decimals: number, symbol: string): string {
-  return `${formatAmount(amount, decimals, 2)} ${symbol}`;
+  return `${formatAmount(amount, decimals, 2, true)} ${symbol}`;
 }
 
 /** A USD WAD price: "3,012.50". */

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -13,6 +15,8 @@ from keeper.toolchain import find_chromium
 from keeper.web.server import WebSettings, serving_in_thread
 from tests.python.conftest import Chain
 
+# `make screenshots` sets this: the tests' screens are saved there (docs/screenshots/, shown in the README).
+SCREENSHOTS = os.environ.get("PRIMEVAULT_SCREENSHOTS")
 # No sandbox: containers (CI) have no user namespaces for it.
 CHROMIUM_ARGS = ["--no-sandbox"]
 
@@ -42,3 +46,15 @@ def page(browser: Browser, app_url: str) -> Iterator[Page]:
     yield page
     context.close()
     assert not errors, f"script errors on the page: {errors}"
+
+
+@pytest.fixture
+def screenshot(page: Page) -> Callable[[str], None]:
+    """Saves the whole page as NAME.png when screenshots are asked for; a no-op otherwise."""
+
+    def take(name: str) -> None:
+        if SCREENSHOTS:
+            Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=Path(SCREENSHOTS) / f"{name}.png", full_page=True)
+
+    return take

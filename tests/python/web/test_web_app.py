@@ -5,10 +5,12 @@ explained before anything is signed and again if sent."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from keeper.client.lender import LenderClient
 from keeper.client.trading import TradingClient
 from keeper.devnet.deploy import seed_local_liquidity
 from tests.python.conftest import Chain
@@ -56,7 +58,9 @@ def execute_open_orders(chain: Chain) -> None:
     assert all(outcome.executed for outcome in keeper.execute(open_ids)), "the keeper could not execute the order"
 
 
-def test_connect_deposit_borrow_trade_close_repay_withdraw(funded: Chain, page: Page) -> None:
+def test_connect_deposit_borrow_trade_close_repay_withdraw(
+    funded: Chain, page: Page, screenshot: Callable[[str], None]
+) -> None:
     chain = funded
     me = chain.account(TRADER).address
     vault = chain.client(TRADER)
@@ -76,14 +80,19 @@ def test_connect_deposit_borrow_trade_close_repay_withdraw(funded: Chain, page: 
     page.get_by_test_id("trade-size").fill("1")
     page.get_by_test_id("get-quotes").click()
     expect(page.get_by_test_id("routed")).to_contain_text("all-in cost")
+    screenshot("trade")
     page.get_by_test_id("send-order").click()
     expect(page.get_by_test_id("latest-order")).to_contain_text("open", timeout=STEP_TIMEOUT_MS)
     execute_open_orders(chain)
     expect(page.get_by_test_id("latest-order")).to_contain_text("executed", timeout=STEP_TIMEOUT_MS)
     held = sum(p.size for p in trading.positions(me))
     assert held == 1
+    page.get_by_role("tab", name="Portfolio").click()
+    expect(page.get_by_test_id("positions")).to_contain_text("ETH-USD")
+    screenshot("portfolio")
+    page.get_by_role("tab", name="Trade").click()
 
-    page.get_by_test_id("close-position").click()
+    page.get_by_test_id("close-ETH-USD").click()
     expect(page.get_by_test_id("latest-order")).to_contain_text("open", timeout=STEP_TIMEOUT_MS)
     execute_open_orders(chain)
     expect(page.get_by_test_id("latest-order")).to_contain_text("executed", timeout=STEP_TIMEOUT_MS)
@@ -100,7 +109,7 @@ def test_connect_deposit_borrow_trade_close_repay_withdraw(funded: Chain, page: 
 
 
 def test_a_withdrawal_that_would_make_the_account_unhealthy_is_explained_and_changes_nothing(
-    funded: Chain, page: Page
+    funded: Chain, page: Page, screenshot: Callable[[str], None]
 ) -> None:
     chain = funded
     me = chain.account(TRADER).address
@@ -118,5 +127,70 @@ def test_a_withdrawal_that_would_make_the_account_unhealthy_is_explained_and_cha
     expect(page.get_by_test_id("preview-error")).to_have_text(refusal)
     page.get_by_test_id("submit-action").click()
     expect(page.get_by_test_id("activity")).to_have_text(refusal, timeout=STEP_TIMEOUT_MS)
+    screenshot("refused-withdrawal")
     assert vault.collateral_balance(me, "WETH") == 10**18
     assert vault.base_balance(me) == debt_before
+
+
+def test_the_preview_shows_health_after_a_borrow_without_sending_it(
+    funded: Chain, page: Page, screenshot: Callable[[str], None]
+) -> None:
+    chain = funded
+    me = chain.account(TRADER).address
+    connect(page, TRADER)
+    act(page, "deposit", "2", "WETH")  # 6,000 USDC of WETH: 1,200 initial, 900 maintenance requirement
+    page.get_by_role("tab", name="Actions").click()
+    page.get_by_label("borrow", exact=True).check()
+    page.get_by_test_id("amount").fill("1500")
+    preview = page.get_by_test_id("preview")
+    # 6,000 - 1,500 less one unit: the vault rounds the new debt up (and the page shows amounts rounded down).
+    expect(preview.get_by_test_id("equity")).to_have_text("4,499.99 USDC")
+    expect(preview.get_by_test_id("debt")).to_have_text("1,500.00 USDC")
+    screenshot("actions")
+    assert chain.client(TRADER).base_balance(me) == 0  # a preview sends nothing
+
+
+def test_lend_deposit_and_withdraw_everything(funded: Chain, page: Page, screenshot: Callable[[str], None]) -> None:
+    chain = funded
+    me = chain.account(TRADER).address
+    lender = LenderClient(chain.w3, chain.deployment)
+    connect(page, TRADER)
+    page.get_by_role("tab", name="Lend").click()
+    page.get_by_test_id("lend-amount").fill("400")
+    page.get_by_test_id("lend-deposit").click()
+    expect(page.get_by_test_id("activity")).to_have_text("lend deposit: done", timeout=STEP_TIMEOUT_MS)
+    position = lender.position(me)
+    assert position.shares > 0 and position.assets == 400 * 10**6 - 1  # previews charge the vault's rounding unit
+    expect(page.get_by_test_id("lend-value")).to_have_text("399.99 USDC")
+    screenshot("lend")
+    page.get_by_test_id("lend-amount").fill("all")
+    page.get_by_test_id("lend-withdraw").click()
+    expect(page.get_by_test_id("activity")).to_have_text("lend withdraw: done", timeout=STEP_TIMEOUT_MS)
+    assert lender.position(me).shares == 0
+
+
+def test_the_protocol_page_shows_the_market_and_the_riskiest_account(
+    funded: Chain, page: Page, screenshot: Callable[[str], None]
+) -> None:
+    chain = funded
+    me = chain.account(TRADER).address
+    vault = chain.client(TRADER)
+    vault.deposit(me, "WETH", 10**18)
+    vault.withdraw(me, "USDC", 2_000 * 10**6)  # a borrow
+    page.get_by_role("tab", name="Protocol").click()
+    expect(page.get_by_test_id("total-borrow")).to_contain_text("2,000")
+    expect(page.get_by_test_id("riskiest")).to_contain_text(me)
+    expect(page.get_by_test_id("venues")).to_contain_text("reconciled")
+    screenshot("protocol")
+
+
+def test_phone_width_and_keyboard(funded: Chain, page: Page, screenshot: Callable[[str], None]) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    connect(page, TRADER)
+    # Tables scroll inside their own boxes; the page itself never scrolls sideways.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot("phone")
+    page.get_by_role("tab", name="Portfolio").focus()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("tab", name="Actions")).to_have_attribute("aria-selected", "true")

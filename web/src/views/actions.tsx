@@ -142,22 +142,28 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
   const needsAmount = ["deposit", "withdraw", "borrow", "repay", "transfer"].includes(form.kind);
 
   // The preview follows the form: what the account's health would be after the action, or why it would fail.
+  // The last preview stays on screen until the next one replaces it.
   useEffect(() => {
-    setAfter(null);
-    setProblem(null);
-    if (needsAmount && !form.amount.trim()) return;
+    if (needsAmount && !form.amount.trim()) {
+      setAfter(null);
+      setProblem(null);
+      return;
+    }
     let current = true;
     const timer = setTimeout(async () => {
       try {
         const { calls, account } = plan(ctx, form);
-        if (!account) return;
+        if (!account) {
+          if (current) (setAfter(null), setProblem(null));
+          return;
+        }
         const health = await preview<Health>(ctx.client, ctx.wallet!.address, calls, {
           address: config.vault,
           abi: ctx.abis.vault,
           functionName: "accountHealth",
           args: [account],
         });
-        if (current) setAfter(health);
+        if (current) (setAfter(health), setProblem(null));
       } catch (error) {
         if (current) setProblem(error instanceof Error && !("shortMessage" in error) ? error.message : await describeError(form.kind, error));
       }

@@ -51,7 +51,7 @@ export function PortfolioView({ ctx }: { ctx: AppContext }) {
                 <td class="num">
                   {h.initialHaircutBps / 100}% / {h.maintenanceHaircutBps / 100}%
                 </td>
-                <td class="num">{h.balance > 0n ? usd(h.liquidationPrice) : "—"}</td>
+                <td class="num">{h.balance === 0n ? "—" : h.liquidationPrice === null ? "none" : usd(h.liquidationPrice)}</td>
                 <td class="num">
                   {formatAmount(portfolio.wallet.get(h.token.symbol) ?? 0n, h.token.decimals)} {h.token.symbol}
                 </td>
@@ -62,7 +62,7 @@ export function PortfolioView({ ctx }: { ctx: AppContext }) {
       </div>
       <p class="note">
         A liquidation price is where that price alone, every other price held, brings equity down to the maintenance
-        requirement.
+        requirement; none means no price of that asset alone can.
       </p>
       <h2>Perp positions</h2>
       {portfolio.positions.length === 0 ? (
@@ -99,7 +99,8 @@ export function PortfolioView({ ctx }: { ctx: AppContext }) {
           </table>
           {portfolio.liquidations.map((l) => (
             <p class="note" key={l.ticker}>
-              {l.ticker} net {formatAmount(l.size, 18)}: liquidation at a mark of {usd(l.liquidationPrice)}
+              {l.ticker} net {formatAmount(l.size, 18)}:{" "}
+              {l.liquidationPrice === null ? "no mark of this market alone liquidates the account" : `liquidation at a mark of ${usd(l.liquidationPrice)}`}
             </p>
           ))}
         </div>

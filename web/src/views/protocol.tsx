@@ -221,7 +221,7 @@ export function ProtocolView({ ctx }: { ctx: AppContext }) {
         <p class="hint">No account borrows or trades.</p>
       ) : (
         <div class="scroll">
-          <table>
+          <table data-testid="riskiest">
             <thead>
               <tr>
                 <th>Account</th>

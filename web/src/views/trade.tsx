@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import type { AppContext } from "../app";
 import { getJson } from "../config";
-import { parseAmount, WAD } from "../units";
+import { formatAmount, parseAmount } from "../units";
 import { usd } from "./common";
 
 interface VenueQuote {
@@ -53,7 +53,7 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
     }
   };
 
-  const order = async (signedSize: bigint, limit: bigint, reduceOnly: boolean, label: string) => {
+  const order = async (id: number, signedSize: bigint, limit: bigint, reduceOnly: boolean, label: string) => {
     setBusy(true);
     const block = await ctx.client.getBlock();
     await ctx.run([
@@ -62,7 +62,7 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
         address: config.trading!,
         abi: abis.trading,
         functionName: "submitOrder",
-        args: [ctx.account, market, signedSize, limit, block.timestamp + ORDER_TTL_SECONDS, reduceOnly],
+        args: [ctx.account, id, signedSize, limit, block.timestamp + ORDER_TTL_SECONDS, reduceOnly],
       },
     ]);
     setBusy(false);
@@ -83,13 +83,16 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
     }
     const amount = parseAmount(quotes.size, 18, ticker);
     const markWad = parseAmount(quotes.mark, 18, "USD");
-    await order(side === "buy" ? amount : -amount, limitFor(side === "buy", markWad), false, `${side} ${quotes.size} ${ticker}`);
+    await order(market, side === "buy" ? amount : -amount, limitFor(side === "buy", markWad), false, `${side} ${quotes.size} ${ticker}`);
   };
 
-  const held = portfolio?.positions.filter((p) => p.market === market).reduce((sum, p) => sum + p.size, 0n) ?? 0n;
-  const close = async () => {
-    const mark = portfolio!.positions.find((p) => p.market === market)!.mark;
-    await order(-held, limitFor(held < 0n, mark), true, `close ${ticker}`);
+  // Net size per market held in this sub-account, to close with one reduce-only order each.
+  const held = new Map<number, bigint>();
+  for (const p of portfolio?.positions ?? []) held.set(p.market, (held.get(p.market) ?? 0n) + p.size);
+  const close = async (id: number, size: bigint) => {
+    const mark = portfolio!.positions.find((p) => p.market === id)!.mark;
+    setMarket(id);
+    await order(id, -size, limitFor(size < 0n, mark), true, `close ${config.markets[id].ticker}`);
   };
   const pending = portfolio?.orders.filter((o) => o.status === "open" || o.status === "routed") ?? [];
   const latest = portfolio?.orders[0];
@@ -178,14 +181,14 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
           </button>
         </div>
       )}
-      {held !== 0n && (
-        <p>
-          You hold {Number(held) / Number(WAD)} {ticker} in this sub-account.{" "}
-          <button type="button" data-testid="close-position" disabled={busy} onClick={close}>
-            Close {ticker}
+      {[...held].map(([id, size]) => (
+        <p key={id}>
+          You hold {formatAmount(size, 18)} {config.markets[id].ticker} in this sub-account.{" "}
+          <button type="button" data-testid={`close-${config.markets[id].ticker}`} disabled={busy} onClick={() => close(id, size)}>
+            Close {config.markets[id].ticker}
           </button>
         </p>
-      )}
+      ))}
       {latest && (
         <p data-testid="latest-order" class="note">
           Order #{String(latest.id)} {latest.ticker}: {latest.status}
