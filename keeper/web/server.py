@@ -30,6 +30,7 @@ from keeper.chain.artifacts import ARTIFACT_NAMES, load_artifact
 from keeper.chain.deployment import Deployment, TokenInfo
 from keeper.chain.keys import dev_account
 from keeper.chain.revert import error_decoder
+from keeper.chain.transactions import GAS_MARGIN_FIXED, GAS_MARGIN_PERCENT
 from keeper.cli.explain import explain
 from keeper.cli.quotes import decimal_text, quote_document
 from keeper.exceptions import ConfigError, InputError, PrimeVaultError, TransactionReverted
@@ -96,6 +97,7 @@ def config_document(deployment: Deployment, rpc_url: str) -> dict[str, Any]:
     return {
         "chainId": deployment.chain_id,
         "rpcUrl": rpc_url,
+        "gasMargin": {"percent": GAS_MARGIN_PERCENT, "fixed": GAS_MARGIN_FIXED},
         "block": deployment.block,
         "vault": deployment.vault,
         "lens": deployment.lens,

@@ -127,26 +127,49 @@ export type Progress = (text: string) => void;
 
 /** Simulates `call`, then has the wallet sign and send it and waits for its receipt. A revert is explained before
  * anything is signed, so a failing action costs no gas. */
-export async function send(client: PublicClient, wallet: Wallet, call: Call, progress: Progress): Promise<Hex> {
+export async function send(
+  client: PublicClient,
+  wallet: Wallet,
+  call: Call,
+  margin: Config["gasMargin"],
+  progress: Progress,
+): Promise<Hex> {
   try {
     progress(`${call.label}: checking`);
-    const { request } = await client.simulateContract({
-      account: wallet.account,
-      address: call.address,
-      abi: call.abi,
-      functionName: call.functionName,
-      args: call.args,
-    });
+    const target = { account: wallet.account, address: call.address, abi: call.abi, functionName: call.functionName, args: call.args };
+    const { request } = await client.simulateContract(target);
+    const estimate = await client.estimateContractGas(target);
+    const gas = (estimate * BigInt(margin.percent)) / 100n + BigInt(margin.fixed); // unused gas is not charged
     progress(`${call.label}: waiting for your signature`);
-    const hash = await wallet.client.writeContract({ ...request, chain: client.chain, account: wallet.account });
+    const hash = await wallet.client.writeContract({ ...request, gas, chain: client.chain, account: wallet.account });
     progress(`${call.label}: sent ${hash.slice(0, 10)}…, waiting for a block`);
     const receipt = await client.waitForTransactionReceipt({ hash });
-    if (receipt.status !== "success") throw new ExplainedError(`${call.label} reverted in block ${receipt.blockNumber}`);
+    if (receipt.status !== "success") throw new ExplainedError(await whyReverted(client, wallet, call, hash, receipt.blockNumber));
     progress(`${call.label}: confirmed in block ${receipt.blockNumber}`);
     return hash;
   } catch (error) {
     throw new ExplainedError(await describeError(call.label, error, call.symbol));
   }
+}
+
+/** A transaction that passed its simulation but reverted when mined (the chain moved in between, or it ran out of
+ * gas): the call replayed on the state it was mined on, explained. */
+async function whyReverted(client: PublicClient, wallet: Wallet, call: Call, hash: Hex, block: bigint): Promise<string> {
+  const [transaction, receipt] = await Promise.all([client.getTransaction({ hash }), client.getTransactionReceipt({ hash })]);
+  if (receipt.gasUsed >= transaction.gas) return `${call.label} ran out of gas in block ${block}; send it again`;
+  try {
+    await client.simulateContract({
+      account: wallet.account,
+      address: call.address,
+      abi: call.abi,
+      functionName: call.functionName,
+      args: call.args,
+      blockNumber: block - 1n,
+    });
+  } catch (error) {
+    return describeError(call.label, error, call.symbol);
+  }
+  return `${call.label} reverted in block ${block}`;
 }
 
 /** What `calls` would leave behind: the result of `read` after them, in one eth_simulateV1 against the latest block,

@@ -22,6 +22,9 @@ export interface Config {
   markets: { ticker: string; feed: Address }[];
   venues: { name: string; address: Address; adapter: Address | null }[];
   block: number; // the deployment block, where event reads start
+  // Added to gas estimates, as the Python package's Sender adds it: the accrual a mined block writes and the estimate
+  // (at the latest block's time) does not, and state that moves in between.
+  gasMargin: { percent: number; fixed: number };
   devAccounts: { index: number; address: Address; privateKey: Hex }[];
 }
 

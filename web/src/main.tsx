@@ -64,7 +64,7 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
     async (calls: Call[]) => {
       if (!wallet) return false;
       try {
-        for (const call of calls) await send(client, wallet, call, (text) => setActivity({ text, kind: "progress" }));
+        for (const call of calls) await send(client, wallet, call, config.gasMargin, (text) => setActivity({ text, kind: "progress" }));
         setActivity({ text: `${calls[calls.length - 1].label}: done`, kind: "done" });
         return true;
       } catch (error) {
@@ -74,7 +74,7 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
         refresh();
       }
     },
-    [client, wallet, refresh],
+    [client, config, wallet, refresh],
   );
 
   const connect = async (how: () => Promise<Wallet> | Wallet) => {

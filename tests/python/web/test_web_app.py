@@ -11,7 +11,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from keeper.client.lender import LenderClient
+from keeper.client.sessions import SessionKeysClient
 from keeper.client.trading import TradingClient
+from keeper.client.vault import sub_account
 from keeper.devnet.deploy import seed_local_liquidity
 from tests.python.conftest import Chain
 
@@ -194,3 +196,70 @@ def test_phone_width_and_keyboard(funded: Chain, page: Page, screenshot: Callabl
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     expect(page.get_by_role("tab", name="Actions")).to_have_attribute("aria-selected", "true")
+
+
+def test_transfer_operator_and_session_key(funded: Chain, page: Page) -> None:
+    chain = funded
+    me = chain.account(TRADER).address
+    vault = chain.client(TRADER)
+    bot = chain.account(4).address
+    connect(page, TRADER)
+    act(page, "deposit", "2", "WETH")
+    act(page, "transfer", "0.5", "WETH")  # to sub-account 1, the form's default
+    sub_1 = sub_account(me, 1)
+    assert vault.collateral_balance(sub_1, "WETH") == 5 * 10**17
+    assert vault.collateral_balance(me, "WETH") == 15 * 10**17
+
+    page.get_by_role("tab", name="Actions").click()
+    page.get_by_label("operator", exact=True).check()
+    page.get_by_test_id("operator").fill(bot)
+    page.get_by_label("transfer", exact=True).last.check()  # the permission, besides the default trade
+    page.get_by_test_id("submit-action").click()
+    expect(page.get_by_test_id("activity")).to_have_text("set operator: done", timeout=STEP_TIMEOUT_MS)
+    assert vault.operator_permissions(me, bot) == 2 | 4  # transfer | trade
+
+    page.get_by_label("session key", exact=True).check()
+    page.get_by_test_id("operator").fill(chain.account(5).address)
+    page.get_by_test_id("submit-action").click()
+    expect(page.get_by_test_id("activity")).to_have_text("grant session: done", timeout=STEP_TIMEOUT_MS)
+    session = SessionKeysClient(chain.w3, chain.deployment).session(chain.account(5).address)
+    assert session.owner == me and session.scope.sub_accounts == (0,) and session.scope.markets == (0,)
+    assert session.scope.max_notional_per_order == 10_000 * 10**18
+
+
+# A browser wallet as MetaMask presents it (EIP-1193), here over anvil's unlocked accounts: it starts on another
+# chain, as wallets do, and records the page's request to switch.
+INJECTED_WALLET = """
+window.__switches = [];
+let chainId = "0x1";
+window.ethereum = {
+  async request({ method, params }) {
+    if (method === "eth_requestAccounts" || method === "eth_accounts") return [ACCOUNT];
+    if (method === "eth_chainId") return chainId;
+    if (method === "wallet_switchEthereumChain") {
+      window.__switches.push(params[0].chainId);
+      chainId = params[0].chainId;
+      return null;
+    }
+    const response = await fetch(RPC, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: params ?? [] }) });
+    const body = await response.json();
+    if (body.error) throw Object.assign(new Error(body.error.message), body.error);
+    return body.result;
+  },
+  on() {}, removeListener() {},
+};
+"""
+
+
+def test_a_browser_wallet_is_switched_to_the_chain_and_signs(funded: Chain, page: Page) -> None:
+    chain = funded
+    me = chain.account(TRADER).address
+    script = INJECTED_WALLET.replace("ACCOUNT", f'"{me}"').replace("RPC", f'"{chain.url}"')
+    page.add_init_script(script)
+    page.reload()
+    page.get_by_role("button", name="Connect browser wallet").click()
+    expect(page.get_by_test_id("wallet")).to_have_text(re.compile(r"^browser wallet 0x7099"))
+    assert page.evaluate("window.__switches") == [hex(chain.deployment.chain_id)]
+    act(page, "deposit", "1.25", "WETH")  # the permit signed by the wallet (eth_signTypedData_v4)
+    assert chain.client(TRADER).collateral_balance(me, "WETH") == 125 * 10**16
