@@ -1,0 +1,82 @@
+"""The web app's server over HTTP, without a browser: what it hands the page, and one line of JSON for a bad
+request (the page shows it as it is)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from eth_abi import encode
+from web3 import Web3
+
+from keeper.cli.main import cli
+from keeper.cli.web import DEFAULT_DIST
+from keeper.web.server import WebSettings, serving_in_thread
+from tests.python.conftest import Chain
+
+
+def fetch(url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null") if error.code == 400 else None
+
+
+def test_config_abis_quotes_and_explanations(chain: Chain) -> None:
+    with serving_in_thread(WebSettings(chain.deployment_file, chain.url, DEFAULT_DIST)) as url:
+        status, config = fetch(f"{url}/config.json")
+        assert status == 200
+        assert config["vault"] == chain.deployment.vault and config["chainId"] == 31337
+        assert [a["address"] for a in config["devAccounts"]][1] == chain.account(1).address
+
+        status, abi = fetch(f"{url}/abi/PrimeVault.json")
+        assert status == 200 and any(item.get("name") == "depositWithPermit" for item in abi)
+        assert fetch(f"{url}/abi/NotAContract.json")[0] == 404
+
+        status, quotes = fetch(f"{url}/api/quotes?market=ETH-USD&side=buy&size=2")
+        assert status == 200 and quotes["market"] == "ETH-USD"
+        assert sum(float(size) for size in quotes["routed"]["sizes"].values()) == 2
+
+        me = chain.account(1).address
+        selector = Web3.keccak(text="InsufficientEquity(address,int256,uint256)")[:4]
+        data = selector + encode(["address", "int256", "uint256"], [me, -500 * 10**6, 300 * 10**6])
+        status, explained = fetch(f"{url}/api/explain", {"action": "withdraw WETH", "data": Web3.to_hex(data)})
+        assert status == 200 and explained["name"] == "InsufficientEquity"
+        assert explained["message"] == (
+            "withdraw WETH failed: would make the account unhealthy: equity would be -500.00 USDC, below the initial "
+            "requirement of 300.00 USDC; deposit collateral or use a smaller amount [InsufficientEquity]"
+        )
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("/api/quotes?market=DOGE-USD&side=buy&size=1", None, "DOGE-USD"),
+        ("/api/quotes?market=ETH-USD&side=up&size=1", None, "side 'up' is not buy or sell"),
+        ("/api/quotes?market=ETH-USD&side=buy&size=lots", None, "lots"),
+        ("/api/quotes?market=ETH-USD&side=buy&size=1&horizon_hours=-1", None, "horizon_hours -1 is not in"),
+        ("/api/explain", {"data": "0x1234"}, 'explain takes {"action"'),
+        ("/api/explain", {"action": "withdraw", "data": "not hex"}, 'explain takes {"action"'),
+    ],
+)
+def test_a_bad_request_is_one_line_of_json(chain: Chain, path: str, body: dict[str, Any] | None, message: str) -> None:
+    with serving_in_thread(WebSettings(chain.deployment_file, chain.url, DEFAULT_DIST)) as url:
+        status, answer = fetch(f"{url}{path}", body)
+    assert status == 400
+    assert message in answer["error"] and "\n" not in answer["error"]
+
+
+def test_the_command_says_what_is_missing(chain: Chain, tmp_path: Path) -> None:
+    runner = CliRunner()
+    unbuilt = runner.invoke(cli, ["--deployment", str(chain.deployment_file), "web", "--dist", str(tmp_path)])
+    assert unbuilt.exit_code != 0 and "run `make web`" in unbuilt.output and "Traceback" not in unbuilt.output
+    missing = runner.invoke(cli, ["--deployment", str(tmp_path / "none.json"), "web"])
+    assert missing.exit_code != 0 and "none.json" in missing.output and "Traceback" not in missing.output
