@@ -26,6 +26,7 @@ import {SubAccountLib} from "./libraries/SubAccountLib.sol";
 import {ValueLib} from "./libraries/ValueLib.sol";
 import {ExtSloads} from "./modules/ExtSloads.sol";
 import {LiquidationModule} from "./modules/LiquidationModule.sol";
+import {OperatorPermitModule} from "./modules/OperatorPermitModule.sol";
 import {VaultBase} from "./modules/VaultBase.sol";
 
 /// @title PrimeVault
@@ -50,6 +51,9 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
     /// @notice The contract `liquidate` delegate-calls; deployed by this contract's constructor.
     address public immutable liquidationModule;
 
+    /// @notice The contract `setOperatorWithSig` delegate-calls; deployed by this contract's constructor.
+    address public immutable operatorPermitModule;
+
     /// @param baseAsset_ The base asset (USDC-like); it is also the unit of account.
     /// @param admin Receives DEFAULT_ADMIN_ROLE.
     /// @dev Starts with Aave v3's test rate model (kink 80%, base 1%, 4% at the kink, +60% at 100%), a 10%
@@ -58,6 +62,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
     constructor(address baseAsset_, address admin) VaultBase(baseAsset_) {
         if (baseAsset_ == address(0) || admin == address(0)) revert ZeroAddress();
         liquidationModule = address(new LiquidationModule(baseAsset_));
+        operatorPermitModule = address(new OperatorPermitModule(baseAsset_));
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _market = Market({
             supplyIndex: uint64(InterestLib.INDEX_SCALE),
@@ -201,6 +206,20 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
         _authorize(account, 0);
         _operators[account][operator] = permissions;
         emit OperatorSet(account, operator, permissions);
+    }
+
+    /// @inheritdoc IPrimeVault
+    function setOperatorWithSig(OperatorPermit calldata, bytes calldata) external {
+        // slither-disable-next-line unused-return (the module's function returns nothing)
+        Address.functionDelegateCall(operatorPermitModule, msg.data);
+    }
+
+    /// @inheritdoc IPrimeVault
+    function cancelOperatorPermits(uint256 nonce) external {
+        uint256 current = _operatorPermitNonces[msg.sender];
+        if (nonce <= current) revert OperatorPermitNonceNotAhead(nonce, current);
+        _operatorPermitNonces[msg.sender] = nonce;
+        emit OperatorPermitsCancelled(msg.sender, nonce);
     }
 
     /// @inheritdoc IPrimeVault
@@ -426,6 +445,16 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
     /// @inheritdoc IPrimeVault
     function ownerOf(address account) external view returns (address) {
         return _owners[SubAccountLib.prefix(account)];
+    }
+
+    /// @inheritdoc IPrimeVault
+    function operatorPermitNonce(address owner) external view returns (uint256) {
+        return _operatorPermitNonces[owner];
+    }
+
+    /// @inheritdoc IPrimeVault
+    function operatorPermitDomainSeparator() external view returns (bytes32) {
+        return _operatorPermitDomainSeparator();
     }
 
     /// @inheritdoc IPrimeVault

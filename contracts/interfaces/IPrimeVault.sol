@@ -63,6 +63,16 @@ interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
         bool liquidatable; // has debt or positions, and equity < maintenanceRequirement
     }
 
+    /// @notice An owner's signed grant of `permissions` on `account` to `operator` (EIP-712 type `OperatorPermit`).
+    struct OperatorPermit {
+        address owner; // the signer: the recorded owner of `account`'s prefix (or, if none is, one sharing it)
+        address account;
+        address operator;
+        uint256 permissions; // the mask set, as `setOperator` sets it; 0 revokes
+        uint256 nonce; // the owner's next nonce (`operatorPermitNonce`); one permit per nonce, in order
+        uint256 deadline; // unix time after which the permit is refused
+    }
+
     /// @notice Market-wide lending state.
     struct MarketState {
         uint256 supplyIndex;
@@ -124,6 +134,24 @@ interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
     /// @notice Sets `operator`'s permission mask on `account`; 0 revokes.
     /// @dev Only the owner. Permissions: PERMISSION_WITHDRAW, PERMISSION_TRANSFER, PERMISSION_TRADE.
     function setOperator(address account, address operator, uint256 permissions) external;
+
+    /// @notice `setOperator` by the owner's EIP-712 signature, submitted by anyone (a relayer, a bundler, the
+    ///         operator itself): an owner grants or revokes an operator without a transaction of its own.
+    /// @dev Domain: name "PrimeVault", version "1", the chain id, this vault (`operatorPermitDomainSeparator`).
+    ///      Type: `OperatorPermit(address owner,address account,address operator,uint256 permissions,
+    ///      uint256 nonce,uint256 deadline)`. A contract owner signs through ERC-1271. Caveats: a permit is
+    ///      valid until its deadline or until the owner's nonce moves past it (`cancelOperatorPermits`, or any
+    ///      later permit used), so sign short deadlines; it sets the whole mask, like `setOperator`.
+    function setOperatorWithSig(OperatorPermit calldata permit, bytes calldata signature) external;
+
+    /// @notice Voids every unused operator permit of the caller with a nonce below `nonce`.
+    function cancelOperatorPermits(uint256 nonce) external;
+
+    /// @notice The nonce `owner`'s next operator permit must carry.
+    function operatorPermitNonce(address owner) external view returns (uint256);
+
+    /// @notice The EIP-712 domain separator operator permits are signed under.
+    function operatorPermitDomainSeparator() external view returns (bytes32);
 
     /// @notice Liquidates every account in `accounts` that is below its maintenance requirement.
     /// @dev Permissionless; works while paused. Healthy accounts and duplicates are skipped, not reverted,

@@ -39,6 +39,14 @@ interface IPrimeVaultErrors {
     error NotSameOwner(address from, address to);
     /// @notice An account cannot send to itself.
     error SelfTransfer(address account);
+    /// @notice The operator permit's deadline has passed.
+    error OperatorPermitExpired(uint256 deadline);
+    /// @notice The operator permit's nonce is not the owner's next one (used, cancelled, or not yet due).
+    error OperatorPermitNonceInvalid(address owner, uint256 nonce, uint256 expected);
+    /// @notice The operator permit was not signed by `owner` (ECDSA, or ERC-1271 for a contract owner).
+    error OperatorPermitBadSignature(address owner);
+    /// @notice A nonce cancellation must move the owner's next nonce forward.
+    error OperatorPermitNonceNotAhead(uint256 nonce, uint256 current);
 
     /// @notice Only the trading module may call this.
     error NotTradingModule(address caller);

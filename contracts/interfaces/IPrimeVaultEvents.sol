@@ -12,6 +12,8 @@ interface IPrimeVaultEvents {
     event OwnerRegistered(bytes19 indexed prefix, address indexed owner);
     /// @notice The owner set `operator`'s permission mask on `account` (0 revokes).
     event OperatorSet(address indexed account, address indexed operator, uint256 permissions);
+    /// @notice `owner` voided its operator permits with nonces below `nonce`.
+    event OperatorPermitsCancelled(address indexed owner, uint256 nonce);
     /// @notice `amount` of `asset` was deposited by `from` into `account`.
     event Deposit(address indexed account, address indexed from, address indexed asset, uint256 amount);
     /// @notice `amount` of `asset` left `account` for `receiver`; for the base asset, part may be new debt.

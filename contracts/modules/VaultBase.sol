@@ -67,6 +67,7 @@ abstract contract VaultBase is AccessControl, ReentrancyGuardTransient, IPrimeVa
     IERC20 internal immutable _base;
 
     Market internal _market;
+    // slither-disable-next-line uninitialized-state (set by PrimeVault; modules run on its storage by delegatecall)
     Totals internal _totals;
     /// @dev Its own slot (not packed into `Totals`): 100 tokens of an 18-decimal base do not fit 48 bits.
     // slither-disable-next-line uninitialized-state (set by PrimeVault; modules run on its storage by delegatecall)
@@ -82,6 +83,7 @@ abstract contract VaultBase is AccessControl, ReentrancyGuardTransient, IPrimeVa
     mapping(address asset => HaircutBounds) internal _haircutBounds;
 
     mapping(address account => Account) internal _accounts;
+    // slither-disable-next-line uninitialized-state (set by PrimeVault; modules run on its storage by delegatecall)
     mapping(address account => mapping(address asset => uint256)) internal _collateral;
     address[] internal _accountList;
 
@@ -90,9 +92,28 @@ abstract contract VaultBase is AccessControl, ReentrancyGuardTransient, IPrimeVa
 
     mapping(bytes19 prefix => address) internal _owners;
     mapping(address account => mapping(address operator => uint256)) internal _operators;
+    mapping(address owner => uint256) internal _operatorPermitNonces;
 
     constructor(address baseAsset_) {
         _base = IERC20(baseAsset_);
+    }
+
+    // ================================================================== signatures
+
+    /// @dev EIP-712 domain of operator permits, built for `address(this)`: the vault itself, also inside a
+    ///      module it delegate-calls. Computed per call, so it follows a chain id change after a fork.
+    function _operatorPermitDomainSeparator() internal view returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                keccak256(
+                    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+                ),
+                keccak256("PrimeVault"),
+                keccak256("1"),
+                block.chainid,
+                address(this)
+            )
+        );
     }
 
     // ================================================================== interest

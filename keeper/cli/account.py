@@ -262,14 +262,35 @@ def transfer(ctx: CliContext, amount: str, asset: str, from_sub: int, to_sub: in
     help=f"Comma-separated: {', '.join(PERMISSIONS)}; or `none` to revoke.",
 )
 @_sub_option
+@click.option(
+    "--sign-only",
+    is_flag=True,
+    help="Print an EIP-712 permit (JSON) for anyone to submit with `primevault relay`; send nothing.",
+)
+@click.option(
+    "--ttl",
+    type=click.IntRange(60, 30 * 86_400),
+    default=3600,
+    show_default=True,
+    help="With --sign-only: seconds the permit stays valid.",
+)
 @pass_context
-def set_operator(ctx: CliContext, operator: ChecksumAddress, permissions: str, sub_id: int) -> None:
+def set_operator(
+    ctx: CliContext, operator: ChecksumAddress, permissions: str, sub_id: int, sign_only: bool, ttl: int
+) -> None:
     """Let OPERATOR act on a sub-account.
 
-    OPERATOR is an address, for example a trading bot's; --permissions says what it may do.
+    OPERATOR is an address, for example a trading bot's; --permissions says what it may do. With --sign-only
+    nothing is sent: the permit printed lets any relayer (or the operator itself) set it, paying the gas.
     """
     mask = _permission_mask(permissions)
     target = _own(ctx, sub_id)
+    if sign_only:
+        vault = ctx.reader()
+        deadline = int(ctx.w3.eth.get_block("latest")["timestamp"]) + ttl
+        permit = vault.sign_operator_permit(ctx.account, target, operator, mask, deadline)
+        click.echo(json.dumps(permit.to_json(), indent=2))
+        return
     ctx.writer().set_operator(target, operator, mask)
     granted = ", ".join(name for name, bit in PERMISSIONS.items() if mask & bit)
     click.echo(f"operator {operator} on {target}: {granted or 'revoked'}")

@@ -111,6 +111,16 @@ def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None
             f"mark {price('mark')}"
         ),
         "BackstopTooSmall": lambda: "the backstop book holds less than the size to unwind",
+        "OperatorPermitExpired": lambda: (
+            f"the permit's deadline (unix time {arg('deadline')}) has passed; ask the owner to sign a new one"
+        ),
+        "OperatorPermitNonceInvalid": lambda: (
+            f"the permit's nonce {arg('nonce')} is not {arg('owner')}'s next ({arg('expected')}): it was used or "
+            "cancelled, or an earlier permit is still to be submitted"
+        ),
+        "OperatorPermitBadSignature": lambda: (
+            f"the signature is not {arg('owner')}'s: the permit was changed after signing or signed by another key"
+        ),
     }
     explained = messages.get(exc.error.name)
     detail = explained() if explained else str(exc.error)

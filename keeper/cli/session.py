@@ -14,7 +14,7 @@ from eth_typing import ChecksumAddress
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.params import ADDRESS, JSON_OPTION
 from keeper.client.sessions import OrderIntent, SessionKeysClient, SessionScope, SignedOrder
-from keeper.client.vault import PERMISSIONS, sub_account
+from keeper.client.vault import OPERATOR_PERMIT_KIND, PERMISSIONS, OperatorPermit, sub_account
 from keeper.exceptions import InputError
 from keeper.units import format_units, parse_amount
 
@@ -155,14 +155,23 @@ def trade_as_key(
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @pass_context
 def relay(ctx: CliContext, file: Path) -> None:
-    """Submit a signed order from FILE (the JSON `session trade --sign-only` prints); you pay the gas."""
+    """Submit what someone signed in FILE, paying the gas: a session key's order (`session trade --sign-only`) or
+    an owner's operator permit (`account set-operator --sign-only`)."""
     try:
-        signed = SignedOrder.from_json(json.loads(file.read_text()))
+        data = json.loads(file.read_text())
+        permit = data.get("kind") == OPERATOR_PERMIT_KIND
+        signed: OperatorPermit | SignedOrder = OperatorPermit.from_json(data) if permit else SignedOrder.from_json(data)
     except FileNotFoundError:
         raise InputError(f"{file} does not exist") from None
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(
-            f"{file} is not a signed order ({exc}): use the JSON `session trade --sign-only` prints"
+            f"{file} is not a signed order or operator permit ({exc}): use the JSON `session trade --sign-only` or "
+            "`account set-operator --sign-only` prints"
         ) from None
+    if isinstance(signed, OperatorPermit):
+        ctx.writer().set_operator_with_sig(signed)
+        granted = ", ".join(name for name, bit in PERMISSIONS.items() if signed.permissions & bit)
+        click.echo(f"operator {signed.operator} on {signed.account}: {granted or 'revoked'} (permit of {signed.owner})")
+        return
     order_id = _client(ctx).relay(signed)
     click.echo(f"order {order_id}: relayed for session key {signed.key}")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
+from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.logs import DISCARD
@@ -13,6 +16,7 @@ from web3.types import BlockIdentifier, TxReceipt
 from keeper.chain.deployment import Deployment, TokenInfo
 from keeper.chain.revert import DecodedError
 from keeper.chain.transactions import Sender
+from keeper.chain.typed_data import sign_typed
 from keeper.client.base import AccessControlledClient, struct
 from keeper.client.lens import LensClient
 from keeper.client.tokens import TokenClient
@@ -30,6 +34,54 @@ def sub_account(owner: str, sub_id: int) -> ChecksumAddress:
     if not 0 <= sub_id <= 255:
         raise ValueError(f"sub-account id {sub_id} is out of range 0..255")
     return Web3.to_checksum_address((int(owner, 16) ^ sub_id).to_bytes(20, "big"))
+
+
+OPERATOR_PERMIT_KIND = "primevault-operator-permit"  # the JSON's `kind`, so a relayer knows what a file holds
+OPERATOR_PERMIT_FIELDS = [
+    {"name": "owner", "type": "address"},
+    {"name": "account", "type": "address"},
+    {"name": "operator", "type": "address"},
+    {"name": "permissions", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint256"},
+]
+
+
+@dataclass(frozen=True)
+class OperatorPermit:
+    """An owner's EIP-712 grant of `permissions` on `account` to `operator`, for anyone to submit
+    (`setOperatorWithSig`); JSON-ready."""
+
+    owner: ChecksumAddress
+    account: ChecksumAddress
+    operator: ChecksumAddress
+    permissions: int
+    nonce: int
+    deadline: int
+    signature: str
+
+    def as_tuple(self) -> tuple[str, str, str, int, int, int]:
+        return (self.owner, self.account, self.operator, self.permissions, self.nonce, self.deadline)
+
+    def to_json(self) -> dict[str, Any]:
+        fields = {k: str(v) if isinstance(v, int) else v for k, v in asdict(self).items()}
+        return {"kind": OPERATOR_PERMIT_KIND, **fields}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OperatorPermit:
+        """Raises ValueError, KeyError or TypeError for anything that is not a well-formed permit."""
+        if data.get("kind") != OPERATOR_PERMIT_KIND:
+            raise ValueError(f"its kind is {data.get('kind')!r}, not {OPERATOR_PERMIT_KIND!r}")
+        bytes.fromhex(str(data["signature"]).removeprefix("0x"))
+        return cls(
+            owner=Web3.to_checksum_address(str(data["owner"])),
+            account=Web3.to_checksum_address(str(data["account"])),
+            operator=Web3.to_checksum_address(str(data["operator"])),
+            permissions=int(data["permissions"]),
+            nonce=int(data["nonce"]),
+            deadline=int(data["deadline"]),
+            signature=str(data["signature"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -227,6 +279,41 @@ class VaultClient(AccessControlledClient):
     def set_operator(self, account: str, operator: str, permissions: int) -> TxReceipt:
         fn = self.contract.functions.setOperator(_checksum(account), _checksum(operator), permissions)
         return self.send("set operator", fn)
+
+    def operator_permit_nonce(self, owner: str) -> int:
+        return int(
+            self.read("read operator permit nonce", self.contract.functions.operatorPermitNonce(_checksum(owner)))
+        )
+
+    def sign_operator_permit(
+        self, owner: LocalAccount, account: str, operator: str, permissions: int, deadline: int
+    ) -> OperatorPermit:
+        """`owner`'s signed `setOperator`, with its next nonce, for anyone to submit before `deadline`."""
+        unsigned = OperatorPermit(
+            owner.address,
+            _checksum(account),
+            _checksum(operator),
+            permissions,
+            self.operator_permit_nonce(owner.address),
+            deadline,
+            signature="",
+        )
+        message = {k: v for k, v in asdict(unsigned).items() if k != "signature"}
+        domain = {
+            "name": "PrimeVault",
+            "version": "1",
+            "chainId": self.w3.eth.chain_id,
+            "verifyingContract": self.address,
+        }
+        signed = sign_typed(owner, domain, "OperatorPermit", OPERATOR_PERMIT_FIELDS, message)
+        return dataclasses.replace(unsigned, signature=Web3.to_hex(signed.signature))
+
+    def set_operator_with_sig(self, permit: OperatorPermit) -> TxReceipt:
+        """Submits an owner's signed permit; the sender pays the gas."""
+        fn = self.contract.functions.setOperatorWithSig(
+            permit.as_tuple(), bytes.fromhex(permit.signature.removeprefix("0x"))
+        )
+        return self.send("set operator by permit", fn)
 
     def liquidate(self, accounts: Sequence[str], gas: int | None = None) -> LiquidationResult:
         fn = self.contract.functions.liquidate([_checksum(a) for a in accounts])
