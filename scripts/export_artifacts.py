@@ -18,6 +18,7 @@ CONTRACTS = {
     "PrimeVaultLens": "contracts/periphery/PrimeVaultLens.sol",
     "PrimeVaultLender": "contracts/periphery/PrimeVaultLender.sol",
     "SessionKeys": "contracts/periphery/SessionKeys.sol",
+    "PrimeVaultBundler": "contracts/periphery/PrimeVaultBundler.sol",
     "TradingModule": "contracts/TradingModule.sol",
     "DydxAdapter": "contracts/adapters/DydxAdapter.sol",
     "RabbitAdapter": "contracts/adapters/RabbitAdapter.sol",

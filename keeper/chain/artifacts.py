@@ -17,6 +17,7 @@ ARTIFACT_NAMES = (
     "PrimeVaultLens",
     "PrimeVaultLender",
     "SessionKeys",
+    "PrimeVaultBundler",
     "TradingModule",
     "DydxAdapter",
     "RabbitAdapter",

@@ -11,7 +11,9 @@ from eth_typing import ChecksumAddress
 
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.params import ADDRESS, JSON_OPTION
-from keeper.client.trading import TradingClient
+from keeper.cli.trade import checked_order
+from keeper.client.bundler import BundledOrder, BundlerClient
+from keeper.client.trading import WAD, TradingClient
 from keeper.client.vault import PERMISSIONS, VaultClient, sub_account
 from keeper.exceptions import InputError
 from keeper.risk.capacity import (
@@ -251,6 +253,70 @@ def transfer(ctx: CliContext, amount: str, asset: str, from_sub: int, to_sub: in
     source, target = _own(ctx, from_sub), _own(ctx, to_sub)
     ctx.writer().transfer(source, target, token.symbol, units)
     click.echo(f"moved {format_units(units, token.decimals)} {token.symbol} from sub {from_sub} to sub {to_sub}")
+
+
+@account.command()
+@click.argument("amount")
+@click.argument("asset")
+@click.option("--borrow", "borrow_text", help="Also borrow this much of the base asset to your wallet.")
+@click.option("--market", help="Also submit an order in this market, e.g. ETH-USD (with --size and --side).")
+@click.option("--size", "size_text", help="The order's size in base units, e.g. 0.5.")
+@click.option("--side", type=click.Choice(["buy", "sell"]), help="The order's side.")
+@click.option("--limit", "limit_text", help="The order's worst average price (default: mark +/- --slippage-bps).")
+@click.option("--slippage-bps", type=click.IntRange(1, 5000), default=100, show_default=True)
+@click.option(
+    "--ttl", type=click.IntRange(1, 30 * 86_400), default=600, show_default=True, help="Order's seconds to live."
+)
+@_sub_option
+@pass_context
+def bundle(
+    ctx: CliContext,
+    amount: str,
+    asset: str,
+    borrow_text: str | None,
+    market: str | None,
+    size_text: str | None,
+    side: str | None,
+    limit_text: str | None,
+    slippage_bps: int,
+    ttl: int,
+    sub_id: int,
+) -> None:
+    """Deposit AMOUNT of ASSET, borrow and submit an order in one transaction with one signature.
+
+    For example `bundle 2 WETH --borrow 1000 --market ETH-USD --size 0.5 --side buy`. The deposit is taken with
+    the token's permit (signed here, for exactly AMOUNT); the bundler acts as the sub-account's operator with the
+    withdraw and trade permissions, granted in a transaction of its own the first time.
+    """
+    token = ctx.deployment.token(asset)
+    units = parse_amount(amount, token.decimals, token.symbol)
+    base = ctx.deployment.base
+    borrow = parse_amount(borrow_text, base.decimals, base.symbol) if borrow_text else 0
+    order_parts = (market, size_text, side)
+    if any(order_parts) and not all(order_parts):
+        raise InputError("an order needs --market, --size and --side together (or none of them for no order)")
+    target = _own(ctx, sub_id)
+    client = BundlerClient(ctx.w3, ctx.deployment, ctx.sender())
+    order = None
+    described = ""
+    if market and size_text and side:
+        trading = TradingClient(ctx.w3, ctx.deployment)
+        ticker = ctx.deployment.market(market).ticker
+        size = Decimal(parse_amount(size_text, 18)) / 10**18
+        direction, limit, _ = checked_order(ctx, trading, ticker, size, side, limit_text, slippage_bps)
+        deadline = int(ctx.w3.eth.get_block("latest")["timestamp"]) + ttl
+        order = BundledOrder(trading.market_id(ticker), int(direction * size * WAD), int(limit * WAD), deadline)
+        described = f"{side} {size.normalize():f} {ticker}, limit {limit:,.2f}"
+    if client.needs_grant(target):
+        client.grant(target)
+        click.echo(f"made the bundler {client.address} an operator of {target} (withdraw, trade): once per sub-account")
+    result = client.deposit_borrow_and_submit(target, token.symbol, units, borrow, order)
+    parts = [f"deposited {format_units(units, token.decimals)} {token.symbol} into {target}"]
+    if borrow:
+        parts.append(f"borrowed {format_units(borrow, base.decimals)} {base.symbol}")
+    if result.order_id is not None:
+        parts.append(f"order {result.order_id}: {described}")
+    click.echo(f"{'; '.join(parts)} (one transaction, block {result.receipt['blockNumber']})")
 
 
 @account.command("set-operator")

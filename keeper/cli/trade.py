@@ -71,6 +71,32 @@ def submit(
     ticker = ctx.deployment.market(market).ticker
     amount = _size(size)
     client = _client(ctx, write=True)
+    direction, limit, mark = checked_order(ctx, client, ticker, amount, side, limit_text, slippage_bps)
+    account = on_behalf or sub_account(ctx.account.address, sub_id)
+    held = sum((p.size for p in client.positions(account) if p.market == ticker), Decimal(0))
+    if reduce_only and not (held * direction < 0 and amount <= abs(held)):
+        raise InputError(
+            f"a reduce-only {side} of {amount.normalize():f} {ticker} would not reduce {account}'s position of "
+            f"{held.normalize():+f}: drop --reduce-only or size it to the position"
+        )
+    _check_margin(ctx, account, ticker, direction * amount, held, mark)
+    order_id = client.submit(account, ticker, direction * amount, limit, int(time.time()) + ttl, reduce_only)
+    click.echo(
+        f"order {order_id}: {side} {amount.normalize():f} {ticker} for {account}, limit {limit:,.2f}, ttl {ttl}s"
+    )
+
+
+def checked_order(
+    ctx: CliContext,
+    client: TradingClient,
+    ticker: str,
+    amount: Decimal,
+    side: str,
+    limit_text: str | None,
+    slippage_bps: int,
+) -> tuple[int, Decimal, Decimal]:
+    """An order's direction, limit and the mark, after the checks every order gets before it is sent: its size a
+    multiple of some venue's step, and its limit (given, or the mark +/- the slippage) near the mark."""
     steps = [v.cost_model(ticker).step for v in client.venues()]
     if not any(amount % step == 0 for step in steps):
         shown = ", ".join(f"{s.normalize():f}" for s in steps)
@@ -86,18 +112,7 @@ def submit(
             )
     else:
         limit = (mark * (1 + direction * Decimal(slippage_bps) / 10_000)).quantize(Decimal("0.000001"))
-    account = on_behalf or sub_account(ctx.account.address, sub_id)
-    held = sum((p.size for p in client.positions(account) if p.market == ticker), Decimal(0))
-    if reduce_only and not (held * direction < 0 and amount <= abs(held)):
-        raise InputError(
-            f"a reduce-only {side} of {amount.normalize():f} {ticker} would not reduce {account}'s position of "
-            f"{held.normalize():+f}: drop --reduce-only or size it to the position"
-        )
-    _check_margin(ctx, account, ticker, direction * amount, held, mark)
-    order_id = client.submit(account, ticker, direction * amount, limit, int(time.time()) + ttl, reduce_only)
-    click.echo(
-        f"order {order_id}: {side} {amount.normalize():f} {ticker} for {account}, limit {limit:,.2f}, ttl {ttl}s"
-    )
+    return direction, limit, mark
 
 
 def _check_margin(ctx: CliContext, account: str, ticker: str, size: Decimal, held: Decimal, mark: Decimal) -> None:

@@ -155,6 +155,7 @@ def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALEN
     venues = _deploy_venues(sender, base, markets, max_staleness)
     trading = _create(sender, "TradingModule", "deploy TradingModule", vault, sender.address)
     sessions = _create(sender, "SessionKeys", "deploy SessionKeys", trading)
+    bundler = _create(sender, "PrimeVaultBundler", "deploy PrimeVaultBundler", vault, trading)
     venues = tuple(_with_adapter(sender, trading, base.address, venue) for venue in venues)
     deployment = Deployment(
         chain_id=w3.eth.chain_id,
@@ -174,6 +175,7 @@ def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALEN
         markets=markets,
         lender=lender,
         sessions=sessions,
+        bundler=bundler,
     )
     _configure(sender, deployment, max_staleness)
     return deployment
