@@ -43,6 +43,7 @@ interface ISessionKeys {
         uint256 deadline;
         bool reduceOnly;
         uint256 nonce;
+        uint256 relayerFee; // base units paid to whoever relays it, from the key's relayer funds (0: none)
     }
 
     event SessionGranted(address indexed owner, address indexed key, Scope scope);
@@ -51,6 +52,9 @@ interface ISessionKeys {
         address indexed key, uint256 indexed orderId, address indexed account, uint256 notional
     );
     event NoncesCancelled(address indexed key, uint256 below);
+    event RelayerFunded(address indexed key, address indexed from, uint256 amount);
+    event RelayerFundsReturned(address indexed key, address indexed owner, uint256 amount);
+    event RelayerPaid(address indexed key, address indexed relayer, uint256 orderId, uint256 fee);
 
     error SessionUnknown(address key);
     error SessionNotOwner(address caller, address owner);
@@ -66,11 +70,13 @@ interface ISessionKeys {
     error SessionNonceUsed(address key, uint256 nonce);
     error SessionSignatureExpired(uint256 deadline);
     error SessionBadScope();
+    error SessionRelayerFundsShort(address key, uint256 available, uint256 needed);
 
     /// @notice Grants `key` the scope, for the caller's sub-accounts. One grant per key; `revoke` ends it.
     function grant(address key, Scope calldata scope) external;
 
-    /// @notice Ends `key`'s session and cancels its open orders. Caller: the key's owner.
+    /// @notice Ends `key`'s session, cancels its open orders and returns its relayer funds to the owner. Caller: the
+    ///         key's owner.
     function revoke(address key) external;
 
     /// @notice Submits an order as session key `msg.sender` for its owner's sub-account `subAccount`.
@@ -85,10 +91,23 @@ interface ISessionKeys {
     ) external returns (uint256 orderId);
 
     /// @notice Submits an order that session key `order.key` signed (EIP-712); anyone may relay it. Each nonce of a
-    ///         key is used once, and every nonce below `minNonce(key)` is void.
+    ///         key is used once, and every nonce below `minNonce(key)` is void. The relayer (`msg.sender`) is paid
+    ///         `order.relayerFee` of the base asset from the key's relayer funds once the order is submitted.
     function submitSigned(SignedOrder calldata order, bytes calldata signature)
         external
         returns (uint256 orderId);
+
+    /// @notice Adds `amount` of the base asset (from the caller) to the funds `key`'s signed orders pay relayers from.
+    /// @dev Caveat: whatever a key signs may spend these funds (a signed order names its own fee), so a leaked key
+    ///      can give them all to a relayer of its choice: fund only what relaying should cost. The funds are the
+    ///      owner's: `withdrawRelayerFunds` and `revoke` return them to the owner, never to the key.
+    function fundRelayer(address key, uint256 amount) external;
+
+    /// @notice Returns `amount` of `key`'s relayer funds to its owner. Caller: the key's owner.
+    function withdrawRelayerFunds(address key, uint256 amount) external;
+
+    /// @notice What `key`'s signed orders can still pay relayers, base units.
+    function relayerFunds(address key) external view returns (uint256);
 
     /// @notice Voids every nonce of key `msg.sender` below `below` (signed orders not yet relayed die).
     function cancelNonces(uint256 below) external;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
@@ -16,24 +18,31 @@ import {SubAccountLib} from "../libraries/SubAccountLib.sol";
 /// @notice Scoped session keys over the trading module: see `ISessionKeys`. An operator of the owner's
 ///         sub-accounts with PERMISSION_TRADE only, so whatever a key signs or sends, collateral cannot leave.
 contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
     /// @notice Open orders a key may have through this contract at once (revocation cancels them in one call).
     uint256 public constant MAX_OPEN_ORDERS = 16;
 
     bytes32 public constant SIGNED_ORDER_TYPEHASH = keccak256(
         "SignedOrder(address key,uint8 subAccount,uint8 market,int256 size,uint256 limitPrice,uint256 deadline,"
-        "bool reduceOnly,uint256 nonce)"
+        "bool reduceOnly,uint256 nonce,uint256 relayerFee)"
     );
 
     /// @notice The trading module orders go to.
     ITradingModule public immutable TRADING;
 
+    /// @notice The vault's base asset, in which relayers are paid.
+    IERC20 public immutable BASE;
+
     mapping(address key => Session) private _sessions;
     mapping(address key => uint256[]) private _openOrders;
     mapping(address key => uint256) private _minNonce;
     mapping(address key => mapping(uint256 nonce => bool)) private _nonceUsed;
+    mapping(address key => uint256) private _relayerFunds;
 
     constructor(ITradingModule trading) EIP712("PrimeVault SessionKeys", "1") {
         TRADING = trading;
+        BASE = IERC20(trading.vault().baseAsset());
     }
 
     /// @inheritdoc ISessionKeys
@@ -64,6 +73,26 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
             ++cancelled;
         }
         emit SessionRevoked(s.owner, key, cancelled);
+        uint256 funds = _relayerFunds[key];
+        if (funds != 0) _returnFunds(key, s.owner, funds);
+    }
+
+    /// @inheritdoc ISessionKeys
+    function fundRelayer(address key, uint256 amount) external nonReentrant {
+        if (_sessions[key].owner == address(0)) revert SessionUnknown(key);
+        _relayerFunds[key] += amount;
+        emit RelayerFunded(key, msg.sender, amount);
+        BASE.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @inheritdoc ISessionKeys
+    function withdrawRelayerFunds(address key, uint256 amount) external nonReentrant {
+        address owner = _sessions[key].owner;
+        if (owner == address(0)) revert SessionUnknown(key);
+        if (msg.sender != owner) revert SessionNotOwner(msg.sender, owner);
+        uint256 available = _relayerFunds[key];
+        if (amount > available) revert SessionRelayerFundsShort(key, available, amount);
+        _returnFunds(key, owner, amount);
     }
 
     /// @inheritdoc ISessionKeys
@@ -99,15 +128,19 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
                     order.limitPrice,
                     order.deadline,
                     order.reduceOnly,
-                    order.nonce
+                    order.nonce,
+                    order.relayerFee
                 )
             )
         );
         if (!SignatureChecker.isValidSignatureNow(order.key, digest, signature)) {
             revert SessionBadSignature(order.key);
         }
+        uint256 funds = _relayerFunds[order.key];
+        if (order.relayerFee > funds) revert SessionRelayerFundsShort(order.key, funds, order.relayerFee);
         _nonceUsed[order.key][order.nonce] = true;
-        return _submit(
+        _relayerFunds[order.key] = funds - order.relayerFee;
+        orderId = _submit(
             order.key,
             order.subAccount,
             order.market,
@@ -116,6 +149,10 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
             order.deadline,
             order.reduceOnly
         );
+        if (order.relayerFee != 0) {
+            emit RelayerPaid(order.key, msg.sender, orderId, order.relayerFee);
+            BASE.safeTransfer(msg.sender, order.relayerFee);
+        }
     }
 
     /// @inheritdoc ISessionKeys
@@ -137,6 +174,11 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
     /// @inheritdoc ISessionKeys
     function minNonce(address key) external view returns (uint256) {
         return _minNonce[key];
+    }
+
+    /// @inheritdoc ISessionKeys
+    function relayerFunds(address key) external view returns (uint256) {
+        return _relayerFunds[key];
     }
 
     /// @notice The EIP-712 domain separator (chain id and this contract's address).
@@ -181,6 +223,12 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
         );
         _openOrders[key].push(orderId);
         emit SessionOrder(key, orderId, account, notional);
+    }
+
+    function _returnFunds(address key, address owner, uint256 amount) private {
+        _relayerFunds[key] -= amount;
+        emit RelayerFundsReturned(key, owner, amount);
+        BASE.safeTransfer(owner, amount);
     }
 
     /// @dev |size| x max(limit price, oracle price), rounded up: a sell's limit is a floor, so the oracle bounds

@@ -68,7 +68,13 @@ def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None
         "SessionNonceUsed": lambda: f"nonce {arg('nonce')} of this key was used or cancelled: sign the order again",
         "SessionBadSignature": lambda: "the signature is not the session key's over this order",
         "SessionSignatureExpired": lambda: "the signed order's deadline has passed: sign it again",
-        "SessionNotOwner": lambda: f"only the owner {arg('owner')} can revoke this session key",
+        "SessionNotOwner": lambda: (
+            f"only the owner {arg('owner')} can revoke this session key or withdraw its relayer funds"
+        ),
+        "SessionRelayerFundsShort": lambda: (
+            f"the key {arg('key')} has {usd('available')} of relayer funds, less than the {usd('needed')} asked for; "
+            "its owner adds to them with `session fund-relayer`"
+        ),
         "SessionBadScope": lambda: "a session needs sub-accounts, markets and an expiry in the future",
         "ERC4626ExceededMaxDeposit": lambda: "deposits into the lender vault are paused; try again later",
         "SupplyCapExceeded": lambda: (

@@ -82,6 +82,41 @@ def revoke(ctx: CliContext, key: ChecksumAddress) -> None:
     click.echo(f"revoked {key}; {cancelled} open order(s) cancelled")
 
 
+@session.command("fund-relayer")
+@click.argument("key", type=ADDRESS)
+@click.argument("amount")
+@pass_context
+def fund_relayer(ctx: CliContext, key: ChecksumAddress, amount: str) -> None:
+    """Put up AMOUNT of the base asset for relayers of KEY's signed orders.
+
+    Each signed order names its fee, paid from these funds to whoever relays it. A leaked key can give them all
+    away, so fund only what relaying should cost; they come back with `withdraw-relayer-funds` or `revoke`.
+    """
+    base = ctx.deployment.base
+    units = parse_amount(amount, base.decimals, base.symbol)
+    client = _client(ctx)
+    client.fund_relayer(key, units)
+    funds = client.relayer_funds(key)
+    click.echo(f"relayer funds of {key}: {format_units(funds, base.decimals)} {base.symbol}")
+
+
+@session.command("withdraw-relayer-funds")
+@click.argument("key", type=ADDRESS)
+@click.argument("amount")
+@pass_context
+def withdraw_relayer_funds(ctx: CliContext, key: ChecksumAddress, amount: str) -> None:
+    """Take back AMOUNT (or `all`) of KEY's relayer funds."""
+    base = ctx.deployment.base
+    client = _client(ctx)
+    held = client.relayer_funds(key)
+    units = held if amount.strip().lower() == "all" else parse_amount(amount, base.decimals, base.symbol)
+    client.withdraw_relayer_funds(key, units)
+    click.echo(
+        f"withdrew {format_units(units, base.decimals)} {base.symbol}; "
+        f"{format_units(held - units, base.decimals)} {base.symbol} left for relayers of {key}"
+    )
+
+
 @session.command("list")
 @JSON_OPTION
 @pass_context
@@ -104,6 +139,7 @@ def list_sessions(ctx: CliContext, as_json: bool) -> None:
                 "max_total_usd": format_units(v.scope.max_notional_total, 18, 2),
                 "expiry": v.scope.expiry,
                 "open_orders": list(v.open_orders),
+                "relayer_funds": format_units(client.relayer_funds(v.key), ctx.deployment.base.decimals, 2),
             }
         )
     if as_json:
@@ -114,7 +150,8 @@ def list_sessions(ctx: CliContext, as_json: bool) -> None:
     for r in rows:
         click.echo(
             f"{r['key']}  {r['status']!s:<8} subs {r['sub_accounts']} markets {r['markets']}  used "
-            f"{r['used_usd']} of {r['max_total_usd']} USD  open orders {r['open_orders'] or 'none'}"
+            f"{r['used_usd']} of {r['max_total_usd']} USD  open orders {r['open_orders'] or 'none'}  relayer funds "
+            f"{r['relayer_funds']} {ctx.deployment.base.symbol}"
         )
 
 
@@ -128,10 +165,15 @@ def list_sessions(ctx: CliContext, as_json: bool) -> None:
 @click.option("--reduce-only", is_flag=True)
 @click.option("--sign-only", is_flag=True, help="Print the signed order as JSON for `primevault relay` instead.")
 @click.option("--nonce", type=click.IntRange(0), help="The signed order's nonce (default: the time in ms).")
+@click.option(
+    "--relayer-fee",
+    "fee_text",
+    help="With --sign-only: pay whoever relays it this much of the base asset, from the key's relayer funds.",
+)
 @pass_context
 def trade_as_key(
     ctx: CliContext, market: str, size: str, side: str, limit_text: str, sub_id: int, ttl: int, reduce_only: bool,
-    sign_only: bool, nonce: int | None,
+    sign_only: bool, nonce: int | None, fee_text: str | None,
 ) -> None:  # fmt: skip
     """As a session key (your key is the session's), submit or sign an order for SIZE of MARKET on the owner's
     sub-account --sub."""
@@ -141,10 +183,20 @@ def trade_as_key(
     limit = Decimal(parse_amount(limit_text, 18, "USD")) / WAD
     direction = 1 if side == "buy" else -1
     order = OrderIntent(sub_id, market_id, direction * amount, limit, _chain_time(ctx) + ttl, reduce_only)
+    base = ctx.deployment.base
+    if fee_text and not sign_only:
+        raise InputError("--relayer-fee pays a relayer of a signed order: use it with --sign-only")
+    fee = parse_amount(fee_text, base.decimals, base.symbol) if fee_text else 0
     if sign_only:
-        signed = _client(ctx, write=False).sign(
-            ctx.account, order, nonce if nonce is not None else time.time_ns() // 10**6
-        )
+        client = _client(ctx, write=False)
+        funds = client.relayer_funds(ctx.account.address)
+        if fee > funds:
+            raise InputError(
+                f"the relayer fee {format_units(fee, base.decimals)} {base.symbol} is more than this key's relayer "
+                f"funds ({format_units(funds, base.decimals)} {base.symbol}): the owner adds to them with "
+                "`session fund-relayer`"
+            )
+        signed = client.sign(ctx.account, order, nonce if nonce is not None else time.time_ns() // 10**6, fee)
         click.echo(json.dumps(signed.to_json(), indent=2))
         return
     order_id = _client(ctx).submit(order)
@@ -174,4 +226,6 @@ def relay(ctx: CliContext, file: Path) -> None:
         click.echo(f"operator {signed.operator} on {signed.account}: {granted or 'revoked'} (permit of {signed.owner})")
         return
     order_id = _client(ctx).relay(signed)
-    click.echo(f"order {order_id}: relayed for session key {signed.key}")
+    base = ctx.deployment.base
+    paid = f"; paid {format_units(signed.relayer_fee, base.decimals)} {base.symbol}" if signed.relayer_fee else ""
+    click.echo(f"order {order_id}: relayed for session key {signed.key}{paid}")

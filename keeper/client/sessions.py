@@ -17,6 +17,7 @@ from keeper.chain.deployment import Deployment
 from keeper.chain.transactions import Sender
 from keeper.chain.typed_data import sign_typed
 from keeper.client.base import ContractClient
+from keeper.client.tokens import TokenClient
 from keeper.exceptions import ConfigError
 
 WAD = 10**18
@@ -29,6 +30,7 @@ SIGNED_ORDER_FIELDS = [  # SessionKeys.SIGNED_ORDER_TYPEHASH
     {"name": "deadline", "type": "uint256"},
     {"name": "reduceOnly", "type": "bool"},
     {"name": "nonce", "type": "uint256"},
+    {"name": "relayerFee", "type": "uint256"},
 ]
 
 
@@ -84,6 +86,7 @@ class SignedOrder:
     deadline: int
     reduce_only: bool
     nonce: int
+    relayer_fee: int  # base units paid to whoever relays it, from the key's relayer funds
     signature: str
 
     def as_tuple(self) -> tuple[Any, ...]:
@@ -96,6 +99,7 @@ class SignedOrder:
             self.deadline,
             self.reduce_only,
             self.nonce,
+            self.relayer_fee,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -113,6 +117,7 @@ class SignedOrder:
             deadline=int(data["deadline"]),
             reduce_only=bool(data["reduce_only"]),
             nonce=int(data["nonce"]),
+            relayer_fee=int(data["relayer_fee"]),
             signature=str(data["signature"]),
         )
 
@@ -171,8 +176,9 @@ class SessionKeysClient(ContractClient):
         )
         return self._order_id(self.send("submit as session key", fn))
 
-    def sign(self, account: LocalAccount, order: OrderIntent, nonce: int) -> SignedOrder:
-        """Signs `order` with session key `account` for any relayer to submit."""
+    def sign(self, account: LocalAccount, order: OrderIntent, nonce: int, relayer_fee: int = 0) -> SignedOrder:
+        """Signs `order` with session key `account` for any relayer to submit, paying it `relayer_fee` base units
+        from the key's relayer funds."""
         message = {
             "key": account.address,
             "subAccount": order.sub_account,
@@ -182,6 +188,7 @@ class SessionKeysClient(ContractClient):
             "deadline": order.deadline,
             "reduceOnly": order.reduce_only,
             "nonce": nonce,
+            "relayerFee": relayer_fee,
         }
         domain = {
             "name": "PrimeVault SessionKeys",
@@ -199,8 +206,24 @@ class SessionKeysClient(ContractClient):
             order.deadline,
             order.reduce_only,
             nonce,
+            relayer_fee,
             "0x" + bytes(signature).hex(),
         )
+
+    def relayer_funds(self, key: str) -> int:
+        """What `key`'s signed orders can still pay relayers, base units."""
+        return int(self.read("read relayer funds", self.contract.functions.relayerFunds(Web3.to_checksum_address(key))))
+
+    def fund_relayer(self, key: str, amount: int) -> TxReceipt:
+        """Adds `amount` base units from the signer to `key`'s relayer funds (an exact approval first)."""
+        key = Web3.to_checksum_address(key)
+        token = TokenClient(self.w3, self.deployment.base, self.signer())
+        token.approve(self.address, amount)
+        return self.send("fund relayer", self.contract.functions.fundRelayer(key, amount))
+
+    def withdraw_relayer_funds(self, key: str, amount: int) -> TxReceipt:
+        fn = self.contract.functions.withdrawRelayerFunds(Web3.to_checksum_address(key), amount)
+        return self.send("withdraw relayer funds", fn)
 
     def relay(self, order: SignedOrder) -> int:
         """Submits a signed order (any sender); returns the order id."""

@@ -74,9 +74,51 @@ def test_a_bot_trades_within_its_session_and_dies_with_it(traders: Chain, tmp_pa
 
 def test_a_malformed_signed_order_file_is_one_line(chain: Chain, tmp_path: Path) -> None:
     good = {"sub_account": "0", "market": "0", "size": "1", "limit_price": "1", "deadline": "1", "nonce": "1"}
+    good |= {"relayer_fee": "0"}
     for broken in ({"key": "0x12", "signature": "0x00"}, {"key": chain.account(BOT).address, "signature": "0xzz"}):
         path = tmp_path / "order.json"
         path.write_text(json.dumps({**good, "reduce_only": False, **broken}))
         assert_one_line_error(run(chain, "relay", str(path), dev=RELAYER), "is not a signed order")
     path.write_text("not json")
     assert_one_line_error(run(chain, "relay", str(path), dev=RELAYER), "is not a signed order")
+
+
+def test_a_relayer_is_paid_from_the_funds_the_owner_put_up(traders: Chain, tmp_path: Path) -> None:  # noqa: F811
+    chain = traders
+    owner, bot, relayer = (chain.account(i).address for i in (OWNER, BOT, RELAYER))
+    chain.mint(OWNER, "USDC", 10)
+    usdc = chain.client(OWNER).token("USDC")
+    grant = ["session", "grant", bot, "--market", "ETH-USD", "--max-order", "10000", "--max-total", "25000"]
+    assert run(chain, *grant, dev=OWNER).exit_code == 0
+    funded = run(chain, "session", "fund-relayer", bot, "5", dev=OWNER)
+    assert funded.exit_code == 0 and "relayer funds of" in funded.output and "5 USDC" in funded.output, funded.output
+
+    signed = run(
+        chain, "session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", "3100", "--sign-only",
+        "--relayer-fee", "1.5", dev=BOT,
+    )  # fmt: skip
+    assert signed.exit_code == 0, signed.output
+    assert json.loads(signed.output)["relayer_fee"] == "1500000"
+    path = tmp_path / "order.json"
+    path.write_text(signed.output)
+    before = usdc.balance_of(relayer)
+    relayed = run(chain, "relay", str(path), dev=RELAYER)
+    assert relayed.exit_code == 0 and "paid 1.5 USDC" in relayed.output, relayed.output
+    assert usdc.balance_of(relayer) == before + 1_500_000
+    sessions = SessionKeysClient(chain.w3, chain.deployment)
+    assert sessions.relayer_funds(bot) == 3_500_000
+    assert json.loads(run(chain, "session", "list", "--json", dev=OWNER).output)[0]["relayer_funds"] == "3.50"
+
+    too_much = ["session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", "3100", "--sign-only"]
+    assert_one_line_error(run(chain, *too_much, "--relayer-fee", "10", dev=BOT), "more than this key's relayer funds")
+    assert_one_line_error(
+        run(
+            chain, "session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", "3100", "--relayer-fee", "1", dev=BOT
+        ),
+        "use it with --sign-only",
+    )
+    assert_one_line_error(run(chain, "session", "withdraw-relayer-funds", bot, "1", dev=BOT), "only the owner")
+    withdrawn = run(chain, "session", "withdraw-relayer-funds", bot, "all", dev=OWNER)
+    assert withdrawn.exit_code == 0, withdrawn.output
+    assert usdc.balance_of(owner) == 10 * 10**6 - 5 * 10**6 + 3_500_000
+    assert sessions.relayer_funds(bot) == 0

@@ -27,11 +27,15 @@ contract LeakedKeyHandler is Test {
     uint256 public ghostLatestDeadline;
     bool public revoked;
     uint256 public revokedAt; // how many orders had been accepted at revocation
+    uint256 public ghostRelayerPaid; // base paid out to relayers of the key's signed orders
+    uint256 internal immutable KEY_PRIVATE_KEY; // leaked too: the key also signs orders for a relayer it picks
+    uint256 internal nextNonce;
+    address internal constant ACCOMPLICE = address(0xACC0); // the relayer a leaked key pays
 
     constructor(
         SessionKeys sessions,
         IPrimeVault vault,
-        address key,
+        uint256 keyPrivateKey,
         address owner,
         address asset,
         MockPriceFeed[] memory feeds_
@@ -40,9 +44,58 @@ contract LeakedKeyHandler is Test {
         SESSIONS = sessions;
         VAULT = vault;
         TRADING = sessions.TRADING();
-        KEY = key;
+        KEY = vm.addr(keyPrivateKey);
+        KEY_PRIVATE_KEY = keyPrivateKey;
         OWNER = owner;
         ASSET = asset;
+    }
+
+    function accomplice() external pure returns (address) {
+        return ACCOMPLICE;
+    }
+
+    /// @dev The key signs an order with any fee and its accomplice relays it.
+    function relaySigned(uint8 market, int256 size, uint256 limit, uint256 fee) external {
+        size = bound(size, -100e18, 100e18);
+        limit = bound(limit, 1, 10_000e18);
+        fee = bound(fee, 0, 20e6);
+        ISessionKeys.SignedOrder memory order = ISessionKeys.SignedOrder({
+            key: KEY,
+            subAccount: 0,
+            market: market % 3,
+            size: size,
+            limitPrice: limit,
+            deadline: block.timestamp + 1 hours,
+            reduceOnly: false,
+            nonce: nextNonce++,
+            relayerFee: fee
+        });
+        bytes32 structHash = keccak256(
+            abi.encode(
+                SESSIONS.SIGNED_ORDER_TYPEHASH(),
+                order.key,
+                order.subAccount,
+                order.market,
+                order.size,
+                order.limitPrice,
+                order.deadline,
+                order.reduceOnly,
+                order.nonce,
+                order.relayerFee
+            )
+        );
+        bytes32 digest = keccak256(abi.encodePacked("\x19\x01", SESSIONS.domainSeparator(), structHash));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(KEY_PRIVATE_KEY, digest);
+        vm.prank(ACCOMPLICE);
+        try SESSIONS.submitSigned(order, abi.encodePacked(r, s, v)) returns (uint256 id) {
+            accepted.push(id);
+            uint256 notional = SESSIONS.session(KEY).notionalUsed - ghostNotional;
+            ghostNotional += notional;
+            if (notional > ghostLargestOrder) ghostLargestOrder = notional;
+            uint256 deadline = TRADING.order(id).deadline;
+            if (deadline > ghostLatestDeadline) ghostLatestDeadline = deadline;
+            ghostRelayerPaid += fee;
+        } catch {}
     }
 
     function acceptedCount() external view returns (uint256) {

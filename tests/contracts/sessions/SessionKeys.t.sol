@@ -107,7 +107,8 @@ contract SessionKeysTest is SessionFixture {
             limitPrice: 3_100e18,
             deadline: block.timestamp + 1 hours,
             reduceOnly: false,
-            nonce: 7
+            nonce: 7,
+            relayerFee: 0
         });
         bytes memory signature = _sign(order);
         vm.prank(makeAddr("relayer"));
@@ -128,10 +129,94 @@ contract SessionKeysTest is SessionFixture {
         sessions.submitSigned(order, signature);
     }
 
+    function _signedOrder(uint256 nonce, uint256 relayerFee)
+        internal
+        view
+        returns (ISessionKeys.SignedOrder memory)
+    {
+        return ISessionKeys.SignedOrder({
+            key: bot,
+            subAccount: 0,
+            market: ETH_MARKET,
+            size: 1e18,
+            limitPrice: 3_100e18,
+            deadline: block.timestamp + 1 hours,
+            reduceOnly: false,
+            nonce: nonce,
+            relayerFee: relayerFee
+        });
+    }
+
+    function _fundRelayer(uint256 amount) internal {
+        _fund(alice, usdc, amount);
+        vm.startPrank(alice);
+        usdc.approve(address(sessions), amount);
+        sessions.fundRelayer(bot, amount);
+        vm.stopPrank();
+    }
+
+    function test_theRelayerIsPaidTheSignedFeeFromTheKeysFunds() public {
+        _grant();
+        _fundRelayer(10e6);
+        address relayer = makeAddr("relayer");
+        ISessionKeys.SignedOrder memory order = _signedOrder(1, 2e6);
+        bytes memory signature = _sign(order);
+        vm.expectEmit(address(sessions));
+        emit ISessionKeys.RelayerPaid(bot, relayer, trading.orderCount(), 2e6);
+        vm.prank(relayer);
+        sessions.submitSigned(order, signature);
+        assertEq(usdc.balanceOf(relayer), 2e6);
+        assertEq(sessions.relayerFunds(bot), 8e6);
+        assertEq(usdc.balanceOf(address(sessions)), 8e6);
+    }
+
+    function test_aFeeAboveTheFundsIsRefusedAndUsesNothing() public {
+        _grant();
+        _fundRelayer(1e6);
+        ISessionKeys.SignedOrder memory order = _signedOrder(1, 2e6);
+        bytes memory signature = _sign(order);
+        uint256 orders = trading.orderCount();
+        vm.expectRevert(abi.encodeWithSelector(ISessionKeys.SessionRelayerFundsShort.selector, bot, 1e6, 2e6));
+        sessions.submitSigned(order, signature);
+        assertEq(trading.orderCount(), orders);
+        assertEq(sessions.relayerFunds(bot), 1e6);
+        order.relayerFee = 1e6; // a relayer raising or lowering the fee breaks the signature
+        vm.expectRevert(abi.encodeWithSelector(ISessionKeys.SessionBadSignature.selector, bot));
+        sessions.submitSigned(order, signature);
+    }
+
+    function test_fundsGoBackToTheOwnerOnlyOnWithdrawalOrRevocation() public {
+        _grant();
+        _fundRelayer(5e6);
+        vm.expectRevert(abi.encodeWithSelector(ISessionKeys.SessionNotOwner.selector, bot, alice));
+        vm.prank(bot);
+        sessions.withdrawRelayerFunds(bot, 1e6);
+        vm.expectRevert(abi.encodeWithSelector(ISessionKeys.SessionRelayerFundsShort.selector, bot, 5e6, 6e6));
+        vm.prank(alice);
+        sessions.withdrawRelayerFunds(bot, 6e6);
+        vm.prank(alice);
+        sessions.withdrawRelayerFunds(bot, 1e6);
+        assertEq(usdc.balanceOf(alice), 1e6);
+        vm.prank(alice);
+        sessions.revoke(bot);
+        assertEq(usdc.balanceOf(alice), 5e6);
+        assertEq(sessions.relayerFunds(bot), 0);
+        assertEq(usdc.balanceOf(address(sessions)), 0);
+    }
+
+    function test_fundingAnUnknownKeyIsRefused() public {
+        vm.expectRevert(abi.encodeWithSelector(ISessionKeys.SessionUnknown.selector, bot));
+        sessions.fundRelayer(bot, 1e6);
+    }
+
     function _sign(ISessionKeys.SignedOrder memory o) internal view returns (bytes memory) {
+        bytes32 typehash = keccak256(
+            "SignedOrder(address key,uint8 subAccount,uint8 market,int256 size,uint256 limitPrice,uint256 deadline,"
+            "bool reduceOnly,uint256 nonce,uint256 relayerFee)"
+        );
         bytes32 structHash = keccak256(
             abi.encode(
-                sessions.SIGNED_ORDER_TYPEHASH(),
+                typehash,
                 o.key,
                 o.subAccount,
                 o.market,
@@ -139,7 +224,8 @@ contract SessionKeysTest is SessionFixture {
                 o.limitPrice,
                 o.deadline,
                 o.reduceOnly,
-                o.nonce
+                o.nonce,
+                o.relayerFee
             )
         );
         bytes32 digest = keccak256(abi.encodePacked("\x19\x01", sessions.domainSeparator(), structHash));

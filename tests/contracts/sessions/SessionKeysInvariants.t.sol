@@ -12,6 +12,7 @@ import {SessionFixture} from "./SessionFixture.sol";
 contract SessionKeysInvariantsTest is SessionFixture {
     LeakedKeyHandler internal handler;
     ISessionKeys.Scope internal scope;
+    uint256 internal constant RELAYER_FUNDS = 50e6; // what alice puts up for relayers of the key's signed orders
 
     function setUp() public override {
         super.setUp();
@@ -19,7 +20,12 @@ contract SessionKeysInvariantsTest is SessionFixture {
         scope = sessions.session(bot).scope;
         MockPriceFeed[] memory feeds = new MockPriceFeed[](2);
         (feeds[0], feeds[1]) = (ethFeed, btcFeed);
-        handler = new LeakedKeyHandler(sessions, vault, bot, alice, address(weth), feeds);
+        handler = new LeakedKeyHandler(sessions, vault, botKey, alice, address(weth), feeds);
+        _fund(alice, usdc, RELAYER_FUNDS);
+        vm.startPrank(alice);
+        usdc.approve(address(sessions), RELAYER_FUNDS);
+        sessions.fundRelayer(bot, RELAYER_FUNDS);
+        vm.stopPrank();
         targetContract(address(handler));
         // The handler refreshes the feeds when it moves time: their staleness is not what is tested.
         ethFeed.transferOwnership(address(handler));
@@ -41,6 +47,17 @@ contract SessionKeysInvariantsTest is SessionFixture {
     /// @dev Not vacuous: across a run the key gets orders in (checked once per run, after it).
     function afterInvariant() public view {
         assertTrue(handler.acceptedCount() > 0 || handler.revoked(), "the key traded before any revocation");
+    }
+
+    /// @dev The most a leaked key can give away is the relayer funds the owner put up, and they are all accounted
+    ///      for: paid to the accomplice, or still held (returned to alice when she revokes).
+    function invariant_relayerPayoutsStayWithinTheFunds() public view {
+        assertLe(handler.ghostRelayerPaid(), RELAYER_FUNDS);
+        assertEq(usdc.balanceOf(handler.accomplice()), handler.ghostRelayerPaid());
+        assertEq(
+            sessions.relayerFunds(bot) + handler.ghostRelayerPaid() + usdc.balanceOf(alice), RELAYER_FUNDS
+        );
+        assertEq(usdc.balanceOf(address(sessions)), sessions.relayerFunds(bot));
     }
 
     function invariant_ordersEndByTheExpiry() public view {
