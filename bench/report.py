@@ -55,6 +55,7 @@ def main() -> None:
         "budget (`gas_budget`). Measured on a chain below.\n"
     )
     print(run("bench/keeper_bench.py"))
+    print(run("bench/generated_state.py", "--accounts", "10000", "100000"))
     print("## Lending-only risk engine (2 assets)\n\n```")
     print(run("bench/risk_engine.py").strip())
     print("```")
