@@ -49,9 +49,12 @@ class ContractClient:
     def send(self, action: str, fn: ContractFunction, gas: int | None = None) -> TxReceipt:
         return self.signer().transact(action, fn, gas=gas)
 
-    def send_all(self, action: str, fns: Sequence[ContractFunction]) -> list[TxReceipt | TransactionReverted]:
-        """Sends every call before waiting for any (consecutive nonces, so that they can share a block)."""
-        return self.signer().transact_all(action, fns)
+    def send_all(
+        self, action: str, fns: Sequence[ContractFunction], gas: Sequence[int] | None = None
+    ) -> list[TxReceipt | TransactionReverted]:
+        """Sends every call before waiting for any (consecutive nonces, so that they can share a block); `gas` is a
+        limit per call to try first (`Sender.transact_all`)."""
+        return self.signer().transact_all(action, fns, gas)
 
     def signer(self) -> Sender:
         if self.sender is None:

@@ -319,13 +319,15 @@ class VaultClient(AccessControlledClient):
         fn = self.contract.functions.liquidate([_checksum(a) for a in accounts])
         return self._liquidation_result(self.send("liquidate", fn, gas=gas))
 
-    def liquidate_batches(self, batches: Sequence[Sequence[str]]) -> list[LiquidationResult | TransactionReverted]:
+    def liquidate_batches(
+        self, batches: Sequence[Sequence[str]], gas: Sequence[int] | None = None
+    ) -> list[LiquidationResult | TransactionReverted]:
         """Sends every batch before waiting for any (consecutive nonces, so that they can share a block);
-        returns each batch's result, or its decoded revert if it failed."""
+        returns each batch's result, or its decoded revert if it failed. `gas`: a limit per batch to try first."""
         fns = [self.contract.functions.liquidate([_checksum(a) for a in batch]) for batch in batches]
         return [
             outcome if isinstance(outcome, TransactionReverted) else self._liquidation_result(outcome)
-            for outcome in self.send_all("liquidate", fns)
+            for outcome in self.send_all("liquidate", fns, gas)
         ]
 
     def buy_collateral(self, symbol: str, min_amount_out: int, base_amount: int, recipient: str) -> TxReceipt:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 import time
 
+from keeper.chain.transactions import GAS_MARGIN_FIXED
 from keeper.client.vault import LiquidationResult
 from keeper.exceptions import TransactionReverted
 from keeper.follower import AccountFollower
 from keeper.jobs.context import JobContext
-from keeper.liquidator import Scan, batches
+from keeper.liquidator import LIQUIDATION_GAS_BASE, Scan, batches
 from keeper.risk.liquidation_gas import LiquidationGasModel
 
 log = logging.getLogger("primevault.keeper")
@@ -68,14 +69,24 @@ class LiquidationJob:
         each open perp slot; the figures are fitted to the gas of the batches mined so far). All batches are sent
         together, so that on a chain with several transactions per block they land in the same blocks. The vault
         skips accounts it cannot liquidate (`LiquidationSkipped`) instead of reverting; should a whole batch still
-        revert, it is retried in halves, so that no account keeps the others in its batch from being liquidated."""
+        revert, it is retried in halves, so that no account keeps the others in its batch from being liquidated.
+
+        Each batch is simulated once at the gas it was sized to (its accounts' figures and the base, with the
+        Sender's fixed margin for the interest accrual the mined block writes) and sent with that limit; only a
+        batch that does not fit is estimated, which runs it many times: at 100,000 accounts a price move's 54
+        batches spent 35 s in estimates."""
         c = self.context
         gas = [self.gas_model.gas(found.open_slots.get(a, 0)) for a in found.liquidatable]
         pending = batches(found.liquidatable, c.config.gas_budget, gas)
         c.metrics.liquidations_sent.inc(len(found.liquidatable))
         results: list[LiquidationResult] = []
+        figures = dict(zip(found.liquidatable, gas, strict=True))
+        limits: list[int] | None = [
+            LIQUIDATION_GAS_BASE + sum(figures[a] for a in batch) + GAS_MARGIN_FIXED for batch in pending
+        ]
         while pending:
-            outcomes = c.send("liquidate", c.vault.liquidate_batches, pending)
+            outcomes = c.send("liquidate", c.vault.liquidate_batches, pending, limits)
+            limits = None  # halves of a batch that reverted are estimated
             if outcomes is None:  # a dry run
                 return results
             retry: list[list[str]] = []
