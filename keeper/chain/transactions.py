@@ -222,10 +222,13 @@ class Sender:
         return tx
 
     def _prepare_within(self, action: str, fn: ContractFunction, limit: int, fees: TxParams) -> TxParams:
-        """`_prepare` at `limit` if `fn` runs within it (one `eth_call` at that limit), else with an estimate."""
+        """`_prepare` at `limit` if `fn` runs within it (one `eth_call` at that limit), else with an estimate, which
+        reports the revert if `fn` fails at any limit. Any failure at the limit sends it to the estimate: running out
+        of gas inside a call can surface as that call's revert (OpenZeppelin's `Address` says `FailedCall()` for a
+        delegatecall that ran out), not only as a revert without data."""
         try:
             return self._prepare(action, fn, limit, fees)
-        except (ContractLogicError, Web3RPCError):  # failed without revert data: out of gas within the limit
+        except (TransactionReverted, ContractLogicError, Web3RPCError):
             return self._prepare(action, fn, None, fees)
 
     def _send(self, action: str, tx: TxParams) -> TxReceipt:

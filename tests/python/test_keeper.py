@@ -26,7 +26,7 @@ from keeper.client.vault import sub_account
 from keeper.daemon.config import KeeperConfig, load_config
 from keeper.daemon.runner import Keeper
 from keeper.devnet.deploy import seed_local_liquidity
-from keeper.exceptions import ConfigError
+from keeper.exceptions import ConfigError, TransactionReverted
 from keeper.liquidator import LIQUIDATION_GAS_BASE, scan
 from keeper.risk.liquidation_gas import LiquidationGasModel
 from tests.python.conftest import Chain
@@ -479,3 +479,22 @@ def test_the_daemon_keeps_every_account_healthy_or_liquidated_through_a_crash(ch
         runner.join(timeout=30)
     assert keeper.metrics.liquidations_mined._value.get() > 0
     assert keeper.metrics.reverts.labels("liquidate")._value.get() == 0, "no reverted liquidation"
+
+
+def test_a_batch_goes_out_at_the_gas_it_was_sized_to_or_is_estimated(chain: Chain) -> None:
+    """`transact_all` with gas hints: a call that runs within its hint is sent with exactly that limit (one
+    simulation at it, no estimate); one that does not fit is estimated and still goes through."""
+    accounts = open_loans(chain, 4)
+    chain.set_price("WETH", 2700)
+    vault = chain.client(0)
+    sender = vault.sender
+    assert sender is not None
+    fits = vault.contract.functions.liquidate(accounts[:2])
+    short = vault.contract.functions.liquidate(accounts[2:])
+    first, second = sender.transact_all("liquidate", [fits, short], gas=[2_000_000, 60_000])
+    assert not isinstance(first, TransactionReverted) and not isinstance(second, TransactionReverted)
+    assert first["status"] == 1 and second["status"] == 1
+    assert chain.w3.eth.get_transaction(first["transactionHash"])["gas"] == 2_000_000
+    limit = chain.w3.eth.get_transaction(second["transactionHash"])["gas"]
+    assert limit > 60_000 and second["gasUsed"] > 60_000, "estimated, not sent at a limit it cannot run within"
+    assert all(not chain.client(0).health(a).liquidatable for a in accounts)
