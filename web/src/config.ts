@@ -30,6 +30,7 @@ export interface Config {
 
 export interface Abis {
   vault: Abi;
+  lens: Abi;
   trading: Abi;
   lender: Abi;
   sessions: Abi;
@@ -44,8 +45,10 @@ export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
 
 export async function loadConfig(): Promise<{ config: Config; abis: Abis }> {
   const config = await getJson<Config>("/config.json");
-  const [vault, trading, lender, sessions] = await Promise.all(
-    ["PrimeVault", "TradingModule", "PrimeVaultLender", "SessionKeys"].map((name) => getJson<Abi>(`/abi/${name}.json`)),
+  const [vault, lens, trading, lender, sessions] = await Promise.all(
+    ["PrimeVault", "PrimeVaultLens", "TradingModule", "PrimeVaultLender", "SessionKeys"].map((name) =>
+      getJson<Abi>(`/abi/${name}.json`),
+    ),
   );
-  return { config, abis: { vault, trading, lender, sessions } };
+  return { config, abis: { vault, lens, trading, lender, sessions } };
 }

@@ -99,20 +99,13 @@ export function subAccount(owner: Address, subId: number): Address {
   return getAddress(`0x${(BigInt(owner) ^ BigInt(subId)).toString(16).padStart(40, "0")}`);
 }
 
-export async function riskState(client: PublicClient, config: Config): Promise<RiskState> {
-  const lensAbi = await lensAbiOnce();
+export async function riskState(client: PublicClient, config: Config, abis: Abis): Promise<RiskState> {
   return (await client.readContract({
     address: config.lens,
-    abi: lensAbi,
+    abi: abis.lens,
     functionName: "riskState",
     args: [config.vault],
   })) as RiskState;
-}
-
-let lensAbiPromise: Promise<import("viem").Abi> | undefined;
-function lensAbiOnce(): Promise<import("viem").Abi> {
-  lensAbiPromise ??= fetch("/abi/PrimeVaultLens.json").then((r) => r.json());
-  return lensAbiPromise;
 }
 
 export async function accountHealth(client: PublicClient, config: Config, abis: Abis, account: Address): Promise<Health> {
@@ -159,7 +152,7 @@ export async function loadPortfolio(
   const [block, health, state, balances, wallet, perp, orders] = await Promise.all([
     client.getBlockNumber(),
     accountHealth(client, config, abis, account),
-    riskState(client, config),
+    riskState(client, config, abis),
     Promise.all(
       config.collateral.map(
         (t) =>

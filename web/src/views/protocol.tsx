@@ -31,7 +31,7 @@ async function loadProtocol(ctx: AppContext): Promise<ProtocolState> {
   const adapters = config.trading ? ((await client.readContract({ address: config.trading, abi: abis.trading, functionName: "venues" })) as Address[]) : [];
   const [market, state, totals, reserves, changes, debts, venues, risky, accountCount] = await Promise.all([
     vault("marketState") as Promise<ProtocolState["market"]>,
-    riskState(client, config),
+    riskState(client, config, abis),
     Promise.all(config.collateral.map((t) => vault("assetTotals", [t.address]) as Promise<readonly [bigint, bigint]>)),
     Promise.all(config.collateral.map((t) => vault("collateralReserves", [t.address]) as Promise<bigint>)),
     client.getLogs({ address: config.vault, event: haircutsUpdated, fromBlock }),
@@ -82,8 +82,7 @@ async function loadProtocol(ctx: AppContext): Promise<ProtocolState> {
 /** The borrowing or trading accounts among the first ACCOUNTS_READ, lowest equity over maintenance first. */
 async function riskiest(ctx: AppContext): Promise<ProtocolState["risky"]> {
   const { client, config, abis } = ctx;
-  const lensAbi = await fetch("/abi/PrimeVaultLens.json").then((r) => r.json());
-  const [page] = (await client.readContract({ address: config.lens, abi: lensAbi, functionName: "accounts", args: [config.vault, 0n, BigInt(ACCOUNTS_READ)] })) as readonly [
+  const [page] = (await client.readContract({ address: config.lens, abi: abis.lens, functionName: "accounts", args: [config.vault, 0n, BigInt(ACCOUNTS_READ)] })) as readonly [
     readonly { account: Address; baseBalance: bigint; openSlots: number }[],
     bigint,
   ];
