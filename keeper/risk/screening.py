@@ -50,3 +50,13 @@ def screen(
     rows = np.flatnonzero(due)
     order = np.argsort((health.equity - health.maintenance_requirement)[rows], kind="stable")
     return Screen(health, rows[order].astype(np.intp), np.flatnonzero(unpriced).astype(np.intp))
+
+
+def closest_to_liquidation(book: AccountBook, health: HealthArrays, limit: int) -> list[tuple[int, float]]:
+    """The `limit` accounts that borrow or hold positions with the lowest equity over maintenance requirement (1 is
+    the liquidation line), as (row, ratio), lowest first: what a risk desk watches."""
+    exposed = (book.base_floats < 0) | (book.slot_counts() > 0)
+    rows = np.flatnonzero(exposed & (health.maintenance_requirement > 0))
+    ratios = health.equity[rows] / health.maintenance_requirement[rows]
+    order = np.argsort(ratios, kind="stable")[:limit]
+    return [(int(rows[i]), float(ratios[i])) for i in order]

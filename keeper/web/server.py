@@ -3,8 +3,9 @@
 The page talks to the chain itself (viem, over the RPC URL in `/config.json`, signing in the user's wallet); the
 server only hands it what the Python package already has: the ABIs it ships (`/abi/NAME.json`), the deployment's
 addresses (`/config.json`, read again on every request so a restarted devnet is picked up), the quotes and routed
-split of `primevault quotes` (`/api/quotes`) and the CLI's one-line explanation of a revert (`/api/explain`), so
-that the page and the CLI route and explain alike from one implementation.
+split of `primevault quotes` (`/api/quotes`), the CLI's one-line explanation of a revert (`/api/explain`) and the
+keeper's scan of every account for those closest to liquidation (`/api/riskiest`), so that the page, the CLI and
+the keeper route, explain and judge alike from one implementation.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ from keeper.chain.revert import error_decoder
 from keeper.chain.transactions import GAS_MARGIN_FIXED, GAS_MARGIN_PERCENT
 from keeper.cli.explain import explain
 from keeper.cli.quotes import decimal_text, quote_document
+from keeper.client.clients import Clients
 from keeper.exceptions import ConfigError, InputError, PrimeVaultError, TransactionReverted
+from keeper.liquidator import scan
+from keeper.risk.screening import closest_to_liquidation
 from keeper.units import parse_amount
 
 DEV_ACCOUNTS = 10  # anvil's default accounts, offered by the page's dev wallet on a local chain only
@@ -71,6 +75,7 @@ def build_app(settings: WebSettings) -> web.Application:
     app.router.add_get("/abi/{name}.json", _abi)
     app.router.add_get("/api/quotes", _quotes)
     app.router.add_post("/api/explain", _explain)
+    app.router.add_get("/api/riskiest", _riskiest)
     app.router.add_static("/assets/", settings.dist / "assets")
     return app
 
@@ -154,6 +159,31 @@ def _number(text: str, name: str, most: float) -> float:
     if not 0 <= value <= most:
         raise InputError(f"{name} {text} is not in 0..{most:g}")
     return value
+
+
+MAX_RISKIEST = 100
+
+
+async def _riskiest(request: web.Request) -> web.Response:
+    """The accounts closest to liquidation, from the keeper's own scan of every account (the page could read only a
+    page of them): `{"block", "exposed", "accounts": [{"account", "equity", "maintenance", "ratio"}]}`, amounts in
+    base units as decimal strings."""
+    settings = request.app[SETTINGS]
+    limit = int(_number(request.query.get("limit", "10"), "limit", MAX_RISKIEST))
+    deployment = settings.deployment()
+    found = await asyncio.to_thread(scan, Clients.build(settings.w3, deployment))
+    closest = closest_to_liquidation(found.book, found.health, limit)
+    exposed = int(((found.book.base_floats < 0) | (found.book.slot_counts() > 0)).sum())
+    accounts = [
+        {
+            "account": found.book.address(row),
+            "equity": str(int(found.health.equity[row])),
+            "maintenance": str(int(found.health.maintenance_requirement[row])),
+            "ratio": ratio,
+        }
+        for row, ratio in closest
+    ]
+    return web.json_response({"block": found.block, "exposed": exposed, "accounts": accounts})
 
 
 async def _explain(request: web.Request) -> web.Response:

@@ -16,6 +16,8 @@ from web3 import Web3
 
 from keeper.cli.main import cli
 from keeper.cli.web import DEFAULT_DIST
+from keeper.client.vault import sub_account
+from keeper.devnet.deploy import seed_local_liquidity
 from keeper.web.server import WebSettings, serving_in_thread
 from tests.python.conftest import Chain
 
@@ -54,6 +56,31 @@ def test_config_abis_quotes_and_explanations(chain: Chain) -> None:
             "withdraw WETH failed: would make the account unhealthy: equity would be -500.00 USDC, below the initial "
             "requirement of 300.00 USDC; deposit collateral or use a smaller amount [InsufficientEquity]"
         )
+
+
+def test_the_riskiest_accounts_come_from_the_keepers_scan_lowest_first(chain: Chain) -> None:
+    vault = chain.client(0)
+    assert vault.sender is not None
+    seed_local_liquidity(vault.sender, chain.deployment)
+    me = chain.account(0).address
+    safe, risky = sub_account(me, 1), sub_account(me, 2)  # sub-account 0 supplies the pool
+    chain.mint(0, "WETH", 2)
+    for account, debt in ((safe, 1_000), (risky, 2_300)):
+        vault.deposit(account, "WETH", 10**18)
+        vault.withdraw(account, "USDC", debt * 10**6)
+    with serving_in_thread(WebSettings(chain.deployment_file, chain.url, DEFAULT_DIST)) as url:
+        status, answer = fetch(f"{url}/api/riskiest?limit=5")
+        assert fetch(f"{url}/api/riskiest?limit=500")[0] == 400
+    assert status == 200 and answer["exposed"] >= 2
+    ranked = [row["account"] for row in answer["accounts"]]
+    assert ranked.index(risky) < ranked.index(safe)
+    row = answer["accounts"][ranked.index(risky)]
+    health = vault.health(risky)
+    assert (
+        abs(int(row["equity"]) - health.equity) <= 1
+        and abs(int(row["maintenance"]) - health.maintenance_requirement) <= 1
+    )
+    assert row["ratio"] == pytest.approx(health.equity / health.maintenance_requirement)
 
 
 @pytest.mark.parametrize(

@@ -21,13 +21,13 @@ export function healthRatio(health: Health): number | null {
 }
 
 export function HealthGauge({ health, testid }: { health: Health; testid?: string }) {
-  const ratio = healthRatio(health);
-  const label = health.liquidatable
-    ? "liquidatable"
-    : ratio === null
-      ? "no requirement"
-      : `${ratio.toFixed(2)}× maintenance`;
-  const level = health.liquidatable ? "danger" : ratio !== null && ratio < 1.25 ? "warning" : "ok";
+  return <RatioGauge ratio={healthRatio(health)} liquidatable={health.liquidatable} testid={testid} />;
+}
+
+/** Equity over maintenance as a meter: below 1 the account can be liquidated. */
+export function RatioGauge({ ratio, liquidatable, testid }: { ratio: number | null; liquidatable: boolean; testid?: string }) {
+  const label = liquidatable ? "liquidatable" : ratio === null ? "no requirement" : `${ratio.toFixed(2)}× maintenance`;
+  const level = liquidatable ? "danger" : ratio !== null && ratio < 1.25 ? "warning" : "ok";
   return (
     <div class={`gauge ${level}`} data-testid={testid}>
       <meter min={0} max={3} low={1.05} high={1.25} optimum={3} value={ratio === null ? 3 : Math.min(ratio, 3)} />

@@ -3,13 +3,13 @@
 import { useEffect, useState } from "preact/hooks";
 import { type Address, parseAbi, parseAbiItem } from "viem";
 import type { AppContext } from "../app";
-import { accountHealth, adapterAbi, type Health, riskState } from "../reads";
+import { getJson } from "../config";
+import { adapterAbi, riskState } from "../reads";
 import { formatAmount, WAD } from "../units";
-import { HealthGauge, healthRatio, money } from "./common";
+import { money, RatioGauge } from "./common";
 
 const SECONDS_PER_YEAR = 31_536_000n;
 const ACCOUNTS_SHOWN = 10;
-const ACCOUNTS_READ = 200; // the first accounts of the vault's list; the keeper reads them all
 const positionAbi = parseAbi(["function position(uint8 market) view returns (int256)"]);
 const haircutsUpdated = parseAbiItem("event HaircutsUpdated(address indexed asset, uint16 initialHaircutBps, uint16 maintenanceHaircutBps)");
 const badDebt = parseAbiItem("event BadDebt(address indexed account, uint256 amount, uint256 newSupplyIndex)");
@@ -20,7 +20,8 @@ interface ProtocolState {
   haircutChanges: { symbol: string; block: bigint; initial: number; maintenance: number }[];
   badDebt: bigint;
   venues: { name: string; net: bigint; initial: bigint; maintenance: bigint; pending: bigint; positions: { ticker: string; venue: bigint; book: bigint }[] }[];
-  risky: { account: Address; health: Health }[];
+  risky: { account: Address; equity: bigint; maintenance: bigint; ratio: number }[];
+  exposed: number; // accounts that borrow or hold positions
   accountCount: bigint;
 }
 
@@ -52,7 +53,9 @@ async function loadProtocol(ctx: AppContext): Promise<ProtocolState> {
         return { name: ctx.venueNames[venue] ?? adapter, net, initial, maintenance, pending, positions };
       }),
     ),
-    riskiest(ctx),
+    getJson<{ exposed: number; accounts: { account: Address; equity: string; maintenance: string; ratio: number }[] }>(
+      `/api/riskiest?limit=${ACCOUNTS_SHOWN}`,
+    ),
     vault("accountCount") as Promise<bigint>,
   ]);
   const symbolOf = (asset: Address | undefined) => config.collateral.find((t) => t.address.toLowerCase() === asset?.toLowerCase())?.symbol ?? String(asset);
@@ -74,21 +77,10 @@ async function loadProtocol(ctx: AppContext): Promise<ProtocolState> {
       .map((log) => ({ symbol: symbolOf(log.args.asset), block: log.blockNumber, initial: log.args.initialHaircutBps!, maintenance: log.args.maintenanceHaircutBps! })),
     badDebt: debts.reduce((sum, log) => sum + log.args.amount!, 0n),
     venues,
-    risky,
+    risky: risky.accounts.map((r) => ({ ...r, equity: BigInt(r.equity), maintenance: BigInt(r.maintenance) })),
+    exposed: risky.exposed,
     accountCount,
   };
-}
-
-/** The borrowing or trading accounts among the first ACCOUNTS_READ, lowest equity over maintenance first. */
-async function riskiest(ctx: AppContext): Promise<ProtocolState["risky"]> {
-  const { client, config, abis } = ctx;
-  const [page] = (await client.readContract({ address: config.lens, abi: abis.lens, functionName: "accounts", args: [config.vault, 0n, BigInt(ACCOUNTS_READ)] })) as readonly [
-    readonly { account: Address; baseBalance: bigint; openSlots: number }[],
-    bigint,
-  ];
-  const exposed = page.filter((a) => a.baseBalance < 0n || a.openSlots !== 0);
-  const healths = await Promise.all(exposed.map(async (a) => ({ account: a.account, health: await accountHealth(client, config, abis, a.account) })));
-  return healths.sort((a, b) => (healthRatio(a.health) ?? Infinity) - (healthRatio(b.health) ?? Infinity)).slice(0, ACCOUNTS_SHOWN);
 }
 
 function percent(perSecond: bigint): string {
@@ -216,6 +208,9 @@ export function ProtocolView({ ctx }: { ctx: AppContext }) {
         </table>
       </div>
       <h2>Closest to liquidation</h2>
+      <p class="note">
+        Of {state.exposed} accounts that borrow or hold positions, judged by the keeper's scan of every account.
+      </p>
       {state.risky.length === 0 ? (
         <p class="hint">No account borrows or trades.</p>
       ) : (
@@ -235,10 +230,10 @@ export function ProtocolView({ ctx }: { ctx: AppContext }) {
                   <td>
                     <code>{r.account}</code>
                   </td>
-                  <td class="num">{money(config, r.health.equity)}</td>
-                  <td class="num">{money(config, r.health.maintenanceRequirement)}</td>
+                  <td class="num">{money(config, r.equity)}</td>
+                  <td class="num">{money(config, r.maintenance)}</td>
                   <td>
-                    <HealthGauge health={r.health} />
+                    <RatioGauge ratio={r.ratio} liquidatable={r.ratio < 1} />
                   </td>
                 </tr>
               ))}
