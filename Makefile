@@ -52,7 +52,7 @@ web/dist/index.html: node_modules/.installed $(WEB_SOURCES)
 		--jsx-import-source=preact --target=es2022 --minify --sourcemap --log-level=warning
 	cp web/index.html $@
 
-test: build test-contracts test-python lint ## Run every test: forge (unit, fuzz, invariant, gas), pytest, ruff, mypy, Slither
+test: build test-contracts test-python lint ## Run every test: forge (unit, fuzz, invariant, gas), pytest (the web app in Chromium too), tsc, ruff, mypy, Slither
 
 # For development: seconds, not minutes. No anvil, no Slither, no fuzzing: the Python unit tests (those not marked
 # `chain`), ruff and mypy.
@@ -100,7 +100,7 @@ gas: build ## Regenerate the gas snapshot snapshots/PrimeVault.json
 	$(FORGE) test --match-contract GasTest
 
 clean: ## Remove build output (keeps installed dependencies)
-	rm -rf out cache build/slither
+	rm -rf out cache build/slither web/dist
 
 bench: build ## Benchmarks, side by side in one run: writes bench/RESULTS.md (takes a few minutes)
 	$(BIN)/python bench/report.py > bench/RESULTS.md
