@@ -136,7 +136,7 @@ def memory(n: int) -> None:
 import numpy as np
 from eth_abi.abi import encode
 from keeper.client.page_decoder import decode_accounts_page
-from keeper.risk.account_book import AccountBook
+from keeper.risk.account_book import AccountBookBuilder
 from keeper.risk.screening import screen
 import bench.keeper_bench as b
 
@@ -146,7 +146,7 @@ def status(key):
 baseline = status("VmRSS")
 rng = np.random.default_rng(0)
 page_type = ["(address,int256,uint256[],uint16,(int128,uint128,int256)[])[]", "uint256"]
-pages = []
+builder = AccountBookBuilder({n}, 3)  # as the keeper's lens reads do: pages copied into columns sized once
 for start in range(0, {n}, 1000):
     rows = []
     for i in range(start, min(start + 1000, {n})):
@@ -155,10 +155,10 @@ for start in range(0, {n}, 1000):
         collateral = [int(rng.integers(0, 10**18)) * 10, int(rng.integers(0, 10**8)), 0]
         rows.append(((i + 1).to_bytes(20), int(rng.integers(-5 * 10**10, 10**10)), collateral,
                      sum(1 << s for s in slots), positions))
-    book, _ = decode_accounts_page(encode(page_type, [rows, {n}]), start, 3)
-    pages.append(book)
-book = AccountBook.concat(pages, 3)
-del pages, rows
+    page, _ = decode_accounts_page(encode(page_type, [rows, {n}]), start, 3)
+    builder.add(page)
+book = builder.build()
+del page, rows
 previous = screen(book, b.PARAMS)  # the scan the daemon keeps while the next one runs
 current = screen(book, b.PARAMS)
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the parent.

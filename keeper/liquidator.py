@@ -83,8 +83,7 @@ def scan(
     state, first, total = clients.lens.follow([], 0, page_size, block)
     book = first
     if len(first) < total:
-        rest = clients.lens.book(state.block, page_size, assets=len(state.prices), start=len(first))
-        book = AccountBook.concat([first, rest], len(state.prices))
+        book = clients.lens.book(state.block, page_size, assets=len(state.prices), start=len(first), first=first)
     return assess(clients, state, book.read_at(state.supply_index, state.borrow_index).shard(*shard))
 
 

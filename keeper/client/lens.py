@@ -18,7 +18,7 @@ from keeper.chain.revert import revert_data
 from keeper.client.base import ContractClient
 from keeper.client.page_decoder import accounts_calldata, decode_accounts_page
 from keeper.exceptions import TransactionReverted
-from keeper.risk.account_book import AccountBook
+from keeper.risk.account_book import AccountBook, AccountBookBuilder
 
 MAX_PAGE_SIZE = 1000
 MAX_SLOTS = 16  # the lens's `openSlots` bitmap: market x MAX_VENUES + venue
@@ -120,19 +120,30 @@ class LensClient(ContractClient):
         return decode_accounts_page(self.raw_page(offset, limit, block), offset, assets)
 
     def book(
-        self, block: BlockIdentifier, page_size: int = MAX_PAGE_SIZE, assets: int | None = None, start: int = 0
+        self,
+        block: BlockIdentifier,
+        page_size: int = MAX_PAGE_SIZE,
+        assets: int | None = None,
+        start: int = 0,
+        first: AccountBook | None = None,
     ) -> AccountBook:
-        """Every account from list index `start` on, one `eth_call` per page, all at `block` (a number, so that every
-        page reads the same state), decoded straight into columns."""
-        pages: list[AccountBook] = []
+        """Every account from list index `start` on (after the rows of `first`, already read, if given), one
+        `eth_call` per page, all at `block` (a number, so that every page reads the same state), decoded straight
+        into columns allocated once for the whole book."""
+        builder: AccountBookBuilder | None = None
         offset = start
         while True:
             page, total = self.book_page(offset, page_size, block, assets)
-            pages.append(page)
-            assets = page.assets if len(page) else assets
+            if builder is None:
+                assets = page.assets if len(page) else assets
+                held = len(first) if first is not None else 0
+                builder = AccountBookBuilder(held + max(total - start, len(page)), assets or 0)
+                if first is not None:
+                    builder.add(first)
+            builder.add(page)
             offset += len(page)
             if offset >= total or not len(page):
-                return AccountBook.concat(pages, assets or 0)
+                return builder.build()
 
     def follow(
         self, touched: Sequence[str], start: int, limit: int, block: BlockIdentifier = "latest"

@@ -220,3 +220,91 @@ class AccountBook:
             self.entries.floats() / WAD,
             self.funding.floats() / WAD,
         )
+
+
+class AccountBookBuilder:
+    """A book filled page by page into columns allocated once: each page's small arrays are copied in and let go, so
+    that the heap holds one page at a time instead of every page beside the joined book (freed small arrays stay
+    resident). Positions grow by doubling, their count being known only page by page."""
+
+    def __init__(self, rows: int, assets: int) -> None:
+        self.assets = assets
+        self._rows = 0
+        self._positions = 0
+        self._indexes = np.empty(rows, dtype=np.int64)
+        self._addresses = np.empty((rows, 20), dtype=np.uint8)
+        self._base = _Limbs((rows,))
+        self._collateral = _Limbs((rows, assets))
+        self._open_slots = np.empty(rows, dtype=np.uint16)
+        self._read_indexes = np.empty((rows, 2), dtype=np.int64)
+        capacity = max(rows * 3, 1024)
+        self._position_rows: IndexArray = np.empty(capacity, dtype=np.intp)
+        self._position_slots = np.empty(capacity, dtype=np.int64)
+        self._sizes = _Limbs((capacity,))
+        self._entries = _Limbs((capacity,))
+        self._funding = _Limbs((capacity,))
+
+    def add(self, page: AccountBook) -> None:
+        n, k = self._rows, len(page)
+        if n + k > len(self._indexes):
+            raise ValueError(f"the book was sized for {len(self._indexes)} rows; {n + k} given")
+        self._indexes[n : n + k] = page.indexes
+        self._addresses[n : n + k] = page.addresses
+        self._base.put(n, page.base)
+        self._collateral.put(n, page.collateral)
+        self._open_slots[n : n + k] = page.open_slots
+        self._read_indexes[n : n + k] = page.read_indexes
+        p, q = self._positions, len(page.position_rows)
+        if p + q > len(self._position_rows):
+            self._grow_positions(max(2 * len(self._position_rows), p + q))
+        self._position_rows[p : p + q] = page.position_rows + n
+        self._position_slots[p : p + q] = page.position_slots
+        for limbs, column in ((self._sizes, page.sizes), (self._entries, page.entries), (self._funding, page.funding)):
+            limbs.put(p, column)
+        self._rows, self._positions = n + k, p + q
+
+    def build(self) -> AccountBook:
+        n, p = self._rows, self._positions
+        return AccountBook(
+            self._indexes[:n],
+            self._addresses[:n],
+            self._base.take(n),
+            self._collateral.take(n),
+            self._open_slots[:n],
+            self._position_rows[:p],
+            self._position_slots[:p],
+            self._sizes.take(p),
+            self._entries.take(p),
+            self._funding.take(p),
+            self._read_indexes[:n],
+        )
+
+    def _grow_positions(self, capacity: int) -> None:
+        self._position_rows = np.resize(self._position_rows, capacity)
+        self._position_slots = np.resize(self._position_slots, capacity)
+        for limbs in (self._sizes, self._entries, self._funding):
+            limbs.grow(capacity)
+
+
+class _Limbs:
+    """A `WideInts` column being filled: limbs allocated once, the side table of values too wide for them offset to
+    their place in the whole column."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.hi = np.empty(shape, dtype=np.int64)
+        self.lo = np.empty(shape, dtype=np.uint64)
+        self.overflow: dict[int, int] = {}
+
+    def put(self, row: int, part: WideInts) -> None:
+        rows = len(part)
+        self.hi[row : row + rows] = part.hi
+        self.lo[row : row + rows] = part.lo
+        width = part.row_width
+        self.overflow.update({row * width + index: value for index, value in part.overflow.items()})
+
+    def grow(self, rows: int) -> None:
+        self.hi = np.resize(self.hi, (rows, *self.hi.shape[1:]))
+        self.lo = np.resize(self.lo, (rows, *self.lo.shape[1:]))
+
+    def take(self, rows: int) -> WideInts:
+        return WideInts(self.hi[:rows], self.lo[:rows], self.overflow)

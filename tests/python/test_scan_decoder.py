@@ -14,6 +14,7 @@ from keeper.client.lens import AccountSnapshot, _snapshot, snapshots
 from keeper.client.page_decoder import accounts_calldata, decode_accounts_page
 from keeper.exceptions import LensDecodeError
 from keeper.liquidator import arrays
+from keeper.risk.account_book import AccountBookBuilder
 from keeper.risk.health import RiskParameters, compute_health
 from keeper.risk.margin import gross_legs
 from keeper.risk.screening import screen
@@ -163,3 +164,25 @@ def test_calldata_is_the_abi_encoding() -> None:
     assert accounts_calldata(b"\x01\x02\x03\x04", vault, 7, 1000) == b"\x01\x02\x03\x04" + encode(
         ["address", "uint256", "uint256"], [vault, 7, 1000]
     )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pages_built_into_one_book_read_as_the_rows_do(seed: int) -> None:
+    """The builder (what a full read fills page by page) holds exactly the rows of its pages, values too wide for
+    the limbs included, with more positions than it first made room for."""
+    rng = random.Random(seed)
+    pages = [random_rows(rng, n) for n in (0, 1, 250, 300, 150)]
+    count = sum(len(p) for p in pages)
+    builder = AccountBookBuilder(count, 3)
+    start = 0
+    for rows in pages:
+        page, _ = decode_accounts_page(encode(PAGE_TYPES, [rows, count]), first_index=start, assets=3)
+        builder.add(page)
+        start += len(rows)
+    book = builder.build()
+    every = [row for rows in pages for row in rows]
+    assert snapshots(book) == _web3_decoded(every)
+    assert book.indexes.tolist() == list(range(count))
+    assert len(book.position_rows) > 1024, "more positions than the builder's first allocation"
+    with pytest.raises(ValueError, match="sized for"):
+        builder.add(decode_accounts_page(encode(PAGE_TYPES, [random_rows(rng, 1), 1]), 0, 3)[0])
