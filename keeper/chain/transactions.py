@@ -159,7 +159,7 @@ class Sender:
         return receipt
 
     def transact_all(
-        self, action: str, fns: Sequence[ContractFunction], gas: Sequence[int] | None = None
+        self, action: str, fns: Sequence[ContractFunction], gas: Sequence[int | None] | None = None
     ) -> list[TxReceipt | TransactionReverted]:
         """Sends each call as soon as it is simulated, without waiting for the ones before it to be mined
         (consecutive nonces, so that they can share a block), then waits for each in nonce order, replacing
@@ -167,20 +167,21 @@ class Sender:
         failed in simulation (not sent) or on chain. In dry-run mode simulates them all, then raises
         `DryRun`.
 
-        `gas` gives each call a limit the caller expects it to fit (its own measurement): the call is simulated once
-        at that limit and sent with it, and estimated as usual only if it does not fit. An estimate searches for
-        the limit by running the call many times, which for a 10,000,000-gas liquidation batch costs the node
-        seconds."""
+        `gas` gives each call a limit the caller expects it to fit (its own measurement; None: no guess): the call
+        is simulated once at that limit and sent with it, and estimated as usual only if it does not fit. An
+        estimate searches for the limit by running the call many times, which for a 10,000,000-gas liquidation
+        batch costs the node seconds."""
         results: list[TxReceipt | TransactionReverted | None] = [None] * len(fns)
         in_flight: list[tuple[int, TxParams, list[HexBytes]]] = []
         with self._lock:
             fees = self._fee_fields()  # one quote for the whole set: they are meant for the same blocks
             for i, fn in enumerate(fns):
                 try:
+                    limit = None if gas is None else gas[i]
                     tx = (
                         self._prepare(action, fn, None, fees)
-                        if gas is None
-                        else self._prepare_within(action, fn, gas[i], fees)
+                        if limit is None
+                        else self._prepare_within(action, fn, limit, fees)
                     )
                 except TransactionReverted as exc:
                     results[i] = exc

@@ -50,7 +50,7 @@ class ContractClient:
         return self.signer().transact(action, fn, gas=gas)
 
     def send_all(
-        self, action: str, fns: Sequence[ContractFunction], gas: Sequence[int] | None = None
+        self, action: str, fns: Sequence[ContractFunction], gas: Sequence[int | None] | None = None
     ) -> list[TxReceipt | TransactionReverted]:
         """Sends every call before waiting for any (consecutive nonces, so that they can share a block); `gas` is a
         limit per call to try first (`Sender.transact_all`)."""

@@ -320,7 +320,7 @@ class VaultClient(AccessControlledClient):
         return self._liquidation_result(self.send("liquidate", fn, gas=gas))
 
     def liquidate_batches(
-        self, batches: Sequence[Sequence[str]], gas: Sequence[int] | None = None
+        self, batches: Sequence[Sequence[str]], gas: Sequence[int | None] | None = None
     ) -> list[LiquidationResult | TransactionReverted]:
         """Sends every batch before waiting for any (consecutive nonces, so that they can share a block);
         returns each batch's result, or its decoded revert if it failed. `gas`: a limit per batch to try first."""
