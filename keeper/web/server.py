@@ -16,7 +16,7 @@ import json
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -36,7 +36,8 @@ from keeper.cli.explain import explain
 from keeper.cli.quotes import decimal_text, quote_document
 from keeper.client.clients import Clients
 from keeper.exceptions import ConfigError, InputError, PrimeVaultError, TransactionReverted
-from keeper.liquidator import scan
+from keeper.follower import AccountFollower
+from keeper.liquidator import Scan
 from keeper.risk.screening import closest_to_liquidation
 from keeper.units import parse_amount
 
@@ -49,6 +50,8 @@ class WebSettings:
     deployment_path: Path
     rpc_url: str
     dist: Path
+    _followed: tuple[Deployment, AccountFollower] | None = field(default=None, init=False, repr=False)
+    _follower_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @cached_property
     def w3(self) -> Web3:
@@ -56,6 +59,16 @@ class WebSettings:
 
     def deployment(self) -> Deployment:
         return Deployment.load(self.deployment_path)
+
+    def scan(self) -> Scan:
+        """The latest scan of every account, from the keeper's follower (a full read once, then the head, the logs
+        and one lens call a block; the last scan again when no block came), so that every viewer polling each block
+        costs the node three requests, not a full read each. A new deployment (a restarted devnet) starts over."""
+        deployment = self.deployment()
+        with self._follower_lock:
+            if self._followed is None or self._followed[0] != deployment:
+                self._followed = (deployment, AccountFollower(Clients.build(self.w3, deployment)))
+            return self._followed[1].update()
 
 
 SETTINGS = web.AppKey("settings", WebSettings)
@@ -170,8 +183,7 @@ async def _riskiest(request: web.Request) -> web.Response:
     base units as decimal strings."""
     settings = request.app[SETTINGS]
     limit = int(_number(request.query.get("limit", "10"), "limit", MAX_RISKIEST))
-    deployment = settings.deployment()
-    found = await asyncio.to_thread(scan, Clients.build(settings.w3, deployment))
+    found = await asyncio.to_thread(settings.scan)
     closest = closest_to_liquidation(found.book, found.health, limit)
     exposed = int(((found.book.base_floats < 0) | (found.book.slot_counts() > 0)).sum())
     accounts = [
