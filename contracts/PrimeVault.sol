@@ -19,6 +19,7 @@ import {
 } from "./interfaces/IPrimeVault.sol";
 import {AssetParams, IPrimeVaultGovernance} from "./interfaces/IPrimeVaultGovernance.sol";
 import {IPerpRisk} from "./interfaces/IPerpRisk.sol";
+import {IPortfolioMargin} from "./interfaces/IPortfolioMargin.sol";
 import {LIQUIDATION_TARGET_BUFFER_BPS} from "./libraries/ConstantsLib.sol";
 import {InterestLib} from "./libraries/InterestLib.sol";
 import {OracleLib} from "./libraries/OracleLib.sol";
@@ -209,6 +210,16 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
     }
 
     /// @inheritdoc IPrimeVault
+    function setPortfolioMode(address account, bool enabled) external nonReentrant {
+        if (enabled && address(_portfolioMargin) == address(0)) revert PortfolioMarginNotSet();
+        _authorize(account, 0);
+        Account storage acc = _accounts[account];
+        acc.portfolio = enabled;
+        _requireInitialHealth(account, acc);
+        emit PortfolioModeSet(account, enabled);
+    }
+
+    /// @inheritdoc IPrimeVault
     function setOperatorWithSig(OperatorPermit calldata, bytes calldata) external {
         // slither-disable-next-line unused-return (the module's function returns nothing)
         Address.functionDelegateCall(operatorPermitModule, msg.data);
@@ -285,6 +296,13 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
     }
 
     // ================================================================== governance
+
+    /// @inheritdoc IPrimeVaultGovernance
+    function setPortfolioMargin(address portfolioMargin_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (portfolioMargin_ == address(0)) revert ZeroAddress();
+        _portfolioMargin = IPortfolioMargin(portfolioMargin_);
+        emit PortfolioMarginSet(portfolioMargin_);
+    }
 
     /// @inheritdoc IPrimeVaultGovernance
     function listAsset(address asset, AssetParams calldata params) external onlyRole(DEFAULT_ADMIN_ROLE) {
@@ -458,6 +476,16 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
     }
 
     /// @inheritdoc IPrimeVault
+    function portfolioMode(address account) external view returns (bool) {
+        return _accounts[account].portfolio;
+    }
+
+    /// @inheritdoc IPrimeVault
+    function portfolioMargin() external view returns (address) {
+        return address(_portfolioMargin);
+    }
+
+    /// @inheritdoc IPrimeVault
     function operatorPermissions(address account, address operator) external view returns (uint256) {
         return _operators[account][operator];
     }
@@ -485,8 +513,8 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
         h.collateralValue = sums.value;
         h.unrealizedPnl = pnl;
         h.equity = sums.value.toInt256() + h.baseBalance + pnl;
-        h.initialRequirement = sums.initialRequirement + perpInitial;
-        h.maintenanceRequirement = sums.maintenanceRequirement + perpMaintenance;
+        (h.initialRequirement, h.maintenanceRequirement) =
+            _requirements(account, acc.portfolio, sums, perpInitial, perpMaintenance);
         h.liquidatable = (h.debt > 0 || trading) && h.equity < h.maintenanceRequirement.toInt256();
     }
 
@@ -669,13 +697,15 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
     ///      without debt or positions needs no prices: its equity is at least its collateral value, which is
     ///      at least any haircut requirement.
     function _requireInitialHealth(address account, Account storage acc) internal view {
-        int256 balance = _baseBalance(acc.principal);
+        Account memory a = acc; // one read of the packed slot
+        int256 balance = _baseBalance(a.principal);
         if (balance >= 0 && !_hasPositions(account)) return;
         CollateralSums memory sums =
-            _sumCollateral(account, acc.assetsIn, new uint256[](_collateralAssets.length));
+            _sumCollateral(account, a.assetsIn, new uint256[](_collateralAssets.length));
         (int256 pnl, uint256 perpInitial,,) = _perpRisk(account);
         int256 equity = sums.value.toInt256() + balance + pnl;
         uint256 requirement = sums.initialRequirement + perpInitial;
+        if (a.portfolio) (requirement,) = _portfolioMargin.requirements(account);
         if (equity < requirement.toInt256()) revert InsufficientEquity(account, equity, requirement);
     }
 

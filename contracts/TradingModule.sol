@@ -240,7 +240,7 @@ contract TradingModule is ITradingModule, TradingBase {
     // ================================================================== backstop
 
     /// @inheritdoc IPerpRisk
-    function absorbPositions(address account, uint256 fractionWad, uint256 depthBps)
+    function absorbPositions(address account, uint256 fractionWad, uint256 depthBps, uint256 maxDiscountBps)
         external
         nonReentrant
         returns (int256 cash, uint256 penalty)
@@ -259,7 +259,11 @@ contract TradingModule is ITradingModule, TradingBase {
         uint16 slots = t.openSlots;
         for (uint256 slot; slots >> slot != 0; ++slot) {
             if ((slots >> slot) & 1 == 0) continue;
-            (int256 slotCash, uint256 slotPenalty) = _absorbSlot(account, slot, fractionWad, depthBps);
+            uint256 discountBps = Math.min(
+                _absorbDiscountBps(_markets[slot / _MAX_VENUES].maintenanceMarginBps, depthBps),
+                maxDiscountBps
+            );
+            (int256 slotCash, uint256 slotPenalty) = _absorbSlot(account, slot, fractionWad, discountBps);
             cashWad += slotCash;
             penaltyWad += slotPenalty;
         }
@@ -499,7 +503,7 @@ contract TradingModule is ITradingModule, TradingBase {
 
     /// @dev Moves `fractionWad` of `account`'s position in `slot` to the backstop at the discounted mark.
     ///      Returns the account's cash (USD WAD) and the discount's cost to it (USD WAD).
-    function _absorbSlot(address account, uint256 slot, uint256 fractionWad, uint256 depthBps)
+    function _absorbSlot(address account, uint256 slot, uint256 fractionWad, uint256 discountBps)
         internal
         returns (int256 cashWad, uint256 penaltyWad)
     {
@@ -515,7 +519,6 @@ contract TradingModule is ITradingModule, TradingBase {
         );
         f.size = size > 0 ? -taken.toInt256() : taken.toInt256();
         uint256 mark = _mark(market);
-        uint256 discountBps = _absorbDiscountBps(_markets[market].maintenanceMarginBps, depthBps);
         // The account sells a long below the mark and buys back a short above it.
         f.price = size > 0
             ? Math.mulDiv(mark, BPS - discountBps, BPS)

@@ -20,6 +20,7 @@ CONTRACTS = {
     "SessionKeys": "contracts/periphery/SessionKeys.sol",
     "PrimeVaultBundler": "contracts/periphery/PrimeVaultBundler.sol",
     "TradingModule": "contracts/TradingModule.sol",
+    "PortfolioMargin": "contracts/PortfolioMargin.sol",
     "DydxAdapter": "contracts/adapters/DydxAdapter.sol",
     "RabbitAdapter": "contracts/adapters/RabbitAdapter.sol",
     "RabbitXSeatAdapter": "contracts/adapters/RabbitXSeatAdapter.sol",

@@ -25,9 +25,11 @@ interface IPerpRisk {
     ///      its reentrancy lock); the vault books it. Reverts on an unusable mark of a market the account
     ///      trades, which the vault treats as "skip this account".
     /// @param depthBps How far below its maintenance requirement the account is, bps of it (at most 100%).
+    /// @param maxDiscountBps A cap on every position's discount (BPS: none); the vault passes the portfolio
+    ///        rule's for an account in portfolio mode.
     /// @return cash Realized PnL at the discounted price less funding owed, base units, rounded down.
     /// @return penalty The discount's cost to the account, base units, rounded down.
-    function absorbPositions(address account, uint256 fractionWad, uint256 depthBps)
+    function absorbPositions(address account, uint256 fractionWad, uint256 depthBps, uint256 maxDiscountBps)
         external
         returns (int256 cash, uint256 penalty);
 

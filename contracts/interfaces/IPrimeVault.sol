@@ -58,8 +58,8 @@ interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
         uint256 collateralValue; // sum of balance x oracle price, before haircuts
         int256 unrealizedPnl; // perp positions at oracle marks, less funding owed
         int256 equity; // collateralValue + baseBalance + unrealizedPnl
-        uint256 initialRequirement; // sum of value x initial haircut + perp initial margin
-        uint256 maintenanceRequirement; // sum of value x maintenance haircut + perp maintenance margin
+        uint256 initialRequirement; // sum of value x initial haircut + perp initial margin (portfolio mode: the grid's)
+        uint256 maintenanceRequirement; // sum of value x maintenance haircut + perp maintenance margin (idem)
         bool liquidatable; // has debt or positions, and equity < maintenanceRequirement
     }
 
@@ -135,6 +135,14 @@ interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
     /// @dev Only the owner. Permissions: PERMISSION_WITHDRAW, PERMISSION_TRANSFER, PERMISSION_TRADE.
     function setOperator(address account, address operator, uint256 permissions) external;
 
+    /// @notice Puts `account` in portfolio mode (`enabled`), where one scenario-grid requirement over its whole
+    ///         book replaces the haircut per asset and the margin per position (docs/risk.md), or back.
+    /// @dev Only the owner. The account must meet its initial requirement under the rule it switches to, so
+    ///      an account leaves portfolio mode only when it is healthy under the standard rule. In portfolio
+    ///      mode a liquidation takes the same fraction of every leg (positions and collateral), so hedges
+    ///      stay hedged; the standard rule takes positions first.
+    function setPortfolioMode(address account, bool enabled) external;
+
     /// @notice `setOperator` by the owner's EIP-712 signature, submitted by anyone (a relayer, a bundler, the
     ///         operator itself): an owner grants or revokes an operator without a transaction of its own.
     /// @dev Domain: name "PrimeVault", version "1", the chain id, this vault (`operatorPermitDomainSeparator`).
@@ -206,6 +214,12 @@ interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
 
     /// @notice Recorded owner of `account`'s prefix, or address(0) if none has acted yet.
     function ownerOf(address account) external view returns (address);
+
+    /// @notice Whether `account` is in portfolio mode.
+    function portfolioMode(address account) external view returns (bool);
+
+    /// @notice The portfolio rule's contract (zero until governance sets it).
+    function portfolioMargin() external view returns (address);
 
     /// @notice `operator`'s permission mask on `account`.
     function operatorPermissions(address account, address operator) external view returns (uint256);

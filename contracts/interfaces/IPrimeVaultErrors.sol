@@ -48,6 +48,9 @@ interface IPrimeVaultErrors {
     /// @notice A nonce cancellation must move the owner's next nonce forward.
     error OperatorPermitNonceNotAhead(uint256 nonce, uint256 current);
 
+    /// @notice Portfolio mode needs the portfolio rule's contract, which governance has not set.
+    error PortfolioMarginNotSet();
+
     /// @notice Only the trading module may call this.
     error NotTradingModule(address caller);
 

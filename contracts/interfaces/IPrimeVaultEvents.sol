@@ -14,6 +14,10 @@ interface IPrimeVaultEvents {
     event OperatorSet(address indexed account, address indexed operator, uint256 permissions);
     /// @notice `owner` voided its operator permits with nonces below `nonce`.
     event OperatorPermitsCancelled(address indexed owner, uint256 nonce);
+    /// @notice `account` entered (true) or left (false) portfolio mode.
+    event PortfolioModeSet(address indexed account, bool enabled);
+    /// @notice The portfolio rule's contract was set.
+    event PortfolioMarginSet(address indexed portfolioMargin);
     /// @notice `amount` of `asset` was deposited by `from` into `account`.
     event Deposit(address indexed account, address indexed from, address indexed asset, uint256 amount);
     /// @notice `amount` of `asset` left `account` for `receiver`; for the base asset, part may be new debt.

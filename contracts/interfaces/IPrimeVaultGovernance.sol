@@ -72,6 +72,11 @@ interface IPrimeVaultGovernance {
     ///         Admin only, once.
     function setTradingModule(address module) external;
 
+    /// @notice Sets the portfolio rule's contract (`IPortfolioMargin`) used for accounts in portfolio mode.
+    ///         Admin only.
+    /// @dev Caveat: replacing it re-margins every account already in portfolio mode under the new contract.
+    function setPortfolioMargin(address portfolioMargin) external;
+
     /// @notice Sends `amount` of base reserves to `to`. Admin only; cannot take reserves below zero.
     function withdrawReserves(address to, uint256 amount) external;
 }

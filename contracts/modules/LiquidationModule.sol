@@ -59,6 +59,7 @@ contract LiquidationModule is VaultBase {
         uint256 maintenance;
         uint256 depthBps;
         uint256 penalties;
+        uint256 maxDiscountBps; // a cap on every leg's discount: BPS (none) but in portfolio mode
         bool positionsLeft;
     }
 
@@ -127,12 +128,74 @@ contract LiquidationModule is VaultBase {
             }
         }
         pos.maintenance = sums.maintenanceRequirement + perpMaintenance;
+        pos.maxDiscountBps = BPS;
+        if (acc.portfolio) (pos.maintenance, pos.maxDiscountBps) = _portfolioTerms(account, pos.maintenance);
         if (pos.equity >= pos.maintenance.toInt256()) return false;
         pos.depthBps = _depthBps(pos.equity, pos.maintenance);
 
-        if (trading && !_absorbPositions(account, pos, sums, perpMaintenance)) return false;
-        if (!pos.positionsLeft && pos.balance < 0) _absorbCollateral(account, acc, sums, pos, batch);
+        if (acc.portfolio) {
+            if (!_absorbBook(account, acc, pos, perpMaintenance, batch, trading)) return false;
+        } else {
+            if (trading && !_absorbPositions(account, pos, sums, perpMaintenance)) return false;
+            if (!pos.positionsLeft && pos.balance < 0) _absorbCollateral(account, acc, sums, pos, batch);
+        }
         _finish(account, acc, pos, batch);
+        return true;
+    }
+
+    /// @dev The portfolio rule's maintenance requirement and discount cap, or `standard` and no cap if the rule
+    ///      cannot be evaluated for the account (an asset or market governance has not mapped yet): a
+    ///      liquidation must always be able to complete, and the standard rule is always defined.
+    function _portfolioTerms(address account, uint256 standard) internal view returns (uint256, uint256) {
+        try _portfolioMargin.liquidationTerms(account) returns (uint256 maintenance, uint256 maxDiscountBps) {
+            return (maintenance, maxDiscountBps);
+        } catch {
+            return (standard, BPS);
+        }
+    }
+
+    /// @dev Portfolio mode: the same least fraction f of every leg, positions and collateral alike, so the
+    ///      book shrinks without unhedging (closing the short that hedges the collateral first would leave
+    ///      the collateral naked). Every leg's scenario losses and charges are linear in its size, so cutting
+    ///      f of each lowers the requirement by f of it and costs at most f of the discounts:
+    ///        f = (target - E) / (target - discounts),   1 when that is >= 1 or the discounts exceed the target
+    ///      Every leg's discount is capped so that they add up to at most a fifth of the maintenance
+    ///      requirement (`IPortfolioMargin.liquidationTerms`): a tight hedge needs far less than the
+    ///      collateral's own discount, which would otherwise make any cut cost more than it frees. Positions
+    ///      go first, so a trading module that refuses leaves the account untouched and skipped.
+    function _absorbBook(
+        address account,
+        Account memory acc,
+        AccountState memory pos,
+        uint256 perpMaintenance,
+        Batch memory batch,
+        bool trading
+    ) internal returns (bool) {
+        uint256 discounts = ValueLib.portionUp(perpMaintenance, PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS);
+        for (uint256 i; acc.assetsIn >> i != 0; ++i) {
+            // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
+            if ((acc.assetsIn >> i) & 1 == 0) continue;
+            IPrimeVault.AssetConfig memory c = _assetConfigs[_collateralAssets[i]];
+            uint256 v =
+                ValueLib.value(_collateral[account][_collateralAssets[i]], batch.prices[i], c.scaleExponent);
+            discounts += ValueLib.portionUp(v, _legDiscountBps(c, batch.market, pos));
+        }
+        // With a cap, every leg's discount times its value adds up to at most the cap's share of maintenance.
+        if (pos.maxDiscountBps < BPS) {
+            discounts = Math.min(
+                discounts, ValueLib.portionUp(pos.maintenance, PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS)
+            );
+        }
+        uint256 target = pos.maintenance + ValueLib.portionUp(pos.maintenance, LIQUIDATION_TARGET_BUFFER_BPS);
+        uint256 fraction =
+            _fractionToTarget(pos.equity, pos.maintenance, target > discounts ? target - discounts : 0);
+        if (trading && !_movePositions(account, pos, fraction)) return false;
+        if (acc.assetsIn != 0) _absorbFraction(account, acc, pos, batch, fraction);
+        // As under the standard rule, no dust debt is left behind once the positions are gone.
+        if (!pos.positionsLeft && acc.assetsIn != 0 && pos.balance < 0 && uint256(-pos.balance) < _minBorrow)
+        {
+            _absorbFraction(account, acc, pos, batch, WAD);
+        }
         return true;
     }
 
@@ -149,8 +212,22 @@ contract LiquidationModule is VaultBase {
         uint256 relief = Math.mulDiv(
             perpMaintenance, BPS + LIQUIDATION_TARGET_BUFFER_BPS - PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS, BPS
         );
-        uint256 fraction = _fractionToTarget(pos.equity, pos.maintenance, relief);
-        try _tradingModule.absorbPositions(account, fraction, pos.depthBps) returns (
+        if (!_movePositions(account, pos, _fractionToTarget(pos.equity, pos.maintenance, relief))) {
+            return false;
+        }
+        // The realized PnL replaced the unrealized; the absorbed margin left the requirement.
+        pos.equity = sums.value.toInt256() + pos.balance;
+        pos.maintenance = sums.maintenanceRequirement;
+        return true;
+    }
+
+    /// @dev Moves `fraction` of every position of `account` to the backstop and books what the account realized.
+    ///      Returns false (and reports the account skipped) if the trading module refuses.
+    function _movePositions(address account, AccountState memory pos, uint256 fraction)
+        internal
+        returns (bool)
+    {
+        try _tradingModule.absorbPositions(account, fraction, pos.depthBps, pos.maxDiscountBps) returns (
             int256 cash, uint256 penalty
         ) {
             pos.balance += cash;
@@ -160,9 +237,6 @@ contract LiquidationModule is VaultBase {
             return false;
         }
         pos.positionsLeft = fraction < WAD;
-        // The realized PnL replaced the unrealized; the absorbed margin left the requirement.
-        pos.equity = sums.value.toInt256() + pos.balance;
-        pos.maintenance = sums.maintenanceRequirement;
         return true;
     }
 
@@ -182,8 +256,9 @@ contract LiquidationModule is VaultBase {
         batch.reward += ValueLib.portionDown(pos.penalties, batch.market.liquidatorShareBps);
         uint256 shortfall = writeOff ? uint256(-pos.balance) : 0;
         if (writeOff) batch.market.supplyIndex = _writeOffBadDebt(account, shortfall, batch);
-        _accounts[account] =
-            Account({principal: newPrincipal.toInt104(), assetsIn: acc.assetsIn, listed: true});
+        _accounts[account] = Account({
+            principal: newPrincipal.toInt104(), assetsIn: acc.assetsIn, listed: true, portfolio: acc.portfolio
+        });
         uint256 oldDebt = uint256(-_min(pos.oldBalance, 0));
         uint256 newDebt = writeOff ? 0 : uint256(-_min(pos.balance, 0));
         emit Liquidated(account, msg.sender, oldDebt > newDebt ? oldDebt - newDebt : 0, shortfall);
@@ -206,7 +281,7 @@ contract LiquidationModule is VaultBase {
             uint256 v =
                 ValueLib.value(_collateral[account][_collateralAssets[i]], batch.prices[i], c.scaleExponent);
             uint256 perUnitBps = uint256(c.maintenanceHaircutBps) * (BPS + LIQUIDATION_TARGET_BUFFER_BPS)
-                / BPS - _discountBps(c, batch.market, pos.depthBps);
+                / BPS - _legDiscountBps(c, batch.market, pos);
             relief += v * perUnitBps / BPS;
         }
         uint256 fraction = _fractionToTarget(pos.equity, sums.maintenanceRequirement, relief);
@@ -236,7 +311,7 @@ contract LiquidationModule is VaultBase {
             uint256 amount =
                 fraction < WAD ? Math.mulDiv(balance, fraction, WAD, Math.Rounding.Ceil) : balance;
             uint256 value = ValueLib.value(amount, batch.prices[i], c.scaleExponent);
-            uint256 credit = ValueLib.portionDown(value, BPS - _discountBps(c, batch.market, pos.depthBps));
+            uint256 credit = ValueLib.portionDown(value, BPS - _legDiscountBps(c, batch.market, pos));
             pos.balance += credit.toInt256();
             pos.penalties += value - credit;
             batch.absorbed[i] += amount;
@@ -347,6 +422,15 @@ contract LiquidationModule is VaultBase {
             c.liquidationPenaltyBps, uint256(m.storeFrontShareBps) + m.liquidatorShareBps
         );
         return Math.min(c.liquidationPenaltyBps, depthBps > floor ? depthBps : floor);
+    }
+
+    /// @dev `_discountBps` within the account's cap (none under the standard rule).
+    function _legDiscountBps(IPrimeVault.AssetConfig memory c, Market memory m, AccountState memory pos)
+        internal
+        pure
+        returns (uint256)
+    {
+        return Math.min(_discountBps(c, m, pos.depthBps), pos.maxDiscountBps);
     }
 
     /// @dev The least fraction (WAD, rounded up) of a `relief` that lifts `equity` to the target over

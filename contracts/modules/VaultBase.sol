@@ -7,6 +7,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IPerpRisk} from "../interfaces/IPerpRisk.sol";
+import {IPortfolioMargin} from "../interfaces/IPortfolioMargin.sol";
 import {IPrimeVault} from "../interfaces/IPrimeVault.sol";
 import {IPrimeVaultErrors} from "../interfaces/IPrimeVaultErrors.sol";
 import {IPrimeVaultEvents} from "../interfaces/IPrimeVaultEvents.sol";
@@ -26,6 +27,7 @@ abstract contract VaultBase is AccessControl, ReentrancyGuardTransient, IPrimeVa
         int104 principal; // signed base principal
         uint16 assetsIn; // bit i set: holds collateral asset i
         bool listed; // in `_accountList`
+        bool portfolio; // margined by the portfolio rule (`_portfolioMargin`) instead of haircuts and perp margins
     }
 
     struct AssetState {
@@ -93,6 +95,8 @@ abstract contract VaultBase is AccessControl, ReentrancyGuardTransient, IPrimeVa
     mapping(bytes19 prefix => address) internal _owners;
     mapping(address account => mapping(address operator => uint256)) internal _operators;
     mapping(address owner => uint256) internal _operatorPermitNonces;
+    // slither-disable-next-line uninitialized-state (set by PrimeVault; modules run on its storage by delegatecall)
+    IPortfolioMargin internal _portfolioMargin;
 
     constructor(address baseAsset_) {
         _base = IERC20(baseAsset_);
@@ -230,6 +234,19 @@ abstract contract VaultBase is AccessControl, ReentrancyGuardTransient, IPrimeVa
     function _perpRisk(address account) internal view returns (int256, uint256, uint256, bool) {
         if (address(_tradingModule) == address(0)) return (0, 0, 0, false);
         return _tradingModule.perpRisk(account);
+    }
+
+    /// @dev The requirements that apply to `account`: the portfolio rule's in portfolio mode, else the
+    ///      collateral haircuts plus the perp margins. Reverts where the portfolio rule does.
+    function _requirements(
+        address account,
+        bool portfolio,
+        CollateralSums memory sums,
+        uint256 perpInitial,
+        uint256 perpMaintenance
+    ) internal view returns (uint256 initial, uint256 maintenance) {
+        if (portfolio) return _portfolioMargin.requirements(account);
+        return (sums.initialRequirement + perpInitial, sums.maintenanceRequirement + perpMaintenance);
     }
 
     function _positive(int256 x) internal pure returns (uint256) {

@@ -19,6 +19,7 @@ ARTIFACT_NAMES = (
     "SessionKeys",
     "PrimeVaultBundler",
     "TradingModule",
+    "PortfolioMargin",
     "DydxAdapter",
     "RabbitAdapter",
     "RabbitXSeatAdapter",

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title IPortfolioMargin
+/// @notice The portfolio rule (docs/risk.md, "Portfolio margin"): one requirement for a sub-account's whole
+///         book from a scenario grid per underlying, used by the vault for accounts in portfolio mode.
+/// @dev Every leg of a book (a collateral balance, a perp position at a venue) belongs to one underlying
+///      (WETH and every ETH market are one). Each underlying moves over nine scenarios: -S, -2S/3, -S/3, 0,
+///      +S/3, +2S/3, +S (SPAN's thirds of its shock S) and a tail of -T and +T whose loss is weighted by w.
+///      Per underlying: the worst scenario's loss, plus charges on |net| exposure, on hedged exposure
+///      (min(long, short)) and on the basis between venues (venue longs against venue shorts the collateral
+///      does not cover). Underlyings of one group also move together; a share of the gap between their
+///      independent and their correlated worst losses is credited. initial = scan + charges (+ the margin
+///      reserved by open child orders), maintenance = initial x maintenanceBps, rounded up.
+///      Rounding favours the protocol: leg values and notionals down, losses, charges and requirements up.
+///      Caveats: every collateral asset and every perp market the account holds must be mapped to an
+///      underlying, or the requirement reverts (`PortfolioMarginUnmapped`), and so does any health check of an
+///      account in portfolio mode that holds it; a shock is moved by the risk manager only within its
+///      governance bounds, by at most its step per update.
+interface IPortfolioMargin {
+    /// @notice Governance's parameters of one underlying, basis points.
+    struct UnderlyingParams {
+        uint16 shockBps; // the step grid's full move S, moved by the risk manager within [min, max]
+        uint16 minShockBps;
+        uint16 maxShockBps;
+        uint16 maxShockStepBps; // largest change of `shockBps` per update
+        uint16 tailBps; // the tail move T
+        uint16 tailWeightBps; // the share w of the tail's loss that counts
+        uint16 netChargeBps; // on |long - short|
+        uint16 hedgedChargeBps; // on min(long, short)
+        uint16 basisChargeBps; // on venue longs hedged by shorts at other venues
+        uint8 group; // underlyings of one group move together in the correlated scenarios
+    }
+
+    /// @notice An underlying was added or its parameters replaced.
+    event UnderlyingSet(uint8 indexed underlying, string name, UnderlyingParams params);
+    /// @notice The risk manager moved an underlying's shock.
+    event ShockUpdated(uint8 indexed underlying, uint16 oldShockBps, uint16 newShockBps);
+    /// @notice A collateral asset of the vault was mapped to an underlying.
+    event AssetMapped(address indexed asset, uint8 indexed underlying);
+    /// @notice A perp market of the trading module was mapped to an underlying.
+    event MarketMapped(uint8 indexed market, uint8 indexed underlying);
+    /// @notice The maintenance share of the initial requirement or the correlation credit changed.
+    event RuleSet(uint16 maintenanceBps, uint16 correlationCreditBps);
+
+    /// @notice A parameter is outside what governance may set (`value` against [min, max]).
+    error PortfolioMarginOutOfBounds(string name, uint256 value, uint256 min, uint256 max);
+    /// @notice The account holds an asset (`isMarket` false) or a market (true) mapped to no underlying.
+    error PortfolioMarginUnmapped(bool isMarket, uint256 id);
+    /// @notice No underlying with this index.
+    error PortfolioMarginUnknownUnderlying(uint8 underlying);
+    /// @notice No more underlyings can be added.
+    error PortfolioMarginTooManyUnderlyings(uint256 max);
+
+    /// @notice `account`'s portfolio requirements in base units, at current oracle prices and marks.
+    /// @dev Reverts on an unusable price of anything the account holds, or an unmapped asset or market.
+    function requirements(address account) external view returns (uint256 initial, uint256 maintenance);
+
+    /// @notice What a liquidation of `account` in portfolio mode works with: its maintenance requirement and the
+    ///         largest discount, in basis points of each leg's value, that keeps the liquidation's whole discount
+    ///         within `LIQUIDATION_DISCOUNT_SHARE_BPS` of that requirement (rounded down).
+    /// @dev A tight hedge's requirement is far below the collateral's own liquidation discount; without the cap
+    ///      such a book could not be cut back to health and would be taken whole at a loss larger than its equity.
+    ///      Caveat: with the cap below the store-front's resale discount, reserves bear the difference when the
+    ///      absorbed collateral is sold.
+    function liquidationTerms(address account)
+        external
+        view
+        returns (uint256 maintenance, uint256 maxDiscountBps);
+
+    /// @notice Adds an underlying (`underlying` = the current count) or replaces one. Admin only.
+    function setUnderlying(uint8 underlying, string calldata name, UnderlyingParams calldata params) external;
+
+    /// @notice Moves an underlying's shock within its bounds and step. Risk manager only (the keeper's
+    ///         volatility estimates).
+    function updateShock(uint8 underlying, uint16 shockBps) external;
+
+    /// @notice Maps a collateral asset of the vault to an underlying. Admin only.
+    function mapAsset(address asset, uint8 underlying) external;
+
+    /// @notice Maps a perp market of the trading module to an underlying. Admin only.
+    function mapMarket(uint8 market, uint8 underlying) external;
+
+    /// @notice Sets maintenance as a share of initial and the correlation credit. Admin only.
+    function setRule(uint16 maintenanceBps, uint16 correlationCreditBps) external;
+
+    /// @notice The number of underlyings.
+    function underlyingCount() external view returns (uint256);
+
+    /// @notice An underlying's name and parameters.
+    function underlying(uint8 index)
+        external
+        view
+        returns (string memory name, UnderlyingParams memory params);
+
+    /// @notice The underlying of a collateral asset (`mapped` false when none).
+    function assetUnderlying(address asset) external view returns (bool mapped, uint8 index);
+
+    /// @notice The underlying of a perp market (`mapped` false when none).
+    function marketUnderlying(uint8 market) external view returns (bool mapped, uint8 index);
+
+    /// @notice Maintenance as a share of initial, and the correlation credit, basis points.
+    function rule() external view returns (uint16 maintenanceBps, uint16 correlationCreditBps);
+}

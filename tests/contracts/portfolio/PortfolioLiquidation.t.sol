@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {PortfolioFixture} from "../utils/PortfolioFixture.sol";
+import {MockERC20} from "../../../contracts/devnet/mocks/MockERC20.sol";
+import {IPrimeVault} from "../../../contracts/interfaces/IPrimeVault.sol";
+import {IPrimeVaultErrors} from "../../../contracts/interfaces/IPrimeVaultErrors.sol";
+import {AssetParams} from "../../../contracts/interfaces/IPrimeVaultGovernance.sol";
+
+/// @dev A book in portfolio mode is liquidated by the same fraction of every leg, so a hedge stays a hedge.
+contract PortfolioLiquidationTest is PortfolioFixture {
+    function _liquidate(address account) internal returns (uint256) {
+        address[] memory l = new address[](1);
+        l[0] = account;
+        vm.prank(keeper);
+        return vault.liquidate(l);
+    }
+
+    /// @dev 1 WBTC hedged by a 20 ETH short (one group: BTC and ETH move together in the grid), borrowed
+    ///      against: equity about 9,970 against an initial requirement of 9,000. The hedge breaks: BTC falls
+    ///      4.5% while ETH rises 4.5%, equity about 4,570 against a maintenance requirement of about 4,640.
+    function _brokenCrossHedge() internal {
+        _deposit(alice, alice, wbtc, 1e8);
+        _portfolioMode(alice, true);
+        _open(alice, ETH_MARKET, -20e18, DYDX);
+        _borrow(alice, alice, 50_000e6);
+        assertFalse(vault.isLiquidatable(alice));
+        btcFeed.setAnswer(57_300e8);
+        ethFeed.setAnswer(3135e8);
+        assertTrue(vault.isLiquidatable(alice));
+    }
+
+    function test_brokenHedgeIsCutProRataBackToTheTarget() public {
+        _brokenCrossHedge();
+        assertEq(_liquidate(alice), 1);
+
+        uint256 btcLeft = vault.collateralBalanceOf(alice, address(wbtc));
+        int256 shortLeft = trading.position(alice, ETH_MARKET, DYDX).size;
+        assertGt(btcLeft, 0, "partial: the collateral is not taken whole");
+        assertLt(shortLeft, 0, "partial: the short is not closed");
+        // The same fraction of both legs went (about 15.4%), the short's rounded up to its venue's size step.
+        uint256 btcCut = 1e18 - btcLeft * 1e10;
+        uint256 shortCut = 1e18 - uint256(-shortLeft) / 20;
+        assertApproxEqRel(btcCut, shortCut, 0.001e18);
+        assertGe(shortCut, btcCut);
+        assertLt(btcCut, 0.2e18);
+
+        IPrimeVault.AccountHealth memory h = vault.accountHealth(alice);
+        assertFalse(h.liquidatable);
+        assertGe(h.equity, int256(h.maintenanceRequirement), "back above maintenance");
+    }
+
+    /// @dev An unhealthy book cannot escape to the standard rule (which it is even further from meeting).
+    function test_unhealthyBookCannotLeavePortfolioMode() public {
+        _brokenCrossHedge();
+        vm.prank(alice);
+        vm.expectPartialRevert(IPrimeVaultErrors.InsufficientEquity.selector);
+        vault.setPortfolioMode(alice, false);
+        assertTrue(vault.portfolioMode(alice));
+    }
+
+    /// @dev A book under water is taken whole, positions and collateral, and the batch goes on.
+    function test_bookUnderWaterIsAbsorbedWhole() public {
+        _brokenCrossHedge();
+        btcFeed.setAnswer(45_000e8);
+        ethFeed.setAnswer(3600e8);
+        assertEq(_liquidate(alice), 1);
+        assertEq(vault.collateralBalanceOf(alice, address(wbtc)), 0);
+        assertEq(trading.position(alice, ETH_MARKET, DYDX).size, 0);
+        assertEq(vault.baseBalanceOf(alice), 0, "the shortfall is covered or written off");
+    }
+
+    /// @dev An asset listed after the account entered portfolio mode and not mapped yet makes the rule
+    ///      undefined for it; liquidation falls back to the standard rule rather than skip the account.
+    function test_unmappedAssetFallsBackToTheStandardRule() public {
+        _brokenCrossHedge();
+        MockERC20 link = new MockERC20("Chainlink", "LINK", 18);
+        vm.prank(admin);
+        vault.listAsset(address(link), AssetParams(address(ethFeed), STALENESS, 3000, 2500, 1000, 1e24));
+        _fund(bob, link, 1e15);
+        vm.prank(bob);
+        vault.deposit(alice, address(link), 1e15);
+        assertEq(_liquidate(alice), 1);
+        assertLt(vault.collateralBalanceOf(alice, address(wbtc)), 1e8);
+    }
+
+    /// @dev 1 WBTC alone at its maximum leverage: maintenance 3,000 (the 8% step and the 2% net charge, half of
+    ///      it), 5% of its value, below WBTC's own 6% penalty. BTC falls 6%: equity about 2,400 against 2,820.
+    ///      Without a cap the discount would cost more than the cut frees and the account would be taken whole
+    ///      with a shortfall; capped at a fifth of maintenance, a part is cut and the account is healthy again.
+    function test_nakedBookAtMaximumLeverageIsCutWithoutShortfall() public {
+        _deposit(alice, alice, wbtc, 1e8);
+        _portfolioMode(alice, true);
+        _borrow(alice, alice, 54_000e6); // equity 6,000: the initial requirement
+        btcFeed.setAnswer(56_400e8);
+        assertTrue(vault.isLiquidatable(alice));
+        (uint256 maintenance, uint256 maxDiscountBps) = portfolio.liquidationTerms(alice);
+        assertEq(maintenance, 2820e6);
+        assertEq(maxDiscountBps, 100, "a fifth of maintenance over a gross of 56,400: 1%");
+
+        assertEq(_liquidate(alice), 1);
+        uint256 left = vault.collateralBalanceOf(alice, address(wbtc));
+        assertGt(left, 0.5e8, "a part, not the whole");
+        assertLt(vault.baseBalanceOf(alice), 0, "still borrowing: no debt written off");
+        IPrimeVault.AccountHealth memory h = vault.accountHealth(alice);
+        assertFalse(h.liquidatable);
+    }
+
+    /// @dev The hedged book's cap: maintenance 150 over a gross of 60,000 (both legs) allows 5 bps a leg.
+    function test_aTightHedgeIsDiscountedInBasisPoints() public {
+        _deposit(alice, alice, weth, 10e18);
+        _open(alice, ETH_MARKET, -10e18, DYDX);
+        (uint256 maintenance, uint256 maxDiscountBps) = portfolio.liquidationTerms(alice);
+        assertEq(maintenance, 150e6);
+        assertEq(maxDiscountBps, 5);
+    }
+}
