@@ -7,13 +7,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from web3.types import BlockIdentifier
 
 from keeper.client.clients import Clients
 from keeper.client.lens import AccountSnapshot, RiskState, snapshots
+from keeper.portfolio_watch import PortfolioBook, PortfolioWatch
 from keeper.risk.account_book import AccountBook
 from keeper.risk.health import WAD, HealthArrays, PerpArrays, RiskParameters
 from keeper.risk.liquidation_gas import LiquidationGasModel
+from keeper.risk.portfolio import portfolio_health
 from keeper.risk.screening import screen
 
 # What a batch is budgeted besides its accounts: 21,000 intrinsic, the vault's dispatch and calldata, with margin.
@@ -75,26 +78,42 @@ def arrays(accounts: Sequence[AccountSnapshot], params: RiskParameters) -> tuple
 
 
 def scan(
-    clients: Clients, shard: tuple[int, int] = (0, 1), page_size: int = 1000, block: BlockIdentifier = "latest"
+    clients: Clients,
+    shard: tuple[int, int] = (0, 1),
+    page_size: int = 1000,
+    block: BlockIdentifier = "latest",
+    portfolio: PortfolioWatch | None = None,
 ) -> Scan:
     """Reads every account (of this shard) at one block and returns those below their maintenance
     requirement, most underwater first: the risk state and the first page in one call at `block`, the other pages
-    at the block that call read. Shard i of n takes the accounts whose list index is i mod n."""
+    at the block that call read. Shard i of n takes the accounts whose list index is i mod n. Accounts in portfolio
+    mode are judged by the portfolio rule (`portfolio`, or a watch built here when the deployment has the rule)."""
     state, first, total = clients.lens.follow([], 0, page_size, block)
     book = first
     if len(first) < total:
         book = clients.lens.book(state.block, page_size, assets=len(state.prices), start=len(first), first=first)
-    return assess(clients, state, book.read_at(state.supply_index, state.borrow_index).shard(*shard))
+    if portfolio is None and clients.deployment.portfolio is not None:
+        portfolio = PortfolioWatch(clients)
+    return assess(
+        clients,
+        state,
+        book.read_at(state.supply_index, state.borrow_index).shard(*shard),
+        portfolio.at(state.block) if portfolio else None,
+    )
 
 
-def assess(clients: Clients, state: RiskState, book: AccountBook) -> Scan:
+def assess(clients: Clients, state: RiskState, book: AccountBook, portfolio: PortfolioBook | None = None) -> Scan:
     """The scan of `book` at `state` (the accounts read at the same block): due accounts, most underwater first, and
-    those left out because they hold an asset or trade a market without a usable price."""
+    those left out because they hold an asset or trade a market without a usable price. The accounts of
+    `portfolio` are judged by its rule instead, exactly (they are few), and follow the others."""
     params = parameters(state)
     bad, bad_markets = state.unusable_assets, state.unusable_markets
     found = screen(book, params, bad, bad_markets, (state.supply_index, state.borrow_index))
-    candidates: list[str] = [*book.address_list(found.due)]
-    counts = book.slot_counts()[found.due].tolist()
+    due = found.due
+    if portfolio is not None and portfolio.accounts:
+        due = _portfolio_due(book, params, portfolio, due, found.unpriced, (state.supply_index, state.borrow_index))
+    candidates: list[str] = [*book.address_list(due)]
+    counts = book.slot_counts()[due].tolist()
     symbols = tuple(clients.deployment.collateral[i].symbol for i in bad) + tuple(
         clients.deployment.markets[m].ticker for m in sorted(bad_markets)
     )
@@ -110,6 +129,31 @@ def assess(clients: Clients, state: RiskState, book: AccountBook) -> Scan:
         symbols,
         unpriced,
     )
+
+
+def _portfolio_due(
+    book: AccountBook,
+    params: RiskParameters,
+    portfolio: PortfolioBook,
+    due: npt.NDArray[np.intp],
+    unpriced: npt.NDArray[np.intp],
+    indexes: tuple[int, int],
+) -> npt.NDArray[np.intp]:
+    """`due` without the accounts in portfolio mode, then those of them below the portfolio rule's maintenance
+    requirement, most underwater first, each computed with the contract's integers (`portfolio_health`)."""
+    addresses = np.frombuffer(b"".join(bytes.fromhex(a[2:]) for a in portfolio.accounts), dtype=np.uint8)
+    rows = book.rows_of_addresses(addresses.reshape(-1, 20))
+    rows = np.setdiff1d(rows[rows >= 0], unpriced)
+    shortfalls = []
+    for row in rows.tolist():
+        _, balances, positions = book.exact_row(row)
+        health = portfolio_health(
+            book.present_base(row, *indexes), balances, params, positions, portfolio.layout, portfolio.params
+        )
+        if health.liquidatable:
+            shortfalls.append((health.equity - health.maintenance_requirement, row))
+    kept = due[~np.isin(due, rows)]
+    return np.concatenate([kept, np.asarray([row for _, row in sorted(shortfalls)], dtype=np.intp)]).astype(np.intp)
 
 
 def batches(accounts: Sequence[str], gas_budget: int, gas: Sequence[int] | int | None = None) -> list[list[str]]:

@@ -59,6 +59,7 @@ class Deployment:
     lender: ChecksumAddress | None = None  # the ERC-4626 lender vault over the base asset
     sessions: ChecksumAddress | None = None  # SessionKeys: scoped trading keys over the trading module
     bundler: ChecksumAddress | None = None  # PrimeVaultBundler: deposit, borrow and an order in one transaction
+    portfolio: ChecksumAddress | None = None  # PortfolioMargin: the portfolio rule for accounts in portfolio mode
 
     def __post_init__(self) -> None:
         kinds = [v.fills_off_chain for v in self.venues]
@@ -129,6 +130,7 @@ class Deployment:
                 lender=Web3.to_checksum_address(data["lender"]) if data.get("lender") else None,
                 sessions=Web3.to_checksum_address(data["sessions"]) if data.get("sessions") else None,
                 bundler=Web3.to_checksum_address(data["bundler"]) if data.get("bundler") else None,
+                portfolio=Web3.to_checksum_address(data["portfolio"]) if data.get("portfolio") else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"deployment file {path} is missing or has a bad field: {exc}") from None

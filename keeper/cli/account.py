@@ -100,6 +100,7 @@ def account_view(client: VaultClient, target: str, has_positions: bool) -> dict[
     return {
         "account": target,
         "owner": client.owner_of(target),
+        "margin": "portfolio" if client.portfolio_mode(target) else "standard",
         "base": {
             "symbol": base.symbol,
             "balance": usd(health.base_balance),
@@ -124,7 +125,7 @@ def render_account(view: dict[str, Any]) -> str:
     def usd(text: str) -> str:
         return f"{Decimal(text):,.2f}"
 
-    lines = [f"account    {view['account']}", f"owner      {view['owner']}"]
+    lines = [f"account    {view['account']}", f"owner      {view['owner']}", f"margin     {view['margin']} rule"]
     debt = " (debt)" if Decimal(base["balance"]) < 0 else ""
     lines.append(f"{symbol:<10} {usd(base['balance'])}{debt}")
     for name, held in view["collateral"].items():
@@ -232,6 +233,28 @@ def repay(ctx: CliContext, amount: str, sub_id: int) -> None:
     client.repay(target, units)
     remaining = max(-client.base_balance(target), 0)
     click.echo(f"repaid; {target} owes {format_units(remaining, base.decimals, 2)} {base.symbol}")
+
+
+@account.command()
+@click.argument("mode", type=click.Choice(["on", "off"]))
+@_sub_option
+@pass_context
+def portfolio(ctx: CliContext, mode: str, sub_id: int) -> None:
+    """Margin a sub-account by the portfolio rule (`on`) or the standard one (`off`).
+
+    In portfolio mode one requirement covers the whole book, so hedges net (docs/risk.md, "Portfolio margin"); a
+    liquidation then cuts every leg by the same fraction. The account must meet the new rule's initial requirement.
+    """
+    target = _own(ctx, sub_id)
+    client = ctx.writer()
+    client.set_portfolio_mode(target, mode == "on")
+    health = client.health(target)
+    base = ctx.deployment.base
+    click.echo(
+        f"{target} is margined by the {'portfolio' if mode == 'on' else 'standard'} rule: initial requirement "
+        f"{format_units(health.initial_requirement, base.decimals, 2)} {base.symbol}, maintenance "
+        f"{format_units(health.maintenance_requirement, base.decimals, 2)} {base.symbol}"
+    )
 
 
 @account.command()

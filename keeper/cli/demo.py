@@ -14,16 +14,27 @@ if TYPE_CHECKING:
 
 
 @click.command()
+@click.option(
+    "--scenario",
+    type=click.Choice(["crash", "october-2025"]),
+    default="crash",
+    show_default=True,
+    help="crash: the market-crash run with the keeper daemon and both seats; october-2025: the 10-11 October 2025 "
+    "crash replayed on books in portfolio mode at their maximum leverage.",
+)
 @click.option("--depositors", type=click.IntRange(5, 2000), default=200, show_default=True)
 @click.option("--crash", type=click.FloatRange(0.05, 0.8), default=0.35, show_default=True, help="ETH's fall.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same run.")
 @click.option("--report-dir", type=click.Path(path_type=Path, file_okay=False), default=Path(".primevault"))
-def demo(depositors: int, crash: float, seed: int, report_dir: Path) -> None:
+def demo(scenario: str, depositors: int, crash: float, seed: int, report_dir: Path) -> None:
     """The crash run: a local market crash, liquidated and reported.
 
     Starts anvil, deploys, seeds depositors and traders, runs the keeper daemon, crashes ETH and BTC and
-    reports what happened.
+    reports what happened. `--scenario october-2025` replays that crash on portfolio-mode books instead.
     """
+    if scenario == "october-2025":
+        _october()
+        return
     # Imported here: the crash run is the devnet part (matplotlib), which the core CLI does not load; without it
     # installed the import raises a one-line `MissingExtraError` naming the install command.
     from keeper.devnet.crash import run_crash
@@ -45,6 +56,29 @@ def demo(depositors: int, crash: float, seed: int, report_dir: Path) -> None:
         bar.render_finish()
     click.echo("")
     _print(report)
+
+
+def _october() -> None:
+    from keeper.devnet.october import CRASH, STEP_SECONDS, STEPS, replay_october
+
+    report = replay_october(lambda label, n: click.echo(f"  {label}"))
+    moves = ", ".join(f"{symbol} {float(end - 1):+.0%}" for symbol, end in CRASH.items())
+    click.echo(f"\nOctober 2025 replay: {moves} in {STEPS} steps of {STEP_SECONDS // 60} minutes")
+    decimals, symbol = report.base_decimals, report.base_symbol
+    click.echo(
+        f"{'book (' + symbol + ')':<40} {'initial':>10} {'standard':>10} {'liquidated':>10} {'equity after':>13}"
+    )
+    for b in report.books:
+        initial, standard = (format_units(v, decimals, 0) for v in (b.initial_before, b.standard_initial_before))
+        after = format_units(b.equity_after, decimals, 2)
+        click.echo(f"{b.name:<40} {initial:>10} {standard:>10} {b.liquidations:>10} {after:>13}")
+    unhealthy = sum(b.liquidatable_after for b in report.books)
+    click.echo(
+        f"liquidation transactions {report.liquidation_transactions} ({report.liquidation_gas:,} gas; "
+        f"${report.gas_dollars:,} at $600 a transaction); "
+        f"bad debt {format_units(report.bad_debt, decimals, 2)} {symbol}; "
+        f"books below maintenance after: {unhealthy}"
+    )
 
 
 def _print(r: CrashReport) -> None:

@@ -35,6 +35,11 @@ def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None
             f"would make the account unhealthy: equity would be {usd('equity')}, below the initial requirement "
             f"of {usd('initialRequirement')}; deposit collateral or use a smaller amount"
         ),
+        "PortfolioMarginNotSet": lambda: "this deployment has no portfolio rule yet (governance sets it)",
+        "PortfolioMarginUnmapped": lambda: (
+            f"the account holds a {'market' if arg('isMarket') else 'collateral asset'} the portfolio rule does not "
+            "cover yet: leave portfolio mode (`account portfolio off`) or ask governance to map it"
+        ),
         "BorrowTooSmall": lambda: f"the debt would be {usd('debt')}, below the minimum borrow of {usd('minBorrow')}",
         "NotAuthorized": lambda: (
             f"{arg('caller')} is not the owner of {arg('account')} nor an operator with the "

@@ -18,6 +18,7 @@ from eth_typing import ChecksumAddress
 
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.params import ADDRESS, JSON_OPTION
+from keeper.client.portfolio import PortfolioMarginClient
 from keeper.connectors.rabbitx.client import Credentials, RabbitXClient
 from keeper.daemon.config import JOBS, KeeperConfig, load_config
 from keeper.daemon.runner import Keeper
@@ -355,8 +356,8 @@ def explain_command(ctx: CliContext, account: ChecksumAddress, config_path: Path
 
     The standard rule (a haircut per collateral asset, a margin per perp slot) next to the portfolio rule's scenario
     grid (docs/risk.md, "Portfolio margin"), with the worst scenario of each underlying and what each leg loses in
-    it. Portfolio mode is not on chain yet: its figures are the keeper's engine with the default parameters, a
-    preview of what the account would need. Reads only: needs no key.
+    it, computed by the keeper's engine with the parameters set on chain (the vault's figures to the unit). Says
+    which rule the account is margined by. Reads only: needs no key.
     """
     config = _keeper_config(ctx, config_path, need_key=False, metrics_port="off", jobs=())
     clients = wire(config, sign=False).clients
@@ -369,8 +370,13 @@ def explain_command(ctx: CliContext, account: ChecksumAddress, config_path: Path
     entries = clients.trading.book_entries(account, block) if clients.trading is not None else []
     positions = [(slot, e.size, e.entry_price, e.funding_index) for slot, e in entries]
     standard = exact_health(base, balances, params, positions)
-    layout = Layout.from_symbols([t.symbol for t in deployment.collateral], [m.ticker for m in deployment.markets])
-    rule = layout.params()
+    if deployment.portfolio is not None:
+        on_chain = PortfolioMarginClient(clients.w3, deployment)
+        layout, rule = on_chain.layout(block), on_chain.params(block)
+        mode = "portfolio" if vault.portfolio_mode(account, block) else "standard"
+    else:
+        layout = Layout.from_symbols([t.symbol for t in deployment.collateral], [m.ticker for m in deployment.markets])
+        rule, mode = layout.params(), "standard"
     book = exact_portfolio(balances, positions, params, layout, rule)
     decimals, symbol = deployment.base.decimals, deployment.base.symbol
     if as_json:
@@ -383,6 +389,7 @@ def explain_command(ctx: CliContext, account: ChecksumAddress, config_path: Path
             "block": block,
             "symbol": symbol,
             "equity": units(standard.equity),
+            "margined_by": mode,
             "standard": {
                 "initial": units(standard.initial_requirement),
                 "maintenance": units(standard.maintenance_requirement),
@@ -401,16 +408,16 @@ def explain_command(ctx: CliContext, account: ChecksumAddress, config_path: Path
     def amount(units: int) -> str:
         return f"{format_units(units, decimals, 2)} {symbol}"
 
-    click.echo(f"account {account} at block {block}")
+    click.echo(f"account {account} at block {block}, margined by the {mode} rule")
     click.echo(f"equity                        {amount(standard.equity)}")
     click.echo(
         f"standard rule                 initial {amount(standard.initial_requirement)}, "
         f"maintenance {amount(standard.maintenance_requirement)}"
     )
-    click.echo(f"portfolio mode (preview)      initial {amount(book.initial)}, maintenance {amount(book.maintenance)}")
+    click.echo(f"portfolio rule                initial {amount(book.initial)}, maintenance {amount(book.maintenance)}")
     if standard.maintenance_requirement:
         change = book.maintenance / standard.maintenance_requirement - 1
-        click.echo(f"portfolio mode would need     {abs(change):.1%} {'more' if change > 0 else 'less'} maintenance")
+        click.echo(f"portfolio rule needs          {abs(change):.1%} {'more' if change > 0 else 'less'} maintenance")
     for line in explain_lines(book, layout, rule, decimals):
         click.echo(f"  {line}")
 

@@ -42,6 +42,7 @@ class AccountTouches:
     order_accounts: dict[int, ChecksumAddress] = field(default_factory=dict)  # orders submitted or routed
     filled_orders: set[int] = field(default_factory=set)  # orders with a child filled
     removed: bool = False  # a log the node reports as removed: the chain reorganised under the range
+    passed_on: list[Any] = field(default_factory=list)  # the logs of `also` topics, for their own reader
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,11 @@ class _Topic:
 
 
 class AccountEventsClient:
-    def __init__(self, w3: Web3, addresses: Sequence[str]) -> None:
+    def __init__(self, w3: Web3, addresses: Sequence[str], also: Sequence[bytes] = ()) -> None:
+        """`also`: further event topics (of any of `addresses`) to read in the same call and pass on untouched."""
         self.w3 = w3
         self.addresses = [Web3.to_checksum_address(a) for a in addresses]
+        self._also = frozenset(also)
         self._topics: dict[bytes, _Topic] = {}
         wanted = {**ACCOUNT_ARGUMENTS, **{e: ("account",) for e in ORDER_ACCOUNT_EVENTS}, FILLED_ORDER_EVENT: ()}
         for item in load_artifact("TradingModule").abi:  # it declares every event the vault and it emit
@@ -73,7 +76,7 @@ class AccountEventsClient:
                 "fromBlock": from_block,
                 "toBlock": to_block,
                 "address": self.addresses,
-                "topics": [[HexBytes(t) for t in self._topics]],
+                "topics": [[HexBytes(t) for t in (*self._topics, *self._also)]],
             }
         )
         found = AccountTouches()
@@ -84,6 +87,9 @@ class AccountEventsClient:
 
     def _read(self, log: Any, found: AccountTouches) -> None:
         topics = [bytes(t) for t in log["topics"]]
+        if topics[0] in self._also:
+            found.passed_on.append(log)
+            return
         topic = self._topics.get(topics[0])
         if topic is None:
             return

@@ -360,12 +360,17 @@ class TradingClient(AccessControlledClient):
         return bool(self.contract.functions.fillIdUsed(venue_fill_id).call())
 
     def execute(
-        self, order_ids: Sequence[int], horizon_seconds: float = 0.0, skip_closed: bool = False
+        self,
+        order_ids: Sequence[int],
+        horizon_seconds: float = 0.0,
+        skip_closed: bool = False,
+        at_venue: int | None = None,
     ) -> list[ExecutionOutcome]:
         """Routes each order across the venues (cost-minimising split) and executes them in one batch. An order
         that is no longer open is an error, or left out with `skip_closed` (the keeper's batches: its owner may
         have cancelled it since it was listed). An order the router cannot split is still sent whole to the
-        first venue, for the contract to execute or cancel with its reason; the rest of the batch executes."""
+        first venue, for the contract to execute or cancel with its reason; the rest of the batch executes.
+        `at_venue`: send every order whole to that venue instead of routing it (a book placed leg by leg)."""
         venues = self.venues()
         executions: list[tuple[int, list[int], list[int]]] = []
         splits: dict[int, tuple[tuple[str, Decimal], ...]] = {}
@@ -376,7 +381,7 @@ class TradingClient(AccessControlledClient):
                     continue
                 raise InputError(f"order {order_id} is {o.status}, not open")
             try:
-                parts = self._split(o, venues, horizon_seconds)
+                parts = [(at_venue, abs(o.size))] if at_venue is not None else self._split(o, venues, horizon_seconds)
                 wads = [_to_wad(part) for _, part in parts]
             except (PrimeVaultError, ContractLogicError, Web3RPCError, ArithmeticError, ValueError) as exc:
                 log.warning("order %d could not be routed (%s): sent whole to venue 0 for the contract", order_id, exc)

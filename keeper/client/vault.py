@@ -276,6 +276,18 @@ class VaultClient(AccessControlledClient):
         fn = self.contract.functions.operatorPermissions(_checksum(account), _checksum(operator))
         return int(self.read("read operator permissions", fn))
 
+    def portfolio_mode(self, account: str, block: BlockIdentifier = "latest") -> bool:
+        fn = self.contract.functions.portfolioMode(_checksum(account))
+        return bool(self.read("read portfolio mode", fn, block))
+
+    def set_portfolio_mode(self, account: str, enabled: bool) -> TxReceipt:
+        """Puts `account` in portfolio mode or back (owner only; it must meet the new rule's initial requirement)."""
+        fn = self.contract.functions.setPortfolioMode(_checksum(account), enabled)
+        return self.send("enter portfolio mode" if enabled else "leave portfolio mode", fn)
+
+    def set_portfolio_margin(self, portfolio: str) -> TxReceipt:
+        return self.send("set portfolio rule", self.contract.functions.setPortfolioMargin(_checksum(portfolio)))
+
     def set_operator(self, account: str, operator: str, permissions: int) -> TxReceipt:
         fn = self.contract.functions.setOperator(_checksum(account), _checksum(operator), permissions)
         return self.send("set operator", fn)

@@ -15,6 +15,7 @@ from web3 import Web3
 from keeper.chain.artifacts import load_artifact
 from keeper.chain.deployment import Deployment, MarketInfo, TokenInfo, VenueInfo
 from keeper.chain.transactions import Sender
+from keeper.client.portfolio import PortfolioMarginClient
 from keeper.client.tokens import TokenClient
 from keeper.client.trading import TradingClient
 from keeper.client.vault import AssetListing, VaultClient
@@ -23,6 +24,7 @@ from keeper.client.venues.rabbitx import RabbitListing, RabbitVenue
 from keeper.devnet.dydx.chain import MarketConfig as DydxMarketConfig
 from keeper.devnet.rabbitx.exchange import MarketConfig
 from keeper.exceptions import ConfigError
+from keeper.risk.portfolio import Layout
 
 PPM = 10**6
 FEED_DECIMALS = 8  # the local feeds' decimals, as Chainlink's USD feeds; readers take them from each feed
@@ -156,6 +158,7 @@ def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALEN
     trading = _create(sender, "TradingModule", "deploy TradingModule", vault, sender.address)
     sessions = _create(sender, "SessionKeys", "deploy SessionKeys", trading)
     bundler = _create(sender, "PrimeVaultBundler", "deploy PrimeVaultBundler", vault, trading)
+    portfolio = _create(sender, "PortfolioMargin", "deploy PortfolioMargin", vault, trading, sender.address)
     venues = tuple(_with_adapter(sender, trading, base.address, venue) for venue in venues)
     deployment = Deployment(
         chain_id=w3.eth.chain_id,
@@ -176,6 +179,7 @@ def deploy_local_system(sender: Sender, *, max_staleness: int = LOCAL_MAX_STALEN
         lender=lender,
         sessions=sessions,
         bundler=bundler,
+        portfolio=portfolio,
     )
     _configure(sender, deployment, max_staleness)
     return deployment
@@ -254,18 +258,7 @@ def _configure(sender: Sender, deployment: Deployment, max_staleness: int) -> No
     vault = VaultClient(sender.w3, deployment, sender)
     for spec, token in zip(LOCAL_COLLATERAL, deployment.collateral, strict=True):
         assert token.feed is not None
-        listing = AssetListing(
-            token.feed,
-            max_staleness,
-            spec.initial_haircut_bps,
-            spec.maintenance_haircut_bps,
-            spec.liquidation_penalty_bps,
-            spec.supply_cap * 10**spec.decimals,
-        )
-        vault.list_asset(spec.symbol, listing)
-        vault.set_haircut_bounds(
-            spec.symbol, spec.min_haircut_bps, spec.max_haircut_bps, spec.max_step_bps, spec.min_update_interval
-        )
+        _list(vault, spec, token.feed, max_staleness)
     trading = TradingClient(sender.w3, deployment, sender)
     vault.set_trading_module(trading.address)
     for venue in deployment.venues:
@@ -276,6 +269,55 @@ def _configure(sender: Sender, deployment: Deployment, max_staleness: int) -> No
     trading.grant_role("EXECUTOR_ROLE", sender.address)
     for role in ("RISK_MANAGER_ROLE", "PAUSE_GUARDIAN_ROLE"):
         vault.grant_role(role, sender.address)
+    _configure_portfolio(sender, deployment)
+
+
+def list_local_asset(
+    sender: Sender, deployment: Deployment, spec: CollateralSpec, max_staleness: int = LOCAL_MAX_STALENESS
+) -> Deployment:
+    """Deploys a mock token and feed for `spec`, lists it in the vault with its haircut bounds, and returns the
+    deployment with it (the portfolio rule still has to map it to an underlying)."""
+    asset = _create(sender, "MockERC20", f"deploy {spec.symbol}", spec.name, spec.symbol, spec.decimals)
+    feed = _create(
+        sender, "MockPriceFeed", f"deploy {spec.symbol} feed", f"{spec.symbol} / USD", FEED_DECIMALS,
+        spec.price * 10**FEED_DECIMALS, sender.address,
+    )  # fmt: skip
+    deployment = replace(
+        deployment, collateral=(*deployment.collateral, TokenInfo(spec.symbol, asset, spec.decimals, feed))
+    )
+    _list(VaultClient(sender.w3, deployment, sender), spec, feed, max_staleness)
+    return deployment
+
+
+def _list(vault: VaultClient, spec: CollateralSpec, feed: ChecksumAddress, max_staleness: int) -> None:
+    """Lists `spec`'s token (already in the vault client's deployment) with its haircuts and their bounds."""
+    listing = AssetListing(
+        feed,
+        max_staleness,
+        spec.initial_haircut_bps,
+        spec.maintenance_haircut_bps,
+        spec.liquidation_penalty_bps,
+        spec.supply_cap * 10**spec.decimals,
+    )
+    vault.list_asset(spec.symbol, listing)
+    vault.set_haircut_bounds(
+        spec.symbol, spec.min_haircut_bps, spec.max_haircut_bps, spec.max_step_bps, spec.min_update_interval
+    )
+
+
+def _configure_portfolio(sender: Sender, deployment: Deployment) -> None:
+    """The portfolio rule at the keeper's defaults (`DEFAULT_UNDERLYINGS`, docs/risk.md): an underlying per
+    collateral asset and market (WETH and ETH-USD are ETH), each asset and market mapped to it."""
+    portfolio = PortfolioMarginClient(sender.w3, deployment, sender)
+    layout = Layout.from_symbols([t.symbol for t in deployment.collateral], [m.ticker for m in deployment.markets])
+    for index, (name, params) in enumerate(zip(layout.underlyings, layout.params().underlyings, strict=True)):
+        portfolio.set_underlying(index, name, params)
+    for token, index in zip(deployment.collateral, layout.asset_underlying, strict=True):
+        portfolio.map_asset(token.address, index)
+    for market_id, index in enumerate(layout.market_underlying):
+        portfolio.map_market(market_id, index)
+    portfolio.grant_role("RISK_MANAGER_ROLE", sender.address)
+    VaultClient(sender.w3, deployment, sender).set_portfolio_margin(portfolio.address)
 
 
 def seed_local_liquidity(sender: Sender, deployment: Deployment) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,9 @@ from web3 import Web3
 
 from keeper.chain.provider import RotatingHTTPProvider
 from keeper.client.clients import Clients
+from keeper.client.trading import TradingClient
 from keeper.client.vault import sub_account
+from keeper.devnet.deploy import seed_local_liquidity
 from keeper.follower import AccountFollower
 from keeper.liquidator import Scan, scan
 from tests.python.conftest import Chain
@@ -152,3 +155,33 @@ def test_a_full_load_runs_every_rescan_interval(chain: Chain, tmp_path: Path) ->
     chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
     follower.update()
     assert follower.full_loads == 2
+
+
+def test_portfolio_mode_is_followed_within_the_same_three_calls(chain: Chain) -> None:
+    """A naked 2.5 ETH long on 1,500 USDC of its own: at ETH 2,558 its equity (about 390) is above the standard
+    rule's maintenance (320) and below the portfolio rule's (400). The switch to portfolio mode arrives with the
+    block's other logs, and the follower judges the account by the rule it chose, as a full scan and the vault do."""
+    admin = chain.client(0)
+    assert admin.sender is not None
+    seed_local_liquidity(admin.sender, chain.deployment)
+    me = chain.account(5).address
+    chain.mint(5, "USDC", 50_000)
+    chain.client(5).deposit(me, "USDC", 50_000 * 10**6)
+    trader = TradingClient(chain.w3, chain.deployment, chain.client(5).sender)
+    deadline = int(chain.w3.eth.get_block("latest")["timestamp"]) + 600
+    order_id = trader.submit(me, "ETH-USD", Decimal("2.5"), Decimal(3150), deadline)
+    assert TradingClient(chain.w3, chain.deployment, admin.sender).execute([order_id])[0].executed
+    chain.client(5).withdraw(me, "USDC", 48_500 * 10**6, me)
+    clients, provider = counting_clients(chain)
+    follower = AccountFollower(clients)
+    follower.update()
+
+    chain.client(5).set_portfolio_mode(me, True)
+    chain.set_price("WETH", 2_558)
+    follower.update()
+    with counted(provider) as methods:
+        chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        followed = follower.update()
+    assert methods == ["eth_getBlockByNumber", "eth_getLogs", "eth_call"], "one block: three calls"
+    assert me in followed.liquidatable
+    assert_same(followed, clients)

@@ -164,8 +164,8 @@ def test_venues_shows_the_vaults_exposure_to_each_venue_without_a_key(chain: Cha
 
 
 def test_risk_explain_shows_a_hedged_book_under_both_rules(chain: Chain, tmp_path: Path) -> None:
-    """10 WETH against a 10 ETH short: the standard rule charges the haircut and the perp margin; the portfolio
-    preview nets the legs (its figures are the engine's, checked on their own in test_portfolio_margin.py)."""
+    """10 WETH against a 10 ETH short: the standard rule charges the haircut and the perp margin; the portfolio rule
+    nets the legs, and once the account is switched to it its figures are the vault's own."""
     admin = chain.client(0)
     assert admin.sender is not None
     seed_local_liquidity(admin.sender, chain.deployment)
@@ -193,6 +193,14 @@ def test_risk_explain_shows_a_hedged_book_under_both_rules(chain: Chain, tmp_pat
     assert text.exit_code == 0, text.output
     assert "WETH collateral: notional" in text.output and "ETH-USD at venue" in text.output
     assert "less maintenance" in text.output
+
+    assert "margined by the standard rule" in text.output
+
+    client.set_portfolio_mode(me, True)
+    switched = json.loads(run(chain, tmp_path, "risk", "explain", me, "--json").output)
+    assert switched["margined_by"] == "portfolio"
+    health = client.health(me)
+    assert Decimal(switched["portfolio"]["maintenance"]) == Decimal(health.maintenance_requirement).scaleb(-decimals)
 
     unknown = run(chain, tmp_path, "risk", "explain", "0x12")
     assert unknown.exit_code == 2 and "Traceback" not in unknown.output

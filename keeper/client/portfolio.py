@@ -1,0 +1,111 @@
+"""PortfolioMargin: the portfolio rule's parameters on chain and its evaluation for one account.
+
+The on-chain twin of `keeper/risk/portfolio.py`: `params()` and `layout()` read what governance set into the
+keeper's own types, so `exact_portfolio` over them gives what `requirements()` returns (tests/python/chain/
+test_portfolio_parity.py checks it unit for unit).
+"""
+
+from __future__ import annotations
+
+from eth_typing import ChecksumAddress
+from web3 import Web3
+from web3.types import BlockIdentifier, TxReceipt
+
+from keeper.chain.deployment import Deployment
+from keeper.chain.transactions import Sender
+from keeper.client.base import AccessControlledClient
+from keeper.exceptions import ConfigError
+from keeper.risk.portfolio import Layout, PortfolioParams, UnderlyingParams
+
+_FIELDS = (
+    "shock_bps",
+    "min_shock_bps",
+    "max_shock_bps",
+    "max_shock_step_bps",
+    "tail_bps",
+    "tail_weight_bps",
+    "net_charge_bps",
+    "hedged_charge_bps",
+    "basis_charge_bps",
+    "group",
+)
+
+
+class PortfolioMarginClient(AccessControlledClient):
+    def __init__(self, w3: Web3, deployment: Deployment, sender: Sender | None = None) -> None:
+        if deployment.portfolio is None:
+            raise ConfigError(
+                "this deployment has no portfolio rule: deploy PortfolioMargin (the devnet does) and add `portfolio`"
+            )
+        super().__init__(w3, deployment.portfolio, "PortfolioMargin", sender)
+        self.deployment = deployment
+
+    # ------------------------------------------------------------------ reads
+
+    def requirements(self, account: str, block: BlockIdentifier = "latest") -> tuple[int, int]:
+        """`account`'s (initial, maintenance) requirements under the portfolio rule, base units."""
+        fn = self.contract.functions.requirements(Web3.to_checksum_address(account))
+        initial, maintenance = self.read("read portfolio requirements", fn, block)
+        return int(initial), int(maintenance)
+
+    def underlyings(self, block: BlockIdentifier = "latest") -> list[tuple[str, UnderlyingParams]]:
+        f = self.contract.functions
+        count = int(self.read("read underlying count", f.underlyingCount(), block))
+        result = []
+        for index in range(count):
+            name, raw = self.read("read underlying", f.underlying(index), block)
+            result.append((str(name), UnderlyingParams(**dict(zip(_FIELDS, (int(x) for x in raw), strict=True)))))
+        return result
+
+    def params(self, block: BlockIdentifier = "latest") -> PortfolioParams:
+        """The rule as governance set it, in the keeper's types (underlyings in the contract's order)."""
+        maintenance_bps, credit_bps = self.read("read portfolio rule", self.contract.functions.rule(), block)
+        return PortfolioParams(
+            tuple(p for _, p in self.underlyings(block)),
+            maintenance_bps=int(maintenance_bps),
+            correlation_credit_bps=int(credit_bps),
+        )
+
+    def layout(self, block: BlockIdentifier = "latest") -> Layout:
+        """Which underlying every collateral asset (in the vault's order) and perp market belongs to, as mapped
+        on chain. An unmapped leg is a configuration error: the contract refuses to evaluate it too."""
+        f = self.contract.functions
+        names = tuple(name for name, _ in self.underlyings(block))
+        assets = self.deployment.collateral
+        asset_underlying = []
+        for token in assets:
+            mapped, index = self.read("read asset underlying", f.assetUnderlying(token.address), block)
+            if not mapped:
+                raise ConfigError(f"{token.symbol} has no underlying in the portfolio rule: map it (mapAsset)")
+            asset_underlying.append(int(index))
+        market_underlying = []
+        for market_id, market in enumerate(self.deployment.markets):
+            mapped, index = self.read("read market underlying", f.marketUnderlying(market_id), block)
+            if not mapped:
+                raise ConfigError(f"{market.ticker} has no underlying in the portfolio rule: map it (mapMarket)")
+            market_underlying.append(int(index))
+        return Layout(
+            names,
+            tuple(t.symbol for t in assets),
+            tuple(m.ticker for m in self.deployment.markets),
+            tuple(asset_underlying),
+            tuple(market_underlying),
+        )
+
+    # ------------------------------------------------------------------ governance
+
+    def set_underlying(self, index: int, name: str, params: UnderlyingParams) -> TxReceipt:
+        raw = tuple(getattr(params, field) for field in _FIELDS)
+        return self.send(f"set underlying {name}", self.contract.functions.setUnderlying(index, name, raw))
+
+    def update_shock(self, index: int, shock_bps: int) -> TxReceipt:
+        return self.send("update shock", self.contract.functions.updateShock(index, shock_bps))
+
+    def map_asset(self, asset: ChecksumAddress, index: int) -> TxReceipt:
+        return self.send("map asset", self.contract.functions.mapAsset(asset, index))
+
+    def map_market(self, market: int, index: int) -> TxReceipt:
+        return self.send("map market", self.contract.functions.mapMarket(market, index))
+
+    def set_rule(self, maintenance_bps: int, correlation_credit_bps: int) -> TxReceipt:
+        return self.send("set portfolio rule", self.contract.functions.setRule(maintenance_bps, correlation_credit_bps))
