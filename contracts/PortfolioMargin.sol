@@ -99,6 +99,7 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
         (uint256 requirement,) = _evaluate(account);
         maintenance = ValueLib.portionUp(requirement, _maintenanceBps);
         // Margin reserved by open child orders blocks new risk only, as under the standard rule.
+        // slither-disable-next-line unused-return (only the reserved margin is needed)
         (uint256 reserved,,) = tradingModule.reservation(account);
         initial = requirement + reserved;
     }
@@ -146,6 +147,7 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
     ///      move) loses nothing.
     function _groupScan(Exposure[] memory book, uint256 held, uint256 group) internal view returns (int256) {
         int256 independent = 0;
+        // slither-disable-next-line uninitialized-local (zeroed memory: running sums from 0)
         int256[SCENARIOS] memory correlated;
         for (uint256 u; held >> u != 0; ++u) {
             if ((held >> u) & 1 == 0 || book[u].group != group) continue;
@@ -187,6 +189,7 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
     function _addPositions(address account, Exposure[] memory book) internal view returns (uint256 held) {
         (uint16 slots, ITradingModule.Position[] memory positions) = tradingModule.positionsOf(account);
         if (slots == 0) return 0;
+        // slither-disable-next-line uninitialized-local (zeroed memory: 0 marks a mark not read yet)
         uint256[16 / _VENUES_PER_MARKET] memory marks; // a 16-bit slot mask: at most 4 markets
         uint256 k = 0;
         for (uint256 slot; slots >> slot != 0; ++slot) {
@@ -211,8 +214,8 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
     /// @dev Adds a leg's loss in each scenario: -floor(notional x move / MOVE_DENOMINATOR), rounded up.
     ///      Unchecked: |notional| < 2^128 (checked here) and |move| <= 3 x 5,000 x 10,000 < 2^28, so no product
     ///      or sum of nine comes near 2^255.
-    function _addLeg(Exposure memory e, int256 notional, UnderlyingParams memory p) internal pure {
-        SafeCast.toInt128(notional);
+    function _addLeg(Exposure memory e, int256 value, UnderlyingParams memory p) internal pure {
+        int256 notional = SafeCast.toInt128(value);
         e.gross += SignedMath.abs(notional);
         int256[SCENARIOS] memory losses = e.losses;
         unchecked {
@@ -252,7 +255,7 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
     function _floorDiv(int256 a) internal pure returns (int256 q) {
         unchecked {
             q = a / MOVE_DENOMINATOR;
-            if (a < 0 && q * MOVE_DENOMINATOR != a) --q;
+            if (a < 0 && a % MOVE_DENOMINATOR != 0) --q;
         }
     }
 
@@ -301,6 +304,7 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
     function mapAsset(address asset, uint8 index) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _existing(index);
         // Reverts with the vault's UnknownAsset for an asset it does not list.
+        // slither-disable-next-line unused-return (called for its revert only)
         vault.assetConfig(asset);
         _assetUnderlying[asset] = index + 1;
         emit AssetMapped(asset, index);

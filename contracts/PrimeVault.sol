@@ -705,6 +705,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
         (int256 pnl, uint256 perpInitial,,) = _perpRisk(account);
         int256 equity = sums.value.toInt256() + balance + pnl;
         uint256 requirement = sums.initialRequirement + perpInitial;
+        // slither-disable-next-line unused-return (the initial requirement is the one checked here)
         if (a.portfolio) (requirement,) = _portfolioMargin.requirements(account);
         if (equity < requirement.toInt256()) revert InsufficientEquity(account, equity, requirement);
     }
