@@ -336,8 +336,11 @@ def seed_local_liquidity(sender: Sender, deployment: Deployment) -> None:
 
 def grant_keeper_roles(sender: Sender, deployment: Deployment, keeper: str) -> None:
     """Gives a keeper key every role its jobs need: EXECUTOR_ROLE on the trading module (orders, backstop
-    unwinding, venue margin) and RISK_MANAGER_ROLE on the vault (haircuts). `sender` must be the admin."""
+    unwinding, venue margin) and RISK_MANAGER_ROLE on the vault and the portfolio rule (haircuts and shocks).
+    `sender` must be the admin."""
     VaultClient(sender.w3, deployment, sender).grant_role("RISK_MANAGER_ROLE", keeper)
+    if deployment.portfolio is not None:
+        PortfolioMarginClient(sender.w3, deployment, sender).grant_role("RISK_MANAGER_ROLE", keeper)
     if deployment.trading is not None:
         TradingClient(sender.w3, deployment, sender).grant_role("EXECUTOR_ROLE", keeper)
 

@@ -38,7 +38,7 @@ from keeper.devnet.deploy import (
 )
 from keeper.exceptions import TransactionReverted
 from keeper.liquidator import risk_parameters, scan
-from keeper.risk.health import exact_health
+from keeper.risk.health import ExactHealth, exact_health
 from keeper.risk.portfolio import UnderlyingParams
 
 # Three smaller assets: the standard rule's haircuts for long-tail collateral, and a portfolio underlying each.
@@ -112,7 +112,9 @@ class BookOutcome:
     account: str
     equity_before: int  # base units
     initial_before: int  # portfolio rule, at maximum leverage: equity_before - 1 USDC
+    maintenance_before: int
     standard_initial_before: int  # what the standard rule would have asked of the same book
+    standard_maintenance_before: int
     liquidations: int = 0
     equity_after: int = 0
     maintenance_after: int = 0
@@ -220,19 +222,26 @@ def _open(admin: Sender, owner: Sender, deployment: Deployment, sub_id: int, boo
     if room > 0:
         vault.withdraw(account, deployment.base.symbol, room, owner.address)
     health = vault.health(account)
-    standard = _standard_initial(vault, account)
-    return BookOutcome(book.name, account, health.equity, health.initial_requirement, standard)
+    standard = _standard_rule(vault, account)
+    return BookOutcome(
+        book.name,
+        account,
+        health.equity,
+        health.initial_requirement,
+        health.maintenance_requirement,
+        standard.initial_requirement,
+        standard.maintenance_requirement,
+    )
 
 
-def _standard_initial(vault: VaultClient, account: str) -> int:
-    """The standard rule's initial requirement of the account's book, by the keeper's exact twin of the vault."""
+def _standard_rule(vault: VaultClient, account: str) -> ExactHealth:
+    """The account's book under the standard rule, by the keeper's exact twin of the vault."""
     clients = Clients.build(vault.w3, vault.deployment)
     assert clients.trading is not None
     entries = clients.trading.book_entries(account)
     positions = [(slot, e.size, e.entry_price, e.funding_index) for slot, e in entries]
     balances = [vault.collateral_balance(account, t.symbol) for t in vault.deployment.collateral]
-    standard = exact_health(vault.base_balance(account), balances, risk_parameters(clients), positions)
-    return standard.initial_requirement
+    return exact_health(vault.base_balance(account), balances, risk_parameters(clients), positions)
 
 
 def _price(clients: Clients, deployment: Deployment, symbol: str) -> Decimal:

@@ -1,12 +1,15 @@
 """The haircuts job: proposes haircuts from the price history and, when applying, pushes the ones the vault's
-bounds allow now. Without applying it reads only, so `primevault risk haircuts` needs no key."""
+bounds allow now; it moves the portfolio rule's shocks with the same volatility estimates, within their bounds and
+steps. Without applying it reads only, so `primevault risk haircuts` needs no key."""
 
 from __future__ import annotations
 
 import logging
 
+from keeper.client.portfolio import PortfolioMarginClient
 from keeper.jobs.context import JobContext
 from keeper.risk.haircuts import Bounds, HaircutProposal, propose
+from keeper.risk.portfolio import with_volatility
 
 log = logging.getLogger("primevault.keeper")
 
@@ -50,4 +53,28 @@ class HaircutJob:
                     proposal.next_initial_bps,
                     proposal.next_maintenance_bps,
                 )
+        if c.deployment.portfolio is not None:
+            self.move_shocks(proposals, apply)
         return proposals
+
+    def move_shocks(self, proposals: list[HaircutProposal], apply: bool) -> dict[str, tuple[int, int]]:
+        """Each underlying's shock moved toward what its collateral's volatility asks (the most volatile asset of
+        the underlying, EWMA), one step at most and within its bounds: {underlying: (current, next)}. Sent when
+        `apply` and the key holds RISK_MANAGER_ROLE on the rule's contract."""
+        c = self.context
+        rule = PortfolioMarginClient(c.w3, c.deployment, c.sender)
+        layout, underlyings = rule.layout(), rule.underlyings()
+        moves = {}
+        for index, (name, params) in enumerate(underlyings):
+            vols = [p.ewma_daily_vol for p, u in zip(proposals, layout.asset_underlying, strict=True) if u == index]
+            if not vols or not max(vols) > 0:
+                continue  # no collateral of its own to estimate from, or no history yet
+            moved = with_volatility(params, max(vols))
+            moves[name] = (params.shock_bps, moved.shock_bps)
+            if not apply or moved.shock_bps == params.shock_bps:
+                continue
+            if c.sender is None or not rule.has_role("RISK_MANAGER_ROLE", c.sender.address):
+                log.error("%s: shock update needs RISK_MANAGER_ROLE on the portfolio rule; not sent", name)
+                continue
+            c.send("update shock", rule.update_shock, index, moved.shock_bps)
+        return moves

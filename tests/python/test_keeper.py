@@ -22,6 +22,7 @@ import pytest
 
 from keeper.chain.artifacts import load_artifact
 from keeper.chain.keys import dev_account
+from keeper.client.portfolio import PortfolioMarginClient
 from keeper.client.vault import sub_account
 from keeper.daemon.config import KeeperConfig, load_config
 from keeper.daemon.runner import Keeper
@@ -320,9 +321,15 @@ def test_haircut_updates_stay_within_the_onchain_bounds(chain: Chain, tmp_path: 
     assert weth.target_maintenance_bps > 5000, "the formula asks for more than the bounds allow"
     config = keeper.clients.vault.asset_configs()[0]
     assert (config.initial_haircut_bps, config.maintenance_haircut_bps) == (2500, 2000), "one 500 bp step"
+    # The same estimate moves the portfolio rule's ETH shock (10%) one 2.5% step toward its target; BTC, with no
+    # history, keeps its own.
+    rule = PortfolioMarginClient(chain.w3, chain.deployment)
+    shocks = {name: params.shock_bps for name, params in rule.underlyings()}
+    assert (shocks["ETH"], shocks["BTC"]) == (1250, 800)
     [again, _] = keeper.jobs.haircuts.run(apply=True)
     assert not again.allowed_now
     assert keeper.clients.vault.asset_configs()[0].maintenance_haircut_bps == 2000
+    assert dict(rule.underlyings())["ETH"].shock_bps == 1500, "a step a run, as far as its bounds"
     from keeper.exceptions import TransactionReverted
 
     with pytest.raises(TransactionReverted) as refused:
