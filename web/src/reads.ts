@@ -84,6 +84,7 @@ export interface OrderView {
 export interface Portfolio {
   account: Address;
   health: Health;
+  portfolioMode: boolean; // margined by the portfolio rule's scenario grid instead of haircuts and perp margins
   holdings: Holding[];
   positions: PerpPosition[];
   liquidations: MarketLiquidation[];
@@ -149,9 +150,10 @@ export async function loadPortfolio(
   fromBlock: bigint,
 ): Promise<Portfolio> {
   const account = subAccount(owner, subId);
-  const [block, health, state, balances, wallet, perp, orders] = await Promise.all([
+  const [block, health, portfolioMode, state, balances, wallet, perp, orders] = await Promise.all([
     client.getBlockNumber(),
     accountHealth(client, config, abis, account),
+    client.readContract({ address: config.vault, abi: abis.vault, functionName: "portfolioMode", args: [account] }) as Promise<boolean>,
     riskState(client, config, abis),
     Promise.all(
       config.collateral.map(
@@ -188,7 +190,8 @@ export async function loadPortfolio(
       price,
       initialHaircutBps: state.initialHaircutBps[i],
       maintenanceHaircutBps: haircut,
-      liquidationPrice: collateralLiquidationPrice(health, value, price, haircut),
+      // The formula is the standard rule's (a haircut per asset); the portfolio rule's grid has no such closed form.
+      liquidationPrice: portfolioMode ? null : collateralLiquidationPrice(health, value, price, haircut),
     };
   });
 
@@ -218,12 +221,15 @@ export async function loadPortfolio(
     return {
       ticker: m.ticker,
       size,
-      liquidationPrice: perpLiquidationPrice(health, size, state.marks[market], state.perpMaintenanceBps[market], config.base.decimals),
+      liquidationPrice: portfolioMode
+        ? null
+        : perpLiquidationPrice(health, size, state.marks[market], state.perpMaintenanceBps[market], config.base.decimals),
     };
   });
   return {
     account,
     health,
+    portfolioMode,
     holdings,
     positions,
     liquidations: liquidations.filter((l) => l.size !== 0n),

@@ -263,3 +263,30 @@ def test_a_browser_wallet_is_switched_to_the_chain_and_signs(funded: Chain, page
     assert page.evaluate("window.__switches") == [hex(chain.deployment.chain_id)]
     act(page, "deposit", "1.25", "WETH")  # the permit signed by the wallet (eth_signTypedData_v4)
     assert chain.client(TRADER).collateral_balance(me, "WETH") == 125 * 10**16
+
+
+def test_portfolio_mode_is_switched_on_and_refused_off_when_the_standard_rule_is_not_met(
+    funded: Chain, page: Page
+) -> None:
+    """10 WETH alone: the portfolio rule asks 3,750 of initial margin where the standard rule asks 6,000, so a
+    25,000 borrow fits only the first, and switching back is explained and changes nothing."""
+    chain = funded
+    me = chain.account(TRADER).address
+    vault = chain.client(TRADER)
+    connect(page, TRADER)
+    act(page, "deposit", "10", "WETH")
+    expect(page.get_by_test_id("margin-mode")).to_contain_text("standard rule")
+    page.get_by_test_id("switch-margin").click()
+    expect(page.get_by_test_id("activity")).to_have_text(
+        re.compile(r"enter portfolio mode: done$"), timeout=STEP_TIMEOUT_MS
+    )
+    expect(page.get_by_test_id("margin-mode")).to_contain_text("portfolio rule")
+    expect(page.get_by_test_id("initial-requirement")).to_contain_text("3,750.00")
+    assert vault.portfolio_mode(me)
+
+    act(page, "borrow", "25000")
+    page.get_by_test_id("switch-margin").click()
+    refusal = re.compile(r"leave portfolio mode failed: would make the account unhealthy: .* \[InsufficientEquity\]")
+    expect(page.get_by_test_id("activity")).to_have_text(refusal, timeout=STEP_TIMEOUT_MS)
+    assert vault.portfolio_mode(me)
+    assert vault.base_balance(me) <= -25_000 * 10**6

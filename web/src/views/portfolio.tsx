@@ -8,9 +8,26 @@ export function PortfolioView({ ctx }: { ctx: AppContext }) {
   const base = config.base;
   const cancel = (id: bigint) =>
     ctx.run([{ label: `cancel order ${id}`, address: config.trading!, abi: abis.trading, functionName: "cancelOrder", args: [id] }]);
+  const mode = portfolio.portfolioMode;
+  const switchMode = () =>
+    ctx.run([
+      {
+        label: mode ? "leave portfolio mode" : "enter portfolio mode",
+        address: config.vault,
+        abi: abis.vault,
+        functionName: "setPortfolioMode",
+        args: [portfolio.account, !mode],
+      },
+    ]);
   return (
     <section aria-label="Portfolio">
       <HealthFigures config={config} health={portfolio.health} />
+      <p class="note" data-testid="margin-mode">
+        Margined by the {mode ? "portfolio rule: one scenario grid over the whole book, so hedges net" : "standard rule: a haircut per asset and a margin per position"}.{" "}
+        <button type="button" data-testid="switch-margin" onClick={switchMode}>
+          {mode ? "Switch to the standard rule" : "Switch to portfolio margin"}
+        </button>
+      </p>
       <h2>Balances</h2>
       <div class="scroll">
         <table data-testid="balances">
@@ -51,7 +68,7 @@ export function PortfolioView({ ctx }: { ctx: AppContext }) {
                 <td class="num">
                   {h.initialHaircutBps / 100}% / {h.maintenanceHaircutBps / 100}%
                 </td>
-                <td class="num">{h.balance === 0n ? "—" : h.liquidationPrice === null ? "none" : usd(h.liquidationPrice)}</td>
+                <td class="num">{h.balance === 0n || mode ? "—" : h.liquidationPrice === null ? "none" : usd(h.liquidationPrice)}</td>
                 <td class="num">
                   {formatAmount(portfolio.wallet.get(h.token.symbol) ?? 0n, h.token.decimals)} {h.token.symbol}
                 </td>
@@ -62,7 +79,7 @@ export function PortfolioView({ ctx }: { ctx: AppContext }) {
       </div>
       <p class="note">
         A liquidation price is where that price alone, every other price held, brings equity down to the maintenance
-        requirement; none means no price of that asset alone can.
+        requirement; none means no price of that asset alone can{mode ? " (under the standard rule: in portfolio mode see `primevault risk explain`)" : ""}.
       </p>
       <h2>Perp positions</h2>
       {portfolio.positions.length === 0 ? (
@@ -100,7 +117,11 @@ export function PortfolioView({ ctx }: { ctx: AppContext }) {
           {portfolio.liquidations.map((l) => (
             <p class="note" key={l.ticker}>
               {l.ticker} net {formatAmount(l.size, 18)}:{" "}
-              {l.liquidationPrice === null ? "no mark of this market alone liquidates the account" : `liquidation at a mark of ${usd(l.liquidationPrice)}`}
+              {mode
+                ? "in portfolio mode the grid decides: see `primevault risk explain`"
+                : l.liquidationPrice === null
+                  ? "no mark of this market alone liquidates the account"
+                  : `liquidation at a mark of ${usd(l.liquidationPrice)}`}
             </p>
           ))}
         </div>
