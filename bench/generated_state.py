@@ -134,7 +134,8 @@ class _Requests:
 
 @contextmanager
 def _counted() -> Iterator[_Requests]:
-    """Counts every request any of the package's providers sends (the keeper builds its own)."""
+    """Counts every HTTP request any of the package's providers sends (the keeper builds its own); a JSON-RPC
+    batch is one."""
     seen = _Requests()
     original = RotatingHTTPProvider._request_with_retries
 
@@ -147,11 +148,23 @@ def _counted() -> Iterator[_Requests]:
             seen.sends.append(time.perf_counter())
         return result
 
+    original_batch = RotatingHTTPProvider.make_batch_request
+
+    def counting_batch(self: RotatingHTTPProvider, batch_requests: Any) -> Any:
+        method = f"batch of {batch_requests[0][0]}"
+        seen.methods[method] = seen.methods.get(method, 0) + 1
+        started = time.perf_counter()
+        result = original_batch(self, batch_requests)
+        seen.seconds[method] = seen.seconds.get(method, 0.0) + time.perf_counter() - started
+        return result
+
     RotatingHTTPProvider._request_with_retries = counting  # type: ignore[method-assign]
+    RotatingHTTPProvider.make_batch_request = counting_batch  # type: ignore[method-assign]
     try:
         yield seen
     finally:
         RotatingHTTPProvider._request_with_retries = original  # type: ignore[method-assign]
+        RotatingHTTPProvider.make_batch_request = original_batch  # type: ignore[method-assign]
 
 
 def measure(chain: GeneratedChain, workdir: Path) -> None:

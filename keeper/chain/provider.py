@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import requests
 from eth_typing import URI
@@ -15,6 +15,7 @@ from web3.providers.rpc.utils import REQUEST_RETRY_ALLOWLIST
 from web3.types import RPCEndpoint, RPCResponse
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # web3.py's default allowlist includes eth_sendRawTransaction; a keeper must decide itself whether a send
 # that may have reached the node is sent again (see `Sender`), so it is taken out here.
@@ -75,19 +76,32 @@ class RotatingHTTPProvider(HTTPProvider):
         return response
 
     def _request_with_retries(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        return self._retrying(
+            method, method in RETRYABLE_METHODS, lambda: HTTPProvider.make_request(self, method, params)
+        )
+
+    def make_batch_request(self, batch_requests: list[tuple[RPCEndpoint, Any]]) -> list[RPCResponse] | RPCResponse:
+        """Several requests in one HTTP request (a JSON-RPC batch), retried and rotated like a single read when
+        every request in it is a read. A node that does not take batches answers with one error object."""
+        retryable = all(method in RETRYABLE_METHODS for method, _ in batch_requests)
+        return self._retrying(
+            RPCEndpoint("batch"), retryable, lambda: HTTPProvider.make_batch_request(self, batch_requests)
+        )
+
+    def _retrying(self, label: str, retryable: bool, send: Callable[[], T]) -> T:
         attempt = 0
         while True:
             try:
-                return super().make_request(method, params)
+                return send()
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if method not in RETRYABLE_METHODS or attempt >= self.retries:
+                if not retryable or attempt >= self.retries:
                     raise
                 delay = self.backoff * 2**attempt
                 attempt += 1
                 self._rotate()
                 log.warning(
                     "rpc %s failed (%s); retry %d on %s in %.2fs",
-                    method,
+                    label,
                     type(exc).__name__,
                     attempt,
                     self.current_url,

@@ -12,7 +12,7 @@ from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3RPCError
-from web3.types import BlockIdentifier
+from web3.types import BlockIdentifier, RPCEndpoint
 
 from keeper.chain.revert import revert_data
 from keeper.client.base import ContractClient
@@ -21,6 +21,9 @@ from keeper.exceptions import TransactionReverted
 from keeper.risk.account_book import AccountBook, AccountBookBuilder
 
 MAX_PAGE_SIZE = 1000
+# Pages asked for in one JSON-RPC batch request during a full read (at 1,000 accounts a page, 25 pages answer in
+# about a megabyte): a full read of 100,000 accounts is five HTTP requests instead of a hundred.
+PAGES_PER_BATCH = 25
 MAX_SLOTS = 16  # the lens's `openSlots` bitmap: market x MAX_VENUES + venue
 
 
@@ -127,23 +130,48 @@ class LensClient(ContractClient):
         start: int = 0,
         first: AccountBook | None = None,
     ) -> AccountBook:
-        """Every account from list index `start` on (after the rows of `first`, already read, if given), one
-        `eth_call` per page, all at `block` (a number, so that every page reads the same state), decoded straight
-        into columns allocated once for the whole book."""
-        builder: AccountBookBuilder | None = None
-        offset = start
-        while True:
-            page, total = self.book_page(offset, page_size, block, assets)
-            if builder is None:
-                assets = page.assets if len(page) else assets
-                held = len(first) if first is not None else 0
-                builder = AccountBookBuilder(held + max(total - start, len(page)), assets or 0)
-                if first is not None:
-                    builder.add(first)
-            builder.add(page)
-            offset += len(page)
-            if offset >= total or not len(page):
-                return builder.build()
+        """Every account from list index `start` on (after the rows of `first`, already read, if given), all at
+        `block` (a number, so that every page reads the same state), decoded straight into columns allocated once
+        for the whole book: one `eth_call` for the first page (it says how many there are), then the others in
+        JSON-RPC batch requests of `PAGES_PER_BATCH` calls."""
+        page, total = self.book_page(start, page_size, block, assets)
+        assets = page.assets if len(page) else assets
+        held = len(first) if first is not None else 0
+        builder = AccountBookBuilder(held + max(total - start, len(page)), assets or 0)
+        if first is not None:
+            builder.add(first)
+        builder.add(page)
+        if not len(page):
+            return builder.build()
+        offsets = list(range(start + len(page), total, page_size))
+        for k in range(0, len(offsets), PAGES_PER_BATCH):
+            part = offsets[k : k + PAGES_PER_BATCH]
+            for offset, raw in zip(part, self.raw_pages(part, page_size, block), strict=True):
+                builder.add(decode_accounts_page(raw, offset, assets)[0])
+        return builder.build()
+
+    def raw_pages(self, offsets: Sequence[int], limit: int, block: BlockIdentifier) -> list[bytes]:
+        """The returndata of `accounts(vault, offset, limit)` for every offset at `block`, in one JSON-RPC batch
+        request; one `eth_call` each where the provider or the node does not take batches."""
+        calls = [accounts_calldata(self._accounts_selector, self.vault, offset, limit) for offset in offsets]
+        at = hex(block) if isinstance(block, int) else block
+        requests = [(RPCEndpoint("eth_call"), [{"to": self.address, "data": "0x" + c.hex()}, at]) for c in calls]
+        batch = getattr(self.w3.provider, "make_batch_request", None)
+        try:
+            responses = batch(requests) if batch is not None else None
+        except NotImplementedError:
+            responses = None
+        if not isinstance(responses, list):  # no batches here: one call each
+            return [self.call_raw("read accounts", c, block) for c in calls]
+        pages = []
+        for response in responses:
+            if "error" in response:
+                data = response["error"].get("data")
+                if not isinstance(data, str):
+                    raise Web3RPCError(f"read accounts failed: {response['error']}")
+                raise TransactionReverted("read accounts", self.decoder.decode(bytes(HexBytes(data))))
+            pages.append(bytes(HexBytes(response["result"])))
+        return pages
 
     def follow(
         self, touched: Sequence[str], start: int, limit: int, block: BlockIdentifier = "latest"

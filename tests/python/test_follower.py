@@ -38,6 +38,10 @@ class CountingProvider(RotatingHTTPProvider):
         self.methods.append(str(method))
         return super()._request_with_retries(method, params)
 
+    def make_batch_request(self, batch_requests: Any) -> Any:
+        self.methods.append(f"batch of {len(batch_requests)} {batch_requests[0][0]}")
+        return super().make_batch_request(batch_requests)
+
 
 def counting_clients(chain: Chain) -> tuple[Clients, CountingProvider]:
     provider = CountingProvider(chain.url)

@@ -80,3 +80,33 @@ def test_asset_configs_are_read_at_the_scans_block(chain: Chain) -> None:
     clients.vault.update_haircuts("WETH", 2500, 2000)
     assert risk_parameters(clients, before).maintenance_haircut_bps[0] == 1500
     assert risk_parameters(clients, chain.w3.eth.block_number).maintenance_haircut_bps[0] == 2000
+
+
+def test_a_full_read_asks_for_its_pages_in_one_batch_request(chain: Chain, tmp_path: Path) -> None:
+    """Nine accounts in pages of two: the first page alone (it says how many there are), the other four in one
+    JSON-RPC batch, the same columns as reading the pages one by one."""
+    from tests.python.test_follower import counted, counting_clients
+
+    _book_of_lenders_and_traders(chain, tmp_path)
+    clients, provider = counting_clients(chain)
+    block = chain.w3.eth.block_number
+    with counted(provider) as methods:
+        book = clients.lens.book(block, page_size=2)
+    assert [m for m in methods if m != "eth_chainId"] == ["eth_call", "batch of 4 eth_call"]
+    pages = [clients.lens.book_page(offset, 2, block)[0] for offset in range(0, len(book), 2)]
+    assert [s.account for s in snapshots(book)] == [s.account for p in pages for s in snapshots(p)]
+    assert snapshots(book) == [s for p in pages for s in snapshots(p)]
+
+
+def test_a_node_without_batches_gets_the_pages_one_by_one(chain: Chain, tmp_path: Path) -> None:
+    from tests.python.test_follower import counted, counting_clients
+
+    _book_of_lenders_and_traders(chain, tmp_path)
+    clients, provider = counting_clients(chain)
+    refused = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "batch requests are not supported"}}
+    provider.make_batch_request = lambda batch_requests: refused  # type: ignore[method-assign]
+    block = chain.w3.eth.block_number
+    with counted(provider) as methods:
+        book = clients.lens.book(block, page_size=2)
+    assert [m for m in methods if m != "eth_chainId"] == ["eth_call"] * 5
+    assert len(book) == 9
