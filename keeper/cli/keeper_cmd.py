@@ -255,8 +255,8 @@ def risk_group() -> None:
 def haircuts(ctx: CliContext, config_path: Path | None, apply: bool, as_json: bool) -> None:
     """Current haircuts next to proposed ones.
 
-    The volatility model's proposals, with its inputs; --apply pushes the changes allowed now (and needs the
-    risk manager's key; without it no key is needed).
+    The volatility model's proposals, with its inputs, and the portfolio rule's shocks it moves; --apply pushes the
+    changes allowed now (and needs the risk manager's key; without it no key is needed).
     """
     config = _keeper_config(
         ctx, config_path, need_key=apply, metrics_port="off", jobs=("haircuts",), apply_haircuts=apply
@@ -264,13 +264,17 @@ def haircuts(ctx: CliContext, config_path: Path | None, apply: bool, as_json: bo
     wiring = wire(config, sign=apply)
     roles = check_roles(config, wiring.clients, wiring.sender.address) if wiring.sender else frozenset()
     context = JobContext.build(config, wiring.clients, roles)
+    job = HaircutJob(context)
     try:
-        proposals = HaircutJob(context).run(apply=apply)
+        proposals = job.run(apply=apply)
     finally:
         context.prices.close()
     changed = [p.asset for p in proposals if p.changes] if apply else None
     if as_json:
-        document: dict[str, Any] = {"proposals": [_proposal_view(p) for p in proposals]}
+        document: dict[str, Any] = {
+            "proposals": [_proposal_view(p) for p in proposals],
+            "portfolio_shocks_bps": {u: {"current": now, "next": then} for u, (now, then) in job.shocks.items()},
+        }
         if changed is not None:
             document["pushed"] = changed
         click.echo(json.dumps(document, indent=2))
@@ -286,6 +290,9 @@ def haircuts(ctx: CliContext, config_path: Path | None, apply: bool, as_json: bo
         upcoming = f"{p.next_initial_bps:>5}/{p.next_maintenance_bps:<6}"
         note = "" if p.allowed_now else "  (too soon after the last update)"
         click.echo(f"{inputs} {p.liquidity_addon_bps:>7}  {current}  {target}  {upcoming}{note}")
+    if job.shocks:
+        moves = ", ".join(f"{u} {now} -> {then}" for u, (now, then) in job.shocks.items())
+        click.echo(f"portfolio shocks (bps, a step a run within bounds): {moves}")
     if changed is not None:
         click.echo(f"pushed: {', '.join(changed) if changed else 'nothing to change'}")
 

@@ -19,6 +19,7 @@ class HaircutJob:
 
     def __init__(self, context: JobContext) -> None:
         self.context = context
+        self.shocks: dict[str, tuple[int, int]] = {}  # the last run's portfolio shocks: {underlying: (now, next)}
 
     def run(self, apply: bool | None = None) -> list[HaircutProposal]:
         """Proposes haircuts from price history and, if `apply` (default: the `apply_haircuts` setting), pushes the
@@ -54,7 +55,7 @@ class HaircutJob:
                     proposal.next_maintenance_bps,
                 )
         if c.deployment.portfolio is not None:
-            self.move_shocks(proposals, apply)
+            self.shocks = self.move_shocks(proposals, apply)
         return proposals
 
     def move_shocks(self, proposals: list[HaircutProposal], apply: bool) -> dict[str, tuple[int, int]]:

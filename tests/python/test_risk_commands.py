@@ -91,9 +91,11 @@ def test_risk_haircuts_proposes_without_a_key(chain: Chain, tmp_path: Path) -> N
     result = run(chain, tmp_path, "risk", "haircuts")
     assert result.exit_code == 0, result.output
     assert "pushed" not in result.output, "proposals only"
-    [header, weth, wbtc] = result.output.splitlines()
+    [header, weth, wbtc, shocks] = result.output.splitlines()
     assert header.split()[:2] == ["asset", "samples"]
     assert weth.split()[:2] == ["WETH", "47"] and wbtc.split()[:2] == ["WBTC", "0"]
+    # WETH's volatility (about 4.9% a day) asks ETH's portfolio shock for about 16%: one 2.5% step from 10%.
+    assert shocks == "portfolio shocks (bps, a step a run within bounds): ETH 1000 -> 1250"
 
     shown = run(chain, tmp_path, "risk", "haircuts", "--json")
     assert shown.exit_code == 0, shown.output
@@ -104,6 +106,7 @@ def test_risk_haircuts_proposes_without_a_key(chain: Chain, tmp_path: Path) -> N
     assert proposal["samples"] == 47
     assert [proposal["current_bps"]["initial"], proposal["current_bps"]["maintenance"]] == list(before[0])
     assert float(proposal["ewma_daily_vol"]) > 0 and "e" not in proposal["ewma_daily_vol"].lower()
+    assert document["portfolio_shocks_bps"] == {"ETH": {"current": 1000, "next": 1250}}
     after = [(c.initial_haircut_bps, c.maintenance_haircut_bps) for c in chain.client(0).asset_configs()]
     assert after == before, "nothing sent"
 
