@@ -5,7 +5,6 @@ import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 
 import {ICctpBridge} from "../../interfaces/venues/ICctpBridge.sol";
@@ -14,8 +13,9 @@ import {ICctpBridge} from "../../interfaces/venues/ICctpBridge.sol";
 /// @notice A local stand-in for CCTP between this chain and the devnet dYdX (`keeper/devnet/dydx/`): USDC sent with
 ///         `depositForBurn` is held here (the real bridge burns it) and credited on the other side by the replica,
 ///         which watches `DepositForBurn`; USDC coming back is paid from here by `receiveMessage` with the attester's
-///         signature (EIP-191 over the message's hash). A message is `abi.encode(nonce, sourceDomain, recipient,
-///         amount)`; each (sourceDomain, nonce) pays once. Devnet and tests only.
+///         signature over the message's keccak256 hash, as Circle's MessageTransmitter checks it. A message has CCTP
+///         v1's byte layout (a 116-byte header and a 132-byte burn message, below); each (sourceDomain, nonce) pays
+///         once. Devnet and tests only.
 contract DevnetCctpBridge is ICctpBridge, Ownable2Step, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -43,6 +43,16 @@ contract DevnetCctpBridge is ICctpBridge, Ownable2Step, ReentrancyGuard {
     error DevnetCctpBridgeNonceUsed(uint32 sourceDomain, uint64 nonce);
     /// @notice The attestation is not the attester's signature over the message.
     error DevnetCctpBridgeInvalidAttestation(address recovered);
+    /// @notice The message is not a CCTP v1 message carrying a v1 burn message (`length` bytes).
+    error DevnetCctpBridgeMalformedMessage(uint256 length);
+    /// @notice The message names another caller (`destinationCaller`), who alone may submit it.
+    error DevnetCctpBridgeWrongCaller(address destinationCaller);
+
+    /// @dev CCTP v1: version (4), sourceDomain (4), destinationDomain (4), nonce (8), sender (32), recipient (32),
+    ///      destinationCaller (32), then the burn message: version (4), burnToken (32), mintRecipient (32), amount
+    ///      (32), messageSender (32). Big-endian, packed.
+    uint256 internal constant _MESSAGE_LENGTH = 248;
+    uint256 internal constant _BODY = 116;
 
     /// @param token_ The token it carries.
     /// @param localDomain_ This chain's domain.
@@ -73,21 +83,31 @@ contract DevnetCctpBridge is ICctpBridge, Ownable2Step, ReentrancyGuard {
     }
 
     /// @inheritdoc ICctpBridge
-    /// @dev `message` is `abi.encode(uint64 nonce, uint32 sourceDomain, uint32 destinationDomain, address recipient,
-    ///      uint256 amount)`; `attestation` a 65-byte signature over its EIP-191 hash.
+    /// @dev `message` has CCTP v1's layout; `attestation` is a 65-byte signature over keccak256(message). The burn
+    ///      token (the source chain's own) is not checked: this bridge carries one token.
     function receiveMessage(bytes calldata message, bytes calldata attestation)
         external
         nonReentrant
         returns (bool success)
     {
-        (uint64 nonce, uint32 sourceDomain, uint32 destinationDomain, address recipient, uint256 amount) =
-            abi.decode(message, (uint64, uint32, uint32, address, uint256));
+        if (
+            message.length != _MESSAGE_LENGTH || bytes4(message[0:4]) != bytes4(0)
+                || bytes4(message[_BODY:_BODY + 4]) != bytes4(0)
+        ) {
+            revert DevnetCctpBridgeMalformedMessage(message.length);
+        }
+        uint32 sourceDomain = uint32(bytes4(message[4:8]));
+        uint32 destinationDomain = uint32(bytes4(message[8:12]));
+        uint64 nonce = uint64(bytes8(message[12:20]));
+        address caller = address(uint160(uint256(bytes32(message[84:116]))));
+        address recipient = address(uint160(uint256(bytes32(message[_BODY + 36:_BODY + 68]))));
+        uint256 amount = uint256(bytes32(message[_BODY + 68:_BODY + 100]));
         if (destinationDomain != localDomain) revert DevnetCctpBridgeWrongDomain(destinationDomain);
+        if (caller != address(0) && caller != msg.sender) revert DevnetCctpBridgeWrongCaller(caller);
         if (amount == 0 || recipient == address(0)) revert DevnetCctpBridgeInvalidTransfer();
         if (usedNonces[sourceDomain][nonce]) revert DevnetCctpBridgeNonceUsed(sourceDomain, nonce);
         // slither-disable-next-line unused-return (the third value only details a failure, which reverts anyway)
-        (address recovered, ECDSA.RecoverError failure,) =
-            ECDSA.tryRecover(MessageHashUtils.toEthSignedMessageHash(keccak256(message)), attestation);
+        (address recovered, ECDSA.RecoverError failure,) = ECDSA.tryRecover(keccak256(message), attestation);
         if (failure != ECDSA.RecoverError.NoError || recovered != attester) {
             revert DevnetCctpBridgeInvalidAttestation(recovered);
         }

@@ -5,10 +5,10 @@ amount, address indexed depositor, bytes32 mintRecipient, uint32 destinationDoma
 credits each to subaccount 0 of the ``dydx1...`` address with the recipient's 20 bytes once it has `confirmations`,
 idempotent by nonce (`Chain.credit_bridge_deposit`), so a block read twice credits nothing twice.
 
-Out: a withdrawal to a ``noble1...`` address is a CCTP burn (`Chain.burns`); `cctp_message` is its message as the
-bridge decodes it, ``abi.encode(uint64 nonce, uint32 sourceDomain, uint32 destinationDomain, address recipient,
-uint256 amount)``, and `attest` the attester's signature the bridge pays it on (EIP-191 over the message's keccak256),
-served by the indexer's copy of Circle's attestation route.
+Out: a withdrawal to a ``noble1...`` address is a CCTP burn (`Chain.burns`); `cctp_message` is its message in CCTP
+v1's byte layout (`keeper.client.bridge.CctpMessage`), and `attest` the attester's signature the bridge pays it on
+(over the message's keccak256, as Circle's attesters sign), served by the indexer's copy of Circle's attestation
+route.
 """
 
 from __future__ import annotations
@@ -19,20 +19,20 @@ from dataclasses import dataclass
 
 import bech32
 from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
 from eth_account import Account
-from eth_account.messages import encode_defunct
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
 from web3.types import FilterParams, LogReceipt
 
+from keeper.client.bridge import CctpMessage
 from keeper.connectors.dydx.cctp import NOBLE_DOMAIN
 from keeper.devnet.dydx.chain import CctpBurn, Chain
 
 log = logging.getLogger(__name__)
 
 ETHEREUM_DOMAIN = 0
+NOBLE_USDC = keccak(b"uusdc")  # the burn token's id on Noble, as a message carries it (the bridge does not check it)
 DEPOSIT_FOR_BURN_TOPIC = HexBytes(keccak(text="DepositForBurn(uint64,address,uint256,address,bytes32,uint32)"))
 
 
@@ -54,16 +54,15 @@ class BridgeConfig:
 
 
 def cctp_message(burn: CctpBurn) -> bytes:
-    return abi_encode(
-        ["uint64", "uint32", "uint32", "address", "uint256"],
-        [burn.nonce, NOBLE_DOMAIN, ETHEREUM_DOMAIN, burn.recipient, burn.quantums],
-    )
+    """The message of `burn`, from Noble to Ethereum: Noble's USDC burned, `burn.recipient` paid."""
+    return CctpMessage(
+        burn.nonce, NOBLE_DOMAIN, ETHEREUM_DOMAIN, burn.recipient, burn.quantums, burn_token=NOBLE_USDC
+    ).encode()
 
 
 def attest(attester_key: str, message: bytes) -> bytes:
-    """The attester's 65-byte signature over the EIP-191 hash of keccak256(message), as the bridge recovers it."""
-    signed = Account.sign_message(encode_defunct(primitive=keccak(message)), attester_key)
-    return bytes(signed.signature)
+    """The attester's 65-byte signature over keccak256(message), as the bridge recovers it."""
+    return bytes(Account.unsafe_sign_hash(keccak(message), attester_key).signature)
 
 
 def dydx_address(mint_recipient: bytes) -> str:

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
-
 import {AsyncOrderFixture} from "../utils/AsyncOrderFixture.sol";
 import {DydxSeatAdapter} from "../../../contracts/adapters/DydxSeatAdapter.sol";
 import {SeatAdapterBase} from "../../../contracts/adapters/SeatAdapterBase.sol";
@@ -35,17 +33,39 @@ contract DydxSeatAdapterTest is AsyncOrderFixture {
         trading.addVenue(seat);
     }
 
+    /// @dev A CCTP v1 message from Noble carrying a v1 burn message, packed as Circle's MessageTransmitter
+    ///      emits it: version, domains, nonce, sender, recipient, destination caller (anyone), then the body.
     function _message(uint64 nonce, uint32 destination, address recipient, uint256 amount)
         internal
         pure
         returns (bytes memory)
     {
-        return abi.encode(nonce, NOBLE, destination, recipient, amount);
+        return _messageFor(nonce, destination, recipient, amount, address(0));
     }
 
+    function _messageFor(uint64 nonce, uint32 destination, address recipient, uint256 amount, address caller)
+        internal
+        pure
+        returns (bytes memory)
+    {
+        bytes memory body = abi.encodePacked(
+            uint32(0), keccak256("uusdc"), bytes32(uint256(uint160(recipient))), amount, DYDX_ADDRESS
+        );
+        return abi.encodePacked(
+            uint32(0),
+            NOBLE,
+            destination,
+            nonce,
+            keccak256("noble token messenger"),
+            keccak256("ethereum token messenger"),
+            bytes32(uint256(uint160(caller))),
+            body
+        );
+    }
+
+    /// @dev Circle's attesters sign the message's keccak256 hash itself (no EIP-191 prefix).
     function _attest(uint256 key, bytes memory message) internal pure returns (bytes memory) {
-        (uint8 v, bytes32 r, bytes32 s) =
-            vm.sign(key, MessageHashUtils.toEthSignedMessageHash(keccak256(message)));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, keccak256(message));
         return abi.encodePacked(r, s, v);
     }
 
@@ -94,6 +114,22 @@ contract DydxSeatAdapterTest is AsyncOrderFixture {
         vm.expectRevert(abi.encodeWithSelector(DevnetCctpBridge.DevnetCctpBridgeWrongDomain.selector, 9));
         bridge.receiveMessage(elsewhere, _attest(ATTESTER_KEY, elsewhere));
         assertEq(usdc.balanceOf(address(seat)), 0);
+    }
+
+    function test_aMessageOfAnotherLayoutOrForAnotherCallerPaysNothing() public {
+        vm.prank(keeper);
+        trading.depositMargin(SEAT, 40_000e6);
+        bytes memory legacy = abi.encode(uint64(1), NOBLE, ETHEREUM, address(seat), uint256(15_000e6));
+        vm.expectRevert(
+            abi.encodeWithSelector(DevnetCctpBridge.DevnetCctpBridgeMalformedMessage.selector, 160)
+        );
+        bridge.receiveMessage(legacy, _attest(ATTESTER_KEY, legacy));
+        bytes memory reserved = _messageFor(2, ETHEREUM, address(seat), 15_000e6, keeper);
+        vm.expectRevert(abi.encodeWithSelector(DevnetCctpBridge.DevnetCctpBridgeWrongCaller.selector, keeper));
+        bridge.receiveMessage(reserved, _attest(ATTESTER_KEY, reserved));
+        vm.prank(keeper);
+        bridge.receiveMessage(reserved, _attest(ATTESTER_KEY, reserved));
+        assertEq(usdc.balanceOf(address(seat)), 15_000e6, "its caller submits it");
     }
 
     function test_onlyTheBridgedTokenCrosses() public {
