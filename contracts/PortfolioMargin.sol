@@ -98,10 +98,12 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
     function requirements(address account) external view returns (uint256 initial, uint256 maintenance) {
         (uint256 requirement,) = _evaluate(account);
         maintenance = ValueLib.portionUp(requirement, _maintenanceBps);
+        initial = requirement;
+        if (address(tradingModule) == address(0)) return (initial, maintenance);
         // Margin reserved by open child orders blocks new risk only, as under the standard rule.
         // slither-disable-next-line unused-return (only the reserved margin is needed)
         (uint256 reserved,,) = tradingModule.reservation(account);
-        initial = requirement + reserved;
+        initial += reserved;
     }
 
     /// @inheritdoc IPortfolioMargin
@@ -187,6 +189,7 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
 
     /// @dev Adds each perp position as a leg of its signed notional; returns the underlyings touched.
     function _addPositions(address account, Exposure[] memory book) internal view returns (uint256 held) {
+        if (address(tradingModule) == address(0)) return 0; // a vault without perps: collateral only
         (uint16 slots, ITradingModule.Position[] memory positions) = tradingModule.positionsOf(account);
         if (slots == 0) return 0;
         // slither-disable-next-line uninitialized-local (zeroed memory: 0 marks a mark not read yet)

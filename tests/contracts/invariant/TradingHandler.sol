@@ -83,6 +83,14 @@ contract TradingHandler is Test {
         _order(actor, m, -size, dydxPart, rabbitPart, true);
     }
 
+    /// @dev Switches an actor between the standard and the portfolio rule; the vault refuses a switch the
+    ///      account's health does not allow, which is not a failure of the run.
+    function switchMargin(uint256 who, bool portfolio) external {
+        address actor = actors[who % actors.length];
+        vm.prank(actor);
+        try vault.setPortfolioMode(actor, portfolio) {} catch {}
+    }
+
     function movePrice(uint256 market, uint256 moveBps) external {
         MockPriceFeed feed = feeds[market % 2];
         (, int256 answer,,,) = feed.latestRoundData();

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {TradingFixture} from "../utils/TradingFixture.sol";
+import {PortfolioFixture} from "../utils/PortfolioFixture.sol";
 import {TradingHandler} from "./TradingHandler.sol";
 import {IPrimeVault} from "../../../contracts/interfaces/IPrimeVault.sol";
 import {IVenueAdapter} from "../../../contracts/interfaces/IVenueAdapter.sol";
 import {PerpExchange} from "../../../contracts/devnet/venues/PerpExchange.sol";
 
-contract TradingInvariantsTest is TradingFixture {
+/// @dev Actors switch between the standard and the portfolio rule as they go (`switchMargin`), so every property
+///      holds in both modes.
+contract TradingInvariantsTest is PortfolioFixture {
     TradingHandler internal handler;
 
     function setUp() public override {
@@ -87,6 +89,16 @@ contract TradingInvariantsTest is TradingFixture {
         assertEq(reserved + open, 0);
         invariant_reservedMarginIsTheSumOfOpenChildren();
         invariant_venuePositionsEqualTheSumOfSubAccounts();
+    }
+
+    /// @dev The handler's switch does switch: both rules are exercised.
+    function test_handlerSwitchesTheRule() public {
+        handler.deposit(0, 20e18);
+        handler.switchMargin(0, true);
+        assertTrue(vault.portfolioMode(handler.actors(0)));
+        handler.trade(0, 1, 100, false, 5000); // 1 ETH short against the WETH: a hedge
+        handler.switchMargin(0, false);
+        assertFalse(vault.portfolioMode(handler.actors(0)));
     }
 
     function invariant_noTradeLeavesAnAccountBelowInitial() public view {

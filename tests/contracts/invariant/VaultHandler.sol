@@ -153,6 +153,19 @@ contract VaultHandler is Test {
         _checkIndices(false);
     }
 
+    /// @dev Switches a sub-account between the standard and the portfolio rule (refused when the account would
+    ///      not meet the new rule's initial requirement).
+    function switchMargin(uint256 who, bool portfolio) external onlyTouches(_account(who), address(0)) {
+        address account = _account(who);
+        vm.prank(_owner(account));
+        try vault.setPortfolioMode(account, portfolio) {
+            _checkInitialHealth(account);
+        } catch (bytes memory reason) {
+            _expectRevert(reason);
+        }
+        _checkIndices(false);
+    }
+
     /// @dev Moves one price by -50%..+30%, keeping it within a sane range.
     function movePrice(uint256 which, uint256 moveBps) external {
         MockPriceFeed feed = feeds[which % 2];

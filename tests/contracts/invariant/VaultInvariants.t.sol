@@ -3,6 +3,9 @@ pragma solidity 0.8.28;
 
 import {VaultFixture} from "../utils/VaultFixture.sol";
 import {VaultHandler} from "./VaultHandler.sol";
+import {PortfolioMargin} from "../../../contracts/PortfolioMargin.sol";
+import {IPortfolioMargin} from "../../../contracts/interfaces/IPortfolioMargin.sol";
+import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
 import {MockERC20} from "../../../contracts/devnet/mocks/MockERC20.sol";
 import {IPrimeVault} from "../../../contracts/interfaces/IPrimeVault.sol";
 
@@ -11,6 +14,20 @@ contract VaultInvariantsTest is VaultFixture {
 
     function setUp() public override {
         super.setUp();
+        // The portfolio rule at the keeper's defaults, for a vault without perps: the accounts switch rules as
+        // they go (`switchMargin`), so every property holds in both modes.
+        PortfolioMargin portfolio = new PortfolioMargin(vault, ITradingModule(address(0)), admin);
+        vm.startPrank(admin);
+        portfolio.setUnderlying(
+            0, "ETH", IPortfolioMargin.UnderlyingParams(1000, 500, 3000, 250, 3000, 3500, 200, 100, 125, 0)
+        );
+        portfolio.setUnderlying(
+            1, "BTC", IPortfolioMargin.UnderlyingParams(800, 400, 2500, 200, 2000, 3500, 200, 100, 125, 0)
+        );
+        portfolio.mapAsset(address(weth), 0);
+        portfolio.mapAsset(address(wbtc), 1);
+        vault.setPortfolioMargin(address(portfolio));
+        vm.stopPrank();
         handler = new VaultHandler(vault, usdc, [weth, wbtc], [ethFeed, btcFeed]);
         ethFeed.transferOwnership(address(handler));
         btcFeed.transferOwnership(address(handler));
