@@ -91,7 +91,9 @@ def scan(
     state, first, total = clients.lens.follow([], 0, page_size, block)
     book = first
     if len(first) < total:
-        book = clients.lens.book(state.block, page_size, assets=len(state.prices), start=len(first), first=first)
+        book = clients.lens.book(
+            state.block, page_size, assets=len(state.prices), start=len(first), first=first, total=total
+        )
     if portfolio is None and clients.deployment.portfolio is not None:
         portfolio = PortfolioWatch(clients)
     return assess(

@@ -79,6 +79,6 @@ class PortfolioWatch:
             )
             self.record(logs, block)
         if self._rule is None:
-            self._rule = (self.rule.params(block), self.rule.layout(block))
+            self._rule = self.rule.rule(block)
         params, layout = self._rule
         return PortfolioBook(frozenset(self._accounts), params, layout)

@@ -379,7 +379,7 @@ def explain_command(ctx: CliContext, account: ChecksumAddress, config_path: Path
     standard = exact_health(base, balances, params, positions)
     if deployment.portfolio is not None:
         on_chain = PortfolioMarginClient(clients.w3, deployment)
-        layout, rule = on_chain.layout(block), on_chain.params(block)
+        rule, layout = on_chain.rule(block)
         mode = "portfolio" if vault.portfolio_mode(account, block) else "standard"
     else:
         layout = Layout.from_symbols([t.symbol for t in deployment.collateral], [m.ticker for m in deployment.markets])

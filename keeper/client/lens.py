@@ -129,25 +129,32 @@ class LensClient(ContractClient):
         assets: int | None = None,
         start: int = 0,
         first: AccountBook | None = None,
+        total: int | None = None,
     ) -> AccountBook:
         """Every account from list index `start` on (after the rows of `first`, already read, if given), all at
         `block` (a number, so that every page reads the same state), decoded straight into columns allocated once
-        for the whole book: one `eth_call` for the first page (it says how many there are), then the others in
-        JSON-RPC batch requests of `PAGES_PER_BATCH` calls."""
-        page, total = self.book_page(start, page_size, block, assets)
-        assets = page.assets if len(page) else assets
+        for the whole book, in JSON-RPC batch requests of `PAGES_PER_BATCH` calls. Without `total` (the vault's
+        account count at `block`) the first page is read alone first, for the count."""
         held = len(first) if first is not None else 0
-        builder = AccountBookBuilder(held + max(total - start, len(page)), assets or 0)
+        offset = start
+        pages: list[AccountBook] = []
+        if total is None:
+            page, total = self.book_page(start, page_size, block, assets)
+            assets = page.assets if len(page) else assets
+            pages.append(page)
+            offset += len(page)
+            if not len(page):
+                total = offset
+        builder = AccountBookBuilder(held + max(total - start, 0), assets or 0)
         if first is not None:
             builder.add(first)
-        builder.add(page)
-        if not len(page):
-            return builder.build()
-        offsets = list(range(start + len(page), total, page_size))
+        for page in pages:
+            builder.add(page)
+        offsets = list(range(offset, total, page_size))
         for k in range(0, len(offsets), PAGES_PER_BATCH):
             part = offsets[k : k + PAGES_PER_BATCH]
-            for offset, raw in zip(part, self.raw_pages(part, page_size, block), strict=True):
-                builder.add(decode_accounts_page(raw, offset, assets)[0])
+            for at, raw in zip(part, self.raw_pages(part, page_size, block), strict=True):
+                builder.add(decode_accounts_page(raw, at, assets)[0])
         return builder.build()
 
     def raw_pages(self, offsets: Sequence[int], limit: int, block: BlockIdentifier) -> list[bytes]:

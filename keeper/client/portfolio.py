@@ -1,8 +1,8 @@
 """PortfolioMargin: the portfolio rule's parameters on chain and its evaluation for one account.
 
-The on-chain twin of `keeper/risk/portfolio.py`: `params()` and `layout()` read what governance set into the
-keeper's own types, so `exact_portfolio` over them gives what `requirements()` returns (tests/python/chain/
-test_portfolio_parity.py checks it unit for unit).
+The on-chain twin of `keeper/risk/portfolio.py`: `rule()` reads what governance set into the keeper's own types, so
+`exact_portfolio` over them gives what `requirements()` returns (tests/python/test_portfolio_chain.py checks it unit
+for unit on anvil).
 """
 
 from __future__ import annotations
@@ -57,20 +57,18 @@ class PortfolioMarginClient(AccessControlledClient):
             result.append((str(name), UnderlyingParams(**dict(zip(_FIELDS, (int(x) for x in raw), strict=True)))))
         return result
 
-    def params(self, block: BlockIdentifier = "latest") -> PortfolioParams:
-        """The rule as governance set it, in the keeper's types (underlyings in the contract's order)."""
-        maintenance_bps, credit_bps = self.read("read portfolio rule", self.contract.functions.rule(), block)
-        return PortfolioParams(
-            tuple(p for _, p in self.underlyings(block)),
+    def rule(self, block: BlockIdentifier = "latest") -> tuple[PortfolioParams, Layout]:
+        """The rule as governance set it, in the keeper's types: its parameters (underlyings in the contract's order)
+        and which underlying every collateral asset (in the vault's order) and perp market belongs to. An unmapped
+        leg is a configuration error: the contract refuses to evaluate it too."""
+        f = self.contract.functions
+        underlyings = self.underlyings(block)
+        maintenance_bps, credit_bps = self.read("read portfolio rule", f.rule(), block)
+        params = PortfolioParams(
+            tuple(p for _, p in underlyings),
             maintenance_bps=int(maintenance_bps),
             correlation_credit_bps=int(credit_bps),
         )
-
-    def layout(self, block: BlockIdentifier = "latest") -> Layout:
-        """Which underlying every collateral asset (in the vault's order) and perp market belongs to, as mapped
-        on chain. An unmapped leg is a configuration error: the contract refuses to evaluate it too."""
-        f = self.contract.functions
-        names = tuple(name for name, _ in self.underlyings(block))
         assets = self.deployment.collateral
         asset_underlying = []
         for token in assets:
@@ -84,13 +82,14 @@ class PortfolioMarginClient(AccessControlledClient):
             if not mapped:
                 raise ConfigError(f"{market.ticker} has no underlying in the portfolio rule: map it (mapMarket)")
             market_underlying.append(int(index))
-        return Layout(
-            names,
+        layout = Layout(
+            tuple(name for name, _ in underlyings),
             tuple(t.symbol for t in assets),
             tuple(m.ticker for m in self.deployment.markets),
             tuple(asset_underlying),
             tuple(market_underlying),
         )
+        return params, layout
 
     # ------------------------------------------------------------------ governance
 

@@ -64,9 +64,9 @@ class HaircutJob:
         `apply` and the key holds RISK_MANAGER_ROLE on the rule's contract."""
         c = self.context
         rule = PortfolioMarginClient(c.w3, c.deployment, c.sender)
-        layout, underlyings = rule.layout(), rule.underlyings()
+        rules, layout = rule.rule()
         moves = {}
-        for index, (name, params) in enumerate(underlyings):
+        for index, (name, params) in enumerate(zip(layout.underlyings, rules.underlyings, strict=True)):
             vols = [p.ewma_daily_vol for p, u in zip(proposals, layout.asset_underlying, strict=True) if u == index]
             if not vols or not max(vols) > 0:
                 continue  # no collateral of its own to estimate from, or no history yet

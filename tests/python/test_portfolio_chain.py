@@ -51,7 +51,7 @@ def books(chain: Chain) -> Chain:
 def test_the_contract_and_the_keepers_engine_agree_on_every_book(books: Chain) -> None:
     clients = Clients.build(books.w3, books.deployment)
     rule = PortfolioMarginClient(books.w3, books.deployment)
-    params, layout = rule.params(), rule.layout()
+    params, layout = rule.rule()
     found = scan(clients)
     for row in range(len(found.book)):
         account = found.book.address(row)
