@@ -513,8 +513,9 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
         h.collateralValue = sums.value;
         h.unrealizedPnl = pnl;
         h.equity = sums.value.toInt256() + h.baseBalance + pnl;
-        (h.initialRequirement, h.maintenanceRequirement) =
-            _requirements(account, acc.portfolio, sums, perpInitial, perpMaintenance);
+        (h.initialRequirement, h.maintenanceRequirement) = acc.portfolio
+            ? _portfolioMargin.requirements(account)
+            : (sums.initialRequirement + perpInitial, sums.maintenanceRequirement + perpMaintenance);
         h.liquidatable = (h.debt > 0 || trading) && h.equity < h.maintenanceRequirement.toInt256();
     }
 

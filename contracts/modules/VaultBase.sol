@@ -236,19 +236,6 @@ abstract contract VaultBase is AccessControl, ReentrancyGuardTransient, IPrimeVa
         return _tradingModule.perpRisk(account);
     }
 
-    /// @dev The requirements that apply to `account`: the portfolio rule's in portfolio mode, else the
-    ///      collateral haircuts plus the perp margins. Reverts where the portfolio rule does.
-    function _requirements(
-        address account,
-        bool portfolio,
-        CollateralSums memory sums,
-        uint256 perpInitial,
-        uint256 perpMaintenance
-    ) internal view returns (uint256 initial, uint256 maintenance) {
-        if (portfolio) return _portfolioMargin.requirements(account);
-        return (sums.initialRequirement + perpInitial, sums.maintenanceRequirement + perpMaintenance);
-    }
-
     function _positive(int256 x) internal pure returns (uint256) {
         return x > 0 ? uint256(x) : 0;
     }

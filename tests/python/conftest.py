@@ -22,7 +22,7 @@ from keeper.chain.transactions import Sender
 from keeper.client.clients import Clients
 from keeper.client.feeds import FeedClient
 from keeper.client.vault import VaultClient
-from keeper.devnet.deploy import deploy_local_system
+from keeper.devnet.deploy import deploy_local_system, seed_local_liquidity
 
 
 @dataclass
@@ -46,6 +46,19 @@ class Chain:
     def mint(self, index: int, symbol: str, whole: int) -> None:
         amount = whole * 10 ** self.deployment.token(symbol).decimals
         self.client(0).token(symbol).mint(dev_account(index).address, amount)
+
+    def seed_pool(self) -> None:
+        """The local pool lent and margin posted at every venue, by the deployer (dev account 0)."""
+        admin = self.client(0)
+        assert admin.sender is not None
+        seed_local_liquidity(admin.sender, self.deployment)
+
+    def fund(self, index: int, symbol: str, whole: int) -> str:
+        """Mints `whole` tokens to dev account `index` and deposits them into its sub-account 0, which it returns."""
+        me = dev_account(index).address
+        self.mint(index, symbol, whole)
+        self.client(index).deposit(me, symbol, whole * 10 ** self.deployment.token(symbol).decimals)
+        return me
 
     def set_price(self, symbol: str, whole: float) -> None:
         feed = self.deployment.token(symbol).feed

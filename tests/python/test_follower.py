@@ -18,7 +18,6 @@ from keeper.chain.provider import RotatingHTTPProvider
 from keeper.client.clients import Clients
 from keeper.client.trading import TradingClient
 from keeper.client.vault import sub_account
-from keeper.devnet.deploy import seed_local_liquidity
 from keeper.follower import AccountFollower
 from keeper.liquidator import Scan, scan
 from tests.python.conftest import Chain
@@ -165,12 +164,9 @@ def test_portfolio_mode_is_followed_within_the_same_three_calls(chain: Chain) ->
     """A naked 2.5 ETH long on 1,500 USDC of its own: at ETH 2,558 its equity (about 390) is above the standard
     rule's maintenance (320) and below the portfolio rule's (400). The switch to portfolio mode arrives with the
     block's other logs, and the follower judges the account by the rule it chose, as a full scan and the vault do."""
+    chain.seed_pool()
     admin = chain.client(0)
-    assert admin.sender is not None
-    seed_local_liquidity(admin.sender, chain.deployment)
-    me = chain.account(5).address
-    chain.mint(5, "USDC", 50_000)
-    chain.client(5).deposit(me, "USDC", 50_000 * 10**6)
+    me = chain.fund(5, "USDC", 50_000)
     trader = TradingClient(chain.w3, chain.deployment, chain.client(5).sender)
     deadline = int(chain.w3.eth.get_block("latest")["timestamp"]) + 600
     order_id = trader.submit(me, "ETH-USD", Decimal("2.5"), Decimal(3150), deadline)

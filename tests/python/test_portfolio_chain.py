@@ -88,12 +88,8 @@ def test_the_keeper_liquidates_an_account_only_the_portfolio_rule_makes_due(book
 def test_the_cli_switches_the_rule_and_explains_a_refusal(chain: Chain) -> None:
     """10 WETH alone: the portfolio rule asks 12.5% initial (the 10.5% tail and the 2% net charge) where the
     standard rule asks 20%, so 25,000 borrowed fits only the first, and leaving it is refused in one line."""
-    admin = chain.client(0)
-    assert admin.sender is not None
-    seed_local_liquidity(admin.sender, chain.deployment)
-    me = chain.account(1).address
-    chain.mint(1, "WETH", 10)
-    chain.client(1).deposit(me, "WETH", 10 * 10**18)
+    chain.seed_pool()
+    me = chain.fund(1, "WETH", 10)
     switched = run(chain, "account", "portfolio", "on")
     assert switched.exit_code == 0, switched.output
     assert "margined by the portfolio rule: initial requirement 3,750.00 USDC" in switched.output

@@ -169,12 +169,9 @@ def test_venues_shows_the_vaults_exposure_to_each_venue_without_a_key(chain: Cha
 def test_risk_explain_shows_a_hedged_book_under_both_rules(chain: Chain, tmp_path: Path) -> None:
     """10 WETH against a 10 ETH short: the standard rule charges the haircut and the perp margin; the portfolio rule
     nets the legs, and once the account is switched to it its figures are the vault's own."""
+    chain.seed_pool()
     admin = chain.client(0)
-    assert admin.sender is not None
-    seed_local_liquidity(admin.sender, chain.deployment)
-    me = chain.account(1).address
-    chain.mint(1, "WETH", 10)
-    chain.client(1).deposit(me, "WETH", 10 * 10**18)
+    me = chain.fund(1, "WETH", 10)
     trading = TradingClient(chain.w3, chain.deployment, chain.client(1).sender)
     now = int(chain.w3.eth.get_block("latest")["timestamp"])
     order_id = trading.submit(me, "ETH-USD", Decimal(-10), Decimal(2900), now + 600)
