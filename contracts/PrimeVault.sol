@@ -278,6 +278,14 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
     }
 
     /// @inheritdoc IPrimeVault
+    /// @dev Not `nonReentrant`: the trading module calls it while absorbing positions inside `liquidate`.
+    function setTrading(address account, bool trading) external onlyTradingModule {
+        Account storage acc = _accounts[account];
+        acc.trading = trading;
+        if (trading) _list(account, acc);
+    }
+
+    /// @inheritdoc IPrimeVault
     function sendToTradingModule(uint256 amount) external nonReentrant onlyTradingModule {
         _base.safeTransfer(msg.sender, amount);
     }
@@ -700,10 +708,13 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
     function _requireInitialHealth(address account, Account storage acc) internal view {
         Account memory a = acc; // one read of the packed slot
         int256 balance = _baseBalance(a.principal);
-        if (balance >= 0 && !_hasPositions(account)) return;
+        if (balance >= 0 && !a.trading) return;
         CollateralSums memory sums =
             _sumCollateral(account, a.assetsIn, new uint256[](_collateralAssets.length));
-        (int256 pnl, uint256 perpInitial,,) = _perpRisk(account);
+        int256 pnl = 0;
+        uint256 perpInitial = 0;
+        // slither-disable-next-line unused-return (maintenance is not checked here; `trading` is known)
+        if (a.trading) (pnl, perpInitial,,) = _perpRisk(account);
         int256 equity = sums.value.toInt256() + balance + pnl;
         uint256 requirement = sums.initialRequirement + perpInitial;
         // slither-disable-next-line unused-return (the initial requirement is the one checked here)

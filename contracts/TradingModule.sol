@@ -186,6 +186,7 @@ contract TradingModule is ITradingModule, TradingBase {
         Order memory ord = o;
         _requireOrderAuthority(e.orderId, ord);
         o.status = OrderStatus.Executed;
+        bool wasTrading = _isTrading(ord.account);
         _requireValidSplit(e, ord);
 
         // slither-disable-next-line uninitialized-local (an accumulator: zeroed memory that each fill adds to)
@@ -206,6 +207,7 @@ contract TradingModule is ITradingModule, TradingBase {
         }
         if (ord.reduceOnly && increases) revert ReduceOnlyIncreases(e.orderId);
 
+        _syncTrading(ord.account, wasTrading);
         _vault.settle(ord.account, result.cash, increases);
         emit OrderExecuted(e.orderId, ord.account, averagePrice, result.fees);
     }
@@ -269,6 +271,7 @@ contract TradingModule is ITradingModule, TradingBase {
         }
         cash = PerpMathLib.toBaseDown(cashWad, _baseUnit);
         penalty = penaltyWad / _baseUnit;
+        _syncTrading(account, t.openSlots != 0 || t.openChildren != 0);
     }
 
     /// @inheritdoc ITradingModule

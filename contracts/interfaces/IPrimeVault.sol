@@ -191,6 +191,12 @@ interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
     ///         initial requirement. Trading module only; a debit past the balance becomes debt.
     function settle(address account, int256 amount, bool requireInitialHealth) external;
 
+    /// @notice Records whether `account` holds positions or open child orders at the trading module, which
+    ///         calls this whenever that changes, before it settles. Health checks and liquidation read the
+    ///         record instead of calling the trading module per account; an account that starts trading is
+    ///         listed, so keepers scan it. Trading module only.
+    function setTrading(address account, bool trading) external;
+
     /// @notice Sends `amount` of pooled base to the trading module, to post as margin at a venue. Trading
     ///         module only; the margin keeps counting in `marketState().reserves` through the module.
     function sendToTradingModule(uint256 amount) external;

@@ -10,6 +10,11 @@ uint256 constant BPS = 10_000;
 /// @dev 1e18 fixed point.
 uint256 constant WAD = 1e18;
 
+/// @dev The largest feed answer accepted. Collateral amounts fit 96 bits (an asset's total supplied is a
+///      uint96), so every value the protocol computes stays below 2^224 and its products with basis points
+///      and WAD fractions cannot overflow; a larger answer is a broken feed, refused like a non-positive one.
+uint256 constant MAX_PRICE = type(uint128).max;
+
 /// @dev Partial liquidation restores equity to the maintenance requirement plus this share of it.
 uint256 constant LIQUIDATION_TARGET_BUFFER_BPS = 500;
 

@@ -56,8 +56,9 @@ library InterestLib {
         pure
         returns (int256)
     {
-        if (principal >= 0) return Math.mulDiv(uint256(principal), supplyIndex, INDEX_SCALE).toInt256();
-        return -Math.mulDiv(uint256(-principal), borrowIndex, INDEX_SCALE, Math.Rounding.Ceil).toInt256();
+        // Principals fit 104 bits and indices 64: the products need no 512-bit arithmetic.
+        if (principal >= 0) return (uint256(principal) * supplyIndex / INDEX_SCALE).toInt256();
+        return -((uint256(-principal) * borrowIndex + INDEX_SCALE - 1) / INDEX_SCALE).toInt256();
     }
 
     /// @notice Signed principal for a present value: supply rounds down, debt rounds up.
@@ -66,8 +67,10 @@ library InterestLib {
         pure
         returns (int256)
     {
-        if (value >= 0) return Math.mulDiv(uint256(value), INDEX_SCALE, supplyIndex).toInt256();
-        return -Math.mulDiv(uint256(-value), INDEX_SCALE, borrowIndex, Math.Rounding.Ceil).toInt256();
+        // A value whose product with INDEX_SCALE overflows has no principal that fits 104 bits either: a
+        // checked overflow refuses what the principal's cast would.
+        if (value >= 0) return (uint256(value) * INDEX_SCALE / supplyIndex).toInt256();
+        return -((uint256(-value) * INDEX_SCALE + borrowIndex - 1) / borrowIndex).toInt256();
     }
 
     /// @notice Converts an annual WAD rate to a per-second WAD rate (rounded down).

@@ -7,23 +7,26 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 /// @notice Collateral valuation in base units and haircut arithmetic.
 /// @dev value = amount * price / 10**scaleExponent, where scaleExponent = tokenDecimals + feedDecimals -
 ///      baseDecimals. Values round down and requirements round up, so the protocol never overstates what an
-///      account is worth nor understates what it needs.
+///      account is worth nor understates what it needs. Values stay below 2^224 (`value`), so their portions
+///      need no 512-bit product either.
 library ValueLib {
     uint256 internal constant BPS = 10_000;
 
-    /// @notice Value of `amount` at `price`, rounded down.
+    /// @notice Value of `amount` at `price`, rounded down. `amount` must fit 96 bits (any balance the vault
+    ///         books does: an asset's total supplied is a uint96) and `price` 128 (`MAX_PRICE`), so the
+    ///         product cannot overflow.
     function value(uint256 amount, uint256 price, uint8 scaleExponent) internal pure returns (uint256) {
-        return Math.mulDiv(amount, price, 10 ** scaleExponent);
+        return amount * price / 10 ** scaleExponent;
     }
 
     /// @notice `v x bps / 10,000`, rounded up: a requirement.
     function portionUp(uint256 v, uint256 bps) internal pure returns (uint256) {
-        return Math.mulDiv(v, bps, BPS, Math.Rounding.Ceil);
+        return (v * bps + BPS - 1) / BPS;
     }
 
     /// @notice `v x bps / 10,000`, rounded down: a credit.
     function portionDown(uint256 v, uint256 bps) internal pure returns (uint256) {
-        return Math.mulDiv(v, bps, BPS);
+        return v * bps / BPS;
     }
 
     /// @notice Amount of collateral bought with `baseAmount` at `price` less `discountBps`, rounded down.

@@ -229,8 +229,10 @@ contract AsyncOrderModule is TradingBase {
     {
         _orders[orderId].status = ITradingModule.OrderStatus.Routed;
         Trader storage t = _traders[account];
+        bool wasTrading = _isTrading(account);
         t.openChildren += uint16(n);
         t.reservedMargin += reserved.toUint96();
+        _syncTrading(account, wasTrading);
         emit OrderRouted(orderId, account, firstChildId, n, reserved);
         // The reservation counts in `perpRisk`'s initial requirement: the account must still meet it.
         if (reserved != 0) _vault.settle(account, 0, true);
@@ -340,6 +342,8 @@ contract AsyncOrderModule is TradingBase {
             _closeChild(r.childId, c.orderId, f.account);
         }
         int256 cash = PerpMathLib.toBaseDown(_book(f), _baseUnit) - r.fee.toInt256();
+        // The child was open: the account traded until now.
+        _syncTrading(f.account, true);
         emit ChildFilled(r.childId, c.orderId, r.venueFillId, f.size, r.price, r.fee, released);
         _vault.settle(f.account, cash, increases);
     }
@@ -368,6 +372,7 @@ contract AsyncOrderModule is TradingBase {
             t.reservedMargin -= released.toUint96();
             t.openChildren -= 1;
             cs.status = status;
+            _syncTrading(account, true);
         } else {
             cs.status = ITradingModule.ChildStatus.Cancelled;
             emit ChildCancelled(childId, orderId);

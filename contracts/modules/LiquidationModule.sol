@@ -42,12 +42,19 @@ contract LiquidationModule is VaultBase {
     /// @dev Marks a price in a batch's cache that could not be read.
     uint256 internal constant UNUSABLE = type(uint256).max;
 
-    /// @dev State carried across one `liquidate` call so each feed is read and each total written once.
+    /// @dev State carried across one `liquidate` call so each asset's config and feed are read and each total
+    ///      written once. Arrays are indexed by asset; `balances` and `discounts` are the current account's,
+    ///      rewritten for each account (so memory does not grow with the batch).
     struct Batch {
         Market market;
         Totals totals;
-        uint256[] prices; // per asset: 0 until read, UNUSABLE if unreadable
-        uint256[] absorbed; // per asset, collateral moved to reserves
+        address[] assets; // read with the asset's price
+        IPrimeVault.AssetConfig[] configs; // read with the asset's price
+        uint256[] prices; // 0 until read, UNUSABLE if unreadable
+        uint256[] absorbed; // collateral moved to reserves
+        uint256[] balances; // the account's collateral
+        uint256[] values; // the value of the account's collateral before this liquidation
+        uint256[] discounts; // the account's discount on each asset, bps
         uint256 reward; // base owed to the caller
     }
 
@@ -56,6 +63,8 @@ contract LiquidationModule is VaultBase {
         int256 oldBalance;
         int256 balance;
         int256 equity;
+        uint256 collateralValue;
+        uint256 collateralMaintenance; // the collateral's part of the maintenance requirement
         uint256 maintenance;
         uint256 depthBps;
         uint256 penalties;
@@ -77,8 +86,13 @@ contract LiquidationModule is VaultBase {
         Batch memory batch = Batch({
             market: _market,
             totals: _totals,
+            assets: new address[](assetCount),
+            configs: new IPrimeVault.AssetConfig[](assetCount),
             prices: new uint256[](assetCount),
             absorbed: new uint256[](assetCount),
+            balances: new uint256[](assetCount),
+            values: new uint256[](assetCount),
+            discounts: new uint256[](assetCount),
             reward: 0
         });
         for (uint256 k; k < accounts.length; ++k) {
@@ -89,7 +103,7 @@ contract LiquidationModule is VaultBase {
         // Totals are kept in memory across the batch and written once.
         for (uint256 i; i < assetCount; ++i) {
             if (batch.absorbed[i] != 0) {
-                _assetStates[_collateralAssets[i]].totalSupplied -= batch.absorbed[i].toUint96();
+                _assetStates[batch.assets[i]].totalSupplied -= batch.absorbed[i].toUint96();
             }
         }
         if (batch.reward > 0) _creditReward(batch);
@@ -102,7 +116,7 @@ contract LiquidationModule is VaultBase {
     /// @dev Liquidates `account` if it is below its maintenance requirement; returns whether it did.
     function _liquidateAccount(address account, Batch memory batch) internal returns (bool) {
         Account memory acc = _accounts[account];
-        bool trading = _hasPositions(account);
+        bool trading = acc.trading;
         // Without debt or positions an account cannot be under its maintenance requirement.
         if (acc.principal >= 0 && !trading) return false;
 
@@ -110,13 +124,12 @@ contract LiquidationModule is VaultBase {
         AccountState memory pos;
         pos.balance = _presentValue(acc.principal, batch.market);
         pos.oldBalance = pos.balance;
-        (bool usable, CollateralSums memory sums) = _trySumCollateral(account, acc.assetsIn, batch.prices);
-        if (!usable) {
+        if (!_trySumCollateral(account, acc.assetsIn, pos, batch)) {
             emit LiquidationSkipped(account, abi.encodeWithSelector(OracleUnusable.selector));
             return false;
         }
         uint256 perpMaintenance = 0;
-        pos.equity = sums.value.toInt256() + pos.balance;
+        pos.equity = pos.collateralValue.toInt256() + pos.balance;
         if (trading) {
             // slither-disable-next-line unused-return (only PnL and the maintenance requirement are needed here)
             try _tradingModule.perpRisk(account) returns (int256 pnl, uint256, uint256 pm, bool) {
@@ -127,7 +140,7 @@ contract LiquidationModule is VaultBase {
                 return false;
             }
         }
-        pos.maintenance = sums.maintenanceRequirement + perpMaintenance;
+        pos.maintenance = pos.collateralMaintenance + perpMaintenance;
         pos.maxDiscountBps = BPS;
         if (acc.portfolio) (pos.maintenance, pos.maxDiscountBps) = _portfolioTerms(account, pos.maintenance);
         if (pos.equity >= pos.maintenance.toInt256()) return false;
@@ -136,8 +149,8 @@ contract LiquidationModule is VaultBase {
         if (acc.portfolio) {
             if (!_absorbBook(account, acc, pos, perpMaintenance, batch, trading)) return false;
         } else {
-            if (trading && !_absorbPositions(account, pos, sums, perpMaintenance)) return false;
-            if (!pos.positionsLeft && pos.balance < 0) _absorbCollateral(account, acc, sums, pos, batch);
+            if (trading && !_absorbPositions(account, pos, perpMaintenance)) return false;
+            if (!pos.positionsLeft && pos.balance < 0) _absorbCollateral(account, acc, pos, batch);
         }
         _finish(account, acc, pos, batch);
         return true;
@@ -175,10 +188,7 @@ contract LiquidationModule is VaultBase {
         for (uint256 i; acc.assetsIn >> i != 0; ++i) {
             // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
             if ((acc.assetsIn >> i) & 1 == 0) continue;
-            IPrimeVault.AssetConfig memory c = _assetConfigs[_collateralAssets[i]];
-            uint256 v =
-                ValueLib.value(_collateral[account][_collateralAssets[i]], batch.prices[i], c.scaleExponent);
-            discounts += ValueLib.portionUp(v, _legDiscountBps(c, batch.market, pos));
+            discounts += ValueLib.portionUp(batch.values[i], _setDiscount(i, batch, pos));
         }
         // With a cap, every leg's discount times its value adds up to at most the cap's share of maintenance.
         if (pos.maxDiscountBps < BPS) {
@@ -201,12 +211,10 @@ contract LiquidationModule is VaultBase {
 
     /// @dev Perp books first: the least equal fraction of every position that reaches the target moves to
     ///      the backstop. Returns false (and reports the account skipped) if the trading module refuses.
-    function _absorbPositions(
-        address account,
-        AccountState memory pos,
-        CollateralSums memory sums,
-        uint256 perpMaintenance
-    ) internal returns (bool) {
+    function _absorbPositions(address account, AccountState memory pos, uint256 perpMaintenance)
+        internal
+        returns (bool)
+    {
         // Each unit of maintenance margin moved to the backstop lowers the target by (1 + buffer) and costs
         // at most the perp penalty share in equity.
         uint256 relief = Math.mulDiv(
@@ -216,8 +224,8 @@ contract LiquidationModule is VaultBase {
             return false;
         }
         // The realized PnL replaced the unrealized; the absorbed margin left the requirement.
-        pos.equity = sums.value.toInt256() + pos.balance;
-        pos.maintenance = sums.maintenanceRequirement;
+        pos.equity = pos.collateralValue.toInt256() + pos.balance;
+        pos.maintenance = pos.collateralMaintenance;
         return true;
     }
 
@@ -256,11 +264,12 @@ contract LiquidationModule is VaultBase {
         batch.reward += ValueLib.portionDown(pos.penalties, batch.market.liquidatorShareBps);
         uint256 shortfall = writeOff ? uint256(-pos.balance) : 0;
         if (writeOff) batch.market.supplyIndex = _writeOffBadDebt(account, shortfall, batch);
-        _accounts[account] = Account({
-            principal: newPrincipal.toInt104(), assetsIn: acc.assetsIn, listed: true, portfolio: acc.portfolio
-        });
-        uint256 oldDebt = uint256(-_min(pos.oldBalance, 0));
-        uint256 newDebt = writeOff ? 0 : uint256(-_min(pos.balance, 0));
+        Account storage stored = _accounts[account];
+        stored.principal = newPrincipal.toInt104();
+        // A partial liquidation leaves every asset held: the mask is written only when a bit cleared.
+        if (stored.assetsIn != acc.assetsIn) stored.assetsIn = acc.assetsIn;
+        uint256 oldDebt = pos.oldBalance < 0 ? uint256(-pos.oldBalance) : 0;
+        uint256 newDebt = writeOff || pos.balance >= 0 ? 0 : uint256(-pos.balance);
         emit Liquidated(account, msg.sender, oldDebt > newDebt ? oldDebt - newDebt : 0, shortfall);
     }
 
@@ -269,7 +278,6 @@ contract LiquidationModule is VaultBase {
     function _absorbCollateral(
         address account,
         Account memory acc,
-        CollateralSums memory sums,
         AccountState memory pos,
         Batch memory batch
     ) internal {
@@ -277,14 +285,11 @@ contract LiquidationModule is VaultBase {
         for (uint256 i; acc.assetsIn >> i != 0; ++i) {
             // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
             if ((acc.assetsIn >> i) & 1 == 0) continue;
-            IPrimeVault.AssetConfig memory c = _assetConfigs[_collateralAssets[i]];
-            uint256 v =
-                ValueLib.value(_collateral[account][_collateralAssets[i]], batch.prices[i], c.scaleExponent);
-            uint256 perUnitBps = uint256(c.maintenanceHaircutBps) * (BPS + LIQUIDATION_TARGET_BUFFER_BPS)
-                / BPS - _legDiscountBps(c, batch.market, pos);
-            relief += v * perUnitBps / BPS;
+            uint256 perUnitBps = uint256(batch.configs[i].maintenanceHaircutBps)
+                * (BPS + LIQUIDATION_TARGET_BUFFER_BPS) / BPS - _setDiscount(i, batch, pos);
+            relief += batch.values[i] * perUnitBps / BPS;
         }
-        uint256 fraction = _fractionToTarget(pos.equity, sums.maintenanceRequirement, relief);
+        uint256 fraction = _fractionToTarget(pos.equity, pos.collateralMaintenance, relief);
         // slither-disable-next-line incorrect-equality (0 means the perp step already reached the target)
         if (fraction == 0) return;
         _absorbFraction(account, acc, pos, batch, fraction);
@@ -304,17 +309,17 @@ contract LiquidationModule is VaultBase {
         for (uint256 i; acc.assetsIn >> i != 0; ++i) {
             // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
             if ((acc.assetsIn >> i) & 1 == 0) continue;
-            address asset = _collateralAssets[i];
-            IPrimeVault.AssetConfig memory c = _assetConfigs[asset];
-            uint256 balance = _collateral[account][asset];
-            // Rounded up: absorbing a unit more never leaves the account short of its target.
-            uint256 amount =
-                fraction < WAD ? Math.mulDiv(balance, fraction, WAD, Math.Rounding.Ceil) : balance;
-            uint256 value = ValueLib.value(amount, batch.prices[i], c.scaleExponent);
-            uint256 credit = ValueLib.portionDown(value, BPS - _legDiscountBps(c, batch.market, pos));
+            address asset = batch.assets[i];
+            uint256 balance = batch.balances[i];
+            // Rounded up: absorbing a unit more never leaves the account short of its target. A balance fits
+            // 96 bits and a fraction 60, so the product cannot overflow.
+            uint256 amount = fraction < WAD ? (balance * fraction + WAD - 1) / WAD : balance;
+            uint256 value = ValueLib.value(amount, batch.prices[i], batch.configs[i].scaleExponent);
+            uint256 credit = ValueLib.portionDown(value, BPS - batch.discounts[i]);
             pos.balance += credit.toInt256();
             pos.penalties += value - credit;
             batch.absorbed[i] += amount;
+            batch.balances[i] = balance - amount;
             _collateral[account][asset] = balance - amount;
             // slither-disable-next-line incorrect-equality (all of that asset was absorbed: clear its bit)
             if (amount == balance) acc.assetsIn &= ~uint16(1 << i);
@@ -342,16 +347,19 @@ contract LiquidationModule is VaultBase {
                 reserves += venues;
             } catch {}
         }
-        for (uint256 i; i < _collateralAssets.length; ++i) {
+        for (uint256 i; i < batch.assets.length; ++i) {
             address asset = _collateralAssets[i];
             uint256 held = IERC20(asset).balanceOf(address(this))
                 - (_assetStates[asset].totalSupplied - batch.absorbed[i]);
             // slither-disable-next-line incorrect-equality (skips a feed read; a donation only adds to reserves)
             if (held == 0) continue;
-            IPrimeVault.AssetConfig memory c = _assetConfigs[asset];
-            uint256 price = _tryPrice(i, c, batch.prices);
+            // A donation cannot be worth more than the most the vault books of an asset; capping it keeps
+            // `ValueLib.value` within its bounds (and can only understate reserves).
+            held = Math.min(held, type(uint96).max);
+            uint256 price = _loadAsset(i, batch);
             // slither-disable-next-line incorrect-equality (UNUSABLE is a sentinel the cache stores, never a price)
             if (price == UNUSABLE) continue;
+            IPrimeVault.AssetConfig memory c = batch.configs[i];
             uint256 saleValue = ValueLib.value(held, price, c.scaleExponent);
             reserves += ValueLib.portionDown(saleValue, BPS - _storeFrontDiscount(c, m)).toInt256();
         }
@@ -369,37 +377,43 @@ contract LiquidationModule is VaultBase {
 
     // ================================================================== helpers
 
-    /// @dev `_sumCollateral` that reports an unusable price instead of reverting.
-    function _trySumCollateral(address account, uint16 assetsIn, uint256[] memory priceCache)
+    /// @dev Sums the value and maintenance requirement of `account`'s collateral into `pos` and its balances
+    ///      into the batch; false if a price is unusable (the account is then skipped, not the batch).
+    function _trySumCollateral(address account, uint16 assetsIn, AccountState memory pos, Batch memory batch)
         internal
         view
-        returns (bool usable, CollateralSums memory sums)
+        returns (bool)
     {
         for (uint256 i; assetsIn >> i != 0; ++i) {
             // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
             if ((assetsIn >> i) & 1 == 0) continue;
-            address asset = _collateralAssets[i];
-            IPrimeVault.AssetConfig memory c = _assetConfigs[asset];
-            uint256 price = _tryPrice(i, c, priceCache);
+            uint256 price = _loadAsset(i, batch);
             // slither-disable-next-line incorrect-equality (UNUSABLE is a sentinel the cache stores, never a price)
-            if (price == UNUSABLE) return (false, sums);
-            _addValue(sums, c, _collateral[account][asset], price);
+            if (price == UNUSABLE) return false;
+            IPrimeVault.AssetConfig memory c = batch.configs[i];
+            uint256 balance = _collateral[account][batch.assets[i]];
+            uint256 v = ValueLib.value(balance, price, c.scaleExponent);
+            batch.balances[i] = balance;
+            batch.values[i] = v;
+            pos.collateralValue += v;
+            pos.collateralMaintenance += ValueLib.portionUp(v, c.maintenanceHaircutBps);
         }
-        return (true, sums);
+        return true;
     }
 
-    function _tryPrice(uint256 index, IPrimeVault.AssetConfig memory c, uint256[] memory priceCache)
-        internal
-        view
-        returns (uint256 price)
-    {
-        price = priceCache[index];
-        // slither-disable-next-line incorrect-equality (0 marks a price not read yet in this call)
+    /// @dev Asset `index`'s price, reading its address, config and feed into the batch the first time.
+    function _loadAsset(uint256 index, Batch memory batch) internal view returns (uint256 price) {
+        price = batch.prices[index];
+        // slither-disable-next-line incorrect-equality (0 marks an asset not read yet in this call)
         if (price == 0) {
+            address asset = _collateralAssets[index];
+            IPrimeVault.AssetConfig memory c = _assetConfigs[asset];
+            batch.assets[index] = asset;
+            batch.configs[index] = c;
             price = OracleLib.tryRead(c.feed, c.maxStaleness);
             // slither-disable-next-line incorrect-equality (tryRead's 0 is an unusable answer)
             if (price == 0) price = UNUSABLE;
-            priceCache[index] = price;
+            batch.prices[index] = price;
         }
     }
 
@@ -418,19 +432,22 @@ contract LiquidationModule is VaultBase {
         pure
         returns (uint256)
     {
-        uint256 floor = ValueLib.portionUp(
-            c.liquidationPenaltyBps, uint256(m.storeFrontShareBps) + m.liquidatorShareBps
-        );
-        return Math.min(c.liquidationPenaltyBps, depthBps > floor ? depthBps : floor);
+        uint256 penalty = c.liquidationPenaltyBps;
+        uint256 floor = ValueLib.portionUp(penalty, uint256(m.storeFrontShareBps) + m.liquidatorShareBps);
+        uint256 discount = depthBps > floor ? depthBps : floor;
+        return discount < penalty ? discount : penalty;
     }
 
-    /// @dev `_discountBps` within the account's cap (none under the standard rule).
-    function _legDiscountBps(IPrimeVault.AssetConfig memory c, Market memory m, AccountState memory pos)
+    /// @dev Sets and returns the account's discount on asset `i`: `_discountBps` within the account's cap
+    ///      (none under the standard rule).
+    function _setDiscount(uint256 i, Batch memory batch, AccountState memory pos)
         internal
         pure
-        returns (uint256)
+        returns (uint256 d)
     {
-        return Math.min(_discountBps(c, m, pos.depthBps), pos.maxDiscountBps);
+        d = _discountBps(batch.configs[i], batch.market, pos.depthBps);
+        if (d > pos.maxDiscountBps) d = pos.maxDiscountBps;
+        batch.discounts[i] = d;
     }
 
     /// @dev The least fraction (WAD, rounded up) of a `relief` that lifts `equity` to the target over
@@ -454,11 +471,13 @@ contract LiquidationModule is VaultBase {
     /// @dev Moves the batch's supply and borrow totals from `acc`'s principal to `newPrincipal`.
     function _setPrincipalInBatch(Account memory acc, int256 newPrincipal, Batch memory batch) internal pure {
         Totals memory t = batch.totals;
-        t.supplyPrincipal =
-            (uint256(t.supplyPrincipal) + _positive(newPrincipal) - _positive(acc.principal)).toUint104();
-        t.borrowPrincipal = (uint256(t.borrowPrincipal) + _positive(-newPrincipal)
-                - _positive(-int256(acc.principal)))
-        .toUint104();
+        int256 old = acc.principal;
+        uint256 supply = uint256(t.supplyPrincipal) + (newPrincipal > 0 ? uint256(newPrincipal) : 0)
+            - (old > 0 ? uint256(old) : 0);
+        uint256 borrow = uint256(t.borrowPrincipal) + (newPrincipal < 0 ? uint256(-newPrincipal) : 0)
+            - (old < 0 ? uint256(-old) : 0);
+        t.supplyPrincipal = supply.toUint104();
+        t.borrowPrincipal = borrow.toUint104();
     }
 
     /// @dev Credits the batch's reward to the caller's base balance; totals stay in the batch.
@@ -472,9 +491,5 @@ contract LiquidationModule is VaultBase {
         acc.principal = newPrincipal.toInt104();
         _list(msg.sender, acc);
         emit LiquidatorRewarded(msg.sender, batch.reward);
-    }
-
-    function _min(int256 a, int256 b) internal pure returns (int256) {
-        return a < b ? a : b;
     }
 }

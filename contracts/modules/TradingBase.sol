@@ -156,6 +156,20 @@ abstract contract TradingBase is
         return _venues[venue];
     }
 
+    /// @dev Whether `account` holds a position or an open child order: what the vault records (`setTrading`).
+    function _isTrading(address account) internal view returns (bool) {
+        Trader storage t = _traders[account];
+        return t.openSlots != 0 || t.openChildren != 0;
+    }
+
+    /// @dev Tells the vault if `account` started or stopped trading since it was `wasTrading`. Called after
+    ///      every change of its slots or open children and before the vault settles it, whose health check
+    ///      reads the record.
+    function _syncTrading(address account, bool wasTrading) internal {
+        bool trading = _isTrading(account);
+        if (trading != wasTrading) _vault.setTrading(account, trading);
+    }
+
     function _setSlot(address account, uint256 slot, bool open) internal {
         uint16 bit = uint16(1 << slot);
         uint16 current = _traders[account].openSlots;

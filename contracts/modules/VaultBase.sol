@@ -28,6 +28,7 @@ abstract contract VaultBase is AccessControl, ReentrancyGuardTransient, IPrimeVa
         uint16 assetsIn; // bit i set: holds collateral asset i
         bool listed; // in `_accountList`
         bool portfolio; // margined by the portfolio rule (`_portfolioMargin`) instead of haircuts and perp margins
+        bool trading; // holds positions or open child orders at the trading module (kept by it: `setTrading`)
     }
 
     struct AssetState {
@@ -225,10 +226,6 @@ abstract contract VaultBase is AccessControl, ReentrancyGuardTransient, IPrimeVa
             acc.listed = true;
             _accountList.push(account);
         }
-    }
-
-    function _hasPositions(address account) internal view returns (bool) {
-        return address(_tradingModule) != address(0) && _tradingModule.hasOpenPositions(account);
     }
 
     function _perpRisk(address account) internal view returns (int256, uint256, uint256, bool) {

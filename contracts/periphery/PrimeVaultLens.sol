@@ -134,7 +134,8 @@ contract PrimeVaultLens {
 
     /// @dev Reads the vault's part from its storage in two `extSloads` calls per page (the accounts' records,
     ///      the collateral they hold) instead of a call per account and asset, zero balances included; positions
-    ///      come from the trading module's view, one call per account. The slots follow PrimeVault's layout of
+    ///      come from the trading module's view, one call per account the vault records as trading. The slots
+    ///      follow PrimeVault's layout of
     ///      this version (`forge inspect PrimeVault storageLayout`); the lens's tests compare every field with
     ///      the contracts' own views.
     function _page(IPrimeVault vault, address[] memory touched, uint256 offset, uint256 limit)
@@ -148,18 +149,23 @@ contract PrimeVaultLens {
         for (uint256 k; k < page.length; ++k) {
             page[k].account = k < touched.length ? touched[k] : listed[k - touched.length];
         }
-        _readBalances(vault, page);
+        bool[] memory tradingAccounts = _readBalances(vault, page);
         ITradingModule trading = ITradingModule(vault.tradingModule());
-        if (address(trading) != address(0)) {
-            for (uint256 k; k < page.length; ++k) {
+        for (uint256 k; k < page.length; ++k) {
+            if (tradingAccounts[k]) {
                 (page[k].openSlots, page[k].positions) = trading.positionsOf(page[k].account);
             }
         }
     }
 
     /// @dev Base balances (present value at the accrued indexes, rounded as `baseBalanceOf`) and the collateral
-    ///      balances of the assets each account's mask says it holds (the others are zero).
-    function _readBalances(IPrimeVault vault, AccountSnapshot[] memory page) private view {
+    ///      balances of the assets each account's mask says it holds (the others are zero). Returns which
+    ///      accounts the vault records as trading.
+    function _readBalances(IPrimeVault vault, AccountSnapshot[] memory page)
+        private
+        view
+        returns (bool[] memory tradingAccounts)
+    {
         address[] memory assets = vault.collateralAssets();
         IPrimeVault.MarketState memory market = vault.marketState();
         bytes32[] memory slots = new bytes32[](page.length);
@@ -169,10 +175,12 @@ contract PrimeVaultLens {
         bytes32[] memory records = IExtSloads(address(vault)).extSloads(slots);
         uint256 held = 0;
         uint256[] memory masks = new uint256[](page.length);
+        tradingAccounts = new bool[](page.length);
         for (uint256 k; k < page.length; ++k) {
             uint256 record = uint256(records[k]);
-            // Account: int104 principal, then uint16 assetsIn.
+            // Account: int104 principal, uint16 assetsIn, then bools listed, portfolio and trading.
             int256 principal = int104(uint104(record));
+            tradingAccounts[k] = (record >> 136) & 1 == 1;
             page[k].baseBalance = InterestLib.presentValue(principal, market.supplyIndex, market.borrowIndex);
             masks[k] = (record >> 104) & ((1 << assets.length) - 1);
             held += MathLib.popCount(masks[k]);

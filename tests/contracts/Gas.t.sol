@@ -54,11 +54,11 @@ contract GasTest is VaultFixture {
         _liquidateBatch(10);
     }
 
-    /// @dev Partial liquidation (one collateral asset, base debt, no positions): the issue's target is 60,000
-    ///      per account in a batch of 50 (Aave v4's single liquidation: 339,880; Aave v3: 340,429).
+    /// @dev Partial liquidation (one collateral asset, base debt, no positions): at most 30,000 per account in
+    ///      a batch of 50, so a 30,000,000-gas block holds 1,000 (Aave v4's single liquidation: 339,880).
     function test_gas_liquidate50() public {
         uint256 gasUsed = _liquidateBatch(50);
-        assertLe(gasUsed / 50, 60_000, "partial liquidation gas per account in a batch of 50");
+        assertLe(gasUsed / 50, 30_000, "partial liquidation gas per account in a batch of 50");
     }
 
     /// @dev What the core/module split costs: an empty batch is the delegatecall to the liquidation module
@@ -69,7 +69,10 @@ contract GasTest is VaultFixture {
         vm.snapshotGasLastCall(GROUP, "liquidate: empty batch");
     }
 
+    /// @dev The keeper has been paid before, as a running keeper has: its first reward lists its account and
+    ///      writes a fresh balance slot (about 40,000 gas once), which is not a cost per account liquidated.
     function _liquidateBatch(uint256 n) internal returns (uint256 gasUsed) {
+        _deposit(keeper, keeper, usdc, 1e6);
         address[] memory list = new address[](n);
         for (uint256 i; i < n; ++i) {
             list[i] = address(uint160(0x10000 + i * 0x100));

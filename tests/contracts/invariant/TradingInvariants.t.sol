@@ -68,6 +68,15 @@ contract TradingInvariantsTest is PortfolioFixture {
         }
     }
 
+    /// @dev The vault's record of who trades, which its health checks and liquidation read instead of the
+    ///      trading module, is the trading module's own state.
+    function invariant_theVaultKnowsWhoTrades() public view {
+        for (uint256 a; a < handler.actorCount(); ++a) {
+            address actor = handler.actors(a);
+            assertEq(_vaultRecordsTrading(actor), trading.hasOpenPositions(actor), "trading record");
+        }
+    }
+
     /// @dev The handler's asynchronous actions do what they say: a commit, a fill on the account, a
     ///      rejection and a late fill to the backstop, an expiry.
     function test_handlerRunsTheAsynchronousLifecycle() public {

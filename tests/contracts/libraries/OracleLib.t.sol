@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {Test} from "forge-std/Test.sol";
 
 import {IPrimeVaultErrors} from "../../../contracts/interfaces/IPrimeVaultErrors.sol";
+import {MAX_PRICE} from "../../../contracts/libraries/ConstantsLib.sol";
 import {MockPriceFeed} from "../../../contracts/devnet/mocks/MockPriceFeed.sol";
 import {OracleLibHarness} from "./harnesses/OracleLibHarness.sol";
 
@@ -139,8 +140,22 @@ contract OracleLibTest is Test {
     function test_read_smallestAndLargestPositiveAnswers() public {
         feed.setAnswer(1);
         assertEq(lib.read(address(feed), STALENESS), 1);
+        feed.setAnswer(int256(MAX_PRICE));
+        assertEq(lib.read(address(feed), STALENESS), MAX_PRICE);
+    }
+
+    /// @dev An answer above `MAX_PRICE` is a broken feed: refused like a non-positive one, so that no value
+    ///      computed from a price can overflow (and stop a liquidation batch).
+    function test_read_answerAboveMaxPriceRevertsInvalid() public {
+        int256 tooHigh = int256(MAX_PRICE) + 1;
+        feed.setAnswer(tooHigh);
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.OracleInvalidPrice.selector, address(feed), tooHigh)
+        );
+        lib.read(address(feed), STALENESS);
+        assertEq(lib.tryRead(address(feed), STALENESS), 0);
         feed.setAnswer(type(int256).max);
-        assertEq(lib.read(address(feed), STALENESS), uint256(type(int256).max));
+        assertEq(lib.tryRead(address(feed), STALENESS), 0);
     }
 
     function test_read_revertingFeedReverts() public {
@@ -158,7 +173,7 @@ contract OracleLibTest is Test {
         uint256 updatedAt = block.timestamp - age;
         feed.setRoundData(answer, updatedAt);
 
-        if (answer <= 0) {
+        if (answer <= 0 || uint256(answer) > MAX_PRICE) {
             vm.expectRevert(
                 abi.encodeWithSelector(IPrimeVaultErrors.OracleInvalidPrice.selector, address(feed), answer)
             );
@@ -220,7 +235,7 @@ contract OracleLibTest is Test {
         } catch {
             assertEq(tried, 0);
         }
-        assertEq(tried != 0, answer > 0 && age <= maxStaleness);
+        assertEq(tried != 0, answer > 0 && uint256(answer) <= MAX_PRICE && age <= maxStaleness);
     }
 
     /// @dev A feed address without code answers with empty return data.

@@ -52,10 +52,15 @@ contract ValueLibTest is Test {
         assertEq(ValueLib.value(123, 456, 0), 123 * 456);
     }
 
-    function test_value_maxValuesDoNotOverflowIntermediately() public pure {
-        // amount x price exceeds 2**256 but the quotient fits: mulDiv keeps the 512-bit product.
-        assertEq(ValueLib.value(type(uint256).max, 1e77, 77), type(uint256).max);
-        assertEq(ValueLib.value(type(uint256).max, 1e18, 18), type(uint256).max);
+    /// @dev The documented bounds (an amount of 96 bits, a price of 128) are exact; beyond them the product
+    ///      overflows and reverts, never wraps.
+    function test_value_atItsBounds() public {
+        uint256 amount = type(uint96).max;
+        uint256 price = type(uint128).max;
+        assertEq(ValueLib.value(amount, price, 0), amount * price);
+        assertEq(ValueLib.value(amount, price, 18), amount * price / 1e18);
+        vm.expectRevert(stdError.arithmeticError);
+        lib.value(type(uint256).max, 2, 18);
     }
 
     function test_value_overflowingResultReverts() public {
@@ -139,16 +144,19 @@ contract ValueLibTest is Test {
         assertEq(ValueLib.portionDown(12_345, BPS), 12_345);
     }
 
-    function test_portion_maxValues() public {
-        assertEq(ValueLib.portionUp(type(uint256).max, BPS), type(uint256).max);
-        assertEq(ValueLib.portionDown(type(uint256).max, BPS), type(uint256).max);
-        // max x 50% = 2**255 - 0.5: 2**255 up, 2**255 - 1 down.
-        assertEq(ValueLib.portionUp(type(uint256).max, 5000), 2 ** 255);
-        assertEq(ValueLib.portionDown(type(uint256).max, 5000), 2 ** 255 - 1);
+    /// @dev Every value the protocol computes is below 2^224 (`ValueLib.value`'s bounds): exact up there; a
+    ///      product past 2^256 reverts, never wraps.
+    function test_portion_largeValues() public {
+        uint256 v = 2 ** 224 - 1;
+        assertEq(ValueLib.portionUp(v, BPS), v);
+        assertEq(ValueLib.portionDown(v, BPS), v);
+        // (2^224 - 1) x 50% = 2^223 - 0.5: 2^223 up, 2^223 - 1 down.
+        assertEq(ValueLib.portionUp(v, 5000), 2 ** 223);
+        assertEq(ValueLib.portionDown(v, 5000), 2 ** 223 - 1);
         vm.expectRevert(stdError.arithmeticError);
-        lib.portionUp(type(uint256).max, BPS + 1);
+        lib.portionUp(type(uint256).max, BPS);
         vm.expectRevert(stdError.arithmeticError);
-        lib.portionDown(type(uint256).max, BPS + 1);
+        lib.portionDown(type(uint256).max, 2);
     }
 
     function testFuzz_portion_upAndDownBracketTheExactValue(uint256 v, uint256 bps) public pure {

@@ -77,6 +77,13 @@ abstract contract VaultFixture is Test {
         _borrow(who, who, debt);
     }
 
+    /// @dev The vault's own record of whether `account` trades (`Account.trading`: bit 136 of its record in
+    ///      the `_accounts` mapping, storage slot 9), read as its health checks and liquidation read it.
+    function _vaultRecordsTrading(address account) internal view returns (bool) {
+        uint256 record = uint256(vm.load(address(vault), keccak256(abi.encode(account, uint256(9)))));
+        return (record >> 136) & 1 == 1;
+    }
+
     function _setEthPrice(int256 price) internal {
         ethFeed.setAnswer(price);
     }
