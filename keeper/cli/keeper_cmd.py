@@ -18,7 +18,7 @@ from eth_typing import ChecksumAddress
 
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.params import ADDRESS, JSON_OPTION
-from keeper.client.portfolio import PortfolioMarginClient
+from keeper.cli.risk_report import read_account_risk, risk_document
 from keeper.connectors.rabbitx.client import Credentials, RabbitXClient
 from keeper.daemon.config import JOBS, KeeperConfig, load_config
 from keeper.daemon.runner import Keeper
@@ -27,8 +27,7 @@ from keeper.jobs.haircuts import HaircutJob
 from keeper.jobs.roles import check_roles
 from keeper.liquidator import arrays, risk_parameters
 from keeper.risk.haircuts import HaircutProposal
-from keeper.risk.health import exact_health
-from keeper.risk.portfolio import SCENARIO_LABELS, Layout, exact_portfolio, explain_lines
+from keeper.risk.portfolio import explain_lines
 from keeper.risk.stress import StressResult, parse_shocks, shocked, stress
 from keeper.units import format_units, plain_units
 from keeper.wiring import wire
@@ -368,54 +367,17 @@ def explain_command(ctx: CliContext, account: ChecksumAddress, config_path: Path
     """
     config = _keeper_config(ctx, config_path, need_key=False, metrics_port="off", jobs=())
     clients = wire(config, sign=False).clients
-    deployment = clients.deployment
-    block = clients.w3.eth.block_number
-    params = risk_parameters(clients, block)
-    vault = clients.vault
-    base = vault.base_balance(account)
-    balances = [vault.collateral_balance(account, t.symbol, block) for t in deployment.collateral]
-    entries = clients.trading.book_entries(account, block) if clients.trading is not None else []
-    positions = [(slot, e.size, e.entry_price, e.funding_index) for slot, e in entries]
-    standard = exact_health(base, balances, params, positions)
-    if deployment.portfolio is not None:
-        on_chain = PortfolioMarginClient(clients.w3, deployment)
-        rule, layout = on_chain.rule(block)
-        mode = "portfolio" if vault.portfolio_mode(account, block) else "standard"
-    else:
-        layout = Layout.from_symbols([t.symbol for t in deployment.collateral], [m.ticker for m in deployment.markets])
-        rule, mode = layout.params(), "standard"
-    book = exact_portfolio(balances, positions, params, layout, rule)
-    decimals, symbol = deployment.base.decimals, deployment.base.symbol
+    risk = read_account_risk(clients, account)
+    base = clients.deployment.base
     if as_json:
-
-        def units(value: int) -> str:
-            return plain_units(value, decimals)
-
-        document = {
-            "account": account,
-            "block": block,
-            "symbol": symbol,
-            "equity": units(standard.equity),
-            "margined_by": mode,
-            "standard": {
-                "initial": units(standard.initial_requirement),
-                "maintenance": units(standard.maintenance_requirement),
-            },
-            "portfolio": {
-                "initial": units(book.initial),
-                "maintenance": units(book.maintenance),
-                "scan": units(book.scan),
-                "charges": units(book.charges),
-                "worst": {layout.underlyings[r.underlying]: SCENARIO_LABELS[r.worst] for r in book.underlyings},
-            },
-        }
-        click.echo(json.dumps(document, indent=2))
+        click.echo(json.dumps(risk_document(risk, base), indent=2))
         return
+    standard, book = risk.standard, risk.book
 
     def amount(units: int) -> str:
-        return f"{format_units(units, decimals, 2)} {symbol}"
+        return f"{format_units(units, base.decimals, 2)} {base.symbol}"
 
-    click.echo(f"account {account} at block {block}, margined by the {mode} rule")
+    click.echo(f"account {account} at block {risk.block}, margined by the {risk.margined_by} rule")
     click.echo(f"equity                        {amount(standard.equity)}")
     click.echo(
         f"standard rule                 initial {amount(standard.initial_requirement)}, "
@@ -425,7 +387,7 @@ def explain_command(ctx: CliContext, account: ChecksumAddress, config_path: Path
     if standard.maintenance_requirement:
         change = book.maintenance / standard.maintenance_requirement - 1
         click.echo(f"portfolio rule needs          {abs(change):.1%} {'more' if change > 0 else 'less'} maintenance")
-    for line in explain_lines(book, layout, rule, decimals):
+    for line in explain_lines(book, risk.layout, risk.rule, base.decimals):
         click.echo(f"  {line}")
 
 

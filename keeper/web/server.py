@@ -3,9 +3,10 @@
 The page talks to the chain itself (viem, over the RPC URL in `/config.json`, signing in the user's wallet); the
 server only hands it what the Python package already has: the ABIs it ships (`/abi/NAME.json`), the deployment's
 addresses (`/config.json`, read again on every request so a restarted devnet is picked up), the quotes and routed
-split of `primevault quotes` (`/api/quotes`), the CLI's one-line explanation of a revert (`/api/explain`) and the
-keeper's scan of every account for those closest to liquidation (`/api/riskiest`), so that the page, the CLI and
-the keeper route, explain and judge alike from one implementation.
+split of `primevault quotes` (`/api/quotes`), the CLI's one-line explanation of a revert (`/api/explain`), the
+keeper's scan of every account for those closest to liquidation (`/api/riskiest`) and a sub-account's requirement
+under both rules with the portfolio rule's scenario grid (`/api/portfolio`, what `primevault risk explain --json`
+prints), so that the page, the CLI and the keeper route, explain and judge alike from one implementation.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from keeper.chain.revert import error_decoder
 from keeper.chain.transactions import GAS_MARGIN_FIXED, GAS_MARGIN_PERCENT
 from keeper.cli.explain import explain
 from keeper.cli.quotes import decimal_text, quote_document
+from keeper.cli.risk_report import read_account_risk, risk_document
 from keeper.client.clients import Clients
 from keeper.exceptions import ConfigError, InputError, PrimeVaultError, TransactionReverted
 from keeper.follower import AccountFollower
@@ -89,6 +91,7 @@ def build_app(settings: WebSettings) -> web.Application:
     app.router.add_get("/api/quotes", _quotes)
     app.router.add_post("/api/explain", _explain)
     app.router.add_get("/api/riskiest", _riskiest)
+    app.router.add_get("/api/portfolio", _portfolio)
     app.router.add_static("/assets/", settings.dist / "assets")
     return app
 
@@ -196,6 +199,18 @@ async def _riskiest(request: web.Request) -> web.Response:
         for row, ratio in closest
     ]
     return web.json_response({"block": found.block, "exposed": exposed, "accounts": accounts})
+
+
+async def _portfolio(request: web.Request) -> web.Response:
+    """`risk_document` for `?account=0x...`: both rules' requirements and the scenario grid."""
+    settings = request.app[SETTINGS]
+    text = request.query.get("account", "")
+    if not Web3.is_address(text):
+        raise InputError(f"account {text!r} is not an address: pass ?account=0x... (40 hex digits)")
+    deployment = settings.deployment()
+    clients = Clients.build(settings.w3, deployment)
+    risk = await asyncio.to_thread(read_account_risk, clients, Web3.to_checksum_address(text))
+    return web.json_response(risk_document(risk, deployment.base))
 
 
 async def _explain(request: web.Request) -> web.Response:

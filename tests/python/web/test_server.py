@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from web3 import Web3
 
 from keeper.cli.main import cli
 from keeper.cli.web import DEFAULT_DIST
+from keeper.client.portfolio import PortfolioMarginClient
 from keeper.client.vault import sub_account
 from keeper.devnet.deploy import seed_local_liquidity
 from keeper.web.server import WebSettings, serving_in_thread
@@ -81,6 +83,31 @@ def test_the_riskiest_accounts_come_from_the_keepers_scan_lowest_first(chain: Ch
         and abs(int(row["maintenance"]) - health.maintenance_requirement) <= 1
     )
     assert row["ratio"] == pytest.approx(health.equity / health.maintenance_requirement)
+
+
+def test_the_scenario_grid_is_the_portfolio_rule_on_chain(chain: Chain) -> None:
+    vault = chain.client(0)
+    me = sub_account(chain.account(0).address, 3)
+    chain.mint(0, "WETH", 2)
+    vault.deposit(me, "WETH", 2 * 10**18)
+    with serving_in_thread(WebSettings(chain.deployment_file, chain.url, DEFAULT_DIST)) as url:
+        status, answer = fetch(f"{url}/api/portfolio?account={me}")
+        bad = fetch(f"{url}/api/portfolio?account=0x1234")
+    assert bad[0] == 400 and "is not an address" in bad[1]["error"]
+    assert status == 200 and answer["margined_by"] == "standard"
+    portfolio = answer["portfolio"]
+    (eth,) = portfolio["grid"]
+    assert eth["underlying"] == "ETH" and len(eth["losses"]) == len(portfolio["scenarios"]) == 9
+    losses = [float(loss) for loss in eth["losses"]]
+    assert eth["worst"] == portfolio["scenarios"][losses.index(max(losses))]
+    assert losses[portfolio["scenarios"].index("+S")] < 0, "collateral gains when its price rises"
+    (leg,) = eth["legs"]
+    assert leg["leg"] == "WETH collateral" and float(leg["loss"]) == max(losses)
+    assert chain.deployment.portfolio is not None
+    initial, maintenance = PortfolioMarginClient(chain.w3, chain.deployment).requirements(me)
+    decimals = chain.deployment.base.decimals
+    assert Decimal(portfolio["initial"]) == Decimal(initial).scaleb(-decimals)
+    assert Decimal(portfolio["maintenance"]) == Decimal(maintenance).scaleb(-decimals)
 
 
 @pytest.mark.parametrize(

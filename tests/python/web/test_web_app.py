@@ -91,6 +91,7 @@ def test_connect_deposit_borrow_trade_close_repay_withdraw(
     assert held == 1
     page.get_by_role("tab", name="Portfolio").click()
     expect(page.get_by_test_id("positions")).to_contain_text("ETH-USD")
+    expect(page.get_by_test_id("grid")).to_contain_text("ETH")
     screenshot("portfolio")
     page.get_by_role("tab", name="Trade").click()
 
@@ -282,6 +283,11 @@ def test_portfolio_mode_is_switched_on_and_refused_off_when_the_standard_rule_is
     )
     expect(page.get_by_test_id("margin-mode")).to_contain_text("portfolio rule")
     expect(page.get_by_test_id("initial-requirement")).to_contain_text("3,750.00")
+    # The grid that decides: one underlying, its worst scenario marked, the same initial requirement.
+    expect(page.get_by_test_id("scenario-grid")).to_contain_text("(initial 3,750.00 USDC =")
+    expect(page.get_by_test_id("grid").locator("tbody tr")).to_have_count(1)
+    expect(page.get_by_test_id("grid").locator("td.worst")).to_have_count(1)
+    expect(page.get_by_test_id("scenario-grid")).to_contain_text("WETH collateral loses")
     assert vault.portfolio_mode(me)
 
     act(page, "borrow", "25000")

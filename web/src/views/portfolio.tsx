@@ -1,6 +1,7 @@
 import type { AppContext } from "../app";
 import { formatAmount, formatPrice, wadToBase } from "../units";
 import { HealthFigures, money, Reason, usd } from "./common";
+import { ScenarioGrid } from "./grid";
 
 export function PortfolioView({ ctx }: { ctx: AppContext }) {
   const { config, portfolio, abis } = ctx;
@@ -79,7 +80,7 @@ export function PortfolioView({ ctx }: { ctx: AppContext }) {
       </div>
       <p class="note">
         A liquidation price is where that price alone, every other price held, brings equity down to the maintenance
-        requirement; none means no price of that asset alone can{mode ? " (under the standard rule: in portfolio mode see `primevault risk explain`)" : ""}.
+        requirement; none means no price of that asset alone can{mode ? " (under the standard rule: in portfolio mode the scenario grid below decides)" : ""}.
       </p>
       <h2>Perp positions</h2>
       {portfolio.positions.length === 0 ? (
@@ -118,7 +119,7 @@ export function PortfolioView({ ctx }: { ctx: AppContext }) {
             <p class="note" key={l.ticker}>
               {l.ticker} net {formatAmount(l.size, 18)}:{" "}
               {mode
-                ? "in portfolio mode the grid decides: see `primevault risk explain`"
+                ? "in portfolio mode the scenario grid below decides"
                 : l.liquidationPrice === null
                   ? "no mark of this market alone liquidates the account"
                   : `liquidation at a mark of ${usd(l.liquidationPrice)}`}
@@ -126,6 +127,8 @@ export function PortfolioView({ ctx }: { ctx: AppContext }) {
           ))}
         </div>
       )}
+      <h2>{mode ? "Scenario grid" : "Scenario grid (what portfolio mode would need)"}</h2>
+      <ScenarioGrid ctx={ctx} />
       <h2>Orders</h2>
       {portfolio.orders.length === 0 ? (
         <p class="hint">No orders yet.</p>
