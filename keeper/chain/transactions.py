@@ -44,6 +44,19 @@ POOL_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
+class EncodedCall:
+    """A call whose calldata the caller encoded itself: for hot paths where web3's contract layer (which validates
+    and checksums every argument, again for each use) costs more than the call; a 300-account liquidation batch
+    takes about 60 ms to encode through it and 3 ms with eth_abi."""
+
+    to: ChecksumAddress
+    data: bytes
+
+
+Call = ContractFunction | EncodedCall
+
+
+@dataclass(frozen=True)
 class SentTransaction:
     """One signed transaction this sender broadcast (a replacement shares its nonce)."""
 
@@ -136,13 +149,15 @@ class Sender:
     def address(self) -> ChecksumAddress:
         return self.account.address
 
-    def call(self, action: str, fn: ContractFunction, gas: int | None = None) -> Any:
+    def call(self, action: str, fn: Call, gas: int | None = None) -> Any:
         """Runs `fn` as an `eth_call` from this sender (within `gas`, if given); raises `TransactionReverted` on a
-        revert."""
+        revert. Returns the decoded result, or the raw returndata of an `EncodedCall`."""
         params: TxParams = {"from": self.address}
         if gas is not None:
             params["gas"] = gas
         try:
+            if isinstance(fn, EncodedCall):
+                return self.w3.eth.call({**params, "to": fn.to, "data": HexBytes(fn.data)})
             return fn.call(params)
         except (ContractLogicError, Web3RPCError) as exc:
             raise self._reverted(action, exc) from None
@@ -159,7 +174,7 @@ class Sender:
         return receipt
 
     def transact_all(
-        self, action: str, fns: Sequence[ContractFunction], gas: Sequence[int | None] | None = None
+        self, action: str, fns: Sequence[Call], gas: Sequence[int | None] | None = None
     ) -> list[TxReceipt | TransactionReverted]:
         """Sends each call as soon as it is simulated, without waiting for the ones before it to be mined
         (consecutive nonces, so that they can share a block), then waits for each in nonce order, replacing
@@ -207,7 +222,7 @@ class Sender:
 
     # ------------------------------------------------------------------ sending
 
-    def _prepare(self, action: str, fn: ContractFunction, gas: int | None, fees: TxParams) -> TxParams:
+    def _prepare(self, action: str, fn: Call, gas: int | None, fees: TxParams) -> TxParams:
         """Simulates `fn` and builds its transaction: the gas estimate is the simulation (a revert comes back
         decoded from it), with a margin; a given gas limit skips the estimate, so `eth_call` simulates."""
         params: TxParams = {"from": self.address, "chainId": self._chain_id, **fees}
@@ -215,14 +230,19 @@ class Sender:
             self.call(action, fn, gas)
             params["gas"] = gas
         try:
-            tx = fn.build_transaction(params)
+            if isinstance(fn, EncodedCall):
+                tx: TxParams = {**params, "to": fn.to, "data": HexBytes(fn.data)}
+                if gas is None:
+                    tx["gas"] = self.w3.eth.estimate_gas(tx)
+            else:
+                tx = fn.build_transaction(params)
         except (ContractLogicError, Web3RPCError) as exc:
             raise self._reverted(action, exc) from None
         if gas is None:  # unused gas is not charged; the margin only reserves block space
             tx["gas"] = tx["gas"] * GAS_MARGIN_PERCENT // 100 + GAS_MARGIN_FIXED
         return tx
 
-    def _prepare_within(self, action: str, fn: ContractFunction, limit: int, fees: TxParams) -> TxParams:
+    def _prepare_within(self, action: str, fn: Call, limit: int, fees: TxParams) -> TxParams:
         """`_prepare` at `limit` if `fn` runs within it (one `eth_call` at that limit), else with an estimate, which
         reports the revert if `fn` fails at any limit. Any failure at the limit sends it to the estimate: running out
         of gas inside a call can surface as that call's revert (OpenZeppelin's `Address` says `FailedCall()` for a

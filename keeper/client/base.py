@@ -17,7 +17,7 @@ from web3.types import BlockIdentifier, TxReceipt
 
 from keeper.chain.artifacts import load_artifact
 from keeper.chain.revert import error_decoder, revert_data
-from keeper.chain.transactions import Sender
+from keeper.chain.transactions import Call, Sender
 from keeper.exceptions import PrimeVaultError, TransactionReverted
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class ContractClient:
         return self.signer().transact(action, fn, gas=gas)
 
     def send_all(
-        self, action: str, fns: Sequence[ContractFunction], gas: Sequence[int | None] | None = None
+        self, action: str, fns: Sequence[Call], gas: Sequence[int | None] | None = None
     ) -> list[TxReceipt | TransactionReverted]:
         """Sends every call before waiting for any (consecutive nonces, so that they can share a block); `gas` is a
         limit per call to try first (`Sender.transact_all`)."""

@@ -75,6 +75,20 @@ def _open_loans(chain: Chain, fractions: list[float]) -> list[str]:
     return accounts
 
 
+def test_a_batch_reports_what_it_wrote_off(chain: Chain) -> None:
+    """An account whose debt outgrows its collateral is absorbed whole; the debt left with nothing to absorb is the
+    shortfall, of which what reserves cannot cover is written off, and the batch's result reports both."""
+    (account,) = _open_loans(chain, [0.99])
+    chain.set_price("WETH", 1500)
+    keeper = chain.clients(9).vault
+    (outcome,) = keeper.liquidate_batches([[account]])
+    assert isinstance(outcome, LiquidationResult)
+    (event,) = outcome.liquidated
+    assert event.account == account and event.shortfall > 0
+    assert 0 < outcome.bad_debt <= event.shortfall
+    assert keeper.collateral_balance(account, "WETH") == 0 and keeper.base_balance(account) == 0
+
+
 def test_price_crash_then_batch_liquidation(chain: Chain) -> None:
     fractions = [0.5, 0.8, 0.9, 0.95, 0.99, 0.7]
     accounts = _open_loans(chain, fractions)
