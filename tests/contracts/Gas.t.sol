@@ -61,6 +61,25 @@ contract GasTest is VaultFixture {
         assertLe(gasUsed / 50, 30_000, "partial liquidation gas per account in a batch of 50");
     }
 
+    /// @dev Absorbed whole with a write-off (ETH at 2,000: 1 WETH against 2,400 of debt): all collateral goes, the
+    ///      debt it does not cover is written off, which also values reserves (every asset's balance and price).
+    function test_gas_liquidate50Whole() public {
+        _deposit(keeper, keeper, usdc, 1e6);
+        address[] memory list = new address[](50);
+        for (uint256 i; i < 50; ++i) {
+            list[i] = address(uint160(0x10000 + i * 0x100));
+            _openBorrower(list[i], 2400e6);
+        }
+        _setEthPrice(2000e8);
+        vm.prank(keeper);
+        assertEq(vault.liquidate(list), 50);
+        uint256 gasUsed = vm.snapshotGasLastCall(GROUP, "liquidate: 50 accounts absorbed whole");
+        for (uint256 i; i < 50; ++i) {
+            assertEq(vault.collateralBalanceOf(list[i], address(weth)), 0, "absorbed whole");
+        }
+        vm.snapshotValue(GROUP, "liquidate: per account in 50, absorbed whole", gasUsed / 50);
+    }
+
     /// @dev What the core/module split costs: an empty batch is the delegatecall to the liquidation module
     ///      (a cold account, calldata and returndata copies) plus accrual and the batch's allocations.
     function test_gas_liquidateEmptyBatch() public {
