@@ -91,7 +91,6 @@ class SparsePerp:
     rows: npt.NDArray[np.intp]  # (P,)
     slots: npt.NDArray[np.int64]  # (P,)
     sizes: FloatArray  # (P,) base units
-    abs_sizes: FloatArray  # (P,)
     cost_basis: FloatArray  # (n,) sum of size x entry price
     funding_basis: FloatArray  # (n,) sum of size x funding index at entry
     trading: BoolArray  # (n,) holds any position
@@ -106,16 +105,14 @@ class SparsePerp:
         entries: FloatArray,
         funding_at_entry: FloatArray,
     ) -> SparsePerp:
-        abs_sizes = np.abs(sizes)
         return cls(
             n,
             rows,
             slots,
             sizes,
-            abs_sizes,
             _sums(rows, sizes * entries, n),
             _sums(rows, sizes * funding_at_entry, n),
-            _sums(rows, abs_sizes, n) > 0,
+            _sums(rows, np.abs(sizes), n) > 0,
         )
 
     @classmethod
@@ -123,12 +120,23 @@ class SparsePerp:
         none = np.zeros(0)
         return cls.build(n, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64), none, none, none)
 
+    # Products are formed in place in the gathered copy, a column at a time: a position-sized temporary is the
+    # largest array of a scan, so each one more raises the keeper's peak memory.
     def dot(self, per_slot: FloatArray) -> FloatArray:
-        return _sums(self.rows, self.sizes * per_slot[self.slots], self.n)
+        weighted = per_slot[self.slots]
+        weighted *= self.sizes
+        return _sums(self.rows, weighted, self.n)
 
     def abs_dot(self, per_slot: FloatArray) -> FloatArray:
-        weighted = self.abs_sizes[:, None] * per_slot[self.slots]
-        return np.column_stack([_sums(self.rows, weighted[:, k], self.n) for k in range(per_slot.shape[1])])
+        """Per-row sums of |size| x `per_slot`, whose entries are never negative (requirements per unit), so that
+        |size x value| is the product: no array of magnitudes is kept or made."""
+        sums = np.empty((self.n, per_slot.shape[1]))
+        for k in range(per_slot.shape[1]):
+            weighted = per_slot[self.slots, k]
+            weighted *= self.sizes
+            np.abs(weighted, out=weighted)
+            sums[:, k] = _sums(self.rows, weighted, self.n)
+        return sums
 
 
 def _sums(rows: npt.NDArray[np.intp], weights: FloatArray, n: int) -> FloatArray:
@@ -138,9 +146,8 @@ def _sums(rows: npt.NDArray[np.intp], weights: FloatArray, n: int) -> FloatArray
 
 @dataclass(frozen=True)
 class HealthArrays:
-    """Health of n accounts, float64 in base units."""
+    """Health of n accounts, float64 in base units (kept with every scan: only what its readers use)."""
 
-    collateral_value: FloatArray
     unrealized_pnl: FloatArray
     equity: FloatArray
     initial_requirement: FloatArray
@@ -166,7 +173,6 @@ def compute_health(
     unit_prices = np.asarray(params.prices, dtype=np.float64) / np.power(
         10.0, np.asarray(params.scale_exponents, dtype=np.float64)
     )
-    # One (n, m) @ (m, 3) product gives value and both requirements for every account.
     weights = np.column_stack(
         [
             unit_prices,
@@ -174,27 +180,37 @@ def compute_health(
             unit_prices * np.asarray(params.maintenance_haircut_bps, dtype=np.float64) / BPS,
         ]
     )
-    sums = collateral @ weights
-    collateral_value, initial, maintenance = sums[:, 0], sums[:, 1], sums[:, 2]
+    # One matrix-vector product per figure, not one (n, 3) product: its columns would keep the whole product
+    # alive for as long as the scan's health is kept.
+    collateral_value, initial, maintenance = (collateral @ weights[:, k] for k in range(3))
     pnl = np.zeros_like(base)
     trading: BoolArray = np.zeros(base.shape, dtype=bool)
     if perp is not None and params.slots:
         marks = np.repeat(np.asarray(params.perp_marks, dtype=np.float64) / WAD, MAX_VENUES)  # (slots,)
         funding = np.asarray(params.funding_indexes, dtype=np.float64) / WAD
         # PnL less funding owed: sum of size x ((mark - entry) - (funding now - funding at entry)).
-        pnl = (perp.dot(marks - funding) - perp.cost_basis + perp.funding_basis) * 1e6
+        # In place, as below: each account-sized temporary adds to the keeper's peak memory.
+        pnl = perp.dot(marks - funding)
+        pnl -= perp.cost_basis
+        pnl += perp.funding_basis
+        pnl *= 1e6
         initial_bps = np.repeat(np.asarray(params.perp_initial_bps, dtype=np.float64) / BPS, MAX_VENUES)
         maintenance_bps = np.repeat(np.asarray(params.perp_maintenance_bps, dtype=np.float64) / BPS, MAX_VENUES)
         requirements = perp.abs_dot(np.column_stack([marks * initial_bps, marks * maintenance_bps]) * 1e6)
-        initial = initial + requirements[:, 0]
-        maintenance = maintenance + requirements[:, 1]
+        initial += requirements[:, 0]
+        maintenance += requirements[:, 1]
+        del requirements
         trading = perp.trading
-    equity = collateral_value + base + pnl
+    equity = collateral_value + base
+    equity += pnl
     margin = equity - maintenance
-    scale = np.maximum(np.abs(collateral_value) + np.abs(base) + np.abs(pnl) + maintenance, 1.0)
+    scale = np.abs(collateral_value)
+    scale += np.abs(base)
+    scale += np.abs(pnl)
+    scale += maintenance
+    np.maximum(scale, 1.0, out=scale)
     due = (base < 0) | trading
     return HealthArrays(
-        collateral_value=collateral_value,
         unrealized_pnl=pnl,
         equity=equity,
         initial_requirement=initial,
