@@ -9,8 +9,7 @@ import {MAX_PRICE} from "./ConstantsLib.sol";
 /// @notice Reads a Chainlink-style feed and refuses answers that cannot be trusted.
 library OracleLib {
     /// @notice The feed's answer, or a revert with `OracleInvalidPrice` (answer <= 0 or above `MAX_PRICE`) or
-    ///         `OracleStalePrice`
-    ///         (older than `maxStaleness` seconds, or dated after the current block).
+    ///         `OracleStalePrice` (older than `maxStaleness` seconds, or dated after the current block).
     function read(address feed, uint256 maxStaleness) internal view returns (uint256) {
         // slither-disable-next-line unused-return (round ids are not needed: staleness is checked by time)
         (, int256 answer,, uint256 updatedAt,) = IAggregatorV3(feed).latestRoundData();

@@ -43,8 +43,8 @@ contract LiquidationModule is VaultBase {
     uint256 internal constant UNUSABLE = type(uint256).max;
 
     /// @dev State carried across one `liquidate` call so each asset's config and feed are read and each total
-    ///      written once. Arrays are indexed by asset; `balances` and `discounts` are the current account's,
-    ///      rewritten for each account (so memory does not grow with the batch).
+    ///      written once. Arrays are indexed by asset; `balances`, `values` and `discounts` are the current
+    ///      account's, rewritten for each account (so memory does not grow with the batch).
     struct Batch {
         Market market;
         Totals totals;

@@ -135,9 +135,8 @@ contract PrimeVaultLens {
     /// @dev Reads the vault's part from its storage in two `extSloads` calls per page (the accounts' records,
     ///      the collateral they hold) instead of a call per account and asset, zero balances included; positions
     ///      come from the trading module's view, one call per account the vault records as trading. The slots
-    ///      follow PrimeVault's layout of
-    ///      this version (`forge inspect PrimeVault storageLayout`); the lens's tests compare every field with
-    ///      the contracts' own views.
+    ///      follow PrimeVault's layout of this version (`forge inspect PrimeVault storageLayout`); the lens's
+    ///      tests compare every field with the contracts' own views.
     function _page(IPrimeVault vault, address[] memory touched, uint256 offset, uint256 limit)
         private
         view

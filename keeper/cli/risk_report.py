@@ -35,7 +35,7 @@ def read_account_risk(clients: Clients, account: ChecksumAddress) -> AccountRisk
     block = clients.w3.eth.block_number
     params = risk_parameters(clients, block)
     vault = clients.vault
-    base = vault.base_balance(account)
+    base = vault.base_balance(account, block)
     balances = [vault.collateral_balance(account, t.symbol, block) for t in deployment.collateral]
     entries = clients.trading.book_entries(account, block) if clients.trading is not None else []
     positions = [(slot, e.size, e.entry_price, e.funding_index) for slot, e in entries]

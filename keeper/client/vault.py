@@ -190,8 +190,8 @@ class VaultClient(AccessControlledClient):
         """Base units the vault holds, which is what can be borrowed or withdrawn right now."""
         return self.token(self.deployment.base.symbol).balance_of(self.deployment.vault)
 
-    def base_balance(self, account: str) -> int:
-        return int(self.contract.functions.baseBalanceOf(_checksum(account)).call())
+    def base_balance(self, account: str, block: BlockIdentifier = "latest") -> int:
+        return int(self.contract.functions.baseBalanceOf(_checksum(account)).call(block_identifier=block))
 
     def collateral_balance(self, account: str, symbol: str, block: BlockIdentifier = "latest") -> int:
         address = self.deployment.token(symbol).address
@@ -396,34 +396,25 @@ class VaultClient(AccessControlledClient):
         is looked at once, by its topic, and `Liquidated` (one per account) is read straight from its topics and data
         rather than through web3's event decoding, which costs more than the batch's whole simulation."""
         events = self.contract.events
-        wanted = {
-            HexBytes(event.topic): event
-            for event in (
-                events.Liquidated(),
-                events.BadDebt(),
-                events.LiquidatorRewarded(),
-                events.LiquidationSkipped(),
-            )
-        }
-        liquidated_topic = HexBytes(events.Liquidated().topic)
+        kinds = (events.Liquidated(), events.BadDebt(), events.LiquidatorRewarded(), events.LiquidationSkipped())
+        by_topic = {HexBytes(event.topic): event for event in kinds}
         liquidated: list[LiquidationEvent] = []
         bad_debt = reward = 0
         skipped: list[tuple[ChecksumAddress, DecodedError]] = []
         for log in receipt["logs"]:
-            topic = HexBytes(log["topics"][0]) if log["topics"] else None
-            if log["address"] != self.deployment.vault or topic not in wanted:
+            event = by_topic.get(HexBytes(log["topics"][0])) if log["topics"] else None
+            if event is None or log["address"] != self.deployment.vault:
                 continue
-            if (
-                topic == liquidated_topic
-            ):  # Liquidated(address indexed account, address indexed caller, uint256, uint256)
-                data = bytes(log["data"])
+            if event.event_name == "Liquidated":
+                # Liquidated(address indexed account, address indexed caller, uint256 debtCleared, uint256 shortfall)
                 account = Web3.to_checksum_address(bytes(log["topics"][1])[12:])
+                data = bytes(log["data"])
                 liquidated.append(LiquidationEvent(account, int.from_bytes(data[:32]), int.from_bytes(data[32:64])))
                 continue
-            args = wanted[topic].process_log(log)["args"]
-            if "amount" in args:
+            args = event.process_log(log)["args"]
+            if event.event_name == "BadDebt":
                 bad_debt += args["amount"]
-            elif "reward" in args:
+            elif event.event_name == "LiquidatorRewarded":
                 reward += args["reward"]
             else:
                 skipped.append((args["account"], self.decoder.decode(bytes(args["reason"]))))

@@ -23,9 +23,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import requests
 from aiohttp import web
 from hexbytes import HexBytes
 from web3 import Web3
+from web3.exceptions import Web3RPCError
 
 from keeper.chain.anvil import ANVIL_CHAIN_ID
 from keeper.chain.artifacts import ARTIFACT_NAMES, load_artifact
@@ -100,11 +102,17 @@ def build_app(settings: WebSettings) -> web.Application:
 async def _errors_as_json(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """A bad request or an unusable deployment is one line of JSON the page shows as it is."""
+    """A bad request or an unusable deployment is one line of JSON the page shows as it is, and so is a node that
+    cannot be reached or refuses (502: the server is a gateway to it), as the CLI says them."""
     try:
         return await handler(request)
     except PrimeVaultError as exc:
         return web.json_response({"error": str(exc)}, status=400)
+    except (requests.ConnectionError, requests.Timeout):
+        url = request.app[SETTINGS].rpc_url
+        return web.json_response({"error": f"lost the connection to {url}: is the node running?"}, status=502)
+    except Web3RPCError as exc:
+        return web.json_response({"error": f"the node refused the request: {exc.message or exc}"}, status=502)
 
 
 async def _index(request: web.Request) -> web.FileResponse:

@@ -31,7 +31,8 @@ def fetch(url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null") if error.code == 400 else None
+        is_json = error.headers.get_content_type() == "application/json"
+        return error.code, json.loads(error.read()) if is_json else None
 
 
 def test_config_abis_quotes_and_explanations(chain: Chain) -> None:
@@ -108,6 +109,15 @@ def test_the_scenario_grid_is_the_portfolio_rule_on_chain(chain: Chain) -> None:
     decimals = chain.deployment.base.decimals
     assert Decimal(portfolio["initial"]) == Decimal(initial).scaleb(-decimals)
     assert Decimal(portfolio["maintenance"]) == Decimal(maintenance).scaleb(-decimals)
+
+
+def test_a_dead_node_is_one_line_of_json(chain: Chain) -> None:
+    me = chain.account(0).address
+    dead = "http://127.0.0.1:1"
+    with serving_in_thread(WebSettings(chain.deployment_file, dead, DEFAULT_DIST)) as url:
+        for path in (f"/api/portfolio?account={me}", "/api/quotes?market=ETH-USD&side=buy&size=1", "/api/riskiest"):
+            status, answer = fetch(f"{url}{path}")
+            assert (status, answer) == (502, {"error": f"lost the connection to {dead}: is the node running?"}), path
 
 
 @pytest.mark.parametrize(

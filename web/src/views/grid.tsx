@@ -3,6 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { AppContext } from "../app";
 import { getJson } from "../config";
+import { usd } from "./common";
 
 interface GridRow {
   underlying: string;
@@ -29,8 +30,9 @@ export interface RiskDocument {
   };
 }
 
+// The document's amounts are decimal strings of whole tokens: shown to the cent as the rest of the page shows them.
 function figure(text: string): string {
-  return Number(text).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  return usd(Number(text));
 }
 
 function tokens(text: string, symbol: string): string {
