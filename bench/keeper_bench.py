@@ -269,7 +269,7 @@ _BREAKDOWN: dict[int, str] = {}
 def _scan_row(client: Clients, opened: list[str]) -> None:
     CountingProvider.requests, CountingProvider.methods = 0, {}
     t0 = time.perf_counter()
-    found = scan(client, page_size=1000)
+    found = scan(client)
     batched = time.perf_counter() - t0
     batched_requests = CountingProvider.requests
     breakdown = ", ".join(f"{m} {c}" for m, c in sorted(CountingProvider.methods.items()))

@@ -20,7 +20,7 @@ from eth_typing import ChecksumAddress
 
 from keeper.client.account_events import AccountEventsClient
 from keeper.client.clients import Clients
-from keeper.client.lens import MAX_PAGE_SIZE
+from keeper.client.lens import DEFAULT_PAGE_SIZE, follow_page_size, page_size_for
 from keeper.liquidator import Scan, assess, scan
 from keeper.portfolio_watch import GOVERNANCE, MODE_SET, PortfolioWatch
 from keeper.risk.account_book import AccountBook
@@ -37,13 +37,16 @@ class AccountFollower:
         self,
         clients: Clients,
         shard: tuple[int, int] = (0, 1),
-        page_size: int = MAX_PAGE_SIZE,
+        page_size: int | None = None,
         rescan_blocks: int = RESCAN_BLOCKS,
         keep_hashes: int = KEEP_HASHES,
     ) -> None:
         self.clients = clients
         self.shard = shard
-        self.page_size = page_size
+        # Pages sized to the node's `eth_call` gas cap, taken to be the block gas limit (anvil's and most nodes'
+        # default cap) as each head reads it, unless given.
+        self._fixed_page_size = page_size
+        self.page_size = page_size or DEFAULT_PAGE_SIZE
         self.rescan_blocks = rescan_blocks
         self.keep_hashes = keep_hashes
         deployment = clients.deployment
@@ -72,6 +75,7 @@ class AccountFollower:
         block read, a full load when due or after a reorganisation, the last scan again when no block came."""
         head = self.clients.w3.eth.get_block("latest")
         number, block_hash = int(head["number"]), bytes(head["hash"])
+        self.page_size = self._fixed_page_size or page_size_for(int(head["gasLimit"]))
         if self._last is not None and number == self._last.block and self._hashes.get(number) == block_hash:
             return self._last
         if self._book is None or self._last is None or number - self._loaded_at >= self.rescan_blocks:
@@ -108,9 +112,10 @@ class AccountFollower:
         assert self._book is not None
         fresh: list[AccountBook] = []
         start = len(self._book)
+        size = follow_page_size(self.page_size)
         while True:
-            part, touched = touched[: self.page_size], touched[self.page_size :]
-            state, rows, total = self.clients.lens.follow(part, start, self.page_size - len(part), number)
+            part, touched = touched[:size], touched[size:]
+            state, rows, total = self.clients.lens.follow(part, start, size - len(part), number)
             start += len(rows) - len(part)
             fresh.append(self._with_list_indexes(rows, len(part)))
             if not touched and start >= total:

@@ -11,7 +11,7 @@ import numpy.typing as npt
 from web3.types import BlockIdentifier
 
 from keeper.client.clients import Clients
-from keeper.client.lens import AccountSnapshot, RiskState, snapshots
+from keeper.client.lens import DEFAULT_PAGE_SIZE, AccountSnapshot, RiskState, follow_page_size, snapshots
 from keeper.portfolio_watch import PortfolioBook, PortfolioWatch
 from keeper.risk.account_book import AccountBook
 from keeper.risk.health import WAD, HealthArrays, PerpArrays, RiskParameters
@@ -80,15 +80,16 @@ def arrays(accounts: Sequence[AccountSnapshot], params: RiskParameters) -> tuple
 def scan(
     clients: Clients,
     shard: tuple[int, int] = (0, 1),
-    page_size: int = 1000,
+    page_size: int = DEFAULT_PAGE_SIZE,
     block: BlockIdentifier = "latest",
     portfolio: PortfolioWatch | None = None,
 ) -> Scan:
     """Reads every account (of this shard) at one block and returns those below their maintenance
-    requirement, most underwater first: the risk state and the first page in one call at `block`, the other pages
-    at the block that call read. Shard i of n takes the accounts whose list index is i mod n. Accounts in portfolio
-    mode are judged by the portfolio rule (`portfolio`, or a watch built here when the deployment has the rule)."""
-    state, first, total = clients.lens.follow([], 0, page_size, block)
+    requirement, most underwater first: the risk state and the first half page in one call at `block`, the other
+    pages at the block that call read. Shard i of n takes the accounts whose list index is i mod n. Accounts in
+    portfolio mode are judged by the portfolio rule (`portfolio`, or a watch built here when the deployment has the
+    rule)."""
+    state, first, total = clients.lens.follow([], 0, follow_page_size(page_size), block)
     book = first
     if len(first) < total:
         book = clients.lens.book(

@@ -7,14 +7,19 @@ import {IExtSloads} from "../interfaces/IExtSloads.sol";
 /// @notice `IExtSloads` for the contracts whose storage the lens reads (the vault and the trading module).
 abstract contract ExtSloads is IExtSloads {
     /// @inheritdoc IExtSloads
-    function extSloads(bytes32[] calldata slots) external view returns (bytes32[] memory words) {
-        uint256 n = slots.length;
-        words = new bytes32[](n);
-        for (uint256 i; i < n;) {
-            bytes32 slot = slots[i++];
-            assembly ("memory-safe") {
-                mstore(add(words, mul(i, 32)), sload(slot))
+    function extSloads(bytes32[] calldata slots) external view returns (bytes32[] memory) {
+        // The answer is written in its ABI form at the free memory and returned from there: one SLOAD and one
+        // MSTORE a slot, with no array built and then encoded again (a lens page asks for thousands).
+        assembly ("memory-safe") {
+            let out := mload(0x40)
+            let n := slots.length
+            mstore(out, 0x20)
+            mstore(add(out, 0x20), n)
+            let words := add(out, 0x40)
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                mstore(add(words, shl(5, i)), sload(calldataload(add(slots.offset, shl(5, i)))))
             }
+            return(out, add(0x40, shl(5, n)))
         }
     }
 }

@@ -20,11 +20,30 @@ from keeper.client.page_decoder import accounts_calldata, decode_accounts_page
 from keeper.exceptions import TransactionReverted
 from keeper.risk.account_book import AccountBook, AccountBookBuilder
 
-MAX_PAGE_SIZE = 1000
-# Pages asked for in one JSON-RPC batch request during a full read (at 1,000 accounts a page, 25 pages answer in
-# about a megabyte): a full read of 100,000 accounts is five HTTP requests instead of a hundred.
-PAGES_PER_BATCH = 25
+MAX_PAGE_SIZE = 5000  # the lens's own bound
+# What a page is sized at per account against the node's `eth_call` gas cap: a lending account costs the lens 8,300
+# to 9,000 gas (its gas test), a trader more (its positions), and a page that runs out of gas is read again in
+# halves (`raw_pages`).
+PAGE_GAS_PER_ACCOUNT = 10_000
+# Accounts asked for in one JSON-RPC batch request during a full read (about a megabyte of answer for every
+# 3,000): a full read of 100,000 accounts is four HTTP requests instead of a hundred.
+ACCOUNTS_PER_BATCH = 25_000
 MAX_SLOTS = 16  # the lens's `openSlots` bitmap: market x MAX_VENUES + venue
+
+
+def page_size_for(gas_cap: int) -> int:
+    """Accounts a page can ask for under an `eth_call` gas cap (anvil's and most nodes' default is the block gas
+    limit): 3,000 under 30,000,000."""
+    return max(1, min(MAX_PAGE_SIZE, gas_cap // PAGE_GAS_PER_ACCOUNT))
+
+
+DEFAULT_PAGE_SIZE = page_size_for(30_000_000)
+
+
+def follow_page_size(page_size: int) -> int:
+    """The listed accounts a `follow` call asks for beside the risk state: half a page, as `follow` answers its page
+    inside a second encoding and so holds it twice in memory."""
+    return max(1, page_size // 2)
 
 
 @dataclass(frozen=True)
@@ -125,7 +144,7 @@ class LensClient(ContractClient):
     def book(
         self,
         block: BlockIdentifier,
-        page_size: int = MAX_PAGE_SIZE,
+        page_size: int = DEFAULT_PAGE_SIZE,
         assets: int | None = None,
         start: int = 0,
         first: AccountBook | None = None,
@@ -133,51 +152,60 @@ class LensClient(ContractClient):
     ) -> AccountBook:
         """Every account from list index `start` on (after the rows of `first`, already read, if given), all at
         `block` (a number, so that every page reads the same state), decoded straight into columns allocated once
-        for the whole book, in JSON-RPC batch requests of `PAGES_PER_BATCH` calls. Without `total` (the vault's
-        account count at `block`) the first page is read alone first, for the count."""
+        for the whole book, in JSON-RPC batch requests of about `ACCOUNTS_PER_BATCH` accounts. Without `total` (the
+        vault's account count at `block`) the first page is read alone first, for the count."""
         held = len(first) if first is not None else 0
         offset = start
         pages: list[AccountBook] = []
         if total is None:
-            page, total = self.book_page(start, page_size, block, assets)
-            assets = page.assets if len(page) else assets
-            pages.append(page)
-            offset += len(page)
-            if not len(page):
-                total = offset
+            listed = start
+            for at, raw in self.raw_pages([(start, page_size)], block):
+                page, listed = decode_accounts_page(raw, at, assets)
+                assets = page.assets if len(page) else assets
+                pages.append(page)
+                offset += len(page)
+            total = listed if offset > start else start
         builder = AccountBookBuilder(held + max(total - start, 0), assets or 0)
         if first is not None:
             builder.add(first)
         for page in pages:
             builder.add(page)
-        offsets = list(range(offset, total, page_size))
-        for k in range(0, len(offsets), PAGES_PER_BATCH):
-            part = offsets[k : k + PAGES_PER_BATCH]
-            for at, raw in zip(part, self.raw_pages(part, page_size, block), strict=True):
+        windows = [(at, min(page_size, total - at)) for at in range(offset, total, page_size)]
+        per_batch = max(1, ACCOUNTS_PER_BATCH // page_size)
+        for k in range(0, len(windows), per_batch):
+            for at, raw in self.raw_pages(windows[k : k + per_batch], block):
                 builder.add(decode_accounts_page(raw, at, assets)[0])
         return builder.build()
 
-    def raw_pages(self, offsets: Sequence[int], limit: int, block: BlockIdentifier) -> list[bytes]:
-        """The returndata of `accounts(vault, offset, limit)` for every offset at `block`, in one JSON-RPC batch
-        request; one `eth_call` each where the provider or the node does not take batches."""
-        calls = [accounts_calldata(self._accounts_selector, self.vault, offset, limit) for offset in offsets]
+    def raw_pages(self, windows: Sequence[tuple[int, int]], block: BlockIdentifier) -> list[tuple[int, bytes]]:
+        """The returndata of `accounts(vault, offset, limit)` for every (offset, limit) at `block`, in one JSON-RPC
+        batch request (one `eth_call` each where the provider or the node does not take batches), as (offset,
+        returndata) in order. A page that runs out of gas under the node's cap (traders cost the lens more than the
+        page was sized for) is read again as two halves, down to single accounts."""
+        calls = [accounts_calldata(self._accounts_selector, self.vault, at, limit) for at, limit in windows]
         at = hex(block) if isinstance(block, int) else block
         requests = [(RPCEndpoint("eth_call"), [{"to": self.address, "data": "0x" + c.hex()}, at]) for c in calls]
-        batch = getattr(self.w3.provider, "make_batch_request", None)
+        batch = getattr(self.w3.provider, "make_batch_request", None) if len(calls) > 1 else None
         try:
             responses = batch(requests) if batch is not None else None
         except NotImplementedError:
             responses = None
-        if not isinstance(responses, list):  # no batches here: one call each
-            return [self.call_raw("read accounts", c, block) for c in calls]
-        pages = []
-        for response in responses:
-            if "error" in response:
-                data = response["error"].get("data")
-                if not isinstance(data, str):
-                    raise Web3RPCError(f"read accounts failed: {response['error']}")
+        if not isinstance(responses, list):  # one page, or no batches here: one call each
+            responses = [self.w3.provider.make_request(method, params) for method, params in requests]
+        pages: list[tuple[int, bytes]] = []
+        for (offset, limit), response in zip(windows, responses, strict=True):
+            error = response.get("error")
+            if error is None:
+                pages.append((offset, bytes(HexBytes(response["result"]))))
+                continue
+            if _out_of_gas(error) and limit > 1:
+                half = limit // 2
+                pages.extend(self.raw_pages([(offset, half), (offset + half, limit - half)], block))
+                continue
+            data = error.get("data")
+            if isinstance(data, str) and len(data) > 2:
                 raise TransactionReverted("read accounts", self.decoder.decode(bytes(HexBytes(data))))
-            pages.append(bytes(HexBytes(response["result"])))
+            raise Web3RPCError(f"read accounts failed: {error}")
         return pages
 
     def follow(
@@ -213,7 +241,7 @@ class LensClient(ContractClient):
             raise TransactionReverted(action, self.decoder.decode(data)) from None
 
     def iter_accounts(
-        self, page_size: int = MAX_PAGE_SIZE, block: BlockIdentifier = "latest"
+        self, page_size: int = DEFAULT_PAGE_SIZE, block: BlockIdentifier = "latest"
     ) -> Iterator[AccountSnapshot]:
         """Every account, one `eth_call` per page, all pages read at the same block."""
         offset = 0
@@ -245,6 +273,14 @@ def _risk_state(fields: Sequence[Any]) -> RiskState:
     block, timestamp, supply_index, borrow_index = (int(f) for f in fields[:4])
     lists = [tuple(f) for f in fields[4:]]
     return RiskState(block, timestamp, supply_index, borrow_index, *lists)
+
+
+def _out_of_gas(error: dict[str, Any]) -> bool:
+    """Whether a node's error for a page's `eth_call` can be running out of gas: said so (anvil: "EVM error
+    OutOfGas"; geth: "out of gas"), or a revert without a reason, which is what the lens answers when one of its
+    reads runs out (the sixty-fourth of the gas it kept is enough to revert; its own errors all have reasons)."""
+    message = str(error.get("message", "")).lower().replace(" ", "")
+    return "outofgas" in message or error.get("data") in ("0x", "")
 
 
 def _selector(hex_selector: object) -> bytes:

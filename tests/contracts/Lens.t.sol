@@ -38,11 +38,32 @@ contract LensTest is VaultFixture {
         assertEq(past.length, 0);
     }
 
+    /// @dev The list is read from the vault's storage: any window of it equals `listedAccounts`'s.
+    function testFuzz_anyWindowEqualsTheList(uint256 offset, uint256 limit) public {
+        for (uint256 i; i < 6; ++i) {
+            _deposit(
+                address(uint160(0x7000 + i)), address(uint160(0x7000 + i)), i % 2 == 0 ? weth : wbtc, 1e8
+            );
+        }
+        offset = bound(offset, 0, 10);
+        limit = bound(limit, 1, 10);
+        (PrimeVaultLens.AccountSnapshot[] memory page, uint256 total) = lens.accounts(vault, offset, limit);
+        (address[] memory listed, uint256 listedTotal) = vault.listedAccounts(offset, limit);
+        assertEq(total, listedTotal);
+        assertEq(page.length, listed.length);
+        for (uint256 k; k < page.length; ++k) {
+            assertEq(page[k].account, listed[k]);
+            assertEq(
+                page[k].collateral[0] + page[k].collateral[1], k + offset == 0 ? 0 : 1e8, "one deposit each"
+            );
+        }
+    }
+
     function test_pageSizeIsBounded() public {
-        vm.expectRevert(abi.encodeWithSelector(PrimeVaultLens.InvalidPageSize.selector, 0, 1000));
+        vm.expectRevert(abi.encodeWithSelector(PrimeVaultLens.InvalidPageSize.selector, 0, 5000));
         lens.accounts(vault, 0, 0);
-        vm.expectRevert(abi.encodeWithSelector(PrimeVaultLens.InvalidPageSize.selector, 1001, 1000));
-        lens.accounts(vault, 0, 1001);
+        vm.expectRevert(abi.encodeWithSelector(PrimeVaultLens.InvalidPageSize.selector, 5001, 5000));
+        lens.accounts(vault, 0, 5001);
     }
 
     function test_pricesAndTheirChecks() public {

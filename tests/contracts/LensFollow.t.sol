@@ -102,8 +102,8 @@ contract LensFollowTest is TradingFixture {
 
     function test_followBoundsItsPage() public {
         address[] memory touched = new address[](1);
-        vm.expectRevert(abi.encodeWithSelector(PrimeVaultLens.InvalidPageSize.selector, 1001, 1000));
-        lens.follow(vault, touched, 0, 1000);
+        vm.expectRevert(abi.encodeWithSelector(PrimeVaultLens.InvalidPageSize.selector, 5001, 5000));
+        lens.follow(vault, touched, 0, 5000);
     }
 
     /// @dev The lens reads storage directly (`extSloads`): every field of every row equals the contracts' views,
@@ -130,5 +130,9 @@ contract LensFollowTest is TradingFixture {
             positions += held.length;
         }
         assertEq(positions, 4, "alice's ETH and BTC, bob's BTC short at two venues");
+        // The page is written word by word: it must be the canonical encoding, which strict decoders require.
+        (bool ok, bytes memory raw) = address(lens).staticcall(abi.encodeCall(lens.accounts, (vault, 0, 100)));
+        assertTrue(ok);
+        assertEq(raw, abi.encode(rows, rows.length), "canonical ABI encoding");
     }
 }

@@ -8,8 +8,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+from hexbytes import HexBytes
+from web3.types import RPCEndpoint
 
 from keeper.client.lens import snapshots
+from keeper.client.page_decoder import accounts_calldata
 from keeper.client.vault import sub_account
 from keeper.devnet.deploy import seed_local_liquidity
 from keeper.liquidator import arrays, risk_parameters, scan
@@ -110,3 +113,34 @@ def test_a_node_without_batches_gets_the_pages_one_by_one(chain: Chain, tmp_path
         book = clients.lens.book(block, page_size=2)
     assert [m for m in methods if m != "eth_chainId"] == ["eth_call"] * 5
     assert len(book) == 9
+
+
+def test_a_page_that_runs_out_of_gas_is_read_again_in_halves(chain: Chain, tmp_path: Path) -> None:
+    """A node whose `eth_call` gas cap (anvil's is the block gas limit) holds half the page but not all of it: the
+    page is read again as two halves, in a batch and one call at a time, and the book is the same."""
+    from tests.python.test_follower import counted, counting_clients
+
+    _book_of_lenders_and_traders(chain, tmp_path)
+    clients, provider = counting_clients(chain)
+    lens = clients.lens
+    whole = lens.book(chain.w3.eth.block_number, page_size=9)
+    assert len(whole) == 9
+
+    def page_gas(limit: int) -> int:
+        calldata = accounts_calldata(lens._accounts_selector, lens.vault, 0, limit)
+        return int(chain.w3.eth.estimate_gas({"to": lens.address, "data": HexBytes(calldata)}))
+
+    cap = (page_gas(9) + page_gas(5)) // 2
+    chain.w3.provider.make_request(RPCEndpoint("evm_setBlockGasLimit"), [hex(cap)])
+    chain.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
+    block = chain.w3.eth.block_number
+    assert chain.w3.eth.get_block(block)["gasLimit"] == cap
+    with counted(provider) as methods:
+        book = lens.book(block, page_size=9)
+    assert [m for m in methods if m != "eth_chainId"] == ["eth_call", "batch of 2 eth_call"]
+    assert snapshots(book) == snapshots(whole)
+    provider.make_batch_request = lambda batch_requests: {"error": {"message": "no batches"}}  # type: ignore[method-assign]
+    with counted(provider) as methods:
+        book = lens.book(block, page_size=9)
+    assert [m for m in methods if m != "eth_chainId"] == ["eth_call"] * 3
+    assert snapshots(book) == snapshots(whole)
