@@ -127,6 +127,15 @@ class _Requests:
     methods: dict[str, int] = dataclasses.field(default_factory=dict)
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # time waited on the node, by method
     sends: list[float] = dataclasses.field(default_factory=list)  # when each transaction was broadcast
+    batched_calls: int = 0  # the calls inside batch requests
+
+    def calls(self) -> int:
+        """Calls, a batch counting its calls."""
+        batches = sum(c for m, c in self.methods.items() if m.startswith("batch of "))
+        return self.total() - batches + self.batched_calls
+
+    def breakdown(self) -> str:
+        return ", ".join(f"{method} {count}" for method, count in sorted(self.methods.items()))
 
     def total(self) -> int:
         return sum(self.methods.values())
@@ -153,6 +162,7 @@ def _counted() -> Iterator[_Requests]:
     def counting_batch(self: RotatingHTTPProvider, batch_requests: Any) -> Any:
         method = f"batch of {batch_requests[0][0]}"
         seen.methods[method] = seen.methods.get(method, 0) + 1
+        seen.batched_calls += len(batch_requests)
         started = time.perf_counter()
         result = original_batch(self, batch_requests)
         seen.seconds[method] = seen.seconds.get(method, 0.0) + time.perf_counter() - started
@@ -192,13 +202,15 @@ def measure(chain: GeneratedChain, workdir: Path) -> None:
             )
         )
         job = keeper.jobs.liquidation
+        # Read at mainnet's block gas limit, which is anvil's `eth_call` gas cap: the keeper sizes its pages to it.
+        w3.provider.make_request("evm_setBlockGasLimit", [hex(DEFAULT_BLOCK_GAS_LIMIT)])  # type: ignore[arg-type]
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
         with _counted() as first:
             t0 = time.perf_counter()
             found = job.follower.update()
             loaded = time.perf_counter() - t0
         assert len(found.book) >= chain.accounts and not found.liquidatable
         # The wave at mainnet's block gas limit, blocks on a timer as on a live chain.
-        w3.provider.make_request("evm_setBlockGasLimit", [hex(DEFAULT_BLOCK_GAS_LIMIT)])  # type: ignore[arg-type]
         w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
         w3.provider.make_request("evm_setIntervalMining", [BLOCK_SECONDS])  # type: ignore[arg-type]
         price_block = admin.transact("drop ETH", feed.functions.setAnswer(2_700 * 10**8))["blockNumber"]
@@ -213,7 +225,10 @@ def measure(chain: GeneratedChain, workdir: Path) -> None:
         waiting = ("eth_getTransactionReceipt", "eth_getTransactionByHash")  # for the receipts, after sending
         reads = wave.total() - sends - sum(wave.methods.get(m, 0) for m in waiting)
         n = chain.accounts
-        print(f"| {n:,} | first full read (lens pages) | {first.total():,} | {loaded:.2f} s |")
+        print(
+            f"| {n:,} | first full read (lens pages of {job.follower.page_size:,}) | {first.total():,} "
+            f"({first.calls():,} calls) | {loaded:.2f} s |"
+        )
         print(
             f"| {n:,} | new block with a price move to every liquidation sent | {reads} reads, {sends} sends | "
             f"{to_sent:.2f} s |"
@@ -223,6 +238,7 @@ def measure(chain: GeneratedChain, workdir: Path) -> None:
             for method, seconds in sorted(wave.seconds.items(), key=lambda kv: -kv[1])
             if method not in waiting
         )
+        print(f"\nThe first full read of {n:,} accounts by method: {first.breakdown()} (a batch is one request).")
         print(
             f"\n{n:,} accounts: {liquidated:,} liquidated in {sends} transactions, landing in blocks "
             f"+{blocks[0] - price_block} to +{blocks[-1] - price_block} after the price update (blocks of "

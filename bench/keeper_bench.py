@@ -27,6 +27,7 @@ from keeper.chain.provider import RotatingHTTPProvider
 from keeper.chain.revert import error_decoder
 from keeper.chain.transactions import FeePolicy, Sender
 from keeper.client.clients import Clients
+from keeper.client.lens import DEFAULT_PAGE_SIZE
 from keeper.client.vault import LiquidationResult, VaultClient, sub_account
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
@@ -280,7 +281,7 @@ def _scan_row(client: Clients, opened: list[str]) -> None:
     per_account = time.perf_counter() - t0
     per_account_requests = CountingProvider.requests + 1  # plus one call to list the accounts
     n = len(found.book)
-    ours = "PrimeVault: lens pages of 1,000, prices, configs, perp markets"
+    ours = f"PrimeVault: lens pages of {DEFAULT_PAGE_SIZE:,}, prices, configs, perp markets"
     print(f"| {n:,} | {ours} | {batched_requests} | {batched:.2f} s | 1x |")
     ratio = per_account / batched
     theirs = "one health call per account"
