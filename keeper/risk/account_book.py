@@ -11,7 +11,8 @@ from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
-from eth_typing import ChecksumAddress
+from eth_hash.auto import keccak
+from eth_typing import ChecksumAddress, HexAddress, HexStr
 from web3 import Web3
 
 from keeper.risk.health import MAX_VENUES, WAD, SparsePerp
@@ -168,8 +169,7 @@ class AccountBook:
         return Web3.to_checksum_address(bytes(self.addresses[row]))
 
     def address_list(self, rows: IndexArray | None = None) -> list[ChecksumAddress]:
-        chosen = self.addresses if rows is None else self.addresses[rows]
-        return [Web3.to_checksum_address(bytes(a)) for a in chosen]
+        return checksum_addresses(self.addresses if rows is None else self.addresses[rows])
 
     def positions_of(self, row: int) -> list[tuple[int, int, int, int]]:
         """One account's positions as (slot, size, entry price, funding index at entry), WAD integers."""
@@ -220,6 +220,29 @@ class AccountBook:
             self.entries.floats() / WAD,
             self.funding.floats() / WAD,
         )
+
+
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def checksum_addresses(raw: npt.NDArray[np.uint8]) -> list[ChecksumAddress]:
+    """(n, 20) address bytes as EIP-55 checksummed strings, as `Web3.to_checksum_address` spells them but with one
+    keccak call an address and the casing done on arrays: a liquidation wave names ten thousand accounts, which
+    web3's function takes 0.4 s to spell."""
+    n = len(raw)
+    nibbles = np.empty((n, 40), dtype=np.uint8)
+    nibbles[:, 0::2] = raw >> 4
+    nibbles[:, 1::2] = raw & 15
+    lower = _HEX_DIGITS[nibbles]
+    text = lower.tobytes()
+    digests = np.frombuffer(b"".join([keccak(text[i : i + 40]) for i in range(0, 40 * n, 40)]), dtype=np.uint8)
+    digests = digests.reshape(n, 32)[:, :20]
+    hashed = np.empty((n, 40), dtype=np.uint8)
+    hashed[:, 0::2] = digests >> 4
+    hashed[:, 1::2] = digests & 15
+    # A letter is upper case where the same nibble of the keccak of the lower-case hex is 8 or more.
+    spelled = np.where((hashed >= 8) & (nibbles >= 10), lower - 32, lower).tobytes().decode("ascii")
+    return [ChecksumAddress(HexAddress(HexStr("0x" + spelled[i : i + 40]))) for i in range(0, 40 * n, 40)]
 
 
 class AccountBookBuilder:

@@ -505,3 +505,37 @@ def test_a_batch_goes_out_at_the_gas_it_was_sized_to_or_is_estimated(chain: Chai
     limit = chain.w3.eth.get_transaction(second["transactionHash"])["gas"]
     assert limit > 60_000 and second["gasUsed"] > 60_000, "estimated, not sent at a limit it cannot run within"
     assert all(not chain.client(0).health(a).liquidatable for a in accounts)
+
+
+def test_encoded_batches_are_simulated_together_in_one_request(chain: Chain) -> None:
+    """Encoded calls with gas hints are simulated in one JSON-RPC batch request before any is signed: one that runs
+    within its hint goes out at exactly that limit, one that does not is estimated and still goes through, one that
+    reverts is reported with its decoded reason and not sent; the set's nonces after the first are not asked for."""
+    from keeper.chain.revert import error_decoder
+    from keeper.chain.transactions import EncodedCall, Sender
+    from tests.python.test_follower import counted, counting_clients
+
+    accounts = open_loans(chain, 4)
+    chain.set_price("WETH", 2700)
+    clients, provider = counting_clients(chain)
+    sender = Sender(clients.w3, dev_account(0), error_decoder())
+    vault = chain.client(0).contract
+    to = vault.address
+
+    def liquidate(batch: list[str]) -> EncodedCall:
+        return EncodedCall(to, bytes.fromhex(vault.encode_abi("liquidate", [batch])[2:]))
+
+    broken = EncodedCall(to, bytes.fromhex("deadbeef"))  # no such function: the vault reverts
+    with counted(provider) as methods:
+        fits, short, reverted = sender.transact_all(
+            "liquidate", [liquidate(accounts[:2]), liquidate(accounts[2:]), broken], gas=[2_000_000, 60_000, 100_000]
+        )
+    assert methods.count("batch of 3 eth_call") == 1
+    assert methods.count("eth_getTransactionCount") == 1, "one nonce asked for the whole set"
+    assert isinstance(reverted, TransactionReverted)
+    assert not isinstance(fits, TransactionReverted) and not isinstance(short, TransactionReverted)
+    assert fits["status"] == 1 and short["status"] == 1
+    assert chain.w3.eth.get_transaction(fits["transactionHash"])["gas"] == 2_000_000
+    assert chain.w3.eth.get_transaction(short["transactionHash"])["gas"] > 60_000
+    assert short["transactionIndex"] == 1 or short["blockNumber"] > fits["blockNumber"], "sent in order"
+    assert all(not chain.client(0).health(a).liquidatable for a in accounts)

@@ -9,12 +9,13 @@ import random
 import numpy as np
 import pytest
 from eth_abi import encode
+from web3 import Web3
 
 from keeper.client.lens import AccountSnapshot, _snapshot, snapshots
 from keeper.client.page_decoder import accounts_calldata, decode_accounts_page
 from keeper.exceptions import LensDecodeError
 from keeper.liquidator import arrays
-from keeper.risk.account_book import AccountBookBuilder
+from keeper.risk.account_book import AccountBookBuilder, checksum_addresses
 from keeper.risk.health import RiskParameters, compute_health
 from keeper.risk.margin import gross_legs
 from keeper.risk.screening import screen
@@ -186,3 +187,13 @@ def test_pages_built_into_one_book_read_as_the_rows_do(seed: int) -> None:
     assert len(book.position_rows) > 1024, "more positions than the builder's first allocation"
     with pytest.raises(ValueError, match="sized for"):
         builder.add(decode_accounts_page(encode(PAGE_TYPES, [random_rows(rng, 1), 1]), 0, 3)[0])
+
+
+def test_addresses_are_spelled_as_web3_spells_them() -> None:
+    """The book's checksummed addresses (EIP-55, cased on arrays) equal web3's, for random addresses and the
+    all-digit and all-letter extremes; an empty selection is an empty list."""
+    rng = np.random.default_rng(7)
+    raw = rng.integers(0, 256, size=(2000, 20), dtype=np.uint8)
+    raw[0], raw[1], raw[2] = 0, 0xFF, 0xAB
+    assert checksum_addresses(raw) == [Web3.to_checksum_address(bytes(a)) for a in raw]
+    assert checksum_addresses(raw[:0]) == []
