@@ -128,6 +128,12 @@ class _Requests:
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # time waited on the node, by method
     sends: list[float] = dataclasses.field(default_factory=list)  # when each transaction was broadcast
     batched_calls: int = 0  # the calls inside batch requests
+    lens: str = ""  # the lens's address, lower case: its calls are counted apart
+    lens_calls: int = 0
+
+    def note(self, method: Any, params: Any) -> None:
+        if method == "eth_call" and str(params[0].get("to", "")).lower() == self.lens:
+            self.lens_calls += 1
 
     def calls(self) -> int:
         """Calls, a batch counting its calls."""
@@ -142,14 +148,15 @@ class _Requests:
 
 
 @contextmanager
-def _counted() -> Iterator[_Requests]:
+def _counted(lens: str) -> Iterator[_Requests]:
     """Counts every HTTP request any of the package's providers sends (the keeper builds its own); a JSON-RPC
-    batch is one."""
-    seen = _Requests()
+    batch is one, holding its calls."""
+    seen = _Requests(lens=lens.lower())
     original = RotatingHTTPProvider._request_with_retries
 
     def counting(self: RotatingHTTPProvider, method: Any, params: Any) -> Any:
         seen.methods[method] = seen.methods.get(method, 0) + 1
+        seen.note(method, params)
         started = time.perf_counter()
         result = original(self, method, params)
         seen.seconds[method] = seen.seconds.get(method, 0.0) + time.perf_counter() - started
@@ -163,6 +170,8 @@ def _counted() -> Iterator[_Requests]:
         method = f"batch of {batch_requests[0][0]}"
         seen.methods[method] = seen.methods.get(method, 0) + 1
         seen.batched_calls += len(batch_requests)
+        for call_method, params in batch_requests:
+            seen.note(call_method, params)
         started = time.perf_counter()
         result = original_batch(self, batch_requests)
         seen.seconds[method] = seen.seconds.get(method, 0.0) + time.perf_counter() - started
@@ -205,7 +214,7 @@ def measure(chain: GeneratedChain, workdir: Path) -> None:
         # Read at mainnet's block gas limit, which is anvil's `eth_call` gas cap: the keeper sizes its pages to it.
         w3.provider.make_request("evm_setBlockGasLimit", [hex(DEFAULT_BLOCK_GAS_LIMIT)])  # type: ignore[arg-type]
         w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-        with _counted() as first:
+        with _counted(deployment.lens) as first:
             t0 = time.perf_counter()
             found = job.follower.update()
             loaded = time.perf_counter() - t0
@@ -214,7 +223,7 @@ def measure(chain: GeneratedChain, workdir: Path) -> None:
         w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
         w3.provider.make_request("evm_setIntervalMining", [BLOCK_SECONDS])  # type: ignore[arg-type]
         price_block = admin.transact("drop ETH", feed.functions.setAnswer(2_700 * 10**8))["blockNumber"]
-        with _counted() as wave:
+        with _counted(deployment.lens) as wave:
             t0 = time.perf_counter()
             results = job.run()
         # Every batch's first broadcast (one that did not fit a block and left the node's pool is broadcast again).
@@ -227,7 +236,7 @@ def measure(chain: GeneratedChain, workdir: Path) -> None:
         n = chain.accounts
         print(
             f"| {n:,} | first full read (lens pages of {job.follower.page_size:,}) | {first.total():,} "
-            f"({first.calls():,} calls) | {loaded:.2f} s |"
+            f"({first.calls():,} calls, {first.lens_calls} of them the lens's) | {loaded:.2f} s |"
         )
         print(
             f"| {n:,} | new block with a price move to every liquidation sent | {reads} reads, {sends} sends | "
@@ -238,7 +247,10 @@ def measure(chain: GeneratedChain, workdir: Path) -> None:
             for method, seconds in sorted(wave.seconds.items(), key=lambda kv: -kv[1])
             if method not in waiting
         )
-        print(f"\nThe first full read of {n:,} accounts by method: {first.breakdown()} (a batch is one request).")
+        print(
+            f"\nThe first full read of {n:,} accounts by method: {first.breakdown()} (a batch is one request); the "
+            "calls besides the lens's read the portfolio rule's parameters, once a full read."
+        )
         print(
             f"\n{n:,} accounts: {liquidated:,} liquidated in {sends} transactions, landing in blocks "
             f"+{blocks[0] - price_block} to +{blocks[-1] - price_block} after the price update (blocks of "
