@@ -186,6 +186,13 @@ class CountingProvider(RotatingHTTPProvider):
         CountingProvider.methods[method] = CountingProvider.methods.get(method, 0) + 1
         return super()._request_with_retries(method, params)
 
+    def make_batch_request(self, batch_requests: Any) -> Any:
+        """A JSON-RPC batch is one request; the breakdown names how many calls it held."""
+        CountingProvider.requests += 1
+        method = f"batch of {len(batch_requests)} {batch_requests[0][0]}"
+        CountingProvider.methods[method] = CountingProvider.methods.get(method, 0) + 1
+        return super().make_batch_request(batch_requests)
+
 
 def chain_figures(accounts: int) -> None:
     # A large block gas limit lets seeding put hundreds of transactions in one block; pruned history keeps
