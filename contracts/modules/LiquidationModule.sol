@@ -56,6 +56,18 @@ contract LiquidationModule is VaultBase {
         uint256[] values; // the value of the account's collateral before this liquidation
         uint256[] discounts; // the account's discount on each asset, bps
         uint256 reward; // base owed to the caller
+        Holdings holdings; // for write-offs, read once a batch
+    }
+
+    /// @dev What the vault holds besides its books, which a write-off counts as reserves: read at a batch's first
+    ///      write-off and kept, since no token moves during a batch, until an account's perp positions are
+    ///      absorbed (that can move what the venue accounts are worth), after which the next write-off reads
+    ///      again.
+    struct Holdings {
+        bool read;
+        uint256 base; // the base token's balance
+        int256 venues; // `venueAssets`, 0 if it cannot be read (which can only understate reserves)
+        int256[] unbooked; // per asset: the token balance less what depositors are booked to hold
     }
 
     /// @dev One account's figures during its liquidation, base units.
@@ -93,7 +105,8 @@ contract LiquidationModule is VaultBase {
             balances: new uint256[](assetCount),
             values: new uint256[](assetCount),
             discounts: new uint256[](assetCount),
-            reward: 0
+            reward: 0,
+            holdings: Holdings({read: false, base: 0, venues: 0, unbooked: new int256[](0)})
         });
         for (uint256 k; k < accounts.length; ++k) {
             if (_liquidateAccount(accounts[k], batch)) ++liquidatedCount;
@@ -145,6 +158,7 @@ contract LiquidationModule is VaultBase {
         if (acc.portfolio) (pos.maintenance, pos.maxDiscountBps) = _portfolioTerms(account, pos.maintenance);
         if (pos.equity >= pos.maintenance.toInt256()) return false;
         pos.depthBps = _depthBps(pos.equity, pos.maintenance);
+        if (trading) batch.holdings.read = false; // its positions may move what the venue accounts are worth
 
         if (acc.portfolio) {
             if (!_absorbBook(account, acc, pos, perpMaintenance, batch, trading)) return false;
@@ -340,22 +354,18 @@ contract LiquidationModule is VaultBase {
     {
         Market memory m = batch.market;
         Totals memory t = batch.totals;
+        Holdings memory h = _holdings(batch);
         // The caller's reward is paid from reserves at the end of the batch: count it as spent already.
-        int256 reserves = _baseReserves(m, t) - batch.reward.toInt256();
-        if (address(_tradingModule) != address(0)) {
-            try _tradingModule.venueAssets() returns (int256 venues) {
-                reserves += venues;
-            } catch {}
-        }
+        int256 reserves = h.base.toInt256() + _bookedBase(m, t) + h.venues - batch.reward.toInt256();
         for (uint256 i; i < batch.assets.length; ++i) {
-            address asset = _collateralAssets[i];
-            uint256 held = IERC20(asset).balanceOf(address(this))
-                - (_assetStates[asset].totalSupplied - batch.absorbed[i]);
-            // slither-disable-next-line incorrect-equality (skips a feed read; a donation only adds to reserves)
-            if (held == 0) continue;
+            // What the vault holds of the asset beyond its depositors' balances, absorbed collateral included.
+            int256 unbooked = h.unbooked[i] + batch.absorbed[i].toInt256();
+            // Skips a feed read; a donation only adds to reserves, and a shortfall of tokens is not counted
+            // against them here (the books, not this valuation, say what depositors are owed).
+            if (unbooked <= 0) continue;
             // A donation cannot be worth more than the most the vault books of an asset; capping it keeps
             // `ValueLib.value` within its bounds (and can only understate reserves).
-            held = Math.min(held, type(uint96).max);
+            uint256 held = Math.min(uint256(unbooked), type(uint96).max);
             uint256 price = _loadAsset(i, batch);
             // slither-disable-next-line incorrect-equality (UNUSABLE is a sentinel the cache stores, never a price)
             if (price == UNUSABLE) continue;
@@ -376,6 +386,27 @@ contract LiquidationModule is VaultBase {
     }
 
     // ================================================================== helpers
+
+    /// @dev The batch's `Holdings`, read now if not yet read or no longer current.
+    function _holdings(Batch memory batch) internal view returns (Holdings memory h) {
+        h = batch.holdings;
+        if (h.read) return h;
+        h.read = true;
+        h.base = _base.balanceOf(address(this));
+        h.venues = 0;
+        if (address(_tradingModule) != address(0)) {
+            try _tradingModule.venueAssets() returns (int256 venues) {
+                h.venues = venues;
+            } catch {}
+        }
+        uint256 n = batch.assets.length;
+        h.unbooked = new int256[](n);
+        for (uint256 i; i < n; ++i) {
+            address asset = _collateralAssets[i];
+            h.unbooked[i] = IERC20(asset).balanceOf(address(this)).toInt256()
+                - uint256(_assetStates[asset].totalSupplied).toInt256();
+        }
+    }
 
     /// @dev Sums the value and maintenance requirement of `account`'s collateral into `pos` and its balances
     ///      into the batch; false if a price is unusable (the account is then skipped, not the batch).

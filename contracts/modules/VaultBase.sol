@@ -167,11 +167,16 @@ abstract contract VaultBase is AccessControl, ReentrancyGuardTransient, IPrimeVa
 
     /// @dev `_reserves` without the venue accounts.
     function _baseReserves(Market memory m, Totals memory t) internal view returns (int256) {
+        return _base.balanceOf(address(this)).toInt256() + _bookedBase(m, t);
+    }
+
+    /// @dev Owed by borrowers minus owed to suppliers: `_baseReserves` but the base the vault holds.
+    function _bookedBase(Market memory m, Totals memory t) internal pure returns (int256) {
         int256 supplied =
             InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, m.borrowIndex);
         int256 borrowed =
             -InterestLib.presentValue(-int256(uint256(t.borrowPrincipal)), m.supplyIndex, m.borrowIndex);
-        return _base.balanceOf(address(this)).toInt256() + borrowed - supplied;
+        return borrowed - supplied;
     }
 
     // ================================================================== valuation

@@ -62,7 +62,8 @@ contract GasTest is VaultFixture {
     }
 
     /// @dev Absorbed whole with a write-off (ETH at 2,000: 1 WETH against 2,400 of debt): all collateral goes, the
-    ///      debt it does not cover is written off, which also values reserves (every asset's balance and price).
+    ///      debt it does not cover is written off, which also values reserves (every asset's balance, read once a
+    ///      batch, and price).
     function test_gas_liquidate50Whole() public {
         _deposit(keeper, keeper, usdc, 1e6);
         address[] memory list = new address[](50);
