@@ -132,6 +132,23 @@ contract LiquidationTest is VaultFixture {
         assertEq(vault.baseBalanceOf(alice), 0);
     }
 
+    /// @dev A write-off values what the vault holds beyond its books; a token balance below what depositors are
+    ///      booked to hold (a token that took some back) used to underflow that valuation and revert the batch.
+    function test_aTokenShortfallDoesNotStopAWriteOff() public {
+        _openBorrower(alice, 2400e6);
+        _deposit(bob, bob, weth, 1e18);
+        deal(address(weth), address(vault), 0.5e18); // 2 WETH booked, 0.5 held
+        _setEthPrice(2000e8);
+        assertEq(_liquidate(_list(alice)), 1, "liquidated, not reverted");
+        assertEq(vault.collateralBalanceOf(alice, address(weth)), 0, "absorbed whole");
+        assertEq(vault.baseBalanceOf(alice), 0, "the rest written off");
+        assertLt(
+            vault.marketState().supplyIndex,
+            1e15,
+            "against suppliers: the missing WETH is not counted as reserves"
+        );
+    }
+
     function test_absorbedCollateralIsSoldAtADiscount() public {
         _openBorrower(alice, 2400e6);
         _setEthPrice(2000e8); // under water: all of it is absorbed
