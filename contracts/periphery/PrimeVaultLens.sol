@@ -84,9 +84,8 @@ contract PrimeVaultLens {
         view
         returns (RiskState memory state, bytes memory page)
     {
-        if (touched.length + limit > MAX_PAGE_SIZE) {
-            revert InvalidPageSize(touched.length + limit, MAX_PAGE_SIZE);
-        }
+        uint256 requested = limit > MAX_PAGE_SIZE ? limit : touched.length + limit;
+        if (requested > MAX_PAGE_SIZE) revert InvalidPageSize(requested, MAX_PAGE_SIZE);
         state = riskState(vault);
         page = _encodePage(vault, touched, from, limit);
     }
@@ -183,7 +182,8 @@ contract PrimeVaultLens {
         uint256 listed = offset < total ? (limit < total - offset ? limit : total - offset) : 0;
         uint256 count = touched.length;
         addresses = new bytes32[](count + listed);
-        uint256 firstSlot = uint256(keccak256(abi.encode(VAULT_ACCOUNT_LIST_SLOT))) + offset;
+        // Only a window inside the list has slots: an offset past its end may be any number.
+        uint256 firstSlot = listed == 0 ? 0 : uint256(keccak256(abi.encode(VAULT_ACCOUNT_LIST_SLOT))) + offset;
         assembly ("memory-safe") {
             for { let k := 0 } lt(k, count) { k := add(k, 1) } {
                 mstore(add(addresses, shl(5, add(k, 1))), mload(add(touched, shl(5, add(k, 1)))))

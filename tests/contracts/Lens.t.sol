@@ -36,6 +36,9 @@ contract LensTest is VaultFixture {
         assertEq(total, 8);
         (PrimeVaultLens.AccountSnapshot[] memory past,) = lens.accounts(vault, 50, 5);
         assertEq(past.length, 0);
+        (past, total) = lens.accounts(vault, type(uint256).max, 5);
+        assertEq(past.length, 0, "any offset past the end is an empty page");
+        assertEq(total, 8);
     }
 
     /// @dev The list is read from the vault's storage: any window of it equals `listedAccounts`'s.

@@ -104,6 +104,14 @@ contract LensFollowTest is TradingFixture {
         address[] memory touched = new address[](1);
         vm.expectRevert(abi.encodeWithSelector(PrimeVaultLens.InvalidPageSize.selector, 5001, 5000));
         lens.follow(vault, touched, 0, 5000);
+        vm.expectRevert(
+            abi.encodeWithSelector(PrimeVaultLens.InvalidPageSize.selector, type(uint256).max, 5000)
+        );
+        lens.follow(vault, touched, 0, type(uint256).max);
+        (, bytes memory page) = lens.follow(vault, touched, type(uint256).max, 1);
+        (PrimeVaultLens.AccountSnapshot[] memory rows,) =
+            abi.decode(page, (PrimeVaultLens.AccountSnapshot[], uint256));
+        assertEq(rows.length, 1, "the touched account alone: no listed account that far");
     }
 
     /// @dev The lens reads storage directly (`extSloads`): every field of every row equals the contracts' views,
