@@ -82,6 +82,7 @@ contract LiquidationModule is VaultBase {
         uint256 penalties;
         uint256 maxDiscountBps; // a cap on every leg's discount: BPS (none) but in portfolio mode
         bool positionsLeft;
+        bool hedged; // a portfolio book with perp positions: its collateral is absorbed with its hedge
     }
 
     address private immutable _self;
@@ -198,16 +199,23 @@ contract LiquidationModule is VaultBase {
         Batch memory batch,
         bool trading
     ) internal returns (bool) {
-        uint256 discounts = ValueLib.portionUp(perpMaintenance, PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS);
+        pos.hedged = perpMaintenance > 0;
+        uint256 collateralDiscounts = 0;
         for (uint256 i; acc.assetsIn >> i != 0; ++i) {
             // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
             if ((acc.assetsIn >> i) & 1 == 0) continue;
-            discounts += ValueLib.portionUp(batch.values[i], _setDiscount(i, batch, pos));
+            collateralDiscounts += ValueLib.portionUp(batch.values[i], _setDiscount(i, batch, pos));
         }
-        // With a cap, every leg's discount times its value adds up to at most the cap's share of maintenance.
+        uint256 discounts =
+            collateralDiscounts + ValueLib.portionUp(perpMaintenance, PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS);
+        // With a cap, every leg's discount times its value adds up to at most the cap's share of maintenance,
+        // except where a collateral discount sits at the floor that pays for its resale (`_setDiscount`).
         if (pos.maxDiscountBps < BPS) {
-            discounts = Math.min(
-                discounts, ValueLib.portionUp(pos.maintenance, PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS)
+            discounts = Math.max(
+                collateralDiscounts,
+                Math.min(
+                    discounts, ValueLib.portionUp(pos.maintenance, PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS)
+                )
             );
         }
         uint256 target = pos.maintenance + ValueLib.portionUp(pos.maintenance, LIQUIDATION_TARGET_BUFFER_BPS);
@@ -470,14 +478,26 @@ contract LiquidationModule is VaultBase {
     }
 
     /// @dev Sets and returns the account's discount on asset `i`: `_discountBps` within the account's cap
-    ///      (none under the standard rule).
+    ///      (none under the standard rule). Without a hedge the cap never goes below the floor that pays the store
+    ///      front's resale discount and the liquidator: a lower one would credit the account more than the vault
+    ///      can sell the collateral for. A hedged book keeps its cap, and reserves bear that difference until a
+    ///      hedged pair can be sold together without the store front's discount (`docs/risk.md`).
     function _setDiscount(uint256 i, Batch memory batch, AccountState memory pos)
         internal
         pure
         returns (uint256 d)
     {
-        d = _discountBps(batch.configs[i], batch.market, pos.depthBps);
-        if (d > pos.maxDiscountBps) d = pos.maxDiscountBps;
+        IPrimeVault.AssetConfig memory c = batch.configs[i];
+        d = _discountBps(c, batch.market, pos.depthBps);
+        if (d > pos.maxDiscountBps) {
+            uint256 floor = pos.hedged
+                ? 0
+                : ValueLib.portionUp(
+                    c.liquidationPenaltyBps,
+                    uint256(batch.market.storeFrontShareBps) + batch.market.liquidatorShareBps
+                );
+            d = pos.maxDiscountBps > floor ? pos.maxDiscountBps : floor;
+        }
         batch.discounts[i] = d;
     }
 
