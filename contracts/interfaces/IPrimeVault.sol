@@ -161,13 +161,17 @@ interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
     /// @notice The EIP-712 domain separator operator permits are signed under.
     function operatorPermitDomainSeparator() external view returns (bytes32);
 
-    /// @notice Liquidates every account in `accounts` that is below its maintenance requirement.
-    /// @dev Permissionless; works while paused. Healthy accounts and duplicates are skipped, not reverted,
-    ///      so a batch survives a competing keeper. Each liquidated account has all its collateral absorbed
-    ///      into reserves, credited at oracle value less the liquidation penalty; debt left after that is
-    ///      covered by reserves, and what reserves cannot cover is written off against base suppliers
-    ///      (event `BadDebt`). The caller's sub-account 0 is credited `liquidatorShareBps` of the penalties.
-    ///      Reverts if any price it needs is stale or invalid.
+    /// @notice Liquidates every account in `accounts` that is below its maintenance requirement, each only as far
+    ///         as brings it back above that requirement with a buffer.
+    /// @dev Permissionless; works while paused. Healthy accounts and duplicates are skipped, not reverted, so a
+    ///      batch survives a competing keeper; an account whose own prices cannot be read, or whose positions the
+    ///      trading module refuses to move, is skipped with `LiquidationSkipped` and the batch goes on. Perp
+    ///      positions move to the backstop book first, then the same fraction of every collateral asset is
+    ///      absorbed into reserves at oracle value less a discount that grows with the shortfall (portfolio
+    ///      accounts: the same fraction of every leg at once). Debt an account leaves with nothing to absorb is
+    ///      its `Liquidated.shortfall`; at the batch's end reserves cover the batch's shortfalls and what they
+    ///      cannot is written off against base suppliers (one `BadDebt` event for the batch). The caller's
+    ///      sub-account 0 is credited `liquidatorShareBps` of the penalties.
     /// @return liquidatedCount How many accounts were liquidated.
     function liquidate(address[] calldata accounts) external returns (uint256 liquidatedCount);
 

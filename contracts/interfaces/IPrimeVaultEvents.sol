@@ -167,9 +167,10 @@ interface IPrimeVaultEvents {
     /// @param debtCleared Base debt extinguished (credited collateral plus any shortfall).
     /// @param shortfall Debt the collateral did not cover; paid by reserves and, past them, by suppliers.
     event Liquidated(address indexed account, address indexed caller, uint256 debtCleared, uint256 shortfall);
-    /// @notice Reserves could not cover a shortfall; `amount` is written off against all base suppliers by
-    ///         lowering the supply index to `newSupplyIndex`.
-    event BadDebt(address indexed account, uint256 amount, uint256 newSupplyIndex);
+    /// @notice Reserves could not cover the `shortfall` a liquidation batch by `caller` left (the sum of its
+    ///         accounts' `Liquidated.shortfall`); `amount` of it is written off against all base suppliers by
+    ///         lowering the supply index to `newSupplyIndex`, reserves having covered the rest.
+    event BadDebt(address indexed caller, uint256 shortfall, uint256 amount, uint256 newSupplyIndex);
     /// @notice `caller` was credited `reward` base units (its share of penalties) for a liquidation batch.
     event LiquidatorRewarded(address indexed caller, uint256 reward);
     /// @notice `buyer` bought `amount` of absorbed `asset` for `baseAmount`, sent to `recipient`.

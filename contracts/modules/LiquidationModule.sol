@@ -56,18 +56,7 @@ contract LiquidationModule is VaultBase {
         uint256[] values; // the value of the account's collateral before this liquidation
         uint256[] discounts; // the account's discount on each asset, bps
         uint256 reward; // base owed to the caller
-        Holdings holdings; // for write-offs, read once a batch
-    }
-
-    /// @dev What the vault holds besides its books, which a write-off counts as reserves: read at a batch's first
-    ///      write-off and kept, since no token moves during a batch, until an account's perp positions are
-    ///      absorbed (that can move what the venue accounts are worth), after which the next write-off reads
-    ///      again.
-    struct Holdings {
-        bool read;
-        uint256 base; // the base token's balance
-        int256 venues; // `venueAssets`, 0 if it cannot be read (which can only understate reserves)
-        int256[] unbooked; // per asset: the token balance less what depositors are booked to hold
+        uint256 shortfall; // debt the batch's accounts left with nothing to absorb, settled at the batch's end
     }
 
     /// @dev One account's figures during its liquidation, base units.
@@ -107,13 +96,15 @@ contract LiquidationModule is VaultBase {
             values: new uint256[](assetCount),
             discounts: new uint256[](assetCount),
             reward: 0,
-            holdings: Holdings({read: false, base: 0, venues: 0, unbooked: new int256[](0)})
+            shortfall: 0
         });
         for (uint256 k; k < accounts.length; ++k) {
             if (_liquidateAccount(accounts[k], batch)) ++liquidatedCount;
         }
         if (liquidatedCount == 0) return 0;
 
+        // Shortfalls are settled once a batch, against reserves valued after every absorption in it.
+        if (batch.shortfall > 0) batch.market.supplyIndex = _writeOffBadDebt(batch);
         // Totals are kept in memory across the batch and written once.
         for (uint256 i; i < assetCount; ++i) {
             if (batch.absorbed[i] != 0) {
@@ -159,7 +150,6 @@ contract LiquidationModule is VaultBase {
         if (acc.portfolio) (pos.maintenance, pos.maxDiscountBps) = _portfolioTerms(account, pos.maintenance);
         if (pos.equity >= pos.maintenance.toInt256()) return false;
         pos.depthBps = _depthBps(pos.equity, pos.maintenance);
-        if (trading) batch.holdings.read = false; // its positions may move what the venue accounts are worth
 
         if (acc.portfolio) {
             if (!_absorbBook(account, acc, pos, perpMaintenance, batch, trading)) return false;
@@ -270,13 +260,13 @@ contract LiquidationModule is VaultBase {
         return true;
     }
 
-    /// @dev Writes the account's new balance (covering or writing off debt left with nothing to absorb),
-    ///      adds the caller's reward to the batch and emits `Liquidated`.
+    /// @dev Writes the account's new balance, adds the caller's reward and any shortfall to the batch and emits
+    ///      `Liquidated`.
     function _finish(address account, Account memory acc, AccountState memory pos, Batch memory batch)
         internal
     {
-        // Debt left with nothing to absorb leaves the books (principal 0) and is covered by reserves or
-        // written off; the totals must already exclude it when reserves are counted.
+        // Debt left with nothing to absorb leaves the books (principal 0) and joins the batch's shortfall,
+        // which reserves cover or suppliers bear at the batch's end.
         // slither-disable-next-line incorrect-equality (an empty asset mask: nothing left to absorb)
         bool writeOff = pos.balance < 0 && acc.assetsIn == 0 && !pos.positionsLeft;
         int256 newPrincipal = writeOff
@@ -285,7 +275,7 @@ contract LiquidationModule is VaultBase {
         _setPrincipalInBatch(acc, newPrincipal, batch);
         batch.reward += ValueLib.portionDown(pos.penalties, batch.market.liquidatorShareBps);
         uint256 shortfall = writeOff ? uint256(-pos.balance) : 0;
-        if (writeOff) batch.market.supplyIndex = _writeOffBadDebt(account, shortfall, batch);
+        batch.shortfall += shortfall;
         Account storage stored = _accounts[account];
         stored.principal = newPrincipal.toInt104();
         // A partial liquidation leaves every asset held: the mask is written only when a bit cleared.
@@ -351,23 +341,30 @@ contract LiquidationModule is VaultBase {
 
     // ================================================================== bad debt
 
-    /// @dev Covers `shortfall` from reserves, counting absorbed collateral at its sale price; writes off the
-    ///      rest against suppliers by lowering the supply index (rounded down). Returns the new supply index.
-    ///      Never reverts on a price: a collateral asset whose feed is unusable counts as worth nothing, and
-    ///      the venue accounts count as zero if any perp mark is unusable (both understate reserves, so the
-    ///      write-off can only be larger, never hidden).
-    function _writeOffBadDebt(address account, uint256 shortfall, Batch memory batch)
-        internal
-        returns (uint64)
-    {
+    /// @dev Covers the batch's shortfall from reserves, counting absorbed collateral at its sale price; writes
+    ///      off the rest against suppliers by lowering the supply index (rounded down). Returns the new supply
+    ///      index. Run once, after every account: reserves then include all the batch absorbed, so the outcome
+    ///      does not depend on the accounts' order. Never reverts on a price: a collateral asset whose feed is
+    ///      unusable counts as worth nothing, and the venue accounts as zero if they cannot be valued (both
+    ///      understate reserves, so the write-off can only be larger, never hidden).
+    function _writeOffBadDebt(Batch memory batch) internal returns (uint64) {
         Market memory m = batch.market;
         Totals memory t = batch.totals;
-        Holdings memory h = _holdings(batch);
-        // The caller's reward is paid from reserves at the end of the batch: count it as spent already.
-        int256 reserves = h.base.toInt256() + _bookedBase(m, t) + h.venues - batch.reward.toInt256();
+        int256 venues = 0;
+        if (address(_tradingModule) != address(0)) {
+            try _tradingModule.venueAssets() returns (int256 v) {
+                venues = v;
+            } catch {}
+        }
+        // The caller's reward is paid from reserves just after: count it as spent already.
+        int256 reserves =
+            _base.balanceOf(address(this)).toInt256() + _bookedBase(m, t) + venues - batch.reward.toInt256();
         for (uint256 i; i < batch.assets.length; ++i) {
-            // What the vault holds of the asset beyond its depositors' balances, absorbed collateral included.
-            int256 unbooked = h.unbooked[i] + batch.absorbed[i].toInt256();
+            // What the vault holds of the asset beyond its depositors' balances, absorbed collateral included
+            // (the stored totals do not subtract this batch's absorptions yet).
+            address asset = _collateralAssets[i];
+            int256 unbooked = IERC20(asset).balanceOf(address(this)).toInt256()
+                - uint256(_assetStates[asset].totalSupplied).toInt256() + batch.absorbed[i].toInt256();
             // Skips a feed read; a donation only adds to reserves, and a shortfall of tokens is not counted
             // against them here (the books, not this valuation, say what depositors are owed).
             if (unbooked <= 0) continue;
@@ -382,39 +379,18 @@ contract LiquidationModule is VaultBase {
             reserves += ValueLib.portionDown(saleValue, BPS - _storeFrontDiscount(c, m)).toInt256();
         }
         if (reserves >= 0) return m.supplyIndex;
-        uint256 badDebt = uint256(-reserves) < shortfall ? uint256(-reserves) : shortfall;
+        uint256 badDebt = Math.min(uint256(-reserves), batch.shortfall);
         uint256 totalSupply =
             uint256(InterestLib.presentValue(int256(uint256(t.supplyPrincipal)), m.supplyIndex, 0));
         uint256 newIndex =
             badDebt >= totalSupply ? 1 : uint256(m.supplyIndex) * (totalSupply - badDebt) / totalSupply;
         // slither-disable-next-line incorrect-equality (keeps the supply index positive after a total loss)
         if (newIndex == 0) newIndex = 1;
-        emit BadDebt(account, badDebt, newIndex);
+        emit BadDebt(msg.sender, batch.shortfall, badDebt, newIndex);
         return uint64(newIndex); // below the old uint64 index
     }
 
     // ================================================================== helpers
-
-    /// @dev The batch's `Holdings`, read now if not yet read or no longer current.
-    function _holdings(Batch memory batch) internal view returns (Holdings memory h) {
-        h = batch.holdings;
-        if (h.read) return h;
-        h.read = true;
-        h.base = _base.balanceOf(address(this));
-        h.venues = 0;
-        if (address(_tradingModule) != address(0)) {
-            try _tradingModule.venueAssets() returns (int256 venues) {
-                h.venues = venues;
-            } catch {}
-        }
-        uint256 n = batch.assets.length;
-        h.unbooked = new int256[](n);
-        for (uint256 i; i < n; ++i) {
-            address asset = _collateralAssets[i];
-            h.unbooked[i] = IERC20(asset).balanceOf(address(this)).toInt256()
-                - uint256(_assetStates[asset].totalSupplied).toInt256();
-        }
-    }
 
     /// @dev Sums the value and maintenance requirement of `account`'s collateral into `pos` and its balances
     ///      into the batch; false if a price is unusable (the account is then skipped, not the batch).

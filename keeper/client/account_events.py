@@ -25,7 +25,6 @@ ACCOUNT_ARGUMENTS: Mapping[str, tuple[str, ...]] = {
     "PositionAbsorbed": ("account",),
     "CollateralAbsorbed": ("account",),
     "Liquidated": ("account",),
-    "BadDebt": ("account",),
     "LiquidatorRewarded": ("caller",),  # the reward is credited to the caller's own account
 }
 # Events that tie an order id to its account: an asynchronous venue's `ChildFilled` names only the order, and

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {Vm} from "forge-std/Vm.sol";
+
 import {VaultFixture} from "./utils/VaultFixture.sol";
 import {IPrimeVault} from "../../contracts/interfaces/IPrimeVault.sol";
 import {IPrimeVaultErrors} from "../../contracts/interfaces/IPrimeVaultErrors.sol";
@@ -132,6 +135,42 @@ contract LiquidationTest is VaultFixture {
         assertEq(vault.baseBalanceOf(alice), 0);
     }
 
+    /// @dev A batch settles its shortfalls once, after every absorption in it: a partial liquidation that adds to
+    ///      reserves counts toward an under-water account's shortfall wherever the two stand in the batch (when
+    ///      each account valued reserves itself, the order decided how much suppliers lost).
+    function test_aBatchSettlesItsShortfallsOnceWhateverTheOrder() public {
+        _openBorrower(alice, 2400e6);
+        _openBorrower(bob, 1750e6);
+        _setEthPrice(2000e8); // alice under water; bob just below maintenance, partly absorbed at a 5% discount
+        address[] memory order = new address[](2);
+        (order[0], order[1]) = (alice, bob);
+        uint256 snapshot = vm.snapshotState();
+        vm.recordLogs();
+        assertEq(_liquidate(order), 2);
+        uint256 indexAliceFirst = vault.marketState().supplyIndex;
+        (uint256 shortfall, uint256 badDebt) = _badDebtLogged();
+        assertEq(shortfall, 500e6, "alice's shortfall, the batch's only one");
+        assertLt(badDebt, 460e6, "bob's absorption covers part of it");
+        assertGt(badDebt, 0);
+
+        vm.revertToState(snapshot);
+        (order[0], order[1]) = (bob, alice);
+        assertEq(_liquidate(order), 2);
+        assertEq(vault.marketState().supplyIndex, indexAliceFirst, "the same loss for suppliers either way");
+    }
+
+    function _badDebtLogged() internal returns (uint256 shortfall, uint256 amount) {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        uint256 found;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].topics[0] != IPrimeVaultEvents.BadDebt.selector) continue;
+            assertEq(logs[i].topics[1], bytes32(uint256(uint160(keeper))), "the batch's caller");
+            (shortfall, amount,) = abi.decode(logs[i].data, (uint256, uint256, uint256));
+            ++found;
+        }
+        assertEq(found, 1, "one BadDebt event for the batch");
+    }
+
     /// @dev A write-off values what the vault holds beyond its books; a token balance below what depositors are
     ///      booked to hold (a token that took some back) used to underflow that valuation and revert the batch.
     function test_aTokenShortfallDoesNotStopAWriteOff() public {
@@ -231,14 +270,19 @@ contract LiquidationTest is VaultFixture {
         else assertEq(gapAfter, gapBefore);
     }
 
-    /// @dev Property: splitting a batch into single liquidations changes nothing, for the accounts or for the
-    ///      caller's reward, beyond 1 wei of rounding per step; and a second call right after is a no-op.
+    /// @dev Property: splitting a batch into single liquidations takes the same collateral and leaves the same
+    ///      debts, beyond 1 wei of rounding per step; pays the caller no more; and costs suppliers (the lender, the
+    ///      caller, an account left with a positive balance) no less, since a batch settles its shortfalls once,
+    ///      after every absorption in it has added to reserves. An account a
+    ///      liquidation leaves with a positive balance is a supplier from then on and shares a later write-off,
+    ///      so its balance may differ by at most the supply index's fall. A second call right after is a no-op.
     function testFuzz_splittingNeverPaysOrCostsMore(uint256 price, uint256 debtA, uint256 debtB) public {
         _openBorrower(alice, bound(debtA, 100e6, 2400e6));
         _openBorrower(bob, bound(debtB, 100e6, 2400e6));
         _setEthPrice(int256(bound(price, 1500e8, 3000e8)));
         address[] memory both = new address[](2);
         (both[0], both[1]) = (alice, bob);
+        uint256 indexBefore = vault.marketState().supplyIndex;
 
         uint256 snapshot = vm.snapshotState();
         _liquidate(both);
@@ -246,16 +290,38 @@ contract LiquidationTest is VaultFixture {
         uint256[2] memory batchedWeth =
             [vault.collateralBalanceOf(alice, address(weth)), vault.collateralBalanceOf(bob, address(weth))];
         int256 batchedReward = vault.baseBalanceOf(keeper);
+        int256 batchedSuppliers = _suppliersHold();
+        uint256 lowestIndex = vault.marketState().supplyIndex;
         assertEq(_liquidate(both), 0, "a second call is a no-op");
         assertEq(vault.baseBalanceOf(keeper), batchedReward);
 
         vm.revertToState(snapshot);
         _liquidate(_list(alice));
         _liquidate(_list(bob));
-        assertApproxEqAbs(vault.baseBalanceOf(alice), batched[0], 1);
-        assertApproxEqAbs(vault.baseBalanceOf(bob), batched[1], 1);
+        lowestIndex = Math.min(lowestIndex, vault.marketState().supplyIndex);
+        int256[2] memory split = [vault.baseBalanceOf(alice), vault.baseBalanceOf(bob)];
+        for (uint256 k; k < 2; ++k) {
+            if (split[k] <= 0) {
+                assertApproxEqAbs(split[k], batched[k], 1, "the same debt left");
+            } else {
+                uint256 indexFall = uint256(split[k]) * (indexBefore - lowestIndex) / indexBefore;
+                assertApproxEqAbs(
+                    split[k], batched[k], indexFall + 2, "a supplier after: at most the write-off"
+                );
+            }
+        }
         assertEq(vault.collateralBalanceOf(alice, address(weth)), batchedWeth[0]);
         assertEq(vault.collateralBalanceOf(bob, address(weth)), batchedWeth[1]);
         assertLe(vault.baseBalanceOf(keeper), batchedReward + 2, "split steps pay no more");
+        assertLe(_suppliersHold(), batchedSuppliers + 3, "a batch costs suppliers no more than its steps");
+    }
+
+    /// @dev What base suppliers hold in the splitting property's setup: the lender, the caller and a borrower
+    ///      a liquidation left with a positive balance.
+    function _suppliersHold() internal view returns (int256) {
+        int256 a = vault.baseBalanceOf(alice);
+        int256 b = vault.baseBalanceOf(bob);
+        return vault.baseBalanceOf(lender) + vault.baseBalanceOf(keeper) + (a > 0 ? a : int256(0))
+            + (b > 0 ? b : int256(0));
     }
 }

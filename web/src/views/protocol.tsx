@@ -12,7 +12,9 @@ const SECONDS_PER_YEAR = 31_536_000n;
 const ACCOUNTS_SHOWN = 10;
 const positionAbi = parseAbi(["function position(uint8 market) view returns (int256)"]);
 const haircutsUpdated = parseAbiItem("event HaircutsUpdated(address indexed asset, uint16 initialHaircutBps, uint16 maintenanceHaircutBps)");
-const badDebt = parseAbiItem("event BadDebt(address indexed account, uint256 amount, uint256 newSupplyIndex)");
+const badDebt = parseAbiItem(
+  "event BadDebt(address indexed caller, uint256 shortfall, uint256 amount, uint256 newSupplyIndex)",
+);
 
 interface ProtocolState {
   market: { totalSupply: bigint; totalBorrow: bigint; utilizationWad: bigint; supplyRatePerSecond: bigint; borrowRatePerSecond: bigint; reserves: bigint };
