@@ -5,9 +5,10 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {VaultFixture} from "./utils/VaultFixture.sol";
 
-/// @notice The gas snapshot (`snapshots/PrimeVault.json`) and the issue's gas targets. Each figure is the gas
-///         of one external call (without the 21,000 intrinsic gas), measured like Aave v3's
-///         `snapshots/Pool.Operations.json`. Regenerate with `make gas`.
+/// @notice The gas snapshot (`snapshots/PrimeVault.json`) and the issue's gas targets. Each figure is one call run
+///         as its own transaction (`isolate`): what a chain charges before refunds, the 21,000 intrinsic gas and
+///         the calldata included, measured like Aave v3's `snapshots/Pool.Operations.json`. Regenerate with
+///         `make gas`.
 contract GasTest is VaultFixture {
     string internal constant GROUP = "PrimeVault";
 
