@@ -191,15 +191,13 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
     /// @inheritdoc IVenueAdapter
     /// @dev As last reported.
     function fundingIndex(uint8 market) external view returns (int256) {
-        _requireMarket(market);
-        return _fundingIndexes[market];
+        return _perMarket(_fundingIndexes, market);
     }
 
     /// @inheritdoc IVenueAdapter
     /// @dev As last reported.
     function position(uint8 market) external view returns (int256) {
-        _requireMarket(market);
-        return _positions[market];
+        return _perMarket(_positions, market);
     }
 
     /// @inheritdoc IVenueAdapter
@@ -264,5 +262,13 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
 
     function _requireMarket(uint8 market) internal view {
         if (market >= _markets.length) revert AdapterUnknownMarket(market);
+    }
+
+    /// @dev `values[market]` of a per-market array. Each has one entry per market (the constructor sizes them, a
+    ///      report keeps their length), so its own length is the market bound: one storage read fewer than
+    ///      `_requireMarket` first, on the views every health check of an account trading here calls.
+    function _perMarket(int256[] storage values, uint8 market) private view returns (int256) {
+        if (market >= values.length) revert AdapterUnknownMarket(market);
+        return values[market];
     }
 }

@@ -80,15 +80,10 @@ interface IPrimeVaultEvents {
         uint256 limitPrice,
         uint256 deadline
     );
-    /// @notice Order `orderId` was routed as `childCount` child orders with ids from `firstChildId`,
-    ///         reserving `reservedMargin` (base units) of `account`'s initial margin.
-    event OrderRouted(
-        uint256 indexed orderId,
-        address indexed account,
-        uint256 firstChildId,
-        uint256 childCount,
-        uint256 reservedMargin
-    );
+    /// @notice Order `orderId` of `account` was routed: its child orders, which have consecutive ids, are the
+    ///         `ChildCommitted` events with its id just before this one in the same transaction (their
+    ///         reservations add up to what the order reserves).
+    event OrderRouted(uint256 indexed orderId, address indexed account);
     /// @notice Child order `childId` of `orderId`: `size` (absolute, base WAD) at `venue` within `limitPrice`
     ///         (USD WAD) until `deadline`, reserving `reservation` (base units).
     event ChildCommitted(

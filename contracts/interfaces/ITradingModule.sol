@@ -231,7 +231,7 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     /// @notice `account`'s asynchronous orders: the initial margin its open children reserve (base units,
     ///         counted in `perpRisk`'s initial requirement), how many are open, and the first child id that
     ///         can still be its own: a liquidation cancels every open child with a lower id at once.
-    /// @dev The children of one order have consecutive ids (`OrderRouted` gives the first and the count).
+    /// @dev The children of one order have consecutive ids (its `ChildCommitted` events give them).
     function reservation(address account)
         external
         view

@@ -79,7 +79,7 @@ contract AsyncOrderModule is TradingBase {
             reserved += _pushChild(orderId, i, ord, c, mark, marginBps);
         }
         if (total != SignedMath.abs(ord.size)) revert InvalidSplit(orderId);
-        _route(orderId, ord.account, firstChildId, n, reserved);
+        _route(orderId, ord.account, n, reserved);
     }
 
     /// @notice See `ITradingModule.reportFill`. Only through the trading module's delegatecall.
@@ -222,18 +222,16 @@ contract AsyncOrderModule is TradingBase {
         }
     }
 
-    /// @dev Marks order `orderId` routed to its `n` children from `firstChildId` and reserves `reserved` of
-    ///      `account`'s margin, which must fit its initial requirement.
-    function _route(uint256 orderId, address account, uint256 firstChildId, uint256 n, uint256 reserved)
-        internal
-    {
+    /// @dev Marks order `orderId` routed to its `n` children and reserves `reserved` of `account`'s margin, which
+    ///      must fit its initial requirement.
+    function _route(uint256 orderId, address account, uint256 n, uint256 reserved) internal {
         _orders[orderId].status = ITradingModule.OrderStatus.Routed;
         Trader storage t = _traders[account];
         bool wasTrading = _isTrading(account);
         t.openChildren += uint16(n);
         t.reservedMargin += reserved.toUint96();
         _syncTrading(account, wasTrading);
-        emit OrderRouted(orderId, account, firstChildId, n, reserved);
+        emit OrderRouted(orderId, account);
         // The reservation counts in `perpRisk`'s initial requirement: the account must still meet it.
         if (reserved != 0) _vault.settle(account, 0, true);
     }

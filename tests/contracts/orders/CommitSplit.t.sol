@@ -25,7 +25,7 @@ contract CommitSplitTest is AsyncOrderFixture {
         vm.expectEmit(address(trading));
         emit IPrimeVaultEvents.ChildCommitted(1, id, RABBIT, 0.8e18, 60_500e18, deadline, 4840e6);
         vm.expectEmit(address(trading));
-        emit IPrimeVaultEvents.OrderRouted(id, alice, 0, 2, 12_160e6);
+        emit IPrimeVaultEvents.OrderRouted(id, alice);
         ITradingModule.ChildSpec[] memory specs = new ITradingModule.ChildSpec[](2);
         specs[0] = _spec(DYDX, 1.2e18, 61_000e18);
         specs[1] = _spec(RABBIT, 0.8e18, 60_500e18);
