@@ -19,8 +19,10 @@ from keeper.risk.liquidation_gas import LiquidationGasModel
 from keeper.risk.portfolio import portfolio_health
 from keeper.risk.screening import screen
 
-# What a batch is budgeted besides its accounts: 21,000 intrinsic, the vault's dispatch and calldata, with margin.
-LIQUIDATION_GAS_BASE = 120_000
+# What a batch is budgeted besides its accounts, and its transaction's limit includes: 21,000 intrinsic, the vault's
+# dispatch, the first account's reads of a feed and a config, the batch's totals, reward and write-off, and the
+# interest accrual that the mined block's first transaction writes but a simulation at the latest block may not.
+LIQUIDATION_GAS_BASE = 140_000
 
 
 @dataclass(frozen=True)

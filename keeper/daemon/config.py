@@ -43,7 +43,7 @@ class KeeperConfig:
     haircut_interval: float = 3600.0
     price_record_interval: float = 60.0
     # Transactions.
-    gas_budget: int = 10_000_000  # per liquidation batch: with the gas margin, four share a 30M block
+    gas_budget: int = 10_000_000  # a liquidation batch's gas limit at most: three fill a 30,000,000-gas block
     max_fee_gwei: float = 500.0
     replace_after: float = 30.0
     receipt_timeout: float = 180.0
