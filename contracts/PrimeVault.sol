@@ -20,7 +20,7 @@ import {
 import {AssetParams, IPrimeVaultGovernance} from "./interfaces/IPrimeVaultGovernance.sol";
 import {IPerpRisk} from "./interfaces/IPerpRisk.sol";
 import {IPortfolioMargin} from "./interfaces/IPortfolioMargin.sol";
-import {LIQUIDATION_TARGET_BUFFER_BPS} from "./libraries/ConstantsLib.sol";
+import {LIQUIDATION_TARGET_BUFFER_BPS, MAX_FEED_DECIMALS} from "./libraries/ConstantsLib.sol";
 import {InterestLib} from "./libraries/InterestLib.sol";
 import {OracleLib} from "./libraries/OracleLib.sol";
 import {SubAccountLib} from "./libraries/SubAccountLib.sol";
@@ -774,6 +774,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
         if (decimals < 6 || decimals > 18 || decimals + feedDecimals < baseDecimals) {
             revert UnsupportedDecimals(asset, decimals);
         }
+        if (feedDecimals > MAX_FEED_DECIMALS) revert UnsupportedFeedDecimals(p.feed, feedDecimals);
         AssetConfig storage c = _assetConfigs[asset];
         c.feed = p.feed;
         c.maxStaleness = p.maxStaleness;

@@ -158,10 +158,11 @@ interface IPrimeVaultEvents {
     /// @notice `account` could not be liquidated in this batch (`reason`: an ABI-encoded error, such as
     ///         `OracleUnusable()` for one of its own prices); the rest of the batch went on.
     event LiquidationSkipped(address indexed account, bytes reason);
-    /// @notice `account` was liquidated by `caller`.
+    /// @notice `account` was liquidated. The caller, the same for the whole batch, is credited once in
+    ///         `LiquidatorRewarded`.
     /// @param debtCleared Base debt extinguished (credited collateral plus any shortfall).
     /// @param shortfall Debt the collateral did not cover; paid by reserves and, past them, by suppliers.
-    event Liquidated(address indexed account, address indexed caller, uint256 debtCleared, uint256 shortfall);
+    event Liquidated(address indexed account, uint256 debtCleared, uint256 shortfall);
     /// @notice Reserves could not cover the `shortfall` a liquidation batch by `caller` left (the sum of its
     ///         accounts' `Liquidated.shortfall`); `amount` of it is written off against all base suppliers by
     ///         lowering the supply index to `newSupplyIndex`, reserves having covered the rest.

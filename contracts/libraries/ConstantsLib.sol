@@ -15,6 +15,10 @@ uint256 constant WAD = 1e18;
 ///      and WAD fractions cannot overflow; a larger answer is a broken feed, refused like a non-positive one.
 uint256 constant MAX_PRICE = type(uint128).max;
 
+/// @dev The most decimals a collateral asset's feed may have: with tokens of at most 18 decimals, a valuation's
+///      scale exponent stays at most 54, inside the 77 that `MathLib.pow10` takes.
+uint256 constant MAX_FEED_DECIMALS = 36;
+
 /// @dev Partial liquidation restores equity to the maintenance requirement plus this share of it.
 uint256 constant LIQUIDATION_TARGET_BUFFER_BPS = 500;
 

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {MathLib} from "./MathLib.sol";
 
 /// @title ValueLib
 /// @notice Collateral valuation in base units and haircut arithmetic.
@@ -16,7 +17,7 @@ library ValueLib {
     ///         books does: an asset's total supplied is a uint96) and `price` 128 (`MAX_PRICE`), so the
     ///         product cannot overflow.
     function value(uint256 amount, uint256 price, uint8 scaleExponent) internal pure returns (uint256) {
-        return amount * price / 10 ** scaleExponent;
+        return amount * price / MathLib.pow10(scaleExponent);
     }
 
     /// @notice `v x bps / 10,000`, rounded up: a requirement.
@@ -36,6 +37,6 @@ library ValueLib {
         returns (uint256)
     {
         uint256 discountedPrice = Math.mulDiv(price, BPS - discountBps, BPS, Math.Rounding.Ceil);
-        return Math.mulDiv(baseAmount, 10 ** scaleExponent, discountedPrice);
+        return Math.mulDiv(baseAmount, MathLib.pow10(scaleExponent), discountedPrice);
     }
 }

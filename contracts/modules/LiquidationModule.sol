@@ -282,7 +282,7 @@ contract LiquidationModule is VaultBase {
         if (stored.assetsIn != acc.assetsIn) stored.assetsIn = acc.assetsIn;
         uint256 oldDebt = pos.oldBalance < 0 ? uint256(-pos.oldBalance) : 0;
         uint256 newDebt = writeOff || pos.balance >= 0 ? 0 : uint256(-pos.balance);
-        emit Liquidated(account, msg.sender, oldDebt > newDebt ? oldDebt - newDebt : 0, shortfall);
+        emit Liquidated(account, oldDebt > newDebt ? oldDebt - newDebt : 0, shortfall);
     }
 
     /// @dev Absorbs the least equal fraction of every collateral asset that brings `pos` to the target, or

@@ -7,6 +7,7 @@ import {ITradingModule} from "../interfaces/ITradingModule.sol";
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
 import {InterestLib} from "../libraries/InterestLib.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
+import {MathLib} from "../libraries/MathLib.sol";
 
 /// @title PrimeVaultLens
 /// @notice Batch reads for keepers and front ends, after Gearbox's account compressor: one `eth_call`
@@ -122,7 +123,7 @@ contract PrimeVaultLens {
             ITradingModule.PerpMarket memory market = markets[m];
             uint256 answer = OracleLib.tryRead(market.feed, market.maxStaleness);
             // Marks are WAD whatever the feed's decimals, as the trading module reads them.
-            s.marks[m] = answer * 10 ** (18 - market.feedDecimals);
+            s.marks[m] = answer * MathLib.pow10(18 - market.feedDecimals);
             s.marksUsable[m] = answer != 0;
             (s.perpInitialBps[m], s.perpMaintenanceBps[m]) =
             (market.initialMarginBps, market.maintenanceMarginBps);

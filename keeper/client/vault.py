@@ -406,7 +406,7 @@ class VaultClient(AccessControlledClient):
             if event is None or log["address"] != self.deployment.vault:
                 continue
             if event.event_name == "Liquidated":
-                # Liquidated(address indexed account, address indexed caller, uint256 debtCleared, uint256 shortfall)
+                # Liquidated(address indexed account, uint256 debtCleared, uint256 shortfall)
                 account = Web3.to_checksum_address(bytes(log["topics"][1])[12:])
                 data = bytes(log["data"])
                 liquidated.append(LiquidationEvent(account, int.from_bytes(data[:32]), int.from_bytes(data[32:64])))

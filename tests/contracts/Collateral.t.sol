@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {FeeToken} from "./utils/FeeToken.sol";
+import {MockPriceFeed} from "../../contracts/devnet/mocks/MockPriceFeed.sol";
 import {VaultFixture} from "./utils/VaultFixture.sol";
 import {MockERC20} from "../../contracts/devnet/mocks/MockERC20.sol";
 import {IPrimeVault} from "../../contracts/interfaces/IPrimeVault.sol";
@@ -99,6 +100,18 @@ contract CollateralTest is VaultFixture {
         );
         vm.prank(admin);
         vault.listAsset(address(odd), AssetParams(address(ethFeed), STALENESS, 5000, 4000, 500, 1e27));
+    }
+
+    /// @dev A valuation divides by 10**(token + feed - base decimals), computed by the EXP opcode, which wraps past
+    ///      10**77: a feed with more than 36 decimals is refused at listing.
+    function test_listingRefusesAFeedWithTooManyDecimals() public {
+        MockERC20 token = new MockERC20("Token", "TKN", 18);
+        MockPriceFeed wide = new MockPriceFeed("TKN / USD", 60, 1e60, address(this));
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.UnsupportedFeedDecimals.selector, address(wide), 60)
+        );
+        vm.prank(admin);
+        vault.listAsset(address(token), AssetParams(address(wide), STALENESS, 5000, 4000, 500, 1e27));
     }
 
     function testFuzz_depositWithdrawRoundTrip(uint96 amount) public {

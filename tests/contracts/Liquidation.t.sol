@@ -38,7 +38,7 @@ contract LiquidationTest is VaultFixture {
         vm.expectEmit(address(vault));
         emit IPrimeVaultEvents.CollateralAbsorbed(alice, address(weth), 431524547803617572, 1106860465);
         vm.expectEmit(address(vault));
-        emit IPrimeVaultEvents.Liquidated(alice, keeper, 1106860465, 0);
+        emit IPrimeVaultEvents.Liquidated(alice, 1106860465, 0);
         assertEq(_liquidate(_list(alice)), 1);
 
         assertEq(vault.collateralBalanceOf(alice, address(weth)), 1e18 - 431524547803617572, "keeps 57%");
@@ -125,7 +125,7 @@ contract LiquidationTest is VaultFixture {
         _setEthPrice(2000e8);
         // Collateral sells at 2,000 x (1 - 2.5%) = 1,950 against 2,400 of debt and a 10 reward: 460 lost.
         vm.expectEmit(address(vault));
-        emit IPrimeVaultEvents.Liquidated(alice, keeper, 2400e6, 500e6);
+        emit IPrimeVaultEvents.Liquidated(alice, 2400e6, 500e6);
         vm.expectEmit(address(vault));
         emit IPrimeVaultEvents.LiquidatorRewarded(keeper, 10e6);
         _liquidate(_list(alice));

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {Test} from "forge-std/Test.sol";
+import {Test, stdError} from "forge-std/Test.sol";
 
 import {MathLib} from "../../../contracts/libraries/MathLib.sol";
 
@@ -42,5 +42,20 @@ contract MathLibTest is Test {
         assertEq((a | b).popCount() + (a & b).popCount(), a.popCount() + b.popCount());
         assertEq(a.popCount() + (~a).popCount(), 256);
         assertEq((a ^ b).popCount(), a.popCount() + b.popCount() - 2 * (a & b).popCount());
+    }
+
+    /// @dev Against the compiler's checked power: the same value for every exponent it takes, and the same
+    ///      arithmetic panic for every one it does not.
+    function testFuzz_pow10_matchesTheCheckedPower(uint256 exponent) public {
+        if (exponent <= 77) {
+            assertEq(MathLib.pow10(exponent), 10 ** exponent);
+        } else {
+            vm.expectRevert(stdError.arithmeticError);
+            this.pow10(exponent);
+        }
+    }
+
+    function pow10(uint256 exponent) external pure returns (uint256) {
+        return MathLib.pow10(exponent);
     }
 }
