@@ -13,7 +13,6 @@ import {ITradingModule} from "./interfaces/ITradingModule.sol";
 import {BPS, WAD, PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS} from "./libraries/ConstantsLib.sol";
 import {OracleLib} from "./libraries/OracleLib.sol";
 import {ValueLib} from "./libraries/ValueLib.sol";
-import {MathLib} from "./libraries/MathLib.sol";
 
 /// @title PortfolioMargin
 /// @notice The portfolio rule's parameters and its evaluation for one account, read by the vault for
@@ -204,7 +203,7 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
             if (u == 0) revert PortfolioMarginUnmapped({isMarket: true, id: market});
             if (marks[market] == 0) {
                 MarketFeed memory f = _marketFeeds[market];
-                marks[market] = OracleLib.read(f.feed, f.maxStaleness) * MathLib.pow10(18 - f.feedDecimals);
+                marks[market] = OracleLib.readWad(f.feed, f.maxStaleness, f.feedDecimals);
             }
             // |size| x mark rounded down, with the size's sign.
             int256 magnitude = (SignedMath.abs(size) * marks[market] / (WAD * _baseUnit)).toInt256();

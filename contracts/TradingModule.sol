@@ -65,8 +65,8 @@ contract TradingModule is ITradingModule, TradingBase {
 
     // ================================================================== admin
 
-    /// @notice Lists a perp market priced by `feed`. Admin only. Every venue must already quote it at margin
-    ///         fractions no looser than these.
+    /// @notice Lists a perp market priced by `feed` (at most 18 decimals, `UnsupportedFeedDecimals`). Admin only.
+    ///         Every venue must already quote it at margin fractions no looser than these.
     function addMarket(
         string calldata ticker,
         address feed,
@@ -81,15 +81,11 @@ contract TradingModule is ITradingModule, TradingBase {
         if (maintenanceMarginBps == 0 || maintenanceMarginBps > initialMarginBps || initialMarginBps > BPS) {
             revert InvalidMarginFractions(initialMarginBps, maintenanceMarginBps);
         }
+        // A mark is a WAD: a feed with more decimals could not be read without dropping precision.
+        uint8 feedDecimals = IAggregatorV3(feed).decimals();
+        if (feedDecimals > 18) revert UnsupportedFeedDecimals(feed, feedDecimals);
         _markets.push(
-            PerpMarket(
-                feed,
-                maxStaleness,
-                IAggregatorV3(feed).decimals(),
-                initialMarginBps,
-                maintenanceMarginBps,
-                ticker
-            )
+            PerpMarket(feed, maxStaleness, feedDecimals, initialMarginBps, maintenanceMarginBps, ticker)
         );
         for (uint256 v; v < _venues.length; ++v) {
             _requireNotLooser(id, v);

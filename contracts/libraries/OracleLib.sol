@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {IAggregatorV3} from "../interfaces/IAggregatorV3.sol";
 import {IPrimeVaultErrors} from "../interfaces/IPrimeVaultErrors.sol";
 import {MAX_PRICE} from "./ConstantsLib.sol";
+import {MathLib} from "./MathLib.sol";
 
 /// @title OracleLib
 /// @notice Reads a Chainlink-style feed and refuses answers that cannot be trusted.
@@ -35,6 +36,17 @@ library OracleLib {
         if (roundId > type(uint80).max || answeredInRound > type(uint80).max) return 0;
         if (!isValid(answer) || !isFresh(updatedAt, maxStaleness)) return 0;
         return uint256(answer);
+    }
+
+    /// @notice `read`'s answer as a WAD (18 decimals), for a feed of `decimals` (at most 18: a perp market's mark
+    ///         is a WAD, and `TradingModule.addMarket` refuses a feed with more).
+    function readWad(address feed, uint256 maxStaleness, uint8 decimals) internal view returns (uint256) {
+        return read(feed, maxStaleness) * MathLib.pow10(18 - decimals);
+    }
+
+    /// @notice `tryRead`'s answer as a WAD, 0 where `tryRead` gives 0.
+    function tryReadWad(address feed, uint256 maxStaleness, uint8 decimals) internal view returns (uint256) {
+        return tryRead(feed, maxStaleness) * MathLib.pow10(18 - decimals);
     }
 
     function isValid(int256 answer) private pure returns (bool) {

@@ -439,39 +439,26 @@ contract LiquidationModule is VaultBase {
         return (maintenance - uint256(equity)) * BPS / maintenance;
     }
 
-    /// @dev Euler v2's discount (the shortfall depth), bounded above by the asset's penalty and below by
-    ///      the store-front and liquidator shares of it, so that neither the resale of the collateral nor
-    ///      the caller's reward can cost reserves.
-    function _discountBps(IPrimeVault.AssetConfig memory c, Market memory m, uint256 depthBps)
-        internal
-        pure
-        returns (uint256)
-    {
-        uint256 penalty = c.liquidationPenaltyBps;
-        uint256 floor = ValueLib.portionUp(penalty, uint256(m.storeFrontShareBps) + m.liquidatorShareBps);
-        uint256 discount = depthBps > floor ? depthBps : floor;
-        return discount < penalty ? discount : penalty;
-    }
-
-    /// @dev Sets and returns the account's discount on asset `i`: `_discountBps` within the account's cap
-    ///      (none under the standard rule). Without a hedge the cap never goes below the floor that pays the store
-    ///      front's resale discount and the liquidator: a lower one would credit the account more than the vault
-    ///      can sell the collateral for. A hedged book keeps its cap, and reserves bear that difference until a
-    ///      hedged pair can be sold together without the store front's discount (`docs/risk.md`).
+    /// @dev Sets and returns the account's discount on asset `i`, in bps. Euler v2's discount (the shortfall
+    ///      depth), bounded above by the asset's penalty and below by the floor: the store-front and liquidator
+    ///      shares of the penalty (rounded up), so that neither the resale of the collateral nor the caller's
+    ///      reward can cost reserves. Then the account's cap (none under the standard rule), which without a hedge
+    ///      never goes below that floor either: a lower one would credit the account more than the vault can
+    ///      sell the collateral for. A hedged book keeps its cap, and reserves bear that difference until a hedged
+    ///      pair can be sold together without the store front's discount (`docs/risk.md`).
     function _setDiscount(uint256 i, Batch memory batch, AccountState memory pos)
         internal
         pure
         returns (uint256 d)
     {
         IPrimeVault.AssetConfig memory c = batch.configs[i];
-        d = _discountBps(c, batch.market, pos.depthBps);
+        uint256 penalty = c.liquidationPenaltyBps;
+        Market memory m = batch.market;
+        uint256 floor = ValueLib.portionUp(penalty, uint256(m.storeFrontShareBps) + m.liquidatorShareBps);
+        d = pos.depthBps > floor ? pos.depthBps : floor;
+        if (d > penalty) d = penalty;
         if (d > pos.maxDiscountBps) {
-            uint256 floor = pos.hedged
-                ? 0
-                : ValueLib.portionUp(
-                    c.liquidationPenaltyBps,
-                    uint256(batch.market.storeFrontShareBps) + batch.market.liquidatorShareBps
-                );
+            if (pos.hedged) floor = 0;
             d = pos.maxDiscountBps > floor ? pos.maxDiscountBps : floor;
         }
         batch.discounts[i] = d;

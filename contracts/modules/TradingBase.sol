@@ -16,7 +16,6 @@ import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
 import {WAD} from "../libraries/ConstantsLib.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
 import {PerpMathLib} from "../libraries/PerpMathLib.sol";
-import {MathLib} from "../libraries/MathLib.sol";
 
 /// @title TradingBase
 /// @notice Storage and shared internals of the trading module and the module it delegate-calls.
@@ -149,7 +148,7 @@ abstract contract TradingBase is
 
     function _mark(uint8 market) internal view returns (uint256) {
         ITradingModule.PerpMarket storage m = _markets[market];
-        return OracleLib.read(m.feed, m.maxStaleness) * MathLib.pow10(18 - m.feedDecimals);
+        return OracleLib.readWad(m.feed, m.maxStaleness, m.feedDecimals);
     }
 
     function _venue(uint8 venue) internal view returns (IVenueAdapter) {

@@ -7,7 +7,6 @@ import {ITradingModule} from "../interfaces/ITradingModule.sol";
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
 import {InterestLib} from "../libraries/InterestLib.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
-import {MathLib} from "../libraries/MathLib.sol";
 
 /// @title PrimeVaultLens
 /// @notice Batch reads for keepers and front ends, after Gearbox's account compressor: one `eth_call`
@@ -121,10 +120,9 @@ contract PrimeVaultLens {
         s.fundingIndexes = new int256[](n * VENUE_SLOTS);
         for (uint256 m; m < n; ++m) {
             ITradingModule.PerpMarket memory market = markets[m];
-            uint256 answer = OracleLib.tryRead(market.feed, market.maxStaleness);
             // Marks are WAD whatever the feed's decimals, as the trading module reads them.
-            s.marks[m] = answer * MathLib.pow10(18 - market.feedDecimals);
-            s.marksUsable[m] = answer != 0;
+            s.marks[m] = OracleLib.tryReadWad(market.feed, market.maxStaleness, market.feedDecimals);
+            s.marksUsable[m] = s.marks[m] != 0;
             (s.perpInitialBps[m], s.perpMaintenanceBps[m]) =
             (market.initialMarginBps, market.maintenanceMarginBps);
             for (uint256 v; v < venues.length; ++v) {

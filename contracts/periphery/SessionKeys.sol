@@ -13,7 +13,6 @@ import {ISessionKeys} from "../interfaces/ISessionKeys.sol";
 import {ITradingModule} from "../interfaces/ITradingModule.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
 import {SubAccountLib} from "../libraries/SubAccountLib.sol";
-import {MathLib} from "../libraries/MathLib.sol";
 
 /// @title SessionKeys
 /// @notice Scoped session keys over the trading module: see `ISessionKeys`. An operator of the owner's
@@ -238,7 +237,7 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
         ITradingModule.PerpMarket[] memory markets = TRADING.markets();
         if (market >= markets.length) revert SessionMarketNotInScope(address(0), market);
         ITradingModule.PerpMarket memory m = markets[market];
-        uint256 mark = OracleLib.read(m.feed, m.maxStaleness) * MathLib.pow10(18 - m.feedDecimals);
+        uint256 mark = OracleLib.readWad(m.feed, m.maxStaleness, m.feedDecimals);
         return Math.mulDiv(SignedMath.abs(size), Math.max(limitPrice, mark), 1e18, Math.Rounding.Ceil);
     }
 

@@ -9,8 +9,8 @@ from collections import deque
 
 import numpy as np
 
-# Before any batch is measured: a partial liquidation of a lending account costs 28,397 gas in a batch of 50 beyond
-# what the batch itself costs (the gas snapshot, snapshots/PrimeVault.json: 1,455,073 for 50 accounts, 35,218 for
+# Before any batch is measured: a partial liquidation of a lending account costs 28,357 gas in a batch of 50 beyond
+# what the batch itself costs (the gas snapshot, snapshots/PrimeVault.json: 1,453,073 for 50 accounts, 35,218 for
 # none; 28,270 an account, the batch's own cost included, in the benchmark's wave on anvil, bench/RESULTS.md), and
 # moving a position to the backstop book adds about 80,000 per open (market, venue) slot (anvil: 10 accounts with 4
 # slots each, 353,000 per account).

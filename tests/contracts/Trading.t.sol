@@ -9,6 +9,7 @@ import {IPrimeVaultErrors} from "../../contracts/interfaces/IPrimeVaultErrors.so
 import {IPrimeVaultEvents} from "../../contracts/interfaces/IPrimeVaultEvents.sol";
 import {ITradingModule} from "../../contracts/interfaces/ITradingModule.sol";
 import {IVenueErrors} from "../../contracts/devnet/venues/IVenueErrors.sol";
+import {MockPriceFeed} from "../../contracts/devnet/mocks/MockPriceFeed.sol";
 
 contract TradingTest is TradingFixture {
     function setUp() public override {
@@ -221,5 +222,16 @@ contract TradingTest is TradingFixture {
         vm.expectRevert(IPrimeVaultErrors.ZeroAddress.selector);
         trading.addMarket("SOL-USD", address(0), STALENESS, 1000, 500);
         vm.stopPrank();
+    }
+
+    /// @dev A mark is a WAD: a feed with more than 18 decimals would make every mark of the market underflow,
+    ///      and with it the health check of every account trading it.
+    function test_marketListingRefusesAFeedWithMoreThan18Decimals() public {
+        MockPriceFeed wide = new MockPriceFeed("SOL / USD", 24, 150e24, address(this));
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.UnsupportedFeedDecimals.selector, address(wide), 24)
+        );
+        vm.prank(admin);
+        trading.addMarket("SOL-USD", address(wide), STALENESS, 1000, 500);
     }
 }
