@@ -16,7 +16,11 @@ import numpy as np
 # slots each, 353,000 per account).
 DEFAULT_PER_ACCOUNT = 28_400
 DEFAULT_PER_SLOT = 90_000
-# What a batch costs besides its accounts: 21,000 intrinsic and about 34,000 of dispatch (an empty batch).
+# What a batch costs besides its accounts: 21,000 intrinsic and about 34,000 of dispatch (an empty batch). The fit
+# takes this much off each mined batch, so the rest of a batch's own cost (its first reads of feeds and configs, its
+# totals, reward and write-off) is spread over its accounts as measured. A batch's gas limit adds the larger
+# `keeper.liquidator.LIQUIDATION_GAS_BASE` instead: a limit must hold that rest whole even in a batch of one, and
+# the interest accrual a simulation may not see.
 BATCH_OVERHEAD = 55_000
 # A batch sized from the fit still fits its limit when its accounts cost a little more than the recent ones. Small,
 # because a lending batch is simulated at that limit before it is sent (one that does not fit is estimated and sent
