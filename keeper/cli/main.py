@@ -24,7 +24,9 @@ class _UsageError(click.ClickException):
     exit_code = 2
 
 
-def _one_line(exc: click.UsageError) -> _UsageError:
+def _one_line(exc: click.UsageError) -> click.ClickException:
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        return exc  # a group named without a command: its help, as it is, is the answer
     command = exc.ctx.command_path if exc.ctx else "primevault"
     if isinstance(exc, click.NoSuchOption) and _is_number(exc.option_name):
         # Click reads "-1" as an option: the user meant a negative amount or id.

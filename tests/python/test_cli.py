@@ -121,6 +121,16 @@ def test_missing_deployment_file(tmp_path: Path) -> None:
     assert_one_line_error(result, "deployment file", "does not exist")
 
 
+@pytest.mark.parametrize("group", [(), ("account",), ("risk",), ("keeper",)])
+def test_a_group_without_a_command_shows_its_help(group: tuple[str, ...]) -> None:
+    """Click's help as it is, its lines and the list of commands, not squashed into one error line."""
+    result = CliRunner().invoke(cli, list(group), prog_name="primevault")
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Usage: {' '.join(('primevault', *group))} [OPTIONS] COMMAND [ARGS]...\n")
+    assert "\nCommands:\n" in result.output
+    assert "Error" not in result.output
+
+
 def test_unreachable_rpc(funded: Chain) -> None:
     result = run(funded, "--rpc-url", "http://127.0.0.1:9", "account", "show")
     assert_one_line_error(result, "cannot reach the RPC at http://127.0.0.1:9")
