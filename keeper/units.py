@@ -38,6 +38,21 @@ def parse_amount(text: str, decimals: int, symbol: str = "") -> int:
     return int(units)
 
 
+# Sizes are base units at 18 decimals. Below 10^10 of the base asset (far beyond any venue's book) a size has at
+# most 28 significant digits, so Decimal's default context computes with it exactly, and it fits a child order's
+# uint96 on chain.
+MAX_SIZE_UNITS = 10**28 - 1
+
+
+def parse_size(text: str) -> Decimal:
+    """A perp size like "2.5" (of the base asset), exactly: what `parse_amount` refuses, and sizes of 10^10 or
+    more."""
+    units = parse_amount(text, 18)
+    if units > MAX_SIZE_UNITS:
+        raise InputError(f"size {text!r} is larger than any order can be: give less than 10,000,000,000")
+    return Decimal(units) / 10**18
+
+
 def format_units(units: int, decimals: int, places: int | None = None) -> str:
     """`units` as a decimal string with thousands separators, e.g. 1234500000 (6) -> "1,234.5"."""
     value = Decimal(units).scaleb(-decimals)

@@ -23,7 +23,7 @@ from keeper.risk.capacity import (
     withdrawable_base,
     withdrawable_collateral,
 )
-from keeper.units import format_units, parse_amount, plain_units
+from keeper.units import format_units, parse_amount, parse_size, plain_units
 
 _sub_option = click.option(
     "--sub", "sub_id", type=click.IntRange(0, 255), default=0, show_default=True, help="Sub-account id 0..255."
@@ -325,7 +325,7 @@ def bundle(
     if market and size_text and side:
         trading = TradingClient(ctx.w3, ctx.deployment)
         ticker = ctx.deployment.market(market).ticker
-        size = Decimal(parse_amount(size_text, 18)) / 10**18
+        size = parse_size(size_text)
         direction, limit, _ = checked_order(ctx, trading, ticker, size, side, limit_text, slippage_bps)
         deadline = int(ctx.w3.eth.get_block("latest")["timestamp"]) + ttl
         order = BundledOrder(trading.market_id(ticker), int(direction * size * WAD), int(limit * WAD), deadline)

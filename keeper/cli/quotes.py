@@ -18,8 +18,9 @@ from keeper.client.feeds import FeedClient
 from keeper.client.venues import WAD, Venue
 from keeper.client.venues.books import sampled_book
 from keeper.client.venues.registry import load_venues
+from keeper.exceptions import InputError
 from keeper.routing import BUY, SELL, BookOrder, BookSplit, MergedLevel, consolidated_book, route, route_books
-from keeper.units import parse_amount
+from keeper.units import parse_size
 
 
 @click.command()
@@ -55,7 +56,7 @@ def quotes(
     SIZE is in base units (2.5 means 2.5 BTC); MARKET is a ticker like BTC-USD.
     """
     market = ctx.deployment.market(market).ticker
-    amount = Decimal(parse_amount(size, 18)) / 10**18
+    amount = parse_size(size)
     document = quote_document(ctx.w3, ctx.deployment, market, amount, side, horizon_hours, levels if book else None)
     quoted, routed, mark = document["venues"], document["routed"], document["mark"]
     if as_json:
@@ -101,7 +102,11 @@ def quote_document(
                 {"venue": venue.name, "error": f"size is not a multiple of its step {model.step.normalize():f}"}
             )
             continue
-        q = venue.quote(market, amount, direction)
+        try:
+            q = venue.quote(market, amount, direction)
+        except InputError as exc:  # a size the venue cannot take in one order
+            quoted.append({"venue": venue.name, "error": str(exc)})
+            continue
         funding = Decimal(direction * model.funding_rate_per_second * horizon) * mark * amount
         total = (q.average_price - mark) * amount * direction + q.fee + funding
         quoted.append(

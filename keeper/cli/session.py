@@ -16,7 +16,7 @@ from keeper.cli.params import ADDRESS, JSON_OPTION
 from keeper.client.sessions import OrderIntent, SessionKeysClient, SessionScope, SignedOrder
 from keeper.client.vault import OPERATOR_PERMIT_KIND, PERMISSIONS, OperatorPermit, sub_account
 from keeper.exceptions import InputError
-from keeper.units import format_units, parse_amount
+from keeper.units import format_units, parse_amount, parse_size
 
 WAD = 10**18
 
@@ -179,7 +179,7 @@ def trade_as_key(
     sub-account --sub."""
     ticker = ctx.deployment.market(market).ticker
     market_id = next(i for i, m in enumerate(ctx.deployment.markets) if m.ticker == ticker)
-    amount = Decimal(parse_amount(size, 18)) / WAD
+    amount = parse_size(size)
     limit = Decimal(parse_amount(limit_text, 18, "USD")) / WAD
     direction = 1 if side == "buy" else -1
     order = OrderIntent(sub_id, market_id, direction * amount, limit, _chain_time(ctx) + ttl, reduce_only)

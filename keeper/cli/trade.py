@@ -17,7 +17,7 @@ from keeper.client.feeds import FeedClient
 from keeper.client.trading import TradingClient
 from keeper.client.vault import sub_account
 from keeper.exceptions import InputError
-from keeper.units import parse_amount
+from keeper.units import parse_amount, parse_size
 
 
 def _client(ctx: CliContext, write: bool) -> TradingClient:
@@ -31,7 +31,7 @@ MAX_LIMIT_DISTANCE = Decimal("0.5")
 
 
 def _size(text: str) -> Decimal:
-    return Decimal(parse_amount(text, 18)) / 10**18
+    return parse_size(text)
 
 
 @click.group()

@@ -18,7 +18,6 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ from keeper.exceptions import ConfigError, InputError, PrimeVaultError, Transact
 from keeper.follower import AccountFollower
 from keeper.liquidator import Scan
 from keeper.risk.screening import closest_to_liquidation
-from keeper.units import parse_amount
+from keeper.units import parse_size
 
 DEV_ACCOUNTS = 10  # anvil's default accounts, offered by the page's dev wallet on a local chain only
 MAX_HORIZON_HOURS = 24 * 365
@@ -169,7 +168,7 @@ async def _quotes(request: web.Request) -> web.Response:
     side = query.get("side", "buy")
     if side not in ("buy", "sell"):
         raise InputError(f"side {side!r} is not buy or sell")
-    amount = Decimal(parse_amount(query.get("size", ""), 18)) / 10**18
+    amount = parse_size(query.get("size", ""))
     horizon = _number(query.get("horizon_hours", "8"), "horizon_hours", MAX_HORIZON_HOURS)
     document = await asyncio.to_thread(quote_document, settings.w3, deployment, market, amount, side, horizon, None)
     return web.json_response(text=json.dumps(document, default=decimal_text))

@@ -100,6 +100,8 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("quotes", "ETH-USD", "0"), "must be greater than zero"),
     (("quotes", "ETH-USD", "-1"), "-1 is negative"),
     (("quotes", "ETH-USD", "1e100"), "larger than any token supply"),
+    (("quotes", "ETH-USD", "1e40"), "larger than any order can be"),
+    (("trade", "submit", "ETH-USD", "1e40", "--side", "buy"), "larger than any order can be"),
     (("quotes", "ETH-USD", "1", "--side", "up"), "'up' is not one of"),
     # operator commands
     (("devnet", "--port", "70000"), "70000 is not in the range"),

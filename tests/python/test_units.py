@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from keeper.exceptions import InputError
-from keeper.units import format_units, parse_amount
+from keeper.units import format_units, parse_amount, parse_size
 
 
 @pytest.mark.parametrize(
@@ -38,6 +40,16 @@ def test_long_amounts_are_exact() -> None:
 def test_parse_amount_refuses_bad_input(text: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse_amount(text, 6, "USDC")
+
+
+def test_parse_size_is_exact_up_to_its_bound() -> None:
+    assert parse_size("2.5") == Decimal("2.5")
+    largest = "9999999999.999999999999999999"  # 28 significant digits, exact in Decimal's default context
+    assert parse_size(largest) == Decimal(largest)
+    assert parse_size(largest) * 10**18 == 10**28 - 1
+    for text in ("10000000000", "1e40"):
+        with pytest.raises(InputError, match="larger than any order can be"):
+            parse_size(text)
 
 
 def test_format_units() -> None:

@@ -24,6 +24,11 @@ def test_dydx_units() -> None:
     assert BTC_PAIR.price_to_subticks(Decimal("60021")) == 6_002_100_000
     with pytest.raises(InputError, match=r"step 0\.0001"):
         BTC_PAIR.to_quantums(Decimal("0.00015"))
+    # An order's quantums are a uint64: the largest BTC order is 1,844,674,407.3709 (on the step), one step more is
+    # refused by name rather than by the ABI encoder.
+    assert BTC_PAIR.to_quantums(Decimal("1844674407.3709")) == 18_446_744_073_709_000_000
+    with pytest.raises(InputError, match=r"more than dydx takes in one BTC-USD order \(1844674407\.3709\)"):
+        BTC_PAIR.to_quantums(Decimal("1844674407.371"))
 
 
 def test_cost_model_matches_the_venues_quotes(chain: Chain) -> None:

@@ -17,6 +17,9 @@ from keeper.client.venues import VenueMarketParams, VenueQuote, taker_fee
 from keeper.exceptions import InputError
 from keeper.routing import VenueCostModel
 
+# dYdX counts an order's size in quantums of a uint64 (`MsgPlaceOrder.quantums`).
+MAX_QUANTUMS = 2**64 - 1
+
 BUY, SELL = 1, 2
 
 
@@ -35,6 +38,9 @@ class ClobPair:
         if quantums != quantums.to_integral_value() or int(quantums) % self.step_base_quantums:
             step = Decimal(self.step_base_quantums).scaleb(self.atomic_resolution)
             raise InputError(f"size {size} is not a multiple of {self.ticker}'s step {step.normalize()} on dydx")
+        if quantums > MAX_QUANTUMS:
+            most = Decimal(MAX_QUANTUMS - MAX_QUANTUMS % self.step_base_quantums).scaleb(self.atomic_resolution)
+            raise InputError(f"size {size} is more than dydx takes in one {self.ticker} order ({most.normalize():f})")
         return int(quantums)
 
     def subticks_to_price(self, subticks: int) -> Decimal:
