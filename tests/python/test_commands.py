@@ -81,10 +81,11 @@ def test_the_crash_run_ends_with_every_account_healthy_or_liquidated_and_no_bad_
     assert report.liquidations, "a 35% crash liquidates someone"
     assert any(share < 1 for share in report.taken_per_liquidation), "liquidations are partial"
     assert all(step.liquidatable_after == 0 for step in report.steps)
-    # Blocks on a 1-second timer: one block takes a step's batches, a few seconds after the step (the keeper runs in
-    # its own process, and a loaded machine slows it; under automine they spread over five blocks).
+    # Blocks on a 1-second timer: a step's batches land together, a few seconds after the step (under automine they
+    # spread over five blocks). The keeper runs in its own process: on a loaded machine its batches may straddle a
+    # block's tick, so two consecutive blocks are allowed.
     for label, delays in report.blocks_to_liquidation():
-        assert len(set(delays)) <= 1 and all(d <= 5 for d in delays), (label, delays)
+        assert not delays or (max(delays) - min(delays) <= 1 and max(delays) <= 5), (label, delays)
     assert report.bad_debt == 0
     assert report.reconciliation == [], "venue positions match the books"
     assert report.keeper_exit_code == 0, "the keeper stopped cleanly on SIGTERM"

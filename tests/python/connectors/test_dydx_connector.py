@@ -66,8 +66,10 @@ class Bench:
         return self.replica.chain
 
     def settings(self, **overrides: Any) -> DydxSettings:
-        """What the keeper's configuration would say; only the URLs and the chain id point at the replica."""
-        values: dict[str, Any] = {"good_til_blocks": 4, "poll_interval": 0.02, "request_timeout": 5.0}
+        """What the keeper's configuration would say; only the URLs and the chain id point at the replica. Orders
+        live the longest short-term window (20 blocks of the replica's 50 ms), so a slow machine still places them
+        within it."""
+        values: dict[str, Any] = {"good_til_blocks": 20, "poll_interval": 0.02, "request_timeout": 5.0}
         values.update(overrides)
         return DydxSettings(
             self.replica.indexer_url, self.replica.validator_url, self.chain.chain_id, MNEMONIC, **values
@@ -112,7 +114,7 @@ def test_an_ioc_order_fills_at_the_makers_prices_over_two_levels_and_the_rest_is
     async def scenario() -> None:
         async with DydxConnector(dydx.settings()) as connector:
             placed = await connector.place_order(OrderRequest("BTC-USD", Side.BUY, D("0.3"), D(60_100)))
-            assert placed.good_til_block == placed.placed_at_height + 4
+            assert placed.good_til_block == placed.placed_at_height + 20
             result = await connector.order_result(placed)
             assert [(f.price, f.size, f.liquidity) for f in result.fills] == [
                 (D(60_000), D("0.1"), "TAKER"),
@@ -153,9 +155,11 @@ def test_an_order_outside_the_block_window_is_refused_by_the_validator(dydx: Ben
 
         # Past the short block window: built with the official client directly (the connector cannot build one).
         node, wallet, market = await official_client(dydx)
+        dydx.replica.pause_blocks()  # the height stays what was read: 25 blocks ahead stays past the window
         height = await node.latest_block_height()
         response = await node.place_order(wallet, btc_buy(market, client_id=1, good_til_block=height + 25))
         assert (response.tx_response.codespace, response.tx_response.code) == ("clob", 11)
+        dydx.replica.resume_blocks()
 
     run(scenario())
 
@@ -242,7 +246,7 @@ def test_a_sell_limit_rounds_as_the_client_rounds_and_a_sub_tick_limit_is_never_
 
 def test_a_resting_order_is_cancelled_and_an_expired_one_needs_no_cancel(dydx: Bench) -> None:
     async def scenario() -> None:
-        async with DydxConnector(dydx.settings(good_til_blocks=20)) as connector:
+        async with DydxConnector(dydx.settings()) as connector:
             resting = await connector.place_order(
                 OrderRequest("ETH-USD", Side.BUY, D(2), D("2990.05"), time_in_force=TimeInForce.GOOD_TIL_BLOCK)
             )
@@ -346,7 +350,7 @@ def test_a_trading_key_places_and_cancels_orders_and_cannot_withdraw_or_transfer
         authenticator_id = await grant(dydx)
         (stored,) = dydx.chain.account_authenticators(ADDRESS)
         assert (stored.id, stored.type) == (authenticator_id, "AllOf")
-        async with DydxConnector(trading_settings(dydx, authenticator_id, good_til_blocks=20)) as trader:
+        async with DydxConnector(trading_settings(dydx, authenticator_id)) as trader:
             assert (trader.address, trader.can_withdraw) == (ADDRESS, False)
             result = await trader.order_result(
                 await trader.place_order(OrderRequest("ETH-USD", Side.BUY, D(1), D(3_001)))
@@ -471,7 +475,7 @@ def test_the_cli_grants_a_new_trading_key_and_prints_the_keepers_settings(dydx: 
     assert "mnemonic" not in printed and MNEMONIC not in result.output
 
     async def scenario() -> None:
-        async with DydxConnector(DydxSettings.from_mapping({**owner, **printed, "good_til_blocks": 4})) as trader:
+        async with DydxConnector(DydxSettings.from_mapping({**owner, **printed, "good_til_blocks": 20})) as trader:
             assert not trader.can_withdraw
             with pytest.raises(DydxTxRejectedError) as caught:
                 await trader.place_order(OrderRequest("BTC-USD", Side.BUY, D("0.1"), D(60_000)))

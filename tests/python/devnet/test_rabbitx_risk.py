@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from keeper.connectors.rabbitx.client import RabbitXClient
 from keeper.devnet.rabbitx import risk
@@ -37,7 +38,15 @@ def test_funding_accrues_every_period_from_the_premium() -> None:
                 return paid if len(paid) >= 2 else None
 
             periods = await wait_for(premium_periods, what="two funding periods at the premium rate")
-            ops = await long.private("GET", "/balanceops", params={"ops_type": "funding", "p_order": "ASC"})
+
+            async def balance_and_payments() -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+                """The balance with the payments it includes: a period paid between the reads is read again."""
+                before = await long.account()
+                ops = await long.private("GET", "/balanceops", params={"ops_type": "funding", "p_order": "ASC"})
+                after = await long.account()
+                return (after, ops) if before["balance"] == after["balance"] else None
+
+            account, ops = await wait_for(balance_and_payments, what="a balance read within one funding period")
             short_ops = await short.private("GET", "/balanceops", params={"ops_type": "funding", "p_order": "ASC"})
             by_time = {op["timestamp"]: D(op["amount"]) for op in ops}
             short_by_time = {op["timestamp"]: D(op["amount"]) for op in short_ops}
@@ -46,7 +55,6 @@ def test_funding_accrues_every_period_from_the_premium() -> None:
                 assert payment == -D("0.1") * D(60000) * expected_rate
                 assert short_by_time[period["timestamp"]] == -payment
             assert all(op["market_id"] == "BTC-USD" for op in ops)
-            account = await long.account()
             fee = D("0.1") * 60000 * D("0.0005")
             assert D(account["balance"]) == D(10_000) - fee + sum(by_time.values())
             assert sum(by_time.values()) < 0

@@ -53,8 +53,10 @@ class Bench:
         return self.keeper.venue_id(DYDX_SEAT_VENUE)
 
     def settings(self) -> DydxSettings:
+        """The replica makes a block every 50 ms: orders live its longest window (20 blocks, 1 s), which leaves a
+        busy keeper on a slow machine room between reading the height and the validator's check."""
         r = self.replica
-        return DydxSettings(r.indexer_url, r.validator_url, self.dydx.chain_id, MNEMONIC, good_til_blocks=4,
+        return DydxSettings(r.indexer_url, r.validator_url, self.dydx.chain_id, MNEMONIC, good_til_blocks=20,
                             poll_interval=0.05, request_timeout=5.0, attestation_url=r.indexer_url)  # fmt: skip
 
     @contextlib.asynccontextmanager
