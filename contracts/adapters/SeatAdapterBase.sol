@@ -164,6 +164,16 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
         return _report;
     }
 
+    /// @notice The most market `market`'s funding index may move in a report made now (`maxStep`, USD WAD per base
+    ///         unit: its cap per second times the time since it last moved), and when it last moved (`movedAt`, unix
+    ///         time): a report mined later may move it at least `maxStep`, and venue funding periods after
+    ///         `movedAt` are not in the index yet.
+    function fundingStepBound(uint8 market) external view returns (uint256 maxStep, uint256 movedAt) {
+        _requireMarket(market);
+        movedAt = _fundingMovedAt[market];
+        maxStep = _fundingCapsPerSecond[market] * (block.timestamp - movedAt);
+    }
+
     /// @notice Margin sent to the venue that it has not yet credited (as of the last report).
     function depositsInFlight() public view returns (uint256) {
         return _deposited - _report.creditedDeposits;

@@ -133,6 +133,12 @@ class LastSeatReport:
     reported_at: int
 
 
+@dataclass(frozen=True)
+class FundingStepBound:
+    max_step: int  # USD WAD per base unit: the cap per second times the time since the index last moved
+    moved_at: int  # unix time; the venue's funding periods after it are not in the index yet
+
+
 class SeatAdapterClient(AdapterClient):
     """A seat at an off-chain exchange (`RabbitXSeatAdapter`): the vault's exchange account, whose state only the
     exchange knows and the seat reports."""
@@ -151,6 +157,11 @@ class SeatAdapterClient(AdapterClient):
     def last_report(self) -> LastSeatReport:
         fn = self.contract.functions.lastReport()
         return struct(LastSeatReport, fn, fn.call())
+
+    def funding_step_bound(self, market_id: int) -> FundingStepBound:
+        """How far a report made now may move the market's funding index, and when that index last moved."""
+        max_step, moved_at = self.contract.functions.fundingStepBound(market_id).call()
+        return FundingStepBound(int(max_step), int(moved_at))
 
     def exposure(self, markets: int) -> VenueExposure:
         """As `AdapterClient.exposure`, with the deposits the exchange has not credited and the report's age; the

@@ -360,18 +360,31 @@ class Seat:
 
     async def _funding_index(self, market_id: int, venue_market: str) -> tuple[int, int]:
         """The market's funding index with every funding period the posted index lacks, and the newest period's
-        time (microseconds). A period is valued at the oracle mark when the seat sees it, as the index on chain is."""
+        time (microseconds). A period is valued at the oracle mark when the seat sees it, as the index on chain is.
+        The periods wait for a later post, the index unchanged, while their step is more than the seat lets a
+        report move it yet (its cap per second times the time since the index last moved): a report that asked
+        for more would be refused whole, positions and margins with it."""
         index = await asyncio.to_thread(self.adapter.funding_index, market_id)
+        bound = await asyncio.to_thread(self.adapter.funding_step_bound, market_id)
         if market_id not in self._funding_seen:
-            # Periods up to the last post are in the index on chain already.
-            self._funding_seen[market_id] = (await asyncio.to_thread(self.adapter.last_report)).reported_at * 10**6
+            # Periods up to the index's last move are in it already.
+            self._funding_seen[market_id] = bound.moved_at * 10**6
         seen = self._funding_seen[market_id]
         periods = [p for p in await self.venue.funding(venue_market) if p.at_us > seen]
         if not periods:
             return index, seen
         mark = await asyncio.to_thread(self.feeds[market_id].price)
-        step = sum((p.rate * mark for p in periods), Decimal(0))
-        return index + int(step.scaleb(18).to_integral_value(ROUND_CEILING)), periods[-1].at_us
+        step = int(sum((p.rate * mark for p in periods), Decimal(0)).scaleb(18).to_integral_value(ROUND_CEILING))
+        if abs(step) > bound.max_step:
+            # In the second the index last moved nothing fits: the next post, a block later, takes the step.
+            log.log(
+                logging.WARNING if bound.max_step else logging.DEBUG,
+                "%s: %d funding period(s) of market %d move its index by %s, more than the seat's cap allows yet (%s):"
+                " posted once it does; if funding stays this fast, raise the cap",
+                self.venue.name, len(periods), market_id, step, bound.max_step,
+            )  # fmt: skip
+            return index, seen
+        return index + step, periods[-1].at_us
 
     # ------------------------------------------------------------------ margin
 

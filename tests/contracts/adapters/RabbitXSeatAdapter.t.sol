@@ -108,6 +108,26 @@ contract RabbitXSeatAdapterTest is SeatFixture {
         _report(0, 3602e18, 0, 0);
     }
 
+    /// @dev What the keeper reads before it reports: the step a report may make now, and since when the index
+    ///      holds every period.
+    function test_theStepBoundSaysWhatAReportMayMoveNow() public {
+        uint256 start = block.timestamp;
+        (uint256 maxStep, uint256 movedAt) = seat.fundingStepBound(BTC_MARKET);
+        assertEq(maxStep, 0, "nothing in the second the index last moved");
+        assertEq(movedAt, start);
+        vm.warp(start + 100);
+        (maxStep, movedAt) = seat.fundingStepBound(BTC_MARKET);
+        assertEq(maxStep, 100e18, "100 s at 1 USD a second");
+        assertEq(movedAt, start);
+        _report(0, int256(maxStep), 0, 0); // exactly the bound passes
+        (maxStep, movedAt) = seat.fundingStepBound(BTC_MARKET);
+        assertEq(maxStep, 0, "the step restarts the clock");
+        assertEq(movedAt, start + 100);
+        _report(0, 100e18, 0, 0); // an unchanged index needs no room
+        vm.expectRevert(abi.encodeWithSelector(IVenueAdapter.AdapterUnknownMarket.selector, 9));
+        seat.fundingStepBound(9);
+    }
+
     function test_onlyExecutorsReportAndArraysMustCoverEveryMarket() public {
         int256[] memory two = new int256[](2);
         int256[] memory one = new int256[](1);

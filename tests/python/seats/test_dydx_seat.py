@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -114,6 +115,7 @@ def test_the_dydx_seat_posts_its_account_and_reconciles_a_position_changed_behin
             await seat.cycle(now)
             await until(lambda: asyncio.to_thread(lambda: keeper.child_order(child_id).filled == D("0.8")))
             bench.dydx.settle_funding("ETH-USD", D("0.000001"))
+            chain.advance(1)  # a funding step needs a second since the index last moved (the seat's cap)
             assert await seat.post_account() is not None
             assert adapter.position(1) == D("0.8").scaleb(18) == keeper.net_position(1, bench.venue)
             assert adapter.deposits_in_flight() == 0 and adapter.last_report().credited_deposits == SEAT_MARGIN * 10**6
@@ -129,6 +131,35 @@ def test_the_dydx_seat_posts_its_account_and_reconciles_a_position_changed_behin
             with bench.dydx.lock:
                 del bench.dydx.subaccounts[(ADDRESS, 0)].positions[1]
             assert await seat.reconcile() == ["ETH-USD: books 0.8, exchange 0"]
+
+    asyncio.run(scenario())
+
+
+def test_funding_faster_than_the_seats_cap_waits_and_never_blocks_the_report(bench: Bench, caplog: Any) -> None:
+    """2% of the price in one period, against a cap of 1% of the price an hour: the report goes without the step
+    (positions and margin posted), and the step goes in the first report two hours after the index last moved."""
+    keeper, chain = bench.keeper, bench.chain
+    _, child_id = child_for_one_eth(bench)
+    adapter = keeper.seat_adapter(bench.venue)
+
+    async def scenario() -> None:
+        now = int(chain.w3.eth.get_block("latest")["timestamp"])
+        async with bench.seat() as seat, forwarding(seat):
+            await seat.cycle(now)
+            await until(lambda: asyncio.to_thread(lambda: keeper.child_order(child_id).filled == D("0.8")))
+            bench.dydx.settle_funding("ETH-USD", D("0.02"))
+            chain.advance(60)
+            with caplog.at_level("WARNING", logger="primevault.keeper"):
+                assert await seat.post_account() is not None
+            assert adapter.position(1) == D("0.8").scaleb(18), "the report went"
+            assert adapter.funding_index(1) == 0, "without the step"
+            assert any("more than the seat's cap allows yet" in r.getMessage() for r in caplog.records)
+
+            chain.advance(2 * 3600)
+            assert await seat.post_account() is not None
+            # 2% of the oracle's 3,000 a unit, as the seat values a period (at the mark when it sees it).
+            assert adapter.funding_index(1) == 60 * 10**18
+            assert await seat.post_account() is None, "the period is in the index once"
 
     asyncio.run(scenario())
 
