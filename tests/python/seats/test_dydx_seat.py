@@ -66,6 +66,16 @@ async def forwarding(seat: DydxSeat) -> AsyncIterator[None]:
             await task
 
 
+@contextlib.asynccontextmanager
+async def seat_holding_the_fills(bench: Bench, child_id: int) -> AsyncIterator[DydxSeat]:
+    """The seat, forwarding fills, once it has traded `child_for_one_eth`'s child and booked its 0.8 ETH."""
+    now = int(bench.chain.w3.eth.get_block("latest")["timestamp"])
+    async with bench.seat() as seat, forwarding(seat):
+        await seat.cycle(now)
+        await until(lambda: asyncio.to_thread(lambda: bench.keeper.child_order(child_id).filled == D("0.8")))
+        yield seat
+
+
 def test_an_order_routed_to_the_dydx_seat_fills_in_part_and_is_booked_once(bench: Bench) -> None:
     keeper, chain = bench.keeper, bench.chain
     me = chain.account(1).address
@@ -110,10 +120,7 @@ def test_the_dydx_seat_posts_its_account_and_reconciles_a_position_changed_behin
     assert adapter.deposits_in_flight() == SEAT_MARGIN * 10**6, "sent, not yet reported credited"
 
     async def scenario() -> None:
-        now = int(chain.w3.eth.get_block("latest")["timestamp"])
-        async with bench.seat() as seat, forwarding(seat):
-            await seat.cycle(now)
-            await until(lambda: asyncio.to_thread(lambda: keeper.child_order(child_id).filled == D("0.8")))
+        async with seat_holding_the_fills(bench, child_id) as seat:
             bench.dydx.settle_funding("ETH-USD", D("0.000001"))
             chain.advance(1)  # a funding step needs a second since the index last moved (the seat's cap)
             assert await seat.post_account() is not None
@@ -143,10 +150,7 @@ def test_funding_faster_than_the_seats_cap_waits_and_never_blocks_the_report(ben
     adapter = keeper.seat_adapter(bench.venue)
 
     async def scenario() -> None:
-        now = int(chain.w3.eth.get_block("latest")["timestamp"])
-        async with bench.seat() as seat, forwarding(seat):
-            await seat.cycle(now)
-            await until(lambda: asyncio.to_thread(lambda: keeper.child_order(child_id).filled == D("0.8")))
+        async with seat_holding_the_fills(bench, child_id) as seat:
             bench.dydx.settle_funding("ETH-USD", D("0.02"))
             chain.advance(60)
             with caplog.at_level("WARNING", logger="primevault.keeper"):
