@@ -153,8 +153,9 @@ interface IPrimeVaultEvents {
     event InterestAccrued(uint256 supplyIndex, uint256 borrowIndex, uint256 utilizationWad);
 
     // ---- Liquidation ----
-    /// @notice `amount` of `asset` was taken from `account` into protocol reserves, credited at `value`.
-    event CollateralAbsorbed(address indexed account, address indexed asset, uint256 amount, uint256 value);
+    /// @notice A liquidation batch took `amount` of `asset` into protocol reserves from its accounts (once per asset
+    ///         and batch; each account's part follows from its `Liquidated.collateralShare`).
+    event CollateralAbsorbed(address indexed asset, uint256 amount);
     /// @notice `account` could not be liquidated in this batch (`reason`: an ABI-encoded error, such as
     ///         `OracleUnusable()` for one of its own prices); the rest of the batch went on.
     event LiquidationSkipped(address indexed account, bytes reason);
@@ -162,7 +163,13 @@ interface IPrimeVaultEvents {
     ///         `LiquidatorRewarded`.
     /// @param debtCleared Base debt extinguished (credited collateral plus any shortfall).
     /// @param shortfall Debt the collateral did not cover; paid by reserves and, past them, by suppliers.
-    event Liquidated(address indexed account, uint256 debtCleared, uint256 shortfall);
+    /// @param collateralShare The share (WAD) of every collateral asset the account held that went to reserves:
+    ///        `ceil(balance x collateralShare / 1e18)` of each, all of it at 1e18, none at 0. One log an account
+    ///        (Compound III's `absorb` logs once per asset as well), so an indexer recomputes the amounts from
+    ///        the balances it follows.
+    event Liquidated(
+        address indexed account, uint256 debtCleared, uint256 shortfall, uint256 collateralShare
+    );
     /// @notice Reserves could not cover the `shortfall` a liquidation batch by `caller` left (the sum of its
     ///         accounts' `Liquidated.shortfall`); `amount` of it is written off against all base suppliers by
     ///         lowering the supply index to `newSupplyIndex`, reserves having covered the rest.

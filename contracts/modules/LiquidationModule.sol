@@ -72,6 +72,7 @@ contract LiquidationModule is VaultBase {
         uint256 maxDiscountBps; // a cap on every leg's discount: BPS (none) but in portfolio mode
         bool positionsLeft;
         bool hedged; // a portfolio book with perp positions: its collateral is absorbed with its hedge
+        uint256 collateralShare; // WAD: the fraction of every collateral asset absorbed (the last one applied)
     }
 
     address private immutable _self;
@@ -109,6 +110,7 @@ contract LiquidationModule is VaultBase {
         for (uint256 i; i < assetCount; ++i) {
             if (batch.absorbed[i] != 0) {
                 _assetStates[batch.assets[i]].totalSupplied -= batch.absorbed[i].toUint96();
+                emit CollateralAbsorbed(batch.assets[i], batch.absorbed[i]);
             }
         }
         if (batch.reward > 0) _creditReward(batch);
@@ -282,7 +284,7 @@ contract LiquidationModule is VaultBase {
         if (stored.assetsIn != acc.assetsIn) stored.assetsIn = acc.assetsIn;
         uint256 oldDebt = pos.oldBalance < 0 ? uint256(-pos.oldBalance) : 0;
         uint256 newDebt = writeOff || pos.balance >= 0 ? 0 : uint256(-pos.balance);
-        emit Liquidated(account, oldDebt > newDebt ? oldDebt - newDebt : 0, shortfall);
+        emit Liquidated(account, oldDebt > newDebt ? oldDebt - newDebt : 0, shortfall, pos.collateralShare);
     }
 
     /// @dev Absorbs the least equal fraction of every collateral asset that brings `pos` to the target, or
@@ -293,15 +295,20 @@ contract LiquidationModule is VaultBase {
         AccountState memory pos,
         Batch memory batch
     ) internal {
+        // Under water, everything goes: the relief of all the collateral is at most its maintenance requirement
+        // times (1 + buffer), which is the target, and the deficit is more than the target.
+        bool whole = pos.equity < 0;
         uint256 relief = 0;
         for (uint256 i; acc.assetsIn >> i != 0; ++i) {
             // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
             if ((acc.assetsIn >> i) & 1 == 0) continue;
+            uint256 discount = _setDiscount(i, batch, pos);
+            if (whole) continue;
             uint256 perUnitBps = uint256(batch.configs[i].maintenanceHaircutBps)
-                * (BPS + LIQUIDATION_TARGET_BUFFER_BPS) / BPS - _setDiscount(i, batch, pos);
+                * (BPS + LIQUIDATION_TARGET_BUFFER_BPS) / BPS - discount;
             relief += batch.values[i] * perUnitBps / BPS;
         }
-        uint256 fraction = _fractionToTarget(pos.equity, pos.collateralMaintenance, relief);
+        uint256 fraction = whole ? WAD : _fractionToTarget(pos.equity, pos.collateralMaintenance, relief);
         // slither-disable-next-line incorrect-equality (0 means the perp step already reached the target)
         if (fraction == 0) return;
         _absorbFraction(account, acc, pos, batch, fraction);
@@ -335,8 +342,9 @@ contract LiquidationModule is VaultBase {
             _collateral[account][asset] = balance - amount;
             // slither-disable-next-line incorrect-equality (all of that asset was absorbed: clear its bit)
             if (amount == balance) acc.assetsIn &= ~uint16(1 << i);
-            emit CollateralAbsorbed(account, asset, amount, credit);
         }
+        // A second call absorbs the rest (`fraction` 1): the account's share is the last call's.
+        pos.collateralShare = fraction;
     }
 
     // ================================================================== bad debt

@@ -23,7 +23,6 @@ ACCOUNT_ARGUMENTS: Mapping[str, tuple[str, ...]] = {
     "Settled": ("account",),
     "Fill": ("account",),
     "PositionAbsorbed": ("account",),
-    "CollateralAbsorbed": ("account",),
     "Liquidated": ("account",),
     "LiquidatorRewarded": ("caller",),  # the reward is credited to the caller's own account
 }

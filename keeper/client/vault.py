@@ -152,6 +152,7 @@ class LiquidationEvent:
     account: ChecksumAddress
     debt_cleared: int
     shortfall: int
+    collateral_share: int  # WAD: the share of every collateral asset the account held that went to reserves
 
 
 @dataclass(frozen=True)
@@ -392,9 +393,10 @@ class VaultClient(AccessControlledClient):
     # ------------------------------------------------------------------ helpers
 
     def _liquidation_result(self, receipt: TxReceipt) -> LiquidationResult:
-        """The batch's outcome from its receipt, which holds two logs or more per account: each of the vault's logs
-        is looked at once, by its topic, and `Liquidated` (one per account) is read straight from its topics and data
-        rather than through web3's event decoding, which costs more than the batch's whole simulation."""
+        """The batch's outcome from its receipt, which holds a log per account and a few per batch: each of the
+        vault's logs is looked at once, by its topic, and `Liquidated` (the account's) is read straight from its
+        topics and data rather than through web3's event decoding, which costs more than the batch's whole
+        simulation."""
         events = self.contract.events
         kinds = (events.Liquidated(), events.BadDebt(), events.LiquidatorRewarded(), events.LiquidationSkipped())
         by_topic = {HexBytes(event.topic): event for event in kinds}
@@ -406,10 +408,10 @@ class VaultClient(AccessControlledClient):
             if event is None or log["address"] != self.deployment.vault:
                 continue
             if event.event_name == "Liquidated":
-                # Liquidated(address indexed account, uint256 debtCleared, uint256 shortfall)
+                # Liquidated(address indexed account, uint256 debtCleared, uint256 shortfall, uint256 collateralShare)
                 account = Web3.to_checksum_address(bytes(log["topics"][1])[12:])
-                data = bytes(log["data"])
-                liquidated.append(LiquidationEvent(account, int.from_bytes(data[:32]), int.from_bytes(data[32:64])))
+                debt_cleared, shortfall, share = (int.from_bytes(log["data"][i : i + 32]) for i in (0, 32, 64))
+                liquidated.append(LiquidationEvent(account, debt_cleared, shortfall, share))
                 continue
             args = event.process_log(log)["args"]
             if event.event_name == "BadDebt":

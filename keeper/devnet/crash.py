@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import os
 import random
 import signal
@@ -193,8 +194,9 @@ def run_crash(
         _recalibrate(path, node.url, Path(tmp) / "keeper")
         haircuts_after = _haircuts(vault)
         liquidations, positions_absorbed, unwound, bad_debt, absorbed, sold = _events(vault, trading, start_block)
-        kept = _collateral_kept(vault, {a for _, a, *_ in liquidations}, start_block)
-        taken = _taken_per_liquidation(vault, start_block)
+        shares = _collateral_shares(vault, start_block)
+        kept = _collateral_kept(vault, {a for _, a, *_ in liquidations}, shares)
+        taken = [share for _, share in shares]
         report = CrashReport(
             depositors=depositors,
             traders=traders,
@@ -610,36 +612,25 @@ def _events(
     return liquidations, positions, unwound, bad_debt, absorbed, sold
 
 
-def _taken_per_liquidation(vault: VaultClient, from_block: int) -> list[float]:
-    """For each liquidation that absorbed collateral: the share of the account's collateral it took, by
-    amount, asset by asset (the same fraction of every asset is taken), read at the liquidation's block."""
-    symbols = {t.address: t.symbol for t in vault.deployment.collateral}
+def _collateral_shares(vault: VaultClient, from_block: int) -> list[tuple[str, float]]:
+    """(account, share) for each liquidation that absorbed collateral: the share of every asset the account held
+    that it took (`Liquidated.collateralShare`; the same fraction of every asset is taken)."""
     shares = []
-    for e in vault.contract.events.CollateralAbsorbed().get_logs(from_block=from_block):
-        asset = symbols[e["args"]["asset"]]
-        left = vault.collateral_balance(e["args"]["account"], asset, block=e["blockNumber"])
-        shares.append(e["args"]["amount"] / (e["args"]["amount"] + left))
+    for e in vault.contract.events.Liquidated().get_logs(from_block=from_block):
+        if e["args"]["collateralShare"]:
+            shares.append((e["args"]["account"], e["args"]["collateralShare"] / 10**18))
     return shares
 
 
-def _collateral_kept(vault: VaultClient, accounts: set[str], from_block: int) -> dict[str, float]:
-    """For each liquidated account that held collateral: the share of its collateral value (at today's prices)
-    it still holds. Partial liquidation takes only what restores health, and an account whose positions
-    covered its shortfall loses none, so most keep most of it."""
-    prices = vault.lens.prices().prices
-    by_symbol = {t.address: (i, t) for i, t in enumerate(vault.deployment.collateral)}
-    taken: dict[str, float] = dict.fromkeys(accounts, 0.0)
-    for e in vault.contract.events.CollateralAbsorbed().get_logs(from_block=from_block):
-        if e["args"]["account"] not in taken:
-            continue
-        index, token = by_symbol[e["args"]["asset"]]
-        taken[e["args"]["account"]] += e["args"]["amount"] / 10**token.decimals * prices[index]
+def _collateral_kept(vault: VaultClient, accounts: set[str], shares: list[tuple[str, float]]) -> dict[str, float]:
+    """For each liquidated account that held collateral: the share of its collateral it still holds (the product
+    of what each liquidation left, the same for every asset and so for the value at any prices). Partial
+    liquidation takes only what restores health, and an account whose positions covered its shortfall loses none,
+    so most keep most of it."""
     kept = {}
-    for account, value_taken in taken.items():
-        held = sum(
-            vault.collateral_balance(account, t.symbol) / 10**t.decimals * prices[i]
-            for i, t in enumerate(vault.deployment.collateral)
-        )
-        if held + value_taken > 0:
-            kept[account] = held / (held + value_taken)
+    for account in accounts:
+        left = [1 - share for who, share in shares if who == account]
+        holds = any(vault.collateral_balance(account, t.symbol) for t in vault.deployment.collateral)
+        if left or holds:
+            kept[account] = math.prod(left)
     return kept

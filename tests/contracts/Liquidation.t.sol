@@ -35,10 +35,11 @@ contract LiquidationTest is VaultFixture {
         assertTrue(vault.isLiquidatable(alice));
 
         // target 425.25, relief 2,700 x (15% x 1.05 - 5%) = 290.25: f = 125.25 / 290.25 = 0.43152...
+        // One log for the account, its share of every asset; one for the batch's WETH into reserves.
         vm.expectEmit(address(vault));
-        emit IPrimeVaultEvents.CollateralAbsorbed(alice, address(weth), 431524547803617572, 1106860465);
+        emit IPrimeVaultEvents.Liquidated(alice, 1106860465, 0, 431524547803617572);
         vm.expectEmit(address(vault));
-        emit IPrimeVaultEvents.Liquidated(alice, 1106860465, 0);
+        emit IPrimeVaultEvents.CollateralAbsorbed(address(weth), 431524547803617572);
         assertEq(_liquidate(_list(alice)), 1);
 
         assertEq(vault.collateralBalanceOf(alice, address(weth)), 1e18 - 431524547803617572, "keeps 57%");
@@ -125,7 +126,7 @@ contract LiquidationTest is VaultFixture {
         _setEthPrice(2000e8);
         // Collateral sells at 2,000 x (1 - 2.5%) = 1,950 against 2,400 of debt and a 10 reward: 460 lost.
         vm.expectEmit(address(vault));
-        emit IPrimeVaultEvents.Liquidated(alice, 2400e6, 500e6);
+        emit IPrimeVaultEvents.Liquidated(alice, 2400e6, 500e6, 1e18);
         vm.expectEmit(address(vault));
         emit IPrimeVaultEvents.LiquidatorRewarded(keeper, 10e6);
         _liquidate(_list(alice));
@@ -268,6 +269,39 @@ contract LiquidationTest is VaultFixture {
         int256 gapAfter = int256(afterwards.maintenanceRequirement) - afterwards.equity;
         if (before.liquidatable) assertLt(gapAfter, gapBefore);
         else assertEq(gapAfter, gapBefore);
+    }
+
+    /// @dev Property: the account's one log says what it lost: each asset's amount taken is
+    ///      `ceil(balance x collateralShare / 1e18)` of the balance before, and the batch's `CollateralAbsorbed`
+    ///      logs are the totals that went to reserves.
+    function testFuzz_theLoggedShareGivesEachAssetsAmount(uint256 price, uint256 debt, uint256 btc) public {
+        _openBorrower(alice, bound(debt, 100e6, 2400e6));
+        btc = bound(btc, 1, 0.05e8);
+        _deposit(alice, alice, wbtc, btc);
+        _setEthPrice(int256(bound(price, 500e8, 3000e8)));
+        uint256[2] memory before = [vault.collateralBalanceOf(alice, address(weth)), btc];
+        vm.recordLogs();
+        _liquidate(_list(alice));
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        uint256 share = 0;
+        uint256[2] memory logged;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].topics[0] == IPrimeVaultEvents.Liquidated.selector) {
+                (,, share) = abi.decode(logs[i].data, (uint256, uint256, uint256));
+            } else if (logs[i].topics[0] == IPrimeVaultEvents.CollateralAbsorbed.selector) {
+                uint256 k = address(uint160(uint256(logs[i].topics[1]))) == address(weth) ? 0 : 1;
+                logged[k] = abi.decode(logs[i].data, (uint256));
+            }
+        }
+        address[2] memory assets = [address(weth), address(wbtc)];
+        for (uint256 k; k < 2; ++k) {
+            uint256 taken = before[k] - vault.collateralBalanceOf(alice, assets[k]);
+            assertEq(
+                taken, Math.mulDiv(before[k], share, 1e18, Math.Rounding.Ceil), "the share gives the amount"
+            );
+            assertEq(logged[k], taken, "the batch's total is this account's");
+            assertEq(vault.collateralReserves(assets[k]), taken);
+        }
     }
 
     /// @dev Property: splitting a batch into single liquidations takes the same collateral and leaves the same
