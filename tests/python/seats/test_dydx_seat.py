@@ -144,7 +144,9 @@ def test_the_dydx_seat_posts_its_account_and_reconciles_a_position_changed_behin
 
 def test_funding_faster_than_the_seats_cap_waits_and_never_blocks_the_report(bench: Bench, caplog: Any) -> None:
     """2% of the price in one period, against a cap of 1% of the price an hour: the report goes without the step
-    (positions and margin posted), and the step goes in the first report two hours after the index last moved."""
+    (positions and margin posted), and the step goes in the first report two hours after the index last moved, made
+    by a keeper restarted in between (it counts the periods after the index's last move, not after the last
+    report, which came after this period)."""
     keeper, chain = bench.keeper, bench.chain
     _, child_id = child_for_one_eth(bench)
     adapter = keeper.seat_adapter(bench.venue)
@@ -159,7 +161,8 @@ def test_funding_faster_than_the_seats_cap_waits_and_never_blocks_the_report(ben
             assert adapter.funding_index(1) == 0, "without the step"
             assert any("more than the seat's cap allows yet" in r.getMessage() for r in caplog.records)
 
-            chain.advance(2 * 3600)
+        chain.advance(2 * 3600)
+        async with bench.seat() as seat:
             assert await seat.post_account() is not None
             # 2% of the oracle's 3,000 a unit, as the seat values a period (at the mark when it sees it).
             assert adapter.funding_index(1) == 60 * 10**18
