@@ -19,7 +19,8 @@ interface IPrimeVaultErrors {
     /// @notice The token's decimals are outside the supported 6..18 range, or with its feed's decimals fall
     ///         short of the base asset's (token decimals + feed decimals must be at least base decimals).
     error UnsupportedDecimals(address asset, uint8 decimals);
-    /// @notice A collateral asset's feed has more than 36 decimals (`MAX_FEED_DECIMALS`).
+    /// @notice A feed has more decimals than its use allows: 36 for a collateral asset's (`MAX_FEED_DECIMALS`), 18
+    ///         for a perp market's, whose mark is a WAD.
     error UnsupportedFeedDecimals(address feed, uint8 decimals);
     /// @notice The token delivered less than the amount transferred (fee-on-transfer or rebasing token).
     error FeeOnTransferNotSupported(address asset, uint256 expected, uint256 received);

@@ -30,10 +30,6 @@ def _client(ctx: CliContext, write: bool) -> TradingClient:
 MAX_LIMIT_DISTANCE = Decimal("0.5")
 
 
-def _size(text: str) -> Decimal:
-    return parse_size(text)
-
-
 @click.group()
 def trade() -> None:
     """Perp orders: submit, list, cancel, positions, execute."""
@@ -69,7 +65,7 @@ def submit(
     position held, and the initial margin it adds against the account's free equity.
     """
     ticker = ctx.deployment.market(market).ticker
-    amount = _size(size)
+    amount = parse_size(size)
     client = _client(ctx, write=True)
     direction, limit, mark = checked_order(ctx, client, ticker, amount, side, limit_text, slippage_bps)
     account = on_behalf or sub_account(ctx.account.address, sub_id)

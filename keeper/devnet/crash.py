@@ -627,10 +627,11 @@ def _collateral_kept(vault: VaultClient, accounts: set[str], shares: list[tuple[
     of what each liquidation left, the same for every asset and so for the value at any prices). Partial
     liquidation takes only what restores health, and an account whose positions covered its shortfall loses none,
     so most keep most of it."""
+    left: dict[str, list[float]] = {}
+    for account, share in shares:
+        left.setdefault(account, []).append(1 - share)
     kept = {}
     for account in accounts:
-        left = [1 - share for who, share in shares if who == account]
-        holds = any(vault.collateral_balance(account, t.symbol) for t in vault.deployment.collateral)
-        if left or holds:
-            kept[account] = math.prod(left)
+        if account in left or any(vault.collateral_balance(account, t.symbol) for t in vault.deployment.collateral):
+            kept[account] = math.prod(left.get(account, []))
     return kept

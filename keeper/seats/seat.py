@@ -365,14 +365,17 @@ class Seat:
         report move it yet (its cap per second times the time since the index last moved): a report that asked
         for more would be refused whole, positions and margins with it."""
         index = await asyncio.to_thread(self.adapter.funding_index, market_id)
-        bound = await asyncio.to_thread(self.adapter.funding_step_bound, market_id)
+        bound = None  # read when needed: once at start, then only for a step to post
         if market_id not in self._funding_seen:
+            bound = await asyncio.to_thread(self.adapter.funding_step_bound, market_id)
             # Periods up to the index's last move are in it already.
             self._funding_seen[market_id] = bound.moved_at * 10**6
         seen = self._funding_seen[market_id]
         periods = [p for p in await self.venue.funding(venue_market) if p.at_us > seen]
         if not periods:
             return index, seen
+        if bound is None:
+            bound = await asyncio.to_thread(self.adapter.funding_step_bound, market_id)
         mark = await asyncio.to_thread(self.feeds[market_id].price)
         step = int(sum((p.rate * mark for p in periods), Decimal(0)).scaleb(18).to_integral_value(ROUND_CEILING))
         if abs(step) > bound.max_step:
