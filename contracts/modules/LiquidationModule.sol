@@ -135,8 +135,12 @@ contract LiquidationModule is VaultBase {
             emit LiquidationSkipped(account, abi.encodeWithSelector(OracleUnusable.selector));
             return false;
         }
-        uint256 perpMaintenance = 0;
         pos.equity = pos.collateralValue.toInt256() + pos.balance;
+        if (!trading && !acc.portfolio && pos.equity < 0) {
+            _absorbUnderWater(account, acc, pos, batch);
+            return true;
+        }
+        uint256 perpMaintenance = 0;
         if (trading) {
             // slither-disable-next-line unused-return (only PnL and the maintenance requirement are needed here)
             try _tradingModule.perpRisk(account) returns (int256 pnl, uint256, uint256 pm, bool) {
@@ -285,6 +289,46 @@ contract LiquidationModule is VaultBase {
         uint256 oldDebt = pos.oldBalance < 0 ? uint256(-pos.oldBalance) : 0;
         uint256 newDebt = writeOff || pos.balance >= 0 ? 0 : uint256(-pos.balance);
         emit Liquidated(account, oldDebt > newDebt ? oldDebt - newDebt : 0, shortfall, pos.collateralShare);
+    }
+
+    /// @dev Compound III's `absorb`, for an account under the standard rule with no positions and less
+    ///      collateral than debt: no fraction can restore it, so all its collateral goes, each asset credited at
+    ///      its oracle value less its whole penalty (the discount at a shortfall depth of 100%), and its debt
+    ///      leaves the books. The credits, at most the collateral's value, cannot cover the debt: the rest is
+    ///      the batch's shortfall. The same outcome as the partial path's `fraction` 1 and write-off, without
+    ///      the fraction, the maintenance requirement or the dust check, which cannot change it here.
+    function _absorbUnderWater(
+        address account,
+        Account memory acc,
+        AccountState memory pos,
+        Batch memory batch
+    ) internal {
+        uint256 credits = 0;
+        uint256 penalties = 0;
+        for (uint256 i; acc.assetsIn >> i != 0; ++i) {
+            // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
+            if ((acc.assetsIn >> i) & 1 == 0) continue;
+            uint256 value = batch.values[i];
+            uint256 credit = ValueLib.portionDown(value, BPS - batch.configs[i].liquidationPenaltyBps);
+            // Unchecked: at most 16 values, each below 2^96 x 2^128 (a balance times a WAD price).
+            unchecked {
+                credits += credit;
+                penalties += value - credit;
+            }
+            batch.absorbed[i] += batch.balances[i];
+            delete _collateral[account][batch.assets[i]];
+        }
+        uint256 debt = uint256(-pos.balance);
+        uint256 shortfall = debt - credits;
+        batch.shortfall += shortfall;
+        batch.reward += ValueLib.portionDown(penalties, batch.market.liquidatorShareBps);
+        // Under water without positions the principal is debt; it goes to 0.
+        batch.totals.borrowPrincipal -= uint104(-acc.principal);
+        // `trading` and `portfolio` are already false; `listed` stays.
+        Account storage stored = _accounts[account];
+        stored.principal = 0;
+        stored.assetsIn = 0;
+        emit Liquidated(account, debt, shortfall, WAD);
     }
 
     /// @dev Absorbs the least equal fraction of every collateral asset that brings `pos` to the target, or

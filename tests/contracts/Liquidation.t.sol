@@ -230,10 +230,12 @@ contract LiquidationTest is VaultFixture {
         _deposit(alice, alice, wbtc, 0.1e8);
         _borrow(alice, alice, 7200e6); // (3,000 + 6,000) x 80%
         _setEthPrice(1500e8);
+        // 1,500 x 95% + 6,000 x 94% = 7,065 credited against 7,200: a 135 shortfall.
+        vm.expectEmit(address(vault));
+        emit IPrimeVaultEvents.Liquidated(alice, 7200e6, 135e6, 1e18);
         assertEq(_liquidate(_list(alice)), 1);
         assertEq(vault.collateralReserves(address(weth)), 1e18);
         assertEq(vault.collateralReserves(address(wbtc)), 0.1e8);
-        // 1,500 x 95% + 6,000 x 94% = 7,065 credited against 7,200: a 135 shortfall.
         assertEq(vault.baseBalanceOf(alice), 0);
     }
 
