@@ -31,7 +31,8 @@ import {VaultBase} from "./VaultBase.sol";
 ///      below target, the same fraction f of every collateral asset is absorbed into reserves, credited at
 ///      oracle value less `discount_i`, with f the least that reaches the target:
 ///        f = (target - E) / sum(value_i x (haircut_i x (1 + buffer) - discount_i))
-///      Everything is absorbed when that cannot restore health or would leave debt below `minBorrow`.
+///      Everything is absorbed when that cannot restore health or would leave debt below `minBorrow`; an
+///      account under water (E < 0) without positions goes there directly, as in Compound III's `absorb`.
 ///      Debt left with nothing to absorb is covered by reserves or written off against suppliers.
 ///      Rounding favours the protocol: fractions and absorbed amounts round up, credits down.
 ///      Accounts are isolated: one whose prices cannot be read is skipped with `LiquidationSkipped`.
