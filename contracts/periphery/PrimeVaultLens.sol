@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IExtSloads} from "../interfaces/IExtSloads.sol";
+import {IPortfolioMargin} from "../interfaces/IPortfolioMargin.sol";
 import {IPrimeVault} from "../interfaces/IPrimeVault.sol";
 import {ITradingModule} from "../interfaces/ITradingModule.sol";
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
@@ -27,6 +28,9 @@ contract PrimeVaultLens {
 
     /// @notice A page size of zero or above MAX_PAGE_SIZE.
     error InvalidPageSize(uint256 limit, uint256 max);
+
+    /// @notice `vault` has no portfolio rule set (`setPortfolioMargin`).
+    error NoPortfolioRule(address vault);
 
     /// @notice One account's balances and positions.
     struct AccountSnapshot {
@@ -54,6 +58,22 @@ contract PrimeVaultLens {
         uint16[] perpInitialBps;
         uint16[] perpMaintenanceBps;
         int256[] fundingIndexes; // per slot, market x VENUE_SLOTS + venue, for the listed markets; 0 if unreadable
+    }
+
+    /// @notice The portfolio rule `vault` margins portfolio-mode accounts by, as governance set it: its parameters
+    ///         per underlying (in the rule's order) and the underlying of every collateral asset (in
+    ///         `collateralAssets()` order) and perp market (in `markets()` order); `mapped` false where governance
+    ///         has not mapped one yet.
+    struct PortfolioRule {
+        address portfolio;
+        uint16 maintenanceBps;
+        uint16 correlationCreditBps;
+        string[] names;
+        IPortfolioMargin.UnderlyingParams[] underlyings;
+        bool[] assetMapped;
+        uint8[] assetUnderlying;
+        bool[] marketMapped;
+        uint8[] marketUnderlying;
     }
 
     /// @notice Accounts [offset, offset + limit) of `vault` with their balances, and the total count.
@@ -109,6 +129,32 @@ contract PrimeVaultLens {
         }
         ITradingModule trading = ITradingModule(vault.tradingModule());
         if (address(trading) != address(0)) _readPerp(trading, s);
+    }
+
+    /// @notice `vault`'s portfolio rule in one call, where reading it from `PortfolioMargin` takes one call per
+    ///         underlying, asset and market.
+    function portfolioRule(IPrimeVault vault) external view returns (PortfolioRule memory r) {
+        IPortfolioMargin portfolio = IPortfolioMargin(vault.portfolioMargin());
+        if (address(portfolio) == address(0)) revert NoPortfolioRule(address(vault));
+        r.portfolio = address(portfolio);
+        (r.maintenanceBps, r.correlationCreditBps) = portfolio.rule();
+        uint256 count = portfolio.underlyingCount();
+        r.names = new string[](count);
+        r.underlyings = new IPortfolioMargin.UnderlyingParams[](count);
+        for (uint256 u; u < count; ++u) {
+            (r.names[u], r.underlyings[u]) = portfolio.underlying(uint8(u));
+        }
+        address[] memory assets = vault.collateralAssets();
+        (r.assetMapped, r.assetUnderlying) = (new bool[](assets.length), new uint8[](assets.length));
+        for (uint256 i; i < assets.length; ++i) {
+            (r.assetMapped[i], r.assetUnderlying[i]) = portfolio.assetUnderlying(assets[i]);
+        }
+        ITradingModule trading = ITradingModule(vault.tradingModule());
+        uint256 markets = address(trading) == address(0) ? 0 : trading.markets().length;
+        (r.marketMapped, r.marketUnderlying) = (new bool[](markets), new uint8[](markets));
+        for (uint256 m; m < markets; ++m) {
+            (r.marketMapped[m], r.marketUnderlying[m]) = portfolio.marketUnderlying(uint8(m));
+        }
     }
 
     function _readPerp(ITradingModule trading, RiskState memory s) private view {

@@ -110,6 +110,21 @@ class RiskState:
         return frozenset(m for m, ok in enumerate(self.marks_usable) if not ok)
 
 
+@dataclass(frozen=True)
+class PortfolioRuleState:
+    """The portfolio rule a vault uses, as `PrimeVaultLens.portfolioRule` reads it: each underlying's name and raw
+    parameters (the contract's field order), and the underlying of every collateral asset (vault order) and perp
+    market (market order), None where governance has not mapped one."""
+
+    portfolio: ChecksumAddress
+    maintenance_bps: int
+    correlation_credit_bps: int
+    names: tuple[str, ...]
+    underlyings: tuple[tuple[int, ...], ...]
+    asset_underlying: tuple[int | None, ...]
+    market_underlying: tuple[int | None, ...]
+
+
 class LensClient(ContractClient):
     def __init__(self, w3: Web3, lens: str, vault: ChecksumAddress) -> None:
         super().__init__(w3, lens, "PrimeVaultLens")
@@ -122,6 +137,22 @@ class LensClient(ContractClient):
     def risk_state(self, block: BlockIdentifier = "latest") -> RiskState:
         """Prices, haircuts, marks, margins, funding and interest indexes at `block`, in one call."""
         return _risk_state(self.read("read the risk state", self.contract.functions.riskState(self.vault), block))
+
+    def portfolio_rule(self, block: BlockIdentifier = "latest") -> PortfolioRuleState:
+        """The vault's portfolio rule at `block`, in one call (PortfolioMargin's own views take one per underlying,
+        asset and market)."""
+        portfolio, maintenance, credit, names, params, asset_mapped, asset_index, market_mapped, market_index = (
+            self.read("read the portfolio rule", self.contract.functions.portfolioRule(self.vault), block)
+        )
+        return PortfolioRuleState(
+            Web3.to_checksum_address(portfolio),
+            int(maintenance),
+            int(credit),
+            tuple(str(n) for n in names),
+            tuple(tuple(int(x) for x in p) for p in params),
+            tuple(int(i) if ok else None for ok, i in zip(asset_mapped, asset_index, strict=True)),
+            tuple(int(i) if ok else None for ok, i in zip(market_mapped, market_index, strict=True)),
+        )
 
     def accounts_page(
         self, offset: int, limit: int, block: BlockIdentifier = "latest"

@@ -14,6 +14,7 @@ from web3.types import BlockIdentifier, TxReceipt
 from keeper.chain.deployment import Deployment
 from keeper.chain.transactions import Sender
 from keeper.client.base import AccessControlledClient
+from keeper.client.lens import LensClient
 from keeper.exceptions import ConfigError
 from keeper.risk.portfolio import Layout, PortfolioParams, UnderlyingParams
 
@@ -39,6 +40,7 @@ class PortfolioMarginClient(AccessControlledClient):
             )
         super().__init__(w3, deployment.portfolio, "PortfolioMargin", sender)
         self.deployment = deployment
+        self.lens = LensClient(w3, deployment.lens, deployment.vault)
 
     # ------------------------------------------------------------------ reads
 
@@ -58,36 +60,38 @@ class PortfolioMarginClient(AccessControlledClient):
         return result
 
     def rule(self, block: BlockIdentifier = "latest") -> tuple[PortfolioParams, Layout]:
-        """The rule as governance set it, in the keeper's types: its parameters (underlyings in the contract's order)
-        and which underlying every collateral asset (in the vault's order) and perp market belongs to. An unmapped
-        leg is a configuration error: the contract refuses to evaluate it too."""
-        f = self.contract.functions
-        underlyings = self.underlyings(block)
-        maintenance_bps, credit_bps = self.read("read portfolio rule", f.rule(), block)
-        params = PortfolioParams(
-            tuple(p for _, p in underlyings),
-            maintenance_bps=int(maintenance_bps),
-            correlation_credit_bps=int(credit_bps),
-        )
-        assets = self.deployment.collateral
-        asset_underlying = []
-        for token in assets:
-            mapped, index = self.read("read asset underlying", f.assetUnderlying(token.address), block)
-            if not mapped:
+        """The rule as governance set it, in the keeper's types, read in one call through the lens: its parameters
+        (underlyings in the contract's order) and which underlying every collateral asset (in the vault's order) and
+        perp market belongs to. An unmapped leg is a configuration error: the contract refuses to evaluate it too."""
+        state = self.lens.portfolio_rule(block)
+        if state.portfolio != self.address:
+            raise ConfigError(
+                f"the vault's portfolio rule is {state.portfolio}, the deployment file names {self.address}: "
+                "set `portfolio` in the deployment file to the vault's"
+            )
+        assets, markets = self.deployment.collateral, self.deployment.markets
+        if len(state.asset_underlying) != len(assets) or len(state.market_underlying) != len(markets):
+            raise ConfigError(
+                f"the vault lists {len(state.asset_underlying)} collateral assets and {len(state.market_underlying)} "
+                f"perp markets, the deployment file {len(assets)} and {len(markets)}: update the deployment file"
+            )
+        for token, index in zip(assets, state.asset_underlying, strict=True):
+            if index is None:
                 raise ConfigError(f"{token.symbol} has no underlying in the portfolio rule: map it (mapAsset)")
-            asset_underlying.append(int(index))
-        market_underlying = []
-        for market_id, market in enumerate(self.deployment.markets):
-            mapped, index = self.read("read market underlying", f.marketUnderlying(market_id), block)
-            if not mapped:
+        for market, index in zip(markets, state.market_underlying, strict=True):
+            if index is None:
                 raise ConfigError(f"{market.ticker} has no underlying in the portfolio rule: map it (mapMarket)")
-            market_underlying.append(int(index))
+        params = PortfolioParams(
+            tuple(UnderlyingParams(**dict(zip(_FIELDS, raw, strict=True))) for raw in state.underlyings),
+            maintenance_bps=state.maintenance_bps,
+            correlation_credit_bps=state.correlation_credit_bps,
+        )
         layout = Layout(
-            tuple(name for name, _ in underlyings),
+            state.names,
             tuple(t.symbol for t in assets),
-            tuple(m.ticker for m in self.deployment.markets),
-            tuple(asset_underlying),
-            tuple(market_underlying),
+            tuple(m.ticker for m in markets),
+            tuple(i for i in state.asset_underlying if i is not None),
+            tuple(i for i in state.market_underlying if i is not None),
         )
         return params, layout
 

@@ -12,6 +12,11 @@ contract LensTest is VaultFixture {
         lens = new PrimeVaultLens();
     }
 
+    function test_aVaultWithoutAPortfolioRuleIsRefused() public {
+        vm.expectRevert(abi.encodeWithSelector(PrimeVaultLens.NoPortfolioRule.selector, address(vault)));
+        lens.portfolioRule(vault);
+    }
+
     function test_pageHoldsBalancesInAssetOrder() public {
         _deposit(alice, alice, wbtc, 0.5e8);
         _openBorrower(bob, 1000e6);

@@ -3,18 +3,22 @@ every shape, and the keeper finds, and the vault liquidates, an account that onl
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
+from web3 import Web3
 
 from keeper.client.clients import Clients
 from keeper.client.portfolio import PortfolioMarginClient
 from keeper.client.trading import TradingClient
 from keeper.devnet.deploy import seed_local_liquidity
+from keeper.exceptions import ConfigError
 from keeper.liquidator import scan
 from keeper.risk.portfolio import exact_portfolio
 from tests.python.conftest import Chain
 from tests.python.test_cli import assert_one_line_error, run
+from tests.python.test_follower import CountingProvider, counted
 
 # (collateral to deposit, orders to fill): ETH and BTC legs at either venue, hedged, partly hedged and naked.
 BOOKS = {
@@ -99,3 +103,22 @@ def test_the_cli_switches_the_rule_and_explains_a_refusal(chain: Chain) -> None:
         run(chain, "account", "portfolio", "off"), "would make the account unhealthy", "6,000.00 USDC"
     )
     assert chain.client(1).portfolio_mode(me)
+
+
+def test_the_rule_is_read_in_one_call_and_a_stale_deployment_file_is_named(chain: Chain) -> None:
+    provider = CountingProvider(chain.url)
+    w3 = Web3(provider)
+    rule = PortfolioMarginClient(w3, chain.deployment)
+    block = w3.eth.block_number
+    with counted(provider) as methods:
+        params, layout = rule.rule(block)
+    # web3 asks the chain id once per provider; the rule itself is one lens call, where PortfolioMargin's own views
+    # take one per underlying, asset and market.
+    assert [m for m in methods if m != "eth_chainId"] == ["eth_call"]
+    assert layout.underlyings == ("ETH", "BTC")
+    assert layout.asset_underlying == (0, 1), "WETH, WBTC"
+    assert [p.shock_bps for p in params.underlyings] == [u.shock_bps for _, u in rule.underlyings(block)]
+
+    moved = dataclasses.replace(chain.deployment, portfolio=chain.deployment.vault)
+    with pytest.raises(ConfigError, match=r"the vault's portfolio rule is .* set `portfolio` in the deployment file"):
+        PortfolioMarginClient(w3, moved).rule(block)
