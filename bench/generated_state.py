@@ -249,7 +249,8 @@ def measure(chain: GeneratedChain, workdir: Path) -> None:
         )
         print(
             f"\nThe first full read of {n:,} accounts by method: {first.breakdown()} (a batch is one request); the "
-            "calls besides the lens's read the portfolio rule's parameters, once a full read."
+            "lens's calls are its pages, `riskState` and `portfolioRule`, the others the block's header and the "
+            "portfolio-mode logs."
         )
         print(
             f"\n{n:,} accounts: {liquidated:,} liquidated in {sends} transactions, landing in blocks "

@@ -11,7 +11,7 @@ import numpy as np
 
 # Before any batch is measured: a partial liquidation of a lending account costs 26,749 gas in a batch of 50 beyond
 # what the batch itself costs (the gas snapshot, snapshots/PrimeVault.json: 1,372,679 for 50 accounts, 35,218 for
-# none; 26,605 an account, the batch's own cost included, in the benchmark's wave on anvil, bench/RESULTS.md), and
+# none; 26,613 an account, the batch's own cost included, in the benchmark's wave on anvil, bench/RESULTS.md), and
 # moving a position to the backstop book adds about 80,000 per open (market, venue) slot (anvil: 10 accounts with 4
 # slots each, 353,000 per account).
 DEFAULT_PER_ACCOUNT = 26_750
@@ -26,7 +26,7 @@ BATCH_OVERHEAD = 55_000
 # because a lending batch is simulated at that limit before it is sent (one that does not fit is estimated and sent
 # anyway) and every unit of it is block space lost: a block takes the next transaction only if its whole limit fits
 # in what is left: with 1.10 a 30,000,000-gas block held 867 liquidations of the 1,032 its gas paid for, with 1.03
-# it held 1,011 of 1,061 (it holds 1,074 of 1,127 since a liquidation logs once an account).
+# it held 1,011 of 1,061 (it holds 1,071 of 1,127 since a liquidation logs once an account).
 MARGIN = 1.03
 OBSERVATIONS = 64
 
