@@ -171,7 +171,8 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
     function fundingStepBound(uint8 market) external view returns (uint256 maxStep, uint256 movedAt) {
         _requireMarket(market);
         movedAt = _fundingMovedAt[market];
-        maxStep = _fundingCapsPerSecond[market] * (block.timestamp - movedAt);
+        // Zero when the state is newer than the block this view runs in (a node serving "latest" while it mines).
+        if (block.timestamp > movedAt) maxStep = _fundingCapsPerSecond[market] * (block.timestamp - movedAt);
     }
 
     /// @notice Margin sent to the venue that it has not yet credited (as of the last report).

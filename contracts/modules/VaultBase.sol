@@ -144,8 +144,10 @@ abstract contract VaultBase is AccessControl, ReentrancyGuardTransient, IPrimeVa
         uint256 totalBorrow =
             uint256(-InterestLib.presentValue(-int256(uint256(t.borrowPrincipal)), 0, m.borrowIndex));
         utilization = InterestLib.utilization(totalSupply, totalBorrow);
-        uint256 elapsed = block.timestamp - m.lastAccrualTime;
-        if (elapsed > 0) {
+        // Strictly later only: a node may serve a view with one block's environment over the next block's state
+        // (anvil does at "latest" while it mines), and a view must not underflow there.
+        if (block.timestamp > m.lastAccrualTime) {
+            uint256 elapsed = block.timestamp - m.lastAccrualTime;
             InterestLib.RateModel memory r = _rateModel;
             m.supplyIndex = InterestLib.grow(
                     m.supplyIndex, InterestLib.supplyRate(r, utilization, m.reserveFactorBps), elapsed

@@ -177,7 +177,7 @@ def run_crash(
                     step.block = _set_prices(w3, admin, deployment, step.eth, step.btc)
                     _wait_until_clear(clients, timeout=30)
                     _sell_absorbed(vault, admin)
-                    found = scan(clients)
+                    found = scan(clients, block=w3.eth.block_number)
                     step.liquidatable_after = len(found.liquidatable)
                     ratios = found.health.equity / np.maximum(found.health.maintenance_requirement, 1)
                     step.health = [float(r) for r in ratios[found.health.maintenance_requirement > 0]]
@@ -491,8 +491,10 @@ def _set_prices(w3: Web3, admin: Sender, d: Deployment, eth: float, btc: float) 
 
 
 def _wait_until_clear(clients: Clients, timeout: float) -> None:
+    # Reads at a block number, not "latest": while it mines on a timer, anvil may run a "latest" call in one block's
+    # environment over the next block's state, where a price set in that next block looks dated ahead (stale).
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and scan(clients).liquidatable:
+    while time.monotonic() < deadline and scan(clients, block=clients.w3.eth.block_number).liquidatable:
         time.sleep(0.2)
 
 

@@ -164,7 +164,7 @@ def run_october(
         admin.w3.provider.make_request("evm_increaseTime", [STEP_SECONDS])  # type: ignore[arg-type]
         _set_prices(admin, deployment, {s: starts[s] * CRASH[s] ** (Decimal(step) / STEPS) for s in CRASH})
         for _ in range(3):  # a partial liquidation restores its target: one round clears a step
-            due = scan(clients).liquidatable
+            due = scan(clients, block=clients.w3.eth.block_number).liquidatable
             if not due:
                 break
             try:

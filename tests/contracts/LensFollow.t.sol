@@ -53,6 +53,22 @@ contract LensFollowTest is TradingFixture {
         }
     }
 
+    /// A node may run a view with one block's environment over the next block's state (anvil does at "latest"
+    /// while it mines): the reads see interest and funding as stored instead of underflowing.
+    function test_readsStateNewerThanTheBlockItRunsIn() public {
+        uint256 priced = block.timestamp;
+        vm.warp(priced + 1);
+        vault.accrue();
+        _executeOn(_submit(alice, alice, ETH_MARKET, 1e17, 3100e18), DYDX, 1e17);
+        IPrimeVault.MarketState memory stored = vault.marketState();
+        vm.warp(priced); // the prices' own block: a feed dated ahead of the chain reads as stale, by design
+        (PrimeVaultLens.RiskState memory s,) = lens.follow(vault, new address[](0), 0, 5);
+        assertEq(s.borrowIndex, stored.borrowIndex, "no interest for a negative time");
+        assertEq(s.supplyIndex, stored.supplyIndex);
+        assertEq(vault.marketState().reserves, stored.reserves, "venue funding as stored too");
+        assertTrue(s.marksUsable[ETH_MARKET]);
+    }
+
     function test_aBadMarketIsFlaggedTheRestRead() public {
         btcFeed.setAnswer(0);
         PrimeVaultLens.RiskState memory s = lens.riskState(vault);

@@ -223,7 +223,9 @@ abstract contract PerpExchange is IPerpVenue, IVenueErrors, Ownable, ReentrancyG
     }
 
     function _currentFunding(Market storage m, uint256 mark) internal view returns (int256) {
-        int256 elapsed = int256(block.timestamp - m.lastFundingTime);
+        // Zero when the state is newer than the block a view runs in (see VaultBase._accrueMemory).
+        int256 elapsed =
+            block.timestamp > m.lastFundingTime ? int256(block.timestamp - m.lastFundingTime) : int256(0);
         return m.cumulativeFunding + m.fundingRatePerSecond * elapsed * mark.toInt256() / int256(WAD);
     }
 
