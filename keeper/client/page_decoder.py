@@ -75,7 +75,7 @@ def decode_accounts_page(data: bytes, first_index: int, assets: int | None = Non
         collateral=collateral,
         open_slots=open_slots.astype(np.uint16),
         position_rows=rows.astype(np.intp),
-        position_slots=slots.astype(np.int64),
+        position_slots=slots.astype(np.int16),
         sizes=WideInts.from_words(words[first], signed=True),
         entries=WideInts.from_words(words[first + 1], signed=False),
         funding=WideInts.from_words(words[first + 2], signed=True),

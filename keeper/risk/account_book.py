@@ -16,7 +16,7 @@ from eth_typing import ChecksumAddress, HexAddress, HexStr
 from web3 import Web3
 
 from keeper.risk.health import MAX_VENUES, WAD, SparsePerp
-from keeper.risk.wide_ints import WideInts
+from keeper.risk.wide_ints import FloatArray, WideInts
 
 IndexArray = npt.NDArray[np.intp]
 
@@ -32,7 +32,7 @@ class AccountBook:
     collateral: WideInts  # (n, m) balance per collateral asset
     open_slots: npt.NDArray[np.uint16]  # (n,) bitmap of open (market, venue) slots
     position_rows: IndexArray  # (P,)
-    position_slots: npt.NDArray[np.int64]  # (P,)
+    position_slots: npt.NDArray[np.int16]  # (P,)
     sizes: WideInts  # (P,) WAD, signed
     entries: WideInts  # (P,) WAD
     funding: WideInts  # (P,) WAD, funding index at entry
@@ -56,7 +56,7 @@ class AccountBook:
             WideInts.zeros((0, assets)),
             np.zeros(0, dtype=np.uint16),
             np.zeros(0, dtype=np.intp),
-            np.zeros(0, dtype=np.int64),
+            np.zeros(0, dtype=np.int16),
             WideInts.zeros((0,)),
             WideInts.zeros((0,)),
             WideInts.zeros((0,)),
@@ -216,9 +216,9 @@ class AccountBook:
             len(self),
             self.position_rows,
             self.position_slots,
-            self.sizes.floats() / WAD,
-            self.entries.floats() / WAD,
-            self.funding.floats() / WAD,
+            _in_wad_units(self.sizes),
+            _in_wad_units(self.entries),
+            _in_wad_units(self.funding),
         )
 
 
@@ -245,6 +245,13 @@ def checksum_addresses(raw: npt.NDArray[np.uint8]) -> list[ChecksumAddress]:
     return [ChecksumAddress(HexAddress(HexStr("0x" + spelled[i : i + 40]))) for i in range(0, 40 * n, 40)]
 
 
+def _in_wad_units(column: WideInts) -> FloatArray:
+    """A WAD column as floats of its unit, divided in place (no second position-sized array)."""
+    values = column.floats()
+    values /= WAD
+    return values
+
+
 class AccountBookBuilder:
     """A book filled page by page into columns allocated once: each page's small arrays are copied in and let go, so
     that the heap holds one page at a time instead of every page beside the joined book (freed small arrays stay
@@ -262,7 +269,7 @@ class AccountBookBuilder:
         self._read_indexes = np.empty((rows, 2), dtype=np.int64)
         capacity = max(rows * 3, 1024)
         self._position_rows: IndexArray = np.empty(capacity, dtype=np.intp)
-        self._position_slots = np.empty(capacity, dtype=np.int64)
+        self._position_slots = np.empty(capacity, dtype=np.int16)
         self._sizes = _Limbs((capacity,))
         self._entries = _Limbs((capacity,))
         self._funding = _Limbs((capacity,))

@@ -89,7 +89,7 @@ class SparsePerp:
 
     n: int
     rows: npt.NDArray[np.intp]  # (P,)
-    slots: npt.NDArray[np.int64]  # (P,)
+    slots: npt.NDArray[np.int16]  # (P,)
     sizes: FloatArray  # (P,) base units
     cost_basis: FloatArray  # (n,) sum of size x entry price
     funding_basis: FloatArray  # (n,) sum of size x funding index at entry
@@ -100,7 +100,7 @@ class SparsePerp:
         cls,
         n: int,
         rows: npt.NDArray[np.intp],
-        slots: npt.NDArray[np.int64],
+        slots: npt.NDArray[np.int16],
         sizes: FloatArray,
         entries: FloatArray,
         funding_at_entry: FloatArray,
@@ -118,7 +118,7 @@ class SparsePerp:
     @classmethod
     def empty(cls, n: int) -> SparsePerp:
         none = np.zeros(0)
-        return cls.build(n, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64), none, none, none)
+        return cls.build(n, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int16), none, none, none)
 
     # Products are formed in place in the gathered copy, a column at a time: a position-sized temporary is the
     # largest array of a scan, so each one more raises the keeper's peak memory.

@@ -43,8 +43,15 @@ class WideInts:
         """Every value as float64 (rounded once per limb)."""
         # hi x 2^32 + the top half of lo is exact in float64 for any |value| below 2^85, so a small negative value
         # (hi -1, lo near 2^64) does not cancel to 0; one rounding at the end.
-        top = self.hi.astype(np.float64) * TWO_32 + (self.lo >> np.uint64(32)).astype(np.float64)
-        out: FloatArray = top * TWO_32 + (self.lo & np.uint64(0xFFFF_FFFF)).astype(np.float64)
+        # Formed in place with one limb-sized temporary: for a column of every position this is the scan's largest
+        # allocation, and each temporary more raises the keeper's peak memory.
+        out: FloatArray = self.hi.astype(np.float64)
+        out *= TWO_32
+        half = self.lo >> np.uint64(32)
+        out += half
+        out *= TWO_32
+        np.bitwise_and(self.lo, np.uint64(0xFFFF_FFFF), out=half)
+        out += half
         flat = out.reshape(-1)
         for index, value in self.overflow.items():
             flat[index] = float(value)
