@@ -15,9 +15,19 @@ library ValueLib {
 
     /// @notice Value of `amount` at `price`, rounded down. `amount` must fit 96 bits (any balance the vault
     ///         books does: an asset's total supplied is a uint96) and `price` 128 (`MAX_PRICE`), so the
-    ///         product cannot overflow.
+    ///         product cannot overflow; larger inputs panic.
     function value(uint256 amount, uint256 price, uint8 scaleExponent) internal pure returns (uint256) {
         return amount * price / MathLib.pow10(scaleExponent);
+    }
+
+    /// @notice `value` for a caller that has `10**scaleExponent` at hand and inputs within its bounds: a booked
+    ///         balance (below 2^96) and a price `OracleLib` accepted (at most `MAX_PRICE`, 2^128 - 1). Unchecked,
+    ///         as the product of those fits 224 bits: the liquidation batch values every account's collateral
+    ///         with it. Larger inputs would wrap, so nothing else may call it.
+    function valueAtScale(uint256 amount, uint256 price, uint256 scale) internal pure returns (uint256) {
+        unchecked {
+            return amount * price / scale;
+        }
     }
 
     /// @notice `v x bps / 10,000`, rounded up: a requirement.

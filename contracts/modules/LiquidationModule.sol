@@ -13,6 +13,7 @@ import {
     PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS
 } from "../libraries/ConstantsLib.sol";
 import {InterestLib} from "../libraries/InterestLib.sol";
+import {MathLib} from "../libraries/MathLib.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
 import {ValueLib} from "../libraries/ValueLib.sol";
 import {VaultBase} from "./VaultBase.sol";
@@ -52,12 +53,15 @@ contract LiquidationModule is VaultBase {
         address[] assets; // read with the asset's price
         IPrimeVault.AssetConfig[] configs; // read with the asset's price
         uint256[] prices; // 0 until read, UNUSABLE if unreadable
+        uint256[] scales; // 10**scaleExponent, read with the asset's price
         uint256[] absorbed; // collateral moved to reserves
         uint256[] balances; // the account's collateral
         uint256[] values; // the value of the account's collateral before this liquidation
         uint256[] discounts; // the account's discount on each asset, bps
-        uint256 reward; // base owed to the caller
+        uint256 penalties; // the penalties of every account liquidated, base
+        uint256 reward; // base owed to the caller: its share of the penalties, rounded down once a batch
         uint256 shortfall; // debt the batch's accounts left with nothing to absorb, settled at the batch's end
+        uint256 keptMemory; // the free memory pointer each account's liquidation starts from
     }
 
     /// @dev One account's figures during its liquidation, base units.
@@ -93,17 +97,33 @@ contract LiquidationModule is VaultBase {
             assets: new address[](assetCount),
             configs: new IPrimeVault.AssetConfig[](assetCount),
             prices: new uint256[](assetCount),
+            scales: new uint256[](assetCount),
             absorbed: new uint256[](assetCount),
             balances: new uint256[](assetCount),
             values: new uint256[](assetCount),
             discounts: new uint256[](assetCount),
+            penalties: 0,
             reward: 0,
-            shortfall: 0
+            shortfall: 0,
+            keptMemory: 0
         });
+        batch.keptMemory = _freeMemory();
         for (uint256 k; k < accounts.length; ++k) {
-            if (_liquidateAccount(accounts[k], batch)) ++liquidatedCount;
+            if (_liquidateAccount(accounts[k], batch)) {
+                unchecked {
+                    ++liquidatedCount;
+                }
+            }
+            // Nothing an account's liquidation allocates outlives it but the asset configs the batch caches
+            // (`_loadAsset` keeps them): memory, whose cost grows with the square of its size, does not grow
+            // with the batch.
+            uint256 kept = batch.keptMemory;
+            assembly ("memory-safe") {
+                mstore(0x40, kept)
+            }
         }
         if (liquidatedCount == 0) return 0;
+        batch.reward = ValueLib.portionDown(batch.penalties, batch.market.liquidatorShareBps);
 
         // Shortfalls are settled once a batch, against reserves valued after every absorption in it.
         if (batch.shortfall > 0) batch.market.supplyIndex = _writeOffBadDebt(batch);
@@ -128,19 +148,30 @@ contract LiquidationModule is VaultBase {
         // Without debt or positions an account cannot be under its maintenance requirement.
         if (acc.principal >= 0 && !trading) return false;
 
-        // slither-disable-next-line uninitialized-local (zeroed memory filled field by field)
-        AccountState memory pos;
-        pos.balance = _presentValue(acc.principal, batch.market);
-        pos.oldBalance = pos.balance;
-        if (!_trySumCollateral(account, acc.assetsIn, pos, batch)) {
+        int256 balance = _presentValue(acc.principal, batch.market);
+        uint256 collateralValue = _tryValueCollateral(account, acc.assetsIn, batch);
+        // slither-disable-next-line incorrect-equality (UNUSABLE is a sentinel, never a value)
+        if (collateralValue == UNUSABLE) {
             emit LiquidationSkipped(account, abi.encodeWithSelector(OracleUnusable.selector));
             return false;
         }
-        pos.equity = pos.collateralValue.toInt256() + pos.balance;
-        if (!trading && !acc.portfolio && pos.equity < 0) {
-            _absorbUnderWater(account, acc, pos, batch);
-            return true;
+        int256 equity;
+        // Unchecked: collateral values are below 2^224 (`ValueLib.value`) and balances 2^169 in size.
+        unchecked {
+            equity = int256(collateralValue) + balance;
+            if (!trading && !acc.portfolio && equity < 0) {
+                _absorbUnderWater(account, acc, uint256(-balance), batch);
+                return true;
+            }
         }
+
+        // slither-disable-next-line uninitialized-local (zeroed memory filled field by field)
+        AccountState memory pos;
+        pos.balance = balance;
+        pos.oldBalance = balance;
+        pos.equity = equity;
+        pos.collateralValue = collateralValue;
+        pos.collateralMaintenance = _collateralMaintenance(acc.assetsIn, batch);
         uint256 perpMaintenance = 0;
         if (trading) {
             // slither-disable-next-line unused-return (only PnL and the maintenance requirement are needed here)
@@ -267,7 +298,7 @@ contract LiquidationModule is VaultBase {
         return true;
     }
 
-    /// @dev Writes the account's new balance, adds the caller's reward and any shortfall to the batch and emits
+    /// @dev Writes the account's new balance, adds its penalties and any shortfall to the batch and emits
     ///      `Liquidated`.
     function _finish(address account, Account memory acc, AccountState memory pos, Batch memory batch)
         internal
@@ -280,7 +311,7 @@ contract LiquidationModule is VaultBase {
             ? int256(0)
             : InterestLib.principalValue(pos.balance, batch.market.supplyIndex, batch.market.borrowIndex);
         _setPrincipalInBatch(acc, newPrincipal, batch);
-        batch.reward += ValueLib.portionDown(pos.penalties, batch.market.liquidatorShareBps);
+        batch.penalties += pos.penalties;
         uint256 shortfall = writeOff ? uint256(-pos.balance) : 0;
         batch.shortfall += shortfall;
         Account storage stored = _accounts[account];
@@ -298,33 +329,39 @@ contract LiquidationModule is VaultBase {
     ///      leaves the books. The credits, at most the collateral's value, cannot cover the debt: the rest is
     ///      the batch's shortfall. The same outcome as the partial path's `fraction` 1 and write-off, without
     ///      the fraction, the maintenance requirement or the dust check, which cannot change it here.
-    function _absorbUnderWater(
-        address account,
-        Account memory acc,
-        AccountState memory pos,
-        Batch memory batch
-    ) internal {
+    function _absorbUnderWater(address account, Account memory acc, uint256 debt, Batch memory batch)
+        internal
+    {
         uint256 credits = 0;
         uint256 penalties = 0;
-        for (uint256 i; acc.assetsIn >> i != 0; ++i) {
-            // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
-            if ((acc.assetsIn >> i) & 1 == 0) continue;
-            uint256 value = batch.values[i];
-            uint256 credit = ValueLib.portionDown(value, BPS - batch.configs[i].liquidationPenaltyBps);
-            // Unchecked: at most 16 values, each below 2^96 x 2^128 (a balance times a WAD price).
-            unchecked {
-                credits += credit;
-                penalties += value - credit;
+        mapping(address asset => uint256) storage collateral = _collateral[account];
+        uint16 assetsIn = acc.assetsIn;
+        for (uint256 i; assetsIn >> i != 0;) {
+            if ((assetsIn >> i) & 1 != 0) {
+                uint256 value = batch.values[i];
+                // `ValueLib.portionDown`, unchecked: at most 16 values, each below 2^224, and balances below 2^96
+                // with an asset's total.
+                unchecked {
+                    uint256 credit = value * (BPS - batch.configs[i].liquidationPenaltyBps) / BPS;
+                    credits += credit;
+                    penalties += value - credit;
+                    batch.absorbed[i] += batch.balances[i];
+                }
+                delete collateral[batch.assets[i]];
             }
-            batch.absorbed[i] += batch.balances[i];
-            delete _collateral[account][batch.assets[i]];
+            unchecked {
+                ++i;
+            }
         }
-        uint256 debt = uint256(-pos.balance);
-        uint256 shortfall = debt - credits;
-        batch.shortfall += shortfall;
-        batch.reward += ValueLib.portionDown(penalties, batch.market.liquidatorShareBps);
-        // Under water without positions the principal is debt; it goes to 0.
-        batch.totals.borrowPrincipal -= uint104(-acc.principal);
+        // Unchecked: the debt exceeds the collateral's value, so its credits too; the principal is debt, counted in
+        // the total; a batch's penalties and shortfalls add up values below 2^224 each, at most 2^32 of them.
+        uint256 shortfall;
+        unchecked {
+            shortfall = debt - credits;
+            batch.shortfall += shortfall;
+            batch.penalties += penalties;
+            batch.totals.borrowPrincipal -= uint104(-acc.principal);
+        }
         // `trading` and `portfolio` are already false; `listed` stays.
         Account storage stored = _accounts[account];
         stored.principal = 0;
@@ -378,7 +415,7 @@ contract LiquidationModule is VaultBase {
             // Rounded up: absorbing a unit more never leaves the account short of its target. A balance fits
             // 96 bits and a fraction 60, so the product cannot overflow.
             uint256 amount = fraction < WAD ? (balance * fraction + WAD - 1) / WAD : balance;
-            uint256 value = ValueLib.value(amount, batch.prices[i], batch.configs[i].scaleExponent);
+            uint256 value = ValueLib.valueAtScale(amount, batch.prices[i], batch.scales[i]);
             uint256 credit = ValueLib.portionDown(value, BPS - batch.discounts[i]);
             pos.balance += credit.toInt256();
             pos.penalties += value - credit;
@@ -427,9 +464,9 @@ contract LiquidationModule is VaultBase {
             uint256 price = _loadAsset(i, batch);
             // slither-disable-next-line incorrect-equality (UNUSABLE is a sentinel the cache stores, never a price)
             if (price == UNUSABLE) continue;
-            IPrimeVault.AssetConfig memory c = batch.configs[i];
-            uint256 saleValue = ValueLib.value(held, price, c.scaleExponent);
-            reserves += ValueLib.portionDown(saleValue, BPS - _storeFrontDiscount(c, m)).toInt256();
+            uint256 saleValue = ValueLib.valueAtScale(held, price, batch.scales[i]);
+            reserves += ValueLib.portionDown(saleValue, BPS - _storeFrontDiscount(batch.configs[i], m))
+                .toInt256();
         }
         if (reserves >= 0) return m.supplyIndex;
         uint256 badDebt = Math.min(uint256(-reserves), batch.shortfall);
@@ -445,28 +482,49 @@ contract LiquidationModule is VaultBase {
 
     // ================================================================== helpers
 
-    /// @dev Sums the value and maintenance requirement of `account`'s collateral into `pos` and its balances
-    ///      into the batch; false if a price is unusable (the account is then skipped, not the batch).
-    function _trySumCollateral(address account, uint16 assetsIn, AccountState memory pos, Batch memory batch)
+    /// @dev Values `account`'s collateral and keeps each asset's balance and value in the batch; UNUSABLE if a
+    ///      price is (the account is then skipped, not the batch).
+    function _tryValueCollateral(address account, uint16 assetsIn, Batch memory batch)
         internal
         view
-        returns (bool)
+        returns (uint256 total)
+    {
+        mapping(address asset => uint256) storage collateral = _collateral[account];
+        // Every account in a batch runs this loop and the under-water one: their counters, below 16, step
+        // unchecked (the compiler does that by itself only for an `i < n` condition).
+        for (uint256 i; assetsIn >> i != 0;) {
+            if ((assetsIn >> i) & 1 != 0) {
+                uint256 price = batch.prices[i];
+                // slither-disable-next-line incorrect-equality (0 marks an asset not read yet in this call)
+                if (price == 0) price = _loadAsset(i, batch);
+                // slither-disable-next-line incorrect-equality (UNUSABLE is a sentinel the cache stores, never a price)
+                if (price == UNUSABLE) return UNUSABLE;
+                uint256 balance = collateral[batch.assets[i]];
+                uint256 v = ValueLib.valueAtScale(balance, price, batch.scales[i]);
+                batch.balances[i] = balance;
+                batch.values[i] = v;
+                // Unchecked: at most 16 values, each below 2^224.
+                unchecked {
+                    total += v;
+                }
+            }
+            unchecked {
+                ++i;
+            }
+        }
+    }
+
+    /// @dev The maintenance requirement of the collateral `_tryValueCollateral` valued, each asset's rounded up.
+    function _collateralMaintenance(uint16 assetsIn, Batch memory batch)
+        internal
+        pure
+        returns (uint256 total)
     {
         for (uint256 i; assetsIn >> i != 0; ++i) {
             // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
             if ((assetsIn >> i) & 1 == 0) continue;
-            uint256 price = _loadAsset(i, batch);
-            // slither-disable-next-line incorrect-equality (UNUSABLE is a sentinel the cache stores, never a price)
-            if (price == UNUSABLE) return false;
-            IPrimeVault.AssetConfig memory c = batch.configs[i];
-            uint256 balance = _collateral[account][batch.assets[i]];
-            uint256 v = ValueLib.value(balance, price, c.scaleExponent);
-            batch.balances[i] = balance;
-            batch.values[i] = v;
-            pos.collateralValue += v;
-            pos.collateralMaintenance += ValueLib.portionUp(v, c.maintenanceHaircutBps);
+            total += ValueLib.portionUp(batch.values[i], batch.configs[i].maintenanceHaircutBps);
         }
-        return true;
     }
 
     /// @dev Asset `index`'s price, reading its address, config and feed into the batch the first time.
@@ -478,10 +536,18 @@ contract LiquidationModule is VaultBase {
             IPrimeVault.AssetConfig memory c = _assetConfigs[asset];
             batch.assets[index] = asset;
             batch.configs[index] = c;
+            batch.scales[index] = MathLib.pow10(c.scaleExponent);
             price = OracleLib.tryRead(c.feed, c.maxStaleness);
             // slither-disable-next-line incorrect-equality (tryRead's 0 is an unusable answer)
             if (price == 0) price = UNUSABLE;
             batch.prices[index] = price;
+            batch.keptMemory = _freeMemory();
+        }
+    }
+
+    function _freeMemory() internal pure returns (uint256 pointer) {
+        assembly ("memory-safe") {
+            pointer := mload(0x40)
         }
     }
 
@@ -531,8 +597,18 @@ contract LiquidationModule is VaultBase {
         return Math.mulDiv(uint256(deficit), WAD, relief, Math.Rounding.Ceil);
     }
 
+    /// @dev `InterestLib.presentValue` of a stored principal, unchecked because its types bound it: 104 bits times
+    ///      a 64-bit index fits 169 bits. Every account in a batch takes this path.
     function _presentValue(int104 principal, Market memory m) internal pure returns (int256) {
-        return InterestLib.presentValue(principal, m.supplyIndex, m.borrowIndex);
+        unchecked {
+            if (principal >= 0) {
+                return int256(uint256(int256(principal)) * m.supplyIndex / InterestLib.INDEX_SCALE);
+            }
+            return -int256(
+                (uint256(-int256(principal)) * m.borrowIndex + InterestLib.INDEX_SCALE - 1)
+                    / InterestLib.INDEX_SCALE
+            );
+        }
     }
 
     /// @dev Moves the batch's supply and borrow totals from `acc`'s principal to `newPrincipal`.

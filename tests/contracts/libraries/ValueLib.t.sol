@@ -71,6 +71,18 @@ contract ValueLibTest is Test {
         lib.value(1, 1, 78);
     }
 
+    /// @dev The liquidation batch's unchecked valuation is `value` wherever its inputs can come from: a booked
+    ///      balance (below 2^96) and a price the oracle library accepts (at most 2^128 - 1).
+    function testFuzz_valueAtScale_isValueWithinItsBounds(uint256 amount, uint256 price, uint8 scale)
+        public
+        pure
+    {
+        amount = bound(amount, 0, type(uint96).max);
+        price = bound(price, 0, type(uint128).max);
+        scale = uint8(bound(scale, 0, 77));
+        assertEq(ValueLib.valueAtScale(amount, price, 10 ** scale), ValueLib.value(amount, price, scale));
+    }
+
     function testFuzz_value_roundsDown(uint256 amount, uint256 price, uint8 scale) public pure {
         amount = bound(amount, 0, 1e36);
         price = bound(price, 0, 1e36);
