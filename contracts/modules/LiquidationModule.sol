@@ -44,20 +44,26 @@ contract LiquidationModule is VaultBase {
     /// @dev Marks a price in a batch's cache that could not be read.
     uint256 internal constant UNUSABLE = type(uint256).max;
 
+    /// @dev What a batch knows of collateral asset i: read once (address, config, price and power of ten, the
+    ///      first time an account holds it), summed over the batch (absorbed) and the current account's figures
+    ///      (balance, value, discount), rewritten for each account so memory does not grow with the batch.
+    struct Held {
+        address asset;
+        IPrimeVault.AssetConfig config;
+        uint256 price; // 0 until read, UNUSABLE if unreadable
+        uint256 scale; // 10**scaleExponent
+        uint256 absorbed; // collateral moved to reserves
+        uint256 balance; // the account's collateral
+        uint256 value; // the value of the account's collateral before this liquidation
+        uint256 discount; // the account's discount on the asset, bps
+    }
+
     /// @dev State carried across one `liquidate` call so each asset's config and feed are read and each total
-    ///      written once. Arrays are indexed by asset; `balances`, `values` and `discounts` are the current
-    ///      account's, rewritten for each account (so memory does not grow with the batch).
+    ///      written once.
     struct Batch {
         Market market;
         Totals totals;
-        address[] assets; // read with the asset's price
-        IPrimeVault.AssetConfig[] configs; // read with the asset's price
-        uint256[] prices; // 0 until read, UNUSABLE if unreadable
-        uint256[] scales; // 10**scaleExponent, read with the asset's price
-        uint256[] absorbed; // collateral moved to reserves
-        uint256[] balances; // the account's collateral
-        uint256[] values; // the value of the account's collateral before this liquidation
-        uint256[] discounts; // the account's discount on each asset, bps
+        Held[] held; // indexed by asset
         uint256 penalties; // the penalties of every account liquidated, base
         uint256 reward; // base owed to the caller: its share of the penalties, rounded down once a batch
         uint256 shortfall; // debt the batch's accounts left with nothing to absorb, settled at the batch's end
@@ -94,14 +100,7 @@ contract LiquidationModule is VaultBase {
         Batch memory batch = Batch({
             market: _market,
             totals: _totals,
-            assets: new address[](assetCount),
-            configs: new IPrimeVault.AssetConfig[](assetCount),
-            prices: new uint256[](assetCount),
-            scales: new uint256[](assetCount),
-            absorbed: new uint256[](assetCount),
-            balances: new uint256[](assetCount),
-            values: new uint256[](assetCount),
-            discounts: new uint256[](assetCount),
+            held: new Held[](assetCount),
             penalties: 0,
             reward: 0,
             shortfall: 0,
@@ -129,9 +128,10 @@ contract LiquidationModule is VaultBase {
         if (batch.shortfall > 0) batch.market.supplyIndex = _writeOffBadDebt(batch);
         // Totals are kept in memory across the batch and written once.
         for (uint256 i; i < assetCount; ++i) {
-            if (batch.absorbed[i] != 0) {
-                _assetStates[batch.assets[i]].totalSupplied -= batch.absorbed[i].toUint96();
-                emit CollateralAbsorbed(batch.assets[i], batch.absorbed[i]);
+            Held memory h = batch.held[i];
+            if (h.absorbed != 0) {
+                _assetStates[h.asset].totalSupplied -= h.absorbed.toUint96();
+                emit CollateralAbsorbed(h.asset, h.absorbed);
             }
         }
         if (batch.reward > 0) _creditReward(batch);
@@ -232,7 +232,7 @@ contract LiquidationModule is VaultBase {
         for (uint256 i; acc.assetsIn >> i != 0; ++i) {
             // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
             if ((acc.assetsIn >> i) & 1 == 0) continue;
-            collateralDiscounts += ValueLib.portionUp(batch.values[i], _setDiscount(i, batch, pos));
+            collateralDiscounts += ValueLib.portionUp(batch.held[i].value, _setDiscount(i, batch, pos));
         }
         uint256 discounts =
             collateralDiscounts + ValueLib.portionUp(perpMaintenance, PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS);
@@ -338,16 +338,17 @@ contract LiquidationModule is VaultBase {
         uint16 assetsIn = acc.assetsIn;
         for (uint256 i; assetsIn >> i != 0;) {
             if ((assetsIn >> i) & 1 != 0) {
-                uint256 value = batch.values[i];
+                Held memory h = batch.held[i];
+                uint256 value = h.value;
                 // `ValueLib.portionDown`, unchecked: at most 16 values, each below 2^224, and balances below 2^96
                 // with an asset's total.
                 unchecked {
-                    uint256 credit = value * (BPS - batch.configs[i].liquidationPenaltyBps) / BPS;
+                    uint256 credit = value * (BPS - h.config.liquidationPenaltyBps) / BPS;
                     credits += credit;
                     penalties += value - credit;
-                    batch.absorbed[i] += batch.balances[i];
+                    h.absorbed += h.balance;
                 }
-                delete collateral[batch.assets[i]];
+                delete collateral[h.asset];
             }
             unchecked {
                 ++i;
@@ -386,9 +387,9 @@ contract LiquidationModule is VaultBase {
             if ((acc.assetsIn >> i) & 1 == 0) continue;
             uint256 discount = _setDiscount(i, batch, pos);
             if (whole) continue;
-            uint256 perUnitBps = uint256(batch.configs[i].maintenanceHaircutBps)
+            uint256 perUnitBps = uint256(batch.held[i].config.maintenanceHaircutBps)
                 * (BPS + LIQUIDATION_TARGET_BUFFER_BPS) / BPS - discount;
-            relief += batch.values[i] * perUnitBps / BPS;
+            relief += batch.held[i].value * perUnitBps / BPS;
         }
         uint256 fraction = whole ? WAD : _fractionToTarget(pos.equity, pos.collateralMaintenance, relief);
         // slither-disable-next-line incorrect-equality (0 means the perp step already reached the target)
@@ -410,18 +411,18 @@ contract LiquidationModule is VaultBase {
         for (uint256 i; acc.assetsIn >> i != 0; ++i) {
             // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
             if ((acc.assetsIn >> i) & 1 == 0) continue;
-            address asset = batch.assets[i];
-            uint256 balance = batch.balances[i];
+            Held memory h = batch.held[i];
+            uint256 balance = h.balance;
             // Rounded up: absorbing a unit more never leaves the account short of its target. A balance fits
             // 96 bits and a fraction 60, so the product cannot overflow.
             uint256 amount = fraction < WAD ? (balance * fraction + WAD - 1) / WAD : balance;
-            uint256 value = ValueLib.valueAtScale(amount, batch.prices[i], batch.scales[i]);
-            uint256 credit = ValueLib.portionDown(value, BPS - batch.discounts[i]);
+            uint256 value = ValueLib.valueAtScale(amount, h.price, h.scale);
+            uint256 credit = ValueLib.portionDown(value, BPS - h.discount);
             pos.balance += credit.toInt256();
             pos.penalties += value - credit;
-            batch.absorbed[i] += amount;
-            batch.balances[i] = balance - amount;
-            _collateral[account][asset] = balance - amount;
+            h.absorbed += amount;
+            h.balance = balance - amount;
+            _collateral[account][h.asset] = balance - amount;
             // slither-disable-next-line incorrect-equality (all of that asset was absorbed: clear its bit)
             if (amount == balance) acc.assetsIn &= ~uint16(1 << i);
         }
@@ -449,24 +450,24 @@ contract LiquidationModule is VaultBase {
         // The caller's reward is paid from reserves just after: count it as spent already.
         int256 reserves =
             _base.balanceOf(address(this)).toInt256() + _bookedBase(m, t) + venues - batch.reward.toInt256();
-        for (uint256 i; i < batch.assets.length; ++i) {
+        for (uint256 i; i < batch.held.length; ++i) {
             // What the vault holds of the asset beyond its depositors' balances, absorbed collateral included
             // (the stored totals do not subtract this batch's absorptions yet).
             address asset = _collateralAssets[i];
             int256 unbooked = IERC20(asset).balanceOf(address(this)).toInt256()
-                - uint256(_assetStates[asset].totalSupplied).toInt256() + batch.absorbed[i].toInt256();
+                - uint256(_assetStates[asset].totalSupplied).toInt256() + batch.held[i].absorbed.toInt256();
             // Skips a feed read; a donation only adds to reserves, and a shortfall of tokens is not counted
             // against them here (the books, not this valuation, say what depositors are owed).
             if (unbooked <= 0) continue;
             // A donation cannot be worth more than the most the vault books of an asset; capping it keeps
             // `ValueLib.value` within its bounds (and can only understate reserves).
-            uint256 held = Math.min(uint256(unbooked), type(uint96).max);
+            uint256 amount = Math.min(uint256(unbooked), type(uint96).max);
             uint256 price = _loadAsset(i, batch);
             // slither-disable-next-line incorrect-equality (UNUSABLE is a sentinel the cache stores, never a price)
             if (price == UNUSABLE) continue;
-            uint256 saleValue = ValueLib.valueAtScale(held, price, batch.scales[i]);
-            reserves += ValueLib.portionDown(saleValue, BPS - _storeFrontDiscount(batch.configs[i], m))
-                .toInt256();
+            Held memory h = batch.held[i];
+            uint256 saleValue = ValueLib.valueAtScale(amount, price, h.scale);
+            reserves += ValueLib.portionDown(saleValue, BPS - _storeFrontDiscount(h.config, m)).toInt256();
         }
         if (reserves >= 0) return m.supplyIndex;
         uint256 badDebt = Math.min(uint256(-reserves), batch.shortfall);
@@ -494,15 +495,16 @@ contract LiquidationModule is VaultBase {
         // unchecked (the compiler does that by itself only for an `i < n` condition).
         for (uint256 i; assetsIn >> i != 0;) {
             if ((assetsIn >> i) & 1 != 0) {
-                uint256 price = batch.prices[i];
+                Held memory h = batch.held[i];
+                uint256 price = h.price;
                 // slither-disable-next-line incorrect-equality (0 marks an asset not read yet in this call)
                 if (price == 0) price = _loadAsset(i, batch);
                 // slither-disable-next-line incorrect-equality (UNUSABLE is a sentinel the cache stores, never a price)
                 if (price == UNUSABLE) return UNUSABLE;
-                uint256 balance = collateral[batch.assets[i]];
-                uint256 v = ValueLib.valueAtScale(balance, price, batch.scales[i]);
-                batch.balances[i] = balance;
-                batch.values[i] = v;
+                uint256 balance = collateral[h.asset];
+                uint256 v = ValueLib.valueAtScale(balance, price, h.scale);
+                h.balance = balance;
+                h.value = v;
                 // Unchecked: at most 16 values, each below 2^224.
                 unchecked {
                     total += v;
@@ -523,24 +525,26 @@ contract LiquidationModule is VaultBase {
         for (uint256 i; assetsIn >> i != 0; ++i) {
             // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
             if ((assetsIn >> i) & 1 == 0) continue;
-            total += ValueLib.portionUp(batch.values[i], batch.configs[i].maintenanceHaircutBps);
+            Held memory h = batch.held[i];
+            total += ValueLib.portionUp(h.value, h.config.maintenanceHaircutBps);
         }
     }
 
     /// @dev Asset `index`'s price, reading its address, config and feed into the batch the first time.
     function _loadAsset(uint256 index, Batch memory batch) internal view returns (uint256 price) {
-        price = batch.prices[index];
+        Held memory h = batch.held[index];
+        price = h.price;
         // slither-disable-next-line incorrect-equality (0 marks an asset not read yet in this call)
         if (price == 0) {
             address asset = _collateralAssets[index];
             IPrimeVault.AssetConfig memory c = _assetConfigs[asset];
-            batch.assets[index] = asset;
-            batch.configs[index] = c;
-            batch.scales[index] = MathLib.pow10(c.scaleExponent);
+            h.asset = asset;
+            h.config = c;
+            h.scale = MathLib.pow10(c.scaleExponent);
             price = OracleLib.tryRead(c.feed, c.maxStaleness);
             // slither-disable-next-line incorrect-equality (tryRead's 0 is an unusable answer)
             if (price == 0) price = UNUSABLE;
-            batch.prices[index] = price;
+            h.price = price;
             batch.keptMemory = _freeMemory();
         }
     }
@@ -570,7 +574,7 @@ contract LiquidationModule is VaultBase {
         pure
         returns (uint256 d)
     {
-        IPrimeVault.AssetConfig memory c = batch.configs[i];
+        IPrimeVault.AssetConfig memory c = batch.held[i].config;
         uint256 penalty = c.liquidationPenaltyBps;
         Market memory m = batch.market;
         uint256 floor = ValueLib.portionUp(penalty, uint256(m.storeFrontShareBps) + m.liquidatorShareBps);
@@ -580,7 +584,7 @@ contract LiquidationModule is VaultBase {
             if (pos.hedged) floor = 0;
             d = pos.maxDiscountBps > floor ? pos.maxDiscountBps : floor;
         }
-        batch.discounts[i] = d;
+        batch.held[i].discount = d;
     }
 
     /// @dev The least fraction (WAD, rounded up) of a `relief` that lifts `equity` to the target over
