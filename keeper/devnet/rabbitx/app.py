@@ -103,6 +103,29 @@ class ApiKey:
 
 
 @dataclass(eq=False)
+class DeadmanSwitch:
+    """RabbitX's dead-man switch on one market (docs `private-endpoints/deadman-switch.md`): when the account sends
+    no order request (create, amend, cancel, cancel all, or setting a switch) for `timeout_ms`, its orders on the
+    market are cancelled and the switch reads "canceled"."""
+
+    profile_id: int
+    market_id: str
+    timeout_ms: int
+    last_updated: int
+    status: str = "active"
+    timer: asyncio.TimerHandle | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "market_id": self.market_id,
+            "profile_id": self.profile_id,
+            "timeout": self.timeout_ms,
+            "last_updated": self.last_updated,
+            "status": self.status,
+        }
+
+
+@dataclass(eq=False)
 class _WsClient:
     ws: web.WebSocketResponse
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
@@ -209,6 +232,8 @@ class RabbitXDevnet:
         self._clients: set[_WsClient] = set()
         self._refuse_websockets_until = 0.0
         self.chain_watcher: ChainWatcher | None = None
+        self._refresh_tokens: dict[str, int] = {}
+        self._deadman: dict[tuple[int, str], DeadmanSwitch] = {}
         self._flush()
         self.app = self._build_app()
 
@@ -364,6 +389,9 @@ class RabbitXDevnet:
         return [self.exchange.apply_funding(m) for m in self.exchange.markets]
 
     async def _on_cleanup(self, app: web.Application) -> None:
+        for switch in self._deadman.values():
+            if switch.timer is not None:
+                switch.timer.cancel()
         for client in list(self._clients):
             client.queue.put_nowait(None)
             with contextlib.suppress(Exception):
@@ -392,7 +420,15 @@ class RabbitXDevnet:
         app.router.add_get("/orders", self._list_orders)
         app.router.add_post("/orders", self._create_order)
         app.router.add_delete("/orders", self._cancel_order)
+        app.router.add_put("/orders", self._amend_order)
         app.router.add_delete("/orders/cancel_all", self._cancel_all)
+        app.router.add_post("/cancel_all_after", self._deadman_set)
+        app.router.add_get("/cancel_all_after", self._deadman_get)
+        app.router.add_delete("/cancel_all_after", self._deadman_remove)
+        app.router.add_get("/profile", self._profile)
+        app.router.add_post("/jwt", self._refresh_jwt)
+        app.router.add_get("/account/validate", self._validate_jwt)
+        app.router.add_get("/candles", self._candles)
         app.router.add_get("/positions", self._positions)
         app.router.add_get("/fills", self._fills)
         app.router.add_get("/fills/order", self._fills_by_order)
@@ -417,6 +453,10 @@ class RabbitXDevnet:
             raise AuthError("API key expired: onboard again for a new one")
         signature = request.headers.get(HEADER_SIGNATURE)
         if not signature:
+            if request.method == "GET":
+                # A read needs the key alone, as on RabbitX: its Go client reads /account and /orders with
+                # RBT-API-KEY only, and its Python client reads /cancel_all_after so. A signature sent is checked.
+                return api_key.profile_id, body
             raise AuthError(f"missing {HEADER_SIGNATURE} header")
         timestamp = _expiry_header(request)
         try:
@@ -467,6 +507,14 @@ class RabbitXDevnet:
         market = self.exchange.market(_required(request.query, "market_id"))
         return ok(_page(request.query, [r.to_json() for r in market.funding]))
 
+    async def _candles(self, request: web.Request) -> web.Response:
+        query = request.query
+        market_id = _required(query, "market_id")
+        start = _int(query.get("timestamp_from"), "timestamp_from", 0, None)
+        end = _int(query.get("timestamp_to"), "timestamp_to", int(time.time()), None)
+        period = _int(query.get("period"), "period", 1, None)
+        return ok(self.exchange.candles(market_id, start, end, period))
+
     async def _onboarding(self, request: web.Request) -> web.Response:
         body = _json_object(await request.read())
         wallet = str(body.get("wallet") or "")
@@ -491,6 +539,8 @@ class RabbitXDevnet:
         profile = self.exchange.create_profile(to_checksum_address(wallet))
         api_key = self.issue_api_key(profile.id)
         jwt = self.issue_jwt(profile.id)
+        refresh_token = secrets.token_hex(16)
+        self._refresh_tokens[refresh_token] = profile.id
         self._flush()
         return ok(
             [
@@ -506,7 +556,7 @@ class RabbitXDevnet:
                     },
                     "jwt": jwt,
                     "privateJwt": jwt,
-                    "refreshToken": secrets.token_hex(16),
+                    "refreshToken": refresh_token,
                 }
             ]
         )
@@ -516,6 +566,35 @@ class RabbitXDevnet:
     async def _account(self, request: web.Request) -> web.Response:
         profile_id, _ = await self._authenticate(request)
         return ok([self.exchange.account_json(profile_id)])
+
+    async def _profile(self, request: web.Request) -> web.Response:
+        profile_id, _ = await self._authenticate(request)
+        return ok([self.exchange.profile_json(profile_id)])
+
+    async def _refresh_jwt(self, request: web.Request) -> web.Response:
+        """A new JWT for the signed request's account, in exchange for its onboarding's refresh token or a JWT the
+        devnet issued it (expired or not)."""
+        profile_id, body = await self._authenticate(request)
+        token = _required(_json_object(body), "refresh_token")
+        owner = self._refresh_tokens.get(token)
+        if owner is None:
+            try:
+                owner = verify_jwt(self._jwt_key, token, None)
+            except TokenError as exc:
+                raise AuthError(f"refresh_token is neither a refresh token nor a JWT of this exchange: {exc}") from None
+        if owner != profile_id:
+            raise AuthError(f"refresh_token belongs to account {owner}, the request is signed for {profile_id}")
+        return ok([{"jwt": self.issue_jwt(profile_id)}])
+
+    async def _validate_jwt(self, request: web.Request) -> web.Response:
+        profile_id, _ = await self._authenticate(request)
+        try:
+            owner = verify_jwt(self._jwt_key, _required(request.query, "jwt"), int(time.time()))
+        except TokenError as exc:
+            raise AuthError(f"jwt is not valid: {exc}") from None
+        if owner != profile_id:
+            raise AuthError(f"jwt is for account {owner}, the request is signed for {profile_id}")
+        return ok([{"profile_id": profile_id}])
 
     async def _leverage(self, request: web.Request) -> web.Response:
         profile_id, body = await self._authenticate(request)
@@ -549,8 +628,37 @@ class RabbitXDevnet:
             _bool(data.get("reduce_only"), "reduce_only"),
         )
         self._flush()
+        self._order_activity(profile_id)
         self._enqueue(lambda: self.exchange.process_order(order.id), None)
         return ok([_create_response(order)])
+
+    async def _amend_order(self, request: web.Request) -> web.Response:
+        profile_id, body = await self._authenticate(request)
+        data = _json_object(body)
+        market_id = _required(data, "market_id")
+        for unsupported in ("size_percent", "trigger_price"):
+            if data.get(unsupported) not in (None, ""):
+                raise InputError(f"{unsupported} is not supported by the devnet: amend with price and size")
+        price = _optional_decimal(data, "price")
+        size = _optional_decimal(data, "size")
+        try:
+            order = self.exchange.request_amend(profile_id, market_id, _required(data, "order_id"), price, size)
+        finally:
+            self._flush()
+        self._order_activity(profile_id)
+        self._enqueue(lambda: self.exchange.process_amend(order.id, price, size), None)
+        return ok(
+            [
+                {
+                    "id": order.id,
+                    "market_id": order.market_id,
+                    "profile_id": order.profile_id,
+                    "price": decimal_string(price if price is not None else order.price or Decimal(0)),
+                    "size": decimal_string(size if size is not None else order.initial_size),
+                    "status": OrderStatus.AMENDING.value,
+                }
+            ]
+        )
 
     async def _cancel_order(self, request: web.Request) -> web.Response:
         profile_id, body = await self._authenticate(request)
@@ -560,6 +668,7 @@ class RabbitXDevnet:
             profile_id, market_id, str(data.get("order_id") or ""), str(data.get("client_order_id") or "")
         )
         order.status = OrderStatus.CANCELING
+        self._order_activity(profile_id)
         self._enqueue(lambda: self.exchange.process_cancel(order.id), None)
         return ok(
             [
@@ -575,8 +684,58 @@ class RabbitXDevnet:
 
     async def _cancel_all(self, request: web.Request) -> web.Response:
         profile_id, _ = await self._authenticate(request)
+        self._order_activity(profile_id)
         self._enqueue(lambda: self.exchange.cancel_all(profile_id), None)
         return ok([])
+
+    # ------------------------------------------------------------------ dead-man switch
+
+    async def _deadman_set(self, request: web.Request) -> web.Response:
+        profile_id, body = await self._authenticate(request)
+        params = {**_json_object(body), **request.query}  # RabbitX's client sends them as query parameters
+        market_id = self.exchange.market(_required(params, "market_id")).id
+        timeout = _int(str(params.get("timeout") or ""), "timeout", 0, None)
+        if timeout < 1:
+            raise InputError("timeout is required: milliseconds without an order request before orders are cancelled")
+        switch = DeadmanSwitch(profile_id, market_id, timeout, now_micros())
+        previous = self._deadman.get((profile_id, market_id))
+        if previous is not None and previous.timer is not None:
+            previous.timer.cancel()
+        self._deadman[(profile_id, market_id)] = switch
+        self._order_activity(profile_id)
+        return ok([switch.to_json()])
+
+    async def _deadman_get(self, request: web.Request) -> web.Response:
+        profile_id, _ = await self._authenticate(request)
+        switch = self._deadman.get((profile_id, _required(request.query, "market_id")))
+        return ok([switch.to_json()] if switch is not None else [])
+
+    async def _deadman_remove(self, request: web.Request) -> web.Response:
+        profile_id, body = await self._authenticate(request)
+        params = {**_json_object(body), **request.query}
+        switch = self._deadman.pop((profile_id, _required(params, "market_id")), None)
+        if switch is None:
+            return ok([])
+        if switch.timer is not None:
+            switch.timer.cancel()
+        switch.status = "canceled"
+        return ok([switch.to_json()])
+
+    def _order_activity(self, profile_id: int) -> None:
+        """An order request from `profile_id`: each of its active dead-man switches starts counting again."""
+        loop = asyncio.get_running_loop()
+        for switch in self._deadman.values():
+            if switch.profile_id == profile_id and switch.status == "active":
+                if switch.timer is not None:
+                    switch.timer.cancel()
+                switch.last_updated = now_micros()
+                switch.timer = loop.call_later(switch.timeout_ms / 1000, self._deadman_fire, switch)
+
+    def _deadman_fire(self, switch: DeadmanSwitch) -> None:
+        switch.status = "canceled"
+        switch.timer = None
+        reason = f"deadman switch: no order request for {switch.timeout_ms} ms"
+        self._enqueue(lambda: self.exchange.cancel_all(switch.profile_id, switch.market_id, reason), 0.0)
 
     async def _list_orders(self, request: web.Request) -> web.Response:
         profile_id, _ = await self._authenticate(request)
@@ -773,6 +932,11 @@ def _required(data: Mapping[str, Any], name: str) -> str:
     if value in (None, ""):
         raise InputError(f"{name} is required")
     return str(value)
+
+
+def _optional_decimal(data: Mapping[str, Any], name: str) -> Decimal | None:
+    value = data.get(name)
+    return None if value in (None, "") else parse_decimal(value, name)
 
 
 def _bool(value: object, name: str) -> bool:

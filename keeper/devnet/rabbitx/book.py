@@ -201,6 +201,13 @@ class OrderBook:
             self._sides[order.side].remove(order)
         return order
 
+    def shrink(self, order_id: str, remaining: Decimal) -> None:
+        """Lower a resting order's size where it stands: it keeps its place in the queue."""
+        order = self._orders[order_id]
+        if not 0 < remaining <= order.remaining:
+            raise ValueError(f"order {order_id} can shrink to between 0 and {order.remaining}, not {remaining}")
+        order.remaining = remaining
+
     def match(self, side: Side, size: Decimal, limit: Decimal | None) -> list[Match]:
         """Fill up to `size` for a taker on `side` against resting orders priced no worse than `limit`."""
         matches: list[Match] = []

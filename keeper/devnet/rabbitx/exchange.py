@@ -9,6 +9,7 @@ JSON shapes follow RabbitX's REST and WebSocket docs; decimals are strings.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import uuid
 from collections.abc import Iterable, Iterator
@@ -28,6 +29,8 @@ from keeper.devnet.rabbitx.risk import Health, MarginAccount, MarketRisk, OpenOr
 from keeper.devnet.rabbitx.withdrawals import sign_withdrawal
 
 MICROS = 1_000_000
+_LIVE = (OrderStatus.OPEN, OrderStatus.PROCESSING, OrderStatus.CANCELING, OrderStatus.AMENDING)
+"""Statuses of an order that can still trade or be cancelled."""
 
 
 class ExchangeError(Exception):
@@ -481,33 +484,31 @@ class Exchange:
             self._commit()
         return order
 
-    def _admit(self, order: Order) -> str | None:
+    def _admit(self, order: Order, replacing: str | None = None) -> str | None:
+        """Why `order` (its unfilled `remaining`) may not trade, or None. `replacing`: the resting order it
+        amends, left out of the account's open orders when its margin is checked."""
         market = self.markets[order.market_id]
         profile = self.profiles[order.profile_id]
         if profile.status == "liquidating":
             return Reject.ACCOUNT_LIQUIDATING
-        cfg = market.config
-        reason = check_order_shape(
-            order.market_id, cfg.min_tick, cfg.min_order, order.order_type, order.price, order.initial_size,
-            order.time_in_force,
-        )  # fmt: skip
+        reason = self._shape_refusal(order)
         if reason is not None:
             return reason
         position = profile.margin.positions.get(order.market_id, Position())
         if order.reduce_only:
             reducible = -position.size if order.side is Side.LONG else position.size
-            if reducible <= 0 or order.initial_size > reducible:
+            if reducible <= 0 or order.remaining > reducible:
                 return (
                     f"{Reject.REDUCE_ONLY}: position {decimal_string(position.size)} on {order.market_id}, "
-                    f"{order.side.value} {decimal_string(order.initial_size)}"
+                    f"{order.side.value} {decimal_string(order.remaining)}"
                 )
         if order.time_in_force is TimeInForce.POST_ONLY:
             assert order.price is not None
             if market.book.would_cross(order.side, order.price):
                 return f"{Reject.POST_ONLY}: {order.side.value} at {decimal_string(order.price)}"
         margin_price = order.price if order.price is not None else market.fair_price
-        new = OpenOrder(order.market_id, order.side, margin_price, order.initial_size)
-        shortfall = self._shortfall(profile, [new])
+        new = OpenOrder(order.market_id, order.side, margin_price, order.remaining)
+        shortfall = self._shortfall(profile, [new], replacing)
         if shortfall is not None:
             have, need = shortfall
             return (
@@ -515,6 +516,13 @@ class Exchange:
                 f"< required {decimal_string(need.quantize(Decimal('0.000001')))}"
             )
         return None
+
+    def _shape_refusal(self, order: Order) -> str | None:
+        cfg = self.markets[order.market_id].config
+        return check_order_shape(
+            order.market_id, cfg.min_tick, cfg.min_order, order.order_type, order.price, order.remaining,
+            order.time_in_force,
+        )  # fmt: skip
 
     def _execute(self, order: Order) -> None:
         market = self.markets[order.market_id]
@@ -558,8 +566,67 @@ class Exchange:
     def request_cancel(self, profile_id: int, market_id: str, order_id: str = "", client_order_id: str = "") -> Order:
         """Mark an order "canceling"; `process_cancel` takes it off the book."""
         order = self.find_order(profile_id, market_id, order_id, client_order_id)
-        if order.status not in (OrderStatus.OPEN, OrderStatus.PROCESSING):
+        if order.status not in (OrderStatus.OPEN, OrderStatus.PROCESSING, OrderStatus.AMENDING):
             raise ExchangeError(f"order {order.id} is {order.status.value}, it cannot be canceled")
+        return order
+
+    def request_amend(
+        self, profile_id: int, market_id: str, order_id: str, price: Decimal | None, size: Decimal | None
+    ) -> Order:
+        """Mark a resting limit order "amending"; `process_amend` changes it. `size` is the order's new total size
+        (what it has filled counts toward it), `price` its new limit; either may be left out, not both."""
+        if price is None and size is None:
+            raise InputError("an amendment needs a new price or a new size")
+        order = self.find_order(profile_id, market_id, order_id)
+        if order.status is not OrderStatus.OPEN:
+            raise ExchangeError(f"order {order.id} is {order.status.value}: only an open order can be amended")
+        order.status = OrderStatus.AMENDING
+        self._touch_order(order)
+        self._commit()
+        return order
+
+    def process_amend(self, order_id: str, price: Decimal | None, size: Decimal | None) -> Order:
+        """Apply an amendment as RabbitX's matching engine would. A smaller size at the same price keeps the order's
+        place in the queue; any other change takes it out and places it again, matching what it now crosses
+        (a post-only order that would cross is refused instead). A refused amendment leaves the order as it was,
+        open, with the reason in `reason`. An order filled or cancelled before its amendment's turn stays so."""
+        order = self.orders[order_id]
+        if order.status is not OrderStatus.AMENDING:
+            return order
+        market = self.markets[order.market_id]
+        try:
+            amended = dataclasses.replace(
+                order,
+                price=order.price if price is None else price,
+                remaining=order.remaining if size is None else size - order.total_filled,
+            )
+            shrinks = amended.price == order.price and amended.remaining <= order.remaining
+            if amended.remaining <= 0:
+                refusal: str | None = (
+                    f"{Reject.BAD_SIZE}: size {decimal_string(size or ZERO)} is not above the "
+                    f"{decimal_string(order.total_filled)} already filled"
+                )
+            else:
+                refusal = self._shape_refusal(amended) if shrinks else self._admit(amended, replacing=order.id)
+            if refusal is not None:
+                order.status = OrderStatus.OPEN
+                order.reason = f"amendment refused: {refusal}"
+                self._touch_order(order)
+                return order
+            order.reason = ""
+            order.initial_size = order.total_filled + amended.remaining
+            if shrinks:
+                market.book.shrink(order.id, amended.remaining)
+                order.remaining = amended.remaining
+                order.status = OrderStatus.OPEN
+                self._touch_order(order)
+            else:
+                market.book.remove(order.id)
+                order.price, order.remaining = amended.price, amended.remaining
+                self._execute(order)
+            self._touched_markets.add(market.id)
+        finally:
+            self._commit()
         return order
 
     def find_order(self, profile_id: int, market_id: str, order_id: str = "", client_order_id: str = "") -> Order:
@@ -581,7 +648,7 @@ class Exchange:
     def process_cancel(self, order_id: str, reason: str = "canceled by user") -> Order:
         order = self.orders[order_id]
         try:
-            if order.status in (OrderStatus.OPEN, OrderStatus.PROCESSING, OrderStatus.CANCELING):
+            if order.status in _LIVE:
                 if self.markets[order.market_id].book.remove(order.id) is not None:
                     self._touched_markets.add(order.market_id)
                 self._finish(order, OrderStatus.CANCELED, reason)
@@ -593,9 +660,7 @@ class Exchange:
         out = []
         for oid in self.profiles[profile_id].order_ids:
             order = self.orders[oid]
-            if order.status in (OrderStatus.OPEN, OrderStatus.PROCESSING, OrderStatus.CANCELING) and (
-                market_id is None or order.market_id == market_id
-            ):
+            if order.status in _LIVE and (market_id is None or order.market_id == market_id):
                 out.append(order)
         return out
 
@@ -841,19 +906,21 @@ class Exchange:
 
     # ----------------------------------------------------------------- margin helpers
 
-    def _open_orders_margin_view(self, profile: Profile) -> list[OpenOrder]:
+    def _open_orders_margin_view(self, profile: Profile, excluding: str | None = None) -> list[OpenOrder]:
         out = []
         for order in self.open_orders(profile.id):
-            if order.price is not None and order.id in self.markets[order.market_id].book:
+            if order.price is not None and order.id != excluding and order.id in self.markets[order.market_id].book:
                 out.append(OpenOrder(order.market_id, order.side, order.price, order.remaining))
         return out
 
-    def _shortfall(self, profile: Profile, extra: list[OpenOrder]) -> tuple[Decimal, Decimal] | None:
+    def _shortfall(
+        self, profile: Profile, extra: list[OpenOrder], excluding: str | None = None
+    ) -> tuple[Decimal, Decimal] | None:
         return risk.margin_shortfall(
             profile.margin,
             self.marks(),
             self.risks,
-            self._open_orders_margin_view(profile) + extra,
+            self._open_orders_margin_view(profile, excluding) + extra,
             self.config.default_leverage,
         )
 
@@ -862,6 +929,44 @@ class Exchange:
             profile.margin, self.marks(), self.risks, self._open_orders_margin_view(profile),
             self.config.default_leverage,
         )  # fmt: skip
+
+    def profile_json(self, profile_id: int) -> dict[str, Any]:
+        """`GET /profile`: the fee tier the account's traded volume reaches, and the next one."""
+        volume = self.profile(profile_id).cum_trading_volume
+        reached = [tier for tier in VIP_TIERS if volume >= tier[1]]
+        current = reached[-1]
+        following = VIP_TIERS[len(reached)] if len(reached) < len(VIP_TIERS) else None
+        return {
+            "tier_status": {
+                "current": _tier_json(current),
+                "next": _tier_json(following) if following is not None else None,
+                "needed_volume": decimal_string(following[1] - volume) if following is not None else "0",
+            }
+        }
+
+    def candles(self, market_id: str, start: int, end: int, period_minutes: int) -> list[dict[str, Any]]:
+        """`GET /candles`: OHLCV of the market's recent trades (the last 1,000), `period_minutes` wide, from
+        `start` to `end` (UNIX seconds, both included), oldest first; a period without trades has no candle."""
+        if period_minutes not in CANDLE_PERIODS:
+            periods = ", ".join(map(str, CANDLE_PERIODS))
+            raise InputError(f"period must be one of {periods} (minutes), got {period_minutes}")
+        width = period_minutes * 60
+        buckets: dict[int, list[Trade]] = {}
+        for trade in self.market(market_id).trades:
+            second = trade.timestamp // MICROS
+            if start <= second <= end:
+                buckets.setdefault(second - second % width, []).append(trade)
+        return [
+            {
+                "time": time,
+                "low": decimal_string(min(t.price for t in trades)),
+                "high": decimal_string(max(t.price for t in trades)),
+                "open": decimal_string(trades[0].price),
+                "close": decimal_string(trades[-1].price),
+                "volume": decimal_string(sum((t.size for t in trades), ZERO)),
+            }
+            for time, trades in sorted(buckets.items())
+        ]
 
     def _market(self, market_id: str) -> Market:
         market = self.markets.get(market_id)
@@ -1057,6 +1162,26 @@ class Exchange:
     def drain(self) -> list[Publication]:
         out, self.outbox = self.outbox, []
         return out
+
+
+VIP_TIERS: tuple[tuple[int, Decimal], ...] = (
+    (0, Decimal(0)),
+    (1, Decimal(100_000)),
+    (2, Decimal(500_000)),
+    (3, Decimal(10_000_000)),
+    (4, Decimal(50_000_000)),
+    (5, Decimal(250_000_000)),
+    (6, Decimal(1_500_000_000)),
+)
+"""RabbitX's fee tiers by traded volume in USD (docs `trading-fees/api-fees.md`). The devnet reports them; its
+fees stay each market's `maker_fee` and `taker_fee`."""
+
+CANDLE_PERIODS = (1, 5, 15, 30, 60, 240, 1440)
+"""Candle widths in minutes that `GET /candles` takes (docs `public-endpoints/candles.md`)."""
+
+
+def _tier_json(tier: tuple[int, Decimal]) -> dict[str, Any]:
+    return {"tier": tier[0], "title": f"VIP {tier[0]}", "min_volume": decimal_string(tier[1])}
 
 
 def parse_side(value: object) -> Side:

@@ -29,8 +29,9 @@ def issue_jwt(key: bytes, profile_id: int, expires: int) -> str:
     return f"{header}.{claims}.{signature}"
 
 
-def verify_jwt(key: bytes, token: str, now: int) -> int:
-    """The profile id of a live token this key issued; TokenError otherwise."""
+def verify_jwt(key: bytes, token: str, now: int | None) -> int:
+    """The profile id of a token this key issued, live at `now` (None: expired or not, as a refresh takes it);
+    TokenError otherwise."""
     parts = token.split(".")
     if len(parts) != 3:
         raise TokenError("token is not a JWT")
@@ -44,6 +45,6 @@ def verify_jwt(key: bytes, token: str, now: int) -> int:
         expires = int(payload["exp"])
     except (ValueError, KeyError, TypeError):
         raise TokenError("token claims are malformed") from None
-    if expires <= now:
+    if now is not None and expires <= now:
         raise TokenError("token expired")
     return profile_id
