@@ -111,8 +111,25 @@ class PerpPosition:
     max_size: Decimal = Decimal(0)
     sum_open: Decimal = Decimal(0)
     sum_close: Decimal = Decimal(0)
+    close_notional: Decimal = Decimal(0)
+    """Sum of price x size over the fills that closed part of it: its exit price is this over `sum_close`."""
     created_at_height: int = 0
     created_at: str = ""
+
+
+@dataclass(frozen=True)
+class ClosedPosition:
+    """A position brought back to zero, as the indexer keeps it (status CLOSED). A fill that takes a position
+    through zero to the other side keeps it open on the replica, as one position."""
+
+    owner: str
+    number: int
+    clob_pair_id: int
+    side: str
+    """LONG or SHORT: the side it had while open."""
+    position: PerpPosition
+    closed_at: str
+    closed_at_height: int
 
 
 @dataclass
@@ -189,6 +206,11 @@ class Chain:
     books: dict[int, list[RestingOrder]] = field(default_factory=dict)
     fills: list[dict[str, object]] = field(default_factory=list)
     funding: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    funding_index: dict[str, Decimal] = field(default_factory=dict)
+    """Per market, the funding paid so far by a long of one unit (the sum of rate x oracle price)."""
+    funding_payments: list[dict[str, object]] = field(default_factory=list)
+    """The indexer's funding payment objects, one per position a settlement touched (`_owner`: its address)."""
+    closed_positions: list[ClosedPosition] = field(default_factory=list)
     live_ids: dict[OrderKey, int] = field(default_factory=dict)
     """Short-term order ids placed or cancelled, with the goodTilBlock that holds them."""
     orders: dict[str, dict[str, object]] = field(default_factory=dict)
@@ -497,12 +519,24 @@ class Chain:
             direction = 1 if held > 0 else -1
             position.realized_pnl += (price - position.entry_price) * market.size(closed) * direction
             position.sum_close += market.size(closed)
+            position.close_notional += price * market.size(closed)
             if quantums > abs(held):
                 position.entry_price = price
         position.quantums = held + signed
         position.max_size = max(position.max_size, abs(market.size(position.quantums)))
         if position.quantums == 0:
             del account.positions[market.clob_pair_id]
+            self.closed_positions.append(
+                ClosedPosition(
+                    account.owner,
+                    account.number,
+                    market.clob_pair_id,
+                    "LONG" if held > 0 else "SHORT",
+                    position,
+                    _now(),
+                    self.height + 1,
+                )
+            )
         account.updated_at_height = self.height + 1
         record = self.orders.get(order_uuid(key))
         if record is not None:
@@ -540,15 +574,34 @@ class Chain:
         market = self.market_by_ticker(ticker)
         assert market is not None, ticker
         with self.lock:
+            index = self.funding_index.get(ticker, Decimal(0)) + rate * market.oracle_price
+            self.funding_index[ticker] = index
             for account in self.subaccounts.values():
                 position = account.positions.get(market.clob_pair_id)
                 if position is None:
                     continue
-                payment = market.size(position.quantums) * market.oracle_price * rate
+                size = market.size(position.quantums)
+                payment = size * market.oracle_price * rate
                 account.usdc_quantums -= int(payment.scaleb(USDC_DECIMALS))
                 position.net_funding -= payment
                 if self.equity(account) < 0:
                     self.negative_tnc_seen_at = self.height
+                self.funding_payments.append(
+                    {
+                        "createdAt": _now(),
+                        "createdAtHeight": str(self.height),
+                        "perpetualId": str(market.clob_pair_id),
+                        "ticker": ticker,
+                        "oraclePrice": plain(market.oracle_price),
+                        "size": plain(abs(size)),
+                        "side": "LONG" if size > 0 else "SHORT",
+                        "rate": plain(rate),
+                        "payment": plain(-payment),
+                        "subaccountNumber": str(account.number),
+                        "fundingIndex": plain(index),
+                        "_owner": account.owner,
+                    }
+                )
             self.funding.setdefault(ticker, []).insert(
                 0,
                 {

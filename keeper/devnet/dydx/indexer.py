@@ -1,9 +1,11 @@
 """The replica's indexer: the REST endpoints of dYdX's indexer (comlink) the connector reads, over the `Chain`, in
 the indexer's shapes (decimal strings, heights as strings, newest first) and only as of the latest block.
 
-``/v4/height``, ``/v4/perpetualMarkets``, ``/v4/orderbooks/perpetualMarket/{ticker}``, ``/v4/fills``,
-``/v4/orders/{orderId}``, ``/v4/transfers``, ``/v4/addresses/{address}/subaccountNumber/{n}``,
-``/v4/historicalFunding/{ticker}``. As the real one, /v4/fills filters by ``market`` with ``marketType`` and ignores
+``/v4/height``, ``/v4/time``, ``/v4/perpetualMarkets``, ``/v4/orderbooks/perpetualMarket/{ticker}``,
+``/v4/trades/perpetualMarket/{ticker}``, ``/v4/historicalFunding/{ticker}``, ``/v4/addresses/{address}``,
+``/v4/addresses/{address}/subaccountNumber/{n}``, ``/v4/perpetualPositions``, ``/v4/assetPositions``, ``/v4/orders``,
+``/v4/orders/{orderId}``, ``/v4/fills``, ``/v4/transfers``, ``/v4/fundingPayments`` and ``/v4/historical-pnl``
+(one tick, as of the latest block). As the real one, /v4/fills filters by ``market`` with ``marketType`` and ignores
 parameters it does not know (the client sends ``ticker``).
 
 Beside them, with an attester key, the route of Circle's attestation service the keeper reads to bring a withdrawal
@@ -14,6 +16,9 @@ attestation once its block is produced, ``PENDING`` before).
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +26,17 @@ from aiohttp import web
 
 from keeper.connectors.dydx.cctp import NOBLE_DOMAIN
 from keeper.devnet.dydx.bridge import attest, cctp_message
-from keeper.devnet.dydx.chain import BUY, SELL, Chain, MarketConfig, PerpPosition, SubaccountState, plain
+from keeper.devnet.dydx.chain import (
+    BUY,
+    INDEXER_NAMESPACE,
+    SELL,
+    Chain,
+    ClosedPosition,
+    MarketConfig,
+    PerpPosition,
+    SubaccountState,
+    plain,
+)
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -36,6 +51,11 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
     async def height(request: web.Request) -> web.Response:
         with chain.lock:
             return web.json_response({"height": str(chain.height), "time": chain.block_times[chain.height]})
+
+    @routes.get("/v4/time")
+    async def now(request: web.Request) -> web.Response:
+        moment = datetime.now(UTC)
+        return web.json_response({"iso": _iso(moment), "epoch": moment.timestamp()})
 
     @routes.get("/v4/perpetualMarkets")
     async def markets(request: web.Request) -> web.Response:
@@ -64,7 +84,7 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
         address, number = _subaccount_query(query)
         if ("market" in query) != ("marketType" in query):
             raise _bad_request("market must be provided if marketType is provided and vice-versa")
-        limit = min(_int(query, "limit", DEFAULT_LIMIT), MAX_LIMIT)
+        limit = _limit(query)
         before = _int(query, "createdBeforeOrAtHeight", 0)
         with chain.lock:
             visible = [
@@ -76,8 +96,52 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
                 and query.get("market") in (None, fill["market"])
             ]
         newest = sorted(visible, key=lambda fill: -int(str(fill["createdAtHeight"])))[:limit]
-        rows = [{k: v for k, v in fill.items() if not k.startswith("_")} for fill in newest]
+        rows = [_public(fill) for fill in newest]
         return web.json_response({"fills": rows, "pageSize": limit, "totalResults": len(visible), "offset": 0})
+
+    @routes.get("/v4/trades/perpetualMarket/{ticker}")
+    async def trades(request: web.Request) -> web.Response:
+        market = _known(chain, request.match_info["ticker"])
+        limit = _limit(request.query)
+        before = _int(request.query, "createdBeforeOrAtHeight", 0)
+        with chain.lock:
+            taken = [
+                fill
+                for fill in chain.fills
+                if fill["market"] == market.ticker
+                and fill["liquidity"] == "TAKER"
+                and int(str(fill["createdAtHeight"])) <= min(chain.height, before or chain.height)
+            ]
+        rows = [
+            {key: fill[key] for key in ("id", "side", "size", "price", "type", "createdAt", "createdAtHeight")}
+            for fill in reversed(taken)
+        ]
+        return web.json_response({"trades": rows[:limit]})
+
+    @routes.get("/v4/orders")
+    async def orders(request: web.Request) -> web.Response:
+        query = request.query
+        address, number = _subaccount_query(query)
+        statuses = _list(query, "status")
+        limit = _limit(query)
+        gtb_at_most = _int(query, "goodTilBlockBeforeOrAt", 0)
+        gtb_above = _int(query, "goodTilBlockAfter", 0)
+        subaccount_id = str(uuid.uuid5(INDEXER_NAMESPACE, f"{address}-{number}"))
+        with chain.lock:
+            chosen = [
+                dict(record)
+                for record in chain.orders.values()
+                if record["subaccountId"] == subaccount_id
+                and int(str(record["createdAtHeight"])) <= chain.height
+                and query.get("ticker") in (None, record["ticker"])
+                and query.get("side") in (None, record["side"])
+                and query.get("type") in (None, record["type"])
+                and (not statuses or record["status"] in statuses)
+                and (not gtb_at_most or int(str(record["goodTilBlock"])) <= gtb_at_most)
+                and int(str(record["goodTilBlock"])) > gtb_above
+            ]
+        newest = sorted(chosen, key=lambda record: -int(str(record["updatedAtHeight"])))[:limit]
+        return web.json_response([_public(record) for record in newest])
 
     @routes.get("/v4/orders/{order_id}")
     async def order(request: web.Request) -> web.Response:
@@ -85,12 +149,12 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
             record = chain.orders.get(request.match_info["order_id"])
             if record is None or int(str(record["createdAtHeight"])) > chain.height:
                 raise _not_found(f"Unable to find order id {request.match_info['order_id']}")
-            return web.json_response(dict(record))
+            return web.json_response(_public(record))
 
     @routes.get("/v4/transfers")
     async def transfers(request: web.Request) -> web.Response:
         address, number = _subaccount_query(request.query)
-        limit = min(_int(request.query, "limit", DEFAULT_LIMIT), MAX_LIMIT)
+        limit = _limit(request.query)
         before = _int(request.query, "createdBeforeOrAtHeight", 0)
         with chain.lock:
             visible = [
@@ -125,10 +189,97 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
                 raise _not_found(f"No subaccount found with address {address} and subaccountNumber {number}")
             return web.json_response({"subaccount": _subaccount(chain, account)})
 
+    @routes.get("/v4/addresses/{address}")
+    async def address(request: web.Request) -> web.Response:
+        owner = request.match_info["address"]
+        with chain.lock:
+            owned = sorted((a for a in chain.subaccounts.values() if a.owner == owner), key=lambda a: a.number)
+            if not owned:
+                raise _not_found(f"No subaccounts found for address {owner}")
+            rows = [_subaccount(chain, account) for account in owned]
+        return web.json_response({"subaccounts": rows, "totalTradingRewards": "0"})
+
+    @routes.get("/v4/perpetualPositions")
+    async def perpetual_positions(request: web.Request) -> web.Response:
+        query = request.query
+        address, number = _subaccount_query(query)
+        statuses = _list(query, "status")
+        limit = _limit(query)
+        before = _int(query, "createdBeforeOrAtHeight", 0)
+        with chain.lock:
+            rows: list[dict[str, Any]] = []
+            account = chain.subaccounts.get((address, number))
+            if account is not None and (not statuses or "OPEN" in statuses):
+                rows += [_position(chain.market(c), p, number) for c, p in account.positions.items()]
+            if not statuses or "CLOSED" in statuses:
+                rows += [
+                    _closed_position(chain.market(closed.clob_pair_id), closed)
+                    for closed in chain.closed_positions
+                    if (closed.owner, closed.number) == (address, number) and closed.closed_at_height <= chain.height
+                ]
+        visible = [r for r in rows if not before or int(r["createdAtHeight"]) <= before]
+        newest = sorted(visible, key=lambda row: -int(row["createdAtHeight"]))[:limit]
+        return web.json_response({"positions": newest})
+
+    @routes.get("/v4/assetPositions")
+    async def asset_positions(request: web.Request) -> web.Response:
+        address, number = _subaccount_query(request.query)
+        with chain.lock:
+            account = chain.subaccounts.get((address, number))
+            rows = [] if account is None else list(_subaccount(chain, account)["assetPositions"].values())
+        return web.json_response({"positions": rows})
+
+    @routes.get("/v4/fundingPayments")
+    async def funding_payments(request: web.Request) -> web.Response:
+        query = request.query
+        address, number = _subaccount_query(query)
+        limit = _limit(query)
+        page = _int(query, "page", 1)
+        with chain.lock:
+            paid = [
+                payment
+                for payment in chain.funding_payments
+                if payment["_owner"] == address
+                and payment["subaccountNumber"] == str(number)
+                and query.get("ticker") in (None, payment["ticker"])
+                and str(payment["createdAt"]) >= query.get("afterOrAt", "")
+            ]
+        newest = [_public(payment) for payment in reversed(paid)]
+        start = (max(page, 1) - 1) * limit
+        return web.json_response(
+            {
+                "fundingPayments": newest[start : start + limit],
+                "pageSize": limit,
+                "totalResults": len(paid),
+                "offset": start,
+            }
+        )
+
+    @routes.get("/v4/historical-pnl")
+    async def historical_pnl(request: web.Request) -> web.Response:
+        address, number = _subaccount_query(request.query)
+        with chain.lock:
+            account = chain.subaccounts.get((address, number))
+            if account is None:
+                return web.json_response({"historicalPnl": []})
+            equity = chain.equity(account)
+            net_transfers = sum(
+                (_signed_transfer(transfer, address, number) for transfer in chain.transfers), Decimal(0)
+            )
+            tick = {
+                "equity": plain(equity),
+                "totalPnl": plain(equity - net_transfers),
+                "netTransfers": plain(net_transfers),
+                "createdAt": chain.block_times[chain.height],
+                "blockHeight": str(chain.height),
+                "blockTime": chain.block_times[chain.height],
+            }
+        return web.json_response({"historicalPnl": [tick]})
+
     @routes.get("/v4/historicalFunding/{ticker}")
     async def funding(request: web.Request) -> web.Response:
         market = _known(chain, request.match_info["ticker"])
-        limit = min(_int(request.query, "limit", DEFAULT_LIMIT), MAX_LIMIT)
+        limit = _limit(request.query)
         with chain.lock:
             rates = list(chain.funding.get(market.ticker, []))
         return web.json_response({"historicalFunding": rates[:limit]})
@@ -216,6 +367,44 @@ def _position(market: MarketConfig, position: PerpPosition, number: int) -> dict
     }
 
 
+def _closed_position(market: MarketConfig, closed: ClosedPosition) -> dict[str, Any]:
+    position = closed.position
+    row = _position(market, position, closed.number)
+    row.update(
+        {
+            "status": "CLOSED",
+            "side": closed.side,
+            "size": "0",
+            "unrealizedPnl": "0",
+            "closedAt": closed.closed_at,
+            "exitPrice": plain(position.close_notional / position.sum_close) if position.sum_close else None,
+        }
+    )
+    return row
+
+
+def _signed_transfer(transfer: dict[str, Any], address: str, number: int) -> Decimal:
+    """What the transfer moved into the subaccount (negative: out of it)."""
+    size = Decimal(str(transfer["size"]))
+    into = transfer["recipient"].get("address") == address and transfer["recipient"].get("subaccountNumber") == number
+    out = transfer["sender"].get("address") == address and transfer["sender"].get("subaccountNumber") == number
+    return size * (int(into) - int(out))
+
+
+def _public(record: Mapping[str, object]) -> dict[str, object]:
+    """An object as the indexer shows it: without the replica's own keys (those starting with ``_``)."""
+    return {key: value for key, value in record.items() if not key.startswith("_")}
+
+
+def _list(query: Any, name: str) -> set[str]:
+    """A filter given as a comma-separated list or by repeating the parameter."""
+    return {part for value in query.getall(name, []) for part in str(value).split(",") if part}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _involves(transfer: dict[str, Any], address: str, number: int) -> bool:
     """Whether the subaccount sent or received the transfer."""
     return any(
@@ -235,6 +424,11 @@ def _subaccount_query(query: Any) -> tuple[str, int]:
     if not query.get("address") or query.get("subaccountNumber") in (None, ""):
         raise _bad_request("address and subaccountNumber are required")
     return str(query["address"]), _int(query, "subaccountNumber", 0)
+
+
+def _limit(query: Any) -> int:
+    """The page size asked for: `DEFAULT_LIMIT` unless given, at most `MAX_LIMIT`."""
+    return min(_int(query, "limit", DEFAULT_LIMIT), MAX_LIMIT)
 
 
 def _int(values: Any, name: str, default: int) -> int:

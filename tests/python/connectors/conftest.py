@@ -1,5 +1,6 @@
-"""The devnet RabbitX as a real HTTP/WebSocket server on a free port, run on its own thread and event loop, so the
-connector under test reaches it only over the network, as it would the real exchange."""
+"""The venues' replicas as real servers on free ports, each run on its own thread and event loop, so the connector
+under test reaches them only over the network, as it would the real venues: the devnet RabbitX (HTTP/WebSocket) and
+the dYdX replica (the validator's gRPC, the indexer's HTTP, a block ticker)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ import concurrent.futures
 import contextlib
 import threading
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from keeper.devnet.dydx.chain import Chain
+from keeper.devnet.dydx.service import run_replica
 from keeper.devnet.rabbitx.app import DevnetConfig, RabbitXDevnet, serve
 from keeper.devnet.rabbitx.exchange import ExchangeConfig
 
+from .dydx_replica import ADDRESS, MAKER, Bench
 from .rabbitx_service import CUSTODY, SIGNER_KEY, RabbitXService
 
 
@@ -54,3 +59,12 @@ def rabbitx(tmp_path: Path) -> Iterator[RabbitXService]:
     )
     with service_on_thread(config, tmp_path / "keeper-data") as service:
         yield service
+
+
+@pytest.fixture
+def dydx() -> Iterator[Bench]:
+    chain = Chain()
+    chain.fund(ADDRESS, Decimal(100_000))
+    chain.fund(MAKER, Decimal(10_000_000))
+    with run_replica(chain, block_interval=0.05) as replica:
+        yield Bench(replica)

@@ -10,8 +10,6 @@ import asyncio
 import dataclasses
 import json
 import tomllib
-from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -40,53 +38,12 @@ from keeper.connectors.dydx import (
 )
 from keeper.connectors.dydx.authenticators import trading_public_key
 from keeper.connectors.dydx.errors import DydxAuthenticatorError, DydxOwnerKeyMissingError
-from keeper.devnet.dydx.chain import BUY, SELL, Chain
-from keeper.devnet.dydx.service import DydxReplica, run_replica
+from keeper.devnet.dydx.chain import BUY, SELL
 from keeper.exceptions import ConfigError
 
+from .dydx_replica import ADDRESS, BTC, MNEMONIC, Bench
+
 D = Decimal
-MNEMONIC = "abandon " * 11 + "about"
-ADDRESS = Wallet(KeyPair.from_mnemonic(MNEMONIC), 0, 0).address
-MAKER = "dydx1replicamaker"
-BTC = {
-    "clobPairId": "0",
-    "atomicResolution": -10,
-    "quantumConversionExponent": -9,
-    "stepBaseQuantums": 1_000_000,
-    "subticksPerTick": 100_000,
-}
-
-
-@dataclass
-class Bench:
-    replica: DydxReplica
-
-    @property
-    def chain(self) -> Chain:
-        return self.replica.chain
-
-    def settings(self, **overrides: Any) -> DydxSettings:
-        """What the keeper's configuration would say; only the URLs and the chain id point at the replica. Orders
-        live the longest short-term window (20 blocks of the replica's 50 ms), so a slow machine still places them
-        within it."""
-        values: dict[str, Any] = {"good_til_blocks": 20, "poll_interval": 0.02, "request_timeout": 5.0}
-        values.update(overrides)
-        return DydxSettings(
-            self.replica.indexer_url, self.replica.validator_url, self.chain.chain_id, MNEMONIC, **values
-        )
-
-    def seed(self, ticker: str, side: int, *levels: tuple[int | str, str]) -> None:
-        for price, size in levels:
-            self.chain.rest_order(MAKER, 0, ticker, side, D(price), D(size))
-
-
-@pytest.fixture
-def dydx() -> Iterator[Bench]:
-    chain = Chain()
-    chain.fund(ADDRESS, D(100_000))
-    chain.fund(MAKER, D(10_000_000))
-    with run_replica(chain, block_interval=0.05) as replica:
-        yield Bench(replica)
 
 
 async def official_client(bench: Bench) -> tuple[Any, Wallet, ClientMarket]:

@@ -1,0 +1,129 @@
+"""The replica's indexer read through the official client's `IndexerClient`, for what an integrator reads beside
+the connector: the address's subaccounts, open and closed perpetual positions, the USDC asset position, the
+subaccount's orders, a market's trades, funding payments, the PnL tick and the server's time."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from dydx_v4_client.indexer.rest.constants import OrderStatus, PositionStatus
+from dydx_v4_client.indexer.rest.indexer_client import IndexerClient
+
+from keeper.connectors.dydx import DydxConnector, OrderRequest, Side
+from keeper.devnet.dydx.chain import BUY, SELL
+
+from .dydx_replica import ADDRESS, Bench
+
+D = Decimal
+
+
+def run(scenario: Any) -> None:
+    asyncio.run(asyncio.wait_for(scenario, 30))
+
+
+async def _next_block(bench: Bench) -> None:
+    """Wait until the replica has produced a block after now: what was done shows in the indexer from then on."""
+    target = bench.chain.height + 1
+    while bench.chain.height < target:
+        await asyncio.sleep(0.01)
+
+
+def test_positions_orders_trades_and_funding_read_through_the_official_indexer_client(dydx: Bench) -> None:
+    dydx.seed("BTC-USD", SELL, (60_000, "0.1"), (60_100, "0.1"))
+    dydx.seed("BTC-USD", BUY, (61_000, "0.2"))
+
+    async def scenario() -> None:
+        indexer = IndexerClient(dydx.replica.indexer_url)
+        async with DydxConnector(dydx.settings()) as connector:
+            bought = await connector.order_result(
+                await connector.place_order(OrderRequest("BTC-USD", Side.BUY, D("0.2"), D(60_100)))
+            )
+            assert bought.filled_size == D("0.2")
+            await _next_block(dydx)
+
+            (subaccount,) = (await indexer.account.get_subaccounts(ADDRESS))["subaccounts"]
+            assert (subaccount["address"], subaccount["subaccountNumber"]) == (ADDRESS, 0)
+            (open_position,) = (await indexer.account.get_subaccount_perpetual_positions(ADDRESS, 0))["positions"]
+            assert (open_position["status"], open_position["side"], open_position["size"]) == ("OPEN", "LONG", "0.2")
+            assert open_position["entryPrice"] == "60050"
+
+            dydx.chain.settle_funding("BTC-USD", D("0.0001"))  # the long pays 0.2 x 60,000 x 0.0001 = 1.2
+            (payment,) = (await indexer.account.get_funding_payments(ADDRESS, 0))["fundingPayments"]
+            assert (payment["ticker"], payment["side"], payment["size"]) == ("BTC-USD", "LONG", "0.2")
+            assert (D(payment["payment"]), payment["rate"], payment["subaccountNumber"]) == (D("-1.2"), "0.0001", "0")
+            assert D(payment["fundingIndex"]) == D(6)
+
+            sold = await connector.order_result(
+                await connector.place_order(OrderRequest("BTC-USD", Side.SELL, D("0.2"), D(61_000), reduce_only=True))
+            )
+            assert sold.filled_size == D("0.2")
+            await _next_block(dydx)
+
+            assert (await indexer.account.get_subaccount_perpetual_positions(ADDRESS, 0, PositionStatus.OPEN))[
+                "positions"
+            ] == []
+            closed_rows = await indexer.account.get_subaccount_perpetual_positions(ADDRESS, 0, PositionStatus.CLOSED)
+            (closed,) = closed_rows["positions"]
+            assert (closed["status"], closed["side"], closed["size"], closed["exitPrice"]) == (
+                "CLOSED",
+                "LONG",
+                "0",
+                "61000",
+            )
+            assert (closed["sumOpen"], closed["sumClose"], D(closed["netFunding"])) == ("0.2", "0.2", D("-1.2"))
+            assert D(closed["realizedPnl"]) == D("0.2") * (61_000 - 60_050) - D("1.2")
+
+            (usdc,) = (await indexer.account.get_subaccount_asset_positions(ADDRESS, 0))["positions"]
+            assert (usdc["symbol"], usdc["side"]) == ("USDC", "LONG")
+            assert D(usdc["size"]) == (await connector.subaccount()).usdc
+
+            orders = await indexer.account.get_subaccount_orders(ADDRESS, 0, ticker="BTC-USD")
+            assert [(o["side"], o["status"], o["reduceOnly"]) for o in orders] == [
+                ("SELL", "FILLED", True),
+                ("BUY", "FILLED", False),
+            ]
+            assert await indexer.account.get_subaccount_orders(ADDRESS, 0, status=OrderStatus.OPEN) == []
+            assert await indexer.account.get_subaccount_orders(ADDRESS, 0, ticker="ETH-USD") == []
+
+            trades = (await indexer.markets.get_perpetual_market_trades("BTC-USD"))["trades"]
+            assert [(t["side"], t["price"], t["size"]) for t in trades] == [
+                ("SELL", "61000", "0.2"),
+                ("BUY", "60100", "0.1"),
+                ("BUY", "60000", "0.1"),
+            ]
+
+            (tick,) = (await indexer.account.get_subaccount_historical_pnls(ADDRESS, 0))["historicalPnl"]
+            equity = (await connector.subaccount()).equity
+            assert (D(tick["equity"]), D(tick["netTransfers"])) == (equity, 0)
+            assert D(tick["totalPnl"]) == equity
+
+            clock = await indexer.utility.get_time()
+            assert abs(datetime.fromisoformat(clock["iso"]).timestamp() - clock["epoch"]) < 0.002
+            assert abs(clock["epoch"] - datetime.now(UTC).timestamp()) < 5
+
+    run(scenario())
+
+
+def test_the_indexer_answers_unknown_addresses_and_bad_queries_as_the_real_one(dydx: Bench) -> None:
+    async def scenario() -> None:
+        indexer = IndexerClient(dydx.replica.indexer_url)
+        with pytest.raises(httpx.HTTPStatusError) as missing:
+            await indexer.account.get_subaccounts("dydx1nobody")
+        assert missing.value.response.status_code == 404
+        assert missing.value.response.json() == {"errors": [{"msg": "No subaccounts found for address dydx1nobody"}]}
+        assert (await indexer.account.get_subaccount_perpetual_positions("dydx1nobody", 0))["positions"] == []
+        assert (await indexer.account.get_funding_payments("dydx1nobody", 0))["fundingPayments"] == []
+        with pytest.raises(httpx.HTTPStatusError) as unknown:
+            await indexer.markets.get_perpetual_market_trades("DOGE-USD")
+        assert unknown.value.response.status_code == 404
+        async with httpx.AsyncClient() as http:
+            response = await http.get(dydx.replica.indexer_url + "/v4/orders", params={"address": ADDRESS})
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["msg"] == "address and subaccountNumber are required"
+
+    run(scenario())
