@@ -75,6 +75,8 @@ class MarketConfig:
     oracle_price: Decimal
     initial_margin_fraction: Decimal = Decimal("0.05")
     maintenance_margin_fraction: Decimal = Decimal("0.03")
+    price_exponent: int = -5
+    """The x/prices market's exponent: its price is an integer times 10^exponent (BTC-USD -5, ETH-USD -6)."""
 
     def size(self, quantums: int) -> Decimal:
         return Decimal(quantums).scaleb(self.atomic_resolution)
@@ -89,7 +91,7 @@ class MarketConfig:
 
 MAINNET_LIKE_MARKETS = (
     MarketConfig("BTC-USD", 0, -10, -9, 1_000_000, 100_000, Decimal(60_000)),
-    MarketConfig("ETH-USD", 1, -9, -9, 1_000_000, 100_000, Decimal(3_000)),
+    MarketConfig("ETH-USD", 1, -9, -9, 1_000_000, 100_000, Decimal(3_000), price_exponent=-6),
 )
 """BTC-USD and ETH-USD with dYdX mainnet's units (REFERENCE.md)."""
 

@@ -5,6 +5,7 @@ generated stubs.
   before every transaction).
 - ``cosmos.base.tendermint.v1beta1.Service/GetLatestBlock``: the height orders are timed against.
 - ``dydxprotocol.accountplus.Query/GetAuthenticators`` (and ``/GetAuthenticator``): an account's permissioned keys.
+- The chain-state queries of `queries.py` (subaccounts, withdrawal gating, clob pairs, perpetuals, prices).
 - ``cosmos.tx.v1beta1.Service/Simulate`` and ``/BroadcastTx``: a signed transaction, decoded and checked as the chain
   checks it (signature over the SignDoc with the account number and chain id, the signer owning the subaccount,
   the sequence for transactions that are not short-term orders), then its MsgPlaceOrder, MsgCancelOrder,
@@ -47,6 +48,7 @@ from v4_proto.dydxprotocol.sending.tx_pb2 import MsgCreateTransfer
 
 from keeper.devnet.dydx import accountplus
 from keeper.devnet.dydx.chain import Account, Chain, PlaceOrder, Rejected
+from keeper.devnet.dydx.queries import add_query_services
 
 SHORT_TERM_FLAGS = 0
 GAS_USED = 120_000
@@ -375,6 +377,7 @@ def serve_validator(chain: Chain, host: str = "127.0.0.1", port: int = 0) -> tup
     tendermint_grpc.add_ServiceServicer_to_server(_Tendermint(chain), server)
     accountplus_grpc.add_QueryServicer_to_server(_AccountPlus(chain), server)
     service_pb2_grpc.add_ServiceServicer_to_server(_Tx(Validator(chain)), server)
+    add_query_services(chain, server)
     bound = server.add_insecure_port(f"{host}:{port}")
     server.start()
     return server, bound
