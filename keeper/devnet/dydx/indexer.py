@@ -59,24 +59,11 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
 
     @routes.get("/v4/perpetualMarkets")
     async def markets(request: web.Request) -> web.Response:
-        ticker = request.query.get("ticker")
-        chosen = [m for m in chain.markets if ticker in (None, m.ticker)]
-        return web.json_response({"markets": {m.ticker: _market(m) for m in chosen}})
+        return web.json_response(markets_json(chain, request.query.get("ticker")))
 
     @routes.get("/v4/orderbooks/perpetualMarket/{ticker}")
     async def orderbook(request: web.Request) -> web.Response:
-        market = _known(chain, request.match_info["ticker"])
-        levels: dict[int, dict[int, int]] = {BUY: {}, SELL: {}}
-        with chain.lock:
-            for order in chain.books[market.clob_pair_id]:
-                side = levels[order.side]
-                side[order.subticks] = side.get(order.subticks, 0) + order.remaining
-        return web.json_response(
-            {
-                "bids": _levels(market, levels[BUY], descending=True),
-                "asks": _levels(market, levels[SELL], descending=False),
-            }
-        )
+        return web.json_response(orderbook_json(chain, _known(chain, request.match_info["ticker"])))
 
     @routes.get("/v4/fills")
     async def fills(request: web.Request) -> web.Response:
@@ -102,21 +89,8 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
     @routes.get("/v4/trades/perpetualMarket/{ticker}")
     async def trades(request: web.Request) -> web.Response:
         market = _known(chain, request.match_info["ticker"])
-        limit = _limit(request.query)
         before = _int(request.query, "createdBeforeOrAtHeight", 0)
-        with chain.lock:
-            taken = [
-                fill
-                for fill in chain.fills
-                if fill["market"] == market.ticker
-                and fill["liquidity"] == "TAKER"
-                and int(str(fill["createdAtHeight"])) <= min(chain.height, before or chain.height)
-            ]
-        rows = [
-            {key: fill[key] for key in ("id", "side", "size", "price", "type", "createdAt", "createdAtHeight")}
-            for fill in reversed(taken)
-        ]
-        return web.json_response({"trades": rows[:limit]})
+        return web.json_response({"trades": trades_json(chain, market, before)[: _limit(request.query)]})
 
     @routes.get("/v4/orders")
     async def orders(request: web.Request) -> web.Response:
@@ -126,22 +100,17 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
         limit = _limit(query)
         gtb_at_most = _int(query, "goodTilBlockBeforeOrAt", 0)
         gtb_above = _int(query, "goodTilBlockAfter", 0)
-        subaccount_id = str(uuid.uuid5(INDEXER_NAMESPACE, f"{address}-{number}"))
-        with chain.lock:
-            chosen = [
-                dict(record)
-                for record in chain.orders.values()
-                if record["subaccountId"] == subaccount_id
-                and int(str(record["createdAtHeight"])) <= chain.height
-                and query.get("ticker") in (None, record["ticker"])
-                and query.get("side") in (None, record["side"])
-                and query.get("type") in (None, record["type"])
-                and (not statuses or record["status"] in statuses)
-                and (not gtb_at_most or int(str(record["goodTilBlock"])) <= gtb_at_most)
-                and int(str(record["goodTilBlock"])) > gtb_above
-            ]
-        newest = sorted(chosen, key=lambda record: -int(str(record["updatedAtHeight"])))[:limit]
-        return web.json_response([_public(record) for record in newest])
+        chosen = [
+            record
+            for record in orders_json(chain, address, number)
+            if query.get("ticker") in (None, record["ticker"])
+            and query.get("side") in (None, record["side"])
+            and query.get("type") in (None, record["type"])
+            and (not statuses or record["status"] in statuses)
+            and (not gtb_at_most or int(str(record["goodTilBlock"])) <= gtb_at_most)
+            and int(str(record["goodTilBlock"])) > gtb_above
+        ]
+        return web.json_response(chosen[:limit])
 
     @routes.get("/v4/orders/{order_id}")
     async def order(request: web.Request) -> web.Response:
@@ -187,7 +156,7 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
             account = chain.subaccounts.get((address, number))
             if account is None:
                 raise _not_found(f"No subaccount found with address {address} and subaccountNumber {number}")
-            return web.json_response({"subaccount": _subaccount(chain, account)})
+            return web.json_response({"subaccount": subaccount_json(chain, account)})
 
     @routes.get("/v4/addresses/{address}")
     async def address(request: web.Request) -> web.Response:
@@ -196,7 +165,7 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
             owned = sorted((a for a in chain.subaccounts.values() if a.owner == owner), key=lambda a: a.number)
             if not owned:
                 raise _not_found(f"No subaccounts found for address {owner}")
-            rows = [_subaccount(chain, account) for account in owned]
+            rows = [subaccount_json(chain, account) for account in owned]
         return web.json_response({"subaccounts": rows, "totalTradingRewards": "0"})
 
     @routes.get("/v4/perpetualPositions")
@@ -226,7 +195,7 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
         address, number = _subaccount_query(request.query)
         with chain.lock:
             account = chain.subaccounts.get((address, number))
-            rows = [] if account is None else list(_subaccount(chain, account)["assetPositions"].values())
+            rows = [] if account is None else list(subaccount_json(chain, account)["assetPositions"].values())
         return web.json_response({"positions": rows})
 
     @routes.get("/v4/fundingPayments")
@@ -288,6 +257,51 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
     return app
 
 
+def markets_json(chain: Chain, ticker: str | None = None) -> dict[str, Any]:
+    """``/v4/perpetualMarkets``: every market, or the one `ticker` names."""
+    return {"markets": {m.ticker: _market(m) for m in chain.markets if ticker in (None, m.ticker)}}
+
+
+def orderbook_json(chain: Chain, market: MarketConfig) -> dict[str, Any]:
+    """``/v4/orderbooks/perpetualMarket/{ticker}``: the book's levels, best first."""
+    levels: dict[int, dict[int, int]] = {BUY: {}, SELL: {}}
+    with chain.lock:
+        for order in chain.books[market.clob_pair_id]:
+            side = levels[order.side]
+            side[order.subticks] = side.get(order.subticks, 0) + order.remaining
+    return {
+        "bids": _levels(market, levels[BUY], descending=True),
+        "asks": _levels(market, levels[SELL], descending=False),
+    }
+
+
+def trades_json(chain: Chain, market: MarketConfig, before: int = 0) -> list[dict[str, Any]]:
+    """``/v4/trades/perpetualMarket/{ticker}``'s trades: each taker fill seen by the latest block (or by
+    `before`), newest first."""
+    with chain.lock:
+        taken = [
+            fill
+            for fill in chain.fills
+            if fill["market"] == market.ticker
+            and fill["liquidity"] == "TAKER"
+            and int(str(fill["createdAtHeight"])) <= min(chain.height, before or chain.height)
+        ]
+    keys = ("id", "side", "size", "price", "type", "createdAt", "createdAtHeight")
+    return [{key: fill[key] for key in keys} for fill in reversed(taken)]
+
+
+def orders_json(chain: Chain, address: str, number: int) -> list[dict[str, Any]]:
+    """``/v4/orders``' rows of one subaccount seen by the latest block, the latest updated first."""
+    subaccount_id = str(uuid.uuid5(INDEXER_NAMESPACE, f"{address}-{number}"))
+    with chain.lock:
+        chosen = [
+            _public(record)
+            for record in chain.orders.values()
+            if record["subaccountId"] == subaccount_id and int(str(record["createdAtHeight"])) <= chain.height
+        ]
+    return sorted(chosen, key=lambda record: -int(str(record["updatedAtHeight"])))
+
+
 def _market(market: MarketConfig) -> dict[str, Any]:
     return {
         "clobPairId": str(market.clob_pair_id),
@@ -318,7 +332,8 @@ def _levels(market: MarketConfig, levels: dict[int, int], descending: bool) -> l
     return [{"price": plain(market.price(s)), "size": plain(market.size(levels[s]))} for s in ordered]
 
 
-def _subaccount(chain: Chain, account: SubaccountState) -> dict[str, Any]:
+def subaccount_json(chain: Chain, account: SubaccountState) -> dict[str, Any]:
+    """``/v4/addresses/{address}/subaccountNumber/{n}``'s subaccount."""
     usdc = Decimal(account.usdc_quantums).scaleb(-6)
     positions = {
         chain.market(clob).ticker: _position(chain.market(clob), position, account.number)

@@ -16,6 +16,7 @@ from aiohttp import web
 from keeper.devnet.dydx.bridge import BridgeConfig, BridgeWatcher
 from keeper.devnet.dydx.chain import Chain
 from keeper.devnet.dydx.indexer import indexer_app
+from keeper.devnet.dydx.indexer_socket import IndexerSocket
 from keeper.devnet.dydx.validator import serve_validator
 
 
@@ -56,7 +57,9 @@ def run_replica(
     started: concurrent.futures.Future[tuple[str, asyncio.Event]] = concurrent.futures.Future()
 
     async def serve_indexer() -> None:
-        runner = web.AppRunner(indexer_app(chain, bridge.attester_key if bridge else None), access_log=None)
+        app = indexer_app(chain, bridge.attester_key if bridge else None)
+        IndexerSocket(chain).install(app)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host, indexer_port)
         try:
