@@ -9,7 +9,9 @@ Channels: ``v4_orderbook`` (id a ticker; changed levels as ``[price, size]``, si
 ``v4_trades`` (id a ticker; new taker fills), ``v4_markets`` (oracle price changes), ``v4_subaccounts`` (id
 ``address/number``; new fills, changed orders and positions, the USDC balance, with the block height) and
 ``v4_block_height``. Changes are looked for every `poll_interval` seconds, so what one block changes reaches a
-subscriber as one message. Candles and parent subaccounts are not served.
+subscriber as one message; but a subaccount's positions and USDC are read live, as the REST endpoint reads them,
+while fills and orders show from the block after they happened, so a fill's position and balance can arrive one
+message before the fill itself. Candles and parent subaccounts are not served.
 """
 
 from __future__ import annotations
