@@ -396,7 +396,10 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
         uint256 reserveFactor
     ) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _accrue();
-        if (kink > InterestLib.WAD || reserveFactor > InterestLib.WAD) revert InvalidRateModel();
+        // The reserve factor is kept in whole bps: one that is not is refused rather than cut.
+        if (kink > InterestLib.WAD || reserveFactor > InterestLib.WAD || reserveFactor % 1e14 != 0) {
+            revert InvalidRateModel();
+        }
         _setRateModel(
             baseRatePerYear,
             slopeLowPerYear,

@@ -387,9 +387,16 @@ contract LiquidationModule is VaultBase {
             if ((acc.assetsIn >> i) & 1 == 0) continue;
             uint256 discount = _setDiscount(i, batch, pos);
             if (whole) continue;
-            uint256 perUnitBps = uint256(batch.held[i].config.maintenanceHaircutBps)
-                * (BPS + LIQUIDATION_TARGET_BUFFER_BPS) / BPS - discount;
-            relief += batch.held[i].value * perUnitBps / BPS;
+            // Per unit absorbed, in bps of bps: exact, so that a haircut times 1.05 that is not a whole bps (a
+            // maintenance haircut of 3.39% gives 3.5595%) does not shrink the relief and overshoot the target.
+            // Unchecked: a discount is at most the penalty, which `_requireValidRisk` keeps at most the maintenance
+            // haircut, so no underflow; the haircut and discount are bps (the product below 2^27) and a value
+            // is below 2^224 (`ValueLib.valueAtScale`), so no overflow either.
+            unchecked {
+                uint256 perUnit = uint256(batch.held[i].config.maintenanceHaircutBps)
+                    * (BPS + LIQUIDATION_TARGET_BUFFER_BPS) - discount * BPS;
+                relief += batch.held[i].value * perUnit / (BPS * BPS); // rounded down, per asset
+            }
         }
         uint256 fraction = whole ? WAD : _fractionToTarget(pos.equity, pos.collateralMaintenance, relief);
         // slither-disable-next-line incorrect-equality (0 means the perp step already reached the target)
@@ -555,11 +562,12 @@ contract LiquidationModule is VaultBase {
         }
     }
 
-    /// @dev How far below its maintenance requirement the account is, in bps of it, at most 100%.
+    /// @dev How far below its maintenance requirement the account is, in bps of it, at most 100%; rounded up, as
+    ///      the discount it sets is the protocol's.
     function _depthBps(int256 equity, uint256 maintenance) internal pure returns (uint256) {
         // slither-disable-next-line incorrect-equality (no requirement to be below: fully deep)
         if (maintenance == 0 || equity <= 0) return BPS;
-        return (maintenance - uint256(equity)) * BPS / maintenance;
+        return Math.ceilDiv((maintenance - uint256(equity)) * BPS, maintenance);
     }
 
     /// @dev Sets and returns the account's discount on asset `i`, in bps. Euler v2's discount (the shortfall

@@ -9,12 +9,12 @@ from collections import deque
 
 import numpy as np
 
-# Before any batch is measured: a partial liquidation of a lending account costs 25,050 gas in a batch of 50 beyond
-# what the batch itself costs (the gas snapshot, snapshots/PrimeVault.json: 1,287,058 for 50 accounts, 34,582 for
+# Before any batch is measured: a partial liquidation of a lending account costs 24,640 gas in a batch of 50 beyond
+# what the batch itself costs (the gas snapshot, snapshots/PrimeVault.json: 1,266,708 for 50 accounts, 34,582 for
 # none; the benchmark's wave on anvil measures it with the batch's own cost included, bench/RESULTS.md), and
 # moving a position to the backstop book adds about 80,000 per open (market, venue) slot (anvil: 10 accounts with 4
 # slots each, 353,000 per account).
-DEFAULT_PER_ACCOUNT = 25_050
+DEFAULT_PER_ACCOUNT = 24_640
 DEFAULT_PER_SLOT = 90_000
 # What a batch costs besides its accounts: 21,000 intrinsic and about 34,000 of dispatch (an empty batch). The fit
 # takes this much off each mined batch, so the rest of a batch's own cost (its first reads of feeds and configs, its

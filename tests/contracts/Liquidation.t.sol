@@ -8,6 +8,7 @@ import {VaultFixture} from "./utils/VaultFixture.sol";
 import {IPrimeVault} from "../../contracts/interfaces/IPrimeVault.sol";
 import {IPrimeVaultErrors} from "../../contracts/interfaces/IPrimeVaultErrors.sol";
 import {IPrimeVaultEvents} from "../../contracts/interfaces/IPrimeVaultEvents.sol";
+import {AssetParams} from "../../contracts/interfaces/IPrimeVaultGovernance.sol";
 
 contract LiquidationTest is VaultFixture {
     function _list(address a) internal pure returns (address[] memory l) {
@@ -51,6 +52,32 @@ contract LiquidationTest is VaultFixture {
         // Back at the target within rounding: equity 241.744185 vs 230.232558 x 1.05 = 241.744186.
         assertApproxEqAbs(h.equity, int256(h.maintenanceRequirement * 10_500 / 10_000), 2);
         assertEq(_liquidate(_list(alice)), 0, "a second call finds it healthy");
+    }
+
+    /// @dev Property: a maintenance haircut whose 1.05 times is not a whole bps (the haircut job sets any whole bps)
+    ///      still brings the account back to its target, not past it: the relief counts 3.39% x 1.05 as 3.5595%.
+    function testFuzz_aHaircutBetweenBpsStillLandsOnTheTarget(uint256 haircut, uint256 drop) public {
+        uint16 maintenance = uint16(bound(haircut, 101, 1999));
+        vm.prank(admin);
+        vault.configureAsset(
+            address(weth),
+            AssetParams(
+                address(ethFeed), STALENESS, maintenance + 1, maintenance, maintenance / 3, 1_000_000e18
+            )
+        );
+        _deposit(alice, alice, weth, 10e18); // 30,000
+        uint256 m = maintenance;
+        uint256 debt = 30_000e6 * (10_000 - m - 1) / 10_000 - 1e6; // just within the initial requirement
+        _borrow(alice, alice, debt);
+        // The price (8 decimals) at which 10 WETH are worth debt / (1 - maintenance), then below it by up to a
+        // fifth of the maintenance requirement: a partial liquidation.
+        uint256 price = debt * 10 * 10_000 / (10_000 - m) + 1;
+        _setEthPrice(int256(price - price * bound(drop, 1, 2000) * m / 1e8));
+        vm.assume(vault.isLiquidatable(alice));
+        _liquidate(_list(alice));
+        IPrimeVault.AccountHealth memory h = vault.accountHealth(alice);
+        assertGt(vault.collateralBalanceOf(alice, address(weth)), 0, "a partial liquidation");
+        assertApproxEqAbs(h.equity, int256(h.maintenanceRequirement * 10_500 / 10_000), 3, "on the target");
     }
 
     function test_shallowShortfallPaysTheFloorDiscount() public {

@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {VaultFixture} from "./utils/VaultFixture.sol";
 import {IPrimeVault} from "../../contracts/interfaces/IPrimeVault.sol";
+import {IPrimeVaultErrors} from "../../contracts/interfaces/IPrimeVaultErrors.sol";
 
 /// @notice The vault's parameter views an integrator needs to reproduce its arithmetic: the rate model and
 ///         the partial-liquidation target (the liquidation shares are `lendingParams`, in Governance.t.sol).
@@ -22,13 +23,21 @@ contract VaultParameterViewsTest is VaultFixture {
 
     function test_rateModelReadsWhatGovernanceSet() public {
         vm.prank(admin);
-        vault.setRateModel(0.02e18, 0.1e18, 2e18, 0.9e18, 0.12345e18);
+        vault.setRateModel(0.02e18, 0.1e18, 2e18, 0.9e18, 0.1234e18);
         uint256[5] memory r = _rateModel();
         assertEq(r[0], uint256(0.02e18) / 365 days);
         assertEq(r[1], uint256(0.1e18) / 365 days);
         assertEq(r[2], uint256(2e18) / 365 days);
         assertEq(r[3], 0.9e18);
-        assertEq(r[4], 0.1234e18, "kept in whole basis points");
+        assertEq(r[4], 0.1234e18);
+    }
+
+    /// @dev The reserve factor is kept in whole basis points: 12.345% is refused, not cut to 12.34%.
+    function test_aReserveFactorBetweenBasisPointsIsRefused() public {
+        vm.prank(admin);
+        vm.expectRevert(IPrimeVaultErrors.InvalidRateModel.selector);
+        vault.setRateModel(0.02e18, 0.1e18, 2e18, 0.9e18, 0.12345e18);
+        assertEq(_rateModel()[4], 0.1e18, "the model in place is kept");
     }
 
     /// @dev Past the kink, so every term of the model counts.
