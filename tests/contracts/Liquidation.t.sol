@@ -80,6 +80,25 @@ contract LiquidationTest is VaultFixture {
         assertApproxEqAbs(h.equity, int256(h.maintenanceRequirement * 10_500 / 10_000), 3, "on the target");
     }
 
+    /// @dev The shortfall depth that sets the discount rounds up, as the discount is the protocol's: an account
+    ///      4.0005% below maintenance is discounted 4.01%, not 4.00%.
+    function test_theDepthRoundsUpInTheDiscount() public {
+        _openBorrower(alice, 2400e6);
+        _setEthPrice(2803.7359e8); // equity 403.7359 below maintenance 420.560385
+        IPrimeVault.AccountHealth memory h = vault.accountHealth(alice);
+        uint256 gap = h.maintenanceRequirement - uint256(h.equity);
+        assertGt(gap * 10_000 % h.maintenanceRequirement, 0, "a depth between whole bps");
+        uint256 depth = Math.ceilDiv(gap * 10_000, h.maintenanceRequirement);
+        assertEq(depth, 401, "between the 3% floor and the 5% penalty");
+
+        _liquidate(_list(alice));
+        uint256 absorbed = 1e18 - vault.collateralBalanceOf(alice, address(weth));
+        uint256 credit = uint256(vault.baseBalanceOf(alice) + 2400e6);
+        assertEq(
+            credit, absorbed * 2803.7359e8 / 1e20 * (10_000 - depth) / 10_000, "credited at a 4.01% discount"
+        );
+    }
+
     function test_shallowShortfallPaysTheFloorDiscount() public {
         _openBorrower(alice, 2400e6);
         _setEthPrice(2823e8); // equity 423 < maintenance 423.45: 0.1% deep
