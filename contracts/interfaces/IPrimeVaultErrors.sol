@@ -123,6 +123,8 @@ interface IPrimeVaultErrors {
     error AsyncOrderOverfill(uint256 childId, uint256 filledAfter, uint256 size);
     /// @notice The fill's price is worse than the child's limit.
     error AsyncOrderFillOutsideLimit(uint256 price, uint256 limitPrice);
+    /// @notice A reported fill's fee (base units) is above MAX_FILL_FEE_BPS of its notional (`maxFee`, rounded up).
+    error AsyncOrderFeeTooHigh(uint256 fee, uint256 maxFee);
 
     // ---- Governance ----
     /// @notice The action is paused by the pause guardian.

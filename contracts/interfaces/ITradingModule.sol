@@ -151,10 +151,13 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     ///      restart cannot book a fill twice; size non-zero and the child's cumulative filled size at most
     ///      its size (`AsyncOrderOverfill`); price within the child's limit (`AsyncOrderFillOutsideLimit`)
     ///      and, for an open child, within BACKSTOP_PRICE_BAND_BPS of the oracle mark either side
-    ///      (`PriceOutsideBand`). A fill
-    ///      of an open child books on the account's (market, venue) slot as a synchronous fill does (entry
-    ///      price, funding index, fee), releases the reservation in proportion, and settles with the same
-    ///      per-slot checks (`ReduceOnlyIncreases`; initial requirement if it grows or flips the slot).
+    ///      (`PriceOutsideBand`); fee at most MAX_FILL_FEE_BPS of the fill's notional (`AsyncOrderFeeTooHigh`).
+    ///      A fill of an open child books on the account's (market, venue) slot as a synchronous fill does
+    ///      (entry price, funding index, fee), releases the reservation in proportion and settles the cash;
+    ///      a reduce-only order's fill may not grow or flip its slot (`ReduceOnlyIncreases`). The initial
+    ///      requirement is checked at the commit, which reserves the child's margin, and not again here: the
+    ///      venue has filled already, and an account the fill leaves below initial only loses the right to
+    ///      add risk (below maintenance it is liquidated).
     ///      A fill of a child already rejected, expired or cancelled by a liquidation is booked to the
     ///      backstop book instead (`LateFillToBackstop`), never to the account, whatever the mark is now:
     ///      the venue holds the fill, and the backstop's entry price is bookkeeping (its PnL is realized in the

@@ -28,3 +28,8 @@ uint256 constant PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS = 2000;
 
 /// @dev The executor unwinds backstop positions at the venues within this band around the oracle mark.
 uint256 constant BACKSTOP_PRICE_BAND_BPS = 500;
+
+/// @dev The most fee a reported venue fill may charge, as a share of its notional: 0.5%, seven times RabbitX's
+///      taker fee (0.07%) and ten times dYdX v4's first tier (0.05%). The fee is the executor's word, so it is
+///      bounded like the price and the size.
+uint256 constant MAX_FILL_FEE_BPS = 50;

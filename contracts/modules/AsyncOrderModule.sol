@@ -8,7 +8,7 @@ import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 import {IPrimeVault, PAUSE_TRADE} from "../interfaces/IPrimeVault.sol";
 import {ITradingModule} from "../interfaces/ITradingModule.sol";
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
-import {BPS, WAD, BACKSTOP_PRICE_BAND_BPS} from "../libraries/ConstantsLib.sol";
+import {BPS, WAD, BACKSTOP_PRICE_BAND_BPS, MAX_FILL_FEE_BPS} from "../libraries/ConstantsLib.sol";
 import {PerpMathLib} from "../libraries/PerpMathLib.sol";
 import {TradingBase} from "./TradingBase.sol";
 
@@ -285,6 +285,10 @@ contract AsyncOrderModule is TradingBase {
         if (buy ? r.price > c.limitPrice : r.price < c.limitPrice) {
             revert AsyncOrderFillOutsideLimit(r.price, c.limitPrice);
         }
+        // Rounded up, so that a venue's exact fee on any notional passes (the keeper rounds its fee up too).
+        uint256 maxFee =
+            Math.mulDiv(r.size * MAX_FILL_FEE_BPS, r.price, WAD * BPS * _baseUnit, Math.Rounding.Ceil);
+        if (r.fee > maxFee) revert AsyncOrderFeeTooHigh(r.fee, maxFee);
         FillData memory f = FillData(c.orderId, o.account, o.market, c.venue, 0, r.price, r.fee, 0);
         bool late =
             c.status != ITradingModule.ChildStatus.Open || r.childId < _traders[f.account].childrenLiveFrom;
@@ -320,7 +324,11 @@ contract AsyncOrderModule is TradingBase {
     }
 
     /// @dev Books a fill of a live child on its account: releases the reservation in proportion, applies the
-    ///      fill to the account's slot and settles with the per-slot checks.
+    ///      fill to the account's slot and settles its cash. The initial requirement is not checked again: the
+    ///      commit reserved the child's margin, and the venue has filled already, so refusing the fill now would
+    ///      only move the account's trade onto the protocol (the backstop) while the market has moved against
+    ///      the account. An account the fill leaves below its initial requirement can only reduce until it
+    ///      recovers, and below maintenance it is liquidated.
     function _bookOnAccount(
         ITradingModule.FillReport memory r,
         ITradingModule.ChildOrder memory c,
@@ -328,8 +336,9 @@ contract AsyncOrderModule is TradingBase {
         uint256 filledAfter,
         bool reduceOnly
     ) internal {
-        bool increases = _increases(f.account, _slot(f.market, f.venue), f.size);
-        if (increases && reduceOnly) revert ReduceOnlyIncreases(c.orderId);
+        if (reduceOnly && _increases(f.account, _slot(f.market, f.venue), f.size)) {
+            revert ReduceOnlyIncreases(c.orderId);
+        }
         Trader storage t = _traders[f.account];
         uint256 released =
             _remaining(c.reservation, c.size, c.filled) - _remaining(c.reservation, c.size, filledAfter);
@@ -343,7 +352,7 @@ contract AsyncOrderModule is TradingBase {
         // The child was open: the account traded until now.
         _syncTrading(f.account, true);
         emit ChildFilled(r.childId, c.orderId, r.venueFillId, f.size, r.price, r.fee, released);
-        _vault.settle(f.account, cash, increases);
+        if (cash != 0) _vault.settle(f.account, cash, false);
     }
 
     /// @dev Ends open child `childId` with `status`, releasing what it still reserves. A child a

@@ -114,14 +114,16 @@ class DydxVenue:
         if placed is not None:
             await self.connector.cancel_order(placed)
 
-    async def forward_fills(self, report: Callable[[SeatFill], Awaitable[None]]) -> None:
+    async def forward_fills(self, report: Callable[[list[SeatFill]], Awaitable[None]]) -> None:
         """Polls the indexer every `poll_interval`: each block's fills are passed on once the indexer has processed
-        it, so none of a block is missed by reading it before the indexer has all of it."""
+        it, so none of a block is missed by reading it before the indexer has all of it. The fills of one poll go
+        to `report` together."""
         while True:
             indexed = await self.connector.indexer_height()
-            for fill in await self.connector.fills(since_height=self._fills_from):
-                if fill.created_at_height <= indexed:
-                    await report(await self.seat_fill(fill))
+            fills = await self.connector.fills(since_height=self._fills_from)
+            batch = [await self.seat_fill(fill) for fill in fills if fill.created_at_height <= indexed]
+            if batch:
+                await report(batch)
             self._fills_from = indexed + 1
             await asyncio.sleep(self.connector.settings.poll_interval)
 

@@ -91,9 +91,9 @@ class RabbitXVenue:
     async def cancel(self, order: SeatOrder) -> None:
         await self.connector.cancel_order(order.market, order.order_id)
 
-    async def forward_fills(self, report: Callable[[SeatFill], Awaitable[None]]) -> None:
-        async def forward(fill: Fill) -> None:
-            await report(self.seat_fill(fill))
+    async def forward_fills(self, report: Callable[[list[SeatFill]], Awaitable[None]]) -> None:
+        async def forward(fills: list[Fill]) -> None:
+            await report([self.seat_fill(fill) for fill in fills])
 
         async with self.connector.fill_feed() as feed:
             await feed.forward(forward)

@@ -9,9 +9,10 @@ import {ITradingModule} from "../../contracts/interfaces/ITradingModule.sol";
 ///         chain, while the local on-chain venues fill within `execute`. The issue's targets: a commit at most
 ///         120,000 + 60,000 per child, a fill report at most 90,000. Met and asserted: a buy's commit by an
 ///         account with collateral and no position (1 and 2 children) or holding a position, and each extra
-///         child. Not met, recorded without a bound: a sell's commit (it also reads the oracle, to reserve at the
-///         mark) and a fill report (a new fill-id slot, the oracle for the band and the vault's settlement with
-///         its initial-health check are most of it).
+///         child, and a fill in the keeper's batches (`reportFills`). Not met, recorded without a bound: a sell's
+///         commit (it also reads the oracle, to reserve at the mark) and a fill reported alone (the transaction's
+///         21,000, a new fill-id slot, the oracle for the band, the venue's funding index and the vault's
+///         settlement are most of it).
 contract AsyncOrderGasTest is SeatFixture {
     string internal constant GROUP = "PrimeVault";
     address internal carol = makeAddr("carol");
@@ -77,6 +78,30 @@ contract AsyncOrderGasTest is SeatFixture {
         _seatFill(child, 0.3e18);
         uint256 last = vm.snapshotGasLastCall(GROUP, "fill report: last, order done");
         assertGt(last, partial_, "the last fill also closes the child and the order");
+    }
+
+    /// @dev Fills of ten accounts, each holding a position at the seat, booked in one `reportFills` (as the
+    ///      keeper sends the fills that arrive together): what each fill costs when the call, the executor's
+    ///      role, the oracle, the venue's funding index and the seat's book are paid for once.
+    function test_gas_reportFillsInABatch() public {
+        uint256 n = 10;
+        ITradingModule.FillReport[] memory fills = new ITradingModule.FillReport[](n);
+        for (uint256 i; i < n; ++i) {
+            address trader = makeAddr(string.concat("trader", vm.toString(i)));
+            _deposit(trader, trader, weth, 100e18);
+            _seatFill(
+                _commitOne(_submit(trader, trader, BTC_MARKET, 0.1e18, 61_000e18), SEAT, 0.1e18, 61_000e18),
+                0.1e18
+            );
+            uint256 child =
+                _commitOne(_submit(trader, trader, BTC_MARKET, 0.1e18, 61_000e18), SEAT, 0.1e18, 61_000e18);
+            fills[i] = ITradingModule.FillReport(child, _nextFillId(), 60_000e18, 0.05e18, 1.5e6);
+        }
+        vm.prank(keeper);
+        assertEq(trading.reportFills(fills), n);
+        uint256 total = vm.snapshotGasLastCall(GROUP, "fill report: 10 in a batch");
+        vm.snapshotValue(GROUP, "fill report: per fill in a batch of 10", total / n);
+        assertLe(total / n, 90_000, "a fill in a batch");
     }
 
     function test_gas_expireChild() public {

@@ -115,12 +115,17 @@ class FillFeed:
         """`fill` is reported: it never comes out of this store again, not even after a restart."""
         self._store.acknowledge(fill.fill_id)
 
-    async def forward(self, handler: Callable[[Fill], Awaitable[None]]) -> None:
-        """Pass every fill to `handler` and acknowledge it once `handler` returns; runs until cancelled. A fill
-        whose handler raised stays unacknowledged and comes out again after a restart."""
+    async def forward(self, handler: Callable[[list[Fill]], Awaitable[None]]) -> None:
+        """Pass the fills to `handler` in batches, each the next fill with every other one already waiting (so fills
+        that arrive together are reported together), and acknowledge a batch once `handler` returns; runs until
+        cancelled. A batch whose handler raised stays unacknowledged and comes out again after a restart."""
         async for fill in self:
-            await handler(fill)
-            await self.acknowledge(fill)
+            batch = [fill]
+            while not self._ready.empty():
+                batch.append(self._ready.get_nowait())
+            await handler(batch)
+            for done in batch:
+                await self.acknowledge(done)
 
     async def recover(self) -> int:
         """Read the fills since the newest stored one (less the overlap) over REST; how many were new."""

@@ -4,7 +4,7 @@ pragma solidity 0.8.28;
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 
 import {AsyncOrderFixture} from "../utils/AsyncOrderFixture.sol";
-import {PAUSE_TRADE} from "../../../contracts/interfaces/IPrimeVault.sol";
+import {IPrimeVault, PAUSE_TRADE} from "../../../contracts/interfaces/IPrimeVault.sol";
 import {IPrimeVaultErrors} from "../../../contracts/interfaces/IPrimeVaultErrors.sol";
 import {IPrimeVaultEvents} from "../../../contracts/interfaces/IPrimeVaultEvents.sol";
 import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
@@ -138,11 +138,47 @@ contract ReportFillTest is AsyncOrderFixture {
         trading.reportFill(c, _nextFillId(), 60_000e18, 1e18, 0);
     }
 
-    function test_revertsWhenTheFillLeavesTheAccountBelowInitial() public {
-        // A price that is bad enough for the account, though inside the band, with a fee that eats its equity.
+    function test_aFeeAboveTheCapIsRefused() public {
+        // 0.5% of 1 BTC at 60,000 is 300 USDC: the cap passes, a unit more does not.
+        vm.prank(keeper);
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.AsyncOrderFeeTooHigh.selector, 300e6 + 1, 300e6)
+        );
+        trading.reportFill(child, _nextFillId(), 60_000e18, 1e18, 300e6 + 1);
+        int256 balanceBefore = vault.baseBalanceOf(alice);
+        vm.prank(keeper);
+        trading.reportFill(child, _nextFillId(), 60_000e18, 1e18, 300e6);
+        assertEq(vault.baseBalanceOf(alice), balanceBefore - 300e6);
+    }
+
+    function test_theFeeCapRoundsUp() public {
+        // 0.5% of 0.000001 BTC at 60,000.01 is 0.00030000005 USDC: the cap is 0.000301, never 0.0003.
+        vm.prank(keeper);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.AsyncOrderFeeTooHigh.selector, 302, 301));
+        trading.reportFill(child, _nextFillId(), 60_000.01e18, 1e12, 302);
+        vm.prank(keeper);
+        trading.reportFill(child, _nextFillId(), 60_000.01e18, 1e12, 301);
+    }
+
+    function test_aFillIsBookedEvenIfItLeavesTheAccountBelowInitial() public {
+        // WETH falls from 3,000 to 1,700 after the commit: the account no longer meets the initial requirement
+        // of the position it ordered, but the venue has filled it, so the fill is the account's, which may then
+        // only reduce (it is still above maintenance).
+        _setEthPrice(1700e8);
+        vm.prank(keeper);
+        trading.reportFill(child, _nextFillId(), 61_000e18, 2e18, 61e6);
+        assertEq(trading.position(alice, BTC_MARKET, DYDX).size, 2e18, "the account holds the fill");
+        assertEq(trading.netPosition(BTC_MARKET, DYDX), 2e18);
+        assertEq(_reserved(alice), 0, "the fill took the whole reservation");
+        IPrimeVault.AccountHealth memory h = vault.accountHealth(alice);
+        assertLt(h.equity, int256(h.initialRequirement), "below initial");
+        assertFalse(h.liquidatable);
+        uint256 more = _submit(alice, alice, BTC_MARKET, 0.1e18, 61_000e18);
+        ITradingModule.ChildSpec[] memory specs = new ITradingModule.ChildSpec[](1);
+        specs[0] = _spec(DYDX, 0.1e18, 61_000e18);
         vm.prank(keeper);
         vm.expectPartialRevert(IPrimeVaultErrors.InsufficientEquity.selector);
-        trading.reportFill(child, _nextFillId(), 61_000e18, 2e18, 20_000e6);
+        trading.commitSplit(more, specs);
     }
 
     function test_revertsForAnyoneButTheExecutorAndOnAnUnknownChild() public {

@@ -188,10 +188,10 @@ def test_a_restart_between_fill_and_acknowledgement_passes_each_fill_on_until_ac
             async with RabbitXConnector(settings) as connector, connector.fill_feed() as feed:
                 reported_now: list[Fill] = []
 
-                async def report(fill: Fill) -> None:
-                    reported_now.append(fill)
+                async def report(fills: list[Fill]) -> None:
+                    reported_now.extend(fills)
 
-                forwarding = asyncio.create_task(feed.forward(report))  # acknowledges each fill once reported
+                forwarding = asyncio.create_task(feed.forward(report))  # acknowledges each batch once reported
                 await asyncio.wait_for(feed.connected.wait(), 5)
                 deadline = time.monotonic() + 5
                 while len(reported_now) < 2 and time.monotonic() < deadline:
@@ -210,6 +210,41 @@ def test_a_restart_between_fill_and_acknowledgement_passes_each_fill_on_until_ac
                 assert (feed.delivered_from_stream, feed.delivered_from_rest) == (0, 0)
                 with pytest.raises(DuplicateClientOrderIdError):
                     await connector.place_order(limit("restart-1", Side.SHORT, "0.1", 60000))
+
+    asyncio.run(scenario())
+
+
+def test_fills_waiting_together_are_passed_on_in_one_batch_and_acknowledged_together(rabbitx: RabbitXService) -> None:
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            vault = await rabbitx.trader(session, 10)
+            taker = RabbitXClient(session, rabbitx.url, await rabbitx.trader(session, 11))
+            settings = rabbitx.settings(vault)
+            async with RabbitXConnector(settings) as connector, connector.fill_feed() as feed:
+                await asyncio.wait_for(feed.connected.wait(), 5)
+                await connector.place_order(limit("batch-1", Side.SHORT, "0.3", 60000))
+                for _ in range(3):
+                    await take(taker, Side.LONG, "0.1", 60000)
+                waiting = await next_fills(feed, 3)
+                # The keeper stops before reporting any of them.
+
+            async with RabbitXConnector(settings) as connector, connector.fill_feed() as feed:
+                batches: list[list[Fill]] = []
+
+                async def report(fills: list[Fill]) -> None:
+                    batches.append(fills)
+
+                forwarding = asyncio.create_task(feed.forward(report))
+                deadline = time.monotonic() + 5
+                while not batches and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
+                await asyncio.sleep(0.3)  # and nothing more comes
+                forwarding.cancel()
+                assert batches == [waiting], "the three waiting fills go to one report, in order"
+
+            async with RabbitXConnector(settings) as connector, connector.fill_feed() as feed:
+                await asyncio.wait_for(feed.connected.wait(), 5)
+                await assert_no_more_fills(feed)
 
     asyncio.run(scenario())
 
