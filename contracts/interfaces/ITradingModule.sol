@@ -151,7 +151,8 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     ///      restart cannot book a fill twice; size non-zero and the child's cumulative filled size at most
     ///      its size (`AsyncOrderOverfill`); price within the child's limit (`AsyncOrderFillOutsideLimit`)
     ///      and, for an open child, within BACKSTOP_PRICE_BAND_BPS of the oracle mark either side
-    ///      (`PriceOutsideBand`); fee at most MAX_FILL_FEE_BPS of the fill's notional (`AsyncOrderFeeTooHigh`).
+    ///      (`PriceOutsideBand`) and its fee, which the account pays, at most MAX_FILL_FEE_BPS of the fill's
+    ///      notional (`AsyncOrderFeeTooHigh`).
     ///      A fill of an open child books on the account's (market, venue) slot as a synchronous fill does
     ///      (entry price, funding index, fee), releases the reservation in proportion and settles the cash;
     ///      a reduce-only order's fill may not grow or flip its slot (`ReduceOnlyIncreases`). The initial

@@ -285,10 +285,6 @@ contract AsyncOrderModule is TradingBase {
         if (buy ? r.price > c.limitPrice : r.price < c.limitPrice) {
             revert AsyncOrderFillOutsideLimit(r.price, c.limitPrice);
         }
-        // Rounded up, so that a venue's exact fee on any notional passes (the keeper rounds its fee up too).
-        uint256 maxFee =
-            Math.mulDiv(r.size * MAX_FILL_FEE_BPS, r.price, WAD * BPS * _baseUnit, Math.Rounding.Ceil);
-        if (r.fee > maxFee) revert AsyncOrderFeeTooHigh(r.fee, maxFee);
         FillData memory f = FillData(c.orderId, o.account, o.market, c.venue, 0, r.price, r.fee, 0);
         bool late =
             c.status != ITradingModule.ChildStatus.Open || r.childId < _traders[f.account].childrenLiveFrom;
@@ -302,6 +298,11 @@ contract AsyncOrderModule is TradingBase {
             if (r.price > mark + band || r.price < mark - band) {
                 revert PriceOutsideBand(r.price, mark, BACKSTOP_PRICE_BAND_BPS);
             }
+            // The account pays the fee, on the executor's word: bounded too. Rounded up, so that a venue's exact
+            // fee on any notional passes (the keeper rounds its fee up too). A late fill's fee is not booked.
+            uint256 maxFee =
+                Math.mulDiv(r.size * MAX_FILL_FEE_BPS, r.price, WAD * BPS * _baseUnit, Math.Rounding.Ceil);
+            if (r.fee > maxFee) revert AsyncOrderFeeTooHigh(r.fee, maxFee);
         }
         f.size = buy ? r.size.toInt256() : -r.size.toInt256();
         f.fundingNow = _venues[c.venue].fundingIndex(f.market);

@@ -151,6 +151,23 @@ contract ReportFillTest is AsyncOrderFixture {
         assertEq(vault.baseBalanceOf(alice), balanceBefore - 300e6);
     }
 
+    function test_aFillWhoseFeeItsAccountCannotBeChargedGoesToTheBackstopAfterRejection() public {
+        // As the keeper does with any fill its account refuses: reject the child, report the fill again. The
+        // backstop takes the position; the fee stays the venue account's, never an account's.
+        bytes32 fillId = _nextFillId();
+        vm.prank(keeper);
+        vm.expectPartialRevert(IPrimeVaultErrors.AsyncOrderFeeTooHigh.selector);
+        trading.reportFill(child, fillId, 60_000e18, 1e18, 1000e6);
+        int256 balanceBefore = vault.baseBalanceOf(alice);
+        vm.prank(keeper);
+        trading.rejectChild(child, "fee above the cap");
+        vm.prank(keeper);
+        trading.reportFill(child, fillId, 60_000e18, 1e18, 1000e6);
+        assertEq(trading.backstopPosition(BTC_MARKET, DYDX).size, 1e18);
+        assertEq(trading.position(alice, BTC_MARKET, DYDX).size, 0);
+        assertEq(vault.baseBalanceOf(alice), balanceBefore, "the account pays nothing");
+    }
+
     function test_theFeeCapRoundsUp() public {
         // 0.5% of 0.000001 BTC at 60,000.01 is 0.00030000005 USDC: the cap is 0.000301, never 0.0003.
         vm.prank(keeper);
