@@ -74,7 +74,7 @@ contract TradingModule is ITradingModule, TradingBase {
         uint16 initialMarginBps,
         uint16 maintenanceMarginBps
     ) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        uint256 id = _markets.length;
+        uint256 id = _marketCount;
         if (id == MAX_MARKETS) revert TooManyMarkets(MAX_MARKETS);
         if (feed == address(0)) revert ZeroAddress();
         if (maxStaleness == 0) revert InvalidStaleness();
@@ -84,10 +84,10 @@ contract TradingModule is ITradingModule, TradingBase {
         // A mark is a WAD: a feed with more decimals could not be read without dropping precision.
         uint8 feedDecimals = IAggregatorV3(feed).decimals();
         if (feedDecimals > 18) revert UnsupportedFeedDecimals(feed, feedDecimals);
-        _markets.push(
-            PerpMarket(feed, maxStaleness, feedDecimals, initialMarginBps, maintenanceMarginBps, ticker)
-        );
-        for (uint256 v; v < _venues.length; ++v) {
+        _markets[id] =
+            PerpMarket(feed, maxStaleness, feedDecimals, initialMarginBps, maintenanceMarginBps, ticker);
+        _marketCount = uint8(id + 1);
+        for (uint256 v; v < _venueCount; ++v) {
             _requireNotLooser(id, v);
         }
         emit PerpMarketListed(id, ticker, feed, initialMarginBps, maintenanceMarginBps);
@@ -95,11 +95,12 @@ contract TradingModule is ITradingModule, TradingBase {
 
     /// @notice Adds a venue adapter serving this module. Admin only.
     function addVenue(IVenueAdapter adapter) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        uint256 id = _venues.length;
+        uint256 id = _venueCount;
         if (id == MAX_VENUES) revert TooManyVenues(MAX_VENUES);
         if (adapter.tradingModule() != address(this)) revert AdapterNotForThisModule(address(adapter));
-        _venues.push(adapter);
-        for (uint256 m; m < _markets.length; ++m) {
+        _venues[id] = adapter;
+        _venueCount = uint8(id + 1);
+        for (uint256 m; m < _marketCount; ++m) {
             _requireNotLooser(m, id);
         }
         emit VenueAdded(id, address(adapter));
@@ -118,12 +119,13 @@ contract TradingModule is ITradingModule, TradingBase {
     ) external nonReentrant returns (uint256 orderId) {
         if (_vault.pausedActions() & PAUSE_TRADE != 0) revert Paused(PAUSE_TRADE);
         bool byOwner = _requireTrader(account);
-        if (market >= _markets.length) revert UnknownMarket(market);
+        if (market >= _marketCount) revert UnknownMarket(market);
         if (size == 0 || limitPrice == 0) revert ZeroAmount();
-        orderId = _orders.length;
+        orderId = _orderCount;
         if (deadline <= block.timestamp) revert OrderExpired(orderId, deadline);
-        _orders.push(
-            Order({
+        _orderCount = (orderId + 1).toUint40();
+        _orders[orderId] =
+        (Order({
                 account: account,
                 market: market,
                 reduceOnly: reduceOnly,
@@ -133,8 +135,7 @@ contract TradingModule is ITradingModule, TradingBase {
                 limitPrice: limitPrice.toUint128(),
                 operator: byOwner ? address(0) : msg.sender,
                 epoch: _traders[account].orderEpoch
-            })
-        );
+            }));
         emit OrderSubmitted(orderId, account, market, size, limitPrice, deadline, reduceOnly);
     }
 
@@ -168,7 +169,7 @@ contract TradingModule is ITradingModule, TradingBase {
             try this.executeOrder(executions[i]) {}
             catch (bytes memory reason) {
                 uint256 id = executions[i].orderId;
-                if (id < _orders.length && _orders[id].status == OrderStatus.Open) _cancel(id, reason);
+                if (_orders[id].status == OrderStatus.Open) _cancel(id, reason);
             }
         }
     }
@@ -248,7 +249,7 @@ contract TradingModule is ITradingModule, TradingBase {
         // Open child orders are cancelled at once: the account gets nothing more from a venue, and what they
         // reserved is released. A venue's later fill of one of them goes to the backstop book.
         if (t.openChildren != 0) {
-            uint40 liveFrom = uint40(_children.length);
+            uint40 liveFrom = _childCount;
             _traders[account] = Trader(t.openSlots, t.orderEpoch, liveFrom, 0, 0);
             emit OpenChildrenCancelled(account, liveFrom, t.openChildren, t.reservedMargin);
         }
@@ -324,7 +325,8 @@ contract TradingModule is ITradingModule, TradingBase {
     {
         uint16 slots = _traders[account].openSlots;
         hasPositions = slots != 0 || _traders[account].openChildren != 0;
-        uint256[] memory marks = new uint256[](_markets.length);
+        // slither-disable-next-line uninitialized-local (zeroed memory: a market's mark is read when first needed)
+        uint256[_MAX_MARKETS] memory marks;
         int256 pnlWad = 0;
         uint256 initialWad = 0;
         uint256 maintenanceWad = 0;
@@ -355,15 +357,15 @@ contract TradingModule is ITradingModule, TradingBase {
 
     /// @inheritdoc IPerpRisk
     function venueAssets() external view returns (int256 assets) {
-        for (uint256 v; v < _venues.length; ++v) {
+        for (uint256 v; v < _venueCount; ++v) {
             // slither-disable-next-line unused-return (only the net collateral is an asset; requirements are not)
             (int256 net,,) = _venues[v].margin();
             assets += net + _venues[v].pendingWithdrawals().toInt256();
         }
         int256 owedWad = 0;
-        for (uint256 market; market < _markets.length; ++market) {
+        for (uint256 market; market < _marketCount; ++market) {
             uint256 mark = 0;
-            for (uint256 v; v < _venues.length; ++v) {
+            for (uint256 v; v < _venueCount; ++v) {
                 VenueBook memory b = _books[_slot(market, v)];
                 if (b.netSize == 0 && b.costBasis == 0 && b.fundingBasis == 0) continue;
                 if (mark == 0) mark = _mark(uint8(market));
@@ -386,7 +388,7 @@ contract TradingModule is ITradingModule, TradingBase {
 
     /// @inheritdoc ITradingModule
     function orderCount() external view returns (uint256) {
-        return _orders.length;
+        return _orderCount;
     }
 
     /// @inheritdoc ITradingModule
@@ -396,7 +398,7 @@ contract TradingModule is ITradingModule, TradingBase {
 
     /// @inheritdoc ITradingModule
     function childOrderCount() external view returns (uint256) {
-        return _children.length;
+        return _childCount;
     }
 
     /// @inheritdoc ITradingModule
@@ -441,8 +443,8 @@ contract TradingModule is ITradingModule, TradingBase {
     /// @inheritdoc ITradingModule
     function fundingIndexes() external view returns (int256[] memory indexes) {
         indexes = new int256[](MAX_MARKETS * MAX_VENUES);
-        for (uint256 m; m < _markets.length; ++m) {
-            for (uint256 v; v < _venues.length; ++v) {
+        for (uint256 m; m < _marketCount; ++m) {
+            for (uint256 v; v < _venueCount; ++v) {
                 indexes[_slot(m, v)] = _venues[v].fundingIndex(uint8(m));
             }
         }
@@ -460,13 +462,16 @@ contract TradingModule is ITradingModule, TradingBase {
     }
 
     /// @inheritdoc ITradingModule
-    function markets() external view returns (PerpMarket[] memory) {
-        return _markets;
+    function markets() external view returns (PerpMarket[] memory result) {
+        result = new PerpMarket[](_marketCount);
+        for (uint256 m; m < result.length; ++m) {
+            result[m] = _markets[m];
+        }
     }
 
     /// @inheritdoc ITradingModule
     function venues() external view returns (address[] memory result) {
-        result = new address[](_venues.length);
+        result = new address[](_venueCount);
         for (uint256 v; v < result.length; ++v) {
             result[v] = address(_venues[v]);
         }
@@ -536,7 +541,7 @@ contract TradingModule is ITradingModule, TradingBase {
         uint256 seen = 0;
         for (uint256 i; i < e.sizes.length; ++i) {
             uint256 bit = 1 << e.venues[i];
-            if (e.sizes[i] == 0 || seen & bit != 0 || e.venues[i] >= _venues.length) {
+            if (e.sizes[i] == 0 || seen & bit != 0 || e.venues[i] >= _venueCount) {
                 revert InvalidSplit(e.orderId);
             }
             seen |= bit;
@@ -585,10 +590,8 @@ contract TradingModule is ITradingModule, TradingBase {
     }
 
     function _openOrder(uint256 orderId) internal view returns (Order storage o) {
-        if (orderId >= _orders.length || _orders[orderId].status != OrderStatus.Open) {
-            revert OrderNotOpen(orderId);
-        }
-        return _orders[orderId];
+        o = _orders[orderId];
+        if (o.status != OrderStatus.Open) revert OrderNotOpen(orderId);
     }
 
     /// @dev Runs the call in `AsyncOrderModule` on this contract's storage (the vault's module pattern).

@@ -220,13 +220,13 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     /// @notice Collects matured margin withdrawals from venue `venue` into the vault. Executor only.
     function claimMarginWithdrawals(uint8 venue) external returns (uint256 amount);
 
-    /// @notice The order `orderId`.
+    /// @notice The order `orderId`; an id not issued yet reads as an empty order (status None).
     function order(uint256 orderId) external view returns (Order memory);
 
     /// @notice Number of orders ever submitted (ids are 0..count-1).
     function orderCount() external view returns (uint256);
 
-    /// @notice The child order `childId`.
+    /// @notice The child order `childId`; an id not issued yet reads as an empty child (status None).
     function childOrder(uint256 childId) external view returns (ChildOrder memory);
 
     /// @notice Number of child orders ever committed (ids are 0..count-1).

@@ -52,16 +52,14 @@ contract AsyncOrderModule is TradingBase {
         returns (uint256 firstChildId)
     {
         if (_vault.pausedActions() & PAUSE_TRADE != 0) revert Paused(PAUSE_TRADE);
-        if (orderId >= _orders.length || _orders[orderId].status != ITradingModule.OrderStatus.Open) {
-            revert OrderNotOpen(orderId);
-        }
         ITradingModule.Order memory ord = _orders[orderId];
+        if (ord.status != ITradingModule.OrderStatus.Open) revert OrderNotOpen(orderId);
         if (block.timestamp > ord.deadline) revert OrderExpired(orderId, ord.deadline);
         _requireOrderAuthority(orderId, ord);
         uint256 n = children.length;
         if (n == 0 || n > _MAX_VENUES) revert InvalidSplit(orderId);
 
-        firstChildId = _children.length;
+        firstChildId = _childCount;
         // A reduce-only order needs no margin. Any other child reserves its initial margin at the highest
         // price it can fill at: a buy's limit (the most it pays), a sell's limit or the mark if higher.
         uint256 mark = ord.reduceOnly || ord.size > 0 ? 0 : _mark(ord.market);
@@ -71,13 +69,14 @@ contract AsyncOrderModule is TradingBase {
         uint256 reserved = 0;
         for (uint256 i; i < n; ++i) {
             ITradingModule.ChildSpec calldata c = children[i];
-            if (c.size == 0 || c.venue >= _venues.length || seen & (1 << c.venue) != 0) {
+            if (c.size == 0 || c.venue >= _venueCount || seen & (1 << c.venue) != 0) {
                 revert InvalidSplit(orderId);
             }
             seen |= 1 << c.venue;
             total += c.size;
-            reserved += _pushChild(orderId, i, ord, c, mark, marginBps);
+            reserved += _storeChild(firstChildId + i, orderId, i, ord, c, mark, marginBps);
         }
+        _childCount = (firstChildId + n).toUint40();
         if (total != SignedMath.abs(ord.size)) revert InvalidSplit(orderId);
         _route(orderId, ord.account, n, reserved);
     }
@@ -141,7 +140,7 @@ contract AsyncOrderModule is TradingBase {
         onlyRole(EXECUTOR_ROLE)
     {
         IVenueAdapter adapter = _venue(venue);
-        if (market >= _markets.length) revert UnknownMarket(market);
+        if (market >= _marketCount) revert UnknownMarket(market);
         uint256 slot = _slot(market, venue);
         ITradingModule.Position memory b = _backstop[slot];
         if (size == 0 || size > SignedMath.abs(b.size)) {
@@ -168,21 +167,24 @@ contract AsyncOrderModule is TradingBase {
         uint256 limitPrice,
         uint256 deadline
     ) external onlyDelegated nonReentrant onlyRole(EXECUTOR_ROLE) returns (uint256 childId) {
-        if (market >= _markets.length) revert UnknownMarket(market);
-        if (venue >= _venues.length) revert UnknownVenue(venue);
+        if (market >= _marketCount) revert UnknownMarket(market);
+        if (venue >= _venueCount) revert UnknownVenue(venue);
         int256 held = _backstop[_slot(market, venue)].size;
         if (size == 0 || size > SignedMath.abs(held)) {
             revert BackstopTooSmall(market, venue, size, SignedMath.abs(held));
         }
-        if (deadline <= block.timestamp) revert OrderExpired(_orders.length, deadline);
+        uint256 orderId = _orderCount;
+        if (deadline <= block.timestamp) revert OrderExpired(orderId, deadline);
         bool buying = held < 0;
         _requireWithinBand(market, buying, limitPrice);
         int256 signedSize = buying ? size.toInt256() : -size.toInt256();
-        uint256 orderId = _orders.length;
         // The module's own order, born done: it only carries the direction and limit its child's fills are checked
         // against. The child is born Cancelled, so each fill of it books to the backstop book (see `_reportFill`).
-        _orders.push(
-            ITradingModule.Order({
+        childId = _childCount;
+        _orderCount = (orderId + 1).toUint40();
+        _childCount = (childId + 1).toUint40();
+        _orders[orderId] =
+        (ITradingModule.Order({
                 account: address(this),
                 market: market,
                 reduceOnly: true,
@@ -192,11 +194,9 @@ contract AsyncOrderModule is TradingBase {
                 limitPrice: limitPrice.toUint128(),
                 operator: address(0),
                 epoch: 0
-            })
-        );
-        childId = _children.length;
-        _children.push(
-            ITradingModule.ChildOrder({
+            }));
+        _children[childId] =
+        (ITradingModule.ChildOrder({
                 size: size.toUint96(),
                 filled: 0,
                 orderId: orderId.toUint40(),
@@ -205,8 +205,7 @@ contract AsyncOrderModule is TradingBase {
                 limitPrice: limitPrice.toUint128(),
                 reservation: 0,
                 deadline: deadline.toUint32()
-            })
-        );
+            }));
         emit BackstopUnwindCommitted(childId, market, venue, signedSize, limitPrice, deadline);
     }
 
@@ -236,8 +235,10 @@ contract AsyncOrderModule is TradingBase {
         if (reserved != 0) _vault.settle(account, 0, true);
     }
 
-    /// @dev Checks child `i` of order `orderId` against the order and stores it; returns its reservation.
-    function _pushChild(
+    /// @dev Checks child `i` of order `orderId` against the order and stores it as child `id`; returns its
+    ///      reservation.
+    function _storeChild(
+        uint256 id,
         uint256 orderId,
         uint256 i,
         ITradingModule.Order memory ord,
@@ -255,18 +256,16 @@ contract AsyncOrderModule is TradingBase {
         r = Math.mulDiv(
             c.size, Math.max(c.limitPrice, mark) * marginBps, WAD * BPS * _baseUnit, Math.Rounding.Ceil
         );
-        // `_children.push(ChildOrder(size, 0, orderId, venue, Open, limitPrice, r, deadline))`, written as its
-        // two packed slots at once (the compiler writes a pushed struct member by member).
+        // `_children[id] = ChildOrder(size, 0, orderId, venue, Open, limitPrice, r, deadline)`, written as its
+        // two packed slots at once (the compiler writes a stored struct member by member).
         uint256 word0 = uint256(c.size.toUint96()) | uint256(orderId.toUint40()) << 192 | uint256(c.venue)
             << 232 | uint256(uint8(ITradingModule.ChildStatus.Open)) << 240;
         uint256 word1 = uint256(c.limitPrice.toUint128()) | uint256(r.toUint96()) << 128
             | uint256(c.deadline.toUint32()) << 224;
-        uint256 id = _children.length;
         assembly ("memory-safe") {
-            let lengthSlot := _children.slot
-            sstore(lengthSlot, add(id, 1))
-            mstore(0, lengthSlot)
-            let element := add(keccak256(0, 32), mul(id, 2))
+            mstore(0, id)
+            mstore(32, _children.slot)
+            let element := keccak256(0, 64)
             sstore(element, word0)
             sstore(add(element, 1), word1)
         }
@@ -275,9 +274,9 @@ contract AsyncOrderModule is TradingBase {
 
     /// @dev Books one fill after checking its bounds (the fill id is known unused).
     function _reportFill(ITradingModule.FillReport memory r) internal {
-        if (r.childId >= _children.length) revert AsyncOrderUnknownChild(r.childId);
         ITradingModule.ChildOrder storage cs = _children[r.childId];
         ITradingModule.ChildOrder memory c = cs;
+        if (c.status == ITradingModule.ChildStatus.None) revert AsyncOrderUnknownChild(r.childId);
         uint256 filledAfter = c.filled + r.size;
         if (r.size == 0 || filledAfter > c.size) revert AsyncOrderOverfill(r.childId, filledAfter, c.size);
         ITradingModule.Order storage o = _orders[c.orderId];
@@ -364,9 +363,9 @@ contract AsyncOrderModule is TradingBase {
         internal
         returns (uint256 orderId, uint256 released, bool live)
     {
-        if (childId >= _children.length) revert AsyncOrderUnknownChild(childId);
         ITradingModule.ChildOrder storage cs = _children[childId];
         ITradingModule.ChildOrder memory c = cs;
+        if (c.status == ITradingModule.ChildStatus.None) revert AsyncOrderUnknownChild(childId);
         if (c.status != ITradingModule.ChildStatus.Open) revert AsyncOrderChildNotOpen(childId);
         orderId = c.orderId;
         address account = _orders[orderId].account;
@@ -397,8 +396,8 @@ contract AsyncOrderModule is TradingBase {
             if (sibling.orderId != orderId) break;
             if (sibling.status == ITradingModule.ChildStatus.Open) return;
         }
-        uint256 count = _children.length;
-        for (uint256 j = childId + 1; j < count && j - childId < _MAX_VENUES; ++j) {
+        // An id past the last child reads as an empty child (status None): it ends the scan or is skipped.
+        for (uint256 j = childId + 1; j - childId < _MAX_VENUES; ++j) {
             ITradingModule.ChildOrder storage sibling = _children[j];
             if (sibling.orderId != orderId) break;
             if (sibling.status == ITradingModule.ChildStatus.Open) return;

@@ -72,24 +72,38 @@ abstract contract TradingBase is
     /// @dev USD WAD per base unit: 10^(18 - base decimals).
     uint256 internal immutable _baseUnit;
 
+    // Markets, venues, orders and child orders have ids from 0 up to their counts below. They live in fixed
+    // arrays and mappings rather than dynamic arrays, and the four counts share one slot: an entry point reads
+    // one word to check or add ids instead of one array length each, and an id stored on chain (a child's order,
+    // an order's market, a child's venue) is read without a bounds check.
     // slither-disable-next-line uninitialized-state (listed by TradingModule; the module runs on its storage)
-    ITradingModule.PerpMarket[] internal _markets;
+    ITradingModule.PerpMarket[_MAX_MARKETS] internal _markets;
     // slither-disable-next-line uninitialized-state (added by TradingModule; the module runs on its storage)
-    IVenueAdapter[] internal _venues;
+    IVenueAdapter[_MAX_VENUES] internal _venues;
     // slither-disable-next-line uninitialized-state (submitted in TradingModule; the module runs on its storage)
-    ITradingModule.Order[] internal _orders;
+    mapping(uint256 orderId => ITradingModule.Order) internal _orders;
     mapping(address account => mapping(uint256 slot => ITradingModule.Position)) internal _positions;
     mapping(address account => Trader) internal _traders;
     mapping(uint256 slot => VenueBook) internal _books;
     mapping(uint256 slot => ITradingModule.Position) internal _backstop;
 
     // ---- asynchronous orders (v2)
-    /// @dev Every child order ever committed; a child's id is its index.
+    /// @dev Every child order ever committed, by id.
     // slither-disable-next-line uninitialized-state (written by AsyncOrderModule, which runs on this storage by delegatecall)
-    ITradingModule.ChildOrder[] internal _children;
+    mapping(uint256 childId => ITradingModule.ChildOrder) internal _children;
     /// @dev Venue fill ids already booked: each is booked once, ever.
     // slither-disable-next-line uninitialized-state (written by AsyncOrderModule, which runs on this storage by delegatecall)
     mapping(bytes32 venueFillId => bool) internal _fillIdUsed;
+
+    // ---- the counts, in one slot
+    // slither-disable-next-line uninitialized-state (listed by TradingModule; the module runs on its storage)
+    uint8 internal _marketCount;
+    // slither-disable-next-line uninitialized-state (added by TradingModule; the module runs on its storage)
+    uint8 internal _venueCount;
+    // slither-disable-next-line uninitialized-state (written by both; the module runs on this storage by delegatecall)
+    uint40 internal _orderCount;
+    // slither-disable-next-line uninitialized-state (written by AsyncOrderModule, which runs on this storage by delegatecall)
+    uint40 internal _childCount;
 
     constructor(IPrimeVault vault_) {
         _vault = vault_;
@@ -152,7 +166,7 @@ abstract contract TradingBase is
     }
 
     function _venue(uint8 venue) internal view returns (IVenueAdapter) {
-        if (venue >= _venues.length) revert UnknownVenue(venue);
+        if (venue >= _venueCount) revert UnknownVenue(venue);
         return _venues[venue];
     }
 

@@ -14,7 +14,7 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.logs import DISCARD
-from web3.types import BlockIdentifier, TxReceipt
+from web3.types import BlockIdentifier, TxParams, TxReceipt
 
 from keeper.chain.deployment import Deployment
 from keeper.chain.revert import DecodedError
@@ -31,6 +31,12 @@ from keeper.routing import route
 log = logging.getLogger("primevault.trading")
 WAD = Decimal(10) ** 18
 STATUSES = ("none", "open", "executed", "cancelled", "routed")
+BATCH_BASE_GAS = 50_000
+"""`executeOrders`' own gas around its orders: the transaction, the pause check, the loop."""
+PER_ORDER_GAS = 10_000
+"""Each order's part of the batch beyond its own execution: the try/catch, a cancellation's event."""
+FAILING_ORDER_GAS = 60_000
+"""An order that would fail: what its revert and cancellation cost at most."""
 CHILD_STATUSES = ("none", "open", "filled", "rejected", "expired", "cancelled")
 
 
@@ -390,8 +396,26 @@ class TradingClient(AccessControlledClient):
             splits[order_id] = tuple((self._venue_names[i], part) for i, part in parts)
         if not executions:
             return []
-        receipt = self.send("execute orders", self.contract.functions.executeOrders(executions))
+        fn = self.contract.functions.executeOrders(executions)
+        receipt = self.send("execute orders", fn, gas=self._execution_gas(executions))
         return self._outcomes(receipt, splits)
+
+    def _execution_gas(self, executions: Sequence[tuple[int, list[int], list[int]]]) -> int:
+        """The gas `executeOrders` needs for every order in it to run. Each order runs in a call the module makes to
+        itself inside a try/catch, which passes on at most 63/64 of the gas left (EIP-150); an estimate of the whole
+        batch can therefore settle on a limit at which an order runs out of gas, is caught and cancelled, and the
+        batch still succeeds. So each order is estimated alone, called from the module itself (the only caller
+        `executeOrder` accepts), and the batch is given the sum."""
+        total = BATCH_BASE_GAS
+        for execution in executions:
+            data = self.contract.encode_abi("executeOrder", args=[execution])
+            call: TxParams = {"from": self.contract.address, "to": self.contract.address, "data": data}
+            try:
+                alone = self.w3.eth.estimate_gas(call)
+            except (ContractLogicError, Web3RPCError):
+                alone = FAILING_ORDER_GAS
+            total += alone * 64 // 63 + PER_ORDER_GAS
+        return total
 
     # ------------------------------------------------------------------ helpers
 

@@ -97,6 +97,38 @@ contract CommitSplitTest is AsyncOrderFixture {
         assertEq(open, 1);
     }
 
+    /// @dev Orders and children live in mappings: an id not issued yet reads as empty and is refused by name,
+    ///      the next one to be issued included.
+    function test_idsNotYetIssuedAreRefused() public {
+        uint256 next = trading.orderCount();
+        ITradingModule.ChildSpec[] memory specs = new ITradingModule.ChildSpec[](1);
+        specs[0] = _spec(DYDX, 1e18, 61_000e18);
+        vm.prank(keeper);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.OrderNotOpen.selector, next));
+        trading.commitSplit(next, specs);
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.OrderNotOpen.selector, next));
+        trading.cancelOrder(next);
+        assertEq(uint8(trading.order(next).status), uint8(ITradingModule.OrderStatus.None));
+
+        uint256 nextChild = trading.childOrderCount();
+        vm.prank(keeper);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.AsyncOrderUnknownChild.selector, nextChild));
+        trading.reportFill(nextChild, keccak256("fill"), 60_000e18, 1e18, 0);
+        vm.prank(keeper);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.AsyncOrderUnknownChild.selector, nextChild));
+        trading.rejectChild(nextChild, "");
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.AsyncOrderUnknownChild.selector, nextChild));
+        trading.expireChild(nextChild);
+
+        // Issuing them moves the counts by one each.
+        uint256 id = _submit(alice, alice, BTC_MARKET, 1e18, 61_000e18);
+        assertEq(id, next);
+        assertEq(_commitOne(id, DYDX, 1e18, 61_000e18), nextChild);
+        assertEq(trading.orderCount(), next + 1);
+        assertEq(trading.childOrderCount(), nextChild + 1);
+    }
+
     function test_aRoutedOrderCannotBeCancelledOrRoutedAgain() public {
         uint256 id = _submit(alice, alice, BTC_MARKET, 1e18, 61_000e18);
         _commitOne(id, DYDX, 1e18, 61_000e18);
