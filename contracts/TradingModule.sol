@@ -124,18 +124,17 @@ contract TradingModule is ITradingModule, TradingBase {
         orderId = _orderCount;
         if (deadline <= block.timestamp) revert OrderExpired(orderId, deadline);
         _orderCount = (orderId + 1).toUint40();
-        _orders[orderId] =
-        (Order({
-                account: account,
-                market: market,
-                reduceOnly: reduceOnly,
-                status: OrderStatus.Open,
-                deadline: deadline.toUint64(),
-                size: size.toInt128(),
-                limitPrice: limitPrice.toUint128(),
-                operator: byOwner ? address(0) : msg.sender,
-                epoch: _traders[account].orderEpoch
-            }));
+        _orders[orderId] = Order({
+            account: account,
+            market: market,
+            reduceOnly: reduceOnly,
+            status: OrderStatus.Open,
+            deadline: deadline.toUint64(),
+            size: size.toInt128(),
+            limitPrice: limitPrice.toUint128(),
+            operator: byOwner ? address(0) : msg.sender,
+            epoch: _traders[account].orderEpoch
+        });
         emit OrderSubmitted(orderId, account, market, size, limitPrice, deadline, reduceOnly);
     }
 

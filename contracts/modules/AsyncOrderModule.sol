@@ -183,29 +183,27 @@ contract AsyncOrderModule is TradingBase {
         childId = _childCount;
         _orderCount = (orderId + 1).toUint40();
         _childCount = (childId + 1).toUint40();
-        _orders[orderId] =
-        (ITradingModule.Order({
-                account: address(this),
-                market: market,
-                reduceOnly: true,
-                status: ITradingModule.OrderStatus.Executed,
-                deadline: deadline.toUint64(),
-                size: signedSize.toInt128(),
-                limitPrice: limitPrice.toUint128(),
-                operator: address(0),
-                epoch: 0
-            }));
-        _children[childId] =
-        (ITradingModule.ChildOrder({
-                size: size.toUint96(),
-                filled: 0,
-                orderId: orderId.toUint40(),
-                venue: venue,
-                status: ITradingModule.ChildStatus.Cancelled,
-                limitPrice: limitPrice.toUint128(),
-                reservation: 0,
-                deadline: deadline.toUint32()
-            }));
+        _orders[orderId] = ITradingModule.Order({
+            account: address(this),
+            market: market,
+            reduceOnly: true,
+            status: ITradingModule.OrderStatus.Executed,
+            deadline: deadline.toUint64(),
+            size: signedSize.toInt128(),
+            limitPrice: limitPrice.toUint128(),
+            operator: address(0),
+            epoch: 0
+        });
+        _children[childId] = ITradingModule.ChildOrder({
+            size: size.toUint96(),
+            filled: 0,
+            orderId: orderId.toUint40(),
+            venue: venue,
+            status: ITradingModule.ChildStatus.Cancelled,
+            limitPrice: limitPrice.toUint128(),
+            reservation: 0,
+            deadline: deadline.toUint32()
+        });
         emit BackstopUnwindCommitted(childId, market, venue, signedSize, limitPrice, deadline);
     }
 
