@@ -746,5 +746,10 @@ def plain(value: Decimal) -> str:
     return "0" if value == 0 else format(value.normalize(), "f")
 
 
+def iso(moment: datetime) -> str:
+    """A UTC moment as the indexer writes its times: ISO 8601 to the millisecond, with ``Z``."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(datetime.now(UTC))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -35,6 +35,7 @@ from keeper.devnet.dydx.chain import (
     MarketConfig,
     PerpPosition,
     SubaccountState,
+    iso,
     plain,
 )
 
@@ -55,7 +56,7 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
     @routes.get("/v4/time")
     async def now(request: web.Request) -> web.Response:
         moment = datetime.now(UTC)
-        return web.json_response({"iso": _iso(moment), "epoch": moment.timestamp()})
+        return web.json_response({"iso": iso(moment), "epoch": moment.timestamp()})
 
     @routes.get("/v4/perpetualMarkets")
     async def markets(request: web.Request) -> web.Response:
@@ -69,22 +70,9 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
     async def fills(request: web.Request) -> web.Response:
         query = request.query
         address, number = _subaccount_query(query)
-        if ("market" in query) != ("marketType" in query):
-            raise _bad_request("market must be provided if marketType is provided and vice-versa")
-        limit = _limit(query)
+        _check_market_pair(query)
         before = _int(query, "createdBeforeOrAtHeight", 0)
-        with chain.lock:
-            visible = [
-                fill
-                for fill in chain.fills
-                if fill["_owner"] == address
-                and fill["subaccountNumber"] == number
-                and int(str(fill["createdAtHeight"])) <= min(chain.height, before or chain.height)
-                and query.get("market") in (None, fill["market"])
-            ]
-        newest = sorted(visible, key=lambda fill: -int(str(fill["createdAtHeight"])))[:limit]
-        rows = [_public(fill) for fill in newest]
-        return web.json_response({"fills": rows, "pageSize": limit, "totalResults": len(visible), "offset": 0})
+        return web.json_response(fills_json(chain, address, (number,), _limit(query), before, query.get("market")))
 
     @routes.get("/v4/trades/perpetualMarket/{ticker}")
     async def trades(request: web.Request) -> web.Response:
@@ -94,23 +82,8 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
 
     @routes.get("/v4/orders")
     async def orders(request: web.Request) -> web.Response:
-        query = request.query
-        address, number = _subaccount_query(query)
-        statuses = _list(query, "status")
-        limit = _limit(query)
-        gtb_at_most = _int(query, "goodTilBlockBeforeOrAt", 0)
-        gtb_above = _int(query, "goodTilBlockAfter", 0)
-        chosen = [
-            record
-            for record in orders_json(chain, address, number)
-            if query.get("ticker") in (None, record["ticker"])
-            and query.get("side") in (None, record["side"])
-            and query.get("type") in (None, record["type"])
-            and (not statuses or record["status"] in statuses)
-            and (not gtb_at_most or int(str(record["goodTilBlock"])) <= gtb_at_most)
-            and int(str(record["goodTilBlock"])) > gtb_above
-        ]
-        return web.json_response(chosen[:limit])
+        address, number = _subaccount_query(request.query)
+        return web.json_response(_chosen_orders(_orders(chain, address, (number,)), request.query))
 
     @routes.get("/v4/orders/{order_id}")
     async def order(request: web.Request) -> web.Response:
@@ -123,17 +96,8 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
     @routes.get("/v4/transfers")
     async def transfers(request: web.Request) -> web.Response:
         address, number = _subaccount_query(request.query)
-        limit = _limit(request.query)
-        before = _int(request.query, "createdBeforeOrAtHeight", 0)
-        with chain.lock:
-            visible = [
-                transfer
-                for transfer in chain.transfers
-                if _involves(transfer, address, number)
-                and int(str(transfer["createdAtHeight"])) <= min(chain.height, before or chain.height)
-            ]
-        newest = sorted(visible, key=lambda transfer: -int(str(transfer["createdAtHeight"])))[:limit]
-        return web.json_response({"transfers": newest, "pageSize": limit, "totalResults": len(visible), "offset": 0})
+        visible = _transfers(chain, address, (number,), _int(request.query, "createdBeforeOrAtHeight", 0))
+        return web.json_response(_page("transfers", visible, _limit(request.query)))
 
     @routes.get("/v1/messages/{domain}/{tx_hash}")
     async def messages(request: web.Request) -> web.Response:
@@ -170,80 +134,27 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
 
     @routes.get("/v4/perpetualPositions")
     async def perpetual_positions(request: web.Request) -> web.Response:
-        query = request.query
-        address, number = _subaccount_query(query)
-        statuses = _list(query, "status")
-        limit = _limit(query)
-        before = _int(query, "createdBeforeOrAtHeight", 0)
-        with chain.lock:
-            rows: list[dict[str, Any]] = []
-            account = chain.subaccounts.get((address, number))
-            if account is not None and (not statuses or "OPEN" in statuses):
-                rows += [_position(chain.market(c), p, number) for c, p in account.positions.items()]
-            if not statuses or "CLOSED" in statuses:
-                rows += [
-                    _closed_position(chain.market(closed.clob_pair_id), closed)
-                    for closed in chain.closed_positions
-                    if (closed.owner, closed.number) == (address, number) and closed.closed_at_height <= chain.height
-                ]
-        visible = [r for r in rows if not before or int(r["createdAtHeight"]) <= before]
-        newest = sorted(visible, key=lambda row: -int(row["createdAtHeight"]))[:limit]
-        return web.json_response({"positions": newest})
+        address, number = _subaccount_query(request.query)
+        return web.json_response({"positions": _perpetual_positions(chain, address, (number,), request.query)})
 
     @routes.get("/v4/assetPositions")
     async def asset_positions(request: web.Request) -> web.Response:
         address, number = _subaccount_query(request.query)
-        with chain.lock:
-            account = chain.subaccounts.get((address, number))
-            rows = [] if account is None else list(subaccount_json(chain, account)["assetPositions"].values())
-        return web.json_response({"positions": rows})
+        return web.json_response({"positions": _asset_positions(chain, address, (number,))})
 
     @routes.get("/v4/fundingPayments")
     async def funding_payments(request: web.Request) -> web.Response:
         query = request.query
         address, number = _subaccount_query(query)
-        limit = _limit(query)
-        page = _int(query, "page", 1)
-        with chain.lock:
-            paid = [
-                payment
-                for payment in chain.funding_payments
-                if payment["_owner"] == address
-                and payment["subaccountNumber"] == str(number)
-                and query.get("ticker") in (None, payment["ticker"])
-                and str(payment["createdAt"]) >= query.get("afterOrAt", "")
-            ]
-        newest = [_public(payment) for payment in reversed(paid)]
-        start = (max(page, 1) - 1) * limit
-        return web.json_response(
-            {
-                "fundingPayments": newest[start : start + limit],
-                "pageSize": limit,
-                "totalResults": len(paid),
-                "offset": start,
-            }
-        )
+        return web.json_response(_funding_payments(chain, address, (number,), query, query.get("ticker")))
 
     @routes.get("/v4/historical-pnl")
     async def historical_pnl(request: web.Request) -> web.Response:
         address, number = _subaccount_query(request.query)
         with chain.lock:
-            account = chain.subaccounts.get((address, number))
-            if account is None:
-                return web.json_response({"historicalPnl": []})
-            equity = chain.equity(account)
-            net_transfers = sum(
-                (_signed_transfer(transfer, address, number) for transfer in chain.transfers), Decimal(0)
-            )
-            tick = {
-                "equity": plain(equity),
-                "totalPnl": plain(equity - net_transfers),
-                "netTransfers": plain(net_transfers),
-                "createdAt": chain.block_times[chain.height],
-                "blockHeight": str(chain.height),
-                "blockTime": chain.block_times[chain.height],
-            }
-        return web.json_response({"historicalPnl": [tick]})
+            accounts = _accounts(chain, address, (number,))
+            ticks = [_pnl_tick(chain, address, (number,), accounts)] if accounts else []
+        return web.json_response({"historicalPnl": ticks})
 
     @routes.get("/v4/historicalFunding/{ticker}")
     async def funding(request: web.Request) -> web.Response:
@@ -292,14 +203,153 @@ def trades_json(chain: Chain, market: MarketConfig, before: int = 0) -> list[dic
 
 def orders_json(chain: Chain, address: str, number: int) -> list[dict[str, Any]]:
     """``/v4/orders``' rows of one subaccount seen by the latest block, the latest updated first."""
-    subaccount_id = str(uuid.uuid5(INDEXER_NAMESPACE, f"{address}-{number}"))
+    return _orders(chain, address, (number,))
+
+
+def fills_json(
+    chain: Chain, address: str, numbers: Container[int], limit: int, before: int = 0, market: str | None = None
+) -> dict[str, Any]:
+    """``/v4/fills``' page: the fills of `address`'s subaccounts `numbers` seen by the latest block (or by block
+    `before`), on `market` if given, newest first."""
     with chain.lock:
+        visible = [
+            fill
+            for fill in chain.fills
+            if fill["_owner"] == address
+            and fill["subaccountNumber"] in numbers
+            and int(str(fill["createdAtHeight"])) <= min(chain.height, before or chain.height)
+            and market in (None, fill["market"])
+        ]
+    newest = sorted(visible, key=lambda fill: -int(str(fill["createdAtHeight"])))
+    return _page("fills", [_public(fill) for fill in newest], limit)
+
+
+def _orders(chain: Chain, address: str, numbers: Container[int]) -> list[dict[str, Any]]:
+    """The orders of `address`'s subaccounts `numbers` seen by the latest block, the latest updated first."""
+    with chain.lock:
+        ids = {_subaccount_uuid(owner, n) for owner, n in chain.subaccounts if owner == address and n in numbers}
         chosen = [
             _public(record)
             for record in chain.orders.values()
-            if record["subaccountId"] == subaccount_id and int(str(record["createdAtHeight"])) <= chain.height
+            if record["subaccountId"] in ids and int(str(record["createdAtHeight"])) <= chain.height
         ]
     return sorted(chosen, key=lambda record: -int(str(record["updatedAtHeight"])))
+
+
+def _chosen_orders(rows: list[dict[str, Any]], query: Any) -> list[dict[str, Any]]:
+    """The orders ``/v4/orders``' filters keep (ticker, side, type, statuses, goodTilBlock bounds), up to its
+    limit."""
+    statuses = _list(query, "status")
+    gtb_at_most = _int(query, "goodTilBlockBeforeOrAt", 0)
+    gtb_above = _int(query, "goodTilBlockAfter", 0)
+    chosen = [
+        record
+        for record in rows
+        if query.get("ticker") in (None, record["ticker"])
+        and query.get("side") in (None, record["side"])
+        and query.get("type") in (None, record["type"])
+        and (not statuses or record["status"] in statuses)
+        and (not gtb_at_most or int(str(record["goodTilBlock"])) <= gtb_at_most)
+        and int(str(record["goodTilBlock"])) > gtb_above
+    ]
+    return chosen[: _limit(query)]
+
+
+def _transfers(chain: Chain, address: str, numbers: Container[int], before: int) -> list[dict[str, Any]]:
+    """The transfers into or out of `address`'s subaccounts `numbers` seen by the latest block (or by block
+    `before`), newest first."""
+    with chain.lock:
+        visible = [
+            transfer
+            for transfer in chain.transfers
+            if _involves(transfer, address, numbers)
+            and int(str(transfer["createdAtHeight"])) <= min(chain.height, before or chain.height)
+        ]
+    return sorted(visible, key=lambda transfer: -int(str(transfer["createdAtHeight"])))
+
+
+def _perpetual_positions(chain: Chain, address: str, numbers: Container[int], query: Any) -> list[dict[str, Any]]:
+    """``/v4/perpetualPositions``' rows: the open and closed positions of `address`'s subaccounts `numbers`, with
+    its status and height filters, newest first, up to its limit."""
+    statuses = _list(query, "status")
+    before = _int(query, "createdBeforeOrAtHeight", 0)
+    with chain.lock:
+        rows: list[dict[str, Any]] = []
+        if not statuses or "OPEN" in statuses:
+            rows += [
+                _position(chain.market(clob), position, account.number)
+                for account in _accounts(chain, address, numbers)
+                for clob, position in account.positions.items()
+            ]
+        if not statuses or "CLOSED" in statuses:
+            rows += [
+                _closed_position(chain.market(closed.clob_pair_id), closed)
+                for closed in chain.closed_positions
+                if closed.owner == address and closed.number in numbers and closed.closed_at_height <= chain.height
+            ]
+    visible = [r for r in rows if not before or int(r["createdAtHeight"]) <= before]
+    return sorted(visible, key=lambda row: -int(row["createdAtHeight"]))[: _limit(query)]
+
+
+def _asset_positions(chain: Chain, address: str, numbers: Container[int]) -> list[dict[str, Any]]:
+    """``/v4/assetPositions``' rows: the USDC position of each of `address`'s subaccounts `numbers`."""
+    with chain.lock:
+        return [
+            row
+            for account in _accounts(chain, address, numbers)
+            for row in subaccount_json(chain, account)["assetPositions"].values()
+        ]
+
+
+def _funding_payments(
+    chain: Chain, address: str, numbers: Container[int], query: Any, ticker: str | None
+) -> dict[str, Any]:
+    """``/v4/fundingPayments``' page: the payments of `address`'s subaccounts `numbers` (on `ticker` if given) from
+    ``afterOrAt`` on, newest first, the ``page``-th ``limit`` of them."""
+    limit = _limit(query)
+    with chain.lock:
+        paid = [
+            payment
+            for payment in chain.funding_payments
+            if payment["_owner"] == address
+            and int(str(payment["subaccountNumber"])) in numbers
+            and ticker in (None, payment["ticker"])
+            and str(payment["createdAt"]) >= query.get("afterOrAt", "")
+        ]
+    newest = [_public(payment) for payment in reversed(paid)]
+    start = (max(_int(query, "page", 1), 1) - 1) * limit
+    return {
+        "fundingPayments": newest[start : start + limit],
+        "pageSize": limit,
+        "totalResults": len(paid),
+        "offset": start,
+    }
+
+
+def _pnl_tick(chain: Chain, address: str, numbers: Container[int], accounts: list[SubaccountState]) -> dict[str, str]:
+    """The PnL tick of `accounts` (`address`'s subaccounts `numbers`) as of the latest block: their equity, what
+    transfers brought in net, and the difference."""
+    equity = sum((chain.equity(account) for account in accounts), Decimal(0))
+    net_transfers = sum((_signed_transfer(transfer, address, numbers) for transfer in chain.transfers), Decimal(0))
+    return {
+        "equity": plain(equity),
+        "totalPnl": plain(equity - net_transfers),
+        "netTransfers": plain(net_transfers),
+        "createdAt": chain.block_times[chain.height],
+        "blockHeight": str(chain.height),
+        "blockTime": chain.block_times[chain.height],
+    }
+
+
+def _accounts(chain: Chain, address: str, numbers: Container[int]) -> list[SubaccountState]:
+    """`address`'s subaccounts among `numbers`, by number (the caller holds the lock)."""
+    owned = (account for (owner, n), account in chain.subaccounts.items() if owner == address and n in numbers)
+    return sorted(owned, key=lambda account: account.number)
+
+
+def _page(name: str, rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    """A paginated answer's first page: `limit` of `rows` under `name`, with the count of them all."""
+    return {name: rows[:limit], "pageSize": limit, "totalResults": len(rows), "offset": 0}
 
 
 def _market(market: MarketConfig) -> dict[str, Any]:
@@ -398,12 +448,11 @@ def _closed_position(market: MarketConfig, closed: ClosedPosition) -> dict[str, 
     return row
 
 
-def _signed_transfer(transfer: dict[str, Any], address: str, number: int) -> Decimal:
-    """What the transfer moved into the subaccount (negative: out of it)."""
-    size = Decimal(str(transfer["size"]))
-    into = transfer["recipient"].get("address") == address and transfer["recipient"].get("subaccountNumber") == number
-    out = transfer["sender"].get("address") == address and transfer["sender"].get("subaccountNumber") == number
-    return size * (int(into) - int(out))
+def _signed_transfer(transfer: dict[str, Any], address: str, numbers: Container[int]) -> Decimal:
+    """What the transfer moved into the subaccounts (negative: out of them)."""
+    into = _holds(transfer["recipient"], address, numbers)
+    out = _holds(transfer["sender"], address, numbers)
+    return Decimal(str(transfer["size"])) * (int(into) - int(out))
 
 
 def _public(record: Mapping[str, object]) -> dict[str, object]:
@@ -416,16 +465,26 @@ def _list(query: Any, name: str) -> set[str]:
     return {part for value in query.getall(name, []) for part in str(value).split(",") if part}
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _involves(transfer: dict[str, Any], address: str, numbers: Container[int]) -> bool:
+    """Whether one of the subaccounts sent or received the transfer."""
+    return _holds(transfer["sender"], address, numbers) or _holds(transfer["recipient"], address, numbers)
 
 
-def _involves(transfer: dict[str, Any], address: str, number: int) -> bool:
-    """Whether the subaccount sent or received the transfer."""
-    return any(
-        transfer[side].get("address") == address and transfer[side].get("subaccountNumber") == number
-        for side in ("sender", "recipient")
-    )
+def _holds(party: dict[str, Any], address: str, numbers: Container[int]) -> bool:
+    """Whether a transfer's sender or recipient is one of `address`'s subaccounts `numbers` (not a wallet)."""
+    number = party.get("subaccountNumber")
+    return party.get("address") == address and isinstance(number, int) and number in numbers
+
+
+def _subaccount_uuid(address: str, number: int) -> str:
+    """The indexer's subaccount id (v4-chain's SubaccountTable.uuid)."""
+    return str(uuid.uuid5(INDEXER_NAMESPACE, f"{address}-{number}"))
+
+
+def _check_market_pair(query: Any) -> None:
+    """The fills endpoints take ``market`` and ``marketType`` together or not at all."""
+    if ("market" in query) != ("marketType" in query):
+        raise _bad_request("market must be provided if marketType is provided and vice-versa")
 
 
 def _known(chain: Chain, ticker: str) -> MarketConfig:
