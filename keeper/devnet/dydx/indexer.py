@@ -41,11 +41,16 @@ from keeper.devnet.dydx.chain import (
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+MAX_PARENT_SUBACCOUNTS = 128
+CHILD_SUBACCOUNT_MULTIPLIER = 1000
+"""A parent subaccount N (0..127) stands for its children N, N + 128, ... below 128 x 1000 (v4-chain's postgres
+constants): isolated positions live in the children, cross-margined ones in N itself."""
 
 
 def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Application:
     """The indexer's routes over `chain`; with `attester_key`, the attestation route too."""
     app = web.Application()
+    app.add_routes(_parent_routes(chain))  # before /v4/orders/{orderId}, which would take parentSubaccountNumber
     routes = web.RouteTableDef()
 
     @routes.get("/v4/height")
@@ -166,6 +171,80 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
 
     app.add_routes(routes)
     return app
+
+
+def _parent_routes(chain: Chain) -> web.RouteTableDef:
+    """The parent-subaccount variants of the subaccount reads: each aggregates the parent's children that exist,
+    its rows keeping the child's ``subaccountNumber`` (transfers name parents instead)."""
+    routes = web.RouteTableDef()
+
+    @routes.get("/v4/addresses/{address}/parentSubaccountNumber/{parentSubaccountNumber}")
+    async def parent_subaccount(request: web.Request) -> web.Response:
+        address, parent = _parent_query(request.match_info)
+        with chain.lock:
+            children = _accounts(chain, address, _children(parent))
+            if not children:
+                raise _not_found(f"No subaccounts found for address {address} and parentSubaccountNumber {parent}")
+            answer = {
+                "address": address,
+                "parentSubaccountNumber": parent,
+                "equity": plain(sum((chain.equity(child) for child in children), Decimal(0))),
+                "freeCollateral": plain(sum((chain.free_collateral(child) for child in children), Decimal(0))),
+                "childSubaccounts": [subaccount_json(chain, child) for child in children],
+            }
+        return web.json_response({"subaccount": answer})
+
+    @routes.get("/v4/perpetualPositions/parentSubaccountNumber")
+    async def parent_perpetual_positions(request: web.Request) -> web.Response:
+        address, parent = _parent_query(request.query)
+        return web.json_response({"positions": _perpetual_positions(chain, address, _children(parent), request.query)})
+
+    @routes.get("/v4/assetPositions/parentSubaccountNumber")
+    async def parent_asset_positions(request: web.Request) -> web.Response:
+        address, parent = _parent_query(request.query)
+        return web.json_response({"positions": _asset_positions(chain, address, _children(parent))})
+
+    @routes.get("/v4/orders/parentSubaccountNumber")
+    async def parent_orders(request: web.Request) -> web.Response:
+        address, parent = _parent_query(request.query)
+        return web.json_response(_chosen_orders(_orders(chain, address, _children(parent)), request.query))
+
+    @routes.get("/v4/fills/parentSubaccountNumber")
+    async def parent_fills(request: web.Request) -> web.Response:
+        """As the real one (comlink's FillsController.getFillsForParentSubaccount), it checks ``market`` with
+        ``marketType`` but filters by neither, nor by height."""
+        address, parent = _parent_query(request.query)
+        _check_market_pair(request.query)
+        return web.json_response(fills_json(chain, address, _children(parent), _limit(request.query)))
+
+    @routes.get("/v4/transfers/parentSubaccountNumber")
+    async def parent_transfers(request: web.Request) -> web.Response:
+        address, parent = _parent_query(request.query)
+        with chain.lock:
+            if not _accounts(chain, address, _children(parent)):
+                raise _not_found(f"No subaccount found with address {address} and parentSubaccountNumber {parent}")
+        visible = _transfers(chain, address, _children(parent), _int(request.query, "createdBeforeOrAtHeight", 0))
+        rows = [_parent_transfer(transfer) for transfer in visible]
+        return web.json_response(_page("transfers", rows, _limit(request.query)))
+
+    @routes.get("/v4/fundingPayments/parentSubaccount")
+    async def parent_funding_payments(request: web.Request) -> web.Response:
+        """As the real one, it does not filter by ``ticker``."""
+        address, parent = _parent_query(request.query)
+        return web.json_response(_funding_payments(chain, address, _children(parent), request.query, None))
+
+    @routes.get("/v4/historical-pnl/parentSubaccountNumber")
+    async def parent_historical_pnl(request: web.Request) -> web.Response:
+        address, parent = _parent_query(request.query)
+        children = _children(parent)
+        with chain.lock:
+            accounts = _accounts(chain, address, children)
+            if not accounts:
+                raise _not_found(f"No subaccounts found with address {address} and parentSubaccountNumber {parent}")
+            tick = _pnl_tick(chain, address, children, accounts)
+        return web.json_response({"historicalPnl": [tick]})
+
+    return routes
 
 
 def markets_json(chain: Chain, ticker: str | None = None) -> dict[str, Any]:
@@ -474,6 +553,34 @@ def _holds(party: dict[str, Any], address: str, numbers: Container[int]) -> bool
     """Whether a transfer's sender or recipient is one of `address`'s subaccounts `numbers` (not a wallet)."""
     number = party.get("subaccountNumber")
     return party.get("address") == address and isinstance(number, int) and number in numbers
+
+
+def _parent_transfer(transfer: dict[str, Any]) -> dict[str, Any]:
+    """A transfer as the parent-subaccount route shows it: a subaccount party named by its parent's number (comlink's
+    transferToParentSubaccountResponseObject). The replica records deposits and withdrawals only, whose type reads
+    the same from the parent."""
+    return {**transfer, "sender": _as_parent(transfer["sender"]), "recipient": _as_parent(transfer["recipient"])}
+
+
+def _as_parent(party: dict[str, Any]) -> dict[str, Any]:
+    if "subaccountNumber" not in party:
+        return party
+    return {"address": party["address"], "parentSubaccountNumber": party["subaccountNumber"] % MAX_PARENT_SUBACCOUNTS}
+
+
+def _children(parent: int) -> range:
+    """The numbers of a parent subaccount's children, itself first."""
+    return range(parent, MAX_PARENT_SUBACCOUNTS * CHILD_SUBACCOUNT_MULTIPLIER, MAX_PARENT_SUBACCOUNTS)
+
+
+def _parent_query(values: Any) -> tuple[str, int]:
+    """``address`` and ``parentSubaccountNumber`` (query or path), checked as the real one checks them."""
+    if not values.get("address"):
+        raise _bad_request("address must be a valid address")
+    raw = str(values.get("parentSubaccountNumber", ""))
+    if not raw.isdigit() or int(raw) >= MAX_PARENT_SUBACCOUNTS:
+        raise _bad_request(f"parentSubaccountNumber must be a non-negative integer less than {MAX_PARENT_SUBACCOUNTS}")
+    return str(values["address"]), int(raw)
 
 
 def _subaccount_uuid(address: str, number: int) -> str:
