@@ -26,6 +26,7 @@ from aiohttp import web
 
 from keeper.connectors.dydx.cctp import NOBLE_DOMAIN
 from keeper.devnet.dydx.bridge import attest, cctp_message
+from keeper.devnet.dydx.candles import RESOLUTION_SECONDS, SPARKLINE_PERIODS, market_candles, sparklines
 from keeper.devnet.dydx.chain import (
     BUY,
     INDEXER_NAMESPACE,
@@ -51,6 +52,7 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
     """The indexer's routes over `chain`; with `attester_key`, the attestation route too."""
     app = web.Application()
     app.add_routes(_parent_routes(chain))  # before /v4/orders/{orderId}, which would take parentSubaccountNumber
+    app.add_routes(_chart_routes(chain))
     routes = web.RouteTableDef()
 
     @routes.get("/v4/height")
@@ -243,6 +245,33 @@ def _parent_routes(chain: Chain) -> web.RouteTableDef:
                 raise _not_found(f"No subaccounts found with address {address} and parentSubaccountNumber {parent}")
             tick = _pnl_tick(chain, address, children, accounts)
         return web.json_response({"historicalPnl": [tick]})
+
+    return routes
+
+
+def _chart_routes(chain: Chain) -> web.RouteTableDef:
+    """Candles and sparklines, built from the replica's trades (`candles.py`)."""
+    routes = web.RouteTableDef()
+
+    @routes.get("/v4/candles/perpetualMarkets/{ticker}")
+    async def candles(request: web.Request) -> web.Response:
+        """The market's candles of ``resolution``, newest first, those that started in [``fromISO``, ``toISO``)."""
+        query, ticker = request.query, request.match_info["ticker"]
+        if chain.market_by_ticker(ticker) is None:
+            raise _bad_request("ticker must be a valid ticker (BTC-USD, etc)")
+        resolution = query.get("resolution", "")
+        if resolution not in RESOLUTION_SECONDS:
+            raise _bad_request(f"resolution must be a valid Candle Resolution, one of {','.join(RESOLUTION_SECONDS)}")
+        start, end = _moment(query, "fromISO"), _moment(query, "toISO")
+        rows = [candle for candle in market_candles(chain, ticker, resolution) if _started_within(candle, start, end)]
+        return web.json_response({"candles": rows[: _limit(query)]})
+
+    @routes.get("/v4/sparklines")
+    async def sparkline(request: web.Request) -> web.Response:
+        period = request.query.get("timePeriod", "")
+        if period not in SPARKLINE_PERIODS:
+            raise _bad_request(f"timePeriod must be a valid Time Period, one of {','.join(SPARKLINE_PERIODS)}")
+        return web.json_response(sparklines(chain, period))
 
     return routes
 
@@ -581,6 +610,24 @@ def _parent_query(values: Any) -> tuple[str, int]:
     if not raw.isdigit() or int(raw) >= MAX_PARENT_SUBACCOUNTS:
         raise _bad_request(f"parentSubaccountNumber must be a non-negative integer less than {MAX_PARENT_SUBACCOUNTS}")
     return str(values["address"]), int(raw)
+
+
+def _started_within(candle: dict[str, Any], start: datetime | None, end: datetime | None) -> bool:
+    """Whether the candle started in [`start`, `end`), either bound open if None (CandleTable.findAll's filter)."""
+    started = datetime.fromisoformat(candle["startedAt"])
+    return (start is None or started >= start) and (end is None or started < end)
+
+
+def _moment(query: Any, name: str) -> datetime | None:
+    """An ISO 8601 time parameter (UTC unless it says otherwise), None if absent."""
+    raw = query.get(name)
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise _bad_request(f"{name} must be an ISO 8601 time, got {raw!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _subaccount_uuid(address: str, number: int) -> str:
