@@ -53,6 +53,7 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
     app = web.Application()
     app.add_routes(_parent_routes(chain))  # before /v4/orders/{orderId}, which would take parentSubaccountNumber
     app.add_routes(_chart_routes(chain))
+    app.add_routes(_compliance_routes())
     routes = web.RouteTableDef()
 
     @routes.get("/v4/height")
@@ -272,6 +273,24 @@ def _chart_routes(chain: Chain) -> web.RouteTableDef:
         if period not in SPARKLINE_PERIODS:
             raise _bad_request(f"timePeriod must be a valid Time Period, one of {','.join(SPARKLINE_PERIODS)}")
         return web.json_response(sparklines(chain, period))
+
+    return routes
+
+
+def _compliance_routes() -> web.RouteTableDef:
+    """The address screens: nothing is restricted on a local chain, so every address passes, as an address the
+    compliance provider does not flag does on the real indexer."""
+    routes = web.RouteTableDef()
+
+    @routes.get("/v4/screen")
+    async def screen(request: web.Request) -> web.Response:
+        if not request.query.get("address"):
+            raise _bad_request("Invalid value")
+        return web.json_response({"restricted": False})
+
+    @routes.get("/v4/compliance/screen/{address}")
+    async def compliance_screen(request: web.Request) -> web.Response:
+        return web.json_response({"status": "COMPLIANT"})
 
     return routes
 

@@ -1,6 +1,6 @@
 """The replica's indexer read through the official client's `IndexerClient`, for what an integrator reads beside
 the connector: the address's subaccounts, open and closed perpetual positions, the USDC asset position, the
-subaccount's orders, a market's trades, funding payments, the PnL tick and the server's time."""
+subaccount's orders, a market's trades, funding payments, the PnL tick, the server's time and the address screens."""
 
 from __future__ import annotations
 
@@ -125,5 +125,18 @@ def test_the_indexer_answers_unknown_addresses_and_bad_queries_as_the_real_one(d
             response = await http.get(dydx.replica.indexer_url + "/v4/orders", params={"address": ADDRESS})
         assert response.status_code == 400
         assert response.json()["errors"][0]["msg"] == "address and subaccountNumber are required"
+
+    run(scenario())
+
+
+def test_every_address_passes_the_screens_of_a_local_chain(dydx: Bench) -> None:
+    async def scenario() -> None:
+        utility = IndexerClient(dydx.replica.indexer_url).utility
+        for address in (ADDRESS, "0x000000000000000000000000000000000000dEaD"):
+            assert await utility.screen(address) == {"restricted": False}
+            assert await utility.compliance_screen(address) == {"status": "COMPLIANT"}
+        async with httpx.AsyncClient() as http:
+            response = await http.get(dydx.replica.indexer_url + "/v4/screen")
+        assert response.status_code == 400
 
     run(scenario())
