@@ -8,6 +8,15 @@ the indexer's shapes (decimal strings, heights as strings, newest first) and onl
 (one tick, as of the latest block). As the real one, /v4/fills filters by ``market`` with ``marketType`` and ignores
 parameters it does not know (the client sends ``ticker``).
 
+Their parent-subaccount variants, a parent N (0..127) aggregating the subaccounts N, N + 128, ... that exist:
+``/v4/addresses/{address}/parentSubaccountNumber/{n}``, ``/v4/perpetualPositions/parentSubaccountNumber``,
+``/v4/assetPositions/parentSubaccountNumber``, ``/v4/orders/parentSubaccountNumber``,
+``/v4/fills/parentSubaccountNumber``, ``/v4/transfers/parentSubaccountNumber``,
+``/v4/fundingPayments/parentSubaccount`` and ``/v4/historical-pnl/parentSubaccountNumber``.
+
+Candles and sparklines built from the replica's trades (`candles.py`): ``/v4/candles/perpetualMarkets/{ticker}``
+and ``/v4/sparklines``. The screens, which pass every address: ``/v4/screen``, ``/v4/compliance/screen/{address}``.
+
 Beside them, with an attester key, the route of Circle's attestation service the keeper reads to bring a withdrawal
 back to Ethereum: ``/v1/messages/{sourceDomain}/{transactionHash}`` (each CCTP message the transaction sent, with its
 attestation once its block is produced, ``PENDING`` before).
