@@ -12,7 +12,7 @@ import click
 from eth_typing import ChecksumAddress
 
 from keeper.cli.context import CliContext, pass_context
-from keeper.cli.params import ADDRESS, JSON_OPTION
+from keeper.cli.params import ADDRESS, JSON_OPTION, FiniteFloatRange
 from keeper.client.sessions import OrderIntent, SessionKeysClient, SessionScope, SignedOrder
 from keeper.client.vault import OPERATOR_PERMIT_KIND, PERMISSIONS, OperatorPermit, sub_account
 from keeper.exceptions import InputError
@@ -41,7 +41,7 @@ def _client(ctx: CliContext, write: bool = True) -> SessionKeysClient:
 @click.option("--market", "markets", multiple=True, required=True, help="A ticker the key may trade; repeatable.")
 @click.option("--max-order", "max_order", required=True, help="Largest notional of one order, USD.")
 @click.option("--max-total", "max_total", required=True, help="Notional of all its orders together, USD.")
-@click.option("--hours", type=click.FloatRange(0.01, 24 * 365), default=24, show_default=True)
+@click.option("--hours", type=FiniteFloatRange(0.01, 24 * 365), default=24, show_default=True)
 @pass_context
 def grant(
     ctx: CliContext, key: ChecksumAddress, subs: tuple[int, ...], markets: tuple[str, ...], max_order: str,

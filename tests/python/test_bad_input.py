@@ -103,6 +103,13 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("quotes", "ETH-USD", "1e40"), "larger than any order can be"),
     (("trade", "submit", "ETH-USD", "1e40", "--side", "buy"), "larger than any order can be"),
     (("quotes", "ETH-USD", "1", "--side", "up"), "'up' is not one of"),
+    # NaN passes click's FloatRange (every comparison with it is false)
+    (("quotes", "ETH-USD", "1", "--horizon-hours", "nan"), "'nan' is not a number"),
+    (("trade", "execute", "0", "--horizon-hours", "nan"), "'nan' is not a number"),
+    (
+        ("session", "grant", OPERATOR, "--market", "ETH-USD", "--max-order", "1", "--max-total", "2", "--hours", "nan"),
+        "'nan' is not a number",
+    ),
     # operator commands
     (("devnet", "--port", "70000"), "70000 is not in the range"),
     (("demo", "--depositors", "1"), "1 is not in the range"),
