@@ -80,7 +80,9 @@ def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None
             f"the key {arg('key')} has {usd('available')} of relayer funds, less than the {usd('needed')} asked for; "
             "its owner adds to them with `session fund-relayer`"
         ),
-        "SessionBadScope": lambda: "a session needs sub-accounts, markets and an expiry in the future",
+        "SessionBadScope": lambda: (
+            "a session needs a key other than the zero address, sub-accounts, markets and an expiry in the future"
+        ),
         "ERC4626ExceededMaxDeposit": lambda: "deposits into the lender vault are paused; try again later",
         "SupplyCapExceeded": lambda: (
             f"the deposit would take the total to {amount('totalAfter')}, above the cap of {amount('cap')}"

@@ -60,13 +60,16 @@ def grant(
         raise InputError(f"--max-order {max_order} is above --max-total {max_total}: an order could never use it all")
     client = _client(ctx)
     vault = ctx.writer()
+    scope = SessionScope(tuple(subs), market_ids, per_order, total, _chain_time(ctx) + int(hours * 3600))
+    # The grant is simulated first: a key it refuses (already granted, the zero address) must not leave the session
+    # contract an operator of the sub-accounts.
+    client.check_grant(key, scope)
     for sub in subs:
         account = sub_account(ctx.account.address, sub)
         held = vault.operator_permissions(account, client.address)
         if not held & PERMISSIONS["trade"]:
             vault.set_operator(account, client.address, held | PERMISSIONS["trade"])
-    expiry = _chain_time(ctx) + int(hours * 3600)
-    client.grant(key, SessionScope(tuple(subs), market_ids, per_order, total, expiry))
+    client.grant(key, scope)
     click.echo(
         f"granted {key}: sub-accounts {', '.join(map(str, subs))}, {', '.join(tickers)}, up to "
         f"{Decimal(per_order) / WAD:,.2f} USD an order and {Decimal(total) / WAD:,.2f} USD in all, for {hours:g} h"

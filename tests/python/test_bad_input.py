@@ -16,6 +16,7 @@ from tests.python.conftest import Chain
 OPERATOR = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # anvil dev account 3, correctly checksummed
 BAD_CHECKSUM = "0x3c44CdDdB6a900fa2b585dd299e03d12FA4293BC"
 UINT256_PLUS_ONE = str(2**256)
+ZERO = "0x" + "0" * 40
 
 # (arguments after the global options, a fragment the one-line error must contain)
 CASES: list[tuple[tuple[str, ...], str]] = [
@@ -73,6 +74,7 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("session", "grant", OPERATOR, "--market", "ETH-USD", "--max-order", "x", "--max-total", "2"), "not a number"),
     (("session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", "3000"), "is not a session key"),
     (("session", "revoke", OPERATOR), "is not a session key"),
+    (("session", "grant", ZERO, "--market", "ETH-USD", "--max-order", "1", "--max-total", "2"), "the zero address"),
     (("relay", "/nonexistent/order.json"), "does not exist"),
     # orders
     (("trade", "submit", "DOGE-USD", "1", "--side", "buy"), "unknown market 'DOGE-USD'"),
@@ -150,7 +152,11 @@ def state(chain: Chain) -> tuple[int, ...]:
     symbols = [t.symbol for t in (chain.deployment.base, *chain.deployment.collateral)]
     wallet = [client.token(s).contract.functions.balanceOf(me).call() for s in symbols]
     vault = [client.collateral_balance(sub_account(me, sub), s) for s in symbols[1:] for sub in (0, 1)]
-    return (*wallet, *vault, client.base_balance(me), TradingClient(chain.w3, chain.deployment).order_count())
+    # Contracts a command makes an operator before its main transaction (session grant, account bundle).
+    helpers = [a for a in (chain.deployment.sessions, chain.deployment.bundler) if a]
+    operators = [client.operator_permissions(sub_account(me, sub), a) for a in helpers for sub in (0, 1)]
+    orders = TradingClient(chain.w3, chain.deployment).order_count()
+    return (*wallet, *vault, *operators, client.base_balance(me), orders)
 
 
 @pytest.fixture
