@@ -58,6 +58,9 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("account", "set-operator", "0x12"), "'0x12' is not an address"),
     (("account", "set-operator", BAD_CHECKSUM), "wrong checksum"),
     (("account", "show", "0x0"), "'0x0' is not an address"),
+    # the bundler's grant is a transaction of its own: a bundle refused after it must not leave it behind
+    (("account", "bundle", "5000", "WETH"), "your wallet holds 998 WETH, less than the 5,000 WETH"),
+    (("account", "bundle", "1", "WETH", "--borrow", "100000000"), "free to lend"),
     (("account", "show", "--sub", "-1"), "-1 is not in the range"),
     # the lender vault
     (("lend", "deposit", "1,5"), "has a comma"),
