@@ -91,6 +91,7 @@ def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None
         "OracleInvalidPrice": lambda: f"the price feed {arg('feed')} reports an invalid price ({arg('answer')})",
         "Paused": lambda: "this action is paused by the pause guardian",
         "ZeroAmount": lambda: "the amount must be greater than zero",
+        "ZeroAddress": lambda: "the zero address (0x000...000) cannot be used here: give a real address",
         "NotSameOwner": lambda: "both sub-accounts must belong to the same owner",
         "SelfTransfer": lambda: "source and destination are the same sub-account",
         "OracleUnusable": lambda: "a price this account needs is stale or invalid; try again once the feed updates",
