@@ -3,10 +3,12 @@ command line that does not parse), never a traceback, and changes nothing on cha
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from eth_account import Account
 
 from keeper.cli.main import cli
 from keeper.client.trading import TradingClient
@@ -215,3 +217,46 @@ def test_global_options(funded: Chain, tmp_path: Path) -> None:
     for args, fragment in cases:
         assert_one_line_error(CliRunner().invoke(cli, args), fragment)
     assert state(funded) == before
+
+
+# Files a user points the CLI at that are not what it reads: each gets one line naming the file, not a traceback.
+# (arguments with {placeholders} for the files `bad_files` writes, a fragment the one-line error must contain)
+FILE_CASES: list[tuple[tuple[str, ...], str]] = [
+    (("--deployment", "{binary}", "account", "show"), "is not text"),
+    (("--deployment", "{json_list}", "account", "show"), "holds a JSON list, not the object"),
+    (("--deployment", "{base_is_text}", "account", "show"), "is missing or has a bad field"),
+    (("--deployment", "{no_lender}", "--dev-account", "1", "lend", "show"), "does not answer (no code at its address)"),
+    (("--keystore", "{json_list}", "--password-file", "{password}", "account", "repay", "1"), "not an encrypted"),
+    (("--keystore", "{not_keystore}", "--password-file", "{password}", "account", "repay", "1"), "not an encrypted"),
+    (("--keystore", "{binary}", "--password-file", "{password}", "account", "repay", "1"), "is not JSON"),
+    (("--keystore", "{keystore}", "--password-file", "{binary}", "account", "repay", "1"), "is not text"),
+    (("keeper", "run", "--once", "--config", "{binary}"), "is not text"),
+]
+
+
+@pytest.fixture
+def bad_files(chain: Chain, tmp_path: Path) -> dict[str, str]:
+    deployment = json.loads(chain.deployment_file.read_text())
+    files = {
+        "binary": b"\xff\xfe\x00 not text",
+        "json_list": b"[1, 2]",
+        "base_is_text": json.dumps({**deployment, "base": "USDC"}).encode(),
+        "no_lender": json.dumps({**deployment, "lender": "0x" + "22" * 20}).encode(),
+        "not_keystore": b'{"crypto": {}}',
+        "keystore": json.dumps(Account.encrypt(Account.create().key, "secret")).encode(),
+        "password": b"secret\n",
+    }
+    paths = {}
+    for name, content in files.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        paths[name] = str(path)
+    return paths
+
+
+@pytest.mark.parametrize(("args", "fragment"), FILE_CASES, ids=[" ".join(args) for args, _ in FILE_CASES])
+def test_bad_files(chain: Chain, bad_files: dict[str, str], args: tuple[str, ...], fragment: str) -> None:
+    given = [arg.format(**bad_files) for arg in args]
+    if "--deployment" not in given:
+        given = ["--deployment", str(chain.deployment_file), *given]
+    assert_one_line_error(CliRunner().invoke(cli, given), fragment)
