@@ -135,6 +135,8 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("risk", "stress", "--shock", "ETH=-150%"), "takes the price to zero or below"),
     (("risk", "stress", "--shock", "DOGE=-10%"), "unknown asset 'DOGE'"),
     (("risk", "stress", "--shock", ""), "no shock given"),
+    (("risk", "stress", "--shock", "ETH=-30%,eth=-20%"), "ETH is shocked twice"),
+    (("keeper", "run", "--once", "--jobs", ","), "names no job"),
     (("risk", "haircuts", "--config", "/etc/hostname"), "not valid TOML"),
     (("nosuch",), "No such command 'nosuch'"),
     (("account", "nosuch"), "No such command 'nosuch'"),
