@@ -104,6 +104,15 @@ class Deployment:
             ) from None
         except json.JSONDecodeError as exc:
             raise ConfigError(f"deployment file {path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"deployment file {path} is not text: pass the JSON file `deploy` wrote") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read deployment file {path}: {exc.strerror}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"deployment file {path} holds a JSON {type(data).__name__}, not the object `deploy` writes: pass the "
+                "right --deployment"
+            )
         try:
             return cls(
                 chain_id=int(data["chain_id"]),
@@ -132,7 +141,7 @@ class Deployment:
                 bundler=Web3.to_checksum_address(data["bundler"]) if data.get("bundler") else None,
                 portfolio=Web3.to_checksum_address(data["portfolio"]) if data.get("portfolio") else None,
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"deployment file {path} is missing or has a bad field: {exc}") from None
 
 

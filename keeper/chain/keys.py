@@ -37,14 +37,20 @@ def keystore_account(keystore: Path, password_file: Path) -> LocalAccount:
         encrypted = json.loads(keystore.read_text())
     except FileNotFoundError:
         raise ConfigError(f"keystore {keystore} does not exist") from None
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         raise ConfigError(f"keystore {keystore} is not JSON") from None
     try:
         password = password_file.read_text().rstrip("\n")
     except FileNotFoundError:
         raise ConfigError(f"password file {password_file} does not exist") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"password file {password_file} is not text: write the password in it as UTF-8") from None
     try:
         key = Account.decrypt(encrypted, password)
+    except (TypeError, KeyError):
+        raise ConfigError(
+            f"keystore {keystore} is not an encrypted Ethereum keystore (V3 JSON, as geth or `cast wallet` write)"
+        ) from None
     except ValueError:
         raise ConfigError(f"could not decrypt {keystore}: wrong password in {password_file}?") from None
     account: LocalAccount = Account.from_key(key)

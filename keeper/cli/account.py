@@ -15,7 +15,7 @@ from keeper.cli.trade import checked_order
 from keeper.client.bundler import BundledOrder, BundlerClient
 from keeper.client.trading import WAD, TradingClient
 from keeper.client.vault import PERMISSIONS, VaultClient, sub_account
-from keeper.exceptions import InputError
+from keeper.exceptions import InputError, PrimeVaultError
 from keeper.risk.capacity import (
     CollateralHolding,
     borrowable,
@@ -312,6 +312,7 @@ def bundle(
     withdraw and trade permissions, granted in a transaction of its own the first time.
     """
     token = ctx.deployment.token(asset)
+    _remember_symbol(token.symbol)  # the deposit's errors, in its units
     units = parse_amount(amount, token.decimals, token.symbol)
     base = ctx.deployment.base
     borrow = parse_amount(borrow_text, base.decimals, base.symbol) if borrow_text else 0
@@ -330,10 +331,27 @@ def bundle(
         deadline = int(ctx.w3.eth.get_block("latest")["timestamp"]) + ttl
         order = BundledOrder(trading.market_id(ticker), int(direction * size * WAD), int(limit * WAD), deadline)
         described = f"{side} {size.normalize():f} {ticker}, limit {limit:,.2f}"
-    if client.needs_grant(target):
+    # The grant is a transaction of its own before the bundle: what the bundle would refuse for certain is refused
+    # first, and a bundle refused after a grant made here takes the grant back, so that a failure leaves nothing.
+    vault = ctx.writer()
+    wallet = vault.token(token.symbol).contract.functions.balanceOf(ctx.account.address).call()
+    if wallet < units:
+        raise InputError(
+            f"your wallet holds {format_units(wallet, token.decimals)} {token.symbol}, less than the "
+            f"{format_units(units, token.decimals)} {token.symbol} to deposit"
+        )
+    held = vault.operator_permissions(target, client.address)
+    granted = client.needs_grant(target)
+    if granted:
         client.grant(target)
+    try:
+        result = client.deposit_borrow_and_submit(target, token.symbol, units, borrow, order)
+    except PrimeVaultError:
+        if granted:
+            vault.set_operator(target, client.address, held)
+        raise
+    if granted:
         click.echo(f"made the bundler {client.address} an operator of {target} (withdraw, trade): once per sub-account")
-    result = client.deposit_borrow_and_submit(target, token.symbol, units, borrow, order)
     parts = [f"deposited {format_units(units, token.decimals)} {token.symbol} into {target}"]
     if borrow:
         parts.append(f"borrowed {format_units(borrow, base.decimals)} {base.symbol}")

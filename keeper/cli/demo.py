@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from keeper.cli.params import FiniteFloatRange
 from keeper.units import format_units
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     "crash replayed on books in portfolio mode at their maximum leverage.",
 )
 @click.option("--depositors", type=click.IntRange(5, 2000), default=200, show_default=True)
-@click.option("--crash", type=click.FloatRange(0.05, 0.8), default=0.35, show_default=True, help="ETH's fall.")
+@click.option("--crash", type=FiniteFloatRange(0.05, 0.8), default=0.35, show_default=True, help="ETH's fall.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same run.")
 @click.option("--report-dir", type=click.Path(path_type=Path, file_okay=False), default=Path(".primevault"))
 def demo(scenario: str, depositors: int, crash: float, seed: int, report_dir: Path) -> None:

@@ -80,7 +80,9 @@ def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None
             f"the key {arg('key')} has {usd('available')} of relayer funds, less than the {usd('needed')} asked for; "
             "its owner adds to them with `session fund-relayer`"
         ),
-        "SessionBadScope": lambda: "a session needs sub-accounts, markets and an expiry in the future",
+        "SessionBadScope": lambda: (
+            "a session needs a key other than the zero address, sub-accounts, markets and an expiry in the future"
+        ),
         "ERC4626ExceededMaxDeposit": lambda: "deposits into the lender vault are paused; try again later",
         "SupplyCapExceeded": lambda: (
             f"the deposit would take the total to {amount('totalAfter')}, above the cap of {amount('cap')}"
@@ -89,6 +91,7 @@ def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None
         "OracleInvalidPrice": lambda: f"the price feed {arg('feed')} reports an invalid price ({arg('answer')})",
         "Paused": lambda: "this action is paused by the pause guardian",
         "ZeroAmount": lambda: "the amount must be greater than zero",
+        "ZeroAddress": lambda: "the zero address (0x000...000) cannot be used here: give a real address",
         "NotSameOwner": lambda: "both sub-accounts must belong to the same owner",
         "SelfTransfer": lambda: "source and destination are the same sub-account",
         "OracleUnusable": lambda: "a price this account needs is stale or invalid; try again once the feed updates",

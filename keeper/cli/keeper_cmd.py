@@ -22,6 +22,7 @@ from keeper.cli.risk_report import read_account_risk, risk_document
 from keeper.connectors.rabbitx.client import Credentials, RabbitXClient
 from keeper.daemon.config import JOBS, KeeperConfig, load_config
 from keeper.daemon.runner import Keeper
+from keeper.exceptions import InputError
 from keeper.jobs.context import JobContext
 from keeper.jobs.haircuts import HaircutJob
 from keeper.jobs.roles import check_roles
@@ -126,6 +127,8 @@ def run(
     Scans every block, liquidates, executes orders, manages venue margin, reconciles and recalibrates
     haircuts.
     """
+    if jobs is not None and not jobs.replace(",", "").strip():
+        raise InputError(f"--jobs {jobs!r} names no job: list some of {','.join(JOBS)}, or leave it out for all")
     config = _keeper_config(
         ctx,
         config_path,

@@ -10,7 +10,7 @@ import click
 from dotenv import find_dotenv, load_dotenv
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import Timeout as RequestsTimeout
-from web3.exceptions import Web3RPCError
+from web3.exceptions import BadFunctionCallOutput, Web3RPCError
 
 from keeper import __version__
 from keeper.cli.context import DEFAULT_DEPLOYMENT, CliContext
@@ -72,6 +72,14 @@ class _OneLineErrors(click.Group):
             raise click.ClickException(str(exc)) from None
         except Web3RPCError as exc:
             raise click.ClickException(_node_refusal(ctx, exc)) from None
+        except BadFunctionCallOutput:
+            # A read of a contract that returned nothing: no code at an address the deployment file names.
+            cli_ctx = ctx.find_object(CliContext)
+            where = f"{cli_ctx.deployment_path} on {cli_ctx.rpc_url}" if cli_ctx else "the deployment file"
+            raise click.ClickException(
+                f"a contract in {where} does not answer (no code at its address): redeploy, or pass the "
+                "--deployment written for this chain"
+            ) from None
         except RequestsTimeout:
             cli_ctx = ctx.find_object(CliContext)
             url = cli_ctx.rpc_url if cli_ctx else "the RPC"

@@ -3,6 +3,7 @@ same one-line answer everywhere."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import click
@@ -25,6 +26,17 @@ class AddressType(click.ParamType[ChecksumAddress]):
 
 
 ADDRESS = AddressType()
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click's `FloatRange`, without NaN: every comparison with NaN is false, so click's range lets it through (and
+    "nan" hours became a traceback, or a run with no meaning). Infinity is outside any finite range already."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number: give one in the range {self._describe_range()}", param, ctx)
+        return number
 
 
 JSON_OPTION = click.option(

@@ -13,7 +13,7 @@ from web3 import Web3
 
 from keeper.chain.deployment import Deployment
 from keeper.cli.context import CliContext, pass_context
-from keeper.cli.params import JSON_OPTION
+from keeper.cli.params import JSON_OPTION, FiniteFloatRange
 from keeper.client.feeds import FeedClient
 from keeper.client.venues import WAD, Venue
 from keeper.client.venues.books import sampled_book
@@ -29,7 +29,7 @@ from keeper.units import parse_size
 @click.option("--side", type=click.Choice(["buy", "sell"]), default="buy", show_default=True)
 @click.option(
     "--horizon-hours",
-    type=click.FloatRange(0, 24 * 365),
+    type=FiniteFloatRange(0, 24 * 365),
     default=8.0,
     show_default=True,
     help="Holding period over which funding is counted in the cost.",

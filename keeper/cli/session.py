@@ -12,7 +12,7 @@ import click
 from eth_typing import ChecksumAddress
 
 from keeper.cli.context import CliContext, pass_context
-from keeper.cli.params import ADDRESS, JSON_OPTION
+from keeper.cli.params import ADDRESS, JSON_OPTION, FiniteFloatRange
 from keeper.client.sessions import OrderIntent, SessionKeysClient, SessionScope, SignedOrder
 from keeper.client.vault import OPERATOR_PERMIT_KIND, PERMISSIONS, OperatorPermit, sub_account
 from keeper.exceptions import InputError
@@ -41,7 +41,7 @@ def _client(ctx: CliContext, write: bool = True) -> SessionKeysClient:
 @click.option("--market", "markets", multiple=True, required=True, help="A ticker the key may trade; repeatable.")
 @click.option("--max-order", "max_order", required=True, help="Largest notional of one order, USD.")
 @click.option("--max-total", "max_total", required=True, help="Notional of all its orders together, USD.")
-@click.option("--hours", type=click.FloatRange(0.01, 24 * 365), default=24, show_default=True)
+@click.option("--hours", type=FiniteFloatRange(0.01, 24 * 365), default=24, show_default=True)
 @pass_context
 def grant(
     ctx: CliContext, key: ChecksumAddress, subs: tuple[int, ...], markets: tuple[str, ...], max_order: str,
@@ -60,13 +60,16 @@ def grant(
         raise InputError(f"--max-order {max_order} is above --max-total {max_total}: an order could never use it all")
     client = _client(ctx)
     vault = ctx.writer()
+    scope = SessionScope(tuple(subs), market_ids, per_order, total, _chain_time(ctx) + int(hours * 3600))
+    # The grant is simulated first: a key it refuses (already granted, the zero address) must not leave the session
+    # contract an operator of the sub-accounts.
+    client.check_grant(key, scope)
     for sub in subs:
         account = sub_account(ctx.account.address, sub)
         held = vault.operator_permissions(account, client.address)
         if not held & PERMISSIONS["trade"]:
             vault.set_operator(account, client.address, held | PERMISSIONS["trade"])
-    expiry = _chain_time(ctx) + int(hours * 3600)
-    client.grant(key, SessionScope(tuple(subs), market_ids, per_order, total, expiry))
+    client.grant(key, scope)
     click.echo(
         f"granted {key}: sub-accounts {', '.join(map(str, subs))}, {', '.join(tickers)}, up to "
         f"{Decimal(per_order) / WAD:,.2f} USD an order and {Decimal(total) / WAD:,.2f} USD in all, for {hours:g} h"

@@ -11,7 +11,7 @@ import click
 from eth_typing import ChecksumAddress
 
 from keeper.cli.context import CliContext, pass_context
-from keeper.cli.params import ADDRESS, JSON_OPTION
+from keeper.cli.params import ADDRESS, JSON_OPTION, FiniteFloatRange
 from keeper.client.clients import Clients
 from keeper.client.feeds import FeedClient
 from keeper.client.trading import TradingClient
@@ -217,7 +217,7 @@ def positions(ctx: CliContext, sub_id: int, address: ChecksumAddress | None, as_
 
 @trade.command()
 @click.argument("order_ids", type=int, nargs=-1, required=True)
-@click.option("--horizon-hours", type=click.FloatRange(0, 8760), default=8.0, show_default=True)
+@click.option("--horizon-hours", type=FiniteFloatRange(0, 8760), default=8.0, show_default=True)
 @pass_context
 def execute(ctx: CliContext, order_ids: tuple[int, ...], horizon_hours: float) -> None:
     """Route and execute open orders (executor key).

@@ -158,6 +158,13 @@ class SessionKeysClient(ContractClient):
             "grant session", self.contract.functions.grant(Web3.to_checksum_address(key), scope.as_tuple())
         )
 
+    def check_grant(self, key: str, scope: SessionScope) -> None:
+        """Simulates `grant` from the signer: raises the `TransactionReverted` sending it would, before anything that
+        must come with it (the session contract made an operator) is sent."""
+        self.signer().call(
+            "grant session", self.contract.functions.grant(Web3.to_checksum_address(key), scope.as_tuple())
+        )
+
     def revoke(self, key: str) -> int:
         """Revokes `key`; returns how many of its open orders were cancelled."""
         receipt = self.send("revoke session", self.contract.functions.revoke(Web3.to_checksum_address(key)))

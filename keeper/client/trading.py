@@ -212,8 +212,10 @@ class TradingClient(AccessControlledClient):
     # ------------------------------------------------------------------ reads
 
     def order(self, order_id: int) -> OrderView:
-        if not 0 <= order_id < self.order_count():
-            raise InputError(f"no order {order_id}: ids run from 0 to {self.order_count() - 1}")
+        count = self.order_count()
+        if not 0 <= order_id < count:
+            ids = f"ids run from 0 to {count - 1}" if count else "no order has been submitted yet"
+            raise InputError(f"no order {order_id}: {ids}")
         return self._order_view(order_id)
 
     def order_count(self) -> int:

@@ -113,6 +113,8 @@ def load_config(
             raise ConfigError(f"config file {path} does not exist") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {path} is not text: pass a TOML file with a [keeper] table") from None
         raw.update(document.get("keeper", document))
         tables = {kind: document.get(kind) for kind in SEAT_KINDS}
     else:

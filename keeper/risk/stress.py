@@ -37,7 +37,10 @@ def parse_shocks(text: str) -> dict[str, float]:
         change = float(match.group(2)) / 100
         if change <= -1:
             raise InputError(f"shock {part!r} takes the price to zero or below")
-        shocks[match.group(1).upper()] = change
+        symbol = match.group(1).upper()
+        if symbol in shocks:
+            raise InputError(f"{symbol} is shocked twice in --shock {text!r}: give each asset one move")
+        shocks[symbol] = change
     if not shocks:
         raise InputError("no shock given: write e.g. --shock ETH=-30%,BTC=-20%")
     return shocks

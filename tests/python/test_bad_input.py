@@ -3,10 +3,12 @@ command line that does not parse), never a traceback, and changes nothing on cha
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from eth_account import Account
 
 from keeper.cli.main import cli
 from keeper.client.trading import TradingClient
@@ -16,6 +18,7 @@ from tests.python.conftest import Chain
 OPERATOR = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # anvil dev account 3, correctly checksummed
 BAD_CHECKSUM = "0x3c44CdDdB6a900fa2b585dd299e03d12FA4293BC"
 UINT256_PLUS_ONE = str(2**256)
+ZERO = "0x" + "0" * 40
 
 # (arguments after the global options, a fragment the one-line error must contain)
 CASES: list[tuple[tuple[str, ...], str]] = [
@@ -38,6 +41,9 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("account", "deposit", "1", "WETH", "--to", "bob"), "'bob' is not an address"),
     (("account", "deposit", "1", "WETH", "--to", BAD_CHECKSUM), "wrong checksum"),
     (("account", "withdraw", "1000", "WETH"), "less than the 1,000 WETH asked for"),
+    (("account", "deposit", "1", "WETH", "--to", ZERO), "the zero address (0x000...000) cannot be used here"),
+    (("account", "withdraw", "1", "WETH", "--to", ZERO), "the zero address (0x000...000) cannot be used here"),
+    (("account", "set-operator", ZERO), "the zero address (0x000...000) cannot be used here"),
     (("account", "withdraw", "-1", "WETH"), "-1 is negative"),
     (("account", "withdraw", "1", "WETH", "--account", "0x12"), "'0x12' is not an address"),
     (("account", "withdraw", "1", "WETH", "--to", "0x12"), "'0x12' is not an address"),
@@ -57,6 +63,9 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("account", "set-operator", "0x12"), "'0x12' is not an address"),
     (("account", "set-operator", BAD_CHECKSUM), "wrong checksum"),
     (("account", "show", "0x0"), "'0x0' is not an address"),
+    # the bundler's grant is a transaction of its own: a bundle refused after it must not leave it behind
+    (("account", "bundle", "5000", "WETH"), "your wallet holds 998 WETH, less than the 5,000 WETH"),
+    (("account", "bundle", "1", "WETH", "--borrow", "100000000"), "free to lend"),
     (("account", "show", "--sub", "-1"), "-1 is not in the range"),
     # the lender vault
     (("lend", "deposit", "1,5"), "has a comma"),
@@ -73,6 +82,7 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("session", "grant", OPERATOR, "--market", "ETH-USD", "--max-order", "x", "--max-total", "2"), "not a number"),
     (("session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", "3000"), "is not a session key"),
     (("session", "revoke", OPERATOR), "is not a session key"),
+    (("session", "grant", ZERO, "--market", "ETH-USD", "--max-order", "1", "--max-total", "2"), "the zero address"),
     (("relay", "/nonexistent/order.json"), "does not exist"),
     # orders
     (("trade", "submit", "DOGE-USD", "1", "--side", "buy"), "unknown market 'DOGE-USD'"),
@@ -92,6 +102,7 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("trade", "cancel", "abc"), "'abc' is not a valid integer"),
     (("trade", "cancel", "-1"), "-1 is negative"),
     (("trade", "cancel", "999999"), "no order 999999"),
+    (("trade", "cancel", "0"), "no order 0: no order has been submitted yet"),
     (("trade", "positions", "0x12"), "'0x12' is not an address"),
     (("trade", "execute", "abc"), "'abc' is not a valid integer"),
     (("trade", "execute", "99999"), "no order 99999"),
@@ -103,6 +114,13 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("quotes", "ETH-USD", "1e40"), "larger than any order can be"),
     (("trade", "submit", "ETH-USD", "1e40", "--side", "buy"), "larger than any order can be"),
     (("quotes", "ETH-USD", "1", "--side", "up"), "'up' is not one of"),
+    # NaN passes click's FloatRange (every comparison with it is false)
+    (("quotes", "ETH-USD", "1", "--horizon-hours", "nan"), "'nan' is not a number"),
+    (("trade", "execute", "0", "--horizon-hours", "nan"), "'nan' is not a number"),
+    (
+        ("session", "grant", OPERATOR, "--market", "ETH-USD", "--max-order", "1", "--max-total", "2", "--hours", "nan"),
+        "'nan' is not a number",
+    ),
     # operator commands
     (("devnet", "--port", "70000"), "70000 is not in the range"),
     (("demo", "--depositors", "1"), "1 is not in the range"),
@@ -117,6 +135,8 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("risk", "stress", "--shock", "ETH=-150%"), "takes the price to zero or below"),
     (("risk", "stress", "--shock", "DOGE=-10%"), "unknown asset 'DOGE'"),
     (("risk", "stress", "--shock", ""), "no shock given"),
+    (("risk", "stress", "--shock", "ETH=-30%,eth=-20%"), "ETH is shocked twice"),
+    (("keeper", "run", "--once", "--jobs", ","), "names no job"),
     (("risk", "haircuts", "--config", "/etc/hostname"), "not valid TOML"),
     (("nosuch",), "No such command 'nosuch'"),
     (("account", "nosuch"), "No such command 'nosuch'"),
@@ -143,7 +163,11 @@ def state(chain: Chain) -> tuple[int, ...]:
     symbols = [t.symbol for t in (chain.deployment.base, *chain.deployment.collateral)]
     wallet = [client.token(s).contract.functions.balanceOf(me).call() for s in symbols]
     vault = [client.collateral_balance(sub_account(me, sub), s) for s in symbols[1:] for sub in (0, 1)]
-    return (*wallet, *vault, client.base_balance(me), TradingClient(chain.w3, chain.deployment).order_count())
+    # Contracts a command makes an operator before its main transaction (session grant, account bundle).
+    helpers = [a for a in (chain.deployment.sessions, chain.deployment.bundler) if a]
+    operators = [client.operator_permissions(sub_account(me, sub), a) for a in helpers for sub in (0, 1)]
+    orders = TradingClient(chain.w3, chain.deployment).order_count()
+    return (*wallet, *vault, *operators, client.base_balance(me), orders)
 
 
 @pytest.fixture
@@ -195,3 +219,46 @@ def test_global_options(funded: Chain, tmp_path: Path) -> None:
     for args, fragment in cases:
         assert_one_line_error(CliRunner().invoke(cli, args), fragment)
     assert state(funded) == before
+
+
+# Files a user points the CLI at that are not what it reads: each gets one line naming the file, not a traceback.
+# (arguments with {placeholders} for the files `bad_files` writes, a fragment the one-line error must contain)
+FILE_CASES: list[tuple[tuple[str, ...], str]] = [
+    (("--deployment", "{binary}", "account", "show"), "is not text"),
+    (("--deployment", "{json_list}", "account", "show"), "holds a JSON list, not the object"),
+    (("--deployment", "{base_is_text}", "account", "show"), "is missing or has a bad field"),
+    (("--deployment", "{no_lender}", "--dev-account", "1", "lend", "show"), "does not answer (no code at its address)"),
+    (("--keystore", "{json_list}", "--password-file", "{password}", "account", "repay", "1"), "not an encrypted"),
+    (("--keystore", "{not_keystore}", "--password-file", "{password}", "account", "repay", "1"), "not an encrypted"),
+    (("--keystore", "{binary}", "--password-file", "{password}", "account", "repay", "1"), "is not JSON"),
+    (("--keystore", "{keystore}", "--password-file", "{binary}", "account", "repay", "1"), "is not text"),
+    (("keeper", "run", "--once", "--config", "{binary}"), "is not text"),
+]
+
+
+@pytest.fixture
+def bad_files(chain: Chain, tmp_path: Path) -> dict[str, str]:
+    deployment = json.loads(chain.deployment_file.read_text())
+    files = {
+        "binary": b"\xff\xfe\x00 not text",
+        "json_list": b"[1, 2]",
+        "base_is_text": json.dumps({**deployment, "base": "USDC"}).encode(),
+        "no_lender": json.dumps({**deployment, "lender": "0x" + "22" * 20}).encode(),
+        "not_keystore": b'{"crypto": {}}',
+        "keystore": json.dumps(Account.encrypt(Account.create().key, "secret")).encode(),
+        "password": b"secret\n",
+    }
+    paths = {}
+    for name, content in files.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        paths[name] = str(path)
+    return paths
+
+
+@pytest.mark.parametrize(("args", "fragment"), FILE_CASES, ids=[" ".join(args) for args, _ in FILE_CASES])
+def test_bad_files(chain: Chain, bad_files: dict[str, str], args: tuple[str, ...], fragment: str) -> None:
+    given = [arg.format(**bad_files) for arg in args]
+    if "--deployment" not in given:
+        given = ["--deployment", str(chain.deployment_file), *given]
+    assert_one_line_error(CliRunner().invoke(cli, given), fragment)
