@@ -141,8 +141,16 @@ class Deployment:
                 bundler=Web3.to_checksum_address(data["bundler"]) if data.get("bundler") else None,
                 portfolio=Web3.to_checksum_address(data["portfolio"]) if data.get("portfolio") else None,
             )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ConfigError(f"deployment file {path} is missing or has a bad field: {exc}") from None
+        except KeyError as exc:
+            raise ConfigError(
+                f"deployment file {path} is missing or has a bad field: it lacks {exc}; pass the file `deploy` wrote"
+            ) from None
+        except (TypeError, ValueError, AttributeError):
+            # Python's own wording ("invalid literal for int()") means nothing to an operator; the fix is the same.
+            raise ConfigError(
+                f"deployment file {path} is missing or has a bad field: a number, an address or a token entry is "
+                "not what `deploy` writes; pass the file it wrote"
+            ) from None
 
 
 def _token(data: dict[str, object]) -> TokenInfo:

@@ -11,7 +11,7 @@ from eth_typing import ChecksumAddress
 
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.params import ADDRESS, JSON_OPTION
-from keeper.cli.trade import checked_order
+from keeper.cli.trade import check_margin, checked_order
 from keeper.client.bundler import BundledOrder, BundlerClient
 from keeper.client.trading import WAD, TradingClient
 from keeper.client.vault import PERMISSIONS, VaultClient, sub_account
@@ -19,6 +19,7 @@ from keeper.exceptions import InputError, PrimeVaultError
 from keeper.risk.capacity import (
     CollateralHolding,
     borrowable,
+    deposit_free_gain,
     free_equity,
     withdrawable_base,
     withdrawable_collateral,
@@ -327,7 +328,10 @@ def bundle(
         trading = TradingClient(ctx.w3, ctx.deployment)
         ticker = ctx.deployment.market(market).ticker
         size = parse_size(size_text)
-        direction, limit, _ = checked_order(ctx, trading, ticker, size, side, limit_text, slippage_bps)
+        direction, limit, mark = checked_order(ctx, trading, ticker, size, side, limit_text, slippage_bps)
+        position = sum((p.size for p in trading.positions(target) if p.market == ticker), Decimal(0))
+        gain = _deposit_free_gain(ctx.reader(), target, token.symbol, units) - borrow
+        check_margin(ctx, target, ticker, direction * size, position, mark, free_gain=gain)
         deadline = int(ctx.w3.eth.get_block("latest")["timestamp"]) + ttl
         order = BundledOrder(trading.market_id(ticker), int(direction * size * WAD), int(limit * WAD), deadline)
         described = f"{side} {size.normalize():f} {ticker}, limit {limit:,.2f}"
@@ -358,6 +362,21 @@ def bundle(
     if result.order_id is not None:
         parts.append(f"order {result.order_id}: {described}")
     click.echo(f"{'; '.join(parts)} (one transaction, block {result.receipt['blockNumber']})")
+
+
+def _deposit_free_gain(client: VaultClient, target: str, symbol: str, units: int) -> int:
+    """Base units of free margin a deposit of `units` of `symbol` adds to `target`: all of a base deposit, a
+    collateral deposit's value less its initial haircut."""
+    if symbol == client.deployment.base.symbol:
+        return units
+    prices = client.lens.prices().prices
+    for config, price in zip(client.asset_configs(), prices, strict=True):
+        if config.address == client.deployment.token(symbol).address:
+            holding = CollateralHolding(
+                client.collateral_balance(target, symbol), price, config.scale_exponent, config.initial_haircut_bps
+            )
+            return deposit_free_gain(holding, units)
+    raise InputError(f"{symbol} is not a collateral asset of this vault")
 
 
 @account.command("set-operator")

@@ -38,7 +38,10 @@ class CliContext:
 
     @cached_property
     def rpc_url(self) -> str:
-        if self.rpc_url_option:
+        if self.rpc_url_option is not None:
+            if not self.rpc_url_option.strip():
+                # An empty --rpc-url (an unset shell variable) must not quietly mean "the default node".
+                raise ConfigError("--rpc-url is empty: give the node's URL (http://127.0.0.1:8545) or leave it out")
             return self.rpc_url_option
         if self.deployment_path.is_file() and self.deployment.rpc_url:
             return self.deployment.rpc_url

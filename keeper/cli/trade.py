@@ -75,7 +75,7 @@ def submit(
             f"a reduce-only {side} of {amount.normalize():f} {ticker} would not reduce {account}'s position of "
             f"{held.normalize():+f}: drop --reduce-only or size it to the position"
         )
-    _check_margin(ctx, account, ticker, direction * amount, held, mark)
+    check_margin(ctx, account, ticker, direction * amount, held, mark)
     order_id = client.submit(account, ticker, direction * amount, limit, int(time.time()) + ttl, reduce_only)
     click.echo(
         f"order {order_id}: {side} {amount.normalize():f} {ticker} for {account}, limit {limit:,.2f}, ttl {ttl}s"
@@ -111,9 +111,12 @@ def checked_order(
     return direction, limit, mark
 
 
-def _check_margin(ctx: CliContext, account: str, ticker: str, size: Decimal, held: Decimal, mark: Decimal) -> None:
+def check_margin(
+    ctx: CliContext, account: str, ticker: str, size: Decimal, held: Decimal, mark: Decimal, free_gain: int = 0
+) -> None:
     """Refuses an order whose added exposure needs more initial margin than the account has free. An estimate at
-    the mark: execution prices and fees move it a little, and the contract checks again when the order executes."""
+    the mark: execution prices and fees move it a little, and the contract checks again when the order executes.
+    `free_gain` (base units) is free margin that comes with the order, as a deposit bundled with it does."""
     added = abs(held + size) - abs(held)
     if added <= 0:
         return
@@ -123,7 +126,7 @@ def _check_margin(ctx: CliContext, account: str, ticker: str, size: Decimal, hel
     base = ctx.deployment.base
     needed = added * mark * perp.perp_initial_bps[market_id] / 10_000
     health = reader.health(account)
-    free = Decimal(health.equity - health.initial_requirement).scaleb(-base.decimals)
+    free = Decimal(health.equity - health.initial_requirement + free_gain).scaleb(-base.decimals)
     if needed > free:
         raise InputError(
             f"this order needs about {needed:,.2f} {base.symbol} of initial margin but {account} has "

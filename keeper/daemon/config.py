@@ -4,6 +4,7 @@ at start with one line per bad field."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -235,7 +236,10 @@ def _coerce(name: str, value: Any) -> Any:
             pairs = (p.split("=") for p in value.split(",") if p)
             return {k.strip().upper(): int(v) for k, v in pairs}
         return {str(k).upper(): int(v) for k, v in dict(value).items()}
-    return float(value)
+    number = float(value)
+    if not math.isfinite(number):  # TOML and float() both accept nan and inf; no interval or fee means either
+        raise ValueError(f"{value!r} is not finite")
+    return number
 
 
 def _problems(c: KeeperConfig, need_key: bool = True) -> list[str]:

@@ -68,6 +68,17 @@ def withdrawable_collateral(holding: CollateralHolding, free: int, checked: bool
     return low
 
 
+def deposit_free_gain(holding: CollateralHolding, amount: int) -> int:
+    """Base units by which depositing `amount` more of a collateral asset raises equity above the initial
+    requirement: the value it adds, less the haircut's requirement on it (both exact, as the vault rounds)."""
+    value_now = _value(holding.balance, holding)
+    value_after = _value(holding.balance + amount, holding)
+    added_requirement = _requirement(value_after, holding.initial_haircut_bps) - _requirement(
+        value_now, holding.initial_haircut_bps
+    )
+    return value_after - value_now - added_requirement
+
+
 def withdrawable_base(balance: int, free: int, checked: bool) -> int:
     """Base units of a positive base balance (supply) that can leave: all of it without debt or positions."""
     if balance <= 0:

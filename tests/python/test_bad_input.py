@@ -192,6 +192,7 @@ def test_global_options(funded: Chain, tmp_path: Path) -> None:
         (["--deployment", str(corrupt), "account", "show"], "not valid JSON"),
         (["--deployment", str(tmp_path / "none.json"), "account", "show"], "does not exist"),
         (["--deployment", str(funded.deployment_file), "--rpc-url", "ftp://x", "account", "show"], "must start"),
+        (["--deployment", str(funded.deployment_file), "--rpc-url", "", "account", "show"], "--rpc-url is empty"),
         (["--deployment", str(funded.deployment_file), "--rpc-url", "http://127.0.0.1:9", "account", "show"], "reach"),
         (["--deployment", str(funded.deployment_file), "--dev-account", "-1", "account", "repay", "1"], "out of range"),
         (["--deployment", str(funded.deployment_file), "--dev-account", "abc", "account", "show"], "valid integer"),

@@ -70,7 +70,11 @@ def test_a_bundle_that_would_leave_the_account_unhealthy_changes_nothing(pool: C
         (["1", "WETH", "--borrow", "lots"], "lots"),
         (["1", "DOGE"], "unknown asset 'DOGE'"),
         (["1", "WETH", "--market", "ETH-USD", "--size", "0.0000001", "--side", "buy"], "is not a multiple of any"),
+        # the deposit's margin counts (the first test's order only fits with it), but not beyond what it adds
+        (["1", "WETH", "--market", "ETH-USD", "--size", "1000", "--side", "buy"], "of initial margin but"),
     ],
 )
 def test_bundle_bad_input(pool: Chain, args: list[str], message: str) -> None:
     assert_one_line_error(run(pool, "account", "bundle", *args, dev=TRADER), message)
+    me = pool.account(TRADER).address
+    assert pool.client(TRADER).collateral_balance(me, "WETH") == 0, "a refused bundle deposits nothing"

@@ -7,6 +7,7 @@ import random
 from keeper.risk.capacity import (
     CollateralHolding,
     borrowable,
+    deposit_free_gain,
     free_equity,
     withdrawable_base,
     withdrawable_collateral,
@@ -62,3 +63,22 @@ def accepted(holding: CollateralHolding, free: int, amount: int) -> bool:
     before = value(holding.balance) - requirement(holding.balance)
     after = value(holding.balance - amount) - requirement(holding.balance - amount)
     return before - after <= free
+
+
+def test_a_deposit_frees_its_value_less_the_haircut_rounded_for_the_vault() -> None:
+    # 1 WETH more at 3,000 USD with a 20% haircut frees 2,400 USD.
+    assert deposit_free_gain(WETH, 10**18) == 2400 * 10**6
+    # One wei of WETH is worth 0.000003 USDC, rounded down to nothing: it frees nothing.
+    assert deposit_free_gain(WETH, 1) == 0
+    # 1 base unit of value with a 20% haircut: the requirement rounds up to 1, so it frees nothing either.
+    odd = CollateralHolding(balance=0, price=10**8, scale_exponent=20, initial_haircut_bps=2000)
+    assert deposit_free_gain(odd, 10**12) == 0
+    # A deposit never frees more than a withdrawal of the same amount takes back.
+    rng = random.Random(5)
+    for _ in range(200):
+        holding = CollateralHolding(rng.randrange(10**20), rng.randrange(1, 10**12), 20, rng.randrange(0, 9000))
+        amount = rng.randrange(1, 10**20)
+        gain = deposit_free_gain(holding, amount)
+        after = CollateralHolding(holding.balance + amount, holding.price, 20, holding.initial_haircut_bps)
+        assert withdrawable_collateral(after, gain, checked=True) >= amount
+        assert gain >= 0

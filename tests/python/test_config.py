@@ -65,6 +65,16 @@ def test_a_field_that_does_not_parse_hides_no_other(tmp_path: Path) -> None:
         assert fragment in message
 
 
+def test_intervals_and_fees_must_be_finite(tmp_path: Path) -> None:
+    toml = tmp_path / "keeper.toml"
+    # TOML has nan and inf literals; every comparison with nan is false, so no range check would catch it.
+    toml.write_text("[keeper]\npoll_interval = nan\nmax_fee_gwei = inf\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(toml, {"dev_account": 1, "deployment": deployment_file(tmp_path / "d.json")})
+    assert "poll_interval: nan is not a number" in str(caught.value)
+    assert "max_fee_gwei: inf is not a number" in str(caught.value)
+
+
 def test_the_seat_is_off_by_default_and_reads_the_rabbitx_table_then_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
