@@ -338,7 +338,7 @@ def bundle(
     # The grant is a transaction of its own before the bundle: what the bundle would refuse for certain is refused
     # first, and a bundle refused after a grant made here takes the grant back, so that a failure leaves nothing.
     vault = ctx.writer()
-    wallet = vault.token(token.symbol).contract.functions.balanceOf(ctx.account.address).call()
+    wallet = vault.token(token.symbol).balance_of(ctx.account.address)
     if wallet < units:
         raise InputError(
             f"your wallet holds {format_units(wallet, token.decimals)} {token.symbol}, less than the "

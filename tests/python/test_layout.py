@@ -1,10 +1,11 @@
-"""The package's layout promises: the keeper and the core CLI load without the devnet part's dependencies, and a
-command that needs them says in one line how to install them."""
+"""The package's layout promises: the keeper and the core CLI load without the devnet part's dependencies, a
+command that needs them says in one line how to install them, and only the client layer touches contracts."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 
 def _run(code: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -30,3 +31,16 @@ def test_the_demo_without_the_devnet_extras_names_the_install_in_one_line() -> N
     assert done.stderr.strip().splitlines() == [
         "Error: the crash run's report needs matplotlib, part of the devnet extras: pip install 'primevault[devnet]'"
     ]
+
+
+def test_only_the_client_layer_calls_contract_functions() -> None:
+    # A contract's ABI, its errors and its units are handled in one place: keeper/client/.
+    package = Path(__file__).resolve().parents[2] / "keeper"
+    outside = [
+        f"{path.relative_to(package.parent)}:{number}"
+        for path in sorted(package.rglob("*.py"))
+        if "client" not in path.relative_to(package).parts[:1]
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if ".functions." in line
+    ]
+    assert outside == []
