@@ -4,7 +4,8 @@ seat's cycle (place the children the orders job committed to its venue, close fi
 venue's order book of every market for the orders job's router; post the account's state on chain; keep its margin
 between floor and ceiling; unwind the backstop book there) runs every `seat_interval` seconds, and each venue's
 positions are reconciled against the vault's books every `reconcile_interval`. Errors are logged by name and never
-stop the job; `stop()` ends it cleanly."""
+stop the job: a step's error skips that step, and a seat that cannot be opened or fails as a whole (its venue or the
+node away) is opened again after a growing delay while the other seats go on; `stop()` ends it cleanly."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ log = logging.getLogger("primevault.keeper")
 # A mismatch can be a fill the exchange made and the keeper has not booked yet: it is raised only if it is still
 # there this many seconds later.
 RECONCILE_RECHECK = 2.0
+# The longest wait before a seat that failed is opened again (the wait starts at `seat_interval` and doubles).
+MAX_REOPEN_DELAY = 60.0
 
 
 class SeatJob:
@@ -80,26 +83,61 @@ class SeatJob:
         self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
         if self._stop_requested.is_set():
             return
-        async with contextlib.AsyncExitStack() as stack:
-            seats = [await stack.enter_async_context(open_seat(c, trading, name)) for name in c.config.seat_venues]
-            fills = [asyncio.create_task(self._forward_fills(seat)) for seat in seats]
-            next_reconcile = time.monotonic() + c.config.reconcile_interval
+        # Each seat on its own: a venue that cannot be reached (at start, or after a failure) does not stop the
+        # others, and is opened again until it answers.
+        await asyncio.gather(*(self._supervise(trading, name) for name in c.config.seat_venues))
+        log.info("seats stopped")
+
+    def _stopped(self) -> bool:
+        assert self._stopping is not None
+        return self._stopping.is_set() or self._stop_requested.is_set()
+
+    async def _pause(self, seconds: float) -> None:
+        """Waits `seconds`, or less if the job is asked to stop."""
+        assert self._stopping is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _supervise(self, trading: TradingClient, name: str) -> None:
+        """Opens the seat at `name` and runs it until the job stops; if opening it or running it fails, logs why
+        and opens it again after a delay that doubles up to `MAX_REOPEN_DELAY` (fills passed on but not
+        acknowledged come out again, and the contract books each fill id once)."""
+        delay = self.context.config.seat_interval
+        while not self._stopped():
             try:
-                while not (self._stopping.is_set() or self._stop_requested.is_set()):
-                    now = int((await asyncio.to_thread(trading.w3.eth.get_block, "latest"))["timestamp"])
+                async with open_seat(self.context, trading, name) as seat:
+                    delay = self.context.config.seat_interval
+                    await self._serve(seat, name)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any failure: logged by name, and the seat is opened again
+                log.error(
+                    "seat at %s failed (%s: %s); opening it again in %.1f s", name, type(exc).__name__, exc, delay
+                )
+                await self._pause(delay)
+                delay = min(2 * delay, MAX_REOPEN_DELAY)
+
+    async def _serve(self, seat: Seat, name: str) -> None:
+        """The seat's cycles, every `seat_interval` seconds until the job stops, with its fills forwarded beside."""
+        c = self.context
+        fills = asyncio.create_task(self._forward_fills(seat))
+        next_reconcile = time.monotonic() + c.config.reconcile_interval
+        try:
+            while not self._stopped():
+                try:
+                    block = await asyncio.to_thread(seat.trading.w3.eth.get_block, "latest")
+                except Exception as exc:  # the node is away: this cycle waits for it
+                    log.error("%s: cannot read the chain's time (%s: %s)", name, type(exc).__name__, exc)
+                else:
                     reconcile = time.monotonic() >= next_reconcile
-                    # Side by side: a slow venue does not hold up the other seats' cycles.
-                    await asyncio.gather(*(self._run_seat(seat, now, reconcile) for seat in seats))
+                    await self._run_seat(seat, int(block["timestamp"]), reconcile)
                     if reconcile:
                         next_reconcile = time.monotonic() + c.config.reconcile_interval
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), c.config.seat_interval)
-            finally:
-                for task in fills:
-                    task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.gather(*fills)
-                log.info("seats stopped")
+                await self._pause(c.config.seat_interval)
+        finally:
+            fills.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fills
 
     async def _run_seat(self, seat: Seat, now: int, reconcile: bool) -> None:
         """One cycle of one seat, each step guarded on its own: children, the account posted, margin, the backstop,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -161,3 +162,49 @@ def test_the_keeper_splits_an_order_across_its_two_seats_by_their_books(
         DYDX_SEAT_VENUE: (D("0.7"), D(3004)),
     }
     assert alice.reservation(me) == (0, 0)
+
+
+def failures(caplog: Any) -> list[str]:
+    return [r.getMessage() for r in caplog.records if f"seat at {DYDX_SEAT_VENUE} failed" in r.getMessage()]
+
+
+def test_a_seat_whose_venue_cannot_be_reached_is_opened_again_and_the_other_seat_trades_on(
+    market: Chain, exchange: RabbitXService, tmp_path: Path, caplog: Any
+) -> None:
+    """The dYdX seat's validator and indexer are a port nothing listens on: the seat fails to open and is tried again
+    after a growing delay, while the RabbitX seat beside it takes and fills the order."""
+
+    async def rabbitx_seat_with_asks() -> Credentials:
+        async with aiohttp.ClientSession() as session:
+            return await seat_account_with_resting_asks(exchange, session, market)
+
+    rabbitx = exchange.settings(asyncio.run(rabbitx_seat_with_asks()))
+    with socket.socket() as probe:  # a port that was free a moment ago and that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with dydx_bench(market, tmp_path / "two-seats.json") as dydx:
+        away = dataclasses.replace(dydx.settings(), indexer_url=nowhere, validator_url=nowhere, request_timeout=0.5)
+        chain = dydx.chain
+        both = (SEAT_VENUE, DYDX_SEAT_VENUE)
+        keeper = keeper_with_seat(chain, tmp_path, seat_venues=both, rabbitx=rabbitx, dydx=away)
+        alice = TradingClient(chain.w3, chain.deployment, chain.client(1).sender)
+        me = chain.account(1).address
+        with caplog.at_level("INFO", logger="primevault.keeper"):
+            loop = threading.Thread(target=keeper.run, name="keeper")
+            loop.start()
+            try:
+                wait_for(lambda: keeper.context.books.get(alice.venue_id(SEAT_VENUE), "ETH-USD") is not None)
+                now = int(chain.w3.eth.get_block("latest")["timestamp"])
+                order_id = alice.submit(me, "ETH-USD", D("0.8"), D(3030), now + 600)
+                wait_for(lambda: alice.order(order_id).status == "executed")
+                wait_for(lambda: len(failures(caplog)) >= 2)
+            finally:
+                keeper.stop.set()
+                loop.join(30)
+        assert not loop.is_alive(), "a seat waiting to be opened again stops with the job"
+
+    [child] = alice.child_orders(0)
+    assert (alice.venue_name(child.venue_id), child.status, child.filled) == (SEAT_VENUE, "filled", D("0.8"))
+    first, second = failures(caplog)[:2]
+    assert "opening it again in 0.2 s" in first and "opening it again in 0.4 s" in second, "the delay doubles"
+    assert any("seats stopped" in r.getMessage() for r in caplog.records)
