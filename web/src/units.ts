@@ -26,14 +26,21 @@ export function formatPrice(wad: bigint): string {
   return formatAmount(wad, 18, 2);
 }
 
-/** What the user typed, as token units; a clear message for anything that is not a positive amount. */
+const MAX_UINT256 = 2n ** 256n - 1n;
+
+/** What the user typed, as token units; a clear message for anything that is not a positive amount. A comma is
+ * refused, as the CLI refuses it: "1,5" is one and a half to some and fifteen to others. */
 export function parseAmount(text: string, decimals: number, symbol: string): bigint {
-  const cleaned = text.trim().replace(/,/g, "");
+  const cleaned = text.trim();
+  if (cleaned.includes(",")) {
+    throw new Error(`"${text}" has a comma: write decimals with a dot and no thousands separators, like 1.5`);
+  }
   if (!/^\d*\.?\d+$|^\d+\.$/.test(cleaned)) throw new Error(`"${text}" is not an amount of ${symbol}: write e.g. 1.5`);
   const fraction = cleaned.split(".")[1] ?? "";
   if (fraction.length > decimals) throw new Error(`${symbol} has ${decimals} decimals; "${text}" has more`);
   const amount = parseUnits(cleaned, decimals);
   if (amount === 0n) throw new Error(`the amount must be more than 0 ${symbol}`);
+  if (amount > MAX_UINT256) throw new Error(`"${text}" ${symbol} is more than any token can hold`);
   return amount;
 }
 

@@ -135,6 +135,35 @@ def test_a_withdrawal_that_would_make_the_account_unhealthy_is_explained_and_cha
     assert vault.base_balance(me) == debt_before
 
 
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        # "1,5" is one and a half to some and fifteen to others: refused, as the CLI refuses it
+        ("1,5", '"1,5" has a comma: write decimals with a dot'),
+        ("1.5e3", '"1.5e3" is not an amount of WETH'),
+        ("0.0000000000000000001", "WETH has 18 decimals"),
+        ("0", "the amount must be more than 0 WETH"),
+        ("9" * 80, "is more than any token can hold"),
+    ],
+)
+def test_an_amount_that_is_not_one_is_explained_and_nothing_is_sent(
+    funded: Chain, page: Page, typed: str, message: str
+) -> None:
+    chain = funded
+    me = chain.account(TRADER).address
+    nonce = chain.w3.eth.get_transaction_count(me)
+    connect(page, TRADER)
+    page.get_by_role("tab", name="Actions").click()
+    page.get_by_label("deposit", exact=True).check()
+    page.get_by_test_id("asset").select_option("WETH")
+    page.get_by_test_id("amount").fill(typed)
+    expect(page.get_by_test_id("preview-error")).to_contain_text(message)
+    page.get_by_test_id("submit-action").click()
+    expect(page.get_by_test_id("preview-error")).to_contain_text(message)
+    assert chain.w3.eth.get_transaction_count(me) == nonce, "nothing was sent"
+    assert chain.client(TRADER).collateral_balance(me, "WETH") == 0
+
+
 def test_the_preview_shows_health_after_a_borrow_without_sending_it(
     funded: Chain, page: Page, screenshot: Callable[[str], None]
 ) -> None:
