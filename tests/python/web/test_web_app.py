@@ -239,8 +239,12 @@ def test_transfer_operator_and_session_key(funded: Chain, page: Page) -> None:
     sub_1 = sub_account(me, 1)
     assert vault.collateral_balance(sub_1, "WETH") == 5 * 10**17
     assert vault.collateral_balance(me, "WETH") == 15 * 10**17
-
     page.get_by_role("tab", name="Actions").click()
+    page.get_by_label("transfer", exact=True).first.check()
+    page.get_by_label("To sub-account").fill("")  # not sub-account 0
+    page.get_by_test_id("amount").fill("0.5")
+    expect(page.get_by_test_id("preview-error")).to_contain_text('sub-account "" is not a number from 0 to 255')
+
     page.get_by_label("operator", exact=True).check()
     page.get_by_test_id("operator").fill(bot)
     page.get_by_label("transfer", exact=True).last.check()  # the permission, besides the default trade

@@ -81,8 +81,9 @@ function plan(ctx: AppContext, form: Form): { calls: Call[]; account: Address | 
     }
     case "transfer": {
       const amount = parseAmount(form.amount, token.decimals, token.symbol);
-      const to = Number(form.toSub);
-      if (!Number.isInteger(to) || to < 0 || to > 255) throw new Error(`sub-account "${form.toSub}" is not a number from 0 to 255`);
+      // Digits only: Number() reads "" as 0 and "1e1" as 10.
+      const to = /^\s*\d{1,3}\s*$/.test(form.toSub) ? Number(form.toSub) : -1;
+      if (to < 0 || to > 255) throw new Error(`sub-account "${form.toSub}" is not a number from 0 to 255`);
       if (to === ctx.subId) throw new Error("choose another sub-account to transfer to");
       return {
         calls: [vaultCall(`transfer ${token.symbol}`, "transfer", [account, subAccount(owner, to), token.address, amount], token.symbol)],
