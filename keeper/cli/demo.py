@@ -145,10 +145,15 @@ def _kept(r: CrashReport) -> str:
 
 
 def _average_kept(r: CrashReport) -> str:
-    shares = list(r.collateral_kept.values())
-    if not shares:
-        return "-"
-    return f"{sum(shares) / len(shares):.0%} (at the final prices)"
+    """Borrowers and perp traders apart: a leveraged long loses its margin to the crash itself, whatever the
+    liquidation takes, and averaged together the two hide what partial liquidation leaves a borrower."""
+    traders = {a for _, a, *_ in r.positions_absorbed}
+    groups = {
+        "borrowers": [s for a, s in r.collateral_kept.items() if a not in traders],
+        "perp traders": [s for a, s in r.collateral_kept.items() if a in traders],
+    }
+    parts = [f"{name} {sum(v) / len(v):.0%} ({len(v)})" for name, v in groups.items() if v]
+    return f"{', '.join(parts)} (at the final prices)" if parts else "-"
 
 
 def _moved(r: CrashReport) -> str:
