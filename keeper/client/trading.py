@@ -367,6 +367,15 @@ class TradingClient(AccessControlledClient):
     def fill_id_used(self, venue_fill_id: bytes) -> bool:
         return bool(self.contract.functions.fillIdUsed(venue_fill_id).call())
 
+    def fill_ids_used(self, venue_fill_ids: Sequence[bytes]) -> list[bool]:
+        """`fill_id_used` of each id, in one JSON-RPC batch request (a batch of fills is read in one round trip)."""
+        if not venue_fill_ids:
+            return []
+        with self.w3.batch_requests() as batch:
+            for venue_fill_id in venue_fill_ids:
+                batch.add(self.contract.functions.fillIdUsed(venue_fill_id))
+            return [bool(used) for used in batch.execute()]
+
     def execute(
         self,
         order_ids: Sequence[int],

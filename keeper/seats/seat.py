@@ -223,19 +223,23 @@ class Seat:
         If a batch is refused its fills are booked one by one: a fill the account cannot take (its checks fail)
         closes the child first, so the fill goes to the backstop book, which the keeper unwinds. A fill the venue
         made is never dropped."""
-        pending: list[tuple[SeatFill, FillReport]] = []
+        ours: list[tuple[SeatFill, int]] = []
         for fill in fills:
             if fill.child_id is None:
                 log.warning(
                     "%s fill %s is not one of this seat's children: not reported", self.venue.name, fill.fill_id
                 )
                 continue
-            venue_fill_id = self.venue_fill_id(fill)
-            if await asyncio.to_thread(self.trading.fill_id_used, venue_fill_id):
+            ours.append((fill, fill.child_id))
+        ids = [self.venue_fill_id(fill) for fill, _ in ours]
+        used = await asyncio.to_thread(self.trading.fill_ids_used, ids)
+        pending: list[tuple[SeatFill, FillReport]] = []
+        for (fill, child_id), venue_fill_id, booked in zip(ours, ids, used, strict=True):
+            if booked:
                 continue
             # A rebate (negative fee) is not credited on chain: the protocol's side of the rounding.
             fee = max(self._units(fill.fee, ROUND_CEILING), 0)
-            pending.append((fill, FillReport(fill.child_id, venue_fill_id, fill.price, fill.size, fee)))
+            pending.append((fill, FillReport(child_id, venue_fill_id, fill.price, fill.size, fee)))
         for start in range(0, len(pending), MAX_FILLS_PER_REPORT):
             batch = pending[start : start + MAX_FILLS_PER_REPORT]
             try:

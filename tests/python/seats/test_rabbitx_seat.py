@@ -81,6 +81,12 @@ def test_an_order_routed_to_the_seat_fills_at_the_exchange_and_is_booked_once(
                 assert isinstance(seat.venue, RabbitXVenue)
                 fills = [seat.venue.seat_fill(f) for f in await connector.fills_since(0)]
                 assert len(fills) == 2 and all(executor.fill_id_used(seat.venue_fill_id(f)) for f in fills)
+                never = bytes(32)
+                assert executor.fill_ids_used([seat.venue_fill_id(fills[0]), never, seat.venue_fill_id(fills[1])]) == [
+                    True,
+                    False,
+                    True,
+                ], "one batch request, answers in order"
                 assert all(f.fill_id.startswith("rabbitx:") and f.child_id == child_id for f in fills)
                 await seat.report(fills)
                 assert alice.positions(me)[0].size == D("0.8"), "nothing booked twice"
