@@ -508,6 +508,11 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
     }
 
     /// @inheritdoc IPrimeVault
+    function supplyIndex() external view returns (uint256) {
+        return _accruedMarket().supplyIndex;
+    }
+
+    /// @inheritdoc IPrimeVault
     function collateralBalanceOf(address account, address asset) external view returns (uint256) {
         return _collateral[account][asset];
     }

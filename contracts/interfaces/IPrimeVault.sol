@@ -237,6 +237,11 @@ interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
     /// @notice Signed base balance of `account` with interest to now (negative is debt, rounded up).
     function baseBalanceOf(address account) external view returns (int256);
 
+    /// @notice The supply index with interest to now (scaled by 1e15), as `baseBalanceOf` and the next
+    ///         action in this block use it: a supply balance is stored as `value * 1e15 / index` and read back as
+    ///         `principal * index / 1e15`, each rounded down.
+    function supplyIndex() external view returns (uint256);
+
     /// @notice Balance of collateral `asset` held by `account`.
     function collateralBalanceOf(address account, address asset) external view returns (uint256);
 

@@ -7,8 +7,10 @@ import {ERC4626} from "@openzeppelin/contracts/token/ERC20/extensions/ERC4626.so
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IPrimeVault, PAUSE_DEPOSIT, PAUSE_WITHDRAW} from "../interfaces/IPrimeVault.sol";
+import {InterestLib} from "../libraries/InterestLib.sol";
 
 /// @title PrimeVaultLender
 /// @notice An ERC-4626 vault for passive lenders of PrimeVault's base asset: its assets are one supply position
@@ -17,9 +19,12 @@ import {IPrimeVault, PAUSE_DEPOSIT, PAUSE_WITHDRAW} from "../interfaces/IPrimeVa
 /// @dev OpenZeppelin's ERC4626: every conversion rounds against the caller, and a decimals offset of 6 (virtual
 ///      shares and assets) makes the first-depositor inflation attack cost the attacker about a million times
 ///      what it takes from the victim. Caveats: `maxWithdraw`/`maxRedeem` are bounded by the pool's idle cash
-///      (what borrowers have not taken) and read zero while PrimeVault's withdrawals are paused; PrimeVault rounds
-///      a supply's present value down, so a deposit may be credited, and a withdrawal may cost, one unit more
-///      than it moves: the previews charge that unit to the caller, so the vault's other holders never pay it.
+///      (what borrowers have not taken) and read zero while PrimeVault's withdrawals are paused. PrimeVault
+///      stores the whole supply position again on every deposit and withdrawal, rounding down into principal
+///      and down again into present value: a deposit may be credited less, and a withdrawal may cost more, than
+///      it moves, by less than one unit plus the supply index over its scale (two units once interest accrues).
+///      The previews redo that arithmetic at PrimeVault's current supply index, so every action is priced at
+///      exactly what it adds to or takes from the position: the caller bears the rounding, the holders never.
 contract PrimeVaultLender is ERC4626, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -64,24 +69,37 @@ contract PrimeVaultLender is ERC4626, ReentrancyGuardTransient {
         return Math.min(super.maxRedeem(owner), _convertToShares(_idleCash(), Math.Rounding.Floor));
     }
 
-    /// @notice Shares minted for `assets`, valued as PrimeVault will credit them (one unit less, rounding).
+    /// @notice Shares minted for `assets`: those of what PrimeVault will add to the position.
     function previewDeposit(uint256 assets) public view override returns (uint256) {
-        return _convertToShares(_credited(assets), Math.Rounding.Floor);
+        if (assets == 0) return 0; // nothing is supplied
+        (uint256 held, uint256 index) = _position();
+        // `held` was read back from a principal, so `held + assets` (assets >= 1) stores at least as much.
+        return _convertToShares(_stored(held + assets, index) - held, Math.Rounding.Floor);
     }
 
-    /// @notice Assets pulled to mint `shares`: one unit more than their value, for PrimeVault's rounding.
+    /// @notice Assets pulled to mint `shares`: the fewest that PrimeVault credits with the shares' value.
     function previewMint(uint256 shares) public view override returns (uint256) {
-        return _convertToAssets(shares, Math.Rounding.Ceil) + 1;
+        if (shares == 0) return 0;
+        (uint256 held, uint256 index) = _position();
+        return _smallestStoring(held + _convertToAssets(shares, Math.Rounding.Ceil), index) - held;
     }
 
-    /// @notice Shares burnt to withdraw `assets`: those of one unit more, for PrimeVault's rounding.
+    /// @notice Shares burnt to withdraw `assets`: those of what the withdrawal takes from the position.
     function previewWithdraw(uint256 assets) public view override returns (uint256) {
-        return _convertToShares(assets + 1, Math.Rounding.Ceil);
+        if (assets == 0) return 0;
+        (uint256 held, uint256 index) = _position();
+        // More than the position PrimeVault refuses (the account would borrow without collateral).
+        uint256 cost = assets > held ? assets : held - _stored(held - assets, index);
+        return _convertToShares(cost, Math.Rounding.Ceil);
     }
 
-    /// @notice Assets paid for `shares`: one unit less than their value, for PrimeVault's rounding.
+    /// @notice Assets paid for `shares`: the most whose withdrawal takes at most the shares' value.
     function previewRedeem(uint256 shares) public view override returns (uint256) {
-        return _credited(_convertToAssets(shares, Math.Rounding.Floor));
+        uint256 value = _convertToAssets(shares, Math.Rounding.Floor);
+        if (value == 0) return 0;
+        (uint256 held, uint256 index) = _position();
+        uint256 remaining = _smallestStoring(held - Math.min(value, held), index);
+        return remaining < held ? held - remaining : 0;
     }
 
     /// @dev Pulls the assets, then supplies them to PrimeVault under this contract's account.
@@ -111,8 +129,23 @@ contract PrimeVaultLender is ERC4626, ReentrancyGuardTransient {
         return 6;
     }
 
-    function _credited(uint256 assets) private pure returns (uint256) {
-        return assets - Math.min(assets, 1);
+    /// @dev The position's present value and PrimeVault's supply index, both with interest to now.
+    function _position() private view returns (uint256 held, uint256 index) {
+        return (totalAssets(), VAULT.supplyIndex());
+    }
+
+    /// @dev What a supply balance of `value` reads back as once PrimeVault stores it: down into principal,
+    ///      down again into present value, with PrimeVault's own functions.
+    function _stored(uint256 value, uint256 index) private pure returns (uint256) {
+        int256 principal = InterestLib.principalValue(SafeCast.toInt256(value), index, 0);
+        return uint256(InterestLib.presentValue(principal, index, 0));
+    }
+
+    /// @dev The smallest balance that `_stored` reads back as at least `target`: the smallest principal
+    ///      worth `target`, then the smallest balance stored as that principal.
+    function _smallestStoring(uint256 target, uint256 index) private pure returns (uint256) {
+        uint256 principal = Math.mulDiv(target, InterestLib.INDEX_SCALE, index, Math.Rounding.Ceil);
+        return Math.mulDiv(principal, index, InterestLib.INDEX_SCALE, Math.Rounding.Ceil);
     }
 
     function _idleCash() private view returns (uint256) {

@@ -109,4 +109,64 @@ contract LenderPropertiesTest is LenderFixture {
         vm.stopPrank();
         assertGe(_carolsValue(), carolBefore, "another holder never pays for a withdrawal");
     }
+
+    /// @dev (totalAssets + 1) / (totalSupply + 10^6), the price OpenZeppelin's conversions use, compared by
+    ///      cross-multiplication: no action may lower it, or the other holders pay for that action.
+    function _assertPriceHeld(uint256 assetsBefore, uint256 supplyBefore, string memory action)
+        internal
+        view
+    {
+        uint256 assetsAfter = lenderVault.totalAssets();
+        uint256 supplyAfter = lenderVault.totalSupply();
+        assertGe((assetsAfter + 1) * (supplyBefore + 1e6), (assetsBefore + 1) * (supplyAfter + 1e6), action);
+    }
+
+    /// @dev With interest accrued PrimeVault re-stores the whole position on each action and may lose two
+    ///      units, not one: a deposit of 4,872,722.816357 USDC here adds 4,872,722.816355 to the position
+    ///      (the previews charged one unit, so the holders paid the other), and a withdrawal of 0.847166 takes
+    ///      0.847168. The previews must price what the position actually gains or loses.
+    function test_holdersDoNotPayForATwoUnitRounding() public {
+        uint256 assetsBefore = lenderVault.totalAssets();
+        uint256 supplyBefore = lenderVault.totalSupply();
+        uint256 preview = lenderVault.previewDeposit(4_872_722_816_357);
+        uint256 shares = _lend(alice, 4_872_722_816_357);
+        assertEq(shares, preview, "deposit mints previewDeposit");
+        _assertPriceHeld(assetsBefore, supplyBefore, "a deposit credited two units short");
+
+        (assetsBefore, supplyBefore) = (lenderVault.totalAssets(), lenderVault.totalSupply());
+        preview = lenderVault.previewWithdraw(847_166);
+        vm.prank(carol);
+        assertEq(lenderVault.withdraw(847_166, carol, carol), preview, "withdraw burns previewWithdraw");
+        _assertPriceHeld(assetsBefore, supplyBefore, "a withdrawal costing two units more");
+        assertEq(usdc.balanceOf(carol), 847_166);
+    }
+
+    function testFuzz_noActionLowersTheSharePrice(uint256 assets, uint256 shares, uint256 elapsed) public {
+        assets = bound(assets, 1, 1e13);
+        shares = bound(shares, 1, 1e19);
+        vm.warp(block.timestamp + bound(elapsed, 0, 3 * 365 days)); // a supply index well above its scale
+        uint256 assetsBefore = lenderVault.totalAssets();
+        uint256 supplyBefore = lenderVault.totalSupply();
+        _lend(alice, assets);
+        _assertPriceHeld(assetsBefore, supplyBefore, "deposit");
+
+        uint256 owed = lenderVault.previewMint(shares);
+        _fund(alice, usdc, owed);
+        vm.startPrank(alice);
+        usdc.approve(address(lenderVault), owed);
+        (assetsBefore, supplyBefore) = (lenderVault.totalAssets(), lenderVault.totalSupply());
+        assertEq(lenderVault.mint(shares, alice), owed);
+        _assertPriceHeld(assetsBefore, supplyBefore, "mint");
+
+        uint256 out = lenderVault.maxWithdraw(alice) / 3;
+        if (out > 0) {
+            (assetsBefore, supplyBefore) = (lenderVault.totalAssets(), lenderVault.totalSupply());
+            lenderVault.withdraw(out, alice, alice);
+            _assertPriceHeld(assetsBefore, supplyBefore, "withdraw");
+        }
+        (assetsBefore, supplyBefore) = (lenderVault.totalAssets(), lenderVault.totalSupply());
+        lenderVault.redeem(lenderVault.maxRedeem(alice), alice, alice);
+        _assertPriceHeld(assetsBefore, supplyBefore, "redeem");
+        vm.stopPrank();
+    }
 }
