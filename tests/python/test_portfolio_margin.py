@@ -285,6 +285,20 @@ def test_parameters_outside_their_bounds_are_refused() -> None:
         Layout.from_symbols(["WETH"], ["SOL-USD"]).params()
 
 
+def test_groups_and_the_number_of_underlyings_are_bounded_as_on_chain() -> None:
+    """PortfolioMargin.setUnderlying refuses a group above 15 and a 17th underlying (MAX_UNDERLYINGS = 16): the
+    keeper's parameters are checked against the same bounds, so a rule the chain cannot hold is refused when built."""
+    eth = DEFAULT_UNDERLYINGS["ETH"]
+    assert replace(eth, group=15).group == 15
+    with pytest.raises(ConfigError, match="group = 16"):
+        replace(eth, group=16)
+    with pytest.raises(ConfigError, match="group = -1"):
+        replace(eth, group=-1)
+    assert len(PortfolioParams((eth,) * 16).underlyings) == 16
+    with pytest.raises(ConfigError, match="at most 16 underlyings, not 17"):
+        PortfolioParams((eth,) * 17)
+
+
 def test_volatility_moves_the_shock_by_a_step_within_the_bounds() -> None:
     eth = DEFAULT_UNDERLYINGS["ETH"]  # 10% now, [5%, 30%], 2.5% a step
     assert with_volatility(eth, 0.05).shock_bps == 1250  # z x 5% x sqrt(2) = 16.45%: one step up
