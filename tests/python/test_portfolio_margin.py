@@ -253,6 +253,20 @@ def test_correlation_credit_offsets_opposite_underlyings_partly() -> None:
     assert exact_portfolio([0, 0], positions, PARAMS, LAYOUT, split).scan == group.independent
 
 
+def test_a_book_long_in_every_underlying_is_credited_where_their_worst_scenarios_differ() -> None:
+    """docs/risk.md: 10 WETH and 1 WBTC, long in both. Alone ETH's worst is its weighted tail (3,150) and BTC's its
+    -S (4,800); moved together no scenario has both at their worst (-S: 3,000 + 4,800), so 75 is credited. With
+    both worst at -S (ETH's tail weight lowered to 30%: 9% < 10%) the long book gets no credit."""
+    book = _both([10 * W, 10**8], [])
+    (group,) = book.groups
+    assert (group.independent, group.correlated_loss, group.credit) == (7_950 * USDC, 7_800 * USDC, 75 * USDC)
+    assert (book.scan, book.initial) == (7_875 * USDC, 9_675 * USDC)
+    eth_at_s = replace(PORTFOLIO.underlyings[ETH], tail_weight_bps=3000)
+    aligned = replace(PORTFOLIO, underlyings=(eth_at_s, PORTFOLIO.underlyings[BTC]))
+    (group,) = exact_portfolio([10 * W, 10**8], [], PARAMS, LAYOUT, aligned).groups
+    assert (group.independent, group.credit) == (7_800 * USDC, 0)
+
+
 def test_portfolio_health_uses_the_standard_equity_against_the_portfolio_requirement() -> None:
     base = -(90_000 - 1_320) * USDC  # equity exactly at the basket's maintenance requirement
     at = portfolio_health(base, BASKET_BALANCES, PARAMS, BASKET, LAYOUT, PORTFOLIO)
