@@ -48,6 +48,8 @@ MAINTENANCE_BPS_RANGE = (2500, 9000)
 # At most half: with a larger credit, cutting one underlying's net exposure could raise the requirement (its
 # correlated offset against another underlying is worth more than its own loss), and deleveraging must only lower it.
 CORRELATION_CREDIT_BPS_MAX = 5000
+# PortfolioMargin.MAX_UNDERLYINGS: the underlyings (and groups, 0 to 15) a rule can hold on chain.
+MAX_UNDERLYINGS = 16
 
 IntArray = npt.NDArray[np.int64]
 
@@ -84,6 +86,7 @@ class UnderlyingParams:
         _within("net_charge_bps", self.net_charge_bps, NET_CHARGE_BPS_RANGE)
         _within("hedged_charge_bps", self.hedged_charge_bps, HEDGED_CHARGE_BPS_RANGE)
         _within("basis_charge_bps", self.basis_charge_bps, BASIS_CHARGE_BPS_RANGE)
+        _within("group", self.group, (0, MAX_UNDERLYINGS - 1))
 
     def moves(self) -> tuple[int, ...]:
         """The nine scenario moves as numerators over MOVE_DENOMINATOR (the tails with their weight folded in)."""
@@ -104,6 +107,9 @@ class PortfolioParams:
     def __post_init__(self) -> None:
         _within("maintenance_bps", self.maintenance_bps, MAINTENANCE_BPS_RANGE)
         _within("correlation_credit_bps", self.correlation_credit_bps, (0, CORRELATION_CREDIT_BPS_MAX))
+        count = len(self.underlyings)
+        if count > MAX_UNDERLYINGS:
+            raise ConfigError(f"a portfolio rule holds at most {MAX_UNDERLYINGS} underlyings, not {count}")
 
 
 # The defaults the tests and docs/risk.md use. ETH's weighted tail (30% at 35%: 10.5%) is larger than its step

@@ -253,6 +253,20 @@ def test_correlation_credit_offsets_opposite_underlyings_partly() -> None:
     assert exact_portfolio([0, 0], positions, PARAMS, LAYOUT, split).scan == group.independent
 
 
+def test_a_book_long_in_every_underlying_is_credited_where_their_worst_scenarios_differ() -> None:
+    """docs/risk.md: 10 WETH and 1 WBTC, long in both. Alone ETH's worst is its weighted tail (3,150) and BTC's its
+    -S (4,800); moved together no scenario has both at their worst (-S: 3,000 + 4,800), so 75 is credited. With
+    both worst at -S (ETH's tail weight lowered to 30%: 9% < 10%) the long book gets no credit."""
+    book = _both([10 * W, 10**8], [])
+    (group,) = book.groups
+    assert (group.independent, group.correlated_loss, group.credit) == (7_950 * USDC, 7_800 * USDC, 75 * USDC)
+    assert (book.scan, book.initial) == (7_875 * USDC, 9_675 * USDC)
+    eth_at_s = replace(PORTFOLIO.underlyings[ETH], tail_weight_bps=3000)
+    aligned = replace(PORTFOLIO, underlyings=(eth_at_s, PORTFOLIO.underlyings[BTC]))
+    (group,) = exact_portfolio([10 * W, 10**8], [], PARAMS, LAYOUT, aligned).groups
+    assert (group.independent, group.credit) == (7_800 * USDC, 0)
+
+
 def test_portfolio_health_uses_the_standard_equity_against_the_portfolio_requirement() -> None:
     base = -(90_000 - 1_320) * USDC  # equity exactly at the basket's maintenance requirement
     at = portfolio_health(base, BASKET_BALANCES, PARAMS, BASKET, LAYOUT, PORTFOLIO)
@@ -283,6 +297,20 @@ def test_parameters_outside_their_bounds_are_refused() -> None:
         PortfolioParams(PORTFOLIO.underlyings, correlation_credit_bps=6000)
     with pytest.raises(ConfigError, match="no portfolio parameters for SOL"):
         Layout.from_symbols(["WETH"], ["SOL-USD"]).params()
+
+
+def test_groups_and_the_number_of_underlyings_are_bounded_as_on_chain() -> None:
+    """PortfolioMargin.setUnderlying refuses a group above 15 and a 17th underlying (MAX_UNDERLYINGS = 16): the
+    keeper's parameters are checked against the same bounds, so a rule the chain cannot hold is refused when built."""
+    eth = DEFAULT_UNDERLYINGS["ETH"]
+    assert replace(eth, group=15).group == 15
+    with pytest.raises(ConfigError, match="group = 16"):
+        replace(eth, group=16)
+    with pytest.raises(ConfigError, match="group = -1"):
+        replace(eth, group=-1)
+    assert len(PortfolioParams((eth,) * 16).underlyings) == 16
+    with pytest.raises(ConfigError, match="at most 16 underlyings, not 17"):
+        PortfolioParams((eth,) * 17)
 
 
 def test_volatility_moves_the_shock_by_a_step_within_the_bounds() -> None:
