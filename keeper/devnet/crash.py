@@ -462,14 +462,16 @@ def _wait_for_orders(trading: TradingClient, tick: Callable[[str, int], Any], ti
 
 
 def _crash_steps(crash: float) -> list[Step]:
-    """ETH falls by `crash` in five equal steps; BTC follows from the third (down 20% in three steps);
-    then both partly recover."""
-    eth_step = (1 - crash) ** (1 / 5)
-    btc_step = 0.8 ** (1 / 3)
+    """ETH falls by `crash` in ten equal steps (4.2% each for 35%); BTC follows from the fifth (down 20% in six
+    steps); then both partly recover. Each step is one price update the keeper answers before the next, so the depth
+    an account reaches before its liquidation, and the share of its collateral a liquidation takes, follow the step's
+    size: in 8% steps the median liquidation took three fifths of an account's collateral."""
+    eth_step = (1 - crash) ** (1 / 10)
+    btc_step = 0.8 ** (1 / 6)
     steps, eth, btc = [], 3000.0, 60_000.0
-    for i in range(5):
+    for i in range(10):
         eth *= eth_step
-        if i >= 2:
+        if i >= 4:
             btc *= btc_step
         steps.append(Step(f"ETH {eth:,.0f} BTC {btc:,.0f}", eth, btc))
     eth, btc = eth * 1.10, btc * 1.05
