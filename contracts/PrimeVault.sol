@@ -20,7 +20,7 @@ import {
 import {AssetParams, IPrimeVaultGovernance} from "./interfaces/IPrimeVaultGovernance.sol";
 import {IPerpRisk} from "./interfaces/IPerpRisk.sol";
 import {IPortfolioMargin} from "./interfaces/IPortfolioMargin.sol";
-import {LIQUIDATION_TARGET_BUFFER_BPS, MAX_FEED_DECIMALS} from "./libraries/ConstantsLib.sol";
+import {LIQUIDATION_TARGET_BUFFER_BPS, MAX_AMOUNT, MAX_FEED_DECIMALS} from "./libraries/ConstantsLib.sol";
 import {InterestLib} from "./libraries/InterestLib.sol";
 import {OracleLib} from "./libraries/OracleLib.sol";
 import {SubAccountLib} from "./libraries/SubAccountLib.sol";
@@ -111,15 +111,19 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
         bytes32 r,
         bytes32 s
     ) external nonReentrant whenNotPaused(PAUSE_DEPOSIT) {
+        // An unknown asset is refused before the permit: a call to an address without code would revert with no
+        // data, which the catch below does not cover.
+        if (asset != address(_base)) _requireListed(asset);
         // A permit someone replayed first has already set the allowance: the deposit goes on, and fails as a
         // plain deposit would if the allowance is not there.
-        // slither-disable-next-line reentrancy-no-eth (nonReentrant; an unlisted asset reverts in _deposit)
+        // slither-disable-next-line reentrancy-no-eth (nonReentrant; the asset is the base or a listed one)
         try IERC20Permit(asset).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
         _deposit(account, asset, amount);
     }
 
     function _deposit(address account, address asset, uint256 amount) private {
         if (amount == 0) revert ZeroAmount();
+        _requireBookable(amount);
         if (account == address(0)) revert ZeroAddress();
         _accrue();
         // Recording the owner here, where a first deposit already pays for new storage, keeps it off the
@@ -552,8 +556,9 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
         returns (address[] memory page, uint256 total)
     {
         total = _accountList.length;
-        uint256 end = offset + limit < total ? offset + limit : total;
-        page = new address[](offset < end ? end - offset : 0);
+        // Any offset and limit: past the end is an empty page, and a limit beyond the rest is the rest.
+        uint256 n = offset < total ? total - offset : 0;
+        page = new address[](limit < n ? limit : n);
         for (uint256 k; k < page.length; ++k) {
             page[k] = _accountList[offset + k];
         }
@@ -680,6 +685,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
 
     /// @dev Takes `amount` base from `account`; past its balance this borrows and must respect the minimum.
     function _debitBase(address account, Account storage acc, uint256 amount) internal {
+        _requireBookable(amount);
         int256 newBalance = _baseBalance(acc.principal) - amount.toInt256();
         _requireNoDustDebt(newBalance);
         _setBaseBalance(account, acc, newBalance);
@@ -734,6 +740,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
 
     function _quoteCollateral(address asset, uint256 baseAmount) internal view returns (uint256) {
         _requireListed(asset);
+        _requireBookable(baseAmount);
         AssetConfig memory c = _assetConfigs[asset];
         uint256 price = OracleLib.read(c.feed, c.maxStaleness);
         return ValueLib.amountForValue(baseAmount, price, _storeFrontDiscount(c, _market), c.scaleExponent);
@@ -811,6 +818,12 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
         }
         uint256 step = toBps > fromBps ? toBps - fromBps : fromBps - toBps;
         if (step > b.maxStepBps) revert HaircutStepTooLarge(asset, fromBps, toBps, b.maxStepBps);
+    }
+
+    /// @dev Refuses an amount above MAX_AMOUNT up front, with `AmountTooLarge`: no balance the vault books can hold
+    ///      it, and the arithmetic that would find that out overflows first.
+    function _requireBookable(uint256 amount) internal pure {
+        if (amount > MAX_AMOUNT) revert AmountTooLarge(amount, MAX_AMOUNT);
     }
 
     function _requireListed(address asset) internal view {

@@ -10,6 +10,9 @@ interface IPrimeVaultErrors {
     error ZeroAmount();
     /// @notice The zero address was given where a real address is required.
     error ZeroAddress();
+    /// @notice An amount above `max` (`MAX_AMOUNT`, 2^96 - 1 token units): more than any balance the vault books can
+    ///         hold (an asset's total supplied is a uint96) and more than any token's supply.
+    error AmountTooLarge(uint256 amount, uint256 max);
     /// @notice `asset` is neither the base asset nor a listed collateral asset.
     error UnknownAsset(address asset);
     /// @notice The asset is already listed.

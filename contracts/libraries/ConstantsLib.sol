@@ -15,6 +15,12 @@ uint256 constant WAD = 1e18;
 ///      and WAD fractions cannot overflow; a larger answer is a broken feed, refused like a non-positive one.
 uint256 constant MAX_PRICE = type(uint128).max;
 
+/// @dev The largest amount one deposit, transfer, borrow or collateral purchase may name, in token units: an asset's
+///      total supplied and supply cap are uint96, so no collateral balance can hold more, and a base amount this size
+///      is already past any token's supply (79 billion tokens of 18 decimals). Larger amounts are refused up front
+///      (`AmountTooLarge`) instead of overflowing the valuation and the balance casts.
+uint256 constant MAX_AMOUNT = type(uint96).max;
+
 /// @dev The most decimals a collateral asset's feed may have: with tokens of at most 18 decimals, a valuation's
 ///      scale exponent stays at most 54, inside the 77 that `MathLib.pow10` takes.
 uint256 constant MAX_FEED_DECIMALS = 36;

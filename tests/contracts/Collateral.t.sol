@@ -41,6 +41,52 @@ contract CollateralTest is VaultFixture {
         assertEq(page[0], alice, "an account stays listed after it empties");
     }
 
+    /// @dev An amount past MAX_AMOUNT (2^96 - 1) is refused by name, for collateral and base alike: it used to
+    ///      overflow the supply cap's sum (Panic 0x11) or a balance cast (SafeCast).
+    function test_anAmountTooLargeToBookIsRefusedByName() public {
+        _fund(alice, weth, type(uint256).max);
+        uint256[3] memory amounts = [uint256(2) ** 96, 2 ** 128, type(uint256).max];
+        for (uint256 i; i < amounts.length; ++i) {
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IPrimeVaultErrors.AmountTooLarge.selector, amounts[i], type(uint96).max
+                )
+            );
+            vm.prank(alice);
+            vault.deposit(alice, address(weth), amounts[i]);
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IPrimeVaultErrors.AmountTooLarge.selector, amounts[i], type(uint96).max
+                )
+            );
+            vm.prank(alice);
+            vault.deposit(alice, address(usdc), amounts[i]);
+        }
+    }
+
+    /// @dev `depositWithPermit` of an asset without code: the permit's call would revert with no data, so the asset
+    ///      is checked first.
+    function test_aPermitDepositOfAnUnknownAssetIsRefusedByName() public {
+        address nothing = makeAddr("not a token");
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.UnknownAsset.selector, nothing));
+        vm.prank(alice);
+        vault.depositWithPermit(alice, nothing, 1e18, block.timestamp, 27, bytes32(0), bytes32(0));
+    }
+
+    /// @dev Any window of the account list, however far or long, is a page of what is there (a limit of
+    ///      type(uint256).max used to overflow `offset + limit`).
+    function test_listedAccountsTakesAnyWindow() public {
+        _deposit(alice, alice, weth, 1e18);
+        (address[] memory page, uint256 total) = vault.listedAccounts(1, type(uint256).max);
+        assertEq(total, 2);
+        assertEq(page.length, 1);
+        assertEq(page[0], alice);
+        (page,) = vault.listedAccounts(type(uint256).max, type(uint256).max);
+        assertEq(page.length, 0);
+        (page,) = vault.listedAccounts(0, 1);
+        assertEq(page.length, 1);
+    }
+
     function test_unknownAssetReverts() public {
         MockERC20 other = new MockERC20("Other", "OTH", 18);
         _fund(alice, other, 1e18);

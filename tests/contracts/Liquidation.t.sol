@@ -251,6 +251,18 @@ contract LiquidationTest is VaultFixture {
         assertEq(vault.collateralReserves(address(weth)), 0);
     }
 
+    /// @dev A base amount past MAX_AMOUNT is refused by name by the quote and the purchase (the valuation's
+    ///      mulDiv used to overflow: Panic 0x11).
+    function test_aPurchaseTooLargeToValueIsRefusedByName() public {
+        bytes memory tooLarge =
+            abi.encodeWithSelector(IPrimeVaultErrors.AmountTooLarge.selector, 2 ** 255, type(uint96).max);
+        vm.expectRevert(tooLarge);
+        vault.quoteCollateral(address(weth), 2 ** 255);
+        vm.expectRevert(tooLarge);
+        vm.prank(bob);
+        vault.buyCollateral(address(weth), 0, 2 ** 255, bob);
+    }
+
     function test_buyingMoreThanReservesReverts() public {
         _fund(bob, usdc, 3000e6);
         vm.expectRevert(

@@ -10,6 +10,17 @@ contract SubAccountsTest is VaultFixture {
         return address(uint160(owner) ^ id);
     }
 
+    /// @dev A base transfer past MAX_AMOUNT is refused by name (it used to fail a SafeCast).
+    function test_aBaseTransferTooLargeIsRefusedByName() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.AmountTooLarge.selector, type(uint256).max, type(uint96).max
+            )
+        );
+        vm.prank(alice);
+        vault.transfer(alice, _sub(alice, 1), address(usdc), type(uint256).max);
+    }
+
     function test_ownerActsOnEverySubAccount() public {
         address sub7 = _sub(alice, 7);
         _deposit(alice, sub7, weth, 2e18);
