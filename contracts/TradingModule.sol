@@ -123,15 +123,19 @@ contract TradingModule is ITradingModule, TradingBase {
         if (size == 0 || limitPrice == 0) revert ZeroAmount();
         orderId = _orderCount;
         if (deadline <= block.timestamp) revert OrderExpired(orderId, deadline);
+        // What the order's record cannot hold is refused by name (the casts below are then exact).
+        if (size != int128(size) || limitPrice > type(uint128).max || deadline > type(uint64).max) {
+            revert OrderOutOfRange(size, limitPrice, deadline);
+        }
         _orderCount = (orderId + 1).toUint40();
         _orders[orderId] = Order({
             account: account,
             market: market,
             reduceOnly: reduceOnly,
             status: OrderStatus.Open,
-            deadline: deadline.toUint64(),
-            size: size.toInt128(),
-            limitPrice: limitPrice.toUint128(),
+            deadline: uint64(deadline),
+            size: int128(size),
+            limitPrice: uint128(limitPrice),
             operator: byOwner ? address(0) : msg.sender,
             epoch: _traders[account].orderEpoch
         });
@@ -422,7 +426,7 @@ contract TradingModule is ITradingModule, TradingBase {
 
     /// @inheritdoc ITradingModule
     function position(address account, uint8 market, uint8 venue) external view returns (Position memory) {
-        return _positions[account][_slot(market, venue)];
+        return _positions[account][_listedSlot(market, venue)];
     }
 
     /// @inheritdoc ITradingModule
@@ -451,13 +455,13 @@ contract TradingModule is ITradingModule, TradingBase {
 
     /// @inheritdoc ITradingModule
     function netPosition(uint8 market, uint8 venue) external view returns (int256) {
-        uint256 slot = _slot(market, venue);
+        uint256 slot = _listedSlot(market, venue);
         return int256(_books[slot].netSize) + _backstop[slot].size;
     }
 
     /// @inheritdoc ITradingModule
     function backstopPosition(uint8 market, uint8 venue) external view returns (Position memory) {
-        return _backstop[_slot(market, venue)];
+        return _backstop[_listedSlot(market, venue)];
     }
 
     /// @inheritdoc ITradingModule
@@ -580,6 +584,14 @@ contract TradingModule is ITradingModule, TradingBase {
         ) {
             revert VenueMarginLooserThanVault(market, venue);
         }
+    }
+
+    /// @dev The slot of a listed market and venue, or `UnknownMarket`/`UnknownVenue`: a venue id of 4 or more
+    ///      would otherwise read another market's slot (slot = market x 4 + venue).
+    function _listedSlot(uint8 market, uint8 venue) internal view returns (uint256) {
+        if (market >= _marketCount) revert UnknownMarket(market);
+        _venue(venue);
+        return _slot(market, venue);
     }
 
     function _cancel(uint256 orderId, bytes memory reason) internal {

@@ -82,6 +82,9 @@ interface IPrimeVaultErrors {
     error UnknownMarket(uint256 market);
     /// @notice No venue with this id.
     error UnknownVenue(uint256 venue);
+    /// @notice The order's size does not fit an int128, its limit price is above 2^128 - 1 or its deadline above
+    ///         2^64 - 1: more than its record holds (and than any market trades).
+    error OrderOutOfRange(int256 size, uint256 limitPrice, uint256 deadline);
     /// @notice The order does not exist or is no longer open.
     error OrderNotOpen(uint256 orderId);
     /// @notice The order's deadline has passed (or, at submission, is not in the future).

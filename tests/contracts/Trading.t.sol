@@ -29,6 +29,35 @@ contract TradingTest is TradingFixture {
         }
     }
 
+    /// @dev A size, limit or deadline the order's record cannot hold is refused by name (each used to fail a
+    ///      SafeCast); type(uint256).max as "no deadline" is one of them.
+    function test_anOrderOutOfRangeIsRefusedByName() public {
+        uint256 dl = block.timestamp + 1 hours;
+        int256[3] memory sizes = [int256(2 ** 127), type(int256).min, 1e18];
+        uint256[3] memory limits = [uint256(3000e18), 3000e18, 2 ** 128];
+        for (uint256 i; i < 3; ++i) {
+            vm.expectRevert(
+                abi.encodeWithSelector(IPrimeVaultErrors.OrderOutOfRange.selector, sizes[i], limits[i], dl)
+            );
+            vm.prank(alice);
+            trading.submitOrder(alice, ETH_MARKET, sizes[i], limits[i], dl, false);
+        }
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.OrderOutOfRange.selector, 1e18, 3000e18, type(uint256).max
+            )
+        );
+        vm.prank(alice);
+        trading.submitOrder(alice, ETH_MARKET, 1e18, 3000e18, type(uint256).max, false);
+        // The bounds themselves are orders.
+        vm.prank(alice);
+        uint256 id = trading.submitOrder(
+            alice, ETH_MARKET, type(int128).min, type(uint128).max, type(uint64).max, false
+        );
+        assertEq(trading.order(id).size, type(int128).min);
+        assertEq(trading.order(id).deadline, type(uint64).max);
+    }
+
     function test_wethOnlyAccountShortsBtcAcrossBothVenues() public {
         uint256 id = _submit(alice, alice, BTC_MARKET, -2e18, 59_000e18);
         _executeSplit(id, 1.2e18, 0.8e18);

@@ -34,6 +34,26 @@ contract TradingParameterViewsTest is TradingFixture {
         assertEq(indexes[ETH_MARKET * m.MAX_VENUES() + RABBIT], rabbitAdapter.fundingIndex(ETH_MARKET));
     }
 
+    /// @dev The slot views refuse an unlisted market or venue: venue 4 used to read market 1's venue 0 (slot 4),
+    ///      another market's book.
+    function test_slotViewsRefuseAnUnlistedMarketOrVenue() public {
+        _deposit(alice, alice, weth, 10e18);
+        _executeOn(_submit(alice, alice, ETH_MARKET, 1e18, 3100e18), DYDX, 1e18);
+        assertEq(trading.position(alice, ETH_MARKET, DYDX).size, 1e18);
+        assertEq(trading.netPosition(ETH_MARKET, DYDX), 1e18);
+
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.UnknownVenue.selector, 4));
+        trading.position(alice, BTC_MARKET, 4);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.UnknownVenue.selector, 4));
+        trading.netPosition(BTC_MARKET, 4);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.UnknownVenue.selector, 2));
+        trading.backstopPosition(BTC_MARKET, 2);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.UnknownMarket.selector, 2));
+        trading.position(alice, 2, DYDX);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.UnknownMarket.selector, 255));
+        trading.backstopPosition(255, DYDX);
+    }
+
     function test_orderEpochTellsWhichOpenOrdersCanNoLongerExecute() public {
         uint256 id = _submit(alice, alice, BTC_MARKET, 1e18, 61_000e18);
         assertEq(trading.orderEpoch(alice), 0);
