@@ -83,7 +83,8 @@ interface IPrimeVaultErrors {
     /// @notice No venue with this id.
     error UnknownVenue(uint256 venue);
     /// @notice The order's size does not fit an int128, its limit price is above 2^128 - 1 or its deadline above
-    ///         2^64 - 1: more than its record holds (and than any market trades).
+    ///         2^64 - 1 (a backstop unwind's, carried by its child order: 2^32 - 1): more than its record holds (and
+    ///         than any market trades).
     error OrderOutOfRange(int256 size, uint256 limitPrice, uint256 deadline);
     /// @notice The order does not exist or is no longer open.
     error OrderNotOpen(uint256 orderId);
@@ -91,7 +92,8 @@ interface IPrimeVaultErrors {
     error OrderExpired(uint256 orderId, uint256 deadline);
     /// @notice The owner or an operator cancelled the order.
     error OrderCancelledByUser(uint256 orderId);
-    /// @notice The split's sizes do not add up to the order's size, or a part is zero or repeated.
+    /// @notice The split's sizes do not add up to the order's size, or a part is zero, repeated, larger than the
+    ///         order or at an unknown venue.
     error InvalidSplit(uint256 orderId);
     /// @notice The average fill is worse than the order's limit price.
     error LimitPriceExceeded(uint256 averagePrice, uint256 limitPrice);
@@ -120,14 +122,14 @@ interface IPrimeVaultErrors {
     error AsyncOrderChildNotOpen(uint256 childId);
     /// @notice The child order's deadline has not passed yet.
     error AsyncOrderChildNotExpired(uint256 childId, uint256 deadline);
-    /// @notice A child's limit is worse than its order's, or its deadline is not after now or is after its
-    ///         order's (`index` in the split).
+    /// @notice A child's limit is zero, worse than its order's or above 2^128 - 1, or its deadline is not after now,
+    ///         is after its order's or is above 2^32 - 1 (`index` in the split).
     error AsyncOrderInvalidChild(uint256 orderId, uint256 index);
     /// @notice This venue fill id was booked already; each is booked once.
     error AsyncOrderFillIdUsed(bytes32 venueFillId);
     /// @notice The fill would take the child's filled size past its size (or its size is zero).
     error AsyncOrderOverfill(uint256 childId, uint256 filledAfter, uint256 size);
-    /// @notice The fill's price is worse than the child's limit.
+    /// @notice The fill's price is worse than the child's limit, or above MAX_PRICE (2^128 - 1).
     error AsyncOrderFillOutsideLimit(uint256 price, uint256 limitPrice);
     /// @notice A reported fill's fee (base units) is above MAX_FILL_FEE_BPS of its notional (`maxFee`, rounded up).
     error AsyncOrderFeeTooHigh(uint256 fee, uint256 maxFee);

@@ -8,7 +8,7 @@ import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 import {IPrimeVault, PAUSE_TRADE} from "../interfaces/IPrimeVault.sol";
 import {ITradingModule} from "../interfaces/ITradingModule.sol";
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
-import {BPS, WAD, BACKSTOP_PRICE_BAND_BPS, MAX_FILL_FEE_BPS} from "../libraries/ConstantsLib.sol";
+import {BPS, WAD, BACKSTOP_PRICE_BAND_BPS, MAX_FILL_FEE_BPS, MAX_PRICE} from "../libraries/ConstantsLib.sol";
 import {PerpMathLib} from "../libraries/PerpMathLib.sol";
 import {TradingBase} from "./TradingBase.sol";
 
@@ -69,7 +69,11 @@ contract AsyncOrderModule is TradingBase {
         uint256 reserved = 0;
         for (uint256 i; i < n; ++i) {
             ITradingModule.ChildSpec calldata c = children[i];
-            if (c.size == 0 || c.venue >= _venueCount || seen & (1 << c.venue) != 0) {
+            // A child larger than its order can never add up: refused here, before its size is summed or stored.
+            if (
+                c.size == 0 || c.size > SignedMath.abs(ord.size) || c.venue >= _venueCount
+                    || seen & (1 << c.venue) != 0
+            ) {
                 revert InvalidSplit(orderId);
             }
             seen |= 1 << c.venue;
@@ -178,6 +182,11 @@ contract AsyncOrderModule is TradingBase {
         bool buying = held < 0;
         _requireWithinBand(market, buying, limitPrice);
         int256 signedSize = buying ? size.toInt256() : -size.toInt256();
+        // A sell's limit is only bounded below by the band; the child's record holds 128 bits of it and 32 of the
+        // deadline.
+        if (limitPrice > MAX_PRICE || deadline > type(uint32).max) {
+            revert OrderOutOfRange(signedSize, limitPrice, deadline);
+        }
         // The module's own order, born done: it only carries the direction and limit its child's fills are checked
         // against. The child is born Cancelled, so each fill of it books to the backstop book (see `_reportFill`).
         childId = _childCount;
@@ -244,10 +253,11 @@ contract AsyncOrderModule is TradingBase {
         uint256 mark,
         uint256 marginBps
     ) internal returns (uint256 r) {
+        // A sell's limit is a floor: MAX_PRICE bounds it, as the record's 128 bits do; the deadline fits 32 bits.
         if (
-            c.limitPrice == 0
+            c.limitPrice == 0 || c.limitPrice > MAX_PRICE
                 || (ord.size > 0 ? c.limitPrice > ord.limitPrice : c.limitPrice < ord.limitPrice)
-                || c.deadline <= block.timestamp || c.deadline > ord.deadline
+                || c.deadline <= block.timestamp || c.deadline > ord.deadline || c.deadline > type(uint32).max
         ) {
             revert AsyncOrderInvalidChild(orderId, i);
         }
@@ -275,11 +285,13 @@ contract AsyncOrderModule is TradingBase {
         ITradingModule.ChildOrder storage cs = _children[r.childId];
         ITradingModule.ChildOrder memory c = cs;
         if (c.status == ITradingModule.ChildStatus.None) revert AsyncOrderUnknownChild(r.childId);
-        uint256 filledAfter = c.filled + r.size;
+        // Saturating: a size past 2^256 - filled reads as type(uint256).max, an overfill like any other.
+        uint256 filledAfter = Math.saturatingAdd(c.filled, r.size);
         if (r.size == 0 || filledAfter > c.size) revert AsyncOrderOverfill(r.childId, filledAfter, c.size);
         ITradingModule.Order storage o = _orders[c.orderId];
         bool buy = o.size > 0;
-        if (buy ? r.price > c.limitPrice : r.price < c.limitPrice) {
+        // A sell's limit is a floor; a price above MAX_PRICE is no price (and a late fill is not banded).
+        if (r.price > MAX_PRICE || (buy ? r.price > c.limitPrice : r.price < c.limitPrice)) {
             revert AsyncOrderFillOutsideLimit(r.price, c.limitPrice);
         }
         FillData memory f = FillData(c.orderId, o.account, o.market, c.venue, 0, r.price, r.fee, 0);

@@ -104,6 +104,26 @@ contract BackstopUnwindTest is AsyncOrderFixture {
         vm.stopPrank();
     }
 
+    /// @dev A sell unwind's limit is bounded below only (by the band): above MAX_PRICE, or a deadline past 32 bits,
+    ///      is refused by name (each used to fail a SafeCast).
+    function test_anUnwindOutOfRangeIsRefusedByName() public {
+        uint256 deadline = block.timestamp + 5 minutes;
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.OrderOutOfRange.selector, -0.5e18, type(uint256).max, deadline
+            )
+        );
+        vm.prank(keeper);
+        trading.commitBackstopUnwind(BTC_MARKET, DYDX, 0.5e18, type(uint256).max, deadline);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.OrderOutOfRange.selector, -0.5e18, 59_000e18, type(uint256).max
+            )
+        );
+        vm.prank(keeper);
+        trading.commitBackstopUnwind(BTC_MARKET, DYDX, 0.5e18, 59_000e18, type(uint256).max);
+    }
+
     function test_onlyExecutorsCommitAnUnwind() public {
         bytes32 role = trading.EXECUTOR_ROLE();
         vm.prank(alice);

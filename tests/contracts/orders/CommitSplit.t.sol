@@ -17,6 +17,32 @@ contract CommitSplitTest is AsyncOrderFixture {
         _deposit(alice, alice, weth, 10e18); // 30,000 of WETH: initial requirement 6,000
     }
 
+    /// @dev A child larger than its order is an invalid split before its size is summed or stored (a size of
+    ///      type(uint256).max failed a SafeCast, two of them overflowed the sum); a sell child's limit above MAX_PRICE
+    ///      or a deadline past 32 bits is an invalid child (the reservation's product overflowed: Panic 0x11).
+    function test_outOfRangeChildrenAreRefusedByName() public {
+        uint256 id = _submit(alice, alice, ETH_MARKET, -1e18, 2900e18);
+        ITradingModule.ChildSpec[] memory specs = new ITradingModule.ChildSpec[](2);
+        specs[0] = _spec(DYDX, type(uint256).max, 2900e18);
+        specs[1] = _spec(RABBIT, type(uint256).max, 2900e18);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.InvalidSplit.selector, id));
+        _commit(id, specs);
+
+        specs = new ITradingModule.ChildSpec[](1);
+        specs[0] = _spec(DYDX, 1e18, type(uint256).max);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.AsyncOrderInvalidChild.selector, id, 0));
+        _commit(id, specs);
+
+        // An order good until 2^64 - 1: its child's deadline must still fit 32 bits.
+        vm.prank(alice);
+        uint256 longLived = trading.submitOrder(alice, ETH_MARKET, -1e18, 2900e18, type(uint64).max, false);
+        specs[0] = ITradingModule.ChildSpec(DYDX, 1e18, 2900e18, uint256(type(uint32).max) + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.AsyncOrderInvalidChild.selector, longLived, 0)
+        );
+        _commit(longLived, specs);
+    }
+
     function test_commitRoutesOneChildPerVenueAndReservesInitialMargin() public {
         uint256 id = _submit(alice, alice, BTC_MARKET, 2e18, 61_000e18);
         uint256 deadline = block.timestamp + 10 minutes;

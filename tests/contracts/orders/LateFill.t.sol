@@ -27,6 +27,27 @@ contract LateFillTest is AsyncOrderFixture {
         assertEq(dydxAdapter.position(BTC_MARKET), trading.netPosition(BTC_MARKET, DYDX), "venue");
     }
 
+    /// @dev A late fill is not banded, and a sell's limit is a floor: a price past MAX_PRICE is refused by name
+    ///      (it used to overflow the backstop's entry price: Panic 0x11, or SafeCast at 2^128).
+    function test_aLateSellFillAboveMaxPriceIsRefusedByName() public {
+        _deposit(alice, alice, weth, 10e18);
+        uint256 sell = _submit(alice, alice, BTC_MARKET, -1e18, 59_000e18);
+        uint256 sellChild = _commitOne(sell, RABBIT, 1e18, 59_000e18);
+        vm.prank(keeper);
+        trading.rejectChild(sellChild, "rejected");
+        uint256[2] memory prices = [uint256(2) ** 128, 2 ** 255];
+        for (uint256 i; i < prices.length; ++i) {
+            bytes32 fillId = _nextFillId();
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IPrimeVaultErrors.AsyncOrderFillOutsideLimit.selector, prices[i], 59_000e18
+                )
+            );
+            vm.prank(keeper);
+            trading.reportFill(sellChild, fillId, prices[i], 0.5e18, 0);
+        }
+    }
+
     function test_aFillAfterExpiryGoesToTheBackstop() public {
         _fill(child, 0.4e18);
         vm.warp(block.timestamp + 10 minutes + 1);

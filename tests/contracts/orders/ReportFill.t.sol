@@ -113,6 +113,19 @@ contract ReportFillTest is AsyncOrderFixture {
         trading.reportFill(child, _nextFillId(), 60_000e18, 0, 0);
     }
 
+    /// @dev A size that would overflow the child's filled size is an overfill like any other (it used to be Panic
+    ///      0x11 once the child had a fill).
+    function test_aSizePastAnyChildIsAnOverfill() public {
+        _fill(child, 1.5e18);
+        vm.prank(keeper);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.AsyncOrderOverfill.selector, child, type(uint256).max, 2e18
+            )
+        );
+        trading.reportFill(child, _nextFillId(), 60_000e18, type(uint256).max, 0);
+    }
+
     function test_revertsOutsideTheLimitOrTheOracleBand() public {
         vm.prank(keeper);
         vm.expectRevert(
