@@ -80,9 +80,12 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
     /// @inheritdoc ISessionKeys
     function fundRelayer(address key, uint256 amount) external nonReentrant {
         if (_sessions[key].owner == address(0)) revert SessionUnknown(key);
+        // Pulled first: what arrives fits the sum (no token has more than 2^256 - 1 in all), so an amount the caller
+        // does not hold is the token's refusal, not an overflow of the key's funds.
+        BASE.safeTransferFrom(msg.sender, address(this), amount);
+        // slither-disable-next-line reentrancy-benign,reentrancy-events (nonReentrant; BASE is the vault's base asset)
         _relayerFunds[key] += amount;
         emit RelayerFunded(key, msg.sender, amount);
-        BASE.safeTransferFrom(msg.sender, address(this), amount);
     }
 
     /// @inheritdoc ISessionKeys
@@ -232,13 +235,15 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
     }
 
     /// @dev |size| x max(limit price, oracle price), rounded up: a sell's limit is a floor, so the oracle bounds
-    ///      what it can really trade at, and a buy's limit is what it may pay.
+    ///      what it can really trade at, and a buy's limit is what it may pay. A product past 2^256 reads as
+    ///      type(uint256).max, above any cap (a uint128), so it is refused as SessionOrderNotionalTooLarge.
     function _notional(uint8 market, int256 size, uint256 limitPrice) private view returns (uint256) {
         ITradingModule.PerpMarket[] memory markets = TRADING.markets();
         if (market >= markets.length) revert SessionMarketNotInScope(address(0), market);
         ITradingModule.PerpMarket memory m = markets[market];
         uint256 mark = OracleLib.readWad(m.feed, m.maxStaleness, m.feedDecimals);
-        return Math.mulDiv(SignedMath.abs(size), Math.max(limitPrice, mark), 1e18, Math.Rounding.Ceil);
+        (bool fits, uint256 product) = Math.tryMul(SignedMath.abs(size), Math.max(limitPrice, mark));
+        return fits ? Math.ceilDiv(product, 1e18) : type(uint256).max;
     }
 
     /// @dev Drops the key's orders that are done (executed or cancelled), so that the list holds only live ones.

@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 
 import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
 import {PrimeVaultBundler} from "../../../contracts/periphery/PrimeVaultBundler.sol";
@@ -62,5 +63,16 @@ contract BundleTest is BundleFixture {
         vm.expectRevert(abi.encodeWithSelector(PrimeVaultBundler.BundlerNotOwner.selector, bob, trader));
         vm.prank(bob);
         bundler.depositBorrowAndSubmit(trader, address(weth), 0, p, 1_000e6, none); // borrowing someone else's
+    }
+
+    /// @dev An asset without code has no permit to try: the pull refuses it by name (the permit's call used to
+    ///      revert with no data, which the try/catch does not cover).
+    function test_anAssetWithoutCodeIsRefusedByName() public {
+        address nothing = makeAddr("not a token");
+        PrimeVaultBundler.Permit memory p = _bundlePermit(1e18);
+        PrimeVaultBundler.OrderParams memory none;
+        vm.expectRevert(abi.encodeWithSelector(SafeERC20.SafeERC20FailedOperation.selector, nothing));
+        vm.prank(trader);
+        bundler.depositBorrowAndSubmit(trader, nothing, 1e18, p, 0, none);
     }
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
+
 import {ISessionKeys} from "../../../contracts/interfaces/ISessionKeys.sol";
 import {IPrimeVaultErrors} from "../../../contracts/interfaces/IPrimeVaultErrors.sol";
 import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
@@ -202,6 +204,36 @@ contract SessionKeysTest is SessionFixture {
         assertEq(usdc.balanceOf(alice), 5e6);
         assertEq(sessions.relayerFunds(bot), 0);
         assertEq(usdc.balanceOf(address(sessions)), 0);
+    }
+
+    /// @dev An amount no one holds is the token's refusal: the key's funds used to be added to first, so a second
+    ///      funding of type(uint256).max overflowed them (Panic 0x11).
+    function test_fundingMoreThanTheCallerHoldsIsTheTokensRefusal() public {
+        _grant();
+        _fundRelayer(5e6);
+        vm.prank(alice);
+        usdc.approve(address(sessions), type(uint256).max);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IERC20Errors.ERC20InsufficientBalance.selector, alice, 0, type(uint256).max
+            )
+        );
+        vm.prank(alice);
+        sessions.fundRelayer(bot, type(uint256).max);
+        assertEq(sessions.relayerFunds(bot), 5e6);
+    }
+
+    /// @dev A size and price whose product passes 2^256 is a notional above the cap, refused by name (the
+    ///      mulDiv used to overflow: Panic 0x11).
+    function test_aNotionalPastAnyCapIsRefusedByName() public {
+        _grant();
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ISessionKeys.SessionOrderNotionalTooLarge.selector, bot, type(uint256).max, 10_000e18
+            )
+        );
+        vm.prank(bot);
+        sessions.submit(0, ETH_MARKET, type(int256).max, 3100e18, block.timestamp + 1 hours, false);
     }
 
     function test_fundingAnUnknownKeyIsRefused() public {
