@@ -10,6 +10,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IPrimeVault, PAUSE_DEPOSIT, PAUSE_WITHDRAW} from "../interfaces/IPrimeVault.sol";
+import {MAX_AMOUNT} from "../libraries/ConstantsLib.sol";
 import {InterestLib} from "../libraries/InterestLib.sol";
 
 /// @title PrimeVaultLender
@@ -46,9 +47,11 @@ contract PrimeVaultLender is ERC4626, ReentrancyGuardTransient {
         return balance > 0 ? uint256(balance) : 0;
     }
 
-    /// @notice Zero while PrimeVault's deposits are paused.
-    function maxDeposit(address receiver) public view override returns (uint256) {
-        return _paused(PAUSE_DEPOSIT) ? 0 : super.maxDeposit(receiver);
+    /// @notice Zero while PrimeVault's deposits are paused; otherwise MAX_AMOUNT, the most PrimeVault takes in one
+    ///         deposit: a larger one is ERC4626ExceededMaxDeposit, before its shares are computed (for an amount near
+    ///         2^256 that computation overflows).
+    function maxDeposit(address) public view override returns (uint256) {
+        return _paused(PAUSE_DEPOSIT) ? 0 : MAX_AMOUNT;
     }
 
     /// @notice Zero while PrimeVault's deposits are paused.

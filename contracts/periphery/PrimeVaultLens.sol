@@ -29,6 +29,9 @@ contract PrimeVaultLens {
     /// @notice A page size of zero or above MAX_PAGE_SIZE.
     error InvalidPageSize(uint256 limit, uint256 max);
 
+    /// @notice `vault` is not a contract (the zero address, an account): there is nothing to read.
+    error NotAContract(address vault);
+
     /// @notice `vault` has no portfolio rule set (`setPortfolioMargin`).
     error NoPortfolioRule(address vault);
 
@@ -88,6 +91,7 @@ contract PrimeVaultLens {
         returns (AccountSnapshot[] memory, uint256)
     {
         if (limit == 0 || limit > MAX_PAGE_SIZE) revert InvalidPageSize(limit, MAX_PAGE_SIZE);
+        _requireContract(vault);
         bytes memory encoded = _encodePage(vault, new address[](0), offset, limit);
         assembly ("memory-safe") {
             return(add(encoded, 0x20), mload(encoded))
@@ -113,6 +117,7 @@ contract PrimeVaultLens {
     /// @notice Prices, haircuts, marks, margins, funding indexes and the vault's interest indexes at this block.
     ///         Never reverts on a bad feed or a venue that cannot read its market: those read as unusable.
     function riskState(IPrimeVault vault) public view returns (RiskState memory s) {
+        _requireContract(vault);
         s.blockNumber = block.number;
         s.timestamp = block.timestamp;
         IPrimeVault.MarketState memory market = vault.marketState();
@@ -134,6 +139,7 @@ contract PrimeVaultLens {
     /// @notice `vault`'s portfolio rule in one call, where reading it from `PortfolioMargin` takes one call per
     ///         underlying, asset and market.
     function portfolioRule(IPrimeVault vault) external view returns (PortfolioRule memory r) {
+        _requireContract(vault);
         IPortfolioMargin portfolio = IPortfolioMargin(vault.portfolioMargin());
         if (address(portfolio) == address(0)) revert NoPortfolioRule(address(vault));
         r.portfolio = address(portfolio);
@@ -444,6 +450,11 @@ contract PrimeVaultLens {
         }
     }
 
+    /// @dev A call to an address without code reverts with no data: named here instead.
+    function _requireContract(IPrimeVault vault) private view {
+        if (address(vault).code.length == 0) revert NotAContract(address(vault));
+    }
+
     function _isTrading(bytes32 record) private pure returns (bool) {
         return (uint256(record) >> 136) & 1 == 1;
     }
@@ -453,6 +464,7 @@ contract PrimeVaultLens {
     ///         with `usable[i] == false` instead of reverting, so one bad feed does not stop a keeper's scan
     ///         of the accounts that do not hold that asset.
     function prices(IPrimeVault vault) public view returns (uint256[] memory result, bool[] memory usable) {
+        _requireContract(vault);
         address[] memory assets = vault.collateralAssets();
         result = new uint256[](assets.length);
         usable = new bool[](assets.length);

@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {VaultFixture} from "./utils/VaultFixture.sol";
 import {PrimeVaultLens} from "../../contracts/periphery/PrimeVaultLens.sol";
+import {IPrimeVault} from "../../contracts/interfaces/IPrimeVault.sol";
 
 contract LensTest is VaultFixture {
     PrimeVaultLens internal lens;
@@ -10,6 +11,25 @@ contract LensTest is VaultFixture {
     function setUp() public override {
         super.setUp();
         lens = new PrimeVaultLens();
+    }
+
+    /// @dev A vault address without code is refused by name by every entry point (each call to it used to revert
+    ///      with no data).
+    function test_aVaultWithoutCodeIsRefusedByName() public {
+        IPrimeVault nothing = IPrimeVault(makeAddr("not a vault"));
+        bytes memory refused = abi.encodeWithSelector(PrimeVaultLens.NotAContract.selector, address(nothing));
+        vm.expectRevert(refused);
+        lens.accounts(nothing, 0, 10);
+        vm.expectRevert(refused);
+        lens.follow(nothing, new address[](0), 0, 10);
+        vm.expectRevert(refused);
+        lens.riskState(nothing);
+        vm.expectRevert(refused);
+        lens.portfolioRule(nothing);
+        vm.expectRevert(refused);
+        lens.prices(nothing);
+        vm.expectRevert(abi.encodeWithSelector(PrimeVaultLens.NotAContract.selector, address(0)));
+        lens.riskState(IPrimeVault(address(0)));
     }
 
     function test_aVaultWithoutAPortfolioRuleIsRefused() public {

@@ -52,6 +52,19 @@ contract LenderTest is LenderFixture {
         assertEq(usdc.balanceOf(alice), idle);
     }
 
+    /// @dev maxDeposit is what PrimeVault takes in one deposit, MAX_AMOUNT: a larger deposit is refused by name
+    ///      before its shares are computed (at 2^255 that computation overflowed: Panic 0x11).
+    function test_aDepositPastWhatTheVaultTakesIsRefusedByName() public {
+        assertEq(lenderVault.maxDeposit(alice), type(uint96).max);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ERC4626.ERC4626ExceededMaxDeposit.selector, alice, 2 ** 255, type(uint96).max
+            )
+        );
+        vm.prank(alice);
+        lenderVault.deposit(2 ** 255, alice);
+    }
+
     function test_pausesShowInTheMaxFunctions() public {
         _lend(alice, 1_000e6);
         vm.prank(guardian);
