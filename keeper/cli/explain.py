@@ -83,7 +83,13 @@ def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None
         "SessionBadScope": lambda: (
             "a session needs a key other than the zero address, sub-accounts, markets and an expiry in the future"
         ),
-        "ERC4626ExceededMaxDeposit": lambda: "deposits into the lender vault are paused; try again later",
+        "ERC4626ExceededMaxDeposit": lambda: (
+            f"the lender vault takes at most {usd('max')} now: 0 while deposits are paused (try again later)"
+        ),
+        "AmountTooLarge": lambda: f"the amount {arg('amount')} is above the most the vault books ({arg('max')} units)",
+        "OrderOutOfRange": lambda: (
+            "the order's size, limit price or deadline is beyond what an order can hold; check the units"
+        ),
         "SupplyCapExceeded": lambda: (
             f"the deposit would take the total to {amount('totalAfter')}, above the cap of {amount('cap')}"
         ),
