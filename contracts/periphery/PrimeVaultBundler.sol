@@ -62,16 +62,14 @@ contract PrimeVaultBundler is ReentrancyGuardTransient {
             revert BundlerNotOwner(msg.sender, account);
         }
         if (amount != 0) {
-            // A permit someone replayed first has already set the allowance: the pull goes on regardless. An address
-            // without code has no permit (a call to it would revert with no data, which the catch does not cover):
-            // the pull then refuses it by name (SafeERC20FailedOperation).
-            if (asset.code.length != 0) {
-                try IERC20Permit(asset)
-                    .permit(
-                        msg.sender, address(this), amount, permit.deadline, permit.v, permit.r, permit.s
-                    ) {}
-                    catch {}
-            }
+            // An asset the vault does not take is refused first, by the vault's UnknownAsset: the permit's call to an
+            // address without code, or the pull from a contract that is no token, would revert with no data.
+            // slither-disable-next-line unused-return (called for its revert only)
+            if (asset != VAULT.baseAsset()) VAULT.assetConfig(asset);
+            // A permit someone replayed first has already set the allowance: the pull goes on regardless.
+            try IERC20Permit(asset)
+                .permit(msg.sender, address(this), amount, permit.deadline, permit.v, permit.r, permit.s) {}
+                catch {}
             IERC20(asset).safeTransferFrom(msg.sender, address(this), amount);
             IERC20(asset).forceApprove(address(VAULT), amount);
             VAULT.deposit(account, asset, amount);

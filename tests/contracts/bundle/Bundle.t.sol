@@ -2,8 +2,8 @@
 pragma solidity 0.8.28;
 
 import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
-import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 
+import {IPrimeVaultErrors} from "../../../contracts/interfaces/IPrimeVaultErrors.sol";
 import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
 import {PrimeVaultBundler} from "../../../contracts/periphery/PrimeVaultBundler.sol";
 import {BundleFixture} from "./BundleFixture.sol";
@@ -65,14 +65,17 @@ contract BundleTest is BundleFixture {
         bundler.depositBorrowAndSubmit(trader, address(weth), 0, p, 1_000e6, none); // borrowing someone else's
     }
 
-    /// @dev An asset without code has no permit to try: the pull refuses it by name (the permit's call used to
-    ///      revert with no data, which the try/catch does not cover).
-    function test_anAssetWithoutCodeIsRefusedByName() public {
-        address nothing = makeAddr("not a token");
+    /// @dev An asset the vault does not take is refused by the vault's UnknownAsset before anything is tried: an
+    ///      address without code (the permit's call reverted with no data, outside the try/catch) or a contract
+    ///      that is no token (its pull reverted with no data).
+    function test_anUnknownAssetIsRefusedByName() public {
+        address[2] memory assets = [makeAddr("not a token"), address(trading)];
         PrimeVaultBundler.Permit memory p = _bundlePermit(1e18);
         PrimeVaultBundler.OrderParams memory none;
-        vm.expectRevert(abi.encodeWithSelector(SafeERC20.SafeERC20FailedOperation.selector, nothing));
-        vm.prank(trader);
-        bundler.depositBorrowAndSubmit(trader, nothing, 1e18, p, 0, none);
+        for (uint256 i; i < assets.length; ++i) {
+            vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.UnknownAsset.selector, assets[i]));
+            vm.prank(trader);
+            bundler.depositBorrowAndSubmit(trader, assets[i], 1e18, p, 0, none);
+        }
     }
 }
