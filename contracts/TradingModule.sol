@@ -542,15 +542,17 @@ contract TradingModule is ITradingModule, TradingBase {
         if (e.venues.length == 0 || e.venues.length != e.sizes.length) revert InvalidSplit(e.orderId);
         uint256 total = 0;
         uint256 seen = 0;
+        uint256 size = SignedMath.abs(o.size);
         for (uint256 i; i < e.sizes.length; ++i) {
             uint256 bit = 1 << e.venues[i];
-            if (e.sizes[i] == 0 || seen & bit != 0 || e.venues[i] >= _venueCount) {
+            // A part larger than the order never adds up; refused before the sum could overflow.
+            if (e.sizes[i] == 0 || e.sizes[i] > size || seen & bit != 0 || e.venues[i] >= _venueCount) {
                 revert InvalidSplit(e.orderId);
             }
             seen |= bit;
             total += e.sizes[i];
         }
-        if (total != SignedMath.abs(o.size)) revert InvalidSplit(e.orderId);
+        if (total != size) revert InvalidSplit(e.orderId);
     }
 
     /// @dev Passes for the owner (returns true) or an operator with PERMISSION_TRADE (returns false).

@@ -119,6 +119,16 @@ contract TradingTest is TradingFixture {
         assertEq(trading.position(alice, BTC_MARKET, DYDX).size, 0, "nothing filled");
     }
 
+    /// @dev A split part larger than the order cancels it as InvalidSplit (two parts of type(uint256).max used to
+    ///      overflow the sum, and the order was cancelled with Panic 0x11 as its reason).
+    function test_aSplitPartLargerThanTheOrderCancelsItAsInvalidSplit() public {
+        uint256 id = _submit(alice, alice, BTC_MARKET, 1e18, 61_000e18);
+        vm.recordLogs();
+        _executeSplit(id, type(uint256).max, type(uint256).max);
+        assertEq(uint8(_status(id)), uint8(ITradingModule.OrderStatus.Cancelled));
+        assertEq(_cancelReason(id), abi.encodeWithSelector(IPrimeVaultErrors.InvalidSplit.selector, id));
+    }
+
     function test_expiredOrderIsCancelledAndAnyoneMayCancelIt() public {
         uint256 id = _submit(alice, alice, BTC_MARKET, 1e18, 61_000e18);
         vm.warp(block.timestamp + 2 hours);
