@@ -20,7 +20,12 @@ import {
 import {AssetParams, IPrimeVaultGovernance} from "./interfaces/IPrimeVaultGovernance.sol";
 import {IPerpRisk} from "./interfaces/IPerpRisk.sol";
 import {IPortfolioMargin} from "./interfaces/IPortfolioMargin.sol";
-import {LIQUIDATION_TARGET_BUFFER_BPS, MAX_AMOUNT, MAX_FEED_DECIMALS} from "./libraries/ConstantsLib.sol";
+import {
+    LIQUIDATION_TARGET_BUFFER_BPS,
+    MAX_AMOUNT,
+    MAX_FEED_DECIMALS,
+    MAX_RATE_PER_YEAR
+} from "./libraries/ConstantsLib.sol";
 import {InterestLib} from "./libraries/InterestLib.sol";
 import {OracleLib} from "./libraries/OracleLib.sol";
 import {SubAccountLib} from "./libraries/SubAccountLib.sol";
@@ -400,8 +405,13 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
         uint256 reserveFactor
     ) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _accrue();
-        // The reserve factor is kept in whole bps: one that is not is refused rather than cut.
-        if (kink > InterestLib.WAD || reserveFactor > InterestLib.WAD || reserveFactor % 1e14 != 0) {
+        // The reserve factor is kept in whole bps: one that is not is refused rather than cut. Rates are bounded: an
+        // index grown past 64 bits stops every accrual, this one's included, so no later model could undo it.
+        if (
+            kink > InterestLib.WAD || reserveFactor > InterestLib.WAD || reserveFactor % 1e14 != 0
+                || baseRatePerYear > MAX_RATE_PER_YEAR || slopeLowPerYear > MAX_RATE_PER_YEAR
+                || slopeHighPerYear > MAX_RATE_PER_YEAR
+        ) {
             revert InvalidRateModel();
         }
         _setRateModel(

@@ -147,7 +147,8 @@ interface IPrimeVaultErrors {
     error HaircutUpdateTooSoon(address asset, uint256 nextAllowedAt);
     /// @notice Haircut bounds are inconsistent (`min > max`, max >= 100%, or a zero step).
     error InvalidHaircutBounds();
-    /// @notice Interest-rate parameters are out of range (kink or reserve factor above 100%).
+    /// @notice Interest-rate parameters are out of range (kink or reserve factor above 100%, or a rate above
+    ///         `MAX_RATE_PER_YEAR`, 1,000% a year).
     error InvalidRateModel();
     /// @notice `LiquidationModule` was called directly; it only runs inside the vault by delegatecall.
     error LiquidationModuleDirectCall();

@@ -51,8 +51,9 @@ interface IPrimeVaultGovernance {
     /// @notice Sets the kinked utilization rate model (annual rates, WAD). Admin only.
     /// @dev borrow = base + slopeLow * min(U, kink) + slopeHigh * max(U - kink, 0);
     ///      supply = borrow * U * (1 - reserveFactor). Interest up to now is accrued first. Caveats: the annual
-    ///      rates are kept per second, rounded down; `kink` and `reserveFactor` are at most 1e18, and
-    ///      `reserveFactor` must be a whole basis point (a multiple of 1e14), else `InvalidRateModel`.
+    ///      rates are kept per second, rounded down; `kink` and `reserveFactor` are at most 1e18, each rate at most
+    ///      `MAX_RATE_PER_YEAR` (10e18, 1,000% a year), and `reserveFactor` must be a whole basis point (a multiple of
+    ///      1e14), else `InvalidRateModel`.
     function setRateModel(
         uint256 baseRatePerYear,
         uint256 slopeLowPerYear,

@@ -21,6 +21,12 @@ uint256 constant MAX_PRICE = type(uint128).max;
 ///      (`AmountTooLarge`) instead of overflowing the valuation and the balance casts.
 uint256 constant MAX_AMOUNT = type(uint96).max;
 
+/// @dev The largest annual rate (WAD) of each part of the rate model -- base, slope below and above the kink:
+///      1,000% a year, so the borrow rate stays under 3,000%. Indexes are uint64 (18,446x their start) and every
+///      action accrues first, setting a new model included: a model that could grow an index past that within days
+///      (10^26 a year does within one) would stop the vault for good.
+uint256 constant MAX_RATE_PER_YEAR = 10e18;
+
 /// @dev The most decimals a collateral asset's feed may have: with tokens of at most 18 decimals, a valuation's
 ///      scale exponent stays at most 54, inside the 77 that `MathLib.pow10` takes.
 uint256 constant MAX_FEED_DECIMALS = 36;

@@ -165,6 +165,31 @@ contract GovernanceTest is VaultFixture {
         vault.setRateModel(0, 0, 0, 1.1e18, 0);
     }
 
+    /// @dev A rate above MAX_RATE_PER_YEAR is refused: 10^26 a year used to be accepted and grow the borrow index
+    ///      past 64 bits within a day, after which every accrual -- a new rate model's included -- failed a SafeCast
+    ///      and the vault was stuck; a rate past 64 bits a second failed that SafeCast at once.
+    function test_aRateThatWouldOverflowTheIndexesIsRefused() public {
+        uint256[3] memory rates = [uint256(10e18 + 1), 1e26, type(uint256).max];
+        for (uint256 i; i < rates.length; ++i) {
+            vm.startPrank(admin);
+            vm.expectRevert(IPrimeVaultErrors.InvalidRateModel.selector);
+            vault.setRateModel(rates[i], 0, 0, 0.8e18, 0.1e18);
+            vm.expectRevert(IPrimeVaultErrors.InvalidRateModel.selector);
+            vault.setRateModel(0, rates[i], 0, 0.8e18, 0.1e18);
+            vm.expectRevert(IPrimeVaultErrors.InvalidRateModel.selector);
+            vault.setRateModel(0, 0, rates[i], 0.8e18, 0.1e18);
+            vm.stopPrank();
+        }
+        // The bound itself is a model, and a day of it leaves the vault working.
+        _openBorrower(alice, 1000e6);
+        vm.prank(admin);
+        vault.setRateModel(10e18, 10e18, 10e18, 0.8e18, 0.1e18);
+        vm.warp(block.timestamp + 1 days);
+        vault.accrue();
+        vm.prank(admin);
+        vault.setRateModel(0.01e18, 0.05e18, 3e18, 0.8e18, 0.1e18);
+    }
+
     /// @dev Finding (low): an 18-decimal base asset could not be deployed (the minimum borrow overflowed).
     ///      It now deploys, lends and borrows; a token whose decimals and feed's cannot express values in
     ///      base units is refused by name instead of by an arithmetic panic.
