@@ -453,9 +453,9 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
         if (to == address(0)) revert ZeroAddress();
         _accrue();
         int256 reserves = _reserves(_market, _totals);
-        if (reserves < amount.toInt256()) {
-            revert InsufficientReserves(address(_base), reserves < 0 ? 0 : uint256(reserves), amount);
-        }
+        // Compared unsigned: any amount above what there is, however large, is InsufficientReserves.
+        uint256 available = reserves < 0 ? 0 : uint256(reserves);
+        if (amount > available) revert InsufficientReserves(address(_base), available, amount);
         _base.safeTransfer(to, amount);
         emit ReservesWithdrawn(to, amount);
     }

@@ -154,6 +154,14 @@ contract GovernanceTest is VaultFixture {
         );
         vm.prank(admin);
         vault.withdrawReserves(admin, 501e6);
+        // Any larger amount is the same error (2^255 used to fail a SafeCast).
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.InsufficientReserves.selector, address(usdc), 500e6, type(uint256).max
+            )
+        );
+        vm.prank(admin);
+        vault.withdrawReserves(admin, type(uint256).max);
         vm.prank(admin);
         vault.withdrawReserves(admin, 500e6);
         assertEq(usdc.balanceOf(admin), 500e6);
