@@ -99,6 +99,7 @@ contract PrimeVaultLender is ERC4626, ReentrancyGuardTransient {
     /// @notice Assets paid for `shares`: the most whose withdrawal takes at most the shares' value.
     function previewRedeem(uint256 shares) public view override returns (uint256) {
         uint256 value = _convertToAssets(shares, Math.Rounding.Floor);
+        // slither-disable-next-line incorrect-equality (an exact zero: shares worth nothing redeem nothing)
         if (value == 0) return 0;
         (uint256 held, uint256 index) = _position();
         uint256 remaining = _smallestStoring(held - Math.min(value, held), index);
