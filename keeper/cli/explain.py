@@ -86,7 +86,9 @@ def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None
         "ERC4626ExceededMaxDeposit": lambda: (
             f"the lender vault takes at most {usd('max')} now: 0 while deposits are paused (try again later)"
         ),
-        "AmountTooLarge": lambda: f"the amount {arg('amount')} is above the most the vault books ({arg('max')} units)",
+        "AmountTooLarge": lambda: (
+            f"{amount('amount')} is more than one action can move (at most {amount('max')}): use a smaller amount"
+        ),
         "OrderOutOfRange": lambda: (
             "the order's size, limit price or deadline is beyond what an order can hold; check the units"
         ),

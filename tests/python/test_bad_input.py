@@ -55,6 +55,10 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("account", "repay", "max"), "nothing to repay"),
     (("account", "repay", "-3"), "-3 is negative"),
     (("account", "transfer", "1", "WETH", "--from-sub", "0", "--to-sub", "0"), "the same sub-account"),
+    (
+        ("account", "transfer", "1" + "0" * 26, "USDC", "--from-sub", "0", "--to-sub", "1"),
+        "100,000,000,000,000,000,000,000,000 USDC is more than one action can move (at most 79,228,162,514,264",
+    ),
     (("account", "transfer", "1", "WETH", "--from-sub", "0"), "Missing option '--to-sub'"),
     (("account", "transfer", "1,5", "WETH", "--from-sub", "0", "--to-sub", "1"), "has a comma"),
     (("account", "set-operator", OPERATOR, "--permissions", ""), "has an empty name"),
