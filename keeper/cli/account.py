@@ -82,17 +82,13 @@ def account_view(client: VaultClient, target: str, has_positions: bool) -> dict[
     checked = health.base_balance < 0 or has_positions
     free = free_equity(health.equity, health.initial_requirement)
     liquidity = client.available_liquidity()
-    prices = client.lens.prices().prices
     collateral = {}
-    for config, price in zip(client.asset_configs(), prices, strict=True):
-        token = next(t for t in d.collateral if t.address == config.address)
-        holding = CollateralHolding(
-            client.collateral_balance(target, token.symbol), price, config.scale_exponent, config.initial_haircut_bps
-        )
+    for symbol, holding in _holdings(client, target).items():
         if holding.balance:
-            collateral[token.symbol] = {
-                "balance": plain_units(holding.balance, token.decimals),
-                "withdrawable": plain_units(withdrawable_collateral(holding, free, checked), token.decimals),
+            decimals = d.token(symbol).decimals
+            collateral[symbol] = {
+                "balance": plain_units(holding.balance, decimals),
+                "withdrawable": plain_units(withdrawable_collateral(holding, free, checked), decimals),
             }
 
     def usd(units: int) -> str:
@@ -364,19 +360,24 @@ def bundle(
     click.echo(f"{'; '.join(parts)} (one transaction, block {result.receipt['blockNumber']})")
 
 
+def _holdings(client: VaultClient, target: str) -> dict[str, CollateralHolding]:
+    """`target`'s holding of every collateral asset, by symbol, with its price and initial haircut now."""
+    prices = client.lens.prices().prices
+    holdings = {}
+    for config, price in zip(client.asset_configs(), prices, strict=True):
+        token = next(t for t in client.deployment.collateral if t.address == config.address)
+        holdings[token.symbol] = CollateralHolding(
+            client.collateral_balance(target, token.symbol), price, config.scale_exponent, config.initial_haircut_bps
+        )
+    return holdings
+
+
 def _deposit_free_gain(client: VaultClient, target: str, symbol: str, units: int) -> int:
     """Base units of free margin a deposit of `units` of `symbol` adds to `target`: all of a base deposit, a
     collateral deposit's value less its initial haircut."""
     if symbol == client.deployment.base.symbol:
         return units
-    prices = client.lens.prices().prices
-    for config, price in zip(client.asset_configs(), prices, strict=True):
-        if config.address == client.deployment.token(symbol).address:
-            holding = CollateralHolding(
-                client.collateral_balance(target, symbol), price, config.scale_exponent, config.initial_haircut_bps
-            )
-            return deposit_free_gain(holding, units)
-    raise InputError(f"{symbol} is not a collateral asset of this vault")
+    return deposit_free_gain(_holdings(client, target)[symbol], units)
 
 
 @account.command("set-operator")
