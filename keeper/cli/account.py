@@ -122,7 +122,9 @@ def render_account(view: dict[str, Any]) -> str:
     def usd(text: str) -> str:
         return f"{Decimal(text):,.2f}"
 
-    lines = [f"account    {view['account']}", f"owner      {view['owner']}", f"margin     {view['margin']} rule"]
+    # The vault records an owner when one first acts on the account's prefix (address zero until then).
+    owner = "none yet (the first deposit records it)" if int(view["owner"], 16) == 0 else view["owner"]
+    lines = [f"account    {view['account']}", f"owner      {owner}", f"margin     {view['margin']} rule"]
     debt = " (debt)" if Decimal(base["balance"]) < 0 else ""
     lines.append(f"{symbol:<10} {usd(base['balance'])}{debt}")
     for name, held in view["collateral"].items():

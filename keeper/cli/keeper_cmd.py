@@ -23,11 +23,11 @@ from keeper.connectors.rabbitx.client import Credentials, RabbitXClient
 from keeper.daemon.config import JOBS, KeeperConfig, load_config
 from keeper.daemon.runner import Keeper
 from keeper.exceptions import InputError
-from keeper.jobs.context import JobContext
+from keeper.jobs.context import PRICE_FILE, JobContext
 from keeper.jobs.haircuts import HaircutJob
 from keeper.jobs.roles import check_roles
 from keeper.liquidator import arrays, risk_parameters
-from keeper.risk.haircuts import HaircutProposal
+from keeper.risk.haircuts import HaircutPolicy, HaircutProposal
 from keeper.risk.portfolio import explain_lines
 from keeper.risk.stress import StressResult, parse_shocks, shocked, stress
 from keeper.units import format_units, plain_units
@@ -285,13 +285,23 @@ def haircuts(ctx: CliContext, config_path: Path | None, apply: bool, as_json: bo
         f"{'asset':<6} {'samples':>7} {'vol/day ewma':>12} {'window':>8} {'add-on':>7}  "
         f"{'current i/m':>12}  {'formula i/m':>12}  {'next i/m':>12}"
     )
+    short = [p.asset for p in proposals if p.samples < HaircutPolicy.min_samples]
     for p in proposals:
-        inputs = f"{p.asset:<6} {p.samples:>7} {p.ewma_daily_vol:>12.4%} {p.window_daily_vol:>8.4%}"
+        if p.samples < HaircutPolicy.min_samples:  # no volatility to speak of yet: the formula keeps today's haircuts
+            inputs = f"{p.asset:<6} {p.samples:>7} {'-':>12} {'-':>8}"
+        else:
+            inputs = f"{p.asset:<6} {p.samples:>7} {p.ewma_daily_vol:>12.4%} {p.window_daily_vol:>8.4%}"
         current = f"{p.current_initial_bps:>5}/{p.current_maintenance_bps:<6}"
         target = f"{p.target_initial_bps:>5}/{p.target_maintenance_bps:<6}"
         upcoming = f"{p.next_initial_bps:>5}/{p.next_maintenance_bps:<6}"
         note = "" if p.allowed_now else "  (too soon after the last update)"
         click.echo(f"{inputs} {p.liquidity_addon_bps:>7}  {current}  {target}  {upcoming}{note}")
+    if short:
+        click.echo(
+            f"{', '.join(short)}: fewer than {HaircutPolicy.min_samples} price returns in "
+            f"{config.data_dir / PRICE_FILE}, so the formula keeps the current haircuts; the keeper records each "
+            "asset's price every cycle (`primevault keeper run`, same data_dir)"
+        )
     if job.shocks:
         moves = ", ".join(f"{u} {now} -> {then}" for u, (now, then) in job.shocks.items())
         click.echo(f"portfolio shocks (bps, a step a run within bounds): {moves}")

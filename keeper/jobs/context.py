@@ -25,6 +25,8 @@ from keeper.routing import VenueBook
 
 log = logging.getLogger("primevault.keeper")
 
+PRICE_FILE = "prices.sqlite"  # the price history in `data_dir`, which the haircuts job reads
+
 
 class GrossLegs:
     """The latest scan's gross legs per (market, venue) slot (`keeper.risk.margin.gross_legs`), shared between the
@@ -76,7 +78,7 @@ class JobContext:
     def build(cls, config: KeeperConfig, clients: Clients, roles: frozenset[str] = frozenset()) -> JobContext:
         """A context with the price history in `config.data_dir` and fresh metrics."""
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        prices = PriceStore(config.data_dir / "prices.sqlite")
+        prices = PriceStore(config.data_dir / PRICE_FILE)
         return cls(config, clients, prices, KeeperMetrics(), Health(config.stale_after), roles)
 
     @property

@@ -40,11 +40,14 @@ def funded(chain: Chain) -> Chain:
 
 
 def test_depositor_round_trip(funded: Chain) -> None:
+    empty = run(funded, "account", "show")
+    assert "owner      none yet (the first deposit records it)" in empty.output, "not the zero address"
     assert run(funded, "account", "deposit", "1.5", "weth").exit_code == 0
     result = run(funded, "account", "borrow", "2000")
     assert result.exit_code == 0, result.output
     assert "owes 2,000.00 USDC" in result.output
     shown = run(funded, "account", "show")
+    assert f"owner      {funded.account(1).address}" in shown.output
     assert "WETH       1.5" in shown.output
     assert "equity                   2,500.00 USDC" in shown.output
     assert "liquidatable             no" in shown.output
