@@ -340,8 +340,8 @@ contract TradingModule is ITradingModule, TradingBase {
             Position memory p = _positions[account][slot];
             pnlWad += PerpMathLib.unrealizedPnl(p.size, p.entryPrice, marks[market])
             - PerpMathLib.fundingOwed(p.size, p.fundingIndex, _venues[venue].fundingIndex(market));
-            // slither-disable-next-line divide-before-multiply (as the keeper's exact model; the ceilDiv below absorbs it)
-            uint256 notional = SignedMath.abs(p.size) * marks[market] / WAD;
+            // Rounded up (USD WAD), like the requirements it feeds: never below the exact figure.
+            uint256 notional = Math.ceilDiv(SignedMath.abs(p.size) * marks[market], WAD);
             PerpMarket storage m = _markets[market];
             initialWad += notional * m.initialMarginBps;
             maintenanceWad += notional * m.maintenanceMarginBps;

@@ -243,7 +243,7 @@ def exact_health(
         pnl_wad += _div_down(size * (mark - entry), WAD) - _funding_owed(
             size, funding_at_entry, params.funding_indexes[slot]
         )
-        notional = abs(size) * mark // WAD
+        notional = _ceil_div(abs(size) * mark, WAD)
         perp_initial_wad += notional * params.perp_initial_bps[market]
         perp_maintenance_wad += notional * params.perp_maintenance_bps[market]
     pnl = _div_down(pnl_wad, WAD_TO_BASE)

@@ -93,7 +93,7 @@ def perp_risk(
     """The perp part of an account's health over its open (market, venue) slots:
 
     pnl          = floor(Σ [floor(s·(m - e)) - ceil(s·(F - F0))] / base_unit)   (per slot in USD WAD, one floor)
-    notional     = floor(|s| · m)                                                (per slot, USD WAD)
+    notional     = ceil(|s| · m)                                                 (per slot, USD WAD)
     initial      = ceil(Σ notional · initialBps / (10,000 · base_unit)) + reserved margin
     maintenance  = ceil(Σ notional · maintenanceBps / (10,000 · base_unit))"""
     pnl_wad = initial = maintenance = 0
@@ -102,7 +102,7 @@ def perp_risk(
             continue
         terms = markets[key[0]]
         pnl_wad += s.size * (terms.mark - s.entry) // WAD - funding_owed_wad(s.size, s.funding, funding[key])
-        notional = abs(s.size) * terms.mark // WAD
+        notional = ceil_div(abs(s.size) * terms.mark, WAD)
         initial += notional * terms.initial_bps
         maintenance += notional * terms.maintenance_bps
     scale = BPS * base_unit

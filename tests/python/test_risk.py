@@ -59,3 +59,13 @@ def test_accounts_exactly_at_the_threshold_are_not_liquidatable() -> None:
 def test_accounts_without_debt_are_never_liquidatable() -> None:
     health = compute_health(np.array([0.0, 5.0]), np.array([[0.0, 0.0], [1e18, 0.0]]), PARAMS)
     assert not health.liquidatable.any()
+
+
+def test_a_perp_requirement_is_never_below_its_exact_value() -> None:
+    # 0.5 BTC at a mark one wei above 60,000: the exact maintenance is 1,500 USDC and 2.5e-14 of a unit. A notional
+    # rounded down to the wei (as the contract once did) lost that fraction and asked exactly 1,500.000000.
+    mark = 60_000 * 10**18 + 1
+    params = RiskParameters([], [], [], [], [mark], [1000], [500], [0] * 4)
+    health = exact_health(0, [], params, [(0, 5 * 10**17, mark, 0)])
+    assert health.maintenance_requirement == 1_500_000_001
+    assert health.initial_requirement == 3_000_000_001
