@@ -13,14 +13,19 @@ _EXACT_DIGITS = 100
 
 
 def parse_amount(text: str, decimals: int, symbol: str = "") -> int:
-    """Token units for a human amount like "1.5", exactly; refuses non-numbers, commas (a decimal comma and a
-    thousands separator read alike), non-positive amounts, excess precision and anything beyond uint256."""
+    """Token units for a human amount like "1.5", exactly; refuses non-numbers (digits of other scripts too), commas
+    (a decimal comma and a thousands separator read alike), non-positive amounts, excess precision and anything
+    beyond uint256."""
     label = f"{text!r}{' ' + symbol if symbol else ''}"
     if "," in text:
         raise InputError(f"amount {label} has a comma: write decimals with a dot and no thousands separators, like 1.5")
     with localcontext() as exact:
         exact.prec = _EXACT_DIGITS
         try:
+            # Decimal also reads other scripts' digits (Arabic-Indic and fullwidth ones are 1 to 9 too), which no one
+            # means as an amount.
+            if not text.isascii():
+                raise InvalidOperation(text)
             amount = Decimal(text.replace("_", ""))
         except InvalidOperation:
             raise InputError(f"amount {label} is not a number: write it like 1.5 or 2500") from None

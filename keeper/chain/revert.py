@@ -7,6 +7,7 @@ from functools import cache
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
+from eth_abi.exceptions import DecodingError
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3RPCError
@@ -64,14 +65,18 @@ class ErrorDecoder:
         self._errors[_selector(_PANIC)] = ("Panic", ["uint256"], ["code"])
 
     def decode(self, data: bytes) -> DecodedError:
-        """The named error in `data`; unknown selectors decode as `UnknownError(data=0x...)`."""
+        """The named error in `data`; unknown selectors, and a known selector whose arguments do not decode (data cut
+        short, not the error's encoding, or a reason string that is not UTF-8), decode as `UnknownError(data=0x...)`:
+        a revert is reported, never turned into a decoding failure of its own."""
+        unknown = DecodedError("UnknownError", {"data": bytes(data)})
         if len(data) < 4 or data[:4] not in self._errors:
-            return DecodedError("UnknownError", {"data": bytes(data)})
+            return unknown
         name, types, names = self._errors[data[:4]]
-        values = [
-            Web3.to_checksum_address(v) if t == "address" else v
-            for t, v in zip(types, abi_decode(types, data[4:]), strict=True)
-        ]
+        try:
+            decoded = abi_decode(types, data[4:])
+        except (DecodingError, UnicodeDecodeError):
+            return unknown
+        values = [Web3.to_checksum_address(v) if t == "address" else v for t, v in zip(types, decoded, strict=True)]
         return DecodedError(name, dict(zip(names, values, strict=True)))
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import re
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -102,11 +103,20 @@ async def _errors_as_json(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """A bad request or an unusable deployment is one line of JSON the page shows as it is, and so is a node that
-    cannot be reached or refuses (502: the server is a gateway to it), as the CLI says them."""
+    cannot be reached or refuses (502: the server is a gateway to it), as the CLI says them. So are aiohttp's own
+    refusals (no such path or file, a method the route does not take, a body too large), which it would answer in
+    plain text."""
     try:
         return await handler(request)
     except PrimeVaultError as exc:
         return web.json_response({"error": str(exc)}, status=400)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        error = f"{exc.reason}: {request.method} {request.path}"
+        if isinstance(exc, web.HTTPMethodNotAllowed):
+            error += f" (it takes {', '.join(sorted(exc.allowed_methods))})"
+        return web.json_response({"error": error}, status=exc.status)
     except (requests.ConnectionError, requests.Timeout):
         url = request.app[SETTINGS].rpc_url
         return web.json_response({"error": f"lost the connection to {url}: is the node running?"}, status=502)
@@ -156,7 +166,7 @@ async def _config(request: web.Request) -> web.Response:
 async def _abi(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in ARTIFACT_NAMES:
-        raise web.HTTPNotFound(text=f"no ABI named {name!r}")
+        return web.json_response({"error": f"no ABI named {name!r}"}, status=404)
     return web.json_response(load_artifact(name).abi)
 
 
@@ -174,14 +184,18 @@ async def _quotes(request: web.Request) -> web.Response:
     return web.json_response(text=json.dumps(document, default=decimal_text))
 
 
-def _number(text: str, name: str, most: float) -> float:
+def _number(text: str, name: str, most: float, kind: Callable[[str], float] = float) -> float:
+    """`text` as a `kind` (float, or int for a count) in 0..`most`. ASCII only: Python's float and int also read
+    other scripts' digits (an Arabic-Indic one reads as 1), which no client means to send. Negative zero is zero."""
     try:
-        value = float(text)
+        if not text.isascii():
+            raise ValueError(text)
+        value = kind(text)
     except ValueError:
-        raise InputError(f"{name} {text!r} is not a number") from None
+        raise InputError(f"{name} {text!r} is not a{' whole' if kind is int else ''} number") from None
     if not 0 <= value <= most:
         raise InputError(f"{name} {text} is not in 0..{most:g}")
-    return value
+    return value + 0
 
 
 MAX_RISKIEST = 100
@@ -192,7 +206,7 @@ async def _riskiest(request: web.Request) -> web.Response:
     page of them): `{"block", "exposed", "accounts": [{"account", "equity", "maintenance", "ratio"}]}`, amounts in
     base units as decimal strings."""
     settings = request.app[SETTINGS]
-    limit = int(_number(request.query.get("limit", "10"), "limit", MAX_RISKIEST))
+    limit = int(_number(request.query.get("limit", "10"), "limit", MAX_RISKIEST, int))
     found = await asyncio.to_thread(settings.scan)
     closest = closest_to_liquidation(found.book, found.health, limit)
     exposed = int(((found.book.base_floats < 0) | (found.book.slot_counts() > 0)).sum())
@@ -220,15 +234,26 @@ async def _portfolio(request: web.Request) -> web.Response:
     return web.json_response(risk_document(risk, deployment.base))
 
 
+_HEX_DATA = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
+
+
 async def _explain(request: web.Request) -> web.Response:
     """The CLI's sentence for a revert: `{"action": "withdraw WETH", "symbol": "WETH", "data": "0x..."}`."""
+    usage = 'explain takes {"action": ..., "data": "0x...", "symbol": ...}'
     try:
         body = await request.json()
-        action, data = str(body["action"]), HexBytes(str(body["data"]))
-        symbol = body.get("symbol")
-    except (ValueError, KeyError, TypeError):
-        raise InputError('explain takes {"action": ..., "data": "0x...", "symbol": ...}') from None
-    error = error_decoder().decode(bytes(data))
+    except ValueError:  # not JSON, or not UTF-8
+        raise InputError(f"{usage}: the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise InputError(f"{usage}: the body is not a JSON object")
+    action, data, symbol = body.get("action"), body.get("data"), body.get("symbol")
+    if not isinstance(action, str) or not action:
+        raise InputError(f'{usage}: action must be a string such as "withdraw WETH"')
+    if not isinstance(data, str) or not _HEX_DATA.fullmatch(data):
+        raise InputError(f"{usage}: data must be the revert data as 0x and pairs of hex digits")
+    if symbol is not None and not isinstance(symbol, str):
+        raise InputError(f'{usage}: symbol must be a token symbol such as "WETH", or null')
+    error = error_decoder().decode(HexBytes(data))
     message = explain(TransactionReverted(action, error), request.app[SETTINGS].deployment(), symbol)
     return web.json_response({"name": error.name, "message": message})
 

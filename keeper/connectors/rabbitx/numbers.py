@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 from keeper.connectors.rabbitx.errors import MalformedNumberError
+
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""A decimal number as a string: ASCII digits, an optional point and exponent. Decimal() alone also reads "NaN",
+"Infinity", "1_000" and other scripts' digits (an Arabic-Indic one is 1), which no exchange or client means."""
 
 
 def parse_decimal(value: object, field: str) -> Decimal:
@@ -17,10 +22,9 @@ def parse_decimal(value: object, field: str) -> Decimal:
     elif isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, str):
-        try:
-            result = Decimal(value.strip())
-        except InvalidOperation:
-            raise MalformedNumberError(f"{field} must be a decimal number, got {value!r}") from None
+        if not _DECIMAL_TEXT.fullmatch(value.strip()):
+            raise MalformedNumberError(f"{field} must be a decimal number, got {value!r}")
+        result = Decimal(value.strip())
     else:
         raise MalformedNumberError(f"{field} must be a number, got {type(value).__name__}")
     if not result.is_finite():

@@ -84,7 +84,10 @@ def request_payload(method: str, path: str, body: bytes | str | None) -> dict[st
     data: dict[str, str] = {}
     method = method.upper()
     if method in ("POST", "PUT", "DELETE") and body:
-        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        try:
+            text = body.decode("utf-8") if isinstance(body, bytes) else body
+        except UnicodeDecodeError:
+            raise SignatureError("request body is not UTF-8 text, so not a JSON object") from None
         if text.strip():
             data.update(_raw_top_level_fields(text))
     data["method"] = method

@@ -25,6 +25,7 @@ attestation once its block is produced, ``PENDING`` before).
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Container, Mapping
 from datetime import UTC, datetime
@@ -55,6 +56,9 @@ MAX_PARENT_SUBACCOUNTS = 128
 CHILD_SUBACCOUNT_MULTIPLIER = 1000
 """A parent subaccount N (0..127) stands for its children N, N + 128, ... below 128 x 1000 (v4-chain's postgres
 constants): isolated positions live in the children, cross-margined ones in N itself."""
+NATURAL_NUMBER = re.compile(r"[0-9]+")
+"""A count, height, subaccount number or limit as the indexer's validators take one: ASCII digits. Python's int()
+also reads "-5", " 5", "1_0" and other scripts' digits, and str.isdigit takes "²", which int() then refuses."""
 
 
 def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Application:
@@ -635,7 +639,7 @@ def _parent_query(values: Any) -> tuple[str, int]:
     if not values.get("address"):
         raise _bad_request("address must be a valid address")
     raw = str(values.get("parentSubaccountNumber", ""))
-    if not raw.isdigit() or int(raw) >= MAX_PARENT_SUBACCOUNTS:
+    if not NATURAL_NUMBER.fullmatch(raw) or int(raw) >= MAX_PARENT_SUBACCOUNTS:
         raise _bad_request(f"parentSubaccountNumber must be a non-negative integer less than {MAX_PARENT_SUBACCOUNTS}")
     return str(values["address"]), int(raw)
 
@@ -688,13 +692,14 @@ def _limit(query: Any) -> int:
 
 
 def _int(values: Any, name: str, default: int) -> int:
+    """A non-negative integer parameter (query or path), `default` when absent. None of the indexer's is negative: a
+    negative limit used to cut rows off the end of a page instead."""
     raw = values.get(name)
     if raw in (None, ""):
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise _bad_request(f"{name} must be an integer, got {raw!r}") from None
+    if not NATURAL_NUMBER.fullmatch(str(raw)):
+        raise _bad_request(f"{name} must be a non-negative integer, got {raw!r}")
+    return int(raw)
 
 
 def _errors(status: type[web.HTTPException], message: str) -> web.HTTPException:

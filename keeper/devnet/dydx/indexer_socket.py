@@ -27,6 +27,7 @@ from aiohttp import WSMsgType, web
 
 from keeper.devnet.dydx.chain import Chain, MarketConfig, plain
 from keeper.devnet.dydx.indexer import (
+    NATURAL_NUMBER,
     markets_json,
     orderbook_json,
     orders_json,
@@ -119,8 +120,11 @@ class IndexerSocket:
             await connection.send("error", message=f"Invalid message type: {kind!r}")
             return
         channel, topic = message.get("channel"), message.get("id")
-        if channel not in VERSIONS:
+        if not isinstance(channel, str) or channel not in VERSIONS:
             await connection.send("error", message=f"Invalid {kind} message: channel is not a valid channel")
+            return
+        if topic is not None and not isinstance(topic, str):  # a list or an object would not even key a dict
+            await connection.send("error", message=f"Invalid {kind} message: id must be a string")
             return
         if kind == "unsubscribe":
             connection.subscriptions.pop((channel, topic), None)
@@ -249,7 +253,7 @@ class IndexerSocket:
 
     def _subaccount(self, topic: str | None) -> tuple[str, int]:
         address, _, number = str(topic).rpartition("/")
-        if not address or not number.isdigit():
+        if not address or not NATURAL_NUMBER.fullmatch(number):
             raise LookupError("the id is address/subaccountNumber")
         if (address, int(number)) not in self.chain.subaccounts:
             raise LookupError(f"no subaccount {address}/{number}")

@@ -29,6 +29,7 @@ import grpc
 from coincurve import PublicKey
 from coincurve.ecdsa import cdata_to_der, deserialize_compact
 from Crypto.Hash import RIPEMD160
+from google.protobuf.message import DecodeError
 from v4_proto.cosmos.auth.v1beta1 import query_pb2 as auth_query
 from v4_proto.cosmos.auth.v1beta1 import query_pb2_grpc as auth_grpc
 from v4_proto.cosmos.auth.v1beta1.auth_pb2 import BaseAccount
@@ -85,6 +86,14 @@ class Validator:
         """Checks a transaction and, with `execute`, applies it (a simulation checks only, as far as it can without
         the signature, which a simulation does not carry valid). Returns the transaction's hash."""
         tx_hash = tx_hash_of(tx_bytes)
+        try:
+            return self._apply(tx_bytes, tx_hash, execute=execute)
+        except DecodeError:
+            # Bytes that are not a transaction, or a message, key or extension inside it that does not decode: the
+            # chain's ErrTxDecode, in its words. Everything is decoded before any message runs: nothing was applied.
+            raise Rejected("sdk", 2, "tx parse error") from None
+
+    def _apply(self, tx_bytes: bytes, tx_hash: str, *, execute: bool) -> str:
         tx = Tx.FromString(tx_bytes)
         with self.chain.lock:
             selected = _selected_authenticators(tx)
@@ -139,7 +148,10 @@ class Validator:
             chain_id=self.chain.chain_id,
             account_number=account.account_number,
         ).SerializeToString()
-        der = cdata_to_der(deserialize_compact(bytes(tx.signatures[0])))
+        try:
+            der = cdata_to_der(deserialize_compact(bytes(tx.signatures[0])))
+        except Exception:  # coincurve's bare Exception: not 64 bytes of r and s, so signed by no key
+            return lambda public_key: False
 
         def signed_by(public_key: bytes) -> bool:
             try:

@@ -34,7 +34,7 @@ from eth_utils.crypto import keccak
 from web3 import AsyncHTTPProvider, AsyncWeb3, Web3
 
 from keeper.connectors.rabbitx.errors import MalformedNumberError, OnboardingError, SignatureError
-from keeper.connectors.rabbitx.numbers import decimal_string, parse_decimal
+from keeper.connectors.rabbitx.numbers import decimal_string
 from keeper.connectors.rabbitx.onboarding import recover_onboarding_signers
 from keeper.connectors.rabbitx.signing import (
     HEADER_API_KEY,
@@ -56,7 +56,7 @@ from keeper.devnet.rabbitx.exchange import (
     parse_side,
     parse_time_in_force,
 )
-from keeper.devnet.rabbitx.numbers import InputError, now_micros
+from keeper.devnet.rabbitx.numbers import InputError, now_micros, request_decimal
 from keeper.devnet.rabbitx.tokens import TokenError, issue_jwt, verify_jwt
 
 log = logging.getLogger(__name__)
@@ -203,9 +203,10 @@ async def _envelope_errors(request: web.Request, handler: _Handler) -> web.Strea
         if exc.status >= 400:
             return fail(exc.status, f"{exc.reason}: {request.method} {request.path}")
         raise
-    except Exception as exc:
+    except Exception:
+        # The traceback goes to the log; the body says no more than that the exchange failed, as a server should.
         log.exception("%s %s failed", request.method, request.path)
-        return fail(500, f"internal error: {type(exc).__name__}: {exc}")
+        return fail(500, f"internal error: {request.method} {request.path} failed (see the exchange's log)")
 
 
 class RabbitXDevnet:
@@ -600,7 +601,7 @@ class RabbitXDevnet:
         profile_id, body = await self._authenticate(request)
         data = _json_object(body)
         market_id = _required(data, "market_id")
-        leverage = parse_decimal(data.get("leverage"), "leverage")
+        leverage = request_decimal(data.get("leverage"), "leverage")
         if leverage != leverage.to_integral_value():
             raise InputError(f"leverage must be an integer, got {decimal_string(leverage)}")
         try:
@@ -614,17 +615,16 @@ class RabbitXDevnet:
         data = _json_object(body)
         market_id = _required(data, "market_id")
         order_type = parse_order_type(data.get("type"))
-        price_field = data.get("price")
-        price = None if price_field in (None, "") else parse_decimal(price_field, "price")
+        price = _optional_decimal(data, "price")
         order = self.exchange.submit_order(
             profile_id,
             market_id,
             parse_side(data.get("side")),
             order_type,
             price,
-            parse_decimal(data.get("size"), "size"),
+            request_decimal(data.get("size"), "size"),
             parse_time_in_force(data.get("time_in_force")),
-            str(data.get("client_order_id") or ""),
+            _text(data, "client_order_id"),
             _bool(data.get("reduce_only"), "reduce_only"),
         )
         self._flush()
@@ -665,7 +665,7 @@ class RabbitXDevnet:
         data = _json_object(body)
         market_id = _required(data, "market_id")
         order = self.exchange.request_cancel(
-            profile_id, market_id, str(data.get("order_id") or ""), str(data.get("client_order_id") or "")
+            profile_id, market_id, _text(data, "order_id"), _text(data, "client_order_id")
         )
         order.status = OrderStatus.CANCELING
         self._order_activity(profile_id)
@@ -781,7 +781,7 @@ class RabbitXDevnet:
     async def _withdraw(self, request: web.Request) -> web.Response:
         profile_id, body = await self._authenticate(request)
         data = _json_object(body)
-        amount = parse_decimal(data.get("amount"), "amount")
+        amount = request_decimal(data.get("amount"), "amount")
         try:
             op = self.exchange.request_withdrawal(profile_id, amount, now_micros())
         finally:
@@ -841,6 +841,12 @@ class RabbitXDevnet:
         if not isinstance(message, dict) or message == {}:
             return True  # {} is the client's pong
         command_id = message.get("id")
+        for command in ("connect", "subscribe", "unsubscribe"):
+            if not isinstance(message.get(command) or {}, dict):
+                client.send(
+                    {"id": command_id, "error": {"code": 107, "message": f"bad request: {command} is not an object"}}
+                )
+                return True
         if "connect" in message:
             token = str((message.get("connect") or {}).get("token") or "")
             try:
@@ -910,7 +916,7 @@ def _expiry_header(request: web.Request) -> int:
     value = request.headers.get(HEADER_TIMESTAMP)
     if not value:
         raise AuthError(f"missing {HEADER_TIMESTAMP} header")
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):  # str.isdigit also takes "²" and other scripts' digits
         raise AuthError(f"{HEADER_TIMESTAMP} must be an integer number of UNIX seconds, got {value!r}")
     return int(value)
 
@@ -936,7 +942,17 @@ def _required(data: Mapping[str, Any], name: str) -> str:
 
 def _optional_decimal(data: Mapping[str, Any], name: str) -> Decimal | None:
     value = data.get(name)
-    return None if value in (None, "") else parse_decimal(value, name)
+    return None if value in (None, "") else request_decimal(value, name)
+
+
+def _text(data: Mapping[str, Any], name: str) -> str:
+    """An optional string field ("" when absent); another JSON type is refused, not turned into its Python text."""
+    value = data.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be a string, got {type(value).__name__}")
+    return value
 
 
 def _bool(value: object, name: str) -> bool:
@@ -953,7 +969,7 @@ def _int(value: str | None, name: str, default: int, maximum: int | None) -> int
     if value in (None, ""):
         return default
     assert value is not None
-    if not value.lstrip("-").isdigit():
+    if not (value.isascii() and value.lstrip("-").isdigit()):  # str.isdigit also takes "²" and other scripts' digits
         raise InputError(f"{name} must be an integer, got {value!r}")
     number = int(value)
     if number < 0:

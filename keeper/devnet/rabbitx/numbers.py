@@ -6,12 +6,30 @@ from __future__ import annotations
 import time
 from decimal import Decimal, localcontext
 
+from keeper.connectors.rabbitx.numbers import parse_decimal
+
 ZERO = Decimal(0)
 ONE = Decimal(1)
+
+REQUEST_DIGITS = 18
+"""A request's numbers have at most this many digits before the point and after it. The exchange's arithmetic
+(`div` at 40 significant digits, `quantize_down` and `is_multiple` at 60) is exact within them; a price or size of
+1e400 made `is_multiple` fail inside the matching queue and left its order "processing" for ever. RabbitX's own
+server reads them as float64, which refuses 1e400 as well."""
 
 
 class InputError(ValueError):
     """A request field that cannot be used; the message names the field."""
+
+
+def request_decimal(value: object, field: str) -> Decimal:
+    """A number sent in a request: what `parse_decimal` accepts, within `REQUEST_DIGITS` each side of the point."""
+    number = parse_decimal(value, field)
+    if number != 0 and number.adjusted() >= REQUEST_DIGITS:
+        raise InputError(f"{field} is too large: at most {REQUEST_DIGITS} digits before the point")
+    if not is_multiple(number, ONE.scaleb(-REQUEST_DIGITS)):
+        raise InputError(f"{field} has more than {REQUEST_DIGITS} decimal places")
+    return number
 
 
 def div(numerator: Decimal, denominator: Decimal) -> Decimal:

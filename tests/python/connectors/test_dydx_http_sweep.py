@@ -1,0 +1,181 @@
+"""The dYdX replica under hostile input: the indexer's REST routes and the attestation route answer a 4xx in the
+indexer's error shape naming what was wrong, never a 500; the indexer's WebSocket answers garbage with ``error``
+messages and serves on; the validator refuses transactions that do not decode or are not signed as the chain does
+(a CheckTx code, never an exception's text); nothing refused changes the chain; and subscribers that vanish do not
+stop the others' updates."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import aiohttp
+import grpc
+import pytest
+from dydx_v4_client.key_pair import KeyPair
+from google.protobuf.any_pb2 import Any as AnyProto
+from v4_proto.cosmos.base.tendermint.v1beta1 import query_pb2 as tendermint_query
+from v4_proto.cosmos.base.tendermint.v1beta1 import query_pb2_grpc as tendermint_grpc
+from v4_proto.cosmos.crypto.secp256k1.keys_pb2 import PubKey
+from v4_proto.cosmos.tx.v1beta1 import service_pb2, service_pb2_grpc
+from v4_proto.cosmos.tx.v1beta1.tx_pb2 import AuthInfo, SignerInfo, Tx, TxBody
+from v4_proto.dydxprotocol.sending.transfer_pb2 import MsgWithdrawFromSubaccount
+from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
+
+from .dydx_replica import ADDRESS, MNEMONIC, Bench
+
+A = ADDRESS
+BAD_PATHS = [
+    (f"/v4/fills?address={A}&subaccountNumber=0&limit=-5", 400, "limit must be a non-negative integer, got '-5'"),
+    (f"/v4/fills?address={A}&subaccountNumber=0&limit=1e400", 400, "limit must be a non-negative integer"),
+    (f"/v4/fills?address={A}&subaccountNumber=%D9%A1", 400, "subaccountNumber must be a non-negative integer"),
+    (f"/v4/fills?address={A}&subaccountNumber=-1", 400, "subaccountNumber must be a non-negative integer"),
+    (f"/v4/fills?address={A}&subaccountNumber=0&market=BTC-USD", 400, "market must be provided if marketType"),
+    (f"/v4/orders?address={A}&subaccountNumber=0&goodTilBlockBeforeOrAt=NaN", 400, "goodTilBlockBeforeOrAt must be"),
+    (f"/v4/transfers?address={A}&subaccountNumber=0&createdBeforeOrAtHeight=-5", 400, "createdBeforeOrAtHeight"),
+    (f"/v4/perpetualPositions?address={A}&subaccountNumber=0&limit=-1", 400, "limit must be a non-negative"),
+    ("/v4/trades/perpetualMarket/BTC-USD?limit=-3", 400, "limit must be a non-negative integer"),
+    ("/v4/historicalFunding/BTC-USD?limit=%C2%B2", 400, "limit must be a non-negative integer"),
+    (f"/v4/addresses/{A}/parentSubaccountNumber/%C2%B2", 400, "parentSubaccountNumber must be a non-negative"),
+    (f"/v4/addresses/{A}/parentSubaccountNumber/128", 400, "parentSubaccountNumber must be a non-negative"),
+    (f"/v4/addresses/{A}/subaccountNumber/abc", 400, "number must be a non-negative integer"),
+    (f"/v4/fundingPayments?address={A}&subaccountNumber=0&page=-1", 400, "page must be a non-negative integer"),
+    ("/v4/orders?address=&subaccountNumber=0", 400, "address and subaccountNumber are required"),
+    ("/v4/orderbooks/perpetualMarket/NOPE", 404, "NOPE not found in markets of type PERPETUAL"),
+    ("/v4/orderbooks/perpetualMarket/..%2F..%2Fetc", 404, "../../etc not found"),
+    ("/v4/candles/perpetualMarkets/BTC-USD?resolution=1MIN&fromISO=garbage", 400, "fromISO must be an ISO 8601"),
+    ("/v4/candles/perpetualMarkets/BTC-USD?resolution=2MINS", 400, "resolution must be a valid Candle Resolution"),
+    ("/v4/sparklines?timePeriod=%E2%82%AC", 400, "timePeriod must be a valid Time Period"),
+    ("/v1/messages/abc/0x12", 400, "domain must be a non-negative integer"),
+]
+
+
+def get(url: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def chain_state(dydx: Bench) -> tuple[Any, ...]:
+    with dydx.chain.lock:
+        accounts = {key: (a.usdc_quantums, copy.deepcopy(a.positions)) for key, a in dydx.chain.subaccounts.items()}
+        sequences = {address: account.sequence for address, account in dydx.chain.accounts.items()}
+        return accounts, sequences, len(dydx.chain.orders), len(dydx.chain.fills), len(dydx.chain.burns)
+
+
+@pytest.mark.parametrize(("path", "status", "message"), BAD_PATHS)
+def test_a_bad_indexer_request_is_a_4xx_in_the_indexers_shape(
+    dydx: Bench, path: str, status: int, message: str
+) -> None:
+    code, body = get(dydx.replica.indexer_url + path)
+    assert code == status, body
+    (error,) = body["errors"]
+    assert message in error["msg"] and "Traceback" not in error["msg"], error
+
+
+def test_an_unknown_attestation_is_circles_404(dydx: Bench) -> None:
+    assert get(dydx.replica.indexer_url + "/v1/messages/4/0x" + "ab" * 2000) == (
+        404,
+        {"error": "Message hash not found"},
+    )
+
+
+def signed_by_nobody(signature: bytes) -> bytes:
+    """A withdrawal from the funded account's subaccount 0, carrying its public key but `signature`."""
+    message = AnyProto()
+    message.Pack(
+        MsgWithdrawFromSubaccount(sender=SubaccountId(owner=ADDRESS, number=0), recipient=ADDRESS, quantums=10**6),
+        type_url_prefix="/",
+    )
+    key = AnyProto()
+    key.Pack(PubKey(key=KeyPair.from_mnemonic(MNEMONIC).public_key_bytes), type_url_prefix="/")
+    tx = Tx(
+        body=TxBody(messages=[message]),
+        auth_info=AuthInfo(signer_infos=[SignerInfo(public_key=key, sequence=0)]),
+        signatures=[signature],
+    )
+    return bytes(tx.SerializeToString())
+
+
+@pytest.mark.parametrize(
+    ("tx_bytes", "code", "log"),
+    [
+        (b"\xff\xff\xff", 2, "tx parse error"),  # not a transaction
+        (b"\x0a\x05\x0a\x03\x0a\x01\xff", 2, "tx parse error"),  # a body whose message does not decode
+        (signed_by_nobody(b"\x01\x02"), 4, "signature verification failed"),  # a signature of 2 bytes
+        (signed_by_nobody(b"\x00" * 64), 4, "signature verification failed"),  # 64 bytes, r and s zero
+        (b"", 4, "expected one signer and one signature"),
+    ],
+)
+def test_a_transaction_the_chain_cannot_read_is_refused_with_its_code(
+    dydx: Bench, tx_bytes: bytes, code: int, log: str
+) -> None:
+    before = chain_state(dydx)
+    with grpc.insecure_channel(dydx.replica.validator_url.removeprefix("http://")) as channel:
+        tx = service_pb2_grpc.ServiceStub(channel)
+        answer = tx.BroadcastTx(service_pb2.BroadcastTxRequest(tx_bytes=tx_bytes), timeout=5).tx_response
+        assert (answer.code, answer.codespace) == (code, "sdk") and log in answer.raw_log, answer
+        if code == 2:
+            with pytest.raises(grpc.RpcError) as refused:
+                tx.Simulate(service_pb2.SimulateRequest(tx_bytes=tx_bytes), timeout=5)
+            assert refused.value.code() == grpc.StatusCode.UNKNOWN
+            assert refused.value.details() == "tx parse error [sdk code 2]"
+        latest = tendermint_grpc.ServiceStub(channel).GetLatestBlock(tendermint_query.GetLatestBlockRequest())
+        assert latest.block.header.height >= 1
+    assert chain_state(dydx) == before
+
+
+async def next_message(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.receive_str(), 5))
+        if message["type"] == kind:
+            return dict(message)
+
+
+def test_socket_garbage_gets_error_messages_and_vanished_subscribers_do_not_stop_the_others(dydx: Bench) -> None:
+    url = dydx.replica.indexer_url.replace("http://", "ws://") + "/v4/ws"
+    before = chain_state(dydx)
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(5):
+                vanished = await session.ws_connect(url)
+                await vanished.send_str(json.dumps({"type": "subscribe", "channel": "v4_block_height"}))
+                await next_message(vanished, "subscribed")
+                transport = vanished._response.connection.transport  # type: ignore[union-attr]
+                assert transport is not None
+                transport.abort()  # gone without a closing handshake, its updates still due
+            async with session.ws_connect(url) as ws:
+                await next_message(ws, "connected")
+                await ws.send_bytes(b"\xff\x00")
+                for frame, message in [
+                    ("not json", "could not parse 'not json' as JSON"),
+                    ("[]", "Invalid message type: None"),
+                    ('{"type": 5}', "Invalid message type: 5"),
+                    ('{"type": "subscribe", "channel": [1]}', "channel is not a valid channel"),
+                    ('{"type": "subscribe", "channel": {"a": 1}}', "channel is not a valid channel"),
+                    ('{"type": "subscribe", "channel": "v4_block_height", "id": [1]}', "id must be a string"),
+                    ('{"type": "unsubscribe", "channel": "v4_trades", "id": {"a": 1}}', "id must be a string"),
+                    ('{"type": "subscribe", "channel": "v4_trades", "id": "NOPE"}', "no market NOPE"),
+                    (
+                        '{"type": "subscribe", "channel": "v4_subaccounts", "id": "x/\u00b2"}',
+                        "address/subaccountNumber",
+                    ),
+                    ('{"type": "subscribe", "channel": "v4_candles", "id": "BTC-USD/1MIN"}', "not a valid channel"),
+                ]:
+                    await ws.send_str(frame)
+                    error = await next_message(ws, "error")
+                    assert message in error["message"], (frame, error)
+                await ws.send_str(json.dumps({"type": "subscribe", "channel": "v4_block_height"}))
+                subscribed = await next_message(ws, "subscribed")
+                update = await next_message(ws, "channel_data")
+                assert int(update["contents"]["blockHeight"]) > int(subscribed["contents"]["height"])
+
+    asyncio.run(scenario())
+    assert chain_state(dydx) == before
