@@ -49,6 +49,12 @@ class SeatOrderRefusedError(PrimeVaultError):
     """The venue refused a child's order; the message is the venue's reason, recorded on chain with the rejection."""
 
 
+class SeatOrderUnknownError(PrimeVaultError):
+    """The venue's answer to a child's order was lost (a timeout, a gateway error, an answer that cannot be read): the
+    venue may hold the order or not, so the child stays open and the next cycle looks for the order by its client id
+    (rejecting it would send the fills the venue may still make to the backstop book instead of the account)."""
+
+
 @dataclass(frozen=True)
 class SeatOrderRequest:
     """A child's order as the seat asks the venue for it: IOC, sized and priced on the venue's grid."""
@@ -122,7 +128,8 @@ class SeatVenue(Protocol):
 
     async def place(self, request: SeatOrderRequest) -> SeatOrder | None:
         """Places the child's order, once: a child placed before a restart is found again, not placed twice. None
-        when its client id was used but the venue never got the order. Raises `SeatOrderRefusedError`."""
+        when its client id was used but the venue never got the order. Raises `SeatOrderRefusedError`, or
+        `SeatOrderUnknownError` when the venue's answer was lost."""
         ...
 
     async def order_status(self, order: SeatOrder) -> SeatOrder: ...
@@ -290,6 +297,9 @@ class Seat:
             log.error("child %d refused by %s: %s", child.child_id, self.venue.name, exc)
             if reject_refused:
                 await asyncio.to_thread(self.trading.reject_child, child.child_id, str(exc).encode())
+            return None
+        except SeatOrderUnknownError as exc:
+            log.warning("child %d: %s; looking for its order next cycle", child.child_id, exc)
             return None
         if order is None:
             name = self.venue.name
