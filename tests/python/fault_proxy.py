@@ -10,7 +10,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 
@@ -80,29 +80,99 @@ class FaultProxy:
 def fault_proxy(upstream: str, delay: float = 1.0) -> Iterator[FaultProxy]:
     """A `FaultProxy` to `upstream` served on a free port on its own thread until the block exits."""
     proxy = FaultProxy(upstream, delay)
-    loop = asyncio.new_event_loop()
-    started: concurrent.futures.Future[asyncio.Event] = concurrent.futures.Future()
 
-    async def run() -> None:
+    async def start() -> Callable[[], Awaitable[None]]:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", proxy._handle)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        proxy.url = f"http://127.0.0.1:{port}"
+        proxy.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        return runner.cleanup
+
+    with _on_thread(start):
+        yield proxy
+
+
+@contextlib.contextmanager
+def _on_thread(start: Callable[[], Awaitable[Callable[[], Awaitable[None]]]]) -> Iterator[None]:
+    """Runs `start` on an event loop of its own thread, then the shutdown it returns when the block exits."""
+    loop = asyncio.new_event_loop()
+    started: concurrent.futures.Future[asyncio.Event] = concurrent.futures.Future()
+
+    async def run() -> None:
+        shutdown = await start()
         stop = asyncio.Event()
         started.set_result(stop)
         await stop.wait()
-        await runner.cleanup()
+        await shutdown()
 
-    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), name="fault-proxy", daemon=True)
+    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), name="fault-service", daemon=True)
     thread.start()
     stop = started.result(timeout=10)
     try:
-        yield proxy
+        yield
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=10)
         loop.close()
+
+
+class NodeSwitch:
+    """A TCP relay in front of a node that can be switched off: then every connection, new or open, is cut, as when
+    the node's process is gone; switched on, it relays again."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.url = ""
+        self.up = True
+        self._open: set[asyncio.StreamWriter] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def switch(self, up: bool) -> None:
+        assert self._loop is not None
+        asyncio.run_coroutine_threadsafe(self._switch(up), self._loop).result(timeout=10)
+
+    async def _switch(self, up: bool) -> None:
+        self.up = up
+        if not up:
+            for writer in list(self._open):
+                writer.transport.abort()
+
+    async def _relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        if not self.up:
+            client_writer.transport.abort()
+            return
+        node_reader, node_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        self._open.update((client_writer, node_writer))
+
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError):
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            writer.transport.abort()
+
+        await asyncio.gather(pipe(client_reader, node_writer), pipe(node_reader, client_writer))
+        self._open.difference_update((client_writer, node_writer))
+
+
+@contextlib.contextmanager
+def node_switch(upstream_url: str) -> Iterator[NodeSwitch]:
+    """A `NodeSwitch` in front of the node at `upstream_url`, served on its own thread until the block exits."""
+    switch = NodeSwitch(int(upstream_url.rsplit(":", 1)[1]))
+
+    async def start() -> Callable[[], Awaitable[None]]:
+        server = await asyncio.start_server(switch._relay, "127.0.0.1", 0)
+        switch.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        switch._loop = asyncio.get_running_loop()
+
+        async def shutdown() -> None:
+            await switch._switch(False)
+            server.close()
+
+        return shutdown
+
+    with _on_thread(start):
+        yield switch
