@@ -171,6 +171,8 @@ def node_switch(upstream_url: str) -> Iterator[NodeSwitch]:
         async def shutdown() -> None:
             await switch._switch(False)
             server.close()
+            # The relays end by themselves once their connections are cut: waited for, not left to the loop's close.
+            await asyncio.gather(*(t for t in asyncio.all_tasks() if t is not asyncio.current_task()))
 
         return shutdown
 
