@@ -17,6 +17,9 @@ from web3.types import RPCEndpoint, RPCResponse
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+NODE_AWAY = (requests.ConnectionError, requests.Timeout)
+"""What a request to a node that is gone or too slow raises (after the provider's retries, for a read)."""
+
 # web3.py's default allowlist includes eth_sendRawTransaction; a keeper must decide itself whether a send
 # that may have reached the node is sent again (see `Sender`), so it is taken out here.
 RETRYABLE_METHODS = frozenset(m for m in REQUEST_RETRY_ALLOWLIST if m != "eth_sendRawTransaction") | {
@@ -93,7 +96,7 @@ class RotatingHTTPProvider(HTTPProvider):
         while True:
             try:
                 return send()
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except NODE_AWAY as exc:
                 if not retryable or attempt >= self.retries:
                     raise
                 delay = self.backoff * 2**attempt

@@ -13,7 +13,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 
 from keeper.chain.deployment import Deployment
-from keeper.chain.provider import RotatingHTTPProvider
+from keeper.chain.provider import NODE_AWAY, RotatingHTTPProvider
 from keeper.exceptions import ConfigError
 
 log = logging.getLogger("primevault.keeper")
@@ -81,9 +81,15 @@ class ChainWatch:
 
     def _find_problem(self) -> str | None:
         provider = self.w3.provider
-        chain_id = (
-            provider.fresh_chain_id() if isinstance(provider, RotatingHTTPProvider) else int(self.w3.eth.chain_id)
-        )
+        try:
+            chain_id = (
+                provider.fresh_chain_id() if isinstance(provider, RotatingHTTPProvider) else int(self.w3.eth.chain_id)
+            )
+        except NODE_AWAY as exc:
+            # A node that went away is a problem like a wrong one: one line when it starts and one when it ends,
+            # /healthz says why, and the cycle waits for the node rather than failing with a traceback each time.
+            url = provider.current_url if isinstance(provider, RotatingHTTPProvider) else "the RPC"
+            return f"the node at {url} does not answer ({type(exc).__name__})"
         if chain_id != self.deployment.chain_id:
             return f"the RPC is now chain {chain_id}, not the deployment's chain {self.deployment.chain_id}"
         if not self.w3.eth.get_code(self.deployment.vault):

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from keeper.chain.provider import NODE_AWAY
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.metrics import serve
 from keeper.exceptions import PrimeVaultError
@@ -59,7 +60,7 @@ class Keeper:
         scheduler = BackgroundScheduler()
         for name, job, seconds in self._scheduled_jobs():
             scheduler.add_job(
-                self._guarded, "interval", args=[name, job], seconds=seconds, max_instances=1, coalesce=True
+                self._timed, "interval", args=[name, job], seconds=seconds, max_instances=1, coalesce=True
             )
         scheduler.start()
         self.jobs.seat.start()
@@ -114,11 +115,19 @@ class Keeper:
             self._guarded("backstop", functools.partial(self.jobs.backstop.run, block))
         self.metrics.blocks_behind.set(self.w3.eth.block_number - block)
 
+    def _timed(self, name: str, job: Callable[[], object]) -> None:
+        """Runs a timed job unless the last cycle found the node wrong or away (said once then, by the watch)."""
+        if self.watch.problem is None:
+            self._guarded(name, job)
+
     def _guarded(self, name: str, job: Callable[[], object]) -> None:
         """Runs a job; an error is logged and counted, never fatal."""
         try:
             job()
         except PrimeVaultError as exc:
             log.error("%s: %s", name, exc)
+        except NODE_AWAY as exc:
+            # The node went away mid-job: the next cycle's check says so once, and nothing runs until it is back.
+            log.warning("%s: interrupted, the node did not answer (%s)", name, type(exc).__name__)
         except Exception:
             log.exception("%s failed", name)

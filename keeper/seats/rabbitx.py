@@ -29,6 +29,7 @@ from keeper.seats.seat import (
     SeatOrder,
     SeatOrderRefusedError,
     SeatOrderRequest,
+    SeatOrderUnknownError,
     SeatPosition,
 )
 
@@ -82,6 +83,8 @@ class RabbitXVenue:
         except DuplicateClientOrderIdError:
             order = await self.connector.find_order(request.market, cid)  # placed before a restart
         except RabbitXError as exc:
+            if exc.answer_lost:
+                raise SeatOrderUnknownError(f"rabbitx's answer to its order was lost ({exc})") from None
             raise SeatOrderRefusedError(str(exc)) from None
         return None if order is None else self._seat_order(request.child_id, order)
 

@@ -49,6 +49,12 @@ class SeatOrderRefusedError(PrimeVaultError):
     """The venue refused a child's order; the message is the venue's reason, recorded on chain with the rejection."""
 
 
+class SeatOrderUnknownError(PrimeVaultError):
+    """The venue's answer to a child's order was lost (a timeout, a gateway error, an answer that cannot be read): the
+    venue may hold the order or not, so the child stays open and the next cycle looks for the order by its client id
+    (rejecting it would send the fills the venue may still make to the backstop book instead of the account)."""
+
+
 @dataclass(frozen=True)
 class SeatOrderRequest:
     """A child's order as the seat asks the venue for it: IOC, sized and priced on the venue's grid."""
@@ -122,7 +128,8 @@ class SeatVenue(Protocol):
 
     async def place(self, request: SeatOrderRequest) -> SeatOrder | None:
         """Places the child's order, once: a child placed before a restart is found again, not placed twice. None
-        when its client id was used but the venue never got the order. Raises `SeatOrderRefusedError`."""
+        when its client id was used but the venue never got the order. Raises `SeatOrderRefusedError`, or
+        `SeatOrderUnknownError` when the venue's answer was lost."""
         ...
 
     async def order_status(self, order: SeatOrder) -> SeatOrder: ...
@@ -220,9 +227,9 @@ class Seat:
     async def report(self, fills: Sequence[SeatFill]) -> None:
         """Books fills on chain, up to MAX_FILLS_PER_REPORT in one transaction (`reportFills`: in a batch of ten a fill
         costs 87,000 gas, alone 144,000), skipping ids booked already (a restart passes fills on again).
-        If a batch is refused its fills are booked one by one: a fill the account cannot take (its checks fail)
-        closes the child first, so the fill goes to the backstop book, which the keeper unwinds. A fill the venue
-        made is never dropped."""
+        If a batch is refused its fills are booked one by one (`_book_alone`): a fill the account cannot take (its
+        checks fail) closes the child first, so the fill goes to the backstop book, which the keeper unwinds; one the
+        contract refuses even there is raised as an ALERT, and the others are booked."""
         ours: list[tuple[SeatFill, int]] = []
         for fill in fills:
             if fill.child_id is None:
@@ -245,26 +252,40 @@ class Seat:
             try:
                 await asyncio.to_thread(self.trading.report_fills, [report for _, report in batch])
             except TransactionReverted as exc:
-                if len(batch) == 1:
-                    await self._book_refused(*batch[0], exc)
-                    continue
-                log.warning("a batch of %d fills was refused (%s): booking them one by one", len(batch), exc.error)
-                for fill, report in batch:
-                    try:
-                        await asyncio.to_thread(self.trading.report_fills, [report])
-                    except TransactionReverted as refused:
-                        await self._book_refused(fill, report, refused)
+                if len(batch) > 1:
+                    log.warning("a batch of %d fills was refused (%s): booking them one by one", len(batch), exc.error)
+                refused = exc if len(batch) == 1 else None  # a fill alone was refused already
+                batch = [(fill, report) for fill, report in batch if await self._book_alone(fill, report, refused)]
             for fill, report in batch:
                 log.info("child %d: %s at %s reported (%s)", report.child_id, fill.size, fill.price, fill.fill_id)
 
-    async def _book_refused(self, fill: SeatFill, report: FillReport, exc: TransactionReverted) -> None:
-        """Closes the child of a fill its account refused, then books the fill again: to the backstop book."""
+    async def _book_alone(self, fill: SeatFill, report: FillReport, refused: TransactionReverted | None = None) -> bool:
+        """Books one fill (`refused`: the error it was refused with already). A fill its account refuses closes its
+        child first, so that it books to the backstop book. One that cannot be booked even there (no such child,
+        more than the child's size, outside its limit: nothing a retry changes once the child is closed) is an ALERT
+        and is left out, so that it never holds up the fills after it. Returns whether it was booked."""
         child_id = report.child_id
+        try:
+            if refused is None:
+                try:
+                    await asyncio.to_thread(self.trading.report_fills, [report])
+                    return True
+                except TransactionReverted as exc:
+                    refused = exc
+            await asyncio.to_thread(self.trading.reject_child, child_id, str(refused.error).encode())
+            await asyncio.to_thread(self.trading.report_fills, [report])
+        except TransactionReverted as exc:
+            log.error(
+                "ALERT %s fill %s (child %d, %s at %s) cannot be booked, not even to the backstop book (%s): the"
+                " venue's position differs from the books by it",
+                self.venue.name, fill.fill_id, child_id, fill.size, fill.price, exc.error,
+            )  # fmt: skip
+            return False
         log.error(
-            "fill %s of child %d refused for its account (%s): closing the child", fill.fill_id, child_id, exc.error
-        )
-        await asyncio.to_thread(self.trading.reject_child, child_id, str(exc.error).encode())
-        await asyncio.to_thread(self.trading.report_fills, [report])
+            "fill %s of child %d refused for its account (%s): child closed, the fill booked to the backstop book",
+            fill.fill_id, child_id, refused.error,
+        )  # fmt: skip
+        return True
 
     # ------------------------------------------------------------------ steps
 
@@ -290,6 +311,9 @@ class Seat:
             log.error("child %d refused by %s: %s", child.child_id, self.venue.name, exc)
             if reject_refused:
                 await asyncio.to_thread(self.trading.reject_child, child.child_id, str(exc).encode())
+            return None
+        except SeatOrderUnknownError as exc:
+            log.warning("child %d: %s; looking for its order next cycle", child.child_id, exc)
             return None
         if order is None:
             name = self.venue.name

@@ -1,14 +1,16 @@
 """The keeper daemon under faults, against real anvils: a wrong chain at start and under it, a node that does not
-answer, a chain that goes back behind the scanned head, unreadable state files, failed sends and a second SIGINT."""
+answer, a node that goes away while the keeper runs and comes back, a chain that goes back behind the scanned head,
+unreadable state files, failed sends and a second SIGINT."""
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
 from keeper.exceptions import ConfigError
 from tests.python.conftest import Chain
+from tests.python.fault_proxy import node_switch
 
 pytestmark = pytest.mark.chain  # the session's anvil, and anvils of their own
 
@@ -178,3 +181,45 @@ def test_a_second_sigint_exits_at_once(chain: Chain, tmp_path: Path, monkeypatch
     assert keeper.stop.is_set() and exits == []
     keeper._on_signal(signal.SIGINT, None)
     assert exits == [128 + signal.SIGINT]
+
+
+def test_a_node_that_goes_away_and_comes_back_is_one_line_each_way_and_the_keeper_resumes(
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The node's connections are cut while the daemon runs (its process gone, a load balancer without a backend),
+    then it answers again: the daemon keeps running, says so once each way, reports itself unhealthy meanwhile and
+    scans the new head once the node is back."""
+    caplog.set_level(logging.INFO, logger="primevault.keeper")
+    with node_switch(chain.url) as node:
+        keeper = Keeper(config_for(chain, tmp_path, rpc_urls=(node.url,), poll_interval=0.05, reconcile_interval=0.2))
+        keeper.w3.provider.retries = 0  # type: ignore[attr-defined]  # each cycle tries once: the test runs fast
+        running = threading.Thread(target=keeper.run)
+        running.start()
+        try:
+            poll(lambda: keeper.jobs.liquidation.last_scan is not None)
+            node.switch(up=False)
+            poll(lambda: not keeper.health.status()[0])
+            time.sleep(0.5)  # several cycles and reconciliations against the missing node
+            assert keeper.health.status() == (False, f"the node at {node.url} does not answer (ConnectionError)")
+            node.switch(up=True)
+            chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+            head = chain.w3.eth.block_number
+            poll(lambda: (scan := keeper.jobs.liquidation.last_scan) is not None and scan.block == head)
+            assert keeper.health.status()[0]
+        finally:
+            keeper.stop.set()
+            running.join(timeout=10)
+    assert not running.is_alive()
+    problems = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in problems] == [
+        f"not acting on this node: the node at {node.url} does not answer (ConnectionError)"
+    ]
+    assert all(r.exc_info is None for r in caplog.records), "no traceback"
+    assert any(r.getMessage().startswith("the node is right again") for r in caplog.records)
+
+
+def poll(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)

@@ -130,7 +130,11 @@ class RabbitXClient:
                 try:
                     envelope = await response.json(content_type=None)
                 except (json.JSONDecodeError, aiohttp.ContentTypeError):
-                    envelope = {"success": False, "error": (await response.text())[:200]}
+                    text = (await response.text())[:200]
+                    if response.status == 200:  # a success cut short: what the exchange did is unknown
+                        message = f"RabbitX {method} {path}: an answer that is not JSON: {text!r}"
+                        raise RabbitXResponseError(message) from None
+                    envelope = {"success": False, "error": text}
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RabbitXConnectionError(f"RabbitX {method} {path}: {type(exc).__name__}: {exc}") from exc
         if response.status != 200 or not isinstance(envelope, dict) or not envelope.get("success"):

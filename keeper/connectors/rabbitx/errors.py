@@ -8,6 +8,10 @@ from keeper.exceptions import PrimeVaultError
 class RabbitXError(PrimeVaultError):
     """Base of every error the RabbitX connector raises."""
 
+    answer_lost = False
+    """The exchange may have acted on the request: its answer never came, or came broken (a timeout, a gateway's
+    5xx, a body that cannot be read). Only a refusal it did send is known not to have happened."""
+
 
 class RabbitXRequestError(RabbitXError):
     """The exchange answered a REST request with an error: `status` is the HTTP status, `error` its message."""
@@ -16,6 +20,7 @@ class RabbitXRequestError(RabbitXError):
         super().__init__(f"RabbitX {method} {path}: HTTP {status}: {error}")
         self.status = status
         self.error = error
+        self.answer_lost = status >= 500
 
 
 class RabbitXAuthError(RabbitXRequestError):
@@ -23,11 +28,15 @@ class RabbitXAuthError(RabbitXRequestError):
 
 
 class RabbitXResponseError(RabbitXError):
-    """An answer from the exchange the connector cannot read (a field missing or of the wrong kind)."""
+    """An answer from the exchange the connector cannot read (not JSON, a field missing or of the wrong kind)."""
+
+    answer_lost = True
 
 
 class RabbitXConnectionError(RabbitXError):
-    """The exchange could not be reached, or the WebSocket closed or failed."""
+    """The exchange could not be reached or did not answer in time, or the WebSocket closed or failed."""
+
+    answer_lost = True
 
 
 class SignatureError(RabbitXError):

@@ -1,0 +1,180 @@
+"""A real HTTP proxy in front of a venue's REST API that breaks chosen answers, for fault tests: the keeper reaches
+the venue through it over the network as it would through a load balancer, and the venue itself stays correct.
+
+Each fault is for one method and path and a number of requests; the request is always forwarded first, so the venue
+acts on it and only its answer is lost (a gateway's 502, a body cut off, an answer later than the keeper waits)."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from enum import Enum
+
+import aiohttp
+from aiohttp import web
+
+
+class Fault(Enum):
+    BAD_GATEWAY = "502"  # the venue acted; the gateway answers 502 with an HTML page
+    MALFORMED = "malformed"  # the venue acted; the answer is 200 with its JSON cut in half
+    SLOW = "slow"  # the venue acted; the answer comes after `FaultProxy.delay` seconds
+
+
+@dataclass
+class _Armed:
+    method: str
+    path: str
+    fault: Fault
+    left: int
+
+
+class FaultProxy:
+    def __init__(self, upstream: str, delay: float) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.delay = delay
+        self.url = ""
+        self.hits: list[tuple[str, str, Fault]] = []  # the faults served, in order
+        self._armed: list[_Armed] = []
+        self._lock = threading.Lock()
+
+    def inject(self, method: str, path: str, fault: Fault, times: int = 1) -> None:
+        with self._lock:
+            self._armed.append(_Armed(method, path, fault, times))
+
+    def _take(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for armed in self._armed:
+                if armed.left and (armed.method, armed.path) == (method, path):
+                    armed.left -= 1
+                    self.hits.append((method, path, armed.fault))
+                    return armed.fault
+        return None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        fault = self._take(request.method, request.path)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                request.method,
+                self.upstream + request.path_qs,
+                data=await request.read(),
+                headers=headers,
+            ) as answer,
+        ):
+            status, body = answer.status, await answer.read()
+        if fault is Fault.BAD_GATEWAY:
+            return web.Response(status=502, text="<html><body>502 Bad Gateway</body></html>")
+        if fault is Fault.MALFORMED:
+            return web.Response(status=200, body=body[: len(body) // 2], content_type="application/json")
+        if fault is Fault.SLOW:
+            await asyncio.sleep(self.delay)
+        return web.Response(status=status, body=body, content_type="application/json")
+
+
+@contextlib.contextmanager
+def fault_proxy(upstream: str, delay: float = 1.0) -> Iterator[FaultProxy]:
+    """A `FaultProxy` to `upstream` served on a free port on its own thread until the block exits."""
+    proxy = FaultProxy(upstream, delay)
+
+    async def start() -> Callable[[], Awaitable[None]]:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", proxy._handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        proxy.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        return runner.cleanup
+
+    with _on_thread(start):
+        yield proxy
+
+
+@contextlib.contextmanager
+def _on_thread(start: Callable[[], Awaitable[Callable[[], Awaitable[None]]]]) -> Iterator[None]:
+    """Runs `start` on an event loop of its own thread, then the shutdown it returns when the block exits."""
+    loop = asyncio.new_event_loop()
+    started: concurrent.futures.Future[asyncio.Event] = concurrent.futures.Future()
+
+    async def run() -> None:
+        shutdown = await start()
+        stop = asyncio.Event()
+        started.set_result(stop)
+        await stop.wait()
+        await shutdown()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), name="fault-service", daemon=True)
+    thread.start()
+    stop = started.result(timeout=10)
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+        loop.close()
+
+
+class NodeSwitch:
+    """A TCP relay in front of a node that can be switched off: then every connection, new or open, is cut, as when
+    the node's process is gone; switched on, it relays again."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.url = ""
+        self.up = True
+        self._open: set[asyncio.StreamWriter] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def switch(self, up: bool) -> None:
+        assert self._loop is not None
+        asyncio.run_coroutine_threadsafe(self._switch(up), self._loop).result(timeout=10)
+
+    async def _switch(self, up: bool) -> None:
+        self.up = up
+        if not up:
+            for writer in list(self._open):
+                writer.transport.abort()
+
+    async def _relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        if not self.up:
+            client_writer.transport.abort()
+            return
+        node_reader, node_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        self._open.update((client_writer, node_writer))
+
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError):
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            writer.transport.abort()
+
+        await asyncio.gather(pipe(client_reader, node_writer), pipe(node_reader, client_writer))
+        self._open.difference_update((client_writer, node_writer))
+
+
+@contextlib.contextmanager
+def node_switch(upstream_url: str) -> Iterator[NodeSwitch]:
+    """A `NodeSwitch` in front of the node at `upstream_url`, served on its own thread until the block exits."""
+    switch = NodeSwitch(int(upstream_url.rsplit(":", 1)[1]))
+
+    async def start() -> Callable[[], Awaitable[None]]:
+        server = await asyncio.start_server(switch._relay, "127.0.0.1", 0)
+        switch.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        switch._loop = asyncio.get_running_loop()
+
+        async def shutdown() -> None:
+            await switch._switch(False)
+            server.close()
+            # The relays end by themselves once their connections are cut: waited for, not left to the loop's close.
+            await asyncio.gather(*(t for t in asyncio.all_tasks() if t is not asyncio.current_task()))
+
+        return shutdown
+
+    with _on_thread(start):
+        yield switch

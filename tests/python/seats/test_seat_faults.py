@@ -1,0 +1,128 @@
+"""The RabbitX seat under faults, end to end: real anvil, the devnet exchange served for real, and a real proxy in
+front of its REST API that loses answers (a gateway's 502, a body cut in half, an answer later than the keeper waits)
+or a fill no child of the seat's can take arriving in one batch with the child's own."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+import aiohttp
+import pytest
+
+from keeper.client.trading import ChildSpec, TradingClient
+from keeper.connectors.rabbitx.connector import RabbitXConnector
+from keeper.connectors.rabbitx.models import OrderRequest
+from keeper.connectors.rabbitx.vocabulary import Side, TimeInForce
+from keeper.devnet.deploy import SEAT_VENUE
+from keeper.seats.rabbitx import RabbitXSeat, RabbitXVenue
+from tests.python.conftest import Chain
+from tests.python.connectors.rabbitx_service import RabbitXService
+from tests.python.fault_proxy import Fault, fault_proxy
+from tests.python.seats.conftest import executor, seat_account_with_resting_asks
+
+D = Decimal
+
+
+async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(check):
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.1)
+
+
+def child_for_one_eth(chain: Chain) -> tuple[int, int]:
+    """Dev account 1's 1 ETH buy (limit 3,030) committed to the seat as one child: (child id, chain time)."""
+    keeper = executor(chain)
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    trader = TradingClient(chain.w3, chain.deployment, chain.client(1).sender)
+    order_id = trader.submit(chain.account(1).address, "ETH-USD", D(1), D(3030), now + 600)
+    return keeper.commit_split(order_id, [ChildSpec(keeper.venue_id(SEAT_VENUE), D(1), D(3030), now + 300)]), now
+
+
+@pytest.mark.parametrize("fault", [Fault.BAD_GATEWAY, Fault.MALFORMED, Fault.SLOW])
+def test_an_order_whose_answer_is_lost_is_found_again_not_rejected(
+    market: Chain, exchange: RabbitXService, fault: Fault
+) -> None:
+    """The exchange takes the child's order but its answer is lost: the seat does not know whether the order is
+    there, so it must not reject the child (its fills would then go to the backstop book, not to the account); the
+    next cycle finds the order by its client id and the fills book on the account."""
+    keeper, me = executor(market), market.account(1).address
+    child_id, now = child_for_one_eth(market)
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            account = await seat_account_with_resting_asks(exchange, session, market)
+            with fault_proxy(exchange.url, delay=1.0) as proxy:
+                direct = exchange.settings(account, request_timeout=0.5)
+                settings = dataclasses.replace(direct, base_url=proxy.url, ws_url=direct.websocket_url)
+                proxy.inject("POST", "/orders", fault)
+                async with RabbitXConnector(settings) as connector:
+                    seat = RabbitXSeat(keeper, connector, keeper.venue_id(SEAT_VENUE))
+                    forwarding = asyncio.create_task(seat.forward_fills())
+                    try:
+                        first = await seat.cycle(now)
+                        assert proxy.hits == [("POST", "/orders", fault)]
+                        assert first.placed == () and first.rejected == ()
+                        assert keeper.child_order(child_id).status == "open", "a lost answer is no refusal"
+                        await until(lambda: keeper.child_order(child_id).filled == D("0.8"))
+                        for _ in range(50):  # the IOC remainder is rejected once the seat has found the order
+                            if (await seat.cycle(now)).rejected:
+                                break
+                            await asyncio.sleep(0.1)
+                    finally:
+                        forwarding.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await forwarding
+        assert keeper.child_order(child_id).status == "rejected"
+        [position] = keeper.positions(me)
+        assert (position.venue, position.size) == (SEAT_VENUE, D("0.8")), "the fills are the account's"
+        assert keeper.backstop() == [], "nothing went to the backstop book"
+
+    asyncio.run(scenario())
+
+
+def test_a_fill_no_child_can_take_is_an_alert_and_the_fills_beside_it_are_booked(
+    market: Chain, exchange: RabbitXService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fill under the seat's client order ids for a child the trading module never committed (another deployment's
+    keeper on the same account, a child id from a store left over) arrives in one batch with the real child's fills,
+    first. The contract refuses it even as a late fill: it is one ALERT line, and the child's fills are booked."""
+    keeper, me = executor(market), market.account(1).address
+    child_id, now = child_for_one_eth(market)
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            account = await seat_account_with_resting_asks(exchange, session, market)
+            async with RabbitXConnector(exchange.settings(account)) as connector:
+                seat = RabbitXSeat(keeper, connector, keeper.venue_id(SEAT_VENUE))
+                assert isinstance(seat.venue, RabbitXVenue)
+                stray = seat.venue.client_order_id(999)
+                request = OrderRequest(
+                    "ETH-USD", Side.LONG, D("0.1"), D(3030), stray, time_in_force=TimeInForce.IMMEDIATE_OR_CANCEL
+                )
+                await connector.place_order(request)
+                assert (await seat.cycle(now)).placed == (child_id,)
+                while len(await connector.fills_since(0)) < 3:  # the stray 0.1, then the child's 0.5 and 0.2
+                    await asyncio.sleep(0.05)
+                forwarding = asyncio.create_task(seat.forward_fills())
+                try:
+                    await until(lambda: keeper.child_order(child_id).filled == D("0.7"))
+                finally:
+                    forwarding.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await forwarding
+                assert await seat.reconcile() == ["ETH-USD: books 0.7, exchange 0.8"], "the stray fill stays visible"
+
+    asyncio.run(scenario())
+    [position] = keeper.positions(me)
+    assert position.size == D("0.7") and keeper.backstop() == []
+    [problem] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert problem.startswith("ALERT rabbitx fill rabbitx:") and "(child 999, 0.1 at 3000)" in problem, problem
+    assert "AsyncOrderUnknownChild" in problem, problem
+    assert all(r.exc_info is None for r in caplog.records), "no traceback"
