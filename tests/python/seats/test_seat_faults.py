@@ -24,7 +24,7 @@ from keeper.seats.rabbitx import RabbitXSeat, RabbitXVenue
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
 from tests.python.fault_proxy import Fault, fault_proxy
-from tests.python.seats.conftest import executor, seat_account_with_resting_asks
+from tests.python.seats.conftest import cycle_until_rejected, executor, seat_account_with_resting_asks
 
 D = Decimal
 
@@ -71,10 +71,7 @@ def test_an_order_whose_answer_is_lost_is_found_again_not_rejected(
                         assert first.placed == () and first.rejected == ()
                         assert keeper.child_order(child_id).status == "open", "a lost answer is no refusal"
                         await until(lambda: keeper.child_order(child_id).filled == D("0.8"))
-                        for _ in range(50):  # the IOC remainder is rejected once the seat has found the order
-                            if (await seat.cycle(now)).rejected:
-                                break
-                            await asyncio.sleep(0.1)
+                        await cycle_until_rejected(seat, now)
                     finally:
                         forwarding.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
