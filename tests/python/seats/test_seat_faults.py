@@ -26,7 +26,13 @@ from keeper.seats.rabbitx import RabbitXSeat, RabbitXVenue
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
 from tests.python.fault_proxy import Fault, fault_proxy
-from tests.python.seats.conftest import KEEPER, cycle_until_rejected, executor, seat_account_with_resting_asks
+from tests.python.seats.conftest import (
+    KEEPER,
+    cycle_until_rejected,
+    executor,
+    seat_account_with_resting_asks,
+    seat_with_child,
+)
 from tests.python.seats.seat_process import SeatProcess
 
 D = Decimal
@@ -183,3 +189,37 @@ def test_a_seat_killed_between_sending_a_fill_report_and_its_receipt_books_each_
     [position] = keeper.positions(me)
     assert (position.venue, position.size) == (SEAT_VENUE, D("0.8"))
     assert keeper.backstop() == []
+
+
+def test_fills_recovered_over_rest_and_pushed_again_over_the_websocket_are_booked_once(
+    market: Chain, exchange: RabbitXService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The exchange's WebSocket is closed and refused (a network fault, an exchange restart) while the child's order
+    fills in two partial fills: REST recovery passes them on and they are booked. Let in again, the socket's
+    subscription snapshot carries the same two fills: the seat knows them by their venue ids and sends nothing."""
+    caplog.set_level(logging.INFO, logger="primevault.keeper")
+    sender = market.account(KEEPER).address
+
+    async def scenario() -> None:
+        async with seat_with_child(market, exchange, forward_fills=False) as run:
+            await exchange.drop_websockets(refuse_for=60.0)  # let in again explicitly below
+            forwarding = asyncio.create_task(run.seat.forward_fills())
+            try:
+                await until(lambda: run.keeper.child_order(run.child_id).filled == D("0.8"))
+                sent = market.w3.eth.get_transaction_count(sender)
+                await exchange.drop_websockets(refuse_for=0)
+                await until(lambda: len(exchange.devnet._clients) == 1)  # subscribed again: the snapshot has the fills
+                await asyncio.sleep(0.3)  # and the seat has read it
+            finally:
+                forwarding.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await forwarding
+            assert market.w3.eth.get_transaction_count(sender) == sent, "nothing sent for fills booked already"
+
+    asyncio.run(scenario())
+    reported = [
+        r.getMessage() for r in caplog.records if r.getMessage().startswith("child ") and "reported" in r.getMessage()
+    ]
+    assert len(reported) == 2, reported
+    [position] = executor(market).positions(market.account(1).address)
+    assert position.size == D("0.8") and executor(market).backstop() == []
