@@ -77,6 +77,7 @@ class DydxVenue:
         self._lost: dict[str, int] = {}  # the indexer's order id -> goodTilBlock, of orders whose answer was lost
         self._fills_from = 0  # the first indexer block whose fills were not passed on yet
         self._paid: set[str] = set()  # withdrawal transactions whose messages the bridge has paid
+        self._route_away = False  # Circle's attestation route stopped answering
 
     def market(self, ticker: str) -> str:
         return ticker
@@ -205,13 +206,25 @@ class DydxVenue:
 
     async def pay_withdrawals(self) -> None:
         """Submits to the bridge every attested message of the subaccount's withdrawals to the seat adapter that the
-        bridge has not paid (anyone may); a withdrawal whose attestation is pending waits for the next call."""
+        bridge has not paid (anyone may); a withdrawal whose attestation is pending, or whose route does not answer,
+        waits for the next call."""
         for transfer in await self.connector.transfers():
             if transfer.kind != "WITHDRAWAL" or transfer.recipient != self.noble_recipient:
                 continue
             if transfer.tx_hash in self._paid:
                 continue
-            messages = await self.attestations.messages(NOBLE_DOMAIN, transfer.tx_hash)
+            try:
+                messages = await self.attestations.messages(NOBLE_DOMAIN, transfer.tx_hash)
+            except DydxConnectionError as exc:
+                # The burn on Noble is done and the amount pending on chain: it waits, counted in the venue's
+                # exposure, for the route to answer; said once, not every cycle.
+                if not self._route_away:
+                    self._route_away = True
+                    log.warning("dydx: the attestation route does not answer (%s): withdrawals wait pending", exc)
+                return
+            if self._route_away:
+                self._route_away = False
+                log.info("dydx: the attestation route answers again: withdrawals go on")
             if not messages or any(m.attestation is None for m in messages):
                 continue
             for attested in messages:

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Iterator
 
 import pytest
 
+from keeper.client.tokens import TokenClient
 from keeper.connectors.dydx import DydxSettings
 from keeper.devnet.deploy import DYDX_SEAT_VENUE
 from tests.python.conftest import Chain as Anvil
-from tests.python.fault_proxy import Fault, GrpcFaultProxy, grpc_fault_proxy
+from tests.python.fault_proxy import Fault, GrpcFaultProxy, NodeSwitch, grpc_fault_proxy, node_switch
 from tests.python.seats.conftest import cycle_until_rejected
 from tests.python.seats.dydx_bench import Bench, dydx_bench
 from tests.python.seats.test_dydx_seat import D, child_for_one_eth, forwarding, until
@@ -94,3 +96,43 @@ def test_an_order_whose_broadcast_may_have_been_lost_is_sent_again_only_past_its
             assert proxy.count(BROADCAST) == 2
 
     asyncio.run(scenario())
+
+
+def test_a_withdrawal_waits_pending_while_the_attestation_route_is_down_and_arrives_when_it_is_back(
+    bench: Bench, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Margin withdrawn from dYdX is burnt on Noble and paid on Ethereum only with Circle's attestation. With the
+    attestation route's connections cut (`NodeSwitch` in front of it) the withdrawal stays pending on chain, counted
+    in the venue's exposure, and the seat says once that the route is away rather than failing every cycle; when the
+    route is back the message is paid and the margin collected into the vault."""
+    keeper, chain = bench.keeper, bench.chain
+    usdc = TokenClient(chain.w3, chain.deployment.base)
+    adapter = keeper.seat_adapter(bench.venue)
+    amount = 1_000 * 10**6
+    vault_before = usdc.balance_of(chain.deployment.vault)
+
+    async def scenario(route: NodeSwitch) -> None:
+        async with bench.seat(dataclasses.replace(bench.settings(), attestation_url=route.url)) as seat:
+            await seat.post_account()
+            route.switch(up=False)
+            assert await seat.withdraw_margin(amount) == amount, "dYdX took the withdrawal"
+            for _ in range(3):  # cycles while the route is away
+                assert await seat.collect_withdrawals() == 0
+            assert adapter.pending_withdrawals() == amount
+            assert adapter.exposure(len(chain.deployment.markets)).withdrawals_pending == amount, "still the venue's"
+            assert usdc.balance_of(chain.deployment.vault) == vault_before
+            route.switch(up=True)
+
+            async def collected() -> bool:
+                await seat.collect_withdrawals()
+                return usdc.balance_of(chain.deployment.vault) == vault_before + amount
+
+            await until(collected)
+            assert adapter.pending_withdrawals() == 0
+
+    caplog.set_level(logging.INFO, logger="primevault.keeper")
+    with node_switch(bench.replica.indexer_url) as route:
+        asyncio.run(scenario(route))
+    said = [r.getMessage() for r in caplog.records if "attestation" in r.getMessage()]
+    assert len(said) == 2 and "does not answer" in said[0] and "answers again" in said[1], said
+    assert all(r.exc_info is None for r in caplog.records), "no traceback"
