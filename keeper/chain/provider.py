@@ -121,3 +121,9 @@ class RotatingHTTPProvider(HTTPProvider):
 def connect(urls: Sequence[str], timeout: float = 10.0) -> Web3:
     """A Web3 over `urls` with read retries and rotation; `timeout` is each request's, in seconds."""
     return Web3(RotatingHTTPProvider(urls, timeout))
+
+
+def node_away(provider: object, exc: BaseException) -> str:
+    """The sentence that says a node does not answer (`exc` is one of `NODE_AWAY`): the same wherever it is said."""
+    url = provider.current_url if isinstance(provider, RotatingHTTPProvider) else "the RPC"
+    return f"the node at {url} does not answer ({type(exc).__name__})"

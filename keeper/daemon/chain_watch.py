@@ -13,7 +13,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 
 from keeper.chain.deployment import Deployment
-from keeper.chain.provider import NODE_AWAY, RotatingHTTPProvider
+from keeper.chain.provider import NODE_AWAY, RotatingHTTPProvider, node_away
 from keeper.exceptions import ConfigError
 
 log = logging.getLogger("primevault.keeper")
@@ -88,8 +88,7 @@ class ChainWatch:
         except NODE_AWAY as exc:
             # A node that went away is a problem like a wrong one: one line when it starts and one when it ends,
             # /healthz says why, and the cycle waits for the node rather than failing with a traceback each time.
-            url = provider.current_url if isinstance(provider, RotatingHTTPProvider) else "the RPC"
-            return f"the node at {url} does not answer ({type(exc).__name__})"
+            return node_away(provider, exc)
         if chain_id != self.deployment.chain_id:
             return f"the RPC is now chain {chain_id}, not the deployment's chain {self.deployment.chain_id}"
         if not self.w3.eth.get_code(self.deployment.vault):

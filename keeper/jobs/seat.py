@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from keeper.chain.provider import NODE_AWAY, node_away
 from keeper.client.trading import TradingClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
 from keeper.exceptions import ConfigError, PrimeVaultError
@@ -42,6 +43,7 @@ class SeatJob:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._stop_requested = threading.Event()
+        self._node_away = False  # the node stopped answering the seats (read and written on the seat's thread only)
 
     @property
     def enabled(self) -> bool:
@@ -126,9 +128,12 @@ class SeatJob:
             while not self._stopped():
                 try:
                     block = await asyncio.to_thread(seat.trading.w3.eth.get_block, "latest")
-                except Exception as exc:  # the node is away: this cycle waits for it
+                except NODE_AWAY as exc:  # this cycle waits for the node
+                    self._node_lost(exc)
+                except Exception as exc:
                     log.error("%s: cannot read the chain's time (%s: %s)", name, type(exc).__name__, exc)
                 else:
+                    self._node_back()
                     reconcile = time.monotonic() >= next_reconcile
                     await self._run_seat(seat, int(block["timestamp"]), reconcile)
                     if reconcile:
@@ -196,8 +201,21 @@ class SeatJob:
             raise
         except PrimeVaultError as exc:
             log.error("%s: %s", name, exc)
+        except NODE_AWAY as exc:
+            self._node_lost(exc)
         except Exception:
             log.exception("%s failed", name)
+
+    def _node_lost(self, exc: BaseException) -> None:
+        """Says once that the node does not answer: every step of every seat fails the same way until it is back."""
+        if not self._node_away:
+            self._node_away = True
+            log.error("seats: %s; they wait for it", node_away(self.context.w3.provider, exc))
+
+    def _node_back(self) -> None:
+        if self._node_away:
+            self._node_away = False
+            log.info("seats: the node answers again")
 
 
 @contextlib.asynccontextmanager

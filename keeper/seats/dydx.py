@@ -2,7 +2,9 @@
 
 Orders are short-term IOC orders through the official client (`keeper.connectors.dydx`), living `good_til_blocks`
 past the latest block, with the child's id as their client id, so that a restart finds an order placed before it
-from the indexer instead of placing it twice (the seat's subaccount is the seat's alone). Fills are read from the
+from the indexer instead of placing it twice (the seat's subaccount is the seat's alone). An order whose broadcast got
+no answer may still be on chain until its goodTilBlock: its child stays open, the order is not sent again before the
+indexer is past that block, and it is then found there, or known never to have filled. Fills are read from the
 indexer as it processes blocks and passed on once per process; after a restart every fill comes out again and the
 contract's used ids skip it. Custody (see the connector's README): the subaccount belongs to the owner's mnemonic; a
 keeper given only a trading key (a dYdX authenticator that places and cancels orders) trades but cannot withdraw, so
@@ -25,7 +27,17 @@ from dydx_v4_client import MAX_CLIENT_ID
 
 from keeper.client.bridge import CctpBridgeClient, CctpMessage
 from keeper.client.trading import TradingClient
-from keeper.connectors.dydx import DydxConnector, DydxError, Fill, OrderRequest, PlacedOrder, Side, TimeInForce
+from keeper.connectors.dydx import (
+    DydxConnectionError,
+    DydxConnector,
+    DydxError,
+    DydxOrderUnknownError,
+    Fill,
+    OrderRequest,
+    PlacedOrder,
+    Side,
+    TimeInForce,
+)
 from keeper.connectors.dydx.cctp import NOBLE_DOMAIN, CctpAttestations
 from keeper.connectors.dydx.models import IndexedOrder, indexer_order_id
 from keeper.connectors.dydx.orders import SHORT_TERM
@@ -38,6 +50,7 @@ from keeper.seats.seat import (
     SeatOrder,
     SeatOrderRefusedError,
     SeatOrderRequest,
+    SeatOrderUnknownError,
     SeatPosition,
 )
 
@@ -61,8 +74,10 @@ class DydxVenue:
         self.noble_recipient = str(Bech32Encoder.Encode("noble", bytes.fromhex(seat_adapter.removeprefix("0x"))))
         self._placed: dict[str, PlacedOrder] = {}  # the indexer's order id -> the order as placed (to cancel it)
         self._children: dict[str, int] = {}  # the indexer's order id -> child id
+        self._lost: dict[str, int] = {}  # the indexer's order id -> goodTilBlock, of orders whose answer was lost
         self._fills_from = 0  # the first indexer block whose fills were not passed on yet
         self._paid: set[str] = set()  # withdrawal transactions whose messages the bridge has paid
+        self._route_away = False  # Circle's attestation route stopped answering
 
     def market(self, ticker: str) -> str:
         return ticker
@@ -77,9 +92,19 @@ class DydxVenue:
             self.connector.market(request.market).clob_pair_id,
             SHORT_TERM,
         )
-        earlier = await self.connector.order(order_id)  # placed before a restart
+        earlier = await self.connector.order(order_id)  # placed before a restart, or its answer lost
         if earlier is not None:
+            self._lost.pop(order_id, None)
             return self._seat_order(request.child_id, earlier)
+        lost_until = self._lost.get(order_id)
+        if lost_until is not None:
+            # The order may still reach a block and fill until its goodTilBlock: sent again before the indexer is past
+            # it, it could fill twice. Past it, an order the indexer never saw made no fill and is over.
+            if await self.connector.indexer_height() < lost_until:
+                raise SeatOrderUnknownError(
+                    f"its order's answer was lost; unknown until dYdX is past block {lost_until}"
+                )
+            del self._lost[order_id]
         order_request = OrderRequest(
             request.market,
             Side.BUY if request.size > 0 else Side.SELL,
@@ -91,6 +116,11 @@ class DydxVenue:
         )
         try:
             placed = await self.connector.place_order(order_request)
+        except DydxOrderUnknownError as exc:
+            self._lost[order_id] = exc.good_til_block
+            raise SeatOrderUnknownError(f"dydx's answer to its order was lost ({exc})") from None
+        except DydxConnectionError as exc:  # before the broadcast: nothing was sent, the next cycle tries again
+            raise SeatOrderUnknownError(f"dydx could not be reached ({exc})") from None
         except DydxError as exc:
             raise SeatOrderRefusedError(str(exc)) from None
         self._placed[order_id] = placed
@@ -176,13 +206,25 @@ class DydxVenue:
 
     async def pay_withdrawals(self) -> None:
         """Submits to the bridge every attested message of the subaccount's withdrawals to the seat adapter that the
-        bridge has not paid (anyone may); a withdrawal whose attestation is pending waits for the next call."""
+        bridge has not paid (anyone may); a withdrawal whose attestation is pending, or whose route does not answer,
+        waits for the next call."""
         for transfer in await self.connector.transfers():
             if transfer.kind != "WITHDRAWAL" or transfer.recipient != self.noble_recipient:
                 continue
             if transfer.tx_hash in self._paid:
                 continue
-            messages = await self.attestations.messages(NOBLE_DOMAIN, transfer.tx_hash)
+            try:
+                messages = await self.attestations.messages(NOBLE_DOMAIN, transfer.tx_hash)
+            except DydxConnectionError as exc:
+                # The burn on Noble is done and the amount pending on chain: it waits, counted in the venue's
+                # exposure, for the route to answer; said once, not every cycle.
+                if not self._route_away:
+                    self._route_away = True
+                    log.warning("dydx: the attestation route does not answer (%s): withdrawals wait pending", exc)
+                return
+            if self._route_away:
+                self._route_away = False
+                log.info("dydx: the attestation route answers again: withdrawals go on")
             if not messages or any(m.attestation is None for m in messages):
                 continue
             for attested in messages:

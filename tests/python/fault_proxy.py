@@ -1,8 +1,10 @@
 """A real HTTP proxy in front of a venue's REST API that breaks chosen answers, for fault tests: the keeper reaches
 the venue through it over the network as it would through a load balancer, and the venue itself stays correct.
 
-Each fault is for one method and path and a number of requests; the request is always forwarded first, so the venue
-acts on it and only its answer is lost (a gateway's 502, a body cut off, an answer later than the keeper waits)."""
+Each fault is for one method and path and a number of requests; the request is forwarded first (but for `UNSENT`), so
+the venue acts on it and only its answer is lost (a gateway's 502, a body cut off, an answer later than the keeper
+waits).
+`GrpcFaultProxy` does the same in front of a validator's gRPC services, and `NodeSwitch` cuts a node's connections."""
 
 from __future__ import annotations
 
@@ -10,11 +12,13 @@ import asyncio
 import concurrent.futures
 import contextlib
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 
 import aiohttp
+import grpc
 from aiohttp import web
 
 
@@ -22,6 +26,7 @@ class Fault(Enum):
     BAD_GATEWAY = "502"  # the venue acted; the gateway answers 502 with an HTML page
     MALFORMED = "malformed"  # the venue acted; the answer is 200 with its JSON cut in half
     SLOW = "slow"  # the venue acted; the answer comes after `FaultProxy.delay` seconds
+    UNSENT = "unsent"  # the gateway fails as for BAD_GATEWAY, but before the venue got the request
 
 
 @dataclass
@@ -56,6 +61,8 @@ class FaultProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         fault = self._take(request.method, request.path)
+        if fault is Fault.UNSENT:
+            return web.Response(status=502, text="<html><body>502 Bad Gateway</body></html>")
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         async with (
             aiohttp.ClientSession() as session,
@@ -178,3 +185,73 @@ def node_switch(upstream_url: str) -> Iterator[NodeSwitch]:
 
     with _on_thread(start):
         yield switch
+
+
+class GrpcFaultProxy:
+    """A real gRPC proxy in front of a node's unary services (a validator's), for fault tests: every call is forwarded
+    as raw bytes, and an armed method's answer is lost after the node acted on the call (`Fault.BAD_GATEWAY`: the
+    caller gets UNAVAILABLE, as from a load balancer without a backend; `Fault.SLOW`: the answer comes `delay`
+    seconds late, past the caller's deadline), or the call never reaches the node (`Fault.UNSENT`: UNAVAILABLE too,
+    so the caller cannot tell the two apart)."""
+
+    def __init__(self, upstream: str, delay: float) -> None:
+        self.delay = delay
+        self.url = ""
+        self.calls: list[str] = []  # every method forwarded, in order
+        self.hits: list[tuple[str, Fault]] = []  # the faults served, in order
+        self._upstream = grpc.insecure_channel(upstream)
+        self._armed: list[_Armed] = []
+        self._lock = threading.Lock()
+
+    def inject(self, method: str, fault: Fault, times: int = 1) -> None:
+        with self._lock:
+            self._armed.append(_Armed("grpc", method, fault, times))
+
+    def count(self, method: str) -> int:
+        with self._lock:
+            return self.calls.count(method)
+
+    def _take(self, method: str) -> Fault | None:
+        with self._lock:
+            self.calls.append(method)
+            for armed in self._armed:
+                if armed.left and armed.path == method:
+                    armed.left -= 1
+                    self.hits.append((method, armed.fault))
+                    return armed.fault
+        return None
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        method = details.method
+        forward = self._upstream.unary_unary(method)  # no (de)serializers: the bytes pass as they are
+
+        def handle(request: bytes, context: grpc.ServicerContext) -> bytes:
+            fault = self._take(method)
+            if fault is Fault.UNSENT:
+                context.abort(grpc.StatusCode.UNAVAILABLE, "upstream connect error or disconnect/reset")
+            try:
+                answer: bytes = forward(request, metadata=context.invocation_metadata())
+            except grpc.RpcError as error:
+                context.abort(error.code(), error.details())
+            if fault is Fault.BAD_GATEWAY:
+                context.abort(grpc.StatusCode.UNAVAILABLE, "upstream connect error or disconnect/reset")
+            if fault is Fault.SLOW:
+                time.sleep(self.delay)
+            return answer
+
+        return grpc.unary_unary_rpc_method_handler(handle)
+
+
+@contextlib.contextmanager
+def grpc_fault_proxy(upstream_url: str, delay: float = 1.0) -> Iterator[GrpcFaultProxy]:
+    """A `GrpcFaultProxy` to the plaintext gRPC node at `upstream_url` (``http://host:port``), served until the block
+    exits; its `url` has the same form."""
+    proxy = GrpcFaultProxy(upstream_url.removeprefix("http://"), delay)
+    server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=8), handlers=[proxy])
+    proxy.url = f"http://127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
+    server.start()
+    try:
+        yield proxy
+    finally:
+        server.stop(grace=None)
+        proxy._upstream.close()

@@ -16,8 +16,12 @@ from typing import Any
 
 import pytest
 import requests
+from web3.types import RPCEndpoint
 
 from keeper.chain.anvil import Anvil
+from keeper.chain.revert import error_decoder
+from keeper.chain.transactions import FeePolicy, Sender
+from keeper.client.tokens import TokenClient
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
 from keeper.exceptions import ConfigError
@@ -223,3 +227,34 @@ def poll(check: Callable[[], bool], timeout: float = 10.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+@pytest.mark.parametrize("left_behind", ["forgotten by the node", "still in the pool"])
+def test_a_restart_takes_the_next_nonce_without_a_gap_or_a_replacement(
+    chain: Chain, tmp_path: Path, left_behind: str
+) -> None:
+    """A keeper killed right after broadcasting leaves its nonce file naming that nonce. Restarted, its next
+    transaction takes the nonce after it if the node still holds the transaction (replacing it could undo what it
+    did), and that same nonce if the node has forgotten it (the next one would leave a gap nothing fills)."""
+    account = chain.account(8)
+    nonce_file = tmp_path / f"nonce-{account.address}.json"
+    node = chain.w3.provider
+    token = chain.deployment.base
+    n = chain.w3.eth.get_transaction_count(account.address)
+    node.make_request(RPCEndpoint("evm_setAutomine"), [False])
+    try:
+        before_kill = Sender(chain.w3, account, error_decoder(), nonce_file=nonce_file)
+        approve = TokenClient(chain.w3, token, before_kill).contract.functions.approve(account.address, 1)
+        tx = before_kill._prepare("approve", approve, None, before_kill._fee_fields())
+        before_kill._first_broadcast("approve", tx)  # sent as `transact` sends; the process dies before the receipt
+        if left_behind == "forgotten by the node":
+            node.make_request(RPCEndpoint("anvil_dropAllTransactions"), [])
+    finally:
+        node.make_request(RPCEndpoint("evm_setAutomine"), [True])
+    # A gap would leave the transaction unmined: it fails in seconds, not after the default two minutes.
+    fees = FeePolicy(replace_after=2.0, receipt_timeout=5.0)
+    restarted = Sender(chain.w3, account, error_decoder(), fees=fees, nonce_file=nonce_file)
+    receipt = TokenClient(chain.w3, token, restarted).approve(account.address, 2)
+    expected = n if left_behind == "forgotten by the node" else n + 1
+    assert chain.w3.eth.get_transaction(receipt["transactionHash"])["nonce"] == expected
+    assert chain.w3.eth.get_transaction_count(account.address) == expected + 1, "every nonce up to it is mined"

@@ -7,7 +7,9 @@ replica (keeper/devnet/dydx/) and the real chain differ only there. README.md sa
 from keeper.connectors.dydx.connector import DydxConnector, dydx_address
 from keeper.connectors.dydx.errors import (
     DuplicateClientIdError,
+    DydxConnectionError,
     DydxError,
+    DydxOrderUnknownError,
     DydxTxRejectedError,
     LimitBelowTickError,
     SizeBelowStepError,
@@ -29,8 +31,10 @@ from keeper.connectors.dydx.settings import DydxSettings
 
 __all__ = [
     "DuplicateClientIdError",
+    "DydxConnectionError",
     "DydxConnector",
     "DydxError",
+    "DydxOrderUnknownError",
     "DydxSettings",
     "DydxTxRejectedError",
     "Fill",

@@ -36,6 +36,7 @@ from keeper.connectors.dydx.errors import (
     DydxAuthenticatorError,
     DydxConnectionError,
     DydxError,
+    DydxOrderUnknownError,
     DydxOwnerKeyMissingError,
     DydxRequestError,
     DydxResponseError,
@@ -165,7 +166,9 @@ class DydxConnector:
 
     async def place_order(self, request: OrderRequest) -> PlacedOrder:
         """Signs and broadcasts a short-term order living from the next block to `good_til_blocks` past the latest.
-        Returns once the validator accepted it into its mempool; `order_result` says what it filled."""
+        Returns once the validator accepted it into its mempool; `order_result` says what it filled. Raises
+        `DydxTxRejectedError` when the validator refused it, and `DydxOrderUnknownError` when its answer was lost (the
+        validator may have taken the order: its client id stays taken until its goodTilBlock)."""
         market = self.market(request.ticker)
         check_grid(market, request.size, request.price)
         height = await self.height()
@@ -180,6 +183,10 @@ class DydxConnector:
         except DydxTxRejectedError:
             self._client_ids.release(client_id)
             raise
+        except DydxConnectionError as error:
+            raise DydxOrderUnknownError(
+                f"{error}; the order may live until block {good_til_block}", good_til_block
+            ) from None
         return PlacedOrder(
             ticker=request.ticker,
             side=request.side,

@@ -21,6 +21,16 @@ class DydxRequestError(DydxError):
         self.status = status
 
 
+class DydxOrderUnknownError(DydxConnectionError):
+    """The validator's answer to an order's broadcast was lost (no answer within `request_timeout`, the endpoint gone
+    mid-call): the order may be on chain, and fill, until its goodTilBlock (`good_til_block`), and its client id stays
+    taken until then."""
+
+    def __init__(self, message: str, good_til_block: int) -> None:
+        super().__init__(message)
+        self.good_til_block = good_til_block
+
+
 class DydxResponseError(DydxError):
     """An answer from the indexer or the validator the connector cannot read (a field missing or malformed)."""
 

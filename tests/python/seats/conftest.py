@@ -26,6 +26,7 @@ from keeper.devnet.rabbitx.app import DevnetConfig
 from keeper.devnet.rabbitx.chain_watcher import ChainWatchConfig
 from keeper.devnet.rabbitx.exchange import ExchangeConfig
 from keeper.seats.rabbitx import RabbitXSeat
+from keeper.seats.seat import Seat
 from tests.python.conftest import Chain
 from tests.python.connectors.conftest import service_on_thread
 from tests.python.connectors.rabbitx_service import SIGNER_KEY, RabbitXService
@@ -63,6 +64,14 @@ def exchange(market: Chain, tmp_path: Path) -> Iterator[RabbitXService]:
     )
     with service_on_thread(config, tmp_path / "keeper-data") as service:
         yield service
+
+
+async def cycle_until_rejected(seat: Seat, now: int, timeout: float = 5.0) -> None:
+    """Runs the seat's cycle until one rejects a child (an IOC remainder, once the seat knows the order is done and its
+    fills are booked), or `timeout` seconds pass; the caller checks the child."""
+    deadline = time.monotonic() + timeout
+    while not (await seat.cycle(now)).rejected and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
 
 
 def executor(chain: Chain) -> TradingClient:

@@ -25,6 +25,7 @@ from keeper.devnet.dydx.chain import BUY, SELL
 from keeper.risk.margin import MarginPolicy
 from keeper.seats.dydx import DydxSeat, DydxVenue
 from tests.python.conftest import Chain as Anvil
+from tests.python.seats.conftest import cycle_until_rejected
 from tests.python.seats.dydx_bench import ADDRESS, MAKER, SEAT_MARGIN, Bench, dydx_bench, wait
 
 D = Decimal
@@ -43,11 +44,13 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> 
         await asyncio.sleep(0.05)
 
 
-def child_for_one_eth(bench: Bench) -> tuple[int, int]:
+def child_for_one_eth(bench: Bench, asks: bool = True) -> tuple[int, int]:
     """Dev account 1's 1 ETH buy (limit 3,030) committed whole to the dYdX seat, against a maker's asks of 0.6 at
-    3,000 and 0.2 at 3,001.5: an IOC order fills 0.8 in two fills. Returns (order id, child id)."""
-    bench.dydx.rest_order(MAKER, 0, "ETH-USD", SELL, D(3000), D("0.6"))
-    bench.dydx.rest_order(MAKER, 0, "ETH-USD", SELL, D("3001.5"), D("0.2"))
+    3,000 and 0.2 at 3,001.5 (unless `asks` is off): an IOC order fills 0.8 in two fills. Returns (order id, child
+    id)."""
+    if asks:
+        bench.dydx.rest_order(MAKER, 0, "ETH-USD", SELL, D(3000), D("0.6"))
+        bench.dydx.rest_order(MAKER, 0, "ETH-USD", SELL, D("3001.5"), D("0.2"))
     chain, keeper = bench.chain, bench.keeper
     now = int(chain.w3.eth.get_block("latest")["timestamp"])
     alice = TradingClient(chain.w3, chain.deployment, chain.client(1).sender)
@@ -86,10 +89,7 @@ def test_an_order_routed_to_the_dydx_seat_fills_in_part_and_is_booked_once(bench
         async with bench.seat() as seat, forwarding(seat):
             assert (await seat.cycle(now)).placed == (child_id,)
             await until(lambda: asyncio.to_thread(lambda: keeper.child_order(child_id).filled == D("0.8")))
-            for _ in range(100):
-                if (await seat.cycle(now)).rejected:
-                    break
-                await asyncio.sleep(0.05)
+            await cycle_until_rejected(seat, now)
             child = keeper.child_order(child_id)
             assert (child.status, child.filled) == ("rejected", D("0.8")), "the IOC remainder, rejected"
             assert keeper.order(order_id).status == "executed"

@@ -24,7 +24,7 @@ from keeper.exceptions import TransactionReverted
 from keeper.seats.rabbitx import RabbitXSeat, RabbitXVenue
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
-from tests.python.seats.conftest import seat_account_with_resting_asks
+from tests.python.seats.conftest import cycle_until_rejected, seat_account_with_resting_asks
 
 D = Decimal
 
@@ -63,10 +63,7 @@ def test_an_order_routed_to_the_seat_fills_at_the_exchange_and_is_booked_once(
                 await until(lambda: executor.child_order(child_id).filled == D("0.8"))
 
                 # The IOC order's remainder (0.2 ETH: the book had 0.8) is closed by the exchange: rejected on chain.
-                for _ in range(50):
-                    if (await seat.cycle(now)).rejected:
-                        break
-                    await asyncio.sleep(0.1)
+                await cycle_until_rejected(seat, now)
                 child = executor.child_order(child_id)
                 assert (child.status, child.filled) == ("rejected", D("0.8"))
                 assert executor.reservation(me) == (0, 0), "every reservation released"

@@ -11,9 +11,11 @@ import logging
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 
 import aiohttp
 import pytest
+from web3.types import RPCEndpoint
 
 from keeper.client.trading import ChildSpec, TradingClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
@@ -24,7 +26,14 @@ from keeper.seats.rabbitx import RabbitXSeat, RabbitXVenue
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
 from tests.python.fault_proxy import Fault, fault_proxy
-from tests.python.seats.conftest import executor, seat_account_with_resting_asks
+from tests.python.seats.conftest import (
+    KEEPER,
+    cycle_until_rejected,
+    executor,
+    seat_account_with_resting_asks,
+    seat_with_child,
+)
+from tests.python.seats.seat_process import SeatProcess
 
 D = Decimal
 
@@ -71,10 +80,7 @@ def test_an_order_whose_answer_is_lost_is_found_again_not_rejected(
                         assert first.placed == () and first.rejected == ()
                         assert keeper.child_order(child_id).status == "open", "a lost answer is no refusal"
                         await until(lambda: keeper.child_order(child_id).filled == D("0.8"))
-                        for _ in range(50):  # the IOC remainder is rejected once the seat has found the order
-                            if (await seat.cycle(now)).rejected:
-                                break
-                            await asyncio.sleep(0.1)
+                        await cycle_until_rejected(seat, now)
                     finally:
                         forwarding.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
@@ -126,3 +132,94 @@ def test_a_fill_no_child_can_take_is_an_alert_and_the_fills_beside_it_are_booked
     assert problem.startswith("ALERT rabbitx fill rabbitx:") and "(child 999, 0.1 at 3000)" in problem, problem
     assert "AsyncOrderUnknownChild" in problem, problem
     assert all(r.exc_info is None for r in caplog.records), "no traceback"
+
+
+@pytest.mark.parametrize("mined_before_restart", [False, True], ids=["still-pending", "mined"])
+def test_a_seat_killed_between_sending_a_fill_report_and_its_receipt_books_each_fill_once(
+    market: Chain, exchange: RabbitXService, tmp_path: Path, mined_before_restart: bool
+) -> None:
+    """The seat's process is killed (SIGKILL) while its `reportFills` waits in the node's pool for a block: the fills
+    were never acknowledged, so the restarted seat passes them on again. If the report was mined meanwhile the fill
+    ids are used and nothing is sent; if it is still pending the restart sends its own report after it (the next
+    nonce, from the nonce file), and the contract books the first and skips the second. Either way each fill is booked
+    once and none is lost."""
+    keeper, me = executor(market), market.account(1).address
+    child_id, now = child_for_one_eth(market)
+    node = market.w3.provider
+    fills_sender = market.account(KEEPER).address
+
+    def pending_reports() -> int:
+        pending = market.w3.eth.get_block("pending", full_transactions=True)["transactions"]
+        return sum(tx["from"] == fills_sender for tx in pending)  # type: ignore[index]
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            account = await seat_account_with_resting_asks(exchange, session, market)
+        seat = SeatProcess(market.url, market.deployment_file, tmp_path / "keeper", exchange.settings(account))
+        async with RabbitXConnector(seat.rabbitx) as connector:
+            assert (await RabbitXSeat(keeper, connector, keeper.venue_id(SEAT_VENUE)).cycle(now)).placed == (child_id,)
+        sent = market.w3.eth.get_transaction_count(fills_sender)
+        node.make_request(RPCEndpoint("evm_setAutomine"), [False])  # a report waits in the pool until a block
+        try:
+            process = seat.start()
+            try:
+                await until(lambda: pending_reports() == 1, timeout=30)
+            finally:
+                process.kill()
+                process.wait(timeout=10)
+            if mined_before_restart:
+                node.make_request(RPCEndpoint("evm_mine"), [])
+            restarted = asyncio.create_task(seat.forward_fills())
+            try:
+                if not mined_before_restart:
+                    await until(lambda: pending_reports() == 2)  # the restart's report, behind the first
+                    node.make_request(RPCEndpoint("evm_mine"), [])
+                await until(lambda: seat.unacknowledged() == 0)  # the restart has reported the fills
+            finally:
+                restarted.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await restarted
+        finally:
+            node.make_request(RPCEndpoint("evm_setAutomine"), [True])
+        reports = market.w3.eth.get_transaction_count(fills_sender) - sent
+        assert reports == (1 if mined_before_restart else 2), "a report is sent again only while the first is unmined"
+
+    asyncio.run(scenario())
+    assert keeper.child_order(child_id).filled == D("0.8"), "each fill booked once"
+    [position] = keeper.positions(me)
+    assert (position.venue, position.size) == (SEAT_VENUE, D("0.8"))
+    assert keeper.backstop() == []
+
+
+def test_fills_recovered_over_rest_and_pushed_again_over_the_websocket_are_booked_once(
+    market: Chain, exchange: RabbitXService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The exchange's WebSocket is closed and refused (a network fault, an exchange restart) while the child's order
+    fills in two partial fills: REST recovery passes them on and they are booked. Let in again, the socket's
+    subscription snapshot carries the same two fills: the seat knows them by their venue ids and sends nothing."""
+    caplog.set_level(logging.INFO, logger="primevault.keeper")
+    sender = market.account(KEEPER).address
+
+    async def scenario() -> None:
+        async with seat_with_child(market, exchange, forward_fills=False) as run:
+            await exchange.drop_websockets(refuse_for=60.0)  # let in again explicitly below
+            forwarding = asyncio.create_task(run.seat.forward_fills())
+            try:
+                await until(lambda: run.keeper.child_order(run.child_id).filled == D("0.8"))
+                sent = market.w3.eth.get_transaction_count(sender)
+                await exchange.drop_websockets(refuse_for=0)
+                await until(lambda: len(exchange.devnet._clients) == 1)  # subscribed again: the snapshot has the fills
+                await asyncio.sleep(0.3)  # and the seat has read it
+            finally:
+                forwarding.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await forwarding
+            assert market.w3.eth.get_transaction_count(sender) == sent, "nothing sent for fills booked already"
+
+    asyncio.run(scenario())
+    reported = [
+        r.getMessage() for r in caplog.records if r.getMessage().startswith("child ") and "reported" in r.getMessage()
+    ]
+    assert len(reported) == 2, reported
+    [position] = executor(market).positions(market.account(1).address)
+    assert position.size == D("0.8") and executor(market).backstop() == []

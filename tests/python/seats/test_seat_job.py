@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import socket
 import threading
 import time
@@ -25,7 +26,8 @@ from keeper.devnet.deploy import DYDX_SEAT_VENUE, SEAT_VENUE
 from keeper.devnet.dydx.chain import SELL
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
-from tests.python.seats.conftest import seat_account_with_resting_asks
+from tests.python.fault_proxy import node_switch
+from tests.python.seats.conftest import onboard_seat, seat_account_with_resting_asks
 from tests.python.seats.dydx_bench import MAKER, dydx_bench
 
 D = Decimal
@@ -208,3 +210,48 @@ def test_a_seat_whose_venue_cannot_be_reached_is_opened_again_and_the_other_seat
     first, second = failures(caplog)[:2]
     assert "opening it again in 0.2 s" in first and "opening it again in 0.4 s" in second, "the delay doubles"
     assert any("seats stopped" in r.getMessage() for r in caplog.records)
+
+
+def test_the_seat_job_says_once_that_the_node_went_away_and_once_that_it_is_back(
+    market: Chain, exchange: RabbitXService, tmp_path: Path, caplog: Any
+) -> None:
+    """The node's connections are cut while the seat job runs (`NodeSwitch`), then it answers again: every step of
+    every cycle meanwhile fails to reach it, and the seat says so in one line, without a traceback, and in one more
+    when the node is back; then its cycles go on."""
+
+    async def seat_account() -> Credentials:
+        async with aiohttp.ClientSession() as session:
+            return await onboard_seat(exchange, session, market)
+
+    rabbitx = exchange.settings(asyncio.run(seat_account()))
+    caplog.set_level(logging.INFO, logger="primevault.keeper")
+
+    def seat_lines() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.threadName == "seat"]
+
+    def said(text: str) -> Callable[[], bool]:
+        return lambda: any(text in r.getMessage() for r in seat_lines())
+
+    with node_switch(market.url) as node:
+        keeper = keeper_with_seat(market, tmp_path, rabbitx=rabbitx, rpc_urls=(node.url,), jobs=("seat",))
+        keeper.w3.provider.retries = 0  # type: ignore[attr-defined]  # each step tries once: the test runs fast
+        loop = threading.Thread(target=keeper.run, name="keeper")
+        loop.start()
+        try:
+            wait_for(said("running against"))
+            node.switch(up=False)
+            wait_for(said("does not answer"))
+            time.sleep(1.0)  # five seat cycles against the missing node
+            node.switch(up=True)
+            wait_for(said("answers again"))
+            said_so_far = len(seat_lines())
+            time.sleep(0.5)  # cycles after it
+            assert len(seat_lines()) == said_so_far, "nothing more to say once the node is back"
+        finally:
+            keeper.stop.set()
+            loop.join(30)
+    assert not loop.is_alive()
+    assert all(r.exc_info is None for r in caplog.records), "no traceback"
+    problems = [r.getMessage() for r in seat_lines() if r.levelno >= logging.WARNING]
+    assert problems == [f"seats: the node at {node.url} does not answer (ConnectionError); they wait for it"], problems
+    assert len([r for r in seat_lines() if "answers again" in r.getMessage()]) == 1
