@@ -10,6 +10,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,7 +96,7 @@ def test_the_cast_block_runs_as_written(devnet: Path) -> None:
     home = devnet.parent.parent
     venv = home / ".venv"
     if not venv.exists():
-        venv.symlink_to(project_root() / ".venv")
+        venv.symlink_to(sys.prefix)  # the virtualenv running the tests, as `.venv/bin/python`
     env = os.environ | {"PATH": f"{Path(find_tool('cast')).parent}{os.pathsep}{os.environ['PATH']}"}
     run = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", block], cwd=home, env=env, capture_output=True, text=True, timeout=120
