@@ -81,12 +81,20 @@ class RabbitXVenue:
         try:
             order: Order | None = await self.connector.place_order(order_request)
         except DuplicateClientOrderIdError:
-            order = await self.connector.find_order(request.market, cid)  # placed before a restart
+            order = await self._find_order(request.market, cid)  # placed before a restart, or its answer was lost
         except RabbitXError as exc:
             if exc.answer_lost:
                 raise SeatOrderUnknownError(f"rabbitx's answer to its order was lost ({exc})") from None
             raise SeatOrderRefusedError(str(exc)) from None
         return None if order is None else self._seat_order(request.child_id, order)
+
+    async def _find_order(self, market: str, cid: str) -> Order | None:
+        """The order sent with client id `cid`, None if the exchange never got it; any failure to look leaves it
+        unknown (never refused: the exchange may hold it)."""
+        try:
+            return await self.connector.find_order(market, cid)
+        except RabbitXError as exc:
+            raise SeatOrderUnknownError(f"rabbitx did not say whether it holds order {cid} ({exc})") from None
 
     async def order_status(self, order: SeatOrder) -> SeatOrder:
         return self._seat_order(order.child_id, await self.connector.order(order.order_id))

@@ -188,6 +188,8 @@ class Seat:
         self.base_token = TokenClient(trading.w3, deployment.base)
         self.feeds = [FeedClient(trading.w3, m.feed) for m in deployment.markets]
         self._orders: dict[int, SeatOrder] = {}  # child id -> its order at the venue, as last seen
+        # Children whose order's answer was lost: the venue may hold the order, so it is looked for by its client id.
+        self._lost: set[int] = set()
         self._next_child = 0  # children below this id are finished
         self._posted: SeatAccountReport | None = None
         self._funding_seen: dict[int, int] = {}  # market id -> newest funding period folded into the posted index
@@ -305,6 +307,7 @@ class Seat:
             limit,
             reduce_only=(held < 0 if buy else held > 0) and size <= abs(held),
         )
+        self._lost.discard(child.child_id)
         try:
             order = await self.venue.place(request)
         except SeatOrderRefusedError as exc:
@@ -314,6 +317,7 @@ class Seat:
             return None
         except SeatOrderUnknownError as exc:
             log.warning("child %d: %s; looking for its order next cycle", child.child_id, exc)
+            self._lost.add(child.child_id)
             return None
         if order is None:
             name = self.venue.name
@@ -532,9 +536,17 @@ class Seat:
         books to the backstop)."""
         child_id, deadline = self._unwinds[market_id]
         order = self._orders.get(child_id)
+        if order is None and child_id in self._lost and deadline >= now:
+            # An unwind child is closed on chain from the start (its fills are the backstop's), so the cycle never
+            # looks for it: looked for here. Until it is found the venue may be filling it, and a second unwind
+            # would close the book twice.
+            order = await self._place(await asyncio.to_thread(self.trading.child_order, child_id), reject_refused=False)
+            if order is None:
+                return child_id not in self._lost
         if order is not None and not order.done:
             order = self._orders[child_id] = await self.venue.order_status(order)
         if order is None:
+            self._lost.discard(child_id)
             del self._unwinds[market_id]
             return True
         if order.done:

@@ -18,6 +18,7 @@ import pytest
 from web3.types import RPCEndpoint
 
 from keeper.client.trading import ChildSpec, TradingClient
+from keeper.connectors.rabbitx.client import RabbitXClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
 from keeper.connectors.rabbitx.models import OrderRequest
 from keeper.connectors.rabbitx.vocabulary import Side, TimeInForce
@@ -223,3 +224,57 @@ def test_fills_recovered_over_rest_and_pushed_again_over_the_websocket_are_booke
     assert len(reported) == 2, reported
     [position] = executor(market).positions(market.account(1).address)
     assert position.size == D("0.8") and executor(market).backstop() == []
+
+
+def test_a_backstop_unwind_whose_answer_is_lost_is_not_doubled(market: Chain, exchange: RabbitXService) -> None:
+    """The exchange takes the backstop unwind's order and fills it, but the answer is lost, and so is the answer to the
+    seat's next look for it; its fills are not booked yet. While that child is open the seat must not commit a second
+    unwind of the same book: both orders would fill, turning the book around instead of closing it. Once the fills
+    are booked the book is closed, once."""
+    keeper = executor(market)
+    child_id, now = child_for_one_eth(market)
+    venue = keeper.venue_id(SEAT_VENUE)
+
+    def unwinds() -> list[int]:
+        return [c.child_id for c in keeper.child_orders(child_id + 1, venue)]
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            account = await seat_account_with_resting_asks(exchange, session, market)
+            with fault_proxy(exchange.url) as proxy:
+                direct = exchange.settings(account)
+                settings = dataclasses.replace(direct, base_url=proxy.url, ws_url=direct.websocket_url)
+                async with RabbitXConnector(settings) as connector:
+                    seat = RabbitXSeat(keeper, connector, venue)
+                    assert (await seat.cycle(now)).placed == (child_id,)
+                    while len(await connector.fills_since(0)) < 2:
+                        await asyncio.sleep(0.05)
+                    keeper.reject_child(child_id, b"keeper restarted")  # its 0.8 ETH of fills are the protocol's
+                    await seat.report([seat.venue.seat_fill(f) for f in await connector.fills_since(0)])
+                    assert [b.size for b in keeper.backstop()] == [D("0.8")]
+                    maker = RabbitXClient(session, exchange.url, await exchange.trader(session, 3, D(100_000)))
+                    await maker.create_order("ETH-USD", "long", D(2), D(2990), "limit", None, "bid-1")
+                    await asyncio.sleep(0.3)
+                    later = int(market.w3.eth.get_block("latest")["timestamp"])
+                    proxy.inject("POST", "/orders", Fault.BAD_GATEWAY)
+                    proxy.inject("GET", "/orders", Fault.BAD_GATEWAY)
+                    assert await seat.unwind_backstop(later) == [], "its answer was lost"
+                    [unwind] = unwinds()
+                    # The next pass looks for it by its client id, and that answer is lost too: still in flight.
+                    assert await seat.unwind_backstop(later) == [], "one unwind in flight, not two"
+                    assert [hit[:2] for hit in proxy.hits] == [("POST", "/orders"), ("GET", "/orders")]
+                    assert unwinds() == [unwind]
+                    assert await seat.unwind_backstop(later) == [], "found: it filled, its fills not booked yet"
+                    assert unwinds() == [unwind]
+                    forwarding = asyncio.create_task(seat.forward_fills())
+                    try:
+                        await until(lambda: keeper.backstop() == [])
+                    finally:
+                        forwarding.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await forwarding
+                    assert await seat.unwind_backstop(later) == [] and unwinds() == [unwind]
+        assert keeper.child_order(unwind).filled == D("0.8")
+        assert keeper.net_position(1, venue) == 0, "closed, not turned around"
+
+    asyncio.run(scenario())
