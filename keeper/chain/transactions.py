@@ -1,8 +1,9 @@
 """Simulate, sign, send and confirm transactions, reporting any revert as a decoded custom error.
 
 For a process that runs for days: EIP-1559 fees under a cap, a nonce manager that survives restarts, a
-stuck transaction replaced with the same nonce at a higher fee, receipts with timeouts, and no blind resend
-(a signed transaction is only ever sent again byte for byte, which cannot double-spend its nonce).
+stuck transaction replaced with the same nonce at a higher fee (or, when a lower nonce holds it back, that one
+replaced by a transfer to itself), receipts with timeouts, and no blind resend (a signed transaction is only ever
+sent again byte for byte, which cannot double-spend its nonce).
 """
 
 from __future__ import annotations
@@ -95,6 +96,12 @@ class NonceManager:
         latest = self.w3.eth.get_transaction_count(self.address, "latest")
         return pending if pending <= latest else self._last_used + 1
 
+    def stuck_below(self, nonce: int) -> int | None:
+        """The lowest nonce of this key not mined yet, if it is below `nonce`: the transaction there (left by an
+        earlier run, or given up on) holds back every one after it, whatever their fees."""
+        latest = self.w3.eth.get_transaction_count(self.address, "latest")
+        return latest if latest < nonce else None
+
     def used(self, nonce: int) -> None:
         self._last_used = nonce
         if self.state_file is not None:
@@ -143,6 +150,9 @@ class Sender:
         self.nonces = NonceManager(w3, account.address, nonce_file)
         self.sent: list[SentTransaction] = []
         self._chain_id = w3.eth.chain_id
+        # The zero-value transfer replacing a nonce that holds this key back, kept so that each try pays more.
+        self._filler: TxParams | None = None
+        self._said_capped: int | None = None  # the stuck nonce the fee cap was last reported for, said once
         self._lock = threading.Lock()
 
     @property
@@ -303,7 +313,9 @@ class Sender:
 
     def _await(self, action: str, tx: TxParams, hashes: list[HexBytes]) -> TxReceipt:
         """Waits for `tx` (already broadcast as `hashes`): sends it again as it is if the node drops it, and
-        replaces it at a higher fee each time it goes `replace_after` seconds without being mined."""
+        replaces it at a higher fee each time it goes `replace_after` seconds without being mined, unless a lower
+        nonce of this key is not mined either (left by a keeper killed while it waited below a base fee that has since
+        risen): that one is replaced instead, since nothing after it can be mined first."""
         deadline = time.monotonic() + self.fees.receipt_timeout
         replace_at = time.monotonic() + self.fees.replace_after
         while True:
@@ -320,6 +332,10 @@ class Sender:
                 # Same fees, same signed bytes: a load-balanced endpoint that merely has not seen it yet
                 # answers "already known", and fees never climb because of a lookup.
                 log.warning("%s: nonce %d was dropped from the node's pool; sending it again", action, tx["nonce"])
+            elif (stuck := self.nonces.stuck_below(int(tx["nonce"]))) is not None:
+                replace_at = now + self.fees.replace_after
+                self._replace_stuck(action, stuck)
+                continue
             elif self._bump_fees(tx):
                 replace_at = now + self.fees.replace_after
                 log.warning("%s: nonce %d not mined; replacing at %d wei", action, tx["nonce"], tx["maxFeePerGas"])
@@ -327,6 +343,55 @@ class Sender:
                 replace_at = now + self.fees.replace_after
                 log.warning("%s: stuck at the fee cap; sending it again", action)
             hashes.append(self._broadcast(action, tx))
+
+    def _replace_stuck(self, action: str, nonce: int) -> None:
+        """Replaces whatever holds `nonce` (a transaction this process does not know, or gave up on) with a zero-value
+        transfer to itself, at the current quote with the priority fee 25% up: the stuck transaction's max fee is
+        below the base fee, so the quote beats it, and nodes want both fees raised. Each further try (refused as
+        underpriced, or not mined either) pays 25% more, within the cap; past the cap it says so once."""
+        filler = self._filler
+        if filler is None or filler["nonce"] != nonce:
+            fees = self._fee_fields()
+            tip = int(fees["maxPriorityFeePerGas"]) * FEE_BUMP_PERCENT // 100 + 1
+            fees["maxPriorityFeePerGas"] = Wei(min(tip, int(fees["maxFeePerGas"])))
+            filler = {"from": self.address, "to": self.address, "value": Wei(0), "gas": 21_000, "nonce": Nonce(nonce)}
+            self._filler = filler = {**filler, "chainId": self._chain_id, **fees}
+            raised = True
+        else:
+            raised = self._bump_fees(filler)  # at the cap the same bytes go again: a node may have lost them
+        base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+        if int(filler["maxFeePerGas"]) < base_fee:
+            self._say_capped(action, nonce, base_fee)
+            return
+        log.warning(
+            "%s: nonce %d holds this key's transactions back; replacing it with a transfer to itself at %d wei",
+            action,
+            nonce,
+            filler["maxFeePerGas"],
+        )
+        try:
+            self._broadcast(action, filler)
+        except Web3RPCError as exc:
+            if "underpriced" not in str(exc).lower():
+                raise
+            if not raised:
+                self._say_capped(action, nonce, base_fee)
+            else:
+                log.warning("%s: the node wants more to replace nonce %d; raising it next time", action, nonce)
+
+    def _say_capped(self, action: str, nonce: int, base_fee: int) -> None:
+        """One line for an operator, not one each `replace_after`: only a higher `max_fee_gwei` or a lower base fee
+        gets this key's transactions mined."""
+        if self._said_capped != nonce:
+            self._said_capped = nonce
+            log.error(
+                "%s: nonce %d holds this key's transactions back and replacing it takes more than max_fee_gwei "
+                "(%.2f gwei; the base fee is %.2f gwei): waiting for the base fee to fall",
+                action,
+                nonce,
+                (self.fees.max_fee_cap or 0) / 1e9,
+                base_fee / 1e9,
+            )
 
     def _broadcast(self, action: str, tx: TxParams) -> HexBytes:
         signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]

@@ -11,24 +11,30 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from eth_typing import HexStr
+from web3 import Web3
 from web3.types import RPCEndpoint
 
 from keeper.chain.anvil import Anvil
+from keeper.chain.keys import dev_account
 from keeper.chain.revert import error_decoder
-from keeper.chain.transactions import FeePolicy, Sender
+from keeper.chain.transactions import EncodedCall, FeePolicy, Sender
 from keeper.client.tokens import TokenClient
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
-from keeper.exceptions import ConfigError
+from keeper.exceptions import ConfigError, TransactionReverted
 from tests.python.conftest import Chain
 from tests.python.fault_proxy import node_switch
 
 pytestmark = pytest.mark.chain  # the session's anvil, and anvils of their own
+
+GWEI = 10**9
 
 
 def config_for(chain: Chain, tmp_path: Path, **overrides: Any) -> KeeperConfig:
@@ -258,3 +264,70 @@ def test_a_restart_takes_the_next_nonce_without_a_gap_or_a_replacement(
     expected = n if left_behind == "forgotten by the node" else n + 1
     assert chain.w3.eth.get_transaction(receipt["transactionHash"])["nonce"] == expected
     assert chain.w3.eth.get_transaction_count(account.address) == expected + 1, "every nonce up to it is mined"
+
+
+@pytest.mark.parametrize("stuck", ["still in the pool", "evicted by the next block"])
+def test_a_restart_behind_a_transaction_below_the_base_fee_replaces_it(tmp_path: Path, stuck: str) -> None:
+    """A keeper killed while its transaction waits at a max fee the base fee has since passed leaves the nonce file
+    naming it, and its restart sends the next nonce behind it, which no fee of its own can get mined. The restarted
+    sender replaces the stuck nonce with a zero-value transfer to itself, and both are mined.
+
+    anvil refuses a transaction below the base fee and evicts one when it mines a block (geth keeps it pending), so
+    the base fee is raised after the first send and blocks are mined from the moment under test on: once the
+    replacement is sent (the stuck transaction still in the pool) or once the restart has sent (the node forgot it)."""
+    account = dev_account(8)
+    nonce_file = tmp_path / f"nonce-{account.address}.json"
+    high_base_fee = hex(5 * GWEI // 2)  # above the stuck transaction's 2 gwei, below the restart's quote
+    with Anvil() as node:
+        w3 = Web3(Web3.HTTPProvider(node.url))
+
+        def rpc(method: str, *params: object) -> None:
+            w3.provider.make_request(RPCEndpoint(method), list(params))
+
+        rpc("evm_setAutomine", False)
+        before_kill = Sender(w3, account, error_decoder(), fees=FeePolicy(max_fee_cap=2 * GWEI), nonce_file=nonce_file)
+        transfer = EncodedCall(dev_account(7).address, b"")
+        tx = before_kill._prepare("transfer", transfer, None, before_kill._fee_fields())
+        before_kill._first_broadcast("transfer", tx)  # sent as `transact` sends; the process dies before the receipt
+        rpc("anvil_setNextBlockBaseFeePerGas", high_base_fee)
+
+        fees = FeePolicy(replace_after=0.5, receipt_timeout=5.0)
+        restarted = Sender(w3, account, error_decoder(), fees=fees, nonce_file=nonce_file)
+        with ThreadPoolExecutor(1) as pool:
+            sending = pool.submit(restarted.transact_all, "transfer", [transfer])
+            if stuck == "still in the pool":
+                poll(lambda: any(s.nonce == 0 for s in restarted.sent), timeout=5.0)
+            else:
+                poll(lambda: bool(restarted.sent), timeout=5.0)
+            deadline = time.monotonic() + 10.0
+            while not sending.done() and time.monotonic() < deadline:
+                rpc("anvil_setNextBlockBaseFeePerGas", high_base_fee)  # it stays above the stuck transaction's fee
+                rpc("evm_mine")
+                time.sleep(0.1)
+            [receipt] = sending.result(timeout=0)
+        assert not isinstance(receipt, TransactionReverted) and receipt["status"] == 1
+        assert w3.eth.get_transaction(receipt["transactionHash"])["nonce"] == 1, "the next nonce, from the file"
+        [replacement] = [s for s in restarted.sent if s.nonce == 0]
+        mined = w3.eth.get_transaction(HexStr(replacement.tx_hash))
+        assert (mined["to"], mined["value"]) == (account.address, 0) and mined["blockNumber"] is not None
+        assert w3.eth.get_transaction_count(account.address) == 2
+
+
+def test_a_stuck_nonce_that_the_fee_cap_cannot_replace_is_said_once(caplog: pytest.LogCaptureFixture) -> None:
+    """With the base fee above `max_fee_gwei` no replacement could be mined: nothing is sent, and the operator reads
+    one line however many times the sender comes back to it."""
+    with Anvil() as node:
+        w3 = Web3(Web3.HTTPProvider(node.url))
+        w3.provider.make_request(RPCEndpoint("anvil_setNextBlockBaseFeePerGas"), [hex(5 * GWEI)])
+        w3.provider.make_request(RPCEndpoint("evm_mine"), [])
+        sender = Sender(w3, dev_account(8), error_decoder(), fees=FeePolicy(max_fee_cap=3 * GWEI))
+        for _ in range(3):
+            sender._replace_stuck("transfer", 0)
+    assert sender.sent == []
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "ERROR",
+            "transfer: nonce 0 holds this key's transactions back and replacing it takes more than max_fee_gwei "
+            "(3.00 gwei; the base fee is 5.00 gwei): waiting for the base fee to fall",
+        )
+    ]
