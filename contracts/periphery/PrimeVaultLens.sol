@@ -300,11 +300,12 @@ contract PrimeVaultLens {
                 let record := mload(ptr)
                 mstore(ptr, sub(cursor, add(records, 0x20)))
                 calldatacopy(cursor, calldatasize(), shl(5, add(8, assetCount))) // memory past the free pointer may be dirty
+                // The account, and above it the record's assetsIn bits of listed assets, for `_writeCollateral`.
                 mstore(
                     cursor,
                     or(
                         mload(add(addresses, sub(ptr, records))),
-                        shl(160, and(shr(104, record), sub(shl(assetCount, 1), 1)))
+                        shl(160, and(shr(104, record), not(shl(assetCount, not(0)))))
                     )
                 )
                 {
