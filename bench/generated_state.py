@@ -38,7 +38,7 @@ from keeper.daemon.runner import Keeper
 from keeper.devnet.deploy import deploy_local_system, seed_local_liquidity
 
 # PrimeVault's storage slots (`forge inspect PrimeVault storageLayout`; the lens reads the first two the same way).
-ACCOUNTS_SLOT = 9  # mapping(address => Account{int104 principal; uint16 assetsIn; bool listed})
+ACCOUNTS_SLOT = 9  # mapping(address => Account{int104 principal; uint16 assetsIn; bool listed, portfolio, trading})
 COLLATERAL_SLOT = 10  # mapping(address account => mapping(address asset => uint256))
 ACCOUNT_LIST_SLOT = 11  # address[]
 PRINCIPAL_BITS = 104
@@ -186,9 +186,10 @@ def _counted(lens: str) -> Iterator[_Requests]:
         RotatingHTTPProvider.make_batch_request = original_batch  # type: ignore[method-assign]
 
 
-def measure(chain: GeneratedChain, workdir: Path) -> None:
-    """On anvil loaded from the generated state: the keeper's first full read, then a block with a price move
-    (ETH 3,000 to 2,700) taken to every liquidation transaction sent, blocks mined every 12 s as on a live chain."""
+def measure(chain: GeneratedChain, workdir: Path, liquidations: bool = True) -> None:
+    """On anvil loaded from the generated state: the keeper's first full read, then (with `liquidations`) a block with
+    a price move (ETH 3,000 to 2,700) taken to every liquidation transaction sent, blocks mined every 12 s as on a
+    live chain."""
     extra = (*GAS_LIMIT_ARGS, "--load-state", str(chain.state), "--prune-history", "16")
     with Anvil(accounts=WHALE + 1, extra_args=extra) as node:
         deployment = dataclasses.replace(chain.deployment, rpc_url=node.url)
@@ -219,6 +220,20 @@ def measure(chain: GeneratedChain, workdir: Path) -> None:
             found = job.follower.update()
             loaded = time.perf_counter() - t0
         assert len(found.book) >= chain.accounts and not found.liquidatable
+        n = chain.accounts
+        read_row = (
+            f"| {n:,} | first full read (lens pages of {job.follower.page_size:,}) | {first.total():,} "
+            f"({first.calls():,} calls, {first.lens_calls} of them the lens's) | {loaded:.2f} s |"
+        )
+        read_methods = (
+            f"\nThe first full read of {n:,} accounts by method: {first.breakdown()} (a batch is one request); the "
+            "lens's calls are `follow` (the risk state and the first half page) and the other pages, and "
+            "`portfolioRule` when an account is in portfolio mode (none is here); the other call is the block's header."
+        )
+        if not liquidations:
+            print(read_row)
+            print(read_methods)
+            return
         # The wave at mainnet's block gas limit, blocks on a timer as on a live chain.
         w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
         w3.provider.make_request("evm_setIntervalMining", [BLOCK_SECONDS])  # type: ignore[arg-type]
@@ -233,11 +248,7 @@ def measure(chain: GeneratedChain, workdir: Path) -> None:
         sends = wave.methods.get("eth_sendRawTransaction", 0)
         waiting = ("eth_getTransactionReceipt", "eth_getTransactionByHash")  # for the receipts, after sending
         reads = wave.total() - sends - sum(wave.methods.get(m, 0) for m in waiting)
-        n = chain.accounts
-        print(
-            f"| {n:,} | first full read (lens pages of {job.follower.page_size:,}) | {first.total():,} "
-            f"({first.calls():,} calls, {first.lens_calls} of them the lens's) | {loaded:.2f} s |"
-        )
+        print(read_row)
         print(
             f"| {n:,} | new block with a price move to every liquidation sent | {reads} reads, {sends} sends | "
             f"{to_sent:.2f} s |"
@@ -247,11 +258,7 @@ def measure(chain: GeneratedChain, workdir: Path) -> None:
             for method, seconds in sorted(wave.seconds.items(), key=lambda kv: -kv[1])
             if method not in waiting
         )
-        print(
-            f"\nThe first full read of {n:,} accounts by method: {first.breakdown()} (a batch is one request); the "
-            "lens's calls are its pages, `riskState` and `portfolioRule`, the others the block's header and the "
-            "portfolio-mode logs."
-        )
+        print(read_methods)
         print(
             f"\n{n:,} accounts: {liquidated:,} liquidated in {sends} transactions, landing in blocks "
             f"+{blocks[0] - price_block} to +{blocks[-1] - price_block} after the price update (blocks of "
@@ -265,6 +272,7 @@ def measure(chain: GeneratedChain, workdir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--first-read-only", action="store_true", help="measure the first full read, not the wave")
     args = parser.parse_args()
     print("## The keeper on large chains generated as state (anvil `--load-state`)\n")
     print(__doc__.split("\n\n", 1)[1].replace("\n", " ").strip() + "\n")
@@ -276,7 +284,7 @@ def main() -> None:
             chain = generate(n, Path(tmp))
             generated = time.perf_counter() - t0
             print(f"| {n:,} | generate the state (deploy, one whale, write {n:,} accounts) | - | {generated:.1f} s |")
-            measure(chain, Path(tmp))
+            measure(chain, Path(tmp), liquidations=not args.first_read_only)
 
 
 if __name__ == "__main__":

@@ -154,7 +154,7 @@ def status(key):
 
 baseline = status("VmRSS")
 rng = np.random.default_rng(0)
-page_type = ["(address,int256,uint256[],uint16,(int128,uint128,int256)[])[]", "uint256"]
+page_type = ["(address,int256,uint256[],uint16,(int128,uint128,int256)[],bool)[]", "uint256"]
 pages = []
 for p in range(b.DISTINCT_PAGES):
     rows = []
@@ -163,7 +163,7 @@ for p in range(b.DISTINCT_PAGES):
         positions = [(int(rng.integers(-10**18, 10**18)) * 10, 60_000 * 10**18, 0) for _ in slots]
         collateral = [int(rng.integers(0, 10**18)) * 10, int(rng.integers(0, 10**8)), 0]
         rows.append(((i + 1).to_bytes(20), int(rng.integers(-5 * 10**10, 10**10)), collateral,
-                     sum(1 << s for s in slots), positions))
+                     sum(1 << s for s in slots), positions, False))
     pages.append(encode(page_type, [rows, {n}]))
 del rows
 builder = AccountBookBuilder({n}, 3)  # as the keeper's lens reads do: pages copied into columns sized once

@@ -22,7 +22,7 @@ from keeper.client.account_events import AccountEventsClient
 from keeper.client.clients import Clients
 from keeper.client.lens import DEFAULT_PAGE_SIZE, follow_page_size, page_size_for
 from keeper.liquidator import Scan, assess, scan
-from keeper.portfolio_watch import GOVERNANCE, MODE_SET, PortfolioWatch
+from keeper.portfolio_rule import GOVERNANCE, PortfolioRule
 from keeper.risk.account_book import AccountBook
 
 log = logging.getLogger("primevault.keeper")
@@ -51,11 +51,11 @@ class AccountFollower:
         self.keep_hashes = keep_hashes
         deployment = clients.deployment
         addresses = [deployment.vault] + ([deployment.trading] if deployment.trading else [])
-        # Portfolio mode changes and the rule's governance come in the same call, for the portfolio watch.
+        # The portfolio rule's governance comes in the same call, for the rule (a mode change touches its account).
         also: tuple[bytes, ...] = ()
         if deployment.portfolio is not None:
             addresses.append(deployment.portfolio)
-            also = (MODE_SET, *GOVERNANCE)
+            also = GOVERNANCE
         self.events = AccountEventsClient(clients.w3, addresses, also)
         self.full_loads = 0
         self._book: AccountBook | None = None  # every listed account, in list order (all shards)
@@ -63,7 +63,7 @@ class AccountFollower:
         self._loaded_at = -1
         self._hashes: OrderedDict[int, bytes] = OrderedDict()
         self._order_accounts: OrderedDict[int, ChecksumAddress] = OrderedDict()
-        self._portfolio: PortfolioWatch | None = None  # rebuilt at every full load, so a reorganisation resets it
+        self._portfolio: PortfolioRule | None = None  # rebuilt at every full load, so a reorganisation resets it
 
     @property
     def block(self) -> int:
@@ -88,7 +88,7 @@ class AccountFollower:
             log.warning("logs removed up to block %d: reading every account again", number)
             return self._full_load(number, block_hash)
         if self._portfolio is not None:
-            self._portfolio.record(touches.passed_on, number)
+            self._portfolio.record(touches.passed_on)
         self._order_accounts.update(touches.order_accounts)
         touched = set(touches.accounts)
         for order_id in touches.filled_orders:
@@ -99,7 +99,7 @@ class AccountFollower:
 
     def _full_load(self, number: int, block_hash: bytes) -> Scan:
         if self.clients.deployment.portfolio is not None:
-            self._portfolio = PortfolioWatch(self.clients)
+            self._portfolio = PortfolioRule(self.clients)
         found = scan(self.clients, page_size=self.page_size, block=number, portfolio=self._portfolio)
         self.full_loads += 1
         self._book, self._loaded_at = found.book, number
@@ -124,8 +124,7 @@ class AccountFollower:
             AccountBook.concat(fresh, self._book.assets).read_at(state.supply_index, state.borrow_index)
         )
         self._book = book
-        portfolio = self._portfolio.at(state.block) if self._portfolio else None
-        return self._remember(assess(self.clients, state, book.shard(*self.shard), portfolio), number, block_hash)
+        return self._remember(assess(self.clients, state, book.shard(*self.shard), self._portfolio), number, block_hash)
 
     def _with_list_indexes(self, rows: AccountBook, touched: int) -> AccountBook:
         """`rows` with the touched ones (the first `touched`) given their places in the list; touched addresses that

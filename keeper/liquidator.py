@@ -12,11 +12,11 @@ from web3.types import BlockIdentifier
 
 from keeper.client.clients import Clients
 from keeper.client.lens import DEFAULT_PAGE_SIZE, AccountSnapshot, RiskState, follow_page_size, snapshots
-from keeper.portfolio_watch import PortfolioBook, PortfolioWatch
+from keeper.portfolio_rule import PortfolioRule
 from keeper.risk.account_book import AccountBook
 from keeper.risk.health import WAD, HealthArrays, PerpArrays, RiskParameters
 from keeper.risk.liquidation_gas import LiquidationGasModel
-from keeper.risk.portfolio import portfolio_health
+from keeper.risk.portfolio import Layout, PortfolioParams, portfolio_health
 from keeper.risk.screening import screen
 
 # What a batch is budgeted besides its accounts, and its transaction's limit includes: 21,000 intrinsic, the vault's
@@ -84,13 +84,13 @@ def scan(
     shard: tuple[int, int] = (0, 1),
     page_size: int = DEFAULT_PAGE_SIZE,
     block: BlockIdentifier = "latest",
-    portfolio: PortfolioWatch | None = None,
+    portfolio: PortfolioRule | None = None,
 ) -> Scan:
     """Reads every account (of this shard) at one block and returns those below their maintenance
     requirement, most underwater first: the risk state and the first half page in one call at `block`, the other
     pages at the block that call read. Shard i of n takes the accounts whose list index is i mod n. Accounts in
-    portfolio mode are judged by the portfolio rule (`portfolio`, or a watch built here when the deployment has the
-    rule)."""
+    portfolio mode are judged by the portfolio rule (`portfolio`, or one built here when the deployment has the
+    rule), read only if the book holds such an account."""
     state, first, total = clients.lens.follow([], 0, follow_page_size(page_size), block)
     book = first
     if len(first) < total:
@@ -98,25 +98,23 @@ def scan(
             state.block, page_size, assets=len(state.prices), start=len(first), first=first, total=total
         )
     if portfolio is None and clients.deployment.portfolio is not None:
-        portfolio = PortfolioWatch(clients)
-    return assess(
-        clients,
-        state,
-        book.read_at(state.supply_index, state.borrow_index).shard(*shard),
-        portfolio.at(state.block) if portfolio else None,
-    )
+        portfolio = PortfolioRule(clients)
+    return assess(clients, state, book.read_at(state.supply_index, state.borrow_index).shard(*shard), portfolio)
 
 
-def assess(clients: Clients, state: RiskState, book: AccountBook, portfolio: PortfolioBook | None = None) -> Scan:
+def assess(clients: Clients, state: RiskState, book: AccountBook, portfolio: PortfolioRule | None = None) -> Scan:
     """The scan of `book` at `state` (the accounts read at the same block): due accounts, most underwater first, and
-    those left out because they hold an asset or trade a market without a usable price. The accounts of
-    `portfolio` are judged by its rule instead, exactly (they are few), and follow the others."""
+    those left out because they hold an asset or trade a market without a usable price. The accounts in portfolio
+    mode are judged by `portfolio`'s rule instead (read at `state`'s block if it has not been), exactly (they are
+    few), and follow the others; without a rule (a deployment file that names none) by the standard one."""
     params = parameters(state)
     bad, bad_markets = state.unusable_assets, state.unusable_markets
     found = screen(book, params, bad, bad_markets, (state.supply_index, state.borrow_index))
     due = found.due
-    if portfolio is not None and portfolio.accounts:
-        due = _portfolio_due(book, params, portfolio, due, found.unpriced, (state.supply_index, state.borrow_index))
+    if portfolio is not None and book.portfolio.any():
+        due = _portfolio_due(
+            book, params, portfolio.at(state.block), due, found.unpriced, (state.supply_index, state.borrow_index)
+        )
     candidates: list[str] = [*book.address_list(due)]
     counts = book.slot_counts()[due].tolist()
     symbols = tuple(clients.deployment.collateral[i].symbol for i in bad) + tuple(
@@ -139,21 +137,20 @@ def assess(clients: Clients, state: RiskState, book: AccountBook, portfolio: Por
 def _portfolio_due(
     book: AccountBook,
     params: RiskParameters,
-    portfolio: PortfolioBook,
+    rule: tuple[PortfolioParams, Layout],
     due: npt.NDArray[np.intp],
     unpriced: npt.NDArray[np.intp],
     indexes: tuple[int, int],
 ) -> npt.NDArray[np.intp]:
     """`due` without the accounts in portfolio mode, then those of them below the portfolio rule's maintenance
     requirement, most underwater first, each computed with the contract's integers (`portfolio_health`)."""
-    addresses = np.frombuffer(b"".join(bytes.fromhex(a[2:]) for a in portfolio.accounts), dtype=np.uint8)
-    rows = book.rows_of_addresses(addresses.reshape(-1, 20))
-    rows = np.setdiff1d(rows[rows >= 0], unpriced)
+    portfolio_params, layout = rule
+    rows = np.setdiff1d(np.flatnonzero(book.portfolio), unpriced)
     shortfalls = []
     for row in rows.tolist():
         _, balances, positions = book.exact_row(row)
         health = portfolio_health(
-            book.present_base(row, *indexes), balances, params, positions, portfolio.layout, portfolio.params
+            book.present_base(row, *indexes), balances, params, positions, layout, portfolio_params
         )
         if health.liquidatable:
             shortfalls.append((health.equity - health.maintenance_requirement, row))

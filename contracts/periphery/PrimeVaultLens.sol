@@ -42,6 +42,7 @@ contract PrimeVaultLens {
         uint256[] collateral; // balance per collateral asset, in `collateralAssets()` order
         uint16 openSlots; // bit per open (market, venue) slot of the trading module
         ITradingModule.Position[] positions; // in slot order
+        bool portfolio; // margined by the portfolio rule (`setPortfolioMode`) instead of haircuts and perp margins
     }
 
     /// @notice Everything a keeper's risk pass needs besides the accounts, at one block. Per collateral asset
@@ -192,31 +193,32 @@ contract PrimeVaultLens {
     /// @dev `(AccountSnapshot[] page, uint256 total)` ABI-encoded for `touched` and then the listed accounts
     ///      [offset, offset + limit), written word by word into one buffer instead of built as structs and
     ///      encoded, so that memory (whose cost grows with its square) stays near the size of the answer and a
-    ///      page of thousands fits an `eth_call`. The vault's part is read from its storage in four `extSloads`
-    ///      calls whatever the page's size (the list's length, the listed addresses, the accounts' records, the
-    ///      collateral their masks say they hold), each answer written over its request; positions come from the
-    ///      trading module's view, one call per account the vault records as trading. The slots follow
-    ///      PrimeVault's layout of this version (`forge inspect PrimeVault storageLayout`); the lens's tests
-    ///      compare every field with the contracts' own views.
+    ///      page of thousands fits an `eth_call`: the accounts' records are read where the page's tuple offsets go,
+    ///      and a trader's positions are copied from the trading module's answer straight into its tuple. The
+    ///      vault's part is read from its storage in four `extSloads` calls whatever the page's size (the list's
+    ///      length, the listed addresses, the accounts' records, the collateral their masks say they hold), each
+    ///      answer written over its request; positions come from the trading module's view, one call per account
+    ///      the vault records as trading. The slots follow PrimeVault's layout of this version (`forge inspect
+    ///      PrimeVault storageLayout`); the lens's tests compare every field with the contracts' own views.
     ///      Layout: [0x40, total, n, n tuple offsets, n tuples]; a tuple is [account, baseBalance, collateral
-    ///      offset, openSlots, positions offset], its collateral [A, A balances], its positions [p, 3 words each].
+    ///      offset, openSlots, positions offset, portfolio], its collateral [A, A balances], its positions [p, 3
+    ///      words each].
     function _encodePage(IPrimeVault vault, address[] memory touched, uint256 offset, uint256 limit)
         private
         view
         returns (bytes memory page)
     {
         address[] memory assets = vault.collateralAssets();
+        IPrimeVault.MarketState memory market = vault.marketState();
         (bytes32[] memory addresses, uint256 total) = _readAddresses(vault, touched, offset, limit);
         bytes32[] memory records = _readRecords(vault, addresses);
-        (uint16[] memory openSlots, ITradingModule.Position[][] memory positions, uint256 positionCount) =
-            _readPositions(vault, addresses, records);
-        uint256 n = addresses.length;
-        page = new bytes((3 + n + n * (7 + assets.length) + 3 * positionCount) * 32);
-        _put(page, 0, 0x40);
-        _put(page, 1, total);
-        _put(page, 2, n);
-        _writeTuples(vault, page, addresses, records, openSlots, positions, assets.length);
-        _writeCollateral(vault, page, assets, records, addresses);
+        _writeTuples(vault, addresses, records, market, assets.length);
+        assembly ("memory-safe") {
+            page := sub(records, 0x60)
+            mstore(add(page, 0x20), 0x40)
+            mstore(add(page, 0x40), total) // and the third word is the records' length, n
+        }
+        _writeCollateral(vault, page, assets, addresses);
     }
 
     /// @dev `touched` and then the listed accounts [offset, offset + limit) (read from the list's slots,
@@ -246,15 +248,20 @@ contract PrimeVaultLens {
         _extSloadsInPlace(vault, addresses, count, listed);
     }
 
-    /// @dev The accounts' records: int104 principal, uint16 assetsIn, then bools listed, portfolio and trading.
+    /// @dev The accounts' records: int104 principal, uint16 assetsIn, then bools listed, portfolio and trading. The
+    ///      buffer is the last allocation, with three free words before its length, so that the page can start there
+    ///      (`_writeTuples`): its length word is the page's third word (n) and its records are where the page's
+    ///      tuple offsets go, one memory word an account fewer than a buffer of their own.
     function _readRecords(IPrimeVault vault, bytes32[] memory addresses)
         private
         view
         returns (bytes32[] memory records)
     {
         uint256 n = addresses.length;
-        records = new bytes32[](n);
         assembly ("memory-safe") {
+            records := add(mload(0x40), 0x60)
+            mstore(records, n)
+            mstore(0x40, add(records, shl(5, add(n, 1))))
             mstore(0x20, VAULT_ACCOUNTS_SLOT)
             for { let k := 0 } lt(k, n) { k := add(k, 1) } {
                 mstore(0, mload(add(addresses, shl(5, add(k, 1)))))
@@ -264,119 +271,119 @@ contract PrimeVaultLens {
         _extSloadsInPlace(vault, records, 0, n);
     }
 
-    /// @dev The open slots and positions of each account the vault records as trading, in page order (one entry per
-    ///      such account; the trading module is not asked about the others), and how many positions they hold.
-    function _readPositions(IPrimeVault vault, bytes32[] memory addresses, bytes32[] memory records)
-        private
-        view
-        returns (uint16[] memory openSlots, ITradingModule.Position[][] memory positions, uint256 count)
-    {
-        uint256 n = records.length;
-        uint256 trading;
-        assembly ("memory-safe") {
-            for { let k := 0 } lt(k, n) { k := add(k, 1) } {
-                trading := add(trading, and(shr(136, mload(add(records, shl(5, add(k, 1))))), 1))
-            }
-        }
-        openSlots = new uint16[](trading);
-        positions = new ITradingModule.Position[][](trading);
-        if (trading == 0) return (openSlots, positions, 0);
-        ITradingModule module = ITradingModule(vault.tradingModule());
-        uint256 t;
-        for (uint256 k; k < n; ++k) {
-            if (!_isTrading(records[k])) continue;
-            (openSlots[t], positions[t]) = module.positionsOf(address(uint160(uint256(addresses[k]))));
-            count += positions[t++].length;
-        }
-    }
-
-    /// @dev Every tuple's offset and words but its collateral balances (`_writeCollateral`): the account, its base
-    ///      balance, the arrays' offsets and lengths, and the open slots and positions of a trading account. The base
-    ///      balance is the present value of the principal at the vault's accrued indexes, rounded as
+    /// @dev Every tuple of the page but its collateral balances (`_writeCollateral`), from the three words before
+    ///      `records` on (the page's first words, `_encodePage`): each record is read and its word then holds its
+    ///      tuple's offset, and each tuple is written past the free memory, which nothing else uses meanwhile, and
+    ///      claimed at the end. A tuple holds the account, its base balance, the arrays' offsets and lengths, the
+    ///      portfolio bool, and the open slots and positions of a trading account, copied from `positionsOf`'s
+    ///      returndata, whose array is already the tuple's. The account word carries the record's collateral mask
+    ///      above the address until `_writeCollateral` reads it (and clears it), the records being gone by then. The
+    ///      base balance is the present value of the principal at the vault's accrued indexes, rounded as
     ///      `InterestLib.presentValue` rounds it for `baseBalanceOf` (supply down, debt up; the products need no
-    ///      overflow check: principals fit 104 bits and indexes 64).
+    ///      overflow check: principals fit 104 bits and indexes 64). Few stack slots: names would not fit.
     function _writeTuples(
         IPrimeVault vault,
-        bytes memory page,
         bytes32[] memory addresses,
         bytes32[] memory records,
-        uint16[] memory openSlots,
-        ITradingModule.Position[][] memory positions,
+        IPrimeVault.MarketState memory market,
         uint256 assetCount
     ) private view {
-        IPrimeVault.MarketState memory market = vault.marketState();
+        // Both selectors in one word: positionsOf's in the low four bytes, tradingModule's above.
+        uint256 selectors = uint256(uint32(IPrimeVault.tradingModule.selector)) << 32
+            | uint256(uint32(ITradingModule.positionsOf.selector));
         uint256 scale = InterestLib.INDEX_SCALE;
         assembly ("memory-safe") {
-            let tuples := add(page, 0x80) // offsets are relative to the array's contents, after its length
-            let at := shl(5, mload(records)) // the next tuple, a byte offset from `tuples`
-            let t := 0 // trading accounts seen
             let end := add(records, shl(5, add(mload(records), 1)))
-            for { let record := add(records, 0x20) } lt(record, end) { record := add(record, 0x20) } {
-                let tuple := add(tuples, at)
-                mstore(add(tuples, sub(record, add(records, 0x20))), at)
-                mstore(tuple, mload(add(addresses, sub(record, records))))
-                let principal := signextend(12, mload(record)) // the record's int104
-                let base := div(mul(principal, mload(market)), scale) // supply index
-                if slt(principal, 0) {
-                    base := sub(
-                        0,
-                        div(add(mul(sub(0, principal), mload(add(market, 0x20))), sub(scale, 1)), scale)
+            let cursor := end // the next tuple; offsets are relative to the array's contents (records + 0x20)
+            let module := 0 // the trading module, asked for at the first trading account
+            for { let ptr := add(records, 0x20) } lt(ptr, end) { ptr := add(ptr, 0x20) } {
+                let record := mload(ptr)
+                mstore(ptr, sub(cursor, add(records, 0x20)))
+                calldatacopy(cursor, calldatasize(), shl(5, add(8, assetCount))) // memory past the free pointer may be dirty
+                // The account, and above it the record's assetsIn bits of listed assets, for `_writeCollateral`.
+                mstore(
+                    cursor,
+                    or(
+                        mload(add(addresses, sub(ptr, records))),
+                        shl(160, and(shr(104, record), not(shl(assetCount, not(0)))))
                     )
-                }
-                mstore(add(tuple, 0x20), base)
-                mstore(add(tuple, 0x40), 0xa0)
-                let held := add(tuple, add(0xc0, shl(5, assetCount))) // positions: [p, 3 words each]
-                mstore(add(tuple, 0x80), sub(held, tuple))
-                mstore(add(tuple, 0xa0), assetCount)
-                let p := 0
-                if and(shr(136, mload(record)), 1) {
-                    t := add(t, 0x20)
-                    mstore(add(tuple, 0x60), mload(add(openSlots, t)))
-                    let list := mload(add(positions, t))
-                    p := mload(list)
-                    for { let q := 0 } lt(q, p) { q := add(q, 1) } {
-                        let position := mload(add(list, shl(5, add(q, 1))))
-                        let cell := add(held, mul(0x60, add(q, 1)))
-                        mstore(sub(cell, 0x40), mload(position)) // size, sign-extended in memory as in the ABI
-                        mstore(sub(cell, 0x20), mload(add(position, 0x20))) // entry price
-                        mstore(cell, mload(add(position, 0x40))) // funding index at entry
+                )
+                {
+                    let principal := signextend(12, record) // the record's int104
+                    let base := div(mul(principal, mload(market)), scale) // supply index
+                    if slt(principal, 0) {
+                        base := sub(
+                            0,
+                            div(add(mul(sub(0, principal), mload(add(market, 0x20))), sub(scale, 1)), scale)
+                        )
                     }
+                    mstore(add(cursor, 0x20), base)
                 }
-                mstore(held, p)
-                at := add(sub(held, tuples), add(0x20, mul(0x60, p)))
+                mstore(add(cursor, 0x40), 0xc0)
+                mstore(add(cursor, 0x80), add(0xe0, shl(5, assetCount))) // positions: [p, 3 words each]
+                mstore(add(cursor, 0xa0), and(shr(128, record), 1))
+                mstore(add(cursor, 0xc0), assetCount)
+                if and(shr(136, record), 1) {
+                    if iszero(module) {
+                        mstore(0, shl(224, shr(32, selectors)))
+                        if iszero(staticcall(gas(), vault, 0, 4, 0, 0x20)) { revert(0, 0) }
+                        module := mload(0)
+                    }
+                    mstore(0, shl(224, selectors))
+                    mstore(4, and(mload(cursor), 0xffffffffffffffffffffffffffffffffffffffff))
+                    if iszero(staticcall(gas(), module, 0, 0x24, 0, 0)) {
+                        returndatacopy(0, 0, returndatasize())
+                        revert(0, returndatasize())
+                    }
+                    // (uint16 openSlots, Position[] positions): [openSlots, 0x40, p, p x (size, entry, funding)].
+                    let held := add(cursor, add(0xe0, shl(5, assetCount)))
+                    returndatacopy(add(cursor, 0x60), 0, 0x20)
+                    returndatacopy(held, 0x40, 0x20)
+                    if iszero(eq(returndatasize(), add(0x60, mul(0x60, mload(held))))) {
+                        revert(0, 0)
+                    }
+                    returndatacopy(add(held, 0x20), 0x60, mul(0x60, mload(held)))
+                }
+                cursor := add(
+                    add(cursor, shl(5, add(8, assetCount))),
+                    mul(0x60, mload(add(cursor, add(0xe0, shl(5, assetCount)))))
+                )
             }
+            mstore(sub(records, 0x60), sub(cursor, sub(records, 0x40))) // the page's length: from its first word
+            mstore(0x40, cursor)
         }
     }
 
     /// @dev Reads the collateral balances the accounts' masks name (the others stay zero) and writes each into its
-    ///      cell of `page`. The slots are computed into `scratch` (the addresses' buffer, no longer needed) when they
-    ///      fit, as they do when accounts hold one asset each.
+    ///      cell of `page`, clearing the mask `_writeTuples` left above the account's address. The slots are computed
+    ///      into `scratch` (the addresses' buffer, no longer needed) when they fit, as they do when accounts hold one
+    ///      asset each.
     function _writeCollateral(
         IPrimeVault vault,
         bytes memory page,
         address[] memory assets,
-        bytes32[] memory records,
         bytes32[] memory scratch
     ) private view {
-        uint256 n = records.length;
-        uint256 mask = (1 << assets.length) - 1;
+        uint256 n;
         uint256 held;
         assembly ("memory-safe") {
+            n := mload(add(page, 0x60))
+            let offsets := add(page, 0x80) // tuple k starts at offsets + offsets[k]
             for { let k := 0 } lt(k, n) { k := add(k, 1) } {
-                for { let bits := and(shr(104, mload(add(records, shl(5, add(k, 1))))), mask) } bits {
+                for { let bits := shr(160, mload(add(offsets, mload(add(offsets, shl(5, k)))))) } bits {
                     bits := and(bits, sub(bits, 1))
                 } { held := add(held, 1) }
             }
         }
         bytes32[] memory slots = held <= scratch.length ? scratch : new bytes32[](held);
         assembly ("memory-safe") {
-            let offsets := add(page, 0x80) // tuple k starts at offsets + offsets[k]
+            let offsets := add(page, 0x80)
             let slot := slots
-            let end := add(records, shl(5, add(n, 1)))
-            for { let record := add(records, 0x20) } lt(record, end) { record := add(record, 0x20) } {
-                let bits := and(shr(104, mload(record)), mask)
+            for { let k := 0 } lt(k, n) { k := add(k, 1) } {
+                let word := mload(add(offsets, mload(add(offsets, shl(5, k)))))
+                let bits := shr(160, word)
                 if bits {
-                    mstore(0, mload(add(offsets, mload(add(offsets, sub(record, add(records, 0x20))))))) // account
+                    mstore(0, and(word, 0xffffffffffffffffffffffffffffffffffffffff)) // the account
                     mstore(0x20, VAULT_COLLATERAL_SLOT)
                     mstore(0x20, keccak256(0, 0x40)) // the account's inner mapping
                     for { let asset := add(assets, 0x20) } bits { asset := add(asset, 0x20) } {
@@ -394,13 +401,14 @@ contract PrimeVaultLens {
         assembly ("memory-safe") {
             let offsets := add(page, 0x80)
             let read := slots
-            let end := add(records, shl(5, add(n, 1)))
-            for { let record := add(records, 0x20) } lt(record, end) { record := add(record, 0x20) } {
-                let bits := and(shr(104, mload(record)), mask)
+            for { let k := 0 } lt(k, n) { k := add(k, 1) } {
+                let tuple := add(offsets, mload(add(offsets, shl(5, k))))
+                let word := mload(tuple)
+                let bits := shr(160, word)
                 if bits {
-                    // The tuple's collateral cells, after its five words and the array's length.
-                    let cell := add(add(offsets, mload(add(offsets, sub(record, add(records, 0x20))))), 0xc0)
-                    for {} bits { cell := add(cell, 0x20) } {
+                    mstore(tuple, and(word, 0xffffffffffffffffffffffffffffffffffffffff))
+                    // The tuple's collateral cells, after its six words and the array's length.
+                    for { let cell := add(tuple, 0xe0) } bits { cell := add(cell, 0x20) } {
                         if and(bits, 1) {
                             read := add(read, 0x20)
                             mstore(cell, mload(read))
@@ -443,20 +451,9 @@ contract PrimeVaultLens {
         }
     }
 
-    /// @dev Word `index` of `buffer`'s contents.
-    function _put(bytes memory buffer, uint256 index, uint256 value) private pure {
-        assembly ("memory-safe") {
-            mstore(add(add(buffer, 0x20), mul(index, 0x20)), value)
-        }
-    }
-
     /// @dev A call to an address without code reverts with no data: named here instead.
     function _requireContract(IPrimeVault vault) private view {
         if (address(vault).code.length == 0) revert NotAContract(address(vault));
-    }
-
-    function _isTrading(bytes32 record) private pure returns (bool) {
-        return (uint256(record) >> 136) & 1 == 1;
     }
 
     /// @notice Oracle price of every collateral asset of `vault`, in `collateralAssets()` order, each scaled

@@ -13,8 +13,8 @@ from web3 import Web3
 
 from keeper.chain.artifacts import load_artifact
 
-# Event -> its indexed arguments that name an account whose balances or positions it changed. Everything else
-# an account's health depends on (prices, haircuts, margins, funding, interest indexes) is read every block.
+# Event -> its indexed arguments that name an account whose balances, positions or margin rule it changed. Everything
+# else an account's health depends on (prices, haircuts, margins, funding, interest indexes) is read every block.
 ACCOUNT_ARGUMENTS: Mapping[str, tuple[str, ...]] = {
     "Deposit": ("account",),
     "Withdraw": ("account",),
@@ -25,6 +25,7 @@ ACCOUNT_ARGUMENTS: Mapping[str, tuple[str, ...]] = {
     "PositionAbsorbed": ("account",),
     "Liquidated": ("account",),
     "LiquidatorRewarded": ("caller",),  # the reward is credited to the caller's own account
+    "PortfolioModeSet": ("account",),  # the rule it is judged by: the lens's page carries the mode
 }
 # Events that tie an order id to its account: an asynchronous venue's `ChildFilled` names only the order, and
 # a fill that settles nothing (no fee, no realized PnL) emits no `Settled`.

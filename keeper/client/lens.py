@@ -64,6 +64,7 @@ class AccountSnapshot:
     base_balance: int
     collateral: tuple[int, ...]
     positions: tuple[PerpPosition, ...] = ()
+    portfolio: bool = False  # margined by the portfolio rule
 
 
 class CollateralPrices(NamedTuple):
@@ -285,7 +286,12 @@ class LensClient(ContractClient):
 
 
 def _snapshot(
-    account: str, base: int, collateral: Sequence[int], open_slots: int, positions: Sequence[Sequence[int]]
+    account: str,
+    base: int,
+    collateral: Sequence[int],
+    open_slots: int,
+    positions: Sequence[Sequence[int]],
+    portfolio: bool,
 ) -> AccountSnapshot:
     # Positions come in the order of the set bits of `openSlots`.
     slots = [slot for slot in range(MAX_SLOTS) if open_slots >> slot & 1]
@@ -297,6 +303,7 @@ def _snapshot(
             PerpPosition(slot, int(size), int(entry), int(funding))
             for slot, (size, entry, funding) in zip(slots, positions, strict=True)
         ),
+        bool(portfolio),
     )
 
 
@@ -326,6 +333,7 @@ def snapshots(book: AccountBook) -> list[AccountSnapshot]:
             base,
             tuple(collateral),
             tuple(PerpPosition(*position) for position in positions),
+            bool(book.portfolio[row]),
         )
         for row in range(len(book))
         for base, collateral, positions in [book.exact_row(row)]

@@ -3,10 +3,10 @@ with one `np.frombuffer`, every offset and length is followed with array indexin
 high bytes of small values zero, one position per set bit of `openSlots`), and no object is built per account.
 
 Layout (`(AccountSnapshot[] page, uint256 total)`): word 0 is the offset of `page`, word 1 `total`; at `page`, its
-length n and then n offsets (relative to the word after the length) of the tuples; each tuple is five words (account,
-baseBalance, offset of collateral, openSlots, offset of positions, the offsets relative to the tuple's start), the
-collateral array a length and one word per asset, the positions array a length and three words per position (size
-int128, entryPrice uint128, fundingIndex int256)."""
+length n and then n offsets (relative to the word after the length) of the tuples; each tuple is six words (account,
+baseBalance, offset of collateral, openSlots, offset of positions, portfolio, the offsets relative to the tuple's
+start), the collateral array a length and one word per asset, the positions array a length and three words per
+position (size int128, entryPrice uint128, fundingIndex int256)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from keeper.risk.account_book import AccountBook
 from keeper.risk.wide_ints import WideInts
 
 MAX_SLOTS = 16  # bits of `openSlots`
-TUPLE_WORDS = 5
+TUPLE_WORDS = 6
 POSITION_WORDS = 3
 
 Words = npt.NDArray[np.uint64]
@@ -49,6 +49,9 @@ def decode_accounts_page(data: bytes, first_index: int, assets: int | None = Non
     open_slots = _small(words, tuples + 3, "openSlots")
     if np.any(open_slots >= 1 << MAX_SLOTS):
         raise LensDecodeError("lens page: openSlots wider than 16 bits")
+    portfolio = _small(words, tuples + 5, "portfolio")
+    if np.any(portfolio > 1):
+        raise LensDecodeError("lens page: a portfolio bool other than 0 or 1")
 
     collateral_at = _offset_words(words, tuples + 2, tuples, "collateral offsets")
     lengths = _small(words, collateral_at, "collateral lengths")
@@ -74,6 +77,7 @@ def decode_accounts_page(data: bytes, first_index: int, assets: int | None = Non
         base=base,
         collateral=collateral,
         open_slots=open_slots.astype(np.uint16),
+        portfolio=portfolio.astype(np.bool_),
         position_rows=rows.astype(np.intp),
         position_slots=slots.astype(np.int16),
         sizes=WideInts.from_words(words[first], signed=True),

@@ -31,6 +31,7 @@ class AccountBook:
     base: WideInts  # (n,) signed base balance, base-token units
     collateral: WideInts  # (n, m) balance per collateral asset
     open_slots: npt.NDArray[np.uint16]  # (n,) bitmap of open (market, venue) slots
+    portfolio: npt.NDArray[np.bool_]  # (n,) margined by the portfolio rule (the vault's `setPortfolioMode`)
     position_rows: IndexArray  # (P,)
     position_slots: npt.NDArray[np.int16]  # (P,)
     sizes: WideInts  # (P,) WAD, signed
@@ -55,6 +56,7 @@ class AccountBook:
             WideInts.zeros((0,)),
             WideInts.zeros((0, assets)),
             np.zeros(0, dtype=np.uint16),
+            np.zeros(0, dtype=np.bool_),
             np.zeros(0, dtype=np.intp),
             np.zeros(0, dtype=np.int16),
             WideInts.zeros((0,)),
@@ -78,6 +80,7 @@ class AccountBook:
             WideInts.concat([b.base for b in books]),
             WideInts.concat([b.collateral for b in books]),
             np.concatenate([b.open_slots for b in books]),
+            np.concatenate([b.portfolio for b in books]),
             np.concatenate([b.position_rows + s for b, s in zip(books, starts, strict=True)]),
             np.concatenate([b.position_slots for b in books]),
             WideInts.concat([b.sizes for b in books]),
@@ -101,6 +104,7 @@ class AccountBook:
             self.base.take(rows),
             self.collateral.take(rows),
             self.open_slots[rows],
+            self.portfolio[rows],
             kept[entries],
             self.position_slots[entries],
             self.sizes.take(entries),
@@ -266,6 +270,7 @@ class AccountBookBuilder:
         self._base = _Limbs((rows,))
         self._collateral = _Limbs((rows, assets))
         self._open_slots = np.empty(rows, dtype=np.uint16)
+        self._portfolio = np.empty(rows, dtype=np.bool_)
         self._read_indexes = np.empty((rows, 2), dtype=np.int64)
         capacity = max(rows * 3, 1024)
         self._position_rows: IndexArray = np.empty(capacity, dtype=np.intp)
@@ -283,6 +288,7 @@ class AccountBookBuilder:
         self._base.put(n, page.base)
         self._collateral.put(n, page.collateral)
         self._open_slots[n : n + k] = page.open_slots
+        self._portfolio[n : n + k] = page.portfolio
         self._read_indexes[n : n + k] = page.read_indexes
         p, q = self._positions, len(page.position_rows)
         if p + q > len(self._position_rows):
@@ -301,6 +307,7 @@ class AccountBookBuilder:
             self._base.take(n),
             self._collateral.take(n),
             self._open_slots[:n],
+            self._portfolio[:n],
             self._position_rows[:p],
             self._position_slots[:p],
             self._sizes.take(p),

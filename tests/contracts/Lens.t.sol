@@ -48,6 +48,9 @@ contract LensTest is VaultFixture {
         assertEq(page[2].account, bob);
         assertEq(page[2].collateral[0], 1e18);
         assertEq(page[2].baseBalance, -1000e6);
+        for (uint256 k; k < page.length; ++k) {
+            assertEq(page[k].portfolio, vault.portfolioMode(page[k].account), "portfolio mode");
+        }
     }
 
     function test_pagesAreStableAndEndCleanly() public {
@@ -81,6 +84,7 @@ contract LensTest is VaultFixture {
         assertEq(page.length, listed.length);
         for (uint256 k; k < page.length; ++k) {
             assertEq(page[k].account, listed[k]);
+            assertEq(page[k].portfolio, vault.portfolioMode(listed[k]));
             assertEq(
                 page[k].collateral[0] + page[k].collateral[1], k + offset == 0 ? 0 : 1e8, "one deposit each"
             );

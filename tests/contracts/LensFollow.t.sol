@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {TradingFixture} from "./utils/TradingFixture.sol";
+import {PortfolioFixture} from "./utils/PortfolioFixture.sol";
 import {PrimeVaultLens} from "../../contracts/periphery/PrimeVaultLens.sol";
 import {IPrimeVault} from "../../contracts/interfaces/IPrimeVault.sol";
 import {ITradingModule} from "../../contracts/interfaces/ITradingModule.sol";
@@ -9,7 +9,7 @@ import {InterestLib} from "../../contracts/libraries/InterestLib.sol";
 
 /// @notice The lens's one-call reads for a keeper that follows events: `riskState` equals what the vault's and
 ///         the trading module's own views say, and `follow`'s page is `accounts`' encoding, touched rows first.
-contract LensFollowTest is TradingFixture {
+contract LensFollowTest is PortfolioFixture {
     PrimeVaultLens internal lens;
 
     function setUp() public override {
@@ -18,6 +18,7 @@ contract LensFollowTest is TradingFixture {
         _deposit(alice, alice, weth, 10e18);
         _openBorrower(bob, 1000e6);
         _executeOn(_submit(alice, alice, ETH_MARKET, 1e18, 3100e18), DYDX, 1e18);
+        _portfolioMode(alice, true);
         vm.warp(block.timestamp + 1 days);
         _setEthPrice(ETH_PRICE);
         btcFeed.setAnswer(BTC_PRICE);
@@ -92,6 +93,7 @@ contract LensFollowTest is TradingFixture {
         assertEq(rows[0].account, bob);
         assertEq(rows[0].baseBalance, vault.baseBalanceOf(bob));
         assertLt(rows[0].baseBalance, -1000e6, "debt with a day's interest");
+        assertFalse(rows[0].portfolio, "bob keeps the standard rule");
         assertEq(rows[1].account, stranger);
         assertEq(rows[1].baseBalance, 0, "never listed: empty");
         assertEq(rows[1].positions.length, 0);
@@ -103,6 +105,7 @@ contract LensFollowTest is TradingFixture {
         bool sawPosition;
         for (uint256 k; k < rows.length; ++k) {
             sawPosition = sawPosition || (rows[k].account == alice && rows[k].positions.length == 1);
+            assertEq(rows[k].portfolio, vault.portfolioMode(rows[k].account), "portfolio mode");
         }
         assertTrue(sawPosition, "alice's ETH position");
     }
@@ -131,7 +134,7 @@ contract LensFollowTest is TradingFixture {
     }
 
     /// @dev The lens reads storage directly (`extSloads`): every field of every row equals the contracts' views,
-    ///      for accounts with several assets, debt, supply and positions on both venues.
+    ///      for accounts with several assets, debt, supply and positions on both venues, in and out of portfolio mode.
     function test_everyFieldEqualsTheViews() public {
         _deposit(bob, bob, wbtc, 0.3e8);
         _executeSplit(_submit(bob, bob, BTC_MARKET, -0.2e18, 50_000e18), 0.1e18, 0.1e18);
@@ -142,6 +145,7 @@ contract LensFollowTest is TradingFixture {
         (PrimeVaultLens.AccountSnapshot[] memory rows,) = lens.accounts(vault, 0, 100);
         address[] memory assets = vault.collateralAssets();
         uint256 positions;
+        uint256 portfolioAccounts;
         for (uint256 k; k < rows.length; ++k) {
             PrimeVaultLens.AccountSnapshot memory row = rows[k];
             assertEq(row.baseBalance, vault.baseBalanceOf(row.account), "base balance");
@@ -151,9 +155,12 @@ contract LensFollowTest is TradingFixture {
             (uint16 openSlots, ITradingModule.Position[] memory held) = trading.positionsOf(row.account);
             assertEq(row.openSlots, openSlots, "open slots");
             assertEq(keccak256(abi.encode(row.positions)), keccak256(abi.encode(held)), "positions");
+            assertEq(row.portfolio, vault.portfolioMode(row.account), "portfolio mode");
             positions += held.length;
+            if (row.portfolio) ++portfolioAccounts;
         }
         assertEq(positions, 4, "alice's ETH and BTC, bob's BTC short at two venues");
+        assertEq(portfolioAccounts, 1, "alice");
         // The page is written word by word: it must be the canonical encoding, which strict decoders require.
         (bool ok, bytes memory raw) = address(lens).staticcall(abi.encodeCall(lens.accounts, (vault, 0, 100)));
         assertTrue(ok);

@@ -1,19 +1,32 @@
 """Portfolio margin on a real anvil: the contract and the keeper's exact engine agree unit for unit on books of
-every shape, and the keeper finds, and the vault liquidates, an account that only the portfolio rule makes due."""
+every shape, and the keeper finds, and the vault liquidates, an account that only the portfolio rule makes due; it
+learns an account's mode from the lens's pages, not from the chain's history of logs, so a provider that limits the
+block range of `eth_getLogs` does not stop its full loads."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
+import requests
+from eth_utils import function_abi_to_4byte_selector
 from web3 import Web3
+from web3.exceptions import Web3RPCError
+from web3.types import RPCEndpoint
 
 from keeper.client.clients import Clients
 from keeper.client.portfolio import PortfolioMarginClient
 from keeper.client.trading import TradingClient
 from keeper.devnet.deploy import seed_local_liquidity
 from keeper.exceptions import ConfigError
+from keeper.follower import AccountFollower
 from keeper.liquidator import scan
 from keeper.risk.portfolio import exact_portfolio
 from tests.python.conftest import Chain
@@ -122,3 +135,126 @@ def test_the_rule_is_read_in_one_call_and_a_stale_deployment_file_is_named(chain
     moved = dataclasses.replace(chain.deployment, portfolio=chain.deployment.vault)
     with pytest.raises(ConfigError, match=r"the vault's portfolio rule is .* set `portfolio` in the deployment file"):
         PortfolioMarginClient(w3, moved).rule(block)
+
+
+class LensCallsProvider(CountingProvider):
+    """The keeper's provider, recording the JSON-RPC methods with the name of the lens function each `eth_call`
+    calls (`eth_call portfolioRule`)."""
+
+    def __init__(self, url: str, names: dict[str, str]) -> None:
+        super().__init__(url)
+        self.names = names  # selector (0x and eight hex digits) -> the lens's function
+
+    def _request_with_retries(self, method: Any, params: Any) -> Any:
+        response = super()._request_with_retries(method, params)
+        if method == "eth_call":
+            self.methods[-1] = f"eth_call {self.names.get(str(params[0]['data'])[:10], 'other')}"
+        return response
+
+
+def test_a_full_load_asks_for_no_logs_and_for_the_rule_only_with_a_portfolio_account(chain: Chain) -> None:
+    """The accounts' modes come with the pages: no `eth_getLogs` at all, and the rule's one call only once some account
+    is in portfolio mode."""
+    chain.seed_pool()
+    me = chain.fund(1, "WETH", 10)
+    lens = chain.clients(0).lens
+    functions = [item for item in lens.contract.abi if item["type"] == "function"]
+    names = {"0x" + function_abi_to_4byte_selector(f).hex(): str(f["name"]) for f in functions}
+    provider = LensCallsProvider(chain.url, names)
+    clients = Clients.build(Web3(provider), chain.deployment)
+
+    with counted(provider) as methods:
+        found = AccountFollower(clients).update()
+    assert me in found.book.address_list() and not found.book.portfolio.any()
+    assert "eth_getLogs" not in methods
+    assert [m for m in methods if m.startswith("eth_call")] == ["eth_call follow"], "the rule is not read"
+
+    chain.client(1).set_portfolio_mode(me, True)
+    with counted(provider) as methods:
+        found = AccountFollower(clients).update()
+    assert found.book.address_list(found.book.portfolio.nonzero()[0]) == [me]
+    assert "eth_getLogs" not in methods
+    assert [m for m in methods if m.startswith("eth_call")] == ["eth_call follow", "eth_call portfolioRule"]
+
+
+class RangeLimitedNode:
+    """A real JSON-RPC proxy in front of anvil that refuses `eth_getLogs` over more than `max_blocks` blocks, as hosted
+    providers do (2,000 to 10,000 blocks are common limits); every other request, batches too, goes through."""
+
+    def __init__(self, upstream: str, max_blocks: int) -> None:
+        self.upstream = upstream
+        self.max_blocks = max_blocks
+        self.refused = 0
+        node = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                answer = [node.answer(r) for r in body] if isinstance(body, list) else node.answer(body)
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:  # quiet: the test's output is pytest's
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def answer(self, request: dict[str, Any]) -> Any:
+        if request["method"] == "eth_getLogs":
+            query = request["params"][0]
+            if self._block(query.get("toBlock", "latest")) - self._block(query.get("fromBlock", "latest")) >= (
+                self.max_blocks
+            ):
+                self.refused += 1
+                message = f"query exceeds max block range {self.max_blocks}"
+                return {"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32600, "message": message}}
+        return requests.post(self.upstream, json=request, timeout=30).json()
+
+    def _block(self, tag: str) -> int:
+        if tag == "earliest":
+            return 0
+        if tag.startswith("0x"):
+            return int(tag, 16)
+        head = requests.post(self.upstream, json={"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber"}, timeout=30)
+        return int(head.json()["result"], 16)
+
+
+@contextmanager
+def range_limited(upstream: str, max_blocks: int) -> Iterator[RangeLimitedNode]:
+    node = RangeLimitedNode(upstream, max_blocks)
+    thread = threading.Thread(target=node.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield node
+    finally:
+        node.server.shutdown()
+        node.server.server_close()
+
+
+def test_a_provider_limiting_log_ranges_still_gets_portfolio_accounts_judged_by_their_rule(books: Chain) -> None:
+    """1,000 blocks after the deployment, behind a provider that refuses logs over more than 250 blocks: the full
+    load needs no logs, and account 5 (due under the portfolio rule only, as in the test above) is found due, then
+    followed block by block (a one-block log query each), as the vault judges it."""
+    me = books.account(5).address
+    books.client(5).withdraw(me, "USDC", 48_500 * 10**6, me)
+    books.w3.provider.make_request(RPCEndpoint("anvil_mine"), [hex(1_000)])
+    books.set_price("WETH", 2558)  # a fresh answer after the blocks mined
+    assert books.client(0).health(me).liquidatable
+    with range_limited(books.url, max_blocks=250) as node:
+        w3 = Web3(CountingProvider(node.url))
+        with pytest.raises(Web3RPCError, match="max block range"):
+            w3.eth.get_logs({"fromBlock": books.deployment.block, "toBlock": "latest"})
+        follower = AccountFollower(Clients.build(w3, books.deployment))
+        assert me in follower.update().liquidatable
+        books.set_price("WETH", 2559)
+        assert me in follower.update().liquidatable
+        assert follower.full_loads == 1, "the next block followed through its logs"
+        assert node.refused == 1, "only the whole-history query above"

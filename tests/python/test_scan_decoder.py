@@ -21,7 +21,7 @@ from keeper.risk.margin import gross_legs
 from keeper.risk.screening import screen
 from keeper.risk.wide_ints import WideInts
 
-PAGE_TYPES = ["(address,int256,uint256[],uint16,(int128,uint128,int256)[])[]", "uint256"]
+PAGE_TYPES = ["(address,int256,uint256[],uint16,(int128,uint128,int256)[],bool)[]", "uint256"]
 PARAMS = RiskParameters(
     prices=[3000 * 10**8, 60_000 * 10**8, 10**8],
     scale_exponents=[20, 10, 20],
@@ -59,6 +59,7 @@ def random_rows(rng: random.Random, n: int, assets: int = 3) -> list[tuple[objec
                 [_value(rng, 256, False) if rng.random() < 0.7 else 0 for _ in range(assets)],
                 sum(1 << s for s in slots),
                 positions,
+                rng.random() < 0.2,
             )
         )
     return rows
@@ -106,12 +107,20 @@ def test_a_page_in_any_tuple_order_still_decodes() -> None:
 
 @pytest.mark.parametrize(
     "damage",
-    ["truncated", "misaligned offset", "offset past the end", "slots without positions", "wide address", "assets"],
+    [
+        "truncated",
+        "misaligned offset",
+        "offset past the end",
+        "slots without positions",
+        "wide address",
+        "portfolio not a bool",
+        "assets",
+    ],
 )
 def test_malformed_returndata_is_refused(damage: str) -> None:
     rng = random.Random(3)
     rows = random_rows(rng, 3)
-    rows[0] = (rows[0][0], 5, [1, 2, 3], 0b101, [(1, 2, 3), (4, 5, 6)])
+    rows[0] = (rows[0][0], 5, [1, 2, 3], 0b101, [(1, 2, 3), (4, 5, 6)], True)
     data = bytearray(encode(PAGE_TYPES, [rows, 3]))
     first_tuple = 64 + 32 + int.from_bytes(data[96:128])
     assets = 3
@@ -125,6 +134,8 @@ def test_malformed_returndata_is_refused(damage: str) -> None:
         data[first_tuple + 96 : first_tuple + 128] = (0b111).to_bytes(32)
     elif damage == "wide address":
         data[first_tuple] = 1
+    elif damage == "portfolio not a bool":
+        data[first_tuple + 160 : first_tuple + 192] = (2).to_bytes(32)
     else:
         assets = 4
     with pytest.raises(LensDecodeError):
@@ -148,6 +159,7 @@ def test_the_sparse_screen_reaches_the_dense_screens_decisions() -> None:
                 collateral,
                 sum(1 << s for s in slots),
                 positions,
+                False,
             )
         )
     book, _ = decode_accounts_page(encode(PAGE_TYPES, [rows, len(rows)]), 0, 3)
