@@ -39,6 +39,7 @@ class HaircutJob:
                 Bounds(bounds.min_bps, bounds.max_bps, bounds.max_step_bps, bounds.min_interval, bounds.last_update),
                 now,
                 c.config.liquidity_addon_bps.get(token.symbol, 0),
+                penalty_bps=config.liquidation_penalty_bps,
             )
             proposals.append(proposal)
             c.metrics.haircut_bps.labels(token.symbol, "initial").set(config.initial_haircut_bps)

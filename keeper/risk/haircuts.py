@@ -8,8 +8,12 @@ Formula (per asset), with daily log-return volatility sigma:
 each rounded up to a basis point. The maintenance horizon is how long a liquidation takes to sell the
 collateral; the initial horizon is longer so that a new borrow starts with room before liquidation. Sigma
 is an EWMA of squared log returns (RiskMetrics, lambda = 0.94 per sample); a simple-window estimate is
-reported next to it for comparison. A proposal is then moved toward within the vault's bounds: clamped to
-[min, max] and to the largest step per update, and only once the minimum interval has passed.
+reported next to it for comparison. A proposal is then moved toward within the vault's bounds: the target clamped to
+[min, max], at most the largest step per update from the current haircut, maintenance never below the liquidation
+penalty and initial never below maintenance (the vault refuses either), and only once the minimum interval has passed.
+When no value passes the vault's checks (a current haircut more than a step outside bounds the admin has moved), the
+proposal keeps the current haircuts rather than send an update the vault would refuse. See docs/risk.md, "Haircuts
+from volatility".
 """
 
 from __future__ import annotations
@@ -101,8 +105,10 @@ def propose(
     now: int,
     liquidity_addon_bps: int,
     policy: HaircutPolicy = HaircutPolicy(),
+    penalty_bps: int = 0,
 ) -> HaircutProposal:
-    """The haircuts the formula asks for and the ones that can be pushed now within `bounds`."""
+    """The haircuts the formula asks for and the ones that can be pushed now within `bounds` (and above the asset's
+    liquidation `penalty_bps`, which the vault's `penalty <= maintenance` rule keeps under the maintenance haircut)."""
     returns = log_returns(prices)
     samples = len(returns)
     if samples >= 1:
@@ -119,8 +125,12 @@ def propose(
     else:
         target_maintenance = haircut_bps(ewma, policy.maintenance_horizon_days, policy.confidence, liquidity_addon_bps)
         target_initial = haircut_bps(ewma, policy.initial_horizon_days, policy.confidence, liquidity_addon_bps)
-    next_maintenance = _step_toward(current_maintenance, target_maintenance, bounds)
+    # The current haircuts already satisfy penalty <= maintenance <= initial, so raising a stepped value to the one
+    # below it never moves it by more than a step.
+    next_maintenance = max(_step_toward(current_maintenance, target_maintenance, bounds), penalty_bps)
     next_initial = max(_step_toward(current_initial, target_initial, bounds), next_maintenance)
+    if not all(bounds.min_bps <= bps <= bounds.max_bps for bps in (next_initial, next_maintenance)):
+        next_initial, next_maintenance = current_initial, current_maintenance
     allowed = bounds.last_update == 0 or now >= bounds.last_update + bounds.min_interval
     return HaircutProposal(
         asset,
@@ -139,6 +149,8 @@ def propose(
 
 
 def _step_toward(current: int, target: int, bounds: Bounds) -> int:
+    """At most a step from `current` toward `target` clamped to [min, max]. Not clamped again afterwards: the vault
+    checks the step from the current haircut, so a current value outside the bounds can come back only a step at a
+    time (and an update that cannot reach the bounds in one step is refused, which `propose` then leaves out)."""
     clamped = min(max(target, bounds.min_bps), bounds.max_bps)
-    step = max(min(clamped - current, bounds.max_step_bps), -bounds.max_step_bps)
-    return min(max(current + step, bounds.min_bps), bounds.max_bps)
+    return current + max(min(clamped - current, bounds.max_step_bps), -bounds.max_step_bps)
