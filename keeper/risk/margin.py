@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
+from fractions import Fraction
 
 WAD = Decimal(10) ** 18
 PPM = Decimal(10) ** 6
@@ -24,14 +25,22 @@ class MarginPolicy:
         initial margin, holding `net` with `pending` already on its way out. Only margin at the venue backs positions,
         so a pending withdrawal never counts toward the floor; it counts against the ceiling (it is leaving). A
         withdrawal takes the margin down to the target, never to the floor, since it may take a delay to land."""
-        floor = max(int(need * self.floor), self.minimum)
-        target = max(int(need * self.target), self.minimum)
-        ceiling = max(int(need * self.ceiling), self.minimum * 2)
+        floor = max(_times(need, self.floor), self.minimum)
+        target = max(_times(need, self.target), self.minimum)
+        ceiling = max(_times(need, self.ceiling), self.minimum * 2)
         if net < floor:
             return target - net
         if net + pending > ceiling and net > target:
-            return -min(net + pending - target, net - target)
+            return target - net
         return 0
+
+
+def _times(need: int, multiple: float) -> int:
+    """`need` x `multiple` exactly, the multiple read as the decimal the config writes (3.3, not the binary float
+    below it), rounded up: a venue is kept at no less than the multiple of its requirement. A float product lost
+    units above 2^53 and cut 1.1 x 3 to 3."""
+    product = need * Fraction(repr(multiple))
+    return -(-product.numerator // product.denominator)
 
 
 def gross_legs(positions: Iterable[tuple[int, int]]) -> dict[int, int]:
