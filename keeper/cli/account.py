@@ -101,7 +101,7 @@ def account_view(client: VaultClient, target: str, has_positions: bool) -> dict[
         "base": {
             "symbol": base.symbol,
             "balance": usd(health.base_balance),
-            "withdrawable": usd(withdrawable_base(health.base_balance, free, checked)),
+            "withdrawable": usd(withdrawable_base(health.base_balance, free, checked, liquidity)),
             "borrowable": usd(borrowable(health.equity, health.initial_requirement, liquidity)),
         },
         "collateral": collateral,

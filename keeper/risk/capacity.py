@@ -79,8 +79,9 @@ def deposit_free_gain(holding: CollateralHolding, amount: int) -> int:
     return value_after - value_now - added_requirement
 
 
-def withdrawable_base(balance: int, free: int, checked: bool) -> int:
-    """Base units of a positive base balance (supply) that can leave: all of it without debt or positions."""
+def withdrawable_base(balance: int, free: int, checked: bool, available_liquidity: int) -> int:
+    """Base units of a positive base balance (supply) that can leave: all of it without debt or positions, and never
+    more than the vault holds (`withdraw` refuses more with `InsufficientLiquidity`, however much is supplied)."""
     if balance <= 0:
         return 0
-    return balance if not checked else min(balance, free)
+    return max(min(balance if not checked else min(balance, free), available_liquidity), 0)

@@ -30,9 +30,10 @@ def test_worked_example() -> None:
 
 def test_accounts_without_debt_withdraw_everything() -> None:
     assert withdrawable_collateral(WETH, free=0, checked=False) == WETH.balance
-    assert withdrawable_base(500, free=0, checked=False) == 500
-    assert withdrawable_base(500, free=200, checked=True) == 200
-    assert withdrawable_base(-500, free=200, checked=True) == 0
+    assert withdrawable_base(500, free=0, checked=False, available_liquidity=10**9) == 500
+    assert withdrawable_base(500, free=200, checked=True, available_liquidity=10**9) == 200
+    assert withdrawable_base(-500, free=200, checked=True, available_liquidity=10**9) == 0
+    assert withdrawable_base(500, free=0, checked=False, available_liquidity=120) == 120, "the pool's cash is lent out"
 
 
 def test_the_amount_is_the_largest_the_vault_accepts() -> None:
