@@ -353,7 +353,7 @@ def stress_command(ctx: CliContext, config_path: Path | None, shock: str, as_jso
     )
     view = _stress_view(result, reserves, deployment.base.symbol, deployment.base.decimals)
     if as_json:
-        click.echo(json.dumps({**view, "shocks": {k: _float_text(v) for k, v in shocks.items()}}, indent=2))
+        click.echo(json.dumps({**view, "shocks": {k: format(v, "f") for k, v in shocks.items()}}, indent=2))
         return
     symbol = view["symbol"]
     click.echo(f"accounts                  {result.accounts}")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 
@@ -27,14 +30,15 @@ class StressResult:
         return self.shortfall <= max(self.reserves, 0.0)
 
 
-def parse_shocks(text: str) -> dict[str, float]:
-    """`ETH=-30%,BTC=-20%` -> {"ETH": -0.30, "BTC": -0.20}."""
+def parse_shocks(text: str) -> dict[str, Decimal]:
+    """`ETH=-30%,BTC=-20%` -> {"ETH": Decimal("-0.3"), "BTC": Decimal("-0.2")}: exact, so a shocked price is the
+    shock as written applied to the feed's integer price."""
     shocks = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         match = _SHOCK.match(part)
         if not match:
             raise InputError(f"shock {part!r} is not of the form ASSET=-30%")
-        change = float(match.group(2)) / 100
+        change = Decimal(match.group(2)) / 100
         if change <= -1:
             raise InputError(f"shock {part!r} takes the price to zero or below")
         symbol = match.group(1).upper()
@@ -47,16 +51,22 @@ def parse_shocks(text: str) -> dict[str, float]:
 
 
 def shocked(
-    params: RiskParameters, asset_symbols: Sequence[str], market_symbols: Sequence[str], shocks: Mapping[str, float]
+    params: RiskParameters, asset_symbols: Sequence[str], market_symbols: Sequence[str], shocks: Mapping[str, Decimal]
 ) -> RiskParameters:
     """`params` with each collateral price and perp mark whose symbol is shocked moved by the shock."""
     known = set(asset_symbols) | set(market_symbols)
     for symbol in shocks:
         if symbol not in known:
             raise InputError(f"unknown asset {symbol!r} in --shock: use {', '.join(sorted(known))}")
-    prices = [int(p * (1 + shocks.get(s, 0.0))) for p, s in zip(params.prices, asset_symbols, strict=True)]
-    marks = [int(m * (1 + shocks.get(s, 0.0))) for m, s in zip(params.perp_marks, market_symbols, strict=True)]
+    prices = [_moved(p, shocks.get(s)) for p, s in zip(params.prices, asset_symbols, strict=True)]
+    marks = [_moved(m, shocks.get(s)) for m, s in zip(params.perp_marks, market_symbols, strict=True)]
     return replace(params, prices=prices, perp_marks=marks)
+
+
+def _moved(price: int, shock: Decimal | None) -> int:
+    """`price` x (1 + `shock`) exactly, rounded down onto the feed's unit. In floats a WAD mark (3e21 at ETH's 3,000)
+    lost its last five digits."""
+    return price if shock is None else math.floor(price * (1 + Fraction(shock)))
 
 
 def stress(
