@@ -102,7 +102,11 @@ def account_view(client: VaultClient, target: str, has_positions: bool) -> dict[
             "symbol": base.symbol,
             "balance": usd(health.base_balance),
             "withdrawable": usd(withdrawable_base(health.base_balance, free, checked, liquidity)),
-            "borrowable": usd(borrowable(health.equity, health.initial_requirement, liquidity)),
+            "borrowable": usd(
+                borrowable(
+                    health.equity, health.initial_requirement, liquidity, health.base_balance, client.min_borrow()
+                )
+            ),
         },
         "collateral": collateral,
         "collateral_value": usd(health.collateral_value),

@@ -187,6 +187,10 @@ class VaultClient(AccessControlledClient):
     def owner_of(self, account: str) -> ChecksumAddress:
         return Web3.to_checksum_address(self.contract.functions.ownerOf(_checksum(account)).call())
 
+    def min_borrow(self) -> int:
+        """The smallest debt the vault lets an account hold, in base units (`BorrowTooSmall` below it)."""
+        return int(self.contract.functions.minBorrow().call())
+
     def available_liquidity(self) -> int:
         """Base units the vault holds, which is what can be borrowed or withdrawn right now."""
         return self.token(self.deployment.base.symbol).balance_of(self.deployment.vault)

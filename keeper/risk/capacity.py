@@ -36,9 +36,16 @@ def free_equity(equity: int, initial_requirement: int) -> int:
     return max(equity - initial_requirement, 0)
 
 
-def borrowable(equity: int, initial_requirement: int, available_liquidity: int) -> int:
-    """Base units the account can borrow now: each unit borrowed takes one unit of equity; capped by the pool."""
-    return max(min(free_equity(equity, initial_requirement), available_liquidity), 0)
+def borrowable(
+    equity: int, initial_requirement: int, available_liquidity: int, base_balance: int, min_borrow: int
+) -> int:
+    """Base units the account can take out now: each unit takes one unit of equity, capped by the pool. The vault
+    refuses to leave debt below `min_borrow` (`BorrowTooSmall`), so when the most would leave less, only the supply
+    balance can come out."""
+    amount = max(min(free_equity(equity, initial_requirement), available_liquidity), 0)
+    if 0 < amount - base_balance < min_borrow:
+        return min(amount, max(base_balance, 0))
+    return amount
 
 
 def withdrawable_collateral(holding: CollateralHolding, free: int, checked: bool) -> int:

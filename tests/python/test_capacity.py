@@ -21,11 +21,21 @@ def test_worked_example() -> None:
     equity, requirement = 3000 * 10**6 - 2000 * 10**6, 600 * 10**6
     free = free_equity(equity, requirement)
     assert free == 400 * 10**6
-    assert borrowable(equity, requirement, available_liquidity=10**12) == 400 * 10**6
-    assert borrowable(equity, requirement, available_liquidity=5) == 5
+    debt, dust = -2000 * 10**6, 100 * 10**6
+    assert borrowable(equity, requirement, 10**12, debt, dust) == 400 * 10**6
+    assert borrowable(equity, requirement, 5, debt, dust) == 5
     # Each WETH withdrawn costs 3,000 x 80% = 2,400 of free equity: 400 / 2,400 = 0.1666... WETH.
     amount = withdrawable_collateral(WETH, free, checked=True)
     assert amount == 166_666_666_666_666_666
+
+
+def test_a_borrow_that_would_leave_dust_debt_is_not_borrowable() -> None:
+    # 1,050 of free equity over a 1,000 USDC supply: taking it all would leave 50 of debt, below the 100 minimum, so
+    # only the supply can come out; with 1,200 free the whole 1,200 can (debt 200).
+    supply, dust = 1000 * 10**6, 100 * 10**6
+    assert borrowable(1050 * 10**6, 0, 10**12, supply, dust) == supply
+    assert borrowable(1200 * 10**6, 0, 10**12, supply, dust) == 1200 * 10**6
+    assert borrowable(50 * 10**6, 0, 10**12, 0, dust) == 0, "no supply, and 50 of debt is too little"
 
 
 def test_accounts_without_debt_withdraw_everything() -> None:
