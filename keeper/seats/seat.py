@@ -338,6 +338,7 @@ class Seat:
         return True
 
     async def _expire(self, child: ChildOrderView) -> None:
+        self._lost.discard(child.child_id)  # past its deadline the child ends, found or not
         order = self._orders.get(child.child_id)
         if order is not None and not order.done:
             try:
