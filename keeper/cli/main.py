@@ -161,10 +161,15 @@ _register()
 
 
 def _show_envvars(command: click.Command) -> None:
-    """Every option's help names the environment variable that sets it."""
+    """Every option's help names the environment variable that sets it, except the actions that end the command
+    (--version, --help): a PRIMEVAULT_VERSION left in the environment must not turn every command into a version
+    print."""
     for param in command.params:
         if isinstance(param, click.Option):
-            param.show_envvar = True
+            if param.is_eager and not param.expose_value:
+                param.allow_from_autoenv = False
+            else:
+                param.show_envvar = True
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _show_envvars(sub)

@@ -146,3 +146,13 @@ def test_every_subcommand_option_has_an_environment_variable(tmp_path: Path, mon
     monkeypatch.setenv("PRIMEVAULT_RISK_STRESS_SHOCK", "ETH=-150%")
     result = CliRunner().invoke(cli, ["risk", "stress"], auto_envvar_prefix="PRIMEVAULT")
     assert "shock 'ETH=-150%' takes the price to zero or below" in result.output, result.output
+
+
+def test_version_and_help_are_never_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Left in a shell, PRIMEVAULT_VERSION=1 would otherwise turn every command into a version print.
+    monkeypatch.setenv("PRIMEVAULT_VERSION", "1")
+    monkeypatch.setenv("PRIMEVAULT_RISK_HELP", "1")
+    result = CliRunner().invoke(cli, ["risk", "stress", "--shock", "ETH=-150%"], auto_envvar_prefix="PRIMEVAULT")
+    assert "version" not in result.output
+    assert "shock 'ETH=-150%' takes the price to zero or below" in result.output, result.output
+    assert "env var: PRIMEVAULT_VERSION" not in CliRunner().invoke(cli, ["--help"]).output
