@@ -160,19 +160,24 @@ def _register() -> None:
 _register()
 
 
-def _show_envvars(command: click.Command) -> None:
-    """Every option's help names the environment variable that sets it, except the actions that end the command
-    (--version, --help): a PRIMEVAULT_VERSION left in the environment must not turn every command into a version
-    print."""
+def _show_envvars(command: click.Command, prefix: str = "PRIMEVAULT") -> None:
+    """Every option reads an environment variable named after the command's path and the option's own long name
+    (`--sub` of `account show`: PRIMEVAULT_ACCOUNT_SHOW_SUB), shown in its help, except the actions that end the
+    command (--version, --help): a PRIMEVAULT_VERSION left in the environment must not turn every command into a
+    version print."""
     for param in command.params:
-        if isinstance(param, click.Option):
-            if param.is_eager and not param.expose_value:
-                param.allow_from_autoenv = False
-            else:
-                param.show_envvar = True
+        if not isinstance(param, click.Option):
+            continue
+        if param.is_eager and not param.expose_value:
+            param.allow_from_autoenv = False
+            continue
+        if param.envvar is None:
+            long_name = max(param.opts, key=len).lstrip("-")
+            param.envvar = f"{prefix}_{long_name.replace('-', '_').upper()}"
+        param.show_envvar = True
     if isinstance(command, click.Group):
-        for sub in command.commands.values():
-            _show_envvars(sub)
+        for name, sub in command.commands.items():
+            _show_envvars(sub, f"{prefix}_{name.replace('-', '_').upper()}")
 
 
 _show_envvars(cli)
@@ -183,7 +188,6 @@ def main() -> None:
     # file's folder); the real environment wins.
     load_dotenv(find_dotenv(usecwd=True))
     try:
-        # Every option without an explicit variable reads PRIMEVAULT_<COMMAND>_<SUBCOMMAND>_<OPTION>.
-        cli.main(prog_name="primevault", auto_envvar_prefix="PRIMEVAULT")
+        cli.main(prog_name="primevault")
     except KeyboardInterrupt:
         sys.exit(130)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -144,7 +145,7 @@ def test_dotenv_is_read_from_the_working_directory(tmp_path: Path) -> None:
 
 def test_every_subcommand_option_has_an_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PRIMEVAULT_RISK_STRESS_SHOCK", "ETH=-150%")
-    result = CliRunner().invoke(cli, ["risk", "stress"], auto_envvar_prefix="PRIMEVAULT")
+    result = CliRunner().invoke(cli, ["risk", "stress"])
     assert "shock 'ETH=-150%' takes the price to zero or below" in result.output, result.output
 
 
@@ -152,7 +153,26 @@ def test_version_and_help_are_never_read_from_the_environment(monkeypatch: pytes
     # Left in a shell, PRIMEVAULT_VERSION=1 would otherwise turn every command into a version print.
     monkeypatch.setenv("PRIMEVAULT_VERSION", "1")
     monkeypatch.setenv("PRIMEVAULT_RISK_HELP", "1")
-    result = CliRunner().invoke(cli, ["risk", "stress", "--shock", "ETH=-150%"], auto_envvar_prefix="PRIMEVAULT")
+    result = CliRunner().invoke(cli, ["risk", "stress", "--shock", "ETH=-150%"])
     assert "version" not in result.output
     assert "shock 'ETH=-150%' takes the price to zero or below" in result.output, result.output
     assert "env var: PRIMEVAULT_VERSION" not in CliRunner().invoke(cli, ["--help"]).output
+
+
+def test_each_option_has_its_own_environment_variable_named_after_it() -> None:
+    seen: dict[str, str] = {}
+    shared = {"PRIMEVAULT_CONFIG"}  # the keeper's configuration file, for `keeper run` and `keeper onboard-seat`
+
+    def walk(command: click.Command, path: str) -> None:
+        for param in command.params:
+            if isinstance(param, click.Option) and param.allow_from_autoenv:
+                assert isinstance(param.envvar, str), f"{path} {param.opts}"
+                assert param.envvar in shared or param.envvar not in seen, f"{param.envvar}: {seen.get(param.envvar)} and {path} {param.opts}"
+                seen[param.envvar] = f"{path} {param.opts}"
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, f"{path} {name}")
+
+    walk(cli, "primevault")
+    assert seen["PRIMEVAULT_ACCOUNT_SHOW_SUB"] == "primevault account show ['--sub']"
+    assert seen["PRIMEVAULT_SESSION_TRADE_LIMIT"] == "primevault session trade ['--limit']"
