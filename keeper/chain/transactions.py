@@ -103,7 +103,8 @@ class NonceManager:
         return latest if latest < nonce else None
 
     def used(self, nonce: int) -> None:
-        self._last_used = nonce
+        # A replacement of a lower nonce, sent while a later one is in flight, leaves the later one the last used.
+        self._last_used = nonce if self._last_used is None else max(nonce, self._last_used)
         if self.state_file is not None:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
             self.state_file.write_text(json.dumps({"address": self.address, "last_used": nonce}))
@@ -125,7 +126,9 @@ class NonceManager:
 
 
 class Sender:
-    """Sends transactions from one local key: one at a time, or several with consecutive nonces at once.
+    """Sends transactions from one local key: one at a time, or several with consecutive nonces at once, from any
+    number of threads. Nonces are taken and broadcast under a lock; receipts are awaited outside it, so that one
+    job's wait for its block never holds back another job's transaction (a liquidation behind a margin top-up).
 
     Every transaction is simulated first (by its gas estimate), so a revert is reported with its decoded custom
     error before anything is signed; a transaction that still reverts on chain is replayed at its block to
@@ -154,6 +157,10 @@ class Sender:
         self._filler: TxParams | None = None
         self._said_capped: int | None = None  # the stuck nonce the fee cap was last reported for, said once
         self._lock = threading.Lock()
+        # Nonces broadcast by this process whose receipts a thread still awaits: that thread replaces its own if it
+        # sticks, so no other one may replace it as a stuck lower nonce.
+        self._awaiting: set[int] = set()
+        self._awaiting_lock = threading.Lock()  # the set changes outside `_lock`, as each wait ends
 
     @property
     def address(self) -> ChecksumAddress:
@@ -222,9 +229,9 @@ class Sender:
             if self.dry_run:
                 reverts = sum(r is not None for r in results)
                 raise DryRun(f"dry run: {len(fns)} x {action} simulated ({reverts} would revert), not sent")
-            for i, tx, hashes in in_flight:
-                receipt = self._await(action, tx, hashes)
-                results[i] = receipt if receipt["status"] == 1 else self._replay(action, tx, receipt)
+        for i, tx, hashes in in_flight:
+            receipt = self._await(action, tx, hashes)
+            results[i] = receipt if receipt["status"] == 1 else self._replay(action, tx, receipt)
         return [r for r in results if r is not None]  # every slot is filled by now
 
     def deploy(self, action: str, constructor: ContractConstructor) -> ChecksumAddress:
@@ -305,17 +312,35 @@ class Sender:
 
     def _send(self, action: str, tx: TxParams) -> TxReceipt:
         with self._lock:
-            return self._await(action, tx, [self._first_broadcast(action, tx)])
+            tx_hash = self._first_broadcast(action, tx)
+        return self._await(action, tx, [tx_hash])
 
     def _first_broadcast(self, action: str, tx: TxParams, nonce: int | None = None) -> HexBytes:
-        tx["nonce"] = Nonce(self.nonces.next() if nonce is None else nonce)
-        return self._broadcast(action, tx)
+        """Broadcasts `tx` at the next nonce (or `nonce`); the caller holds the lock and then awaits it. The next
+        nonce is past every one this process still awaits: a transaction the node dropped from its pool lowers the
+        chain's pending count, but its wait sends it again."""
+        if nonce is None:
+            nonce = self.nonces.next()
+            with self._awaiting_lock:
+                nonce = max(nonce, max(self._awaiting, default=-1) + 1)
+        tx["nonce"] = Nonce(nonce)
+        tx_hash = self._broadcast(action, tx)
+        with self._awaiting_lock:
+            self._awaiting.add(nonce)
+        return tx_hash
 
     def _await(self, action: str, tx: TxParams, hashes: list[HexBytes]) -> TxReceipt:
         """Waits for `tx` (already broadcast as `hashes`): sends it again as it is if the node drops it, and
         replaces it at a higher fee each time it goes `replace_after` seconds without being mined, unless a lower
         nonce of this key is not mined either (left by a keeper killed while it waited below a base fee that has since
         risen): that one is replaced instead, since nothing after it can be mined first."""
+        try:
+            return self._await_or_replace(action, tx, hashes)
+        finally:
+            with self._awaiting_lock:
+                self._awaiting.discard(int(tx["nonce"]))
+
+    def _await_or_replace(self, action: str, tx: TxParams, hashes: list[HexBytes]) -> TxReceipt:
         deadline = time.monotonic() + self.fees.receipt_timeout
         replace_at = time.monotonic() + self.fees.replace_after
         while True:
@@ -332,7 +357,7 @@ class Sender:
                 # Same fees, same signed bytes: a load-balanced endpoint that merely has not seen it yet
                 # answers "already known", and fees never climb because of a lookup.
                 log.warning("%s: nonce %d was dropped from the node's pool; sending it again", action, tx["nonce"])
-            elif (stuck := self.nonces.stuck_below(int(tx["nonce"]))) is not None:
+            elif (stuck := self._stuck_below(int(tx["nonce"]))) is not None:
                 replace_at = now + self.fees.replace_after
                 self._replace_stuck(action, stuck)
                 continue
@@ -344,40 +369,54 @@ class Sender:
                 log.warning("%s: stuck at the fee cap; sending it again", action)
             hashes.append(self._broadcast(action, tx))
 
+    def _stuck_below(self, nonce: int) -> int | None:
+        """The lowest nonce of this key not mined yet, if it is below `nonce` and no thread of this process awaits
+        it (a transaction it sent is replaced by its own wait, at a higher fee)."""
+        stuck = self.nonces.stuck_below(nonce)
+        with self._awaiting_lock:
+            return None if stuck is None or stuck in self._awaiting else stuck
+
     def _replace_stuck(self, action: str, nonce: int) -> None:
         """Replaces whatever holds `nonce` (a transaction this process does not know, or gave up on) with a zero-value
         transfer to itself, at the current quote with the priority fee 25% up: the stuck transaction's max fee is
         below the base fee, so the quote beats it, and nodes want both fees raised. Each further try (refused as
         underpriced, or not mined either) pays 25% more, within the cap; past the cap it says so once."""
-        filler = self._filler
-        if filler is None or filler["nonce"] != nonce:
-            fees = self._fee_fields()
-            tip = int(fees["maxPriorityFeePerGas"]) * FEE_BUMP_PERCENT // 100 + 1
-            fees["maxPriorityFeePerGas"] = Wei(min(tip, int(fees["maxFeePerGas"])))
-            filler = {"from": self.address, "to": self.address, "value": Wei(0), "gas": 21_000, "nonce": Nonce(nonce)}
-            self._filler = filler = {**filler, "chainId": self._chain_id, **fees}
-            raised = True
-        else:
-            raised = self._bump_fees(filler)  # at the cap the same bytes go again: a node may have lost them
-        base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
-        if int(filler["maxFeePerGas"]) < base_fee:
-            self._say_capped(action, nonce, base_fee)
-            return
-        log.warning(
-            "%s: nonce %d holds this key's transactions back; replacing it with a transfer to itself at %d wei",
-            action,
-            nonce,
-            filler["maxFeePerGas"],
-        )
-        try:
-            self._broadcast(action, filler)
-        except Web3RPCError as exc:
-            if "underpriced" not in str(exc).lower():
-                raise
-            if not raised:
-                self._say_capped(action, nonce, base_fee)
+        with self._lock:  # one filler per stuck nonce, whichever thread finds it first
+            filler = self._filler
+            if filler is None or filler["nonce"] != nonce:
+                fees = self._fee_fields()
+                tip = int(fees["maxPriorityFeePerGas"]) * FEE_BUMP_PERCENT // 100 + 1
+                fees["maxPriorityFeePerGas"] = Wei(min(tip, int(fees["maxFeePerGas"])))
+                filler = {
+                    "from": self.address,
+                    "to": self.address,
+                    "value": Wei(0),
+                    "gas": 21_000,
+                    "nonce": Nonce(nonce),
+                }
+                self._filler = filler = {**filler, "chainId": self._chain_id, **fees}
+                raised = True
             else:
-                log.warning("%s: the node wants more to replace nonce %d; raising it next time", action, nonce)
+                raised = self._bump_fees(filler)  # at the cap the same bytes go again: a node may have lost them
+            base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+            if int(filler["maxFeePerGas"]) < base_fee:
+                self._say_capped(action, nonce, base_fee)
+                return
+            log.warning(
+                "%s: nonce %d holds this key's transactions back; replacing it with a transfer to itself at %d wei",
+                action,
+                nonce,
+                filler["maxFeePerGas"],
+            )
+            try:
+                self._broadcast(action, filler)
+            except Web3RPCError as exc:
+                if "underpriced" not in str(exc).lower():
+                    raise
+                if not raised:
+                    self._say_capped(action, nonce, base_fee)
+                else:
+                    log.warning("%s: the node wants more to replace nonce %d; raising it next time", action, nonce)
 
     def _say_capped(self, action: str, nonce: int, base_fee: int) -> None:
         """One line for an operator, not one each `replace_after`: only a higher `max_fee_gwei` or a lower base fee

@@ -321,6 +321,77 @@ def test_a_transaction_dropped_by_the_node_is_sent_again_unchanged(chain: Chain,
     assert sum(len(r.liquidated) for r in results) == 2
 
 
+def test_a_liquidation_is_not_held_back_by_another_jobs_wait_for_its_receipt(chain: Chain, tmp_path: Path) -> None:
+    # The seat job tops up a venue's margin and waits for its block; a price step's liquidations, sent meanwhile
+    # from the same key, must go out at once (the next nonce), share that block, and never replace the wait's own
+    # transaction as a stuck lower nonce, however soon that one is due for a fee bump.
+    open_loans(chain, 2)
+    keeper = keeper_for(chain, tmp_path, replace_after=0.3)
+    chain.set_price("WETH", 2700)
+    found = scan(keeper.clients)
+    token = chain.client(0).token("USDC").contract
+    w3 = chain.w3
+    outcome: dict[str, Any] = {}
+    other_job = threading.Thread(
+        target=lambda: keeper.sender.transact("approve", token.functions.approve(chain.deployment.vault, 1))
+    )
+    liquidation = threading.Thread(target=lambda: outcome.update(results=keeper.jobs.liquidation.liquidate(found)))
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        other_job.start()
+        wait_for_sends(keeper, 1)
+        liquidation.start()
+        wait_for_sends(keeper, 2 + 1)  # the liquidation, and at least one fee bump of the waiting approval
+        sent_before_the_block = sorted({s.nonce for s in keeper.sender.sent})
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        other_job.join(timeout=30)
+        liquidation.join(timeout=30)
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    results = outcome["results"]
+    first = sent_before_the_block[0]
+    assert sent_before_the_block == [first, first + 1], "the liquidation went out while the approval waited"
+    assert sum(len(r.liquidated) for r in results) == 2
+    block = chain.w3.eth.get_block(results[0].block, full_transactions=True)
+    assert [tx["to"] for tx in block["transactions"]] == [token.address, chain.deployment.vault], (
+        "both in one block, the approval itself (not a transfer replacing it)"
+    )
+    assert token.functions.allowance(keeper.sender.address, chain.deployment.vault).call() == 1
+
+
+def test_a_transaction_dropped_while_another_thread_sends_keeps_its_nonce(chain: Chain, tmp_path: Path) -> None:
+    # The node drops one job's transaction from its pool (anvil drops one that does not fit a block), which lowers
+    # the key's pending count; another job sending meanwhile must take the nonce after it, not the same one, so that
+    # the first job's wait can send it again and both land.
+    keeper = keeper_for(chain, tmp_path, replace_after=60.0)
+    token = chain.client(0).token("USDC").contract
+    w3, sender, vault = chain.w3, keeper.sender, chain.deployment.vault
+    receipts: dict[int, TxReceipt] = {}
+
+    def approve(amount: int) -> threading.Thread:
+        job = threading.Thread(
+            target=lambda: receipts.update({amount: sender.transact("approve", token.functions.approve(vault, amount))})
+        )
+        job.start()
+        return job
+
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        first = approve(1)
+        wait_for_sends(keeper, 1)
+        w3.provider.make_request("anvil_dropTransaction", [sender.sent[0].tx_hash])  # type: ignore[arg-type]
+        second = approve(2)
+        wait_for_sends(keeper, 3)  # the second approval, and the first one again once its wait finds it dropped
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        first.join(timeout=30)
+        second.join(timeout=30)
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    assert receipts[2]["transactionIndex"] == 1 and receipts[1]["blockNumber"] == receipts[2]["blockNumber"]
+    assert [s.nonce for s in sender.sent] == [sender.sent[0].nonce, sender.sent[0].nonce + 1, sender.sent[0].nonce]
+    assert token.functions.allowance(sender.address, vault).call() == 2, "both landed, in nonce order"
+
+
 def test_haircut_updates_stay_within_the_onchain_bounds(chain: Chain, tmp_path: Path) -> None:
     keeper = keeper_for(chain, tmp_path, dev_account=0)  # the deployer holds the risk-manager role
     rng = random.Random(1)
