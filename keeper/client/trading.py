@@ -268,9 +268,9 @@ class TradingClient(AccessControlledClient):
         venue cannot read a market's price."""
         return [int(f) for f in self.read("read funding indexes", self.contract.functions.fundingIndexes(), block)]
 
-    def net_position(self, market_id: int, venue_id: int) -> int:
-        """The vault's netted position at a venue as the module books it, WAD base units."""
-        return int(self.contract.functions.netPosition(market_id, venue_id).call())
+    def net_position(self, market_id: int, venue_id: int, block: BlockIdentifier = "latest") -> int:
+        """The vault's netted position at a venue as the module books it at `block`, WAD base units."""
+        return int(self.contract.functions.netPosition(market_id, venue_id).call(block_identifier=block))
 
     # ------------------------------------------------------------------ writes
 
@@ -367,13 +367,14 @@ class TradingClient(AccessControlledClient):
     def fill_id_used(self, venue_fill_id: bytes) -> bool:
         return bool(self.contract.functions.fillIdUsed(venue_fill_id).call())
 
-    def fill_ids_used(self, venue_fill_ids: Sequence[bytes]) -> list[bool]:
-        """`fill_id_used` of each id, in one JSON-RPC batch request (a batch of fills is read in one round trip)."""
+    def fill_ids_used(self, venue_fill_ids: Sequence[bytes], block: BlockIdentifier = "latest") -> list[bool]:
+        """`fill_id_used` of each id at `block`, in one JSON-RPC batch request (a batch of fills is read in one round
+        trip)."""
         if not venue_fill_ids:
             return []
         with self.w3.batch_requests() as batch:
             for venue_fill_id in venue_fill_ids:
-                batch.add(self.contract.functions.fillIdUsed(venue_fill_id))
+                batch.add(self.contract.functions.fillIdUsed(venue_fill_id).call(block_identifier=block))
             return [bool(used) for used in batch.execute()]
 
     def execute(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -42,6 +43,8 @@ WAD = Decimal(10) ** 18
 PPM = Decimal(10) ** 6
 
 MAX_FILLS_PER_REPORT = 50
+# How many recent children the seat remembers the market and side of, for the fills it is still reporting.
+KEEP_CHILD_SIDES = 10_000
 """Fills booked in one `reportFills` transaction: about 4.3 million gas at 87,000 a fill, well within a block."""
 
 
@@ -194,6 +197,11 @@ class Seat:
         self._posted: SeatAccountReport | None = None
         self._funding_seen: dict[int, int] = {}  # market id -> newest funding period folded into the posted index
         self._unwinds: dict[int, tuple[int, int]] = {}  # market id -> (unwind child id, its deadline)
+        # Child id -> (the venue's market, +1 buys or -1 sells), recorded as it is placed.
+        self._sides: OrderedDict[int, tuple[str, int]] = OrderedDict()
+        # Fill id -> (its 32-byte id on chain, the venue's market, signed size) of the fills being reported: the venue
+        # holds them and the books may not yet, which is no mismatch.
+        self._reporting: dict[str, tuple[bytes, str, Decimal]] = {}
 
     @staticmethod
     def venue_fill_id(fill: SeatFill) -> bytes:
@@ -220,6 +228,8 @@ class Seat:
         # Every child below the lowest one still open is finished: the next cycle reads from there, not from 0.
         if children:
             self._next_child = min((c.child_id for c in open_children), default=children[-1].child_id + 1)
+            for child_id in [i for i in self._orders if i < self._next_child]:
+                del self._orders[child_id]
         return SeatReport(tuple(placed), tuple(rejected), tuple(expired))
 
     async def forward_fills(self) -> None:
@@ -251,15 +261,27 @@ class Seat:
             pending.append((fill, FillReport(child_id, venue_fill_id, fill.price, fill.size, fee)))
         for start in range(0, len(pending), MAX_FILLS_PER_REPORT):
             batch = pending[start : start + MAX_FILLS_PER_REPORT]
-            try:
-                await asyncio.to_thread(self.trading.report_fills, [report for _, report in batch])
-            except TransactionReverted as exc:
-                if len(batch) > 1:
-                    log.warning("a batch of %d fills was refused (%s): booking them one by one", len(batch), exc.error)
-                refused = exc if len(batch) == 1 else None  # a fill alone was refused already
-                batch = [(fill, report) for fill, report in batch if await self._book_alone(fill, report, refused)]
             for fill, report in batch:
+                if (side := self._sides.get(report.child_id)) is not None:
+                    self._reporting[fill.fill_id] = (report.venue_fill_id, side[0], fill.size * side[1])
+            try:
+                reported = await self._report_batch(batch)
+            finally:
+                for fill, _ in batch:
+                    self._reporting.pop(fill.fill_id, None)
+            for fill, report in reported:
                 log.info("child %d: %s at %s reported (%s)", report.child_id, fill.size, fill.price, fill.fill_id)
+
+    async def _report_batch(self, batch: list[tuple[SeatFill, FillReport]]) -> list[tuple[SeatFill, FillReport]]:
+        """Books `batch` in one transaction, or one by one if it is refused; returns the fills booked."""
+        try:
+            await asyncio.to_thread(self.trading.report_fills, [report for _, report in batch])
+        except TransactionReverted as exc:
+            if len(batch) > 1:
+                log.warning("a batch of %d fills was refused (%s): booking them one by one", len(batch), exc.error)
+            refused = exc if len(batch) == 1 else None  # a fill alone was refused already
+            return [(fill, report) for fill, report in batch if await self._book_alone(fill, report, refused)]
+        return batch
 
     async def _book_alone(self, fill: SeatFill, report: FillReport, refused: TransactionReverted | None = None) -> bool:
         """Books one fill (`refused`: the error it was refused with already). A fill its account refuses closes its
@@ -308,6 +330,9 @@ class Seat:
             reduce_only=(held < 0 if buy else held > 0) and size <= abs(held),
         )
         self._lost.discard(child.child_id)
+        self._sides[child.child_id] = (request.market, 1 if buy else -1)
+        while len(self._sides) > KEEP_CHILD_SIDES:
+            self._sides.popitem(last=False)
         try:
             order = await self.venue.place(request)
         except SeatOrderRefusedError as exc:
@@ -348,14 +373,23 @@ class Seat:
         await asyncio.to_thread(self.trading.expire_child, child.child_id)
 
     async def reconcile(self) -> list[str]:
-        """Mismatches between the venue's positions and the trading module's netted book at this venue."""
+        """Mismatches between the venue's positions and the trading module's netted book at this venue, counting the
+        fills being reported that the book does not hold yet (the venue made them, their transaction is on its way).
+        The book and the fills it holds are read at one block."""
+        reporting = list(self._reporting.values())  # before the venue's positions, which hold them
         held = {p.market: p.size for p in await self.venue.positions()}
+        block = await asyncio.to_thread(lambda: self.trading.w3.eth.block_number)
+        booked_already = await asyncio.to_thread(self.trading.fill_ids_used, [key for key, _, _ in reporting], block)
+        on_their_way = [(m, size) for (_, m, size), used in zip(reporting, booked_already, strict=True) if not used]
         mismatches = []
         for market_id, market in enumerate(self.trading.deployment.markets):
-            booked = Decimal(await asyncio.to_thread(self.trading.net_position, market_id, self.venue_id)) / WAD
-            at_venue = held.get(self.venue.market(market.ticker), Decimal(0))
-            if booked != at_venue:
-                mismatches.append(f"{market.ticker}: books {booked}, exchange {at_venue}")
+            venue_market = self.venue.market(market.ticker)
+            booked = Decimal(await asyncio.to_thread(self.trading.net_position, market_id, self.venue_id, block)) / WAD
+            coming = sum((size for m, size in on_their_way if m == venue_market), Decimal(0))
+            at_venue = held.get(venue_market, Decimal(0))
+            if booked + coming != at_venue:
+                in_flight = f" (+ {coming} being reported)" if coming else ""
+                mismatches.append(f"{market.ticker}: books {booked}{in_flight}, exchange {at_venue}")
         return mismatches
 
     # ------------------------------------------------------------------ the order book

@@ -135,6 +135,44 @@ def test_a_fill_no_child_can_take_is_an_alert_and_the_fills_beside_it_are_booked
     assert all(r.exc_info is None for r in caplog.records), "no traceback"
 
 
+def test_fills_whose_report_is_not_mined_yet_are_no_mismatch(market: Chain, exchange: RabbitXService) -> None:
+    """Between a fill at the exchange and the block that books it (12 s on mainnet), the exchange holds a position
+    the books do not: reconciliation counts the fills being reported, so that it raises no ALERT for them, and still
+    sees what is really missing."""
+    keeper = executor(market)
+    child_id, now = child_for_one_eth(market)
+    w3 = market.w3
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            account = await seat_account_with_resting_asks(exchange, session, market)
+            async with RabbitXConnector(exchange.settings(account)) as connector:
+                seat = RabbitXSeat(keeper, connector, keeper.venue_id(SEAT_VENUE))
+                w3.provider.make_request(RPCEndpoint("evm_setAutomine"), [False])
+                try:
+                    assert (await seat.cycle(now)).placed == (child_id,)
+                    while len(await connector.fills_since(0)) < 2:  # 0.5 and 0.3 against the resting asks
+                        await asyncio.sleep(0.05)
+                    assert keeper.sender is not None
+                    sent = len(keeper.sender.sent)
+                    forwarding = asyncio.create_task(seat.forward_fills())
+                    try:
+                        await until(lambda: len(keeper.sender.sent) > sent)  # the report is sent, not mined
+                        assert keeper.child_order(child_id).filled == 0
+                        assert await seat.reconcile() == [], "the fills on their way are counted"
+                        w3.provider.make_request(RPCEndpoint("evm_mine"), [])
+                        await until(lambda: keeper.child_order(child_id).filled == D("0.8"))
+                        assert await seat.reconcile() == []
+                    finally:
+                        forwarding.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await forwarding
+                finally:
+                    w3.provider.make_request(RPCEndpoint("evm_setAutomine"), [True])
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize("mined_before_restart", [False, True], ids=["still-pending", "mined"])
 def test_a_seat_killed_between_sending_a_fill_report_and_its_receipt_books_each_fill_once(
     market: Chain, exchange: RabbitXService, tmp_path: Path, mined_before_restart: bool
