@@ -80,8 +80,8 @@ class AccountFollower:
             return self._last
         if self._book is None or self._last is None or number - self._loaded_at >= self.rescan_blocks:
             return self._full_load(number, block_hash)
-        if self._reorganised(number, bytes(head["parentHash"])):
-            log.warning("chain reorganised below block %d: reading every account again", number)
+        if (why := self._reorganised(number, bytes(head["parentHash"]))) is not None:
+            log.warning("chain reorganised below block %d (%s): reading every account again", number, why)
             return self._full_load(number, block_hash)
         touches = self.events.touches(self._last.block + 1, number)
         if touches.removed:
@@ -144,15 +144,19 @@ class AccountFollower:
             self._order_accounts[order_id] = self.clients.trading.order(order_id).account
         return self._order_accounts[order_id]
 
-    def _reorganised(self, number: int, parent_hash: bytes) -> bool:
+    def _reorganised(self, number: int, parent_hash: bytes) -> str | None:
+        """Why the chain at head `number` is not the one last read, or None if it is."""
         assert self._last is not None
         last = self._last.block
+        known = self._hashes.get(last)
         if number < last:
-            return True
+            return f"the head went back from block {last}"
         if number == last + 1:
-            return parent_hash != self._hashes.get(last)
+            return None if parent_hash == known else f"block {number}'s parent is not block {last} as read"
         # Blocks were skipped: the block last read must still be on the chain.
-        return bytes(self.clients.w3.eth.get_block(last)["hash"]) != self._hashes.get(last)
+        if bytes(self.clients.w3.eth.get_block(last)["hash"]) == known:
+            return None
+        return f"block {last} is not the one read"
 
     def _remember(self, found: Scan, number: int, block_hash: bytes) -> Scan:
         self._last = found
