@@ -137,7 +137,8 @@ class LensClient(ContractClient):
 
     def risk_state(self, block: BlockIdentifier = "latest") -> RiskState:
         """Prices, haircuts, marks, margins, funding and interest indexes at `block`, in one call."""
-        return _risk_state(self.read("read the risk state", self.contract.functions.riskState(self.vault), block))
+        raw = self.read("read the risk state", self.contract.functions.riskState(self.vault), block)
+        return _risk_state(raw, block)
 
     def portfolio_rule(self, block: BlockIdentifier = "latest") -> PortfolioRuleState:
         """The vault's portfolio rule at `block`, in one call (PortfolioMargin's own views take one per underlying,
@@ -255,7 +256,7 @@ class LensClient(ContractClient):
         book, total = decode_accounts_page(page, start - len(touched), len(state[4]))
         if touched:
             book.indexes[: len(touched)] = -1
-        return _risk_state(state), book, total
+        return _risk_state(state, block), book, total
 
     @property
     def _accounts_selector(self) -> bytes:
@@ -307,10 +308,13 @@ def _snapshot(
     )
 
 
-def _risk_state(fields: Sequence[Any]) -> RiskState:
+def _risk_state(fields: Sequence[Any], asked: BlockIdentifier) -> RiskState:
+    """The lens's `RiskState` read at `asked`: a block number asked for is the state's block whatever `block.number`
+    said in the call (anvil runs a call at its head in the next block's environment while that block is being mined:
+    the keeper's follower took that for a reorganisation and read every account again)."""
     block, timestamp, supply_index, borrow_index = (int(f) for f in fields[:4])
     lists = [tuple(f) for f in fields[4:]]
-    return RiskState(block, timestamp, supply_index, borrow_index, *lists)
+    return RiskState(asked if isinstance(asked, int) else block, timestamp, supply_index, borrow_index, *lists)
 
 
 def _out_of_gas(error: dict[str, Any]) -> bool:

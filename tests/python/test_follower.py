@@ -148,6 +148,28 @@ def test_a_reorganisation_reads_everything_again(chain: Chain, tmp_path: Path) -
     assert_same(after, clients)
 
 
+class NextBlockEnvironment(RotatingHTTPProvider):
+    """The keeper's provider, answering every `eth_call` at a block number as anvil answers one at its head while the
+    next block is being mined: in that next block's environment (`block.number` one higher)."""
+
+    def _request_with_retries(self, method: Any, params: Any) -> Any:
+        if method == "eth_call" and str(params[1]).startswith("0x"):
+            params = [params[0], "pending"]
+        return super()._request_with_retries(method, params)
+
+
+def test_a_call_run_in_the_next_blocks_environment_is_no_reorganisation(chain: Chain, tmp_path: Path) -> None:
+    _book_of_lenders_and_traders(chain, tmp_path)
+    clients = Clients.build(Web3(NextBlockEnvironment([chain.url])), chain.deployment)
+    follower = AccountFollower(clients)
+    head = chain.w3.eth.block_number
+    assert clients.lens.risk_state(head).block == head, "the block asked for, not the call's block.number"
+    assert follower.update().block == head
+    chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    assert follower.update().block == head + 1
+    assert follower.full_loads == 1, "followed through the logs, not read again as after a reorganisation"
+
+
 def test_a_full_load_runs_every_rescan_interval(chain: Chain, tmp_path: Path) -> None:
     _book_of_lenders_and_traders(chain, tmp_path)
     follower = AccountFollower(chain.clients(0), rescan_blocks=2)
