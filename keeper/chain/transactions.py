@@ -86,6 +86,7 @@ class NonceManager:
         self.address = address
         self.state_file = state_file
         self._last_used: int | None = self._load()
+        self._writing = threading.Lock()  # a replacement's wait records its nonce beside the other threads' sends
 
     def next(self) -> int:
         pending = self.w3.eth.get_transaction_count(self.address, "pending")
@@ -103,11 +104,15 @@ class NonceManager:
         return latest if latest < nonce else None
 
     def used(self, nonce: int) -> None:
-        # A replacement of a lower nonce, sent while a later one is in flight, leaves the later one the last used.
-        self._last_used = nonce if self._last_used is None else max(nonce, self._last_used)
-        if self.state_file is not None:
-            self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            self.state_file.write_text(json.dumps({"address": self.address, "last_used": nonce}))
+        with self._writing:
+            # A replacement of a lower nonce, sent while a later one is in flight, leaves the later one the last used.
+            last = self._last_used = nonce if self._last_used is None else max(nonce, self._last_used)
+            if self.state_file is not None:
+                # Written whole and renamed into place: a keeper killed mid-write leaves the previous file, not half.
+                self.state_file.parent.mkdir(parents=True, exist_ok=True)
+                partial = self.state_file.with_name(self.state_file.name + ".partial")
+                partial.write_text(json.dumps({"address": self.address, "last_used": last}))
+                partial.replace(self.state_file)
 
     def _load(self) -> int | None:
         if self.state_file is None or not self.state_file.is_file():

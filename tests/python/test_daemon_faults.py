@@ -5,6 +5,7 @@ unreadable state files, failed sends and a second SIGINT."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import signal
 import socket
@@ -24,7 +25,7 @@ from web3.types import RPCEndpoint
 from keeper.chain.anvil import Anvil
 from keeper.chain.keys import dev_account
 from keeper.chain.revert import error_decoder
-from keeper.chain.transactions import EncodedCall, FeePolicy, Sender
+from keeper.chain.transactions import EncodedCall, FeePolicy, NonceManager, Sender
 from keeper.client.tokens import TokenClient
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
@@ -233,6 +234,19 @@ def poll(check: Callable[[], bool], timeout: float = 10.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+def test_the_nonce_file_stays_whole_and_keeps_the_highest_nonce_under_concurrent_sends(tmp_path: Path) -> None:
+    """The keeper's jobs send from threads of their own, and a replacement of a lower nonce is recorded while later
+    ones are in flight: the file must always parse and never go back to a lower nonce."""
+    nonce_file = tmp_path / "nonce.json"
+    address = dev_account(8).address
+    nonces = NonceManager(Web3(), address, nonce_file)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(nonces.used, [n % 997 for n in range(4_000)]))
+    assert json.loads(nonce_file.read_text()) == {"address": address, "last_used": 996}
+    assert NonceManager(Web3(), address, nonce_file)._last_used == 996, "a restart reads it back"
+    assert [p.name for p in tmp_path.iterdir()] == ["nonce.json"], "no partial file left beside it"
 
 
 @pytest.mark.parametrize("left_behind", ["forgotten by the node", "still in the pool"])
