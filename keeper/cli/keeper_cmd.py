@@ -95,13 +95,20 @@ def keeper_group() -> None:
 
 @keeper_group.command()
 @_config_option
-@click.option("--dry-run", is_flag=True, default=None, help="Decide and log; send nothing.")
-@click.option("--once", is_flag=True, default=None, help="One cycle of every job, then exit.")
-@click.option("--shard", help="Scan only shard i of n, as i/n (e.g. 0/2).")
-@click.option("--metrics-port", help="Port for /metrics and /healthz (0 or 'off' to disable).")
-@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False))
+# The options that set a field of the keeper's configuration read that field's variable, as the configuration does:
+# one variable per setting.
+@click.option(
+    "--dry-run", is_flag=True, default=None, envvar="PRIMEVAULT_DRY_RUN", help="Decide and log; send nothing."
+)
+@click.option("--once", is_flag=True, default=None, envvar="PRIMEVAULT_ONCE", help="One cycle of every job, then exit.")
+@click.option("--shard", envvar="PRIMEVAULT_SHARD", help="Scan only shard i of n, as i/n (e.g. 0/2).")
+@click.option(
+    "--metrics-port", envvar="PRIMEVAULT_METRICS_PORT", help="Port for /metrics and /healthz (0 or 'off' to disable)."
+)
+@click.option("--data-dir", envvar="PRIMEVAULT_DATA_DIR", type=click.Path(path_type=Path, file_okay=False))
 @click.option(
     "--jobs",
+    envvar="PRIMEVAULT_JOBS",
     help=f"Comma-separated jobs to run (default all: {','.join(JOBS)}); the key needs the roles of each.",
 )
 @click.option(

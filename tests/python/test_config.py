@@ -167,7 +167,9 @@ def test_each_option_has_its_own_environment_variable_named_after_it() -> None:
         for param in command.params:
             if isinstance(param, click.Option) and param.allow_from_autoenv:
                 assert isinstance(param.envvar, str), f"{path} {param.opts}"
-                assert param.envvar in shared or param.envvar not in seen, f"{param.envvar}: {seen.get(param.envvar)} and {path} {param.opts}"
+                assert param.envvar in shared or param.envvar not in seen, (
+                    f"{param.envvar}: {seen.get(param.envvar)} and {path} {param.opts}"
+                )
                 seen[param.envvar] = f"{path} {param.opts}"
         if isinstance(command, click.Group):
             for name, sub in command.commands.items():
@@ -176,3 +178,10 @@ def test_each_option_has_its_own_environment_variable_named_after_it() -> None:
     walk(cli, "primevault")
     assert seen["PRIMEVAULT_ACCOUNT_SHOW_SUB"] == "primevault account show ['--sub']"
     assert seen["PRIMEVAULT_SESSION_TRADE_LIMIT"] == "primevault session trade ['--limit']"
+
+
+def test_keeper_run_flags_read_the_configurations_own_variables() -> None:
+    # One variable per setting: `--data-dir` and the configuration's `data_dir` are both PRIMEVAULT_DATA_DIR.
+    text = CliRunner().invoke(cli, ["keeper", "run", "--help"], terminal_width=200).output
+    for name in ("DATA_DIR", "JOBS", "METRICS_PORT", "SHARD", "DRY_RUN", "ONCE"):
+        assert f"PRIMEVAULT_{name}" in text and f"PRIMEVAULT_KEEPER_RUN_{name}" not in text, name
