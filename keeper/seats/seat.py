@@ -228,7 +228,8 @@ class Seat:
         # Every child below the lowest one still open is finished: the next cycle reads from there, not from 0.
         if children:
             self._next_child = min((c.child_id for c in open_children), default=children[-1].child_id + 1)
-            for child_id in [i for i in self._orders if i < self._next_child]:
+            unwinding = {child_id for child_id, _ in self._unwinds.values()}  # closed on chain, watched here
+            for child_id in [i for i in self._orders if i < self._next_child and i not in unwinding]:
                 del self._orders[child_id]
         return SeatReport(tuple(placed), tuple(rejected), tuple(expired))
 

@@ -304,6 +304,9 @@ def test_a_backstop_unwind_whose_answer_is_lost_is_not_doubled(market: Chain, ex
                     assert unwinds() == [unwind]
                     assert await seat.unwind_backstop(later) == [], "found: it filled, its fills not booked yet"
                     assert unwinds() == [unwind]
+                    await seat.cycle(later)  # forgets the finished children's orders, not the unwind it watches
+                    assert await seat.unwind_backstop(later) == [], "still waiting for its fills to be booked"
+                    assert unwinds() == [unwind]
                     forwarding = asyncio.create_task(seat.forward_fills())
                     try:
                         await until(lambda: keeper.backstop() == [])
