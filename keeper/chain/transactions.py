@@ -211,32 +211,38 @@ class Sender:
         request (`_fitting`)."""
         results: list[TxReceipt | TransactionReverted | None] = [None] * len(fns)
         in_flight: list[tuple[int, TxParams, list[HexBytes]]] = []
-        with self._lock:
-            fees = self._fee_fields()  # one quote for the whole set: they are meant for the same blocks
-            fitting = self._fitting(fns, gas)
-            for i, fn in enumerate(fns):
-                try:
-                    limit = None if gas is None else gas[i]
-                    if i in fitting and isinstance(fn, EncodedCall) and limit is not None:
-                        tx = self._within(fn, limit, fees)
-                    elif limit is None:
-                        tx = self._prepare(action, fn, None, fees)
-                    else:
-                        tx = self._prepare_within(action, fn, limit, fees)
-                except TransactionReverted as exc:
-                    results[i] = exc
-                    continue
-                if not self.dry_run:
-                    # After the set's first broadcast, the next nonce is the one after it: the node took it and the
-                    # lock keeps every other sender of this key out, so the chain need not be asked again.
-                    following = int(in_flight[-1][1]["nonce"]) + 1 if in_flight else None
-                    in_flight.append((i, tx, [self._first_broadcast(action, tx, following)]))
-            if self.dry_run:
-                reverts = sum(r is not None for r in results)
-                raise DryRun(f"dry run: {len(fns)} x {action} simulated ({reverts} would revert), not sent")
-        for i, tx, hashes in in_flight:
-            receipt = self._await(action, tx, hashes)
-            results[i] = receipt if receipt["status"] == 1 else self._replay(action, tx, receipt)
+        try:
+            with self._lock:
+                fees = self._fee_fields()  # one quote for the whole set: they are meant for the same blocks
+                fitting = self._fitting(fns, gas)
+                for i, fn in enumerate(fns):
+                    try:
+                        limit = None if gas is None else gas[i]
+                        if i in fitting and isinstance(fn, EncodedCall) and limit is not None:
+                            tx = self._within(fn, limit, fees)
+                        elif limit is None:
+                            tx = self._prepare(action, fn, None, fees)
+                        else:
+                            tx = self._prepare_within(action, fn, limit, fees)
+                    except TransactionReverted as exc:
+                        results[i] = exc
+                        continue
+                    if not self.dry_run:
+                        # After the set's first broadcast, the next nonce is the one after it: the node took it and
+                        # the lock keeps every other sender of this key out, so the chain need not be asked again.
+                        following = int(in_flight[-1][1]["nonce"]) + 1 if in_flight else None
+                        in_flight.append((i, tx, [self._first_broadcast(action, tx, following)]))
+                if self.dry_run:
+                    reverts = sum(r is not None for r in results)
+                    raise DryRun(f"dry run: {len(fns)} x {action} simulated ({reverts} would revert), not sent")
+            for i, tx, hashes in in_flight:
+                receipt = self._await(action, tx, hashes)
+                results[i] = receipt if receipt["status"] == 1 else self._replay(action, tx, receipt)
+        finally:
+            # A set cut short (a failed broadcast, a wait that timed out) leaves no nonce marked as awaited: one that
+            # sticks is then replaced like any other stuck nonce of this key.
+            with self._awaiting_lock:
+                self._awaiting.difference_update(int(tx["nonce"]) for _, tx, _ in in_flight)
         return [r for r in results if r is not None]  # every slot is filled by now
 
     def deploy(self, action: str, constructor: ContractConstructor) -> ChecksumAddress:
