@@ -25,6 +25,9 @@ class KeeperMetrics:
             "primevault_transaction_reverts", "Transactions that reverted or were refused", ["action"], registry=r
         )
         self.scan_seconds = Histogram("primevault_scan_duration_seconds", "Risk scan duration", registry=r)
+        self.job_seconds = Histogram(
+            "primevault_job_duration_seconds", "Duration of each run of a timed job", ["job"], registry=r
+        )
         self.blocks_behind = Gauge("primevault_blocks_behind", "Chain head minus the last scanned block", registry=r)
         self.mismatches = Counter(
             "primevault_reconciliation_mismatches", "Venue/vault mismatches found", ["venue", "kind"], registry=r

@@ -116,9 +116,12 @@ class Keeper:
         self.metrics.blocks_behind.set(self.w3.eth.block_number - block)
 
     def _timed(self, name: str, job: Callable[[], object]) -> None:
-        """Runs a timed job unless the last cycle found the node wrong or away (said once then, by the watch)."""
+        """Runs a timed job unless the last cycle found the node wrong or away (said once then, by the watch), and
+        records how long it took: a run longer than the job's interval makes the scheduler skip the next one, which
+        `primevault_job_duration_seconds` shows instead of a warning a run."""
         if self.watch.problem is None:
-            self._guarded(name, job)
+            with self.metrics.job_seconds.labels(name).time():
+                self._guarded(name, job)
 
     def _guarded(self, name: str, job: Callable[[], object]) -> None:
         """Runs a job; an error is logged and counted, never fatal."""
