@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -178,6 +180,14 @@ def _show_envvars(command: click.Command, prefix: str = "PRIMEVAULT") -> None:
     if isinstance(command, click.Group):
         for name, sub in command.commands.items():
             _show_envvars(sub, f"{prefix}_{name.replace('-', '_').upper()}")
+            sub.short_help = sub.short_help or _first_sentence(sub.help or "")
+
+
+def _first_sentence(text: str) -> str:
+    """A command's first sentence, whole, for the list of commands (click would cut it at the terminal's width with
+    '...')."""
+    paragraph = " ".join(inspect.cleandoc(text).split("\n\n", 1)[0].split())
+    return re.split(r"(?<!e\.g\.)(?<!i\.e\.)(?<=\.)\s", paragraph, maxsplit=1)[0]
 
 
 _show_envvars(cli)

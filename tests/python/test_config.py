@@ -185,3 +185,18 @@ def test_keeper_run_flags_read_the_configurations_own_variables() -> None:
     text = CliRunner().invoke(cli, ["keeper", "run", "--help"], terminal_width=200).output
     for name in ("DATA_DIR", "JOBS", "METRICS_PORT", "SHARD", "DRY_RUN", "ONCE"):
         assert f"PRIMEVAULT_{name}" in text and f"PRIMEVAULT_KEEPER_RUN_{name}" not in text, name
+
+
+def test_no_help_text_is_cut_short() -> None:
+    # Click cuts a command's description at the terminal's width with '...' unless it is given whole.
+    def walk(command: click.Command, path: list[str]) -> None:
+        text = CliRunner().invoke(cli, [*path, "--help"], terminal_width=80).output
+        cut = [line for line in text.splitlines() if line.endswith("...") and not line.startswith("Usage:")]
+        assert not cut, f"{' '.join(path)} --help: {cut}"
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, [*path, name])
+
+    walk(cli, [])
+    lend = CliRunner().invoke(cli, ["lend", "--help"], terminal_width=80).output
+    assert "Lend AMOUNT of the base asset, e.g. `lend deposit 1000`." in lend, "a sentence ends at its period"
