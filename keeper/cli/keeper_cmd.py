@@ -108,11 +108,16 @@ def keeper_group() -> None:
 @click.option(
     "--metrics-port", envvar="PRIMEVAULT_METRICS_PORT", help="Port for /metrics and /healthz (0 or 'off' to disable)."
 )
-@click.option("--data-dir", envvar="PRIMEVAULT_DATA_DIR", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--data-dir",
+    envvar="PRIMEVAULT_DATA_DIR",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where the nonce file, the price history and the seats' fill stores are kept (default: .primevault).",
+)
 @click.option(
     "--jobs",
     envvar="PRIMEVAULT_JOBS",
-    help=f"Comma-separated jobs to run (default all: {','.join(JOBS)}); the key needs the roles of each.",
+    help=f"Comma-separated jobs to run (default all: {', '.join(JOBS)}); the key needs the roles of each.",
 )
 @click.option(
     "--log-level",
