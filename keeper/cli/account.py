@@ -10,7 +10,7 @@ import click
 from eth_typing import ChecksumAddress
 
 from keeper.cli.context import CliContext, pass_context
-from keeper.cli.params import ADDRESS, JSON_OPTION
+from keeper.cli.params import ADDRESS, JSON_OPTION, SLIPPAGE_OPTION, SUB_OPTION
 from keeper.cli.trade import check_margin, checked_order
 from keeper.client.bundler import BundledOrder, BundlerClient
 from keeper.client.trading import WAD, TradingClient
@@ -26,9 +26,6 @@ from keeper.risk.capacity import (
 )
 from keeper.units import format_units, parse_amount, parse_size, plain_units
 
-_sub_option = click.option(
-    "--sub", "sub_id", type=click.IntRange(0, 255), default=0, show_default=True, help="Sub-account id 0..255."
-)
 _account_option = click.option(
     "--account",
     "on_behalf",
@@ -56,7 +53,7 @@ def _remember_symbol(symbol: str) -> None:
 
 @account.command()
 @click.argument("address", type=ADDRESS, required=False)
-@_sub_option
+@SUB_OPTION
 @JSON_OPTION
 @pass_context
 def show(ctx: CliContext, address: ChecksumAddress | None, sub_id: int, as_json: bool) -> None:
@@ -152,7 +149,7 @@ def render_account(view: dict[str, Any]) -> str:
 @account.command()
 @click.argument("amount")
 @click.argument("asset")
-@_sub_option
+@SUB_OPTION
 @click.option("--to", "to_account", type=ADDRESS, help="Deposit into this account instead of your own.")
 @pass_context
 def deposit(ctx: CliContext, amount: str, asset: str, sub_id: int, to_account: ChecksumAddress | None) -> None:
@@ -173,7 +170,7 @@ def deposit(ctx: CliContext, amount: str, asset: str, sub_id: int, to_account: C
 @account.command()
 @click.argument("amount")
 @click.argument("asset")
-@_sub_option
+@SUB_OPTION
 @_account_option
 @click.option("--to", "receiver", type=ADDRESS, help="Send to this address instead of your wallet.")
 @pass_context
@@ -201,7 +198,7 @@ def withdraw(
 
 @account.command()
 @click.argument("amount")
-@_sub_option
+@SUB_OPTION
 @_account_option
 @pass_context
 def borrow(ctx: CliContext, amount: str, sub_id: int, on_behalf: ChecksumAddress | None) -> None:
@@ -221,7 +218,7 @@ def borrow(ctx: CliContext, amount: str, sub_id: int, on_behalf: ChecksumAddress
 
 @account.command()
 @click.argument("amount")
-@_sub_option
+@SUB_OPTION
 @pass_context
 def repay(ctx: CliContext, amount: str, sub_id: int) -> None:
     """Repay AMOUNT of USDC debt, or `max` for all of it."""
@@ -240,7 +237,7 @@ def repay(ctx: CliContext, amount: str, sub_id: int) -> None:
 
 @account.command()
 @click.argument("mode", type=click.Choice(["on", "off"]))
-@_sub_option
+@SUB_OPTION
 @pass_context
 def portfolio(ctx: CliContext, mode: str, sub_id: int) -> None:
     """Margin a sub-account by the portfolio rule (`on`) or the standard one (`off`).
@@ -289,11 +286,11 @@ def transfer(ctx: CliContext, amount: str, asset: str, from_sub: int, to_sub: in
 @click.option("--size", "size_text", help="The order's size in base units, e.g. 0.5.")
 @click.option("--side", type=click.Choice(["buy", "sell"]), help="The order's side.")
 @click.option("--limit", "limit_text", help="The order's worst average price (default: mark +/- --slippage-bps).")
-@click.option("--slippage-bps", type=click.IntRange(1, 5000), default=100, show_default=True)
+@SLIPPAGE_OPTION
 @click.option(
     "--ttl", type=click.IntRange(1, 30 * 86_400), default=600, show_default=True, help="Order's seconds to live."
 )
-@_sub_option
+@SUB_OPTION
 @pass_context
 def bundle(
     ctx: CliContext,
@@ -394,7 +391,7 @@ def _deposit_free_gain(client: VaultClient, target: str, symbol: str, units: int
     show_default=True,
     help=f"Comma-separated: {', '.join(PERMISSIONS)}; or `none` to revoke.",
 )
-@_sub_option
+@SUB_OPTION
 @click.option(
     "--sign-only",
     is_flag=True,

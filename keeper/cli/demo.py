@@ -23,10 +23,22 @@ if TYPE_CHECKING:
     help="crash: the market-crash run with the keeper daemon and both seats; october-2025: the 10-11 October 2025 "
     "crash replayed on books in portfolio mode at their maximum leverage.",
 )
-@click.option("--depositors", type=click.IntRange(5, 2000), default=200, show_default=True)
+@click.option(
+    "--depositors",
+    type=click.IntRange(5, 2000),
+    default=200,
+    show_default=True,
+    help="Depositors on the local chain (about two in five also trade perps).",
+)
 @click.option("--crash", type=FiniteFloatRange(0.05, 0.8), default=0.35, show_default=True, help="ETH's fall.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same run.")
-@click.option("--report-dir", type=click.Path(path_type=Path, file_okay=False), default=Path(".primevault"))
+@click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path(".primevault"),
+    show_default=True,
+    help="Where the PNG report and the keeper's, exchange's and dYdX replica's logs are written.",
+)
 def demo(scenario: str, depositors: int, crash: float, seed: int, report_dir: Path) -> None:
     """The crash run: a local market crash, liquidated and reported.
 

@@ -124,6 +124,7 @@ def keeper_group() -> None:
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
     default="info",
     show_default=True,
+    help="The least severe log lines written (JSON, on stderr).",
 )
 @pass_context
 def run(

@@ -42,3 +42,13 @@ class FiniteFloatRange(click.FloatRange):
 JSON_OPTION = click.option(
     "--json", "as_json", is_flag=True, help="Print JSON (exact decimal strings) instead of a table."
 )
+SUB_OPTION = click.option(
+    "--sub", "sub_id", type=click.IntRange(0, 255), default=0, show_default=True, help="Sub-account id 0..255."
+)
+SLIPPAGE_OPTION = click.option(
+    "--slippage-bps",
+    type=click.IntRange(1, 5000),
+    default=100,
+    show_default=True,
+    help="With no --limit: the limit is the mark plus (buy) or minus (sell) this many bps.",
+)

@@ -26,7 +26,9 @@ from keeper.units import parse_size
 @click.command()
 @click.argument("market")
 @click.argument("size")
-@click.option("--side", type=click.Choice(["buy", "sell"]), default="buy", show_default=True)
+@click.option(
+    "--side", type=click.Choice(["buy", "sell"]), default="buy", show_default=True, help="Buy (long) or sell (short)."
+)
 @click.option(
     "--horizon-hours",
     type=FiniteFloatRange(0, 24 * 365),

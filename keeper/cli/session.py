@@ -12,7 +12,7 @@ import click
 from eth_typing import ChecksumAddress
 
 from keeper.cli.context import CliContext, pass_context
-from keeper.cli.params import ADDRESS, JSON_OPTION, FiniteFloatRange
+from keeper.cli.params import ADDRESS, JSON_OPTION, SUB_OPTION, FiniteFloatRange
 from keeper.client.sessions import OrderIntent, SessionKeysClient, SessionScope, SignedOrder
 from keeper.client.vault import OPERATOR_PERMIT_KIND, PERMISSIONS, OperatorPermit, sub_account
 from keeper.exceptions import InputError
@@ -37,11 +37,21 @@ def _client(ctx: CliContext, write: bool = True) -> SessionKeysClient:
 
 @session.command()
 @click.argument("key", type=ADDRESS)
-@click.option("--sub", "subs", type=click.IntRange(0, 255), multiple=True, default=(0,), show_default=True)
+@click.option(
+    "--sub",
+    "subs",
+    type=click.IntRange(0, 255),
+    multiple=True,
+    default=(0,),
+    show_default=True,
+    help="A sub-account id the key may trade; repeatable.",
+)
 @click.option("--market", "markets", multiple=True, required=True, help="A ticker the key may trade; repeatable.")
 @click.option("--max-order", "max_order", required=True, help="Largest notional of one order, USD.")
 @click.option("--max-total", "max_total", required=True, help="Notional of all its orders together, USD.")
-@click.option("--hours", type=FiniteFloatRange(0.01, 24 * 365), default=24, show_default=True)
+@click.option(
+    "--hours", type=FiniteFloatRange(0.01, 24 * 365), default=24, show_default=True, help="How long the key lives."
+)
 @pass_context
 def grant(
     ctx: CliContext, key: ChecksumAddress, subs: tuple[int, ...], markets: tuple[str, ...], max_order: str,
@@ -161,11 +171,11 @@ def list_sessions(ctx: CliContext, as_json: bool) -> None:
 @session.command("trade")
 @click.argument("market")
 @click.argument("size")
-@click.option("--side", type=click.Choice(["buy", "sell"]), required=True)
+@click.option("--side", type=click.Choice(["buy", "sell"]), required=True, help="Buy (long) or sell (short).")
 @click.option("--limit", "limit_text", required=True, help="Worst average price accepted, USD.")
-@click.option("--sub", "sub_id", type=click.IntRange(0, 255), default=0, show_default=True)
+@SUB_OPTION
 @click.option("--ttl", type=click.IntRange(1, 30 * 86_400), default=600, show_default=True, help="Seconds to live.")
-@click.option("--reduce-only", is_flag=True)
+@click.option("--reduce-only", is_flag=True, help="Only shrink the position, never open or grow one.")
 @click.option("--sign-only", is_flag=True, help="Print the signed order as JSON for `primevault relay` instead.")
 @click.option("--nonce", type=click.IntRange(0), help="The signed order's nonce (default: the time in ms).")
 @click.option(

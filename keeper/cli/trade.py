@@ -11,7 +11,7 @@ import click
 from eth_typing import ChecksumAddress
 
 from keeper.cli.context import CliContext, pass_context
-from keeper.cli.params import ADDRESS, JSON_OPTION, FiniteFloatRange
+from keeper.cli.params import ADDRESS, JSON_OPTION, SLIPPAGE_OPTION, SUB_OPTION, FiniteFloatRange
 from keeper.client.clients import Clients
 from keeper.client.feeds import FeedClient
 from keeper.client.trading import TradingClient
@@ -38,12 +38,12 @@ def trade() -> None:
 @trade.command()
 @click.argument("market")
 @click.argument("size")
-@click.option("--side", type=click.Choice(["buy", "sell"]), required=True)
+@click.option("--side", type=click.Choice(["buy", "sell"]), required=True, help="Buy (long) or sell (short).")
 @click.option("--limit", "limit_text", help="Worst average price accepted (default: mark +/- --slippage-bps).")
-@click.option("--slippage-bps", type=click.IntRange(1, 5000), default=100, show_default=True)
+@SLIPPAGE_OPTION
 @click.option("--ttl", type=click.IntRange(1, 30 * 86_400), default=600, show_default=True, help="Seconds to live.")
-@click.option("--reduce-only", is_flag=True)
-@click.option("--sub", "sub_id", type=click.IntRange(0, 255), default=0, show_default=True)
+@click.option("--reduce-only", is_flag=True, help="Only shrink the position, never open or grow one.")
+@SUB_OPTION
 @click.option("--account", "on_behalf", type=ADDRESS, help="Trade for this account as its operator.")
 @pass_context
 def submit(
@@ -135,7 +135,7 @@ def check_margin(
 
 
 @trade.command("list")
-@click.option("--sub", "sub_id", type=click.IntRange(0, 255), default=0, show_default=True)
+@SUB_OPTION
 @click.option("--all", "show_all", is_flag=True, help="Every account's orders, not only yours.")
 @click.option("--open", "open_only", is_flag=True, help="Only open orders.")
 @JSON_OPTION
@@ -194,7 +194,7 @@ def cancel(ctx: CliContext, order_id: int) -> None:
 
 
 @trade.command()
-@click.option("--sub", "sub_id", type=click.IntRange(0, 255), default=0, show_default=True)
+@SUB_OPTION
 @click.argument("address", type=ADDRESS, required=False)
 @JSON_OPTION
 @pass_context
@@ -220,7 +220,13 @@ def positions(ctx: CliContext, sub_id: int, address: ChecksumAddress | None, as_
 
 @trade.command()
 @click.argument("order_ids", type=int, nargs=-1, required=True)
-@click.option("--horizon-hours", type=FiniteFloatRange(0, 8760), default=8.0, show_default=True)
+@click.option(
+    "--horizon-hours",
+    type=FiniteFloatRange(0, 8760),
+    default=8.0,
+    show_default=True,
+    help="Holding period over which funding is counted in the routing cost.",
+)
 @pass_context
 def execute(ctx: CliContext, order_ids: tuple[int, ...], horizon_hours: float) -> None:
     """Route and execute open orders (executor key).

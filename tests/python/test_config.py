@@ -200,3 +200,18 @@ def test_no_help_text_is_cut_short() -> None:
     walk(cli, [])
     lend = CliRunner().invoke(cli, ["lend", "--help"], terminal_width=80).output
     assert "Lend AMOUNT of the base asset, e.g. `lend deposit 1000`." in lend, "a sentence ends at its period"
+
+
+def test_every_option_says_what_it_does() -> None:
+    def walk(command: click.Command, path: str) -> list[str]:
+        bare = [
+            f"{path} {max(p.opts, key=len)}"
+            for p in command.params
+            if isinstance(p, click.Option) and p.allow_from_autoenv and not p.help
+        ]
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                bare += walk(sub, f"{path} {name}")
+        return bare
+
+    assert walk(cli, "primevault") == []
