@@ -789,6 +789,8 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
 
     function _configure(address asset, AssetParams calldata p) internal {
         if (p.feed == address(0)) revert ZeroAddress();
+        _requireCode(asset);
+        _requireCode(p.feed);
         if (p.maxStaleness == 0) revert InvalidStaleness();
         _requireValidRisk(p.initialHaircutBps, p.maintenanceHaircutBps, p.liquidationPenaltyBps);
         uint8 decimals = IERC20Metadata(asset).decimals();
@@ -809,6 +811,11 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
         c.scaleExponent = decimals + feedDecimals - baseDecimals;
         _assetStates[asset].supplyCap = p.supplyCap;
         emit AssetConfigured(asset, p);
+    }
+
+    /// @dev A token or feed without code would answer `decimals()` with an empty revert.
+    function _requireCode(address target) private view {
+        if (target.code.length == 0) revert NotAContract(target);
     }
 
     /// @dev maintenance <= initial < 100%, and the penalty fits inside the maintenance haircut so absorbing

@@ -77,6 +77,7 @@ contract TradingModule is ITradingModule, TradingBase {
         uint256 id = _marketCount;
         if (id == MAX_MARKETS) revert TooManyMarkets(MAX_MARKETS);
         if (feed == address(0)) revert ZeroAddress();
+        if (feed.code.length == 0) revert NotAContract(feed);
         if (maxStaleness == 0) revert InvalidStaleness();
         if (maintenanceMarginBps == 0 || maintenanceMarginBps > initialMarginBps || initialMarginBps > BPS) {
             revert InvalidMarginFractions(initialMarginBps, maintenanceMarginBps);
@@ -97,6 +98,7 @@ contract TradingModule is ITradingModule, TradingBase {
     function addVenue(IVenueAdapter adapter) external onlyRole(DEFAULT_ADMIN_ROLE) {
         uint256 id = _venueCount;
         if (id == MAX_VENUES) revert TooManyVenues(MAX_VENUES);
+        if (address(adapter).code.length == 0) revert NotAContract(address(adapter));
         if (adapter.tradingModule() != address(this)) revert AdapterNotForThisModule(address(adapter));
         _venues[id] = adapter;
         _venueCount = uint8(id + 1);

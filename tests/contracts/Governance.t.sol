@@ -101,6 +101,21 @@ contract GovernanceTest is VaultFixture {
         vault.updateHaircuts(address(weth), 2000, 1500);
     }
 
+    /// @dev A token or feed address with no code (a typo, a contract on another chain) would make `decimals()`
+    ///      revert without a reason: the listing names it instead.
+    function test_listingATokenOrFeedWithoutCodeIsRefusedByName() public {
+        address nothing = makeAddr("nothing");
+        vm.startPrank(admin);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.NotAContract.selector, nothing));
+        vault.listAsset(nothing, AssetParams(address(ethFeed), STALENESS, 2000, 1500, 500, 1e24));
+        MockERC20 sol = new MockERC20("Wrapped SOL", "WSOL", 9);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.NotAContract.selector, nothing));
+        vault.listAsset(address(sol), AssetParams(nothing, STALENESS, 2000, 1500, 500, 1e24));
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.NotAContract.selector, nothing));
+        vault.configureAsset(address(weth), AssetParams(nothing, STALENESS, 2000, 1500, 500, 1e24));
+        vm.stopPrank();
+    }
+
     function test_invalidRiskParametersAreRefused() public {
         vm.expectRevert(
             abi.encodeWithSelector(IPrimeVaultErrors.InvalidRiskParameters.selector, 1000, 1500, 500)

@@ -10,6 +10,8 @@ import {IPrimeVaultEvents} from "../../contracts/interfaces/IPrimeVaultEvents.so
 import {ITradingModule} from "../../contracts/interfaces/ITradingModule.sol";
 import {IVenueErrors} from "../../contracts/devnet/venues/IVenueErrors.sol";
 import {MockPriceFeed} from "../../contracts/devnet/mocks/MockPriceFeed.sol";
+import {DydxAdapter} from "../../contracts/adapters/DydxAdapter.sol";
+import {IVenueAdapter} from "../../contracts/interfaces/IVenueAdapter.sol";
 
 contract TradingTest is TradingFixture {
     function setUp() public override {
@@ -260,6 +262,24 @@ contract TradingTest is TradingFixture {
         trading.addMarket("SOL-USD", address(ethFeed), 0, 1000, 500);
         vm.expectRevert(IPrimeVaultErrors.ZeroAddress.selector);
         trading.addMarket("SOL-USD", address(0), STALENESS, 1000, 500);
+        address nothing = makeAddr("nothing");
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.NotAContract.selector, nothing));
+        trading.addMarket("SOL-USD", nothing, STALENESS, 1000, 500);
+        vm.stopPrank();
+    }
+
+    /// @dev An adapter address with no code, or an adapter built for another trading module, is refused by name.
+    function test_venueListingRefusesAnAdapterItCannotUse() public {
+        address nothing = makeAddr("nothing");
+        uint32[] memory pairs = new uint32[](1);
+        DydxAdapter elsewhere = new DydxAdapter(makeAddr("another module"), dydx, usdc, pairs);
+        vm.startPrank(admin);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.NotAContract.selector, nothing));
+        trading.addVenue(IVenueAdapter(nothing));
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.AdapterNotForThisModule.selector, address(elsewhere))
+        );
+        trading.addVenue(elsewhere);
         vm.stopPrank();
     }
 
