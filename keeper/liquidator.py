@@ -14,7 +14,7 @@ from keeper.client.clients import Clients
 from keeper.client.lens import DEFAULT_PAGE_SIZE, AccountSnapshot, RiskState, follow_page_size, snapshots
 from keeper.portfolio_rule import PortfolioRule
 from keeper.risk.account_book import AccountBook
-from keeper.risk.health import WAD, HealthArrays, PerpArrays, RiskParameters
+from keeper.risk.health import HealthArrays, RiskParameters
 from keeper.risk.liquidation_gas import LiquidationGasModel
 from keeper.risk.portfolio import Layout, PortfolioParams, portfolio_health
 from keeper.risk.screening import screen
@@ -65,20 +65,6 @@ def parameters(state: RiskState) -> RiskParameters:
     )
 
 
-def arrays(accounts: Sequence[AccountSnapshot], params: RiskParameters) -> tuple[np.ndarray, np.ndarray, PerpArrays]:
-    """Base balances (n,), collateral (n, assets) and positions (n, slots) as float64 arrays."""
-    n = len(accounts)
-    base = np.fromiter((a.base_balance for a in accounts), dtype=np.float64, count=n)
-    collateral = np.array([a.collateral for a in accounts], dtype=np.float64).reshape(n, len(params.prices))
-    sizes, entries, funding = (np.zeros((n, params.slots)) for _ in range(3))
-    for i, account in enumerate(accounts):
-        for p in account.positions:
-            sizes[i, p.slot] = p.size / WAD
-            entries[i, p.slot] = p.entry_price / WAD
-            funding[i, p.slot] = p.funding_index / WAD
-    return base, collateral, PerpArrays.build(sizes, entries, funding)
-
-
 def scan(
     clients: Clients,
     shard: tuple[int, int] = (0, 1),
@@ -91,23 +77,39 @@ def scan(
     pages at the block that call read. Shard i of n takes the accounts whose list index is i mod n. Accounts in
     portfolio mode are judged by the portfolio rule (`portfolio`, or one built here when the deployment has the
     rule), read only if the book holds such an account."""
+    state, book = read_book(clients, page_size, block)
+    if portfolio is None and clients.deployment.portfolio is not None:
+        portfolio = PortfolioRule(clients)
+    return assess(clients, state, book.shard(*shard), portfolio)
+
+
+def read_book(
+    clients: Clients, page_size: int = DEFAULT_PAGE_SIZE, block: BlockIdentifier = "latest"
+) -> tuple[RiskState, AccountBook]:
+    """The risk state and every account at one block: the state and the first half page in one call at `block`, the
+    other pages at the block that call read; each account's base balance marked with the interest indexes read."""
     state, first, total = clients.lens.follow([], 0, follow_page_size(page_size), block)
     book = first
     if len(first) < total:
         book = clients.lens.book(
             state.block, page_size, assets=len(state.prices), start=len(first), first=first, total=total
         )
-    if portfolio is None and clients.deployment.portfolio is not None:
-        portfolio = PortfolioRule(clients)
-    return assess(clients, state, book.read_at(state.supply_index, state.borrow_index).shard(*shard), portfolio)
+    return state, book.read_at(state.supply_index, state.borrow_index)
 
 
-def assess(clients: Clients, state: RiskState, book: AccountBook, portfolio: PortfolioRule | None = None) -> Scan:
+def assess(
+    clients: Clients,
+    state: RiskState,
+    book: AccountBook,
+    portfolio: PortfolioRule | None = None,
+    params: RiskParameters | None = None,
+) -> Scan:
     """The scan of `book` at `state` (the accounts read at the same block): due accounts, most underwater first, and
     those left out because they hold an asset or trade a market without a usable price. The accounts in portfolio
     mode are judged by `portfolio`'s rule instead (read at `state`'s block if it has not been), exactly (they are
-    few), and follow the others; without a rule (a deployment file that names none) by the standard one."""
-    params = parameters(state)
+    few), and follow the others; without a rule (a deployment file that names none) by the standard one. `params`
+    replaces the prices and risk parameters of `state` (a stress test's shocked prices)."""
+    params = parameters(state) if params is None else params
     bad, bad_markets = state.unusable_assets, state.unusable_markets
     found = screen(book, params, bad, bad_markets, (state.supply_index, state.borrow_index))
     due = found.due

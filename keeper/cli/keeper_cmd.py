@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import click
+import numpy as np
 from click.core import ParameterSource
 from eth_typing import ChecksumAddress
 
@@ -26,7 +27,8 @@ from keeper.exceptions import InputError
 from keeper.jobs.context import PRICE_FILE, JobContext
 from keeper.jobs.haircuts import HaircutJob
 from keeper.jobs.roles import check_roles
-from keeper.liquidator import arrays, risk_parameters
+from keeper.liquidator import assess, read_book
+from keeper.portfolio_rule import PortfolioRule
 from keeper.risk.haircuts import HaircutPolicy, HaircutProposal
 from keeper.risk.portfolio import explain_lines
 from keeper.risk.stress import StressResult, parse_shocks, shocked, stress
@@ -357,16 +359,23 @@ def stress_command(ctx: CliContext, config_path: Path | None, shock: str, as_jso
     clients = wire(config, sign=False).clients
     deployment = clients.deployment
     started = time.monotonic()
-    params = risk_parameters(clients)
-    accounts = list(clients.lens.iter_accounts())
-    base, collateral, perp = arrays(accounts, params)
+    # The keeper's own scan, at one block, before and after the shock: the contract's integers near the line and
+    # portfolio-mode accounts judged by their rule.
+    block = clients.w3.eth.block_number
+    state, book = read_book(clients, block=block)
+    rule = PortfolioRule(clients) if deployment.portfolio is not None else None
+    now = assess(clients, state, book, rule)
     assets = [t.symbol.removeprefix("W") for t in deployment.collateral]
     markets = [m.ticker.split("-")[0] for m in deployment.markets]
-    penalties = [c.liquidation_penalty_bps for c in clients.vault.asset_configs()]
+    moved = shocked(now.params, assets, markets, shocks)
+    after = assess(clients, state, book, rule, params=moved)
+    penalties = [c.liquidation_penalty_bps for c in clients.vault.asset_configs(block)]
     reserves = clients.vault.market().reserves
-    result = stress(
-        base, collateral, perp, params, shocked(params, assets, markets, shocks), penalties, float(reserves)
-    )
+    addresses = book.address_list()
+    due = (np.isin(addresses, now.liquidatable), np.isin(addresses, after.liquidatable))
+    base = book.present_base_floats(state.supply_index, state.borrow_index)
+    perp = book.perp(now.params.slots)
+    result = stress(base, book.collateral_floats, perp, now.params, moved, penalties, float(reserves), due)
     view = _stress_view(result, reserves, deployment.base.symbol, deployment.base.decimals)
     if as_json:
         click.echo(json.dumps({**view, "shocks": {k: format(v, "f") for k, v in shocks.items()}}, indent=2))

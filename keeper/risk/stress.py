@@ -10,9 +10,10 @@ from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
+import numpy.typing as npt
 
 from keeper.exceptions import InputError
-from keeper.risk.health import PerpArrays, RiskParameters, compute_health
+from keeper.risk.health import PerpArrays, RiskParameters, SparsePerp, compute_health
 
 _SHOCK = re.compile(r"^\s*([A-Za-z0-9]+)\s*=\s*([+-]?\d+(?:\.\d+)?)\s*%\s*$")
 
@@ -72,14 +73,19 @@ def _moved(price: int, shock: Decimal | None) -> int:
 def stress(
     base: np.ndarray,
     collateral: np.ndarray,
-    perp: PerpArrays,
+    perp: PerpArrays | SparsePerp,
     params: RiskParameters,
     shocked_params: RiskParameters,
     penalties_bps: Sequence[int],
     reserves: float,
+    due: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] | None = None,
 ) -> StressResult:
+    """How many accounts are due before and after the shock, and what those due after leave unpaid. `due` gives the
+    due accounts before and after as the keeper's scan finds them (the vectorized pass, the contract's integers near
+    the line, portfolio-mode accounts by their rule); without it, the vectorized pass's own."""
     before = compute_health(base, collateral, params, perp)
     after = compute_health(base, collateral, shocked_params, perp)
+    due_before, due_after = (before.liquidatable, after.liquidatable) if due is None else due
     # What a liquidated account leaves unpaid: collateral credited at value less penalty, plus its base
     # balance and perp PnL, when that sum is negative.
     unit_prices = np.asarray(shocked_params.prices, dtype=np.float64) / np.power(
@@ -87,5 +93,5 @@ def stress(
     )
     credit = collateral @ (unit_prices * (1 - np.asarray(penalties_bps, dtype=np.float64) / 10_000))
     residual = credit + base + after.unrealized_pnl
-    shortfall = float(np.clip(-residual[after.liquidatable], 0, None).sum())
-    return StressResult(len(base), int(before.liquidatable.sum()), int(after.liquidatable.sum()), shortfall, reserves)
+    shortfall = float(np.clip(-residual[due_after], 0, None).sum())
+    return StressResult(len(base), int(due_before.sum()), int(due_after.sum()), shortfall, reserves)

@@ -102,6 +102,20 @@ def test_the_keeper_liquidates_an_account_only_the_portfolio_rule_makes_due(book
     assert not vault.health(me).liquidatable
 
 
+def test_risk_stress_judges_portfolio_accounts_by_their_rule(books: Chain) -> None:
+    """`risk stress` runs a shock through the keeper's engine: account 5 (the naked ETH long above) after ETH -14.73%
+    is due under the portfolio rule it chose, though the standard rule would leave it alone; the hedged books are
+    not due under either."""
+    me = books.account(5).address
+    books.client(5).withdraw(me, "USDC", 48_500 * 10**6, me)
+    shown = run(books, "--rpc-url", books.url, "risk", "stress", "--shock", "ETH=-14.73%", "--json", dev=None)
+    assert shown.exit_code == 0, shown.output
+    document = json.loads(shown.output)
+    assert (document["liquidatable_now"], document["liquidatable_after_shock"]) == (0, 1)
+    books.set_price("WETH", 2558)  # the shock, for real: the vault agrees
+    assert [a for a in scan(Clients.build(books.w3, books.deployment)).liquidatable] == [me]
+
+
 def test_the_cli_switches_the_rule_and_explains_a_refusal(chain: Chain) -> None:
     """10 WETH alone: the portfolio rule asks 12.5% initial (the 10.5% tail and the 2% net charge) where the
     standard rule asks 20%, so 25,000 borrowed fits only the first, and leaving it is refused in one line."""

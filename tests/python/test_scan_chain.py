@@ -15,10 +15,11 @@ from keeper.client.lens import snapshots
 from keeper.client.page_decoder import accounts_calldata
 from keeper.client.vault import sub_account
 from keeper.devnet.deploy import seed_local_liquidity
-from keeper.liquidator import arrays, risk_parameters, scan
+from keeper.liquidator import risk_parameters, scan
 from keeper.risk.health import MAX_VENUES, compute_health
 from tests.python.conftest import Chain
 from tests.python.test_keeper_jobs import deadline, keeper_for, trading
+from tests.python.test_scan_decoder import arrays
 
 
 def _book_of_lenders_and_traders(chain: Chain, tmp_path: Path) -> list[str]:

@@ -5,6 +5,7 @@ refused; the sparse health pass agrees with the dense one; exact sums of positio
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -14,9 +15,8 @@ from web3 import Web3
 from keeper.client.lens import AccountSnapshot, _snapshot, snapshots
 from keeper.client.page_decoder import accounts_calldata, decode_accounts_page
 from keeper.exceptions import LensDecodeError
-from keeper.liquidator import arrays
 from keeper.risk.account_book import AccountBookBuilder, checksum_addresses
-from keeper.risk.health import RiskParameters, compute_health
+from keeper.risk.health import WAD, PerpArrays, RiskParameters, compute_health
 from keeper.risk.margin import gross_legs
 from keeper.risk.screening import screen
 from keeper.risk.wide_ints import WideInts
@@ -32,6 +32,21 @@ PARAMS = RiskParameters(
     perp_maintenance_bps=[500] * 4,
     funding_indexes=[k * 10**15 for k in range(16)],
 )
+
+
+def arrays(accounts: Sequence[AccountSnapshot], params: RiskParameters) -> tuple[np.ndarray, np.ndarray, PerpArrays]:
+    """Base balances (n,), collateral (n, assets) and positions (n, slots) as float64 arrays, one account object at a
+    time: the reference the column decoder is checked against."""
+    n = len(accounts)
+    base = np.fromiter((a.base_balance for a in accounts), dtype=np.float64, count=n)
+    collateral = np.array([a.collateral for a in accounts], dtype=np.float64).reshape(n, len(params.prices))
+    sizes, entries, funding = (np.zeros((n, params.slots)) for _ in range(3))
+    for i, account in enumerate(accounts):
+        for p in account.positions:
+            sizes[i, p.slot] = p.size / WAD
+            entries[i, p.slot] = p.entry_price / WAD
+            funding[i, p.slot] = p.funding_index / WAD
+    return base, collateral, PerpArrays.build(sizes, entries, funding)
 
 
 def _value(rng: random.Random, bits: int, signed: bool) -> int:
