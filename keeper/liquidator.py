@@ -4,7 +4,7 @@ exact confirmation near the threshold, and liquidation batches sized to a gas bu
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,9 @@ class Scan:
     open_slots: Mapping[str, int]  # of each account in `liquidatable`, its open perp (market, venue) slots
     unusable_assets: tuple[str, ...] = ()  # collateral and perp markets whose price is unusable at `block`
     unpriced: frozenset[str] = frozenset()  # accounts left out because they hold or trade one of those
+    # Row -> (equity, maintenance requirement), base units, of each account judged by the portfolio rule, whose
+    # requirement is not the one in `health` (the standard rule's, for every row).
+    portfolio_health: Mapping[int, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def accounts(self) -> list[AccountSnapshot]:
@@ -113,8 +116,9 @@ def assess(
     bad, bad_markets = state.unusable_assets, state.unusable_markets
     found = screen(book, params, bad, bad_markets, (state.supply_index, state.borrow_index))
     due = found.due
+    judged: dict[int, tuple[int, int]] = {}
     if portfolio is not None and book.portfolio.any():
-        due = _portfolio_due(
+        due, judged = _portfolio_due(
             book, params, portfolio.at(state.block), due, found.unpriced, (state.supply_index, state.borrow_index)
         )
     candidates: list[str] = [*book.address_list(due)]
@@ -133,6 +137,7 @@ def assess(
         dict(zip(candidates, counts, strict=True)),
         symbols,
         unpriced,
+        judged,
     )
 
 
@@ -143,21 +148,25 @@ def _portfolio_due(
     due: npt.NDArray[np.intp],
     unpriced: npt.NDArray[np.intp],
     indexes: tuple[int, int],
-) -> npt.NDArray[np.intp]:
+) -> tuple[npt.NDArray[np.intp], dict[int, tuple[int, int]]]:
     """`due` without the accounts in portfolio mode, then those of them below the portfolio rule's maintenance
-    requirement, most underwater first, each computed with the contract's integers (`portfolio_health`)."""
+    requirement, most underwater first, each computed with the contract's integers (`portfolio_health`); and each
+    portfolio account's (equity, maintenance requirement) by row."""
     portfolio_params, layout = rule
     rows = np.setdiff1d(np.flatnonzero(book.portfolio), unpriced)
     shortfalls = []
+    judged = {}
     for row in rows.tolist():
         _, balances, positions = book.exact_row(row)
         health = portfolio_health(
             book.present_base(row, *indexes), balances, params, positions, layout, portfolio_params
         )
+        judged[row] = (health.equity, health.maintenance_requirement)
         if health.liquidatable:
             shortfalls.append((health.equity - health.maintenance_requirement, row))
     kept = due[~np.isin(due, rows)]
-    return np.concatenate([kept, np.asarray([row for _, row in sorted(shortfalls)], dtype=np.intp)]).astype(np.intp)
+    due = np.concatenate([kept, np.asarray([row for _, row in sorted(shortfalls)], dtype=np.intp)]).astype(np.intp)
+    return due, judged
 
 
 def batches(accounts: Sequence[str], gas_budget: int, gas: Sequence[int] | int | None = None) -> list[list[str]]:

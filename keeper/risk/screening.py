@@ -3,7 +3,7 @@ be priced left out, and exact integer confirmation of the few near the threshold
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,11 +52,19 @@ def screen(
     return Screen(health, rows[order].astype(np.intp), np.flatnonzero(unpriced).astype(np.intp))
 
 
-def closest_to_liquidation(book: AccountBook, health: HealthArrays, limit: int) -> list[tuple[int, float]]:
+def closest_to_liquidation(
+    book: AccountBook, health: HealthArrays, limit: int, judged: Mapping[int, tuple[int, int]] | None = None
+) -> list[tuple[int, float]]:
     """The `limit` accounts that borrow or hold positions with the lowest equity over maintenance requirement (1 is
-    the liquidation line), as (row, ratio), lowest first: what a risk desk watches."""
+    the liquidation line), as (row, ratio), lowest first: what a risk desk watches. `judged` gives, by row, the
+    (equity, maintenance requirement) of the accounts another rule judges (portfolio mode) in place of `health`'s."""
+    equity, maintenance = health.equity, health.maintenance_requirement
+    if judged:
+        equity, maintenance = equity.copy(), maintenance.copy()
+        for row, (row_equity, row_maintenance) in judged.items():
+            equity[row], maintenance[row] = row_equity, row_maintenance
     exposed = (book.base_floats < 0) | (book.slot_counts() > 0)
-    rows = np.flatnonzero(exposed & (health.maintenance_requirement > 0))
-    ratios = health.equity[rows] / health.maintenance_requirement[rows]
+    rows = np.flatnonzero(exposed & (maintenance > 0))
+    ratios = equity[rows] / maintenance[rows]
     order = np.argsort(ratios, kind="stable")[:limit]
     return [(int(rows[i]), float(ratios[i])) for i in order]

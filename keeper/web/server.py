@@ -208,16 +208,17 @@ async def _riskiest(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     limit = int(_number(request.query.get("limit", "10"), "limit", MAX_RISKIEST, int))
     found = await asyncio.to_thread(settings.scan)
-    closest = closest_to_liquidation(found.book, found.health, limit)
+    closest = closest_to_liquidation(found.book, found.health, limit, found.portfolio_health)
+
+    def amounts(row: int) -> tuple[int, int]:
+        standard = (int(found.health.equity[row]), int(found.health.maintenance_requirement[row]))
+        return found.portfolio_health.get(row, standard)
+
     exposed = int(((found.book.base_floats < 0) | (found.book.slot_counts() > 0)).sum())
     accounts = [
-        {
-            "account": found.book.address(row),
-            "equity": str(int(found.health.equity[row])),
-            "maintenance": str(int(found.health.maintenance_requirement[row])),
-            "ratio": ratio,
-        }
+        {"account": found.book.address(row), "equity": str(equity), "maintenance": str(maintenance), "ratio": ratio}
         for row, ratio in closest
+        for equity, maintenance in [amounts(row)]
     ]
     return web.json_response({"block": found.block, "exposed": exposed, "accounts": accounts})
 

@@ -67,9 +67,13 @@ def test_the_riskiest_accounts_come_from_the_keepers_scan_lowest_first(chain: Ch
     seed_local_liquidity(vault.sender, chain.deployment)
     me = chain.account(0).address
     safe, risky = sub_account(me, 1), sub_account(me, 2)  # sub-account 0 supplies the pool
-    chain.mint(0, "WETH", 2)
-    for account, debt in ((safe, 1_000), (risky, 2_300)):
+    portfolio = sub_account(me, 3)  # as `risky`, margined by the portfolio rule: 6.25% maintenance, not 15%
+    chain.mint(0, "WETH", 3)
+    vault.deposit(portfolio, "WETH", 10**18)
+    vault.set_portfolio_mode(portfolio, True)
+    for account in (safe, risky):
         vault.deposit(account, "WETH", 10**18)
+    for account, debt in ((safe, 1_000), (risky, 2_300), (portfolio, 2_300)):
         vault.withdraw(account, "USDC", debt * 10**6)
     with serving_in_thread(WebSettings(chain.deployment_file, chain.url, DEFAULT_DIST)) as url:
         status, answer = fetch(f"{url}/api/riskiest?limit=5")
@@ -77,13 +81,15 @@ def test_the_riskiest_accounts_come_from_the_keepers_scan_lowest_first(chain: Ch
     assert status == 200 and answer["exposed"] >= 2
     ranked = [row["account"] for row in answer["accounts"]]
     assert ranked.index(risky) < ranked.index(safe)
-    row = answer["accounts"][ranked.index(risky)]
-    health = vault.health(risky)
-    assert (
-        abs(int(row["equity"]) - health.equity) <= 1
-        and abs(int(row["maintenance"]) - health.maintenance_requirement) <= 1
-    )
-    assert row["ratio"] == pytest.approx(health.equity / health.maintenance_requirement)
+    assert ranked.index(risky) < ranked.index(portfolio), "its own rule asks less of it"
+    for account in (risky, portfolio):
+        row = answer["accounts"][ranked.index(account)]
+        health = vault.health(account)
+        assert (
+            abs(int(row["equity"]) - health.equity) <= 1
+            and abs(int(row["maintenance"]) - health.maintenance_requirement) <= 1
+        ), (account, row, health)
+        assert row["ratio"] == pytest.approx(health.equity / health.maintenance_requirement)
 
 
 def test_the_scenario_grid_is_the_portfolio_rule_on_chain(chain: Chain) -> None:
