@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from types import TracebackType
 
@@ -63,6 +66,7 @@ class Anvil:
             *extra_args,
         ]
         self._process: subprocess.Popen[bytes] | None = None
+        self._home: str | None = None
 
     def start(self, timeout: float = 20.0) -> Anvil:
         # Checked first: anvil exits when the port is taken, but a node already listening there would answer the
@@ -71,14 +75,20 @@ class Anvil:
             raise AnvilError(
                 f"port {self.port} is in use (another node?): choose another port or stop what listens there"
             )
-        self._process = subprocess.Popen(self._args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Anvil writes the states of older blocks under $HOME/.foundry/anvil/tmp and leaves them there when it is
+        # stopped (about a gigabyte a long test run): each node gets a home of its own, removed when it stops.
+        self._home = tempfile.mkdtemp(prefix="primevault-anvil-")
+        env = {**os.environ, "HOME": self._home}
+        self._process = subprocess.Popen(self._args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 2}))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 stderr = self._process.stderr.read().decode() if self._process.stderr else ""
                 first_line = next((line for line in stderr.splitlines() if line.strip()), "no message")
-                raise AnvilError(f"anvil exited with code {self._process.returncode}: {first_line.strip()}")
+                code = self._process.returncode
+                self.stop()
+                raise AnvilError(f"anvil exited with code {code}: {first_line.strip()}")
             try:
                 if w3.is_connected():
                     return self
@@ -87,6 +97,11 @@ class Anvil:
             time.sleep(0.05)
         self.stop()
         raise AnvilError(f"anvil did not answer on {self.url} within {timeout:.0f}s")
+
+    @property
+    def home(self) -> str | None:
+        """The home directory this node keeps its files in while it runs (removed when it stops)."""
+        return self._home
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -97,6 +112,9 @@ class Anvil:
                 self._process.kill()
                 self._process.wait()
         self._process = None
+        if self._home is not None:
+            shutil.rmtree(self._home, ignore_errors=True)
+            self._home = None
 
     def __enter__(self) -> Anvil:
         return self.start()

@@ -236,6 +236,18 @@ def poll(check: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
+def test_anvil_leaves_no_state_files_behind() -> None:
+    """Anvil keeps the states of older blocks in files under $HOME/.foundry and leaves them there when it stops (about a
+    gigabyte a long test run, every run, and every `primevault demo`): each node gets a home of its own, removed with
+    it."""
+    with Anvil() as node:
+        Web3(Web3.HTTPProvider(node.url)).provider.make_request(RPCEndpoint("anvil_mine"), [hex(1_000)])
+        assert node.home is not None
+        home = Path(node.home)
+        assert any(home.rglob("*")), "anvil wrote its states there"
+    assert not home.exists()
+
+
 def test_the_nonce_file_stays_whole_and_keeps_the_highest_nonce_under_concurrent_sends(tmp_path: Path) -> None:
     """The keeper's jobs send from threads of their own, and a replacement of a lower nonce is recorded while later
     ones are in flight: the file must always parse and never go back to a lower nonce."""
