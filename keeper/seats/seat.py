@@ -43,9 +43,9 @@ WAD = Decimal(10) ** 18
 PPM = Decimal(10) ** 6
 
 MAX_FILLS_PER_REPORT = 50
-# How many recent children the seat remembers the market and side of, for the fills it is still reporting.
-KEEP_CHILD_SIDES = 10_000
 """Fills booked in one `reportFills` transaction: about 4.3 million gas at 87,000 a fill, well within a block."""
+KEEP_CHILD_SIDES = 10_000
+"""How many recent children the seat remembers the market and side of, for the fills it is still reporting."""
 
 
 class SeatOrderRefusedError(PrimeVaultError):
