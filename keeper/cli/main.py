@@ -162,11 +162,11 @@ def _register() -> None:
 _register()
 
 
-def _show_envvars(command: click.Command, prefix: str = "PRIMEVAULT") -> None:
+def _envvars_and_summaries(command: click.Command, prefix: str = "PRIMEVAULT") -> None:
     """Every option reads an environment variable named after the command's path and the option's own long name
     (`--sub` of `account show`: PRIMEVAULT_ACCOUNT_SHOW_SUB), shown in its help, except the actions that end the
     command (--version, --help): a PRIMEVAULT_VERSION left in the environment must not turn every command into a
-    version print."""
+    version print. Every subcommand is listed with its first sentence whole."""
     for param in command.params:
         if not isinstance(param, click.Option):
             continue
@@ -179,7 +179,7 @@ def _show_envvars(command: click.Command, prefix: str = "PRIMEVAULT") -> None:
         param.show_envvar = True
     if isinstance(command, click.Group):
         for name, sub in command.commands.items():
-            _show_envvars(sub, f"{prefix}_{name.replace('-', '_').upper()}")
+            _envvars_and_summaries(sub, f"{prefix}_{name.replace('-', '_').upper()}")
             sub.short_help = sub.short_help or _first_sentence(sub.help or "")
 
 
@@ -190,7 +190,7 @@ def _first_sentence(text: str) -> str:
     return re.split(r"(?<!e\.g\.)(?<!i\.e\.)(?<=\.)\s", paragraph, maxsplit=1)[0]
 
 
-_show_envvars(cli)
+_envvars_and_summaries(cli)
 
 
 def main() -> None:
