@@ -7,15 +7,30 @@ keys). Numbers go out as JSON numbers written from Decimals (never through float
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 import aiohttp
+from centrifuge import (
+    CentrifugeError,
+    Client,
+    ClientEventHandler,
+    ConnectingContext,
+    DisconnectedContext,
+    ErrorContext,
+    PublicationContext,
+    ReplyError,
+    SubscribedContext,
+    SubscribingContext,
+    SubscriptionErrorContext,
+    SubscriptionEventHandler,
+    UnsubscribedContext,
+)
 
 from keeper.connectors.rabbitx.errors import (
     RabbitXAuthError,
@@ -44,6 +59,8 @@ class Credentials:
     jwt: str = field(repr=False)
     profile_id: int
     wallet: str = ""
+    refresh_token: str = field(default="", repr=False)
+    """Onboarding's token for renewing the JWT (`RabbitXClient.refresh_jwt`); without one the JWT itself renews."""
 
 
 def encode_body(data: Mapping[str, Any]) -> str:
@@ -84,8 +101,22 @@ class RabbitXClient:
             jwt=first["jwt"],
             profile_id=int(first["profile"]["id"]),
             wallet=first["profile"]["wallet"],
+            refresh_token=str(first.get("refreshToken") or ""),
         )
         return self.credentials
+
+    async def refresh_jwt(self) -> str:
+        """POST /jwt: a new JWT for the account, in exchange for its refresh token or, as RabbitX's own client
+        sends, the JWT it has; kept in `credentials` (the WebSocket's next connection uses it) and returned."""
+        if self.credentials is None:
+            raise RabbitXError("no RabbitX credentials: configure an API key, secret and JWT")
+        token = self.credentials.refresh_token or self.credentials.jwt
+        answer = (await self.private("POST", "/jwt", {"refresh_token": token, "is_client": False}))[0]
+        jwt = answer.get("jwt") if isinstance(answer, dict) else answer
+        if not isinstance(jwt, str) or not jwt:
+            raise RabbitXResponseError(f"RabbitX POST /jwt: an answer without a JWT: {str(answer)[:200]!r}")
+        self.credentials = replace(self.credentials, jwt=jwt)
+        return jwt
 
     async def public(self, path: str, params: Mapping[str, str] | None = None) -> list[Any]:
         return await self._send("GET", path, None, {}, params)
@@ -197,82 +228,165 @@ class RabbitXClient:
 
 
 class AccountStream:
-    """The ``account@<profile_id>`` channel over RabbitX's Centrifuge WebSocket: connect with the JWT, subscribe,
-    then read pushes (each a partial account update: orders, fills, positions, balance)."""
+    """The ``account@<profile_id>`` channel of RabbitX's WebSocket, a Centrifuge server, read with centrifuge-python
+    (the Centrifuge SDK RabbitX's docs send WebSocket clients to): it connects with the JWT, subscribes, answers the
+    server's pings and notices a server that stops pinging; this class turns what it reports into one stream of the
+    channel's pushes (each a partial account update: orders, fills, positions, balance) that ends, with an error, at
+    the first sign the subscription was lost. Whoever reads it opens a new one then (the SDK's own reconnection is not
+    used: a reader must learn of every gap, to read what it missed over REST)."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, snapshot: JsonObject, offset: int | None) -> None:
-        self.ws = ws
-        self.snapshot = snapshot
-        """The subscription's first data: the account with its positions, open orders and recent fills."""
-        self.offset = offset
+    def __init__(self, client: Client, events: _AccountEvents) -> None:
+        self._client = client
+        self._events = events
+        self.offset: int | None = events.subscribed_offset
         """The channel position of the last push read (Centrifuge's offset), when the exchange sends one."""
-        self._pending: deque[JsonObject] = deque()
+
+    @property
+    def snapshot(self) -> JsonObject:
+        """The subscription's first data: the account with its positions, open orders and recent fills."""
+        return self._events.snapshot
 
     @classmethod
-    async def open(cls, session: aiohttp.ClientSession, ws_url: str, credentials: Credentials) -> AccountStream:
+    async def open(
+        cls,
+        ws_url: str,
+        credentials: Credentials,
+        new_token: Callable[[], Awaitable[str]] | None = None,
+        timeout: float = COMMAND_TIMEOUT,
+    ) -> AccountStream:
+        """Connect with `credentials`' JWT and subscribe to its account. `new_token` gives a fresh JWT when the
+        exchange answers that this one expired (Centrifuge's code 109); without it that is a `RabbitXAuthError`, as
+        any refused token is. `timeout` bounds the whole opening."""
+        events = _AccountEvents(refreshes_tokens=new_token is not None)
+        client = Client(
+            ws_url,
+            events=events,
+            token=credentials.jwt,
+            get_token=new_token,
+            use_protobuf=False,
+            timeout=timeout,
+            name="js",  # as RabbitX's own clients name themselves
+            proxy=None,  # as aiohttp does by default: no proxy from the environment
+        )
+        channel = f"account@{credentials.profile_id}"
+        subscription = client.new_subscription(channel, events=events.channel, positioned=True)
         try:
-            ws = await session.ws_connect(ws_url)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise RabbitXConnectionError(f"RabbitX WebSocket {ws_url}: {type(exc).__name__}: {exc}") from exc
-        stream = cls(ws, {}, None)
-        try:
-            await stream._command({"connect": {"token": credentials.jwt, "name": "js"}, "id": 1}, "connect")
-            channel = f"account@{credentials.profile_id}"
-            reply = await stream._command({"subscribe": {"channel": channel, "name": "js"}, "id": 2}, channel)
+            try:
+                await client.connect()
+                await subscription.subscribe()
+            except CentrifugeError as exc:
+                raise RabbitXConnectionError(f"RabbitX WebSocket {ws_url}: {type(exc).__name__}: {exc}") from exc
+            await _wait_any(events.subscribed.wait(), events.ended.wait(), timeout=timeout)
+            if not events.subscribed.is_set():
+                raise events.failure or RabbitXConnectionError(f"RabbitX WebSocket {ws_url}: no answer in {timeout}s")
         except BaseException:
-            await ws.close()
+            await client.disconnect()
             raise
-        stream.snapshot = reply.get("data") or {}
-        offset = reply.get("offset")
-        stream.offset = int(offset) if offset is not None else None
-        return stream
-
-    async def _command(self, message: JsonObject, what: str) -> JsonObject:
-        """Send one command and return its reply's body (pushes that arrive first are kept for `next_update`)."""
-        await self.ws.send_str(json.dumps(message))
-        while True:
-            reply = await self._next_message(timeout=COMMAND_TIMEOUT)
-            if reply.get("id") != message["id"]:
-                self._pending.append(reply)
-                continue
-            if "error" in reply:
-                raise RabbitXAuthError("WebSocket", what, 401, str(reply["error"]))
-            body: JsonObject = next((v for k, v in reply.items() if k != "id"), {})
-            return body
+        return cls(client, events)
 
     async def next_update(self, timeout: float | None = 5.0) -> JsonObject:
-        """The next account push's data; answers server pings on the way. TimeoutError after `timeout` seconds of
-        silence; RabbitXConnectionError once the socket has closed."""
-        while True:
-            message = await self._next_message(timeout)
-            push = message.get("push")
-            if push is None:
-                continue
-            publication = push.get("pub") or {}
-            if "offset" in publication:
-                self.offset = int(publication["offset"])
-            data: JsonObject = publication.get("data") or {}
-            return data
+        """The next account push's data. TimeoutError after `timeout` seconds of silence; the error that ended the
+        stream (a `RabbitXConnectionError`, or a `RabbitXAuthError` for a refused token) once it has ended."""
+        if self._events.failure is not None and self._events.pushes.empty():
+            raise self._events.failure
+        offset, data = await asyncio.wait_for(self._next_push(), timeout)
+        if offset is not None:
+            self.offset = offset
+        return data
 
-    async def _next_message(self, timeout: float | None) -> JsonObject:
-        # A frame may carry several messages separated by "\n" (Centrifuge's JSON protocol); an empty object is
-        # the server's ping, answered with an empty object.
-        while not self._pending:
-            frame = await self.ws.receive(timeout=timeout)
-            if frame.type is not aiohttp.WSMsgType.TEXT:
-                raise RabbitXConnectionError(f"RabbitX WebSocket closed ({frame.type.name})")
-            for line in str(frame.data).split("\n"):
-                if not line.strip():
-                    continue
-                try:
-                    message = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise RabbitXResponseError(f"RabbitX WebSocket sent a message that is not JSON: {exc}") from None
-                if message == {}:
-                    await self.ws.send_str("{}")
-                elif isinstance(message, dict):
-                    self._pending.append(message)
-        return self._pending.popleft()
+    async def _next_push(self) -> tuple[int | None, JsonObject]:
+        pushed = asyncio.ensure_future(self._events.pushes.get())
+        await _wait_any(pushed, self._events.ended.wait())
+        if pushed.done() and not pushed.cancelled():
+            return pushed.result()
+        assert self._events.failure is not None
+        raise self._events.failure
 
     async def close(self) -> None:
-        await self.ws.close()
+        await self._client.disconnect()
+
+
+class _AccountChannel(SubscriptionEventHandler):
+    def __init__(self, events: _AccountEvents) -> None:
+        self._events = events
+
+    async def on_subscribed(self, ctx: SubscribedContext) -> None:
+        self._events.snapshot = ctx.data if isinstance(ctx.data, dict) else {}
+        if ctx.stream_position is not None:
+            self._events.subscribed_offset = ctx.stream_position.offset
+        self._events.subscribed.set()
+
+    async def on_publication(self, ctx: PublicationContext) -> None:
+        data = ctx.pub.data if isinstance(ctx.pub.data, dict) else {}
+        self._events.pushes.put_nowait((ctx.pub.offset or None, data))
+
+    async def on_subscribing(self, ctx: SubscribingContext) -> None:
+        if ctx.code != _SUBSCRIBE_CALLED:
+            self._events.end(RabbitXConnectionError(f"RabbitX WebSocket: subscription lost ({ctx.reason})"))
+
+    async def on_unsubscribed(self, ctx: UnsubscribedContext) -> None:
+        self._events.end(RabbitXConnectionError(f"RabbitX WebSocket: unsubscribed ({ctx.code}: {ctx.reason})"))
+
+    async def on_error(self, ctx: SubscriptionErrorContext) -> None:
+        self._events.end(RabbitXConnectionError(f"RabbitX WebSocket: subscription failed: {ctx.error}"))
+
+
+class _AccountEvents(ClientEventHandler):
+    """What the SDK reports about the connection and (through `channel`) the account channel: the snapshot, each
+    push's offset and data in order, and the first sign of trouble, which ends the stream."""
+
+    def __init__(self, refreshes_tokens: bool) -> None:
+        self.channel = _AccountChannel(self)
+        self.snapshot: JsonObject = {}
+        self.subscribed_offset: int | None = None
+        self.pushes: asyncio.Queue[tuple[int | None, JsonObject]] = asyncio.Queue()
+        self.failure: RabbitXError | None = None
+        self.subscribed = asyncio.Event()
+        self.ended = asyncio.Event()
+        self._refreshes_tokens = refreshes_tokens
+
+    def end(self, failure: RabbitXError) -> None:
+        if self.failure is None:
+            self.failure = failure
+            self.ended.set()
+
+    async def on_connecting(self, ctx: ConnectingContext) -> None:
+        # Only connect() itself moves to connecting without a loss: any other reason is a connection that was lost.
+        if ctx.code != _CONNECT_CALLED:
+            self.end(RabbitXConnectionError(f"RabbitX WebSocket lost ({ctx.reason})"))
+
+    async def on_disconnected(self, ctx: DisconnectedContext) -> None:
+        if ctx.code in _REFUSED_TOKEN:
+            self.end(RabbitXAuthError("WebSocket", "connect", 401, ctx.reason))
+        else:
+            self.end(RabbitXConnectionError(f"RabbitX WebSocket closed ({ctx.code}: {ctx.reason})"))
+
+    async def on_error(self, ctx: ErrorContext) -> None:
+        error = ctx.error
+        if isinstance(error, ReplyError) and error.code == _TOKEN_EXPIRED:
+            if self._refreshes_tokens:
+                return  # the SDK asks for a new JWT and connects again
+            self.end(RabbitXAuthError("WebSocket", "connect", 401, f"token expired: {error}"))
+            return
+        self.end(RabbitXConnectionError(f"RabbitX WebSocket: {type(error).__name__}: {error}"))
+
+
+_CONNECT_CALLED = 0
+"""centrifuge-python's connecting code for `connect()` itself (every other one is a lost connection)."""
+_SUBSCRIBE_CALLED = 0
+"""Its subscribing code for `subscribe()` itself."""
+_TOKEN_EXPIRED = 109
+"""Centrifuge's error code for an expired token."""
+_REFUSED_TOKEN = (1, 101, 109)
+"""Disconnect codes of a refused token: the SDK's own unauthorized (1) and the server's (101, 109)."""
+
+
+async def _wait_any(*awaitables: Awaitable[Any], timeout: float | None = None) -> None:
+    """Wait until one of `awaitables` is done or `timeout` seconds pass; the rest are cancelled (a queue's get()
+    cancelled before it returned leaves its item in the queue)."""
+    waits = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()

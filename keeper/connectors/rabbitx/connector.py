@@ -128,7 +128,7 @@ class RabbitXConnector:
         `start_time` (microseconds) is where the first run ever starts reading; later runs go on from the store."""
         if self._session is None:
             raise RabbitXError("the RabbitX connector is not open: use it inside 'async with'")
-        return FillFeed(self.client, self._session, self.settings, self.store, start_time)
+        return FillFeed(self.client, self.settings, self.store, start_time)
 
     # ------------------------------------------------------------------ account
 

@@ -16,8 +16,6 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
-import aiohttp
-
 from keeper.connectors.rabbitx.client import AccountStream, RabbitXClient
 from keeper.connectors.rabbitx.errors import RabbitXError
 from keeper.connectors.rabbitx.models import Fill
@@ -68,14 +66,12 @@ class FillFeed:
     def __init__(
         self,
         client: RabbitXClient,
-        session: aiohttp.ClientSession,
         settings: RabbitXSettings,
         store: ConnectorStore,
         start_time: int = 0,
     ) -> None:
         """`start_time` (microseconds) is where REST recovery begins while the store holds no fill yet."""
         self._client = client
-        self._session = session
         self._settings = settings
         self._store = store
         self._start_time = start_time
@@ -158,8 +154,9 @@ class FillFeed:
         credentials = self._client.credentials
         if credentials is None:
             raise RabbitXError("no RabbitX credentials: configure an API key, secret and JWT")
-        async with asyncio.timeout(self._settings.request_timeout):
-            stream = await AccountStream.open(self._session, self._settings.websocket_url, credentials)
+        stream = await AccountStream.open(
+            self._settings.websocket_url, credentials, self._client.refresh_jwt, self._settings.request_timeout
+        )
         try:
             self.connected.set()
             self._accept_rows(stream.snapshot.get("fills"))

@@ -882,7 +882,12 @@ class RabbitXDevnet:
                 client.send({"id": command_id, "error": {"code": code, "message": str(exc)}})
                 return True
             self.hub.subscribe(channel, client)
-            client.send({"id": command_id, "subscribe": {"data": snapshot, "offset": self.hub.offset(channel)}})
+            client.send(
+                {
+                    "id": command_id,
+                    "subscribe": {"data": snapshot, "offset": self.hub.offset(channel), "positioned": True},
+                }
+            )
             return True
         if "unsubscribe" in message:
             channel = str((message.get("unsubscribe") or {}).get("channel") or "")

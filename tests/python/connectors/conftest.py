@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,12 +53,21 @@ def service_on_thread(config: DevnetConfig, data_dir: Path) -> Iterator[RabbitXS
         loop.close()
 
 
+def _rabbitx_config(**overrides: Any) -> DevnetConfig:
+    exchange = ExchangeConfig(signer_key=SIGNER_KEY, custody_address=CUSTODY)
+    return DevnetConfig(exchange, funding_interval=0, liquidation_interval=0, **overrides)
+
+
 @pytest.fixture
 def rabbitx(tmp_path: Path) -> Iterator[RabbitXService]:
-    config = DevnetConfig(
-        ExchangeConfig(signer_key=SIGNER_KEY, custody_address=CUSTODY), funding_interval=0, liquidation_interval=0
-    )
-    with service_on_thread(config, tmp_path / "keeper-data") as service:
+    with service_on_thread(_rabbitx_config(), tmp_path / "keeper-data") as service:
+        yield service
+
+
+@pytest.fixture
+def rabbitx_short_jwt(tmp_path: Path) -> Iterator[RabbitXService]:
+    """The devnet RabbitX issuing JWTs that expire two seconds after they are issued."""
+    with service_on_thread(_rabbitx_config(jwt_lifetime=2), tmp_path / "keeper-data") as service:
         yield service
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 import aiohttp
 import pytest
 
-from keeper.connectors.rabbitx.client import Credentials, RabbitXClient
+from keeper.connectors.rabbitx.client import AccountStream, Credentials, RabbitXClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
 from keeper.connectors.rabbitx.errors import DuplicateClientOrderIdError, RabbitXAuthError, RabbitXRequestError
 from keeper.connectors.rabbitx.models import Fill, OrderRequest
@@ -322,5 +322,30 @@ def test_a_first_run_starts_at_its_start_time(rabbitx: RabbitXService) -> None:
                 [new] = await next_fills(feed, 1)
                 assert new.fill_id != old.fill_id, "the snapshot's older fill is not passed on"
                 await assert_no_more_fills(feed)
+
+    asyncio.run(scenario())
+
+
+def test_an_expired_jwt_is_renewed_and_the_feed_connects_with_the_new_one(rabbitx_short_jwt: RabbitXService) -> None:
+    rabbitx = rabbitx_short_jwt
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            vault = await rabbitx.trader(session, 15)
+            taker = RabbitXClient(session, rabbitx.url, await rabbitx.trader(session, 16))
+            settings = rabbitx.settings(vault)
+            await asyncio.sleep(2.5)  # the onboarding's JWT has expired
+
+            with pytest.raises(RabbitXAuthError, match="expired"):
+                await AccountStream.open(settings.websocket_url, vault)
+
+            async with RabbitXConnector(settings) as connector, connector.fill_feed() as feed:
+                await asyncio.wait_for(feed.connected.wait(), 5)
+                assert connector.client.credentials is not None
+                assert connector.client.credentials.jwt != vault.jwt, "renewed over POST /jwt"
+                await connector.place_order(limit("renewed-1", Side.SHORT, "0.1", 60000))
+                await take(taker, Side.LONG, "0.1", 60000)
+                [fill] = await next_fills(feed, 1)
+                assert (fill.client_order_id, feed.delivered_from_stream) == ("renewed-1", 1), "pushed on the socket"
 
     asyncio.run(scenario())

@@ -62,7 +62,7 @@ class Harness:
 
     async def stream(self, client: RabbitXClient) -> AccountStream:
         assert client.credentials is not None
-        stream = await AccountStream.open(self.session, self.ws_url, client.credentials)
+        stream = await AccountStream.open(self.ws_url, client.credentials)
         self.streams.append(stream)
         return stream
 
