@@ -308,6 +308,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
     function setTradingModule(address module) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (module == address(0)) revert ZeroAddress();
         if (address(_tradingModule) != address(0)) revert TradingModuleAlreadySet(address(_tradingModule));
+        _requireCode(module);
         _tradingModule = IPerpRisk(module);
         emit TradingModuleSet(module);
     }
@@ -317,6 +318,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
     /// @inheritdoc IPrimeVaultGovernance
     function setPortfolioMargin(address portfolioMargin_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (portfolioMargin_ == address(0)) revert ZeroAddress();
+        _requireCode(portfolioMargin_);
         _portfolioMargin = IPortfolioMargin(portfolioMargin_);
         emit PortfolioMarginSet(portfolioMargin_);
     }

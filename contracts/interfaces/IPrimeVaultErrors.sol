@@ -15,8 +15,9 @@ interface IPrimeVaultErrors {
     error AmountTooLarge(uint256 amount, uint256 max);
     /// @notice `asset` is neither the base asset nor a listed collateral asset.
     error UnknownAsset(address asset);
-    /// @notice `target`, given as a token, a price feed or a venue adapter, holds no code: a call to it would
-    ///         revert without a reason (or, for a call that expects nothing back, succeed doing nothing).
+    /// @notice `target`, given as a token, a price feed, a venue adapter, the trading module or the portfolio rule,
+    ///         holds no code: a call to it would revert without a reason (or, for a call that expects nothing
+    ///         back, succeed doing nothing).
     error NotAContract(address target);
     /// @notice The asset is already listed.
     error AssetAlreadyListed(address asset);

@@ -72,11 +72,11 @@ interface IPrimeVaultGovernance {
     function setPaused(uint256 pausedActions) external;
 
     /// @notice Sets the trading module the vault trusts for the perp part of health and for settlement.
-    ///         Admin only, once.
+    ///         Admin only, once; `NotAContract` for an address without code.
     function setTradingModule(address module) external;
 
     /// @notice Sets the portfolio rule's contract (`IPortfolioMargin`) used for accounts in portfolio mode.
-    ///         Admin only.
+    ///         Admin only; `NotAContract` for an address without code.
     /// @dev Caveat: replacing it re-margins every account already in portfolio mode under the new contract.
     function setPortfolioMargin(address portfolioMargin) external;
 

@@ -262,14 +262,17 @@ contract GovernanceTest is VaultFixture {
         assertEq(vault.minBorrow(), 50e6);
     }
 
-    function test_tradingModuleIsSetOnce() public {
+    /// @dev Once, and only to a contract: an address without code could never be replaced, and every health
+    ///      check would call it and revert without a reason.
+    function test_tradingModuleIsSetOnceToAContract() public {
+        address module = address(new MockERC20("any contract", "C", 18));
         vm.startPrank(admin);
         vm.expectRevert(IPrimeVaultErrors.ZeroAddress.selector);
         vault.setTradingModule(address(0));
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.NotAContract.selector, address(0xBEEF)));
         vault.setTradingModule(address(0xBEEF));
-        vm.expectRevert(
-            abi.encodeWithSelector(IPrimeVaultErrors.TradingModuleAlreadySet.selector, address(0xBEEF))
-        );
+        vault.setTradingModule(module);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.TradingModuleAlreadySet.selector, module));
         vault.setTradingModule(address(0xCAFE));
         vm.stopPrank();
     }

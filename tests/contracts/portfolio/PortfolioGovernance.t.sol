@@ -104,9 +104,13 @@ contract PortfolioGovernanceTest is PortfolioFixture {
         vm.prank(admin);
         vault.setPortfolioMargin(address(portfolio));
         assertEq(vault.portfolioMargin(), address(portfolio));
-        vm.prank(admin);
+        vm.startPrank(admin);
         vm.expectRevert(IPrimeVaultErrors.ZeroAddress.selector);
         vault.setPortfolioMargin(address(0));
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.NotAContract.selector, address(0xBEEF)));
+        vault.setPortfolioMargin(address(0xBEEF));
+        vm.stopPrank();
+        assertEq(vault.portfolioMargin(), address(portfolio), "unchanged");
     }
 
     function test_viewsReportTheMapping() public view {
