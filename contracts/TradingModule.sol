@@ -150,7 +150,9 @@ contract TradingModule is ITradingModule, TradingBase {
         if (block.timestamp > o.deadline) {
             _cancel(orderId, abi.encodeWithSelector(OrderExpired.selector, orderId, o.deadline));
         } else {
-            _requireTrader(o.account);
+            // The operator that placed it may withdraw it even after losing its permission (a session-key
+            // contract revoking a key's orders): the order could run again if the permission came back.
+            if (msg.sender != o.operator) _requireTrader(o.account);
             _cancel(orderId, abi.encodeWithSelector(OrderCancelledByUser.selector, orderId));
         }
     }

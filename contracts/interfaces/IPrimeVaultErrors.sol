@@ -124,8 +124,9 @@ interface IPrimeVaultErrors {
     error AsyncOrderUnknownChild(uint256 childId);
     /// @notice The child order is no longer open (filled, rejected, expired or cancelled).
     error AsyncOrderChildNotOpen(uint256 childId);
-    /// @notice The child order's deadline has not passed yet.
-    error AsyncOrderChildNotExpired(uint256 childId, uint256 deadline);
+    /// @notice The child order cannot be expired by this caller before `expiresAfter`: its deadline for the
+    ///         executor, the deadline plus `CHILD_EXPIRY_GRACE` for anyone else.
+    error AsyncOrderChildNotExpired(uint256 childId, uint256 expiresAfter);
     /// @notice A child's limit is zero, worse than its order's or above 2^128 - 1, or its deadline is not after now,
     ///         is after its order's or is above 2^32 - 1 (`index` in the split).
     error AsyncOrderInvalidChild(uint256 orderId, uint256 index);

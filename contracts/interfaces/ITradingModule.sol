@@ -118,7 +118,8 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
         bool reduceOnly
     ) external returns (uint256 orderId);
 
-    /// @notice Cancels an open order: its owner or operator any time, anyone once it has expired.
+    /// @notice Cancels an open order: its owner or a `trade` operator any time, the operator that placed it any
+    ///         time (even after losing its permission, which only suspends the order), anyone once it has expired.
     function cancelOrder(uint256 orderId) external;
 
     /// @notice Executes orders with the given splits. Executor only. A failing execution cancels its order
@@ -179,7 +180,11 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     function rejectChild(uint256 childId, bytes calldata reason) external;
 
     /// @notice Closes open child `childId` after its deadline (or, any time, once a liquidation of its
-    ///         account cancelled it), releasing its remaining reservation. Anyone.
+    ///         account cancelled it), releasing its remaining reservation. The executor at the deadline, anyone
+    ///         `CHILD_EXPIRY_GRACE` (1 hour) after it; before that `AsyncOrderChildNotExpired` names when.
+    /// @dev Caveat: the grace keeps a fill the venue made before the deadline, and reported after it, the
+    ///      account's; expired at once, its owner could have moved such a fill onto the backstop whenever the
+    ///      market went against it.
     function expireChild(uint256 childId) external;
 
     /// @notice Cancels every open order of `account` at once (they can no longer execute). Owner only.

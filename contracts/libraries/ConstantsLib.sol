@@ -45,3 +45,10 @@ uint256 constant BACKSTOP_PRICE_BAND_BPS = 500;
 ///      taker fee (0.07%) and ten times dYdX v4's first tier (0.05%). The fee is the executor's word, so it is
 ///      bounded like the price and the size.
 uint256 constant MAX_FILL_FEE_BPS = 50;
+
+/// @dev Seconds after a child order's deadline during which only the executor may expire it. A fill the venue made
+///      before the deadline may still be on its way to the chain; had anyone been able to expire the child at once,
+///      its owner could do so whenever the market moved against the fill, and the fill would be booked to the
+///      protocol's backstop instead (a free option paid by reserves). The executor, who reports fills, expires its
+///      children at the deadline; anyone can after this grace, when a keeper that went away has left them open.
+uint256 constant CHILD_EXPIRY_GRACE = 1 hours;

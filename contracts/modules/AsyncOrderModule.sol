@@ -8,7 +8,14 @@ import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 import {IPrimeVault, PAUSE_TRADE} from "../interfaces/IPrimeVault.sol";
 import {ITradingModule} from "../interfaces/ITradingModule.sol";
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
-import {BPS, WAD, BACKSTOP_PRICE_BAND_BPS, MAX_FILL_FEE_BPS, MAX_PRICE} from "../libraries/ConstantsLib.sol";
+import {
+    BPS,
+    WAD,
+    BACKSTOP_PRICE_BAND_BPS,
+    CHILD_EXPIRY_GRACE,
+    MAX_FILL_FEE_BPS,
+    MAX_PRICE
+} from "../libraries/ConstantsLib.sol";
 import {PerpMathLib} from "../libraries/PerpMathLib.sol";
 import {TradingBase} from "./TradingBase.sol";
 
@@ -32,6 +39,9 @@ contract AsyncOrderModule is TradingBase {
     using SafeCast for int256;
 
     address private immutable _self;
+
+    /// @dev `_end`'s grace for a child that may end before its deadline (a rejection by its venue).
+    uint256 private constant _ANY_TIME = type(uint256).max;
 
     constructor(IPrimeVault vault_) TradingBase(vault_) {
         _self = address(this);
@@ -124,14 +134,16 @@ contract AsyncOrderModule is TradingBase {
         nonReentrant
         onlyRole(EXECUTOR_ROLE)
     {
-        (uint256 orderId, uint256 released,) = _end(childId, ITradingModule.ChildStatus.Rejected, false);
+        (uint256 orderId, uint256 released,) = _end(childId, ITradingModule.ChildStatus.Rejected, _ANY_TIME);
         emit ChildRejected(childId, orderId, reason, released);
     }
 
     /// @notice See `ITradingModule.expireChild`. Only through the trading module's delegatecall.
     function expireChild(uint256 childId) external onlyDelegated nonReentrant {
+        // The executor reports fills: it may expire at the deadline, anyone else only CHILD_EXPIRY_GRACE later.
+        uint256 grace = hasRole(EXECUTOR_ROLE, msg.sender) ? 0 : CHILD_EXPIRY_GRACE;
         (uint256 orderId, uint256 released, bool live) =
-            _end(childId, ITradingModule.ChildStatus.Expired, true);
+            _end(childId, ITradingModule.ChildStatus.Expired, grace);
         if (live) emit ChildExpired(childId, orderId, released);
     }
 
@@ -368,8 +380,8 @@ contract AsyncOrderModule is TradingBase {
     /// @dev Ends open child `childId` with `status`, releasing what it still reserves. A child a
     ///      liquidation cancelled (an id below the account's `childrenLiveFrom`) reserves nothing: it ends
     ///      Cancelled, at any time.
-    ///      `needsDeadline`: a live child must be past its deadline.
-    function _end(uint256 childId, ITradingModule.ChildStatus status, bool needsDeadline)
+    ///      A live child must be more than `grace` seconds past its deadline, unless `grace` is `_ANY_TIME`.
+    function _end(uint256 childId, ITradingModule.ChildStatus status, uint256 grace)
         internal
         returns (uint256 orderId, uint256 released, bool live)
     {
@@ -382,8 +394,8 @@ contract AsyncOrderModule is TradingBase {
         Trader storage t = _traders[account];
         live = childId >= t.childrenLiveFrom;
         if (live) {
-            if (needsDeadline && block.timestamp <= c.deadline) {
-                revert AsyncOrderChildNotExpired(childId, c.deadline);
+            if (grace != _ANY_TIME && block.timestamp <= c.deadline + grace) {
+                revert AsyncOrderChildNotExpired(childId, c.deadline + grace);
             }
             released = _remaining(c.reservation, c.size, c.filled);
             t.reservedMargin -= released.toUint96();

@@ -106,6 +106,7 @@ contract AsyncOrderGasTest is SeatFixture {
     function test_gas_expireChild() public {
         uint256 child = _commitOne(_submit(alice, alice, BTC_MARKET, 1e18, 61_000e18), SEAT, 1e18, 61_000e18);
         vm.warp(block.timestamp + 10 minutes + 1);
+        vm.prank(keeper);
         trading.expireChild(child);
         vm.snapshotGasLastCall(GROUP, "expire child");
         assertEq(uint8(trading.childOrder(child).status), uint8(ITradingModule.ChildStatus.Expired));

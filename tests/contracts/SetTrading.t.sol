@@ -36,6 +36,7 @@ contract SetTradingTest is AsyncOrderFixture {
         vm.warp(block.timestamp + 1 hours);
         btcFeed.setAnswer(BTC_PRICE);
         ethFeed.setAnswer(ETH_PRICE);
+        vm.prank(keeper);
         trading.expireChild(child);
         assertFalse(_vaultRecordsTrading(alice), "nothing open");
     }

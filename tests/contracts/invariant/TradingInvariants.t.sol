@@ -91,9 +91,12 @@ contract TradingInvariantsTest is PortfolioFixture {
         assertEq(
             trading.position(handler.actors(0), 0, 0).size, 0.025e18, "the late fill is not the account's"
         );
-        handler.expireChild(1); // not yet
+        handler.expireChild(1, true); // not yet
         handler.warp(1 hours);
-        handler.expireChild(1);
+        handler.expireChild(1, false); // not yet for anyone but the executor
+        (, uint256 stillOpen,) = trading.reservation(handler.actors(0));
+        assertEq(stillOpen, 1, "within the grace, only the executor expires");
+        handler.expireChild(1, true);
         (uint256 reserved, uint256 open,) = trading.reservation(handler.actors(0));
         assertEq(reserved + open, 0);
         invariant_reservedMarginIsTheSumOfOpenChildren();

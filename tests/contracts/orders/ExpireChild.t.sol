@@ -3,13 +3,14 @@ pragma solidity 0.8.28;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 
+import {CHILD_EXPIRY_GRACE} from "../../../contracts/libraries/ConstantsLib.sol";
 import {AsyncOrderFixture} from "../utils/AsyncOrderFixture.sol";
 import {IPrimeVaultErrors} from "../../../contracts/interfaces/IPrimeVaultErrors.sol";
 import {IPrimeVaultEvents} from "../../../contracts/interfaces/IPrimeVaultEvents.sol";
 import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
 
-/// @notice `expireChild` (anyone, after the deadline) and `rejectChild` (the executor, for the venue): both
-///         end an open child and release what it still reserves.
+/// @notice `expireChild` (the executor after the deadline, anyone CHILD_EXPIRY_GRACE later) and `rejectChild`
+///         (the executor, for the venue): both end an open child and release what it still reserves.
 contract ExpireChildTest is AsyncOrderFixture {
     uint256 internal orderId;
     uint256 internal first; // 1.2 BTC at dYdX; first + 1: 0.8 BTC at RabbitX
@@ -23,15 +24,53 @@ contract ExpireChildTest is AsyncOrderFixture {
         deadline = block.timestamp + 10 minutes;
     }
 
+    /// @dev Past the deadline and the grace: anyone may expire.
     function _warpPastDeadline() internal {
-        vm.warp(deadline + 1);
+        vm.warp(deadline + CHILD_EXPIRY_GRACE + 1);
         btcFeed.setAnswer(BTC_PRICE);
         ethFeed.setAnswer(ETH_PRICE);
     }
 
-    function test_anyoneExpiresAChildAfterItsDeadline() public {
+    function test_theExecutorExpiresAChildAtItsDeadline() public {
+        vm.prank(keeper);
         vm.expectRevert(
             abi.encodeWithSelector(IPrimeVaultErrors.AsyncOrderChildNotExpired.selector, first, deadline)
+        );
+        trading.expireChild(first);
+        vm.warp(deadline + 1);
+        vm.prank(keeper);
+        trading.expireChild(first);
+        assertEq(uint8(_childStatus(first)), uint8(ITradingModule.ChildStatus.Expired));
+    }
+
+    /// @dev A fill the venue made before the deadline and reported just after it stays the account's, however
+    ///      the market moved: within the grace its owner cannot expire the child and move the fill onto the
+    ///      protocol's backstop book.
+    function test_aFillMadeBeforeTheDeadlineStaysTheAccountsWhateverTheMarketDid() public {
+        vm.warp(deadline - 1);
+        btcFeed.setAnswer(BTC_PRICE);
+        ethFeed.setAnswer(ETH_PRICE);
+        (uint256 price, uint256 fee) = _venueTrade(first, 1.2e18);
+        btcFeed.setAnswer(BTC_PRICE * 96 / 100); // against the long, still within the fill's band
+        vm.warp(deadline + 1);
+        vm.prank(alice);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.AsyncOrderChildNotExpired.selector, first, deadline + CHILD_EXPIRY_GRACE
+            )
+        );
+        trading.expireChild(first);
+        vm.prank(keeper);
+        trading.reportFill(first, _nextFillId(), price, 1.2e18, fee);
+        assertEq(trading.position(alice, BTC_MARKET, DYDX).size, 1.2e18, "the account's");
+        assertEq(trading.backstopPosition(BTC_MARKET, DYDX).size, 0, "not the protocol's");
+    }
+
+    function test_anyoneExpiresAChildAfterItsDeadlineAndTheGrace() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.AsyncOrderChildNotExpired.selector, first, deadline + CHILD_EXPIRY_GRACE
+            )
         );
         trading.expireChild(first);
         _warpPastDeadline();

@@ -53,6 +53,7 @@ contract LateFillTest is AsyncOrderFixture {
         vm.warp(block.timestamp + 10 minutes + 1);
         btcFeed.setAnswer(BTC_PRICE);
         ethFeed.setAnswer(ETH_PRICE);
+        vm.prank(keeper);
         trading.expireChild(child);
         int256 balance = vault.baseBalanceOf(alice);
 

@@ -5,6 +5,7 @@ import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.so
 
 import {ISessionKeys} from "../../../contracts/interfaces/ISessionKeys.sol";
 import {IPrimeVaultErrors} from "../../../contracts/interfaces/IPrimeVaultErrors.sol";
+import {PERMISSION_TRADE} from "../../../contracts/interfaces/IPrimeVault.sol";
 import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
 import {SessionFixture} from "./SessionFixture.sol";
 
@@ -79,6 +80,24 @@ contract SessionKeysTest is SessionFixture {
         assertEq(uint8(trading.order(first).status), uint8(ITradingModule.OrderStatus.Executed));
         vm.expectRevert(abi.encodeWithSelector(ISessionKeys.SessionIsRevoked.selector, bot));
         _botBuys(1e18, 3_100e18);
+    }
+
+    /// @dev An owner who first pulls the session contract's permission (the quickest reaction to a leak) can
+    ///      still revoke the key, and its orders die for good: they would run again once the permission came
+    ///      back, for a new key, and the leaked key would trade again.
+    function test_revocationWorksAfterThePermissionWasPulled() public {
+        _grant();
+        uint256 open = _botBuys(1e18, 3_100e18);
+        vm.startPrank(alice);
+        vault.setOperator(alice, address(sessions), 0);
+        sessions.revoke(bot);
+        vault.setOperator(alice, address(sessions), PERMISSION_TRADE);
+        vm.stopPrank();
+        assertTrue(sessions.session(bot).revoked);
+        assertEq(uint8(trading.order(open).status), uint8(ITradingModule.OrderStatus.Cancelled));
+        vm.expectRevert(abi.encodeWithSelector(ISessionKeys.SessionIsRevoked.selector, bot));
+        vm.prank(bot);
+        sessions.submit(0, ETH_MARKET, 1e18, 3_100e18, block.timestamp + 1 hours, false);
     }
 
     function test_onlyTheOwnerRevokes() public {
