@@ -18,6 +18,7 @@ contract IntegratorExampleTest is TradingFixture {
     }
 
     function test_botReadsHealthAndSubmits() public {
+        vm.prank(alice);
         uint256 id = bot.trade(alice, BTC_MARKET, 1e18, 61_000e18);
         ITradingModule.Order memory o = trading.order(id);
         assertEq(o.account, alice);
@@ -26,11 +27,21 @@ contract IntegratorExampleTest is TradingFixture {
 
     function test_botRefusesWithoutHeadroom() public {
         _borrow(alice, alice, 20_000e6); // equity 10,000 against an initial requirement of 6,000: 1.67x
+        vm.prank(alice);
         bot.trade(alice, BTC_MARKET, 1e18, 61_000e18);
         _borrow(alice, alice, 1_500e6); // equity 8,500: 1.42x
         vm.expectRevert(
             abi.encodeWithSelector(HealthAwareTrader.TooLittleHeadroom.selector, int256(8500e6), 6000e6)
         );
+        vm.prank(alice);
+        bot.trade(alice, BTC_MARKET, 1e18, 61_000e18);
+    }
+
+    /// @dev The bot holds alice's trade permission: a stranger must not be able to use it on her account.
+    function test_aStrangerCannotTradeThroughTheBot() public {
+        address stranger = makeAddr("stranger");
+        vm.expectRevert(abi.encodeWithSelector(HealthAwareTrader.NotTheOwner.selector, stranger, alice));
+        vm.prank(stranger);
         bot.trade(alice, BTC_MARKET, 1e18, 61_000e18);
     }
 }
