@@ -96,9 +96,9 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
 
     /// @inheritdoc IPortfolioMargin
     function requirements(address account) external view returns (uint256 initial, uint256 maintenance) {
-        (uint256 requirement,) = _evaluate(account);
-        maintenance = ValueLib.portionUp(requirement, _maintenanceBps);
-        initial = requirement;
+        (uint256 requirement,, uint256 unmapped) = _evaluate(account);
+        maintenance = ValueLib.portionUp(requirement, _maintenanceBps) + unmapped;
+        initial = requirement + unmapped;
         if (address(tradingModule) == address(0)) return (initial, maintenance);
         // Margin reserved by open child orders blocks new risk only, as under the standard rule.
         // slither-disable-next-line unused-return (only the reserved margin is needed)
@@ -112,19 +112,27 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
         view
         returns (uint256 maintenance, uint256 maxDiscountBps)
     {
-        (uint256 requirement, uint256 gross) = _evaluate(account);
-        maintenance = ValueLib.portionUp(requirement, _maintenanceBps);
+        (uint256 requirement, uint256 gross, uint256 unmapped) = _evaluate(account);
+        maintenance = ValueLib.portionUp(requirement, _maintenanceBps) + unmapped;
+        gross += unmapped;
         // Rounded down: every leg's discount at most this keeps the total within the share of maintenance.
         maxDiscountBps =
             gross == 0 ? BPS : Math.min(BPS, maintenance * LIQUIDATION_DISCOUNT_SHARE_BPS / gross);
     }
 
-    /// @dev The initial requirement before reservations (scan plus charges) and the book's gross notional (the
-    ///      sum of its legs' absolute values), base units.
-    function _evaluate(address account) internal view returns (uint256 requirement, uint256 gross) {
+    /// @dev The rule's initial requirement before reservations (scan plus charges), the gross notional of the
+    ///      legs it covers (the sum of their absolute values) and the value of the collateral it does not cover
+    ///      (assets mapped to no underlying), base units.
+    function _evaluate(address account)
+        internal
+        view
+        returns (uint256 requirement, uint256 gross, uint256 unmapped)
+    {
         uint256 count = _underlyings.length;
         Exposure[] memory book = new Exposure[](count);
-        uint256 held = _addCollateral(account, book) | _addPositions(account, book);
+        uint256 held;
+        (held, unmapped) = _addCollateral(account, book);
+        held |= _addPositions(account, book);
 
         uint256 charges = 0;
         uint256 groups = 0;
@@ -169,18 +177,30 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
             independent - (independent - worstTogether) * int256(uint256(_correlationCreditBps)) / int256(BPS);
     }
 
-    /// @dev Adds each collateral balance as a long leg; returns the underlyings touched as a bit mask.
-    function _addCollateral(address account, Exposure[] memory book) internal view returns (uint256 held) {
+    /// @dev Adds each collateral balance of a mapped asset as a long leg; returns the underlyings touched as a
+    ///      bit mask, and the value of the balances of unmapped assets, which the caller adds to both requirements
+    ///      so they count for nothing. An asset listed and not mapped yet is not refused: anyone may deposit
+    ///      into any account, and a refusal would let a dust deposit make the account's health checks revert, or
+    ///      (through the liquidation's fallback to the standard rule) make a healthy account liquidatable.
+    function _addCollateral(address account, Exposure[] memory book)
+        internal
+        view
+        returns (uint256 held, uint256 unmapped)
+    {
         address[] memory assets = vault.collateralAssets();
         for (uint256 i; i < assets.length; ++i) {
             uint256 balance = vault.collateralBalanceOf(account, assets[i]);
             if (balance == 0) continue;
             uint8 u = _assetUnderlying[assets[i]];
-            if (u == 0) revert PortfolioMarginUnmapped({isMarket: false, id: uint256(uint160(assets[i]))});
             IPrimeVault.AssetConfig memory c = vault.assetConfig(assets[i]);
-            // Valued as the standard rule values it: rounded down.
-            int256 value =
-                ValueLib.value(balance, OracleLib.read(c.feed, c.maxStaleness), c.scaleExponent).toInt256();
+            // Valued as the standard rule values it (rounded down), so an unmapped balance's requirement is
+            // exactly what it adds to equity.
+            uint256 valued = ValueLib.value(balance, OracleLib.read(c.feed, c.maxStaleness), c.scaleExponent);
+            if (u == 0) {
+                unmapped += valued;
+                continue;
+            }
+            int256 value = valued.toInt256();
             _addLeg(book[u - 1], value, _underlyings[u - 1]);
             book[u - 1].collateral += value;
             held |= 1 << (u - 1);

@@ -13,9 +13,11 @@ pragma solidity ^0.8.24;
 ///      independent and their correlated worst losses is credited. initial = scan + charges (+ the margin
 ///      reserved by open child orders), maintenance = initial x maintenanceBps, rounded up.
 ///      Rounding favours the protocol: leg values and notionals down, losses, charges and requirements up.
-///      Caveats: every collateral asset and every perp market the account holds must be mapped to an
-///      underlying, or the requirement reverts (`PortfolioMarginUnmapped`), and so does any health check of an
-///      account in portfolio mode that holds it; a shock is moved by the risk manager only within its
+///      A collateral asset mapped to no underlying (listed, not mapped yet) counts for nothing: its value is
+///      added to both requirements, so it neither supports the book nor reverts its health checks.
+///      Caveats: every perp market the account holds must be mapped to an underlying, or the requirement
+///      reverts (`PortfolioMarginUnmapped`), and so does any health check of an account in portfolio mode that
+///      holds it (only the owner opens positions, and a commit is health-checked); a shock is moved by the risk manager only within its
 ///      governance bounds, by at most its step per update.
 interface IPortfolioMargin {
     /// @notice Governance's parameters of one underlying, basis points.
@@ -45,7 +47,8 @@ interface IPortfolioMargin {
 
     /// @notice A parameter is outside what governance may set (`value` against [min, max]).
     error PortfolioMarginOutOfBounds(string name, uint256 value, uint256 min, uint256 max);
-    /// @notice The account holds an asset (`isMarket` false) or a market (true) mapped to no underlying.
+    /// @notice The account holds a position in a market mapped to no underlying (`isMarket` true; an unmapped
+    ///         asset is counted at no value instead).
     error PortfolioMarginUnmapped(bool isMarket, uint256 id);
     /// @notice No underlying with this index.
     error PortfolioMarginUnknownUnderlying(uint8 underlying);
@@ -53,7 +56,7 @@ interface IPortfolioMargin {
     error PortfolioMarginTooManyUnderlyings(uint256 max);
 
     /// @notice `account`'s portfolio requirements in base units, at current oracle prices and marks.
-    /// @dev Reverts on an unusable price of anything the account holds, or an unmapped asset or market.
+    /// @dev Reverts on an unusable price of anything the account holds, or an unmapped market.
     function requirements(address account) external view returns (uint256 initial, uint256 maintenance);
 
     /// @notice What a liquidation of `account` in portfolio mode works with: its maintenance requirement and the

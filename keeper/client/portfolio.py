@@ -16,7 +16,7 @@ from keeper.chain.transactions import Sender
 from keeper.client.base import AccessControlledClient
 from keeper.client.lens import LensClient
 from keeper.exceptions import ConfigError
-from keeper.risk.portfolio import Layout, PortfolioParams, UnderlyingParams
+from keeper.risk.portfolio import UNMAPPED, Layout, PortfolioParams, UnderlyingParams
 
 _FIELDS = (
     "shock_bps",
@@ -62,7 +62,8 @@ class PortfolioMarginClient(AccessControlledClient):
     def rule(self, block: BlockIdentifier = "latest") -> tuple[PortfolioParams, Layout]:
         """The rule as governance set it, in the keeper's types, read in one call through the lens: its parameters
         (underlyings in the contract's order) and which underlying every collateral asset (in the vault's order) and
-        perp market belongs to. An unmapped leg is a configuration error: the contract refuses to evaluate it too."""
+        perp market belongs to. An asset not mapped yet is `UNMAPPED` (it counts for nothing, as in the contract); an
+        unmapped market is a configuration error: the contract refuses to evaluate a position in it too."""
         state = self.lens.portfolio_rule(block)
         if state.portfolio != self.address:
             raise ConfigError(
@@ -75,9 +76,6 @@ class PortfolioMarginClient(AccessControlledClient):
                 f"the vault lists {len(state.asset_underlying)} collateral assets and {len(state.market_underlying)} "
                 f"perp markets, the deployment file {len(assets)} and {len(markets)}: update the deployment file"
             )
-        for token, index in zip(assets, state.asset_underlying, strict=True):
-            if index is None:
-                raise ConfigError(f"{token.symbol} has no underlying in the portfolio rule: map it (mapAsset)")
         for market, index in zip(markets, state.market_underlying, strict=True):
             if index is None:
                 raise ConfigError(f"{market.ticker} has no underlying in the portfolio rule: map it (mapMarket)")
@@ -90,7 +88,7 @@ class PortfolioMarginClient(AccessControlledClient):
             state.names,
             tuple(t.symbol for t in assets),
             tuple(m.ticker for m in markets),
-            tuple(i for i in state.asset_underlying if i is not None),
+            tuple(UNMAPPED if i is None else i for i in state.asset_underlying),
             tuple(i for i in state.market_underlying if i is not None),
         )
         return params, layout

@@ -120,10 +120,16 @@ DEFAULT_UNDERLYINGS: Mapping[str, UnderlyingParams] = {
 }
 
 
+UNMAPPED = -1
+"""`Layout.asset_underlying` of a collateral asset governance listed and has not mapped yet: the rule gives its
+balances no credit (their value is added to both requirements), as the contract does."""
+
+
 @dataclass(frozen=True)
 class Layout:
     """How the vault's collateral assets (in `collateralAssets()` order) and perp markets (in market order) map to
-    underlyings. Every leg maps to one: a stablecoin collateral is an underlying with a small shock."""
+    underlyings. Every market maps to one, and every collateral asset but those not mapped yet (`UNMAPPED`): a
+    stablecoin collateral is an underlying with a small shock."""
 
     underlyings: tuple[str, ...]
     asset_symbols: tuple[str, ...]
@@ -156,8 +162,15 @@ class Layout:
             raise ConfigError(f"no portfolio parameters for {', '.join(missing)}")
         return PortfolioParams(tuple(table[u] for u in self.underlyings), **rule)
 
+    def __post_init__(self) -> None:
+        if any(u < 0 or u >= len(self.underlyings) for u in self.market_underlying) or any(
+            u != UNMAPPED and not 0 <= u < len(self.underlyings) for u in self.asset_underlying
+        ):
+            raise InputError("a layout maps every market, and every asset but unmapped ones, to one of its underlyings")
+
     def leg_underlyings(self) -> tuple[int, ...]:
-        """The underlying of every leg: collateral assets first, then every (market, venue) slot."""
+        """The underlying of every leg (`UNMAPPED` for an unmapped asset): collateral assets first, then every
+        (market, venue) slot."""
         return self.asset_underlying + tuple(u for u in self.market_underlying for _ in range(MAX_VENUES))
 
     def leg_name(self, leg: int) -> str:
@@ -219,8 +232,13 @@ class ExactPortfolio:
     groups: tuple[GroupRisk, ...]
     scan: int
     charges: int
-    initial: int
-    maintenance: int
+    unmapped: tuple[tuple[int, int], ...]  # (leg, value) of each unmapped asset held: counted for nothing
+    initial: int  # scan + charges + the unmapped value
+    maintenance: int  # (scan + charges) x maintenance bps, rounded up, + the unmapped value
+
+    @property
+    def unmapped_value(self) -> int:
+        return sum(value for _, value in self.unmapped)
 
 
 @dataclass(frozen=True)
@@ -234,6 +252,7 @@ class PortfolioArrays:
     basis: IntArray  # (n, U)
     charges: IntArray  # (n,)
     scan: IntArray  # (n,)
+    unmapped: IntArray  # (n,) value of the unmapped assets held
     initial: IntArray  # (n,)
     maintenance: IntArray  # (n,)
 
@@ -262,8 +281,12 @@ def exact_portfolio(
     notionals = _leg_notionals(balances, positions, params)
     leg_underlying = layout.leg_underlyings()
     by_underlying: dict[int, list[LegRisk]] = {}
+    unmapped = []
     for leg, notional in sorted(notionals.items()):
         u = leg_underlying[leg]
+        if u == UNMAPPED:
+            unmapped.append((leg, notional))
+            continue
         moves = portfolio.underlyings[u].moves()
         losses = tuple(-_floor_mul_div(notional, move, MOVE_DENOMINATOR) for move in moves)
         by_underlying.setdefault(u, []).append(LegRisk(leg, notional, losses))
@@ -298,9 +321,11 @@ def exact_portfolio(
         groups.append(GroupRisk(g, independent, correlated, worst, credit, independent - credit))
     scan = sum(g.scan for g in groups)
     charges = sum(r.charges for r in risks)
-    initial = scan + charges
-    maintenance = _ceil_mul_div(initial, portfolio.maintenance_bps, BPS)
-    return ExactPortfolio(tuple(risks), tuple(groups), scan, charges, initial, maintenance)
+    credited = sum(value for _, value in unmapped)
+    maintenance = _ceil_mul_div(scan + charges, portfolio.maintenance_bps, BPS) + credited
+    return ExactPortfolio(
+        tuple(risks), tuple(groups), scan, charges, tuple(unmapped), scan + charges + credited, maintenance
+    )
 
 
 def portfolio_health(
@@ -349,9 +374,12 @@ def compute_portfolio(
     legs = legs_object.astype(np.int64)  # (n, L)
     underlyings = len(layout.underlyings)
     leg_of = np.asarray(layout.leg_underlyings(), dtype=np.int64)
+    # An unmapped asset's row is all zeros: none of its legs' losses or exposures reach an underlying.
     one_hot = (leg_of[:, None] == np.arange(underlyings)[None, :]).astype(np.int64)  # (L, U)
     moves = np.asarray([p.moves() for p in portfolio.underlyings], dtype=np.int64)  # (U, K)
-    leg_losses = -_floor_mul_div_array(legs[:, :, None], moves[leg_of][None, :, :], MOVE_DENOMINATOR)  # (n, L, K)
+    leg_moves = moves[np.maximum(leg_of, 0)] * (leg_of >= 0)[:, None]
+    leg_losses = -_floor_mul_div_array(legs[:, :, None], leg_moves[None, :, :], MOVE_DENOMINATOR)  # (n, L, K)
+    unmapped = legs[:, :assets][:, leg_of[:assets] == UNMAPPED].sum(axis=1)
     losses = np.einsum("nlk,lu->nuk", leg_losses, one_hot)
     worst_loss = losses.max(axis=2)
     # Exposures: collateral per underlying, and each venue's net perp exposure per underlying.
@@ -381,7 +409,7 @@ def compute_portfolio(
         correlated = losses[:, members, :].sum(axis=1).max(axis=1)
         credit = _floor_mul_div_array(independent - correlated, np.int64(portfolio.correlation_credit_bps), BPS)
         scan += independent - credit
-    initial = scan + charges
+    covered = scan + charges
     return PortfolioArrays(
         losses=losses,
         worst=losses.argmax(axis=2),
@@ -390,8 +418,9 @@ def compute_portfolio(
         basis=basis,
         charges=charges,
         scan=scan,
-        initial=initial,
-        maintenance=_ceil_mul_div_array(initial, np.int64(portfolio.maintenance_bps), BPS),
+        unmapped=unmapped,
+        initial=covered + unmapped,
+        maintenance=_ceil_mul_div_array(covered, np.int64(portfolio.maintenance_bps), BPS) + unmapped,
     )
 
 
@@ -434,8 +463,13 @@ def explain_lines(book: ExactPortfolio, layout: Layout, portfolio: PortfolioPara
             f"group {g.group}: independent {amount(g.independent)}, together {amount(g.correlated_loss)} "
             f"at {SCENARIO_LABELS[g.worst]}, credit {amount(g.credit)}, scan {amount(g.scan)}"
         )
+    lines.extend(
+        f"{layout.leg_name(leg)}: {amount(value)} counts for nothing (its asset is mapped to no underlying)"
+        for leg, value in book.unmapped
+    )
+    unmapped = f" + unmapped collateral {amount(book.unmapped_value)}" if book.unmapped else ""
     lines.append(
-        f"initial {amount(book.initial)} = scan {amount(book.scan)} + charges {amount(book.charges)}; "
+        f"initial {amount(book.initial)} = scan {amount(book.scan)} + charges {amount(book.charges)}{unmapped}; "
         f"maintenance {amount(book.maintenance)}"
     )
     return lines
@@ -487,7 +521,8 @@ _Step = tuple[tuple[int, ...], bool, int]
 
 
 def _plan(book: ExactPortfolio, assets: int) -> list[_Step]:
-    steps: list[_Step] = []
+    # Collateral the rule gives no credit first: all of its value is requirement.
+    steps: list[_Step] = [((leg,), False, value) for leg, value in book.unmapped if value]
     left = {leg.leg: abs(leg.notional) for r in book.underlyings for leg in r.legs}
     by_risk = sorted(book.underlyings, key=lambda r: (-(r.worst_loss + r.net_charge), r.underlying))
     for r in by_risk:

@@ -24,11 +24,11 @@ from web3.types import RPCEndpoint
 from keeper.client.clients import Clients
 from keeper.client.portfolio import PortfolioMarginClient
 from keeper.client.trading import TradingClient
-from keeper.devnet.deploy import seed_local_liquidity
+from keeper.devnet.deploy import CollateralSpec, list_local_asset, seed_local_liquidity
 from keeper.exceptions import ConfigError
 from keeper.follower import AccountFollower
 from keeper.liquidator import scan
-from keeper.risk.portfolio import exact_portfolio
+from keeper.risk.portfolio import UNMAPPED, exact_portfolio
 from tests.python.conftest import Chain
 from tests.python.test_cli import assert_one_line_error, run
 from tests.python.test_follower import CountingProvider, counted
@@ -82,6 +82,31 @@ def test_the_contract_and_the_keepers_engine_agree_on_every_book(books: Chain) -
         assert (health.initial_requirement, health.maintenance_requirement) == rule.requirements(
             books.account(index).address
         )
+
+
+def test_an_asset_listed_and_not_mapped_counts_for_nothing_for_the_contract_and_the_keeper(books: Chain) -> None:
+    """Governance lists LINK and has not mapped it into the rule yet, and a stranger deposits some into account 1
+    (10 WETH hedged by a 10 ETH short). It counts for nothing, on chain and in the keeper alike: both requirements
+    grow by its value, no health check reverts, and the hedged book is not made due (it was liquidatable by anyone
+    who sent dust while the rule refused an unmapped asset)."""
+    admin = books.client(0)
+    assert admin.sender is not None
+    link = CollateralSpec("LINK", "Chainlink", 18, 15, 3000, 2500, 1000, 1_000_000, 1000, 5000, 500, 3600)
+    listed = dataclasses.replace(books, deployment=list_local_asset(admin.sender, books.deployment, link))
+    me = listed.account(1).address
+    rule = PortfolioMarginClient(listed.w3, listed.deployment)
+    initial, maintenance = rule.requirements(me)
+    listed.mint(2, "LINK", 100)
+    listed.client(2).deposit(me, "LINK", 100 * 10**18)
+    assert rule.requirements(me) == (initial + 1_500 * 10**6, maintenance + 1_500 * 10**6)
+    params, layout = rule.rule()
+    assert layout.asset_underlying[-1] == UNMAPPED
+    found = scan(listed.clients(0))
+    row = next(r for r in range(len(found.book)) if found.book.address(r) == me)
+    _, balances, positions = found.book.exact_row(row)
+    book = exact_portfolio(balances, positions, found.params, layout, params)
+    assert (book.initial, book.maintenance) == rule.requirements(me)
+    assert me not in found.liquidatable and not listed.client(0).health(me).liquidatable
 
 
 def test_the_keeper_liquidates_an_account_only_the_portfolio_rule_makes_due(books: Chain) -> None:

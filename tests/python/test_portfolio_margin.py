@@ -16,6 +16,7 @@ from keeper.risk.portfolio import (
     DEFAULT_UNDERLYINGS,
     NOTIONAL_LIMIT,
     SCENARIO_LABELS,
+    UNMAPPED,
     Cut,
     ExactPortfolio,
     Layout,
@@ -108,8 +109,11 @@ def _random_underlying(rng: np.random.Generator, group: int) -> UnderlyingParams
     )
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_vectorized_engine_equals_the_exact_twin_on_random_books(seed: int) -> None:
+@pytest.mark.parametrize(
+    ("seed", "layout"), [(1, LAYOUT), (2, LAYOUT), (3, replace(LAYOUT, asset_underlying=(0, UNMAPPED)))]
+)
+def test_vectorized_engine_equals_the_exact_twin_on_random_books(seed: int, layout: Layout) -> None:
+    """Seed 3's WBTC is listed but not mapped: it counts for nothing in both engines."""
     rng = np.random.default_rng(seed)
     n = 1500
     # Odd prices and marks, so that values, notionals and losses round.
@@ -135,16 +139,17 @@ def test_vectorized_engine_equals_the_exact_twin_on_random_books(seed: int) -> N
         for _ in range(n)
     ]
     sizes = [[x if rng.random() < 0.35 else 0 for x in row] for row in sizes]
-    arrays = compute_portfolio(balances, sizes, params, LAYOUT, portfolio)
+    arrays = compute_portfolio(balances, sizes, params, layout, portfolio)
     hedged_books = 0
     for i in range(n):
         positions = [(slot, size, 0, 0) for slot, size in enumerate(sizes[i]) if size]
-        exact = exact_portfolio(balances[i], positions, params, LAYOUT, portfolio)
-        assert (exact.initial, exact.maintenance, exact.scan, exact.charges) == (
+        exact = exact_portfolio(balances[i], positions, params, layout, portfolio)
+        assert (exact.initial, exact.maintenance, exact.scan, exact.charges, exact.unmapped_value) == (
             arrays.initial[i],
             arrays.maintenance[i],
             arrays.scan[i],
             arrays.charges[i],
+            arrays.unmapped[i],
         ), f"account {i}"
         for r in exact.underlyings:
             u = r.underlying
@@ -157,6 +162,27 @@ def test_vectorized_engine_equals_the_exact_twin_on_random_books(seed: int) -> N
             )
             hedged_books += r.hedged > 0 and r.basis > 0
     assert hedged_books > n // 4, "the sample has books hedged across venues"
+
+
+def test_an_unmapped_asset_counts_for_nothing_and_is_cut_first() -> None:
+    """WBTC listed but not mapped: its value is added to both requirements (the contract's
+    `test_unmappedCollateralCountsForNothing`), `explain` says so, and deleverage takes it before any hedge."""
+    layout = replace(LAYOUT, asset_underlying=(LAYOUT.asset_underlying[WETH], UNMAPPED))
+    hedge = [_position(ETH_MARKET, 0, -10 * W)]
+    without = exact_portfolio([10 * W, 0], hedge, PARAMS, layout, PORTFOLIO)
+    book = exact_portfolio([10 * W, 10**8], hedge, PARAMS, layout, PORTFOLIO)
+    wbtc = 60_000 * USDC
+    assert book.unmapped == ((WBTC, wbtc),)
+    assert (book.initial, book.maintenance) == (without.initial + wbtc, without.maintenance + wbtc)
+    arrays = compute_portfolio([[10 * W, 10**8]], [_sizes(hedge)], PARAMS, layout, PORTFOLIO)
+    assert (int(arrays.initial[0]), int(arrays.maintenance[0])) == (book.initial, book.maintenance)
+    assert "WBTC collateral: 60,000.00 counts for nothing (its asset is mapped to no underlying)" in explain_lines(
+        book, layout, PORTFOLIO
+    )
+    cuts = deleverage([10 * W, 10**8], hedge, PARAMS, layout, PORTFOLIO, target=without.maintenance)
+    assert cuts == (Cut(WBTC, None, 10**8, hedge=False),), "the WBTC goes, the hedged WETH stays"
+    with pytest.raises(InputError, match="maps every market"):
+        replace(LAYOUT, market_underlying=(UNMAPPED,) * len(LOCAL_MARKETS))
 
 
 def test_the_vectorized_engine_refuses_books_beyond_int64() -> None:

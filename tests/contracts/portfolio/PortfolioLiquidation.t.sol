@@ -2,7 +2,9 @@
 pragma solidity 0.8.28;
 
 import {PortfolioFixture} from "../utils/PortfolioFixture.sol";
+import {PortfolioMargin} from "../../../contracts/PortfolioMargin.sol";
 import {MockERC20} from "../../../contracts/devnet/mocks/MockERC20.sol";
+import {IPortfolioMargin} from "../../../contracts/interfaces/IPortfolioMargin.sol";
 import {IPrimeVault} from "../../../contracts/interfaces/IPrimeVault.sol";
 import {IPrimeVaultErrors} from "../../../contracts/interfaces/IPrimeVaultErrors.sol";
 import {AssetParams} from "../../../contracts/interfaces/IPrimeVaultGovernance.sol";
@@ -70,18 +72,50 @@ contract PortfolioLiquidationTest is PortfolioFixture {
         assertEq(vault.baseBalanceOf(alice), 0, "the shortfall is covered or written off");
     }
 
-    /// @dev An asset listed after the account entered portfolio mode and not mapped yet makes the rule
-    ///      undefined for it; liquidation falls back to the standard rule rather than skip the account.
-    function test_unmappedAssetFallsBackToTheStandardRule() public {
+    /// @dev A rule that cannot evaluate the book (here a new rule contract, set by governance, that maps no
+    ///      market while the account holds a perp position) makes liquidation fall back to the standard rule
+    ///      rather than skip the account.
+    function test_aRuleThatCannotEvaluateTheBookFallsBackToTheStandardRule() public {
         _brokenCrossHedge();
+        PortfolioMargin partialRule = new PortfolioMargin(vault, trading, admin);
+        vm.startPrank(admin);
+        partialRule.setUnderlying(0, "BTC", _params(800, 400, 2500, 200, 2000));
+        partialRule.mapAsset(address(wbtc), 0);
+        vault.setPortfolioMargin(address(partialRule));
+        vm.stopPrank();
+        vm.expectRevert(
+            abi.encodeWithSelector(IPortfolioMargin.PortfolioMarginUnmapped.selector, true, ETH_MARKET)
+        );
+        partialRule.requirements(alice);
+        assertEq(_liquidate(alice), 1);
+        assertLt(vault.collateralBalanceOf(alice, address(wbtc)), 1e8);
+    }
+
+    /// @dev Anyone may deposit into any account. A dust deposit of an asset listed but not mapped yet once
+    ///      made the rule revert, which sent a liquidation to the standard rule: a healthy hedged book (150 of
+    ///      maintenance in portfolio mode, 6,000 under the standard rule) was liquidatable by whoever sent
+    ///      1 wei. An unmapped asset counts for nothing instead.
+    function test_aDustDepositOfAnUnmappedAssetCannotMakeAHealthyBookLiquidatable() public {
         MockERC20 link = new MockERC20("Chainlink", "LINK", 18);
         vm.prank(admin);
         vault.listAsset(address(link), AssetParams(address(ethFeed), STALENESS, 3000, 2500, 1000, 1e24));
-        _fund(bob, link, 1e15);
+        _deposit(alice, alice, weth, 10e18);
+        _portfolioMode(alice, true);
+        _open(alice, ETH_MARKET, -10e18, DYDX);
+        _borrow(alice, alice, 26_000e6);
+        (, uint256 maintenanceBefore) = portfolio.requirements(alice);
+
+        _fund(bob, link, 1);
         vm.prank(bob);
-        vault.deposit(alice, address(link), 1e15);
-        assertEq(_liquidate(alice), 1);
-        assertLt(vault.collateralBalanceOf(alice, address(wbtc)), 1e8);
+        vault.deposit(alice, address(link), 1);
+        assertFalse(vault.isLiquidatable(alice));
+        assertEq(_liquidate(alice), 0, "healthy under its own rule");
+        assertEq(vault.collateralBalanceOf(alice, address(weth)), 10e18);
+        assertEq(trading.position(alice, ETH_MARKET, DYDX).size, -10e18);
+        (, uint256 maintenanceAfter) = portfolio.requirements(alice);
+        assertEq(maintenanceAfter, maintenanceBefore, "1 wei of LINK is worth less than a base unit");
+        vm.prank(alice);
+        vault.withdraw(alice, address(link), 1, alice); // and nothing of the owner's is stuck behind it
     }
 
     /// @dev 1 WBTC alone at its maximum leverage: maintenance 3,000 (the 8% step and the 2% net charge, half of

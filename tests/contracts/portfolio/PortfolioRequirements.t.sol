@@ -84,17 +84,21 @@ contract PortfolioRequirementsTest is PortfolioFixture {
         assertEq(maintenance, 150e6);
     }
 
-    function test_unmappedCollateralIsRefused() public {
+    /// @dev An asset listed and not mapped yet counts for nothing: its value (as the vault values it) is added
+    ///      to both requirements, so it neither supports the book nor stops its health checks.
+    function test_unmappedCollateralCountsForNothing() public {
         MockERC20 link = new MockERC20("Chainlink", "LINK", 18);
         vm.prank(admin);
         vault.listAsset(address(link), AssetParams(address(ethFeed), STALENESS, 3000, 2500, 1000, 1e24));
-        _deposit(alice, alice, link, 1e18);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                IPortfolioMargin.PortfolioMarginUnmapped.selector, false, uint256(uint160(address(link)))
-            )
-        );
-        portfolio.requirements(alice);
+        _deposit(alice, alice, weth, 10e18);
+        _open(alice, ETH_MARKET, -10e18, DYDX);
+        (uint256 initialBefore, uint256 maintenanceBefore) = _requirements(alice);
+        _deposit(alice, alice, link, 1.5e18 + 1); // 4,500 USDC and a fraction of a unit, rounded down
+        (uint256 initial, uint256 maintenance) = _requirements(alice);
+        assertEq(initial, initialBefore + 4500e6);
+        assertEq(maintenance, maintenanceBefore + 4500e6);
+        (uint256 liquidationMaintenance,) = portfolio.liquidationTerms(alice);
+        assertEq(liquidationMaintenance, maintenance);
     }
 
     /// @dev Issue 13's bound: at most 80,000 gas per underlying held, for the whole evaluation.
