@@ -4,8 +4,7 @@ pragma solidity 0.8.28;
 import {VaultFixture} from "./utils/VaultFixture.sol";
 import {PrimeVaultLens} from "../../contracts/periphery/PrimeVaultLens.sol";
 
-/// @notice The lens's figures in the gas snapshot (`snapshots/PrimeVault.json`). A `...GasTest` contract, so
-///         that `make gas` (`--match-contract GasTest`) writes the same snapshot as the whole suite does.
+/// @notice The lens's figures in the gas snapshot (`snapshots/PrimeVault.json`, written by `make gas`).
 contract LensGasTest is VaultFixture {
     PrimeVaultLens internal lens;
 
