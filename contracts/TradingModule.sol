@@ -16,6 +16,7 @@ import {
     BPS,
     WAD,
     BACKSTOP_PRICE_BAND_BPS,
+    MAX_FILL_FEE_BPS,
     PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS
 } from "./libraries/ConstantsLib.sol";
 import {MathLib} from "./libraries/MathLib.sol";
@@ -79,7 +80,12 @@ contract TradingModule is ITradingModule, TradingBase {
         if (feed == address(0)) revert ZeroAddress();
         if (feed.code.length == 0) revert NotAContract(feed);
         if (maxStaleness == 0) revert InvalidStaleness();
-        if (maintenanceMarginBps == 0 || maintenanceMarginBps > initialMarginBps || initialMarginBps > BPS) {
+        // A fill may land at the band's edge and pay the largest fee: the initial margin committed for it must
+        // cover that, or one fill could leave the account under water.
+        if (
+            maintenanceMarginBps == 0 || maintenanceMarginBps > initialMarginBps || initialMarginBps > BPS
+                || initialMarginBps <= BACKSTOP_PRICE_BAND_BPS + MAX_FILL_FEE_BPS
+        ) {
             revert InvalidMarginFractions(initialMarginBps, maintenanceMarginBps);
         }
         // A mark is a WAD: a feed with more decimals could not be read without dropping precision.

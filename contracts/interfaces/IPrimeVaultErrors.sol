@@ -167,6 +167,8 @@ interface IPrimeVaultErrors {
     error TooManyMarkets(uint256 max);
     /// @notice The trading module already has MAX_VENUES venues.
     error TooManyVenues(uint256 max);
-    /// @notice Margin fractions must satisfy 0 < maintenance <= initial <= 100%.
+    /// @notice Margin fractions must satisfy 0 < maintenance <= initial <= 100%, with initial above 5.5%: a fill
+    ///         may land 5% from the mark (the price band) and pay a 0.5% fee (the fee cap), and the margin
+    ///         committed for it must cover both.
     error InvalidMarginFractions(uint256 initialMarginBps, uint256 maintenanceMarginBps);
 }

@@ -258,6 +258,9 @@ contract TradingTest is TradingFixture {
         trading.addMarket("SOL-USD", address(ethFeed), STALENESS, 1000, 0);
         vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.InvalidMarginFractions.selector, 500, 1000));
         trading.addMarket("SOL-USD", address(ethFeed), STALENESS, 500, 1000);
+        // 5.5%: a fill at the band's edge with the largest fee would take all of it.
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.InvalidMarginFractions.selector, 550, 300));
+        trading.addMarket("SOL-USD", address(ethFeed), STALENESS, 550, 300);
         vm.expectRevert(IPrimeVaultErrors.InvalidStaleness.selector);
         trading.addMarket("SOL-USD", address(ethFeed), 0, 1000, 500);
         vm.expectRevert(IPrimeVaultErrors.ZeroAddress.selector);
