@@ -358,8 +358,23 @@ contract AsyncOrderModule is TradingBase {
         uint256 filledAfter,
         bool reduceOnly
     ) internal {
-        if (reduceOnly && _increases(f.account, _slot(f.market, f.venue), f.size)) {
-            revert ReduceOnlyIncreases(c.orderId);
+        uint256 fee = r.fee;
+        if (reduceOnly) {
+            // A reduce-only child reserves nothing and is not held to the position at its commit, so stacked
+            // reduce-only orders, or a position closed meanwhile, can fill more than the slot holds. The venue
+            // has filled it all: the part that would grow or flip the slot is the protocol's, booked to the
+            // backstop as a late fill is, so the venue's position stays the sum of the books (refusing the
+            // report would leave a position nothing books). The account pays the fee on its part, rounded up.
+            uint256 slot = _slot(f.market, f.venue);
+            int256 excess = _reduceOnlyExcess(_positions[f.account][slot].size, f.size);
+            if (excess != 0) {
+                _addToBackstop(slot, excess, f.price, f.fundingNow);
+                emit ReduceOnlyExcessToBackstop(r.childId, r.venueFillId, f.market, f.venue, excess);
+                fee = Math.mulDiv(
+                    fee, SignedMath.abs(f.size - excess), SignedMath.abs(f.size), Math.Rounding.Ceil
+                );
+                f.size -= excess;
+            }
         }
         Trader storage t = _traders[f.account];
         uint256 released =
@@ -370,11 +385,20 @@ contract AsyncOrderModule is TradingBase {
             t.openChildren -= 1;
             _closeChild(r.childId, c.orderId, f.account);
         }
-        int256 cash = PerpMathLib.toBaseDown(_book(f), _baseUnit) - r.fee.toInt256();
+        int256 cash = (f.size == 0 ? int256(0) : PerpMathLib.toBaseDown(_book(f), _baseUnit)) - fee.toInt256();
         // The child was open: the account traded until now.
         _syncTrading(f.account, true);
-        emit ChildFilled(r.childId, c.orderId, r.venueFillId, f.size, r.price, r.fee, released);
+        emit ChildFilled(r.childId, c.orderId, r.venueFillId, f.size, r.price, fee, released);
         if (cash != 0) _vault.settle(f.account, cash, false);
+    }
+
+    /// @dev The part of a reduce-only fill of signed `size` that a slot holding signed `held` cannot take without
+    ///      growing or flipping: all of it when the slot is empty or on the fill's side, beyond the position
+    ///      otherwise.
+    function _reduceOnlyExcess(int256 held, int256 size) internal pure returns (int256) {
+        if (held == 0 || (held > 0) == (size > 0)) return size;
+        // `size` is opposite `held`: the first |held| of it reduces.
+        return SignedMath.abs(size) > SignedMath.abs(held) ? size + held : int256(0);
     }
 
     /// @dev Ends open child `childId` with `status`, releasing what it still reserves. A child a

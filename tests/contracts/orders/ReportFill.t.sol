@@ -142,13 +142,55 @@ contract ReportFillTest is AsyncOrderFixture {
         trading.reportFill(child, _nextFillId(), 56_999e18, 1e18, 0);
     }
 
-    function test_revertsWhenAReduceOnlyFillWouldGrowTheSlot() public {
-        vm.prank(alice);
-        uint256 id = trading.submitOrder(alice, BTC_MARKET, -1e18, 59_000e18, block.timestamp + 1 hours, true);
-        uint256 c = _commitOne(id, RABBIT, 1e18, 59_000e18);
+    /// @dev A reduce-only child is not held to the position at its commit, so one can fill more than the slot
+    ///      holds. The venue did fill it: the part beyond the position is the protocol's (the backstop book),
+    ///      never refused, so the venue's position stays the sum of what is booked.
+    function test_aReduceOnlyFillBeyondThePositionSendsTheExcessToTheBackstop() public {
         vm.prank(keeper);
-        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.ReduceOnlyIncreases.selector, id));
-        trading.reportFill(c, _nextFillId(), 60_000e18, 1e18, 0);
+        trading.reportFill(child, _nextFillId(), 60_000e18, 0.5e18, 0); // alice: 0.5 BTC long at dYdX
+        vm.prank(alice);
+        uint256 id =
+            trading.submitOrder(alice, BTC_MARKET, -1.5e18, 59_000e18, block.timestamp + 1 hours, true);
+        uint256 c = _commitOne(id, DYDX, 1.5e18, 59_000e18);
+        int256 balance = vault.baseBalanceOf(alice);
+        bytes32 fillId = _nextFillId();
+        vm.expectEmit(address(trading));
+        emit IPrimeVaultEvents.ReduceOnlyExcessToBackstop(c, fillId, BTC_MARKET, DYDX, -1e18);
+        vm.expectEmit(address(trading));
+        emit IPrimeVaultEvents.ChildFilled(c, id, fillId, -0.5e18, 60_000e18, 30e6, 0);
+        vm.prank(keeper);
+        trading.reportFill(c, fillId, 60_000e18, 1.5e18, 90e6);
+        assertEq(trading.position(alice, BTC_MARKET, DYDX).size, 0, "closed, not flipped");
+        assertEq(trading.backstopPosition(BTC_MARKET, DYDX).size, -1e18, "the excess is the protocol's");
+        assertEq(vault.baseBalanceOf(alice), balance - 30e6, "the fee on the account's third");
+        assertEq(uint8(_childStatus(c)), uint8(ITradingModule.ChildStatus.Filled));
+        // The venue's net (accounts and backstop): the first child's 0.5 long, less the 1.5 sold.
+        assertEq(trading.netPosition(BTC_MARKET, DYDX), 0.5e18 - 1.5e18);
+    }
+
+    /// @dev Two reduce-only orders stacked on one position: the second fill finds nothing to reduce and is
+    ///      the protocol's whole; the account pays no fee for it.
+    function test_aSecondStackedReduceOnlyFillIsTheProtocolsWhole() public {
+        vm.prank(keeper);
+        trading.reportFill(child, _nextFillId(), 60_000e18, 1e18, 0);
+        vm.startPrank(alice);
+        uint256 first =
+            trading.submitOrder(alice, BTC_MARKET, -1e18, 59_000e18, block.timestamp + 1 hours, true);
+        uint256 second =
+            trading.submitOrder(alice, BTC_MARKET, -1e18, 59_000e18, block.timestamp + 1 hours, true);
+        vm.stopPrank();
+        uint256 c1 = _commitOne(first, DYDX, 1e18, 59_000e18);
+        uint256 c2 = _commitOne(second, DYDX, 1e18, 59_000e18);
+        vm.startPrank(keeper);
+        trading.reportFill(c1, _nextFillId(), 60_000e18, 1e18, 30e6);
+        int256 balance = vault.baseBalanceOf(alice);
+        trading.reportFill(c2, _nextFillId(), 60_000e18, 1e18, 30e6);
+        vm.stopPrank();
+        assertEq(trading.position(alice, BTC_MARKET, DYDX).size, 0);
+        assertEq(trading.backstopPosition(BTC_MARKET, DYDX).size, -1e18);
+        assertEq(vault.baseBalanceOf(alice), balance, "nothing booked on the account");
+        (, uint256 open,) = trading.reservation(alice);
+        assertEq(open, 1, "the filled children are closed; the 2 BTC buy is still open");
     }
 
     function test_aFeeAboveTheCapIsRefused() public {
