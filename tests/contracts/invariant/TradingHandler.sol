@@ -154,7 +154,16 @@ contract TradingHandler is Test {
     }
 
     /// @dev An order routed as child orders (one or both venues); its margin is reserved.
-    function commitAsync(uint256 who, uint256 market, uint256 steps, bool buy, uint256 splitBps) external {
+    /// @dev `reduceOnly` orders are sized without regard to the position, as stacked ones can be: a fill beyond
+    ///      it goes to the backstop.
+    function commitAsync(
+        uint256 who,
+        uint256 market,
+        uint256 steps,
+        bool buy,
+        uint256 splitBps,
+        bool reduceOnly
+    ) external {
         address actor = actors[who % actors.length];
         uint8 m = uint8(market % 2);
         uint256 step = m == 0 ? 1e15 : 1e16;
@@ -164,7 +173,7 @@ contract TradingHandler is Test {
         uint256 limit = buy ? mark * 103 / 100 : mark * 97 / 100;
         vm.prank(actor);
         try trading.submitOrder(
-            actor, m, buy ? int256(size) : -int256(size), limit, block.timestamp + 1 hours, false
+            actor, m, buy ? int256(size) : -int256(size), limit, block.timestamp + 1 hours, reduceOnly
         ) returns (
             uint256 id
         ) {

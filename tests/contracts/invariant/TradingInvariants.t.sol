@@ -81,7 +81,7 @@ contract TradingInvariantsTest is PortfolioFixture {
     ///      rejection and a late fill to the backstop, an expiry.
     function test_handlerRunsTheAsynchronousLifecycle() public {
         handler.deposit(0, 20e18);
-        handler.commitAsync(0, 0, 100, true, 5000); // 0.1 BTC: 0.05 at each venue
+        handler.commitAsync(0, 0, 100, true, 5000, false); // 0.1 BTC: 0.05 at each venue
         assertEq(handler.childCount(), 2);
         handler.fillChild(0, 5000);
         assertEq(trading.position(handler.actors(0), 0, 0).size, 0.025e18);
