@@ -528,8 +528,9 @@ contract TradingModule is ITradingModule, TradingBase {
         FillData memory f = FillData(BACKSTOP_FILL_ID, account, market, venue, 0, 0, 0, 0);
         int256 size = _positions[account][slot].size;
         // Rounded up onto the venue's step: taking a little more never leaves the account short of its
-        // target, and both the account's rest and the backstop's share stay tradable at the venue.
-        uint256 step = _venues[venue].marketParams(market).stepSize;
+        // target, and both the account's rest and the backstop's share stay tradable at the venue. A venue
+        // that reports no step gets the exact amount (a zero must not stop the liquidation).
+        uint256 step = Math.max(_venues[venue].marketParams(market).stepSize, 1);
         uint256 taken = Math.min(
             Math.mulDiv(SignedMath.abs(size), fractionWad, WAD * step, Math.Rounding.Ceil) * step,
             SignedMath.abs(size)

@@ -7,6 +7,7 @@ import {TradingFixture} from "./utils/TradingFixture.sol";
 import {IPrimeVault} from "../../contracts/interfaces/IPrimeVault.sol";
 import {IPrimeVaultErrors} from "../../contracts/interfaces/IPrimeVaultErrors.sol";
 import {IPrimeVaultEvents} from "../../contracts/interfaces/IPrimeVaultEvents.sol";
+import {IVenueAdapter} from "../../contracts/interfaces/IVenueAdapter.sol";
 
 /// @notice Liquidation of accounts with perp positions: positions move to the backstop book at the oracle
 ///         mark less a discount, whatever the venues do; the executor then unwinds the book at the venues.
@@ -51,6 +52,21 @@ contract BackstopTest is TradingFixture {
         assertEq(trading.netPosition(BTC_MARKET, DYDX), venueBefore, "books still equal the venue");
         assertEq(vault.collateralBalanceOf(alice, address(weth)), 10e18, "collateral untouched");
         assertGt(vault.baseBalanceOf(bob), 0, "the caller earns part of the penalty");
+    }
+
+    /// @dev A venue adapter reporting a size step of 0 (misconfigured, or a venue without one) must not stop the
+    ///      liquidation: the backstop takes the exact amount.
+    function test_aVenueReportingNoSizeStepDoesNotStopTheLiquidation() public {
+        _executeOn(_submit(alice, alice, BTC_MARKET, 3e18, 61_000e18), DYDX, 3e18);
+        btcFeed.setAnswer(54_000e8);
+        IVenueAdapter.MarketParams memory params = dydxAdapter.marketParams(BTC_MARKET);
+        params.stepSize = 0;
+        vm.mockCall(
+            address(dydxAdapter), abi.encodeCall(IVenueAdapter.marketParams, (BTC_MARKET)), abi.encode(params)
+        );
+        assertEq(_liquidate(_list(alice)), 1, "liquidated, not skipped");
+        assertFalse(vault.isLiquidatable(alice));
+        assertGt(trading.backstopPosition(BTC_MARKET, DYDX).size, 0);
     }
 
     /// @dev (b) A colluding long/short pair at one venue nets to zero there, so closing the losing leg at the
