@@ -195,15 +195,16 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
             IPrimeVault.AssetConfig memory c = vault.assetConfig(assets[i]);
             // Valued as the standard rule values it (rounded down), so an unmapped balance's requirement is
             // exactly what it adds to equity.
+            // slither-disable-next-line unused-return (a false positive: `valued` is read in both branches below)
             uint256 valued = ValueLib.value(balance, OracleLib.read(c.feed, c.maxStaleness), c.scaleExponent);
             if (u == 0) {
                 unmapped += valued;
-                continue;
+            } else {
+                int256 leg = valued.toInt256();
+                _addLeg(book[u - 1], leg, _underlyings[u - 1]);
+                book[u - 1].collateral += leg;
+                held |= 1 << (u - 1);
             }
-            int256 value = valued.toInt256();
-            _addLeg(book[u - 1], value, _underlyings[u - 1]);
-            book[u - 1].collateral += value;
-            held |= 1 << (u - 1);
         }
     }
 
