@@ -101,6 +101,8 @@ def risk_document(risk: AccountRisk, base: TokenInfo) -> dict[str, Any]:
             "maintenance": units(book.maintenance),
             "scan": units(book.scan),
             "charges": units(book.charges),
+            # Collateral of assets the rule does not map yet, by symbol: counted for nothing (added to both).
+            "unmapped": {layout.asset_symbols[leg]: units(value) for leg, value in book.unmapped},
             "worst": {layout.underlyings[r.underlying]: SCENARIO_LABELS[r.worst] for r in book.underlyings},
             "scenarios": list(SCENARIO_LABELS),
             "grid": grid,

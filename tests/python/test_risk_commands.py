@@ -189,6 +189,7 @@ def test_risk_explain_shows_a_hedged_book_under_both_rules(chain: Chain, tmp_pat
     standard, portfolio = Decimal(figures["standard"]["maintenance"]), Decimal(figures["portfolio"]["maintenance"])
     assert portfolio < standard / 4, "the hedge nets: far below the haircut plus the perp margin"
     assert set(figures["portfolio"]["worst"]) == {"ETH"}
+    assert figures["portfolio"]["unmapped"] == {}, "every asset of the deployment is in the rule"
 
     text = run(chain, tmp_path, "risk", "explain", me)
     assert text.exit_code == 0, text.output

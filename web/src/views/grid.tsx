@@ -24,6 +24,7 @@ export interface RiskDocument {
     maintenance: string;
     scan: string;
     charges: string;
+    unmapped: Record<string, string>; // by symbol: collateral the rule does not map yet, counted for nothing
     scenarios: string[];
     grid: GridRow[];
     groups: { group: number; independent: string; credit: string; scan: string }[];
@@ -56,6 +57,7 @@ export function ScenarioGrid({ ctx }: { ctx: AppContext }) {
   if (problem) return <p class="hint">The scenario grid could not be read: {problem}</p>;
   if (!risk) return <p class="hint">Reading the scenario grid…</p>;
   const { portfolio: p, symbol } = risk;
+  const unmapped = Object.entries(p.unmapped);
   const cell = (value: string, worst: boolean) => (
     <td class={`num ${Number(value) > 0 ? "loss" : "gain"}${worst ? " worst" : ""}`}>{figure(value)}</td>
   );
@@ -63,7 +65,9 @@ export function ScenarioGrid({ ctx }: { ctx: AppContext }) {
     <div data-testid="scenario-grid">
       <p class="note">
         Portfolio rule: maintenance {tokens(p.maintenance, symbol)} (initial {tokens(p.initial, symbol)} = worst
-        scenarios {tokens(p.scan, symbol)} + charges {tokens(p.charges, symbol)}); the standard rule needs{" "}
+        scenarios {tokens(p.scan, symbol)} + charges {tokens(p.charges, symbol)}
+        {unmapped.map(([asset, value]) => ` + ${asset} not in the rule yet ${tokens(value, symbol)}`).join("")}); the
+        standard rule needs{" "}
         {tokens(risk.standard.maintenance, symbol)}. Each underlying moves by its shock S in steps of a third and by
         its tail T; the worst scenario is marked.
       </p>
