@@ -30,7 +30,7 @@ contract TradingHandler is Test {
     uint256 public executed;
     uint256 public lateFills;
     int256 internal _backstopBefore;
-    int256 internal _worthBefore;
+    int256 internal _surplusBefore;
     uint256[] internal _childIds; // every child committed, in id order
     uint256 internal _fillNonce;
 
@@ -213,7 +213,7 @@ contract TradingHandler is Test {
         if (o.size > 0 ? quoted > c.limitPrice : quoted < c.limitPrice) return;
         if (quoted > mark * 1049 / 1000 || quoted < mark * 951 / 1000) return;
         _backstopBefore = trading.backstopPosition(o.market, c.venue).size;
-        _worthBefore = int256(usdc.balanceOf(address(vault))) + trading.venueAssets();
+        _surplusBefore = _surplus();
         vm.prank(address(trading));
         try adapter.trade(o.market, signed, c.limitPrice) returns (uint256 price, uint256 fee) {
             _report(childId, price, size, fee);
@@ -232,9 +232,10 @@ contract TradingHandler is Test {
         vm.stopPrank();
     }
 
-    /// @dev A late fill is the protocol's, bought at the venue's price with its fee and no discount. The keeper
-    ///      unwinds it (here at once, with the rest of that book); what that costs the protocol its reserves
-    ///      pay, here topped up, so that the solvency invariant keeps checking everything else.
+    /// @dev A late fill (or a reduce-only fill's excess) is the protocol's, bought at the venue's price with its
+    ///      fee and no discount. The keeper unwinds it (here at once, with the rest of that book); what that costs
+    ///      the protocol its reserves pay, here topped up, so that the solvency invariant keeps checking everything
+    ///      else.
     function _unwindLateFill(uint8 market, uint8 venue, uint256 mark) internal {
         int256 book = trading.backstopPosition(market, venue).size;
         if (book == _backstopBefore) return;
@@ -242,8 +243,20 @@ contract TradingHandler is Test {
         uint256 limit = book > 0 ? mark * 95 / 100 : mark * 105 / 100;
         vm.prank(keeper);
         trading.unwindBackstop(market, venue, _abs(book), limit);
-        int256 worthAfter = int256(usdc.balanceOf(address(vault))) + trading.venueAssets();
-        if (worthAfter < _worthBefore) usdc.mint(address(vault), uint256(_worthBefore - worthAfter) + 1);
+        int256 surplusAfter = _surplus();
+        if (surplusAfter < _surplusBefore) {
+            usdc.mint(address(vault), uint256(_surplusBefore - surplusAfter) + 1);
+        }
+    }
+
+    /// @dev The vault's assets (cash, venue accounts, loans) less what it owes suppliers. Measured around a fill
+    ///      that moved the backstop book, rather than the assets alone: the same fill may book the account's own
+    ///      PnL (a reduce-only fill's part within the position), which moves assets and debts together, and a gain
+    ///      there would hide the protocol's cost on the rest.
+    function _surplus() internal view returns (int256) {
+        IPrimeVault.MarketState memory s = vault.marketState();
+        return int256(usdc.balanceOf(address(vault))) + trading.venueAssets() + int256(s.totalBorrow)
+            - int256(s.totalSupply);
     }
 
     function rejectChild(uint256 index) external {
