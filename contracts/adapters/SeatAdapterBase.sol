@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
@@ -246,9 +247,13 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
     /// @inheritdoc IVenueAdapter
     /// @dev Records a withdrawal the executor has requested through the venue's API; the venue pays it to this
     ///      contract later (a signed claim, a bridge message anyone submits) and `claimWithdrawal` forwards it. The
-    ///      claim time is the venue's, unknown here: returns now.
+    ///      claim time is the venue's, unknown here: returns now. The amount leaves the reported collateral as it
+    ///      becomes pending: the last report, made before the venue debited it, would otherwise count it twice
+    ///      in the vault's venue assets until the next report (a report made after the debit but before this
+    ///      request counts it once too few until the next one: the safe side).
     function requestWithdrawal(uint256 amount) external onlyTradingModule returns (uint256 claimableAt) {
         _withdrawalsPending += amount;
+        _report.netCollateral -= SafeCast.toInt256(amount);
         emit SeatWithdrawalRequested(amount);
         return block.timestamp;
     }

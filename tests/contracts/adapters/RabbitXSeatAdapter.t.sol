@@ -64,6 +64,21 @@ contract RabbitXSeatAdapterTest is SeatFixture {
         assertEq(seat.pendingWithdrawals(), 0);
     }
 
+    /// @dev A withdrawal requested after the last report moves its amount from the reported collateral to pending:
+    ///      the vault's venue assets stay what they were instead of counting it twice until the next report.
+    function test_aRequestedWithdrawalIsNotCountedTwice() public {
+        vm.prank(keeper);
+        trading.depositMargin(SEAT, 50_000e6);
+        _report(0, 0, 50_000e6, 50_000e6);
+        int256 assetsBefore = trading.venueAssets();
+        vm.prank(keeper);
+        trading.requestMarginWithdrawal(SEAT, 20_000e6);
+        (int256 collateral,,) = seat.margin();
+        assertEq(collateral, 30_000e6);
+        assertEq(seat.pendingWithdrawals(), 20_000e6);
+        assertEq(trading.venueAssets(), assetsBefore, "moved, not doubled");
+    }
+
     function test_theReportServesPositionFundingAndMargin() public {
         vm.warp(block.timestamp + 100);
         _report(-2e18, 75e18, 12_345e6, 0);
@@ -196,11 +211,11 @@ contract SeatMarginCapTest is SeatFixture {
         );
         trading.depositMargin(SEAT, 10_001e6);
         trading.depositMargin(SEAT, 10_000e6);
-        // A withdrawal on its way back still counts, and until the next report also in the venue's collateral.
+        // A withdrawal on its way back still counts, moved from the venue's collateral (not counted twice).
         trading.requestMarginWithdrawal(SEAT, 5000e6);
         vm.expectRevert(
             abi.encodeWithSelector(
-                SeatAdapterBase.AdapterMarginCapExceeded.selector, 1, 65_000e6 + 1, 60_000e6
+                SeatAdapterBase.AdapterMarginCapExceeded.selector, 1, 60_000e6 + 1, 60_000e6
             )
         );
         trading.depositMargin(SEAT, 1);
