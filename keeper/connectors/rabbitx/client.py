@@ -321,7 +321,8 @@ class _AccountChannel(SubscriptionEventHandler):
         self._events.pushes.put_nowait((ctx.pub.offset or None, data))
 
     async def on_subscribing(self, ctx: SubscribingContext) -> None:
-        if ctx.code != _SUBSCRIBE_CALLED:
+        # A closed transport is the connection's loss, which the client reports next with its reason (no ping, ...).
+        if ctx.code not in (_SUBSCRIBE_CALLED, _TRANSPORT_CLOSED):
             self._events.end(RabbitXConnectionError(f"RabbitX WebSocket: subscription lost ({ctx.reason})"))
 
     async def on_unsubscribed(self, ctx: UnsubscribedContext) -> None:
@@ -375,6 +376,8 @@ _CONNECT_CALLED = 0
 """centrifuge-python's connecting code for `connect()` itself (every other one is a lost connection)."""
 _SUBSCRIBE_CALLED = 0
 """Its subscribing code for `subscribe()` itself."""
+_TRANSPORT_CLOSED = 1
+"""Its subscribing code for a connection that closed (the client's own event follows)."""
 _TOKEN_EXPIRED = 109
 """Centrifuge's error code for an expired token."""
 _REFUSED_TOKEN = (1, 101, 109)

@@ -232,6 +232,7 @@ class RabbitXDevnet:
         self._tasks: list[asyncio.Task[None]] = []
         self._clients: set[_WsClient] = set()
         self._refuse_websockets_until = 0.0
+        self._pings_stopped = False
         self.chain_watcher: ChainWatcher | None = None
         self._refresh_tokens: dict[str, int] = {}
         self._deadman: dict[tuple[int, str], DeadmanSwitch] = {}
@@ -279,6 +280,11 @@ class RabbitXDevnet:
         for client in list(self._clients):
             client.queue.put_nowait(None)
             await client.ws.close(code=1012, message=b"dropped")
+
+    def stop_pinging(self, stopped: bool = True) -> None:
+        """Stop (or restart) the server's pings on every WebSocket, the sockets left open: a link that went silent
+        without closing, which a client notices only by the pings that stop coming."""
+        self._pings_stopped = stopped
 
     def lose_pushes(self, channel: str, count: int = 1) -> None:
         """Lose the next `count` pushes on `channel` without closing any socket, as a lossy link would; the
@@ -829,7 +835,8 @@ class RabbitXDevnet:
     async def _ws_pinger(self, client: _WsClient) -> None:
         while True:
             await asyncio.sleep(self.config.ping_interval)
-            client.send({})
+            if not self._pings_stopped:
+                client.send({})
 
     def _ws_command(self, client: _WsClient, line: str) -> bool:
         """Handle one client message; False when the connection is being closed."""

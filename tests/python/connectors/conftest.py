@@ -65,6 +65,13 @@ def rabbitx(tmp_path: Path) -> Iterator[RabbitXService]:
 
 
 @pytest.fixture
+def rabbitx_pinging_every_second(tmp_path: Path) -> Iterator[RabbitXService]:
+    """The devnet RabbitX pinging its WebSockets every second (RabbitX's own interval is 25)."""
+    with service_on_thread(_rabbitx_config(ping_interval=1.0), tmp_path / "keeper-data") as service:
+        yield service
+
+
+@pytest.fixture
 def rabbitx_short_jwt(tmp_path: Path) -> Iterator[RabbitXService]:
     """The devnet RabbitX issuing JWTs that expire two seconds after they are issued."""
     with service_on_thread(_rabbitx_config(jwt_lifetime=2), tmp_path / "keeper-data") as service:

@@ -49,6 +49,12 @@ class RabbitXService:
     async def drop_websockets(self, refuse_for: float) -> None:
         await self.on_service(lambda: self.devnet.drop_websockets(refuse_for))
 
+    async def stop_pinging(self, stopped: bool = True) -> None:
+        async def stop() -> None:
+            self.devnet.stop_pinging(stopped)
+
+        await self.on_service(stop)
+
     async def lose_account_pushes(self, credentials: Credentials, count: int) -> None:
         async def lose() -> None:
             self.devnet.lose_pushes(f"account@{credentials.profile_id}", count)

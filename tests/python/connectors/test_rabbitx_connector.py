@@ -5,6 +5,7 @@ acknowledgement, and signatures refused when wrong or stale."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from decimal import Decimal
 
@@ -347,5 +348,37 @@ def test_an_expired_jwt_is_renewed_and_the_feed_connects_with_the_new_one(rabbit
                 await take(taker, Side.LONG, "0.1", 60000)
                 [fill] = await next_fills(feed, 1)
                 assert (fill.client_order_id, feed.delivered_from_stream) == ("renewed-1", 1), "pushed on the socket"
+
+    asyncio.run(scenario())
+
+
+def test_a_socket_that_goes_silent_is_noticed_and_opened_again(
+    rabbitx_pinging_every_second: RabbitXService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server stops pinging and the socket stays open, as a link that died without closing: the SDK notices the
+    missing pings (the interval plus its 10 s allowance), the feed reads REST and subscribes again, and a fill made
+    meanwhile comes out once."""
+    rabbitx = rabbitx_pinging_every_second
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            vault = await rabbitx.trader(session, 17)
+            taker = RabbitXClient(session, rabbitx.url, await rabbitx.trader(session, 18))
+            settings = rabbitx.settings(vault, quiet_reconcile=60.0)
+            async with RabbitXConnector(settings) as connector, connector.fill_feed() as feed:
+                await asyncio.wait_for(feed.connected.wait(), 5)
+                await connector.place_order(limit("silent-1", Side.SHORT, "0.1", 60000))
+                await rabbitx.stop_pinging()
+                caplog.set_level(logging.WARNING, logger="keeper.connectors.rabbitx.fills")
+                deadline = time.monotonic() + 20
+                while "no ping" not in caplog.text and time.monotonic() < deadline:
+                    await asyncio.sleep(0.1)
+                assert "no ping" in caplog.text, caplog.text
+                await rabbitx.stop_pinging(False)
+                await asyncio.wait_for(feed.connected.wait(), 5)
+                await take(taker, Side.LONG, "0.1", 60000)
+                [fill] = await next_fills(feed, 1)
+                assert fill.client_order_id == "silent-1"
+                await assert_no_more_fills(feed)
 
     asyncio.run(scenario())
