@@ -83,9 +83,10 @@ def stress(
     """How many accounts are due before and after the shock, and what those due after leave unpaid. `due` gives the
     due accounts before and after as the keeper's scan finds them (the vectorized pass, the contract's integers near
     the line, portfolio-mode accounts by their rule); without it, the vectorized pass's own."""
-    before = compute_health(base, collateral, params, perp)
     after = compute_health(base, collateral, shocked_params, perp)
-    due_before, due_after = (before.liquidatable, after.liquidatable) if due is None else due
+    if due is None:
+        due = (compute_health(base, collateral, params, perp).liquidatable, after.liquidatable)
+    due_before, due_after = due
     # What a liquidated account leaves unpaid: collateral credited at value less penalty, plus its base
     # balance and perp PnL, when that sum is negative.
     unit_prices = np.asarray(shocked_params.prices, dtype=np.float64) / np.power(

@@ -287,8 +287,6 @@ class AccountStream:
     async def next_update(self, timeout: float | None = 5.0) -> JsonObject:
         """The next account push's data. TimeoutError after `timeout` seconds of silence; the error that ended the
         stream (a `RabbitXConnectionError`, or a `RabbitXAuthError` for a refused token) once it has ended."""
-        if self._events.failure is not None and self._events.pushes.empty():
-            raise self._events.failure
         offset, data = await asyncio.wait_for(self._next_push(), timeout)
         if offset is not None:
             self.offset = offset
