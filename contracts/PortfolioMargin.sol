@@ -51,6 +51,8 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
     /// @notice A liquidation in portfolio mode discounts the book by at most this share of its maintenance
     ///         requirement (the share of maintenance margin a perp pays when the backstop takes it over).
     uint256 public constant LIQUIDATION_DISCOUNT_SHARE_BPS = PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS;
+    /// @dev The longest interval governance may put between two shock updates.
+    uint256 internal constant _MAX_SHOCK_UPDATE_INTERVAL = 7 days;
     /// @dev The trading module's slot layout: slot = market x 4 + venue.
     uint256 internal constant _VENUES_PER_MARKET = 4;
 
@@ -69,6 +71,8 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
     mapping(uint8 market => MarketFeed) internal _marketFeeds;
     uint16 internal _maintenanceBps = 5000;
     uint16 internal _correlationCreditBps = 5000;
+    uint32 internal _shockUpdateInterval = 1 hours;
+    mapping(uint8 underlying => uint40) internal _shockUpdatedAt;
 
     struct MarketFeed {
         address feed;
@@ -320,8 +324,20 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
         _requireWithin("shockBps", shockBps, p.minShockBps, p.maxShockBps);
         uint256 change = shockBps > old ? shockBps - old : old - shockBps;
         _requireWithin("shock step", change, 0, p.maxShockStepBps);
+        uint256 last = _shockUpdatedAt[index];
+        if (last != 0 && block.timestamp < last + _shockUpdateInterval) {
+            revert PortfolioMarginShockUpdateTooSoon(index, last + _shockUpdateInterval);
+        }
         p.shockBps = shockBps;
+        _shockUpdatedAt[index] = block.timestamp.toUint40();
         emit ShockUpdated(index, old, shockBps);
+    }
+
+    /// @inheritdoc IPortfolioMargin
+    function setShockUpdateInterval(uint32 interval) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _requireWithin("shockUpdateInterval", interval, 0, _MAX_SHOCK_UPDATE_INTERVAL);
+        _shockUpdateInterval = interval;
+        emit ShockUpdateIntervalSet(interval);
     }
 
     /// @inheritdoc IPortfolioMargin
@@ -388,6 +404,26 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
     /// @inheritdoc IPortfolioMargin
     function rule() external view returns (uint16 maintenanceBps, uint16 correlationCreditBps) {
         return (_maintenanceBps, _correlationCreditBps);
+    }
+
+    /// @inheritdoc IPortfolioMargin
+    function shockUpdateInterval() external view returns (uint32) {
+        return _shockUpdateInterval;
+    }
+
+    /// @inheritdoc IPortfolioMargin
+    function shockUpdatedAt(uint8 index) external view returns (uint256) {
+        return _shockUpdatedAt[index];
+    }
+
+    /// @inheritdoc IPortfolioMargin
+    function legMarginBps(uint8 market) external view returns (uint256) {
+        uint8 u = _marketUnderlying[market];
+        if (u == 0) revert PortfolioMarginUnmapped({isMarket: true, id: market});
+        UnderlyingParams memory p = _underlyings[u - 1];
+        // The tail's loss counts at its weight: its move is T x w, rounded up to a basis point.
+        uint256 tail = Math.mulDiv(p.tailBps, p.tailWeightBps, BPS, Math.Rounding.Ceil);
+        return Math.max(p.shockBps, tail) + p.netChargeBps + p.hedgedChargeBps + p.basisChargeBps;
     }
 
     // ================================================================== internal

@@ -17,8 +17,12 @@ pragma solidity ^0.8.24;
 ///      added to both requirements, so it neither supports the book nor reverts its health checks.
 ///      Caveats: every perp market the account holds must be mapped to an underlying, or the requirement
 ///      reverts (`PortfolioMarginUnmapped`), and so does any health check of an account in portfolio mode that
-///      holds it (only the owner opens positions, and a commit is health-checked); a shock is moved by the risk manager only within its
-///      governance bounds, by at most its step per update.
+///      holds it (only the owner opens positions: a synchronous execution is health-checked after its fill, and
+///      an asynchronous commit reserves `legMarginBps`, which reverts for an unmapped market); a shock is moved
+///      by the risk manager only within its governance bounds, by at most its step per update and at most once
+///      per `shockUpdateInterval`. A trade that shrinks a slot is not checked against the rule (under the standard
+///      rule it always lowers the requirement): closing a leg that hedges another raises the rule's requirement and
+///      can leave the account liquidatable.
 interface IPortfolioMargin {
     /// @notice Governance's parameters of one underlying, basis points.
     struct UnderlyingParams {
@@ -44,6 +48,8 @@ interface IPortfolioMargin {
     event MarketMapped(uint8 indexed market, uint8 indexed underlying);
     /// @notice The maintenance share of the initial requirement or the correlation credit changed.
     event RuleSet(uint16 maintenanceBps, uint16 correlationCreditBps);
+    /// @notice The least time between two shock updates of one underlying changed.
+    event ShockUpdateIntervalSet(uint32 interval);
 
     /// @notice A parameter is outside what governance may set (`value` against [min, max]).
     error PortfolioMarginOutOfBounds(string name, uint256 value, uint256 min, uint256 max);
@@ -54,6 +60,9 @@ interface IPortfolioMargin {
     error PortfolioMarginUnknownUnderlying(uint8 underlying);
     /// @notice No more underlyings can be added.
     error PortfolioMarginTooManyUnderlyings(uint256 max);
+    /// @notice The underlying's shock was moved less than `shockUpdateInterval` ago; the next move is allowed
+    ///         from `nextAllowedAt`.
+    error PortfolioMarginShockUpdateTooSoon(uint8 underlying, uint256 nextAllowedAt);
 
     /// @notice `account`'s portfolio requirements in base units, at current oracle prices and marks.
     /// @dev Reverts on an unusable price of anything the account holds, or an unmapped market.
@@ -71,12 +80,35 @@ interface IPortfolioMargin {
         view
         returns (uint256 maintenance, uint256 maxDiscountBps);
 
+    /// @notice The most a position of one unit of notional in `market` can add to an account's initial
+    ///         requirement, in basis points: the grid's largest move, max(S, ceil(T x w)), plus the net, hedged and
+    ///         basis charges of the market's underlying. The trading module reserves it (when larger than the
+    ///         market's own initial margin) at the commit of a portfolio account's order, since the venue's fill
+    ///         is booked without a health check.
+    /// @dev A leg of notional N moves every scenario's loss, the correlated scan and each charge's base by at most
+    ///      N times these rates, plus a unit of rounding each. Reverts `PortfolioMarginUnmapped` for a market
+    ///      mapped to no underlying, so a portfolio account cannot commit to a market its health checks could
+    ///      not price.
+    function legMarginBps(uint8 market) external view returns (uint256);
+
     /// @notice Adds an underlying (`underlying` = the current count) or replaces one. Admin only.
     function setUnderlying(uint8 underlying, string calldata name, UnderlyingParams calldata params) external;
 
-    /// @notice Moves an underlying's shock within its bounds and step. Risk manager only (the keeper's
-    ///         volatility estimates).
+    /// @notice Moves an underlying's shock within its bounds and step, at most once per `shockUpdateInterval`.
+    ///         Risk manager only (the keeper's volatility estimates).
+    /// @dev The interval keeps a stolen risk-manager key from walking a shock across its whole range in one
+    ///      block (a step at a time) to make healthy accounts liquidatable.
     function updateShock(uint8 underlying, uint16 shockBps) external;
+
+    /// @notice Sets the least time between two shock updates of one underlying (at most 7 days). Admin only.
+    function setShockUpdateInterval(uint32 interval) external;
+
+    /// @notice The least time between two shock updates of one underlying, seconds (1 hour until governance
+    ///         sets it).
+    function shockUpdateInterval() external view returns (uint32);
+
+    /// @notice When the risk manager last moved `underlying`'s shock (0 if never).
+    function shockUpdatedAt(uint8 underlying) external view returns (uint256);
 
     /// @notice Maps a collateral asset of the vault to an underlying. Admin only.
     function mapAsset(address asset, uint8 underlying) external;

@@ -5,6 +5,7 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 
+import {IPortfolioMargin} from "../interfaces/IPortfolioMargin.sol";
 import {IPrimeVault, PAUSE_TRADE} from "../interfaces/IPrimeVault.sol";
 import {ITradingModule} from "../interfaces/ITradingModule.sol";
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
@@ -73,7 +74,7 @@ contract AsyncOrderModule is TradingBase {
         // A reduce-only order needs no margin. Any other child reserves its initial margin at the highest
         // price it can fill at: a buy's limit (the most it pays), a sell's limit or the mark if higher.
         uint256 mark = ord.reduceOnly || ord.size > 0 ? 0 : _mark(ord.market);
-        uint256 marginBps = ord.reduceOnly ? 0 : _markets[ord.market].initialMarginBps;
+        uint256 marginBps = ord.reduceOnly ? 0 : _commitMarginBps(ord);
         uint256 total = 0;
         uint256 seen = 0;
         uint256 reserved = 0;
@@ -252,6 +253,17 @@ contract AsyncOrderModule is TradingBase {
         emit OrderRouted(orderId, account);
         // The reservation counts in `perpRisk`'s initial requirement: the account must still meet it.
         if (reserved != 0) _vault.settle(account, 0, true);
+    }
+
+    /// @dev The initial margin, in basis points of notional, a child of `ord` reserves: its market's, or for an
+    ///      account in portfolio mode the most such a leg can add to the rule's initial requirement, if larger
+    ///      (`IPortfolioMargin.legMarginBps`; it reverts for a market the rule does not map). The venue's fill is
+    ///      booked without a health check, so the commit must hold what the account's own rule will ask.
+    function _commitMarginBps(ITradingModule.Order memory ord) internal view returns (uint256 bps) {
+        bps = _markets[ord.market].initialMarginBps;
+        if (_vault.portfolioMode(ord.account)) {
+            bps = Math.max(bps, IPortfolioMargin(_vault.portfolioMargin()).legMarginBps(ord.market));
+        }
     }
 
     /// @dev Checks child `i` of order `orderId` against the order and stores it as child `id`; returns its

@@ -93,6 +93,14 @@ class PortfolioMarginClient(AccessControlledClient):
         )
         return params, layout
 
+    def shock_allowed_from(self, index: int, block: BlockIdentifier = "latest") -> int:
+        """The first timestamp at which the risk manager may move underlying `index`'s shock again (0 if it was
+        never moved: at once)."""
+        last = int(self.contract.functions.shockUpdatedAt(index).call(block_identifier=block))
+        if last == 0:
+            return 0
+        return last + int(self.contract.functions.shockUpdateInterval().call(block_identifier=block))
+
     # ------------------------------------------------------------------ governance
 
     def set_underlying(self, index: int, name: str, params: UnderlyingParams) -> TxReceipt:

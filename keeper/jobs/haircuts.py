@@ -56,13 +56,14 @@ class HaircutJob:
                     proposal.next_maintenance_bps,
                 )
         if c.deployment.portfolio is not None:
-            self.shocks = self.move_shocks(proposals, apply)
+            self.shocks = self.move_shocks(proposals, apply, now)
         return proposals
 
-    def move_shocks(self, proposals: list[HaircutProposal], apply: bool) -> dict[str, tuple[int, int]]:
+    def move_shocks(self, proposals: list[HaircutProposal], apply: bool, now: int) -> dict[str, tuple[int, int]]:
         """Each underlying's shock moved toward what its collateral's volatility asks (the most volatile asset of
         the underlying, EWMA), one step at most and within its bounds: {underlying: (current, next)}. Sent when
-        `apply` and the key holds RISK_MANAGER_ROLE on the rule's contract."""
+        `apply`, the rule's update interval has passed since the underlying's last move (block time `now`), and
+        the key holds RISK_MANAGER_ROLE on the rule's contract."""
         c = self.context
         rule = PortfolioMarginClient(c.w3, c.deployment, c.sender)
         rules, layout = rule.rule()
@@ -74,6 +75,10 @@ class HaircutJob:
             moved = with_volatility(params, max(vols))
             moves[name] = (params.shock_bps, moved.shock_bps)
             if not apply or moved.shock_bps == params.shock_bps:
+                continue
+            allowed_from = rule.shock_allowed_from(index)
+            if now < allowed_from:
+                log.info("%s: shock moves to %d bps no sooner than block time %d", name, moved.shock_bps, allowed_from)
                 continue
             if c.sender is None or not rule.has_role("RISK_MANAGER_ROLE", c.sender.address):
                 log.error("%s: shock update needs RISK_MANAGER_ROLE on the portfolio rule; not sent", name)

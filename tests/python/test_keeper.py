@@ -412,7 +412,11 @@ def test_haircut_updates_stay_within_the_onchain_bounds(chain: Chain, tmp_path: 
     [again, _] = keeper.jobs.haircuts.run(apply=True)
     assert not again.allowed_now
     assert keeper.clients.vault.asset_configs()[0].maintenance_haircut_bps == 2000
-    assert dict(rule.underlyings())["ETH"].shock_bps == 1500, "a step a run, as far as its bounds"
+    assert dict(rule.underlyings())["ETH"].shock_bps == 1250, "a shock moves once an hour (the rule's interval)"
+    assert keeper.jobs.haircuts.shocks["ETH"] == (1250, 1500), "the next step, shown and not sent"
+    chain.advance(3600)
+    keeper.jobs.haircuts.run(apply=True)
+    assert dict(rule.underlyings())["ETH"].shock_bps == 1500, "a step a run once the interval has passed"
     from keeper.exceptions import TransactionReverted
 
     with pytest.raises(TransactionReverted) as refused:

@@ -34,6 +34,67 @@ contract PortfolioGovernanceTest is PortfolioFixture {
         portfolio.updateShock(ETH, 400);
     }
 
+    /// @dev A review's finding: with a step limit alone, a stolen risk-manager key walked ETH's shock from 10% to
+    ///      30% in one block (nine calls), making a healthy leveraged portfolio book liquidatable.
+    function test_aShockMovesAtMostOncePerInterval() public {
+        _deposit(bob, bob, weth, 10e18);
+        _portfolioMode(bob, true);
+        _borrow(bob, bob, 26_000e6);
+        assertEq(portfolio.shockUpdateInterval(), 1 hours);
+
+        vm.startPrank(riskManager);
+        portfolio.updateShock(ETH, 1250);
+        assertEq(portfolio.shockUpdatedAt(ETH), block.timestamp);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPortfolioMargin.PortfolioMarginShockUpdateTooSoon.selector, ETH, block.timestamp + 1 hours
+            )
+        );
+        portfolio.updateShock(ETH, 1500);
+        portfolio.updateShock(BTC, 1000); // each underlying on its own clock
+        vm.warp(block.timestamp + 1 hours - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPortfolioMargin.PortfolioMarginShockUpdateTooSoon.selector, ETH, block.timestamp + 1
+            )
+        );
+        portfolio.updateShock(ETH, 1500);
+        vm.warp(block.timestamp + 1);
+        portfolio.updateShock(ETH, 1500);
+        vm.stopPrank();
+        (, IPortfolioMargin.UnderlyingParams memory p) = portfolio.underlying(ETH);
+        assertEq(p.shockBps, 1500);
+        assertFalse(vault.isLiquidatable(bob), "two steps in an hour and a second leave the book healthy");
+    }
+
+    function test_theAdminSetsTheShockInterval() public {
+        vm.expectEmit(address(portfolio));
+        emit IPortfolioMargin.ShockUpdateIntervalSet(1 days);
+        vm.prank(admin);
+        portfolio.setShockUpdateInterval(1 days);
+        assertEq(portfolio.shockUpdateInterval(), 1 days);
+
+        vm.prank(admin);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPortfolioMargin.PortfolioMarginOutOfBounds.selector,
+                "shockUpdateInterval",
+                7 days + 1,
+                0,
+                7 days
+            )
+        );
+        portfolio.setShockUpdateInterval(7 days + 1);
+
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, riskManager, bytes32(0)
+            )
+        );
+        vm.prank(riskManager);
+        portfolio.setShockUpdateInterval(0);
+    }
+
     function test_onlyTheRiskManagerMovesShocks() public {
         vm.expectRevert(
             abi.encodeWithSelector(
