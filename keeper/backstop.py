@@ -101,8 +101,8 @@ class BackstopUnwinder:
             return 0
         before = Decimal(adapter.position(market_id)) / WAD
         after = before + change
-        if abs(after) <= abs(before) and (before == 0 or (after >= 0) == (before >= 0)):
-            return 0
+        if abs(after) <= abs(before) and (after == 0 or (after > 0) == (before > 0)):
+            return 0  # shrinks or closes, on the same side
         imf = Decimal(adapter.market(market_id).initial_margin_ppm) / PPM
         margin = adapter.margin()
         unit = Decimal(10) ** self.base_decimals

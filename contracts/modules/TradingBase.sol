@@ -152,12 +152,14 @@ abstract contract TradingBase is
     }
 
     /// @dev Whether a fill of signed `size` grows or flips `account`'s position in `slot`: margin is charged
-    ///      per (market, venue) slot, so risk and reduce-only are judged per slot too.
+    ///      per (market, venue) slot, so risk and reduce-only are judged per slot too. A flip ends on the other
+    ///      side: closing to zero is none (0 XOR a short's negative size is negative too).
     function _increases(address account, uint256 slot, int256 size) internal view returns (bool) {
         int256 before = _positions[account][slot].size;
         int256 afterwards = before + size;
         return
-            SignedMath.abs(afterwards) > SignedMath.abs(before) || (before != 0 && (afterwards ^ before) < 0);
+            SignedMath.abs(afterwards) > SignedMath.abs(before)
+                || (afterwards != 0 && (afterwards ^ before) < 0);
     }
 
     function _mark(uint8 market) internal view returns (uint256) {

@@ -4,7 +4,7 @@ pragma solidity 0.8.28;
 import {Vm} from "forge-std/Vm.sol";
 
 import {TradingFixture} from "./utils/TradingFixture.sol";
-import {PERMISSION_TRADE, PAUSE_TRADE} from "../../contracts/interfaces/IPrimeVault.sol";
+import {IPrimeVault, PERMISSION_TRADE, PAUSE_TRADE} from "../../contracts/interfaces/IPrimeVault.sol";
 import {IPrimeVaultErrors} from "../../contracts/interfaces/IPrimeVaultErrors.sol";
 import {IPrimeVaultEvents} from "../../contracts/interfaces/IPrimeVaultEvents.sol";
 import {ITradingModule} from "../../contracts/interfaces/ITradingModule.sol";
@@ -52,6 +52,38 @@ contract OrderSafetyTest is TradingFixture {
         _executeOn(id, DYDX, 1e18);
         assertEq(uint8(trading.order(id).status), uint8(ITradingModule.OrderStatus.Executed));
         assertFalse(trading.hasOpenPositions(alice));
+    }
+
+    /// @dev Finding (high, a newcomer's run): closing a short to exactly zero counted as flipping it (0 XOR a
+    ///      negative size is negative), so a reduce-only buy that closed a short was refused, and so was a plain
+    ///      close by an account below its initial requirement. Closing a long was never affected.
+    function test_aShortClosesToZeroReduceOnly() public {
+        _executeOn(_submit(alice, alice, BTC_MARKET, -1e18, 59_000e18), DYDX, 1e18);
+        vm.prank(alice);
+        uint256 id = trading.submitOrder(alice, BTC_MARKET, 1e18, 61_000e18, block.timestamp + 1 hours, true);
+        _executeOn(id, DYDX, 1e18);
+        assertEq(uint8(trading.order(id).status), uint8(ITradingModule.OrderStatus.Executed));
+        assertEq(trading.position(alice, BTC_MARKET, DYDX).size, 0);
+        assertFalse(trading.hasOpenPositions(alice));
+    }
+
+    function test_aShortBelowItsInitialRequirementClosesToZero() public {
+        _executeOn(_submit(alice, alice, BTC_MARKET, -2.4e18, 59_000e18), DYDX, 2.4e18);
+        _executeOn(_submit(alice, alice, BTC_MARKET, -0.1e18, 59_000e18), RABBIT, 0.1e18);
+        btcFeed.setAnswer(64_500e8); // the shorts lose about 11,000: below initial, above maintenance
+        uint256 id = _submit(alice, alice, BTC_MARKET, 0.1e18, 66_000e18);
+        _executeOn(id, RABBIT, 0.1e18);
+        assertEq(
+            uint8(trading.order(id).status), uint8(ITradingModule.OrderStatus.Executed), "the close executes"
+        );
+        assertEq(trading.position(alice, BTC_MARKET, RABBIT).size, 0);
+        IPrimeVault.AccountHealth memory h = vault.accountHealth(alice);
+        assertLt(
+            h.equity,
+            int256(h.initialRequirement),
+            "below initial after the close too: a close is not held to it"
+        );
+        assertFalse(h.liquidatable);
     }
 
     /// @dev Finding (medium): a closing order split across venues opened an offsetting leg elsewhere with no

@@ -124,8 +124,9 @@ abstract contract PerpExchange is IPerpVenue, IVenueErrors, Ownable, ReentrancyG
         _settleFunding(account, marketId, p, m);
         int256 oldSize = p.size;
         int256 newSize = oldSize + sizeDelta;
+        // A flip ends on the other side: closing a short to zero is none (0 XOR a negative size is negative).
         bool increases =
-            SignedMath.abs(newSize) > SignedMath.abs(oldSize) || (oldSize != 0 && (newSize ^ oldSize) < 0);
+            SignedMath.abs(newSize) > SignedMath.abs(oldSize) || (newSize != 0 && (newSize ^ oldSize) < 0);
         if (reduceOnly && increases) revert VenueReduceOnlyIncreases();
         (price, fee) = _settleFill(account, m, sizeDelta, limitPrice);
         p.size = newSize;

@@ -121,6 +121,14 @@ contract DydxStyleVenueTest is VenueFixture {
         _place(_order(BTC, IDydxStyleVenue.Side.SELL, 1e8, 50_000 * 1e5, true));
     }
 
+    /// @dev Closing a short to zero is not a flip (0 XOR a negative size is negative): a reduce-only buy closes it.
+    function test_reduceOnlyClosesAShortToZero() public {
+        _fund(10_000e6);
+        _place(_order(BTC, IDydxStyleVenue.Side.SELL, 1e10, 59_000 * 1e5, false));
+        _place(_order(BTC, IDydxStyleVenue.Side.BUY, 1e10, 61_000 * 1e5, true));
+        assertEq(dydx.positionQuantums(_sub(), BTC), 0);
+    }
+
     function test_realizedPnlAfterAPriceMove() public {
         _fund(10_000e6);
         _place(_order(BTC, IDydxStyleVenue.Side.BUY, 1e10, 61_000 * 1e5, false));
