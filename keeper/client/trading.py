@@ -35,8 +35,14 @@ BATCH_BASE_GAS = 50_000
 """`executeOrders`' own gas around its orders: the transaction, the pause check, the loop."""
 PER_ORDER_GAS = 10_000
 """Each order's part of the batch beyond its own execution: the try/catch, a cancellation's event."""
-FAILING_ORDER_GAS = 60_000
-"""An order that would fail: what its revert and cancellation cost at most."""
+FAILING_ORDER_GAS = 500_000
+"""An order whose estimate reverts, at one venue: what it may burn before its revert (it can fail at its end, after
+its fills: a limit or health check) and its cancellation. It may also succeed in the batch, after an earlier order
+of its account. Unused gas is not charged; too little would end the whole batch (the try/catch keeps 1/64 of the
+gas for the cancellation, and a cancellation needs more)."""
+FAILING_ORDER_GAS_PER_VENUE = 250_000
+"""Each further venue of such an order: an order that opens new positions at two venues and is refused by the health
+check after both fills burns about 530,000 (`test_an_order_that_fails_after_its_fills_does_not_stop_the_batch`)."""
 CHILD_STATUSES = ("none", "open", "filled", "rejected", "expired", "cancelled")
 
 
@@ -392,20 +398,31 @@ class TradingClient(AccessControlledClient):
         venues = self.venues()
         executions: list[tuple[int, list[int], list[int]]] = []
         splits: dict[int, tuple[tuple[str, Decimal], ...]] = {}
+        # What the batch's earlier orders do to each (account, market) per venue: a later order of the same account
+        # is split over the positions it will meet (a reduce-only close after the order that opened its position).
+        batch_moves: dict[tuple[str, str], dict[str, Decimal]] = {}
         for order_id in order_ids:
             o = self.order(order_id)
             if o.status != "open":
                 if skip_closed:
                     continue
                 raise InputError(f"order {order_id} is {o.status}, not open")
+            moves = batch_moves.setdefault((o.account, o.market), {})
             try:
-                parts = [(at_venue, abs(o.size))] if at_venue is not None else self._split(o, venues, horizon_seconds)
+                parts = (
+                    [(at_venue, abs(o.size))]
+                    if at_venue is not None
+                    else self._split(o, venues, horizon_seconds, moves)
+                )
                 wads = [_to_wad(part) for _, part in parts]
             except (PrimeVaultError, ContractLogicError, Web3RPCError, ArithmeticError, ValueError) as exc:
                 log.warning("order %d could not be routed (%s): sent whole to venue 0 for the contract", order_id, exc)
                 parts, wads = [(0, abs(o.size))], [_to_wad(abs(o.size))]
             executions.append((order_id, [i for i, _ in parts], wads))
             splits[order_id] = tuple((self._venue_names[i], part) for i, part in parts)
+            for venue_id, part in parts:
+                name = self._venue_names[venue_id]
+                moves[name] = moves.get(name, Decimal(0)) + (part if o.size > 0 else -part)
         if not executions:
             return []
         fn = self.contract.functions.executeOrders(executions)
@@ -425,19 +442,24 @@ class TradingClient(AccessControlledClient):
             try:
                 alone = self.w3.eth.estimate_gas(call)
             except (ContractLogicError, Web3RPCError):
-                alone = FAILING_ORDER_GAS
+                alone = FAILING_ORDER_GAS + FAILING_ORDER_GAS_PER_VENUE * (len(execution[1]) - 1)
             total += alone * 64 // 63 + PER_ORDER_GAS
         return total
 
     # ------------------------------------------------------------------ helpers
 
-    def _split(self, o: OrderView, venues: Sequence[Venue], horizon_seconds: float) -> list[tuple[int, Decimal]]:
+    def _split(
+        self, o: OrderView, venues: Sequence[Venue], horizon_seconds: float, moves: dict[str, Decimal]
+    ) -> list[tuple[int, Decimal]]:
         """The order's parts per venue id. Margin is charged per (market, venue), so the part of an order that
-        reduces a position goes to the venues that hold it (largest first); only what is left opens new
-        exposure and is routed by cost. A reduce-only order larger than the position, or a size no venue
-        can take, is still sent: the contract cancels it with a named reason the owner can read, and the
-        rest of the batch executes."""
-        held = {p.venue: p.size for p in self.positions(o.account) if p.market == o.market}
+        reduces a position goes to the venues that hold it (largest first), counting `moves`, what earlier orders
+        of the batch trade there; only what is left opens new exposure and is routed by cost. A reduce-only order
+        larger than the position, or a size no venue can take, is still sent: the contract cancels it with a
+        named reason the owner can read, and the rest of the batch executes."""
+        held = dict(moves)
+        for p in self.positions(o.account):
+            if p.market == o.market:
+                held[p.venue] = held.get(p.venue, Decimal(0)) + p.size
         remaining = abs(o.size)
         parts: dict[int, Decimal] = {}
         for venue_id, name in sorted(enumerate(self._venue_names), key=lambda v: -abs(held.get(v[1], Decimal(0)))):

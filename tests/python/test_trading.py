@@ -170,6 +170,36 @@ def test_limit_and_deadline_cancel_with_a_decoded_reason(market: Chain) -> None:
     assert alice.positions(me) == []
 
 
+def test_an_order_that_fails_after_its_fills_does_not_stop_the_batch(market: Chain) -> None:
+    """An order refused at its end (both venues filled, then the health check) burns far more than an order refused
+    at once; its estimate reverts, so its gas is the keeper's allowance. Too small an allowance ended the whole
+    batch (the try/catch keeps 1/64 of the gas for the cancellation), and the valid order beside it waited."""
+    keeper = trader(market, 0)
+    market.mint(3, "WETH", 1)
+    market.client(3).deposit(market.account(3).address, "WETH", 10**18)  # 3,000: no margin for 2 BTC
+    greedy = trader(market, 3).submit(
+        market.account(3).address, "BTC-USD", Decimal(2), Decimal(61_000), deadline(market)
+    )
+    me = market.account(1).address
+    valid = trader(market, 1).submit(me, "BTC-USD", Decimal("0.1"), Decimal(61_000), deadline(market))
+    outcomes = {o.order_id: o for o in keeper.execute([greedy, valid])}
+    assert len(outcomes[greedy].split) == 2, "routed over both venues, so both fill before the refusal"
+    assert outcomes[greedy].reason is not None and outcomes[greedy].reason.name == "InsufficientEquity"
+    assert outcomes[valid].executed, outcomes[valid].reason
+
+
+def test_a_batch_closes_what_its_earlier_order_opens(market: Chain) -> None:
+    """A reduce-only order after the order that opens its position, in one batch, is split over the position it
+    will meet, not the one held before the batch."""
+    alice, keeper = trader(market, 1), trader(market, 0)
+    me = market.account(1).address
+    opened = alice.submit(me, "ETH-USD", Decimal(40), Decimal(3100), deadline(market))
+    closing = alice.submit(me, "ETH-USD", Decimal(-40), Decimal(2900), deadline(market), reduce_only=True)
+    outcomes = keeper.execute([opened, closing])
+    assert all(o.executed for o in outcomes), [o.reason for o in outcomes]
+    assert alice.positions(me) == []
+
+
 def test_venue_withdrawal_delay_is_respected(market: Chain) -> None:
     keeper = trader(market, 0)
     admin = market.client(0).sender
