@@ -68,9 +68,7 @@ class LenderClient(ContractClient):
     def deposit(self, amount: int) -> TxReceipt:
         """Deposits `amount` of the base asset for the signer (approving exactly that, when short)."""
         owner = self.signer().address
-        token = TokenClient(self.w3, self.deployment.base, self.signer())
-        if token.allowance(owner, self.address) < amount:
-            token.approve(self.address, amount)
+        TokenClient(self.w3, self.deployment.base, self.signer()).approve_for_transfer(self.address, amount)
         return self.send("lend", self.contract.functions.deposit(amount, owner))
 
     def withdraw(self, amount: int) -> TxReceipt:

@@ -222,10 +222,11 @@ class SessionKeysClient(ContractClient):
         return int(self.read("read relayer funds", self.contract.functions.relayerFunds(Web3.to_checksum_address(key))))
 
     def fund_relayer(self, key: str, amount: int) -> TxReceipt:
-        """Adds `amount` base units from the signer to `key`'s relayer funds (an exact approval first)."""
+        """Adds `amount` base units from the signer to `key`'s relayer funds (an exact approval first, once the key
+        is known to have a session: nothing is approved for a call that would fail)."""
         key = Web3.to_checksum_address(key)
-        token = TokenClient(self.w3, self.deployment.base, self.signer())
-        token.approve(self.address, amount)
+        self.signer().call("fund relayer", self.contract.functions.fundRelayer(key, 0))
+        TokenClient(self.w3, self.deployment.base, self.signer()).approve_for_transfer(self.address, amount)
         return self.send("fund relayer", self.contract.functions.fundRelayer(key, amount))
 
     def withdraw_relayer_funds(self, key: str, amount: int) -> TxReceipt:

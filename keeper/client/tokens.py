@@ -13,6 +13,8 @@ from keeper.chain.deployment import TokenInfo
 from keeper.chain.transactions import Sender
 from keeper.chain.typed_data import sign_typed
 from keeper.client.base import ContractClient
+from keeper.exceptions import InputError
+from keeper.units import format_units
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,21 @@ class TokenClient(ContractClient):
     def approve(self, spender: str, amount: int) -> TxReceipt:
         fn = self.contract.functions.approve(Web3.to_checksum_address(spender), amount)
         return self.send(f"approve {self.info.symbol}", fn)
+
+    def approve_for_transfer(self, spender: str, amount: int) -> None:
+        """Approves `spender` for exactly `amount` when the signer's allowance is short, and only when the signer
+        holds `amount`: an approval sent for a transfer that then fails would be left behind for later calls (never
+        an unlimited approval, so a wallet exposes no more than the transaction it is about to send)."""
+        owner = self.signer().address
+        held = self.balance_of(owner)
+        if held < amount:
+            symbol, decimals = self.info.symbol, self.info.decimals
+            raise InputError(
+                f"your wallet holds {format_units(held, decimals)} {symbol}, less than the "
+                f"{format_units(amount, decimals)} {symbol} needed"
+            )
+        if self.allowance(owner, spender) < amount:
+            self.approve(spender, amount)
 
     def supports_permit(self) -> bool:
         """Whether the token has ERC-2612 `permit` with an ERC-5267 domain (OpenZeppelin's ERC20Permit does)."""

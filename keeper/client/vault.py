@@ -263,15 +263,15 @@ class VaultClient(AccessControlledClient):
         return self.send(f"withdraw {symbol}", fn)
 
     def repay(self, account: str, amount: int | None = None) -> TxReceipt:
-        """Repays `amount` of base debt, or all of it when `amount` is None."""
-        if amount is None:
-            debt = max(-self.base_balance(account), 0)
-            # Interest accrues until the transaction is mined: approve a little more than today's debt.
-            self._approve(self.deployment.base, debt + debt // 1000 + 1)
-            amount = MAX_UINT256
-        else:
-            self._approve(self.deployment.base, amount)
-        return self.send("repay", self.contract.functions.repay(_checksum(account), amount))
+        """Repays `amount` of base debt, or all of it when `amount` is None. The vault takes at most the debt, so
+        the approval is at most the debt with a little more for the interest that accrues until the transaction is
+        mined (an approval for the whole of a larger amount would be left behind)."""
+        debt = max(-self.base_balance(account), 0)
+        ceiling = debt + debt // 1000 + 1
+        self._approve(self.deployment.base, ceiling if amount is None else min(amount, ceiling))
+        return self.send(
+            "repay", self.contract.functions.repay(_checksum(account), MAX_UINT256 if amount is None else amount)
+        )
 
     def transfer(self, source: str, target: str, symbol: str, amount: int) -> TxReceipt:
         address = self.deployment.token(symbol).address
@@ -429,11 +429,8 @@ class VaultClient(AccessControlledClient):
         )
 
     def _approve(self, token: TokenInfo, amount: int) -> None:
-        """Approves the vault for exactly `amount` when the allowance is short: never an unlimited approval, so a
-        wallet exposes to the vault no more than the transaction it is about to send."""
-        client = TokenClient(self.w3, token, self.signer())
-        if client.allowance(self.signer().address, self.deployment.vault) < amount:
-            client.approve(self.deployment.vault, amount)
+        """Approves the vault for exactly `amount` when the allowance is short (`TokenClient.approve_for_transfer`)."""
+        TokenClient(self.w3, token, self.signer()).approve_for_transfer(self.deployment.vault, amount)
 
 
 def _checksum(address: str) -> ChecksumAddress:

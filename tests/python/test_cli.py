@@ -102,8 +102,21 @@ def test_would_make_the_account_unhealthy(funded: Chain) -> None:
 
 def test_wallet_balance_too_small(funded: Chain) -> None:
     assert_one_line_error(
-        run(funded, "account", "deposit", "5000", "WETH"), "your wallet holds 1,000 WETH", "[ERC20InsufficientBalance]"
+        run(funded, "account", "deposit", "5000", "WETH"), "your wallet holds 1,000 WETH, less than the 5,000 WETH"
     )
+    weth = funded.client(1).token("WETH").contract
+    assert weth.functions.allowance(funded.account(1).address, funded.deployment.vault).call() == 0, "no approval"
+
+
+def test_repaying_more_than_the_debt_approves_no_more_than_the_debt(funded: Chain) -> None:
+    """The vault takes at most the debt: an approval for all of a larger amount was left behind for later calls."""
+    me = funded.account(1).address
+    assert run(funded, "account", "deposit", "1.5", "weth").exit_code == 0
+    assert run(funded, "account", "borrow", "2000").exit_code == 0
+    assert run(funded, "account", "repay", "1000000").exit_code == 0
+    assert funded.client(1).base_balance(me) == 0
+    usdc = funded.client(1).token("USDC").contract
+    assert usdc.functions.allowance(me, funded.deployment.vault).call() <= 2 * 10**6 + 1, "the interest margin only"
 
 
 def test_minimum_borrow(funded: Chain) -> None:
