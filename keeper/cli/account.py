@@ -346,6 +346,7 @@ def bundle(
     held = vault.operator_permissions(target, client.address)
     granted = client.needs_grant(target)
     if granted:
+        client.check_after_grant(target, token.symbol, units, borrow, order)
         client.grant(target)
     try:
         result = client.deposit_borrow_and_submit(target, token.symbol, units, borrow, order)
