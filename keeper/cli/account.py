@@ -208,7 +208,7 @@ def borrow(ctx: CliContext, amount: str, sub_id: int, on_behalf: ChecksumAddress
     units = parse_amount(amount, base.decimals, base.symbol)
     target = _target(ctx, sub_id, on_behalf)
     client = ctx.writer()
-    receipt = client.withdraw(target, base.symbol, units)
+    receipt = client.borrow(target, units)
     balance = client.base_balance(target)
     click.echo(
         f"borrowed {format_units(units, base.decimals)} {base.symbol}; {target} now owes "

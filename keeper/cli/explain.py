@@ -5,30 +5,58 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from web3 import Web3
+
 from keeper.chain.deployment import Deployment
+from keeper.chain.revert import DecodedError
 from keeper.exceptions import TransactionReverted
 from keeper.units import format_units
 
 _PERMISSION_NAMES = {0: "owner", 1: "withdraw", 2: "transfer", 4: "trade"}
 
 
+# The roles of the contracts (OpenZeppelin AccessControl), by the id its errors carry.
+_ROLE_NAMES = {
+    "0x" + "00" * 32: "admin (DEFAULT_ADMIN_ROLE)",
+    **{"0x" + Web3.keccak(text=name).hex().removeprefix("0x"): name for name in (
+        "EXECUTOR_ROLE", "RISK_MANAGER_ROLE", "PAUSE_GUARDIAN_ROLE"
+    )},
+}  # fmt: skip
+
+
 def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None = None) -> str:
-    """A sentence for `exc` in the units of `deployment`; falls back to the decoded error itself."""
+    """A sentence for `exc` in the units of `deployment`, with the error's name; falls back to the decoded error."""
+    return f"{exc.action} failed: {describe(exc.error, deployment, symbol)} [{exc.error.name}]"
+
+
+def describe(error: DecodedError, deployment: Deployment, symbol: str | None = None) -> str:
+    """A sentence for the contract error `error` in the units of `deployment` (amounts of `symbol`, or of the base
+    asset); the decoded error itself when it has no sentence."""
     base = deployment.base
     token = deployment.token(symbol) if symbol else base
 
     def usd(key: str) -> str:
-        return f"{format_units(int(exc.error.args.get(key, 0)), base.decimals, 2)} {base.symbol}"
+        return f"{format_units(int(error.args.get(key, 0)), base.decimals, 2)} {base.symbol}"
 
     def amount(key: str) -> str:
-        return f"{format_units(int(exc.error.args.get(key, 0)), token.decimals)} {token.symbol}"
+        return f"{format_units(int(error.args.get(key, 0)), token.decimals)} {token.symbol}"
 
     def arg(key: str) -> Any:
-        return exc.error.args.get(key)
+        return error.args.get(key)
 
     def price(key: str) -> str:
         # Perp prices and sizes are 18-decimal fixed point (USD per unit, base units).
-        return f"{format_units(int(exc.error.args.get(key, 0)), 18, 2)} USD"
+        return f"{format_units(int(error.args.get(key, 0)), 18, 2)} USD"
+
+    def market(key: str) -> str:
+        index = int(arg(key) or 0)
+        markets = deployment.markets
+        return markets[index].ticker if index < len(markets) else f"market {index}"
+
+    def role(key: str) -> str:
+        value = arg(key)
+        text = value.hex() if isinstance(value, bytes) else str(value)
+        return _ROLE_NAMES.get("0x" + text.removeprefix("0x"), text)
 
     messages: dict[str, Callable[[], str]] = {
         "InsufficientEquity": lambda: (
@@ -58,7 +86,7 @@ def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None
             f"you can withdraw {usd('max')} now, less than the {usd('assets')} asked for: the rest is lent out to "
             "borrowers until they repay or more is supplied (`primevault lend show`)"
         ),
-        "SessionMarketNotInScope": lambda: f"market {arg('market')} is not in this session key's scope",
+        "SessionMarketNotInScope": lambda: f"{market('market')} is not in this session key's scope",
         "SessionSubAccountNotInScope": lambda: f"sub-account {arg('subAccount')} is not in this session key's scope",
         "SessionOrderNotionalTooLarge": lambda: (
             f"the order's notional {price('notional')} is above the session's cap of {price('cap')} an order"
@@ -69,7 +97,9 @@ def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None
         "SessionExpired": lambda: "this session key has expired: ask the owner for a new grant",
         "SessionIsRevoked": lambda: "this session key was revoked by its owner",
         "SessionUnknown": lambda: f"{arg('key')} is not a session key: the owner grants it with `session grant`",
-        "SessionAlreadyGranted": lambda: f"{arg('key')} already has a session: revoke it first, or use another key",
+        "SessionAlreadyGranted": lambda: (
+            f"{arg('key')} already has a session (a key is granted once, even after its revocation): use another key"
+        ),
         "SessionNonceUsed": lambda: f"nonce {arg('nonce')} of this key was used or cancelled: sign the order again",
         "SessionBadSignature": lambda: "the signature is not the session key's over this order",
         "SessionSignatureExpired": lambda: "the signed order's deadline has passed: sign it again",
@@ -124,6 +154,13 @@ def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None
             f"the average fill price {price('averagePrice')} is worse than the limit {price('limitPrice')}; "
             "use a wider limit or a smaller size"
         ),
+        "VenuePriceLimitExceeded": lambda: (
+            f"the venue's fill price {price('averagePrice')} is worse than the limit {price('limitPrice')}; "
+            "use a wider limit or a smaller size"
+        ),
+        "AccessControlUnauthorizedAccount": lambda: (
+            f"{arg('account')} does not hold the {role('neededRole')} role this needs; the admin grants it"
+        ),
         "ReduceOnlyIncreases": lambda: (
             f"reduce-only order {arg('orderId')} would open or grow a position at a venue; close where the "
             "position is held"
@@ -144,6 +181,5 @@ def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None
             f"the signature is not {arg('owner')}'s: the permit was changed after signing or signed by another key"
         ),
     }
-    explained = messages.get(exc.error.name)
-    detail = explained() if explained else str(exc.error)
-    return f"{exc.action} failed: {detail} [{exc.error.name}]"
+    explained = messages.get(error.name)
+    return explained() if explained else str(error)

@@ -10,7 +10,10 @@ from decimal import Decimal
 import click
 from eth_typing import ChecksumAddress
 
+from keeper.chain.deployment import Deployment
+from keeper.chain.revert import DecodedError
 from keeper.cli.context import CliContext, pass_context
+from keeper.cli.explain import describe
 from keeper.cli.params import ADDRESS, JSON_OPTION, SLIPPAGE_OPTION, SUB_OPTION, FiniteFloatRange
 from keeper.client.clients import Clients
 from keeper.client.feeds import FeedClient
@@ -158,7 +161,7 @@ def list_orders(ctx: CliContext, sub_id: int, show_all: bool, open_only: bool, a
             "reduce_only": o.reduce_only,
             "deadline": o.deadline,
             "account": o.account,
-            "reason": reasons.get(o.order_id),
+            "reason": str(reasons[o.order_id]) if o.order_id in reasons else None,
         }
         for o in orders
     ]
@@ -175,7 +178,7 @@ def list_orders(ctx: CliContext, sub_id: int, show_all: bool, open_only: bool, a
         click.echo(
             f"{r['id']:>5} {r['status']:<10} {r['market']:<8} {Decimal(str(r['size'])):>+14f} "
             f"{Decimal(str(r['limit'])):>12,.2f} {'reduce-only' if r['reduce_only'] else '':<11} {r['account']:<42} "
-            f"{r['reason'] or ''}".rstrip()
+            f"{_why(reasons[r['id']], ctx.deployment) if r['id'] in reasons else ''}".rstrip()
         )
 
 
@@ -244,6 +247,12 @@ def execute(ctx: CliContext, order_ids: tuple[int, ...], horizon_hours: float) -
                 f"fees {outcome.fees:,.2f} {ctx.deployment.base.symbol}"
             )
         else:
-            failed.append(f"order {outcome.order_id} cancelled: {outcome.reason}")
+            why = _why(outcome.reason, ctx.deployment) if outcome.reason else "no reason given"
+            failed.append(f"order {outcome.order_id} cancelled: {why}")
     if failed:
         raise InputError("; ".join(failed))
+
+
+def _why(error: DecodedError, deployment: Deployment) -> str:
+    """An order's cancel reason as a sentence in human units, with the error's name."""
+    return f"{describe(error, deployment)} [{error.name}]"

@@ -236,11 +236,11 @@ class TradingClient(AccessControlledClient):
             and (not open_only or v.status == "open")
         ]
 
-    def cancel_reasons(self) -> dict[int, str]:
+    def cancel_reasons(self) -> dict[int, DecodedError]:
         """Why each cancelled order was cancelled: the custom error its `OrderCancelled` event carries, by order
         id. Reads the module's events from the first block (a real chain's RPC may limit the range)."""
         events = self.contract.events.OrderCancelled().get_logs(from_block=0)
-        return {int(e["args"]["orderId"]): str(self.decoder.decode(bytes(e["args"]["reason"]))) for e in events}
+        return {int(e["args"]["orderId"]): self.decoder.decode(bytes(e["args"]["reason"])) for e in events}
 
     def positions(self, account: str) -> list[PositionView]:
         result = []

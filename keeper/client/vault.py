@@ -257,10 +257,17 @@ class VaultClient(AccessControlledClient):
         fn = self.contract.functions.deposit(_checksum(account), token.address, amount)
         return self.send(f"deposit {symbol}", fn)
 
-    def withdraw(self, account: str, symbol: str, amount: int, receiver: str | None = None) -> TxReceipt:
+    def withdraw(
+        self, account: str, symbol: str, amount: int, receiver: str | None = None, action: str = "withdraw"
+    ) -> TxReceipt:
+        """Withdraws `amount` of `symbol` to `receiver` (the signer by default); `action` names it in errors."""
         to = _checksum(receiver or self.signer().address)
         fn = self.contract.functions.withdraw(_checksum(account), self.deployment.token(symbol).address, amount, to)
-        return self.send(f"withdraw {symbol}", fn)
+        return self.send(f"{action} {symbol}", fn)
+
+    def borrow(self, account: str, amount: int, receiver: str | None = None) -> TxReceipt:
+        """Borrows `amount` of the base asset: its withdrawal past the account's balance."""
+        return self.withdraw(account, self.deployment.base.symbol, amount, receiver, action="borrow")
 
     def repay(self, account: str, amount: int | None = None) -> TxReceipt:
         """Repays `amount` of base debt, or all of it when `amount` is None. The vault takes at most the debt, so

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from web3 import Web3
 
+from keeper.chain.revert import DecodedError
+from keeper.cli.explain import describe
 from keeper.cli.main import cli
 from keeper.client.vault import sub_account
 from tests.python.conftest import Chain
@@ -159,3 +162,20 @@ def test_no_key(funded: Chain) -> None:
 def test_unknown_permission(funded: Chain) -> None:
     result = run(funded, "account", "set-operator", funded.account(4).address, "--permissions", "steal")
     assert_one_line_error(result, "unknown permission 'steal'")
+
+
+def test_roles_and_markets_are_named(funded: Chain) -> None:
+    """A missing role by its name, not its hash; a market by its ticker, not its index."""
+    who = funded.account(1).address
+    role = DecodedError(
+        "AccessControlUnauthorizedAccount", {"account": who, "neededRole": Web3.keccak(text="EXECUTOR_ROLE")}
+    )
+    assert (
+        describe(role, funded.deployment)
+        == f"{who} does not hold the EXECUTOR_ROLE role this needs; the admin grants it"
+    )
+    scope = DecodedError("SessionMarketNotInScope", {"key": who, "market": 1})
+    assert (
+        describe(scope, funded.deployment)
+        == f"{funded.deployment.markets[1].ticker} is not in this session key's scope"
+    )

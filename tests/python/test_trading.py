@@ -244,8 +244,13 @@ def test_trade_commands_end_to_end(market: Chain) -> None:
     executed = run(market, 0, "trade", "execute", "0", "1")
     assert executed.exit_code == 1
     assert "order 0 executed across" in executed.output
-    assert "order 1 cancelled: VenuePriceLimitExceeded" in executed.output
+    assert "order 1 cancelled: the venue's fill price 3,0" in executed.output, "in human units"
+    assert "is worse than the limit 2,000.00 USD; use a wider limit or a smaller size [VenuePriceLimitExceeded]" in (
+        executed.output
+    )
     shown = run(market, 1, "trade", "positions")
     assert "ETH-USD" in shown.output
     listed = run(market, 1, "trade", "list")
     assert "executed" in listed.output and "cancelled" in listed.output
+    assert "worse than the limit 2,000.00 USD" in listed.output
+    assert '"reason": "VenuePriceLimitExceeded(' in run(market, 1, "trade", "list", "--json").output, "raw in JSON"
