@@ -91,7 +91,11 @@ def grant(
 @pass_context
 def revoke(ctx: CliContext, key: ChecksumAddress) -> None:
     """Revoke session KEY now; its open orders are cancelled."""
-    cancelled = _client(ctx).revoke(key)
+    client = _client(ctx)
+    view = client.session(key)
+    if view.revoked and not view.open_orders and client.relayer_funds(key) == 0:
+        raise InputError(f"{key} is revoked already, with no open orders or relayer funds: nothing to do")
+    cancelled = client.revoke(key)
     click.echo(f"revoked {key}; {cancelled} open order(s) cancelled")
 
 
@@ -123,6 +127,8 @@ def withdraw_relayer_funds(ctx: CliContext, key: ChecksumAddress, amount: str) -
     client = _client(ctx)
     held = client.relayer_funds(key)
     units = held if amount.strip().lower() == "all" else parse_amount(amount, base.decimals, base.symbol)
+    if units == 0:
+        raise InputError(f"{key} has no relayer funds to withdraw")
     client.withdraw_relayer_funds(key, units)
     click.echo(
         f"withdrew {format_units(units, base.decimals)} {base.symbol}; "

@@ -69,6 +69,13 @@ def test_a_bot_trades_within_its_session_and_dies_with_it(traders: Chain, tmp_pa
     )
     listed = run(chain, "session", "list", "--json", dev=OWNER)
     assert json.loads(listed.output)[0]["status"] == "revoked"
+    # Nothing left to do: refused in one line, no transaction sent.
+    sent = chain.w3.eth.get_transaction_count(owner)
+    assert_one_line_error(run(chain, "session", "revoke", bot, dev=OWNER), "is revoked already")
+    assert_one_line_error(
+        run(chain, "session", "withdraw-relayer-funds", bot, "all", dev=OWNER), "has no relayer funds to withdraw"
+    )
+    assert chain.w3.eth.get_transaction_count(owner) == sent
     assert SessionKeysClient(chain.w3, chain.deployment).session(bot).notional_used == 6_200 * 10**18
 
 
