@@ -13,7 +13,9 @@ from eth_typing import ChecksumAddress
 
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.params import ADDRESS, JSON_OPTION, SUB_OPTION, FiniteFloatRange
+from keeper.cli.trade import checked_order, held_position
 from keeper.client.sessions import OrderIntent, SessionKeysClient, SessionScope, SignedOrder
+from keeper.client.trading import TradingClient
 from keeper.client.vault import OPERATOR_PERMIT_KIND, PERMISSIONS, OperatorPermit, sub_account
 from keeper.exceptions import InputError
 from keeper.units import format_units, parse_amount, parse_size
@@ -199,8 +201,18 @@ def trade_as_key(
     ticker = ctx.deployment.market(market).ticker
     market_id = next(i for i, m in enumerate(ctx.deployment.markets) if m.ticker == ticker)
     amount = parse_size(size)
-    limit = Decimal(parse_amount(limit_text, 18, "USD")) / WAD
-    direction = 1 if side == "buy" else -1
+    # The checks `trade submit` makes, before anything is signed or sent: the session alive, the size on a venue's
+    # step, the limit near the mark, reduce-only against the position it would reduce.
+    view = _client(ctx, write=False).session(ctx.account.address)
+    if int(view.owner, 16) == 0:
+        raise InputError(f"{ctx.account.address} is not a session key: the owner grants it with `session grant`")
+    if view.revoked:
+        raise InputError(f"this session key was revoked by its owner {view.owner}")
+    if view.scope.expiry <= _chain_time(ctx):
+        raise InputError("this session key has expired: ask the owner for a new grant")
+    trading = TradingClient(ctx.w3, ctx.deployment)
+    direction, limit, _ = checked_order(ctx, trading, ticker, amount, side, limit_text, 0)
+    held_position(trading, sub_account(view.owner, sub_id), ticker, direction * amount, reduce_only)
     order = OrderIntent(sub_id, market_id, direction * amount, limit, _chain_time(ctx) + ttl, reduce_only)
     base = ctx.deployment.base
     if fee_text and not sign_only:

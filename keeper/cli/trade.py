@@ -72,12 +72,7 @@ def submit(
     client = _client(ctx, write=True)
     direction, limit, mark = checked_order(ctx, client, ticker, amount, side, limit_text, slippage_bps)
     account = on_behalf or sub_account(ctx.account.address, sub_id)
-    held = sum((p.size for p in client.positions(account) if p.market == ticker), Decimal(0))
-    if reduce_only and not (held * direction < 0 and amount <= abs(held)):
-        raise InputError(
-            f"a reduce-only {side} of {amount.normalize():f} {ticker} would not reduce {account}'s position of "
-            f"{held.normalize():+f}: drop --reduce-only or size it to the position"
-        )
+    held = held_position(client, account, ticker, direction * amount, reduce_only)
     check_margin(ctx, account, ticker, direction * amount, held, mark)
     order_id = client.submit(account, ticker, direction * amount, limit, int(time.time()) + ttl, reduce_only)
     click.echo(
@@ -112,6 +107,19 @@ def checked_order(
     else:
         limit = (mark * (1 + direction * Decimal(slippage_bps) / 10_000)).quantize(Decimal("0.000001"))
     return direction, limit, mark
+
+
+def held_position(client: TradingClient, account: str, ticker: str, size: Decimal, reduce_only: bool) -> Decimal:
+    """`account`'s net position in `ticker` over every venue; refuses a reduce-only order of signed `size` that
+    would not reduce it."""
+    held = sum((p.size for p in client.positions(account) if p.market == ticker), Decimal(0))
+    if reduce_only and not (held * size < 0 and abs(size) <= abs(held)):
+        side = "buy" if size > 0 else "sell"
+        raise InputError(
+            f"a reduce-only {side} of {abs(size).normalize():f} {ticker} would not reduce {account}'s position of "
+            f"{held.normalize():+f}: drop --reduce-only or size it to the position"
+        )
+    return held
 
 
 def check_margin(

@@ -33,6 +33,11 @@ def test_a_bot_trades_within_its_session_and_dies_with_it(traders: Chain, tmp_pa
     assert granted.exit_code == 0, granted.output
     assert "up to 10,000.00 USD an order" in granted.output
 
+    # The checks `trade submit` makes: a limit near the mark, reduce-only against the position.
+    far = run(chain, "session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", "1", dev=BOT)
+    assert_one_line_error(far, "more than 50% away from the ETH-USD mark")
+    reduce = ["session", "trade", "ETH-USD", "1", "--side", "sell", "--limit", "2900", "--reduce-only"]
+    assert_one_line_error(run(chain, *reduce, dev=BOT), "would not reduce")
     placed = run(chain, "session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", "3100", dev=BOT)
     assert placed.exit_code == 0, placed.output
     first = _order_id(placed.output)
@@ -67,6 +72,8 @@ def test_a_bot_trades_within_its_session_and_dies_with_it(traders: Chain, tmp_pa
     assert_one_line_error(
         run(chain, "session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", "3100", dev=BOT), "was revoked"
     )
+    signed = ["session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", "3100", "--sign-only"]
+    assert_one_line_error(run(chain, *signed, dev=BOT), "was revoked")
     listed = run(chain, "session", "list", "--json", dev=OWNER)
     assert json.loads(listed.output)[0]["status"] == "revoked"
     # Nothing left to do: refused in one line, no transaction sent.
