@@ -388,9 +388,8 @@ def _deposit_free_gain(client: VaultClient, target: str, symbol: str, units: int
 @click.argument("operator", type=ADDRESS)
 @click.option(
     "--permissions",
-    default="withdraw,transfer,trade",
-    show_default=True,
-    help=f"Comma-separated: {', '.join(PERMISSIONS)}; or `none` to revoke.",
+    required=True,
+    help=f"Comma-separated: {', '.join(PERMISSIONS)}; or `none` to revoke. No default: withdraw is a choice.",
 )
 @SUB_OPTION
 @click.option(

@@ -132,7 +132,7 @@ def test_address_with_a_wrong_checksum(funded: Chain) -> None:
     bad = good[:-1] + (good[-1].lower() if good[-1].isupper() else good[-1].upper())
     if bad == good or bad.lower() == bad:
         bad = "0x" + good[2:].swapcase()
-    assert_one_line_error(run(funded, "account", "set-operator", bad), "wrong checksum")
+    assert_one_line_error(run(funded, "account", "set-operator", bad, "--permissions", "trade"), "wrong checksum")
 
 
 def test_missing_deployment_file(tmp_path: Path) -> None:
