@@ -190,6 +190,8 @@ def withdraw(
     _remember_symbol(token.symbol)
     units = parse_amount(amount, token.decimals, token.symbol)
     target = _target(ctx, sub_id, on_behalf)
+    if receiver is not None:
+        _require_not_a_protocol_contract(ctx, receiver)
     receipt = ctx.writer().withdraw(target, token.symbol, units, receiver)
     click.echo(
         f"withdrew {format_units(units, token.decimals)} {token.symbol} from {target} (block {receipt['blockNumber']})"
@@ -424,6 +426,18 @@ def set_operator(
     ctx.writer().set_operator(target, operator, mask)
     granted = ", ".join(name for name, bit in PERMISSIONS.items() if mask & bit)
     click.echo(f"operator {operator} on {target}: {granted or 'revoked'}")
+
+
+def _require_not_a_protocol_contract(ctx: CliContext, address: ChecksumAddress) -> None:
+    """Refuses `address` as a receiver of tokens when it is one of the deployment's own contracts (a token, the
+    vault, ...): nothing there sends tokens on, so what is sent is lost."""
+    d = ctx.deployment
+    contracts = {t.address: f"the {t.symbol} token" for t in (d.base, *d.collateral)}
+    named = {"vault": d.vault, "lens": d.lens, "trading module": d.trading, "lender vault": d.lender}
+    named |= {"session keys contract": d.sessions, "bundler": d.bundler, "portfolio rule": d.portfolio}
+    contracts |= {address: f"the {name}" for name, address in named.items() if address}
+    if address in contracts:
+        raise InputError(f"{address} is {contracts[address]} contract: what is sent there is lost; give a wallet")
 
 
 def _permission_mask(text: str) -> int:

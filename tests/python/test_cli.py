@@ -179,3 +179,12 @@ def test_roles_and_markets_are_named(funded: Chain) -> None:
         describe(scope, funded.deployment)
         == f"{funded.deployment.markets[1].ticker} is not in this session key's scope"
     )
+
+
+def test_a_withdrawal_to_a_token_contract_is_refused(funded: Chain) -> None:
+    assert run(funded, "account", "deposit", "1", "WETH").exit_code == 0
+    usdc = funded.deployment.base.address
+    assert_one_line_error(
+        run(funded, "account", "withdraw", "0.5", "WETH", "--to", usdc), f"{usdc} is the USDC token contract"
+    )
+    assert funded.client(1).collateral_balance(funded.account(1).address, "WETH") == 10**18
