@@ -95,7 +95,8 @@ class Deployment:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
-    def load(cls, path: Path) -> Deployment:
+    def load(cls, path: Path | str) -> Deployment:
+        path = Path(path)
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
