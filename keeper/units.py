@@ -14,11 +14,14 @@ _EXACT_DIGITS = 100
 
 def parse_amount(text: str, decimals: int, symbol: str = "") -> int:
     """Token units for a human amount like "1.5", exactly; refuses non-numbers (digits of other scripts too), commas
-    (a decimal comma and a thousands separator read alike), non-positive amounts, excess precision and anything
-    beyond uint256."""
+    (a decimal comma and a thousands separator read alike) and underscores, non-positive amounts, excess precision and
+    anything beyond uint256."""
     label = f"{text!r}{' ' + symbol if symbol else ''}"
     if "," in text:
         raise InputError(f"amount {label} has a comma: write decimals with a dot and no thousands separators, like 1.5")
+    if "_" in text:
+        # Decimal reads 1_0 as 10 (Python's digit grouping): a typo as likely as a separator, refused as commas are.
+        raise InputError(f"amount {label} has an underscore: write digits only, with a dot for decimals, like 1000.5")
     with localcontext() as exact:
         exact.prec = _EXACT_DIGITS
         try:
@@ -26,7 +29,7 @@ def parse_amount(text: str, decimals: int, symbol: str = "") -> int:
             # means as an amount.
             if not text.isascii():
                 raise InvalidOperation(text)
-            amount = Decimal(text.replace("_", ""))
+            amount = Decimal(text)
         except InvalidOperation:
             raise InputError(f"amount {label} is not a number: write it like 1.5 or 2500") from None
         if not amount.is_finite():

@@ -36,21 +36,28 @@ class Wiring:
     sender: Sender | None  # None when no signer was asked for
 
 
-def wire(config: KeeperConfig, sign: bool = True) -> Wiring:
-    """Connects to `config`'s deployment and checks the node (waiting up to `start_timeout` for it to answer; a
-    wrong chain or a missing vault stops with one line). With `sign`, transactions are signed with the configured
-    key, under the configured fee policy, with the nonce kept in `data_dir`."""
+def wire(config: KeeperConfig, sign: bool = True, wait: bool = True) -> Wiring:
+    """Connects to `config`'s deployment and checks the node (with `wait`, waiting up to `start_timeout` for it to
+    answer, as a daemon does; without, as one-shot commands do, a node that does not answer fails at once; a wrong
+    chain or a missing vault stops with one line). With `sign`, transactions are signed with the configured key,
+    under the configured fee policy, with the nonce kept in `data_dir`."""
     deployment = Deployment.load(config.deployment)
     w3 = connect(config.rpc_urls, config.rpc_timeout)
     watch = ChainWatch(w3, deployment)
-    watch.check_at_start(wait_for_node(w3, config.rpc_urls, config.start_timeout))
+    watch.check_at_start(wait_for_node(w3, config.rpc_urls, config.start_timeout if wait else 0))
     sender = _sender(config, w3) if sign else None
     return Wiring(config, w3, deployment, watch, Clients.build(w3, deployment, sender), sender)
 
 
 def _sender(config: KeeperConfig, w3: Web3) -> Sender:
     account = _account(config, w3)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way (FileExistsError), no permission, a read-only disk
+        raise ConfigError(
+            f"data_dir: cannot make {config.data_dir} ({exc.strerror or type(exc).__name__}): give a directory the "
+            "keeper can write to (--data-dir or data_dir)"
+        ) from None
     return Sender(
         w3,
         account,

@@ -23,7 +23,7 @@ from keeper.cli.risk_report import read_account_risk, risk_document
 from keeper.connectors.rabbitx.client import Credentials, RabbitXClient
 from keeper.daemon.config import JOBS, KeeperConfig, load_config
 from keeper.daemon.runner import Keeper
-from keeper.exceptions import InputError
+from keeper.exceptions import InputError, MissingRoleError
 from keeper.jobs.context import PRICE_FILE, JobContext
 from keeper.jobs.haircuts import HaircutJob
 from keeper.jobs.roles import check_roles
@@ -184,7 +184,7 @@ def onboard_seat(ctx: CliContext, config_path: Path | None, base_url: str, venue
     keeper's [rabbitx] table. Keep the output secret: it trades for the vault's account at the exchange.
     """
     config = _keeper_config(ctx, config_path, metrics_port="off", jobs=())
-    wiring = wire(config, sign=True)
+    wiring = wire(config, sign=True, wait=False)
     trading, sender = wiring.clients.trading, wiring.sender
     if trading is None or sender is None:
         raise click.UsageError("this deployment has no trading module, so no seat")
@@ -281,8 +281,17 @@ def haircuts(ctx: CliContext, config_path: Path | None, apply: bool, as_json: bo
     config = _keeper_config(
         ctx, config_path, need_key=apply, metrics_port="off", jobs=("haircuts",), apply_haircuts=apply
     )
-    wiring = wire(config, sign=apply)
-    roles = check_roles(config, wiring.clients, wiring.sender.address) if wiring.sender else frozenset()
+    wiring = wire(config, sign=apply, wait=False)
+    try:
+        roles = check_roles(config, wiring.clients, wiring.sender.address) if wiring.sender else frozenset()
+    except MissingRoleError:
+        # check_roles's hint (run fewer --jobs) is the daemon's; here the only role is the risk manager's.
+        assert wiring.sender is not None
+        raise MissingRoleError(
+            f"{wiring.sender.address} lacks RISK_MANAGER_ROLE on the vault (needed by the haircuts job): --apply "
+            "pushes haircuts as the risk manager, so sign with its key (--keystore, or --dev-account on a local "
+            "chain), or leave out --apply to see the proposals only"
+        ) from None
     context = JobContext.build(config, wiring.clients, roles)
     job = HaircutJob(context)
     try:
@@ -356,7 +365,7 @@ def stress_command(ctx: CliContext, config_path: Path | None, shock: str, as_jso
     """
     shocks = parse_shocks(shock)
     config = _keeper_config(ctx, config_path, need_key=False, metrics_port="off", jobs=())
-    clients = wire(config, sign=False).clients
+    clients = wire(config, sign=False, wait=False).clients
     deployment = clients.deployment
     started = time.monotonic()
     # The keeper's own scan, at one block, before and after the shock: the contract's integers near the line and
@@ -404,7 +413,7 @@ def explain_command(ctx: CliContext, account: ChecksumAddress, config_path: Path
     which rule the account is margined by. Reads only: needs no key.
     """
     config = _keeper_config(ctx, config_path, need_key=False, metrics_port="off", jobs=())
-    clients = wire(config, sign=False).clients
+    clients = wire(config, sign=False, wait=False).clients
     risk = read_account_risk(clients, account)
     base = clients.deployment.base
     if as_json:
@@ -441,7 +450,7 @@ def venues_command(ctx: CliContext, config_path: Path | None, as_json: bool) -> 
     and how old a seat's report is. Reads only: needs no key.
     """
     config = _keeper_config(ctx, config_path, need_key=False, metrics_port="off", jobs=())
-    clients = wire(config, sign=False).clients
+    clients = wire(config, sign=False, wait=False).clients
     if clients.trading is None:
         raise click.UsageError("this deployment has no trading module, so no venues")
     deployment = clients.deployment

@@ -60,7 +60,16 @@ def deposit(ctx: CliContext, amount: str) -> None:
     base = ctx.deployment.base
     _remember_base(ctx)
     units = parse_amount(amount, base.decimals, base.symbol)
-    receipt = LenderClient(ctx.w3, ctx.deployment, ctx.sender()).deposit(units)
+    lender = LenderClient(ctx.w3, ctx.deployment, ctx.sender())
+    # A deposit too small for PrimeVault to credit (the pool's supply index above 1 rounds it away) mints no share:
+    # the vault would take the amount for nothing, so it is refused before anything is sent.
+    if lender.preview_deposit(units) == 0:
+        smallest = lender.preview_mint(1)
+        raise InputError(
+            f"lending {format_units(units, base.decimals)} {base.symbol} buys no lender share (it rounds to nothing "
+            f"at the pool's interest index): lend at least {format_units(smallest, base.decimals)} {base.symbol}"
+        )
+    receipt = lender.deposit(units)
     click.echo(f"lent {format_units(units, base.decimals)} {base.symbol} (block {receipt['blockNumber']})")
 
 
@@ -68,11 +77,11 @@ def deposit(ctx: CliContext, amount: str) -> None:
 @click.argument("amount")
 @pass_context
 def withdraw(ctx: CliContext, amount: str) -> None:
-    """Withdraw AMOUNT of the base asset, or `all` of your shares."""
+    """Withdraw AMOUNT of the base asset, or `all` (or `max`) of your shares."""
     base = ctx.deployment.base
     _remember_base(ctx)
     lender = LenderClient(ctx.w3, ctx.deployment, ctx.sender())
-    if amount.lower() == "all":
+    if amount.lower() in ("all", "max"):  # `max`, as `account repay max` takes it
         before = lender.position(ctx.account.address)
         if before.shares == 0:
             raise InputError("you hold no lender shares: `primevault lend deposit AMOUNT` first")

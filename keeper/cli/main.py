@@ -11,13 +11,14 @@ from typing import Any
 import click
 from dotenv import find_dotenv, load_dotenv
 from requests.exceptions import ConnectionError as RequestsConnectionError
+from requests.exceptions import HTTPError as RequestsHTTPError
 from requests.exceptions import Timeout as RequestsTimeout
 from web3.exceptions import BadFunctionCallOutput, Web3RPCError
 
 from keeper import __version__
 from keeper.cli.context import DEFAULT_DEPLOYMENT, CliContext
 from keeper.cli.explain import explain
-from keeper.exceptions import PrimeVaultError, TransactionReverted
+from keeper.exceptions import ConfigError, PrimeVaultError, TransactionReverted
 
 
 class _UsageError(click.ClickException):
@@ -92,6 +93,13 @@ class _OneLineErrors(click.Group):
             cli_ctx = ctx.find_object(CliContext)
             url = cli_ctx.rpc_url if cli_ctx else "the RPC"
             raise click.ClickException(f"lost the connection to {url}: is the node running?") from None
+        except RequestsHTTPError as exc:
+            # An HTTP server that is not a node (a 404 or 501 page, a proxy's 502) at the RPC URL.
+            url = exc.response.url if exc.response is not None else "the RPC URL"
+            status = exc.response.status_code if exc.response is not None else "an error"
+            raise click.ClickException(
+                f"{url} answered HTTP {status}: it is not a JSON-RPC node (see --rpc-url)"
+            ) from None
 
 
 def _node_refusal(ctx: click.Context, exc: Web3RPCError) -> str:
@@ -139,6 +147,12 @@ def cli(
     password_file: Path | None,
 ) -> None:
     """PrimeVault: one account, pooled collateral and credit, many venues."""
+    if keystore is not None and dev_account is not None:
+        # Which one signs would be a guess: refuse rather than sign with a key the user did not mean.
+        raise ConfigError(
+            f"two keys given: --keystore {keystore} and --dev-account {dev_account} (or PRIMEVAULT_KEYSTORE and "
+            "PRIMEVAULT_DEV_ACCOUNT): give one"
+        )
     ctx.obj = CliContext(rpc_url, deployment_path, dev_account, keystore, password_file)
 
 

@@ -65,6 +65,14 @@ class LenderClient(ContractClient):
             supply_rate_per_second * SECONDS_PER_YEAR / 10**18,
         )
 
+    def preview_deposit(self, amount: int) -> int:
+        """The shares a deposit of `amount` base units mints now (ERC-4626 `previewDeposit`, rounded down)."""
+        return int(self.read("preview deposit", self.contract.functions.previewDeposit(amount)))
+
+    def preview_mint(self, shares: int) -> int:
+        """The base units minting `shares` takes now (ERC-4626 `previewMint`, rounded up)."""
+        return int(self.read("preview mint", self.contract.functions.previewMint(shares)))
+
     def deposit(self, amount: int) -> TxReceipt:
         """Deposits `amount` of the base asset for the signer (approving exactly that, when short)."""
         owner = self.signer().address

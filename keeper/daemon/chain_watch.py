@@ -26,8 +26,9 @@ class Head:
 
 
 def wait_for_node(w3: Web3, urls: tuple[str, ...], timeout: float, interval: float = 1.0) -> int:
-    """The node's chain id once it answers; a node that does not answer within `timeout` seconds (down, or slower
-    than the read timeout) stops the keeper with one line. Each failed try is one log line."""
+    """The node's chain id once it answers; a node that does not answer within `timeout` seconds (down, slower than
+    the read timeout, or a URL that answers but is no JSON-RPC node) stops the keeper with one line. Each failed try
+    is one log line. With a `timeout` of 0 (one-shot commands) there is one try: a dead node fails at once."""
     deadline = time.monotonic() + timeout
     provider = w3.provider
     while True:
@@ -35,14 +36,37 @@ def wait_for_node(w3: Web3, urls: tuple[str, ...], timeout: float, interval: flo
             if isinstance(provider, RotatingHTTPProvider):
                 return provider.probe_chain_id()
             return int(w3.eth.chain_id)
-        except (requests.ConnectionError, requests.Timeout, ValueError) as exc:
+        except (requests.ConnectionError, requests.Timeout, requests.HTTPError, ValueError) as exc:
             if time.monotonic() >= deadline:
-                raise ConfigError(
-                    f"the RPC at {', '.join(urls)} did not answer within {timeout:.0f}s ({type(exc).__name__}): "
-                    "check rpc_urls and that the node is up"
-                ) from None
+                raise ConfigError(_no_node(urls, timeout, exc)) from None
             log.warning("waiting for the RPC at %s (%s); trying again in %.0fs", urls[0], type(exc).__name__, interval)
             time.sleep(interval)
+
+
+def _no_node(urls: tuple[str, ...], timeout: float, exc: Exception) -> str:
+    """Why the node at `urls` cannot be used, in one line with what to do."""
+    where = ", ".join(urls)
+    waited = f" (tried for {timeout:.0f}s)" if timeout > 0 else ""
+    if isinstance(exc, requests.HTTPError):
+        status = exc.response.status_code if exc.response is not None else "an error"
+        return (
+            f"{where} answered HTTP {status} but is not a JSON-RPC node{waited}: point rpc_urls (or --rpc-url) at "
+            "the node's JSON-RPC endpoint"
+        )
+    if isinstance(exc, ValueError) and not isinstance(exc, requests.RequestException):
+        return (
+            f"{where} answered eth_chainId with something other than a chain id{waited} ({type(exc).__name__}): "
+            "is it a JSON-RPC node? check rpc_urls (or --rpc-url)"
+        )
+    if timeout > 0:
+        return (
+            f"the RPC at {where} did not answer within {timeout:.0f}s ({type(exc).__name__}): check rpc_urls "
+            "(or --rpc-url) and that the node is up"
+        )
+    return (
+        f"the RPC at {where} does not answer ({type(exc).__name__}): check rpc_urls (or --rpc-url) and that the node "
+        "is up"
+    )
 
 
 class ChainWatch:
@@ -89,6 +113,9 @@ class ChainWatch:
             # A node that went away is a problem like a wrong one: one line when it starts and one when it ends,
             # /healthz says why, and the cycle waits for the node rather than failing with a traceback each time.
             return node_away(provider, exc)
+        except requests.HTTPError as exc:  # the URL answers, but something other than a node does (a proxy's 502)
+            status = exc.response.status_code if exc.response is not None else "an error"
+            return f"the RPC answers HTTP {status}, not JSON-RPC"
         if chain_id != self.deployment.chain_id:
             return f"the RPC is now chain {chain_id}, not the deployment's chain {self.deployment.chain_id}"
         if not self.w3.eth.get_code(self.deployment.vault):

@@ -107,6 +107,7 @@ def load_config(
     command line). Without an RPC URL from any of them, the deployment file's own is used. Every bad field is
     reported, all in one `ConfigError`. Without `need_key` (read-only commands) no signing key is required."""
     raw: dict[str, Any] = {}
+    document: dict[str, Any] = {}
     if path is not None:
         try:
             document = tomllib.loads(path.read_text())
@@ -116,13 +117,24 @@ def load_config(
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
         except UnicodeDecodeError:
             raise ConfigError(f"config file {path} is not text: pass a TOML file with a [keeper] table") from None
-        raw.update(document.get("keeper", document))
         tables = {kind: document.get(kind) for kind in SEAT_KINDS}
+        keeper_table = document.get("keeper", document)
+        if not isinstance(keeper_table, dict):
+            raise ConfigError(f"config file {path}: keeper must be a table ([keeper]), not {keeper_table!r}")
+        raw.update(keeper_table)
     else:
         tables = dict.fromkeys(SEAT_KINDS)
     for kind in SEAT_KINDS:
         raw.pop(kind, None)
     names = {f.name for f in fields(KeeperConfig)} - set(SEAT_KINDS)
+    # Keys outside the [keeper] table and the seats' tables are reported as unknown, as those inside are (a typo
+    # such as [kepper], or a setting written above [keeper], would otherwise be ignored).
+    errors = []
+    if path is not None and "keeper" in document:
+        for key in sorted(set(document) - {"keeper", *SEAT_KINDS}):
+            where = "outside the [keeper] table: move it under [keeper]" if key in names else "unknown setting"
+            errors.append(f"{key}: {where}")
+    errors += _unknown_table_keys(tables)
     for name in names:
         value = os.environ.get(ENV_PREFIX + name.upper())
         if value is not None and value != "":
@@ -130,12 +142,14 @@ def load_config(
     if os.environ.get(ENV_PREFIX + "RPC_URL") and "rpc_urls" not in raw:
         raw["rpc_urls"] = os.environ[ENV_PREFIX + "RPC_URL"]
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    errors = [f"{key}: unknown setting" for key in sorted(set(raw) - names)]
+    errors += [f"{key}: unknown setting" for key in sorted(set(raw) - names)]
     values: dict[str, Any] = {}
     for f in fields(KeeperConfig):
         if f.name in raw:
             try:
                 values[f.name] = _coerce(f.name, raw[f.name])
+            except _BadEntry as exc:
+                errors.append(f"{f.name}: {exc}")
             except (ValueError, TypeError):
                 errors.append(f"{f.name}: {raw[f.name]!r} is not {_KINDS.get(f.name, 'a number')}")
     if "rpc_urls" not in values:
@@ -150,7 +164,7 @@ def load_config(
             errors.append(f"seat_venues: {venue!r} is not a seat venue ({', '.join(k + '-seat' for k in SEAT_KINDS)})")
             continue
         try:
-            values[kind] = _seat_settings(kind, tables[kind], config.data_dir)
+            values[kind] = _seat_settings(kind, _known_keys(kind, tables[kind]), config.data_dir)
         except ConfigError as exc:
             errors.append(f"seat {venue}: {exc}")
     config = KeeperConfig(**values)
@@ -162,6 +176,13 @@ def load_config(
 
 # What a field that does not parse should have been, for its error message.
 _KINDS = {
+    "rpc_urls": 'a URL or a list of URLs, for example ["http://127.0.0.1:8545"]',
+    "deployment": "a path (a string)",
+    "data_dir": "a path (a string)",
+    "keystore": "a path (a string)",
+    "password_file": "a path (a string)",
+    "jobs": f'a list of job names, for example ["liquidation", "orders"] (known: {", ".join(JOBS)})',
+    "seat_venues": 'a list of seat venues, for example ["rabbitx-seat"]',
     "dev_account": "a whole number",
     "gas_budget": "a whole number",
     "margin_minimum": "a whole number",
@@ -172,6 +193,42 @@ _KINDS = {
     "once": "true or false",
     "apply_haircuts": "true or false",
 }
+
+
+class _BadEntry(ValueError):
+    """One entry of a field's value is bad: its message names the entry (not the whole value) and what it should be."""
+
+
+def _seat_keys(kind: str) -> frozenset[str] | None:
+    """The settings a seat's table takes, or None when its connector is not installed (the dYdX extra)."""
+    if kind == "rabbitx":
+        from keeper.connectors.rabbitx.settings import KNOWN_SETTINGS
+
+        return frozenset(KNOWN_SETTINGS)
+    try:
+        from keeper.connectors.dydx.settings import KNOWN_SETTINGS as DYDX_KNOWN
+    except ImportError:
+        return None
+    return frozenset(DYDX_KNOWN)
+
+
+def _unknown_table_keys(tables: dict[str, object]) -> list[str]:
+    """`[rabbitx] foo` and `[dydx] foo`: unknown settings, said like the [keeper] table's, whether or not the seat is
+    configured."""
+    errors = []
+    for kind, table in tables.items():
+        known = _seat_keys(kind) if isinstance(table, dict) else None
+        if isinstance(table, dict) and known is not None:
+            errors += [f"{kind}.{key}: unknown setting" for key in sorted(set(table) - known)]
+    return errors
+
+
+def _known_keys(kind: str, table: object) -> object:
+    """`table` without the keys `_unknown_table_keys` already reported (so that each is said once)."""
+    known = _seat_keys(kind) if isinstance(table, dict) else None
+    if not isinstance(table, dict) or known is None:
+        return table
+    return {key: value for key, value in table.items() if key in known}
 
 
 def _seat_settings(kind: str, table: object, data_dir: Path) -> RabbitXSettings | DydxSettings:
@@ -203,18 +260,43 @@ def _deployment_rpc_url(path: Path) -> str | None:
         return None  # a missing or bad deployment file is reported by the checks
 
 
+def _names(value: Any) -> list[str]:
+    """A comma-separated string or a list of strings (TOML), as a list; anything else is a TypeError."""
+    if isinstance(value, str):
+        return value.split(",")
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return list(value)
+    raise TypeError(f"{value!r} is not a list of strings")
+
+
+def _whole(value: Any) -> int:
+    """A whole number: an int, a float without a fraction (TOML's 1e7) or its text; never a bool or 1.5 cut to 1."""
+    if isinstance(value, bool):
+        raise TypeError(f"{value!r} is not a number")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"{value!r} is not whole")
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        return int(value)
+    raise TypeError(f"{value!r} is not a number")
+
+
 def _coerce(name: str, value: Any) -> Any:
     if name == "rpc_urls":
-        return tuple(u.strip() for u in (value.split(",") if isinstance(value, str) else value) if u.strip())
+        return tuple(u.strip() for u in _names(value) if u.strip())
     if name in ("deployment", "data_dir", "keystore", "password_file"):
+        if not isinstance(value, str | Path):
+            raise TypeError(f"{value!r} is not a path")
         return Path(value)
     if name in ("dev_account", "gas_budget", "margin_minimum"):
-        return int(value)
+        return _whole(value)
     if name == "metrics_port":
-        return None if str(value).lower() in ("", "none", "off") else int(value)
+        return None if str(value).lower() in ("", "none", "off") else _whole(value)
     if name == "seat_venues":
-        names = value.split(",") if isinstance(value, str) else list(value)
-        return tuple(dict.fromkeys(str(n).strip().lower() for n in names if str(n).strip()))
+        return tuple(dict.fromkeys(n.strip().lower() for n in _names(value) if n.strip()))
     if name in ("dry_run", "once", "apply_haircuts"):
         if isinstance(value, bool):
             return value
@@ -224,22 +306,46 @@ def _coerce(name: str, value: Any) -> Any:
             return False
         raise ValueError(f"{value!r} is not a boolean")
     if name == "jobs":
-        names = value.split(",") if isinstance(value, str) else list(value)
-        return tuple(dict.fromkeys(str(n).strip().lower() for n in names if str(n).strip()))
+        return tuple(dict.fromkeys(n.strip().lower() for n in _names(value) if n.strip()))
     if name == "shard":
         if isinstance(value, tuple):
             return value
         index, _, count = str(value).partition("/")
         return (int(index), int(count))
     if name == "liquidity_addon_bps":
-        if isinstance(value, str):
-            pairs = (p.split("=") for p in value.split(",") if p)
-            return {k.strip().upper(): int(v) for k, v in pairs}
-        return {str(k).upper(): int(v) for k, v in dict(value).items()}
+        return _addons(value)
+    if isinstance(value, bool):  # float(True) is 1.0
+        raise TypeError(f"{value!r} is not a number")
     number = float(value)
     if not math.isfinite(number):  # TOML and float() both accept nan and inf; no interval or fee means either
         raise ValueError(f"{value!r} is not finite")
     return number
+
+
+def _addons(value: Any) -> dict[str, int]:
+    """`ETH=50,BTC=80` or a TOML table of asset = bps; a bad entry is named on its own, not with the whole value."""
+    example = "ASSET=bps pairs, for example WETH=200,WBTC=250"
+    if isinstance(value, str):
+        entries: list[tuple[str, Any]] = []
+        for pair in filter(None, (p.strip() for p in value.split(","))):
+            asset, equals, bps = pair.partition("=")
+            if not equals or not asset.strip():
+                raise _BadEntry(f"{pair!r} is not ASSET=bps ({example})")
+            entries.append((asset.strip(), bps.strip()))
+    elif isinstance(value, dict):
+        entries = [(str(asset), bps) for asset, bps in value.items()]
+    else:
+        raise _BadEntry(f"{value!r} is not {example} (or a [keeper.liquidity_addon_bps] table)")
+    addons = {}
+    for asset, bps in entries:
+        try:
+            number = _whole(bps)
+        except (ValueError, TypeError):
+            raise _BadEntry(f"{asset}={bps!r} is not a whole number of basis points ({example})") from None
+        if not 0 <= number <= 10_000:
+            raise _BadEntry(f"{asset}={number} is not between 0 and 10000 basis points")
+        addons[asset.upper()] = number
+    return addons
 
 
 def _problems(c: KeeperConfig, need_key: bool = True) -> list[str]:
@@ -263,13 +369,40 @@ def _problems(c: KeeperConfig, need_key: bool = True) -> list[str]:
         errors.append(f"shard: {index}/{count} is not i/n with 0 <= i < n")
     if not 1 <= c.margin_floor <= c.margin_target <= c.margin_ceiling:
         errors.append("margin_floor <= margin_target <= margin_ceiling must hold, each at least 1")
+    if c.margin_minimum < 0:
+        errors.append(f"margin_minimum: must be zero or more, got {c.margin_minimum}")
+    errors += _data_dir_problems(c.data_dir)
     if need_key and c.keystore is None and c.dev_account is None:
         errors.append("key: set keystore and password_file (or dev_account on a local chain)")
+    if c.keystore is not None and c.dev_account is not None:
+        errors.append(
+            f"key: both keystore ({c.keystore}) and dev_account ({c.dev_account}) are set (by the file, "
+            "PRIMEVAULT_* variables or flags): keep one, the keeper signs with one key"
+        )
     if c.keystore is not None and c.password_file is None:
         errors.append("password_file: needed with keystore")
+    if need_key:
+        for name in ("keystore", "password_file"):
+            file = getattr(c, name)
+            if file is not None and not file.is_file():
+                errors.append(f"{name}: {file} {'is not a file' if file.exists() else 'does not exist'}")
     unknown_jobs = [j for j in c.jobs if j not in JOBS]
     if unknown_jobs:
         errors.append(f"jobs: unknown {', '.join(unknown_jobs)} (known: {', '.join(JOBS)})")
     if c.metrics_port is not None and not 0 <= c.metrics_port < 65_536:
         errors.append(f"metrics_port: {c.metrics_port} is not a port")
     return errors
+
+
+def _data_dir_problems(data_dir: Path) -> list[str]:
+    """A data_dir that is a file, or under one, cannot be created or written to."""
+    if data_dir.exists():
+        if not data_dir.is_dir():
+            return [f"data_dir: {data_dir} is a file, not a directory: give a directory (it is made if missing)"]
+        return []
+    for parent in data_dir.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return [f"data_dir: {parent} is a file, so {data_dir} cannot be made: give a directory"]
+            return []
+    return []

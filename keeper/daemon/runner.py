@@ -4,19 +4,21 @@ serves `/metrics` and `/healthz`."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
 import signal
 import threading
 from collections.abc import Callable
+from http.server import ThreadingHTTPServer
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from keeper.chain.provider import NODE_AWAY
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.metrics import serve
-from keeper.exceptions import PrimeVaultError
+from keeper.exceptions import ConfigError, PrimeVaultError
 from keeper.jobs import Jobs
 from keeper.jobs.context import JobContext
 from keeper.jobs.roles import check_roles
@@ -28,7 +30,8 @@ log = logging.getLogger("primevault.keeper")
 class Keeper:
     def __init__(self, config: KeeperConfig) -> None:
         self.config = config
-        wiring = wire(config)
+        # The daemon waits for its node to come up (start_timeout); one cycle (--once) fails at once without it.
+        wiring = wire(config, wait=not config.once)
         assert wiring.sender is not None
         self.w3 = wiring.w3
         self.watch = wiring.watch
@@ -52,11 +55,11 @@ class Keeper:
 
     def run(self) -> None:
         """Runs until SIGTERM or SIGINT; stops after the transaction in flight."""
+        c = self.config
+        server = self._serve_metrics()  # first: a port in use stops the keeper before it takes the signals
         if threading.current_thread() is threading.main_thread():  # signals can only be caught there
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, self._on_signal)
-        c = self.config
-        server = serve(self.metrics, self.health, c.metrics_port) if c.metrics_port else None
         scheduler = BackgroundScheduler()
         for name, job, seconds in self._scheduled_jobs():
             scheduler.add_job(
@@ -76,6 +79,22 @@ class Keeper:
                 server.shutdown()
             self.context.prices.close()
             log.info("keeper stopped")
+
+    def _serve_metrics(self) -> ThreadingHTTPServer | None:
+        """The /metrics and /healthz server, or None when metrics are off; a port that cannot be bound (another
+        keeper, or another program, holds it) stops the keeper with one line before it does anything."""
+        port = self.config.metrics_port
+        if not port:
+            return None
+        try:
+            return serve(self.metrics, self.health, port)
+        except OSError as exc:
+            self.context.prices.close()
+            reason = "it is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or type(exc).__name__
+            raise ConfigError(
+                f"metrics_port: cannot serve /metrics on 127.0.0.1:{port} ({reason}): pass another --metrics-port "
+                "(PRIMEVAULT_METRICS_PORT, metrics_port), or off"
+            ) from None
 
     def _scheduled_jobs(self) -> list[tuple[str, Callable[[], object], float]]:
         """The enabled jobs that run on a timer, in cycle order, with their intervals (liquidation and the backstop

@@ -15,7 +15,8 @@ import numpy.typing as npt
 from keeper.exceptions import InputError
 from keeper.risk.health import PerpArrays, RiskParameters, SparsePerp, compute_health
 
-_SHOCK = re.compile(r"^\s*([A-Za-z0-9]+)\s*=\s*([+-]?\d+(?:\.\d+)?)\s*%\s*$")
+# ASCII: `\d` would also read other scripts' digits (ETH=٣٠% as 30%), which no one means as a shock.
+_SHOCK = re.compile(r"^\s*([A-Za-z0-9]+)\s*=\s*([+-]?\d+(?:\.\d+)?)\s*%\s*$", re.ASCII)
 
 
 @dataclass(frozen=True)

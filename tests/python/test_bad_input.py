@@ -4,6 +4,13 @@ command line that does not parse), never a traceback, and changes nothing on cha
 from __future__ import annotations
 
 import json
+import logging
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -11,8 +18,13 @@ from click.testing import CliRunner, Result
 from eth_account import Account
 
 from keeper.cli.main import cli
+from keeper.client.lender import LenderClient
 from keeper.client.trading import TradingClient
 from keeper.client.vault import sub_account
+from keeper.daemon.config import KeeperConfig
+from keeper.daemon.runner import Keeper
+from keeper.exceptions import ConfigError
+from keeper.units import format_units
 from tests.python.conftest import Chain
 
 OPERATOR = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # anvil dev account 3, correctly checksummed
@@ -33,6 +45,8 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("account", "deposit", "1e-30", "WETH"), "more than 18 decimal places"),
     (("account", "deposit", "", "WETH"), "is not a number"),
     (("account", "deposit", "one", "WETH"), "is not a number"),
+    # Python reads 1_0 as 10: refused as a comma is
+    (("account", "deposit", "1_0", "WETH"), "'1_0' WETH has an underscore"),
     (("account", "deposit", "5000", "WETH"), "your wallet holds 998 WETH"),
     (("account", "deposit", "1", ""), "unknown asset ''"),
     (("account", "deposit", "1", "DOGE"), "unknown asset 'DOGE'"),
@@ -43,7 +57,7 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("account", "withdraw", "1000", "WETH"), "less than the 1,000 WETH asked for"),
     (("account", "deposit", "1", "WETH", "--to", ZERO), "the zero address (0x000...000) cannot be used here"),
     (("account", "withdraw", "1", "WETH", "--to", ZERO), "the zero address (0x000...000) cannot be used here"),
-    (("account", "set-operator", ZERO), "the zero address (0x000...000) cannot be used here"),
+    (("account", "set-operator", ZERO, "--permissions", "trade"), "the zero address (0x000...000) cannot be used here"),
     (("account", "withdraw", "-1", "WETH"), "-1 is negative"),
     (("account", "withdraw", "1", "WETH", "--account", "0x12"), "'0x12' is not an address"),
     (("account", "withdraw", "1", "WETH", "--to", "0x12"), "'0x12' is not an address"),
@@ -64,8 +78,9 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("account", "set-operator", OPERATOR, "--permissions", ""), "has an empty name"),
     (("account", "set-operator", OPERATOR, "--permissions", "withdraw,,"), "has an empty name"),
     (("account", "set-operator", OPERATOR, "--permissions", "steal"), "unknown permission 'steal'"),
-    (("account", "set-operator", "0x12"), "'0x12' is not an address"),
-    (("account", "set-operator", BAD_CHECKSUM), "wrong checksum"),
+    (("account", "set-operator", OPERATOR), "Missing option '--permissions'"),
+    (("account", "set-operator", "0x12", "--permissions", "trade"), "'0x12' is not an address"),
+    (("account", "set-operator", BAD_CHECKSUM, "--permissions", "trade"), "wrong checksum"),
     (("account", "show", "0x0"), "'0x0' is not an address"),
     # the bundler's grant is a transaction of its own: a bundle refused after it must not leave it behind
     (("account", "bundle", "5000", "WETH"), "your wallet holds 998 WETH, less than the 5,000 WETH"),
@@ -76,6 +91,8 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("lend", "deposit", "0"), "must be greater than zero"),
     (("lend", "deposit", "10000000000"), "your wallet holds"),
     (("lend", "withdraw", "all"), "you hold no lender shares"),
+    (("lend", "withdraw", "max"), "you hold no lender shares"),  # `max`, as `account repay max`
+    (("lend", "deposit", "1_000"), "has an underscore"),
     (("lend", "withdraw", "5"), "less than the 5.00 USDC asked for"),
     (("lend", "withdraw", "abc"), "is not a number"),
     (("lend", "show", "0x12"), "'0x12' is not an address"),
@@ -88,6 +105,8 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("session", "revoke", OPERATOR), "is not a session key"),
     (("session", "grant", ZERO, "--market", "ETH-USD", "--max-order", "1", "--max-total", "2"), "the zero address"),
     (("relay", "/nonexistent/order.json"), "does not exist"),
+    (("session", "fund-relayer", OPERATOR, "5"), "is not a session key"),
+    (("session", "fund-relayer", OPERATOR, "5000000"), "is not a session key"),
     # orders
     (("trade", "submit", "DOGE-USD", "1", "--side", "buy"), "unknown market 'DOGE-USD'"),
     (("trade", "submit", "ETH-USD", "0", "--side", "buy"), "must be greater than zero"),
@@ -140,6 +159,10 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("risk", "stress", "--shock", "DOGE=-10%"), "unknown asset 'DOGE'"),
     (("risk", "stress", "--shock", ""), "no shock given"),
     (("risk", "stress", "--shock", "ETH=-30%,eth=-20%"), "ETH is shocked twice"),
+    # Arabic-Indic digits, which a regex's \d reads as 30
+    (("risk", "stress", "--shock", "ETH=\u0663\u0660%"), "is not of the form ASSET=-30%"),
+    # the hint is this command's (the risk manager's key, or no --apply), not the daemon's --jobs
+    (("risk", "haircuts", "--apply"), "or leave out --apply to see the proposals only"),
     (("keeper", "run", "--once", "--jobs", ","), "names no job"),
     (("risk", "haircuts", "--config", "/etc/hostname"), "not valid TOML"),
     (("nosuch",), "No such command 'nosuch'"),
@@ -171,7 +194,12 @@ def state(chain: Chain) -> tuple[int, ...]:
     helpers = [a for a in (chain.deployment.sessions, chain.deployment.bundler) if a]
     operators = [client.operator_permissions(sub_account(me, sub), a) for a in helpers for sub in (0, 1)]
     orders = TradingClient(chain.w3, chain.deployment).order_count()
-    return (*wallet, *vault, *operators, client.base_balance(me), orders)
+    # Approvals: one sent before a call that then fails is left behind for later calls.
+    spenders = [a for a in (chain.deployment.vault, chain.deployment.lender, *helpers) if a]
+    allowances = [client.token(s).contract.functions.allowance(me, a).call() for s in symbols for a in spenders]
+    # Nothing sent at all: a transaction taken back by another (a grant and its revocation) is a cost and a trace.
+    sent = chain.w3.eth.get_transaction_count(me)
+    return (*wallet, *vault, *operators, *allowances, client.base_balance(me), orders, sent)
 
 
 @pytest.fixture
@@ -267,3 +295,111 @@ def test_bad_files(chain: Chain, bad_files: dict[str, str], args: tuple[str, ...
     if "--deployment" not in given:
         given = ["--deployment", str(chain.deployment_file), *given]
     assert_one_line_error(CliRunner().invoke(cli, given), fragment)
+
+
+def test_haircuts_apply_does_not_suggest_the_daemons_jobs(funded: Chain) -> None:
+    result = run(funded, "risk", "haircuts", "--apply")
+    assert_one_line_error(result, "(needed by the haircuts job): --apply pushes haircuts as the risk manager")
+    assert "--jobs" not in result.output
+
+
+@pytest.fixture
+def not_a_node() -> Iterator[str]:
+    """An HTTP server that is not a JSON-RPC node: it answers every POST with 404 (and GET with a page)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_error(404)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """`keeper run` sets the root logger's handlers to the command's stderr, which CliRunner closes after it."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+ONE_SHOT: list[tuple[str, ...]] = [
+    ("risk", "stress", "--shock", "ETH=-30%"),
+    ("risk", "haircuts"),
+    ("risk", "venues"),
+    ("risk", "explain", OPERATOR),
+    ("keeper", "run", "--once", "--jobs", "liquidation", "--log-level", "error"),
+]
+
+
+@pytest.mark.parametrize("args", ONE_SHOT, ids=[" ".join(args[:2]) for args in ONE_SHOT])
+def test_one_shot_commands_fail_at_once_on_a_dead_rpc_or_one_that_is_not_a_node(
+    funded: Chain, not_a_node: str, restore_logging: None, args: tuple[str, ...]
+) -> None:
+    # The daemon waits start_timeout (60 s) for its node; a command that runs once says what is wrong at once.
+    for url, fragment in (
+        ("http://127.0.0.1:9", "the RPC at http://127.0.0.1:9 does not answer (ConnectionError)"),
+        (not_a_node, f"{not_a_node} answered HTTP 404 but is not a JSON-RPC node"),
+    ):
+        started = time.monotonic()
+        result = CliRunner().invoke(
+            cli, ["--deployment", str(funded.deployment_file), "--dev-account", "9", "--rpc-url", url, *args]
+        )
+        assert_one_line_error(result, fragment)
+        assert time.monotonic() - started < 10, f"{' '.join(args)} waited on {url}"
+
+
+def test_the_daemon_says_in_one_line_that_its_metrics_port_is_taken(chain: Chain, tmp_path: Path) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    config = KeeperConfig(
+        rpc_urls=(chain.url,),
+        deployment=chain.deployment_file,
+        data_dir=tmp_path / "keeper",
+        dev_account=9,
+        jobs=("liquidation",),
+        metrics_port=port,
+    )
+    keeper = Keeper(config)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with pytest.raises(ConfigError) as caught:
+            keeper.run()
+    finally:
+        taken.close()
+    assert str(caught.value) == (
+        f"metrics_port: cannot serve /metrics on 127.0.0.1:{port} (it is already in use): pass another "
+        "--metrics-port (PRIMEVAULT_METRICS_PORT, metrics_port), or off"
+    )
+    assert {sig: signal.getsignal(sig) for sig in handlers} == handlers, "the signals are left as they were"
+
+
+def test_a_lender_deposit_that_buys_no_share_is_refused(funded: Chain) -> None:
+    # Lent, borrowed, a month of interest: the pool's supply index is above 1, and 0.000001 USDC rounds to no share.
+    lender = LenderClient(funded.w3, funded.deployment)
+    assert run(funded, "lend", "deposit", "1000").exit_code == 0
+    funded.fund(2, "WETH", 10)
+    borrow = CliRunner().invoke(cli, ["--deployment", str(funded.deployment_file), "--dev-account", "2",
+                                      "account", "borrow", "500"])  # fmt: skip
+    assert borrow.exit_code == 0, borrow.output
+    funded.advance(30 * 24 * 3600)
+    assert lender.contract.functions.previewDeposit(1).call() == 0
+    smallest = int(lender.contract.functions.previewMint(1).call())
+    assert lender.contract.functions.previewDeposit(smallest).call() > 0
+    before = state(funded)
+    assert_one_line_error(
+        run(funded, "lend", "deposit", "0.000001"),
+        f"lending 0.000001 USDC buys no lender share (it rounds to nothing at the pool's interest index): lend at "
+        f"least {format_units(smallest, 6)} USDC",
+    )
+    assert state(funded) == before

@@ -7,11 +7,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
+from dotenv import dotenv_values
 
 from keeper.cli.main import cli
 from keeper.daemon.config import load_config
@@ -215,3 +217,104 @@ def test_every_option_says_what_it_does() -> None:
         return bare
 
     assert walk(cli, "primevault") == []
+
+
+def test_a_data_dir_that_is_a_file_is_reported(tmp_path: Path) -> None:
+    a_file = tmp_path / "passwd"
+    a_file.write_text("not a directory\n")
+    path = deployment_file(tmp_path / "d.json")
+    for data_dir, fragment in (
+        (a_file, f"data_dir: {a_file} is a file, not a directory"),
+        (a_file / "keeper", f"data_dir: {a_file} is a file, so {a_file / 'keeper'} cannot be made"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            load_config(None, {"dev_account": 1, "deployment": path, "data_dir": data_dir})
+        assert fragment in str(caught.value)
+    assert load_config(None, {"dev_account": 1, "deployment": path, "data_dir": tmp_path / "new"}).data_dir.parent
+
+
+def test_a_value_of_the_wrong_type_says_what_was_expected(tmp_path: Path) -> None:
+    toml = tmp_path / "keeper.toml"
+    toml.write_text(
+        "[keeper]\nrpc_urls = [1, 2]\njobs = 5\ndeployment = 5\ndata_dir = 5\nmargin_minimum = -5\n"
+        "gas_budget = 1.5\nseat_venues = 3\n"
+        '[keeper.liquidity_addon_bps]\nWETH = 200\nWBTC = "lots"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(toml, {"dev_account": 1})
+    message = str(caught.value)
+    assert len(message.splitlines()) == 1
+    for fragment in (
+        "rpc_urls: [1, 2] is not a URL or a list of URLs",
+        "jobs: 5 is not a list of job names",
+        "deployment: 5 is not a path",
+        "data_dir: 5 is not a path",
+        "margin_minimum: must be zero or more, got -5",
+        "gas_budget: 1.5 is not a whole number",
+        "seat_venues: 3 is not a list of seat venues",
+        "liquidity_addon_bps: WBTC='lots' is not a whole number of basis points",
+    ):
+        assert fragment in message
+    assert "is not a number" not in message
+    assert "'WETH': 200" not in message, "the whole table is not printed, only its bad entry"
+
+
+def test_unknown_keys_are_reported_in_every_table(tmp_path: Path) -> None:
+    toml = tmp_path / "keeper.toml"
+    toml.write_text(
+        'foo = 1\ndry_run = true\n[keeper]\nmargin_target = 5.0\n[kepper]\nx = 1\n[rabbitx]\nbase_url = "http://x"\n'
+        "bar = 2\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(toml, {"dev_account": 1, "deployment": deployment_file(tmp_path / "d.json")})
+    message = str(caught.value)
+    for fragment in (
+        "foo: unknown setting",
+        "kepper: unknown setting",
+        "rabbitx.bar: unknown setting",
+        "dry_run: outside the [keeper] table: move it under [keeper]",
+    ):
+        assert fragment in message
+    # Said once, in the same words, with the seat configured too (the connector's own check is not repeated).
+    toml.write_text(
+        '[keeper]\nseat_venues = ["rabbitx-seat"]\n[rabbitx]\nbase_url = "http://x"\napi_key = "k"\n'
+        'api_secret = "s"\njwt = "j"\nprofile_id = 1\nbar = 2\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(toml, {"dev_account": 1, "deployment": deployment_file(tmp_path / "d.json")})
+    assert str(caught.value) == "invalid keeper configuration: rabbitx.bar: unknown setting"
+
+
+def test_a_missing_keystore_is_reported_before_any_rpc_is_tried(tmp_path: Path) -> None:
+    # The example configuration names a keystore that is not on this machine: say so, not wait on its RPC first.
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, ["keeper", "run", "--config", "docs/keeper.example.toml"])
+    assert "keystore: /secrets/keeper.json does not exist" in result.output, result.output
+    assert "password_file: /secrets/keeper.password does not exist" in result.output
+    assert time.monotonic() - started < 10
+    assert load_config(Path("docs/keeper.example.toml"), need_key=False).start_timeout == 60.0
+
+
+def test_two_keys_are_refused(tmp_path: Path) -> None:
+    keystore, password = tmp_path / "ks.json", tmp_path / "pw"
+    keystore.write_text("{}")
+    password.write_text("secret\n")
+    result = CliRunner().invoke(
+        cli, ["--keystore", str(keystore), "--password-file", str(password), "--dev-account", "2", "account", "show"]
+    )
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: two keys given: --keystore {keystore} and --dev-account 2 (or PRIMEVAULT_KEYSTORE and "
+        "PRIMEVAULT_DEV_ACCOUNT): give one"
+    ]
+    toml = tmp_path / "keeper.toml"
+    toml.write_text(f'[keeper]\nkeystore = "{keystore}"\npassword_file = "{password}"\ndev_account = 2\n')
+    with pytest.raises(ConfigError, match=r"key: both keystore \(.*\) and dev_account \(2\) are set"):
+        load_config(toml, {"deployment": deployment_file(tmp_path / "d.json")})
+
+
+def test_the_example_env_file_leaves_the_rpc_url_to_the_deployment_file() -> None:
+    # `make devnet` picks a free port and writes it into the deployment file: a copied .env must not override it.
+    values = dotenv_values(".env.example")
+    assert "PRIMEVAULT_RPC_URL" not in values, values
+    assert all(not key.startswith("PRIMEVAULT_RPC") for key in values)

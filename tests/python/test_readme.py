@@ -1,6 +1,7 @@
 """The README's commands, run as written against a devnet as `make devnet` starts it: every `primevault` line of the
 depositor guide, of the perp trading section and of the keeper operator guide (all but the daemons that run until
-stopped), each section from the same fresh chain, and the `cast` block with the Foundry binary the project installs.
+stopped), each section from the same fresh chain, the `cast` block with the Foundry binary the project installs, and
+the integrator notes' Python example.
 A command the README shows must work as shown; a change that breaks one (a renamed option, a new required argument,
 an amount the dev accounts cannot afford) fails here instead of in a newcomer's terminal."""
 
@@ -23,6 +24,7 @@ from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account
 from keeper.cli.devnet import running_devnet
 from keeper.cli.main import cli
+from keeper.client.vault import VaultClient
 from keeper.toolchain import find_tool, project_root
 
 pytestmark = pytest.mark.chain  # starts its own devnet
@@ -106,3 +108,22 @@ def test_the_cast_block_runs_as_written(devnet: Path) -> None:
     health = run.stdout.strip().splitlines()[-1]
     base, debt = (int(x.split()[0]) for x in health.strip("()").split(", ")[:2])
     assert base <= -3_000 * 10**6 and debt >= 3_000 * 10**6, health
+
+
+def test_the_python_example_runs_as_written(devnet: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The integrator notes' Python block, run with dev account 1's key as `private_key`, from the folder `make
+    devnet` writes `deployments/local.json` in."""
+    monkeypatch.chdir(devnet.parent.parent)
+    section = _section(README.read_text(), "## Integrator notes")
+    [block] = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    w3 = Web3(Web3.HTTPProvider(Deployment.load(devnet).rpc_url))
+    snapshot = w3.provider.make_request(RPCEndpoint("evm_snapshot"), [])["result"]
+    namespace: dict[str, object] = {"private_key": dev_account(1).key}
+    try:
+        exec(compile(block, "README.md", "exec"), namespace)
+        client, account = namespace["client"], namespace["account"]
+        assert isinstance(client, VaultClient) and isinstance(account, str)
+        assert client.collateral_balance(account, "WETH") == 10 * 10**18
+        assert isinstance(namespace["order_id"], int)
+    finally:
+        w3.provider.make_request(RPCEndpoint("evm_revert"), [snapshot])

@@ -103,7 +103,7 @@ class DydxSettings:
         or a trading key (with authenticator_id, and address without a mnemonic) are required; one ConfigError lists
         every field that is missing or malformed."""
         problems = [f"dydx.{name} is required" for name in _REQUIRED if values.get(name) in (None, "")]
-        problems += [f"dydx.{name} is not a setting" for name in sorted(set(values) - _KNOWN)]
+        problems += [f"dydx.{name} is not a setting" for name in sorted(set(values) - KNOWN_SETTINGS)]
         changes: dict[str, Any] = {}
         for name in _STRINGS:
             if values.get(name):
@@ -144,7 +144,7 @@ _NUMBERS: dict[str, type[int] | type[float]] = {
     "poll_interval": float,
 }
 _STRINGS = ("usdc_denom", "attestation_url", "mnemonic", "trading_key", "address")
-_KNOWN = {*_REQUIRED, *_NUMBERS, *_STRINGS}
+KNOWN_SETTINGS = {*_REQUIRED, *_NUMBERS, *_STRINGS}
 
 
 class _KeyFields(NamedTuple):

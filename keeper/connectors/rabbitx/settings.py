@@ -54,7 +54,7 @@ class RabbitXSettings:
         """Settings from a flat mapping (a TOML ``[rabbitx]`` table): base_url, api_key, api_secret, jwt,
         profile_id and data_dir are required; one ConfigError lists every field that is missing or malformed."""
         problems = [f"rabbitx.{name} is required" for name in _REQUIRED if values.get(name) in (None, "")]
-        problems += [f"rabbitx.{name} is not a setting" for name in sorted(set(values) - _KNOWN)]
+        problems += [f"rabbitx.{name} is not a setting" for name in sorted(set(values) - KNOWN_SETTINGS)]
         changes: dict[str, Any] = {name: str(values[name]) for name in ("ws_url", "exchange_id") if values.get(name)}
         for name in _SECONDS:
             if values.get(name) not in (None, ""):
@@ -81,7 +81,7 @@ class RabbitXSettings:
 
 _REQUIRED = ("base_url", "api_key", "api_secret", "jwt", "profile_id", "data_dir")
 _SECONDS = ("request_timeout", "reconnect_delay", "quiet_reconcile", "recovery_overlap")
-_KNOWN = {*_REQUIRED, *_SECONDS, "ws_url", "exchange_id"}
+KNOWN_SETTINGS = {*_REQUIRED, *_SECONDS, "ws_url", "exchange_id"}
 
 
 def _number(value: object, name: str, kind: type[int] | type[float], problems: list[str]) -> float:
