@@ -402,13 +402,11 @@ def _deposit_free_gain(client: VaultClient, target: str, symbol: str, units: int
 @click.option(
     "--ttl",
     type=click.IntRange(60, 30 * 86_400),
-    default=3600,
-    show_default=True,
-    help="With --sign-only: seconds the permit stays valid.",
+    help="With --sign-only: seconds the permit stays valid (default 3600).",
 )
 @pass_context
 def set_operator(
-    ctx: CliContext, operator: ChecksumAddress, permissions: str, sub_id: int, sign_only: bool, ttl: int
+    ctx: CliContext, operator: ChecksumAddress, permissions: str, sub_id: int, sign_only: bool, ttl: int | None
 ) -> None:
     """Let OPERATOR act on a sub-account.
 
@@ -416,10 +414,12 @@ def set_operator(
     nothing is sent: the permit printed lets any relayer (or the operator itself) set it, paying the gas.
     """
     mask = _permission_mask(permissions)
+    if ttl is not None and not sign_only:
+        raise InputError("--ttl is how long a signed permit lives: use it with --sign-only")
     target = _own(ctx, sub_id)
     if sign_only:
         vault = ctx.reader()
-        deadline = int(ctx.w3.eth.get_block("latest")["timestamp"]) + ttl
+        deadline = int(ctx.w3.eth.get_block("latest")["timestamp"]) + (ttl or 3600)
         permit = vault.sign_operator_permit(ctx.account, target, operator, mask, deadline)
         click.echo(json.dumps(permit.to_json(), indent=2))
         return

@@ -79,6 +79,7 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("account", "set-operator", OPERATOR, "--permissions", "withdraw,,"), "has an empty name"),
     (("account", "set-operator", OPERATOR, "--permissions", "steal"), "unknown permission 'steal'"),
     (("account", "set-operator", OPERATOR), "Missing option '--permissions'"),
+    (("account", "set-operator", OPERATOR, "--permissions", "trade", "--ttl", "600"), "use it with --sign-only"),
     (("account", "set-operator", "0x12", "--permissions", "trade"), "'0x12' is not an address"),
     (("account", "set-operator", BAD_CHECKSUM, "--permissions", "trade"), "wrong checksum"),
     (("account", "show", "0x0"), "'0x0' is not an address"),
