@@ -18,7 +18,7 @@ from keeper.cli.params import ADDRESS, JSON_OPTION, SLIPPAGE_OPTION, SUB_OPTION,
 from keeper.client.clients import Clients
 from keeper.client.feeds import FeedClient
 from keeper.client.trading import TradingClient
-from keeper.client.vault import sub_account
+from keeper.client.vault import PERMISSIONS, sub_account
 from keeper.exceptions import InputError
 from keeper.units import parse_amount, parse_size
 
@@ -72,6 +72,8 @@ def submit(
     client = _client(ctx, write=True)
     direction, limit, mark = checked_order(ctx, client, ticker, amount, side, limit_text, slippage_bps)
     account = on_behalf or sub_account(ctx.account.address, sub_id)
+    if on_behalf is not None:
+        _require_trader(ctx, on_behalf)
     held = held_position(client, account, ticker, direction * amount, reduce_only)
     check_margin(ctx, account, ticker, direction * amount, held, mark)
     order_id = client.submit(account, ticker, direction * amount, limit, int(time.time()) + ttl, reduce_only)
@@ -107,6 +109,20 @@ def checked_order(
     else:
         limit = (mark * (1 + direction * Decimal(slippage_bps) / 10_000)).quantize(Decimal("0.000001"))
     return direction, limit, mark
+
+
+def _require_trader(ctx: CliContext, account: ChecksumAddress) -> None:
+    """Refuses to trade `account` for a key that is neither its owner nor its operator with the trade permission
+    (the contract would refuse the order; the margin check would otherwise speak first, about the wrong thing)."""
+    vault = ctx.reader()
+    me = ctx.account.address
+    if int(account, 16) ^ int(me, 16) < 0x100:
+        return  # one of the key's own sub-accounts
+    if vault.owner_of(account) != me and not vault.operator_permissions(account, me) & PERMISSIONS["trade"]:
+        raise InputError(
+            f"{me} is neither the owner of {account} nor its operator with the trade permission: its owner grants it "
+            "with `account set-operator ... --permissions trade`"
+        )
 
 
 def held_position(client: TradingClient, account: str, ticker: str, size: Decimal, reduce_only: bool) -> Decimal:

@@ -123,6 +123,7 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("trade", "submit", "ETH-USD", "0.0000001", "--side", "buy"), "is not a multiple of any venue's step"),
     (("trade", "submit", "ETH-USD", "1", "--side", "buy", "--ttl", "0"), "0 is not in the range"),
     (("trade", "submit", "ETH-USD", "1", "--side", "buy", "--account", "0x12"), "'0x12' is not an address"),
+    (("trade", "submit", "ETH-USD", "1", "--side", "buy", "--account", OPERATOR), "nor its operator with the trade"),
     (("trade", "cancel", "abc"), "'abc' is not a valid integer"),
     (("trade", "cancel", "-1"), "-1 is negative"),
     (("trade", "cancel", "999999"), "no order 999999"),
