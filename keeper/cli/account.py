@@ -15,7 +15,7 @@ from keeper.cli.trade import check_margin, checked_order
 from keeper.client.bundler import BundledOrder, BundlerClient
 from keeper.client.trading import WAD, TradingClient
 from keeper.client.vault import PERMISSIONS, VaultClient, sub_account
-from keeper.exceptions import InputError, PrimeVaultError
+from keeper.exceptions import InputError, PrimeVaultError, TransactionReverted
 from keeper.risk.capacity import (
     CollateralHolding,
     borrowable,
@@ -249,7 +249,20 @@ def portfolio(ctx: CliContext, mode: str, sub_id: int) -> None:
     """
     target = _own(ctx, sub_id)
     client = ctx.writer()
-    client.set_portfolio_mode(target, mode == "on")
+    try:
+        client.set_portfolio_mode(target, mode == "on")
+    except TransactionReverted as exc:
+        if exc.error.name != "InsufficientEquity":
+            raise
+        base = ctx.deployment.base
+        equity, need = (
+            format_units(int(exc.error.args[k]), base.decimals, 2) for k in ("equity", "initialRequirement")
+        )
+        rule = "portfolio" if mode == "on" else "standard"
+        raise InputError(
+            f"under the {rule} rule {target} would need {need} {base.symbol} of initial margin and has {equity}: "
+            "deposit collateral, repay or reduce positions first [InsufficientEquity]"
+        ) from None
     health = client.health(target)
     base = ctx.deployment.base
     click.echo(

@@ -152,7 +152,10 @@ def test_the_cli_switches_the_rule_and_explains_a_refusal(chain: Chain) -> None:
     assert "margin     portfolio rule" in run(chain, "account", "show").output
     chain.client(1).withdraw(me, "USDC", 25_000 * 10**6, me)
     assert_one_line_error(
-        run(chain, "account", "portfolio", "off"), "would make the account unhealthy", "6,000.00 USDC"
+        run(chain, "account", "portfolio", "off"),
+        "under the standard rule",
+        "would need 6,000.00 USDC of initial margin",
+        "deposit collateral, repay or reduce positions first",
     )
     assert chain.client(1).portfolio_mode(me)
 
