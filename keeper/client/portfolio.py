@@ -90,6 +90,7 @@ class PortfolioMarginClient(AccessControlledClient):
             tuple(m.ticker for m in markets),
             tuple(UNMAPPED if i is None else i for i in state.asset_underlying),
             tuple(i for i in state.market_underlying if i is not None),
+            tuple(v.name for v in self.deployment.venues),
         )
         return params, layout
 

@@ -136,6 +136,7 @@ class Layout:
     market_tickers: tuple[str, ...]
     asset_underlying: tuple[int, ...]
     market_underlying: tuple[int, ...]
+    venue_names: tuple[str, ...] = ()  # by venue id, for what `explain` prints ("venue 1" where not given)
 
     @classmethod
     def from_symbols(
@@ -178,7 +179,8 @@ class Layout:
         if leg < assets:
             return f"{self.asset_symbols[leg]} collateral"
         market, venue = divmod(leg - assets, MAX_VENUES)
-        return f"{self.market_tickers[market]} at venue {venue}"
+        where = self.venue_names[venue] if venue < len(self.venue_names) else f"venue {venue}"
+        return f"{self.market_tickers[market]} at {where}"
 
 
 @dataclass(frozen=True)
