@@ -7,7 +7,6 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 
-import {IAggregatorV3} from "./interfaces/IAggregatorV3.sol";
 import {IPerpRisk} from "./interfaces/IPerpRisk.sol";
 import {IPrimeVault, PERMISSION_TRADE, PAUSE_TRADE} from "./interfaces/IPrimeVault.sol";
 import {ITradingModule} from "./interfaces/ITradingModule.sol";
@@ -16,7 +15,6 @@ import {
     BPS,
     WAD,
     BACKSTOP_PRICE_BAND_BPS,
-    MAX_FILL_FEE_BPS,
     PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS
 } from "./libraries/ConstantsLib.sol";
 import {MathLib} from "./libraries/MathLib.sol";
@@ -67,37 +65,10 @@ contract TradingModule is ITradingModule, TradingBase {
     // ================================================================== admin
 
     /// @notice Lists a perp market priced by `feed` (at most 18 decimals, `UnsupportedFeedDecimals`). Admin only.
-    ///         Every venue must already quote it at margin fractions no looser than these.
-    function addMarket(
-        string calldata ticker,
-        address feed,
-        uint32 maxStaleness,
-        uint16 initialMarginBps,
-        uint16 maintenanceMarginBps
-    ) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        uint256 id = _marketCount;
-        if (id == MAX_MARKETS) revert TooManyMarkets(MAX_MARKETS);
-        if (feed == address(0)) revert ZeroAddress();
-        if (feed.code.length == 0) revert NotAContract(feed);
-        if (maxStaleness == 0) revert InvalidStaleness();
-        // A fill may land at the band's edge and pay the largest fee: the initial margin committed for it must
-        // cover that, or one fill could leave the account under water.
-        if (
-            maintenanceMarginBps == 0 || maintenanceMarginBps > initialMarginBps || initialMarginBps > BPS
-                || initialMarginBps <= BACKSTOP_PRICE_BAND_BPS + MAX_FILL_FEE_BPS
-        ) {
-            revert InvalidMarginFractions(initialMarginBps, maintenanceMarginBps);
-        }
-        // A mark is a WAD: a feed with more decimals could not be read without dropping precision.
-        uint8 feedDecimals = IAggregatorV3(feed).decimals();
-        if (feedDecimals > 18) revert UnsupportedFeedDecimals(feed, feedDecimals);
-        _markets[id] =
-            PerpMarket(feed, maxStaleness, feedDecimals, initialMarginBps, maintenanceMarginBps, ticker);
-        _marketCount = uint8(id + 1);
-        for (uint256 v; v < _venueCount; ++v) {
-            _requireNotLooser(id, v);
-        }
-        emit PerpMarketListed(id, ticker, feed, initialMarginBps, maintenanceMarginBps);
+    ///         Every venue must already quote it at margin fractions no looser than these. Run by the module
+    ///         (`AsyncOrderModule.addMarket`), which keeps this contract under the size limit.
+    function addMarket(string calldata, address, uint32, uint16, uint16) external {
+        _delegateToModule();
     }
 
     /// @notice Adds a venue adapter serving this module. Admin only.
@@ -218,7 +189,9 @@ contract TradingModule is ITradingModule, TradingBase {
         if (ord.reduceOnly && increases) revert ReduceOnlyIncreases(e.orderId);
 
         _syncTrading(ord.account, wasTrading);
-        _vault.settle(ord.account, result.cash, increases);
+        // Under the portfolio rule shrinking a slot can raise the requirement (a hedge closed), so no trade of a
+        // portfolio account is exempt from the initial check.
+        _vault.settle(ord.account, result.cash, increases || _vault.portfolioMode(ord.account));
         emit OrderExecuted(e.orderId, ord.account, averagePrice, result.fees);
     }
 
@@ -584,19 +557,6 @@ contract TradingModule is ITradingModule, TradingBase {
         uint256 penaltyBps = maintenanceMarginBps * PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS / BPS;
         uint256 floor = penaltyBps / 2;
         return Math.min(penaltyBps, depthBps > floor ? depthBps : floor);
-    }
-
-    /// @dev A venue must not margin a market more loosely than the vault does, or the vault's netted
-    ///      position could be closed by the venue while its clients look healthy.
-    function _requireNotLooser(uint256 market, uint256 venue) internal view {
-        IVenueAdapter.MarketParams memory p = _venues[venue].marketParams(uint8(market));
-        PerpMarket storage m = _markets[market];
-        if (
-            p.initialMarginPpm > uint256(m.initialMarginBps) * 100
-                || p.maintenanceMarginPpm > uint256(m.maintenanceMarginBps) * 100
-        ) {
-            revert VenueMarginLooserThanVault(market, venue);
-        }
     }
 
     /// @dev The slot of a listed market and venue, or `UnknownMarket`/`UnknownVenue`: a venue id of 4 or more

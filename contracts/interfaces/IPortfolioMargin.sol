@@ -20,9 +20,10 @@ pragma solidity ^0.8.24;
 ///      holds it (only the owner opens positions: a synchronous execution is health-checked after its fill, and
 ///      an asynchronous commit reserves `legMarginBps`, which reverts for an unmapped market); a shock is moved
 ///      by the risk manager only within its governance bounds, by at most its step per update and at most once
-///      per `shockUpdateInterval`. A trade that shrinks a slot is not checked against the rule (under the standard
-///      rule it always lowers the requirement): closing a leg that hedges another raises the rule's requirement and
-///      can leave the account liquidatable.
+///      per `shockUpdateInterval`. Every trade of an account in portfolio mode is held to the rule's initial
+///      requirement, reduce-only ones included: closing a leg that hedges another raises it (under the standard
+///      rule shrinking a slot always lowers the requirement), so such an account below its initial requirement
+///      cannot trade until it deposits or repays.
 interface IPortfolioMargin {
     /// @notice Governance's parameters of one underlying, basis points.
     struct UnderlyingParams {

@@ -5,6 +5,7 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 
+import {IAggregatorV3} from "../interfaces/IAggregatorV3.sol";
 import {IPortfolioMargin} from "../interfaces/IPortfolioMargin.sol";
 import {IPrimeVault, PAUSE_TRADE} from "../interfaces/IPrimeVault.sol";
 import {ITradingModule} from "../interfaces/ITradingModule.sol";
@@ -21,8 +22,8 @@ import {PerpMathLib} from "../libraries/PerpMathLib.sol";
 import {TradingBase} from "./TradingBase.sol";
 
 /// @title AsyncOrderModule
-/// @notice The asynchronous order protocol (v2) of `TradingModule`, run by delegatecall from it (the vault's
-///         module pattern), which keeps the trading module under the contract size limit.
+/// @notice The asynchronous order protocol (v2) of `TradingModule`, and its market listing, run by delegatecall
+///         from it (the vault's module pattern), which keeps the trading module under the contract size limit.
 /// @dev An order is routed as one child order per venue (`commitSplit`), each with a size, a limit price and
 ///      a deadline; the initial margin the children need is reserved against the account (counted in the
 ///      trading module's `perpRisk`). The executor reports venue fills (`reportFill`, `reportFills`),
@@ -54,6 +55,40 @@ contract AsyncOrderModule is TradingBase {
         _;
     }
 
+    /// @notice See `TradingModule.addMarket`. Only through the trading module's delegatecall.
+    function addMarket(
+        string calldata ticker,
+        address feed,
+        uint32 maxStaleness,
+        uint16 initialMarginBps,
+        uint16 maintenanceMarginBps
+    ) external onlyDelegated onlyRole(DEFAULT_ADMIN_ROLE) {
+        uint256 id = _marketCount;
+        if (id == _MAX_MARKETS) revert TooManyMarkets(_MAX_MARKETS);
+        if (feed == address(0)) revert ZeroAddress();
+        if (feed.code.length == 0) revert NotAContract(feed);
+        if (maxStaleness == 0) revert InvalidStaleness();
+        // A fill may land at the band's edge and pay the largest fee: the initial margin committed for it must
+        // cover that, or one fill could leave the account under water.
+        if (
+            maintenanceMarginBps == 0 || maintenanceMarginBps > initialMarginBps || initialMarginBps > BPS
+                || initialMarginBps <= BACKSTOP_PRICE_BAND_BPS + MAX_FILL_FEE_BPS
+        ) {
+            revert InvalidMarginFractions(initialMarginBps, maintenanceMarginBps);
+        }
+        // A mark is a WAD: a feed with more decimals could not be read without dropping precision.
+        uint8 feedDecimals = IAggregatorV3(feed).decimals();
+        if (feedDecimals > 18) revert UnsupportedFeedDecimals(feed, feedDecimals);
+        _markets[id] = ITradingModule.PerpMarket(
+            feed, maxStaleness, feedDecimals, initialMarginBps, maintenanceMarginBps, ticker
+        );
+        _marketCount = uint8(id + 1);
+        for (uint256 v; v < _venueCount; ++v) {
+            _requireNotLooser(id, v);
+        }
+        emit PerpMarketListed(id, ticker, feed, initialMarginBps, maintenanceMarginBps);
+    }
+
     /// @notice See `ITradingModule.commitSplit`. Only through the trading module's delegatecall.
     function commitSplit(uint256 orderId, ITradingModule.ChildSpec[] calldata children)
         external
@@ -71,10 +106,11 @@ contract AsyncOrderModule is TradingBase {
         if (n == 0 || n > _MAX_VENUES) revert InvalidSplit(orderId);
 
         firstChildId = _childCount;
-        // A reduce-only order needs no margin. Any other child reserves its initial margin at the highest
-        // price it can fill at: a buy's limit (the most it pays), a sell's limit or the mark if higher.
-        uint256 mark = ord.reduceOnly || ord.size > 0 ? 0 : _mark(ord.market);
-        uint256 marginBps = ord.reduceOnly ? 0 : _commitMarginBps(ord);
+        // A reduce-only order needs no margin, but for an account in portfolio mode, where closing a hedge raises
+        // the requirement. Any other child reserves its initial margin at the highest price it can fill at: a
+        // buy's limit (the most it pays), a sell's limit or the mark if higher.
+        uint256 marginBps = _commitMarginBps(ord);
+        uint256 mark = marginBps == 0 || ord.size > 0 ? 0 : _mark(ord.market);
         uint256 total = 0;
         uint256 seen = 0;
         uint256 reserved = 0;
@@ -255,12 +291,14 @@ contract AsyncOrderModule is TradingBase {
         if (reserved != 0) _vault.settle(account, 0, true);
     }
 
-    /// @dev The initial margin, in basis points of notional, a child of `ord` reserves: its market's, or for an
-    ///      account in portfolio mode the most such a leg can add to the rule's initial requirement, if larger
-    ///      (`IPortfolioMargin.legMarginBps`; it reverts for a market the rule does not map). The venue's fill is
-    ///      booked without a health check, so the commit must hold what the account's own rule will ask.
+    /// @dev The initial margin, in basis points of notional, a child of `ord` reserves: its market's (none for a
+    ///      reduce-only order), or for an account in portfolio mode the most such a leg can add to the rule's
+    ///      initial requirement, if larger (`IPortfolioMargin.legMarginBps`; it reverts for a market the rule does
+    ///      not map), reduce-only orders included: under the rule, closing a leg that hedges another raises the
+    ///      requirement. The venue's fill is booked without a health check, so the commit must hold what the
+    ///      account's own rule will ask.
     function _commitMarginBps(ITradingModule.Order memory ord) internal view returns (uint256 bps) {
-        bps = _markets[ord.market].initialMarginBps;
+        bps = ord.reduceOnly ? 0 : _markets[ord.market].initialMarginBps;
         if (_vault.portfolioMode(ord.account)) {
             bps = Math.max(bps, IPortfolioMargin(_vault.portfolioMargin()).legMarginBps(ord.market));
         }

@@ -162,6 +162,19 @@ abstract contract TradingBase is
                 || (afterwards != 0 && (afterwards ^ before) < 0);
     }
 
+    /// @dev A venue must not margin a market more loosely than the vault does, or the vault's netted
+    ///      position could be closed by the venue while its clients look healthy.
+    function _requireNotLooser(uint256 market, uint256 venue) internal view {
+        IVenueAdapter.MarketParams memory p = _venues[venue].marketParams(uint8(market));
+        ITradingModule.PerpMarket storage m = _markets[market];
+        if (
+            p.initialMarginPpm > uint256(m.initialMarginBps) * 100
+                || p.maintenanceMarginPpm > uint256(m.maintenanceMarginBps) * 100
+        ) {
+            revert VenueMarginLooserThanVault(market, venue);
+        }
+    }
+
     function _mark(uint8 market) internal view returns (uint256) {
         ITradingModule.PerpMarket storage m = _markets[market];
         return OracleLib.readWad(m.feed, m.maxStaleness, m.feedDecimals);

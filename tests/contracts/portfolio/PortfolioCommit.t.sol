@@ -108,6 +108,51 @@ contract PortfolioCommitTest is PortfolioFixture {
         vault.accountHealth(bob); // still readable
     }
 
+    /// @dev Carol holds 10 WETH hedged by a 10 ETH short and has borrowed 27,000: about 300 of initial margin as a
+    ///      hedge, 3,750 once the short is closed, against about 3,000 of equity.
+    function _hedgedAndBorrowed() internal {
+        _deposit(carol, carol, weth, 10e18);
+        _portfolioMode(carol, true);
+        _open(carol, ETH_MARKET, -10e18, DYDX);
+        _borrow(carol, carol, 27_000e6);
+    }
+
+    /// @dev Under the portfolio rule closing a hedge raises the requirement, so a reduce-only order is not exempt
+    ///      from it (under the standard rule shrinking a slot always lowers it): executed, the close is refused.
+    function test_closingAHedgeIsHeldToTheRule() public {
+        _hedgedAndBorrowed();
+        vm.prank(carol);
+        uint256 id = trading.submitOrder(carol, ETH_MARKET, 10e18, 3150e18, block.timestamp + 1 hours, true);
+        _executeOn(id, DYDX, 10e18);
+        assertEq(
+            uint8(_status(id)), uint8(ITradingModule.OrderStatus.Cancelled), "the naked WETH would need 3,750"
+        );
+        assertEq(trading.position(carol, ETH_MARKET, DYDX).size, -10e18, "the hedge stays");
+        assertFalse(vault.isLiquidatable(carol));
+    }
+
+    function test_closingAHedgeAsynchronouslyReservesTheLegMargin() public {
+        _hedgedAndBorrowed();
+        vm.prank(carol);
+        uint256 id = trading.submitOrder(carol, ETH_MARKET, 10e18, 3150e18, block.timestamp + 1 hours, true);
+        ITradingModule.ChildSpec[] memory specs = new ITradingModule.ChildSpec[](1);
+        specs[0] = ITradingModule.ChildSpec(DYDX, 10e18, 3150e18, block.timestamp + 10 minutes);
+        vm.prank(keeper);
+        vm.expectPartialRevert(IPrimeVaultErrors.InsufficientEquity.selector);
+        trading.commitSplit(id, specs);
+    }
+
+    function test_aHedgeClosesWhereTheAccountCanAffordIt() public {
+        _deposit(carol, carol, weth, 10e18);
+        _portfolioMode(carol, true);
+        _open(carol, ETH_MARKET, -10e18, DYDX);
+        vm.prank(carol);
+        uint256 id = trading.submitOrder(carol, ETH_MARKET, 10e18, 3150e18, block.timestamp + 1 hours, true);
+        _executeOn(id, DYDX, 10e18);
+        assertEq(uint8(_status(id)), uint8(ITradingModule.OrderStatus.Executed));
+        assertEq(trading.position(carol, ETH_MARKET, DYDX).size, 0);
+    }
+
     /// @dev The bound the commit reserves holds for any book: a leg of notional N (at the mark) raises the rule's
     ///      initial requirement by at most N x legMarginBps, plus a unit of rounding for each scenario's loss, the
     ///      correlation credit and each charge.
