@@ -324,6 +324,7 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
         _requireWithin("shockBps", shockBps, p.minShockBps, p.maxShockBps);
         uint256 change = shockBps > old ? shockBps - old : old - shockBps;
         _requireWithin("shock step", change, 0, p.maxShockStepBps);
+        if (shockBps == old) return; // no move: the interval's clock is not restarted
         uint256 last = _shockUpdatedAt[index];
         if (last != 0 && block.timestamp < last + _shockUpdateInterval) {
             revert PortfolioMarginShockUpdateTooSoon(index, last + _shockUpdateInterval);

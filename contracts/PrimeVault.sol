@@ -221,6 +221,11 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
     /// @inheritdoc IPrimeVault
     function setPortfolioMode(address account, bool enabled) external nonReentrant {
         if (enabled && address(_portfolioMargin) == address(0)) revert PortfolioMarginNotSet();
+        // A child order committed under the standard rule reserved that rule's margin (none if reduce-only) and
+        // fills unchecked: the switch waits for the account's open children to end.
+        if (enabled && address(_tradingModule) != address(0) && _tradingModule.openChildCount(account) != 0) {
+            revert PortfolioModeWithOpenChildren(account);
+        }
         _authorize(account, 0);
         Account storage acc = _accounts[account];
         acc.portfolio = enabled;
@@ -235,11 +240,9 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
     }
 
     /// @inheritdoc IPrimeVault
-    function cancelOperatorPermits(uint256 nonce) external {
-        uint256 current = _operatorPermitNonces[msg.sender];
-        if (nonce <= current) revert OperatorPermitNonceNotAhead(nonce, current);
-        _operatorPermitNonces[msg.sender] = nonce;
-        emit OperatorPermitsCancelled(msg.sender, nonce);
+    function cancelOperatorPermits(uint256) external {
+        // slither-disable-next-line unused-return (the module's function returns nothing)
+        Address.functionDelegateCall(operatorPermitModule, msg.data);
     }
 
     /// @inheritdoc IPrimeVault
@@ -426,19 +429,10 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
     }
 
     /// @inheritdoc IPrimeVaultGovernance
-    function setLendingParams(
-        uint256 minBorrow_,
-        uint16 liquidatorShareBps,
-        uint16 storeFrontDiscountShareBps
-    ) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (liquidatorShareBps > ValueLib.BPS) {
-            revert InvalidShare(liquidatorShareBps);
-        }
-        if (storeFrontDiscountShareBps > ValueLib.BPS) revert InvalidShare(storeFrontDiscountShareBps);
-        _minBorrow = minBorrow_;
-        (_market.liquidatorShareBps, _market.storeFrontShareBps) =
-        (liquidatorShareBps, storeFrontDiscountShareBps);
-        emit LendingParamsSet(minBorrow_, liquidatorShareBps, storeFrontDiscountShareBps);
+    /// @dev Run by the liquidation module (the shares are its parameters), which keeps the core under the size limit.
+    function setLendingParams(uint256, uint16, uint16) external {
+        // slither-disable-next-line unused-return (the module's function returns nothing)
+        Address.functionDelegateCall(liquidationModule, msg.data);
     }
 
     /// @inheritdoc IPrimeVaultGovernance

@@ -342,6 +342,11 @@ contract TradingModule is ITradingModule, TradingBase {
     }
 
     /// @inheritdoc IPerpRisk
+    function openChildCount(address account) external view returns (uint256) {
+        return _traders[account].openChildren;
+    }
+
+    /// @inheritdoc IPerpRisk
     function venueAssets() external view returns (int256 assets) {
         for (uint256 v; v < _venueCount; ++v) {
             // slither-disable-next-line unused-return (only the net collateral is an asset; requirements are not)

@@ -36,6 +36,10 @@ interface IPerpRisk {
     /// @notice Whether `account` holds any open position (cheap: no prices read).
     function hasOpenPositions(address account) external view returns (bool);
 
+    /// @notice How many of `account`'s child orders are open (committed to venues, not yet filled, rejected,
+    ///         expired or cancelled).
+    function openChildCount(address account) external view returns (uint256);
+
     /// @notice What the vault's venue accounts are worth to the vault: venue equity and pending withdrawals,
     ///         less what the vault owes its clients on their open positions (unrealized PnL and funding).
     function venueAssets() external view returns (int256);

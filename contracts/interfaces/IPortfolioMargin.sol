@@ -17,8 +17,10 @@ pragma solidity ^0.8.24;
 ///      added to both requirements, so it neither supports the book nor reverts its health checks.
 ///      Caveats: every perp market the account holds must be mapped to an underlying, or the requirement
 ///      reverts (`PortfolioMarginUnmapped`), and so does any health check of an account in portfolio mode that
-///      holds it (only the owner opens positions: a synchronous execution is health-checked after its fill, and
-///      an asynchronous commit reserves `legMarginBps`, which reverts for an unmapped market); a shock is moved
+///      holds it (only the owner and its operators open positions: a synchronous execution of a portfolio account
+///      is health-checked after its fill, an asynchronous commit reserves `legMarginBps`, which reverts for an
+///      unmapped market, and the vault refuses portfolio mode while the account has open child orders committed
+///      under the standard rule); a shock is moved
 ///      by the risk manager only within its governance bounds, by at most its step per update and at most once
 ///      per `shockUpdateInterval`. Every trade of an account in portfolio mode is held to the rule's initial
 ///      requirement, reduce-only ones included: closing a leg that hedges another raises it (under the standard
@@ -83,9 +85,9 @@ interface IPortfolioMargin {
 
     /// @notice The most a position of one unit of notional in `market` can add to an account's initial
     ///         requirement, in basis points: the grid's largest move, max(S, ceil(T x w)), plus the net, hedged and
-    ///         basis charges of the market's underlying. The trading module reserves it (when larger than the
-    ///         market's own initial margin) at the commit of a portfolio account's order, since the venue's fill
-    ///         is booked without a health check.
+    ///         basis charges of the market's underlying. The trading module reserves at least it at the commit of
+    ///         a portfolio account's order, reduce-only ones included, since the venue's fill is booked without a
+    ///         health check.
     /// @dev A leg of notional N moves every scenario's loss, the correlated scan and each charge's base by at most
     ///      N times these rates, plus a unit of rounding each. Reverts `PortfolioMarginUnmapped` for a market
     ///      mapped to no underlying, so a portfolio account cannot commit to a market its health checks could

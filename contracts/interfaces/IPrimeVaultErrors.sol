@@ -60,6 +60,8 @@ interface IPrimeVaultErrors {
 
     /// @notice Portfolio mode needs the portfolio rule's contract, which governance has not set.
     error PortfolioMarginNotSet();
+    /// @notice `account` has open child orders, committed under the standard rule: portfolio mode waits for them.
+    error PortfolioModeWithOpenChildren(address account);
 
     /// @notice Only the trading module may call this.
     error NotTradingModule(address caller);

@@ -126,7 +126,9 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     ///         with the reason instead of reverting the batch. Reverts with `Paused` while trading is paused
     ///         (orders stay open). Risk is decided per (market, venue) slot: a leg that grows or flips its
     ///         slot makes the order risk-increasing (initial requirement checked after settlement), and a
-    ///         reduce-only order may only shrink each slot it fills.
+    ///         reduce-only order may only shrink each slot it fills. Every order of an account in
+    ///         portfolio mode is checked against its initial requirement, reduce-only ones too: under that rule
+    ///         closing a hedge raises the requirement.
     function executeOrders(Execution[] calldata executions) external;
 
     /// @notice Routes open order `orderId` as one child order per venue, to be filled asynchronously, and
@@ -136,6 +138,9 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     ///      limit at least as good as the order's and its deadline after now and at most the order's. A
     ///      child reserves ceil(size x price x initial margin fraction), the price being a buy's limit (the
     ///      most it pays) or the higher of a sell's limit and the mark; a reduce-only order reserves nothing.
+    ///      For an account in portfolio mode the fraction is the larger of the market's (none if reduce-only),
+    ///      the rule's `legMarginBps` and the band plus the largest fee, reduce-only orders included, and a
+    ///      market the rule does not map reverts (`PortfolioMarginUnmapped`).
     ///      The account must meet its initial requirement with the reservation counted
     ///      (`InsufficientEquity`). The reservation counts in `perpRisk`'s initial requirement only, so it
     ///      blocks withdrawals, borrowing and other orders but never causes a liquidation.
@@ -159,7 +164,7 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     ///      a reduce-only order's fill may not grow or flip its slot (`ReduceOnlyIncreases`). The initial
     ///      requirement is checked at the commit, which reserves the child's margin, and not again here: the
     ///      venue has filled already, and an account the fill leaves below initial only loses the right to
-    ///      add risk (below maintenance it is liquidated).
+    ///      add risk (in portfolio mode, to trade at all; below maintenance it is liquidated).
     ///      A fill of a child already rejected, expired or cancelled by a liquidation is booked to the
     ///      backstop book instead (`LateFillToBackstop`), never to the account, whatever the mark is now:
     ///      the venue holds the fill, and the backstop's entry price is bookkeeping (its PnL is realized in the

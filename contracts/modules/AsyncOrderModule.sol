@@ -300,7 +300,10 @@ contract AsyncOrderModule is TradingBase {
     function _commitMarginBps(ITradingModule.Order memory ord) internal view returns (uint256 bps) {
         bps = ord.reduceOnly ? 0 : _markets[ord.market].initialMarginBps;
         if (_vault.portfolioMode(ord.account)) {
-            bps = Math.max(bps, IPortfolioMargin(_vault.portfolioMargin()).legMarginBps(ord.market));
+            uint256 leg = IPortfolioMargin(_vault.portfolioMargin()).legMarginBps(ord.market);
+            // Never below what a fill at the band's edge with the largest fee can cost (as `addMarket` requires of
+            // a market's own margin): governance's bounds allow a leg margin under it.
+            bps = Math.max(bps, Math.max(leg, BACKSTOP_PRICE_BAND_BPS + MAX_FILL_FEE_BPS));
         }
     }
 

@@ -141,6 +141,22 @@ contract LiquidationModule is VaultBase {
 
     // ================================================================== one account
 
+    /// @dev See `IPrimeVaultGovernance.setLendingParams`.
+    function setLendingParams(
+        uint256 minBorrow_,
+        uint16 liquidatorShareBps,
+        uint16 storeFrontDiscountShareBps
+    ) external nonReentrant onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (liquidatorShareBps > ValueLib.BPS) {
+            revert InvalidShare(liquidatorShareBps);
+        }
+        if (storeFrontDiscountShareBps > ValueLib.BPS) revert InvalidShare(storeFrontDiscountShareBps);
+        _minBorrow = minBorrow_;
+        (_market.liquidatorShareBps, _market.storeFrontShareBps) =
+        (liquidatorShareBps, storeFrontDiscountShareBps);
+        emit LendingParamsSet(minBorrow_, liquidatorShareBps, storeFrontDiscountShareBps);
+    }
+
     /// @dev Liquidates `account` if it is below its maintenance requirement; returns whether it did.
     function _liquidateAccount(address account, Batch memory batch) internal returns (bool) {
         Account memory acc = _accounts[account];

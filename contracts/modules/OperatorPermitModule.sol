@@ -50,6 +50,14 @@ contract OperatorPermitModule is VaultBase {
         emit OperatorSet(permit.account, permit.operator, permit.permissions);
     }
 
+    /// @dev See `IPrimeVault.cancelOperatorPermits`.
+    function cancelOperatorPermits(uint256 nonce) external {
+        uint256 current = _operatorPermitNonces[msg.sender];
+        if (nonce <= current) revert OperatorPermitNonceNotAhead(nonce, current);
+        _operatorPermitNonces[msg.sender] = nonce;
+        emit OperatorPermitsCancelled(msg.sender, nonce);
+    }
+
     function _hash(IPrimeVault.OperatorPermit calldata permit) private pure returns (bytes32) {
         return keccak256(
             abi.encode(

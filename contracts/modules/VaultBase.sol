@@ -95,6 +95,7 @@ abstract contract VaultBase is AccessControl, ReentrancyGuardTransient, IPrimeVa
 
     mapping(bytes19 prefix => address) internal _owners;
     mapping(address account => mapping(address operator => uint256)) internal _operators;
+    // slither-disable-next-line uninitialized-state (written by OperatorPermitModule, run on this storage by delegatecall)
     mapping(address owner => uint256) internal _operatorPermitNonces;
     // slither-disable-next-line uninitialized-state (set by PrimeVault; modules run on its storage by delegatecall)
     IPortfolioMargin internal _portfolioMargin;

@@ -64,6 +64,10 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
             f"of {usd('initialRequirement')}; deposit collateral or use a smaller amount"
         ),
         "PortfolioMarginNotSet": lambda: "this deployment has no portfolio rule yet (governance sets it)",
+        "PortfolioModeWithOpenChildren": lambda: (
+            f"{arg('account')} has orders routed to venues under the standard rule: switch to portfolio mode once "
+            "they have filled or expired (`trade list`)"
+        ),
         "PortfolioMarginUnmapped": lambda: (
             f"the account holds a {'market' if arg('isMarket') else 'collateral asset'} the portfolio rule does not "
             "cover yet: leave portfolio mode (`account portfolio off`) or ask governance to map it"

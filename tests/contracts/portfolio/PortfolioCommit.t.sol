@@ -142,6 +142,46 @@ contract PortfolioCommitTest is PortfolioFixture {
         trading.commitSplit(id, specs);
     }
 
+    /// @dev A child committed under the standard rule reserved that rule's margin (none if reduce-only) and fills
+    ///      unchecked: switching to the portfolio rule meanwhile would skip what a portfolio commit reserves (a
+    ///      review found a hedge closed this way leaving equity below zero).
+    function test_portfolioModeWaitsForOpenChildren() public {
+        _deposit(carol, carol, weth, 10e18);
+        _open(carol, ETH_MARKET, -10e18, DYDX);
+        vm.prank(carol);
+        uint256 id = trading.submitOrder(carol, ETH_MARKET, 10e18, 3150e18, block.timestamp + 1 hours, true);
+        uint256 child = _commitOne(id, DYDX, 10e18, 3150e18);
+        vm.prank(carol);
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.PortfolioModeWithOpenChildren.selector, carol)
+        );
+        vault.setPortfolioMode(carol, true);
+        _fill(child, 10e18);
+        _portfolioMode(carol, true); // once its children have ended
+        assertTrue(vault.portfolioMode(carol));
+    }
+
+    /// @dev Governance's bounds allow a leg margin of 3% (shock 1%, no tail, the smallest charges), under what a
+    ///      fill at the band's edge with the largest fee can cost: the reservation is floored at 5.5%.
+    function test_aPortfolioReservationCoversTheBandAndTheFee() public {
+        vm.prank(admin);
+        portfolio.setUnderlying(ETH, "ETH", _tightParams());
+        assertEq(portfolio.legMarginBps(ETH_MARKET), 100 + 100 + 50 + 50);
+        _deposit(carol, carol, weth, 10e18);
+        _portfolioMode(carol, true);
+        _open(carol, ETH_MARKET, -10e18, DYDX);
+        vm.prank(carol);
+        uint256 id = trading.submitOrder(carol, ETH_MARKET, 10e18, 3150e18, block.timestamp + 1 hours, true);
+        _commitOne(id, DYDX, 10e18, 3150e18);
+        (uint256 reserved,,) = trading.reservation(carol);
+        assertEq(reserved, 31_500e6 * 550 / 10_000, "the band's 5% and the 0.5% fee");
+    }
+
+    function _tightParams() internal pure returns (IPortfolioMargin.UnderlyingParams memory p) {
+        p = _params(100, 100, 3000, 250, 100);
+        (p.tailWeightBps, p.netChargeBps, p.hedgedChargeBps, p.basisChargeBps) = (0, 100, 50, 50);
+    }
+
     function test_aHedgeClosesWhereTheAccountCanAffordIt() public {
         _deposit(carol, carol, weth, 10e18);
         _portfolioMode(carol, true);

@@ -52,6 +52,8 @@ contract PortfolioGovernanceTest is PortfolioFixture {
         );
         portfolio.updateShock(ETH, 1500);
         portfolio.updateShock(BTC, 1000); // each underlying on its own clock
+        portfolio.updateShock(ETH, 1250); // no move: allowed, and the clock is not restarted
+        assertEq(portfolio.shockUpdatedAt(ETH), block.timestamp);
         vm.warp(block.timestamp + 1 hours - 1);
         vm.expectRevert(
             abi.encodeWithSelector(
