@@ -65,15 +65,12 @@ contract PortfolioCommitTest is PortfolioFixture {
     function test_aPortfolioCommitBeyondTheRuleIsRefused() public {
         // 32 ETH at 3,100: 10% (9,920) fits 10,000 of equity, the rule's 14.75% (14,632) does not.
         uint256 id = _submit(bob, bob, ETH_MARKET, 32e18, 3100e18);
-        ITradingModule.ChildSpec[] memory specs = new ITradingModule.ChildSpec[](1);
-        specs[0] = ITradingModule.ChildSpec(DYDX, 32e18, 3100e18, block.timestamp + 10 minutes);
-        vm.prank(keeper);
         vm.expectRevert(
             abi.encodeWithSelector(
                 IPrimeVaultErrors.InsufficientEquity.selector, bob, int256(10_000e6), 14_632e6
             )
         );
-        trading.commitSplit(id, specs);
+        _commitOne(id, DYDX, 32e18, 3100e18);
     }
 
     function test_aStandardAccountReservesTheMarketsMargin() public {
@@ -95,15 +92,12 @@ contract PortfolioCommitTest is PortfolioFixture {
         vm.stopPrank();
 
         uint256 id = _submit(bob, bob, ETH_MARKET, 1e18, 3100e18);
-        ITradingModule.ChildSpec[] memory specs = new ITradingModule.ChildSpec[](1);
-        specs[0] = ITradingModule.ChildSpec(DYDX, 1e18, 3100e18, block.timestamp + 10 minutes);
-        vm.prank(keeper);
         vm.expectRevert(
             abi.encodeWithSelector(
                 IPortfolioMargin.PortfolioMarginUnmapped.selector, true, uint256(ETH_MARKET)
             )
         );
-        trading.commitSplit(id, specs);
+        _commitOne(id, DYDX, 1e18, 3100e18);
         assertEq(trading.position(bob, ETH_MARKET, DYDX).size, 0);
         vault.accountHealth(bob); // still readable
     }
@@ -135,11 +129,8 @@ contract PortfolioCommitTest is PortfolioFixture {
         _hedgedAndBorrowed();
         vm.prank(carol);
         uint256 id = trading.submitOrder(carol, ETH_MARKET, 10e18, 3150e18, block.timestamp + 1 hours, true);
-        ITradingModule.ChildSpec[] memory specs = new ITradingModule.ChildSpec[](1);
-        specs[0] = ITradingModule.ChildSpec(DYDX, 10e18, 3150e18, block.timestamp + 10 minutes);
-        vm.prank(keeper);
         vm.expectPartialRevert(IPrimeVaultErrors.InsufficientEquity.selector);
-        trading.commitSplit(id, specs);
+        _commitOne(id, DYDX, 10e18, 3150e18);
     }
 
     /// @dev A child committed under the standard rule reserved that rule's margin (none if reduce-only) and fills
