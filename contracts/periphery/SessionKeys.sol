@@ -28,6 +28,10 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
         "bool reduceOnly,uint256 nonce,uint256 relayerFee)"
     );
 
+    /// @notice What a key signs to accept `owner`'s grant (EIP-712): without it anyone could copy an owner's
+    ///         pending grant and take the key first.
+    bytes32 public constant SESSION_ACCEPT_TYPEHASH = keccak256("SessionAccept(address owner)");
+
     /// @notice The trading module orders go to.
     ITradingModule public immutable TRADING;
 
@@ -46,13 +50,16 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ISessionKeys
-    function grant(address key, Scope calldata scope) external {
+    function grant(address key, Scope calldata scope, bytes calldata keySignature) external {
         if (_sessions[key].owner != address(0)) revert SessionAlreadyGranted(key);
         if (
             key == address(0) || scope.subAccounts == 0 || scope.markets == 0
                 || scope.expiry <= block.timestamp
         ) {
             revert SessionBadScope();
+        }
+        if (!SignatureChecker.isValidSignatureNow(key, acceptDigest(msg.sender), keySignature)) {
+            revert SessionNotAccepted(key, msg.sender);
         }
         _sessions[key] = Session({owner: msg.sender, scope: scope, notionalUsed: 0, revoked: false});
         emit SessionGranted(msg.sender, key, scope);
@@ -182,6 +189,11 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
     /// @inheritdoc ISessionKeys
     function relayerFunds(address key) external view returns (uint256) {
         return _relayerFunds[key];
+    }
+
+    /// @inheritdoc ISessionKeys
+    function acceptDigest(address owner) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(SESSION_ACCEPT_TYPEHASH, owner)));
     }
 
     /// @notice The EIP-712 domain separator (chain id and this contract's address).

@@ -106,6 +106,10 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
         ),
         "SessionNonceUsed": lambda: f"nonce {arg('nonce')} of this key was used or cancelled: sign the order again",
         "SessionBadSignature": lambda: "the signature is not the session key's over this order",
+        "SessionNotAccepted": lambda: (
+            f"{arg('key')} has not accepted a grant from {arg('owner')}: the key signs its acceptance with "
+            "`session accept OWNER` and the owner passes it to `session grant --accepted`"
+        ),
         "SessionSignatureExpired": lambda: "the signed order's deadline has passed: sign it again",
         "SessionNotOwner": lambda: (
             f"only the owner {arg('owner')} can revoke this session key or withdraw its relayer funds"

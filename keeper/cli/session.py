@@ -54,16 +54,24 @@ def _client(ctx: CliContext, write: bool = True) -> SessionKeysClient:
 @click.option(
     "--hours", type=FiniteFloatRange(0.01, 24 * 365), default=24, show_default=True, help="How long the key lives."
 )
+@click.option(
+    "--accepted",
+    "accepted_hex",
+    required=True,
+    help="The key's acceptance of your grant: what `session accept YOUR_ADDRESS` printed, run as the key.",
+)
 @pass_context
 def grant(
     ctx: CliContext, key: ChecksumAddress, subs: tuple[int, ...], markets: tuple[str, ...], max_order: str,
-    max_total: str, hours: float,
+    max_total: str, hours: float, accepted_hex: str,
 ) -> None:  # fmt: skip
     """Grant session KEY the right to trade your sub-accounts --sub in --market, within the caps.
 
     The session contract is made an operator of each sub-account with the trade permission only (your other
-    operator permissions on it are kept); the key can never withdraw or transfer.
+    operator permissions on it are kept); the key can never withdraw or transfer. The key must have accepted
+    you as its owner (`session accept`), so no one who sees your grant can take the key first.
     """
+    accepted = _signature(accepted_hex)
     tickers = [ctx.deployment.market(m).ticker for m in markets]
     market_ids = tuple(i for i, m in enumerate(ctx.deployment.markets) if m.ticker in tickers)
     per_order = parse_amount(max_order, 18, "USD")
@@ -75,17 +83,44 @@ def grant(
     scope = SessionScope(tuple(subs), market_ids, per_order, total, _chain_time(ctx) + int(hours * 3600))
     # The grant is simulated first: a key it refuses (already granted, the zero address) must not leave the session
     # contract an operator of the sub-accounts.
-    client.check_grant(key, scope)
+    client.check_grant(key, scope, accepted)
     for sub in subs:
         account = sub_account(ctx.account.address, sub)
         held = vault.operator_permissions(account, client.address)
         if not held & PERMISSIONS["trade"]:
             vault.set_operator(account, client.address, held | PERMISSIONS["trade"])
-    client.grant(key, scope)
+    client.grant(key, scope, accepted)
     click.echo(
         f"granted {key}: sub-accounts {', '.join(map(str, subs))}, {', '.join(tickers)}, up to "
         f"{Decimal(per_order) / WAD:,.2f} USD an order and {Decimal(total) / WAD:,.2f} USD in all, for {hours:g} h"
     )
+
+
+def _signature(text: str) -> bytes:
+    try:
+        signature = bytes.fromhex(text.strip().removeprefix("0x"))
+    except ValueError:
+        signature = b""
+    if len(signature) != 65:
+        raise InputError(
+            f'--accepted "{text}" is not a signature: pass the 0x... line `session accept` printed for the key'
+        )
+    return signature
+
+
+@session.command()
+@click.argument("owner", type=ADDRESS)
+@pass_context
+def accept(ctx: CliContext, owner: ChecksumAddress) -> None:
+    """As a session key (your key), accept a grant from OWNER: prints the signature OWNER passes to `session grant
+    --accepted`. Nothing is sent; a key is granted once, by the owner it accepted."""
+    client = _client(ctx, write=False)
+    granted = client.session(ctx.account.address)
+    if int(granted.owner, 16) != 0:
+        raise InputError(
+            f"{ctx.account.address} was granted by {granted.owner} already (a key is granted once): use another key"
+        )
+    click.echo("0x" + client.accept(ctx.account, owner).hex())
 
 
 @session.command()

@@ -32,6 +32,7 @@ SIGNED_ORDER_FIELDS = [  # SessionKeys.SIGNED_ORDER_TYPEHASH
     {"name": "nonce", "type": "uint256"},
     {"name": "relayerFee", "type": "uint256"},
 ]
+SESSION_ACCEPT_FIELDS = [{"name": "owner", "type": "address"}]  # SessionKeys.SESSION_ACCEPT_TYPEHASH
 
 
 @dataclass(frozen=True)
@@ -153,17 +154,23 @@ class SessionKeysClient(ContractClient):
         )
         return [Web3.to_checksum_address(log["args"]["key"]) for log in logs]
 
-    def grant(self, key: str, scope: SessionScope) -> TxReceipt:
-        return self.send(
-            "grant session", self.contract.functions.grant(Web3.to_checksum_address(key), scope.as_tuple())
-        )
+    def grant(self, key: str, scope: SessionScope, accepted: bytes) -> TxReceipt:
+        """Grants `key` the scope for the signer's sub-accounts; `accepted` is the key's `accept` of the signer."""
+        return self.send("grant session", self._grant(key, scope, accepted))
 
-    def check_grant(self, key: str, scope: SessionScope) -> None:
+    def check_grant(self, key: str, scope: SessionScope, accepted: bytes) -> None:
         """Simulates `grant` from the signer: raises the `TransactionReverted` sending it would, before anything that
         must come with it (the session contract made an operator) is sent."""
-        self.signer().call(
-            "grant session", self.contract.functions.grant(Web3.to_checksum_address(key), scope.as_tuple())
-        )
+        self.signer().call("grant session", self._grant(key, scope, accepted))
+
+    def _grant(self, key: str, scope: SessionScope, accepted: bytes) -> Any:
+        return self.contract.functions.grant(Web3.to_checksum_address(key), scope.as_tuple(), accepted)
+
+    def accept(self, key: LocalAccount, owner: str) -> bytes:
+        """Session key `key`'s acceptance of a grant from `owner` (EIP-712 `SessionAccept(address owner)`): the
+        contract takes a grant only with it, so no one but `owner` can grant the key."""
+        message = {"owner": Web3.to_checksum_address(owner)}
+        return bytes(sign_typed(key, self._domain(), "SessionAccept", SESSION_ACCEPT_FIELDS, message).signature)
 
     def revoke(self, key: str) -> int:
         """Revokes `key`; returns how many of its open orders were cancelled."""
@@ -197,13 +204,7 @@ class SessionKeysClient(ContractClient):
             "nonce": nonce,
             "relayerFee": relayer_fee,
         }
-        domain = {
-            "name": "PrimeVault SessionKeys",
-            "version": "1",
-            "chainId": self.w3.eth.chain_id,
-            "verifyingContract": self.address,
-        }
-        signature = sign_typed(account, domain, "SignedOrder", SIGNED_ORDER_FIELDS, message).signature
+        signature = sign_typed(account, self._domain(), "SignedOrder", SIGNED_ORDER_FIELDS, message).signature
         return SignedOrder(
             account.address,
             order.sub_account,
@@ -216,6 +217,14 @@ class SessionKeysClient(ContractClient):
             relayer_fee,
             "0x" + bytes(signature).hex(),
         )
+
+    def _domain(self) -> dict[str, Any]:
+        return {
+            "name": "PrimeVault SessionKeys",
+            "version": "1",
+            "chainId": self.w3.eth.chain_id,
+            "verifyingContract": self.address,
+        }
 
     def relayer_funds(self, key: str) -> int:
         """What `key`'s signed orders can still pay relayers, base units."""

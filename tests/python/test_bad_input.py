@@ -31,6 +31,13 @@ OPERATOR = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # anvil dev account 3, 
 BAD_CHECKSUM = "0x3c44CdDdB6a900fa2b585dd299e03d12FA4293BC"
 UINT256_PLUS_ONE = str(2**256)
 ZERO = "0x" + "0" * 40
+ACCEPTED = ("--accepted", "0x" + "11" * 65)  # 65 bytes, a signature's shape: checked only by the contract
+
+
+def _grant(key: str, market: str, max_order: str, *extra: str) -> tuple[str, ...]:
+    """`session grant` with a scope that passes, but for what a row changes."""
+    return ("session", "grant", key, "--market", market, "--max-order", max_order, "--max-total", "2", *extra)
+
 
 # (arguments after the global options, a fragment the one-line error must contain)
 CASES: list[tuple[tuple[str, ...], str]] = [
@@ -98,13 +105,16 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("lend", "withdraw", "abc"), "is not a number"),
     (("lend", "show", "0x12"), "'0x12' is not an address"),
     # session keys
-    (("session", "grant", "0x12", "--market", "ETH-USD", "--max-order", "1", "--max-total", "2"), "not an address"),
-    (("session", "grant", OPERATOR, "--market", "DOGE-USD", "--max-order", "1", "--max-total", "2"), "unknown market"),
-    (("session", "grant", OPERATOR, "--market", "ETH-USD", "--max-order", "5", "--max-total", "2"), "is above"),
-    (("session", "grant", OPERATOR, "--market", "ETH-USD", "--max-order", "x", "--max-total", "2"), "not a number"),
+    (_grant("0x12", "ETH-USD", "1", *ACCEPTED), "not an address"),
+    (_grant(OPERATOR, "DOGE-USD", "1", *ACCEPTED), "unknown market"),
+    (_grant(OPERATOR, "ETH-USD", "5", *ACCEPTED), "is above"),
+    (_grant(OPERATOR, "ETH-USD", "x", *ACCEPTED), "not a number"),
     (("session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", "3000"), "is not a session key"),
     (("session", "revoke", OPERATOR), "is not a session key"),
-    (("session", "grant", ZERO, "--market", "ETH-USD", "--max-order", "1", "--max-total", "2"), "the zero address"),
+    (_grant(ZERO, "ETH-USD", "1", *ACCEPTED), "the zero address"),
+    (_grant(OPERATOR, "ETH-USD", "1", "--accepted", "0xzz"), "is not a signature"),
+    (_grant(OPERATOR, "ETH-USD", "1", *ACCEPTED), "has not accepted a grant"),
+    (("session", "accept", "0x12"), "not an address"),
     (("relay", "/nonexistent/order.json"), "does not exist"),
     (("session", "fund-relayer", OPERATOR, "5"), "is not a session key"),
     (("session", "fund-relayer", OPERATOR, "5000000"), "is not a session key"),
@@ -142,10 +152,7 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     # NaN passes click's FloatRange (every comparison with it is false)
     (("quotes", "ETH-USD", "1", "--horizon-hours", "nan"), "'nan' is not a number"),
     (("trade", "execute", "0", "--horizon-hours", "nan"), "'nan' is not a number"),
-    (
-        ("session", "grant", OPERATOR, "--market", "ETH-USD", "--max-order", "1", "--max-total", "2", "--hours", "nan"),
-        "'nan' is not a number",
-    ),
+    (_grant(OPERATOR, "ETH-USD", "1", "--hours", "nan", *ACCEPTED), "'nan' is not a number"),
     # operator commands
     (("devnet", "--port", "70000"), "70000 is not in the range"),
     (("demo", "--depositors", "1"), "1 is not in the range"),

@@ -24,6 +24,7 @@ from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account
 from keeper.cli.devnet import running_devnet
 from keeper.cli.main import cli
+from keeper.client.sessions import SessionKeysClient
 from keeper.client.vault import VaultClient
 from keeper.toolchain import find_tool, project_root
 
@@ -43,10 +44,15 @@ def _sh_blocks(section: str) -> list[str]:
     return re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
 
 
-def _primevault_lines(blocks: list[str]) -> list[str]:
-    """The `primevault` commands, comments and optional `[--json]` dropped, the placeholder addresses filled in (the
-    bot's key, and dev account 1's sub-account 0); daemons that run until stopped are left out."""
-    placeholders = {"0xBOT...": dev_account(BOT).address, "0xSUBACCOUNT": dev_account(1).address, " [--json]": ""}
+def _primevault_lines(blocks: list[str], deployment: Deployment) -> list[str]:
+    """The `primevault` commands, comments and optional `[--json]` dropped, the placeholders filled in (the bot's key,
+    dev account 1 and its sub-account 0, the bot's acceptance of dev account 1's grant, which `session accept`
+    prints); daemons that run until stopped are left out."""
+    owner = dev_account(1).address
+    placeholders = {"0xBOT...": dev_account(BOT).address, "0xSUBACCOUNT": owner, "0xYOU...": owner, " [--json]": ""}
+    if deployment.sessions is not None:
+        w3 = Web3(Web3.HTTPProvider(deployment.rpc_url))
+        placeholders["0xACCEPTANCE..."] = "0x" + SessionKeysClient(w3, deployment).accept(dev_account(BOT), owner).hex()
     lines = []
     for block in blocks:
         for line in block.splitlines():
@@ -76,9 +82,10 @@ def test_every_primevault_command_of_a_section_runs_as_written(
 ) -> None:
     monkeypatch.chdir(devnet.parent.parent)  # where `> permit.json` writes and `relay permit.json` reads
     monkeypatch.setenv("PRIMEVAULT_DEPLOYMENT", str(devnet))
-    commands = _primevault_lines(_sh_blocks(_section(README.read_text(), heading)))
+    deployment = Deployment.load(devnet)
+    commands = _primevault_lines(_sh_blocks(_section(README.read_text(), heading)), deployment)
     assert len(commands) >= at_least, "the section's commands were found"
-    w3 = Web3(Web3.HTTPProvider(Deployment.load(devnet).rpc_url))
+    w3 = Web3(Web3.HTTPProvider(deployment.rpc_url))
     snapshot = w3.provider.make_request(RPCEndpoint("evm_snapshot"), [])["result"]
     try:
         for command in commands:

@@ -23,13 +23,22 @@ def _order_id(output: str) -> int:
     return int(output.split(":")[0].removeprefix("order "))
 
 
+def _accepted(chain: Chain, owner: str) -> str:
+    """The bot key's acceptance of `owner`'s grant, as `session accept` prints it."""
+    accepted = run(chain, "session", "accept", owner, dev=BOT)
+    assert accepted.exit_code == 0, accepted.output
+    return accepted.output.strip()
+
+
+def _grant(chain: Chain, bot: str, accepted: str) -> list[str]:
+    return ["session", "grant", bot, "--market", "ETH-USD", "--max-order", "10000", "--max-total", "25000",
+            "--accepted", accepted]  # fmt: skip
+
+
 def test_a_bot_trades_within_its_session_and_dies_with_it(traders: Chain, tmp_path: Path) -> None:  # noqa: F811
     chain = traders
     owner, bot = chain.account(OWNER).address, chain.account(BOT).address
-    granted = run(
-        chain, "session", "grant", bot, "--market", "ETH-USD", "--max-order", "10000", "--max-total", "25000",
-        dev=OWNER,
-    )  # fmt: skip
+    granted = run(chain, *_grant(chain, bot, _accepted(chain, owner)), dev=OWNER)
     assert granted.exit_code == 0, granted.output
     assert "up to 10,000.00 USD an order" in granted.output
 
@@ -102,8 +111,7 @@ def test_a_relayer_is_paid_from_the_funds_the_owner_put_up(traders: Chain, tmp_p
     owner, bot, relayer = (chain.account(i).address for i in (OWNER, BOT, RELAYER))
     chain.mint(OWNER, "USDC", 10)
     usdc = chain.client(OWNER).token("USDC")
-    grant = ["session", "grant", bot, "--market", "ETH-USD", "--max-order", "10000", "--max-total", "25000"]
-    assert run(chain, *grant, dev=OWNER).exit_code == 0
+    assert run(chain, *_grant(chain, bot, _accepted(chain, owner)), dev=OWNER).exit_code == 0
     funded = run(chain, "session", "fund-relayer", bot, "5", dev=OWNER)
     assert funded.exit_code == 0 and "relayer funds of" in funded.output and "5 USDC" in funded.output, funded.output
 
@@ -136,3 +144,20 @@ def test_a_relayer_is_paid_from_the_funds_the_owner_put_up(traders: Chain, tmp_p
     assert withdrawn.exit_code == 0, withdrawn.output
     assert usdc.balance_of(owner) == 10 * 10**6 - 5 * 10**6 + 3_500_000
     assert sessions.relayer_funds(bot) == 0
+
+
+def test_a_grant_needs_the_keys_acceptance_of_that_owner(chain: Chain) -> None:
+    owner, bot, other = (chain.account(i).address for i in (OWNER, BOT, RELAYER))
+    sessions = SessionKeysClient(chain.w3, chain.deployment)
+    sent = chain.w3.eth.get_transaction_count(other)
+    # What someone who copies the owner's pending grant holds: the key's acceptance of the owner, not of them.
+    assert_one_line_error(
+        run(chain, *_grant(chain, bot, _accepted(chain, owner)), dev=RELAYER),
+        f"{bot} has not accepted a grant from {other}",
+    )
+    assert_one_line_error(run(chain, *_grant(chain, bot, "0x1234"), dev=OWNER), "is not a signature")
+    assert chain.w3.eth.get_transaction_count(other) == sent, "nothing sent, the operator permission included"
+    assert int(sessions.session(bot).owner, 16) == 0
+    assert run(chain, *_grant(chain, bot, _accepted(chain, owner)), dev=OWNER).exit_code == 0
+    assert sessions.session(bot).owner == owner
+    assert_one_line_error(run(chain, "session", "accept", other, dev=BOT), f"was granted by {owner} already")

@@ -32,8 +32,18 @@ abstract contract SessionFixture is TradingFixture {
     }
 
     function _grant() internal {
+        bytes memory accepted = _accept(botKey, alice);
         vm.prank(alice);
-        sessions.grant(bot, _scope());
+        sessions.grant(bot, _scope(), accepted);
+    }
+
+    /// @dev The key `privateKey` accepts `owner`'s grant: EIP-712 over `SessionAccept(address owner)`, hashed here
+    ///      from the type string rather than read from the contract.
+    function _accept(uint256 privateKey, address owner) internal view returns (bytes memory) {
+        bytes32 structHash = keccak256(abi.encode(keccak256("SessionAccept(address owner)"), owner));
+        bytes32 digest = keccak256(abi.encodePacked("\x19\x01", sessions.domainSeparator(), structHash));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(privateKey, digest);
+        return abi.encodePacked(r, s, v);
     }
 
     function _botBuys(int256 size, uint256 limit) internal returns (uint256) {

@@ -255,9 +255,12 @@ def test_transfer_operator_and_session_key(funded: Chain, page: Page) -> None:
 
     page.get_by_label("session key", exact=True).check()
     page.get_by_test_id("operator").fill(chain.account(5).address)
+    expect(page.get_by_test_id("preview-error")).to_contain_text("paste the key's acceptance of you")
+    sessions = SessionKeysClient(chain.w3, chain.deployment)
+    page.get_by_test_id("accepted").fill("0x" + sessions.accept(chain.account(5), me).hex())
     page.get_by_test_id("submit-action").click()
     expect(page.get_by_test_id("activity")).to_have_text("grant session: done", timeout=STEP_TIMEOUT_MS)
-    session = SessionKeysClient(chain.w3, chain.deployment).session(chain.account(5).address)
+    session = sessions.session(chain.account(5).address)
     assert session.owner == me and session.scope.sub_accounts == (0,) and session.scope.markets == (0,)
     assert session.scope.max_notional_per_order == 10_000 * 10**18
 

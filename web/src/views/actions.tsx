@@ -24,6 +24,7 @@ interface Form {
   maxOrder: string;
   maxTotal: string;
   hours: string;
+  accepted: string;
 }
 
 /** The calls an action makes and the account whose health it changes; a message for a form that is not complete. */
@@ -103,6 +104,10 @@ function plan(ctx: AppContext, form: Form): { calls: Call[]; account: Address | 
       const perOrder = parseAmount(form.maxOrder, 18, "USD");
       const total = parseAmount(form.maxTotal, 18, "USD");
       if (perOrder > total) throw new Error("the cap per order cannot be above the total cap");
+      const accepted = form.accepted.trim();
+      if (!/^0x[0-9a-fA-F]{130}$/.test(accepted)) {
+        throw new Error(`paste the key's acceptance of you: the 0x… signature \`primevault session accept ${owner}\` prints, run as the key`);
+      }
       const hours = Number(form.hours);
       if (!(hours > 0 && hours <= 24 * 365)) throw new Error(`"${form.hours}" hours is not between 0 and a year`);
       const expiry = BigInt(Math.floor(Date.now() / 1000 + hours * 3600));
@@ -112,7 +117,7 @@ function plan(ctx: AppContext, form: Form): { calls: Call[]; account: Address | 
       return {
         calls: [
           vaultCall("let the session contract trade", "setOperator", [account, config.sessions, PERMISSIONS.trade]),
-          { label: "grant session", address: config.sessions, abi: abis.sessions, functionName: "grant", args: [getAddress(form.operator), scope] },
+          { label: "grant session", address: config.sessions, abi: abis.sessions, functionName: "grant", args: [getAddress(form.operator), scope, accepted] },
         ],
         account: null,
       };
@@ -133,6 +138,7 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
     maxOrder: "10000",
     maxTotal: "25000",
     hours: "24",
+    accepted: "",
   });
   const [after, setAfter] = useState<Health | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
@@ -265,7 +271,20 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
             <label>
               For <input value={form.hours} onInput={(e) => update({ hours: (e.target as HTMLInputElement).value })} /> hours
             </label>
-            <p class="note">The key can submit orders for this sub-account only; it can never withdraw or transfer.</p>
+            <label>
+              Key's acceptance{" "}
+              <input
+                data-testid="accepted"
+                placeholder="0x…"
+                value={form.accepted}
+                onInput={(e) => update({ accepted: (e.target as HTMLInputElement).value })}
+              />
+            </label>
+            <p class="note">
+              The key accepts you as its owner first (it signs; nothing is sent), so no one who sees your grant can take the key:
+              run <code>primevault session accept {ctx.wallet?.address}</code> as the key. It can submit orders for this sub-account
+              only; it can never withdraw or transfer.
+            </p>
           </>
         )}
         <button type="submit" data-testid="submit-action" disabled={busy}>
