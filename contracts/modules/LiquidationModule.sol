@@ -458,9 +458,10 @@ contract LiquidationModule is VaultBase {
     /// @dev Covers the batch's shortfall from reserves, counting absorbed collateral at its sale price; writes
     ///      off the rest against suppliers by lowering the supply index (rounded down). Returns the new supply
     ///      index. Run once, after every account: reserves then include all the batch absorbed, so the outcome
-    ///      does not depend on the accounts' order. Never reverts on a price: a collateral asset whose feed is
-    ///      unusable counts as worth nothing, and the venue accounts as zero if they cannot be valued (both
-    ///      understate reserves, so the write-off can only be larger, never hidden).
+    ///      does not depend on the accounts' order. Never reverts on a price or a token: a collateral asset whose
+    ///      feed is unusable or whose token does not answer counts as worth nothing, and the venue accounts as
+    ///      zero if they cannot be valued (all understate reserves, so the write-off can only be larger, never
+    ///      hidden).
     function _writeOffBadDebt(Batch memory batch) internal returns (uint64) {
         Market memory m = batch.market;
         Totals memory t = batch.totals;
@@ -477,7 +478,7 @@ contract LiquidationModule is VaultBase {
             // What the vault holds of the asset beyond its depositors' balances, absorbed collateral included
             // (the stored totals do not subtract this batch's absorptions yet).
             address asset = _collateralAssets[i];
-            int256 unbooked = IERC20(asset).balanceOf(address(this)).toInt256()
+            int256 unbooked = _tryBalance(asset).toInt256()
                 - uint256(_assetStates[asset].totalSupplied).toInt256() + batch.held[i].absorbed.toInt256();
             // Skips a feed read; a donation only adds to reserves, and a shortfall of tokens is not counted
             // against them here (the books, not this valuation, say what depositors are owed).
@@ -505,6 +506,18 @@ contract LiquidationModule is VaultBase {
     }
 
     // ================================================================== helpers
+
+    /// @dev The vault's balance of `asset`, or 0 if the token does not answer `balanceOf` (paused, upgraded into
+    ///      something broken, blocklisting the vault) or answers beyond 2^128 - 1, far above the 2^96 - 1 the
+    ///      vault books of an asset: a listed token must not stop every batch's write-off, and counting it as
+    ///      nothing only understates reserves.
+    function _tryBalance(address asset) internal view returns (uint256 balance) {
+        (bool success, bytes memory data) =
+            asset.staticcall(abi.encodeCall(IERC20.balanceOf, (address(this))));
+        if (!success || data.length < 32) return 0;
+        balance = abi.decode(data, (uint256));
+        if (balance > type(uint128).max) return 0;
+    }
 
     /// @dev Values `account`'s collateral and keeps each asset's balance and value in the batch; UNUSABLE if a
     ///      price is (the account is then skipped, not the batch).
