@@ -523,6 +523,11 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
     }
 
     /// @inheritdoc IPrimeVault
+    function borrowIndex() external view returns (uint256) {
+        return _accruedMarket().borrowIndex;
+    }
+
+    /// @inheritdoc IPrimeVault
     function collateralBalanceOf(address account, address asset) external view returns (uint256) {
         return _collateral[account][asset];
     }

@@ -305,7 +305,26 @@ contract TradingModule is ITradingModule, TradingBase {
 
     /// @inheritdoc IPerpRisk
     function perpRisk(address account)
-        public
+        external
+        view
+        returns (int256 pnl, uint256 initialRequirement, uint256 maintenanceRequirement, bool hasPositions)
+    {
+        return _perpRisk(account, false);
+    }
+
+    /// @inheritdoc IPerpRisk
+    function liquidationRisk(address account)
+        external
+        view
+        returns (int256 pnl, uint256 initialRequirement, uint256 maintenanceRequirement, bool hasPositions)
+    {
+        return _perpRisk(account, true);
+    }
+
+    /// @dev `perpRisk`, or with `forLiquidation` `liquidationRisk`: a venue that cannot answer its funding index
+    ///      counts no funding since the position's last booking instead of reverting.
+    function _perpRisk(address account, bool forLiquidation)
+        internal
         view
         returns (int256 pnl, uint256 initialRequirement, uint256 maintenanceRequirement, bool hasPositions)
     {
@@ -313,27 +332,29 @@ contract TradingModule is ITradingModule, TradingBase {
         hasPositions = slots != 0 || _traders[account].openChildren != 0;
         // slither-disable-next-line uninitialized-local (zeroed memory: a market's mark is read when first needed)
         uint256[_MAX_MARKETS] memory marks;
-        int256 pnlWad = 0;
-        uint256 initialWad = 0;
-        uint256 maintenanceWad = 0;
+        // The return variables sum the USD WAD figures first (fewer stack slots), then turn into base units.
         for (uint256 slot; slots >> slot != 0; ++slot) {
             if ((slots >> slot) & 1 == 0) continue;
             (uint8 market, uint8 venue) = _unslot(slot);
             if (marks[market] == 0) marks[market] = _mark(market);
             Position memory p = _positions[account][slot];
-            pnlWad += PerpMathLib.unrealizedPnl(p.size, p.entryPrice, marks[market])
-            - PerpMathLib.fundingOwed(p.size, p.fundingIndex, _venues[venue].fundingIndex(market));
+            int256 fundingNow = forLiquidation
+                ? _fundingIndexOr(venue, market, p.fundingIndex)
+                : _venues[venue].fundingIndex(market);
+            pnl += PerpMathLib.unrealizedPnl(p.size, p.entryPrice, marks[market])
+            - PerpMathLib.fundingOwed(p.size, p.fundingIndex, fundingNow);
             // Rounded up (USD WAD), like the requirements it feeds: never below the exact figure.
             uint256 notional = Math.ceilDiv(SignedMath.abs(p.size) * marks[market], WAD);
             PerpMarket storage m = _markets[market];
-            initialWad += notional * m.initialMarginBps;
-            maintenanceWad += notional * m.maintenanceMarginBps;
+            initialRequirement += notional * m.initialMarginBps;
+            maintenanceRequirement += notional * m.maintenanceMarginBps;
         }
-        pnl = PerpMathLib.toBaseDown(pnlWad, _baseUnit);
+        pnl = PerpMathLib.toBaseDown(pnl, _baseUnit);
         // What open child orders reserve counts in the initial requirement only: it blocks withdrawals,
         // borrowing and new orders, and never makes an account liquidatable.
-        initialRequirement = Math.ceilDiv(initialWad, BPS * _baseUnit) + _traders[account].reservedMargin;
-        maintenanceRequirement = Math.ceilDiv(maintenanceWad, BPS * _baseUnit);
+        initialRequirement =
+            Math.ceilDiv(initialRequirement, BPS * _baseUnit) + _traders[account].reservedMargin;
+        maintenanceRequirement = Math.ceilDiv(maintenanceRequirement, BPS * _baseUnit);
     }
 
     /// @inheritdoc IPerpRisk
@@ -505,26 +526,53 @@ contract TradingModule is ITradingModule, TradingBase {
         (uint8 market, uint8 venue) = _unslot(slot);
         FillData memory f = FillData(BACKSTOP_FILL_ID, account, market, venue, 0, 0, 0, 0);
         int256 size = _positions[account][slot].size;
-        // Rounded up onto the venue's step: taking a little more never leaves the account short of its
-        // target, and both the account's rest and the backstop's share stay tradable at the venue. A venue
-        // that reports no step gets the exact amount (a zero must not stop the liquidation).
-        uint256 step = Math.max(_venues[venue].marketParams(market).stepSize, 1);
-        uint256 taken = Math.min(
-            Math.mulDiv(SignedMath.abs(size), fractionWad, WAD * step, Math.Rounding.Ceil) * step,
-            SignedMath.abs(size)
-        );
+        uint256 taken = _takenOnStep(venue, market, SignedMath.abs(size), fractionWad);
         f.size = size > 0 ? -taken.toInt256() : taken.toInt256();
         uint256 mark = _mark(market);
         // The account sells a long below the mark and buys back a short above it.
         f.price = size > 0
             ? Math.mulDiv(mark, BPS - discountBps, BPS)
             : Math.mulDiv(mark, BPS + discountBps, BPS, Math.Rounding.Ceil);
-        f.fundingNow = _venues[venue].fundingIndex(market);
+        f.fundingNow = _absorbedFundingIndex(account, slot);
         cashWad = _book(f);
         penaltyWad = taken * (f.price > mark ? f.price - mark : mark - f.price) / WAD;
 
         _addToBackstop(slot, -f.size, f.price, f.fundingNow);
         emit PositionAbsorbed(account, market, venue, f.size, f.price, penaltyWad / _baseUnit);
+    }
+
+    /// @dev `fractionWad` of a position of `held` units, rounded up onto the venue's step and at most all of it:
+    ///      taking a little more never leaves the account short of its target, and both the account's rest and
+    ///      the backstop's share stay tradable at the venue. A venue that reports no step, or cannot answer
+    ///      (paused, the market delisted), gets the exact amount: a liquidation never asks the venue to trade,
+    ///      so it must not depend on it.
+    function _takenOnStep(uint8 venue, uint8 market, uint256 held, uint256 fractionWad)
+        internal
+        view
+        returns (uint256)
+    {
+        uint256 step = 1;
+        try _venues[venue].marketParams(market) returns (IVenueAdapter.MarketParams memory params) {
+            step = Math.max(params.stepSize, 1);
+        } catch {}
+        return Math.min(Math.mulDiv(held, fractionWad, WAD * step, Math.Rounding.Ceil) * step, held);
+    }
+
+    /// @dev The funding index a position of `account` in `slot` is absorbed at (a helper for the stack's sake).
+    function _absorbedFundingIndex(address account, uint256 slot) internal view returns (int256) {
+        (uint8 market, uint8 venue) = _unslot(slot);
+        return _fundingIndexOr(venue, market, _positions[account][slot].fundingIndex);
+    }
+
+    /// @dev The venue's funding index for `market`, or `fallbackIndex` if the venue cannot answer (its own oracle
+    ///      stale, paused, the market delisted): the position's own index, so no funding since its last booking
+    ///      is counted, and a liquidation, which needs only the vault's mark, goes on.
+    function _fundingIndexOr(uint8 venue, uint8 market, int256 fallbackIndex) internal view returns (int256) {
+        try _venues[venue].fundingIndex(market) returns (int256 index) {
+            return index;
+        } catch {
+            return fallbackIndex;
+        }
     }
 
     function _requireValidSplit(Execution calldata e, Order memory o) internal view {

@@ -56,6 +56,7 @@ def risk_parameters(clients: Clients, block: BlockIdentifier = "latest") -> Risk
 
 def parameters(state: RiskState) -> RiskParameters:
     """The health computation's inputs from the lens's risk state."""
+    unreadable = state.unreadable_funding
     return RiskParameters(
         prices=state.prices,
         scale_exponents=state.scale_exponents,
@@ -64,7 +65,8 @@ def parameters(state: RiskState) -> RiskParameters:
         perp_marks=state.marks,
         perp_initial_bps=state.perp_initial_bps,
         perp_maintenance_bps=state.perp_maintenance_bps,
-        funding_indexes=state.funding_indexes,
+        funding_indexes=tuple(0 if slot in unreadable else i for slot, i in enumerate(state.funding_indexes)),
+        unreadable_funding=unreadable,
     )
 
 

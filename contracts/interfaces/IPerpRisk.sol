@@ -16,6 +16,15 @@ interface IPerpRisk {
         view
         returns (int256 pnl, uint256 initialRequirement, uint256 maintenanceRequirement, bool hasPositions);
 
+    /// @notice `perpRisk` as a liquidation reads it: a venue that cannot answer its funding index (its own
+    ///         oracle stale, paused, the market delisted) counts no funding since each position's last booking
+    ///         there, instead of reverting, so that an account trading there can still be liquidated.
+    /// @dev Caveat: that funding (owed either way) is the backstop's once the position is absorbed.
+    function liquidationRisk(address account)
+        external
+        view
+        returns (int256 pnl, uint256 initialRequirement, uint256 maintenanceRequirement, bool hasPositions);
+
     /// @notice Moves `fractionWad` of every position of `account` (rounded up, at most all of it) to the
     ///         backstop book at the oracle mark less a discount, and returns what the account realized.
     ///         Vault only, during a liquidation. The discount per market is

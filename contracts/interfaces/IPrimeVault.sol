@@ -242,6 +242,12 @@ interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
     ///         `principal * index / 1e15`, each rounded down.
     function supplyIndex() external view returns (uint256);
 
+    /// @notice The borrow index with interest to now (scaled by 1e15), as `baseBalanceOf` and the next action in
+    ///         this block use it: a debt is stored as `value * 1e15 / index` rounded up and read back as
+    ///         `principal * index / 1e15` rounded up. With `supplyIndex`, what a keeper needs of the market
+    ///         without `marketState`, whose reserves ask every venue.
+    function borrowIndex() external view returns (uint256);
+
     /// @notice Balance of collateral `asset` held by `account`.
     function collateralBalanceOf(address account, address asset) external view returns (uint256);
 

@@ -191,7 +191,7 @@ contract LiquidationModule is VaultBase {
         uint256 perpMaintenance = 0;
         if (trading) {
             // slither-disable-next-line unused-return (only PnL and the maintenance requirement are needed here)
-            try _tradingModule.perpRisk(account) returns (int256 pnl, uint256, uint256 pm, bool) {
+            try _tradingModule.liquidationRisk(account) returns (int256 pnl, uint256, uint256 pm, bool) {
                 pos.equity += pnl;
                 perpMaintenance = pm;
             } catch (bytes memory reason) {

@@ -58,11 +58,17 @@ contract PrimeVaultLens {
         uint16[] initialHaircutBps;
         uint16[] maintenanceHaircutBps;
         uint256[] marks; // USD WAD; 0 where the market's price is unusable
-        bool[] marksUsable; // false also where a venue cannot report the market's funding index
+        bool[] marksUsable;
         uint16[] perpInitialBps;
         uint16[] perpMaintenanceBps;
-        int256[] fundingIndexes; // per slot, market x VENUE_SLOTS + venue, for the listed markets; 0 if unreadable
+        // Per slot, market x VENUE_SLOTS + venue, for the listed markets; FUNDING_UNREADABLE where the venue cannot
+        // answer, where a liquidation counts no funding since each position's last booking
+        // (`IPerpRisk.liquidationRisk`).
+        int256[] fundingIndexes;
     }
+
+    /// @notice What `RiskState.fundingIndexes` holds for a venue that cannot report a market's funding index.
+    int256 public constant FUNDING_UNREADABLE = type(int256).min;
 
     /// @notice The portfolio rule `vault` margins portfolio-mode accounts by, as governance set it: its parameters
     ///         per underlying (in the rule's order) and the underlying of every collateral asset (in
@@ -116,13 +122,13 @@ contract PrimeVaultLens {
     }
 
     /// @notice Prices, haircuts, marks, margins, funding indexes and the vault's interest indexes at this block.
-    ///         Never reverts on a bad feed or a venue that cannot read its market: those read as unusable.
+    ///         Never reverts on a bad feed or a venue that cannot answer: a bad price reads as unusable, a venue's
+    ///         funding index as `FUNDING_UNREADABLE`.
     function riskState(IPrimeVault vault) public view returns (RiskState memory s) {
         _requireContract(vault);
         s.blockNumber = block.number;
         s.timestamp = block.timestamp;
-        IPrimeVault.MarketState memory market = vault.marketState();
-        (s.supplyIndex, s.borrowIndex) = (market.supplyIndex, market.borrowIndex);
+        (s.supplyIndex, s.borrowIndex) = (vault.supplyIndex(), vault.borrowIndex());
         (s.prices, s.usable) = prices(vault);
         address[] memory assets = vault.collateralAssets();
         s.scaleExponents = new uint8[](assets.length);
@@ -179,14 +185,14 @@ contract PrimeVaultLens {
             (s.perpInitialBps[m], s.perpMaintenanceBps[m]) =
             (market.initialMarginBps, market.maintenanceMarginBps);
             for (uint256 v; v < venues.length; ++v) {
-                // A venue that refuses to read a bad price makes the market unusable, not the whole read.
+                // A venue that cannot answer (its own oracle stale, paused) is flagged, not the market: the vault
+                // still liquidates at its own mark.
                 try IVenueAdapter(venues[v]).fundingIndex(uint8(m)) returns (int256 index) {
                     s.fundingIndexes[m * VENUE_SLOTS + v] = index;
                 } catch {
-                    s.marksUsable[m] = false;
+                    s.fundingIndexes[m * VENUE_SLOTS + v] = FUNDING_UNREADABLE;
                 }
             }
-            if (!s.marksUsable[m]) s.marks[m] = 0;
         }
     }
 
@@ -209,7 +215,10 @@ contract PrimeVaultLens {
         returns (bytes memory page)
     {
         address[] memory assets = vault.collateralAssets();
-        IPrimeVault.MarketState memory market = vault.marketState();
+        // The indexes alone: `marketState` values reserves, which asks every venue (and reverts with one that
+        // cannot answer).
+        IPrimeVault.MarketState memory market;
+        (market.supplyIndex, market.borrowIndex) = (vault.supplyIndex(), vault.borrowIndex());
         (bytes32[] memory addresses, uint256 total) = _readAddresses(vault, touched, offset, limit);
         bytes32[] memory records = _readRecords(vault, addresses);
         _writeTuples(vault, addresses, records, market, assets.length);

@@ -28,6 +28,8 @@ PAGE_GAS_PER_ACCOUNT = 10_000
 # Accounts asked for in one JSON-RPC batch request during a full read (about a megabyte of answer for every
 # 3,000): a full read of 100,000 accounts is four HTTP requests instead of a hundred.
 ACCOUNTS_PER_BATCH = 25_000
+# `PrimeVaultLens.FUNDING_UNREADABLE`: a venue's funding index the lens could not read.
+FUNDING_UNREADABLE = -(2**255)
 MAX_SLOTS = 16  # the lens's `openSlots` bitmap: market x MAX_VENUES + venue
 
 
@@ -100,7 +102,13 @@ class RiskState:
     marks_usable: tuple[bool, ...]
     perp_initial_bps: tuple[int, ...]
     perp_maintenance_bps: tuple[int, ...]
-    funding_indexes: tuple[int, ...]  # per slot, market x MAX_VENUES + venue
+    funding_indexes: tuple[int, ...]  # per slot, market x MAX_VENUES + venue; FUNDING_UNREADABLE where unreadable
+
+    @property
+    def unreadable_funding(self) -> frozenset[int]:
+        """The slots whose venue cannot report the funding index: a liquidation counts no funding there since each
+        position's last booking (`IPerpRisk.liquidationRisk`)."""
+        return frozenset(slot for slot, index in enumerate(self.funding_indexes) if index == FUNDING_UNREADABLE)
 
     @property
     def unusable_assets(self) -> list[int]:

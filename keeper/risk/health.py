@@ -39,6 +39,10 @@ class RiskParameters:
     perp_initial_bps: Sequence[int] = ()
     perp_maintenance_bps: Sequence[int] = ()
     funding_indexes: Sequence[int] = field(default_factory=tuple)  # USD WAD per unit, per slot
+    # Slots whose venue cannot report its funding index: the vault's liquidation counts no funding there since each
+    # position's last booking, which `exact_health` does; the vectorized pass cannot (it sums funding at entry per
+    # account), so the screen judges the accounts trading there exactly.
+    unreadable_funding: frozenset[int] = frozenset()
 
     @property
     def slots(self) -> int:
@@ -240,9 +244,8 @@ def exact_health(
     for slot, size, entry, funding_at_entry in positions:
         market = slot // MAX_VENUES
         mark = params.perp_marks[market]
-        pnl_wad += _div_down(size * (mark - entry), WAD) - _funding_owed(
-            size, funding_at_entry, params.funding_indexes[slot]
-        )
+        now = funding_at_entry if slot in params.unreadable_funding else params.funding_indexes[slot]
+        pnl_wad += _div_down(size * (mark - entry), WAD) - _funding_owed(size, funding_at_entry, now)
         notional = _ceil_div(abs(size) * mark, WAD)
         perp_initial_wad += notional * params.perp_initial_bps[market]
         perp_maintenance_wad += notional * params.perp_maintenance_bps[market]

@@ -42,7 +42,12 @@ def screen(
         markets = book.position_slots // MAX_VENUES
         unpriced[book.position_rows[np.isin(markets, list(bad_markets))]] = True
     due = health.liquidatable & ~unpriced
-    for row in np.flatnonzero(health.near_threshold & ~unpriced).tolist():
+    # Judged exactly: those near the line, and those trading where a venue cannot report its funding index (the
+    # vectorized pass cannot leave out their funding, which the vault's liquidation does).
+    exact = health.near_threshold.copy()
+    if params.unreadable_funding:
+        exact[book.position_rows[np.isin(book.position_slots, list(params.unreadable_funding))]] = True
+    for row in np.flatnonzero(exact & ~unpriced).tolist():
         exact_base, balances, positions = book.exact_row(row)
         if interest_indexes is not None:
             exact_base = book.present_base(row, *interest_indexes)

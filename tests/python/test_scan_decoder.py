@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from keeper.client.lens import AccountSnapshot, _snapshot, snapshots
 from keeper.client.page_decoder import accounts_calldata, decode_accounts_page
 from keeper.exceptions import LensDecodeError
 from keeper.risk.account_book import AccountBookBuilder, checksum_addresses
-from keeper.risk.health import WAD, PerpArrays, RiskParameters, compute_health
+from keeper.risk.health import WAD, PerpArrays, RiskParameters, compute_health, exact_health
 from keeper.risk.margin import gross_legs
 from keeper.risk.screening import screen
 from keeper.risk.wide_ints import WideInts
@@ -224,3 +225,36 @@ def test_addresses_are_spelled_as_web3_spells_them() -> None:
     raw[0], raw[1], raw[2] = 0, 0xFF, 0xAB
     assert checksum_addresses(raw) == [Web3.to_checksum_address(bytes(a)) for a in raw]
     assert checksum_addresses(raw[:0]) == []
+
+
+def test_a_venue_without_a_funding_index_is_judged_as_the_vault_liquidates() -> None:
+    """Where a venue cannot report its funding index, the vault's liquidation counts no funding since each position's
+    last booking (`liquidationRisk`); the screen judges those accounts exactly, as if each position there had been
+    booked at the index the lens would have read."""
+    rng = random.Random(11)
+    unreadable = frozenset({1, 4, 9})  # BTC at venue 1, ETH at venue 0, SOL at venue 1
+    rows = []
+    for k in range(600):
+        slots = [s for s in range(16) if rng.random() < 0.2]
+        positions = [
+            (rng.randrange(-(5 * 10**18), 5 * 10**18), rng.randrange(10**18, 70_000 * 10**18), rng.randrange(10**22))
+            for _ in slots
+        ]
+        collateral = [rng.randrange(10**19), rng.randrange(10**8), rng.randrange(10**22)]
+        base = rng.randrange(-(60_000 * 10**6), 10_000 * 10**6)
+        rows.append(("0x" + k.to_bytes(20).hex(), base, collateral, sum(1 << s for s in slots), positions, False))
+    book, _ = decode_accounts_page(encode(PAGE_TYPES, [rows, len(rows)]), 0, 3)
+    params = replace(PARAMS, unreadable_funding=unreadable)
+    found = screen(book, params)
+    expected = set()
+    for row in range(len(book)):
+        base, balances, positions = book.exact_row(row)
+        # Booked now: funding at entry equal to the index, so none owed.
+        booked = [
+            (s, size, entry, PARAMS.funding_indexes[s] if s in unreadable else f) for s, size, entry, f in positions
+        ]
+        if exact_health(base, balances, PARAMS, booked).liquidatable:
+            expected.add(row)
+    assert set(found.due.tolist()) == expected
+    plain = set(screen(book, PARAMS).due.tolist())
+    assert plain != expected, "funding at entry up to 10,000 USD a unit changes some decisions"

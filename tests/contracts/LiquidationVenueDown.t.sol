@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {TradingFixture} from "./utils/TradingFixture.sol";
+import {deployDydx} from "./utils/VenueDeployment.sol";
+import {DydxAdapter} from "../../contracts/adapters/DydxAdapter.sol";
+import {MockPriceFeed} from "../../contracts/devnet/mocks/MockPriceFeed.sol";
+import {DydxStyleVenue} from "../../contracts/devnet/venues/DydxStyleVenue.sol";
+import {IDydxStyleVenue} from "../../contracts/interfaces/venues/IDydxStyleVenue.sol";
+import {IVenueAdapter} from "../../contracts/interfaces/IVenueAdapter.sol";
+import {PrimeVaultLens} from "../../contracts/periphery/PrimeVaultLens.sol";
+
+/// @notice Liquidating an account with positions never asks a venue to trade (the backstop takes them at the
+///         vault's mark), so a venue that cannot answer its views must not stop it: its funding index (its own
+///         oracle stale, paused, the market delisted) counts no funding since the position's last booking, and its
+///         size step counts as none. Before, `liquidate` skipped such an account on every call, however far
+///         under water.
+contract LiquidationVenueDownTest is TradingFixture {
+    uint8 internal constant VENUE2 = 2;
+    DydxStyleVenue internal venue2;
+    MockPriceFeed internal venueBtcFeed; // the venue's own oracle, not the vault's
+
+    function setUp() public override {
+        super.setUp();
+        venueBtcFeed = new MockPriceFeed("venue BTC", 8, BTC_PRICE, address(this));
+        MockPriceFeed venueEthFeed = new MockPriceFeed("venue ETH", 8, ETH_PRICE, address(this));
+        venue2 = deployDydx(usdc, address(venueBtcFeed), address(venueEthFeed), address(this));
+        uint32[] memory pairs = new uint32[](2);
+        (pairs[0], pairs[1]) = (0, 1);
+        DydxAdapter adapter2 = new DydxAdapter(address(trading), venue2, usdc, pairs);
+        vm.prank(admin);
+        trading.addVenue(adapter2);
+        vm.prank(keeper);
+        trading.depositMargin(VENUE2, 100_000e6);
+
+        _deposit(alice, alice, weth, 10e18); // 30,000 of collateral
+        _executeOn(_submit(alice, alice, BTC_MARKET, 3e18, 61_000e18), VENUE2, 3e18);
+    }
+
+    function _one(address a) internal pure returns (address[] memory l) {
+        l = new address[](1);
+        l[0] = a;
+    }
+
+    /// The venue's oracle stops while the vault's BTC feed stays fresh and falls: the account goes under water,
+    /// and one call moves its long to the backstop and takes its collateral.
+    function test_aVenueWhoseOracleIsStale() public {
+        uint256 t0 = block.timestamp;
+        for (uint256 h = 1; h <= 48; ++h) {
+            vm.warp(t0 + h * 1 hours);
+            btcFeed.setAnswer(60_000e8 - int256(h) * 100e8);
+            ethFeed.setAnswer(ETH_PRICE);
+            if (h <= 20) venueBtcFeed.setAnswer(60_000e8 - int256(h) * 100e8); // the venue's stops at 20 h
+        }
+        vm.expectRevert();
+        trading.perpRisk(alice); // the health views still need the venue: an owner's action waits for it
+        btcFeed.setAnswer(50_000e8);
+        _setEthPrice(2000e8); // 3 BTC bought near 60,000 now at 50,000; 10 WETH at 2,000: under water
+        (int256 pnl,, uint256 maintenance,) = trading.liquidationRisk(alice);
+        assertLt(pnl, -29_000e6, "the loss at the vault's mark, no funding counted");
+        assertGt(maintenance, 0);
+
+        vm.prank(bob);
+        assertEq(vault.liquidate(_one(alice)), 1, "liquidated in one call");
+        assertEq(trading.position(alice, BTC_MARKET, VENUE2).size, 0, "the long moved to the backstop whole");
+        assertEq(trading.backstopPosition(BTC_MARKET, VENUE2).size, 3e18);
+        assertEq(vault.collateralBalanceOf(alice, address(weth)), 0, "under water: all its collateral taken");
+    }
+
+    /// The keeper's read flags the venue's slot, not the market: the vault still liquidates at its own mark.
+    function test_theLensFlagsTheVenueNotTheMarket() public {
+        PrimeVaultLens lens = new PrimeVaultLens();
+        vm.warp(block.timestamp + 2 days); // past the venue oracle's staleness; the vault's feeds updated below
+        btcFeed.setAnswer(BTC_PRICE);
+        ethFeed.setAnswer(ETH_PRICE);
+        PrimeVaultLens.RiskState memory s = lens.riskState(vault);
+        assertTrue(s.marksUsable[BTC_MARKET], "the market still reads at the vault's mark");
+        assertEq(s.fundingIndexes[BTC_MARKET * lens.VENUE_SLOTS() + VENUE2], lens.FUNDING_UNREADABLE());
+        assertEq(
+            s.fundingIndexes[BTC_MARKET * lens.VENUE_SLOTS() + DYDX],
+            IVenueAdapter(trading.venues()[DYDX]).fundingIndex(BTC_MARKET),
+            "the other venues' slots as the module reads them"
+        );
+    }
+
+    /// A paused venue (its `marketParams` reverts) no longer stops the absorption: no step, the exact fraction.
+    function test_aVenueThatCannotAnswerItsMarketParams() public {
+        btcFeed.setAnswer(50_000e8);
+        venueBtcFeed.setAnswer(50_000e8);
+        assertTrue(vault.isLiquidatable(alice));
+        vm.mockCallRevert(
+            address(venue2), abi.encodeWithSelector(IDydxStyleVenue.marketParams.selector), "VenuePaused"
+        );
+        vm.prank(bob);
+        assertEq(vault.liquidate(_one(alice)), 1);
+        assertLt(trading.position(alice, BTC_MARKET, VENUE2).size, 3e18, "part of the long absorbed");
+        assertGt(trading.backstopPosition(BTC_MARKET, VENUE2).size, 0);
+        assertFalse(vault.isLiquidatable(alice), "restored to its target");
+    }
+
+    /// With the venue answering, both reads agree to the unit.
+    function test_theLiquidationReadIsPerpRiskWhileTheVenueAnswers() public {
+        vm.warp(block.timestamp + 5 hours);
+        btcFeed.setAnswer(58_000e8);
+        venueBtcFeed.setAnswer(58_000e8);
+        ethFeed.setAnswer(ETH_PRICE);
+        (int256 pnl, uint256 initial, uint256 maintenance, bool has) = trading.perpRisk(alice);
+        (int256 pnl2, uint256 initial2, uint256 maintenance2, bool has2) = trading.liquidationRisk(alice);
+        assertEq(pnl, pnl2);
+        assertEq(initial, initial2);
+        assertEq(maintenance, maintenance2);
+        assertTrue(has && has2);
+    }
+}
