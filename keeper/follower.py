@@ -1,14 +1,17 @@
 """Following the vault block by block instead of reading every account every block.
 
 After one full load (`scan`), each new block costs three JSON-RPC calls: the head (`eth_getBlockByNumber`), the
-vault's and the trading module's logs since the last block (one `eth_getLogs`), and one lens call (`follow`) that
-brings the risk state with the accounts those logs touched and any accounts listed since. Every account's health
-is then recomputed from memory at the new prices, base balances brought to the vault's present interest indexes.
+vault's and the trading module's logs since the last block (one `eth_getLogs`; several when blocks were skipped and
+the node limits the range of one, see `AccountEventsClient.touches`), and one lens call (`follow`) that brings the
+risk state with the accounts those logs touched and any accounts listed since. Every account's health is then
+recomputed from memory at the new prices, base balances brought to the vault's present interest indexes.
 
 A full load runs again every `rescan_blocks` blocks as a check on what the logs may have missed, and whenever the
 chain reorganised under what was read: the head's parent is not the block last read (or, when blocks were
 skipped, that block's hash changed), the head went back, or the node reports a removed log. The block hashes of
-the last `keep_hashes` blocks are kept for that check."""
+the last `keep_hashes` blocks are kept for that check. A full load (which reads no logs) also runs when the logs
+since the last block cannot be had in a few requests, when the risk state's shape changed (an asset or a market
+listed: the book's columns no longer fit), and after an update that failed, for any reason, part way."""
 
 from __future__ import annotations
 
@@ -18,9 +21,9 @@ from collections import OrderedDict
 import numpy as np
 from eth_typing import ChecksumAddress
 
-from keeper.client.account_events import AccountEventsClient
+from keeper.client.account_events import MAX_LOG_QUERIES, AccountEventsClient, LogsUnavailable
 from keeper.client.clients import Clients
-from keeper.client.lens import DEFAULT_PAGE_SIZE, follow_page_size, page_size_for
+from keeper.client.lens import DEFAULT_PAGE_SIZE, RiskState, follow_page_size, page_size_for
 from keeper.liquidator import Scan, assess, scan
 from keeper.portfolio_rule import GOVERNANCE, PortfolioRule
 from keeper.risk.account_book import AccountBook
@@ -40,6 +43,7 @@ class AccountFollower:
         page_size: int | None = None,
         rescan_blocks: int = RESCAN_BLOCKS,
         keep_hashes: int = KEEP_HASHES,
+        max_log_queries: int = MAX_LOG_QUERIES,
     ) -> None:
         self.clients = clients
         self.shard = shard
@@ -49,6 +53,7 @@ class AccountFollower:
         self.page_size = page_size or DEFAULT_PAGE_SIZE
         self.rescan_blocks = rescan_blocks
         self.keep_hashes = keep_hashes
+        self.max_log_queries = max_log_queries
         deployment = clients.deployment
         addresses = [deployment.vault] + ([deployment.trading] if deployment.trading else [])
         # The portfolio rule's governance comes in the same call, for the rule (a mode change touches its account).
@@ -64,6 +69,9 @@ class AccountFollower:
         self._hashes: OrderedDict[int, bytes] = OrderedDict()
         self._order_accounts: OrderedDict[int, ChecksumAddress] = OrderedDict()
         self._portfolio: PortfolioRule | None = None  # rebuilt at every full load, so a reorganisation resets it
+        # (collateral assets, perp markets, funding slots) of the risk state at the last full load: the book's shape
+        self._shape: tuple[int, int, int] = (0, 0, 0)
+        self._failed: str | None = None  # why the last update failed part way: the next one is a full load
 
     @property
     def block(self) -> int:
@@ -76,14 +84,37 @@ class AccountFollower:
         head = self.clients.w3.eth.get_block("latest")
         number, block_hash = int(head["number"]), bytes(head["hash"])
         self.page_size = self._fixed_page_size or page_size_for(int(head["gasLimit"]))
-        if self._last is not None and number == self._last.block and self._hashes.get(number) == block_hash:
+        if (
+            self._failed is None
+            and self._last is not None
+            and number == self._last.block
+            and self._hashes.get(number) == block_hash
+        ):
             return self._last
+        try:
+            return self._update(number, block_hash, bytes(head["parentHash"]))
+        except BaseException as exc:
+            # Whatever it left half done (a rule's logs recorded, orders' accounts, a book of the wrong shape), the
+            # next update reads everything again rather than following from it.
+            self._failed = f"{type(exc).__name__}: {exc}"
+            raise
+
+    def _update(self, number: int, block_hash: bytes, parent_hash: bytes) -> Scan:
+        if self._failed is not None:
+            log.warning("the last update failed (%s): reading every account again", self._failed)
+            return self._full_load(number, block_hash)
         if self._book is None or self._last is None or number - self._loaded_at >= self.rescan_blocks:
             return self._full_load(number, block_hash)
-        if (why := self._reorganised(number, bytes(head["parentHash"]))) is not None:
+        if (why := self._reorganised(number, parent_hash)) is not None:
             log.warning("chain reorganised below block %d (%s): reading every account again", number, why)
             return self._full_load(number, block_hash)
-        touches = self.events.touches(self._last.block + 1, number)
+        try:
+            touches = self.events.touches(self._last.block + 1, number, self.max_log_queries)
+        except LogsUnavailable as exc:
+            log.warning(
+                "logs of blocks %d to %d not read (%s): reading every account again", self._last.block + 1, number, exc
+            )
+            return self._full_load(number, block_hash)
         if touches.removed:
             log.warning("logs removed up to block %d: reading every account again", number)
             return self._full_load(number, block_hash)
@@ -103,7 +134,13 @@ class AccountFollower:
         found = scan(self.clients, page_size=self.page_size, block=number, portfolio=self._portfolio)
         self.full_loads += 1
         self._book, self._loaded_at = found.book, number
+        params = found.params
+        self._shape = (len(params.prices), len(params.perp_marks), len(params.funding_indexes))
         self._hashes.clear()
+        # Order ids are given again on a reorganisation's new branch: the accounts of those seen are read again when
+        # their orders are filled.
+        self._order_accounts.clear()
+        self._failed = None
         return self._remember(found, number, block_hash)
 
     def _follow(self, touched: list[ChecksumAddress], number: int, block_hash: bytes) -> Scan:
@@ -116,6 +153,15 @@ class AccountFollower:
         while True:
             part, touched = touched[:size], touched[size:]
             state, rows, total = self.clients.lens.follow(part, start, size - len(part), number)
+            if (shape := _shape(state)) != self._shape:
+                log.warning(
+                    "risk state at block %d has %d assets, %d markets and %d funding slots, the book %d, %d and %d: "
+                    "reading every account again",
+                    number,
+                    *shape,
+                    *self._shape,
+                )
+                return self._full_load(number, block_hash)
             start += len(rows) - len(part)
             fresh.append(self._with_list_indexes(rows, len(part)))
             if not touched and start >= total:
@@ -164,3 +210,7 @@ class AccountFollower:
         while len(self._hashes) > self.keep_hashes:
             self._hashes.popitem(last=False)
         return found
+
+
+def _shape(state: RiskState) -> tuple[int, int, int]:
+    return len(state.prices), len(state.marks), len(state.funding_indexes)

@@ -1,5 +1,6 @@
 """The vault's and the trading module's logs that change an account's balances or positions, read for a range of
-blocks in one `eth_getLogs`: which accounts to read again, instead of reading every account every block."""
+blocks in one `eth_getLogs` (or several, where the node limits the range of one): which accounts to read again,
+instead of reading every account every block."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
+from web3.exceptions import Web3RPCError
 
 from keeper.chain.artifacts import load_artifact
 
@@ -31,6 +33,12 @@ ACCOUNT_ARGUMENTS: Mapping[str, tuple[str, ...]] = {
 # a fill that settles nothing (no fee, no realized PnL) emits no `Settled`.
 ORDER_ACCOUNT_EVENTS = ("OrderSubmitted", "OrderRouted")
 FILLED_ORDER_EVENT = "ChildFilled"
+MAX_LOG_QUERIES = 10  # `eth_getLogs` requests one range may take, refused ones included
+
+
+class LogsUnavailable(Exception):
+    """The logs of a range of blocks could not be read in `max_queries` requests: the node refuses even one block's,
+    or limits ranges to fewer blocks than that many requests cover."""
 
 
 @dataclass
@@ -54,6 +62,9 @@ class AccountEventsClient:
     def __init__(self, w3: Web3, addresses: Sequence[str], also: Sequence[bytes] = ()) -> None:
         """`also`: further event topics (of any of `addresses`) to read in the same call and pass on untouched."""
         self.w3 = w3
+        # The most blocks one `eth_getLogs` is asked for: None until the node refuses a range, then the size that it
+        # took (halved from the one it refused until it took one).
+        self.max_range: int | None = None
         self.addresses = [Web3.to_checksum_address(a) for a in addresses]
         self._also = frozenset(also)
         self._topics: dict[bytes, _Topic] = {}
@@ -68,9 +79,37 @@ class AccountEventsClient:
                 item["name"], tuple(indexed.index(a) + 1 for a in args)
             )
 
-    def touches(self, from_block: int, to_block: int) -> AccountTouches:
-        """The accounts and orders the logs of blocks `from_block` to `to_block` (inclusive) touched."""
-        logs = self.w3.eth.get_logs(
+    def touches(self, from_block: int, to_block: int, max_queries: int = MAX_LOG_QUERIES) -> AccountTouches:
+        """The accounts and orders the logs of blocks `from_block` to `to_block` (inclusive) touched: in one
+        `eth_getLogs`, or in ranges of `max_range` blocks once the node refused a longer one. A refused range is
+        halved and asked for again; `LogsUnavailable` when a one-block range is refused or the blocks left need more
+        than `max_queries` requests in all."""
+        found = AccountTouches()
+        start, queries = from_block, 0
+        while start <= to_block:
+            left = to_block - start + 1
+            size = min(left, self.max_range or left)
+            if queries + (needed := -(-left // size)) > max_queries:
+                raise LogsUnavailable(
+                    f"{left} blocks' logs take {needed} requests of at most {size} blocks, "
+                    f"{max_queries - queries} allowed"
+                )
+            queries += 1
+            try:
+                logs = self._logs(start, start + size - 1)
+            except Web3RPCError as exc:  # the node refused the range (too many blocks, or too many logs)
+                if size == 1:
+                    raise LogsUnavailable(f"the node refused the logs of block {start}: {exc}") from exc
+                self.max_range = size // 2
+                continue
+            for log in logs:
+                found.removed |= bool(log.get("removed", False))
+                self._read(log, found)
+            start += size
+        return found
+
+    def _logs(self, from_block: int, to_block: int) -> Sequence[Any]:
+        return self.w3.eth.get_logs(
             {
                 "fromBlock": from_block,
                 "toBlock": to_block,
@@ -78,11 +117,6 @@ class AccountEventsClient:
                 "topics": [[HexBytes(t) for t in (*self._topics, *self._also)]],
             }
         )
-        found = AccountTouches()
-        for log in logs:
-            found.removed |= bool(log.get("removed", False))
-            self._read(log, found)
-        return found
 
     def _read(self, log: Any, found: AccountTouches) -> None:
         topics = [bytes(t) for t in log["topics"]]

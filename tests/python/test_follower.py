@@ -4,6 +4,7 @@ moves, liquidations and a reorganisation."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -12,12 +13,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from eth_account import Account
 from web3 import Web3
 
 from keeper.chain.provider import RotatingHTTPProvider
 from keeper.client.clients import Clients
-from keeper.client.trading import TradingClient
+from keeper.client.trading import ChildSpec, FillReport, TradingClient
 from keeper.client.vault import sub_account
+from keeper.devnet.deploy import SEAT_VENUE, CollateralSpec, add_rabbitx_seat, deploy_rabbitx_custody, list_local_asset
+from keeper.devnet.rabbitx.exchange import ExchangeConfig
 from keeper.follower import AccountFollower
 from keeper.liquidator import Scan, scan
 from tests.python.conftest import Chain
@@ -52,6 +56,10 @@ def counted(provider: CountingProvider) -> Iterator[list[str]]:
     """The JSON-RPC methods sent while inside."""
     provider.methods = []
     yield provider.methods
+
+
+def rpc(chain: Chain, method: str, *params: Any) -> Any:
+    return chain.w3.provider.make_request(method, list(params))["result"]  # type: ignore[arg-type]
 
 
 def assert_same(followed: Scan, clients: Clients) -> None:
@@ -206,4 +214,152 @@ def test_portfolio_mode_is_followed_within_the_same_three_calls(chain: Chain) ->
         followed = follower.update()
     assert methods == ["eth_getBlockByNumber", "eth_getLogs", "eth_call"], "one block: three calls"
     assert me in followed.liquidatable
+    assert_same(followed, clients)
+
+
+def with_seat(chain: Chain) -> Chain:
+    """The chain with the pool lent and a RabbitX seat venue: an asynchronous venue, whose fills are reported on chain
+    in `ChildFilled` logs that name only the order."""
+    admin = chain.client(0)
+    assert admin.sender is not None
+    chain.seed_pool()
+    exchange = ExchangeConfig(signer_key="0x" + "11" * 32)
+    custody = deploy_rabbitx_custody(admin.sender, chain.deployment, Account.from_key(exchange.signer_key).address)
+    deployment = add_rabbitx_seat(admin.sender, chain.deployment, custody, exchange.markets, exchange.default_leverage)
+    return dataclasses.replace(chain, deployment=deployment)
+
+
+def order_at_the_seat(chain: Chain, index: int, size: Decimal) -> tuple[int, int]:
+    """Dev account `index` orders `size` ETH-USD, routed whole to the seat: the order's and the child's ids."""
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    trader = TradingClient(chain.w3, chain.deployment, chain.client(index).sender)
+    order_id = trader.submit(chain.account(index).address, "ETH-USD", size, Decimal(3100), now + 600)
+    executor = TradingClient(chain.w3, chain.deployment, chain.client(0).sender)
+    spec = ChildSpec(executor.venue_id(SEAT_VENUE), abs(size), Decimal(3100), now + 300)
+    return order_id, executor.commit_split(order_id, [spec])
+
+
+def test_a_reorganisation_forgets_which_account_each_order_named(chain: Chain) -> None:
+    """Order ids are given again on the new branch of a reorganisation: order K, account 1's on the dropped branch,
+    is account 2's on the kept one. A seat fill without a fee logs `ChildFilled(K)` and no `Settled`, so only the
+    order names its account: the follower reads account 2 again, whose 2 ETH long on 1,200 USDC is due at ETH 2,500,
+    not account 1."""
+    seat = with_seat(chain)
+    seat.fund(1, "USDC", 20_000)
+    two = seat.fund(2, "USDC", 1_200)
+    clients = Clients.build(seat.w3, seat.deployment)
+    follower = AccountFollower(clients)
+    follower.update()
+    before = rpc(seat, "evm_snapshot")
+    dropped, _ = order_at_the_seat(seat, 1, Decimal(1))
+    follower.update()
+    rpc(seat, "evm_revert", before)
+    kept, child = order_at_the_seat(seat, 2, Decimal(2))
+    assert kept == dropped
+    rpc(seat, "evm_mine")
+    follower.update()
+    assert follower.full_loads == 2, "the reorganisation read everything again"
+
+    executor = TradingClient(seat.w3, seat.deployment, seat.client(0).sender)
+    executor.report_fills([FillReport(child, b"\x01" * 32, Decimal(3000), Decimal(2), 0)])  # no fee: no `Settled`
+    seat.set_price("WETH", 2_500)  # 1,200 - 2 x 500 = 200 of equity against 250 of maintenance
+    followed = follower.update()
+    assert follower.full_loads == 2, "followed through the logs"
+    assert two in followed.liquidatable
+    assert_same(followed, clients)
+
+
+def behind(node_url: str, chain: Chain) -> Clients:
+    return Clients.build(Web3(RotatingHTTPProvider([node_url])), chain.deployment)
+
+
+def test_a_node_limiting_log_ranges_is_asked_for_ranges_it_takes(chain: Chain) -> None:
+    """Behind a node that answers `eth_getLogs` over at most 10 blocks (some hosted tiers do), a follower 21 blocks
+    behind (the keeper busy, or its node late) reads their logs in ranges halved until the node takes them, and keeps
+    that size: 15 blocks later it asks for two ranges, none refused. A gap that would take more queries than a full
+    load is worth is read in full."""
+    from tests.python.test_portfolio_chain import range_limited  # it imports this module
+
+    chain.seed_pool()
+    me = chain.fund(1, "WETH", 1)
+    with range_limited(chain.url, max_blocks=10) as node:
+        clients = behind(node.url, chain)
+        follower = AccountFollower(clients)
+        loaded = follower.update().block
+        chain.client(1).borrow(me, 1_000 * 10**6)  # in the first block missed
+        rpc(chain, "anvil_mine", hex(20))
+        followed = follower.update()
+        assert followed.block == loaded + 21
+        assert (follower.full_loads, node.refused) == (1, 1), "followed through the logs: 21 blocks refused, 10 taken"
+        assert_same(followed, clients)
+
+        chain.client(1).withdraw(me, "WETH", 10**17, me)
+        rpc(chain, "anvil_mine", hex(14))
+        followed = follower.update()
+        assert (follower.full_loads, node.refused) == (1, 1)
+        assert_same(followed, clients)
+
+        rpc(chain, "anvil_mine", hex(150))
+        assert follower.update().block == followed.block + 150
+        assert (follower.full_loads, node.refused) == (2, 1), "15 queries: read in full instead"
+
+
+def test_a_node_refusing_logs_of_one_block_gets_full_loads(chain: Chain) -> None:
+    from tests.python.test_portfolio_chain import range_limited  # it imports this module
+
+    chain.seed_pool()
+    me = chain.fund(1, "WETH", 1)
+    with range_limited(chain.url, max_blocks=0) as node:
+        clients = behind(node.url, chain)
+        follower = AccountFollower(clients)
+        follower.update()
+        chain.client(1).borrow(me, 1_000 * 10**6)
+        followed = follower.update()
+        assert (follower.full_loads, node.refused) == (2, 1)
+        assert_same(followed, clients)
+
+
+LINK = CollateralSpec("LINK", "Chainlink", 18, 15, 3000, 2500, 1000, 1_000_000, 1000, 5000, 500, 3600)
+
+
+def test_an_asset_listed_while_following_is_read_in_full(chain: Chain) -> None:
+    """Governance lists LINK while the keeper follows (its deployment file the one it started with) and an account
+    deposits some: the rows read next have a column more than the book, which is read again in full."""
+    chain.seed_pool()
+    chain.fund(1, "WETH", 1)
+    clients = Clients.build(chain.w3, chain.deployment)
+    follower = AccountFollower(clients)
+    follower.update()
+    admin = chain.client(0)
+    assert admin.sender is not None
+    listed = dataclasses.replace(chain, deployment=list_local_asset(admin.sender, chain.deployment, LINK))
+    listed.mint(2, "LINK", 100)
+    listed.client(2).deposit(listed.account(2).address, "LINK", 100 * 10**18)
+    followed = follower.update()
+    assert follower.full_loads == 2
+    assert followed.book.assets == len(listed.deployment.collateral)
+    assert_same(followed, clients)
+    rpc(chain, "evm_mine")
+    assert_same(follower.update(), clients)
+    assert follower.full_loads == 2, "followed again"
+
+
+def test_an_update_that_fails_is_followed_by_a_full_load(chain: Chain, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever broke an update (here every follow call of the logs' accounts), the next one reads everything."""
+    chain.seed_pool()
+    me = chain.fund(1, "WETH", 1)
+    clients = chain.clients(0)
+    follower = AccountFollower(clients)
+    follower.update()
+
+    def broken(*args: Any) -> Scan:
+        raise ValueError("broken")
+
+    monkeypatch.setattr(follower, "_follow", broken)
+    chain.client(1).borrow(me, 1_000 * 10**6)
+    with pytest.raises(ValueError, match="broken"):
+        follower.update()
+    rpc(chain, "evm_mine")
+    followed = follower.update()
+    assert follower.full_loads == 2
     assert_same(followed, clients)
