@@ -269,11 +269,6 @@ class TradingClient(AccessControlledClient):
         fn = self.contract.functions.markets()
         return [struct(PerpMarket, fn, raw) for raw in fn.call(block_identifier=block)]
 
-    def funding_indexes(self, block: BlockIdentifier = "latest") -> list[int]:
-        """Every venue's cumulative funding index per slot (market x MAX_VENUES + venue); reverts, decoded, if a
-        venue cannot read a market's price."""
-        return [int(f) for f in self.read("read funding indexes", self.contract.functions.fundingIndexes(), block)]
-
     def net_position(self, market_id: int, venue_id: int, block: BlockIdentifier = "latest") -> int:
         """The vault's netted position at a venue as the module books it at `block`, WAD base units."""
         return int(self.contract.functions.netPosition(market_id, venue_id).call(block_identifier=block))
