@@ -10,14 +10,18 @@ run, so a large book is worked off over several runs instead of hitting one venu
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
 from keeper.client.adapters import AdapterClient
 from keeper.client.clients import Clients
-from keeper.client.trading import TradingClient
+from keeper.client.trading import BackstopView, TradingClient
 from keeper.client.venues import Venue
+from keeper.exceptions import PrimeVaultError
 from keeper.risk.backstop import slice_cap, unwind_limit, unwind_slice
+
+log = logging.getLogger("primevault.keeper")
 
 WAD = Decimal(10) ** 18
 PPM = Decimal(10) ** 6
@@ -71,24 +75,27 @@ class BackstopUnwinder:
         for book in books:
             if venues[book.venue_id].fills_off_chain:
                 continue  # its seat closes it through the exchange's API (`Seat.unwind_backstop`)
-            slot = (book.market_id, book.venue_id)
-            self._peaks[slot] = max(self._peaks.get(slot, Decimal(0)), abs(book.size))
-            market = self.trading.deployment.markets[book.market_id]
-            mark = self.clients.feed(market.feed).price()
-            reader = readers[book.venue_id]
-            step = reader.cost_model(book.market).step
-            side = 1 if book.size < 0 else -1
-            limit = unwind_limit(mark, side)
-            average_price = functools.partial(_average_price, reader, book.market, side)
-            size = unwind_slice(book.size, step, average_price, limit, side, slice_cap(self._peaks[slot], step))
-            price, fee = _quote(reader, book.market, side, size) if size else (Decimal(0), Decimal(0))
-            deposit = self._deposit_needed(adapters[book.venue_id], book.market_id, side * size, mark, price, fee)
-            plans.append(
-                UnwindSlice(
-                    book.market_id, book.venue_id, book.market, book.venue, book.size, size, limit, mark, price, deposit
-                )
-            )
+            try:
+                plans.append(self._plan_slot(book, readers[book.venue_id], adapters[book.venue_id]))
+            except PrimeVaultError as exc:  # one venue that cannot quote must not stop the other slots' unwinds
+                log.warning("backstop %s at %s (%s): no slice planned: %s", book.market, book.venue, book.size, exc)
         return plans
+
+    def _plan_slot(self, book: BackstopView, reader: Venue, adapter: AdapterClient) -> UnwindSlice:
+        slot = (book.market_id, book.venue_id)
+        self._peaks[slot] = max(self._peaks.get(slot, Decimal(0)), abs(book.size))
+        market = self.trading.deployment.markets[book.market_id]
+        mark = self.clients.feed(market.feed).price()
+        step = reader.cost_model(book.market).step
+        side = 1 if book.size < 0 else -1
+        limit = unwind_limit(mark, side)
+        average_price = functools.partial(_average_price, reader, book.market, side)
+        size = unwind_slice(book.size, step, average_price, limit, side, slice_cap(self._peaks[slot], step))
+        price, fee = _quote(reader, book.market, side, size) if size else (Decimal(0), Decimal(0))
+        deposit = self._deposit_needed(adapter, book.market_id, side * size, mark, price, fee)
+        return UnwindSlice(
+            book.market_id, book.venue_id, book.market, book.venue, book.size, size, limit, mark, price, deposit
+        )
 
     def _deposit_needed(
         self, adapter: AdapterClient, market_id: int, change: Decimal, mark: Decimal, price: Decimal, fee: Decimal

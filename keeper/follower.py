@@ -140,6 +140,8 @@ class AccountFollower:
         # Order ids are given again on a reorganisation's new branch: the accounts of those seen are read again when
         # their orders are filled.
         self._order_accounts.clear()
+        # A refusal may have been the node's passing trouble, not its range limit: ranges are tried whole again.
+        self.events.max_range = None
         self._failed = None
         return self._remember(found, number, block_hash)
 

@@ -252,10 +252,14 @@ interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
     function collateralBalanceOf(address account, address asset) external view returns (uint256);
 
     /// @notice Health of `account` at current oracle prices and interest to now.
-    /// @dev Reverts with an oracle error if a price of held collateral is stale or invalid.
+    /// @dev Reverts with an oracle error if a price of held collateral is stale or invalid, and with the venue's
+    ///      error if a venue where the account holds a position cannot report its funding index.
     function accountHealth(address account) external view returns (AccountHealth memory);
 
-    /// @notice Whether `liquidate` would liquidate `account` now.
+    /// @notice Whether `liquidate` would liquidate `account` now, where every input can be read.
+    /// @dev Caveat: reverts as `accountHealth` does. Where a price is unusable `liquidate` skips the account; where
+    ///      only a venue cannot answer, `liquidate` still reads the account as `IPerpRisk.liquidationRisk` does (no
+    ///      funding there since each position's last booking), which this view does not.
     function isLiquidatable(address account) external view returns (bool);
 
     /// @notice Number of accounts that ever held anything (the length `listedAccounts` pages over).

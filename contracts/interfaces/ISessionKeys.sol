@@ -74,13 +74,14 @@ interface ISessionKeys {
     error SessionRelayerFundsShort(address key, uint256 available, uint256 needed);
 
     /// @notice Grants `key` the scope, for the caller's sub-accounts. One grant per key, ever; `revoke` ends it.
-    /// @param keySignature The key's EIP-712 signature of `SessionAccept(owner)` with the caller as owner
-    ///        (`acceptDigest`), or an ERC-1271 answer if the key is a contract: a grant copied from the mempool by
-    ///        anyone else carries a signature for another owner and is refused, so no one can take a key first.
+    /// @param keySignature The key's EIP-712 signature of `SessionAccept(key, owner)` with the caller as owner
+    ///        (`acceptDigest`), or what its `isValidSignature` accepts if the key is a contract (ERC-1271): a grant
+    ///        copied from the mempool by anyone else names another owner and is refused, so no one can take a key
+    ///        first.
     function grant(address key, Scope calldata scope, bytes calldata keySignature) external;
 
-    /// @notice The EIP-712 digest a key signs to accept a grant from `owner`.
-    function acceptDigest(address owner) external view returns (bytes32);
+    /// @notice The EIP-712 digest `key` signs to accept a grant from `owner`.
+    function acceptDigest(address key, address owner) external view returns (bytes32);
 
     /// @notice Ends `key`'s session, cancels its open orders and returns its relayer funds to the owner. Caller: the
     ///         key's owner.

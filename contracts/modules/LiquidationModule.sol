@@ -43,6 +43,9 @@ contract LiquidationModule is VaultBase {
 
     /// @dev Marks a price in a batch's cache that could not be read.
     uint256 internal constant UNUSABLE = type(uint256).max;
+    /// @dev Gas a token's `balanceOf` gets in a write-off: ample for any token's (an upgradeable proxy's included,
+    ///      under 30,000), bounded so that one burning gas cannot leave the batch too little to finish.
+    uint256 internal constant BALANCE_READ_GAS = 100_000;
 
     /// @dev What a batch knows of collateral asset i: read once (address, config, price and power of ten, the
     ///      first time an account holds it), summed over the batch (absorbed) and the current account's figures
@@ -507,13 +510,13 @@ contract LiquidationModule is VaultBase {
 
     // ================================================================== helpers
 
-    /// @dev The vault's balance of `asset`, or 0 if the token does not answer `balanceOf` (paused, upgraded into
-    ///      something broken, blocklisting the vault) or answers beyond 2^128 - 1, far above the 2^96 - 1 the
-    ///      vault books of an asset: a listed token must not stop every batch's write-off, and counting it as
-    ///      nothing only understates reserves.
+    /// @dev The vault's balance of `asset`, or 0 if the token does not answer `balanceOf` within
+    ///      BALANCE_READ_GAS (paused, upgraded into something broken, blocklisting the vault, burning gas) or
+    ///      answers beyond 2^128 - 1, far above the 2^96 - 1 the vault books of an asset: a listed token must not
+    ///      stop every batch's write-off, and counting it as nothing only understates reserves.
     function _tryBalance(address asset) internal view returns (uint256 balance) {
         (bool success, bytes memory data) =
-            asset.staticcall(abi.encodeCall(IERC20.balanceOf, (address(this))));
+            asset.staticcall{gas: BALANCE_READ_GAS}(abi.encodeCall(IERC20.balanceOf, (address(this))));
         if (!success || data.length < 32) return 0;
         balance = abi.decode(data, (uint256));
         if (balance > type(uint128).max) return 0;

@@ -29,8 +29,9 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
     );
 
     /// @notice What a key signs to accept `owner`'s grant (EIP-712): without it anyone could copy an owner's
-    ///         pending grant and take the key first.
-    bytes32 public constant SESSION_ACCEPT_TYPEHASH = keccak256("SessionAccept(address owner)");
+    ///         pending grant and take the key first. It names the key too: a contract key (ERC-1271) whose
+    ///         signer serves other keys would otherwise accept for all of them at once.
+    bytes32 public constant SESSION_ACCEPT_TYPEHASH = keccak256("SessionAccept(address key,address owner)");
 
     /// @notice The trading module orders go to.
     ITradingModule public immutable TRADING;
@@ -58,7 +59,7 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
         ) {
             revert SessionBadScope();
         }
-        if (!SignatureChecker.isValidSignatureNow(key, acceptDigest(msg.sender), keySignature)) {
+        if (!SignatureChecker.isValidSignatureNow(key, acceptDigest(key, msg.sender), keySignature)) {
             revert SessionNotAccepted(key, msg.sender);
         }
         _sessions[key] = Session({owner: msg.sender, scope: scope, notionalUsed: 0, revoked: false});
@@ -192,8 +193,8 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ISessionKeys
-    function acceptDigest(address owner) public view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(SESSION_ACCEPT_TYPEHASH, owner)));
+    function acceptDigest(address key, address owner) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(SESSION_ACCEPT_TYPEHASH, key, owner)));
     }
 
     /// @notice The EIP-712 domain separator (chain id and this contract's address).

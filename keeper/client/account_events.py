@@ -63,7 +63,7 @@ class AccountEventsClient:
         """`also`: further event topics (of any of `addresses`) to read in the same call and pass on untouched."""
         self.w3 = w3
         # The most blocks one `eth_getLogs` is asked for: None until the node refuses a range, then the size that it
-        # took (halved from the one it refused until it took one).
+        # took (halved from the one it refused until it took one); the follower clears it at each full load.
         self.max_range: int | None = None
         self.addresses = [Web3.to_checksum_address(a) for a in addresses]
         self._also = frozenset(also)

@@ -32,7 +32,10 @@ SIGNED_ORDER_FIELDS = [  # SessionKeys.SIGNED_ORDER_TYPEHASH
     {"name": "nonce", "type": "uint256"},
     {"name": "relayerFee", "type": "uint256"},
 ]
-SESSION_ACCEPT_FIELDS = [{"name": "owner", "type": "address"}]  # SessionKeys.SESSION_ACCEPT_TYPEHASH
+SESSION_ACCEPT_FIELDS = [  # SessionKeys.SESSION_ACCEPT_TYPEHASH
+    {"name": "key", "type": "address"},
+    {"name": "owner", "type": "address"},
+]
 
 
 @dataclass(frozen=True)
@@ -167,9 +170,9 @@ class SessionKeysClient(ContractClient):
         return self.contract.functions.grant(Web3.to_checksum_address(key), scope.as_tuple(), accepted)
 
     def accept(self, key: LocalAccount, owner: str) -> bytes:
-        """Session key `key`'s acceptance of a grant from `owner` (EIP-712 `SessionAccept(address owner)`): the
-        contract takes a grant only with it, so no one but `owner` can grant the key."""
-        message = {"owner": Web3.to_checksum_address(owner)}
+        """Session key `key`'s acceptance of a grant from `owner` (EIP-712 `SessionAccept(address key,address
+        owner)`): the contract takes a grant only with it, so no one but `owner` can grant the key."""
+        message = {"key": key.address, "owner": Web3.to_checksum_address(owner)}
         return bytes(sign_typed(key, self._domain(), "SessionAccept", SESSION_ACCEPT_FIELDS, message).signature)
 
     def revoke(self, key: str) -> int:

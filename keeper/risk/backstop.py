@@ -46,9 +46,9 @@ def unwind_slice(
     side: int,
     cap: Decimal | None = None,
 ) -> Decimal:
-    """The size to close now (absolute, a multiple of `step`): the smaller of `book` and `cap`, halved until
-    the venue's average price for it is within `limit`; 0 if not even one step is."""
-    size = abs(book) if cap is None else min(abs(book), cap)
+    """The size to close now (absolute, a multiple of `step`): the smaller of `book` and `cap` rounded down to the
+    step, halved until the venue's average price for it is within `limit`; 0 if not even one step is."""
+    size = _floor_to(abs(book) if cap is None else min(abs(book), cap), step)
     while size >= step:
         price = average_price(size)
         if (price <= limit) if side > 0 else (price >= limit):

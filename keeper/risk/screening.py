@@ -51,7 +51,14 @@ def screen(
         exact_base, balances, positions = book.exact_row(row)
         if interest_indexes is not None:
             exact_base = book.present_base(row, *interest_indexes)
-        due[row] = exact_health(exact_base, balances, params, positions).liquidatable
+        judged = exact_health(exact_base, balances, params, positions)
+        due[row] = judged.liquidatable
+        # The exact figures replace the floats, which the order below and the reports read.
+        health.unrealized_pnl[row] = judged.unrealized_pnl
+        health.equity[row] = judged.equity
+        health.initial_requirement[row] = judged.initial_requirement
+        health.maintenance_requirement[row] = judged.maintenance_requirement
+        health.liquidatable[row] = judged.liquidatable
     rows = np.flatnonzero(due)
     order = np.argsort((health.equity - health.maintenance_requirement)[rows], kind="stable")
     return Screen(health, rows[order].astype(np.intp), np.flatnonzero(unpriced).astype(np.intp))

@@ -302,6 +302,11 @@ def test_a_node_limiting_log_ranges_is_asked_for_ranges_it_takes(chain: Chain) -
         rpc(chain, "anvil_mine", hex(150))
         assert follower.update().block == followed.block + 150
         assert (follower.full_loads, node.refused) == (2, 1), "15 queries: read in full instead"
+        # A full load forgets the range (a refusal may have been passing trouble): the next gap is asked for whole.
+        assert follower.events.max_range is None
+        rpc(chain, "anvil_mine", hex(5))
+        follower.update()
+        assert (follower.full_loads, node.refused) == (2, 1)
 
 
 def test_a_node_refusing_logs_of_one_block_gets_full_loads(chain: Chain) -> None:

@@ -17,7 +17,7 @@ from keeper.client.lens import AccountSnapshot, _snapshot, snapshots
 from keeper.client.page_decoder import accounts_calldata, decode_accounts_page
 from keeper.exceptions import LensDecodeError
 from keeper.risk.account_book import AccountBookBuilder, checksum_addresses
-from keeper.risk.health import WAD, PerpArrays, RiskParameters, compute_health, exact_health
+from keeper.risk.health import WAD, ExactHealth, PerpArrays, RiskParameters, compute_health, exact_health
 from keeper.risk.margin import gross_legs
 from keeper.risk.screening import screen
 from keeper.risk.wide_ints import WideInts
@@ -246,15 +246,20 @@ def test_a_venue_without_a_funding_index_is_judged_as_the_vault_liquidates() -> 
     book, _ = decode_accounts_page(encode(PAGE_TYPES, [rows, len(rows)]), 0, 3)
     params = replace(PARAMS, unreadable_funding=unreadable)
     found = screen(book, params)
-    expected = set()
-    for row in range(len(book)):
+
+    def booked_now(row: int) -> ExactHealth:
+        """The row's health with its positions at unreadable slots booked now: funding at entry equal to the index
+        the lens would have read, so none owed."""
         base, balances, positions = book.exact_row(row)
-        # Booked now: funding at entry equal to the index, so none owed.
-        booked = [
-            (s, size, entry, PARAMS.funding_indexes[s] if s in unreadable else f) for s, size, entry, f in positions
-        ]
-        if exact_health(base, balances, PARAMS, booked).liquidatable:
-            expected.add(row)
+        at = [(s, size, entry, PARAMS.funding_indexes[s] if s in unreadable else f) for s, size, entry, f in positions]
+        return exact_health(base, balances, PARAMS, at)
+
+    expected = {row for row in range(len(book)) if booked_now(row).liquidatable}
     assert set(found.due.tolist()) == expected
     plain = set(screen(book, PARAMS).due.tolist())
     assert plain != expected, "funding at entry up to 10,000 USD a unit changes some decisions"
+    # The figures the order and the reports read are the exact ones too.
+    for row in set(book.position_rows[np.isin(book.position_slots, list(unreadable))].tolist()):
+        assert found.health.equity[row] == float(booked_now(row).equity)
+    deficits = (found.health.equity - found.health.maintenance_requirement)[found.due]
+    assert (np.diff(deficits) >= 0).all(), "most underwater first"

@@ -32,15 +32,17 @@ abstract contract SessionFixture is TradingFixture {
     }
 
     function _grant() internal {
-        bytes memory accepted = _accept(botKey, alice);
+        bytes memory accepted = _accept(botKey, bot, alice);
         vm.prank(alice);
         sessions.grant(bot, _scope(), accepted);
     }
 
-    /// @dev The key `privateKey` accepts `owner`'s grant: EIP-712 over `SessionAccept(address owner)`, hashed here
-    ///      from the type string rather than read from the contract.
-    function _accept(uint256 privateKey, address owner) internal view returns (bytes memory) {
-        bytes32 structHash = keccak256(abi.encode(keccak256("SessionAccept(address owner)"), owner));
+    /// @dev `privateKey` signs key `key`'s acceptance of `owner`'s grant: EIP-712 over
+    ///      `SessionAccept(address key,address owner)`, hashed here from the type string rather than read from the
+    ///      contract.
+    function _accept(uint256 privateKey, address key, address owner) internal view returns (bytes memory) {
+        bytes32 structHash =
+            keccak256(abi.encode(keccak256("SessionAccept(address key,address owner)"), key, owner));
         bytes32 digest = keccak256(abi.encodePacked("\x19\x01", sessions.domainSeparator(), structHash));
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(privateKey, digest);
         return abi.encodePacked(r, s, v);

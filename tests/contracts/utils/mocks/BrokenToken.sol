@@ -4,13 +4,14 @@ pragma solidity 0.8.28;
 import {MockERC20} from "../../../../contracts/devnet/mocks/MockERC20.sol";
 
 /// @notice A listed token whose `balanceOf` goes bad: it reverts (a paused or broken upgrade, a blocklist), answers
-///         with no data, or answers more than any int256.
+///         with no data, answers more than any int256, or burns all the gas it is given.
 contract BrokenToken is MockERC20 {
     enum Mode {
         Fine,
         Reverts,
         NoData,
-        Huge
+        Huge,
+        BurnsGas
     }
 
     Mode public mode;
@@ -29,6 +30,9 @@ contract BrokenToken is MockERC20 {
             }
         }
         if (mode == Mode.Huge) return type(uint256).max;
+        if (mode == Mode.BurnsGas) {
+            while (true) {}
+        }
         return super.balanceOf(who);
     }
 }
