@@ -53,6 +53,13 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
         markets = deployment.markets
         return markets[index].ticker if index < len(markets) else f"market {index}"
 
+    def feed(key: str) -> str:
+        # A feed by what it prices (one feed may price a collateral asset and a market), else by its address.
+        address = str(arg(key)).lower()
+        names = [t.symbol for t in (base, *deployment.collateral) if t.feed and t.feed.lower() == address]
+        names += [m.ticker for m in deployment.markets if m.feed.lower() == address]
+        return f"the {' / '.join(names)} price feed" if names else f"the price feed {arg(key)}"
+
     def role(key: str) -> str:
         value = arg(key)
         text = value.hex() if isinstance(value, bytes) else str(value)
@@ -133,8 +140,11 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
         "SupplyCapExceeded": lambda: (
             f"the deposit would take the total to {amount('totalAfter')}, above the cap of {amount('cap')}"
         ),
-        "OracleStalePrice": lambda: f"the price feed {arg('feed')} is stale; try again once it updates",
-        "OracleInvalidPrice": lambda: f"the price feed {arg('feed')} reports an invalid price ({arg('answer')})",
+        "OracleStalePrice": lambda: f"{feed('feed')} is stale; try again once it updates",
+        "OracleInvalidPrice": lambda: f"{feed('feed')} reports an invalid price ({arg('answer')})",
+        "VenueBadPrice": lambda: (
+            f"the venue cannot price it: {feed('feed')} is stale or invalid; try again once it updates"
+        ),
         "Paused": lambda: "this action is paused by the pause guardian",
         "ZeroAmount": lambda: "the amount must be greater than zero",
         "ZeroAddress": lambda: "the zero address (0x000...000) cannot be used here: give a real address",

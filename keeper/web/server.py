@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import logging
 import re
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -27,15 +28,15 @@ import requests
 from aiohttp import web
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import Web3RPCError
+from web3.exceptions import ContractLogicError, Web3RPCError
 
 from keeper.chain.anvil import ANVIL_CHAIN_ID
 from keeper.chain.artifacts import ARTIFACT_NAMES, load_artifact
 from keeper.chain.deployment import Deployment, TokenInfo
 from keeper.chain.keys import dev_account
-from keeper.chain.revert import error_decoder
+from keeper.chain.revert import DecodedError, error_decoder, revert_data
 from keeper.chain.transactions import GAS_MARGIN_FIXED, GAS_MARGIN_PERCENT
-from keeper.cli.explain import explain
+from keeper.cli.explain import describe, explain
 from keeper.cli.quotes import decimal_text, quote_document
 from keeper.cli.risk_report import read_account_risk, risk_document
 from keeper.client.clients import Clients
@@ -47,6 +48,9 @@ from keeper.units import parse_size
 
 DEV_ACCOUNTS = 10  # anvil's default accounts, offered by the page's dev wallet on a local chain only
 MAX_HORIZON_HOURS = 24 * 365
+LOG = logging.getLogger(__name__)
+# What each route does, for the sentence of a contract that reverts under it ("quotes failed: ...").
+_ROUTE_ACTIONS = {"/api/quotes": "quotes", "/api/portfolio": "the risk report", "/api/riskiest": "the scan"}
 
 
 @dataclass
@@ -103,9 +107,10 @@ async def _errors_as_json(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """A bad request or an unusable deployment is one line of JSON the page shows as it is, and so is a node that
-    cannot be reached or refuses (502: the server is a gateway to it), as the CLI says them. So are aiohttp's own
-    refusals (no such path or file, a method the route does not take, a body too large), which it would answer in
-    plain text."""
+    cannot be reached or refuses (502: the server is a gateway to it), as the CLI says them, and a contract that
+    reverts under the request (503), decoded and explained. So are aiohttp's own refusals (no such path or file, a
+    method the route does not take, a body too large), which it would answer in plain text, and any other failure
+    (500, its traceback in the log): the page never gets a body that is not JSON."""
     try:
         return await handler(request)
     except PrimeVaultError as exc:
@@ -122,6 +127,36 @@ async def _errors_as_json(
         return web.json_response({"error": f"lost the connection to {url}: is the node running?"}, status=502)
     except Web3RPCError as exc:
         return web.json_response({"error": f"the node refused the request: {exc.message or exc}"}, status=502)
+    except ContractLogicError as exc:
+        # A contract the answer reads reverted (a venue refusing a stale price): its sentence, as the CLI says it.
+        # 503: it is the chain's state, not the request, and it passes (the feed updates).
+        action = _ROUTE_ACTIONS.get(request.path, request.path)
+        decoded = error_decoder().decode(revert_data(exc) or b"")
+        sentence = _explain_error(request, action, decoded)
+        return web.json_response({"error": _without_cli_pointers(sentence)}, status=503)
+    except Exception:
+        # Anything else is a fault of this server; its traceback goes to the log, the page gets one line.
+        LOG.exception("%s %s failed", request.method, request.path)
+        return web.json_response(
+            {"error": f"the page's server failed on {request.method} {request.path}; its log has the details"},
+            status=500,
+        )
+
+
+def _explain_error(request: web.Request, action: str, error: DecodedError) -> str:
+    try:
+        return explain(TransactionReverted(action, error), request.app[SETTINGS].deployment())
+    except PrimeVaultError:  # the deployment file went away meanwhile
+        return f"{action} failed: {error}"
+
+
+# The CLI's sentences point at commands in parentheses ("(`primevault lend show`)"); the page shows the same
+# figures itself and never sends its user to a terminal, so those pointers are left out of what it is handed.
+_CLI_POINTER = re.compile(r" \(`[^`]*`\)")
+
+
+def _without_cli_pointers(sentence: str) -> str:
+    return _CLI_POINTER.sub("", sentence)
 
 
 async def _index(request: web.Request) -> web.FileResponse:
@@ -255,8 +290,12 @@ async def _explain(request: web.Request) -> web.Response:
     if symbol is not None and not isinstance(symbol, str):
         raise InputError(f'{usage}: symbol must be a token symbol such as "WETH", or null')
     error = error_decoder().decode(HexBytes(data))
-    message = explain(TransactionReverted(action, error), request.app[SETTINGS].deployment(), symbol)
-    return web.json_response({"name": error.name, "message": message})
+    deployment = request.app[SETTINGS].deployment()
+    message = explain(TransactionReverted(action, error), deployment, symbol)
+    reason = describe(error, deployment, symbol)
+    return web.json_response(
+        {"name": error.name, "message": _without_cli_pointers(message), "reason": _without_cli_pointers(reason)}
+    )
 
 
 async def serve(

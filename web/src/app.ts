@@ -5,6 +5,9 @@ import type { Call, Wallet } from "./chain";
 import type { Abis, Config } from "./config";
 import type { Portfolio } from "./reads";
 
+/** The calls of an action, or a step that works them out first (reads, a permit to sign) inside the same guard. */
+export type Planned = Call[] | (() => Promise<Call[]>);
+
 export interface AppContext {
   config: Config;
   abis: Abis;
@@ -14,8 +17,13 @@ export interface AppContext {
   subId: number;
   account: Address | null;
   portfolio: Portfolio | null;
-  /** Sends the calls in order, reporting progress; resolves to whether all confirmed (failures are reported). */
-  run: (calls: Call[]) => Promise<boolean>;
+  /** Counts new blocks, finished actions and the node coming back: views re-read when it changes. */
+  tick: number;
+  /** True while an action is in flight (in any view) or the wallet is on another chain: nothing else may be sent. */
+  locked: boolean;
+  /** Works out and sends an action's calls in order, reporting progress; resolves to whether all confirmed (failures
+   * are reported). Refused while another action is in flight, anywhere in the app. */
+  run: (label: string, planned: Planned) => Promise<boolean>;
   refresh: () => void;
 }
 

@@ -14,8 +14,10 @@ import {
   defineChain,
   type EIP1193Provider,
   type Hex,
+  HttpRequestError,
   http,
   type PublicClient,
+  TimeoutError,
   type WalletClient,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -27,6 +29,8 @@ export interface Wallet {
   label: string;
   client: WalletClient;
   account: Account | Address;
+  /** An injected wallet's provider, whose chainChanged and accountsChanged the page follows. */
+  provider?: EIP1193Provider;
 }
 
 /** One contract call the user signs: `label` names it in progress and in errors ("withdraw WETH"). */
@@ -41,6 +45,10 @@ export interface Call {
 
 /** An error already put in words for the user: a revert decoded and explained as the CLI explains it. */
 export class ExplainedError extends Error {}
+
+/** A preview whose calls would all go through but whose read of the account afterwards reverts (a stale or invalid
+ * price): the action can be sent, its effect on the account's health cannot be shown. */
+export class HealthUnknown extends ExplainedError {}
 
 declare global {
   interface Window {
@@ -84,11 +92,16 @@ export async function injectedWallet(config: Config): Promise<Wallet> {
       throw new ExplainedError(`the wallet is on chain ${chainId}; switch it to chain ${config.chainId} and connect again`);
     }
   }
-  return { kind: "injected", address, label: "browser wallet", client, account: address };
+  return { kind: "injected", address, label: "browser wallet", client, account: address, provider };
+}
+
+/** The same browser wallet after it switched accounts (its accountsChanged event). */
+export function injectedAccount(wallet: Wallet, address: Address): Wallet {
+  return { ...wallet, address, account: address };
 }
 
 /** The revert data inside a viem error, if the failure was a contract revert. */
-function revertData(error: unknown): Hex | undefined {
+export function revertData(error: unknown): Hex | undefined {
   if (!(error instanceof BaseError)) return undefined;
   const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError);
   if (reverted instanceof ContractFunctionRevertedError && reverted.raw) return reverted.raw;
@@ -97,30 +110,70 @@ function revertData(error: unknown): Hex | undefined {
   return typeof data === "string" && data.startsWith("0x") ? (data as Hex) : undefined;
 }
 
-/** The CLI's sentence for a revert, from the server's one explainer. */
-export async function explainRevert(label: string, data: Hex, symbol?: string): Promise<string> {
+interface Explained {
+  name: string;
+  message: string; // the CLI's line: "<label> failed: <why> [<ErrorName>]"
+  reason: string; // <why> alone
+}
+
+async function explained(label: string, data: Hex, symbol?: string): Promise<Explained | null> {
   try {
-    const { message } = await getJson<{ message: string }>("/api/explain", {
+    return await getJson<Explained>("/api/explain", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ action: label, data, symbol }),
     });
-    return message; // the CLI's line: "<label> failed: <why> [<ErrorName>]"
   } catch {
-    return `${label} failed: the contract reverted with ${data.slice(0, 10)}`;
+    return null;
   }
 }
 
-/** Any failure as one sentence for the page: explained reverts, a rejected signature, or the RPC's short message. */
+/** The CLI's sentence for a revert, from the server's one explainer. */
+export async function explainRevert(label: string, data: Hex, symbol?: string): Promise<string> {
+  return (await explained(label, data, symbol))?.message ?? `${label} failed: the contract reverted with ${data.slice(0, 10)}`;
+}
+
+/** Why a read reverted, without an action's name: "the WETH price feed is stale; try again once it updates". */
+export async function explainReason(data: Hex, symbol?: string): Promise<string> {
+  return (await explained("read", data, symbol))?.reason ?? `the contract reverted with ${data.slice(0, 10)}`;
+}
+
+/** A node that did not answer (refused, timed out, or not an RPC endpoint), in one sentence; null for anything else. */
+export function nodeProblem(error: unknown): string | null {
+  if (!(error instanceof BaseError)) return null;
+  const failed = error.walk((e) => e instanceof HttpRequestError || e instanceof TimeoutError);
+  if (failed instanceof HttpRequestError && failed.status) {
+    return `the node at ${failed.url} answered HTTP ${failed.status}`;
+  }
+  if (failed instanceof HttpRequestError || failed instanceof TimeoutError) return `the node at ${failed.url} does not answer`;
+  return null;
+}
+
+/** Any failure as one sentence for the page: explained reverts, a rejected signature, a node that does not answer,
+ * or the RPC's short message; never a library's multi-line dump. */
 export async function describeError(label: string, error: unknown, symbol?: string): Promise<string> {
   if (error instanceof ExplainedError) return error.message;
   const data = revertData(error);
   if (data && data.length >= 10) return explainRevert(label, data, symbol);
+  const down = nodeProblem(error);
+  if (down) return `${label}: ${down}; try again when it is back`;
   if (error instanceof BaseError) {
     if (error.walk((e) => (e as { code?: number }).code === 4001)) return `${label}: you rejected it in the wallet`;
-    return `${label} failed: ${error.shortMessage}`;
+    return `${label} failed: ${error.shortMessage.split("\n")[0]}`;
   }
-  return `${label} failed: ${error instanceof Error ? error.message : String(error)}`;
+  return `${label} failed: ${(error instanceof Error ? error.message : String(error)).split("\n")[0]}`;
+}
+
+/** A read that may revert (a stale or invalid price): its value, or why it reverted. A node that does not answer
+ * is still thrown, for the caller to report as such. */
+export async function readOrReason<T>(read: Promise<T>): Promise<{ value: T } | { reason: string }> {
+  try {
+    return { value: await read };
+  } catch (error) {
+    const data = revertData(error);
+    if (!data || data.length < 10) throw error;
+    return { reason: await explainReason(data) };
+  }
 }
 
 export type Progress = (text: string) => void;
@@ -189,6 +242,10 @@ export async function preview<T>(client: PublicClient, from: Address, calls: Cal
     }
   }
   const last = results[calls.length];
-  if (last.status !== "success") throw new ExplainedError("the preview could not read the account");
+  if (last.status !== "success") {
+    const data = last.data;
+    const why = data && data.length >= 10 ? await explainReason(data) : "the account could not be read";
+    throw new HealthUnknown(`This would go through, but the account's health after it cannot be computed: ${why}`);
+  }
   return last.result as T;
 }

@@ -36,10 +36,26 @@ export interface Abis {
   sessions: Abi;
 }
 
+/** The server's JSON answer; its `{"error": ...}` sentence as the error. A body that is not JSON (a proxy's error
+ * page, a server that is not this one) or no answer at all is said in one sentence, never as a parser's message. */
 export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
-  const response = await fetch(url, init);
-  const body = await response.json();
-  if (!response.ok) throw new Error(body.error ?? `${url}: HTTP ${response.status}`);
+  let response: Response;
+  try {
+    response = await fetch(url, init);
+  } catch {
+    throw new Error(`the page's server at ${location.origin} does not answer; try again when it is back`);
+  }
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new Error(`the page's server answered ${url} with HTTP ${response.status} and no JSON; try again later`);
+  }
+  if (!response.ok) {
+    const error = (body as { error?: unknown } | null)?.error;
+    throw new Error(typeof error === "string" ? error : `the page's server answered ${url} with HTTP ${response.status}`);
+  }
   return body as T;
 }
 

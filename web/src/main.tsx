@@ -1,7 +1,8 @@
 import { render } from "preact";
-import { useCallback, useEffect, useMemo, useState } from "preact/hooks";
-import type { AppContext } from "./app";
-import { type Call, describeError, devWallet, injectedWallet, publicClientOf, send, type Wallet } from "./chain";
+import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { type Address, getAddress } from "viem";
+import type { AppContext, Planned } from "./app";
+import { describeError, devWallet, injectedAccount, injectedWallet, nodeProblem, publicClientOf, send, type Wallet } from "./chain";
 import { type Abis, type Config, loadConfig } from "./config";
 import { loadPortfolio, type Portfolio, subAccount } from "./reads";
 import { ActionsView } from "./views/actions";
@@ -23,27 +24,48 @@ interface Activity {
 function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNames: string[] }) {
   const client = useMemo(() => publicClientOf(config), [config]);
   const [wallet, setWallet] = useState<Wallet | null>(null);
+  const [walletChain, setWalletChain] = useState<number | null>(null); // an injected wallet's chain, as it reports it
   const [subId, setSubId] = useState(0);
   const [tab, setTab] = useState<Tab>("Portfolio");
   const [portfolio, setPortfolio] = useState<Portfolio | null>(null);
   const [activity, setActivity] = useState<Activity | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
+  const [nodeDown, setNodeDown] = useState<Date | null>(null); // since when the node has not answered a poll
+  const [busy, setBusy] = useState(false);
+  // The guard itself is a ref, not state: two clicks in one frame both see a state update that has not rendered yet.
+  const inFlight = useRef(false);
   const [tick, setTick] = useState(0);
   const refresh = useCallback(() => setTick((t) => t + 1), []);
   const account = wallet ? subAccount(wallet.address, subId) : null;
+  const wrongChain = wallet?.kind === "injected" && walletChain !== null && walletChain !== config.chainId ? walletChain : null;
 
-  // Re-read on every new block (and after every action), so fills and liquidations show without a reload.
+  // Re-read on every new block (and after every action, and when the node answers again after an outage), so fills
+  // and liquidations show without a reload; while the node does not answer, say so instead of showing old figures
+  // as if they were current.
   useEffect(() => {
     let last = -1n;
+    let down = false;
+    let polling = false;
     const timer = setInterval(async () => {
+      if (polling) return; // a node that hangs: one poll at a time
+      polling = true;
       try {
         const block = await client.getBlockNumber({ cacheTime: 0 });
-        if (block !== last) {
+        if (block !== last || down) {
           last = block;
           refresh();
         }
+        if (down) {
+          down = false;
+          setNodeDown(null);
+        }
       } catch {
-        // the next poll reports through the portfolio read
+        if (!down) {
+          down = true;
+          setNodeDown(new Date());
+        }
+      } finally {
+        polling = false;
       }
     }, POLL_MS);
     return () => clearInterval(timer);
@@ -54,40 +76,112 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
     let current = true;
     loadPortfolio(client, config, abis, venueNames, wallet.address, subId, BigInt(config.block))
       .then((p) => current && (setPortfolio(p), setLoadError(null)))
-      .catch((e) => current && setLoadError(`cannot read the account: ${e instanceof Error ? e.message.split("\n")[0] : e}`));
+      .catch(async (e) => {
+        const text = await describeError("reading the account", e);
+        if (current) setLoadError(text);
+      });
     return () => {
       current = false;
     };
   }, [client, config, abis, venueNames, wallet, subId, tick]);
 
+  // A browser wallet can switch chains or accounts at any time, from its own window: follow it.
+  useEffect(() => {
+    const provider = wallet?.provider;
+    if (!wallet || !provider || typeof provider.on !== "function") return;
+    const onChain = (id: string) => setWalletChain(Number(id));
+    const onAccounts = (accounts: Address[]) => {
+      setPortfolio(null);
+      if (accounts.length === 0) {
+        setWallet(null);
+        setActivity({ text: "the browser wallet disconnected: connect it again to see your account", kind: "error" });
+        return;
+      }
+      const address = getAddress(accounts[0]);
+      if (address === wallet.address) return;
+      setWallet(injectedAccount(wallet, address));
+      setActivity({ text: `the browser wallet switched to ${address}: showing its account`, kind: "done" });
+    };
+    provider.on("chainChanged", onChain);
+    provider.on("accountsChanged", onAccounts);
+    return () => {
+      provider.removeListener?.("chainChanged", onChain);
+      provider.removeListener?.("accountsChanged", onAccounts);
+    };
+  }, [wallet]);
+
+  // One action at a time in the whole app: the guard outlives the views, so switching tabs while a transaction is
+  // pending cannot send a second one.
   const run = useCallback(
-    async (calls: Call[]) => {
-      if (!wallet) return false;
+    async (label: string, planned: Planned) => {
+      if (!wallet || inFlight.current || wrongChain !== null) return false;
+      inFlight.current = true;
+      setBusy(true);
       try {
+        setActivity({ text: `${label}: preparing`, kind: "progress" });
+        const calls = typeof planned === "function" ? await planned() : planned;
         for (const call of calls) await send(client, wallet, call, config.gasMargin, (text) => setActivity({ text, kind: "progress" }));
         setActivity({ text: `${calls[calls.length - 1].label}: done`, kind: "done" });
         return true;
       } catch (error) {
-        setActivity({ text: await describeError(calls[0].label, error), kind: "error" });
+        setActivity({ text: await describeError(label, error), kind: "error" });
         return false;
       } finally {
+        inFlight.current = false;
+        setBusy(false);
         refresh();
       }
     },
-    [client, config, wallet, refresh],
+    [client, config, wallet, wrongChain, refresh],
   );
 
   const connect = async (how: () => Promise<Wallet> | Wallet) => {
     try {
+      const next = await how();
       setPortfolio(null);
-      setWallet(await how());
+      setWallet(next);
+      setWalletChain(next.kind === "injected" ? config.chainId : null); // injectedWallet switched it
       setActivity(null);
     } catch (error) {
       setActivity({ text: await describeError("connect", error), kind: "error" });
     }
   };
 
-  const ctx: AppContext = { config, abis, client, venueNames, wallet, subId, account, portfolio, run, refresh };
+  const switchChain = async () => {
+    if (!wallet) return;
+    try {
+      await wallet.client.switchChain({ id: config.chainId });
+      setWalletChain(await wallet.client.getChainId());
+    } catch (error) {
+      setActivity({ text: await describeError(`switch the wallet to chain ${config.chainId}`, error), kind: "error" });
+    }
+  };
+
+  const chooseSub = (id: number) => {
+    if (id === subId) return;
+    setPortfolio(null); // never another sub-account's figures under this one's address
+    setSubId(id);
+  };
+
+  // ArrowLeft/ArrowRight (and Home/End) move between the tabs, as ARIA's tab pattern has it.
+  const onTabKey = (e: KeyboardEvent) => {
+    const moves: Record<string, (i: number) => number> = {
+      ArrowRight: (i) => (i + 1) % TABS.length,
+      ArrowLeft: (i) => (i - 1 + TABS.length) % TABS.length,
+      Home: () => 0,
+      End: () => TABS.length - 1,
+    };
+    const move = moves[e.key];
+    if (!move) return;
+    e.preventDefault();
+    const focused = TABS.findIndex((t) => document.activeElement?.id === `tab-${t}`);
+    const next = TABS[move(focused >= 0 ? focused : TABS.indexOf(tab))];
+    setTab(next);
+    document.getElementById(`tab-${next}`)?.focus();
+  };
+
+  const locked = busy || wrongChain !== null;
+  const ctx: AppContext = { config, abis, client, venueNames, wallet, subId, account, portfolio, tick, locked, run, refresh };
   return (
     <>
       <header>
@@ -95,30 +189,40 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
         <span class="chain" data-testid="chain">
           {config.chainId === 31337 ? "local devnet (anvil)" : `chain ${config.chainId}`}
         </span>
-        <Connect config={config} wallet={wallet} connect={connect} />
+        <Connect config={config} wallet={wallet} busy={busy} connect={connect} />
       </header>
       {wallet && (
         <div class="account-bar">
-          <label>
-            Sub-account{" "}
-            <input
-              type="number"
-              min={0}
-              max={255}
-              value={subId}
-              data-testid="sub-account"
-              onChange={(e) => {
-                const value = Number((e.target as HTMLInputElement).value);
-                if (Number.isInteger(value) && value >= 0 && value <= 255) setSubId(value);
-              }}
-            />
-          </label>
+          <SubAccountField subId={subId} onChange={chooseSub} />
           <code data-testid="account-address">{account}</code>
         </div>
       )}
-      <nav role="tablist">
+      {nodeDown && (
+        <p class="activity error" role="alert" data-testid="node-down">
+          The node at {config.rpcUrl} is unreachable since {nodeDown.toLocaleTimeString()}; the figures below may be
+          stale. The page keeps trying.
+        </p>
+      )}
+      {wrongChain !== null && (
+        <p class="activity error" role="alert" data-testid="wrong-chain">
+          Your wallet is on chain {wrongChain}, not this deployment's chain {config.chainId}: nothing can be sent until
+          it is back.{" "}
+          <button type="button" data-testid="switch-chain" onClick={switchChain}>
+            Switch the wallet to chain {config.chainId}
+          </button>
+        </p>
+      )}
+      <nav role="tablist" aria-label="Views" onKeyDown={onTabKey}>
         {TABS.map((t) => (
-          <button type="button" role="tab" aria-selected={tab === t} key={t} onClick={() => setTab(t)}>
+          <button
+            type="button"
+            role="tab"
+            id={`tab-${t}`}
+            aria-controls="panel"
+            aria-selected={tab === t}
+            key={t}
+            onClick={() => setTab(t)}
+          >
             {t}
           </button>
         ))}
@@ -128,33 +232,78 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
           {activity.text}
         </p>
       )}
-      {loadError && <p class="activity error">{loadError}</p>}
+      {loadError && !nodeDown && <p class="activity error">{loadError}</p>}
       <main>
-        {tab === "Protocol" ? (
-          <ProtocolView ctx={ctx} />
-        ) : !wallet ? (
-          <p class="hint">Connect a wallet to see your account{tab === "Trade" ? " and trade" : ""}.</p>
-        ) : tab === "Portfolio" ? (
-          <PortfolioView ctx={ctx} />
-        ) : tab === "Actions" ? (
-          <ActionsView ctx={ctx} />
-        ) : tab === "Trade" ? (
-          <TradeView ctx={ctx} />
-        ) : (
-          <LendView ctx={ctx} />
-        )}
+        <div role="tabpanel" id="panel" aria-labelledby={`tab-${tab}`}>
+          {tab === "Protocol" ? (
+            <ProtocolView ctx={ctx} />
+          ) : !wallet ? (
+            <p class="hint">Connect a wallet to see your account{tab === "Trade" ? " and trade" : ""}.</p>
+          ) : tab === "Portfolio" ? (
+            <PortfolioView ctx={ctx} />
+          ) : tab === "Actions" ? (
+            <ActionsView ctx={ctx} />
+          ) : tab === "Trade" ? (
+            <TradeView ctx={ctx} />
+          ) : (
+            <LendView ctx={ctx} />
+          )}
+        </div>
       </main>
     </>
   );
 }
 
+/** A sub-account id is 0..255. What is typed stays as typed (a new block re-renders the page, and must not undo the
+ * user's typing); only a valid id is applied, and anything else is said, with the sub-account still shown. */
+function SubAccountField({ subId, onChange }: { subId: number; onChange: (id: number) => void }) {
+  const [draft, setDraft] = useState(String(subId));
+  const problem = subAccountProblem(draft);
+  return (
+    <>
+      <label>
+        Sub-account{" "}
+        <input
+          type="number"
+          min={0}
+          max={255}
+          step={1}
+          value={draft}
+          data-testid="sub-account"
+          aria-invalid={problem !== null}
+          aria-describedby={problem ? "sub-account-problem" : undefined}
+          onInput={(e) => {
+            const text = (e.target as HTMLInputElement).value;
+            setDraft(text);
+            if (subAccountProblem(text) === null) onChange(Number(text));
+          }}
+        />
+      </label>
+      {problem && (
+        <span class="field-error" id="sub-account-problem" role="alert" data-testid="sub-account-problem">
+          {problem}; still showing sub-account {subId}
+        </span>
+      )}
+    </>
+  );
+}
+
+function subAccountProblem(text: string): string | null {
+  const cleaned = text.trim();
+  if (cleaned === "") return "enter a sub-account, a whole number from 0 to 255";
+  // Digits only: Number() reads "1e1" as 10 and "" as 0.
+  return /^\d{1,3}$/.test(cleaned) && Number(cleaned) <= 255 ? null : `"${text}" is not a sub-account: write a whole number from 0 to 255`;
+}
+
 function Connect({
   config,
   wallet,
+  busy,
   connect,
 }: {
   config: Config;
   wallet: Wallet | null;
+  busy: boolean; // no other wallet while an action is in flight
   connect: (how: () => Promise<Wallet> | Wallet) => void;
 }) {
   const [devIndex, setDevIndex] = useState(1);
@@ -166,7 +315,7 @@ function Connect({
           {wallet.label} {wallet.address.slice(0, 6)}…{wallet.address.slice(-4)}
         </span>
       )}
-      <button type="button" onClick={() => connect(() => injectedWallet(config))}>
+      <button type="button" disabled={busy} onClick={() => connect(() => injectedWallet(config))}>
         Connect browser wallet
       </button>
       {config.devAccounts.length > 0 && (
@@ -183,7 +332,7 @@ function Connect({
               </option>
             ))}
           </select>
-          <button type="button" data-testid="use-dev" onClick={() => connect(() => devWallet(config, devIndex))}>
+          <button type="button" data-testid="use-dev" disabled={busy} onClick={() => connect(() => devWallet(config, devIndex))}>
             Use dev account (local only)
           </button>
         </span>
@@ -192,6 +341,10 @@ function Connect({
   );
 }
 
+const RETRY_MS = 3000;
+
+/** Loads the deployment and the venues' names, then the app; if the server or the node does not answer yet, says so
+ * and tries again until it does. */
 async function start() {
   const root = document.getElementById("app")!;
   try {
@@ -206,7 +359,9 @@ async function start() {
     root.textContent = "";
     render(<App config={config} abis={abis} venueNames={venueNames} />, root);
   } catch (error) {
-    root.textContent = `PrimeVault cannot start: ${error instanceof Error ? error.message.split("\n")[0] : error}`;
+    const why = nodeProblem(error) ?? (error instanceof Error ? error.message.split("\n")[0] : String(error));
+    root.textContent = `PrimeVault cannot start: ${why}; trying again every ${RETRY_MS / 1000} seconds…`;
+    setTimeout(start, RETRY_MS);
   }
 }
 

@@ -1,5 +1,6 @@
 // Everything the page shows, read from the contracts in as few calls as the views allow. Pure reads: no wallet.
 import { type Address, getAddress, type Hex, parseAbi, parseAbiItem, type PublicClient } from "viem";
+import { readOrReason } from "./chain";
 import type { Abis, Config, Token } from "./config";
 import { WAD } from "./units";
 
@@ -39,19 +40,25 @@ export interface RiskState {
   initialHaircutBps: readonly number[];
   maintenanceHaircutBps: readonly number[];
   marks: readonly bigint[];
+  marksUsable: readonly boolean[];
   perpInitialBps: readonly number[];
   perpMaintenanceBps: readonly number[];
   fundingIndexes: readonly bigint[];
 }
+
+/** Where a price alone takes the account to liquidation: a price in USD, "now" when it is liquidatable already,
+ * or null when no price of that asset or market alone can (or health cannot be computed). */
+export type LiquidationPrice = number | "now" | null;
 
 export interface Holding {
   token: Token;
   balance: bigint;
   value: bigint; // base units, before the haircut
   price: number; // USD per token, for display
+  usable: boolean; // false: its feed is stale or invalid, and price and value are not known
   initialHaircutBps: number;
   maintenanceHaircutBps: number;
-  liquidationPrice: number | null; // the price at which this asset alone takes the account to liquidation
+  liquidationPrice: LiquidationPrice; // the price at which this asset alone takes the account to liquidation
 }
 
 export interface PerpPosition {
@@ -60,15 +67,20 @@ export interface PerpPosition {
   venue: string;
   size: bigint; // base WAD, signed
   entry: bigint; // USD WAD
-  mark: bigint;
+  mark: bigint; // 0 when the market's feed is stale or invalid
+  markUsable: boolean;
   pnl: bigint; // USD WAD at the mark
-  funding: bigint; // USD WAD owed (negative: received)
+  funding: bigint; // USD WAD owed (negative: received); 0 when the venue cannot report its funding index
+  fundingKnown: boolean; // false where the venue cannot report its funding index (the lens's FUNDING_UNREADABLE)
 }
+
+/** `PrimeVaultLens.FUNDING_UNREADABLE`: a venue's funding index the lens could not read. */
+const FUNDING_UNREADABLE = -(2n ** 255n);
 
 export interface MarketLiquidation {
   ticker: string;
   size: bigint;
-  liquidationPrice: number | null;
+  liquidationPrice: LiquidationPrice;
 }
 
 export interface OrderView {
@@ -83,7 +95,12 @@ export interface OrderView {
 
 export interface Portfolio {
   account: Address;
-  health: Health;
+  // Null when the vault cannot compute it (a price it needs is stale or invalid), with the reason; the balances and
+  // the debt below need no price and are always there.
+  health: Health | null;
+  healthProblem: string | null;
+  baseBalance: bigint; // base units, negative for debt
+  debt: bigint;
   portfolioMode: boolean; // margined by the portfolio rule's scenario grid instead of haircuts and perp margins
   holdings: Holding[];
   positions: PerpPosition[];
@@ -120,9 +137,11 @@ export async function accountHealth(client: PublicClient, config: Config, abis: 
 
 /** The price of asset i at which the account reaches its maintenance requirement, every other price held: equity
  * moves by balance x dp and the requirement by balance x dp x haircut, so dv = (M - E) / (1 - h). Null where no
- * price of that asset alone can liquidate it (no debt, or the asset cannot fall far enough). */
-function collateralLiquidationPrice(health: Health, value: bigint, price: number, haircutBps: number): number | null {
+ * price of that asset alone can liquidate it (no debt, or the asset cannot fall far enough); "now" when the account
+ * is below its maintenance requirement already (the formula would give a price above today's). */
+function collateralLiquidationPrice(health: Health, value: bigint, price: number, haircutBps: number): LiquidationPrice {
   if (value === 0n || (health.debt === 0n && health.unrealizedPnl === 0n)) return null;
+  if (health.liquidatable) return "now";
   const shortfall = Number(health.maintenanceRequirement - health.equity);
   const valueChange = shortfall / (1 - haircutBps / 10_000);
   const liquidation = (price * (Number(value) + valueChange)) / Number(value);
@@ -130,8 +149,9 @@ function collateralLiquidationPrice(health: Health, value: bigint, price: number
 }
 
 /** The same for a perp market: PnL moves by size x dp and the requirement by |size| x dp x maintenance margin. */
-function perpLiquidationPrice(health: Health, size: bigint, mark: bigint, marginBps: number, baseDecimals: number): number | null {
-  if (size === 0n) return null;
+function perpLiquidationPrice(health: Health, size: bigint, mark: bigint, marginBps: number, baseDecimals: number): LiquidationPrice {
+  if (size === 0n || mark === 0n) return null;
+  if (health.liquidatable) return "now";
   const units = Number(size) / 1e18;
   const perUsd = units - (Math.abs(units) * marginBps) / 10_000;
   if (perUsd === 0) return null;
@@ -150,9 +170,10 @@ export async function loadPortfolio(
   fromBlock: bigint,
 ): Promise<Portfolio> {
   const account = subAccount(owner, subId);
-  const [block, health, portfolioMode, state, balances, wallet, perp, orders] = await Promise.all([
+  const [block, healthRead, portfolioMode, state, balances, wallet, perp, orders] = await Promise.all([
     client.getBlockNumber(),
-    accountHealth(client, config, abis, account),
+    // accountHealth reverts while a price the account needs is stale or invalid; the rest of the page still shows.
+    readOrReason(accountHealth(client, config, abis, account)),
     client.readContract({ address: config.vault, abi: abis.vault, functionName: "portfolioMode", args: [account] }) as Promise<boolean>,
     riskState(client, config, abis),
     Promise.all(
@@ -179,6 +200,11 @@ export async function loadPortfolio(
     loadOrders(client, config, abis, account, fromBlock),
   ]);
 
+  const health = "value" in healthRead ? healthRead.value : null;
+  const baseBalance = health
+    ? health.baseBalance
+    : ((await client.readContract({ address: config.vault, abi: abis.vault, functionName: "baseBalanceOf", args: [account] })) as bigint);
+
   const holdings = config.collateral.map((token, i): Holding => {
     const price = Number(state.prices[i]) / 10 ** (state.scaleExponents[i] - token.decimals + config.base.decimals);
     const value = (balances[i] * state.prices[i]) / 10n ** BigInt(state.scaleExponents[i]);
@@ -188,10 +214,11 @@ export async function loadPortfolio(
       balance: balances[i],
       value,
       price,
+      usable: state.usable[i],
       initialHaircutBps: state.initialHaircutBps[i],
       maintenanceHaircutBps: haircut,
       // The formula is the standard rule's (a haircut per asset); the portfolio rule's grid has no such closed form.
-      liquidationPrice: portfolioMode ? null : collateralLiquidationPrice(health, value, price, haircut),
+      liquidationPrice: portfolioMode || !health || !state.usable[i] ? null : collateralLiquidationPrice(health, value, price, haircut),
     };
   });
 
@@ -204,7 +231,9 @@ export async function loadPortfolio(
     const market = Math.floor(slot / VENUE_SLOTS);
     const venue = slot % VENUE_SLOTS;
     const mark = state.marks[market];
-    const funding = (held.size * (state.fundingIndexes[slot] - held.fundingIndex)) / WAD;
+    const markUsable = state.marksUsable[market] ?? mark !== 0n;
+    const fundingKnown = state.fundingIndexes[slot] !== FUNDING_UNREADABLE;
+    const funding = fundingKnown ? (held.size * (state.fundingIndexes[slot] - held.fundingIndex)) / WAD : 0n;
     positions.push({
       market,
       ticker: config.markets[market]?.ticker ?? `market ${market}`,
@@ -212,8 +241,10 @@ export async function loadPortfolio(
       size: held.size,
       entry: held.entryPrice,
       mark,
-      pnl: (held.size * (mark - held.entryPrice)) / WAD,
+      markUsable,
+      pnl: markUsable ? (held.size * (mark - held.entryPrice)) / WAD : 0n,
       funding,
+      fundingKnown,
     });
   }
   const liquidations = config.markets.map((m, market) => {
@@ -221,14 +252,18 @@ export async function loadPortfolio(
     return {
       ticker: m.ticker,
       size,
-      liquidationPrice: portfolioMode
-        ? null
-        : perpLiquidationPrice(health, size, state.marks[market], state.perpMaintenanceBps[market], config.base.decimals),
+      liquidationPrice:
+        portfolioMode || !health
+          ? null
+          : perpLiquidationPrice(health, size, state.marks[market], state.perpMaintenanceBps[market], config.base.decimals),
     };
   });
   return {
     account,
     health,
+    healthProblem: "reason" in healthRead ? healthRead.reason : null,
+    baseBalance,
+    debt: baseBalance < 0n ? -baseBalance : 0n,
     portfolioMode,
     holdings,
     positions,

@@ -21,9 +21,15 @@ export function formatMoney(amount: bigint, decimals: number, symbol: string): s
   return `${formatAmount(amount, decimals, 2, true)} ${symbol}`;
 }
 
-/** A USD WAD price: "3,012.50". */
+/** A USD WAD price: "3,012.50 USD". */
 export function formatPrice(wad: bigint): string {
-  return formatAmount(wad, 18, 2);
+  return `${formatAmount(wad, 18, 2, true)} USD`;
+}
+
+/** A plain decimal as people write it: digits with at most one dot. No sign, exponent, hex, comma or other
+ * scripts' digits, all of which Number() and parseFloat() would read as something the user did not mean. */
+export function isDecimal(text: string): boolean {
+  return /^\d*\.?\d+$|^\d+\.$/.test(text.trim());
 }
 
 const MAX_UINT256 = 2n ** 256n - 1n;
@@ -35,7 +41,7 @@ export function parseAmount(text: string, decimals: number, symbol: string): big
   if (cleaned.includes(",")) {
     throw new Error(`"${text}" has a comma: write decimals with a dot and no thousands separators, like 1.5`);
   }
-  if (!/^\d*\.?\d+$|^\d+\.$/.test(cleaned)) throw new Error(`"${text}" is not an amount of ${symbol}: write e.g. 1.5`);
+  if (!isDecimal(cleaned)) throw new Error(`"${text}" is not an amount of ${symbol}: write e.g. 1.5`);
   const fraction = cleaned.split(".")[1] ?? "";
   if (fraction.length > decimals) throw new Error(`${symbol} has ${decimals} decimals; "${text}" has more`);
   const amount = parseUnits(cleaned, decimals);

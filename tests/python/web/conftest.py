@@ -11,9 +11,13 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from keeper.cli.web import DEFAULT_DIST
+from keeper.devnet.deploy import seed_local_liquidity
 from keeper.toolchain import find_chromium
 from keeper.web.server import WebSettings, serving_in_thread
 from tests.python.conftest import Chain
+
+TRADER = 1  # the dev account the browser tests connect as
+STEP_TIMEOUT_MS = 20_000
 
 # `make screenshots` sets this: the tests' screens are saved there (docs/screenshots/, shown in the README).
 SCREENSHOTS = os.environ.get("PRIMEVAULT_SCREENSHOTS")
@@ -33,6 +37,17 @@ def browser() -> Iterator[Browser]:
 def app_url(chain: Chain) -> Iterator[str]:
     with serving_in_thread(WebSettings(chain.deployment_file, chain.url, DEFAULT_DIST)) as url:
         yield url
+
+
+@pytest.fixture
+def funded(chain: Chain) -> Chain:
+    """The pool lent and venue margin posted; the trader's wallet holds 10 WETH and 1,000 USDC (for interest)."""
+    admin = chain.client(0)
+    assert admin.sender is not None
+    seed_local_liquidity(admin.sender, chain.deployment)
+    chain.mint(TRADER, "WETH", 10)
+    chain.mint(TRADER, "USDC", 1_000)
+    return chain
 
 
 @pytest.fixture

@@ -124,6 +124,7 @@ def test_revert_data_that_does_not_decode_is_explained_as_unknown(served: str, d
     assert json.loads(body) == {
         "name": "UnknownError",
         "message": f"withdraw failed: UnknownError(data={data}) [UnknownError]",
+        "reason": f"UnknownError(data={data})",
     }
 
 

@@ -14,22 +14,8 @@ from keeper.client.lender import LenderClient
 from keeper.client.sessions import SessionKeysClient
 from keeper.client.trading import TradingClient
 from keeper.client.vault import sub_account
-from keeper.devnet.deploy import seed_local_liquidity
 from tests.python.conftest import Chain
-
-TRADER = 1
-STEP_TIMEOUT_MS = 20_000
-
-
-@pytest.fixture
-def funded(chain: Chain) -> Chain:
-    """The pool lent and venue margin posted; the trader's wallet holds 10 WETH and 1,000 USDC (for interest)."""
-    admin = chain.client(0)
-    assert admin.sender is not None
-    seed_local_liquidity(admin.sender, chain.deployment)
-    chain.mint(TRADER, "WETH", 10)
-    chain.mint(TRADER, "USDC", 1_000)
-    return chain
+from tests.python.web.conftest import STEP_TIMEOUT_MS, TRADER
 
 
 def connect(page: Page, index: int) -> None:

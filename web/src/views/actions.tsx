@@ -1,13 +1,13 @@
 // Deposit, withdraw, borrow, repay, transfer, operators and session keys: each with a preview of the account's
 // health after it (the contracts' own answer, simulated), its progress, and the decoded reason if it fails.
 import { useEffect, useState } from "preact/hooks";
-import { type Address, getAddress, isAddress, parseSignature, maxUint256 } from "viem";
+import { type Address, getAddress, parseSignature, maxUint256 } from "viem";
 import { type AppContext, PERMISSIONS } from "../app";
-import { type Call, describeError, preview } from "../chain";
+import { type Call, describeError, HealthUnknown, preview } from "../chain";
 import type { Token } from "../config";
 import { type Health, subAccount, tokenAbi } from "../reads";
-import { parseAmount } from "../units";
-import { HealthFigures } from "./common";
+import { isDecimal, parseAmount } from "../units";
+import { HealthFigures, money } from "./common";
 
 const KINDS = ["deposit", "withdraw", "borrow", "repay", "transfer", "operator", "session key"] as const;
 type Kind = (typeof KINDS)[number];
@@ -27,8 +27,30 @@ interface Form {
   accepted: string;
 }
 
+interface Plan {
+  calls: Call[];
+  account: Address | null; // whose health it changes; null when it changes none
+  token?: Token;
+  amount?: bigint;
+  note?: string; // what the action does where it differs from what was typed
+}
+
+/** A pasted address: spaces around it dropped. All-lowercase or all-uppercase hex carries no checksum (EIP-55), so it
+ * is taken as it is; mixed case must carry the right one, or it was mistyped. */
+function parseAddress(text: string, what: string): Address {
+  const cleaned = text.trim();
+  if (!/^0x[0-9a-fA-F]{40}$/.test(cleaned)) throw new Error(`"${text}" is not an address: paste the ${what}'s 0x… address (40 hex digits)`);
+  const hex = cleaned.slice(2);
+  const address = getAddress(`0x${hex.toLowerCase()}`);
+  if (hex !== hex.toLowerCase() && hex !== hex.toUpperCase() && address !== cleaned) {
+    throw new Error(`${cleaned} has a bad checksum (its upper and lower case do not match): copy the ${what}'s address again`);
+  }
+  if (BigInt(address) === 0n) throw new Error(`the zero address cannot be the ${what}: paste the ${what}'s own address`);
+  return address;
+}
+
 /** The calls an action makes and the account whose health it changes; a message for a form that is not complete. */
-function plan(ctx: AppContext, form: Form): { calls: Call[]; account: Address | null; token?: Token; amount?: bigint } {
+function plan(ctx: AppContext, form: Form): Plan {
   const { config, abis, wallet } = ctx;
   const owner = wallet!.address;
   const account = ctx.account!;
@@ -70,14 +92,20 @@ function plan(ctx: AppContext, form: Form): { calls: Call[]; account: Address | 
     }
     case "repay": {
       const base = config.base;
+      const debt = ctx.portfolio?.account === account ? ctx.portfolio.debt : null;
+      if (debt === null) throw new Error("reading the account's debt…");
+      if (debt === 0n) throw new Error("the account has no debt to repay");
       const all = form.amount.trim().toLowerCase() === "max";
-      const debt = ctx.portfolio?.health.debt ?? 0n;
-      if (all && debt === 0n) throw new Error("the account has no debt to repay");
-      // Interest accrues until the transaction is mined: approve a little more than today's debt, as the CLI does.
-      const approval = all ? debt + debt / 1000n + 1n : parseAmount(form.amount, base.decimals, base.symbol);
+      const asked = all ? debt : parseAmount(form.amount, base.decimals, base.symbol);
+      if (asked < debt) return { calls: [approve(base, asked), vaultCall("repay", "repay", [account, asked], base.symbol)], account };
+      // The whole debt, however much more was typed: repay "all of it" (the vault takes what is owed when it is mined)
+      // and approve a little more than today's debt for the interest until then, as the CLI does; never what was typed
+      // above the debt, which would stay approved.
+      const approval = debt + debt / 1000n + 1n;
       return {
-        calls: [approve(base, approval), vaultCall("repay", "repay", [account, all ? maxUint256 : approval], base.symbol)],
+        calls: [approve(base, approval), vaultCall("repay", "repay", [account, maxUint256], base.symbol)],
         account,
+        note: `This repays ${money(config, debt)}, your debt (all of it, with the interest until it is mined: ${money(config, approval)} at most is approved).`,
       };
     }
     case "transfer": {
@@ -92,24 +120,31 @@ function plan(ctx: AppContext, form: Form): { calls: Call[]; account: Address | 
       };
     }
     case "operator": {
-      if (!isAddress(form.operator)) throw new Error(`"${form.operator}" is not an address: paste the operator's 0x… address`);
+      const operator = parseAddress(form.operator, "operator");
+      if (operator === owner || operator === account) {
+        throw new Error("that is your own address: an operator is another address you let act for this sub-account");
+      }
       const mask = [...form.permissions].reduce((m, p) => m | PERMISSIONS[p], 0n);
       const label = mask === 0n ? "revoke operator" : "set operator";
-      return { calls: [vaultCall(label, "setOperator", [account, getAddress(form.operator), mask])], account: null };
+      return { calls: [vaultCall(label, "setOperator", [account, operator, mask])], account: null };
     }
     case "session key": {
       if (!config.sessions) throw new Error("this deployment has no session keys contract");
-      if (!isAddress(form.operator)) throw new Error(`"${form.operator}" is not an address: paste the session key's 0x… address`);
+      const key = parseAddress(form.operator, "session key");
+      if (key === owner || key === account) throw new Error("that is your own address: a session key is another key, your bot's");
       if (form.markets.size === 0) throw new Error("choose at least one market the key may trade");
       const perOrder = parseAmount(form.maxOrder, 18, "USD");
       const total = parseAmount(form.maxTotal, 18, "USD");
       if (perOrder > total) throw new Error("the cap per order cannot be above the total cap");
       const accepted = form.accepted.trim();
-      if (!/^0x[0-9a-fA-F]{130}$/.test(accepted)) {
+      // 65 bytes from `session accept`; a contract key's (ERC-1271) may be longer, a Safe's one per owner.
+      if (!/^0x([0-9a-fA-F]{2})+$/.test(accepted)) {
         throw new Error(`paste the key's acceptance of you: the 0x… signature \`primevault session accept ${owner}\` prints, run as the key`);
       }
-      const hours = Number(form.hours);
-      if (!(hours > 0 && hours <= 24 * 365)) throw new Error(`"${form.hours}" hours is not between 0 and a year`);
+      // The same strict reading as amounts: Number() takes "1e3" as a thousand and "0x10" as sixteen.
+      if (!isDecimal(form.hours)) throw new Error(`"${form.hours}" is not a number of hours: write e.g. 24`);
+      const hours = Number(form.hours.trim());
+      if (!(hours * 3600 >= 60 && hours <= 24 * 365)) throw new Error(`${form.hours.trim()} hours is not between a minute and a year`);
       const expiry = BigInt(Math.floor(Date.now() / 1000 + hours * 3600));
       const markets = [...form.markets].reduce((m, id) => m | (1n << BigInt(id)), 0n);
       const scope = { subAccounts: 1n << BigInt(ctx.subId), markets, maxNotionalPerOrder: perOrder, maxNotionalTotal: total, expiry };
@@ -117,12 +152,20 @@ function plan(ctx: AppContext, form: Form): { calls: Call[]; account: Address | 
       return {
         calls: [
           vaultCall("let the session contract trade", "setOperator", [account, config.sessions, PERMISSIONS.trade]),
-          { label: "grant session", address: config.sessions, abi: abis.sessions, functionName: "grant", args: [getAddress(form.operator), scope, accepted] },
+          { label: "grant session", address: config.sessions, abi: abis.sessions, functionName: "grant", args: [key, scope, accepted] },
         ],
         account: null,
       };
     }
   }
+}
+
+/** What the preview shows: the health after the action, or why it cannot be shown or the action would fail. */
+interface Preview {
+  health?: Health;
+  healthUnknown?: string; // the action would go through; the health after it cannot be computed, and why
+  problem?: string; // why the action would fail, or what is wrong with the form
+  note?: string;
 }
 
 export function ActionsView({ ctx }: { ctx: AppContext }) {
@@ -140,28 +183,27 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
     hours: "24",
     accepted: "",
   });
-  const [after, setAfter] = useState<Health | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const [shown, setShown] = useState<Preview>({});
   const update = (patch: Partial<Form>) => setForm((f) => ({ ...f, ...patch }));
   const tokens = [config.base, ...config.collateral];
   const needsAsset = ["deposit", "withdraw", "transfer"].includes(form.kind);
   const needsAmount = ["deposit", "withdraw", "borrow", "repay", "transfer"].includes(form.kind);
 
-  // The preview follows the form: what the account's health would be after the action, or why it would fail.
-  // The last preview stays on screen until the next one replaces it.
+  // The preview follows the form and the chain (every new read of the account): what the account's health would be
+  // after the action, or why it would fail. The last preview stays on screen until the next one replaces it.
   useEffect(() => {
     if (needsAmount && !form.amount.trim()) {
-      setAfter(null);
-      setProblem(null);
+      setShown({});
       return;
     }
     let current = true;
     const timer = setTimeout(async () => {
+      let planned: Plan | null = null;
       try {
-        const { calls, account } = plan(ctx, form);
+        planned = plan(ctx, form);
+        const { calls, account, note } = planned;
         if (!account) {
-          if (current) (setAfter(null), setProblem(null));
+          if (current) setShown({ note });
           return;
         }
         const health = await preview<Health>(ctx.client, ctx.wallet!.address, calls, {
@@ -170,29 +212,36 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
           functionName: "accountHealth",
           args: [account],
         });
-        if (current) (setAfter(health), setProblem(null));
+        if (current) setShown({ health, note });
       } catch (error) {
-        if (current) setProblem(error instanceof Error && !("shortMessage" in error) ? error.message : await describeError(form.kind, error));
+        const next: Preview =
+          error instanceof HealthUnknown
+            ? { healthUnknown: error.message, note: planned?.note }
+            : { problem: error instanceof Error && !("shortMessage" in error) ? error.message : await describeError(form.kind, error) };
+        if (current) setShown(next);
       }
     }, 250);
     return () => {
       current = false;
       clearTimeout(timer);
     };
-  }, [form, ctx.subId, ctx.portfolio?.block]);
+  }, [form, ctx.subId, ctx.portfolio]);
 
   const submit = async (e: Event) => {
     e.preventDefault();
-    setBusy(true);
+    if (ctx.locked) return; // the button is disabled; Enter in a field is refused the same
+    let planned: Plan;
     try {
-      const planned = plan(ctx, form);
-      const calls = form.kind === "deposit" ? await depositCalls(ctx, planned.calls, planned.token!, planned.amount!) : planned.calls;
-      if (await ctx.run(calls)) update({ amount: "" });
+      planned = plan(ctx, form);
     } catch (error) {
-      setProblem(error instanceof Error ? error.message : String(error));
-    } finally {
-      setBusy(false);
+      setShown({ problem: error instanceof Error ? error.message : String(error) });
+      return;
     }
+    const label = planned.calls[planned.calls.length - 1].label;
+    // A deposit's permit is read and signed inside the app's one-action guard, and its failures (a rejected signature,
+    // a node that does not answer) are reported as every other failure is.
+    const calls = form.kind === "deposit" ? () => depositCalls(ctx, planned.calls, planned.token!, planned.amount!) : planned.calls;
+    if (await ctx.run(label, calls)) update({ amount: "" });
   };
 
   return (
@@ -287,22 +336,35 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
             </p>
           </>
         )}
-        <button type="submit" data-testid="submit-action" disabled={busy}>
+        <button type="submit" data-testid="submit-action" disabled={ctx.locked}>
           {form.kind === "operator" ? "Set operator" : form.kind === "session key" ? "Grant session key" : `Confirm ${form.kind}`}
         </button>
       </form>
       <div class="preview" data-testid="preview" aria-live="polite">
-        {problem ? (
+        {shown.problem ? (
           <p class="activity error" data-testid="preview-error">
-            {problem}
+            {shown.problem}
           </p>
-        ) : after ? (
-          <>
-            <h2>After this {form.kind}</h2>
-            <HealthFigures config={config} health={after} />
-          </>
         ) : (
-          <p class="hint">{needsAmount ? "Enter an amount to see the account's health after it." : "This does not change the account's health."}</p>
+          <>
+            {shown.note && (
+              <p class="note" data-testid="preview-note">
+                {shown.note}
+              </p>
+            )}
+            {shown.health ? (
+              <>
+                <h2>After this {form.kind}</h2>
+                <HealthFigures config={config} health={shown.health} />
+              </>
+            ) : shown.healthUnknown ? (
+              <p class="hint" data-testid="preview-unknown">
+                {shown.healthUnknown}
+              </p>
+            ) : (
+              <p class="hint">{needsAmount ? "Enter an amount to see the account's health after it." : "This does not change the account's health."}</p>
+            )}
+          </>
         )}
       </div>
     </section>

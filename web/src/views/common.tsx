@@ -14,6 +14,11 @@ export function usd(value: number | null): string {
   return value.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 }
 
+/** A price in USD with its unit: "3,012.50 USD". */
+export function price(value: number): string {
+  return `${usd(value)} USD`;
+}
+
 /** Equity over the maintenance requirement: 1 is the liquidation line. */
 export function healthRatio(health: Health): number | null {
   if (health.maintenanceRequirement === 0n) return null;

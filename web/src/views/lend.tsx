@@ -1,6 +1,7 @@
 // The ERC-4626 lender vault: one supply position in PrimeVault shared by its depositors.
 import { useEffect, useState } from "preact/hooks";
 import type { AppContext } from "../app";
+import { type Call, describeError, readOrReason } from "../chain";
 import { tokenAbi } from "../reads";
 import { formatAmount, parseAmount } from "../units";
 import { money } from "./common";
@@ -15,7 +16,7 @@ interface LendState {
   sharePrice: bigint; // base units per 10^decimals shares
   shareDecimals: number;
   shareSymbol: string;
-  supplyApr: number;
+  supplyApr: number | null; // null while the vault cannot value its reserves (a venue refuses a stale price)
 }
 
 export function LendView({ ctx }: { ctx: AppContext }) {
@@ -23,11 +24,13 @@ export function LendView({ ctx }: { ctx: AppContext }) {
   const lender = config.lender;
   const [state, setState] = useState<LendState | null>(null);
   const [amount, setAmount] = useState("");
-  const [problem, setProblem] = useState<string | null>(null);
+  const [readProblem, setReadProblem] = useState<string | null>(null); // the last read failed; cleared by the next
+  const [problem, setProblem] = useState<string | null>(null); // what is wrong with the amount asked
   const owner = wallet!.address;
 
   useEffect(() => {
     if (!lender) return;
+    let current = true;
     const read = (functionName: string, args: readonly unknown[] = []) =>
       client.readContract({ address: lender, abi: abis.lender, functionName, args }) as Promise<unknown>;
     (async () => {
@@ -37,38 +40,61 @@ export function LendView({ ctx }: { ctx: AppContext }) {
         read("maxWithdraw", [owner]) as Promise<bigint>,
         read("decimals") as Promise<number>,
         read("symbol") as Promise<string>,
-        client.readContract({ address: config.vault, abi: abis.vault, functionName: "marketState" }) as Promise<{ supplyRatePerSecond: bigint }>,
+        readOrReason(
+          client.readContract({ address: config.vault, abi: abis.vault, functionName: "marketState" }) as Promise<{ supplyRatePerSecond: bigint }>,
+        ),
       ]);
       const [value, sharePrice] = await Promise.all([
         read("convertToAssets", [shares]) as Promise<bigint>,
         read("convertToAssets", [10n ** BigInt(shareDecimals)]) as Promise<bigint>,
       ]);
-      const supplyApr = Number(market.supplyRatePerSecond * SECONDS_PER_YEAR) / 1e16;
-      setState({ shares, value, withdrawable, totalAssets, sharePrice, shareDecimals, shareSymbol, supplyApr });
-    })().catch((e) => setProblem(`cannot read the lender vault: ${e instanceof Error ? e.message.split("\n")[0] : e}`));
-  }, [lender, owner, ctx.portfolio?.block]);
+      const supplyApr = "value" in market ? Number(market.value.supplyRatePerSecond * SECONDS_PER_YEAR) / 1e16 : null;
+      if (current) (setState({ shares, value, withdrawable, totalAssets, sharePrice, shareDecimals, shareSymbol, supplyApr }), setReadProblem(null));
+    })().catch(async (e) => {
+      const text = await describeError("reading the lender vault", e);
+      if (current) setReadProblem(text);
+    });
+    return () => {
+      current = false;
+    };
+  }, [lender, owner, ctx.tick]);
 
   if (!lender) return <p class="hint">This deployment has no lender vault.</p>;
   const base = config.base;
 
+  /** The calls for what was asked, or a sentence for what cannot be done (nothing is sent then). */
+  const calls = (kind: "deposit" | "withdraw"): Call[] => {
+    const all = kind === "withdraw" && ["all", "max"].includes(amount.trim().toLowerCase());
+    if (kind === "withdraw" && !state) throw new Error("reading the lender vault…");
+    if (all && state!.shares === 0n) throw new Error(`you hold no ${state!.shareSymbol} shares to withdraw`);
+    const assets = all ? state!.value : parseAmount(amount, base.decimals, base.symbol);
+    // The vault would refuse it; said here in the page's words, with the figure shown above.
+    if (kind === "withdraw" && assets > state!.withdrawable) {
+      throw new Error(
+        `you can withdraw ${money(config, state!.withdrawable)} now, less than the ${money(config, assets)} asked for: the rest is lent out to borrowers until they repay or more is supplied`,
+      );
+    }
+    if (kind === "deposit") {
+      return [
+        { label: `approve ${base.symbol}`, address: base.address, abi: tokenAbi, functionName: "approve", args: [lender, assets] },
+        { label: "lend deposit", address: lender, abi: abis.lender, functionName: "deposit", args: [assets, owner], symbol: base.symbol },
+      ];
+    }
+    return all
+      ? [{ label: "lend withdraw", address: lender, abi: abis.lender, functionName: "redeem", args: [state!.shares, owner, owner] }]
+      : [{ label: "lend withdraw", address: lender, abi: abis.lender, functionName: "withdraw", args: [assets, owner, owner], symbol: base.symbol }];
+  };
+
   const act = async (kind: "deposit" | "withdraw") => {
     setProblem(null);
+    let planned: Call[];
     try {
-      const all = kind === "withdraw" && amount.trim().toLowerCase() === "all";
-      const assets = all ? 0n : parseAmount(amount, base.decimals, base.symbol);
-      const calls =
-        kind === "deposit"
-          ? [
-              { label: `approve ${base.symbol}`, address: base.address, abi: tokenAbi, functionName: "approve", args: [lender, assets] },
-              { label: "lend deposit", address: lender, abi: abis.lender, functionName: "deposit", args: [assets, owner], symbol: base.symbol },
-            ]
-          : all
-            ? [{ label: "lend withdraw", address: lender, abi: abis.lender, functionName: "redeem", args: [state!.shares, owner, owner] }]
-            : [{ label: "lend withdraw", address: lender, abi: abis.lender, functionName: "withdraw", args: [assets, owner, owner], symbol: base.symbol }];
-      if (await ctx.run(calls)) setAmount("");
+      planned = calls(kind);
     } catch (error) {
       setProblem(error instanceof Error ? error.message : String(error));
+      return;
     }
+    if (await ctx.run(`lend ${kind}`, planned)) setAmount("");
   };
 
   return (
@@ -77,7 +103,7 @@ export function LendView({ ctx }: { ctx: AppContext }) {
         <dl class="figures" data-testid="lend">
           <div>
             <dt>Supply rate</dt>
-            <dd>{state.supplyApr.toFixed(2)}% a year</dd>
+            <dd>{state.supplyApr === null ? "cannot be read now (a price feed is stale or invalid)" : `${state.supplyApr.toFixed(2)}% a year`}</dd>
           </div>
           <div>
             <dt>Share price</dt>
@@ -105,20 +131,29 @@ export function LendView({ ctx }: { ctx: AppContext }) {
           </div>
         </dl>
       )}
-      <form class="action-form" onSubmit={(e) => (e.preventDefault(), act("deposit"))}>
+      {/* Enter in the amount chooses nothing: depositing and withdrawing are two different buttons. */}
+      <form
+        class="action-form"
+        onSubmit={(e) => (e.preventDefault(), setProblem("press Deposit or Withdraw: Enter alone does neither"))}
+      >
         <label>
           Amount <input data-testid="lend-amount" inputMode="decimal" placeholder="e.g. 1000 (or all to withdraw)" value={amount} onInput={(e) => setAmount((e.target as HTMLInputElement).value)} />{" "}
           {base.symbol}
         </label>
-        <button type="submit" data-testid="lend-deposit">
+        <button type="button" data-testid="lend-deposit" disabled={ctx.locked} onClick={() => act("deposit")}>
           Deposit
         </button>
-        <button type="button" data-testid="lend-withdraw" onClick={() => act("withdraw")}>
+        <button type="button" data-testid="lend-withdraw" disabled={ctx.locked} onClick={() => act("withdraw")}>
           Withdraw
         </button>
       </form>
       <p class="note">What can be withdrawn at once is bounded by the pool's idle cash; the rest is lent out until borrowers repay.</p>
-      {problem && <p class="activity error">{problem}</p>}
+      {problem && (
+        <p class="activity error" data-testid="lend-problem">
+          {problem}
+        </p>
+      )}
+      {readProblem && <p class="activity error">{readProblem}</p>}
     </section>
   );
 }

@@ -1,31 +1,51 @@
 import type { AppContext } from "../app";
+import type { LiquidationPrice } from "../reads";
 import { formatAmount, formatPrice, wadToBase } from "../units";
-import { HealthFigures, money, Reason, usd } from "./common";
+import { HealthFigures, money, price, Reason } from "./common";
 import { ScenarioGrid } from "./grid";
+
+function liquidation(at: LiquidationPrice): string {
+  return at === null ? "none" : at === "now" ? "liquidatable now" : price(at);
+}
 
 export function PortfolioView({ ctx }: { ctx: AppContext }) {
   const { config, portfolio, abis } = ctx;
   if (!portfolio) return <p class="hint">Reading the account…</p>;
   const base = config.base;
   const cancel = (id: bigint) =>
-    ctx.run([{ label: `cancel order ${id}`, address: config.trading!, abi: abis.trading, functionName: "cancelOrder", args: [id] }]);
-  const mode = portfolio.portfolioMode;
-  const switchMode = () =>
-    ctx.run([
-      {
-        label: mode ? "leave portfolio mode" : "enter portfolio mode",
-        address: config.vault,
-        abi: abis.vault,
-        functionName: "setPortfolioMode",
-        args: [portfolio.account, !mode],
-      },
+    ctx.run(`cancel order ${id}`, [
+      { label: `cancel order ${id}`, address: config.trading!, abi: abis.trading, functionName: "cancelOrder", args: [id] },
     ]);
+  const mode = portfolio.portfolioMode;
+  const modeLabel = mode ? "leave portfolio mode" : "enter portfolio mode";
+  const switchMode = () =>
+    ctx.run(modeLabel, [
+      { label: modeLabel, address: config.vault, abi: abis.vault, functionName: "setPortfolioMode", args: [portfolio.account, !mode] },
+    ]);
+  const health = portfolio.health;
   return (
     <section aria-label="Portfolio">
-      <HealthFigures config={config} health={portfolio.health} />
+      {health ? (
+        <HealthFigures config={config} health={health} />
+      ) : (
+        <>
+          {/* The vault cannot value the account while a price it needs is stale or invalid; what needs no price
+              (balances, debt) still shows, and deposits and repayments still go through. */}
+          <p class="activity error" data-testid="health-unknown">
+            Equity, requirements and health cannot be computed now: {portfolio.healthProblem}. Balances and debt need no
+            price: deposits and repayments still go through.
+          </p>
+          <dl class="figures">
+            <div>
+              <dt>Debt</dt>
+              <dd data-testid="debt">{money(config, portfolio.debt)}</dd>
+            </div>
+          </dl>
+        </>
+      )}
       <p class="note" data-testid="margin-mode">
         Margined by the {mode ? "portfolio rule: one scenario grid over the whole book, so hedges net" : "standard rule: a haircut per asset and a margin per position"}.{" "}
-        <button type="button" data-testid="switch-margin" onClick={switchMode}>
+        <button type="button" data-testid="switch-margin" disabled={ctx.locked} onClick={switchMode}>
           {mode ? "Switch to the standard rule" : "Switch to portfolio margin"}
         </button>
       </p>
@@ -47,15 +67,15 @@ export function PortfolioView({ ctx }: { ctx: AppContext }) {
             <tr data-asset={base.symbol}>
               <td>{base.symbol}</td>
               <td class="num" data-testid={`vault-${base.symbol}`}>
-                {formatAmount(portfolio.health.baseBalance, base.decimals, 2)} {base.symbol}
-                {portfolio.health.baseBalance < 0n ? " (debt)" : ""}
+                {formatAmount(portfolio.baseBalance, base.decimals, 2, true)} {base.symbol}
+                {portfolio.baseBalance < 0n ? " (debt)" : ""}
               </td>
-              <td class="num">1.00</td>
-              <td class="num">{money(config, portfolio.health.baseBalance)}</td>
+              <td class="num">{price(1)}</td>
+              <td class="num">{money(config, portfolio.baseBalance)}</td>
               <td class="num">—</td>
               <td class="num">—</td>
               <td class="num">
-                {formatAmount(portfolio.wallet.get(base.symbol) ?? 0n, base.decimals, 2)} {base.symbol}
+                {formatAmount(portfolio.wallet.get(base.symbol) ?? 0n, base.decimals, 2, true)} {base.symbol}
               </td>
             </tr>
             {portfolio.holdings.map((h) => (
@@ -64,12 +84,12 @@ export function PortfolioView({ ctx }: { ctx: AppContext }) {
                 <td class="num" data-testid={`vault-${h.token.symbol}`}>
                   {formatAmount(h.balance, h.token.decimals)} {h.token.symbol}
                 </td>
-                <td class="num">{usd(h.price)}</td>
-                <td class="num">{money(config, h.value)}</td>
+                <td class="num">{h.usable ? price(h.price) : "feed stale or invalid"}</td>
+                <td class="num">{h.usable ? money(config, h.value) : "—"}</td>
                 <td class="num">
                   {h.initialHaircutBps / 100}% / {h.maintenanceHaircutBps / 100}%
                 </td>
-                <td class="num">{h.balance === 0n || mode ? "—" : h.liquidationPrice === null ? "none" : usd(h.liquidationPrice)}</td>
+                <td class="num">{h.balance === 0n || mode || !health || !h.usable ? "—" : liquidation(h.liquidationPrice)}</td>
                 <td class="num">
                   {formatAmount(portfolio.wallet.get(h.token.symbol) ?? 0n, h.token.decimals)} {h.token.symbol}
                 </td>
@@ -108,9 +128,11 @@ export function PortfolioView({ ctx }: { ctx: AppContext }) {
                   <td>{p.venue}</td>
                   <td class="num">{formatAmount(p.size, 18)}</td>
                   <td class="num">{formatPrice(p.entry)}</td>
-                  <td class="num">{formatPrice(p.mark)}</td>
-                  <td class={`num ${p.pnl < 0n ? "loss" : "gain"}`}>{money(config, wadToBase(p.pnl, base.decimals))}</td>
-                  <td class="num">{money(config, wadToBase(p.funding, base.decimals))}</td>
+                  <td class="num">{p.markUsable ? formatPrice(p.mark) : "feed stale or invalid"}</td>
+                  <td class={`num ${p.pnl < 0n ? "loss" : "gain"}`}>{p.markUsable ? money(config, wadToBase(p.pnl, base.decimals)) : "—"}</td>
+                  <td class="num">
+                    {!p.fundingKnown ? "venue not answering" : p.markUsable ? money(config, wadToBase(p.funding, base.decimals)) : "—"}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -120,15 +142,23 @@ export function PortfolioView({ ctx }: { ctx: AppContext }) {
               {l.ticker} net {formatAmount(l.size, 18)}:{" "}
               {mode
                 ? "in portfolio mode the scenario grid below decides"
-                : l.liquidationPrice === null
-                  ? "no mark of this market alone liquidates the account"
-                  : `liquidation at a mark of ${usd(l.liquidationPrice)}`}
+                : !health
+                  ? "its liquidation price cannot be computed while the account's health cannot"
+                  : l.liquidationPrice === null
+                    ? "no mark of this market alone liquidates the account"
+                    : l.liquidationPrice === "now"
+                      ? "the account is liquidatable now"
+                      : `liquidation at a mark of ${liquidation(l.liquidationPrice)}`}
             </p>
           ))}
         </div>
       )}
       <h2>{mode ? "Scenario grid" : "Scenario grid (what portfolio mode would need)"}</h2>
-      <ScenarioGrid ctx={ctx} />
+      {health ? (
+        <ScenarioGrid ctx={ctx} />
+      ) : (
+        <p class="hint">The scenario grid needs every price; it shows again once the feed updates.</p>
+      )}
       <h2>Orders</h2>
       {portfolio.orders.length === 0 ? (
         <p class="hint">No orders yet.</p>
@@ -166,7 +196,7 @@ export function PortfolioView({ ctx }: { ctx: AppContext }) {
                   </td>
                   <td>
                     {o.status === "open" && (
-                      <button type="button" onClick={() => cancel(o.id)}>
+                      <button type="button" disabled={ctx.locked} onClick={() => cancel(o.id)}>
                         Cancel
                       </button>
                     )}

@@ -3,9 +3,10 @@
 import { useEffect, useState } from "preact/hooks";
 import { type Address, parseAbi, parseAbiItem } from "viem";
 import type { AppContext } from "../app";
+import { describeError, readOrReason } from "../chain";
 import { getJson } from "../config";
 import { adapterAbi, riskState } from "../reads";
-import { formatAmount, WAD } from "../units";
+import { formatAmount, formatPrice, WAD } from "../units";
 import { money, RatioGauge } from "./common";
 
 const SECONDS_PER_YEAR = 31_536_000n;
@@ -17,11 +18,22 @@ const badDebt = parseAbiItem(
 );
 
 interface ProtocolState {
-  market: { totalSupply: bigint; totalBorrow: bigint; utilizationWad: bigint; supplyRatePerSecond: bigint; borrowRatePerSecond: bigint; reserves: bigint };
+  // Null with the reason while the vault cannot value its reserves (they include every venue's account, and a venue
+  // refuses to value a position on a stale or invalid price).
+  market: { totalSupply: bigint; totalBorrow: bigint; utilizationWad: bigint; supplyRatePerSecond: bigint; borrowRatePerSecond: bigint; reserves: bigint } | null;
+  marketProblem: string | null;
   collateral: { symbol: string; decimals: number; supplied: bigint; cap: bigint; reserves: bigint; initial: number; maintenance: number; usable: boolean }[];
   haircutChanges: { symbol: string; block: bigint; initial: number; maintenance: number }[];
   badDebt: bigint;
-  venues: { name: string; net: bigint; initial: bigint; maintenance: bigint; pending: bigint; positions: { ticker: string; venue: bigint; book: bigint }[] }[];
+  markets: { ticker: string; mark: bigint; usable: boolean }[];
+  venues: {
+    name: string;
+    // Null with the reason when the venue cannot value its margin (it refuses a stale or invalid price).
+    margin: { net: bigint; initial: bigint; maintenance: bigint } | null;
+    marginProblem: string | null;
+    pending: bigint;
+    positions: { ticker: string; venue: bigint; book: bigint }[];
+  }[];
   risky: { account: Address; equity: bigint; maintenance: bigint; ratio: number }[];
   exposed: number; // accounts that borrow or hold positions
   accountCount: bigint;
@@ -33,7 +45,7 @@ async function loadProtocol(ctx: AppContext): Promise<ProtocolState> {
   const fromBlock = BigInt(config.block);
   const adapters = config.trading ? ((await client.readContract({ address: config.trading, abi: abis.trading, functionName: "venues" })) as Address[]) : [];
   const [market, state, totals, reserves, changes, debts, venues, risky, accountCount] = await Promise.all([
-    vault("marketState") as Promise<ProtocolState["market"]>,
+    readOrReason(vault("marketState") as Promise<NonNullable<ProtocolState["market"]>>),
     riskState(client, config, abis),
     Promise.all(config.collateral.map((t) => vault("assetTotals", [t.address]) as Promise<readonly [bigint, bigint]>)),
     Promise.all(config.collateral.map((t) => vault("collateralReserves", [t.address]) as Promise<bigint>)),
@@ -41,8 +53,8 @@ async function loadProtocol(ctx: AppContext): Promise<ProtocolState> {
     client.getLogs({ address: config.vault, event: badDebt, fromBlock }),
     Promise.all(
       adapters.map(async (adapter, venue) => {
-        const [[net, initial, maintenance], pending, positions] = await Promise.all([
-          client.readContract({ address: adapter, abi: adapterAbi, functionName: "margin" }),
+        const [margin, pending, positions] = await Promise.all([
+          readOrReason(client.readContract({ address: adapter, abi: adapterAbi, functionName: "margin" })),
           client.readContract({ address: adapter, abi: adapterAbi, functionName: "pendingWithdrawals" }),
           Promise.all(
             config.markets.map(async (m, id) => ({
@@ -52,7 +64,14 @@ async function loadProtocol(ctx: AppContext): Promise<ProtocolState> {
             })),
           ),
         ]);
-        return { name: ctx.venueNames[venue] ?? adapter, net, initial, maintenance, pending, positions };
+        const [net, initial, maintenance] = "value" in margin ? margin.value : [0n, 0n, 0n];
+        return {
+          name: ctx.venueNames[venue] ?? adapter,
+          margin: "value" in margin ? { net, initial, maintenance } : null,
+          marginProblem: "reason" in margin ? margin.reason : null,
+          pending,
+          positions,
+        };
       }),
     ),
     getJson<{ exposed: number; accounts: { account: Address; equity: string; maintenance: string; ratio: number }[] }>(
@@ -62,7 +81,8 @@ async function loadProtocol(ctx: AppContext): Promise<ProtocolState> {
   ]);
   const symbolOf = (asset: Address | undefined) => config.collateral.find((t) => t.address.toLowerCase() === asset?.toLowerCase())?.symbol ?? String(asset);
   return {
-    market,
+    market: "value" in market ? market.value : null,
+    marketProblem: "reason" in market ? market.reason : null,
     collateral: config.collateral.map((t, i) => ({
       symbol: t.symbol,
       decimals: t.decimals,
@@ -78,6 +98,7 @@ async function loadProtocol(ctx: AppContext): Promise<ProtocolState> {
       .reverse()
       .map((log) => ({ symbol: symbolOf(log.args.asset), block: log.blockNumber, initial: log.args.initialHaircutBps!, maintenance: log.args.maintenanceHaircutBps! })),
     badDebt: debts.reduce((sum, log) => sum + log.args.amount!, 0n),
+    markets: config.markets.map((m, id) => ({ ticker: m.ticker, mark: state.marks[id] ?? 0n, usable: state.marksUsable[id] ?? false })),
     venues,
     risky: risky.accounts.map((r) => ({ ...r, equity: BigInt(r.equity), maintenance: BigInt(r.maintenance) })),
     exposed: risky.exposed,
@@ -93,39 +114,60 @@ export function ProtocolView({ ctx }: { ctx: AppContext }) {
   const { config } = ctx;
   const [state, setState] = useState<ProtocolState | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
+  // Re-read on every new block, action and return of the node; a failed read keeps the last figures on screen, under
+  // the reason, until a read succeeds again.
   useEffect(() => {
+    let current = true;
     loadProtocol(ctx)
-      .then((s) => (setState(s), setProblem(null)))
-      .catch((e) => setProblem(`cannot read the protocol: ${e instanceof Error ? e.message.split("\n")[0] : e}`));
-  }, [ctx.portfolio?.block]);
-  if (problem) return <p class="activity error">{problem}</p>;
-  if (!state) return <p class="hint">Reading the protocol…</p>;
+      .then((s) => current && (setState(s), setProblem(null)))
+      .catch(async (e) => {
+        const text = await describeError("reading the protocol", e);
+        if (current) setProblem(text);
+      });
+    return () => {
+      current = false;
+    };
+  }, [ctx.tick]);
+  const shownProblem = problem && <p class="activity error">{problem}</p>;
+  if (!state) return shownProblem || <p class="hint">Reading the protocol…</p>;
   const m = state.market;
   return (
     <section aria-label="Protocol">
+      {shownProblem}
       <dl class="figures" data-testid="protocol">
-        <div>
-          <dt>Supplied</dt>
-          <dd>{money(config, m.totalSupply)}</dd>
-        </div>
-        <div>
-          <dt>Borrowed</dt>
-          <dd data-testid="total-borrow">{money(config, m.totalBorrow)}</dd>
-        </div>
-        <div>
-          <dt>Utilization</dt>
-          <dd>{(Number((m.utilizationWad * 10_000n) / WAD) / 100).toFixed(2)}%</dd>
-        </div>
-        <div>
-          <dt>Supply / borrow rate</dt>
-          <dd>
-            {percent(m.supplyRatePerSecond)} / {percent(m.borrowRatePerSecond)} a year
-          </dd>
-        </div>
-        <div>
-          <dt>Reserves</dt>
-          <dd>{money(config, m.reserves)}</dd>
-        </div>
+        {m ? (
+          <>
+            <div>
+              <dt>Supplied</dt>
+              <dd>{money(config, m.totalSupply)}</dd>
+            </div>
+            <div>
+              <dt>Borrowed</dt>
+              <dd data-testid="total-borrow">{money(config, m.totalBorrow)}</dd>
+            </div>
+            <div>
+              <dt>Utilization</dt>
+              <dd>{(Number((m.utilizationWad * 10_000n) / WAD) / 100).toFixed(2)}%</dd>
+            </div>
+            <div>
+              <dt>Supply / borrow rate</dt>
+              <dd>
+                {percent(m.supplyRatePerSecond)} / {percent(m.borrowRatePerSecond)} a year
+              </dd>
+            </div>
+            <div>
+              <dt>Reserves</dt>
+              <dd>{money(config, m.reserves)}</dd>
+            </div>
+          </>
+        ) : (
+          <div>
+            <dt>Lending market</dt>
+            <dd class="loss" data-testid="market-problem">
+              cannot be read now: {state.marketProblem}
+            </dd>
+          </div>
+        )}
         <div>
           <dt>Bad debt written off</dt>
           <dd>{money(config, state.badDebt)}</dd>
@@ -158,7 +200,28 @@ export function ProtocolView({ ctx }: { ctx: AppContext }) {
                 <td class="num">
                   {c.initial / 100}% / {c.maintenance / 100}%
                 </td>
-                <td>{c.usable ? "live" : "stale or invalid"}</td>
+                <td class={c.usable ? "" : "loss"}>{c.usable ? "live" : "stale or invalid"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <h2>Perp markets</h2>
+      <div class="scroll">
+        <table data-testid="markets">
+          <thead>
+            <tr>
+              <th>Market</th>
+              <th>Mark</th>
+              <th>Oracle</th>
+            </tr>
+          </thead>
+          <tbody>
+            {state.markets.map((k) => (
+              <tr key={k.ticker}>
+                <td>{k.ticker}</td>
+                <td class="num">{k.usable ? formatPrice(k.mark) : "—"}</td>
+                <td class={k.usable ? "" : "loss"}>{k.usable ? "live" : "stale or invalid"}</td>
               </tr>
             ))}
           </tbody>
@@ -192,10 +255,18 @@ export function ProtocolView({ ctx }: { ctx: AppContext }) {
             {state.venues.map((v) => (
               <tr key={v.name}>
                 <td>{v.name}</td>
-                <td class="num">{money(config, v.net)}</td>
-                <td class="num">
-                  {money(config, v.initial)} / {money(config, v.maintenance)}
-                </td>
+                {v.margin ? (
+                  <>
+                    <td class="num">{money(config, v.margin.net)}</td>
+                    <td class="num">
+                      {money(config, v.margin.initial)} / {money(config, v.margin.maintenance)}
+                    </td>
+                  </>
+                ) : (
+                  <td colSpan={2} class="loss">
+                    cannot be valued now: {v.marginProblem}
+                  </td>
+                )}
                 <td class="num">{money(config, v.pending)}</td>
                 <td>
                   {v.positions.map((p) => (

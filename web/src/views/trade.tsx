@@ -1,10 +1,12 @@
 // Every venue's all-in quote and the router's split (from the server's one implementation, as `primevault quotes`
 // prints them), then the order: submitted from the wallet, executed by the keeper, tracked here until it fills.
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
+import { parseUnits } from "viem";
 import type { AppContext } from "../app";
+import type { Call } from "../chain";
 import { getJson } from "../config";
 import { formatAmount, parseAmount } from "../units";
-import { usd } from "./common";
+import { price, usd } from "./common";
 
 interface VenueQuote {
   venue: string;
@@ -26,7 +28,28 @@ interface Quotes {
 }
 
 const DEFAULT_SLIPPAGE_BPS = 100;
+const MAX_SLIPPAGE_BPS = 5000;
 const ORDER_TTL_SECONDS = 600n;
+const CENTI_BPS = 1_000_000n; // hundredths of a basis point in one
+
+/** The slippage allowance typed, in hundredths of a basis point: a plain decimal (at most two places) from 1 to 5,000
+ * bps; anything else (empty, "1e3", "abc", "20000") is refused with a sentence, before anything is sent. */
+function parseSlippage(text: string): bigint {
+  const cleaned = text.trim();
+  if (!/^\d+(\.\d{1,2})?$/.test(cleaned)) {
+    throw new Error(`slippage "${text}" is not a number of basis points: write e.g. ${DEFAULT_SLIPPAGE_BPS} (1%)`);
+  }
+  const centi = parseUnits(cleaned, 2);
+  if (centi < 100n || centi > BigInt(MAX_SLIPPAGE_BPS) * 100n) {
+    throw new Error(`slippage ${cleaned} bps is not between 1 and ${MAX_SLIPPAGE_BPS.toLocaleString("en-US")} bps`);
+  }
+  return centi;
+}
+
+/** The worst average price accepted: the mark moved against the order by the slippage allowance. */
+function limitFor(buy: boolean, markWad: bigint, centiBps: bigint): bigint {
+  return buy ? (markWad * (CENTI_BPS + centiBps)) / CENTI_BPS : (markWad * (CENTI_BPS - centiBps)) / CENTI_BPS;
+}
 
 export function TradeView({ ctx }: { ctx: AppContext }) {
   const { config, abis, portfolio } = ctx;
@@ -36,63 +59,88 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
   const [slippage, setSlippage] = useState(String(DEFAULT_SLIPPAGE_BPS));
   const [quotes, setQuotes] = useState<Quotes | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  // A quote answers one market, side and size: any change of them drops it (and any answer still on its way), so
+  // the order sent is always the one quoted.
+  const asked = useRef(0);
   const ticker = config.markets[market]?.ticker;
   if (!config.trading || !ticker) return <p class="hint">This deployment has no perp markets.</p>;
+  const changed = () => {
+    asked.current++;
+    setQuotes(null);
+  };
 
   const quote = async (e: Event) => {
     e.preventDefault();
     setProblem(null);
-    setQuotes(null);
+    changed();
+    const request = asked.current;
     try {
       parseAmount(size, 18, ticker.split("-")[0]);
       const query = new URLSearchParams({ market: ticker, side, size: size.trim() });
-      setQuotes(await getJson<Quotes>(`/api/quotes?${query}`));
+      const answer = await getJson<Quotes>(`/api/quotes?${query}`);
+      if (request === asked.current) setQuotes(answer);
+    } catch (error) {
+      if (request === asked.current) setProblem(error instanceof Error ? error.message : String(error));
+    }
+  };
+
+  /** Submits one order inside the app's one-action guard; its deadline is read from the chain then. */
+  const order = (id: number, signedSize: bigint, limit: bigint, reduceOnly: boolean, label: string) =>
+    ctx.run(label, async (): Promise<Call[]> => {
+      const block = await ctx.client.getBlock();
+      return [
+        {
+          label,
+          address: config.trading!,
+          abi: abis.trading,
+          functionName: "submitOrder",
+          args: [ctx.account, id, signedSize, limit, block.timestamp + ORDER_TTL_SECONDS, reduceOnly],
+        },
+      ];
+    });
+
+  /** The slippage allowance, or null with the reason shown. */
+  const slippageOrSay = (): bigint | null => {
+    try {
+      return parseSlippage(slippage);
     } catch (error) {
       setProblem(error instanceof Error ? error.message : String(error));
+      return null;
     }
   };
 
-  const order = async (id: number, signedSize: bigint, limit: bigint, reduceOnly: boolean, label: string) => {
-    setBusy(true);
-    const block = await ctx.client.getBlock();
-    await ctx.run([
-      {
-        label,
-        address: config.trading!,
-        abi: abis.trading,
-        functionName: "submitOrder",
-        args: [ctx.account, id, signedSize, limit, block.timestamp + ORDER_TTL_SECONDS, reduceOnly],
-      },
-    ]);
-    setBusy(false);
-  };
-
-  /** The worst average price accepted: the mark moved against the order by the slippage allowance. */
-  const limitFor = (buy: boolean, markWad: bigint): bigint => {
-    const bps = BigInt(Math.round(Number(slippage)));
-    return buy ? (markWad * (10_000n + bps)) / 10_000n : (markWad * (10_000n - bps)) / 10_000n;
-  };
-
+  // The order is built from the quote alone (its market, side and size), never from the form.
   const send = async () => {
     if (!quotes) return;
-    const bps = Number(slippage);
-    if (!(bps >= 1 && bps <= 5000)) {
-      setProblem(`slippage "${slippage}" is not between 1 and 5000 bps`);
+    setProblem(null);
+    const centi = slippageOrSay();
+    if (centi === null) return;
+    const id = config.markets.findIndex((m) => m.ticker === quotes.market);
+    let amount: bigint, markWad: bigint;
+    try {
+      amount = parseAmount(quotes.size, 18, quotes.market);
+      markWad = parseAmount(quotes.mark, 18, "USD");
+    } catch {
+      setProblem("the quote could not be read: get quotes again");
       return;
     }
-    const amount = parseAmount(quotes.size, 18, ticker);
-    const markWad = parseAmount(quotes.mark, 18, "USD");
-    await order(market, side === "buy" ? amount : -amount, limitFor(side === "buy", markWad), false, `${side} ${quotes.size} ${ticker}`);
+    const buy = quotes.side === "buy";
+    await order(id, buy ? amount : -amount, limitFor(buy, markWad, centi), false, `${quotes.side} ${quotes.size} ${quotes.market}`);
   };
 
   // Net size per market held in this sub-account, to close with one reduce-only order each.
   const held = new Map<number, bigint>();
   for (const p of portfolio?.positions ?? []) held.set(p.market, (held.get(p.market) ?? 0n) + p.size);
   const close = async (id: number, size: bigint) => {
-    const mark = portfolio!.positions.find((p) => p.market === id)!.mark;
-    setMarket(id);
-    await order(id, -size, limitFor(size < 0n, mark), true, `close ${config.markets[id].ticker}`);
+    setProblem(null);
+    const position = portfolio!.positions.find((p) => p.market === id)!;
+    if (!position.markUsable) {
+      setProblem(`the ${position.ticker} mark cannot be read (its price feed is stale or invalid): close it once the feed updates`);
+      return;
+    }
+    const centi = slippageOrSay();
+    if (centi === null) return;
+    await order(id, -size, limitFor(size < 0n, position.mark, centi), true, `close ${position.ticker}`);
   };
   const pending = portfolio?.orders.filter((o) => o.status === "open" || o.status === "routed") ?? [];
   const latest = portfolio?.orders[0];
@@ -102,7 +150,7 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
       <form onSubmit={quote} class="action-form">
         <label>
           Market{" "}
-          <select data-testid="market" value={market} onChange={(e) => setMarket(Number((e.target as HTMLSelectElement).value))}>
+          <select data-testid="market" value={market} onChange={(e) => (setMarket(Number((e.target as HTMLSelectElement).value)), changed())}>
             {config.markets.map((m, id) => (
               <option value={id} key={m.ticker}>
                 {m.ticker}
@@ -114,12 +162,12 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
           <legend>Side</legend>
           {(["buy", "sell"] as const).map((s) => (
             <label key={s}>
-              <input type="radio" name="side" value={s} checked={side === s} onChange={() => setSide(s)} /> {s}
+              <input type="radio" name="side" value={s} checked={side === s} onChange={() => (setSide(s), changed())} /> {s}
             </label>
           ))}
         </fieldset>
         <label>
-          Size <input data-testid="trade-size" inputMode="decimal" placeholder="e.g. 0.5" value={size} onInput={(e) => setSize((e.target as HTMLInputElement).value)} />{" "}
+          Size <input data-testid="trade-size" inputMode="decimal" placeholder="e.g. 0.5" value={size} onInput={(e) => (setSize((e.target as HTMLInputElement).value), changed())} />{" "}
           {ticker.split("-")[0]}
         </label>
         <label>
@@ -133,17 +181,17 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
       {quotes && (
         <div data-testid="quotes">
           <h2>
-            {quotes.side} {quotes.size} {quotes.market} at mark {usd(Number(quotes.mark))}
+            {quotes.side} {quotes.size} {quotes.market} at mark {price(Number(quotes.mark))}
           </h2>
           <div class="scroll">
             <table>
               <thead>
                 <tr>
                   <th>Venue</th>
-                  <th>Average price</th>
-                  <th>Fee</th>
-                  <th>Funding (8h)</th>
-                  <th>All-in cost</th>
+                  <th>Average price (USD)</th>
+                  <th>Fee (USD)</th>
+                  <th>Funding, 8h (USD)</th>
+                  <th>All-in cost (USD)</th>
                   <th>bps</th>
                 </tr>
               </thead>
@@ -176,15 +224,15 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
             ; all-in cost {usd(Number(quotes.routed.expected_cost))} USD ({Number(quotes.routed.cost_bps).toFixed(2)} bps), saving{" "}
             {usd(Number(quotes.routed.saving_vs_best_single))} USD against the best single venue ({quotes.routed.best_single_venue}).
           </p>
-          <button type="button" data-testid="send-order" disabled={busy} onClick={send}>
-            Send {quotes.side} order
+          <button type="button" data-testid="send-order" disabled={ctx.locked} onClick={send}>
+            Send: {quotes.side} {quotes.size} {quotes.market}
           </button>
         </div>
       )}
       {[...held].map(([id, size]) => (
         <p key={id}>
           You hold {formatAmount(size, 18)} {config.markets[id].ticker} in this sub-account.{" "}
-          <button type="button" data-testid={`close-${config.markets[id].ticker}`} disabled={busy} onClick={() => close(id, size)}>
+          <button type="button" data-testid={`close-${config.markets[id].ticker}`} disabled={ctx.locked} onClick={() => close(id, size)}>
             Close {config.markets[id].ticker}
           </button>
         </p>
