@@ -107,15 +107,15 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
         ),
         "SessionExpired": lambda: "this session key has expired: ask the owner for a new grant",
         "SessionIsRevoked": lambda: "this session key was revoked by its owner",
-        "SessionUnknown": lambda: f"{arg('key')} is not a session key: the owner grants it with `session grant`",
+        "SessionUnknown": lambda: f"{arg('key')} is not a session key: its owner must grant it first (`session grant`)",
         "SessionAlreadyGranted": lambda: (
             f"{arg('key')} already has a session (a key is granted once, even after its revocation): use another key"
         ),
         "SessionNonceUsed": lambda: f"nonce {arg('nonce')} of this key was used or cancelled: sign the order again",
         "SessionBadSignature": lambda: "the signature is not the session key's over this order",
         "SessionNotAccepted": lambda: (
-            f"{arg('key')} has not accepted a grant from {arg('owner')}: the key signs its acceptance with "
-            "`session accept OWNER` and the owner passes it to `session grant --accepted`"
+            f"{arg('key')} has not accepted a grant from {arg('owner')}: the key signs its acceptance and the owner "
+            "passes it on with the grant (`session accept OWNER`, then `session grant --accepted`)"
         ),
         "SessionSignatureExpired": lambda: "the signed order's deadline has passed: sign it again",
         "SessionNotOwner": lambda: (
@@ -123,7 +123,7 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
         ),
         "SessionRelayerFundsShort": lambda: (
             f"the key {arg('key')} has {usd('available')} of relayer funds, less than the {usd('needed')} asked for; "
-            "its owner adds to them with `session fund-relayer`"
+            "its owner adds to them (`session fund-relayer`)"
         ),
         "SessionBadScope": lambda: (
             "a session needs a key other than the zero address, sub-accounts, markets and an expiry in the future"
@@ -152,7 +152,7 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
         "SelfTransfer": lambda: "source and destination are the same sub-account",
         "OracleUnusable": lambda: "a price this account needs is stale or invalid; try again once the feed updates",
         "UnknownAsset": lambda: f"{arg('asset')} is not a listed collateral asset",
-        "UnknownMarket": lambda: f"market {arg('market')} is not listed; `primevault quotes` lists the markets",
+        "UnknownMarket": lambda: f"market {arg('market')} is not listed (`primevault quotes` lists the markets)",
         "InsufficientReserves": lambda: (
             f"the vault holds only {amount('available')} for sale, less than the {amount('requested')} asked for"
         ),

@@ -34,13 +34,13 @@ from keeper.chain.anvil import ANVIL_CHAIN_ID
 from keeper.chain.artifacts import ARTIFACT_NAMES, load_artifact
 from keeper.chain.deployment import Deployment, TokenInfo
 from keeper.chain.keys import dev_account
-from keeper.chain.revert import DecodedError, error_decoder, revert_data
+from keeper.chain.revert import error_decoder, revert_data
 from keeper.chain.transactions import GAS_MARGIN_FIXED, GAS_MARGIN_PERCENT
 from keeper.cli.explain import describe, explain
 from keeper.cli.quotes import decimal_text, quote_document
 from keeper.cli.risk_report import read_account_risk, risk_document
 from keeper.client.clients import Clients
-from keeper.exceptions import ConfigError, InputError, PrimeVaultError, TransactionReverted
+from keeper.exceptions import ConfigError, InputError, NotEnoughLiquidityError, PrimeVaultError, TransactionReverted
 from keeper.follower import AccountFollower
 from keeper.liquidator import Scan
 from keeper.risk.screening import closest_to_liquidation
@@ -106,15 +106,24 @@ def build_app(settings: WebSettings) -> web.Application:
 async def _errors_as_json(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """A bad request or an unusable deployment is one line of JSON the page shows as it is, and so is a node that
-    cannot be reached or refuses (502: the server is a gateway to it), as the CLI says them, and a contract that
-    reverts under the request (503), decoded and explained. So are aiohttp's own refusals (no such path or file, a
-    method the route does not take, a body too large), which it would answer in plain text, and any other failure
-    (500, its traceback in the log): the page never gets a body that is not JSON."""
+    """A bad request is one line of JSON the page shows as it is, and so is a node that cannot be reached or
+    refuses (502: the server is a gateway to it), as the CLI says them, and a contract that reverts under the request
+    (503), decoded and explained. So are aiohttp's own refusals (no such path or file, a method the route does not
+    take, a body too large), which it would answer in plain text, and the server's own failures (500: an unusable
+    deployment file, anything else; the details in its log, never the page): the page never gets a body that is not
+    JSON."""
     try:
         return await handler(request)
-    except PrimeVaultError as exc:
+    except (InputError, NotEnoughLiquidityError) as exc:  # the request's own problem: said as it is
         return web.json_response({"error": str(exc)}, status=400)
+    except PrimeVaultError as exc:
+        # The server's own problem (its deployment file, its settings): the text may name the server's files, so it
+        # goes to the log and the page gets one generic line.
+        LOG.warning("%s %s failed: %s", request.method, request.path, exc)
+        return web.json_response(
+            {"error": f"the page's server cannot answer {request.method} {request.path} now; its log has the details"},
+            status=500,
+        )
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -131,9 +140,7 @@ async def _errors_as_json(
         # A contract the answer reads reverted (a venue refusing a stale price): its sentence, as the CLI says it.
         # 503: it is the chain's state, not the request, and it passes (the feed updates).
         action = _ROUTE_ACTIONS.get(request.path, request.path)
-        decoded = error_decoder().decode(revert_data(exc) or b"")
-        sentence = _explain_error(request, action, decoded)
-        return web.json_response({"error": _without_cli_pointers(sentence)}, status=503)
+        return web.json_response({"error": _without_cli_pointers(_explain_error(request, action, exc))}, status=503)
     except Exception:
         # Anything else is a fault of this server; its traceback goes to the log, the page gets one line.
         LOG.exception("%s %s failed", request.method, request.path)
@@ -143,16 +150,27 @@ async def _errors_as_json(
         )
 
 
-def _explain_error(request: web.Request, action: str, error: DecodedError) -> str:
+def _explain_error(request: web.Request, action: str, exc: ContractLogicError) -> str:
+    """The CLI's sentence for a revert under `action`; never raises, so the answer stays JSON: the decoded error
+    alone if the deployment went away meanwhile, a generic sentence (the failure logged) if decoding fails."""
+    try:
+        error = error_decoder().decode(revert_data(exc) or b"")
+    except Exception:
+        LOG.exception("%s %s: the revert could not be decoded", request.method, request.path)
+        return f"{action} failed: a contract reverted and its reason could not be decoded"
     try:
         return explain(TransactionReverted(action, error), request.app[SETTINGS].deployment())
     except PrimeVaultError:  # the deployment file went away meanwhile
         return f"{action} failed: {error}"
+    except Exception:
+        LOG.exception("%s %s: the revert %s could not be explained", request.method, request.path, error.name)
+        return f"{action} failed: {error.name}"
 
 
-# The CLI's sentences point at commands in parentheses ("(`primevault lend show`)"); the page shows the same
-# figures itself and never sends its user to a terminal, so those pointers are left out of what it is handed.
-_CLI_POINTER = re.compile(r" \(`[^`]*`\)")
+# The CLI's sentences point at commands in parentheses that open with one ("(`primevault lend show`)", "(`a`,
+# then `b`)"); the page shows the same figures itself and never sends its user to a terminal, so those pointers are
+# left out of what it is handed. (explain.py writes every pointer so; a test checks that no sentence keeps one.)
+_CLI_POINTER = re.compile(r" \(`[^()]*\)")
 
 
 def _without_cli_pointers(sentence: str) -> str:
@@ -291,10 +309,10 @@ async def _explain(request: web.Request) -> web.Response:
         raise InputError(f'{usage}: symbol must be a token symbol such as "WETH", or null')
     error = error_decoder().decode(HexBytes(data))
     deployment = request.app[SETTINGS].deployment()
-    message = explain(TransactionReverted(action, error), deployment, symbol)
-    reason = describe(error, deployment, symbol)
+    # `explain`'s line is "<action> failed: <reason> [<name>]": built here from the one `describe`.
+    reason = _without_cli_pointers(describe(error, deployment, symbol))
     return web.json_response(
-        {"name": error.name, "message": _without_cli_pointers(message), "reason": _without_cli_pointers(reason)}
+        {"name": error.name, "message": f"{action} failed: {reason} [{error.name}]", "reason": reason}
     )
 
 

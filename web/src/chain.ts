@@ -46,6 +46,17 @@ export interface Call {
 /** An error already put in words for the user: a revert decoded and explained as the CLI explains it. */
 export class ExplainedError extends Error {}
 
+/** A transaction that was sent but whose receipt could not be had (the node stopped answering, or it waited too
+ * long): it may still be mined, so it is not reported as failed, and nothing else is sent until its outcome is known. */
+export class OutcomeUnknown extends ExplainedError {
+  constructor(
+    readonly label: string,
+    readonly hash: Hex,
+  ) {
+    super(`${label}: sent ${hash}; its outcome is not known yet (the node does not answer): nothing else can be sent until it is`);
+  }
+}
+
 /** A preview whose calls would all go through but whose read of the account afterwards reverts (a stale or invalid
  * price): the action can be sent, its effect on the account's health cannot be shown. */
 export class HealthUnknown extends ExplainedError {}
@@ -101,7 +112,7 @@ export function injectedAccount(wallet: Wallet, address: Address): Wallet {
 }
 
 /** The revert data inside a viem error, if the failure was a contract revert. */
-export function revertData(error: unknown): Hex | undefined {
+function revertData(error: unknown): Hex | undefined {
   if (!(error instanceof BaseError)) return undefined;
   const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError);
   if (reverted instanceof ContractFunctionRevertedError && reverted.raw) return reverted.raw;
@@ -111,7 +122,6 @@ export function revertData(error: unknown): Hex | undefined {
 }
 
 interface Explained {
-  name: string;
   message: string; // the CLI's line: "<label> failed: <why> [<ErrorName>]"
   reason: string; // <why> alone
 }
@@ -134,8 +144,8 @@ export async function explainRevert(label: string, data: Hex, symbol?: string): 
 }
 
 /** Why a read reverted, without an action's name: "the WETH price feed is stale; try again once it updates". */
-export async function explainReason(data: Hex, symbol?: string): Promise<string> {
-  return (await explained("read", data, symbol))?.reason ?? `the contract reverted with ${data.slice(0, 10)}`;
+async function explainReason(data: Hex): Promise<string> {
+  return (await explained("read", data))?.reason ?? `the contract reverted with ${data.slice(0, 10)}`;
 }
 
 /** A node that did not answer (refused, timed out, or not an RPC endpoint), in one sentence; null for anything else. */
@@ -196,11 +206,14 @@ export async function send(
     progress(`${call.label}: waiting for your signature`);
     const hash = await wallet.client.writeContract({ ...request, gas, chain: client.chain, account: wallet.account });
     progress(`${call.label}: sent ${hash.slice(0, 10)}…, waiting for a block`);
-    const receipt = await client.waitForTransactionReceipt({ hash });
+    const receipt = await client.waitForTransactionReceipt({ hash }).catch(() => {
+      throw new OutcomeUnknown(call.label, hash);
+    });
     if (receipt.status !== "success") throw new ExplainedError(await whyReverted(client, wallet, call, hash, receipt.blockNumber));
     progress(`${call.label}: confirmed in block ${receipt.blockNumber}`);
     return hash;
   } catch (error) {
+    if (error instanceof ExplainedError) throw error; // already said, and an OutcomeUnknown must stay one
     throw new ExplainedError(await describeError(call.label, error, call.symbol));
   }
 }

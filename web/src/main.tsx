@@ -1,10 +1,22 @@
 import { render } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { type Address, getAddress } from "viem";
+import { type Address, createPublicClient, getAddress, http } from "viem";
 import type { AppContext, Planned } from "./app";
-import { describeError, devWallet, injectedAccount, injectedWallet, nodeProblem, publicClientOf, send, type Wallet } from "./chain";
+import {
+  chainOf,
+  describeError,
+  devWallet,
+  injectedAccount,
+  injectedWallet,
+  nodeProblem,
+  OutcomeUnknown,
+  publicClientOf,
+  send,
+  type Wallet,
+} from "./chain";
 import { type Abis, type Config, loadConfig } from "./config";
 import { loadPortfolio, type Portfolio, subAccount } from "./reads";
+import { parseSubAccount } from "./units";
 import { ActionsView } from "./views/actions";
 import { LendView } from "./views/lend";
 import { PortfolioView } from "./views/portfolio";
@@ -15,6 +27,7 @@ import "./style.css";
 const TABS = ["Portfolio", "Actions", "Trade", "Lend", "Protocol"] as const;
 type Tab = (typeof TABS)[number];
 const POLL_MS = 1000;
+const PROBE_TIMEOUT_MS = 2_000;
 
 interface Activity {
   text: string;
@@ -43,6 +56,9 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
   // and liquidations show without a reload; while the node does not answer, say so instead of showing old figures
   // as if they were current.
   useEffect(() => {
+    // A client of its own, without retries and with a short timeout: the shared one retries for half a minute, and a
+    // node that hangs would show no banner for that long.
+    const probe = createPublicClient({ chain: chainOf(config), transport: http(config.rpcUrl, { retryCount: 0, timeout: PROBE_TIMEOUT_MS }) });
     let last = -1n;
     let down = false;
     let polling = false;
@@ -50,7 +66,7 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
       if (polling) return; // a node that hangs: one poll at a time
       polling = true;
       try {
-        const block = await client.getBlockNumber({ cacheTime: 0 });
+        const block = await probe.getBlockNumber({ cacheTime: 0 });
         if (block !== last || down) {
           last = block;
           refresh();
@@ -69,7 +85,7 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
       }
     }, POLL_MS);
     return () => clearInterval(timer);
-  }, [client, refresh]);
+  }, [config, refresh]);
 
   useEffect(() => {
     if (!wallet) return;
@@ -91,14 +107,16 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
     if (!wallet || !provider || typeof provider.on !== "function") return;
     const onChain = (id: string) => setWalletChain(Number(id));
     const onAccounts = (accounts: Address[]) => {
-      setPortfolio(null);
       if (accounts.length === 0) {
+        setPortfolio(null);
         setWallet(null);
         setActivity({ text: "the browser wallet disconnected: connect it again to see your account", kind: "error" });
         return;
       }
       const address = getAddress(accounts[0]);
+      // The same account again (wallets re-emit it): keep what is shown, or Portfolio waits for a block to read it.
       if (address === wallet.address) return;
+      setPortfolio(null); // never the previous account's figures under the new one's address
       setWallet(injectedAccount(wallet, address));
       setActivity({ text: `the browser wallet switched to ${address}: showing its account`, kind: "done" });
     };
@@ -117,6 +135,7 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
       if (!wallet || inFlight.current || wrongChain !== null) return false;
       inFlight.current = true;
       setBusy(true);
+      let pending: OutcomeUnknown | null = null;
       try {
         setActivity({ text: `${label}: preparing`, kind: "progress" });
         const calls = typeof planned === "function" ? await planned() : planned;
@@ -124,16 +143,40 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
         setActivity({ text: `${calls[calls.length - 1].label}: done`, kind: "done" });
         return true;
       } catch (error) {
-        setActivity({ text: await describeError(label, error), kind: "error" });
+        if (error instanceof OutcomeUnknown) pending = error;
+        setActivity({ text: await describeError(label, error), kind: pending ? "progress" : "error" });
         return false;
       } finally {
-        inFlight.current = false;
-        setBusy(false);
+        // A transaction sent whose outcome is not known may still be mined: the guard stays until its receipt comes.
+        if (pending) void settle(pending);
+        else release();
         refresh();
       }
     },
     [client, config, wallet, wrongChain, refresh],
   );
+
+  const release = () => {
+    inFlight.current = false;
+    setBusy(false);
+  };
+
+  /** Waits for the receipt of a transaction sent while the node stopped answering, trying again until it does, then
+   * says how it went and lets the next action be sent. */
+  const settle = async ({ label, hash }: OutcomeUnknown) => {
+    for (;;) {
+      try {
+        const receipt = await client.waitForTransactionReceipt({ hash });
+        const outcome = receipt.status === "success" ? "confirmed" : "reverted";
+        setActivity({ text: `${label}: ${hash} ${outcome} in block ${receipt.blockNumber}`, kind: outcome === "confirmed" ? "done" : "error" });
+        break;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+      }
+    }
+    release();
+    refresh();
+  };
 
   const connect = async (how: () => Promise<Wallet> | Wallet) => {
     try {
@@ -193,7 +236,7 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
       </header>
       {wallet && (
         <div class="account-bar">
-          <SubAccountField subId={subId} onChange={chooseSub} />
+          <SubAccountField subId={subId} disabled={busy} onChange={chooseSub} />
           <code data-testid="account-address">{account}</code>
         </div>
       )}
@@ -220,6 +263,7 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
             id={`tab-${t}`}
             aria-controls="panel"
             aria-selected={tab === t}
+            tabIndex={tab === t ? 0 : -1} // one tab stop for the list: the arrow keys move within it
             key={t}
             onClick={() => setTab(t)}
           >
@@ -227,14 +271,17 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
           </button>
         ))}
       </nav>
-      {activity && (
-        <p class={`activity ${activity.kind}`} role="status" aria-live="polite" data-testid="activity">
-          {activity.text}
-        </p>
-      )}
+      {/* Always in the page: a screen reader announces what changes in a live region it already knows. */}
+      <div role="status" aria-live="polite">
+        {activity && (
+          <p class={`activity ${activity.kind}`} data-testid="activity">
+            {activity.text}
+          </p>
+        )}
+      </div>
       {loadError && !nodeDown && <p class="activity error">{loadError}</p>}
       <main>
-        <div role="tabpanel" id="panel" aria-labelledby={`tab-${tab}`}>
+        <div role="tabpanel" id="panel" aria-labelledby={`tab-${tab}`} tabIndex={0}>
           {tab === "Protocol" ? (
             <ProtocolView ctx={ctx} />
           ) : !wallet ? (
@@ -256,7 +303,15 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
 
 /** A sub-account id is 0..255. What is typed stays as typed (a new block re-renders the page, and must not undo the
  * user's typing); only a valid id is applied, and anything else is said, with the sub-account still shown. */
-function SubAccountField({ subId, onChange }: { subId: number; onChange: (id: number) => void }) {
+function SubAccountField({
+  subId,
+  disabled,
+  onChange,
+}: {
+  subId: number;
+  disabled: boolean; // while an action is in flight: its account stays the one shown
+  onChange: (id: number) => void;
+}) {
   const [draft, setDraft] = useState(String(subId));
   const problem = subAccountProblem(draft);
   return (
@@ -269,6 +324,7 @@ function SubAccountField({ subId, onChange }: { subId: number; onChange: (id: nu
           max={255}
           step={1}
           value={draft}
+          disabled={disabled}
           data-testid="sub-account"
           aria-invalid={problem !== null}
           aria-describedby={problem ? "sub-account-problem" : undefined}
@@ -280,7 +336,7 @@ function SubAccountField({ subId, onChange }: { subId: number; onChange: (id: nu
         />
       </label>
       {problem && (
-        <span class="field-error" id="sub-account-problem" role="alert" data-testid="sub-account-problem">
+        <span class="field-error" id="sub-account-problem" data-testid="sub-account-problem">
           {problem}; still showing sub-account {subId}
         </span>
       )}
@@ -289,10 +345,12 @@ function SubAccountField({ subId, onChange }: { subId: number; onChange: (id: nu
 }
 
 function subAccountProblem(text: string): string | null {
-  const cleaned = text.trim();
-  if (cleaned === "") return "enter a sub-account, a whole number from 0 to 255";
-  // Digits only: Number() reads "1e1" as 10 and "" as 0.
-  return /^\d{1,3}$/.test(cleaned) && Number(cleaned) <= 255 ? null : `"${text}" is not a sub-account: write a whole number from 0 to 255`;
+  try {
+    parseSubAccount(text);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
 
 function Connect({

@@ -142,10 +142,23 @@ export async function accountHealth(client: PublicClient, config: Config, abis: 
 function collateralLiquidationPrice(health: Health, value: bigint, price: number, haircutBps: number): LiquidationPrice {
   if (value === 0n || (health.debt === 0n && health.unrealizedPnl === 0n)) return null;
   if (health.liquidatable) return "now";
+  // A 100% haircut counts the asset for nothing: no price of it moves the account toward liquidation.
+  if (haircutBps >= 10_000) return null;
   const shortfall = Number(health.maintenanceRequirement - health.equity);
   const valueChange = shortfall / (1 - haircutBps / 10_000);
-  const liquidation = (price * (Number(value) + valueChange)) / Number(value);
-  return liquidation > 0 ? liquidation : null;
+  return positivePrice((price * (Number(value) + valueChange)) / Number(value));
+}
+
+/** A computed price, or null where it is not one (negative, zero, infinite or NaN from parameters out of range). */
+function positivePrice(price: number): number | null {
+  return Number.isFinite(price) && price > 0 ? price : null;
+}
+
+/** A market's mark as the lens reports it, with whether it can be used: a market the lens does not report (one the
+ * deployment does not list) has none. */
+export function markOf(state: RiskState, market: number): { mark: bigint; usable: boolean } {
+  const mark = state.marks[market];
+  return mark === undefined ? { mark: 0n, usable: false } : { mark, usable: state.marksUsable[market] ?? mark !== 0n };
 }
 
 /** The same for a perp market: PnL moves by size x dp and the requirement by |size| x dp x maintenance margin. */
@@ -156,8 +169,7 @@ function perpLiquidationPrice(health: Health, size: bigint, mark: bigint, margin
   const perUsd = units - (Math.abs(units) * marginBps) / 10_000;
   if (perUsd === 0) return null;
   const shortfallUsd = Number(health.maintenanceRequirement - health.equity) / 10 ** baseDecimals;
-  const liquidation = Number(mark) / 1e18 + shortfallUsd / perUsd;
-  return liquidation > 0 ? liquidation : null;
+  return positivePrice(Number(mark) / 1e18 + shortfallUsd / perUsd);
 }
 
 export async function loadPortfolio(
@@ -230,10 +242,11 @@ export async function loadPortfolio(
     const held = slots[k++];
     const market = Math.floor(slot / VENUE_SLOTS);
     const venue = slot % VENUE_SLOTS;
-    const mark = state.marks[market];
-    const markUsable = state.marksUsable[market] ?? mark !== 0n;
-    const fundingKnown = state.fundingIndexes[slot] !== FUNDING_UNREADABLE;
-    const funding = fundingKnown ? (held.size * (state.fundingIndexes[slot] - held.fundingIndex)) / WAD : 0n;
+    const { mark, usable: markUsable } = markOf(state, market);
+    // A slot the lens does not report (a market the deployment does not list) has no known funding either.
+    const index = state.fundingIndexes[slot];
+    const fundingKnown = index !== undefined && index !== FUNDING_UNREADABLE;
+    const funding = fundingKnown ? (held.size * (index - held.fundingIndex)) / WAD : 0n;
     positions.push({
       market,
       ticker: config.markets[market]?.ticker ?? `market ${market}`,
@@ -255,7 +268,7 @@ export async function loadPortfolio(
       liquidationPrice:
         portfolioMode || !health
           ? null
-          : perpLiquidationPrice(health, size, state.marks[market], state.perpMaintenanceBps[market], config.base.decimals),
+          : perpLiquidationPrice(health, size, markOf(state, market).mark, state.perpMaintenanceBps[market] ?? 0, config.base.decimals),
     };
   });
   return {

@@ -50,6 +50,15 @@ export function parseAmount(text: string, decimals: number, symbol: string): big
   return amount;
 }
 
+/** A sub-account id as typed: a whole number 0..255 in digits only (Number() reads "" as 0 and "1e1" as 10); a
+ * sentence for anything else. */
+export function parseSubAccount(text: string): number {
+  const cleaned = text.trim();
+  if (cleaned === "") throw new Error("enter a sub-account, a whole number from 0 to 255");
+  if (!/^\d{1,3}$/.test(cleaned) || Number(cleaned) > 255) throw new Error(`"${text}" is not a sub-account: write a whole number from 0 to 255`);
+  return Number(cleaned);
+}
+
 /** Converts a USD WAD value to base units (rounded toward zero). */
 export function wadToBase(wad: bigint, baseDecimals: number): bigint {
   return wad / 10n ** BigInt(18 - baseDecimals);

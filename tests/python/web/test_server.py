@@ -15,12 +15,14 @@ from click.testing import CliRunner
 from eth_abi import encode
 from web3 import Web3
 
+from keeper.chain.revert import DecodedError, error_decoder
+from keeper.cli.explain import describe
 from keeper.cli.main import cli
 from keeper.cli.web import DEFAULT_DIST
 from keeper.client.portfolio import PortfolioMarginClient
 from keeper.client.vault import sub_account
 from keeper.devnet.deploy import seed_local_liquidity
-from keeper.web.server import WebSettings, serving_in_thread
+from keeper.web.server import WebSettings, _without_cli_pointers, serving_in_thread
 from tests.python.conftest import Chain
 
 
@@ -150,3 +152,37 @@ def test_the_command_says_what_is_missing(chain: Chain, tmp_path: Path) -> None:
     assert unbuilt.exit_code != 0 and "run `make web`" in unbuilt.output and "Traceback" not in unbuilt.output
     missing = runner.invoke(cli, ["--deployment", str(tmp_path / "none.json"), "web"])
     assert missing.exit_code != 0 and "none.json" in missing.output and "Traceback" not in missing.output
+
+
+def test_the_servers_own_problems_are_a_generic_500(chain: Chain, tmp_path: Path) -> None:
+    """Review 2: a deployment file gone is the server's problem, not the request's: a 500 whose sentence names none
+    of the server's files (they are in its log)."""
+    missing = tmp_path / "gone.json"
+    with serving_in_thread(WebSettings(missing, chain.url, DEFAULT_DIST)) as url:
+        status, answer = fetch(f"{url}/config.json")
+    assert status == 500
+    assert "its log has the details" in answer["error"] and str(tmp_path) not in answer["error"]
+
+
+def test_a_revert_that_cannot_be_explained_is_still_json(chain: Chain, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 2: decoding a revert failing is one generic sentence, not aiohttp's plain-text 500."""
+
+    def broken() -> None:
+        raise RuntimeError("no decoder")
+
+    monkeypatch.setattr("keeper.web.server.error_decoder", broken)
+    chain.advance(8 * 86_400)  # the feeds go stale: the venue reverts under the quote
+    with serving_in_thread(WebSettings(chain.deployment_file, chain.url, DEFAULT_DIST)) as url:
+        status, answer = fetch(f"{url}/api/quotes?market=ETH-USD&side=buy&size=1")
+    assert (status, answer) == (
+        503,
+        {"error": "quotes failed: a contract reverted and its reason could not be decoded"},
+    )
+
+
+def test_no_sentence_handed_to_the_page_points_at_a_command(chain: Chain) -> None:
+    """Review 12: the CLI's pointers to its commands are left out of every sentence the page gets."""
+    names = {name for name, _, _ in error_decoder()._errors.values()}
+    for name in sorted(names):
+        sentence = _without_cli_pointers(describe(DecodedError(name, {}), chain.deployment))
+        assert "`" not in sentence, (name, sentence)

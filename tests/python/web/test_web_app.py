@@ -209,10 +209,12 @@ def test_phone_width_and_keyboard(funded: Chain, page: Page, screenshot: Callabl
     # Tables scroll inside their own boxes; the page itself never scrolls sideways.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot("phone")
+    # The tabs are one tab stop (ARIA's tab pattern): the arrow keys move between them, Tab goes on to the panel.
     page.get_by_role("tab", name="Portfolio").focus()
-    page.keyboard.press("Tab")
-    page.keyboard.press("Enter")
+    page.keyboard.press("ArrowRight")
     expect(page.get_by_role("tab", name="Actions")).to_have_attribute("aria-selected", "true")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("tabpanel")).to_be_focused()
 
 
 def test_transfer_operator_and_session_key(funded: Chain, page: Page) -> None:
@@ -230,7 +232,7 @@ def test_transfer_operator_and_session_key(funded: Chain, page: Page) -> None:
     page.get_by_label("transfer", exact=True).first.check()
     page.get_by_label("To sub-account").fill("")  # not sub-account 0
     page.get_by_test_id("amount").fill("0.5")
-    expect(page.get_by_test_id("preview-error")).to_contain_text('sub-account "" is not a number from 0 to 255')
+    expect(page.get_by_test_id("preview-error")).to_contain_text("enter a sub-account, a whole number from 0 to 255")
 
     page.get_by_label("operator", exact=True).check()
     page.get_by_test_id("operator").fill(bot)

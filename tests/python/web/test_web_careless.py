@@ -480,3 +480,77 @@ def test_addresses_and_hours_are_read_strictly(funded: Chain, page: Page) -> Non
     for hours, message in (("1e3", '"1e3" is not a number of hours'), ("0x10", '"0x10" is not a number of hours')):
         page.get_by_label("For").fill(hours)
         expect(page.get_by_test_id("preview-error")).to_contain_text(message)
+
+
+def test_a_wallet_repeating_its_account_keeps_the_portfolio(funded: Chain, page: Page) -> None:
+    """Review 1: a wallet that emits accountsChanged with the account it already has (in lower case, as some do)
+    leaves the portfolio on screen, with no new block needed to read it again."""
+    me = funded.account(TRADER).address
+    connect_browser_wallet(page, funded)
+    page.evaluate(f"window.__emit('accountsChanged', ['{me.lower()}'])")
+    page.wait_for_timeout(1_500)  # no block is mined meanwhile
+    expect(page.get_by_test_id("equity")).to_be_visible()
+    expect(page.get_by_text("Reading the account…")).to_have_count(0)
+    expect(page.get_by_test_id("activity")).to_have_count(0)
+
+
+def frozen_block_number(page: Page, chain: Chain) -> None:
+    """The page's node answers eth_blockNumber with the block of now, forever: the page sees no new block, so its
+    last read of the account grows old while the chain moves on."""
+    block = hex(chain.w3.eth.block_number)
+
+    def answer(route: Route) -> None:
+        body = route.request.post_data_json
+        if isinstance(body, dict) and body.get("method") == "eth_blockNumber":
+            route.fulfill(json={"jsonrpc": "2.0", "id": body.get("id"), "result": block})
+        else:
+            route.continue_()
+
+    page.route(re.compile("^" + re.escape(chain.url)), answer)
+
+
+def test_repay_all_approves_the_debt_of_the_moment_it_is_sent(funded: Chain, page: Page) -> None:
+    """Review 3: interest accrued since the page last read the account (here a year, far above the 0.1% margin) is
+    in the approval: the debt is read when the repayment is sent, not taken from the figures shown."""
+    chain = funded
+    me = chain.account(TRADER).address
+    vault = chain.client(TRADER)
+    vault.deposit(me, "WETH", 10**18)
+    vault.withdraw(me, "USDC", 200 * 10**6)
+    connect(page, TRADER)
+    expect(page.get_by_test_id("debt")).to_contain_text("200.0")
+    frozen_block_number(page, chain)
+    chain.advance(365 * DAY)
+    assert -vault.base_balance(me) > 201 * 10**6, "a year of interest is more than the 0.1% margin"
+    page.get_by_role("tab", name="Actions").click()
+    page.get_by_label("repay", exact=True).check()
+    page.get_by_test_id("amount").fill("max")
+    expect(page.get_by_test_id("preview-note")).to_contain_text("your debt (all of it")
+    page.get_by_test_id("submit-action").click()
+    expect(page.get_by_test_id("activity")).to_have_text("repay: done", timeout=STEP_TIMEOUT_MS)
+    assert vault.base_balance(me) == 0
+
+
+def test_a_repayment_that_would_leave_less_than_the_minimum_borrow_repays_it_all(funded: Chain, page: Page) -> None:
+    """Review 4: the vault refuses to leave less than its minimum borrow (100 USDC here) owed, so 150 of a 200 debt
+    (or the debt as shown, to the cent, with interest on top) repays the whole debt, and the preview says so."""
+    chain = funded
+    me = chain.account(TRADER).address
+    vault = chain.client(TRADER)
+    vault.deposit(me, "WETH", 10**18)
+    vault.withdraw(me, "USDC", 200 * 10**6)
+    connect(page, TRADER)
+    page.get_by_role("tab", name="Actions").click()
+    page.get_by_label("repay", exact=True).check()
+    page.get_by_test_id("amount").fill("50")
+    expect(page.get_by_test_id("preview")).to_contain_text("After this repay")
+    expect(page.get_by_test_id("preview-note")).to_have_count(0)  # 150 left: a partial repayment
+    page.get_by_test_id("amount").fill("150")
+    expect(page.get_by_test_id("preview-note")).to_contain_text(
+        re.compile(
+            r"This repays 200\.0\d USDC, your whole debt: what would be left is below the minimum borrow of 100\.00"
+        )
+    )
+    page.get_by_test_id("submit-action").click()
+    expect(page.get_by_test_id("activity")).to_have_text("repay: done", timeout=STEP_TIMEOUT_MS)
+    assert vault.base_balance(me) == 0

@@ -6,7 +6,7 @@ import { type AppContext, PERMISSIONS } from "../app";
 import { type Call, describeError, HealthUnknown, preview } from "../chain";
 import type { Token } from "../config";
 import { type Health, subAccount, tokenAbi } from "../reads";
-import { isDecimal, parseAmount } from "../units";
+import { isDecimal, parseAmount, parseSubAccount } from "../units";
 import { HealthFigures, money } from "./common";
 
 const KINDS = ["deposit", "withdraw", "borrow", "repay", "transfer", "operator", "session key"] as const;
@@ -49,8 +49,9 @@ function parseAddress(text: string, what: string): Address {
   return address;
 }
 
-/** The calls an action makes and the account whose health it changes; a message for a form that is not complete. */
-function plan(ctx: AppContext, form: Form): Plan {
+/** The calls an action makes and the account whose health it changes; a message for a form that is not complete.
+ * A repay reads the debt from the chain each time it is planned, also at send time, inside the action's guard. */
+async function plan(ctx: AppContext, form: Form): Promise<Plan> {
   const { config, abis, wallet } = ctx;
   const owner = wallet!.address;
   const account = ctx.account!;
@@ -92,27 +93,42 @@ function plan(ctx: AppContext, form: Form): Plan {
     }
     case "repay": {
       const base = config.base;
-      const debt = ctx.portfolio?.account === account ? ctx.portfolio.debt : null;
-      if (debt === null) throw new Error("reading the account's debt…");
-      if (debt === 0n) throw new Error("the account has no debt to repay");
       const all = form.amount.trim().toLowerCase() === "max";
-      const asked = all ? debt : parseAmount(form.amount, base.decimals, base.symbol);
-      if (asked < debt) return { calls: [approve(base, asked), vaultCall("repay", "repay", [account, asked], base.symbol)], account };
+      const typed = all ? null : parseAmount(form.amount, base.decimals, base.symbol);
+      // Today's debt, not the last portfolio read's: interest accrues between the two, and the approval is sized on it.
+      const read = (functionName: string, args: readonly unknown[] = []) =>
+        ctx.client.readContract({ address: vault, abi: abis.vault, functionName, args }) as Promise<bigint>;
+      const [balance, minBorrow, allowance] = await Promise.all([
+        read("baseBalanceOf", [account]),
+        read("minBorrow"),
+        ctx.client.readContract({ address: base.address, abi: tokenAbi, functionName: "allowance", args: [owner, vault] }) as Promise<bigint>,
+      ]);
+      const debt = balance < 0n ? -balance : 0n;
+      if (debt === 0n) throw new Error("the account has no debt to repay");
+      // An approval the wallet already gave is not asked for again.
+      const approved = (amount: bigint, call: Call): Call[] => (allowance >= amount ? [call] : [approve(base, amount), call]);
+      // The vault refuses to leave less than the minimum borrow owed (BorrowTooSmall): a repayment that would is
+      // taken as the whole debt, as is one that is typed as the debt shown (to the cent, with a fraction left).
+      if (typed !== null && typed < debt && debt - typed >= minBorrow) {
+        return { calls: approved(typed, vaultCall("repay", "repay", [account, typed], base.symbol)), account };
+      }
       // The whole debt, however much more was typed: repay "all of it" (the vault takes what is owed when it is mined)
       // and approve a little more than today's debt for the interest until then, as the CLI does; never what was typed
       // above the debt, which would stay approved.
       const approval = debt + debt / 1000n + 1n;
+      const why =
+        typed !== null && typed < debt
+          ? `your whole debt: what would be left is below the minimum borrow of ${money(config, minBorrow)}`
+          : "your debt (all of it, with the interest until it is mined)";
       return {
-        calls: [approve(base, approval), vaultCall("repay", "repay", [account, maxUint256], base.symbol)],
+        calls: approved(approval, vaultCall("repay", "repay", [account, maxUint256], base.symbol)),
         account,
-        note: `This repays ${money(config, debt)}, your debt (all of it, with the interest until it is mined: ${money(config, approval)} at most is approved).`,
+        note: `This repays ${money(config, debt)}, ${why}; ${money(config, approval)} at most is approved.`,
       };
     }
     case "transfer": {
       const amount = parseAmount(form.amount, token.decimals, token.symbol);
-      // Digits only: Number() reads "" as 0 and "1e1" as 10.
-      const to = /^\s*\d{1,3}\s*$/.test(form.toSub) ? Number(form.toSub) : -1;
-      if (to < 0 || to > 255) throw new Error(`sub-account "${form.toSub}" is not a number from 0 to 255`);
+      const to = parseSubAccount(form.toSub);
       if (to === ctx.subId) throw new Error("choose another sub-account to transfer to");
       return {
         calls: [vaultCall(`transfer ${token.symbol}`, "transfer", [account, subAccount(owner, to), token.address, amount], token.symbol)],
@@ -145,7 +161,9 @@ function plan(ctx: AppContext, form: Form): Plan {
       if (!isDecimal(form.hours)) throw new Error(`"${form.hours}" is not a number of hours: write e.g. 24`);
       const hours = Number(form.hours.trim());
       if (!(hours * 3600 >= 60 && hours <= 24 * 365)) throw new Error(`${form.hours.trim()} hours is not between a minute and a year`);
-      const expiry = BigInt(Math.floor(Date.now() / 1000 + hours * 3600));
+      // From the chain's clock, as an order's deadline: the computer's clock may be off, and a devnet's moves by jumps.
+      const { timestamp } = await ctx.client.getBlock();
+      const expiry = timestamp + BigInt(Math.floor(hours * 3600));
       const markets = [...form.markets].reduce((m, id) => m | (1n << BigInt(id)), 0n);
       const scope = { subAccounts: 1n << BigInt(ctx.subId), markets, maxNotionalPerOrder: perOrder, maxNotionalTotal: total, expiry };
       // The session contract trades for the sub-account as an operator with the trade permission only.
@@ -158,6 +176,12 @@ function plan(ctx: AppContext, form: Form): Plan {
       };
     }
   }
+}
+
+/** Why an action cannot be planned: the form's own sentence as it is, anything else (a node that does not answer,
+ * a revert) as every failure is said. */
+async function problemOf(kind: Kind, error: unknown): Promise<string> {
+  return error instanceof Error && !("shortMessage" in error) ? error.message : describeError(kind, error);
 }
 
 /** What the preview shows: the health after the action, or why it cannot be shown or the action would fail. */
@@ -200,7 +224,7 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
     const timer = setTimeout(async () => {
       let planned: Plan | null = null;
       try {
-        planned = plan(ctx, form);
+        planned = await plan(ctx, form);
         const { calls, account, note } = planned;
         if (!account) {
           if (current) setShown({ note });
@@ -217,7 +241,7 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
         const next: Preview =
           error instanceof HealthUnknown
             ? { healthUnknown: error.message, note: planned?.note }
-            : { problem: error instanceof Error && !("shortMessage" in error) ? error.message : await describeError(form.kind, error) };
+            : { problem: await problemOf(form.kind, error) };
         if (current) setShown(next);
       }
     }, 250);
@@ -232,15 +256,21 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
     if (ctx.locked) return; // the button is disabled; Enter in a field is refused the same
     let planned: Plan;
     try {
-      planned = plan(ctx, form);
+      planned = await plan(ctx, form);
     } catch (error) {
-      setShown({ problem: error instanceof Error ? error.message : String(error) });
+      setShown({ problem: await problemOf(form.kind, error) });
       return;
     }
     const label = planned.calls[planned.calls.length - 1].label;
-    // A deposit's permit is read and signed inside the app's one-action guard, and its failures (a rejected signature,
-    // a node that does not answer) are reported as every other failure is.
-    const calls = form.kind === "deposit" ? () => depositCalls(ctx, planned.calls, planned.token!, planned.amount!) : planned.calls;
+    // A deposit's permit is read and signed inside the app's one-action guard, and so is a repayment's debt (it grows
+    // every block); their failures (a rejected signature, a node that does not answer) are reported as every other
+    // failure is.
+    const calls =
+      form.kind === "deposit"
+        ? () => depositCalls(ctx, planned.calls, planned.token!, planned.amount!)
+        : form.kind === "repay"
+          ? async () => (await plan(ctx, form)).calls
+          : planned.calls;
     if (await ctx.run(label, calls)) update({ amount: "" });
   };
 
@@ -340,12 +370,16 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
           {form.kind === "operator" ? "Set operator" : form.kind === "session key" ? "Grant session key" : `Confirm ${form.kind}`}
         </button>
       </form>
-      <div class="preview" data-testid="preview" aria-live="polite">
-        {shown.problem ? (
-          <p class="activity error" data-testid="preview-error">
-            {shown.problem}
-          </p>
-        ) : (
+      {/* Only why the action would fail is announced: the figures change with every block. */}
+      <div class="preview" data-testid="preview">
+        <div aria-live="polite">
+          {shown.problem && (
+            <p class="activity error" data-testid="preview-error">
+              {shown.problem}
+            </p>
+          )}
+        </div>
+        {!shown.problem && (
           <>
             {shown.note && (
               <p class="note" data-testid="preview-note">

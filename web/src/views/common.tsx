@@ -5,6 +5,13 @@ import type { Config } from "../config";
 import type { Health } from "../reads";
 import { formatMoney } from "../units";
 
+const SECONDS_PER_YEAR = 31_536_000n;
+
+/** A per-second rate (WAD) as a yearly percentage, simple interest: 3.25 for 3.25%. */
+export function yearlyPercent(perSecond: bigint): number {
+  return Number(perSecond * SECONDS_PER_YEAR) / 1e16;
+}
+
 export function money(config: Config, amount: bigint): string {
   return formatMoney(amount, config.base.decimals, config.base.symbol);
 }

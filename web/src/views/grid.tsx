@@ -42,18 +42,24 @@ function tokens(text: string, symbol: string): string {
 
 export function ScenarioGrid({ ctx }: { ctx: AppContext }) {
   const account = ctx.portfolio?.account;
-  const block = ctx.portfolio?.block;
   const [risk, setRisk] = useState<RiskDocument | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
+  // Re-read on every new block and action, as the other views; an answer for another account, or one overtaken by a
+  // later read, is dropped.
   useEffect(() => {
     if (!account) return;
+    let current = true;
     getJson<RiskDocument>(`/api/portfolio?account=${account}`)
       .then((document) => {
+        if (!current) return;
         setRisk(document);
         setProblem(null);
       })
-      .catch((error: Error) => setProblem(error.message));
-  }, [account, block]);
+      .catch((error: Error) => current && setProblem(error.message));
+    return () => {
+      current = false;
+    };
+  }, [account, ctx.tick]);
   if (problem) return <p class="hint">The scenario grid could not be read: {problem}</p>;
   if (!risk) return <p class="hint">Reading the scenario grid…</p>;
   const { portfolio: p, symbol } = risk;

@@ -1,14 +1,14 @@
 // The ERC-4626 lender vault: one supply position in PrimeVault shared by its depositors.
 import { useEffect, useState } from "preact/hooks";
+import type { Address } from "viem";
 import type { AppContext } from "../app";
 import { type Call, describeError, readOrReason } from "../chain";
 import { tokenAbi } from "../reads";
 import { formatAmount, parseAmount } from "../units";
-import { money } from "./common";
-
-const SECONDS_PER_YEAR = 31_536_000n;
+import { money, yearlyPercent } from "./common";
 
 interface LendState {
+  owner: Address; // whose figures these are: another account's are never shown or acted on
   shares: bigint;
   value: bigint;
   withdrawable: bigint;
@@ -22,11 +22,13 @@ interface LendState {
 export function LendView({ ctx }: { ctx: AppContext }) {
   const { config, abis, client, wallet } = ctx;
   const lender = config.lender;
-  const [state, setState] = useState<LendState | null>(null);
+  const [lastRead, setLastRead] = useState<LendState | null>(null);
   const [amount, setAmount] = useState("");
   const [readProblem, setReadProblem] = useState<string | null>(null); // the last read failed; cleared by the next
   const [problem, setProblem] = useState<string | null>(null); // what is wrong with the amount asked
   const owner = wallet!.address;
+  // After the wallet switches accounts, the last read is the previous account's until the next one arrives.
+  const state = lastRead?.owner === owner ? lastRead : null;
 
   useEffect(() => {
     if (!lender) return;
@@ -48,8 +50,8 @@ export function LendView({ ctx }: { ctx: AppContext }) {
         read("convertToAssets", [shares]) as Promise<bigint>,
         read("convertToAssets", [10n ** BigInt(shareDecimals)]) as Promise<bigint>,
       ]);
-      const supplyApr = "value" in market ? Number(market.value.supplyRatePerSecond * SECONDS_PER_YEAR) / 1e16 : null;
-      if (current) (setState({ shares, value, withdrawable, totalAssets, sharePrice, shareDecimals, shareSymbol, supplyApr }), setReadProblem(null));
+      const supplyApr = "value" in market ? yearlyPercent(market.value.supplyRatePerSecond) : null;
+      if (current) (setLastRead({ owner, shares, value, withdrawable, totalAssets, sharePrice, shareDecimals, shareSymbol, supplyApr }), setReadProblem(null));
     })().catch(async (e) => {
       const text = await describeError("reading the lender vault", e);
       if (current) setReadProblem(text);
@@ -149,11 +151,15 @@ export function LendView({ ctx }: { ctx: AppContext }) {
       </form>
       <p class="note">What can be withdrawn at once is bounded by the pool's idle cash; the rest is lent out until borrowers repay.</p>
       {problem && (
-        <p class="activity error" data-testid="lend-problem">
+        <p class="activity error" role="alert" data-testid="lend-problem">
           {problem}
         </p>
       )}
-      {readProblem && <p class="activity error">{readProblem}</p>}
+      {readProblem && (
+        <p class="activity error" role="alert">
+          {readProblem}
+        </p>
+      )}
     </section>
   );
 }

@@ -5,11 +5,10 @@ import { type Address, parseAbi, parseAbiItem } from "viem";
 import type { AppContext } from "../app";
 import { describeError, readOrReason } from "../chain";
 import { getJson } from "../config";
-import { adapterAbi, riskState } from "../reads";
+import { adapterAbi, markOf, riskState } from "../reads";
 import { formatAmount, formatPrice, WAD } from "../units";
-import { money, RatioGauge } from "./common";
+import { money, RatioGauge, yearlyPercent } from "./common";
 
-const SECONDS_PER_YEAR = 31_536_000n;
 const ACCOUNTS_SHOWN = 10;
 const positionAbi = parseAbi(["function position(uint8 market) view returns (int256)"]);
 const haircutsUpdated = parseAbiItem("event HaircutsUpdated(address indexed asset, uint16 initialHaircutBps, uint16 maintenanceHaircutBps)");
@@ -34,7 +33,9 @@ interface ProtocolState {
     pending: bigint;
     positions: { ticker: string; venue: bigint; book: bigint }[];
   }[];
-  risky: { account: Address; equity: bigint; maintenance: bigint; ratio: number }[];
+  // Null with the reason when the server's scan cannot be had: the rest of the view still shows.
+  risky: { account: Address; equity: bigint; maintenance: bigint; ratio: number }[] | null;
+  riskyProblem: string | null;
   exposed: number; // accounts that borrow or hold positions
   accountCount: bigint;
 }
@@ -76,6 +77,9 @@ async function loadProtocol(ctx: AppContext): Promise<ProtocolState> {
     ),
     getJson<{ exposed: number; accounts: { account: Address; equity: string; maintenance: string; ratio: number }[] }>(
       `/api/riskiest?limit=${ACCOUNTS_SHOWN}`,
+    ).then(
+      (value) => ({ value }),
+      (error: Error) => ({ reason: error.message }),
     ),
     vault("accountCount") as Promise<bigint>,
   ]);
@@ -98,16 +102,17 @@ async function loadProtocol(ctx: AppContext): Promise<ProtocolState> {
       .reverse()
       .map((log) => ({ symbol: symbolOf(log.args.asset), block: log.blockNumber, initial: log.args.initialHaircutBps!, maintenance: log.args.maintenanceHaircutBps! })),
     badDebt: debts.reduce((sum, log) => sum + log.args.amount!, 0n),
-    markets: config.markets.map((m, id) => ({ ticker: m.ticker, mark: state.marks[id] ?? 0n, usable: state.marksUsable[id] ?? false })),
+    markets: config.markets.map((m, id) => ({ ticker: m.ticker, ...markOf(state, id) })),
     venues,
-    risky: risky.accounts.map((r) => ({ ...r, equity: BigInt(r.equity), maintenance: BigInt(r.maintenance) })),
-    exposed: risky.exposed,
+    risky: "value" in risky ? risky.value.accounts.map((r) => ({ ...r, equity: BigInt(r.equity), maintenance: BigInt(r.maintenance) })) : null,
+    riskyProblem: "reason" in risky ? risky.reason : null,
+    exposed: "value" in risky ? risky.value.exposed : 0,
     accountCount,
   };
 }
 
 function percent(perSecond: bigint): string {
-  return `${(Number(perSecond * SECONDS_PER_YEAR) / 1e16).toFixed(2)}%`;
+  return `${yearlyPercent(perSecond).toFixed(2)}%`;
 }
 
 export function ProtocolView({ ctx }: { ctx: AppContext }) {
@@ -128,7 +133,11 @@ export function ProtocolView({ ctx }: { ctx: AppContext }) {
       current = false;
     };
   }, [ctx.tick]);
-  const shownProblem = problem && <p class="activity error">{problem}</p>;
+  const shownProblem = problem && (
+    <p class="activity error" role="alert">
+      {problem}
+    </p>
+  );
   if (!state) return shownProblem || <p class="hint">Reading the protocol…</p>;
   const m = state.market;
   return (
@@ -281,10 +290,16 @@ export function ProtocolView({ ctx }: { ctx: AppContext }) {
         </table>
       </div>
       <h2>Closest to liquidation</h2>
-      <p class="note">
-        Of {state.exposed} accounts that borrow or hold positions, judged by the keeper's scan of every account.
-      </p>
-      {state.risky.length === 0 ? (
+      {state.risky === null ? (
+        <p class="activity error" data-testid="riskiest-problem">
+          The keeper's scan of every account cannot be had now: {state.riskyProblem}
+        </p>
+      ) : (
+        <p class="note">
+          Of {state.exposed} accounts that borrow or hold positions, judged by the keeper's scan of every account.
+        </p>
+      )}
+      {state.risky === null ? null : state.risky.length === 0 ? (
         <p class="hint">No account borrows or trades.</p>
       ) : (
         <div class="scroll">

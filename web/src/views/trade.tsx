@@ -1,6 +1,6 @@
 // Every venue's all-in quote and the router's split (from the server's one implementation, as `primevault quotes`
 // prints them), then the order: submitted from the wallet, executed by the keeper, tracked here until it fills.
-import { useRef, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { parseUnits } from "viem";
 import type { AppContext } from "../app";
 import type { Call } from "../chain";
@@ -31,6 +31,10 @@ const DEFAULT_SLIPPAGE_BPS = 100;
 const MAX_SLIPPAGE_BPS = 5000;
 const ORDER_TTL_SECONDS = 600n;
 const CENTI_BPS = 1_000_000n; // hundredths of a basis point in one
+// A quote is the venues' prices of a moment: past this age, or this many new blocks (and actions), it is dropped.
+const QUOTE_TTL_MS = 30_000;
+const QUOTE_TICKS = 5;
+const EXPIRED = "quote expired: get quotes again";
 
 /** The slippage allowance typed, in hundredths of a basis point: a plain decimal (at most two places) from 1 to 5,000
  * bps; anything else (empty, "1e3", "abc", "20000") is refused with a sentence, before anything is sent. */
@@ -62,12 +66,26 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
   // A quote answers one market, side and size: any change of them drops it (and any answer still on its way), so
   // the order sent is always the one quoted.
   const asked = useRef(0);
-  const ticker = config.markets[market]?.ticker;
-  if (!config.trading || !ticker) return <p class="hint">This deployment has no perp markets.</p>;
+  const quoted = useRef({ at: 0, tick: 0 }); // when the quote shown arrived
   const changed = () => {
     asked.current++;
     setQuotes(null);
+    setProblem(null); // a problem of the form as it was
   };
+  const expire = () => {
+    changed();
+    setProblem(EXPIRED);
+  };
+  useEffect(() => {
+    if (!quotes) return;
+    const timer = setTimeout(expire, QUOTE_TTL_MS - (Date.now() - quoted.current.at));
+    return () => clearTimeout(timer);
+  }, [quotes]);
+  useEffect(() => {
+    if (quotes && ctx.tick - quoted.current.tick >= QUOTE_TICKS) expire();
+  }, [ctx.tick]);
+  const ticker = config.markets[market]?.ticker;
+  if (!config.trading || !ticker) return <p class="hint">This deployment has no perp markets.</p>;
 
   const quote = async (e: Event) => {
     e.preventDefault();
@@ -78,7 +96,10 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
       parseAmount(size, 18, ticker.split("-")[0]);
       const query = new URLSearchParams({ market: ticker, side, size: size.trim() });
       const answer = await getJson<Quotes>(`/api/quotes?${query}`);
-      if (request === asked.current) setQuotes(answer);
+      if (request === asked.current) {
+        quoted.current = { at: Date.now(), tick: ctx.tick };
+        setQuotes(answer);
+      }
     } catch (error) {
       if (request === asked.current) setProblem(error instanceof Error ? error.message : String(error));
     }
@@ -109,13 +130,20 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
     }
   };
 
-  // The order is built from the quote alone (its market, side and size), never from the form.
+  // The order is built from the quote alone (its market, side and size), never from the form; once sent, the quote
+  // is dropped, so the same order is not sent twice by a second click.
   const send = async () => {
     if (!quotes) return;
     setProblem(null);
+    // A background tab's timers are slowed: the quote's age is checked here too.
+    if (Date.now() - quoted.current.at > QUOTE_TTL_MS) return expire();
     const centi = slippageOrSay();
     if (centi === null) return;
     const id = config.markets.findIndex((m) => m.ticker === quotes.market);
+    if (id < 0) {
+      setProblem(`${quotes.market} is not a market of this deployment: get quotes again`);
+      return;
+    }
     let amount: bigint, markWad: bigint;
     try {
       amount = parseAmount(quotes.size, 18, quotes.market);
@@ -125,7 +153,7 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
       return;
     }
     const buy = quotes.side === "buy";
-    await order(id, buy ? amount : -amount, limitFor(buy, markWad, centi), false, `${quotes.side} ${quotes.size} ${quotes.market}`);
+    if (await order(id, buy ? amount : -amount, limitFor(buy, markWad, centi), false, `${quotes.side} ${quotes.size} ${quotes.market}`)) changed();
   };
 
   // Net size per market held in this sub-account, to close with one reduce-only order each.
@@ -177,7 +205,11 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
           Get quotes
         </button>
       </form>
-      {problem && <p class="activity error">{problem}</p>}
+      {problem && (
+        <p class="activity error" role="alert">
+          {problem}
+        </p>
+      )}
       {quotes && (
         <div data-testid="quotes">
           <h2>
