@@ -73,3 +73,42 @@ def screenshot(page: Page) -> Callable[[str], None]:
             page.screenshot(path=Path(SCREENSHOTS) / f"{name}.png", full_page=True)
 
     return take
+
+
+# A browser wallet as MetaMask presents it (EIP-1193), over anvil's unlocked accounts: it starts on the chain it is
+# given (wallets often start on another), records the page's requests to switch (`window.__switches`), can be made
+# to refuse a method as a user pressing Reject (`window.__w.reject`), and emits chainChanged and accountsChanged
+# (`window.__emit`) as wallets do.
+_BROWSER_WALLET = """
+window.__switches = [];
+window.__w = { chainId: CHAIN_ID, account: ACCOUNT, reject: new Set(), listeners: {} };
+window.ethereum = {
+  async request({ method, params }) {
+    const w = window.__w;
+    if (w.reject.has(method)) throw Object.assign(new Error("User rejected the request."), { code: 4001 });
+    if (method === "eth_requestAccounts" || method === "eth_accounts") return [w.account];
+    if (method === "eth_chainId") return w.chainId;
+    if (method === "wallet_switchEthereumChain") {
+      window.__switches.push(params[0].chainId);
+      w.chainId = params[0].chainId;
+      return null;
+    }
+    const response = await fetch(RPC, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: params ?? [] }) });
+    const body = await response.json();
+    if (body.error) throw Object.assign(new Error(body.error.message), body.error);
+    return body.result;
+  },
+  on(event, listener) { (window.__w.listeners[event] ??= []).push(listener); },
+  removeListener(event, listener) {
+    window.__w.listeners[event] = (window.__w.listeners[event] ?? []).filter((l) => l !== listener);
+  },
+};
+window.__emit = (event, argument) => (window.__w.listeners[event] ?? []).forEach((listener) => listener(argument));
+"""
+
+
+def browser_wallet(page: Page, chain: Chain, chain_id: int) -> None:
+    """Injects the browser wallet into `page` (from its next load) for `TRADER`'s account, starting on `chain_id`."""
+    script = _BROWSER_WALLET.replace("CHAIN_ID", f'"{hex(chain_id)}"').replace("RPC", f'"{chain.url}"')
+    page.add_init_script(script.replace("ACCOUNT", f'"{chain.account(TRADER).address}"'))

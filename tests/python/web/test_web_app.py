@@ -15,7 +15,7 @@ from keeper.client.sessions import SessionKeysClient
 from keeper.client.trading import TradingClient
 from keeper.client.vault import sub_account
 from tests.python.conftest import Chain
-from tests.python.web.conftest import STEP_TIMEOUT_MS, TRADER
+from tests.python.web.conftest import STEP_TIMEOUT_MS, TRADER, browser_wallet
 
 
 def connect(page: Page, index: int) -> None:
@@ -253,36 +253,10 @@ def test_transfer_operator_and_session_key(funded: Chain, page: Page) -> None:
     assert session.scope.max_notional_per_order == 10_000 * 10**18
 
 
-# A browser wallet as MetaMask presents it (EIP-1193), here over anvil's unlocked accounts: it starts on another
-# chain, as wallets do, and records the page's request to switch.
-INJECTED_WALLET = """
-window.__switches = [];
-let chainId = "0x1";
-window.ethereum = {
-  async request({ method, params }) {
-    if (method === "eth_requestAccounts" || method === "eth_accounts") return [ACCOUNT];
-    if (method === "eth_chainId") return chainId;
-    if (method === "wallet_switchEthereumChain") {
-      window.__switches.push(params[0].chainId);
-      chainId = params[0].chainId;
-      return null;
-    }
-    const response = await fetch(RPC, { method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: params ?? [] }) });
-    const body = await response.json();
-    if (body.error) throw Object.assign(new Error(body.error.message), body.error);
-    return body.result;
-  },
-  on() {}, removeListener() {},
-};
-"""
-
-
 def test_a_browser_wallet_is_switched_to_the_chain_and_signs(funded: Chain, page: Page) -> None:
     chain = funded
     me = chain.account(TRADER).address
-    script = INJECTED_WALLET.replace("ACCOUNT", f'"{me}"').replace("RPC", f'"{chain.url}"')
-    page.add_init_script(script)
+    browser_wallet(page, chain, chain_id=1)  # on mainnet, as wallets often start
     page.reload()
     page.get_by_role("button", name="Connect browser wallet").click()
     expect(page.get_by_test_id("wallet")).to_have_text(re.compile(r"^browser wallet 0x7099"))

@@ -19,7 +19,7 @@ from playwright.sync_api import Page, Route, expect
 from keeper.client.trading import TradingClient
 from keeper.client.vault import sub_account
 from tests.python.conftest import Chain
-from tests.python.web.conftest import STEP_TIMEOUT_MS, TRADER
+from tests.python.web.conftest import STEP_TIMEOUT_MS, TRADER, browser_wallet
 from tests.python.web.test_web_app import connect
 
 # What no sentence on the page may contain: viem's multi-line dumps, JavaScript's non-numbers.
@@ -226,38 +226,8 @@ def test_repay_is_limited_to_the_debt(funded: Chain, page: Page) -> None:
     assert usdc.balance_of(me) >= 1_200 * 10**6 - 201 * 10**6
 
 
-# A browser wallet as MetaMask presents it (EIP-1193), over anvil's unlocked accounts, that the test can make refuse
-# a method (as a user pressing Reject) and that emits chainChanged and accountsChanged as wallets do.
-EVENTFUL_WALLET = """
-window.__w = { chainId: "0x7a69", account: ACCOUNT, reject: new Set(), listeners: {} };
-window.ethereum = {
-  async request({ method, params }) {
-    const w = window.__w;
-    if (w.reject.has(method)) throw Object.assign(new Error("User rejected the request."), { code: 4001 });
-    if (method === "eth_requestAccounts" || method === "eth_accounts") return [w.account];
-    if (method === "eth_chainId") return w.chainId;
-    if (method === "wallet_switchEthereumChain") {
-      w.chainId = params[0].chainId;
-      return null;
-    }
-    const response = await fetch(RPC, { method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: params ?? [] }) });
-    const body = await response.json();
-    if (body.error) throw Object.assign(new Error(body.error.message), body.error);
-    return body.result;
-  },
-  on(event, listener) { (window.__w.listeners[event] ??= []).push(listener); },
-  removeListener(event, listener) {
-    window.__w.listeners[event] = (window.__w.listeners[event] ?? []).filter((l) => l !== listener);
-  },
-};
-window.__emit = (event, argument) => (window.__w.listeners[event] ?? []).forEach((listener) => listener(argument));
-"""
-
-
 def connect_browser_wallet(page: Page, chain: Chain) -> None:
-    me = chain.account(TRADER).address
-    page.add_init_script(EVENTFUL_WALLET.replace("ACCOUNT", f'"{me}"').replace("RPC", f'"{chain.url}"'))
+    browser_wallet(page, chain, chain.deployment.chain_id)
     page.reload()
     page.get_by_role("button", name="Connect browser wallet").click()
     expect(page.get_by_test_id("wallet")).to_have_text(re.compile(r"^browser wallet 0x7099"))
