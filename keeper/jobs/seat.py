@@ -44,6 +44,7 @@ class SeatJob:
         self._stopping: asyncio.Event | None = None
         self._stop_requested = threading.Event()
         self._node_away = False  # the node stopped answering the seats (read and written on the seat's thread only)
+        self._node_back_at = 0.0  # monotonic time the node last answered again after being away
 
     @property
     def enabled(self) -> bool:
@@ -126,10 +127,11 @@ class SeatJob:
         next_reconcile = time.monotonic() + c.config.reconcile_interval
         try:
             while not self._stopped():
+                started = time.monotonic()
                 try:
                     block = await asyncio.to_thread(seat.trading.w3.eth.get_block, "latest")
                 except NODE_AWAY as exc:  # this cycle waits for the node
-                    self._node_lost(exc)
+                    self._node_lost(exc, started)
                 except Exception as exc:
                     log.error("%s: cannot read the chain's time (%s: %s)", name, type(exc).__name__, exc)
                 else:
@@ -195,6 +197,7 @@ class SeatJob:
 
     async def _guarded(self, name: str, step: Callable[[], Awaitable[object]]) -> None:
         """Runs one step; an error is logged by name, never fatal (the daemon's `_guarded`, for coroutines)."""
+        started = time.monotonic()
         try:
             await step()
         except asyncio.CancelledError:
@@ -202,12 +205,16 @@ class SeatJob:
         except PrimeVaultError as exc:
             log.error("%s: %s", name, exc)
         except NODE_AWAY as exc:
-            self._node_lost(exc)
+            self._node_lost(exc, started)
         except Exception:
             log.exception("%s failed", name)
 
-    def _node_lost(self, exc: BaseException) -> None:
-        """Says once that the node does not answer: every step of every seat fails the same way until it is back."""
+    def _node_lost(self, exc: BaseException, started: float) -> None:
+        """Says once that the node does not answer: every step of every seat fails the same way until it is back. A
+        step begun before the node last answered again failed on the old outage (a fill forwarded beside the cycle):
+        it says nothing new."""
+        if started < self._node_back_at:
+            return
         if not self._node_away:
             self._node_away = True
             log.error("seats: %s; they wait for it", node_away(self.context.w3.provider, exc))
@@ -215,6 +222,7 @@ class SeatJob:
     def _node_back(self) -> None:
         if self._node_away:
             self._node_away = False
+            self._node_back_at = time.monotonic()
             log.info("seats: the node answers again")
 
 

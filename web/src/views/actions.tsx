@@ -254,6 +254,13 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
   const submit = async (e: Event) => {
     e.preventDefault();
     if (ctx.locked) return; // the button is disabled; Enter in a field is refused the same
+    // A repayment is planned once, inside the app's one-action guard: its debt grows every block and is read as it is
+    // sent (planning it first as well read the chain twice, and left the last action's "done" showing meanwhile).
+    // What is wrong with its form the preview says already.
+    if (form.kind === "repay") {
+      if (await ctx.run("repay", async () => (await plan(ctx, form)).calls)) update({ amount: "" });
+      return;
+    }
     let planned: Plan;
     try {
       planned = await plan(ctx, form);
@@ -262,15 +269,9 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
       return;
     }
     const label = planned.calls[planned.calls.length - 1].label;
-    // A deposit's permit is read and signed inside the app's one-action guard, and so is a repayment's debt (it grows
-    // every block); their failures (a rejected signature, a node that does not answer) are reported as every other
-    // failure is.
-    const calls =
-      form.kind === "deposit"
-        ? () => depositCalls(ctx, planned.calls, planned.token!, planned.amount!)
-        : form.kind === "repay"
-          ? async () => (await plan(ctx, form)).calls
-          : planned.calls;
+    // A deposit's permit is read and signed inside the app's one-action guard; its failures (a rejected signature, a
+    // node that does not answer) are reported as every other failure is.
+    const calls = form.kind === "deposit" ? () => depositCalls(ctx, planned.calls, planned.token!, planned.amount!) : planned.calls;
     if (await ctx.run(label, calls)) update({ amount: "" });
   };
 
