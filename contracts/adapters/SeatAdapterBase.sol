@@ -42,6 +42,8 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
     event SeatDeposited(uint256 indexed transferId, uint256 amount);
     /// @notice The most margin the seat may hold is now `cap` (base units).
     event SeatMarginCapSet(uint256 cap);
+    /// @notice Market `market`'s funding index may now move at most `capPerSecond` per second (USD WAD per base unit).
+    event SeatFundingCapSet(uint8 indexed market, uint256 capPerSecond);
     /// @notice `amount` of margin was asked back from the venue (through its API) and awaits its payment here.
     event SeatWithdrawalRequested(uint256 amount);
 
@@ -125,6 +127,17 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
     function setMarginCap(uint256 cap) external onlyAdmin {
         marginCap = cap;
         emit SeatMarginCapSet(cap);
+    }
+
+    /// @notice Sets how fast market `market`'s funding index may move in reports, USD WAD per base unit per second.
+    ///         The trading module's admin only: for a market whose venue funding outruns the cap (the keeper warns
+    ///         and holds those periods back meanwhile).
+    /// @dev Applies to the time since the index last moved, so a raised cap lets the periods held back through at
+    ///      once.
+    function setFundingCap(uint8 market, uint256 capPerSecond) external onlyAdmin {
+        _requireMarket(market);
+        _fundingCapsPerSecond[market] = capPerSecond;
+        emit SeatFundingCapSet(market, capPerSecond);
     }
 
     /// @notice Posts the venue's view of this account: its positions and the funding index per vault market, and

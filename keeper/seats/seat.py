@@ -475,7 +475,7 @@ class Seat:
             log.log(
                 logging.WARNING if bound.max_step else logging.DEBUG,
                 "%s: %d funding period(s) of market %d move its index by %s, more than the seat's cap allows yet (%s):"
-                " posted once it does; if funding stays this fast, raise the cap",
+                " posted once it does; if funding stays this fast, the admin raises it (setFundingCap)",
                 self.venue.name, len(periods), market_id, step, bound.max_step,
             )  # fmt: skip
             return index, seen

@@ -106,6 +106,32 @@ contract RabbitXSeatAdapterTest is SeatFixture {
         assertEq(seat.fundingIndex(BTC_MARKET), -100e18);
     }
 
+    /// @dev Funding faster than the cap: the admin raises it, and the step held back since the index last moved
+    ///      passes at once.
+    function test_theAdminSetsTheFundingCap() public {
+        vm.warp(block.timestamp + 100);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                SeatAdapterBase.AdapterFundingStepTooLarge.selector, BTC_MARKET, 300e18, 100e18
+            )
+        );
+        _report(0, 300e18, 0, 0);
+        vm.prank(keeper);
+        vm.expectRevert(abi.encodeWithSelector(SeatAdapterBase.AdapterOnlyAdmin.selector, keeper));
+        seat.setFundingCap(BTC_MARKET, 3e18);
+        vm.expectEmit(address(seat));
+        emit SeatAdapterBase.SeatFundingCapSet(BTC_MARKET, 3e18);
+        vm.prank(admin);
+        seat.setFundingCap(BTC_MARKET, 3e18);
+        (uint256 maxStep,) = seat.fundingStepBound(BTC_MARKET);
+        assertEq(maxStep, 300e18, "100 s at the new 3 USD a second");
+        _report(0, 300e18, 0, 0);
+        assertEq(seat.fundingIndex(BTC_MARKET), 300e18);
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(IVenueAdapter.AdapterUnknownMarket.selector, 9));
+        seat.setFundingCap(9, 1);
+    }
+
     function test_theCapCountsFromThePreviousStepNotThePreviousReport() public {
         // Funding is paid hourly; reports come every few seconds in between.
         for (uint256 i; i < 10; ++i) {
