@@ -10,7 +10,9 @@ pragma solidity 0.8.28;
 /// @dev Caveats. The owner must make this contract an operator with PERMISSION_TRADE of each sub-account in a
 ///      scope (`IPrimeVault.setOperator`); removing that permission kills every order it placed (the trading
 ///      module's operator rule). Notional is |size| x the larger of the order's limit price and the market's
-///      oracle price at submission, so a sell cannot understate it. A key's orders live at most until its
+///      oracle price at submission, so a sell cannot understate it then; the caps bound notional at submission,
+///      and a sell that executes after the price has risen fills at more (as a buy's position grows in value
+///      after its fill). A key's orders live at most until its
 ///      expiry (their deadlines are clamped to it), and revoking the key cancels the ones still open; one already
 ///      routed to an asynchronous venue (its children placed) finishes or expires with its children. A key
 ///      can still lose money within its scope by trading badly: the caps bound how much it can trade, not PnL.
@@ -85,6 +87,7 @@ interface ISessionKeys {
 
     /// @notice Ends `key`'s session, cancels its open orders and returns its relayer funds to the owner. Caller: the
     ///         key's owner.
+    /// @dev Never reverts for the refund: funds the token refuses to pay the owner stay for `withdrawRelayerFunds`.
     function revoke(address key) external;
 
     /// @notice Submits an order as session key `msg.sender` for its owner's sub-account `subAccount`.

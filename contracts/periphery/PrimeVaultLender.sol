@@ -54,9 +54,10 @@ contract PrimeVaultLender is ERC4626, ReentrancyGuardTransient {
         return _paused(PAUSE_DEPOSIT) ? 0 : MAX_AMOUNT;
     }
 
-    /// @notice Zero while PrimeVault's deposits are paused.
-    function maxMint(address receiver) public view override returns (uint256) {
-        return _paused(PAUSE_DEPOSIT) ? 0 : super.maxMint(receiver);
+    /// @notice Zero while PrimeVault's deposits are paused; otherwise the shares a deposit of MAX_AMOUNT mints,
+    ///         whose assets (`previewMint`) PrimeVault takes in one deposit.
+    function maxMint(address) public view override returns (uint256) {
+        return _paused(PAUSE_DEPOSIT) ? 0 : previewDeposit(MAX_AMOUNT);
     }
 
     /// @notice What `owner` can withdraw now: what its shares redeem for, at most the pool's idle cash; zero

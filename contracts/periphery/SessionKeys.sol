@@ -81,8 +81,15 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
             ++cancelled;
         }
         emit SessionRevoked(s.owner, key, cancelled);
+        // Revoking is the answer to a leaked key, so it never depends on a transfer (anyone may fund a key, and
+        // the token may refuse to pay the owner: a blacklist, a pause): funds it cannot return stay for
+        // `withdrawRelayerFunds`, and no signed order can spend them any more.
         uint256 funds = _relayerFunds[key];
-        if (funds != 0) _returnFunds(key, s.owner, funds);
+        if (funds != 0 && BASE.trySafeTransfer(s.owner, funds)) {
+            // slither-disable-next-line reentrancy-no-eth,reentrancy-events (nonReentrant; BASE is the base asset)
+            _relayerFunds[key] = 0;
+            emit RelayerFundsReturned(key, s.owner, funds);
+        }
     }
 
     /// @inheritdoc ISessionKeys
@@ -227,7 +234,7 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
             revert SessionTotalNotionalExceeded(key, used, scope.maxNotionalTotal);
         }
         s.notionalUsed = uint128(used); // <= maxNotionalTotal, a uint128
-        _pruneDone(key);
+        _prune(key);
         if (_openOrders[key].length >= MAX_OPEN_ORDERS) {
             revert SessionTooManyOpenOrders(key, MAX_OPEN_ORDERS);
         }
@@ -259,13 +266,19 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
         return fits ? Math.ceilDiv(product, 1e18) : type(uint256).max;
     }
 
-    /// @dev Drops the key's orders that are done (executed or cancelled), so that the list holds only live ones.
-    function _pruneDone(address key) private {
+    /// @dev Keeps in the key's list only the orders that can still execute or have children at a venue: drops
+    ///      the done ones (executed or cancelled), and cancels and drops the open ones that are past their deadline
+    ///      or voided by the owner's `cancelAllOrders`. Those stay open until someone cancels them, which the key
+    ///      cannot do itself, and they held its places; cancelled here, none is left open after a revocation.
+    function _prune(address key) private {
         uint256[] storage orders = _openOrders[key];
         for (uint256 i = orders.length; i > 0; --i) {
-            ITradingModule.OrderStatus status = TRADING.order(orders[i - 1]).status;
-            if (status == ITradingModule.OrderStatus.Open || status == ITradingModule.OrderStatus.Routed) {
-                continue;
+            uint256 id = orders[i - 1];
+            ITradingModule.Order memory o = TRADING.order(id);
+            if (o.status == ITradingModule.OrderStatus.Routed) continue;
+            if (o.status == ITradingModule.OrderStatus.Open) {
+                if (block.timestamp <= o.deadline && o.epoch == TRADING.orderEpoch(o.account)) continue;
+                TRADING.cancelOrder(id);
             }
             orders[i - 1] = orders[orders.length - 1];
             orders.pop();

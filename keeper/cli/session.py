@@ -136,6 +136,14 @@ def revoke(ctx: CliContext, key: ChecksumAddress) -> None:
         raise InputError(f"{key} is revoked already, with no open orders or relayer funds: nothing to do")
     cancelled = client.revoke(key)
     click.echo(f"revoked {key}; {cancelled} open order(s) cancelled")
+    # The contract revokes even when the token refuses the refund (a blacklist, a pause); the funds stay.
+    kept = client.relayer_funds(key)
+    if kept:
+        base = ctx.deployment.base
+        click.echo(
+            f"the token refused to return {format_units(kept, base.decimals)} {base.symbol} of relayer funds: they"
+            f" stay for `primevault session withdraw-relayer-funds {key} AMOUNT`"
+        )
 
 
 @session.command("fund-relayer")

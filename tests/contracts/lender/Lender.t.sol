@@ -65,6 +65,22 @@ contract LenderTest is LenderFixture {
         lenderVault.deposit(2 ** 255, alice);
     }
 
+    /// @dev maxMint is what a mint can take: the shares of a MAX_AMOUNT deposit, whose assets PrimeVault takes in
+    ///      one deposit (it was unbounded, and twice as many shares reverted in PrimeVault with AmountTooLarge).
+    function test_maxMintIsWhatAMintTakes() public {
+        _lend(alice, 1_000e6);
+        uint256 most = lenderVault.maxMint(bob);
+        assertEq(most, lenderVault.previewDeposit(type(uint96).max));
+        uint256 assets = lenderVault.previewMint(most);
+        assertLe(assets, type(uint96).max, "within one deposit");
+        _fund(bob, usdc, assets);
+        vm.startPrank(bob);
+        usdc.approve(address(lenderVault), assets);
+        lenderVault.mint(most, bob);
+        vm.stopPrank();
+        assertEq(lenderVault.balanceOf(bob), most);
+    }
+
     function test_pausesShowInTheMaxFunctions() public {
         _lend(alice, 1_000e6);
         vm.prank(guardian);

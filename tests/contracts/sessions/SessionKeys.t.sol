@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 
 import {ISessionKeys} from "../../../contracts/interfaces/ISessionKeys.sol";
@@ -98,6 +99,62 @@ contract SessionKeysTest is SessionFixture {
         vm.expectRevert(abi.encodeWithSelector(ISessionKeys.SessionIsRevoked.selector, bot));
         vm.prank(bot);
         sessions.submit(0, ETH_MARKET, 1e18, 3_100e18, block.timestamp + 1 hours, false);
+    }
+
+    /// @dev Anyone may fund a key, and a token may refuse to pay the owner (a blacklist, a pause): the revocation
+    ///      of a leaked key went through that refund and reverted with it, so the key kept trading. Now the funds
+    ///      stay for a later withdrawal and the key dies.
+    function test_aRefusedRefundDoesNotStopTheRevocation() public {
+        _grant();
+        uint256 open = _botBuys(1e18, 3_100e18);
+        address stranger = makeAddr("stranger");
+        _fund(stranger, usdc, 1);
+        vm.startPrank(stranger);
+        usdc.approve(address(sessions), 1);
+        sessions.fundRelayer(bot, 1);
+        vm.stopPrank();
+        vm.mockCallRevert(address(usdc), abi.encodeCall(IERC20.transfer, (alice, 1)), "blacklisted");
+        vm.prank(alice);
+        sessions.revoke(bot);
+        assertTrue(sessions.session(bot).revoked);
+        assertEq(uint8(trading.order(open).status), uint8(ITradingModule.OrderStatus.Cancelled));
+        assertEq(sessions.relayerFunds(bot), 1, "kept for a withdrawal");
+        vm.clearMockedCalls();
+        vm.prank(alice);
+        sessions.withdrawRelayerFunds(bot, 1);
+        assertEq(usdc.balanceOf(alice), 1);
+    }
+
+    /// @dev Orders voided by the owner's `cancelAllOrders` or past their deadline stay open until someone cancels
+    ///      them, which the key cannot: they held the key's sixteen places, so it could not trade.
+    function test_deadOrdersDoNotHoldTheKeysPlaces() public {
+        ISessionKeys.Scope memory s = _scope();
+        s.maxNotionalPerOrder = 1_000e18;
+        s.maxNotionalTotal = 100_000e18;
+        bytes memory accepted = _accept(botKey, bot, alice);
+        vm.prank(alice);
+        sessions.grant(bot, s, accepted);
+        uint256[] memory voided = new uint256[](16);
+        for (uint256 i; i < 16; ++i) {
+            voided[i] = _botBuys(0.1e18, 3_000e18);
+        }
+        vm.prank(alice);
+        trading.cancelAllOrders(alice);
+        assertEq(uint8(trading.order(voided[0]).status), uint8(ITradingModule.OrderStatus.Open), "still open");
+        uint256 expiring = _botBuys(0.1e18, 3_000e18);
+        for (uint256 i; i < 15; ++i) {
+            vm.prank(bot);
+            sessions.submit(0, ETH_MARKET, 0.1e18, 3_000e18, block.timestamp + 1 hours, false);
+        }
+        vm.expectRevert(abi.encodeWithSelector(ISessionKeys.SessionTooManyOpenOrders.selector, bot, 16));
+        _botBuys(0.1e18, 3_000e18);
+        for (uint256 i; i < 16; ++i) {
+            assertEq(uint8(trading.order(voided[i]).status), uint8(ITradingModule.OrderStatus.Cancelled));
+        }
+        vm.warp(block.timestamp + 1 hours + 1);
+        _setEthPrice(ETH_PRICE);
+        _botBuys(0.1e18, 3_000e18); // every one of the sixteen is past its deadline
+        assertEq(uint8(trading.order(expiring).status), uint8(ITradingModule.OrderStatus.Cancelled));
     }
 
     function test_onlyTheOwnerRevokes() public {
