@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 
@@ -161,7 +162,8 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
         for (uint256 i; i < n; ++i) {
             int256 step = fundingIndexes[i] - _fundingIndexes[i];
             if (step == 0) continue;
-            uint256 cap = _fundingCapsPerSecond[i] * (block.timestamp - _fundingMovedAt[i]);
+            // Saturating: a cap per second so large that it overflows over the time since the last step is no cap.
+            uint256 cap = Math.saturatingMul(_fundingCapsPerSecond[i], block.timestamp - _fundingMovedAt[i]);
             if (SignedMath.abs(step) > cap) revert AdapterFundingStepTooLarge(uint8(i), step, cap);
             _fundingMovedAt[i] = block.timestamp;
         }
@@ -186,7 +188,9 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
         _requireMarket(market);
         movedAt = _fundingMovedAt[market];
         // Zero when the state is newer than the block this view runs in (a node serving "latest" while it mines).
-        if (block.timestamp > movedAt) maxStep = _fundingCapsPerSecond[market] * (block.timestamp - movedAt);
+        if (block.timestamp > movedAt) {
+            maxStep = Math.saturatingMul(_fundingCapsPerSecond[market], block.timestamp - movedAt);
+        }
     }
 
     /// @notice Margin sent to the venue that it has not yet credited (as of the last report).

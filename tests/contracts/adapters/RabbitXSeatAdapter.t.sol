@@ -130,6 +130,14 @@ contract RabbitXSeatAdapterTest is SeatFixture {
         vm.prank(admin);
         vm.expectRevert(abi.encodeWithSelector(IVenueAdapter.AdapterUnknownMarket.selector, 9));
         seat.setFundingCap(9, 1);
+        // No cap at all: the bound saturates instead of overflowing (a panic in every report).
+        vm.prank(admin);
+        seat.setFundingCap(BTC_MARKET, type(uint256).max);
+        vm.warp(block.timestamp + 10);
+        (maxStep,) = seat.fundingStepBound(BTC_MARKET);
+        assertEq(maxStep, type(uint256).max);
+        _report(0, type(int256).max / 2, 0, 0);
+        assertEq(seat.fundingIndex(BTC_MARKET), type(int256).max / 2);
     }
 
     function test_theCapCountsFromThePreviousStepNotThePreviousReport() public {
