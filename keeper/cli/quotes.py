@@ -10,17 +10,36 @@ from typing import Any
 
 import click
 from web3 import Web3
+from web3.exceptions import ContractLogicError, Web3RPCError
 
 from keeper.chain.deployment import Deployment
+from keeper.chain.revert import error_decoder, revert_data
 from keeper.cli.context import CliContext, pass_context
+from keeper.cli.explain import describe
 from keeper.cli.params import JSON_OPTION, FiniteFloatRange
 from keeper.client.feeds import FeedClient
 from keeper.client.venues import WAD, Venue
 from keeper.client.venues.books import sampled_book
 from keeper.client.venues.registry import load_venues
-from keeper.exceptions import InputError
-from keeper.routing import BUY, SELL, BookOrder, BookSplit, MergedLevel, consolidated_book, route, route_books
+from keeper.exceptions import InputError, NoVenueCanPrice, PrimeVaultError, TransactionReverted
+from keeper.routing import (
+    BUY,
+    SELL,
+    BookOrder,
+    BookSplit,
+    MergedLevel,
+    VenueBook,
+    VenueCostModel,
+    consolidated_book,
+    route,
+    route_books,
+)
 from keeper.units import parse_size
+
+# What a venue that cannot answer raises: its contract reverts (a stale or invalid price, a market it does not list),
+# the node refuses the call to it, or its reader refuses the market or the size. Anything else is a fault of this
+# code and surfaces.
+VENUE_FAILURES = (ContractLogicError, Web3RPCError, PrimeVaultError)
 
 
 @click.command()
@@ -88,31 +107,63 @@ def quote_document(
     w3: Web3, deployment: Deployment, market: str, amount: Decimal, side: str, horizon_hours: float, levels: int | None
 ) -> dict[str, Any]:
     """Every on-chain venue's quote for `amount` of `market` (all-in cost: price impact, fee and funding over the
-    horizon), the depth router's split and, with `levels`, the venues' consolidated book and the book router's split:
-    what `quotes --json` prints and the web app's trade page shows."""
+    horizon), the depth router's split over the venues that can price it and, with `levels`, the venues'
+    consolidated book and the book router's split: what `quotes --json` prints and the web app's trade page shows.
+    A venue that cannot price it is a row with an `error` sentence and takes no part of a split; `NoVenueCanPrice`
+    when none can."""
     direction = 1 if side == "buy" else -1
     venues = load_venues(w3, deployment)
-    models = [v.cost_model(market) for v in venues]
+    # Read first: a node that cannot answer at all fails here, as itself, rather than as every venue's failure.
     mark = FeedClient(w3, deployment.market(market).feed).price()
     horizon = horizon_hours * 3600
-    split = route(amount, direction, models, horizon)
 
     quoted: list[dict[str, Any]] = []
-    for venue, model in zip(venues, models, strict=True):
-        if amount % model.step:
-            quoted.append(
-                {"venue": venue.name, "error": f"size is not a multiple of its step {model.step.normalize():f}"}
-            )
+    priced: list[tuple[Venue, VenueCostModel]] = []
+    for venue in venues:
+        try:
+            model = venue.cost_model(market)
+            row = _quote_row(venue, model, market, amount, direction, mark, horizon)
+        except VENUE_FAILURES as exc:
+            quoted.append({"venue": venue.name, "error": venue_failure(exc, deployment)})
             continue
+        quoted.append(row)
+        priced.append((venue, model))
+    if not priced:
+        raise NoVenueCanPrice(_none_can(f"no venue can price {amount.normalize():f} {market} now", quoted))
+    split = route(amount, direction, [model for _, model in priced], horizon)
+    routed_usd = Decimal(split.cost) * mark
+    single_usd = Decimal(split.best_single_cost) * mark
+    routed: dict[str, Any] = {
+        "sizes": {venue.name: s for (venue, _), s in zip(priced, split.sizes, strict=True) if s},
+        "expected_cost": routed_usd,
+        "cost_bps": routed_usd / (mark * amount) * 10_000,
+        "saving_vs_best_single": single_usd - routed_usd,
+        "best_single_venue": priced[split.best_single_venue][0].name,
+    }
+    document = {"market": market, "side": side, "size": amount, "mark": mark, "horizon_hours": horizon_hours}
+    document |= {"venues": quoted, "routed": routed}
+    if levels is not None:
+        order = BookOrder(int(amount * WAD), direction, int(mark * WAD), int(horizon))
+        document |= _book_view(venues, deployment, market, order, levels)
+    return document
+
+
+def _quote_row(
+    venue: Venue, model: VenueCostModel, market: str, amount: Decimal, direction: int, mark: Decimal, horizon: float
+) -> dict[str, Any]:
+    """`venue`'s all-in cost of `amount`, or, for a size it cannot take in one order, the reason, once it has
+    priced one step: such a venue can still take a part of the split."""
+    if amount % model.step:
+        reason = f"size is not a multiple of its step {model.step.normalize():f}"
+    else:
         try:
             q = venue.quote(market, amount, direction)
         except InputError as exc:  # a size the venue cannot take in one order
-            quoted.append({"venue": venue.name, "error": str(exc)})
-            continue
-        funding = Decimal(direction * model.funding_rate_per_second * horizon) * mark * amount
-        total = (q.average_price - mark) * amount * direction + q.fee + funding
-        quoted.append(
-            {
+            reason = str(exc)
+        else:
+            funding = Decimal(direction * model.funding_rate_per_second * horizon) * mark * amount
+            total = (q.average_price - mark) * amount * direction + q.fee + funding
+            return {
                 "venue": venue.name,
                 "average_price": q.average_price,
                 "fee": q.fee,
@@ -120,34 +171,57 @@ def quote_document(
                 "total_cost": total,
                 "cost_bps": total / (mark * amount) * 10_000,
             }
-        )
-    routed_usd = Decimal(split.cost) * mark
-    single_usd = Decimal(split.best_single_cost) * mark
-    routed: dict[str, Any] = {
-        "sizes": {v.name: s for v, s in zip(venues, split.sizes, strict=True) if s},
-        "expected_cost": routed_usd,
-        "cost_bps": routed_usd / (mark * amount) * 10_000,
-        "saving_vs_best_single": single_usd - routed_usd,
-        "best_single_venue": venues[split.best_single_venue].name,
-    }
-    document = {"market": market, "side": side, "size": amount, "mark": mark, "horizon_hours": horizon_hours}
-    document |= {"venues": quoted, "routed": routed}
-    if levels is not None:
-        order = BookOrder(int(amount * WAD), direction, int(mark * WAD), int(horizon))
-        document |= _book_view(venues, market, order, levels)
-    return document
+    venue.quote(market, model.step, direction)  # a venue that cannot price raises here: it takes no part
+    return {"venue": venue.name, "error": reason}
 
 
-def _book_view(venues: list[Venue], market: str, order: BookOrder, levels: int) -> dict[str, Any]:
+def venue_failure(exc: ContractLogicError | Web3RPCError | PrimeVaultError, deployment: Deployment) -> str:
+    """Why a venue cannot answer, in the CLI's words: a revert as `explain` says it (its sentence, then the error's
+    name), a reader's refusal as it is, a node's refusal as the node put it."""
+    if isinstance(exc, TransactionReverted):
+        error = exc.error
+    elif isinstance(exc, PrimeVaultError):
+        return str(exc)
+    else:
+        data = revert_data(exc)
+        if data is None:
+            refused = "the node refused the request" if isinstance(exc, Web3RPCError) else "its contract failed"
+            return f"{refused}: {exc.message or exc}"
+        if not data:
+            return "its contract reverted without giving a reason"
+        error = error_decoder().decode(data)
+    return f"{describe(error, deployment)} [{error.name}]"
+
+
+def _none_can(what: str, rows: list[dict[str, Any]]) -> str:
+    """`what`, then each venue's reason, venues that fail alike named together: one line."""
+    by_reason: dict[str, list[str]] = {}
+    for row in rows:
+        by_reason.setdefault(row["error"], []).append(row["venue"])
+    return f"{what}: " + "; ".join(f"{', '.join(names)}: {reason}" for reason, names in by_reason.items())
+
+
+def _book_view(
+    venues: list[Venue], deployment: Deployment, market: str, order: BookOrder, levels: int
+) -> dict[str, Any]:
     """Each venue's book sampled down to the order's size (so any one of them could fill it), merged both ways, and
-    the book router's split of the order over them."""
-    books = [sampled_book(v, market, Decimal(order.size) / WAD, levels) for v in venues]
+    the book router's split of the order over them; a venue whose book cannot be read is left out, with its reason
+    in `book_errors`."""
+    books: list[VenueBook] = []
+    errors: list[dict[str, Any]] = []
+    for venue in venues:
+        try:
+            books.append(sampled_book(venue, market, Decimal(order.size) / WAD, levels))
+        except VENUE_FAILURES as exc:
+            errors.append({"venue": venue.name, "error": venue_failure(exc, deployment)})
+    if not books:
+        raise NoVenueCanPrice(_none_can(f"no venue's {market} book can be read now", errors))
     split = route_books(order, books)
     sides = {
         name: [_level_row(level) for level in consolidated_book(books, BookOrder(order.size, way, order.mark))]
         for name, way in (("asks", BUY), ("bids", SELL))
     }
-    return {"book": sides, "book_routed": _book_route_row(split)}
+    return {"book": sides, "book_routed": _book_route_row(split), "book_errors": errors}
 
 
 def _level_row(level: MergedLevel) -> dict[str, Any]:
@@ -179,6 +253,8 @@ def _echo_book(document: dict[str, Any], levels: int, amount: Decimal, horizon_h
         f"all-in prices count the taker fee and {horizon_hours:g}h of funding"
     )
     click.echo(f"{'side':<5} {'venue':<10} {'size':>12} {'price':>14} {'all-in':>14}")
+    for row in document["book_errors"]:
+        click.echo(f"{'-':<5} {row['venue']:<10} left out: {row['error']}")
     for name, rows in document["book"].items():
         for row in rows:
             click.echo(

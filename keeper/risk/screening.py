@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from keeper.risk.account_book import AccountBook
-from keeper.risk.health import MAX_VENUES, HealthArrays, RiskParameters, compute_health, exact_health
+from keeper.risk.health import MAX_VENUES, BoolArray, HealthArrays, RiskParameters, compute_health, exact_health
 
 IndexArray = npt.NDArray[np.intp]
 
@@ -33,14 +33,10 @@ def screen(
     have no usable price, so the accounts holding or trading them cannot be judged (the vault skips them too).
     With `interest_indexes` (the vault's supply and borrow index now), base balances read at earlier indexes are
     brought to them first."""
-    n = len(book)
     collateral = book.collateral_floats
     base = book.base_floats if interest_indexes is None else book.present_base_floats(*interest_indexes)
     health = compute_health(base, collateral, params, book.perp(params.slots))
-    unpriced = collateral[:, list(bad_assets)].sum(axis=1) > 0 if bad_assets else np.zeros(n, dtype=bool)
-    if bad_markets:
-        markets = book.position_slots // MAX_VENUES
-        unpriced[book.position_rows[np.isin(markets, list(bad_markets))]] = True
+    unpriced = _unpriced(book, bad_assets, bad_markets)
     due = health.liquidatable & ~unpriced
     # Judged exactly: those near the line, and those trading where a venue cannot report its funding index (the
     # vectorized pass cannot leave out their funding, which the vault's liquidation does).
@@ -64,19 +60,67 @@ def screen(
     return Screen(health, rows[order].astype(np.intp), np.flatnonzero(unpriced).astype(np.intp))
 
 
+def _unpriced(book: AccountBook, bad_assets: Sequence[int], bad_markets: Collection[int]) -> BoolArray:
+    """The rows that hold a collateral asset of `bad_assets` or trade a market of `bad_markets`."""
+    unpriced = book.collateral_floats[:, list(bad_assets)].sum(axis=1) > 0 if bad_assets else np.zeros(len(book), bool)
+    if bad_markets:
+        markets = book.position_slots // MAX_VENUES
+        unpriced[book.position_rows[np.isin(markets, list(bad_markets))]] = True
+    return unpriced
+
+
+@dataclass(frozen=True)
+class Unpriced:
+    """An account that borrows or trades but whose health cannot be computed: it holds collateral or trades a market
+    without a usable price (the vault cannot judge it either)."""
+
+    row: int
+    assets: tuple[int, ...]  # collateral indexes it holds without a usable price
+    markets: tuple[int, ...]  # market ids it trades without a usable mark
+
+
+@dataclass(frozen=True)
+class Watchlist:
+    """What a risk desk watches: the accounts nearest the liquidation line, and those that cannot be valued."""
+
+    closest: list[tuple[int, float]]  # (row, equity over maintenance requirement), lowest first
+    unpriced: list[Unpriced]  # largest debt first
+    unpriced_count: int  # of every exposed account that cannot be valued, `unpriced` being the first few
+
+
 def closest_to_liquidation(
-    book: AccountBook, health: HealthArrays, limit: int, judged: Mapping[int, tuple[int, int]] | None = None
-) -> list[tuple[int, float]]:
-    """The `limit` accounts that borrow or hold positions with the lowest equity over maintenance requirement (1 is
-    the liquidation line), as (row, ratio), lowest first: what a risk desk watches. `judged` gives, by row, the
-    (equity, maintenance requirement) of the accounts another rule judges (portfolio mode) in place of `health`'s."""
+    book: AccountBook,
+    health: HealthArrays,
+    limit: int,
+    judged: Mapping[int, tuple[int, int]] | None = None,
+    bad_assets: Sequence[int] = (),
+    bad_markets: Collection[int] = (),
+) -> Watchlist:
+    """What a risk desk watches among the accounts that borrow or hold positions: the `limit` with the lowest equity
+    over maintenance requirement (1 is the liquidation line), and, apart, the `limit` that cannot be valued because
+    they hold one of `bad_assets` or trade one of `bad_markets` (no usable price: `health` read it as 0, so their
+    figures there are not their health). `judged` gives, by row, the (equity, maintenance requirement) of the
+    accounts another rule judges (portfolio mode) in place of `health`'s."""
     equity, maintenance = health.equity, health.maintenance_requirement
     if judged:
         equity, maintenance = equity.copy(), maintenance.copy()
         for row, (row_equity, row_maintenance) in judged.items():
             equity[row], maintenance[row] = row_equity, row_maintenance
     exposed = (book.base_floats < 0) | (book.slot_counts() > 0)
-    rows = np.flatnonzero(exposed & (maintenance > 0))
+    unpriced = _unpriced(book, bad_assets, bad_markets)
+    rows = np.flatnonzero(exposed & ~unpriced & (maintenance > 0))
     ratios = equity[rows] / maintenance[rows]
     order = np.argsort(ratios, kind="stable")[:limit]
-    return [(int(rows[i]), float(ratios[i])) for i in order]
+    blind = np.flatnonzero(exposed & unpriced)
+    blind = blind[np.argsort(book.base_floats[blind], kind="stable")]
+    return Watchlist(
+        [(int(rows[i]), float(ratios[i])) for i in order],
+        [_holding(book, int(row), bad_assets, bad_markets) for row in blind[:limit]],
+        len(blind),
+    )
+
+
+def _holding(book: AccountBook, row: int, bad_assets: Sequence[int], bad_markets: Collection[int]) -> Unpriced:
+    held = tuple(asset for asset in bad_assets if book.collateral_floats[row, asset] > 0)
+    traded = {slot // MAX_VENUES for slot, *_ in book.positions_of(row)} & set(bad_markets)
+    return Unpriced(row, held, tuple(sorted(traded)))

@@ -40,7 +40,14 @@ from keeper.cli.explain import describe, explain
 from keeper.cli.quotes import decimal_text, quote_document
 from keeper.cli.risk_report import read_account_risk, risk_document
 from keeper.client.clients import Clients
-from keeper.exceptions import ConfigError, InputError, NotEnoughLiquidityError, PrimeVaultError, TransactionReverted
+from keeper.exceptions import (
+    ConfigError,
+    InputError,
+    NotEnoughLiquidityError,
+    NoVenueCanPrice,
+    PrimeVaultError,
+    TransactionReverted,
+)
 from keeper.follower import AccountFollower
 from keeper.liquidator import Scan
 from keeper.risk.screening import closest_to_liquidation
@@ -68,15 +75,16 @@ class WebSettings:
     def deployment(self) -> Deployment:
         return Deployment.load(self.deployment_path)
 
-    def scan(self) -> Scan:
+    def scan(self) -> tuple[Deployment, Scan]:
         """The latest scan of every account, from the keeper's follower (a full read once, then the head, the logs
         and one lens call a block; the last scan again when no block came), so that every viewer polling each block
-        costs the node three requests, not a full read each. A new deployment (a restarted devnet) starts over."""
+        costs the node three requests, not a full read each; with the deployment it reads, whose assets and markets
+        its figures are in. A new deployment (a restarted devnet) starts over."""
         deployment = self.deployment()
         with self._follower_lock:
             if self._followed is None or self._followed[0] != deployment:
                 self._followed = (deployment, AccountFollower(Clients.build(self.w3, deployment)))
-            return self._followed[1].update()
+            return self._followed[0], self._followed[1].update()
 
 
 SETTINGS = web.AppKey("settings", WebSettings)
@@ -108,14 +116,16 @@ async def _errors_as_json(
 ) -> web.StreamResponse:
     """A bad request is one line of JSON the page shows as it is, and so is a node that cannot be reached or
     refuses (502: the server is a gateway to it), as the CLI says them, and a contract that reverts under the request
-    (503), decoded and explained. So are aiohttp's own refusals (no such path or file, a method the route does not
-    take, a body too large), which it would answer in plain text, and the server's own failures (500: an unusable
-    deployment file, anything else; the details in its log, never the page): the page never gets a body that is not
-    JSON."""
+    (503), decoded and explained, or no venue able to quote (503, each venue's reason). So are aiohttp's own
+    refusals (no such path or file, a method the route does not take, a body too large), which it would answer in
+    plain text, and the server's own failures (500: an unusable deployment file, anything else; the details in its
+    log, never the page): the page never gets a body that is not JSON."""
     try:
         return await handler(request)
     except (InputError, NotEnoughLiquidityError) as exc:  # the request's own problem: said as it is
         return web.json_response({"error": str(exc)}, status=400)
+    except NoVenueCanPrice as exc:  # the venues' state, as a revert is (503 below): each venue's reason
+        return web.json_response({"error": _without_cli_pointers(str(exc))}, status=503)
     except PrimeVaultError as exc:
         # The server's own problem (its deployment file, its settings): the text may name the server's files, so it
         # goes to the log and the page gets one generic line.
@@ -234,6 +244,9 @@ async def _quotes(request: web.Request) -> web.Response:
     amount = parse_size(query.get("size", ""))
     horizon = _number(query.get("horizon_hours", "8"), "horizon_hours", MAX_HORIZON_HOURS)
     document = await asyncio.to_thread(quote_document, settings.w3, deployment, market, amount, side, horizon, None)
+    for row in document["venues"]:
+        if "error" in row:  # a venue that cannot quote: its reason, shown on the page
+            row["error"] = _without_cli_pointers(row["error"])
     return web.json_response(text=json.dumps(document, default=decimal_text))
 
 
@@ -256,12 +269,18 @@ MAX_RISKIEST = 100
 
 async def _riskiest(request: web.Request) -> web.Response:
     """The accounts closest to liquidation, from the keeper's own scan of every account (the page could read only a
-    page of them): `{"block", "exposed", "accounts": [{"account", "equity", "maintenance", "ratio"}]}`, amounts in
-    base units as decimal strings."""
+    page of them): `{"block", "exposed", "accounts": [{"account", "equity", "maintenance", "ratio"}], "unpriced":
+    [{"account", "holds", "trades", "reason"}], "unpriced_count"}`, amounts in base units as decimal strings. An
+    account that borrows or trades but holds an asset or trades a market without a usable price cannot be valued:
+    it is in `unpriced` (largest debt first, at most `limit` of them, `unpriced_count` in all), never in `accounts`
+    with figures that are not its health."""
     settings = request.app[SETTINGS]
     limit = int(_number(request.query.get("limit", "10"), "limit", MAX_RISKIEST, int))
-    found = await asyncio.to_thread(settings.scan)
-    closest = closest_to_liquidation(found.book, found.health, limit, found.portfolio_health)
+    deployment, found = await asyncio.to_thread(settings.scan)
+    unusable = set(found.unusable_assets)  # collateral symbols and market tickers
+    bad_assets = [i for i, token in enumerate(deployment.collateral) if token.symbol in unusable]
+    bad_markets = {m for m, market in enumerate(deployment.markets) if market.ticker in unusable}
+    watch = closest_to_liquidation(found.book, found.health, limit, found.portfolio_health, bad_assets, bad_markets)
 
     def amounts(row: int) -> tuple[int, int]:
         standard = (int(found.health.equity[row]), int(found.health.maintenance_requirement[row]))
@@ -270,10 +289,27 @@ async def _riskiest(request: web.Request) -> web.Response:
     exposed = int(((found.book.base_floats < 0) | (found.book.slot_counts() > 0)).sum())
     accounts = [
         {"account": found.book.address(row), "equity": str(equity), "maintenance": str(maintenance), "ratio": ratio}
-        for row, ratio in closest
+        for row, ratio in watch.closest
         for equity, maintenance in [amounts(row)]
     ]
-    return web.json_response({"block": found.block, "exposed": exposed, "accounts": accounts})
+    unpriced = []
+    for blind in watch.unpriced:
+        holds = [deployment.collateral[i].symbol for i in blind.assets]
+        trades = [deployment.markets[m].ticker for m in blind.markets]
+        what = [f"{verb} {', '.join(names)}" for verb, names in (("holds", holds), ("trades", trades)) if names]
+        reason = (
+            f"{' and '.join(what)} without a usable price now (a stale or invalid feed): its health cannot be computed"
+        )
+        unpriced.append({"account": found.book.address(blind.row), "holds": holds, "trades": trades, "reason": reason})
+    return web.json_response(
+        {
+            "block": found.block,
+            "exposed": exposed,
+            "accounts": accounts,
+            "unpriced": unpriced,
+            "unpriced_count": watch.unpriced_count,
+        }
+    )
 
 
 async def _portfolio(request: web.Request) -> web.Response:

@@ -20,10 +20,12 @@ from keeper.cli.explain import describe
 from keeper.cli.main import cli
 from keeper.cli.web import DEFAULT_DIST
 from keeper.client.portfolio import PortfolioMarginClient
+from keeper.client.trading import TradingClient
 from keeper.client.vault import sub_account
 from keeper.devnet.deploy import seed_local_liquidity
 from keeper.web.server import WebSettings, _without_cli_pointers, serving_in_thread
 from tests.python.conftest import Chain
+from tests.python.test_quotes_venues import HOUR, STALE_ON_DYDX, list_sol
 
 
 def fetch(url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
@@ -92,6 +94,63 @@ def test_the_riskiest_accounts_come_from_the_keepers_scan_lowest_first(chain: Ch
             and abs(int(row["maintenance"]) - health.maintenance_requirement) <= 1
         ), (account, row, health)
         assert row["ratio"] == pytest.approx(health.equity / health.maintenance_requirement)
+
+
+def test_the_riskiest_name_the_accounts_that_cannot_be_valued(chain: Chain) -> None:
+    """An account holding an asset or trading a market without a usable price has no health to rank: it is listed
+    apart with the reason, largest debt first, never ranked on figures that price it at 0 (nor left out)."""
+    vault = chain.client(0)
+    assert vault.sender is not None
+    seed_local_liquidity(vault.sender, chain.deployment)
+    me = chain.account(0).address
+    on_weth, on_wbtc, eth_trader = sub_account(me, 1), sub_account(me, 2), sub_account(me, 3)
+    chain.mint(0, "WETH", 1)
+    chain.mint(0, "WBTC", 2)
+    vault.deposit(on_weth, "WETH", 10**18)
+    vault.deposit(on_wbtc, "WBTC", 10**8)
+    vault.deposit(eth_trader, "WBTC", 10**8)
+    for account in (on_weth, on_wbtc):
+        vault.withdraw(account, "USDC", 1_000 * 10**6)
+    trading = TradingClient(chain.w3, chain.deployment, vault.sender)
+    deadline = int(chain.w3.eth.get_block("latest")["timestamp"]) + 600
+    order = trading.submit(eth_trader, "ETH-USD", Decimal("0.5"), Decimal(3_100), deadline)
+    assert trading.execute([order])[0].executed
+    chain.set_price("WETH", 0)  # an invalid answer: WETH and the ETH-USD mark (the same feed) have no usable price
+
+    with serving_in_thread(WebSettings(chain.deployment_file, chain.url, DEFAULT_DIST)) as url:
+        status, answer = fetch(f"{url}/api/riskiest?limit=5")
+        first = fetch(f"{url}/api/riskiest?limit=1")[1]
+    assert status == 200
+    ranked = [row["account"] for row in answer["accounts"]]
+    assert on_wbtc in ranked and on_weth not in ranked and eth_trader not in ranked
+    assert answer["unpriced"] == [
+        {
+            "account": on_weth,
+            "holds": ["WETH"],
+            "trades": [],
+            "reason": "holds WETH without a usable price now (a stale or invalid feed): its health cannot be computed",
+        },
+        {
+            "account": eth_trader,
+            "holds": [],
+            "trades": ["ETH-USD"],
+            "reason": "trades ETH-USD without a usable price now (a stale or invalid feed): its health cannot be "
+            "computed",
+        },
+    ]
+    assert answer["unpriced_count"] == 2 and answer["exposed"] >= 3
+    assert [row["account"] for row in first["unpriced"]] == [on_weth] and first["unpriced_count"] == 2
+
+
+def test_quotes_leave_out_a_venue_that_cannot_price(chain: Chain, tmp_path: Path) -> None:
+    deployment = list_sol(chain, tmp_path, dydx_staleness=HOUR)
+    chain.advance(2 * HOUR)  # past dydx's staleness limit for SOL-USD, not rabbitx's
+    with serving_in_thread(WebSettings(deployment, chain.url, DEFAULT_DIST)) as url:
+        status, answer = fetch(f"{url}/api/quotes?market=SOL-USD&side=sell&size=3")
+    assert status == 200
+    assert answer["venues"][0] == {"venue": "dydx", "error": STALE_ON_DYDX}
+    assert answer["venues"][1]["venue"] == "rabbitx" and "average_price" in answer["venues"][1]
+    assert answer["routed"]["sizes"] == {"rabbitx": "3"}
 
 
 def test_the_scenario_grid_is_the_portfolio_rule_on_chain(chain: Chain) -> None:
@@ -171,7 +230,9 @@ def test_a_revert_that_cannot_be_explained_is_still_json(chain: Chain, monkeypat
         raise RuntimeError("no decoder")
 
     monkeypatch.setattr("keeper.web.server.error_decoder", broken)
-    chain.advance(8 * 86_400)  # the feeds go stale: the venue reverts under the quote
+    # The market's own feed reverts: no quote without a mark (a venue that reverts is only a row of the quote).
+    feed = chain.deployment.market("ETH-USD").feed
+    chain.w3.provider.make_request("anvil_setCode", [feed, "0x60006000fd"])  # type: ignore[arg-type]
     with serving_in_thread(WebSettings(chain.deployment_file, chain.url, DEFAULT_DIST)) as url:
         status, answer = fetch(f"{url}/api/quotes?market=ETH-USD&side=buy&size=1")
     assert (status, answer) == (

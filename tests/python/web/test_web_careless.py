@@ -12,13 +12,17 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
+from keeper.cli.web import DEFAULT_DIST
 from keeper.client.trading import TradingClient
 from keeper.client.vault import sub_account
+from keeper.web.server import WebSettings, serving_in_thread
 from tests.python.conftest import Chain
+from tests.python.test_quotes_venues import HOUR, STALE_ON_DYDX, list_sol
 from tests.python.web.conftest import STEP_TIMEOUT_MS, TRADER, browser_wallet
 from tests.python.web.test_web_app import connect
 
@@ -326,8 +330,8 @@ def test_a_stale_price_feed_is_explained_and_deposits_and_repayments_still_work(
     page.get_by_test_id("trade-size").fill("1")
     page.get_by_test_id("get-quotes").click()
     expect(page.locator("section[aria-label=Trade] > .activity.error")).to_have_text(
-        "quotes failed: the venue cannot price it: the WETH / ETH-USD price feed is stale or invalid; try again once "
-        "it updates [VenueBadPrice]"
+        "no venue can price 1 ETH-USD now: dydx, rabbitx: the venue cannot price it: the WETH / ETH-USD price feed is "
+        "stale or invalid; try again once it updates [VenueBadPrice]"
     )
     page.get_by_role("tab", name="Protocol").click()
     # The vault's reserves include the venue's account, which the venue cannot value on a stale price.
@@ -346,16 +350,64 @@ def connect_stale(page: Page) -> None:
 
 
 def test_the_quotes_of_a_stale_feed_are_one_line_of_json(funded: Chain, app_url: str) -> None:
-    """Finding 7, without a browser: the venue's revert decoded, as JSON (it was a plain-text 500)."""
+    """Finding 7, without a browser: the venues' reverts decoded, as JSON (it was a plain-text 500)."""
     funded.advance(8 * DAY)
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{app_url}/api/quotes?market=ETH-USD&side=buy&size=1", timeout=30)
     assert refused.value.code == 503
     assert refused.value.headers.get_content_type() == "application/json"
     assert json.loads(refused.value.read()) == {
-        "error": "quotes failed: the venue cannot price it: the WETH / ETH-USD price feed is stale or invalid; try "
-        "again once it updates [VenueBadPrice]"
+        "error": "no venue can price 1 ETH-USD now: dydx, rabbitx: the venue cannot price it: the WETH / ETH-USD "
+        "price feed is stale or invalid; try again once it updates [VenueBadPrice]"
     }
+
+
+def test_a_venue_that_cannot_price_is_a_row_and_no_part_of_the_split(
+    funded: Chain, browser: Browser, tmp_path: Path
+) -> None:
+    """One venue on a stale price: the page shows its reason in its row and routes the order to the others."""
+    chain = funded
+    deployment = list_sol(chain, tmp_path, dydx_staleness=HOUR)
+    chain.advance(2 * HOUR)  # past dydx's staleness limit for SOL-USD, not rabbitx's
+    with serving_in_thread(WebSettings(deployment, chain.url, DEFAULT_DIST)) as url:
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(url)
+        connect(page, TRADER)
+        page.get_by_role("tab", name="Trade").click()
+        quote(page, "SOL-USD", "buy", "2")
+        expect(page.get_by_test_id("quote-error-dydx")).to_have_text(f"dydx{STALE_ON_DYDX}")
+        expect(page.get_by_test_id("routed")).to_contain_text("Routed: rabbitx 2; all-in cost")
+        expect(page.get_by_test_id("routed")).not_to_contain_text("dydx")
+        assert not RAW.search(page.locator("body").inner_text())
+        context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+def test_the_protocol_page_lists_the_accounts_that_cannot_be_valued(funded: Chain, page: Page) -> None:
+    """A borrower whose collateral has no usable price is not lost from the riskiest accounts: it is listed apart,
+    with the reason."""
+    chain = funded
+    me = chain.account(TRADER).address
+    vault = chain.client(TRADER)
+    vault.deposit(me, "WETH", 10**18)
+    vault.withdraw(me, "USDC", 1_000 * 10**6)
+    chain.set_price("WETH", 0)  # an invalid answer
+    page.get_by_role("tab", name="Protocol").click()
+    expect(page.get_by_test_id("unpriced-note")).to_have_text(
+        "1 account that borrows or trades cannot be valued now: a price it needs is stale or invalid, so neither the "
+        "keeper nor the vault can judge it until the feed updates:"
+    )
+    row = page.get_by_test_id("unpriced").locator("tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(me)
+    expect(row).to_contain_text(
+        "holds WETH without a usable price now (a stale or invalid feed): its health cannot be computed"
+    )
+    expect(page.get_by_test_id("riskiest")).to_have_count(0)  # the only borrower: nothing to rank
+    assert not RAW.search(page.locator("body").inner_text())
 
 
 def test_a_browser_wallet_switching_chain_or_account_is_followed(funded: Chain, page: Page) -> None:

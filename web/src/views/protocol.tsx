@@ -16,6 +16,20 @@ const badDebt = parseAbiItem(
   "event BadDebt(address indexed caller, uint256 shortfall, uint256 amount, uint256 newSupplyIndex)",
 );
 
+interface Unpriced {
+  account: Address;
+  holds: string[];
+  trades: string[];
+  reason: string;
+}
+
+interface Riskiest {
+  exposed: number;
+  accounts: { account: Address; equity: string; maintenance: string; ratio: number }[];
+  unpriced: Unpriced[];
+  unpriced_count: number;
+}
+
 interface ProtocolState {
   // Null with the reason while the vault cannot value its reserves (they include every venue's account, and a venue
   // refuses to value a position on a stale or invalid price).
@@ -36,6 +50,10 @@ interface ProtocolState {
   // Null with the reason when the server's scan cannot be had: the rest of the view still shows.
   risky: { account: Address; equity: bigint; maintenance: bigint; ratio: number }[] | null;
   riskyProblem: string | null;
+  // Accounts that borrow or trade but cannot be valued (a price they need is stale or invalid): never in `risky`,
+  // whose figures they would falsify; the first few by debt, of `unpricedCount`.
+  unpriced: Unpriced[];
+  unpricedCount: number;
   exposed: number; // accounts that borrow or hold positions
   accountCount: bigint;
 }
@@ -75,9 +93,7 @@ async function loadProtocol(ctx: AppContext): Promise<ProtocolState> {
         };
       }),
     ),
-    getJson<{ exposed: number; accounts: { account: Address; equity: string; maintenance: string; ratio: number }[] }>(
-      `/api/riskiest?limit=${ACCOUNTS_SHOWN}`,
-    ).then(
+    getJson<Riskiest>(`/api/riskiest?limit=${ACCOUNTS_SHOWN}`).then(
       (value) => ({ value }),
       (error: Error) => ({ reason: error.message }),
     ),
@@ -106,6 +122,8 @@ async function loadProtocol(ctx: AppContext): Promise<ProtocolState> {
     venues,
     risky: "value" in risky ? risky.value.accounts.map((r) => ({ ...r, equity: BigInt(r.equity), maintenance: BigInt(r.maintenance) })) : null,
     riskyProblem: "reason" in risky ? risky.reason : null,
+    unpriced: "value" in risky ? risky.value.unpriced : [],
+    unpricedCount: "value" in risky ? risky.value.unpriced_count : 0,
     exposed: "value" in risky ? risky.value.exposed : 0,
     accountCount,
   };
@@ -299,8 +317,38 @@ export function ProtocolView({ ctx }: { ctx: AppContext }) {
           Of {state.exposed} accounts that borrow or hold positions, judged by the keeper's scan of every account.
         </p>
       )}
+      {state.unpricedCount > 0 && (
+        <>
+          <p class="activity error" data-testid="unpriced-note">
+            {state.unpricedCount === 1 ? "1 account that borrows or trades" : `${state.unpricedCount} accounts that borrow or trade`} cannot be
+            valued now: a price {state.unpricedCount === 1 ? "it needs" : "they need"} is stale or invalid, so neither the keeper nor the vault can
+            judge {state.unpricedCount === 1 ? "it" : "them"} until the feed updates
+            {state.unpricedCount > state.unpriced.length ? `; the ${state.unpriced.length} with the largest debt:` : ":"}
+          </p>
+          <div class="scroll">
+            <table data-testid="unpriced">
+              <thead>
+                <tr>
+                  <th>Account</th>
+                  <th>Why</th>
+                </tr>
+              </thead>
+              <tbody>
+                {state.unpriced.map((u) => (
+                  <tr key={u.account}>
+                    <td>
+                      <code>{u.account}</code>
+                    </td>
+                    <td class="loss">{u.reason}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
       {state.risky === null ? null : state.risky.length === 0 ? (
-        <p class="hint">No account borrows or trades.</p>
+        state.unpricedCount === 0 && <p class="hint">No account borrows or trades.</p>
       ) : (
         <div class="scroll">
           <table data-testid="riskiest">

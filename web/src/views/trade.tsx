@@ -8,6 +8,8 @@ import { getJson } from "../config";
 import { formatAmount, parseAmount } from "../units";
 import { price, usd } from "./common";
 
+// A venue that cannot quote (a stale or invalid price, a market it does not list, a size off its step) is a row with
+// the reason in `error`; a venue that cannot price at all is never in `routed.sizes` (the server routes without it).
 interface VenueQuote {
   venue: string;
   average_price?: string;
@@ -230,9 +232,11 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
               <tbody>
                 {quotes.venues.map((q) =>
                   q.error ? (
-                    <tr key={q.venue}>
+                    <tr key={q.venue} data-testid={`quote-error-${q.venue}`}>
                       <td>{q.venue}</td>
-                      <td colSpan={5}>{q.error}</td>
+                      <td colSpan={5} class="loss">
+                        {q.error}
+                      </td>
                     </tr>
                   ) : (
                     <tr key={q.venue}>

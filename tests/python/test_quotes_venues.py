@@ -1,0 +1,132 @@
+"""`primevault quotes` when a venue cannot price: its row says why, the split goes to the venues that can, and only
+no venue able to price is an error, in one line."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from keeper.chain.deployment import MarketInfo
+from keeper.cli.main import cli
+from keeper.client.venues.dydx import ClobPair, DydxListing, DydxVenue
+from keeper.client.venues.rabbitx import RabbitListing, RabbitVenue
+from keeper.devnet.deploy import FEED_DECIMALS, LOCAL_MARKETS, _create
+from tests.python.conftest import Chain
+
+HOUR = 3600
+GENEROUS = 7 * 24 * HOUR  # the local venues' staleness limit
+STALE_ON_DYDX = (
+    "the venue cannot price it: the SOL-USD price feed is stale or invalid; try again once it updates [VenueBadPrice]"
+)
+
+
+def list_sol(
+    chain: Chain, tmp_path: Path, dydx_staleness: int | None, dydx_step_base_quantums: int = 1_000_000
+) -> Path:
+    """SOL-USD on a feed of its own, listed on rabbitx with the local staleness limit and on dydx with
+    `dydx_staleness` (not at all with None), so that one venue can fail to price it while the other prices; the
+    deployment file that names it."""
+    sender = chain.client(0).sender
+    assert sender is not None
+    eth = LOCAL_MARKETS[1]  # its parameters, under the new ticker
+    feed = _create(
+        sender, "MockPriceFeed", "deploy SOL feed", "SOL / USD", FEED_DECIMALS, 150 * 10**FEED_DECIMALS, sender.address
+    )
+    venues = {v.name: v.address for v in chain.deployment.on_chain_venues}
+    if dydx_staleness is not None:
+        pair = ClobPair(0, "SOL-USD", eth.atomic_resolution, eth.quantum_conversion_exponent,
+                        dydx_step_base_quantums, eth.subticks_per_tick)  # fmt: skip
+        depth = eth.dydx_depth * 10 ** (-eth.atomic_resolution)
+        DydxVenue(chain.w3, venues["dydx"], sender).create_clob_pair(
+            DydxListing(pair, feed, dydx_staleness, eth.dydx_fee_ppm, eth.dydx_half_spread_ppm, depth)
+        )
+    RabbitVenue(chain.w3, venues["rabbitx"], ["SOL-USD"], sender).add_market(
+        RabbitListing("SOL-USD", feed, GENEROUS, eth.rabbit_imf_ppm, eth.rabbit_mmf_ppm, eth.rabbit_fee_ppm,
+                      eth.rabbit_half_spread_ppm, eth.rabbit_depth * 10**18, eth.rabbit_step, eth.rabbit_tick)
+    )  # fmt: skip
+    deployment = dataclasses.replace(chain.deployment, markets=(*chain.deployment.markets, MarketInfo("SOL-USD", feed)))
+    path = tmp_path / "with-sol.json"
+    deployment.save(path)
+    return path
+
+
+def quotes(deployment: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--deployment", str(deployment), "quotes", *args])
+    return result.exit_code, result.output
+
+
+def quotes_json(deployment: Path, *args: str) -> dict[str, Any]:
+    code, output = quotes(deployment, *args, "--json")
+    assert code == 0, output
+    document: dict[str, Any] = json.loads(output)
+    return document
+
+
+def test_a_venue_on_a_stale_price_is_a_row_and_the_others_take_the_order(chain: Chain, tmp_path: Path) -> None:
+    deployment = list_sol(chain, tmp_path, dydx_staleness=HOUR)
+    chain.advance(2 * HOUR)  # past dydx's limit for SOL-USD, well within rabbitx's
+
+    document = quotes_json(deployment, "SOL-USD", "2")
+    dydx, rabbitx = document["venues"]
+    assert dydx == {"venue": "dydx", "error": STALE_ON_DYDX}
+    assert rabbitx["venue"] == "rabbitx" and "error" not in rabbitx and float(rabbitx["average_price"]) > 150
+    assert document["routed"]["sizes"] == {"rabbitx": "2"}
+    assert document["routed"]["best_single_venue"] == "rabbitx"
+
+    code, output = quotes(deployment, "SOL-USD", "2")
+    assert code == 0, output
+    assert f"dydx       {STALE_ON_DYDX}" in output.splitlines()
+    assert "routed     rabbitx 2: expected cost" in output
+
+
+def test_the_book_view_leaves_out_a_venue_whose_book_cannot_be_read(chain: Chain, tmp_path: Path) -> None:
+    deployment = list_sol(chain, tmp_path, dydx_staleness=HOUR)
+    chain.advance(2 * HOUR)
+
+    document = quotes_json(deployment, "SOL-USD", "2", "--book", "--levels", "4")
+    assert document["book_errors"] == [{"venue": "dydx", "error": STALE_ON_DYDX}]
+    assert {row["venue"] for side in document["book"].values() for row in side} == {"rabbitx"}
+    assert document["book_routed"]["sizes"] == {"rabbitx": "2"}
+
+    code, output = quotes(deployment, "SOL-USD", "2", "--book", "--levels", "4")
+    assert code == 0, output
+    assert f"-     dydx       left out: {STALE_ON_DYDX}" in output.splitlines()
+    assert "book route rabbitx 2 at" in output
+
+
+def test_a_venue_that_does_not_list_the_market_is_a_row(chain: Chain, tmp_path: Path) -> None:
+    deployment = list_sol(chain, tmp_path, dydx_staleness=None)
+    document = quotes_json(deployment, "SOL-USD", "1")
+    assert document["venues"][0] == {
+        "venue": "dydx",
+        "error": "unknown market 'SOL-USD': dydx lists BTC-USD, ETH-USD",
+    }
+    assert document["routed"]["sizes"] == {"rabbitx": "1"}
+
+
+def test_a_venue_off_its_step_takes_no_part_when_it_cannot_price(chain: Chain, tmp_path: Path) -> None:
+    """A size off one venue's step is said as such when the venue prices (it may still take a part on its steps);
+    when it cannot price at all, that is its reason, and the split leaves it out."""
+    deployment = list_sol(chain, tmp_path, dydx_staleness=HOUR, dydx_step_base_quantums=10_000_000)  # 0.01 SOL
+    live = quotes_json(deployment, "SOL-USD", "10.005")
+    assert live["venues"][0] == {"venue": "dydx", "error": "size is not a multiple of its step 0.01"}
+    assert "dydx" in live["routed"]["sizes"], "a part on its steps"
+
+    chain.advance(2 * HOUR)
+    stale = quotes_json(deployment, "SOL-USD", "10.005")
+    assert stale["venues"][0] == {"venue": "dydx", "error": STALE_ON_DYDX}
+    assert stale["routed"]["sizes"] == {"rabbitx": "10.005"}
+
+
+def test_no_venue_able_to_price_is_one_line(chain: Chain) -> None:
+    chain.advance(8 * 24 * HOUR)  # every feed past every venue's limit
+    code, output = quotes(chain.deployment_file, "ETH-USD", "1")
+    assert code == 1
+    assert output.strip().splitlines() == [
+        "Error: no venue can price 1 ETH-USD now: dydx, rabbitx: the venue cannot price it: the WETH / ETH-USD price "
+        "feed is stale or invalid; try again once it updates [VenueBadPrice]"
+    ]
