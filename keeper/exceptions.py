@@ -29,6 +29,11 @@ class NotEnoughLiquidityError(PrimeVaultError):
     refuses it rather than fill part of it or at prices it was never shown."""
 
 
+class PriceUnusableError(PrimeVaultError):
+    """A figure needs a price whose feed is stale or invalid on chain now: computed with it, it would be wrong (the
+    contracts refuse it too). Try again once the feed updates."""
+
+
 class NoVenueCanPrice(PrimeVaultError):
     """Not one venue can price an order (or show its book) now: each one's reason is in the message. One venue that
     cannot is a row with its reason in the quotes; the others still quote and route."""

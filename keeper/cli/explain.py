@@ -6,9 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 from web3 import Web3
+from web3.exceptions import ContractLogicError, Web3RPCError
 
 from keeper.chain.deployment import Deployment
-from keeper.chain.revert import DecodedError
+from keeper.chain.revert import DecodedError, error_decoder, revert_data
 from keeper.exceptions import TransactionReverted
 from keeper.units import format_units
 
@@ -27,6 +28,19 @@ _ROLE_NAMES = {
 def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None = None) -> str:
     """A sentence for `exc` in the units of `deployment`, with the error's name; falls back to the decoded error."""
     return f"{exc.action} failed: {describe(exc.error, deployment, symbol)} [{exc.error.name}]"
+
+
+def refusal(exc: ContractLogicError | Web3RPCError, deployment: Deployment) -> str:
+    """A read that reverted or that the node refused, in the CLI's words: the decoded error's sentence and name, or
+    what the node said."""
+    data = revert_data(exc)
+    if data is None:
+        refused = "the node refused the request" if isinstance(exc, Web3RPCError) else "its contract failed"
+        return f"{refused}: {exc.message or exc}"
+    if not data:
+        return "its contract reverted without giving a reason"
+    error = error_decoder().decode(data)
+    return f"{describe(error, deployment)} [{error.name}]"
 
 
 def describe(error: DecodedError, deployment: Deployment, symbol: str | None = None) -> str:

@@ -13,11 +13,11 @@ from dotenv import find_dotenv, load_dotenv
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import HTTPError as RequestsHTTPError
 from requests.exceptions import Timeout as RequestsTimeout
-from web3.exceptions import BadFunctionCallOutput, Web3RPCError
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
 
 from keeper import __version__
 from keeper.cli.context import DEFAULT_DEPLOYMENT, CliContext
-from keeper.cli.explain import explain
+from keeper.cli.explain import explain, refusal
 from keeper.exceptions import ConfigError, PrimeVaultError, TransactionReverted
 
 
@@ -75,6 +75,9 @@ class _OneLineErrors(click.Group):
             raise click.ClickException(str(exc)) from None
         except Web3RPCError as exc:
             raise click.ClickException(_node_refusal(ctx, exc)) from None
+        except ContractLogicError as exc:
+            # A read that reverted (a stale feed, a venue that cannot answer): its decoded reason.
+            raise click.ClickException(_read_refusal(ctx, exc)) from None
         except BadFunctionCallOutput:
             # A read of a contract that returned nothing: no code at an address the deployment file names.
             cli_ctx = ctx.find_object(CliContext)
@@ -100,6 +103,14 @@ class _OneLineErrors(click.Group):
             raise click.ClickException(
                 f"{url} answered HTTP {status}: it is not a JSON-RPC node (see --rpc-url)"
             ) from None
+
+
+def _read_refusal(ctx: click.Context, exc: ContractLogicError) -> str:
+    cli_ctx = ctx.find_object(CliContext)
+    try:
+        return f"a contract refused the read: {refusal(exc, cli_ctx.deployment)}" if cli_ctx else str(exc)
+    except PrimeVaultError:  # no deployment to name the error's figures in
+        return f"a contract refused the read: {exc.message or exc}"
 
 
 def _node_refusal(ctx: click.Context, exc: Web3RPCError) -> str:

@@ -13,9 +13,8 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3RPCError
 
 from keeper.chain.deployment import Deployment
-from keeper.chain.revert import error_decoder, revert_data
 from keeper.cli.context import CliContext, pass_context
-from keeper.cli.explain import describe
+from keeper.cli.explain import describe, refusal
 from keeper.cli.params import JSON_OPTION, FiniteFloatRange
 from keeper.client.feeds import FeedClient
 from keeper.client.venues import WAD, Venue
@@ -179,18 +178,10 @@ def venue_failure(exc: ContractLogicError | Web3RPCError | PrimeVaultError, depl
     """Why a venue cannot answer, in the CLI's words: a revert as `explain` says it (its sentence, then the error's
     name), a reader's refusal as it is, a node's refusal as the node put it."""
     if isinstance(exc, TransactionReverted):
-        error = exc.error
-    elif isinstance(exc, PrimeVaultError):
+        return f"{describe(exc.error, deployment)} [{exc.error.name}]"
+    if isinstance(exc, PrimeVaultError):
         return str(exc)
-    else:
-        data = revert_data(exc)
-        if data is None:
-            refused = "the node refused the request" if isinstance(exc, Web3RPCError) else "its contract failed"
-            return f"{refused}: {exc.message or exc}"
-        if not data:
-            return "its contract reverted without giving a reason"
-        error = error_decoder().decode(data)
-    return f"{describe(error, deployment)} [{error.name}]"
+    return refusal(exc, deployment)
 
 
 def _none_can(what: str, rows: list[dict[str, Any]]) -> str:

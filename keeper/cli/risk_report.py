@@ -11,8 +11,9 @@ from eth_typing import ChecksumAddress
 from keeper.chain.deployment import TokenInfo
 from keeper.client.clients import Clients
 from keeper.client.portfolio import PortfolioMarginClient
-from keeper.liquidator import risk_parameters
-from keeper.risk.health import ExactHealth, exact_health
+from keeper.exceptions import PriceUnusableError
+from keeper.liquidator import parameters
+from keeper.risk.health import MAX_VENUES, ExactHealth, exact_health
 from keeper.risk.portfolio import SCENARIO_LABELS, ExactPortfolio, Layout, PortfolioParams, exact_portfolio
 from keeper.units import plain_units
 
@@ -33,12 +34,24 @@ def read_account_risk(clients: Clients, account: ChecksumAddress) -> AccountRisk
     keeper's exact engines (the vault's figures to the unit)."""
     deployment = clients.deployment
     block = clients.w3.eth.block_number
-    params = risk_parameters(clients, block)
+    state = clients.lens.risk_state(block)
+    params = parameters(state)
     vault = clients.vault
     base = vault.base_balance(account, block)
     balances = [vault.collateral_balance(account, t.symbol, block) for t in deployment.collateral]
     entries = clients.trading.book_entries(account, block) if clients.trading is not None else []
     positions = [(slot, e.size, e.entry_price, e.funding_index) for slot, e in entries]
+    # An unusable price reads as 0: figures computed with it would look like the account's and are not.
+    unpriced = [deployment.collateral[i].symbol for i in state.unusable_assets if balances[i]]
+    unpriced += sorted(
+        {deployment.markets[slot // MAX_VENUES].ticker for slot, *_ in positions}
+        & {deployment.markets[m].ticker for m in state.unusable_markets}
+    )
+    if unpriced:
+        raise PriceUnusableError(
+            f"the {' and '.join(unpriced)} price feed is stale or invalid at block {block}: the health of {account}"
+            " cannot be computed until it updates (the vault cannot judge it either)"
+        )
     if deployment.portfolio is not None:
         rule, layout = PortfolioMarginClient(clients.w3, deployment).rule(block)
         margined_by = "portfolio" if vault.portfolio_mode(account, block) else "standard"

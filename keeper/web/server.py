@@ -45,6 +45,7 @@ from keeper.exceptions import (
     InputError,
     NotEnoughLiquidityError,
     NoVenueCanPrice,
+    PriceUnusableError,
     PrimeVaultError,
     TransactionReverted,
 )
@@ -115,16 +116,16 @@ async def _errors_as_json(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """A bad request is one line of JSON the page shows as it is, and so is a node that cannot be reached or
-    refuses (502: the server is a gateway to it), as the CLI says them, and a contract that reverts under the request
-    (503), decoded and explained, or no venue able to quote (503, each venue's reason). So are aiohttp's own
-    refusals (no such path or file, a method the route does not take, a body too large), which it would answer in
-    plain text, and the server's own failures (500: an unusable deployment file, anything else; the details in its
-    log, never the page): the page never gets a body that is not JSON."""
+    refuses (502: the server is a gateway to it), as the CLI says them, and the chain's state (503): a contract that
+    reverts under the request, decoded and explained, no venue able to quote, a figure that needs a stale price. So
+    are aiohttp's own refusals (no such path or file, a method the route does not take, a body too large), which it
+    would answer in plain text, and the server's own failures (500: an unusable deployment file, anything else; the
+    details in its log, never the page): the page never gets a body that is not JSON."""
     try:
         return await handler(request)
     except (InputError, NotEnoughLiquidityError) as exc:  # the request's own problem: said as it is
         return web.json_response({"error": str(exc)}, status=400)
-    except NoVenueCanPrice as exc:  # the venues' state, as a revert is (503 below): each venue's reason
+    except (NoVenueCanPrice, PriceUnusableError) as exc:  # the chain's state, as a revert is (503 below)
         return web.json_response({"error": _without_cli_pointers(str(exc))}, status=503)
     except PrimeVaultError as exc:
         # The server's own problem (its deployment file, its settings): the text may name the server's files, so it

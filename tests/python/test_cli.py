@@ -188,3 +188,13 @@ def test_a_withdrawal_to_a_token_contract_is_refused(funded: Chain) -> None:
         run(funded, "account", "withdraw", "0.5", "WETH", "--to", usdc), f"{usdc} is the USDC token contract"
     )
     assert funded.client(1).collateral_balance(funded.account(1).address, "WETH") == 10**18
+
+
+def test_risk_explain_on_a_stale_price_says_so(funded: Chain) -> None:
+    """An unusable price reads as 0 in the lens: `risk explain` printed an equity of minus the debt and requirements
+    of 0 as the account's figures. It says which feed and that nothing can be computed until it updates."""
+    assert run(funded, "account", "deposit", "1.5", "WETH").exit_code == 0
+    assert run(funded, "account", "borrow", "200").exit_code == 0
+    funded.advance(10 * 86_400)
+    result = run(funded, "risk", "explain", funded.account(1).address)
+    assert_one_line_error(result, "the WETH price feed is stale or invalid", "cannot be computed until it updates")

@@ -178,6 +178,19 @@ def test_the_scenario_grid_is_the_portfolio_rule_on_chain(chain: Chain) -> None:
     assert Decimal(portfolio["maintenance"]) == Decimal(maintenance).scaleb(-decimals)
 
 
+def test_the_scenario_grid_on_a_stale_price_says_why_there_is_none(chain: Chain) -> None:
+    """It answered figures computed with the stale price read as 0 (an equity and requirements of 0)."""
+    me = sub_account(chain.account(0).address, 4)
+    chain.mint(0, "WETH", 2)
+    chain.client(0).deposit(me, "WETH", 2 * 10**18)
+    chain.advance(10 * 86_400)
+    with serving_in_thread(WebSettings(chain.deployment_file, chain.url, DEFAULT_DIST)) as url:
+        status, answer = fetch(f"{url}/api/portfolio?account={me}")
+    assert status == 503
+    assert answer["error"].startswith("the WETH price feed is stale or invalid at block "), answer
+    assert "cannot be computed until it updates" in answer["error"]
+
+
 def test_a_dead_node_is_one_line_of_json(chain: Chain) -> None:
     me = chain.account(0).address
     dead = "http://127.0.0.1:1"
