@@ -159,6 +159,18 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
         "VenueBadPrice": lambda: (
             f"the venue cannot price it: {feed('feed')} is stale or invalid; try again once it updates"
         ),
+        "VenueInsufficientMargin": lambda: (
+            f"the vault's margin at the venue ({usd('netCollateral')}) is below the {usd('initialMargin')} the trade"
+            " needs there; the keeper tops venue margin up each cycle (`primevault keeper run`): try again after it has"
+        ),
+        "VenueReduceOnlyIncreases": lambda: "a reduce-only order would open or grow the venue's position",
+        "VenueUnknownMarket": lambda: "the venue does not list this market",
+        "VenueOrderExpired": lambda: (
+            f"the venue's order expired at block {arg('goodTilBlock')} (now {arg('currentBlock')}); send it again"
+        ),
+        "VenueInsufficientLiquidity": lambda: (
+            f"the venue can pay out only {usd('available')} now, less than the {usd('requested')} asked for"
+        ),
         "Paused": lambda: "this action is paused by the pause guardian",
         "ZeroAmount": lambda: "the amount must be greater than zero",
         "ZeroAddress": lambda: "the zero address (0x000...000) cannot be used here: give a real address",

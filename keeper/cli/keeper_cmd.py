@@ -386,6 +386,9 @@ def stress_command(ctx: CliContext, config_path: Path | None, shock: str, as_jso
     perp = book.perp(now.params.slots)
     result = stress(base, book.collateral_floats, perp, now.params, moved, penalties, float(reserves), due)
     view = _stress_view(result, reserves, deployment.base.symbol, deployment.base.decimals)
+    # Accounts holding or trading something without a usable price cannot be judged, before the shock or after it:
+    # counted apart, so that a stale feed never reads as "nothing would be liquidated".
+    view |= {"unpriced": len(now.unpriced), "unusable_prices": list(now.unusable_assets)}
     if as_json:
         click.echo(json.dumps({**view, "shocks": {k: format(v, "f") for k, v in shocks.items()}}, indent=2))
         return
@@ -396,6 +399,11 @@ def stress_command(ctx: CliContext, config_path: Path | None, shock: str, as_jso
     click.echo(f"shortfall                 {Decimal(view['shortfall']):,.2f} {symbol}")
     click.echo(f"reserves                  {Decimal(view['reserves']):,.2f} {symbol}")
     click.echo(f"covered by reserves       {'yes' if result.covered else 'NO'}")
+    if now.unpriced:
+        click.echo(
+            f"not judged                {len(now.unpriced)}: their health cannot be computed, as they hold or trade"
+            f" something without a usable price now (stale or invalid: {', '.join(now.unusable_assets)})"
+        )
     click.echo(f"computed in               {time.monotonic() - started:.2f}s")
 
 

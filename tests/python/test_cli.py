@@ -198,3 +198,13 @@ def test_risk_explain_on_a_stale_price_says_so(funded: Chain) -> None:
     funded.advance(10 * 86_400)
     result = run(funded, "risk", "explain", funded.account(1).address)
     assert_one_line_error(result, "the WETH price feed is stale or invalid", "cannot be computed until it updates")
+
+
+def test_a_venue_refusal_reads_in_human_units(funded: Chain) -> None:
+    """A cancel reason from a venue without margin read `VenueInsufficientMargin(netCollateral=-195773, ...)`."""
+    refusal = DecodedError("VenueInsufficientMargin", {"netCollateral": -195_773, "initialMargin": 6_000_000})
+    base = funded.deployment.base.symbol
+    assert describe(refusal, funded.deployment) == (
+        f"the vault's margin at the venue (-0.20 {base}) is below the 6.00 {base} the trade needs there; the keeper"
+        " tops venue margin up each cycle (`primevault keeper run`): try again after it has"
+    )

@@ -79,6 +79,19 @@ def test_risk_stress_needs_no_key_and_counts_in_the_base_token(
     assert document["covered"] is False
 
 
+def test_risk_stress_counts_the_accounts_it_cannot_judge(chain: Chain, tmp_path: Path, borrowers: list[str]) -> None:
+    """With WETH's feed stale the borrowers cannot be valued: stress said nothing of them, so a shock that would
+    liquidate all three read as one that liquidates none."""
+    chain.advance(10 * 86_400)
+    result = run(chain, tmp_path, "risk", "stress", "--shock", "ETH=-25%")
+    assert result.exit_code == 0, result.output
+    assert "liquidatable after shock  0" in result.output
+    assert "not judged                3: their health cannot be computed" in result.output
+    assert "without a usable price now (stale or invalid: WETH, " in result.output
+    document = json.loads(run(chain, tmp_path, "risk", "stress", "--shock", "ETH=-25%", "--json").output)
+    assert document["unpriced"] == 3 and "WETH" in document["unusable_prices"]
+
+
 def test_risk_haircuts_proposes_without_a_key(chain: Chain, tmp_path: Path) -> None:
     now = int(time.time())
     (tmp_path / "data").mkdir()
