@@ -17,7 +17,7 @@ from keeper.cli.context import CliContext, pass_context
 from keeper.cli.explain import describe, refusal
 from keeper.cli.params import JSON_OPTION, FiniteFloatRange
 from keeper.client.feeds import FeedClient
-from keeper.client.venues import WAD, Venue
+from keeper.client.venues import VENUE_FAILURES, WAD, Venue, priced_cost_model
 from keeper.client.venues.books import sampled_book
 from keeper.client.venues.registry import load_venues
 from keeper.exceptions import InputError, NoVenueCanPrice, PrimeVaultError, TransactionReverted
@@ -34,11 +34,6 @@ from keeper.routing import (
     route_books,
 )
 from keeper.units import parse_size
-
-# What a venue that cannot answer raises: its contract reverts (a stale or invalid price, a market it does not list),
-# the node refuses the call to it, or its reader refuses the market or the size. Anything else is a fault of this
-# code and surfaces.
-VENUE_FAILURES = (ContractLogicError, Web3RPCError, PrimeVaultError)
 
 
 @click.command()
@@ -120,7 +115,7 @@ def quote_document(
     priced: list[tuple[Venue, VenueCostModel]] = []
     for venue in venues:
         try:
-            model = venue.cost_model(market)
+            model = priced_cost_model(venue, market, direction)
             row = _quote_row(venue, model, market, amount, direction, mark, horizon)
         except VENUE_FAILURES as exc:
             quoted.append({"venue": venue.name, "error": venue_failure(exc, deployment)})
@@ -150,8 +145,8 @@ def quote_document(
 def _quote_row(
     venue: Venue, model: VenueCostModel, market: str, amount: Decimal, direction: int, mark: Decimal, horizon: float
 ) -> dict[str, Any]:
-    """`venue`'s all-in cost of `amount`, or, for a size it cannot take in one order, the reason, once it has
-    priced one step: such a venue can still take a part of the split."""
+    """`venue`'s all-in cost of `amount`, or, for a size it cannot take in one order, the reason: such a venue,
+    which has priced one step, can still take a part of the split."""
     if amount % model.step:
         reason = f"size is not a multiple of its step {model.step.normalize():f}"
     else:
@@ -170,7 +165,6 @@ def _quote_row(
                 "total_cost": total,
                 "cost_bps": total / (mark * amount) * 10_000,
             }
-    venue.quote(market, model.step, direction)  # a venue that cannot price raises here: it takes no part
     return {"venue": venue.name, "error": reason}
 
 

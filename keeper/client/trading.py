@@ -21,12 +21,12 @@ from keeper.chain.revert import DecodedError
 from keeper.chain.transactions import Sender
 from keeper.client.adapters import AdapterClient, SeatAdapterClient
 from keeper.client.base import AccessControlledClient, struct
-from keeper.client.venues import Venue
+from keeper.client.venues import VENUE_FAILURES, Venue, priced_cost_model
 from keeper.client.venues.registry import load_venues
-from keeper.exceptions import ConfigError, InputError, PrimeVaultError, TransactionReverted
+from keeper.exceptions import ConfigError, InputError, NoVenueCanPrice, PrimeVaultError, TransactionReverted
 from keeper.risk.health import MAX_VENUES
 from keeper.risk.margin import slot_exposure
-from keeper.routing import route
+from keeper.routing import VenueCostModel, route
 
 log = logging.getLogger("primevault.trading")
 WAD = Decimal(10) ** 18
@@ -468,11 +468,19 @@ class TradingClient(AccessControlledClient):
             spare = next((i for i in range(len(self._venue_names)) if i not in parts), 0)
             parts[spare] = parts.get(spare, Decimal(0)) + remaining
         elif remaining:
-            models = [v.cost_model(o.market) for v in venues]
+            side = 1 if o.size > 0 else -1
+            priced: list[tuple[int, VenueCostModel]] = []
+            for venue_id, venue in enumerate(venues):
+                try:
+                    priced.append((venue_id, priced_cost_model(venue, o.market, side)))
+                except VENUE_FAILURES as exc:  # a venue that cannot price now takes no part of the split
+                    log.info("order %d: %s cannot price %s now (%s)", o.order_id, venue.name, o.market, exc)
             try:
-                split = route(remaining, 1 if o.size > 0 else -1, models, horizon_seconds)
-                routed = [(i, part) for i, part in enumerate(split.sizes) if part]
-            except InputError as exc:
+                if not priced:
+                    raise NoVenueCanPrice(f"no venue can price {o.market} now")
+                split = route(remaining, side, [model for _, model in priced], horizon_seconds)
+                routed = [(priced[i][0], part) for i, part in enumerate(split.sizes) if part]
+            except (InputError, NoVenueCanPrice) as exc:
                 log.warning("order %d could not be routed (%s): sent to venue 0 for the contract", o.order_id, exc)
                 routed = [(0, remaining)]
             for venue_id, part in routed:

@@ -80,6 +80,21 @@ def test_a_routed_position_closes_at_the_venues_that_hold_it(market: Chain) -> N
     assert adapter_position(market, 0, 1) == 0 and adapter_position(market, 1, 1) == 0
 
 
+def test_a_venue_that_cannot_price_takes_no_part_of_the_split(market: Chain) -> None:
+    """dYdX stops answering (its contract reverts every call): the order goes to RabbitX alone. The router used to
+    fail on dYdX's cost model, and the order was sent whole to venue 0, dYdX, where the contract cancelled it."""
+    alice, keeper = trader(market, 1), trader(market, 0)
+    me = market.account(1).address
+    order_id = alice.submit(me, "ETH-USD", Decimal(2), Decimal(3100), deadline(market))
+    dydx = market.deployment.venues[0]
+    assert dydx.name == "dydx"
+    market.w3.provider.make_request("anvil_setCode", [dydx.address, "0x60006000fd"])  # type: ignore[arg-type]
+    [outcome] = keeper.execute([order_id])
+    assert outcome.executed, outcome.reason
+    assert outcome.split == (("rabbitx", Decimal(2)),)
+    assert {(p.venue, p.market): p.size for p in alice.positions(me)} == {("rabbitx", "ETH-USD"): Decimal(2)}
+
+
 def test_a_long_and_a_short_net_at_the_venue(market: Chain) -> None:
     keeper = trader(market, 0)
     a, b = market.account(1).address, market.account(2).address

@@ -7,10 +7,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from web3.exceptions import ContractLogicError, Web3RPCError
+
+from keeper.exceptions import PrimeVaultError
 from keeper.routing import VenueCostModel
 
 WAD = Decimal(10) ** 18
 PPM = Decimal(10) ** 6
+# What a venue that cannot answer raises: its contract reverts (a stale or invalid price, a market it does not list),
+# the node refuses the call to it, or its reader refuses the market or the size. Anything else is a fault of this
+# code and surfaces.
+VENUE_FAILURES = (ContractLogicError, Web3RPCError, PrimeVaultError)
 
 
 @dataclass(frozen=True)
@@ -57,3 +64,12 @@ def taker_fee(size: Decimal, price: Decimal, fee_ppm: int, side: int) -> Decimal
     """The venues' fee rounding: notional to USDC units (up for buys, down for sells), fee rounded up."""
     notional_units = (size * price * 10**6).to_integral_value(rounding="ROUND_CEILING" if side > 0 else "ROUND_FLOOR")
     return (notional_units * fee_ppm / PPM).to_integral_value(rounding="ROUND_CEILING") / 10**6
+
+
+def priced_cost_model(venue: Venue, market: str, side: int) -> VenueCostModel:
+    """`venue`'s cost model for `market`, once it has quoted one step of it on `side`: a venue that cannot price now
+    (its feed stale, the market not listed there) raises one of `VENUE_FAILURES` here, not in the transaction that
+    would trade there."""
+    model = venue.cost_model(market)
+    venue.quote(market, model.step, side)
+    return model
