@@ -103,3 +103,13 @@ def revert_data(exc: BaseException) -> bytes | None:
     if isinstance(exc, ContractLogicError) and exc.message and "revert" in exc.message and data is None:
         return b""
     return None
+
+
+def revert_reason(exc: BaseException) -> str:
+    """Why a call failed, for a log line: the decoded custom error where the exception carries revert data, the
+    exception's own words otherwise."""
+    data = revert_data(exc)
+    if data:
+        return str(error_decoder().decode(data))
+    message = getattr(exc, "message", None)  # web3's exceptions keep the node's words apart from the data
+    return message if isinstance(message, str) and message else str(exc)

@@ -17,7 +17,7 @@ from web3.logs import DISCARD
 from web3.types import BlockIdentifier, TxParams, TxReceipt
 
 from keeper.chain.deployment import Deployment
-from keeper.chain.revert import DecodedError
+from keeper.chain.revert import DecodedError, revert_reason
 from keeper.chain.transactions import Sender
 from keeper.client.adapters import AdapterClient, SeatAdapterClient
 from keeper.client.base import AccessControlledClient, struct
@@ -474,7 +474,9 @@ class TradingClient(AccessControlledClient):
                 try:
                     priced.append((venue_id, priced_cost_model(venue, o.market, side)))
                 except VENUE_FAILURES as exc:  # a venue that cannot price now takes no part of the split
-                    log.info("order %d: %s cannot price %s now (%s)", o.order_id, venue.name, o.market, exc)
+                    log.info(
+                        "order %d: %s cannot price %s now (%s)", o.order_id, venue.name, o.market, revert_reason(exc)
+                    )
             try:
                 if not priced:
                     raise NoVenueCanPrice(f"no venue can price {o.market} now")

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import logging
 
+from web3.exceptions import ContractLogicError
+
 from keeper.jobs.context import JobContext
+from keeper.jobs.unanswering import UnansweringVenues
 from keeper.risk.margin import MarginPolicy, venue_requirement
 
 log = logging.getLogger("primevault.keeper")
@@ -16,11 +19,13 @@ class MarginJob:
 
     def __init__(self, context: JobContext) -> None:
         self.context = context
+        self._unanswering = UnansweringVenues(self.name)
 
     def run(self) -> None:
         """Keeps each venue's margin between floor and ceiling of what its positions need, and claims
         matured withdrawals (`MarginPolicy`). A seat at an exchange behind its API manages its own venue's margin
-        (the seat job), since a withdrawal there starts at the exchange."""
+        (the seat job), since a withdrawal there starts at the exchange. A venue that cannot report its margin (its
+        feed stale) is left alone until it can: moving margin blind could move it the wrong way."""
         c = self.context
         trading = c.trading
         if trading is None or not c.runs(self.name):
@@ -31,10 +36,15 @@ class MarginJob:
             if adapter.venue.fills_off_chain:
                 continue  # its seat manages it through the exchange's API (`Seat.manage_margin`)
             exposures = trading.venue_exposures(venue_id, c.legs.get())
-            ppms = [adapter.market(m).initial_margin_ppm for m in range(len(marks))]
+            try:
+                ppms = [adapter.market(m).initial_margin_ppm for m in range(len(marks))]
+                net = adapter.margin().net_collateral
+                pending = adapter.pending_withdrawals()
+            except ContractLogicError as exc:
+                self._unanswering.failed(adapter.name, exc, "its margin is left as it is meanwhile")
+                continue
+            self._unanswering.answered(adapter.name)
             need = venue_requirement(exposures, marks, ppms, c.deployment.base.decimals)
-            net = adapter.margin().net_collateral
-            pending = adapter.pending_withdrawals()
             if pending:
                 c.send("claim margin", trading.claim_margin_withdrawals, venue_id)
             move = policy.move(need, net, pending)

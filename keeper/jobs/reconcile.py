@@ -6,8 +6,11 @@ from __future__ import annotations
 import logging
 import time
 
+from web3.exceptions import ContractLogicError
+
 from keeper.client.adapters import VenueExposure
 from keeper.jobs.context import JobContext
+from keeper.jobs.unanswering import UnansweringVenues
 
 log = logging.getLogger("primevault.keeper")
 
@@ -17,18 +20,25 @@ class ReconcileJob:
 
     def __init__(self, context: JobContext) -> None:
         self.context = context
+        self._unanswering = UnansweringVenues(self.name)
 
     def run(self) -> int:
         """Compares each venue's position and margin with the vault's books; logs and counts mismatches, never
         fixes them. Returns how many it found. The positions at a seat's venue are the seat job's to reconcile
-        (against the exchange's report), not the on-chain adapter's."""
+        (against the exchange's report), not the on-chain adapter's. A venue that cannot report (its feed stale, the
+        venue paused) is said once when it stops and once when it answers again; the others are reconciled."""
         c = self.context
         trading = c.trading
         if trading is None or not c.runs(self.name):
             return 0
         mismatches = 0
         for venue_id, adapter in enumerate(trading.adapters()):
-            exposure = adapter.exposure(len(c.deployment.markets))
+            try:
+                exposure = adapter.exposure(len(c.deployment.markets))
+            except ContractLogicError as exc:
+                self._unanswering.failed(adapter.name, exc, "not reconciled meanwhile")
+                continue
+            self._unanswering.answered(adapter.name)
             self._publish(exposure)
             for market_id, market in enumerate(c.deployment.markets):
                 if adapter.name in c.config.seat_venues:

@@ -257,6 +257,40 @@ def test_the_margin_job_funds_a_netted_pair_for_its_gross_legs_and_publishes_the
     assert withdrawing["rabbitx"] > 0, "the excess is on its way back from the venue with delayed withdrawals"
 
 
+def test_a_venue_that_cannot_answer_is_one_line_when_it_stops_and_one_when_it_answers_again(
+    traders: Chain, tmp_path: Path, caplog: Any
+) -> None:
+    """A venue whose views revert (here its contract reverts every call; a stale feed does the same to its margin)
+    failed the margin and reconcile jobs with a traceback every cycle, and the other venue went unreconciled."""
+    keeper = keeper_for(traders, tmp_path, margin_minimum=0, jobs=("margin", "reconcile"))
+    dydx = traders.deployment.venues[0]
+    code = traders.w3.eth.get_code(dydx.address)
+
+    def set_code(hex_code: str) -> None:
+        traders.w3.provider.make_request("anvil_setCode", [dydx.address, hex_code])  # type: ignore[arg-type]
+
+    set_code("0x60006000fd")
+    with caplog.at_level("INFO", logger="primevault.keeper"):
+        for _ in range(2):
+            keeper.jobs.margin.run()
+            assert keeper.jobs.reconcile.run() == 0
+        set_code("0x" + code.hex().removeprefix("0x"))
+        keeper.jobs.margin.run()
+        keeper.jobs.reconcile.run()
+    said = [r.getMessage() for r in caplog.records if "dydx" in r.getMessage()]
+    assert said == [
+        "margin: dydx cannot answer now (execution reverted): its margin is left as it is meanwhile",
+        "reconcile: dydx cannot answer now (execution reverted): not reconciled meanwhile",
+        "margin: dydx answers again",
+        "reconcile: dydx answers again",
+    ]
+    assert not [r for r in caplog.records if r.exc_info], "no traceback"
+    client = keeper.clients.trading
+    assert client is not None
+    rabbitx = client.adapters()[1]
+    assert keeper.metrics.venue_collateral.labels("rabbitx")._value.get() == rabbitx.margin().net_collateral
+
+
 # ---------------------------------------------------------------------- orders
 
 
