@@ -171,6 +171,11 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
         "VenueInsufficientLiquidity": lambda: (
             f"the venue can pay out only {usd('available')} now, less than the {usd('requested')} asked for"
         ),
+        "UnknownError": lambda: (
+            "a contract it reads reverted without giving a reason (a venue or feed not answering?)"
+            if not arg("data")
+            else str(error)
+        ),
         "Paused": lambda: "this action is paused by the pause guardian",
         "ZeroAmount": lambda: "the amount must be greater than zero",
         "ZeroAddress": lambda: "the zero address (0x000...000) cannot be used here: give a real address",

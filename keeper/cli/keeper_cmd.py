@@ -16,10 +16,13 @@ import click
 import numpy as np
 from click.core import ParameterSource
 from eth_typing import ChecksumAddress
+from web3.exceptions import ContractLogicError
 
 from keeper.cli.context import CliContext, pass_context
+from keeper.cli.explain import refusal
 from keeper.cli.params import ADDRESS, JSON_OPTION
 from keeper.cli.risk_report import read_account_risk, risk_document
+from keeper.client.adapters import VenueExposure
 from keeper.connectors.rabbitx.client import Credentials, RabbitXClient
 from keeper.daemon.config import JOBS, KeeperConfig, load_config
 from keeper.daemon.runner import Keeper
@@ -379,13 +382,19 @@ def stress_command(ctx: CliContext, config_path: Path | None, shock: str, as_jso
     moved = shocked(now.params, assets, markets, shocks)
     after = assess(clients, state, book, rule, params=moved)
     penalties = [c.liquidation_penalty_bps for c in clients.vault.asset_configs(block)]
-    reserves = clients.vault.market().reserves
+    try:
+        reserves: int | None = clients.vault.market().reserves
+        unknown = ""
+    except ContractLogicError as exc:  # the vault's reserves count every venue's assets: one not answering
+        reserves, unknown = None, refusal(exc, deployment)
     addresses = book.address_list()
     due = (np.isin(addresses, now.liquidatable), np.isin(addresses, after.liquidatable))
     base = book.present_base_floats(state.supply_index, state.borrow_index)
     perp = book.perp(now.params.slots)
-    result = stress(base, book.collateral_floats, perp, now.params, moved, penalties, float(reserves), due)
+    result = stress(base, book.collateral_floats, perp, now.params, moved, penalties, float(reserves or 0), due)
     view = _stress_view(result, reserves, deployment.base.symbol, deployment.base.decimals)
+    if unknown:
+        view["reserves_unknown"] = unknown
     # Accounts holding or trading something without a usable price cannot be judged, before the shock or after it:
     # counted apart, so that a stale feed never reads as "nothing would be liquidated".
     view |= {"unpriced": len(now.unpriced), "unusable_prices": list(now.unusable_assets)}
@@ -397,8 +406,12 @@ def stress_command(ctx: CliContext, config_path: Path | None, shock: str, as_jso
     click.echo(f"liquidatable now          {result.liquidatable_before}")
     click.echo(f"liquidatable after shock  {result.liquidatable_after}")
     click.echo(f"shortfall                 {Decimal(view['shortfall']):,.2f} {symbol}")
-    click.echo(f"reserves                  {Decimal(view['reserves']):,.2f} {symbol}")
-    click.echo(f"covered by reserves       {'yes' if result.covered else 'NO'}")
+    if reserves is None:
+        click.echo(f"reserves                  unknown: {unknown}")
+        click.echo("covered by reserves       unknown")
+    else:
+        click.echo(f"reserves                  {Decimal(view['reserves']):,.2f} {symbol}")
+        click.echo(f"covered by reserves       {'yes' if result.covered else 'NO'}")
     if now.unpriced:
         click.echo(
             f"not judged                {len(now.unpriced)}: their health cannot be computed, as they hold or trade"
@@ -462,7 +475,14 @@ def venues_command(ctx: CliContext, config_path: Path | None, as_json: bool) -> 
     if clients.trading is None:
         raise click.UsageError("this deployment has no trading module, so no venues")
     deployment = clients.deployment
-    exposures = [a.exposure(len(deployment.markets)) for a in clients.trading.adapters()]
+    # A venue that cannot answer (its feed stale, its contract reverting) is a row with its reason, not the end of
+    # the report: the others are what an operator needs most then.
+    exposures: list[VenueExposure | tuple[str, str]] = []
+    for adapter in clients.trading.adapters():
+        try:
+            exposures.append(adapter.exposure(len(deployment.markets)))
+        except ContractLogicError as exc:
+            exposures.append((adapter.name, refusal(exc, deployment)))
     base = deployment.base
     tickers = [m.ticker for m in deployment.markets]
 
@@ -481,6 +501,8 @@ def venues_command(ctx: CliContext, config_path: Path | None, as_json: bool) -> 
                 "positions": {t: plain_units(p, 18) for t, p in zip(tickers, e.positions, strict=True)},
                 "reported_at": e.reported_at,
             }
+            if isinstance(e, VenueExposure)
+            else {"venue": e[0], "error": e[1]}
             for e in exposures
         ]
         click.echo(json.dumps({"symbol": base.symbol, "venues": views}, indent=2))
@@ -491,6 +513,9 @@ def venues_command(ctx: CliContext, config_path: Path | None, as_json: bool) -> 
         f"  {'report':>8}  positions ({base.symbol} amounts)"
     )
     for e in exposures:
+        if not isinstance(e, VenueExposure):
+            click.echo(f"{e[0]:<14} cannot answer: {e[1]}")
+            continue
         held = ", ".join(f"{t} {format_units(p, 18)}" for t, p in zip(tickers, e.positions, strict=True) if p) or "none"
         age = f"{now - e.reported_at}s ago" if e.reported_at is not None else "on chain"
         click.echo(
@@ -505,9 +530,10 @@ def _float_text(value: float) -> str:
     return format(Decimal(repr(value)), "f")
 
 
-def _stress_view(result: StressResult, reserves: int, symbol: str, decimals: int) -> dict[str, Any]:
+def _stress_view(result: StressResult, reserves: int | None, symbol: str, decimals: int) -> dict[str, Any]:
     """The stress result in the base token, amounts as exact decimal strings: reserves as the vault holds them, the
-    shortfall (estimated in floating point) rounded up to a whole base unit."""
+    shortfall (estimated in floating point) rounded up to a whole base unit. Reserves the vault cannot report (a
+    venue not answering) are null, and so is whether they cover the shortfall."""
     shortfall = int(Decimal(result.shortfall).to_integral_value(rounding=ROUND_CEILING))
     return {
         "symbol": symbol,
@@ -515,6 +541,6 @@ def _stress_view(result: StressResult, reserves: int, symbol: str, decimals: int
         "liquidatable_now": result.liquidatable_before,
         "liquidatable_after_shock": result.liquidatable_after,
         "shortfall": format_units(shortfall, decimals).replace(",", ""),
-        "reserves": format_units(reserves, decimals).replace(",", ""),
-        "covered": result.covered,
+        "reserves": None if reserves is None else format_units(reserves, decimals).replace(",", ""),
+        "covered": None if reserves is None else result.covered,
     }

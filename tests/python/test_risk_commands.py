@@ -92,6 +92,32 @@ def test_risk_stress_counts_the_accounts_it_cannot_judge(chain: Chain, tmp_path:
     assert document["unpriced"] == 3 and "WETH" in document["unusable_prices"]
 
 
+def test_risk_venues_and_stress_with_a_venue_that_cannot_answer(
+    chain: Chain, tmp_path: Path, borrowers: list[str]
+) -> None:
+    """dYdX's contract reverts every call: both commands failed whole on it. `venues` gives its row a reason and
+    reports the other; `stress` still judges every account, and says the vault's reserves (which count every
+    venue's assets) cannot be read now."""
+    dydx = chain.deployment.venues[0]
+    chain.w3.provider.make_request("anvil_setCode", [dydx.address, "0x60006000fd"])  # type: ignore[arg-type]
+    venues = run(chain, tmp_path, "risk", "venues")
+    assert venues.exit_code == 0, venues.output
+    rows = venues.output.splitlines()[1:]
+    assert rows[0].startswith("dydx") and "cannot answer: its contract reverted without giving a reason" in rows[0]
+    assert rows[1].split()[0] == "rabbitx" and rows[1].split()[1] != "cannot"
+    document = json.loads(run(chain, tmp_path, "risk", "venues", "--json").output)
+    assert document["venues"][0] == {"venue": "dydx", "error": "its contract reverted without giving a reason"}
+    assert "net_collateral" in document["venues"][1]
+
+    stressed = run(chain, tmp_path, "risk", "stress", "--shock", "ETH=-25%")
+    assert stressed.exit_code == 0, stressed.output
+    assert "liquidatable after shock  3" in stressed.output
+    assert "reserves                  unknown: its contract reverted without giving a reason" in stressed.output
+    assert "covered by reserves       unknown" in stressed.output
+    shown = json.loads(run(chain, tmp_path, "risk", "stress", "--shock", "ETH=-25%", "--json").output)
+    assert (shown["reserves"], shown["covered"]) == (None, None) and shown["liquidatable_after_shock"] == 3
+
+
 def test_risk_haircuts_proposes_without_a_key(chain: Chain, tmp_path: Path) -> None:
     now = int(time.time())
     (tmp_path / "data").mkdir()
