@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -171,9 +172,23 @@ class SeatJob:
             )
 
     async def _read_books(self, seat: Seat) -> None:
-        """Publishes the venue's book of every market for the orders job's router (`JobContext.books`)."""
+        """Publishes the venue's book of every market for the orders job's router (`JobContext.books`). A book that
+        cannot be read (the venue away, or its answer wrong: crossed, out of order) is said in one line and the one
+        read before is withdrawn (published empty), so that the router never routes over a book the venue no longer
+        shows; the other markets' books are read on."""
+        books = self.context.books
         for market in self.context.deployment.markets:
-            self.context.books.set(seat.venue_id, market.ticker, await seat.book(market.ticker))
+            try:
+                book = await seat.book(market.ticker)
+            except PrimeVaultError as exc:
+                log.error(
+                    "%s book of %s: %s: not routed over until it reads right", seat.venue.name, market.ticker, exc
+                )
+                last = books.get(seat.venue_id, market.ticker)
+                if last is not None and (last.bids or last.asks):
+                    books.set(seat.venue_id, market.ticker, dataclasses.replace(last, bids=(), asks=()))
+                continue
+            books.set(seat.venue_id, market.ticker, book)
 
     async def _forward_fills(self, seat: Seat) -> None:
         """Forwards fills until cancelled; a failure is logged and the feed opened again (fills it passed on but

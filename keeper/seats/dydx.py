@@ -158,7 +158,10 @@ class DydxVenue:
             await asyncio.sleep(self.connector.settings.poll_interval)
 
     async def seat_fill(self, fill: Fill) -> SeatFill:
-        return SeatFill(f"{self.name}:{fill.fill_id}", await self._child_of(fill), fill.price, fill.size, fill.fee)
+        child_id = await self._child_of(fill)
+        return SeatFill(
+            f"{self.name}:{fill.fill_id}", child_id, fill.price, fill.size, fill.fee, fill.ticker, fill.side.sign
+        )
 
     async def _child_of(self, fill: Fill) -> int | None:
         """The child whose order made the fill: its client id, read from the indexer for an order placed before a

@@ -110,8 +110,9 @@ class RabbitXVenue:
             await feed.forward(forward)
 
     def seat_fill(self, fill: Fill) -> SeatFill:
+        child_id = self.child_id(fill.client_order_id)
         return SeatFill(
-            f"{self.name}:{fill.fill_id}", self.child_id(fill.client_order_id), fill.price, fill.size, fill.fee
+            f"{self.name}:{fill.fill_id}", child_id, fill.price, fill.size, fill.fee, fill.market_id, fill.side.sign
         )
 
     async def positions(self) -> list[SeatPosition]:

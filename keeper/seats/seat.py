@@ -46,6 +46,11 @@ MAX_FILLS_PER_REPORT = 50
 """Fills booked in one `reportFills` transaction: about 4.3 million gas at 87,000 a fill, well within a block."""
 KEEP_CHILD_SIDES = 10_000
 """How many recent children the seat remembers the market and side of, for the fills it is still reporting."""
+MAX_FILL_FEE_BPS = 50
+"""The trading module's bound on a fill's fee, in bps of its notional rounded up (`ConstantsLib.MAX_FILL_FEE_BPS`)."""
+REFUSED_EVEN_LATE = frozenset({"AsyncOrderUnknownChild", "AsyncOrderOverfill", "AsyncOrderFillOutsideLimit"})
+"""The contract's refusals of a fill that apply to a late fill too (no such child, more than its size, outside its
+limit): closing the child would not book the fill, only send the child's real fills after it to the backstop."""
 
 
 class SeatOrderRefusedError(PrimeVaultError):
@@ -90,6 +95,8 @@ class SeatFill:
     price: Decimal
     size: Decimal  # absolute
     fee: Decimal  # base token, positive when paid
+    market: str = ""  # the venue's market, as the venue says (empty: not said)
+    side: int = 0  # +1 a buy, -1 a sell, as the venue says (0: not said)
 
 
 @dataclass(frozen=True)
@@ -250,6 +257,15 @@ class Seat:
                     "%s fill %s is not one of this seat's children: not reported", self.venue.name, fill.fill_id
                 )
                 continue
+            side = self._sides.get(fill.child_id)
+            if side is not None and (fill.market not in ("", side[0]) or fill.side not in (0, side[1])):
+                log.error(
+                    "ALERT %s fill %s (child %d, %s at %s) is on %s %s, but the child's order is on %s %s: not"
+                    " reported; the venue's position differs from the books by it",
+                    self.venue.name, fill.fill_id, fill.child_id, fill.size, fill.price,
+                    fill.market or "?", _side_name(fill.side), side[0], _side_name(side[1]),
+                )  # fmt: skip
+                continue
             ours.append((fill, fill.child_id))
         ids = [self.venue_fill_id(fill) for fill, _ in ours]
         used = await asyncio.to_thread(self.trading.fill_ids_used, ids)
@@ -259,6 +275,16 @@ class Seat:
                 continue
             # A rebate (negative fee) is not credited on chain: the protocol's side of the rounding.
             fee = max(self._units(fill.fee, ROUND_CEILING), 0)
+            if fee > (bound := self._fee_bound(fill)):
+                # The contract refuses a fee past its bound, which would move the child's trade, this fill and the
+                # ones after it, onto the backstop book: the account is charged the bound, the venue's excess is
+                # the protocol's, and an operator looks at why the venue charged it.
+                log.error(
+                    "ALERT %s fill %s charged a fee of %s, above the %d bps the vault books: booked at %s",
+                    self.venue.name, fill.fill_id, fill.fee, MAX_FILL_FEE_BPS,
+                    Decimal(bound).scaleb(-self.base_decimals),
+                )  # fmt: skip
+                fee = bound
             pending.append((fill, FillReport(child_id, venue_fill_id, fill.price, fill.size, fee)))
         for start in range(0, len(pending), MAX_FILLS_PER_REPORT):
             batch = pending[start : start + MAX_FILLS_PER_REPORT]
@@ -288,7 +314,9 @@ class Seat:
         """Books one fill (`refused`: the error it was refused with already). A fill its account refuses closes its
         child first, so that it books to the backstop book. One that cannot be booked even there (no such child,
         more than the child's size, outside its limit: nothing a retry changes once the child is closed) is an ALERT
-        and is left out, so that it never holds up the fills after it. Returns whether it was booked."""
+        and is left out, so that it never holds up the fills after it; for those refusals the child is not closed
+        (`REFUSED_EVEN_LATE`), or a wrong fill would send the child's real ones to the backstop. Returns whether it
+        was booked."""
         child_id = report.child_id
         try:
             if refused is None:
@@ -297,6 +325,8 @@ class Seat:
                     return True
                 except TransactionReverted as exc:
                     refused = exc
+            if refused.error.name in REFUSED_EVEN_LATE:
+                raise refused
             await asyncio.to_thread(self.trading.reject_child, child_id, str(refused.error).encode())
             await asyncio.to_thread(self.trading.report_fills, [report])
         except TransactionReverted as exc:
@@ -607,6 +637,17 @@ class Seat:
     def _units(self, amount: Decimal, rounding: str = ROUND_FLOOR) -> int:
         """`amount` of the base token in its base units."""
         return int(amount.scaleb(self.base_decimals).to_integral_value(rounding))
+
+    def _fee_bound(self, fill: SeatFill) -> int:
+        """The most fee the contract books for `fill`, base units: its notional times `MAX_FILL_FEE_BPS`, rounded up
+        as the contract rounds it (size and price are WAD there, at most 18 decimals, as the connectors check)."""
+        size, price = int(fill.size.scaleb(18)), int(fill.price.scaleb(18))
+        per_unit: int = 10 ** (18 + 4 + 18 - self.base_decimals)  # WAD x bps x WAD per base unit
+        return -(-size * MAX_FILL_FEE_BPS * price // per_unit)
+
+
+def _side_name(side: int) -> str:
+    return {1: "buy", -1: "sell"}.get(side, "?")
 
 
 def _levels(side: BookSide) -> tuple[Level, ...]:

@@ -87,19 +87,28 @@ class FaultProxy:
 def fault_proxy(upstream: str, delay: float = 1.0) -> Iterator[FaultProxy]:
     """A `FaultProxy` to `upstream` served on a free port on its own thread until the block exits."""
     proxy = FaultProxy(upstream, delay)
+    with serving(proxy._handle) as proxy.url:
+        yield proxy
+
+
+@contextlib.contextmanager
+def serving(handle: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Iterator[str]:
+    """`handle` answering every method and path on a free port, on its own thread until the block exits: its URL."""
+    url = ""
 
     async def start() -> Callable[[], Awaitable[None]]:
+        nonlocal url
         app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", proxy._handle)
+        app.router.add_route("*", "/{tail:.*}", handle)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        proxy.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
         return runner.cleanup
 
     with _on_thread(start):
-        yield proxy
+        yield url
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ on a worker thread (the caller's event loop keeps running) over a channel that g
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from decimal import Decimal
 from types import TracebackType
@@ -63,6 +64,8 @@ from keeper.exceptions import ConfigError, InputError
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 FILLS_PAGE = 1000
 """Fills per indexer request (the indexer's largest page)."""
 
@@ -91,6 +94,8 @@ class DydxConnector:
         self._owner = ""
         self._markets: dict[str, Market] = {}
         self._client_ids = ClientIds()
+        self.refused_fills: set[str] = set()
+        """The indexer's fills (their ids, or the rows without one) refused as wrong answers, each said once."""
         self._signing = asyncio.Lock()
         """One signed transaction at a time: the client keeps the wallet's sequence on the shared `Wallet`."""
 
@@ -313,7 +318,20 @@ class DydxConnector:
                 self.address, self.subaccount_number, limit=FILLS_PAGE, created_before_or_at_height=before_or_at_height
             ),
         )
-        return [Fill.from_json(row) for row in _field(answer, "fills")]
+        rows = _field(answer, "fills")
+        if not isinstance(rows, list):
+            raise DydxResponseError(f"dYdX indexer /v4/fills: fills is not a list: {str(rows)[:200]!r}")
+        fills = []
+        for row in rows:
+            try:
+                fills.append(Fill.from_json(row))
+            except DydxResponseError as error:
+                # One fill that cannot be is left out, not the page: the fills beside it go on. Said once.
+                key = str(row.get("id")) if isinstance(row, Mapping) and "id" in row else repr(row)[:200]
+                if key not in self.refused_fills:
+                    self.refused_fills.add(key)
+                    log.error("ALERT dYdX fill %s refused, not reported: %s", key, error)
+        return fills
 
     async def order(self, order_id: str) -> IndexedOrder | None:
         """The order with the indexer's id `order_id` (`PlacedOrder.indexer_order_id`, a fill's ``orderId``), or None

@@ -8,14 +8,16 @@ so the records mean the same against the devnet replica and the real indexer.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from keeper.connectors.dydx.errors import DydxResponseError
+from keeper.connectors.numbers import require_booked_amount, venue_decimal
 
 QUOTE_ATOMIC_RESOLUTION = -6
 """USDC has 6 decimals: one quote quantum is 10^-6 USDC."""
@@ -103,9 +105,11 @@ class Market:
                 quantum_conversion_exponent=int(row["quantumConversionExponent"]),
                 step_base_quantums=int(row["stepBaseQuantums"]),
                 subticks_per_tick=int(row["subticksPerTick"]),
-                oracle_price=None if oracle in (None, "") else _decimal(oracle, "oraclePrice"),
-                initial_margin_fraction=_decimal(row["initialMarginFraction"], "initialMarginFraction"),
-                maintenance_margin_fraction=_decimal(row["maintenanceMarginFraction"], "maintenanceMarginFraction"),
+                oracle_price=None if oracle in (None, "") else venue_decimal(oracle, "oraclePrice"),
+                initial_margin_fraction=venue_decimal(row["initialMarginFraction"], "initialMarginFraction"),
+                maintenance_margin_fraction=venue_decimal(
+                    row["maintenanceMarginFraction"], "maintenanceMarginFraction"
+                ),
                 row=dict(row),
             )
 
@@ -174,21 +178,26 @@ class Fill:
 
     @classmethod
     def from_json(cls, row: Mapping[str, Any]) -> Fill:
+        """Refuses a fill that cannot be one: a size or price that is not positive, or finer than a WAD (18 decimals,
+        what the trading module books)."""
         with _reading("fill", row):
-            return cls(
+            fill = cls(
                 fill_id=str(row["id"]),
                 order_id=str(row.get("orderId") or ""),
                 ticker=str(row["market"]),
                 side=Side(row["side"]),
                 liquidity=str(row["liquidity"]),
                 fill_type=str(row["type"]),
-                price=_decimal(row["price"], "price"),
-                size=_decimal(row["size"], "size"),
-                fee=_decimal(row["fee"], "fee"),
+                price=venue_decimal(row["price"], "price"),
+                size=venue_decimal(row["size"], "size"),
+                fee=venue_decimal(row["fee"], "fee"),
                 created_at=str(row["createdAt"]),
                 created_at_height=int(row["createdAtHeight"]),
                 subaccount_number=int(row["subaccountNumber"]),
             )
+            require_booked_amount(fill.size, "size")
+            require_booked_amount(fill.price, "price")
+            return fill
 
 
 @dataclass(frozen=True)
@@ -229,11 +238,11 @@ class Position:
         with _reading("perpetual position", row):
             return cls(
                 ticker=str(row["market"]),
-                size=_decimal(row["size"], "size"),
-                entry_price=_decimal(row["entryPrice"], "entryPrice"),
-                unrealized_pnl=_decimal(row["unrealizedPnl"], "unrealizedPnl"),
-                realized_pnl=_decimal(row["realizedPnl"], "realizedPnl"),
-                net_funding=_decimal(row["netFunding"], "netFunding"),
+                size=venue_decimal(row["size"], "size"),
+                entry_price=venue_decimal(row["entryPrice"], "entryPrice"),
+                unrealized_pnl=venue_decimal(row["unrealizedPnl"], "unrealizedPnl"),
+                realized_pnl=venue_decimal(row["realizedPnl"], "realizedPnl"),
+                net_funding=venue_decimal(row["netFunding"], "netFunding"),
             )
 
 
@@ -258,16 +267,19 @@ class Subaccount:
             usdc = row.get("assetPositions", {}).get("USDC")
             signed_usdc = Decimal(0)
             if usdc is not None:
-                signed_usdc = _decimal(usdc["size"], "USDC size") * (1 if usdc["side"] == "LONG" else -1)
-            return cls(
+                signed_usdc = venue_decimal(usdc["size"], "USDC size") * (1 if usdc["side"] == "LONG" else -1)
+            account = cls(
                 address=str(row["address"]),
                 subaccount_number=int(row["subaccountNumber"]),
-                equity=_decimal(row["equity"], "equity"),
-                free_collateral=_decimal(row["freeCollateral"], "freeCollateral"),
+                equity=venue_decimal(row["equity"], "equity"),
+                free_collateral=venue_decimal(row["freeCollateral"], "freeCollateral"),
                 usdc=signed_usdc,
                 positions=tuple(Position.from_json(p) for p in row.get("openPerpetualPositions", {}).values()),
                 updated_at_height=int(row.get("updatedAtHeight") or 0),
             )
+            if account.free_collateral > max(account.equity, Decimal(0)):
+                raise ValueError(f"free collateral {account.free_collateral} above equity {account.equity}")
+            return account
 
 
 @dataclass(frozen=True)
@@ -286,8 +298,8 @@ class FundingRate:
         with _reading("funding rate", row):
             return cls(
                 ticker=str(row["ticker"]),
-                rate=_decimal(row["rate"], "rate"),
-                price=_decimal(row["price"], "price"),
+                rate=venue_decimal(row["rate"], "rate"),
+                price=venue_decimal(row["price"], "price"),
                 effective_at=str(row["effectiveAt"]),
                 effective_at_height=int(row["effectiveAtHeight"]),
             )
@@ -297,6 +309,10 @@ class FundingRate:
 class BookLevel:
     price: Decimal
     size: Decimal
+
+    @classmethod
+    def from_json(cls, row: Mapping[str, Any]) -> BookLevel:
+        return cls(venue_decimal(row["price"], "price"), venue_decimal(row["size"], "size"))
 
 
 @dataclass(frozen=True)
@@ -309,30 +325,35 @@ class OrderBook:
 
     @classmethod
     def from_json(cls, ticker: str, row: Mapping[str, Any]) -> OrderBook:
+        """Refuses a book no router may read: a price that is not positive, a negative size, a side not strictly
+        best first (out of order, or a price twice). A crossed book (best bid at or above best ask) is uncrossed:
+        the indexer serves one at times, while a match is applied to one side before the other, and dYdX's own
+        clients uncross it; the levels beyond the other side's best are dropped from both sides, so the router reads
+        a thinner book, never a price that is not there."""
         with _reading("order book", row):
-            return cls(
+            book = cls(
                 ticker=ticker,
-                bids=tuple(BookLevel(_decimal(x["price"], "price"), _decimal(x["size"], "size")) for x in row["bids"]),
-                asks=tuple(BookLevel(_decimal(x["price"], "price"), _decimal(x["size"], "size")) for x in row["asks"]),
+                bids=tuple(BookLevel.from_json(x) for x in row["bids"]),
+                asks=tuple(BookLevel.from_json(x) for x in row["asks"]),
             )
-
-
-def _decimal(value: object, name: str) -> Decimal:
-    """A decimal string or integer as a finite Decimal (floats are refused: the indexer sends strings)."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError(f"{name} must be a decimal string, got {value!r}")
-    try:
-        result = Decimal(value)
-    except InvalidOperation:
-        raise ValueError(f"{name} must be a decimal string, got {value!r}") from None
-    if not result.is_finite():
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return result
+            for side, levels, better in (("bids", book.bids, 1), ("asks", book.asks, -1)):
+                if any(x.price <= 0 or x.size < 0 for x in levels):
+                    raise ValueError(f"{side} need positive prices and sizes that are not negative")
+                if any((a.price - b.price) * better <= 0 for a, b in itertools.pairwise(levels)):
+                    raise ValueError(f"{side} are not strictly best first")
+            if book.bids and book.asks and book.bids[0].price >= book.asks[0].price:
+                best_bid, best_ask = book.bids[0].price, book.asks[0].price
+                bids = tuple(x for x in book.bids if x.price < best_ask)
+                asks = tuple(x for x in book.asks if x.price > best_bid)
+                book = replace(book, bids=bids, asks=asks)
+            return book
 
 
 @contextlib.contextmanager
 def _reading(what: str, row: Mapping[str, Any]) -> Iterator[None]:
     """Turns a missing field or a value of the wrong kind into one DydxResponseError naming the object."""
+    if not isinstance(row, Mapping):
+        raise DydxResponseError(f"dYdX {what} is not an object: {str(row)[:200]!r}")
     try:
         yield
     except KeyError as error:
@@ -365,8 +386,8 @@ class IndexedOrder:
                 order_id=str(row["id"]),
                 client_id=int(row["clientId"]),
                 ticker=str(row["ticker"]),
-                size=_decimal(row["size"], "size"),
-                total_filled=_decimal(row["totalFilled"], "totalFilled"),
+                size=venue_decimal(row["size"], "size"),
+                total_filled=venue_decimal(row["totalFilled"], "totalFilled"),
                 status=str(row["status"]),
             )
 
@@ -390,7 +411,7 @@ class Transfer:
             return cls(
                 transfer_id=str(row["id"]),
                 kind=str(row["type"]),
-                size=_decimal(row["size"], "size"),
+                size=venue_decimal(row["size"], "size"),
                 sender=str(row["sender"]["address"]),
                 recipient=str(row["recipient"]["address"]),
                 created_at_height=int(row["createdAtHeight"]),

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
 from keeper.connectors.rabbitx.client import AccountStream, RabbitXClient
-from keeper.connectors.rabbitx.errors import RabbitXError
+from keeper.connectors.rabbitx.errors import RabbitXError, RabbitXResponseError
 from keeper.connectors.rabbitx.models import Fill
 from keeper.connectors.rabbitx.settings import RabbitXSettings
 from keeper.connectors.rabbitx.store import ConnectorStore
@@ -30,19 +31,29 @@ PAGE_SIZE = 1000
 MICROS = 1_000_000
 
 
+MAX_CLOCK_AHEAD = 300 * MICROS
+"""How far past the keeper's clock a fill's time may be: one later is a wrong answer, and stored it would move the
+start of every later REST recovery past the fills it must find."""
+
+
 async def fetch_fills_since(client: RabbitXClient, start_time: int, market_id: str | None = None) -> list[Fill]:
     """Every fill of the account at or after `start_time` (microseconds), oldest first, over as many pages as it
     takes."""
-    fills: list[Fill] = []
+    return [Fill.from_json(row) for row in await fetch_fill_rows(client, start_time, market_id)]
+
+
+async def fetch_fill_rows(client: RabbitXClient, start_time: int, market_id: str | None = None) -> list[Any]:
+    """`fetch_fills_since`'s rows as the exchange sent them, unread."""
+    rows: list[Any] = []
     page = 0
     while True:
         params = {"start_time": str(start_time), "p_order": "ASC", "p_limit": str(PAGE_SIZE), "p_page": str(page)}
         if market_id is not None:
             params["market_id"] = market_id
-        rows = await client.fills(**params)
-        fills.extend(Fill.from_json(row) for row in rows)
-        if len(rows) < PAGE_SIZE:
-            return fills
+        batch = await client.fills(**params)
+        rows.extend(batch)
+        if len(batch) < PAGE_SIZE:
+            return rows
         page += 1
 
 
@@ -83,6 +94,8 @@ class FillFeed:
         """Fills passed on because a WebSocket push (or subscription snapshot) carried them first."""
         self.delivered_from_rest = 0
         """Fills passed on because REST recovery found them first."""
+        self.refused: set[str] = set()
+        """The fills (their ids, or the rows without one) refused as wrong answers, each said once."""
 
     async def __aenter__(self) -> FillFeed:
         for fill in self._store.unacknowledged():
@@ -128,7 +141,7 @@ class FillFeed:
         newest = self._store.newest_fill_timestamp()
         overlap = int(self._settings.recovery_overlap * MICROS)
         since = self._start_time if newest is None else max(newest - overlap, 0)
-        new = sum(self._accept(fill) for fill in await fetch_fills_since(self._client, since))
+        new = sum(self._accept_row(row) for row in await fetch_fill_rows(self._client, since))
         self.delivered_from_rest += new
         return new
 
@@ -139,9 +152,28 @@ class FillFeed:
         self._ready.put_nowait(fill)
         return True
 
+    def _accept_row(self, row: Any) -> bool:
+        """Reads and accepts one fill row; a row that cannot be a fill is refused (an ALERT, once) and the rows
+        beside it go on."""
+        try:
+            fill = Fill.from_json(row)
+            if fill.timestamp > time.time() * MICROS + MAX_CLOCK_AHEAD:
+                raise RabbitXResponseError(f"RabbitX fill {fill.fill_id} is dated in the future: {fill.timestamp} us")
+        except RabbitXResponseError as exc:
+            key = str(row.get("id")) if isinstance(row, dict) and "id" in row else repr(row)[:200]
+            if key not in self.refused:
+                self.refused.add(key)
+                log.error("ALERT RabbitX fill %s refused, not reported: %s", key, exc)
+            return False
+        return self._accept(fill)
+
     def _accept_rows(self, rows: Any) -> None:
-        for row in rows or ():
-            self.delivered_from_stream += self._accept(Fill.from_json(row))
+        if rows is None:
+            return
+        if not isinstance(rows, list):
+            raise RabbitXResponseError(f"RabbitX account push: fills is not a list: {str(rows)[:200]!r}")
+        for row in rows:
+            self.delivered_from_stream += self._accept_row(row)
 
     async def _follow(self) -> None:
         while True:

@@ -8,6 +8,7 @@ against the devnet replica and the real exchange.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,6 +16,7 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 
+from keeper.connectors.numbers import require_booked_amount
 from keeper.connectors.rabbitx.errors import RabbitXResponseError
 from keeper.connectors.rabbitx.numbers import decimal_string, parse_decimal
 from keeper.connectors.rabbitx.vocabulary import OrderStatus, OrderType, Side, TimeInForce
@@ -93,8 +95,10 @@ class Fill:
 
     @classmethod
     def from_json(cls, row: Mapping[str, Any]) -> Fill:
+        """Refuses a fill that cannot be one: a size or price that is not positive, or finer than a WAD (18 decimals,
+        what the trading module books)."""
         with _reading("fill", row):
-            return cls(
+            fill = cls(
                 fill_id=str(row["id"]),
                 order_id=str(row["order_id"]),
                 client_order_id=str(row.get("client_order_id") or ""),
@@ -108,6 +112,9 @@ class Fill:
                 trade_id=str(row.get("trade_id") or ""),
                 liquidation=bool(row.get("liquidation")),
             )
+            require_booked_amount(fill.size, "size")
+            require_booked_amount(fill.price, "price")
+            return fill
 
     def to_json(self) -> dict[str, Any]:
         """The fill as RabbitX's JSON row (`from_json` reads it back unchanged), for the durable store."""
@@ -146,11 +153,13 @@ class Position:
     @classmethod
     def from_json(cls, row: Mapping[str, Any]) -> Position:
         with _reading("position", row):
-            return cls(
+            position = cls(
                 market_id=str(row["market_id"]),
                 side=Side(row["side"]),
                 **_decimals(row, _POSITION_DECIMALS),
             )
+            _not_negative(position, "size", "margin")
+            return position
 
 
 @dataclass(frozen=True)
@@ -171,7 +180,9 @@ class Balance:
     @classmethod
     def from_json(cls, row: Mapping[str, Any]) -> Balance:
         with _reading("account", row):
-            return cls(**_decimals(row, _BALANCE_FIELDS))
+            balance = cls(**_decimals(row, _BALANCE_FIELDS))
+            _not_negative(balance, "position_margin", "order_margin")
+            return balance
 
 
 _POSITION_DECIMALS = ("size", "entry_price", "fair_price", "notional", "margin", "unrealized_pnl", "liquidation_price")
@@ -255,9 +266,18 @@ def _decimals(row: Mapping[str, Any], fields: Mapping[str, str] | tuple[str, ...
     return {attribute: parse_decimal(row[field], field) for attribute, field in names.items()}
 
 
+def _not_negative(record: object, *names: str) -> None:
+    for name in names:
+        value = getattr(record, name)
+        if value < 0:
+            raise ValueError(f"{name} cannot be negative, got {value}")
+
+
 @contextlib.contextmanager
 def _reading(what: str, row: Mapping[str, Any]) -> Iterator[None]:
     """Turns a missing field or a value of the wrong kind in a row into one RabbitXResponseError naming the row."""
+    if not isinstance(row, Mapping):
+        raise RabbitXResponseError(f"RabbitX {what} is not an object: {str(row)[:200]!r}")
     try:
         yield
     except KeyError as error:
@@ -319,9 +339,19 @@ class OrderBook:
 
     @classmethod
     def from_json(cls, row: Mapping[str, Any]) -> OrderBook:
+        """Refuses a book no router may read: a price that is not positive, a negative size, a side not strictly
+        best first (out of order, or a price twice), or a best bid at or above the best ask."""
         with _reading("order book", row):
-            return cls(
+            book = cls(
                 market_id=str(row["market_id"]),
                 bids=tuple((parse_decimal(p, "price"), parse_decimal(s, "size")) for p, s in row["bids"]),
                 asks=tuple((parse_decimal(p, "price"), parse_decimal(s, "size")) for p, s in row["asks"]),
             )
+            for side, levels, better in (("bids", book.bids, 1), ("asks", book.asks, -1)):
+                if any(price <= 0 or size < 0 for price, size in levels):
+                    raise ValueError(f"{side} need positive prices and sizes that are not negative")
+                if any((a[0] - b[0]) * better <= 0 for a, b in itertools.pairwise(levels)):
+                    raise ValueError(f"{side} are not strictly best first")
+            if book.bids and book.asks and book.bids[0][0] >= book.asks[0][0]:
+                raise ValueError(f"crossed: best bid {book.bids[0][0]} at or above best ask {book.asks[0][0]}")
+            return book

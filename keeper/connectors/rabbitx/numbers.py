@@ -3,33 +3,19 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
+from keeper.connectors.numbers import venue_decimal
 from keeper.connectors.rabbitx.errors import MalformedNumberError
-
-_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-"""A decimal number as a string: ASCII digits, an optional point and exponent. Decimal() alone also reads "NaN",
-"Infinity", "1_000" and other scripts' digits (an Arabic-Indic one is 1), which no exchange or client means."""
 
 
 def parse_decimal(value: object, field: str) -> Decimal:
-    """A JSON number or numeric string as a finite Decimal (a bool or a float is refused: floats lose digits)."""
-    if isinstance(value, bool) or value is None:
-        raise MalformedNumberError(f"{field} must be a number, got {value!r}")
-    if isinstance(value, Decimal):
-        result = value
-    elif isinstance(value, int):
-        result = Decimal(value)
-    elif isinstance(value, str):
-        if not _DECIMAL_TEXT.fullmatch(value.strip()):
-            raise MalformedNumberError(f"{field} must be a decimal number, got {value!r}")
-        result = Decimal(value.strip())
-    else:
-        raise MalformedNumberError(f"{field} must be a number, got {type(value).__name__}")
-    if not result.is_finite():
-        raise MalformedNumberError(f"{field} must be finite, got {value!r}")
-    return result
+    """A JSON number or numeric string as a finite Decimal, as `venue_decimal` reads it, refused as the exchange's
+    malformed number."""
+    try:
+        return venue_decimal(value, field)
+    except ValueError as exc:
+        raise MalformedNumberError(str(exc)) from None
 
 
 def decimal_string(value: Decimal) -> str:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from decimal import Decimal, localcontext
 
-from keeper.connectors.rabbitx.numbers import parse_decimal
+from keeper.connectors.numbers import finite_decimal
+from keeper.connectors.rabbitx.errors import MalformedNumberError
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -23,8 +24,12 @@ class InputError(ValueError):
 
 
 def request_decimal(value: object, field: str) -> Decimal:
-    """A number sent in a request: what `parse_decimal` accepts, within `REQUEST_DIGITS` each side of the point."""
-    number = parse_decimal(value, field)
+    """A number sent in a request: a finite decimal, within `REQUEST_DIGITS` each side of the point (the exchange
+    says how large a number may be, where the keeper's reader only refuses what no venue could mean)."""
+    try:
+        number = finite_decimal(value, field)
+    except ValueError as exc:
+        raise MalformedNumberError(str(exc)) from None
     if number != 0 and number.adjusted() >= REQUEST_DIGITS:
         raise InputError(f"{field} is too large: at most {REQUEST_DIGITS} digits before the point")
     if not is_multiple(number, ONE.scaleb(-REQUEST_DIGITS)):

@@ -66,6 +66,18 @@ def exchange(market: Chain, tmp_path: Path) -> Iterator[RabbitXService]:
         yield service
 
 
+@contextlib.asynccontextmanager
+async def forwarding(seat: Seat) -> AsyncIterator[None]:
+    """The seat forwarding its venue's fills on chain for the block's duration."""
+    task = asyncio.create_task(seat.forward_fills())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def cycle_until_rejected(seat: Seat, now: int, timeout: float = 5.0) -> None:
     """Runs the seat's cycle until one rejects a child (an IOC remainder, once the seat knows the order is done and its
     fills are booked), or `timeout` seconds pass; the caller checks the child."""

@@ -25,7 +25,7 @@ from keeper.devnet.dydx.chain import BUY, SELL
 from keeper.risk.margin import MarginPolicy
 from keeper.seats.dydx import DydxSeat, DydxVenue
 from tests.python.conftest import Chain as Anvil
-from tests.python.seats.conftest import cycle_until_rejected
+from tests.python.seats.conftest import cycle_until_rejected, forwarding
 from tests.python.seats.dydx_bench import ADDRESS, MAKER, SEAT_MARGIN, Bench, dydx_bench, wait
 
 D = Decimal
@@ -56,17 +56,6 @@ def child_for_one_eth(bench: Bench, asks: bool = True) -> tuple[int, int]:
     alice = TradingClient(chain.w3, chain.deployment, chain.client(1).sender)
     order_id = alice.submit(chain.account(1).address, "ETH-USD", D(1), D(3030), now + 600)
     return order_id, keeper.commit_split(order_id, [ChildSpec(bench.venue, D(1), D(3030), now + 300)])
-
-
-@contextlib.asynccontextmanager
-async def forwarding(seat: DydxSeat) -> AsyncIterator[None]:
-    task = asyncio.create_task(seat.forward_fills())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @contextlib.asynccontextmanager

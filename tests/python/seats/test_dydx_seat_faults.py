@@ -16,9 +16,9 @@ from keeper.connectors.dydx import DydxSettings
 from keeper.devnet.deploy import DYDX_SEAT_VENUE
 from tests.python.conftest import Chain as Anvil
 from tests.python.fault_proxy import Fault, GrpcFaultProxy, NodeSwitch, grpc_fault_proxy, node_switch
-from tests.python.seats.conftest import cycle_until_rejected
+from tests.python.seats.conftest import cycle_until_rejected, forwarding
 from tests.python.seats.dydx_bench import Bench, dydx_bench
-from tests.python.seats.test_dydx_seat import D, child_for_one_eth, forwarding, until
+from tests.python.seats.test_dydx_seat import D, child_for_one_eth, until
 
 BROADCAST = "/cosmos.tx.v1beta1.Service/BroadcastTx"
 TIMEOUT = 0.5  # the connector's request timeout here; the proxy's slow answers come later
