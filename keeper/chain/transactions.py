@@ -42,6 +42,10 @@ GAS_MARGIN_FIXED = 100_000
 FEE_BUMP_PERCENT = 125
 # How often a transaction waiting for its receipt is looked up in the node's pool.
 POOL_CHECK_SECONDS = 1.0
+NODE_SILENT_SECONDS = 5.0
+"""How long a receipt is waited for while the node answers nothing at all: past it, the wait ends as the node's
+absence (the job that sent says the node is away, once), rather than as a transaction not mined after the whole
+receipt timeout. What was sent is mined when the node is back, or its nonce is replaced as stuck."""
 
 
 @dataclass(frozen=True)
@@ -467,17 +471,25 @@ class Sender:
     def _wait_any(self, hashes: list[HexBytes], seconds: float) -> TxReceipt | None:
         """The receipt of whichever of `hashes` is mined; None after `seconds`, or as soon as the node no
         longer holds the newest of them (dropped from its pool: anvil does so with a transaction that did not
-        fit a block, a busy node evicts cheap ones), so that it is sent again without waiting it out."""
+        fit a block, a busy node evicts cheap ones), so that it is sent again without waiting it out. Raises the
+        node's absence once it has answered nothing for `NODE_SILENT_SECONDS`."""
         end = time.monotonic() + max(seconds, 0.0)
         next_pool_check = time.monotonic() + POOL_CHECK_SECONDS
+        answered_at = time.monotonic()
         while True:
             for tx_hash in reversed(hashes):
                 try:
                     receipt = self.w3.eth.get_transaction_receipt(tx_hash)
-                except (TransactionNotFound, requests.ConnectionError, requests.Timeout):
+                except TransactionNotFound:
+                    answered_at = time.monotonic()
+                    continue
+                except (requests.ConnectionError, requests.Timeout):
+                    if time.monotonic() - answered_at >= NODE_SILENT_SECONDS:
+                        raise
                     continue
                 if receipt is not None:
                     return receipt
+                answered_at = time.monotonic()
             now = time.monotonic()
             if now >= end:
                 return None

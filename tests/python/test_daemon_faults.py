@@ -24,8 +24,9 @@ from web3.types import RPCEndpoint
 
 from keeper.chain.anvil import Anvil
 from keeper.chain.keys import dev_account
+from keeper.chain.provider import connect
 from keeper.chain.revert import error_decoder
-from keeper.chain.transactions import EncodedCall, FeePolicy, NonceManager, Sender
+from keeper.chain.transactions import NODE_SILENT_SECONDS, EncodedCall, FeePolicy, NonceManager, Sender
 from keeper.client.tokens import TokenClient
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
@@ -227,6 +228,34 @@ def test_a_node_that_goes_away_and_comes_back_is_one_line_each_way_and_the_keepe
     ]
     assert all(r.exc_info is None for r in caplog.records), "no traceback"
     assert any(r.getMessage().startswith("the node is right again") for r in caplog.records)
+
+
+def test_a_receipt_awaited_while_the_node_is_away_ends_as_its_absence(chain: Chain, tmp_path: Path) -> None:
+    """A transaction broadcast just before the node went away: its receipt was awaited, every poll failing, for the
+    whole receipt timeout, then reported as not mined (an ERROR naming a nonce, while the job that sent it said
+    nothing of the node for that long). The wait ends as the node's absence once it has answered nothing for
+    `NODE_SILENT_SECONDS`, and the transaction is mined when the node is back."""
+    account = chain.account(7)
+    node = chain.w3.provider
+    with node_switch(chain.url) as switch:
+        w3 = connect([switch.url])
+        w3.provider.retries = 0  # type: ignore[attr-defined]
+        sender = Sender(w3, account, error_decoder(), fees=FeePolicy(receipt_timeout=60.0), nonce_file=tmp_path / "n")
+        approve = TokenClient(w3, chain.deployment.base, sender).contract.functions.approve(account.address, 1)
+        node.make_request(RPCEndpoint("evm_setAutomine"), [False])
+        try:
+            tx = sender._prepare("approve", approve, None, sender._fee_fields())
+            sent = sender._first_broadcast("approve", tx)
+            switch.switch(up=False)
+            started = time.monotonic()
+            with pytest.raises(requests.ConnectionError):
+                sender._await("approve", tx, [sent])
+            assert NODE_SILENT_SECONDS <= time.monotonic() - started < NODE_SILENT_SECONDS + 5
+        finally:
+            node.make_request(RPCEndpoint("evm_setAutomine"), [True])
+        switch.switch(up=True)
+    node.make_request(RPCEndpoint("evm_mine"), [])
+    assert chain.w3.eth.get_transaction_receipt(sent)["status"] == 1
 
 
 def poll(check: Callable[[], bool], timeout: float = 10.0) -> None:
