@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from keeper.chain.artifacts import load_artifact
 from keeper.cli.main import cli
+from keeper.cli.quotes import quote_document
 from keeper.client.trading import BackstopUnwind, TradingClient
 from keeper.client.venues import Venue
 from keeper.devnet.deploy import seed_local_liquidity
@@ -93,6 +94,11 @@ def test_a_venue_that_cannot_price_takes_no_part_of_the_split(market: Chain) -> 
     assert outcome.executed, outcome.reason
     assert outcome.split == (("rabbitx", Decimal(2)),)
     assert {(p.venue, p.market): p.size for p in alice.positions(me)} == {("rabbitx", "ETH-USD"): Decimal(2)}
+    quoted = quote_document(market.w3, market.deployment, "ETH-USD", Decimal(1), "buy", 8, None)
+    assert quoted["venues"][0] == {
+        "venue": "dydx",
+        "error": "unknown market 'ETH-USD': dydx lists nothing (it answers no clobPair read: is it down?)",
+    }
 
 
 def test_a_long_and_a_short_net_at_the_venue(market: Chain) -> None:

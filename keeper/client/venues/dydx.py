@@ -93,7 +93,8 @@ class DydxVenue(ContractClient):
 
     def pair(self, market: str) -> ClobPair:
         if market not in self._pairs:
-            raise InputError(f"unknown market {market!r}: dydx lists {', '.join(self._pairs)}")
+            listed = ", ".join(self._pairs) or "nothing (it answers no clobPair read: is it down?)"
+            raise InputError(f"unknown market {market!r}: dydx lists {listed}")
         return self._pairs[market]
 
     def market_params(self, market: str) -> VenueMarketParams:
