@@ -46,6 +46,7 @@ class SeatJob:
         self._stop_requested = threading.Event()
         self._node_away = False  # the node stopped answering the seats (read and written on the seat's thread only)
         self._node_back_at = 0.0  # monotonic time the node last answered again after being away
+        self._unreadable_books: set[tuple[str, str]] = set()  # (venue, market) whose last read failed
 
     @property
     def enabled(self) -> bool:
@@ -173,21 +174,26 @@ class SeatJob:
 
     async def _read_books(self, seat: Seat) -> None:
         """Publishes the venue's book of every market for the orders job's router (`JobContext.books`). A book that
-        cannot be read (the venue away, or its answer wrong: crossed, out of order) is said in one line and the one
-        read before is withdrawn (published empty), so that the router never routes over a book the venue no longer
-        shows; the other markets' books are read on."""
+        cannot be read (the venue away, or its answer wrong: out of order, crossed) is said in one line when it
+        stops reading right and in one when it reads right again, and the one read before is withdrawn (published
+        empty), so that the router never routes over a book the venue no longer shows; the other markets' books are
+        read on."""
         books = self.context.books
         for market in self.context.deployment.markets:
+            key = (seat.venue.name, market.ticker)
             try:
                 book = await seat.book(market.ticker)
             except PrimeVaultError as exc:
-                log.error(
-                    "%s book of %s: %s: not routed over until it reads right", seat.venue.name, market.ticker, exc
-                )
+                if key not in self._unreadable_books:
+                    self._unreadable_books.add(key)
+                    log.error("%s book of %s: %s: not routed over until it reads right", *key, exc)
                 last = books.get(seat.venue_id, market.ticker)
                 if last is not None and (last.bids or last.asks):
                     books.set(seat.venue_id, market.ticker, dataclasses.replace(last, bids=(), asks=()))
                 continue
+            if key in self._unreadable_books:
+                self._unreadable_books.discard(key)
+                log.info("%s book of %s reads right again", *key)
             books.set(seat.venue_id, market.ticker, book)
 
     async def _forward_fills(self, seat: Seat) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ MAX_FILLS_PER_REPORT = 50
 """Fills booked in one `reportFills` transaction: about 4.3 million gas at 87,000 a fill, well within a block."""
 KEEP_CHILD_SIDES = 10_000
 """How many recent children the seat remembers the market and side of, for the fills it is still reporting."""
+FUNDING_CLOCK_AHEAD_US = 300 * 10**6
+"""How far ahead of this machine's clock a venue's funding period may be dated (clocks differ a little)."""
 MAX_FILL_FEE_BPS = 50
 """The trading module's bound on a fill's fee, in bps of its notional rounded up (`ConstantsLib.MAX_FILL_FEE_BPS`)."""
 REFUSED_EVEN_LATE = frozenset({"AsyncOrderUnknownChild", "AsyncOrderOverfill", "AsyncOrderFillOutsideLimit"})
@@ -203,6 +206,7 @@ class Seat:
         self._next_child = 0  # children below this id are finished
         self._posted: SeatAccountReport | None = None
         self._funding_seen: dict[int, int] = {}  # market id -> newest funding period folded into the posted index
+        self._funding_refused: set[tuple[str, int]] = set()  # (venue market, time) of periods dated in the future
         self._unwinds: dict[int, tuple[int, int]] = {}  # market id -> (unwind child id, its deadline)
         # Child id -> (the venue's market, +1 buys or -1 sells), recorded as it is placed.
         self._sides: OrderedDict[int, tuple[str, int]] = OrderedDict()
@@ -240,6 +244,24 @@ class Seat:
                 del self._orders[child_id]
         return SeatReport(tuple(placed), tuple(rejected), tuple(expired))
 
+    async def _child_side(self, child_id: int) -> tuple[str, int] | None:
+        """The venue's market and the side (+1 a buy) of child `child_id`'s order: remembered from its placing, or
+        read from the chain (after a restart), or None for an id the trading module does not know (which refuses
+        its fills anyway)."""
+        if (side := self._sides.get(child_id)) is not None:
+            return side
+        if child_id >= await asyncio.to_thread(self.trading.child_order_count):
+            return None
+        child = await asyncio.to_thread(self.trading.child_order, child_id)
+        side = (self.venue.market(child.market), 1 if child.size > 0 else -1)
+        self._remember_side(child_id, side)
+        return side
+
+    def _remember_side(self, child_id: int, side: tuple[str, int]) -> None:
+        self._sides[child_id] = side
+        while len(self._sides) > KEEP_CHILD_SIDES:
+            self._sides.popitem(last=False)
+
     async def forward_fills(self) -> None:
         """Reports every fill of the seat's account on chain as the venue passes it on, until cancelled."""
         await self.venue.forward_fills(self.report)
@@ -257,7 +279,7 @@ class Seat:
                     "%s fill %s is not one of this seat's children: not reported", self.venue.name, fill.fill_id
                 )
                 continue
-            side = self._sides.get(fill.child_id)
+            side = await self._child_side(fill.child_id)
             if side is not None and (fill.market not in ("", side[0]) or fill.side not in (0, side[1])):
                 log.error(
                     "ALERT %s fill %s (child %d, %s at %s) is on %s %s, but the child's order is on %s %s: not"
@@ -361,9 +383,7 @@ class Seat:
             reduce_only=(held < 0 if buy else held > 0) and size <= abs(held),
         )
         self._lost.discard(child.child_id)
-        self._sides[child.child_id] = (request.market, 1 if buy else -1)
-        while len(self._sides) > KEEP_CHILD_SIDES:
-            self._sides.popitem(last=False)
+        self._remember_side(child.child_id, (request.market, 1 if buy else -1))
         try:
             order = await self.venue.place(request)
         except SeatOrderRefusedError as exc:
@@ -494,6 +514,15 @@ class Seat:
             self._funding_seen[market_id] = bound.moved_at * 10**6
         seen = self._funding_seen[market_id]
         periods = [p for p in await self.venue.funding(venue_market) if p.at_us > seen]
+        # A period dated ahead of the clock is a wrong answer: taken, its time would become the one seen and hide
+        # every real period before it.
+        ahead = time.time() * 10**6 + FUNDING_CLOCK_AHEAD_US
+        for p in periods:
+            if p.at_us > ahead and (venue_market, p.at_us) not in self._funding_refused:
+                self._funding_refused.add((venue_market, p.at_us))
+                log.error("ALERT %s funding period of %s dated in the future (%d us): left out", self.venue.name,
+                          venue_market, p.at_us)  # fmt: skip
+        periods = [p for p in periods if p.at_us <= ahead]
         if not periods:
             return index, seen
         if bound is None:

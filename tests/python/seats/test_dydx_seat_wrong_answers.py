@@ -9,6 +9,7 @@ import copy
 import dataclasses
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,11 +17,12 @@ import pytest
 from keeper.connectors.dydx.errors import DydxResponseError
 from keeper.connectors.dydx.models import BookLevel, OrderBook
 from keeper.devnet.deploy import DYDX_SEAT_VENUE
+from keeper.devnet.dydx.chain import iso
 from tests.python.conftest import Chain as Anvil
 from tests.python.seats.conftest import forwarding
 from tests.python.seats.dydx_bench import Bench, dydx_bench
 from tests.python.seats.rewrite_proxy import rewrite_proxy
-from tests.python.seats.test_dydx_seat import D, child_for_one_eth, until
+from tests.python.seats.test_dydx_seat import D, child_for_one_eth, seat_holding_the_fills, until
 
 
 @pytest.fixture
@@ -90,3 +92,29 @@ def test_a_crossed_dydx_book_is_uncrossed_not_refused() -> None:
     assert book.asks == (BookLevel(D(102), D(4)),)
     with pytest.raises(DydxResponseError, match="not strictly best first"):
         OrderBook.from_json("ETH-USD", {"bids": levels(("99", "1"), ("100", "1")), "asks": []})
+
+
+def test_a_funding_period_dated_in_the_future_is_left_out_and_hides_nothing(
+    bench: Bench, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A funding payment the indexer dates a year ahead: taken, its time became the newest period seen, and every
+    real period before it was never folded into the posted index. It is one ALERT and left out."""
+    _, child_id = child_for_one_eth(bench)
+    adapter = bench.keeper.seat_adapter(bench.venue)
+
+    async def scenario() -> None:
+        async with seat_holding_the_fills(bench, child_id) as seat:
+            bench.dydx.settle_funding("ETH-USD", D("0.001"))
+            with bench.dydx.lock:
+                bench.dydx.funding["ETH-USD"][0]["effectiveAt"] = iso(datetime.now(UTC) + timedelta(days=365))
+            bench.chain.advance(3600)
+            await seat.post_account()
+            assert adapter.funding_index(1) == 0, "the period from the future is not in the index"
+            bench.dydx.settle_funding("ETH-USD", D("0.001"))
+            bench.chain.advance(3600)
+            await seat.post_account()
+            assert adapter.funding_index(1) == 3 * 10**18, "the real period is: 0.1% of 3,000 a unit"
+
+    asyncio.run(scenario())
+    alerts = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ALERT")]
+    assert len(alerts) == 1 and "dated in the future" in alerts[0], alerts

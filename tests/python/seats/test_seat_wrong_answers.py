@@ -23,7 +23,10 @@ import pytest
 from keeper.connectors.rabbitx.connector import RabbitXConnector
 from keeper.connectors.rabbitx.errors import RabbitXResponseError
 from keeper.devnet.deploy import SEAT_VENUE
+from keeper.jobs.context import SeatBooks
+from keeper.jobs.seat import SeatJob
 from keeper.seats.rabbitx import RabbitXSeat
+from keeper.seats.seat import SeatFill
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
 from tests.python.seats.conftest import executor, forwarding, seat_account_with_resting_asks
@@ -122,6 +125,25 @@ def test_a_wrong_fill_is_one_alert_and_the_fills_beside_it_are_booked(
     assert all(r.exc_info is None for r in caplog.records), "no traceback"
 
 
+def test_after_a_restart_a_fill_on_the_other_side_is_still_refused(
+    market: Chain, exchange: RabbitXService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The seat checked a fill's market and side against its memory of the children it placed, so a seat restarted
+    since took a sell reported for a buy child as the child's. It reads the child from the chain instead."""
+    keeper = executor(market)
+    child_id, _ = child_for_one_eth(market)
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session, proxied_seat(market, exchange, session) as (seat, _, _):
+            wrong = SeatFill("rabbitx:restart-1", child_id, D(3000), D("0.5"), D("0.75"), "ETH-USD", -1)
+            await seat.report([wrong])
+
+    asyncio.run(scenario())
+    assert keeper.child_order(child_id).filled == 0, "not booked"
+    alerts = [m for m in problems(caplog) if m.startswith("ALERT")]
+    assert len(alerts) == 1 and "but the child's order is on ETH-USD buy" in alerts[0], alerts
+
+
 def test_a_fee_past_the_vaults_bound_is_booked_at_the_bound_with_an_alert(
     market: Chain, exchange: RabbitXService, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -185,11 +207,9 @@ def test_a_malformed_book_is_never_routed_over(
     """The seat job has published the exchange's ETH-USD book for the router; then the exchange's book comes wrong.
     It is refused in one line naming rabbitx and what is wrong, and the book published before is withdrawn (empty)
     rather than left for the router to route over; the other markets' books are read on."""
-    from keeper.jobs.context import SeatBooks
-    from keeper.jobs.seat import SeatJob
-
     books = SeatBooks()
     job = SeatJob(cast(Any, SimpleNamespace(deployment=market.deployment, books=books)))
+    caplog.set_level(logging.INFO, logger="primevault.keeper")
 
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session, proxied_seat(market, exchange, session) as (seat, conn, proxy):
@@ -204,10 +224,18 @@ def test_a_malformed_book_is_never_routed_over(
             after = books.get(seat.venue_id, "ETH-USD")
             assert after is not None and after.bids == () and after.asks == (), "withdrawn, not left stale"
             assert all(books.get(seat.venue_id, m.ticker) is not None for m in market.deployment.markets)
+            await job._read_books(seat)  # still wrong: nothing more to say
+            proxy.rewrite("GET", "/markets/orderbook", lambda envelope: envelope)
+            await job._read_books(seat)
+            again = books.get(seat.venue_id, "ETH-USD")
+            assert again is not None and len(again.asks) == 2, "routed over again once it reads right"
 
     asyncio.run(scenario())
     [said] = problems(caplog)
     assert said.startswith("rabbitx book of ETH-USD: RabbitX order book cannot be read"), said
+    assert [r.getMessage() for r in caplog.records if "reads right again" in r.getMessage()] == [
+        "rabbitx book of ETH-USD reads right again"
+    ]
     assert all(r.exc_info is None for r in caplog.records), "no traceback"
 
 
