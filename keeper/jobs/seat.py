@@ -47,6 +47,7 @@ class SeatJob:
         self._node_away = False  # the node stopped answering the seats (read and written on the seat's thread only)
         self._node_back_at = 0.0  # monotonic time the node last answered again after being away
         self._unreadable_books: set[tuple[str, str]] = set()  # (venue, market) whose last read failed
+        self._failing: dict[str, str] = {}  # step name -> the kind of error it last failed with, said once
 
     @property
     def enabled(self) -> bool:
@@ -217,14 +218,20 @@ class SeatJob:
         return len(lasting)
 
     async def _guarded(self, name: str, step: Callable[[], Awaitable[object]]) -> None:
-        """Runs one step; an error is logged by name, never fatal (the daemon's `_guarded`, for coroutines)."""
+        """Runs one step; an error is logged by name, never fatal (the daemon's `_guarded`, for coroutines). The same
+        kind of error again, cycle after cycle (a venue's answer that cannot be read, while it lasts), is said once,
+        and the step's recovery in one more line."""
         started = time.monotonic()
         try:
             await step()
+            if self._failing.pop(name, None) is not None:
+                log.info("%s: works again", name)
         except asyncio.CancelledError:
             raise
         except PrimeVaultError as exc:
-            log.error("%s: %s", name, exc)
+            if self._failing.get(name) != type(exc).__name__:
+                self._failing[name] = type(exc).__name__
+                log.error("%s: %s", name, exc)
         except NODE_AWAY as exc:
             self._node_lost(exc, started)
         except Exception:

@@ -294,3 +294,28 @@ def test_an_account_that_cannot_be_is_not_posted(
             assert keeper.seat_adapter(seat.venue_id).last_report() == posted
 
     asyncio.run(scenario())
+
+
+def test_a_step_failing_the_same_way_is_said_once_and_its_recovery_once(
+    market: Chain, exchange: RabbitXService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An account answer that cannot be read failed the seat's account step with the same line every cycle while it
+    lasted; it is said once, and once more when the step works again."""
+    job = SeatJob(cast(Any, SimpleNamespace(deployment=market.deployment, books=SeatBooks())))
+    caplog.set_level(logging.INFO, logger="primevault.keeper")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session, proxied_seat(market, exchange, session) as (seat, _, proxy):
+            bad = BAD_ACCOUNTS["negative-margin"]
+            proxy.rewrite("GET", "/account", lambda e: {**e, "result": [{**e["result"][0], **bad}]})
+            for _ in range(3):
+                await job._guarded("rabbitx account", seat.post_account)
+            proxy.rewrite("GET", "/account", lambda envelope: envelope)
+            await job._guarded("rabbitx account", seat.post_account)
+            await job._guarded("rabbitx account", seat.post_account)
+
+    asyncio.run(scenario())
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("rabbitx account")]
+    assert len(said) == 2, said
+    assert said[0].startswith("rabbitx account: RabbitX account cannot be read"), said
+    assert said[1] == "rabbitx account: works again"
