@@ -369,10 +369,18 @@ contract TradingModule is ITradingModule, TradingBase {
 
     /// @inheritdoc IPerpRisk
     function venueAssets() external view returns (int256 assets) {
+        // A venue that cannot answer (its own oracle stale, paused) must not zero every venue's assets in a batch's
+        // bad-debt write-off: its account counts as nothing, and what its clients are owed there still counts
+        // against it (what they owe does not); its funding counts none since their entries, as their liquidation.
+        uint256 unreadable = 0;
         for (uint256 v; v < _venueCount; ++v) {
             // slither-disable-next-line unused-return (only the net collateral is an asset; requirements are not)
-            (int256 net,,) = _venues[v].margin();
-            assets += net + _venues[v].pendingWithdrawals().toInt256();
+            try _venues[v].margin() returns (int256 net, uint256, uint256) {
+                assets += net;
+            } catch {
+                unreadable |= 1 << v;
+            }
+            assets += _venues[v].pendingWithdrawals().toInt256();
         }
         int256 owedWad = 0;
         for (uint256 market; market < _marketCount; ++market) {
@@ -381,10 +389,13 @@ contract TradingModule is ITradingModule, TradingBase {
                 VenueBook memory b = _books[_slot(market, v)];
                 if (b.netSize == 0 && b.costBasis == 0 && b.fundingBasis == 0) continue;
                 if (mark == 0) mark = _mark(uint8(market));
-                int256 funding = _venues[v].fundingIndex(uint8(market));
+                int256 funding = _fundingIndexOr(
+                    uint8(v), uint8(market), b.netSize == 0 ? int256(0) : b.fundingBasis / int256(b.netSize)
+                );
                 // What clients are owed there: unrealized PnL less the funding they owe.
-                owedWad += int256(b.netSize) * mark.toInt256() / int256(WAD) - b.costBasis
-                - (int256(b.netSize) * funding / int256(WAD) - b.fundingBasis / int256(WAD));
+                int256 owed = int256(b.netSize) * mark.toInt256() / int256(WAD) - b.costBasis
+                    - (int256(b.netSize) * funding / int256(WAD) - b.fundingBasis / int256(WAD));
+                if (owed > 0 || unreadable & (1 << v) == 0) owedWad += owed;
             }
         }
         // Rounded up: the vault never counts more than its venue accounts are worth to it.

@@ -52,5 +52,8 @@ interface IPerpRisk {
 
     /// @notice What the vault's venue accounts are worth to the vault: venue equity and pending withdrawals,
     ///         less what the vault owes its clients on their open positions (unrealized PnL and funding).
+    /// @dev Caveat: a venue that cannot answer counts as nothing, less what its clients are owed there (what they
+    ///      owe does not count), with no funding since their entries (as `liquidationRisk`), so that a bad-debt
+    ///      write-off in the batch that liquidates them values every other venue: an understatement, never more.
     function venueAssets() external view returns (int256);
 }

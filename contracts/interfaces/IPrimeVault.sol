@@ -259,7 +259,8 @@ interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
     /// @notice Whether `liquidate` would liquidate `account` now, where every input can be read.
     /// @dev Caveat: reverts as `accountHealth` does. Where a price is unusable `liquidate` skips the account; where
     ///      only a venue cannot answer, `liquidate` still reads the account as `IPerpRisk.liquidationRisk` does (no
-    ///      funding there since each position's last booking), which this view does not.
+    ///      funding there since each position's last booking), which this view does not. What `liquidate` would do
+    ///      is exactly what `liquidate([account])` returns in a simulated call (`eth_call`): 1 if it would act.
     function isLiquidatable(address account) external view returns (bool);
 
     /// @notice Number of accounts that ever held anything (the length `listedAccounts` pages over).

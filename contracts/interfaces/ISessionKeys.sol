@@ -111,7 +111,8 @@ interface ISessionKeys {
     /// @notice Adds `amount` of the base asset (from the caller) to the funds `key`'s signed orders pay relayers from.
     /// @dev Caveat: whatever a key signs may spend these funds (a signed order names its own fee), so a leaked key
     ///      can give them all to a relayer of its choice: fund only what relaying should cost. The funds are the
-    ///      owner's: `withdrawRelayerFunds` and `revoke` return them to the owner, never to the key.
+    ///      owner's: `withdrawRelayerFunds` and `revoke` return them to the owner, never to the key. A revoked key
+    ///      takes no more.
     function fundRelayer(address key, uint256 amount) external;
 
     /// @notice Returns `amount` of `key`'s relayer funds to its owner. Caller: the key's owner.

@@ -95,6 +95,8 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
     /// @inheritdoc ISessionKeys
     function fundRelayer(address key, uint256 amount) external nonReentrant {
         if (_sessions[key].owner == address(0)) revert SessionUnknown(key);
+        // A revoked key relays nothing more: funds put up for it could only wait for its owner's withdrawal.
+        if (_sessions[key].revoked) revert SessionIsRevoked(key);
         // Pulled first: what arrives fits the sum (no token has more than 2^256 - 1 in all), so an amount the caller
         // does not hold is the token's refusal, not an overflow of the key's funds.
         BASE.safeTransferFrom(msg.sender, address(this), amount);

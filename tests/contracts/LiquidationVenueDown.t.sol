@@ -67,6 +67,27 @@ contract LiquidationVenueDownTest is TradingFixture {
         assertEq(vault.collateralBalanceOf(alice, address(weth)), 0, "under water: all its collateral taken");
     }
 
+    /// The batch that liquidates an account on the unreadable venue writes its shortfall off against reserves,
+    /// valued by `venueAssets`, which reverted on that venue: every venue's account (300,000 of margin at three
+    /// venues) then counted as nothing, and the shortfall went to suppliers although reserves covered it. Now only
+    /// the unreadable venue's own 100,000 counts as nothing (it cannot say what it holds), and reserves of 150,000
+    /// cover the shortfall.
+    function test_aShortfallIsCoveredByReservesWhileAVenueCannotAnswer() public {
+        usdc.mint(address(vault), 150_000e6); // reserves
+        btcFeed.setAnswer(50_000e8);
+        venueBtcFeed.setRoundData(50_000e8, block.timestamp - 1 days - 1); // the venue's oracle misses its heartbeat
+        _setEthPrice(2000e8); // alice under water
+        uint256 index = vault.supplyIndex();
+        vm.prank(bob);
+        assertEq(vault.liquidate(_one(alice)), 1);
+        assertEq(
+            vault.supplyIndex(), index, "reserves cover the shortfall: nothing written off against suppliers"
+        );
+        assertEq(
+            trading.venueAssets(), 200_000e6, "the two venues that answer still count, the other as nothing"
+        );
+    }
+
     /// The keeper's read flags the venue's slot, not the market: the vault still liquidates at its own mark.
     function test_theLensFlagsTheVenueNotTheMarket() public {
         PrimeVaultLens lens = new PrimeVaultLens();

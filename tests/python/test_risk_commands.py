@@ -95,11 +95,11 @@ def test_risk_stress_counts_the_accounts_it_cannot_judge(chain: Chain, tmp_path:
 def test_risk_venues_and_stress_with_a_venue_that_cannot_answer(
     chain: Chain, tmp_path: Path, borrowers: list[str]
 ) -> None:
-    """dYdX's contract reverts every call: both commands failed whole on it. `venues` gives its row a reason and
-    reports the other; `stress` still judges every account, and says the vault's reserves (which count every
-    venue's assets) cannot be read now."""
-    dydx = chain.deployment.venues[0]
-    chain.w3.provider.make_request("anvil_setCode", [dydx.address, "0x60006000fd"])  # type: ignore[arg-type]
+    """The vault's dYdX adapter reverts every call: both commands failed whole on it. `venues` gives its row a
+    reason and reports the other; `stress` still judges every account, and says the vault's reserves (which count
+    every venue's assets, each adapter's withdrawals on their way back included) cannot be read now."""
+    adapter = chain.deployment.venues[0].adapter
+    chain.w3.provider.make_request("anvil_setCode", [adapter, "0x60006000fd"])  # type: ignore[arg-type]
     venues = run(chain, tmp_path, "risk", "venues")
     assert venues.exit_code == 0, venues.output
     rows = venues.output.splitlines()[1:]

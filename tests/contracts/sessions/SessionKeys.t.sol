@@ -119,6 +119,10 @@ contract SessionKeysTest is SessionFixture {
         assertTrue(sessions.session(bot).revoked);
         assertEq(uint8(trading.order(open).status), uint8(ITradingModule.OrderStatus.Cancelled));
         assertEq(sessions.relayerFunds(bot), 1, "kept for a withdrawal");
+        vm.startPrank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(ISessionKeys.SessionIsRevoked.selector, bot));
+        sessions.fundRelayer(bot, 1); // nothing more for a revoked key
+        vm.stopPrank();
         vm.clearMockedCalls();
         vm.prank(alice);
         sessions.withdrawRelayerFunds(bot, 1);
