@@ -313,7 +313,10 @@ contract LiquidationModule is VaultBase {
             emit LiquidationSkipped(account, reason);
             return false;
         }
-        pos.positionsLeft = fraction < WAD;
+        // The trading module tells the vault whether the account still trades (its open children are cancelled
+        // above): a position taken whole where its venue could not report a size step leaves none, whatever
+        // `fraction` asked, and the collateral's turn comes in the same call.
+        pos.positionsLeft = _accounts[account].trading;
         return true;
     }
 

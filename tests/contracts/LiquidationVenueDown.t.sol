@@ -120,6 +120,24 @@ contract LiquidationVenueDownTest is TradingFixture {
         assertFalse(vault.isLiquidatable(alice), "restored to its target");
     }
 
+    /// Under water with the step unreadable: the position taken whole leaves none, and the same call takes the
+    /// collateral (whether positions are left is what the trading module told the vault, not the fraction asked).
+    function test_aPositionTakenWholeForWantOfAStepLeavesTheCollateralsTurnInTheSameCall() public {
+        btcFeed.setAnswer(45_000e8);
+        venueBtcFeed.setAnswer(45_000e8);
+        _setEthPrice(2500e8); // 3 BTC bought near 61,000 now at 45,000; 10 WETH at 2,500: under water
+        vm.mockCallRevert(
+            address(venue2), abi.encodeWithSelector(IDydxStyleVenue.marketParams.selector), "VenuePaused"
+        );
+        vm.prank(bob);
+        assertEq(vault.liquidate(_one(alice)), 1);
+        assertEq(trading.position(alice, BTC_MARKET, VENUE2).size, 0, "all of the long absorbed");
+        assertEq(
+            vault.collateralBalanceOf(alice, address(weth)), 0, "and all of its collateral, in the same call"
+        );
+        assertFalse(vault.isLiquidatable(alice));
+    }
+
     /// With the venue answering, both reads agree to the unit.
     function test_theLiquidationReadIsPerpRiskWhileTheVenueAnswers() public {
         vm.warp(block.timestamp + 5 hours);
