@@ -52,8 +52,10 @@ interface IPerpRisk {
 
     /// @notice What the vault's venue accounts are worth to the vault: venue equity and pending withdrawals,
     ///         less what the vault owes its clients on their open positions (unrealized PnL and funding).
-    /// @dev Caveat: a venue that cannot answer counts as nothing, less what its clients are owed there (what they
-    ///      owe does not count), with no funding since their entries (as `liquidationRisk`), so that a bad-debt
-    ///      write-off in the batch that liquidates them values every other venue: an understatement, never more.
+    /// @dev Caveat: a venue whose margin cannot be read counts its net collateral as nothing (its pending
+    ///      withdrawals still count), less what its clients are owed there (what they owe does not count), with no
+    ///      funding since their entries (as `liquidationRisk`), so that a bad-debt write-off in the batch that
+    ///      liquidates them values every other venue. An adapter whose `pendingWithdrawals` reverts too makes this
+    ///      view revert.
     function venueAssets() external view returns (int256);
 }
