@@ -85,10 +85,13 @@ contract SessionKeys is ISessionKeys, EIP712, ReentrancyGuardTransient {
         // the token may refuse to pay the owner: a blacklist, a pause): funds it cannot return stay for
         // `withdrawRelayerFunds`, and no signed order can spend them any more.
         uint256 funds = _relayerFunds[key];
-        if (funds != 0 && BASE.trySafeTransfer(s.owner, funds)) {
-            // slither-disable-next-line reentrancy-no-eth,reentrancy-events (nonReentrant; BASE is the base asset)
-            _relayerFunds[key] = 0;
+        if (funds == 0) return;
+        _relayerFunds[key] = 0; // before the transfer; put back if the token refuses it
+        if (BASE.trySafeTransfer(s.owner, funds)) {
             emit RelayerFundsReturned(key, s.owner, funds);
+        } else {
+            // slither-disable-next-line reentrancy-no-eth (nonReentrant; BASE is the base asset)
+            _relayerFunds[key] = funds;
         }
     }
 
