@@ -60,6 +60,7 @@ from keeper.connectors.dydx.models import (
 )
 from keeper.connectors.dydx.orders import SHORT_TERM, ClientIds, build_order, check_grid
 from keeper.connectors.dydx.settings import DydxSettings, mnemonic_address, trading_key_pair
+from keeper.connectors.refusals import RefusedRows
 from keeper.exceptions import ConfigError, InputError
 
 T = TypeVar("T")
@@ -94,7 +95,7 @@ class DydxConnector:
         self._owner = ""
         self._markets: dict[str, Market] = {}
         self._client_ids = ClientIds()
-        self.refused_fills: set[str] = set()
+        self.refused_fills = RefusedRows("dYdX fill", log)
         """The indexer's fills (their ids, or the rows without one) refused as wrong answers, each said once."""
         self._signing = asyncio.Lock()
         """One signed transaction at a time: the client keeps the wallet's sequence on the shared `Wallet`."""
@@ -325,12 +326,8 @@ class DydxConnector:
         for row in rows:
             try:
                 fills.append(Fill.from_json(row))
-            except DydxResponseError as error:
-                # One fill that cannot be is left out, not the page: the fills beside it go on. Said once.
-                key = str(row.get("id")) if isinstance(row, Mapping) and "id" in row else repr(row)[:200]
-                if key not in self.refused_fills:
-                    self.refused_fills.add(key)
-                    log.error("ALERT dYdX fill %s refused, not reported: %s", key, error)
+            except DydxResponseError as error:  # one fill that cannot be is left out, not the page
+                self.refused_fills.refuse(row, error)
         return fills
 
     async def order(self, order_id: str) -> IndexedOrder | None:

@@ -22,6 +22,7 @@ from keeper.connectors.rabbitx.errors import RabbitXError, RabbitXResponseError
 from keeper.connectors.rabbitx.models import Fill
 from keeper.connectors.rabbitx.settings import RabbitXSettings
 from keeper.connectors.rabbitx.store import ConnectorStore
+from keeper.connectors.refusals import RefusedRows
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class FillFeed:
         """Fills passed on because a WebSocket push (or subscription snapshot) carried them first."""
         self.delivered_from_rest = 0
         """Fills passed on because REST recovery found them first."""
-        self.refused: set[str] = set()
+        self.refused = RefusedRows("RabbitX fill", log)
         """The fills (their ids, or the rows without one) refused as wrong answers, each said once."""
 
     async def __aenter__(self) -> FillFeed:
@@ -160,10 +161,7 @@ class FillFeed:
             if fill.timestamp > time.time() * MICROS + MAX_CLOCK_AHEAD:
                 raise RabbitXResponseError(f"RabbitX fill {fill.fill_id} is dated in the future: {fill.timestamp} us")
         except RabbitXResponseError as exc:
-            key = str(row.get("id")) if isinstance(row, dict) and "id" in row else repr(row)[:200]
-            if key not in self.refused:
-                self.refused.add(key)
-                log.error("ALERT RabbitX fill %s refused, not reported: %s", key, exc)
+            self.refused.refuse(row, exc)
             return False
         return self._accept(fill)
 
