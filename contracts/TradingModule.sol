@@ -554,21 +554,22 @@ contract TradingModule is ITradingModule, TradingBase {
 
     /// @dev `fractionWad` of a position of `held` units, rounded up onto the venue's step and at most all of it:
     ///      taking a little more never leaves the account short of its target, and both the account's rest and
-    ///      the backstop's share stay tradable at the venue. A venue that reports a step of 0 gets the exact
-    ///      amount; one that cannot answer (paused, the market delisted) gets all of it, the only amount sure
-    ///      to leave neither side a size off the venue's step: a liquidation never asks the venue to trade, so it
-    ///      must not depend on it.
+    ///      the backstop's share stay tradable at the venue. A venue that reports a step of 0, or cannot answer
+    ///      (paused, the market delisted: a liquidation never asks the venue to trade, so it must not depend on
+    ///      it), gets the exact amount, rounded up to the unit. Taking all of it instead, the only amount sure to
+    ///      leave both sides on the step, would take a portfolio book's hedge whole while its collateral is cut by
+    ///      the fraction, leaving the collateral naked and the book deep below its requirement; a rest off the
+    ///      step is dust at worst (the backstop's unwinds are on the step; an account closes all but the dust).
     function _takenOnStep(uint8 venue, uint8 market, uint256 held, uint256 fractionWad)
         internal
         view
         returns (uint256)
     {
+        uint256 step = 1;
         try _venues[venue].marketParams(market) returns (IVenueAdapter.MarketParams memory params) {
-            uint256 step = Math.max(params.stepSize, 1);
-            return Math.min(Math.mulDiv(held, fractionWad, WAD * step, Math.Rounding.Ceil) * step, held);
-        } catch {
-            return held;
-        }
+            step = Math.max(params.stepSize, 1);
+        } catch {}
+        return Math.min(Math.mulDiv(held, fractionWad, WAD * step, Math.Rounding.Ceil) * step, held);
     }
 
     /// @dev The funding index a position of `account` in `slot` is absorbed at (a helper for the stack's sake).

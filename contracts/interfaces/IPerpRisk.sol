@@ -26,7 +26,7 @@ interface IPerpRisk {
         returns (int256 pnl, uint256 initialRequirement, uint256 maintenanceRequirement, bool hasPositions);
 
     /// @notice Moves `fractionWad` of every position of `account` (rounded up onto the venue's size step, at most
-    ///         all of it, and all of it where the venue cannot report its step) to the
+    ///         all of it, and rounded up to the unit where the venue cannot report its step) to the
     ///         backstop book at the oracle mark less a discount, and returns what the account realized.
     ///         Vault only, during a liquidation. The discount per market is
     ///         min(p, max(p / 2, depthBps)) with p = PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS of its

@@ -314,8 +314,8 @@ contract LiquidationModule is VaultBase {
             return false;
         }
         // The trading module tells the vault whether the account still trades (its open children are cancelled
-        // above): a position taken whole where its venue could not report a size step leaves none, whatever
-        // `fraction` asked, and the collateral's turn comes in the same call.
+        // above): a position that rounding onto its venue's size step took whole leaves none, whatever `fraction`
+        // asked, and the collateral's turn comes in the same call.
         pos.positionsLeft = _accounts[account].trading;
         return true;
     }

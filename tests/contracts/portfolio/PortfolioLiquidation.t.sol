@@ -8,6 +8,7 @@ import {IPortfolioMargin} from "../../../contracts/interfaces/IPortfolioMargin.s
 import {IPrimeVault} from "../../../contracts/interfaces/IPrimeVault.sol";
 import {IPrimeVaultErrors} from "../../../contracts/interfaces/IPrimeVaultErrors.sol";
 import {AssetParams} from "../../../contracts/interfaces/IPrimeVaultGovernance.sol";
+import {IDydxStyleVenue} from "../../../contracts/interfaces/venues/IDydxStyleVenue.sol";
 
 /// @dev A book in portfolio mode is liquidated by the same fraction of every leg, so a hedge stays a hedge.
 contract PortfolioLiquidationTest is PortfolioFixture {
@@ -158,5 +159,44 @@ contract PortfolioLiquidationTest is PortfolioFixture {
         (uint256 maintenance, uint256 maxDiscountBps) = portfolio.liquidationTerms(alice);
         assertEq(maintenance, 150e6);
         assertEq(maxDiscountBps, 5);
+    }
+
+    /// @dev 10 WETH hedged by a 10 ETH short, borrowed up to the rule's initial requirement; interest then accrues
+    ///      until the book is just below its maintenance requirement, its equity still positive.
+    function _hedgedBookJustBelowMaintenance() internal {
+        _deposit(alice, alice, weth, 10e18);
+        _portfolioMode(alice, true);
+        _open(alice, ETH_MARKET, -10e18, DYDX);
+        IPrimeVault.AccountHealth memory h = vault.accountHealth(alice);
+        _borrow(alice, alice, uint256(h.equity) - h.initialRequirement - 1);
+        for (uint256 i; i < 400 && !vault.isLiquidatable(alice); ++i) {
+            vm.warp(block.timestamp + 1 days);
+            ethFeed.setAnswer(ETH_PRICE);
+            btcFeed.setAnswer(BTC_PRICE);
+        }
+        assertTrue(vault.isLiquidatable(alice));
+        assertGt(vault.accountHealth(alice).equity, 0);
+    }
+
+    /// @dev The venue of the hedge cannot report its size step (paused): the short is cut by the same fraction as
+    ///      the collateral, to the unit, and the book stays hedged and back above maintenance. Taking the short
+    ///      whole (as the module once did without a step) left the WETH naked, deep below the rule's requirement,
+    ///      and the next call sold it all at the resale floor: a shortfall of about 700 USDC from a book whose
+    ///      equity was positive.
+    function test_aHedgeWhoseVenueCannotReportItsStepIsCutByTheSameFraction() public {
+        _hedgedBookJustBelowMaintenance();
+        vm.mockCallRevert(
+            address(dydx), abi.encodeWithSelector(IDydxStyleVenue.marketParams.selector), "paused"
+        );
+        assertEq(_liquidate(alice), 1);
+        int256 short = trading.position(alice, ETH_MARKET, DYDX).size;
+        uint256 weth_ = vault.collateralBalanceOf(alice, address(weth));
+        assertLt(short, 0, "the hedge is still there");
+        // Both legs cut by the same fraction, each rounded up to its unit.
+        assertApproxEqAbs(uint256(-short), weth_, 1, "as much short as collateral left");
+        assertLt(weth_, 10e18, "a part absorbed");
+        IPrimeVault.AccountHealth memory h = vault.accountHealth(alice);
+        assertFalse(h.liquidatable, "back above maintenance in one call");
+        assertLt(vault.baseBalanceOf(alice), 0, "still borrowing: no debt written off");
     }
 }
