@@ -60,6 +60,20 @@ class TransactionReverted(PrimeVaultError):
         super().__init__(f"{action} reverted: {error}")
 
 
+class TransactionFateUnknown(PrimeVaultError):
+    """A transaction was broadcast, and the node stopped answering before it was mined: it may be mined yet. Sending
+    it again could do it twice; the daemon takes it as the node being away (`__cause__` is the connection error)."""
+
+    def __init__(self, action: str, tx_hash: str, nonce: int) -> None:
+        self.action = action
+        self.tx_hash = tx_hash
+        self.nonce = nonce
+        super().__init__(
+            f"{action}: sent as {tx_hash} (nonce {nonce}); the node stopped answering before it was mined: check it "
+            f"(on a block explorer, or `cast receipt {tx_hash}`) before sending again"
+        )
+
+
 class LensDecodeError(PrimeVaultError):
     """The lens's returndata does not have the layout the keeper decodes (a lens changed without the keeper, or a node
     returning something else): nothing of the page is used."""

@@ -28,7 +28,7 @@ from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCErro
 from web3.types import Nonce, RPCEndpoint, TxParams, TxReceipt, Wei
 
 from keeper.chain.revert import ErrorDecoder, revert_data
-from keeper.exceptions import DryRun, PrimeVaultError, TransactionReverted
+from keeper.exceptions import DryRun, PrimeVaultError, TransactionFateUnknown, TransactionReverted
 from keeper.state_files import set_aside
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,9 @@ FEE_BUMP_PERCENT = 125
 POOL_CHECK_SECONDS = 1.0
 NODE_SILENT_SECONDS = 5.0
 """How long a receipt is waited for while the node answers nothing at all: past it, the wait ends as the node's
-absence (the job that sent says the node is away, once), rather than as a transaction not mined after the whole
-receipt timeout. What was sent is mined when the node is back, or its nonce is replaced as stuck."""
+absence (`TransactionFateUnknown`, naming what was sent; a job that sent says the node is away, once), rather than
+as a transaction not mined after the whole receipt timeout. What was sent is mined when the node is back, or its nonce
+is replaced as stuck."""
 
 
 @dataclass(frozen=True)
@@ -348,9 +349,13 @@ class Sender:
         """Waits for `tx` (already broadcast as `hashes`): sends it again as it is if the node drops it, and
         replaces it at a higher fee each time it goes `replace_after` seconds without being mined, unless a lower
         nonce of this key is not mined either (left by a keeper killed while it waited below a base fee that has since
-        risen): that one is replaced instead, since nothing after it can be mined first."""
+        risen): that one is replaced instead, since nothing after it can be mined first. The node gone meanwhile
+        (silent for `NODE_SILENT_SECONDS`, or a request that fails past its retries) raises `TransactionFateUnknown`
+        naming the transaction: it may still be mined, so whoever sent it must not simply send it again."""
         try:
             return self._await_or_replace(action, tx, hashes)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise TransactionFateUnknown(action, "0x" + hashes[-1].hex(), int(tx["nonce"])) from exc
         finally:
             with self._awaiting_lock:
                 self._awaiting.discard(int(tx["nonce"]))
@@ -472,7 +477,7 @@ class Sender:
         """The receipt of whichever of `hashes` is mined; None after `seconds`, or as soon as the node no
         longer holds the newest of them (dropped from its pool: anvil does so with a transaction that did not
         fit a block, a busy node evicts cheap ones), so that it is sent again without waiting it out. Raises the
-        node's absence once it has answered nothing for `NODE_SILENT_SECONDS`."""
+        node's absence once it has answered nothing for `NODE_SILENT_SECONDS` (`_await` names the sent transaction)."""
         end = time.monotonic() + max(seconds, 0.0)
         next_pool_check = time.monotonic() + POOL_CHECK_SECONDS
         answered_at = time.monotonic()

@@ -18,7 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from keeper.chain.provider import NODE_AWAY
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.metrics import serve
-from keeper.exceptions import ConfigError, PrimeVaultError
+from keeper.exceptions import ConfigError, PrimeVaultError, TransactionFateUnknown
 from keeper.jobs import Jobs
 from keeper.jobs.context import JobContext
 from keeper.jobs.roles import check_roles
@@ -146,6 +146,14 @@ class Keeper:
         """Runs a job; an error is logged and counted, never fatal."""
         try:
             job()
+        except TransactionFateUnknown as exc:
+            # The node went away while a transaction of the job awaited its block: the node's absence, as below; the
+            # transaction is mined when the node is back, or its nonce replaced as stuck by the next send.
+            cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else "no answer"
+            log.warning(
+                "%s: interrupted, the node did not answer (%s) once %s was sent as %s (nonce %d)",
+                name, cause, exc.action, exc.tx_hash, exc.nonce,
+            )  # fmt: skip
         except PrimeVaultError as exc:
             log.error("%s: %s", name, exc)
         except NODE_AWAY as exc:

@@ -19,7 +19,7 @@ from keeper.client.trading import TradingClient
 from keeper.client.vault import VaultClient
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.metrics import Health, KeeperMetrics
-from keeper.exceptions import DryRun, TransactionReverted
+from keeper.exceptions import DryRun, TransactionFateUnknown, TransactionReverted
 from keeper.pricestore import PriceStore
 from keeper.routing import VenueBook
 
@@ -114,9 +114,14 @@ class JobContext:
         except TransactionReverted as exc:
             self.count_revert(action, exc)
         except Exception as exc:
-            # A transaction that cannot be sent (node down, nonce or fee refused) makes the keeper unhealthy until
-            # one goes through.
-            self.health.set_fault("send", f"{action} could not be sent: {type(exc).__name__}: {exc}")
+            # A transaction that cannot be sent (node down, nonce or fee refused), or sent but not known to be mined
+            # (the node went away meanwhile: its message names it), makes the keeper unhealthy until one goes through.
+            fault = (
+                str(exc)
+                if isinstance(exc, TransactionFateUnknown)
+                else f"{action} could not be sent: {type(exc).__name__}: {exc}"
+            )
+            self.health.set_fault("send", fault)
             self.metrics.healthy.set(0)
             raise
         else:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from keeper.chain.revert import DecodedError
 from keeper.cli.explain import describe
 from keeper.cli.main import cli
 from keeper.client.vault import sub_account
 from tests.python.conftest import Chain
+from tests.python.fault_proxy import node_switch
 
 
 def run(chain: Chain, *args: str, dev: int | None = 1) -> Result:
@@ -153,6 +158,52 @@ def test_a_group_without_a_command_shows_its_help(group: tuple[str, ...]) -> Non
 def test_unreachable_rpc(funded: Chain) -> None:
     result = run(funded, "--rpc-url", "http://127.0.0.1:9", "account", "show")
     assert_one_line_error(result, "cannot reach the RPC at http://127.0.0.1:9")
+
+
+def test_a_deposit_sent_just_before_the_node_went_away_is_named_not_said_lost(
+    funded: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deposit broadcast just before the node stopped answering ended, `NODE_SILENT_SECONDS` later, as "lost the
+    connection to URL: is the node running?": no word that it was sent. It is mined once the node is back, so a user
+    who ran the command again deposited twice. The line names the transaction and says to check it first."""
+    for key in [k for k in os.environ if k.startswith("PRIMEVAULT_")]:
+        monkeypatch.delenv(key)
+    node = funded.w3.provider
+    me = funded.account(1).address
+    before = funded.client(1).collateral_balance(me, "WETH")
+    start = funded.w3.eth.block_number
+    with node_switch(funded.url) as switch:
+        node.make_request(RPCEndpoint("evm_setAutomine"), [False])
+
+        def cut_once_sent() -> None:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if node.make_request(RPCEndpoint("txpool_content"), [])["result"]["pending"]:
+                    switch.switch(up=False)
+                    return
+                time.sleep(0.05)
+
+        cutter = threading.Thread(target=cut_once_sent)
+        cutter.start()
+        try:
+            result = CliRunner().invoke(
+                cli,
+                ["--deployment", str(funded.deployment_file), "--rpc-url", switch.url, "--dev-account", "1",
+                 "account", "deposit", "1", "WETH"],
+                env={"PRIMEVAULT_DATA_DIR": str(tmp_path / "data")},
+            )  # fmt: skip
+        finally:
+            cutter.join()
+            node.make_request(RPCEndpoint("evm_setAutomine"), [True])
+        switch.switch(up=True)
+    node.make_request(RPCEndpoint("evm_mine"), [])
+    assert funded.client(1).collateral_balance(me, "WETH") - before == 10**18, "mined once the node was back"
+    blocks = range(start + 1, funded.w3.eth.block_number + 1)
+    [sent] = [t for n in blocks for t in funded.w3.eth.get_block(n, full_transactions=True)["transactions"]]
+    tx_hash = "0x" + bytes(sent["hash"]).hex()
+    assert_one_line_error(
+        result, f"sent as {tx_hash} (nonce {sent['nonce']})", "stopped answering before it was mined", "before sending"
+    )
 
 
 def test_no_key(funded: Chain) -> None:

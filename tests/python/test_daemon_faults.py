@@ -30,7 +30,7 @@ from keeper.chain.transactions import NODE_SILENT_SECONDS, EncodedCall, FeePolic
 from keeper.client.tokens import TokenClient
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
-from keeper.exceptions import ConfigError, TransactionReverted
+from keeper.exceptions import ConfigError, TransactionFateUnknown, TransactionReverted
 from tests.python.conftest import Chain
 from tests.python.fault_proxy import node_switch
 
@@ -185,6 +185,30 @@ def test_a_send_that_fails_makes_the_keeper_unhealthy_until_one_succeeds(chain: 
     assert keeper.health.status() == (True, "ok")
 
 
+def test_a_transaction_whose_fate_is_unknown_is_the_node_away_for_a_job(
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job's transaction sent just before the node went away ends as `TransactionFateUnknown` (a PrimeVaultError,
+    which jobs said as an ERROR every time): for the daemon it is the node's absence, which the chain watch says once;
+    the job's line, a warning, names the transaction, which is mined when the node is back or replaced as stuck."""
+    keeper = Keeper(config_for(chain, tmp_path))
+    caplog.set_level(logging.INFO, logger="primevault.keeper")
+    caplog.clear()  # the start-up lines
+
+    def sent_then_node_gone() -> None:
+        try:
+            raise requests.ConnectionError("node went away")
+        except requests.ConnectionError as exc:
+            raise TransactionFateUnknown("liquidate", "0x" + "ab" * 32, 7) from exc
+
+    keeper._guarded("liquidation", sent_then_node_gone)
+    assert [r.levelname for r in caplog.records] == ["WARNING"], "no ERROR, no traceback"
+    assert caplog.records[0].getMessage() == (
+        "liquidation: interrupted, the node did not answer (ConnectionError) once liquidate was sent as "
+        f"0x{'ab' * 32} (nonce 7)"
+    )
+
+
 def test_a_second_sigint_exits_at_once(chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     keeper = Keeper(config_for(chain, tmp_path))
     exits: list[int] = []
@@ -234,7 +258,8 @@ def test_a_receipt_awaited_while_the_node_is_away_ends_as_its_absence(chain: Cha
     """A transaction broadcast just before the node went away: its receipt was awaited, every poll failing, for the
     whole receipt timeout, then reported as not mined (an ERROR naming a nonce, while the job that sent it said
     nothing of the node for that long). The wait ends as the node's absence once it has answered nothing for
-    `NODE_SILENT_SECONDS`, and the transaction is mined when the node is back."""
+    `NODE_SILENT_SECONDS`, naming the transaction (a CLI user must not send it again: it may be mined), and the
+    transaction is mined when the node is back."""
     account = chain.account(7)
     node = chain.w3.provider
     with node_switch(chain.url) as switch:
@@ -248,9 +273,11 @@ def test_a_receipt_awaited_while_the_node_is_away_ends_as_its_absence(chain: Cha
             sent = sender._first_broadcast("approve", tx)
             switch.switch(up=False)
             started = time.monotonic()
-            with pytest.raises(requests.ConnectionError):
+            with pytest.raises(TransactionFateUnknown) as raised:
                 sender._await("approve", tx, [sent])
             assert NODE_SILENT_SECONDS <= time.monotonic() - started < NODE_SILENT_SECONDS + 5
+            assert isinstance(raised.value.__cause__, requests.ConnectionError), "the node's absence, as the cause"
+            assert str(raised.value).startswith(f"approve: sent as 0x{sent.hex()} (nonce {tx['nonce']}); the node")
         finally:
             node.make_request(RPCEndpoint("evm_setAutomine"), [True])
         switch.switch(up=True)
