@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from keeper.chain.provider import NODE_AWAY, node_away
 from keeper.client.trading import TradingClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
-from keeper.exceptions import ConfigError, PrimeVaultError
+from keeper.exceptions import ConfigError, PrimeVaultError, TransactionFateUnknown, TransactionReverted
 from keeper.jobs.context import JobContext
 from keeper.jobs.margin import margin_policy
 from keeper.seats.rabbitx import RabbitXSeat
@@ -33,6 +34,28 @@ log = logging.getLogger("primevault.keeper")
 RECONCILE_RECHECK = 2.0
 # The longest wait before a seat that failed is opened again (the wait starts at `seat_interval` and doubles).
 MAX_REOPEN_DELAY = 60.0
+# A step that goes on failing the same way is said once, and again every this many seconds while it lasts (a fill feed
+# whose every reconnection fails alike, a venue's answer that stays unreadable).
+REMIND_EVERY = 600.0
+_FIGURES = re.compile(r"0x[0-9a-fA-F]+|\d+")
+
+
+@dataclasses.dataclass
+class _Failing:
+    """How a step last failed (`failure_kind`), when that was last said, and how often it failed so since."""
+
+    kind: str
+    said_at: float
+    unsaid: int = 0
+
+
+def failure_kind(exc: PrimeVaultError) -> str:
+    """What makes two failures of a step the same one: a revert's decoded error by name, anything else's type and
+    message with its numbers and hashes taken out (an age, a time, the venue's answer quoted whole: they move from one
+    cycle to the next while the failure stays the same)."""
+    if isinstance(exc, TransactionReverted):
+        return f"{type(exc).__name__}: {exc.action}: {exc.error.name}"
+    return f"{type(exc).__name__}: {_FIGURES.sub('#', str(exc))}"
 
 
 class SeatJob:
@@ -47,7 +70,8 @@ class SeatJob:
         self._node_away = False  # the node stopped answering the seats (read and written on the seat's thread only)
         self._node_back_at = 0.0  # monotonic time the node last answered again after being away
         self._unreadable_books: set[tuple[str, str]] = set()  # (venue, market) whose last read failed
-        self._failing: dict[str, str] = {}  # step name -> the kind of error it last failed with, said once
+        # Step name (each names its seat: "rabbitx-seat fills") -> how it is failing, said once.
+        self._failing: dict[str, _Failing] = {}
 
     @property
     def enabled(self) -> bool:
@@ -126,7 +150,7 @@ class SeatJob:
     async def _serve(self, seat: Seat, name: str) -> None:
         """The seat's cycles, every `seat_interval` seconds until the job stops, with its fills forwarded beside."""
         c = self.context
-        fills = asyncio.create_task(self._forward_fills(seat))
+        fills = asyncio.create_task(self._forward_fills(seat, name))
         next_reconcile = time.monotonic() + c.config.reconcile_interval
         try:
             while not self._stopped():
@@ -197,11 +221,13 @@ class SeatJob:
                 log.info("%s book of %s reads right again", *key)
             books.set(seat.venue_id, market.ticker, book)
 
-    async def _forward_fills(self, seat: Seat) -> None:
+    async def _forward_fills(self, seat: Seat, name: str) -> None:
         """Forwards fills until cancelled; a failure is logged and the feed opened again (fills it passed on but
-        never acknowledged come out again, and the contract books each fill id once)."""
+        never acknowledged come out again, and the contract books each fill id once). The step never returns: a fill
+        booked is what says it works again."""
+        step = f"{name} fills"
         while True:
-            await self._guarded("seat fills", seat.forward_fills)
+            await self._guarded(step, lambda: seat.forward_fills(reported=lambda: self._works_again(step)))
             await asyncio.sleep(self.context.config.seat_interval)
 
     async def _reconcile(self, seat: Seat, name: str) -> int:
@@ -219,23 +245,47 @@ class SeatJob:
 
     async def _guarded(self, name: str, step: Callable[[], Awaitable[object]]) -> None:
         """Runs one step; an error is logged by name, never fatal (the daemon's `_guarded`, for coroutines). The same
-        kind of error again, cycle after cycle (a venue's answer that cannot be read, while it lasts), is said once,
-        and the step's recovery in one more line."""
+        error again, cycle after cycle (a venue's answer that cannot be read, while it lasts), is said once and then
+        every `REMIND_EVERY` seconds; another error of the step is said at once, and its recovery in one more line."""
         started = time.monotonic()
         try:
             await step()
-            if self._failing.pop(name, None) is not None:
-                log.info("%s: works again", name)
+            self._works_again(name)
         except asyncio.CancelledError:
             raise
+        except TransactionFateUnknown as exc:  # the node went away with a transaction on its way: as below
+            # Said as the node's absence (once for every step); what was sent is mined when the node is back, or its
+            # nonce replaced as stuck by the next send.
+            log.info(
+                "%s: %s was sent as %s (nonce %d) when the node stopped answering",
+                name,
+                exc.action,
+                exc.tx_hash,
+                exc.nonce,
+            )
+            self._node_lost(exc.__cause__ or exc, started)
         except PrimeVaultError as exc:
-            if self._failing.get(name) != type(exc).__name__:
-                self._failing[name] = type(exc).__name__
-                log.error("%s: %s", name, exc)
+            self._failed(name, exc)
         except NODE_AWAY as exc:
             self._node_lost(exc, started)
         except Exception:
             log.exception("%s failed", name)
+
+    def _failed(self, name: str, exc: PrimeVaultError) -> None:
+        kind, now = failure_kind(exc), time.monotonic()
+        failing = self._failing.get(name)
+        if failing is None or failing.kind != kind:
+            self._failing[name] = _Failing(kind, now)
+            log.error("%s: %s", name, exc)
+        elif now - failing.said_at >= REMIND_EVERY:
+            log.error("%s: %s (still failing: %d times since last said)", name, exc, failing.unsaid + 1)
+            failing.said_at, failing.unsaid = now, 0
+        else:
+            failing.unsaid += 1
+
+    def _works_again(self, name: str) -> None:
+        if self._failing.pop(name, None) is not None:
+            log.info("%s: works again", name)
 
     def _node_lost(self, exc: BaseException, started: float) -> None:
         """Says once that the node does not answer: every step of every seat fails the same way until it is back. A

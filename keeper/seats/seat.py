@@ -262,9 +262,16 @@ class Seat:
         while len(self._sides) > KEEP_CHILD_SIDES:
             self._sides.popitem(last=False)
 
-    async def forward_fills(self) -> None:
-        """Reports every fill of the seat's account on chain as the venue passes it on, until cancelled."""
-        await self.venue.forward_fills(self.report)
+    async def forward_fills(self, reported: Callable[[], object] = lambda: None) -> None:
+        """Reports every fill of the seat's account on chain as the venue passes it on, until cancelled; `reported` is
+        called after each report that went through (the feed and the chain both work, for a caller that never sees
+        this return)."""
+
+        async def report(fills: list[SeatFill]) -> None:
+            await self.report(fills)
+            reported()
+
+        await self.venue.forward_fills(report)
 
     async def report(self, fills: Sequence[SeatFill]) -> None:
         """Books fills on chain, up to MAX_FILLS_PER_REPORT in one transaction (`reportFills`: in a batch of ten a fill

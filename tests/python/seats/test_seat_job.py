@@ -14,16 +14,22 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import aiohttp
+import pytest
 
+from keeper.chain.revert import DecodedError
 from keeper.client.trading import TradingClient
 from keeper.connectors.rabbitx.client import Credentials
+from keeper.connectors.rabbitx.errors import RabbitXConnectionError, RabbitXResponseError
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
 from keeper.devnet.deploy import DYDX_SEAT_VENUE, SEAT_VENUE
 from keeper.devnet.dydx.chain import SELL
+from keeper.exceptions import TransactionReverted
+from keeper.jobs.seat import SeatJob
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
 from tests.python.fault_proxy import node_switch
@@ -255,3 +261,119 @@ def test_the_seat_job_says_once_that_the_node_went_away_and_once_that_it_is_back
     problems = [r.getMessage() for r in seat_lines() if r.levelno >= logging.WARNING]
     assert problems == [f"seats: the node at {node.url} does not answer (ConnectionError); they wait for it"], problems
     assert len([r for r in seat_lines() if "answers again" in r.getMessage()]) == 1
+
+
+# ---------------------------------------------------------------------- a failing step, said once
+
+
+def _fails(exc: Exception) -> Callable[[], Any]:
+    async def step() -> None:
+        await asyncio.sleep(0)
+        raise exc
+
+    return step
+
+
+def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_another_failure_of_a_step_is_said_and_the_same_one_again_is_not(caplog: pytest.LogCaptureFixture) -> None:
+    """A step's failure was said only when its exception type changed: a fill feed that dropped once at start-up
+    left every later fill-feed failure of the same type unsaid for the life of the process (a revoked key included),
+    and a revert hid any other revert of the same step (`Paused` after `ReportTooOld`)."""
+    job = SeatJob(cast(Any, None))  # `_guarded` reads the context only when the node is away
+    caplog.set_level(logging.INFO, logger="primevault.keeper")
+    dropped = RabbitXConnectionError("RabbitX WebSocket closed (1006: )")
+    revoked = RabbitXConnectionError("RabbitX REST recovery 401: key revoked")
+    too_old = TransactionReverted("post account", DecodedError("ReportTooOld", {"age": 61}))
+    older = TransactionReverted("post account", DecodedError("ReportTooOld", {"age": 62}))
+    paused = TransactionReverted("post account", DecodedError("Paused", {}))
+
+    async def scenario() -> None:
+        for exc in (dropped, dropped, revoked, revoked):
+            await job._guarded("rabbitx-seat fills", _fails(exc))
+        for exc in (too_old, older, paused, paused):
+            await job._guarded("rabbitx-seat account", _fails(exc))
+
+    asyncio.run(scenario())
+    assert _errors(caplog) == [
+        f"rabbitx-seat fills: {dropped}",
+        f"rabbitx-seat fills: {revoked}",
+        f"rabbitx-seat account: {too_old}",
+        f"rabbitx-seat account: {paused}",
+    ]
+
+
+def test_a_lasting_failure_is_said_again_after_a_while(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same failure cycle after cycle is said once, and again every `REMIND_EVERY` seconds while it lasts; the
+    figures its message quotes (the venue's answer with its time) may move meanwhile: it is the same failure."""
+    job = SeatJob(cast(Any, None))
+    caplog.set_level(logging.INFO, logger="primevault.keeper")
+
+    def unreadable(at: int) -> RabbitXResponseError:
+        return RabbitXResponseError(f"RabbitX account cannot be read: {{'last_update': {at}, 'margin': '-5'}}")
+
+    async def scenario() -> None:
+        for at in range(1_000, 1_003):
+            await job._guarded("rabbitx-seat account", _fails(unreadable(at)))
+        monkeypatch.setattr("keeper.jobs.seat.REMIND_EVERY", 0.0)
+        await job._guarded("rabbitx-seat account", _fails(unreadable(1_003)))
+
+    asyncio.run(scenario())
+    assert _errors(caplog) == [
+        f"rabbitx-seat account: {unreadable(1_000)}",
+        f"rabbitx-seat account: {unreadable(1_003)} (still failing: 3 times since last said)",
+    ]
+
+
+def test_each_seats_fill_feed_is_said_apart_and_a_fill_booked_says_it_works_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The fill feed never returns, so a fill booked is what shows it works again: the same failure after it is a new
+    one. Each seat's feed is a step of its own (they were one, `seat fills`, for every seat)."""
+    job = SeatJob(cast(Any, SimpleNamespace(config=SimpleNamespace(seat_interval=0.0))))
+    caplog.set_level(logging.INFO, logger="primevault.keeper")
+    dropped = RabbitXConnectionError("RabbitX WebSocket closed (1006: )")
+
+    class Feed:
+        def __init__(self, fills_booked_before_failing: list[bool]) -> None:
+            self.runs = fills_booked_before_failing
+
+        async def forward_fills(self, reported: Callable[[], object] | None = None) -> None:
+            booked = self.runs.pop(0) if self.runs else None
+            if booked is None:
+                await asyncio.Event().wait()  # forwards until cancelled
+            if booked and reported is not None:
+                reported()
+            raise dropped
+
+    async def scenario() -> None:
+        feeds = [
+            asyncio.create_task(job._forward_fills(cast(Any, Feed([False, True, False])), "rabbitx-seat")),
+            asyncio.create_task(job._forward_fills(cast(Any, Feed([False, False])), "dydx-seat")),
+        ]
+        for _ in range(20):
+            await asyncio.sleep(0)
+        for feed in feeds:
+            feed.cancel()
+        await asyncio.gather(*feeds, return_exceptions=True)
+
+    asyncio.run(scenario())
+    said = [r.getMessage() for r in caplog.records if "fills" in r.getMessage()]
+    assert sorted(said) == sorted(
+        [
+            f"rabbitx-seat fills: {dropped}",
+            "rabbitx-seat fills: works again",
+            f"rabbitx-seat fills: {dropped}",
+            f"dydx-seat fills: {dropped}",
+        ]
+    ), said
+    rabbitx = [m for m in said if m.startswith("rabbitx")]
+    assert rabbitx == [
+        f"rabbitx-seat fills: {dropped}",
+        "rabbitx-seat fills: works again",
+        f"rabbitx-seat fills: {dropped}",
+    ]
