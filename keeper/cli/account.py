@@ -8,12 +8,14 @@ from typing import Any
 
 import click
 from eth_typing import ChecksumAddress
+from web3.exceptions import ContractLogicError
 
+from keeper.chain.revert import revert_reason
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.params import ADDRESS, JSON_OPTION, SLIPPAGE_OPTION, SUB_OPTION
 from keeper.cli.trade import check_margin, checked_order
 from keeper.client.bundler import BundledOrder, BundlerClient
-from keeper.client.trading import WAD, TradingClient
+from keeper.client.trading import WAD, PositionView, TradingClient
 from keeper.client.vault import PERMISSIONS, VaultClient, sub_account
 from keeper.exceptions import InputError, PrimeVaultError, TransactionReverted
 from keeper.risk.capacity import (
@@ -24,6 +26,7 @@ from keeper.risk.capacity import (
     withdrawable_base,
     withdrawable_collateral,
 )
+from keeper.risk.health import MAX_VENUES
 from keeper.units import format_units, parse_amount, parse_size, plain_units
 
 _account_option = click.option(
@@ -57,24 +60,33 @@ def _remember_symbol(symbol: str) -> None:
 @JSON_OPTION
 @pass_context
 def show(ctx: CliContext, address: ChecksumAddress | None, sub_id: int, as_json: bool) -> None:
-    """Balances, debt, equity and health of a sub-account.
+    """Balances, positions, debt, equity and health of a sub-account.
 
     ADDRESS defaults to your own sub-account --sub. Also shows how much it can borrow and withdraw now.
     """
     client = ctx.reader()
     target = address or _own(ctx, sub_id)
     trading = TradingClient(client.w3, client.deployment) if client.deployment.trading else None
-    # Open child orders (order protocol v2) count as positions for the vault's check, as held positions do.
-    has_positions = trading is not None and (bool(trading.positions(target)) or trading.reservation(target)[1] > 0)
-    view = account_view(client, target, has_positions=has_positions)
+    view = account_view(client, target, trading)
     click.echo(json.dumps(view, indent=2) if as_json else render_account(view))
 
 
-def account_view(client: VaultClient, target: str, has_positions: bool) -> dict[str, Any]:
-    """Everything `show` prints, as exact decimal strings in human units (for --json and the table)."""
+def account_view(client: VaultClient, target: str, trading: TradingClient | None) -> dict[str, Any]:
+    """Everything `show` prints, as exact decimal strings in human units (for --json and the table). While a venue
+    of the account's positions cannot answer its funding index, the vault cannot compute the account's health (its
+    view asks every one of them): the balances and positions are shown, and which venue it waits for."""
     d = client.deployment
     base = d.base
-    health = client.health(target)
+    positions = trading.positions(target) if trading is not None else []
+    # Open child orders (order protocol v2) count as positions for the vault's check, as held positions do.
+    has_positions = bool(positions) or (trading is not None and trading.reservation(target)[1] > 0)
+    try:
+        health = client.health(target)
+    except (TransactionReverted, ContractLogicError):
+        waiting = venues_without_funding(trading, target) if trading is not None else {}
+        if not waiting:
+            raise
+        return _view_without_health(client, target, positions, waiting)
     # The vault checks the requirement only for accounts with debt or positions (`_requireInitialHealth`).
     checked = health.base_balance < 0 or has_positions
     free = free_equity(health.equity, health.initial_requirement)
@@ -113,7 +125,73 @@ def account_view(client: VaultClient, target: str, has_positions: bool) -> dict[
         "maintenance_requirement": usd(health.maintenance_requirement),
         "health": f"{health.equity / health.maintenance_requirement:.3f}" if health.maintenance_requirement else None,
         "liquidatable": health.liquidatable,
+        "positions": _positions_view(positions),
     }
+
+
+def venues_without_funding(trading: TradingClient, target: str) -> dict[str, str]:
+    """The venues of `target`'s positions that cannot answer their funding index now, each with why: the vault's
+    health view (`perpRisk`) reverts while one cannot, as withdrawals and borrowing do; a liquidation goes on without
+    it (`liquidationRisk`)."""
+    adapters = trading.adapters()
+    waiting: dict[str, str] = {}
+    for slot, _ in trading.book_entries(target):
+        market_id, venue_id = divmod(slot, MAX_VENUES)
+        try:
+            adapters[venue_id].funding_index(market_id)
+        except TransactionReverted as exc:
+            empty = exc.error.name == "UnknownError" and not exc.error.args.get("data")
+            waiting.setdefault(trading.venue_name(venue_id), "it reverts without a reason" if empty else str(exc.error))
+        except ContractLogicError as exc:
+            waiting.setdefault(trading.venue_name(venue_id), revert_reason(exc))
+    return waiting
+
+
+def _view_without_health(
+    client: VaultClient, target: str, positions: list[PositionView], waiting: dict[str, str]
+) -> dict[str, Any]:
+    """`account_view` while the vault cannot compute the account's health: its balances and positions, and every
+    figure that needs the health (value, equity, requirements, what can be withdrawn or borrowed) None."""
+    d = client.deployment
+    reasons = "; ".join(f"{venue}'s funding index: {reason}" for venue, reason in waiting.items())
+    answers = "answers" if len(waiting) == 1 else "answer"
+    collateral = {}
+    for token in d.collateral:
+        balance = client.collateral_balance(target, token.symbol)
+        if balance:
+            collateral[token.symbol] = {"balance": plain_units(balance, token.decimals), "withdrawable": None}
+    return {
+        "account": target,
+        "owner": client.owner_of(target),
+        "margin": "portfolio" if client.portfolio_mode(target) else "standard",
+        "base": {
+            "symbol": d.base.symbol,
+            "balance": plain_units(client.base_balance(target), d.base.decimals),
+            "withdrawable": None,
+            "borrowable": None,
+        },
+        "collateral": collateral,
+        "collateral_value": None,
+        "unrealized_pnl": None,
+        "equity": None,
+        "initial_requirement": None,
+        "maintenance_requirement": None,
+        "health": None,
+        "liquidatable": None,
+        "positions": _positions_view(positions),
+        "health_waits_for": list(waiting),
+        "health_unavailable": (
+            f"cannot be computed until {' and '.join(waiting)} {answers} ({reasons}); withdrawing and borrowing wait "
+            "for it too"
+        ),
+    }
+
+
+def _positions_view(positions: list[PositionView]) -> list[dict[str, str]]:
+    return [
+        {"market": p.market, "venue": p.venue, "size": format(p.size, "f"), "entry_price": format(p.entry_price, "f")}
+        for p in positions
+    ]
 
 
 def render_account(view: dict[str, Any]) -> str:
@@ -129,7 +207,13 @@ def render_account(view: dict[str, Any]) -> str:
     debt = " (debt)" if Decimal(base["balance"]) < 0 else ""
     lines.append(f"{symbol:<10} {usd(base['balance'])}{debt}")
     for name, held in view["collateral"].items():
-        lines.append(f"{name:<10} {held['balance']:<24} withdrawable {held['withdrawable']}")
+        withdrawable = "" if held["withdrawable"] is None else f" withdrawable {held['withdrawable']}"
+        lines.append(f"{name:<10} {held['balance']:<24}{withdrawable}".rstrip())
+    for p in view["positions"]:
+        lines.append(f"position   {p['market'] + ' at ' + p['venue']:<24} {p['size']} @ {p['entry_price']}")
+    if view.get("health_unavailable"):
+        lines.append(f"health                   {view['health_unavailable']}")
+        return "\n".join(lines)
     lines += [
         f"collateral value         {usd(view['collateral_value'])} {symbol}",
         f"unrealized perp PnL      {usd(view['unrealized_pnl'])} {symbol}",

@@ -4,6 +4,7 @@ venue margin with a withdrawal delay, and the `trade` command's errors."""
 from __future__ import annotations
 
 import functools
+import json
 from decimal import Decimal
 
 import pytest
@@ -275,3 +276,39 @@ def test_trade_commands_end_to_end(market: Chain) -> None:
     assert "executed" in listed.output and "cancelled" in listed.output
     assert "worse than the limit 2,000.00 USD" in listed.output
     assert '"reason": "VenuePriceLimitExceeded(' in run(market, 1, "trade", "list", "--json").output, "raw in JSON"
+
+
+def test_account_show_names_the_venue_its_health_waits_for_and_shows_the_rest(market: Chain) -> None:
+    """The vault's health view asks every venue of the account's positions for its funding index (`perpRisk`): while
+    one cannot answer, `account show` failed whole. It shows the balances and positions, and which venue the health
+    waits for; once the venue answers, the health again."""
+    alice, keeper = trader(market, 1), trader(market, 0)
+    me = market.account(1).address
+    opened = alice.submit(me, "ETH-USD", Decimal(40), Decimal(3100), deadline(market))
+    assert keeper.execute([opened])[0].executed
+    assert {p.venue for p in alice.positions(me)} == {"dydx", "rabbitx"}, "40 ETH is split across both venues"
+    dydx = market.deployment.venues[0]
+    assert dydx.name == "dydx"
+    code = market.w3.eth.get_code(dydx.address)
+    market.w3.provider.make_request("anvil_setCode", [dydx.address, "0x60006000fd"])  # type: ignore[arg-type]
+    try:
+        with pytest.raises(TransactionReverted):
+            market.client(1).health(me)
+        shown = run(market, 1, "account", "show")
+        as_json = run(market, 1, "account", "show", "--json")
+    finally:
+        market.w3.provider.make_request("anvil_setCode", [dydx.address, "0x" + code.hex()])  # type: ignore[arg-type]
+    assert shown.exit_code == 0, shown.output
+    assert "WETH       20" in shown.output
+    assert "position   ETH-USD at dydx" in shown.output and "position   ETH-USD at rabbitx" in shown.output
+    assert (
+        "health                   cannot be computed until dydx answers (dydx's funding index: it reverts without "
+        "a reason); withdrawing and borrowing wait for it too"
+    ) in shown.output
+    assert "equity" not in shown.output and "liquidatable" not in shown.output, "no figure it cannot know"
+    view = json.loads(as_json.output)
+    assert view["health"] is None and view["health_waits_for"] == ["dydx"]
+    assert view["collateral"]["WETH"] == {"balance": "20", "withdrawable": None}
+    assert sum(Decimal(p["size"]) for p in view["positions"]) == 40
+    back = run(market, 1, "account", "show")
+    assert back.exit_code == 0 and "cannot be computed" not in back.output and "health  " in back.output
