@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from decimal import Decimal
 
 import numpy as np
 import pytest
 
-from keeper.exceptions import InputError
+from keeper.exceptions import InputError, NotEnoughLiquidityError
 from keeper.routing import VenueCostModel, optimal_continuous, route
 
 STEP = Decimal("0.0001")
 DYDX = VenueCostModel("dydx", 1e-4, 5e-4, 2000.0, 0.0, STEP)
 RABBIT = VenueCostModel("rabbitx", 0.5e-4, 7e-4, 1000.0, 0.0, STEP)
+# The local venues' ETH-USD, without and with the largest sell each fills at a price above zero.
+DYDX_ETH = VenueCostModel("dydx", 1.5e-4, 5e-4, 20_000.0, 0.0, Decimal("0.001"))
+RABBIT_ETH = VenueCostModel("rabbitx", 0.8e-4, 7e-4, 10_000.0, 0.0, Decimal("0.001"))
 
 
 def test_optimum_satisfies_kkt_on_random_problems() -> None:
@@ -68,3 +72,41 @@ def test_sizes_off_every_step_are_refused() -> None:
         route(Decimal("1.00005"), 1, [DYDX, RABBIT])
     with pytest.raises(InputError, match="must be positive"):
         route(Decimal(0), 1, [DYDX, RABBIT])
+
+
+def test_capped_optimum_satisfies_kkt_on_random_problems() -> None:
+    """With upper bounds (a sell's size past which a venue's price reaches zero): each share within its bound, venues
+    below their bound at one common marginal cost, venues at it no dearer, venues left out no cheaper."""
+    rng = np.random.default_rng(7)
+    for _ in range(2000):
+        n = int(rng.integers(1, 6))
+        a = rng.uniform(0, 1e-2, n)
+        b = rng.uniform(1e-6, 1e-2, n)
+        caps = np.where(rng.random(n) < 0.7, rng.uniform(0.5, 2000, n), np.inf)
+        total = float(rng.uniform(0.01, min(5000.0, caps.sum() * 0.999)))
+        q = optimal_continuous(total, a, b, caps)
+        assert q.sum() == pytest.approx(total, rel=1e-9)
+        assert (q >= 0).all() and (q <= caps * (1 + 1e-12)).all()
+        marginal = a + 2 * b * q
+        free = (q > 1e-9) & (q < caps * (1 - 1e-9))
+        full = q >= caps * (1 - 1e-9)
+        if free.any():
+            lam = marginal[free].max()
+            np.testing.assert_allclose(marginal[free], lam, rtol=1e-7, atol=1e-12)
+            assert (marginal[full] <= lam + 1e-9).all()
+            assert (a[q <= 1e-9] >= lam - 1e-9).all()
+
+
+def test_a_sell_is_never_routed_past_where_a_venues_price_reaches_zero() -> None:
+    """Past `max_sell` a venue would give the position away, and the quadratic model, whose cost keeps growing, no
+    longer describes it: the router routed a huge sell over both venues at a model cost above either's real one."""
+    dydx = dataclasses.replace(DYDX_ETH, max_sell=Decimal("39993.999"))
+    rabbitx = dataclasses.replace(RABBIT_ETH, max_sell=Decimal("19998.399"))
+    split = route(Decimal(50_000), -1, [dydx, rabbitx])
+    assert sum(split.sizes) == 50_000
+    assert split.sizes[0] <= Decimal("39993.999") and split.sizes[1] <= Decimal("19998.399")
+    assert split.best_single_cost == float("inf"), "no venue takes it alone"
+    assert route(Decimal(1_000), -1, [dydx, rabbitx]).sizes == route(Decimal(1_000), -1, [DYDX_ETH, RABBIT_ETH]).sizes
+    assert route(Decimal(10**8), 1, [dydx, rabbitx]).cost > 0, "a buy has no such bound"
+    with pytest.raises(NotEnoughLiquidityError, match=r"sell 100000000: the venues fill at most dydx 39993\.999"):
+        route(Decimal(10**8), -1, [dydx, rabbitx])
