@@ -17,8 +17,7 @@ from decimal import ROUND_CEILING, Decimal
 from keeper.client.adapters import AdapterClient
 from keeper.client.clients import Clients
 from keeper.client.trading import BackstopView, TradingClient
-from keeper.client.venues import Venue
-from keeper.exceptions import PrimeVaultError
+from keeper.client.venues import VENUE_FAILURES, Venue, failure_reason, node_failure
 from keeper.risk.backstop import slice_cap, unwind_limit, unwind_slice
 
 log = logging.getLogger("primevault.keeper")
@@ -77,8 +76,16 @@ class BackstopUnwinder:
                 continue  # its seat closes it through the exchange's API (`Seat.unwind_backstop`)
             try:
                 plans.append(self._plan_slot(book, readers[book.venue_id], adapters[book.venue_id]))
-            except PrimeVaultError as exc:  # one venue that cannot quote must not stop the other slots' unwinds
-                log.warning("backstop %s at %s (%s): no slice planned: %s", book.market, book.venue, book.size, exc)
+            except VENUE_FAILURES as exc:  # one venue that cannot quote must not stop the other slots' unwinds
+                if node_failure(exc):
+                    raise
+                log.warning(
+                    "backstop %s at %s (%s): no slice planned: %s",
+                    book.market,
+                    book.venue,
+                    book.size,
+                    failure_reason(exc),
+                )
         return plans
 
     def _plan_slot(self, book: BackstopView, reader: Venue, adapter: AdapterClient) -> UnwindSlice:

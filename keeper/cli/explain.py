@@ -10,6 +10,7 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 
 from keeper.chain.deployment import Deployment
 from keeper.chain.revert import DecodedError, error_decoder, revert_data
+from keeper.client.venues import call_failed, gas_words, node_message
 from keeper.exceptions import TransactionReverted
 from keeper.units import format_units
 
@@ -31,12 +32,13 @@ def explain(exc: TransactionReverted, deployment: Deployment, symbol: str | None
 
 
 def refusal(exc: ContractLogicError | Web3RPCError, deployment: Deployment) -> str:
-    """A read that reverted or that the node refused, in the CLI's words: the decoded error's sentence and name, or
-    what the node said."""
+    """A read that reverted or that the node refused, in the CLI's words: the decoded error's sentence and name, a
+    call the EVM stopped (out of gas) as such, or what the node said (its words, not its JSON-RPC error object)."""
     data = revert_data(exc)
     if data is None:
-        refused = "the node refused the request" if isinstance(exc, Web3RPCError) else "its contract failed"
-        return f"{refused}: {exc.message or exc}"
+        if isinstance(exc, Web3RPCError):
+            return gas_words(exc) if call_failed(exc) else f"the node refused the request: {node_message(exc)}"
+        return f"its contract failed: {exc.message or exc}"
     if not data:
         return "its contract reverted without giving a reason"
     error = error_decoder().decode(data)

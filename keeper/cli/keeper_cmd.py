@@ -16,13 +16,16 @@ import click
 import numpy as np
 from click.core import ParameterSource
 from eth_typing import ChecksumAddress
-from web3.exceptions import ContractLogicError
+from web3.exceptions import ContractLogicError, Web3RPCError
 
+from keeper.chain.deployment import Deployment
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.explain import refusal
 from keeper.cli.params import ADDRESS, JSON_OPTION
+from keeper.cli.quotes import venue_failure
 from keeper.cli.risk_report import read_account_risk, risk_document
-from keeper.client.adapters import VenueExposure
+from keeper.client.adapters import AdapterClient, VenueExposure
+from keeper.client.venues import VENUE_FAILURES, node_failure
 from keeper.connectors.rabbitx.client import Credentials, RabbitXClient
 from keeper.daemon.config import JOBS, KeeperConfig, load_config
 from keeper.daemon.runner import Keeper
@@ -382,10 +385,15 @@ def stress_command(ctx: CliContext, config_path: Path | None, shock: str, as_jso
     moved = shocked(now.params, assets, markets, shocks)
     after = assess(clients, state, book, rule, params=moved)
     penalties = [c.liquidation_penalty_bps for c in clients.vault.asset_configs(block)]
+    # The vault's reserves count every venue's margin account, and one whose margin cannot be read as nothing: said
+    # with the reserves, which are then only a bound, and whether they cover the shortfall unknown.
+    unread = _unreadable_margins(clients.trading.adapters() if clients.trading is not None else [], deployment)
     try:
         reserves: int | None = clients.vault.market().reserves
         unknown = ""
-    except ContractLogicError as exc:  # the vault's reserves count every venue's assets: one not answering
+    except (ContractLogicError, Web3RPCError) as exc:  # a venue whose other views fail stops the reserves' read
+        if node_failure(exc):
+            raise
         reserves, unknown = None, refusal(exc, deployment)
     addresses = book.address_list()
     due = (np.isin(addresses, now.liquidatable), np.isin(addresses, after.liquidatable))
@@ -395,6 +403,9 @@ def stress_command(ctx: CliContext, config_path: Path | None, shock: str, as_jso
     view = _stress_view(result, reserves, deployment.base.symbol, deployment.base.decimals)
     if unknown:
         view["reserves_unknown"] = unknown
+    if unread:
+        view["covered"] = None
+        view["reserves_count_as_nothing"] = [{"venue": name, "error": reason} for name, reason in unread]
     # Accounts holding or trading something without a usable price cannot be judged, before the shock or after it:
     # counted apart, so that a stale feed never reads as "nothing would be liquidated".
     view |= {"unpriced": len(now.unpriced), "unusable_prices": list(now.unusable_assets)}
@@ -408,6 +419,10 @@ def stress_command(ctx: CliContext, config_path: Path | None, shock: str, as_jso
     click.echo(f"shortfall                 {Decimal(view['shortfall']):,.2f} {symbol}")
     if reserves is None:
         click.echo(f"reserves                  unknown: {unknown}")
+        click.echo("covered by reserves       unknown")
+    elif unread:
+        nothing = "; ".join(f"{name}'s account as nothing ({reason})" for name, reason in unread)
+        click.echo(f"reserves                  {Decimal(view['reserves']):,.2f} {symbol}, counting {nothing}")
         click.echo("covered by reserves       unknown")
     else:
         click.echo(f"reserves                  {Decimal(view['reserves']):,.2f} {symbol}")
@@ -475,14 +490,16 @@ def venues_command(ctx: CliContext, config_path: Path | None, as_json: bool) -> 
     if clients.trading is None:
         raise click.UsageError("this deployment has no trading module, so no venues")
     deployment = clients.deployment
-    # A venue that cannot answer (its feed stale, its contract reverting) is a row with its reason, not the end of
-    # the report: the others are what an operator needs most then.
+    # A venue that cannot answer (its feed stale, its contract reverting, returning nothing or running out of gas) is
+    # a row with its reason, not the end of the report: the others are what an operator needs most then.
     exposures: list[VenueExposure | tuple[str, str]] = []
     for adapter in clients.trading.adapters():
         try:
             exposures.append(adapter.exposure(len(deployment.markets)))
-        except ContractLogicError as exc:
-            exposures.append((adapter.name, refusal(exc, deployment)))
+        except VENUE_FAILURES as exc:
+            if node_failure(exc):
+                raise
+            exposures.append((adapter.name, venue_failure(exc, deployment)))
     base = deployment.base
     tickers = [m.ticker for m in deployment.markets]
 
@@ -528,6 +545,19 @@ def venues_command(ctx: CliContext, config_path: Path | None, as_json: bool) -> 
 def _float_text(value: float) -> str:
     """The shortest decimal that reads back as `value`, without an exponent (0.00001, not 1e-05)."""
     return format(Decimal(repr(value)), "f")
+
+
+def _unreadable_margins(adapters: list[AdapterClient], deployment: Deployment) -> list[tuple[str, str]]:
+    """The venues whose margin account cannot be read now (the vault's reserves count each as nothing), with why."""
+    unread = []
+    for adapter in adapters:
+        try:
+            adapter.margin()
+        except VENUE_FAILURES as exc:
+            if node_failure(exc):
+                raise
+            unread.append((adapter.name, venue_failure(exc, deployment)))
+    return unread
 
 
 def _stress_view(result: StressResult, reserves: int | None, symbol: str, decimals: int) -> dict[str, Any]:

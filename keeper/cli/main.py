@@ -18,6 +18,7 @@ from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCEr
 from keeper import __version__
 from keeper.cli.context import DEFAULT_DEPLOYMENT, CliContext
 from keeper.cli.explain import explain, refusal
+from keeper.client.venues import node_message
 from keeper.exceptions import ConfigError, PrimeVaultError, TransactionReverted
 
 
@@ -27,13 +28,19 @@ class _UsageError(click.ClickException):
     exit_code = 2
 
 
-def _one_line(exc: click.UsageError) -> click.ClickException:
+def _one_line(exc: click.UsageError, given: tuple[str, ...] = ()) -> click.ClickException:
     if isinstance(exc, click.exceptions.NoArgsIsHelpError):
         return exc  # a group named without a command: its help, as it is, is the answer
     command = exc.ctx.command_path if exc.ctx else "primevault"
     if isinstance(exc, click.NoSuchOption) and _is_number(exc.option_name):
-        # Click reads "-1" as an option: the user meant a negative amount or id.
-        return _UsageError(f"{exc.option_name} is negative: amounts, sizes and ids are positive numbers")
+        # Click reads "-1" as an option (and "-100" as the options -1, -0, -0): the user meant a negative amount or
+        # id, said as typed.
+        typed = next((a for a in given if a.startswith(exc.option_name) and _is_number(a)), exc.option_name)
+        sided = exc.ctx is not None and any(p.name == "side" for p in exc.ctx.command.params)
+        return _UsageError(
+            f"{typed} is negative: amounts, sizes and ids are positive numbers"
+            + (" (to sell, give --side sell)" if sided else "")
+        )
     message = " ".join(exc.format_message().split()).rstrip(".")  # choices come one per line
     return _UsageError(f"{message} (see '{command} --help')")
 
@@ -53,16 +60,19 @@ class _OneLineErrors(click.Group):
     def make_context(
         self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
     ) -> click.Context:
+        given = tuple(args)
         try:
-            return super().make_context(info_name, args, parent, **extra)
+            ctx = super().make_context(info_name, args, parent, **extra)
         except click.UsageError as exc:
-            raise _one_line(exc) from None
+            raise _one_line(exc, given) from None
+        ctx.meta["primevault.args"] = given
+        return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
-            raise _one_line(exc) from None
+            raise _one_line(exc, ctx.meta.get("primevault.args", ())) from None
         except TransactionReverted as exc:
             cli_ctx = ctx.find_object(CliContext)
             symbol = ctx.meta.get("primevault.symbol")
@@ -114,7 +124,7 @@ def _read_refusal(ctx: click.Context, exc: ContractLogicError) -> str:
 
 
 def _node_refusal(ctx: click.Context, exc: Web3RPCError) -> str:
-    message = exc.message or str(exc)
+    message = node_message(exc)
     # Anvil says "gas required exceeds allowance: 0", geth "insufficient funds": the signer holds no ETH.
     if "insufficient funds" in message or "exceeds allowance: 0" in message:
         cli_ctx = ctx.find_object(CliContext)

@@ -4,20 +4,21 @@ venues' consolidated book (the meta-exchange) and the split the book router find
 from __future__ import annotations
 
 import json
+import math
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 import click
 from web3 import Web3
-from web3.exceptions import ContractLogicError, Web3RPCError
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
 
 from keeper.chain.deployment import Deployment
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.explain import describe, refusal
 from keeper.cli.params import JSON_OPTION, FiniteFloatRange
 from keeper.client.feeds import FeedClient
-from keeper.client.venues import VENUE_FAILURES, WAD, Venue, priced_cost_model
+from keeper.client.venues import ANSWERED_NOTHING, VENUE_FAILURES, WAD, Venue, node_failure, priced_cost_model
 from keeper.client.venues.books import sampled_book
 from keeper.client.venues.registry import load_venues
 from keeper.exceptions import InputError, NoVenueCanPrice, PrimeVaultError, TransactionReverted
@@ -89,9 +90,14 @@ def quotes(
             f"{row['total_cost']:>12,.2f} {row['cost_bps']:>7.2f}"
         )
     parts = ", ".join(f"{name} {size.normalize():f}" for name, size in routed["sizes"].items())
+    best = routed["best_single_venue"]
+    saving = (
+        "no single venue can take it whole"
+        if best is None
+        else f"saving {routed['saving_vs_best_single']:,.2f} against the best single venue ({best})"
+    )
     click.echo(
-        f"{'routed':<10} {parts}: expected cost {routed['expected_cost']:,.2f} ({routed['cost_bps']:.2f} bps), "
-        f"saving {routed['saving_vs_best_single']:,.2f} against the best single venue ({routed['best_single_venue']})"
+        f"{'routed':<10} {parts}: expected cost {routed['expected_cost']:,.2f} ({routed['cost_bps']:.2f} bps), {saving}"
     )
     if book:
         _echo_book(document, levels, amount, horizon_hours)
@@ -104,7 +110,9 @@ def quote_document(
     horizon), the depth router's split over the venues that can price it and, with `levels`, the venues'
     consolidated book and the book router's split: what `quotes --json` prints and the web app's trade page shows.
     A venue that cannot price it is a row with an `error` sentence and takes no part of a split; `NoVenueCanPrice`
-    when none can."""
+    when none can. A sell larger than a venue fills at a price above zero is a row saying so, and the split gives that
+    venue at most that much (`NotEnoughLiquidityError` when they cannot take it together); a node that cannot serve
+    the reads raises its own error."""
     direction = 1 if side == "buy" else -1
     venues = load_venues(w3, deployment)
     # Read first: a node that cannot answer at all fails here, as itself, rather than as every venue's failure.
@@ -118,21 +126,23 @@ def quote_document(
             model = priced_cost_model(venue, market, direction)
             row = _quote_row(venue, model, market, amount, direction, mark, horizon)
         except VENUE_FAILURES as exc:
+            if node_failure(exc):
+                raise
             quoted.append({"venue": venue.name, "error": venue_failure(exc, deployment)})
             continue
         quoted.append(row)
         priced.append((venue, model))
     if not priced:
-        raise NoVenueCanPrice(_none_can(f"no venue can price {amount.normalize():f} {market} now", quoted))
+        raise NoVenueCanPrice(none_can(f"no venue can price {amount.normalize():f} {market} now", quoted))
     split = route(amount, direction, [model for _, model in priced], horizon)
     routed_usd = Decimal(split.cost) * mark
-    single_usd = Decimal(split.best_single_cost) * mark
+    whole = math.isfinite(split.best_single_cost)  # some venue could take the order alone
     routed: dict[str, Any] = {
         "sizes": {venue.name: s for (venue, _), s in zip(priced, split.sizes, strict=True) if s},
         "expected_cost": routed_usd,
         "cost_bps": routed_usd / (mark * amount) * 10_000,
-        "saving_vs_best_single": single_usd - routed_usd,
-        "best_single_venue": priced[split.best_single_venue][0].name,
+        "saving_vs_best_single": Decimal(split.best_single_cost) * mark - routed_usd if whole else None,
+        "best_single_venue": priced[split.best_single_venue][0].name if whole else None,
     }
     document = {"market": market, "side": side, "size": amount, "mark": mark, "horizon_hours": horizon_hours}
     document |= {"venues": quoted, "routed": routed}
@@ -146,15 +156,25 @@ def _quote_row(
     venue: Venue, model: VenueCostModel, market: str, amount: Decimal, direction: int, mark: Decimal, horizon: float
 ) -> dict[str, Any]:
     """`venue`'s all-in cost of `amount`, or, for a size it cannot take in one order, the reason: such a venue,
-    which has priced one step, can still take a part of the split."""
+    which has priced one step, can still take a part of the split (within its capacity)."""
+    most = model.capacity(direction)
+    beyond = (
+        f"cannot take a sell of {amount.normalize():f}: it fills at most {most.normalize():f} at a price above zero"
+        if most is not None
+        else "its price for this size is zero"
+    )
     if amount % model.step:
         reason = f"size is not a multiple of its step {model.step.normalize():f}"
+    elif most is not None and amount > most:
+        reason = beyond  # its price would reach zero: it would give the position away
     else:
         try:
             q = venue.quote(market, amount, direction)
         except InputError as exc:  # a size the venue cannot take in one order
             reason = str(exc)
         else:
+            if q.average_price <= 0:
+                return {"venue": venue.name, "error": beyond}
             funding = Decimal(direction * model.funding_rate_per_second * horizon) * mark * amount
             total = (q.average_price - mark) * amount * direction + q.fee + funding
             return {
@@ -168,17 +188,21 @@ def _quote_row(
     return {"venue": venue.name, "error": reason}
 
 
-def venue_failure(exc: ContractLogicError | Web3RPCError | PrimeVaultError, deployment: Deployment) -> str:
+def venue_failure(
+    exc: ContractLogicError | BadFunctionCallOutput | Web3RPCError | PrimeVaultError, deployment: Deployment
+) -> str:
     """Why a venue cannot answer, in the CLI's words: a revert as `explain` says it (its sentence, then the error's
-    name), a reader's refusal as it is, a node's refusal as the node put it."""
+    name), a reader's refusal as it is, a call that returned nothing or ran out of gas as such."""
     if isinstance(exc, TransactionReverted):
         return f"{describe(exc.error, deployment)} [{exc.error.name}]"
     if isinstance(exc, PrimeVaultError):
         return str(exc)
+    if isinstance(exc, BadFunctionCallOutput):
+        return ANSWERED_NOTHING
     return refusal(exc, deployment)
 
 
-def _none_can(what: str, rows: list[dict[str, Any]]) -> str:
+def none_can(what: str, rows: list[dict[str, Any]]) -> str:
     """`what`, then each venue's reason, venues that fail alike named together: one line."""
     by_reason: dict[str, list[str]] = {}
     for row in rows:
@@ -198,9 +222,11 @@ def _book_view(
         try:
             books.append(sampled_book(venue, market, Decimal(order.size) / WAD, levels))
         except VENUE_FAILURES as exc:
+            if node_failure(exc):
+                raise
             errors.append({"venue": venue.name, "error": venue_failure(exc, deployment)})
     if not books:
-        raise NoVenueCanPrice(_none_can(f"no venue's {market} book can be read now", errors))
+        raise NoVenueCanPrice(none_can(f"no venue's {market} book can be read now", errors))
     split = route_books(order, books)
     sides = {
         name: [_level_row(level) for level in consolidated_book(books, BookOrder(order.size, way, order.mark))]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from decimal import Decimal
+from typing import Any
 
 import click
 from eth_typing import ChecksumAddress
@@ -15,11 +16,13 @@ from keeper.chain.revert import DecodedError
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.explain import describe
 from keeper.cli.params import ADDRESS, JSON_OPTION, SLIPPAGE_OPTION, SUB_OPTION, FiniteFloatRange
+from keeper.cli.quotes import none_can, venue_failure
 from keeper.client.clients import Clients
 from keeper.client.feeds import FeedClient
 from keeper.client.trading import TradingClient
 from keeper.client.vault import PERMISSIONS, sub_account
-from keeper.exceptions import InputError
+from keeper.client.venues import VENUE_FAILURES, node_failure
+from keeper.exceptions import InputError, NoVenueCanPrice
 from keeper.units import parse_amount, parse_size
 
 
@@ -92,8 +95,19 @@ def checked_order(
     slippage_bps: int,
 ) -> tuple[int, Decimal, Decimal]:
     """An order's direction, limit and the mark, after the checks every order gets before it is sent: its size a
-    multiple of some venue's step, and its limit (given, or the mark +/- the slippage) near the mark."""
-    steps = [v.cost_model(ticker).step for v in client.venues()]
+    multiple of the step of some venue that answers (one that cannot takes no part of the order, as in the router's
+    split; `NoVenueCanPrice` when none can), and its limit (given, or the mark +/- the slippage) near the mark."""
+    steps: list[Decimal] = []
+    refused: list[dict[str, Any]] = []
+    for venue in client.venues():
+        try:
+            steps.append(venue.cost_model(ticker).step)
+        except VENUE_FAILURES as exc:
+            if node_failure(exc):
+                raise
+            refused.append({"venue": venue.name, "error": venue_failure(exc, ctx.deployment)})
+    if not steps:
+        raise NoVenueCanPrice(none_can(f"no venue can take {ticker} now", refused))
     if not any(amount % step == 0 for step in steps):
         shown = ", ".join(f"{s.normalize():f}" for s in steps)
         raise InputError(f"size {amount.normalize():f} is not a multiple of any venue's step ({shown}) for {ticker}")

@@ -17,11 +17,11 @@ from web3.logs import DISCARD
 from web3.types import BlockIdentifier, TxParams, TxReceipt
 
 from keeper.chain.deployment import Deployment
-from keeper.chain.revert import DecodedError, revert_reason
+from keeper.chain.revert import DecodedError
 from keeper.chain.transactions import Sender
 from keeper.client.adapters import AdapterClient, SeatAdapterClient
 from keeper.client.base import AccessControlledClient, struct
-from keeper.client.venues import VENUE_FAILURES, Venue, priced_cost_model
+from keeper.client.venues import VENUE_FAILURES, Venue, failure_reason, node_failure, priced_cost_model
 from keeper.client.venues.registry import load_venues
 from keeper.exceptions import ConfigError, InputError, NoVenueCanPrice, PrimeVaultError, TransactionReverted
 from keeper.risk.health import MAX_VENUES
@@ -474,8 +474,10 @@ class TradingClient(AccessControlledClient):
                 try:
                     priced.append((venue_id, priced_cost_model(venue, o.market, side)))
                 except VENUE_FAILURES as exc:  # a venue that cannot price now takes no part of the split
+                    if node_failure(exc):
+                        raise
                     log.info(
-                        "order %d: %s cannot price %s now (%s)", o.order_id, venue.name, o.market, revert_reason(exc)
+                        "order %d: %s cannot price %s now (%s)", o.order_id, venue.name, o.market, failure_reason(exc)
                     )
             try:
                 if not priced:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from web3.exceptions import ContractLogicError
-
+from keeper.client.venues import VENUE_FAILURES, node_failure
 from keeper.jobs.context import JobContext
 from keeper.jobs.unanswering import UnansweringVenues
 from keeper.risk.margin import MarginPolicy, venue_requirement
@@ -40,7 +39,9 @@ class MarginJob:
                 ppms = [adapter.market(m).initial_margin_ppm for m in range(len(marks))]
                 net = adapter.margin().net_collateral
                 pending = adapter.pending_withdrawals()
-            except ContractLogicError as exc:
+            except VENUE_FAILURES as exc:
+                if node_failure(exc):
+                    raise
                 self._unanswering.failed(adapter.name, exc, "its margin is left as it is meanwhile")
                 continue
             self._unanswering.answered(adapter.name)

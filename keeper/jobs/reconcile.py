@@ -6,9 +6,8 @@ from __future__ import annotations
 import logging
 import time
 
-from web3.exceptions import ContractLogicError
-
 from keeper.client.adapters import VenueExposure
+from keeper.client.venues import VENUE_FAILURES, node_failure
 from keeper.jobs.context import JobContext
 from keeper.jobs.unanswering import UnansweringVenues
 
@@ -35,7 +34,9 @@ class ReconcileJob:
         for venue_id, adapter in enumerate(trading.adapters()):
             try:
                 exposure = adapter.exposure(len(c.deployment.markets))
-            except ContractLogicError as exc:
+            except VENUE_FAILURES as exc:
+                if node_failure(exc):
+                    raise
                 self._unanswering.failed(adapter.name, exc, "not reconciled meanwhile")
                 continue
             self._unanswering.answered(adapter.name)

@@ -40,6 +40,7 @@ from keeper.cli.explain import describe, explain
 from keeper.cli.quotes import decimal_text, quote_document
 from keeper.cli.risk_report import read_account_risk, risk_document
 from keeper.client.clients import Clients
+from keeper.client.venues import node_message
 from keeper.exceptions import (
     ConfigError,
     InputError,
@@ -146,7 +147,7 @@ async def _errors_as_json(
         url = request.app[SETTINGS].rpc_url
         return web.json_response({"error": f"lost the connection to {url}: is the node running?"}, status=502)
     except Web3RPCError as exc:
-        return web.json_response({"error": f"the node refused the request: {exc.message or exc}"}, status=502)
+        return web.json_response({"error": f"the node refused the request: {node_message(exc)}"}, status=502)
     except ContractLogicError as exc:
         # A contract the answer reads reverted (a venue refusing a stale price): its sentence, as the CLI says it.
         # 503: it is the chain's state, not the request, and it passes (the feed updates).

@@ -291,6 +291,45 @@ def test_a_venue_that_cannot_answer_is_one_line_when_it_stops_and_one_when_it_an
     assert keeper.metrics.venue_collateral.labels("rabbitx")._value.get() == rabbitx.margin().net_collateral
 
 
+def test_a_venue_that_burns_its_gas_is_one_that_cannot_answer(traders: Chain, tmp_path: Path, caplog: Any) -> None:
+    """An adapter that never returns makes the node stop the call ("EVM error OutOfGas", a Web3RPCError, not a
+    revert): the margin and reconcile jobs caught only reverts, so every cycle ended there, and rabbitx went
+    unreconciled."""
+    keeper = keeper_for(traders, tmp_path, margin_minimum=0, jobs=("margin", "reconcile"))
+    adapter = traders.deployment.venues[0].adapter
+    traders.w3.provider.make_request("anvil_setCode", [adapter, "0x5b600056"])  # type: ignore[arg-type]
+    with caplog.at_level("INFO", logger="primevault.keeper"):
+        keeper.jobs.margin.run()
+        assert keeper.jobs.reconcile.run() == 0
+    said = [r.getMessage() for r in caplog.records if "dydx" in r.getMessage()]
+    gas = "its contract used up all the gas the node allows a call, and never answered (EVM error OutOfGas)"
+    assert said == [
+        f"margin: dydx cannot answer now ({gas}): its margin is left as it is meanwhile",
+        f"reconcile: dydx cannot answer now ({gas}): not reconciled meanwhile",
+    ]
+    client = keeper.clients.trading
+    assert client is not None
+    rabbitx = client.adapters()[1]
+    assert keeper.metrics.venue_collateral.labels("rabbitx")._value.get() == rabbitx.margin().net_collateral
+
+
+def test_the_backstop_is_unwound_at_the_venues_that_answer(traders: Chain, tmp_path: Path) -> None:
+    """`Unwinder.plan` caught only PrimeVaultError per slot, but a venue reader raises web3's ContractLogicError: one
+    venue down and no slot at any venue was unwound (a traceback each block)."""
+    alice = trading(traders, 1)
+    me = traders.account(1).address
+    alice.submit(me, "BTC-USD", Decimal(6), Decimal(61_500), deadline(traders))
+    keeper = keeper_for(traders, tmp_path)
+    keeper.jobs.orders.run()
+    traders.set_price("WBTC", 54_000)
+    keeper.jobs.liquidation.run()
+    assert {b.venue for b in alice.backstop()} == {"dydx", "rabbitx"}
+    rabbitx = traders.deployment.venues[1]
+    traders.w3.provider.make_request("anvil_setCode", [rabbitx.address, "0x60006000fd"])  # type: ignore[arg-type]
+    slices = keeper.jobs.backstop.run()
+    assert [s.venue for s in slices if s.size] == ["dydx"]
+
+
 # ---------------------------------------------------------------------- orders
 
 
@@ -313,6 +352,19 @@ def test_invalid_orders_are_cancelled_with_their_reasons_and_the_rest_execute(
     assert f"order {unroutable} cancelled: VenueInvalidSize" in caplog.text
     assert keeper.metrics.orders_executed._value.get() == 2
     assert keeper.metrics.orders_cancelled.labels("ReduceOnlyIncreases")._value.get() == 1
+
+
+def test_a_venue_that_answers_nothing_takes_no_part_of_the_orders_job(traders: Chain, tmp_path: Path) -> None:
+    """web3's BadFunctionCallOutput (a venue call that returns no data) was not a venue's failure: the router's
+    pricing raised it and the orders job stopped for every open order, though dydx could take them."""
+    alice = trading(traders, 1)
+    me = traders.account(1).address
+    alice.submit(me, "ETH-USD", Decimal(1), Decimal(3_100), deadline(traders))
+    rabbitx = traders.deployment.venues[1]
+    traders.w3.provider.make_request("anvil_setCode", [rabbitx.address, "0x00"])  # type: ignore[arg-type]
+    keeper = keeper_for(traders, tmp_path)
+    keeper.jobs.orders.run()
+    assert {(p.venue, p.size) for p in alice.positions(me)} == {("dydx", Decimal(1))}
 
 
 def test_an_order_closed_after_it_was_listed_does_not_stop_the_batch(traders: Chain) -> None:

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
+from web3.exceptions import Web3RPCError
 
 from keeper.chain.deployment import MarketInfo
 from keeper.cli.main import cli
+from keeper.client.venues import ANSWERED_NOTHING
 from keeper.client.venues.dydx import ClobPair, DydxListing, DydxVenue
 from keeper.client.venues.rabbitx import RabbitListing, RabbitVenue
 from keeper.devnet.deploy import FEED_DECIMALS, LOCAL_MARKETS, _create
@@ -130,3 +134,85 @@ def test_no_venue_able_to_price_is_one_line(chain: Chain) -> None:
         "Error: no venue can price 1 ETH-USD now: dydx, rabbitx: the venue cannot price it: the WETH / ETH-USD price "
         "feed is stale or invalid; try again once it updates [VenueBadPrice]"
     ]
+
+
+RETURNS_NOTHING = "0x00"  # STOP: a call succeeds with no output (a proxy whose implementation is gone)
+BURNS_GAS = "0x5b600056"  # JUMPDEST PUSH1 0 JUMP: a venue that never returns
+
+
+def break_venue(chain: Chain, name: str, code: str) -> None:
+    """The venue contract itself (not the vault's adapter) stops answering."""
+    [venue] = [v for v in chain.deployment.venues if v.name == name]
+    chain.w3.provider.make_request("anvil_setCode", [venue.address, code])  # type: ignore[arg-type]
+
+
+def test_a_venue_that_answers_nothing_is_a_row(chain: Chain) -> None:
+    """web3's BadFunctionCallOutput was not a venue's failure: one venue answering with no output ended `quotes` (and
+    /api/quotes with a 500) as "a contract in the deployment file does not answer", though dydx could take it."""
+    break_venue(chain, "rabbitx", RETURNS_NOTHING)
+    document = quotes_json(chain.deployment_file, "ETH-USD", "1")
+    assert document["venues"][1] == {"venue": "rabbitx", "error": ANSWERED_NOTHING}
+    assert "error" not in document["venues"][0]
+    assert document["routed"]["sizes"] == {"dydx": "1"}
+    code, output = quotes(chain.deployment_file, "ETH-USD", "1")
+    assert code == 0, output
+    assert f"rabbitx    {ANSWERED_NOTHING}" in output.splitlines()
+
+
+def test_a_venue_that_burns_its_gas_is_a_row_in_words(chain: Chain) -> None:
+    """The node stops a call that never returns ("EVM error OutOfGas", a Web3RPCError): its row printed the node's
+    raw JSON-RPC error object."""
+    break_venue(chain, "rabbitx", BURNS_GAS)
+    document = quotes_json(chain.deployment_file, "ETH-USD", "1")
+    assert document["venues"][1] == {
+        "venue": "rabbitx",
+        "error": "its contract used up all the gas the node allows a call, and never answered (EVM error OutOfGas)",
+    }
+    assert document["routed"]["sizes"] == {"dydx": "1"}
+
+
+def test_a_sell_past_where_a_venues_price_reaches_zero_is_not_routed_there(chain: Chain) -> None:
+    """A local venue sells at mark x (1 - half-spread - size / 2 depth), and at nothing past that: a huge sell was
+    quoted at an average price of 0.00 at both venues, and the router, whose cost model keeps growing there, routed
+    it over both at an "expected cost" above either single venue's. ETH-USD: dydx's depth 20,000 and half-spread
+    0.015% fill at most 39,993.999 at a price above zero, rabbitx's 10,000 and 0.008% at most 19,998.399."""
+    document = quotes_json(chain.deployment_file, "ETH-USD", "50000", "--side", "sell")
+    assert [row["error"] for row in document["venues"]] == [
+        "cannot take a sell of 50000: it fills at most 39993.999 at a price above zero",
+        "cannot take a sell of 50000: it fills at most 19998.399 at a price above zero",
+    ]
+    sizes = {name: Decimal(size) for name, size in document["routed"]["sizes"].items()}
+    assert sum(sizes.values()) == 50_000 and sizes["dydx"] <= Decimal("39993.999")
+    assert sizes["rabbitx"] <= Decimal("19998.399")
+    assert document["routed"]["best_single_venue"] is None and document["routed"]["saving_vs_best_single"] is None
+    assert 0 < Decimal(document["routed"]["expected_cost"]) < 50_000 * 3_000, "less than giving it all away"
+    code, output = quotes(chain.deployment_file, "ETH-USD", "50000", "--side", "sell")
+    assert code == 0, output
+    assert "0.00" not in output.splitlines()[2] and "no single venue can take it whole" in output
+
+    code, output = quotes(chain.deployment_file, "ETH-USD", "100000000", "--side", "sell")
+    assert (code, output.strip()) == (
+        1,
+        "Error: not enough liquidity to sell 100000000: the venues fill at most dydx 39993.999, rabbitx 19998.399 "
+        "of a sell at a price above zero; sell less",
+    )
+    code, output = quotes(chain.deployment_file, "ETH-USD", "-100000000")
+    assert (code, output.strip()) == (
+        2,
+        "Error: -100000000 is negative: amounts, sizes and ids are positive numbers (to sell, give --side sell)",
+    )
+
+
+def test_a_node_that_cannot_serve_a_venues_read_is_the_nodes_failure(
+    chain: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the EVM stopping a venue's call is that venue's failure: a node that cannot serve the read (here "header
+    not found") is said as the node's, not as a row for each venue."""
+    error = {"code": -32000, "message": "header not found"}
+
+    def refused(*_: object) -> None:
+        raise Web3RPCError(str(error), rpc_response={"jsonrpc": "2.0", "id": 1, "error": error})
+
+    monkeypatch.setattr(RabbitVenue, "quote", refused)
+    code, output = quotes(chain.deployment_file, "ETH-USD", "1")
+    assert (code, output.strip()) == (1, "Error: the node refused the request: header not found")

@@ -118,6 +118,25 @@ def test_risk_venues_and_stress_with_a_venue_that_cannot_answer(
     assert (shown["reserves"], shown["covered"]) == (None, None) and shown["liquidatable_after_shock"] == 3
 
 
+def test_risk_stress_says_the_reserves_count_a_venue_that_cannot_answer_as_nothing(
+    chain: Chain, tmp_path: Path, borrowers: list[str]
+) -> None:
+    """The venue itself (not the vault's adapter) reverts: the trading module's `venueAssets` counts its account as
+    nothing instead of reverting, so the vault's reserves read, short by the venue's whole margin (-250,000 against
+    about 0 here), and stress printed them with "covered by reserves yes", not a word of the venue left out."""
+    [rabbitx] = [v for v in chain.deployment.venues if v.name == "rabbitx"]
+    chain.w3.provider.make_request("anvil_setCode", [rabbitx.address, "0x60006000fd"])  # type: ignore[arg-type]
+    reason = "its contract reverted without giving a reason"
+    result = run(chain, tmp_path, "risk", "stress", "--shock", "ETH=-10%")
+    assert result.exit_code == 0, result.output
+    [reserves] = [line for line in result.output.splitlines() if line.startswith("reserves")]
+    assert reserves.endswith(f" {chain.deployment.base.symbol}, counting rabbitx's account as nothing ({reason})")
+    assert "covered by reserves       unknown" in result.output
+    shown = json.loads(run(chain, tmp_path, "risk", "stress", "--shock", "ETH=-10%", "--json").output)
+    assert shown["covered"] is None and shown["reserves"] is not None
+    assert shown["reserves_count_as_nothing"] == [{"venue": "rabbitx", "error": reason}]
+
+
 def test_risk_haircuts_proposes_without_a_key(chain: Chain, tmp_path: Path) -> None:
     now = int(time.time())
     (tmp_path / "data").mkdir()

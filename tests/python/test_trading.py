@@ -258,6 +258,24 @@ def test_trade_submit_bad_input(market: Chain, args: list[str], message: str) ->
     assert "Traceback" not in result.output
 
 
+def test_trade_submit_takes_the_steps_of_the_venues_that_answer(market: Chain) -> None:
+    """`trade submit` (and `account bundle`, `session trade`) read every venue's step first: one venue down and no
+    order could be submitted, though the router leaves that venue out, in a line naming neither venue nor remedy."""
+    rabbitx, dydx = (next(v for v in market.deployment.venues if v.name == n) for n in ("rabbitx", "dydx"))
+    market.w3.provider.make_request("anvil_setCode", [rabbitx.address, "0x60006000fd"])  # type: ignore[arg-type]
+    result = run(market, 1, "trade", "submit", "ETH-USD", "1", "--side", "buy")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("order 0: buy 1 ETH-USD")
+
+    market.w3.provider.make_request("anvil_setCode", [dydx.address, "0x60006000fd"])  # type: ignore[arg-type]
+    result = run(market, 1, "trade", "submit", "ETH-USD", "1", "--side", "buy")
+    assert (result.exit_code, result.output.strip()) == (
+        1,
+        "Error: no venue can take ETH-USD now: dydx: unknown market 'ETH-USD': dydx lists nothing (it answers no "
+        "clobPair read: is it down?); rabbitx: its contract reverted without giving a reason",
+    )
+
+
 def test_trade_commands_end_to_end(market: Chain) -> None:
     submitted = run(market, 1, "trade", "submit", "ETH-USD", "3", "--side", "buy")
     assert submitted.exit_code == 0, submitted.output
