@@ -48,6 +48,13 @@ contract TradingModule is ITradingModule, TradingBase {
     /// @notice The order id the trading module books backstop takeovers under.
     uint256 public constant BACKSTOP_FILL_ID = type(uint256).max;
 
+    /// @dev Gas a venue's per-market view (`fundingIndex`, `marketParams`) gets where its failure is tolerated (a
+    ///      liquidation, `venueAssets`): the devnet's venues need about 31,000; bounded so that an adapter burning
+    ///      all it is given cannot leave a liquidation batch too little to finish.
+    uint256 internal constant _VENUE_VIEW_GAS = 200_000;
+    /// @dev The same for a venue's whole account (`margin`), which may value every market.
+    uint256 internal constant _VENUE_MARGIN_GAS = 1_000_000;
+
     struct FillResult {
         int256 cash; // base units to settle into the account: realized PnL less funding and fees
         uint256 notional; // USD WAD
@@ -375,12 +382,15 @@ contract TradingModule is ITradingModule, TradingBase {
         uint256 unreadable = 0;
         for (uint256 v; v < _venueCount; ++v) {
             // slither-disable-next-line unused-return (only the net collateral is an asset; requirements are not)
-            try _venues[v].margin() returns (int256 net, uint256, uint256) {
+            try _venues[v].margin{gas: _VENUE_MARGIN_GAS}() returns (int256 net, uint256, uint256) {
                 assets += net;
             } catch {
                 unreadable |= 1 << v;
             }
-            assets += _venues[v].pendingWithdrawals().toInt256();
+            // Withdrawals it cannot report count as nothing too: only an understatement of reserves.
+            try _venues[v].pendingWithdrawals{gas: _VENUE_VIEW_GAS}() returns (uint256 pending) {
+                assets += pending.toInt256();
+            } catch {}
         }
         int256 owedWad = 0;
         for (uint256 market; market < _marketCount; ++market) {
@@ -566,7 +576,9 @@ contract TradingModule is ITradingModule, TradingBase {
         returns (uint256)
     {
         uint256 step = 1;
-        try _venues[venue].marketParams(market) returns (IVenueAdapter.MarketParams memory params) {
+        try _venues[venue].marketParams{gas: _VENUE_VIEW_GAS}(market) returns (
+            IVenueAdapter.MarketParams memory params
+        ) {
             step = Math.max(params.stepSize, 1);
         } catch {}
         return Math.min(Math.mulDiv(held, fractionWad, WAD * step, Math.Rounding.Ceil) * step, held);
@@ -582,7 +594,7 @@ contract TradingModule is ITradingModule, TradingBase {
     ///      stale, paused, the market delisted): the position's own index, so no funding since its last booking
     ///      is counted, and a liquidation, which needs only the vault's mark, goes on.
     function _fundingIndexOr(uint8 venue, uint8 market, int256 fallbackIndex) internal view returns (int256) {
-        try _venues[venue].fundingIndex(market) returns (int256 index) {
+        try _venues[venue].fundingIndex{gas: _VENUE_VIEW_GAS}(market) returns (int256 index) {
             return index;
         } catch {
             return fallbackIndex;

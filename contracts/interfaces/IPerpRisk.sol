@@ -55,7 +55,7 @@ interface IPerpRisk {
     /// @dev Caveat: a venue whose margin cannot be read counts its net collateral as nothing (its pending
     ///      withdrawals still count), less what its clients are owed there (what they owe does not count), with no
     ///      funding since their entries (as `liquidationRisk`), so that a bad-debt write-off in the batch that
-    ///      liquidates them values every other venue. An adapter whose `pendingWithdrawals` reverts too makes this
-    ///      view revert.
+    ///      liquidates them values every other venue; withdrawals a venue cannot report count as nothing. Each
+    ///      venue view gets bounded gas, so one that burns all it is given counts as one that cannot answer.
     function venueAssets() external view returns (int256);
 }

@@ -70,6 +70,10 @@ contract PrimeVaultLens {
     /// @notice What `RiskState.fundingIndexes` holds for a venue that cannot report a market's funding index.
     int256 public constant FUNDING_UNREADABLE = type(int256).min;
 
+    /// @notice Gas each venue's `fundingIndex` gets in `riskState`: one that burns all it is given reads as
+    ///         FUNDING_UNREADABLE instead of leaving the read too little gas to finish.
+    uint256 public constant VENUE_VIEW_GAS = 200_000;
+
     /// @notice The portfolio rule `vault` margins portfolio-mode accounts by, as governance set it: its parameters
     ///         per underlying (in the rule's order) and the underlying of every collateral asset (in
     ///         `collateralAssets()` order) and perp market (in `markets()` order); `mapped` false where governance
@@ -187,7 +191,9 @@ contract PrimeVaultLens {
             for (uint256 v; v < venues.length; ++v) {
                 // A venue that cannot answer (its own oracle stale, paused) is flagged, not the market: the vault
                 // still liquidates at its own mark.
-                try IVenueAdapter(venues[v]).fundingIndex(uint8(m)) returns (int256 index) {
+                try IVenueAdapter(venues[v]).fundingIndex{gas: VENUE_VIEW_GAS}(uint8(m)) returns (
+                    int256 index
+                ) {
                     s.fundingIndexes[m * VENUE_SLOTS + v] = index;
                 } catch {
                     s.fundingIndexes[m * VENUE_SLOTS + v] = FUNDING_UNREADABLE;

@@ -6,6 +6,7 @@ import {PrimeVaultLens} from "../../contracts/periphery/PrimeVaultLens.sol";
 import {IPrimeVault} from "../../contracts/interfaces/IPrimeVault.sol";
 import {ITradingModule} from "../../contracts/interfaces/ITradingModule.sol";
 import {InterestLib} from "../../contracts/libraries/InterestLib.sol";
+import {GasBurner} from "./utils/mocks/GasBurner.sol";
 
 /// @notice The lens's one-call reads for a keeper that follows events: `riskState` equals what the vault's and
 ///         the trading module's own views say, and `follow`'s page is `accounts`' encoding, touched rows first.
@@ -78,6 +79,21 @@ contract LensFollowTest is PortfolioFixture {
         assertTrue(s.marksUsable[ETH_MARKET], "the other market still reads");
         assertEq(s.marks[ETH_MARKET], uint256(ETH_PRICE) * 1e10);
         assertFalse(s.usable[1], "the collateral on the same feed too");
+    }
+
+    /// A venue adapter that burns all the gas it is given reads as unreadable, and the rest of the state still fits
+    /// a 30,000,000-gas call: without a bound, its first market took 63/64 of the call's gas and its second the rest.
+    function test_aVenueThatBurnsItsGasIsFlaggedTheRestRead() public {
+        vm.etch(address(dydxAdapter), address(new GasBurner()).code);
+        PrimeVaultLens.RiskState memory s = lens.riskState{gas: 30_000_000}(vault);
+        uint256 slots = lens.VENUE_SLOTS();
+        for (uint256 m; m < s.marks.length; ++m) {
+            assertEq(s.fundingIndexes[m * slots + DYDX], lens.FUNDING_UNREADABLE());
+            assertEq(
+                s.fundingIndexes[m * slots + RABBIT], rabbitAdapter.fundingIndex(uint8(m)), "the other venue"
+            );
+            assertTrue(s.marksUsable[m], "the market still reads at the vault's mark");
+        }
     }
 
     function test_followPagesTouchedAccountsThenListedOnes() public {

@@ -9,6 +9,7 @@ import {DydxStyleVenue} from "../../contracts/devnet/venues/DydxStyleVenue.sol";
 import {IDydxStyleVenue} from "../../contracts/interfaces/venues/IDydxStyleVenue.sol";
 import {IVenueAdapter} from "../../contracts/interfaces/IVenueAdapter.sol";
 import {PrimeVaultLens} from "../../contracts/periphery/PrimeVaultLens.sol";
+import {GasBurner} from "./utils/mocks/GasBurner.sol";
 
 /// @notice Liquidating an account with positions never asks a venue to trade (the backstop takes them at the
 ///         vault's mark), so a venue that cannot answer its views must not stop it: its funding index (its own
@@ -143,6 +144,30 @@ contract LiquidationVenueDownTest is TradingFixture {
             vault.collateralBalanceOf(alice, address(weth)), 0, "and all of its collateral, in the same call"
         );
         assertFalse(vault.isLiquidatable(alice));
+    }
+
+    /// A venue adapter that burns all the gas it is given (a broken upgrade) counts as one that cannot answer: its
+    /// views get bounded gas, so the account trading there is liquidated and the batch goes on to the next account.
+    /// Unbounded, the first view took 63/64 of the transaction's gas and nothing was left for the batch.
+    function test_aVenueThatBurnsItsGasDoesNotStopABatch() public {
+        address carol = makeAddr("carol");
+        _openBorrower(carol, 2_300e6);
+        int256 price = 61_000e8;
+        while (!vault.isLiquidatable(alice)) {
+            price -= 100e8;
+            btcFeed.setAnswer(price);
+            venueBtcFeed.setAnswer(price);
+        }
+        _setEthPrice(2_600e8);
+        assertTrue(vault.isLiquidatable(carol));
+        vm.etch(trading.venues()[VENUE2], address(new GasBurner()).code);
+        address[] memory batch = new address[](2);
+        (batch[0], batch[1]) = (alice, carol);
+        vm.prank(bob);
+        assertEq(vault.liquidate{gas: 30_000_000}(batch), 2, "both liquidated in one call");
+        assertLt(trading.position(alice, BTC_MARKET, VENUE2).size, 3e18, "the long cut");
+        assertGt(trading.backstopPosition(BTC_MARKET, VENUE2).size, 0);
+        assertFalse(vault.isLiquidatable(carol));
     }
 
     /// With the venue answering, both reads agree to the unit.
