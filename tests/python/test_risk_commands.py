@@ -137,6 +137,19 @@ def test_risk_stress_says_the_reserves_count_a_venue_that_cannot_answer_as_nothi
     assert shown["reserves_count_as_nothing"] == [{"venue": "rabbitx", "error": reason}]
 
 
+def test_risk_stress_goes_on_past_a_venue_that_burns_its_gas(
+    chain: Chain, tmp_path: Path, borrowers: list[str]
+) -> None:
+    """A venue that never returns: the lens's funding reads and the vault's `venueAssets` give each of its views
+    bounded gas, so the account scan and the reserves still read (unbounded, the lens ran out of gas and stress
+    failed whole), and the venue is named where the reserves count it as nothing."""
+    [rabbitx] = [v for v in chain.deployment.venues if v.name == "rabbitx"]
+    chain.w3.provider.make_request("anvil_setCode", [rabbitx.address, "0x5b600056"])  # type: ignore[arg-type]
+    shown = json.loads(run(chain, tmp_path, "risk", "stress", "--shock", "ETH=-10%", "--json").output)
+    assert shown["reserves"] is not None and shown["covered"] is None
+    assert [v["venue"] for v in shown["reserves_count_as_nothing"]] == ["rabbitx"]
+
+
 def test_risk_haircuts_proposes_without_a_key(chain: Chain, tmp_path: Path) -> None:
     now = int(time.time())
     (tmp_path / "data").mkdir()
