@@ -96,8 +96,8 @@ def test_risk_venues_and_stress_with_a_venue_that_cannot_answer(
     chain: Chain, tmp_path: Path, borrowers: list[str]
 ) -> None:
     """The vault's dYdX adapter reverts every call: both commands failed whole on it. `venues` gives its row a
-    reason and reports the other; `stress` still judges every account, and says the vault's reserves (which count
-    every venue's assets, each adapter's withdrawals on their way back included) cannot be read now."""
+    reason and reports the other; `stress` still judges every account, and says that the vault's reserves count that
+    venue's account as nothing (its margin and its withdrawals on their way back), so whether they cover is unknown."""
     adapter = chain.deployment.venues[0].adapter
     chain.w3.provider.make_request("anvil_setCode", [adapter, "0x60006000fd"])  # type: ignore[arg-type]
     venues = run(chain, tmp_path, "risk", "venues")
@@ -112,10 +112,12 @@ def test_risk_venues_and_stress_with_a_venue_that_cannot_answer(
     stressed = run(chain, tmp_path, "risk", "stress", "--shock", "ETH=-25%")
     assert stressed.exit_code == 0, stressed.output
     assert "liquidatable after shock  3" in stressed.output
-    assert "reserves                  unknown: its contract reverted without giving a reason" in stressed.output
+    reason = "its contract reverted without giving a reason"
+    assert f"counting dydx's account as nothing ({reason})" in stressed.output
     assert "covered by reserves       unknown" in stressed.output
     shown = json.loads(run(chain, tmp_path, "risk", "stress", "--shock", "ETH=-25%", "--json").output)
-    assert (shown["reserves"], shown["covered"]) == (None, None) and shown["liquidatable_after_shock"] == 3
+    assert shown["reserves"] is not None and shown["covered"] is None and shown["liquidatable_after_shock"] == 3
+    assert shown["reserves_count_as_nothing"] == [{"venue": "dydx", "error": reason}]
 
 
 def test_risk_stress_says_the_reserves_count_a_venue_that_cannot_answer_as_nothing(
