@@ -380,10 +380,12 @@ contract TradingModule is ITradingModule, TradingBase {
         // bad-debt write-off: its account counts as nothing, and what its clients are owed there still counts
         // against it (what they owe does not); its funding counts none since their entries, as their liquidation.
         uint256 unreadable = 0;
+        // slither-disable-next-line uninitialized-local (zeroed memory: a venue that cannot answer keeps 0)
+        int256[_MAX_VENUES] memory nets;
         for (uint256 v; v < _venueCount; ++v) {
             // slither-disable-next-line unused-return (only the net collateral is an asset; requirements are not)
             try _venues[v].margin{gas: _VENUE_MARGIN_GAS}() returns (int256 net, uint256, uint256) {
-                assets += net;
+                nets[v] = net;
             } catch {
                 unreadable |= 1 << v;
             }
@@ -392,19 +394,38 @@ contract TradingModule is ITradingModule, TradingBase {
                 assets += pending.toInt256();
             } catch {}
         }
+        // A venue whose funding index cannot be read for a market its clients hold counts as one that cannot
+        // answer: its margin includes the funding it paid the vault for them, which would then go uncounted
+        // against it and overstate reserves by that much.
+        // slither-disable-next-line uninitialized-local (zeroed memory: read for every slot its clients hold)
+        int256[_MAX_MARKETS * _MAX_VENUES] memory funding;
+        for (uint256 market; market < _marketCount; ++market) {
+            for (uint256 v; v < _venueCount; ++v) {
+                uint256 slot = _slot(market, v);
+                VenueBook memory b = _books[slot];
+                if (b.netSize == 0) continue;
+                try _venues[v].fundingIndex{gas: _VENUE_VIEW_GAS}(uint8(market)) returns (int256 index) {
+                    funding[slot] = index;
+                } catch {
+                    unreadable |= 1 << v;
+                    funding[slot] = b.fundingBasis / int256(b.netSize); // no funding since their entries
+                }
+            }
+        }
+        for (uint256 v; v < _venueCount; ++v) {
+            if (unreadable & (1 << v) == 0) assets += nets[v];
+        }
         int256 owedWad = 0;
         for (uint256 market; market < _marketCount; ++market) {
             uint256 mark = 0;
             for (uint256 v; v < _venueCount; ++v) {
-                VenueBook memory b = _books[_slot(market, v)];
+                uint256 slot = _slot(market, v);
+                VenueBook memory b = _books[slot];
                 if (b.netSize == 0 && b.costBasis == 0 && b.fundingBasis == 0) continue;
                 if (mark == 0) mark = _mark(uint8(market));
-                int256 funding = _fundingIndexOr(
-                    uint8(v), uint8(market), b.netSize == 0 ? int256(0) : b.fundingBasis / int256(b.netSize)
-                );
                 // What clients are owed there: unrealized PnL less the funding they owe.
                 int256 owed = int256(b.netSize) * mark.toInt256() / int256(WAD) - b.costBasis
-                    - (int256(b.netSize) * funding / int256(WAD) - b.fundingBasis / int256(WAD));
+                    - (int256(b.netSize) * funding[slot] / int256(WAD) - b.fundingBasis / int256(WAD));
                 if (owed > 0 || unreadable & (1 << v) == 0) owedWad += owed;
             }
         }

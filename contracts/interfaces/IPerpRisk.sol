@@ -52,9 +52,10 @@ interface IPerpRisk {
 
     /// @notice What the vault's venue accounts are worth to the vault: venue equity and pending withdrawals,
     ///         less what the vault owes its clients on their open positions (unrealized PnL and funding).
-    /// @dev Caveat: a venue whose margin cannot be read counts its net collateral as nothing (its pending
-    ///      withdrawals still count), less what its clients are owed there (what they owe does not count), with no
-    ///      funding since their entries (as `liquidationRisk`), so that a bad-debt write-off in the batch that
+    /// @dev Caveat: a venue whose margin, or funding index for a market its clients hold, cannot be read counts its
+    ///      net collateral as nothing (its pending withdrawals still count), less what its clients are owed there
+    ///      (what they owe does not count), with no funding since their entries where the index is unreadable (as
+    ///      `liquidationRisk`), so that a bad-debt write-off in the batch that
     ///      liquidates them values every other venue; withdrawals a venue cannot report count as nothing. Each
     ///      venue view gets bounded gas, so one that burns all it is given counts as one that cannot answer.
     function venueAssets() external view returns (int256);

@@ -24,7 +24,8 @@ from keeper.cli.explain import refusal
 from keeper.cli.params import ADDRESS, JSON_OPTION
 from keeper.cli.quotes import venue_failure
 from keeper.cli.risk_report import read_account_risk, risk_document
-from keeper.client.adapters import AdapterClient, VenueExposure
+from keeper.client.adapters import VenueExposure
+from keeper.client.trading import TradingClient
 from keeper.client.venues import VENUE_FAILURES, node_failure
 from keeper.connectors.rabbitx.client import Credentials, RabbitXClient
 from keeper.daemon.config import JOBS, KeeperConfig, load_config
@@ -385,9 +386,9 @@ def stress_command(ctx: CliContext, config_path: Path | None, shock: str, as_jso
     moved = shocked(now.params, assets, markets, shocks)
     after = assess(clients, state, book, rule, params=moved)
     penalties = [c.liquidation_penalty_bps for c in clients.vault.asset_configs(block)]
-    # The vault's reserves count every venue's margin account, and one whose margin cannot be read as nothing: said
+    # The vault's reserves count every venue's margin account, and one that cannot say what it holds as nothing: said
     # with the reserves, which are then only a bound, and whether they cover the shortfall unknown.
-    unread = _unreadable_margins(clients.trading.adapters() if clients.trading is not None else [], deployment)
+    unread = _venues_counted_as_nothing(clients.trading, deployment) if clients.trading is not None else []
     try:
         reserves: int | None = clients.vault.market().reserves
         unknown = ""
@@ -547,12 +548,19 @@ def _float_text(value: float) -> str:
     return format(Decimal(repr(value)), "f")
 
 
-def _unreadable_margins(adapters: list[AdapterClient], deployment: Deployment) -> list[tuple[str, str]]:
-    """The venues whose margin account cannot be read now (the vault's reserves count each as nothing), with why."""
+def _venues_counted_as_nothing(trading: TradingClient, deployment: Deployment) -> list[tuple[str, str]]:
+    """The venues whose account the vault's reserves count as nothing now, with why: those whose margin, or funding
+    index in a market the vault's clients hold there, cannot be read (as `venueAssets` judges them)."""
     unread = []
-    for adapter in adapters:
+    for venue_id, adapter in enumerate(trading.adapters()):
         try:
             adapter.margin()
+            for market_id in range(len(deployment.markets)):
+                clients_hold = trading.net_position(market_id, venue_id) - trading.backstop_position(
+                    market_id, venue_id
+                )
+                if clients_hold != 0:
+                    adapter.funding_index(market_id)
         except VENUE_FAILURES as exc:
             if node_failure(exc):
                 raise

@@ -89,6 +89,21 @@ contract LiquidationVenueDownTest is TradingFixture {
         );
     }
 
+    /// A venue whose margin answers but whose funding index does not counts as one that cannot answer at all: its
+    /// margin holds the funding it paid the vault for its clients, which would go uncounted against it. Before, its
+    /// account (about 100,000) counted whole with no funding owed on it, which could overstate reserves.
+    function test_aVenueWhoseFundingIndexCannotBeReadCountsAsOneThatCannotAnswer() public {
+        address adapter2 = trading.venues()[VENUE2];
+        int256 answering = trading.venueAssets();
+        vm.mockCallRevert(
+            adapter2, abi.encodeWithSelector(IVenueAdapter.fundingIndex.selector), "VenuePaused"
+        );
+        int256 fundingUnreadable = trading.venueAssets();
+        vm.mockCallRevert(adapter2, abi.encodeWithSelector(IVenueAdapter.margin.selector), "VenuePaused");
+        assertEq(fundingUnreadable, trading.venueAssets(), "valued as a venue that cannot answer");
+        assertApproxEqRel(answering - fundingUnreadable, 100_000e6, 0.01e18, "its account counts as nothing");
+    }
+
     /// The keeper's read flags the venue's slot, not the market: the vault still liquidates at its own mark.
     function test_theLensFlagsTheVenueNotTheMarket() public {
         PrimeVaultLens lens = new PrimeVaultLens();
