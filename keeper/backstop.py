@@ -18,7 +18,8 @@ from keeper.client.adapters import AdapterClient
 from keeper.client.clients import Clients
 from keeper.client.trading import BackstopView, TradingClient
 from keeper.client.venues import VENUE_FAILURES, Venue, failure_reason, node_failure
-from keeper.risk.backstop import slice_cap, unwind_limit, unwind_slice
+from keeper.risk.backstop import slice_cap, unwind_slice
+from keeper.risk.band import band_limit
 
 log = logging.getLogger("primevault.keeper")
 
@@ -95,7 +96,7 @@ class BackstopUnwinder:
         mark = self.clients.feed(market.feed).price()
         step = reader.cost_model(book.market).step
         side = 1 if book.size < 0 else -1
-        limit = unwind_limit(mark, side)
+        limit = band_limit(mark, side)
         average_price = functools.partial(_average_price, reader, book.market, side)
         size = unwind_slice(book.size, step, average_price, limit, side, slice_cap(self._peaks[slot], step))
         price, fee = _quote(reader, book.market, side, size) if size else (Decimal(0), Decimal(0))

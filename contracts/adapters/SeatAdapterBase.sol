@@ -16,15 +16,25 @@ import {VenueAdapterBase} from "./VenueAdapterBase.sol";
 ///         `trade` refuses, and what only the venue knows (the account's positions, margin and funding index) is
 ///         reported by an executor (`report`) and served by the views. Each seat moves margin its venue's way
 ///         (`_sendMargin`); what comes back is paid to the seat and forwarded by `claimWithdrawal`.
-/// @dev A funding-index step is capped per second since the market's previous step, so a wrong report cannot move
-///      accounts' funding by more than the cap allows. Margin sent but not yet credited by the venue counts in
+/// @dev A funding-index step is capped per second since the market's previous step, over at most
+///      MAX_FUNDING_WINDOW, so a wrong report cannot move accounts' funding by more than the cap allows, however long
+///      the index stood still; every step is logged (`SeatFundingMoved`). Margin sent but not yet credited by the venue counts in
 ///      `margin()` until a report says it was credited. The trading module's admin caps the margin the seat may
 ///      hold (`setMarginCap`): the venue, not the vault, controls what sits there.
-///      Caveats: the views are as fresh as the last report (`reportedAt`); between a withdrawal's request and the
-///      report after it, the amount counts both in the venue's collateral and in `pendingWithdrawals`.
+///      Caveats: the views are as fresh as the last report (`reportedAt`); a report made after a withdrawal's request
+///      but before the venue debits it counts the amount both in the venue's collateral and in `pendingWithdrawals`
+///      until the next report; only a payment lowers `pendingWithdrawals`, so a withdrawal the venue cancels, or a fee
+///      it keeps, stays pending until the admin writes it off (`writeOffPendingWithdrawals`).
 abstract contract SeatAdapterBase is VenueAdapterBase {
     /// @notice The trading module's role whose holders trade for this account and report its state.
     bytes32 public constant EXECUTOR_ROLE = keccak256("EXECUTOR_ROLE");
+    /// @notice The longest time a funding-index step is capped over: a step after the index stood still longer may
+    ///         move it only as far as this much time at the cap, the rest waiting for later reports (or a raised cap).
+    ///         Venues pay funding hourly to eight-hourly.
+    uint256 public constant MAX_FUNDING_WINDOW = 8 hours;
+    /// @notice The largest funding index a report may post, USD WAD per base unit (10^12 USD a unit): past it, the
+    ///         trading module's funding arithmetic on a position could overflow and stop its liquidation.
+    int256 public constant MAX_FUNDING_INDEX = 1e30;
 
     /// @notice The venue's report of this account, base-token units.
     struct AccountReport {
@@ -39,6 +49,8 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
     event SeatReported(
         int256 netCollateral, uint256 initialMargin, uint256 maintenanceMargin, uint256 credited
     );
+    /// @notice Market `market`'s funding index moved by `step` to `index` (USD WAD per base unit) in a report.
+    event SeatFundingMoved(uint8 indexed market, int256 index, int256 step);
     /// @notice `amount` of margin was sent to the venue as its transfer `transferId` (a deposit id, a bridge nonce).
     event SeatDeposited(uint256 indexed transferId, uint256 amount);
     /// @notice The most margin the seat may hold is now `cap` (base units).
@@ -47,6 +59,8 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
     event SeatFundingCapSet(uint8 indexed market, uint256 capPerSecond);
     /// @notice `amount` of margin was asked back from the venue (through its API) and awaits its payment here.
     event SeatWithdrawalRequested(uint256 amount);
+    /// @notice The admin wrote `amount` of pending withdrawals off (the venue cancelled them or kept a fee), `reason`.
+    event SeatWithdrawalWrittenOff(uint256 amount, bytes reason);
 
     /// @notice The venue fills only off chain: orders go through child orders and the executor's fill reports.
     error AdapterFillsOffChain();
@@ -56,10 +70,14 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
     error AdapterReportLength(uint256 length, uint256 expected);
     /// @notice Market `market`'s funding index moved by `step` since the last report, more than `cap` allows.
     error AdapterFundingStepTooLarge(uint8 market, int256 step, uint256 cap);
+    /// @notice A report's funding index for `market` is beyond MAX_FUNDING_INDEX either way.
+    error AdapterFundingIndexOutOfRange(uint8 market, int256 index);
     /// @notice The report says `credited` of this account's deposits were credited, but only `deposited` were made.
     error AdapterCreditedExceedsDeposited(uint256 credited, uint256 deposited);
     /// @notice Depositing `amount` would take the seat's margin to `wouldHold`, above its cap `cap`.
     error AdapterMarginCapExceeded(uint256 amount, uint256 wouldHold, uint256 cap);
+    /// @notice Only `pending` of withdrawals is pending: `amount` cannot be written off.
+    error AdapterWithdrawalNotPending(uint256 amount, uint256 pending);
     /// @notice `caller` is not the trading module's admin.
     error AdapterOnlyAdmin(address caller);
 
@@ -133,8 +151,8 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
     /// @notice Sets how fast market `market`'s funding index may move in reports, USD WAD per base unit per second.
     ///         The trading module's admin only: for a market whose venue funding outruns the cap (the keeper warns
     ///         and holds those periods back meanwhile).
-    /// @dev Applies to the time since the index last moved, so a raised cap lets the periods held back through at
-    ///      once.
+    /// @dev Applies to the time since the index last moved (at most MAX_FUNDING_WINDOW), so a raised cap lets the
+    ///      periods held back through at once.
     function setFundingCap(uint8 market, uint256 capPerSecond) external onlyAdmin {
         _requireMarket(market);
         _fundingCapsPerSecond[market] = capPerSecond;
@@ -160,12 +178,16 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
             revert AdapterCreditedExceedsDeposited(creditedDeposits, _deposited);
         }
         for (uint256 i; i < n; ++i) {
-            int256 step = fundingIndexes[i] - _fundingIndexes[i];
+            int256 index = fundingIndexes[i];
+            if (SignedMath.abs(index) > uint256(MAX_FUNDING_INDEX)) {
+                revert AdapterFundingIndexOutOfRange(uint8(i), index);
+            }
+            int256 step = index - _fundingIndexes[i];
             if (step == 0) continue;
-            // Saturating: a cap per second so large that it overflows over the time since the last step is no cap.
-            uint256 cap = Math.saturatingMul(_fundingCapsPerSecond[i], block.timestamp - _fundingMovedAt[i]);
+            uint256 cap = _fundingStepCap(i, _fundingMovedAt[i]);
             if (SignedMath.abs(step) > cap) revert AdapterFundingStepTooLarge(uint8(i), step, cap);
             _fundingMovedAt[i] = block.timestamp;
+            emit SeatFundingMoved(uint8(i), index, step);
         }
         _positions = positions;
         _fundingIndexes = fundingIndexes;
@@ -181,16 +203,23 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
     }
 
     /// @notice The most market `market`'s funding index may move in a report made now (`maxStep`, USD WAD per base
-    ///         unit: its cap per second times the time since it last moved), and when it last moved (`movedAt`, unix
+    ///         unit: its cap per second times the time since it last moved, at most MAX_FUNDING_WINDOW), and when it last moved (`movedAt`, unix
     ///         time): a report mined later may move it at least `maxStep`, and venue funding periods after
     ///         `movedAt` are not in the index yet.
     function fundingStepBound(uint8 market) external view returns (uint256 maxStep, uint256 movedAt) {
         _requireMarket(market);
         movedAt = _fundingMovedAt[market];
         // Zero when the state is newer than the block this view runs in (a node serving "latest" while it mines).
-        if (block.timestamp > movedAt) {
-            maxStep = Math.saturatingMul(_fundingCapsPerSecond[market], block.timestamp - movedAt);
-        }
+        if (block.timestamp > movedAt) maxStep = _fundingStepCap(market, movedAt);
+    }
+
+    /// @dev The most market `market`'s index may move now since it last moved at `movedAt`: its cap per second
+    ///      over at most MAX_FUNDING_WINDOW. Saturating: a cap so large that it overflows is no cap (the index stays
+    ///      within MAX_FUNDING_INDEX).
+    function _fundingStepCap(uint256 market, uint256 movedAt) internal view returns (uint256) {
+        return Math.saturatingMul(
+            _fundingCapsPerSecond[market], Math.min(block.timestamp - movedAt, MAX_FUNDING_WINDOW)
+        );
     }
 
     /// @notice Margin sent to the venue that it has not yet credited (as of the last report).
@@ -282,6 +311,18 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
         amount = _usdc.balanceOf(address(this));
         _withdrawalsPending -= amount < _withdrawalsPending ? amount : _withdrawalsPending;
         if (amount > 0) _sendToTradingModule(amount);
+    }
+
+    /// @notice Writes `amount` of pending withdrawals off: a withdrawal the venue cancelled (its collateral is back in
+    ///         the reports) or the fee it kept from a payment would otherwise count in the vault's venue assets, and
+    ///         against the margin cap, for ever. The trading module's admin only, an event each time.
+    /// @dev Only ever lowers the vault's venue assets; a payment that arrives after all is still forwarded whole by
+    ///      `claimWithdrawal`.
+    function writeOffPendingWithdrawals(uint256 amount, bytes calldata reason) external onlyAdmin {
+        uint256 pending = _withdrawalsPending;
+        if (amount > pending) revert AdapterWithdrawalNotPending(amount, pending);
+        _withdrawalsPending = pending - amount;
+        emit SeatWithdrawalWrittenOff(amount, reason);
     }
 
     /// @dev Sends `amount` (already held here and approved to `target`) to the venue; returns its transfer id.

@@ -132,6 +132,10 @@ interface IPrimeVaultErrors {
     /// @notice A child's limit is zero, worse than its order's or above 2^128 - 1, or its deadline is not after now,
     ///         is after its order's or is above 2^32 - 1 (`index` in the split).
     error AsyncOrderInvalidChild(uint256 orderId, uint256 index);
+    /// @notice A reduce-only child of `orderId` at `venue` would take `size` (base WAD) of the account's position
+    ///         there, which, rounded up onto the venue's step, less what its other open reduce-only children may
+    ///         still take, has only `available` on the order's opposite side.
+    error AsyncOrderReduceOnlyBeyondPosition(uint256 orderId, uint8 venue, uint256 size, uint256 available);
     /// @notice This venue fill id was booked already; each is booked once.
     error AsyncOrderFillIdUsed(bytes32 venueFillId);
     /// @notice The fill would take the child's filled size past its size (or its size is zero).
@@ -159,6 +163,9 @@ interface IPrimeVaultErrors {
     error InvalidRateModel();
     /// @notice `LiquidationModule` was called directly; it only runs inside the vault by delegatecall.
     error LiquidationModuleDirectCall();
+    /// @notice A liquidation ran out of gas inside a call whose failure it otherwise tolerates (an account's
+    ///         positions, the reserves' venue accounts): the transaction needs a higher gas limit.
+    error LiquidationOutOfGas();
     /// @notice The trading module is set once and cannot be replaced.
     error TradingModuleAlreadySet(address current);
     /// @notice A share in basis points above 100%.

@@ -112,8 +112,8 @@ interface IPrimeVaultEvents {
     event ChildExpired(uint256 indexed childId, uint256 indexed orderId, uint256 released);
     /// @notice Child `childId` was closed after a liquidation of its account cancelled it (nothing reserved).
     event ChildCancelled(uint256 indexed childId, uint256 indexed orderId);
-    /// @notice A venue filled reduce-only child `childId` beyond what the account's slot held (stacked reduce-only
-    ///         orders, or a position closed meanwhile): signed `size`, the part that would have grown or flipped
+    /// @notice A venue filled reduce-only child `childId` beyond what the account's slot held (another order reduced
+    ///         or closed the position after the child's commit): signed `size`, the part that would have grown or flipped
     ///         the slot, went to the backstop book of (`market`, `venue`); `ChildFilled` books the rest.
     event ReduceOnlyExcessToBackstop(
         uint256 indexed childId, bytes32 indexed venueFillId, uint8 market, uint8 venue, int256 size

@@ -120,6 +120,10 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
 
     /// @notice Cancels an open order: its owner or a `trade` operator any time, the operator that placed it any
     ///         time (even after losing its permission, which only suspends the order), anyone once it has expired.
+    /// @dev Caveat: an order routed to venues (`commitSplit`) is no longer open: its children are at the venues and
+    ///      end there (filled, rejected, or expired at their deadlines, which the executor keeps short: the keeper's
+    ///      children are immediate-or-cancel), so neither this nor `cancelAllOrders` nor a revoked permission stops
+    ///      them.
     function cancelOrder(uint256 orderId) external;
 
     /// @notice Executes orders with the given splits. Executor only. A failing execution cancels its order
@@ -192,7 +196,8 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     ///      market went against it.
     function expireChild(uint256 childId) external;
 
-    /// @notice Cancels every open order of `account` at once (they can no longer execute). Owner only.
+    /// @notice Cancels every open order of `account` at once (they can no longer execute or be routed; children
+    ///         already routed end at their venues, see `cancelOrder`). Owner only.
     function cancelAllOrders(address account) external;
 
     /// @notice Closes `size` (absolute, base WAD) of the backstop book's position in (`market`, `venue`) at

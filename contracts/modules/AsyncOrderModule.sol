@@ -110,7 +110,7 @@ contract AsyncOrderModule is TradingBase {
         // the requirement. Any other child reserves its initial margin at the highest price it can fill at: a
         // buy's limit (the most it pays), a sell's limit or the mark if higher.
         uint256 marginBps = _commitMarginBps(ord);
-        uint256 mark = marginBps == 0 || ord.size > 0 ? 0 : _mark(ord.market);
+        uint256 mark = _mark(ord.market);
         uint256 total = 0;
         uint256 seen = 0;
         uint256 reserved = 0;
@@ -125,6 +125,7 @@ contract AsyncOrderModule is TradingBase {
             }
             seen |= 1 << c.venue;
             total += c.size;
+            if (ord.reduceOnly) _holdForReduceOnly(orderId, ord, c);
             reserved += _storeChild(firstChildId + i, orderId, i, ord, c, mark, marginBps);
         }
         _childCount = (firstChildId + n).toUint40();
@@ -269,7 +270,11 @@ contract AsyncOrderModule is TradingBase {
 
     /// @dev A bounded unwind price, so that even the executor's key cannot trade the book far from the oracle.
     function _requireWithinBand(uint8 market, bool buying, uint256 limitPrice) internal view {
-        uint256 mark = _mark(market);
+        _requireWithinBandOf(_mark(market), buying, limitPrice);
+    }
+
+    /// @dev A limit within BACKSTOP_PRICE_BAND_BPS of `mark`: a buy's at most above it, a sell's at most below.
+    function _requireWithinBandOf(uint256 mark, bool buying, uint256 limitPrice) internal pure {
         if (buying
                 ? limitPrice > mark * (BPS + BACKSTOP_PRICE_BAND_BPS) / BPS
                 : limitPrice < mark * (BPS - BACKSTOP_PRICE_BAND_BPS) / BPS) {
@@ -307,6 +312,44 @@ contract AsyncOrderModule is TradingBase {
         }
     }
 
+    /// @dev Holds `c.size` of the account's position in the child's slot for a reduce-only child of `orderId`: the
+    ///      position on the order's opposite side (up to the venue's step), less what the slot's other open
+    ///      reduce-only children may still take, must cover it. A reduce-only order reserves no margin and its fill's excess over the position goes
+    ///      to the backstop book (see `_bookOnAccount`), so without this hold an account holding nothing could make
+    ///      a venue trade any size onto the protocol's book. Holds recorded before a liquidation cancelled their
+    ///      children (under an older `childrenLiveFrom`) count as none.
+    function _holdForReduceOnly(
+        uint256 orderId,
+        ITradingModule.Order memory ord,
+        ITradingModule.ChildSpec calldata c
+    ) internal {
+        uint40 liveFrom = _traders[ord.account].childrenLiveFrom;
+        uint256 slot = _slot(ord.market, c.venue);
+        int256 held = _positions[ord.account][slot].size;
+        Reducing memory hold = _reducing[ord.account][slot];
+        uint256 open = hold.liveFrom == liveFrom ? hold.size : 0;
+        uint256 available = 0;
+        if (held != 0 && (held > 0) != (ord.size > 0)) {
+            // Rounded up onto the venue's step: a position off it (the dust a liquidation's exact cut can leave)
+            // closes with one step more, whose excess the backstop takes at the fill.
+            uint256 step = Math.max(_venues[c.venue].marketParams(ord.market).stepSize, 1);
+            available = Math.ceilDiv(SignedMath.abs(held), step) * step;
+        }
+        available = available > open ? available - open : 0;
+        if (c.size > available) {
+            revert AsyncOrderReduceOnlyBeyondPosition(orderId, c.venue, c.size, available);
+        }
+        _reducing[ord.account][slot] = Reducing(liveFrom, (open + c.size).toUint216());
+    }
+
+    /// @dev A live reduce-only child of `account` in `slot` filled or gave up `size`: no longer held for it.
+    ///      Saturating, as a fill's booking must never fail on this record.
+    function _releaseReducing(address account, uint256 slot, uint256 size) internal {
+        Reducing storage hold = _reducing[account][slot];
+        uint256 open = hold.size;
+        hold.size = uint216(open > size ? open - size : 0);
+    }
+
     /// @dev Checks child `i` of order `orderId` against the order and stores it as child `id`; returns its
     ///      reservation.
     function _storeChild(
@@ -326,8 +369,15 @@ contract AsyncOrderModule is TradingBase {
         ) {
             revert AsyncOrderInvalidChild(orderId, i);
         }
+        // A live fill outside the band is refused for the account and goes to the backstop book once the child is
+        // rejected: a limit past the band would let the venue fill there, at the protocol's cost.
+        bool buying = ord.size > 0;
+        _requireWithinBandOf(mark, buying, c.limitPrice);
         r = Math.mulDiv(
-            c.size, Math.max(c.limitPrice, mark) * marginBps, WAD * BPS * _baseUnit, Math.Rounding.Ceil
+            c.size,
+            (buying ? c.limitPrice : Math.max(c.limitPrice, mark)) * marginBps,
+            WAD * BPS * _baseUnit,
+            Math.Rounding.Ceil
         );
         // `_children[id] = ChildOrder(size, 0, orderId, venue, Open, limitPrice, r, deadline)`, written as its
         // two packed slots at once (the compiler writes a stored struct member by member).
@@ -413,8 +463,9 @@ contract AsyncOrderModule is TradingBase {
     ) internal {
         uint256 fee = r.fee;
         if (reduceOnly) {
-            // A reduce-only child reserves nothing and is not held to the position at its commit, so stacked
-            // reduce-only orders, or a position closed meanwhile, can fill more than the slot holds. The venue
+            _releaseReducing(f.account, _slot(f.market, f.venue), r.size);
+            // A reduce-only child reserves nothing; its commit held part of the position for it, but another order
+            // may have reduced or closed the position meanwhile, so it can fill more than the slot holds. The venue
             // has filled it all: the part that would grow or flip the slot is the protocol's, booked to the
             // backstop as a late fill is, so the venue's position stays the sum of the books (refusing the
             // report would leave a position nothing books). The account pays the fee on its part, rounded up.
@@ -467,13 +518,15 @@ contract AsyncOrderModule is TradingBase {
         if (c.status == ITradingModule.ChildStatus.None) revert AsyncOrderUnknownChild(childId);
         if (c.status != ITradingModule.ChildStatus.Open) revert AsyncOrderChildNotOpen(childId);
         orderId = c.orderId;
-        address account = _orders[orderId].account;
+        ITradingModule.Order storage o = _orders[orderId];
+        address account = o.account;
         Trader storage t = _traders[account];
         live = childId >= t.childrenLiveFrom;
         if (live) {
             if (grace != _ANY_TIME && block.timestamp <= c.deadline + grace) {
                 revert AsyncOrderChildNotExpired(childId, c.deadline + grace);
             }
+            if (o.reduceOnly) _releaseReducing(account, _slot(o.market, c.venue), c.size - c.filled);
             released = _remaining(c.reservation, c.size, c.filled);
             t.reservedMargin -= released.toUint96();
             t.openChildren -= 1;

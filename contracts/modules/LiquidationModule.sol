@@ -193,11 +193,13 @@ contract LiquidationModule is VaultBase {
         pos.collateralMaintenance = _collateralMaintenance(acc.assetsIn, batch);
         uint256 perpMaintenance = 0;
         if (trading) {
+            uint256 gasBefore = gasleft();
             // slither-disable-next-line unused-return (only PnL and the maintenance requirement are needed here)
             try _tradingModule.liquidationRisk(account) returns (int256 pnl, uint256, uint256 pm, bool) {
                 pos.equity += pnl;
                 perpMaintenance = pm;
             } catch (bytes memory reason) {
+                _revertIfOutOfGas(reason, gasBefore);
                 emit LiquidationSkipped(account, reason);
                 return false;
             }
@@ -222,11 +224,23 @@ contract LiquidationModule is VaultBase {
     ///      cannot be evaluated for the account (an asset or market governance has not mapped yet): a
     ///      liquidation must always be able to complete, and the standard rule is always defined.
     function _portfolioTerms(address account, uint256 standard) internal view returns (uint256, uint256) {
+        uint256 gasBefore = gasleft();
         try _portfolioMargin.liquidationTerms(account) returns (uint256 maintenance, uint256 maxDiscountBps) {
             return (maintenance, maxDiscountBps);
-        } catch {
+        } catch (bytes memory reason) {
+            _revertIfOutOfGas(reason, gasBefore);
             return (standard, BPS);
         }
+    }
+
+    /// @dev Reverts the whole transaction if the call caught just above ran out of gas: it failed without data and
+    ///      left less than a 63rd of the gas there was before it (a call keeps back only a 64th). Caught, the
+    ///      caller's gas limit would decide the outcome: at a limit too low for an account's liquidation but enough
+    ///      for the rest, the account was skipped, or reserves valued as nothing, and the transaction succeeded, so
+    ///      gas estimates settled on that limit and the keeper's liquidation of an account trading at two venues
+    ///      failed at every cycle.
+    function _revertIfOutOfGas(bytes memory reason, uint256 gasBefore) internal view {
+        if (reason.length == 0 && gasleft() < gasBefore / 63) revert LiquidationOutOfGas();
     }
 
     /// @dev Portfolio mode: the same least fraction f of every leg, positions and collateral alike, so the
@@ -304,12 +318,14 @@ contract LiquidationModule is VaultBase {
         internal
         returns (bool)
     {
+        uint256 gasBefore = gasleft();
         try _tradingModule.absorbPositions(account, fraction, pos.depthBps, pos.maxDiscountBps) returns (
             int256 cash, uint256 penalty
         ) {
             pos.balance += cash;
             pos.penalties += penalty;
         } catch (bytes memory reason) {
+            _revertIfOutOfGas(reason, gasBefore);
             emit LiquidationSkipped(account, reason);
             return false;
         }
@@ -473,9 +489,12 @@ contract LiquidationModule is VaultBase {
         Totals memory t = batch.totals;
         int256 venues = 0;
         if (address(_tradingModule) != address(0)) {
+            uint256 gasBefore = gasleft();
             try _tradingModule.venueAssets() returns (int256 v) {
                 venues = v;
-            } catch {}
+            } catch (bytes memory reason) {
+                _revertIfOutOfGas(reason, gasBefore);
+            }
         }
         // The caller's reward is paid from reserves just after: count it as spent already.
         int256 reserves =

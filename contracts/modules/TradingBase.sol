@@ -56,6 +56,14 @@ abstract contract TradingBase is
         uint96 reservedMargin; // base units
     }
 
+    /// @dev Per account and (market, venue) slot: how much of its position the open reduce-only children there may
+    ///      still take, and the account's `childrenLiveFrom` when they were committed (a liquidation cancels every
+    ///      open child, and with them this record).
+    struct Reducing {
+        uint40 liveFrom;
+        uint216 size; // base WAD
+    }
+
     struct FillData {
         uint256 orderId;
         address account;
@@ -104,6 +112,10 @@ abstract contract TradingBase is
     uint40 internal _orderCount;
     // slither-disable-next-line uninitialized-state (written by AsyncOrderModule, which runs on this storage by delegatecall)
     uint40 internal _childCount;
+
+    /// @dev What open reduce-only children may still take of each slot's position (see `Reducing`).
+    // slither-disable-next-line uninitialized-state (written by AsyncOrderModule, which runs on this storage by delegatecall)
+    mapping(address account => mapping(uint256 slot => Reducing)) internal _reducing;
 
     constructor(IPrimeVault vault_) {
         _vault = vault_;

@@ -69,6 +69,15 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
         markets = deployment.markets
         return markets[index].ticker if index < len(markets) else f"market {index}"
 
+    def size(key: str) -> str:
+        return format_units(int(arg(key) or 0), 18)  # base units, 18-decimal fixed point, exact
+
+    def venue(key: str) -> str:
+        # The devnet's deployment lists venues in the trading module's id order.
+        index = int(arg(key) or 0)
+        venues = deployment.venues
+        return venues[index].name if index < len(venues) else f"venue {index}"
+
     def feed(key: str) -> str:
         # A feed by what it prices (one feed may price a collateral asset and a market), else by its address.
         address = str(arg(key)).lower()
@@ -215,6 +224,15 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
         "ReduceOnlyIncreases": lambda: (
             f"reduce-only order {arg('orderId')} would open or grow a position at a venue; close where the "
             "position is held"
+        ),
+        "LiquidationOutOfGas": lambda: (
+            "the liquidation ran out of gas inside an account's positions or the reserves' valuation; send it with a "
+            "higher gas limit"
+        ),
+        "AsyncOrderReduceOnlyBeyondPosition": lambda: (
+            f"reduce-only order {arg('orderId')} would close {size('size')} at {venue('venue')}, where the position, "
+            "less what the account's other open reduce-only orders there may still close, is "
+            f"{size('available')} on the other side; close at most that much"
         ),
         "PriceOutsideBand": lambda: (
             f"the limit {price('limitPrice')} is more than {int(arg('bandBps') or 0) / 100:g}% from the oracle "

@@ -11,7 +11,8 @@ from keeper.chain.revert import DecodedError
 from keeper.client.trading import ChildSpec, OrderView, TradingClient
 from keeper.exceptions import DryRun, PrimeVaultError, TransactionReverted
 from keeper.jobs.context import JobContext
-from keeper.routing import BUY, SELL, BookOrder, route_books
+from keeper.risk.band import child_limit
+from keeper.routing import BUY, SELL, BookOrder, reduce_only_split, route_books
 
 log = logging.getLogger("primevault.keeper")
 
@@ -76,7 +77,10 @@ class OrdersJob:
         refused: dict[int, DecodedError] = {}
         for order in orders:
             deadline = min(order.deadline, now + int(c.config.child_ttl))
-            specs = [ChildSpec(v, size, order.limit_price, deadline) for v, size in self._seat_split(trading, order)]
+            mark = c.clients.feed(c.deployment.market(order.market).feed).price()
+            limit = child_limit(order.limit_price, mark, BUY if order.size > 0 else SELL)
+            split = self._seat_split(trading, order, mark)
+            specs = [ChildSpec(v, size, limit, deadline) for v, size in split]
             try:
                 first = trading.commit_split(order.order_id, specs)
             except DryRun as exc:
@@ -106,21 +110,23 @@ class OrdersJob:
             c.metrics.orders_cancelled.labels(reason.name).inc()
             log.warning("order %d cannot be committed to the seats (%s): cancelled", outcome.order_id, reason)
 
-    def _seat_split(self, trading: TradingClient, order: OrderView) -> list[tuple[int, Decimal]]:
+    def _seat_split(self, trading: TradingClient, order: OrderView, mark: Decimal) -> list[tuple[int, Decimal]]:
         """The order's size per seat venue: the book router's split over the books the seats last read, the
         account's positions closed first (`keeper.routing.route_books`). With one seat, or no books read yet, or
         books too thin for the whole order, it goes whole to one seat (the deepest), whose venue fills what it can
-        within the limit; the rest of an IOC child is rejected there, never filled worse."""
+        within the limit; the rest of an IOC child is rejected there, never filled worse. A reduce-only order goes
+        where the positions it reduces are (`keeper.routing.reduce_only_split`)."""
         c = self.context
         seats = [trading.venue_id(name) for name in c.config.seat_venues]
+        held = {p.venue: p.size for p in trading.positions(order.account) if p.market == order.market}
+        if order.reduce_only:
+            return reduce_only_split(order.size, [(v, held.get(trading.venue_name(v), Decimal(0))) for v in seats])
         books = [(v, c.books.get(v, order.market)) for v in seats]
         known = [(v, b) for v, b in books if b is not None]
         if len(seats) == 1 or not known:
             return [(seats[0], abs(order.size))]
         side = BUY if order.size > 0 else SELL
-        held = {p.venue: p.size for p in trading.positions(order.account) if p.market == order.market}
         venues = [dataclasses.replace(b, position=_wad(held.get(trading.venue_name(v), Decimal(0)))) for v, b in known]
-        mark = c.clients.feed(c.deployment.market(order.market).feed).price()
         try:
             split = route_books(BookOrder(_wad(abs(order.size)), side, _wad(mark)), venues)
         except PrimeVaultError as exc:

@@ -15,20 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-# The contract refuses limits more than 5% from the mark; the keeper keeps half a percent for the mark to
-# move between its read and the block.
-UNWIND_BAND = Decimal("0.045")
 # The largest share of the book closed in one slice.
 MAX_SLICE_SHARE = Decimal("0.2")
-_WAD_QUANTUM = Decimal(1).scaleb(-18)
-
-
-def unwind_limit(mark: Decimal, side: int) -> Decimal:
-    """The worst price accepted for a slice: above the mark when buying (`side` > 0), below when selling,
-    rounded toward the mark onto the contract's 18 decimals."""
-    if side > 0:
-        return (mark * (1 + UNWIND_BAND)).quantize(_WAD_QUANTUM, rounding=ROUND_FLOOR)
-    return (mark * (1 - UNWIND_BAND)).quantize(_WAD_QUANTUM, rounding=ROUND_CEILING)
 
 
 def slice_cap(peak: Decimal, step: Decimal, share: Decimal = MAX_SLICE_SHARE) -> Decimal:

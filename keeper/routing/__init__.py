@@ -3,12 +3,13 @@
 Two routers, each exact for its model of a venue: `depth` for venues that fill along a size-linear book
 (the local on-chain venues' cost model), `book_router` over order books as the venues show them (levels on
 both sides, fees, funding, margin limits and transfers, positions held, steps), whose inputs and consolidated
-book are in `books`.
+book are in `books`; `reduce_only` puts a reduce-only order where the positions it reduces are held.
 """
 
 from keeper.routing.book_router import BookSplit, VenueFill, route_books
 from keeper.routing.books import BUY, SELL, BookOrder, Level, MarginLimit, MergedLevel, VenueBook, consolidated_book
 from keeper.routing.depth import Split, VenueCostModel, optimal_continuous, route
+from keeper.routing.reduce_only import reduce_only_split
 
 __all__ = [
     "BUY",
@@ -24,6 +25,7 @@ __all__ = [
     "VenueFill",
     "consolidated_book",
     "optimal_continuous",
+    "reduce_only_split",
     "route",
     "route_books",
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from keeper.risk.backstop import UNWIND_BAND, slice_cap, unwind_limit, unwind_slice
+from keeper.risk.backstop import slice_cap, unwind_slice
+from keeper.risk.band import PRICE_BAND, band_limit, child_limit
 
 MARK = Decimal(50_000)
 STEP = Decimal("0.001")
@@ -17,27 +18,37 @@ def impact(depth: Decimal, side: int) -> Callable[[Decimal], Decimal]:
 
 
 def test_limits_sit_inside_the_contracts_band_on_the_right_side() -> None:
-    assert unwind_limit(MARK, 1) == MARK * (1 + UNWIND_BAND)
-    assert unwind_limit(MARK, -1) == MARK * (1 - UNWIND_BAND)
-    assert Decimal("0.05") > UNWIND_BAND, "inside BACKSTOP_PRICE_BAND_BPS"
+    assert band_limit(MARK, 1) == MARK * (1 + PRICE_BAND)
+    assert band_limit(MARK, -1) == MARK * (1 - PRICE_BAND)
+    assert Decimal("0.05") > PRICE_BAND, "inside BACKSTOP_PRICE_BAND_BPS"
+
+
+def test_a_child_limit_is_its_orders_within_the_band() -> None:
+    """A child may be tighter than its order: an order's limit past the band is cut to the band's edge (the
+    contract refuses a child's past it), one within it is kept."""
+    assert child_limit(MARK * 2, MARK, 1) == band_limit(MARK, 1)
+    assert child_limit(Decimal("0.000001"), MARK, -1) == band_limit(MARK, -1)
+    assert child_limit(MARK + 1, MARK, 1) == MARK + 1
+    assert child_limit(MARK - 1, MARK, -1) == MARK - 1
+    assert child_limit(MARK - 1, MARK, 1) == MARK - 1, "a buy below the mark stays below it"
 
 
 def test_a_book_the_venue_can_take_closes_in_one_slice() -> None:
-    size = unwind_slice(Decimal(3), STEP, impact(Decimal(1000), -1), unwind_limit(MARK, -1), -1)
+    size = unwind_slice(Decimal(3), STEP, impact(Decimal(1000), -1), band_limit(MARK, -1), -1)
     assert size == Decimal(3)
 
 
 def test_a_large_book_is_halved_until_its_price_fits_the_band() -> None:
     # At depth 100, selling 10 costs 5% (outside 4.5%); 5 costs 2.5%.
-    size = unwind_slice(Decimal(10), STEP, impact(Decimal(100), -1), unwind_limit(MARK, -1), -1)
+    size = unwind_slice(Decimal(10), STEP, impact(Decimal(100), -1), band_limit(MARK, -1), -1)
     assert size == Decimal(5)
-    buy = unwind_slice(Decimal(40), STEP, impact(Decimal(100), 1), unwind_limit(MARK, 1), 1)
+    buy = unwind_slice(Decimal(40), STEP, impact(Decimal(100), 1), band_limit(MARK, 1), 1)
     assert buy == Decimal(5), "40 -> 20 -> 10 -> 5"
     assert buy % STEP == 0
 
 
 def test_nothing_when_even_one_step_is_outside_the_band() -> None:
-    size = unwind_slice(Decimal(1), STEP, lambda q: MARK * Decimal("0.9"), unwind_limit(MARK, -1), -1)
+    size = unwind_slice(Decimal(1), STEP, lambda q: MARK * Decimal("0.9"), band_limit(MARK, -1), -1)
     assert size == 0
 
 
@@ -45,11 +56,11 @@ def test_a_slice_is_at_most_a_fifth_of_the_book_when_its_unwind_began() -> None:
     deep = impact(Decimal(10_000), -1)  # the venue could take all of it
     cap = slice_cap(Decimal(3), STEP)
     assert cap == Decimal("0.6"), "a fifth of 3"
-    assert unwind_slice(Decimal(3), STEP, deep, unwind_limit(MARK, -1), -1, cap) == Decimal("0.6")
+    assert unwind_slice(Decimal(3), STEP, deep, band_limit(MARK, -1), -1, cap) == Decimal("0.6")
     # The cap stays a fifth of the book it started from, so five slices close it, the last one smaller.
     left, slices = Decimal(3), 0
     while left:
-        left -= unwind_slice(left, STEP, deep, unwind_limit(MARK, -1), -1, cap)
+        left -= unwind_slice(left, STEP, deep, band_limit(MARK, -1), -1, cap)
         slices += 1
     assert slices == 5
 
@@ -62,6 +73,6 @@ def test_the_cap_rounds_up_onto_the_step_so_no_dust_is_left() -> None:
 def test_the_band_still_wins_over_the_cap() -> None:
     # At depth 100, selling 10 costs 5%: the cap of 20 is halved to 10, then to 5.
     size = unwind_slice(
-        Decimal(100), STEP, impact(Decimal(100), -1), unwind_limit(MARK, -1), -1, slice_cap(Decimal(100), STEP)
+        Decimal(100), STEP, impact(Decimal(100), -1), band_limit(MARK, -1), -1, slice_cap(Decimal(100), STEP)
     )
     assert size == Decimal(5)

@@ -14,7 +14,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from keeper.risk import backstop, capacity, haircuts, margin, stress
+from keeper.risk import backstop, band, capacity, haircuts, margin, stress
 from keeper.risk.health import PerpArrays, RiskParameters
 
 CASES = 10_000
@@ -216,7 +216,7 @@ def test_backstop_slices_agree_with_the_model() -> None:
         while book and len(books) < 40:
             books.append(book)
             side = 1 if book < 0 else -1
-            limit = backstop.unwind_limit(mark, side)
+            limit = band.band_limit(mark, side)
             cap = backstop.slice_cap(max(abs(b) for b in books), step)
             size = backstop.unwind_slice(book, step, venue_price(mark, depth, side), limit, side, cap)
             got.append((size, limit))

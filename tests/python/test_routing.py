@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from keeper.exceptions import InputError, NotEnoughLiquidityError
-from keeper.routing import VenueCostModel, optimal_continuous, route
+from keeper.routing import VenueCostModel, optimal_continuous, reduce_only_split, route
 
 STEP = Decimal("0.0001")
 DYDX = VenueCostModel("dydx", 1e-4, 5e-4, 2000.0, 0.0, STEP)
@@ -110,3 +110,14 @@ def test_a_sell_is_never_routed_past_where_a_venues_price_reaches_zero() -> None
     assert route(Decimal(10**8), 1, [dydx, rabbitx]).cost > 0, "a buy has no such bound"
     with pytest.raises(NotEnoughLiquidityError, match=r"sell 100000000: the venues fill at most dydx 39993\.999"):
         route(Decimal(10**8), -1, [dydx, rabbitx])
+
+
+def test_a_reduce_only_order_goes_where_the_positions_it_reduces_are() -> None:
+    """Each child at most the position on the order's other side at its venue (the contract refuses more), the
+    largest first; what the positions cannot take stays in the first child, for the contract to refuse by name."""
+    d = Decimal
+    assert reduce_only_split(d(-3), [(2, d(1)), (3, d(4))]) == [(3, d(3))]
+    assert reduce_only_split(d(-3), [(2, d(1)), (3, d(2))]) == [(3, d(2)), (2, d(1))]
+    assert reduce_only_split(d(2), [(2, d(-0.5)), (3, d(4))]) == [(2, d(2))], "only the short is reduced by a buy"
+    assert reduce_only_split(d(-5), [(2, d(1)), (3, d(2))]) == [(3, d(4)), (2, d(1))]
+    assert reduce_only_split(d(-1), [(2, d(0)), (3, d(-1))]) == [(2, d(1))], "nothing to reduce: whole to the first"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -15,9 +16,12 @@ from keeper.cli.main import cli
 from keeper.cli.quotes import quote_document
 from keeper.client.trading import BackstopUnwind, TradingClient
 from keeper.client.venues import Venue
+from keeper.daemon.config import KeeperConfig
+from keeper.daemon.runner import Keeper
 from keeper.devnet.deploy import seed_local_liquidity
 from keeper.exceptions import TransactionReverted
-from keeper.risk.backstop import unwind_limit, unwind_slice
+from keeper.risk.backstop import unwind_slice
+from keeper.risk.band import band_limit
 from keeper.routing import route
 from tests.python.conftest import Chain
 
@@ -160,7 +164,7 @@ def test_liquidation_moves_part_of_the_position_to_the_backstop_and_the_keeper_u
     assert adapter_position(market, 0, 0) + adapter_position(market, 1, 0) == venue_before, "no venue fill yet"
 
     # The executor closes the book at the venues in slices inside the contract's band (small books in one).
-    limit = unwind_limit(Decimal(54_000), -1)
+    limit = band_limit(Decimal(54_000), -1)
     slices = 0
     while books := keeper.backstop():
         book = books[0]
@@ -173,6 +177,36 @@ def test_liquidation_moves_part_of_the_position_to_the_backstop_and_the_keeper_u
         slices += 1
     assert slices >= 1
     assert adapter_position(market, 0, 0) + adapter_position(market, 1, 0) == int(remaining * 10**18)
+
+
+def test_the_keeper_liquidates_an_account_trading_at_both_venues_in_one_cycle(market: Chain, tmp_path: Path) -> None:
+    """An account short BTC at both venues and long ETH (three slots), under water after ETH falls. The vault's
+    liquidation caught running out of gas inside the positions' absorption as the account's failure, so at a limit
+    too low for it the account was skipped and the transaction succeeded: the gas estimate settled there, and the
+    keeper failed to liquidate the account at every cycle. A limit too low now reverts, so the estimate is the real
+    figure and one cycle liquidates it."""
+    alice, keeper = trader(market, 1), trader(market, 0)
+    me = market.account(1).address
+    btc = alice.submit(me, "BTC-USD", Decimal(-2), Decimal(59_000), deadline(market))
+    eth = alice.submit(me, "ETH-USD", Decimal(6), Decimal(3_100), deadline(market))
+    assert all(outcome.executed for outcome in keeper.execute([btc, eth]))
+    assert len({p.venue for p in alice.positions(me) if p.market == "BTC-USD"}) == 2, "the short at both venues"
+    market.client(1).borrow(me, 20_000 * 10**6)
+    price = 3_000
+    while not market.client(1).health(me).liquidatable:
+        price -= 100
+        market.set_price("WETH", price)
+    config = KeeperConfig(
+        rpc_urls=(market.url,),
+        deployment=market.deployment_file,
+        data_dir=tmp_path / "keeper",
+        dev_account=9,
+        jobs=("liquidation",),
+        metrics_port=None,
+    )
+    results = Keeper(config).jobs.liquidation.run()
+    assert [e.account for r in results for e in r.liquidated] == [me]
+    assert not market.client(1).health(me).liquidatable
 
 
 def _sell_price(reader: Venue, size: Decimal) -> Decimal:

@@ -136,8 +136,82 @@ contract RabbitXSeatAdapterTest is SeatFixture {
         vm.warp(block.timestamp + 10);
         (maxStep,) = seat.fundingStepBound(BTC_MARKET);
         assertEq(maxStep, type(uint256).max);
-        _report(0, type(int256).max / 2, 0, 0);
-        assertEq(seat.fundingIndex(BTC_MARKET), type(int256).max / 2);
+        _report(0, seat.MAX_FUNDING_INDEX(), 0, 0);
+        assertEq(seat.fundingIndex(BTC_MARKET), seat.MAX_FUNDING_INDEX());
+    }
+
+    /// @dev Even with no cap, an index past MAX_FUNDING_INDEX is refused: a position's funding on it overflowed in
+    ///      the trading module's risk views, and every liquidation at the seat was skipped.
+    function test_anIndexPastTheBoundIsRefusedWhateverTheCap() public {
+        vm.prank(admin);
+        seat.setFundingCap(BTC_MARKET, type(uint256).max);
+        vm.warp(block.timestamp + 10);
+        int256 past = seat.MAX_FUNDING_INDEX() + 1;
+        vm.expectRevert(
+            abi.encodeWithSelector(SeatAdapterBase.AdapterFundingIndexOutOfRange.selector, BTC_MARKET, past)
+        );
+        _report(0, past, 0, 0);
+        vm.expectRevert(
+            abi.encodeWithSelector(SeatAdapterBase.AdapterFundingIndexOutOfRange.selector, BTC_MARKET, -past)
+        );
+        _report(0, -past, 0, 0);
+    }
+
+    /// @dev The cap counts at most MAX_FUNDING_WINDOW of idle time: after a month without a step, one report could
+    ///      move the index by a month at the cap (2,592,000 USD a BTC here, 43 times the price), wiping out a long
+    ///      or paying a short funding no venue paid, out of the pool.
+    function test_theCapCountsAtMostTheWindowOfIdleTime() public {
+        vm.warp(block.timestamp + 30 days);
+        uint256 window = seat.MAX_FUNDING_WINDOW();
+        (uint256 maxStep,) = seat.fundingStepBound(BTC_MARKET);
+        assertEq(maxStep, BTC_FUNDING_CAP * window, "eight hours at the cap");
+        int256 step = int256(BTC_FUNDING_CAP * window);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                SeatAdapterBase.AdapterFundingStepTooLarge.selector, BTC_MARKET, step + 1, uint256(step)
+            )
+        );
+        _report(0, step + 1, 0, 0);
+        vm.expectEmit(address(seat));
+        emit SeatAdapterBase.SeatFundingMoved(BTC_MARKET, step, step);
+        _report(0, step, 0, 0);
+        assertEq(seat.fundingIndex(BTC_MARKET), step);
+    }
+
+    /// @dev A withdrawal the venue cancelled stayed pending for ever (only a payment lowered it), counted in the
+    ///      vault's venue assets on top of the collateral the next report restored, and against the margin cap: the
+    ///      admin writes it off, an event each time, never more than is pending.
+    function test_theAdminWritesOffAWithdrawalTheVenueCancelled() public {
+        vm.prank(admin);
+        seat.setMarginCap(70_000e6);
+        vm.prank(keeper);
+        trading.depositMargin(SEAT, 50_000e6);
+        vm.warp(block.timestamp + 60);
+        _report(0, 0, 50_000e6, 50_000e6);
+        int256 truth = trading.venueAssets();
+        vm.prank(keeper);
+        trading.requestMarginWithdrawal(SEAT, 20_000e6);
+        vm.warp(block.timestamp + 60);
+        _report(0, 0, 50_000e6, 50_000e6); // the venue cancelled it: the collateral is back
+        assertEq(trading.venueAssets(), truth + 20_000e6, "counted twice");
+        vm.prank(keeper);
+        vm.expectRevert(abi.encodeWithSelector(SeatAdapterBase.AdapterOnlyAdmin.selector, keeper));
+        seat.writeOffPendingWithdrawals(20_000e6, "cancelled");
+        vm.prank(admin);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                SeatAdapterBase.AdapterWithdrawalNotPending.selector, 20_000e6 + 1, 20_000e6
+            )
+        );
+        seat.writeOffPendingWithdrawals(20_000e6 + 1, "cancelled");
+        vm.expectEmit(address(seat));
+        emit SeatAdapterBase.SeatWithdrawalWrittenOff(20_000e6, "cancelled");
+        vm.prank(admin);
+        seat.writeOffPendingWithdrawals(20_000e6, "cancelled");
+        assertEq(seat.pendingWithdrawals(), 0);
+        assertEq(trading.venueAssets(), truth, "counted once");
+        vm.prank(keeper);
+        trading.depositMargin(SEAT, 20_000e6); // within the cap again
     }
 
     function test_theCapCountsFromThePreviousStepNotThePreviousReport() public {

@@ -9,6 +9,7 @@ import {PAUSE_TRADE} from "../../../contracts/interfaces/IPrimeVault.sol";
 import {IPrimeVaultErrors} from "../../../contracts/interfaces/IPrimeVaultErrors.sol";
 import {IPrimeVaultEvents} from "../../../contracts/interfaces/IPrimeVaultEvents.sol";
 import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
+import {IVenueAdapter} from "../../../contracts/interfaces/IVenueAdapter.sol";
 
 /// @notice `commitSplit`: an order routed as child orders, one per venue, with their margin reserved.
 contract CommitSplitTest is AsyncOrderFixture {
@@ -115,12 +116,132 @@ contract CommitSplitTest is AsyncOrderFixture {
     }
 
     function test_aReduceOnlyOrderReservesNothing() public {
+        _holdBtcLong(alice, 1e18);
         vm.prank(alice);
         uint256 id = trading.submitOrder(alice, BTC_MARKET, -1e18, 59_000e18, block.timestamp + 1 hours, true);
         _commitOne(id, DYDX, 1e18, 59_000e18);
         (uint256 reserved, uint256 open,) = trading.reservation(alice);
         assertEq(reserved, 0);
         assertEq(open, 1);
+    }
+
+    /// @dev A reduce-only order reserves no margin and its fill's excess over the position goes to the backstop book:
+    ///      uncommitted to the position, an account holding 1 wei of WETH made the seat sell 100 BTC onto the
+    ///      protocol's book, which paid the venue's fee. Its child must fit the position on the order's other side.
+    function test_aReduceOnlyChildMustFitThePosition() public {
+        vm.prank(alice);
+        uint256 id =
+            trading.submitOrder(alice, BTC_MARKET, -100e18, 57_000e18, block.timestamp + 1 hours, true);
+        _expectBeyondPosition(id, DYDX, 100e18, 0);
+        _holdBtcLong(alice, 1e18);
+        _expectBeyondPosition(id, DYDX, 100e18, 1e18);
+        vm.prank(alice);
+        uint256 buy = trading.submitOrder(alice, BTC_MARKET, 1e18, 61_000e18, block.timestamp + 1 hours, true);
+        _expectBeyondPosition(buy, DYDX, 1e18, 0); // the long's own side
+        vm.prank(alice);
+        uint256 atRabbit =
+            trading.submitOrder(alice, BTC_MARKET, -1e18, 59_000e18, block.timestamp + 1 hours, true);
+        _expectBeyondPosition(atRabbit, RABBIT, 1e18, 0); // the position is at dYdX
+    }
+
+    /// @dev Reduce-only children stack only up to the position: each holds its part until it fills or ends.
+    function test_reduceOnlyChildrenHoldThePositionUntilTheyEnd() public {
+        _holdBtcLong(alice, 1e18);
+        vm.startPrank(alice);
+        uint256 first =
+            trading.submitOrder(alice, BTC_MARKET, -0.6e18, 59_000e18, block.timestamp + 1 hours, true);
+        uint256 second =
+            trading.submitOrder(alice, BTC_MARKET, -0.5e18, 59_000e18, block.timestamp + 1 hours, true);
+        uint256 third =
+            trading.submitOrder(alice, BTC_MARKET, -0.4e18, 59_000e18, block.timestamp + 1 hours, true);
+        vm.stopPrank();
+        uint256 c1 = _commitOne(first, DYDX, 0.6e18, 59_000e18);
+        _expectBeyondPosition(second, DYDX, 0.5e18, 0.4e18);
+        uint256 c3 = _commitOne(third, DYDX, 0.4e18, 59_000e18);
+        vm.prank(keeper);
+        trading.reportFill(c1, _nextFillId(), 60_000e18, 0.2e18, 0); // 0.8 left, 0.4 + 0.4 held
+        _expectBeyondPosition(second, DYDX, 0.5e18, 0);
+        vm.prank(keeper);
+        trading.rejectChild(c1, "venue: no liquidity"); // gives up its other 0.4
+        _expectBeyondPosition(second, DYDX, 0.5e18, 0.4e18);
+        vm.warp(trading.childOrder(c3).deadline + 1);
+        vm.prank(keeper);
+        trading.expireChild(c3);
+        _commitOne(second, DYDX, 0.5e18, 59_000e18);
+    }
+
+    /// @dev A position off the venue's step (the dust a liquidation's exact cut can leave when the venue cannot
+    ///      report its step) closes with the step rounded up: the excess is the backstop's at the fill.
+    function test_aPositionOffTheStepClosesWithOneStepMore() public {
+        uint256 buy = _commitOne(_submit(alice, alice, BTC_MARKET, 2e18, 61_000e18), DYDX, 2e18, 61_000e18);
+        vm.prank(keeper);
+        trading.reportFill(buy, _nextFillId(), 60_000e18, 1e18 + 7, 0);
+        uint256 step = IVenueAdapter(trading.venues()[DYDX]).marketParams(BTC_MARKET).stepSize;
+        assertGt(step, 7, "off the step");
+        uint256 closing = 1e18 + step;
+        vm.prank(alice);
+        uint256 id = trading.submitOrder(
+            alice, BTC_MARKET, -int256(closing), 59_000e18, block.timestamp + 1 hours, true
+        );
+        uint256 c = _commitOne(id, DYDX, closing, 59_000e18);
+        vm.prank(keeper);
+        trading.reportFill(c, _nextFillId(), 60_000e18, closing, 0);
+        assertEq(trading.position(alice, BTC_MARKET, DYDX).size, 0, "closed");
+        assertEq(trading.backstopPosition(BTC_MARKET, DYDX).size, -int256(step - 7), "the rest of the step");
+        vm.prank(alice);
+        uint256 more =
+            trading.submitOrder(alice, BTC_MARKET, -int256(step), 59_000e18, block.timestamp + 1 hours, true);
+        _expectBeyondPosition(more, DYDX, step, 0);
+    }
+
+    /// @dev A liquidation cancels every open child: what they held no longer counts.
+    function test_aLiquidationReleasesWhatReduceOnlyChildrenHeld() public {
+        _holdBtcLong(alice, 2e18);
+        vm.prank(alice);
+        uint256 id = trading.submitOrder(alice, BTC_MARKET, -2e18, 59_000e18, block.timestamp + 1 hours, true);
+        _commitOne(id, DYDX, 2e18, 59_000e18);
+        int256 price = 60_000e8;
+        while (!vault.isLiquidatable(alice)) {
+            price -= 500e8;
+            btcFeed.setAnswer(price);
+        }
+        address[] memory batch = new address[](1);
+        batch[0] = alice;
+        vm.prank(bob);
+        vault.liquidate(batch);
+        uint256 left = uint256(int256(trading.position(alice, BTC_MARKET, DYDX).size));
+        assertGt(left, 0, "part of the long stays");
+        uint256 mark = uint256(price) * 1e10;
+        vm.prank(alice);
+        uint256 close = trading.submitOrder(
+            alice, BTC_MARKET, -int256(left), mark * 96 / 100, block.timestamp + 1 hours, true
+        );
+        _commitOne(close, DYDX, left, mark * 96 / 100);
+    }
+
+    /// @dev A child's limit within the band around the mark (5%): a live fill outside it is refused for the account
+    ///      and goes to the backstop once the child is rejected, so a sell at any price the user names (a limit of
+    ///      1 wei) let the venue fill 20,000 below the mark at the protocol's cost. A child may be tighter than its
+    ///      order, so the executor caps it at the band.
+    function test_aChildLimitPastTheBandIsRefused() public {
+        uint256 sell = _submit(alice, alice, BTC_MARKET, -1e18, 1);
+        ITradingModule.ChildSpec[] memory specs = new ITradingModule.ChildSpec[](1);
+        specs[0] = _spec(DYDX, 1e18, 57_000e18 - 1);
+        vm.prank(keeper);
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.PriceOutsideBand.selector, 57_000e18 - 1, 60_000e18, 500)
+        );
+        trading.commitSplit(sell, specs);
+        _commitOne(sell, DYDX, 1e18, 57_000e18);
+
+        uint256 buy = _submit(alice, alice, BTC_MARKET, 0.1e18, 70_000e18);
+        specs[0] = _spec(DYDX, 0.1e18, 63_000e18 + 1);
+        vm.prank(keeper);
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrimeVaultErrors.PriceOutsideBand.selector, 63_000e18 + 1, 60_000e18, 500)
+        );
+        trading.commitSplit(buy, specs);
+        _commitOne(buy, DYDX, 0.1e18, 63_000e18);
     }
 
     /// @dev Orders and children live in mappings: an id not issued yet reads as empty and is refused by name,
@@ -288,6 +409,18 @@ contract CommitSplitTest is AsyncOrderFixture {
             sum,
             _reservationAt(dydxSteps * 1e15, 61_000e18) + _reservationAt(size - dydxSteps * 1e15, 61_000e18)
         );
+    }
+
+    function _expectBeyondPosition(uint256 id, uint8 venue, uint256 size, uint256 available) internal {
+        ITradingModule.ChildSpec[] memory specs = new ITradingModule.ChildSpec[](1);
+        specs[0] = _spec(venue, size, trading.order(id).size > 0 ? 61_000e18 : 59_000e18);
+        vm.prank(keeper);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.AsyncOrderReduceOnlyBeyondPosition.selector, id, venue, size, available
+            )
+        );
+        trading.commitSplit(id, specs);
     }
 
     function _expectInvalidSplit(uint256 id, ITradingModule.ChildSpec[] memory specs) internal {

@@ -142,16 +142,19 @@ contract ReportFillTest is AsyncOrderFixture {
         trading.reportFill(child, _nextFillId(), 56_999e18, 1e18, 0);
     }
 
-    /// @dev A reduce-only child is not held to the position at its commit, so one can fill more than the slot
-    ///      holds. The venue did fill it: the part beyond the position is the protocol's (the backstop book),
-    ///      never refused, so the venue's position stays the sum of what is booked.
+    /// @dev A reduce-only child's commit holds the position for it, but another order can close part of it before
+    ///      the venue fills the child: the part beyond the position is the protocol's (the backstop book), never
+    ///      refused, so the venue's position stays the sum of what is booked.
     function test_aReduceOnlyFillBeyondThePositionSendsTheExcessToTheBackstop() public {
         vm.prank(keeper);
-        trading.reportFill(child, _nextFillId(), 60_000e18, 0.5e18, 0); // alice: 0.5 BTC long at dYdX
+        trading.reportFill(child, _nextFillId(), 60_000e18, 1.5e18, 0); // alice: 1.5 BTC long at dYdX
         vm.prank(alice);
         uint256 id =
             trading.submitOrder(alice, BTC_MARKET, -1.5e18, 59_000e18, block.timestamp + 1 hours, true);
         uint256 c = _commitOne(id, DYDX, 1.5e18, 59_000e18);
+        uint256 sell = _commitOne(_submit(alice, alice, BTC_MARKET, -1e18, 59_000e18), DYDX, 1e18, 59_000e18);
+        vm.prank(keeper);
+        trading.reportFill(sell, _nextFillId(), 60_000e18, 1e18, 0); // filled first: 0.5 BTC left
         int256 balance = vault.baseBalanceOf(alice);
         bytes32 fillId = _nextFillId();
         vm.expectEmit(address(trading));
@@ -164,33 +167,8 @@ contract ReportFillTest is AsyncOrderFixture {
         assertEq(trading.backstopPosition(BTC_MARKET, DYDX).size, -1e18, "the excess is the protocol's");
         assertEq(vault.baseBalanceOf(alice), balance - 30e6, "the fee on the account's third");
         assertEq(uint8(_childStatus(c)), uint8(ITradingModule.ChildStatus.Filled));
-        // The venue's net (accounts and backstop): the first child's 0.5 long, less the 1.5 sold.
-        assertEq(trading.netPosition(BTC_MARKET, DYDX), 0.5e18 - 1.5e18);
-    }
-
-    /// @dev Two reduce-only orders stacked on one position: the second fill finds nothing to reduce and is
-    ///      the protocol's whole; the account pays no fee for it.
-    function test_aSecondStackedReduceOnlyFillIsTheProtocolsWhole() public {
-        vm.prank(keeper);
-        trading.reportFill(child, _nextFillId(), 60_000e18, 1e18, 0);
-        vm.startPrank(alice);
-        uint256 first =
-            trading.submitOrder(alice, BTC_MARKET, -1e18, 59_000e18, block.timestamp + 1 hours, true);
-        uint256 second =
-            trading.submitOrder(alice, BTC_MARKET, -1e18, 59_000e18, block.timestamp + 1 hours, true);
-        vm.stopPrank();
-        uint256 c1 = _commitOne(first, DYDX, 1e18, 59_000e18);
-        uint256 c2 = _commitOne(second, DYDX, 1e18, 59_000e18);
-        vm.startPrank(keeper);
-        trading.reportFill(c1, _nextFillId(), 60_000e18, 1e18, 30e6);
-        int256 balance = vault.baseBalanceOf(alice);
-        trading.reportFill(c2, _nextFillId(), 60_000e18, 1e18, 30e6);
-        vm.stopPrank();
-        assertEq(trading.position(alice, BTC_MARKET, DYDX).size, 0);
-        assertEq(trading.backstopPosition(BTC_MARKET, DYDX).size, -1e18);
-        assertEq(vault.baseBalanceOf(alice), balance, "nothing booked on the account");
-        (, uint256 open,) = trading.reservation(alice);
-        assertEq(open, 1, "the filled children are closed; the 2 BTC buy is still open");
+        // The venue's net (accounts and backstop): the first child's 1.5 long, less the 1 and the 1.5 sold.
+        assertEq(trading.netPosition(BTC_MARKET, DYDX), 1.5e18 - 1e18 - 1.5e18);
     }
 
     function test_aFeeAboveTheCapIsRefused() public {

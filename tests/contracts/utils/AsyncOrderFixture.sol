@@ -67,6 +67,12 @@ abstract contract AsyncOrderFixture is TradingFixture {
         trading.reportFill(childId, fillId, price, size, fee);
     }
 
+    /// @dev `account` buys `size` BTC at dYdX through a filled child: a position for reduce-only orders to close.
+    function _holdBtcLong(address account, uint256 size) internal {
+        uint256 id = _submit(account, account, BTC_MARKET, int256(size), 61_000e18);
+        _fill(_commitOne(id, DYDX, size, 61_000e18), size);
+    }
+
     function _reserved(address account) internal view returns (uint256 reservedMargin) {
         (reservedMargin,,) = trading.reservation(account);
     }
