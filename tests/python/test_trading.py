@@ -16,14 +16,13 @@ from keeper.cli.main import cli
 from keeper.cli.quotes import quote_document
 from keeper.client.trading import BackstopUnwind, TradingClient
 from keeper.client.venues import Venue
-from keeper.daemon.config import KeeperConfig
-from keeper.daemon.runner import Keeper
 from keeper.devnet.deploy import seed_local_liquidity
 from keeper.exceptions import TransactionReverted
 from keeper.risk.backstop import unwind_slice
 from keeper.risk.band import band_limit
 from keeper.routing import route
 from tests.python.conftest import Chain
+from tests.python.test_keeper import keeper_for
 
 
 @pytest.fixture
@@ -196,15 +195,7 @@ def test_the_keeper_liquidates_an_account_trading_at_both_venues_in_one_cycle(ma
     while not market.client(1).health(me).liquidatable:
         price -= 100
         market.set_price("WETH", price)
-    config = KeeperConfig(
-        rpc_urls=(market.url,),
-        deployment=market.deployment_file,
-        data_dir=tmp_path / "keeper",
-        dev_account=9,
-        jobs=("liquidation",),
-        metrics_port=None,
-    )
-    results = Keeper(config).jobs.liquidation.run()
+    results = keeper_for(market, tmp_path, jobs=("liquidation",)).jobs.liquidation.run()
     assert [e.account for r in results for e in r.liquidated] == [me]
     assert not market.client(1).health(me).liquidatable
 
