@@ -46,8 +46,11 @@ class PriceStore:
         return int(row[0]) if row and row[0] is not None else None
 
     def series(self, symbol: str, since: int = 0) -> tuple[list[int], list[float]]:
+        """The recorded prices of `symbol` from `since` on, oldest first. Rows that are no price (zero or below,
+        which an older keeper recorded for a feed it found stale) are left out: a log return from one is infinite
+        and stopped every haircut computation after it."""
         rows = self._db.execute(
-            "SELECT ts, price FROM prices WHERE symbol = ? AND ts >= ? ORDER BY ts", (symbol, since)
+            "SELECT ts, price FROM prices WHERE symbol = ? AND ts >= ? AND price > 0 ORDER BY ts", (symbol, since)
         ).fetchall()
         return [int(r[0]) for r in rows], [float(r[1]) for r in rows]
 

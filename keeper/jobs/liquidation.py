@@ -137,10 +137,13 @@ class LiquidationJob:
         the configs (for the feeds' decimals) are read only when a row is due."""
         c = self.context
         now = found.block_time
+        # An unusable price (a stale or invalid feed) reads as 0 in the scan: it is no price to record.
+        interval = c.config.price_record_interval
         due = [
             k
             for k, token in enumerate(c.deployment.collateral)
-            if (last := c.prices.last_timestamp(token.symbol)) is None or now - last >= c.config.price_record_interval
+            if found.params.prices[k] > 0
+            and ((last := c.prices.last_timestamp(token.symbol)) is None or now - last >= interval)
         ]
         if not due:
             return

@@ -10,6 +10,7 @@ import dataclasses
 import random
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -30,6 +31,7 @@ from keeper.daemon.config import KeeperConfig, load_config
 from keeper.daemon.runner import Keeper
 from keeper.devnet.deploy import seed_local_liquidity
 from keeper.exceptions import ConfigError, TransactionReverted
+from keeper.jobs.context import PRICE_FILE
 from keeper.liquidator import LIQUIDATION_GAS_BASE, scan
 from keeper.risk.liquidation_gas import LiquidationGasModel
 from tests.python.conftest import Chain
@@ -189,7 +191,7 @@ def test_a_bad_price_leaves_out_only_the_accounts_that_hold_it(chain: Chain, tmp
     chain.mint(5, "WBTC", 1)
     chain.client(5).deposit(btc_borrower, "WBTC", 10**7)  # 0.1 WBTC: 6,000
     chain.client(5).withdraw(btc_borrower, "USDC", 4_700 * 10**6)
-    keeper = keeper_for(chain, tmp_path)
+    keeper = keeper_for(chain, tmp_path, price_record_interval=0)  # the price history takes every scan's prices
     keeper.jobs.liquidation.run()
     assert keeper.health.status() == (True, "ok")
 
@@ -213,6 +215,11 @@ def test_a_bad_price_leaves_out_only_the_accounts_that_hold_it(chain: Chain, tmp
     admin.sender.transact("stale", feed.functions.setRoundData(2700 * 10**8, stale_at))
     assert keeper.jobs.liquidation.run() == []
     assert "WETH" in keeper.health.status()[1], "a stale feed is as unusable as a zero one"
+    # The price history never takes the 0 an unusable feed reads as: it stopped the haircut model for good.
+    with contextlib.closing(sqlite3.connect(tmp_path / "keeper" / PRICE_FILE)) as db:
+        recorded = db.execute("SELECT symbol, price FROM prices").fetchall()
+    assert ("WETH", 2700.0) not in recorded and all(price > 0 for _, price in recorded), recorded
+    assert {symbol for symbol, _ in recorded} == {"WETH", "WBTC"}
 
 
 class DroppingProxy:

@@ -152,6 +152,20 @@ def test_risk_stress_goes_on_past_a_venue_that_burns_its_gas(
     assert [v["venue"] for v in shown["reserves_count_as_nothing"]] == ["rabbitx"]
 
 
+def test_risk_haircuts_leaves_out_a_zero_price_an_older_keeper_recorded(chain: Chain, tmp_path: Path) -> None:
+    """A keeper recorded 0 for a stale feed: the log return from it is infinite, and `risk haircuts` failed with a
+    traceback (the haircuts job at every run) for as long as the row stayed in the history."""
+    now = int(time.time())
+    (tmp_path / "data").mkdir()
+    store = PriceStore(tmp_path / "data" / "prices.sqlite")
+    for k in range(48):
+        store.record("WETH", now - (48 - k) * 3600, 0.0 if k == 20 else 3000.0 * (1.01 if k % 2 else 0.99))
+    store.close()
+    result = run(chain, tmp_path, "risk", "haircuts")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1].split()[:2] == ["WETH", "46"], "the 47 real prices' returns"
+
+
 def test_risk_haircuts_proposes_without_a_key(chain: Chain, tmp_path: Path) -> None:
     now = int(time.time())
     (tmp_path / "data").mkdir()
