@@ -20,6 +20,7 @@ from keeper.client.vault import PERMISSIONS, VaultClient, sub_account
 from keeper.exceptions import InputError, PrimeVaultError, TransactionReverted
 from keeper.risk.capacity import (
     CollateralHolding,
+    Indices,
     borrowable,
     deposit_free_gain,
     free_equity,
@@ -91,6 +92,8 @@ def account_view(client: VaultClient, target: str, trading: TradingClient | None
     checked = health.base_balance < 0 or has_positions
     free = free_equity(health.equity, health.initial_requirement)
     liquidity = client.available_liquidity()
+    market = client.market()
+    indices = Indices(market.supply_index, market.borrow_index)
     collateral = {}
     for symbol, holding in _holdings(client, target).items():
         if holding.balance:
@@ -110,10 +113,15 @@ def account_view(client: VaultClient, target: str, trading: TradingClient | None
         "base": {
             "symbol": base.symbol,
             "balance": usd(health.base_balance),
-            "withdrawable": usd(withdrawable_base(health.base_balance, free, checked, liquidity)),
+            "withdrawable": usd(withdrawable_base(health.base_balance, free, checked, liquidity, indices)),
             "borrowable": usd(
                 borrowable(
-                    health.equity, health.initial_requirement, liquidity, health.base_balance, client.min_borrow()
+                    health.equity,
+                    health.initial_requirement,
+                    liquidity,
+                    health.base_balance,
+                    client.min_borrow(),
+                    indices,
                 )
             ),
         },

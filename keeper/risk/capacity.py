@@ -2,8 +2,9 @@
 
 The vault requires equity >= initial requirement after a borrow or a withdrawal by an account with debt or
 positions. Per collateral asset it adds `value = amount x price / 10^scale` (rounded down) to the equity and
-`ceil(value x haircut / 10,000)` to the requirement, so the amounts below are exact, not estimates, for prices
-as they stand; interest accrued before the transaction is mined can shave a few base units off them.
+`ceil(value x haircut / 10,000)` to the requirement, and books a base balance through its principal, rounded for
+itself both ways, so the amounts below are exact, not estimates, for prices and indices as they stand; interest
+accrued before the transaction is mined can shave a few base units off them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 BPS = 10_000
+INDEX_SCALE = 10**15  # the vault's unit of its supply and borrow indices (`InterestLib.INDEX_SCALE`)
+
+
+@dataclass(frozen=True)
+class Indices:
+    """The vault's supply and borrow indices as its views accrue them, in `INDEX_SCALE` units."""
+
+    supply: int
+    borrow: int
 
 
 @dataclass(frozen=True)
@@ -37,12 +47,18 @@ def free_equity(equity: int, initial_requirement: int) -> int:
 
 
 def borrowable(
-    equity: int, initial_requirement: int, available_liquidity: int, base_balance: int, min_borrow: int
+    equity: int,
+    initial_requirement: int,
+    available_liquidity: int,
+    base_balance: int,
+    min_borrow: int,
+    indices: Indices,
 ) -> int:
-    """Base units the account can take out now: each unit takes one unit of equity, capped by the pool. The vault
-    refuses to leave debt below `min_borrow` (`BorrowTooSmall`), so when the most would leave less, only the supply
-    balance can come out."""
-    amount = max(min(free_equity(equity, initial_requirement), available_liquidity), 0)
+    """Base units the account can take out now: each costs at least a unit of equity (the vault's rounding of the
+    principal can cost it a few more, `booked_balance`), capped by the pool. The vault refuses to leave debt below
+    `min_borrow` (`BorrowTooSmall`), so when the most would leave less, only the supply balance can come out."""
+    free = free_equity(equity, initial_requirement)
+    amount = _most_taken(base_balance, free, min(free, available_liquidity), indices)
     if 0 < amount - base_balance < min_borrow:
         return min(amount, max(base_balance, 0))
     return amount
@@ -86,9 +102,33 @@ def deposit_free_gain(holding: CollateralHolding, amount: int) -> int:
     return value_after - value_now - added_requirement
 
 
-def withdrawable_base(balance: int, free: int, checked: bool, available_liquidity: int) -> int:
+def withdrawable_base(balance: int, free: int, checked: bool, available_liquidity: int, indices: Indices) -> int:
     """Base units of a positive base balance (supply) that can leave: all of it without debt or positions, and never
     more than the vault holds (`withdraw` refuses more with `InsufficientLiquidity`, however much is supplied)."""
     if balance <= 0:
         return 0
-    return max(min(balance if not checked else min(balance, free), available_liquidity), 0)
+    cap = max(min(balance, available_liquidity), 0)
+    return cap if not checked else _most_taken(balance, free, cap, indices)
+
+
+def booked_balance(value: int, indices: Indices) -> int:
+    """The base balance the vault books for a present value of `value` base units: it stores the principal (supply
+    rounded down, debt up) and reads the balance back from it (supply down, debt up), so never above `value`."""
+    scale, supply, borrow = INDEX_SCALE, indices.supply, indices.borrow
+    if value >= 0:
+        return value * scale // supply * supply // scale
+    principal = (-value * scale + borrow - 1) // borrow
+    return -((principal * borrow + scale - 1) // scale)
+
+
+def _most_taken(balance: int, free: int, cap: int, indices: Indices) -> int:
+    """The most base units, at most `cap`, that can leave a base balance of `balance` while equity loses at most
+    `free`: the booked balance falls with the amount, so the loss rises with it and a bisection finds the largest."""
+    low, high = 0, max(cap, 0)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if balance - booked_balance(balance - middle, indices) <= free:
+            low = middle
+        else:
+            high = middle - 1
+    return low

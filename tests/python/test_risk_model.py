@@ -248,14 +248,15 @@ def test_capacity_agrees_with_the_model() -> None:
         base, dust = rng.randrange(-(10**12), 10**12), rng.choice([0, 100 * 10**6, 10**12])
         most = min(free, liquidity)
         # The largest amount the vault takes: none that leaves 0 < debt < minBorrow (BorrowTooSmall).
-        assert capacity.borrowable(equity, requirement, liquidity, base, dust) == (
+        unit = capacity.Indices(capacity.INDEX_SCALE, capacity.INDEX_SCALE)  # indices at 1: nothing lost to rounding
+        assert capacity.borrowable(equity, requirement, liquidity, base, dust, unit) == (
             most if not 0 < most - base < dust else min(most, max(base, 0))
         )
         assert capacity.withdrawable_collateral(holding, free, checked=True) == model_withdrawable(
             holding.balance, holding.price, holding.scale_exponent, holding.initial_haircut_bps, free
         )
-        assert capacity.withdrawable_base(base, free, True, liquidity) == max(min(base, free, liquidity), 0)
-        assert capacity.withdrawable_base(base, free, False, liquidity) == max(min(base, liquidity), 0)
+        assert capacity.withdrawable_base(base, free, True, liquidity, unit) == max(min(base, free, liquidity), 0)
+        assert capacity.withdrawable_base(base, free, False, liquidity, unit) == max(min(base, liquidity), 0)
 
 
 def model_shortfall(
