@@ -168,7 +168,8 @@ interface IPrimeVaultErrors {
     error LiquidationOutOfGas();
     /// @notice The trading module is set once and cannot be replaced.
     error TradingModuleAlreadySet(address current);
-    /// @notice A share in basis points above 100%.
+    /// @notice A share in basis points above 100% (for the lending parameters, the liquidator's and the store
+    ///         front's together).
     error InvalidShare(uint256 shareBps);
     /// @notice A feed's staleness limit of zero would refuse every answer.
     error InvalidStaleness();

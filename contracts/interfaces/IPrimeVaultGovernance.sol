@@ -64,6 +64,8 @@ interface IPrimeVaultGovernance {
 
     /// @notice Sets the minimum borrow, the liquidator's share of penalties and the store-front discount
     ///         (as a share of each asset's penalty). Admin only.
+    /// @dev The two shares together at most 10,000 bps (`InvalidShare` with their sum): a liquidation's discount
+    ///      floor pays both out of the penalty, and beyond it the caller's reward would cost reserves.
     function setLendingParams(uint256 minBorrow, uint16 liquidatorShareBps, uint16 storeFrontDiscountShareBps)
         external;
 

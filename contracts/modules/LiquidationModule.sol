@@ -150,10 +150,11 @@ contract LiquidationModule is VaultBase {
         uint16 liquidatorShareBps,
         uint16 storeFrontDiscountShareBps
     ) external nonReentrant onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (liquidatorShareBps > ValueLib.BPS) {
-            revert InvalidShare(liquidatorShareBps);
+        // Together at most the whole penalty: the discount floor, penalty x (both shares), pays the collateral's
+        // resale and the caller's reward out of the penalty, and past 100% the reward would cost reserves.
+        if (uint256(liquidatorShareBps) + storeFrontDiscountShareBps > ValueLib.BPS) {
+            revert InvalidShare(uint256(liquidatorShareBps) + storeFrontDiscountShareBps);
         }
-        if (storeFrontDiscountShareBps > ValueLib.BPS) revert InvalidShare(storeFrontDiscountShareBps);
         _minBorrow = minBorrow_;
         (_market.liquidatorShareBps, _market.storeFrontShareBps) =
         (liquidatorShareBps, storeFrontDiscountShareBps);

@@ -250,10 +250,15 @@ contract GovernanceTest is VaultFixture {
         assertEq(liquidatorShare, 1000);
         assertEq(storeFrontShare, 5000);
         vm.startPrank(admin);
-        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.InvalidShare.selector, 10_001));
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.InvalidShare.selector, 15_001));
         vault.setLendingParams(100e6, 10_001, 5000);
-        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.InvalidShare.selector, 20_000));
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.InvalidShare.selector, 21_000));
         vault.setLendingParams(100e6, 1000, 20_000);
+        // Each within 100% but more together: the discount floor pays both out of the penalty, so the caller's
+        // reward would have come out of reserves (100% store front and 50% reward: half the penalty).
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.InvalidShare.selector, 15_000));
+        vault.setLendingParams(100e6, 5000, 10_000);
+        vault.setLendingParams(50e6, 6000, 4000);
         vault.setLendingParams(50e6, 2000, 4000);
         vm.stopPrank();
         (liquidatorShare, storeFrontShare) = vault.lendingParams();
