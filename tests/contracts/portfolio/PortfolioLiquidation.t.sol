@@ -21,7 +21,7 @@ contract PortfolioLiquidationTest is PortfolioFixture {
 
     /// @dev 1 WBTC hedged by a 20 ETH short (one group: BTC and ETH move together in the grid), borrowed
     ///      against: equity about 9,970 against an initial requirement of 9,000. The hedge breaks: BTC falls
-    ///      4.5% while ETH rises 4.5%, equity about 4,570 against a maintenance requirement of about 4,640.
+    ///      4.5% while ETH rises 4.5%, equity 4,531.02 against a maintenance requirement of 4,635.
     function _brokenCrossHedge() internal {
         _deposit(alice, alice, wbtc, 1e8);
         _portfolioMode(alice, true);
@@ -35,13 +35,20 @@ contract PortfolioLiquidationTest is PortfolioFixture {
 
     function test_brokenHedgeIsCutProRataBackToTheTarget() public {
         _brokenCrossHedge();
+        (uint256 maintenance, uint256 maxDiscountBps) = portfolio.liquidationTerms(alice);
+        assertEq(maintenance, 4635e6);
+        assertEq(maxDiscountBps, 77);
+        assertEq(vault.accountHealth(alice).equity, 4_531_019_500);
         assertEq(_liquidate(alice), 1);
 
         uint256 btcLeft = vault.collateralBalanceOf(alice, address(wbtc));
         int256 shortLeft = trading.position(alice, ETH_MARKET, DYDX).size;
         assertGt(btcLeft, 0, "partial: the collateral is not taken whole");
         assertLt(shortLeft, 0, "partial: the short is not closed");
-        // The same fraction of both legs went (about 15.4%), the short's rounded up to its venue's size step.
+        // The same fraction of both legs went, the short's rounded up to its venue's size step: the worked case of
+        // docs/risk.md (a cap of 77 bps, discounts 927: f = (4,866.75 - 4,531.02) / (4,866.75 - 927) = 8.52%).
+        assertEq(btcLeft, 91_478_380, "8.52% of the WBTC");
+        assertEq(shortLeft, -18.295e18, "8.525% of the short");
         uint256 btcCut = 1e18 - btcLeft * 1e10;
         uint256 shortCut = 1e18 - uint256(-shortLeft) / 20;
         assertApproxEqRel(btcCut, shortCut, 0.001e18);
