@@ -88,11 +88,14 @@ def test_every_primevault_command_of_a_section_runs_as_written(
     w3 = Web3(Web3.HTTPProvider(deployment.rpc_url))
     snapshot = w3.provider.make_request(RPCEndpoint("evm_snapshot"), [])["result"]
     try:
+        order = None  # the id the last `trade submit` printed, which the README's `N` stands for
         for command in commands:
-            words = shlex.split(command)
+            words = [order if word == "N" and order else word for word in shlex.split(command)]
             target = words.index(">") if ">" in words else None
             result = CliRunner().invoke(cli, words[1:target], prog_name="primevault")
             assert result.exit_code == 0, f"{command}\n{result.output}"
+            if submitted := re.match(r"order (\d+): ", result.output):
+                order = submitted.group(1)
             if target is not None:
                 Path(words[target + 1]).write_text(result.stdout)
     finally:
