@@ -62,11 +62,16 @@ def parse_size(text: str) -> Decimal:
 
 
 def format_units(units: int, decimals: int, places: int | None = None) -> str:
-    """`units` as a decimal string with thousands separators, e.g. 1234500000 (6) -> "1,234.5"."""
-    value = Decimal(units).scaleb(-decimals)
-    if places is not None:
-        value = value.quantize(Decimal(1).scaleb(-places))
-        return f"{value:,.{places}f}"
+    """`units` as a decimal string with thousands separators, e.g. 1234500000 (6) -> "1,234.5"; exact for any int
+    (to `places` decimals, rounded half to even, when given)."""
+    with localcontext() as exact:
+        # Decimal's default 28 significant digits would round a longer amount silently and make `quantize` raise;
+        # the result has at most the digits of `units`, those `places` adds, and one a rounding carries.
+        exact.prec = len(str(abs(units))) + (places or 0) + 1
+        value = Decimal(units).scaleb(-decimals)
+        if places is not None:
+            value = value.quantize(Decimal(1).scaleb(-places))
+            return f"{value:,.{places}f}"
     text = f"{value:,f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 

@@ -12,8 +12,8 @@ from web3.exceptions import ContractLogicError
 
 from keeper.chain.revert import revert_reason
 from keeper.cli.context import CliContext, pass_context
-from keeper.cli.params import ADDRESS, JSON_OPTION, SLIPPAGE_OPTION, SUB_OPTION
-from keeper.cli.trade import check_margin, checked_order
+from keeper.cli.params import ADDRESS, JSON_OPTION, SLIPPAGE_OPTION, SUB_OPTION, chosen_account
+from keeper.cli.trade import chain_time, check_margin, checked_order
 from keeper.client.bundler import BundledOrder, BundlerClient
 from keeper.client.trading import WAD, PositionView, TradingClient
 from keeper.client.vault import PERMISSIONS, VaultClient, sub_account
@@ -45,10 +45,6 @@ def account() -> None:
 
 def _own(ctx: CliContext, sub_id: int) -> ChecksumAddress:
     return sub_account(ctx.account.address, sub_id)
-
-
-def _target(ctx: CliContext, sub_id: int, on_behalf: ChecksumAddress | None) -> ChecksumAddress:
-    return on_behalf or _own(ctx, sub_id)
 
 
 def _remember_symbol(symbol: str) -> None:
@@ -252,7 +248,7 @@ def deposit(ctx: CliContext, amount: str, asset: str, sub_id: int, to_account: C
     token = ctx.deployment.token(asset)
     _remember_symbol(token.symbol)
     units = parse_amount(amount, token.decimals, token.symbol)
-    target = to_account or _own(ctx, sub_id)
+    target = chosen_account(ctx.account.address, sub_id, to_account, "--to")
     receipt = ctx.writer().deposit(target, token.symbol, units)
     click.echo(
         f"deposited {format_units(units, token.decimals)} {token.symbol} into {target} (block {receipt['blockNumber']})"
@@ -281,12 +277,22 @@ def withdraw(
     token = ctx.deployment.token(asset)
     _remember_symbol(token.symbol)
     units = parse_amount(amount, token.decimals, token.symbol)
-    target = _target(ctx, sub_id, on_behalf)
+    target = chosen_account(ctx.account.address, sub_id, on_behalf)
     if receiver is not None:
         _require_not_a_protocol_contract(ctx, receiver)
-    receipt = ctx.writer().withdraw(target, token.symbol, units, receiver)
+    client = ctx.writer()
+    # A base withdrawal past the account's supply borrows the rest: said, with the debt, as `borrow` says it.
+    supplied = max(client.base_balance(target), 0) if token.symbol == ctx.deployment.base.symbol else None
+    receipt = client.withdraw(target, token.symbol, units, receiver)
+    withdrew = f"withdrew {format_units(units, token.decimals)} {token.symbol} from {target}"
+    block = f"(block {receipt['blockNumber']})"
+    if supplied is None or units <= supplied:
+        click.echo(f"{withdrew} {block}")
+        return
+    debt = max(-client.base_balance(target), 0)
     click.echo(
-        f"withdrew {format_units(units, token.decimals)} {token.symbol} from {target} (block {receipt['blockNumber']})"
+        f"{withdrew} and borrowed {format_units(units - supplied, token.decimals)} {token.symbol} of it; {target} now "
+        f"owes {format_units(debt, token.decimals, 2)} {token.symbol} {block}"
     )
 
 
@@ -300,7 +306,7 @@ def borrow(ctx: CliContext, amount: str, sub_id: int, on_behalf: ChecksumAddress
     base = ctx.deployment.base
     _remember_symbol(base.symbol)
     units = parse_amount(amount, base.decimals, base.symbol)
-    target = _target(ctx, sub_id, on_behalf)
+    target = chosen_account(ctx.account.address, sub_id, on_behalf)
     client = ctx.writer()
     receipt = client.borrow(target, units)
     balance = client.base_balance(target)
@@ -436,9 +442,18 @@ def bundle(
         size = parse_size(size_text)
         direction, limit, mark = checked_order(ctx, trading, ticker, size, side, limit_text, slippage_bps)
         position = sum((p.size for p in trading.positions(target) if p.market == ticker), Decimal(0))
-        gain = _deposit_free_gain(ctx.reader(), target, token.symbol, units) - borrow
-        check_margin(ctx, target, ticker, direction * size, position, mark, free_gain=gain)
-        deadline = int(ctx.w3.eth.get_block("latest")["timestamp"]) + ttl
+        gain = _deposit_free_gain(ctx.reader(), target, token.symbol, units)
+        # A borrow the collateral cannot carry is said as such: the order's margin check would blame the order.
+        most = _borrowable_after_deposit(ctx.reader(), target, gain)
+        if borrow > most:
+            raise InputError(
+                f"borrowing {format_units(borrow, base.decimals)} {base.symbol} is more than {target} can carry: with "
+                f"the {format_units(units, token.decimals)} {token.symbol} deposited it can borrow at most "
+                f"{format_units(max(most, 0), base.decimals, 2)} {base.symbol}, before any order; borrow less or "
+                "deposit more"
+            )
+        check_margin(ctx, target, ticker, direction * size, position, mark, free_gain=gain - borrow)
+        deadline = chain_time(ctx) + ttl
         order = BundledOrder(trading.market_id(ticker), int(direction * size * WAD), int(limit * WAD), deadline)
         described = f"{side} {size.normalize():f} {ticker}, limit {limit:,.2f}"
     # The grant is a transaction of its own before the bundle: what the bundle would refuse for certain is refused
@@ -483,6 +498,13 @@ def _holdings(client: VaultClient, target: str) -> dict[str, CollateralHolding]:
     return holdings
 
 
+def _borrowable_after_deposit(client: VaultClient, target: str, deposit_gain: int) -> int:
+    """Base units `target` can borrow once a deposit adding `deposit_gain` of free margin is in: each unit borrowed
+    takes one unit of equity (the pool's cash is the contract's to check)."""
+    health = client.health(target)
+    return health.equity - health.initial_requirement + deposit_gain
+
+
 def _deposit_free_gain(client: VaultClient, target: str, symbol: str, units: int) -> int:
     """Base units of free margin a deposit of `units` of `symbol` adds to `target`: all of a base deposit, a
     collateral deposit's value less its initial haircut."""
@@ -524,7 +546,7 @@ def set_operator(
     target = _own(ctx, sub_id)
     if sign_only:
         vault = ctx.reader()
-        deadline = int(ctx.w3.eth.get_block("latest")["timestamp"]) + (ttl or 3600)
+        deadline = chain_time(ctx) + (ttl or 3600)
         permit = vault.sign_operator_permit(ctx.account, target, operator, mask, deadline)
         click.echo(json.dumps(permit.to_json(), indent=2))
         return

@@ -80,11 +80,14 @@ def withdraw(ctx: CliContext, amount: str) -> None:
     """Withdraw AMOUNT of the base asset, or `all` (or `max`) of your shares."""
     base = ctx.deployment.base
     _remember_base(ctx)
+    withdraw_all = amount.lower() in ("all", "max")  # `max`, as `account repay max` takes it
+    units = 0 if withdraw_all else parse_amount(amount, base.decimals, base.symbol)
     lender = LenderClient(ctx.w3, ctx.deployment, ctx.sender())
-    if amount.lower() in ("all", "max"):  # `max`, as `account repay max` takes it
-        before = lender.position(ctx.account.address)
-        if before.shares == 0:
-            raise InputError("you hold no lender shares: `primevault lend deposit AMOUNT` first")
+    before = lender.position(ctx.account.address)
+    # Said before the vault's own refusal, which for a holder of nothing reads as funds lent out.
+    if before.shares == 0:
+        raise InputError("you hold no lender shares: `primevault lend deposit AMOUNT` first")
+    if withdraw_all:
         if lender.max_redeem(ctx.account.address) < before.shares:
             now, held = (format_units(v, base.decimals) for v in (before.max_withdraw, before.assets))
             raise InputError(
@@ -97,6 +100,5 @@ def withdraw(ctx: CliContext, amount: str) -> None:
             f"rounding (block {receipt['blockNumber']})"
         )
         return
-    units = parse_amount(amount, base.decimals, base.symbol)
     receipt = lender.withdraw(units)
     click.echo(f"withdrew {format_units(units, base.decimals)} {base.symbol} (block {receipt['blockNumber']})")

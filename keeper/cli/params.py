@@ -7,8 +7,12 @@ import math
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from eth_typing import ChecksumAddress
 from web3 import Web3
+
+from keeper.client.vault import sub_account
+from keeper.exceptions import InputError
 
 
 class AddressType(click.ParamType[ChecksumAddress]):
@@ -45,6 +49,24 @@ JSON_OPTION = click.option(
 SUB_OPTION = click.option(
     "--sub", "sub_id", type=click.IntRange(0, 255), default=0, show_default=True, help="Sub-account id 0..255."
 )
+
+
+def chosen_account(
+    signer: str, sub_id: int, given: ChecksumAddress | None, option: str = "--account"
+) -> ChecksumAddress:
+    """The account a command with --sub and an address `option` (--account) acts on: the address given, else the
+    signer's sub-account --sub. Both given are refused: --sub would be dropped silently, and the command would act on
+    another account than meant."""
+    if given is None:
+        return sub_account(signer, sub_id)
+    if click.get_current_context().get_parameter_source("sub_id") is not ParameterSource.DEFAULT:
+        raise InputError(
+            f"{option} {given} and --sub {sub_id} both name the account: give the full sub-account address with "
+            f"{option}, or --sub for one of your own"
+        )
+    return given
+
+
 SLIPPAGE_OPTION = click.option(
     "--slippage-bps",
     type=click.IntRange(1, 5000),

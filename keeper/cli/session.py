@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import fields
 from decimal import Decimal
 from pathlib import Path
 
 import click
+from eth_abi.abi import is_encodable
 from eth_typing import ChecksumAddress
 
+from keeper.chain.artifacts import load_artifact
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.params import ADDRESS, JSON_OPTION, SUB_OPTION, FiniteFloatRange
-from keeper.cli.trade import checked_order, held_position
+from keeper.cli.trade import chain_time, checked_order, held_position
 from keeper.client.sessions import OrderIntent, SessionKeysClient, SessionScope, SignedOrder
 from keeper.client.trading import TradingClient
 from keeper.client.vault import OPERATOR_PERMIT_KIND, PERMISSIONS, OperatorPermit, sub_account
 from keeper.exceptions import InputError
-from keeper.units import format_units, parse_amount, parse_size
+from keeper.units import UINT256_MAX, format_units, parse_amount, parse_size
 
 WAD = 10**18
 
@@ -26,11 +29,6 @@ WAD = 10**18
 @click.group()
 def session() -> None:
     """Session keys: let a bot trade some of your sub-accounts and markets, within caps, until an expiry."""
-
-
-def _chain_time(ctx: CliContext) -> int:
-    """Expiries and deadlines are judged by the chain's clock, not this machine's."""
-    return int(ctx.w3.eth.get_block("latest")["timestamp"])
 
 
 def _client(ctx: CliContext, write: bool = True) -> SessionKeysClient:
@@ -74,13 +72,13 @@ def grant(
     accepted = _signature(accepted_hex)
     tickers = [ctx.deployment.market(m).ticker for m in markets]
     market_ids = tuple(i for i, m in enumerate(ctx.deployment.markets) if m.ticker in tickers)
-    per_order = parse_amount(max_order, 18, "USD")
-    total = parse_amount(max_total, 18, "USD")
+    per_order = _session_cap("--max-order", max_order)
+    total = _session_cap("--max-total", max_total)
     if per_order > total:
         raise InputError(f"--max-order {max_order} is above --max-total {max_total}: an order could never use it all")
     client = _client(ctx)
     vault = ctx.writer()
-    scope = SessionScope(tuple(subs), market_ids, per_order, total, _chain_time(ctx) + int(hours * 3600))
+    scope = SessionScope(tuple(subs), market_ids, per_order, total, chain_time(ctx) + int(hours * 3600))
     # The grant is simulated first: a key it refuses (already granted, the zero address) must not leave the session
     # contract an operator of the sub-accounts.
     client.check_grant(key, scope, accepted)
@@ -94,6 +92,20 @@ def grant(
         f"granted {key}: sub-accounts {', '.join(map(str, subs))}, {', '.join(tickers)}, up to "
         f"{Decimal(per_order) / WAD:,.2f} USD an order and {Decimal(total) / WAD:,.2f} USD in all, for {hours:g} h"
     )
+
+
+# The scope's notional caps are uint128 on chain (USD, 18 decimals).
+MAX_SESSION_CAP = 2**128 - 1
+
+
+def _session_cap(option: str, text: str) -> int:
+    """A notional cap in USD WAD, refused beyond what the scope's uint128 holds."""
+    cap = parse_amount(text, 18, "USD")
+    if cap > MAX_SESSION_CAP:
+        raise InputError(
+            f"{option} {text} is more than a session cap can hold: give at most {format_units(MAX_SESSION_CAP, 18)} USD"
+        )
+    return cap
 
 
 def _signature(text: str) -> bytes:
@@ -190,7 +202,7 @@ def list_sessions(ctx: CliContext, as_json: bool) -> None:
     """The session keys you granted, with what they used and their open orders."""
     client = _client(ctx, write=False)
     views = [client.session(k) for k in client.keys_of(ctx.account.address)]
-    now = _chain_time(ctx)
+    now = chain_time(ctx)
     rows: list[dict[str, object]] = []
     for v in views:
         status = "revoked" if v.revoked else ("expired" if v.scope.expiry <= now else "active")
@@ -230,7 +242,11 @@ def list_sessions(ctx: CliContext, as_json: bool) -> None:
 @click.option("--ttl", type=click.IntRange(1, 30 * 86_400), default=600, show_default=True, help="Seconds to live.")
 @click.option("--reduce-only", is_flag=True, help="Only shrink the position, never open or grow one.")
 @click.option("--sign-only", is_flag=True, help="Print the signed order as JSON for `primevault relay` instead.")
-@click.option("--nonce", type=click.IntRange(0), help="The signed order's nonce (default: the time in ms).")
+@click.option(
+    "--nonce",
+    type=click.IntRange(0, UINT256_MAX),
+    help="The signed order's nonce, a uint256 (default: the time in ms).",
+)
 @click.option(
     "--relayer-fee",
     "fee_text",
@@ -253,12 +269,12 @@ def trade_as_key(
         raise InputError(f"{ctx.account.address} is not a session key: the owner grants it with `session grant`")
     if view.revoked:
         raise InputError(f"this session key was revoked by its owner {view.owner}")
-    if view.scope.expiry <= _chain_time(ctx):
+    if view.scope.expiry <= chain_time(ctx):
         raise InputError("this session key has expired: ask the owner for a new grant")
     trading = TradingClient(ctx.w3, ctx.deployment)
     direction, limit, _ = checked_order(ctx, trading, ticker, amount, side, limit_text, 0)
     held_position(trading, sub_account(view.owner, sub_id), ticker, direction * amount, reduce_only)
-    order = OrderIntent(sub_id, market_id, direction * amount, limit, _chain_time(ctx) + ttl, reduce_only)
+    order = OrderIntent(sub_id, market_id, direction * amount, limit, chain_time(ctx) + ttl, reduce_only)
     base = ctx.deployment.base
     if fee_text and not sign_only:
         raise InputError("--relayer-fee pays a relayer of a signed order: use it with --sign-only")
@@ -289,6 +305,7 @@ def relay(ctx: CliContext, file: Path) -> None:
         data = json.loads(file.read_text())
         permit = data.get("kind") == OPERATOR_PERMIT_KIND
         signed: OperatorPermit | SignedOrder = OperatorPermit.from_json(data) if permit else SignedOrder.from_json(data)
+        _require_encodable(signed)
     except FileNotFoundError:
         raise InputError(f"{file} does not exist") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -305,3 +322,19 @@ def relay(ctx: CliContext, file: Path) -> None:
     base = ctx.deployment.base
     paid = f"; paid {format_units(signed.relayer_fee, base.decimals)} {base.symbol}" if signed.relayer_fee else ""
     click.echo(f"order {order_id}: relayed for session key {signed.key}{paid}")
+
+
+def _require_encodable(signed: OperatorPermit | SignedOrder) -> None:
+    """Raises ValueError naming the first field of `signed` beyond its type in the ABI of the function that submits
+    it (a sub_account of 256 for a uint8): web3 would refuse to encode it, with a traceback."""
+    artifact, function = (
+        ("PrimeVault", "setOperatorWithSig") if isinstance(signed, OperatorPermit) else ("SessionKeys", "submitSigned")
+    )
+    abi = next(e for e in load_artifact(artifact).abi if e["type"] == "function" and e["name"] == function)
+    values = signed.as_tuple()  # the struct the function takes, in the order of the dataclass's first fields
+    for field, component, value in zip(
+        fields(signed)[: len(values)], abi["inputs"][0]["components"], values, strict=True
+    ):
+        if not is_encodable(component["type"], value):
+            article = "an" if component["type"].startswith("int") else "a"
+            raise ValueError(f"{field.name} {value} does not fit {article} {component['type']}")

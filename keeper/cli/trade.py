@@ -4,7 +4,6 @@ routed execution."""
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +14,7 @@ from keeper.chain.deployment import Deployment
 from keeper.chain.revert import DecodedError
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.explain import describe
-from keeper.cli.params import ADDRESS, JSON_OPTION, SLIPPAGE_OPTION, SUB_OPTION, FiniteFloatRange
+from keeper.cli.params import ADDRESS, JSON_OPTION, SLIPPAGE_OPTION, SUB_OPTION, FiniteFloatRange, chosen_account
 from keeper.cli.quotes import none_can, venue_failure
 from keeper.client.clients import Clients
 from keeper.client.feeds import FeedClient
@@ -29,6 +28,12 @@ from keeper.units import parse_amount, parse_size
 def _client(ctx: CliContext, write: bool) -> TradingClient:
     deployment = ctx.deployment
     return TradingClient(ctx.w3, deployment, ctx.sender() if write else None)
+
+
+def chain_time(ctx: CliContext) -> int:
+    """The latest block's timestamp: deadlines and expiries are judged by the chain's clock, which may run ahead of
+    or behind this machine's (a deadline from this machine's clock can be past on the chain already)."""
+    return int(ctx.w3.eth.get_block("latest")["timestamp"])
 
 
 # How far from the mark a limit may be: beyond it an order is almost surely a typo (a buy limit far above the
@@ -72,14 +77,14 @@ def submit(
     """
     ticker = ctx.deployment.market(market).ticker
     amount = parse_size(size)
+    account = chosen_account(ctx.account.address, sub_id, on_behalf)
     client = _client(ctx, write=True)
     direction, limit, mark = checked_order(ctx, client, ticker, amount, side, limit_text, slippage_bps)
-    account = on_behalf or sub_account(ctx.account.address, sub_id)
     if on_behalf is not None:
         _require_trader(ctx, on_behalf)
     held = held_position(client, account, ticker, direction * amount, reduce_only)
     check_margin(ctx, account, ticker, direction * amount, held, mark)
-    order_id = client.submit(account, ticker, direction * amount, limit, int(time.time()) + ttl, reduce_only)
+    order_id = client.submit(account, ticker, direction * amount, limit, chain_time(ctx) + ttl, reduce_only)
     click.echo(
         f"order {order_id}: {side} {amount.normalize():f} {ticker} for {account}, limit {limit:,.2f}, ttl {ttl}s"
     )
@@ -187,7 +192,7 @@ def list_orders(ctx: CliContext, sub_id: int, show_all: bool, open_only: bool, a
     account = None if show_all else sub_account(ctx.account.address, sub_id)
     orders = client.orders(account, open_only)
     reasons = client.cancel_reasons() if any(o.status == "cancelled" for o in orders) else {}
-    now = int(ctx.w3.eth.get_block("latest")["timestamp"])
+    now = chain_time(ctx)
     rows = [
         {
             "id": o.order_id,

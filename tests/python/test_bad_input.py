@@ -72,6 +72,16 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("account", "borrow", "-5"), "-5 is negative"),
     (("account", "borrow", "abc"), "is not a number"),
     (("account", "borrow", "100000000000"), "free to lend"),
+    # amounts beyond Decimal's default 28 digits, said exactly (not a traceback, not rounded)
+    (("account", "borrow", "1e30"), "less than the 1,000,000,000,000,000,000,000,000,000,000.00 USDC asked for"),
+    (
+        ("account", "borrow", str(2**96)),
+        "less than the 79,228,162,514,264,337,593,543,950,336.00 USDC asked for",
+    ),
+    # --sub would be dropped for --account: which account was meant is a guess
+    (("account", "withdraw", "1", "WETH", "--account", OPERATOR, "--sub", "3"), "give the full sub-account address"),
+    (("account", "borrow", "1", "--account", OPERATOR, "--sub", "0"), "give the full sub-account address"),
+    (("account", "deposit", "1", "WETH", "--to", OPERATOR, "--sub", "2"), "sub-account address with --to, or --sub"),
     (("account", "repay", "10"), "nothing to repay"),
     (("account", "repay", "max"), "nothing to repay"),
     (("account", "repay", "-3"), "-3 is negative"),
@@ -93,6 +103,7 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     # the bundler's grant is a transaction of its own: a bundle refused after it must not leave it behind
     (("account", "bundle", "5000", "WETH"), "your wallet holds 998 WETH, less than the 5,000 WETH"),
     (("account", "bundle", "1", "WETH", "--borrow", "100000000"), "free to lend"),
+    (("account", "bundle", "1", "WETH", "--borrow", "1e30"), "the 1,000,000,000,000,000,000,000,000,000,000.00 USDC"),
     (("account", "show", "--sub", "-1"), "-1 is not in the range"),
     # the lender vault
     (("lend", "deposit", "1,5"), "has a comma"),
@@ -101,7 +112,8 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("lend", "withdraw", "all"), "you hold no lender shares"),
     (("lend", "withdraw", "max"), "you hold no lender shares"),  # `max`, as `account repay max`
     (("lend", "deposit", "1_000"), "has an underscore"),
-    (("lend", "withdraw", "5"), "less than the 5.00 USDC asked for"),
+    (("lend", "withdraw", "5"), "you hold no lender shares"),
+    (("lend", "withdraw", "1e30"), "you hold no lender shares"),
     (("lend", "withdraw", "abc"), "is not a number"),
     (("lend", "show", "0x12"), "'0x12' is not an address"),
     # session keys
@@ -109,6 +121,20 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (_grant(OPERATOR, "DOGE-USD", "1", *ACCEPTED), "unknown market"),
     (_grant(OPERATOR, "ETH-USD", "5", *ACCEPTED), "is above"),
     (_grant(OPERATOR, "ETH-USD", "x", *ACCEPTED), "not a number"),
+    # the caps are uint128 on chain
+    (
+        ("session", "grant", OPERATOR, "--market", "ETH-USD", "--max-order", "1", "--max-total", "1e30", *ACCEPTED),
+        "--max-total 1e30 is more than a session cap can hold: give at most "
+        "340,282,366,920,938,463,463.374607431768211455 USD",
+    ),
+    (
+        ("session", "grant", OPERATOR, "--market", "ETH-USD", "--max-order", "1e30", "--max-total", "1e31", *ACCEPTED),
+        "--max-order 1e30 is more than a session cap can hold",
+    ),
+    (
+        ("session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", "3000", "--sign-only", "--nonce", "9" * 90),
+        "is not in the range 0<=x<=115792089237316195423570985008687907853269984665640564039457584007913129639935",
+    ),
     (("session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", "3000"), "is not a session key"),
     (("session", "revoke", OPERATOR), "is not a session key"),
     (_grant(ZERO, "ETH-USD", "1", *ACCEPTED), "the zero address"),
@@ -134,6 +160,11 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("trade", "submit", "ETH-USD", "1", "--side", "buy", "--ttl", "0"), "0 is not in the range"),
     (("trade", "submit", "ETH-USD", "1", "--side", "buy", "--account", "0x12"), "'0x12' is not an address"),
     (("trade", "submit", "ETH-USD", "1", "--side", "buy", "--account", OPERATOR), "nor its operator with the trade"),
+    (
+        ("trade", "submit", "ETH-USD", "1", "--side", "buy", "--account", OPERATOR, "--sub", "3"),
+        f"--account {OPERATOR} and --sub 3 both name the account: give the full sub-account address with "
+        "--account, or --sub for one of your own",
+    ),
     (("trade", "cancel", "abc"), "'abc' is not a valid integer"),
     (("trade", "cancel", "-1"), "-1 is negative"),
     (("trade", "cancel", "999999"), "no order 999999"),
@@ -410,5 +441,18 @@ def test_a_lender_deposit_that_buys_no_share_is_refused(funded: Chain) -> None:
         run(funded, "lend", "deposit", "0.000001"),
         f"lending 0.000001 USDC buys no lender share (it rounds to nothing at the pool's interest index): lend at "
         f"least {format_units(smallest, 6)} USDC",
+    )
+    assert state(funded) == before
+
+
+def test_the_largest_amount_an_action_moves_is_said_exactly(funded: Chain) -> None:
+    # 2^96 wei of WETH: 29 significant digits, one more than Decimal's default context kept (it said
+    # "at most 79,228,162,514.26433759354395034 WETH").
+    funded.client(0).token("WETH").mint(funded.account(1).address, 2**96)
+    before = state(funded)
+    assert_one_line_error(
+        run(funded, "account", "deposit", "79228162514.264337593543950336", "WETH"),
+        "79,228,162,514.264337593543950336 WETH is more than one action can move (at most "
+        "79,228,162,514.264337593543950335 WETH)",
     )
     assert state(funded) == before

@@ -15,6 +15,7 @@ from web3.types import RPCEndpoint
 from keeper.chain.revert import DecodedError
 from keeper.cli.explain import describe
 from keeper.cli.main import cli
+from keeper.client.trading import TradingClient
 from keeper.client.vault import sub_account
 from tests.python.conftest import Chain
 from tests.python.fault_proxy import node_switch
@@ -125,6 +126,28 @@ def test_repaying_more_than_the_debt_approves_no_more_than_the_debt(funded: Chai
     assert funded.client(1).base_balance(me) == 0
     usdc = funded.client(1).token("USDC").contract
     assert usdc.functions.allowance(me, funded.deployment.vault).call() <= 2 * 10**6 + 1, "the interest margin only"
+
+
+def test_a_withdrawal_past_the_balance_says_what_it_borrowed(funded: Chain) -> None:
+    me = funded.account(1).address
+    assert run(funded, "account", "deposit", "1.5", "WETH").exit_code == 0
+    assert run(funded, "account", "deposit", "100", "USDC").exit_code == 0
+    result = run(funded, "account", "withdraw", "500", "USDC")
+    assert result.exit_code == 0, result.output
+    assert f"withdrew 500 USDC from {me} and borrowed 400 USDC of it; {me} now owes 400.00 USDC" in result.output
+    plain = run(funded, "account", "withdraw", "0.5", "WETH")
+    assert plain.exit_code == 0 and "borrowed" not in plain.output, plain.output
+
+
+def test_an_orders_deadline_is_by_the_chains_clock(funded: Chain) -> None:
+    # The chain's clock an hour ahead of this machine's: a deadline from the machine's clock is past at once.
+    funded.advance(3600)
+    assert run(funded, "account", "deposit", "2", "WETH").exit_code == 0
+    submitted = run(funded, "trade", "submit", "ETH-USD", "0.1", "--side", "buy", "--ttl", "600")
+    assert submitted.exit_code == 0, submitted.output
+    order_id = int(submitted.output.split(":")[0].removeprefix("order "))
+    now = int(funded.w3.eth.get_block("latest")["timestamp"])
+    assert TradingClient(funded.w3, funded.deployment).order(order_id).deadline > now + 590
 
 
 def test_minimum_borrow(funded: Chain) -> None:

@@ -57,4 +57,8 @@ def test_more_than_the_pools_cash_is_one_line(chain: Chain) -> None:
         "less than the 5,000.00 USDC asked for",
     )
     assert_one_line_error(run(chain, "lend", "withdraw", "-3"), "amount")
+    # Beyond Decimal's default 28 digits: said exactly, not a traceback.
+    assert_one_line_error(
+        run(chain, "lend", "withdraw", "1e30"), "less than the 1,000,000,000,000,000,000,000,000,000,000.00 USDC"
+    )
     assert run(chain, "lend", "withdraw", "1000").exit_code == 0

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from keeper.client.sessions import SessionKeysClient
+from keeper.client.vault import OPERATOR_PERMIT_KIND
 from tests.python.conftest import Chain
 from tests.python.test_cli import assert_one_line_error, run
 from tests.python.test_keeper_jobs import keeper_for, traders, trading  # noqa: F401 (fixture)
@@ -104,6 +105,38 @@ def test_a_malformed_signed_order_file_is_one_line(chain: Chain, tmp_path: Path)
         assert_one_line_error(run(chain, "relay", str(path), dev=RELAYER), "is not a signed order")
     path.write_text("not json")
     assert_one_line_error(run(chain, "relay", str(path), dev=RELAYER), "is not a signed order")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("sub_account", "256", "sub_account 256 does not fit a uint8"),
+        ("market", "-1", "market -1 does not fit a uint8"),
+        ("limit_price", "-1", "limit_price -1 does not fit a uint256"),
+        ("size", str(2**255), f"size {2**255} does not fit an int256"),
+        ("nonce", str(2**256), f"nonce {2**256} does not fit a uint256"),
+        ("permissions", str(2**300), f"permissions {2**300} does not fit a uint256"),
+        ("deadline", "-5", "deadline -5 does not fit a uint256"),
+    ],
+)
+def test_a_signed_file_with_a_field_out_of_range_is_one_line(
+    chain: Chain, tmp_path: Path, field: str, value: str, fragment: str
+) -> None:
+    key, owner = chain.account(BOT).address, chain.account(OWNER).address
+    if field in ("permissions", "deadline"):
+        signed = {"kind": OPERATOR_PERMIT_KIND, "owner": owner, "account": owner, "operator": key}
+        signed |= {"permissions": "4", "nonce": "0", "deadline": "1"}
+    else:
+        signed = {"key": key, "sub_account": "0", "market": "0", "size": "1", "limit_price": "1", "deadline": "1"}
+        signed |= {"reduce_only": False, "nonce": "1", "relayer_fee": "0"}
+    path = tmp_path / "signed.json"
+    path.write_text(json.dumps({**signed, field: value, "signature": "0x" + "11" * 65}))
+    sent = chain.w3.eth.get_transaction_count(chain.account(RELAYER).address)
+    assert_one_line_error(
+        run(chain, "relay", str(path), dev=RELAYER),
+        f"{path} is not a signed order or operator permit ({fragment}): use the JSON",
+    )
+    assert chain.w3.eth.get_transaction_count(chain.account(RELAYER).address) == sent
 
 
 def test_a_relayer_is_paid_from_the_funds_the_owner_put_up(traders: Chain, tmp_path: Path) -> None:  # noqa: F811

@@ -80,3 +80,25 @@ def test_every_exception_the_package_defines_is_a_primevault_error() -> None:
     classes = [c for _, c in inspect.getmembers(exceptions, inspect.isclass) if issubclass(c, Exception)]
     assert len(classes) >= 7
     assert all(issubclass(c, exceptions.PrimeVaultError) for c in classes)
+
+
+@pytest.mark.parametrize(
+    ("units", "places", "text"),
+    [
+        # 78 and 29 digits: Decimal's default 28-digit context rounded the first silently and could not quantize
+        # either to a number of places (InvalidOperation).
+        (
+            2**256 - 1,
+            None,
+            "115,792,089,237,316,195,423,570,985,008,687,907,853,269,984,665,640,564,039,457.584007913129639935",
+        ),
+        (2**256 - 1, 2, "115,792,089,237,316,195,423,570,985,008,687,907,853,269,984,665,640,564,039,457.58"),
+        (2**96 - 1, None, "79,228,162,514.264337593543950335"),
+        (2**96 - 1, 2, "79,228,162,514.26"),
+        (2**96 - 1, 20, "79,228,162,514.26433759354395033500"),
+        (-(2**256 - 1), 0, "-115,792,089,237,316,195,423,570,985,008,687,907,853,269,984,665,640,564,039,458"),
+    ],
+    ids=["uint256", "uint256 to 2 places", "uint96", "uint96 to 2 places", "uint96 to 20 places", "-uint256 to 0"],
+)
+def test_format_units_is_exact_for_any_int(units: int, places: int | None, text: str) -> None:
+    assert format_units(units, 18, places) == text
