@@ -183,7 +183,7 @@ def check_margin(
 @trade.command("list")
 @SUB_OPTION
 @click.option("--all", "show_all", is_flag=True, help="Every account's orders, not only yours.")
-@click.option("--open", "open_only", is_flag=True, help="Only open orders.")
+@click.option("--open", "open_only", is_flag=True, help="Only open orders (not those past their deadline).")
 @JSON_OPTION
 @pass_context
 def list_orders(ctx: CliContext, sub_id: int, show_all: bool, open_only: bool, as_json: bool) -> None:
@@ -207,6 +207,8 @@ def list_orders(ctx: CliContext, sub_id: int, show_all: bool, open_only: bool, a
             "reason": str(reasons[o.order_id]) if o.order_id in reasons else None,
         }
         for o in orders
+        # An order past its deadline is shown as expired, so `--open` leaves it out.
+        if not (open_only and o.deadline < now)
     ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))

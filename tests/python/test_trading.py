@@ -320,6 +320,13 @@ def test_trade_commands_end_to_end(market: Chain) -> None:
     assert "worse than the limit 2,000.00 USD" in listed.output
     assert '"reason": "VenuePriceLimitExceeded(' in run(market, 1, "trade", "list", "--json").output, "raw in JSON"
 
+    # An order left past its deadline is listed as expired, and `--open` leaves it out (it listed it as open).
+    late = run(market, 1, "trade", "submit", "ETH-USD", "1", "--side", "buy", "--ttl", "60")
+    assert late.exit_code == 0, late.output
+    market.advance(120)
+    assert "expired" in run(market, 1, "trade", "list").output
+    assert run(market, 1, "trade", "list", "--open").output.strip() == "no orders"
+
 
 def test_account_show_names_the_venue_its_health_waits_for_and_shows_the_rest(market: Chain) -> None:
     """The vault's health view asks every venue of the account's positions for its funding index (`perpRisk`): while
