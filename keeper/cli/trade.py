@@ -4,6 +4,7 @@ routed execution."""
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -31,9 +32,11 @@ def _client(ctx: CliContext, write: bool) -> TradingClient:
 
 
 def chain_time(ctx: CliContext) -> int:
-    """The latest block's timestamp: deadlines and expiries are judged by the chain's clock, which may run ahead of
-    or behind this machine's (a deadline from this machine's clock can be past on the chain already)."""
-    return int(ctx.w3.eth.get_block("latest")["timestamp"])
+    """The earliest time a transaction sent now is mined at, which deadlines and expiries are counted from: the chain
+    judges them by its own clock, which may run ahead of this machine's (a deadline by this machine's clock can be
+    past on the chain already), and a chain that mines on demand (anvil, idle) dates its next block by this
+    machine's clock however old its latest block is (an expiry counted from that block can be past when mined)."""
+    return max(int(ctx.w3.eth.get_block("latest")["timestamp"]), int(time.time()))
 
 
 # How far from the mark a limit may be: beyond it an order is almost surely a typo (a buy limit far above the
