@@ -1,7 +1,7 @@
 """One way to connect to a deployment, shared by the daemon and the keeper's commands: the connection over
 `rpc_urls` with the configured timeouts, the deployment file, the node checked at start (it answers, it is the
-deployment's chain, the vault is there), every client, and a signer only when one is asked for, so that read-only
-commands need no key."""
+deployment's chain, the vault is there, its tokens have the file's decimals and symbols), every client, and a
+signer only when one is asked for, so that read-only commands need no key."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from keeper.chain.provider import connect
 from keeper.chain.revert import error_decoder
 from keeper.chain.transactions import FeePolicy, Sender
 from keeper.client.clients import Clients
+from keeper.client.tokens import check_tokens
 from keeper.daemon.chain_watch import ChainWatch, wait_for_node
 from keeper.daemon.config import KeeperConfig
 from keeper.exceptions import ConfigError
@@ -39,12 +40,13 @@ class Wiring:
 def wire(config: KeeperConfig, sign: bool = True, wait: bool = True) -> Wiring:
     """Connects to `config`'s deployment and checks the node (with `wait`, waiting up to `start_timeout` for it to
     answer, as a daemon does; without, as one-shot commands do, a node that does not answer fails at once; a wrong
-    chain or a missing vault stops with one line). With `sign`, transactions are signed with the configured key,
-    under the configured fee policy, with the nonce kept in `data_dir`."""
+    chain, a missing vault or a token unlike the file's stops with one line). With `sign`, transactions are signed
+    with the configured key, under the configured fee policy, with the nonce kept in `data_dir`."""
     deployment = Deployment.load(config.deployment)
     w3 = connect(config.rpc_urls, config.rpc_timeout)
     watch = ChainWatch(w3, deployment)
     watch.check_at_start(wait_for_node(w3, config.rpc_urls, config.start_timeout if wait else 0))
+    check_tokens(w3, deployment, config.deployment)
     sender = _sender(config, w3) if sign else None
     return Wiring(config, w3, deployment, watch, Clients.build(w3, deployment, sender), sender)
 

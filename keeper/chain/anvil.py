@@ -103,6 +103,11 @@ class Anvil:
         """The home directory this node keeps its files in while it runs (removed when it stops)."""
         return self._home
 
+    def exit_code(self) -> int | None:
+        """Anvil's exit code if it stopped by itself (killed, crashed) since it started (negative: the signal that
+        killed it), else None."""
+        return self._process.poll() if self._process is not None else None
+
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()

@@ -16,6 +16,7 @@ from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account, keystore_account, require_local_chain
 from keeper.chain.revert import error_decoder
 from keeper.chain.transactions import Sender
+from keeper.client.tokens import check_tokens
 from keeper.client.vault import VaultClient
 from keeper.exceptions import ConfigError
 
@@ -31,9 +32,15 @@ class CliContext:
     keystore: Path | None
     password_file: Path | None
     _w3: Web3 | None = field(default=None, init=False)
+    # Off for `deploy`, which writes a deployment file and must never read the one there (another node's or
+    # chain's, or a broken one): the RPC URL is then --rpc-url's or the default, and the node is checked against
+    # no deployment.
+    reads_deployment: bool = field(default=True, init=False)
 
     @cached_property
     def deployment(self) -> Deployment:
+        if not self.reads_deployment:
+            raise ConfigError(f"this command writes {self.deployment_path} and does not read it")
         return Deployment.load(self.deployment_path)
 
     @cached_property
@@ -43,7 +50,7 @@ class CliContext:
                 # An empty --rpc-url (an unset shell variable) must not quietly mean "the default node".
                 raise ConfigError("--rpc-url is empty: give the node's URL (http://127.0.0.1:8545) or leave it out")
             return self.rpc_url_option
-        if self.deployment_path.is_file() and self.deployment.rpc_url:
+        if self.reads_deployment and self.deployment_path.is_file() and self.deployment.rpc_url:
             return self.deployment.rpc_url
         return DEFAULT_RPC_URL
 
@@ -55,7 +62,7 @@ class CliContext:
         if not w3.is_connected():
             raise ConfigError(f"cannot reach the RPC at {self.rpc_url}: is the node running? (see --rpc-url)")
         chain_id = w3.eth.chain_id
-        if self.deployment_path.is_file():
+        if self.reads_deployment and self.deployment_path.is_file():
             if self.deployment.chain_id != chain_id:
                 raise ConfigError(
                     f"{self.deployment_path} is for chain {self.deployment.chain_id} but {self.rpc_url} is chain "
@@ -66,6 +73,7 @@ class CliContext:
                     f"no contract at the vault address {self.deployment.vault} on {self.rpc_url}: the chain was "
                     f"restarted or {self.deployment_path} is from another node; redeploy or pass the right --deployment"
                 )
+            check_tokens(w3, self.deployment, self.deployment_path)
         return w3
 
     @cached_property

@@ -7,6 +7,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -26,8 +27,10 @@ from keeper.devnet.deploy import (
     grant_keeper_roles,
     seed_local_liquidity,
 )
+from keeper.exceptions import AnvilError, ConfigError
 
 KEEPER_DEV_ACCOUNT = 9  # holds the keeper's roles on the devnet: `primevault --dev-account 9 keeper run`
+ANVIL_POLL_SECONDS = 0.5  # how soon `devnet` notices its anvil has died
 
 
 @click.command()
@@ -40,14 +43,24 @@ def devnet(ctx: CliContext, port: int | None, fund: bool) -> None:
     Starts anvil, deploys PrimeVault and writes the deployment file.
     """
     stop = stop_on_signals()
-    with running_devnet(ctx.deployment_path, port, fund):
+    with running_devnet(ctx.deployment_path, port, fund) as (node, _):
         click.echo("try: primevault --dev-account 1 account deposit 2 WETH; Ctrl-C stops the chain")
-        stop.wait()
+        # Anvil is watched while waiting: a devnet left up after its node died would look alive while every
+        # command fails with "cannot reach the RPC".
+        while not stop.wait(ANVIL_POLL_SECONDS):
+            code = node.exit_code()
+            if code is not None:
+                raise AnvilError(f"anvil stopped ({_exit_status(code)}): the devnet is gone; start it again")
         click.echo("stopping anvil")
 
 
+def _exit_status(code: int) -> str:
+    """A subprocess's return code in words: Popen gives a process killed by a signal as the signal's negative."""
+    return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+
+
 @contextmanager
-def running_devnet(deployment_path: Path, port: int | None, fund: bool) -> Iterator[Deployment]:
+def running_devnet(deployment_path: Path, port: int | None, fund: bool) -> Iterator[tuple[Anvil, Deployment]]:
     """Anvil with PrimeVault deployed, liquidity seeded, the keeper's roles granted and the deployment written to
     `deployment_path` (what it holds is printed); anvil stops on leaving the block. Shared by `devnet` and `web
     --devnet`."""
@@ -73,22 +86,47 @@ def running_devnet(deployment_path: Path, port: int | None, fund: bool) -> Itera
         if fund:
             click.echo("dev accounts 1-9 hold 1,000,000 USDC, 100 WETH and 5 WBTC each")
         click.echo(f"keeper       dev account {KEEPER_DEV_ACCOUNT} holds EXECUTOR_ROLE and RISK_MANAGER_ROLE")
-        yield deployment
+        yield node, deployment
 
 
 @click.command()
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Where to write the deployment file.")
+@click.option(
+    "--force", is_flag=True, help="Replace an existing deployment file (the old one is kept as NAME.TIMESTAMP.bak)."
+)
 @pass_context
-def deploy(ctx: CliContext, output: Path | None) -> None:
+def deploy(ctx: CliContext, output: Path | None, force: bool) -> None:
     """Deploy PrimeVault and its mock tokens to --rpc-url.
 
     Mock USDC, WETH, WBTC and feeds, and the vault, signed with your key.
     """
+    ctx.reads_deployment = False
+    path = output or ctx.deployment_path
+    # Refused before anything is sent: the file there may hold the only record of a live deployment's addresses.
+    if path.exists() and not force:
+        raise ConfigError(
+            f"{path} exists and may hold a live deployment's addresses: pass --output NEW.json, or --force to "
+            "replace it (the old file is kept as a .bak beside it)"
+        )
     sender = Sender(ctx.w3, ctx.account, error_decoder())
     deployment = dataclasses.replace(deploy_local_system(sender), rpc_url=ctx.rpc_url)
-    path = output or ctx.deployment_path
+    if path.exists():
+        backup = _backup_name(path)
+        path.rename(backup)
+        click.echo(f"kept the previous {path} as {backup}")
     deployment.save(path)
     click.echo(f"deployed vault {deployment.vault} on chain {deployment.chain_id}; wrote {path}")
+
+
+def _backup_name(path: Path) -> Path:
+    """`local.json.20261206T172530Z.bak` beside `path`, with a count after the time if that name is taken."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    backup = path.with_name(f"{path.name}.{stamp}.bak")
+    count = 1
+    while backup.exists():
+        backup = path.with_name(f"{path.name}.{stamp}-{count}.bak")
+        count += 1
+    return backup
 
 
 def stop_on_signals() -> threading.Event:

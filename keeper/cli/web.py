@@ -48,10 +48,12 @@ def web(ctx: CliContext, host: str, port: int, with_devnet: bool, dist: Path) ->
     check_dist(dist)  # before a devnet is started for nothing
     devnet = running_devnet(ctx.deployment_path, None, fund=True) if with_devnet else nullcontext()
     with devnet as started, _devnet_keeper(ctx.deployment_path) if started else nullcontext():
-        rpc_url = started.rpc_url if started is not None and started.rpc_url else ctx.rpc_url
-        settings = WebSettings(ctx.deployment_path, rpc_url, dist)
-        deployment = settings.deployment()  # a missing or broken deployment file is one line now, not on the page
-        asyncio.run(_serve_until_signal(settings, host, port, deployment.chain_id))
+        settings = WebSettings(ctx.deployment_path, started[0].url if started else ctx.rpc_url, dist)
+        settings.deployment()  # a missing or broken deployment file is one line now, not on the page
+        # Another node is checked against the deployment file as every command checks it (its chain, the vault, the
+        # tokens): a wrong one is one line now, not a page whose every figure fails.
+        chain_id = started[1].chain_id if started else ctx.w3.eth.chain_id
+        asyncio.run(_serve_until_signal(settings, host, port, chain_id))
 
 
 async def _serve_until_signal(settings: WebSettings, host: str, port: int, chain_id: int) -> None:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.exceptions import ContractLogicError, Web3RPCError
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
 from web3.types import TxReceipt
 
-from keeper.chain.deployment import TokenInfo
+from keeper.chain.artifacts import load_artifact
+from keeper.chain.deployment import Deployment, TokenInfo
 from keeper.chain.transactions import Sender
 from keeper.chain.typed_data import sign_typed
 from keeper.client.base import ContractClient
-from keeper.exceptions import InputError
+from keeper.exceptions import ConfigError, InputError
 from keeper.units import format_units
 
 
@@ -96,3 +99,45 @@ class TokenClient(ContractClient):
     def mint(self, to: str, amount: int) -> TxReceipt:
         """The local mocks' open faucet (devnet and tests only: real tokens have none)."""
         return self.send(f"mint {self.info.symbol}", self.contract.functions.mint(Web3.to_checksum_address(to), amount))
+
+
+def check_tokens(w3: Web3, deployment: Deployment, path: Path) -> None:
+    """Each token's decimals and symbol in the deployment file (read from `path`) against the token contract's own,
+    in one batch of calls: a wrong figure in the file would not fail anything, it would show every amount of that
+    token wrong (a 6-decimal USDC read as 18: a debt of "-0.00") or one asset's balance under another's name."""
+    fields = [("base", deployment.base)] + [(f"collateral[{i}]", t) for i, t in enumerate(deployment.collateral)]
+    abi = load_artifact("MockERC20").abi  # ERC-20's ABI and the faucet: it reads any token
+    try:
+        with w3.batch_requests() as batch:
+            for _, token in fields:
+                contract = w3.eth.contract(address=token.address, abi=abi)
+                batch.add(contract.functions.decimals())
+                batch.add(contract.functions.symbol())
+            answers: list[Any] = batch.execute()  # each call's decoded output: an int, a str
+    except (BadFunctionCallOutput, ContractLogicError):
+        raise ConfigError(_no_token(w3, fields, path)) from None
+    for i, (name, token) in enumerate(fields):
+        for field_name, in_file, on_chain in (
+            ("decimals", token.decimals, answers[2 * i]),
+            ("symbol", token.symbol, answers[2 * i + 1]),
+        ):
+            if in_file != on_chain:
+                raise ConfigError(
+                    f"{path} says {name}.{field_name} is {in_file!r} but the token at {token.address} has "
+                    f"{on_chain!r} on chain: the file was edited or is from another deployment; pass the file "
+                    "`deploy` wrote"
+                )
+
+
+def _no_token(w3: Web3, fields: list[tuple[str, TokenInfo]], path: Path) -> str:
+    """Why a token of the file did not answer the check, naming the first without code (a reset chain)."""
+    for name, token in fields:
+        if not w3.eth.get_code(token.address):
+            return (
+                f"no contract at {name}.address {token.address} in {path}: the chain was reset or the file is from "
+                "another node; redeploy or pass the file `deploy` wrote for this chain"
+            )
+    return (
+        f"a token in {path} does not answer decimals() and symbol() as an ERC-20 does: pass the file `deploy` "
+        "wrote for this chain"
+    )

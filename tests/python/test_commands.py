@@ -7,8 +7,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -17,23 +18,19 @@ from web3 import Web3
 
 from keeper.chain.anvil import Anvil
 from keeper.chain.deployment import Deployment
+from keeper.chain.keys import dev_account
 from keeper.cli.main import cli
 from keeper.devnet.crash import run_crash
 from keeper.devnet.deploy import DYDX_SEAT_VENUE, SEAT_VENUE
+from tests.python.conftest import Chain
 
-pytestmark = pytest.mark.chain  # every test here starts its own anvil
+pytestmark = pytest.mark.chain  # every test here starts its own anvil or uses the session's
 
 
 def test_devnet_deploys_writes_the_file_and_stops_on_sigterm(tmp_path: Path) -> None:
     path = tmp_path / "local.json"
-    command = [sys.executable, "-c", "from keeper.cli.main import main; main()", "--deployment", str(path), "devnet"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
+    process = _devnet_process(path)
     try:
-        deadline = time.monotonic() + 60
-        while not path.exists() and time.monotonic() < deadline:
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-            time.sleep(0.2)
-        time.sleep(1)  # funding of the dev wallets follows the file
         deployment = Deployment.load(path)
         assert deployment.rpc_url is not None
         w3 = Web3(Web3.HTTPProvider(deployment.rpc_url))
@@ -65,13 +62,119 @@ def test_deploy_with_a_keystore(tmp_path: Path) -> None:
 
         wrong = tmp_path / "wrong.txt"
         wrong.write_text("nope")
-        refused = CliRunner().invoke(cli, [*base, "--keystore", str(keystore), "--password-file", str(wrong), "deploy"])
+        wrong_keys = ["--keystore", str(keystore), "--password-file", str(wrong)]
+        refused = CliRunner().invoke(cli, [*base, *wrong_keys, "deploy", "--output", str(tmp_path / "second.json")])
         assert refused.exit_code == 1
         assert "could not decrypt" in refused.output
 
         dev = CliRunner().invoke(cli, [*base, "--dev-account", "1", "account", "deposit", "1", "WETH"])
         assert dev.exit_code == 1
         assert "only allowed on a local chain" in dev.output
+
+
+def _devnet_process(path: Path) -> subprocess.Popen[bytes]:
+    """`primevault devnet` in a subprocess, once it is up: deployed to `path`, the dev wallets funded, waiting (its
+    "try: ..." line; a fixed wait after the file appeared was too short for the funding on a busy machine)."""
+    command = [sys.executable, "-c", "from keeper.cli.main import main; main()", "--deployment", str(path), "devnet"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
+    assert process.stdout is not None
+    seen = []
+    while not (seen and seen[-1].startswith("try: ")):
+        line = process.stdout.readline().decode()  # ends at the process's exit, should it fail to start
+        assert line, "".join(seen)
+        seen.append(line)
+    return process
+
+
+def test_devnet_stops_with_one_line_when_its_anvil_dies(tmp_path: Path) -> None:
+    process = _devnet_process(tmp_path / "local.json")
+    try:
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        assert len(children) == 1, children  # anvil, the devnet's only child
+        os.kill(int(children[0]), signal.SIGKILL)
+        output = process.communicate(timeout=20)[0].decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 1, output
+    assert output.splitlines()[-1] == "Error: anvil stopped (killed by SIGKILL): the devnet is gone; start it again"
+
+
+def test_deploy_keeps_an_existing_deployment_file_unless_forced(tmp_path: Path) -> None:
+    path = tmp_path / "local.json"
+    with Anvil() as node:
+        deploy = ["--rpc-url", node.url, "--deployment", str(path), "--dev-account", "0", "deploy"]
+        assert CliRunner().invoke(cli, deploy).exit_code == 0
+        first = path.read_text()
+        sent = Web3(Web3.HTTPProvider(node.url)).eth.get_transaction_count(dev_account(0).address)
+
+        refused = CliRunner().invoke(cli, deploy)
+        assert refused.exit_code == 1
+        assert refused.output == (
+            f"Error: {path} exists and may hold a live deployment's addresses: pass --output NEW.json, or --force to "
+            "replace it (the old file is kept as a .bak beside it)\n"
+        )
+        assert path.read_text() == first
+        assert Web3(Web3.HTTPProvider(node.url)).eth.get_transaction_count(dev_account(0).address) == sent
+
+        forced = CliRunner().invoke(cli, [*deploy, "--force"])
+        assert forced.exit_code == 0, forced.output
+    (backup,) = tmp_path.glob("local.json.*.bak")
+    assert forced.output.splitlines()[0] == f"kept the previous {path} as {backup}"
+    assert backup.read_text() == first
+    assert Deployment.load(path).vault != Deployment.load(backup).vault
+
+
+def test_deploy_does_not_read_the_deployment_file_in_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with Anvil() as node:
+        deploy = ["--rpc-url", node.url, "--dev-account", "0", "deploy", "--output"]
+        assert CliRunner().invoke(cli, [*deploy, "first.json"]).exit_code == 0
+        first = json.loads(Path("first.json").read_text())
+        other_chain = {**first, "chain_id": 4242}
+        other_node = {**first, "vault": "0x00000000000000000000000000000000000000aa"}
+        Path("deployments").mkdir()
+        for name, stale in (("other-chain", other_chain), ("other-node", other_node), ("broken", None)):
+            Path("deployments/local.json").write_text(json.dumps(stale) if stale else "{not json")
+            result = CliRunner().invoke(cli, [*deploy, f"{name}.json"])
+            assert result.exit_code == 0, f"{name}: {result.output}"
+            assert Deployment.load(f"{name}.json").chain_id == 31337
+
+
+def _tampered(chain: Chain, tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    data = json.loads(chain.deployment_file.read_text())
+    edit(data)
+    path = tmp_path / "tampered.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _swap_symbols(data: dict[str, Any]) -> None:
+    weth, wbtc = data["collateral"][0], data["collateral"][1]
+    weth["symbol"], wbtc["symbol"] = wbtc["symbol"], weth["symbol"]
+
+
+def test_a_deployment_file_whose_tokens_differ_from_the_chain_is_refused(chain: Chain, tmp_path: Path) -> None:
+    usdc, weth = chain.deployment.base.address, chain.deployment.collateral[0].address
+    assert [chain.deployment.collateral[0].symbol, chain.deployment.collateral[1].symbol] == ["WETH", "WBTC"]
+    cases = (
+        (lambda data: data["base"].update(decimals=18), f"base.decimals is 18 but the token at {usdc} has 6"),
+        (_swap_symbols, f"collateral[0].symbol is 'WBTC' but the token at {weth} has 'WETH'"),
+    )
+    for edit, wrong in cases:
+        path = _tampered(chain, tmp_path, edit)
+        refusal = (
+            f"Error: {path} says {wrong} on chain: the file was edited or is from another deployment; pass the file "
+            "`deploy` wrote\n"
+        )
+        base = ["--rpc-url", chain.url, "--deployment", str(path)]
+        shown = CliRunner().invoke(cli, [*base, "--dev-account", "1", "account", "show"])
+        assert (shown.exit_code, shown.output) == (1, refusal)
+        keeper = CliRunner().invoke(cli, [*base, "risk", "venues"])  # the keeper's commands check at `wire`
+        assert (keeper.exit_code, keeper.output) == (1, refusal)
 
 
 def test_the_crash_run_ends_with_every_account_healthy_or_liquidated_and_no_bad_debt(tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
+from keeper.chain.anvil import Anvil
 from keeper.cli.web import DEFAULT_DIST
 from keeper.client.trading import TradingClient
 from keeper.client.vault import sub_account
@@ -579,3 +582,21 @@ def test_a_repayment_that_would_leave_less_than_the_minimum_borrow_repays_it_all
     page.get_by_test_id("submit-action").click()
     expect(page.get_by_test_id("activity")).to_have_text("repay: done", timeout=STEP_TIMEOUT_MS)
     assert vault.base_balance(me) == 0
+
+
+def test_the_server_refuses_to_start_on_a_node_of_another_chain(chain: Chain) -> None:
+    """As every command refuses it, in one line: started, the page's every figure failed with a 500."""
+    with Anvil(chain_id=4242) as other:
+        command = [sys.executable, "-m", "keeper.cli", "--deployment", str(chain.deployment_file)]
+        command += ["--rpc-url", other.url, "web", "--port", "0"]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            output = process.communicate(timeout=30)[0].decode()
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail(f"the server started on chain 4242 for a chain 31337 deployment: {process.communicate()[0]!r}")
+    assert process.returncode == 1
+    assert output == (
+        f"Error: {chain.deployment_file} is for chain 31337 but {other.url} is chain 4242: pass the matching "
+        "--deployment\n"
+    )
