@@ -70,6 +70,13 @@ def grant(
     you as its owner (`session accept`), so no one who sees your grant can take the key first.
     """
     accepted = _signature(accepted_hex)
+    if len(accepted) != 65 and not ctx.w3.eth.get_code(key):
+        # A key without code signs with its private key: 65 bytes, or it is no acceptance at all (the contract
+        # would say only that the key has not accepted).
+        raise InputError(
+            f'--accepted "{accepted_hex}" is {len(accepted)} bytes, not the 65 of a signature by {key}: pass the '
+            "0x... line `session accept` printed for the key"
+        )
     tickers = [ctx.deployment.market(m).ticker for m in markets]
     market_ids = tuple(i for i, m in enumerate(ctx.deployment.markets) if m.ticker in tickers)
     per_order = _session_cap("--max-order", max_order)

@@ -139,6 +139,7 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("session", "revoke", OPERATOR), "is not a session key"),
     (_grant(ZERO, "ETH-USD", "1", *ACCEPTED), "the zero address"),
     (_grant(OPERATOR, "ETH-USD", "1", "--accepted", "0xzz"), "is not a signature"),
+    (_grant(OPERATOR, "ETH-USD", "1", "--accepted", "0x1234"), "is 2 bytes, not the 65 of a signature by"),
     (_grant(OPERATOR, "ETH-USD", "1", *ACCEPTED), "has not accepted a grant"),
     (("session", "accept", "0x12"), "not an address"),
     (("relay", "/nonexistent/order.json"), "does not exist"),
