@@ -112,8 +112,8 @@ interface IPrimeVaultEvents {
     event ChildExpired(uint256 indexed childId, uint256 indexed orderId, uint256 released);
     /// @notice Child `childId` was closed after a liquidation of its account cancelled it (nothing reserved).
     event ChildCancelled(uint256 indexed childId, uint256 indexed orderId);
-    /// @notice A venue filled reduce-only child `childId` beyond what the account's slot held (another order reduced
-    ///         or closed the position after the child's commit): signed `size`, the part that would have grown or flipped
+    /// @notice A venue filled reduce-only child `childId` past what the account's slot held by less than the venue's
+    ///         size step (the child rounded a position off the step up onto it): signed `size`, the part that would have grown or flipped
     ///         the slot, went to the backstop book of (`market`, `venue`); `ChildFilled` books the rest.
     event ReduceOnlyExcessToBackstop(
         uint256 indexed childId, bytes32 indexed venueFillId, uint8 market, uint8 venue, int256 size

@@ -332,7 +332,7 @@ contract AsyncOrderModule is TradingBase {
         if (held != 0 && (held > 0) != (ord.size > 0)) {
             // Rounded up onto the venue's step: a position off it (the dust a liquidation's exact cut can leave)
             // closes with one step more, whose excess the backstop takes at the fill.
-            uint256 step = Math.max(_venues[c.venue].marketParams(ord.market).stepSize, 1);
+            uint256 step = _stepOf(c.venue, ord.market);
             available = Math.ceilDiv(SignedMath.abs(held), step) * step;
         }
         available = available > open ? available - open : 0;
@@ -340,6 +340,15 @@ contract AsyncOrderModule is TradingBase {
             revert AsyncOrderReduceOnlyBeyondPosition(orderId, c.venue, c.size, available);
         }
         _reducing[ord.account][slot] = Reducing(liveFrom, (open + c.size).toUint216());
+    }
+
+    /// @dev The venue's size step for `market` (base WAD), 1 where it reports none or cannot answer.
+    function _stepOf(uint8 venue, uint8 market) internal view returns (uint256) {
+        try _venues[venue].marketParams(market) returns (IVenueAdapter.MarketParams memory params) {
+            return Math.max(params.stepSize, 1);
+        } catch {
+            return 1;
+        }
     }
 
     /// @dev A live reduce-only child of `account` in `slot` filled or gave up `size`: no longer held for it.
@@ -463,15 +472,18 @@ contract AsyncOrderModule is TradingBase {
     ) internal {
         uint256 fee = r.fee;
         if (reduceOnly) {
-            _releaseReducing(f.account, _slot(f.market, f.venue), r.size);
-            // A reduce-only child reserves nothing; its commit held part of the position for it, but another order
-            // may have reduced or closed the position meanwhile, so it can fill more than the slot holds. The venue
-            // has filled it all: the part that would grow or flip the slot is the protocol's, booked to the
-            // backstop as a late fill is, so the venue's position stays the sum of the books (refusing the
-            // report would leave a position nothing books). The account pays the fee on its part, rounded up.
             uint256 slot = _slot(f.market, f.venue);
+            _releaseReducing(f.account, slot, r.size);
+            // A reduce-only child reserves nothing; its commit held the position for it, rounded up onto the
+            // venue's step, and the account's own orders may have reduced the position since, so it can fill more
+            // than the slot holds. The venue has filled it all (refusing the report would leave a position nothing
+            // books). Past the position by less than a step, the excess is the step's rounding of a position off it
+            // (the dust a liquidation's exact cut can leave): the protocol's, booked to the backstop, the account
+            // paying the fee on its part only, rounded up. Past it by more, the account's own orders reduced the
+            // position after the commit: the fill is the account's, as an order's is, within the position it held
+            // margin for at the commit (on the protocol's book, the account could move its whole position there).
             int256 excess = _reduceOnlyExcess(_positions[f.account][slot].size, f.size);
-            if (excess != 0) {
+            if (excess != 0 && SignedMath.abs(excess) < _stepOf(f.venue, f.market)) {
                 _addToBackstop(slot, excess, f.price, f.fundingNow);
                 emit ReduceOnlyExcessToBackstop(r.childId, r.venueFillId, f.market, f.venue, excess);
                 fee = Math.mulDiv(

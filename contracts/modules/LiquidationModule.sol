@@ -235,13 +235,15 @@ contract LiquidationModule is VaultBase {
     }
 
     /// @dev Reverts the whole transaction if the call caught just above ran out of gas: it failed without data and
-    ///      left less than a 63rd of the gas there was before it (a call keeps back only a 64th). Caught, the
-    ///      caller's gas limit would decide the outcome: at a limit too low for an account's liquidation but enough
-    ///      for the rest, the account was skipped, or reserves valued as nothing, and the transaction succeeded, so
-    ///      gas estimates settled on that limit and the keeper's liquidation of an account trading at two venues
-    ///      failed at every cycle.
+    ///      left less than a 16th of the gas there was before it. A call keeps back a 64th of the gas it passes on,
+    ///      so a frame that runs out leaves its caller that 64th, and one four calls deeper (a feed read by the
+    ///      trading module, which reverts without data in turn) leaves about a 16th; a refusal fails early, with
+    ///      far more left. Caught, the caller's gas limit would decide the outcome: at a limit too low for an
+    ///      account's liquidation but enough for the rest, the account was skipped, or reserves valued as nothing,
+    ///      and the transaction succeeded, so gas estimates settled on that limit and the keeper's liquidation of
+    ///      an account trading at two venues failed at every cycle.
     function _revertIfOutOfGas(bytes memory reason, uint256 gasBefore) internal view {
-        if (reason.length == 0 && gasleft() < gasBefore / 63) revert LiquidationOutOfGas();
+        if (reason.length == 0 && gasleft() < gasBefore / 16) revert LiquidationOutOfGas();
     }
 
     /// @dev Portfolio mode: the same least fraction f of every leg, positions and collateral alike, so the

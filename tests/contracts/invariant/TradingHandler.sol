@@ -154,8 +154,9 @@ contract TradingHandler is Test {
     }
 
     /// @dev An order routed as child orders (one or both venues); its margin is reserved.
-    /// @dev `reduceOnly` orders are sized without regard to the position, as stacked ones can be: a fill beyond
-    ///      it goes to the backstop.
+    /// @dev `reduceOnly` orders are sized without regard to the position: a commit beyond it (less the slot's other
+    ///      reduce-only children) is refused, and a fill past a position the actor's other orders reduced meanwhile
+    ///      is the actor's.
     function commitAsync(
         uint256 who,
         uint256 market,
@@ -232,7 +233,7 @@ contract TradingHandler is Test {
         vm.stopPrank();
     }
 
-    /// @dev A late fill (or a reduce-only fill's excess) is the protocol's, bought at the venue's price with its
+    /// @dev A late fill (or a reduce-only fill's excess within a step) is the protocol's, bought at the venue's price with its
     ///      fee and no discount. The keeper unwinds it (here at once, with the rest of that book); what that costs
     ///      the protocol its reserves pay, here topped up, so that the solvency invariant keeps checking everything
     ///      else.

@@ -142,10 +142,12 @@ contract ReportFillTest is AsyncOrderFixture {
         trading.reportFill(child, _nextFillId(), 56_999e18, 1e18, 0);
     }
 
-    /// @dev A reduce-only child's commit holds the position for it, but another order can close part of it before
-    ///      the venue fills the child: the part beyond the position is the protocol's (the backstop book), never
-    ///      refused, so the venue's position stays the sum of what is booked.
-    function test_aReduceOnlyFillBeyondThePositionSendsTheExcessToTheBackstop() public {
+    /// @dev A reduce-only child's commit holds the position for it, but the account's own order can close part of it
+    ///      before the venue fills the child: the fill is the account's, as an order's is (it flips the slot), never
+    ///      the protocol's. On the backstop book, an account holding a position could move all of it there at every
+    ///      round: an ordinary sell and a reduce-only sell of the whole long, both filled, closed the long and gave
+    ///      the backstop the short.
+    function test_aReduceOnlyFillPastAPositionTheAccountReducedMeanwhileIsTheAccounts() public {
         vm.prank(keeper);
         trading.reportFill(child, _nextFillId(), 60_000e18, 1.5e18, 0); // alice: 1.5 BTC long at dYdX
         vm.prank(alice);
@@ -158,17 +160,33 @@ contract ReportFillTest is AsyncOrderFixture {
         int256 balance = vault.baseBalanceOf(alice);
         bytes32 fillId = _nextFillId();
         vm.expectEmit(address(trading));
-        emit IPrimeVaultEvents.ReduceOnlyExcessToBackstop(c, fillId, BTC_MARKET, DYDX, -1e18);
-        vm.expectEmit(address(trading));
-        emit IPrimeVaultEvents.ChildFilled(c, id, fillId, -0.5e18, 60_000e18, 30e6, 0);
+        emit IPrimeVaultEvents.ChildFilled(c, id, fillId, -1.5e18, 60_000e18, 90e6, 0);
         vm.prank(keeper);
         trading.reportFill(c, fillId, 60_000e18, 1.5e18, 90e6);
-        assertEq(trading.position(alice, BTC_MARKET, DYDX).size, 0, "closed, not flipped");
-        assertEq(trading.backstopPosition(BTC_MARKET, DYDX).size, -1e18, "the excess is the protocol's");
-        assertEq(vault.baseBalanceOf(alice), balance - 30e6, "the fee on the account's third");
+        assertEq(trading.position(alice, BTC_MARKET, DYDX).size, -1e18, "the account's own short");
+        assertEq(trading.backstopPosition(BTC_MARKET, DYDX).size, 0, "nothing on the protocol's book");
+        assertEq(vault.baseBalanceOf(alice), balance - 90e6, "the whole fee");
         assertEq(uint8(_childStatus(c)), uint8(ITradingModule.ChildStatus.Filled));
-        // The venue's net (accounts and backstop): the first child's 1.5 long, less the 1 and the 1.5 sold.
-        assertEq(trading.netPosition(BTC_MARKET, DYDX), 1.5e18 - 1e18 - 1.5e18);
+        assertEq(
+            trading.netPosition(BTC_MARKET, DYDX), 1.5e18 - 1e18 - 1.5e18, "the venue's net is the books'"
+        );
+    }
+
+    /// @dev The same with the position closed by a synchronous reduce-only order (executed at once).
+    function test_aSynchronousCloseLeavesTheHeldReduceOnlyFillToTheAccount() public {
+        address carol = makeAddr("carol");
+        _deposit(carol, carol, weth, 10e18);
+        _holdBtcLong(carol, 1e18);
+        vm.prank(carol);
+        uint256 id = trading.submitOrder(carol, BTC_MARKET, -1e18, 59_000e18, block.timestamp + 1 hours, true);
+        uint256 c = _commitOne(id, DYDX, 1e18, 59_000e18);
+        vm.prank(carol);
+        uint256 now_ =
+            trading.submitOrder(carol, BTC_MARKET, -1e18, 59_000e18, block.timestamp + 1 hours, true);
+        _executeOn(now_, DYDX, 1e18);
+        _fill(c, 1e18);
+        assertEq(trading.position(carol, BTC_MARKET, DYDX).size, -1e18, "the account's own short");
+        assertEq(trading.backstopPosition(BTC_MARKET, DYDX).size, 0, "nothing on the protocol's book");
     }
 
     function test_aFeeAboveTheCapIsRefused() public {
