@@ -421,12 +421,22 @@ contract TradingModule is ITradingModule, TradingBase {
             for (uint256 v; v < _venueCount; ++v) {
                 uint256 slot = _slot(market, v);
                 VenueBook memory b = _books[slot];
-                if (b.netSize == 0 && b.costBasis == 0 && b.fundingBasis == 0) continue;
+                int256 backstop = _backstop[slot].size;
+                if (b.netSize == 0 && b.costBasis == 0 && b.fundingBasis == 0 && backstop == 0) continue;
                 if (mark == 0) mark = _mark(uint8(market));
                 // What clients are owed there: unrealized PnL less the funding they owe.
                 int256 owed = int256(b.netSize) * mark.toInt256() / int256(WAD) - b.costBasis
                     - (int256(b.netSize) * funding[slot] / int256(WAD) - b.fundingBasis / int256(WAD));
-                if (owed > 0 || unreadable & (1 << v) == 0) owedWad += owed;
+                bool readable = unreadable & (1 << v) == 0;
+                // The backstop's gain at the mark over its entry is not counted until it is unwound: it took the
+                // positions at a discount that pays the unwind's fees and spread, and a write-off that counted it
+                // would leave those to reserves (an invariant found reserves short by the unwind's cost).
+                if (backstop != 0 && readable) {
+                    int256 gain = backstop
+                        * (mark.toInt256() - uint256(_backstop[slot].entryPrice).toInt256()) / int256(WAD);
+                    if (gain > 0) owed += gain;
+                }
+                if (owed > 0 || readable) owedWad += owed;
             }
         }
         // Rounded up: the vault never counts more than its venue accounts are worth to it.

@@ -51,7 +51,9 @@ interface IPerpRisk {
     function openChildCount(address account) external view returns (uint256);
 
     /// @notice What the vault's venue accounts are worth to the vault: venue equity and pending withdrawals,
-    ///         less what the vault owes its clients on their open positions (unrealized PnL and funding).
+    ///         less what the vault owes its clients on their open positions (unrealized PnL and funding), and less
+    ///         the backstop book's gain at the mark over its entry, which counts once unwound (the discount it took
+    ///         the positions at pays the unwind's fees and spread).
     /// @dev Caveat: a venue whose margin, or funding index for a market its clients hold, cannot be read counts its
     ///      net collateral as nothing (its pending withdrawals still count), less what its clients are owed there
     ///      (what they owe does not count), with no funding since their entries where the index is unreadable (as
