@@ -445,7 +445,7 @@ def bundle(
         gain = _deposit_free_gain(ctx.reader(), target, token.symbol, units)
         # A borrow the collateral cannot carry is said as such: the order's margin check would blame the order.
         most = _borrowable_after_deposit(ctx.reader(), target, gain)
-        if borrow > most:
+        if borrow and borrow > most:
             raise InputError(
                 f"borrowing {format_units(borrow, base.decimals)} {base.symbol} is more than {target} can carry: with "
                 f"the {format_units(units, token.decimals)} {token.symbol} deposited it can borrow at most "

@@ -9,7 +9,7 @@ book are in `books`; `reduce_only` puts a reduce-only order where the positions 
 from keeper.routing.book_router import BookSplit, VenueFill, route_books
 from keeper.routing.books import BUY, SELL, BookOrder, Level, MarginLimit, MergedLevel, VenueBook, consolidated_book
 from keeper.routing.depth import Split, VenueCostModel, optimal_continuous, route
-from keeper.routing.reduce_only import reduce_only_split
+from keeper.routing.reduce_only import reduce_only_split, reducible
 
 __all__ = [
     "BUY",
@@ -26,6 +26,7 @@ __all__ = [
     "consolidated_book",
     "optimal_continuous",
     "reduce_only_split",
+    "reducible",
     "route",
     "route_books",
 ]

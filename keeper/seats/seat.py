@@ -535,26 +535,20 @@ class Seat:
         if bound is None:
             bound = await asyncio.to_thread(self.adapter.funding_step_bound, market_id)
         mark = await asyncio.to_thread(self.feeds[market_id].price)
-        # The oldest periods first, as many as the bound lets through: after a long outage the cap counts at most
-        # MAX_FUNDING_WINDOW of it, and the rest follows in later posts.
-        step, taken, total = 0, 0, Decimal(0)
-        for p in periods:
-            total += p.rate * mark
-            with_it = int(total.scaleb(18).to_integral_value(ROUND_CEILING))
-            if abs(with_it) > bound.max_step:
-                break
-            step, taken = with_it, taken + 1
-        if taken < len(periods):
-            # In the second the index last moved nothing fits: the next post, a block later, takes the step.
+        step = int(sum((p.rate * mark for p in periods), Decimal(0)).scaleb(18).to_integral_value(ROUND_CEILING))
+        # All the periods after the index's last move go in one post or none: a part of them would date the move
+        # after the rest, which a restart (counting from the last move) would then take as posted.
+        if abs(step) > bound.max_step:
+            # In the second the index last moved nothing fits: the next post, a block later, takes the step. The
+            # bound counts at most MAX_FUNDING_WINDOW (8 hours) of time: funding past it waits for a raised cap.
             log.log(
                 logging.WARNING if bound.max_step else logging.DEBUG,
-                "%s: %d funding period(s) of market %d move its index by more than the seat's cap allows yet (%s):"
+                "%s: %d funding period(s) of market %d move its index by %s, more than the seat's cap allows yet (%s):"
                 " posted once it does; if funding stays this fast, the admin raises it (setFundingCap)",
-                self.venue.name, len(periods) - taken, market_id, bound.max_step,
+                self.venue.name, len(periods), market_id, step, bound.max_step,
             )  # fmt: skip
-        if not taken:
             return index, seen
-        return index + step, periods[taken - 1].at_us
+        return index + step, periods[-1].at_us
 
     # ------------------------------------------------------------------ margin
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from keeper.exceptions import InputError, NotEnoughLiquidityError
-from keeper.routing import VenueCostModel, optimal_continuous, reduce_only_split, route
+from keeper.routing import VenueCostModel, optimal_continuous, reduce_only_split, reducible, route
 
 STEP = Decimal("0.0001")
 DYDX = VenueCostModel("dydx", 1e-4, 5e-4, 2000.0, 0.0, STEP)
@@ -113,11 +113,17 @@ def test_a_sell_is_never_routed_past_where_a_venues_price_reaches_zero() -> None
 
 
 def test_a_reduce_only_order_goes_where_the_positions_it_reduces_are() -> None:
-    """Each child at most the position on the order's other side at its venue (the contract refuses more), the
-    largest first; what the positions cannot take stays in the first child, for the contract to refuse by name."""
-    d = Decimal
-    assert reduce_only_split(d(-3), [(2, d(1)), (3, d(4))]) == [(3, d(3))]
-    assert reduce_only_split(d(-3), [(2, d(1)), (3, d(2))]) == [(3, d(2)), (2, d(1))]
-    assert reduce_only_split(d(2), [(2, d(-0.5)), (3, d(4))]) == [(2, d(2))], "only the short is reduced by a buy"
-    assert reduce_only_split(d(-5), [(2, d(1)), (3, d(2))]) == [(3, d(4)), (2, d(1))]
-    assert reduce_only_split(d(-1), [(2, d(0)), (3, d(-1))]) == [(2, d(1))], "nothing to reduce: whole to the first"
+    """Each child at most the position on the order's other side at its venue, rounded up onto the venue's step (the
+    contract refuses more), the largest first; what the positions cannot take stays in the first child, for the
+    contract to refuse by name."""
+    d, step = Decimal, Decimal("0.001")
+    assert reduce_only_split(d(-3), [(2, d(1), step), (3, d(4), step)]) == [(3, d(3))]
+    assert reduce_only_split(d(-3), [(2, d(1), step), (3, d(2), step)]) == [(3, d(2)), (2, d(1))]
+    assert reduce_only_split(d(2), [(2, d(-0.5), step), (3, d(4), step)]) == [(2, d(2))], "a buy reduces the short"
+    assert reduce_only_split(d(-5), [(2, d(1), step), (3, d(2), step)]) == [(3, d(4)), (2, d(1))]
+    assert reduce_only_split(d(-1), [(2, d(0), step), (3, d(-1), step)]) == [(2, d(1))], "nothing to reduce"
+    # A position off the step (a liquidation's dust) closes with the step rounded up; the leftover goes where there
+    # is room, the whole of it to the first child only when no venue has any.
+    dust = [(2, d(1), step), (3, d("0.0004"), step)]
+    assert reduce_only_split(d("-1.001"), dust) == [(2, d(1)), (3, step)]
+    assert reducible(d("0.0004"), step, d(-1)) == step and reducible(d("0.0004"), step, d(1)) == 0

@@ -11,10 +11,16 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from keeper.client.trading import TradingClient
+from keeper.client.trading import ChildSpec, FillReport, TradingClient
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
-from keeper.devnet.deploy import DYDX_SEAT_VENUE, SEAT_VENUE, add_dydx_seat, deploy_cctp_bridge
+from keeper.devnet.deploy import (
+    DYDX_SEAT_VENUE,
+    LOCAL_MAX_STALENESS,
+    SEAT_VENUE,
+    add_dydx_seat,
+    deploy_cctp_bridge,
+)
 from keeper.devnet.dydx.chain import MAINNET_LIKE_MARKETS
 from keeper.routing import Level, VenueBook
 from tests.python.conftest import Chain
@@ -86,3 +92,73 @@ def test_without_books_an_order_goes_whole_to_one_seat(two_seats: Chain, tmp_pat
     order_id = trading.submit(me, "ETH-USD", D("1.5"), D(3030), now + 600)
     keeper.jobs.orders.run()
     assert children(trading, order_id) == {SEAT_VENUE: D("1.5")}
+
+
+def _open_at(chain: Chain, venue: str, size: Decimal, fill_id: bytes) -> None:
+    """Dev account 1 holds `size` ETH at seat `venue`: a child committed there and its fill reported."""
+    me = chain.account(1).address
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    trader = TradingClient(chain.w3, chain.deployment, chain.client(1).sender)
+    executor = TradingClient(chain.w3, chain.deployment, chain.client(0).sender)
+    order_id = trader.submit(me, "ETH-USD", size, D(3100), now + 600)
+    child = executor.commit_split(order_id, [ChildSpec(executor.venue_id(venue), abs(size), D(3100), now + 300)])
+    executor.report_fills([FillReport(child, fill_id * 32, D(3000), abs(size), 0)])
+
+
+def test_a_reduce_only_order_waits_for_the_position_another_holds_and_closes_dust(
+    two_seats: Chain, tmp_path: Path
+) -> None:
+    """Long 1 ETH at RabbitX and 0.0004 at dYdX (a position off its 0.001 step). A reduce-only sell of 1.001 closes
+    both, dYdX's rounded up onto its step (the child was capped at the position, and the order cancelled). A second
+    reduce-only sell of the same long, while the first's children still hold it, waits for them to end (it was
+    cancelled for good)."""
+    _open_at(two_seats, SEAT_VENUE, D(1), b"\x01")
+    _open_at(two_seats, DYDX_SEAT_VENUE, D("0.0004"), b"\x02")
+    trading = TradingClient(two_seats.w3, two_seats.deployment, two_seats.client(1).sender)
+    keeper = orders_keeper(two_seats, tmp_path)
+    me = two_seats.account(1).address
+    now = int(two_seats.w3.eth.get_block("latest")["timestamp"])
+    first = trading.submit(me, "ETH-USD", D("-1.001"), D(2900), now + 600, reduce_only=True)
+    keeper.jobs.orders.run()
+    assert trading.order(first).status == "routed"
+    assert children(trading, first) == {SEAT_VENUE: D(-1), DYDX_SEAT_VENUE: D("-0.001")}, "sells"
+    second = trading.submit(me, "ETH-USD", D(-1), D(2900), now + 600, reduce_only=True)
+    keeper.jobs.orders.run()
+    assert trading.order(second).status == "open", "held by the first order's children: it waits"
+
+
+def test_an_order_waits_while_its_mark_cannot_be_used(two_seats: Chain, tmp_path: Path) -> None:
+    """The contract reads the mark at every commit: a stale feed cancelled every order for good, and a feed that
+    answered a negative price stopped the job with a traceback before any later order."""
+    trading = TradingClient(two_seats.w3, two_seats.deployment, two_seats.client(1).sender)
+    keeper = orders_keeper(two_seats, tmp_path)
+    me = two_seats.account(1).address
+    now = int(two_seats.w3.eth.get_block("latest")["timestamp"])
+    stale = trading.submit(me, "ETH-USD", D(1), D(3030), now + LOCAL_MAX_STALENESS + 3600)
+    two_seats.advance(LOCAL_MAX_STALENESS + 60)
+    keeper.jobs.orders.run()
+    assert trading.order(stale).status == "open", "waits for a fresh price"
+    two_seats.set_price("WETH", -1)
+    keeper.jobs.orders.run()
+    assert trading.order(stale).status == "open"
+    two_seats.set_price("WETH", 3000)
+    keeper.jobs.orders.run()
+    assert trading.order(stale).status == "routed", "committed once the price is usable"
+
+
+def test_a_reduce_only_order_for_a_position_at_an_on_chain_venue_executes_there(
+    two_seats: Chain, tmp_path: Path
+) -> None:
+    """With seats configured every order went to a seat, where a reduce-only order for a position held at a venue
+    that fills on chain was refused and cancelled."""
+    trading = TradingClient(two_seats.w3, two_seats.deployment, two_seats.client(1).sender)
+    executor = TradingClient(two_seats.w3, two_seats.deployment, two_seats.client(0).sender)
+    me = two_seats.account(1).address
+    now = int(two_seats.w3.eth.get_block("latest")["timestamp"])
+    opened = trading.submit(me, "ETH-USD", D(1), D(3100), now + 600)
+    assert executor.execute([opened])[0].executed
+    keeper = orders_keeper(two_seats, tmp_path)
+    close = trading.submit(me, "ETH-USD", D(-1), D(2900), now + 600, reduce_only=True)
+    keeper.jobs.orders.run()
+    assert trading.order(close).status == "executed"
+    assert sum(p.size for p in trading.positions(me) if p.market == "ETH-USD") == 0
