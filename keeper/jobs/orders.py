@@ -83,12 +83,13 @@ class OrdersJob:
         commit was refused for, but for refusals that pass (`WAITS_ON`): those orders wait for the next round."""
         c = self.context
         refused: dict[int, DecodedError] = {}
+        steps: dict[str, list[Decimal]] = {}  # each seat's size step per market, read once a run where needed
         for order in orders:
             mark = self._mark(order)
             if mark is None:
                 continue
             held = {p.venue: p.size for p in trading.positions(order.account) if p.market == order.market}
-            split, fits = self._seat_split(trading, order, mark, held)
+            split, fits = self._seat_split(trading, order, mark, held, steps)
             if order.reduce_only and not split:
                 self._execute(trading, [order.order_id])  # its positions are at venues that fill on chain
                 continue
@@ -141,22 +142,29 @@ class OrdersJob:
         return mark if mark > 0 else None
 
     def _seat_split(
-        self, trading: TradingClient, order: OrderView, mark: Decimal, held: dict[str, Decimal]
+        self,
+        trading: TradingClient,
+        order: OrderView,
+        mark: Decimal,
+        held: dict[str, Decimal],
+        steps: dict[str, list[Decimal]],
     ) -> tuple[list[tuple[int, Decimal]], bool]:
         """The order's size per seat venue, and whether it fits what the seats can take: the book router's split over
         the books the seats last read, the account's positions (`held`, by venue name) closed first
         (`keeper.routing.route_books`). With one seat, or no books read yet, or books too thin for the whole order, it
         goes whole to one seat (the deepest), whose venue fills what it can within the limit; the rest of an IOC child
         is rejected there, never filled worse. A reduce-only order goes where the positions it reduces are, each
-        rounded up onto the seat's step (`keeper.routing.reduce_only_split`); none when no seat holds any of them."""
+        rounded up onto the seat's step (`keeper.routing.reduce_only_split`; `steps` keeps each market's seat steps
+        for the run); none when no seat holds any of them."""
         c = self.context
         seats = [trading.venue_id(name) for name in c.config.seat_venues]
         if order.reduce_only:
-            market_id = trading.market_id(order.market)
-            adapters = trading.adapters()
+            if order.market not in steps:
+                market_id, adapters = trading.market_id(order.market), trading.adapters()
+                steps[order.market] = [Decimal(adapters[v].market(market_id).step_size) / WAD for v in seats]
             at_seats = [
-                (v, held.get(trading.venue_name(v), Decimal(0)), Decimal(adapters[v].market(market_id).step_size) / WAD)
-                for v in seats
+                (v, held.get(trading.venue_name(v), Decimal(0)), step)
+                for v, step in zip(seats, steps[order.market], strict=True)
             ]
             room = sum(reducible(p, step, order.size) for _, p, step in at_seats)
             if room == 0 and any(reducible(p, Decimal(0), order.size) for p in held.values()):
