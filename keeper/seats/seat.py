@@ -33,7 +33,7 @@ from keeper.client.adapters import SeatAccountReport
 from keeper.client.feeds import FeedClient
 from keeper.client.tokens import TokenClient
 from keeper.client.trading import ChildOrderView, FillReport, TradingClient
-from keeper.exceptions import PrimeVaultError, TransactionReverted
+from keeper.exceptions import PrimeVaultError, TransactionFateUnknown, TransactionReverted
 from keeper.risk.band import band_limit
 from keeper.risk.margin import MarginPolicy, venue_requirement
 from keeper.routing import Level, MarginLimit, VenueBook
@@ -206,6 +206,9 @@ class Seat:
         self._next_child = 0  # children below this id are finished
         self._posted: SeatAccountReport | None = None
         self._funding_seen: dict[int, int] = {}  # market id -> newest funding period folded into the posted index
+        # A report sent as the node stopped answering, with the newest period of each market it folded in: it may be
+        # mined yet, and is looked for on chain until it is, or until a later report is.
+        self._unconfirmed: tuple[SeatAccountReport, dict[int, int]] | None = None
         self._funding_refused: set[tuple[str, int]] = set()  # (venue market, time) of periods dated in the future
         self._unwinds: dict[int, tuple[int, int]] = {}  # market id -> (unwind child id, its deadline)
         # Child id -> (the venue's market, +1 buys or -1 sells), recorded as it is placed.
@@ -479,6 +482,7 @@ class Seat:
         """Posts the venue's view of the seat's account on chain when it changed since the last post: positions,
         funding indexes (the on-chain index plus rate x oracle mark of each funding period since), equity (rounded
         down), margins (rounded up) and the deposits the venue credited. Returns what was posted, or None."""
+        await self._confirm_unconfirmed()
         positions = {p.market: p for p in await self.venue.positions()}
         balance = await self.venue.balance()
         sizes, indexes, newest = [], [], {}
@@ -502,10 +506,30 @@ class Seat:
         )
         if report == self._posted:
             return None
-        await asyncio.to_thread(self.adapter.report, report)
+        try:
+            await asyncio.to_thread(self.adapter.report, report)
+        except TransactionFateUnknown:
+            self._unconfirmed = (report, newest)
+            raise
+        self._unconfirmed = None  # mined after it or never: its nonce is taken
         self._posted = report
         self._funding_seen.update(newest)
         return report
+
+    async def _confirm_unconfirmed(self) -> None:
+        """Looks on chain for the report sent as the node stopped answering: with every index the one it posted, its
+        funding periods are in, which the next report must not post again (the index it posts is the one on chain
+        plus the periods after those seen). Not there yet, it may still be mined: looked for again
+        by the next post, whose own report, once mined, ends the wait (its nonce comes after)."""
+        if self._unconfirmed is None:
+            return
+        report, newest = self._unconfirmed
+        for market_id, index in enumerate(report.funding_indexes):
+            if await asyncio.to_thread(self.adapter.funding_index, market_id) != index:
+                return
+        self._unconfirmed = None
+        self._posted = report
+        self._funding_seen.update(newest)
 
     async def _funding_index(self, market_id: int, venue_market: str) -> tuple[int, int]:
         """The market's funding index with every funding period the posted index lacks, and the newest period's

@@ -16,12 +16,14 @@ from typing import Any
 
 import pytest
 
+from keeper.client.adapters import SeatAccountReport
 from keeper.client.bridge import CctpBridgeClient
 from keeper.client.tokens import TokenClient
 from keeper.client.trading import ChildSpec, TradingClient
 from keeper.connectors.dydx import DydxConnector, DydxTxRejectedError
 from keeper.devnet.deploy import DYDX_SEAT_VENUE
 from keeper.devnet.dydx.chain import BUY, SELL
+from keeper.exceptions import TransactionFateUnknown
 from keeper.risk.margin import MarginPolicy
 from keeper.seats.dydx import DydxSeat, DydxVenue
 from tests.python.conftest import Chain as Anvil
@@ -156,6 +158,41 @@ def test_funding_faster_than_the_seats_cap_waits_and_never_blocks_the_report(ben
             # 2% of the oracle's 3,000 a unit, as the seat values a period (at the mark when it sees it).
             assert adapter.funding_index(1) == 60 * 10**18
             assert await seat.post_account() is None, "the period is in the index once"
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("mined", [True, False], ids=["mined-after-all", "never-mined"])
+def test_a_report_sent_as_the_node_went_silent_posts_its_funding_once(bench: Bench, mined: bool) -> None:
+    """The node stops answering as a report with a funding step is sent: mined after all, the next report does not
+    post the step again (the index on chain is the one it sent); never mined, the next report posts it."""
+    keeper, chain = bench.keeper, bench.chain
+    _, child_id = child_for_one_eth(bench)
+    adapter = keeper.seat_adapter(bench.venue)
+    step = 3 * 10**15  # 0.000001 of the oracle's 3,000 a unit
+
+    async def scenario() -> None:
+        async with seat_holding_the_fills(bench, child_id) as seat:
+            bench.dydx.settle_funding("ETH-USD", D("0.000001"))
+            chain.advance(1)
+            report = seat.adapter.report
+
+            def node_went_silent(posted: SeatAccountReport) -> None:
+                if mined:
+                    report(posted)
+                raise TransactionFateUnknown("report the seat's account", "0x" + "ab" * 32, 0)
+
+            seat.adapter.report = node_went_silent  # type: ignore[method-assign]
+            with pytest.raises(TransactionFateUnknown):
+                await seat.post_account()
+            seat.adapter.report = report  # type: ignore[method-assign]
+            assert adapter.funding_index(1) == (step if mined else 0)
+
+            chain.advance(1)
+            posted = await seat.post_account()
+            assert posted is None if mined else posted is not None, "mined, the report is the venue's view already"
+            assert adapter.funding_index(1) == step, "the period is in the index once"
+            assert await seat.post_account() is None
 
     asyncio.run(scenario())
 
