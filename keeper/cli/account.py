@@ -21,6 +21,7 @@ from keeper.exceptions import InputError, PrimeVaultError, TransactionReverted
 from keeper.risk.capacity import (
     CollateralHolding,
     Indices,
+    booked_balance,
     borrowable,
     deposit_free_gain,
     free_equity,
@@ -59,10 +60,11 @@ def _remember_symbol(symbol: str) -> None:
 def show(ctx: CliContext, address: ChecksumAddress | None, sub_id: int, as_json: bool) -> None:
     """Balances, positions, debt, equity and health of a sub-account.
 
-    ADDRESS defaults to your own sub-account --sub. Also shows how much it can borrow and withdraw now.
+    ADDRESS (a sub-account's full address) or your own sub-account --sub. Also shows how much it can borrow and
+    withdraw now.
     """
     client = ctx.reader()
-    target = address or _own(ctx, sub_id)
+    target = chosen_account(ctx, sub_id, address, "ADDRESS")
     trading = TradingClient(client.w3, client.deployment) if client.deployment.trading else None
     view = account_view(client, target, trading)
     click.echo(json.dumps(view, indent=2) if as_json else render_account(view))
@@ -248,7 +250,7 @@ def deposit(ctx: CliContext, amount: str, asset: str, sub_id: int, to_account: C
     token = ctx.deployment.token(asset)
     _remember_symbol(token.symbol)
     units = parse_amount(amount, token.decimals, token.symbol)
-    target = chosen_account(ctx.account.address, sub_id, to_account, "--to")
+    target = chosen_account(ctx, sub_id, to_account, "--to")
     receipt = ctx.writer().deposit(target, token.symbol, units)
     click.echo(
         f"deposited {format_units(units, token.decimals)} {token.symbol} into {target} (block {receipt['blockNumber']})"
@@ -277,7 +279,7 @@ def withdraw(
     token = ctx.deployment.token(asset)
     _remember_symbol(token.symbol)
     units = parse_amount(amount, token.decimals, token.symbol)
-    target = chosen_account(ctx.account.address, sub_id, on_behalf)
+    target = chosen_account(ctx, sub_id, on_behalf)
     if receiver is not None:
         _require_not_a_protocol_contract(ctx, receiver)
     client = ctx.writer()
@@ -306,7 +308,7 @@ def borrow(ctx: CliContext, amount: str, sub_id: int, on_behalf: ChecksumAddress
     base = ctx.deployment.base
     _remember_symbol(base.symbol)
     units = parse_amount(amount, base.decimals, base.symbol)
-    target = chosen_account(ctx.account.address, sub_id, on_behalf)
+    target = chosen_account(ctx, sub_id, on_behalf)
     client = ctx.writer()
     receipt = client.borrow(target, units)
     balance = client.base_balance(target)
@@ -444,12 +446,12 @@ def bundle(
         position = sum((p.size for p in trading.positions(target) if p.market == ticker), Decimal(0))
         gain = _deposit_free_gain(ctx.reader(), target, token.symbol, units)
         # A borrow the collateral cannot carry is said as such: the order's margin check would blame the order.
-        most = _borrowable_after_deposit(ctx.reader(), target, gain)
+        most = _borrowable_after_deposit(ctx.reader(), target, token.symbol, units, gain)
         if borrow and borrow > most:
             raise InputError(
                 f"borrowing {format_units(borrow, base.decimals)} {base.symbol} is more than {target} can carry: with "
                 f"the {format_units(units, token.decimals)} {token.symbol} deposited it can borrow at most "
-                f"{format_units(max(most, 0), base.decimals, 2)} {base.symbol}, before any order; borrow less or "
+                f"{format_units(max(most, 0), base.decimals)} {base.symbol}, before any order; borrow less or "
                 "deposit more"
             )
         check_margin(ctx, target, ticker, direction * size, position, mark, free_gain=gain - borrow)
@@ -498,11 +500,23 @@ def _holdings(client: VaultClient, target: str) -> dict[str, CollateralHolding]:
     return holdings
 
 
-def _borrowable_after_deposit(client: VaultClient, target: str, deposit_gain: int) -> int:
-    """Base units `target` can borrow once a deposit adding `deposit_gain` of free margin is in: each unit borrowed
-    takes one unit of equity (the pool's cash is the contract's to check)."""
+def _borrowable_after_deposit(client: VaultClient, target: str, symbol: str, units: int, deposit_gain: int) -> int:
+    """Base units `target` can borrow once a deposit of `units` of `symbol`, adding `deposit_gain` of free margin,
+    is in: as the vault books the principal (`borrowable`; the pool's cash is the contract's to check)."""
     health = client.health(target)
-    return health.equity - health.initial_requirement + deposit_gain
+    market = client.market()
+    indices = Indices(market.supply_index, market.borrow_index)
+    base_balance = health.base_balance
+    if symbol == client.deployment.base.symbol:
+        base_balance = booked_balance(base_balance + units, indices)
+    return borrowable(
+        health.equity + deposit_gain,
+        health.initial_requirement,
+        None,
+        base_balance,
+        client.min_borrow(),
+        indices,
+    )
 
 
 def _deposit_free_gain(client: VaultClient, target: str, symbol: str, units: int) -> int:

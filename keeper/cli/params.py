@@ -4,7 +4,7 @@ same one-line answer everywhere."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
@@ -13,6 +13,9 @@ from web3 import Web3
 
 from keeper.client.vault import sub_account
 from keeper.exceptions import InputError
+
+if TYPE_CHECKING:
+    from keeper.cli.context import CliContext
 
 
 class AddressType(click.ParamType[ChecksumAddress]):
@@ -52,13 +55,13 @@ SUB_OPTION = click.option(
 
 
 def chosen_account(
-    signer: str, sub_id: int, given: ChecksumAddress | None, option: str = "--account"
+    ctx: CliContext, sub_id: int, given: ChecksumAddress | None, option: str = "--account"
 ) -> ChecksumAddress:
-    """The account a command with --sub and an address `option` (--account) acts on: the address given, else the
+    """The account a command with --sub and an address `option` (--account) names: the address given, else the
     signer's sub-account --sub. Both given are refused: --sub would be dropped silently, and the command would act on
-    another account than meant."""
+    (or show) another account than meant. The signer's key is asked for only when no address is given."""
     if given is None:
-        return sub_account(signer, sub_id)
+        return sub_account(ctx.account.address, sub_id)
     if click.get_current_context().get_parameter_source("sub_id") is not ParameterSource.DEFAULT:
         raise InputError(
             f"{option} {given} and --sub {sub_id} both name the account: give the full sub-account address with "

@@ -80,7 +80,7 @@ def submit(
     """
     ticker = ctx.deployment.market(market).ticker
     amount = parse_size(size)
-    account = chosen_account(ctx.account.address, sub_id, on_behalf)
+    account = chosen_account(ctx, sub_id, on_behalf)
     client = _client(ctx, write=True)
     direction, limit, mark = checked_order(ctx, client, ticker, amount, side, limit_text, slippage_bps)
     if on_behalf is not None:
@@ -250,9 +250,10 @@ def cancel(ctx: CliContext, order_id: int) -> None:
 @JSON_OPTION
 @pass_context
 def positions(ctx: CliContext, sub_id: int, address: ChecksumAddress | None, as_json: bool) -> None:
-    """Positions of a sub-account per market and venue."""
+    """Positions of a sub-account per market and venue: ADDRESS (a sub-account's full address) or your own
+    sub-account --sub."""
     client = _client(ctx, write=False)
-    account = address or sub_account(ctx.account.address, sub_id)
+    account = chosen_account(ctx, sub_id, address, "ADDRESS")
     rows = client.positions(account)
     if as_json:
         shown = [

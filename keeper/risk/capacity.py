@@ -49,16 +49,18 @@ def free_equity(equity: int, initial_requirement: int) -> int:
 def borrowable(
     equity: int,
     initial_requirement: int,
-    available_liquidity: int,
+    available_liquidity: int | None,
     base_balance: int,
     min_borrow: int,
     indices: Indices,
 ) -> int:
     """Base units the account can take out now: each costs at least a unit of equity (the vault's rounding of the
-    principal can cost it a few more, `booked_balance`), capped by the pool. The vault refuses to leave debt below
-    `min_borrow` (`BorrowTooSmall`), so when the most would leave less, only the supply balance can come out."""
+    principal can cost it a few more, `booked_balance`), capped by the pool's `available_liquidity` (None: what the
+    account's equity carries, whatever the pool holds). The vault refuses to leave debt below `min_borrow`
+    (`BorrowTooSmall`), so when the most would leave less, only the supply balance can come out."""
     free = free_equity(equity, initial_requirement)
-    amount = _most_taken(base_balance, free, min(free, available_liquidity), indices)
+    cap = free if available_liquidity is None else min(free, available_liquidity)
+    amount = _most_taken(base_balance, free, cap, indices)
     if 0 < amount - base_balance < min_borrow:
         return min(amount, max(base_balance, 0))
     return amount

@@ -171,6 +171,11 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("trade", "cancel", "999999"), "no order 999999"),
     (("trade", "cancel", "0"), "no order 0: no order has been submitted yet"),
     (("trade", "positions", "0x12"), "'0x12' is not an address"),
+    (
+        ("trade", "positions", OPERATOR, "--sub", "2"),
+        f"ADDRESS {OPERATOR} and --sub 2 both name the account: give the full sub-account address with ADDRESS",
+    ),
+    (("account", "show", OPERATOR, "--sub", "1"), f"ADDRESS {OPERATOR} and --sub 1 both name the account"),
     (("trade", "execute", "abc"), "'abc' is not a valid integer"),
     (("trade", "execute", "99999"), "no order 99999"),
     (("trade", "execute"), "Missing argument"),

@@ -115,6 +115,8 @@ def test_the_base_amounts_are_the_largest_the_vault_books_within_the_free_equity
         amount = borrowable(free, 0, liquidity, balance, 0, indices)
         assert amount <= liquidity and vault_takes(balance, amount, free, indices)
         assert amount == liquidity or not vault_takes(balance, amount + 1, free, indices)
+        carried = borrowable(free, 0, None, balance, 0, indices)  # whatever the pool holds
+        assert vault_takes(balance, carried, free, indices) and not vault_takes(balance, carried + 1, free, indices)
         supply = withdrawable_base(balance, free, True, liquidity, indices)
         assert supply <= max(balance, 0) and vault_takes(balance, supply, free, indices)
         assert supply == min(max(balance, 0), liquidity) or not vault_takes(balance, supply + 1, free, indices)
