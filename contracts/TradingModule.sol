@@ -48,11 +48,7 @@ contract TradingModule is ITradingModule, TradingBase {
     /// @notice The order id the trading module books backstop takeovers under.
     uint256 public constant BACKSTOP_FILL_ID = type(uint256).max;
 
-    /// @dev Gas a venue's per-market view (`fundingIndex`, `marketParams`) gets where its failure is tolerated (a
-    ///      liquidation, `venueAssets`): the devnet's venues need about 31,000; bounded so that an adapter burning
-    ///      all it is given cannot leave a liquidation batch too little to finish.
-    uint256 internal constant _VENUE_VIEW_GAS = 200_000;
-    /// @dev The same for a venue's whole account (`margin`), which may value every market.
+    /// @dev The same as `_VENUE_VIEW_GAS` for a venue's whole account (`margin`), which may value every market.
     uint256 internal constant _VENUE_MARGIN_GAS = 1_000_000;
 
     struct FillResult {
@@ -606,12 +602,7 @@ contract TradingModule is ITradingModule, TradingBase {
         view
         returns (uint256)
     {
-        uint256 step = 1;
-        try _venues[venue].marketParams{gas: _VENUE_VIEW_GAS}(market) returns (
-            IVenueAdapter.MarketParams memory params
-        ) {
-            step = Math.max(params.stepSize, 1);
-        } catch {}
+        uint256 step = _stepOf(venue, market);
         return Math.min(Math.mulDiv(held, fractionWad, WAD * step, Math.Rounding.Ceil) * step, held);
     }
 

@@ -20,11 +20,14 @@ import {VenueAdapterBase} from "./VenueAdapterBase.sol";
 ///      MAX_FUNDING_WINDOW, so a wrong report cannot move accounts' funding by more than the cap allows, however long
 ///      the index stood still; every step is logged (`SeatFundingMoved`). Margin sent but not yet credited by the venue counts in
 ///      `margin()` until a report says it was credited. The trading module's admin caps the margin the seat may
-///      hold (`setMarginCap`): the venue, not the vault, controls what sits there.
+///      hold and the vault's net margin sent it (`setMarginCap`): the venue, not the vault, controls what sits there,
+///      and the executor's reports, which the first counts from, cannot move the second.
 ///      Caveats: the views are as fresh as the last report (`reportedAt`); a report made after a withdrawal's request
 ///      but before the venue debits it counts the amount both in the venue's collateral and in `pendingWithdrawals`
 ///      until the next report; only a payment lowers `pendingWithdrawals`, so a withdrawal the venue cancels, or a fee
-///      it keeps, stays pending until the admin writes it off (`writeOffPendingWithdrawals`).
+///      it keeps, stays pending until the admin writes it off (`writeOffPendingWithdrawals`); a deposit the venue
+///      never credits (a bridge message lost, a transfer the venue refused and kept) stays in flight until the admin
+///      writes it off (`writeOffDepositsInFlight`), and a report crediting it after all undoes the write-off.
 abstract contract SeatAdapterBase is VenueAdapterBase {
     /// @notice The trading module's role whose holders trade for this account and report its state.
     bytes32 public constant EXECUTOR_ROLE = keccak256("EXECUTOR_ROLE");
@@ -61,6 +64,8 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
     event SeatWithdrawalRequested(uint256 amount);
     /// @notice The admin wrote `amount` of pending withdrawals off (the venue cancelled them or kept a fee), `reason`.
     event SeatWithdrawalWrittenOff(uint256 amount, bytes reason);
+    /// @notice The admin wrote `amount` of deposits in flight off (the venue will never credit them), `reason`.
+    event SeatDepositWrittenOff(uint256 amount, bytes reason);
 
     /// @notice The venue fills only off chain: orders go through child orders and the executor's fill reports.
     error AdapterFillsOffChain();
@@ -72,12 +77,13 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
     error AdapterFundingStepTooLarge(uint8 market, int256 step, uint256 cap);
     /// @notice A report's funding index for `market` is beyond MAX_FUNDING_INDEX either way.
     error AdapterFundingIndexOutOfRange(uint8 market, int256 index);
-    /// @notice The report says `credited` of this account's deposits were credited, but only `deposited` were made.
-    error AdapterCreditedExceedsDeposited(uint256 credited, uint256 deposited);
-    /// @notice Depositing `amount` would take the seat's margin to `wouldHold`, above its cap `cap`.
-    error AdapterMarginCapExceeded(uint256 amount, uint256 wouldHold, uint256 cap);
+    /// @notice Depositing `amount` would take the seat's margin, or the vault's net margin sent it, to `wouldReach`,
+    ///         above its cap `cap`.
+    error AdapterMarginCapExceeded(uint256 amount, uint256 wouldReach, uint256 cap);
     /// @notice Only `pending` of withdrawals is pending: `amount` cannot be written off.
     error AdapterWithdrawalNotPending(uint256 amount, uint256 pending);
+    /// @notice Only `inFlight` of deposits is in flight: `amount` cannot be written off.
+    error AdapterDepositNotInFlight(uint256 amount, uint256 inFlight);
     /// @notice `caller` is not the trading module's admin.
     error AdapterOnlyAdmin(address caller);
 
@@ -92,8 +98,13 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
     int256[] internal _positions;
     AccountReport internal _report;
     uint256 internal _deposited; // cumulative margin sent to the venue
+    uint256 internal _returned; // cumulative margin forwarded back to the trading module
+    /// @dev Deposits written off as never to be credited, less those a report credited after all: at most
+    ///      `_deposited` less the credited deposits.
+    uint256 internal _depositsWrittenOff;
     uint256 internal _withdrawalsPending; // requested at the venue, not yet paid to the trading module
-    /// @notice The most margin the seat may hold (collateral at the venue, in flight either way), base units.
+    /// @notice The most margin the seat may hold (collateral at the venue, in flight either way) and the most the vault
+    ///         may have sent it net (deposits less what came back), base units.
     uint256 public marginCap = type(uint256).max;
 
     /// @param tradingModule_ The only caller of the margin functions; its executors report for this seat.
@@ -140,9 +151,12 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
 
     // ================================================================== the venue account
 
-    /// @notice Caps the margin this seat may hold, base units. The trading module's admin only.
-    /// @param cap The most the seat may hold after a deposit: the venue's collateral as last reported, deposits in
-    ///        flight and withdrawals pending.
+    /// @notice Caps the margin this seat may hold, and the vault's net margin sent it, base units. The trading
+    ///         module's admin only.
+    /// @param cap The most the seat may hold after a deposit (the venue's collateral as last reported, deposits in
+    ///        flight and withdrawals pending) and the most the vault may have sent it net after one (every deposit
+    ///        less every payment back): the second is what the executor's reports cannot move, so it bounds what the
+    ///        vault can lose to the venue or to the executor's key; losses at the venue use it up until it is raised.
     function setMarginCap(uint256 cap) external onlyAdmin {
         marginCap = cap;
         emit SeatMarginCapSet(cap);
@@ -161,8 +175,9 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
 
     /// @notice Posts the venue's view of this account: its positions and the funding index per vault market, and
     ///         its margin. Executor only.
-    /// @dev Reverts if a funding index moves faster than its cap since its previous step, or if the venue is said to
-    ///      have credited more than was deposited.
+    /// @dev Reverts if a funding index moves faster than its cap since its previous step. Credited deposits count at
+    ///      most what the seat deposited: anyone may deposit into the venue account (a bridge transfer to its
+    ///      address), and what others put there is in the reported collateral already.
     function report(
         int256[] calldata positions,
         int256[] calldata fundingIndexes,
@@ -174,9 +189,14 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
         uint256 n = _markets.length;
         if (positions.length != n) revert AdapterReportLength(positions.length, n);
         if (fundingIndexes.length != n) revert AdapterReportLength(fundingIndexes.length, n);
-        if (creditedDeposits > _deposited) {
-            revert AdapterCreditedExceedsDeposited(creditedDeposits, _deposited);
-        }
+        uint256 deposited = _deposited;
+        if (creditedDeposits > deposited) creditedDeposits = deposited;
+        // A written-off deposit the venue credits after all is in its collateral now, no longer lost. Credits are
+        // cumulative, not per deposit, so they end the write-off only as far as they pass the deposits not written
+        // off: a written-off deposit credited before a later one counts as in flight only once that one is
+        // credited too (the safe side: fewer venue assets meanwhile).
+        uint256 uncredited = deposited - creditedDeposits;
+        if (_depositsWrittenOff > uncredited) _depositsWrittenOff = uncredited;
         for (uint256 i; i < n; ++i) {
             int256 index = fundingIndexes[i];
             if (SignedMath.abs(index) > uint256(MAX_FUNDING_INDEX)) {
@@ -222,9 +242,10 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
         );
     }
 
-    /// @notice Margin sent to the venue that it has not yet credited (as of the last report).
+    /// @notice Margin sent to the venue that it has not yet credited (as of the last report) and that was not written
+    ///         off as never to be.
     function depositsInFlight() public view returns (uint256) {
-        return _deposited - _report.creditedDeposits;
+        return _deposited - _report.creditedDeposits - _depositsWrittenOff;
     }
 
     // ================================================================== IVenueAdapter
@@ -281,10 +302,11 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
     }
 
     /// @inheritdoc IVenueAdapter
-    /// @dev Sends the margin the venue's way (`_sendMargin`); the venue credits it later. Refused above the cap.
+    /// @dev Sends the margin the venue's way (`_sendMargin`); the venue credits it later. Refused above the cap, on
+    ///      what the seat would hold or on the vault's net margin sent it, whichever is larger.
     function depositMargin(uint256 amount) external onlyTradingModule {
-        uint256 wouldHold = _held() + amount;
-        if (wouldHold > marginCap) revert AdapterMarginCapExceeded(amount, wouldHold, marginCap);
+        uint256 wouldReach = _capUsed() + amount;
+        if (wouldReach > marginCap) revert AdapterMarginCapExceeded(amount, wouldReach, marginCap);
         _pullMargin(amount);
         _deposited += amount;
         emit SeatDeposited(_sendMargin(amount), amount);
@@ -310,6 +332,7 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
     function claimWithdrawal() external onlyTradingModule returns (uint256 amount) {
         amount = _usdc.balanceOf(address(this));
         _withdrawalsPending -= amount < _withdrawalsPending ? amount : _withdrawalsPending;
+        _returned += amount;
         if (amount > 0) _sendToTradingModule(amount);
     }
 
@@ -325,8 +348,33 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
         emit SeatWithdrawalWrittenOff(amount, reason);
     }
 
+    /// @notice Writes `amount` of deposits in flight off: margin the venue will never credit (a bridge transfer lost
+    ///         or refused) would otherwise count in the vault's venue assets, and against the margin cap, for ever.
+    ///         The trading module's admin only, an event each time.
+    /// @dev Only ever lowers the vault's venue assets until the venue credits the amount after all: the report that
+    ///      says so undoes the write-off, the amount then in the venue's collateral.
+    function writeOffDepositsInFlight(uint256 amount, bytes calldata reason) external onlyAdmin {
+        uint256 inFlight = depositsInFlight();
+        if (amount > inFlight) revert AdapterDepositNotInFlight(amount, inFlight);
+        _depositsWrittenOff += amount;
+        emit SeatDepositWrittenOff(amount, reason);
+    }
+
     /// @dev Sends `amount` (already held here and approved to `target`) to the venue; returns its transfer id.
     function _sendMargin(uint256 amount) internal virtual returns (uint256 transferId);
+
+    /// @notice The most margin a deposit may send the seat now (`marginCap` less what it holds or, if more, the vault's
+    ///         net margin sent it), base units.
+    function marginRoom() external view returns (uint256) {
+        uint256 used = _capUsed();
+        return marginCap > used ? marginCap - used : 0;
+    }
+
+    /// @dev What counts against the cap: what the seat holds or the vault's net margin sent it, whichever is larger.
+    function _capUsed() internal view returns (uint256) {
+        uint256 sentNet = _deposited > _returned ? _deposited - _returned : 0;
+        return Math.max(_held(), sentNet);
+    }
 
     /// @dev What the seat holds now: the venue's collateral as last reported (never below zero), in flight and pending.
     function _held() internal view returns (uint256) {

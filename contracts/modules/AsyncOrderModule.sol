@@ -342,15 +342,6 @@ contract AsyncOrderModule is TradingBase {
         _reducing[ord.account][slot] = Reducing(liveFrom, (open + c.size).toUint216());
     }
 
-    /// @dev The venue's size step for `market` (base WAD), 1 where it reports none or cannot answer.
-    function _stepOf(uint8 venue, uint8 market) internal view returns (uint256) {
-        try _venues[venue].marketParams(market) returns (IVenueAdapter.MarketParams memory params) {
-            return Math.max(params.stepSize, 1);
-        } catch {
-            return 1;
-        }
-    }
-
     /// @dev A live reduce-only child of `account` in `slot` filled or gave up `size`: no longer held for it.
     ///      Saturating, as a fill's booking must never fail on this record.
     function _releaseReducing(address account, uint256 slot, uint256 size) internal {

@@ -35,6 +35,10 @@ abstract contract TradingBase is
     bytes32 public constant EXECUTOR_ROLE = keccak256("EXECUTOR_ROLE");
     uint256 internal constant _MAX_MARKETS = 4;
     uint256 internal constant _MAX_VENUES = 4;
+    /// @dev Gas a venue's per-market view (`fundingIndex`, `marketParams`) gets where its failure is tolerated (a
+    ///      liquidation, `venueAssets`, a step): the devnet's venues need about 31,000; bounded so that an adapter
+    ///      burning all it is given cannot leave a liquidation batch too little to finish.
+    uint256 internal constant _VENUE_VIEW_GAS = 200_000;
 
     /// @dev Sums kept per (market, venue) so that the module knows the vault's netted position and what it
     ///      owes its clients there without looping over clients.
@@ -190,6 +194,18 @@ abstract contract TradingBase is
     function _mark(uint8 market) internal view returns (uint256) {
         ITradingModule.PerpMarket storage m = _markets[market];
         return OracleLib.readWad(m.feed, m.maxStaleness, m.feedDecimals);
+    }
+
+    /// @dev The venue's size step for `market` (base WAD), 1 where it reports none or cannot answer: a liquidation's
+    ///      cut and a reduce-only hold never depend on the venue answering.
+    function _stepOf(uint8 venue, uint8 market) internal view returns (uint256) {
+        try _venues[venue].marketParams{gas: _VENUE_VIEW_GAS}(market) returns (
+            IVenueAdapter.MarketParams memory p
+        ) {
+            return p.stepSize > 1 ? p.stepSize : 1;
+        } catch {
+            return 1;
+        }
     }
 
     function _venue(uint8 venue) internal view returns (IVenueAdapter) {

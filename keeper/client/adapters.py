@@ -172,6 +172,11 @@ class SeatAdapterClient(AdapterClient):
             reported_at=self.last_report().reported_at,
         )
 
+    def margin_room(self) -> int:
+        """The most margin a deposit may send the seat now, base-token units: its cap less what it holds or, if more,
+        the vault's net margin sent it."""
+        return int(self.contract.functions.marginRoom().call())
+
     def deposits_in_flight(self) -> int:
         """Deposited into the exchange's custody and not yet credited there, base-token units."""
         return int(self.contract.functions.depositsInFlight().call())

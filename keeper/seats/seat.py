@@ -589,6 +589,15 @@ class Seat:
         pending = await asyncio.to_thread(self.adapter.pending_withdrawals)
         move = policy.move(need, net, pending)
         if move > 0:
+            room = await asyncio.to_thread(self.adapter.margin_room)
+            if room < move:
+                log.warning(
+                    "seat at %s: margin %d below its floor, but its cap leaves room for %d of the %d wanted (what it"
+                    " holds, or the vault's net margin sent it, is near the cap): the admin raises it (setMarginCap)",
+                    self.venue.name, net, room, move,
+                )  # fmt: skip
+                move = room
+        if move > 0:
             log.info("seat at %s: margin %d below its floor: depositing %d", self.venue.name, net, move)
             await asyncio.to_thread(self.trading.deposit_margin, self.venue_id, move)
         elif move < 0:

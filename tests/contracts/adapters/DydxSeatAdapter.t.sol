@@ -82,6 +82,31 @@ contract DydxSeatAdapterTest is AsyncOrderFixture {
         assertEq(collateral, 40_000e6);
     }
 
+    /// @dev Anyone may bridge to the seat's dYdX address, and dYdX credits it to the seat's subaccount: one unit sent
+    ///      by someone else made the keeper's honest report credit more than the seat deposited, which was refused,
+    ///      and every report after it while none of the seat's own deposits was in flight.
+    function test_aUnitBridgedBySomeoneElseBlocksNoReport() public {
+        vm.prank(keeper);
+        trading.depositMargin(SEAT, 40_000e6);
+        address griefer = makeAddr("griefer");
+        _fund(griefer, usdc, 1);
+        vm.startPrank(griefer);
+        usdc.approve(address(bridge), 1);
+        bridge.depositForBurn(1, NOBLE, DYDX_ADDRESS, address(usdc));
+        vm.stopPrank();
+
+        int256[] memory positions = new int256[](2);
+        int256[] memory funding = new int256[](2);
+        funding[0] = 1e18;
+        vm.warp(block.timestamp + 1 hours);
+        vm.prank(keeper);
+        seat.report(positions, funding, 40_000e6 + 1, 0, 0, 40_000e6 + 1);
+        assertEq(seat.fundingIndex(0), 1e18, "the report went");
+        assertEq(seat.depositsInFlight(), 0);
+        (int256 collateral,,) = seat.margin();
+        assertEq(collateral, 40_000e6 + 1, "the griefer's unit counted once, in the collateral");
+    }
+
     function test_marginComesBackWithTheAttestersSignatureOnce() public {
         vm.prank(keeper);
         trading.depositMargin(SEAT, 40_000e6);

@@ -38,13 +38,18 @@ contract RabbitXSeatAdapterTest is SeatFixture {
         assertEq(seat.depositsInFlight(), 0);
     }
 
-    function test_aReportCannotCreditMoreThanWasDeposited() public {
+    /// @dev Anyone may deposit into the venue account (a bridge transfer to the dYdX seat's address costs a unit):
+    ///      a report crediting more than the seat deposited was refused, and with it every later report while none of
+    ///      the seat's own deposits was in flight, freezing its funding, positions and margin on chain. What others
+    ///      deposit is in the reported collateral; credited deposits count at most what the seat sent.
+    function test_aDepositBySomeoneElseCountsOnceAndBlocksNoReport() public {
         vm.prank(keeper);
         trading.depositMargin(SEAT, 1000e6);
-        vm.expectRevert(
-            abi.encodeWithSelector(SeatAdapterBase.AdapterCreditedExceedsDeposited.selector, 1001e6, 1000e6)
-        );
         _report(0, 0, 1001e6, 1001e6);
+        assertEq(seat.depositsInFlight(), 0);
+        assertEq(seat.lastReport().creditedDeposits, 1000e6, "at most what the seat deposited");
+        (int256 collateral,,) = seat.margin();
+        assertEq(collateral, 1001e6, "the other's unit in the venue's collateral, once");
     }
 
     function test_withdrawalsArePaidBySignatureAndForwardedToTheVault() public {
@@ -214,6 +219,60 @@ contract RabbitXSeatAdapterTest is SeatFixture {
         trading.depositMargin(SEAT, 20_000e6); // within the cap again
     }
 
+    /// @dev A deposit the venue never credits (a transfer lost or refused) stayed in flight for ever, counted in the
+    ///      vault's venue assets and against the margin cap: the admin writes it off, an event each time, never more
+    ///      than is in flight; credited after all, the report undoes the write-off.
+    function test_theAdminWritesOffADepositTheVenueNeverCredits() public {
+        vm.prank(admin);
+        seat.setMarginCap(70_000e6);
+        int256 before = trading.venueAssets();
+        vm.prank(keeper);
+        trading.depositMargin(SEAT, 50_000e6);
+        vm.warp(block.timestamp + 60);
+        _report(0, 0, 0, 0); // the venue never saw it
+        assertEq(trading.venueAssets(), before + 50_000e6, "in flight, counted");
+        vm.prank(keeper);
+        vm.expectRevert(abi.encodeWithSelector(SeatAdapterBase.AdapterOnlyAdmin.selector, keeper));
+        seat.writeOffDepositsInFlight(50_000e6, "lost");
+        vm.prank(admin);
+        vm.expectRevert(
+            abi.encodeWithSelector(SeatAdapterBase.AdapterDepositNotInFlight.selector, 50_000e6 + 1, 50_000e6)
+        );
+        seat.writeOffDepositsInFlight(50_000e6 + 1, "lost");
+        vm.expectEmit(address(seat));
+        emit SeatAdapterBase.SeatDepositWrittenOff(50_000e6, "lost");
+        vm.prank(admin);
+        seat.writeOffDepositsInFlight(50_000e6, "lost");
+        assertEq(seat.depositsInFlight(), 0);
+        assertEq(trading.venueAssets(), before, "no longer counted");
+        // Lost, it was still sent: the cap on the vault's net margin sent keeps counting it until the admin raises it.
+        vm.prank(keeper);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                SeatAdapterBase.AdapterMarginCapExceeded.selector, 70_000e6, 120_000e6, 70_000e6
+            )
+        );
+        trading.depositMargin(SEAT, 70_000e6);
+        vm.prank(admin);
+        seat.setMarginCap(120_000e6);
+        vm.prank(keeper);
+        trading.depositMargin(SEAT, 70_000e6);
+        assertEq(seat.depositsInFlight(), 70_000e6);
+
+        // The venue credits the first after all, then the second. Credits are cumulative, so the first one reads
+        // as 50,000 of the second credited, the rest still in flight: counted short until the second is credited.
+        vm.warp(block.timestamp + 60);
+        _report(0, 0, 50_000e6, 50_000e6);
+        assertEq(trading.venueAssets(), before + 70_000e6, "the safe side meanwhile");
+        vm.warp(block.timestamp + 60);
+        _report(0, 0, 120_000e6, 120_000e6);
+        assertEq(seat.depositsInFlight(), 0);
+        assertEq(trading.venueAssets(), before + 120_000e6, "the write-off undone: each counted once");
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(SeatAdapterBase.AdapterDepositNotInFlight.selector, 1, 0));
+        seat.writeOffDepositsInFlight(1, "lost");
+    }
+
     function test_theCapCountsFromThePreviousStepNotThePreviousReport() public {
         // Funding is paid hourly; reports come every few seconds in between.
         for (uint256 i; i < 10; ++i) {
@@ -330,9 +389,58 @@ contract SeatMarginCapTest is SeatFixture {
         vm.stopPrank();
         vm.warp(block.timestamp + 60);
         _report(0, 0, 40_000e6, 60_000e6); // credited, less the withdrawal and a loss
+        // The seat holds 45,000, but the vault has sent it 60,000 net: a loss at the venue uses up the cap.
         vm.prank(keeper);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                SeatAdapterBase.AdapterMarginCapExceeded.selector, 15_000e6, 75_000e6, 60_000e6
+            )
+        );
         trading.depositMargin(SEAT, 15_000e6);
-        assertEq(seat.depositsInFlight(), 15_000e6);
+        _payWithdrawal(1, 5000e6);
+        vm.startPrank(keeper);
+        trading.claimMarginWithdrawals(SEAT);
+        trading.depositMargin(SEAT, 5000e6); // what came back makes room
+        vm.stopPrank();
+        assertEq(seat.depositsInFlight(), 5000e6);
+    }
+
+    /// @dev The cap counted from the executor's own report: one that posted a loss of everything at the venue let
+    ///      the next deposit through, and again, so any amount of the pool could reach the venue, where the same key
+    ///      trades. The vault's net margin sent, which no report moves, is capped too.
+    function test_aReportedLossDoesNotReopenTheCap() public {
+        vm.prank(admin);
+        seat.setMarginCap(60_000e6);
+        uint256 vaultBefore = usdc.balanceOf(address(vault));
+        vm.prank(keeper);
+        trading.depositMargin(SEAT, 60_000e6);
+        vm.warp(block.timestamp + 1);
+        _report(0, 0, -60_000e6, 60_000e6); // everything lost at the venue, says the executor
+        vm.prank(keeper);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                SeatAdapterBase.AdapterMarginCapExceeded.selector, 1, 60_000e6 + 1, 60_000e6
+            )
+        );
+        trading.depositMargin(SEAT, 1);
+        assertEq(
+            vaultBefore - usdc.balanceOf(address(vault)), 60_000e6, "the cap bounds what the vault sends"
+        );
+        assertEq(seat.marginRoom(), 0);
+
+        // Margin paid back makes room again: 20,000 withdrawn and paid leaves 40,000 sent net.
+        vm.warp(block.timestamp + 1);
+        _report(0, 0, 60_000e6, 60_000e6);
+        vm.startPrank(keeper);
+        trading.requestMarginWithdrawal(SEAT, 20_000e6);
+        vm.stopPrank();
+        _payWithdrawal(1, 20_000e6);
+        vm.prank(keeper);
+        trading.claimMarginWithdrawals(SEAT);
+        assertEq(seat.marginRoom(), 20_000e6);
+        vm.prank(keeper);
+        trading.depositMargin(SEAT, 20_000e6);
+        assertEq(vaultBefore - usdc.balanceOf(address(vault)), 60_000e6);
     }
 
     function test_onlyTheAdminSetsTheCap() public {

@@ -62,7 +62,7 @@ def test_only_a_key_the_seat_names_onboards_its_account(market: Chain, exchange:
 
 
 def test_the_seat_posts_its_account_and_withdraws_margin_above_its_ceiling(
-    market: Chain, exchange: RabbitXService
+    market: Chain, exchange: RabbitXService, caplog: pytest.LogCaptureFixture
 ) -> None:
     usdc = TokenClient(market.w3, market.deployment.base)
 
@@ -97,6 +97,17 @@ def test_the_seat_posts_its_account_and_withdraws_margin_above_its_ceiling(
             assert len(await connector.withdrawals()) == 1
             assert await seat.manage_margin(policy) == 0, "at the target: nothing moves"
             assert await seat.withdraw_margin(10**15) < 10**15, "capped at what the exchange lets go"
+
+            # The admin caps the seat 1,000 USDC above what counts against the cap: a floor wanting more deposits
+            # what fits, and says why.
+            used = 2**256 - 1 - adapter.margin_room()
+            admin = market.account(0).address
+            adapter.contract.functions.setMarginCap(used + 1_000 * 10**6).transact({"from": admin})
+            raised = MarginPolicy(floor=3, target=5, ceiling=8, minimum=50_000 * 10**6)
+            with caplog.at_level("WARNING", logger="primevault.keeper"):
+                assert await seat.manage_margin(raised) == 1_000 * 10**6
+            assert any("the admin raises it (setMarginCap)" in r.getMessage() for r in caplog.records)
+            assert adapter.margin_room() == 0
 
     asyncio.run(scenario())
 
