@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from eth_typing import ChecksumAddress
 from web3.exceptions import ContractLogicError
 
@@ -30,6 +31,8 @@ from keeper.risk.capacity import (
 )
 from keeper.risk.health import MAX_VENUES
 from keeper.units import format_units, parse_amount, parse_size, plain_units
+
+CENT = Decimal("0.01")
 
 _account_option = click.option(
     "--account",
@@ -204,11 +207,13 @@ def render_account(view: dict[str, Any]) -> str:
     base = view["base"]
     symbol = base["symbol"]
 
-    def usd(text: str) -> str:
-        return f"{Decimal(text):,.2f}"
+    def usd(text: str, owed: bool = False) -> str:
+        # To the cent in the protocol's favour: what the account has or can take rounded down, what it owes up.
+        return f"{Decimal(text).quantize(CENT, ROUND_CEILING if owed else ROUND_FLOOR):,.2f}"
 
-    # The vault records an owner when one first acts on the account's prefix (address zero until then).
-    owner = "none yet (the first deposit records it)" if int(view["owner"], 16) == 0 else view["owner"]
+    # The vault records an owner when one first acts on the account's prefix (address zero until then): a deposit
+    # into the account by someone else records none.
+    owner = "none yet (recorded when its owner first acts on it)" if int(view["owner"], 16) == 0 else view["owner"]
     lines = [f"account    {view['account']}", f"owner      {owner}", f"margin     {view['margin']} rule"]
     debt = " (debt)" if Decimal(base["balance"]) < 0 else ""
     lines.append(f"{symbol:<10} {usd(base['balance'])}{debt}")
@@ -224,8 +229,8 @@ def render_account(view: dict[str, Any]) -> str:
         f"collateral value         {usd(view['collateral_value'])} {symbol}",
         f"unrealized perp PnL      {usd(view['unrealized_pnl'])} {symbol}",
         f"equity                   {usd(view['equity'])} {symbol}",
-        f"initial requirement      {usd(view['initial_requirement'])} {symbol}",
-        f"maintenance requirement  {usd(view['maintenance_requirement'])} {symbol}",
+        f"initial requirement      {usd(view['initial_requirement'], owed=True)} {symbol}",
+        f"maintenance requirement  {usd(view['maintenance_requirement'], owed=True)} {symbol}",
         f"borrowable now           {usd(base['borrowable'])} {symbol}",
     ]
     if Decimal(base["balance"]) > 0:
@@ -251,6 +256,7 @@ def deposit(ctx: CliContext, amount: str, asset: str, sub_id: int, to_account: C
     _remember_symbol(token.symbol)
     units = parse_amount(amount, token.decimals, token.symbol)
     target = chosen_account(ctx, sub_id, to_account, "--to")
+    _require_an_account_someone_can_use(ctx, target)
     receipt = ctx.writer().deposit(target, token.symbol, units)
     click.echo(
         f"deposited {format_units(units, token.decimals)} {token.symbol} into {target} (block {receipt['blockNumber']})"
@@ -349,6 +355,9 @@ def portfolio(ctx: CliContext, mode: str, sub_id: int) -> None:
     """
     target = _own(ctx, sub_id)
     client = ctx.writer()
+    if client.portfolio_mode(target) == (mode == "on"):
+        rule = "portfolio" if mode == "on" else "standard"
+        raise InputError(f"{target} is margined by the {rule} rule already: nothing to change")
     try:
         client.set_portfolio_mode(target, mode == "on")
     except TransactionReverted as exc:
@@ -434,6 +443,19 @@ def bundle(
     order_parts = (market, size_text, side)
     if any(order_parts) and not all(order_parts):
         raise InputError("an order needs --market, --size and --side together (or none of them for no order)")
+    click_ctx = click.get_current_context()
+    order_options = {"limit_text": "--limit", "slippage_bps": "--slippage-bps", "ttl": "--ttl"}
+    given = [
+        name
+        for key, name in order_options.items()
+        if click_ctx.get_parameter_source(key) is ParameterSource.COMMANDLINE
+    ]
+    if given and not any(order_parts):
+        one = len(given) == 1
+        raise InputError(
+            f"{', '.join(given)} {'is' if one else 'are'} for an order, and no order is given: add --market, --size "
+            f"and --side, or leave {'it' if one else 'them'} out"
+        )
     target = _own(ctx, sub_id)
     client = BundlerClient(ctx.w3, ctx.deployment, ctx.sender())
     order = None
@@ -558,6 +580,12 @@ def set_operator(
     if ttl is not None and not sign_only:
         raise InputError("--ttl is how long a signed permit lives: use it with --sign-only")
     target = _own(ctx, sub_id)
+    owner = ctx.account.address
+    if operator == owner:
+        raise InputError(f"{operator} is the owner, which always acts on its sub-accounts: an operator is another key")
+    if ctx.reader().operator_permissions(target, operator) == mask:
+        held = ", ".join(name for name, bit in PERMISSIONS.items() if mask & bit) or "no permissions"
+        raise InputError(f"{operator} holds exactly these permissions on {target} already ({held}): nothing to change")
     if sign_only:
         vault = ctx.reader()
         deadline = chain_time(ctx) + (ttl or 3600)
@@ -569,16 +597,33 @@ def set_operator(
     click.echo(f"operator {operator} on {target}: {granted or 'revoked'}")
 
 
+def _protocol_contracts(ctx: CliContext) -> dict[str, str]:
+    """The deployment's own contracts (tokens, the vault, ...), address -> what it is."""
+    d = ctx.deployment
+    contracts: dict[str, str] = {t.address: f"the {t.symbol} token" for t in (d.base, *d.collateral)}
+    named = {"vault": d.vault, "lens": d.lens, "trading module": d.trading, "lender vault": d.lender}
+    named |= {"session keys contract": d.sessions, "bundler": d.bundler, "portfolio rule": d.portfolio}
+    return contracts | {address: f"the {name}" for name, address in named.items() if address}
+
+
 def _require_not_a_protocol_contract(ctx: CliContext, address: ChecksumAddress) -> None:
     """Refuses `address` as a receiver of tokens when it is one of the deployment's own contracts (a token, the
     vault, ...): nothing there sends tokens on, so what is sent is lost."""
-    d = ctx.deployment
-    contracts = {t.address: f"the {t.symbol} token" for t in (d.base, *d.collateral)}
-    named = {"vault": d.vault, "lens": d.lens, "trading module": d.trading, "lender vault": d.lender}
-    named |= {"session keys contract": d.sessions, "bundler": d.bundler, "portfolio rule": d.portfolio}
-    contracts |= {address: f"the {name}" for name, address in named.items() if address}
+    contracts = _protocol_contracts(ctx)
     if address in contracts:
         raise InputError(f"{address} is {contracts[address]} contract: what is sent there is lost; give a wallet")
+
+
+def _require_an_account_someone_can_use(ctx: CliContext, account: ChecksumAddress) -> None:
+    """Refuses a deposit into a sub-account of one of the deployment's own contracts (the account's first 19 bytes
+    are the contract's): only its owner's address can act on it, and those contracts never do, so what is
+    deposited there is lost (into the lender vault's, a gift to its lenders)."""
+    for address, name in _protocol_contracts(ctx).items():
+        if int(address, 16) >> 8 == int(account, 16) >> 8:
+            raise InputError(
+                f"{account} is a sub-account of {name} contract, which never acts on it: a deposit there is lost; "
+                "give your own sub-account (--sub) or one of a wallet's"
+            )
 
 
 def _permission_mask(text: str) -> int:

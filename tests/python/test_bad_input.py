@@ -28,6 +28,7 @@ from keeper.units import format_units
 from tests.python.conftest import Chain
 
 OPERATOR = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # anvil dev account 3, correctly checksummed
+DEV_1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # the sweep's own key
 BAD_CHECKSUM = "0x3c44CdDdB6a900fa2b585dd299e03d12FA4293BC"
 UINT256_PLUS_ONE = str(2**256)
 ZERO = "0x" + "0" * 40
@@ -66,6 +67,10 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("account", "withdraw", "1", "WETH", "--to", ZERO), "the zero address (0x000...000) cannot be used here"),
     (("account", "set-operator", ZERO, "--permissions", "trade"), "the zero address (0x000...000) cannot be used here"),
     (("account", "withdraw", "-1", "WETH"), "-1 is negative"),
+    # commands that would change nothing send nothing
+    (("account", "portfolio", "off"), "is margined by the standard rule already: nothing to change"),
+    (("account", "set-operator", DEV_1, "--permissions", "trade"), f"{DEV_1} is the owner, which always acts"),
+    (("account", "set-operator", OPERATOR, "--permissions", "none"), "holds exactly these permissions on"),
     (("account", "withdraw", "1", "WETH", "--account", "0x12"), "'0x12' is not an address"),
     (("account", "withdraw", "1", "WETH", "--to", "0x12"), "'0x12' is not an address"),
     (("account", "borrow", "0"), "must be greater than zero"),
@@ -254,6 +259,20 @@ def funded(chain: Chain) -> Chain:
         chain.mint(1, symbol, 1000)
     chain.client(1).deposit(chain.account(1).address, "WETH", 2 * 10**18)
     return chain
+
+
+def test_tokens_never_go_to_the_protocols_own_contracts(funded: Chain) -> None:
+    """A deposit into an account of the vault, a token or the lender (or any of their sub-accounts, which only they
+    could act on, and never do) was taken, and lost (a withdrawal to such a contract was refused already)."""
+    d = funded.deployment
+    before = state(funded)
+    for target in (d.vault, sub_account(d.vault, 3), d.base.address, d.lender):
+        assert target is not None
+        for asset in ("WETH", "USDC"):
+            refused = run(funded, "account", "deposit", "1", asset, "--to", target)
+            assert_one_line_error(refused, f"{target} is a sub-account of the ")
+            assert "a deposit there is lost" in refused.output
+    assert state(funded) == before
 
 
 @pytest.mark.parametrize(("args", "fragment"), CASES, ids=[" ".join(args) for args, _ in CASES])

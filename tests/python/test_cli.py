@@ -13,6 +13,7 @@ from web3 import Web3
 from web3.types import RPCEndpoint
 
 from keeper.chain.revert import DecodedError
+from keeper.cli.account import render_account
 from keeper.cli.explain import describe
 from keeper.cli.main import cli
 from keeper.client.trading import TradingClient
@@ -50,7 +51,7 @@ def funded(chain: Chain) -> Chain:
 
 def test_depositor_round_trip(funded: Chain) -> None:
     empty = run(funded, "account", "show")
-    assert "owner      none yet (the first deposit records it)" in empty.output, "not the zero address"
+    assert "owner      none yet (recorded when its owner first acts on it)" in empty.output, "not the zero address"
     assert run(funded, "account", "deposit", "1.5", "weth").exit_code == 0
     result = run(funded, "account", "borrow", "2000")
     assert result.exit_code == 0, result.output
@@ -58,7 +59,8 @@ def test_depositor_round_trip(funded: Chain) -> None:
     shown = run(funded, "account", "show")
     assert f"owner      {funded.account(1).address}" in shown.output
     assert "WETH       1.5" in shown.output
-    assert "equity                   2,500.00 USDC" in shown.output
+    # 2,499.999999: the debt's principal is rounded up by the vault, and the equity shown down to the cent
+    assert "equity                   2,499.99 USDC" in shown.output
     assert "liquidatable             no" in shown.output
     assert run(funded, "account", "repay", "max").exit_code == 0
     assert funded.client(1).base_balance(funded.account(1).address) == 0
@@ -272,6 +274,49 @@ def test_risk_explain_on_a_stale_price_says_so(funded: Chain) -> None:
     funded.advance(10 * 86_400)
     result = run(funded, "risk", "explain", funded.account(1).address)
     assert_one_line_error(result, "the WETH price feed is stale or invalid", "cannot be computed until it updates")
+
+
+def test_two_amounts_a_sentence_compares_never_read_as_one(funded: Chain) -> None:
+    """To the cent, 599.999999 below 600.000001 read "equity would be 600.00 USDC, below the initial requirement of
+    600.00 USDC": such a pair is said exactly."""
+    refusal = DecodedError("InsufficientEquity", {"equity": 599_999_999, "initialRequirement": 600_000_001})
+    assert "equity would be 599.999999 USDC, below the initial requirement of 600.000001 USDC" in describe(
+        refusal, funded.deployment
+    )
+    apart = DecodedError("InsufficientEquity", {"equity": 500_000_000, "initialRequirement": 600_000_001})
+    assert "equity would be 500.00 USDC, below the initial requirement of 600.00 USDC" in describe(
+        apart, funded.deployment
+    )
+
+
+def test_account_show_rounds_to_the_cent_in_the_protocols_favour() -> None:
+    """Rounded half to even, a borrowable 2,400.005999 showed as 2,400.01, which the vault then refused: what the
+    account has or can take is rounded down, what it owes up."""
+    view = {
+        "account": "0x" + "11" * 20,
+        "owner": "0x" + "11" * 20,
+        "margin": "standard",
+        "base": {"symbol": "USDC", "balance": "-100.001", "withdrawable": "0", "borrowable": "2400.005999"},
+        "collateral": {},
+        "positions": [],
+        "collateral_value": "3000.019",
+        "unrealized_pnl": "0",
+        "equity": "2900.018",
+        "initial_requirement": "600.001",
+        "maintenance_requirement": "300.0001",
+        "health": "9.667",
+        "liquidatable": False,
+    }
+    shown = render_account(view)
+    for line in (
+        "USDC       -100.01 (debt)",
+        "collateral value         3,000.01 USDC",
+        "equity                   2,900.01 USDC",
+        "initial requirement      600.01 USDC",
+        "maintenance requirement  300.01 USDC",
+        "borrowable now           2,400.00 USDC",
+    ):
+        assert line in shown, shown
 
 
 def test_a_venue_refusal_reads_in_human_units(funded: Chain) -> None:
