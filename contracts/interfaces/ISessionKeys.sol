@@ -12,7 +12,9 @@ pragma solidity 0.8.28;
 ///      module's operator rule). Notional is |size| x the larger of the order's limit price and the market's
 ///      oracle price at submission, so a sell cannot understate it then; the caps bound notional at submission,
 ///      and a sell that executes after the price has risen fills at more (as a buy's position grows in value
-///      after its fill). A key's orders live at most until its
+///      after its fill). The total counts every order submitted, filled or not: one the trading module cancels
+///      at execution (the account could not carry it) still used its share, and a key at its total cannot submit
+///      even a reduce-only order; the owner grants another key. A key's orders live at most until its
 ///      expiry (their deadlines are clamped to it), and revoking the key cancels the ones still open; one already
 ///      routed to an asynchronous venue (its children placed) finishes or expires with its children. A key
 ///      can still lose money within its scope by trading badly: the caps bound how much it can trade, not PnL.
