@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 
 from keeper.exceptions import InputError
 
@@ -12,16 +12,21 @@ UINT256_MAX = 2**256 - 1
 _EXACT_DIGITS = 100
 
 
-def parse_amount(text: str, decimals: int, symbol: str = "") -> int:
+def parse_amount(text: str, decimals: int, symbol: str = "", option: str | None = None) -> int:
     """Token units for a human amount like "1.5", exactly; refuses non-numbers (digits of other scripts too), commas
     (a decimal comma and a thousands separator read alike) and underscores, non-positive amounts, excess precision and
-    anything beyond uint256."""
-    label = f"{text!r}{' ' + symbol if symbol else ''}"
+    anything beyond uint256. A refusal names the amount, or the `option` it was given to (`--limit 0 must be greater
+    than zero`), so that a command taking several amounts says which one is wrong."""
+    if option is None:
+        label = f"amount {text!r}{' ' + symbol if symbol else ''}"
+    else:
+        # Quoted only when the bare text would not show where it starts and ends (empty, or with spaces around).
+        label = f"{option} {text if text and text == text.strip() else repr(text)}"
     if "," in text:
-        raise InputError(f"amount {label} has a comma: write decimals with a dot and no thousands separators, like 1.5")
+        raise InputError(f"{label} has a comma: write decimals with a dot and no thousands separators, like 1.5")
     if "_" in text:
         # Decimal reads 1_0 as 10 (Python's digit grouping): a typo as likely as a separator, refused as commas are.
-        raise InputError(f"amount {label} has an underscore: write digits only, with a dot for decimals, like 1000.5")
+        raise InputError(f"{label} has an underscore: write digits only, with a dot for decimals, like 1000.5")
     with localcontext() as exact:
         exact.prec = _EXACT_DIGITS
         try:
@@ -31,18 +36,18 @@ def parse_amount(text: str, decimals: int, symbol: str = "") -> int:
                 raise InvalidOperation(text)
             amount = Decimal(text)
         except InvalidOperation:
-            raise InputError(f"amount {label} is not a number: write it like 1.5 or 2500") from None
+            raise InputError(f"{label} is not a number: write it like 1.5 or 2500") from None
         if not amount.is_finite():
-            raise InputError(f"amount {label} is not a finite number")
+            raise InputError(f"{label} is not a finite number")
         if amount <= 0:
-            raise InputError(f"amount {label} must be greater than zero")
+            raise InputError(f"{label} must be greater than zero")
         if amount.adjusted() + decimals >= _EXACT_DIGITS:
-            raise InputError(f"amount {label} is larger than any token supply")
+            raise InputError(f"{label} is larger than any token supply")
         units = amount.scaleb(decimals)
         if units != units.to_integral_value():
-            raise InputError(f"amount {label} has more than {decimals} decimal places")
+            raise InputError(f"{label} has more than {decimals} decimal places")
     if units > UINT256_MAX:
-        raise InputError(f"amount {label} is larger than any token supply")
+        raise InputError(f"{label} is larger than any token supply")
     return int(units)
 
 
@@ -61,16 +66,17 @@ def parse_size(text: str) -> Decimal:
     return Decimal(units) / 10**18
 
 
-def format_units(units: int, decimals: int, places: int | None = None) -> str:
+def format_units(units: int, decimals: int, places: int | None = None, rounding: str = ROUND_HALF_EVEN) -> str:
     """`units` as a decimal string with thousands separators, e.g. 1234500000 (6) -> "1,234.5"; exact for any int
-    (to `places` decimals, rounded half to even, when given)."""
+    (to `places` decimals, when given, rounded half to even unless `rounding` says otherwise: ROUND_FLOOR for what
+    someone can take, ROUND_CEILING for what they owe or need)."""
     with localcontext() as exact:
         # Decimal's default 28 significant digits would round a longer amount silently and make `quantize` raise;
         # the result has at most the digits of `units`, those `places` adds, and one a rounding carries.
         exact.prec = len(str(abs(units))) + (places or 0) + 1
         value = Decimal(units).scaleb(-decimals)
         if places is not None:
-            value = value.quantize(Decimal(1).scaleb(-places))
+            value = value.quantize(Decimal(1).scaleb(-places), rounding=rounding)
             return f"{value:,.{places}f}"
     text = f"{value:,f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
@@ -79,3 +85,12 @@ def format_units(units: int, decimals: int, places: int | None = None) -> str:
 def plain_units(units: int, decimals: int) -> str:
     """`units` as an exact decimal string without thousands separators or trailing zeros (for JSON)."""
     return format_units(units, decimals).replace(",", "")
+
+
+def format_exact(units: int, decimals: int, min_places: int = 2) -> str:
+    """`units` exactly, with thousands separators and at least `min_places` decimals, e.g. 7499999998 (6) ->
+    "7,499.999998" and 7500000000 (6) -> "7,500.00": for a sentence that compares two amounts, which rounded to the
+    cent could read as one ("you can withdraw 7,500.00, less than the 7,500.00 asked for")."""
+    whole, _, fraction = format_units(units, decimals).partition(".")
+    fraction = fraction.ljust(min_places, "0")
+    return f"{whole}.{fraction}" if fraction else whole

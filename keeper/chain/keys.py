@@ -7,6 +7,7 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_keyfile.exceptions import EthKeyfileValueError
 
 from keeper.chain.anvil import ANVIL_CHAIN_ID, DEV_MNEMONIC
 from keeper.exceptions import ConfigError
@@ -45,13 +46,30 @@ def keystore_account(keystore: Path, password_file: Path) -> LocalAccount:
         raise ConfigError(f"password file {password_file} does not exist") from None
     except UnicodeDecodeError:
         raise ConfigError(f"password file {password_file} is not text: write the password in it as UTF-8") from None
+    not_a_keystore = ConfigError(
+        f"keystore {keystore} is not an encrypted Ethereum keystore (V3 JSON, as geth or `cast wallet` write)"
+    )
+    # Only a V3 keystore is handed to `decrypt`: it parses a JSON string it is given once more (the file holding
+    # "abc" failed as JSON there, which read as a wrong password), and answers other versions with a traceback.
+    if not _is_v3_keystore(encrypted):
+        raise not_a_keystore
     try:
         key = Account.decrypt(encrypted, password)
-    except (TypeError, KeyError):
-        raise ConfigError(
-            f"keystore {keystore} is not an encrypted Ethereum keystore (V3 JSON, as geth or `cast wallet` write)"
-        ) from None
-    except ValueError:
+    except EthKeyfileValueError:
+        # The MAC the password derives does not match the keystore's: the one failure of a well-formed keystore.
         raise ConfigError(f"could not decrypt {keystore}: wrong password in {password_file}?") from None
+    except (TypeError, KeyError, ValueError, AssertionError):
+        # Fields of the wrong type or not hex, a key derivation it does not know: broken, whatever the password.
+        raise not_a_keystore from None
     account: LocalAccount = Account.from_key(key)
     return account
+
+
+def _is_v3_keystore(encrypted: object) -> bool:
+    """Whether `encrypted`, parsed JSON, has the outline of a V3 keystore: an object of version 3 whose `crypto` is an
+    object (its fields are checked by `decrypt`). Keys in any case, as `decrypt` reads them (older geth files write
+    `Crypto`)."""
+    if not isinstance(encrypted, dict):
+        return False
+    fields = {str(key).lower(): value for key, value in encrypted.items()}
+    return fields.get("version") == 3 and isinstance(fields.get("crypto"), dict)

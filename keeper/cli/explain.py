@@ -12,7 +12,7 @@ from keeper.chain.deployment import Deployment
 from keeper.chain.revert import DecodedError, error_decoder, revert_data
 from keeper.client.venues import call_failed, gas_words, node_message
 from keeper.exceptions import TransactionReverted
-from keeper.units import format_units
+from keeper.units import format_exact, format_units
 
 _PERMISSION_NAMES = {0: "owner", 1: "withdraw", 2: "transfer", 4: "trade"}
 
@@ -51,16 +51,13 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
     base = deployment.base
     token = deployment.token(symbol) if symbol else base
 
-    def usd(key: str, beside: str | None = None) -> str:
-        # To the cent, unless the sentence compares it with `beside` and the cents would show two different amounts
-        # as one ("600.00, below 600.00"): then exact.
-        value = int(error.args.get(key, 0))
-        places: int | None = 2
-        if beside is not None:
-            other = int(error.args.get(beside, 0))
-            if other != value and format_units(other, base.decimals, 2) == format_units(value, base.decimals, 2):
-                places = None
-        return f"{format_units(value, base.decimals, places)} {base.symbol}"
+    def usd(key: str) -> str:
+        return f"{format_units(int(error.args.get(key, 0)), base.decimals, 2)} {base.symbol}"
+
+    def exact(key: str) -> str:
+        # For a sentence that compares two amounts: to the cent, 599.999999 below 600.000001 read "600.00, below
+        # 600.00", and a limit rounded up read as more than can be had.
+        return f"{format_exact(int(error.args.get(key, 0)), base.decimals)} {base.symbol}"
 
     def amount(key: str) -> str:
         return f"{format_units(int(error.args.get(key, 0)), token.decimals)} {token.symbol}"
@@ -100,8 +97,8 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
 
     messages: dict[str, Callable[[], str]] = {
         "InsufficientEquity": lambda: (
-            f"would make the account unhealthy: equity would be {usd('equity', 'initialRequirement')}, below the "
-            f"initial requirement of {usd('initialRequirement', 'equity')}; deposit collateral or use a smaller amount"
+            f"would make the account unhealthy: equity would be {exact('equity')}, below the "
+            f"initial requirement of {exact('initialRequirement')}; deposit collateral or use a smaller amount"
         ),
         "PortfolioMarginNotSet": lambda: "this deployment has no portfolio rule yet (governance sets it)",
         "PortfolioModeWithOpenChildren": lambda: (
@@ -113,7 +110,7 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
             "cover yet: leave portfolio mode (`account portfolio off`) or ask governance to map it"
         ),
         "BorrowTooSmall": lambda: (
-            f"the debt would be {usd('debt', 'minBorrow')}, below the minimum borrow of {usd('minBorrow', 'debt')}"
+            f"the debt would be {exact('debt')}, below the minimum borrow of {exact('minBorrow')}"
         ),
         "NotAuthorized": lambda: (
             f"{arg('caller')} is not the owner of {arg('account')} nor an operator with the "
@@ -123,14 +120,13 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
             f"the account holds {amount('balance')}, less than the {amount('requested')} asked for"
         ),
         "InsufficientLiquidity": lambda: (
-            f"the vault has {usd('available', 'requested')} free to lend, less than the "
-            f"{usd('requested', 'available')} asked for"
+            f"the vault has {exact('available')} free to lend, less than the {exact('requested')} asked for"
         ),
         "ERC20InsufficientBalance": lambda: (
             f"your wallet holds {amount('balance')}, less than the {amount('needed')} needed"
         ),
         "ERC4626ExceededMaxWithdraw": lambda: (
-            f"you can withdraw {usd('max', 'assets')} now, less than the {usd('assets', 'max')} asked for: the rest "
+            f"you can withdraw {exact('max')} now, less than the {exact('assets')} asked for: the rest "
             "is lent out to borrowers until they repay or more is supplied (`primevault lend show`)"
         ),
         "SessionMarketNotInScope": lambda: f"{market('market')} is not in this session key's scope",
@@ -158,8 +154,8 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
             f"only the owner {arg('owner')} can revoke this session key or withdraw its relayer funds"
         ),
         "SessionRelayerFundsShort": lambda: (
-            f"the key {arg('key')} has {usd('available', 'needed')} of relayer funds, less than the "
-            f"{usd('needed', 'available')} asked for; its owner adds to them (`session fund-relayer`)"
+            f"the key {arg('key')} has {exact('available')} of relayer funds, less than the "
+            f"{exact('needed')} asked for; its owner adds to them (`session fund-relayer`)"
         ),
         "SessionBadScope": lambda: (
             "a session needs a key other than the zero address, sub-accounts, markets and an expiry in the future"
@@ -182,8 +178,8 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
             f"the venue cannot price it: {feed('feed')} is stale or invalid; try again once it updates"
         ),
         "VenueInsufficientMargin": lambda: (
-            f"the vault's margin at the venue ({usd('netCollateral', 'initialMargin')}) is below the "
-            f"{usd('initialMargin', 'netCollateral')} the trade needs there; the keeper tops venue margin up each "
+            f"the vault's margin at the venue ({exact('netCollateral')}) is below the "
+            f"{exact('initialMargin')} the trade needs there; the keeper tops venue margin up each "
             "cycle (`primevault keeper run`): try again after it has"
         ),
         "VenueReduceOnlyIncreases": lambda: "a reduce-only order would open or grow the venue's position",
@@ -192,8 +188,7 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
             f"the venue's order expired at block {arg('goodTilBlock')} (now {arg('currentBlock')}); send it again"
         ),
         "VenueInsufficientLiquidity": lambda: (
-            f"the venue can pay out only {usd('available', 'requested')} now, less than the "
-            f"{usd('requested', 'available')} asked for"
+            f"the venue can pay out only {exact('available')} now, less than the {exact('requested')} asked for"
         ),
         "UnknownError": lambda: (
             "a contract it reads reverted without giving a reason (a venue or feed not answering?)"

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 import time
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -504,8 +504,13 @@ def venues_command(ctx: CliContext, config_path: Path | None, as_json: bool) -> 
     base = deployment.base
     tickers = [m.ticker for m in deployment.markets]
 
-    def amount(units: int) -> str:
-        return format_units(units, base.decimals)
+    def held(units: int) -> str:
+        # To the cent like its neighbours, and never more than there is: what the vault holds or has coming back.
+        return format_units(units, base.decimals, 2, ROUND_FLOOR)
+
+    def needed(units: int) -> str:
+        # To the cent, and never less than it is: a margin requirement.
+        return format_units(units, base.decimals, 2, ROUND_CEILING)
 
     if as_json:
         views = [
@@ -534,12 +539,14 @@ def venues_command(ctx: CliContext, config_path: Path | None, as_json: bool) -> 
         if not isinstance(e, VenueExposure):
             click.echo(f"{e[0]:<14} cannot answer: {e[1]}")
             continue
-        held = ", ".join(f"{t} {format_units(p, 18)}" for t, p in zip(tickers, e.positions, strict=True) if p) or "none"
+        positions = (
+            ", ".join(f"{t} {format_units(p, 18)}" for t, p in zip(tickers, e.positions, strict=True) if p) or "none"
+        )
         age = f"{now - e.reported_at}s ago" if e.reported_at is not None else "on chain"
         click.echo(
-            f"{e.venue:<14} {amount(e.net_collateral):>16} {amount(e.initial_margin):>14} "
-            f"{amount(e.maintenance_margin):>14} {amount(e.withdrawals_pending):>14} {amount(e.deposits_in_flight):>14}"
-            f"  {age:>8}  {held}"
+            f"{e.venue:<14} {held(e.net_collateral):>16} {needed(e.initial_margin):>14} "
+            f"{needed(e.maintenance_margin):>14} {held(e.withdrawals_pending):>14} {held(e.deposits_in_flight):>14}"
+            f"  {age:>8}  {positions}"
         )
 
 

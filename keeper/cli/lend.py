@@ -10,7 +10,7 @@ from keeper.cli.context import CliContext, pass_context
 from keeper.cli.params import ADDRESS, JSON_OPTION
 from keeper.client.lender import LenderClient
 from keeper.exceptions import InputError
-from keeper.units import format_units, parse_amount
+from keeper.units import format_units, parse_amount, plain_units
 
 
 @click.group()
@@ -27,29 +27,44 @@ def _remember_base(ctx: CliContext) -> None:
 @JSON_OPTION
 @pass_context
 def show(ctx: CliContext, address: str | None, as_json: bool) -> None:
-    """The lender vault's share price and rate, and ADDRESS's position (default: yours)."""
+    """The lender vault's share price and rate, and ADDRESS's position (default: yours).
+
+    Amounts are exact: the value of the shares and what can be withdrawn now are the vault's own figures, which
+    round down (never more than the holder can take)."""
     base = ctx.deployment.base
     lender = LenderClient(ctx.w3, ctx.deployment)
     holder = address or ctx.account.address
     state = lender.state(ctx.reader().market().supply_rate_per_second)
     position = lender.position(holder)
-    view = {
-        "holder": holder,
-        "shares": str(position.shares),
-        "value": format_units(position.assets, base.decimals),
-        "withdrawable_now": format_units(position.max_withdraw, base.decimals),
-        "total_assets": format_units(state.total_assets, base.decimals),
-        "share_price": f"{state.share_price:.6f}",
-        "supply_apr": f"{state.supply_apr:.4%}",
-        "symbol": base.symbol,
-    }
     if as_json:
-        click.echo(json.dumps(view, indent=2))
+        # Plain decimal strings, as every --json prints them; shares in whole shares, as the value in whole tokens.
+        document = {
+            "holder": holder,
+            "shares": plain_units(position.shares, _share_decimals(lender)),
+            "value": plain_units(position.assets, base.decimals),
+            "withdrawable_now": plain_units(position.max_withdraw, base.decimals),
+            "total_assets": plain_units(state.total_assets, base.decimals),
+            "share_price": f"{state.share_price:.6f}",
+            "supply_apr": f"{state.supply_apr:.4%}",
+            "symbol": base.symbol,
+        }
+        click.echo(json.dumps(document, indent=2))
         return
     click.echo(f"lender vault        {lender.address}")
-    click.echo(f"total lent          {view['total_assets']} {base.symbol}, supply rate {view['supply_apr']} a year")
-    click.echo(f"share price         {view['share_price']} {base.symbol} per share")
-    click.echo(f"{holder}: {view['value']} {base.symbol}, of which withdrawable now {view['withdrawable_now']}")
+    click.echo(
+        f"total lent          {format_units(state.total_assets, base.decimals)} {base.symbol}, supply rate "
+        f"{state.supply_apr:.4%} a year"
+    )
+    click.echo(f"share price         {state.share_price:.6f} {base.symbol} per share")
+    click.echo(
+        f"{holder}: {format_units(position.assets, base.decimals)} {base.symbol}, of which withdrawable now "
+        f"{format_units(position.max_withdraw, base.decimals)}"
+    )
+
+
+def _share_decimals(lender: LenderClient) -> int:
+    """The decimals of the lender vault's shares (ERC-4626 may give them more than the asset's)."""
+    return int(lender.contract.functions.decimals().call())
 
 
 @lend.command()

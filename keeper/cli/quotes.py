@@ -81,23 +81,26 @@ def quotes(
 
     click.echo(f"{market} {side} {amount.normalize():f} at mark {mark:,.2f}; funding counted over {horizon_hours:g}h")
     click.echo(f"{'venue':<10} {'avg price':>14} {'fee':>12} {'funding':>10} {'total cost':>12} {'bps':>7}")
+    # Amounts that can be negative are formatted with `z`: one that rounds to zero (a sell's funding at a zero rate
+    # is -0) prints as 0.00, never -0.00.
     for row in quoted:
         if "error" in row:
             click.echo(f"{row['venue']:<10} {row['error']}")
             continue
         click.echo(
-            f"{row['venue']:<10} {row['average_price']:>14,.2f} {row['fee']:>12,.2f} {row['funding']:>10,.2f} "
-            f"{row['total_cost']:>12,.2f} {row['cost_bps']:>7.2f}"
+            f"{row['venue']:<10} {row['average_price']:>14,.2f} {row['fee']:>12,.2f} {row['funding']:>z10,.2f} "
+            f"{row['total_cost']:>z12,.2f} {row['cost_bps']:>z7.2f}"
         )
     parts = ", ".join(f"{name} {size.normalize():f}" for name, size in routed["sizes"].items())
     best = routed["best_single_venue"]
     saving = (
         "no single venue can take it whole"
         if best is None
-        else f"saving {routed['saving_vs_best_single']:,.2f} against the best single venue ({best})"
+        else f"saving {routed['saving_vs_best_single']:z,.2f} against the best single venue ({best})"
     )
     click.echo(
-        f"{'routed':<10} {parts}: expected cost {routed['expected_cost']:,.2f} ({routed['cost_bps']:.2f} bps), {saving}"
+        f"{'routed':<10} {parts}: expected cost {routed['expected_cost']:z,.2f} ({routed['cost_bps']:z.2f} bps), "
+        f"{saving}"
     )
     if book:
         _echo_book(document, levels, amount, horizon_hours)
@@ -279,11 +282,11 @@ def _echo_book(document: dict[str, Any], levels: int, amount: Decimal, horizon_h
     saving = (
         "no single venue can fill it"
         if best is None
-        else f"saving {routed['saving_vs_best_single']:,.2f} against the best single venue ({best})"
+        else f"saving {routed['saving_vs_best_single']:z,.2f} against the best single venue ({best})"
     )
     click.echo(
-        f"{'book route':<10} {parts}: cost {routed['cost_vs_mark']:,.2f} beyond the mark "
-        f"({routed['cost_bps']:.2f} bps), {saving}"
+        f"{'book route':<10} {parts}: cost {routed['cost_vs_mark']:z,.2f} beyond the mark "
+        f"({routed['cost_bps']:z.2f} bps), {saving}"
     )
 
 
@@ -293,7 +296,7 @@ def _decimal(value: Fraction) -> Decimal:
 
 
 def decimal_text(value: object) -> str:
-    """JSON has no decimal type: exact decimal strings, as exchanges' APIs write them."""
+    """JSON has no decimal type: exact decimal strings, as exchanges' APIs write them (a negative zero as "0")."""
     if isinstance(value, Decimal):
-        return f"{value.normalize():f}"
+        return f"{value.normalize():zf}"
     raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -16,7 +16,7 @@ from eth_typing import ChecksumAddress
 from keeper.chain.artifacts import load_artifact
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.params import ADDRESS, JSON_OPTION, SUB_OPTION, FiniteFloatRange
-from keeper.cli.trade import chain_time, checked_order, held_position
+from keeper.cli.trade import chain_time, check_margin, checked_order, held_position
 from keeper.client.sessions import OrderIntent, SessionKeysClient, SessionScope, SignedOrder
 from keeper.client.trading import TradingClient
 from keeper.client.vault import OPERATOR_PERMIT_KIND, PERMISSIONS, OperatorPermit, sub_account
@@ -107,7 +107,7 @@ MAX_SESSION_CAP = 2**128 - 1
 
 def _session_cap(option: str, text: str) -> int:
     """A notional cap in USD WAD, refused beyond what the scope's uint128 holds."""
-    cap = parse_amount(text, 18, "USD")
+    cap = parse_amount(text, 18, option=option)
     if cap > MAX_SESSION_CAP:
         raise InputError(
             f"{option} {text} is more than a session cap can hold: give at most {format_units(MAX_SESSION_CAP, 18)} USD"
@@ -210,6 +210,7 @@ def list_sessions(ctx: CliContext, as_json: bool) -> None:
     client = _client(ctx, write=False)
     views = [client.session(k) for k in client.keys_of(ctx.account.address)]
     now = chain_time(ctx)
+    trading = TradingClient(ctx.w3, ctx.deployment)
     rows: list[dict[str, object]] = []
     for v in views:
         status = "revoked" if v.revoked else ("expired" if v.scope.expiry <= now else "active")
@@ -223,7 +224,7 @@ def list_sessions(ctx: CliContext, as_json: bool) -> None:
                 "used_usd": format_units(v.notional_used, 18, 2),
                 "max_total_usd": format_units(v.scope.max_notional_total, 18, 2),
                 "expiry": v.scope.expiry,
-                "open_orders": list(v.open_orders),
+                "open_orders": _live_orders(trading, v.open_orders, now),
                 "relayer_funds": format_units(client.relayer_funds(v.key), ctx.deployment.base.decimals, 2),
             }
         )
@@ -238,6 +239,18 @@ def list_sessions(ctx: CliContext, as_json: bool) -> None:
             f"{r['used_usd']} of {r['max_total_usd']} USD  open orders {r['open_orders'] or 'none'}  relayer funds "
             f"{r['relayer_funds']} {ctx.deployment.base.symbol}"
         )
+
+
+def _live_orders(trading: TradingClient, order_ids: tuple[int, ...], now: int) -> list[int]:
+    """The orders of `order_ids` that can still execute: open on chain and within their deadline, or routed to the
+    venues and working there. The session contract's list keeps a key's done orders (executed, cancelled, past their
+    deadline) until the key's next submission prunes it, so each one's status is read."""
+    live = []
+    for order_id in order_ids:
+        order = trading.order(order_id)
+        if order.status == "routed" or (order.status == "open" and order.deadline >= now):
+            live.append(order_id)
+    return live
 
 
 @session.command("trade")
@@ -270,7 +283,9 @@ def trade_as_key(
     market_id = next(i for i, m in enumerate(ctx.deployment.markets) if m.ticker == ticker)
     amount = parse_size(size)
     # The checks `trade submit` makes, before anything is signed or sent: the session alive, the size on a venue's
-    # step, the limit near the mark, reduce-only against the position it would reduce.
+    # step, the limit near the mark, reduce-only against the position it would reduce, the initial margin it adds
+    # against the owner's free equity (an order the account cannot carry is cancelled at execution, and would still
+    # use up the key's total notional cap).
     view = _client(ctx, write=False).session(ctx.account.address)
     if int(view.owner, 16) == 0:
         raise InputError(f"{ctx.account.address} is not a session key: the owner grants it with `session grant`")
@@ -279,13 +294,15 @@ def trade_as_key(
     if view.scope.expiry <= chain_time(ctx):
         raise InputError("this session key has expired: ask the owner for a new grant")
     trading = TradingClient(ctx.w3, ctx.deployment)
-    direction, limit, _ = checked_order(ctx, trading, ticker, amount, side, limit_text, 0)
-    held_position(trading, sub_account(view.owner, sub_id), ticker, direction * amount, reduce_only)
+    direction, limit, mark = checked_order(ctx, trading, ticker, amount, side, limit_text, 0)
+    account = sub_account(view.owner, sub_id)
+    held = held_position(trading, account, ticker, direction * amount, reduce_only)
+    check_margin(ctx, account, ticker, direction * amount, held, mark)
     order = OrderIntent(sub_id, market_id, direction * amount, limit, chain_time(ctx) + ttl, reduce_only)
     base = ctx.deployment.base
     if fee_text and not sign_only:
         raise InputError("--relayer-fee pays a relayer of a signed order: use it with --sign-only")
-    fee = parse_amount(fee_text, base.decimals, base.symbol) if fee_text else 0
+    fee = parse_amount(fee_text, base.decimals, option="--relayer-fee") if fee_text else 0
     if sign_only:
         client = _client(ctx, write=False)
         funds = client.relayer_funds(ctx.account.address)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import time
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from eth_typing import ChecksumAddress
 
 from keeper.chain.deployment import Deployment
@@ -122,7 +123,7 @@ def checked_order(
     direction = 1 if side == "buy" else -1
     mark = FeedClient(ctx.w3, ctx.deployment.market(ticker).feed).price()
     if limit_text:
-        limit = Decimal(parse_amount(limit_text, 18)) / 10**18
+        limit = Decimal(parse_amount(limit_text, 18, option="--limit")) / 10**18
         if not mark * (1 - MAX_LIMIT_DISTANCE) <= limit <= mark * (1 + MAX_LIMIT_DISTANCE):
             raise InputError(
                 f"limit {limit:,.2f} is more than {MAX_LIMIT_DISTANCE:.0%} away from the {ticker} mark of {mark:,.2f}: "
@@ -177,9 +178,13 @@ def check_margin(
     health = reader.health(account)
     free = Decimal(health.equity - health.initial_requirement + free_gain).scaleb(-base.decimals)
     if needed > free:
+        # To the cent, the need rounded up and what is free down: never a need shown within what is free.
+        cent = Decimal("0.01")
+        shown_need = needed.quantize(cent, rounding=ROUND_CEILING)
+        shown_free = max(free, Decimal(0)).quantize(cent, rounding=ROUND_FLOOR)
         raise InputError(
-            f"this order needs about {needed:,.2f} {base.symbol} of initial margin but {account} has "
-            f"{max(free, Decimal(0)):,.2f} {base.symbol} free: deposit collateral or trade less"
+            f"this order needs about {shown_need:,.2f} {base.symbol} of initial margin but {account} has "
+            f"{shown_free:,.2f} {base.symbol} free: deposit collateral or trade less"
         )
 
 
@@ -190,7 +195,11 @@ def check_margin(
 @JSON_OPTION
 @pass_context
 def list_orders(ctx: CliContext, sub_id: int, show_all: bool, open_only: bool, as_json: bool) -> None:
-    """List orders, with why each cancelled one was cancelled."""
+    """List orders, with why each cancelled one was cancelled: your sub-account --sub's, or with --all every
+    account's (a read that needs no key)."""
+    if show_all and click.get_current_context().get_parameter_source("sub_id") is not ParameterSource.DEFAULT:
+        # --sub would be dropped silently: the list would show every account's orders when one was meant.
+        raise InputError(f"--all lists every account's orders and --sub {sub_id} names one of yours: give one of them")
     client = _client(ctx, write=False)
     account = None if show_all else sub_account(ctx.account.address, sub_id)
     orders = client.orders(account, open_only)

@@ -105,7 +105,7 @@ def test_would_make_the_account_unhealthy(funded: Chain) -> None:
     assert_one_line_error(
         run(funded, "account", "borrow", "2401"),
         "would make the account unhealthy",
-        "equity would be 599.00 USDC",
+        "equity would be 598.999999 USDC",  # the debt's principal rounded up, said exactly
         "initial requirement of 600.00 USDC",
         "[InsufficientEquity]",
     )
@@ -278,12 +278,12 @@ def test_risk_explain_on_a_stale_price_says_so(funded: Chain) -> None:
 
 def test_two_amounts_a_sentence_compares_never_read_as_one(funded: Chain) -> None:
     """To the cent, 599.999999 below 600.000001 read "equity would be 600.00 USDC, below the initial requirement of
-    600.00 USDC": such a pair is said exactly."""
+    600.00 USDC": amounts a sentence compares are said exactly (with the cents at least)."""
     refusal = DecodedError("InsufficientEquity", {"equity": 599_999_999, "initialRequirement": 600_000_001})
     assert "equity would be 599.999999 USDC, below the initial requirement of 600.000001 USDC" in describe(
         refusal, funded.deployment
     )
-    apart = DecodedError("InsufficientEquity", {"equity": 500_000_000, "initialRequirement": 600_000_001})
+    apart = DecodedError("InsufficientEquity", {"equity": 500_000_000, "initialRequirement": 600_000_000})
     assert "equity would be 500.00 USDC, below the initial requirement of 600.00 USDC" in describe(
         apart, funded.deployment
     )
@@ -324,6 +324,6 @@ def test_a_venue_refusal_reads_in_human_units(funded: Chain) -> None:
     refusal = DecodedError("VenueInsufficientMargin", {"netCollateral": -195_773, "initialMargin": 6_000_000})
     base = funded.deployment.base.symbol
     assert describe(refusal, funded.deployment) == (
-        f"the vault's margin at the venue (-0.20 {base}) is below the 6.00 {base} the trade needs there; the keeper"
+        f"the vault's margin at the venue (-0.195773 {base}) is below the 6.00 {base} the trade needs there; the keeper"
         " tops venue margin up each cycle (`primevault keeper run`): try again after it has"
     )

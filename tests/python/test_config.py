@@ -14,7 +14,9 @@ import click
 import pytest
 from click.testing import CliRunner
 from dotenv import dotenv_values
+from eth_account import Account
 
+from keeper.chain.keys import keystore_account
 from keeper.cli.main import cli
 from keeper.daemon.config import load_config
 from keeper.exceptions import ConfigError
@@ -322,3 +324,45 @@ def test_the_example_env_file_leaves_the_rpc_url_to_the_deployment_file() -> Non
     values = dotenv_values(".env.example")
     assert "PRIMEVAULT_RPC_URL" not in values, values
     assert all(not key.startswith("PRIMEVAULT_RPC") for key in values)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '"abc"',  # a JSON string: eth_account parsed it as JSON once more, and that failure read as a wrong password
+        "{}",
+        "[1, 2]",
+        '{"version": 5, "crypto": {}}',  # a version eth_account does not know: a traceback
+        '{"version": 3, "crypto": "abc"}',
+        # The outline of a V3 keystore with fields that are not hex: read as a wrong password too.
+        '{"version": 3, "crypto": {"kdf": "pbkdf2", "kdfparams": {"c": 2, "dklen": 32, "prf": "hmac-sha256", '
+        '"salt": "zz"}, "ciphertext": "zz", "mac": "zz", "cipher": "aes-128-ctr", "cipherparams": {"iv": "zz"}}}',
+    ],
+)
+def test_a_json_file_that_is_not_a_v3_keystore_is_said_as_such(tmp_path: Path, content: str) -> None:
+    keystore, password = tmp_path / "ks.json", tmp_path / "pw"
+    keystore.write_text(content)
+    password.write_text("secret\n")
+    with pytest.raises(ConfigError) as caught:
+        keystore_account(keystore, password)
+    assert str(caught.value) == (
+        f"keystore {keystore} is not an encrypted Ethereum keystore (V3 JSON, as geth or `cast wallet` write)"
+    )
+
+
+def test_a_v3_keystore_with_another_password_is_a_wrong_password(tmp_path: Path) -> None:
+    keystore, password = tmp_path / "ks.json", tmp_path / "pw"
+    created = Account.create()
+    # pbkdf2 with few iterations: the same keystore format, decrypted in no time.
+    keystore.write_text(json.dumps(Account.encrypt(created.key, "secret", kdf="pbkdf2", iterations=2)))
+    password.write_text("not the secret\n")
+    with pytest.raises(ConfigError) as caught:
+        keystore_account(keystore, password)
+    assert str(caught.value) == f"could not decrypt {keystore}: wrong password in {password}?"
+    password.write_text("secret\n")
+    assert keystore_account(keystore, password).address == created.address
+    # Older geth files write "Crypto": still a V3 keystore.
+    encrypted = Account.encrypt(created.key, "secret", kdf="pbkdf2", iterations=2)
+    encrypted["Crypto"] = encrypted.pop("crypto")
+    keystore.write_text(json.dumps(encrypted))
+    assert keystore_account(keystore, password).address == created.address

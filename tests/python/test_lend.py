@@ -3,10 +3,13 @@ lender withdraws with it; asking for more than the pool's idle cash is one clear
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from keeper.client.lender import LenderClient
 from keeper.client.tokens import TokenClient
+from keeper.units import plain_units
 from tests.python.conftest import Chain
 from tests.python.test_cli import assert_one_line_error, run
 
@@ -62,3 +65,33 @@ def test_more_than_the_pools_cash_is_one_line(chain: Chain) -> None:
         run(chain, "lend", "withdraw", "1e30"), "less than the 1,000,000,000,000,000,000,000,000,000,000.00 USDC"
     )
     assert run(chain, "lend", "withdraw", "1000").exit_code == 0
+
+
+def test_what_a_lender_can_take_is_never_shown_rounded_up(chain: Chain) -> None:
+    """7,499.999998 USDC idle and 7,500 asked for: the refusal said "you can withdraw 7,500.00 USDC now, less than
+    the 7,500.00 USDC asked for", the same amount twice (the first rounded up). `lend show --json` printed thousands
+    separators and the shares in raw units."""
+    chain.mint(1, "USDC", 10_000)
+    me = chain.account(1).address
+    assert run(chain, "lend", "deposit", "10000").exit_code == 0
+    cash = TokenClient(chain.w3, chain.deployment.base).balance_of(chain.deployment.vault)
+    _borrow(chain, cash - 7_499_999_998)
+    lender = LenderClient(chain.w3, chain.deployment)
+    assert lender.position(me).max_withdraw == 7_499_999_998
+
+    sent = chain.w3.eth.get_transaction_count(me)
+    assert_one_line_error(
+        run(chain, "lend", "withdraw", "7500"),
+        "you can withdraw 7,499.999998 USDC now, less than the 7,500.00 USDC asked for: the rest is lent out",
+    )
+    assert chain.w3.eth.get_transaction_count(me) == sent, "nothing sent"
+
+    shown = run(chain, "lend", "show")
+    assert shown.exit_code == 0, shown.output
+    assert f"{me}: 10,000 USDC, of which withdrawable now 7,499.999998" in shown.output
+    document = json.loads(run(chain, "lend", "show", "--json").output)
+    share_decimals = int(lender.contract.functions.decimals().call())
+    assert document["shares"] == plain_units(lender.position(me).shares, share_decimals) == "10000"
+    assert (document["value"], document["withdrawable_now"]) == ("10000", "7499.999998")
+    assert "," not in document["total_assets"]
+    assert run(chain, "lend", "withdraw", "7499.999998").exit_code == 0, "exactly what it said can be withdrawn"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +15,12 @@ from web3.exceptions import Web3RPCError
 
 from keeper.chain.deployment import MarketInfo
 from keeper.cli.main import cli
+from keeper.client.trading import TradingClient
 from keeper.client.venues import ANSWERED_NOTHING
 from keeper.client.venues.dydx import ClobPair, DydxListing, DydxVenue
 from keeper.client.venues.rabbitx import RabbitListing, RabbitVenue
 from keeper.devnet.deploy import FEED_DECIMALS, LOCAL_MARKETS, _create
+from keeper.units import format_units
 from tests.python.conftest import Chain
 
 HOUR = 3600
@@ -216,3 +218,42 @@ def test_a_node_that_cannot_serve_a_venues_read_is_the_nodes_failure(
     monkeypatch.setattr(RabbitVenue, "quote", refused)
     code, output = quotes(chain.deployment_file, "ETH-USD", "1")
     assert (code, output.strip()) == (1, "Error: the node refused the request: header not found")
+
+
+def test_a_sells_zero_funding_is_never_negative_zero(chain: Chain) -> None:
+    """A sell's funding at a zero rate is -1 x 0: it printed "-0.00" in the table and "-0" in JSON."""
+    document = quotes_json(chain.deployment_file, "ETH-USD", "1", "--side", "sell")
+    assert [row["funding"] for row in document["venues"]] == ["0", "0"]
+    code, output = quotes(chain.deployment_file, "ETH-USD", "1", "--side", "sell")
+    assert code == 0, output
+    assert "-0.00" not in output
+    assert all(line.split()[3] == "0.00" for line in output.splitlines()[2:4]), output
+
+
+def test_risk_venues_shows_every_amount_to_the_cent_and_margins_rounded_up(chain: Chain, tmp_path: Path) -> None:
+    """The maintenance margin printed as 1,031.976 beside columns of 2 decimals (and 250,000 with none)."""
+    chain.seed_pool()
+    me = chain.fund(1, "WETH", 20)
+    admin = chain.clients(0)
+    assert admin.trading is not None
+    trading = TradingClient(chain.w3, chain.deployment, chain.client(1).sender)
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    opened = trading.submit(me, "ETH-USD", Decimal("12.345"), Decimal(3100), now + 600)
+    assert admin.trading.execute([opened])[0].executed
+    exposures = {a.name: a.exposure(len(chain.deployment.markets)) for a in admin.trading.adapters()}
+    assert any(e.maintenance_margin % 10_000 for e in exposures.values()), "a margin of more than 2 decimals"
+
+    result = CliRunner().invoke(
+        cli,
+        ["--deployment", str(chain.deployment_file), "risk", "venues"],
+        env={"PRIMEVAULT_DATA_DIR": str(tmp_path / "data"), "PRIMEVAULT_DEV_ACCOUNT": None},
+    )
+    assert result.exit_code == 0, result.output
+    decimals = chain.deployment.base.decimals
+    for line in result.output.splitlines()[1:]:
+        name, collateral, initial, maintenance, withdrawing, depositing = line.split()[:6]
+        e = exposures[name]
+        assert collateral == format_units(e.net_collateral, decimals, 2, ROUND_FLOOR)
+        assert initial == format_units(e.initial_margin, decimals, 2, ROUND_CEILING)
+        assert maintenance == format_units(e.maintenance_margin, decimals, 2, ROUND_CEILING)
+        assert (withdrawing, depositing) == ("0.00", "0.00")

@@ -197,3 +197,73 @@ def test_a_grant_needs_the_keys_acceptance_of_that_owner(chain: Chain) -> None:
     assert run(chain, *_grant(chain, bot, _accepted(chain, owner)), dev=OWNER).exit_code == 0
     assert sessions.session(bot).owner == owner
     assert_one_line_error(run(chain, "session", "accept", other, dev=BOT), f"was granted by {owner} already")
+
+
+def _grant_wide(chain: Chain, owner_index: int, bot_index: int) -> None:
+    """`owner_index` grants `bot_index` a key for ETH-USD on sub-account 0, with caps far above any order here."""
+    owner, bot = chain.account(owner_index).address, chain.account(bot_index).address
+    accepted = run(chain, "session", "accept", owner, dev=bot_index)
+    assert accepted.exit_code == 0, accepted.output
+    granted = run(
+        chain, "session", "grant", bot, "--market", "ETH-USD", "--max-order", "100000", "--max-total", "200000",
+        "--accepted", accepted.output.strip(), dev=owner_index,
+    )  # fmt: skip
+    assert granted.exit_code == 0, granted.output
+
+
+def test_a_session_order_the_account_cannot_carry_is_refused_before_it_is_sent(traders: Chain) -> None:  # noqa: F811
+    """`session trade` skipped the margin check `trade submit` makes: 10 ETH on 100 USDC was sent, cancelled at
+    execution for want of equity, and still used up 31,000 USD of the key's total notional cap."""
+    chain = traders
+    owner_index, bot_index = 6, 7
+    _grant_wide(chain, owner_index, bot_index)
+    owner, bot = chain.fund(owner_index, "USDC", 100), chain.account(bot_index).address
+    sessions = SessionKeysClient(chain.w3, chain.deployment)
+    orders = trading(chain, 0).order_count()
+    sent = chain.w3.eth.get_transaction_count(bot)
+    order = ["session", "trade", "ETH-USD", "10", "--side", "buy", "--limit", "3100"]
+    for extra in ((), ("--sign-only",)):
+        assert_one_line_error(
+            run(chain, *order, *extra, dev=bot_index),
+            f"this order needs about 3,000.00 USDC of initial margin but {owner} has 100.00 USDC free",
+        )
+    assert chain.w3.eth.get_transaction_count(bot) == sent, "nothing sent"
+    assert trading(chain, 0).order_count() == orders
+    assert sessions.session(bot).notional_used == 0, "the key's cap untouched"
+    # An order the account can carry still goes through.
+    carried = run(chain, "session", "trade", "ETH-USD", "0.1", "--side", "buy", "--limit", "3100", dev=bot_index)
+    assert carried.exit_code == 0, carried.output
+
+
+def test_session_list_shows_only_the_orders_that_can_still_execute(traders: Chain) -> None:  # noqa: F811
+    """The session contract's list of a key's open orders is pruned only at the key's next submission: `session
+    list` showed orders executed, cancelled and past their deadline as open."""
+    chain = traders
+    owner, bot = chain.account(OWNER).address, chain.account(BOT).address
+    assert run(chain, *_grant(chain, bot, _accepted(chain, owner)), dev=OWNER).exit_code == 0
+    order = ["session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", "3100"]
+    executed, late, live, cancelled = (
+        _order_id(run(chain, *order, *ttl, dev=BOT).output) for ttl in ((), ("--ttl", "60"), (), ())
+    )
+    assert trading(chain, 0).execute([executed])[0].executed
+    trading(chain, OWNER).cancel(cancelled)
+    chain.advance(120)  # past the late order's deadline, within the others'
+    assert SessionKeysClient(chain.w3, chain.deployment).session(bot).open_orders == (executed, late, live, cancelled)
+
+    listed = run(chain, "session", "list", "--json", dev=OWNER)
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.output)[0]["open_orders"] == [live]
+    shown = run(chain, "session", "list", dev=OWNER)
+    assert f"open orders [{live}]" in shown.output, shown.output
+
+
+def test_a_session_limit_that_is_not_positive_names_the_option(traders: Chain) -> None:  # noqa: F811
+    chain = traders
+    owner, bot = chain.account(OWNER).address, chain.account(BOT).address
+    assert run(chain, *_grant(chain, bot, _accepted(chain, owner)), dev=OWNER).exit_code == 0
+    sent = chain.w3.eth.get_transaction_count(bot)
+    for limit in ("0", "-5"):
+        for extra in ((), ("--sign-only",)):
+            result = run(chain, "session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", limit, *extra, dev=BOT)
+            assert_one_line_error(result, f"--limit {limit} must be greater than zero")
+    assert chain.w3.eth.get_transaction_count(bot) == sent

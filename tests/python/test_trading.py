@@ -22,6 +22,7 @@ from keeper.risk.backstop import unwind_slice
 from keeper.risk.band import band_limit
 from keeper.routing import route
 from tests.python.conftest import Chain
+from tests.python.test_cli import assert_one_line_error
 from tests.python.test_keeper import keeper_for
 
 
@@ -267,6 +268,10 @@ def run(chain: Chain, dev: int, *args: str) -> Result:
     return CliRunner().invoke(cli, ["--deployment", str(chain.deployment_file), "--dev-account", str(dev), *args])
 
 
+# No key from the environment: a read that needs none must not ask for one.
+NO_KEY = {"PRIMEVAULT_DEV_ACCOUNT": None, "PRIMEVAULT_KEYSTORE": None, "PRIMEVAULT_PASSWORD_FILE": None}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -362,3 +367,28 @@ def test_account_show_names_the_venue_its_health_waits_for_and_shows_the_rest(ma
     assert sum(Decimal(p["size"]) for p in view["positions"]) == 40
     back = run(market, 1, "account", "show")
     assert back.exit_code == 0 and "cannot be computed" not in back.output and "health  " in back.output
+
+
+@pytest.mark.parametrize("limit", ["0", "-5"])
+def test_a_limit_that_is_not_positive_names_the_option(market: Chain, limit: str) -> None:
+    """It said "amount '0' must be greater than zero", of an order whose size was 1: which amount?"""
+    sent = market.w3.eth.get_transaction_count(market.account(1).address)
+    result = run(market, 1, "trade", "submit", "ETH-USD", "1", "--side", "buy", "--limit", limit)
+    assert_one_line_error(result, f"--limit {limit} must be greater than zero")
+    assert market.w3.eth.get_transaction_count(market.account(1).address) == sent
+    assert trader(market, 1).order_count() == 0
+
+
+def test_trade_list_all_refuses_a_sub_account_and_needs_no_key(market: Chain) -> None:
+    """`trade list --all --sub 3` listed every account's orders, --sub dropped silently."""
+    assert run(market, 1, "trade", "submit", "ETH-USD", "1", "--side", "buy").exit_code == 0
+    for sub in ("3", "0"):
+        assert_one_line_error(
+            run(market, 1, "trade", "list", "--all", "--sub", sub),
+            f"--all lists every account's orders and --sub {sub} names one of yours: give one of them",
+        )
+    keyless = CliRunner().invoke(
+        cli, ["--deployment", str(market.deployment_file), "trade", "list", "--all", "--json"], env=NO_KEY
+    )
+    assert keyless.exit_code == 0, keyless.output
+    assert [o["account"] for o in json.loads(keyless.output)] == [market.account(1).address]
