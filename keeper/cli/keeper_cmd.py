@@ -484,7 +484,7 @@ def venues_command(ctx: CliContext, config_path: Path | None, as_json: bool) -> 
 
     Its margin account there (net collateral with unrealized PnL, initial and maintenance margin), withdrawals on
     their way back, deposits a seat's exchange has not credited yet, the venue's report of the netted positions,
-    and how old a seat's report is. Reads only: needs no key.
+    how old a seat's report is and what its margin cap leaves room for. Reads only: needs no key.
     """
     config = _keeper_config(ctx, config_path, need_key=False, metrics_port="off", jobs=())
     clients = wire(config, sign=False, wait=False).clients
@@ -523,6 +523,7 @@ def venues_command(ctx: CliContext, config_path: Path | None, as_json: bool) -> 
                 "deposits_in_flight": plain_units(e.deposits_in_flight, base.decimals),
                 "positions": {t: plain_units(p, 18) for t, p in zip(tickers, e.positions, strict=True)},
                 "reported_at": e.reported_at,
+                "margin_room": None if e.margin_room is None else plain_units(e.margin_room, base.decimals),
             }
             if isinstance(e, VenueExposure)
             else {"venue": e[0], "error": e[1]}
@@ -531,9 +532,16 @@ def venues_command(ctx: CliContext, config_path: Path | None, as_json: bool) -> 
         click.echo(json.dumps({"symbol": base.symbol, "venues": views}, indent=2))
         return
     now = int(clients.w3.eth.get_block("latest")["timestamp"])
+
+    def room(e: VenueExposure) -> str:
+        # A seat's cap is the whole uint256 until the admin sets one.
+        if e.margin_room is None:
+            return "-"
+        return "no cap" if e.margin_room >= 2**255 else held(e.margin_room)
+
     click.echo(
         f"{'venue':<14} {'collateral':>16} {'initial':>14} {'maintenance':>14} {'withdrawing':>14} {'depositing':>14}"
-        f"  {'report':>8}  positions ({base.symbol} amounts)"
+        f" {'cap room':>14}  {'report':>8}  positions ({base.symbol} amounts)"
     )
     for e in exposures:
         if not isinstance(e, VenueExposure):
@@ -546,7 +554,7 @@ def venues_command(ctx: CliContext, config_path: Path | None, as_json: bool) -> 
         click.echo(
             f"{e.venue:<14} {held(e.net_collateral):>16} {needed(e.initial_margin):>14} "
             f"{needed(e.maintenance_margin):>14} {held(e.withdrawals_pending):>14} {held(e.deposits_in_flight):>14}"
-            f"  {age:>8}  {positions}"
+            f" {room(e):>14}  {age:>8}  {positions}"
         )
 
 

@@ -59,6 +59,8 @@ class VenueExposure:
     deposits_in_flight: int
     positions: tuple[int, ...]  # the venue's report of the vault's netted position per market, WAD base units
     reported_at: int | None  # a seat's last report (unix time); None where the venue's contract is read directly
+    # What a deposit may still send a seat under its margin cap (`marginRoom`); None where no cap applies.
+    margin_room: int | None = None
 
     @property
     def total(self) -> int:
@@ -164,12 +166,14 @@ class SeatAdapterClient(AdapterClient):
         return FundingStepBound(int(max_step), int(moved_at))
 
     def exposure(self, markets: int) -> VenueExposure:
-        """As `AdapterClient.exposure`, with the deposits the exchange has not credited and the report's age; the
-        collateral includes the deposits in flight (as the adapter's `margin` does)."""
+        """As `AdapterClient.exposure`, with the deposits the exchange has not credited, the report's age and the room
+        left under the seat's margin cap; the collateral includes the deposits in flight (as the adapter's `margin`
+        does)."""
         return dataclasses.replace(
             super().exposure(markets),
             deposits_in_flight=self.deposits_in_flight(),
             reported_at=self.last_report().reported_at,
+            margin_room=self.margin_room(),
         )
 
     def margin_room(self) -> int:

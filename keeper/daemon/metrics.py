@@ -54,6 +54,9 @@ class KeeperMetrics:
         self.venue_deposits = Gauge(
             "primevault_venue_deposits_in_flight", "Margin sent to a seat's exchange, not credited", venue, registry=r
         )
+        self.venue_margin_room = Gauge(
+            "primevault_venue_margin_room", "What a deposit may still send a seat under its cap", venue, registry=r
+        )
         self.venue_report_age = Gauge(
             "primevault_venue_report_age_seconds", "Age of a seat's last report of its account", venue, registry=r
         )

@@ -75,3 +75,5 @@ class ReconcileJob:
         metrics.venue_deposits.labels(venue).set(exposure.deposits_in_flight)
         if exposure.reported_at is not None:
             metrics.venue_report_age.labels(venue).set(time.time() - exposure.reported_at)
+        if exposure.margin_room is not None:
+            metrics.venue_margin_room.labels(venue).set(exposure.margin_room)

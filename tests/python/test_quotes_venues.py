@@ -257,3 +257,4 @@ def test_risk_venues_shows_every_amount_to_the_cent_and_margins_rounded_up(chain
         assert initial == format_units(e.initial_margin, decimals, 2, ROUND_CEILING)
         assert maintenance == format_units(e.maintenance_margin, decimals, 2, ROUND_CEILING)
         assert (withdrawing, depositing) == ("0.00", "0.00")
+        assert line.split()[6] == "-", "a venue that fills on chain has no margin cap"

@@ -108,6 +108,11 @@ def test_the_seat_posts_its_account_and_withdraws_margin_above_its_ceiling(
                 assert await seat.manage_margin(raised) == 1_000 * 10**6
             assert any("the admin raises it (setMarginCap)" in r.getMessage() for r in caplog.records)
             assert adapter.margin_room() == 0
+            shown = CliRunner().invoke(
+                cli, ["--deployment", str(market.deployment_file), "risk", "venues", "--json"], catch_exceptions=False
+            )
+            [view] = [v for v in json.loads(shown.output)["venues"] if v["venue"] == SEAT_VENUE]
+            assert view["margin_room"] == "0", "the operator sees the cap reached"
 
     asyncio.run(scenario())
 
