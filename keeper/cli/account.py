@@ -439,7 +439,7 @@ def bundle(
     _remember_symbol(token.symbol)  # the deposit's errors, in its units
     units = parse_amount(amount, token.decimals, token.symbol)
     base = ctx.deployment.base
-    borrow = parse_amount(borrow_text, base.decimals, base.symbol) if borrow_text else 0
+    borrow = parse_amount(borrow_text, base.decimals, option="--borrow") if borrow_text else 0
     order_parts = (market, size_text, side)
     if any(order_parts) and not all(order_parts):
         raise InputError("an order needs --market, --size and --side together (or none of them for no order)")

@@ -69,7 +69,7 @@ def test_a_bundle_that_would_leave_the_account_unhealthy_changes_nothing(pool: C
         (["1", "WETH", "--market", "ETH-USD"], "an order needs --market, --size and --side together"),
         (["1", "WETH", "--limit", "2000"], "--limit is for an order, and no order is given: add --market"),
         (["1", "WETH", "--ttl", "60", "--slippage-bps", "5"], "--slippage-bps, --ttl are for an order"),
-        (["1", "WETH", "--borrow", "lots"], "lots"),
+        (["1", "WETH", "--borrow", "lots"], "--borrow lots is not a number"),
         (["1", "DOGE"], "unknown asset 'DOGE'"),
         (["1", "WETH", "--market", "ETH-USD", "--size", "0.0000001", "--side", "buy"], "is not a multiple of any"),
         # the deposit's margin counts (the first test's order only fits with it), but not beyond what it adds
