@@ -1,6 +1,6 @@
 """Following the vault block by block instead of reading every account every block.
 
-After one full load (`scan`), each new block costs three JSON-RPC calls: the head (`eth_getBlockByNumber`), the
+After one full load (`read_book`), each new block costs three JSON-RPC calls: the head (`eth_getBlockByNumber`), the
 vault's and the trading module's logs since the last block (one `eth_getLogs`; several when blocks were skipped and
 the node limits the range of one, see `AccountEventsClient.touches`), and one lens call (`follow`) that brings the
 risk state with the accounts those logs touched and any accounts listed since. Every account's health is then
@@ -24,7 +24,7 @@ from eth_typing import ChecksumAddress
 from keeper.client.account_events import MAX_LOG_QUERIES, AccountEventsClient, LogsUnavailable
 from keeper.client.clients import Clients
 from keeper.client.lens import DEFAULT_PAGE_SIZE, RiskState, follow_page_size, page_size_for
-from keeper.liquidator import Scan, assess, scan
+from keeper.liquidator import Scan, assess, read_book
 from keeper.portfolio_rule import GOVERNANCE, PortfolioRule
 from keeper.risk.account_book import AccountBook
 
@@ -131,9 +131,11 @@ class AccountFollower:
     def _full_load(self, number: int, block_hash: bytes) -> Scan:
         if self.clients.deployment.portfolio is not None:
             self._portfolio = PortfolioRule(self.clients)
-        found = scan(self.clients, page_size=self.page_size, block=number, portfolio=self._portfolio)
+        state, book = read_book(self.clients, self.page_size, number)
+        # Every account is kept, this shard's judged: the logs that follow touch accounts of every shard.
+        found = assess(self.clients, state, book.shard(*self.shard), self._portfolio)
         self.full_loads += 1
-        self._book, self._loaded_at = found.book, number
+        self._book, self._loaded_at = book, number
         params = found.params
         self._shape = (len(params.prices), len(params.perp_marks), len(params.funding_indexes))
         self._hashes.clear()

@@ -28,6 +28,9 @@ class KeeperMetrics:
         self.job_seconds = Histogram(
             "primevault_job_duration_seconds", "Duration of each run of a timed job", ["job"], registry=r
         )
+        self.job_failures = Counter(
+            "primevault_job_failures", "Runs of a job (or a seat's step) that ended in an error", ["job"], registry=r
+        )
         self.blocks_behind = Gauge("primevault_blocks_behind", "Chain head minus the last scanned block", registry=r)
         self.mismatches = Counter(
             "primevault_reconciliation_mismatches", "Venue/vault mismatches found", ["venue", "kind"], registry=r

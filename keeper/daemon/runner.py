@@ -54,11 +54,12 @@ class Keeper:
             self._guarded(name, job)
 
     def run(self) -> None:
-        """Runs until SIGTERM or SIGINT; stops after the transaction in flight."""
+        """Runs until SIGTERM, SIGINT or SIGHUP; stops after the transaction in flight."""
         c = self.config
         server = self._serve_metrics()  # first: a port in use stops the keeper before it takes the signals
         if threading.current_thread() is threading.main_thread():  # signals can only be caught there
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            # SIGHUP too: a closed terminal or SSH session stops the keeper as SIGTERM does, never mid-transaction.
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 signal.signal(sig, self._on_signal)
         scheduler = BackgroundScheduler()
         for name, job, seconds in self._scheduled_jobs():
@@ -143,7 +144,7 @@ class Keeper:
                 self._guarded(name, job)
 
     def _guarded(self, name: str, job: Callable[[], object]) -> None:
-        """Runs a job; an error is logged and counted, never fatal."""
+        """Runs a job; an error is logged and counted (`primevault_job_failures`), never fatal."""
         try:
             job()
         except TransactionFateUnknown as exc:
@@ -161,3 +162,6 @@ class Keeper:
             log.warning("%s: interrupted, the node did not answer (%s)", name, type(exc).__name__)
         except Exception:
             log.exception("%s failed", name)
+        else:
+            return
+        self.metrics.job_failures.labels(name).inc()

@@ -4,10 +4,11 @@ history up to date, and liquidate the accounts that are due."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 
 from keeper.client.vault import LiquidationResult
-from keeper.exceptions import TransactionReverted
+from keeper.exceptions import PrimeVaultError, TransactionReverted
 from keeper.follower import AccountFollower
 from keeper.jobs.context import JobContext
 from keeper.liquidator import LIQUIDATION_GAS_BASE, Scan, batches
@@ -26,6 +27,7 @@ class LiquidationJob:
         self.follower = AccountFollower(context.clients, context.config.shard)
         self.gas_model = LiquidationGasModel()  # learnt from the batches this job sends
         self.last_scan: Scan | None = None
+        self._history_failure: str | None = None  # why the price history could not be written, while it cannot
 
     def run(self) -> list[LiquidationResult]:
         """Judges every account at the latest block (read in full at start and now and then, followed through the
@@ -56,11 +58,13 @@ class LiquidationJob:
         c.metrics.accounts_scanned.set(len(found.book))
         c.metrics.liquidatable.set(len(found.liquidatable))
         self._check_chain_fresh(found.block_time, healthy=not found.unusable_assets)
-        self._record_prices(found)
-        if not found.liquidatable or not c.runs(self.name):
-            return []
-        log.info("block %d: %d liquidatable of %d", found.block, len(found.liquidatable), len(found.book))
-        return self.liquidate(found)
+        results: list[LiquidationResult] = []
+        if found.liquidatable and c.runs(self.name):
+            log.info("block %d: %d liquidatable of %d", found.block, len(found.liquidatable), len(found.book))
+            results = self.liquidate(found)
+        # After the liquidations, which must never wait on it: the history only feeds the haircut model.
+        self._keep_price_history(found)
+        return results
 
     def liquidate(self, found: Scan) -> list[LiquidationResult]:
         """Liquidates every due account, with or without positions (the vault moves positions to its backstop
@@ -77,7 +81,6 @@ class LiquidationJob:
         c = self.context
         gas = [self.gas_model.gas(found.open_slots.get(a, 0)) for a in found.liquidatable]
         pending = batches(found.liquidatable, c.config.gas_budget, gas)
-        c.metrics.liquidations_sent.inc(len(found.liquidatable))
         results: list[LiquidationResult] = []
         figures = dict(zip(found.liquidatable, gas, strict=True))
         # Lending accounts only: what moving positions to the backstop book costs varies with the books, so a batch
@@ -91,8 +94,9 @@ class LiquidationJob:
         while pending:
             outcomes = c.send("liquidate", c.vault.liquidate_batches, pending, limits)
             limits = None  # halves of a batch that reverted are estimated
-            if outcomes is None:  # a dry run
+            if outcomes is None:  # a dry run: simulated, not sent
                 return results
+            c.metrics.liquidations_sent.inc(sum(len(batch) for batch in pending))
             retry: list[list[str]] = []
             for batch, outcome in zip(pending, outcomes, strict=True):
                 if isinstance(outcome, TransactionReverted):
@@ -131,6 +135,25 @@ class LiquidationJob:
         else:
             c.health.ok()
             c.metrics.healthy.set(1 if c.health.status()[0] else 0)  # a standing fault still counts
+
+    def _keep_price_history(self, found: Scan) -> None:
+        """Records the block's prices (`_record_prices`); a history that cannot be written (its directory read-only,
+        the disk full) is said once, counted, and makes the keeper unhealthy until a write goes through again, while
+        the scans and liquidations go on."""
+        c = self.context
+        try:
+            self._record_prices(found)
+        except (PrimeVaultError, sqlite3.Error, OSError) as exc:
+            c.metrics.job_failures.labels("price history").inc()
+            if self._history_failure is None:
+                log.error("price history: %s; liquidations go on, the haircut model waits for it", exc)
+            self._history_failure = str(exc)
+            c.health.set_fault("price history", f"the price history cannot be written: {exc}")
+            return
+        if self._history_failure is not None:
+            log.info("price history: written again")
+            self._history_failure = None
+            c.health.clear_fault("price history")
 
     def _record_prices(self, found: Scan) -> None:
         """Price history at block time (one row per asset and every `price_record_interval`), for the haircut model;

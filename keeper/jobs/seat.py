@@ -244,7 +244,8 @@ class SeatJob:
         return len(lasting)
 
     async def _guarded(self, name: str, step: Callable[[], Awaitable[object]]) -> None:
-        """Runs one step; an error is logged by name, never fatal (the daemon's `_guarded`, for coroutines). The same
+        """Runs one step; an error is logged by name and counted (`primevault_job_failures`), never fatal (the daemon's
+        `_guarded`, for coroutines). The same
         error again, cycle after cycle (a venue's answer that cannot be read, while it lasts), is said once and then
         every `REMIND_EVERY` seconds; another error of the step is said at once, and its recovery in one more line."""
         started = time.monotonic()
@@ -270,6 +271,9 @@ class SeatJob:
             self._node_lost(exc, started)
         except Exception:
             log.exception("%s failed", name)
+        else:
+            return
+        self.context.metrics.job_failures.labels(name).inc()
 
     def _failed(self, name: str, exc: PrimeVaultError) -> None:
         kind, now = failure_kind(exc), time.monotonic()

@@ -137,6 +137,27 @@ def test_liquidations_are_followed(chain: Chain, tmp_path: Path) -> None:
     assert len(after.liquidatable) < len(due)
 
 
+def test_a_shard_judges_only_its_accounts_on_full_loads_too(chain: Chain, tmp_path: Path) -> None:
+    """The full load (at start, every rescan, after a reorganisation) judged every account whatever the shard, so two
+    keepers run as 0/2 and 1/2 both sent every due account's liquidation at each one; only the blocks followed in
+    between were sharded."""
+    _book_of_lenders_and_traders(chain, tmp_path)
+    clients = chain.clients(0)
+    chain.set_price("WBTC", 45_000)
+    everyone = scan(clients)
+    assert len(everyone.liquidatable) >= 2
+    halves = [AccountFollower(clients, shard=(i, 2)) for i in range(2)]
+    loaded = [follower.update() for follower in halves]
+    assert all(follower.full_loads == 1 for follower in halves)
+    assert sorted(loaded[0].liquidatable + loaded[1].liquidatable) == sorted(everyone.liquidatable)
+    assert not set(loaded[0].liquidatable) & set(loaded[1].liquidatable), "each account in one shard"
+    assert len(loaded[0].book) + len(loaded[1].book) == len(everyone.book)
+    chain.set_price("WBTC", 44_000)
+    followed = [follower.update() for follower in halves]
+    assert all(follower.full_loads == 1 for follower in halves), "followed, not read again"
+    assert sorted(followed[0].liquidatable + followed[1].liquidatable) == sorted(scan(clients).liquidatable)
+
+
 def test_a_reorganisation_reads_everything_again(chain: Chain, tmp_path: Path) -> None:
     _book_of_lenders_and_traders(chain, tmp_path)
     clients = chain.clients(0)

@@ -171,6 +171,51 @@ def test_a_dry_run_simulates_every_batch_and_sends_nothing(chain: Chain, tmp_pat
     assert chain.w3.eth.block_number == block
     assert sorted(scan(keeper.clients).liquidatable) == sorted(accounts)
     assert "dry run: 2 x liquidate simulated (0 would revert), not sent" in caplog.text
+    assert keeper.metrics.liquidations_sent._value.get() == 0, "simulated is not sent"
+
+
+def test_a_price_history_that_cannot_be_written_holds_no_liquidation_up(
+    chain: Chain, tmp_path: Path, caplog: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A data directory turned read-only (or a full disk) made each block's price row raise before the liquidations,
+    every block, while /healthz said ok: the liquidations go first, and the failure is said once, counted, and
+    unhealthy until a row is written again."""
+    accounts = open_loans(chain, 2)
+    keeper = keeper_for(chain, tmp_path, price_record_interval=0)
+    unwritable = sqlite3.OperationalError("attempt to write a readonly database")
+
+    def refuse(*_: object) -> None:
+        raise unwritable
+
+    monkeypatch.setattr(keeper.context.prices, "record", refuse)
+    chain.set_price("WETH", 2700)
+    with caplog.at_level("INFO", logger="primevault.keeper"):
+        results = keeper.jobs.liquidation.run()
+        chain.set_price("WETH", 2699)
+        keeper.jobs.liquidation.run()
+    assert {e.account for r in results for e in r.liquidated} == set(accounts)
+    assert keeper.metrics.job_failures.labels("price history")._value.get() == 2
+    assert caplog.text.count("price history: attempt to write a readonly database") == 1, "said once"
+    ok, reason = keeper.health.status()
+    assert not ok and "the price history cannot be written" in reason
+
+    monkeypatch.undo()
+    chain.set_price("WETH", 2698)
+    with caplog.at_level("INFO", logger="primevault.keeper"):
+        keeper.jobs.liquidation.run()
+    assert "price history: written again" in caplog.text
+    assert "price history" not in keeper.health.status()[1]
+
+
+def test_a_failing_job_is_counted(chain: Chain, tmp_path: Path) -> None:
+    keeper = keeper_for(chain, tmp_path)
+
+    def fails() -> None:
+        raise RuntimeError("boom")
+
+    keeper._guarded("reconcile", fails)
+    keeper._guarded("reconcile", lambda: None)
+    assert keeper.metrics.job_failures.labels("reconcile")._value.get() == 1
 
 
 def test_a_competing_keeper_takes_part_of_the_batch(chain: Chain, tmp_path: Path) -> None:
@@ -432,7 +477,9 @@ def test_haircut_updates_stay_within_the_onchain_bounds(chain: Chain, tmp_path: 
     assert refused.value.error.name in ("HaircutUpdateTooSoon", "HaircutOutOfBounds", "HaircutStepTooLarge")
 
 
-def test_sigterm_stops_the_daemon_cleanly(chain: Chain, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_stops_the_daemon_cleanly(chain: Chain, tmp_path: Path, stop: signal.Signals) -> None:
+    """SIGTERM, and SIGHUP (a closed terminal or SSH session), which killed the keeper at once, mid-transaction."""
     open_loans(chain, 2)
     command = [
         sys.executable,
@@ -464,7 +511,7 @@ def test_sigterm_stops_the_daemon_cleanly(chain: Chain, tmp_path: Path) -> None:
             break
     chain.set_price("WETH", 2700)  # give it work mid-cycle
     time.sleep(0.5)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop)
     rest = process.communicate(timeout=30)[1]
     assert process.returncode == 0, "".join(lines) + rest
     assert "keeper stopped" in rest
