@@ -42,8 +42,6 @@ class HaircutJob:
                 penalty_bps=config.liquidation_penalty_bps,
             )
             proposals.append(proposal)
-            c.metrics.haircut_bps.labels(token.symbol, "initial").set(config.initial_haircut_bps)
-            c.metrics.haircut_bps.labels(token.symbol, "maintenance").set(config.maintenance_haircut_bps)
             if apply and proposal.changes:
                 if "RISK_MANAGER_ROLE" not in c.roles:
                     log.error("%s: haircut update needs RISK_MANAGER_ROLE on the vault; not sent", token.symbol)

@@ -57,6 +57,10 @@ class LiquidationJob:
         c.metrics.scan_seconds.observe(time.monotonic() - started)
         c.metrics.accounts_scanned.set(len(found.book))
         c.metrics.liquidatable.set(len(found.liquidatable))
+        # The haircuts in force, every block from the first (the haircuts job only runs every `haircut_interval`).
+        for k, token in enumerate(c.deployment.collateral):
+            c.metrics.haircut_bps.labels(token.symbol, "initial").set(found.params.initial_haircut_bps[k])
+            c.metrics.haircut_bps.labels(token.symbol, "maintenance").set(found.params.maintenance_haircut_bps[k])
         self._check_chain_fresh(found.block_time, healthy=not found.unusable_assets)
         results: list[LiquidationResult] = []
         if found.liquidatable and c.runs(self.name):

@@ -207,6 +207,18 @@ def test_a_price_history_that_cannot_be_written_holds_no_liquidation_up(
     assert "price history" not in keeper.health.status()[1]
 
 
+def test_the_haircuts_in_force_are_published_from_the_first_block(chain: Chain, tmp_path: Path) -> None:
+    """`primevault_haircut_bps` stayed empty for the first hour: only the haircuts job, every `haircut_interval`,
+    set it. Each scan publishes the haircuts it judged with."""
+    keeper = keeper_for(chain, tmp_path)
+    keeper.jobs.liquidation.run()
+    configs = keeper.clients.vault.asset_configs("latest")
+    for token, config in zip(chain.deployment.collateral, configs, strict=True):
+        assert keeper.metrics.haircut_bps.labels(token.symbol, "initial")._value.get() == config.initial_haircut_bps
+        published = keeper.metrics.haircut_bps.labels(token.symbol, "maintenance")._value.get()
+        assert published == config.maintenance_haircut_bps
+
+
 def test_a_failing_job_is_counted(chain: Chain, tmp_path: Path) -> None:
     keeper = keeper_for(chain, tmp_path)
 
