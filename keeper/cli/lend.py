@@ -40,7 +40,7 @@ def show(ctx: CliContext, address: str | None, as_json: bool) -> None:
         # Plain decimal strings, as every --json prints them; shares in whole shares, as the value in whole tokens.
         document = {
             "holder": holder,
-            "shares": plain_units(position.shares, _share_decimals(lender)),
+            "shares": plain_units(position.shares, lender.share_decimals()),
             "value": plain_units(position.assets, base.decimals),
             "withdrawable_now": plain_units(position.max_withdraw, base.decimals),
             "total_assets": plain_units(state.total_assets, base.decimals),
@@ -60,11 +60,6 @@ def show(ctx: CliContext, address: str | None, as_json: bool) -> None:
         f"{holder}: {format_units(position.assets, base.decimals)} {base.symbol}, of which withdrawable now "
         f"{format_units(position.max_withdraw, base.decimals)}"
     )
-
-
-def _share_decimals(lender: LenderClient) -> int:
-    """The decimals of the lender vault's shares (ERC-4626 may give them more than the asset's)."""
-    return int(lender.contract.functions.decimals().call())
 
 
 @lend.command()

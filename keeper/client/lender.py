@@ -47,6 +47,10 @@ class LenderClient(ContractClient):
         shares = int(f.balanceOf(holder).call())
         return LenderPosition(shares, int(f.convertToAssets(shares).call()), int(f.maxWithdraw(holder).call()))
 
+    def share_decimals(self) -> int:
+        """The decimals of the vault's shares (ERC-4626 may give them more than the asset's)."""
+        return int(self.contract.functions.decimals().call())
+
     def max_redeem(self, holder: str) -> int:
         """The shares `holder` can redeem now (bounded by the pool's idle cash)."""
         return int(self.contract.functions.maxRedeem(Web3.to_checksum_address(holder)).call())
