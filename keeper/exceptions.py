@@ -87,5 +87,15 @@ class MissingRoleError(ConfigError):
     """The keeper's key lacks a role one of its enabled jobs needs (said at start, in one line)."""
 
 
+class KeyInUseError(ConfigError):
+    """Another process sends with the keeper's key from the same data_dir (it holds the key's lock file there): two
+    would take the same nonces and send what the other sent. Said at start, in one line naming that process."""
+
+
+class PriceHistoryError(PrimeVaultError):
+    """The keeper's price history cannot be opened, read or written (its directory read-only, the disk full): said in
+    one line that names the file and what SQLite answered."""
+
+
 class MissingExtraError(ConfigError):
     """A command needs an optional part of the package whose dependencies are not installed."""

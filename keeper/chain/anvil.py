@@ -27,7 +27,10 @@ def free_port() -> int:
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether nothing listens on `port`: with SO_REUSEADDR (as anvil binds), a killed node's connections left in
+    TIME_WAIT do not count, which kept the port refused for a minute after its node died."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -1,9 +1,11 @@
 """JSON-RPC connection for long-running processes: retries with backoff and rotation over several
-endpoints for reads, and never a blind retry of `eth_sendRawTransaction`."""
+endpoints for reads, and never a blind retry of `eth_sendRawTransaction`. A node that stops answering is said once,
+and once again when it answers: the retries in between are debug lines."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -35,7 +37,9 @@ RETRYABLE_METHODS = frozenset(m for m in REQUEST_RETRY_ALLOWLIST if m != "eth_se
 
 class RotatingHTTPProvider(HTTPProvider):
     """An HTTP provider over several endpoints: a read that fails to connect moves to the next endpoint and
-    is retried with exponential backoff, up to `retries` times in all."""
+    is retried with exponential backoff, up to `retries` times in all. The first failure of a spell without answers
+    is a warning and the first answer after it an info line; a daemon that checks the node every cycle would
+    otherwise log every retry of every check for as long as the node is away."""
 
     def __init__(self, urls: Sequence[str], timeout: float = 10.0, retries: int = 6, backoff: float = 0.25) -> None:
         if not urls:
@@ -45,6 +49,8 @@ class RotatingHTTPProvider(HTTPProvider):
         self.retries = retries
         self.backoff = backoff
         self._chain_id: RPCResponse | None = None
+        self._unanswered_since: float | None = None  # monotonic time of the spell's first failure; None: it answers
+        self._spell_lock = threading.Lock()  # every thread's requests share the spell, said once
         super().__init__(self.urls[0], request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
 
     def probe_chain_id(self) -> int:
@@ -95,14 +101,15 @@ class RotatingHTTPProvider(HTTPProvider):
         attempt = 0
         while True:
             try:
-                return send()
+                answer = send()
             except NODE_AWAY as exc:
+                self._say_unanswered(label, exc)
                 if not retryable or attempt >= self.retries:
                     raise
                 delay = self.backoff * 2**attempt
                 attempt += 1
                 self._rotate()
-                log.warning(
+                log.debug(
                     "rpc %s failed (%s); retry %d on %s in %.2fs",
                     label,
                     type(exc).__name__,
@@ -111,6 +118,33 @@ class RotatingHTTPProvider(HTTPProvider):
                     delay,
                 )
                 time.sleep(delay)
+            else:
+                if self._unanswered_since is not None:  # read without the lock: the common case costs nothing
+                    self._say_answered()
+                return answer
+
+    def _say_unanswered(self, label: str, exc: BaseException) -> None:
+        """The first failure of a spell, said once whichever thread meets it."""
+        with self._spell_lock:
+            if self._unanswered_since is not None:
+                return
+            self._unanswered_since = time.monotonic()
+        log.warning(
+            "rpc %s failed: the node at %s does not answer (%s); retrying, said again once it answers",
+            label,
+            self.current_url,
+            type(exc).__name__,
+        )
+
+    def _say_answered(self) -> None:
+        with self._spell_lock:
+            since, self._unanswered_since = self._unanswered_since, None
+        if since is not None:
+            log.info(
+                "the node at %s answers again, after %.1fs without an answer",
+                self.current_url,
+                time.monotonic() - since,
+            )
 
     def _rotate(self) -> None:
         if len(self.urls) > 1:

@@ -1,6 +1,7 @@
 """Simulate, sign, send and confirm transactions, reporting any revert as a decoded custom error.
 
-For a process that runs for days: EIP-1559 fees under a cap, a nonce manager that survives restarts, a
+For a process that runs for days: EIP-1559 fees under a cap, a nonce manager that survives restarts (and keeps a
+second process off the same key and nonce file), a wait at start for what an earlier run left in the node's pool, a
 stuck transaction replaced with the same nonce at a higher fee (or, when a lower nonce holds it back, that one
 replaced by a transfer to itself), receipts with timeouts, and no blind resend (a signed transaction is only ever
 sent again byte for byte, which cannot double-spend its nonce).
@@ -9,14 +10,17 @@ sent again byte for byte, which cannot double-spend its nonce).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import requests
 from eth_account.signers.local import LocalAccount
@@ -28,7 +32,14 @@ from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCErro
 from web3.types import Nonce, RPCEndpoint, TxParams, TxReceipt, Wei
 
 from keeper.chain.revert import ErrorDecoder, revert_data
-from keeper.exceptions import DryRun, PrimeVaultError, TransactionFateUnknown, TransactionReverted
+from keeper.exceptions import (
+    ConfigError,
+    DryRun,
+    KeyInUseError,
+    PrimeVaultError,
+    TransactionFateUnknown,
+    TransactionReverted,
+)
 from keeper.state_files import set_aside
 
 log = logging.getLogger(__name__)
@@ -47,6 +58,8 @@ NODE_SILENT_SECONDS = 5.0
 absence (`TransactionFateUnknown`, naming what was sent; a job that sent says the node is away, once), rather than
 as a transaction not mined after the whole receipt timeout. What was sent is mined when the node is back, or its nonce
 is replaced as stuck."""
+EARLIER_SENDS_CHECK_SECONDS = 0.25
+"""How often, at start, the chain is asked whether the transactions an earlier run left in the node's pool are mined."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +97,8 @@ class FeePolicy:
 class NonceManager:
     """Next nonce for one key: the larger of the chain's pending count and the last one this key used,
     kept in a file so a restart never reuses a nonce of a transaction still in flight. Another instance
-    runs with another key, so nonces never collide between instances."""
+    runs with another key, so nonces never collide between instances; a second process with the same key and file is
+    refused at start (`Sender` holds the key's lock file beside it), since neither would know the other's nonces."""
 
     def __init__(self, w3: Web3, address: ChecksumAddress, state_file: Path | None = None) -> None:
         self.w3 = w3
@@ -135,6 +149,54 @@ class NonceManager:
             return None
 
 
+_held_locks: dict[Path, IO[str]] = {}
+"""The key lock files this process holds, open (so locked) until it exits, by path: a sender made again in the same
+process (a restart in a test, a one-shot command beside the daemon's wiring) shares the lock it already holds."""
+_held_locks_guard = threading.Lock()
+
+
+def hold_key_lock(lock_file: Path, address: str) -> None:
+    """Locks `lock_file` (an exclusive `flock`) for the rest of this process's life and writes who holds it there. A
+    lock held by another process is a `KeyInUseError` naming it: two processes sending with one key from one nonce file
+    each take nonces the other does not know of, and each sends again what the other sent. The kernel releases the
+    lock when its holder dies (even by kill -9), so the file left behind never keeps a restart out."""
+    with _held_locks_guard:
+        if lock_file.absolute() in _held_locks:
+            return
+        try:
+            lock_file.parent.mkdir(parents=True, exist_ok=True)
+            handle = lock_file.open("a+")  # not truncated: on refusal, it names the holder
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot open the key's lock file {lock_file} ({exc.strerror or type(exc).__name__}): give a data_dir "
+                "the keeper can write to"
+            ) from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = _lock_holder(handle.read())
+            handle.close()
+            raise KeyInUseError(
+                f"{holder} already sends with key {address} from {lock_file.parent} (it holds {lock_file.name}): stop "
+                "it, or give this one another key or data_dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": int(time.time())}))
+        handle.flush()
+        _held_locks[lock_file.absolute()] = handle
+
+
+def _lock_holder(text: str) -> str:
+    """The process a key lock file names, in words; a file written by no holder yet (or cut short) names none."""
+    try:
+        holder = json.loads(text)
+        return f"process {int(holder['pid'])} on {holder['host']}"
+    except (ValueError, KeyError, TypeError):
+        return "another process"
+
+
 class Sender:
     """Sends transactions from one local key: one at a time, or several with consecutive nonces at once, from any
     number of threads. Nonces are taken and broadcast under a lock; receipts are awaited outside it, so that one
@@ -143,6 +205,10 @@ class Sender:
     Every transaction is simulated first (by its gas estimate), so a revert is reported with its decoded custom
     error before anything is signed; a transaction that still reverts on chain is replayed at its block to
     recover the reason.
+
+    With a nonce file (a daemon's), it holds the key's lock file beside it for the rest of the process's life (a second
+    process on that key and file is refused: `hold_key_lock`), and at start waits for whatever the node's pool holds
+    of the key (`_wait_for_earlier_sends`), so that a restart does not send again what the run before it sent.
     """
 
     def __init__(
@@ -160,6 +226,8 @@ class Sender:
         self.decoder = decoder
         self.fees = fees or FeePolicy()
         self.dry_run = dry_run
+        if nonce_file is not None:  # before the file is read: another process may be writing it
+            hold_key_lock(nonce_file.with_suffix(".lock"), account.address)
         self.nonces = NonceManager(w3, account.address, nonce_file)
         self.sent: list[SentTransaction] = []
         self._chain_id = w3.eth.chain_id
@@ -171,10 +239,47 @@ class Sender:
         # sticks, so no other one may replace it as a stuck lower nonce.
         self._awaiting: set[int] = set()
         self._awaiting_lock = threading.Lock()  # the set changes outside `_lock`, as each wait ends
+        if nonce_file is not None and not dry_run:
+            self._wait_for_earlier_sends()
 
     @property
     def address(self) -> ChecksumAddress:
         return self.account.address
+
+    def _wait_for_earlier_sends(self) -> None:
+        """At start, before anything is scanned or sent: whatever the node's pool holds of this key, this process did
+        not send (a run killed while it waited, or another process with this key). Its work, found again by a scan
+        before it is mined, would be sent again under the next nonce (a liquidation twice, the second paying to skip
+        every account), so it is waited for, up to `replace_after`: past that this sender replaces its own
+        transactions as stuck, and the first send's wait replaces one of these that holds this key back."""
+        latest = self.w3.eth.get_transaction_count(self.address, "latest")
+        pending = self.w3.eth.get_transaction_count(self.address, "pending")
+        if pending <= latest:
+            return
+        log.warning(
+            "%d transaction(s) of %s (nonces %d to %d) are pending in the node's pool, not sent by this process (an "
+            "earlier run's, or another process's with this key): waiting up to %.0fs for them to be mined before "
+            "sending, so that their work is not sent twice",
+            pending - latest,
+            self.address,
+            latest,
+            pending - 1,
+            self.fees.replace_after,
+        )
+        deadline = time.monotonic() + self.fees.replace_after
+        while (latest := self.w3.eth.get_transaction_count(self.address, "latest")) < pending:
+            if time.monotonic() >= deadline:
+                log.warning(
+                    "nonces %d to %d of %s still not mined after %.0fs: sending anyway (one that holds this key back "
+                    "is replaced as stuck)",
+                    latest,
+                    pending - 1,
+                    self.address,
+                    self.fees.replace_after,
+                )
+                return
+            time.sleep(EARLIER_SENDS_CHECK_SECONDS)
+        log.info("the transactions of %s left in the node's pool are mined; sending", self.address)
 
     def call(self, action: str, fn: Call, gas: int | None = None) -> Any:
         """Runs `fn` as an `eth_call` from this sender (within `gas`, if given); raises `TransactionReverted` on a
@@ -469,7 +574,20 @@ class Sender:
             message = str(exc).lower()
             if "already known" not in message and "nonce too low" not in message:
                 raise
-        self.nonces.used(int(tx["nonce"]))
+        try:
+            self.nonces.used(int(tx["nonce"]))
+        except OSError as exc:
+            # The transaction is out: failing here would report it unsent and abandon its wait, while it is mined.
+            log.error(
+                "%s: sent as 0x%s with nonce %d, but the nonce file %s could not be written (%s): a restart before "
+                "it is written again may reuse nonce %d; make data_dir writable",
+                action,
+                tx_hash.hex(),
+                tx["nonce"],
+                self.nonces.state_file,
+                exc.strerror or type(exc).__name__,
+                tx["nonce"],
+            )
         self.sent.append(SentTransaction("0x" + tx_hash.hex(), int(tx["nonce"]), int(tx["maxFeePerGas"])))
         return tx_hash
 

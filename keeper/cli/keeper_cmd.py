@@ -66,6 +66,15 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+def _data_dir(value: str | None) -> Path | None:
+    """--data-dir as a path; an empty one (which a path type reads as the working directory) is refused."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise click.BadParameter("is empty: give the directory for the keeper's nonce file and price history")
+    return Path(value)
+
+
 def _configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonFormatter())
@@ -120,7 +129,8 @@ def keeper_group() -> None:
 @click.option(
     "--data-dir",
     envvar="PRIMEVAULT_DATA_DIR",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(file_okay=False),
+    callback=lambda _ctx, _param, value: _data_dir(value),
     help="Where the nonce file, the price history and the seats' fill stores are kept (default: .primevault).",
 )
 @click.option(

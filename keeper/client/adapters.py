@@ -91,6 +91,14 @@ class AdapterClient(ContractClient):
         """Margin requested back and not yet claimed, base-token units."""
         return int(self.contract.functions.pendingWithdrawals().call())
 
+    def claimable_withdrawals(self) -> int:
+        """What a claim sent now would bring back, base-token units: `claimWithdrawal` simulated as the adapter's
+        trading module (its only caller). A venue with delayed withdrawals (RabbitX-style) pays only the requests
+        whose delay has passed, and the adapter stores their times where no view reads them; a claim of nothing
+        still costs a transaction."""
+        module = self.contract.functions.tradingModule().call()
+        return int(self.contract.functions.claimWithdrawal().call({"from": module}))
+
     def exposure(self, markets: int) -> VenueExposure:
         """The vault's exposure to this venue (`markets` perp markets)."""
         margin = self.margin()

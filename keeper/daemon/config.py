@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -26,6 +27,9 @@ ENV_PREFIX = "PRIMEVAULT_"
 JOBS = ("liquidation", "orders", "backstop", "margin", "reconcile", "haircuts", "seat")
 # The venues a keeper can hold a seat at: each has a connector and a settings table named after it.
 SEAT_KINDS = ("rabbitx", "dydx")
+# The most gas a liquidation batch may be given: the block gas limit anvil uses (and Ethereum's for years). A batch
+# whose limit is over its chain's block limit is never mined, and every liquidation waits behind it.
+MAX_GAS_BUDGET = 30_000_000
 
 
 @dataclass(frozen=True)
@@ -141,7 +145,8 @@ def load_config(
             raw[name] = value
     if os.environ.get(ENV_PREFIX + "RPC_URL") and "rpc_urls" not in raw:
         raw["rpc_urls"] = os.environ[ENV_PREFIX + "RPC_URL"]
-    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+    raw.update(flags)
     errors += [f"{key}: unknown setting" for key in sorted(set(raw) - names)]
     values: dict[str, Any] = {}
     for f in fields(KeeperConfig):
@@ -152,6 +157,12 @@ def load_config(
                 errors.append(f"{f.name}: {exc}")
             except (ValueError, TypeError):
                 errors.append(f"{f.name}: {raw[f.name]!r} is not {_KINDS.get(f.name, 'a number')}")
+    # As `keeper run --jobs ''` is refused: a keeper that runs no job looks alive and does nothing. The commands that
+    # run no job (onboarding a seat, reading settings) say so by passing jobs=() themselves.
+    if values.get("jobs") == () and "jobs" not in flags:
+        errors.append(
+            f"jobs: {raw['jobs']!r} names no job: list some of {', '.join(JOBS)}, or leave the setting out for all"
+        )
     if "rpc_urls" not in values:
         deployment_url = _deployment_rpc_url(values.get("deployment", KeeperConfig.deployment))
         if deployment_url:
@@ -290,6 +301,11 @@ def _coerce(name: str, value: Any) -> Any:
     if name in ("deployment", "data_dir", "keystore", "password_file"):
         if not isinstance(value, str | Path):
             raise TypeError(f"{value!r} is not a path")
+        if name == "data_dir" and not str(value).strip():
+            # Path("") is the working directory: the keeper's state files would land wherever it was started.
+            raise _BadEntry(
+                '"" would put the keeper\'s files wherever it is started: give a directory (it is made if missing)'
+            )
         return Path(value)
     if name in ("dev_account", "gas_budget", "margin_minimum"):
         return _whole(value)
@@ -362,6 +378,11 @@ def _problems(c: KeeperConfig, need_key: bool = True) -> list[str]:
             errors.append(f"{name}: must be greater than zero, got {getattr(c, name)}")
     if c.gas_budget < 200_000:
         errors.append(f"gas_budget: {c.gas_budget} is too small for one liquidation batch (at least 200000)")
+    elif c.gas_budget > MAX_GAS_BUDGET:
+        errors.append(
+            f"gas_budget: {c.gas_budget} is more than a block holds: a batch that large is never mined "
+            f"(at most {MAX_GAS_BUDGET})"
+        )
     if c.max_fee_gwei <= 0:
         errors.append("max_fee_gwei: must be greater than zero")
     index, count = c.shard
@@ -395,14 +416,26 @@ def _problems(c: KeeperConfig, need_key: bool = True) -> list[str]:
 
 
 def _data_dir_problems(data_dir: Path) -> list[str]:
-    """A data_dir that is a file, or under one, cannot be created or written to."""
+    """A data_dir that is a file, or under one, cannot be created or written to; nor can one where a file cannot be
+    made (read-only, or another user's), which would otherwise fail the first write of the nonce file or the price
+    history with a traceback. Tried by making a file there (or in the nearest directory above a data_dir not made
+    yet) and removing it."""
     if data_dir.exists():
         if not data_dir.is_dir():
             return [f"data_dir: {data_dir} is a file, not a directory: give a directory (it is made if missing)"]
-        return []
+        return _unwritable(data_dir, f"data_dir: {data_dir} is not writable")
     for parent in data_dir.parents:
         if parent.exists():
             if not parent.is_dir():
                 return [f"data_dir: {parent} is a file, so {data_dir} cannot be made: give a directory"]
-            return []
+            return _unwritable(parent, f"data_dir: {data_dir} cannot be made, {parent} is not writable")
     return []
+
+
+def _unwritable(directory: Path, problem: str) -> list[str]:
+    """`problem` (with the reason) if no file can be made in `directory`; the file tried is removed at once."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".primevault-write-check-"):
+            return []
+    except OSError as exc:
+        return [f"{problem} ({exc.strerror or exc}): give a directory the keeper can write to"]

@@ -4,11 +4,10 @@ history up to date, and liquidate the accounts that are due."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 
 from keeper.client.vault import LiquidationResult
-from keeper.exceptions import PrimeVaultError, TransactionReverted
+from keeper.exceptions import PriceHistoryError, TransactionReverted
 from keeper.follower import AccountFollower
 from keeper.jobs.context import JobContext
 from keeper.liquidator import LIQUIDATION_GAS_BASE, Scan, batches
@@ -147,7 +146,7 @@ class LiquidationJob:
         c = self.context
         try:
             self._record_prices(found)
-        except (PrimeVaultError, sqlite3.Error, OSError) as exc:
+        except PriceHistoryError as exc:  # the store's own failure; a node's goes up as ever
             c.metrics.job_failures.labels("price history").inc()
             if self._history_failure is None:
                 log.error("price history: %s; liquidations go on, the haircut model waits for it", exc)

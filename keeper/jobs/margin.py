@@ -9,6 +9,7 @@ from keeper.client.venues import VENUE_FAILURES, node_failure
 from keeper.jobs.context import JobContext
 from keeper.jobs.unanswering import UnansweringVenues
 from keeper.risk.margin import MarginPolicy, venue_requirement
+from keeper.units import format_units
 
 log = logging.getLogger("primevault.keeper")
 
@@ -24,7 +25,8 @@ class MarginJob:
         """Keeps each venue's margin between floor and ceiling of what its positions need, and claims
         matured withdrawals (`MarginPolicy`). A seat at an exchange behind its API manages its own venue's margin
         (the seat job), since a withdrawal there starts at the exchange. A venue that cannot report its margin (its
-        feed stale) is left alone until it can: moving margin blind could move it the wrong way."""
+        feed stale) is left alone until it can: moving margin blind could move it the wrong way. A withdrawal still
+        in its venue's delay is not claimed: the claim would move nothing and cost a transaction every interval."""
         c = self.context
         trading = c.trading
         if trading is None or not c.runs(self.name):
@@ -39,6 +41,7 @@ class MarginJob:
                 ppms = [adapter.market(m).initial_margin_ppm for m in range(len(marks))]
                 net = adapter.margin().net_collateral
                 pending = adapter.pending_withdrawals()
+                claimable = adapter.claimable_withdrawals() if pending else 0
             except VENUE_FAILURES as exc:
                 if node_failure(exc):
                     raise
@@ -46,15 +49,32 @@ class MarginJob:
                 continue
             self._unanswering.answered(adapter.name)
             need = venue_requirement(exposures, marks, ppms, c.deployment.base.decimals)
-            if pending:
+            if claimable > 0:
+                log.info("venue %d: claiming %s of matured withdrawals", venue_id, base_amount(c, claimable))
                 c.send("claim margin", trading.claim_margin_withdrawals, venue_id)
             move = policy.move(need, net, pending)
             if move > 0:
-                log.info("venue %d margin %d below its floor: depositing %d", venue_id, net, move)
+                log.info(
+                    "venue %d margin %s below its floor: depositing %s",
+                    venue_id,
+                    base_amount(c, net),
+                    base_amount(c, move),
+                )
                 c.send("deposit margin", trading.deposit_margin, venue_id, move)
             elif move < 0:
-                log.info("venue %d margin %d above its ceiling: withdrawing %d", venue_id, net, -move)
+                log.info(
+                    "venue %d margin %s above its ceiling: withdrawing %s",
+                    venue_id,
+                    base_amount(c, net),
+                    base_amount(c, -move),
+                )
                 c.send("withdraw margin", trading.request_margin_withdrawal, venue_id, -move)
+
+
+def base_amount(c: JobContext, units: int) -> str:
+    """Base-token units as the log says them: "200,000 USDC"."""
+    base = c.deployment.base
+    return f"{format_units(units, base.decimals)} {base.symbol}"
 
 
 def margin_policy(c: JobContext) -> MarginPolicy:

@@ -30,7 +30,7 @@ from keeper.client.vault import sub_account
 from keeper.daemon.config import KeeperConfig, load_config
 from keeper.daemon.runner import Keeper
 from keeper.devnet.deploy import seed_local_liquidity
-from keeper.exceptions import ConfigError, TransactionReverted
+from keeper.exceptions import ConfigError, PriceHistoryError, TransactionReverted
 from keeper.jobs.context import PRICE_FILE
 from keeper.liquidator import LIQUIDATION_GAS_BASE, scan
 from keeper.risk.liquidation_gas import LiquidationGasModel
@@ -182,7 +182,7 @@ def test_a_price_history_that_cannot_be_written_holds_no_liquidation_up(
     unhealthy until a row is written again."""
     accounts = open_loans(chain, 2)
     keeper = keeper_for(chain, tmp_path, price_record_interval=0)
-    unwritable = sqlite3.OperationalError("attempt to write a readonly database")
+    unwritable = PriceHistoryError("price history prices.sqlite: cannot record (attempt to write a readonly database)")
 
     def refuse(*_: object) -> None:
         raise unwritable
@@ -195,7 +195,7 @@ def test_a_price_history_that_cannot_be_written_holds_no_liquidation_up(
         keeper.jobs.liquidation.run()
     assert {e.account for r in results for e in r.liquidated} == set(accounts)
     assert keeper.metrics.job_failures.labels("price history")._value.get() == 2
-    assert caplog.text.count("price history: attempt to write a readonly database") == 1, "said once"
+    assert caplog.text.count("attempt to write a readonly database") == 1, "said once"
     ok, reason = keeper.health.status()
     assert not ok and "the price history cannot be written" in reason
 

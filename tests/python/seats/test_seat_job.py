@@ -25,6 +25,7 @@ from keeper.client.trading import TradingClient
 from keeper.connectors.rabbitx.client import Credentials
 from keeper.connectors.rabbitx.errors import RabbitXConnectionError, RabbitXResponseError
 from keeper.daemon.config import KeeperConfig
+from keeper.daemon.metrics import KeeperMetrics
 from keeper.daemon.runner import Keeper
 from keeper.devnet.deploy import DYDX_SEAT_VENUE, SEAT_VENUE
 from keeper.devnet.dydx.chain import SELL
@@ -282,7 +283,8 @@ def test_another_failure_of_a_step_is_said_and_the_same_one_again_is_not(caplog:
     """A step's failure was said only when its exception type changed: a fill feed that dropped once at start-up
     left every later fill-feed failure of the same type unsaid for the life of the process (a revoked key included),
     and a revert hid any other revert of the same step (`Paused` after `ReportTooOld`)."""
-    job = SeatJob(cast(Any, None))  # `_guarded` reads the context only when the node is away
+    metrics = KeeperMetrics()
+    job = SeatJob(cast(Any, SimpleNamespace(metrics=metrics)))  # `_guarded` counts failures in the context's metrics
     caplog.set_level(logging.INFO, logger="primevault.keeper")
     dropped = RabbitXConnectionError("RabbitX WebSocket closed (1006: )")
     revoked = RabbitXConnectionError("RabbitX REST recovery 401: key revoked")
@@ -303,6 +305,7 @@ def test_another_failure_of_a_step_is_said_and_the_same_one_again_is_not(caplog:
         f"rabbitx-seat account: {too_old}",
         f"rabbitx-seat account: {paused}",
     ]
+    assert metrics.job_failures.labels("rabbitx-seat fills")._value.get() == 4, "every failure counted, said or not"
 
 
 def test_a_lasting_failure_is_said_again_after_a_while(
@@ -310,7 +313,7 @@ def test_a_lasting_failure_is_said_again_after_a_while(
 ) -> None:
     """The same failure cycle after cycle is said once, and again every `REMIND_EVERY` seconds while it lasts; the
     figures its message quotes (the venue's answer with its time) may move meanwhile: it is the same failure."""
-    job = SeatJob(cast(Any, None))
+    job = SeatJob(cast(Any, SimpleNamespace(metrics=KeeperMetrics())))
     caplog.set_level(logging.INFO, logger="primevault.keeper")
 
     def unreadable(at: int) -> RabbitXResponseError:
@@ -334,7 +337,7 @@ def test_each_seats_fill_feed_is_said_apart_and_a_fill_booked_says_it_works_agai
 ) -> None:
     """The fill feed never returns, so a fill booked is what shows it works again: the same failure after it is a new
     one. Each seat's feed is a step of its own (they were one, `seat fills`, for every seat)."""
-    job = SeatJob(cast(Any, SimpleNamespace(config=SimpleNamespace(seat_interval=0.0))))
+    job = SeatJob(cast(Any, SimpleNamespace(config=SimpleNamespace(seat_interval=0.0), metrics=KeeperMetrics())))
     caplog.set_level(logging.INFO, logger="primevault.keeper")
     dropped = RabbitXConnectionError("RabbitX WebSocket closed (1006: )")
 

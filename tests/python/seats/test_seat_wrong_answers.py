@@ -22,6 +22,7 @@ import pytest
 
 from keeper.connectors.rabbitx.connector import RabbitXConnector
 from keeper.connectors.rabbitx.errors import RabbitXResponseError
+from keeper.daemon.metrics import KeeperMetrics
 from keeper.devnet.deploy import SEAT_VENUE
 from keeper.jobs.context import SeatBooks
 from keeper.jobs.seat import SeatJob
@@ -208,7 +209,7 @@ def test_a_malformed_book_is_never_routed_over(
     It is refused in one line naming rabbitx and what is wrong, and the book published before is withdrawn (empty)
     rather than left for the router to route over; the other markets' books are read on."""
     books = SeatBooks()
-    job = SeatJob(cast(Any, SimpleNamespace(deployment=market.deployment, books=books)))
+    job = SeatJob(cast(Any, SimpleNamespace(deployment=market.deployment, books=books, metrics=KeeperMetrics())))
     caplog.set_level(logging.INFO, logger="primevault.keeper")
 
     async def scenario() -> None:
@@ -301,7 +302,7 @@ def test_a_step_failing_the_same_way_is_said_once_and_its_recovery_once(
 ) -> None:
     """An account answer that cannot be read failed the seat's account step with the same line every cycle while it
     lasted; it is said once, and once more when the step works again."""
-    job = SeatJob(cast(Any, SimpleNamespace(deployment=market.deployment, books=SeatBooks())))
+    job = SeatJob(cast(Any, SimpleNamespace(deployment=market.deployment, books=SeatBooks(), metrics=KeeperMetrics())))
     caplog.set_level(logging.INFO, logger="primevault.keeper")
 
     async def scenario() -> None:
