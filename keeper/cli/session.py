@@ -242,13 +242,14 @@ def list_sessions(ctx: CliContext, as_json: bool) -> None:
 
 
 def _live_orders(trading: TradingClient, order_ids: tuple[int, ...], now: int) -> list[int]:
-    """The orders of `order_ids` that can still execute: open on chain and within their deadline, or routed to the
-    venues and working there. The session contract's list keeps a key's done orders (executed, cancelled, past their
-    deadline) until the key's next submission prunes it, so each one's status is read."""
+    """The orders of `order_ids` that can still execute: open on chain, within their deadline and not voided by the
+    owner's `cancelAllOrders`, or routed to the venues and working there. The session contract's list keeps a key's
+    done orders (executed, cancelled, past their deadline, voided) until the key's next submission prunes it, so each
+    one's status is read."""
     live = []
     for order_id in order_ids:
         order = trading.order(order_id)
-        if order.status == "routed" or (order.status == "open" and order.deadline >= now):
+        if order.status == "routed" or (order.status == "open" and order.deadline >= now and not order.voided):
             live.append(order_id)
     return live
 

@@ -20,7 +20,7 @@ from keeper.cli.params import ADDRESS, JSON_OPTION, SLIPPAGE_OPTION, SUB_OPTION,
 from keeper.cli.quotes import none_can, venue_failure
 from keeper.client.clients import Clients
 from keeper.client.feeds import FeedClient
-from keeper.client.trading import TradingClient
+from keeper.client.trading import OrderView, TradingClient
 from keeper.client.vault import PERMISSIONS, sub_account
 from keeper.client.venues import VENUE_FAILURES, node_failure
 from keeper.exceptions import InputError, NoVenueCanPrice
@@ -188,10 +188,25 @@ def check_margin(
         )
 
 
+def _shown_status(order: OrderView, now: int) -> str:
+    """An order's status as a user reads it: an open order past its deadline ("expired") or voided by its account's
+    `cancelAllOrders` ("voided") can no longer execute, though it stays open on chain until someone cancels it."""
+    if order.status != "open":
+        return order.status
+    if order.voided:
+        return "voided"
+    return "expired" if order.deadline < now else "open"
+
+
 @trade.command("list")
 @SUB_OPTION
 @click.option("--all", "show_all", is_flag=True, help="Every account's orders, not only yours.")
-@click.option("--open", "open_only", is_flag=True, help="Only open orders (not those past their deadline).")
+@click.option(
+    "--open",
+    "open_only",
+    is_flag=True,
+    help="Only orders that can still execute (not those past their deadline or voided).",
+)
 @JSON_OPTION
 @pass_context
 def list_orders(ctx: CliContext, sub_id: int, show_all: bool, open_only: bool, as_json: bool) -> None:
@@ -208,8 +223,7 @@ def list_orders(ctx: CliContext, sub_id: int, show_all: bool, open_only: bool, a
     rows = [
         {
             "id": o.order_id,
-            # An open order past its deadline can no longer execute; anyone may cancel it.
-            "status": "expired" if o.status == "open" and o.deadline < now else o.status,
+            "status": _shown_status(o, now),
             "market": o.market,
             "size": f"{o.size.normalize():f}",
             "limit": f"{o.limit_price.normalize():f}",
@@ -219,8 +233,8 @@ def list_orders(ctx: CliContext, sub_id: int, show_all: bool, open_only: bool, a
             "reason": str(reasons[o.order_id]) if o.order_id in reasons else None,
         }
         for o in orders
-        # An order past its deadline is shown as expired, so `--open` leaves it out.
-        if not (open_only and o.deadline < now)
+        # An order past its deadline or voided is shown as such, so `--open` leaves it out.
+        if not (open_only and _shown_status(o, now) != "open")
     ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))

@@ -56,6 +56,9 @@ class OrderView:
     deadline: int
     reduce_only: bool
     status: str
+    # An open order its account's `cancelAllOrders` voided: it can no longer execute, and stays "open" on chain until
+    # someone cancels it.
+    voided: bool = False
 
 
 @dataclass(frozen=True)
@@ -587,6 +590,8 @@ class TradingClient(AccessControlledClient):
     def _order_view(self, order_id: int) -> OrderView:
         fn = self.contract.functions.order(order_id)
         raw = struct(_StoredOrder, fn, fn.call())
+        status = STATUSES[raw.status]
+        voided = status == "open" and raw.epoch != self.contract.functions.orderEpoch(raw.account).call()
         return OrderView(
             order_id,
             Web3.to_checksum_address(raw.account),
@@ -595,7 +600,8 @@ class TradingClient(AccessControlledClient):
             Decimal(raw.limit_price) / WAD,
             int(raw.deadline),
             bool(raw.reduce_only),
-            STATUSES[raw.status],
+            status,
+            voided,
         )
 
 
@@ -624,6 +630,7 @@ class _StoredOrder:
     deadline: int
     size: int
     limit_price: int
+    epoch: int
 
 
 def _to_wad(value: Decimal) -> int:

@@ -332,6 +332,16 @@ def test_trade_commands_end_to_end(market: Chain) -> None:
     assert "expired" in run(market, 1, "trade", "list").output
     assert run(market, 1, "trade", "list", "--open").output.strip() == "no orders"
 
+    # One its account voided with `cancelAllOrders` can no longer execute either: listed as voided, not open.
+    voided = run(market, 1, "trade", "submit", "ETH-USD", "1", "--side", "buy")
+    assert voided.exit_code == 0, voided.output
+    me = market.account(1).address
+    trading = trader(market, 1)
+    trading.contract.functions.cancelAllOrders(me).transact({"from": me})
+    rows = {r["id"]: r["status"] for r in json.loads(run(market, 1, "trade", "list", "--json").output)}
+    assert rows[trading.order_count() - 1] == "voided" and "open" not in rows.values()
+    assert run(market, 1, "trade", "list", "--open").output.strip() == "no orders"
+
 
 def test_account_show_names_the_venue_its_health_waits_for_and_shows_the_rest(market: Chain) -> None:
     """The vault's health view asks every venue of the account's positions for its funding index (`perpRisk`): while
