@@ -5,6 +5,7 @@ devnet port refused for a minute after its anvil was killed."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -38,23 +39,29 @@ def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
 
 
-@pytest.fixture
-def read_only_dir(tmp_path: Path) -> Iterator[Path]:
-    """A directory no file can be made in. Root writes through a directory's mode, so as root it is made immutable
-    too (skipped where the file system cannot)."""
-    directory = tmp_path / "read-only"
-    directory.mkdir()
+@contextlib.contextmanager
+def made_read_only(directory: Path) -> Iterator[Path]:
+    """`directory` with no file to be made in it while inside. Root writes through a directory's mode, so as root it
+    is made immutable too (`chattr +i`, which the test machines' file systems take; one that does not fails here)."""
     directory.chmod(0o500)
     as_root = os.geteuid() == 0
-    if as_root and subprocess.run(["chattr", "+i", str(directory)], capture_output=True).returncode != 0:
-        directory.chmod(0o700)
-        pytest.skip("running as root on a file system without chattr +i: no directory here is read-only to root")
     try:
+        if as_root:
+            subprocess.run(["chattr", "+i", str(directory)], check=True, capture_output=True)
         yield directory
     finally:
         if as_root:
-            subprocess.run(["chattr", "-i", str(directory)], check=True)
+            subprocess.run(["chattr", "-i", str(directory)], check=False, capture_output=True)
         directory.chmod(0o700)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """An empty directory no file can be made in."""
+    directory = tmp_path / "read-only"
+    directory.mkdir()
+    with made_read_only(directory):
+        yield directory
 
 
 def deployment_file(path: Path) -> Path:
@@ -180,18 +187,11 @@ def test_a_price_history_write_that_fails_raises_one_price_history_error(tmp_pat
     directory = tmp_path / "data"
     store = PriceStore(directory / "prices.sqlite")
     store.record("WETH", 1, 3000.0)
-    directory.chmod(0o500)
-    as_root = os.geteuid() == 0
-    if as_root and subprocess.run(["chattr", "+i", str(directory)], capture_output=True).returncode != 0:
-        directory.chmod(0o700)
-        pytest.skip("running as root on a file system without chattr +i")
-    try:
-        with pytest.raises(PriceHistoryError, match=f"price history {directory / 'prices.sqlite'}: cannot record"):
-            store.record("WETH", 2, 3001.0)
-    finally:
-        if as_root:
-            subprocess.run(["chattr", "-i", str(directory)], check=True)
-        directory.chmod(0o700)
+    with (
+        made_read_only(directory),
+        pytest.raises(PriceHistoryError, match=f"price history {directory / 'prices.sqlite'}: cannot record"),
+    ):
+        store.record("WETH", 2, 3001.0)
     store.record("WETH", 3, 3002.0)
     assert store.series("WETH") == ([1, 3], [3000.0, 3002.0]), "the failed write was rolled back, not kept"
 
