@@ -26,7 +26,7 @@ class LiquidationJob:
         self.follower = AccountFollower(context.clients, context.config.shard)
         self.gas_model = LiquidationGasModel()  # learnt from the batches this job sends
         self.last_scan: Scan | None = None
-        self._history_failure: str | None = None  # why the price history could not be written, while it cannot
+        self._history_failing = False  # the price history could not be written, and has not been since
 
     def run(self) -> list[LiquidationResult]:
         """Judges every account at the latest block (read in full at start and now and then, followed through the
@@ -148,14 +148,14 @@ class LiquidationJob:
             self._record_prices(found)
         except PriceHistoryError as exc:  # the store's own failure; a node's goes up as ever
             c.metrics.job_failures.labels("price history").inc()
-            if self._history_failure is None:
+            if not self._history_failing:
                 log.error("price history: %s; liquidations go on, the haircut model waits for it", exc)
-            self._history_failure = str(exc)
+            self._history_failing = True
             c.health.set_fault("price history", f"the price history cannot be written: {exc}")
             return
-        if self._history_failure is not None:
+        if self._history_failing:
             log.info("price history: written again")
-            self._history_failure = None
+            self._history_failing = False
             c.health.clear_fault("price history")
 
     def _record_prices(self, found: Scan) -> None:

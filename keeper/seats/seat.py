@@ -482,7 +482,7 @@ class Seat:
         """Posts the venue's view of the seat's account on chain when it changed since the last post: positions,
         funding indexes (the on-chain index plus rate x oracle mark of each funding period since), equity (rounded
         down), margins (rounded up) and the deposits the venue credited. Returns what was posted, or None."""
-        await self._confirm_unconfirmed()
+        await self._settle_unconfirmed_report()
         positions = {p.market: p for p in await self.venue.positions()}
         balance = await self.venue.balance()
         sizes, indexes, newest = [], [], {}
@@ -516,11 +516,11 @@ class Seat:
         self._funding_seen.update(newest)
         return report
 
-    async def _confirm_unconfirmed(self) -> None:
+    async def _settle_unconfirmed_report(self) -> None:
         """Looks on chain for the report sent as the node stopped answering: with every index the one it posted, its
         funding periods are in, which the next report must not post again (the index it posts is the one on chain
-        plus the periods after those seen). Not there yet, it may still be mined: looked for again
-        by the next post, whose own report, once mined, ends the wait (its nonce comes after)."""
+        plus the periods after those seen). Not there yet, it may still be mined: looked for again by the next post,
+        whose own report, once mined, ends the wait (its nonce comes after)."""
         if self._unconfirmed is None:
             return
         report, newest = self._unconfirmed
