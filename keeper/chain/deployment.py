@@ -11,6 +11,7 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 
 from keeper.exceptions import ConfigError, InputError
+from keeper.units import format_units
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,10 @@ class TokenInfo:
     address: ChecksumAddress
     decimals: int
     feed: ChecksumAddress | None = None  # price feed, for collateral assets
+
+    def format(self, units: int) -> str:
+        """`units` of this token as a log or a sentence says them: "200,000 USDC"."""
+        return f"{format_units(units, self.decimals)} {self.symbol}"
 
 
 OFF_CHAIN_VENUES = frozenset({"rabbitx-seat", "dydx-seat"})

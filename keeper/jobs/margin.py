@@ -9,7 +9,6 @@ from keeper.client.venues import VENUE_FAILURES, node_failure
 from keeper.jobs.context import JobContext
 from keeper.jobs.unanswering import UnansweringVenues
 from keeper.risk.margin import MarginPolicy, venue_requirement
-from keeper.units import format_units
 
 log = logging.getLogger("primevault.keeper")
 
@@ -50,31 +49,25 @@ class MarginJob:
             self._unanswering.answered(adapter.name)
             need = venue_requirement(exposures, marks, ppms, c.deployment.base.decimals)
             if claimable > 0:
-                log.info("venue %d: claiming %s of matured withdrawals", venue_id, base_amount(c, claimable))
+                log.info("venue %d: claiming %s of matured withdrawals", venue_id, c.deployment.base.format(claimable))
                 c.send("claim margin", trading.claim_margin_withdrawals, venue_id)
             move = policy.move(need, net, pending)
             if move > 0:
                 log.info(
                     "venue %d margin %s below its floor: depositing %s",
                     venue_id,
-                    base_amount(c, net),
-                    base_amount(c, move),
+                    c.deployment.base.format(net),
+                    c.deployment.base.format(move),
                 )
                 c.send("deposit margin", trading.deposit_margin, venue_id, move)
             elif move < 0:
                 log.info(
                     "venue %d margin %s above its ceiling: withdrawing %s",
                     venue_id,
-                    base_amount(c, net),
-                    base_amount(c, -move),
+                    c.deployment.base.format(net),
+                    c.deployment.base.format(-move),
                 )
                 c.send("withdraw margin", trading.request_margin_withdrawal, venue_id, -move)
-
-
-def base_amount(c: JobContext, units: int) -> str:
-    """Base-token units as the log says them: "200,000 USDC"."""
-    base = c.deployment.base
-    return f"{format_units(units, base.decimals)} {base.symbol}"
 
 
 def margin_policy(c: JobContext) -> MarginPolicy:

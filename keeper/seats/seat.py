@@ -196,6 +196,7 @@ class Seat:
         self.venue_id = venue_id
         self.unwind_ttl = unwind_ttl
         deployment = trading.deployment
+        self.base = deployment.base
         self.base_decimals = deployment.base.decimals
         self.adapter = trading.seat_adapter(venue_id)
         self.base_token = TokenClient(trading.w3, deployment.base)
@@ -592,13 +593,18 @@ class Seat:
             room = await asyncio.to_thread(self.adapter.margin_room)
             if room < move:
                 log.warning(
-                    "seat at %s: margin %d below its floor, but its cap leaves room for %d of the %d wanted (what it"
+                    "seat at %s: margin %s below its floor, but its cap leaves room for %s of the %s wanted (what it"
                     " holds, or the vault's net margin sent it, is near the cap): the admin raises it (setMarginCap)",
-                    self.venue.name, net, room, move,
+                    self.venue.name, self.base.format(net), self.base.format(room), self.base.format(move),
                 )  # fmt: skip
                 move = room
         if move > 0:
-            log.info("seat at %s: margin %d below its floor: depositing %d", self.venue.name, net, move)
+            log.info(
+                "seat at %s: margin %s below its floor: depositing %s",
+                self.venue.name,
+                self.base.format(net),
+                self.base.format(move),
+            )
             await asyncio.to_thread(self.trading.deposit_margin, self.venue_id, move)
         elif move < 0:
             move = -await self.withdraw_margin(-move)
@@ -621,7 +627,7 @@ class Seat:
         amount = min(amount, self._units((await self.venue.balance()).withdrawable))
         if amount <= 0:
             return 0
-        log.info("seat at %s: asking for %d of margin back", self.venue.name, amount)
+        log.info("seat at %s: asking for %s of margin back", self.venue.name, self.base.format(amount))
         await self.venue.withdraw(Decimal(amount).scaleb(-self.base_decimals))
         await asyncio.to_thread(self.trading.request_margin_withdrawal, self.venue_id, amount)
         await self.collect_withdrawals()

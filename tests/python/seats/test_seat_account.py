@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 import tomllib
 from collections.abc import Awaitable, Callable
@@ -104,9 +105,14 @@ def test_the_seat_posts_its_account_and_withdraws_margin_above_its_ceiling(
             admin = market.account(0).address
             adapter.contract.functions.setMarginCap(used + 1_000 * 10**6).transact({"from": admin})
             raised = MarginPolicy(floor=3, target=5, ceiling=8, minimum=50_000 * 10**6)
-            with caplog.at_level("WARNING", logger="primevault.keeper"):
+            with caplog.at_level("INFO", logger="primevault.keeper"):
                 assert await seat.manage_margin(raised) == 1_000 * 10**6
-            assert any("the admin raises it (setMarginCap)" in r.getMessage() for r in caplog.records)
+            [capped] = [m for m in caplog.messages if "the admin raises it (setMarginCap)" in m]
+            assert "cap leaves room for 1,000 USDC of the " in capped, "amounts in USDC, not base units"
+            [deposit] = [m for m in caplog.messages if "below its floor: depositing" in m]
+            assert re.fullmatch(
+                rf"seat at {seat.venue.name}: margin [\d,.]+ USDC below its floor: depositing 1,000 USDC", deposit
+            )
             assert adapter.margin_room() == 0
             shown = CliRunner().invoke(
                 cli, ["--deployment", str(market.deployment_file), "risk", "venues", "--json"], catch_exceptions=False
