@@ -19,7 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import grpc
 import httpx
@@ -65,10 +65,18 @@ from keeper.exceptions import ConfigError, InputError
 
 T = TypeVar("T")
 
+
+class _ByHeight(Protocol):
+    @property
+    def created_at_height(self) -> int: ...
+
+
+Row = TypeVar("Row", bound=_ByHeight)
+
 log = logging.getLogger(__name__)
 
-FILLS_PAGE = 1000
-"""Fills per indexer request (the indexer's largest page)."""
+INDEXER_PAGE = 1000
+"""Rows per indexer request of fills and transfers (the indexer's largest page)."""
 
 USDC_ASSET_ID = 0
 HTTP_NOT_FOUND = 404
@@ -83,8 +91,10 @@ def dydx_address(mnemonic: str) -> str:
 
 
 class DydxConnector:
-    def __init__(self, settings: DydxSettings) -> None:
+    def __init__(self, settings: DydxSettings, page_size: int = INDEXER_PAGE) -> None:
+        """`page_size` is the rows asked for per indexer request of fills and transfers (tests page with fewer)."""
         self.settings = settings
+        self.page_size = page_size
         self._channel: Any = None
         self._node: Any = None
         self._indexer: Any = None
@@ -298,37 +308,56 @@ class DydxConnector:
     async def fills(self, ticker: str | None = None, since_height: int = 0) -> list[Fill]:
         """The subaccount's fills from block `since_height` on, oldest first, read newest first a page at a time.
         The market is filtered here: the client sends it as ``ticker``, which the indexer's /v4/fills ignores."""
-        found: dict[str, Fill] = {}
-        cursor: int | None = None
-        while True:
-            page = await self._fills_page(cursor)
-            found.update((fill.fill_id, fill) for fill in page)
-            if len(page) < FILLS_PAGE or min(f.created_at_height for f in page) < since_height:
-                break
-            lowest = min(f.created_at_height for f in page)
-            if lowest == cursor:
-                raise DydxResponseError(f"more than {FILLS_PAGE} fills at block {lowest}: the indexer cannot page them")
-            cursor = lowest
-        chosen = [f for f in found.values() if f.created_at_height >= since_height and ticker in (None, f.ticker)]
+        found = await self._pages("fills", self._fills_page, lambda fill: fill.fill_id, since_height)
+        chosen = [fill for fill in found if ticker in (None, fill.ticker)]
         return sorted(chosen, key=lambda fill: fill.created_at_height)
 
-    async def _fills_page(self, before_or_at_height: int | None) -> list[Fill]:
+    async def _fills_page(self, before_or_at_height: int | None) -> tuple[int, list[Fill]]:
         answer = await self._get(
             "/v4/fills",
             lambda: self._open(self._indexer).account.get_subaccount_fills(
-                self.address, self.subaccount_number, limit=FILLS_PAGE, created_before_or_at_height=before_or_at_height
+                self.address,
+                self.subaccount_number,
+                limit=self.page_size,
+                created_before_or_at_height=before_or_at_height,
             ),
         )
-        rows = _field(answer, "fills")
-        if not isinstance(rows, list):
-            raise DydxResponseError(f"dYdX indexer /v4/fills: fills is not a list: {str(rows)[:200]!r}")
+        rows = _rows(answer, "/v4/fills", "fills")
         fills = []
         for row in rows:
             try:
                 fills.append(Fill.from_json(row))
             except DydxResponseError as error:  # one fill that cannot be is left out, not the page
                 self.refused_fills.refuse(row, error)
-        return fills
+        return len(rows), fills
+
+    async def _pages(
+        self,
+        what: str,
+        read_page: Callable[[int | None], Awaitable[tuple[int, list[Row]]]],
+        key: Callable[[Row], str],
+        since_height: int,
+    ) -> list[Row]:
+        """Every row from block `since_height` on, read newest first a page at a time: the next page ends at the
+        lowest block of the one before (the client offers the indexer's height cursor, not its page numbers), so
+        that block's rows come twice and are kept once, by `key`. `read_page` answers how many rows the indexer
+        sent (a full page means there may be more) and the ones read."""
+        found: dict[str, Row] = {}
+        cursor: int | None = None
+        while True:
+            sent, page = await read_page(cursor)
+            found.update((key(row), row) for row in page)
+            if sent < self.page_size or not page:
+                break
+            lowest = min(row.created_at_height for row in page)
+            if lowest < since_height:
+                break
+            if lowest == cursor:
+                raise DydxResponseError(
+                    f"more than {self.page_size} {what} at block {lowest}: the indexer cannot page them"
+                )
+            cursor = lowest
+        return [row for row in found.values() if row.created_at_height >= since_height]
 
     async def order(self, order_id: str) -> IndexedOrder | None:
         """The order with the indexer's id `order_id` (`PlacedOrder.indexer_order_id`, a fill's ``orderId``), or None
@@ -344,14 +373,23 @@ class DydxConnector:
         return IndexedOrder.from_json(answer)
 
     async def transfers(self) -> list[Transfer]:
-        """The subaccount's transfers (deposits, withdrawals), the newest `FILLS_PAGE` of them, newest first."""
+        """Every transfer of the subaccount (deposits, withdrawals), newest first, read a page at a time: the seat
+        sums every deposit ever credited, so none may drop off the end of one page."""
+        found = await self._pages("transfers", self._transfers_page, lambda transfer: transfer.transfer_id, 0)
+        return sorted(found, key=lambda transfer: -transfer.created_at_height)
+
+    async def _transfers_page(self, before_or_at_height: int | None) -> tuple[int, list[Transfer]]:
         answer = await self._get(
             "/v4/transfers",
             lambda: self._open(self._indexer).account.get_subaccount_transfers(
-                self.address, self.subaccount_number, limit=FILLS_PAGE
+                self.address,
+                self.subaccount_number,
+                limit=self.page_size,
+                created_before_or_at_height=before_or_at_height,
             ),
         )
-        return [Transfer.from_json(row) for row in _field(answer, "transfers")]
+        rows = _rows(answer, "/v4/transfers", "transfers")
+        return len(rows), [Transfer.from_json(row) for row in rows]
 
     async def subaccount(self) -> Subaccount:
         """Equity, free collateral, USDC and open positions, as of the indexer's latest block."""
@@ -471,6 +509,13 @@ def _field(answer: Mapping[str, Any], name: str) -> Any:
         return answer[name]
     except KeyError:
         raise DydxResponseError(f"dYdX indexer answer without {name!r}: {dict(answer)}") from None
+
+
+def _rows(answer: Mapping[str, Any], path: str, name: str) -> list[Any]:
+    rows = _field(answer, name)
+    if not isinstance(rows, list):
+        raise DydxResponseError(f"dYdX indexer {path}: {name} is not a list: {str(rows)[:200]!r}")
+    return rows
 
 
 def _int(value: object, name: str) -> int:

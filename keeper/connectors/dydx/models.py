@@ -47,6 +47,16 @@ class TimeInForce(StrEnum):
     """Rest only as a maker: refused if it would cross."""
 
 
+def _floor_to_multiple(value: Decimal, exponent: int, multiple: int) -> int:
+    """value x 10^exponent rounded down to a multiple of `multiple`, in integers (no float, no context rounding)."""
+    numerator, denominator = value.as_integer_ratio()
+    if exponent >= 0:
+        numerator *= 10**exponent
+    else:
+        denominator *= 10**-exponent
+    return numerator // denominator // multiple * multiple
+
+
 def indexer_subaccount_id(address: str, subaccount_number: int) -> str:
     """The indexer's id of a subaccount (``SubaccountTable.uuid``)."""
     return str(uuid.uuid5(INDEXER_UUID_NAMESPACE, f"{address}-{subaccount_number}"))
@@ -62,7 +72,7 @@ def indexer_order_id(address: str, subaccount_number: int, client_id: int, clob_
 @dataclass(frozen=True)
 class Market:
     """A perpetual market's units as the indexer lists it (``/v4/perpetualMarkets``). `row` is the indexer's object
-    as read, which the client's `Market` helper takes to compute quantums and subticks."""
+    as read, which the client's `Market` helper takes to build order ids."""
 
     ticker: str
     clob_pair_id: int
@@ -93,6 +103,15 @@ class Market:
 
     def subticks_to_price(self, subticks: int) -> Decimal:
         return Decimal(subticks).scaleb(-self._price_exponent)
+
+    def size_to_quantums(self, size: Decimal) -> int:
+        """`size` in base quantums, rounded down to a whole step: the client's `calculate_quantums`, computed exactly
+        (the client computes it in floats, which drops a step from many sizes already on the step)."""
+        return _floor_to_multiple(size, -self.atomic_resolution, self.step_base_quantums)
+
+    def price_to_subticks(self, price: Decimal) -> int:
+        """`price` in subticks, rounded down to a whole tick: the client's `calculate_subticks`, computed exactly."""
+        return _floor_to_multiple(price, self._price_exponent, self.subticks_per_tick)
 
     @classmethod
     def from_json(cls, row: Mapping[str, Any]) -> Market:
@@ -142,9 +161,9 @@ class PlacedOrder:
     quantums: int
     subticks: int
     size: Decimal
-    """`quantums` in the market's base unit: the request's size rounded down to the step, as the client rounds."""
+    """`quantums` in the market's base unit: the request's size rounded down to the step."""
     price: Decimal
-    """`subticks` as a price: the request's limit rounded down to the tick, as the client rounds."""
+    """`subticks` as a price: the request's limit rounded down to the tick (a sell's too, as the client rounds)."""
     reduce_only: bool
     time_in_force: TimeInForce
     good_til_block: int

@@ -1,10 +1,11 @@
-"""Short-term orders as dYdX wants them, built with the official client's own helpers.
+"""Short-term orders as dYdX wants them, built with the official client's own message helpers.
 
-Quantums and subticks come from the client's `Market.calculate_quantums`/`calculate_subticks` (through
-`Market.order`), so an order lands on exactly the grid the client would put it on: sizes and limits round down,
-a sell's limit included. The client lifts anything below one step or one tick to a full step or tick; the connector
-refuses those instead (`SizeBelowStepError`, `LimitBelowTickError`), since a buy at one tick above its limit or a
-size larger than asked is not what the caller meant.
+Quantums and subticks are the client's `Market.calculate_quantums`/`calculate_subticks`, computed exactly in
+integers (`Market.size_to_quantums`/`price_to_subticks`): the client computes them in floats, which drops a whole
+step or tick from thousands of sizes and limits already on the grid. Sizes and limits round down, a sell's limit
+included, as the client rounds. The client lifts anything below one step or one tick to a full step or tick; the
+connector refuses those instead (`SizeBelowStepError`, `LimitBelowTickError`), since a buy at one tick above its
+limit or a size larger than asked is not what the caller meant.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 
 from dydx_v4_client import MAX_CLIENT_ID, OrderFlags
 from dydx_v4_client.indexer.rest.constants import OrderType
+from dydx_v4_client.node.chain_helpers import OrderHelper
 from dydx_v4_client.node.market import Market as ClientMarket
+from dydx_v4_client.node.message import order as order_message
 from v4_proto.dydxprotocol.clob.order_pb2 import Order
 
 from keeper.connectors.dydx.errors import DuplicateClientIdError, LimitBelowTickError, SizeBelowStepError
@@ -43,20 +46,23 @@ def check_grid(market: Market, size: Decimal, price: Decimal) -> None:
 def build_order(
     market: Market, request: OrderRequest, address: str, subaccount_number: int, client_id: int, good_til_block: int
 ) -> Any:
-    """The `v4_proto` Order for `request`, short-term until `good_til_block`, from the client's `Market.order`."""
+    """The `v4_proto` Order for `request`, short-term until `good_til_block`, made as the client's `Market.order`
+    makes a limit order, with the exact quantums and subticks in place of the client's float ones."""
     check_grid(market, request.size, request.price)
-    helper = ClientMarket(dict(market.row))
-    order_id = helper.order_id(address, subaccount_number, client_id, SHORT_TERM)
-    return helper.order(
-        order_id,
-        OrderType.LIMIT,
-        _SIDES[request.side],
-        size=float(request.size),
-        price=float(request.price),
-        time_in_force=_TIME_IN_FORCE[request.time_in_force],
+    order_id = ClientMarket(dict(market.row)).order_id(address, subaccount_number, client_id, SHORT_TERM)
+    post_only = request.time_in_force is TimeInForce.POST_ONLY
+    return order_message(
+        order_id=order_id,
+        side=_SIDES[request.side],
+        quantums=market.size_to_quantums(request.size),
+        subticks=market.price_to_subticks(request.price),
+        time_in_force=OrderHelper.calculate_time_in_force(
+            OrderType.LIMIT, _TIME_IN_FORCE[request.time_in_force], post_only
+        ),
         reduce_only=request.reduce_only,
-        post_only=request.time_in_force is TimeInForce.POST_ONLY,
         good_til_block=good_til_block,
+        client_metadata=OrderHelper.calculate_client_metadata(OrderType.LIMIT),
+        condition_type=OrderHelper.calculate_condition_type(OrderType.LIMIT),
     )
 
 

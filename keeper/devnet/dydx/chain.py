@@ -424,7 +424,9 @@ class Chain:
         if good_til_block < self.height + 1:
             raise Rejected("clob", 10, "The next block height is greater than the GoodTilBlock of the message")
         if good_til_block > self.height + SHORT_BLOCK_WINDOW:
-            raise Rejected("clob", 11, "The GoodTilBlock of the message is further than ShortBlockWindow blocks ahead")
+            raise Rejected(
+                "clob", 11, "The GoodTilBlock of the message is further than ShortBlockWindow blocks into the future"
+            )
 
     def _crosses(self, order: PlaceOrder) -> bool:
         return any(self._would_match(order.side, order.subticks, maker) for maker in self.books[order.key[4]])
@@ -633,15 +635,22 @@ class Chain:
                     f"withdrawals are blocked until block {gate + NEGATIVE_TNC_GATE_BLOCKS + 1}",
                 )
             amount = Decimal(quantums).scaleb(-USDC_DECIMALS)
-            now = time.monotonic()
-            recent = sum((a for t, a in self.withdrawals if now - t < WITHDRAWAL_WINDOW_SECONDS), Decimal(0))
-            deposits = sum((Decimal(a.usdc_quantums) for a in self.subaccounts.values()), Decimal(0))
-            capacity = max(WITHDRAWAL_FLOOR, WITHDRAWAL_TVL_SHARE * deposits.scaleb(-USDC_DECIMALS))
-            if recent + amount > capacity:
+            capacity, left = self.withdrawal_capacity()
+            if amount > left:
                 raise Rejected("ratelimit", 1001, f"withdrawal amount would exceed rate-limit capacity {capacity}")
             account = self.subaccounts.get((owner, number))
             if account is None or self.free_collateral(account) < amount:
                 raise Rejected("subaccounts", 2, "NewlyUndercollateralized: the withdrawal exceeds free collateral")
+
+    def withdrawal_capacity(self) -> tuple[Decimal, Decimal]:
+        """The hourly rate limit on withdrawals, in USDC: its capacity, max(WITHDRAWAL_FLOOR, WITHDRAWAL_TVL_SHARE
+        of the USDC in all subaccounts), and what of it the last WITHDRAWAL_WINDOW_SECONDS' withdrawals left."""
+        with self.lock:
+            now = time.monotonic()
+            recent = sum((a for t, a in self.withdrawals if now - t < WITHDRAWAL_WINDOW_SECONDS), Decimal(0))
+            deposits = sum((Decimal(a.usdc_quantums) for a in self.subaccounts.values()), Decimal(0))
+            capacity = max(WITHDRAWAL_FLOOR, WITHDRAWAL_TVL_SHARE * deposits.scaleb(-USDC_DECIMALS))
+            return capacity, capacity - recent
 
     def withdraw(self, owner: str, number: int, quantums: int, recipient: str, tx_hash: str) -> None:
         """Debits the subaccount; to a ``noble1...`` address, the USDC leaves for Ethereum as a CCTP burn."""

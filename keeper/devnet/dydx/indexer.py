@@ -118,7 +118,7 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
     async def transfers(request: web.Request) -> web.Response:
         address, number = _subaccount_query(request.query)
         visible = _transfers(chain, address, (number,), _int(request.query, "createdBeforeOrAtHeight", 0))
-        return web.json_response(_page("transfers", visible, _limit(request.query)))
+        return web.json_response(_page("transfers", visible, _limit(request.query), _int(request.query, "page", 1)))
 
     @routes.get("/v1/messages/{domain}/{tx_hash}")
     async def messages(request: web.Request) -> web.Response:
@@ -241,7 +241,7 @@ def _parent_routes(chain: Chain) -> web.RouteTableDef:
                 raise _not_found(f"No subaccount found with address {address} and parentSubaccountNumber {parent}")
         visible = _transfers(chain, address, _children(parent), _int(request.query, "createdBeforeOrAtHeight", 0))
         rows = [_parent_transfer(transfer) for transfer in visible]
-        return web.json_response(_page("transfers", rows, _limit(request.query)))
+        return web.json_response(_page("transfers", rows, _limit(request.query), _int(request.query, "page", 1)))
 
     @routes.get("/v4/fundingPayments/parentSubaccount")
     async def parent_funding_payments(request: web.Request) -> web.Response:
@@ -487,9 +487,11 @@ def _accounts(chain: Chain, address: str, numbers: Container[int]) -> list[Subac
     return sorted(owned, key=lambda account: account.number)
 
 
-def _page(name: str, rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:
-    """A paginated answer's first page: `limit` of `rows` under `name`, with the count of them all."""
-    return {name: rows[:limit], "pageSize": limit, "totalResults": len(rows), "offset": 0}
+def _page(name: str, rows: list[dict[str, Any]], limit: int, page: int = 1) -> dict[str, Any]:
+    """A paginated answer: the `page`-th `limit` of `rows` (pages count from 1, as in ``/v4/fundingPayments``)
+    under `name`, with the count of them all."""
+    offset = (max(page, 1) - 1) * limit
+    return {name: rows[offset : offset + limit], "pageSize": limit, "totalResults": len(rows), "offset": offset}
 
 
 def _market(market: MarketConfig) -> dict[str, Any]:

@@ -3,18 +3,24 @@ generated stubs.
 
 - ``cosmos.auth.v1beta1.Query/Account``: the wallet's account number and sequence (`Wallet.from_mnemonic`, and
   before every transaction).
-- ``cosmos.base.tendermint.v1beta1.Service/GetLatestBlock``: the height orders are timed against.
+- ``cosmos.base.tendermint.v1beta1.Service/GetLatestBlock``: the height orders are timed against; ``/GetNodeInfo``:
+  the chain id as the node's network, the application as ``dydxprotocold``.
 - ``dydxprotocol.accountplus.Query/GetAuthenticators`` (and ``/GetAuthenticator``): an account's permissioned keys.
-- The chain-state queries of `queries.py` (subaccounts, withdrawal gating, clob pairs, perpetuals, prices).
+- The chain-state queries of `queries.py` (subaccounts, withdrawal gating, clob pairs, perpetuals, prices, equity
+  tiers, fee tiers, user stats, withdrawal capacity).
 - ``cosmos.tx.v1beta1.Service/Simulate`` and ``/BroadcastTx``: a signed transaction, decoded and checked as the chain
   checks it (signature over the SignDoc with the account number and chain id, the signer owning the subaccount,
   the sequence for transactions that are not short-term orders), then its MsgPlaceOrder, MsgCancelOrder,
-  MsgWithdrawFromSubaccount, MsgCreateTransfer, MsgAddAuthenticator or MsgRemoveAuthenticator applied to the
-  `Chain`. A transaction that selects authenticators (a TxExtension among its non-critical extension options) is
-  judged as x/accountplus judges it instead: each message by the selected authenticator of its owner's account, the
-  signature by the key the authenticator names, over the SignDoc with the owner's account number (`accountplus.py`).
+  MsgBatchCancel, MsgWithdrawFromSubaccount, MsgCreateTransfer, MsgAddAuthenticator or MsgRemoveAuthenticator
+  applied to the `Chain`. A transaction that selects authenticators (a TxExtension among its non-critical extension
+  options) is judged as x/accountplus judges it instead: each message by the selected authenticator of its owner's
+  account, the signature by the key the authenticator names, over the SignDoc with the owner's account number
+  (`accountplus.py`).
   A refusal is a CheckTx code in the broadcast's answer, or an UNKNOWN status from a simulation, as cosmos-sdk
   answers.
+- ``cosmos.tx.v1beta1.Service/GetTx`` (`query_transaction`): a transaction the replica included, once its block is
+  produced. As on dYdX, short-term orders and cancels (a batch cancel too) never enter a block: their hashes, like
+  those of refused transactions, are not found.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from concurrent import futures
+from dataclasses import dataclass
 from typing import Any
 
 import bech32
@@ -43,7 +50,7 @@ from v4_proto.dydxprotocol.accountplus import query_pb2 as accountplus_query
 from v4_proto.dydxprotocol.accountplus import query_pb2_grpc as accountplus_grpc
 from v4_proto.dydxprotocol.accountplus.models_pb2 import AccountAuthenticator
 from v4_proto.dydxprotocol.accountplus.tx_pb2 import MsgAddAuthenticator, MsgRemoveAuthenticator, TxExtension
-from v4_proto.dydxprotocol.clob.tx_pb2 import MsgCancelOrder, MsgPlaceOrder
+from v4_proto.dydxprotocol.clob.tx_pb2 import MsgBatchCancel, MsgCancelOrder, MsgPlaceOrder
 from v4_proto.dydxprotocol.sending.transfer_pb2 import MsgWithdrawFromSubaccount
 from v4_proto.dydxprotocol.sending.tx_pb2 import MsgCreateTransfer
 
@@ -53,9 +60,14 @@ from keeper.devnet.dydx.queries import add_query_services
 
 SHORT_TERM_FLAGS = 0
 GAS_USED = 120_000
+APP_NAME = "dydxprotocold"
+"""The dYdX Chain's daemon, as its nodes name their application."""
+BLOCK_PROTOCOL = 11
+"""CometBFT's block protocol version (0.38), which dYdX's nodes run."""
 MESSAGES = (
     MsgPlaceOrder,
     MsgCancelOrder,
+    MsgBatchCancel,
     MsgWithdrawFromSubaccount,
     MsgCreateTransfer,
     MsgAddAuthenticator,
@@ -76,11 +88,22 @@ def tx_hash_of(tx_bytes: bytes) -> str:
     return hashlib.sha256(tx_bytes).hexdigest().upper()
 
 
+@dataclass(frozen=True)
+class IncludedTx:
+    """A transaction the replica applied that goes into a block (it is not a short-term order or cancel)."""
+
+    tx_bytes: bytes
+    height: int
+    gas_wanted: int
+
+
 class Validator:
     """Decodes, checks and applies transactions against `chain`; the gRPC servicers below call it."""
 
     def __init__(self, chain: Chain) -> None:
         self.chain = chain
+        self.included: dict[str, IncludedTx] = {}
+        """By hash: what GetTx finds once its block is produced (guarded by the chain's lock)."""
 
     def apply(self, tx_bytes: bytes, *, execute: bool) -> str:
         """Checks a transaction and, with `execute`, applies it (a simulation checks only, as far as it can without
@@ -117,7 +140,14 @@ class Validator:
                 self._run(message, execute, tx_hash)
             if execute and not short_term:
                 account.sequence += 1
+                self.included[tx_hash] = IncludedTx(tx_bytes, self.chain.height + 1, int(tx.auth_info.fee.gas_limit))
         return tx_hash
+
+    def included_tx(self, tx_hash: str) -> IncludedTx | None:
+        """The transaction with `tx_hash` (hex, any case) if a produced block holds it."""
+        with self.chain.lock:
+            found = self.included.get(tx_hash.upper())
+            return found if found is not None and found.height <= self.chain.height else None
 
     def _signer(self, tx: Any, tx_bytes: bytes, *, verify: bool) -> tuple[Account, str]:
         if len(tx.auth_info.signer_infos) != 1 or len(tx.signatures) != 1:
@@ -214,7 +244,10 @@ class Validator:
 
     @staticmethod
     def _short_term(message: Any) -> bool:
-        """Short-term order placements and cancels skip the sequence check (dYdX's ante handler)."""
+        """Short-term order placements and cancels skip the sequence check (dYdX's ante handler); a batch cancel
+        cancels short-term orders only, and is one of them."""
+        if isinstance(message, MsgBatchCancel):
+            return True
         return (
             isinstance(message, MsgPlaceOrder | MsgCancelOrder) and _order_id(message).order_flags == SHORT_TERM_FLAGS
         )
@@ -245,6 +278,14 @@ class Validator:
                     (recipient.owner, int(recipient.number)),
                     int(message.transfer.amount),
                 )
+            return
+        if isinstance(message, MsgBatchCancel):
+            if execute:
+                owner, number = message.subaccount_id.owner, int(message.subaccount_id.number)
+                for batch in message.short_term_cancels:
+                    for client_id in batch.client_ids:
+                        key = (owner, number, int(client_id), SHORT_TERM_FLAGS, int(batch.clob_pair_id))
+                        self.chain.cancel_order(key, int(message.good_til_block))
             return
         if isinstance(message, MsgWithdrawFromSubaccount):
             args = (message.sender.owner, message.sender.number, int(message.quantums))
@@ -298,6 +339,8 @@ def _signer_of(message: Any) -> str:
         return str(message.transfer.sender.owner)
     if isinstance(message, MsgAddAuthenticator | MsgRemoveAuthenticator):
         return str(message.sender)
+    if isinstance(message, MsgBatchCancel):
+        return str(message.subaccount_id.owner)
     return str(_order_id(message).subaccount_id.owner)
 
 
@@ -357,6 +400,18 @@ class _Tendermint(tendermint_grpc.ServiceServicer):  # type: ignore[misc]
             response.block.header.chain_id = self.chain.chain_id
         return response
 
+    def GetNodeInfo(self, request: Any, context: Any) -> Any:
+        response = tendermint_query.GetNodeInfoResponse()
+        node = response.default_node_info
+        node.network = self.chain.chain_id
+        node.moniker = "dydx-replica"
+        node.protocol_version.block = BLOCK_PROTOCOL
+        node.other.tx_index = "on"  # GetTx finds what the replica included
+        response.application_version.name = "dydxprotocol"
+        response.application_version.app_name = APP_NAME
+        response.application_version.version = "replica"
+        return response
+
 
 class _Tx(service_pb2_grpc.ServiceServicer):  # type: ignore[misc]
     def __init__(self, validator: Validator) -> None:
@@ -372,6 +427,22 @@ class _Tx(service_pb2_grpc.ServiceServicer):  # type: ignore[misc]
         response.gas_info.gas_used = GAS_USED
         response.gas_info.gas_wanted = GAS_USED
         return response
+
+    def GetTx(self, request: Any, context: Any) -> Any:
+        found = self.validator.included_tx(request.hash)
+        if found is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"tx not found: {request.hash}")
+            raise AssertionError("abort raises")
+        tx = Tx.FromString(found.tx_bytes)
+        result = TxResponse(
+            height=found.height,
+            txhash=tx_hash_of(found.tx_bytes),
+            gas_wanted=found.gas_wanted,
+            gas_used=GAS_USED,
+            timestamp=self.validator.chain.block_times.get(found.height, ""),
+        )
+        result.tx.Pack(tx, type_url_prefix="/")  # cosmos-sdk names its Any types "/package.Message"
+        return service_pb2.GetTxResponse(tx=tx, tx_response=result)
 
     def BroadcastTx(self, request: Any, context: Any) -> Any:
         result = TxResponse(txhash=tx_hash_of(request.tx_bytes))

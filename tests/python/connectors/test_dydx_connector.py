@@ -116,6 +116,9 @@ def test_an_order_outside_the_block_window_is_refused_by_the_validator(dydx: Ben
         height = await node.latest_block_height()
         response = await node.place_order(wallet, btc_buy(market, client_id=1, good_til_block=height + 25))
         assert (response.tx_response.codespace, response.tx_response.code) == ("clob", 11)
+        assert response.tx_response.raw_log == (
+            "The GoodTilBlock of the message is further than ShortBlockWindow blocks into the future"
+        ), "the chain's words (x/clob ErrGoodTilBlockExceedsShortBlockWindow)"
         dydx.replica.resume_blocks()
 
     run(scenario())

@@ -140,3 +140,31 @@ def test_every_address_passes_the_screens_of_a_local_chain(dydx: Bench) -> None:
         assert response.status_code == 400
 
     run(scenario())
+
+
+def test_transfers_are_read_to_the_first_one_past_the_first_page(dydx: Bench) -> None:
+    """Eight deposits over five blocks (at most two in one), read three rows a page: every one comes back once, newest
+    first, and the replica pages /v4/transfers by ``page`` as the real indexer does."""
+    blocks = [[1, 2], [3], [4, 5], [6, 7], [8]]  # the USDC of each deposit, by block
+
+    async def scenario() -> None:
+        for block in blocks:
+            with dydx.chain.lock:  # the block ticker waits: the block's deposits share its height
+                for usdc in block:
+                    dydx.chain.credit_bridge_deposit(usdc, ADDRESS, usdc * 10**6, f"0x{usdc:064x}")
+            await _next_block(dydx)
+        async with DydxConnector(dydx.settings(), page_size=3) as connector:
+            transfers = await connector.transfers()
+        deposits = [t for t in transfers if t.kind == "DEPOSIT"]
+        assert [t.size for t in deposits] == [D(usdc) for block in reversed(blocks) for usdc in block]
+        assert len({t.transfer_id for t in deposits}) == 8
+        heights = [t.created_at_height for t in deposits]
+        assert heights == sorted(heights, reverse=True) and len(set(heights)) == len(blocks)
+
+        async with httpx.AsyncClient(base_url=dydx.replica.indexer_url) as http:
+            query = {"address": ADDRESS, "subaccountNumber": 0, "limit": 3}
+            pages = [(await http.get("/v4/transfers", params={**query, "page": page})).json() for page in (1, 2, 3)]
+        assert [(p["pageSize"], p["offset"], p["totalResults"]) for p in pages] == [(3, 0, 8), (3, 3, 8), (3, 6, 8)]
+        assert [D(t["size"]) for p in pages for t in p["transfers"]] == [t.size for t in deposits]
+
+    run(scenario())

@@ -1,5 +1,7 @@
 """The replica validator's chain-state queries read through the official client's `NodeClient`: a subaccount's USDC
-and positions in quantums, the withdrawal gate, and each market's clob pair, perpetual and oracle price."""
+and positions in quantums, the withdrawal gate, and each market's clob pair, perpetual and oracle price; the fee
+tiers, a user's fee tier and trading stats, the equity tier limits, the withdrawal capacity, the node's info; the
+transactions it included found by hash; and a batch cancel of short-term orders."""
 
 from __future__ import annotations
 
@@ -12,12 +14,18 @@ import pytest
 from dydx_v4_client.network import NodeConfig, insecure_channel
 from dydx_v4_client.node.client import NodeClient
 from dydx_v4_client.utility import to_serializable_vec
+from dydx_v4_client.wallet import Wallet
+from v4_proto.cosmos.tx.v1beta1 import service_pb2, service_pb2_grpc
+from v4_proto.dydxprotocol.clob.tx_pb2 import OrderBatch
+from v4_proto.dydxprotocol.sending.transfer_pb2 import MsgWithdrawFromSubaccount
+from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
-from keeper.connectors.dydx import DydxConnector, OrderRequest, Side
+from keeper.connectors.dydx import DydxConnector, OrderRequest, Side, TimeInForce
+from keeper.connectors.dydx.settings import MAINNET_USDC_DENOM
 from keeper.devnet.dydx.chain import NEGATIVE_TNC_GATE_BLOCKS, SELL
 from keeper.devnet.dydx.queries import serializable_int
 
-from .dydx_replica import ADDRESS, Bench
+from .dydx_replica import ADDRESS, MAKER, MNEMONIC, Bench
 
 D = Decimal
 
@@ -95,5 +103,131 @@ def test_a_subaccount_its_gate_and_the_markets_read_through_the_official_node_cl
         with pytest.raises(grpc.RpcError) as unknown:
             await node.get_clob_pair(9)
         assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+
+    run(scenario())
+
+
+async def _next_block(bench: Bench) -> None:
+    target = bench.chain.height + 1
+    while bench.chain.height < target:
+        await asyncio.sleep(0.01)
+
+
+def test_fees_stats_limits_capacity_and_node_info_read_through_the_official_node_client(dydx: Bench) -> None:
+    dydx.seed("BTC-USD", SELL, (60_000, "0.2"))
+
+    async def scenario() -> None:
+        node = await _node(dydx)
+        async with DydxConnector(dydx.settings()) as connector:
+            bought = await connector.order_result(
+                await connector.place_order(OrderRequest("BTC-USD", Side.BUY, D("0.2"), D(60_000)))
+            )
+            assert bought.filled_size == D("0.2")
+            await connector.withdraw(D(100))
+
+        (tier,) = (await node.get_fee_tiers()).params.tiers
+        assert (tier.name, tier.absolute_volume_requirement, tier.maker_fee_ppm, tier.taker_fee_ppm) == (
+            "1",
+            0,
+            100,
+            500,
+        )
+        mine = await node.get_user_fee_tier(ADDRESS)
+        assert (mine.index, mine.tier) == (0, tier)
+
+        taker, maker = await node.get_user_stats(ADDRESS), await node.get_user_stats(MAKER)
+        assert (taker.stats.taker_notional, taker.stats.maker_notional) == (12_000 * 10**6, 0)  # 0.2 x 60,000 USDC
+        assert (maker.stats.taker_notional, maker.stats.maker_notional) == (0, 12_000 * 10**6)
+        assert (await node.get_user_stats("dydx1nobody")).stats.taker_notional == 0
+
+        equity_tiers = await node.get_equity_tier_limit_config()
+        assert list(equity_tiers.short_term_order_equity_tiers) == []
+        assert [(_integer(t.usd_tnc_required), t.limit) for t in equity_tiers.stateful_order_equity_tiers] == [
+            (0, 0),
+            (20 * 10**6, 10),
+            (100 * 10**6, 20),
+            (1_000 * 10**6, 40),
+            (10_000 * 10**6, 100),
+            (50_000 * 10**6, 200),
+        ]
+
+        (limiter,) = (await node.get_withdrawal_capacity_by_denom(MAINNET_USDC_DENOM)).limiter_capacity_list
+        assert (limiter.limiter.period.seconds, limiter.limiter.baseline_tvl_ppm) == (3600, 10_000)
+        assert _integer(limiter.limiter.baseline_minimum) == 1_000_000 * 10**6
+        assert _integer(limiter.capacity) == (1_000_000 - 100) * 10**6, "the hour's withdrawal taken off"
+        assert list((await node.get_withdrawal_capacity_by_denom("adydx")).limiter_capacity_list) == []
+
+        info = await node.get_node_info()
+        assert (info.default_node_info.network, info.application_version.app_name) == (
+            dydx.chain.chain_id,
+            "dydxprotocold",
+        )
+        assert info.default_node_info.protocol_version.block == 11
+
+    run(scenario())
+
+
+def test_included_transactions_are_found_by_hash_and_short_term_orders_are_not(dydx: Bench) -> None:
+    dydx.seed("BTC-USD", SELL, (60_000, "0.1"))
+
+    async def scenario() -> None:
+        node = await _node(dydx)
+        async with DydxConnector(dydx.settings()) as connector:
+            withdrawal = await connector.withdraw(D(25))
+            order = await connector.place_order(OrderRequest("BTC-USD", Side.BUY, D("0.1"), D(60_000)))
+        await _next_block(dydx)
+
+        tx = await node.query_transaction(withdrawal)
+        (message,) = tx.body.messages
+        assert message.type_url == "/dydxprotocol.sending.MsgWithdrawFromSubaccount"
+        sent = MsgWithdrawFromSubaccount.FromString(message.value)
+        assert (sent.sender.owner, sent.recipient, sent.quantums) == (ADDRESS, ADDRESS, 25 * 10**6)
+
+        stub = service_pb2_grpc.ServiceStub(node.channel)
+        found = stub.GetTx(service_pb2.GetTxRequest(hash=withdrawal.lower()))
+        assert (found.tx_response.txhash, found.tx_response.code, found.tx) == (withdrawal, 0, tx)
+        assert 0 < found.tx_response.height <= dydx.chain.height
+        assert found.tx_response.tx.type_url == "/cosmos.tx.v1beta1.Tx"
+        for never_in_a_block in (order.tx_hash, "AB" * 32):
+            with pytest.raises(grpc.RpcError) as missing:
+                stub.GetTx(service_pb2.GetTxRequest(hash=never_in_a_block))
+            assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+            assert missing.value.details() == f"tx not found: {never_in_a_block}"
+
+    run(scenario())
+
+
+def test_a_batch_cancel_sent_by_the_official_client_cancels_resting_short_term_orders(dydx: Bench) -> None:
+    async def scenario() -> None:
+        node = await _node(dydx)
+        async with DydxConnector(dydx.settings()) as connector:
+            resting = [
+                await connector.place_order(
+                    OrderRequest(ticker, Side.BUY, size, price, time_in_force=TimeInForce.GOOD_TIL_BLOCK)
+                )
+                for ticker, size, price in (("BTC-USD", D("0.1"), D(50_000)), ("ETH-USD", D(1), D(2_000)))
+            ]
+            await _next_block(dydx)
+            assert [len(dydx.chain.books[order.clob_pair_id]) for order in resting] == [1, 1]
+
+            wallet = await Wallet.from_mnemonic(node, MNEMONIC, ADDRESS)
+            batches = [OrderBatch(clob_pair_id=order.clob_pair_id, client_ids=[order.client_id]) for order in resting]
+            height = await node.latest_block_height()
+            response = await node.batch_cancel_orders(
+                wallet, SubaccountId(owner=ADDRESS, number=0), batches, height + 5
+            )
+            assert (response.tx_response.code, response.tx_response.raw_log) == (0, "")
+            assert [dydx.chain.books[order.clob_pair_id] for order in resting] == [[], []]
+            await _next_block(dydx)
+            statuses = [(await connector.order(order.indexer_order_id)) for order in resting]
+            assert [indexed.status for indexed in statuses if indexed is not None] == ["CANCELED", "CANCELED"]
+
+            dydx.replica.pause_blocks()  # the height stays what was read: 25 blocks ahead stays past the window
+            height = await node.latest_block_height()
+            response = await node.batch_cancel_orders(
+                wallet, SubaccountId(owner=ADDRESS, number=0), batches, height + 25
+            )
+            dydx.replica.resume_blocks()
+            assert (response.tx_response.codespace, response.tx_response.code) == ("clob", 11)
 
     run(scenario())

@@ -197,6 +197,32 @@ def test_a_report_sent_as_the_node_went_silent_posts_its_funding_once(bench: Ben
     asyncio.run(scenario())
 
 
+def test_a_deposit_stays_credited_after_a_thousand_later_transfers(bench: Bench) -> None:
+    """The indexer answers at most 1,000 transfers a request, newest first: the seat's deposit, followed by 1,000
+    transfers in from another subaccount, is on the second page and must still count as credited, not in flight."""
+    adapter = bench.keeper.seat_adapter(bench.venue)
+    maker = {"address": MAKER, "subaccountNumber": 0}
+    seat_subaccount = {"address": ADDRESS, "subaccountNumber": 0}
+
+    async def later_transfers_in() -> None:
+        for block in range(2):  # two blocks of 500: the indexer's height cursor pages them
+            with bench.dydx.lock:
+                for n in range(500):
+                    bench.dydx._transfer("TRANSFER_IN", maker, seat_subaccount, 10**6, f"0x{block:032x}{n:032x}")
+            target = bench.dydx.height + 1
+            while bench.dydx.height < target:
+                await asyncio.sleep(0.01)
+
+    async def scenario() -> None:
+        await later_transfers_in()
+        async with bench.seat() as seat:
+            assert (await seat.venue.balance()).credited_deposits == SEAT_MARGIN
+            await seat.post_account()
+            assert adapter.deposits_in_flight() == 0 and adapter.last_report().credited_deposits == SEAT_MARGIN * 10**6
+
+    asyncio.run(scenario())
+
+
 def test_margin_comes_back_from_dydx_with_the_attested_message(bench: Bench) -> None:
     keeper, chain = bench.keeper, bench.chain
     usdc = TokenClient(chain.w3, chain.deployment.base)
