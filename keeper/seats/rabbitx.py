@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 
 from keeper.client.custody import CustodyClient
 from keeper.client.trading import TradingClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
-from keeper.connectors.rabbitx.errors import DuplicateClientOrderIdError, RabbitXError
+from keeper.connectors.rabbitx.errors import (
+    ORDER_NOT_FOUND,
+    DuplicateClientOrderIdError,
+    RabbitXError,
+    RabbitXRateLimitError,
+    RabbitXRequestError,
+)
 from keeper.connectors.rabbitx.models import Fill, Order, OrderRequest
 from keeper.connectors.rabbitx.vocabulary import OrderStatus, OrderType, Side, TimeInForce
 from keeper.seats.seat import (
@@ -35,6 +43,11 @@ from keeper.seats.seat import (
 
 FINAL = frozenset({OrderStatus.CLOSED, OrderStatus.REJECTED, OrderStatus.CANCELED})
 FUNDING_PERIOD_SECONDS = 3600  # RabbitX pays funding hourly
+FUNDING_REFRESH = 60.0
+"""Seconds between reads of a market's new funding periods: RabbitX pays one an hour, and each read costs 10 of the
+1,200 request tokens a minute RabbitX allows an IP (rabbitx-docs `rate-limits.md`)."""
+KEEP_ORDER_CHILDREN = 10_000
+"""How many exchange order ids the venue remembers the child of, for fills that name only their order."""
 
 
 class RabbitXVenue:
@@ -47,15 +60,24 @@ class RabbitXVenue:
         custody: CustodyClient,
         order_prefix: str,
         market_ids: Mapping[str, str] | None = None,
+        funding_refresh: float = FUNDING_REFRESH,
     ) -> None:
         """`order_prefix` makes the client order ids unique to one deployment's seat (an exchange account could serve
-        more than one); `market_ids` maps the deployment's tickers to the exchange's market ids where they differ."""
+        more than one); `market_ids` maps the deployment's tickers to the exchange's market ids where they differ;
+        `funding_refresh` is how often (seconds) a market's new funding periods are read."""
         self.connector = connector
         self.custody = custody
         self.order_prefix = order_prefix
         self.market_ids = dict(market_ids or {})
+        self.funding_refresh = funding_refresh
         self._child_id = re.compile(re.escape(order_prefix) + r"(\d+)")
         self._paid: set[int] = set()  # withdrawal ids custody has paid
+        # Exchange order id -> its child (None: not the seat's): RabbitX's fills name their order, and need not carry
+        # its client order id (its docs' fill rows have none).
+        self._order_children: OrderedDict[str, int | None] = OrderedDict()
+        # Market -> its funding periods read so far, oldest first, and when they were last read (time.monotonic).
+        self._funding: dict[str, list[FundingPeriod]] = {}
+        self._funding_read_at: dict[str, float] = {}
 
     def market(self, ticker: str) -> str:
         return self.market_ids.get(ticker, ticker)
@@ -80,8 +102,16 @@ class RabbitXVenue:
         )
         try:
             order: Order | None = await self.connector.place_order(order_request)
-        except DuplicateClientOrderIdError:
+        except DuplicateClientOrderIdError as exc:
             order = await self._find_order(request.market, cid)  # placed before a restart, or its answer was lost
+            if order is None and exc.at_exchange:
+                # The exchange said it holds the order: not listed yet is no "never got it", which would let it expire.
+                raise SeatOrderUnknownError(f"rabbitx holds order {cid} but did not list it yet") from None
+        except RabbitXRateLimitError as exc:
+            # Not carried out, and no refusal of the order (rejecting the child would send the fills of a later
+            # placing to the backstop): the next cycle places it again, once the exchange's wait is over.
+            wait = exc.retry_after
+            raise SeatOrderUnknownError(f"rabbitx rate-limited its order, placed again in {wait:g}s") from None
         except RabbitXError as exc:
             if exc.answer_lost:
                 raise SeatOrderUnknownError(f"rabbitx's answer to its order was lost ({exc})") from None
@@ -104,13 +134,43 @@ class RabbitXVenue:
 
     async def forward_fills(self, report: Callable[[list[SeatFill]], Awaitable[None]]) -> None:
         async def forward(fills: list[Fill]) -> None:
-            await report([self.seat_fill(fill) for fill in fills])
+            await report(await self.seat_fills(fills))
 
         async with self.connector.fill_feed() as feed:
             await feed.forward(forward)
 
+    async def seat_fills(self, fills: list[Fill]) -> list[SeatFill]:
+        """`fills` as the seat books them, each with its child (`seat_fill`), looking up the orders it needs."""
+        for fill in fills:
+            await self._learn_order(fill)
+        return [self.seat_fill(fill) for fill in fills]
+
+    async def _learn_order(self, fill: Fill) -> None:
+        """Makes sure the child of a fill without a client order id is known: its order, read from the exchange
+        unless the seat placed or looked at it in this run. A failed read raises, so the fills are passed on again
+        (never reported without their child)."""
+        if fill.client_order_id or not fill.order_id or fill.order_id in self._order_children:
+            return
+        try:
+            order = await self.connector.order(fill.order_id)
+        except RabbitXRequestError as exc:
+            if exc.code != ORDER_NOT_FOUND:
+                raise
+            self._remember_order(fill.order_id, None)  # not an order of this account's: no child
+        else:
+            self._remember_order(order.order_id, self.child_id(order.client_order_id))
+
+    def _remember_order(self, order_id: str, child_id: int | None) -> None:
+        self._order_children[order_id] = child_id
+        while len(self._order_children) > KEEP_ORDER_CHILDREN:
+            self._order_children.popitem(last=False)
+
     def seat_fill(self, fill: Fill) -> SeatFill:
-        child_id = self.child_id(fill.client_order_id)
+        """`fill` as the seat books it: its child from its client order id, else from its order (`_learn_order`)."""
+        if fill.client_order_id:
+            child_id = self.child_id(fill.client_order_id)
+        else:
+            child_id = self._order_children.get(fill.order_id)
         return SeatFill(
             f"{self.name}:{fill.fill_id}", child_id, fill.price, fill.size, fill.fee, fill.market_id, fill.side.sign
         )
@@ -129,7 +189,23 @@ class RabbitXVenue:
         )
 
     async def funding(self, market: str) -> list[FundingPeriod]:
-        return [FundingPeriod(r.timestamp, r.funding_rate) for r in await self.connector.funding_rates(market)]
+        """The market's funding periods, oldest first: the whole history once, then only the periods after the newest
+        one read, at most every `funding_refresh` seconds (the seat uses the newest for the book and those after the
+        ones it posted for the account, on every cycle)."""
+        periods = self._funding.setdefault(market, [])
+        read_at = self._funding_read_at.get(market)
+        if read_at is not None and time.monotonic() - read_at < self.funding_refresh:
+            return list(periods)
+        # From after the newest period not dated ahead of the clock: one dated ahead (a wrong answer, which the seat
+        # leaves out) would hide every real period before its date.
+        now_us = time.time() * 10**6
+        since = max((p.at_us + 1 for p in periods if p.at_us <= now_us), default=0)
+        known = {p.at_us for p in periods}
+        rates = await self.connector.funding_rates(market, since)
+        periods.extend(FundingPeriod(r.timestamp, r.funding_rate) for r in rates if r.timestamp not in known)
+        periods.sort(key=lambda p: p.at_us)
+        self._funding_read_at[market] = time.monotonic()
+        return list(periods)
 
     async def order_book(self, market: str) -> tuple[BookSide, BookSide]:
         book = await self.connector.order_book(market)
@@ -149,8 +225,8 @@ class RabbitXVenue:
                 await asyncio.to_thread(self.custody.withdraw, claim)
             self._paid.add(claim.withdrawal_id)
 
-    @staticmethod
-    def _seat_order(child_id: int, order: Order) -> SeatOrder:
+    def _seat_order(self, child_id: int, order: Order) -> SeatOrder:
+        self._remember_order(order.order_id, child_id)
         done = order.status in FINAL
         return SeatOrder(child_id, order.market_id, order.order_id, done, order.filled_size, order.reason)
 
@@ -166,7 +242,9 @@ class RabbitXSeat(Seat):
         venue_id: int,
         market_ids: Mapping[str, str] | None = None,
         unwind_ttl: int = 60,
+        funding_refresh: float = FUNDING_REFRESH,
     ) -> None:
         custody = CustodyClient(trading.w3, trading.deployment.venues[venue_id].address, trading.sender)
         prefix = f"pv{int(trading.w3.eth.chain_id)}-v{venue_id}-c"
-        super().__init__(trading, RabbitXVenue(connector, custody, prefix, market_ids), venue_id, unwind_ttl)
+        venue = RabbitXVenue(connector, custody, prefix, market_ids, funding_refresh)
+        super().__init__(trading, venue, venue_id, unwind_ttl)

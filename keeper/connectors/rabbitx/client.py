@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -33,9 +34,11 @@ from centrifuge import (
 )
 
 from keeper.connectors.rabbitx.errors import (
+    ORDER_NOT_FOUND,
     RabbitXAuthError,
     RabbitXConnectionError,
     RabbitXError,
+    RabbitXRateLimitError,
     RabbitXRequestError,
     RabbitXResponseError,
 )
@@ -47,6 +50,10 @@ JsonObject = dict[str, Any]
 
 COMMAND_TIMEOUT = 10.0
 """Seconds the WebSocket may take to answer connect or subscribe."""
+RATE_LIMIT_WAIT = 5.0
+"""Seconds to hold off after an HTTP 429 that names no wait (RabbitX sends ``X-RateLimit-Retry-After``)."""
+RATE_LIMIT_WINDOW = 60.0
+"""Seconds over which RabbitX counts a client's request tokens."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,9 @@ class RabbitXClient:
         self.credentials = credentials
         self.exchange_id = exchange_id
         self.clock = clock
+        # Until when (time.monotonic) the exchange asked for no more requests: its token bucket is per IP, so any
+        # request sent before then would only be refused again and push the wait further.
+        self._rate_limited_until = 0.0
 
     async def onboard(self, private_key: str, wallet: str) -> Credentials:
         """POST /onboarding with the wallet's signature; keeps and returns the API key, secret and JWT."""
@@ -154,6 +164,9 @@ class RabbitXClient:
         params: Mapping[str, str] | None = None,
     ) -> list[Any]:
         all_headers = {"Content-Type": "application/json", "EID": self.exchange_id, **headers}
+        wait = self._rate_limited_until - time.monotonic()
+        if wait > 0:
+            raise RabbitXRateLimitError(method, path, "not sent: the exchange's rate limit is still in force", wait)
         try:
             async with self.session.request(
                 method, self.base_url + path, data=body, headers=all_headers, params=params
@@ -170,6 +183,10 @@ class RabbitXClient:
             raise RabbitXConnectionError(f"RabbitX {method} {path}: {type(exc).__name__}: {exc}") from exc
         if response.status != 200 or not isinstance(envelope, dict) or not envelope.get("success"):
             error = str(envelope.get("error")) if isinstance(envelope, dict) else str(envelope)[:200]
+            if response.status == 429:
+                wait = _retry_after(response.headers)
+                self._rate_limited_until = max(self._rate_limited_until, time.monotonic() + wait)
+                raise RabbitXRateLimitError(method, path, error, wait)
             kind = RabbitXAuthError if response.status == 401 else RabbitXRequestError
             raise kind(method, path, response.status, error)
         result = envelope.get("result")
@@ -208,7 +225,7 @@ class RabbitXClient:
     async def order(self, order_id: str) -> JsonObject:
         rows = await self.orders(order_id=order_id)
         if not rows:
-            raise RabbitXRequestError("GET", "/orders", 404, f"order {order_id} not found")
+            raise RabbitXRequestError("GET", "/orders", 404, f"{ORDER_NOT_FOUND}: order {order_id} not found")
         result: JsonObject = rows[0]
         return result
 
@@ -225,6 +242,19 @@ class RabbitXClient:
     async def withdraw(self, amount: Decimal) -> JsonObject:
         result: JsonObject = (await self.private("POST", "/balanceops/withdraw", {"amount": amount}))[0]
         return result
+
+
+def _retry_after(headers: Mapping[str, str]) -> float:
+    """Seconds a 429 answer asks the client to wait: RabbitX's ``X-RateLimit-Retry-After``, else the standard
+    ``Retry-After`` (in seconds), else `RATE_LIMIT_WAIT`."""
+    for name in ("X-RateLimit-Retry-After", "Retry-After"):
+        try:
+            seconds = float(headers.get(name, ""))
+        except ValueError:
+            continue
+        if math.isfinite(seconds) and seconds >= 0:
+            return min(seconds, RATE_LIMIT_WINDOW)  # the bucket refills within its window: a longer wait is wrong
+    return RATE_LIMIT_WAIT
 
 
 class AccountStream:

@@ -15,7 +15,14 @@ from typing import Any
 import aiohttp
 
 from keeper.connectors.rabbitx.client import RabbitXClient
-from keeper.connectors.rabbitx.errors import RabbitXError, RabbitXResponseError
+from keeper.connectors.rabbitx.errors import (
+    CLIENT_ORDER_ID_DUPLICATE,
+    DuplicateClientOrderIdError,
+    RabbitXError,
+    RabbitXRateLimitError,
+    RabbitXRequestError,
+    RabbitXResponseError,
+)
 from keeper.connectors.rabbitx.fills import PAGE_SIZE, FillFeed, fetch_fills_since
 from keeper.connectors.rabbitx.models import (
     Balance,
@@ -78,7 +85,9 @@ class RabbitXConnector:
         Shapes the exchange refuses outright (an unknown market) raise RabbitXRequestError; the rest are decided
         after the answer (`order(...).status` REJECTED with its `reason`). The client_order_id is reserved in the
         store before the request leaves, so a second order with it is refused here; if the request's fate is
-        unknown (a timeout), `find_order` with the same id tells whether it arrived.
+        unknown (a timeout), `find_order` with the same id tells whether it arrived. The exchange's own
+        CLIENT_ORDER_ID_DUPLICATE (a store that lost the id) is a DuplicateClientOrderIdError too, `at_exchange`: it
+        holds that order. A rate limit (RabbitXRateLimitError) frees the id again: the order was not carried out.
         """
         if not request.client_order_id:
             raise RabbitXError("an order needs a client_order_id (unique per account)")
@@ -87,15 +96,26 @@ class RabbitXConnector:
         if request.order_type is OrderType.LIMIT and (request.price is None or request.price <= 0):
             raise RabbitXError(f"a limit order needs a positive price, got {request.price}")
         self.store.claim_client_order_id(request.client_order_id, request.market_id)
-        row = await self.client.create_order(
-            request.market_id,
-            request.side.value,
-            request.size,
-            request.price,
-            request.order_type.value,
-            request.time_in_force.value if request.time_in_force else None,
-            request.client_order_id,
-        )
+        try:
+            row = await self.client.create_order(
+                request.market_id,
+                request.side.value,
+                request.size,
+                request.price,
+                request.order_type.value,
+                request.time_in_force.value if request.time_in_force else None,
+                request.client_order_id,
+            )
+        except RabbitXRateLimitError:
+            self.store.release_client_order_id(request.client_order_id)
+            raise
+        except RabbitXRequestError as exc:
+            if exc.code == CLIENT_ORDER_ID_DUPLICATE:
+                raise DuplicateClientOrderIdError(
+                    f"RabbitX holds an order with client_order_id {request.client_order_id!r} already ({exc})",
+                    at_exchange=True,
+                ) from exc
+            raise
         return Order.from_json(row)
 
     async def cancel_order(self, market_id: str, order_id: str) -> None:
@@ -106,7 +126,8 @@ class RabbitXConnector:
         return Order.from_json(await self.client.order(order_id))
 
     async def find_order(self, market_id: str, client_order_id: str) -> Order | None:
-        """The account's order with `client_order_id` on `market_id`, or None if the exchange never received it."""
+        """The account's order with `client_order_id` on `market_id`, or None if the exchange never received it.
+        (RabbitX answers a look-up by client_order_id only with its market_id, since 13 December 2024.)"""
         rows = await self.client.orders(market_id=market_id, client_order_id=client_order_id)
         return Order.from_json(rows[0]) if rows else None
 
@@ -148,12 +169,20 @@ class RabbitXConnector:
         rows = await self._pages(self._private_get("/balanceops"), {"ops_type": "withdrawal"})
         return [Withdrawal.from_json(row) for row in rows]
 
-    async def funding_rates(self, market_id: str) -> list[FundingRate]:
-        """Every funding period of `market_id`, oldest first."""
-        rows = await self._pages(
-            lambda params: self.client.public("/markets/fundingrate", params), {"market_id": market_id}
-        )
-        return sorted((FundingRate.from_json(row) for row in rows), key=lambda r: r.timestamp)
+    async def funding_rates(self, market_id: str, start_time: int = 0) -> list[FundingRate]:
+        """The funding periods of `market_id` at or after `start_time` (microseconds; 0: all), oldest first, each
+        once. Read oldest first, so a period paid while the pages are read lands after them, not between them (newest
+        first, it would push one row onto the next page, read twice); a period that still comes twice is kept once,
+        by its time (the market pays one period at a time)."""
+        params = {"market_id": market_id, "p_order": "ASC"}
+        if start_time:
+            params["start_time"] = str(start_time)
+        rows = await self._pages(lambda p: self.client.public("/markets/fundingrate", p), params)
+        periods: dict[int, FundingRate] = {}
+        for row in rows:
+            rate = FundingRate.from_json(row)
+            periods.setdefault(rate.timestamp, rate)
+        return sorted(periods.values(), key=lambda r: r.timestamp)
 
     async def order_book(self, market_id: str) -> OrderBook:
         """The market's book as the exchange publishes it (public, unsigned)."""

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from keeper.exceptions import PrimeVaultError
+
+ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+CLIENT_ORDER_ID_DUPLICATE = "CLIENT_ORDER_ID_DUPLICATE"
+"""Two of the error codes RabbitX documents (rabbitx-docs `api-documentation/data-structure.md`, "Error Codes"):
+the connector acts on these; the others it passes on as the refusal they are."""
+
+_CODE = re.compile(r"([A-Z][A-Z0-9_]*[A-Z0-9])(?::|$)")
 
 
 class RabbitXError(PrimeVaultError):
@@ -14,13 +23,25 @@ class RabbitXError(PrimeVaultError):
 
 
 class RabbitXRequestError(RabbitXError):
-    """The exchange answered a REST request with an error: `status` is the HTTP status, `error` its message."""
+    """The exchange answered a REST request with an error: `status` is the HTTP status, `error` its message, `code`
+    the documented error code it carries (the whole message, or its part before a colon), else ""."""
 
     def __init__(self, method: str, path: str, status: int, error: str) -> None:
         super().__init__(f"RabbitX {method} {path}: HTTP {status}: {error}")
         self.status = status
         self.error = error
+        match = _CODE.match(error.strip())
+        self.code = match.group(1) if match else ""
         self.answer_lost = status >= 500
+
+
+class RabbitXRateLimitError(RabbitXRequestError):
+    """HTTP 429: the account's IP spent its request tokens (1,200 a minute, rabbitx-docs `rate-limits.md`). The
+    request was not carried out, and is no refusal of what it asked: try again after `retry_after` seconds."""
+
+    def __init__(self, method: str, path: str, error: str, retry_after: float) -> None:
+        super().__init__(method, path, 429, f"{error} (retry after {retry_after:g}s)")
+        self.retry_after = retry_after
 
 
 class RabbitXAuthError(RabbitXRequestError):
@@ -52,4 +73,9 @@ class MalformedNumberError(RabbitXError, ValueError):
 
 
 class DuplicateClientOrderIdError(RabbitXError):
-    """An order was placed with a client_order_id this account has used before."""
+    """An order was placed with a client_order_id this account has used before. `at_exchange`: the exchange said so
+    (CLIENT_ORDER_ID_DUPLICATE), so it holds an order with it; else the connector's store refused it before sending."""
+
+    def __init__(self, message: str, at_exchange: bool = False) -> None:
+        super().__init__(message)
+        self.at_exchange = at_exchange

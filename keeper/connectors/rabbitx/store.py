@@ -79,5 +79,9 @@ class ConnectorStore:
                 f"client_order_id {client_order_id!r} was used before on this account: give each order a new one"
             ) from None
 
+    def release_client_order_id(self, client_order_id: str) -> None:
+        """Free `client_order_id` again: its order was refused unsent (a rate limit), so the retry may use it."""
+        self._db.execute("DELETE FROM client_orders WHERE client_order_id = ?", (client_order_id,))
+
     def close(self) -> None:
         self._db.close()

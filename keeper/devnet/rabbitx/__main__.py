@@ -87,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--from-block", type=int, default=0, help="first block to read custody events from (default 0)")
     p.add_argument("--chain-poll-interval", type=float, default=1.0, help="seconds between chain reads (default 1)")
     p.add_argument("--collateral-decimals", type=int, default=6, help="decimals of the collateral token (default 6)")
+    p.add_argument(
+        "--rate-limit",
+        type=int,
+        help="request tokens per minute per client IP, as RabbitX counts them (RabbitX: 1200; default: no limit)",
+    )
     p.add_argument("--log-level", default="WARNING", help="logging level on stderr (default WARNING)")
     return p
 
@@ -159,6 +164,7 @@ async def _serve(args: argparse.Namespace) -> int:
         match_delay=args.match_delay_ms / 1000,
         funding_interval=args.funding_interval,
         liquidation_interval=args.liquidation_interval,
+        rate_limit=args.rate_limit,
     )
     devnet = RabbitXDevnet(config, index_oracle=oracle)
     quote_config = QuoteConfig(

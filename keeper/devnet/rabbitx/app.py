@@ -18,9 +18,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import secrets
 import time
 import uuid
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -64,6 +66,22 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_PAGE = 1000
+RATE_LIMIT_COSTS = {
+    ("POST", "/onboarding"): 100,
+    ("GET", "/account"): 20,
+    ("PUT", "/account/leverage"): 20,
+    ("POST", "/jwt"): 20,
+    ("POST", "/orders"): 1,
+    ("PUT", "/orders"): 1,
+    ("DELETE", "/orders"): 1,
+    ("GET", "/fills"): 10,
+    ("GET", "/positions"): 10,
+    ("GET", "/profile"): 10,
+}
+"""Request tokens per endpoint (rabbitx-docs `api-documentation/rate-limits.md`); every other request costs
+`RATE_LIMIT_DEFAULT_COST` (the docs' cost of an unauthenticated one; for the private ones they name none, the devnet
+assumes the same)."""
+RATE_LIMIT_DEFAULT_COST = 10
 IS_VALID_SIGNER_SELECTOR = keccak(text="isValidSigner(address,bytes)")[:4]
 VALID_SIGNER_MAGIC = bytes.fromhex("523e3260")
 """ERC-6551's `isValidSigner` selector and the magic value that means yes."""
@@ -88,6 +106,11 @@ class DevnetConfig:
     api_key_lifetime: int = 30 * 86400
     jwt_lifetime: int = 48 * 3600
     max_signature_skew: int = MAX_SIGNATURE_LIFETIME
+    rate_limit: int | None = None
+    """Request tokens an IP may spend per `rate_limit_window` seconds (RabbitX: 1,200 a minute), each request costing
+    its endpoint's `RATE_LIMIT_COSTS`; past it, HTTP 429. None: no limit (tests and the demo run unthrottled; the
+    tokens are still counted, `RabbitXDevnet.tokens_spent`)."""
+    rate_limit_window: float = 60.0
     chain: ChainWatchConfig | None = None
     """Where the custody contract is: its deposits are credited, and its paid withdrawals marked, by a
     `ChainWatcher` that runs with the service. None: deposits come only from `credit_deposit` calls."""
@@ -236,6 +259,11 @@ class RabbitXDevnet:
         self.chain_watcher: ChainWatcher | None = None
         self._refresh_tokens: dict[str, int] = {}
         self._deadman: dict[tuple[int, str], DeadmanSwitch] = {}
+        self._spent: dict[str, deque[tuple[float, int]]] = {}  # IP -> (time.monotonic, tokens) in the window
+        self.requests: Counter[tuple[str, str]] = Counter()
+        """REST requests answered or refused, by (method, path)."""
+        self.tokens_spent = 0
+        """Request tokens spent by every client since the start, by `RATE_LIMIT_COSTS` (refused requests too)."""
         self._flush()
         self.app = self._build_app()
 
@@ -290,6 +318,12 @@ class RabbitXDevnet:
         """Lose the next `count` pushes on `channel` without closing any socket, as a lossy link would; the
         offsets they would have carried are skipped, so a client can notice the gap."""
         self.hub.lose(channel, count)
+
+    def set_rate_limit(self, tokens: int | None, window: float = 60.0) -> None:
+        """Limit every IP to `tokens` request tokens per `window` seconds (None: no limit), from an empty bucket."""
+        self.config.rate_limit = tokens
+        self.config.rate_limit_window = window
+        self._spent.clear()
 
     def issue_api_key(self, profile_id: int, tag: str = "") -> ApiKey:
         self.exchange.profile(profile_id)
@@ -413,8 +447,52 @@ class RabbitXDevnet:
             await self.chain_watcher.close()
             self.chain_watcher = None
 
+    @web.middleware
+    async def _rate_limited(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        """RabbitX's token bucket per IP: each REST request spends its endpoint's tokens; one that would take the
+        window past `rate_limit` is refused with HTTP 429 and RabbitX's X-RateLimit-* headers, unspent."""
+        if request.path.rstrip("/") == "/ws":
+            return await handler(request)
+        key = (request.method, request.path)
+        cost = RATE_LIMIT_COSTS.get(key, RATE_LIMIT_DEFAULT_COST)
+        self.requests[key] += 1
+        self.tokens_spent += cost
+        limit, window = self.config.rate_limit, self.config.rate_limit_window
+        if limit is None:
+            return await handler(request)
+        now = time.monotonic()
+        spent = self._spent.setdefault(request.remote or "", deque())
+        while spent and spent[0][0] <= now - window:
+            spent.popleft()
+        used = sum(tokens for _, tokens in spent)
+        if used + cost > limit:
+            # The wait until enough of the window's tokens have aged out (the whole window, if it never holds them).
+            wait, freed = window, 0
+            for at, tokens in spent:
+                freed += tokens
+                if used - freed + cost <= limit:
+                    wait = at + window - now
+                    break
+            seconds = max(math.ceil(wait), 1)
+            response = fail(429, f"rate limit exceeded: {request.method} {request.path} costs {cost} tokens")
+            response.headers.update(
+                {
+                    "X-RateLimit-Limit": str(limit),
+                    "X-RateLimit-Remaining": str(max(limit - used, 0)),
+                    "X-RateLimit-Reset": str(int(time.time() + wait)),
+                    "X-RateLimit-Retry-After": str(seconds),
+                    "Retry-After": str(seconds),
+                }
+            )
+            return response
+        spent.append((now, cost))
+        answer = await handler(request)
+        answer.headers["X-RateLimit-Limit"] = str(limit)
+        answer.headers["X-RateLimit-Remaining"] = str(limit - used - cost)
+        return answer
+
     def _build_app(self) -> web.Application:
-        app = web.Application(middlewares=[_envelope_errors])
+        app = web.Application(middlewares=[self._rate_limited, _envelope_errors])
         app.on_startup.append(self._on_startup)
         app.on_cleanup.append(self._on_cleanup)
         app.router.add_get("/markets", self._markets)
@@ -751,6 +829,9 @@ class RabbitXDevnet:
         if order_id := query.get("order_id"):
             orders = [o for o in orders if o.id == order_id]
         if client_order_id := query.get("client_order_id"):
+            if not query.get("market_id"):
+                # As RabbitX has required since 13 December 2024: its orders are looked up by market.
+                raise InputError("market_id is required with client_order_id")
             orders = [o for o in orders if o.client_order_id == client_order_id]
         if market_id := query.get("market_id"):
             orders = [o for o in orders if o.market_id == market_id]
@@ -986,7 +1067,9 @@ def _int(value: str | None, name: str, default: int, maximum: int | None) -> int
     number = int(value)
     if number < 0:
         raise InputError(f"{name} must not be negative")
-    return min(number, maximum) if maximum is not None else number
+    if maximum is not None and number > maximum:
+        raise InputError(f"{name} must be at most {maximum}, got {number}")
+    return number
 
 
 def _csv(value: str | None) -> list[str]:

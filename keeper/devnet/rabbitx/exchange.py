@@ -34,7 +34,22 @@ _LIVE = (OrderStatus.OPEN, OrderStatus.PROCESSING, OrderStatus.CANCELING, OrderS
 
 
 class ExchangeError(Exception):
-    """A request the exchange refuses outright (HTTP 400), with the reason as message."""
+    """A request the exchange refuses outright (HTTP 400), with the reason as message; `code` is RabbitX's documented
+    error code for it (rabbitx-docs `api-documentation/data-structure.md`), which leads the message, where it has
+    one."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(f"{code}: {message}" if code else message)
+        self.code = code
+
+
+class ErrorCode:
+    """The documented error codes the devnet answers with."""
+
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    CLIENT_ORDER_ID_DUPLICATE = "CLIENT_ORDER_ID_DUPLICATE"
+    WRONG_MARKET_ID = "WRONG_MARKET_ID"
+    WRONG_ORDER_STATUS = "WRONG_ORDER_STATUS"
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,9 @@ class ExchangeConfig:
     liquidation_band: Decimal = Decimal("0.05")
     """A liquidation closes against the book no further than this fraction from the fair price."""
     snapshot_fills: int = 50
+    fill_client_order_ids: bool = True
+    """Whether fills carry their order's client_order_id. RabbitX's documented fill rows have none (rabbitx-docs
+    `data-structure.md`, `private-endpoints/fills.md`): off, the devnet sends none, as a client must expect."""
 
 
 @dataclass
@@ -150,7 +168,7 @@ class Fill:
             "fee": decimal_string(self.fee),
             "liquidation": self.liquidation,
             "timestamp": self.timestamp,
-            "client_order_id": self.client_order_id,
+            **({"client_order_id": self.client_order_id} if self.client_order_id else {}),
         }
 
 
@@ -442,8 +460,13 @@ class Exchange:
         reduce_only: bool = False,
     ) -> Order:
         """Record an order as "processing"; `process_order` decides it. Unknown markets fail here (ExchangeError)."""
-        self.profile(profile_id)
+        profile = self.profile(profile_id)
         self._market(market_id)
+        if client_order_id and any(self.orders[oid].client_order_id == client_order_id for oid in profile.order_ids):
+            raise ExchangeError(
+                f"client_order_id {client_order_id!r} was used before by this account",
+                ErrorCode.CLIENT_ORDER_ID_DUPLICATE,
+            )
         if time_in_force is None:
             time_in_force = (
                 TimeInForce.IMMEDIATE_OR_CANCEL if order_type is OrderType.MARKET else TimeInForce.GOOD_TILL_CANCEL
@@ -567,7 +590,9 @@ class Exchange:
         """Mark an order "canceling"; `process_cancel` takes it off the book."""
         order = self.find_order(profile_id, market_id, order_id, client_order_id)
         if order.status not in (OrderStatus.OPEN, OrderStatus.PROCESSING, OrderStatus.AMENDING):
-            raise ExchangeError(f"order {order.id} is {order.status.value}, it cannot be canceled")
+            raise ExchangeError(
+                f"order {order.id} is {order.status.value}, it cannot be canceled", ErrorCode.WRONG_ORDER_STATUS
+            )
         return order
 
     def request_amend(
@@ -579,7 +604,10 @@ class Exchange:
             raise InputError("an amendment needs a new price or a new size")
         order = self.find_order(profile_id, market_id, order_id)
         if order.status is not OrderStatus.OPEN:
-            raise ExchangeError(f"order {order.id} is {order.status.value}: only an open order can be amended")
+            raise ExchangeError(
+                f"order {order.id} is {order.status.value}: only an open order can be amended",
+                ErrorCode.WRONG_ORDER_STATUS,
+            )
         order.status = OrderStatus.AMENDING
         self._touch_order(order)
         self._commit()
@@ -633,16 +661,18 @@ class Exchange:
         if order_id:
             order = self.orders.get(order_id)
             if order is None or order.profile_id != profile_id:
-                raise ExchangeError(f"order {order_id} not found")
+                raise ExchangeError(f"order {order_id} not found", ErrorCode.ORDER_NOT_FOUND)
             if market_id and order.market_id != market_id:
-                raise ExchangeError(f"order {order_id} is not on {market_id}")
+                raise ExchangeError(f"order {order_id} is not on {market_id}", ErrorCode.WRONG_MARKET_ID)
             return order
         if client_order_id:
             for oid in reversed(self.profiles[profile_id].order_ids):
                 candidate = self.orders[oid]
                 if candidate.client_order_id == client_order_id and candidate.market_id == market_id:
                     return candidate
-            raise ExchangeError(f"order with client_order_id {client_order_id!r} not found on {market_id}")
+            raise ExchangeError(
+                f"order with client_order_id {client_order_id!r} not found on {market_id}", ErrorCode.ORDER_NOT_FOUND
+            )
         raise ExchangeError("order_id or client_order_id is required")
 
     def process_cancel(self, order_id: str, reason: str = "canceled by user") -> Order:
@@ -756,7 +786,7 @@ class Exchange:
             fee=fee,
             liquidation=liquidation,
             timestamp=trade.timestamp,
-            client_order_id=client_order_id,
+            client_order_id=client_order_id if self.config.fill_client_order_ids else "",
         )
         profile.fills.append(fill)
         position = profile.margin.positions.setdefault(market.id, Position())
@@ -971,7 +1001,10 @@ class Exchange:
     def _market(self, market_id: str) -> Market:
         market = self.markets.get(market_id)
         if market is None:
-            raise ExchangeError(f"{Reject.UNKNOWN_MARKET} {market_id!r}: markets are {', '.join(self.markets)}")
+            raise ExchangeError(
+                f"{Reject.UNKNOWN_MARKET} {market_id!r}: markets are {', '.join(self.markets)}",
+                ErrorCode.WRONG_MARKET_ID,
+            )
         return market
 
     def market(self, market_id: str) -> Market:

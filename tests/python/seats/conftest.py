@@ -50,19 +50,33 @@ def market(chain: Chain, tmp_path: Path) -> Chain:
     return dataclasses.replace(chain, deployment=deployment, deployment_file=path)
 
 
-@pytest.fixture
-def exchange(market: Chain, tmp_path: Path) -> Iterator[RabbitXService]:
+@contextlib.contextmanager
+def serve_exchange(market: Chain, tmp_path: Path, fill_client_order_ids: bool = True) -> Iterator[RabbitXService]:
     custody = market.deployment.venues[-1].address
     watch = ChainWatchConfig(
         market.url, custody, confirmations=1, poll_interval=0.05, from_block=market.w3.eth.block_number
     )
-    config = DevnetConfig(
-        ExchangeConfig(signer_key=SIGNER_KEY, custody_address=custody, chain_id=market.w3.eth.chain_id),
-        funding_interval=0,
-        liquidation_interval=0,
-        chain=watch,
+    exchange = ExchangeConfig(
+        signer_key=SIGNER_KEY,
+        custody_address=custody,
+        chain_id=market.w3.eth.chain_id,
+        fill_client_order_ids=fill_client_order_ids,
     )
+    config = DevnetConfig(exchange, funding_interval=0, liquidation_interval=0, chain=watch)
     with service_on_thread(config, tmp_path / "keeper-data") as service:
+        yield service
+
+
+@pytest.fixture
+def exchange(market: Chain, tmp_path: Path) -> Iterator[RabbitXService]:
+    with serve_exchange(market, tmp_path) as service:
+        yield service
+
+
+@pytest.fixture
+def exchange_without_fill_client_order_ids(market: Chain, tmp_path: Path) -> Iterator[RabbitXService]:
+    """The exchange sending fills as RabbitX documents them: without their order's client_order_id."""
+    with serve_exchange(market, tmp_path, fill_client_order_ids=False) as service:
         yield service
 
 

@@ -24,7 +24,12 @@ from keeper.exceptions import TransactionReverted
 from keeper.seats.rabbitx import RabbitXSeat, RabbitXVenue
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
-from tests.python.seats.conftest import cycle_until_rejected, seat_account_with_resting_asks
+from tests.python.seats.conftest import (
+    cycle_until_rejected,
+    forwarding,
+    seat_account_with_resting_asks,
+    seat_with_child,
+)
 
 D = Decimal
 
@@ -109,3 +114,68 @@ def test_an_account_with_only_an_open_child_cannot_withdraw_its_reserved_margin(
     with pytest.raises(TransactionReverted, match="InsufficientEquity"):
         market.client(1).withdraw(me, "WETH", int(D(weth["withdrawable"]) * 10**18) + 10**17)
     market.client(1).withdraw(me, "WETH", int(D(weth["withdrawable"]) * 10**18))
+
+
+def test_an_order_refused_by_the_rate_limit_is_placed_later_and_its_child_never_rejected(
+    market: Chain, exchange: RabbitXService
+) -> None:
+    """RabbitX answers HTTP 429 once an IP has spent its request tokens: the order was not carried out, and is no
+    refusal of the child, which stays open and is placed once the exchange's wait is over."""
+    alice, executor = trader(market, 1), trader(market, 0)
+    venue = executor.venue_id(SEAT_VENUE)
+    now = int(market.w3.eth.get_block("latest")["timestamp"])
+    order_id = alice.submit(market.account(1).address, "ETH-USD", D(1), D(3030), now + 600)
+    child_id = executor.commit_split(order_id, [ChildSpec(venue, D(1), D(3030), now + 300)])
+
+    async def set_rate_limit(tokens: int | None) -> None:
+        async def limit() -> None:
+            exchange.devnet.set_rate_limit(tokens, window=1.0)
+
+        await exchange.on_service(limit)
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            seat_account = await seat_account_with_resting_asks(exchange, session, market)
+            async with RabbitXConnector(exchange.settings(seat_account)) as connector:
+                seat = RabbitXSeat(executor, connector, venue)
+                await set_rate_limit(0)
+                report = await seat.cycle(now)
+                assert (report.placed, report.rejected) == ((), ())
+                assert executor.child_order(child_id).status == "open"
+                assert exchange.devnet.requests[("POST", "/orders")] == 3, "the two asks, and the refused order"
+                await set_rate_limit(None)
+                async with forwarding(seat):
+                    deadline = time.monotonic() + 5  # the exchange named a wait of a second
+                    while not (placed := (await seat.cycle(now)).placed) and time.monotonic() < deadline:
+                        await asyncio.sleep(0.1)
+                    assert placed == (child_id,)
+                    assert exchange.devnet.requests[("POST", "/orders")] == 4, "placed once, after the wait"
+                    await until(lambda: executor.child_order(child_id).filled == D("0.8"))
+                    await cycle_until_rejected(seat, now)
+                    assert executor.child_order(child_id).status == "rejected", "the IOC remainder, as usual"
+
+    asyncio.run(scenario())
+
+
+def test_fills_without_a_client_order_id_are_booked_to_their_child_once(
+    market: Chain, exchange_without_fill_client_order_ids: RabbitXService
+) -> None:
+    """RabbitX's fills name their order, not its client order id: the seat finds the child by the order, the one it
+    placed or, after a restart, the one the exchange lists."""
+    exchange = exchange_without_fill_client_order_ids
+
+    async def scenario() -> None:
+        async with seat_with_child(market, exchange) as run:
+            await until(lambda: run.keeper.child_order(run.child_id).filled == D("0.8"))
+            fills = await run.connector.fills_since(0)
+            assert len(fills) == 2 and all(f.client_order_id == "" and f.order_id for f in fills)
+            assert await run.seat.reconcile() == []
+
+            restarted = RabbitXSeat(run.keeper, run.connector, run.venue)  # knows no order
+            assert isinstance(restarted.venue, RabbitXVenue)
+            again = await restarted.venue.seat_fills(fills)
+            assert [f.child_id for f in again] == [run.child_id, run.child_id]
+            await restarted.report(again)
+            assert run.keeper.child_order(run.child_id).filled == D("0.8"), "nothing booked twice"
+
+    asyncio.run(scenario())
