@@ -73,6 +73,10 @@ class KeeperConfig:
     # (`[rabbitx]`, `[dydx]`) or PRIMEVAULT_RABBITX_* / PRIMEVAULT_DYDX_*.
     seat_venues: tuple[str, ...] = ()
     seat_interval: float = 1.0  # seconds between seat cycles (place new children, close finished ones)
+    # Seconds between the seats' reads of their venues' state (order books for the router, the account posted on
+    # chain, margin): each read spends the venue's request budget (RabbitX: 1,200 tokens a minute, 60 a read of two
+    # markets).
+    seat_state_interval: float = 5.0
     child_ttl: float = 60.0  # seconds a child committed to a seat may live (never past its order's deadline)
     rabbitx: RabbitXSettings | None = None
     dydx: DydxSettings | None = None
@@ -100,6 +104,7 @@ _INTERVALS = (
     "start_timeout",
     "rpc_timeout",
     "seat_interval",
+    "seat_state_interval",
     "child_ttl",
 )
 

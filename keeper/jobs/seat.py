@@ -1,9 +1,12 @@
 """The seat job: the keeper's seats at venues that match off chain (`keeper.seats`), run on one thread with its own
 asyncio event loop beside the threaded daemon. Each seat's fills are forwarded on chain by a long-running task; each
-seat's cycle (place the children the orders job committed to its venue, close finished and expired ones; read the
-venue's order book of every market for the orders job's router; post the account's state on chain; keep its margin
-between floor and ceiling; unwind the backstop book there) runs every `seat_interval` seconds, and each venue's
-positions are reconciled against the vault's books every `reconcile_interval`. Errors are logged by name and never
+seat's cycle (place the children the orders job committed to its venue, close finished and expired ones; unwind the
+backstop book there) runs every `seat_interval` seconds, costing the venue requests only when there is something to
+place or look at; the steps that read the venue's state (its order book of every market for the orders job's router;
+the account's state posted on chain; its margin kept between floor and ceiling) run every `seat_state_interval`, over
+one read of the venue's account; and each venue's positions are reconciled against the vault's books every
+`reconcile_interval`. The venues limit requests (RabbitX: 1,200 request tokens a minute per IP, a read of the account
+40 of them), so reading their state every cycle would be refused most of the time. Errors are logged by name and never
 stop the job: a step's error skips that step, and a seat that cannot be opened or fails as a whole (its venue or the
 node away) is opened again after a growing delay while the other seats go on; `stop()` ends it cleanly."""
 
@@ -25,7 +28,7 @@ from keeper.exceptions import ConfigError, PrimeVaultError, TransactionFateUnkno
 from keeper.jobs.context import JobContext
 from keeper.jobs.margin import margin_policy
 from keeper.seats.rabbitx import RabbitXSeat
-from keeper.seats.seat import Seat
+from keeper.seats.seat import Seat, SeatAccount
 
 log = logging.getLogger("primevault.keeper")
 
@@ -148,9 +151,11 @@ class SeatJob:
                 delay = min(2 * delay, MAX_REOPEN_DELAY)
 
     async def _serve(self, seat: Seat, name: str) -> None:
-        """The seat's cycles, every `seat_interval` seconds until the job stops, with its fills forwarded beside."""
+        """The seat's cycles, every `seat_interval` seconds until the job stops, with its fills forwarded beside; the
+        first cycle reads the venue's state, and one every `seat_state_interval` after."""
         c = self.context
         fills = asyncio.create_task(self._forward_fills(seat, name))
+        next_state = time.monotonic()
         next_reconcile = time.monotonic() + c.config.reconcile_interval
         try:
             while not self._stopped():
@@ -163,8 +168,11 @@ class SeatJob:
                     log.error("%s: cannot read the chain's time (%s: %s)", name, type(exc).__name__, exc)
                 else:
                     self._node_back()
+                    state = time.monotonic() >= next_state
                     reconcile = time.monotonic() >= next_reconcile
-                    await self._run_seat(seat, int(block["timestamp"]), reconcile)
+                    await self._run_seat(seat, int(block["timestamp"]), state, reconcile)
+                    if state:
+                        next_state = time.monotonic() + c.config.seat_state_interval
                     if reconcile:
                         next_reconcile = time.monotonic() + c.config.reconcile_interval
                 await self._pause(c.config.seat_interval)
@@ -173,18 +181,36 @@ class SeatJob:
             with contextlib.suppress(asyncio.CancelledError):
                 await fills
 
-    async def _run_seat(self, seat: Seat, now: int, reconcile: bool) -> None:
-        """One cycle of one seat, each step guarded on its own: children, the account posted, margin, the backstop,
-        and every `reconcile_interval` the venue's positions against the books."""
-        c = self.context
-        name = c.deployment.venues[seat.venue_id].name
+    async def _run_seat(self, seat: Seat, now: int, state: bool, reconcile: bool) -> None:
+        """One cycle of one seat, each step guarded on its own: children and the backstop; with `state` the books,
+        the account posted and margin; with `reconcile` the venue's positions against the books."""
+        name = self.context.deployment.venues[seat.venue_id].name
         await self._guarded(f"{name} cycle", lambda: self._cycle(seat, name, now))
-        await self._guarded(f"{name} books", lambda: self._read_books(seat))
-        await self._guarded(f"{name} account", seat.post_account)
-        await self._guarded(f"{name} margin", lambda: seat.manage_margin(margin_policy(c), c.legs.get()))
         await self._guarded(f"{name} backstop", lambda: seat.unwind_backstop(now))
+        if state:
+            await self._run_state(seat, name)
         if reconcile:
             await self._guarded(f"{name} reconcile", lambda: self._reconcile(seat, name))
+
+    async def _run_state(self, seat: Seat, name: str) -> None:
+        """The steps over the venue's state: the books, the account posted, margin. They share one read of the
+        venue's account, begun as they start; a read that failed fails each of them alike, as their own reads would
+        have (the books are withdrawn, the post and margin wait for the next time)."""
+        c = self.context
+        account = asyncio.ensure_future(seat.account())
+        try:
+            await self._guarded(f"{name} books", lambda: self._read_books(seat, account))
+
+            async def post() -> None:
+                await seat.post_account(await account)
+
+            async def margin() -> None:
+                await seat.manage_margin(margin_policy(c), c.legs.get(), await account)
+
+            await self._guarded(f"{name} account", post)
+            await self._guarded(f"{name} margin", margin)
+        finally:
+            account.cancel()  # still reading if the job stopped meanwhile
 
     async def _cycle(self, seat: Seat, name: str, now: int) -> None:
         report = await seat.cycle(now)
@@ -197,17 +223,17 @@ class SeatJob:
                 list(report.expired),
             )
 
-    async def _read_books(self, seat: Seat) -> None:
-        """Publishes the venue's book of every market for the orders job's router (`JobContext.books`). A book that
-        cannot be read (the venue away, or its answer wrong: out of order, crossed) is said in one line when it
-        stops reading right and in one when it reads right again, and the one read before is withdrawn (published
-        empty), so that the router never routes over a book the venue no longer shows; the other markets' books are
-        read on."""
+    async def _read_books(self, seat: Seat, account: asyncio.Future[SeatAccount]) -> None:
+        """Publishes the venue's book of every market, with the margin free in `account` (the venue's account as
+        read for these steps), for the orders job's router (`JobContext.books`). A book that cannot be read (the
+        venue away, or its answer wrong: out of order, crossed) is said in one line when it stops reading right and
+        in one when it reads right again, and the one read before is withdrawn (published empty), so that the router
+        never routes over a book the venue no longer shows; the other markets' books are read on."""
         books = self.context.books
         for market in self.context.deployment.markets:
             key = (seat.venue.name, market.ticker)
             try:
-                book = await seat.book(market.ticker)
+                book = await seat.book(market.ticker, await account)
             except PrimeVaultError as exc:
                 if key not in self._unreadable_books:
                     self._unreadable_books.add(key)

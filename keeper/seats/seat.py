@@ -9,11 +9,12 @@ nothing); a child whose order the venue closed with a remainder is rejected on c
 cancelled at the venue and expired on chain. The trading module decides where each fill goes: to the account while
 its child is open, to the backstop book after.
 
-Each cycle the seat also posts the venue's view of its account on chain (`post_account`: positions, funding, margin,
-credited deposits), keeps its margin between a floor and a ceiling (`manage_margin`: deposits through the trading
-module, which the seat adapter sends the venue's way; withdrawals asked of the venue, recorded on chain, paid to the
-adapter the venue's way and collected into the vault), closes the backstop book at its venue (`unwind_backstop`) and
-reads its order book for the orders job's router (`book`).
+The seat also closes the backstop book at its venue (`unwind_backstop`) and, from its account at the venue as read
+once (`account`, shared by the steps that need it: each read spends the venue's request budget), reads its order book
+for the orders job's router (`book`), posts the venue's view of its account on chain (`post_account`: positions,
+funding, margin, credited deposits) and keeps its margin between a floor and a ceiling (`manage_margin`: deposits
+through the trading module, which the seat adapter sends the venue's way; withdrawals asked of the venue, recorded on
+chain, paid to the adapter the venue's way and collected into the vault).
 """
 
 from __future__ import annotations
@@ -117,6 +118,14 @@ class SeatBalance:
     initial_margin: Decimal  # what the positions and open orders hold
     withdrawable: Decimal  # what the venue lets leave now
     credited_deposits: Decimal  # every deposit the venue has credited from the seat adapter, ever
+
+
+@dataclass(frozen=True)
+class SeatAccount:
+    """The seat's account at the venue as read at one time: its positions and balance."""
+
+    positions: tuple[SeatPosition, ...]
+    balance: SeatBalance
 
 
 @dataclass(frozen=True)
@@ -454,18 +463,27 @@ class Seat:
                 mismatches.append(f"{market.ticker}: books {booked}{in_flight}, exchange {at_venue}")
         return mismatches
 
+    # ------------------------------------------------------------------ the account at the venue
+
+    async def account(self) -> SeatAccount:
+        """The seat's account at the venue, read once for the steps that take it (`book`, `post_account`,
+        `manage_margin`): each read of it spends the venue's request budget (RabbitX: 40 of 1,200 tokens a minute)."""
+        positions = tuple(await self.venue.positions())
+        return SeatAccount(positions, await self.venue.balance())
+
     # ------------------------------------------------------------------ the order book
 
-    async def book(self, ticker: str) -> VenueBook:
+    async def book(self, ticker: str, account: SeatAccount | None = None) -> VenueBook:
         """The venue's book for `ticker` as the book router reads it: levels in WAD, the seat adapter's taker fee and
-        step, the latest funding rate spread over its period, and the margin free at the venue with its leverage."""
+        step, the latest funding rate spread over its period, and the margin free at the venue with its leverage
+        (from `account`, else the balance read now)."""
         market_id = self.trading.market_id(ticker)
         market = self.venue.market(ticker)
         params = await asyncio.to_thread(self.adapter.market, market_id)
         bids, asks = await self.venue.order_book(market)
         periods = await self.venue.funding(market)
         rate = periods[-1].rate if periods else Decimal(0)
-        balance = await self.venue.balance()
+        balance = account.balance if account is not None else await self.venue.balance()
         free = max(balance.equity - balance.initial_margin, Decimal(0))
         return VenueBook(
             self.venue.name,
@@ -479,13 +497,16 @@ class Seat:
 
     # ------------------------------------------------------------------ the account on chain
 
-    async def post_account(self) -> SeatAccountReport | None:
-        """Posts the venue's view of the seat's account on chain when it changed since the last post: positions,
-        funding indexes (the on-chain index plus rate x oracle mark of each funding period since), equity (rounded
-        down), margins (rounded up) and the deposits the venue credited. Returns what was posted, or None."""
+    async def post_account(self, account: SeatAccount | None = None) -> SeatAccountReport | None:
+        """Posts the venue's view of the seat's account (`account`, else read now) on chain when it changed since the
+        last post: positions, funding indexes (the on-chain index plus rate x oracle mark of each funding period
+        since), equity (rounded down), margins (rounded up) and the deposits the venue credited. Returns what was
+        posted, or None."""
         await self._settle_unconfirmed_report()
-        positions = {p.market: p for p in await self.venue.positions()}
-        balance = await self.venue.balance()
+        if account is None:
+            account = await self.account()
+        positions = {p.market: p for p in account.positions}
+        balance = account.balance
         sizes, indexes, newest = [], [], {}
         maintenance = Decimal(0)
         for market_id, market in enumerate(self.trading.deployment.markets):
@@ -577,16 +598,19 @@ class Seat:
 
     # ------------------------------------------------------------------ margin
 
-    async def manage_margin(self, policy: MarginPolicy, legs: Mapping[int, int] | None = None) -> int:
+    async def manage_margin(
+        self, policy: MarginPolicy, legs: Mapping[int, int] | None = None, account: SeatAccount | None = None
+    ) -> int:
         """Keeps the seat's margin between the policy's floor and ceiling of what the vault's positions at the venue
         need (its gross `legs` from the last scan, else the netted book; see `slot_exposure`): a deposit goes the
         venue's way through the seat adapter (credited when the venue sees it), a withdrawal starts at the venue
-        (`withdraw_margin`). Returns the base units moved in (positive) or out (negative)."""
+        (`withdraw_margin`). The margin held is the venue's balance in `account`, else read now: not the last post,
+        which a withdrawal since made stale. Returns the base units moved in (positive) or out (negative)."""
         marks = [await asyncio.to_thread(feed.price) for feed in self.feeds]
         exposures = await asyncio.to_thread(self.trading.venue_exposures, self.venue_id, legs)
         ppms = [(await asyncio.to_thread(self.adapter.market, m)).initial_margin_ppm for m in range(len(marks))]
         need = venue_requirement(exposures, marks, ppms, self.base_decimals)
-        net = await self._margin_now()
+        net = await self._margin_now(account.balance if account is not None else await self.venue.balance())
         pending = await asyncio.to_thread(self.adapter.pending_withdrawals)
         move = policy.move(need, net, pending)
         if move > 0:
@@ -608,13 +632,15 @@ class Seat:
             await asyncio.to_thread(self.trading.deposit_margin, self.venue_id, move)
         elif move < 0:
             move = -await self.withdraw_margin(-move)
-        await self.collect_withdrawals()
+        if pending:
+            # Only a withdrawal recorded on chain is waiting to be paid and collected (one made now collected itself):
+            # with none, the venue's list of withdrawals is not read, which would spend its request budget for nothing.
+            await self.collect_withdrawals()
         return move
 
-    async def _margin_now(self) -> int:
-        """The seat's margin as the venue has it now (equity, rounded down) plus the deposits it has not credited
-        yet: read from the venue, not from the last post, which a withdrawal just made stale."""
-        balance = await self.venue.balance()
+    async def _margin_now(self, balance: SeatBalance) -> int:
+        """The seat's margin as the venue's `balance` has it (equity, rounded down) plus the deposits it has not
+        credited yet."""
         last = await asyncio.to_thread(self.adapter.last_report)
         deposited = last.credited_deposits + await asyncio.to_thread(self.adapter.deposits_in_flight)
         return self._units(balance.equity) + max(deposited - self._units(balance.credited_deposits), 0)

@@ -264,6 +264,8 @@ class RabbitXDevnet:
         """REST requests answered or refused, by (method, path)."""
         self.tokens_spent = 0
         """Request tokens spent by every client since the start, by `RATE_LIMIT_COSTS` (refused requests too)."""
+        self.rate_limited = 0
+        """REST requests refused with HTTP 429 since the start."""
         self._flush()
         self.app = self._build_app()
 
@@ -474,6 +476,7 @@ class RabbitXDevnet:
                     wait = at + window - now
                     break
             seconds = max(math.ceil(wait), 1)
+            self.rate_limited += 1
             response = fail(429, f"rate limit exceeded: {request.method} {request.path} costs {cost} tokens")
             response.headers.update(
                 {

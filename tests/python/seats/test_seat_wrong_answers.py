@@ -214,20 +214,20 @@ def test_a_malformed_book_is_never_routed_over(
 
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session, proxied_seat(market, exchange, session) as (seat, conn, proxy):
-            await job._read_books(seat)
+            await job._read_books(seat, asyncio.ensure_future(seat.account()))
             before = books.get(seat.venue_id, "ETH-USD")
             assert before is not None and len(before.asks) == 2
             proxy.rewrite("GET", "/markets/orderbook", on_eth(change))
             with pytest.raises(RabbitXResponseError, match="order book"):
                 await conn.order_book("ETH-USD")
             caplog.clear()
-            await job._read_books(seat)
+            await job._read_books(seat, asyncio.ensure_future(seat.account()))
             after = books.get(seat.venue_id, "ETH-USD")
             assert after is not None and after.bids == () and after.asks == (), "withdrawn, not left stale"
             assert all(books.get(seat.venue_id, m.ticker) is not None for m in market.deployment.markets)
-            await job._read_books(seat)  # still wrong: nothing more to say
+            await job._read_books(seat, asyncio.ensure_future(seat.account()))  # still wrong: nothing more to say
             proxy.rewrite("GET", "/markets/orderbook", lambda envelope: envelope)
-            await job._read_books(seat)
+            await job._read_books(seat, asyncio.ensure_future(seat.account()))
             again = books.get(seat.venue_id, "ETH-USD")
             assert again is not None and len(again.asks) == 2, "routed over again once it reads right"
 
