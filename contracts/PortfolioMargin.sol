@@ -100,7 +100,7 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
 
     /// @inheritdoc IPortfolioMargin
     function requirements(address account) external view returns (uint256 initial, uint256 maintenance) {
-        (uint256 requirement,, uint256 unmapped) = _evaluate(account);
+        (uint256 requirement,, uint256 unmapped,) = _evaluate(account);
         maintenance = ValueLib.portionUp(requirement, _maintenanceBps) + unmapped;
         initial = requirement + unmapped;
         if (address(tradingModule) == address(0)) return (initial, maintenance);
@@ -114,23 +114,26 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
     function liquidationTerms(address account)
         external
         view
-        returns (uint256 maintenance, uint256 maxDiscountBps)
+        returns (uint256 maintenance, uint256 maxDiscountBps, uint256 hedgedBps)
     {
-        (uint256 requirement, uint256 gross, uint256 unmapped) = _evaluate(account);
+        (uint256 requirement, uint256 gross, uint256 unmapped, uint256 hedged) = _evaluate(account);
         maintenance = ValueLib.portionUp(requirement, _maintenanceBps) + unmapped;
         gross += unmapped;
         // Rounded down: every leg's discount at most this keeps the total within the share of maintenance.
         maxDiscountBps =
             gross == 0 ? BPS : Math.min(BPS, maintenance * LIQUIDATION_DISCOUNT_SHARE_BPS / gross);
+        // Rounded down: the liquidation relaxes the resale floor by this share, the less the safer.
+        hedgedBps = gross == 0 ? 0 : Math.min(BPS, 2 * hedged * BPS / gross);
     }
 
     /// @dev The rule's initial requirement before reservations (scan plus charges), the gross notional of the
-    ///      legs it covers (the sum of their absolute values) and the value of the collateral it does not cover
-    ///      (assets mapped to no underlying), base units.
+    ///      legs it covers (the sum of their absolute values), the value of the collateral it does not cover
+    ///      (assets mapped to no underlying) and the hedged notional (min(long, short) summed over underlyings),
+    ///      base units.
     function _evaluate(address account)
         internal
         view
-        returns (uint256 requirement, uint256 gross, uint256 unmapped)
+        returns (uint256 requirement, uint256 gross, uint256 unmapped, uint256 hedged)
     {
         uint256 count = _underlyings.length;
         Exposure[] memory book = new Exposure[](count);
@@ -143,7 +146,9 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
         for (uint256 u; held >> u != 0; ++u) {
             if ((held >> u) & 1 == 0) continue;
             UnderlyingParams memory p = _underlyings[u];
-            charges += _charges(book[u], p);
+            (uint256 c, uint256 h) = _charges(book[u], p);
+            charges += c;
+            hedged += h;
             groups |= 1 << p.group;
             book[u].group = p.group;
             gross += book[u].gross;
@@ -262,7 +267,11 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
     ///      another venue only through the venues (the losing one is topped up while the winning one's margin
     ///      is withdrawn, which takes hours), so that part is the basis, counted after the collateral has
     ///      covered what it can.
-    function _charges(Exposure memory e, UnderlyingParams memory p) internal pure returns (uint256) {
+    function _charges(Exposure memory e, UnderlyingParams memory p)
+        internal
+        pure
+        returns (uint256 charges, uint256 hedged)
+    {
         uint256 venueLong = 0;
         uint256 venueShort = 0;
         for (uint256 v; v < _VENUES_PER_MARKET; ++v) {
@@ -272,10 +281,10 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
         uint256 collateral = uint256(e.collateral);
         uint256 long = collateral + venueLong;
         uint256 net = long > venueShort ? long - venueShort : venueShort - long;
-        uint256 hedged = long < venueShort ? long : venueShort;
+        hedged = long < venueShort ? long : venueShort;
         uint256 uncovered = venueShort > collateral ? venueShort - collateral : 0;
         uint256 basis = venueLong < uncovered ? venueLong : uncovered;
-        return ValueLib.portionUp(net, p.netChargeBps) + ValueLib.portionUp(hedged, p.hedgedChargeBps)
+        charges = ValueLib.portionUp(net, p.netChargeBps) + ValueLib.portionUp(hedged, p.hedgedChargeBps)
             + ValueLib.portionUp(basis, p.basisChargeBps);
     }
 

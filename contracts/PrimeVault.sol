@@ -136,7 +136,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
         if (SubAccountLib.haveCommonOwner(msg.sender, account)) _recordOwner(account);
         Account storage acc = _accounts[account];
         if (asset == address(_base)) {
-            _setBaseBalance(account, acc, _baseBalance(acc.principal) + amount.toInt256());
+            _creditBase(account, acc, amount);
         } else {
             _addCollateral(account, acc, asset, amount);
         }
@@ -197,7 +197,7 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
         Account storage target = _accounts[to];
         if (asset == address(_base)) {
             _debitBase(from, source, amount);
-            _setBaseBalance(to, target, _baseBalance(target.principal) + amount.toInt256());
+            _creditBase(to, target, amount);
         } else {
             _removeCollateral(from, source, asset, amount);
             // A transfer moves supply that is already inside the cap: only the destination's balance changes.
@@ -698,6 +698,13 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
     function _debitBase(address account, Account storage acc, uint256 amount) internal {
         _requireBookable(amount);
         int256 newBalance = _baseBalance(acc.principal) - amount.toInt256();
+        _requireNoDustDebt(newBalance);
+        _setBaseBalance(account, acc, newBalance);
+    }
+
+    /// @dev Gives `account` `amount` base; with debt, this repays part of it, which must not leave dust (as `repay`).
+    function _creditBase(address account, Account storage acc, uint256 amount) internal {
+        int256 newBalance = _baseBalance(acc.principal) + amount.toInt256();
         _requireNoDustDebt(newBalance);
         _setBaseBalance(account, acc, newBalance);
     }

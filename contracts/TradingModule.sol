@@ -13,6 +13,7 @@ import {ITradingModule} from "./interfaces/ITradingModule.sol";
 import {IVenueAdapter} from "./interfaces/IVenueAdapter.sol";
 import {
     BPS,
+    MAX_AMOUNT,
     WAD,
     BACKSTOP_PRICE_BAND_BPS,
     PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS
@@ -379,16 +380,19 @@ contract TradingModule is ITradingModule, TradingBase {
         // slither-disable-next-line uninitialized-local (zeroed memory: a venue that cannot answer keeps 0)
         int256[_MAX_VENUES] memory nets;
         for (uint256 v; v < _venueCount; ++v) {
-            // slither-disable-next-line unused-return (only the net collateral is an asset; requirements are not)
-            try _venues[v].margin{gas: _VENUE_MARGIN_GAS}() returns (int256 net, uint256, uint256) {
-                nets[v] = net;
-            } catch {
+            // Only the net collateral (the first of three words) is an asset; requirements are not. A figure past
+            // `MAX_AMOUNT` either way is no account's: as no answer (and the sum cannot overflow).
+            (bool answered, bytes32 net) =
+                _venueWord(v, abi.encodeCall(IVenueAdapter.margin, ()), _VENUE_MARGIN_GAS, 3 * 32);
+            if (answered && SignedMath.abs(int256(uint256(net))) <= MAX_AMOUNT) {
+                nets[v] = int256(uint256(net));
+            } else {
                 unreadable |= 1 << v;
             }
             // Withdrawals it cannot report count as nothing too: only an understatement of reserves.
-            try _venues[v].pendingWithdrawals{gas: _VENUE_VIEW_GAS}() returns (uint256 pending) {
-                assets += pending.toInt256();
-            } catch {}
+            (, bytes32 pending) =
+                _venueWord(v, abi.encodeCall(IVenueAdapter.pendingWithdrawals, ()), _VENUE_VIEW_GAS, 32);
+            if (uint256(pending) <= MAX_AMOUNT) assets += int256(uint256(pending));
         }
         // A venue whose funding index cannot be read for a market its clients hold counts as one that cannot
         // answer: its margin includes the funding it paid the vault for them, which would then go uncounted
@@ -400,9 +404,10 @@ contract TradingModule is ITradingModule, TradingBase {
                 uint256 slot = _slot(market, v);
                 VenueBook memory b = _books[slot];
                 if (b.netSize == 0) continue;
-                try _venues[v].fundingIndex{gas: _VENUE_VIEW_GAS}(uint8(market)) returns (int256 index) {
+                (bool answered, int256 index) = _fundingIndex(v, market);
+                if (answered) {
                     funding[slot] = index;
-                } catch {
+                } else {
                     unreadable |= 1 << v;
                     funding[slot] = b.fundingBasis / int256(b.netSize); // no funding since their entries
                 }
@@ -616,11 +621,23 @@ contract TradingModule is ITradingModule, TradingBase {
     ///      stale, paused, the market delisted): the position's own index, so no funding since its last booking
     ///      is counted, and a liquidation, which needs only the vault's mark, goes on.
     function _fundingIndexOr(uint8 venue, uint8 market, int256 fallbackIndex) internal view returns (int256) {
-        try _venues[venue].fundingIndex{gas: _VENUE_VIEW_GAS}(market) returns (int256 index) {
-            return index;
-        } catch {
-            return fallbackIndex;
-        }
+        (bool answered, int256 index) = _fundingIndex(venue, market);
+        return answered ? index : fallbackIndex;
+    }
+
+    /// @dev The venue's funding index for `market` and whether it answered one: an index past `int128` either way
+    ///      is none a position could be booked at (its funding would overflow), so it counts as no answer.
+    function _fundingIndex(uint256 venue, uint256 market)
+        internal
+        view
+        returns (bool answered, int256 index)
+    {
+        bytes32 word;
+        (answered, word) = _venueWord(
+            venue, abi.encodeCall(IVenueAdapter.fundingIndex, (uint8(market))), _VENUE_VIEW_GAS, 32
+        );
+        index = int256(uint256(word));
+        answered = answered && index == int128(index);
     }
 
     function _requireValidSplit(Execution calldata e, Order memory o) internal view {

@@ -8,6 +8,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
+import {MAX_AMOUNT} from "../libraries/ConstantsLib.sol";
 import {VenueAdapterBase} from "./VenueAdapterBase.sol";
 
 /// @title SeatAdapterBase
@@ -320,6 +321,7 @@ abstract contract SeatAdapterBase is VenueAdapterBase {
     ///      in the vault's venue assets until the next report (a report made after the debit but before this
     ///      request counts it once too few until the next one: the safe side).
     function requestWithdrawal(uint256 amount) external onlyTradingModule returns (uint256 claimableAt) {
+        if (amount > MAX_AMOUNT) revert AdapterAmountTooLarge(amount, MAX_AMOUNT);
         _withdrawalsPending += amount;
         _report.netCollateral -= SafeCast.toInt256(amount);
         emit SeatWithdrawalRequested(amount);

@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
 import {IPerpVenue} from "../interfaces/venues/IPerpVenue.sol";
@@ -48,9 +49,10 @@ abstract contract VenueAdapterBase is IVenueAdapter {
     }
 
     /// @dev The venue's taker fee for `size` at `price`: notional in USDC (up for buys, down for sells), then
-    ///      the fee rounded up, as the venues charge it.
+    ///      the fee rounded up, as the venues charge it. A size past `uint128` (no position is one) is refused.
     function _takerFee(int256 size, uint256 price, uint256 feePpm) internal pure returns (uint256) {
-        uint256 absSize = size >= 0 ? uint256(size) : uint256(-size);
+        uint256 absSize = SignedMath.abs(size);
+        if (absSize > type(uint128).max) revert AdapterAmountTooLarge(absSize, type(uint128).max);
         uint256 notional =
             Math.mulDiv(absSize, price, 1e30, size > 0 ? Math.Rounding.Ceil : Math.Rounding.Floor);
         return Math.mulDiv(notional, feePpm, 1e6, Math.Rounding.Ceil);

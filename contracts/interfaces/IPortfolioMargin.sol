@@ -78,10 +78,14 @@ interface IPortfolioMargin {
     ///      such a book could not be cut back to health and would be taken whole at a loss larger than its equity.
     ///      Caveat: with the cap below the store-front's resale discount, reserves bear the difference when the
     ///      absorbed collateral is sold.
+    ///      `hedgedBps` is the share of the legs' gross notional that offsets other legs of the same underlying
+    ///      (twice the hedged amount, min(long, short), over the gross; rounded down): the liquidation lets a
+    ///      collateral discount below its resale floor only for that share, so a dust position cannot make a naked
+    ///      book count as hedged.
     function liquidationTerms(address account)
         external
         view
-        returns (uint256 maintenance, uint256 maxDiscountBps);
+        returns (uint256 maintenance, uint256 maxDiscountBps, uint256 hedgedBps);
 
     /// @notice The most a position of one unit of notional in `market` can add to an account's initial
     ///         requirement, in basis points: the grid's largest move, max(S, ceil(T x w)), plus the net, hedged and

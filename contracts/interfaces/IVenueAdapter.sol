@@ -16,6 +16,8 @@ interface IVenueAdapter {
     error AdapterUnknownMarket(uint8 market);
     /// @notice The size or price does not translate exactly into the venue's units.
     error AdapterUnitMismatch(uint256 value, uint256 unit);
+    /// @notice An amount or size past the most any account at a venue can hold (`max`): its arithmetic would overflow.
+    error AdapterAmountTooLarge(uint256 amount, uint256 max);
 
     /// @notice A market's parameters at the venue, in the vault's units.
     struct MarketParams {

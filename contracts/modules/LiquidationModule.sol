@@ -85,7 +85,7 @@ contract LiquidationModule is VaultBase {
         uint256 penalties;
         uint256 maxDiscountBps; // a cap on every leg's discount: BPS (none) but in portfolio mode
         bool positionsLeft;
-        bool hedged; // a portfolio book with perp positions: its collateral is absorbed with its hedge
+        uint256 hedgedBps; // portfolio mode: the share of the book's gross notional in offsetting legs
         uint256 collateralShare; // WAD: the fraction of every collateral asset absorbed (the last one applied)
     }
 
@@ -207,7 +207,9 @@ contract LiquidationModule is VaultBase {
         }
         pos.maintenance = pos.collateralMaintenance + perpMaintenance;
         pos.maxDiscountBps = BPS;
-        if (acc.portfolio) (pos.maintenance, pos.maxDiscountBps) = _portfolioTerms(account, pos.maintenance);
+        if (acc.portfolio) {
+            (pos.maintenance, pos.maxDiscountBps, pos.hedgedBps) = _portfolioTerms(account, pos.maintenance);
+        }
         if (pos.equity >= pos.maintenance.toInt256()) return false;
         pos.depthBps = _depthBps(pos.equity, pos.maintenance);
 
@@ -221,16 +223,22 @@ contract LiquidationModule is VaultBase {
         return true;
     }
 
-    /// @dev The portfolio rule's maintenance requirement and discount cap, or `standard` and no cap if the rule
-    ///      cannot be evaluated for the account (an asset or market governance has not mapped yet): a
-    ///      liquidation must always be able to complete, and the standard rule is always defined.
-    function _portfolioTerms(address account, uint256 standard) internal view returns (uint256, uint256) {
+    /// @dev The portfolio rule's maintenance requirement, discount cap and hedged share, or `standard`, no cap and
+    ///      no hedge if the rule cannot be evaluated for the account (an asset or market governance has not mapped
+    ///      yet): a liquidation must always be able to complete, and the standard rule is always defined.
+    function _portfolioTerms(address account, uint256 standard)
+        internal
+        view
+        returns (uint256, uint256, uint256)
+    {
         uint256 gasBefore = gasleft();
-        try _portfolioMargin.liquidationTerms(account) returns (uint256 maintenance, uint256 maxDiscountBps) {
-            return (maintenance, maxDiscountBps);
+        try _portfolioMargin.liquidationTerms(account) returns (
+            uint256 maintenance, uint256 maxDiscountBps, uint256 hedgedBps
+        ) {
+            return (maintenance, maxDiscountBps, hedgedBps);
         } catch (bytes memory reason) {
             _revertIfOutOfGas(reason, gasBefore);
-            return (standard, BPS);
+            return (standard, BPS, 0);
         }
     }
 
@@ -263,7 +271,6 @@ contract LiquidationModule is VaultBase {
         Batch memory batch,
         bool trading
     ) internal returns (bool) {
-        pos.hedged = perpMaintenance > 0;
         uint256 collateralDiscounts = 0;
         for (uint256 i; acc.assetsIn >> i != 0; ++i) {
             // slither-disable-next-line incorrect-equality (a bit test on the account's asset mask)
@@ -630,10 +637,11 @@ contract LiquidationModule is VaultBase {
     /// @dev Sets and returns the account's discount on asset `i`, in bps. Euler v2's discount (the shortfall
     ///      depth), bounded above by the asset's penalty and below by the floor: the store-front and liquidator
     ///      shares of the penalty (rounded up), so that neither the resale of the collateral nor the caller's
-    ///      reward can cost reserves. Then the account's cap (none under the standard rule), which without a hedge
-    ///      never goes below that floor either: a lower one would credit the account more than the vault can
-    ///      sell the collateral for. A hedged book keeps its cap, and reserves bear that difference until a hedged
-    ///      pair can be sold together without the store front's discount (`docs/risk.md`).
+    ///      reward can cost reserves. Then the account's cap (none under the standard rule), which never goes below
+    ///      that floor for the book's unhedged share either: a lower one would credit the account more than the
+    ///      vault can sell the collateral for. Only the hedged share (`IPortfolioMargin.liquidationTerms`) lowers
+    ///      the floor, in proportion (rounded up), and reserves bear that difference until a hedged pair can be sold
+    ///      together without the store front's discount (`docs/risk.md`); a dust position hedges nothing.
     function _setDiscount(uint256 i, Batch memory batch, AccountState memory pos)
         internal
         pure
@@ -646,7 +654,7 @@ contract LiquidationModule is VaultBase {
         d = pos.depthBps > floor ? pos.depthBps : floor;
         if (d > penalty) d = penalty;
         if (d > pos.maxDiscountBps) {
-            if (pos.hedged) floor = 0;
+            floor = ValueLib.portionUp(floor, BPS - pos.hedgedBps);
             d = pos.maxDiscountBps > floor ? pos.maxDiscountBps : floor;
         }
         batch.held[i].discount = d;

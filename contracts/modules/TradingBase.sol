@@ -13,9 +13,10 @@ import {IPrimeVaultErrors} from "../interfaces/IPrimeVaultErrors.sol";
 import {IPrimeVaultEvents} from "../interfaces/IPrimeVaultEvents.sol";
 import {ITradingModule} from "../interfaces/ITradingModule.sol";
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
-import {WAD} from "../libraries/ConstantsLib.sol";
+import {MAX_AMOUNT, WAD} from "../libraries/ConstantsLib.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
 import {PerpMathLib} from "../libraries/PerpMathLib.sol";
+import {VenueViewLib} from "../libraries/VenueViewLib.sol";
 
 /// @title TradingBase
 /// @notice Storage and shared internals of the trading module and the module it delegate-calls.
@@ -197,15 +198,23 @@ abstract contract TradingBase is
     }
 
     /// @dev The venue's size step for `market` (base WAD), 1 where it reports none or cannot answer: a liquidation's
-    ///      cut and a reduce-only hold never depend on the venue answering.
+    ///      cut and a reduce-only hold never depend on the venue answering. A step past `MAX_AMOUNT` is no step a
+    ///      position can be on (and would overflow a cut's arithmetic): it counts as no answer.
     function _stepOf(uint8 venue, uint8 market) internal view returns (uint256) {
-        try _venues[venue].marketParams{gas: _VENUE_VIEW_GAS}(market) returns (
-            IVenueAdapter.MarketParams memory p
-        ) {
-            return p.stepSize > 1 ? p.stepSize : 1;
-        } catch {
-            return 1;
-        }
+        // `MarketParams` is eight static words, the step the first.
+        (, bytes32 step) =
+            _venueWord(venue, abi.encodeCall(IVenueAdapter.marketParams, (market)), _VENUE_VIEW_GAS, 8 * 32);
+        return uint256(step) > 1 && uint256(step) <= MAX_AMOUNT ? uint256(step) : 1;
+    }
+
+    /// @dev The first word of venue `venue`'s answer to the view `data`, and whether it answered at all (at least
+    ///      `minLength` bytes within `gasLimit`): see `VenueViewLib.firstWord`.
+    function _venueWord(uint256 venue, bytes memory data, uint256 gasLimit, uint256 minLength)
+        internal
+        view
+        returns (bool answered, bytes32 word)
+    {
+        return VenueViewLib.firstWord(address(_venues[venue]), data, gasLimit, minLength);
     }
 
     function _venue(uint8 venue) internal view returns (IVenueAdapter) {

@@ -10,6 +10,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IPrimeVault, PAUSE_DEPOSIT, PAUSE_WITHDRAW} from "../interfaces/IPrimeVault.sol";
+import {IPrimeVaultErrors} from "../interfaces/IPrimeVaultErrors.sol";
 import {MAX_AMOUNT} from "../libraries/ConstantsLib.sol";
 import {InterestLib} from "../libraries/InterestLib.sol";
 
@@ -31,6 +32,10 @@ contract PrimeVaultLender is ERC4626, ReentrancyGuardTransient {
 
     /// @notice The vault this lender supplies to.
     IPrimeVault public immutable VAULT;
+
+    /// @notice The most shares a conversion or preview takes: far past any supply MAX_AMOUNT of assets mints, and
+    ///         small enough that the conversion's arithmetic cannot overflow.
+    uint256 public constant MAX_SHARES = type(uint128).max;
 
     /// @param vault PrimeVault; the lender's asset is its base asset.
     constructor(IPrimeVault vault, string memory name_, string memory symbol_)
@@ -76,6 +81,7 @@ contract PrimeVaultLender is ERC4626, ReentrancyGuardTransient {
     /// @notice Shares minted for `assets`: those of what PrimeVault will add to the position.
     function previewDeposit(uint256 assets) public view override returns (uint256) {
         if (assets == 0) return 0; // nothing is supplied
+        _requireAssetsBounded(assets);
         (uint256 held, uint256 index) = _position();
         // `held` was read back from a principal, so `held + assets` (assets >= 1) stores at least as much.
         return _convertToShares(_stored(held + assets, index) - held, Math.Rounding.Floor);
@@ -127,6 +133,35 @@ contract PrimeVaultLender is ERC4626, ReentrancyGuardTransient {
         _burn(owner, shares);
         if (assets != 0) VAULT.withdraw(address(this), asset(), assets, receiver);
         emit Withdraw(caller, receiver, owner, assets, shares);
+    }
+
+    /// @dev OpenZeppelin's conversion, refusing by name (`AmountTooLarge`) an amount past MAX_AMOUNT, which no
+    ///      deposit or position reaches, where the arithmetic would otherwise panic.
+    function _convertToShares(uint256 assets, Math.Rounding rounding)
+        internal
+        view
+        override
+        returns (uint256)
+    {
+        _requireAssetsBounded(assets);
+        return super._convertToShares(assets, rounding);
+    }
+
+    /// @dev OpenZeppelin's conversion, refusing by name shares past MAX_SHARES.
+    function _convertToAssets(uint256 shares, Math.Rounding rounding)
+        internal
+        view
+        override
+        returns (uint256)
+    {
+        if (shares > MAX_SHARES) {
+            revert IPrimeVaultErrors.AmountTooLarge(shares, MAX_SHARES);
+        }
+        return super._convertToAssets(shares, rounding);
+    }
+
+    function _requireAssetsBounded(uint256 assets) private pure {
+        if (assets > MAX_AMOUNT) revert IPrimeVaultErrors.AmountTooLarge(assets, MAX_AMOUNT);
     }
 
     /// @dev Virtual shares: 10^6 per unit of the asset before the first deposit.

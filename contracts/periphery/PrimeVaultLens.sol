@@ -8,6 +8,7 @@ import {ITradingModule} from "../interfaces/ITradingModule.sol";
 import {IVenueAdapter} from "../interfaces/IVenueAdapter.sol";
 import {InterestLib} from "../libraries/InterestLib.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
+import {VenueViewLib} from "../libraries/VenueViewLib.sol";
 
 /// @title PrimeVaultLens
 /// @notice Batch reads for keepers and front ends, after Gearbox's account compressor: one `eth_call`
@@ -29,8 +30,9 @@ contract PrimeVaultLens {
     /// @notice A page size of zero or above MAX_PAGE_SIZE.
     error InvalidPageSize(uint256 limit, uint256 max);
 
-    /// @notice `vault` is not a contract (the zero address, an account): there is nothing to read.
-    error NotAContract(address vault);
+    /// @notice `vault` is not a PrimeVault: it has no code (the zero address, an account) or does not answer the
+    ///         vault's `supplyIndex()` (a token, another contract); there is nothing to read.
+    error NotAVault(address vault);
 
     /// @notice `vault` has no portfolio rule set (`setPortfolioMargin`).
     error NoPortfolioRule(address vault);
@@ -102,7 +104,7 @@ contract PrimeVaultLens {
         returns (AccountSnapshot[] memory, uint256)
     {
         if (limit == 0 || limit > MAX_PAGE_SIZE) revert InvalidPageSize(limit, MAX_PAGE_SIZE);
-        _requireContract(vault);
+        _requireVault(vault);
         bytes memory encoded = _encodePage(vault, new address[](0), offset, limit);
         assembly ("memory-safe") {
             return(add(encoded, 0x20), mload(encoded))
@@ -129,7 +131,7 @@ contract PrimeVaultLens {
     ///         Never reverts on a bad feed or a venue that cannot answer: a bad price reads as unusable, a venue's
     ///         funding index as `FUNDING_UNREADABLE`.
     function riskState(IPrimeVault vault) public view returns (RiskState memory s) {
-        _requireContract(vault);
+        _requireVault(vault);
         s.blockNumber = block.number;
         s.timestamp = block.timestamp;
         (s.supplyIndex, s.borrowIndex) = (vault.supplyIndex(), vault.borrowIndex());
@@ -150,7 +152,7 @@ contract PrimeVaultLens {
     /// @notice `vault`'s portfolio rule in one call, where reading it from `PortfolioMargin` takes one call per
     ///         underlying, asset and market.
     function portfolioRule(IPrimeVault vault) external view returns (PortfolioRule memory r) {
-        _requireContract(vault);
+        _requireVault(vault);
         IPortfolioMargin portfolio = IPortfolioMargin(vault.portfolioMargin());
         if (address(portfolio) == address(0)) revert NoPortfolioRule(address(vault));
         r.portfolio = address(portfolio);
@@ -189,15 +191,15 @@ contract PrimeVaultLens {
             (s.perpInitialBps[m], s.perpMaintenanceBps[m]) =
             (market.initialMarginBps, market.maintenanceMarginBps);
             for (uint256 v; v < venues.length; ++v) {
-                // A venue that cannot answer (its own oracle stale, paused) is flagged, not the market: the vault
-                // still liquidates at its own mark.
-                try IVenueAdapter(venues[v]).fundingIndex{gas: VENUE_VIEW_GAS}(uint8(m)) returns (
-                    int256 index
-                ) {
-                    s.fundingIndexes[m * VENUE_SLOTS + v] = index;
-                } catch {
-                    s.fundingIndexes[m * VENUE_SLOTS + v] = FUNDING_UNREADABLE;
-                }
+                // A venue that cannot answer (its own oracle stale, paused, no answer at all) is flagged, not the
+                // market: the vault still liquidates at its own mark. An index past `int128` is none, as the trading
+                // module takes it.
+                (bool answered, bytes32 word) = VenueViewLib.firstWord(
+                    venues[v], abi.encodeCall(IVenueAdapter.fundingIndex, (uint8(m))), VENUE_VIEW_GAS, 32
+                );
+                int256 index = int256(uint256(word));
+                s.fundingIndexes[m * VENUE_SLOTS + v] =
+                    answered && index == int128(index) ? index : FUNDING_UNREADABLE;
             }
         }
     }
@@ -466,9 +468,13 @@ contract PrimeVaultLens {
         }
     }
 
-    /// @dev A call to an address without code reverts with no data: named here instead.
-    function _requireContract(IPrimeVault vault) private view {
-        if (address(vault).code.length == 0) revert NotAContract(address(vault));
+    /// @dev A call to an address without code, or to a contract that is not a vault, reverts with no data or fails
+    ///      to decode: named here instead (what answers the vault's `supplyIndex()` is taken for one).
+    function _requireVault(IPrimeVault vault) private view {
+        // slither-disable-next-line unused-return (only whether it answers matters, not the index)
+        (bool answered,) =
+            VenueViewLib.firstWord(address(vault), abi.encodeCall(IPrimeVault.supplyIndex, ()), gasleft(), 32);
+        if (!answered || address(vault).code.length == 0) revert NotAVault(address(vault));
     }
 
     /// @notice Oracle price of every collateral asset of `vault`, in `collateralAssets()` order, each scaled
@@ -476,7 +482,7 @@ contract PrimeVaultLens {
     ///         with `usable[i] == false` instead of reverting, so one bad feed does not stop a keeper's scan
     ///         of the accounts that do not hold that asset.
     function prices(IPrimeVault vault) public view returns (uint256[] memory result, bool[] memory usable) {
-        _requireContract(vault);
+        _requireVault(vault);
         address[] memory assets = vault.collateralAssets();
         result = new uint256[](assets.length);
         usable = new bool[](assets.length);

@@ -141,4 +141,32 @@ contract LendingTest is VaultFixture {
         vault.repay(alice, type(uint256).max);
         assertEq(vault.baseBalanceOf(alice), 0);
     }
+
+    /// @dev Review round 11: a deposit of the base asset and a base transfer into a sub-account with debt are
+    ///      partial repayments too, and left one unit of debt where `repay` refused.
+    function test_aBaseDepositMayNotLeaveDustDebt() public {
+        _openBorrower(alice, 1000e6);
+        _fund(alice, usdc, 1000e6);
+        vm.startPrank(alice);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.BorrowTooSmall.selector, 1, 100e6));
+        vault.deposit(alice, address(usdc), 1000e6 - 1);
+        vault.deposit(alice, address(usdc), 900e6); // leaves exactly the minimum
+        assertEq(vault.baseBalanceOf(alice), -100e6);
+        vault.deposit(alice, address(usdc), 100e6 + 1); // past the debt: a supply of one unit
+        vm.stopPrank();
+        assertEq(vault.baseBalanceOf(alice), 1);
+    }
+
+    function test_aBaseTransferMayNotLeaveDustDebtAtItsDestination() public {
+        address sub1 = address(uint160(alice) ^ 1);
+        _deposit(alice, sub1, weth, 1e18);
+        _borrow(alice, sub1, 100e6);
+        _deposit(alice, alice, usdc, 100e6);
+        vm.startPrank(alice);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.BorrowTooSmall.selector, 1, 100e6));
+        vault.transfer(alice, sub1, address(usdc), 100e6 - 1);
+        vault.transfer(alice, sub1, address(usdc), 100e6);
+        vm.stopPrank();
+        assertEq(vault.baseBalanceOf(sub1), 0, "the whole debt repaid");
+    }
 }

@@ -13,11 +13,11 @@ contract LensTest is VaultFixture {
         lens = new PrimeVaultLens();
     }
 
-    /// @dev A vault address without code is refused by name by every entry point (each call to it used to revert
+    /// @dev A vault address without code, or a contract that is not a vault, is refused by name by every entry point (each call to it used to revert
     ///      with no data).
     function test_aVaultWithoutCodeIsRefusedByName() public {
         IPrimeVault nothing = IPrimeVault(makeAddr("not a vault"));
-        bytes memory refused = abi.encodeWithSelector(PrimeVaultLens.NotAContract.selector, address(nothing));
+        bytes memory refused = abi.encodeWithSelector(PrimeVaultLens.NotAVault.selector, address(nothing));
         vm.expectRevert(refused);
         lens.accounts(nothing, 0, 10);
         vm.expectRevert(refused);
@@ -28,8 +28,13 @@ contract LensTest is VaultFixture {
         lens.portfolioRule(nothing);
         vm.expectRevert(refused);
         lens.prices(nothing);
-        vm.expectRevert(abi.encodeWithSelector(PrimeVaultLens.NotAContract.selector, address(0)));
+        vm.expectRevert(abi.encodeWithSelector(PrimeVaultLens.NotAVault.selector, address(0)));
         lens.riskState(IPrimeVault(address(0)));
+        // A contract that is not a vault (a token) was a revert without data.
+        vm.expectRevert(abi.encodeWithSelector(PrimeVaultLens.NotAVault.selector, address(usdc)));
+        lens.riskState(IPrimeVault(address(usdc)));
+        vm.expectRevert(abi.encodeWithSelector(PrimeVaultLens.NotAVault.selector, address(usdc)));
+        lens.accounts(IPrimeVault(address(usdc)), 0, 10);
     }
 
     function test_aVaultWithoutAPortfolioRuleIsRefused() public {

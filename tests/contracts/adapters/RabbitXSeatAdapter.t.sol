@@ -449,4 +449,18 @@ contract SeatMarginCapTest is SeatFixture {
         seat.setMarginCap(0);
         assertEq(seat.marginCap(), type(uint256).max, "uncapped until set");
     }
+
+    /// @dev Review round 11: hostile amounts at the adapters are refused by name, not with an arithmetic panic.
+    function test_impossibleAmountsAreRefusedByName() public {
+        _report(0, 0, -2, 0); // a small negative collateral, from which a huge request overflowed int256
+        vm.prank(keeper);
+        vm.expectRevert(
+            abi.encodeWithSelector(IVenueAdapter.AdapterAmountTooLarge.selector, 2 ** 255 - 1, 2 ** 96 - 1)
+        );
+        trading.requestMarginWithdrawal(SEAT, 2 ** 255 - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(IVenueAdapter.AdapterAmountTooLarge.selector, 2 ** 200, type(uint128).max)
+        );
+        rabbitAdapter.quote(BTC_MARKET, int256(2 ** 200));
+    }
 }

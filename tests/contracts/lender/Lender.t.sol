@@ -4,6 +4,8 @@ pragma solidity 0.8.28;
 import {ERC4626} from "@openzeppelin/contracts/token/ERC20/extensions/ERC4626.sol";
 
 import {PAUSE_DEPOSIT, PAUSE_WITHDRAW} from "../../../contracts/interfaces/IPrimeVault.sol";
+import {IPrimeVaultErrors} from "../../../contracts/interfaces/IPrimeVaultErrors.sol";
+import {MAX_AMOUNT} from "../../../contracts/libraries/ConstantsLib.sol";
 import {LenderFixture} from "./LenderFixture.sol";
 
 /// @notice The ERC-4626 lender: interest, bad debt, liquidity, pauses and the inflation attack.
@@ -114,5 +116,29 @@ contract LenderTest is LenderFixture {
         assertLt(
             attackerGot, spent - 400_000e6, "the attacker loses most of the donation to the virtual shares"
         );
+    }
+
+    /// @dev Review round 11: an amount no position can reach is refused by name, not with an arithmetic panic.
+    function test_previewsAndConversionsRefuseImpossibleAmountsByName() public {
+        _lend(alice, 10_000e6);
+        uint256 huge = type(uint256).max;
+        uint256 maxShares = lenderVault.MAX_SHARES();
+        bytes memory tooMuch =
+            abi.encodeWithSelector(IPrimeVaultErrors.AmountTooLarge.selector, huge, MAX_AMOUNT);
+        vm.expectRevert(tooMuch);
+        lenderVault.previewDeposit(huge);
+        vm.expectRevert(tooMuch);
+        lenderVault.previewWithdraw(huge);
+        vm.expectRevert(tooMuch);
+        lenderVault.convertToShares(huge);
+        bytes memory tooManyShares =
+            abi.encodeWithSelector(IPrimeVaultErrors.AmountTooLarge.selector, huge, maxShares);
+        vm.expectRevert(tooManyShares);
+        lenderVault.convertToAssets(huge);
+        vm.expectRevert(tooManyShares);
+        lenderVault.previewMint(huge);
+        vm.expectRevert(tooManyShares);
+        lenderVault.previewRedeem(huge);
+        assertGt(lenderVault.previewDeposit(MAX_AMOUNT), 0, "the largest deposit still previews");
     }
 }

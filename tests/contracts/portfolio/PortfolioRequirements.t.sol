@@ -97,7 +97,7 @@ contract PortfolioRequirementsTest is PortfolioFixture {
         (uint256 initial, uint256 maintenance) = _requirements(alice);
         assertEq(initial, initialBefore + 4500e6);
         assertEq(maintenance, maintenanceBefore + 4500e6);
-        (uint256 liquidationMaintenance,) = portfolio.liquidationTerms(alice);
+        (uint256 liquidationMaintenance,,) = portfolio.liquidationTerms(alice);
         assertEq(liquidationMaintenance, maintenance);
     }
 
