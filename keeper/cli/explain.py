@@ -8,7 +8,7 @@ from typing import Any
 from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3RPCError
 
-from keeper.chain.deployment import Deployment
+from keeper.chain.deployment import Deployment, TokenInfo
 from keeper.chain.revert import DecodedError, error_decoder, revert_data
 from keeper.client.venues import call_failed, gas_words, node_message
 from keeper.exceptions import TransactionReverted
@@ -43,6 +43,25 @@ def refusal(exc: ContractLogicError | Web3RPCError, deployment: Deployment) -> s
         return "its contract reverted without giving a reason"
     error = error_decoder().decode(data)
     return f"{describe(error, deployment)} [{error.name}]"
+
+
+def lender_withdraw_limit(asked: int, most: int, held: int, base: TokenInfo) -> str:
+    """Why a lender cannot withdraw `asked` (base units) when at most `most` can be withdrawn now, naming the limit
+    that binds: what the holder's shares are worth (`held`), or the pool's idle cash, the rest being lent out."""
+    shown = {
+        name: f"{format_exact(value, base.decimals)} {base.symbol}"
+        for name, value in (("asked", asked), ("most", most), ("held", held))
+    }
+    if most >= held:
+        return (
+            f"your lender shares are worth {shown['held']}, less than the {shown['asked']} asked for: withdraw at "
+            "most that (`all` takes every share)"
+        )
+    return (
+        f"you can withdraw {shown['most']} now, less than the {shown['asked']} asked for: the rest is lent out to "
+        f"borrowers until they repay or more is supplied (your shares are worth {shown['held']}) "
+        "(`primevault lend show`)"
+    )
 
 
 def describe(error: DecodedError, deployment: Deployment, symbol: str | None = None) -> str:
@@ -125,9 +144,12 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
         "ERC20InsufficientBalance": lambda: (
             f"your wallet holds {amount('balance')}, less than the {amount('needed')} needed"
         ),
+        # The vault's error does not say which limit binds (the holder's shares, or the pool's idle cash): `lend
+        # withdraw` says it before sending (`lender_withdraw_limit`); a revert names both.
         "ERC4626ExceededMaxWithdraw": lambda: (
-            f"you can withdraw {exact('max')} now, less than the {exact('assets')} asked for: the rest "
-            "is lent out to borrowers until they repay or more is supplied (`primevault lend show`)"
+            f"you can withdraw {exact('max')} now, less than the {exact('assets')} asked for: the most of what your "
+            "shares are worth and of what the pool holds idle, the rest of which is lent out to borrowers until they "
+            "repay (`primevault lend show`)"
         ),
         "SessionMarketNotInScope": lambda: f"{market('market')} is not in this session key's scope",
         "SessionSubAccountNotInScope": lambda: f"sub-account {arg('subAccount')} is not in this session key's scope",

@@ -7,6 +7,7 @@ import json
 import click
 
 from keeper.cli.context import CliContext, pass_context
+from keeper.cli.explain import lender_withdraw_limit
 from keeper.cli.params import ADDRESS, JSON_OPTION
 from keeper.client.lender import LenderClient
 from keeper.exceptions import InputError
@@ -110,5 +111,7 @@ def withdraw(ctx: CliContext, amount: str) -> None:
             f"rounding (block {receipt['blockNumber']})"
         )
         return
+    if units > before.max_withdraw:  # said with the limit that binds: the vault's refusal cannot tell which
+        raise InputError(lender_withdraw_limit(units, before.max_withdraw, before.assets, base))
     receipt = lender.withdraw(units)
     click.echo(f"withdrew {format_units(units, base.decimals)} {base.symbol} (block {receipt['blockNumber']})")

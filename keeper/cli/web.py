@@ -12,8 +12,10 @@ from pathlib import Path
 
 import click
 
+from keeper.chain.anvil import Anvil
 from keeper.cli.context import CliContext, pass_context
-from keeper.cli.devnet import KEEPER_DEV_ACCOUNT, running_devnet
+from keeper.cli.devnet import ANVIL_POLL_SECONDS, KEEPER_DEV_ACCOUNT, _exit_status, running_devnet
+from keeper.exceptions import AnvilError
 from keeper.toolchain import project_root
 from keeper.web.server import WebSettings, check_dist, serve
 
@@ -53,21 +55,42 @@ def web(ctx: CliContext, host: str, port: int, with_devnet: bool, dist: Path) ->
         # Another node is checked against the deployment file as every command checks it (its chain, the vault, the
         # tokens): a wrong one is one line now, not a page whose every figure fails.
         chain_id = started[1].chain_id if started else ctx.w3.eth.chain_id
-        asyncio.run(_serve_until_signal(settings, host, port, chain_id))
+        asyncio.run(_serve_until_signal(settings, host, port, chain_id, started[0] if started else None))
 
 
-async def _serve_until_signal(settings: WebSettings, host: str, port: int, chain_id: int) -> None:
+async def _serve_until_signal(
+    settings: WebSettings, host: str, port: int, chain_id: int, node: Anvil | None = None
+) -> None:
+    """Serves until Ctrl-C; with a devnet, its anvil is watched as `primevault devnet` watches it: a page served over
+    a node that died would show "unreachable" forever, so the server stops with one line instead."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    died: list[int] = []
+
+    async def watch(anvil: Anvil) -> None:
+        while not stop.is_set():
+            await asyncio.sleep(ANVIL_POLL_SECONDS)
+            code = anvil.exit_code()
+            if code is not None:
+                died.append(code)
+                stop.set()
+
+    watcher = asyncio.create_task(watch(node)) if node is not None else None
 
     def started(url: str) -> None:
         click.echo(f"web app      {url}")
         click.echo(f"chain        {settings.rpc_url} (chain {chain_id}), deployment {settings.deployment_path}")
         click.echo("Ctrl-C stops it", nl=True)
 
-    await serve(settings, host, port, stop, started)
+    try:
+        await serve(settings, host, port, stop, started)
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+    if died:
+        raise AnvilError(f"anvil stopped ({_exit_status(died[0])}): the devnet is gone; start it again")
 
 
 @contextmanager

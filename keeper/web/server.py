@@ -3,7 +3,8 @@
 The page talks to the chain itself (viem, over the RPC URL in `/config.json`, signing in the user's wallet); the
 server only hands it what the Python package already has: the ABIs it ships (`/abi/NAME.json`), the deployment's
 addresses (`/config.json`, read again on every request so a restarted devnet is picked up), the quotes and routed
-split of `primevault quotes` (`/api/quotes`), the CLI's one-line explanation of a revert (`/api/explain`), the
+split of `primevault quotes` (`/api/quotes`), `trade submit`'s margin check of an order (`/api/order-check`),
+the CLI's one-line explanation of a revert (`/api/explain`), the
 keeper's scan of every account for those closest to liquidation (`/api/riskiest`) and a sub-account's requirement
 under both rules with the portfolio rule's scenario grid (`/api/portfolio`, what `primevault risk explain --json`
 prints), so that the page, the CLI and the keeper route, explain and judge alike from one implementation.
@@ -20,6 +21,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -36,10 +38,15 @@ from keeper.chain.deployment import Deployment, TokenInfo
 from keeper.chain.keys import dev_account
 from keeper.chain.revert import error_decoder, revert_data
 from keeper.chain.transactions import GAS_MARGIN_FIXED, GAS_MARGIN_PERCENT
+from keeper.cli.devnet import KEEPER_DEV_ACCOUNT
 from keeper.cli.explain import describe, explain
 from keeper.cli.quotes import decimal_text, quote_document
 from keeper.cli.risk_report import read_account_risk, risk_document
+from keeper.cli.trade import check_margin, held_position
 from keeper.client.clients import Clients
+from keeper.client.feeds import FeedClient
+from keeper.client.trading import TradingClient
+from keeper.client.vault import VaultClient
 from keeper.client.venues import node_message
 from keeper.exceptions import (
     ConfigError,
@@ -59,7 +66,12 @@ DEV_ACCOUNTS = 10  # anvil's default accounts, offered by the page's dev wallet 
 MAX_HORIZON_HOURS = 24 * 365
 LOG = logging.getLogger(__name__)
 # What each route does, for the sentence of a contract that reverts under it ("quotes failed: ...").
-_ROUTE_ACTIONS = {"/api/quotes": "quotes", "/api/portfolio": "the risk report", "/api/riskiest": "the scan"}
+_ROUTE_ACTIONS = {
+    "/api/quotes": "quotes",
+    "/api/order-check": "the margin check",
+    "/api/portfolio": "the risk report",
+    "/api/riskiest": "the scan",
+}
 
 
 @dataclass
@@ -108,6 +120,7 @@ def build_app(settings: WebSettings) -> web.Application:
     app.router.add_post("/api/explain", _explain)
     app.router.add_get("/api/riskiest", _riskiest)
     app.router.add_get("/api/portfolio", _portfolio)
+    app.router.add_get("/api/order-check", _order_check)
     app.router.add_static("/assets/", settings.dist / "assets")
     return app
 
@@ -196,7 +209,9 @@ async def _index(request: web.Request) -> web.FileResponse:
 def config_document(deployment: Deployment, rpc_url: str) -> dict[str, Any]:
     """The deployment as the page reads it; anvil's dev keys only when the chain is a local anvil."""
     local = deployment.chain_id == ANVIL_CHAIN_ID
-    dev = [dev_account(i) for i in range(DEV_ACCOUNTS)] if local else []
+    # Not account 0, the deployer holding every role, nor the keeper's account: a page signing as either would act
+    # for the protocol or race the keeper's own transactions (`primevault devnet` funds accounts 1-9).
+    offered = [i for i in range(1, DEV_ACCOUNTS) if i != KEEPER_DEV_ACCOUNT] if local else []
     return {
         "chainId": deployment.chain_id,
         "rpcUrl": rpc_url,
@@ -213,7 +228,8 @@ def config_document(deployment: Deployment, rpc_url: str) -> dict[str, Any]:
         "venues": [{"name": v.name, "address": v.address, "adapter": v.adapter} for v in deployment.venues],
         "devAccounts": [
             {"index": i, "address": account.address, "privateKey": Web3.to_hex(account.key)}
-            for i, account in enumerate(dev)
+            for i in offered
+            for account in [dev_account(i)]
         ],
     }
 
@@ -324,6 +340,47 @@ async def _portfolio(request: web.Request) -> web.Response:
     clients = Clients.build(settings.w3, deployment)
     risk = await asyncio.to_thread(read_account_risk, clients, Web3.to_checksum_address(text))
     return web.json_response(risk_document(risk, deployment.base))
+
+
+@dataclass
+class _ReadContext:
+    """What `primevault trade submit`'s checks read (`ctx.w3`, `ctx.deployment`, `ctx.reader()`), for the server to
+    run the same checks the CLI runs."""
+
+    w3: Web3
+    deployment: Deployment
+
+    def reader(self) -> VaultClient:
+        return VaultClient(self.w3, self.deployment)
+
+
+def order_check(w3: Web3, deployment: Deployment, account: str, ticker: str, side: str, amount: Decimal) -> None:
+    """`primevault trade submit`'s check of an order against the account's free margin, at the feed's mark: raises
+    `InputError` with the CLI's sentence when the order needs more initial margin than `account` has free."""
+    client = TradingClient(w3, deployment)
+    size = amount if side == "buy" else -amount
+    held = held_position(client, account, ticker, size, False)
+    mark = FeedClient(w3, deployment.market(ticker).feed).price()
+    check_margin(_ReadContext(w3, deployment), account, ticker, size, held, mark)  # type: ignore[arg-type]
+
+
+async def _order_check(request: web.Request) -> web.Response:
+    """`?account=0x...&market=ETH-USD&side=buy&size=1`: `{"ok": true}`, or 400 with the CLI's sentence for an order
+    the account cannot carry ("this order needs about X USDC of initial margin but ... has Y USDC free")."""
+    settings = request.app[SETTINGS]
+    query = request.query
+    text = query.get("account", "")
+    if not Web3.is_address(text):
+        raise InputError(f"account {text!r} is not an address: pass ?account=0x... (40 hex digits)")
+    deployment = settings.deployment()
+    ticker = deployment.market(query.get("market", "")).ticker
+    side = query.get("side", "buy")
+    if side not in ("buy", "sell"):
+        raise InputError(f"side {side!r} is not buy or sell")
+    amount = parse_size(query.get("size", ""))
+    account = Web3.to_checksum_address(text)
+    await asyncio.to_thread(order_check, settings.w3, deployment, account, ticker, side, amount)
+    return web.json_response({"ok": True})
 
 
 _HEX_DATA = re.compile(r"0x(?:[0-9a-fA-F]{2})*")

@@ -95,3 +95,15 @@ def test_what_a_lender_can_take_is_never_shown_rounded_up(chain: Chain) -> None:
     assert (document["value"], document["withdrawable_now"]) == ("10000", "7499.999998")
     assert "," not in document["total_assets"]
     assert run(chain, "lend", "withdraw", "7499.999998").exit_code == 0, "exactly what it said can be withdrawn"
+
+
+def test_a_withdrawal_says_which_limit_binds(chain: Chain) -> None:
+    """The holder's own shares, not funds lent out, when the pool has plenty idle; no shares at all, said first."""
+    assert_one_line_error(run(chain, "lend", "withdraw", "5"), "you hold no lender shares")
+    chain.mint(1, "USDC", 600)
+    assert run(chain, "lend", "deposit", "599.5").exit_code == 0
+    chain.mint(2, "USDC", 50_000)
+    assert run(chain, "lend", "deposit", "50000", dev=2).exit_code == 0  # the pool holds far more idle
+    result = run(chain, "lend", "withdraw", "5000000")
+    assert_one_line_error(result, "your lender shares are worth 599.50 USDC, less than the 5,000,000.00 USDC asked for")
+    assert "lent out" not in result.output

@@ -41,6 +41,8 @@ export interface Call {
   abi: Abi;
   functionName: string;
   args: readonly unknown[];
+  /** What the page says once it is confirmed, where "<label>: done" would say less than happened. */
+  done?: string;
 }
 
 /** An error already put in words for the user: a revert decoded and explained as the CLI explains it. */
@@ -143,6 +145,11 @@ export async function explainRevert(label: string, data: Hex, symbol?: string): 
   return (await explained(label, data, symbol))?.message ?? `${label} failed: the contract reverted with ${data.slice(0, 10)}`;
 }
 
+/** The CLI's sentence for a revert, or null when the server cannot say it now. */
+export async function explainRevertOrNull(label: string, data: Hex): Promise<string | null> {
+  return (await explained(label, data))?.message ?? null;
+}
+
 /** Why a read reverted, without an action's name: "the WETH price feed is stale; try again once it updates". */
 async function explainReason(data: Hex): Promise<string> {
   return (await explained("read", data))?.reason ?? `the contract reverted with ${data.slice(0, 10)}`;
@@ -196,6 +203,7 @@ export async function send(
   call: Call,
   margin: Config["gasMargin"],
   progress: Progress,
+  beforeSigning: () => void = () => {}, // throws to stop it, e.g. when the node went away while it was checked
 ): Promise<Hex> {
   try {
     progress(`${call.label}: checking`);
@@ -203,6 +211,7 @@ export async function send(
     const { request } = await client.simulateContract(target);
     const estimate = await client.estimateContractGas(target);
     const gas = (estimate * BigInt(margin.percent)) / 100n + BigInt(margin.fixed); // unused gas is not charged
+    beforeSigning();
     progress(`${call.label}: waiting for your signature`);
     const hash = await wallet.client.writeContract({ ...request, gas, chain: client.chain, account: wallet.account });
     progress(`${call.label}: sent ${hash.slice(0, 10)}…, waiting for a block`);
@@ -238,13 +247,17 @@ async function whyReverted(client: PublicClient, wallet: Wallet, call: Call, has
   return `${call.label} reverted in block ${block}`;
 }
 
-/** What `calls` would leave behind: the result of `read` after them, in one eth_simulateV1 against the latest block,
- * with nothing signed. An action that would revert comes back as its explained error. */
-export async function preview<T>(client: PublicClient, from: Address, calls: Call[], read: Omit<Call, "label">): Promise<T> {
+/** Simulates `calls` in order, each on the state the ones before it leave (one eth_simulateV1, nothing signed): an
+ * action of several transactions whose later one would fail is refused before its first is sent. */
+export async function simulateAll(client: PublicClient, from: Address, calls: Call[]): Promise<void> {
   const { results } = await client.simulateCalls({
     account: from,
-    calls: [...calls, read].map((c) => ({ to: c.address, abi: c.abi, functionName: c.functionName, args: c.args })),
+    calls: calls.map((c) => ({ to: c.address, abi: c.abi, functionName: c.functionName, args: c.args })),
   });
+  await throwFirstFailure(calls, results);
+}
+
+async function throwFirstFailure(calls: Call[], results: readonly { status: string; data?: Hex }[]): Promise<void> {
   for (const [i, call] of calls.entries()) {
     const result = results[i];
     if (result.status !== "success") {
@@ -254,6 +267,16 @@ export async function preview<T>(client: PublicClient, from: Address, calls: Cal
       );
     }
   }
+}
+
+/** What `calls` would leave behind: the result of `read` after them, in one eth_simulateV1 against the latest block,
+ * with nothing signed. An action that would revert comes back as its explained error. */
+export async function preview<T>(client: PublicClient, from: Address, calls: Call[], read: Omit<Call, "label">): Promise<T> {
+  const { results } = await client.simulateCalls({
+    account: from,
+    calls: [...calls, read].map((c) => ({ to: c.address, abi: c.abi, functionName: c.functionName, args: c.args })),
+  });
+  await throwFirstFailure(calls, results);
   const last = results[calls.length];
   if (last.status !== "success") {
     const data = last.data;

@@ -6,12 +6,14 @@ import {
   chainOf,
   describeError,
   devWallet,
+  ExplainedError,
   injectedAccount,
   injectedWallet,
   nodeProblem,
   OutcomeUnknown,
   publicClientOf,
   send,
+  simulateAll,
   type Wallet,
 } from "./chain";
 import { type Abis, type Config, loadConfig } from "./config";
@@ -36,6 +38,12 @@ interface Activity {
 
 function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNames: string[] }) {
   const client = useMemo(() => publicClientOf(config), [config]);
+  // A client of its own, without retries and with a short timeout: the shared one retries for half a minute, and a
+  // node that hangs would show no banner for that long.
+  const probe = useMemo(
+    () => createPublicClient({ chain: chainOf(config), transport: http(config.rpcUrl, { retryCount: 0, timeout: PROBE_TIMEOUT_MS }) }),
+    [config],
+  );
   const [wallet, setWallet] = useState<Wallet | null>(null);
   const [walletChain, setWalletChain] = useState<number | null>(null); // an injected wallet's chain, as it reports it
   const [subId, setSubId] = useState(0);
@@ -47,6 +55,10 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
   const [busy, setBusy] = useState(false);
   // The guard itself is a ref, not state: two clicks in one frame both see a state update that has not rendered yet.
   const inFlight = useRef(false);
+  // The node's outages as the poll sees them: an action asked for while the node is away is never sent later on its
+  // own (the shared client retries for half a minute), it is refused and asked for again.
+  const outages = useRef(0);
+  const nodeAway = useRef(false);
   const [tick, setTick] = useState(0);
   const refresh = useCallback(() => setTick((t) => t + 1), []);
   const account = wallet ? subAccount(wallet.address, subId) : null;
@@ -56,9 +68,6 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
   // and liquidations show without a reload; while the node does not answer, say so instead of showing old figures
   // as if they were current.
   useEffect(() => {
-    // A client of its own, without retries and with a short timeout: the shared one retries for half a minute, and a
-    // node that hangs would show no banner for that long.
-    const probe = createPublicClient({ chain: chainOf(config), transport: http(config.rpcUrl, { retryCount: 0, timeout: PROBE_TIMEOUT_MS }) });
     let last = -1n;
     let down = false;
     let polling = false;
@@ -73,11 +82,14 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
         }
         if (down) {
           down = false;
+          nodeAway.current = false;
           setNodeDown(null);
         }
       } catch {
         if (!down) {
           down = true;
+          outages.current++;
+          nodeAway.current = true;
           setNodeDown(new Date());
         }
       } finally {
@@ -85,7 +97,7 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
       }
     }, POLL_MS);
     return () => clearInterval(timer);
-  }, [config, refresh]);
+  }, [config, probe, refresh]);
 
   useEffect(() => {
     if (!wallet) return;
@@ -137,10 +149,28 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
       setBusy(true);
       let pending: OutcomeUnknown | null = null;
       try {
+        // Asked for while the node is shown away: asked once, at once (no retries); if it does not answer, refused now.
+        if (nodeAway.current) await probe.getBlockNumber({ cacheTime: 0 });
+        const outagesAsked = outages.current;
+        const away = () => {
+          if (outages.current !== outagesAsked) {
+            throw new ExplainedError(`${label}: the node is not answering; nothing was sent: ask again when it is back`);
+          }
+        };
         setActivity({ text: `${label}: preparing`, kind: "progress" });
         const calls = typeof planned === "function" ? await planned() : planned;
-        for (const call of calls) await send(client, wallet, call, config.gasMargin, (text) => setActivity({ text, kind: "progress" }));
-        setActivity({ text: `${calls[calls.length - 1].label}: done`, kind: "done" });
+        // Several transactions are simulated together first: one that would fail after an earlier one is mined (a
+        // session grant the key never accepted, after the operator setting) stops them all before the first is sent.
+        if (calls.length > 1) {
+          setActivity({ text: `${label}: checking`, kind: "progress" });
+          await simulateAll(client, wallet.address, calls);
+        }
+        for (const call of calls) {
+          away(); // the node went away while this was prepared (or between two calls): not sent without asking again
+          await send(client, wallet, call, config.gasMargin, (text) => setActivity({ text, kind: "progress" }), away);
+        }
+        const last = calls[calls.length - 1];
+        setActivity({ text: last.done ?? `${last.label}: done`, kind: "done" });
         return true;
       } catch (error) {
         if (error instanceof OutcomeUnknown) pending = error;
@@ -153,7 +183,7 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
         refresh();
       }
     },
-    [client, config, wallet, wrongChain, refresh],
+    [client, probe, config, wallet, wrongChain, refresh],
   );
 
   const release = () => {

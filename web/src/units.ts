@@ -4,9 +4,18 @@ import { formatUnits, parseUnits } from "viem";
 
 export const WAD = 10n ** 18n;
 
-/** `amount` token units as "1,234.5678" with at most `places` decimals (rounded toward zero), or exactly `places`
- * with `fixed`. */
-export function formatAmount(amount: bigint, decimals: number, places = 4, fixed = false): string {
+/** `amount` token units as "1,234.5678" with at most `places` decimals, or exactly `places` with `fixed`. Rounded
+ * down (toward minus infinity, as the CLI's ROUND_FLOOR): what someone holds is never shown above it, and a negative
+ * balance (what is owed) is never shown below it; `up` rounds toward plus infinity (ROUND_CEILING), for a debt or a
+ * need shown as a positive figure. */
+export function formatAmount(amount: bigint, decimals: number, places = 4, fixed = false, up = false): string {
+  if (places < decimals) {
+    const unit = 10n ** BigInt(decimals - places);
+    const remainder = ((amount % unit) + unit) % unit; // of the floor
+    let rounded = amount - remainder;
+    if (up && remainder !== 0n) rounded += unit;
+    amount = rounded;
+  }
   const negative = amount < 0n;
   const text = formatUnits(negative ? -amount : amount, decimals);
   const [whole, fraction = ""] = text.split(".");
@@ -16,9 +25,9 @@ export function formatAmount(amount: bigint, decimals: number, places = 4, fixed
   return (negative ? "-" : "") + grouped + (kept ? `.${kept}` : "");
 }
 
-/** A base-unit value as money: "1,234.56 USDC". */
-export function formatMoney(amount: bigint, decimals: number, symbol: string): string {
-  return `${formatAmount(amount, decimals, 2, true)} ${symbol}`;
+/** A base-unit value as money: "1,234.56 USDC" (`up`: rounded up, for what is owed or needed). */
+export function formatMoney(amount: bigint, decimals: number, symbol: string, up = false): string {
+  return `${formatAmount(amount, decimals, 2, true, up)} ${symbol}`;
 }
 
 /** A USD WAD price: "3,012.50 USD". */

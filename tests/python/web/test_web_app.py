@@ -161,9 +161,10 @@ def test_the_preview_shows_health_after_a_borrow_without_sending_it(
     page.get_by_label("borrow", exact=True).check()
     page.get_by_test_id("amount").fill("1500")
     preview = page.get_by_test_id("preview")
-    # 6,000 - 1,500 less one unit: the vault rounds the new debt up (and the page shows amounts rounded down).
+    # 6,000 - 1,500 less one unit: the vault rounds the new debt up (and the page shows what is held rounded down,
+    # what is owed rounded up, as the CLI does).
     expect(preview.get_by_test_id("equity")).to_have_text("4,499.99 USDC")
-    expect(preview.get_by_test_id("debt")).to_have_text("1,500.00 USDC")
+    expect(preview.get_by_test_id("debt")).to_have_text("1,500.01 USDC")
     screenshot("actions")
     assert chain.client(TRADER).base_balance(me) == 0  # a preview sends nothing
 

@@ -212,7 +212,7 @@ def test_repay_is_limited_to_the_debt(funded: Chain, page: Page) -> None:
     expect(page.get_by_test_id("lend")).to_be_visible()
     page.get_by_test_id("lend-amount").fill("all")
     page.get_by_test_id("lend-withdraw").click()
-    expect(page.get_by_test_id("lend-problem")).to_have_text("you hold no pvUSDC shares to withdraw")
+    expect(page.get_by_test_id("lend-problem")).to_have_text("you hold no lender shares: deposit first")
     page.get_by_test_id("lend-amount").press("Enter")  # Enter chooses neither action
     expect(page.get_by_test_id("lend-problem")).to_contain_text("press Deposit or Withdraw")
     assert chain.w3.eth.get_transaction_count(me) == nonce, "nothing was sent"

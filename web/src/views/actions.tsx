@@ -7,7 +7,7 @@ import { type Call, describeError, HealthUnknown, preview } from "../chain";
 import type { Token } from "../config";
 import { type Health, subAccount, tokenAbi } from "../reads";
 import { isDecimal, parseAmount, parseSubAccount } from "../units";
-import { HealthFigures, money } from "./common";
+import { HealthFigures, money, owed } from "./common";
 
 const KINDS = ["deposit", "withdraw", "borrow", "repay", "transfer", "operator", "session key"] as const;
 type Kind = (typeof KINDS)[number];
@@ -49,6 +49,16 @@ function parseAddress(text: string, what: string): Address {
   return address;
 }
 
+/** What `operator` may do on `account` now (the vault's bit mask). */
+async function operatorPermissions(ctx: AppContext, account: Address, operator: Address): Promise<bigint> {
+  const { config, abis } = ctx;
+  return (await ctx.client.readContract({ address: config.vault, abi: abis.vault, functionName: "operatorPermissions", args: [account, operator] })) as bigint;
+}
+
+function permissionNames(mask: bigint): string {
+  return (Object.keys(PERMISSIONS) as (keyof typeof PERMISSIONS)[]).filter((p) => mask & PERMISSIONS[p]).join(", ") || "no permissions";
+}
+
 /** The calls an action makes and the account whose health it changes; a message for a form that is not complete.
  * A repay reads the debt from the chain each time it is planned, also at send time, inside the action's guard. */
 async function plan(ctx: AppContext, form: Form): Promise<Plan> {
@@ -84,7 +94,18 @@ async function plan(ctx: AppContext, form: Form): Promise<Plan> {
     }
     case "withdraw": {
       const amount = parseAmount(form.amount, token.decimals, token.symbol);
-      return { calls: [vaultCall(`withdraw ${token.symbol}`, "withdraw", [account, token.address, amount, owner], token.symbol)], account };
+      const call = vaultCall(`withdraw ${token.symbol}`, "withdraw", [account, token.address, amount, owner], token.symbol);
+      if (token.address !== config.base.address) return { calls: [call], account };
+      // A base withdrawal past the account's supply borrows the rest: said before and after, as the CLI says it.
+      const balance = (await ctx.client.readContract({ address: vault, abi: abis.vault, functionName: "baseBalanceOf", args: [account] })) as bigint;
+      const supplied = balance > 0n ? balance : 0n;
+      if (amount <= supplied) return { calls: [call], account };
+      const borrowed = `borrowed ${owed(config, amount - supplied)} of it`;
+      return {
+        calls: [{ ...call, done: `withdrew ${money(config, amount)} and ${borrowed}: done` }],
+        account,
+        note: `This withdraws ${money(config, amount)} and ${borrowed.replace("borrowed", "borrows")}: the account has ${money(config, supplied)} supplied.`,
+      };
     }
     case "borrow": {
       const base = config.base;
@@ -123,7 +144,7 @@ async function plan(ctx: AppContext, form: Form): Promise<Plan> {
       return {
         calls: approved(approval, vaultCall("repay", "repay", [account, maxUint256], base.symbol)),
         account,
-        note: `This repays ${money(config, debt)}, ${why}; ${money(config, approval)} at most is approved.`,
+        note: `This repays ${owed(config, debt)}, ${why}; ${money(config, approval)} at most is approved.`,
       };
     }
     case "transfer": {
@@ -141,6 +162,12 @@ async function plan(ctx: AppContext, form: Form): Promise<Plan> {
         throw new Error("that is your own address: an operator is another address you let act for this sub-account");
       }
       const mask = [...form.permissions].reduce((m, p) => m | PERMISSIONS[p], 0n);
+      // A setting already in place is refused, as the CLI refuses it: a transaction that changes nothing costs gas.
+      const held = await operatorPermissions(ctx, account, operator);
+      if (held === mask) {
+        if (mask === 0n) throw new Error(`${operator} holds no permissions on ${account}: nothing to revoke`);
+        throw new Error(`${operator} holds exactly these permissions on ${account} already (${permissionNames(mask)}): nothing to change`);
+      }
       const label = mask === 0n ? "revoke operator" : "set operator";
       return { calls: [vaultCall(label, "setOperator", [account, operator, mask])], account: null };
     }
@@ -152,10 +179,16 @@ async function plan(ctx: AppContext, form: Form): Promise<Plan> {
       const perOrder = parseAmount(form.maxOrder, 18, "USD");
       const total = parseAmount(form.maxTotal, 18, "USD");
       if (perOrder > total) throw new Error("the cap per order cannot be above the total cap");
-      const accepted = form.accepted.trim();
+      const accepted = form.accepted.trim() as `0x${string}`;
       // 65 bytes from `session accept`; a contract key's (ERC-1271) may be longer, a Safe's one per owner.
       if (!/^0x([0-9a-fA-F]{2})+$/.test(accepted)) {
         throw new Error(`paste the key's acceptance of you: the 0x… signature \`primevault session accept ${owner}\` prints, run as the key`);
+      }
+      const bytes = (accepted.length - 2) / 2;
+      // A key without code signs with its private key: 65 bytes, or it is no acceptance at all (the contract would
+      // say only that the key has not accepted), as the CLI refuses it.
+      if (bytes !== 65 && !(await ctx.client.getCode({ address: key }))) {
+        throw new Error(`the acceptance "${accepted}" is ${bytes} bytes, not the 65 of a signature by ${key}: paste the 0x… line \`primevault session accept ${owner}\` printed for the key`);
       }
       // The same strict reading as amounts: Number() takes "1e3" as a thousand and "0x10" as sixteen.
       if (!isDecimal(form.hours)) throw new Error(`"${form.hours}" is not a number of hours: write e.g. 24`);
@@ -166,12 +199,15 @@ async function plan(ctx: AppContext, form: Form): Promise<Plan> {
       const expiry = timestamp + BigInt(Math.floor(hours * 3600));
       const markets = [...form.markets].reduce((m, id) => m | (1n << BigInt(id)), 0n);
       const scope = { subAccounts: 1n << BigInt(ctx.subId), markets, maxNotionalPerOrder: perOrder, maxNotionalTotal: total, expiry };
-      // The session contract trades for the sub-account as an operator with the trade permission only.
+      // The session contract trades for the sub-account as an operator with the trade permission (any other
+      // permission it holds is kept); a setting already in place is not sent again.
+      const held = await operatorPermissions(ctx, account, config.sessions);
+      const grant: Call = { label: "grant session", address: config.sessions, abi: abis.sessions, functionName: "grant", args: [key, scope, accepted] };
       return {
-        calls: [
-          vaultCall("let the session contract trade", "setOperator", [account, config.sessions, PERMISSIONS.trade]),
-          { label: "grant session", address: config.sessions, abi: abis.sessions, functionName: "grant", args: [key, scope, accepted] },
-        ],
+        calls:
+          held & PERMISSIONS.trade
+            ? [grant]
+            : [vaultCall("let the session contract trade", "setOperator", [account, config.sessions, held | PERMISSIONS.trade]), grant],
         account: null,
       };
     }
@@ -211,12 +247,14 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
   const update = (patch: Partial<Form>) => setForm((f) => ({ ...f, ...patch }));
   const tokens = [config.base, ...config.collateral];
   const needsAsset = ["deposit", "withdraw", "transfer"].includes(form.kind);
+  const needsAddress = form.kind === "operator" || form.kind === "session key";
   const needsAmount = ["deposit", "withdraw", "borrow", "repay", "transfer"].includes(form.kind);
 
   // The preview follows the form and the chain (every new read of the account): what the account's health would be
   // after the action, or why it would fail. The last preview stays on screen until the next one replaces it.
   useEffect(() => {
-    if (needsAmount && !form.amount.trim()) {
+    // An empty field not yet typed in is not an error: nothing is said until something is typed.
+    if ((needsAmount && !form.amount.trim()) || (needsAddress && !form.operator.trim())) {
       setShown({});
       return;
     }
@@ -241,7 +279,7 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
         const next: Preview =
           error instanceof HealthUnknown
             ? { healthUnknown: error.message, note: planned?.note }
-            : { problem: await problemOf(form.kind, error) };
+            : { problem: await problemOf(form.kind, error), note: planned?.note }; // what it was taken as stays said
         if (current) setShown(next);
       }
     }, 250);
@@ -380,13 +418,13 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
             </p>
           )}
         </div>
+        {shown.note && (
+          <p class="note" data-testid="preview-note">
+            {shown.note}
+          </p>
+        )}
         {!shown.problem && (
           <>
-            {shown.note && (
-              <p class="note" data-testid="preview-note">
-                {shown.note}
-              </p>
-            )}
             {shown.health ? (
               <>
                 <h2>After this {form.kind}</h2>

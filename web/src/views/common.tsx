@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Hex } from "viem";
-import { explainRevert } from "../chain";
+import { explainRevertOrNull } from "../chain";
 import type { Config } from "../config";
 import type { Health } from "../reads";
 import { formatMoney } from "../units";
@@ -12,8 +12,22 @@ export function yearlyPercent(perSecond: bigint): number {
   return Number(perSecond * SECONDS_PER_YEAR) / 1e16;
 }
 
-export function money(config: Config, amount: bigint): string {
-  return formatMoney(amount, config.base.decimals, config.base.symbol);
+/** A percentage with two decimals, or two significant digits when it is smaller (0.0011, not 0.00): a small rate
+ * is not shown as none. */
+export function percent(value: number): string {
+  if (!Number.isFinite(value)) return "—";
+  const size = Math.abs(value);
+  if (size === 0 || size >= 0.01) return value.toFixed(2);
+  return value.toFixed(Math.min(20, 1 - Math.floor(Math.log10(size))));
+}
+
+export function money(config: Config, amount: bigint, up = false): string {
+  return formatMoney(amount, config.base.decimals, config.base.symbol, up);
+}
+
+/** What is owed, rounded up to the cent as the CLI shows it: never less than the debt. */
+export function owed(config: Config, amount: bigint): string {
+  return money(config, amount, true);
 }
 
 export function usd(value: number | null): string {
@@ -65,7 +79,7 @@ export function HealthFigures({ config, health }: { config: Config; health: Heal
       </div>
       <div>
         <dt>Debt</dt>
-        <dd data-testid="debt">{money(config, health.debt)}</dd>
+        <dd data-testid="debt">{owed(config, health.debt)}</dd>
       </div>
       <div>
         <dt>Health</dt>
@@ -77,15 +91,31 @@ export function HealthFigures({ config, health }: { config: Config; health: Heal
   );
 }
 
-const explained = new Map<string, Promise<string>>();
+const explained = new Map<string, Promise<string | null>>();
 
-/** A cancellation or rejection reason (ABI-encoded custom error) in the CLI's words. */
+/** A cancellation or rejection reason (ABI-encoded custom error) in the CLI's words, after ": "; nothing until the
+ * sentence arrives (never the raw selector), so the status reads a neutral "cancelled" meanwhile. */
 export function Reason({ label, data }: { label: string; data: Hex }) {
-  const [text, setText] = useState<string>(data.slice(0, 10));
+  const [text, setText] = useState<string | null>(null);
   useEffect(() => {
+    let current = true;
+    setText(null);
     const key = `${label}:${data}`;
-    if (!explained.has(key)) explained.set(key, explainRevert(label, data));
-    explained.get(key)!.then(setText);
+    if (!explained.has(key)) explained.set(key, explainRevertOrNull(label, data));
+    explained.get(key)!.then((t) => {
+      if (t === null) explained.delete(key); // the server did not answer: asked again on the next render
+      else if (current) setText(t);
+    });
+    return () => {
+      current = false;
+    };
   }, [label, data]);
-  return <span class="reason">{text}</span>;
+  return text === null ? null : (
+    <>
+      {": "}
+      <span class="reason" data-testid="order-reason">
+        {text}
+      </span>
+    </>
+  );
 }

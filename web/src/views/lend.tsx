@@ -5,7 +5,7 @@ import type { AppContext } from "../app";
 import { type Call, describeError, readOrReason } from "../chain";
 import { tokenAbi } from "../reads";
 import { formatAmount, parseAmount } from "../units";
-import { money, yearlyPercent } from "./common";
+import { money, percent, yearlyPercent } from "./common";
 
 interface LendState {
   owner: Address; // whose figures these are: another account's are never shown or acted on
@@ -68,12 +68,19 @@ export function LendView({ ctx }: { ctx: AppContext }) {
   const calls = (kind: "deposit" | "withdraw"): Call[] => {
     const all = kind === "withdraw" && ["all", "max"].includes(amount.trim().toLowerCase());
     if (kind === "withdraw" && !state) throw new Error("reading the lender vault…");
-    if (all && state!.shares === 0n) throw new Error(`you hold no ${state!.shareSymbol} shares to withdraw`);
+    // Said before the vault's own refusal, which for a holder of nothing reads as funds lent out (as the CLI says it).
+    if (kind === "withdraw" && state!.shares === 0n) throw new Error("you hold no lender shares: deposit first");
     const assets = all ? state!.value : parseAmount(amount, base.decimals, base.symbol);
-    // The vault would refuse it; said here in the page's words, with the figure shown above.
+    // The vault would refuse it; said here in the CLI's words, naming the limit that binds: what the holder's shares
+    // are worth, or the pool's idle cash (the rest lent out).
     if (kind === "withdraw" && assets > state!.withdrawable) {
+      if (state!.withdrawable >= state!.value) {
+        throw new Error(
+          `your lender shares are worth ${money(config, state!.value)}, less than the ${money(config, assets)} asked for: withdraw at most that (all takes every share)`,
+        );
+      }
       throw new Error(
-        `you can withdraw ${money(config, state!.withdrawable)} now, less than the ${money(config, assets)} asked for: the rest is lent out to borrowers until they repay or more is supplied`,
+        `you can withdraw ${money(config, state!.withdrawable)} now, less than the ${money(config, assets)} asked for: the rest is lent out to borrowers until they repay or more is supplied (your shares are worth ${money(config, state!.value)})`,
       );
     }
     if (kind === "deposit") {
@@ -105,7 +112,7 @@ export function LendView({ ctx }: { ctx: AppContext }) {
         <dl class="figures" data-testid="lend">
           <div>
             <dt>Supply rate</dt>
-            <dd>{state.supplyApr === null ? "cannot be read now (a price feed is stale or invalid)" : `${state.supplyApr.toFixed(2)}% a year`}</dd>
+            <dd>{state.supplyApr === null ? "cannot be read now (a price feed is stale or invalid)" : `${percent(state.supplyApr)}% a year`}</dd>
           </div>
           <div>
             <dt>Share price</dt>

@@ -1,7 +1,7 @@
 import type { AppContext } from "../app";
 import type { LiquidationPrice } from "../reads";
 import { formatAmount, formatPrice, wadToBase } from "../units";
-import { HealthFigures, money, price, Reason } from "./common";
+import { HealthFigures, money, owed, price, Reason } from "./common";
 import { ScenarioGrid } from "./grid";
 
 function liquidation(at: LiquidationPrice): string {
@@ -38,7 +38,7 @@ export function PortfolioView({ ctx }: { ctx: AppContext }) {
           <dl class="figures">
             <div>
               <dt>Debt</dt>
-              <dd data-testid="debt">{money(config, portfolio.debt)}</dd>
+              <dd data-testid="debt">{owed(config, portfolio.debt)}</dd>
             </div>
           </dl>
         </>
@@ -187,12 +187,7 @@ export function PortfolioView({ ctx }: { ctx: AppContext }) {
                   <td class="status" data-testid="order-status">
                     {o.status}
                     {o.averagePrice !== null && ` at ${formatPrice(o.averagePrice)}`}
-                    {o.reason && (
-                      <>
-                        {": "}
-                        <Reason label={`order ${o.id}`} data={o.reason} />
-                      </>
-                    )}
+                    {o.reason && <Reason label={`order ${o.id}`} data={o.reason} />}
                   </td>
                   <td>
                     {o.status === "open" && (

@@ -7,7 +7,7 @@ import { describeError, readOrReason } from "../chain";
 import { getJson } from "../config";
 import { adapterAbi, markOf, riskState } from "../reads";
 import { formatAmount, formatPrice, WAD } from "../units";
-import { money, RatioGauge, yearlyPercent } from "./common";
+import { money, percent as percentText, RatioGauge, yearlyPercent } from "./common";
 
 const ACCOUNTS_SHOWN = 10;
 const positionAbi = parseAbi(["function position(uint8 market) view returns (int256)"]);
@@ -130,7 +130,7 @@ async function loadProtocol(ctx: AppContext): Promise<ProtocolState> {
 }
 
 function percent(perSecond: bigint): string {
-  return `${yearlyPercent(perSecond).toFixed(2)}%`;
+  return `${percentText(yearlyPercent(perSecond))}%`;
 }
 
 export function ProtocolView({ ctx }: { ctx: AppContext }) {

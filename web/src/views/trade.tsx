@@ -6,7 +6,7 @@ import type { AppContext } from "../app";
 import type { Call } from "../chain";
 import { getJson } from "../config";
 import { formatAmount, parseAmount } from "../units";
-import { price, usd } from "./common";
+import { price, Reason, usd } from "./common";
 
 // A venue that cannot quote (a stale or invalid price, a market it does not list, a size off its step) is a row with
 // the reason in `error`; a venue that cannot price at all is never in `routed.sizes` (the server routes without it).
@@ -154,6 +154,17 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
       setProblem("the quote could not be read: get quotes again");
       return;
     }
+    // The CLI's margin check, from the server's one implementation: an order the account cannot carry would be mined and
+    // then cancelled by the keeper (InsufficientEquity); it is refused here, before anything is signed.
+    const request = asked.current;
+    try {
+      const query = new URLSearchParams({ account: ctx.account!, market: quotes.market, side: quotes.side, size: quotes.size });
+      await getJson<{ ok: boolean }>(`/api/order-check?${query}`);
+    } catch (error) {
+      if (request === asked.current) setProblem(error instanceof Error ? error.message : String(error));
+      return;
+    }
+    if (request !== asked.current) return; // the form changed meanwhile: the quote shown is no longer this one
     const buy = quotes.side === "buy";
     if (await order(id, buy ? amount : -amount, limitFor(buy, markWad, centi), false, `${quotes.side} ${quotes.size} ${quotes.market}`)) changed();
   };
@@ -276,6 +287,7 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
       {latest && (
         <p data-testid="latest-order" class="note">
           Order #{String(latest.id)} {latest.ticker}: {latest.status}
+          {latest.reason && <Reason label={`order ${latest.id}`} data={latest.reason} />}
           {pending.length > 0 ? " — the keeper executes it with the router's split" : ""}
         </p>
       )}
