@@ -99,3 +99,19 @@ class PriceHistoryError(PrimeVaultError):
 
 class MissingExtraError(ConfigError):
     """A command needs an optional part of the package whose dependencies are not installed."""
+
+
+class TransactionFateUnclear(TransactionFateUnknown):
+    """A transaction was handed to the node, and what came after does not say whether it is mined (an unreadable or
+    refused answer, no receipt within the timeout, a node that keeps losing it): it may be mined. Sending it again
+    could do it twice."""
+
+    def __init__(self, action: str, tx_hash: str, nonce: int, what: str) -> None:
+        self.action = action
+        self.tx_hash = tx_hash
+        self.nonce = nonce
+        PrimeVaultError.__init__(
+            self,
+            f"{action}: sent as {tx_hash} (nonce {nonce}), but its fate is unknown: {what}: check it (on a block "
+            f"explorer, or `cast receipt {tx_hash}`) before sending again",
+        )

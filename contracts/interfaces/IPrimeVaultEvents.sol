@@ -55,8 +55,9 @@ interface IPrimeVaultEvents {
         uint256 price,
         uint256 fee
     );
-    /// @notice In a liquidation, `size` (signed, base WAD: the part of the account's position taken) moved
-    ///         from `account` to the backstop book at `price` (USD WAD), costing the account `penalty` (base).
+    /// @notice In a liquidation, part of `account`'s position moved to the backstop book at `price` (USD WAD),
+    ///         costing the account `penalty` (base). `size` (signed, base WAD) is the account's side of that trade,
+    ///         the fill that closes the part: negative when a long is absorbed, positive for a short.
     event PositionAbsorbed(
         address indexed account,
         uint8 indexed market,

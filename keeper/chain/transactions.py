@@ -37,6 +37,7 @@ from keeper.exceptions import (
     DryRun,
     KeyInUseError,
     PrimeVaultError,
+    TransactionFateUnclear,
     TransactionFateUnknown,
     TransactionReverted,
 )
@@ -58,6 +59,10 @@ NODE_SILENT_SECONDS = 5.0
 absence (`TransactionFateUnknown`, naming what was sent; a job that sent says the node is away, once), rather than
 as a transaction not mined after the whole receipt timeout. What was sent is mined when the node is back, or its nonce
 is replaced as stuck."""
+MAX_RESENDS_AFTER_DROP = 3
+"""How many times a transaction the node no longer holds (and gives no receipt for) is sent again as it is before
+its wait ends as `TransactionFateUnknown`: a node that answers no receipt for a mined transaction (a lagging replica
+behind a load balancer, a broken proxy) would otherwise have it sent again every second until the receipt timeout."""
 EARLIER_SENDS_CHECK_SECONDS = 0.25
 """How often, at start, the chain is asked whether the transactions an earlier run left in the node's pool are mined."""
 
@@ -459,8 +464,16 @@ class Sender:
         naming the transaction: it may still be mined, so whoever sent it must not simply send it again."""
         try:
             return self._await_or_replace(action, tx, hashes)
+        except TransactionFateUnknown:
+            raise
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TransactionFateUnknown(action, "0x" + hashes[-1].hex(), int(tx["nonce"])) from exc
+        except Exception as exc:
+            # Once signed bytes were handed to the node, nothing that goes wrong after is a plain failure: a user told
+            # "failed" runs the command again and does the action twice while the first one is mined.
+            raise TransactionFateUnclear(
+                action, "0x" + hashes[-1].hex(), int(tx["nonce"]), f"then {_unreadable(exc)}"
+            ) from exc
         finally:
             with self._awaiting_lock:
                 self._awaiting.discard(int(tx["nonce"]))
@@ -468,20 +481,44 @@ class Sender:
     def _await_or_replace(self, action: str, tx: TxParams, hashes: list[HexBytes]) -> TxReceipt:
         deadline = time.monotonic() + self.fees.receipt_timeout
         replace_at = time.monotonic() + self.fees.replace_after
+        resends = 0
         while True:
             receipt = self._wait_any(hashes, min(replace_at, deadline) - time.monotonic())
             if receipt is not None:
                 return receipt
             now = time.monotonic()
             if now >= deadline:
-                raise PrimeVaultError(
-                    f"{action}: nonce {tx['nonce']} not mined within {self.fees.receipt_timeout:.0f}s "
-                    f"(sent {len(hashes)} times, last 0x{hashes[-1].hex()})"
+                raise TransactionFateUnclear(
+                    action,
+                    "0x" + hashes[-1].hex(),
+                    int(tx["nonce"]),
+                    f"not mined within {self.fees.receipt_timeout:.0f}s (sent {len(hashes)} times)",
+                )
+            if self._nonce_used(int(tx["nonce"])):
+                raise TransactionFateUnclear(
+                    action,
+                    "0x" + hashes[-1].hex(),
+                    int(tx["nonce"]),
+                    f"nonce {tx['nonce']} is used on chain, but the node gives no receipt for it",
+                )
+            if now < replace_at and resends >= MAX_RESENDS_AFTER_DROP:
+                raise TransactionFateUnclear(
+                    action,
+                    "0x" + hashes[-1].hex(),
+                    int(tx["nonce"]),
+                    f"the node lost it and gave no receipt {resends + 1} times (it may be mined)",
                 )
             if now < replace_at:
                 # Same fees, same signed bytes: a load-balanced endpoint that merely has not seen it yet
                 # answers "already known", and fees never climb because of a lookup.
-                log.warning("%s: nonce %d was dropped from the node's pool; sending it again", action, tx["nonce"])
+                resends += 1
+                log.warning(
+                    "%s: nonce %d was dropped from the node's pool; sending it again (%d of %d)",
+                    action,
+                    tx["nonce"],
+                    resends,
+                    MAX_RESENDS_AFTER_DROP,
+                )
             elif (stuck := self._stuck_below(int(tx["nonce"]))) is not None:
                 replace_at = now + self.fees.replace_after
                 self._replace_stuck(action, stuck)
@@ -493,6 +530,10 @@ class Sender:
                 replace_at = now + self.fees.replace_after
                 log.warning("%s: stuck at the fee cap; sending it again", action)
             hashes.append(self._broadcast(action, tx))
+
+    def _nonce_used(self, nonce: int) -> bool:
+        """Whether a transaction of this key at `nonce` is mined (this one, or one that replaced it)."""
+        return int(self.w3.eth.get_transaction_count(self.address, "latest")) > nonce
 
     def _stuck_below(self, nonce: int) -> int | None:
         """The lowest nonce of this key not mined yet, if it is below `nonce` and no thread of this process awaits
@@ -574,6 +615,11 @@ class Sender:
             message = str(exc).lower()
             if "already known" not in message and "nonce too low" not in message:
                 raise
+        except Exception as exc:  # an HTTP error page, an answer that is not JSON, a null result: the node got it
+            # The bytes were handed over and their hash is known here: the receipt poll decides whether it landed.
+            log.warning(
+                "%s: sent 0x%s, but the node %s; waiting for its receipt", action, tx_hash.hex(), _unreadable(exc)
+            )
         try:
             self.nonces.used(int(tx["nonce"]))
         except OSError as exc:
@@ -606,7 +652,7 @@ class Sender:
                 except TransactionNotFound:
                     answered_at = time.monotonic()
                     continue
-                except (requests.ConnectionError, requests.Timeout):
+                except Exception:  # no answer, or one that is no receipt (an error page, not JSON, a refusal)
                     if time.monotonic() - answered_at >= NODE_SILENT_SECONDS:
                         raise
                     continue
@@ -627,8 +673,8 @@ class Sender:
             self.w3.eth.get_transaction(tx_hash)
         except TransactionNotFound:
             return True
-        except (requests.ConnectionError, requests.Timeout):
-            pass  # unknown: keep waiting
+        except Exception:  # no answer, or an unreadable one: unknown, keep waiting
+            pass
         return False
 
     def _fee_fields(self) -> TxParams:
@@ -664,3 +710,15 @@ class Sender:
         if data is None:
             raise exc
         return TransactionReverted(action, self.decoder.decode(data))
+
+
+def _unreadable(exc: BaseException) -> str:
+    """What a node's failed answer was, in words, for a line that names a transaction already handed to it."""
+    if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+        return f"stopped answering ({type(exc).__name__})"
+    if isinstance(exc, requests.HTTPError):
+        status = exc.response.status_code if exc.response is not None else "an error"
+        return f"answered HTTP {status}"
+    if isinstance(exc, Web3RPCError):
+        return f"refused a request ({exc.message or exc})"
+    return f"gave an answer that could not be read ({type(exc).__name__})"

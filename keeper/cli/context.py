@@ -9,11 +9,13 @@ from functools import cached_property
 from pathlib import Path
 
 import click
+import requests
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account, keystore_account, require_local_chain
+from keeper.chain.provider import RotatingHTTPProvider
 from keeper.chain.revert import error_decoder
 from keeper.chain.transactions import Sender
 from keeper.client.tokens import check_tokens
@@ -22,6 +24,8 @@ from keeper.exceptions import ConfigError
 
 DEFAULT_DEPLOYMENT = Path("deployments/local.json")
 DEFAULT_RPC_URL = "http://127.0.0.1:8545"
+RPC_TIMEOUT_SECONDS = 30.0
+"""How long a command waits for each answer of the node."""
 
 
 @dataclass
@@ -58,10 +62,11 @@ class CliContext:
     def w3(self) -> Web3:
         if not self.rpc_url.startswith(("http://", "https://")):
             raise ConfigError(f"RPC URL {self.rpc_url!r} must start with http:// or https://")
-        w3 = Web3(Web3.HTTPProvider(self.rpc_url, request_kwargs={"timeout": 30}))
-        if not w3.is_connected():
-            raise ConfigError(f"cannot reach the RPC at {self.rpc_url}: is the node running? (see --rpc-url)")
-        chain_id = w3.eth.chain_id
+        # The keeper's provider: reads retried a little, never a blind resend of eth_sendRawTransaction (web3's own
+        # provider sends it again on an error page), and the chain id asked once.
+        provider = RotatingHTTPProvider([self.rpc_url], RPC_TIMEOUT_SECONDS, retries=2)
+        w3 = Web3(provider)
+        chain_id = self._probe(provider)
         if self.reads_deployment and self.deployment_path.is_file():
             if self.deployment.chain_id != chain_id:
                 raise ConfigError(
@@ -75,6 +80,29 @@ class CliContext:
                 )
             check_tokens(w3, self.deployment, self.deployment_path)
         return w3
+
+    def _probe(self, provider: RotatingHTTPProvider) -> int:
+        """The node's chain id, asked once: the one check every command makes before anything else, so that a URL
+        that is down, hung, an HTTP server that is no node, or one that answers something other than JSON-RPC is
+        one line, whichever command meets it."""
+        url = self.rpc_url
+        try:
+            return provider.probe_chain_id()
+        except requests.Timeout:
+            raise ConfigError(
+                f"the RPC at {url} did not answer within {RPC_TIMEOUT_SECONDS:.0f}s: is the node hung or overloaded? "
+                "(see --rpc-url)"
+            ) from None
+        except requests.ConnectionError:
+            raise ConfigError(f"cannot reach the RPC at {url}: is the node running? (see --rpc-url)") from None
+        except requests.HTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else "an error"
+            raise ConfigError(f"{url} answered HTTP {status}: it is not a JSON-RPC node (see --rpc-url)") from None
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:  # not JSON, no result, not a number
+            raise ConfigError(
+                f"{url} answered eth_chainId with something other than a chain id ({type(exc).__name__}): is it a "
+                "JSON-RPC node? (see --rpc-url)"
+            ) from None
 
     @cached_property
     def account(self) -> LocalAccount:

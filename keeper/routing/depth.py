@@ -85,7 +85,10 @@ def optimal_continuous(
     cum_inv = np.cumsum(inv_2b)
     lambdas = (total + np.cumsum(a_sorted * inv_2b)) / cum_inv
     # The right k is the largest whose lambda exceeds the k-th breakpoint (venue k is worth using).
-    k = int(np.nonzero(lambdas > a_sorted)[0].max()) if total > 0 else 0
+    # None at all: an order so small that float rounding loses it beside the cheapest venue's cost (1 wei of base),
+    # which then takes it whole.
+    worth = np.nonzero(lambdas > a_sorted)[0]
+    k = int(worth.max()) if total > 0 and worth.size else 0
     lam = lambdas[k]
     q_sorted = np.maximum(0.0, (lam - a_sorted) * inv_2b)
     q: npt.NDArray[np.float64] = np.empty_like(q_sorted)
