@@ -25,12 +25,11 @@ from keeper.risk.capacity import (
     booked_balance,
     borrowable,
     deposit_free_gain,
-    free_equity,
     withdrawable_base,
     withdrawable_collateral,
 )
 from keeper.risk.health import MAX_VENUES
-from keeper.units import format_units, parse_amount, parse_size, plain_units
+from keeper.units import format_exact, format_units, parse_amount, parse_size, plain_units
 
 CENT = Decimal("0.01")
 
@@ -91,7 +90,8 @@ def account_view(client: VaultClient, target: str, trading: TradingClient | None
         return _view_without_health(client, target, positions, waiting)
     # The vault checks the requirement only for accounts with debt or positions (`_requireInitialHealth`).
     checked = health.base_balance < 0 or has_positions
-    free = free_equity(health.equity, health.initial_requirement)
+    # Signed: below the initial requirement a checked account can take nothing out, however little.
+    free = health.equity - health.initial_requirement
     liquidity = client.available_liquidity()
     market = client.market()
     indices = Indices(market.supply_index, market.borrow_index)
@@ -132,10 +132,18 @@ def account_view(client: VaultClient, target: str, trading: TradingClient | None
         "equity": usd(health.equity),
         "initial_requirement": usd(health.initial_requirement),
         "maintenance_requirement": usd(health.maintenance_requirement),
-        "health": f"{health.equity / health.maintenance_requirement:.3f}" if health.maintenance_requirement else None,
+        "health": health_ratio(health.equity, health.maintenance_requirement),
         "liquidatable": health.liquidatable,
         "positions": _positions_view(positions),
     }
+
+
+def health_ratio(equity: int, maintenance: int) -> str | None:
+    """Equity over the maintenance requirement to three decimals, exact and rounded down (toward the liquidation):
+    an account below its requirement never reads 1.000. None without a requirement."""
+    if maintenance <= 0:
+        return None
+    return f"{Decimal(equity * 1000 // maintenance).scaleb(-3):.3f}"
 
 
 def venues_without_funding(trading: TradingClient, target: str) -> dict[str, str]:
@@ -257,7 +265,12 @@ def deposit(ctx: CliContext, amount: str, asset: str, sub_id: int, to_account: C
     units = parse_amount(amount, token.decimals, token.symbol)
     target = chosen_account(ctx, sub_id, to_account, "--to")
     _require_an_account_someone_can_use(ctx, target)
-    receipt = ctx.writer().deposit(target, token.symbol, units)
+    client = ctx.writer()
+    if token.symbol == ctx.deployment.base.symbol:
+        # A base deposit into an account with debt repays part of it: the vault refuses one that leaves dust debt.
+        own = f" --sub {sub_id}" if sub_id and to_account is None else ""
+        _refuse_dust_debt(client, target, units, f"depositing {{amount}} into {target}", "deposit at most {most}", own)
+    receipt = client.deposit(target, token.symbol, units)
     click.echo(
         f"deposited {format_units(units, token.decimals)} {token.symbol} into {target} (block {receipt['blockNumber']})"
     )
@@ -338,6 +351,9 @@ def repay(ctx: CliContext, amount: str, sub_id: int) -> None:
     debt = max(-client.base_balance(target), 0)
     if debt == 0:
         raise InputError(f"nothing to repay: {target} owes no {base.symbol}")
+    if units is not None:
+        own = f" --sub {sub_id}" if sub_id else ""
+        _refuse_dust_debt(client, target, units, "repaying {amount}", "repay at most {most}", own)
     client.repay(target, units)
     remaining = max(-client.base_balance(target), 0)
     click.echo(f"repaid; {target} owes {format_units(remaining, base.decimals, 2)} {base.symbol}")
@@ -398,7 +414,18 @@ def transfer(ctx: CliContext, amount: str, asset: str, from_sub: int, to_sub: in
     if from_sub == to_sub:
         raise InputError("--from-sub and --to-sub are the same sub-account")
     source, target = _own(ctx, from_sub), _own(ctx, to_sub)
-    ctx.writer().transfer(source, target, token.symbol, units)
+    client = ctx.writer()
+    if token.symbol == ctx.deployment.base.symbol:
+        # Base moved into a sub-account with debt repays part of it: the vault refuses one that leaves dust debt.
+        _refuse_dust_debt(
+            client,
+            target,
+            units,
+            f"moving {{amount}} into sub {to_sub}",
+            "move at most {most}",
+            f" --sub {to_sub}" if to_sub else "",
+        )
+    client.transfer(source, target, token.symbol, units)
     click.echo(f"moved {format_units(units, token.decimals)} {token.symbol} from sub {from_sub} to sub {to_sub}")
 
 
@@ -510,6 +537,32 @@ def bundle(
     click.echo(f"{'; '.join(parts)} (one transaction, block {result.receipt['blockNumber']})")
 
 
+def _refuse_dust_debt(
+    client: VaultClient, account: str, units: int, doing: str, smaller: str, sub_option: str = ""
+) -> None:
+    """Refuses crediting `units` of the base asset to `account` (a repayment, a base deposit or a base transfer into
+    it) when that repays part of its debt and leaves less than the vault's minimum borrow, as the vault would
+    (`BorrowTooSmall`), before any approval or transaction. `doing` names the action with an `{amount}` field,
+    `smaller` the smaller amount that would do with a `{most}` field, `sub_option` the sub-account's option for the
+    advice to repay all of it."""
+    base = client.deployment.base
+    debt = max(-client.base_balance(account), 0)
+    left = debt - units
+    minimum = client.min_borrow()
+    if debt == 0 or not 0 < left < minimum:
+        return
+
+    def usd(value: int) -> str:
+        return f"{format_exact(value, base.decimals)} {base.symbol}"
+
+    most = f", {smaller.format(most=usd(debt - minimum))}" if debt > minimum else ""
+    raise InputError(
+        f"{doing.format(amount=usd(units))} would leave {usd(left)} of its {usd(debt)} debt owed, below the minimum "
+        f"borrow of {usd(minimum)} [BorrowTooSmall]: repay all of it with `account repay max{sub_option}`, or leave at "
+        f"least {usd(minimum)} owed{most}"
+    )
+
+
 def _holdings(client: VaultClient, target: str) -> dict[str, CollateralHolding]:
     """`target`'s holding of every collateral asset, by symbol, with its price and initial haircut now."""
     prices = client.lens.prices().prices
@@ -583,6 +636,8 @@ def set_operator(
     owner = ctx.account.address
     if operator == owner:
         raise InputError(f"{operator} is the owner, which always acts on its sub-accounts: an operator is another key")
+    if mask:
+        _require_an_operator_someone_can_be(ctx, operator, mask)
     if ctx.reader().operator_permissions(target, operator) == mask:
         held = ", ".join(name for name, bit in PERMISSIONS.items() if mask & bit) or "no permissions"
         raise InputError(f"{operator} holds exactly these permissions on {target} already ({held}): nothing to change")
@@ -623,6 +678,39 @@ def _require_an_account_someone_can_use(ctx: CliContext, account: ChecksumAddres
             raise InputError(
                 f"{account} is a sub-account of {name} contract, which never acts on it: a deposit there is lost; "
                 "give your own sub-account (--sub) or one of a wallet's"
+            )
+
+
+def _require_an_operator_someone_can_be(ctx: CliContext, operator: ChecksumAddress, mask: int) -> None:
+    """Refuses granting permissions to one of the deployment's own contracts (or an address of their sub-accounts),
+    as `deposit --to` refuses them: none acts on others' accounts as an operator, so the grant does nothing but
+    leave a permission where no one looks. The two that do are the session keys contract (trade, which `session
+    grant` gives it) and the bundler (withdraw and trade, which `account bundle` gives it): they may be granted those,
+    no more. Revoking (`none`) is always allowed."""
+    d = ctx.deployment
+    allowed: dict[str, int] = {}
+    if d.sessions:
+        allowed[d.sessions] = PERMISSIONS["trade"]
+    if d.bundler:
+        allowed[d.bundler] = PERMISSIONS["withdraw"] | PERMISSIONS["trade"]
+    contracts = _protocol_contracts(ctx)
+    for address, name in contracts.items():
+        if address in allowed and address == operator:
+            extra = mask & ~allowed[address]
+            if extra:
+                needs = ", ".join(n for n, bit in PERMISSIONS.items() if allowed[address] & bit)
+                given = ", ".join(n for n, bit in PERMISSIONS.items() if extra & bit)
+                how = "`session grant` gives it" if address == d.sessions else "`account bundle` grants them"
+                raise InputError(
+                    f"{operator} is {name} contract, which acts only with {needs} ({how}): it has no use for "
+                    f"{given}; give --permissions {needs.replace(' ', '')} or none"
+                )
+            return
+        if int(address, 16) >> 8 == int(operator, 16) >> 8:
+            what = f"{name} contract" if address == operator else f"a sub-account of {name} contract"
+            raise InputError(
+                f"{operator} is {what}, which never acts as an operator: a grant to it does nothing; give the "
+                "address of the key that will act (a bot's wallet)"
             )
 
 

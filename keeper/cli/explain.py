@@ -129,7 +129,8 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
             "cover yet: leave portfolio mode (`account portfolio off`) or ask governance to map it"
         ),
         "BorrowTooSmall": lambda: (
-            f"the debt would be {exact('debt')}, below the minimum borrow of {exact('minBorrow')}"
+            f"the debt would be {exact('debt')}, below the minimum borrow of {exact('minBorrow')}: an account owes "
+            f"nothing or at least that (borrow at least that much, or repay all of it with `account repay max`)"
         ),
         "NotAuthorized": lambda: (
             f"{arg('caller')} is not the owner of {arg('account')} nor an operator with the "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import fields
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 
 import click
@@ -294,8 +294,24 @@ def trade_as_key(
         raise InputError(f"this session key was revoked by its owner {view.owner}")
     if view.scope.expiry <= chain_time(ctx):
         raise InputError("this session key has expired: ask the owner for a new grant")
+    # The key's scope, as the session contract checks it (`_submit`), before the margin: an order outside it is
+    # refused whatever the account's margin.
+    scope = view.scope
+    if sub_id not in scope.sub_accounts:
+        subs = ", ".join(map(str, scope.sub_accounts))
+        raise InputError(
+            f"sub-account {sub_id} is not in this session key's scope (it may trade sub-accounts {subs}): pass one "
+            "of those with --sub, or ask the owner for a grant that includes it"
+        )
+    if market_id not in scope.markets:
+        tickers = ", ".join(ctx.deployment.markets[m].ticker for m in scope.markets if m < len(ctx.deployment.markets))
+        raise InputError(
+            f"{ticker} is not in this session key's scope (it may trade {tickers}): trade one of those, or ask the "
+            "owner for a grant that includes it"
+        )
     trading = TradingClient(ctx.w3, ctx.deployment)
     direction, limit, mark = checked_order(ctx, trading, ticker, amount, side, limit_text, 0)
+    _check_notional(scope, view.notional_used, amount, limit, mark)
     account = sub_account(view.owner, sub_id)
     held = held_position(trading, account, ticker, direction * amount, reduce_only)
     check_margin(ctx, account, ticker, direction * amount, held, mark)
@@ -318,6 +334,32 @@ def trade_as_key(
         return
     order_id = _client(ctx).submit(order)
     click.echo(f"order {order_id}: {side} {amount.normalize():f} {ticker} as session key, limit {limit:,.2f}")
+
+
+def _check_notional(scope: SessionScope, used: int, size: Decimal, limit: Decimal, mark: Decimal) -> None:
+    """Refuses an order beyond the key's notional caps, with the session contract's notional (`_notional`): |size| x
+    the higher of the limit and the oracle's mark, in USD WAD, rounded up; against the per-order cap, and with what
+    the key has used against the total cap."""
+    product = abs(int(size * WAD)) * max(int(limit * WAD), int(mark * WAD))
+    notional = -(-product // WAD)
+
+    def usd(value: int) -> str:
+        return f"{format_units(value, 18, 2, ROUND_CEILING)} USD"
+
+    def cap(value: int) -> str:
+        return f"{format_units(value, 18, 2, ROUND_FLOOR)} USD"
+
+    if notional > scope.max_notional_per_order:
+        raise InputError(
+            f"the order's notional {usd(notional)} is above the session's cap of {cap(scope.max_notional_per_order)} "
+            "an order: trade less"
+        )
+    if used + notional > scope.max_notional_total:
+        left = max(scope.max_notional_total - used, 0)
+        raise InputError(
+            f"the session would reach {usd(used + notional)} of notional, above its total cap of "
+            f"{cap(scope.max_notional_total)} ({cap(left)} left): trade less, or ask the owner for a new grant"
+        )
 
 
 @click.command()

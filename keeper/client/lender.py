@@ -12,7 +12,8 @@ from keeper.chain.deployment import Deployment
 from keeper.chain.transactions import Sender
 from keeper.client.base import ContractClient
 from keeper.client.tokens import TokenClient
-from keeper.exceptions import ConfigError
+from keeper.exceptions import ConfigError, InputError
+from keeper.units import format_exact
 
 SECONDS_PER_YEAR = 365 * 24 * 3600
 
@@ -77,9 +78,29 @@ class LenderClient(ContractClient):
         """The base units minting `shares` takes now (ERC-4626 `previewMint`, rounded up)."""
         return int(self.read("preview mint", self.contract.functions.previewMint(shares)))
 
+    def max_deposit(self, receiver: str) -> int:
+        """The most base units a deposit for `receiver` may be now (ERC-4626 `maxDeposit`): 0 while PrimeVault's
+        deposits are paused."""
+        return int(
+            self.read("read max deposit", self.contract.functions.maxDeposit(Web3.to_checksum_address(receiver)))
+        )
+
     def deposit(self, amount: int) -> TxReceipt:
-        """Deposits `amount` of the base asset for the signer (approving exactly that, when short)."""
+        """Deposits `amount` of the base asset for the signer (approving exactly that, when short). A deposit the vault
+        would refuse (`maxDeposit`: deposits paused) is refused before the approval, which it would leave behind."""
         owner = self.signer().address
+        most = self.max_deposit(owner)
+        if amount > most:
+            base = self.deployment.base
+            if most == 0:
+                raise InputError(
+                    "the lender vault takes no deposits now: PrimeVault's deposits are paused by the pause guardian; "
+                    "try again once they resume"
+                )
+            raise InputError(
+                f"the lender vault takes at most {format_exact(most, base.decimals)} {base.symbol} in one deposit, "
+                f"less than the {format_exact(amount, base.decimals)} {base.symbol} to lend: lend less at a time"
+            )
         TokenClient(self.w3, self.deployment.base, self.signer()).approve_for_transfer(self.address, amount)
         return self.send("lend", self.contract.functions.deposit(amount, owner))
 

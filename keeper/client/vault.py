@@ -272,13 +272,23 @@ class VaultClient(AccessControlledClient):
     def repay(self, account: str, amount: int | None = None) -> TxReceipt:
         """Repays `amount` of base debt, or all of it when `amount` is None. The vault takes at most the debt, so
         the approval is at most the debt with a little more for the interest that accrues until the transaction is
-        mined (an approval for the whole of a larger amount would be left behind)."""
+        mined. What of an approval sent here the repayment did not use (that margin, or all of it when the repayment
+        fails) is taken back after it: the allowance is left as it was before."""
         debt = max(-self.base_balance(account), 0)
         ceiling = debt + debt // 1000 + 1
-        self._approve(self.deployment.base, ceiling if amount is None else min(amount, ceiling))
-        return self.send(
-            "repay", self.contract.functions.repay(_checksum(account), MAX_UINT256 if amount is None else amount)
-        )
+        token = TokenClient(self.w3, self.deployment.base, self.signer())
+        owner = self.signer().address
+        before = token.allowance(owner, self.address)
+        needed = ceiling if amount is None else min(amount, ceiling)
+        token.approve_for_transfer(self.address, needed)
+        approved = before < needed
+        try:
+            return self.send(
+                "repay", self.contract.functions.repay(_checksum(account), MAX_UINT256 if amount is None else amount)
+            )
+        finally:
+            if approved and token.allowance(owner, self.address) != before:
+                token.approve(self.address, before)
 
     def transfer(self, source: str, target: str, symbol: str, amount: int) -> TxReceipt:
         address = self.deployment.token(symbol).address

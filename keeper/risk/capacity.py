@@ -42,7 +42,9 @@ def _requirement(value: int, haircut_bps: int) -> int:
 
 
 def free_equity(equity: int, initial_requirement: int) -> int:
-    """Equity above the initial requirement, base units; never negative."""
+    """Equity above the initial requirement, base units; never negative (what is shown as free). The amounts below
+    take the signed `equity - initial_requirement` instead: below the requirement nothing can leave a checked account,
+    however little it would change the figure (the vault wants `equity >= initial` after, not "no worse")."""
     return max(equity - initial_requirement, 0)
 
 
@@ -57,8 +59,12 @@ def borrowable(
     """Base units the account can take out now: each costs at least a unit of equity (the vault's rounding of the
     principal can cost it a few more, `booked_balance`), capped by the pool's `available_liquidity` (None: what the
     account's equity carries, whatever the pool holds). The vault refuses to leave debt below `min_borrow`
-    (`BorrowTooSmall`), so when the most would leave less, only the supply balance can come out."""
-    free = free_equity(equity, initial_requirement)
+    (`BorrowTooSmall`), so when the most would leave less, only the supply balance can come out. Nothing when the
+    equity is below the initial requirement: the vault checks every borrow and every withdrawal of an account that
+    could be below it (one with debt or positions)."""
+    if equity < initial_requirement:
+        return 0
+    free = equity - initial_requirement
     cap = free if available_liquidity is None else min(free, available_liquidity)
     amount = _most_taken(base_balance, free, cap, indices)
     if 0 < amount - base_balance < min_borrow:
@@ -69,11 +75,16 @@ def borrowable(
 def withdrawable_collateral(holding: CollateralHolding, free: int, checked: bool) -> int:
     """Units of one collateral asset that can leave without taking the account below its initial requirement.
 
-    `checked` is False for an account without debt or positions, which the vault lets withdraw everything.
-    Found by bisection over the exact integer effect on equity minus requirement (monotone in the amount).
+    `free` is equity minus the initial requirement, signed: below zero nothing can leave a checked account (the
+    vault wants `equity >= initial` after the withdrawal, and an amount too small to move the rounded value leaves
+    it below all the same). `checked` is False for an account without debt or positions, which the vault lets
+    withdraw everything. Found by bisection over the exact integer effect on equity minus requirement (monotone in
+    the amount).
     """
     if not checked:
         return holding.balance
+    if free < 0:
+        return 0
     value_now = _value(holding.balance, holding)
     requirement_now = _requirement(value_now, holding.initial_haircut_bps)
 
@@ -106,8 +117,9 @@ def deposit_free_gain(holding: CollateralHolding, amount: int) -> int:
 
 def withdrawable_base(balance: int, free: int, checked: bool, available_liquidity: int, indices: Indices) -> int:
     """Base units of a positive base balance (supply) that can leave: all of it without debt or positions, and never
-    more than the vault holds (`withdraw` refuses more with `InsufficientLiquidity`, however much is supplied)."""
-    if balance <= 0:
+    more than the vault holds (`withdraw` refuses more with `InsufficientLiquidity`, however much is supplied).
+    `free` is signed, as for `withdrawable_collateral`: nothing while a checked account is below its requirement."""
+    if balance <= 0 or (checked and free < 0):
         return 0
     cap = max(min(balance, available_liquidity), 0)
     return cap if not checked else _most_taken(balance, free, cap, indices)

@@ -3,6 +3,7 @@ command line that does not parse), never a traceback, and changes nothing on cha
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
@@ -17,6 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 from eth_account import Account
 
+from keeper.cli import context as cli_context
 from keeper.cli.main import cli
 from keeper.client.lender import LenderClient
 from keeper.client.trading import TradingClient
@@ -24,6 +26,7 @@ from keeper.client.vault import sub_account
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
 from keeper.exceptions import ConfigError
+from keeper.routing.depth import optimal_continuous
 from keeper.units import format_units
 from tests.python.conftest import Chain
 
@@ -189,6 +192,9 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (("quotes", "ETH-USD", "-1"), "-1 is negative"),
     (("quotes", "ETH-USD", "1e100"), "larger than any token supply"),
     (("quotes", "ETH-USD", "1e40"), "larger than any order can be"),
+    # 1 wei of ETH: lost to float rounding beside a venue's cost, it once found no venue worth using
+    (("quotes", "ETH-USD", "0.000000000000000001"), "is not a multiple of the venues' steps"),
+    (("quotes", "ETH-USD", "0.000000000000000001", "--book"), "is not a multiple of the venues' steps"),
     (("trade", "submit", "ETH-USD", "1e40", "--side", "buy"), "larger than any order can be"),
     (("quotes", "ETH-USD", "1", "--side", "up"), "'up' is not one of"),
     # NaN passes click's FloatRange (every comparison with it is false)
@@ -481,3 +487,81 @@ def test_the_largest_amount_an_action_moves_is_said_exactly(funded: Chain) -> No
         "79,228,162,514.264337593543950335 WETH)",
     )
     assert state(funded) == before
+
+
+@contextlib.contextmanager
+def _node_answering(body: bytes | None) -> Iterator[str]:
+    """An HTTP server at an RPC URL answering every POST with `body` (status 200), or, for None, never answering."""
+    release = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if body is None:
+                release.wait(30)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
+GARBAGE_COMMANDS: list[tuple[str, ...]] = [
+    ("account", "show"),
+    ("account", "deposit", "1", "WETH"),
+    ("quotes", "ETH-USD", "1"),
+    ("trade", "list"),
+    ("lend", "show"),
+    ("session", "list"),
+    ("risk", "venues"),
+]
+
+
+@pytest.mark.parametrize("body", [b"{garbage", b'{"jsonrpc": "2.0", "id": 0, "result": null}'], ids=["garbage", "null"])
+def test_every_command_says_in_one_line_that_the_rpc_answers_no_chain_id(chain: Chain, body: bytes) -> None:
+    with _node_answering(body) as url:
+        for args in GARBAGE_COMMANDS:
+            result = CliRunner().invoke(
+                cli, ["--deployment", str(chain.deployment_file), "--dev-account", "1", "--rpc-url", url, *args]
+            )
+            assert_one_line_error(result, "answered eth_chainId with something other than a chain id")
+
+
+def test_deploy_says_in_one_line_that_the_rpc_answers_garbage(tmp_path: Path) -> None:
+    with _node_answering(b"{garbage") as url:
+        result = CliRunner().invoke(
+            cli, ["--rpc-url", url, "--dev-account", "0", "deploy", "--output", str(tmp_path / "d.json")]
+        )
+    assert_one_line_error(result, "answered eth_chainId with something other than a chain id")
+
+
+def test_a_node_that_hangs_is_said_to_not_answer_in_time_not_to_be_down(
+    chain: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli_context, "RPC_TIMEOUT_SECONDS", 1.0)
+    with _node_answering(None) as url:
+        started = time.monotonic()
+        result = CliRunner().invoke(
+            cli, ["--deployment", str(chain.deployment_file), "--rpc-url", url, "trade", "list"]
+        )
+    assert_one_line_error(result, f"the RPC at {url} did not answer within 1s")
+    assert "is the node running" not in result.output
+    assert time.monotonic() - started < 10
+
+
+def test_the_split_of_one_wei_is_computed_not_a_reduction_over_nothing() -> None:
+    q = optimal_continuous(1e-18, [0.001, 0.002], [0.5, 0.5])
+    assert q.shape == (2,) and (q >= 0).all() and q.sum() <= 1e-17

@@ -134,3 +134,18 @@ def vault_takes(balance: int, amount: int, free: int, indices: Indices) -> bool:
     value = balance - amount
     principal = value * INDEX_SCALE // (indices.supply if value >= 0 else indices.borrow)
     return balance - vault_balance(principal, indices) <= free
+
+
+def test_nothing_leaves_a_checked_account_below_its_initial_requirement() -> None:
+    """Equity 4,001.234567 below an initial requirement of 4,800.246914 (10 WETH at 2,400.12345678, 20,000 USDC
+    owed): the vault wants equity >= initial after a withdrawal, so nothing can leave, though a few wei of WETH would
+    not move the rounded figure (with the shortfall read as 0 free, 0.000000000333316187 WETH "fitted")."""
+    holding = CollateralHolding(10 * 10**18, 240_012_345_678, 20, 2000)
+    equity, initial = 4_001_234_567, 4_800_246_914
+    assert withdrawable_collateral(holding, 0, checked=True) == 333_316_187, "at equity = initial, these wei fit"
+    assert withdrawable_collateral(holding, equity - initial, checked=True) == 0
+    assert withdrawable_collateral(holding, equity - initial, checked=False) == holding.balance
+    assert withdrawable_base(500, equity - initial, True, 10**9, UNIT) == 0
+    assert withdrawable_base(500, equity - initial, False, 10**9, UNIT) == 500
+    assert borrowable(equity, initial, 10**12, 500, 0, UNIT) == 0
+    assert borrowable(equity, initial, None, -20_000 * 10**6, 0, UNIT) == 0

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -16,8 +19,11 @@ from keeper.chain.revert import DecodedError
 from keeper.cli.account import render_account
 from keeper.cli.explain import describe
 from keeper.cli.main import cli
+from keeper.client.feeds import FeedClient
+from keeper.client.tokens import TokenClient
 from keeper.client.trading import TradingClient
 from keeper.client.vault import sub_account
+from keeper.exceptions import TransactionReverted
 from tests.python.conftest import Chain
 from tests.python.fault_proxy import node_switch
 
@@ -120,14 +126,15 @@ def test_wallet_balance_too_small(funded: Chain) -> None:
 
 
 def test_repaying_more_than_the_debt_approves_no_more_than_the_debt(funded: Chain) -> None:
-    """The vault takes at most the debt: an approval for all of a larger amount was left behind for later calls."""
+    """The vault takes at most the debt: an approval for all of a larger amount was left behind for later calls, and
+    the margin for interest is taken back after the repayment."""
     me = funded.account(1).address
     assert run(funded, "account", "deposit", "1.5", "weth").exit_code == 0
     assert run(funded, "account", "borrow", "2000").exit_code == 0
     assert run(funded, "account", "repay", "1000000").exit_code == 0
     assert funded.client(1).base_balance(me) == 0
     usdc = funded.client(1).token("USDC").contract
-    assert usdc.functions.allowance(me, funded.deployment.vault).call() <= 2 * 10**6 + 1, "the interest margin only"
+    assert usdc.functions.allowance(me, funded.deployment.vault).call() == 0, "the interest margin taken back"
 
 
 def test_a_withdrawal_past_the_balance_says_what_it_borrowed(funded: Chain) -> None:
@@ -327,3 +334,119 @@ def test_a_venue_refusal_reads_in_human_units(funded: Chain) -> None:
         f"the vault's margin at the venue (-0.195773 {base}) is below the 6.00 {base} the trade needs there; the keeper"
         " tops venue margin up each cycle (`primevault keeper run`): try again after it has"
     )
+
+
+def _set_weth_price(chain: Chain, price: str) -> None:
+    """The WETH feed's answer, exactly (`Chain.set_price` takes a float)."""
+    feed = chain.deployment.token("WETH").feed
+    assert feed is not None
+    FeedClient(chain.w3, feed, chain.client(0).sender).set_answer(Decimal(price))
+
+
+def _show(chain: Chain, *args: str) -> dict[str, Any]:
+    shown = run(chain, "account", "show", "--json", *args)
+    assert shown.exit_code == 0, shown.output
+    return dict(json.loads(shown.output))
+
+
+def test_nothing_is_withdrawable_below_the_initial_requirement(funded: Chain) -> None:
+    """10 WETH, 20,000 USDC owed, ETH at 2,400.12345678: equity 4,001.234567 under an initial requirement of
+    4,800.246914. `show` said 0.000000000333316187 WETH could leave (too little to move the rounded value), and the
+    vault refused it: nothing can leave while equity is below the requirement."""
+    assert run(funded, "account", "deposit", "10", "WETH").exit_code == 0
+    assert run(funded, "account", "borrow", "20000").exit_code == 0
+    _set_weth_price(funded, "2400.12345678")
+    view = _show(funded)
+    assert Decimal(view["equity"]) < Decimal(view["initial_requirement"]) == Decimal("4800.246914")
+    assert view["collateral"]["WETH"]["withdrawable"] == "0"
+    assert view["base"]["borrowable"] == "0"
+    me = funded.account(1).address
+    with pytest.raises(TransactionReverted) as refused:
+        funded.client(1).withdraw(me, "WETH", 333_316_187)
+    assert refused.value.error.name == "InsufficientEquity"
+
+
+def test_the_health_of_a_liquidatable_account_never_reads_one(funded: Chain) -> None:
+    """Equity 0.0002 under the maintenance requirement: a float's rounding to three decimals read 1.000 beside
+    "liquidatable"; the exact ratio, rounded down, reads 0.999, in the JSON and the table."""
+    assert run(funded, "account", "deposit", "10", "WETH").exit_code == 0
+    assert run(funded, "account", "borrow", "20000").exit_code == 0
+    _set_weth_price(funded, "2352.8581")
+    view = _show(funded)
+    equity, maintenance = Decimal(view["equity"]), Decimal(view["maintenance_requirement"])
+    assert equity < maintenance and f"{equity / maintenance:.3f}" == "1.000"
+    assert view["liquidatable"] is True
+    assert view["health"] == "0.999"
+    table = run(funded, "account", "show")
+    assert "health                   0.999" in table.output, table.output
+    assert "liquidatable             YES" in table.output
+
+
+def test_a_credit_that_would_leave_dust_debt_is_refused_with_what_to_do(funded: Chain) -> None:
+    """Repaying, depositing USDC into or moving USDC into an account with debt repays part of it, and the vault
+    refuses to leave less than the minimum borrow: each is refused before any approval or transaction, saying
+    what to do."""
+    me = funded.account(1).address
+    assert run(funded, "account", "deposit", "1", "WETH").exit_code == 0
+    assert run(funded, "account", "borrow", "101").exit_code == 0
+    assert run(funded, "account", "deposit", "1", "WETH", "--sub", "1").exit_code == 0
+    assert run(funded, "account", "borrow", "150", "--sub", "1").exit_code == 0
+    assert run(funded, "account", "deposit", "100", "USDC", "--sub", "2").exit_code == 0
+    sent = funded.w3.eth.get_transaction_count(me)
+    advice = "repay all of it with `account repay max`, or leave at least 100.00 USDC owed"
+    assert_one_line_error(
+        run(funded, "account", "repay", "2"), "repaying 2.00 USDC would leave 99.", "[BorrowTooSmall]", advice
+    )
+    assert_one_line_error(
+        run(funded, "account", "deposit", "2", "USDC"), f"depositing 2.00 USDC into {me} would leave 99.", advice
+    )
+    assert_one_line_error(
+        run(funded, "account", "transfer", "60", "USDC", "--from-sub", "2", "--to-sub", "1"),
+        "moving 60.00 USDC into sub 1 would leave 90.",
+        "repay all of it with `account repay max --sub 1`, or leave at least 100.00 USDC owed, move at most 50.",
+    )
+    assert funded.w3.eth.get_transaction_count(me) == sent, "no approval, no transaction"
+    assert TokenClient(funded.w3, funded.deployment.base).allowance(me, funded.deployment.vault) == 0
+    assert run(funded, "account", "transfer", "40", "USDC", "--from-sub", "2", "--to-sub", "1").exit_code == 0
+    assert run(funded, "account", "repay", "1").exit_code == 0
+
+
+def test_a_repayment_leaves_no_allowance_behind(funded: Chain) -> None:
+    """The approval carries a margin for the interest until the repayment is mined (0.1% of the debt, 4.80 USDC on
+    4,800): what it did not use is taken back, so the allowance after is what it was before."""
+    me = funded.account(1).address
+    usdc = TokenClient(funded.w3, funded.deployment.base)
+    assert run(funded, "account", "deposit", "5", "WETH").exit_code == 0
+    assert run(funded, "account", "borrow", "4800").exit_code == 0
+    before = usdc.allowance(me, funded.deployment.vault)
+    repaid = run(funded, "account", "repay", "99999")
+    assert repaid.exit_code == 0, repaid.output
+    assert funded.client(1).base_balance(me) == 0
+    assert usdc.allowance(me, funded.deployment.vault) == before == 0
+
+
+def test_the_deployments_own_contracts_are_not_operators(funded: Chain) -> None:
+    """As `deposit --to` refuses them: none acts as an operator. The session keys contract and the bundler do, with
+    what `session grant` and `account bundle` give them, and no more; revoking is always allowed."""
+    d = funded.deployment
+    me = funded.account(1).address
+    assert d.sessions and d.bundler and d.lender
+    sent = funded.w3.eth.get_transaction_count(me)
+    for address, name in ((d.vault, "the vault"), (d.lender, "the lender vault"), (d.base.address, "the USDC token")):
+        for extra in ((), ("--sign-only",)):
+            assert_one_line_error(
+                run(funded, "account", "set-operator", address, "--permissions", "withdraw", *extra),
+                f"{address} is {name} contract, which never acts as an operator",
+            )
+    assert_one_line_error(
+        run(funded, "account", "set-operator", d.bundler, "--permissions", "withdraw,transfer"),
+        "acts only with withdraw, trade (`account bundle` grants them): it has no use for transfer",
+    )
+    assert_one_line_error(
+        run(funded, "account", "set-operator", d.sessions, "--permissions", "withdraw"), "it has no use for withdraw"
+    )
+    assert funded.w3.eth.get_transaction_count(me) == sent
+    assert run(funded, "account", "set-operator", d.sessions, "--permissions", "trade").exit_code == 0
+    assert run(funded, "account", "set-operator", d.bundler, "--permissions", "withdraw,trade").exit_code == 0
+    assert run(funded, "account", "set-operator", d.bundler, "--permissions", "none").exit_code == 0
+    assert funded.client(1).operator_permissions(me, d.sessions) == 4

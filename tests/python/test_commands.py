@@ -197,3 +197,46 @@ def test_the_crash_run_ends_with_every_account_healthy_or_liquidated_and_no_bad_
     assert report.reconciliation == [], "venue positions match the books"
     assert report.keeper_exit_code == 0, "the keeper stopped cleanly on SIGTERM"
     assert report.png is not None and report.png.stat().st_size > 10_000
+
+
+def test_deploy_to_a_path_that_cannot_be_written_is_refused_before_anything_is_sent() -> None:
+    with Anvil() as node:
+        result = CliRunner().invoke(
+            cli, ["--rpc-url", node.url, "--dev-account", "0", "deploy", "--output", "/proc/x.json"]
+        )
+        assert result.exit_code == 1, result.output
+        assert result.output.strip().splitlines() == [
+            "Error: --output: cannot write /proc/x.json (No such file or directory): give a path in a folder you can "
+            "write to"
+        ]
+        assert Web3(Web3.HTTPProvider(node.url)).eth.get_transaction_count(dev_account(0).address) == 0
+
+
+def test_a_deployment_that_cannot_be_saved_after_deploying_is_printed_not_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(self: Deployment, path: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Deployment, "save", full_disk)
+    output = tmp_path / "d.json"
+    with Anvil() as node:
+        result = CliRunner().invoke(
+            cli, ["--rpc-url", node.url, "--dev-account", "0", "deploy", "--output", str(output)]
+        )
+        assert result.exit_code == 1, result.output
+        printed = json.loads(result.stdout)
+        w3 = Web3(Web3.HTTPProvider(node.url))
+        assert w3.eth.get_code(Web3.to_checksum_address(printed["vault"])), "the printed vault is the deployed one"
+    assert result.stderr.strip().splitlines() == [
+        f"Error: deployed, but could not write {output} (No space left on device): the deployment is printed above; "
+        "save it as a file to use it"
+    ]
+
+
+def test_demo_with_a_report_dir_that_cannot_be_made_is_one_line_before_any_work() -> None:
+    result = CliRunner().invoke(cli, ["demo", "--report-dir", "/proc/x"])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines() == [
+        "Error: --report-dir: cannot write to /proc/x (No such file or directory): give a folder you can write to"
+    ]

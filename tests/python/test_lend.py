@@ -107,3 +107,20 @@ def test_a_withdrawal_says_which_limit_binds(chain: Chain) -> None:
     result = run(chain, "lend", "withdraw", "5000000")
     assert_one_line_error(result, "your lender shares are worth 599.50 USDC, less than the 5,000,000.00 USDC asked for")
     assert "lent out" not in result.output
+
+
+def test_a_deposit_while_deposits_are_paused_sends_no_approval(chain: Chain) -> None:
+    """The lender vault's `maxDeposit` is 0 while PrimeVault's deposits are paused: the deposit is refused before
+    the approval it would have left behind, and nothing is sent."""
+    chain.mint(1, "USDC", 100)
+    me = chain.account(1).address
+    chain.client(0).set_paused(1)  # PAUSE_DEPOSIT
+    lender = LenderClient(chain.w3, chain.deployment)
+    assert lender.max_deposit(me) == 0
+    sent = chain.w3.eth.get_transaction_count(me)
+    assert_one_line_error(run(chain, "lend", "deposit", "7"), "the lender vault takes no deposits now", "paused")
+    assert chain.w3.eth.get_transaction_count(me) == sent
+    assert TokenClient(chain.w3, chain.deployment.base).allowance(me, lender.address) == 0
+    chain.client(0).set_paused(0)
+    assert run(chain, "lend", "deposit", "7").exit_code == 0
+    assert TokenClient(chain.w3, chain.deployment.base).allowance(me, lender.address) == 0

@@ -267,3 +267,24 @@ def test_a_session_limit_that_is_not_positive_names_the_option(traders: Chain) -
             result = run(chain, "session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", limit, *extra, dev=BOT)
             assert_one_line_error(result, f"--limit {limit} must be greater than zero")
     assert chain.w3.eth.get_transaction_count(bot) == sent
+
+
+def test_the_keys_scope_is_checked_before_the_margin(traders: Chain) -> None:  # noqa: F811
+    """An order outside the key's scope is refused as such, not as a margin shortfall of the account it may not
+    trade (sub-account 5 of the owner holds nothing): the sub-account, the market and the caps, in the contract's
+    terms, before anything is signed or sent."""
+    chain = traders
+    owner, bot = chain.account(OWNER).address, chain.account(BOT).address
+    assert run(chain, *_grant(chain, bot, _accepted(chain, owner)), dev=OWNER).exit_code == 0
+    sent = chain.w3.eth.get_transaction_count(bot)
+    outside = ["session", "trade", "ETH-USD", "1", "--side", "buy", "--limit", "3000", "--sub", "5"]
+    assert_one_line_error(
+        run(chain, *outside, dev=BOT), "sub-account 5 is not in this session key's scope (it may trade sub-accounts 0)"
+    )
+    assert_one_line_error(run(chain, *outside, "--sign-only", dev=BOT), "sub-account 5 is not in this session key's")
+    # |size| x the higher of the limit and the mark (3,000), rounded up: 4 x 3,000 = 12,000 over the 10,000 an order.
+    big = ["session", "trade", "ETH-USD", "4", "--side", "sell", "--limit", "2900", "--sub", "0"]
+    assert_one_line_error(
+        run(chain, *big, dev=BOT), "the order's notional 12,000.00 USD is above the session's cap of 10,000.00 USD"
+    )
+    assert chain.w3.eth.get_transaction_count(bot) == sent
