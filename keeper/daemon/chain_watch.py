@@ -4,19 +4,56 @@ node), in which case the keeper scans again at once."""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
+import traceback
 from dataclasses import dataclass
 
 import requests
 from hexbytes import HexBytes
 from web3 import Web3
+from web3.exceptions import BadResponseFormat
 
 from keeper.chain.deployment import Deployment
 from keeper.chain.provider import NODE_AWAY, RotatingHTTPProvider, node_away
 from keeper.exceptions import ConfigError
 
 log = logging.getLogger("primevault.keeper")
+
+
+# What web3 raises when the node's answer is not JSON-RPC: not JSON at all (an HTML page, a truncated body, bytes that
+# are not text), or JSON without a result or an error.
+NODE_GARBLED = (json.JSONDecodeError, UnicodeDecodeError, BadResponseFormat)
+_RPC_METHOD = re.compile(r"[a-z0-9]+_[A-Za-z0-9]+")
+
+
+def garbled_request(exc: BaseException) -> str | None:
+    """The JSON-RPC method whose answer from the node was not JSON-RPC, when `exc` (one of `NODE_GARBLED`) was raised
+    decoding a node's answer ("a request" when the method cannot be told); None when `exc` was raised elsewhere (a
+    JSON file of the keeper's own, say), which is not the node's fault."""
+    if not isinstance(exc, NODE_GARBLED):
+        return None
+    from_node = isinstance(exc, BadResponseFormat)
+    method = None
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        name = frame.f_code.co_name
+        if name in ("decode_rpc_response", "make_request", "make_batch_request", "_request_with_retries"):
+            from_node = True
+        candidate = frame.f_locals.get("method")
+        if method is None and isinstance(candidate, str) and _RPC_METHOD.fullmatch(candidate):
+            method = candidate
+    if not from_node:
+        return None
+    return method or "a request"
+
+
+def node_url(w3: Web3) -> str:
+    provider = w3.provider
+    if isinstance(provider, RotatingHTTPProvider):
+        return provider.current_url
+    return str(getattr(provider, "endpoint_uri", "the RPC"))
 
 
 @dataclass(frozen=True)
@@ -69,6 +106,18 @@ def _no_node(urls: tuple[str, ...], timeout: float, exc: Exception) -> str:
     )
 
 
+def garbled_words(w3: Web3, method: str, exc: BaseException) -> str:
+    """A node answering garbage, in words: which request, and what web3 made of the answer."""
+    return f"the node at {node_url(w3)} answers {method} with something that is not JSON-RPC ({type(exc).__name__})"
+
+
+def _garbled(w3: Web3, exc: Exception, method: str) -> str:
+    """The watch's problem for a garbled answer to its own check; an error raised elsewhere is not the node's."""
+    if garbled_request(exc) is None:
+        raise exc
+    return garbled_words(w3, method, exc)
+
+
 class ChainWatch:
     """Checks the node each cycle and says what is wrong once, then stays quiet until it changes."""
 
@@ -116,9 +165,15 @@ class ChainWatch:
         except requests.HTTPError as exc:  # the URL answers, but something other than a node does (a proxy's 502)
             status = exc.response.status_code if exc.response is not None else "an error"
             return f"the RPC answers HTTP {status}, not JSON-RPC"
+        except NODE_GARBLED as exc:
+            return _garbled(self.w3, exc, "eth_chainId")
         if chain_id != self.deployment.chain_id:
             return f"the RPC is now chain {chain_id}, not the deployment's chain {self.deployment.chain_id}"
-        if not self.w3.eth.get_code(self.deployment.vault):
+        try:
+            code = self.w3.eth.get_code(self.deployment.vault)
+        except NODE_GARBLED as exc:
+            return _garbled(self.w3, exc, "eth_getCode")
+        if not code:
             return f"no contract at the vault address {self.deployment.vault} (a reset chain?)"
         return None
 

@@ -63,6 +63,9 @@ class KeeperConfig:
     margin_target: float = 5.0
     margin_ceiling: float = 8.0
     margin_minimum: int = 50_000  # USDC kept at every venue so new orders can fill before the next top-up
+    # The smallest deposit or withdrawal the margin job sends, as a share of the venue's target (0 to below 1): a
+    # smaller one waits unless the venue holds less than its requirement. Each move is a ~50k-gas transaction.
+    margin_min_move: float = 0.1
     # Haircuts.
     liquidity_addon_bps: dict[str, int] = field(default_factory=lambda: {"WETH": 200, "WBTC": 250})
     apply_haircuts: bool = True
@@ -185,6 +188,9 @@ def load_config(
             errors.append(f"seat {venue}: {exc}")
     config = KeeperConfig(**values)
     errors += _problems(config, need_key)
+    collateral = _deployment_collateral(config.deployment) if "liquidity_addon_bps" in values else None
+    if collateral is not None:
+        errors += addon_problems(config.liquidity_addon_bps, collateral)
     if errors:
         raise ConfigError("invalid keeper configuration: " + "; ".join(errors))
     return config
@@ -204,7 +210,7 @@ _KINDS = {
     "margin_minimum": "a whole number",
     "metrics_port": "a port number or off",
     "shard": "i/n, for example 0/2",
-    "liquidity_addon_bps": "ASSET=bps pairs, for example ETH=50,BTC=80",
+    "liquidity_addon_bps": "ASSET=bps pairs naming the deployment's collateral, for example WETH=200,WBTC=250",
     "dry_run": "true or false",
     "once": "true or false",
     "apply_haircuts": "true or false",
@@ -344,7 +350,8 @@ def _coerce(name: str, value: Any) -> Any:
 
 
 def _addons(value: Any) -> dict[str, int]:
-    """`ETH=50,BTC=80` or a TOML table of asset = bps; a bad entry is named on its own, not with the whole value."""
+    """`WETH=200,WBTC=250` or a TOML table of asset = bps; a bad entry is named on its own, not with the whole value.
+    The assets are spelled as the deployment lists them (checked against it by `addon_problems`)."""
     example = "ASSET=bps pairs, for example WETH=200,WBTC=250"
     if isinstance(value, str):
         entries: list[tuple[str, Any]] = []
@@ -357,16 +364,51 @@ def _addons(value: Any) -> dict[str, int]:
         entries = [(str(asset), bps) for asset, bps in value.items()]
     else:
         raise _BadEntry(f"{value!r} is not {example} (or a [keeper.liquidity_addon_bps] table)")
-    addons = {}
+    addons: dict[str, int] = {}
     for asset, bps in entries:
+        if asset in addons:
+            raise _BadEntry(f"{asset} is given twice")
         try:
             number = _whole(bps)
         except (ValueError, TypeError):
             raise _BadEntry(f"{asset}={bps!r} is not a whole number of basis points ({example})") from None
         if not 0 <= number <= 10_000:
             raise _BadEntry(f"{asset}={number} is not between 0 and 10000 basis points")
-        addons[asset.upper()] = number
+        addons[asset] = number
     return addons
+
+
+DEFAULT_ADDONS = KeeperConfig().liquidity_addon_bps
+
+
+def addon_problems(addons: dict[str, int], collateral: tuple[str, ...] | list[str]) -> list[str]:
+    """One line per `liquidity_addon_bps` key that is not a collateral symbol of the deployment (`collateral`): the
+    haircuts job looks each asset up by its symbol, so a misspelt key (`DOGE`, `weth`, `ETH`) would leave the asset's
+    add-on at 0 and push lower haircuts than intended. The defaults (the local deployment's WETH and WBTC) are not
+    checked: they are not the operator's words, and an asset the deployment lacks is never looked up."""
+    if addons == DEFAULT_ADDONS:
+        return []
+    listed = ", ".join(collateral)
+    problems = []
+    for key in addons:
+        if key in collateral:
+            continue
+        near = [symbol for symbol in collateral if symbol.upper() == key.upper()]
+        hint = f" (spelled {near[0]})" if near else ""
+        problems.append(
+            f"liquidity_addon_bps: {key!r} is not a collateral asset of the deployment{hint}; it lists {listed}"
+        )
+    return problems
+
+
+def _deployment_collateral(path: Path) -> tuple[str, ...] | None:
+    """The deployment file's collateral symbols, or None when it cannot say (missing, or not the file `deploy`
+    writes: reported by the checks, or when the keeper starts)."""
+    try:
+        collateral = json.loads(path.read_text())["collateral"]
+        return tuple(str(token["symbol"]) for token in collateral)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _problems(c: KeeperConfig, need_key: bool = True) -> list[str]:
@@ -397,6 +439,8 @@ def _problems(c: KeeperConfig, need_key: bool = True) -> list[str]:
         errors.append("margin_floor <= margin_target <= margin_ceiling must hold, each at least 1")
     if c.margin_minimum < 0:
         errors.append(f"margin_minimum: must be zero or more, got {c.margin_minimum}")
+    if not 0 <= c.margin_min_move < 1:
+        errors.append(f"margin_min_move: must be a share of the target from 0 to below 1, got {c.margin_min_move}")
     errors += _data_dir_problems(c.data_dir)
     if need_key and c.keystore is None and c.dev_account is None:
         errors.append("key: set keystore and password_file (or dev_account on a local chain)")

@@ -16,11 +16,12 @@ from http.server import ThreadingHTTPServer
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from keeper.chain.provider import NODE_AWAY
-from keeper.daemon.config import KeeperConfig
+from keeper.daemon.chain_watch import NODE_GARBLED, garbled_request, garbled_words, node_url
+from keeper.daemon.config import KeeperConfig, addon_problems
 from keeper.daemon.metrics import serve
 from keeper.exceptions import ConfigError, PrimeVaultError, TransactionFateUnknown
 from keeper.jobs import Jobs
-from keeper.jobs.context import JobContext
+from keeper.jobs.context import JobContext, Stopping
 from keeper.jobs.roles import check_roles
 from keeper.wiring import wire
 
@@ -33,6 +34,10 @@ class Keeper:
         # The daemon waits for its node to come up (start_timeout); one cycle (--once) fails at once without it.
         wiring = wire(config, wait=not config.once)
         assert wiring.sender is not None
+        # Checked here too, where the deployment is known, for a config that did not come through `load_config`.
+        problems = addon_problems(config.liquidity_addon_bps, [t.symbol for t in wiring.deployment.collateral])
+        if problems:
+            raise ConfigError("invalid keeper configuration: " + "; ".join(problems))
         self.w3 = wiring.w3
         self.watch = wiring.watch
         self.sender = wiring.sender
@@ -42,7 +47,12 @@ class Keeper:
         self.metrics = self.context.metrics
         self.health = self.context.health
         self.jobs = Jobs.build(self.context)
-        self.stop = threading.Event()
+        # Set by the first signal: the jobs start no new transaction after it (`JobContext.may_send`).
+        self.stop = self.context.stopping
+        # The jobs whose last run met a node answering garbage (not JSON-RPC), with the request: said once when the
+        # first one meets it and once when the last one runs through again.
+        self._garbled: dict[str, str] = {}
+        self._garbled_lock = threading.Lock()
         if "seat" in config.jobs and not config.seat_venues:
             log.info("no seat_venues configured: the seat job is skipped")
 
@@ -144,9 +154,21 @@ class Keeper:
                 self._guarded(name, job)
 
     def _guarded(self, name: str, job: Callable[[], object]) -> None:
-        """Runs a job; an error is logged and counted (`primevault_job_failures`), never fatal."""
+        """Runs a job; an error is logged and counted (`primevault_job_failures`), never fatal. Once the keeper is
+        stopping no job starts, and one that reaches a new transaction ends there (the one in flight finishes)."""
+        if self.stop.is_set():
+            return
         try:
             job()
+        except Stopping as exc:
+            log.info("%s: %s", name, exc)
+            return
+        except NODE_GARBLED as exc:
+            method = garbled_request(exc)
+            if method is None:  # not the node's answer: a fault of the keeper's own
+                log.exception("%s failed", name)
+            else:
+                self._node_garbled(name, method, exc)
         except TransactionFateUnknown as exc:
             # The node went away while a transaction of the job awaited its block: the node's absence, as below; the
             # transaction is mined when the node is back, or its nonce replaced as stuck by the next send.
@@ -163,5 +185,29 @@ class Keeper:
         except Exception:
             log.exception("%s failed", name)
         else:
+            if name in self._garbled:  # read without the lock: the common case costs nothing
+                self._node_answers(name)
             return
         self.metrics.job_failures.labels(name).inc()
+
+    def _node_garbled(self, name: str, method: str, exc: BaseException) -> None:
+        """A job met an answer from the node that is not JSON-RPC: one line for the first, while the node keeps
+        answering garbage a debug line a job, and the keeper unhealthy meanwhile."""
+        with self._garbled_lock:
+            first = not self._garbled
+            self._garbled[name] = method
+        words = garbled_words(self.w3, method, exc)
+        if not first:
+            log.debug("%s: interrupted, %s", name, words)
+            return
+        log.error("%s: the jobs that need it wait; said again once it answers", words)
+        self.health.set_fault("rpc", words)
+        self.metrics.healthy.set(0)
+
+    def _node_answers(self, name: str) -> None:
+        with self._garbled_lock:
+            method = self._garbled.pop(name, None)
+            last = method is not None and not self._garbled
+        if last:
+            log.info("the node at %s answers JSON-RPC again (%s)", node_url(self.w3), method)
+            self.health.clear_fault("rpc")

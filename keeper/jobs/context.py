@@ -17,6 +17,7 @@ from keeper.chain.transactions import Sender
 from keeper.client.clients import Clients
 from keeper.client.trading import TradingClient
 from keeper.client.vault import VaultClient
+from keeper.daemon.chain_watch import garbled_request, garbled_words
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.metrics import Health, KeeperMetrics
 from keeper.exceptions import DryRun, TransactionFateUnknown, TransactionReverted
@@ -26,6 +27,15 @@ from keeper.routing import VenueBook
 log = logging.getLogger("primevault.keeper")
 
 PRICE_FILE = "prices.sqlite"  # the price history in `data_dir`, which the haircuts job reads
+
+
+class Stopping(Exception):
+    """The keeper was told to stop (SIGTERM, SIGINT, SIGHUP) and a job reached a new transaction: it is not sent, and
+    the job ends there. The transaction in flight when the signal came is not this: it finishes."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"{action} not sent: the keeper is stopping")
+        self.action = action
 
 
 class GrossLegs:
@@ -73,6 +83,8 @@ class JobContext:
     roles: frozenset[str] = frozenset()  # held by the key (see `keeper.jobs.roles.check_roles`)
     legs: GrossLegs = field(default_factory=GrossLegs)
     books: SeatBooks = field(default_factory=SeatBooks)
+    # Set when the keeper is told to stop: no job starts a new transaction after it (`may_send`).
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def build(cls, config: KeeperConfig, clients: Clients, roles: frozenset[str] = frozenset()) -> JobContext:
@@ -104,9 +116,16 @@ class JobContext:
     def runs(self, job: str) -> bool:
         return job in self.config.enabled_jobs
 
+    def may_send(self, action: str) -> None:
+        """Raises `Stopping` once the keeper is stopping: every job calls it (through `send`, or itself before a
+        transaction it sends through a client) so that nothing new is sent after the signal."""
+        if self.stopping.is_set():
+            raise Stopping(action)
+
     def send(self, action: str, send: Callable[..., Any], *args: Any) -> Any:
         """Calls `send(*args)`; in dry-run mode logs the decision instead; a revert is counted. Returns what `send`
-        returned, or None for a dry run or a revert."""
+        returned, or None for a dry run or a revert. Once the keeper is stopping, raises `Stopping` instead."""
+        self.may_send(action)
         try:
             outcome = send(*args)
         except DryRun as exc:
@@ -116,11 +135,13 @@ class JobContext:
         except Exception as exc:
             # A transaction that cannot be sent (node down, nonce or fee refused), or sent but not known to be mined
             # (the node went away meanwhile: its message names it), makes the keeper unhealthy until one goes through.
-            fault = (
-                str(exc)
-                if isinstance(exc, TransactionFateUnknown)
-                else f"{action} could not be sent: {type(exc).__name__}: {exc}"
-            )
+            method = garbled_request(exc)
+            if isinstance(exc, TransactionFateUnknown):
+                fault = str(exc)
+            elif method is not None:  # the decoder's message quotes the whole page: the node's fault, in words
+                fault = f"{action} could not be sent: {garbled_words(self.w3, method, exc)}"
+            else:
+                fault = f"{action} could not be sent: {type(exc).__name__}: {exc}"
             self.health.set_fault("send", fault)
             self.metrics.healthy.set(0)
             raise

@@ -71,6 +71,16 @@ class MarginJob:
 
 
 def margin_policy(c: JobContext) -> MarginPolicy:
+    """The configured policy, with hysteresis at the minimum (a venue at `margin_minimum` is topped up to the target's
+    share above it, not back to the minimum after every loss) and no move smaller than `margin_min_move` of the
+    target unless the venue holds less than its requirement."""
     config = c.config
     minimum = config.margin_minimum * 10**c.deployment.base.decimals
-    return MarginPolicy(config.margin_floor, config.margin_target, config.margin_ceiling, minimum)
+    return MarginPolicy(
+        config.margin_floor,
+        config.margin_target,
+        config.margin_ceiling,
+        minimum,
+        band_over_minimum=True,
+        min_move_share=config.margin_min_move,
+    )

@@ -96,6 +96,7 @@ class OrdersJob:
             deadline = min(order.deadline, now + int(c.config.child_ttl))
             limit = child_limit(order.limit_price, mark, BUY if order.size > 0 else SELL)
             specs = [ChildSpec(v, size, limit, deadline) for v, size in split]
+            c.may_send("commit order to the seats")
             try:
                 first = trading.commit_split(order.order_id, specs)
             except DryRun as exc:
@@ -115,6 +116,7 @@ class OrdersJob:
             log.info("order %d committed to the seats as children from %d: %s", order.order_id, first, parts)
         if not refused:
             return
+        c.may_send("cancel unroutable orders")
         try:
             outcomes = trading.cancel_unroutable(list(refused))
         except DryRun as exc:
@@ -189,6 +191,7 @@ class OrdersJob:
         a pause (the orders wait) or something unforeseen reverts the whole batch; then each order is sent
         alone, so that one cannot hold up the others."""
         c = self.context
+        c.may_send("execute orders")
         try:
             outcomes = trading.execute(order_ids, skip_closed=True)
         except DryRun as exc:

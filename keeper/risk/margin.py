@@ -19,20 +19,44 @@ class MarginPolicy:
     target: float  # ...to this one; withdraw down to it...
     ceiling: float  # ...above this one
     minimum: int  # base-token units kept at every venue whatever the positions (the floor and target never go below)
+    # Hysteresis at the minimum: where the minimum binds, it is the floor and the target and ceiling keep their
+    # multiples' ratio to it (minimum x target / floor, minimum x ceiling / floor), so that a venue at the minimum is
+    # topped up well above it, not back to it after every small loss (a deposit transaction each time). Off, the
+    # target is the minimum itself and the ceiling twice the minimum.
+    band_over_minimum: bool = False
+    # The smallest move sent, as a share of the venue's target: a smaller deposit or withdrawal waits (the margin
+    # drifts a little further first) unless the venue holds less than its requirement (1x), when any deposit goes.
+    min_move_share: float = 0.0
+
+    def levels(self, need: int) -> tuple[int, int, int]:
+        """The floor, target and ceiling (base-token units) for a venue whose positions need `need`."""
+        if self.band_over_minimum:
+            # Each level at least the minimum times its multiple over the floor's: the floor is the minimum itself.
+            base = Fraction(repr(self.floor))
+            low, mid, high = (
+                max(_times(need, m), _ceiling(self.minimum * Fraction(repr(m)) / base))
+                for m in (self.floor, self.target, self.ceiling)
+            )
+            return low, mid, high
+        floor = max(_times(need, self.floor), self.minimum)
+        target = max(_times(need, self.target), self.minimum)
+        ceiling = max(_times(need, self.ceiling), self.minimum * 2)
+        return floor, target, ceiling
 
     def move(self, need: int, net: int, pending: int) -> int:
         """Base-token units to deposit (positive) or withdraw (negative) at a venue whose positions need `need` of
         initial margin, holding `net` with `pending` already on its way out. Only margin at the venue backs positions,
         so a pending withdrawal never counts toward the floor; it counts against the ceiling (it is leaving). A
-        withdrawal takes the margin down to the target, never to the floor, since it may take a delay to land."""
-        floor = max(_times(need, self.floor), self.minimum)
-        target = max(_times(need, self.target), self.minimum)
-        ceiling = max(_times(need, self.ceiling), self.minimum * 2)
-        if net < floor:
-            return target - net
-        if net + pending > ceiling and net > target:
-            return target - net
-        return 0
+        withdrawal takes the margin down to the target, never to the floor, since it may take a delay to land. A move
+        smaller than `min_move_share` of the target is not sent, unless the venue holds less than `need`."""
+        floor, target, ceiling = self.levels(need)
+        if not (net < floor or (net + pending > ceiling and net > target)):
+            return 0
+        move = target - net
+        smallest = _times(target, self.min_move_share) if self.min_move_share > 0 else 0
+        if abs(move) < smallest and not (move > 0 and net < need):
+            return 0
+        return move
 
 
 def _times(need: int, multiple: float) -> int:
@@ -41,6 +65,10 @@ def _times(need: int, multiple: float) -> int:
     units above 2^53 and cut 1.1 x 3 to 3."""
     product = need * Fraction(repr(multiple))
     return -(-product.numerator // product.denominator)
+
+
+def _ceiling(amount: Fraction) -> int:
+    return -(-amount.numerator // amount.denominator)
 
 
 def gross_legs(positions: Iterable[tuple[int, int]]) -> dict[int, int]:

@@ -366,3 +366,54 @@ def test_a_v3_keystore_with_another_password_is_a_wrong_password(tmp_path: Path)
     encrypted["Crypto"] = encrypted.pop("crypto")
     keystore.write_text(json.dumps(encrypted))
     assert keystore_account(keystore, password).address == created.address
+
+
+def collateral_deployment(path: Path) -> Path:
+    """A deployment file listing WETH and WBTC as collateral (the fields the config reads)."""
+    path.write_text(
+        json.dumps({"rpc_url": "http://127.0.0.1:1111", "collateral": [{"symbol": "WETH"}, {"symbol": "WBTC"}]})
+    )
+    return path
+
+
+def test_liquidity_addons_must_name_the_deployments_collateral(tmp_path: Path) -> None:
+    """`DOGE = 100` and `weth = 5000` were taken: the haircuts job looks each add-on up by the asset's symbol, so WETH's
+    became 0 and the job pushed lower haircuts than intended. Every key must be a listed collateral symbol."""
+    deployment = collateral_deployment(tmp_path / "d.json")
+    toml = tmp_path / "keeper.toml"
+    toml.write_text(f'[keeper]\ndeployment = "{deployment}"\n[keeper.liquidity_addon_bps]\nDOGE = 100\nweth = 5000\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(toml, {"dev_account": 1})
+    assert str(caught.value) == (
+        "invalid keeper configuration: "
+        "liquidity_addon_bps: 'DOGE' is not a collateral asset of the deployment; it lists WETH, WBTC; "
+        "liquidity_addon_bps: 'weth' is not a collateral asset of the deployment (spelled WETH); it lists WETH, WBTC"
+    )
+    with pytest.raises(ConfigError, match=r"'ETH' is not a collateral asset of the deployment; it lists WETH, WBTC"):
+        load_config(None, {"dev_account": 1, "deployment": deployment, "liquidity_addon_bps": "ETH=50,WBTC=80"})
+    with pytest.raises(ConfigError, match=r"liquidity_addon_bps: WETH is given twice"):
+        load_config(None, {"dev_account": 1, "deployment": deployment, "liquidity_addon_bps": "WETH=50,WETH=80"})
+    toml.write_text(f'[keeper]\ndeployment = "{deployment}"\n[keeper.liquidity_addon_bps]\nWETH = 300\nWBTC = 0\n')
+    assert load_config(toml, {"dev_account": 1}).liquidity_addon_bps == {"WETH": 300, "WBTC": 0}
+    # The defaults need no check, and a deployment file that cannot say is checked when the keeper starts.
+    assert load_config(None, {"dev_account": 1, "deployment": deployment}).liquidity_addon_bps == {
+        "WETH": 200,
+        "WBTC": 250,
+    }
+    bare = deployment_file(tmp_path / "bare.json")
+    assert load_config(None, {"dev_account": 1, "deployment": bare, "liquidity_addon_bps": "DOGE=1"})
+
+
+def test_the_addon_example_names_the_deployments_assets() -> None:
+    from keeper.daemon.config import _KINDS
+
+    assert "WETH=200,WBTC=250" in _KINDS["liquidity_addon_bps"]
+    assert "ETH=50" not in _KINDS["liquidity_addon_bps"]
+
+
+def test_margin_min_move_is_a_share_of_the_target(tmp_path: Path) -> None:
+    deployment = deployment_file(tmp_path / "d.json")
+    assert load_config(None, {"dev_account": 1, "deployment": deployment}).margin_min_move == 0.1
+    assert load_config(None, {"dev_account": 1, "deployment": deployment, "margin_min_move": "0"}).margin_min_move == 0
+    with pytest.raises(ConfigError, match=r"margin_min_move: must be a share of the target from 0 to below 1, got 1.5"):
+        load_config(None, {"dev_account": 1, "deployment": deployment, "margin_min_move": 1.5})

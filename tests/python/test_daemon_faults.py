@@ -4,6 +4,8 @@ unreadable state files, failed sends and a second SIGINT."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -16,8 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import requests
+from aiohttp import web
 from eth_typing import HexStr
 from web3 import Web3
 from web3.types import RPCEndpoint
@@ -32,7 +36,7 @@ from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
 from keeper.exceptions import ConfigError, TransactionFateUnknown, TransactionReverted
 from tests.python.conftest import Chain
-from tests.python.fault_proxy import node_switch
+from tests.python.fault_proxy import node_switch, serving
 
 pytestmark = pytest.mark.chain  # the session's anvil, and anvils of their own
 
@@ -413,3 +417,152 @@ def test_a_stuck_nonce_that_the_fee_cap_cannot_replace_is_said_once(caplog: pyte
             "(3.00 gwei; the base fee is 5.00 gwei): waiting for the base fee to fall",
         )
     ]
+
+
+class RpcFaults:
+    """A JSON-RPC proxy in front of a node, for the faults of one method: its answer replaced by something that is not
+    JSON (an HTML page: the request reaches the node first), or sent late. Records every method asked, when it is."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.garbage: set[str] = set()
+        self.slow: dict[str, float] = {}
+        self.asked: list[str] = []
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        payload = json.loads(body)
+        methods = [p["method"] for p in payload] if isinstance(payload, list) else [payload["method"]]
+        self.asked += methods
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(self.upstream, data=body, headers={"Content-Type": "application/json"}) as answer,
+        ):
+            answered = await answer.read()
+        if self.garbage.intersection(methods):
+            return web.Response(
+                status=200, text="<html><body>upstream overloaded</body></html>", content_type="text/html"
+            )
+        await asyncio.sleep(max((self.slow.get(m, 0.0) for m in methods), default=0.0))
+        return web.Response(status=200, body=answered, content_type="application/json")
+
+
+@contextlib.contextmanager
+def rpc_faults(upstream: str) -> Iterator[tuple[RpcFaults, str]]:
+    faults = RpcFaults(upstream)
+    with serving(faults.handle) as url:
+        yield faults, url
+
+
+def venue_margins(chain: Chain) -> list[int]:
+    trading = chain.clients(0).trading
+    assert trading is not None
+    return [a.margin().net_collateral for a in trading.adapters() if not a.venue.fills_off_chain]
+
+
+def test_after_sigterm_the_transaction_in_flight_finishes_and_no_new_one_starts(
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGTERM said "stopping after the transaction in flight", yet a job deposited margin at a venue 17 s later. Here
+    the margin job wants a deposit at each venue; the signal comes while the first is being sent (its
+    eth_sendRawTransaction answered late): it lands, the second is not sent, and no job starts afterwards."""
+    caplog.set_level(logging.INFO, logger="primevault.keeper")
+    chain.seed_pool()
+    before = venue_margins(chain)
+    assert len(before) == 2
+    with rpc_faults(chain.url) as (faults, url):
+        keeper = Keeper(
+            config_for(chain, tmp_path, rpc_urls=(url,), dev_account=0, jobs=("margin",), margin_minimum=400_000)
+        )
+        faults.slow["eth_sendRawTransaction"] = 1.5
+        running = threading.Thread(target=keeper._guarded, args=("margin", keeper.jobs.margin.run))
+        running.start()
+        poll(lambda: "eth_sendRawTransaction" in faults.asked)
+        keeper._on_signal(signal.SIGTERM, None)
+        running.join(timeout=30)
+        assert not running.is_alive()
+        keeper._timed("margin", keeper.jobs.margin.run)  # a timer that fires after the signal
+        keeper._guarded("liquidation", keeper.jobs.liquidation.run)
+        assert faults.asked.count("eth_sendRawTransaction") == 1
+    after = venue_margins(chain)
+    assert after[0] > before[0], "the deposit in flight landed"
+    assert after[1] == before[1], "no deposit after the signal"
+    messages = [r.getMessage() for r in caplog.records]
+    assert "margin: deposit margin not sent: the keeper is stopping" in messages
+    assert len([m for m in messages if "depositing" in m]) == 2, "the second was decided, not sent"
+    assert keeper.metrics.job_failures.labels("margin")._value.get() == 0, "stopping is no failure"
+
+
+@pytest.mark.parametrize("method", ["eth_call", "eth_getBlockByNumber"])
+def test_a_node_answering_garbage_is_one_line_when_it_starts_and_one_when_it_ends(
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture, method: str
+) -> None:
+    """A node (or the proxy before it) answering an HTML page to eth_call logged a full traceback from every job every
+    cycle ("orders failed" every 2 s) and never said the node was the trouble, nor when it recovered. (A garbled
+    answer to eth_sendRawTransaction is the sender's: it waits for the receipt of what it sent, one warning.)"""
+    caplog.set_level(logging.DEBUG, logger="primevault.keeper")
+    chain.seed_pool()
+    with rpc_faults(chain.url) as (faults, url):
+        keeper = Keeper(
+            config_for(
+                chain,
+                tmp_path,
+                rpc_urls=(url,),
+                dev_account=0,
+                jobs=("liquidation", "margin", "reconcile"),
+                margin_minimum=400_000,
+            )
+        )
+        jobs = [("liquidation", keeper.jobs.liquidation.run), ("margin", keeper.jobs.margin.run)]
+        jobs += [("reconcile", keeper.jobs.reconcile.run)]
+        caplog.clear()
+        faults.garbage.add(method)
+        for _ in range(3):
+            for name, job in jobs:
+                keeper._guarded(name, job)
+        words = f"the node at {url} answers {method} with something that is not JSON-RPC (JSONDecodeError)"
+        healthy, reason = keeper.health.status()
+        assert not healthy and reason.startswith(words), reason
+        assert "<html>" not in reason, "the node's fault in words, not the page it sent"
+        faults.garbage.clear()
+        for _ in range(2):
+            for name, job in jobs:
+                keeper._guarded(name, job)
+        assert keeper.health.status()[0], keeper.health.status()[1]
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.INFO]
+    garbled = [m for _, m in said if "not JSON-RPC" in m or "JSON-RPC again" in m]
+    assert garbled == [
+        f"{words}: the jobs that need it wait; said again once it answers",
+        f"the node at {url} answers JSON-RPC again ({method})",
+    ]
+    assert [level for level, m in said if level == "ERROR"] == ["ERROR"], said
+    assert all(r.exc_info is None for r in caplog.records), "no traceback"
+    assert not any("Traceback" in r.getMessage() for r in caplog.records)
+
+
+def test_a_node_answering_garbage_to_the_cycles_check_is_the_watchs_problem(
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The check before each cycle (eth_chainId past the cache) answered with an HTML page: one line, the keeper idle
+    and unhealthy, one line when the node answers again."""
+    caplog.set_level(logging.INFO, logger="primevault.keeper")
+    with rpc_faults(chain.url) as (faults, url):
+        keeper = Keeper(config_for(chain, tmp_path, rpc_urls=(url,)))
+        keeper._guarded("new block", keeper._on_new_block)
+        scanned = keeper.jobs.liquidation.last_scan
+        caplog.clear()
+        faults.garbage.add("eth_chainId")
+        for _ in range(3):
+            chain.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
+            keeper._guarded("new block", keeper._on_new_block)
+        words = f"the node at {url} answers eth_chainId with something that is not JSON-RPC (JSONDecodeError)"
+        assert keeper.health.status() == (False, words)
+        assert keeper.jobs.liquidation.last_scan is scanned, "nothing scanned on a node that answers garbage"
+        faults.garbage.clear()
+        keeper._guarded("new block", keeper._on_new_block)
+        assert keeper.health.status()[0]
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("ERROR", f"not acting on this node: {words}"),
+        ("INFO", f"the node is right again: {words} resolved"),
+    ]
+    assert all(r.exc_info is None for r in caplog.records)

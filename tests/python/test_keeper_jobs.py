@@ -19,7 +19,7 @@ from keeper.client.vault import sub_account
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
 from keeper.devnet.deploy import seed_local_liquidity
-from keeper.exceptions import MissingRoleError
+from keeper.exceptions import ConfigError, MissingRoleError
 from keeper.liquidator import LIQUIDATION_GAS_BASE, batches
 from keeper.risk.backstop import MAX_SLICE_SHARE
 from keeper.risk.liquidation_gas import LiquidationGasModel
@@ -465,3 +465,33 @@ def test_the_keeper_command_exits_with_one_line_when_a_role_is_missing(traders: 
     assert errors[0].startswith("Error: keeper key ")
     assert "lacks EXECUTOR_ROLE on the trading module (needed by the orders, backstop and margin jobs)" in errors[0]
     assert "RISK_MANAGER_ROLE on the vault (needed by the haircuts job)" in errors[0]
+
+
+def test_the_margin_job_tops_a_venue_at_its_minimum_up_to_the_band_above_it(
+    traders: Chain, tmp_path: Path, caplog: Any
+) -> None:
+    """A venue at `margin_minimum` was topped up back to the minimum, so every small loss sent another deposit: it goes
+    to minimum x target / floor (5/3 of 400,000 USDC here), and the next run leaves it."""
+    keeper = keeper_for(traders, tmp_path, margin_minimum=400_000, jobs=("margin",))
+    assert keeper.sender is not None
+    keeper.jobs.margin.run()
+    adapters = [a for a in trading(traders, 0).adapters() if not a.venue.fills_off_chain]
+    assert [a.margin().net_collateral for a in adapters] == [666_666_666_667] * 2
+    sent = keeper.w3.eth.get_transaction_count(keeper.sender.address)
+    with caplog.at_level("INFO", logger="primevault.keeper"):
+        keeper.jobs.margin.run()
+    assert keeper.w3.eth.get_transaction_count(keeper.sender.address) == sent
+    assert not [m for m in caplog.messages if "depositing" in m or "withdrawing" in m]
+
+
+def test_the_keeper_refuses_a_liquidity_addon_for_an_asset_the_deployment_does_not_list(
+    traders: Chain, tmp_path: Path
+) -> None:
+    """A config not read through `load_config` (built in code, or with a deployment file it could not read) is checked
+    where the keeper starts, against the deployment it connects to."""
+    with pytest.raises(ConfigError) as caught:
+        keeper_for(traders, tmp_path, liquidity_addon_bps={"WETH": 200, "DOGE": 100})
+    assert str(caught.value) == (
+        "invalid keeper configuration: liquidity_addon_bps: 'DOGE' is not a collateral asset of the deployment; "
+        "it lists WETH, WBTC"
+    )

@@ -73,8 +73,9 @@ def deployment_file(path: Path) -> Path:
 
 
 def margin_keeper(chain: Chain, tmp_path: Path) -> Keeper:
-    """A keeper running only the margin job, with the devnet's keeper settings (50,000 USDC kept at each venue)."""
-    return keeper_for(chain, tmp_path, jobs=("margin",))
+    """A keeper running only the margin job, keeping 30,000 USDC at each venue: with no positions that is the floor,
+    and a venue is taken to the target 5/3 of it (50,000 USDC) above the ceiling (80,000 USDC)."""
+    return keeper_for(chain, tmp_path, jobs=("margin",), margin_minimum=30_000)
 
 
 def test_the_margin_job_claims_a_delayed_withdrawal_only_once_it_has_matured(
@@ -82,7 +83,7 @@ def test_the_margin_job_claims_a_delayed_withdrawal_only_once_it_has_matured(
 ) -> None:
     """The devnet's RabbitX-style venue pays a withdrawal 24 h after its request: the job sent a claim that moved
     nothing (46,771 gas, no logs) every 30 s for that day."""
-    chain.seed_pool()  # 250,000 USDC margin at each venue, no positions: 200,000 above what each keeps
+    chain.seed_pool()  # 250,000 USDC margin at each venue, no positions: 200,000 above the target
     keeper = margin_keeper(chain, tmp_path)
     trading = TradingClient(chain.w3, chain.deployment)
     rabbitx = trading.venue_id("rabbitx")
