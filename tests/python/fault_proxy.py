@@ -4,13 +4,15 @@ the venue through it over the network as it would through a load balancer, and t
 Each fault is for one method and path and a number of requests; the request is forwarded first (but for `UNSENT`), so
 the venue acts on it and only its answer is lost (a gateway's 502, a body cut off, an answer later than the keeper
 waits).
-`GrpcFaultProxy` does the same in front of a validator's gRPC services, and `NodeSwitch` cuts a node's connections."""
+`RpcFaults` breaks a JSON-RPC node's answers per method, `GrpcFaultProxy` does the same in front of a validator's gRPC
+services, and `NodeSwitch` cuts a node's connections."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -89,6 +91,67 @@ def fault_proxy(upstream: str, delay: float = 1.0) -> Iterator[FaultProxy]:
     proxy = FaultProxy(upstream, delay)
     with serving(proxy._handle) as proxy.url:
         yield proxy
+
+
+class RpcFaults:
+    """A JSON-RPC proxy in front of a real node that breaks the answers to chosen methods after forwarding them (the
+    node acts; only the answer is lost), or without forwarding (`unsent`). A fault is one of "error" (a JSON-RPC
+    error: rate limited), "502" (a gateway's HTML page), "html" (an HTML page with status 200), "garbage" (a body that
+    is not JSON) and "null" (a null result); `slow` delays a method's answer. Records every method asked (`asked`) and
+    every one answered with a fault (`served`)."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.faults: dict[str, tuple[str, bool]] = {}  # method -> (fault, unsent)
+        self.slow: dict[str, float] = {}
+        self.asked: list[str] = []
+        self.served: list[str] = []
+
+    def break_answers(self, method: str, fault: str, unsent: bool = False) -> None:
+        self.faults[method] = (fault, unsent)
+
+    def heal(self) -> None:
+        self.faults.clear()
+        self.slow.clear()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        call = json.loads(body)
+        methods = [str(c.get("method")) for c in call] if isinstance(call, list) else [str(call.get("method"))]
+        self.asked += methods
+        fault, unsent = next((self.faults[m] for m in methods if m in self.faults), ("", False))
+        if fault:
+            self.served.append(next(m for m in methods if m in self.faults))
+        if not unsent:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(self.upstream, data=body, headers={"Content-Type": "application/json"}) as answer,
+            ):
+                text = await answer.read()
+        await asyncio.sleep(max((self.slow.get(m, 0.0) for m in methods), default=0.0))
+        request_id = call.get("id") if isinstance(call, dict) else None
+        if fault == "error":
+            error = {"code": -32005, "message": "rate limited"}
+            return web.json_response({"jsonrpc": "2.0", "id": request_id, "error": error})
+        if fault == "502" or unsent:
+            return web.Response(status=502, text="<html><body>502 Bad Gateway</body></html>")
+        if fault == "html":
+            return web.Response(
+                status=200, text="<html><body>upstream overloaded</body></html>", content_type="text/html"
+            )
+        if fault == "garbage":
+            return web.Response(status=200, text="{garbage", content_type="application/json")
+        if fault == "null":
+            return web.json_response({"jsonrpc": "2.0", "id": request_id, "result": None})
+        return web.Response(status=200, body=text, content_type="application/json")
+
+
+@contextlib.contextmanager
+def rpc_faults(upstream: str) -> Iterator[tuple[RpcFaults, str]]:
+    """An `RpcFaults` proxy to `upstream` served on a free port on its own thread: it and its URL."""
+    faults = RpcFaults(upstream)
+    with serving(faults.handle) as url:
+        yield faults, url
 
 
 @contextlib.contextmanager

@@ -4,8 +4,6 @@ unreadable state files, failed sends and a second SIGINT."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
@@ -18,10 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import requests
-from aiohttp import web
 from eth_typing import HexStr
 from web3 import Web3
 from web3.types import RPCEndpoint
@@ -36,7 +32,7 @@ from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
 from keeper.exceptions import ConfigError, TransactionFateUnknown, TransactionReverted
 from tests.python.conftest import Chain
-from tests.python.fault_proxy import node_switch, serving
+from tests.python.fault_proxy import node_switch, rpc_faults
 
 pytestmark = pytest.mark.chain  # the session's anvil, and anvils of their own
 
@@ -419,41 +415,6 @@ def test_a_stuck_nonce_that_the_fee_cap_cannot_replace_is_said_once(caplog: pyte
     ]
 
 
-class RpcFaults:
-    """A JSON-RPC proxy in front of a node, for the faults of one method: its answer replaced by something that is not
-    JSON (an HTML page: the request reaches the node first), or sent late. Records every method asked, when it is."""
-
-    def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
-        self.garbage: set[str] = set()
-        self.slow: dict[str, float] = {}
-        self.asked: list[str] = []
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        payload = json.loads(body)
-        methods = [p["method"] for p in payload] if isinstance(payload, list) else [payload["method"]]
-        self.asked += methods
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(self.upstream, data=body, headers={"Content-Type": "application/json"}) as answer,
-        ):
-            answered = await answer.read()
-        if self.garbage.intersection(methods):
-            return web.Response(
-                status=200, text="<html><body>upstream overloaded</body></html>", content_type="text/html"
-            )
-        await asyncio.sleep(max((self.slow.get(m, 0.0) for m in methods), default=0.0))
-        return web.Response(status=200, body=answered, content_type="application/json")
-
-
-@contextlib.contextmanager
-def rpc_faults(upstream: str) -> Iterator[tuple[RpcFaults, str]]:
-    faults = RpcFaults(upstream)
-    with serving(faults.handle) as url:
-        yield faults, url
-
-
 def venue_margins(chain: Chain) -> list[int]:
     trading = chain.clients(0).trading
     assert trading is not None
@@ -516,7 +477,7 @@ def test_a_node_answering_garbage_is_one_line_when_it_starts_and_one_when_it_end
         jobs = [("liquidation", keeper.jobs.liquidation.run), ("margin", keeper.jobs.margin.run)]
         jobs += [("reconcile", keeper.jobs.reconcile.run)]
         caplog.clear()
-        faults.garbage.add(method)
+        faults.break_answers(method, "html")
         for _ in range(3):
             for name, job in jobs:
                 keeper._guarded(name, job)
@@ -524,7 +485,7 @@ def test_a_node_answering_garbage_is_one_line_when_it_starts_and_one_when_it_end
         healthy, reason = keeper.health.status()
         assert not healthy and reason.startswith(words), reason
         assert "<html>" not in reason, "the node's fault in words, not the page it sent"
-        faults.garbage.clear()
+        faults.heal()
         for _ in range(2):
             for name, job in jobs:
                 keeper._guarded(name, job)
@@ -551,14 +512,14 @@ def test_a_node_answering_garbage_to_the_cycles_check_is_the_watchs_problem(
         keeper._guarded("new block", keeper._on_new_block)
         scanned = keeper.jobs.liquidation.last_scan
         caplog.clear()
-        faults.garbage.add("eth_chainId")
+        faults.break_answers("eth_chainId", "html")
         for _ in range(3):
             chain.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
             keeper._guarded("new block", keeper._on_new_block)
         words = f"the node at {url} answers eth_chainId with something that is not JSON-RPC (JSONDecodeError)"
         assert keeper.health.status() == (False, words)
         assert keeper.jobs.liquidation.last_scan is scanned, "nothing scanned on a node that answers garbage"
-        faults.garbage.clear()
+        faults.heal()
         keeper._guarded("new block", keeper._on_new_block)
         assert keeper.health.status()[0]
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [

@@ -4,8 +4,6 @@ the same key and data_dir, and a node that stops answering for a while."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import os
 import socket
@@ -13,14 +11,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import requests
-from aiohttp import web
 from web3.types import RPCEndpoint
 
 from keeper.chain import transactions
@@ -31,7 +26,7 @@ from keeper.chain.transactions import FeePolicy, Sender
 from keeper.client.clients import Clients
 from keeper.exceptions import TransactionFateUnknown
 from tests.python.conftest import Chain
-from tests.python.fault_proxy import node_switch, serving
+from tests.python.fault_proxy import node_switch, rpc_faults
 from tests.python.test_daemon_faults import poll
 from tests.python.test_keeper import keeper_for, open_loans
 
@@ -179,48 +174,6 @@ def test_a_node_that_stops_answering_is_one_line_each_way_not_one_per_retry(
 # ---------------------------------------------------------------- a JSON-RPC node whose answers break after the send
 
 
-class RpcFaults:
-    """Breaks the answers to chosen JSON-RPC methods of a real node, after forwarding them (the node acts; only the
-    answer is lost), or without forwarding (`unsent`): "error" (a JSON-RPC error, rate limited), "502" (a gateway's
-    HTML page), "garbage" (not JSON), "null" (a null result)."""
-
-    def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
-        self.faults: dict[str, tuple[str, bool]] = {}
-        self.served: list[str] = []
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        call = json.loads(body)
-        method = call.get("method") if isinstance(call, dict) else None
-        fault, unsent = self.faults.get(str(method), ("", False))
-        if fault:
-            self.served.append(str(method))
-        if not unsent:
-            async with (
-                aiohttp.ClientSession() as session,
-                session.post(self.upstream, data=body, headers={"Content-Type": "application/json"}) as answer,
-            ):
-                text = await answer.read()
-        if fault == "error":
-            error = {"jsonrpc": "2.0", "id": call["id"], "error": {"code": -32005, "message": "rate limited"}}
-            return web.json_response(error)
-        if fault == "502" or unsent:
-            return web.Response(status=502, text="<html><body>502 Bad Gateway</body></html>")
-        if fault == "garbage":
-            return web.Response(status=200, text="{garbage", content_type="application/json")
-        if fault == "null":
-            return web.json_response({"jsonrpc": "2.0", "id": call["id"], "result": None})
-        return web.Response(status=200, body=text, content_type="application/json")
-
-
-@contextlib.contextmanager
-def rpc_faults(upstream: str) -> Iterator[tuple[RpcFaults, str]]:
-    faults = RpcFaults(upstream)
-    with serving(faults.handle) as url:
-        yield faults, url
-
-
 def _minting(chain: Chain, url: str) -> tuple[Any, int]:
     """A mint of 1 unit of the first token, signed by dev account 0 through `url`, and the balance before it."""
     w3 = connect([url], 5)
@@ -245,8 +198,8 @@ def test_a_receipt_answer_broken_after_the_send_is_a_fate_unknown_naming_the_min
 ) -> None:
     with rpc_faults(chain.url) as (faults, url):
         token, before = _minting(chain, url)
-        faults.faults["eth_getTransactionReceipt"] = (fault, False)
-        faults.faults["eth_getTransactionByHash"] = (fault, False)
+        faults.break_answers("eth_getTransactionReceipt", fault)
+        faults.break_answers("eth_getTransactionByHash", fault)
         with pytest.raises(TransactionFateUnknown) as raised:
             token.mint(dev_account(1).address, 1)
     [sent] = token.sender.sent
@@ -263,7 +216,7 @@ def test_a_broken_answer_to_the_send_itself_is_no_failure_the_receipt_decides(
 ) -> None:
     with rpc_faults(chain.url) as (faults, url):
         token, before = _minting(chain, url)
-        faults.faults["eth_sendRawTransaction"] = (fault, False)
+        faults.break_answers("eth_sendRawTransaction", fault)
         receipt = token.mint(dev_account(1).address, 1)
     assert faults.served == ["eth_sendRawTransaction"]
     assert receipt["status"] == 1
@@ -273,8 +226,8 @@ def test_a_broken_answer_to_the_send_itself_is_no_failure_the_receipt_decides(
 def test_a_send_answer_and_every_receipt_broken_is_a_fate_unknown(chain: Chain, quick_silence: None) -> None:
     with rpc_faults(chain.url) as (faults, url):
         token, before = _minting(chain, url)
-        faults.faults["eth_sendRawTransaction"] = ("garbage", False)
-        faults.faults["eth_getTransactionReceipt"] = ("garbage", False)
+        faults.break_answers("eth_sendRawTransaction", "garbage")
+        faults.break_answers("eth_getTransactionReceipt", "garbage")
         with pytest.raises(TransactionFateUnknown) as raised:
             token.mint(dev_account(1).address, 1)
     assert raised.value.tx_hash == token.sender.sent[0].tx_hash
@@ -286,7 +239,7 @@ def test_a_transaction_the_node_keeps_losing_is_sent_again_a_few_times_then_a_fa
 ) -> None:
     with rpc_faults(chain.url) as (faults, url):
         token, before = _minting(chain, url)
-        faults.faults["eth_sendRawTransaction"] = ("502", True)  # never reaches the node
+        faults.break_answers("eth_sendRawTransaction", "502", unsent=True)  # never reaches the node
         started = time.monotonic()
         with pytest.raises(TransactionFateUnknown) as raised:
             token.mint(dev_account(1).address, 1)
