@@ -10,11 +10,12 @@ comes back through a withdrawal requested over the API and paid out of custody w
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from keeper.client.custody import CustodyClient
 from keeper.client.trading import TradingClient
@@ -26,7 +27,7 @@ from keeper.connectors.rabbitx.errors import (
     RabbitXRateLimitError,
     RabbitXRequestError,
 )
-from keeper.connectors.rabbitx.models import Fill, Order, OrderRequest
+from keeper.connectors.rabbitx.models import Fill, Order, OrderRequest, Withdrawal
 from keeper.connectors.rabbitx.vocabulary import OrderStatus, OrderType, Side, TimeInForce
 from keeper.seats.seat import (
     BookSide,
@@ -40,6 +41,8 @@ from keeper.seats.seat import (
     SeatOrderUnknownError,
     SeatPosition,
 )
+
+log = logging.getLogger("primevault.keeper")
 
 FINAL = frozenset({OrderStatus.CLOSED, OrderStatus.REJECTED, OrderStatus.CANCELED})
 FUNDING_PERIOD_SECONDS = 3600  # RabbitX pays funding hourly
@@ -59,12 +62,14 @@ class RabbitXVenue:
         connector: RabbitXConnector,
         custody: CustodyClient,
         order_prefix: str,
+        base_decimals: int,
         market_ids: Mapping[str, str] | None = None,
         funding_refresh: float = FUNDING_REFRESH,
     ) -> None:
         """`order_prefix` makes the client order ids unique to one deployment's seat (an exchange account could serve
-        more than one); `market_ids` maps the deployment's tickers to the exchange's market ids where they differ;
-        `funding_refresh` is how often (seconds) a market's new funding periods are read."""
+        more than one); `base_decimals` are the collateral's (the vault's base token's); `market_ids` maps the
+        deployment's tickers to the exchange's market ids where they differ; `funding_refresh` is how often (seconds)
+        a market's new funding periods are read."""
         self.connector = connector
         self.custody = custody
         self.order_prefix = order_prefix
@@ -72,6 +77,12 @@ class RabbitXVenue:
         self.funding_refresh = funding_refresh
         self._child_id = re.compile(re.escape(order_prefix) + r"(\d+)")
         self._paid: set[int] = set()  # withdrawal ids custody has paid
+        self._paid_ids: set[str] = set()  # the same, as the exchange's balance-op ids
+        self._waiting: set[str] = set()  # pending withdrawals already logged
+        self._canceled: set[str] = set()  # cancelled withdrawals already raised
+        self.canceled_withdrawals: list[Withdrawal] = []
+        """Withdrawals the exchange cancelled, as raised (ALERT) in this run."""
+        self.base_decimals = base_decimals
         # Exchange order id -> its child (None: not the seat's): RabbitX's fills name their order, and need not carry
         # its client order id (its docs' fill rows have none).
         self._order_children: OrderedDict[str, int | None] = OrderedDict()
@@ -215,15 +226,49 @@ class RabbitXVenue:
         await self.connector.request_withdrawal(amount)
 
     async def pay_withdrawals(self) -> None:
-        """Pays every withdrawal the exchange has signed out of custody to the seat adapter (anyone may submit the
-        signed claim)."""
+        """Pays every claimable withdrawal out of custody to the seat adapter with the exchange's signed claim (anyone
+        may submit it). A pending one (its processing blocks not passed) waits: it stays pending on chain, where
+        `requestMarginWithdrawal` recorded it. A cancelled one is raised once as an ALERT: its amount is back in the
+        account's balance but still pending on chain, where only the admin writes it off."""
         for withdrawal in await self.connector.withdrawals():
-            claim = withdrawal.claim
-            if claim is None or claim.withdrawal_id in self._paid:
+            if withdrawal.canceled:
+                self._alert_canceled(withdrawal)
                 continue
-            if not await asyncio.to_thread(self.custody.is_paid, claim.withdrawal_id):
-                await asyncio.to_thread(self.custody.withdraw, claim)
-            self._paid.add(claim.withdrawal_id)
+            if withdrawal.withdrawal_id in self._paid_ids or withdrawal.paid or not withdrawal.claimable:
+                if withdrawal.pending and withdrawal.withdrawal_id not in self._waiting:
+                    self._waiting.add(withdrawal.withdrawal_id)
+                    log.info(
+                        "seat at %s: withdrawal %s of %s pending at the exchange (its processing blocks): claimed once"
+                        " claimable", self.name, withdrawal.withdrawal_id, withdrawal.amount,
+                    )  # fmt: skip
+                continue
+            claim = (await self.connector.withdrawal_claim(withdrawal)).claim
+            if claim is None:
+                log.warning("seat at %s: withdrawal %s is claimable but came without its signed claim",
+                            self.name, withdrawal.withdrawal_id)  # fmt: skip
+                continue
+            if claim.withdrawal_id not in self._paid:
+                if not await asyncio.to_thread(self.custody.is_paid, claim.withdrawal_id):
+                    await asyncio.to_thread(self.custody.withdraw, claim)
+                self._paid.add(claim.withdrawal_id)
+            self._paid_ids.add(withdrawal.withdrawal_id)
+
+    def _alert_canceled(self, withdrawal: Withdrawal) -> None:
+        """Raises a withdrawal cancelled at the exchange, once a run: the seat adapter still counts it pending (in the
+        vault's venue assets and against the margin cap) though it will never be paid, and the exchange's balance,
+        which the seat posts, holds it again."""
+        if withdrawal.withdrawal_id in self._canceled:
+            return
+        self._canceled.add(withdrawal.withdrawal_id)
+        units = withdrawal.amount.scaleb(self.base_decimals).to_integral_value(ROUND_FLOOR)
+        self.canceled_withdrawals.append(withdrawal)
+        log.error(
+            "ALERT seat at %s: withdrawal %s of %s was cancelled at the exchange (status %r): its amount is back in the"
+            " account's balance there and will never be paid, but the seat adapter still counts it pending: the admin"
+            " writes it off with writeOffPendingWithdrawals(%d, reason) on the seat adapter (if it was recorded on"
+            " chain by requestMarginWithdrawal), and the seat asks for margin back again if it still holds too much",
+            self.name, withdrawal.withdrawal_id, withdrawal.amount, withdrawal.status, units,
+        )  # fmt: skip
 
     def _seat_order(self, child_id: int, order: Order) -> SeatOrder:
         self._remember_order(order.order_id, child_id)
@@ -246,5 +291,6 @@ class RabbitXSeat(Seat):
     ) -> None:
         custody = CustodyClient(trading.w3, trading.deployment.venues[venue_id].address, trading.sender)
         prefix = f"pv{int(trading.w3.eth.chain_id)}-v{venue_id}-c"
-        venue = RabbitXVenue(connector, custody, prefix, market_ids, funding_refresh)
+        venue = RabbitXVenue(connector, custody, prefix, trading.deployment.base.decimals, market_ids, funding_refresh)
         super().__init__(trading, venue, venue_id, unwind_ttl)
+        self.rabbitx = venue  # the venue's own side, typed: what only RabbitX has (its cancelled withdrawals)

@@ -656,6 +656,9 @@ class Seat:
         log.info("seat at %s: asking for %s of margin back", self.venue.name, self.base.format(amount))
         await self.venue.withdraw(Decimal(amount).scaleb(-self.base_decimals))
         await asyncio.to_thread(self.trading.request_margin_withdrawal, self.venue_id, amount)
+        # The request lowered the collateral the adapter holds as reported: the next post is due whatever the venue
+        # shows (a withdrawal the venue cancels puts its equity back exactly where it was last posted).
+        self._posted = None
         await self.collect_withdrawals()
         return amount
 

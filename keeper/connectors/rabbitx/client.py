@@ -243,6 +243,16 @@ class RabbitXClient:
         result: JsonObject = (await self.private("POST", "/balanceops/withdraw", {"amount": amount}))[0]
         return result
 
+    async def claim_withdrawal(self, withdrawal_id: str) -> JsonObject:
+        """go-client's ``PATH_CLAIM_WITHDRAWAL``; RabbitX documents neither its body nor its answer (API_NOTES.md)."""
+        result: JsonObject = (await self.private("POST", "/balanceops/claim", {"id": withdrawal_id}))[0]
+        return result
+
+    async def cancel_withdrawal(self, withdrawal_id: str) -> JsonObject:
+        """go-client's ``PATH_CANCEL_WITHDRAWAL``; RabbitX documents neither its body nor its answer (API_NOTES.md)."""
+        result: JsonObject = (await self.private("POST", "/balanceops/cancel", {"id": withdrawal_id}))[0]
+        return result
+
 
 def _retry_after(headers: Mapping[str, str]) -> float:
     """Seconds a 429 answer asks the client to wait: RabbitX's ``X-RateLimit-Retry-After``, else the standard

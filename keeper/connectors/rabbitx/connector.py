@@ -207,7 +207,24 @@ class RabbitXConnector:
             page += 1
 
     async def request_withdrawal(self, amount: Decimal) -> Withdrawal:
-        """Ask the exchange to pay `amount` of collateral out; it is debited at once and claimed on chain."""
+        """Ask the exchange to pay `amount` of collateral out: it is debited at once, "pending" for the processing
+        blocks its amount's tier takes, then "claimable" and claimed on chain with the exchange's signature."""
         if amount <= 0:
             raise RabbitXError(f"withdrawal amount must be positive, got {amount}")
         return Withdrawal.from_json(await self.client.withdraw(amount))
+
+    async def withdrawal_claim(self, withdrawal: Withdrawal) -> Withdrawal:
+        """`withdrawal` with its signed claim: as listed if the listing carried it, else asked for
+        (``POST /balanceops/claim``). Only a claimable withdrawal has one."""
+        if withdrawal.claim is not None or not withdrawal.claimable:
+            return withdrawal
+        claimed = Withdrawal.from_json(await self.client.claim_withdrawal(withdrawal.withdrawal_id))
+        if claimed.withdrawal_id != withdrawal.withdrawal_id:
+            raise RabbitXResponseError(
+                f"asked for the claim of withdrawal {withdrawal.withdrawal_id}, got {claimed.withdrawal_id}'s"
+            )
+        return claimed
+
+    async def cancel_withdrawal(self, withdrawal_id: str) -> Withdrawal:
+        """Cancel a withdrawal not yet claimed (``POST /balanceops/cancel``): its amount goes back to the balance."""
+        return Withdrawal.from_json(await self.client.cancel_withdrawal(withdrawal_id))

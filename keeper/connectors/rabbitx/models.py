@@ -219,6 +219,12 @@ class WithdrawalClaim:
         return (self.withdrawal_id, self.trader, self.amount_units, self.v, self.r, self.s)
 
 
+WITHDRAWAL_PENDING = frozenset({"pending", "processing"})
+WITHDRAWAL_CANCELED = frozenset({"canceled", "cancelled", "rejected", "failed"})
+"""Statuses after which a withdrawal is never paid (RabbitX's docs name Pending, Claimable, Success and a cancel, not
+how a cancelled one reads: both spellings, and a refusal)."""
+
+
 @dataclass(frozen=True)
 class Withdrawal:
     withdrawal_id: str
@@ -228,7 +234,25 @@ class Withdrawal:
     timestamp: int
     claim: WithdrawalClaim | None
     """Present when the answer carries the signed claim; RabbitX does not document these fields, so the connector
-    reads them when they are there and leaves the claim to the chain side otherwise."""
+    reads them when they are there and asks for them (``POST /balanceops/claim``) when a claimable one lacks them."""
+
+    @property
+    def pending(self) -> bool:
+        """Debited, waiting for its processing blocks (1 to 1,800 by amount) before it can be claimed."""
+        return self.status.lower() in WITHDRAWAL_PENDING
+
+    @property
+    def claimable(self) -> bool:
+        return self.status.lower() == "claimable"
+
+    @property
+    def canceled(self) -> bool:
+        """Cancelled before its claim: its amount is back in the account's balance, and will never be paid out."""
+        return self.status.lower() in WITHDRAWAL_CANCELED
+
+    @property
+    def paid(self) -> bool:
+        return self.status.lower() == "success"
 
     @classmethod
     def from_json(cls, row: Mapping[str, Any]) -> Withdrawal:

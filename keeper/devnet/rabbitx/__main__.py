@@ -86,6 +86,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--confirmations", type=int, default=3, help="blocks a deposit needs, its own included (default 3)")
     p.add_argument("--from-block", type=int, default=0, help="first block to read custody events from (default 0)")
     p.add_argument("--chain-poll-interval", type=float, default=1.0, help="seconds between chain reads (default 1)")
+    p.add_argument(
+        "--withdrawal-block-seconds",
+        type=float,
+        default=0.5,
+        help="seconds one withdrawal processing block lasts: a withdrawal is pending 1, 10, 100 or 1,800 blocks by "
+        "amount (RabbitX's tiers: under 10,000, 100,000, 1,000,000, and above) before it is claimable; 0: at once "
+        "(default 0.5)",
+    )
     p.add_argument("--collateral-decimals", type=int, default=6, help="decimals of the collateral token (default 6)")
     p.add_argument(
         "--rate-limit",
@@ -143,6 +151,7 @@ async def _serve(args: argparse.Namespace) -> int:
         oracle = FixedOracle({m.market_id: m.index_price for m in markets})
     exchange = ExchangeConfig(
         signer_key=_signer_key(args.signer_key),
+        withdrawal_block_seconds=args.withdrawal_block_seconds,
         markets=markets,
         chain_id=args.chain_id,
         custody_address=args.custody_address,

@@ -321,6 +321,21 @@ class RabbitXDevnet:
         offsets they would have carried are skipped, so a client can notice the gap."""
         self.hub.lose(channel, count)
 
+    def cancel_withdrawal(self, profile_id: int, withdrawal_id: int) -> dict[str, Any]:
+        """Cancel a pending withdrawal of account `profile_id` (as its owner would, in RabbitX's UI or through
+        `POST /balanceops/cancel`): its amount goes back to the account's balance. Returns its balance op."""
+        try:
+            return self.exchange.cancel_withdrawal(profile_id, withdrawal_id, now_micros()).to_json()
+        finally:
+            self._flush()
+
+    def set_withdrawal_block_seconds(self, seconds: float) -> None:
+        """How long one of RabbitX's withdrawal processing blocks lasts from now on (`withdrawal_tiers`); withdrawals
+        already pending keep their time."""
+        if seconds < 0:
+            raise ValueError(f"withdrawal block seconds must not be negative, got {seconds}")
+        self.exchange.config.withdrawal_block_seconds = seconds
+
     def set_rate_limit(self, tokens: int | None, window: float = 60.0) -> None:
         """Limit every IP to `tokens` request tokens per `window` seconds (None: no limit), from an empty bucket."""
         self.config.rate_limit = tokens
@@ -420,6 +435,7 @@ class RabbitXDevnet:
                     self._every(self.config.liquidation_interval, self.exchange.run_liquidations, "liquidations")
                 )
             )
+        self._tasks.append(asyncio.create_task(self._every(0.1, self._release_withdrawals, "withdrawals")))
         if self.index_oracle is not None and self.config.index_interval > 0:
             self._poll_index()
             self._flush()
@@ -427,6 +443,9 @@ class RabbitXDevnet:
         if self.config.chain is not None:
             self.chain_watcher = ChainWatcher(self, self.config.chain)
             self._tasks.append(asyncio.create_task(self.chain_watcher.run(), name="rabbitx-devnet-chain-watcher"))
+
+    def _release_withdrawals(self) -> list[int]:
+        return self.exchange.release_withdrawals(now_micros())
 
     def exchange_funding_all(self) -> list[FundingRecord]:
         return [self.exchange.apply_funding(m) for m in self.exchange.markets]
@@ -522,6 +541,8 @@ class RabbitXDevnet:
         app.router.add_get("/fills/order", self._fills_by_order)
         app.router.add_get("/balanceops", self._balance_ops)
         app.router.add_post("/balanceops/withdraw", self._withdraw)
+        app.router.add_post("/balanceops/claim", self._claim_withdrawal)
+        app.router.add_post("/balanceops/cancel", self._cancel_withdrawal)
         app.router.add_get("/ws", self._websocket)
         app.router.add_get("/ws/", self._websocket)
         return app
@@ -863,6 +884,10 @@ class RabbitXDevnet:
 
     async def _balance_ops(self, request: web.Request) -> web.Response:
         profile_id, _ = await self._authenticate(request)
+        try:
+            self.exchange.release_withdrawals(now_micros())
+        finally:
+            self._flush()
         ops = self.exchange.profile(profile_id).balance_ops
         if kinds := _csv(request.query.get("ops_type")):
             ops = [op for op in ops if op.ops_type in kinds or (op.ops_type == "withdrawal" and "withdraw" in kinds)]
@@ -874,6 +899,27 @@ class RabbitXDevnet:
         amount = request_decimal(data.get("amount"), "amount")
         try:
             op = self.exchange.request_withdrawal(profile_id, amount, now_micros())
+        finally:
+            self._flush()
+        return ok([op.to_json()])
+
+    async def _claim_withdrawal(self, request: web.Request) -> web.Response:
+        """go-client's `PATH_CLAIM_WITHDRAWAL`: the claimable withdrawal `id` with its signed claim (the devnet's shape:
+        RabbitX documents neither body nor answer)."""
+        profile_id, body = await self._authenticate(request)
+        withdrawal_id = _withdrawal_id(_json_object(body))
+        try:
+            op = self.exchange.claim_withdrawal(profile_id, withdrawal_id, now_micros())
+        finally:
+            self._flush()
+        return ok([op.to_json()])
+
+    async def _cancel_withdrawal(self, request: web.Request) -> web.Response:
+        """go-client's `PATH_CANCEL_WITHDRAWAL`: cancels the pending withdrawal `id`, its amount back in the balance."""
+        profile_id, body = await self._authenticate(request)
+        withdrawal_id = _withdrawal_id(_json_object(body))
+        try:
+            op = self.exchange.cancel_withdrawal(profile_id, withdrawal_id, now_micros())
         finally:
             self._flush()
         return ok([op.to_json()])
@@ -1073,6 +1119,14 @@ def _int(value: str | None, name: str, default: int, maximum: int | None) -> int
     if maximum is not None and number > maximum:
         raise InputError(f"{name} must be at most {maximum}, got {number}")
     return number
+
+
+def _withdrawal_id(data: Mapping[str, Any]) -> int:
+    """A withdrawal's id from a claim or cancel body: `id` (its balance op's id), or `withdrawal_id`."""
+    value = data.get("id", data.get("withdrawal_id"))
+    if value is None or isinstance(value, bool):
+        raise InputError("id is required: the withdrawal's balance op id")
+    return _int(str(value), "id", 0, None)
 
 
 def _csv(value: str | None) -> list[str]:

@@ -72,6 +72,33 @@ def default_markets() -> list[MarketConfig]:
     ]
 
 
+WITHDRAWAL_TIERS: tuple[tuple[Decimal, int], ...] = (
+    (Decimal(0), 1),
+    (Decimal(10_000), 10),
+    (Decimal(100_000), 100),
+    (Decimal(1_000_000), 1800),
+)
+
+
+class WithdrawalStatus:
+    """A withdrawal's balance-op statuses (docs.rabbitx.io `deposit-withdrawal`: Pending, Claimable, Success; a pending
+    one can be cancelled, the spelling is the devnet's, as RabbitX's orders spell it)."""
+
+    PENDING = "pending"
+    CLAIMABLE = "claimable"
+    SUCCESS = "success"
+    CANCELED = "canceled"
+
+
+def withdrawal_blocks(amount: Decimal, tiers: Iterable[tuple[Decimal, int]] = WITHDRAWAL_TIERS) -> int:
+    """The processing blocks a withdrawal of `amount` waits: the tier of the largest floor it reaches."""
+    blocks = 0
+    for floor, tier_blocks in sorted(tiers):
+        if amount >= floor:
+            blocks = tier_blocks
+    return blocks
+
+
 @dataclass
 class ExchangeConfig:
     signer_key: str
@@ -88,6 +115,13 @@ class ExchangeConfig:
     fill_client_order_ids: bool = True
     """Whether fills carry their order's client_order_id. RabbitX's documented fill rows have none (rabbitx-docs
     `data-structure.md`, `private-endpoints/fills.md`): off, the devnet sends none, as a client must expect."""
+    withdrawal_tiers: tuple[tuple[Decimal, int], ...] = WITHDRAWAL_TIERS
+    """(smallest amount, processing blocks) a withdrawal waits "pending" before it is "claimable", by amount: RabbitX's
+    table (docs.rabbitx.io `deposit-withdrawal`): under 10,000 1 block, under 100,000 10, under 1,000,000 100, from
+    1,000,000 1,800 (about 6 hours)."""
+    withdrawal_block_seconds: float = 0.5
+    """Seconds one processing block lasts on the devnet (RabbitX: 10-20 s), so that a small withdrawal is claimable
+    within a second, a 1,000,000 one in 15 minutes. 0: every withdrawal is claimable at once."""
 
 
 @dataclass
@@ -305,6 +339,7 @@ class Exchange:
         self._withdrawal_seq = itertools.count(1)
         self._deposits: dict[str, tuple[str, int]] = {}
         self.withdrawals: dict[int, BalanceOp] = {}
+        self._claimable_at: dict[int, int] = {}  # pending withdrawal id -> when it becomes claimable (microseconds)
         self.outbox: list[Publication] = []
         self._deltas: dict[int, _Delta] = {}
         self._touched_markets: set[str] = set()
@@ -376,11 +411,12 @@ class Exchange:
         return True
 
     def request_withdrawal(self, profile_id: int, amount: Decimal, now: int) -> BalanceOp:
-        """Debit `amount` now and return the claimable withdrawal with the exchange's EIP-712 signature."""
+        """Debit `amount` now and return the withdrawal, "pending" until its processing blocks pass
+        (`withdrawal_tiers`, `withdrawal_block_seconds`), then "claimable" with the exchange's EIP-712 signature."""
         profile = self.profile(profile_id)
         if amount <= 0:
             raise ExchangeError(f"withdrawal amount must be positive, got {decimal_string(amount)}")
-        units = self.amount_to_units(amount)
+        self.amount_to_units(amount)  # refuses more decimals than the collateral's
         free = self._withdrawable(profile)
         if amount > free:
             raise ExchangeError(
@@ -388,31 +424,86 @@ class Exchange:
                 f"withdrawable {decimal_string(free)}"
             )
         withdrawal_id = next(self._withdrawal_seq)
-        signed = sign_withdrawal(
-            self.config.signer_key,
-            withdrawal_id,
-            profile.wallet,
-            units,
-            self.config.chain_id,
-            self.config.custody_address,
-        )
         op = self._credit(profile, -amount, "withdrawal", now, op_id=str(withdrawal_id))
-        op.status = "claimable"
-        op.extra.update(
-            {
-                "withdrawal_id": withdrawal_id,
-                "trader": signed.trader,
-                "amount_units": str(units),
-                "chain_id": self.config.chain_id,
-                "verifying_contract": to_checksum_address(self.config.custody_address),
-                "signer": self.signer_address,
-                "signature": signed.signature,
-                "v": signed.v,
-                "r": signed.r,
-                "s": signed.s,
-            }
-        )
+        op.status = WithdrawalStatus.PENDING
+        blocks = withdrawal_blocks(amount, self.config.withdrawal_tiers)
+        self._claimable_at[withdrawal_id] = now + int(blocks * self.config.withdrawal_block_seconds * 1_000_000)
         self.withdrawals[withdrawal_id] = op
+        self.release_withdrawals(now)
+        self._commit()
+        return op
+
+    def release_withdrawals(self, now: int) -> list[int]:
+        """Makes every pending withdrawal whose processing blocks have passed by `now` (microseconds) claimable, with
+        the exchange's signature; returns their ids."""
+        released = []
+        for withdrawal_id, due in list(self._claimable_at.items()):
+            op = self.withdrawals[withdrawal_id]
+            if op.status != WithdrawalStatus.PENDING:
+                del self._claimable_at[withdrawal_id]
+                continue
+            if due > now:
+                continue
+            del self._claimable_at[withdrawal_id]
+            units = self.amount_to_units(-op.amount)
+            signed = sign_withdrawal(
+                self.config.signer_key,
+                withdrawal_id,
+                op.wallet,
+                units,
+                self.config.chain_id,
+                self.config.custody_address,
+            )
+            op.status = WithdrawalStatus.CLAIMABLE
+            op.extra.update(
+                {
+                    "withdrawal_id": withdrawal_id,
+                    "trader": signed.trader,
+                    "amount_units": str(units),
+                    "chain_id": self.config.chain_id,
+                    "verifying_contract": to_checksum_address(self.config.custody_address),
+                    "signer": self.signer_address,
+                    "signature": signed.signature,
+                    "v": signed.v,
+                    "r": signed.r,
+                    "s": signed.s,
+                }
+            )
+            self._delta(op.profile_id).balance_ops.append(op)
+            released.append(withdrawal_id)
+        if released:
+            self._commit()
+        return released
+
+    def _own_withdrawal(self, profile_id: int, withdrawal_id: int) -> BalanceOp:
+        op = self.withdrawals.get(withdrawal_id)
+        if op is None or op.profile_id != profile_id:
+            raise ExchangeError(f"unknown withdrawal {withdrawal_id}")
+        return op
+
+    def claim_withdrawal(self, profile_id: int, withdrawal_id: int, now: int) -> BalanceOp:
+        """`POST /balanceops/claim`: the claimable withdrawal with its signed claim; refused while it is pending (or
+        once it is cancelled or paid). The claim itself is the contract call anyone makes with the signature."""
+        self.release_withdrawals(now)
+        op = self._own_withdrawal(profile_id, withdrawal_id)
+        if op.status != WithdrawalStatus.CLAIMABLE:
+            raise ExchangeError(f"withdrawal {withdrawal_id} is {op.status}, not claimable")
+        return op
+
+    def cancel_withdrawal(self, profile_id: int, withdrawal_id: int, now: int) -> BalanceOp:
+        """`POST /balanceops/cancel`: cancels a pending withdrawal, its amount back in the account's balance. Refused
+        once it is claimable: the devnet cannot take back the signature it gave (RabbitX lets one be cancelled until
+        the claim is executed)."""
+        self.release_withdrawals(now)
+        op = self._own_withdrawal(profile_id, withdrawal_id)
+        if op.status != WithdrawalStatus.PENDING:
+            raise ExchangeError(f"withdrawal {withdrawal_id} is {op.status}: only a pending one can be cancelled")
+        op.status = WithdrawalStatus.CANCELED
+        op.reason = "canceled by the account"
+        self._claimable_at.pop(withdrawal_id, None)
+        profile = self.profile(profile_id)
+        profile.margin.balance -= op.amount  # op.amount is negative: the amount goes back
+        self._delta(profile_id).balance_ops.append(op)
         self._commit()
         return op
 
@@ -421,9 +512,9 @@ class Exchange:
         op = self.withdrawals.get(withdrawal_id)
         if op is None:
             raise ExchangeError(f"unknown withdrawal {withdrawal_id}")
-        if op.status == "success":
+        if op.status == WithdrawalStatus.SUCCESS:
             return False
-        op.status = "success"
+        op.status = WithdrawalStatus.SUCCESS
         op.txhash = txhash
         self._delta(op.profile_id).balance_ops.append(op)
         self._commit()

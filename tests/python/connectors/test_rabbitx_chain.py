@@ -28,6 +28,7 @@ from keeper.chain.revert import ErrorDecoder, error_decoder
 from keeper.chain.transactions import Sender
 from keeper.connectors.rabbitx.client import RabbitXClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
+from keeper.connectors.rabbitx.models import Withdrawal
 from keeper.devnet.rabbitx.app import DevnetConfig
 from keeper.devnet.rabbitx.chain_watcher import ChainWatchConfig, ChainWatcher
 from keeper.devnet.rabbitx.exchange import ExchangeConfig
@@ -158,7 +159,15 @@ def test_deposit_credit_withdrawal_claim_round_trip(custody: Custody, exchange: 
             await asyncio.sleep(0.3)
             assert (await connector.balance()).balance == D(1000)
 
-            withdrawal = await connector.request_withdrawal(D("250.5"))
+            requested = await connector.request_withdrawal(D("250.5"))
+            assert requested.pending and requested.claim is None, "pending for its processing block first"
+            assert await connector.withdrawal_claim(requested) == requested, "nothing to claim yet"
+
+            async def claimable() -> list[Withdrawal]:
+                return [w for w in await connector.withdrawals() if w.claimable]
+
+            [listed] = await _eventually(claimable, bool)
+            withdrawal = await connector.withdrawal_claim(listed)
             assert withdrawal.status == "claimable" and withdrawal.claim is not None
             claim = withdrawal.claim
             assert (claim.withdrawal_id, claim.trader, claim.amount_units) == (1, trader.address, 250_500_000)

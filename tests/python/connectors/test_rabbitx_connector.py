@@ -98,8 +98,21 @@ def test_rejections_carry_their_reason(rabbitx: RabbitXService) -> None:
                     await connector.place_order(limit("big-1", Side.LONG, "0.001", 60000))
 
                 withdrawal = await connector.request_withdrawal(D("25.5"))
-                assert (withdrawal.amount, withdrawal.status) == (D("25.5"), "claimable")
-                assert withdrawal.claim is not None and withdrawal.claim.amount_units == 25_500_000
+                assert (withdrawal.amount, withdrawal.status, withdrawal.claim) == (D("25.5"), "pending", None)
+                assert (await connector.balance()).balance == D("74.5"), "debited while pending"
+                canceled = await connector.cancel_withdrawal(withdrawal.withdrawal_id)
+                assert canceled.canceled and canceled.withdrawal_id == withdrawal.withdrawal_id
+                assert (await connector.balance()).balance == D(100), "cancelled: back in the balance"
+
+                withdrawal = await connector.request_withdrawal(D("25.5"))
+                deadline = time.monotonic() + 5
+                while not (listed := [w for w in await connector.withdrawals() if w.claimable]):
+                    assert time.monotonic() < deadline, "never claimable"
+                    await asyncio.sleep(0.05)
+                [claimable] = listed
+                assert claimable.withdrawal_id == withdrawal.withdrawal_id
+                claimed = await connector.withdrawal_claim(claimable)
+                assert claimed.claim is not None and claimed.claim.amount_units == 25_500_000
                 assert (await connector.balance()).balance == D("74.5")
 
     asyncio.run(scenario())

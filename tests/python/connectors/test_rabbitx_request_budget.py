@@ -25,6 +25,7 @@ from .rabbitx_service import RabbitXService
 
 D = Decimal
 FUNDING = ("GET", "/markets/fundingrate")
+USDC_DECIMALS = 6  # the exchange's collateral, as the replica settles it
 
 
 def order(client_order_id: str) -> OrderRequest:
@@ -71,10 +72,10 @@ def test_an_order_the_exchange_holds_already_is_found_not_placed_again(rabbitx: 
             custody = cast(CustodyClient, None)  # no withdrawals here
             request = SeatOrderRequest(7, "BTC-USD", D("0.1"), D(50000), reduce_only=False)
             async with RabbitXConnector(rabbitx.settings(vault)) as connector:
-                first = await RabbitXVenue(connector, custody, "pv-c").place(request)
+                first = await RabbitXVenue(connector, custody, "pv-c", USDC_DECIMALS).place(request)
                 assert first is not None
             async with RabbitXConnector(rabbitx.settings(vault, data_dir=rabbitx.data_dir / "other")) as connector:
-                again = await RabbitXVenue(connector, custody, "pv-c").place(request)
+                again = await RabbitXVenue(connector, custody, "pv-c", USDC_DECIMALS).place(request)
                 assert again is not None
                 assert (again.child_id, again.order_id) == (7, first.order_id)
                 assert rabbitx.devnet.requests[("POST", "/orders")] == 2, "refused at the exchange, not placed"
@@ -103,7 +104,7 @@ def test_the_funding_history_is_read_once_then_only_its_new_periods(rabbitx: Rab
         async with aiohttp.ClientSession() as session:
             vault = await rabbitx.trader(session, 1)
             async with RabbitXConnector(rabbitx.settings(vault)) as connector:
-                venue = RabbitXVenue(connector, cast(CustodyClient, None), "pv-c", funding_refresh=0)
+                venue = RabbitXVenue(connector, cast(CustodyClient, None), "pv-c", USDC_DECIMALS, funding_refresh=0)
                 history = await venue.funding("BTC-USD")
                 assert [p.at_us for p in history] == [start + i * hour for i in range(2500)]
                 assert rabbitx.devnet.requests[FUNDING] == 3, "three pages of 1,000, once"

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from decimal import Decimal
+from typing import Any
 
 import pytest
-from eth_abi import encode
+from eth_abi.abi import encode
 from eth_account import Account
 from eth_utils.crypto import keccak
 
+from keeper.connectors.rabbitx.client import RabbitXClient
 from keeper.connectors.rabbitx.errors import RabbitXRequestError
-from keeper.devnet.rabbitx.exchange import ExchangeError
+from keeper.devnet.rabbitx.exchange import ExchangeError, withdrawal_blocks
 from keeper.devnet.rabbitx.withdrawals import (
     WITHDRAWAL_TYPEHASH,
     recover_withdrawal_signer,
@@ -38,15 +42,53 @@ def _solidity_digest(withdrawal_id: int, trader: str, amount: int, chain_id: int
     return keccak(b"\x19\x01" + domain + struct)
 
 
-def test_withdrawal_signature_recovers_to_the_exchange_signer() -> None:
+async def _withdrawal_row(trader: RabbitXClient, withdrawal_id: str) -> dict[str, Any]:
+    rows = await trader.private("GET", "/balanceops", params={"ops_type": "withdrawal"})
+    [row] = [r for r in rows if r["id"] == withdrawal_id]
+    return dict(row)
+
+
+async def _until_claimable(trader: RabbitXClient, withdrawal_id: str, timeout: float = 5.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while (row := await _withdrawal_row(trader, withdrawal_id))["status"] != "claimable":
+        assert row["status"] == "pending" and time.monotonic() < deadline, row
+        await asyncio.sleep(0.05)
+    return row
+
+
+def test_withdrawal_tiers_are_rabbitxs_processing_blocks() -> None:
+    """docs.rabbitx.io `deposit-withdrawal`: 0-9,999 1 block, 10,000-99,999 10, 100,000-999,999 100, 1,000,000+
+    1,800."""
+    assert [withdrawal_blocks(D(a)) for a in ("0.01", "9999.99", "10000", "99999", "100000", "999999.9")] == [
+        1, 1, 10, 10, 100, 100,
+    ]  # fmt: skip
+    assert withdrawal_blocks(D(1_000_000)) == withdrawal_blocks(D(10**9)) == 1800
+
+
+def test_a_withdrawal_is_pending_for_its_blocks_then_claimable_with_its_signature() -> None:
     async def scenario() -> None:
-        async with harness(chain_id=31337) as h:
+        async with harness(chain_id=31337, withdrawal_block_seconds=0.4) as h:
             trader = await h.trader(40, deposit=D(1000))
             signer = Account.from_key(SIGNER_KEY).address
             assert h.devnet.exchange.signer_address == signer
 
-            withdrawal = await trader.withdraw(D("250.5"))
-            assert withdrawal["ops_type"] == "withdrawal" and withdrawal["status"] == "claimable"
+            started = time.monotonic()
+            pending = await trader.withdraw(D("250.5"))
+            assert pending["ops_type"] == "withdrawal" and pending["status"] == "pending"
+            assert pending["amount"] == "-250.5" and "signature" not in pending and "r" not in pending
+            assert D((await trader.account())["balance"]) == D("749.5"), "debited at once"
+            with pytest.raises(RabbitXRequestError, match="is pending, not claimable") as early:
+                await trader.private("POST", "/balanceops/claim", {"id": pending["id"]})
+            assert early.value.status == 400
+            assert (await _withdrawal_row(trader, pending["id"]))["status"] == "pending"
+
+            withdrawal = await _until_claimable(trader, pending["id"])
+            assert time.monotonic() - started >= 0.35, "one processing block (0.4 s here) for under 10,000"
+            [claimed] = await trader.private("POST", "/balanceops/claim", {"id": pending["id"]})
+            assert claimed == withdrawal
+            with pytest.raises(RabbitXRequestError, match="only a pending one can be cancelled"):
+                await trader.private("POST", "/balanceops/cancel", {"id": pending["id"]})
+            assert withdrawal["status"] == "claimable"
             assert withdrawal["amount"] == "-250.5" and withdrawal["amount_units"] == "250500000"
             assert withdrawal["id"] == str(withdrawal["withdrawal_id"])
             _, wallet = wallet_key(40)
@@ -62,8 +104,6 @@ def test_withdrawal_signature_recovers_to_the_exchange_signer() -> None:
                 withdrawal["v"],
             )
 
-            account = await trader.account()
-            assert D(account["balance"]) == D("749.5")
             with pytest.raises(RabbitXRequestError) as too_much:
                 await trader.withdraw(D(800))
             assert too_much.value.status == 400 and "insufficient withdrawable balance" in too_much.value.error
@@ -75,6 +115,42 @@ def test_withdrawal_signature_recovers_to_the_exchange_signer() -> None:
             assert h.devnet.withdrawal_claimed(withdrawal["withdrawal_id"], "0xabc") is False
             ops = await trader.private("GET", "/balanceops", params={"ops_type": "withdrawal"})
             assert [(op["id"], op["status"], op["txhash"]) for op in ops] == [(withdrawal["id"], "success", "0xabc")]
+
+    run(scenario())
+
+
+def test_a_pending_withdrawal_is_cancelled_back_into_the_balance() -> None:
+    async def scenario() -> None:
+        async with harness(withdrawal_block_seconds=0.2) as h:
+            trader = await h.trader(43, deposit=D(50_000))
+            big = await trader.withdraw(D(20_000))  # 10 blocks: 2 s here
+            small = await trader.withdraw(D(100))  # 1 block
+            assert (big["status"], small["status"]) == ("pending", "pending")
+            assert D((await trader.account())["balance"]) == D(29_900)
+
+            [canceled] = await trader.private("POST", "/balanceops/cancel", {"id": big["id"]})
+            assert (canceled["id"], canceled["status"], canceled["amount"]) == (big["id"], "canceled", "-20000")
+            assert "signature" not in canceled, "never signed: it can never be claimed"
+            account = await trader.account()
+            assert D(account["balance"]) == D(49_900) and D(account["withdrawable_balance"]) == D(49_900)
+            with pytest.raises(RabbitXRequestError, match="is canceled: only a pending one"):
+                await trader.private("POST", "/balanceops/cancel", {"id": big["id"]})
+            with pytest.raises(RabbitXRequestError, match="is canceled, not claimable"):
+                await trader.private("POST", "/balanceops/claim", {"id": big["id"]})
+            with pytest.raises(RabbitXRequestError, match="unknown withdrawal 99"):
+                await trader.private("POST", "/balanceops/cancel", {"id": "99"})
+            with pytest.raises(RabbitXRequestError, match="id is required"):
+                await trader.private("POST", "/balanceops/cancel", {})
+            other = await h.trader(44, deposit=D(10))
+            with pytest.raises(RabbitXRequestError, match=f"unknown withdrawal {small['id']}"):
+                await other.private("POST", "/balanceops/cancel", {"id": small["id"]})
+
+            await _until_claimable(trader, small["id"])
+            assert (await _withdrawal_row(trader, big["id"]))["status"] == "canceled", "stays cancelled"
+            # The owner (or an operator) cancels in process too, as in RabbitX's UI.
+            third = await trader.withdraw(D(30_000))
+            assert h.devnet.cancel_withdrawal(third["profile_id"], int(third["id"]))["status"] == "canceled"
+            assert D((await trader.account())["balance"]) == D(49_900)
 
     run(scenario())
 

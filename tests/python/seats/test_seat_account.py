@@ -88,16 +88,34 @@ def test_the_seat_posts_its_account_and_withdraws_margin_above_its_ceiling(
             assert D(view["net_collateral"]) == equity.quantize(D("0.000001"), rounding="ROUND_FLOOR")
 
             # Far above the ceiling for 0.8 ETH: the seat withdraws down to the target, through the API (the exchange
-            # debits and signs), on chain (pending), out of custody with the signed claim, into the vault.
+            # debits at once), on chain (pending); the exchange keeps it pending for its processing blocks (10 for
+            # 10,000 to 99,999: 1 s here), then signs it: out of custody with the signed claim, into the vault.
+            exchange.devnet.set_withdrawal_block_seconds(0.1)
             vault_before = usdc.balance_of(market.deployment.vault)
             net = adapter.margin().net_collateral
             policy = MarginPolicy(floor=3, target=5, ceiling=8, minimum=10_000 * 10**6)
-            assert await seat.manage_margin(policy) == -(net - 10_000 * 10**6), "down to the target (the minimum)"
-            assert usdc.balance_of(market.deployment.vault) == vault_before + net - 10_000 * 10**6
+            out = net - 10_000 * 10**6
+            assert 10_000 * 10**6 <= out < 100_000 * 10**6, "the 10-block tier"
+            assert await seat.manage_margin(policy) == -out, "down to the target (the minimum)"
+            [pending] = await connector.withdrawals()
+            assert pending.pending and pending.claim is None, "pending at the exchange: nothing to claim yet"
+            assert usdc.balance_of(market.deployment.vault) == vault_before, "not paid while pending"
+            assert adapter.pending_withdrawals() == out, "pending on chain too"
+            assert await seat.manage_margin(policy) == 0, "pending counts: nothing more asked for"
+            assert adapter.pending_withdrawals() == out and usdc.balance_of(market.deployment.vault) == vault_before
+
+            async def claimable() -> bool:
+                return all(w.claimable or w.paid for w in await connector.withdrawals())
+
+            await until(claimable)
+            assert await seat.manage_margin(policy) == 0, "the pending withdrawal is collected, nothing more moves"
+            assert usdc.balance_of(market.deployment.vault) == vault_before + out
             assert adapter.pending_withdrawals() == 0 and usdc.balance_of(adapter.address) == 0
             assert len(await connector.withdrawals()) == 1
             assert await seat.manage_margin(policy) == 0, "at the target: nothing moves"
             assert await seat.withdraw_margin(10**15) < 10**15, "capped at what the exchange lets go"
+            await until(claimable)
+            assert await seat.collect_withdrawals() > 0 and adapter.pending_withdrawals() == 0
 
             # The admin caps the seat 1,000 USDC above what counts against the cap: a floor wanting more deposits
             # what fits, and says why.
@@ -119,6 +137,58 @@ def test_the_seat_posts_its_account_and_withdraws_margin_above_its_ceiling(
             )
             [view] = [v for v in json.loads(shown.output)["venues"] if v["venue"] == SEAT_VENUE]
             assert view["margin_room"] == "0", "the operator sees the cap reached"
+
+    asyncio.run(scenario())
+
+
+def test_a_withdrawal_cancelled_at_the_exchange_is_raised_for_the_admin_to_write_off(
+    market: Chain, exchange: RabbitXService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """RabbitX lets the account's owner cancel a withdrawal before its claim: the amount is back in the exchange's
+    balance, but the seat adapter still counts it pending. The seat never pays it, raises it once as an ALERT naming
+    what the admin does (writeOffPendingWithdrawals), and the accounting is right once the admin has."""
+    usdc = TokenClient(market.w3, market.deployment.base)
+
+    async def scenario() -> None:
+        async with seat_with_child(market, exchange) as run:
+            keeper, seat, connector, venue = run.keeper, run.seat, run.connector, run.venue
+            adapter = keeper.seat_adapter(venue)
+            await until(lambda: run.child_filled(D("0.8")))
+            await seat.post_account()
+            exchange.devnet.set_withdrawal_block_seconds(60.0)  # pending for 10 minutes: cancelled before it is due
+            vault_before = usdc.balance_of(market.deployment.vault)
+            policy = MarginPolicy(floor=3, target=5, ceiling=8, minimum=10_000 * 10**6)
+            out = -await seat.manage_margin(policy)
+            assert out > 0 and adapter.pending_withdrawals() == out
+            [pending] = await connector.withdrawals()
+            assert pending.pending
+            equity = (await connector.balance()).equity
+
+            canceled = await connector.cancel_withdrawal(pending.withdrawal_id)
+            assert canceled.canceled
+            assert (await connector.balance()).equity == equity + D(out).scaleb(-6), "back in the exchange's balance"
+
+            with caplog.at_level("INFO", logger="primevault.keeper"):
+                await seat.collect_withdrawals()
+                await seat.collect_withdrawals()
+            alerts = [m for m in caplog.messages if m.startswith("ALERT") and pending.withdrawal_id in m]
+            assert len(alerts) == 1, "raised once"
+            assert (
+                f"writeOffPendingWithdrawals({out}, reason)" in alerts[0] and "cancelled at the exchange" in alerts[0]
+            )
+            assert [w.withdrawal_id for w in seat.rabbitx.canceled_withdrawals] == [pending.withdrawal_id]
+            assert adapter.pending_withdrawals() == out, "the seat cannot write it off: the admin does"
+            assert usdc.balance_of(market.deployment.vault) == vault_before, "never paid"
+
+            admin = market.account(0).address
+            reason = b"rabbitx cancelled " + pending.withdrawal_id.encode()
+            tx = adapter.contract.functions.writeOffPendingWithdrawals(out, reason).transact({"from": admin})
+            assert market.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+            assert adapter.pending_withdrawals() == 0
+            await seat.post_account()
+            assert adapter.margin().net_collateral == int((await connector.balance()).equity.scaleb(6)), (
+                "the cancelled amount counts once: in the posted equity"
+            )
 
     asyncio.run(scenario())
 
