@@ -52,13 +52,15 @@ def devnet(ctx: CliContext, port: int | None, fund: bool) -> None:
         while not stop.wait(ANVIL_POLL_SECONDS):
             code = node.exit_code()
             if code is not None:
-                raise AnvilError(f"anvil stopped ({_exit_status(code)}): the devnet is gone; start it again")
+                raise devnet_gone(code)
         click.echo("stopping anvil")
 
 
-def _exit_status(code: int) -> str:
-    """A subprocess's return code in words: Popen gives a process killed by a signal as the signal's negative."""
-    return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+def devnet_gone(code: int) -> AnvilError:
+    """The error a devnet's command stops with when its anvil exited with return `code` (Popen gives a process killed
+    by a signal as the signal's negative), shared by `devnet` and `web --devnet`."""
+    status = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+    return AnvilError(f"anvil stopped ({status}): the devnet is gone; start it again")
 
 
 @contextmanager

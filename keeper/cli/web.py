@@ -14,8 +14,7 @@ import click
 
 from keeper.chain.anvil import Anvil
 from keeper.cli.context import CliContext, pass_context
-from keeper.cli.devnet import ANVIL_POLL_SECONDS, KEEPER_DEV_ACCOUNT, _exit_status, running_devnet
-from keeper.exceptions import AnvilError
+from keeper.cli.devnet import ANVIL_POLL_SECONDS, KEEPER_DEV_ACCOUNT, devnet_gone, running_devnet
 from keeper.toolchain import project_root
 from keeper.web.server import WebSettings, check_dist, serve
 
@@ -90,7 +89,7 @@ async def _serve_until_signal(
         if watcher is not None:
             watcher.cancel()
     if died:
-        raise AnvilError(f"anvil stopped ({_exit_status(died[0])}): the devnet is gone; start it again")
+        raise devnet_gone(died[0])
 
 
 @contextmanager
