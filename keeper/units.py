@@ -57,10 +57,10 @@ def parse_amount(text: str, decimals: int, symbol: str = "", option: str | None 
 MAX_SIZE_UNITS = 10**28 - 1
 
 
-def parse_size(text: str) -> Decimal:
-    """A perp size like "2.5" (of the base asset), exactly: what `parse_amount` refuses, and sizes of 10^10 or
-    more."""
-    units = parse_amount(text, 18)
+def parse_size(text: str, option: str | None = None) -> Decimal:
+    """A perp size like "2.5" (of the base asset), exactly: what `parse_amount` refuses (naming `option` if given),
+    and sizes of 10^10 or more."""
+    units = parse_amount(text, 18, option=option)
     if units > MAX_SIZE_UNITS:
         raise InputError(f"size {text!r} is larger than any order can be: give less than 10,000,000,000")
     return Decimal(units) / 10**18

@@ -85,7 +85,8 @@ class Deployment:
             if info.ticker.upper() == ticker.upper():
                 return info
         known = ", ".join(m.ticker for m in self.markets) or "none"
-        raise InputError(f"unknown market {ticker!r}: this deployment has {known}")
+        shown = ticker if len(ticker) <= 40 else ticker[:40] + "..."  # a name pasted by mistake is not echoed whole
+        raise InputError(f"unknown market {shown!r}: this deployment has {known}")
 
     def token(self, symbol: str) -> TokenInfo:
         """The base or collateral token called `symbol` (case-insensitive)."""

@@ -16,6 +16,7 @@ from keeper.cli.context import CliContext, pass_context
 from keeper.cli.params import ADDRESS, JSON_OPTION, SLIPPAGE_OPTION, SUB_OPTION, chosen_account
 from keeper.cli.trade import chain_time, check_margin, checked_order
 from keeper.client.bundler import BundledOrder, BundlerClient
+from keeper.client.clients import Clients
 from keeper.client.trading import WAD, PositionView, TradingClient
 from keeper.client.vault import PERMISSIONS, VaultClient, sub_account
 from keeper.exceptions import InputError, PrimeVaultError, TransactionReverted
@@ -503,7 +504,8 @@ def bundle(
                 f"{format_units(max(most, 0), base.decimals)} {base.symbol}, before any order; borrow less or "
                 "deposit more"
             )
-        check_margin(ctx, target, ticker, direction * size, position, mark, free_gain=gain - borrow)
+        clients = Clients.build(ctx.w3, ctx.deployment)
+        check_margin(clients, target, ticker, direction * size, position, mark, free_gain=gain - borrow)
         deadline = chain_time(ctx) + ttl
         order = BundledOrder(trading.market_id(ticker), int(direction * size * WAD), int(limit * WAD), deadline)
         described = f"{side} {size.normalize():f} {ticker}, limit {limit:,.2f}"

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from keeper.cli.params import FiniteFloatRange
-from keeper.exceptions import ConfigError
+from keeper.cli.params import FiniteFloatRange, check_writable_folder
 from keeper.units import format_units
 
 if TYPE_CHECKING:
@@ -54,7 +52,7 @@ def demo(scenario: str, depositors: int, crash: float, seed: int, report_dir: Pa
     # installed the import raises a one-line `MissingExtraError` naming the install command.
     from keeper.devnet.crash import run_crash
 
-    _check_report_dir(report_dir)
+    check_writable_folder(report_dir, "--report-dir")
     bars: dict[str, Any] = {}
     totals = {"depositors": depositors, "orders": depositors, "deployed": 1}
 
@@ -72,20 +70,6 @@ def demo(scenario: str, depositors: int, crash: float, seed: int, report_dir: Pa
         bar.render_finish()
     click.echo("")
     _print(report)
-
-
-def _check_report_dir(report_dir: Path) -> None:
-    """A report folder that cannot be made or written is one line, before anvil starts or anything is deployed."""
-    probe = report_dir / f".{os.getpid()}.probe"
-    try:
-        report_dir.mkdir(parents=True, exist_ok=True)
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        raise ConfigError(
-            f"--report-dir: cannot write to {report_dir} ({exc.strerror or type(exc).__name__}): give a folder you "
-            "can write to"
-        ) from None
 
 
 def _october() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from keeper.chain.keys import dev_account
 from keeper.chain.revert import error_decoder
 from keeper.chain.transactions import Sender
 from keeper.cli.context import CliContext, pass_context
+from keeper.cli.params import check_writable_folder
 from keeper.devnet.deploy import (
     LOCAL_POOL_SUPPLY,
     LOCAL_VENUE_MARGIN,
@@ -112,7 +112,7 @@ def deploy(ctx: CliContext, output: Path | None, force: bool) -> None:
             f"{path} exists and may hold a live deployment's addresses: pass --output NEW.json, or --force to "
             "replace it (the old file is kept as a .bak beside it)"
         )
-    check_writable(path, "--output")
+    check_writable_folder(path.parent, "--output")
     sender = Sender(ctx.w3, ctx.account, error_decoder())
     deployment = dataclasses.replace(deploy_local_system(sender), rpc_url=ctx.rpc_url)
     try:
@@ -129,21 +129,6 @@ def deploy(ctx: CliContext, output: Path | None, force: bool) -> None:
             "above; save it as a file to use it"
         ) from None
     click.echo(f"deployed vault {deployment.vault} on chain {deployment.chain_id}; wrote {path}")
-
-
-def check_writable(path: Path, option: str) -> None:
-    """Refuses, in one line and before anything is sent or run, a file `path` that cannot be written: its folder
-    cannot be made or is not writable (a file is made there and removed)."""
-    probe = path.parent / f".{path.name}.{os.getpid()}.probe"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        raise ConfigError(
-            f"{option}: cannot write {path} ({exc.strerror or type(exc).__name__}): give a path in a folder you can "
-            "write to"
-        ) from None
 
 
 def _backup_name(path: Path) -> Path:

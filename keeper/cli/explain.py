@@ -130,7 +130,7 @@ def describe(error: DecodedError, deployment: Deployment, symbol: str | None = N
         ),
         "BorrowTooSmall": lambda: (
             f"the debt would be {exact('debt')}, below the minimum borrow of {exact('minBorrow')}: an account owes "
-            f"nothing or at least that (borrow at least that much, or repay all of it with `account repay max`)"
+            f"nothing or at least that; borrow at least that much, or repay all of it (`account repay max`)"
         ),
         "NotAuthorized": lambda: (
             f"{arg('caller')} is not the owner of {arg('account')} nor an operator with the "

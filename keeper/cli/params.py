@@ -4,6 +4,8 @@ same one-line answer everywhere."""
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -12,7 +14,7 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 
 from keeper.client.vault import sub_account
-from keeper.exceptions import InputError
+from keeper.exceptions import ConfigError, InputError
 
 if TYPE_CHECKING:
     from keeper.cli.context import CliContext
@@ -77,3 +79,17 @@ SLIPPAGE_OPTION = click.option(
     show_default=True,
     help="With no --limit: the limit is the mark plus (buy) or minus (sell) this many bps.",
 )
+
+
+def check_writable_folder(folder: Path, option: str) -> None:
+    """Refuses, in one line and before anything is sent or run, a `folder` (given by `option`) that cannot be made or
+    written to: a file is made there and removed."""
+    probe = folder / f".primevault.{os.getpid()}.probe"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"{option}: cannot write to {folder} ({exc.strerror or type(exc).__name__}): give a folder you can write to"
+        ) from None

@@ -17,6 +17,7 @@ from keeper.chain.artifacts import load_artifact
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.params import ADDRESS, JSON_OPTION, SUB_OPTION, FiniteFloatRange
 from keeper.cli.trade import chain_time, check_margin, checked_order, held_position
+from keeper.client.clients import Clients
 from keeper.client.sessions import OrderIntent, SessionKeysClient, SessionScope, SignedOrder
 from keeper.client.trading import TradingClient
 from keeper.client.vault import OPERATOR_PERMIT_KIND, PERMISSIONS, OperatorPermit, sub_account
@@ -314,7 +315,7 @@ def trade_as_key(
     _check_notional(scope, view.notional_used, amount, limit, mark)
     account = sub_account(view.owner, sub_id)
     held = held_position(trading, account, ticker, direction * amount, reduce_only)
-    check_margin(ctx, account, ticker, direction * amount, held, mark)
+    check_margin(Clients.build(ctx.w3, ctx.deployment), account, ticker, direction * amount, held, mark)
     order = OrderIntent(sub_id, market_id, direction * amount, limit, chain_time(ctx) + ttl, reduce_only)
     base = ctx.deployment.base
     if fee_text and not sign_only:

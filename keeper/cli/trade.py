@@ -87,7 +87,7 @@ def submit(
     if on_behalf is not None:
         _require_trader(ctx, on_behalf)
     held = held_position(client, account, ticker, direction * amount, reduce_only)
-    check_margin(ctx, account, ticker, direction * amount, held, mark)
+    check_margin(Clients.build(ctx.w3, ctx.deployment), account, ticker, direction * amount, held, mark)
     order_id = client.submit(account, ticker, direction * amount, limit, chain_time(ctx) + ttl, reduce_only)
     click.echo(
         f"order {order_id}: {side} {amount.normalize():f} {ticker} for {account}, limit {limit:,.2f}, ttl {ttl}s"
@@ -162,20 +162,21 @@ def held_position(client: TradingClient, account: str, ticker: str, size: Decima
 
 
 def check_margin(
-    ctx: CliContext, account: str, ticker: str, size: Decimal, held: Decimal, mark: Decimal, free_gain: int = 0
+    clients: Clients, account: str, ticker: str, size: Decimal, held: Decimal, mark: Decimal, free_gain: int = 0
 ) -> None:
     """Refuses an order whose added exposure needs more initial margin than the account has free. An estimate at
     the mark: execution prices and fees move it a little, and the contract checks again when the order executes.
-    `free_gain` (base units) is free margin that comes with the order, as a deposit bundled with it does."""
+    `free_gain` (base units) is free margin that comes with the order, as a deposit bundled with it does. Shared by
+    the commands that trade and the web app's server (`/api/order-check`)."""
     added = abs(held + size) - abs(held)
     if added <= 0:
         return
-    reader = ctx.reader()
-    perp = Clients.build(ctx.w3, ctx.deployment).lens.risk_state()
-    market_id = next(i for i, m in enumerate(ctx.deployment.markets) if m.ticker == ticker)
-    base = ctx.deployment.base
+    deployment = clients.deployment
+    perp = clients.lens.risk_state()
+    market_id = next(i for i, m in enumerate(deployment.markets) if m.ticker == ticker)
+    base = deployment.base
     needed = added * mark * perp.perp_initial_bps[market_id] / 10_000
-    health = reader.health(account)
+    health = clients.vault.health(account)
     free = Decimal(health.equity - health.initial_requirement + free_gain).scaleb(-base.decimals)
     if needed > free:
         # To the cent, the need rounded up and what is free down: never a need shown within what is free.

@@ -41,13 +41,6 @@ def _requirement(value: int, haircut_bps: int) -> int:
     return -(-value * haircut_bps // BPS)
 
 
-def free_equity(equity: int, initial_requirement: int) -> int:
-    """Equity above the initial requirement, base units; never negative (what is shown as free). The amounts below
-    take the signed `equity - initial_requirement` instead: below the requirement nothing can leave a checked account,
-    however little it would change the figure (the vault wants `equity >= initial` after, not "no worse")."""
-    return max(equity - initial_requirement, 0)
-
-
 def borrowable(
     equity: int,
     initial_requirement: int,

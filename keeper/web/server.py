@@ -46,7 +46,6 @@ from keeper.cli.trade import check_margin, held_position
 from keeper.client.clients import Clients
 from keeper.client.feeds import FeedClient
 from keeper.client.trading import TradingClient
-from keeper.client.vault import VaultClient
 from keeper.client.venues import node_message
 from keeper.exceptions import (
     ConfigError,
@@ -259,7 +258,7 @@ async def _quotes(request: web.Request) -> web.Response:
     side = query.get("side", "buy")
     if side not in ("buy", "sell"):
         raise InputError(f"side {side!r} is not buy or sell")
-    amount = parse_size(query.get("size", ""))
+    amount = parse_size(query.get("size", ""), option="size")
     horizon = _number(query.get("horizon_hours", "8"), "horizon_hours", MAX_HORIZON_HOURS)
     document = await asyncio.to_thread(quote_document, settings.w3, deployment, market, amount, side, horizon, None)
     for row in document["venues"]:
@@ -335,23 +334,11 @@ async def _portfolio(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     text = request.query.get("account", "")
     if not Web3.is_address(text):
-        raise InputError(f"account {text!r} is not an address: pass ?account=0x... (40 hex digits)")
+        raise InputError(f"account {_shown(text)!r} is not an address: pass ?account=0x... (40 hex digits)")
     deployment = settings.deployment()
     clients = Clients.build(settings.w3, deployment)
     risk = await asyncio.to_thread(read_account_risk, clients, Web3.to_checksum_address(text))
     return web.json_response(risk_document(risk, deployment.base))
-
-
-@dataclass
-class _ReadContext:
-    """What `primevault trade submit`'s checks read (`ctx.w3`, `ctx.deployment`, `ctx.reader()`), for the server to
-    run the same checks the CLI runs."""
-
-    w3: Web3
-    deployment: Deployment
-
-    def reader(self) -> VaultClient:
-        return VaultClient(self.w3, self.deployment)
 
 
 def order_check(w3: Web3, deployment: Deployment, account: str, ticker: str, side: str, amount: Decimal) -> None:
@@ -361,7 +348,7 @@ def order_check(w3: Web3, deployment: Deployment, account: str, ticker: str, sid
     size = amount if side == "buy" else -amount
     held = held_position(client, account, ticker, size, False)
     mark = FeedClient(w3, deployment.market(ticker).feed).price()
-    check_margin(_ReadContext(w3, deployment), account, ticker, size, held, mark)  # type: ignore[arg-type]
+    check_margin(Clients.build(w3, deployment), account, ticker, size, held, mark)
 
 
 async def _order_check(request: web.Request) -> web.Response:
@@ -371,16 +358,21 @@ async def _order_check(request: web.Request) -> web.Response:
     query = request.query
     text = query.get("account", "")
     if not Web3.is_address(text):
-        raise InputError(f"account {text!r} is not an address: pass ?account=0x... (40 hex digits)")
+        raise InputError(f"account {_shown(text)!r} is not an address: pass ?account=0x... (40 hex digits)")
     deployment = settings.deployment()
     ticker = deployment.market(query.get("market", "")).ticker
     side = query.get("side", "buy")
     if side not in ("buy", "sell"):
         raise InputError(f"side {side!r} is not buy or sell")
-    amount = parse_size(query.get("size", ""))
+    amount = parse_size(query.get("size", ""), option="size")
     account = Web3.to_checksum_address(text)
     await asyncio.to_thread(order_check, settings.w3, deployment, account, ticker, side, amount)
     return web.json_response({"ok": True})
+
+
+def _shown(text: str, most: int = 44) -> str:
+    """A query's value as an error quotes it: cut after `most` characters, so that a huge one is not sent back whole."""
+    return text if len(text) <= most else text[:most] + "..."
 
 
 _HEX_DATA = re.compile(r"0x(?:[0-9a-fA-F]{2})*")

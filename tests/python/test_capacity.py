@@ -10,7 +10,6 @@ from keeper.risk.capacity import (
     Indices,
     borrowable,
     deposit_free_gain,
-    free_equity,
     withdrawable_base,
     withdrawable_collateral,
 )
@@ -22,7 +21,7 @@ WETH = CollateralHolding(balance=10**18, price=3000 * 10**8, scale_exponent=20, 
 def test_worked_example() -> None:
     # 1 WETH at 3,000 USD with a 20% haircut, 2,000 USDC debt: equity 1,000, requirement 600, free 400.
     equity, requirement = 3000 * 10**6 - 2000 * 10**6, 600 * 10**6
-    free = free_equity(equity, requirement)
+    free = equity - requirement
     assert free == 400 * 10**6
     debt, dust = -2000 * 10**6, 100 * 10**6
     assert borrowable(equity, requirement, 10**12, debt, dust, UNIT) == 400 * 10**6

@@ -18,6 +18,7 @@ from keeper.web.server import WebSettings, serving_in_thread
 from tests.python.conftest import Chain
 
 Answer = tuple[int, str, bytes]
+ACCOUNT = "0x" + "11" * 20  # any address: these queries are refused before it is read
 
 
 def send(url: str, method: str, path: str, body: bytes = b"", content_type: str = "application/json") -> Answer:
@@ -59,7 +60,7 @@ BAD_QUERIES = [
     (quotes("0x10"), "is not a number"),
     (quotes("1e-400"), "has more than 18 decimal places"),
     (quotes("1" * 300), "is larger than any token supply"),
-    (quotes("\u0661"), "'\u0661' is not a number"),  # ARABIC-INDIC DIGIT ONE, which Decimal reads as 1
+    (quotes("\u0661"), "size \u0661 is not a number"),  # ARABIC-INDIC DIGIT ONE, which Decimal reads as 1
     (quotes("\uff11"), "is not a number"),  # FULLWIDTH DIGIT ONE
     (quotes(horizon="NaN"), "horizon_hours NaN is not in 0..8760"),
     (quotes(horizon="1e400"), "horizon_hours 1e400 is not in 0..8760"),
@@ -75,12 +76,22 @@ BAD_QUERIES = [
     ("/api/riskiest?limit=-1", "limit -1 is not in 0..100"),
     ("/api/portfolio?account=0x" + "g" * 40, "is not an address"),
     ("/api/portfolio?account=" + "0x12" * 1000, "is not an address"),
+    ("/api/order-check?market=ETH-USD&side=buy&size=1", "account '' is not an address"),
+    (f"/api/order-check?account={ACCOUNT}&market=ETH-USD&side=BUY&size=1", "side 'BUY' is not buy or sell"),
+    (f"/api/order-check?account={ACCOUNT}&market=ETH-USD&side=buy", "size '' is not a number"),
+    (f"/api/order-check?account={ACCOUNT}&market=ETH-USD&side=buy&size=NaN", "size NaN is not a finite number"),
+    (f"/api/order-check?account={ACCOUNT}&market=ETH-USD&side=buy&size=1e10", "larger than any order can be"),
+    (f"/api/order-check?account={ACCOUNT}&market=ETH-USD&side=buy&size=-1", "size -1 must be greater than zero"),
+    # A name pasted by mistake is cut, not echoed back whole.
+    (f"/api/order-check?account={ACCOUNT}&market={'X' * 5000}&side=buy&size=1", "unknown market '" + "X" * 40 + "...'"),
 ]
 
 
 @pytest.mark.parametrize(("path", "message"), BAD_QUERIES)
 def test_a_bad_query_is_a_400_naming_it(served: str, path: str, message: str) -> None:
-    assert_refused(send(served, "GET", path), 400, message)
+    answer = send(served, "GET", path)
+    assert_refused(answer, 400, message)
+    assert len(answer[2]) < 1_000, "the query is not echoed back whole"
 
 
 ERROR_STRING = Web3.keccak(text="Error(string)")[:4].hex()
