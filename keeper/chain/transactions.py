@@ -63,6 +63,10 @@ MAX_RESENDS_AFTER_DROP = 3
 """How many times a transaction the node no longer holds (and gives no receipt for) is sent again as it is before
 its wait ends as `TransactionFateUnknown`: a node that answers no receipt for a mined transaction (a lagging replica
 behind a load balancer, a broken proxy) would otherwise have it sent again every second until the receipt timeout."""
+RECEIPT_AFTER_NONCE_USED_SECONDS = 2.0
+"""How long the receipts of what was sent at a nonce are polled again once the chain says the nonce is used, before
+the wait ends as `TransactionFateUnclear`: a transaction mined between the last receipt poll and that nonce read (one
+round trip) has its receipt, and a replica behind a load balancer may give it a moment after the count."""
 EARLIER_SENDS_CHECK_SECONDS = 0.25
 """How often, at start, the chain is asked whether the transactions an earlier run left in the node's pool are mined."""
 
@@ -450,7 +454,7 @@ class Sender:
             with self._awaiting_lock:
                 nonce = max(nonce, max(self._awaiting, default=-1) + 1)
         tx["nonce"] = Nonce(nonce)
-        tx_hash = self._broadcast(action, tx)
+        tx_hash = self._broadcast(action, tx, first=True)
         with self._awaiting_lock:
             self._awaiting.add(nonce)
         return tx_hash
@@ -495,6 +499,11 @@ class Sender:
                     f"not mined within {self.fees.receipt_timeout:.0f}s (sent {len(hashes)} times)",
                 )
             if self._nonce_used(int(tx["nonce"])):
+                # Mined since the last receipt poll (this one, or a replacement of it), or by a transaction this
+                # process did not send: the receipts of what it sent at the nonce decide, polled once more.
+                receipt = self._wait_any(hashes, RECEIPT_AFTER_NONCE_USED_SECONDS)
+                if receipt is not None:
+                    return receipt
                 raise TransactionFateUnclear(
                     action,
                     "0x" + hashes[-1].hex(),
@@ -598,7 +607,10 @@ class Sender:
                 base_fee / 1e9,
             )
 
-    def _broadcast(self, action: str, tx: TxParams) -> HexBytes:
+    def _broadcast(self, action: str, tx: TxParams, first: bool = False) -> HexBytes:
+        """Sends `tx` signed, records its nonce as used and returns its hash. `first`: nothing was sent at this nonce
+        before, so an HTTP 4xx answer (a provider's rate limit, a refused key, a body too large) is a refusal: raised,
+        with nothing recorded. Any other unreadable answer may come after the node took it: the receipt poll decides."""
         signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
         tx_hash = HexBytes(signed.hash)
         try:
@@ -616,6 +628,13 @@ class Sender:
             if "already known" not in message and "nonce too low" not in message:
                 raise
         except Exception as exc:  # an HTTP error page, an answer that is not JSON, a null result: the node got it
+            if first and (status := _client_error_status(exc)) is not None:
+                # A 4xx is the provider's answer before any node took the bytes (429 rate limited, 401/403 a key it
+                # refuses, 413 too large): nothing is out, so nothing is waited for or sent again.
+                raise PrimeVaultError(
+                    f"{action}: not sent: the RPC endpoint refused the transaction with HTTP {status}"
+                    f"{_CLIENT_ERROR_HINTS.get(status, '')}; nothing was broadcast, so it is safe to send again"
+                ) from exc
             # The bytes were handed over and their hash is known here: the receipt poll decides whether it landed.
             log.warning(
                 "%s: sent 0x%s, but the node %s; waiting for its receipt", action, tx_hash.hex(), _unreadable(exc)
@@ -710,6 +729,22 @@ class Sender:
         if data is None:
             raise exc
         return TransactionReverted(action, self.decoder.decode(data))
+
+
+_CLIENT_ERROR_HINTS = {
+    401: " (unauthorized: check the RPC URL's API key)",
+    403: " (forbidden: check the RPC URL's API key and its allowed methods)",
+    413: " (request too large for the provider)",
+    429: " (rate limited by the provider)",
+}
+
+
+def _client_error_status(exc: BaseException) -> int | None:
+    """The status of an HTTP 4xx answer (the endpoint refused the request: it went no further), else None."""
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        status = int(exc.response.status_code)
+        return status if 400 <= status < 500 else None
+    return None
 
 
 def _unreadable(exc: BaseException) -> str:

@@ -273,7 +273,14 @@ class VaultClient(AccessControlledClient):
         """Repays `amount` of base debt, or all of it when `amount` is None. The vault takes at most the debt, so
         the approval is at most the debt with a little more for the interest that accrues until the transaction is
         mined. What of an approval sent here the repayment did not use (that margin, or all of it when the repayment
-        fails) is taken back after it: the allowance is left as it was before."""
+        reverts) is taken back after it: the allowance is left as it was before.
+
+        Only after a repayment that completed (mined, or reverted): one whose fate is unknown (`TransactionFateUnknown`,
+        the node gone after the send) is raised as it is, naming its hash, and the allowance is left at the amount
+        approved. Taking it back then would ask the node that is away (its failure hiding the repayment's hash), and
+        an approval sent at the next nonce could replace the repayment as a stuck nonce. Nor after any other failure
+        (nothing was sent): the node that failed is not asked again, and the approval is for this vault, at most the
+        debt and its margin."""
         debt = max(-self.base_balance(account), 0)
         ceiling = debt + debt // 1000 + 1
         token = TokenClient(self.w3, self.deployment.base, self.signer())
@@ -282,13 +289,16 @@ class VaultClient(AccessControlledClient):
         needed = ceiling if amount is None else min(amount, ceiling)
         token.approve_for_transfer(self.address, needed)
         approved = before < needed
+        fn = self.contract.functions.repay(_checksum(account), MAX_UINT256 if amount is None else amount)
         try:
-            return self.send(
-                "repay", self.contract.functions.repay(_checksum(account), MAX_UINT256 if amount is None else amount)
-            )
-        finally:
-            if approved and token.allowance(owner, self.address) != before:
-                token.approve(self.address, before)
+            receipt = self.send("repay", fn)
+        except TransactionReverted:
+            if approved:
+                _restore_allowance(token, owner, self.address, before)
+            raise
+        if approved:
+            _restore_allowance(token, owner, self.address, before)
+        return receipt
 
     def transfer(self, source: str, target: str, symbol: str, amount: int) -> TxReceipt:
         address = self.deployment.token(symbol).address
@@ -452,3 +462,9 @@ class VaultClient(AccessControlledClient):
 
 def _checksum(address: str) -> ChecksumAddress:
     return Web3.to_checksum_address(address)
+
+
+def _restore_allowance(token: TokenClient, owner: str, spender: str, before: int) -> None:
+    """Sets `owner`'s allowance to `spender` back to `before`, unless it already is."""
+    if token.allowance(owner, spender) != before:
+        token.approve(spender, before)

@@ -96,9 +96,10 @@ def fault_proxy(upstream: str, delay: float = 1.0) -> Iterator[FaultProxy]:
 class RpcFaults:
     """A JSON-RPC proxy in front of a real node that breaks the answers to chosen methods after forwarding them (the
     node acts; only the answer is lost), or without forwarding (`unsent`). A fault is one of "error" (a JSON-RPC
-    error: rate limited), "502" (a gateway's HTML page), "html" (an HTML page with status 200), "garbage" (a body that
-    is not JSON) and "null" (a null result); `slow` delays a method's answer. Records every method asked (`asked`) and
-    every one answered with a fault (`served`)."""
+    error: rate limited), "502" (a gateway's HTML page), "401", "403", "413" or "429" (the provider's refusal of the
+    request, as its HTTP status; with `unsent`, as a provider that refuses it does), "html" (an HTML page with status
+    200), "garbage" (a body that is not JSON) and "null" (a null result); `slow` delays a method's answer. Records
+    every method asked (`asked`) and every one answered with a fault (`served`)."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
@@ -133,6 +134,8 @@ class RpcFaults:
         if fault == "error":
             error = {"code": -32005, "message": "rate limited"}
             return web.json_response({"jsonrpc": "2.0", "id": request_id, "error": error})
+        if fault in ("401", "403", "413", "429"):  # the provider refuses the request itself (a rate limit, a key)
+            return web.Response(status=int(fault), text=f"{fault} refused by the provider", content_type="text/plain")
         if fault == "502" or unsent:
             return web.Response(status=502, text="<html><body>502 Bad Gateway</body></html>")
         if fault == "html":

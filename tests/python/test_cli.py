@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from click.testing import CliRunner, Result
 from web3 import Web3
 from web3.types import RPCEndpoint
@@ -23,7 +24,7 @@ from keeper.client.feeds import FeedClient
 from keeper.client.tokens import TokenClient
 from keeper.client.trading import TradingClient
 from keeper.client.vault import sub_account
-from keeper.exceptions import TransactionReverted
+from keeper.exceptions import TransactionFateUnknown, TransactionReverted
 from tests.python.conftest import Chain
 from tests.python.fault_proxy import node_switch
 
@@ -423,6 +424,65 @@ def test_a_repayment_leaves_no_allowance_behind(funded: Chain) -> None:
     assert repaid.exit_code == 0, repaid.output
     assert funded.client(1).base_balance(me) == 0
     assert usdc.allowance(me, funded.deployment.vault) == before == 0
+
+
+def _in_debt(chain: Chain) -> str:
+    """Dev account 1 with 5 WETH deposited and 4,800 USDC borrowed: its address."""
+    me = chain.account(1).address
+    client = chain.client(1)
+    client.deposit(me, "WETH", 5 * 10**18)
+    client.borrow(me, 4800 * 10**6)
+    return me
+
+
+def test_a_repayment_whose_fate_is_unknown_is_still_said_so(funded: Chain, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The repay went out and the node went away: the user gets the `TransactionFateUnknown` naming its hash (never to
+    send it again blindly), not the failure of an allowance restore that asks the node that is away; and no approval
+    goes out at the next nonce, where its wait could replace the repayment as stuck."""
+    me = _in_debt(funded)
+    client = funded.client(1)
+    real_send = client.send
+    lost = "0x" + "ab" * 32
+
+    def send(action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if action == "repay":
+            raise TransactionFateUnknown("repay", lost, 7)  # sent, then the node went away
+        return real_send(action, fn, *args, **kwargs)
+
+    monkeypatch.setattr(client, "send", send)
+    real_allowance = TokenClient.allowance
+    reads = {"n": 0}
+
+    def allowance(self: TokenClient, owner: str, spender: str) -> int:
+        reads["n"] += 1
+        if reads["n"] > 2:  # the node is away by the time the repayment's wait ends
+            raise requests.ConnectionError("node away")
+        return int(real_allowance(self, owner, spender))
+
+    monkeypatch.setattr(TokenClient, "allowance", allowance)
+    with pytest.raises(TransactionFateUnknown) as raised:
+        client.repay(me)
+    assert raised.value.tx_hash == lost
+    monkeypatch.setattr(TokenClient, "allowance", real_allowance)
+    approved = TokenClient(funded.w3, funded.deployment.base).allowance(me, funded.deployment.vault)
+    assert approved > 4800 * 10**6, "left at the approved amount: no restoring approval was sent"
+
+
+def test_a_reverted_repayment_takes_its_approval_back(funded: Chain, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A repayment that completed by reverting used none of the approval sent for it: the allowance is as before."""
+    me = _in_debt(funded)
+    client = funded.client(1)
+    real_send = client.send
+
+    def send(action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if action == "repay":
+            raise TransactionReverted("repay", DecodedError("Paused", {}))
+        return real_send(action, fn, *args, **kwargs)
+
+    monkeypatch.setattr(client, "send", send)
+    with pytest.raises(TransactionReverted):
+        client.repay(me)
+    assert TokenClient(funded.w3, funded.deployment.base).allowance(me, funded.deployment.vault) == 0
 
 
 def test_the_deployments_own_contracts_are_not_operators(funded: Chain) -> None:

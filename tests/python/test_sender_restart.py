@@ -24,7 +24,7 @@ from keeper.chain.provider import RotatingHTTPProvider, connect
 from keeper.chain.revert import error_decoder
 from keeper.chain.transactions import FeePolicy, Sender
 from keeper.client.clients import Clients
-from keeper.exceptions import TransactionFateUnknown
+from keeper.exceptions import PrimeVaultError, TransactionFateUnknown
 from tests.python.conftest import Chain
 from tests.python.fault_proxy import node_switch, rpc_faults
 from tests.python.test_daemon_faults import poll
@@ -247,3 +247,52 @@ def test_a_transaction_the_node_keeps_losing_is_sent_again_a_few_times_then_a_fa
     assert faults.served.count("eth_sendRawTransaction") == 1 + transactions.MAX_RESENDS_AFTER_DROP
     assert f"nonce {raised.value.nonce}" in str(raised.value)
     assert _balance(chain) == before
+
+
+def test_a_transaction_mined_just_after_the_last_receipt_poll_is_no_fate_unclear(
+    chain: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wait's window ends (`replace_after`, or the pool check) just before the block that mines the transaction:
+    the chain's count then says its nonce is used, and its receipt is there. It is returned, not raised as
+    `TransactionFateUnclear` ("nonce N is used on chain, but the node gives no receipt")."""
+    sender = Sender(chain.w3, dev_account(0), error_decoder(), fees=FeePolicy(replace_after=2, receipt_timeout=20))
+    token = Clients.build(chain.w3, chain.deployment, sender).vault.token(chain.deployment.base.symbol)
+    before = _balance(chain)
+    real = Sender._wait_any
+    calls = {"n": 0}
+
+    def wait_any(self: Sender, hashes: Any, seconds: float) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return None  # the window reached its end just before the block that mined it
+        return real(self, hashes, seconds)
+
+    monkeypatch.setattr(Sender, "_wait_any", wait_any)
+    receipt = token.mint(dev_account(1).address, 1)
+    assert receipt["status"] == 1
+    assert len(sender.sent) == 1, "nothing was sent again"
+    assert _balance(chain) == before + 1
+
+
+@pytest.mark.parametrize("status", ["429", "401", "403", "413"])
+def test_a_send_the_provider_refuses_with_an_http_4xx_is_a_refusal(
+    chain: Chain, status: str, quick_silence: None
+) -> None:
+    """A provider's 429 (rate limit), 401/403 (a key it refuses) or 413 (too large) to eth_sendRawTransaction says
+    the transaction was not taken: one line naming the status, nothing recorded as sent nor sent again, and the next
+    send takes the same nonce. Not "fate unknown ... it may be mined"."""
+    with rpc_faults(chain.url) as (faults, url):
+        token, before = _minting(chain, url)
+        nonce = chain.w3.eth.get_transaction_count(dev_account(0).address)
+        faults.break_answers("eth_sendRawTransaction", status, unsent=True)
+        with pytest.raises(PrimeVaultError) as raised:
+            token.mint(dev_account(1).address, 1)
+        assert not isinstance(raised.value, TransactionFateUnknown), str(raised.value)
+        assert f"HTTP {status}" in str(raised.value) and "\n" not in str(raised.value)
+        assert faults.served == ["eth_sendRawTransaction"], "sent once, never again"
+        assert token.sender.sent == []
+        faults.heal()
+        receipt = token.mint(dev_account(1).address, 1)
+    assert receipt["status"] == 1
+    assert token.sender.sent[0].nonce == nonce, "the refused send used no nonce"
+    assert _balance(chain) == before + 1
