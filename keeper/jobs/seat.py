@@ -122,8 +122,14 @@ class SeatJob:
         log.info("seats stopped")
 
     def _stopped(self) -> bool:
-        assert self._stopping is not None
-        return self._stopping.is_set() or self._stop_requested.is_set()
+        """The keeper is stopping (`JobContext.stopping`, set by the signal: the flag the other jobs' `may_send`
+        checks) or this job was asked to stop: no new step starts, so nothing new is sent (the step in flight
+        finishes)."""
+        return (
+            self.context.stopping.is_set()
+            or self._stop_requested.is_set()
+            or (self._stopping is not None and self._stopping.is_set())
+        )
 
     async def _pause(self, seconds: float) -> None:
         """Waits `seconds`, or less if the job is asked to stop."""
@@ -183,14 +189,22 @@ class SeatJob:
 
     async def _run_seat(self, seat: Seat, now: int, state: bool, reconcile: bool) -> None:
         """One cycle of one seat, each step guarded on its own: children and the backstop; with `state` the books,
-        the account posted and margin; with `reconcile` the venue's positions against the books."""
+        the account posted and margin; with `reconcile` the venue's positions against the books. Once the keeper is
+        stopping no further step starts (`_stopped`): they send orders to the venue and transactions on chain."""
         name = self.context.deployment.venues[seat.venue_id].name
-        await self._guarded(f"{name} cycle", lambda: self._cycle(seat, name, now))
-        await self._guarded(f"{name} backstop", lambda: seat.unwind_backstop(now))
-        if state:
+        await self._step(f"{name} cycle", lambda: self._cycle(seat, name, now))
+        await self._step(f"{name} backstop", lambda: seat.unwind_backstop(now))
+        if state and not self._stopped():
             await self._run_state(seat, name)
         if reconcile:
-            await self._guarded(f"{name} reconcile", lambda: self._reconcile(seat, name))
+            await self._step(f"{name} reconcile", lambda: self._reconcile(seat, name))
+
+    async def _step(self, name: str, step: Callable[[], Awaitable[object]]) -> None:
+        """`step`, guarded (`_guarded`), unless the keeper is stopping: then it is skipped, and said so."""
+        if self._stopped():
+            log.info("%s: not started, the keeper is stopping", name)
+            return
+        await self._guarded(name, step)
 
     async def _run_state(self, seat: Seat, name: str) -> None:
         """The steps over the venue's state: the books, the account posted, margin. They share one read of the
@@ -199,7 +213,7 @@ class SeatJob:
         c = self.context
         account = asyncio.ensure_future(seat.account())
         try:
-            await self._guarded(f"{name} books", lambda: self._read_books(seat, account))
+            await self._step(f"{name} books", lambda: self._read_books(seat, account))
 
             async def post() -> None:
                 await seat.post_account(await account)
@@ -207,8 +221,8 @@ class SeatJob:
             async def margin() -> None:
                 await seat.manage_margin(margin_policy(c), c.legs.get(), await account)
 
-            await self._guarded(f"{name} account", post)
-            await self._guarded(f"{name} margin", margin)
+            await self._step(f"{name} account", post)
+            await self._step(f"{name} margin", margin)
         finally:
             account.cancel()  # still reading if the job stopped meanwhile
 

@@ -51,6 +51,10 @@ FUNDING_REFRESH = 60.0
 1,200 request tokens a minute RabbitX allows an IP (rabbitx-docs `rate-limits.md`)."""
 KEEP_ORDER_CHILDREN = 10_000
 """How many exchange order ids the venue remembers the child of, for fills that name only their order."""
+UNLISTED_ORDER_PATIENCE = 300.0
+"""Seconds a fill's order may go unlisted at the exchange (its REST listing lagging its WebSocket: an IOC order filled
+before `place_order` returned) before its fills are given up as childless, with an ALERT: until then each look-up that
+finds no order raises, so the fills are passed on again."""
 
 
 class RabbitXVenue:
@@ -76,8 +80,7 @@ class RabbitXVenue:
         self.market_ids = dict(market_ids or {})
         self.funding_refresh = funding_refresh
         self._child_id = re.compile(re.escape(order_prefix) + r"(\d+)")
-        self._paid: set[int] = set()  # withdrawal ids custody has paid
-        self._paid_ids: set[str] = set()  # the same, as the exchange's balance-op ids
+        self._paid: set[str] = set()  # withdrawals (the exchange's balance-op ids) custody has paid
         self._waiting: set[str] = set()  # pending withdrawals already logged
         self._canceled: set[str] = set()  # cancelled withdrawals already raised
         self.canceled_withdrawals: list[Withdrawal] = []
@@ -86,6 +89,8 @@ class RabbitXVenue:
         # Exchange order id -> its child (None: not the seat's): RabbitX's fills name their order, and need not carry
         # its client order id (its docs' fill rows have none).
         self._order_children: OrderedDict[str, int | None] = OrderedDict()
+        # Exchange order id -> when (time.monotonic) a fill's look-up of it first found it unlisted.
+        self._unlisted: OrderedDict[str, float] = OrderedDict()
         # Market -> its funding periods read so far, oldest first, and when they were last read (time.monotonic).
         self._funding: dict[str, list[FundingPeriod]] = {}
         self._funding_read_at: dict[str, float] = {}
@@ -159,7 +164,10 @@ class RabbitXVenue:
     async def _learn_order(self, fill: Fill) -> None:
         """Makes sure the child of a fill without a client order id is known: its order, read from the exchange
         unless the seat placed or looked at it in this run. A failed read raises, so the fills are passed on again
-        (never reported without their child)."""
+        (never reported without their child). An order the exchange does not list is one it has not listed yet
+        (every fill of the account's channel is of one of the account's orders): that raises too, for
+        `UNLISTED_ORDER_PATIENCE` seconds, and then the fill is given up as childless, with an ALERT (the
+        reconciliation of the positions raises the difference it leaves)."""
         if fill.client_order_id or not fill.order_id or fill.order_id in self._order_children:
             return
         try:
@@ -167,8 +175,21 @@ class RabbitXVenue:
         except RabbitXRequestError as exc:
             if exc.code != ORDER_NOT_FOUND:
                 raise
-            self._remember_order(fill.order_id, None)  # not an order of this account's: no child
+            first = self._unlisted.setdefault(fill.order_id, time.monotonic())
+            while len(self._unlisted) > KEEP_ORDER_CHILDREN:
+                self._unlisted.popitem(last=False)
+            if time.monotonic() - first < UNLISTED_ORDER_PATIENCE:
+                raise  # not listed yet: the fills come again
+            del self._unlisted[fill.order_id]
+            log.error(
+                "ALERT seat at %s: fill %s (%s %s %s at %s) is of order %s, which the exchange has not listed for %.0f"
+                " s: the fill is not reported (no child known), and the venue's position differs from the books by it",
+                self.name, fill.fill_id, fill.market_id, fill.side, fill.size, fill.price, fill.order_id,
+                UNLISTED_ORDER_PATIENCE,
+            )  # fmt: skip
+            self._remember_order(fill.order_id, None)
         else:
+            self._unlisted.pop(fill.order_id, None)
             self._remember_order(order.order_id, self.child_id(order.client_order_id))
 
     def _remember_order(self, order_id: str, child_id: int | None) -> None:
@@ -234,7 +255,7 @@ class RabbitXVenue:
             if withdrawal.canceled:
                 self._alert_canceled(withdrawal)
                 continue
-            if withdrawal.withdrawal_id in self._paid_ids or withdrawal.paid or not withdrawal.claimable:
+            if withdrawal.withdrawal_id in self._paid or withdrawal.paid or not withdrawal.claimable:
                 if withdrawal.pending and withdrawal.withdrawal_id not in self._waiting:
                     self._waiting.add(withdrawal.withdrawal_id)
                     log.info(
@@ -247,11 +268,9 @@ class RabbitXVenue:
                 log.warning("seat at %s: withdrawal %s is claimable but came without its signed claim",
                             self.name, withdrawal.withdrawal_id)  # fmt: skip
                 continue
-            if claim.withdrawal_id not in self._paid:
-                if not await asyncio.to_thread(self.custody.is_paid, claim.withdrawal_id):
-                    await asyncio.to_thread(self.custody.withdraw, claim)
-                self._paid.add(claim.withdrawal_id)
-            self._paid_ids.add(withdrawal.withdrawal_id)
+            if not await asyncio.to_thread(self.custody.is_paid, claim.withdrawal_id):
+                await asyncio.to_thread(self.custody.withdraw, claim)
+            self._paid.add(withdrawal.withdrawal_id)
 
     def _alert_canceled(self, withdrawal: Withdrawal) -> None:
         """Raises a withdrawal cancelled at the exchange, once a run: the seat adapter still counts it pending (in the
