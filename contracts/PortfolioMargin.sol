@@ -116,24 +116,25 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
         view
         returns (uint256 maintenance, uint256 maxDiscountBps, uint256 hedgedBps)
     {
-        (uint256 requirement, uint256 gross, uint256 unmapped, uint256 hedged) = _evaluate(account);
+        uint256 requirement;
+        uint256 gross;
+        uint256 unmapped;
+        (requirement, gross, unmapped, hedgedBps) = _evaluate(account);
         maintenance = ValueLib.portionUp(requirement, _maintenanceBps) + unmapped;
         gross += unmapped;
         // Rounded down: every leg's discount at most this keeps the total within the share of maintenance.
         maxDiscountBps =
             gross == 0 ? BPS : Math.min(BPS, maintenance * LIQUIDATION_DISCOUNT_SHARE_BPS / gross);
-        // Rounded down: the liquidation relaxes the resale floor by this share, the less the safer.
-        hedgedBps = gross == 0 ? 0 : Math.min(BPS, 2 * hedged * BPS / gross);
     }
 
     /// @dev The rule's initial requirement before reservations (scan plus charges), the gross notional of the
-    ///      legs it covers (the sum of their absolute values), the value of the collateral it does not cover
-    ///      (assets mapped to no underlying) and the hedged notional (min(long, short) summed over underlyings),
-    ///      base units.
+    ///      legs it covers (the sum of their absolute values) and the value of the collateral it does not cover
+    ///      (assets mapped to no underlying), base units; and the share of the mapped collateral that net shorts of
+    ///      its own underlying cover, in basis points rounded down (`liquidationTerms`).
     function _evaluate(address account)
         internal
         view
-        returns (uint256 requirement, uint256 gross, uint256 unmapped, uint256 hedged)
+        returns (uint256 requirement, uint256 gross, uint256 unmapped, uint256 coveredBps)
     {
         uint256 count = _underlyings.length;
         Exposure[] memory book = new Exposure[](count);
@@ -143,12 +144,15 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
 
         uint256 charges = 0;
         uint256 groups = 0;
+        uint256 covered = 0;
+        uint256 collateral = 0;
         for (uint256 u; held >> u != 0; ++u) {
             if ((held >> u) & 1 == 0) continue;
             UnderlyingParams memory p = _underlyings[u];
-            (uint256 c, uint256 h) = _charges(book[u], p);
+            (uint256 c, uint256 k) = _charges(book[u], p);
             charges += c;
-            hedged += h;
+            covered += k;
+            collateral += uint256(book[u].collateral);
             groups |= 1 << p.group;
             book[u].group = p.group;
             gross += book[u].gross;
@@ -159,6 +163,7 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
             scan += _groupScan(book, held, g);
         }
         requirement = uint256(scan) + charges;
+        coveredBps = collateral == 0 ? 0 : covered * BPS / collateral;
     }
 
     /// @dev One group's scan: the sum of its underlyings' worst losses, each moved alone, less a share of
@@ -267,10 +272,12 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
     ///      another venue only through the venues (the losing one is topped up while the winning one's margin
     ///      is withdrawn, which takes hours), so that part is the basis, counted after the collateral has
     ///      covered what it can.
+    ///      Also returns the collateral that the underlying's net short covers: a perp long against a perp short
+    ///      hedges each other, not the collateral.
     function _charges(Exposure memory e, UnderlyingParams memory p)
         internal
         pure
-        returns (uint256 charges, uint256 hedged)
+        returns (uint256 charges, uint256 covered)
     {
         uint256 venueLong = 0;
         uint256 venueShort = 0;
@@ -281,11 +288,13 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
         uint256 collateral = uint256(e.collateral);
         uint256 long = collateral + venueLong;
         uint256 net = long > venueShort ? long - venueShort : venueShort - long;
-        hedged = long < venueShort ? long : venueShort;
+        uint256 hedged = long < venueShort ? long : venueShort;
         uint256 uncovered = venueShort > collateral ? venueShort - collateral : 0;
         uint256 basis = venueLong < uncovered ? venueLong : uncovered;
         charges = ValueLib.portionUp(net, p.netChargeBps) + ValueLib.portionUp(hedged, p.hedgedChargeBps)
             + ValueLib.portionUp(basis, p.basisChargeBps);
+        uint256 netShort = venueShort > venueLong ? venueShort - venueLong : 0;
+        covered = collateral < netShort ? collateral : netShort;
     }
 
     /// @dev floor(a / MOVE_DENOMINATOR); Solidity's signed division truncates toward zero.

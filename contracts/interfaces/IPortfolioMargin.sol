@@ -78,9 +78,10 @@ interface IPortfolioMargin {
     ///      such a book could not be cut back to health and would be taken whole at a loss larger than its equity.
     ///      Caveat: with the cap below the store-front's resale discount, reserves bear the difference when the
     ///      absorbed collateral is sold.
-    ///      `hedgedBps` is the share of the legs' gross notional that offsets other legs of the same underlying
-    ///      (twice the hedged amount, min(long, short), over the gross; rounded down): the liquidation lets a
-    ///      collateral discount below its resale floor only for that share, so a dust position cannot make a naked
+    ///      `hedgedBps` is the share of the account's mapped collateral that net shorts of its own underlying cover
+    ///      (min(collateral, short − long) per underlying, summed, over the collateral; rounded down): the
+    ///      liquidation lets a collateral discount go below its resale floor only for that share, so neither a dust
+    ///      position nor a perp long against a perp short (which hedge each other, not the collateral) makes a naked
     ///      book count as hedged.
     function liquidationTerms(address account)
         external

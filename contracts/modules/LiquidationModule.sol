@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
+import {IPortfolioMargin} from "../interfaces/IPortfolioMargin.sol";
 import {IPrimeVault} from "../interfaces/IPrimeVault.sol";
 import {
     BPS,
@@ -225,21 +226,22 @@ contract LiquidationModule is VaultBase {
 
     /// @dev The portfolio rule's maintenance requirement, discount cap and hedged share, or `standard`, no cap and
     ///      no hedge if the rule cannot be evaluated for the account (an asset or market governance has not mapped
-    ///      yet): a liquidation must always be able to complete, and the standard rule is always defined.
+    ///      yet) or answers too little (a rule of another version): a liquidation must always be able to complete,
+    ///      and the standard rule is always defined. A low-level call, so that a short answer cannot revert here as
+    ///      a `try`'s decoding would; the cap and the share are clamped to 100%.
     function _portfolioTerms(address account, uint256 standard)
         internal
         view
         returns (uint256, uint256, uint256)
     {
         uint256 gasBefore = gasleft();
-        try _portfolioMargin.liquidationTerms(account) returns (
-            uint256 maintenance, uint256 maxDiscountBps, uint256 hedgedBps
-        ) {
-            return (maintenance, maxDiscountBps, hedgedBps);
-        } catch (bytes memory reason) {
-            _revertIfOutOfGas(reason, gasBefore);
-            return (standard, BPS, 0);
-        }
+        (bool ok, bytes memory answer) =
+            address(_portfolioMargin).staticcall(abi.encodeCall(IPortfolioMargin.liquidationTerms, (account)));
+        if (!ok) _revertIfOutOfGas(answer, gasBefore);
+        if (!ok || answer.length < 3 * 32) return (standard, BPS, 0);
+        (uint256 maintenance, uint256 maxDiscountBps, uint256 hedgedBps) =
+            abi.decode(answer, (uint256, uint256, uint256));
+        return (maintenance, Math.min(maxDiscountBps, BPS), Math.min(hedgedBps, BPS));
     }
 
     /// @dev Reverts the whole transaction if the call caught just above ran out of gas: it failed without data and

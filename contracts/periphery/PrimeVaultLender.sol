@@ -33,8 +33,9 @@ contract PrimeVaultLender is ERC4626, ReentrancyGuardTransient {
     /// @notice The vault this lender supplies to.
     IPrimeVault public immutable VAULT;
 
-    /// @notice The most shares a conversion or preview takes: far past any supply MAX_AMOUNT of assets mints, and
-    ///         small enough that the conversion's arithmetic cannot overflow.
+    /// @notice The most shares a conversion or preview takes beyond the supply: far past any supply MAX_AMOUNT of
+    ///         assets mints, and small enough that the conversion's arithmetic cannot overflow (up to the supply it
+    ///         cannot either: the result is at most the assets).
     uint256 public constant MAX_SHARES = type(uint128).max;
 
     /// @param vault PrimeVault; the lender's asset is its base asset.
@@ -75,7 +76,11 @@ contract PrimeVaultLender is ERC4626, ReentrancyGuardTransient {
     /// @notice The shares `owner` can redeem now, bounded as `maxWithdraw` (rounded down).
     function maxRedeem(address owner) public view override returns (uint256) {
         if (_paused(PAUSE_WITHDRAW)) return 0;
-        return Math.min(super.maxRedeem(owner), _convertToShares(_idleCash(), Math.Rounding.Floor));
+        // The idle cash is a balance anyone can raise by a donation: bounded as a conversion takes it, which never
+        // binds a holder (no position reaches MAX_AMOUNT).
+        return Math.min(
+            super.maxRedeem(owner), _convertToShares(Math.min(_idleCash(), MAX_AMOUNT), Math.Rounding.Floor)
+        );
     }
 
     /// @notice Shares minted for `assets`: those of what PrimeVault will add to the position.
@@ -147,14 +152,14 @@ contract PrimeVaultLender is ERC4626, ReentrancyGuardTransient {
         return super._convertToShares(assets, rounding);
     }
 
-    /// @dev OpenZeppelin's conversion, refusing by name shares past MAX_SHARES.
+    /// @dev OpenZeppelin's conversion, refusing by name shares past both MAX_SHARES and the supply.
     function _convertToAssets(uint256 shares, Math.Rounding rounding)
         internal
         view
         override
         returns (uint256)
     {
-        if (shares > MAX_SHARES) {
+        if (shares > MAX_SHARES && shares > totalSupply()) {
             revert IPrimeVaultErrors.AmountTooLarge(shares, MAX_SHARES);
         }
         return super._convertToAssets(shares, rounding);

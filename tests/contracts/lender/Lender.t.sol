@@ -141,4 +141,13 @@ contract LenderTest is LenderFixture {
         lenderVault.previewRedeem(huge);
         assertGt(lenderVault.previewDeposit(MAX_AMOUNT), 0, "the largest deposit still previews");
     }
+
+    /// @dev The idle cash is a balance anyone can raise: past MAX_AMOUNT it made `maxRedeem`, and so `redeem`, revert.
+    function test_aDonationPastMaxAmountDoesNotStopRedemptions() public {
+        uint256 shares = _lend(alice, 10_000e6);
+        usdc.mint(address(vault), MAX_AMOUNT);
+        assertEq(lenderVault.maxRedeem(alice), shares);
+        vm.prank(alice);
+        assertGt(lenderVault.redeem(shares, alice, alice), 9_999e6);
+    }
 }

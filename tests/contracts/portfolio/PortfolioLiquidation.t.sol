@@ -234,7 +234,7 @@ contract PortfolioLiquidationTest is PortfolioFixture {
         _portfolioMode(alice, true);
         _open(alice, ETH_MARKET, -0.001e18, DYDX);
         (,, uint256 hedgedBps) = portfolio.liquidationTerms(alice);
-        assertEq(hedgedBps, 1, "2 x 3 over 30,003, in basis points rounded down");
+        assertEq(hedgedBps, 1, "3 of the 30,000 of WETH covered, in basis points rounded down");
         _borrow(alice, alice, 26_000e6);
         _setEthPrice(2760e8);
         assertEq(_liquidate(alice), 1);
@@ -250,5 +250,54 @@ contract PortfolioLiquidationTest is PortfolioFixture {
         usdc.mint(address(this), cost);
         usdc.approve(address(vault), cost);
         vault.buyCollateral(address(asset), 0, cost, address(this));
+    }
+
+    /// @dev Review round 11, second pass: a perp long at one venue against a perp short at another (of the
+    ///      collateral's underlying or another one) hedge each other, not the collateral: counted as hedged, such a
+    ///      pair dropped the naked WETH's resale floor and reserves paid about 42 USDC of its resale. Only collateral
+    ///      a net short of its own underlying covers lowers the floor.
+    function test_aPerpPairHedgesNoneOfTheCollateral() public {
+        for (uint256 i; i < 2; ++i) {
+            uint256 snapshot = vm.snapshotState();
+            (uint8 market, int256 size) = i == 0 ? (ETH_MARKET, int256(40e18)) : (BTC_MARKET, int256(2e18));
+            _deposit(alice, alice, weth, 10e18);
+            _portfolioMode(alice, true);
+            _open(alice, market, -size, RABBIT);
+            _open(alice, market, size, DYDX);
+            (,, uint256 hedgedBps) = portfolio.liquidationTerms(alice);
+            assertEq(hedgedBps, 0, "no collateral covered");
+            IPrimeVault.AccountHealth memory h = vault.accountHealth(alice);
+            _borrow(alice, alice, uint256(h.equity) - h.initialRequirement - 1);
+            int256 price = 3000e8;
+            while (!vault.isLiquidatable(alice)) {
+                price -= 5e8;
+                _setEthPrice(price);
+                btcFeed.setAnswer(BTC_PRICE);
+            }
+            int256 before = vault.marketState().reserves;
+            assertEq(_liquidate(alice), 1);
+            _sellReservesAtTheStoreFront(weth, uint256(price) / 100);
+            assertGe(vault.marketState().reserves, before, "the resale pays for the credit");
+            vm.revertToState(snapshot);
+        }
+    }
+
+    /// @dev A rule answering in another shape (an older version's two words) or a hedged share past 100% reverted
+    ///      every portfolio liquidation (a `try`'s decoding, then an underflow): the standard rule is used instead, and
+    ///      the share is clamped.
+    function test_aPortfolioRuleAnsweringWrongNeverBlocksLiquidation() public {
+        _deposit(alice, alice, weth, 10e18);
+        _portfolioMode(alice, true);
+        _borrow(alice, alice, 26_000e6);
+        _setEthPrice(2760e8);
+        assertTrue(vault.isLiquidatable(alice));
+        bytes memory call = abi.encodeWithSelector(IPortfolioMargin.liquidationTerms.selector, alice);
+        uint256 snapshot = vm.snapshotState();
+        vm.mockCall(address(portfolio), call, abi.encode(uint256(1500e6), uint256(100)));
+        assertEq(_liquidate(alice), 1, "two words: the standard rule");
+        vm.revertToState(snapshot);
+        vm.clearMockedCalls();
+        vm.mockCall(address(portfolio), call, abi.encode(uint256(3000e6), uint256(1), uint256(10_001)));
+        assertEq(_liquidate(alice), 1, "a share past 100%: clamped");
     }
 }
