@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ from keeper.client.clients import Clients
 from keeper.client.feeds import FeedClient
 from keeper.client.trading import TradingClient
 from keeper.client.vault import MAX_UINT256, VaultClient
-from keeper.connectors.dydx import dydx_address
+from keeper.connectors.dydx import DydxConnector, DydxSettings, dydx_address
 from keeper.connectors.rabbitx.client import Credentials, RabbitXClient
 from keeper.devnet.deploy import (
     DYDX_SEAT_VENUE,
@@ -315,26 +314,39 @@ def _exchange_process(rpc_url: str, deployment: Deployment, signer_key: str, log
 def _dydx_process(rpc_url: str, deployment: Deployment, attester_key: str, log_path: Path) -> Iterator[dict[str, str]]:
     """The dYdX replica in its own process (`python -m keeper.devnet.dydx`) on free ports, its oracle prices and its
     maker's book following the chain's feeds, crediting the bridge's deposits and attesting its withdrawals; yields
-    the connector's settings it prints (indexer_url, validator_url, chain_id)."""
+    the connector's settings it prints (indexer_url, validator_url, noble_url, noble_chain_id, chain_id)."""
     bridge = next(v for v in deployment.venues if v.name == DYDX_SEAT_VENUE)
     feeds = [f"--feed={m.ticker}={m.feed}" for m in deployment.markets]
     command = [
         sys.executable, "-m", "keeper.devnet.dydx", "--indexer-port", "0", "--grpc-port", "0",
         "--block-interval", str(DYDX_BLOCK_INTERVAL), "--rpc-url", rpc_url, "--bridge-address", bridge.address,
-        "--attester-key", attester_key, "--confirmations", "1", *feeds,
+        "--attester-key", attester_key, "--confirmations", "1", "--noble-port", "0", *feeds,
     ]  # fmt: skip
     log = open(log_path, "wb")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log)
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline().decode().strip() for _ in range(3)]
+        lines = [process.stdout.readline().decode().strip() for _ in range(5)]
         settings = dict(line.partition(" = ")[::2] for line in lines if " = " in line)
-        if set(settings) != {"indexer_url", "validator_url", "chain_id"}:
+        if set(settings) != {"indexer_url", "validator_url", "noble_url", "noble_chain_id", "chain_id"}:
             raise DevnetServiceError(f"the dYdX replica did not start: see {log_path}")
         yield settings
     finally:
         _stop(process)
         log.close()
+
+
+async def _move_dydx_deposit(settings: DydxSettings, amount: Decimal) -> None:
+    """Waits for Noble to mint `amount` to the keeper's Noble address, then sends it by IBC to dYdX and deposits it
+    into the subaccount."""
+    deadline = time.monotonic() + 30
+    async with DydxConnector(settings) as connector:
+        while await connector.noble_balance() < amount:
+            if time.monotonic() > deadline:
+                raise DevnetServiceError(f"Noble never minted the dYdX seat's deposit to {connector.noble_address}")
+            await asyncio.sleep(0.2)
+        await connector.noble_to_dydx(amount)
+        await connector.deposit(amount)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -348,34 +360,31 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def _open_dydx_seat(trading: TradingClient, replica: dict[str, str]) -> dict[str, str]:
-    """Sends the dYdX seat's margin across the bridge and waits until the replica credits it (the subaccount exists
-    only from its first deposit); returns the keeper's connector settings as environment variables."""
+    """Sends the dYdX seat's margin across the bridge, and once Noble has minted it, takes it on as the keeper's seat
+    would (IBC to dYdX, into the subaccount, which exists only from its first deposit); returns the keeper's connector
+    settings as environment variables."""
     venue = trading.venue_id(DYDX_SEAT_VENUE)
     trading.deposit_margin(venue, SEAT_MARGIN * 10**trading.deployment.base.decimals)
-    deadline = time.monotonic() + 30
-    address = dydx_address(DYDX_MNEMONIC)
-    url = f"{replica['indexer_url']}/v4/addresses/{address}/subaccountNumber/0"
-    while not _get_ok(url):
-        if time.monotonic() > deadline:
-            raise DevnetServiceError(f"the dYdX replica never credited the seat's deposit to {address}")
-        time.sleep(0.2)
+    settings = DydxSettings(
+        replica["indexer_url"],
+        replica["validator_url"],
+        replica["chain_id"],
+        DYDX_MNEMONIC,
+        noble_url=replica["noble_url"],
+        noble_chain_id=replica["noble_chain_id"],
+    )
+    asyncio.run(_move_dydx_deposit(settings, Decimal(SEAT_MARGIN)))
     return {
         "PRIMEVAULT_DYDX_INDEXER_URL": replica["indexer_url"],
         "PRIMEVAULT_DYDX_VALIDATOR_URL": replica["validator_url"],
+        "PRIMEVAULT_DYDX_NOBLE_URL": replica["noble_url"],
+        "PRIMEVAULT_DYDX_NOBLE_CHAIN_ID": replica["noble_chain_id"],
         "PRIMEVAULT_DYDX_CHAIN_ID": replica["chain_id"],
         "PRIMEVAULT_DYDX_MNEMONIC": DYDX_MNEMONIC,
         "PRIMEVAULT_DYDX_ATTESTATION_URL": replica["indexer_url"],
         "PRIMEVAULT_DYDX_GOOD_TIL_BLOCKS": "20",
         "PRIMEVAULT_DYDX_POLL_INTERVAL": "0.2",
     }
-
-
-def _get_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 def _open_seat(trading: TradingClient, exchange_url: str) -> dict[str, str]:

@@ -7,22 +7,29 @@ no answer may still be on chain until its goodTilBlock: its child stays open, th
 indexer is past that block, and it is then found there, or known never to have filled. Fills are read from the
 indexer as it processes blocks and passed on once per process; after a restart every fill comes out again and the
 contract's used ids skip it. Custody (see the connector's README): the subaccount belongs to the owner's mnemonic; a
-keeper given only a trading key (a dYdX authenticator that places and cancels orders) trades but cannot withdraw, so
-its seat leaves margin at the venue and says so once (deposits still arrive, from Ethereum).
-Margin crosses CCTP: the seat adapter's deposits reach the subaccount through the bridge, and a withdrawal goes to the
-adapter's address on Noble, from where Circle attests the message that pays the adapter on Ethereum; the seat submits
-it (`receiveMessage`) and the margin is collected into the vault.
+keeper given only a trading key (a dYdX authenticator that places and cancels orders) trades but cannot move margin,
+so its seat leaves margin at the venue and says so once (a deposit then waits on Noble for the owner's key).
+
+Margin takes dYdX's real route, through Noble, one key at both ends (the owner's ``dydx1...`` address and its
+``noble1...`` twin, the same 20 bytes, which the seat adapter burns towards):
+- in: the adapter's CCTP burn mints on Noble; the seat sends it by IBC to the owner's dYdX bank balance and from
+  there into the subaccount (MsgDepositToSubaccount);
+- out: MsgWithdrawFromSubaccount to the owner's bank balance, IBC to its Noble address (under dYdX's hourly rate
+  limit), and Noble's MsgDepositForBurn towards the seat adapter, whose message Circle attests; the seat submits it
+  (`receiveMessage`) and the margin is collected into the vault.
+Each leg is one transaction the seat takes again from what it finds (`DydxVenue.move_funds`, every margin check):
+USDC left on Noble or in the bank by a restart, a rate limit or a node away moves on at the next. Until the
+subaccount credits a deposit the contract counts it in flight, and a withdrawal pending until it is collected.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
-from bip_utils import Bech32Encoder
 from dydx_v4_client import MAX_CLIENT_ID
 
 from keeper.client.bridge import CctpBridgeClient, CctpMessage
@@ -40,11 +47,14 @@ from keeper.connectors.dydx import (
 )
 from keeper.connectors.dydx.cctp import NOBLE_DOMAIN, CctpAttestations
 from keeper.connectors.dydx.models import IndexedOrder, indexer_order_id
+from keeper.connectors.dydx.noble import NobleBurn
 from keeper.connectors.dydx.orders import SHORT_TERM
+from keeper.risk.margin import MarginPolicy
 from keeper.seats.seat import (
     BookSide,
     FundingPeriod,
     Seat,
+    SeatAccount,
     SeatBalance,
     SeatFill,
     SeatOrder,
@@ -66,12 +76,11 @@ class DydxVenue:
     def __init__(
         self, connector: DydxConnector, bridge: CctpBridgeClient, attestations: CctpAttestations, seat_adapter: str
     ) -> None:
-        """`seat_adapter` is the seat adapter's address: withdrawals go to its address on Noble and are paid to it."""
+        """`seat_adapter` is the seat adapter's address: Noble's burns of withdrawals pay it on Ethereum."""
         self.connector = connector
         self.bridge = bridge
         self.attestations = attestations
         self.seat_adapter = seat_adapter
-        self.noble_recipient = str(Bech32Encoder.Encode("noble", bytes.fromhex(seat_adapter.removeprefix("0x"))))
         self._placed: dict[str, PlacedOrder] = {}  # the indexer's order id -> the order as placed (to cancel it)
         self._children: dict[str, int] = {}  # the indexer's order id -> child id
         self._lost: dict[str, int] = {}  # the indexer's order id -> goodTilBlock, of orders whose answer was lost
@@ -204,20 +213,64 @@ class DydxVenue:
         return tuple((x.price, x.size) for x in book.bids), tuple((x.price, x.size) for x in book.asks)
 
     async def withdraw(self, amount: Decimal) -> None:
-        """Withdraws to the seat adapter's Noble address; dYdX refuses it while withdrawals are gated."""
-        await self.connector.withdraw(amount, self.noble_recipient)
+        """Withdraws from the subaccount to the owner's dYdX bank balance (dYdX refuses it while withdrawals are
+        gated), then moves it on as far as it goes now (`move_funds`): a leg that fails waits for the next call."""
+        await self.connector.withdraw(amount)
+        try:
+            await self.move_funds()
+        except DydxError as exc:
+            log.warning("dydx: the withdrawal of %s left the subaccount and waits to move on (%s)", amount, exc)
+
+    async def move_funds(self) -> None:
+        """Takes every leg of the route one step on from where the USDC is. What withdrawals owe the vault (withdrawn
+        from the subaccount to the owner, less what Noble burned towards the adapter, both read from the chains'
+        transaction search, which the indexer's lag does not touch) goes out: the bank's share by IBC to Noble, and
+        Noble's burned towards the adapter. Everything else on Noble and in the bank is a deposit on
+        its way in: by IBC to dYdX, then into the subaccount. USDC is fungible, so a deposit and a withdrawal under
+        way together are netted. A USDC transfer from dYdX still in flight to Noble is not seen (the relayer takes
+        seconds): a deposit in the bank meanwhile may cross to Noble and come back, nothing is lost."""
+        connector = self.connector
+        withdrawn = await connector.withdrawals_to_owner()
+        burned = sum((b.amount for b in await self._burns()), Decimal(0))
+        owed = max(withdrawn - burned, Decimal(0))
+        bank, noble = await connector.bank_balance(), await connector.noble_balance()
+        out_of_bank = min(bank, max(owed - noble, Decimal(0)))
+        if out_of_bank > 0:
+            await connector.send_to_noble(out_of_bank)
+            log.info("dydx: %s USDC of withdrawals sent from the bank to Noble", out_of_bank)
+            bank -= out_of_bank
+            noble = await connector.noble_balance()
+        burn = min(noble, owed)
+        if burn > 0:
+            tx_hash = await connector.burn_to_ethereum(burn, self.seat_adapter)
+            log.info("dydx: %s USDC burned on Noble towards the seat adapter (%s)", burn, tx_hash)
+        if noble - burn > 0:
+            await connector.noble_to_dydx(noble - burn)
+            log.info("dydx: %s USDC of deposits sent from Noble to dYdX", noble - burn)
+            bank = await connector.bank_balance()
+        deposit = bank - max(owed - noble - out_of_bank, Decimal(0))
+        if deposit > 0:
+            await connector.deposit(deposit)
+            log.info("dydx: %s USDC deposited into the subaccount", deposit)
+
+    async def _burns(self) -> list[NobleBurn]:
+        """Noble's burns towards the seat adapter."""
+        adapter = self.seat_adapter.lower()
+        return [burn for burn in await self.connector.noble_burns() if burn.recipient.lower() == adapter]
 
     async def pay_withdrawals(self) -> None:
-        """Submits to the bridge every attested message of the subaccount's withdrawals to the seat adapter that the
-        bridge has not paid (anyone may); a withdrawal whose attestation is pending, or whose route does not answer,
-        waits for the next call."""
-        for transfer in await self.connector.transfers():
-            if transfer.kind != "WITHDRAWAL" or transfer.recipient != self.noble_recipient:
-                continue
-            if transfer.tx_hash in self._paid:
+        """Moves the withdrawals on (`move_funds`), then submits to the bridge every attested message of Noble's
+        burns towards the seat adapter that the bridge has not paid (anyone may); a burn whose attestation is pending,
+        or whose route does not answer, waits for the next call."""
+        try:
+            await self.move_funds()
+        except DydxError as exc:
+            log.warning("dydx: withdrawals wait to move on (%s)", exc)
+        for burn in await self._burns():
+            if burn.tx_hash in self._paid:
                 continue
             try:
-                messages = await self.attestations.messages(NOBLE_DOMAIN, transfer.tx_hash)
+                messages = await self.attestations.messages(NOBLE_DOMAIN, burn.tx_hash)
             except DydxConnectionError as exc:
                 # The burn on Noble is done and the amount pending on chain: it waits, counted in the venue's
                 # exposure, for the route to answer; said once, not every cycle.
@@ -233,11 +286,11 @@ class DydxVenue:
             for attested in messages:
                 message = CctpMessage.decode(attested.message)
                 if message.recipient != self.seat_adapter:
-                    log.warning("withdrawal %s: its message pays %s, not the seat", transfer.tx_hash, message.recipient)
+                    log.warning("burn %s: its message pays %s, not the seat", burn.tx_hash, message.recipient)
                 elif not await asyncio.to_thread(self.bridge.is_paid, message):
                     assert attested.attestation is not None
                     await asyncio.to_thread(self.bridge.receive_message, attested.message, attested.attestation)
-            self._paid.add(transfer.tx_hash)
+            self._paid.add(burn.tx_hash)
 
     @staticmethod
     def _seat_order(child_id: int, order: IndexedOrder) -> SeatOrder:
@@ -262,24 +315,42 @@ class DydxSeat(Seat):
         bridge = CctpBridgeClient(trading.w3, trading.deployment.venues[venue_id].address, trading.sender)
         attestations = CctpAttestations(connector.settings.attestation_url, connector.settings.request_timeout)
         adapter = trading.seat_adapter(venue_id).address
-        super().__init__(trading, DydxVenue(connector, bridge, attestations, adapter), venue_id, unwind_ttl)
+        self._dydx = DydxVenue(connector, bridge, attestations, adapter)
+        super().__init__(trading, self._dydx, venue_id, unwind_ttl)
         self.connector = connector
         self._said_no_owner_key = False
 
+    async def manage_margin(
+        self, policy: MarginPolicy, legs: Mapping[int, int] | None = None, account: SeatAccount | None = None
+    ) -> int:
+        """As `Seat.manage_margin`, after taking the route's legs one step on (`DydxVenue.move_funds`): a deposit
+        minted on Noble, or USDC a restart left in the bank, moves on now. A leg that fails is logged and waits."""
+        if self.connector.can_move_margin:
+            try:
+                await self._dydx.move_funds()
+            except DydxError as exc:
+                log.warning("seat at %s: margin waits on its way (%s)", self.venue.name, exc)
+        return await super().manage_margin(policy, legs, account)
+
     async def withdraw_margin(self, amount: int) -> int:
-        """As `Seat.withdraw_margin`, unless the keeper holds only the trading key: then nothing is asked of dYdX or
-        recorded on chain (the trading key cannot withdraw), the margin stays at the venue, and the first such
-        withdrawal is logged with what is missing. Returns the base units asked for (0 then)."""
-        if self.connector.can_withdraw:
+        """As `Seat.withdraw_margin`, unless the keeper cannot move margin (it holds only the trading key, or knows no
+        Noble node): then nothing is asked of dYdX or recorded on chain, the margin stays at the venue, and the first
+        such withdrawal is logged with what is missing. Returns the base units asked for (0 then)."""
+        if self.connector.can_move_margin:
             return await super().withdraw_margin(amount)
         if not self._said_no_owner_key and amount > 0:
             self._said_no_owner_key = True
+            missing = (
+                f"the owner's key (dydx.mnemonic of {self.connector.address}), which the keeper does not hold (it "
+                "holds only the dYdX trading key)"
+                if not self.connector.can_withdraw
+                else "a Noble node (dydx.noble_url), through which margin leaves dYdX"
+            )
             log.warning(
-                "seat at %s: margin withdrawal of %s not attempted, nor any later one: the keeper holds only the dYdX "
-                "trading key, and withdrawing needs the owner's key (dydx.mnemonic of %s); the margin stays at the "
-                "venue",
+                "seat at %s: margin withdrawal of %s not attempted, nor any later one: withdrawing needs %s; the "
+                "margin stays at the venue",
                 self.venue.name,
                 Decimal(amount).scaleb(-self.base_decimals),
-                self.connector.address,
+                missing,
             )
         return 0

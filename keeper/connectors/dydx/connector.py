@@ -4,7 +4,9 @@
 the indexer's REST client (`IndexerClient`), the owner's wallet from the mnemonic (its account number read from the
 validator) and, with a trading key, the trading wallet: orders and cancels are then signed by the trading key and
 select the owner's authenticator that grants it (`authenticators.py`), with the owner's account number and
-sequence, as dYdX's permissioned keys work. Withdrawals need the owner's mnemonic. Orders are Cosmos transactions
+sequence, as dYdX's permissioned keys work. Moving margin needs the owner's mnemonic, and with `noble_url` the
+client's `NobleClient` reaches Noble, where the same key's ``noble1...`` address holds USDC between Ethereum and
+dYdX (see README.md, "Custody"). Orders are Cosmos transactions
 the validator accepts into its mempool; whether and how they fill is read back from the indexer (`order_result`),
 as dYdX's own clients do.
 
@@ -16,19 +18,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, NamedTuple, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 import grpc
 import httpx
+from dydx_v4_client.config import GAS_MULTIPLIER
 from dydx_v4_client.indexer.rest.indexer_client import IndexerClient
+from dydx_v4_client.indexer.rest.noble_client import NobleClient
+from dydx_v4_client.key_pair import KeyPair
 from dydx_v4_client.network import NodeConfig, insecure_channel, secure_channel
-from dydx_v4_client.node.builder import TxOptions
+from dydx_v4_client.node.builder import Builder, TxOptions, as_any
 from dydx_v4_client.node.client import NodeClient
 from dydx_v4_client.node.market import Market as ClientMarket
 from dydx_v4_client.wallet import Wallet
+from v4_proto.cosmos.base.v1beta1.coin_pb2 import Coin
+from v4_proto.cosmos.tx.v1beta1 import service_pb2, service_pb2_grpc
+from v4_proto.cosmos.tx.v1beta1.tx_pb2 import Fee
+from v4_proto.dydxprotocol.sending.transfer_pb2 import MsgWithdrawFromSubaccount
 from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
 from keeper.connectors.dydx.authenticators import stored_config, trading_authenticator
@@ -58,6 +70,16 @@ from keeper.connectors.dydx.models import (
     Transfer,
     indexer_order_id,
 )
+from keeper.connectors.dydx.noble import (
+    ETHEREUM_DOMAIN,
+    IBC_TIMEOUT_SECONDS,
+    NOBLE_DENOM,
+    NOBLE_PREFIX,
+    TRANSFER_PORT,
+    NobleBurn,
+    rebech,
+)
+from keeper.connectors.dydx.noble_messages import MsgDepositForBurn, MsgTransfer
 from keeper.connectors.dydx.orders import SHORT_TERM, ClientIds, build_order, check_grid
 from keeper.connectors.dydx.settings import DydxSettings, mnemonic_address, trading_key_pair
 from keeper.connectors.refusals import RefusedRows
@@ -80,6 +102,12 @@ INDEXER_PAGE = 1000
 
 USDC_ASSET_ID = 0
 HTTP_NOT_FOUND = 404
+NOBLE_GAS_PRICE = 0.025
+"""uusdc per gas offered on Noble (the client's `NobleClient` default)."""
+BURN_ACTION = f"/{MsgDepositForBurn.DESCRIPTOR.full_name}"
+WITHDRAW_ACTION = f"/{MsgWithdrawFromSubaccount.DESCRIPTOR.full_name}"
+SEARCH_PAGE = 100
+"""Transactions per search request (cosmos-sdk's largest page)."""
 
 
 def dydx_address(mnemonic: str) -> str:
@@ -109,6 +137,11 @@ class DydxConnector:
         """The indexer's fills (their ids, or the rows without one) refused as wrong answers, each said once."""
         self._signing = asyncio.Lock()
         """One signed transaction at a time: the client keeps the wallet's sequence on the shared `Wallet`."""
+        self._noble: Any = None
+        """The client's `NobleClient` (None without `noble_url`)."""
+        self._noble_signing = asyncio.Lock()
+        self._account_unread = False
+        """The owner's dYdX account did not exist when the connector opened: its number is read before signing."""
 
     async def __aenter__(self) -> DydxConnector:
         settings = self.settings
@@ -119,11 +152,26 @@ class DydxConnector:
         )
         self._node = await NodeClient.connect(NodeConfig(settings.chain_id, "", settings.usdc_denom, self._channel))
         self._indexer = IndexerClient(settings.indexer_url, api_timeout=settings.request_timeout)
+        if settings.noble_url is not None:
+            # The client's `connect` opens a TLS channel to the endpoint it was given; the connector gives it its own
+            # channel (TLS or plaintext, as the URL says, with the deadline), the same way as the validator's.
+            self._noble = NobleClient(settings.noble_url)
+            noble_target = urlsplit(settings.noble_url)
+            make_noble = secure_channel if noble_target.scheme == "https" else insecure_channel
+            self._noble.channel = grpc.intercept_channel(
+                make_noble(noble_target.netloc), _Deadline(settings.request_timeout)
+            )
         mnemonic, trading_key = settings.mnemonic, settings.trading_key
         if mnemonic is not None:
-            self._wallet = await self._node_call(
-                "the wallet's account", lambda: Wallet.from_mnemonic(self._node, mnemonic, address)
-            )
+            try:
+                self._wallet = await self._node_call(
+                    "the wallet's account", lambda: Wallet.from_mnemonic(self._node, mnemonic, address)
+                )
+            except DydxAccountNotFoundError:
+                # A new key: dYdX has no account for it until its first USDC arrives (by IBC from Noble, where the
+                # first deposit waits). Its number is read before its first transaction (`_signer`).
+                self._wallet = Wallet(KeyPair.from_mnemonic(mnemonic), 0, 0)
+                self._account_unread = True
         if trading_key is not None:
             self._trader = Wallet(trading_key_pair(trading_key), 0, 0)
             granted = {entry.id for entry in await self.authenticators()}
@@ -140,13 +188,25 @@ class DydxConnector:
     ) -> None:
         if self._channel is not None:
             self._channel.close()
-        self._channel = self._node = self._indexer = self._wallet = self._trader = None
+        if self._noble is not None:
+            self._noble.channel.close()
+        self._channel = self._node = self._indexer = self._wallet = self._trader = self._noble = None
 
     @property
     def address(self) -> str:
         """The ``dydx1...`` address owning the subaccount (the mnemonic's, or the `address` setting)."""
         self._open(self._node)
         return self._owner
+
+    @property
+    def noble_address(self) -> str:
+        """The owner's ``noble1...`` address: the same key's 20 bytes, where USDC waits between Ethereum and dYdX."""
+        return rebech(self.address, NOBLE_PREFIX)
+
+    @property
+    def can_move_margin(self) -> bool:
+        """Whether margin can move: the owner's key is here, and a Noble node (`noble_url`)."""
+        return self._wallet is not None and self.settings.noble_url is not None
 
     @property
     def can_withdraw(self) -> bool:
@@ -254,18 +314,178 @@ class DydxConnector:
 
     # Funds
 
-    async def withdraw(self, amount: Decimal, recipient: str | None = None) -> str:
-        """Withdraws `amount` USDC from the subaccount to `recipient` (the wallet itself by default); returns the
-        transaction hash. dYdX refuses it while withdrawals are gated (`DydxTxRejectedError`)."""
-        wallet = self._owner_wallet(f"withdrawing {amount} USDC")
-        quantums = amount.scaleb(-QUOTE_ATOMIC_RESOLUTION)
-        if quantums <= 0 or quantums != quantums.to_integral_value():
-            raise InputError(f"a withdrawal must be a positive amount of whole USDC quantums (1e-6), got {amount}")
+    async def withdraw(self, amount: Decimal) -> str:
+        """MsgWithdrawFromSubaccount: `amount` USDC from the subaccount to the owner's own ``dydx1...`` bank balance
+        (dYdX takes a ``dydx1...`` recipient only: any other is refused, sending code 6); returns the transaction
+        hash. dYdX refuses it while withdrawals are gated (`DydxTxRejectedError`)."""
+        wallet = await self._signer(f"withdrawing {amount} USDC")
+        quantums = _quantums(amount, "a withdrawal")
         sender = SubaccountId(owner=self.address, number=self.subaccount_number)
         return await self._broadcast(
             f"the withdrawal of {amount} USDC",
-            lambda: self._node.withdraw(wallet, sender, recipient or self.address, USDC_ASSET_ID, int(quantums)),
+            lambda: self._node.withdraw(wallet, sender, self.address, USDC_ASSET_ID, quantums),
         )
+
+    async def deposit(self, amount: Decimal) -> str:
+        """MsgDepositToSubaccount: `amount` USDC of the owner's bank balance into the subaccount (signed by the owner's
+        key: a trading key's authenticator does not allow it)."""
+        wallet = await self._signer(f"depositing {amount} USDC")
+        quantums = _quantums(amount, "a deposit")
+        recipient = SubaccountId(owner=self.address, number=self.subaccount_number)
+        return await self._broadcast(
+            f"the deposit of {amount} USDC",
+            lambda: self._node.deposit(wallet, self.address, recipient, USDC_ASSET_ID, quantums),
+        )
+
+    async def bank_balance(self) -> Decimal:
+        """The owner's USDC in its dYdX bank balance (outside every subaccount)."""
+        answer = await self._node_call(
+            "the bank balance", lambda: self._node.get_account_balance(self.address, self.settings.usdc_denom)
+        )
+        return Decimal(int(answer.balance.amount or 0)).scaleb(QUOTE_ATOMIC_RESOLUTION)
+
+    async def send_to_noble(self, amount: Decimal) -> str:
+        """IBC MsgTransfer of `amount` USDC from the owner's dYdX bank balance to its Noble address, on
+        `dydx_noble_channel`; x/ratelimit caps what leaves dYdX this way in an hour (``ratelimit`` code 1001)."""
+        wallet = await self._signer(f"sending {amount} USDC to Noble")
+        message = MsgTransfer(
+            source_port=TRANSFER_PORT,
+            source_channel=self.settings.dydx_noble_channel,
+            token=Coin(amount=str(_quantums(amount, "an IBC transfer")), denom=self.settings.usdc_denom),
+            sender=self.address,
+            receiver=self.noble_address,
+            timeout_timestamp=_ibc_timeout(),
+        )
+        return await self._broadcast(
+            f"the IBC transfer of {amount} USDC to Noble", lambda: self._node.send_message(wallet, message)
+        )
+
+    # Noble
+
+    async def noble_balance(self) -> Decimal:
+        """The USDC (uusdc) at the owner's Noble address."""
+        noble = self._noble_client("reading Noble's balance")
+        answer = await self._node_call(
+            "the balance", lambda: noble.get_account_balance(self.noble_address, NOBLE_DENOM), "Noble"
+        )
+        return Decimal(int(answer.balance.amount or 0)).scaleb(QUOTE_ATOMIC_RESOLUTION)
+
+    async def noble_to_dydx(self, amount: Decimal) -> str:
+        """IBC MsgTransfer on Noble of `amount` USDC from the owner's Noble address to its dYdX bank balance, on
+        `noble_channel`."""
+        message = MsgTransfer(
+            source_port=TRANSFER_PORT,
+            source_channel=self.settings.noble_channel,
+            token=Coin(amount=str(_quantums(amount, "an IBC transfer")), denom=NOBLE_DENOM),
+            sender=self.noble_address,
+            receiver=self.address,
+            timeout_timestamp=_ibc_timeout(),
+        )
+        return await self._noble_send(f"the IBC transfer of {amount} USDC to dYdX", message)
+
+    async def burn_to_ethereum(self, amount: Decimal, recipient: str) -> str:
+        """Circle's MsgDepositForBurn on Noble: `amount` USDC burned towards Ethereum's domain, minted there to
+        `recipient` (an Ethereum address) once Circle attests the message. Returns the Noble transaction's hash, by
+        which the attestation service finds the message."""
+        message = MsgDepositForBurn(
+            amount=str(_quantums(amount, "a burn")),
+            destination_domain=ETHEREUM_DOMAIN,
+            mint_recipient=bytes.fromhex(recipient.removeprefix("0x")).rjust(32, b"\0"),
+            burn_token=NOBLE_DENOM,
+        )
+        setattr(message, "from", self.noble_address)
+        return await self._noble_send(f"the burn of {amount} USDC towards {recipient}", message)
+
+    async def noble_burns(self) -> list[NobleBurn]:
+        """Every MsgDepositForBurn the owner's Noble address sent, found by Noble's transaction search (a keeper
+        restarted finds its burns there, and their messages at the attestation service by their hashes)."""
+        noble = self._noble_client("reading Noble's burns")
+        found = await self._search(noble.channel, "Noble", "the burns", self.noble_address, BURN_ACTION)
+        burns = []
+        for tx, result in found:
+            for packed in tx.body.messages:
+                if packed.type_url != BURN_ACTION:
+                    continue
+                burn = MsgDepositForBurn.FromString(packed.value)
+                recipient = "0x" + bytes(burn.mint_recipient)[-20:].hex()
+                amount = Decimal(int(burn.amount)).scaleb(QUOTE_ATOMIC_RESOLUTION)
+                burns.append(NobleBurn(str(result.txhash), amount, recipient, int(result.height)))
+        return burns
+
+    async def withdrawals_to_owner(self) -> Decimal:
+        """Everything MsgWithdrawFromSubaccount ever took from the subaccount to the owner's bank balance, found by
+        the validator's transaction search (committed with its block, where the indexer may lag behind)."""
+        found = await self._search(self._channel, "dYdX validator", "the withdrawals", self.address, WITHDRAW_ACTION)
+        total = 0
+        for tx, _ in found:
+            for packed in tx.body.messages:
+                if packed.type_url != WITHDRAW_ACTION:
+                    continue
+                message = MsgWithdrawFromSubaccount.FromString(packed.value)
+                sender = message.sender
+                if (sender.owner, sender.number, message.recipient) == (
+                    self.address,
+                    self.subaccount_number,
+                    self.address,
+                ):
+                    total += int(message.quantums)
+        return Decimal(total).scaleb(QUOTE_ATOMIC_RESOLUTION)
+
+    async def _search(self, channel: Any, where: str, what: str, sender: str, action: str) -> list[tuple[Any, Any]]:
+        """The transactions with a message of `action` signed by `sender` (cosmos-sdk's GetTxsEvent, a page of
+        SEARCH_PAGE at a time, oldest first): (transaction, its response) pairs."""
+        conditions = [f"message.sender='{sender}'", f"message.action='{action}'"]
+        stub = service_pb2_grpc.ServiceStub(channel)
+        found: list[tuple[Any, Any]] = []
+        page = 1
+        while True:
+            request = service_pb2.GetTxsEventRequest(
+                events=conditions, query=" AND ".join(conditions), page=page, limit=SEARCH_PAGE
+            )
+            answer = await self._node_call(what, lambda r=request: _unary(stub.GetTxsEvent, r), where)  # type: ignore[misc]
+            found += list(zip(answer.txs, answer.tx_responses, strict=False))
+            if len(answer.txs) < SEARCH_PAGE or len(found) >= int(answer.total):
+                return found
+            page += 1
+
+    async def _noble_send(self, action: str, message: Any) -> str:
+        """Signs `message` with the owner's key for its Noble address, with the client's `Builder` (account number
+        and sequence read from Noble now), its fee from a simulation at NOBLE_GAS_PRICE, and broadcasts it. The
+        client's `NobleClient.send` cannot be used: it reads its account without awaiting it and signs with a chain
+        id it never sets (dydx-v4-client 1.1.5)."""
+        noble = self._noble_client(action)
+        key = self._owner_wallet(action).key
+        builder = Builder(self.settings.noble_chain_id, NOBLE_DENOM)
+
+        async def send() -> Any:
+            account = await noble.get_account(self.noble_address)
+            wallet = Wallet(key, account.account_number, account.sequence)
+            stub = service_pb2_grpc.ServiceStub(noble.channel)
+            draft = builder.build_transaction(wallet, [as_any(message)], Fee(gas_limit=0))
+            simulated = stub.Simulate(service_pb2.SimulateRequest(tx=draft))
+            gas_limit = int(simulated.gas_info.gas_used * GAS_MULTIPLIER)
+            fee = Fee(
+                gas_limit=gas_limit,
+                amount=[Coin(amount=str(math.ceil(gas_limit * NOBLE_GAS_PRICE)), denom=NOBLE_DENOM)],
+            )
+            tx = builder.build_transaction(wallet, [as_any(message)], fee)
+            request = service_pb2.BroadcastTxRequest(
+                tx_bytes=tx.SerializeToString(), mode=service_pb2.BroadcastMode.BROADCAST_MODE_SYNC
+            )
+            return stub.BroadcastTx(request)
+
+        async with self._noble_signing:
+            response = await self._node_call(action, send, "Noble")
+        result = response.tx_response
+        if result.code:
+            raise DydxTxRejectedError(action, str(result.raw_log), int(result.code), str(result.codespace))
+        return str(result.txhash)
+
+    def _noble_client(self, action: str) -> Any:
+        self._open(self._node)
+        if self._noble is None:
+            raise DydxError(f"{action} needs a Noble node (dydx.noble_url): margin crosses Noble to and from dYdX")
+        return self._noble
 
     # Permissioned keys (authenticators)
 
@@ -278,7 +498,7 @@ class DydxConnector:
         """Adds the owner's authenticator that lets `public_key` place and cancel orders on this subaccount (on
         `clob_pair_ids` only, if given) and nothing else; returns its id, the trading key's `authenticator_id`.
         Needs the owner's mnemonic."""
-        wallet = self._owner_wallet("granting a trading key")
+        wallet = await self._signer("granting a trading key")
         authenticator = trading_authenticator(public_key, self.subaccount_number, clob_pair_ids)
         await self._broadcast(
             "the trading key's authenticator", lambda: self._node.add_authenticator(wallet, authenticator)
@@ -292,7 +512,7 @@ class DydxConnector:
     async def remove_authenticator(self, authenticator_id: int) -> None:
         """Removes the owner's authenticator `authenticator_id`: the key it granted can no longer trade. Needs the
         owner's mnemonic."""
-        wallet = self._owner_wallet(f"removing authenticator {authenticator_id}")
+        wallet = await self._signer(f"removing authenticator {authenticator_id}")
         await self._broadcast(
             f"the removal of authenticator {authenticator_id}",
             lambda: self._node.remove_authenticator(wallet, authenticator_id),
@@ -418,6 +638,15 @@ class DydxConnector:
 
     # Plumbing
 
+    async def _signer(self, action: str) -> Any:
+        """The owner's wallet for a dYdX transaction, its account number read now if the account was new."""
+        wallet = self._owner_wallet(action)
+        if self._account_unread:
+            account = await self._node_call("the wallet's account", lambda: self._node.get_account(self._owner))
+            wallet.account_number, wallet.sequence = account.account_number, account.sequence
+            self._account_unread = False
+        return wallet
+
     def _owner_wallet(self, action: str) -> Any:
         self._open(self._node)
         if self._wallet is None:
@@ -453,7 +682,9 @@ class DydxConnector:
             raise DydxResponseError(f"dYdX indexer {path} answered {answer!r}, not an object")
         return answer
 
-    async def _node_call(self, action: str, call: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    async def _node_call(
+        self, action: str, call: Callable[[], Coroutine[Any, Any, T]], where: str = "dYdX validator"
+    ) -> T:
         """Runs one of the client's node coroutines on a worker thread (its gRPC calls block), failures mapped."""
         self._open(self._node)
         try:
@@ -461,9 +692,9 @@ class DydxConnector:
         except grpc.RpcError as error:
             status, details = error.code(), error.details()
             if status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                raise DydxConnectionError(f"dYdX validator, {action}: {status.name}: {details}") from None
+                raise DydxConnectionError(f"{where}, {action}: {status.name}: {details}") from None
             if status is grpc.StatusCode.NOT_FOUND:
-                raise DydxAccountNotFoundError(f"dYdX validator, {action}: {details}") from None
+                raise DydxAccountNotFoundError(f"{where}, {action}: {details}") from None
             raise DydxTxRejectedError(action, f"{status.name}: {details}") from None
 
     async def _broadcast(self, action: str, call: Callable[[], Coroutine[Any, Any, Any]]) -> str:
@@ -516,6 +747,22 @@ def _rows(answer: Mapping[str, Any], path: str, name: str) -> list[Any]:
     if not isinstance(rows, list):
         raise DydxResponseError(f"dYdX indexer {path}: {name} is not a list: {str(rows)[:200]!r}")
     return rows
+
+
+def _quantums(amount: Decimal, what: str) -> int:
+    quantums = amount.scaleb(-QUOTE_ATOMIC_RESOLUTION)
+    if quantums <= 0 or quantums != quantums.to_integral_value():
+        raise InputError(f"{what} must be a positive amount of whole USDC quantums (1e-6), got {amount}")
+    return int(quantums)
+
+
+def _ibc_timeout() -> int:
+    """An IBC transfer's timeout: IBC_TIMEOUT_SECONDS from now, in nanoseconds since the epoch."""
+    return time.time_ns() + IBC_TIMEOUT_SECONDS * 10**9
+
+
+async def _unary(method: Callable[[Any], T], request: Any) -> T:
+    return method(request)
 
 
 def _int(value: object, name: str) -> int:

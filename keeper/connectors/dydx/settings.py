@@ -14,6 +14,7 @@ import bech32
 from Crypto.Hash import RIPEMD160
 from dydx_v4_client.key_pair import KeyPair
 
+from keeper.connectors.dydx.noble import DYDX_TO_NOBLE_CHANNEL, NOBLE_CHAIN_ID, NOBLE_TO_DYDX_CHANNEL
 from keeper.exceptions import ConfigError
 
 ENV_PREFIX = "PRIMEVAULT_DYDX_"
@@ -54,6 +55,16 @@ class DydxSettings:
     attestation_url: str = CIRCLE_ATTESTATION_URL
     """Circle's attestation service, which signs the CCTP messages of withdrawals from Noble (the devnet replica
     serves its route beside the indexer)."""
+    noble_url: str | None = None
+    """A Noble node's gRPC endpoint (``https://host:443`` TLS, ``http://host:port`` plaintext): margin reaches the
+    subaccount and leaves it through Noble (CCTP there, IBC to and from dYdX). Without it the keeper trades but moves
+    no margin."""
+    noble_chain_id: str = NOBLE_CHAIN_ID
+    """Signed into Noble transactions: ``noble-1`` on mainnet, the devnet replica's as it prints it."""
+    noble_channel: str = NOBLE_TO_DYDX_CHANNEL
+    """Noble's IBC transfer channel to dYdX (mainnet: channel-33)."""
+    dydx_noble_channel: str = DYDX_TO_NOBLE_CHANNEL
+    """dYdX's IBC transfer channel to Noble (mainnet: channel-0)."""
     good_til_blocks: int = 10
     """How many blocks past the latest a short-term order lives (1..20). Short windows settle IOC orders sooner; the
     order must still reach a block proposer before the window closes."""
@@ -74,6 +85,10 @@ class DydxSettings:
             )
         if urlsplit(self.validator_url).scheme not in ("http", "https") or not urlsplit(self.validator_url).port:
             raise ConfigError(f"dydx.validator_url must be http(s)://host:port, got {self.validator_url!r}")
+        if self.noble_url is not None and (
+            urlsplit(self.noble_url).scheme not in ("http", "https") or not urlsplit(self.noble_url).port
+        ):
+            raise ConfigError(f"dydx.noble_url must be http(s)://host:port, got {self.noble_url!r}")
 
     @property
     def owner_address(self) -> str:
@@ -143,7 +158,17 @@ _NUMBERS: dict[str, type[int] | type[float]] = {
     "request_timeout": float,
     "poll_interval": float,
 }
-_STRINGS = ("usdc_denom", "attestation_url", "mnemonic", "trading_key", "address")
+_STRINGS = (
+    "usdc_denom",
+    "attestation_url",
+    "mnemonic",
+    "trading_key",
+    "address",
+    "noble_url",
+    "noble_chain_id",
+    "noble_channel",
+    "dydx_noble_channel",
+)
 KNOWN_SETTINGS = {*_REQUIRED, *_NUMBERS, *_STRINGS}
 
 

@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--indexer-port", type=int, default=3002, help="0 for a free port (dYdX's local default: 3002)")
     parser.add_argument("--grpc-port", type=int, default=9090, help="0 for a free port (dYdX's local default: 9090)")
+    parser.add_argument("--noble-port", type=int, default=9190, help="Noble's gRPC port, 0 for a free one")
     parser.add_argument("--block-interval", type=float, default=1.0, help="seconds per block")
     parser.add_argument("--fund", action="append", default=[], metavar="ADDRESS=USDC", help="credit a dydx1 address")
     bridge = parser.add_argument_group("the CCTP bridge to Ethereum (all three, or none)")
@@ -92,9 +93,10 @@ def main() -> None:
         chain.fund(address, Decimal(amount))
 
     with run_replica(
-        chain, args.block_interval, args.host, args.indexer_port, args.grpc_port, bridge_config
+        chain, args.block_interval, args.host, args.indexer_port, args.grpc_port, bridge_config, args.noble_port
     ) as replica:
         print(f"indexer_url = {replica.indexer_url}", f"validator_url = {replica.validator_url}", sep="\n")
+        print(f"noble_url = {replica.noble_url}", f"noble_chain_id = {replica.noble.chain_id}", sep="\n")
         print(f"chain_id = {chain.chain_id}", flush=True)
         stop = threading.Event()
         if oracle is not None:

@@ -2,13 +2,13 @@
 
 In: `BridgeWatcher` reads the bridge's ``DepositForBurn(uint64 indexed nonce, address indexed burnToken, uint256
 amount, address indexed depositor, bytes32 mintRecipient, uint32 destinationDomain)`` logs for Noble's domain, and
-credits each to subaccount 0 of the ``dydx1...`` address with the recipient's 20 bytes once it has `confirmations`,
-idempotent by nonce (`Chain.credit_bridge_deposit`), so a block read twice credits nothing twice.
+mints each on the Noble replica to the ``noble1...`` address with the recipient's 20 bytes once it has
+`confirmations`, idempotent by nonce (`Noble.mint`), so a block read twice mints nothing twice. From there the
+keeper moves it on (IBC to dYdX, then into its subaccount), as on mainnet.
 
-Out: a withdrawal to a ``noble1...`` address is a CCTP burn (`Chain.burns`); `cctp_message` is its message in CCTP
-v1's byte layout (`keeper.client.bridge.CctpMessage`), and `attest` the attester's signature the bridge pays it on
-(over the message's keccak256, as Circle's attesters sign), served by the indexer's copy of Circle's attestation
-route.
+Out: Noble's MsgDepositForBurn is a CCTP burn (`Noble.burns`); `cctp_message` is its message in CCTP v1's byte
+layout (`keeper.client.bridge.CctpMessage`), and `attest` the attester's signature the bridge pays it on (over the
+message's keccak256, as Circle's attesters sign), served by the indexer's copy of Circle's attestation route.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import logging
 import threading
 from dataclasses import dataclass
 
-import bech32
 from eth_abi.abi import decode as abi_decode
 from eth_account import Account
 from eth_utils.crypto import keccak
@@ -27,7 +26,8 @@ from web3.types import FilterParams, LogReceipt
 
 from keeper.client.bridge import CctpMessage
 from keeper.connectors.dydx.cctp import NOBLE_DOMAIN
-from keeper.devnet.dydx.chain import CctpBurn, Chain
+from keeper.devnet.dydx.chain import CctpBurn
+from keeper.devnet.dydx.noble import Noble
 
 log = logging.getLogger(__name__)
 
@@ -65,18 +65,11 @@ def attest(attester_key: str, message: bytes) -> bytes:
     return bytes(Account.unsafe_sign_hash(keccak(message), attester_key).signature)
 
 
-def dydx_address(mint_recipient: bytes) -> str:
-    """The ``dydx1...`` address of a 32-byte CCTP recipient (its last 20 bytes)."""
-    words = bech32.convertbits(mint_recipient[-20:], 8, 5)
-    assert words is not None
-    return bech32.bech32_encode("dydx", words)
-
-
 class BridgeWatcher:
-    """Reads the bridge's deposits up to the confirmed head and credits them on `chain`, in order."""
+    """Reads the bridge's deposits up to the confirmed head and mints them on `noble`, in order."""
 
-    def __init__(self, chain: Chain, config: BridgeConfig) -> None:
-        self.chain = chain
+    def __init__(self, noble: Noble, config: BridgeConfig) -> None:
+        self.noble = noble
         self.config = config
         self.w3 = Web3(HTTPProvider(config.rpc_url, request_kwargs={"timeout": 10}))
         self.address = Web3.to_checksum_address(config.bridge_address)
@@ -84,7 +77,7 @@ class BridgeWatcher:
         """The first block not read yet."""
 
     def poll(self) -> int:
-        """Credits every confirmed deposit not read yet; returns how many were credited."""
+        """Mints every confirmed deposit not read yet; returns how many were minted."""
         credited = 0
         last = int(self.w3.eth.block_number) - self.config.confirmations + 1
         while self.next_block <= last:
@@ -106,9 +99,9 @@ class BridgeWatcher:
         tx_hash = "0x" + HexBytes(entry["transactionHash"]).hex().removeprefix("0x")
         if domain != NOBLE_DOMAIN:
             return False
-        address = dydx_address(recipient)
-        if self.chain.credit_bridge_deposit(int(nonce), address, int(amount), tx_hash):
-            log.info("bridge deposit %d: %d USDC quantums credited to %s (%s)", nonce, amount, address, tx_hash)
+        address = self.noble.mint(int(nonce), bytes(recipient), int(amount))
+        if address is not None:
+            log.info("bridge deposit %d: %d USDC quantums minted on Noble to %s (%s)", nonce, amount, address, tx_hash)
             return True
         return False
 

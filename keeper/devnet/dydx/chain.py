@@ -8,10 +8,12 @@ a collateral check per fill, funding paid by one side to the other, and withdraw
 subaccount with negative collateral was seen and capped at max(1M USDC, 1% of deposits) an hour. Matching happens
 when the order reaches the validator; its fills belong to the next block, which is when the indexer shows them.
 
-USDC crosses to and from Ethereum through CCTP: a bridge deposit (`credit_bridge_deposit`, from the chain watcher in
-`bridge.py`) is credited once per nonce, and a withdrawal to a ``noble1...`` address leaves through Noble's CCTP burn
-for Ethereum, to the Ethereum address with the same 20 bytes (`burns`, attested by the indexer's attestation route):
-the replica folds dYdX's withdrawal, the IBC hop to Noble and Noble's depositForBurn into that one message.
+USDC crosses to and from Ethereum as on mainnet, through Noble (`noble.py`, linked as `noble`): CCTP mints it on Noble,
+an IBC transfer brings it to an account's bank balance here (`ibc_receive`), and MsgDepositToSubaccount moves it into
+a subaccount (`deposit_to_subaccount`); out, MsgWithdrawFromSubaccount pays a ``dydx1...`` bank balance (any other
+recipient is refused, sending code 6, as the chain's ValidateBasic refuses it), an IBC transfer to Noble
+(`ibc_send`, under x/ratelimit's hourly capacity) takes it there, and Noble's MsgDepositForBurn sends it to Ethereum.
+`credit_bridge_deposit` (a deposit straight into subaccount 0) is a shortcut for tests of the indexer only.
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import bech32
-from eth_utils.address import to_checksum_address
+
+if TYPE_CHECKING:
+    from keeper.devnet.dydx.noble import Noble
 
 SHORT_BLOCK_WINDOW = 20
 NEGATIVE_TNC_GATE_BLOCKS = 50
@@ -38,8 +43,13 @@ WITHDRAWAL_TVL_SHARE = Decimal("0.01")
 WITHDRAWAL_WINDOW_SECONDS = 3600.0
 USDC_DECIMALS = 6
 INDEXER_NAMESPACE = uuid.UUID("0f9da948-a6fb-4c45-9edc-4685c3f3317d")
-NOBLE_PREFIX = "noble"
 DONE_STATUSES = ("FILLED", "CANCELED")
+# As the connector names them (keeper.connectors.dydx.noble, .settings); not imported, so that the keeper's core,
+# which reads this module, does not load the dYdX client.
+DYDX_PREFIX = "dydx"
+TRANSFER_PORT = "transfer"
+DYDX_TO_NOBLE_CHANNEL = "channel-0"
+MAINNET_USDC_DENOM = "ibc/8E27BA2D5493AF5636760E354E46004562C46AB7EC0CC4C1CA14E9E20E2545B5"
 
 
 class TimeInForce(Enum):
@@ -175,12 +185,12 @@ class PlaceOrder:
 
 @dataclass(frozen=True)
 class CctpBurn:
-    """USDC a withdrawal sent towards Ethereum through Noble's CCTP burn: message `nonce` from Noble's domain."""
+    """USDC Noble's MsgDepositForBurn sent towards Ethereum: message `nonce` from Noble's domain."""
 
     nonce: int
     recipient: str  # the Ethereum address paid
     quantums: int
-    tx_hash: str  # the dYdX transaction that withdrew it
+    tx_hash: str  # the Noble transaction that burned it
     height: int  # the block it belongs to
 
 
@@ -218,9 +228,14 @@ class Chain:
     orders: dict[str, dict[str, object]] = field(default_factory=dict)
     """The indexer's order objects of placed short-term orders, by the indexer's order id."""
     transfers: list[dict[str, object]] = field(default_factory=list)
-    """The indexer's transfer objects: deposits credited from the bridge and withdrawals."""
+    """The indexer's transfer objects: deposits into subaccounts and withdrawals from them."""
     bridge_nonces: set[int] = field(default_factory=set)
-    burns: list[CctpBurn] = field(default_factory=list)
+    usdc_denom: str = MAINNET_USDC_DENOM
+    """USDC's denomination in bank balances (Noble's uusdc, as IBC names it here)."""
+    bank: dict[str, int] = field(default_factory=dict)
+    """x/bank: each address's USDC, in quantums (uusdc)."""
+    noble: Noble | None = None
+    """The Noble replica across the IBC channel (`Noble` links itself)."""
     negative_tnc_seen_at: int | None = None
     withdrawals: list[tuple[float, Decimal]] = field(default_factory=list)
     authenticators: dict[str, dict[int, StoredAuthenticator]] = field(default_factory=dict)
@@ -622,10 +637,13 @@ class Chain:
         with self.lock:
             self.negative_tnc_seen_at = self.height
 
-    def check_withdrawal(self, owner: str, number: int, quantums: int) -> None:
-        """The chain's checks on MsgWithdrawFromSubaccount: the negative-collateral gate, the hourly rate limit,
-        and the subaccount's collateral after the withdrawal."""
+    def check_withdrawal(self, owner: str, number: int, quantums: int, recipient: str) -> None:
+        """The chain's checks on MsgWithdrawFromSubaccount: the recipient a ``dydx1...`` account (ValidateBasic's
+        AccAddressFromBech32), the negative-collateral gate and the subaccount's collateral after the withdrawal.
+        x/ratelimit does not limit it: it limits IBC sends (`ibc_send`)."""
         with self.lock:
+            if address_bytes(recipient, DYDX_PREFIX) is None:
+                raise Rejected("sending", 6, f"Account address is invalid: {recipient!r}")
             gate = self.negative_tnc_seen_at
             if gate is not None and self.height <= gate + NEGATIVE_TNC_GATE_BLOCKS:
                 raise Rejected(
@@ -635,16 +653,14 @@ class Chain:
                     f"withdrawals are blocked until block {gate + NEGATIVE_TNC_GATE_BLOCKS + 1}",
                 )
             amount = Decimal(quantums).scaleb(-USDC_DECIMALS)
-            capacity, left = self.withdrawal_capacity()
-            if amount > left:
-                raise Rejected("ratelimit", 1001, f"withdrawal amount would exceed rate-limit capacity {capacity}")
             account = self.subaccounts.get((owner, number))
             if account is None or self.free_collateral(account) < amount:
                 raise Rejected("subaccounts", 2, "NewlyUndercollateralized: the withdrawal exceeds free collateral")
 
     def withdrawal_capacity(self) -> tuple[Decimal, Decimal]:
-        """The hourly rate limit on withdrawals, in USDC: its capacity, max(WITHDRAWAL_FLOOR, WITHDRAWAL_TVL_SHARE
-        of the USDC in all subaccounts), and what of it the last WITHDRAWAL_WINDOW_SECONDS' withdrawals left."""
+        """x/ratelimit's hourly limit on USDC leaving by IBC, in USDC: its capacity, max(WITHDRAWAL_FLOOR,
+        WITHDRAWAL_TVL_SHARE of the USDC in all subaccounts), and what of it the last WITHDRAWAL_WINDOW_SECONDS' IBC
+        sends left."""
         with self.lock:
             now = time.monotonic()
             recent = sum((a for t, a in self.withdrawals if now - t < WITHDRAWAL_WINDOW_SECONDS), Decimal(0))
@@ -653,16 +669,77 @@ class Chain:
             return capacity, capacity - recent
 
     def withdraw(self, owner: str, number: int, quantums: int, recipient: str, tx_hash: str) -> None:
-        """Debits the subaccount; to a ``noble1...`` address, the USDC leaves for Ethereum as a CCTP burn."""
+        """MsgWithdrawFromSubaccount: debits the subaccount and credits `recipient`'s bank balance."""
         with self.lock:
-            self.check_withdrawal(owner, number, quantums)
-            ethereum = ethereum_recipient(recipient) if recipient.startswith(NOBLE_PREFIX + "1") else None
+            self.check_withdrawal(owner, number, quantums, recipient)
             self.subaccounts[(owner, number)].usdc_quantums -= quantums
-            self.withdrawals.append((time.monotonic(), Decimal(quantums).scaleb(-USDC_DECIMALS)))
+            self._account(recipient)
+            self.bank[recipient] = self.bank.get(recipient, 0) + quantums
             sender: dict[str, object] = {"address": owner, "subaccountNumber": number}
             self._transfer("WITHDRAWAL", sender, {"address": recipient}, quantums, tx_hash)
-            if ethereum is not None:
-                self.burns.append(CctpBurn(len(self.burns), ethereum, quantums, tx_hash, self.height + 1))
+
+    def check_deposit(self, sender: str, owner: str, quantums: int) -> None:
+        """MsgDepositToSubaccount's checks: the sender signs (see the validator) and holds the USDC in its bank."""
+        with self.lock:
+            if quantums <= 0:
+                raise Rejected("sending", 4, "Invalid transfer amount")
+            if address_bytes(owner, DYDX_PREFIX) is None:
+                raise Rejected("sending", 6, f"Account address is invalid: {owner!r}")
+            held = self.bank.get(sender, 0)
+            if held < quantums:
+                raise Rejected("sdk", 5, f"spendable balance {held}{self.usdc_denom} is smaller than {quantums}: "
+                               "insufficient funds")  # fmt: skip
+
+    def deposit_to_subaccount(self, sender: str, owner: str, number: int, quantums: int, tx_hash: str) -> None:
+        """MsgDepositToSubaccount: `sender`'s bank USDC into subaccount (`owner`, `number`)."""
+        with self.lock:
+            self.check_deposit(sender, owner, quantums)
+            self.bank[sender] -= quantums
+            self._subaccount(owner, number).usdc_quantums += quantums
+            recipient: dict[str, object] = {"address": owner, "subaccountNumber": number}
+            self._transfer("DEPOSIT", {"address": sender}, recipient, quantums, tx_hash)
+
+    def check_ibc_send(self, sender: str, port: str, channel: str, denom: str, quantums: int) -> None:
+        """MsgTransfer's checks here: the channel to Noble, USDC, the sender's balance, and x/ratelimit's capacity
+        (max(WITHDRAWAL_FLOOR, WITHDRAWAL_TVL_SHARE of the USDC held) an hour)."""
+        with self.lock:
+            if (port, channel) != (TRANSFER_PORT, DYDX_TO_NOBLE_CHANNEL) or self.noble is None:
+                raise Rejected("channel", 1, f"channel not found: port ID ({port}) channel ID ({channel})")
+            if denom != self.usdc_denom or quantums <= 0:
+                raise Rejected("transfer", 2, f"invalid token {quantums}{denom}: the replica carries USDC only")
+            held = self.bank.get(sender, 0)
+            if held < quantums:
+                raise Rejected(
+                    "sdk", 5, f"spendable balance {held}{denom} is smaller than {quantums}: insufficient funds"
+                )
+            capacity, left = self.withdrawal_capacity()
+            if Decimal(quantums).scaleb(-USDC_DECIMALS) > left:
+                raise Rejected("ratelimit", 1001, f"withdrawal amount would exceed rate-limit capacity {capacity}")
+
+    def ibc_send(self, sender: str, port: str, channel: str, denom: str, quantums: int, receiver: str) -> None:
+        """MsgTransfer from here to Noble: the sender's USDC leaves, and the relayer delivers it to `receiver` on
+        Noble at once (a receiver Noble cannot take is refunded, as its acknowledgement would be)."""
+        with self.lock:
+            self.check_ibc_send(sender, port, channel, denom, quantums)
+            assert self.noble is not None
+            self.bank[sender] -= quantums
+            self.withdrawals.append((time.monotonic(), Decimal(quantums).scaleb(-USDC_DECIMALS)))
+            if not self.noble.ibc_receive(receiver, quantums):
+                self.bank[sender] += quantums
+
+    def ibc_receive(self, receiver: str, quantums: int) -> bool:
+        """An IBC transfer from Noble arriving: USDC into `receiver`'s bank; False (refunded) if not an address."""
+        with self.lock:
+            if address_bytes(receiver, DYDX_PREFIX) is None:
+                return False
+            self._account(receiver)
+            self.bank[receiver] = self.bank.get(receiver, 0) + quantums
+            return True
+
+    def _account(self, address: str) -> Account:
+        if address not in self.accounts:
+            self.accounts[address] = Account(address, len(self.accounts) + 1)
+        return self.accounts[address]
 
     def transfer(self, owner: str, number: int, recipient: tuple[str, int], quantums: int) -> None:
         """MsgCreateTransfer: USDC from one subaccount to another, under the withdrawals' gate and collateral check
@@ -678,7 +755,8 @@ class Chain:
             self._subaccount(*recipient).usdc_quantums += quantums
 
     def credit_bridge_deposit(self, nonce: int, address: str, quantums: int, tx_hash: str) -> bool:
-        """Credits a CCTP transfer from Ethereum to `address`'s subaccount 0, once per nonce; False if it was."""
+        """Credits `quantums` to `address`'s subaccount 0 as a deposit, once per nonce; False if it was. A shortcut for
+        tests of the indexer: the bridge's deposits take the real route (CCTP to Noble, IBC, MsgDepositToSubaccount)."""
         with self.lock:
             if nonce in self.bridge_nonces:
                 return False
@@ -741,13 +819,13 @@ def order_uuid(key: OrderKey) -> str:
     return str(uuid.uuid5(INDEXER_NAMESPACE, f"{subaccount}-{client_id}-{clob_pair_id}-{flags}"))
 
 
-def ethereum_recipient(noble_address: str) -> str:
-    """The Ethereum address with the 20 bytes of a ``noble1...`` address: where its CCTP burn is minted."""
-    prefix, words = bech32.bech32_decode(noble_address)
+def address_bytes(address: str, prefix: str) -> bytes | None:
+    """The 20 bytes of a bech32 account address with `prefix`, or None (another prefix, or not an address)."""
+    found, words = bech32.bech32_decode(address)
     data = bech32.convertbits(words, 5, 8, False) if words is not None else None
-    if prefix != NOBLE_PREFIX or data is None or len(data) != 20:
-        raise Rejected("sdk", 7, f"invalid recipient address {noble_address!r}")
-    return to_checksum_address(bytes(data))
+    if found != prefix or data is None or len(data) != 20:
+        return None
+    return bytes(data)
 
 
 def plain(value: Decimal) -> str:

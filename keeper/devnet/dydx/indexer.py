@@ -124,7 +124,8 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
     async def messages(request: web.Request) -> web.Response:
         tx_hash = request.match_info["tx_hash"]
         with chain.lock:
-            sent = [b for b in chain.burns if b.tx_hash == tx_hash and b.height <= chain.height]
+            burns = chain.noble.burns if chain.noble is not None else []
+            sent = [b for b in burns if b.tx_hash == tx_hash and b.height <= chain.height]
         if _int(request.match_info, "domain", -1) != NOBLE_DOMAIN or not sent:
             return web.json_response({"error": "Message hash not found"}, status=404)
         rows = []

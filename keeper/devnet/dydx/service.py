@@ -1,6 +1,7 @@
-"""The replica as running services: the validator's gRPC server, the indexer's HTTP server on its own thread and
-event loop, and a block ticker, all over one `Chain`. Used by `python -m keeper.devnet.dydx` and the tests, which
-reach it only through the URLs, as the connector would reach dYdX."""
+"""The replica as running services: the validator's gRPC server, Noble's gRPC server (`noble.py`, across the IBC
+channel), the indexer's HTTP server on its own thread and event loop, and a block ticker, all over one `Chain`. Used
+by `python -m keeper.devnet.dydx` and the tests, which reach it only through the URLs, as the connector would reach
+dYdX and Noble."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from keeper.devnet.dydx.bridge import BridgeConfig, BridgeWatcher
 from keeper.devnet.dydx.chain import Chain
 from keeper.devnet.dydx.indexer import indexer_app
 from keeper.devnet.dydx.indexer_socket import IndexerSocket
+from keeper.devnet.dydx.noble import Noble, serve_noble
 from keeper.devnet.dydx.validator import serve_validator
 
 
@@ -26,6 +28,9 @@ class DydxReplica:
     indexer_url: str
     validator_url: str
     """``http://host:port``: plaintext gRPC."""
+    noble: Noble
+    noble_url: str
+    """Noble's gRPC, ``http://host:port``."""
     _ticking: threading.Event
 
     def pause_blocks(self) -> None:
@@ -49,10 +54,13 @@ def run_replica(
     indexer_port: int = 0,
     grpc_port: int = 0,
     bridge: BridgeConfig | None = None,
+    noble_port: int = 0,
 ) -> Iterator[DydxReplica]:
     """Serves `chain` until the block exits, producing a block every `block_interval` seconds; with `bridge`, also
-    crediting the bridge's deposits and attesting withdrawals to Ethereum with its attester key."""
+    minting the bridge's deposits on Noble and attesting Noble's burns to Ethereum with its attester key."""
+    noble = chain.noble if chain.noble is not None else Noble(chain)
     server, bound = serve_validator(chain, host, grpc_port)
+    noble_server, noble_bound = serve_noble(noble, host, noble_port)
     loop = asyncio.new_event_loop()
     started: concurrent.futures.Future[tuple[str, asyncio.Event]] = concurrent.futures.Future()
 
@@ -92,12 +100,12 @@ def run_replica(
     watcher = None
     if bridge is not None:
         watcher = threading.Thread(
-            target=BridgeWatcher(chain, bridge).run, args=(stopped,), name="dydx-bridge", daemon=True
+            target=BridgeWatcher(noble, bridge).run, args=(stopped,), name="dydx-bridge", daemon=True
         )
         watcher.start()
     try:
         indexer_url = started.result(timeout=10)[0]
-        yield DydxReplica(chain, indexer_url, f"http://{host}:{bound}", ticking)
+        yield DydxReplica(chain, indexer_url, f"http://{host}:{bound}", noble, f"http://{host}:{noble_bound}", ticking)
     finally:
         stopped.set()
         ticker.join(timeout=5)
@@ -108,3 +116,4 @@ def run_replica(
         indexer.join(timeout=10)
         loop.close()
         server.stop(grace=None)
+        noble_server.stop(grace=None)

@@ -6,18 +6,22 @@ generated stubs.
 - ``cosmos.base.tendermint.v1beta1.Service/GetLatestBlock``: the height orders are timed against; ``/GetNodeInfo``:
   the chain id as the node's network, the application as ``dydxprotocold``.
 - ``dydxprotocol.accountplus.Query/GetAuthenticators`` (and ``/GetAuthenticator``): an account's permissioned keys.
+- ``cosmos.bank.v1beta1.Query/Balance`` (and ``/AllBalances``): an account's USDC outside its subaccounts.
 - The chain-state queries of `queries.py` (subaccounts, withdrawal gating, clob pairs, perpetuals, prices, equity
   tiers, fee tiers, user stats, withdrawal capacity).
 - ``cosmos.tx.v1beta1.Service/Simulate`` and ``/BroadcastTx``: a signed transaction, decoded and checked as the chain
   checks it (signature over the SignDoc with the account number and chain id, the signer owning the subaccount,
   the sequence for transactions that are not short-term orders), then its MsgPlaceOrder, MsgCancelOrder,
-  MsgBatchCancel, MsgWithdrawFromSubaccount, MsgCreateTransfer, MsgAddAuthenticator or MsgRemoveAuthenticator
+  MsgBatchCancel, MsgWithdrawFromSubaccount (to a ``dydx1...`` bank balance), MsgDepositToSubaccount (from one),
+  MsgCreateTransfer, IBC's MsgTransfer (to Noble, rate-limited), MsgAddAuthenticator or MsgRemoveAuthenticator
   applied to the `Chain`. A transaction that selects authenticators (a TxExtension among its non-critical extension
   options) is judged as x/accountplus judges it instead: each message by the selected authenticator of its owner's
   account, the signature by the key the authenticator names, over the SignDoc with the owner's account number
   (`accountplus.py`).
   A refusal is a CheckTx code in the broadcast's answer, or an UNKNOWN status from a simulation, as cosmos-sdk
   answers.
+- ``cosmos.tx.v1beta1.Service/GetTxsEvent``: the transactions a ``message.sender`` (and ``message.action``) query
+  names, from their broadcast on (the keeper finds its withdrawals there, without waiting for the indexer).
 - ``cosmos.tx.v1beta1.Service/GetTx`` (`query_transaction`): a transaction the replica included, once its block is
   produced. As on dYdX, short-term orders and cancels (a batch cancel too) never enter a block: their hashes, like
   those of refused transactions, are not found.
@@ -26,6 +30,7 @@ generated stubs.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
@@ -40,9 +45,12 @@ from google.protobuf.message import DecodeError
 from v4_proto.cosmos.auth.v1beta1 import query_pb2 as auth_query
 from v4_proto.cosmos.auth.v1beta1 import query_pb2_grpc as auth_grpc
 from v4_proto.cosmos.auth.v1beta1.auth_pb2 import BaseAccount
+from v4_proto.cosmos.bank.v1beta1 import query_pb2 as bank_query
+from v4_proto.cosmos.bank.v1beta1 import query_pb2_grpc as bank_grpc
 from v4_proto.cosmos.base.abci.v1beta1.abci_pb2 import TxResponse
 from v4_proto.cosmos.base.tendermint.v1beta1 import query_pb2 as tendermint_query
 from v4_proto.cosmos.base.tendermint.v1beta1 import query_pb2_grpc as tendermint_grpc
+from v4_proto.cosmos.base.v1beta1.coin_pb2 import Coin
 from v4_proto.cosmos.crypto.secp256k1.keys_pb2 import PubKey
 from v4_proto.cosmos.tx.v1beta1 import service_pb2, service_pb2_grpc
 from v4_proto.cosmos.tx.v1beta1.tx_pb2 import SignDoc, Tx, TxRaw
@@ -51,9 +59,10 @@ from v4_proto.dydxprotocol.accountplus import query_pb2_grpc as accountplus_grpc
 from v4_proto.dydxprotocol.accountplus.models_pb2 import AccountAuthenticator
 from v4_proto.dydxprotocol.accountplus.tx_pb2 import MsgAddAuthenticator, MsgRemoveAuthenticator, TxExtension
 from v4_proto.dydxprotocol.clob.tx_pb2 import MsgBatchCancel, MsgCancelOrder, MsgPlaceOrder
-from v4_proto.dydxprotocol.sending.transfer_pb2 import MsgWithdrawFromSubaccount
+from v4_proto.dydxprotocol.sending.transfer_pb2 import MsgDepositToSubaccount, MsgWithdrawFromSubaccount
 from v4_proto.dydxprotocol.sending.tx_pb2 import MsgCreateTransfer
 
+from keeper.connectors.dydx.noble_messages import MsgTransfer
 from keeper.devnet.dydx import accountplus
 from keeper.devnet.dydx.chain import Account, Chain, PlaceOrder, Rejected
 from keeper.devnet.dydx.queries import add_query_services
@@ -69,18 +78,67 @@ MESSAGES = (
     MsgCancelOrder,
     MsgBatchCancel,
     MsgWithdrawFromSubaccount,
+    MsgDepositToSubaccount,
     MsgCreateTransfer,
+    MsgTransfer,
     MsgAddAuthenticator,
     MsgRemoveAuthenticator,
 )
 
 
-def address_of(public_key: bytes) -> str:
-    """A secp256k1 public key's ``dydx1...`` address: bech32 of RIPEMD160(SHA256(compressed key))."""
+def address_of(public_key: bytes, prefix: str = "dydx") -> str:
+    """A secp256k1 public key's ``dydx1...`` (or `prefix`) address: bech32 of RIPEMD160(SHA256(compressed key))."""
     digest = RIPEMD160.new(hashlib.sha256(public_key).digest()).digest()
     words = bech32.convertbits(digest, 8, 5)
     assert words is not None
-    return bech32.bech32_encode("dydx", words)
+    return bech32.bech32_encode(prefix, words)
+
+
+def signature_check(tx: Any, tx_bytes: bytes, chain_id: str, account_number: int) -> Callable[[bytes], bool]:
+    """Whether a public key made the transaction's signature over its SignDoc (the bytes as signed, not a
+    re-serialization) with `account_number` and `chain_id`."""
+    raw = TxRaw.FromString(tx_bytes)
+    document = SignDoc(
+        body_bytes=raw.body_bytes,
+        auth_info_bytes=raw.auth_info_bytes,
+        chain_id=chain_id,
+        account_number=account_number,
+    ).SerializeToString()
+    try:
+        der = cdata_to_der(deserialize_compact(bytes(tx.signatures[0])))
+    except Exception:  # coincurve's bare Exception: not 64 bytes of r and s, so signed by no key
+        return lambda public_key: False
+
+    def signed_by(public_key: bytes) -> bool:
+        try:
+            return bool(PublicKey(public_key).verify(der, document))
+        except ValueError:
+            return False
+
+    return signed_by
+
+
+def search_conditions(request: Any, context: Any) -> tuple[str, str | None]:
+    """The ``message.sender`` and ``message.action`` a GetTxsEvent request asks for (in `query`, cosmos-sdk 0.50's, or
+    its older `events`); the replicas search by sender only."""
+    conditions = dict(re.findall(r"([\w.]+)\s*=\s*'([^']*)'", " AND ".join([*request.events, request.query])))
+    sender = conditions.get("message.sender")
+    if sender is None:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the replica searches by message.sender only")
+        raise AssertionError("abort raises")
+    return str(sender), conditions.get("message.action")
+
+
+def search_page(request: Any, found: list[tuple[bytes, int, str]]) -> Any:
+    """GetTxsEvent's answer: the page `request` asks for (1-based `page`, `limit`, 100 by default, as cosmos-sdk)
+    of `found` (transaction bytes, height, hash), oldest first, with the total."""
+    limit = int(request.limit) or 100
+    page = max(int(request.page), 1)
+    response = service_pb2.GetTxsEventResponse(total=len(found))
+    for tx_bytes, height, tx_hash in found[(page - 1) * limit : page * limit]:
+        response.txs.append(Tx.FromString(tx_bytes))
+        response.tx_responses.append(TxResponse(height=height, txhash=tx_hash))
+    return response
 
 
 def tx_hash_of(tx_bytes: bytes) -> str:
@@ -169,27 +227,8 @@ class Validator:
         return account, signer
 
     def _signed_by(self, tx: Any, tx_bytes: bytes, account: Account) -> Callable[[bytes], bool]:
-        """Whether a public key made the transaction's signature over its SignDoc (the bytes as signed, not a
-        re-serialization) with `account`'s number and the chain id."""
-        raw = TxRaw.FromString(tx_bytes)
-        document = SignDoc(
-            body_bytes=raw.body_bytes,
-            auth_info_bytes=raw.auth_info_bytes,
-            chain_id=self.chain.chain_id,
-            account_number=account.account_number,
-        ).SerializeToString()
-        try:
-            der = cdata_to_der(deserialize_compact(bytes(tx.signatures[0])))
-        except Exception:  # coincurve's bare Exception: not 64 bytes of r and s, so signed by no key
-            return lambda public_key: False
-
-        def signed_by(public_key: bytes) -> bool:
-            try:
-                return bool(PublicKey(public_key).verify(der, document))
-            except ValueError:
-                return False
-
-        return signed_by
+        """Whether a public key made the transaction's signature with `account`'s number and the chain id."""
+        return signature_check(tx, tx_bytes, self.chain.chain_id, account.account_number)
 
     def _authenticate(
         self, tx: Any, tx_bytes: bytes, messages: list[Any], selected: list[int], *, verify: bool
@@ -288,11 +327,31 @@ class Validator:
                         self.chain.cancel_order(key, int(message.good_til_block))
             return
         if isinstance(message, MsgWithdrawFromSubaccount):
-            args = (message.sender.owner, message.sender.number, int(message.quantums))
+            args = (message.sender.owner, message.sender.number, int(message.quantums), message.recipient)
             if execute:
-                self.chain.withdraw(*args, message.recipient, tx_hash)
+                self.chain.withdraw(*args, tx_hash)
             else:
                 self.chain.check_withdrawal(*args)
+            return
+        if isinstance(message, MsgDepositToSubaccount):
+            recipient, quantums = message.recipient, int(message.quantums)
+            if execute:
+                self.chain.deposit_to_subaccount(
+                    message.sender, recipient.owner, int(recipient.number), quantums, tx_hash
+                )
+            else:
+                self.chain.check_deposit(message.sender, recipient.owner, quantums)
+            return
+        if isinstance(message, MsgTransfer):
+            try:
+                quantums = int(message.token.amount)
+            except ValueError:
+                raise Rejected("sdk", 10, f"invalid coins {message.token.amount!r}") from None
+            args2 = (message.sender, message.source_port, message.source_channel, message.token.denom, quantums)
+            if execute:
+                self.chain.ibc_send(*args2, message.receiver)
+            else:
+                self.chain.check_ibc_send(*args2)
             return
         order_id = _order_id(message)
         if order_id.order_flags != SHORT_TERM_FLAGS:
@@ -335,6 +394,8 @@ def _signer_of(message: Any) -> str:
     """The address that must authorize `message` (cosmos-sdk's GetSigners)."""
     if isinstance(message, MsgWithdrawFromSubaccount):
         return str(message.sender.owner)
+    if isinstance(message, MsgDepositToSubaccount | MsgTransfer):
+        return str(message.sender)
     if isinstance(message, MsgCreateTransfer):
         return str(message.transfer.sender.owner)
     if isinstance(message, MsgAddAuthenticator | MsgRemoveAuthenticator):
@@ -444,6 +505,21 @@ class _Tx(service_pb2_grpc.ServiceServicer):  # type: ignore[misc]
         result.tx.Pack(tx, type_url_prefix="/")  # cosmos-sdk names its Any types "/package.Message"
         return service_pb2.GetTxResponse(tx=tx, tx_response=result)
 
+    def GetTxsEvent(self, request: Any, context: Any) -> Any:
+        """The transactions that went into blocks (not short-term orders) with a message of `message.action` signed by
+        `message.sender`; found from their broadcast on, as the replica applies them then."""
+        sender, action = search_conditions(request, context)
+        found = []
+        with self.validator.chain.lock:
+            for tx_hash, included in self.validator.included.items():
+                tx = Tx.FromString(included.tx_bytes)
+                if any(
+                    (action is None or packed.type_url == action) and _signer_of(Validator._decode(packed)) == sender
+                    for packed in tx.body.messages
+                ):
+                    found.append((included.tx_bytes, included.height, tx_hash))
+        return search_page(request, found)
+
     def BroadcastTx(self, request: Any, context: Any) -> Any:
         result = TxResponse(txhash=tx_hash_of(request.tx_bytes))
         try:
@@ -451,6 +527,23 @@ class _Tx(service_pb2_grpc.ServiceServicer):  # type: ignore[misc]
         except Rejected as error:
             result.code, result.codespace, result.raw_log = error.code, error.codespace, str(error)
         return service_pb2.BroadcastTxResponse(tx_response=result)
+
+
+class Bank(bank_grpc.QueryServicer):  # type: ignore[misc]
+    """x/bank's balances, of Noble's uusdc or (as `denom`, `balances`) of the dYdX replica's USDC."""
+
+    def __init__(self, balances: Any, denom: str) -> None:
+        self.balances = balances
+        self.denom = denom
+
+    def Balance(self, request: Any, context: Any) -> Any:
+        amount = self.balances().get(request.address, 0) if request.denom == self.denom else 0
+        return bank_query.QueryBalanceResponse(balance=Coin(denom=request.denom, amount=str(amount)))
+
+    def AllBalances(self, request: Any, context: Any) -> Any:
+        amount = self.balances().get(request.address, 0)
+        coins = [Coin(denom=self.denom, amount=str(amount))] if amount else []
+        return bank_query.QueryAllBalancesResponse(balances=coins)
 
 
 def serve_validator(chain: Chain, host: str = "127.0.0.1", port: int = 0) -> tuple[Any, int]:
@@ -461,6 +554,7 @@ def serve_validator(chain: Chain, host: str = "127.0.0.1", port: int = 0) -> tup
     accountplus_grpc.add_QueryServicer_to_server(_AccountPlus(chain), server)
     service_pb2_grpc.add_ServiceServicer_to_server(_Tx(Validator(chain)), server)
     add_query_services(chain, server)
+    bank_grpc.add_QueryServicer_to_server(Bank(lambda: chain.bank, chain.usdc_denom), server)
     bound = server.add_insecure_port(f"{host}:{port}")
     server.start()
     return server, bound

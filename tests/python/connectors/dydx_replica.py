@@ -39,7 +39,13 @@ class Bench:
         """What the keeper's configuration would say; only the URLs and the chain id point at the replica. Orders
         live the longest short-term window (20 blocks of the replica's 50 ms), so a slow machine still places them
         within it."""
-        values: dict[str, Any] = {"good_til_blocks": 20, "poll_interval": 0.02, "request_timeout": 5.0}
+        values: dict[str, Any] = {
+            "good_til_blocks": 20,
+            "poll_interval": 0.02,
+            "request_timeout": 5.0,
+            "noble_url": self.replica.noble_url,
+            "noble_chain_id": self.replica.noble.chain_id,
+        }
         values.update(overrides)
         return DydxSettings(
             self.replica.indexer_url, self.replica.validator_url, self.chain.chain_id, MNEMONIC, **values

@@ -21,7 +21,7 @@ from dydx_v4_client.network import NodeConfig, insecure_channel
 from dydx_v4_client.node.builder import TxOptions
 from dydx_v4_client.node.client import NodeClient
 from dydx_v4_client.node.market import Market as ClientMarket
-from dydx_v4_client.node.message import place_order, transfer, withdraw
+from dydx_v4_client.node.message import deposit, place_order, transfer, withdraw
 from dydx_v4_client.wallet import Wallet
 from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
@@ -250,12 +250,13 @@ def test_fills_positions_funding_and_equity_are_read_back_from_the_indexer(dydx:
     run(scenario())
 
 
-def test_withdrawals_leave_the_subaccount_unless_gated(dydx: Bench) -> None:
+def test_withdrawals_leave_the_subaccount_for_the_owners_bank_unless_gated(dydx: Bench) -> None:
     async def scenario() -> None:
         async with DydxConnector(dydx.settings()) as connector:
             tx_hash = await connector.withdraw(D(250))
             assert len(tx_hash) == 64
             assert (await connector.subaccount()).usdc == D(99_750)
+            assert await connector.bank_balance() == D(250)
             await connector.withdraw(D("0.5"))  # the sequence advanced: a second signed transaction goes through
 
             dydx.chain.mark_negative_collateral()
@@ -266,8 +267,7 @@ def test_withdrawals_leave_the_subaccount_unless_gated(dydx: Bench) -> None:
             assert (await connector.subaccount()).usdc == D("99649.5")
             with pytest.raises(DydxTxRejectedError, match="free collateral"):
                 await connector.withdraw(D(200_000))
-            with pytest.raises(DydxTxRejectedError, match="rate-limit capacity 1000000"):
-                await connector.withdraw(D(1_000_000))
+            assert await connector.bank_balance() == D("350.5")
 
     run(scenario())
 
@@ -331,7 +331,9 @@ def test_a_trading_key_places_and_cancels_orders_and_cannot_withdraw_or_transfer
         sender = SubaccountId(owner=ADDRESS, number=0)
         withdrawal = withdraw(sender, ADDRESS, 0, 100 * 10**6)
         moved = transfer(sender, SubaccountId(owner=ADDRESS, number=1), 0, 100 * 10**6)
-        for message in (withdrawal, moved):
+        dydx.chain.bank[ADDRESS] = 100 * 10**6
+        deposited = deposit(ADDRESS, sender, 0, 100 * 10**6)
+        for message in (withdrawal, moved, deposited):
             refused = await by_hand(dydx, TRADING_KEY, message, authenticator_id)
             assert (refused.codespace, refused.code) == ("sdk", 4)
             assert "Message type verification failed" in refused.raw_log

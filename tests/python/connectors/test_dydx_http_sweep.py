@@ -66,7 +66,7 @@ def chain_state(dydx: Bench) -> tuple[Any, ...]:
     with dydx.chain.lock:
         accounts = {key: (a.usdc_quantums, copy.deepcopy(a.positions)) for key, a in dydx.chain.subaccounts.items()}
         sequences = {address: account.sequence for address, account in dydx.chain.accounts.items()}
-        return accounts, sequences, len(dydx.chain.orders), len(dydx.chain.fills), len(dydx.chain.burns)
+        return accounts, sequences, len(dydx.chain.orders), len(dydx.chain.fills), len(dydx.replica.noble.burns)
 
 
 @pytest.mark.parametrize(("path", "status", "message"), BAD_PATHS)

@@ -124,6 +124,7 @@ def test_fees_stats_limits_capacity_and_node_info_read_through_the_official_node
             )
             assert bought.filled_size == D("0.2")
             await connector.withdraw(D(100))
+            await connector.send_to_noble(D(100))  # x/ratelimit counts what leaves by IBC, not the withdrawal
 
         (tier,) = (await node.get_fee_tiers()).params.tiers
         assert (tier.name, tier.absolute_volume_requirement, tier.maker_fee_ppm, tier.taker_fee_ppm) == (
@@ -154,7 +155,7 @@ def test_fees_stats_limits_capacity_and_node_info_read_through_the_official_node
         (limiter,) = (await node.get_withdrawal_capacity_by_denom(MAINNET_USDC_DENOM)).limiter_capacity_list
         assert (limiter.limiter.period.seconds, limiter.limiter.baseline_tvl_ppm) == (3600, 10_000)
         assert _integer(limiter.limiter.baseline_minimum) == 1_000_000 * 10**6
-        assert _integer(limiter.capacity) == (1_000_000 - 100) * 10**6, "the hour's withdrawal taken off"
+        assert _integer(limiter.capacity) == (1_000_000 - 100) * 10**6, "the hour's IBC send taken off"
         assert list((await node.get_withdrawal_capacity_by_denom("adydx")).limiter_capacity_list) == []
 
         info = await node.get_node_info()

@@ -1,8 +1,10 @@
 """The dYdX seat's test bench: a chain (the seat tests' `market`) with a CCTP bridge and the dYdX seat, the dYdX
-replica served for real and watching the bridge, and the seat's margin sent across it and credited."""
+replica (dYdX and Noble) served for real and watching the bridge, and the seat's margin sent across it, minted on
+Noble and moved into the subaccount by the seat's route."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import time
@@ -18,16 +20,19 @@ from eth_account import Account
 from keeper.client.trading import TradingClient
 from keeper.connectors.dydx import DydxConnector, DydxSettings
 from keeper.connectors.dydx.authenticators import trading_public_key
+from keeper.connectors.dydx.noble import rebech
 from keeper.devnet.deploy import DYDX_SEAT_VENUE, add_dydx_seat, deploy_cctp_bridge
 from keeper.devnet.dydx.bridge import BridgeConfig
 from keeper.devnet.dydx.chain import MAINNET_LIKE_MARKETS, Chain
+from keeper.devnet.dydx.noble import Noble
 from keeper.devnet.dydx.service import DydxReplica, run_replica
-from keeper.seats.dydx import DydxSeat
+from keeper.seats.dydx import DydxSeat, DydxVenue
 from tests.python.conftest import Chain as Anvil
 
 D = Decimal
 MNEMONIC = "abandon " * 11 + "about"
 ADDRESS = Wallet(KeyPair.from_mnemonic(MNEMONIC), 0, 0).address
+NOBLE_ADDRESS = rebech(ADDRESS, "noble")
 TRADING_KEY = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 """A permissioned trading key the owner grants (`Bench.trading_seat`)."""
 MAKER = "dydx1replicamaker"
@@ -57,7 +62,22 @@ class Bench:
         busy keeper on a slow machine room between reading the height and the validator's check."""
         r = self.replica
         return DydxSettings(r.indexer_url, r.validator_url, self.dydx.chain_id, MNEMONIC, good_til_blocks=20,
-                            poll_interval=0.05, request_timeout=5.0, attestation_url=r.indexer_url)  # fmt: skip
+                            poll_interval=0.05, request_timeout=5.0, attestation_url=r.indexer_url,
+                            noble_url=r.noble_url, noble_chain_id=r.noble.chain_id)  # fmt: skip
+
+    @property
+    def noble(self) -> Noble:
+        return self.replica.noble
+
+    async def move(self) -> None:
+        """What the owner's seat does first at its next margin check: the route's legs one step on (a deposit on
+        Noble into the subaccount)."""
+        async with self.seat() as seat:
+            assert isinstance(seat.venue, DydxVenue)
+            await seat.venue.move_funds()
+
+    def move_funds(self) -> None:
+        asyncio.run(self.move())
 
     @contextlib.asynccontextmanager
     async def seat(self, settings: DydxSettings | None = None) -> AsyncIterator[DydxSeat]:
@@ -97,7 +117,9 @@ def dydx_bench(market: Anvil, deployment_file: Path | None = None) -> Iterator[B
     with run_replica(dydx, block_interval=0.05, bridge=watch) as replica:
         bench = Bench(chain, replica, attester.address)
         bench.keeper.deposit_margin(bench.venue, SEAT_MARGIN * 10**6)
-        wait(lambda: (ADDRESS, 0) in dydx.subaccounts, "the replica never credited the bridge deposit")
+        wait(lambda: bench.noble.balance(NOBLE_ADDRESS) > 0, "Noble never minted the bridge deposit")
+        bench.move_funds()
+        wait(lambda: (ADDRESS, 0) in dydx.subaccounts, "the seat never moved the deposit into its subaccount")
         yield bench
 
 

@@ -1,6 +1,7 @@
 """The keeper's seat at dYdX end to end: a depositor's order routed to the dYdX seat fills in part at the makers'
 prices through the official client and is booked on chain once (a restarted seat reports nothing twice), the rest
-rejected; margin credited through the CCTP bridge and brought back with the attested message; the account posted;
+rejected; margin credited by the real route (CCTP to Noble, IBC to dYdX, into the subaccount, each leg resumed after a
+restart) and brought back by it (to the bank, IBC to Noble, burned, attested, collected); the account posted;
 the backstop book closed at dYdX; a position changed behind the seat's back raised by reconciliation. Real anvil; the
 dYdX replica served for real (validator gRPC, indexer HTTP, the bridge watcher and the attestation route)."""
 
@@ -28,7 +29,7 @@ from keeper.risk.margin import MarginPolicy
 from keeper.seats.dydx import DydxSeat, DydxVenue
 from tests.python.conftest import Chain as Anvil
 from tests.python.seats.conftest import cycle_until_rejected, forwarding
-from tests.python.seats.dydx_bench import ADDRESS, MAKER, SEAT_MARGIN, Bench, dydx_bench, wait
+from tests.python.seats.dydx_bench import ADDRESS, MAKER, NOBLE_ADDRESS, SEAT_MARGIN, Bench, dydx_bench, wait
 
 D = Decimal
 
@@ -223,7 +224,9 @@ def test_a_deposit_stays_credited_after_a_thousand_later_transfers(bench: Bench)
     asyncio.run(scenario())
 
 
-def test_margin_comes_back_from_dydx_with_the_attested_message(bench: Bench) -> None:
+def test_margin_comes_back_from_dydx_through_the_bank_and_noble_with_the_attested_message(bench: Bench) -> None:
+    """The real route out: MsgWithdrawFromSubaccount to the keeper's own dYdX bank balance, IBC to its Noble address,
+    Noble's MsgDepositForBurn towards the seat adapter, Circle's attestation, the bridge paid, the vault collecting."""
     keeper, chain = bench.keeper, bench.chain
     usdc = TokenClient(chain.w3, chain.deployment.base)
     adapter = keeper.seat_adapter(bench.venue)
@@ -241,6 +244,10 @@ def test_margin_comes_back_from_dydx_with_the_attested_message(bench: Bench) -> 
 
             vault_before = usdc.balance_of(chain.deployment.vault)
             assert await seat.withdraw_margin(1_000 * 10**6) == 1_000 * 10**6
+            [withdrawal] = [t for t in bench.dydx.transfers if t["type"] == "WITHDRAWAL"]
+            assert withdrawal["recipient"] == {"address": ADDRESS} and withdrawal["size"] == "1000"
+            assert bench.dydx.bank.get(ADDRESS, 0) == 0 and bench.noble.balance(NOBLE_ADDRESS) == 0, "moved on"
+            assert bench.noble.txs[-1].actions == ("/circle.cctp.v1.MsgDepositForBurn",)
 
             async def collected() -> bool:
                 await seat.collect_withdrawals()  # the attestation comes with the replica's next block
@@ -249,9 +256,11 @@ def test_margin_comes_back_from_dydx_with_the_attested_message(bench: Bench) -> 
             await until(collected)
             assert adapter.pending_withdrawals() == 0 and usdc.balance_of(adapter.address) == 0
             assert bench.dydx.subaccounts[(ADDRESS, 0)].usdc_quantums == (SEAT_MARGIN - 1_000) * 10**6
-            [burn] = bench.dydx.burns
+            [burn] = bench.noble.burns
             assert burn.recipient == adapter.address and bridge.contract.functions.usedNonces(4, 0).call()
+            assert burn.quantums == 1_000 * 10**6 and burn.tx_hash == bench.noble.txs[-1].tx_hash
             assert await seat.collect_withdrawals() == 0, "each message paid once"
+            assert len(bench.noble.burns) == 1, "nothing burned twice"
 
     asyncio.run(scenario())
 
@@ -314,12 +323,73 @@ def test_a_seat_with_only_the_trading_key_trades_and_leaves_its_margin_at_dydx(
             [said] = [r.getMessage() for r in caplog.records if "not attempted" in r.getMessage()]
             assert "dydx.mnemonic of " + ADDRESS in said and "trading key" in said
             assert adapter.pending_withdrawals() == 0
-            assert bench.dydx.subaccounts[(ADDRESS, 0)].usdc_quantums == usdc and bench.dydx.burns == []
+            assert bench.dydx.subaccounts[(ADDRESS, 0)].usdc_quantums == usdc and bench.noble.burns == []
             assert not [t for t in bench.dydx.transfers if t["type"] == "WITHDRAWAL"]
 
-        # Deposits come from Ethereum over the bridge: they need no dYdX key.
-        keeper.deposit_margin(bench.venue, 1_000 * 10**6)
-        wait(lambda: bench.dydx.subaccounts[(ADDRESS, 0)].usdc_quantums == usdc + 1_000 * 10**6, "never credited")
+            # A deposit crosses CCTP to the keeper's Noble address; moving it on to dYdX needs the owner's key too.
+            keeper.deposit_margin(bench.venue, 1_000 * 10**6)
+            wait(lambda: bench.noble.balance(NOBLE_ADDRESS) == 1_000 * 10**6, "never minted on Noble")
+            await seat.manage_margin(policy)
+            assert bench.noble.balance(NOBLE_ADDRESS) == 1_000 * 10**6
+            assert bench.dydx.subaccounts[(ADDRESS, 0)].usdc_quantums == usdc
+
+        # The owner's keeper takes it on.
+        await bench.move()
+        assert bench.dydx.subaccounts[(ADDRESS, 0)].usdc_quantums == usdc + 1_000 * 10**6
+
+    asyncio.run(scenario())
+
+
+def test_a_deposit_a_restart_left_on_noble_and_in_the_bank_is_finished_by_the_next_margin_check(bench: Bench) -> None:
+    """A deposit minted on Noble whose keeper stopped there, and one it stopped after the IBC leg, in its dYdX bank:
+    counted in flight meanwhile (the margin check moves nothing), both reach the subaccount at the restarted seat's
+    next margin check."""
+    keeper = bench.keeper
+    adapter = keeper.seat_adapter(bench.venue)
+    policy = MarginPolicy(floor=1.2, target=1.5, ceiling=2.0, minimum=30_000 * 10**6)
+    margin = SEAT_MARGIN * 10**6
+
+    async def scenario() -> None:
+        async with bench.seat() as seat:
+            await seat.post_account()
+            keeper.deposit_margin(bench.venue, 1_500 * 10**6)
+            wait(lambda: bench.noble.balance(NOBLE_ADDRESS) == 1_500 * 10**6, "never minted on Noble")
+            await seat.venue.connector.noble_to_dydx(D(500))  # then the keeper stopped
+        assert bench.dydx.bank[ADDRESS] == 500 * 10**6 and bench.noble.balance(NOBLE_ADDRESS) == 1_000 * 10**6
+        assert adapter.deposits_in_flight() == 1_500 * 10**6
+
+        async with bench.seat() as restarted:
+            assert await restarted.manage_margin(policy) == 0, "the deposit in flight counted as the seat's margin"
+            assert bench.dydx.subaccounts[(ADDRESS, 0)].usdc_quantums == margin + 1_500 * 10**6
+            assert bench.dydx.bank[ADDRESS] == 0 and bench.noble.balance(NOBLE_ADDRESS) == 0
+            await restarted.post_account()
+        assert adapter.deposits_in_flight() == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_withdrawal_a_restart_left_in_the_bank_goes_on_to_the_vault(bench: Bench) -> None:
+    """The keeper withdrew from the subaccount and stopped before the IBC leg: a restarted seat finds the USDC its
+    withdrawals owe in the bank, sends it to Noble, burns it towards the seat adapter and collects it."""
+    keeper, chain = bench.keeper, bench.chain
+    usdc = TokenClient(chain.w3, chain.deployment.base)
+    adapter = keeper.seat_adapter(bench.venue)
+
+    async def scenario() -> None:
+        async with bench.seat() as seat:
+            await seat.venue.connector.withdraw(D(700))
+            await asyncio.to_thread(keeper.request_margin_withdrawal, bench.venue, 700 * 10**6)
+        assert bench.dydx.bank[ADDRESS] == 700 * 10**6
+        vault_before = usdc.balance_of(chain.deployment.vault)
+        async with bench.seat() as restarted:
+
+            async def collected() -> bool:
+                await restarted.collect_withdrawals()
+                return usdc.balance_of(chain.deployment.vault) == vault_before + 700 * 10**6
+
+            await until(collected)
+        assert adapter.pending_withdrawals() == 0 and bench.dydx.bank[ADDRESS] == 0
+        assert [b.quantums for b in bench.noble.burns] == [700 * 10**6]
 
     asyncio.run(scenario())
 
