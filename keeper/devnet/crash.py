@@ -337,8 +337,8 @@ def _dydx_process(rpc_url: str, deployment: Deployment, attester_key: str, log_p
 
 
 async def _move_dydx_deposit(settings: DydxSettings, amount: Decimal) -> None:
-    """Waits for Noble to mint `amount` to the keeper's Noble address, then sends it by IBC to dYdX and deposits it
-    into the subaccount."""
+    """Waits for Noble to mint `amount` to the keeper's Noble address, sends it by IBC to dYdX and, once relayed,
+    deposits it into the subaccount."""
     deadline = time.monotonic() + 30
     async with DydxConnector(settings) as connector:
         while await connector.noble_balance() < amount:
@@ -346,6 +346,10 @@ async def _move_dydx_deposit(settings: DydxSettings, amount: Decimal) -> None:
                 raise DevnetServiceError(f"Noble never minted the dYdX seat's deposit to {connector.noble_address}")
             await asyncio.sleep(0.2)
         await connector.noble_to_dydx(amount)
+        while await connector.bank_balance() < amount:  # the IBC transfer is relayed with the next block
+            if time.monotonic() > deadline:
+                raise DevnetServiceError(f"the IBC transfer to {connector.address} was never relayed")
+            await asyncio.sleep(0.2)
         await connector.deposit(amount)
 
 

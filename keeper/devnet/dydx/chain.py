@@ -195,6 +195,16 @@ class CctpBurn:
 
 
 @dataclass(frozen=True)
+class Packet:
+    """An IBC transfer of USDC in flight between dYdX and Noble."""
+
+    to_noble: bool  # False: from Noble to dYdX
+    sender: str
+    receiver: str
+    quantums: int
+
+
+@dataclass(frozen=True)
 class StoredAuthenticator:
     """An authenticator as MsgAddAuthenticator added it (dYdX's AccountAuthenticator)."""
 
@@ -236,6 +246,8 @@ class Chain:
     """x/bank: each address's USDC, in quantums (uusdc)."""
     noble: Noble | None = None
     """The Noble replica across the IBC channel (`Noble` links itself)."""
+    packets: list[Packet] = field(default_factory=list)
+    """IBC transfers sent either way and not relayed yet: delivered with the next block (in flight until then)."""
     negative_tnc_seen_at: int | None = None
     withdrawals: list[tuple[float, Decimal]] = field(default_factory=list)
     authenticators: dict[str, dict[int, StoredAuthenticator]] = field(default_factory=dict)
@@ -251,10 +263,12 @@ class Chain:
     # Blocks and accounts
 
     def produce_block(self) -> int:
-        """Commits the next block: expired short-term orders leave the book and free their ids."""
+        """Commits the next block: expired short-term orders leave the book and free their ids, and the relayer
+        delivers the IBC packets sent before it (`packets`)."""
         with self.lock:
             self.height += 1
             self.block_times[self.height] = _now()
+            self._relay()
             for clob_pair_id, book in self.books.items():
                 self.books[clob_pair_id] = [
                     o for o in book if o.good_til_block is None or o.good_til_block > self.height
@@ -717,15 +731,26 @@ class Chain:
                 raise Rejected("ratelimit", 1001, f"withdrawal amount would exceed rate-limit capacity {capacity}")
 
     def ibc_send(self, sender: str, port: str, channel: str, denom: str, quantums: int, receiver: str) -> None:
-        """MsgTransfer from here to Noble: the sender's USDC leaves, and the relayer delivers it to `receiver` on
-        Noble at once (a receiver Noble cannot take is refunded, as its acknowledgement would be)."""
+        """MsgTransfer from here to Noble: the sender's USDC leaves, in flight until the relayer delivers it to
+        `receiver` on Noble with the next block."""
         with self.lock:
             self.check_ibc_send(sender, port, channel, denom, quantums)
-            assert self.noble is not None
             self.bank[sender] -= quantums
             self.withdrawals.append((time.monotonic(), Decimal(quantums).scaleb(-USDC_DECIMALS)))
-            if not self.noble.ibc_receive(receiver, quantums):
-                self.bank[sender] += quantums
+            self.packets.append(Packet(True, sender, receiver, quantums))
+
+    def _relay(self) -> None:
+        """Delivers every packet in flight; one whose receiver the other side cannot take is refunded to its sender,
+        as its error acknowledgement would have it."""
+        packets, self.packets = self.packets, []
+        for packet in packets:
+            if packet.to_noble:
+                assert self.noble is not None
+                if not self.noble.ibc_receive(packet.receiver, packet.quantums):
+                    self.bank[packet.sender] += packet.quantums
+            elif not self.ibc_receive(packet.receiver, packet.quantums):
+                assert self.noble is not None
+                self.noble.credit(packet.sender, packet.quantums)
 
     def ibc_receive(self, receiver: str, quantums: int) -> bool:
         """An IBC transfer from Noble arriving: USDC into `receiver`'s bank; False (refunded) if not an address."""

@@ -6,8 +6,9 @@
   ``noble1...`` address with the mint recipient's last 20 bytes, once per nonce.
 - ``cosmos.tx.v1beta1.Service/Simulate``, ``/BroadcastTx``: transactions signed by one ``noble1...`` key (signature
   over the SignDoc with its account number and Noble's chain id, its sequence), carrying
-  - IBC's MsgTransfer on ``transfer``/``channel-33`` (mainnet's channel to dYdX): the USDC leaves the sender and the
-    relayer delivers it at once to the receiver's bank on dYdX (`Chain.ibc_receive`; refunded if dYdX cannot);
+  - IBC's MsgTransfer on ``transfer``/``channel-33`` (mainnet's channel to dYdX): the USDC leaves the sender and is
+    in flight until the relayer delivers it with the next block to the receiver's bank on dYdX (refunded if dYdX
+    cannot take it);
   - Circle's MsgDepositForBurn to Ethereum's domain 0: the USDC is burned and a CCTP message from Noble's domain
     4 pays the mint recipient's 20 bytes on Ethereum (`burns`; the indexer's copy of Circle's attestation route
     attests it from the next dYdX block).
@@ -47,7 +48,7 @@ from keeper.connectors.dydx.noble import (
     address_bytes,
 )
 from keeper.connectors.dydx.noble_messages import MsgDepositForBurn, MsgTransfer
-from keeper.devnet.dydx.chain import Account, CctpBurn, Chain, Rejected
+from keeper.devnet.dydx.chain import Account, CctpBurn, Chain, Packet, Rejected
 from keeper.devnet.dydx.validator import (
     GAS_USED,
     Bank,
@@ -192,8 +193,7 @@ class Noble:
         if isinstance(message, MsgTransfer):
             quantums = _amount(message.token.amount)
             self.balances[message.sender] -= quantums
-            if not self.dydx.ibc_receive(str(message.receiver), quantums):
-                self.balances[message.sender] += quantums  # its acknowledgement is an error: refunded
+            self.dydx.packets.append(Packet(False, str(message.sender), str(message.receiver), quantums))
             return
         quantums = _amount(message.amount)
         sender = str(getattr(message, "from"))

@@ -1,8 +1,9 @@
 """The route margin takes between Ethereum and a dYdX subaccount, leg by leg through the connector against the
 replicas of dYdX and Noble: a withdrawal pays the owner's dYdX bank balance only (any other recipient is refused
 with sending code 6, as the chain's ValidateBasic refuses it), IBC carries USDC to Noble under x/ratelimit's hourly
-capacity and back, MsgDepositToSubaccount brings it into the subaccount, and Noble's MsgDepositForBurn sends it to
-Ethereum, found again by Noble's transaction search and attested by the attestation route."""
+capacity and back (in flight until the next block), MsgDepositToSubaccount brings it into the subaccount, and
+Noble's MsgDepositForBurn sends it to Ethereum, found again by Noble's transaction search and attested by the
+attestation route."""
 
 from __future__ import annotations
 
@@ -67,9 +68,14 @@ def test_usdc_crosses_to_noble_and_back_into_the_subaccount(dydx: Bench) -> None
         async with DydxConnector(dydx.settings()) as connector:
             assert connector.noble_address == NOBLE and connector.can_move_margin
             await connector.withdraw(D(300))
+            dydx.replica.pause_blocks()
             await connector.send_to_noble(D(300))
+            assert (await connector.bank_balance(), await connector.noble_balance()) == (D(0), D(0)), "in flight"
+            dydx.replica.produce_blocks()  # the relayer delivers it with the next block
             assert (await connector.bank_balance(), await connector.noble_balance()) == (D(0), D(300))
             await connector.noble_to_dydx(D(120))
+            assert (await connector.bank_balance(), await connector.noble_balance()) == (D(0), D(180))
+            dydx.replica.produce_blocks()
             assert (await connector.bank_balance(), await connector.noble_balance()) == (D(120), D(180))
             await connector.deposit(D(120))
             assert (await connector.subaccount()).usdc == D(99_820)
@@ -99,6 +105,7 @@ def test_ibc_sends_from_dydx_are_rate_limited_and_withdrawals_are_not(dydx: Benc
             await connector.send_to_noble(D(50))
             dydx.chain.withdrawals.clear()  # the hour has passed
             await connector.send_to_noble(D(50))
+            dydx.replica.produce_blocks()
             assert (await connector.bank_balance(), await connector.noble_balance()) == (D(0), D(100))
 
     run(scenario())

@@ -69,12 +69,19 @@ class Bench:
     def noble(self) -> Noble:
         return self.replica.noble
 
-    async def move(self) -> None:
-        """What the owner's seat does first at its next margin check: the route's legs one step on (a deposit on
-        Noble into the subaccount)."""
+    async def move(self, timeout: float = 10.0) -> None:
+        """What the owner's seat does first at each margin check, until nothing waits on Noble, in the bank or in
+        flight: the route's legs one step on (a deposit on Noble across IBC, then into the subaccount)."""
+        deadline = time.monotonic() + timeout
         async with self.seat() as seat:
             assert isinstance(seat.venue, DydxVenue)
-            await seat.venue.move_funds()
+            while True:
+                await seat.venue.move_funds()
+                waiting = self.noble.balance(NOBLE_ADDRESS) + self.dydx.bank.get(ADDRESS, 0) + len(self.dydx.packets)
+                if not waiting:
+                    return
+                assert time.monotonic() < deadline, "the route never finished moving the margin"
+                await asyncio.sleep(0.05)
 
     def move_funds(self) -> None:
         asyncio.run(self.move())

@@ -246,8 +246,7 @@ def test_margin_comes_back_from_dydx_through_the_bank_and_noble_with_the_atteste
             assert await seat.withdraw_margin(1_000 * 10**6) == 1_000 * 10**6
             [withdrawal] = [t for t in bench.dydx.transfers if t["type"] == "WITHDRAWAL"]
             assert withdrawal["recipient"] == {"address": ADDRESS} and withdrawal["size"] == "1000"
-            assert bench.dydx.bank.get(ADDRESS, 0) == 0 and bench.noble.balance(NOBLE_ADDRESS) == 0, "moved on"
-            assert bench.noble.txs[-1].actions == ("/circle.cctp.v1.MsgDepositForBurn",)
+            assert bench.dydx.bank.get(ADDRESS, 0) == 0, "sent on to Noble at once, in flight until the next block"
 
             async def collected() -> bool:
                 await seat.collect_withdrawals()  # the attestation comes with the replica's next block
@@ -259,6 +258,8 @@ def test_margin_comes_back_from_dydx_through_the_bank_and_noble_with_the_atteste
             [burn] = bench.noble.burns
             assert burn.recipient == adapter.address and bridge.contract.functions.usedNonces(4, 0).call()
             assert burn.quantums == 1_000 * 10**6 and burn.tx_hash == bench.noble.txs[-1].tx_hash
+            assert bench.noble.txs[-1].actions == ("/circle.cctp.v1.MsgDepositForBurn",)
+            assert bench.noble.balance(NOBLE_ADDRESS) == 0 and not bench.dydx.packets
             assert await seat.collect_withdrawals() == 0, "each message paid once"
             assert len(bench.noble.burns) == 1, "nothing burned twice"
 
@@ -340,10 +341,10 @@ def test_a_seat_with_only_the_trading_key_trades_and_leaves_its_margin_at_dydx(
     asyncio.run(scenario())
 
 
-def test_a_deposit_a_restart_left_on_noble_and_in_the_bank_is_finished_by_the_next_margin_check(bench: Bench) -> None:
+def test_a_deposit_a_restart_left_on_noble_and_in_the_bank_is_finished_by_the_next_margin_checks(bench: Bench) -> None:
     """A deposit minted on Noble whose keeper stopped there, and one it stopped after the IBC leg, in its dYdX bank:
-    counted in flight meanwhile (the margin check moves nothing), both reach the subaccount at the restarted seat's
-    next margin check."""
+    the restarted seat's next margin check moves each on (the bank's into the subaccount, Noble's across IBC), the
+    one after the relay finishes; counted in flight meanwhile (the margin checks move no margin)."""
     keeper = bench.keeper
     adapter = keeper.seat_adapter(bench.venue)
     policy = MarginPolicy(floor=1.2, target=1.5, ceiling=2.0, minimum=30_000 * 10**6)
@@ -355,11 +356,21 @@ def test_a_deposit_a_restart_left_on_noble_and_in_the_bank_is_finished_by_the_ne
             keeper.deposit_margin(bench.venue, 1_500 * 10**6)
             wait(lambda: bench.noble.balance(NOBLE_ADDRESS) == 1_500 * 10**6, "never minted on Noble")
             await seat.venue.connector.noble_to_dydx(D(500))  # then the keeper stopped
-        assert bench.dydx.bank[ADDRESS] == 500 * 10**6 and bench.noble.balance(NOBLE_ADDRESS) == 1_000 * 10**6
+        wait(lambda: bench.dydx.bank.get(ADDRESS) == 500 * 10**6, "the IBC transfer was never relayed")
+        assert bench.noble.balance(NOBLE_ADDRESS) == 1_000 * 10**6
         assert adapter.deposits_in_flight() == 1_500 * 10**6
 
         async with bench.seat() as restarted:
-            assert await restarted.manage_margin(policy) == 0, "the deposit in flight counted as the seat's margin"
+            # The next margin check deposits the bank's 500 and sends Noble's 1,000 across IBC; the one after the
+            # relay deposits those. Meanwhile the deposit in flight counts as the seat's margin: nothing moves.
+            bench.replica.pause_blocks()
+            assert await restarted.manage_margin(policy) == 0
+            assert bench.dydx.subaccounts[(ADDRESS, 0)].usdc_quantums == margin + 500 * 10**6
+            assert bench.noble.balance(NOBLE_ADDRESS) == 0 and bench.dydx.bank[ADDRESS] == 0
+            assert [p.quantums for p in bench.dydx.packets] == [1_000 * 10**6], "in flight"
+            bench.replica.resume_blocks()
+            wait(lambda: bench.dydx.bank[ADDRESS] == 1_000 * 10**6, "the IBC transfer was never relayed")
+            assert await restarted.manage_margin(policy) == 0
             assert bench.dydx.subaccounts[(ADDRESS, 0)].usdc_quantums == margin + 1_500 * 10**6
             assert bench.dydx.bank[ADDRESS] == 0 and bench.noble.balance(NOBLE_ADDRESS) == 0
             await restarted.post_account()
