@@ -673,12 +673,13 @@ class Chain:
 
     def withdrawal_capacity(self) -> tuple[Decimal, Decimal]:
         """x/ratelimit's hourly limit on USDC leaving by IBC, in USDC: its capacity, max(WITHDRAWAL_FLOOR,
-        WITHDRAWAL_TVL_SHARE of the USDC in all subaccounts), and what of it the last WITHDRAWAL_WINDOW_SECONDS' IBC
-        sends left."""
+        WITHDRAWAL_TVL_SHARE of the USDC on the chain, in subaccounts and bank balances), and what of it the last
+        WITHDRAWAL_WINDOW_SECONDS' IBC sends left."""
         with self.lock:
             now = time.monotonic()
             recent = sum((a for t, a in self.withdrawals if now - t < WITHDRAWAL_WINDOW_SECONDS), Decimal(0))
-            deposits = sum((Decimal(a.usdc_quantums) for a in self.subaccounts.values()), Decimal(0))
+            held = [a.usdc_quantums for a in self.subaccounts.values()] + list(self.bank.values())
+            deposits = Decimal(sum(held))
             capacity = max(WITHDRAWAL_FLOOR, WITHDRAWAL_TVL_SHARE * deposits.scaleb(-USDC_DECIMALS))
             return capacity, capacity - recent
 

@@ -52,6 +52,7 @@ def test_every_bad_field_is_named_in_one_error() -> None:
         ({"subaccount_number": 128_001}, "subaccount_number must be 0..128000"),
         ({"validator_url": "dydx-grpc.example:443"}, "validator_url must be http(s)://host:port"),
         ({"validator_url": "https://dydx-grpc.example"}, "validator_url must be http(s)://host:port"),
+        ({"noble_url": "noble-grpc.example:443"}, "noble_url must be http(s)://host:port"),
     ],
 )
 def test_values_outside_dydx_limits_are_refused(change: dict[str, object], complaint: str) -> None:
@@ -73,3 +74,18 @@ def test_the_keeper_core_does_not_import_the_dydx_client() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_noble_settings_are_read_with_mainnets_channels_by_default() -> None:
+    settings = DydxSettings.from_env(
+        {
+            "PRIMEVAULT_DYDX_INDEXER_URL": REQUIRED["indexer_url"],
+            "PRIMEVAULT_DYDX_VALIDATOR_URL": REQUIRED["validator_url"],
+            "PRIMEVAULT_DYDX_CHAIN_ID": "dydx-mainnet-1",
+            "PRIMEVAULT_DYDX_MNEMONIC": "abandon " * 11 + "about",
+            "PRIMEVAULT_DYDX_NOBLE_URL": "https://noble-grpc.example:443",
+        }
+    )
+    assert (settings.noble_url, settings.noble_chain_id) == ("https://noble-grpc.example:443", "noble-1")
+    assert (settings.noble_channel, settings.dydx_noble_channel) == ("channel-33", "channel-0")
+    assert DydxSettings.from_mapping({**REQUIRED, "mnemonic": "abandon " * 11 + "about"}).noble_url is None

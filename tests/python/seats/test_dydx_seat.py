@@ -23,7 +23,7 @@ from keeper.client.tokens import TokenClient
 from keeper.client.trading import ChildSpec, TradingClient
 from keeper.connectors.dydx import DydxConnector, DydxTxRejectedError
 from keeper.devnet.deploy import DYDX_SEAT_VENUE
-from keeper.devnet.dydx.chain import BUY, SELL
+from keeper.devnet.dydx.chain import BUY, SELL, WITHDRAWAL_FLOOR
 from keeper.exceptions import TransactionFateUnknown
 from keeper.risk.margin import MarginPolicy
 from keeper.seats.dydx import DydxSeat, DydxVenue
@@ -401,6 +401,39 @@ def test_a_withdrawal_a_restart_left_in_the_bank_goes_on_to_the_vault(bench: Ben
             await until(collected)
         assert adapter.pending_withdrawals() == 0 and bench.dydx.bank[ADDRESS] == 0
         assert [b.quantums for b in bench.noble.burns] == [700 * 10**6]
+
+    asyncio.run(scenario())
+
+
+def test_a_withdrawal_held_by_the_ibc_rate_limit_waits_in_the_bank_and_goes_on_when_capacity_returns(
+    bench: Bench, caplog: pytest.LogCaptureFixture
+) -> None:
+    """x/ratelimit caps what leaves dYdX by IBC, not the withdrawal from the subaccount: with the hour's capacity
+    spent, the seat's withdrawal reaches the bank, is recorded pending on chain, and waits there (said, not raised);
+    once capacity returns the next collection sends it on to Noble, burns it and collects it."""
+    keeper, chain = bench.keeper, bench.chain
+    usdc = TokenClient(chain.w3, chain.deployment.base)
+    adapter = keeper.seat_adapter(bench.venue)
+
+    async def scenario() -> None:
+        async with bench.seat() as seat:
+            bench.dydx.withdrawals.append((time.monotonic(), WITHDRAWAL_FLOOR))
+            vault_before = usdc.balance_of(chain.deployment.vault)
+            with caplog.at_level(logging.WARNING, logger="primevault.keeper"):
+                assert await seat.withdraw_margin(2_000 * 10**6) == 2_000 * 10**6
+            assert any("rate-limit capacity" in r.getMessage() for r in caplog.records)
+            assert bench.dydx.bank[ADDRESS] == 2_000 * 10**6 and adapter.pending_withdrawals() == 2_000 * 10**6
+            await seat.collect_withdrawals()
+            assert bench.dydx.bank[ADDRESS] == 2_000 * 10**6, "still held"
+
+            bench.dydx.withdrawals.clear()  # the hour has passed
+
+            async def collected() -> bool:
+                await seat.collect_withdrawals()
+                return usdc.balance_of(chain.deployment.vault) == vault_before + 2_000 * 10**6
+
+            await until(collected)
+            assert adapter.pending_withdrawals() == 0 and bench.dydx.bank[ADDRESS] == 0
 
     asyncio.run(scenario())
 
