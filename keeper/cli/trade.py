@@ -166,10 +166,13 @@ def check_margin(
 ) -> None:
     """Refuses an order whose added exposure needs more initial margin than the account has free. An estimate at
     the mark: execution prices and fees move it a little, and the contract checks again when the order executes.
-    `free_gain` (base units) is free margin that comes with the order, as a deposit bundled with it does. Shared by
-    the commands that trade and the web app's server (`/api/order-check`)."""
+    `free_gain` (base units) is free margin that comes with the order, as a deposit bundled with it does. An account
+    in portfolio mode is left to the contract. Shared by the commands that trade and the web app's server
+    (`/api/order-check`)."""
     added = abs(held + size) - abs(held)
-    if added <= 0:
+    # Under the portfolio rule an order that grows a position can lower the requirement (a short hedging the
+    # collateral): the standard rule's estimate would refuse it, so the contract's own check decides.
+    if added <= 0 or clients.vault.portfolio_mode(account):
         return
     deployment = clients.deployment
     perp = clients.lens.risk_state()

@@ -333,8 +333,7 @@ async def _portfolio(request: web.Request) -> web.Response:
     """`risk_document` for `?account=0x...`: both rules' requirements and the scenario grid."""
     settings = request.app[SETTINGS]
     text = request.query.get("account", "")
-    if not Web3.is_address(text):
-        raise InputError(f"account {_shown(text)!r} is not an address: pass ?account=0x... (40 hex digits)")
+    _check_account(text)
     deployment = settings.deployment()
     clients = Clients.build(settings.w3, deployment)
     risk = await asyncio.to_thread(read_account_risk, clients, Web3.to_checksum_address(text))
@@ -357,8 +356,7 @@ async def _order_check(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     query = request.query
     text = query.get("account", "")
-    if not Web3.is_address(text):
-        raise InputError(f"account {_shown(text)!r} is not an address: pass ?account=0x... (40 hex digits)")
+    _check_account(text)
     deployment = settings.deployment()
     ticker = deployment.market(query.get("market", "")).ticker
     side = query.get("side", "buy")
@@ -368,6 +366,15 @@ async def _order_check(request: web.Request) -> web.Response:
     account = Web3.to_checksum_address(text)
     await asyncio.to_thread(order_check, settings.w3, deployment, account, ticker, side, amount)
     return web.json_response({"ok": True})
+
+
+def _check_account(text: str) -> None:
+    """Refuses a query's account that is not an address, or is written in mixed case with a wrong EIP-55 checksum (a
+    typo the checksum exists to catch), as the CLI refuses it."""
+    if not Web3.is_address(text):
+        raise InputError(f"account {_shown(text)!r} is not an address: pass ?account=0x... (40 hex digits)")
+    if text != text.lower() and not Web3.is_checksum_address(text):
+        raise InputError(f"account {text} has a wrong checksum (mixed case): check it, or write it in lower case")
 
 
 def _shown(text: str, most: int = 44) -> str:

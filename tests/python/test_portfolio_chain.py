@@ -25,10 +25,11 @@ from keeper.client.clients import Clients
 from keeper.client.portfolio import PortfolioMarginClient
 from keeper.client.trading import TradingClient
 from keeper.devnet.deploy import CollateralSpec, list_local_asset, seed_local_liquidity
-from keeper.exceptions import ConfigError
+from keeper.exceptions import ConfigError, InputError
 from keeper.follower import AccountFollower
 from keeper.liquidator import scan
 from keeper.risk.portfolio import UNMAPPED, exact_portfolio
+from keeper.web.server import order_check
 from tests.python.conftest import Chain
 from tests.python.test_cli import assert_one_line_error, run
 from tests.python.test_follower import CountingProvider, counted
@@ -300,3 +301,20 @@ def test_a_provider_limiting_log_ranges_still_gets_portfolio_accounts_judged_by_
         assert me in follower.update().liquidatable
         assert follower.full_loads == 1, "the next block followed through its logs"
         assert node.refused == 1, "only the whole-history query above"
+
+
+def test_the_order_check_leaves_a_portfolio_account_to_the_contract(chain: Chain) -> None:
+    """The standard rule's margin estimate refused a short that hedges a portfolio account's collateral (which
+    lowers its requirement under the portfolio rule, as the chain then accepted): such accounts are left to the
+    contract's own check, in the CLI and over `/api/order-check`."""
+    admin = chain.client(0)
+    assert admin.sender is not None
+    seed_local_liquidity(admin.sender, chain.deployment)
+    standard, portfolio = chain.fund(1, "WETH", 10), chain.fund(2, "WETH", 10)
+    chain.client(2).set_portfolio_mode(portfolio, True)
+    for index, account in ((1, standard), (2, portfolio)):
+        health = chain.client(index).health(account)
+        chain.client(index).borrow(account, health.equity - health.initial_requirement - 10**6)
+    with pytest.raises(InputError, match="initial margin"):
+        order_check(chain.w3, chain.deployment, standard, "ETH-USD", "sell", Decimal(10))
+    order_check(chain.w3, chain.deployment, portfolio, "ETH-USD", "sell", Decimal(10))

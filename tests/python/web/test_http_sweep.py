@@ -77,6 +77,7 @@ BAD_QUERIES = [
     ("/api/portfolio?account=0x" + "g" * 40, "is not an address"),
     ("/api/portfolio?account=" + "0x12" * 1000, "is not an address"),
     ("/api/order-check?market=ETH-USD&side=buy&size=1", "account '' is not an address"),
+    ("/api/portfolio?account=0x70997970c51812dc3a010c7d01b50e0d17dc79C8", "has a wrong checksum"),
     (f"/api/order-check?account={ACCOUNT}&market=ETH-USD&side=BUY&size=1", "side 'BUY' is not buy or sell"),
     (f"/api/order-check?account={ACCOUNT}&market=ETH-USD&side=buy", "size '' is not a number"),
     (f"/api/order-check?account={ACCOUNT}&market=ETH-USD&side=buy&size=NaN", "size NaN is not a finite number"),
