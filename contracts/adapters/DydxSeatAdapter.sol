@@ -8,22 +8,24 @@ import {SeatAdapterBase} from "./SeatAdapterBase.sol";
 
 /// @title DydxSeatAdapter
 /// @notice The vault's seat at dYdX v4, a chain of its own: margin goes to the keeper's dYdX subaccount through a
-///         CCTP-shaped bridge (`depositForBurn` with the dYdX address as recipient) and comes back the same way
-///         (the bridge's `receiveMessage` pays this contract; `claimWithdrawal` forwards it to the vault).
+///         CCTP-shaped bridge (`depositForBurn` to Noble, minted to the keeper's `noble1` address, the same 20
+///         bytes as its `dydx1` one; the keeper carries it on over IBC into the subaccount) and comes back the same
+///         way (the bridge's `receiveMessage` pays this contract; `claimWithdrawal` forwards it to the vault).
 /// @dev Custody: unlike a RabbitX-style account, which is this contract's own with trading delegated, the dYdX
 ///      subaccount belongs to the keeper's mnemonic outright; dYdX's permissioned keys can separate trading from
 ///      withdrawal there. What the vault can lose to that key is bounded here by `marginCap`.
 contract DydxSeatAdapter is SeatAdapterBase {
     /// @notice The bridge's domain of the dYdX chain (Noble's, through which USDC reaches dYdX).
     uint32 public immutable destinationDomain;
-    /// @notice The dYdX address (its 20 bytes, left-padded) that receives the margin.
+    /// @notice The keeper's address (its 20 bytes, left-padded), `noble1...` where the bridge mints and `dydx1...`
+    ///         where the subaccount is: one key, two bech32 prefixes.
     bytes32 public immutable mintRecipient;
 
     /// @param tradingModule_ The only caller of the margin functions; its executors report for this seat.
     /// @param bridge The CCTP-shaped bridge.
     /// @param usdc_ The margin token.
     /// @param destinationDomain_ The dYdX side's domain.
-    /// @param mintRecipient_ The dYdX address that receives the margin.
+    /// @param mintRecipient_ The keeper's address bytes that receive the margin on Noble.
     /// @param markets dYdX's parameters per vault market id.
     /// @param fundingCapsPerSecond Per vault market id, the largest funding-index step per second of a report.
     constructor(
