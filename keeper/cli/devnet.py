@@ -85,7 +85,10 @@ def running_devnet(deployment_path: Path, port: int | None, fund: bool) -> Itera
         click.echo(f"trading      {deployment.trading}")
         for venue in deployment.venues:
             click.echo(f"{venue.name:<12} {venue.address}  adapter {venue.adapter}")
-        click.echo(f"pool         {LOCAL_POOL_SUPPLY:,} USDC lent, {LOCAL_VENUE_MARGIN:,} USDC margin at each venue")
+        click.echo(
+            f"pool         {LOCAL_POOL_SUPPLY:,} USDC lent, {LOCAL_VENUE_MARGIN:,} USDC margin seeded at each venue (a "
+            "running keeper's margin job brings it back toward what the positions there need)"
+        )
         click.echo(f"deployment   {deployment_path}")
         if fund:
             click.echo("dev accounts 1-9 hold 1,000,000 USDC, 100 WETH and 5 WBTC each")
