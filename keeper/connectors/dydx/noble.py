@@ -25,23 +25,30 @@ ETHEREUM_DOMAIN = 0
 IBC_TIMEOUT_SECONDS = 600
 
 
+def encode_address(data: bytes, prefix: str) -> str:
+    """The bech32 account address of 20 bytes `data` under `prefix` (``dydx1...``, ``noble1...``)."""
+    return str(bech32.bech32_encode(prefix, bech32.convertbits(data, 8, 5) or []))
+
+
+def _decode_address(address: str) -> tuple[str | None, bytes | None]:
+    """A bech32 account address's prefix and its 20 bytes (None for the bytes if it is not one)."""
+    found, words = bech32.bech32_decode(address)
+    data = bech32.convertbits(words, 5, 8, False) if words is not None else None
+    return found, bytes(data) if data is not None and len(data) == 20 else None
+
+
 def rebech(address: str, prefix: str) -> str:
     """`address`'s 20 bytes under `prefix` (``dydx1...`` to ``noble1...`` and back); ValueError if not bech32."""
-    _, words = bech32.bech32_decode(address)
-    data = bech32.convertbits(words, 5, 8, False) if words is not None else None
-    if data is None or len(data) != 20:
+    _, data = _decode_address(address)
+    if data is None:
         raise ValueError(f"{address!r} is not a bech32 account address")
-    encoded = bech32.bech32_encode(prefix, bech32.convertbits(data, 8, 5) or [])
-    return str(encoded)
+    return encode_address(data, prefix)
 
 
 def address_bytes(address: str, prefix: str) -> bytes | None:
     """The 20 bytes of a bech32 account address with `prefix`, or None (another prefix, or not an address)."""
-    found, words = bech32.bech32_decode(address)
-    data = bech32.convertbits(words, 5, 8, False) if words is not None else None
-    if found != prefix or data is None or len(data) != 20:
-        return None
-    return bytes(data)
+    found, data = _decode_address(address)
+    return data if found == prefix else None
 
 
 @dataclass(frozen=True)

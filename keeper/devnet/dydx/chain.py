@@ -30,8 +30,6 @@ from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING
 
-import bech32
-
 if TYPE_CHECKING:
     from keeper.devnet.dydx.noble import Noble
 
@@ -656,7 +654,7 @@ class Chain:
         AccAddressFromBech32), the negative-collateral gate and the subaccount's collateral after the withdrawal.
         x/ratelimit does not limit it: it limits IBC sends (`ibc_send`)."""
         with self.lock:
-            if address_bytes(recipient, DYDX_PREFIX) is None:
+            if not _is_dydx_address(recipient):
                 raise Rejected("sending", 6, f"Account address is invalid: {recipient!r}")
             gate = self.negative_tnc_seen_at
             if gate is not None and self.height <= gate + NEGATIVE_TNC_GATE_BLOCKS:
@@ -698,7 +696,7 @@ class Chain:
         with self.lock:
             if quantums <= 0:
                 raise Rejected("sending", 4, "Invalid transfer amount")
-            if address_bytes(owner, DYDX_PREFIX) is None:
+            if not _is_dydx_address(owner):
                 raise Rejected("sending", 6, f"Account address is invalid: {owner!r}")
             held = self.bank.get(sender, 0)
             if held < quantums:
@@ -756,7 +754,7 @@ class Chain:
     def ibc_receive(self, receiver: str, quantums: int) -> bool:
         """An IBC transfer from Noble arriving: USDC into `receiver`'s bank; False (refunded) if not an address."""
         with self.lock:
-            if address_bytes(receiver, DYDX_PREFIX) is None:
+            if not _is_dydx_address(receiver):
                 return False
             self._account(receiver)
             self.bank[receiver] = self.bank.get(receiver, 0) + quantums
@@ -845,13 +843,12 @@ def order_uuid(key: OrderKey) -> str:
     return str(uuid.uuid5(INDEXER_NAMESPACE, f"{subaccount}-{client_id}-{clob_pair_id}-{flags}"))
 
 
-def address_bytes(address: str, prefix: str) -> bytes | None:
-    """The 20 bytes of a bech32 account address with `prefix`, or None (another prefix, or not an address)."""
-    found, words = bech32.bech32_decode(address)
-    data = bech32.convertbits(words, 5, 8, False) if words is not None else None
-    if found != prefix or data is None or len(data) != 20:
-        return None
-    return bytes(data)
+def _is_dydx_address(address: str) -> bool:
+    """Whether `address` is a ``dydx1...`` account address (the connector's reading, imported here only when a
+    replica checks one, so that this module does not load the dYdX client)."""
+    from keeper.connectors.dydx.noble import address_bytes
+
+    return address_bytes(address, DYDX_PREFIX) is not None
 
 
 def plain(value: Decimal) -> str:

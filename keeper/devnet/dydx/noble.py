@@ -28,13 +28,9 @@ from typing import Any
 import grpc
 from eth_utils.address import to_checksum_address
 from google.protobuf.message import DecodeError
-from v4_proto.cosmos.auth.v1beta1 import query_pb2 as auth_query
 from v4_proto.cosmos.auth.v1beta1 import query_pb2_grpc as auth_grpc
-from v4_proto.cosmos.auth.v1beta1.auth_pb2 import BaseAccount
 from v4_proto.cosmos.bank.v1beta1 import query_pb2_grpc as bank_grpc
-from v4_proto.cosmos.base.abci.v1beta1.abci_pb2 import TxResponse
-from v4_proto.cosmos.crypto.secp256k1.keys_pb2 import PubKey
-from v4_proto.cosmos.tx.v1beta1 import service_pb2, service_pb2_grpc
+from v4_proto.cosmos.tx.v1beta1 import service_pb2_grpc
 from v4_proto.cosmos.tx.v1beta1.tx_pb2 import Tx
 
 from keeper.connectors.dydx.cctp import NOBLE_DOMAIN
@@ -46,17 +42,18 @@ from keeper.connectors.dydx.noble import (
     NOBLE_TO_DYDX_CHANNEL,
     TRANSFER_PORT,
     address_bytes,
+    encode_address,
 )
 from keeper.connectors.dydx.noble_messages import MsgDepositForBurn, MsgTransfer
 from keeper.devnet.dydx.chain import Account, CctpBurn, Chain, Packet, Rejected
-from keeper.devnet.dydx.validator import (
-    GAS_USED,
+from keeper.devnet.dydx.cosmos import (
+    Auth,
     Bank,
-    address_of,
-    search_conditions,
-    search_page,
-    signature_check,
+    TxService,
+    check_sequence,
+    decode_message,
     tx_hash_of,
+    tx_signer,
 )
 
 MESSAGES = (MsgTransfer, MsgDepositForBurn)
@@ -105,7 +102,7 @@ class Noble:
             if nonce in self.minted:
                 return None
             self.minted.add(nonce)
-            address = _bech32(NOBLE_PREFIX, mint_recipient[-20:])
+            address = encode_address(mint_recipient[-20:], NOBLE_PREFIX)
             self.credit(address, quantums)
             return address
 
@@ -125,16 +122,14 @@ class Noble:
         tx_hash = tx_hash_of(tx_bytes)
         try:
             tx = Tx.FromString(tx_bytes)
-            messages = [_decode(message) for message in tx.body.messages]
+            messages = [
+                decode_message(message, MESSAGES, "IBC transfers and CCTP burns") for message in tx.body.messages
+            ]
         except DecodeError:
             raise Rejected("sdk", 2, "tx parse error") from None
         with self.lock:
-            account, signer = self._signer(tx, tx_bytes, verify=execute)
-            if tx.auth_info.signer_infos[0].sequence != account.sequence:
-                raise Rejected(
-                    "sdk", 32, f"account sequence mismatch, expected {account.sequence}, got "
-                    f"{tx.auth_info.signer_infos[0].sequence}: incorrect account sequence"
-                )  # fmt: skip
+            account, signer = tx_signer(tx, tx_bytes, self.accounts, self.chain_id, NOBLE_PREFIX, verify=execute)
+            check_sequence(tx, account)
             spend = 0
             for message in messages:
                 sender = str(message.sender if isinstance(message, MsgTransfer) else getattr(message, "from"))
@@ -152,23 +147,6 @@ class Noble:
             actions = tuple(f"/{m.DESCRIPTOR.full_name}" for m in messages)
             self.txs.append(NobleTx(tx_hash, tx_bytes, signer, actions, self.dydx.height + 1))
         return tx_hash
-
-    def _signer(self, tx: Any, tx_bytes: bytes, *, verify: bool) -> tuple[Account, str]:
-        if len(tx.auth_info.signer_infos) != 1 or len(tx.signatures) != 1:
-            raise Rejected("sdk", 4, "expected one signer and one signature")
-        key = PubKey()
-        if not tx.auth_info.signer_infos[0].public_key.Unpack(key):
-            raise Rejected("sdk", 8, "signer's public key is not secp256k1")
-        signer = address_of(bytes(key.key), NOBLE_PREFIX)
-        account = self.accounts.get(signer)
-        if account is None:
-            raise Rejected("sdk", 9, f"account {signer} not found")
-        if verify and not signature_check(tx, tx_bytes, self.chain_id, account.account_number)(bytes(key.key)):
-            raise Rejected(
-                "sdk", 4, f"signature verification failed; please verify account number ({account.account_number}) "
-                f"and chain-id ({self.chain_id}): unauthorized"
-            )  # fmt: skip
-        return account, signer
 
     def _check(self, message: Any) -> int:
         """A message's checks; returns the uusdc it spends."""
@@ -205,6 +183,10 @@ class Noble:
         with self.lock:
             return [t for t in self.txs if t.sender == sender and (action is None or action in t.actions)]
 
+    def search_txs(self, sender: str, action: str | None) -> list[tuple[bytes, int, str]]:
+        """`search`'s transactions as GetTxsEvent pages them: bytes, height and hash."""
+        return [(entry.tx_bytes, entry.height, entry.tx_hash) for entry in self.search(sender, action)]
+
 
 def _amount(value: str) -> int:
     try:
@@ -216,72 +198,12 @@ def _amount(value: str) -> int:
     return amount
 
 
-def _decode(message: Any) -> Any:
-    for kind in MESSAGES:
-        if message.type_url == f"/{kind.DESCRIPTOR.full_name}":
-            return kind.FromString(message.value)
-    raise Rejected("sdk", 6, f"unknown message {message.type_url}: the replica runs IBC transfers and CCTP burns only")
-
-
-def _bech32(prefix: str, data: bytes) -> str:
-    import bech32
-
-    words = bech32.convertbits(data, 8, 5)
-    assert words is not None
-    return str(bech32.bech32_encode(prefix, words))
-
-
-class _Auth(auth_grpc.QueryServicer):  # type: ignore[misc]
-    def __init__(self, noble: Noble) -> None:
-        self.noble = noble
-
-    def Account(self, request: Any, context: Any) -> Any:
-        account = self.noble.accounts.get(request.address)
-        if account is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"account {request.address} not found")
-            raise AssertionError("abort raises")
-        response = auth_query.QueryAccountResponse()
-        response.account.Pack(
-            BaseAccount(address=account.address, account_number=account.account_number, sequence=account.sequence)
-        )
-        return response
-
-
-class _Tx(service_pb2_grpc.ServiceServicer):  # type: ignore[misc]
-    def __init__(self, noble: Noble) -> None:
-        self.noble = noble
-
-    def Simulate(self, request: Any, context: Any) -> Any:
-        tx_bytes = request.tx_bytes or request.tx.SerializeToString()
-        try:
-            self.noble.apply(tx_bytes, execute=False)
-        except Rejected as error:
-            context.abort(grpc.StatusCode.UNKNOWN, f"{error} [{error.codespace} code {error.code}]")
-        response = service_pb2.SimulateResponse()
-        response.gas_info.gas_used = GAS_USED
-        response.gas_info.gas_wanted = GAS_USED
-        return response
-
-    def BroadcastTx(self, request: Any, context: Any) -> Any:
-        result = TxResponse(txhash=tx_hash_of(request.tx_bytes))
-        try:
-            self.noble.apply(request.tx_bytes, execute=True)
-        except Rejected as error:
-            result.code, result.codespace, result.raw_log = error.code, error.codespace, str(error)
-        return service_pb2.BroadcastTxResponse(tx_response=result)
-
-    def GetTxsEvent(self, request: Any, context: Any) -> Any:
-        sender, action = search_conditions(request, context)
-        found = self.noble.search(sender, action)
-        return search_page(request, [(entry.tx_bytes, entry.height, entry.tx_hash) for entry in found])
-
-
 def serve_noble(noble: Noble, host: str = "127.0.0.1", port: int = 0) -> tuple[Any, int]:
     """Starts Noble's gRPC server on `port` (0: a free one); returns the server and the port it took."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    auth_grpc.add_QueryServicer_to_server(_Auth(noble), server)
+    auth_grpc.add_QueryServicer_to_server(Auth(noble.accounts), server)
     bank_grpc.add_QueryServicer_to_server(Bank(lambda: noble.balances, NOBLE_DENOM), server)
-    service_pb2_grpc.add_ServiceServicer_to_server(_Tx(noble), server)
+    service_pb2_grpc.add_ServiceServicer_to_server(TxService(noble.apply, noble.search_txs), server)
     bound = server.add_insecure_port(f"{host}:{port}")
     server.start()
     return server, bound

@@ -29,31 +29,20 @@ generated stubs.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any
 
-import bech32
 import grpc
-from coincurve import PublicKey
-from coincurve.ecdsa import cdata_to_der, deserialize_compact
-from Crypto.Hash import RIPEMD160
 from google.protobuf.message import DecodeError
-from v4_proto.cosmos.auth.v1beta1 import query_pb2 as auth_query
 from v4_proto.cosmos.auth.v1beta1 import query_pb2_grpc as auth_grpc
-from v4_proto.cosmos.auth.v1beta1.auth_pb2 import BaseAccount
-from v4_proto.cosmos.bank.v1beta1 import query_pb2 as bank_query
 from v4_proto.cosmos.bank.v1beta1 import query_pb2_grpc as bank_grpc
 from v4_proto.cosmos.base.abci.v1beta1.abci_pb2 import TxResponse
 from v4_proto.cosmos.base.tendermint.v1beta1 import query_pb2 as tendermint_query
 from v4_proto.cosmos.base.tendermint.v1beta1 import query_pb2_grpc as tendermint_grpc
-from v4_proto.cosmos.base.v1beta1.coin_pb2 import Coin
-from v4_proto.cosmos.crypto.secp256k1.keys_pb2 import PubKey
 from v4_proto.cosmos.tx.v1beta1 import service_pb2, service_pb2_grpc
-from v4_proto.cosmos.tx.v1beta1.tx_pb2 import SignDoc, Tx, TxRaw
+from v4_proto.cosmos.tx.v1beta1.tx_pb2 import Tx
 from v4_proto.dydxprotocol.accountplus import query_pb2 as accountplus_query
 from v4_proto.dydxprotocol.accountplus import query_pb2_grpc as accountplus_grpc
 from v4_proto.dydxprotocol.accountplus.models_pb2 import AccountAuthenticator
@@ -65,10 +54,21 @@ from v4_proto.dydxprotocol.sending.tx_pb2 import MsgCreateTransfer
 from keeper.connectors.dydx.noble_messages import MsgTransfer
 from keeper.devnet.dydx import accountplus
 from keeper.devnet.dydx.chain import Account, Chain, PlaceOrder, Rejected
+from keeper.devnet.dydx.cosmos import (
+    GAS_USED,
+    Auth,
+    Bank,
+    TxService,
+    abort_not_found,
+    check_sequence,
+    decode_message,
+    signature_check,
+    tx_hash_of,
+    tx_signer,
+)
 from keeper.devnet.dydx.queries import add_query_services
 
 SHORT_TERM_FLAGS = 0
-GAS_USED = 120_000
 APP_NAME = "dydxprotocold"
 """The dYdX Chain's daemon, as its nodes name their application."""
 BLOCK_PROTOCOL = 11
@@ -84,66 +84,6 @@ MESSAGES = (
     MsgAddAuthenticator,
     MsgRemoveAuthenticator,
 )
-
-
-def address_of(public_key: bytes, prefix: str = "dydx") -> str:
-    """A secp256k1 public key's ``dydx1...`` (or `prefix`) address: bech32 of RIPEMD160(SHA256(compressed key))."""
-    digest = RIPEMD160.new(hashlib.sha256(public_key).digest()).digest()
-    words = bech32.convertbits(digest, 8, 5)
-    assert words is not None
-    return bech32.bech32_encode(prefix, words)
-
-
-def signature_check(tx: Any, tx_bytes: bytes, chain_id: str, account_number: int) -> Callable[[bytes], bool]:
-    """Whether a public key made the transaction's signature over its SignDoc (the bytes as signed, not a
-    re-serialization) with `account_number` and `chain_id`."""
-    raw = TxRaw.FromString(tx_bytes)
-    document = SignDoc(
-        body_bytes=raw.body_bytes,
-        auth_info_bytes=raw.auth_info_bytes,
-        chain_id=chain_id,
-        account_number=account_number,
-    ).SerializeToString()
-    try:
-        der = cdata_to_der(deserialize_compact(bytes(tx.signatures[0])))
-    except Exception:  # coincurve's bare Exception: not 64 bytes of r and s, so signed by no key
-        return lambda public_key: False
-
-    def signed_by(public_key: bytes) -> bool:
-        try:
-            return bool(PublicKey(public_key).verify(der, document))
-        except ValueError:
-            return False
-
-    return signed_by
-
-
-def search_conditions(request: Any, context: Any) -> tuple[str, str | None]:
-    """The ``message.sender`` and ``message.action`` a GetTxsEvent request asks for (in `query`, cosmos-sdk 0.50's, or
-    its older `events`); the replicas search by sender only."""
-    conditions = dict(re.findall(r"([\w.]+)\s*=\s*'([^']*)'", " AND ".join([*request.events, request.query])))
-    sender = conditions.get("message.sender")
-    if sender is None:
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the replica searches by message.sender only")
-        raise AssertionError("abort raises")
-    return str(sender), conditions.get("message.action")
-
-
-def search_page(request: Any, found: list[tuple[bytes, int, str]]) -> Any:
-    """GetTxsEvent's answer: the page `request` asks for (1-based `page`, `limit`, 100 by default, as cosmos-sdk)
-    of `found` (transaction bytes, height, hash), oldest first, with the total."""
-    limit = int(request.limit) or 100
-    page = max(int(request.page), 1)
-    response = service_pb2.GetTxsEventResponse(total=len(found))
-    for tx_bytes, height, tx_hash in found[(page - 1) * limit : page * limit]:
-        response.txs.append(Tx.FromString(tx_bytes))
-        response.tx_responses.append(TxResponse(height=height, txhash=tx_hash))
-    return response
-
-
-def tx_hash_of(tx_bytes: bytes) -> str:
-    """A transaction's hash as CometBFT gives it: SHA-256 of its bytes, upper-case hex."""
-    return hashlib.sha256(tx_bytes).hexdigest().upper()
 
 
 @dataclass(frozen=True)
@@ -187,13 +127,8 @@ class Validator:
                 messages = [self._decode(message) for message in tx.body.messages]
                 account = self._authenticate(tx, tx_bytes, messages, selected, verify=execute)
             short_term = all(self._short_term(message) for message in messages)
-            if not short_term and tx.auth_info.signer_infos[0].sequence != account.sequence:
-                raise Rejected(
-                    "sdk",
-                    32,
-                    f"account sequence mismatch, expected {account.sequence}, "
-                    f"got {tx.auth_info.signer_infos[0].sequence}: incorrect account sequence",
-                )
+            if not short_term:
+                check_sequence(tx, account)
             for message in messages:
                 self._run(message, execute, tx_hash)
             if execute and not short_term:
@@ -207,24 +142,23 @@ class Validator:
             found = self.included.get(tx_hash.upper())
             return found if found is not None and found.height <= self.chain.height else None
 
+    def search(self, sender: str, action: str | None) -> list[tuple[bytes, int, str]]:
+        """The transactions that went into blocks (not short-term orders) with a message of `action` (any if None)
+        signed by `sender`, as bytes, height and hash; found from their broadcast on, as the replica applies them
+        then."""
+        found = []
+        with self.chain.lock:
+            for tx_hash, included in self.included.items():
+                tx = Tx.FromString(included.tx_bytes)
+                if any(
+                    (action is None or packed.type_url == action) and _signer_of(self._decode(packed)) == sender
+                    for packed in tx.body.messages
+                ):
+                    found.append((included.tx_bytes, included.height, tx_hash))
+        return found
+
     def _signer(self, tx: Any, tx_bytes: bytes, *, verify: bool) -> tuple[Account, str]:
-        if len(tx.auth_info.signer_infos) != 1 or len(tx.signatures) != 1:
-            raise Rejected("sdk", 4, "expected one signer and one signature")
-        key = PubKey()
-        if not tx.auth_info.signer_infos[0].public_key.Unpack(key):
-            raise Rejected("sdk", 8, "signer's public key is not secp256k1")
-        signer = address_of(bytes(key.key))
-        account = self.chain.accounts.get(signer)
-        if account is None:
-            raise Rejected("sdk", 9, f"account {signer} not found")
-        if verify and not self._signed_by(tx, tx_bytes, account)(bytes(key.key)):
-            raise Rejected(
-                "sdk",
-                4,
-                f"signature verification failed; please verify account number ({account.account_number}) "
-                f"and chain-id ({self.chain.chain_id}): unauthorized",
-            )
-        return account, signer
+        return tx_signer(tx, tx_bytes, self.chain.accounts, self.chain.chain_id, "dydx", verify=verify)
 
     def _signed_by(self, tx: Any, tx_bytes: bytes, account: Account) -> Callable[[bytes], bool]:
         """Whether a public key made the transaction's signature with `account`'s number and the chain id."""
@@ -273,13 +207,7 @@ class Validator:
 
     @staticmethod
     def _decode(message: Any) -> Any:
-        for kind in MESSAGES:
-            if message.type_url == f"/{kind.DESCRIPTOR.full_name}":
-                return kind.FromString(message.value)
-        raise Rejected(
-            "sdk", 6, f"unknown message {message.type_url}: the replica runs orders, transfers, withdrawals and "
-            "authenticators only"
-        )  # fmt: skip
+        return decode_message(message, MESSAGES, "orders, transfers, withdrawals and authenticators")
 
     @staticmethod
     def _short_term(message: Any) -> bool:
@@ -410,22 +338,6 @@ def _order_id(message: Any) -> Any:
     return message.order.order_id if isinstance(message, MsgPlaceOrder) else message.order_id
 
 
-class _Auth(auth_grpc.QueryServicer):  # type: ignore[misc]
-    def __init__(self, chain: Chain) -> None:
-        self.chain = chain
-
-    def Account(self, request: Any, context: Any) -> Any:
-        account = self.chain.accounts.get(request.address)
-        if account is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"account {request.address} not found")
-            raise AssertionError("abort raises")
-        response = auth_query.QueryAccountResponse()
-        response.account.Pack(
-            BaseAccount(address=account.address, account_number=account.account_number, sequence=account.sequence)
-        )
-        return response
-
-
 class _AccountPlus(accountplus_grpc.QueryServicer):  # type: ignore[misc]
     """``dydxprotocol.accountplus.Query``: an account's authenticators (the client's `get_authenticators`)."""
 
@@ -441,8 +353,7 @@ class _AccountPlus(accountplus_grpc.QueryServicer):  # type: ignore[misc]
         try:
             found = self.chain.authenticator(request.account, int(request.authenticator_id))
         except Rejected as error:
-            context.abort(grpc.StatusCode.NOT_FOUND, str(error))
-            raise AssertionError("abort raises") from None
+            abort_not_found(context, str(error))
         return accountplus_query.GetAuthenticatorResponse(account_authenticator=_proto(found))
 
 
@@ -474,26 +385,15 @@ class _Tendermint(tendermint_grpc.ServiceServicer):  # type: ignore[misc]
         return response
 
 
-class _Tx(service_pb2_grpc.ServiceServicer):  # type: ignore[misc]
+class _Tx(TxService):
     def __init__(self, validator: Validator) -> None:
+        super().__init__(validator.apply, validator.search)
         self.validator = validator
-
-    def Simulate(self, request: Any, context: Any) -> Any:
-        tx_bytes = request.tx_bytes or request.tx.SerializeToString()
-        try:
-            self.validator.apply(tx_bytes, execute=False)
-        except Rejected as error:
-            context.abort(grpc.StatusCode.UNKNOWN, f"{error} [{error.codespace} code {error.code}]")
-        response = service_pb2.SimulateResponse()
-        response.gas_info.gas_used = GAS_USED
-        response.gas_info.gas_wanted = GAS_USED
-        return response
 
     def GetTx(self, request: Any, context: Any) -> Any:
         found = self.validator.included_tx(request.hash)
         if found is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"tx not found: {request.hash}")
-            raise AssertionError("abort raises")
+            abort_not_found(context, f"tx not found: {request.hash}")
         tx = Tx.FromString(found.tx_bytes)
         result = TxResponse(
             height=found.height,
@@ -505,51 +405,11 @@ class _Tx(service_pb2_grpc.ServiceServicer):  # type: ignore[misc]
         result.tx.Pack(tx, type_url_prefix="/")  # cosmos-sdk names its Any types "/package.Message"
         return service_pb2.GetTxResponse(tx=tx, tx_response=result)
 
-    def GetTxsEvent(self, request: Any, context: Any) -> Any:
-        """The transactions that went into blocks (not short-term orders) with a message of `message.action` signed by
-        `message.sender`; found from their broadcast on, as the replica applies them then."""
-        sender, action = search_conditions(request, context)
-        found = []
-        with self.validator.chain.lock:
-            for tx_hash, included in self.validator.included.items():
-                tx = Tx.FromString(included.tx_bytes)
-                if any(
-                    (action is None or packed.type_url == action) and _signer_of(Validator._decode(packed)) == sender
-                    for packed in tx.body.messages
-                ):
-                    found.append((included.tx_bytes, included.height, tx_hash))
-        return search_page(request, found)
-
-    def BroadcastTx(self, request: Any, context: Any) -> Any:
-        result = TxResponse(txhash=tx_hash_of(request.tx_bytes))
-        try:
-            self.validator.apply(request.tx_bytes, execute=True)
-        except Rejected as error:
-            result.code, result.codespace, result.raw_log = error.code, error.codespace, str(error)
-        return service_pb2.BroadcastTxResponse(tx_response=result)
-
-
-class Bank(bank_grpc.QueryServicer):  # type: ignore[misc]
-    """x/bank's balances, of Noble's uusdc or (as `denom`, `balances`) of the dYdX replica's USDC."""
-
-    def __init__(self, balances: Any, denom: str) -> None:
-        self.balances = balances
-        self.denom = denom
-
-    def Balance(self, request: Any, context: Any) -> Any:
-        amount = self.balances().get(request.address, 0) if request.denom == self.denom else 0
-        return bank_query.QueryBalanceResponse(balance=Coin(denom=request.denom, amount=str(amount)))
-
-    def AllBalances(self, request: Any, context: Any) -> Any:
-        amount = self.balances().get(request.address, 0)
-        coins = [Coin(denom=self.denom, amount=str(amount))] if amount else []
-        return bank_query.QueryAllBalancesResponse(balances=coins)
-
 
 def serve_validator(chain: Chain, host: str = "127.0.0.1", port: int = 0) -> tuple[Any, int]:
     """Starts the validator's gRPC server on `port` (0: a free one); returns the server and the port it took."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    auth_grpc.add_QueryServicer_to_server(_Auth(chain), server)
+    auth_grpc.add_QueryServicer_to_server(Auth(chain.accounts), server)
     tendermint_grpc.add_ServiceServicer_to_server(_Tendermint(chain), server)
     accountplus_grpc.add_QueryServicer_to_server(_AccountPlus(chain), server)
     service_pb2_grpc.add_ServiceServicer_to_server(_Tx(Validator(chain)), server)
