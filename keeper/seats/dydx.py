@@ -18,8 +18,10 @@ Margin takes dYdX's real route, through Noble, one key at both ends (the owner's
   limit), and Noble's MsgDepositForBurn towards the seat adapter, whose message Circle attests; the seat submits it
   (`receiveMessage`) and the margin is collected into the vault.
 Each leg is one transaction the seat takes again from what it finds (`DydxVenue.move_funds`, every margin check):
-USDC left on Noble or in the bank by a restart, a rate limit or a node away moves on at the next. Until the
-subaccount credits a deposit the contract counts it in flight, and a withdrawal pending until it is collected.
+USDC left on Noble or in the bank by a restart, a rate limit or a node away moves on at the next. What goes out is
+what withdrawals owe the vault, read from the seat adapter's pending withdrawals and the local bridge's payments of
+Noble's recent burns (`DydxVenue.owed`), not from the chains' transaction history. Until the subaccount credits a
+deposit the contract counts it in flight, and a withdrawal pending until it is collected.
 """
 
 from __future__ import annotations
@@ -33,12 +35,14 @@ from decimal import Decimal
 from dydx_v4_client import MAX_CLIENT_ID
 
 from keeper.client.bridge import CctpBridgeClient, CctpMessage
+from keeper.client.tokens import TokenClient
 from keeper.client.trading import TradingClient
 from keeper.connectors.dydx import (
     DydxConnectionError,
     DydxConnector,
     DydxError,
     DydxOrderUnknownError,
+    DydxTxRejectedError,
     Fill,
     OrderRequest,
     PlacedOrder,
@@ -69,23 +73,48 @@ log = logging.getLogger("primevault.keeper")
 FUNDING_PERIOD_SECONDS = 3600  # dYdX pays funding hourly
 
 
+class AttestationRouteAwayError(DydxConnectionError):
+    """Circle's attestation route does not answer for a burn not known paid: what withdrawals owe is unknown, and the
+    legs wait (said once when the route goes away, once when it is back)."""
+
+
+def _log_wait(what: str, exc: DydxError) -> None:
+    """Logs a leg waiting on `exc`: a warning, unless the attestation route is away (said once already)."""
+    level = logging.DEBUG if isinstance(exc, AttestationRouteAwayError) else logging.WARNING
+    log.log(level, what, exc)
+
+
 class DydxVenue:
     name = "dydx"
     funding_period_seconds = FUNDING_PERIOD_SECONDS
 
     def __init__(
-        self, connector: DydxConnector, bridge: CctpBridgeClient, attestations: CctpAttestations, seat_adapter: str
+        self,
+        connector: DydxConnector,
+        bridge: CctpBridgeClient,
+        attestations: CctpAttestations,
+        seat_adapter: str,
+        *,
+        pending_withdrawals: Callable[[], int],
+        adapter_usdc: Callable[[], int],
+        base_decimals: int = 6,
     ) -> None:
-        """`seat_adapter` is the seat adapter's address: Noble's burns of withdrawals pay it on Ethereum."""
+        """`seat_adapter` is the seat adapter's address: Noble's burns of withdrawals pay it on Ethereum.
+        `pending_withdrawals` reads what the adapter holds pending (requested, not yet collected) and `adapter_usdc`
+        the USDC the bridge paid it and the vault has not collected yet, both in base units of `base_decimals`
+        (blocking calls: they run on a worker thread)."""
         self.connector = connector
         self.bridge = bridge
         self.attestations = attestations
         self.seat_adapter = seat_adapter
+        self.pending_withdrawals = pending_withdrawals
+        self.adapter_usdc = adapter_usdc
+        self.base_decimals = base_decimals
         self._placed: dict[str, PlacedOrder] = {}  # the indexer's order id -> the order as placed (to cancel it)
         self._children: dict[str, int] = {}  # the indexer's order id -> child id
         self._lost: dict[str, int] = {}  # the indexer's order id -> goodTilBlock, of orders whose answer was lost
         self._fills_from = 0  # the first indexer block whose fills were not passed on yet
-        self._paid: set[str] = set()  # withdrawal transactions whose messages the bridge has paid
+        self._paid: set[str] = set()  # burn transactions whose messages the bridge has paid
         self._route_away = False  # Circle's attestation route stopped answering
 
     def market(self, ticker: str) -> str:
@@ -214,32 +243,57 @@ class DydxVenue:
 
     async def withdraw(self, amount: Decimal) -> None:
         """Withdraws from the subaccount to the owner's dYdX bank balance (dYdX refuses it while withdrawals are
-        gated), then moves it on as far as it goes now (`move_funds`): a leg that fails waits for the next call."""
+        gated) and returns once the withdrawal succeeded in its block (DydxError if it failed there, or its outcome
+        is unknown: nothing is to be recorded on chain then), then moves it on as far as it goes now (`move_funds`,
+        counting `amount` owed: the seat records the request on chain only after this returns): a leg that fails
+        waits for the next call."""
         await self.connector.withdraw(amount)
         try:
-            await self.move_funds()
+            await self.move_funds(withdrawing=amount)
         except DydxError as exc:
-            log.warning("dydx: the withdrawal of %s left the subaccount and waits to move on (%s)", amount, exc)
+            _log_wait(f"dydx: the withdrawal of {amount} left the subaccount and waits to move on (%s)", exc)
 
-    async def move_funds(self) -> None:
-        """Takes every leg of the route one step on from where the USDC is. What withdrawals owe the vault (withdrawn
-        from the subaccount to the owner, less what Noble burned towards the adapter, both read from the chains'
-        transaction search, which the indexer's lag does not touch) goes out: the bank's share by IBC to Noble, and
-        Noble's burned towards the adapter. Everything else on Noble and in the bank is a deposit on
-        its way in: by IBC to dYdX, then into the subaccount. USDC is fungible, so a deposit and a withdrawal under
-        way together are netted. A USDC transfer from dYdX still in flight to Noble is not seen (the relayer takes
-        seconds): a deposit in the bank meanwhile may cross to Noble and come back, nothing is lost."""
+    async def owed(self) -> Decimal:
+        """What withdrawals still owe the vault and is not yet on its way to it: the seat adapter's pending
+        withdrawals, less the USDC the bridge paid it (not collected yet), less Noble's recent burns towards it
+        whose CCTP message the bridge has not paid yet. Read from the contract and the local bridge, not from two
+        chains' transaction history: a node whose index starts later, or a search lagging the bank balance, does
+        not change it, and a restart reads the same. Raises DydxConnectionError if the attestation route does not
+        answer for a burn not known paid (the legs then wait: neither guess is safe)."""
+        pending = Decimal(await asyncio.to_thread(self.pending_withdrawals)).scaleb(-self.base_decimals)
+        paid = Decimal(await asyncio.to_thread(self.adapter_usdc)).scaleb(-self.base_decimals)
+        unpaid = Decimal(0)
+        for burn in await self._burns():
+            if burn.tx_hash not in self._paid and not await self._settle(burn, pay=False):
+                unpaid += burn.amount
+        return max(pending - paid - unpaid, Decimal(0))
+
+    async def move_funds(self, withdrawing: Decimal = Decimal(0)) -> None:
+        """Takes every leg of the route one step on from where the USDC is. What withdrawals owe the vault (`owed`,
+        plus `withdrawing`: a withdrawal made and not yet recorded on chain) goes out: the bank's share by IBC to
+        Noble, and Noble's burned towards the adapter. Everything else on Noble and in the bank, above the fee
+        reserve kept on each (`fee_reserve`), is a deposit on its way in: by IBC to dYdX, then into the subaccount.
+        USDC is fungible, so a deposit and a withdrawal under way together are netted. The IBC transfer to Noble
+        refused by dYdX's rate limit sends nothing out of the bank this time: the other legs go on (Noble's USDC pays
+        the withdrawal as far as owed, the rest is deposited). A USDC transfer from dYdX still in flight to Noble is
+        not seen (the relayer takes seconds): a deposit in the bank meanwhile may cross to Noble and come back,
+        nothing is lost."""
         connector = self.connector
-        withdrawn = await connector.withdrawals_to_owner()
-        burned = sum((b.amount for b in await self._burns()), Decimal(0))
-        owed = max(withdrawn - burned, Decimal(0))
-        bank, noble = await connector.bank_balance(), await connector.noble_balance()
+        reserve = connector.settings.fee_reserve
+        owed = await self.owed() + withdrawing
+        bank = max(await connector.bank_balance() - reserve, Decimal(0))
+        noble = max(await connector.noble_balance() - reserve, Decimal(0))
         out_of_bank = min(bank, max(owed - noble, Decimal(0)))
         if out_of_bank > 0:
-            await connector.send_to_noble(out_of_bank)
-            log.info("dydx: %s USDC of withdrawals sent from the bank to Noble", out_of_bank)
-            bank -= out_of_bank
-            noble = await connector.noble_balance()
+            try:
+                await connector.send_to_noble(out_of_bank)
+            except DydxTxRejectedError as exc:  # dYdX's IBC rate limit (or another refusal): the bank's share waits
+                log.warning("dydx: %s USDC of withdrawals wait in the bank (%s)", out_of_bank, exc)
+                out_of_bank = Decimal(0)
+            else:
+                log.info("dydx: %s USDC of withdrawals sent from the bank to Noble", out_of_bank)
+                bank -= out_of_bank
+                noble = max(await connector.noble_balance() - reserve, Decimal(0))
         burn = min(noble, owed)
         if burn > 0:
             tx_hash = await connector.burn_to_ethereum(burn, self.seat_adapter)
@@ -247,50 +301,62 @@ class DydxVenue:
         if noble - burn > 0:
             await connector.noble_to_dydx(noble - burn)
             log.info("dydx: %s USDC of deposits sent from Noble to dYdX", noble - burn)
-            bank = await connector.bank_balance()
+            bank = max(await connector.bank_balance() - reserve, Decimal(0))
         deposit = bank - max(owed - noble - out_of_bank, Decimal(0))
         if deposit > 0:
             await connector.deposit(deposit)
             log.info("dydx: %s USDC deposited into the subaccount", deposit)
 
     async def _burns(self) -> list[NobleBurn]:
-        """Noble's burns towards the seat adapter."""
+        """Noble's recent burns towards the seat adapter."""
         adapter = self.seat_adapter.lower()
         return [burn for burn in await self.connector.noble_burns() if burn.recipient.lower() == adapter]
 
+    async def _settle(self, burn: NobleBurn, pay: bool) -> bool:
+        """Whether the bridge has paid every message of `burn` (remembered once so); with `pay`, submits to the bridge
+        each attested message it has not paid (anyone may). False while Circle has not attested it (nobody can have
+        paid it then). AttestationRouteAwayError if the attestation route does not answer."""
+        try:
+            messages = await self.attestations.messages(NOBLE_DOMAIN, burn.tx_hash)
+        except DydxConnectionError as exc:
+            # The burn on Noble is done and the amount pending on chain: it waits, counted in the venue's
+            # exposure, for the route to answer; said once, not every cycle.
+            if not self._route_away:
+                self._route_away = True
+                log.warning("dydx: the attestation route does not answer (%s): withdrawals wait pending", exc)
+            raise AttestationRouteAwayError(f"burn {burn.tx_hash}: {exc}") from None
+        if self._route_away:
+            self._route_away = False
+            log.info("dydx: the attestation route answers again: withdrawals go on")
+        if not messages or any(m.attestation is None for m in messages):
+            return False
+        for attested in messages:
+            message = CctpMessage.decode(attested.message)
+            if message.recipient != self.seat_adapter:
+                log.warning("burn %s: its message pays %s, not the seat", burn.tx_hash, message.recipient)
+            elif not await asyncio.to_thread(self.bridge.is_paid, message):
+                if not pay:
+                    return False
+                assert attested.attestation is not None
+                await asyncio.to_thread(self.bridge.receive_message, attested.message, attested.attestation)
+        self._paid.add(burn.tx_hash)
+        return True
+
     async def pay_withdrawals(self) -> None:
         """Moves the withdrawals on (`move_funds`), then submits to the bridge every attested message of Noble's
-        burns towards the seat adapter that the bridge has not paid (anyone may); a burn whose attestation is pending,
-        or whose route does not answer, waits for the next call."""
+        recent burns towards the seat adapter that the bridge has not paid (anyone may); a burn whose attestation is
+        pending, or whose route does not answer, waits for the next call."""
         try:
             await self.move_funds()
         except DydxError as exc:
-            log.warning("dydx: withdrawals wait to move on (%s)", exc)
+            _log_wait("dydx: withdrawals wait to move on (%s)", exc)
         for burn in await self._burns():
             if burn.tx_hash in self._paid:
                 continue
             try:
-                messages = await self.attestations.messages(NOBLE_DOMAIN, burn.tx_hash)
-            except DydxConnectionError as exc:
-                # The burn on Noble is done and the amount pending on chain: it waits, counted in the venue's
-                # exposure, for the route to answer; said once, not every cycle.
-                if not self._route_away:
-                    self._route_away = True
-                    log.warning("dydx: the attestation route does not answer (%s): withdrawals wait pending", exc)
+                await self._settle(burn, pay=True)
+            except DydxConnectionError:
                 return
-            if self._route_away:
-                self._route_away = False
-                log.info("dydx: the attestation route answers again: withdrawals go on")
-            if not messages or any(m.attestation is None for m in messages):
-                continue
-            for attested in messages:
-                message = CctpMessage.decode(attested.message)
-                if message.recipient != self.seat_adapter:
-                    log.warning("burn %s: its message pays %s, not the seat", burn.tx_hash, message.recipient)
-                elif not await asyncio.to_thread(self.bridge.is_paid, message):
-                    assert attested.attestation is not None
-                    await asyncio.to_thread(self.bridge.receive_message, attested.message, attested.attestation)
-            self._paid.add(burn.tx_hash)
 
     @staticmethod
     def _seat_order(child_id: int, order: IndexedOrder) -> SeatOrder:
@@ -314,8 +380,17 @@ class DydxSeat(Seat):
     ) -> None:
         bridge = CctpBridgeClient(trading.w3, trading.deployment.venues[venue_id].address, trading.sender)
         attestations = CctpAttestations(connector.settings.attestation_url, connector.settings.request_timeout)
-        adapter = trading.seat_adapter(venue_id).address
-        self._dydx = DydxVenue(connector, bridge, attestations, adapter)
+        adapter = trading.seat_adapter(venue_id)
+        base = TokenClient(trading.w3, trading.deployment.base)
+        self._dydx = DydxVenue(
+            connector,
+            bridge,
+            attestations,
+            adapter.address,
+            pending_withdrawals=adapter.pending_withdrawals,
+            adapter_usdc=lambda: base.balance_of(adapter.address),
+            base_decimals=trading.deployment.base.decimals,
+        )
         super().__init__(trading, self._dydx, venue_id, unwind_ttl)
         self.connector = connector
         self._said_no_owner_key = False
@@ -329,7 +404,7 @@ class DydxSeat(Seat):
             try:
                 await self._dydx.move_funds()
             except DydxError as exc:
-                log.warning("seat at %s: margin waits on its way (%s)", self.venue.name, exc)
+                _log_wait(f"seat at {self.venue.name}: margin waits on its way (%s)", exc)
         return await super().manage_margin(policy, legs, account)
 
     async def withdraw_margin(self, amount: int) -> int:

@@ -40,7 +40,6 @@ from dydx_v4_client.wallet import Wallet
 from v4_proto.cosmos.base.v1beta1.coin_pb2 import Coin
 from v4_proto.cosmos.tx.v1beta1 import service_pb2, service_pb2_grpc
 from v4_proto.cosmos.tx.v1beta1.tx_pb2 import Fee
-from v4_proto.dydxprotocol.sending.transfer_pb2 import MsgWithdrawFromSubaccount
 from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
 from keeper.connectors.dydx.authenticators import stored_config, trading_authenticator
@@ -105,9 +104,12 @@ HTTP_NOT_FOUND = 404
 NOBLE_GAS_PRICE = 0.025
 """uusdc per gas offered on Noble (the client's `NobleClient` default)."""
 BURN_ACTION = f"/{MsgDepositForBurn.DESCRIPTOR.full_name}"
-WITHDRAW_ACTION = f"/{MsgWithdrawFromSubaccount.DESCRIPTOR.full_name}"
 SEARCH_PAGE = 100
 """Transactions per search request (cosmos-sdk's largest page)."""
+RECENT_BURNS = 50
+"""How many of Noble's latest burns the seat reads to find those the bridge has not paid yet."""
+INCLUSION_TIMEOUT = 30.0
+"""Seconds a withdrawal's transaction may take to reach a block before its outcome is called unknown."""
 
 
 def dydx_address(mnemonic: str) -> str:
@@ -140,6 +142,9 @@ class DydxConnector:
         self._noble: Any = None
         """The client's `NobleClient` (None without `noble_url`)."""
         self._noble_signing = asyncio.Lock()
+        self._noble_next_sequence: int | None = None
+        """The Noble sequence after the last transaction this connector broadcast there: a node answers the committed
+        sequence until the block, so a second transaction before it must not reuse the first's."""
         self._account_unread = False
         """The owner's dYdX account did not exist when the connector opened: its number is read before signing."""
 
@@ -321,10 +326,40 @@ class DydxConnector:
         wallet = await self._signer(f"withdrawing {amount} USDC")
         quantums = _quantums(amount, "a withdrawal")
         sender = SubaccountId(owner=self.address, number=self.subaccount_number)
-        return await self._broadcast(
-            f"the withdrawal of {amount} USDC",
-            lambda: self._node.withdraw(wallet, sender, self.address, USDC_ASSET_ID, quantums),
+        action = f"the withdrawal of {amount} USDC"
+        tx_hash = await self._broadcast(
+            action, lambda: self._node.withdraw(wallet, sender, self.address, USDC_ASSET_ID, quantums)
         )
+        await self.wait_included(tx_hash, action)
+        return tx_hash
+
+    async def wait_included(self, tx_hash: str, action: str, timeout: float = INCLUSION_TIMEOUT) -> None:
+        """Waits for transaction `tx_hash` to be in a block (GetTx, every `poll_interval`) and returns if it
+        succeeded there: a SYNC broadcast's answer is only CheckTx, and a transaction that passed it may still fail
+        in its block (a withdrawal the collateral check refuses after a price move). Raises DydxTxRejectedError
+        with the block's code if it failed, DydxConnectionError if no block has it within `timeout` seconds (its
+        outcome is then unknown: it may still be included)."""
+        stub = service_pb2_grpc.ServiceStub(self._open(self._channel))
+        request = service_pb2.GetTxRequest(hash=tx_hash)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                answer = await self._node_call(f"{action}'s transaction", lambda: _unary(stub.GetTx, request))
+            except (DydxAccountNotFoundError, DydxConnectionError):  # not in a block yet, or the node away
+                answer = None
+            if answer is not None and answer.tx_response.txhash:
+                result = answer.tx_response
+                if result.code:
+                    raise DydxTxRejectedError(
+                        f"{action} (in block {result.height})", str(result.raw_log), int(result.code),
+                        str(result.codespace),
+                    )  # fmt: skip
+                return
+            if time.monotonic() >= deadline:
+                raise DydxConnectionError(
+                    f"{action}: transaction {tx_hash} is in no block after {timeout:g} s: its outcome is unknown"
+                )
+            await asyncio.sleep(self.settings.poll_interval)
 
     async def deposit(self, amount: Decimal) -> str:
         """MsgDepositToSubaccount: `amount` USDC of the owner's bank balance into the subaccount (signed by the owner's
@@ -396,11 +431,13 @@ class DydxConnector:
         setattr(message, "from", self.noble_address)
         return await self._noble_send(f"the burn of {amount} USDC towards {recipient}", message)
 
-    async def noble_burns(self) -> list[NobleBurn]:
-        """Every MsgDepositForBurn the owner's Noble address sent, found by Noble's transaction search (a keeper
-        restarted finds its burns there, and their messages at the attestation service by their hashes)."""
+    async def noble_burns(self, recent: int | None = RECENT_BURNS) -> list[NobleBurn]:
+        """The `recent` latest MsgDepositForBurn the owner's Noble address sent (every one if None), oldest first,
+        found by Noble's transaction search (a keeper restarted finds its burns there, and their messages at the
+        attestation service by their hashes). Only the latest are read: a node whose index starts later (pruned,
+        state-synced, another provider) lists the recent ones alike."""
         noble = self._noble_client("reading Noble's burns")
-        found = await self._search(noble.channel, "Noble", "the burns", self.noble_address, BURN_ACTION)
+        found = await self._search(noble.channel, "Noble", "the burns", self.noble_address, BURN_ACTION, recent)
         burns = []
         for tx, result in found:
             for packed in tx.body.messages:
@@ -412,54 +449,58 @@ class DydxConnector:
                 burns.append(NobleBurn(str(result.txhash), amount, recipient, int(result.height)))
         return burns
 
-    async def withdrawals_to_owner(self) -> Decimal:
-        """Everything MsgWithdrawFromSubaccount ever took from the subaccount to the owner's bank balance, found by
-        the validator's transaction search (committed with its block, where the indexer may lag behind)."""
-        found = await self._search(self._channel, "dYdX validator", "the withdrawals", self.address, WITHDRAW_ACTION)
-        total = 0
-        for tx, _ in found:
-            for packed in tx.body.messages:
-                if packed.type_url != WITHDRAW_ACTION:
-                    continue
-                message = MsgWithdrawFromSubaccount.FromString(packed.value)
-                sender = message.sender
-                if (sender.owner, sender.number, message.recipient) == (
-                    self.address,
-                    self.subaccount_number,
-                    self.address,
-                ):
-                    total += int(message.quantums)
-        return Decimal(total).scaleb(QUOTE_ATOMIC_RESOLUTION)
-
-    async def _search(self, channel: Any, where: str, what: str, sender: str, action: str) -> list[tuple[Any, Any]]:
-        """The transactions with a message of `action` signed by `sender` (cosmos-sdk's GetTxsEvent, a page of
-        SEARCH_PAGE at a time, oldest first): (transaction, its response) pairs."""
+    async def _search(
+        self, channel: Any, where: str, what: str, sender: str, action: str, last: int | None = None
+    ) -> list[tuple[Any, Any]]:
+        """The transactions with a message of `action` signed by `sender` (cosmos-sdk's GetTxsEvent, oldest first):
+        (transaction, its response) pairs; every one a page of SEARCH_PAGE at a time, or only the `last` latest
+        (pages of `last`: the first answers the total, the last two pages hold the latest)."""
         conditions = [f"message.sender='{sender}'", f"message.action='{action}'"]
         stub = service_pb2_grpc.ServiceStub(channel)
-        found: list[tuple[Any, Any]] = []
-        page = 1
-        while True:
+        limit = SEARCH_PAGE if last is None else max(last, 1)
+
+        async def page(number: int) -> Any:
             request = service_pb2.GetTxsEventRequest(
-                events=conditions, query=" AND ".join(conditions), page=page, limit=SEARCH_PAGE
+                events=conditions, query=" AND ".join(conditions), page=number, limit=limit
             )
-            answer = await self._node_call(what, lambda r=request: _unary(stub.GetTxsEvent, r), where)  # type: ignore[misc]
-            found += list(zip(answer.txs, answer.tx_responses, strict=False))
-            if len(answer.txs) < SEARCH_PAGE or len(found) >= int(answer.total):
+            return await self._node_call(what, lambda: _unary(stub.GetTxsEvent, request), where)
+
+        answer = await page(1)
+        found: list[tuple[Any, Any]] = list(zip(answer.txs, answer.tx_responses, strict=False))
+        total = int(answer.total)
+        if last is not None:
+            if total <= limit:
                 return found
-            page += 1
+            final = math.ceil(total / limit)
+            found = []
+            for number in (final - 1, final):
+                answer = await page(number)
+                found += list(zip(answer.txs, answer.tx_responses, strict=False))
+            return found[-limit:]
+        number = 1
+        while len(answer.txs) >= limit and len(found) < total:
+            number += 1
+            answer = await page(number)
+            found += list(zip(answer.txs, answer.tx_responses, strict=False))
+        return found
 
     async def _noble_send(self, action: str, message: Any) -> str:
         """Signs `message` with the owner's key for its Noble address, with the client's `Builder` (account number
-        and sequence read from Noble now), its fee from a simulation at NOBLE_GAS_PRICE, and broadcasts it. The
-        client's `NobleClient.send` cannot be used: it reads its account without awaiting it and signs with a chain
-        id it never sets (dydx-v4-client 1.1.5)."""
+        and sequence read from Noble now; the sequence at least the one after this connector's last transaction
+        there, which a node answers only once its block is made), its fee from a simulation at NOBLE_GAS_PRICE, and
+        broadcasts it. The client's `NobleClient.send` cannot be used: it reads its account without awaiting it and
+        signs with a chain id it never sets (dydx-v4-client 1.1.5)."""
         noble = self._noble_client(action)
         key = self._owner_wallet(action).key
         builder = Builder(self.settings.noble_chain_id, NOBLE_DENOM)
 
+        used: list[int] = []
+
         async def send() -> Any:
             account = await noble.get_account(self.noble_address)
-            wallet = Wallet(key, account.account_number, account.sequence)
+            sequence = max(int(account.sequence), self._noble_next_sequence or 0)
+            used.append(sequence)
+            wallet = Wallet(key, account.account_number, sequence)
             stub = service_pb2_grpc.ServiceStub(noble.channel)
             draft = builder.build_transaction(wallet, [as_any(message)], Fee(gas_limit=0))
             simulated = stub.Simulate(service_pb2.SimulateRequest(tx=draft))
@@ -475,10 +516,18 @@ class DydxConnector:
             return stub.BroadcastTx(request)
 
         async with self._noble_signing:
-            response = await self._node_call(action, send, "Noble")
-        result = response.tx_response
-        if result.code:
-            raise DydxTxRejectedError(action, str(result.raw_log), int(result.code), str(result.codespace))
+            try:
+                response = await self._node_call(action, send, "Noble")
+            except DydxError:
+                self._noble_next_sequence = None  # read the node's again next time
+                raise
+            result = response.tx_response
+            if result.code:
+                # Refused at CheckTx: the sequence was not taken (a mismatch: a transaction before it never made a
+                # block), so the next one starts again from the node's.
+                self._noble_next_sequence = None
+                raise DydxTxRejectedError(action, str(result.raw_log), int(result.code), str(result.codespace))
+            self._noble_next_sequence = used[-1] + 1
         return str(result.txhash)
 
     def _noble_client(self, action: str) -> Any:

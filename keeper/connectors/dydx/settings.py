@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -72,6 +73,11 @@ class DydxSettings:
     """Seconds an indexer request or a validator call may take."""
     poll_interval: float = 0.5
     """Seconds between indexer reads while waiting for an order's fills."""
+    fee_reserve: Decimal = Decimal(0)
+    """USDC the keeper keeps, on each chain, in the owner's dYdX bank balance and at its Noble address to pay the
+    route's transaction fees (gas in USDC): margin moves only what is above it, so the float is neither swept into
+    the subaccount nor counted as a deposit. 0 for the devnet replicas, which charge no fees; on mainnet a few USDC
+    on each (Noble's and dYdX's gas is in uusdc)."""
 
     def __post_init__(self) -> None:
         problems = _key_problems(self)
@@ -85,6 +91,8 @@ class DydxSettings:
             )
         if urlsplit(self.validator_url).scheme not in ("http", "https") or not urlsplit(self.validator_url).port:
             raise ConfigError(f"dydx.validator_url must be http(s)://host:port, got {self.validator_url!r}")
+        if not (isinstance(self.fee_reserve, Decimal) and self.fee_reserve.is_finite() and self.fee_reserve >= 0):
+            raise ConfigError(f"dydx.fee_reserve must be a non-negative amount of USDC, got {self.fee_reserve!r}")
         if self.noble_url is not None and (
             urlsplit(self.noble_url).scheme not in ("http", "https") or not urlsplit(self.noble_url).port
         ):
@@ -126,6 +134,8 @@ class DydxSettings:
         for name, kind in _NUMBERS.items():
             if values.get(name) not in (None, ""):
                 changes[name] = _number(values[name], name, kind, problems)
+        if values.get("fee_reserve") not in (None, ""):
+            changes["fee_reserve"] = _amount(values["fee_reserve"], "fee_reserve", problems)
         keys = _KeyFields(
             changes.get("mnemonic"),
             changes.get("trading_key"),
@@ -169,7 +179,7 @@ _STRINGS = (
     "noble_channel",
     "dydx_noble_channel",
 )
-KNOWN_SETTINGS = {*_REQUIRED, *_NUMBERS, *_STRINGS}
+KNOWN_SETTINGS = {*_REQUIRED, *_NUMBERS, *_STRINGS, "fee_reserve"}
 
 
 class _KeyFields(NamedTuple):
@@ -249,3 +259,15 @@ def _number(value: object, name: str, kind: type[int] | type[float], problems: l
     if number < 0:
         problems.append(f"dydx.{name} must not be negative, got {value!r}")
     return number
+
+
+def _amount(value: object, name: str, problems: list[str]) -> Decimal:
+    """A USDC amount (written as its decimal text, so 0.1 is exact), not negative."""
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or amount < 0:
+        problems.append(f"dydx.{name} must be a non-negative amount of USDC, got {value!r}")
+        return Decimal(0)
+    return amount
