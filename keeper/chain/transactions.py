@@ -624,8 +624,10 @@ class Sender:
             with contextlib.suppress(requests.ConnectionError, requests.Timeout, Web3RPCError):
                 self.w3.eth.send_raw_transaction(signed.raw_transaction)
         except Web3RPCError as exc:
+            # The node holds these bytes already (geth says "already known", anvil "already imported"), or their
+            # nonce is used: nothing more to send, the receipt poll decides.
             message = str(exc).lower()
-            if "already known" not in message and "nonce too low" not in message:
+            if not any(known in message for known in ("already known", "already imported", "nonce too low")):
                 raise
         except Exception as exc:  # an HTTP error page, an answer that is not JSON, a null result: the node got it
             if first and (status := _client_error_status(exc)) is not None:

@@ -264,7 +264,10 @@ def test_a_transaction_mined_just_after_the_last_receipt_poll_is_no_fate_unclear
     def wait_any(self: Sender, hashes: Any, seconds: float) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
-            return None  # the window reached its end just before the block that mined it
+            # The window reached its end just before the block that mined it: the block comes (the real wait sees
+            # it), and this poll is made to have given up all the same.
+            real(self, hashes, seconds)
+            return None
         return real(self, hashes, seconds)
 
     monkeypatch.setattr(Sender, "_wait_any", wait_any)
@@ -296,3 +299,26 @@ def test_a_send_the_provider_refuses_with_an_http_4xx_is_a_refusal(
     assert receipt["status"] == 1
     assert token.sender.sent[0].nonce == nonce, "the refused send used no nonce"
     assert _balance(chain) == before + 1
+
+
+def test_bytes_the_node_already_holds_sent_again_are_no_error(chain: Chain) -> None:
+    """anvil answers a second copy of a transaction in its pool with "transaction already imported" (geth: "already
+    known"): the node holds it, so a resend of the same bytes is no failure, and the first copy is mined."""
+    me = dev_account(0).address
+    sender = Sender(chain.w3, dev_account(0), error_decoder())
+    node = chain.w3.provider
+    nonce = chain.w3.eth.get_transaction_count(me)
+    fee = 2 * int(chain.w3.eth.get_block("latest")["baseFeePerGas"]) + 10**9
+    tx: Any = {
+        "type": 2, "chainId": chain.w3.eth.chain_id, "nonce": nonce, "to": dev_account(1).address, "value": 1,
+        "gas": 21_000, "maxFeePerGas": fee, "maxPriorityFeePerGas": 10**9,
+    }  # fmt: skip
+    node.make_request(RPCEndpoint("evm_setAutomine"), [False])
+    try:
+        first = sender._broadcast("send", tx, first=True)
+        assert sender._broadcast("send", tx) == first, "the same bytes, the same hash, and no error"
+    finally:
+        node.make_request(RPCEndpoint("evm_setAutomine"), [True])
+    node.make_request(RPCEndpoint("evm_mine"), [])
+    assert chain.w3.eth.get_transaction_receipt(first)["status"] == 1
+    assert chain.w3.eth.get_transaction_count(me) == nonce + 1
