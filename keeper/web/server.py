@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -28,6 +28,7 @@ from typing import Any
 
 import requests
 from aiohttp import web
+from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3RPCError
@@ -254,11 +255,7 @@ async def _quotes(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     query = request.query
     deployment = settings.deployment()
-    market = deployment.market(query.get("market", "")).ticker
-    side = query.get("side", "buy")
-    if side not in ("buy", "sell"):
-        raise InputError(f"side {side!r} is not buy or sell")
-    amount = parse_size(query.get("size", ""), option="size")
+    market, side, amount = _order(query, deployment)
     horizon = _number(query.get("horizon_hours", "8"), "horizon_hours", MAX_HORIZON_HOURS)
     document = await asyncio.to_thread(quote_document, settings.w3, deployment, market, amount, side, horizon, None)
     for row in document["venues"]:
@@ -332,11 +329,10 @@ async def _riskiest(request: web.Request) -> web.Response:
 async def _portfolio(request: web.Request) -> web.Response:
     """`risk_document` for `?account=0x...`: both rules' requirements and the scenario grid."""
     settings = request.app[SETTINGS]
-    text = request.query.get("account", "")
-    _check_account(text)
+    account = _account(request.query)
     deployment = settings.deployment()
     clients = Clients.build(settings.w3, deployment)
-    risk = await asyncio.to_thread(read_account_risk, clients, Web3.to_checksum_address(text))
+    risk = await asyncio.to_thread(read_account_risk, clients, account)
     return web.json_response(risk_document(risk, deployment.base))
 
 
@@ -355,26 +351,31 @@ async def _order_check(request: web.Request) -> web.Response:
     the account cannot carry ("this order needs about X USDC of initial margin but ... has Y USDC free")."""
     settings = request.app[SETTINGS]
     query = request.query
-    text = query.get("account", "")
-    _check_account(text)
+    account = _account(query)
     deployment = settings.deployment()
-    ticker = deployment.market(query.get("market", "")).ticker
-    side = query.get("side", "buy")
-    if side not in ("buy", "sell"):
-        raise InputError(f"side {side!r} is not buy or sell")
-    amount = parse_size(query.get("size", ""), option="size")
-    account = Web3.to_checksum_address(text)
+    ticker, side, amount = _order(query, deployment)
     await asyncio.to_thread(order_check, settings.w3, deployment, account, ticker, side, amount)
     return web.json_response({"ok": True})
 
 
-def _check_account(text: str) -> None:
-    """Refuses a query's account that is not an address, or is written in mixed case with a wrong EIP-55 checksum (a
-    typo the checksum exists to catch), as the CLI refuses it."""
+def _order(query: Mapping[str, str], deployment: Deployment) -> tuple[str, str, Decimal]:
+    """A query's `market` (its ticker), `side` (buy or sell, buy if absent) and `size`, each refused by name."""
+    ticker = deployment.market(query.get("market", "")).ticker
+    side = query.get("side", "buy")
+    if side not in ("buy", "sell"):
+        raise InputError(f"side {side!r} is not buy or sell")
+    return ticker, side, parse_size(query.get("size", ""), option="size")
+
+
+def _account(query: Mapping[str, str]) -> ChecksumAddress:
+    """A query's `account`, refused if it is not an address or is written in mixed case with a wrong EIP-55 checksum
+    (a typo the checksum exists to catch), as the CLI refuses it."""
+    text = query.get("account", "")
     if not Web3.is_address(text):
         raise InputError(f"account {_shown(text)!r} is not an address: pass ?account=0x... (40 hex digits)")
     if text != text.lower() and not Web3.is_checksum_address(text):
         raise InputError(f"account {text} has a wrong checksum (mixed case): check it, or write it in lower case")
+    return Web3.to_checksum_address(text)
 
 
 def _shown(text: str, most: int = 44) -> str:
