@@ -63,11 +63,11 @@ def _times(need: int, multiple: float) -> int:
     """`need` x `multiple` exactly, the multiple read as the decimal the config writes (3.3, not the binary float
     below it), rounded up: a venue is kept at no less than the multiple of its requirement. A float product lost
     units above 2^53 and cut 1.1 x 3 to 3."""
-    product = need * Fraction(repr(multiple))
-    return -(-product.numerator // product.denominator)
+    return _ceiling(need * Fraction(repr(multiple)))
 
 
 def _ceiling(amount: Fraction) -> int:
+    """`amount` rounded up to a whole base unit."""
     return -(-amount.numerator // amount.denominator)
 
 
