@@ -212,7 +212,8 @@ def measure(chain: GeneratedChain, workdir: Path, liquidations: bool = True) -> 
             )
         )
         job = keeper.jobs.liquidation
-        # Read at mainnet's block gas limit, which is anvil's `eth_call` gas cap: the keeper sizes its pages to it.
+        # Blocks of mainnet's long-standing gas limit for the wave; the keeper's pages are sized to the gas its calls
+        # name (`call_gas_cap`, 50,000,000 by default: geth's, reth's and erigon's cap), which anvil runs in full.
         w3.provider.make_request("evm_setBlockGasLimit", [hex(DEFAULT_BLOCK_GAS_LIMIT)])  # type: ignore[arg-type]
         w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
         with _counted(deployment.lens) as first:

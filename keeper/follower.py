@@ -23,7 +23,7 @@ from eth_typing import ChecksumAddress
 
 from keeper.client.account_events import MAX_LOG_QUERIES, AccountEventsClient, LogsUnavailable
 from keeper.client.clients import Clients
-from keeper.client.lens import DEFAULT_PAGE_SIZE, RiskState, follow_page_size, page_size_for
+from keeper.client.lens import RiskState, follow_page_size
 from keeper.liquidator import Scan, assess, read_book
 from keeper.portfolio_rule import GOVERNANCE, PortfolioRule
 from keeper.risk.account_book import AccountBook
@@ -47,10 +47,9 @@ class AccountFollower:
     ) -> None:
         self.clients = clients
         self.shard = shard
-        # Pages sized to the node's `eth_call` gas cap, taken to be the block gas limit (anvil's and most nodes'
-        # default cap) as each head reads it, unless given.
+        # Pages sized to the gas the lens's calls name (`LensClient.call_gas`) and below any that ran out of gas under
+        # the node's own cap (`LensClient.page_size`), unless given.
         self._fixed_page_size = page_size
-        self.page_size = page_size or DEFAULT_PAGE_SIZE
         self.rescan_blocks = rescan_blocks
         self.keep_hashes = keep_hashes
         self.max_log_queries = max_log_queries
@@ -74,6 +73,10 @@ class AccountFollower:
         self._failed: str | None = None  # why the last update failed part way: the next one is a full load
 
     @property
+    def page_size(self) -> int:
+        return self._fixed_page_size or self.clients.lens.page_size
+
+    @property
     def block(self) -> int:
         """The last block read, -1 before the first."""
         return self._last.block if self._last else -1
@@ -83,7 +86,6 @@ class AccountFollower:
         block read, a full load when due or after a reorganisation, the last scan again when no block came."""
         head = self.clients.w3.eth.get_block("latest")
         number, block_hash = int(head["number"]), bytes(head["hash"])
-        self.page_size = self._fixed_page_size or page_size_for(int(head["gasLimit"]))
         if (
             self._failed is None
             and self._last is not None

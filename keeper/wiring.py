@@ -48,7 +48,9 @@ def wire(config: KeeperConfig, sign: bool = True, wait: bool = True) -> Wiring:
     watch.check_at_start(wait_for_node(w3, config.rpc_urls, config.start_timeout if wait else 0))
     check_tokens(w3, deployment, config.deployment)
     sender = _sender(config, w3) if sign else None
-    return Wiring(config, w3, deployment, watch, Clients.build(w3, deployment, sender), sender)
+    clients = Clients.build(w3, deployment, sender)
+    clients.lens.call_gas = config.call_gas_cap
+    return Wiring(config, w3, deployment, watch, clients, sender)
 
 
 def _sender(config: KeeperConfig, w3: Web3) -> Sender:

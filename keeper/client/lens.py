@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
@@ -21,9 +21,12 @@ from keeper.exceptions import TransactionReverted
 from keeper.risk.account_book import AccountBook, AccountBookBuilder
 
 MAX_PAGE_SIZE = 5000  # the lens's own bound
-# What a page is sized at per account against the node's `eth_call` gas cap: a lending account costs the lens 8,300
-# to 9,000 gas (its gas test), a trader more (its positions), and a page that runs out of gas is read again in
-# halves (`raw_pages`).
+# The gas the lens's page calls name: geth's, reth's and erigon's default `eth_call` cap (`--rpc.gascap`), which is
+# not the block gas limit (nor, for calls, EIP-7825's transaction cap); anvil runs a call with any gas it names. A
+# node that caps lower stops a page short, and the page is read again in halves (`raw_pages`).
+DEFAULT_CALL_GAS = 50_000_000
+# What a page is sized at per account against the call's gas: a lending account costs the lens 8,300 to 9,600 gas
+# (its gas test; the answer's memory grows with the square of the page), a trader more (its positions).
 PAGE_GAS_PER_ACCOUNT = 10_000
 # Accounts asked for in one JSON-RPC batch request during a full read (about a megabyte of answer for every
 # 3,000): a full read of 100,000 accounts is four HTTP requests instead of a hundred.
@@ -33,13 +36,13 @@ FUNDING_UNREADABLE = -(2**255)
 MAX_SLOTS = 16  # the lens's `openSlots` bitmap: market x MAX_VENUES + venue
 
 
-def page_size_for(gas_cap: int) -> int:
-    """Accounts a page can ask for under an `eth_call` gas cap (anvil's and most nodes' default is the block gas
-    limit): 3,000 under 30,000,000."""
-    return max(1, min(MAX_PAGE_SIZE, gas_cap // PAGE_GAS_PER_ACCOUNT))
+def page_size_for(call_gas: int) -> int:
+    """Accounts a page can ask for with `call_gas`: 5,000 (the lens's bound) with 50,000,000, 3,000 with
+    30,000,000."""
+    return max(1, min(MAX_PAGE_SIZE, call_gas // PAGE_GAS_PER_ACCOUNT))
 
 
-DEFAULT_PAGE_SIZE = page_size_for(30_000_000)
+DEFAULT_PAGE_SIZE = page_size_for(DEFAULT_CALL_GAS)
 
 
 def follow_page_size(page_size: int) -> int:
@@ -135,9 +138,18 @@ class PortfolioRuleState:
 
 
 class LensClient(ContractClient):
-    def __init__(self, w3: Web3, lens: str, vault: ChecksumAddress) -> None:
+    def __init__(self, w3: Web3, lens: str, vault: ChecksumAddress, call_gas: int = DEFAULT_CALL_GAS) -> None:
         super().__init__(w3, lens, "PrimeVaultLens")
         self.vault = vault
+        self.call_gas = call_gas  # the gas each page call (`accounts`, `follow`) names
+        # The largest page read whole since a page ran out of gas under the node's own cap: pages stay at most that
+        # (a node that caps below `call_gas`, or a book of traders), instead of each one failing once again.
+        self._page_limit = MAX_PAGE_SIZE
+
+    @property
+    def page_size(self) -> int:
+        """Accounts a page asks for: sized to `call_gas`, and never more than a page that ran out of gas held."""
+        return min(page_size_for(self.call_gas), self._page_limit)
 
     def prices(self, block: BlockIdentifier = "latest") -> CollateralPrices:
         prices, usable = self.read("read prices", self.contract.functions.prices(self.vault), block)
@@ -224,8 +236,7 @@ class LensClient(ContractClient):
         returndata) in order. A page that runs out of gas under the node's cap (traders cost the lens more than the
         page was sized for) is read again as two halves, down to single accounts."""
         calls = [accounts_calldata(self._accounts_selector, self.vault, at, limit) for at, limit in windows]
-        at = hex(block) if isinstance(block, int) else block
-        requests = [(RPCEndpoint("eth_call"), [{"to": self.address, "data": "0x" + c.hex()}, at]) for c in calls]
+        requests = [self._call_request(c, block) for c in calls]
         batch = getattr(self.w3.provider, "make_batch_request", None) if len(calls) > 1 else None
         try:
             responses = batch(requests) if batch is not None else None
@@ -241,12 +252,10 @@ class LensClient(ContractClient):
                 continue
             if _out_of_gas(error) and limit > 1:
                 half = limit // 2
+                self._page_limit = min(self._page_limit, limit - half)
                 pages.extend(self.raw_pages([(offset, half), (offset + half, limit - half)], block))
                 continue
-            data = error.get("data")
-            if isinstance(data, str) and len(data) > 2:
-                raise TransactionReverted("read accounts", self.decoder.decode(bytes(HexBytes(data))))
-            raise Web3RPCError(f"read accounts failed: {error}")
+            self._refused("read accounts", error)
         return pages
 
     def follow(
@@ -254,13 +263,23 @@ class LensClient(ContractClient):
     ) -> tuple[RiskState, AccountBook, int]:
         """In one `eth_call` at `block`: the risk state, the accounts `touched` (rows in that order, list index -1)
         followed by the listed accounts `start` to `start + limit` (their list indexes), and the vault's account
-        count. `len(touched) + limit` is at most MAX_PAGE_SIZE."""
+        count. `len(touched) + limit` is at most MAX_PAGE_SIZE; under a node's cap that stops the call short, fewer
+        listed accounts are read (halving `limit`, down to one)."""
         selector = _selector(self.contract.functions.follow(self.vault, [], 0, 0).selector)
-        calldata = selector + abi_encode(
-            ["address", "address[]", "uint256", "uint256"], [self.vault, list(touched), start, limit]
-        )
-        raw = self.call_raw("follow accounts", calldata, block)
-        state, page = abi_decode([RISK_STATE_TYPE, "bytes"], raw)
+        while True:
+            calldata = selector + abi_encode(
+                ["address", "address[]", "uint256", "uint256"], [self.vault, list(touched), start, limit]
+            )
+            response = self.w3.provider.make_request(*self._call_request(calldata, block))
+            error = response.get("error")
+            if error is None:
+                break
+            if not (_out_of_gas(error) and limit > 1):
+                self._refused("follow accounts", error)
+            # `follow` holds its listed accounts twice (`follow_page_size`): a page of twice as many did not fit.
+            limit //= 2
+            self._page_limit = min(self._page_limit, 2 * limit)
+        state, page = abi_decode([RISK_STATE_TYPE, "bytes"], bytes(HexBytes(response["result"])))
         book, total = decode_accounts_page(page, start - len(touched), len(state[4]))
         if touched:
             book.indexes[: len(touched)] = -1
@@ -271,15 +290,32 @@ class LensClient(ContractClient):
         return _selector(self.contract.functions.accounts(self.vault, 0, 1).selector)
 
     def call_raw(self, action: str, calldata: bytes, block: BlockIdentifier) -> bytes:
-        """One `eth_call` of this contract with `calldata` at `block`: the raw returndata, web3's result
-        normalisation and ABI decoding left out; a revert raises `TransactionReverted`, decoded."""
+        """One `eth_call` of this contract with `calldata` at `block`, naming `call_gas`: the raw returndata, web3's
+        result normalisation and ABI decoding left out; a revert raises `TransactionReverted`, decoded."""
         try:
-            return bytes(self.w3.eth.call({"to": self.address, "data": HexBytes(calldata)}, block))
+            return bytes(
+                self.w3.eth.call({"to": self.address, "data": HexBytes(calldata), "gas": self.call_gas}, block)
+            )
         except (ContractLogicError, Web3RPCError) as exc:
             data = revert_data(exc)
             if data is None:
                 raise
             raise TransactionReverted(action, self.decoder.decode(data)) from None
+
+    def _call_request(self, calldata: bytes, block: BlockIdentifier) -> tuple[RPCEndpoint, list[Any]]:
+        """A raw `eth_call` of this contract at `block` naming `call_gas`, for `make_request` or a batch."""
+        at = hex(block) if isinstance(block, int) else block
+        return RPCEndpoint("eth_call"), [
+            {"to": self.address, "data": "0x" + calldata.hex(), "gas": hex(self.call_gas)},
+            at,
+        ]
+
+    def _refused(self, action: str, error: Mapping[str, Any]) -> NoReturn:
+        """Raises what a node's error for a raw call says: the contract's revert, decoded, or the node's refusal."""
+        data = error.get("data")
+        if isinstance(data, str) and len(data) > 2:
+            raise TransactionReverted(action, self.decoder.decode(bytes(HexBytes(data))))
+        raise Web3RPCError(f"{action} failed: {error}")
 
     def iter_accounts(
         self, page_size: int = DEFAULT_PAGE_SIZE, block: BlockIdentifier = "latest"
@@ -325,7 +361,7 @@ def _risk_state(fields: Sequence[Any], asked: BlockIdentifier) -> RiskState:
     return RiskState(asked if isinstance(asked, int) else block, timestamp, supply_index, borrow_index, *lists)
 
 
-def _out_of_gas(error: dict[str, Any]) -> bool:
+def _out_of_gas(error: Mapping[str, Any]) -> bool:
     """Whether a node's error for a page's `eth_call` can be running out of gas: said so (anvil: "EVM error
     OutOfGas"; geth: "out of gas"), or a revert without a reason, which is what the lens answers when one of its
     reads runs out (the sixty-fourth of the gas it kept is enough to revert; its own errors all have reasons)."""

@@ -57,11 +57,21 @@ def test_rpc_url_defaults_to_the_deployments(tmp_path: Path) -> None:
 
 def test_a_field_that_does_not_parse_hides_no_other(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_config(None, {"gas_budget": "lots", "shard": "0/x", "orders_interval": 0, "deployment": tmp_path / "no"})
+        load_config(
+            None,
+            {
+                "gas_budget": "lots",
+                "call_gas_cap": 30_000,
+                "shard": "0/x",
+                "orders_interval": 0,
+                "deployment": tmp_path / "no",
+            },
+        )
     message = str(caught.value)
     assert len(message.splitlines()) == 1
     for fragment in (
         "gas_budget: 'lots' is not a whole number",
+        "call_gas_cap: 30000 cannot read the lens's risk state and a page of accounts in one call (at least 2000000",
         "shard: '0/x' is not i/n",
         "orders_interval: must be greater than zero",
         "does not exist",

@@ -389,3 +389,13 @@ def test_an_update_that_fails_is_followed_by_a_full_load(chain: Chain, monkeypat
     followed = follower.update()
     assert follower.full_loads == 2
     assert_same(followed, clients)
+
+
+def test_the_daemons_pages_are_sized_to_its_call_gas_cap(chain: Chain, tmp_path: Path) -> None:
+    """`call_gas_cap` is the gas the daemon's lens calls name and what its pages are sized to (10,000 an account)."""
+    from tests.python.test_keeper_jobs import keeper_for
+
+    default = keeper_for(chain, tmp_path / "default", jobs=("liquidation",)).jobs.liquidation.follower
+    assert (default.clients.lens.call_gas, default.page_size) == (50_000_000, 5_000)
+    low = keeper_for(chain, tmp_path / "low", jobs=("liquidation",), call_gas_cap=3_000_000).jobs.liquidation.follower
+    assert (low.clients.lens.call_gas, low.page_size) == (3_000_000, 300)

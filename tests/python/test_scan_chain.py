@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 from hexbytes import HexBytes
-from web3.types import RPCEndpoint
 
 from keeper.client.lens import snapshots
 from keeper.client.page_decoder import accounts_calldata
@@ -117,8 +116,9 @@ def test_a_node_without_batches_gets_the_pages_one_by_one(chain: Chain, tmp_path
 
 
 def test_a_page_that_runs_out_of_gas_is_read_again_in_halves(chain: Chain, tmp_path: Path) -> None:
-    """A node whose `eth_call` gas cap (anvil's is the block gas limit) holds half the page but not all of it: the
-    page is read again as two halves, in a batch and one call at a time, and the book is the same."""
+    """A call's gas that holds half the page but not all of it (a node capping calls below the gas the lens names):
+    the page is read again as two halves, in a batch and one call at a time, the book is the same, and the pages
+    that follow are no larger than the halves that fit."""
     from tests.python.test_follower import counted, counting_clients
 
     _book_of_lenders_and_traders(chain, tmp_path)
@@ -131,10 +131,8 @@ def test_a_page_that_runs_out_of_gas_is_read_again_in_halves(chain: Chain, tmp_p
         return int(chain.w3.eth.estimate_gas({"to": lens.address, "data": HexBytes(calldata)}))
 
     cap = (page_gas(9) + page_gas(5)) // 2
-    chain.w3.provider.make_request(RPCEndpoint("evm_setBlockGasLimit"), [hex(cap)])
-    chain.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
+    lens.call_gas = cap
     block = chain.w3.eth.block_number
-    assert chain.w3.eth.get_block(block)["gasLimit"] == cap
     # The reference is read at the same block (balances accrue interest block by block) in pages that fit the cap.
     whole = lens.book(block, page_size=4)
     assert len(whole) == 9
@@ -142,8 +140,34 @@ def test_a_page_that_runs_out_of_gas_is_read_again_in_halves(chain: Chain, tmp_p
         book = lens.book(block, page_size=9)
     assert [m for m in methods if m != "eth_chainId"] == ["eth_call", "batch of 2 eth_call"]
     assert snapshots(book) == snapshots(whole)
+    assert lens.page_size == 5, "later pages are no larger than the half that fitted"
     provider.make_batch_request = lambda batch_requests: {"error": {"message": "no batches"}}  # type: ignore[method-assign]
     with counted(provider) as methods:
         book = lens.book(block, page_size=9)
     assert [m for m in methods if m != "eth_chainId"] == ["eth_call"] * 3
     assert snapshots(book) == snapshots(whole)
+
+
+def test_a_follow_that_runs_out_of_gas_reads_fewer_listed_accounts(chain: Chain, tmp_path: Path) -> None:
+    """`follow` under a call gas that holds the risk state and four listed accounts but not nine: it reads the four
+    (the follower reads the rest next), says the vault lists nine, and later pages shrink to what fitted."""
+    from tests.python.test_follower import counted, counting_clients
+
+    _book_of_lenders_and_traders(chain, tmp_path)
+    clients, provider = counting_clients(chain)
+    lens = clients.lens
+    block = chain.w3.eth.block_number
+    _, reference, total = lens.follow([], 0, 9, block)
+    assert (len(reference), total) == (9, 9)
+
+    def follow_gas(limit: int) -> int:
+        calldata = lens.contract.functions.follow(lens.vault, [], 0, limit).build_transaction({"gas": 0})["data"]
+        return int(chain.w3.eth.estimate_gas({"to": lens.address, "data": calldata}, block))
+
+    lens.call_gas = (follow_gas(9) + follow_gas(4)) // 2
+    with counted(provider) as methods:
+        _, rows, total = lens.follow([], 0, 9, block)
+    assert [m for m in methods if m != "eth_chainId"] == ["eth_call"] * 2
+    assert (len(rows), total) == (4, 9)
+    assert rows.addresses.tolist() == reference.addresses[:4].tolist()
+    assert lens.page_size == 8
