@@ -28,6 +28,12 @@ DEFAULT_CALL_GAS = 50_000_000
 # What a page is sized at per account against the call's gas: a lending account costs the lens 8,300 to 9,600 gas
 # (its gas test; the answer's memory grows with the square of the page), a trader more (its positions).
 PAGE_GAS_PER_ACCOUNT = 10_000
+# The least gas the lens's calls are lowered to when a node refuses more (`LensClient._call_gas_lowered`): the risk
+# state and a page of about a hundred accounts.
+MIN_CALL_GAS = 2_000_000
+# What nodes answer a call naming more gas than they take, spaces removed (Hardhat, Besu and Ganache: "exceeds block
+# gas limit"; revm-based nodes that apply EIP-7825's cap to calls: "intrinsic gas too high", "gas limit too high").
+_GAS_REFUSALS = ("exceedsblockgaslimit", "intrinsicgastoohigh", "gaslimittoohigh", "gaslimitgreaterthancap")
 # Accounts asked for in one JSON-RPC batch request during a full read (about a megabyte of answer for every
 # 3,000): a full read of 100,000 accounts is four HTTP requests instead of a hundred.
 ACCOUNTS_PER_BATCH = 25_000
@@ -255,6 +261,9 @@ class LensClient(ContractClient):
                 self._page_limit = min(self._page_limit, limit - half)
                 pages.extend(self.raw_pages([(offset, half), (offset + half, limit - half)], block))
                 continue
+            if self._call_gas_lowered(error):
+                pages.extend(self.raw_pages([(offset, limit)], block))
+                continue
             self._refused("read accounts", error)
         return pages
 
@@ -274,11 +283,12 @@ class LensClient(ContractClient):
             error = response.get("error")
             if error is None:
                 break
-            if not (_out_of_gas(error) and limit > 1):
+            if _out_of_gas(error) and limit > 1:
+                # `follow` holds its listed accounts twice (`follow_page_size`): a page of twice as many did not fit.
+                limit //= 2
+                self._page_limit = min(self._page_limit, 2 * limit)
+            elif not self._call_gas_lowered(error):
                 self._refused("follow accounts", error)
-            # `follow` holds its listed accounts twice (`follow_page_size`): a page of twice as many did not fit.
-            limit //= 2
-            self._page_limit = min(self._page_limit, 2 * limit)
         state, page = abi_decode([RISK_STATE_TYPE, "bytes"], bytes(HexBytes(response["result"])))
         book, total = decode_accounts_page(page, start - len(touched), len(state[4]))
         if touched:
@@ -309,6 +319,16 @@ class LensClient(ContractClient):
             {"to": self.address, "data": "0x" + calldata.hex(), "gas": hex(self.call_gas)},
             at,
         ]
+
+    def _call_gas_lowered(self, error: Mapping[str, Any]) -> bool:
+        """Halves `call_gas` when the node refused a call for naming more gas than it takes (Hardhat and Besu refuse
+        more than the block gas limit, where geth caps it silently), unless it is down to MIN_CALL_GAS already: then
+        the refusal is the node's answer. Whether the call is to be asked again."""
+        message = str(error.get("message", "")).lower().replace(" ", "")
+        if not any(words in message for words in _GAS_REFUSALS) or self.call_gas <= MIN_CALL_GAS:
+            return False
+        self.call_gas = max(MIN_CALL_GAS, self.call_gas // 2)
+        return True
 
     def _refused(self, action: str, error: Mapping[str, Any]) -> NoReturn:
         """Raises what a node's error for a raw call says: the contract's revert, decoded, or the node's refusal."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from keeper.client.lens import DEFAULT_CALL_GAS
+from keeper.client.lens import DEFAULT_CALL_GAS, MIN_CALL_GAS
 from keeper.connectors.rabbitx.settings import ENV_PREFIX as RABBITX_ENV_PREFIX
 from keeper.connectors.rabbitx.settings import RabbitXSettings
 from keeper.exceptions import ConfigError, MissingExtraError
@@ -31,7 +31,6 @@ SEAT_KINDS = ("rabbitx", "dydx")
 # The most gas a liquidation batch may be given: the block gas limit anvil uses (and Ethereum's for years). A batch
 # whose limit is over its chain's block limit is never mined, and every liquidation waits behind it.
 MAX_GAS_BUDGET = 30_000_000
-MIN_CALL_GAS_CAP = 2_000_000  # the lens's risk state and a page of about a hundred accounts
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ class KeeperConfig:
     gas_budget: int = 10_000_000  # a liquidation batch's gas limit at most: three fill a 30,000,000-gas block
     # The gas the lens's account pages name in `eth_call`, to which they are sized (10,000 an account): the node's cap
     # on a call's gas, geth's, reth's and erigon's `--rpc.gascap` (50,000,000 unless set). A node that caps lower is
-    # found out (a page stops short and is read again in halves), at a call more per page until the pages shrink.
+    # found out (a page stops short and is read again in halves; a node that refuses the gas, asked with half).
     call_gas_cap: int = DEFAULT_CALL_GAS
     max_fee_gwei: float = 500.0
     replace_after: float = 30.0
@@ -437,10 +436,10 @@ def _problems(c: KeeperConfig, need_key: bool = True) -> list[str]:
             f"gas_budget: {c.gas_budget} is more than a block holds: a batch that large is never mined "
             f"(at most {MAX_GAS_BUDGET})"
         )
-    if c.call_gas_cap < MIN_CALL_GAS_CAP:
+    if c.call_gas_cap < MIN_CALL_GAS:
         errors.append(
             f"call_gas_cap: {c.call_gas_cap} cannot read the lens's risk state and a page of accounts in one call "
-            f"(at least {MIN_CALL_GAS_CAP}; nodes cap calls at 50000000 unless set lower)"
+            f"(at least {MIN_CALL_GAS}; nodes cap calls at 50000000 unless set lower)"
         )
     if c.max_fee_gwei <= 0:
         errors.append("max_fee_gwei: must be greater than zero")

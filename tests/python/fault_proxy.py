@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import aiohttp
 import grpc
@@ -98,28 +99,63 @@ class RpcFaults:
     node acts; only the answer is lost), or without forwarding (`unsent`). A fault is one of "error" (a JSON-RPC
     error: rate limited), "502" (a gateway's HTML page), "401", "403", "413" or "429" (the provider's refusal of the
     request, as its HTTP status; with `unsent`, as a provider that refuses it does), "html" (an HTML page with status
-    200), "garbage" (a body that is not JSON) and "null" (a null result); `slow` delays a method's answer. Records
-    every method asked (`asked`) and every one answered with a fault (`served`)."""
+    200), "garbage" (a body that is not JSON) and "null" (a null result); `slow` delays a method's answer;
+    `cap_call_gas` caps the gas an `eth_call` may name as a node does. Records every method asked (`asked`) and every
+    one answered with a fault (`served`)."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.faults: dict[str, tuple[str, bool]] = {}  # method -> (fault, unsent)
         self.slow: dict[str, float] = {}
+        self.call_gas_cap: tuple[int, bool] | None = None
         self.asked: list[str] = []
         self.served: list[str] = []
 
     def break_answers(self, method: str, fault: str, unsent: bool = False) -> None:
         self.faults[method] = (fault, unsent)
 
+    def cap_call_gas(self, cap: int, refuse: bool) -> None:
+        """An `eth_call` naming more gas than `cap` runs with `cap` (geth's `--rpc.gascap`), or with `refuse` is
+        refused as Hardhat and Besu refuse more than the block gas limit."""
+        self.call_gas_cap = (cap, refuse)
+
     def heal(self) -> None:
         self.faults.clear()
         self.slow.clear()
+        self.call_gas_cap = None
+
+    def _over_cap(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The calls a refusing cap refuses; a silent cap lowers their gas in place."""
+        if self.call_gas_cap is None:
+            return []
+        cap, refuse = self.call_gas_cap
+        over = [c for c in calls if c.get("method") == "eth_call" and int(c["params"][0].get("gas", "0x0"), 16) > cap]
+        if not refuse:
+            for c in over:
+                c["params"][0]["gas"] = hex(cap)
+            return []
+        return over
 
     async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        call = json.loads(body)
-        methods = [str(c.get("method")) for c in call] if isinstance(call, list) else [str(call.get("method"))]
+        call = json.loads(await request.read())
+        calls = call if isinstance(call, list) else [call]
+        methods = [str(c.get("method")) for c in calls]
         self.asked += methods
+        refused = self._over_cap(calls)
+        if refused:
+            self.served += ["eth_call"] * len(refused)
+            message = (
+                f"Transaction gas limit exceeds block gas limit of {self.call_gas_cap[0] if self.call_gas_cap else 0}"
+            )
+            answers = [
+                {"jsonrpc": "2.0", "id": c.get("id"), "error": {"code": -32000, "message": message}} for c in refused
+            ]
+            rest = [c for c in calls if c not in refused]
+            if rest:
+                async with aiohttp.ClientSession() as session, session.post(self.upstream, json=rest) as answer:
+                    answers += await answer.json()
+            return web.json_response(answers if isinstance(call, list) else answers[0])
+        body = json.dumps(call).encode()
         fault, unsent = next((self.faults[m] for m in methods if m in self.faults), ("", False))
         if fault:
             self.served.append(next(m for m in methods if m in self.faults))

@@ -8,8 +8,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hexbytes import HexBytes
+from web3 import Web3
+from web3.exceptions import Web3RPCError
 
+from keeper.client.clients import Clients
 from keeper.client.lens import snapshots
 from keeper.client.page_decoder import accounts_calldata
 from keeper.client.vault import sub_account
@@ -171,3 +175,32 @@ def test_a_follow_that_runs_out_of_gas_reads_fewer_listed_accounts(chain: Chain,
     assert (len(rows), total) == (4, 9)
     assert rows.addresses.tolist() == reference.addresses[:4].tolist()
     assert lens.page_size == 8
+
+
+def test_a_node_that_takes_less_call_gas_than_the_lens_names(chain: Chain, tmp_path: Path) -> None:
+    """Behind a node that refuses calls naming more gas than it takes (Hardhat, Besu: "exceeds block gas limit"), the
+    lens's calls halve their gas until taken and the book is whole; behind one that caps it silently (geth), the
+    pages that stop short are read again in halves."""
+    from tests.python.fault_proxy import rpc_faults
+
+    _book_of_lenders_and_traders(chain, tmp_path)
+    block = chain.w3.eth.block_number
+    whole = snapshots(Clients.build(chain.w3, chain.deployment).lens.book(block))
+    with rpc_faults(chain.url) as (faults, url):
+        refusing = Clients.build(Web3(Web3.HTTPProvider(url)), chain.deployment).lens
+        faults.cap_call_gas(20_000_000, refuse=True)
+        _, rows, total = refusing.follow([], 0, 4, block)
+        assert (len(rows), total) == (4, 9)
+        assert refusing.call_gas == 12_500_000, "50,000,000 refused, then 25,000,000, then taken"
+        assert faults.served == ["eth_call", "eth_call"]
+        assert snapshots(refusing.book(block, page_size=4)) == whole
+        faults.heal()
+        capping = Clients.build(Web3(Web3.HTTPProvider(url)), chain.deployment).lens
+        faults.cap_call_gas(120_000, refuse=False)
+        assert snapshots(capping.book(block, page_size=9)) == whole
+        assert capping.call_gas == 50_000_000 and capping.page_size < 9, "pages shrank to what fits the cap"
+    faults.heal()
+    refusing.call_gas = 2_000_000
+    with rpc_faults(chain.url) as (faults, url), pytest.raises(Web3RPCError, match="exceeds block gas limit"):
+        faults.cap_call_gas(1_000_000, refuse=True)
+        Clients.build(Web3(Web3.HTTPProvider(url)), chain.deployment).lens.follow([], 0, 4, block)
