@@ -650,12 +650,10 @@ class Chain:
             self.negative_tnc_seen_at = self.height
 
     def check_withdrawal(self, owner: str, number: int, quantums: int, recipient: str) -> None:
-        """The chain's checks on MsgWithdrawFromSubaccount: the recipient a ``dydx1...`` account (ValidateBasic's
-        AccAddressFromBech32), the negative-collateral gate and the subaccount's collateral after the withdrawal.
-        x/ratelimit does not limit it: it limits IBC sends (`ibc_send`)."""
+        """The chain's checks on MsgWithdrawFromSubaccount past its ValidateBasic (the validator's): the
+        negative-collateral gate and the subaccount's collateral after the withdrawal. x/ratelimit does not limit it:
+        it limits IBC sends (`ibc_send`)."""
         with self.lock:
-            if not _is_dydx_address(recipient):
-                raise Rejected("sending", 6, f"Account address is invalid: {recipient!r}")
             gate = self.negative_tnc_seen_at
             if gate is not None and self.height <= gate + NEGATIVE_TNC_GATE_BLOCKS:
                 raise Rejected(
@@ -692,12 +690,9 @@ class Chain:
             self._transfer("WITHDRAWAL", sender, {"address": recipient}, quantums, tx_hash)
 
     def check_deposit(self, sender: str, owner: str, quantums: int) -> None:
-        """MsgDepositToSubaccount's checks: the sender signs (see the validator) and holds the USDC in its bank."""
+        """MsgDepositToSubaccount's checks past its ValidateBasic (the validator's): the sender signs (see the
+        validator) and holds the USDC in its bank."""
         with self.lock:
-            if quantums <= 0:
-                raise Rejected("sending", 4, "Invalid transfer amount")
-            if not _is_dydx_address(owner):
-                raise Rejected("sending", 6, f"Account address is invalid: {owner!r}")
             held = self.bank.get(sender, 0)
             if held < quantums:
                 raise Rejected("sdk", 5, f"spendable balance {held}{self.usdc_denom} is smaller than {quantums}: "
@@ -754,7 +749,7 @@ class Chain:
     def ibc_receive(self, receiver: str, quantums: int) -> bool:
         """An IBC transfer from Noble arriving: USDC into `receiver`'s bank; False (refunded) if not an address."""
         with self.lock:
-            if not _is_dydx_address(receiver):
+            if not is_dydx_address(receiver):
                 return False
             self._account(receiver)
             self.bank[receiver] = self.bank.get(receiver, 0) + quantums
@@ -765,9 +760,9 @@ class Chain:
             self.accounts[address] = Account(address, len(self.accounts) + 1)
         return self.accounts[address]
 
-    def transfer(self, owner: str, number: int, recipient: tuple[str, int], quantums: int) -> None:
-        """MsgCreateTransfer: USDC from one subaccount to another, under the withdrawals' gate and collateral check
-        (the rate limit applies to withdrawals only)."""
+    def check_transfer(self, owner: str, number: int, quantums: int) -> SubaccountState:
+        """MsgCreateTransfer's checks past its ValidateBasic (the validator's): the withdrawals' gate and the
+        sender's collateral (the rate limit applies to IBC sends only). Returns the sending subaccount."""
         with self.lock:
             gate = self.negative_tnc_seen_at
             if gate is not None and self.height <= gate + NEGATIVE_TNC_GATE_BLOCKS:
@@ -775,6 +770,12 @@ class Chain:
             account = self.subaccounts.get((owner, number))
             if account is None or self.free_collateral(account) < Decimal(quantums).scaleb(-USDC_DECIMALS):
                 raise Rejected("subaccounts", 2, "NewlyUndercollateralized: the transfer exceeds free collateral")
+            return account
+
+    def transfer(self, owner: str, number: int, quantums: int, recipient: tuple[str, int]) -> None:
+        """MsgCreateTransfer: USDC from one subaccount to another (`check_transfer`)."""
+        with self.lock:
+            account = self.check_transfer(owner, number, quantums)
             account.usdc_quantums -= quantums
             self._subaccount(*recipient).usdc_quantums += quantums
 
@@ -843,7 +844,7 @@ def order_uuid(key: OrderKey) -> str:
     return str(uuid.uuid5(INDEXER_NAMESPACE, f"{subaccount}-{client_id}-{clob_pair_id}-{flags}"))
 
 
-def _is_dydx_address(address: str) -> bool:
+def is_dydx_address(address: str) -> bool:
     """Whether `address` is a ``dydx1...`` account address (the connector's reading, imported here only when a
     replica checks one, so that this module does not load the dYdX client)."""
     from keeper.connectors.dydx.noble import address_bytes

@@ -52,8 +52,9 @@ from v4_proto.dydxprotocol.sending.transfer_pb2 import MsgDepositToSubaccount, M
 from v4_proto.dydxprotocol.sending.tx_pb2 import MsgCreateTransfer
 
 from keeper.connectors.dydx.noble_messages import MsgTransfer
+from keeper.connectors.dydx.settings import MAX_SUBACCOUNT_NUMBER
 from keeper.devnet.dydx import accountplus
-from keeper.devnet.dydx.chain import Account, Chain, PlaceOrder, Rejected
+from keeper.devnet.dydx.chain import Account, Chain, PlaceOrder, Rejected, is_dydx_address
 from keeper.devnet.dydx.cosmos import (
     GAS_USED,
     Auth,
@@ -126,6 +127,8 @@ class Validator:
             else:
                 messages = [self._decode(message) for message in tx.body.messages]
                 account = self._authenticate(tx, tx_bytes, messages, selected, verify=execute)
+            for message in messages:
+                validate_basic(message)
             short_term = all(self._short_term(message) for message in messages)
             if not short_term:
                 check_sequence(tx, account)
@@ -238,13 +241,11 @@ class Validator:
             return
         if isinstance(message, MsgCreateTransfer):
             sender, recipient = message.transfer.sender, message.transfer.recipient
+            args3 = (sender.owner, int(sender.number), int(message.transfer.amount))
             if execute:
-                self.chain.transfer(
-                    sender.owner,
-                    int(sender.number),
-                    (recipient.owner, int(recipient.number)),
-                    int(message.transfer.amount),
-                )
+                self.chain.transfer(*args3, (recipient.owner, int(recipient.number)))
+            else:
+                self.chain.check_transfer(*args3)
             return
         if isinstance(message, MsgBatchCancel):
             if execute:
@@ -307,6 +308,45 @@ class Validator:
             client_metadata=int(order.client_metadata),
         )
         self.chain.place_order(placed) if execute else self.chain.check_order(placed)
+
+
+def validate_basic(message: Any) -> None:
+    """x/sending's ValidateBasic, which the chain runs on every message before any of them: subaccounts named by an
+    address and a number up to 128,000, a transfer between two different subaccounts, USDC (asset 0) only, and an
+    amount above 0."""
+    if isinstance(message, MsgCreateTransfer):
+        transfer = message.transfer
+        _validate_subaccount(transfer.sender)
+        _validate_subaccount(transfer.recipient)
+        if transfer.sender == transfer.recipient:
+            raise Rejected("sending", 1, f"Sender is the same as recipient ({transfer.sender.owner}/"
+                           f"{transfer.sender.number}): Sender is the same as recipient")  # fmt: skip
+        asset, amount = transfer.asset_id, transfer.amount
+    elif isinstance(message, MsgWithdrawFromSubaccount):
+        _validate_subaccount(message.sender)
+        if not is_dydx_address(message.recipient):
+            raise Rejected("sending", 6, f"Account address is invalid: {message.recipient!r}")
+        asset, amount = message.asset_id, message.quantums
+    elif isinstance(message, MsgDepositToSubaccount):
+        if not is_dydx_address(message.sender):
+            raise Rejected("sending", 6, f"Account address is invalid: {message.sender!r}")
+        _validate_subaccount(message.recipient)
+        asset, amount = message.asset_id, message.quantums
+    else:
+        return
+    if asset != 0:
+        raise Rejected("sending", 1101, "Non-USDC asset transfer not implemented")
+    if amount == 0:
+        raise Rejected("sending", 2, "Invalid transfer amount")
+
+
+def _validate_subaccount(subaccount: Any) -> None:
+    """SubaccountId.Validate: its owner an account address, its number at most 128,000."""
+    if not is_dydx_address(subaccount.owner):
+        raise Rejected("subaccounts", 201, f"invalid SubaccountId Owner address ({subaccount.owner}): "
+                       "subaccount id owner is an invalid address")  # fmt: skip
+    if subaccount.number > MAX_SUBACCOUNT_NUMBER:
+        raise Rejected("subaccounts", 200, f"subaccount id number cannot exceed {MAX_SUBACCOUNT_NUMBER}")
 
 
 def _selected_authenticators(tx: Any) -> list[int] | None:

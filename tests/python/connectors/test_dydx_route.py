@@ -19,7 +19,7 @@ import pytest
 from dydx_v4_client.key_pair import KeyPair
 from dydx_v4_client.network import NodeConfig, insecure_channel
 from dydx_v4_client.node.client import NodeClient
-from dydx_v4_client.node.message import withdraw
+from dydx_v4_client.node.message import deposit, transfer, withdraw
 from dydx_v4_client.wallet import Wallet
 from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
@@ -140,5 +140,40 @@ def test_noble_refuses_a_transfer_from_the_owners_address_signed_by_another_key(
             with pytest.raises(DydxTxRejectedError, match=r"account noble1\w+ not found"):
                 await connector.noble_to_dydx(D(1))
             assert dydx.replica.noble.balance(NOBLE) == 10**6
+
+    run(scenario())
+
+
+def test_transfers_deposits_and_withdrawals_dydx_validate_basic_refuses_are_refused(dydx: Bench) -> None:
+    """What the chain's ValidateBasic refuses (x/sending's messages): a transfer to the sending subaccount itself, any
+    asset but USDC (id 0), an amount of 0, a subaccount owner that is not an address or a number past 128,000. Each is
+    refused in the client's simulation and in CheckTx with the chain's codespace and code, and moves nothing."""
+
+    async def scenario() -> None:
+        channel = insecure_channel(dydx.replica.validator_url.removeprefix("http://"))
+        node = await NodeClient.connect(NodeConfig(dydx.chain.chain_id, "", "usdc", channel))
+        wallet = await Wallet.from_mnemonic(node, MNEMONIC, ADDRESS)
+        own, other = SubaccountId(owner=ADDRESS, number=0), SubaccountId(owner=ADDRESS, number=1)
+        dydx.chain.bank[ADDRESS] = 50 * 10**6
+        refused = [
+            (transfer(own, own, 0, 10**6), ("sending", 1)),
+            (transfer(own, other, 5, 10**6), ("sending", 1101)),
+            (transfer(own, other, 0, 0), ("sending", 2)),
+            (transfer(own, SubaccountId(owner="dydx1notanaddress", number=0), 0, 10**6), ("subaccounts", 201)),
+            (transfer(own, SubaccountId(owner=ADDRESS, number=128_001), 0, 10**6), ("subaccounts", 200)),
+            (withdraw(own, ADDRESS, 3, 10**6), ("sending", 1101)),
+            (withdraw(own, ADDRESS, 0, 0), ("sending", 2)),
+            (deposit(ADDRESS, own, 3, 10**6), ("sending", 1101)),
+            (deposit(ADDRESS, own, 0, 0), ("sending", 2)),
+        ]
+        for message, (codespace, code) in refused:
+            with pytest.raises(grpc.RpcError) as simulated:
+                await node.simulate(node.builder.build(wallet, message))
+            assert f"[{codespace} code {code}]" in simulated.value.details(), message
+            answer = (await node.broadcast(node.builder.build(wallet, message))).tx_response
+            assert (answer.codespace, answer.code) == (codespace, code), message
+        assert dydx.chain.subaccounts[(ADDRESS, 0)].usdc_quantums == 100_000 * 10**6
+        assert (ADDRESS, 1) not in dydx.chain.subaccounts
+        assert dydx.chain.bank == {ADDRESS: 50 * 10**6} and dydx.chain.transfers == []
 
     run(scenario())
