@@ -50,8 +50,8 @@ from keeper.devnet.dydx.chain import (
     plain,
 )
 
-DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+"""comlink's API_LIMIT_V4: the most rows a request may ask for, and what one that asks for no number gets."""
 MAX_PARENT_SUBACCOUNTS = 128
 CHILD_SUBACCOUNT_MULTIPLIER = 1000
 """A parent subaccount N (0..127) stands for its children N, N + 128, ... below 128 x 1000 (v4-chain's postgres
@@ -81,7 +81,16 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
 
     @routes.get("/v4/perpetualMarkets")
     async def markets(request: web.Request) -> web.Response:
-        return web.json_response(markets_json(chain, request.query.get("ticker")))
+        """Every market, up to ``limit``, or the one ``ticker`` (or ``market``) names: 404 if none is listed."""
+        query = request.query
+        if "ticker" in query and "market" in query:
+            raise _bad_request("Only one of ticker or market may be provided")
+        limit = _limit(query)
+        ticker = query.get("ticker", query.get("market"))
+        if ticker is not None:
+            _known(chain, ticker)
+        listed = markets_json(chain, ticker)
+        return web.json_response({"markets": dict(list(listed["markets"].items())[:limit])})
 
     @routes.get("/v4/orderbooks/perpetualMarket/{ticker}")
     async def orderbook(request: web.Request) -> web.Response:
@@ -690,8 +699,14 @@ def _subaccount_query(query: Any) -> tuple[str, int]:
 
 
 def _limit(query: Any) -> int:
-    """The page size asked for: `DEFAULT_LIMIT` unless given, at most `MAX_LIMIT`."""
-    return min(_int(query, "limit", DEFAULT_LIMIT), MAX_LIMIT)
+    """The page size asked for, `MAX_LIMIT` unless given; as comlink's limit check, anything but a whole number in
+    1..`MAX_LIMIT` is refused (a larger one is not cut down to it)."""
+    raw = query.get("limit")
+    if raw is None:
+        return MAX_LIMIT
+    if not NATURAL_NUMBER.fullmatch(raw) or not 0 < int(raw) <= MAX_LIMIT:
+        raise _bad_request(f"limit must be a positive integer that is not greater than max: {MAX_LIMIT}")
+    return int(raw)
 
 
 def _int(values: Any, name: str, default: int) -> int:

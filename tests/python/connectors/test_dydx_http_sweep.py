@@ -29,17 +29,23 @@ from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 from .dydx_replica import ADDRESS, MNEMONIC, Bench
 
 A = ADDRESS
+LIMIT = "limit must be a positive integer that is not greater than max: 1000"
 BAD_PATHS = [
-    (f"/v4/fills?address={A}&subaccountNumber=0&limit=-5", 400, "limit must be a non-negative integer, got '-5'"),
-    (f"/v4/fills?address={A}&subaccountNumber=0&limit=1e400", 400, "limit must be a non-negative integer"),
+    (f"/v4/fills?address={A}&subaccountNumber=0&limit=-5", 400, LIMIT),
+    (f"/v4/fills?address={A}&subaccountNumber=0&limit=1e400", 400, LIMIT),
+    (f"/v4/fills?address={A}&subaccountNumber=0&limit=0", 400, LIMIT),
+    (f"/v4/transfers?address={A}&subaccountNumber=0&limit=1001", 400, LIMIT),
+    ("/v4/candles/perpetualMarkets/BTC-USD?resolution=1MIN&limit=99999999999999999999", 400, LIMIT),
+    ("/v4/perpetualMarkets?ticker=NOPE", 404, "NOPE not found in markets of type PERPETUAL"),
+    ("/v4/perpetualMarkets?ticker=BTC-USD&market=ETH-USD", 400, "Only one of ticker or market may be provided"),
     (f"/v4/fills?address={A}&subaccountNumber=%D9%A1", 400, "subaccountNumber must be a non-negative integer"),
     (f"/v4/fills?address={A}&subaccountNumber=-1", 400, "subaccountNumber must be a non-negative integer"),
     (f"/v4/fills?address={A}&subaccountNumber=0&market=BTC-USD", 400, "market must be provided if marketType"),
     (f"/v4/orders?address={A}&subaccountNumber=0&goodTilBlockBeforeOrAt=NaN", 400, "goodTilBlockBeforeOrAt must be"),
     (f"/v4/transfers?address={A}&subaccountNumber=0&createdBeforeOrAtHeight=-5", 400, "createdBeforeOrAtHeight"),
-    (f"/v4/perpetualPositions?address={A}&subaccountNumber=0&limit=-1", 400, "limit must be a non-negative"),
-    ("/v4/trades/perpetualMarket/BTC-USD?limit=-3", 400, "limit must be a non-negative integer"),
-    ("/v4/historicalFunding/BTC-USD?limit=%C2%B2", 400, "limit must be a non-negative integer"),
+    (f"/v4/perpetualPositions?address={A}&subaccountNumber=0&limit=-1", 400, LIMIT),
+    ("/v4/trades/perpetualMarket/BTC-USD?limit=-3", 400, LIMIT),
+    ("/v4/historicalFunding/BTC-USD?limit=%C2%B2", 400, LIMIT),
     (f"/v4/addresses/{A}/parentSubaccountNumber/%C2%B2", 400, "parentSubaccountNumber must be a non-negative"),
     (f"/v4/addresses/{A}/parentSubaccountNumber/128", 400, "parentSubaccountNumber must be a non-negative"),
     (f"/v4/addresses/{A}/subaccountNumber/abc", 400, "number must be a non-negative integer"),

@@ -121,6 +121,15 @@ def test_the_indexer_answers_unknown_addresses_and_bad_queries_as_the_real_one(d
         with pytest.raises(httpx.HTTPStatusError) as unknown:
             await indexer.markets.get_perpetual_market_trades("DOGE-USD")
         assert unknown.value.response.status_code == 404
+        with pytest.raises(httpx.HTTPStatusError) as unlisted:
+            await indexer.markets.get_perpetual_markets("DOGE-USD")
+        assert unlisted.value.response.status_code == 404
+        assert unlisted.value.response.json() == {
+            "errors": [{"msg": "DOGE-USD not found in markets of type PERPETUAL"}]
+        }
+        assert list((await indexer.markets.get_perpetual_markets("ETH-USD"))["markets"]) == ["ETH-USD"]
+        first = await indexer.account.get_subaccount_transfers(ADDRESS, 0)
+        assert first["pageSize"] == 1000  # comlink's API_LIMIT_V4, what a request without a limit gets
         async with httpx.AsyncClient() as http:
             response = await http.get(dydx.replica.indexer_url + "/v4/orders", params={"address": ADDRESS})
         assert response.status_code == 400
