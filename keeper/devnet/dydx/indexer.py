@@ -101,6 +101,9 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
         query = request.query
         address, number = _subaccount_query(query)
         _check_market_pair(query)
+        market = query.get("market")
+        if market is not None and (query["marketType"] != "PERPETUAL" or chain.market_by_ticker(market) is None):
+            raise _not_found(f"{market} not found in markets of type {query['marketType']}")
         before = _int(query, "createdBeforeOrAtHeight", 0)
         return web.json_response(fills_json(chain, address, (number,), _limit(query), before, query.get("market")))
 
@@ -680,9 +683,12 @@ def _subaccount_uuid(address: str, number: int) -> str:
 
 
 def _check_market_pair(query: Any) -> None:
-    """The fills endpoints take ``market`` and ``marketType`` together or not at all."""
+    """The fills endpoints take ``market`` and ``marketType`` together or not at all, and a market type comlink
+    knows."""
     if ("market" in query) != ("marketType" in query):
         raise _bad_request("market must be provided if marketType is provided and vice-versa")
+    if query.get("marketType") not in (None, "PERPETUAL", "SPOT"):
+        raise _bad_request("marketType must be a valid market type (PERPETUAL/SPOT)")
 
 
 def _known(chain: Chain, ticker: str) -> MarketConfig:

@@ -41,6 +41,8 @@ BAD_PATHS = [
     (f"/v4/fills?address={A}&subaccountNumber=%D9%A1", 400, "subaccountNumber must be a non-negative integer"),
     (f"/v4/fills?address={A}&subaccountNumber=-1", 400, "subaccountNumber must be a non-negative integer"),
     (f"/v4/fills?address={A}&subaccountNumber=0&market=BTC-USD", 400, "market must be provided if marketType"),
+    (f"/v4/fills?address={A}&subaccountNumber=0&market=NOPE&marketType=PERPETUAL", 404, "NOPE not found in markets"),
+    (f"/v4/fills?address={A}&subaccountNumber=0&market=BTC-USD&marketType=FUTURE", 400, "marketType must be a valid"),
     (f"/v4/orders?address={A}&subaccountNumber=0&goodTilBlockBeforeOrAt=NaN", 400, "goodTilBlockBeforeOrAt must be"),
     (f"/v4/transfers?address={A}&subaccountNumber=0&createdBeforeOrAtHeight=-5", 400, "createdBeforeOrAtHeight"),
     (f"/v4/perpetualPositions?address={A}&subaccountNumber=0&limit=-1", 400, LIMIT),
