@@ -192,10 +192,19 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
 
     @routes.get("/v4/historicalFunding/{ticker}")
     async def funding(request: web.Request) -> web.Response:
+        """The market's funding periods, newest first, those effective at or before ``effectiveBeforeOrAtHeight``
+        and ``effectiveBeforeOrAt`` (how a client pages back), up to ``limit``."""
         market = _known(chain, request.match_info["ticker"])
         limit = _limit(request.query)
+        height = _int(request.query, "effectiveBeforeOrAtHeight", 0)
+        moment = _moment(request.query, "effectiveBeforeOrAt")
         with chain.lock:
-            rates = list(chain.funding.get(market.ticker, []))
+            rates = [
+                rate
+                for rate in chain.funding.get(market.ticker, [])
+                if (not height or int(rate["effectiveAtHeight"]) <= height)
+                and (moment is None or datetime.fromisoformat(rate["effectiveAt"]) <= moment)
+            ]
         return web.json_response({"historicalFunding": rates[:limit]})
 
     app.add_routes(routes)

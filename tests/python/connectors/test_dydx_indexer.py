@@ -177,3 +177,37 @@ def test_transfers_are_read_to_the_first_one_past_the_first_page(dydx: Bench) ->
         assert [D(t["size"]) for p in pages for t in p["transfers"]] == [t.size for t in deposits]
 
     run(scenario())
+
+
+def test_historical_funding_pages_back_by_effective_height_and_time(dydx: Bench) -> None:
+    """Four funding periods in four blocks, read two at a time back in time as an integrator pages them with the
+    official client (``effectiveBeforeOrAtHeight`` below the oldest row read, or ``effectiveBeforeOrAt`` at its
+    time): each period comes back once, newest first, and the pages end."""
+    rates = [D("0.0001"), D("0.0002"), D("-0.0001"), D("0.0003")]
+
+    async def scenario() -> None:
+        while dydx.chain.height < 3:  # a height of 0 asks for no bound (comlink reads it as absent)
+            await _next_block(dydx)
+        for rate in rates:
+            dydx.chain.settle_funding("ETH-USD", rate)
+            await _next_block(dydx)
+        markets = IndexerClient(dydx.replica.indexer_url).markets
+        read: list[dict[str, Any]] = []
+        height: int | None = None
+        while True:
+            page = await markets.get_perpetual_market_historical_funding(
+                "ETH-USD", effective_before_or_at_height=height, limit=2
+            )
+            read += page["historicalFunding"]
+            if len(page["historicalFunding"]) < 2:
+                break
+            height = int(page["historicalFunding"][-1]["effectiveAtHeight"]) - 1
+        assert [D(row["rate"]) for row in read] == list(reversed(rates))
+        third = read[2]["effectiveAt"]
+        older = await markets.get_perpetual_market_historical_funding("ETH-USD", effective_before_or_at=third)
+        assert [D(row["rate"]) for row in older["historicalFunding"]] == rates[:2][::-1]
+        with pytest.raises(httpx.HTTPStatusError) as garbage:
+            await markets.get_perpetual_market_historical_funding("ETH-USD", effective_before_or_at="yesterday")
+        assert garbage.value.response.status_code == 400
+
+    run(scenario())
