@@ -104,8 +104,9 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
         market = query.get("market")
         if market is not None and (query["marketType"] != "PERPETUAL" or chain.market_by_ticker(market) is None):
             raise _not_found(f"{market} not found in markets of type {query['marketType']}")
-        before = _int(query, "createdBeforeOrAtHeight", 0)
-        return web.json_response(fills_json(chain, address, (number,), _limit(query), before, query.get("market")))
+        before, moment = _int(query, "createdBeforeOrAtHeight", 0), _moment(query, "createdBeforeOrAt")
+        page = fills_json(chain, address, (number,), _limit(query), before, query.get("market"), moment)
+        return web.json_response(page)
 
     @routes.get("/v4/trades/perpetualMarket/{ticker}")
     async def trades(request: web.Request) -> web.Response:
@@ -129,7 +130,7 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
     @routes.get("/v4/transfers")
     async def transfers(request: web.Request) -> web.Response:
         address, number = _subaccount_query(request.query)
-        visible = _transfers(chain, address, (number,), _int(request.query, "createdBeforeOrAtHeight", 0))
+        visible = _transfers(chain, address, (number,), *_created_bounds(request.query))
         return web.json_response(_page("transfers", visible, _limit(request.query), _int(request.query, "page", 1)))
 
     @routes.get("/v1/messages/{domain}/{tx_hash}")
@@ -261,7 +262,7 @@ def _parent_routes(chain: Chain) -> web.RouteTableDef:
         with chain.lock:
             if not _accounts(chain, address, _children(parent)):
                 raise _not_found(f"No subaccount found with address {address} and parentSubaccountNumber {parent}")
-        visible = _transfers(chain, address, _children(parent), _int(request.query, "createdBeforeOrAtHeight", 0))
+        visible = _transfers(chain, address, _children(parent), *_created_bounds(request.query))
         rows = [_parent_transfer(transfer) for transfer in visible]
         return web.json_response(_page("transfers", rows, _limit(request.query), _int(request.query, "page", 1)))
 
@@ -369,10 +370,16 @@ def orders_json(chain: Chain, address: str, number: int) -> list[dict[str, Any]]
 
 
 def fills_json(
-    chain: Chain, address: str, numbers: Container[int], limit: int, before: int = 0, market: str | None = None
+    chain: Chain,
+    address: str,
+    numbers: Container[int],
+    limit: int,
+    before: int = 0,
+    market: str | None = None,
+    moment: datetime | None = None,
 ) -> dict[str, Any]:
     """``/v4/fills``' page: the fills of `address`'s subaccounts `numbers` seen by the latest block (or by block
-    `before`), on `market` if given, newest first."""
+    `before`, and made by `moment`), on `market` if given, newest first."""
     with chain.lock:
         visible = [
             fill
@@ -380,6 +387,7 @@ def fills_json(
             if fill["_owner"] == address
             and fill["subaccountNumber"] in numbers
             and int(str(fill["createdAtHeight"])) <= min(chain.height, before or chain.height)
+            and _created_by(fill, moment)
             and market in (None, fill["market"])
         ]
     newest = sorted(visible, key=lambda fill: -int(str(fill["createdAtHeight"])))
@@ -417,15 +425,18 @@ def _chosen_orders(rows: list[dict[str, Any]], query: Any) -> list[dict[str, Any
     return chosen[: _limit(query)]
 
 
-def _transfers(chain: Chain, address: str, numbers: Container[int], before: int) -> list[dict[str, Any]]:
+def _transfers(
+    chain: Chain, address: str, numbers: Container[int], before: int, moment: datetime | None
+) -> list[dict[str, Any]]:
     """The transfers into or out of `address`'s subaccounts `numbers` seen by the latest block (or by block
-    `before`), newest first."""
+    `before`, and made by `moment`), newest first."""
     with chain.lock:
         visible = [
             transfer
             for transfer in chain.transfers
             if _involves(transfer, address, numbers)
             and int(str(transfer["createdAtHeight"])) <= min(chain.height, before or chain.height)
+            and _created_by(transfer, moment)
         ]
     return sorted(visible, key=lambda transfer: -int(str(transfer["createdAtHeight"])))
 
@@ -666,6 +677,16 @@ def _parent_query(values: Any) -> tuple[str, int]:
     if not NATURAL_NUMBER.fullmatch(raw) or int(raw) >= MAX_PARENT_SUBACCOUNTS:
         raise _bad_request(f"parentSubaccountNumber must be a non-negative integer less than {MAX_PARENT_SUBACCOUNTS}")
     return str(values["address"]), int(raw)
+
+
+def _created_bounds(query: Any) -> tuple[int, datetime | None]:
+    """``createdBeforeOrAtHeight`` (0 when absent) and ``createdBeforeOrAt``, how clients page back in time."""
+    return _int(query, "createdBeforeOrAtHeight", 0), _moment(query, "createdBeforeOrAt")
+
+
+def _created_by(row: Mapping[str, object], moment: datetime | None) -> bool:
+    """Whether a fill or transfer was made at or before `moment` (any, if None)."""
+    return moment is None or datetime.fromisoformat(str(row["createdAt"])) <= moment
 
 
 def _started_within(candle: dict[str, Any], start: datetime | None, end: datetime | None) -> bool:

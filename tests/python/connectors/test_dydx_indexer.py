@@ -211,3 +211,33 @@ def test_historical_funding_pages_back_by_effective_height_and_time(dydx: Bench)
         assert garbage.value.response.status_code == 400
 
     run(scenario())
+
+
+def test_fills_and_transfers_are_bounded_by_created_before_or_at(dydx: Bench) -> None:
+    """Two buys and two deposits, each in its own block; the official client's ``created_before_or_at`` (a time,
+    as comlink's ``createdBeforeOrAt``) at the older one's time keeps only the older one, as a client paging back
+    in time needs (before, every row came back and such paging never ended)."""
+    dydx.seed("BTC-USD", SELL, (60_000, "0.2"))
+
+    async def scenario() -> None:
+        account = IndexerClient(dydx.replica.indexer_url).account
+        async with DydxConnector(dydx.settings()) as connector:
+            for usdc in (1, 2):
+                await connector.order_result(
+                    await connector.place_order(OrderRequest("BTC-USD", Side.BUY, D("0.1"), D(60_000)))
+                )
+                with dydx.chain.lock:
+                    dydx.chain.credit_bridge_deposit(usdc, ADDRESS, usdc * 10**6, f"0x{usdc:064x}")
+                await _next_block(dydx)
+        fills = (await account.get_subaccount_fills(ADDRESS, 0))["fills"]
+        transfers = (await account.get_subaccount_transfers(ADDRESS, 0))["transfers"]
+        assert (len(fills), len(transfers)) == (2, 2)
+        older_fill = await account.get_subaccount_fills(ADDRESS, 0, created_before_or_at=fills[1]["createdAt"])
+        assert [fill["id"] for fill in older_fill["fills"]] == [fills[1]["id"]]
+        older = await account.get_subaccount_transfers(ADDRESS, 0, created_before_or_at=transfers[1]["createdAt"])
+        assert [transfer["size"] for transfer in older["transfers"]] == ["1"]
+        with pytest.raises(httpx.HTTPStatusError) as garbage:
+            await account.get_subaccount_fills(ADDRESS, 0, created_before_or_at="yesterday")
+        assert garbage.value.response.status_code == 400
+
+    run(scenario())
