@@ -47,6 +47,7 @@ from v4_proto.dydxprotocol.accountplus import query_pb2 as accountplus_query
 from v4_proto.dydxprotocol.accountplus import query_pb2_grpc as accountplus_grpc
 from v4_proto.dydxprotocol.accountplus.models_pb2 import AccountAuthenticator
 from v4_proto.dydxprotocol.accountplus.tx_pb2 import MsgAddAuthenticator, MsgRemoveAuthenticator, TxExtension
+from v4_proto.dydxprotocol.clob.order_pb2 import Order
 from v4_proto.dydxprotocol.clob.tx_pb2 import MsgBatchCancel, MsgCancelOrder, MsgPlaceOrder
 from v4_proto.dydxprotocol.sending.transfer_pb2 import MsgDepositToSubaccount, MsgWithdrawFromSubaccount
 from v4_proto.dydxprotocol.sending.tx_pb2 import MsgCreateTransfer
@@ -311,9 +312,12 @@ class Validator:
 
 
 def validate_basic(message: Any) -> None:
-    """x/sending's ValidateBasic, which the chain runs on every message before any of them: subaccounts named by an
-    address and a number up to 128,000, a transfer between two different subaccounts, USDC (asset 0) only, and an
-    amount above 0."""
+    """The ValidateBasic of x/clob's MsgPlaceOrder (`_validate_order`) and of x/sending's messages, which the chain
+    runs on every message before any of them: subaccounts named by an address and a number up to 128,000, a transfer
+    between two different subaccounts, USDC (asset 0) only, and an amount above 0."""
+    if isinstance(message, MsgPlaceOrder):
+        _validate_order(message.order)
+        return
     if isinstance(message, MsgCreateTransfer):
         transfer = message.transfer
         _validate_subaccount(transfer.sender)
@@ -338,6 +342,40 @@ def validate_basic(message: Any) -> None:
         raise Rejected("sending", 1101, "Non-USDC asset transfer not implemented")
     if amount == 0:
         raise Rejected("sending", 2, "Invalid transfer amount")
+
+
+def _validate_order(order: Any) -> None:
+    """MsgPlaceOrder.ValidateBasic's checks, in its order and with its codes, for the orders the replica takes
+    (short-term: the flags are checked where the order runs). Without them a side outside the enum traded as a sell
+    and a fill-or-kill remainder rested."""
+    tif = order.time_in_force
+    if tif == Order.TimeInForce.TIME_IN_FORCE_FILL_OR_KILL:
+        raise Rejected("clob", 48, "Fill-or-kill has been deprecated: This field has been deprecated")
+    _validate_subaccount(order.order_id.subaccount_id)
+    if order.side not in Order.Side.values():
+        raise Rejected("clob", 3, f"invalid order side ({order.side}): Invalid order side")
+    if tif not in Order.TimeInForce.values():
+        raise Rejected("clob", 44, f"invalid time in force ({tif}): invalid time in force")
+    if order.condition_type not in Order.ConditionType.values():
+        raise Rejected("clob", 6000, f"invalid condition type ({order.condition_type}): Conditional type is invalid")
+    if order.side == Order.Side.SIDE_UNSPECIFIED:
+        raise Rejected("clob", 3, "UNSPECIFIED is not a valid order side: Invalid order side")
+    if order.quantums == 0:
+        raise Rejected("clob", 4, "order size quantums cannot be 0: Invalid order quantums")
+    if order.order_id.order_flags == SHORT_TERM_FLAGS and order.good_til_block == 0:
+        raise Rejected("clob", 5, "order goodTilBlock cannot be 0: Invalid order goodTilBlock")
+    if order.reduce_only and tif != Order.TimeInForce.TIME_IN_FORCE_IOC:
+        raise Rejected("clob", 9003, "reduce only orders must be short term IOC orders: "
+                       "Reduce-only is currently disabled for non-IOC orders")  # fmt: skip
+    if order.subticks == 0:
+        raise Rejected("clob", 6, "order subticks cannot be 0 for this order type: Invalid order subticks")
+    if order.order_id.order_flags != SHORT_TERM_FLAGS:
+        return  # conditional and long-term orders are refused where they run (`Validator._run`)
+    if order.condition_type != Order.ConditionType.CONDITION_TYPE_UNSPECIFIED:
+        raise Rejected("clob", 6000, "condition type specified for non-conditional order: Conditional type is invalid")
+    if order.conditional_order_trigger_subticks != 0:
+        raise Rejected("clob", 6001, "conditional order trigger subticks greater than 0 for non-conditional order: "
+                       "Conditional order trigger subticks is invalid")  # fmt: skip
 
 
 def _validate_subaccount(subaccount: Any) -> None:

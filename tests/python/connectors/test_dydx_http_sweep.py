@@ -17,12 +17,17 @@ import aiohttp
 import grpc
 import pytest
 from dydx_v4_client.key_pair import KeyPair
+from dydx_v4_client.network import NodeConfig, insecure_channel
+from dydx_v4_client.node.client import NodeClient
+from dydx_v4_client.node.message import place_order
+from dydx_v4_client.wallet import Wallet
 from google.protobuf.any_pb2 import Any as AnyProto
 from v4_proto.cosmos.base.tendermint.v1beta1 import query_pb2 as tendermint_query
 from v4_proto.cosmos.base.tendermint.v1beta1 import query_pb2_grpc as tendermint_grpc
 from v4_proto.cosmos.crypto.secp256k1.keys_pb2 import PubKey
 from v4_proto.cosmos.tx.v1beta1 import service_pb2, service_pb2_grpc
 from v4_proto.cosmos.tx.v1beta1.tx_pb2 import AuthInfo, SignerInfo, Tx, TxBody
+from v4_proto.dydxprotocol.clob.order_pb2 import Order, OrderId
 from v4_proto.dydxprotocol.sending.transfer_pb2 import MsgWithdrawFromSubaccount
 from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
@@ -187,3 +192,52 @@ def test_socket_garbage_gets_error_messages_and_vanished_subscribers_do_not_stop
 
     asyncio.run(scenario())
     assert chain_state(dydx) == before
+
+
+def _order(**fields: Any) -> Order:
+    """A short-term IOC buy of 0.001 BTC at 60,000 from the funded subaccount 0, with `fields` changed."""
+    values: dict[str, Any] = {
+        "order_id": OrderId(subaccount_id=SubaccountId(owner=ADDRESS, number=0), client_id=1, clob_pair_id=0),
+        "side": Order.Side.SIDE_BUY,
+        "quantums": 10_000_000,
+        "subticks": 6_000_000_000,
+        "good_til_block": 0,
+        "time_in_force": Order.TimeInForce.TIME_IN_FORCE_IOC,
+    }
+    values.update(fields)
+    return Order(**values)
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"side": Order.Side.SIDE_UNSPECIFIED}, 3),
+        ({"side": 7}, 3),
+        ({"time_in_force": 9}, 44),
+        ({"time_in_force": Order.TimeInForce.TIME_IN_FORCE_FILL_OR_KILL}, 48),
+        ({"time_in_force": Order.TimeInForce.TIME_IN_FORCE_UNSPECIFIED, "reduce_only": True}, 9003),
+        ({"time_in_force": Order.TimeInForce.TIME_IN_FORCE_POST_ONLY, "reduce_only": True}, 9003),
+        ({"condition_type": Order.ConditionType.CONDITION_TYPE_STOP_LOSS}, 6000),
+        ({"conditional_order_trigger_subticks": 100}, 6001),
+        ({"good_til_block": None}, 5),
+    ],
+)
+def test_an_order_dydx_validate_basic_refuses_is_refused_with_its_code(
+    dydx: Bench, fields: dict[str, Any], code: int
+) -> None:
+    """MsgPlaceOrder's ValidateBasic: a side or time in force outside the enums or unspecified, fill-or-kill
+    (deprecated), reduce-only on an order that may rest, a condition on a short-term order, goodTilBlock 0. The
+    replica took them (a side-7 order traded as a sell, a fill-or-kill remainder rested)."""
+
+    async def scenario() -> None:
+        channel = insecure_channel(dydx.replica.validator_url.removeprefix("http://"))
+        node = await NodeClient.connect(NodeConfig(dydx.chain.chain_id, "", "usdc", channel))
+        wallet = await Wallet.from_mnemonic(node, MNEMONIC, ADDRESS)
+        good_til_block = 0 if fields.get("good_til_block", 1) is None else dydx.chain.height + 10
+        order = _order(**{**fields, "good_til_block": good_til_block})
+        before = chain_state(dydx)
+        answer = (await node.broadcast(node.builder.build(wallet, place_order(order)))).tx_response
+        assert (answer.codespace, answer.code) == ("clob", code), answer
+        assert chain_state(dydx) == before
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
