@@ -61,6 +61,10 @@ NATURAL_NUMBER = re.compile(r"[0-9]+")
 also reads "-5", " 5", "1_0" and other scripts' digits, and str.isdigit takes "²", which int() then refuses."""
 
 
+ADDRESS = re.compile(r"[a-zA-Z0-9]{1,90}")
+"""An address as comlink's isValidAddress takes one: at most 90 ASCII letters and digits (no bech32 check)."""
+
+
 def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Application:
     """The indexer's routes over `chain`; with `attester_key`, the attestation route too."""
     app = web.Application()
@@ -150,7 +154,8 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
 
     @routes.get("/v4/addresses/{address}/subaccountNumber/{number}")
     async def subaccount(request: web.Request) -> web.Response:
-        address, number = request.match_info["address"], _int(request.match_info, "number", 0)
+        path = request.match_info
+        address, number = _subaccount_query({"address": path["address"], "subaccountNumber": path["number"]})
         with chain.lock:
             account = chain.subaccounts.get((address, number))
             if account is None:
@@ -160,6 +165,8 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
     @routes.get("/v4/addresses/{address}")
     async def address(request: web.Request) -> web.Response:
         owner = request.match_info["address"]
+        if not ADDRESS.fullmatch(owner):
+            raise _bad_request("address must be a valid address")
         with chain.lock:
             owned = sorted((a for a in chain.subaccounts.values() if a.owner == owner), key=lambda a: a.number)
             if not owned:
@@ -728,10 +735,20 @@ def _known(chain: Chain, ticker: str) -> MarketConfig:
     return market
 
 
-def _subaccount_query(query: Any) -> tuple[str, int]:
-    if not query.get("address") or query.get("subaccountNumber") in (None, ""):
+def _subaccount_query(values: Any) -> tuple[str, int]:
+    """``address`` and ``subaccountNumber`` (query or path), checked as comlink's CheckSubaccountSchema checks them:
+    an address of at most 90 letters and digits, a number up to 128,000."""
+    if not values.get("address") or values.get("subaccountNumber") in (None, ""):
         raise _bad_request("address and subaccountNumber are required")
-    return str(query["address"]), _int(query, "subaccountNumber", 0)
+    if not ADDRESS.fullmatch(values["address"]):
+        raise _bad_request("address must be a valid dydx address")
+    raw = str(values["subaccountNumber"])
+    if not NATURAL_NUMBER.fullmatch(raw) or int(raw) > MAX_PARENT_SUBACCOUNTS * CHILD_SUBACCOUNT_MULTIPLIER:
+        raise _bad_request(
+            "subaccountNumber must be a non-negative integer less than "
+            f"{MAX_PARENT_SUBACCOUNTS * CHILD_SUBACCOUNT_MULTIPLIER + 1}"
+        )
+    return str(values["address"]), int(raw)
 
 
 def _limit(query: Any) -> int:

@@ -35,6 +35,7 @@ from .dydx_replica import ADDRESS, MNEMONIC, Bench
 
 A = ADDRESS
 LIMIT = "limit must be a positive integer that is not greater than max: 1000"
+SUBACCOUNT = "subaccountNumber must be a non-negative integer less than 128001"
 BAD_PATHS = [
     (f"/v4/fills?address={A}&subaccountNumber=0&limit=-5", 400, LIMIT),
     (f"/v4/fills?address={A}&subaccountNumber=0&limit=1e400", 400, LIMIT),
@@ -55,7 +56,11 @@ BAD_PATHS = [
     ("/v4/historicalFunding/BTC-USD?limit=%C2%B2", 400, LIMIT),
     (f"/v4/addresses/{A}/parentSubaccountNumber/%C2%B2", 400, "parentSubaccountNumber must be a non-negative"),
     (f"/v4/addresses/{A}/parentSubaccountNumber/128", 400, "parentSubaccountNumber must be a non-negative"),
-    (f"/v4/addresses/{A}/subaccountNumber/abc", 400, "number must be a non-negative integer"),
+    (f"/v4/addresses/{A}/subaccountNumber/abc", 400, SUBACCOUNT),
+    (f"/v4/addresses/{A}/subaccountNumber/128001", 400, SUBACCOUNT),
+    (f"/v4/fills?address={A}&subaccountNumber=128001", 400, SUBACCOUNT),
+    ("/v4/transfers?address=dydx1%27%3B--&subaccountNumber=0", 400, "address must be a valid dydx address"),
+    ("/v4/addresses/dydx1%20x", 400, "address must be a valid address"),
     (f"/v4/fundingPayments?address={A}&subaccountNumber=0&page=-1", 400, "page must be a non-negative integer"),
     ("/v4/orders?address=&subaccountNumber=0", 400, "address and subaccountNumber are required"),
     ("/v4/orderbooks/perpetualMarket/NOPE", 404, "NOPE not found in markets of type PERPETUAL"),
