@@ -71,6 +71,8 @@ from keeper.devnet.dydx.cosmos import (
 from keeper.devnet.dydx.queries import add_query_services
 
 SHORT_TERM_FLAGS = 0
+MAX_BATCH_CANCELS = 100
+"""x/clob's MaxMsgBatchCancelBatchSize: the most orders one MsgBatchCancel may cancel."""
 APP_NAME = "dydxprotocold"
 """The dYdX Chain's daemon, as its nodes name their application."""
 BLOCK_PROTOCOL = 11
@@ -318,6 +320,14 @@ def validate_basic(message: Any) -> None:
     if isinstance(message, MsgPlaceOrder):
         _validate_order(message.order)
         return
+    if isinstance(message, MsgCancelOrder):
+        _validate_subaccount(message.order_id.subaccount_id)
+        if message.order_id.order_flags == SHORT_TERM_FLAGS and message.good_til_block == 0:
+            raise Rejected("clob", 5, "cancellation goodTilBlock cannot be 0: Invalid order goodTilBlock")
+        return
+    if isinstance(message, MsgBatchCancel):
+        _validate_batch_cancel(message)
+        return
     if isinstance(message, MsgCreateTransfer):
         transfer = message.transfer
         _validate_subaccount(transfer.sender)
@@ -342,6 +352,29 @@ def validate_basic(message: Any) -> None:
         raise Rejected("sending", 1101, "Non-USDC asset transfer not implemented")
     if amount == 0:
         raise Rejected("sending", 2, "Invalid transfer amount")
+
+
+def _validate_batch_cancel(message: Any) -> None:
+    """MsgBatchCancel.ValidateBasic: at least one order, each clob pair in one batch, no client id twice in a batch,
+    at most `MAX_BATCH_CANCELS` orders in all (``clob`` 45)."""
+    _validate_subaccount(message.subaccount_id)
+    batches = message.short_term_cancels
+    if not batches:
+        raise Rejected("clob", 45, "Batch cancel cannot have zero orders specified.: Invalid batch cancel message")
+    pairs = [batch.clob_pair_id for batch in batches]
+    if len(set(pairs)) != len(pairs):
+        raise Rejected("clob", 45, "Batch cancel cannot have 2 order batches with the same clob pair id: "
+                       "Invalid batch cancel message")  # fmt: skip
+    for batch in batches:
+        if not batch.client_ids:
+            raise Rejected("clob", 45, "Order Batch cannot have zero client ids.: Invalid batch cancel message")
+        if len(set(batch.client_ids)) != len(batch.client_ids):
+            raise Rejected("clob", 45, f"Batch Cancel Clob pair id {batch.clob_pair_id} has duplicate client ids: "
+                           "Invalid batch cancel message")  # fmt: skip
+    count = sum(len(batch.client_ids) for batch in batches)
+    if count > MAX_BATCH_CANCELS:
+        raise Rejected("clob", 45, f"Batch cancel cannot have over {MAX_BATCH_CANCELS} orders. Order count: {count}: "
+                       "Invalid batch cancel message")  # fmt: skip
 
 
 def _validate_order(order: Any) -> None:

@@ -19,7 +19,7 @@ import pytest
 from dydx_v4_client.key_pair import KeyPair
 from dydx_v4_client.network import NodeConfig, insecure_channel
 from dydx_v4_client.node.client import NodeClient
-from dydx_v4_client.node.message import place_order
+from dydx_v4_client.node.message import batch_cancel, cancel_order, place_order
 from dydx_v4_client.wallet import Wallet
 from google.protobuf.any_pb2 import Any as AnyProto
 from v4_proto.cosmos.base.tendermint.v1beta1 import query_pb2 as tendermint_query
@@ -28,6 +28,7 @@ from v4_proto.cosmos.crypto.secp256k1.keys_pb2 import PubKey
 from v4_proto.cosmos.tx.v1beta1 import service_pb2, service_pb2_grpc
 from v4_proto.cosmos.tx.v1beta1.tx_pb2 import AuthInfo, SignerInfo, Tx, TxBody
 from v4_proto.dydxprotocol.clob.order_pb2 import Order, OrderId
+from v4_proto.dydxprotocol.clob.tx_pb2 import OrderBatch
 from v4_proto.dydxprotocol.sending.transfer_pb2 import MsgWithdrawFromSubaccount
 from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
@@ -243,6 +244,51 @@ def test_an_order_dydx_validate_basic_refuses_is_refused_with_its_code(
         before = chain_state(dydx)
         answer = (await node.broadcast(node.builder.build(wallet, place_order(order)))).tx_response
         assert (answer.codespace, answer.code) == ("clob", code), answer
+        assert chain_state(dydx) == before
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+OWN = SubaccountId(owner=ADDRESS, number=0)
+
+
+@pytest.mark.parametrize(
+    ("message", "codespace", "code"),
+    [
+        (cancel_order(OrderId(subaccount_id=OWN, client_id=1), good_til_block=0), "clob", 5),
+        (
+            cancel_order(OrderId(subaccount_id=SubaccountId(owner=ADDRESS, number=128_001), client_id=1)),
+            "subaccounts",
+            200,
+        ),
+        (batch_cancel(OWN, [], 0), "clob", 45),
+        (batch_cancel(OWN, [OrderBatch(clob_pair_id=0, client_ids=[])], 0), "clob", 45),
+        (batch_cancel(OWN, [OrderBatch(clob_pair_id=0, client_ids=[1, 1])], 0), "clob", 45),
+        (
+            batch_cancel(
+                OWN, [OrderBatch(clob_pair_id=0, client_ids=[1]), OrderBatch(clob_pair_id=0, client_ids=[2])], 0
+            ),
+            "clob",
+            45,
+        ),
+        (batch_cancel(OWN, [OrderBatch(clob_pair_id=0, client_ids=list(range(101)))], 0), "clob", 45),
+    ],
+)
+def test_a_cancel_dydx_validate_basic_refuses_is_refused_with_its_code(
+    dydx: Bench, message: Any, codespace: str, code: int
+) -> None:
+    """MsgCancelOrder's and MsgBatchCancel's ValidateBasic: goodTilBlock 0, a subaccount past 128,000, a batch with no
+    orders, a clob pair twice, an order id twice or more than 100 cancels."""
+
+    async def scenario() -> None:
+        channel = insecure_channel(dydx.replica.validator_url.removeprefix("http://"))
+        node = await NodeClient.connect(NodeConfig(dydx.chain.chain_id, "", "usdc", channel))
+        wallet = await Wallet.from_mnemonic(node, MNEMONIC, ADDRESS)
+        if message.good_til_block == 0 and code != 5:
+            message.good_til_block = dydx.chain.height + 10
+        before = chain_state(dydx)
+        answer = (await node.broadcast(node.builder.build(wallet, message))).tx_response
+        assert (answer.codespace, answer.code) == (codespace, code), answer
         assert chain_state(dydx) == before
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
