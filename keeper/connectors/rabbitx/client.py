@@ -171,10 +171,11 @@ class RabbitXClient:
             async with self.session.request(
                 method, self.base_url + path, data=body, headers=all_headers, params=params
             ) as response:
+                raw = await response.read()
                 try:
-                    envelope = await response.json(content_type=None)
-                except (json.JSONDecodeError, aiohttp.ContentTypeError):
-                    text = (await response.text())[:200]
+                    envelope = json.loads(raw) if raw.strip() else None
+                except ValueError:  # not JSON, or not even UTF-8 (a gateway's page, a garbled body)
+                    text = raw[:200].decode("utf-8", errors="replace")
                     if response.status == 200:  # a success cut short: what the exchange did is unknown
                         message = f"RabbitX {method} {path}: an answer that is not JSON: {text!r}"
                         raise RabbitXResponseError(message) from None

@@ -1,0 +1,33 @@
+"""The RabbitX client on answers that are not the exchange's JSON, served for real by a stand-in behind the base URL
+(a gateway's error page, a body cut or garbled on the way): each is one of the connector's errors, never a decoding
+exception from under it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from keeper.connectors.rabbitx.client import RabbitXClient
+from keeper.connectors.rabbitx.errors import RabbitXRequestError, RabbitXResponseError
+from tests.python.fault_proxy import serving
+
+NOT_UTF8 = b"\xff\xfe<html>502 Bad Gateway</html>"
+
+
+async def _not_utf8(request: web.Request) -> web.Response:
+    return web.Response(status=int(request.query["status"]), body=NOT_UTF8, content_type="text/html")
+
+
+@pytest.mark.parametrize(("status", "error"), [(502, RabbitXRequestError), (200, RabbitXResponseError)])
+def test_an_answer_that_is_not_utf8_is_the_connectors_error(status: int, error: type[Exception]) -> None:
+    async def scenario(url: str) -> None:
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(error) as raised:
+                await RabbitXClient(session, url).public("/markets", {"status": str(status)})
+        assert "502 Bad Gateway" in str(raised.value) and "\n" not in str(raised.value)
+
+    with serving(_not_utf8) as url:
+        asyncio.run(asyncio.wait_for(scenario(url), 10))
