@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import json
 import urllib.error
 import urllib.request
@@ -16,6 +17,7 @@ from typing import Any
 import aiohttp
 import grpc
 import pytest
+from aiohttp import web
 from dydx_v4_client.key_pair import KeyPair
 from dydx_v4_client.network import NodeConfig, insecure_channel
 from dydx_v4_client.node.client import NodeClient
@@ -31,6 +33,10 @@ from v4_proto.dydxprotocol.clob.order_pb2 import Order, OrderId
 from v4_proto.dydxprotocol.clob.tx_pb2 import OrderBatch
 from v4_proto.dydxprotocol.sending.transfer_pb2 import MsgWithdrawFromSubaccount
 from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
+
+from keeper.connectors.dydx import DydxConnector
+from keeper.connectors.dydx.errors import DydxResponseError
+from tests.python.fault_proxy import serving
 
 from .dydx_replica import ADDRESS, MNEMONIC, Bench
 
@@ -292,3 +298,21 @@ def test_a_cancel_dydx_validate_basic_refuses_is_refused_with_its_code(
         assert chain_state(dydx) == before
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+@pytest.mark.parametrize("body", [b"<html>captive portal</html>", b"\xff\xfe{", b'{"markets": '])
+def test_an_indexer_answer_that_is_not_json_is_the_connectors_error(dydx: Bench, body: bytes) -> None:
+    """A 200 from the indexer's address whose body is not JSON (a portal's page, bytes that are not UTF-8, a body
+    cut short) is DydxResponseError naming the route, not the client's decoding exception."""
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    async def scenario(url: str) -> None:
+        with pytest.raises(DydxResponseError) as raised:
+            async with DydxConnector(dataclasses.replace(dydx.settings(), indexer_url=url)):
+                pass
+        assert "/v4/perpetualMarkets" in str(raised.value) and "\n" not in str(raised.value)
+
+    with serving(page) as url:
+        asyncio.run(asyncio.wait_for(scenario(url), 30))
