@@ -121,10 +121,15 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
     @routes.get("/v4/orders")
     async def orders(request: web.Request) -> web.Response:
         address, number = _subaccount_query(request.query)
+        _check_order_filters(chain, request.query)
         return web.json_response(_chosen_orders(_orders(chain, address, (number,)), request.query))
 
     @routes.get("/v4/orders/{order_id}")
     async def order(request: web.Request) -> web.Response:
+        try:
+            uuid.UUID(request.match_info["order_id"])
+        except ValueError:
+            raise _bad_request("Invalid value") from None  # express-validator's isUUID, with no message of its own
         with chain.lock:
             record = chain.orders.get(request.match_info["order_id"])
             if record is None or int(str(record["createdAtHeight"])) > chain.height:
@@ -253,6 +258,7 @@ def _parent_routes(chain: Chain) -> web.RouteTableDef:
     @routes.get("/v4/orders/parentSubaccountNumber")
     async def parent_orders(request: web.Request) -> web.Response:
         address, parent = _parent_query(request.query)
+        _check_order_filters(chain, request.query)
         return web.json_response(_chosen_orders(_orders(chain, address, _children(parent)), request.query))
 
     @routes.get("/v4/fills/parentSubaccountNumber")
@@ -411,6 +417,27 @@ def _orders(chain: Chain, address: str, numbers: Container[int]) -> list[dict[st
             if record["subaccountId"] in ids and int(str(record["createdAtHeight"])) <= chain.height
         ]
     return sorted(chosen, key=lambda record: -int(str(record["updatedAtHeight"])))
+
+
+ORDER_SIDES = ("BUY", "SELL")
+ORDER_TYPES = (
+    "LIMIT", "MARKET", "STOP_LIMIT", "STOP_MARKET", "TRAILING_STOP", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TWAP",
+    "TWAP_SUBORDER",
+)  # fmt: skip
+ORDER_STATUSES = ("OPEN", "FILLED", "CANCELED", "BEST_EFFORT_CANCELED", "UNTRIGGERED", "ERROR", "BEST_EFFORT_OPENED")
+"""comlink's OrderSide, OrderType and APIOrderStatusEnum: what ``/v4/orders`` takes as filters."""
+
+
+def _check_order_filters(chain: Chain, query: Any) -> None:
+    """``/v4/orders``' filters checked as comlink checks them: a filter naming nothing that exists is a 400, not an
+    empty answer."""
+    if "ticker" in query and chain.market_by_ticker(query["ticker"]) is None:
+        raise _bad_request("ticker must be a valid ticker (BTC-USD, etc)")
+    for name, allowed in (("side", ORDER_SIDES), ("type", ORDER_TYPES)):
+        if name in query and query[name] not in allowed:
+            raise _bad_request(f"{name} must be one of {','.join(allowed)}")
+    if not _list(query, "status") <= set(ORDER_STATUSES):
+        raise _bad_request(f"status must be one of {','.join(ORDER_STATUSES)}")
 
 
 def _chosen_orders(rows: list[dict[str, Any]], query: Any) -> list[dict[str, Any]]:
