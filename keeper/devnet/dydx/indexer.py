@@ -479,6 +479,8 @@ def _perpetual_positions(chain: Chain, address: str, numbers: Container[int], qu
     """``/v4/perpetualPositions``' rows: the open and closed positions of `address`'s subaccounts `numbers`, with
     its status and height filters, newest first, up to its limit."""
     statuses = _list(query, "status")
+    if not statuses <= {"OPEN", "CLOSED", "LIQUIDATED"}:  # comlink's PerpetualPositionStatus
+        raise _bad_request("status must be a valid Position Status (OPEN, etc)")
     before = _int(query, "createdBeforeOrAtHeight", 0)
     with chain.lock:
         rows: list[dict[str, Any]] = []

@@ -65,6 +65,12 @@ BAD_PATHS = [
     ("/v4/orders/not-a-uuid", 400, "Invalid value"),
     (f"/v4/transfers?address={A}&subaccountNumber=0&createdBeforeOrAtHeight=-5", 400, "createdBeforeOrAtHeight"),
     (f"/v4/perpetualPositions?address={A}&subaccountNumber=0&limit=-1", 400, LIMIT),
+    (f"/v4/perpetualPositions?address={A}&subaccountNumber=0&status=open", 400, "status must be a valid Position"),
+    (
+        f"/v4/perpetualPositions/parentSubaccountNumber?address={A}&parentSubaccountNumber=0&status=X",
+        400,
+        "status must",
+    ),
     ("/v4/trades/perpetualMarket/BTC-USD?limit=-3", 400, LIMIT),
     ("/v4/historicalFunding/BTC-USD?limit=%C2%B2", 400, LIMIT),
     (f"/v4/addresses/{A}/parentSubaccountNumber/%C2%B2", 400, "parentSubaccountNumber must be a non-negative"),
