@@ -130,6 +130,13 @@ class IndexerSocket:
             connection.subscriptions.pop((channel, topic), None)
             await connection.send("unsubscribed", channel=channel, id=topic)
             return
+        if (channel, topic) in connection.subscriptions:
+            # socks refuses it rather than sending the snapshot again: a client cannot resynchronise this way
+            normalized = topic if topic is not None else channel  # socks' ids of the channels without one
+            await connection.send(
+                "error", message=f"Invalid subscribe message: already subscribed ({channel}-{normalized})"
+            )
+            return
         try:
             contents, view = self._snapshot(channel, topic)
         except LookupError as error:

@@ -213,6 +213,10 @@ def test_socket_garbage_gets_error_messages_and_vanished_subscribers_do_not_stop
                 subscribed = await next_message(ws, "subscribed")
                 update = await next_message(ws, "channel_data")
                 assert int(update["contents"]["blockHeight"]) > int(subscribed["contents"]["height"])
+                # as socks answers a second subscription to what the connection follows: no second snapshot
+                await ws.send_str(json.dumps({"type": "subscribe", "channel": "v4_block_height"}))
+                again = await next_message(ws, "error")
+                assert again["message"].startswith("Invalid subscribe message: already subscribed (v4_block_height")
 
     asyncio.run(scenario())
     assert chain_state(dydx) == before
