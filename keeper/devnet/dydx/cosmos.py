@@ -26,10 +26,12 @@ from v4_proto.cosmos.crypto.secp256k1.keys_pb2 import PubKey
 from v4_proto.cosmos.tx.v1beta1 import service_pb2, service_pb2_grpc
 from v4_proto.cosmos.tx.v1beta1.tx_pb2 import SignDoc, Tx, TxRaw
 
-from keeper.connectors.dydx.noble import encode_address
+from keeper.connectors.dydx.noble import address_bytes, encode_address
 from keeper.devnet.dydx.chain import Account, Rejected
 
 GAS_USED = 120_000
+DENOM = re.compile(r"[a-zA-Z][a-zA-Z0-9/:._-]{2,127}")
+"""A denomination as cosmos-sdk's ValidateDenom takes one."""
 
 
 def address_of(public_key: bytes, prefix: str = "dydx") -> str:
@@ -153,20 +155,34 @@ class Auth(auth_grpc.QueryServicer):  # type: ignore[misc]
 
 
 class Bank(bank_grpc.QueryServicer):  # type: ignore[misc]
-    """x/bank's balances, of Noble's uusdc or (as `denom`, `balances`) of the dYdX replica's USDC."""
+    """x/bank's balances, of Noble's uusdc or (as `denom`, `balances`) of the dYdX replica's USDC, for the chain's
+    account addresses (bech32 with `prefix`)."""
 
-    def __init__(self, balances: Any, denom: str) -> None:
+    def __init__(self, balances: Any, denom: str, prefix: str) -> None:
         self.balances = balances
         self.denom = denom
+        self.prefix = prefix
 
     def Balance(self, request: Any, context: Any) -> Any:
+        if not DENOM.fullmatch(request.denom):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid denom: {request.denom}")
+        self._check_address(request.address, context)
         amount = self.balances().get(request.address, 0) if request.denom == self.denom else 0
         return bank_query.QueryBalanceResponse(balance=Coin(denom=request.denom, amount=str(amount)))
 
     def AllBalances(self, request: Any, context: Any) -> Any:
+        self._check_address(request.address, context)
         amount = self.balances().get(request.address, 0)
         coins = [Coin(denom=self.denom, amount=str(amount))] if amount else []
         return bank_query.QueryAllBalancesResponse(balances=coins)
+
+    def _check_address(self, address: str, context: Any) -> None:
+        """cosmos-sdk's bank queries decode the address first: one of another chain, or none, is not a zero
+        balance."""
+        if address_bytes(address, self.prefix) is None:
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"invalid address: {address!r} is not a {self.prefix}1 address"
+            )
 
 
 class TxService(service_pb2_grpc.ServiceServicer):  # type: ignore[misc]

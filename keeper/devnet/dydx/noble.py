@@ -202,7 +202,7 @@ def serve_noble(noble: Noble, host: str = "127.0.0.1", port: int = 0) -> tuple[A
     """Starts Noble's gRPC server on `port` (0: a free one); returns the server and the port it took."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     auth_grpc.add_QueryServicer_to_server(Auth(noble.accounts), server)
-    bank_grpc.add_QueryServicer_to_server(Bank(lambda: noble.balances, NOBLE_DENOM), server)
+    bank_grpc.add_QueryServicer_to_server(Bank(lambda: noble.balances, NOBLE_DENOM, NOBLE_PREFIX), server)
     service_pb2_grpc.add_ServiceServicer_to_server(TxService(noble.apply, noble.search_txs), server)
     bound = server.add_insecure_port(f"{host}:{port}")
     server.start()

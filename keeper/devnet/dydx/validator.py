@@ -52,6 +52,7 @@ from v4_proto.dydxprotocol.clob.tx_pb2 import MsgBatchCancel, MsgCancelOrder, Ms
 from v4_proto.dydxprotocol.sending.transfer_pb2 import MsgDepositToSubaccount, MsgWithdrawFromSubaccount
 from v4_proto.dydxprotocol.sending.tx_pb2 import MsgCreateTransfer
 
+from keeper.connectors.dydx.noble import DYDX_PREFIX
 from keeper.connectors.dydx.noble_messages import MsgTransfer
 from keeper.connectors.dydx.settings import MAX_SUBACCOUNT_NUMBER
 from keeper.devnet.dydx import accountplus
@@ -525,7 +526,7 @@ def serve_validator(chain: Chain, host: str = "127.0.0.1", port: int = 0) -> tup
     accountplus_grpc.add_QueryServicer_to_server(_AccountPlus(chain), server)
     service_pb2_grpc.add_ServiceServicer_to_server(_Tx(Validator(chain)), server)
     add_query_services(chain, server)
-    bank_grpc.add_QueryServicer_to_server(Bank(lambda: chain.bank, chain.usdc_denom), server)
+    bank_grpc.add_QueryServicer_to_server(Bank(lambda: chain.bank, chain.usdc_denom, DYDX_PREFIX), server)
     bound = server.add_insecure_port(f"{host}:{port}")
     server.start()
     return server, bound

@@ -15,12 +15,15 @@ from dydx_v4_client.network import NodeConfig, insecure_channel
 from dydx_v4_client.node.client import NodeClient
 from dydx_v4_client.utility import to_serializable_vec
 from dydx_v4_client.wallet import Wallet
+from v4_proto.cosmos.bank.v1beta1 import query_pb2 as bank_query
+from v4_proto.cosmos.bank.v1beta1 import query_pb2_grpc as bank_grpc
 from v4_proto.cosmos.tx.v1beta1 import service_pb2, service_pb2_grpc
 from v4_proto.dydxprotocol.clob.tx_pb2 import OrderBatch
 from v4_proto.dydxprotocol.sending.transfer_pb2 import MsgWithdrawFromSubaccount
 from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
 from keeper.connectors.dydx import DydxConnector, OrderRequest, Side, TimeInForce
+from keeper.connectors.dydx.noble import rebech
 from keeper.connectors.dydx.settings import MAINNET_USDC_DENOM
 from keeper.devnet.dydx.chain import NEGATIVE_TNC_GATE_BLOCKS, SELL
 from keeper.devnet.dydx.queries import serializable_int
@@ -230,5 +233,32 @@ def test_a_batch_cancel_sent_by_the_official_client_cancels_resting_short_term_o
             )
             dydx.replica.resume_blocks()
             assert (response.tx_response.codespace, response.tx_response.code) == ("clob", 11)
+
+    run(scenario())
+
+
+def test_bank_balances_of_what_is_not_an_address_are_refused_as_cosmos_refuses_them(dydx: Bench) -> None:
+    """x/bank's Balance and AllBalances on dYdX and on Noble: an address that is not one of the chain's (garbage,
+    the other chain's prefix) is INVALID_ARGUMENT "invalid address", not a balance of 0; so is an empty denom. The
+    owner's own address still reads its balance."""
+
+    async def scenario() -> None:
+        node = await _node(dydx)
+        dydx.chain.bank[ADDRESS] = 7 * 10**6
+        denom = dydx.chain.usdc_denom
+        assert (await node.get_account_balance(ADDRESS, denom)).balance.amount == str(7 * 10**6)
+        for address in ("garbage", rebech(ADDRESS, "noble"), ""):
+            for call in (node.get_account_balance(address, denom), node.get_account_balances(address)):
+                with pytest.raises(grpc.RpcError) as refused:
+                    await call
+                assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+                assert "invalid address" in str(refused.value.details())
+        with pytest.raises(grpc.RpcError) as no_denom:
+            await node.get_account_balance(ADDRESS, "")
+        assert no_denom.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        noble = dydx.replica.noble_url.removeprefix("http://")
+        with grpc.insecure_channel(noble) as channel, pytest.raises(grpc.RpcError) as on_noble:
+            bank_grpc.QueryStub(channel).AllBalances(bank_query.QueryAllBalancesRequest(address=ADDRESS))
+        assert on_noble.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
     run(scenario())
