@@ -109,8 +109,13 @@ def indexer_app(chain: Chain, attester_key: str | None = None) -> web.Applicatio
         if market is not None and (query["marketType"] != "PERPETUAL" or chain.market_by_ticker(market) is None):
             raise _not_found(f"{market} not found in markets of type {query['marketType']}")
         before, moment = _int(query, "createdBeforeOrAtHeight", 0), _moment(query, "createdBeforeOrAt")
-        page = fills_json(chain, address, (number,), _limit(query), before, query.get("market"), moment)
-        return web.json_response(page)
+        page = None
+        if "page" in query:
+            page = _int(query, "page", 0)
+            if page == 0:
+                raise _bad_request("page must be a non-negative integer")  # comlink's words for "from 1"
+        answer = fills_json(chain, address, (number,), _limit(query), before, query.get("market"), moment, page)
+        return web.json_response(answer)
 
     @routes.get("/v4/trades/perpetualMarket/{ticker}")
     async def trades(request: web.Request) -> web.Response:
@@ -390,9 +395,11 @@ def fills_json(
     before: int = 0,
     market: str | None = None,
     moment: datetime | None = None,
+    page: int | None = None,
 ) -> dict[str, Any]:
     """``/v4/fills``' page: the fills of `address`'s subaccounts `numbers` seen by the latest block (or by block
-    `before`, and made by `moment`), on `market` if given, newest first."""
+    `before`, and made by `moment`), on `market` if given, newest first; or with `page`, as comlink pages them, that
+    page of them in the order they were made."""
     with chain.lock:
         visible = [
             fill
@@ -403,6 +410,8 @@ def fills_json(
             and _created_by(fill, moment)
             and market in (None, fill["market"])
         ]
+    if page is not None:
+        return _page("fills", [_public(fill) for fill in visible], limit, page)
     newest = sorted(visible, key=lambda fill: -int(str(fill["createdAtHeight"])))
     return _page("fills", [_public(fill) for fill in newest], limit)
 

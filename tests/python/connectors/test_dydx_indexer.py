@@ -241,3 +241,31 @@ def test_fills_and_transfers_are_bounded_by_created_before_or_at(dydx: Bench) ->
         assert garbage.value.response.status_code == 400
 
     run(scenario())
+
+
+def test_fills_page_by_page_oldest_first(dydx: Bench) -> None:
+    """/v4/fills with ``page``, as comlink serves it: the fills oldest first (its event order), ``limit`` a page, so
+    pages 1, 2, 3 of one fill each are the three buys in the order they were made, and page 4 is empty."""
+    dydx.seed("BTC-USD", SELL, (60_000, "0.3"))
+
+    async def scenario() -> None:
+        async with DydxConnector(dydx.settings()) as connector:
+            for _ in range(3):
+                await connector.order_result(
+                    await connector.place_order(OrderRequest("BTC-USD", Side.BUY, D("0.1"), D(60_000)))
+                )
+                await _next_block(dydx)
+        async with httpx.AsyncClient(base_url=dydx.replica.indexer_url) as http:
+            query = {"address": ADDRESS, "subaccountNumber": 0, "limit": 1}
+            pages = [(await http.get("/v4/fills", params={**query, "page": page})).json() for page in (1, 2, 3, 4)]
+            newest_first = (await http.get("/v4/fills", params={"address": ADDRESS, "subaccountNumber": 0})).json()
+        ids = [fill["id"] for page in pages for fill in page["fills"]]
+        assert ids == [fill["id"] for fill in reversed(newest_first["fills"])] and len(ids) == 3
+        assert [(p["pageSize"], p["offset"], p["totalResults"]) for p in pages] == [
+            (1, 0, 3),
+            (1, 1, 3),
+            (1, 2, 3),
+            (1, 3, 3),
+        ]
+
+    run(scenario())
