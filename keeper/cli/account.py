@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -17,9 +19,11 @@ from keeper.cli.params import ADDRESS, JSON_OPTION, SLIPPAGE_OPTION, SUB_OPTION,
 from keeper.cli.trade import chain_time, check_margin, checked_order
 from keeper.client.bundler import BundledOrder, BundlerClient
 from keeper.client.clients import Clients
+from keeper.client.portfolio import PortfolioMarginClient
 from keeper.client.trading import WAD, PositionView, TradingClient
 from keeper.client.vault import PERMISSIONS, VaultClient, sub_account
 from keeper.exceptions import InputError, PrimeVaultError, TransactionReverted
+from keeper.liquidator import parameters
 from keeper.risk.capacity import (
     CollateralHolding,
     Indices,
@@ -28,8 +32,10 @@ from keeper.risk.capacity import (
     deposit_free_gain,
     withdrawable_base,
     withdrawable_collateral,
+    withdrawable_from_book,
 )
 from keeper.risk.health import MAX_VENUES
+from keeper.risk.portfolio import exact_portfolio
 from keeper.units import format_exact, format_units, parse_amount, parse_size, plain_units
 
 CENT = Decimal("0.01")
@@ -96,13 +102,25 @@ def account_view(client: VaultClient, target: str, trading: TradingClient | None
     liquidity = client.available_liquidity()
     market = client.market()
     indices = Indices(market.supply_index, market.borrow_index)
+    holdings = _holdings(client, target)
+    in_portfolio = client.portfolio_mode(target)
+    # In portfolio mode the requirement is the whole book's: a withdrawal from a hedge raises it.
+    book_free_after = (
+        _portfolio_free_after(client, target, trading, list(holdings.values()), health.equity)
+        if in_portfolio and checked
+        else None
+    )
     collateral = {}
-    for symbol, holding in _holdings(client, target).items():
+    for i, (symbol, holding) in enumerate(holdings.items()):
         if holding.balance:
             decimals = d.token(symbol).decimals
+            if book_free_after is None:
+                most = withdrawable_collateral(holding, free, checked)
+            else:
+                most = withdrawable_from_book(holding.balance, functools.partial(book_free_after, i))
             collateral[symbol] = {
                 "balance": plain_units(holding.balance, decimals),
-                "withdrawable": plain_units(withdrawable_collateral(holding, free, checked), decimals),
+                "withdrawable": plain_units(most, decimals),
             }
 
     def usd(units: int) -> str:
@@ -111,7 +129,7 @@ def account_view(client: VaultClient, target: str, trading: TradingClient | None
     return {
         "account": target,
         "owner": client.owner_of(target),
-        "margin": "portfolio" if client.portfolio_mode(target) else "standard",
+        "margin": "portfolio" if in_portfolio else "standard",
         "base": {
             "symbol": base.symbol,
             "balance": usd(health.base_balance),
@@ -137,6 +155,34 @@ def account_view(client: VaultClient, target: str, trading: TradingClient | None
         "liquidatable": health.liquidatable,
         "positions": _positions_view(positions),
     }
+
+
+def _portfolio_free_after(
+    client: VaultClient,
+    target: str,
+    trading: TradingClient | None,
+    holdings: list[CollateralHolding],
+    equity: int,
+) -> Callable[[int, int], int]:
+    """For an account in portfolio mode: its equity minus the rule's initial requirement (and the margin its open
+    children reserve) once an amount of collateral asset `asset` (in the vault's order) has left, as the vault
+    computes both after a withdrawal."""
+    params = parameters(Clients.build(client.w3, client.deployment).lens.risk_state())
+    rule, layout = PortfolioMarginClient(client.w3, client.deployment).rule()
+    entries = trading.book_entries(target) if trading is not None else []
+    positions = [(slot, e.size, e.entry_price, e.funding_index) for slot, e in entries]
+    reserved = trading.reservation(target)[0] if trading is not None else 0
+    balances = [h.balance for h in holdings]
+
+    def free_after(asset: int, amount: int) -> int:
+        held = holdings[asset]
+        after = [*balances[:asset], held.balance - amount, *balances[asset + 1 :]]
+        value_now = held.balance * held.price // int(10**held.scale_exponent)
+        value_after = (held.balance - amount) * held.price // int(10**held.scale_exponent)
+        initial = exact_portfolio(after, positions, params, layout, rule).initial + reserved
+        return equity - (value_now - value_after) - initial
+
+    return free_after
 
 
 def health_ratio(equity: int, maintenance: int) -> str | None:

@@ -9,6 +9,7 @@ accrued before the transaction is mined can shave a few base units off them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 BPS = 10_000
@@ -91,6 +92,27 @@ def withdrawable_collateral(holding: CollateralHolding, free: int, checked: bool
     while low < high:
         middle = (low + high + 1) // 2
         if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def withdrawable_from_book(balance: int, free_after: Callable[[int], int]) -> int:
+    """Units of one collateral asset that can leave an account in portfolio mode, whose initial requirement is its
+    whole book's: collateral taken out of a hedge raises it, so the standard rule's haircut (`withdrawable_collateral`)
+    would offer what the vault refuses. `free_after(amount)` is equity minus the initial requirement once `amount` has
+    left, as the vault computes both. The whole balance when it fits, else the largest amount found by bisection from
+    nothing (exact while free equity falls as more leaves: a unit of value carries less than a unit of requirement).
+    For an account with debt or positions only: the vault checks no other."""
+    if free_after(0) < 0:
+        return 0
+    if free_after(balance) >= 0:
+        return balance
+    low, high = 0, balance - 1  # free_after(low) >= 0
+    while low < high:
+        middle = (low + high + 1) // 2
+        if free_after(middle) >= 0:
             low = middle
         else:
             high = middle - 1

@@ -25,7 +25,7 @@ from keeper.client.clients import Clients
 from keeper.client.portfolio import PortfolioMarginClient
 from keeper.client.trading import TradingClient
 from keeper.devnet.deploy import CollateralSpec, list_local_asset, seed_local_liquidity
-from keeper.exceptions import ConfigError, InputError
+from keeper.exceptions import ConfigError, InputError, TransactionReverted
 from keeper.follower import AccountFollower
 from keeper.liquidator import scan
 from keeper.risk.portfolio import UNMAPPED, exact_portfolio
@@ -318,3 +318,20 @@ def test_the_order_check_leaves_a_portfolio_account_to_the_contract(chain: Chain
     with pytest.raises(InputError, match="initial margin"):
         order_check(chain.w3, chain.deployment, standard, "ETH-USD", "sell", Decimal(10))
     order_check(chain.w3, chain.deployment, portfolio, "ETH-USD", "sell", Decimal(10))
+
+
+def test_account_show_offers_what_the_portfolio_rule_lets_leave(books: Chain) -> None:
+    """Account 1: 10 WETH hedged by a 10 ETH short, initial 300 under the portfolio rule. A WETH withdrawn unhedges
+    the short, so the rule's requirement rises (10.5% tail, 2% net, 1.25% basis) while the equity falls: what
+    `account show` offers must be what the vault lets leave, to the unit, not what the standard rule's haircut
+    would (it offered all 10 WETH, which the vault refuses)."""
+    me = books.account(1).address
+    shown = run(books, "account", "show", "--json")
+    assert shown.exit_code == 0, shown.output
+    offered = int(Decimal(json.loads(shown.output)["collateral"]["WETH"]["withdrawable"]) * 10**18)
+    assert 0 < offered < 10 * 10**18
+    with pytest.raises(TransactionReverted, match="InsufficientEquity"):
+        books.client(1).withdraw(me, "WETH", offered + 1, me)
+    books.client(1).withdraw(me, "WETH", offered, me)
+    health = books.client(0).health(me)
+    assert health.initial_requirement <= health.equity
