@@ -644,10 +644,17 @@ def _borrowable_after_deposit(client: VaultClient, target: str, symbol: str, uni
 
 def _deposit_free_gain(client: VaultClient, target: str, symbol: str, units: int) -> int:
     """Base units of free margin a deposit of `units` of `symbol` adds to `target`: all of a base deposit, a
-    collateral deposit's value less its initial haircut."""
+    collateral deposit's value less its initial haircut, or in portfolio mode less what it adds to the rule's
+    requirement (which falls when the deposit hedges a short)."""
     if symbol == client.deployment.base.symbol:
         return units
-    return deposit_free_gain(_holdings(client, target)[symbol], units)
+    holdings = _holdings(client, target)
+    if not client.portfolio_mode(target):
+        return deposit_free_gain(holdings[symbol], units)
+    trading = TradingClient(client.w3, client.deployment) if client.deployment.trading else None
+    free_after = _portfolio_free_after(client, target, trading, list(holdings.values()), 0)
+    asset = list(holdings).index(symbol)
+    return free_after(asset, -units) - free_after(asset, 0)
 
 
 @account.command("set-operator")

@@ -335,3 +335,20 @@ def test_account_show_offers_what_the_portfolio_rule_lets_leave(books: Chain) ->
     books.client(1).withdraw(me, "WETH", offered, me)
     health = books.client(0).health(me)
     assert health.initial_requirement <= health.equity
+
+
+def test_a_bundle_counts_a_portfolio_accounts_deposit_by_the_rule(chain: Chain) -> None:
+    """An empty account in portfolio mode deposits 10 WETH, borrows 25,000 and sells 1 ETH in one bundle. The rule
+    asks 12.5% of the WETH's 30,000 (and less once the short hedges some of it), so the vault carries 25,000 where
+    the standard rule's 20% haircut (24,000 at most) would not: the CLI must not refuse it by the standard rule."""
+    chain.seed_pool()
+    me = chain.account(1).address
+    chain.client(1).set_portfolio_mode(me, True)
+    chain.mint(1, "WETH", 10)
+    bundled = run(
+        chain, "account", "bundle", "10", "WETH", "--borrow", "25000", "--market", "ETH-USD", "--size", "1",
+        "--side", "sell",
+    )  # fmt: skip
+    assert bundled.exit_code == 0, bundled.output
+    assert "borrowed 25,000 USDC" in bundled.output
+    assert -25_000 * 10**6 - 1 <= chain.client(1).base_balance(me) <= -25_000 * 10**6  # debt rounded up a unit
