@@ -473,11 +473,16 @@ def explain_command(ctx: CliContext, account: ChecksumAddress, config_path: Path
 
     click.echo(f"account {account} at block {risk.block}, margined by the {risk.margined_by} rule")
     click.echo(f"equity                        {amount(standard.equity)}")
+    if risk.reserved:
+        click.echo(f"open orders reserve           {amount(risk.reserved)} (in both initial requirements)")
     click.echo(
-        f"standard rule                 initial {amount(standard.initial_requirement)}, "
+        f"standard rule                 initial {amount(risk.standard_initial)}, "
         f"maintenance {amount(standard.maintenance_requirement)}"
     )
-    click.echo(f"portfolio rule                initial {amount(book.initial)}, maintenance {amount(book.maintenance)}")
+    click.echo(
+        f"portfolio rule                initial {amount(risk.portfolio_initial)}, "
+        f"maintenance {amount(book.maintenance)}"
+    )
     if standard.maintenance_requirement:
         change = book.maintenance / standard.maintenance_requirement - 1
         click.echo(f"portfolio rule needs          {abs(change):.1%} {'more' if change > 0 else 'less'} maintenance")

@@ -27,6 +27,17 @@ class AccountRisk:
     book: ExactPortfolio  # the portfolio rule's scenario grid over the account's book
     layout: Layout
     rule: PortfolioParams  # the portfolio rule's parameters on chain (the defaults where none is deployed)
+    # Initial margin the account's open child orders reserve: the vault adds it to the initial requirement of either
+    # rule (not to `standard` and `book`, the books' own figures), so the initial figures shown include it.
+    reserved: int = 0
+
+    @property
+    def standard_initial(self) -> int:
+        return self.standard.initial_requirement + self.reserved
+
+    @property
+    def portfolio_initial(self) -> int:
+        return self.book.initial + self.reserved
 
 
 def read_account_risk(clients: Clients, account: ChecksumAddress) -> AccountRisk:
@@ -66,6 +77,7 @@ def read_account_risk(clients: Clients, account: ChecksumAddress) -> AccountRisk
         book=exact_portfolio(balances, positions, params, layout, rule),
         layout=layout,
         rule=rule,
+        reserved=clients.trading.reservation(account, block)[0] if clients.trading is not None else 0,
     )
 
 
@@ -105,12 +117,13 @@ def risk_document(risk: AccountRisk, base: TokenInfo) -> dict[str, Any]:
         "symbol": base.symbol,
         "equity": units(risk.standard.equity),
         "margined_by": risk.margined_by,
+        "reserved_by_open_orders": units(risk.reserved),
         "standard": {
-            "initial": units(risk.standard.initial_requirement),
+            "initial": units(risk.standard_initial),
             "maintenance": units(risk.standard.maintenance_requirement),
         },
         "portfolio": {
-            "initial": units(book.initial),
+            "initial": units(risk.portfolio_initial),
             "maintenance": units(book.maintenance),
             "scan": units(book.scan),
             "charges": units(book.charges),

@@ -363,9 +363,10 @@ class TradingClient(AccessControlledClient):
     def expire_child(self, child_id: int) -> TxReceipt:
         return self.send("expire child", self.contract.functions.expireChild(child_id))
 
-    def reservation(self, account: str) -> tuple[int, int]:
+    def reservation(self, account: str, block: BlockIdentifier = "latest") -> tuple[int, int]:
         """The initial margin `account`'s open children reserve (base-token units) and how many are open."""
-        reserved, open_children, _epoch = self.contract.functions.reservation(Web3.to_checksum_address(account)).call()
+        fn = self.contract.functions.reservation(Web3.to_checksum_address(account))
+        reserved, open_children, _epoch = fn.call(block_identifier=block)
         return int(reserved), int(open_children)
 
     def fill_id_used(self, venue_fill_id: bytes) -> bool:

@@ -3,6 +3,7 @@ key; amounts in the deployment's base token; --json with exact decimal strings. 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -11,11 +12,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from eth_account import Account
 
 from keeper.cli.main import cli
-from keeper.client.trading import TradingClient
+from keeper.client.trading import ChildSpec, TradingClient
 from keeper.client.vault import sub_account
-from keeper.devnet.deploy import seed_local_liquidity
+from keeper.devnet.deploy import add_rabbitx_seat, deploy_rabbitx_custody, seed_local_liquidity
+from keeper.devnet.rabbitx.exchange import ExchangeConfig
 from keeper.pricestore import PriceStore
 from keeper.units import format_units
 from tests.python.conftest import Chain
@@ -295,3 +298,38 @@ def test_risk_explain_shows_a_hedged_book_under_both_rules(chain: Chain, tmp_pat
 
     unknown = run(chain, tmp_path, "risk", "explain", "0x12")
     assert unknown.exit_code == 2 and "Traceback" not in unknown.output
+
+
+def test_risk_explain_counts_the_margin_open_children_reserve(chain: Chain, tmp_path: Path) -> None:
+    """An open child at a seat reserves initial margin, which the vault adds to the initial requirement of either
+    rule: `risk explain` must print the vault's figures, not the book's without it (it printed 3,000 less here, the
+    reservation of a 10 ETH buy limited at 3,000)."""
+    chain.seed_pool()
+    admin = chain.client(0)
+    assert admin.sender is not None
+    exchange = ExchangeConfig(signer_key="0x" + "11" * 32)
+    custody = deploy_rabbitx_custody(admin.sender, chain.deployment, Account.from_key(exchange.signer_key).address)
+    deployment = add_rabbitx_seat(admin.sender, chain.deployment, custody, exchange.markets, exchange.default_leverage)
+    seated = dataclasses.replace(chain, deployment=deployment, deployment_file=tmp_path / "seat.json")
+    deployment.save(seated.deployment_file)
+    trader = TradingClient(seated.w3, deployment, seated.client(1).sender)
+    executor = TradingClient(seated.w3, deployment, admin.sender)
+    decimals = deployment.base.decimals
+    seated.mint(1, "WETH", 20)
+    for sub_id, portfolio in ((0, False), (1, True)):
+        me = sub_account(seated.account(1).address, sub_id)
+        seated.client(1).deposit(me, "WETH", 10 * 10**18)
+        if portfolio:
+            seated.client(1).set_portfolio_mode(me, True)  # refused while children are open
+        now = int(seated.w3.eth.get_block("latest")["timestamp"])
+        order_id = trader.submit(me, "ETH-USD", Decimal(10), Decimal(3000), now + 600)
+        executor.commit_split(order_id, [ChildSpec(2, Decimal(10), Decimal(3000), now + 300)])
+        reserved, open_children = trader.reservation(me)
+        assert reserved > 0 and open_children == 1
+        result = run(seated, tmp_path, "risk", "explain", me, "--json")
+        assert result.exit_code == 0, result.output
+        figures = json.loads(result.output)
+        health = seated.client(1).health(me)
+        rule = figures["portfolio" if portfolio else "standard"]
+        assert Decimal(rule["initial"]) == Decimal(health.initial_requirement).scaleb(-decimals), portfolio
+        assert Decimal(rule["maintenance"]) == Decimal(health.maintenance_requirement).scaleb(-decimals), portfolio
