@@ -207,3 +207,157 @@ class Pool:
 
     def balance(self, principal: int) -> int:
         return present_value(principal, self.supply_index, self.borrow_index)
+
+
+# ------------------------------------------------------------------------------ collateral, portfolio rule, liquidation
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A collateral asset: its feed's price, `value = floor(b · price / 10^scale)`, its haircuts and penalty (bps)."""
+
+    price: int
+    scale: int
+    initial_bps: int
+    maintenance_bps: int
+    penalty_bps: int
+
+    def value(self, balance: int) -> int:
+        return balance * self.price // 10**self.scale
+
+
+def collateral_requirements(balances: list[int], assets: list[Asset]) -> tuple[int, int, int]:
+    """(value, initial, maintenance): Σ value_i and Σ ceil(value_i · haircut_i / 10,000), each rounded per asset."""
+    values = [a.value(b) for a, b in zip(assets, balances, strict=True)]
+    initial = sum(ceil_div(v * a.initial_bps, BPS) for v, a in zip(values, assets, strict=True))
+    maintenance = sum(ceil_div(v * a.maintenance_bps, BPS) for v, a in zip(values, assets, strict=True))
+    return sum(values), initial, maintenance
+
+
+@dataclass(frozen=True)
+class Underlying:
+    """One underlying's grid and charges (bps): shock S, tail T at weight w, the three charges, its group."""
+
+    shock: int
+    tail: int
+    weight: int
+    net: int
+    hedged: int
+    basis: int
+    group: int
+
+    def moves(self) -> list[int]:
+        """The nine moves as numerators over 3 · 10^8: j · S · 10^4 for j = -3..3, then -3·T·w and +3·T·w."""
+        tail = 3 * self.tail * self.weight
+        return [j * self.shock * BPS for j in range(-3, 4)] + [-tail, tail]
+
+
+@dataclass(frozen=True)
+class Leg:
+    """A leg of a book: its underlying (-1: an asset mapped to none), its venue (None for collateral) and its signed
+    notional in base units (collateral: its value; a position: sign(s) · floor(|s| · m / 10^30))."""
+
+    underlying: int
+    venue: int | None
+    notional: int
+
+
+def portfolio_requirements(
+    legs: list[Leg], underlyings: list[Underlying], maintenance_bps: int, credit_bps: int, reserved: int = 0
+) -> tuple[int, int]:
+    """(initial, maintenance) of the portfolio rule (docs/risk.md, "Portfolio margin"): per underlying the worst of
+    nine scenario losses (each leg's loss ceil(-n · move)), correlation credit floor((independent - together) · credit)
+    per group, charges ceil(|net| · c) + ceil(hedged · c) + ceil(basis · c); maintenance = ceil((scan + charges) ·
+    fraction); an unmapped asset's value added to both, reserved margin to the initial one."""
+    unmapped = sum(leg.notional for leg in legs if leg.underlying < 0)
+    by_underlying: dict[int, list[Leg]] = {}
+    for leg in legs:
+        if leg.underlying >= 0:
+            by_underlying.setdefault(leg.underlying, []).append(leg)
+    losses: dict[int, list[int]] = {}
+    charges = 0
+    for u, members in by_underlying.items():
+        p = underlyings[u]
+        losses[u] = [sum(ceil_div(-leg.notional * move, 3 * 10**8) for leg in members) for move in p.moves()]
+        collateral = sum(leg.notional for leg in members if leg.venue is None)
+        venues: dict[int, int] = {}
+        for leg in members:
+            if leg.venue is not None:
+                venues[leg.venue] = venues.get(leg.venue, 0) + leg.notional
+        venue_long = sum(max(e, 0) for e in venues.values())
+        short = sum(max(-e, 0) for e in venues.values())
+        long = collateral + venue_long
+        basis = min(venue_long, max(short - collateral, 0))
+        charges += ceil_div(abs(long - short) * p.net, BPS) + ceil_div(min(long, short) * p.hedged, BPS)
+        charges += ceil_div(basis * p.basis, BPS)
+    scan = 0
+    for g in {underlyings[u].group for u in losses}:
+        group = [u for u in losses if underlyings[u].group == g]
+        independent = sum(max(losses[u]) for u in group)
+        together = max(sum(losses[u][k] for u in group) for k in range(9))
+        scan += independent - (independent - together) * credit_bps // BPS
+    return scan + charges + unmapped + reserved, ceil_div((scan + charges) * maintenance_bps, BPS) + unmapped
+
+
+def liquidation_terms(legs: list[Leg], maintenance: int) -> tuple[int, int]:
+    """(maxDiscountBps, hedgedBps) of `liquidationTerms`: floor(M · 20% / gross) in bps over the legs' absolute
+    values (no cap, 100%, without legs), and the share of mapped collateral that net perp shorts of its own underlying
+    cover, rounded down."""
+    gross = sum(abs(leg.notional) for leg in legs)
+    collateral: dict[int, int] = {}
+    perps: dict[int, int] = {}
+    for leg in legs:
+        if leg.underlying >= 0:
+            into = collateral if leg.venue is None else perps
+            into[leg.underlying] = into.get(leg.underlying, 0) + leg.notional
+    covered = sum(min(c, max(-perps.get(u, 0), 0)) for u, c in collateral.items())
+    total = sum(collateral.values())
+    return maintenance * 2000 // gross if gross else BPS, covered * BPS // total if total else 0
+
+
+@dataclass(frozen=True)
+class Absorption:
+    share: int  # the WAD fraction of every asset taken (1e18: all of it)
+    absorbed: list[int]
+    credited: int  # base units credited against the debt (the debt cleared, before any shortfall)
+    seized_value: int  # the absorbed collateral's value
+
+
+def absorb_collateral(
+    base: int,
+    balances: list[int],
+    assets: list[Asset],
+    equity: int,
+    maintenance: int,
+    liquidator_bps: int,
+    store_front_bps: int,
+    buffer_bps: int,
+    min_borrow: int,
+) -> Absorption:
+    """A liquidation of an account without positions under the standard rule (docs/risk.md, "Liquidation"): depth
+    in whole bps rounded up (1 at E ≤ 0), each discount min(penalty, max(ceil(penalty · (shares)), depth)); relief
+    per asset floor(value · (haircut · (1 + buffer) - discount)) with the haircut's product in hundredths of a bps;
+    f = ceil((target - E) / Σ relief) as a WAD fraction, all when ≥ 1 (or under water); absorbed ceil(b · f), credits
+    floor(value · (1 - discount)); a cut that would leave debt below `min_borrow` absorbs the rest as a second step."""
+    depth = BPS if equity <= 0 else min(BPS, ceil_div((maintenance - equity) * BPS, maintenance))
+    discounts = [
+        min(a.penalty_bps, max(ceil_div(a.penalty_bps * (store_front_bps + liquidator_bps), BPS), depth))
+        for a in assets
+    ]
+    target = maintenance + ceil_div(maintenance * buffer_bps, BPS)
+    relief = sum(
+        a.value(b) * (a.maintenance_bps * (BPS + buffer_bps) // 100 - d * 100) // (BPS * 100)
+        for a, b, d in zip(assets, balances, discounts, strict=True)
+    )
+    share = WAD if equity < 0 or target - equity >= relief else ceil_div((target - equity) * WAD, relief)
+
+    def credits(amounts: list[int]) -> int:
+        return sum(a.value(x) * (BPS - d) // BPS for a, x, d in zip(assets, amounts, discounts, strict=True))
+
+    absorbed = [ceil_div(b * share, WAD) for b in balances]
+    credited = credits(absorbed)
+    if share < WAD and 0 < -(base + credited) < min_borrow:
+        rest = [b - x for b, x in zip(balances, absorbed, strict=True)]
+        share, absorbed, credited = WAD, balances, credited + credits(rest)
+    seized = sum(a.value(x) for a, x in zip(assets, absorbed, strict=True))
+    return Absorption(share, absorbed, credited, seized)
