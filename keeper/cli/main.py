@@ -19,6 +19,7 @@ from keeper import __version__
 from keeper.cli.context import DEFAULT_DEPLOYMENT, CliContext
 from keeper.cli.explain import explain, refusal
 from keeper.client.venues import node_message
+from keeper.daemon.chain_watch import NODE_GARBLED, garbled_request
 from keeper.exceptions import ConfigError, PrimeVaultError, TransactionReverted
 
 
@@ -106,6 +107,18 @@ class _OneLineErrors(click.Group):
             cli_ctx = ctx.find_object(CliContext)
             url = cli_ctx.rpc_url if cli_ctx else "the RPC"
             raise click.ClickException(f"lost the connection to {url}: is the node running?") from None
+        except NODE_GARBLED as exc:
+            # A node (or a proxy in front of it) that answered a read mid-command with an HTML page, a cut body or
+            # JSON without a result: the start's chain check passed, so this node did answer JSON-RPC a moment ago.
+            method = garbled_request(exc)
+            if method is None:  # raised decoding something else than the node's answer: a fault of this program
+                raise
+            cli_ctx = ctx.find_object(CliContext)
+            url = cli_ctx.rpc_url if cli_ctx else "the RPC"
+            raise click.ClickException(
+                f"{url} answered {method} with something that is not JSON-RPC ({type(exc).__name__}): a node or "
+                "proxy failing for a moment? try again, or pass another --rpc-url"
+            ) from None
         except RequestsHTTPError as exc:
             # An HTTP server that is not a node (a 404 or 501 page, a proxy's 502) at the RPC URL.
             url = exc.response.url if exc.response is not None else "the RPC URL"

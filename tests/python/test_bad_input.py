@@ -29,6 +29,7 @@ from keeper.exceptions import ConfigError
 from keeper.routing.depth import optimal_continuous
 from keeper.units import format_units
 from tests.python.conftest import Chain
+from tests.python.fault_proxy import rpc_faults
 
 OPERATOR = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # anvil dev account 3, correctly checksummed
 DEV_1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # the sweep's own key
@@ -538,6 +539,21 @@ def test_every_command_says_in_one_line_that_the_rpc_answers_no_chain_id(chain: 
                 cli, ["--deployment", str(chain.deployment_file), "--dev-account", "1", "--rpc-url", url, *args]
             )
             assert_one_line_error(result, "answered eth_chainId with something other than a chain id")
+
+
+@pytest.mark.parametrize("fault", ["garbage", "html", "null"])
+def test_every_command_says_in_one_line_that_the_node_garbled_a_read_mid_command(funded: Chain, fault: str) -> None:
+    """The node answers the chain check, then a read with an HTML page, a cut body or a null (a proxy in front of it
+    failing for a moment): a traceback from web3's JSON decoding, where the check at start was one line."""
+    before = state(funded)
+    with rpc_faults(funded.url) as (faults, url):
+        faults.break_answers("eth_call", fault)
+        for args in GARBAGE_COMMANDS:
+            result = CliRunner().invoke(
+                cli, ["--deployment", str(funded.deployment_file), "--dev-account", "1", "--rpc-url", url, *args]
+            )
+            assert_one_line_error(result, f"{url} answered a request with something that is not JSON-RPC")
+    assert state(funded) == before
 
 
 def test_deploy_says_in_one_line_that_the_rpc_answers_garbage(tmp_path: Path) -> None:
