@@ -48,6 +48,7 @@ from keeper.client.clients import Clients
 from keeper.client.feeds import FeedClient
 from keeper.client.trading import TradingClient
 from keeper.client.venues import node_message
+from keeper.daemon.chain_watch import NODE_GARBLED, garbled_request
 from keeper.exceptions import (
     ConfigError,
     InputError,
@@ -129,12 +130,12 @@ def build_app(settings: WebSettings) -> web.Application:
 async def _errors_as_json(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """A bad request is one line of JSON the page shows as it is, and so is a node that cannot be reached or
-    refuses (502: the server is a gateway to it), as the CLI says them, and the chain's state (503): a contract that
-    reverts under the request, decoded and explained, no venue able to quote, a figure that needs a stale price. So
-    are aiohttp's own refusals (no such path or file, a method the route does not take, a body too large), which it
-    would answer in plain text, and the server's own failures (500: an unusable deployment file, anything else; the
-    details in its log, never the page): the page never gets a body that is not JSON."""
+    """A bad request is one line of JSON the page shows as it is, and so is a node that cannot be reached, refuses or
+    garbles its answer (502: the server is a gateway to it), as the CLI says them, and the chain's state (503): a
+    contract that reverts under the request, decoded and explained, no venue able to quote, a figure that needs a stale
+    price. So are aiohttp's own refusals (no such path or file, a method the route does not take, a body too large),
+    which it would answer in plain text, and the server's own failures (500: an unusable deployment file, anything else;
+    the details in its log, never the page): the page never gets a body that is not JSON."""
     try:
         return await handler(request)
     except (InputError, NotEnoughLiquidityError) as exc:  # the request's own problem: said as it is
@@ -161,6 +162,17 @@ async def _errors_as_json(
         return web.json_response({"error": f"lost the connection to {url}: is the node running?"}, status=502)
     except Web3RPCError as exc:
         return web.json_response({"error": f"the node refused the request: {node_message(exc)}"}, status=502)
+    except NODE_GARBLED as exc:
+        # The node, or a proxy in front of it, answered with an HTML page, a cut body or JSON without a result: the
+        # gateway's failure (502), not this server's (which the 500 below would say, with a traceback in its log).
+        method = garbled_request(exc)
+        if method is None:  # decoding something else than the node's answer: the server's own fault, as below
+            return _server_failed(request)
+        url = request.app[SETTINGS].rpc_url
+        return web.json_response(
+            {"error": f"the node at {url} answered {method} with something that is not JSON-RPC: try again"},
+            status=502,
+        )
     except ContractLogicError as exc:
         # A contract the answer reads reverted (a venue refusing a stale price): its sentence, as the CLI says it.
         # 503: it is the chain's state, not the request, and it passes (the feed updates).
@@ -168,11 +180,16 @@ async def _errors_as_json(
         return web.json_response({"error": _without_cli_pointers(_explain_error(request, action, exc))}, status=503)
     except Exception:
         # Anything else is a fault of this server; its traceback goes to the log, the page gets one line.
-        LOG.exception("%s %s failed", request.method, request.path)
-        return web.json_response(
-            {"error": f"the page's server failed on {request.method} {request.path}; its log has the details"},
-            status=500,
-        )
+        return _server_failed(request)
+
+
+def _server_failed(request: web.Request) -> web.Response:
+    """Called while handling an exception: its traceback goes to the log, the page gets one line."""
+    LOG.exception("%s %s failed", request.method, request.path)
+    return web.json_response(
+        {"error": f"the page's server failed on {request.method} {request.path}; its log has the details"},
+        status=500,
+    )
 
 
 def _explain_error(request: web.Request, action: str, exc: ContractLogicError) -> str:

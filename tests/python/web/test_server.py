@@ -25,6 +25,7 @@ from keeper.client.vault import sub_account
 from keeper.devnet.deploy import seed_local_liquidity
 from keeper.web.server import WebSettings, _without_cli_pointers, serving_in_thread
 from tests.python.conftest import Chain
+from tests.python.fault_proxy import rpc_faults
 from tests.python.test_quotes_venues import HOUR, STALE_ON_DYDX, list_sol
 
 
@@ -202,6 +203,24 @@ def test_a_dead_node_is_one_line_of_json(chain: Chain) -> None:
             assert (status, answer) == (502, {"error": f"lost the connection to {dead}: is the node running?"}), path
 
 
+@pytest.mark.parametrize("fault", ["garbage", "html"])
+def test_a_node_answering_garbage_is_the_gateways_502_not_the_servers_500(chain: Chain, fault: str) -> None:
+    """An HTML page or a cut body from the node (a proxy in front of it failing) was the server's own failure: a 500
+    that sent the user to the server's log, and a traceback there at every request."""
+    me = chain.account(0).address
+    with (
+        rpc_faults(chain.url) as (faults, node),
+        serving_in_thread(WebSettings(chain.deployment_file, node, DEFAULT_DIST)) as url,
+    ):
+        faults.break_answers("eth_call", fault)
+        for path in (f"/api/portfolio?account={me}", "/api/quotes?market=ETH-USD&side=buy&size=1", "/api/riskiest"):
+            status, answer = fetch(f"{url}{path}")
+            assert (status, answer) == (
+                502,
+                {"error": f"the node at {node} answered eth_call with something that is not JSON-RPC: try again"},
+            ), path
+
+
 @pytest.mark.parametrize(
     ("path", "body", "message"),
     [
@@ -236,6 +255,18 @@ def test_the_servers_own_problems_are_a_generic_500(chain: Chain, tmp_path: Path
         status, answer = fetch(f"{url}/config.json")
     assert status == 500
     assert "its log has the details" in answer["error"] and str(tmp_path) not in answer["error"]
+
+
+def test_json_the_server_cannot_decode_itself_is_its_generic_500(chain: Chain, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A JSON decoding error that is not the node's answer is the server's own fault: the generic 500, still JSON."""
+
+    def broken(*_: object) -> None:
+        raise json.JSONDecodeError("Expecting value", "{", 1)
+
+    monkeypatch.setattr("keeper.web.server.config_document", broken)
+    with serving_in_thread(WebSettings(chain.deployment_file, chain.url, DEFAULT_DIST)) as url:
+        status, answer = fetch(f"{url}/config.json")
+    assert (status, answer) == (500, {"error": "the page's server failed on GET /config.json; its log has the details"})
 
 
 def test_a_revert_that_cannot_be_explained_is_still_json(chain: Chain, monkeypatch: pytest.MonkeyPatch) -> None:
