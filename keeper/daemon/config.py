@@ -115,6 +115,9 @@ _INTERVALS = (
     "seat_state_interval",
     "child_ttl",
 )
+# The longest interval or timeout taken, in seconds: a year. Far longer ones (TOML's 1e80) overflow what the
+# scheduler's timedelta, a lock's wait and a socket's timeout can hold, and stopped the daemon with a traceback.
+MAX_INTERVAL = 365 * 24 * 3600
 
 
 def load_config(
@@ -429,6 +432,8 @@ def _problems(c: KeeperConfig, need_key: bool = True) -> list[str]:
     for name in _INTERVALS:
         if getattr(c, name) <= 0:
             errors.append(f"{name}: must be greater than zero, got {getattr(c, name)}")
+        elif getattr(c, name) > MAX_INTERVAL:
+            errors.append(f"{name}: {getattr(c, name)} seconds is more than a year: give at most {MAX_INTERVAL}")
     if c.gas_budget < 200_000:
         errors.append(f"gas_budget: {c.gas_budget} is too small for one liquidation batch (at least 200000)")
     elif c.gas_budget > MAX_GAS_BUDGET:

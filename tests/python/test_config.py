@@ -90,6 +90,23 @@ def test_intervals_and_fees_must_be_finite(tmp_path: Path) -> None:
     assert "max_fee_gwei: inf is not a number" in str(caught.value)
 
 
+def test_intervals_and_timeouts_are_at_most_a_year(tmp_path: Path) -> None:
+    """poll_interval, orders_interval or rpc_timeout of 1e80 passed the checks, then stopped the daemon at start with
+    an OverflowError traceback (a lock's wait, the scheduler's timedelta, a socket's timeout)."""
+    toml = tmp_path / "keeper.toml"
+    toml.write_text("[keeper]\npoll_interval = 1e80\norders_interval = 1e80\nrpc_timeout = 31536001\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(toml, {"dev_account": 1, "deployment": deployment_file(tmp_path / "d.json")})
+    message = str(caught.value)
+    assert len(message.splitlines()) == 1
+    assert "poll_interval: 1e+80 seconds is more than a year: give at most 31536000" in message
+    assert "orders_interval: 1e+80 seconds is more than a year" in message
+    assert "rpc_timeout: 31536001.0 seconds is more than a year" in message
+    toml.write_text("[keeper]\nhaircut_interval = 31536000\n")
+    config = load_config(toml, {"dev_account": 1, "deployment": deployment_file(tmp_path / "d.json")})
+    assert config.haircut_interval == 31_536_000
+
+
 def test_the_seat_is_off_by_default_and_reads_the_rabbitx_table_then_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
