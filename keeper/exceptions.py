@@ -1,7 +1,7 @@
 """Every exception the package raises, in one place, after web3.py's `exceptions.py`.
 
-Each derives from `PrimeVaultError` and renders as one line that says what went wrong and, where it can,
-what to do; the CLI prints that line without a traceback.
+Each derives from `PrimeVaultError` (but `InterruptedAfterSend`, an interrupt) and renders as one line that says what
+went wrong and, where it can, what to do; the CLI prints that line without a traceback.
 """
 
 from __future__ import annotations
@@ -99,6 +99,21 @@ class PriceHistoryError(PrimeVaultError):
 
 class MissingExtraError(ConfigError):
     """A command needs an optional part of the package whose dependencies are not installed."""
+
+
+class InterruptedAfterSend(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) came while transactions were being handed to the node or awaited: they may be mined yet. A
+    `KeyboardInterrupt`, not a `PrimeVaultError`, so that no `except Exception` takes it for a failure and carries on;
+    the CLI says which transactions were out, where it said only "Aborted!" and the user sent them again."""
+
+    def __init__(self, action: str, sent: list[tuple[str, int]]) -> None:
+        self.action = action
+        self.sent = sent
+        listed = ", ".join(f"{tx_hash} (nonce {nonce})" for tx_hash, nonce in sent)
+        super().__init__(
+            f"{action}: interrupted after it was sent as {listed}; it may be mined yet: check it (on a block "
+            f"explorer, or `cast receipt {sent[-1][0]}`) before sending again"
+        )
 
 
 class TransactionFateUnclear(TransactionFateUnknown):

@@ -35,6 +35,7 @@ from keeper.chain.revert import ErrorDecoder, revert_data
 from keeper.exceptions import (
     ConfigError,
     DryRun,
+    InterruptedAfterSend,
     KeyInUseError,
     PrimeVaultError,
     TransactionFateUnclear,
@@ -354,8 +355,12 @@ class Sender:
                 if self.dry_run:
                     reverts = sum(r is not None for r in results)
                     raise DryRun(f"dry run: {len(fns)} x {action} simulated ({reverts} would revert), not sent")
-            for i, tx, hashes in in_flight:
-                receipt = self._await(action, tx, hashes)
+            for k, (i, tx, hashes) in enumerate(in_flight):
+                try:
+                    receipt = self._await(action, tx, hashes)
+                except InterruptedAfterSend:  # the set's later transactions are out too
+                    later = [("0x" + h[-1].hex(), int(t["nonce"])) for _, t, h in in_flight[k:]]
+                    raise InterruptedAfterSend(action, later) from None
                 results[i] = receipt if receipt["status"] == 1 else self._replay(action, tx, receipt)
         finally:
             # A set cut short (a failed broadcast, a wait that timed out) leaves no nonce marked as awaited: one that
@@ -470,6 +475,8 @@ class Sender:
             return self._await_or_replace(action, tx, hashes)
         except TransactionFateUnknown:
             raise
+        except KeyboardInterrupt:
+            raise InterruptedAfterSend(action, [("0x" + hashes[-1].hex(), int(tx["nonce"]))]) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TransactionFateUnknown(action, "0x" + hashes[-1].hex(), int(tx["nonce"])) from exc
         except Exception as exc:
@@ -615,6 +622,9 @@ class Sender:
         tx_hash = HexBytes(signed.hash)
         try:
             self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except KeyboardInterrupt:
+            # The bytes may have reached the node before the interrupt: the hash is what to look for.
+            raise InterruptedAfterSend(action, [("0x" + tx_hash.hex(), int(tx["nonce"]))]) from None
         except (requests.ConnectionError, requests.Timeout):
             # The node may have received it. Sending these same bytes again cannot spend the nonce twice,
             # so after a pause they go out once more; nothing is ever re-signed with a new nonce.

@@ -20,7 +20,7 @@ from keeper.cli.context import DEFAULT_DEPLOYMENT, CliContext
 from keeper.cli.explain import explain, refusal
 from keeper.client.venues import node_message
 from keeper.daemon.chain_watch import NODE_GARBLED, garbled_request
-from keeper.exceptions import ConfigError, PrimeVaultError, TransactionReverted
+from keeper.exceptions import ConfigError, InterruptedAfterSend, PrimeVaultError, TransactionReverted
 
 
 class _UsageError(click.ClickException):
@@ -54,6 +54,12 @@ def _is_number(text: str) -> bool:
     return True
 
 
+class _Interrupted(click.ClickException):
+    """Ctrl-C after a transaction was handed to the node: which ones are out, with the shell's exit code for SIGINT."""
+
+    exit_code = 130
+
+
 class _OneLineErrors(click.Group):
     """Turns every expected failure into one line on stderr, never a traceback: exit code 1, or 2 for a command
     line that does not parse."""
@@ -74,6 +80,8 @@ class _OneLineErrors(click.Group):
             return super().invoke(ctx)
         except click.UsageError as exc:
             raise _one_line(exc, ctx.meta.get("primevault.args", ())) from None
+        except InterruptedAfterSend as exc:
+            raise _Interrupted(str(exc)) from None
         except TransactionReverted as exc:
             cli_ctx = ctx.find_object(CliContext)
             symbol = ctx.meta.get("primevault.symbol")

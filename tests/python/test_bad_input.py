@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import signal
 import socket
 import threading
@@ -234,7 +235,7 @@ def run(chain: Chain, *args: str, dev: str = "1") -> Result:
 
 def assert_one_line_error(result: Result, fragment: str) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
-    assert result.exit_code in (1, 2), result.output
+    assert result.exit_code in (1, 2, 130), result.output
     lines = [line for line in result.output.splitlines() if line.strip() and not line.startswith("warning:")]
     assert len(lines) == 1, result.output
     assert lines[0].startswith("Error: "), lines[0]
@@ -554,6 +555,32 @@ def test_every_command_says_in_one_line_that_the_node_garbled_a_read_mid_command
             )
             assert_one_line_error(result, f"{url} answered a request with something that is not JSON-RPC")
     assert state(funded) == before
+
+
+def test_ctrl_c_while_a_deposit_awaits_its_receipt_names_the_transaction_that_is_out(funded: Chain) -> None:
+    """Ctrl-C after the deposit was handed to the node printed "Aborted!" alone: the user, not told it was sent, ran
+    the command again and deposited twice."""
+    me = funded.account(1).address
+    sent_before = funded.w3.eth.get_transaction_count(me)
+    with rpc_faults(funded.url) as (faults, url):
+        faults.slow["eth_getTransactionReceipt"] = 1.0
+
+        def interrupt_once_awaiting() -> None:
+            deadline = time.monotonic() + 30
+            while "eth_getTransactionReceipt" not in faults.asked and time.monotonic() < deadline:
+                time.sleep(0.02)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=interrupt_once_awaiting, daemon=True).start()
+        global_options = ["--deployment", str(funded.deployment_file), "--dev-account", "1", "--rpc-url", url]
+        result = CliRunner().invoke(cli, [*global_options, "account", "deposit", "1", "WETH"])
+        faults.heal()
+    assert result.exit_code == 130, result.output
+    assert_one_line_error(result, "deposit WETH: interrupted after it was sent as 0x")
+    assert f"(nonce {sent_before})" in result.output and "before sending again" in result.output
+    tx_hash = result.output.split("sent as ")[1].split(" ")[0]
+    receipt = funded.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+    assert receipt["status"] == 1, "it was out, and mined"
 
 
 def test_deploy_says_in_one_line_that_the_rpc_answers_garbage(tmp_path: Path) -> None:
