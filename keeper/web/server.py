@@ -283,9 +283,10 @@ async def _quotes(request: web.Request) -> web.Response:
 
 def _number(text: str, name: str, most: float, kind: Callable[[str], float] = float) -> float:
     """`text` as a `kind` (float, or int for a count) in 0..`most`. ASCII only: Python's float and int also read
-    other scripts' digits (an Arabic-Indic one reads as 1), which no client means to send. Negative zero is zero."""
+    other scripts' digits (an Arabic-Indic one reads as 1), which no client means to send; and no underscore, which
+    they skip ("1_0" reads as 10; a size with one is refused too). Negative zero is zero."""
     try:
-        if not text.isascii():
+        if not text.isascii() or "_" in text:
             raise ValueError(text)
         value = kind(text)
     except ValueError:

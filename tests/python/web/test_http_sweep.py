@@ -74,6 +74,9 @@ BAD_QUERIES = [
     ("/api/riskiest?limit=1e400", "is not a whole number"),
     ("/api/riskiest?limit=%D9%A1", "is not a whole number"),
     ("/api/riskiest?limit=-1", "limit -1 is not in 0..100"),
+    # Python's int and float skip underscores: these read as 10, where a size with one is refused
+    ("/api/riskiest?limit=1_0", "limit '1_0' is not a whole number"),
+    (quotes(horizon="1_0"), "horizon_hours '1_0' is not a number"),
     ("/api/portfolio?account=0x" + "g" * 40, "is not an address"),
     ("/api/portfolio?account=" + "0x12" * 1000, "is not an address"),
     ("/api/order-check?market=ETH-USD&side=buy&size=1", "account '' is not an address"),
