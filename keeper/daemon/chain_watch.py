@@ -49,6 +49,16 @@ def garbled_request(exc: BaseException) -> str | None:
     return method or "a request"
 
 
+def request_method(exc: BaseException) -> str:
+    """The JSON-RPC method being asked when `exc` was raised, found in its traceback ("a request" when it cannot be
+    told, as in a batch)."""
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        candidate = frame.f_locals.get("method")
+        if isinstance(candidate, str) and _RPC_METHOD.fullmatch(candidate):
+            return candidate
+    return "a request"
+
+
 def node_url(w3: Web3) -> str:
     provider = w3.provider
     if isinstance(provider, RotatingHTTPProvider):

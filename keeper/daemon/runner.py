@@ -14,9 +14,11 @@ from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from web3.exceptions import Web3RPCError
 
 from keeper.chain.provider import NODE_AWAY
-from keeper.daemon.chain_watch import NODE_GARBLED, garbled_request, garbled_words, node_url
+from keeper.client.venues import node_message
+from keeper.daemon.chain_watch import NODE_GARBLED, garbled_request, garbled_words, node_url, request_method
 from keeper.daemon.config import KeeperConfig, addon_problems
 from keeper.daemon.metrics import serve
 from keeper.exceptions import ConfigError, PrimeVaultError, TransactionFateUnknown
@@ -168,7 +170,13 @@ class Keeper:
             if method is None:  # not the node's answer: a fault of the keeper's own
                 log.exception("%s failed", name)
             else:
-                self._node_garbled(name, method, exc)
+                self._node_garbled(name, method, garbled_words(self.w3, method, exc))
+        except Web3RPCError as exc:
+            # The node's own error to a read or a send (a provider's rate limit, a pruned state): the node's fault,
+            # said once as a garbled answer is; each job logged it with a traceback every cycle.
+            method = request_method(exc)
+            words = f"the node at {node_url(self.w3)} answers {method} with an error: {node_message(exc)}"
+            self._node_garbled(name, method, words)
         except TransactionFateUnknown as exc:
             # The node went away while a transaction of the job awaited its block: the node's absence, as below; the
             # transaction is mined when the node is back, or its nonce replaced as stuck by the next send.
@@ -190,13 +198,12 @@ class Keeper:
             return
         self.metrics.job_failures.labels(name).inc()
 
-    def _node_garbled(self, name: str, method: str, exc: BaseException) -> None:
-        """A job met an answer from the node that is not JSON-RPC: one line for the first, while the node keeps
-        answering garbage a debug line a job, and the keeper unhealthy meanwhile."""
+    def _node_garbled(self, name: str, method: str, words: str) -> None:
+        """A job met an answer from the node that is not JSON-RPC, or an error in its place: one line (`words`) for
+        the first, while the node keeps answering so a debug line a job, and the keeper unhealthy meanwhile."""
         with self._garbled_lock:
             first = not self._garbled
             self._garbled[name] = method
-        words = garbled_words(self.w3, method, exc)
         if not first:
             log.debug("%s: interrupted, %s", name, words)
             return

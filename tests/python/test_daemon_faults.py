@@ -501,6 +501,36 @@ def test_a_node_answering_garbage_is_one_line_when_it_starts_and_one_when_it_end
     assert not any("Traceback" in r.getMessage() for r in caplog.records)
 
 
+def test_a_node_answering_errors_is_one_line_when_it_starts_and_one_when_it_ends(
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A node answering eth_call with JSON-RPC errors (a provider's rate limit) logged a full traceback from every job
+    every cycle ("orders failed" every second), as a garbled answer once did."""
+    caplog.set_level(logging.DEBUG, logger="primevault.keeper")
+    with rpc_faults(chain.url) as (faults, url):
+        keeper = Keeper(config_for(chain, tmp_path, rpc_urls=(url,), dev_account=0, jobs=("liquidation", "reconcile")))
+        jobs = [("liquidation", keeper.jobs.liquidation.run), ("reconcile", keeper.jobs.reconcile.run)]
+        caplog.clear()
+        faults.break_answers("eth_call", "error")
+        for _ in range(3):
+            for name, job in jobs:
+                keeper._guarded(name, job)
+        words = f"the node at {url} answers eth_call with an error: rate limited"
+        healthy, reason = keeper.health.status()
+        assert not healthy and reason == words, reason
+        faults.heal()
+        for name, job in jobs:
+            keeper._guarded(name, job)
+        assert keeper.health.status()[0], keeper.health.status()[1]
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.INFO]
+    assert [m for _, m in said if m.startswith("the node at")] == [
+        f"{words}: the jobs that need it wait; said again once it answers",
+        f"the node at {url} answers JSON-RPC again (eth_call)",
+    ]
+    assert all(r.exc_info is None for r in caplog.records), "no traceback"
+    assert keeper.metrics.job_failures.labels("reconcile")._value.get() == 3, "each failure still counted"
+
+
 def test_a_node_answering_garbage_to_the_cycles_check_is_the_watchs_problem(
     chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
