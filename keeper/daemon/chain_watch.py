@@ -24,8 +24,9 @@ log = logging.getLogger("primevault.keeper")
 
 
 # What web3 raises when the node's answer is not JSON-RPC: not JSON at all (an HTML page, a truncated body, bytes that
-# are not text), or JSON without a result or an error.
-NODE_GARBLED = (json.JSONDecodeError, UnicodeDecodeError, BadResponseFormat)
+# are not text), JSON without a result or an error, or a result of the wrong kind (a null where eth_call's data was
+# due: a TypeError from web3's result formatters; `garbled_request` tells it from a TypeError of the keeper's own).
+NODE_GARBLED = (json.JSONDecodeError, UnicodeDecodeError, BadResponseFormat, TypeError)
 _RPC_METHOD = re.compile(r"[a-z0-9]+_[A-Za-z0-9]+")
 
 
@@ -39,11 +40,15 @@ def garbled_request(exc: BaseException) -> str | None:
     method = None
     for frame, _ in traceback.walk_tb(exc.__traceback__):
         name = frame.f_code.co_name
+        # A TypeError counts only from formatting the node's result: one in making the request (params that do not
+        # encode) is the keeper's own.
         if name in ("decode_rpc_response", "make_request", "make_batch_request", "_request_with_retries"):
+            from_node = from_node or not isinstance(exc, TypeError)
+        if name == "apply_result_formatters":  # raised formatting the result the node sent
             from_node = True
-        candidate = frame.f_locals.get("method")
-        if method is None and isinstance(candidate, str) and _RPC_METHOD.fullmatch(candidate):
-            method = candidate
+        for candidate in (frame.f_locals.get("method"), frame.f_locals.get("method_str")):
+            if method is None and isinstance(candidate, str) and _RPC_METHOD.fullmatch(candidate):
+                method = candidate
     if not from_node:
         return None
     return method or "a request"

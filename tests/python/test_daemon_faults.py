@@ -28,6 +28,7 @@ from keeper.chain.provider import connect
 from keeper.chain.revert import error_decoder
 from keeper.chain.transactions import NODE_SILENT_SECONDS, EncodedCall, FeePolicy, NonceManager, Sender
 from keeper.client.tokens import TokenClient
+from keeper.daemon.chain_watch import garbled_request
 from keeper.daemon.config import KeeperConfig
 from keeper.daemon.runner import Keeper
 from keeper.exceptions import ConfigError, TransactionFateUnknown, TransactionReverted
@@ -454,9 +455,17 @@ def test_after_sigterm_the_transaction_in_flight_finishes_and_no_new_one_starts(
     assert keeper.metrics.job_failures.labels("margin")._value.get() == 0, "stopping is no failure"
 
 
-@pytest.mark.parametrize("method", ["eth_call", "eth_getBlockByNumber"])
+@pytest.mark.parametrize(
+    ("method", "fault", "decoded"),
+    [
+        ("eth_call", "html", "JSONDecodeError"),
+        ("eth_getBlockByNumber", "html", "JSONDecodeError"),
+        # a null where eth_call's data was due: web3's result formatter raised a TypeError, a traceback every cycle
+        ("eth_call", "null", "TypeError"),
+    ],
+)
 def test_a_node_answering_garbage_is_one_line_when_it_starts_and_one_when_it_ends(
-    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture, method: str
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture, method: str, fault: str, decoded: str
 ) -> None:
     """A node (or the proxy before it) answering an HTML page to eth_call logged a full traceback from every job every
     cycle ("orders failed" every 2 s) and never said the node was the trouble, nor when it recovered. (A garbled
@@ -477,11 +486,11 @@ def test_a_node_answering_garbage_is_one_line_when_it_starts_and_one_when_it_end
         jobs = [("liquidation", keeper.jobs.liquidation.run), ("margin", keeper.jobs.margin.run)]
         jobs += [("reconcile", keeper.jobs.reconcile.run)]
         caplog.clear()
-        faults.break_answers(method, "html")
+        faults.break_answers(method, fault)
         for _ in range(3):
             for name, job in jobs:
                 keeper._guarded(name, job)
-        words = f"the node at {url} answers {method} with something that is not JSON-RPC (JSONDecodeError)"
+        words = f"the node at {url} answers {method} with something that is not JSON-RPC ({decoded})"
         healthy, reason = keeper.health.status()
         assert not healthy and reason.startswith(words), reason
         assert "<html>" not in reason, "the node's fault in words, not the page it sent"
@@ -499,6 +508,15 @@ def test_a_node_answering_garbage_is_one_line_when_it_starts_and_one_when_it_end
     assert [level for level, m in said if level == "ERROR"] == ["ERROR"], said
     assert all(r.exc_info is None for r in caplog.records), "no traceback"
     assert not any("Traceback" in r.getMessage() for r in caplog.records)
+
+
+def test_a_type_error_of_the_keepers_own_request_is_not_the_nodes() -> None:
+    """A null result formatted by web3 raises a TypeError that is the node's; params that do not encode raise one in
+    making the request, before any node answers: the keeper's own, never said as the node's."""
+    w3 = Web3(Web3.HTTPProvider("http://127.0.0.1:9"))
+    with pytest.raises(TypeError) as raised:
+        w3.provider.make_request(RPCEndpoint("eth_call"), [{"data": object()}, "latest"])
+    assert garbled_request(raised.value) is None
 
 
 def test_a_node_answering_errors_is_one_line_when_it_starts_and_one_when_it_ends(

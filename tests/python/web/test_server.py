@@ -203,10 +203,10 @@ def test_a_dead_node_is_one_line_of_json(chain: Chain) -> None:
             assert (status, answer) == (502, {"error": f"lost the connection to {dead}: is the node running?"}), path
 
 
-@pytest.mark.parametrize("fault", ["garbage", "html"])
+@pytest.mark.parametrize("fault", ["garbage", "html", "null"])
 def test_a_node_answering_garbage_is_the_gateways_502_not_the_servers_500(chain: Chain, fault: str) -> None:
-    """An HTML page or a cut body from the node (a proxy in front of it failing) was the server's own failure: a 500
-    that sent the user to the server's log, and a traceback there at every request."""
+    """An HTML page, a cut body or a null result from the node (a proxy in front of it failing) was the server's own
+    failure: a 500 that sent the user to the server's log, and a traceback there at every request."""
     me = chain.account(0).address
     with (
         rpc_faults(chain.url) as (faults, node),
