@@ -15,6 +15,7 @@ import click
 from keeper.chain.anvil import Anvil
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.devnet import ANVIL_POLL_SECONDS, KEEPER_DEV_ACCOUNT, devnet_gone, running_devnet
+from keeper.exceptions import InputError
 from keeper.toolchain import project_root
 from keeper.web.server import WebSettings, check_dist, serve
 
@@ -46,6 +47,9 @@ def web(ctx: CliContext, host: str, port: int, with_devnet: bool, dist: Path) ->
     It reads the chain from the deployment file's RPC URL (or --rpc-url) and signs in your browser's wallet; on a
     local anvil chain it also offers anvil's dev accounts.
     """
+    if not host.strip():
+        # aiohttp takes "" for every interface, and the page's URL printed as "http://:PORT": said, not guessed.
+        raise InputError("--host is empty: give the address to listen on (127.0.0.1, or 0.0.0.0 for every interface)")
     check_dist(dist)  # before a devnet is started for nothing
     devnet = running_devnet(ctx.deployment_path, None, fund=True) if with_devnet else nullcontext()
     with devnet as started, _devnet_keeper(ctx.deployment_path) if started else nullcontext():

@@ -205,6 +205,8 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     (_grant(OPERATOR, "ETH-USD", "1", "--hours", "nan", *ACCEPTED), "'nan' is not a number"),
     # operator commands
     (("devnet", "--port", "70000"), "70000 is not in the range"),
+    # aiohttp took "" for every interface, and printed the page's URL as http://:PORT
+    (("web", "--host", "", "--port", "0"), "--host is empty: give the address to listen on"),
     (("demo", "--depositors", "1"), "1 is not in the range"),
     (("demo", "--crash", "2"), "2.0 is not in the range"),
     (("keeper", "run", "--shard", "3/2"), "shard"),
