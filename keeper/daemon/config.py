@@ -195,6 +195,9 @@ def load_config(
         except ConfigError as exc:
             errors.append(f"seat {venue}: {exc}")
     config = KeeperConfig(**values)
+    if config.jobs == ("seat",) and not config.seat_venues:
+        # As an empty list is refused: the seat job alone, with no seat to run, is a keeper that runs nothing.
+        errors.append("jobs: the seat job runs only at the seats seat_venues names: set seat_venues, or list more jobs")
     errors += _problems(config, need_key)
     collateral = _deployment_collateral(config.deployment) if "liquidity_addon_bps" in values else None
     if collateral is not None:

@@ -225,6 +225,8 @@ CASES: list[tuple[tuple[str, ...], str]] = [
     # the hint is this command's (the risk manager's key, or no --apply), not the daemon's --jobs
     (("risk", "haircuts", "--apply"), "or leave out --apply to see the proposals only"),
     (("keeper", "run", "--once", "--jobs", ","), "names no job"),
+    # the seat job alone, and no seat: a keeper that ran no job ("jobs: none") and looked alive
+    (("keeper", "run", "--once", "--jobs", "seat"), "jobs: the seat job runs only at the seats seat_venues names"),
     (("risk", "haircuts", "--config", "/etc/hostname"), "not valid TOML"),
     (("nosuch",), "No such command 'nosuch'"),
     (("account", "nosuch"), "No such command 'nosuch'"),
