@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -108,9 +109,11 @@ def serve(metrics: KeeperMetrics, health: Health, port: int) -> ThreadingHTTPSer
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path == "/metrics":
+            # Without the query string: Prometheus sends a scrape job's `params` as one (/metrics?module=keeper).
+            path = urlsplit(self.path).path
+            if path == "/metrics":
                 body, status, kind = generate_latest(metrics.registry), 200, CONTENT_TYPE_LATEST
-            elif self.path == "/healthz":
+            elif path == "/healthz":
                 ok, reason = health.status()
                 body, status, kind = reason.encode() + b"\n", 200 if ok else 503, "text/plain"
             else:

@@ -15,6 +15,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from keeper.chain.keys import dev_account
 from keeper.client.portfolio import PortfolioMarginClient
 from keeper.client.vault import sub_account
 from keeper.daemon.config import KeeperConfig, load_config
+from keeper.daemon.metrics import Health, KeeperMetrics, serve
 from keeper.daemon.runner import Keeper
 from keeper.devnet.deploy import seed_local_liquidity
 from keeper.exceptions import ConfigError, PriceHistoryError, TransactionReverted
@@ -702,3 +705,24 @@ def test_encoded_batches_are_simulated_together_in_one_request(chain: Chain) -> 
     assert chain.w3.eth.get_transaction(short["transactionHash"])["gas"] > 60_000
     assert short["transactionIndex"] == 1 or short["blockNumber"] > fits["blockNumber"], "sent in order"
     assert all(not chain.client(0).health(a).liquidatable for a in accounts)
+
+
+def test_metrics_and_healthz_answer_a_path_with_a_query_string() -> None:
+    """Prometheus sends a scrape job's `params` as a query string (/metrics?module=keeper), and a probe may add one
+    to /healthz: both were 404s, a keeper whose metrics were never scraped."""
+    server = serve(KeeperMetrics(), Health(stale_after=60.0), 0)
+
+    def status(path: str) -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{server.server_address[1]}{path}", timeout=10) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as refused:
+            return refused.code
+
+    try:
+        assert status("/metrics?module=keeper") == 200
+        assert status("/healthz?verbose=1") == status("/healthz") != 404
+        assert status("/nothing?module=keeper") == 404
+    finally:
+        server.shutdown()
+        server.server_close()
