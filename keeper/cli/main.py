@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -249,10 +250,18 @@ def _first_sentence(text: str) -> str:
 _envvars_and_summaries(cli)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM (`timeout`, a supervisor, a closed session's kill) ends a command as Ctrl-C does: a transaction it sent
+    and still awaits is named (`InterruptedAfterSend`) and what it started is stopped, where the default ended the
+    process with no word of what it had sent. `keeper run`, `devnet` and `web` install their own handlers."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     # PRIMEVAULT_* settings from .env in the working directory (python-dotenv would otherwise search from this
     # file's folder); the real environment wins.
     load_dotenv(find_dotenv(usecwd=True))
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         cli.main(prog_name="primevault")
     except KeyboardInterrupt:

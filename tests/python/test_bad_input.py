@@ -9,6 +9,8 @@ import logging
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -585,6 +587,26 @@ def test_ctrl_c_while_a_deposit_awaits_its_receipt_names_the_transaction_that_is
     tx_hash = result.output.split("sent as ")[1].split(" ")[0]
     receipt = funded.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
     assert receipt["status"] == 1, "it was out, and mined"
+
+
+def test_sigterm_while_a_deposit_awaits_its_receipt_names_the_transaction_that_is_out(funded: Chain) -> None:
+    """SIGTERM (`timeout`, a supervisor) ended the command at once, silent about the deposit it had sent."""
+    with rpc_faults(funded.url) as (faults, url):
+        faults.slow["eth_getTransactionReceipt"] = 1.0
+        command = [sys.executable, "-m", "keeper.cli", "--deployment", str(funded.deployment_file)]
+        command += ["--dev-account", "1", "--rpc-url", url, "account", "deposit", "1", "WETH"]
+        running = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while "eth_getTransactionReceipt" not in faults.asked and time.monotonic() < deadline:
+            time.sleep(0.02)
+        running.terminate()
+        _, stderr = running.communicate(timeout=60)
+        faults.heal()
+    lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith("warning:")]
+    assert running.returncode == 130 and len(lines) == 1, stderr
+    assert lines[0].startswith("Error: deposit WETH: interrupted after it was sent as 0x"), lines[0]
+    tx_hash = lines[0].split("sent as ")[1].split(" ")[0]
+    assert funded.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)["status"] == 1
 
 
 def test_deploy_says_in_one_line_that_the_rpc_answers_garbage(tmp_path: Path) -> None:
