@@ -54,6 +54,7 @@ class Keeper:
         # The jobs whose last run met a node answering garbage (not JSON-RPC), with the request: said once when the
         # first one meets it and once when the last one runs through again.
         self._garbled: dict[str, str] = {}
+        self._garbled_said: set[str] = set()  # each fault said once while the node misbehaves, another one too
         self._garbled_lock = threading.Lock()
         if "seat" in config.jobs and not config.seat_venues:
             log.info("no seat_venues configured: the seat job is skipped")
@@ -200,11 +201,14 @@ class Keeper:
 
     def _node_garbled(self, name: str, method: str, words: str) -> None:
         """A job met an answer from the node that is not JSON-RPC, or an error in its place: one line (`words`) for
-        the first, while the node keeps answering so a debug line a job, and the keeper unhealthy meanwhile."""
+        each fault the first time it is met, while the node keeps answering so a debug line a job, and the keeper
+        unhealthy meanwhile. A fault met after another is said too: a rate limit said first must not hide a refusal
+        that needs the operator (the key without gas money)."""
         with self._garbled_lock:
-            first = not self._garbled
             self._garbled[name] = method
-        if not first:
+            new = words not in self._garbled_said
+            self._garbled_said.add(words)
+        if not new:
             log.debug("%s: interrupted, %s", name, words)
             return
         log.error("%s: the jobs that need it wait; said again once it answers", words)
@@ -215,6 +219,8 @@ class Keeper:
         with self._garbled_lock:
             method = self._garbled.pop(name, None)
             last = method is not None and not self._garbled
+            if last:
+                self._garbled_said.clear()
         if last:
             log.info("the node at %s answers JSON-RPC again (%s)", node_url(self.w3), method)
             self.health.clear_fault("rpc")

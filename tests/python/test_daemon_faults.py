@@ -536,6 +536,13 @@ def test_a_node_answering_errors_is_one_line_when_it_starts_and_one_when_it_ends
         words = f"the node at {url} answers eth_call with an error: rate limited"
         healthy, reason = keeper.health.status()
         assert not healthy and reason == words, reason
+        # Another fault met meanwhile is said too (once), not hidden behind the first.
+        faults.break_answers("eth_getBlockByNumber", "html")
+        for _ in range(2):
+            keeper._guarded("liquidation", keeper.jobs.liquidation.run)
+        garbled = (
+            f"the node at {url} answers eth_getBlockByNumber with something that is not JSON-RPC (JSONDecodeError)"
+        )
         faults.heal()
         for name, job in jobs:
             keeper._guarded(name, job)
@@ -543,6 +550,7 @@ def test_a_node_answering_errors_is_one_line_when_it_starts_and_one_when_it_ends
     said = [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.INFO]
     assert [m for _, m in said if m.startswith("the node at")] == [
         f"{words}: the jobs that need it wait; said again once it answers",
+        f"{garbled}: the jobs that need it wait; said again once it answers",
         f"the node at {url} answers JSON-RPC again (eth_call)",
     ]
     assert all(r.exc_info is None for r in caplog.records), "no traceback"
