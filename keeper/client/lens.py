@@ -11,7 +11,7 @@ from eth_abi.abi import encode as abi_encode
 from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import ContractLogicError, Web3RPCError
+from web3.exceptions import BadResponseFormat, ContractLogicError, Web3RPCError
 from web3.types import BlockIdentifier, RPCEndpoint
 
 from keeper.chain.revert import revert_data
@@ -254,7 +254,10 @@ class LensClient(ContractClient):
         for (offset, limit), response in zip(windows, responses, strict=True):
             error = response.get("error")
             if error is None:
-                pages.append((offset, bytes(HexBytes(response["result"]))))
+                result = response.get("result")
+                if not isinstance(result, str):  # a null (or anything but data): the node's garbled answer
+                    raise BadResponseFormat(f"eth_call answered {result!r} where a page of accounts was due")
+                pages.append((offset, bytes(HexBytes(result))))
                 continue
             if _out_of_gas(error) and limit > 1:
                 half = limit // 2
@@ -279,17 +282,18 @@ class LensClient(ContractClient):
             calldata = selector + abi_encode(
                 ["address", "address[]", "uint256", "uint256"], [self.vault, list(touched), start, limit]
             )
-            response = self.w3.provider.make_request(*self._call_request(calldata, block))
-            error = response.get("error")
-            if error is None:
+            try:
+                raw = self.call_raw("follow accounts", calldata, block)
                 break
-            if _out_of_gas(error) and limit > 1:
-                # `follow` holds its listed accounts twice (`follow_page_size`): a page of twice as many did not fit.
-                limit //= 2
-                self._page_limit = min(self._page_limit, 2 * limit)
-            elif not self._call_gas_lowered(error):
-                self._refused("follow accounts", error)
-        state, page = abi_decode([RISK_STATE_TYPE, "bytes"], bytes(HexBytes(response["result"])))
+            except (ContractLogicError, Web3RPCError) as exc:
+                error = _node_error(exc)
+                if _out_of_gas(error) and limit > 1:
+                    # `follow` holds its listed accounts twice (`follow_page_size`): twice as many did not fit a page.
+                    limit //= 2
+                    self._page_limit = min(self._page_limit, 2 * limit)
+                elif not self._call_gas_lowered(error):
+                    raise
+        state, page = abi_decode([RISK_STATE_TYPE, "bytes"], raw)
         book, total = decode_accounts_page(page, start - len(touched), len(state[4]))
         if touched:
             book.indexes[: len(touched)] = -1
@@ -301,14 +305,15 @@ class LensClient(ContractClient):
 
     def call_raw(self, action: str, calldata: bytes, block: BlockIdentifier) -> bytes:
         """One `eth_call` of this contract with `calldata` at `block`, naming `call_gas`: the raw returndata, web3's
-        result normalisation and ABI decoding left out; a revert raises `TransactionReverted`, decoded."""
+        result normalisation and ABI decoding left out; a revert with data raises `TransactionReverted`, decoded (one
+        without, what a read that ran out of gas answers, and the node's own errors raise as web3 raised them)."""
         try:
             return bytes(
                 self.w3.eth.call({"to": self.address, "data": HexBytes(calldata), "gas": self.call_gas}, block)
             )
         except (ContractLogicError, Web3RPCError) as exc:
             data = revert_data(exc)
-            if data is None:
+            if not data:
                 raise
             raise TransactionReverted(action, self.decoder.decode(data)) from None
 
@@ -379,6 +384,16 @@ def _risk_state(fields: Sequence[Any], asked: BlockIdentifier) -> RiskState:
     block, timestamp, supply_index, borrow_index = (int(f) for f in fields[:4])
     lists = [tuple(f) for f in fields[4:]]
     return RiskState(asked if isinstance(asked, int) else block, timestamp, supply_index, borrow_index, *lists)
+
+
+def _node_error(exc: ContractLogicError | Web3RPCError) -> Mapping[str, Any]:
+    """The node's JSON-RPC error behind web3's exception for a call that `call_raw` did not take for the contract's
+    own revert (a revert without data is what a lens read that ran out of gas answers)."""
+    response = getattr(exc, "rpc_response", None)
+    error = response.get("error") if isinstance(response, dict) else None
+    if isinstance(error, dict):
+        return error
+    return {"message": str(exc), "data": "0x" if isinstance(exc, ContractLogicError) else None}
 
 
 def _out_of_gas(error: Mapping[str, Any]) -> bool:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import Web3RPCError
+from web3.exceptions import BadResponseFormat, Web3RPCError
 
 from keeper.client.clients import Clients
 from keeper.client.lens import snapshots
@@ -204,3 +204,18 @@ def test_a_node_that_takes_less_call_gas_than_the_lens_names(chain: Chain, tmp_p
     with rpc_faults(chain.url) as (faults, url), pytest.raises(Web3RPCError, match="exceeds block gas limit"):
         faults.cap_call_gas(1_000_000, refuse=True)
         Clients.build(Web3(Web3.HTTPProvider(url)), chain.deployment).lens.follow([], 0, 4, block)
+
+
+def test_a_null_where_a_page_was_due_is_the_nodes_garbled_answer(chain: Chain, tmp_path: Path) -> None:
+    """A page's `eth_call` answered with a null result (a broken gateway) is the node's garbled answer, which the
+    daemon says in one line, not a TypeError of the keeper's own (a traceback every cycle)."""
+    from keeper.daemon.chain_watch import garbled_request
+    from tests.python.fault_proxy import rpc_faults
+
+    _book_of_lenders_and_traders(chain, tmp_path)
+    with rpc_faults(chain.url) as (faults, url):
+        lens = Clients.build(Web3(Web3.HTTPProvider(url)), chain.deployment).lens
+        faults.break_answers("eth_call", "null")
+        with pytest.raises(BadResponseFormat) as raised:
+            lens.raw_pages([(0, 4)], chain.w3.eth.block_number)
+    assert garbled_request(raised.value) is not None
