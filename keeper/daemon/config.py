@@ -9,6 +9,7 @@ import os
 import tempfile
 import tomllib
 from dataclasses import dataclass, field, fields
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -314,7 +315,16 @@ def _whole(value: Any) -> int:
     if isinstance(value, int):
         return value
     if isinstance(value, str):
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:
+            try:
+                exact = Decimal(value.strip())  # the text of 1e7, as TOML takes it
+            except InvalidOperation:
+                raise ValueError(f"{value!r} is not a number") from None
+            if not exact.is_finite() or exact != exact.to_integral_value():
+                raise ValueError(f"{value!r} is not whole") from None
+            return int(exact)
     raise TypeError(f"{value!r} is not a number")
 
 

@@ -444,3 +444,16 @@ def test_margin_min_move_is_a_share_of_the_target(tmp_path: Path) -> None:
     assert load_config(None, {"dev_account": 1, "deployment": deployment, "margin_min_move": "0"}).margin_min_move == 0
     with pytest.raises(ConfigError, match=r"margin_min_move: must be a share of the target from 0 to below 1, got 1.5"):
         load_config(None, {"dev_account": 1, "deployment": deployment, "margin_min_move": 1.5})
+
+
+def test_a_whole_number_from_the_environment_may_be_written_as_toml_writes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gas_budget = 1e7` in the file is 10,000,000; so is PRIMEVAULT_GAS_BUDGET=1e7 (it was "not a whole number")."""
+    deployment = deployment_file(tmp_path / "d.json")
+    monkeypatch.setenv("PRIMEVAULT_GAS_BUDGET", "1e7")
+    assert load_config(None, {"dev_account": 1, "deployment": deployment}).gas_budget == 10_000_000
+    for text in ("1.5", "2.5e-1", "inf", "lots"):
+        monkeypatch.setenv("PRIMEVAULT_GAS_BUDGET", text)
+        with pytest.raises(ConfigError, match=f"gas_budget: '{text}' is not a whole number"):
+            load_config(None, {"dev_account": 1, "deployment": deployment})
