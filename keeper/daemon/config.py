@@ -32,6 +32,7 @@ SEAT_KINDS = ("rabbitx", "dydx")
 # The most gas a liquidation batch may be given: the block gas limit anvil uses (and Ethereum's for years). A batch
 # whose limit is over its chain's block limit is never mined, and every liquidation waits behind it.
 MAX_GAS_BUDGET = 30_000_000
+MAX_FEE_GWEI = 1_000_000  # 1,000 times Ethereum's highest base fee on record
 
 
 @dataclass(frozen=True)
@@ -461,6 +462,9 @@ def _problems(c: KeeperConfig, need_key: bool = True) -> list[str]:
         )
     if c.max_fee_gwei <= 0:
         errors.append("max_fee_gwei: must be greater than zero")
+    elif c.max_fee_gwei > MAX_FEE_GWEI:
+        # A cap no chain's fees reach is no cap: a liquidation batch could spend the key's balance on one fee spike.
+        errors.append(f"max_fee_gwei: {c.max_fee_gwei:g} is no cap at all (at most {MAX_FEE_GWEI:,} gwei)")
     index, count = c.shard
     if count < 1 or not 0 <= index < count:
         errors.append(f"shard: {index}/{count} is not i/n with 0 <= i < n")

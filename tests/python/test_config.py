@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -457,3 +458,10 @@ def test_a_whole_number_from_the_environment_may_be_written_as_toml_writes_it(
         monkeypatch.setenv("PRIMEVAULT_GAS_BUDGET", text)
         with pytest.raises(ConfigError, match=f"gas_budget: '{text}' is not a whole number"):
             load_config(None, {"dev_account": 1, "deployment": deployment})
+
+
+def test_a_fee_cap_no_fee_reaches_is_refused(tmp_path: Path) -> None:
+    """`max_fee_gwei = 1e80` was taken: its wei (1e89) is past what a transaction's fee field holds, and no cap."""
+    with pytest.raises(ConfigError, match=re.escape("max_fee_gwei: 1e+80 is no cap at all")):
+        load_config(None, {"dev_account": 1, "deployment": deployment_file(tmp_path / "d.json"), "max_fee_gwei": 1e80})
+    assert load_config(None, {"dev_account": 1, "deployment": deployment_file(tmp_path / "e.json")}).max_fee_gwei == 500
