@@ -82,7 +82,8 @@ class RabbitXConnector:
     async def place_order(self, request: OrderRequest) -> Order:
         """Send `request`; the answer is the order as the exchange accepted it, usually still processing.
 
-        Shapes the exchange refuses outright (an unknown market) raise RabbitXRequestError; the rest are decided
+        What the exchange refuses outright (an unknown market; a price or size that is not positive or off the
+        market's min_tick / min_order, as `bad_price has=X required=Y`) raises RabbitXRequestError; the rest is decided
         after the answer (`order(...).status` REJECTED with its `reason`). The client_order_id is reserved in the
         store before the request leaves, so a second order with it is refused here; if the request's fate is
         unknown (a timeout), `find_order` with the same id tells whether it arrived. The exchange's own

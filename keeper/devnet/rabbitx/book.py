@@ -10,7 +10,7 @@ import bisect
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from keeper.connectors.rabbitx.numbers import decimal_string
 from keeper.connectors.rabbitx.vocabulary import OrderType, Side, TimeInForce
@@ -18,13 +18,14 @@ from keeper.devnet.rabbitx.numbers import ZERO, is_multiple
 
 
 class Reject:
-    """Rejection reasons as the order's `reason` field carries them (each is a prefix; details follow)."""
+    """Rejection reasons as the order's `reason` field carries them (each is a prefix; details follow). The four
+    about an order's shape are RabbitX's own, which its API answers at once (`check_order_shape`)."""
 
     UNKNOWN_MARKET = "unknown market"
-    BAD_SIZE = "invalid size"
-    BAD_PRICE = "invalid price"
-    SIZE_STEP = "size is not a multiple of min_order"
-    PRICE_STEP = "price is not a multiple of min_tick"
+    BAD_SIZE = "bad order size"
+    BAD_PRICE = "bad order price"
+    SIZE_STEP = "bad_order_size"
+    PRICE_STEP = "bad_price"
     INSUFFICIENT_MARGIN = "insufficient margin"
     REDUCE_ONLY = "reduce-only order would increase the position"
     POST_ONLY = "post-only order would cross the book"
@@ -66,27 +67,26 @@ def check_order_shape(
     size: Decimal,
     time_in_force: TimeInForce,
 ) -> str | None:
-    """The rejection reason for an order that does not fit the market's steps, or None."""
-    if size <= 0:
-        return f"{Reject.BAD_SIZE}: size must be positive, got {decimal_string(size)}"
-    if not is_multiple(size, min_order):
-        return (
-            f"{Reject.SIZE_STEP}: size {decimal_string(size)} is not a multiple of {market_id}'s min_order "
-            f"{decimal_string(min_order)}"
-        )
+    """The refusal of an order that does not fit the market's steps, or None. The texts and their order are those of
+    RabbitX's pre-create risk check (its Tarantool back end's `pre_create`, see API_NOTES.md): "bad order price",
+    "bad order size", "bad_price has=X required=Y", "bad_order_size has=X required=Y", Y the nearest step."""
     if order_type is OrderType.MARKET and time_in_force is TimeInForce.POST_ONLY:
         return Reject.MARKET_POST_ONLY
-    if order_type is OrderType.LIMIT and price is None:
-        return f"{Reject.BAD_PRICE}: a limit order needs a price"
-    if price is not None:
-        if price <= 0:
-            return f"{Reject.BAD_PRICE}: price must be positive, got {decimal_string(price)}"
-        if not is_multiple(price, min_tick):
-            return (
-                f"{Reject.PRICE_STEP}: price {decimal_string(price)} is not a multiple of {market_id}'s min_tick "
-                f"{decimal_string(min_tick)}"
-            )
+    if order_type is OrderType.LIMIT and (price is None or price <= 0):
+        return Reject.BAD_PRICE
+    if price is not None and price <= 0:
+        return Reject.BAD_PRICE
+    if size <= 0:
+        return Reject.BAD_SIZE
+    if price is not None and not is_multiple(price, min_tick):
+        return f"{Reject.PRICE_STEP} has={decimal_string(price)} required={decimal_string(_nearest(price, min_tick))}"
+    if not is_multiple(size, min_order):
+        return f"{Reject.SIZE_STEP} has={decimal_string(size)} required={decimal_string(_nearest(size, min_order))}"
     return None
+
+
+def _nearest(value: Decimal, step: Decimal) -> Decimal:
+    return (value / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step
 
 
 class _SideBook:

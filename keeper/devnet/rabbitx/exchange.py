@@ -550,17 +550,22 @@ class Exchange:
         client_order_id: str = "",
         reduce_only: bool = False,
     ) -> Order:
-        """Record an order as "processing"; `process_order` decides it. Unknown markets fail here (ExchangeError)."""
+        """Record an order as "processing"; `process_order` decides it. Unknown markets, a client_order_id used
+        before and an order off the market's grid fail here (ExchangeError)."""
         profile = self.profile(profile_id)
-        self._market(market_id)
+        cfg = self._market(market_id).config
+        if time_in_force is None:
+            time_in_force = (
+                TimeInForce.IMMEDIATE_OR_CANCEL if order_type is OrderType.MARKET else TimeInForce.GOOD_TILL_CANCEL
+            )
+        # RabbitX's API checks the order's shape before it takes the order: a refusal is the answer, not a status.
+        refusal = check_order_shape(market_id, cfg.min_tick, cfg.min_order, order_type, price, size, time_in_force)
+        if refusal is not None:
+            raise ExchangeError(refusal)
         if client_order_id and any(self.orders[oid].client_order_id == client_order_id for oid in profile.order_ids):
             raise ExchangeError(
                 f"client_order_id {client_order_id!r} was used before by this account",
                 ErrorCode.CLIENT_ORDER_ID_DUPLICATE,
-            )
-        if time_in_force is None:
-            time_in_force = (
-                TimeInForce.IMMEDIATE_OR_CANCEL if order_type is OrderType.MARKET else TimeInForce.GOOD_TILL_CANCEL
             )
         now = now_micros()
         order = Order(

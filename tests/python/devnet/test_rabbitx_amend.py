@@ -94,8 +94,8 @@ def test_a_refused_amendment_leaves_the_order_as_it_was() -> None:
             assert (too_big["status"], too_big["size"]) == ("open", "0.1")
             assert too_big["reason"].startswith("amendment refused: insufficient margin")
 
-            off_grid = await _amended(maker, ask["id"], price=D("61000.5"))
-            assert off_grid["reason"].startswith("amendment refused: price is not a multiple of min_tick")
+            off_grid = await _amended(maker, ask["id"], price=D("61000.4"))
+            assert off_grid["reason"] == "amendment refused: bad_price has=61000.4 required=61000"
             assert h.devnet.exchange.orderbook_json("BTC-USD")["asks"] == [["61000", "0.1"]]
 
             fine = await _amended(maker, ask["id"], price=D(60500))
@@ -113,7 +113,7 @@ def test_an_amendment_that_cannot_apply_is_refused_at_once() -> None:
             await wait_order(taker, taken["id"], "closed")
 
             below_filled = await _amended(maker, ask["id"], size=D("0.1"))
-            assert below_filled["reason"].startswith("amendment refused: invalid size: size 0.1 is not above the 0.1")
+            assert below_filled["reason"].startswith("amendment refused: bad order size: size 0.1 is not above the 0.1")
             assert below_filled["size"] == "0.1"
 
             with pytest.raises(RabbitXRequestError, match="needs a new price or a new size"):

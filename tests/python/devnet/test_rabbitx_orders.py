@@ -70,17 +70,6 @@ def test_rejections_carry_their_reason() -> None:
             order = await wait_order(poor, too_big["id"], "rejected")
             assert order["reason"].startswith("insufficient margin: equity 100 < required 3000")
 
-            off_tick = await poor.create_order("BTC-USD", "long", D("0.001"), D("60000.5"))
-            order = await wait_order(poor, off_tick["id"], "rejected")
-            assert (
-                order["reason"]
-                == "price is not a multiple of min_tick: price 60000.5 is not a multiple of BTC-USD's min_tick 1"
-            )
-
-            off_step = await poor.create_order("BTC-USD", "long", D("0.00015"), D(60000))
-            order = await wait_order(poor, off_step["id"], "rejected")
-            assert order["reason"].startswith("size is not a multiple of min_order")
-
             reduce = await poor.private(
                 "POST",
                 "/orders",
@@ -94,6 +83,37 @@ def test_rejections_carry_their_reason() -> None:
                 await poor.create_order("DOGE-USD", "long", D(1), D("0.1"))
             assert unknown.value.status == 400
             assert "unknown market 'DOGE-USD'" in unknown.value.error
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("price", "size", "error"),
+    [
+        ("60000", "-0.01", "bad order size"),
+        ("60000", "0", "bad order size"),
+        ("0", "0.01", "bad order price"),
+        ("-5", "0.01", "bad order price"),
+        (None, "0.01", "bad order price"),
+        ("60000.123", "0.01", "bad_price has=60000.123 required=60000"),
+        ("60000", "0.00001", "bad_order_size has=0.00001 required=0"),
+        ("60000", "0.00015", "bad_order_size has=0.00015 required=0.0002"),
+    ],
+)
+def test_order_off_the_market_grid_is_refused_at_once(price: str | None, size: str, error: str) -> None:
+    """RabbitX checks an order's price and size before it takes the order (its API's pre-create risk check), so
+    such an order is answered `success: false` with the reason, and never appears among the account's orders."""
+
+    async def scenario() -> None:
+        async with harness() as h:
+            trader = await h.trader(12)
+            body = {"market_id": "BTC-USD", "side": "long", "size": size, "type": "limit"}
+            if price is not None:
+                body["price"] = price
+            with pytest.raises(RabbitXRequestError) as refused:
+                await trader.private("POST", "/orders", body)
+            assert (refused.value.status, refused.value.error) == (400, error)
+            assert await trader.orders() == []
 
     run(scenario())
 
