@@ -118,6 +118,26 @@ def test_order_off_the_market_grid_is_refused_at_once(price: str | None, size: s
     run(scenario())
 
 
+def test_a_market_orders_price_is_ignored() -> None:
+    """RabbitX's pre-create check sets a market order's price itself (the fair price times the market's limit
+    ratio), so the price a client sends (RabbitX's Python client always sends one) neither refuses nor limits it."""
+
+    async def scenario() -> None:
+        async with harness() as h:
+            maker, taker = await h.trader(13), await h.trader(14)
+            ask = await maker.create_order("BTC-USD", "short", D("0.3"), D(60000))
+            await wait_order(maker, ask["id"], "open")
+            for price in ("0", "1", "60000.123"):
+                body = {"market_id": "BTC-USD", "side": "long", "size": "0.1", "price": price, "type": "market"}
+                [placed] = await taker.private("POST", "/orders", body)
+                assert placed["status"] == "processing"
+                order = await wait_order(taker, placed["id"], "closed")
+                assert order["total_filled_size"] == "0.1"
+            assert [f["price"] for f in await taker.fills()] == ["60000"] * 3
+
+    run(scenario())
+
+
 def test_ioc_expires_unfilled_on_an_empty_book() -> None:
     async def scenario() -> None:
         async with harness() as h:
