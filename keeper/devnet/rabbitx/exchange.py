@@ -614,9 +614,6 @@ class Exchange:
         profile = self.profiles[order.profile_id]
         if profile.status == "liquidating":
             return Reject.ACCOUNT_LIQUIDATING
-        reason = self._shape_refusal(order)
-        if reason is not None:
-            return reason
         position = profile.margin.positions.get(order.market_id, Position())
         if order.reduce_only:
             reducible = -position.size if order.side is Side.LONG else position.size
@@ -639,13 +636,6 @@ class Exchange:
                 f"< required {decimal_string(need.quantize(Decimal('0.000001')))}"
             )
         return None
-
-    def _shape_refusal(self, order: Order) -> str | None:
-        cfg = self.markets[order.market_id].config
-        return check_order_shape(
-            order.market_id, cfg.min_tick, cfg.min_order, order.order_type, order.price, order.remaining,
-            order.time_in_force,
-        )  # fmt: skip
 
     def _execute(self, order: Order) -> None:
         market = self.markets[order.market_id]
@@ -708,6 +698,15 @@ class Exchange:
                 f"order {order.id} is {order.status.value}: only an open order can be amended",
                 ErrorCode.WRONG_ORDER_STATUS,
             )
+        # As for a new order, RabbitX's API refuses an amendment off the market's grid in its answer.
+        cfg = self.markets[order.market_id].config
+        refusal = check_order_shape(
+            order.market_id, cfg.min_tick, cfg.min_order, order.order_type,
+            order.price if price is None else price, order.initial_size if size is None else size,
+            order.time_in_force,
+        )  # fmt: skip
+        if refusal is not None:
+            raise ExchangeError(refusal)
         order.status = OrderStatus.AMENDING
         self._touch_order(order)
         self._commit()
@@ -735,7 +734,8 @@ class Exchange:
                     f"{decimal_string(order.total_filled)} already filled"
                 )
             else:
-                refusal = self._shape_refusal(amended) if shrinks else self._admit(amended, replacing=order.id)
+                # Its shape was checked when it was asked (request_amend); a smaller size needs no more margin.
+                refusal = None if shrinks else self._admit(amended, replacing=order.id)
             if refusal is not None:
                 order.status = OrderStatus.OPEN
                 order.reason = f"amendment refused: {refusal}"
