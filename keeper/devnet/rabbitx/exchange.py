@@ -689,21 +689,19 @@ class Exchange:
         self, profile_id: int, market_id: str, order_id: str, price: Decimal | None, size: Decimal | None
     ) -> Order:
         """Mark a resting limit order "amending"; `process_amend` changes it. `size` is the order's new total size
-        (what it has filled counts toward it), `price` its new limit; either may be left out, not both."""
-        if price is None and size is None:
-            raise InputError("an amendment needs a new price or a new size")
+        (what it has filled counts toward it), or None to keep it; `price` its limit, which RabbitX requires."""
         order = self.find_order(profile_id, market_id, order_id)
         if order.status is not OrderStatus.OPEN:
             raise ExchangeError(
                 f"order {order.id} is {order.status.value}: only an open order can be amended",
                 ErrorCode.WRONG_ORDER_STATUS,
             )
-        # As for a new order, RabbitX's API refuses an amendment off the market's grid in its answer.
+        # As for a new order, RabbitX's API refuses an amendment off the market's grid in its answer, and one
+        # without a price ("bad order price": its docs have only the size optional).
         cfg = self.markets[order.market_id].config
         refusal = check_order_shape(
-            order.market_id, cfg.min_tick, cfg.min_order, order.order_type,
-            order.price if price is None else price, order.initial_size if size is None else size,
-            order.time_in_force,
+            order.market_id, cfg.min_tick, cfg.min_order, order.order_type, price,
+            order.initial_size if size is None else size, order.time_in_force,
         )  # fmt: skip
         if refusal is not None:
             raise ExchangeError(refusal)

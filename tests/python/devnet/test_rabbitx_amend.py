@@ -43,7 +43,7 @@ def test_a_smaller_size_keeps_the_place_in_the_queue() -> None:
             early = await _resting(first, "short", D("0.3"), D(60000))
             late = await _resting(second, "short", D("0.3"), D(60000))
 
-            shrunk = await _amended(first, early["id"], size=D("0.2"))
+            shrunk = await _amended(first, early["id"], price=D(60000), size=D("0.2"))
             assert (shrunk["status"], shrunk["size"], shrunk["initial_size"]) == ("open", "0.2", "0.2")
             assert h.devnet.exchange.orderbook_json("BTC-USD")["asks"] == [["60000", "0.5"]]
 
@@ -73,7 +73,7 @@ def test_a_new_price_re_places_the_order_and_trades_what_it_now_crosses() -> Non
             assert (book["bids"], book["asks"]) == ([], [["59900", "0.2"]])
 
             # Its total size counts what it filled: 0.25 in all leaves 0.15 to rest.
-            grown = await _amended(seller, ask["id"], size=D("0.25"))
+            grown = await _amended(seller, ask["id"], price=D(59900), size=D("0.25"))
             assert (grown["size"], grown["initial_size"], grown["total_filled_size"]) == ("0.15", "0.25", "0.1")
 
     run(scenario())
@@ -90,7 +90,8 @@ def test_a_refused_amendment_leaves_the_order_as_it_was() -> None:
             assert (crossing["status"], crossing["price"], crossing["size"]) == ("open", "61000", "0.1")
             assert crossing["reason"].startswith("amendment refused: post-only order would cross the book")
 
-            too_big = await _amended(maker, ask["id"], size=D(5))  # 300,000 of notional on 1,000 of equity
+            # 300,000 of notional on 1,000 of equity
+            too_big = await _amended(maker, ask["id"], price=D(61000), size=D(5))
             assert (too_big["status"], too_big["size"]) == ("open", "0.1")
             assert too_big["reason"].startswith("amendment refused: insufficient margin")
 
@@ -108,16 +109,19 @@ def test_an_amendment_that_cannot_apply_is_refused_at_once() -> None:
             taken = await taker.create_order("BTC-USD", "long", D("0.1"), D(60000))
             await wait_order(taker, taken["id"], "closed")
 
-            below_filled = await _amended(maker, ask["id"], size=D("0.1"))
+            below_filled = await _amended(maker, ask["id"], price=D(60000), size=D("0.1"))
             assert below_filled["reason"].startswith("amendment refused: bad order size: size 0.1 is not above the 0.1")
             assert below_filled["size"] == "0.1"
 
-            # RabbitX's API checks an amendment's shape as it does a new order's, and refuses it in the answer.
+            # RabbitX's API checks an amendment's shape as it does a new order's, and refuses it in the answer; its
+            # price is required (RabbitX documents the size alone as optional).
             for fields, error in (
+                ({}, "bad order price"),
+                ({"size": D("0.15")}, "bad order price"),
                 ({"price": D(0)}, "bad order price"),
-                ({"size": D("-0.1")}, "bad order size"),
+                ({"price": D(60000), "size": D("-0.1")}, "bad order size"),
                 ({"price": D("60000.4")}, "bad_price has=60000.4 required=60000"),
-                ({"size": D("0.15001")}, "bad_order_size has=0.15001 required=0.15"),
+                ({"price": D(60000), "size": D("0.15001")}, "bad_order_size has=0.15001 required=0.15"),
             ):
                 with pytest.raises(RabbitXRequestError) as refused:
                     await _amend(maker, ask["id"], **fields)
@@ -126,8 +130,6 @@ def test_an_amendment_that_cannot_apply_is_refused_at_once() -> None:
             assert (unchanged["status"], unchanged["price"], unchanged["size"]) == ("open", "60000", "0.1")
             assert h.devnet.exchange.orderbook_json("BTC-USD")["asks"] == [["60000", "0.1"]]
 
-            with pytest.raises(RabbitXRequestError, match="needs a new price or a new size"):
-                await _amend(maker, ask["id"])
             with pytest.raises(RabbitXRequestError, match="size_percent is not supported"):
                 await _amend(maker, ask["id"], size_percent=50)
             with pytest.raises(RabbitXRequestError, match=f"order {taken['id']} not found"):

@@ -61,7 +61,7 @@ def cases() -> list[tuple[str, str, dict[str, Any], int, str]]:
         ("DELETE", "/orders", {"market_id": "BTC-USD", "order_id": ["BTC-USD@1"]}, 400, "order_id must be a string"),
         ("DELETE", "/orders", {"market_id": "BTC-USD", "order_id": "BTC-USD@999"}, 400, "order BTC-USD@999 not found"),
         ("DELETE", "/orders", {"market_id": "BTC-USD"}, 400, "order_id or client_order_id is required"),
-        ("PUT", "/orders", {"market_id": "BTC-USD", "order_id": "BTC-USD@1"}, 400, "needs a new price or a new size"),
+        ("PUT", "/orders", {"market_id": "BTC-USD", "order_id": "BTC-USD@1", "size": "0.1"}, 400, "@1 not found"),
         ("POST", "/balanceops/withdraw", {"amount": "-0"}, 400, "withdrawal amount must be positive"),
         ("POST", "/balanceops/withdraw", {"amount": "1000000"}, 400, "insufficient withdrawable balance"),
         ("POST", "/balanceops/withdraw", {"amount": "0.0000001"}, 400, "more than 6 decimals"),
