@@ -32,7 +32,8 @@ class Reject:
     FILL_OR_KILL = "fill-or-kill order cannot be filled in full"
     NO_LIQUIDITY = "no liquidity"
     ACCOUNT_LIQUIDATING = "account is being liquidated"
-    MARKET_POST_ONLY = "a market order cannot be post-only"
+    MARKET_POST_ONLY = "RiskManager CheckOrderParams: invalid time-in-force=post_only"
+    """RabbitX's refusal of a time-in-force its market orders do not take."""
 
 
 @dataclass

@@ -138,6 +138,22 @@ def test_a_market_orders_price_is_ignored() -> None:
     run(scenario())
 
 
+def test_a_post_only_market_order_is_refused_in_rabbitxs_words() -> None:
+    async def scenario() -> None:
+        async with harness() as h:
+            trader = await h.trader(15)
+            body = {"market_id": "BTC-USD", "side": "long", "size": "0.1", "type": "market"}
+            with pytest.raises(RabbitXRequestError) as refused:
+                await trader.private("POST", "/orders", {**body, "time_in_force": "post_only"})
+            assert (refused.value.status, refused.value.error) == (
+                400,
+                "RiskManager CheckOrderParams: invalid time-in-force=post_only",
+            )
+            assert await trader.orders() == []
+
+    run(scenario())
+
+
 def test_ioc_expires_unfilled_on_an_empty_book() -> None:
     async def scenario() -> None:
         async with harness() as h:
