@@ -71,11 +71,12 @@ export function HealthFigures({ config, health }: { config: Config; health: Heal
       </div>
       <div>
         <dt>Initial requirement</dt>
-        <dd data-testid="initial-requirement">{money(config, health.initialRequirement)}</dd>
+        {/* What the account needs, rounded up as the CLI shows it: never less than the contract asks. */}
+        <dd data-testid="initial-requirement">{owed(config, health.initialRequirement)}</dd>
       </div>
       <div>
         <dt>Maintenance requirement</dt>
-        <dd>{money(config, health.maintenanceRequirement)}</dd>
+        <dd data-testid="maintenance-requirement">{owed(config, health.maintenanceRequirement)}</dd>
       </div>
       <div>
         <dt>Debt</dt>
