@@ -4,13 +4,17 @@ reads the chain kept inside the app's one-action guard."""
 
 from __future__ import annotations
 
+import contextlib
+import re
 from decimal import ROUND_CEILING, Decimal
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, Route, expect
 
 from tests.python.conftest import Chain
-from tests.python.web.conftest import TRADER
+from tests.python.web.conftest import STEP_TIMEOUT_MS, TRADER
 from tests.python.web.test_web_app import connect
+from tests.python.web.test_web_review import sent
 
 
 def cents_up(units: int) -> str:
@@ -28,3 +32,34 @@ def test_requirements_are_rounded_up_as_the_cli_shows_them(funded: Chain, page: 
     connect(page, TRADER)
     expect(page.get_by_test_id("initial-requirement")).to_have_text(cents_up(health.initial_requirement))
     expect(page.get_by_test_id("maintenance-requirement")).to_have_text(cents_up(health.maintenance_requirement))
+
+
+def test_a_withdrawal_asked_for_while_the_node_hangs_is_never_sent_later(funded: Chain, page: Page) -> None:
+    """A base withdrawal reads the account's supply to plan itself: that read, while the node hangs, was made before
+    the app's one-action guard, so the withdrawal went out on its own once the node answered, the outage unseen."""
+    chain = funded
+    me = chain.account(TRADER).address
+    vault = chain.client(TRADER)
+    vault.deposit(me, "USDC", 100 * 10**6)
+    connect(page, TRADER)
+    page.get_by_role("tab", name="Actions").click()
+    page.get_by_label("withdraw", exact=True).check()
+    page.get_by_test_id("asset").select_option("USDC")
+    page.get_by_test_id("amount").fill("50")
+    expect(page.get_by_test_id("preview")).to_contain_text("After this withdraw")
+    before = sent(chain)
+    held: list[Route] = []
+    pattern = re.compile("^" + re.escape(chain.url))
+    page.route(pattern, lambda route: held.append(route))  # every request to the node hangs, unanswered
+    page.get_by_test_id("submit-action").click()
+    expect(page.get_by_test_id("node-down")).to_be_visible(timeout=STEP_TIMEOUT_MS)
+    page.unroute(pattern)
+    for route in held:
+        with contextlib.suppress(PlaywrightError):  # the page gave up on it meanwhile (a timeout)
+            route.continue_()
+    expect(page.get_by_test_id("activity")).to_contain_text(
+        "the node is not answering; nothing was sent", timeout=60_000
+    )
+    page.wait_for_timeout(2_000)
+    assert sent(chain) == before
+    assert vault.base_balance(me) == 100 * 10**6

@@ -214,6 +214,22 @@ async function plan(ctx: AppContext, form: Form): Promise<Plan> {
   }
 }
 
+/** The action's name in progress and in errors, before it is planned: its last call's label. */
+function actionLabel(form: Form): string {
+  switch (form.kind) {
+    case "deposit":
+    case "withdraw":
+    case "transfer":
+      return `${form.kind} ${form.symbol}`;
+    case "operator":
+      return form.permissions.size === 0 ? "revoke operator" : "set operator";
+    case "session key":
+      return "grant session";
+    default:
+      return form.kind;
+  }
+}
+
 /** Why an action cannot be planned: the form's own sentence as it is, anything else (a node that does not answer,
  * a revert) as every failure is said. */
 async function problemOf(kind: Kind, error: unknown): Promise<string> {
@@ -292,25 +308,15 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
   const submit = async (e: Event) => {
     e.preventDefault();
     if (ctx.locked) return; // the button is disabled; Enter in a field is refused the same
-    // A repayment is planned once, inside the app's one-action guard: its debt grows every block and is read as it is
-    // sent (planning it first as well read the chain twice, and left the last action's "done" showing meanwhile).
-    // What is wrong with its form the preview says already.
-    if (form.kind === "repay") {
-      if (await ctx.run("repay", async () => (await plan(ctx, form)).calls)) update({ amount: "" });
-      return;
-    }
-    let planned: Plan;
-    try {
-      planned = await plan(ctx, form);
-    } catch (error) {
-      setShown({ problem: await problemOf(form.kind, error) });
-      return;
-    }
-    const label = planned.calls[planned.calls.length - 1].label;
-    // A deposit's permit is read and signed inside the app's one-action guard; its failures (a rejected signature, a
-    // node that does not answer) are reported as every other failure is.
-    const calls = form.kind === "deposit" ? () => depositCalls(ctx, planned.calls, planned.token!, planned.amount!) : planned.calls;
-    if (await ctx.run(label, calls)) update({ amount: "" });
+    // Every action is planned inside the app's one-action guard, as it is sent: planning reads the chain (a
+    // repayment's debt, a base withdrawal's supply, an operator's permissions), and a read made before the guard let
+    // an outage, or a switch of sub-account, pass unseen while it hung, the action then sent on its own once the node
+    // answered. A deposit's permit is read and signed there too. What is wrong with the form the preview says already.
+    const planned = async (): Promise<Call[]> => {
+      const { calls, token, amount } = await plan(ctx, form);
+      return form.kind === "deposit" ? depositCalls(ctx, calls, token!, amount!) : calls;
+    };
+    if (await ctx.run(actionLabel(form), planned)) update({ amount: "" });
   };
 
   return (
