@@ -63,3 +63,32 @@ def test_a_withdrawal_asked_for_while_the_node_hangs_is_never_sent_later(funded:
     page.wait_for_timeout(2_000)
     assert sent(chain) == before
     assert vault.base_balance(me) == 100 * 10**6
+
+
+def test_a_mistake_is_tied_to_the_field_it_is_about(funded: Chain, page: Page) -> None:
+    """A screen reader on the amount (or address) field hears what is wrong with it: the field is marked invalid and
+    described by the sentence; the lend page's sentence is also dropped once the amount is typed again."""
+    connect(page, TRADER)
+    page.get_by_role("tab", name="Actions").click()
+    amount = page.get_by_test_id("amount")
+    amount.fill("1,5")
+    expect(amount).to_have_attribute("aria-invalid", "true")
+    expect(amount).to_have_accessible_description(re.compile(r'"1,5" has a comma'))
+    amount.fill("1.5")
+    expect(page.get_by_test_id("preview")).to_contain_text("After this deposit")
+    expect(amount).to_have_attribute("aria-invalid", "false")
+    page.get_by_label("operator", exact=True).check()
+    address = page.get_by_test_id("operator")
+    address.fill("0x1234")
+    expect(address).to_have_accessible_description(re.compile(r'"0x1234" is not an address'))
+    expect(address).to_have_attribute("aria-invalid", "true")
+
+    page.get_by_role("tab", name="Lend").click()
+    lend = page.get_by_test_id("lend-amount")
+    lend.fill("-5")
+    page.get_by_test_id("lend-deposit").click()
+    expect(lend).to_have_attribute("aria-invalid", "true")
+    expect(lend).to_have_accessible_description('"-5" is not an amount of USDC: write e.g. 1.5')
+    lend.fill("5")
+    expect(page.get_by_test_id("lend-problem")).to_have_count(0)
+    expect(lend).to_have_attribute("aria-invalid", "false")

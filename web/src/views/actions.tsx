@@ -12,6 +12,9 @@ import { HealthFigures, money, owed } from "./common";
 const KINDS = ["deposit", "withdraw", "borrow", "repay", "transfer", "operator", "session key"] as const;
 type Kind = (typeof KINDS)[number];
 const PERMIT_TTL_SECONDS = 1800n;
+// What is wrong with the action describes the field it is typed in (the amount, or the address when it has none): a
+// screen reader on the field hears it.
+const PROBLEM_ID = "action-problem";
 
 interface Form {
   kind: Kind;
@@ -347,6 +350,8 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
               data-testid="amount"
               inputMode="decimal"
               placeholder={form.kind === "repay" ? "e.g. 500 or max" : "e.g. 1.5"}
+              aria-invalid={shown.problem !== undefined}
+              aria-describedby={shown.problem ? PROBLEM_ID : undefined}
               value={form.amount}
               onInput={(e) => update({ amount: (e.target as HTMLInputElement).value })}
             />{" "}
@@ -365,6 +370,8 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
             <input
               data-testid="operator"
               placeholder="0x…"
+              aria-invalid={shown.problem !== undefined}
+              aria-describedby={shown.problem ? PROBLEM_ID : undefined}
               value={form.operator}
               onInput={(e) => update({ operator: (e.target as HTMLInputElement).value })}
             />
@@ -419,7 +426,7 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
       <div class="preview" data-testid="preview">
         <div aria-live="polite">
           {shown.problem && (
-            <p class="activity error" data-testid="preview-error">
+            <p class="activity error" id={PROBLEM_ID} data-testid="preview-error">
               {shown.problem}
             </p>
           )}

@@ -146,7 +146,17 @@ export function LendView({ ctx }: { ctx: AppContext }) {
         onSubmit={(e) => (e.preventDefault(), setProblem("press Deposit or Withdraw: Enter alone does neither"))}
       >
         <label>
-          Amount <input data-testid="lend-amount" inputMode="decimal" placeholder="e.g. 1000 (or all to withdraw)" value={amount} onInput={(e) => setAmount((e.target as HTMLInputElement).value)} />{" "}
+          Amount{" "}
+          <input
+            data-testid="lend-amount"
+            inputMode="decimal"
+            placeholder="e.g. 1000 (or all to withdraw)"
+            aria-invalid={problem !== null}
+            aria-describedby={problem ? "lend-problem" : undefined}
+            value={amount}
+            // The sentence was about the amount as it was: a new amount is asked again by its button.
+            onInput={(e) => (setAmount((e.target as HTMLInputElement).value), setProblem(null))}
+          />{" "}
           {base.symbol}
         </label>
         <button type="button" data-testid="lend-deposit" disabled={ctx.locked} onClick={() => act("deposit")}>
@@ -158,7 +168,7 @@ export function LendView({ ctx }: { ctx: AppContext }) {
       </form>
       <p class="note">What can be withdrawn at once is bounded by the pool's idle cash; the rest is lent out until borrowers repay.</p>
       {problem && (
-        <p class="activity error" role="alert" data-testid="lend-problem">
+        <p class="activity error" role="alert" id="lend-problem" data-testid="lend-problem">
           {problem}
         </p>
       )}
