@@ -92,3 +92,26 @@ def test_a_mistake_is_tied_to_the_field_it_is_about(funded: Chain, page: Page) -
     lend.fill("5")
     expect(page.get_by_test_id("lend-problem")).to_have_count(0)
     expect(lend).to_have_attribute("aria-invalid", "false")
+
+
+def test_the_approval_a_repayment_asks_for_is_not_shown_below_it(funded: Chain, page: Page) -> None:
+    """The note's "X at most is approved": the wallet is asked to approve a little more than the debt, and X was rounded
+    down, below what is approved."""
+    chain = funded
+    me = chain.account(TRADER).address
+    vault = chain.client(TRADER)
+    vault.deposit(me, "WETH", 2 * 10**18)
+    vault.withdraw(me, "USDC", 3_000 * 10**6)
+    chain.w3.provider.make_request("evm_increaseTime", [3 * 86_400])  # type: ignore[arg-type]
+    chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    debt = -vault.base_balance(me)
+    approval = debt + debt // 1000 + 1  # the CLI's: the debt and the interest until the repayment is mined
+    assert approval % 10_000 != 0, "an approval with a fraction of a cent"
+    connect(page, TRADER)
+    page.get_by_role("tab", name="Actions").click()
+    page.get_by_label("repay", exact=True).check()
+    page.get_by_test_id("amount").fill("max")
+    expect(page.get_by_test_id("preview-note")).to_have_text(
+        f"This repays {cents_up(debt)}, your debt (all of it, with the interest until it is mined); "
+        f"{cents_up(approval)} at most is approved."
+    )

@@ -147,7 +147,8 @@ async function plan(ctx: AppContext, form: Form): Promise<Plan> {
       return {
         calls: approved(approval, vaultCall("repay", "repay", [account, maxUint256], base.symbol)),
         account,
-        note: `This repays ${owed(config, debt)}, ${why}; ${money(config, approval)} at most is approved.`,
+        // The approval rounded up: "at most" is never below what the wallet is asked to approve.
+        note: `This repays ${owed(config, debt)}, ${why}; ${money(config, approval, true)} at most is approved.`,
       };
     }
     case "transfer": {
