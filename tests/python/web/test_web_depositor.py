@@ -11,9 +11,11 @@ from decimal import ROUND_CEILING, Decimal
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Route, expect
 
+from keeper.client.trading import TradingClient
 from tests.python.conftest import Chain
 from tests.python.web.conftest import STEP_TIMEOUT_MS, TRADER
 from tests.python.web.test_web_app import connect
+from tests.python.web.test_web_careless import quote
 from tests.python.web.test_web_review import sent
 
 
@@ -115,3 +117,32 @@ def test_the_approval_a_repayment_asks_for_is_not_shown_below_it(funded: Chain, 
         f"This repays {cents_up(debt)}, your debt (all of it, with the interest until it is mined); "
         f"{cents_up(approval)} at most is approved."
     )
+
+
+def test_an_order_asked_for_while_the_node_hangs_is_never_sent_later(funded: Chain, page: Page) -> None:
+    """The margin check of an order (the server's, which reads the same node) ran before the app's one-action guard:
+    an order sent while the node hung went out on its own once the node answered, the outage unseen."""
+    chain = funded
+    me = chain.account(TRADER).address
+    chain.client(TRADER).deposit(me, "WETH", 3 * 10**18)
+    trading = TradingClient(chain.w3, chain.deployment)
+    connect(page, TRADER)
+    page.get_by_role("tab", name="Trade").click()
+    quote(page, "ETH-USD", "buy", "0.5")
+    held: list[Route] = []
+    node = re.compile("^" + re.escape(chain.url))
+    check = re.compile(r"/api/order-check")
+    page.route(node, lambda route: held.append(route))  # the node hangs, and the server's check on it with it
+    page.route(check, lambda route: held.append(route))
+    page.get_by_test_id("send-order").click()
+    expect(page.get_by_test_id("node-down")).to_be_visible(timeout=STEP_TIMEOUT_MS)
+    page.unroute(node)
+    page.unroute(check)
+    for route in held:
+        with contextlib.suppress(PlaywrightError):  # the page gave up on it meanwhile (a timeout)
+            route.continue_()
+    expect(page.get_by_test_id("activity")).to_contain_text(
+        "the node is not answering; nothing was sent", timeout=60_000
+    )
+    page.wait_for_timeout(2_000)
+    assert trading.order_count() == 0

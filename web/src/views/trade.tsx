@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { parseUnits } from "viem";
 import type { AppContext } from "../app";
-import type { Call } from "../chain";
+import { type Call, ExplainedError } from "../chain";
 import { getJson } from "../config";
 import { formatAmount, parseAmount } from "../units";
 import { price, Reason, usd } from "./common";
@@ -107,9 +107,11 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
     }
   };
 
-  /** Submits one order inside the app's one-action guard; its deadline is read from the chain then. */
-  const order = (id: number, signedSize: bigint, limit: bigint, reduceOnly: boolean, label: string) =>
+  /** Submits one order inside the app's one-action guard, after `check` (which throws to stop it); its deadline is
+   * read from the chain then. */
+  const order = (id: number, signedSize: bigint, limit: bigint, reduceOnly: boolean, label: string, check = async () => {}) =>
     ctx.run(label, async (): Promise<Call[]> => {
+      await check();
       const block = await ctx.client.getBlock();
       return [
         {
@@ -155,18 +157,25 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
       return;
     }
     // The CLI's margin check, from the server's one implementation: an order the account cannot carry would be mined and
-    // then cancelled by the keeper (InsufficientEquity); it is refused here, before anything is signed.
+    // then cancelled by the keeper (InsufficientEquity); it is refused here, before anything is signed. It runs inside
+    // the app's one-action guard: the server reads the same node, and a check that waited on it while it hung let the
+    // order go out on its own once it answered.
     const request = asked.current;
-    try {
-      const query = new URLSearchParams({ account: ctx.account!, market: quotes.market, side: quotes.side, size: quotes.size });
-      await getJson<{ ok: boolean }>(`/api/order-check?${query}`);
-    } catch (error) {
-      if (request === asked.current) setProblem(error instanceof Error ? error.message : String(error));
-      return;
-    }
-    if (request !== asked.current) return; // the form changed meanwhile: the quote shown is no longer this one
+    const label = `${quotes.side} ${quotes.size} ${quotes.market}`;
+    const check = async () => {
+      try {
+        const query = new URLSearchParams({ account: ctx.account!, market: quotes.market, side: quotes.side, size: quotes.size });
+        await getJson<{ ok: boolean }>(`/api/order-check?${query}`);
+      } catch (error) {
+        const text = error instanceof Error ? error.message : String(error);
+        if (request === asked.current) setProblem(text);
+        throw new ExplainedError(text);
+      }
+      // The form changed meanwhile: the quote shown is no longer this one.
+      if (request !== asked.current) throw new ExplainedError(`${label}: the order was changed while it was checked; nothing was sent`);
+    };
     const buy = quotes.side === "buy";
-    if (await order(id, buy ? amount : -amount, limitFor(buy, markWad, centi), false, `${quotes.side} ${quotes.size} ${quotes.market}`)) changed();
+    if (await order(id, buy ? amount : -amount, limitFor(buy, markWad, centi), false, label, check)) changed();
   };
 
   // Net size per market held in this sub-account, to close with one reduce-only order each.
