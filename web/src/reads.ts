@@ -172,6 +172,16 @@ function perpLiquidationPrice(health: Health, size: bigint, mark: bigint, margin
   return positivePrice(Number(mark) / 1e18 + shortfallUsd / perUsd);
 }
 
+// `PerpMathLib`'s roundings of a WAD product, so the page shows what the contract books: PnL rounded down, funding
+// the account owes rounded up and funding owed to it toward zero (BigInt division alone rounds both toward zero).
+function floorWad(product: bigint): bigint {
+  return product / WAD - (product % WAD < 0n ? 1n : 0n);
+}
+
+function fundingOwed(product: bigint): bigint {
+  return product >= 0n ? (product + WAD - 1n) / WAD : product / WAD;
+}
+
 export async function loadPortfolio(
   client: PublicClient,
   config: Config,
@@ -246,7 +256,7 @@ export async function loadPortfolio(
     // A slot the lens does not report (a market the deployment does not list) has no known funding either.
     const index = state.fundingIndexes[slot];
     const fundingKnown = index !== undefined && index !== FUNDING_UNREADABLE;
-    const funding = fundingKnown ? (held.size * (index - held.fundingIndex)) / WAD : 0n;
+    const funding = fundingKnown ? fundingOwed(held.size * (index - held.fundingIndex)) : 0n;
     positions.push({
       market,
       ticker: config.markets[market]?.ticker ?? `market ${market}`,
@@ -255,7 +265,7 @@ export async function loadPortfolio(
       entry: held.entryPrice,
       mark,
       markUsable,
-      pnl: markUsable ? (held.size * (mark - held.entryPrice)) / WAD : 0n,
+      pnl: markUsable ? floorWad(held.size * (mark - held.entryPrice)) : 0n,
       funding,
       fundingKnown,
     });

@@ -67,8 +67,3 @@ export function parseSubAccount(text: string): number {
   if (!/^\d{1,3}$/.test(cleaned) || Number(cleaned) > 255) throw new Error(`"${text}" is not a sub-account: write a whole number from 0 to 255`);
   return Number(cleaned);
 }
-
-/** Converts a USD WAD value to base units (rounded toward zero). */
-export function wadToBase(wad: bigint, baseDecimals: number): bigint {
-  return wad / 10n ** BigInt(18 - baseDecimals);
-}

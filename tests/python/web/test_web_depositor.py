@@ -11,11 +11,13 @@ from decimal import ROUND_CEILING, Decimal
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Route, expect
 
+from keeper.chain.artifacts import load_artifact
 from keeper.client.trading import TradingClient
+from keeper.risk.health import MAX_VENUES
 from tests.python.conftest import Chain
 from tests.python.web.conftest import STEP_TIMEOUT_MS, TRADER
 from tests.python.web.test_web_app import connect
-from tests.python.web.test_web_careless import quote
+from tests.python.web.test_web_careless import open_position, quote
 from tests.python.web.test_web_review import sent
 
 
@@ -146,3 +148,28 @@ def test_an_order_asked_for_while_the_node_hangs_is_never_sent_later(funded: Cha
     )
     page.wait_for_timeout(2_000)
     assert trading.order_count() == 0
+
+
+def test_funding_owed_is_rounded_up_as_the_contract_rounds_it(funded: Chain, page: Page) -> None:
+    """The positions table's "Funding owed" is what the account owes: the contract rounds it up
+    (`PerpMathLib.fundingOwed`), and the page rounded it down, twice (to a base unit, then to the cent)."""
+    chain = funded
+    me = chain.account(TRADER).address
+    open_position(chain, "0.5")
+    trading = TradingClient(chain.w3, chain.deployment)
+    market = [m.ticker for m in chain.deployment.markets].index("ETH-USD")
+    admin = chain.client(0).sender
+    assert admin is not None
+    for venue in chain.deployment.venues:
+        abi = load_artifact("DydxStyleVenue" if venue.name == "dydx" else "RabbitStyleVenue").abi
+        contract = chain.w3.eth.contract(address=venue.address, abi=abi)
+        admin.transact("set funding", contract.functions.setFundingRate(market, 10**18 // 100 // 86_400))
+    chain.advance(3_607)
+    [(slot, entry)] = trading.book_entries(me)
+    index = trading.adapters()[slot % MAX_VENUES].funding_index(market)
+    product = entry.size * (index - entry.funding_index)
+    owed = -(-product // 10**18)  # USD WAD, rounded up as the contract rounds what is owed
+    assert owed > 0 and owed % 10**16 != 0
+    shown = (Decimal(owed) / 10**18).quantize(Decimal("0.01"), rounding=ROUND_CEILING)
+    connect(page, TRADER)
+    expect(page.get_by_test_id("positions").locator("tbody td").nth(6)).to_have_text(f"{shown:,.2f} USDC")

@@ -1,6 +1,6 @@
 import type { AppContext } from "../app";
 import type { LiquidationPrice } from "../reads";
-import { formatAmount, formatPrice, wadToBase } from "../units";
+import { formatAmount, formatMoney, formatPrice } from "../units";
 import { HealthFigures, money, owed, price, Reason } from "./common";
 import { ScenarioGrid } from "./grid";
 
@@ -129,9 +129,10 @@ export function PortfolioView({ ctx }: { ctx: AppContext }) {
                   <td class="num">{formatAmount(p.size, 18)}</td>
                   <td class="num">{formatPrice(p.entry)}</td>
                   <td class="num">{p.markUsable ? formatPrice(p.mark) : "feed stale or invalid"}</td>
-                  <td class={`num ${p.pnl < 0n ? "loss" : "gain"}`}>{p.markUsable ? money(config, wadToBase(p.pnl, base.decimals)) : "—"}</td>
+                  <td class={`num ${p.pnl < 0n ? "loss" : "gain"}`}>{p.markUsable ? formatMoney(p.pnl, 18, base.symbol) : "—"}</td>
                   <td class="num">
-                    {!p.fundingKnown ? "venue not answering" : p.markUsable ? money(config, wadToBase(p.funding, base.decimals)) : "—"}
+                    {/* Straight from USD WAD to the cent, what is owed rounded up: never below what the contract books. */}
+                    {!p.fundingKnown ? "venue not answering" : p.markUsable ? formatMoney(p.funding, 18, base.symbol, true) : "—"}
                   </td>
                 </tr>
               ))}
