@@ -173,3 +173,27 @@ def test_funding_owed_is_rounded_up_as_the_contract_rounds_it(funded: Chain, pag
     shown = (Decimal(owed) / 10**18).quantize(Decimal("0.01"), rounding=ROUND_CEILING)
     connect(page, TRADER)
     expect(page.get_by_test_id("positions").locator("tbody td").nth(6)).to_have_text(f"{shown:,.2f} USDC")
+
+
+def test_a_mistake_on_the_trade_page_is_tied_to_its_field(funded: Chain, page: Page) -> None:
+    """The size or the slippage at fault is marked invalid and described by the sentence, as on the other forms."""
+    chain = funded
+    me = chain.account(TRADER).address
+    chain.client(TRADER).deposit(me, "WETH", 3 * 10**18)
+    connect(page, TRADER)
+    page.get_by_role("tab", name="Trade").click()
+    size, slippage = page.get_by_test_id("trade-size"), page.get_by_test_id("slippage")
+    size.fill("1,5")
+    page.get_by_test_id("get-quotes").click()
+    expect(size).to_have_attribute("aria-invalid", "true")
+    expect(size).to_have_accessible_description(re.compile(r'"1,5" has a comma'))
+    expect(slippage).to_have_attribute("aria-invalid", "false")
+    quote(page, "ETH-USD", "buy", "0.5")
+    expect(size).to_have_attribute("aria-invalid", "false")
+    slippage.fill("1e3")
+    page.get_by_test_id("send-order").click()
+    expect(slippage).to_have_attribute("aria-invalid", "true")
+    expect(slippage).to_have_accessible_description(re.compile(r'slippage "1e3" is not a number of basis points'))
+    slippage.fill("100")
+    expect(slippage).to_have_attribute("aria-invalid", "false")
+    assert TradingClient(chain.w3, chain.deployment).order_count() == 0

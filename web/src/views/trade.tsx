@@ -37,6 +37,7 @@ const CENTI_BPS = 1_000_000n; // hundredths of a basis point in one
 const QUOTE_TTL_MS = 30_000;
 const QUOTE_TICKS = 5;
 const EXPIRED = "quote expired: get quotes again";
+const PROBLEM_ID = "trade-problem";
 
 /** The slippage allowance typed, in hundredths of a basis point: a plain decimal (at most two places) from 1 to 5,000
  * bps; anything else (empty, "1e3", "abc", "20000") is refused with a sentence, before anything is sent. */
@@ -64,7 +65,8 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
   const [size, setSize] = useState("");
   const [slippage, setSlippage] = useState(String(DEFAULT_SLIPPAGE_BPS));
   const [quotes, setQuotes] = useState<Quotes | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
+  // What is wrong, and the field it is about (marked invalid and described by it), if it is about one.
+  const [problem, setProblem] = useState<{ text: string; field?: "size" | "slippage" } | null>(null);
   // A quote answers one market, side and size: any change of them drops it (and any answer still on its way), so
   // the order sent is always the one quoted.
   const asked = useRef(0);
@@ -76,7 +78,7 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
   };
   const expire = () => {
     changed();
-    setProblem(EXPIRED);
+    setProblem({ text: EXPIRED });
   };
   useEffect(() => {
     if (!quotes) return;
@@ -103,7 +105,7 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
         setQuotes(answer);
       }
     } catch (error) {
-      if (request === asked.current) setProblem(error instanceof Error ? error.message : String(error));
+      if (request === asked.current) setProblem({ text: error instanceof Error ? error.message : String(error), field: "size" });
     }
   };
 
@@ -129,7 +131,7 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
     try {
       return parseSlippage(slippage);
     } catch (error) {
-      setProblem(error instanceof Error ? error.message : String(error));
+      setProblem({ text: error instanceof Error ? error.message : String(error), field: "slippage" });
       return null;
     }
   };
@@ -145,7 +147,7 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
     if (centi === null) return;
     const id = config.markets.findIndex((m) => m.ticker === quotes.market);
     if (id < 0) {
-      setProblem(`${quotes.market} is not a market of this deployment: get quotes again`);
+      setProblem({ text: `${quotes.market} is not a market of this deployment: get quotes again` });
       return;
     }
     let amount: bigint, markWad: bigint;
@@ -153,7 +155,7 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
       amount = parseAmount(quotes.size, 18, quotes.market);
       markWad = parseAmount(quotes.mark, 18, "USD");
     } catch {
-      setProblem("the quote could not be read: get quotes again");
+      setProblem({ text: "the quote could not be read: get quotes again" });
       return;
     }
     // The CLI's margin check, from the server's one implementation: an order the account cannot carry would be mined and
@@ -168,7 +170,7 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
         await getJson<{ ok: boolean }>(`/api/order-check?${query}`);
       } catch (error) {
         const text = error instanceof Error ? error.message : String(error);
-        if (request === asked.current) setProblem(text);
+        if (request === asked.current) setProblem({ text, field: "size" });
         throw new ExplainedError(text);
       }
       // The form changed meanwhile: the quote shown is no longer this one.
@@ -185,12 +187,16 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
     setProblem(null);
     const position = portfolio!.positions.find((p) => p.market === id)!;
     if (!position.markUsable) {
-      setProblem(`the ${position.ticker} mark cannot be read (its price feed is stale or invalid): close it once the feed updates`);
+      setProblem({ text: `the ${position.ticker} mark cannot be read (its price feed is stale or invalid): close it once the feed updates` });
       return;
     }
     const centi = slippageOrSay();
     if (centi === null) return;
     await order(id, -size, limitFor(size < 0n, position.mark, centi), true, `close ${position.ticker}`);
+  };
+  const about = (field: "size" | "slippage") => {
+    const invalid = problem?.field === field;
+    return { "aria-invalid": invalid, "aria-describedby": invalid ? PROBLEM_ID : undefined };
   };
   const pending = portfolio?.orders.filter((o) => o.status === "open" || o.status === "routed") ?? [];
   const latest = portfolio?.orders[0];
@@ -217,19 +223,35 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
           ))}
         </fieldset>
         <label>
-          Size <input data-testid="trade-size" inputMode="decimal" placeholder="e.g. 0.5" value={size} onInput={(e) => (setSize((e.target as HTMLInputElement).value), changed())} />{" "}
+          Size{" "}
+          <input
+            data-testid="trade-size"
+            inputMode="decimal"
+            placeholder="e.g. 0.5"
+            {...about("size")}
+            value={size}
+            onInput={(e) => (setSize((e.target as HTMLInputElement).value), changed())}
+          />{" "}
           {ticker.split("-")[0]}
         </label>
         <label>
-          Slippage <input value={slippage} onInput={(e) => setSlippage((e.target as HTMLInputElement).value)} size={5} /> bps
+          Slippage{" "}
+          <input
+            data-testid="slippage"
+            {...about("slippage")}
+            value={slippage}
+            onInput={(e) => (setSlippage((e.target as HTMLInputElement).value), problem?.field === "slippage" && setProblem(null))}
+            size={5}
+          />{" "}
+          bps
         </label>
         <button type="submit" data-testid="get-quotes">
           Get quotes
         </button>
       </form>
       {problem && (
-        <p class="activity error" role="alert">
-          {problem}
+        <p class="activity error" role="alert" id={PROBLEM_ID}>
+          {problem.text}
         </p>
       )}
       {quotes && (
