@@ -1,12 +1,13 @@
 // What every view shares: the deployment, the clients, the connected wallet and sub-account, the last portfolio
 // read, and the two ways the views change things (send a transaction, refresh the reads).
 import type { Address, PublicClient } from "viem";
-import type { Call, Wallet } from "./chain";
+import type { Call, Progress, Wallet } from "./chain";
 import type { Abis, Config } from "./config";
 import type { Portfolio } from "./reads";
 
-/** The calls of an action, or a step that works them out first (reads, a permit to sign) inside the same guard. */
-export type Planned = Call[] | (() => Promise<Call[]>);
+/** The calls of an action, or a step that works them out first (reads, a permit to sign) inside the same guard,
+ * saying what it waits for (a signature in the wallet) through `progress`. */
+export type Planned = Call[] | ((progress: Progress) => Promise<Call[]>);
 
 export interface AppContext {
   config: Config;

@@ -158,7 +158,7 @@ function App({ config, abis, venueNames }: { config: Config; abis: Abis; venueNa
           }
         };
         setActivity({ text: `${label}: preparing`, kind: "progress" });
-        const calls = typeof planned === "function" ? await planned() : planned;
+        const calls = typeof planned === "function" ? await planned((text) => setActivity({ text, kind: "progress" })) : planned;
         // Several transactions are simulated together first: one that would fail after an earlier one is mined (a
         // session grant the key never accepted, after the operator setting) stops them all before the first is sent.
         if (calls.length > 1) {

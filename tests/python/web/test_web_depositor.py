@@ -15,7 +15,7 @@ from keeper.chain.artifacts import load_artifact
 from keeper.client.trading import TradingClient
 from keeper.risk.health import MAX_VENUES
 from tests.python.conftest import Chain
-from tests.python.web.conftest import STEP_TIMEOUT_MS, TRADER
+from tests.python.web.conftest import STEP_TIMEOUT_MS, TRADER, browser_wallet
 from tests.python.web.test_web_app import connect
 from tests.python.web.test_web_careless import open_position, quote
 from tests.python.web.test_web_review import sent
@@ -197,3 +197,36 @@ def test_a_mistake_on_the_trade_page_is_tied_to_its_field(funded: Chain, page: P
     slippage.fill("100")
     expect(slippage).to_have_attribute("aria-invalid", "false")
     assert TradingClient(chain.w3, chain.deployment).order_count() == 0
+
+
+def test_a_deposit_waiting_on_its_permit_says_the_wallet_asks_for_a_signature(funded: Chain, page: Page) -> None:
+    """A deposit's permit is signed in the wallet before anything is sent: while the wallet waited for it, the page
+    said only "preparing", and the user was not told to look at the wallet."""
+    chain = funded
+    me = chain.account(TRADER).address
+    browser_wallet(page, chain, chain_id=chain.deployment.chain_id)
+    page.reload()
+    page.get_by_role("button", name="Connect browser wallet").click()
+    expect(page.get_by_test_id("wallet")).to_have_text(re.compile(r"^browser wallet 0x7099"))
+    held: list[Route] = []
+    node = re.compile("^" + re.escape(chain.url))
+
+    def sign_later(route: Route) -> None:
+        if "eth_signTypedData_v4" in (route.request.post_data or ""):
+            held.append(route)  # the user has not signed yet
+        else:
+            route.continue_()
+
+    page.route(node, sign_later)
+    page.get_by_role("tab", name="Actions").click()
+    page.get_by_test_id("asset").select_option("WETH")
+    page.get_by_test_id("amount").fill("1")
+    expect(page.get_by_test_id("preview")).to_contain_text("After this deposit")
+    page.get_by_test_id("submit-action").click()
+    expect(page.get_by_test_id("activity")).to_have_text(
+        "deposit WETH: waiting for your signature of the permit", timeout=STEP_TIMEOUT_MS
+    )
+    assert len(held) == 1
+    held[0].continue_()  # signed
+    expect(page.get_by_test_id("activity")).to_have_text("deposit WETH: done", timeout=STEP_TIMEOUT_MS)
+    assert chain.client(TRADER).collateral_balance(me, "WETH") == 10**18

@@ -3,7 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { type Address, getAddress, parseSignature, maxUint256 } from "viem";
 import { type AppContext, PERMISSIONS } from "../app";
-import { type Call, describeError, HealthUnknown, preview } from "../chain";
+import { type Call, describeError, HealthUnknown, type Progress, preview } from "../chain";
 import type { Token } from "../config";
 import { type Health, subAccount, tokenAbi } from "../reads";
 import { isDecimal, parseAmount, parseSubAccount } from "../units";
@@ -316,9 +316,9 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
     // repayment's debt, a base withdrawal's supply, an operator's permissions), and a read made before the guard let
     // an outage, or a switch of sub-account, pass unseen while it hung, the action then sent on its own once the node
     // answered. A deposit's permit is read and signed there too. What is wrong with the form the preview says already.
-    const planned = async (): Promise<Call[]> => {
+    const planned = async (progress: Progress): Promise<Call[]> => {
       const { calls, token, amount } = await plan(ctx, form);
-      return form.kind === "deposit" ? depositCalls(ctx, calls, token!, amount!) : calls;
+      return form.kind === "deposit" ? depositCalls(ctx, calls, token!, amount!, progress) : calls;
     };
     if (await ctx.run(actionLabel(form), planned)) update({ amount: "" });
   };
@@ -494,7 +494,7 @@ function Choices<T>({
 
 /** A deposit of a token with ERC-2612 is one transaction with a permit for exactly its amount; otherwise an exact
  * approval and the deposit, as the CLI does it. */
-async function depositCalls(ctx: AppContext, planned: Call[], token: Token, amount: bigint): Promise<Call[]> {
+async function depositCalls(ctx: AppContext, planned: Call[], token: Token, amount: bigint, progress: Progress): Promise<Call[]> {
   const { client, wallet, config } = ctx;
   const owner = wallet!.address;
   const allowance = (await client.readContract({ address: token.address, abi: tokenAbi, functionName: "allowance", args: [owner, config.vault] })) as bigint;
@@ -511,6 +511,9 @@ async function depositCalls(ctx: AppContext, planned: Call[], token: Token, amou
   }
   const block = await client.getBlock();
   const deadline = block.timestamp + PERMIT_TTL_SECONDS;
+  const deposit = planned[1];
+  // Nothing is sent yet, but the wallet is waiting on the user: said, or "preparing" would stay on screen meanwhile.
+  progress(`${deposit.label}: waiting for your signature of the permit`);
   const signature = await wallet!.client.signTypedData({
     account: wallet!.account,
     domain: { name: domain[1], version: domain[2], chainId: Number(domain[3]), verifyingContract: domain[4] },
@@ -527,6 +530,5 @@ async function depositCalls(ctx: AppContext, planned: Call[], token: Token, amou
     message: { owner, spender: config.vault, value: amount, nonce, deadline },
   });
   const { r, s, yParity } = parseSignature(signature);
-  const deposit = planned[1];
   return [{ ...deposit, functionName: "depositWithPermit", args: [...deposit.args, deadline, 27 + yParity, r, s] }];
 }
