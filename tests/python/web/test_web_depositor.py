@@ -230,3 +230,20 @@ def test_a_deposit_waiting_on_its_permit_says_the_wallet_asks_for_a_signature(fu
     held[0].continue_()  # signed
     expect(page.get_by_test_id("activity")).to_have_text("deposit WETH: done", timeout=STEP_TIMEOUT_MS)
     assert chain.client(TRADER).collateral_balance(me, "WETH") == 10**18
+
+
+def test_every_cancel_button_and_the_health_meter_have_a_name(funded: Chain, page: Page) -> None:
+    """A screen reader listing the page's controls heard "Cancel" once per open order, none saying which, and an
+    unnamed meter."""
+    chain = funded
+    me = chain.account(TRADER).address
+    chain.client(TRADER).deposit(me, "WETH", 3 * 10**18)
+    trader = TradingClient(chain.w3, chain.deployment, chain.client(TRADER).sender)
+    deadline = int(chain.w3.eth.get_block("latest")["timestamp"]) + 600
+    first = trader.submit(me, "ETH-USD", Decimal("0.1"), Decimal(3_100), deadline)
+    second = trader.submit(me, "ETH-USD", Decimal("0.2"), Decimal(3_100), deadline)
+    connect(page, TRADER)
+    expect(page.get_by_role("meter", name=re.compile(r"^health: [\d.]+\u00d7 maintenance$"))).to_be_visible()
+    page.get_by_role("button", name=f"Cancel order {second}", exact=True).click()
+    expect(page.get_by_test_id("activity")).to_have_text(f"cancel order {second}: done", timeout=STEP_TIMEOUT_MS)
+    assert trader.order(second).status == "cancelled" and trader.order(first).status == "open"

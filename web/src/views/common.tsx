@@ -56,7 +56,7 @@ export function RatioGauge({ ratio, liquidatable, testid }: { ratio: number | nu
   const level = liquidatable ? "danger" : ratio !== null && ratio < 1.25 ? "warning" : "ok";
   return (
     <div class={`gauge ${level}`} data-testid={testid}>
-      <meter min={0} max={3} low={1.05} high={1.25} optimum={3} value={ratio === null ? 3 : Math.min(ratio, 3)} />
+      <meter aria-label={`health: ${label}`} min={0} max={3} low={1.05} high={1.25} optimum={3} value={ratio === null ? 3 : Math.min(ratio, 3)} />
       <span>{label}</span>
     </div>
   );

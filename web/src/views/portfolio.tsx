@@ -191,8 +191,9 @@ export function PortfolioView({ ctx }: { ctx: AppContext }) {
                     {o.reason && <Reason label={`order ${o.id}`} data={o.reason} />}
                   </td>
                   <td>
+                    {/* Named for its order: a screen reader lists buttons out of their rows. */}
                     {o.status === "open" && (
-                      <button type="button" disabled={ctx.locked} onClick={() => cancel(o.id)}>
+                      <button type="button" aria-label={`Cancel order ${o.id}`} disabled={ctx.locked} onClick={() => cancel(o.id)}>
                         Cancel
                       </button>
                     )}
