@@ -247,3 +247,28 @@ def test_every_cancel_button_and_the_health_meter_have_a_name(funded: Chain, pag
     page.get_by_role("button", name=f"Cancel order {second}", exact=True).click()
     expect(page.get_by_test_id("activity")).to_have_text(f"cancel order {second}: done", timeout=STEP_TIMEOUT_MS)
     assert trader.order(second).status == "cancelled" and trader.order(first).status == "open"
+
+
+def test_a_mistake_in_another_field_of_an_action_is_tied_to_that_field(funded: Chain, page: Page) -> None:
+    """A transfer to the sub-account it is from, or a session's hours that are not hours: the sentence described the
+    amount or the address field, which were right, and not the field at fault."""
+    connect(page, TRADER)
+    page.get_by_role("tab", name="Actions").click()
+    page.get_by_label("transfer", exact=True).check()
+    page.get_by_test_id("amount").fill("1")
+    to = page.get_by_label("To sub-account")
+    to.fill("0")
+    expect(to).to_have_attribute("aria-invalid", "true")
+    expect(to).to_have_accessible_description("choose another sub-account to transfer to")
+    expect(page.get_by_test_id("amount")).to_have_attribute("aria-invalid", "false")
+    page.get_by_label("session key", exact=True).check()
+    page.get_by_test_id("operator").fill(funded.account(2).address)
+    accepted = page.get_by_test_id("accepted")
+    accepted.fill("0x1234")
+    expect(accepted).to_have_accessible_description(re.compile(r"^the acceptance \"0x1234\" is 2 bytes"))
+    accepted.fill("0x" + "11" * 65)  # of the right shape: the hours are checked next
+    hours = page.get_by_label("For")
+    hours.fill("1e3")
+    expect(hours).to_have_accessible_description('"1e3" is not a number of hours: write e.g. 24')
+    expect(hours).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_test_id("operator")).to_have_attribute("aria-invalid", "false")

@@ -12,9 +12,29 @@ import { HealthFigures, money, owed } from "./common";
 const KINDS = ["deposit", "withdraw", "borrow", "repay", "transfer", "operator", "session key"] as const;
 type Kind = (typeof KINDS)[number];
 const PERMIT_TTL_SECONDS = 1800n;
-// What is wrong with the action describes the field it is typed in (the amount, or the address when it has none): a
-// screen reader on the field hears it.
+// What is wrong with the action describes the field it is about (the amount, or the address when it has none, unless
+// it names another): a screen reader on the field hears it.
 const PROBLEM_ID = "action-problem";
+type Field = "amount" | "toSub" | "operator" | "markets" | "maxOrder" | "maxTotal" | "hours" | "accepted";
+
+/** A mistake in one field of the form other than the amount or the address. */
+class FieldProblem extends Error {
+  constructor(
+    readonly field: Field,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `read()`, its mistake said as one of `field`. */
+function inField<T>(field: Field, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    throw new FieldProblem(field, (error as Error).message);
+  }
+}
 
 interface Form {
   kind: Kind;
@@ -153,8 +173,8 @@ async function plan(ctx: AppContext, form: Form): Promise<Plan> {
     }
     case "transfer": {
       const amount = parseAmount(form.amount, token.decimals, token.symbol);
-      const to = parseSubAccount(form.toSub);
-      if (to === ctx.subId) throw new Error("choose another sub-account to transfer to");
+      const to = inField("toSub", () => parseSubAccount(form.toSub));
+      if (to === ctx.subId) throw new FieldProblem("toSub", "choose another sub-account to transfer to");
       return {
         calls: [vaultCall(`transfer ${token.symbol}`, "transfer", [account, subAccount(owner, to), token.address, amount], token.symbol)],
         account,
@@ -179,25 +199,25 @@ async function plan(ctx: AppContext, form: Form): Promise<Plan> {
       if (!config.sessions) throw new Error("this deployment has no session keys contract");
       const key = parseAddress(form.operator, "session key");
       if (key === owner || key === account) throw new Error("that is your own address: a session key is another key, your bot's");
-      if (form.markets.size === 0) throw new Error("choose at least one market the key may trade");
-      const perOrder = parseAmount(form.maxOrder, 18, "USD");
-      const total = parseAmount(form.maxTotal, 18, "USD");
-      if (perOrder > total) throw new Error("the cap per order cannot be above the total cap");
+      if (form.markets.size === 0) throw new FieldProblem("markets", "choose at least one market the key may trade");
+      const perOrder = inField("maxOrder", () => parseAmount(form.maxOrder, 18, "USD"));
+      const total = inField("maxTotal", () => parseAmount(form.maxTotal, 18, "USD"));
+      if (perOrder > total) throw new FieldProblem("maxOrder", "the cap per order cannot be above the total cap");
       const accepted = form.accepted.trim() as `0x${string}`;
       // 65 bytes from `session accept`; a contract key's (ERC-1271) may be longer, a Safe's one per owner.
       if (!/^0x([0-9a-fA-F]{2})+$/.test(accepted)) {
-        throw new Error(`paste the key's acceptance of you: the 0x… signature \`primevault session accept ${owner}\` prints, run as the key`);
+        throw new FieldProblem("accepted", `paste the key's acceptance of you: the 0x… signature \`primevault session accept ${owner}\` prints, run as the key`);
       }
       const bytes = (accepted.length - 2) / 2;
       // A key without code signs with its private key: 65 bytes, or it is no acceptance at all (the contract would
       // say only that the key has not accepted), as the CLI refuses it.
       if (bytes !== 65 && !(await ctx.client.getCode({ address: key }))) {
-        throw new Error(`the acceptance "${accepted}" is ${bytes} bytes, not the 65 of a signature by ${key}: paste the 0x… line \`primevault session accept ${owner}\` printed for the key`);
+        throw new FieldProblem("accepted", `the acceptance "${accepted}" is ${bytes} bytes, not the 65 of a signature by ${key}: paste the 0x… line \`primevault session accept ${owner}\` printed for the key`);
       }
       // The same strict reading as amounts: Number() takes "1e3" as a thousand and "0x10" as sixteen.
-      if (!isDecimal(form.hours)) throw new Error(`"${form.hours}" is not a number of hours: write e.g. 24`);
+      if (!isDecimal(form.hours)) throw new FieldProblem("hours", `"${form.hours}" is not a number of hours: write e.g. 24`);
       const hours = Number(form.hours.trim());
-      if (!(hours * 3600 >= 60 && hours <= 24 * 365)) throw new Error(`${form.hours.trim()} hours is not between a minute and a year`);
+      if (!(hours * 3600 >= 60 && hours <= 24 * 365)) throw new FieldProblem("hours", `${form.hours.trim()} hours is not between a minute and a year`);
       // From the chain's clock, as an order's deadline: the computer's clock may be off, and a devnet's moves by jumps.
       const { timestamp } = await ctx.client.getBlock();
       const expiry = timestamp + BigInt(Math.floor(hours * 3600));
@@ -245,6 +265,7 @@ interface Preview {
   health?: Health;
   healthUnknown?: string; // the action would go through; the health after it cannot be computed, and why
   problem?: string; // why the action would fail, or what is wrong with the form
+  field?: Field; // the field the problem is about
   note?: string;
 }
 
@@ -269,6 +290,10 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
   const needsAsset = ["deposit", "withdraw", "transfer"].includes(form.kind);
   const needsAddress = form.kind === "operator" || form.kind === "session key";
   const needsAmount = ["deposit", "withdraw", "borrow", "repay", "transfer"].includes(form.kind);
+  const about = (field: Field) => {
+    const invalid = shown.problem !== undefined && shown.field === field;
+    return { "aria-invalid": invalid, "aria-describedby": invalid ? PROBLEM_ID : undefined };
+  };
 
   // The preview follows the form and the chain (every new read of the account): what the account's health would be
   // after the action, or why it would fail. The last preview stays on screen until the next one replaces it.
@@ -299,7 +324,11 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
         const next: Preview =
           error instanceof HealthUnknown
             ? { healthUnknown: error.message, note: planned?.note }
-            : { problem: await problemOf(form.kind, error), note: planned?.note }; // what it was taken as stays said
+            : {
+                problem: await problemOf(form.kind, error),
+                field: error instanceof FieldProblem ? error.field : needsAmount ? "amount" : "operator",
+                note: planned?.note, // what it was taken as stays said
+              };
         if (current) setShown(next);
       }
     }, 250);
@@ -351,8 +380,7 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
               data-testid="amount"
               inputMode="decimal"
               placeholder={form.kind === "repay" ? "e.g. 500 or max" : "e.g. 1.5"}
-              aria-invalid={shown.problem !== undefined}
-              aria-describedby={shown.problem ? PROBLEM_ID : undefined}
+              {...about("amount")}
               value={form.amount}
               onInput={(e) => update({ amount: (e.target as HTMLInputElement).value })}
             />{" "}
@@ -362,7 +390,7 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
         {form.kind === "transfer" && (
           <label>
             To sub-account{" "}
-            <input type="number" min={0} max={255} value={form.toSub} onInput={(e) => update({ toSub: (e.target as HTMLInputElement).value })} />
+            <input type="number" min={0} max={255} {...about("toSub")} value={form.toSub} onInput={(e) => update({ toSub: (e.target as HTMLInputElement).value })} />
           </label>
         )}
         {(form.kind === "operator" || form.kind === "session key") && (
@@ -371,8 +399,7 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
             <input
               data-testid="operator"
               placeholder="0x…"
-              aria-invalid={shown.problem !== undefined}
-              aria-describedby={shown.problem ? PROBLEM_ID : undefined}
+              {...about("operator")}
               value={form.operator}
               onInput={(e) => update({ operator: (e.target as HTMLInputElement).value })}
             />
@@ -395,19 +422,20 @@ export function ActionsView({ ctx }: { ctx: AppContext }) {
               onChange={(markets) => update({ markets })}
             />
             <label>
-              Most per order <input value={form.maxOrder} onInput={(e) => update({ maxOrder: (e.target as HTMLInputElement).value })} /> USD
+              Most per order <input {...about("maxOrder")} value={form.maxOrder} onInput={(e) => update({ maxOrder: (e.target as HTMLInputElement).value })} /> USD
             </label>
             <label>
-              Most in all <input value={form.maxTotal} onInput={(e) => update({ maxTotal: (e.target as HTMLInputElement).value })} /> USD
+              Most in all <input {...about("maxTotal")} value={form.maxTotal} onInput={(e) => update({ maxTotal: (e.target as HTMLInputElement).value })} /> USD
             </label>
             <label>
-              For <input value={form.hours} onInput={(e) => update({ hours: (e.target as HTMLInputElement).value })} /> hours
+              For <input {...about("hours")} value={form.hours} onInput={(e) => update({ hours: (e.target as HTMLInputElement).value })} /> hours
             </label>
             <label>
               Key's acceptance{" "}
               <input
                 data-testid="accepted"
                 placeholder="0x…"
+                {...about("accepted")}
                 value={form.accepted}
                 onInput={(e) => update({ accepted: (e.target as HTMLInputElement).value })}
               />
