@@ -272,3 +272,19 @@ def test_a_mistake_in_another_field_of_an_action_is_tied_to_that_field(funded: C
     expect(hours).to_have_accessible_description('"1e3" is not a number of hours: write e.g. 24')
     expect(hours).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_test_id("operator")).to_have_attribute("aria-invalid", "false")
+
+
+def test_the_health_ratio_is_rounded_down_as_the_cli_shows_it(funded: Chain, page: Page) -> None:
+    """Equity over maintenance is what the account has above the liquidation line: 1.996 read 2.00 (rounded to the
+    nearest); `account show` rounds it down."""
+    chain = funded
+    me = chain.account(TRADER).address
+    vault = chain.client(TRADER)
+    vault.deposit(me, "WETH", 2 * 10**18)
+    before = vault.health(me)
+    vault.withdraw(me, "USDC", before.equity - before.maintenance_requirement * 1996 // 1000)  # a ratio of 1.996
+    health = vault.health(me)
+    hundredths = health.equity * 100 // health.maintenance_requirement
+    assert hundredths == 199
+    connect(page, TRADER)
+    expect(page.get_by_test_id("health")).to_have_text("1.99\u00d7 maintenance")

@@ -3,7 +3,7 @@ import type { Hex } from "viem";
 import { explainRevertOrNull } from "../chain";
 import type { Config } from "../config";
 import type { Health } from "../reads";
-import { formatMoney } from "../units";
+import { formatAmount, formatMoney } from "../units";
 
 const SECONDS_PER_YEAR = 31_536_000n;
 
@@ -40,19 +40,34 @@ export function price(value: number): string {
   return `${usd(value)} USD`;
 }
 
-/** Equity over the maintenance requirement: 1 is the liquidation line. */
-export function healthRatio(health: Health): number | null {
-  if (health.maintenanceRequirement === 0n) return null;
-  return Number(health.equity) / Number(health.maintenanceRequirement);
+/** Equity over a positive maintenance requirement to the hundredth, exact and rounded down (toward the liquidation)
+ * as the CLI's: 1.996 reads 1.99, never 2.00. */
+function ratioText(equity: bigint, maintenance: bigint): string {
+  const scaled = equity * 100n;
+  const hundredths = scaled / maintenance - (scaled % maintenance < 0n ? 1n : 0n);
+  return formatAmount(hundredths, 2, 2, true);
 }
 
 export function HealthGauge({ health, testid }: { health: Health; testid?: string }) {
-  return <RatioGauge ratio={healthRatio(health)} liquidatable={health.liquidatable} testid={testid} />;
+  return (
+    <RatioGauge equity={health.equity} maintenance={health.maintenanceRequirement} liquidatable={health.liquidatable} testid={testid} />
+  );
 }
 
 /** Equity over maintenance as a meter: below 1 the account can be liquidated. */
-export function RatioGauge({ ratio, liquidatable, testid }: { ratio: number | null; liquidatable: boolean; testid?: string }) {
-  const label = liquidatable ? "liquidatable" : ratio === null ? "no requirement" : `${ratio.toFixed(2)}× maintenance`;
+export function RatioGauge({
+  equity,
+  maintenance,
+  liquidatable,
+  testid,
+}: {
+  equity: bigint;
+  maintenance: bigint;
+  liquidatable: boolean;
+  testid?: string;
+}) {
+  const ratio = maintenance === 0n ? null : Number(equity) / Number(maintenance);
+  const label = liquidatable ? "liquidatable" : ratio === null ? "no requirement" : `${ratioText(equity, maintenance)}× maintenance`;
   const level = liquidatable ? "danger" : ratio !== null && ratio < 1.25 ? "warning" : "ok";
   return (
     <div class={`gauge ${level}`} data-testid={testid}>

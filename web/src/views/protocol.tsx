@@ -369,7 +369,7 @@ export function ProtocolView({ ctx }: { ctx: AppContext }) {
                   <td class="num">{money(config, r.equity)}</td>
                   <td class="num">{money(config, r.maintenance)}</td>
                   <td>
-                    <RatioGauge ratio={r.ratio} liquidatable={r.ratio < 1} />
+                    <RatioGauge equity={r.equity} maintenance={r.maintenance} liquidatable={r.equity < r.maintenance} />
                   </td>
                 </tr>
               ))}
