@@ -288,3 +288,17 @@ def test_the_health_ratio_is_rounded_down_as_the_cli_shows_it(funded: Chain, pag
     assert hundredths == 199
     connect(page, TRADER)
     expect(page.get_by_test_id("health")).to_have_text("1.99\u00d7 maintenance")
+
+
+def test_the_protocol_page_rounds_an_accounts_maintenance_up(funded: Chain, page: Page) -> None:
+    """The riskiest accounts' maintenance requirement, as the Portfolio's: what an account needs, never shown below."""
+    chain = funded
+    me = chain.account(TRADER).address
+    vault = chain.client(TRADER)
+    vault.deposit(me, "WETH", 1_234_567_890_000_000_000)
+    vault.withdraw(me, "USDC", 2_000 * 10**6)  # a borrow: the account is listed
+    maintenance = vault.health(me).maintenance_requirement
+    assert maintenance % 10_000 != 0
+    page.get_by_role("tab", name="Protocol").click()
+    row = page.get_by_test_id("riskiest").locator("tr", has_text=me)
+    expect(row.locator("td").nth(2)).to_have_text(cents_up(maintenance))

@@ -286,7 +286,7 @@ export function ProtocolView({ ctx }: { ctx: AppContext }) {
                   <>
                     <td class="num">{money(config, v.margin.net)}</td>
                     <td class="num">
-                      {money(config, v.margin.initial)} / {money(config, v.margin.maintenance)}
+                      {money(config, v.margin.initial, true)} / {money(config, v.margin.maintenance, true)}
                     </td>
                   </>
                 ) : (
@@ -367,7 +367,8 @@ export function ProtocolView({ ctx }: { ctx: AppContext }) {
                     <code>{r.account}</code>
                   </td>
                   <td class="num">{money(config, r.equity)}</td>
-                  <td class="num">{money(config, r.maintenance)}</td>
+                  {/* A requirement, rounded up as on the Portfolio page: never shown below what the account needs. */}
+                  <td class="num">{money(config, r.maintenance, true)}</td>
                   <td>
                     <RatioGauge equity={r.equity} maintenance={r.maintenance} liquidatable={r.equity < r.maintenance} />
                   </td>
