@@ -91,6 +91,7 @@ export interface OrderView {
   status: "open" | "routed" | "executed" | "cancelled";
   averagePrice: bigint | null;
   reason: Hex | null;
+  reduceOnly: boolean;
 }
 
 export interface Portfolio {
@@ -335,6 +336,7 @@ export async function loadOrders(client: PublicClient, config: Config, abis: Abi
         status: STATUS[statuses[i].status] as OrderView["status"],
         averagePrice: prices.get(id) ?? null,
         reason: reasons.get(id) ?? null,
+        reduceOnly: log.args.reduceOnly!,
       };
     })
     .reverse();

@@ -302,3 +302,24 @@ def test_the_protocol_page_rounds_an_accounts_maintenance_up(funded: Chain, page
     page.get_by_role("tab", name="Protocol").click()
     row = page.get_by_test_id("riskiest").locator("tr", has_text=me)
     expect(row.locator("td").nth(2)).to_have_text(cents_up(maintenance))
+
+
+def test_a_second_close_while_the_first_waits_is_refused(funded: Chain, page: Page) -> None:
+    """Close pressed again before the keeper executed the first close (the position still shows): a second
+    reduce-only order went out, to be cancelled by the keeper, its gas spent for nothing."""
+    chain = funded
+    open_position(chain)
+    trading = TradingClient(chain.w3, chain.deployment)
+    connect(page, TRADER)
+    page.get_by_role("tab", name="Trade").click()
+    page.get_by_test_id("close-ETH-USD").click()
+    expect(page.get_by_test_id("activity")).to_have_text("close ETH-USD: done", timeout=STEP_TIMEOUT_MS)
+    count = trading.order_count()
+    expect(page.get_by_test_id("latest-order")).to_contain_text(f"Order #{count - 1} ETH-USD: open")
+    page.get_by_test_id("close-ETH-USD").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        f"order #{count - 1} closes ETH-USD already: the keeper executes it (cancel it on the Portfolio page to send "
+        "another)"
+    )
+    page.wait_for_timeout(1_000)
+    assert trading.order_count() == count

@@ -186,6 +186,12 @@ export function TradeView({ ctx }: { ctx: AppContext }) {
   const close = async (id: number, size: bigint) => {
     setProblem(null);
     const position = portfolio!.positions.find((p) => p.market === id)!;
+    // The position shows until the keeper executes its close: a second close would only be cancelled, its gas spent.
+    const waiting = portfolio!.orders.find((o) => o.reduceOnly && o.ticker === position.ticker && (o.status === "open" || o.status === "routed"));
+    if (waiting) {
+      setProblem({ text: `order #${waiting.id} closes ${position.ticker} already: the keeper executes it (cancel it on the Portfolio page to send another)` });
+      return;
+    }
     if (!position.markUsable) {
       setProblem({ text: `the ${position.ticker} mark cannot be read (its price feed is stale or invalid): close it once the feed updates` });
       return;
