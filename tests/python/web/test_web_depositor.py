@@ -323,3 +323,26 @@ def test_a_second_close_while_the_first_waits_is_refused(funded: Chain, page: Pa
     )
     page.wait_for_timeout(1_000)
     assert trading.order_count() == count
+
+
+def test_a_withdrawal_past_the_supply_says_its_amounts_exactly(funded: Chain, page: Page) -> None:
+    """500.123456 USDC past a supply of 100 read "withdraws 500.12 USDC and borrows 400.13 USDC": one rounded down,
+    the other up, so the two did not add up; the CLI says both exactly."""
+    chain = funded
+    me = chain.account(TRADER).address
+    vault = chain.client(TRADER)
+    vault.deposit(me, "WETH", 2 * 10**18)
+    vault.deposit(me, "USDC", 100 * 10**6)
+    connect(page, TRADER)
+    page.get_by_role("tab", name="Actions").click()
+    page.get_by_label("withdraw", exact=True).check()
+    page.get_by_test_id("asset").select_option("USDC")
+    page.get_by_test_id("amount").fill("500.123456")
+    expect(page.get_by_test_id("preview-note")).to_have_text(
+        "This withdraws 500.123456 USDC and borrows 400.123456 USDC of it: the account has 100.00 USDC supplied."
+    )
+    page.get_by_test_id("submit-action").click()
+    expect(page.get_by_test_id("activity")).to_have_text(
+        "withdrew 500.123456 USDC and borrowed 400.123456 USDC of it: done", timeout=STEP_TIMEOUT_MS
+    )
+    assert -400_123_456 - 1 <= vault.base_balance(me) <= -400_123_456  # the vault rounds what is owed up

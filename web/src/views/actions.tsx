@@ -7,7 +7,7 @@ import { type Call, describeError, HealthUnknown, type Progress, preview } from 
 import type { Token } from "../config";
 import { type Health, subAccount, tokenAbi } from "../reads";
 import { isDecimal, parseAmount, parseSubAccount } from "../units";
-import { HealthFigures, money, owed } from "./common";
+import { exactMoney, HealthFigures, money, owed } from "./common";
 
 const KINDS = ["deposit", "withdraw", "borrow", "repay", "transfer", "operator", "session key"] as const;
 type Kind = (typeof KINDS)[number];
@@ -123,11 +123,12 @@ async function plan(ctx: AppContext, form: Form): Promise<Plan> {
       const balance = (await ctx.client.readContract({ address: vault, abi: abis.vault, functionName: "baseBalanceOf", args: [account] })) as bigint;
       const supplied = balance > 0n ? balance : 0n;
       if (amount <= supplied) return { calls: [call], account };
-      const borrowed = `borrowed ${owed(config, amount - supplied)} of it`;
+      // Both exactly, as the CLI says them: one rounded down and the other up did not add up to the supply.
+      const borrowed = `borrowed ${exactMoney(config, amount - supplied)} of it`;
       return {
-        calls: [{ ...call, done: `withdrew ${money(config, amount)} and ${borrowed}: done` }],
+        calls: [{ ...call, done: `withdrew ${exactMoney(config, amount)} and ${borrowed}: done` }],
         account,
-        note: `This withdraws ${money(config, amount)} and ${borrowed.replace("borrowed", "borrows")}: the account has ${money(config, supplied)} supplied.`,
+        note: `This withdraws ${exactMoney(config, amount)} and ${borrowed.replace("borrowed", "borrows")}: the account has ${money(config, supplied)} supplied.`,
       };
     }
     case "borrow": {

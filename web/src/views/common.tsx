@@ -25,6 +25,12 @@ export function money(config: Config, amount: bigint, up = false): string {
   return formatMoney(amount, config.base.decimals, config.base.symbol, up);
 }
 
+/** An amount of the base token exactly, to the cent at least: "500.00 USDC", "500.123456 USDC". */
+export function exactMoney(config: Config, amount: bigint): string {
+  const [whole, fraction = ""] = formatAmount(amount, config.base.decimals, config.base.decimals).split(".");
+  return `${whole}.${fraction.padEnd(2, "0")} ${config.base.symbol}`;
+}
+
 /** What is owed, rounded up to the cent as the CLI shows it: never less than the debt. */
 export function owed(config: Config, amount: bigint): string {
   return money(config, amount, true);
