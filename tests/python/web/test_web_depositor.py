@@ -12,6 +12,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Route, expect
 
 from keeper.chain.artifacts import load_artifact
+from keeper.client.lender import LenderClient
 from keeper.client.trading import TradingClient
 from keeper.risk.health import MAX_VENUES
 from tests.python.conftest import Chain
@@ -346,3 +347,21 @@ def test_a_withdrawal_past_the_supply_says_its_amounts_exactly(funded: Chain, pa
         "withdrew 500.123456 USDC and borrowed 400.123456 USDC of it: done", timeout=STEP_TIMEOUT_MS
     )
     assert -400_123_456 - 1 <= vault.base_balance(me) <= -400_123_456  # the vault rounds what is owed up
+
+
+def test_a_lend_deposit_already_approved_is_one_transaction(funded: Chain, page: Page) -> None:
+    """The Lend page approved every deposit again, an approval already in place included: a transaction, and its gas,
+    for nothing (the CLI approves only when the allowance is short)."""
+    chain = funded
+    me = chain.account(TRADER).address
+    lender = chain.deployment.lender
+    assert lender is not None
+    chain.client(TRADER).token("USDC").approve(lender, 10 * 10**6)
+    connect(page, TRADER)
+    page.get_by_role("tab", name="Lend").click()
+    before = sent(chain)
+    page.get_by_test_id("lend-amount").fill("5")
+    page.get_by_test_id("lend-deposit").click()
+    expect(page.get_by_test_id("activity")).to_have_text("lend deposit: done", timeout=STEP_TIMEOUT_MS)
+    assert sent(chain) == before + 1
+    assert LenderClient(chain.w3, chain.deployment).position(me).shares > 0

@@ -103,7 +103,16 @@ export function LendView({ ctx }: { ctx: AppContext }) {
       setProblem(error instanceof Error ? error.message : String(error));
       return;
     }
-    if (await ctx.run(`lend ${kind}`, planned)) setAmount("");
+    // An approval already in place is not asked for again (read as the deposit is sent, inside the one-action guard).
+    const [approve, deposit] = planned;
+    const sent =
+      kind === "deposit"
+        ? async () => {
+            const allowance = (await client.readContract({ address: base.address, abi: tokenAbi, functionName: "allowance", args: [owner, lender] })) as bigint;
+            return allowance >= (deposit.args[0] as bigint) ? [deposit] : [approve, deposit];
+          }
+        : planned;
+    if (await ctx.run(`lend ${kind}`, sent)) setAmount("");
   };
 
   return (
