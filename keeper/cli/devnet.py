@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 from web3 import Web3
+from web3.exceptions import Web3Exception
 
 from keeper.chain.anvil import Anvil
 from keeper.chain.deployment import Deployment
@@ -33,6 +34,7 @@ from keeper.exceptions import AnvilError, ConfigError
 
 KEEPER_DEV_ACCOUNT = 9  # holds the keeper's roles on the devnet: `primevault --dev-account 9 keeper run`
 ANVIL_POLL_SECONDS = 0.5  # how soon `devnet` notices its anvil has died
+LIVE_NODE_TIMEOUT = 2.0  # seconds a devnet waits for the node its deployment file names, to tell whether it still runs
 
 
 @click.command()
@@ -68,6 +70,7 @@ def running_devnet(deployment_path: Path, port: int | None, fund: bool) -> Itera
     """Anvil with PrimeVault deployed, liquidity seeded, the keeper's roles granted and the deployment written to
     `deployment_path` (what it holds is printed); anvil stops on leaving the block. Shared by `devnet` and `web
     --devnet`."""
+    _refuse_a_running_devnet(deployment_path)
     with Anvil(port=port) as node:
         w3 = Web3(Web3.HTTPProvider(node.url))
         sender = Sender(w3, dev_account(0), error_decoder())
@@ -94,6 +97,25 @@ def running_devnet(deployment_path: Path, port: int | None, fund: bool) -> Itera
             click.echo("dev accounts 1-9 hold 1,000,000 USDC, 100 WETH and 5 WBTC each")
         click.echo(f"keeper       dev account {KEEPER_DEV_ACCOUNT} holds EXECUTOR_ROLE and RISK_MANAGER_ROLE")
         yield node, deployment
+
+
+def _refuse_a_running_devnet(path: Path) -> None:
+    """`make devnet` and `make app` both write deployments/local.json: a second devnet would take the file of one
+    still running, and the first one's terminal would act on the other chain, then on none once that one stopped. A
+    file that is unreadable, or whose node does not answer with the vault's code, is stale: it is written over."""
+    try:
+        deployment = Deployment.load(path) if path.is_file() else None
+        if deployment is None or deployment.rpc_url is None:
+            return
+        w3 = Web3(Web3.HTTPProvider(deployment.rpc_url, request_kwargs={"timeout": LIVE_NODE_TIMEOUT}))
+        running = w3.eth.get_code(deployment.vault) != b""
+    except (ConfigError, OSError, ValueError, Web3Exception):  # nothing answers for the file: it is stale
+        return
+    if running:
+        raise ConfigError(
+            f"{path} is the deployment of a devnet still running at {deployment.rpc_url}: stop it first (Ctrl-C "
+            "where it runs), or give this one its own file with --deployment"
+        )
 
 
 @click.command()

@@ -19,9 +19,11 @@ from web3 import Web3
 from keeper.chain.anvil import Anvil
 from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account
+from keeper.cli.devnet import running_devnet
 from keeper.cli.main import cli
 from keeper.devnet.crash import run_crash
 from keeper.devnet.deploy import DYDX_SEAT_VENUE, SEAT_VENUE
+from keeper.exceptions import ConfigError
 from tests.python.conftest import Chain
 
 pytestmark = pytest.mark.chain  # every test here starts its own anvil or uses the session's
@@ -99,6 +101,30 @@ def test_devnet_stops_with_one_line_when_its_anvil_dies(tmp_path: Path) -> None:
             process.communicate()
     assert process.returncode == 1, output
     assert output.splitlines()[-1] == "Error: anvil stopped (killed by SIGKILL): the devnet is gone; start it again"
+
+
+def test_a_second_devnet_leaves_the_file_of_one_still_running(tmp_path: Path) -> None:
+    """`make devnet` in one terminal, then `make app` (`web --devnet`) in another: both write deployments/local.json.
+    The second took the file over, so the first terminal's CLI commands acted on the other chain, and once the app
+    stopped every command failed with "cannot reach the RPC" while the first devnet still ran."""
+    path = tmp_path / "local.json"
+    process = _devnet_process(path)
+    try:
+        first = path.read_text()
+        url = Deployment.load(path).rpc_url
+        with pytest.raises(ConfigError) as refused, running_devnet(path, None, fund=False):
+            pass
+        assert str(refused.value) == (
+            f"{path} is the deployment of a devnet still running at {url}: stop it first (Ctrl-C where it runs), "
+            "or give this one its own file with --deployment"
+        )
+        assert path.read_text() == first
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+    # Once that devnet has stopped, its file is stale and a new devnet writes over it.
+    with running_devnet(path, None, fund=False) as (node, _):
+        assert Deployment.load(path).rpc_url == node.url
 
 
 def test_deploy_keeps_an_existing_deployment_file_unless_forced(tmp_path: Path) -> None:
