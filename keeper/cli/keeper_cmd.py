@@ -344,7 +344,8 @@ def haircuts(ctx: CliContext, config_path: Path | None, apply: bool, as_json: bo
         click.echo(
             f"{', '.join(short)}: fewer than {HaircutPolicy.min_samples} price returns in "
             f"{config.data_dir / PRICE_FILE}, so the formula keeps the current haircuts; the keeper records each "
-            "asset's price every cycle (`primevault keeper run`, same data_dir)"
+            f"asset's price every {config.price_record_interval:g} s of block time (`price_record_interval`; "
+            "`primevault keeper run`, same data_dir)"
         )
     if job.shocks:
         moves = ", ".join(f"{u} {now} -> {then}" for u, (now, then) in job.shocks.items())

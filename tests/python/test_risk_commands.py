@@ -185,6 +185,11 @@ def test_risk_haircuts_proposes_without_a_key(chain: Chain, tmp_path: Path) -> N
     assert header.split()[:2] == ["asset", "samples"]
     assert weth.split()[:2] == ["WETH", "47"] and wbtc.split()[:4] == ["WBTC", "0", "-", "-"], "no volatility yet"
     assert short.startswith("WBTC: fewer than 5 price returns in "), short
+    # The keeper records a price a minute of block time, not at every cycle (a block): five returns take minutes.
+    assert short.endswith(
+        "the keeper records each asset's price every 60 s of block time (`price_record_interval`; `primevault keeper "
+        "run`, same data_dir)"
+    ), short
     # WETH's volatility (about 4.9% a day) asks ETH's portfolio shock for about 16%: one 2.5% step from 10%.
     assert shocks == "portfolio shocks (bps, a step a run within bounds): ETH 1000 -> 1250"
 
