@@ -3,6 +3,7 @@ chain needed."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -352,6 +353,39 @@ def test_the_example_env_file_leaves_the_rpc_url_to_the_deployment_file() -> Non
     values = dotenv_values(".env.example")
     assert "PRIMEVAULT_RPC_URL" not in values, values
     assert all(not key.startswith("PRIMEVAULT_RPC") for key in values)
+
+
+def _envvars(command: click.Command) -> set[str]:
+    names = {p.envvar for p in command.params if isinstance(p.envvar, str)}
+    for sub in getattr(command, "commands", {}).values():
+        names |= _envvars(sub)
+    return names
+
+
+def test_the_example_env_file_names_only_variables_the_code_reads() -> None:
+    from keeper.connectors.dydx.settings import KNOWN_SETTINGS as DYDX
+    from keeper.connectors.rabbitx.settings import KNOWN_SETTINGS as RABBITX
+    from keeper.daemon.config import KeeperConfig
+
+    read = _envvars(cli) | {"PRIMEVAULT_ANVIL", "PRIMEVAULT_CHROMIUM"}  # the latter two: keeper/toolchain.py
+    read |= {f"PRIMEVAULT_{f.name.upper()}" for f in dataclasses.fields(KeeperConfig)}
+    read |= {f"PRIMEVAULT_RABBITX_{name.upper()}" for name in RABBITX}
+    read |= {f"PRIMEVAULT_DYDX_{name.upper()}" for name in DYDX}
+    named = set(re.findall(r"^#? ?(PRIMEVAULT_[A-Z_]+)=", Path(".env.example").read_text(), flags=re.MULTILINE))
+    assert len(named) >= 30, named
+    assert named <= read, named - read
+
+
+def test_the_example_env_files_keeper_values_are_the_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = re.findall(
+        r"^# (PRIMEVAULT_(?:DATA_DIR|JOBS|METRICS_PORT|SHARD))=(.*)$", Path(".env.example").read_text(), re.M
+    )
+    assert len(lines) == 4
+    deployment = deployment_file(tmp_path / "d.json")
+    default = load_config(None, {"deployment": deployment}, need_key=False)
+    for name, value in lines:
+        monkeypatch.setenv(name, value)
+    assert load_config(None, {"deployment": deployment}, need_key=False) == default
 
 
 @pytest.mark.parametrize(
