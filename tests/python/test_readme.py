@@ -137,3 +137,21 @@ def test_the_python_example_runs_as_written(devnet: Path, monkeypatch: pytest.Mo
         assert isinstance(namespace["order_id"], int)
     finally:
         w3.provider.make_request(RPCEndpoint("evm_revert"), [snapshot])
+
+
+def test_the_error_the_readme_quotes_is_what_the_command_prints(devnet: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line section's example of a refusal, run as it describes it: a fresh sub-account holding 1 WETH."""
+    monkeypatch.setenv("PRIMEVAULT_DEPLOYMENT", str(devnet))
+    text = " ".join(_section(README.read_text(), "### From the command line").split())
+    example = re.search(r"e\.g\. `(account withdraw [^`]+)` from a fresh .*?: `(Error: [^`]+)`", text)
+    assert example is not None, "the section quotes a refusal with the command that gives it"
+    command, quoted = example.groups()
+    w3 = Web3(Web3.HTTPProvider(Deployment.load(devnet).rpc_url))
+    snapshot = w3.provider.make_request(RPCEndpoint("evm_snapshot"), [])["result"]
+    try:
+        deposit = CliRunner().invoke(cli, ["--dev-account", "2", "account", "deposit", "1", "WETH"])
+        assert deposit.exit_code == 0, deposit.output
+        refused = CliRunner().invoke(cli, ["--dev-account", "2", *shlex.split(command)])
+        assert (refused.exit_code, refused.output.strip()) == (1, quoted)
+    finally:
+        w3.provider.make_request(RPCEndpoint("evm_revert"), [snapshot])
