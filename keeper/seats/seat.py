@@ -52,6 +52,10 @@ FUNDING_CLOCK_AHEAD_US = 300 * 10**6
 """How far ahead of this machine's clock a venue's funding period may be dated (clocks differ a little)."""
 MAX_FILL_FEE_BPS = 50
 """The trading module's bound on a fill's fee, in bps of its notional rounded up (`ConstantsLib.MAX_FILL_FEE_BPS`)."""
+CHILD_EXPIRY_GRACE = 3600
+"""Seconds after a child's deadline during which only the executor may expire it (`ConstantsLib.CHILD_EXPIRY_GRACE`):
+the time it has to book the fills its venue made before the deadline, which expiring first would send to the
+backstop book."""
 REFUSED_EVEN_LATE = frozenset({"AsyncOrderUnknownChild", "AsyncOrderOverfill", "AsyncOrderFillOutsideLimit"})
 """The contract's refusals of a fill that apply to a late fill too (no such child, more than its size, outside its
 limit): closing the child would not book the fill, only send the child's real fills after it to the backstop."""
@@ -242,8 +246,8 @@ class Seat:
         placed, rejected, expired = [], [], []
         for child in open_children:
             if child.deadline < now:
-                await self._expire(child)
-                expired.append(child.child_id)
+                if await self._expire(child, now):
+                    expired.append(child.child_id)
             elif child.child_id not in self._orders:
                 if await self._place(child) is not None:
                     placed.append(child.child_id)
@@ -433,15 +437,30 @@ class Seat:
         await asyncio.to_thread(self.trading.reject_child, child.child_id, reason.encode())
         return True
 
-    async def _expire(self, child: ChildOrderView) -> None:
-        self._lost.discard(child.child_id)  # past its deadline the child ends, found or not
+    async def _expire(self, child: ChildOrderView, now: int) -> bool:
+        """Cancels the order of a child past its deadline and expires the child on chain, once every fill the venue
+        says its order made is booked: those fills were made while the child was live (they reach the keeper late
+        when its feed dropped or the venue stopped answering), and after the expiry they would book to the backstop
+        book instead of the account. It waits for them, or for the venue to answer, within `CHILD_EXPIRY_GRACE`, when
+        only the executor may expire the child. Returns whether the child was expired."""
         order = self._orders.get(child.child_id)
         if order is not None and not order.done:
             try:
                 await self.venue.cancel(order)
             except PrimeVaultError as exc:
                 log.warning("child %d: cancelling its order at %s failed: %s", child.child_id, self.venue.name, exc)
+        if order is not None and now <= child.deadline + CHILD_EXPIRY_GRACE:
+            try:
+                order = self._orders[child.child_id] = await self.venue.order_status(order)
+            except PrimeVaultError as exc:
+                log.warning("child %d past its deadline: %s did not say what its order filled (%s): expired once it"
+                            " does", child.child_id, self.venue.name, exc)  # fmt: skip
+                return False
+            if not order.done or order.filled > child.filled:
+                return False
+        self._lost.discard(child.child_id)  # past its deadline the child ends, found or not
         await asyncio.to_thread(self.trading.expire_child, child.child_id)
+        return True
 
     async def reconcile(self) -> list[str]:
         """Mismatches between the venue's positions and the trading module's netted book at this venue, counting the

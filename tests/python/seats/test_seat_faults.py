@@ -320,3 +320,42 @@ def test_a_backstop_unwind_whose_answer_is_lost_is_not_doubled(market: Chain, ex
         assert keeper.net_position(1, venue) == 0, "closed, not turned around"
 
     asyncio.run(scenario())
+
+
+def test_a_child_past_its_deadline_waits_for_the_fills_its_order_made_before_it(
+    market: Chain, exchange: RabbitXService
+) -> None:
+    """The exchange fills 0.8 of the child's order at once, but the fills do not reach the keeper (its WebSocket
+    dropped, the exchange stopped answering) until the child's deadline has passed. The venue made them while the
+    child was live: they are the account's, not the backstop's. The seat does not expire a child whose order the
+    venue says filled more than the books hold (within the executor's grace, no one else may expire it either):
+    the fills are booked to the account first, then the child ends."""
+    keeper, me = executor(market), market.account(1).address
+    child_id, now = child_for_one_eth(market)
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            account = await seat_account_with_resting_asks(exchange, session, market)
+            async with RabbitXConnector(exchange.settings(account)) as connector:
+                seat = RabbitXSeat(keeper, connector, keeper.venue_id(SEAT_VENUE))
+                assert (await seat.cycle(now)).placed == (child_id,)
+                while len(await connector.fills_since(0)) < 2:
+                    await asyncio.sleep(0.05)
+                market.advance(400)  # past the child's deadline (now + 300), its fills still unreported
+                later = int(market.w3.eth.get_block("latest")["timestamp"])
+                assert (await seat.cycle(later)).expired == (), "its order's fills are not booked yet"
+                forwarding = asyncio.create_task(seat.forward_fills())
+                try:
+                    await until(lambda: keeper.child_order(child_id).filled == D("0.8"))
+                    ended = await seat.cycle(later)
+                finally:
+                    forwarding.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await forwarding
+                assert child_id in ended.expired + ended.rejected
+                assert keeper.child_order(child_id).status != "open"
+
+    asyncio.run(scenario())
+    [position] = keeper.positions(me)
+    assert position.size == D("0.8"), "the fills the venue made before the deadline are the account's"
+    assert keeper.backstop() == []
