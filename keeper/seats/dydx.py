@@ -123,13 +123,7 @@ class DydxVenue:
     async def place(self, request: SeatOrderRequest) -> SeatOrder | None:
         if request.child_id > MAX_CLIENT_ID:
             raise SeatOrderRefusedError(f"child {request.child_id} is past dYdX's client ids (0..{MAX_CLIENT_ID})")
-        order_id = indexer_order_id(
-            self.connector.address,
-            self.connector.subaccount_number,
-            request.child_id,
-            self.connector.market(request.market).clob_pair_id,
-            SHORT_TERM,
-        )
+        order_id = self._order_id(request.child_id, request.market)
         earlier = await self.connector.order(order_id)  # placed before a restart, or its answer lost
         if earlier is not None:
             self._lost.pop(order_id, None)
@@ -164,6 +158,30 @@ class DydxVenue:
         self._placed[order_id] = placed
         self._children[order_id] = request.child_id
         return SeatOrder(request.child_id, request.market, order_id, False, Decimal(0))
+
+    async def find(self, child_id: int, market: str) -> SeatOrder | None:
+        """The child's order as the indexer has it; None once the indexer is past the goodTilBlock of an order whose
+        answer was lost and has not seen it (it made no fill)."""
+        if child_id > MAX_CLIENT_ID:
+            return None
+        order_id = self._order_id(child_id, market)
+        indexed = await self.connector.order(order_id)
+        if indexed is not None:
+            return self._seat_order(child_id, indexed)
+        lost_until = self._lost.get(order_id)
+        if lost_until is not None and await self.connector.indexer_height() < lost_until:
+            raise SeatOrderUnknownError(f"its order's answer was lost; unknown until dYdX is past block {lost_until}")
+        return None
+
+    def _order_id(self, child_id: int, market: str) -> str:
+        """The indexer's id of child `child_id`'s short-term order on `market` (its client id is the child's id)."""
+        return indexer_order_id(
+            self.connector.address,
+            self.connector.subaccount_number,
+            child_id,
+            self.connector.market(market).clob_pair_id,
+            SHORT_TERM,
+        )
 
     async def order_status(self, order: SeatOrder) -> SeatOrder:
         """The order as the indexer has it. An IOC order no maker crossed may never reach the indexer: it is done once

@@ -145,6 +145,10 @@ class RabbitXVenue:
     async def order_status(self, order: SeatOrder) -> SeatOrder:
         return self._seat_order(order.child_id, await self.connector.order(order.order_id))
 
+    async def find(self, child_id: int, market: str) -> SeatOrder | None:
+        order = await self._find_order(market, self.client_order_id(child_id))
+        return None if order is None else self._seat_order(child_id, order)
+
     async def cancel(self, order: SeatOrder) -> None:
         await self.connector.cancel_order(order.market, order.order_id)
 

@@ -160,6 +160,11 @@ class SeatVenue(Protocol):
 
     async def order_status(self, order: SeatOrder) -> SeatOrder: ...
 
+    async def find(self, child_id: int, market: str) -> SeatOrder | None:
+        """The child's order on the venue's `market` if the venue got one (placed before a restart, or its answer
+        lost), without placing it; None if it never did. Raises `SeatOrderUnknownError` while the venue cannot say."""
+        ...
+
     async def cancel(self, order: SeatOrder) -> None:
         """Cancels what is left of the order; a fill may still win the race."""
         ...
@@ -444,20 +449,24 @@ class Seat:
         book instead of the account. It waits for them, or for the venue to answer, within `CHILD_EXPIRY_GRACE`, when
         only the executor may expire the child. Returns whether the child was expired."""
         order = self._orders.get(child.child_id)
-        if order is not None and not order.done:
-            try:
-                await self.venue.cancel(order)
-            except PrimeVaultError as exc:
-                log.warning("child %d: cancelling its order at %s failed: %s", child.child_id, self.venue.name, exc)
-        if order is not None and now <= child.deadline + CHILD_EXPIRY_GRACE:
-            try:
+        waiting = now <= child.deadline + CHILD_EXPIRY_GRACE
+        try:
+            if order is None and waiting:
+                # Placed before a restart, or its answer lost: the venue may hold it under the child's client id.
+                order = await self.venue.find(child.child_id, self.venue.market(child.market))
+            if order is not None and not order.done:
+                try:
+                    await self.venue.cancel(order)
+                except PrimeVaultError as exc:
+                    log.warning("child %d: cancelling its order at %s failed: %s", child.child_id, self.venue.name, exc)
+            if order is not None and waiting:
                 order = self._orders[child.child_id] = await self.venue.order_status(order)
-            except PrimeVaultError as exc:
-                log.warning("child %d past its deadline: %s did not say what its order filled (%s): expired once it"
-                            " does", child.child_id, self.venue.name, exc)  # fmt: skip
-                return False
-            if not order.done or order.filled > child.filled:
-                return False
+        except PrimeVaultError as exc:
+            log.warning("child %d past its deadline: %s did not say what its order filled (%s): expired once it does",
+                        child.child_id, self.venue.name, exc)  # fmt: skip
+            return False
+        if order is not None and waiting and (not order.done or order.filled > child.filled):
+            return False
         self._lost.discard(child.child_id)  # past its deadline the child ends, found or not
         await asyncio.to_thread(self.trading.expire_child, child.child_id)
         return True

@@ -440,3 +440,30 @@ def test_a_withdrawal_held_by_the_ibc_rate_limit_waits_in_the_bank_and_goes_on_w
 
 async def _fills(connector: DydxConnector, count: int) -> bool:
     return len(await connector.fills()) >= count
+
+
+def test_a_child_past_its_deadline_after_a_restart_gets_the_fills_its_order_made(bench: Bench) -> None:
+    """The seat places the child and stops before the indexer's fills are reported; it starts again past the child's
+    deadline. The indexer holds the order under the child's client id: the new seat finds it and books its fills
+    to the account before expiring the child, instead of sending them to the backstop book."""
+    keeper, chain = bench.keeper, bench.chain
+    me = chain.account(1).address
+    _, child_id = child_for_one_eth(bench)
+
+    async def scenario() -> None:
+        now = int(chain.w3.eth.get_block("latest")["timestamp"])
+        async with bench.seat() as seat:
+            assert (await seat.cycle(now)).placed == (child_id,)
+            assert isinstance(seat.venue, DydxVenue)
+            await until(lambda: _fills(seat.venue.connector, 2))
+        chain.advance(400)  # past the child's deadline (now + 300)
+        later = int(chain.w3.eth.get_block("latest")["timestamp"])
+        async with bench.seat() as seat:
+            assert (await seat.cycle(later)).expired == (), "its order's fills are not booked yet"
+            async with forwarding(seat):
+                await until(lambda: asyncio.to_thread(lambda: keeper.child_order(child_id).filled == D("0.8")))
+            assert (await seat.cycle(later)).expired == (child_id,)
+
+    asyncio.run(scenario())
+    [position] = keeper.positions(me)
+    assert position.size == D("0.8") and keeper.backstop() == []

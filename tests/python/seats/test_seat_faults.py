@@ -359,3 +359,40 @@ def test_a_child_past_its_deadline_waits_for_the_fills_its_order_made_before_it(
     [position] = keeper.positions(me)
     assert position.size == D("0.8"), "the fills the venue made before the deadline are the account's"
     assert keeper.backstop() == []
+
+
+def test_a_child_past_its_deadline_after_a_restart_waits_for_the_fills_its_order_made(
+    market: Chain, exchange: RabbitXService
+) -> None:
+    """The keeper stops after the exchange filled 0.8 of the child's order and before it reported them, and starts
+    again after the child's deadline: its new seat knows no order for the child, but the exchange holds one under the
+    child's client id. The seat looks it up before expiring the child, and books its fills to the account first."""
+    keeper, me = executor(market), market.account(1).address
+    child_id, now = child_for_one_eth(market)
+    venue = keeper.venue_id(SEAT_VENUE)
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            account = await seat_account_with_resting_asks(exchange, session, market)
+            async with RabbitXConnector(exchange.settings(account)) as connector:
+                assert (await RabbitXSeat(keeper, connector, venue).cycle(now)).placed == (child_id,)
+                while len(await connector.fills_since(0)) < 2:
+                    await asyncio.sleep(0.05)
+            market.advance(400)  # the keeper is back past the child's deadline (now + 300)
+            later = int(market.w3.eth.get_block("latest")["timestamp"])
+            async with RabbitXConnector(exchange.settings(account)) as connector:
+                seat = RabbitXSeat(keeper, connector, venue)
+                assert (await seat.cycle(later)).expired == (), "its order's fills are not booked yet"
+                forwarding = asyncio.create_task(seat.forward_fills())
+                try:
+                    await until(lambda: keeper.child_order(child_id).filled == D("0.8"))
+                    ended = await seat.cycle(later)
+                finally:
+                    forwarding.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await forwarding
+                assert ended.expired == (child_id,)
+
+    asyncio.run(scenario())
+    [position] = keeper.positions(me)
+    assert position.size == D("0.8") and keeper.backstop() == []
