@@ -235,6 +235,7 @@ class Seat:
         # Fill id -> (its 32-byte id on chain, the venue's market, signed size) of the fills being reported: the venue
         # holds them and the books may not yet, which is no mismatch.
         self._reporting: dict[str, tuple[bytes, str, Decimal]] = {}
+        self._capped = False  # the last margin check wanted a deposit the seat's margin cap held back (said once)
 
     @staticmethod
     def venue_fill_id(fill: SeatFill) -> bytes:
@@ -641,15 +642,19 @@ class Seat:
         net = await self._margin_now(account.balance if account is not None else await self.venue.balance())
         pending = await asyncio.to_thread(self.adapter.pending_withdrawals)
         move = policy.move(need, net, pending)
+        capped = False
         if move > 0:
             room = await asyncio.to_thread(self.adapter.margin_room)
-            if room < move:
+            capped = room < move
+            # Said once while the cap holds deposits back, not at every margin check (every seat_state_interval).
+            if capped and not self._capped:
                 log.warning(
                     "seat at %s: margin %s below its floor, but its cap leaves room for %s of the %s wanted (what it"
                     " holds, or the vault's net margin sent it, is near the cap): the admin raises it (setMarginCap)",
                     self.venue.name, self.base.format(net), self.base.format(room), self.base.format(move),
                 )  # fmt: skip
-                move = room
+            move = min(move, room)
+        self._capped = capped
         if move > 0:
             log.info(
                 "seat at %s: margin %s below its floor: depositing %s",

@@ -132,6 +132,11 @@ def test_the_seat_posts_its_account_and_withdraws_margin_above_its_ceiling(
                 rf"seat at {seat.venue.name}: margin [\d,.]+ USDC below its floor: depositing 1,000 USDC", deposit
             )
             assert adapter.margin_room() == 0
+            with caplog.at_level("INFO", logger="primevault.keeper"):
+                for _ in range(3):  # every seat_state_interval while the cap holds it back
+                    assert await seat.manage_margin(raised) == 0
+            capped_said = [m for m in caplog.messages if "the admin raises it (setMarginCap)" in m]
+            assert len(capped_said) == 1, "said once while the cap holds, not at every margin check"
             shown = CliRunner().invoke(
                 cli, ["--deployment", str(market.deployment_file), "risk", "venues", "--json"], catch_exceptions=False
             )
