@@ -193,7 +193,7 @@ class SeatJob:
         stopping no further step starts (`_stopped`): they send orders to the venue and transactions on chain."""
         name = self.context.deployment.venues[seat.venue_id].name
         await self._step(f"{name} cycle", lambda: self._cycle(seat, name, now))
-        await self._step(f"{name} backstop", lambda: seat.unwind_backstop(now))
+        await self._step(f"{name} backstop", lambda: self._unwind_backstop(seat, now))
         if state and not self._stopped():
             await self._run_state(seat, name)
         if reconcile:
@@ -236,6 +236,12 @@ class SeatJob:
                 list(report.rejected),
                 list(report.expired),
             )
+
+    async def _unwind_backstop(self, seat: Seat, now: int) -> None:
+        """Closes the backstop book at the seat's venue, each unwind child placed counted as the backstop job counts
+        its slices (`primevault_backstop_unwinds`)."""
+        placed = await seat.unwind_backstop(now)
+        self.context.metrics.backstop_unwound.inc(len(placed))
 
     async def _read_books(self, seat: Seat, account: asyncio.Future[SeatAccount]) -> None:
         """Publishes the venue's book of every market, with the margin free in `account` (the venue's account as

@@ -31,6 +31,7 @@ from keeper.devnet.deploy import DYDX_SEAT_VENUE, SEAT_VENUE
 from keeper.devnet.dydx.chain import SELL
 from keeper.exceptions import TransactionReverted
 from keeper.jobs.seat import SeatJob
+from keeper.seats.seat import SeatReport
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
 from tests.python.fault_proxy import node_switch
@@ -380,3 +381,28 @@ def test_each_seats_fill_feed_is_said_apart_and_a_fill_booked_says_it_works_agai
         "rabbitx-seat fills: works again",
         f"rabbitx-seat fills: {dropped}",
     ]
+
+
+def test_a_backstop_unwind_placed_at_a_seat_is_counted_in_the_metrics() -> None:
+    """`primevault_backstop_unwinds` counts the slices of the backstop book closed at a venue: the backstop job counts
+    those at venues that fill on chain, and the seat job the unwind children its seats place (it counted none, so
+    /metrics showed no unwind while the seats closed the book)."""
+    metrics = KeeperMetrics()
+    context = SimpleNamespace(
+        metrics=metrics,
+        stopping=threading.Event(),
+        deployment=SimpleNamespace(venues=[SimpleNamespace(name=SEAT_VENUE)]),
+    )
+    job = SeatJob(cast(Any, context))
+
+    class UnwindingSeat:
+        venue_id = 0
+
+        async def cycle(self, now: int) -> SeatReport:
+            return SeatReport()
+
+        async def unwind_backstop(self, now: int) -> list[int]:
+            return [7, 8]  # one unwind child placed in each of two markets
+
+    asyncio.run(job._run_seat(cast(Any, UnwindingSeat()), 1_000, state=False, reconcile=False))
+    assert metrics.backstop_unwound._value.get() == 2
