@@ -738,8 +738,8 @@ class Seat:
 
     async def _unwind_finished(self, market_id: int, now: int) -> bool:
         """Whether the market's unwind is over: its order closed at the venue with every fill booked on chain (so the
-        book read next is the book left), or its deadline passed (its order is then cancelled; a fill after that still
-        books to the backstop)."""
+        book read next is the book left). Past its deadline its order is cancelled, and still waited for within
+        `CHILD_EXPIRY_GRACE`; after that it is over (a fill that comes later still books to the backstop)."""
         child_id, deadline = self._unwinds[market_id]
         order = self._orders.get(child_id)
         if order is None and child_id in self._lost and deadline >= now:
@@ -750,25 +750,24 @@ class Seat:
             if order is None:
                 return child_id not in self._lost
         if order is not None and not order.done:
+            if deadline < now:
+                try:
+                    await self.venue.cancel(order)
+                except PrimeVaultError as exc:
+                    log.warning("backstop unwind child %d: cancelling its order failed: %s", child_id, exc)
             order = self._orders[child_id] = await self.venue.order_status(order)
         if order is None:
             self._lost.discard(child_id)
             del self._unwinds[market_id]
             return True
-        if order.done:
-            if order.reason:
-                log.warning("backstop unwind child %d: its order closed: %s", child_id, order.reason)
-            booked = (await asyncio.to_thread(self.trading.child_order, child_id)).filled
-            if booked < order.filled and deadline >= now:
-                return False
-            del self._unwinds[market_id]
-            return True
-        if deadline >= now:
+        # While the venue may still fill the order, or has filled more than the books hold (its fills on their way: a
+        # feed that dropped, a venue that stopped answering), the book read next still holds what they close, and a
+        # second unwind would close it twice: waited for, past the deadline too, within CHILD_EXPIRY_GRACE.
+        booked = (await asyncio.to_thread(self.trading.child_order, child_id)).filled
+        if (not order.done or booked < order.filled) and now <= deadline + CHILD_EXPIRY_GRACE:
             return False
-        try:
-            await self.venue.cancel(order)
-        except PrimeVaultError as exc:
-            log.warning("backstop unwind child %d: cancelling its order failed: %s", child_id, exc)
+        if order.reason:
+            log.warning("backstop unwind child %d: its order closed: %s", child_id, order.reason)
         del self._unwinds[market_id]
         return True
 

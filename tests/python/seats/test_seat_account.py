@@ -31,7 +31,7 @@ from keeper.devnet.deploy import SEAT_VENUE
 from keeper.risk.margin import MarginPolicy
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
-from tests.python.seats.conftest import SEAT_MARGIN, executor, seat_with_child
+from tests.python.seats.conftest import SEAT_MARGIN, executor, forwarding, seat_with_child
 
 D = Decimal
 
@@ -289,3 +289,36 @@ def test_an_operator_onboards_the_seat_from_the_cli(market: Chain, exchange: Rab
 
     asyncio.run(read_back())
     assert adapter.address.lower() in result.stdout.lower()
+
+
+def test_a_backstop_unwind_whose_fills_arrive_after_its_deadline_is_not_sent_again(
+    market: Chain, exchange: RabbitXService
+) -> None:
+    """The exchange fills the unwind of the 0.8 ETH backstop book at once, but its fills reach the keeper only after
+    the unwind's deadline (the feed dropped, the exchange stopped answering). The book on chain still reads 0.8 then:
+    an unwind committed for it again would sell 0.8 more at the exchange and turn the book around. The seat waits
+    for the first unwind's fills."""
+
+    async def scenario() -> None:
+        async with seat_with_child(market, exchange, forward_fills=False) as run:
+            keeper, seat, connector = run.keeper, run.seat, run.connector
+            maker = RabbitXClient(run.session, exchange.url, await exchange.trader(run.session, 3, deposit=D(100_000)))
+            await until(lambda: _has_fills(connector, 2))
+            keeper.reject_child(run.child_id, b"keeper restarted")  # its fills are the protocol's
+            async with forwarding(seat):
+                await until(lambda: asyncio.to_thread(lambda: keeper.backstop() != []))
+            await maker.create_order("ETH-USD", "long", D(2), D(2990), "limit", None, "bid-1")
+            await asyncio.sleep(0.3)
+            now = int(market.w3.eth.get_block("latest")["timestamp"])
+            [unwind] = await seat.unwind_backstop(now)
+            await until(lambda: _has_fills(connector, 3))  # sold at the exchange, not reported yet
+            market.advance(seat.unwind_ttl + 10)
+            later = int(market.w3.eth.get_block("latest")["timestamp"])
+            assert await seat.unwind_backstop(later) == [], "its fills are on their way: no second unwind"
+            async with forwarding(seat):
+                await until(lambda: asyncio.to_thread(lambda: keeper.backstop() == []))
+            assert await seat.unwind_backstop(later) == []
+            assert keeper.child_order(unwind).filled == D("0.8")
+            assert await seat.reconcile() == [], "the exchange holds nothing either"
+
+    asyncio.run(scenario())
