@@ -230,6 +230,7 @@ class Seat:
         self._unconfirmed: tuple[SeatAccountReport, dict[int, int]] | None = None
         self._funding_refused: set[tuple[str, int]] = set()  # (venue market, time) of periods dated in the future
         self._unwinds: dict[int, tuple[int, int]] = {}  # market id -> (unwind child id, its deadline)
+        self._unwinds_recovered = False  # the unwinds a previous run left were taken on (`_recover_unwinds`)
         # Child id -> (the venue's market, +1 buys or -1 sells), recorded as it is placed.
         self._sides: OrderedDict[int, tuple[str, int]] = OrderedDict()
         # Fill id -> (its 32-byte id on chain, the venue's market, signed size) of the fills being reported: the venue
@@ -713,6 +714,9 @@ class Seat:
         commits an unwind child for the book (rounded down to the venue's step, its limit inside the band) and places
         it as an IOC order. Its fills come back through `report` and book to the backstop. Returns the children
         placed."""
+        if not self._unwinds_recovered:
+            await self._recover_unwinds(now)
+            self._unwinds_recovered = True
         busy = {m for m in list(self._unwinds) if not await self._unwind_finished(m, now)}
         books = [b for b in await asyncio.to_thread(self.trading.backstop) if b.venue_id == self.venue_id]
         placed = []
@@ -736,19 +740,48 @@ class Seat:
                 log.info("seat: unwinding %s %s of the backstop book (child %d)", book.size, book.market, child_id)
         return placed
 
+    async def _recover_unwinds(self, now: int) -> None:
+        """Takes on the unwinds a previous run of the seat left, whose orders the venue may still be filling or whose
+        fills may not all be booked (the record of unwinds is this run's memory, empty at start; the book on chain
+        does not show their unbooked fills, and a second unwind would close it twice): the newest unwind child of
+        each market at this venue within `CHILD_EXPIRY_GRACE` of its deadline is watched as if its order's answer was
+        lost (`_unwind_finished` looks the order up by its client id). Children are read from the newest back to the
+        first whose deadline is too old for any unwind committed before it to matter."""
+        module = self.trading.address
+        child_id = await asyncio.to_thread(self.trading.child_order_count)
+        while child_id > 0:
+            child_id -= 1
+            child = await asyncio.to_thread(self.trading.child_order, child_id)
+            if child.deadline + CHILD_EXPIRY_GRACE + self.unwind_ttl < now:
+                break
+            if child.venue_id != self.venue_id or child.account != module:
+                continue  # not an unwind here: an unwind's order is the trading module's own
+            market_id = self.trading.market_id(child.market)
+            if market_id in self._unwinds or child.deadline + CHILD_EXPIRY_GRACE < now:
+                continue
+            self._unwinds[market_id] = (child_id, child.deadline)
+            self._lost.add(child_id)
+            self._remember_side(child_id, (self.venue.market(child.market), 1 if child.size > 0 else -1))
+
     async def _unwind_finished(self, market_id: int, now: int) -> bool:
         """Whether the market's unwind is over: its order closed at the venue with every fill booked on chain (so the
         book read next is the book left). Past its deadline its order is cancelled, and still waited for within
         `CHILD_EXPIRY_GRACE`; after that it is over (a fill that comes later still books to the backstop)."""
         child_id, deadline = self._unwinds[market_id]
         order = self._orders.get(child_id)
-        if order is None and child_id in self._lost and deadline >= now:
+        if order is None and child_id in self._lost:
             # An unwind child is closed on chain from the start (its fills are the backstop's), so the cycle never
             # looks for it: looked for here. Until it is found the venue may be filling it, and a second unwind
-            # would close the book twice.
-            order = await self._place(await asyncio.to_thread(self.trading.child_order, child_id), reject_refused=False)
-            if order is None:
-                return child_id not in self._lost
+            # would close the book twice. Past its deadline it is only looked up, never placed.
+            child = await asyncio.to_thread(self.trading.child_order, child_id)
+            if deadline >= now:
+                order = await self._place(child, reject_refused=False)
+                if order is None:
+                    return child_id not in self._lost
+            elif now <= deadline + CHILD_EXPIRY_GRACE:
+                order = await self.venue.find(child_id, self.venue.market(child.market))
+                if order is not None:
+                    self._orders[child_id] = order
         if order is not None and not order.done:
             if deadline < now:
                 try:

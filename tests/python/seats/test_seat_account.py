@@ -29,6 +29,7 @@ from keeper.connectors.rabbitx.errors import RabbitXAuthError
 from keeper.connectors.rabbitx.settings import RabbitXSettings
 from keeper.devnet.deploy import SEAT_VENUE
 from keeper.risk.margin import MarginPolicy
+from keeper.seats.rabbitx import RabbitXSeat
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
 from tests.python.seats.conftest import SEAT_MARGIN, executor, forwarding, seat_with_child
@@ -320,5 +321,37 @@ def test_a_backstop_unwind_whose_fills_arrive_after_its_deadline_is_not_sent_aga
             assert await seat.unwind_backstop(later) == []
             assert keeper.child_order(unwind).filled == D("0.8")
             assert await seat.reconcile() == [], "the exchange holds nothing either"
+
+    asyncio.run(scenario())
+
+
+def test_a_restarted_seat_does_not_unwind_again_a_book_whose_unwind_fills_are_unreported(
+    market: Chain, exchange: RabbitXService
+) -> None:
+    """The keeper stops after the exchange filled its unwind of the 0.8 ETH backstop book and before it reported the
+    fills. The book on chain still reads 0.8, and the new seat's memory of its unwinds is empty: it finds the unwind
+    on chain and at the exchange and waits for its fills, instead of selling the book a second time."""
+
+    async def scenario() -> None:
+        async with seat_with_child(market, exchange, forward_fills=False) as run:
+            keeper, seat, connector = run.keeper, run.seat, run.connector
+            maker = RabbitXClient(run.session, exchange.url, await exchange.trader(run.session, 3, deposit=D(100_000)))
+            await until(lambda: _has_fills(connector, 2))
+            keeper.reject_child(run.child_id, b"keeper restarted")  # its fills are the protocol's
+            async with forwarding(seat):
+                await until(lambda: asyncio.to_thread(lambda: keeper.backstop() != []))
+            await maker.create_order("ETH-USD", "long", D(2), D(2990), "limit", None, "bid-1")
+            await asyncio.sleep(0.3)
+            now = int(market.w3.eth.get_block("latest")["timestamp"])
+            [unwind] = await seat.unwind_backstop(now)
+            await until(lambda: _has_fills(connector, 3))  # sold at the exchange, not reported yet
+            async with RabbitXConnector(exchange.settings(run.account)) as again:
+                restarted = RabbitXSeat(keeper, again, run.venue)
+                assert await restarted.unwind_backstop(now) == [], "its first unwind's fills are on their way"
+                async with forwarding(restarted):
+                    await until(lambda: asyncio.to_thread(lambda: keeper.backstop() == []))
+                assert await restarted.unwind_backstop(now) == []
+                assert keeper.child_order(unwind).filled == D("0.8")
+                assert await restarted.reconcile() == [], "the exchange holds nothing either"
 
     asyncio.run(scenario())
