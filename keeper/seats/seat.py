@@ -236,6 +236,7 @@ class Seat:
         # Fill id -> (its 32-byte id on chain, the venue's market, signed size) of the fills being reported: the venue
         # holds them and the books may not yet, which is no mismatch.
         self._reporting: dict[str, tuple[bytes, str, Decimal]] = {}
+        self._expiry_said: set[int] = set()  # children past their deadline whose wait for their venue was said
         self._capped = False  # the last margin check wanted a deposit the seat's margin cap held back (said once)
 
     @staticmethod
@@ -460,15 +461,21 @@ class Seat:
                 try:
                     await self.venue.cancel(order)
                 except PrimeVaultError as exc:
-                    log.warning("child %d: cancelling its order at %s failed: %s", child.child_id, self.venue.name, exc)
+                    if child.child_id not in self._expiry_said:  # tried every cycle while it waits: said once
+                        log.warning("child %d: cancelling its order at %s failed: %s", child.child_id,
+                                    self.venue.name, exc)  # fmt: skip
             if order is not None and waiting:
                 order = self._orders[child.child_id] = await self.venue.order_status(order)
         except PrimeVaultError as exc:
-            log.warning("child %d past its deadline: %s did not say what its order filled (%s): expired once it does",
-                        child.child_id, self.venue.name, exc)  # fmt: skip
+            if child.child_id not in self._expiry_said:
+                log.warning("child %d past its deadline: %s did not say what its order filled (%s): expired once it"
+                            " does", child.child_id, self.venue.name, exc)  # fmt: skip
+            self._expiry_said.add(child.child_id)
             return False
         if order is not None and waiting and (not order.done or order.filled > child.filled):
+            self._expiry_said.add(child.child_id)
             return False
+        self._expiry_said.discard(child.child_id)
         self._lost.discard(child.child_id)  # past its deadline the child ends, found or not
         await asyncio.to_thread(self.trading.expire_child, child.child_id)
         return True

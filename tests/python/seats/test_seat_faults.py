@@ -396,3 +396,47 @@ def test_a_child_past_its_deadline_after_a_restart_waits_for_the_fills_its_order
     asyncio.run(scenario())
     [position] = keeper.positions(me)
     assert position.size == D("0.8") and keeper.backstop() == []
+
+
+def test_a_child_past_its_deadline_waits_while_the_exchange_does_not_answer_and_says_so_once(
+    market: Chain, exchange: RabbitXService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Past the child's deadline the exchange stops answering (its gateway fails every look-up of an order): what the
+    child's order filled is unknown, so the seat waits, every cycle, and says so once, not every cycle; once the
+    exchange answers again the fills are booked to the account and the child ends."""
+    keeper, me = executor(market), market.account(1).address
+    child_id, now = child_for_one_eth(market)
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            account = await seat_account_with_resting_asks(exchange, session, market)
+            with fault_proxy(exchange.url) as proxy:
+                direct = exchange.settings(account)
+                settings = dataclasses.replace(direct, base_url=proxy.url, ws_url=direct.websocket_url)
+                async with RabbitXConnector(settings) as connector:
+                    seat = RabbitXSeat(keeper, connector, keeper.venue_id(SEAT_VENUE))
+                    assert (await seat.cycle(now)).placed == (child_id,)
+                    while len(await connector.fills_since(0)) < 2:
+                        await asyncio.sleep(0.05)
+                    market.advance(400)
+                    later = int(market.w3.eth.get_block("latest")["timestamp"])
+                    proxy.inject("GET", "/orders", Fault.UNSENT, times=3)
+                    proxy.inject("DELETE", "/orders", Fault.UNSENT, times=3)
+                    with caplog.at_level(logging.WARNING, logger="primevault.keeper"):
+                        for _ in range(3):
+                            assert (await seat.cycle(later)).expired == ()
+                    said = [m for m in caplog.messages if f"child {child_id} past its deadline" in m]
+                    assert len(said) == 1, said
+                    assert keeper.child_order(child_id).status == "open"
+                    forwarding = asyncio.create_task(seat.forward_fills())
+                    try:
+                        await until(lambda: keeper.child_order(child_id).filled == D("0.8"))
+                        assert (await seat.cycle(later)).expired == (child_id,)
+                    finally:
+                        forwarding.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await forwarding
+
+    asyncio.run(scenario())
+    [position] = keeper.positions(me)
+    assert position.size == D("0.8") and keeper.backstop() == []
