@@ -50,7 +50,9 @@ class MarginJob:
             need = venue_requirement(exposures, marks, ppms, c.deployment.base.decimals)
             if claimable > 0:
                 log.info("venue %d: claiming %s of matured withdrawals", venue_id, c.deployment.base.format(claimable))
-                c.send("claim margin", trading.claim_margin_withdrawals, venue_id)
+                claimed = c.send("claim margin", trading.claim_margin_withdrawals, venue_id)
+                if claimed is not None or c.config.dry_run:
+                    pending -= claimable  # no longer on its way out: the ceiling is judged without it
             move = policy.move(need, net, pending)
             if move > 0:
                 log.info(

@@ -244,3 +244,29 @@ def test_a_port_something_listens_on_is_still_refused() -> None:
         port = listener.getsockname()[1]
         with pytest.raises(AnvilError, match=f"port {port} is in use"):
             Anvil(port=port).start()
+
+
+def test_the_margin_job_judges_the_ceiling_without_the_withdrawals_it_just_claimed(
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A venue holding 70,000 USDC (between its target of 50,000 and its ceiling of 80,000) with 200,000 of matured
+    withdrawals: the job claims them, and then nothing is on its way out. It counted them still pending against the
+    ceiling (270,000 > 80,000) and withdrew 20,000 more, a move the policy does not make."""
+    chain.seed_pool()
+    keeper = margin_keeper(chain, tmp_path)
+    trading = TradingClient(chain.w3, chain.deployment, chain.client(0).sender)
+    rabbitx = trading.venue_id("rabbitx")
+    adapter = trading.adapters()[rabbitx]
+    keeper.jobs.margin.run()  # 200,000 asked back, 50,000 left
+    trading.deposit_margin(rabbitx, 20_000 * USDC)
+    chain.advance(RABBIT_WITHDRAWAL_DELAY)
+    for market in chain.deployment.markets:
+        feed = FeedClient(chain.w3, market.feed, chain.client(0).sender)
+        feed.set_answer(feed.price())
+    assert adapter.claimable_withdrawals() == 200_000 * USDC
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="primevault.keeper"):
+        keeper.jobs.margin.run()
+    assert adapter.pending_withdrawals() == 0
+    assert adapter.margin().net_collateral == 70_000 * USDC, "within its band: left as it is"
+    assert not [m for m in caplog.messages if f"venue {rabbitx}" in m and "withdrawing" in m]
