@@ -442,6 +442,16 @@ async def _fills(connector: DydxConnector, count: int) -> bool:
     return len(await connector.fills()) >= count
 
 
+async def a_seat_places_the_child_and_stops(bench: Bench, child_id: int) -> None:
+    """A seat places `child_for_one_eth`'s child at the chain's time and stops once the indexer holds the two fills
+    of its order, before they are reported."""
+    now = int(bench.chain.w3.eth.get_block("latest")["timestamp"])
+    async with bench.seat() as seat:
+        assert (await seat.cycle(now)).placed == (child_id,)
+        assert isinstance(seat.venue, DydxVenue)
+        await until(lambda: _fills(seat.venue.connector, 2))
+
+
 def test_a_child_past_its_deadline_after_a_restart_gets_the_fills_its_order_made(bench: Bench) -> None:
     """The seat places the child and stops before the indexer's fills are reported; it starts again past the child's
     deadline. The indexer holds the order under the child's client id: the new seat finds it and books its fills
@@ -451,11 +461,7 @@ def test_a_child_past_its_deadline_after_a_restart_gets_the_fills_its_order_made
     _, child_id = child_for_one_eth(bench)
 
     async def scenario() -> None:
-        now = int(chain.w3.eth.get_block("latest")["timestamp"])
-        async with bench.seat() as seat:
-            assert (await seat.cycle(now)).placed == (child_id,)
-            assert isinstance(seat.venue, DydxVenue)
-            await until(lambda: _fills(seat.venue.connector, 2))
+        await a_seat_places_the_child_and_stops(bench, child_id)
         chain.advance(400)  # past the child's deadline (now + 300)
         later = int(chain.w3.eth.get_block("latest")["timestamp"])
         async with bench.seat() as seat:

@@ -32,7 +32,7 @@ from keeper.risk.margin import MarginPolicy
 from keeper.seats.rabbitx import RabbitXSeat
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
-from tests.python.seats.conftest import SEAT_MARGIN, executor, forwarding, seat_with_child
+from tests.python.seats.conftest import SEAT_MARGIN, SeatRun, executor, forwarding, seat_with_child
 
 D = Decimal
 
@@ -292,6 +292,34 @@ def test_an_operator_onboards_the_seat_from_the_cli(market: Chain, exchange: Rab
     assert adapter.address.lower() in result.stdout.lower()
 
 
+async def backstop_unwind_sold_unreported(run: SeatRun, exchange: RabbitXService, chain: Chain) -> tuple[int, int]:
+    """The child's 0.8 ETH fills become the protocol's backstop book (the child closed before they were reported); a
+    maker bids, and the seat's unwind of the book sells it at the exchange, its fills not reported yet. Returns (the
+    unwind's child id, the chain time it was placed at)."""
+    keeper, seat, connector = run.keeper, run.seat, run.connector
+    maker = RabbitXClient(run.session, exchange.url, await exchange.trader(run.session, 3, deposit=D(100_000)))
+    await until(lambda: _has_fills(connector, 2))
+    keeper.reject_child(run.child_id, b"keeper restarted")  # its fills are the protocol's
+    async with forwarding(seat):
+        await until(lambda: asyncio.to_thread(lambda: keeper.backstop() != []))
+    await maker.create_order("ETH-USD", "long", D(2), D(2990), "limit", None, "bid-1")
+    await asyncio.sleep(0.3)
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    [unwind] = await seat.unwind_backstop(now)
+    await until(lambda: _has_fills(connector, 3))  # sold at the exchange, not reported yet
+    return unwind, now
+
+
+async def book_closed_by_its_one_unwind(seat: RabbitXSeat, keeper: TradingClient, unwind: int, now: int) -> None:
+    """Once `seat` forwards the unwind's fills, the backstop book closes with no second unwind: the unwind filled its
+    0.8 ETH, and the exchange holds nothing either."""
+    async with forwarding(seat):
+        await until(lambda: asyncio.to_thread(lambda: keeper.backstop() == []))
+    assert await seat.unwind_backstop(now) == []
+    assert keeper.child_order(unwind).filled == D("0.8")
+    assert await seat.reconcile() == [], "the exchange holds nothing either"
+
+
 def test_a_backstop_unwind_whose_fills_arrive_after_its_deadline_is_not_sent_again(
     market: Chain, exchange: RabbitXService
 ) -> None:
@@ -302,25 +330,12 @@ def test_a_backstop_unwind_whose_fills_arrive_after_its_deadline_is_not_sent_aga
 
     async def scenario() -> None:
         async with seat_with_child(market, exchange, forward_fills=False) as run:
-            keeper, seat, connector = run.keeper, run.seat, run.connector
-            maker = RabbitXClient(run.session, exchange.url, await exchange.trader(run.session, 3, deposit=D(100_000)))
-            await until(lambda: _has_fills(connector, 2))
-            keeper.reject_child(run.child_id, b"keeper restarted")  # its fills are the protocol's
-            async with forwarding(seat):
-                await until(lambda: asyncio.to_thread(lambda: keeper.backstop() != []))
-            await maker.create_order("ETH-USD", "long", D(2), D(2990), "limit", None, "bid-1")
-            await asyncio.sleep(0.3)
-            now = int(market.w3.eth.get_block("latest")["timestamp"])
-            [unwind] = await seat.unwind_backstop(now)
-            await until(lambda: _has_fills(connector, 3))  # sold at the exchange, not reported yet
+            seat = run.seat
+            unwind, _ = await backstop_unwind_sold_unreported(run, exchange, market)
             market.advance(seat.unwind_ttl + 10)
             later = int(market.w3.eth.get_block("latest")["timestamp"])
             assert await seat.unwind_backstop(later) == [], "its fills are on their way: no second unwind"
-            async with forwarding(seat):
-                await until(lambda: asyncio.to_thread(lambda: keeper.backstop() == []))
-            assert await seat.unwind_backstop(later) == []
-            assert keeper.child_order(unwind).filled == D("0.8")
-            assert await seat.reconcile() == [], "the exchange holds nothing either"
+            await book_closed_by_its_one_unwind(seat, run.keeper, unwind, later)
 
     asyncio.run(scenario())
 
@@ -334,24 +349,11 @@ def test_a_restarted_seat_does_not_unwind_again_a_book_whose_unwind_fills_are_un
 
     async def scenario() -> None:
         async with seat_with_child(market, exchange, forward_fills=False) as run:
-            keeper, seat, connector = run.keeper, run.seat, run.connector
-            maker = RabbitXClient(run.session, exchange.url, await exchange.trader(run.session, 3, deposit=D(100_000)))
-            await until(lambda: _has_fills(connector, 2))
-            keeper.reject_child(run.child_id, b"keeper restarted")  # its fills are the protocol's
-            async with forwarding(seat):
-                await until(lambda: asyncio.to_thread(lambda: keeper.backstop() != []))
-            await maker.create_order("ETH-USD", "long", D(2), D(2990), "limit", None, "bid-1")
-            await asyncio.sleep(0.3)
-            now = int(market.w3.eth.get_block("latest")["timestamp"])
-            [unwind] = await seat.unwind_backstop(now)
-            await until(lambda: _has_fills(connector, 3))  # sold at the exchange, not reported yet
+            keeper = run.keeper
+            unwind, now = await backstop_unwind_sold_unreported(run, exchange, market)
             async with RabbitXConnector(exchange.settings(run.account)) as again:
                 restarted = RabbitXSeat(keeper, again, run.venue)
                 assert await restarted.unwind_backstop(now) == [], "its first unwind's fills are on their way"
-                async with forwarding(restarted):
-                    await until(lambda: asyncio.to_thread(lambda: keeper.backstop() == []))
-                assert await restarted.unwind_backstop(now) == []
-                assert keeper.child_order(unwind).filled == D("0.8")
-                assert await restarted.reconcile() == [], "the exchange holds nothing either"
+                await book_closed_by_its_one_unwind(restarted, keeper, unwind, now)
 
     asyncio.run(scenario())

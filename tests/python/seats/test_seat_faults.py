@@ -10,7 +10,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,16 +22,19 @@ from keeper.client.trading import ChildSpec, TradingClient
 from keeper.connectors.rabbitx.client import RabbitXClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
 from keeper.connectors.rabbitx.models import OrderRequest
+from keeper.connectors.rabbitx.settings import RabbitXSettings
 from keeper.connectors.rabbitx.vocabulary import Side, TimeInForce
 from keeper.devnet.deploy import SEAT_VENUE
 from keeper.seats.rabbitx import RabbitXSeat, RabbitXVenue
+from keeper.seats.seat import SeatReport
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
-from tests.python.fault_proxy import Fault, fault_proxy
+from tests.python.fault_proxy import Fault, FaultProxy, fault_proxy
 from tests.python.seats.conftest import (
     KEEPER,
     cycle_until_rejected,
     executor,
+    forwarding,
     seat_account_with_resting_asks,
     seat_with_child,
 )
@@ -322,6 +325,34 @@ def test_a_backstop_unwind_whose_answer_is_lost_is_not_doubled(market: Chain, ex
     asyncio.run(scenario())
 
 
+def through(proxy: FaultProxy, settings: RabbitXSettings) -> RabbitXSettings:
+    """`settings` with the exchange's REST API reached through `proxy` (its WebSocket directly)."""
+    return dataclasses.replace(settings, base_url=proxy.url, ws_url=settings.websocket_url)
+
+
+@contextlib.asynccontextmanager
+async def seat_that_placed_the_child(
+    keeper: TradingClient, settings: RabbitXSettings, child_id: int, now: int
+) -> AsyncIterator[RabbitXSeat]:
+    """A seat at the exchange (over `settings`) that placed `child_for_one_eth`'s child at `now`: the exchange filled
+    0.8 of its order in two fills, not reported yet. The seat's connector closes with the block."""
+    async with RabbitXConnector(settings) as connector:
+        seat = RabbitXSeat(keeper, connector, keeper.venue_id(SEAT_VENUE))
+        assert (await seat.cycle(now)).placed == (child_id,)
+        while len(await connector.fills_since(0)) < 2:
+            await asyncio.sleep(0.05)
+        yield seat
+
+
+async def cycle_once_the_fills_are_booked(
+    seat: RabbitXSeat, keeper: TradingClient, child_id: int, now: int
+) -> SeatReport:
+    """`seat` forwards the fills until the child's 0.8 ETH is booked, then runs its cycle at `now`: its report."""
+    async with forwarding(seat):
+        await until(lambda: keeper.child_order(child_id).filled == D("0.8"))
+        return await seat.cycle(now)
+
+
 def test_a_child_past_its_deadline_waits_for_the_fills_its_order_made_before_it(
     market: Chain, exchange: RabbitXService
 ) -> None:
@@ -336,22 +367,11 @@ def test_a_child_past_its_deadline_waits_for_the_fills_its_order_made_before_it(
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
             account = await seat_account_with_resting_asks(exchange, session, market)
-            async with RabbitXConnector(exchange.settings(account)) as connector:
-                seat = RabbitXSeat(keeper, connector, keeper.venue_id(SEAT_VENUE))
-                assert (await seat.cycle(now)).placed == (child_id,)
-                while len(await connector.fills_since(0)) < 2:
-                    await asyncio.sleep(0.05)
+            async with seat_that_placed_the_child(keeper, exchange.settings(account), child_id, now) as seat:
                 market.advance(400)  # past the child's deadline (now + 300), its fills still unreported
                 later = int(market.w3.eth.get_block("latest")["timestamp"])
                 assert (await seat.cycle(later)).expired == (), "its order's fills are not booked yet"
-                forwarding = asyncio.create_task(seat.forward_fills())
-                try:
-                    await until(lambda: keeper.child_order(child_id).filled == D("0.8"))
-                    ended = await seat.cycle(later)
-                finally:
-                    forwarding.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await forwarding
+                ended = await cycle_once_the_fills_are_booked(seat, keeper, child_id, later)
                 assert child_id in ended.expired + ended.rejected
                 assert keeper.child_order(child_id).status != "open"
 
@@ -374,23 +394,14 @@ def test_a_child_past_its_deadline_after_a_restart_waits_for_the_fills_its_order
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
             account = await seat_account_with_resting_asks(exchange, session, market)
-            async with RabbitXConnector(exchange.settings(account)) as connector:
-                assert (await RabbitXSeat(keeper, connector, venue).cycle(now)).placed == (child_id,)
-                while len(await connector.fills_since(0)) < 2:
-                    await asyncio.sleep(0.05)
+            async with seat_that_placed_the_child(keeper, exchange.settings(account), child_id, now):
+                pass  # the keeper stops before the fills are reported
             market.advance(400)  # the keeper is back past the child's deadline (now + 300)
             later = int(market.w3.eth.get_block("latest")["timestamp"])
             async with RabbitXConnector(exchange.settings(account)) as connector:
                 seat = RabbitXSeat(keeper, connector, venue)
                 assert (await seat.cycle(later)).expired == (), "its order's fills are not booked yet"
-                forwarding = asyncio.create_task(seat.forward_fills())
-                try:
-                    await until(lambda: keeper.child_order(child_id).filled == D("0.8"))
-                    ended = await seat.cycle(later)
-                finally:
-                    forwarding.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await forwarding
+                ended = await cycle_once_the_fills_are_booked(seat, keeper, child_id, later)
                 assert ended.expired == (child_id,)
 
     asyncio.run(scenario())
@@ -411,13 +422,8 @@ def test_a_child_past_its_deadline_waits_while_the_exchange_does_not_answer_and_
         async with aiohttp.ClientSession() as session:
             account = await seat_account_with_resting_asks(exchange, session, market)
             with fault_proxy(exchange.url) as proxy:
-                direct = exchange.settings(account)
-                settings = dataclasses.replace(direct, base_url=proxy.url, ws_url=direct.websocket_url)
-                async with RabbitXConnector(settings) as connector:
-                    seat = RabbitXSeat(keeper, connector, keeper.venue_id(SEAT_VENUE))
-                    assert (await seat.cycle(now)).placed == (child_id,)
-                    while len(await connector.fills_since(0)) < 2:
-                        await asyncio.sleep(0.05)
+                settings = through(proxy, exchange.settings(account))
+                async with seat_that_placed_the_child(keeper, settings, child_id, now) as seat:
                     market.advance(400)
                     later = int(market.w3.eth.get_block("latest")["timestamp"])
                     proxy.inject("GET", "/orders", Fault.UNSENT, times=3)
@@ -428,14 +434,8 @@ def test_a_child_past_its_deadline_waits_while_the_exchange_does_not_answer_and_
                     said = [m for m in caplog.messages if f"child {child_id} past its deadline" in m]
                     assert len(said) == 1, said
                     assert keeper.child_order(child_id).status == "open"
-                    forwarding = asyncio.create_task(seat.forward_fills())
-                    try:
-                        await until(lambda: keeper.child_order(child_id).filled == D("0.8"))
-                        assert (await seat.cycle(later)).expired == (child_id,)
-                    finally:
-                        forwarding.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await forwarding
+                    ended = await cycle_once_the_fills_are_booked(seat, keeper, child_id, later)
+                    assert ended.expired == (child_id,)
 
     asyncio.run(scenario())
     [position] = keeper.positions(me)

@@ -4,11 +4,9 @@ reads the chain kept inside the app's one-action guard."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 from decimal import ROUND_CEILING, Decimal
 
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Route, expect
 
 from keeper.chain.artifacts import load_artifact
@@ -19,7 +17,14 @@ from tests.python.conftest import Chain
 from tests.python.web.conftest import STEP_TIMEOUT_MS, TRADER, browser_wallet
 from tests.python.web.test_web_app import connect
 from tests.python.web.test_web_careless import open_position, quote
-from tests.python.web.test_web_review import sent
+from tests.python.web.test_web_review import (
+    borrowed_three_days_ago,
+    fill_in_a_usdc_withdrawal,
+    on_the_trade_page_with_3_weth,
+    press_while_the_node_hangs,
+    sent,
+    withdrawal_from_a_supply_of_100_usdc,
+)
 
 
 def cents_up(units: int) -> str:
@@ -47,24 +52,10 @@ def test_a_withdrawal_asked_for_while_the_node_hangs_is_never_sent_later(funded:
     vault = chain.client(TRADER)
     vault.deposit(me, "USDC", 100 * 10**6)
     connect(page, TRADER)
-    page.get_by_role("tab", name="Actions").click()
-    page.get_by_label("withdraw", exact=True).check()
-    page.get_by_test_id("asset").select_option("USDC")
-    page.get_by_test_id("amount").fill("50")
+    fill_in_a_usdc_withdrawal(page, "50")
     expect(page.get_by_test_id("preview")).to_contain_text("After this withdraw")
     before = sent(chain)
-    held: list[Route] = []
-    pattern = re.compile("^" + re.escape(chain.url))
-    page.route(pattern, lambda route: held.append(route))  # every request to the node hangs, unanswered
-    page.get_by_test_id("submit-action").click()
-    expect(page.get_by_test_id("node-down")).to_be_visible(timeout=STEP_TIMEOUT_MS)
-    page.unroute(pattern)
-    for route in held:
-        with contextlib.suppress(PlaywrightError):  # the page gave up on it meanwhile (a timeout)
-            route.continue_()
-    expect(page.get_by_test_id("activity")).to_contain_text(
-        "the node is not answering; nothing was sent", timeout=60_000
-    )
+    press_while_the_node_hangs(page, chain, "submit-action")
     page.wait_for_timeout(2_000)
     assert sent(chain) == before
     assert vault.base_balance(me) == 100 * 10**6
@@ -104,11 +95,7 @@ def test_the_approval_a_repayment_asks_for_is_not_shown_below_it(funded: Chain, 
     down, below what is approved."""
     chain = funded
     me = chain.account(TRADER).address
-    vault = chain.client(TRADER)
-    vault.deposit(me, "WETH", 2 * 10**18)
-    vault.withdraw(me, "USDC", 3_000 * 10**6)
-    chain.w3.provider.make_request("evm_increaseTime", [3 * 86_400])  # type: ignore[arg-type]
-    chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    vault = borrowed_three_days_ago(chain)
     debt = -vault.base_balance(me)
     approval = debt + debt // 1000 + 1  # the CLI's: the debt and the interest until the repayment is mined
     assert approval % 10_000 != 0, "an approval with a fraction of a cent"
@@ -126,27 +113,10 @@ def test_an_order_asked_for_while_the_node_hangs_is_never_sent_later(funded: Cha
     """The margin check of an order (the server's, which reads the same node) ran before the app's one-action guard:
     an order sent while the node hung went out on its own once the node answered, the outage unseen."""
     chain = funded
-    me = chain.account(TRADER).address
-    chain.client(TRADER).deposit(me, "WETH", 3 * 10**18)
+    on_the_trade_page_with_3_weth(chain, page)
     trading = TradingClient(chain.w3, chain.deployment)
-    connect(page, TRADER)
-    page.get_by_role("tab", name="Trade").click()
     quote(page, "ETH-USD", "buy", "0.5")
-    held: list[Route] = []
-    node = re.compile("^" + re.escape(chain.url))
-    check = re.compile(r"/api/order-check")
-    page.route(node, lambda route: held.append(route))  # the node hangs, and the server's check on it with it
-    page.route(check, lambda route: held.append(route))
-    page.get_by_test_id("send-order").click()
-    expect(page.get_by_test_id("node-down")).to_be_visible(timeout=STEP_TIMEOUT_MS)
-    page.unroute(node)
-    page.unroute(check)
-    for route in held:
-        with contextlib.suppress(PlaywrightError):  # the page gave up on it meanwhile (a timeout)
-            route.continue_()
-    expect(page.get_by_test_id("activity")).to_contain_text(
-        "the node is not answering; nothing was sent", timeout=60_000
-    )
+    press_while_the_node_hangs(page, chain, "send-order", r"/api/order-check")  # and the server's check on it
     page.wait_for_timeout(2_000)
     assert trading.order_count() == 0
 
@@ -179,10 +149,7 @@ def test_funding_owed_is_rounded_up_as_the_contract_rounds_it(funded: Chain, pag
 def test_a_mistake_on_the_trade_page_is_tied_to_its_field(funded: Chain, page: Page) -> None:
     """The size or the slippage at fault is marked invalid and described by the sentence, as on the other forms."""
     chain = funded
-    me = chain.account(TRADER).address
-    chain.client(TRADER).deposit(me, "WETH", 3 * 10**18)
-    connect(page, TRADER)
-    page.get_by_role("tab", name="Trade").click()
+    on_the_trade_page_with_3_weth(chain, page)
     size, slippage = page.get_by_test_id("trade-size"), page.get_by_test_id("slippage")
     size.fill("1,5")
     page.get_by_test_id("get-quotes").click()
@@ -331,14 +298,7 @@ def test_a_withdrawal_past_the_supply_says_its_amounts_exactly(funded: Chain, pa
     the other up, so the two did not add up; the CLI says both exactly."""
     chain = funded
     me = chain.account(TRADER).address
-    vault = chain.client(TRADER)
-    vault.deposit(me, "WETH", 2 * 10**18)
-    vault.deposit(me, "USDC", 100 * 10**6)
-    connect(page, TRADER)
-    page.get_by_role("tab", name="Actions").click()
-    page.get_by_label("withdraw", exact=True).check()
-    page.get_by_test_id("asset").select_option("USDC")
-    page.get_by_test_id("amount").fill("500.123456")
+    vault = withdrawal_from_a_supply_of_100_usdc(chain, page, "500.123456")
     expect(page.get_by_test_id("preview-note")).to_have_text(
         "This withdraws 500.123456 USDC and borrows 400.123456 USDC of it: the account has 100.00 USDC supplied."
     )

@@ -21,7 +21,7 @@ from playwright.sync_api import Page, Route, expect
 from keeper.client.lender import LenderClient
 from keeper.client.sessions import SessionKeysClient
 from keeper.client.trading import TradingClient
-from keeper.client.vault import PERMISSIONS
+from keeper.client.vault import PERMISSIONS, VaultClient
 from tests.python.conftest import Chain
 from tests.python.test_cli import run
 from tests.python.web.conftest import STEP_TIMEOUT_MS, TRADER
@@ -29,14 +29,19 @@ from tests.python.web.test_web_app import connect
 from tests.python.web.test_web_careless import quote
 
 
+def on_the_trade_page_with_3_weth(chain: Chain, page: Page) -> None:
+    """The trader's account holds 3 WETH; connected, the page is on the Trade tab."""
+    me = chain.account(TRADER).address
+    chain.client(TRADER).deposit(me, "WETH", 3 * 10**18)
+    connect(page, TRADER)
+    page.get_by_role("tab", name="Trade").click()
+
+
 def test_an_order_the_account_cannot_carry_is_refused_before_it_is_signed(funded: Chain, page: Page) -> None:
     """Finding 1: a buy of 50 ETH on ~9,000 USDC of equity: the CLI's sentence, nothing sent."""
     chain = funded
-    me = chain.account(TRADER).address
-    chain.client(TRADER).deposit(me, "WETH", 3 * 10**18)
+    on_the_trade_page_with_3_weth(chain, page)
     trading = TradingClient(chain.w3, chain.deployment)
-    connect(page, TRADER)
-    page.get_by_role("tab", name="Trade").click()
     quote(page, "ETH-USD", "buy", "50")
     page.get_by_test_id("send-order").click()
     expect(page.get_by_role("alert")).to_contain_text(
@@ -203,15 +208,23 @@ def test_the_lend_page_says_which_withdrawal_limit_binds(funded: Chain, page: Pa
     assert LenderClient(chain.w3, chain.deployment).position(me).shares > 0
 
 
-def test_a_debt_is_rounded_up_as_the_cli_shows_it(funded: Chain, page: Page) -> None:
-    """Finding 6: what is owed is never shown below it."""
-    chain = funded
+def borrowed_three_days_ago(chain: Chain) -> VaultClient:
+    """The trader's account holds 2 WETH and borrowed 3,000 USDC three days ago: a debt grown by the interest since.
+    Returns the trader's vault client."""
     me = chain.account(TRADER).address
     vault = chain.client(TRADER)
     vault.deposit(me, "WETH", 2 * 10**18)
     vault.withdraw(me, "USDC", 3_000 * 10**6)
     chain.w3.provider.make_request("evm_increaseTime", [3 * 86_400])  # type: ignore[arg-type]
     chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    return vault
+
+
+def test_a_debt_is_rounded_up_as_the_cli_shows_it(funded: Chain, page: Page) -> None:
+    """Finding 6: what is owed is never shown below it."""
+    chain = funded
+    me = chain.account(TRADER).address
+    vault = borrowed_three_days_ago(chain)
     balance = vault.base_balance(me)
     assert balance % 10_000 != 0, "a debt with a fraction of a cent"
     shown = (Decimal(-balance) / 10**6).quantize(Decimal("0.01"), rounding=ROUND_CEILING)
@@ -240,18 +253,31 @@ def test_a_small_supply_rate_is_not_shown_as_none(funded: Chain, page: Page) -> 
     assert Decimal(text.group(1)) > 0 and abs(Decimal(text.group(1)) - cli_rate) <= cli_rate / 10
 
 
-def test_a_withdrawal_past_the_supply_says_what_it_borrows(funded: Chain, page: Page) -> None:
-    """Finding 8: the preview and the result say "and borrowed X USDC of it", as the CLI does."""
-    chain = funded
+def fill_in_a_usdc_withdrawal(page: Page, amount: str) -> None:
+    """On the Actions tab, a withdrawal of `amount` USDC filled in, not submitted."""
+    page.get_by_role("tab", name="Actions").click()
+    page.get_by_label("withdraw", exact=True).check()
+    page.get_by_test_id("asset").select_option("USDC")
+    page.get_by_test_id("amount").fill(amount)
+
+
+def withdrawal_from_a_supply_of_100_usdc(chain: Chain, page: Page, amount: str) -> VaultClient:
+    """The trader's account holds 2 WETH and 100 USDC supplied; connected, the page has a withdrawal of `amount` USDC
+    filled in. Returns the trader's vault client."""
     me = chain.account(TRADER).address
     vault = chain.client(TRADER)
     vault.deposit(me, "WETH", 2 * 10**18)
     vault.deposit(me, "USDC", 100 * 10**6)
     connect(page, TRADER)
-    page.get_by_role("tab", name="Actions").click()
-    page.get_by_label("withdraw", exact=True).check()
-    page.get_by_test_id("asset").select_option("USDC")
-    page.get_by_test_id("amount").fill("50")
+    fill_in_a_usdc_withdrawal(page, amount)
+    return vault
+
+
+def test_a_withdrawal_past_the_supply_says_what_it_borrows(funded: Chain, page: Page) -> None:
+    """Finding 8: the preview and the result say "and borrowed X USDC of it", as the CLI does."""
+    chain = funded
+    me = chain.account(TRADER).address
+    vault = withdrawal_from_a_supply_of_100_usdc(chain, page, "50")
     expect(page.get_by_test_id("preview")).to_contain_text("After this withdraw")
     expect(page.get_by_test_id("preview-note")).to_have_count(0)
     page.get_by_test_id("amount").fill("500")
@@ -265,6 +291,26 @@ def test_a_withdrawal_past_the_supply_says_what_it_borrows(funded: Chain, page: 
     assert -400 * 10**6 - 1 <= vault.base_balance(me) <= -400 * 10**6  # the vault rounds what is owed up
 
 
+def press_while_the_node_hangs(page: Page, chain: Chain, button: str, *also: str) -> None:
+    """Presses the `button` test id while every request to the node (and to the paths matching the `also` patterns)
+    hangs, unanswered; once the page shows the node down, lets the held requests through: the activity says the
+    node is not answering and nothing was sent."""
+    held: list[Route] = []
+    patterns = [re.compile("^" + re.escape(chain.url)), *(re.compile(path) for path in also)]
+    for pattern in patterns:
+        page.route(pattern, lambda route: held.append(route))
+    page.get_by_test_id(button).click()
+    expect(page.get_by_test_id("node-down")).to_be_visible(timeout=STEP_TIMEOUT_MS)
+    for pattern in patterns:
+        page.unroute(pattern)
+    for route in held:
+        with contextlib.suppress(PlaywrightError):  # the page gave up on it meanwhile (a timeout)
+            route.continue_()
+    expect(page.get_by_test_id("activity")).to_contain_text(
+        "the node is not answering; nothing was sent", timeout=60_000
+    )
+
+
 def test_an_action_asked_for_while_the_node_hangs_is_never_sent_later(funded: Chain, page: Page) -> None:
     """Finding 9: a deposit submitted while the node hangs is refused once it answers, not sent on its own."""
     chain = funded
@@ -276,18 +322,7 @@ def test_an_action_asked_for_while_the_node_hangs_is_never_sent_later(funded: Ch
     page.get_by_test_id("amount").fill("1")
     expect(page.get_by_test_id("preview")).to_contain_text("After this deposit")
     before = sent(chain)
-    held: list[Route] = []
-    pattern = re.compile("^" + re.escape(chain.url))
-    page.route(pattern, lambda route: held.append(route))  # every request to the node hangs, unanswered
-    page.get_by_test_id("submit-action").click()
-    expect(page.get_by_test_id("node-down")).to_be_visible(timeout=STEP_TIMEOUT_MS)
-    page.unroute(pattern)
-    for route in held:
-        with contextlib.suppress(PlaywrightError):  # the page gave up on it meanwhile (a timeout)
-            route.continue_()
-    expect(page.get_by_test_id("activity")).to_contain_text(
-        "the node is not answering; nothing was sent", timeout=60_000
-    )
+    press_while_the_node_hangs(page, chain, "submit-action")
     expect(page.get_by_test_id("node-down")).to_have_count(0)
     page.wait_for_timeout(2_000)
     assert sent(chain) == before
