@@ -409,7 +409,7 @@ async def _explain(request: web.Request) -> web.Response:
     usage = 'explain takes {"action": ..., "data": "0x...", "symbol": ...}'
     try:
         body = await request.json()
-    except ValueError:  # not JSON, or not UTF-8
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested deeper than the parser recurses
         raise InputError(f"{usage}: the body is not JSON") from None
     if not isinstance(body, dict):
         raise InputError(f"{usage}: the body is not a JSON object")

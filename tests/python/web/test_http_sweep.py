@@ -103,6 +103,7 @@ BAD_EXPLANATIONS = [
     (b"", "the body is not JSON"),
     (b"not json", "the body is not JSON"),
     (b"\xff\xfe\x00\x01", "the body is not JSON"),
+    (b"[" * 100_000, "the body is not JSON"),  # nested past what the JSON parser recurses into
     (b"[]", "the body is not a JSON object"),
     (b"null", "the body is not a JSON object"),
     (b'{"data": "0x1234"}', "action must be a string"),
