@@ -46,7 +46,7 @@ class CctpAttestations:
             raise DydxRequestError(path, answer.status_code, answer.text)
         try:
             return [_message(row) for row in answer.json()["messages"]]
-        except (KeyError, TypeError, ValueError) as error:
+        except (KeyError, TypeError, ValueError, RecursionError) as error:
             raise DydxResponseError(f"attestation service {path} answered {answer.text!r}: {error}") from None
 
 

@@ -727,7 +727,7 @@ class DydxConnector:
             raise DydxRequestError(path, error.response.status_code, error.response.text) from None
         except httpx.HTTPError as error:
             raise DydxConnectionError(f"dYdX indexer {path}: {error!r}") from None
-        except ValueError as error:  # the client's response.json(): a body that is not JSON, or not even text
+        except (ValueError, RecursionError) as error:  # the client's response.json(): not JSON, not text, too nested
             raise DydxResponseError(f"dYdX indexer {path} answered something that is not JSON: {error}") from None
         if not isinstance(answer, Mapping):
             raise DydxResponseError(f"dYdX indexer {path} answered {answer!r}, not an object")

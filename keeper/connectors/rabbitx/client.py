@@ -174,7 +174,7 @@ class RabbitXClient:
                 raw = await response.read()
                 try:
                     envelope = json.loads(raw) if raw.strip() else None
-                except ValueError:  # not JSON, or not even UTF-8 (a gateway's page, a garbled body)
+                except (ValueError, RecursionError):  # not JSON, not even UTF-8, or nested past what the parser takes
                     text = raw[:200].decode("utf-8", errors="replace")
                     if response.status == 200:  # a success cut short: what the exchange did is unknown
                         message = f"RabbitX {method} {path}: an answer that is not JSON: {text!r}"

@@ -35,6 +35,7 @@ from v4_proto.dydxprotocol.sending.transfer_pb2 import MsgWithdrawFromSubaccount
 from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
 from keeper.connectors.dydx import DydxConnector
+from keeper.connectors.dydx.cctp import CctpAttestations
 from keeper.connectors.dydx.errors import DydxResponseError
 from tests.python.fault_proxy import serving
 
@@ -316,10 +317,13 @@ def test_a_cancel_dydx_validate_basic_refuses_is_refused_with_its_code(
     asyncio.run(asyncio.wait_for(scenario(), 30))
 
 
-@pytest.mark.parametrize("body", [b"<html>captive portal</html>", b"\xff\xfe{", b'{"markets": '])
+@pytest.mark.parametrize(
+    "body", [b"<html>captive portal</html>", b"\xff\xfe{", b'{"markets": ', b'{"markets": ' + b"[" * 100_000]
+)
 def test_an_indexer_answer_that_is_not_json_is_the_connectors_error(dydx: Bench, body: bytes) -> None:
     """A 200 from the indexer's address whose body is not JSON (a portal's page, bytes that are not UTF-8, a body
-    cut short) is DydxResponseError naming the route, not the client's decoding exception."""
+    cut short, or nested deeper than the parser recurses) is DydxResponseError naming the route, not the client's
+    decoding exception."""
 
     async def page(request: web.Request) -> web.Response:
         return web.Response(body=body, content_type="application/json")
@@ -329,6 +333,18 @@ def test_an_indexer_answer_that_is_not_json_is_the_connectors_error(dydx: Bench,
             async with DydxConnector(dataclasses.replace(dydx.settings(), indexer_url=url)):
                 pass
         assert "/v4/perpetualMarkets" in str(raised.value) and "\n" not in str(raised.value)
+
+    with serving(page) as url:
+        asyncio.run(asyncio.wait_for(scenario(url), 30))
+
+
+def test_an_attestation_answer_nested_past_the_parser_is_the_connectors_error() -> None:
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(body=b'{"messages": ' + b"[" * 100_000, content_type="application/json")
+
+    async def scenario(url: str) -> None:
+        with pytest.raises(DydxResponseError, match="attestation service /v1/messages/0/0xab"):
+            await CctpAttestations(url).messages(0, "0xab")
 
     with serving(page) as url:
         asyncio.run(asyncio.wait_for(scenario(url), 30))

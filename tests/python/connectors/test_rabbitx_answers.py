@@ -31,3 +31,24 @@ def test_an_answer_that_is_not_utf8_is_the_connectors_error(status: int, error: 
 
     with serving(_not_utf8) as url:
         asyncio.run(asyncio.wait_for(scenario(url), 10))
+
+
+async def _nested(request: web.Request) -> web.Response:
+    return web.Response(
+        status=int(request.query["status"]), body=b'{"error": ' + b"[" * 100_000, content_type="text/json"
+    )
+
+
+@pytest.mark.parametrize(("status", "error"), [(502, RabbitXRequestError), (200, RabbitXResponseError)])
+def test_an_answer_nested_past_the_parser_is_the_connectors_error(status: int, error: type[Exception]) -> None:
+    """JSON nested deeper than the parser recurses (RecursionError, which is no ValueError) is an answer that cannot
+    be read, as any other: the seat job and the fill feed handle the connector's errors, not that one."""
+
+    async def scenario(url: str) -> None:
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(error) as raised:
+                await RabbitXClient(session, url).public("/markets", {"status": str(status)})
+        assert "\n" not in str(raised.value) and len(str(raised.value)) < 1_000
+
+    with serving(_nested) as url:
+        asyncio.run(asyncio.wait_for(scenario(url), 10))
