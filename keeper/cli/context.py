@@ -98,7 +98,7 @@ class CliContext:
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else "an error"
             raise ConfigError(f"{url} answered HTTP {status}: it is not a JSON-RPC node (see --rpc-url)") from None
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:  # not JSON, no result, not a number
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:  # not JSON, no result, ...
             raise ConfigError(
                 f"{url} answered eth_chainId with something other than a chain id ({type(exc).__name__}): is it a "
                 "JSON-RPC node? (see --rpc-url)"

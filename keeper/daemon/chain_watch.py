@@ -24,9 +24,10 @@ log = logging.getLogger("primevault.keeper")
 
 
 # What web3 raises when the node's answer is not JSON-RPC: not JSON at all (an HTML page, a truncated body, bytes that
-# are not text), JSON without a result or an error, or a result of the wrong kind (a null where eth_call's data was
-# due: a TypeError from web3's result formatters; `garbled_request` tells it from a TypeError of the keeper's own).
-NODE_GARBLED = (json.JSONDecodeError, UnicodeDecodeError, BadResponseFormat, TypeError)
+# are not text, JSON nested deeper than the parser recurses), JSON without a result or an error, or a result of the
+# wrong kind (a null where eth_call's data was due: a TypeError from web3's result formatters; `garbled_request` tells
+# it, and a RecursionError, from one of the keeper's own).
+NODE_GARBLED = (json.JSONDecodeError, UnicodeDecodeError, BadResponseFormat, TypeError, RecursionError)
 _RPC_METHOD = re.compile(r"[a-z0-9]+_[A-Za-z0-9]+")
 
 
@@ -88,7 +89,7 @@ def wait_for_node(w3: Web3, urls: tuple[str, ...], timeout: float, interval: flo
             if isinstance(provider, RotatingHTTPProvider):
                 return provider.probe_chain_id()
             return int(w3.eth.chain_id)
-        except (requests.ConnectionError, requests.Timeout, requests.HTTPError, ValueError) as exc:
+        except (requests.ConnectionError, requests.Timeout, requests.HTTPError, ValueError, RecursionError) as exc:
             if time.monotonic() >= deadline:
                 raise ConfigError(_no_node(urls, timeout, exc)) from None
             log.warning("waiting for the RPC at %s (%s); trying again in %.0fs", urls[0], type(exc).__name__, interval)
@@ -105,7 +106,7 @@ def _no_node(urls: tuple[str, ...], timeout: float, exc: Exception) -> str:
             f"{where} answered HTTP {status} but is not a JSON-RPC node{waited}: point rpc_urls (or --rpc-url) at "
             "the node's JSON-RPC endpoint"
         )
-    if isinstance(exc, ValueError) and not isinstance(exc, requests.RequestException):
+    if isinstance(exc, (ValueError, RecursionError)) and not isinstance(exc, requests.RequestException):
         return (
             f"{where} answered eth_chainId with something other than a chain id{waited} ({type(exc).__name__}): "
             "is it a JSON-RPC node? check rpc_urls (or --rpc-url)"

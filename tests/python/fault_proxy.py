@@ -96,12 +96,12 @@ def fault_proxy(upstream: str, delay: float = 1.0) -> Iterator[FaultProxy]:
 
 class RpcFaults:
     """A JSON-RPC proxy in front of a real node that breaks the answers to chosen methods after forwarding them (the
-    node acts; only the answer is lost), or without forwarding (`unsent`). A fault is one of "error" (a JSON-RPC
-    error: rate limited), "502" (a gateway's HTML page), "401", "403", "413" or "429" (the provider's refusal of the
-    request, as its HTTP status; with `unsent`, as a provider that refuses it does), "html" (an HTML page with status
-    200), "garbage" (a body that is not JSON) and "null" (a null result); `slow` delays a method's answer;
-    `cap_call_gas` caps the gas an `eth_call` may name as a node does. Records every method asked (`asked`) and every
-    one answered with a fault (`served`)."""
+    node acts; only the answer is lost), or without forwarding (`unsent`). A fault is one of "error" (a JSON-RPC error:
+    rate limited), "502" (a gateway's HTML page), "401", "403", "413" or "429" (the provider's refusal of the request,
+    as its HTTP status; with `unsent`, as a provider that refuses it does), "html" (an HTML page with status 200),
+    "garbage" (a body that is not JSON), "nested" (JSON nested deeper than the parser recurses) and "null" (a null
+    result); `slow` delays a method's answer; `cap_call_gas` caps the gas an `eth_call` may name as a node does. Records
+    every method asked (`asked`) and every one answered with a fault (`served`)."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
@@ -180,6 +180,8 @@ class RpcFaults:
             )
         if fault == "garbage":
             return web.Response(status=200, text="{garbage", content_type="application/json")
+        if fault == "nested":  # deeper than the JSON parser recurses
+            return web.Response(status=200, text='{"result": ' + "[" * 100_000, content_type="application/json")
         if fault == "null":
             return web.json_response({"jsonrpc": "2.0", "id": request_id, "result": None})
         return web.Response(status=200, body=text, content_type="application/json")

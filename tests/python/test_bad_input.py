@@ -538,7 +538,11 @@ GARBAGE_COMMANDS: list[tuple[str, ...]] = [
 ]
 
 
-@pytest.mark.parametrize("body", [b"{garbage", b'{"jsonrpc": "2.0", "id": 0, "result": null}'], ids=["garbage", "null"])
+@pytest.mark.parametrize(
+    "body",
+    [b"{garbage", b'{"jsonrpc": "2.0", "id": 0, "result": null}', b'{"result": ' + b"[" * 100_000],
+    ids=["garbage", "null", "nested"],
+)
 def test_every_command_says_in_one_line_that_the_rpc_answers_no_chain_id(chain: Chain, body: bytes) -> None:
     with _node_answering(body) as url:
         for args in GARBAGE_COMMANDS:
@@ -548,7 +552,7 @@ def test_every_command_says_in_one_line_that_the_rpc_answers_no_chain_id(chain: 
             assert_one_line_error(result, "answered eth_chainId with something other than a chain id")
 
 
-@pytest.mark.parametrize("fault", ["garbage", "html", "null"])
+@pytest.mark.parametrize("fault", ["garbage", "html", "null", "nested"])
 def test_every_command_says_in_one_line_that_the_node_garbled_a_read_mid_command(funded: Chain, fault: str) -> None:
     """The node answers the chain check, then a read with an HTML page, a cut body or a null (a proxy in front of it
     failing for a moment): a traceback from web3's JSON decoding, where the check at start was one line."""
@@ -615,6 +619,17 @@ def test_deploy_says_in_one_line_that_the_rpc_answers_garbage(tmp_path: Path) ->
             cli, ["--rpc-url", url, "--dev-account", "0", "deploy", "--output", str(tmp_path / "d.json")]
         )
     assert_one_line_error(result, "answered eth_chainId with something other than a chain id")
+
+
+def test_the_daemon_says_in_one_line_that_the_rpc_answers_json_nested_past_the_parser(
+    funded: Chain, restore_logging: None
+) -> None:
+    with _node_answering(b'{"result": ' + b"[" * 100_000) as url:
+        result = CliRunner().invoke(
+            cli,
+            ["--deployment", str(funded.deployment_file), "--dev-account", "9", "--rpc-url", url, *ONE_SHOT[-1]],
+        )
+    assert_one_line_error(result, "answered eth_chainId with something other than a chain id (RecursionError)")
 
 
 def test_a_node_that_hangs_is_said_to_not_answer_in_time_not_to_be_down(
