@@ -114,6 +114,7 @@ def build_app(settings: WebSettings) -> web.Application:
     check_dist(settings.dist)
     app = web.Application(middlewares=[_errors_as_json])
     app[SETTINGS] = settings
+    app.on_response_prepare.append(_security_headers)
     app.router.add_get("/", _index)
     app.router.add_get("/config.json", _config)
     app.router.add_get("/abi/{name}.json", _abi)
@@ -124,6 +125,15 @@ def build_app(settings: WebSettings) -> web.Application:
     app.router.add_get("/api/order-check", _order_check)
     app.router.add_static("/assets/", settings.dist / "assets")
     return app
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every answer, static files and refusals included: no other site may frame the app (its dev wallet signs
+    without asking, so a decoy over a framed page could have a visitor click transactions through), and no answer is
+    read as another type than it says (a JSON answer as a script or a page)."""
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
 
 
 @web.middleware

@@ -195,3 +195,20 @@ def test_clients_that_hang_up_mid_request_do_not_stop_the_server(served: str) ->
             hung_up.sendall(partial)
     assert send(served, "GET", "/api/riskiest?limit=1")[0] == 200
     assert send(served, "GET", quotes())[0] == 200
+
+
+@pytest.mark.parametrize("path", ["/", "/config.json", "/assets/app.js", "/api/riskiest?limit=1", "/api/nothing"])
+def test_no_page_of_another_site_may_frame_the_app_or_have_its_answers_sniffed(served: str, path: str) -> None:
+    """The dev wallet signs without asking: a site that framed the app under a decoy could have its visitor click
+    transactions through. And a JSON answer is never read as a script or a page of another type."""
+    parts = urlsplit(served)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    assert response.getheader("X-Frame-Options") == "DENY"
+    assert "frame-ancestors 'none'" in (response.getheader("Content-Security-Policy") or "")
+    assert response.getheader("X-Content-Type-Options") == "nosniff"
