@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import json
 import logging
 import re
+import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -25,6 +27,7 @@ from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from aiohttp import web
@@ -110,9 +113,10 @@ def check_dist(dist: Path) -> None:
         raise ConfigError(f"the web app is not built in {dist}: run `make web` (or pass --dist)")
 
 
-def build_app(settings: WebSettings) -> web.Application:
+def build_app(settings: WebSettings, host: str = "127.0.0.1") -> web.Application:
+    """The app for a server listening on `host` (the name it may be reached by, besides this machine's own)."""
     check_dist(settings.dist)
-    app = web.Application(middlewares=[_errors_as_json])
+    app = web.Application(middlewares=[_this_machine_only(host), _errors_as_json])
     app[SETTINGS] = settings
     app.on_response_prepare.append(_security_headers)
     app.router.add_get("/", _index)
@@ -125,6 +129,40 @@ def build_app(settings: WebSettings) -> web.Application:
     app.router.add_get("/api/order-check", _order_check)
     app.router.add_static("/assets/", settings.dist / "assets")
     return app
+
+
+def _this_machine_only(listen_host: str) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Refuses a request whose Host names no address and none of this machine's names (localhost, its host name, the
+    name it listens on): a page of another site whose name its DNS turns into 127.0.0.1 (DNS rebinding) is of one
+    origin with the app for the browser, and could read `/config.json` (the RPC URL with any key it holds) and call
+    the API; its requests carry its own name."""
+    own = {"localhost", socket.gethostname().lower(), socket.getfqdn().lower(), listen_host.lower()}
+
+    @web.middleware
+    async def check(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        try:
+            name = (urlsplit("//" + request.host).hostname or "").rstrip(".")
+        except ValueError:  # a Host that is no host[:port]
+            name = ""
+        if _is_ip_address(name) or name in own or name.endswith(".localhost"):
+            return await handler(request)
+        error = (
+            f"Host {_shown(request.host)!r} is not this machine: the app answers only to this machine's names and "
+            "addresses (a page of another site reaching it by DNS rebinding?)"
+        )
+        return web.json_response({"error": error}, status=403)
+
+    return check
+
+
+def _is_ip_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -443,7 +481,7 @@ async def serve(
     settings: WebSettings, host: str, port: int, stop: asyncio.Event, started: Callable[[str], None]
 ) -> None:
     """Serves until `stop` is set; `started` gets the URL once the port is bound (port 0 picks a free one)."""
-    runner = web.AppRunner(build_app(settings), access_log=None)
+    runner = web.AppRunner(build_app(settings, host), access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

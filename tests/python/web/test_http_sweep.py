@@ -21,12 +21,16 @@ Answer = tuple[int, str, bytes]
 ACCOUNT = "0x" + "11" * 20  # any address: these queries are refused before it is read
 
 
-def send(url: str, method: str, path: str, body: bytes = b"", content_type: str = "application/json") -> Answer:
-    """Status, content type and body of one request sent as it is (no client-side encoding or checks)."""
+def send(
+    url: str, method: str, path: str, body: bytes = b"", content_type: str = "application/json", host: str = ""
+) -> Answer:
+    """Status, content type and body of one request sent as it is (no client-side encoding or checks); `host` for
+    another Host header than the URL's."""
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    headers = {"Content-Type": content_type} | ({"Host": host} if host else {})
     try:
-        connection.request(method, path, body=body, headers={"Content-Type": content_type})
+        connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
         return response.status, response.getheader("Content-Type", ""), response.read()
     finally:
@@ -186,10 +190,10 @@ def test_clients_that_hang_up_mid_request_do_not_stop_the_server(served: str) ->
     parts = urlsplit(served)
     address = (parts.hostname or "", parts.port or 0)
     for partial in (
-        b"GET /api/riskiest HTTP/1.1\r\nHost: x\r\n",  # headers never finished
-        b'POST /api/explain HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"action"',  # body cut short
-        b"GET /api/riskiest HTTP/1.1\r\nHost: x\r\n\r\n",  # gone before the scan answers
-        b"GET /api/quotes?market=ETH-USD&side=buy&size=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /api/riskiest HTTP/1.1\r\nHost: 127.0.0.1\r\n",  # headers never finished
+        b'POST /api/explain HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n{"action"',  # body cut short
+        b"GET /api/riskiest HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",  # gone before the scan answers
+        b"GET /api/quotes?market=ETH-USD&side=buy&size=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
     ):
         with socket.create_connection(address, timeout=5) as hung_up:
             hung_up.sendall(partial)
@@ -212,3 +216,21 @@ def test_no_page_of_another_site_may_frame_the_app_or_have_its_answers_sniffed(s
     assert response.getheader("X-Frame-Options") == "DENY"
     assert "frame-ancestors 'none'" in (response.getheader("Content-Security-Policy") or "")
     assert response.getheader("X-Content-Type-Options") == "nosniff"
+
+
+@pytest.mark.parametrize("path", ["/", "/config.json", "/api/riskiest?limit=1", "/abi/PrimeVault.json"])
+def test_a_name_that_is_not_this_machines_is_refused_as_dns_rebinding(served: str, path: str) -> None:
+    """A page of attacker.example whose name is made to resolve to 127.0.0.1 (DNS rebinding) is of the same origin
+    as the app for the browser: it could read /config.json (the RPC URL and any key in it) and call the API. Its
+    requests carry its own name in Host: refused. The machine's own names and addresses are served."""
+    port = urlsplit(served).port
+    for host in (f"attacker.example:{port}", "attacker.example", f"127.0.0.1.nip.io:{port}"):
+        assert_refused(send(served, "GET", path, host=host), 403, "is not this machine")
+    for host in (
+        f"127.0.0.1:{port}",
+        f"localhost:{port}",
+        f"LOCALHOST:{port}",
+        f"app.localhost:{port}",
+        f"[::1]:{port}",
+    ):
+        assert send(served, "GET", path, host=host)[0] == 200, host
