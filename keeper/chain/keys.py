@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import stat
 from pathlib import Path
 
 from eth_account import Account
@@ -13,6 +15,8 @@ from keeper.chain.anvil import ANVIL_CHAIN_ID, DEV_MNEMONIC
 from keeper.exceptions import ConfigError
 
 Account.enable_unaudited_hdwallet_features()
+
+log = logging.getLogger("primevault.keys")
 
 
 def dev_account(index: int) -> LocalAccount:
@@ -46,6 +50,7 @@ def keystore_account(keystore: Path, password_file: Path) -> LocalAccount:
         raise ConfigError(f"password file {password_file} does not exist") from None
     except UnicodeDecodeError:
         raise ConfigError(f"password file {password_file} is not text: write the password in it as UTF-8") from None
+    _warn_if_others_can_read(password_file)
     not_a_keystore = ConfigError(
         f"keystore {keystore} is not an encrypted Ethereum keystore (V3 JSON, as geth or `cast wallet` write)"
     )
@@ -73,3 +78,13 @@ def _is_v3_keystore(encrypted: object) -> bool:
         return False
     fields = {str(key).lower(): value for key, value in encrypted.items()}
     return fields.get("version") == 3 and isinstance(fields.get("crypto"), dict)
+
+
+def _warn_if_others_can_read(password_file: Path) -> None:
+    """The password beside its keystore is the key: a file other users of the machine can read (a umask's 644, a
+    secret mounted world-readable) is said, not refused (some mounts cannot be narrowed)."""
+    mode = stat.S_IMODE(password_file.stat().st_mode)
+    if mode & 0o044:
+        log.warning(
+            "password file %s can be read by other users of this machine (mode %o): chmod 600 it", password_file, mode
+        )

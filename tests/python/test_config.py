@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 import subprocess
@@ -428,6 +429,26 @@ def test_a_v3_keystore_with_another_password_is_a_wrong_password(tmp_path: Path)
     encrypted["Crypto"] = encrypted.pop("crypto")
     keystore.write_text(json.dumps(encrypted))
     assert keystore_account(keystore, password).address == created.address
+
+
+def test_a_password_file_other_users_can_read_is_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The password file with the keystore beside it is the key: one that other users of the machine can read (the
+    umask's 644, a secret mounted world-readable) is said, so that the operator restricts it."""
+    keystore, password = tmp_path / "ks.json", tmp_path / "pw"
+    created = Account.create()
+    keystore.write_text(json.dumps(Account.encrypt(created.key, "secret", kdf="pbkdf2", iterations=2)))
+    password.write_text("secret\n")
+    password.chmod(0o644)
+    with caplog.at_level(logging.WARNING):
+        assert keystore_account(keystore, password).address == created.address
+    assert [r.getMessage() for r in caplog.records] == [
+        f"password file {password} can be read by other users of this machine (mode 644): chmod 600 it"
+    ]
+    caplog.clear()
+    password.chmod(0o600)
+    with caplog.at_level(logging.WARNING):
+        assert keystore_account(keystore, password).address == created.address
+    assert caplog.records == []
 
 
 def collateral_deployment(path: Path) -> Path:
