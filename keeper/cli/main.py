@@ -6,6 +6,7 @@ import inspect
 import re
 import signal
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,14 @@ class _Interrupted(click.ClickException):
     exit_code = 130
 
 
+def printable(text: str) -> str:
+    """`text` with its control and format characters (line breaks, escapes, bidirectional overrides) written as
+    escapes: "\\n", "\\x1b", "\\u202e"."""
+    return "".join(
+        c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in ("Cc", "Cf") else c for c in text
+    )
+
+
 class _OneLineErrors(click.Group):
     """Turns every expected failure into one line on stderr, never a traceback: exit code 1, or 2 for a command
     line that does not parse."""
@@ -77,6 +86,18 @@ class _OneLineErrors(click.Group):
         return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return self._invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # a group's help, our own text, as it is
+        except click.ClickException as exc:
+            # The line quotes what nodes and venues said: a line break there faked a line of ours, and terminal
+            # escapes (clearing the screen, OSC 52 writing the clipboard) reached the user's terminal.
+            # Rewritten in place (click types `message` final): the exception keeps its class and exit code.
+            vars(exc)["message"] = printable(exc.message)
+            raise
+
+    def _invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:

@@ -110,6 +110,7 @@ class RpcFaults:
         self.call_gas_cap: tuple[int, bool] | None = None
         self.asked: list[str] = []
         self.served: list[str] = []
+        self.error_message = "rate limited"  # what an "error" fault says
 
     def break_answers(self, method: str, fault: str, unsent: bool = False) -> None:
         self.faults[method] = (fault, unsent)
@@ -168,7 +169,7 @@ class RpcFaults:
         await asyncio.sleep(max((self.slow.get(m, 0.0) for m in methods), default=0.0))
         request_id = call.get("id") if isinstance(call, dict) else None
         if fault == "error":
-            error = {"code": -32005, "message": "rate limited"}
+            error = {"code": -32005, "message": self.error_message}
             return web.json_response({"jsonrpc": "2.0", "id": request_id, "error": error})
         if fault in ("401", "403", "413", "429"):  # the provider refuses the request itself (a rate limit, a key)
             return web.Response(status=int(fault), text=f"{fault} refused by the provider", content_type="text/plain")

@@ -621,6 +621,18 @@ def test_deploy_says_in_one_line_that_the_rpc_answers_garbage(tmp_path: Path) ->
     assert_one_line_error(result, "answered eth_chainId with something other than a chain id")
 
 
+def test_a_nodes_error_is_said_on_one_line_without_its_control_characters(funded: Chain) -> None:
+    """What a node (or a venue) says is printed in the command's error line: a line break in it faked a second line,
+    and terminal escapes (clearing the screen, OSC 52 writing the clipboard) reached the user's terminal."""
+    with rpc_faults(funded.url) as (faults, url):
+        faults.error_message = "rate limited\nError: all clear\r\x1b[2J\x1b]52;c;ZXZpbA==\x07"
+        faults.break_answers("eth_call", "error")
+        result = run(funded, "--rpc-url", url, "account", "show")
+    assert_one_line_error(result, "the node refused the request: rate limited")
+    assert not any(c in result.output for c in "\x1b\x07\r"), repr(result.output)
+    assert "rate limited\\nError: all clear" in result.output, repr(result.output)
+
+
 def test_the_daemon_says_in_one_line_that_the_rpc_answers_json_nested_past_the_parser(
     funded: Chain, restore_logging: None
 ) -> None:
