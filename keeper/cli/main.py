@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from dotenv import find_dotenv, load_dotenv
+from dotenv import load_dotenv
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import HTTPError as RequestsHTTPError
 from requests.exceptions import Timeout as RequestsTimeout
@@ -279,9 +279,10 @@ def _terminated(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    # PRIMEVAULT_* settings from .env in the working directory (python-dotenv would otherwise search from this
-    # file's folder); the real environment wins.
-    load_dotenv(find_dotenv(usecwd=True))
+    # PRIMEVAULT_* settings from .env in the working directory, and only there: find_dotenv also searches every folder
+    # above it, so a .env anyone can write (/tmp/.env) chose the node, the deployment and the key of a command run
+    # below it. The real environment wins.
+    load_dotenv(Path(".env"))
     signal.signal(signal.SIGTERM, _terminated)
     try:
         cli.main(prog_name="primevault")

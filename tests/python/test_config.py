@@ -177,6 +177,23 @@ def test_dotenv_is_read_from_the_working_directory(tmp_path: Path) -> None:
     )
 
 
+def test_a_dotenv_in_a_folder_above_the_working_directory_is_not_read(tmp_path: Path) -> None:
+    """Anyone can write /tmp/.env: read from a folder above, it chose the node, the deployment file (a "vault" of
+    its own to approve and deposit to) and the keystore of a command run anywhere below it."""
+    (tmp_path / ".env").write_text("PRIMEVAULT_DEPLOYMENT=/from/parent/dotenv.json\n")
+    below = tmp_path / "work"
+    below.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", "from keeper.cli.main import main; main()", "account", "show"],
+        cwd=below,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PRIMEVAULT_")},
+    )
+    assert "/from/parent/dotenv.json" not in result.stderr, result.stderr
+    assert "deployments/local.json does not exist" in result.stderr, result.stderr
+
+
 def test_every_subcommand_option_has_an_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PRIMEVAULT_RISK_STRESS_SHOCK", "ETH=-150%")
     result = CliRunner().invoke(cli, ["risk", "stress"])
