@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from keeper.connectors import quoted
 from keeper.connectors.dydx.errors import DydxConnectionError, DydxRequestError, DydxResponseError
 
 HTTP_NOT_FOUND = 404
@@ -47,7 +48,7 @@ class CctpAttestations:
         try:
             return [_message(row) for row in answer.json()["messages"]]
         except (KeyError, TypeError, ValueError, RecursionError) as error:
-            raise DydxResponseError(f"attestation service {path} answered {answer.text!r}: {error}") from None
+            raise DydxResponseError(f"attestation service {path} answered {quoted(answer.text)!r}: {error}") from None
 
 
 def _message(row: Any) -> AttestedMessage:

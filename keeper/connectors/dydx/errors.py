@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from keeper.connectors import quoted
 from keeper.exceptions import PrimeVaultError
 
 
@@ -17,7 +18,7 @@ class DydxRequestError(DydxError):
     """The indexer answered a REST request with an HTTP error: `status` is the HTTP status."""
 
     def __init__(self, path: str, status: int, body: str) -> None:
-        super().__init__(f"dYdX indexer {path}: HTTP {status}: {body}")
+        super().__init__(f"dYdX indexer {path}: HTTP {status}: {quoted(body)}")
         self.status = status
 
 

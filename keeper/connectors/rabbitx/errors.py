@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from keeper.connectors import quoted
 from keeper.exceptions import PrimeVaultError
 
 ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
@@ -27,7 +28,7 @@ class RabbitXRequestError(RabbitXError):
     the documented error code it carries (the whole message, or its part before a colon), else ""."""
 
     def __init__(self, method: str, path: str, status: int, error: str) -> None:
-        super().__init__(f"RabbitX {method} {path}: HTTP {status}: {error}")
+        super().__init__(f"RabbitX {method} {path}: HTTP {status}: {quoted(error)}")
         self.status = status
         self.error = error
         match = _CODE.match(error.strip())

@@ -36,7 +36,7 @@ from v4_proto.dydxprotocol.subaccounts.subaccount_pb2 import SubaccountId
 
 from keeper.connectors.dydx import DydxConnector
 from keeper.connectors.dydx.cctp import CctpAttestations
-from keeper.connectors.dydx.errors import DydxResponseError
+from keeper.connectors.dydx.errors import DydxRequestError, DydxResponseError
 from tests.python.fault_proxy import serving
 
 from .dydx_replica import ADDRESS, MNEMONIC, Bench
@@ -345,6 +345,22 @@ def test_an_attestation_answer_nested_past_the_parser_is_the_connectors_error() 
     async def scenario(url: str) -> None:
         with pytest.raises(DydxResponseError, match="attestation service /v1/messages/0/0xab"):
             await CctpAttestations(url).messages(0, "0xab")
+
+    with serving(page) as url:
+        asyncio.run(asyncio.wait_for(scenario(url), 30))
+
+
+def test_a_huge_error_page_is_cut_short_in_the_error() -> None:
+    """An HTTP error's body goes into the error's message, and from there into the log: a megabyte of it was a
+    megabyte a log line."""
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(status=503, text="<html>" + "x" * 1_000_000)
+
+    async def scenario(url: str) -> None:
+        with pytest.raises(DydxRequestError) as raised:
+            await CctpAttestations(url).messages(0, "0xab")
+        assert "HTTP 503: <html>xxx" in str(raised.value) and len(str(raised.value)) < 1_000
 
     with serving(page) as url:
         asyncio.run(asyncio.wait_for(scenario(url), 30))

@@ -52,3 +52,22 @@ def test_an_answer_nested_past_the_parser_is_the_connectors_error(status: int, e
 
     with serving(_nested) as url:
         asyncio.run(asyncio.wait_for(scenario(url), 10))
+
+
+async def _huge_refusal(request: web.Request) -> web.Response:
+    return web.json_response({"success": False, "error": "ORDER_NOT_FOUND: " + "x" * 1_000_000}, status=400)
+
+
+def test_a_huge_refusal_is_cut_short_in_the_error_and_keeps_its_code() -> None:
+    """What the exchange says goes into the error's message, and from there into the log and the CLI's line: a
+    megabyte of it was a megabyte a log line."""
+
+    async def scenario(url: str) -> None:
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(RabbitXRequestError) as raised:
+                await RabbitXClient(session, url).public("/markets")
+        assert raised.value.code == "ORDER_NOT_FOUND"
+        assert len(str(raised.value)) < 1_000 and str(raised.value).endswith("...")
+
+    with serving(_huge_refusal) as url:
+        asyncio.run(asyncio.wait_for(scenario(url), 10))
