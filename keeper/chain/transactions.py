@@ -94,6 +94,11 @@ class SentTransaction:
     max_fee_per_gas: int
 
 
+DEFAULT_MAX_FEE_GWEI = 500
+"""The fee cap, in gwei a gas, of the keeper (`max_fee_gwei`) and of every command: the fees are the node's figures,
+and a node asking a tip of a million gwei a gas (a wrong or hostile RPC URL) had a deposit pay it."""
+
+
 @dataclass
 class FeePolicy:
     """EIP-1559 fees: max fee = base fee x multiplier + priority fee, never above `max_fee_cap`."""

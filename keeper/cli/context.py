@@ -17,7 +17,7 @@ from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account, keystore_account, require_local_chain
 from keeper.chain.provider import RotatingHTTPProvider
 from keeper.chain.revert import error_decoder
-from keeper.chain.transactions import Sender
+from keeper.chain.transactions import DEFAULT_MAX_FEE_GWEI, FeePolicy, Sender
 from keeper.client.tokens import check_tokens
 from keeper.client.vault import VaultClient
 from keeper.exceptions import ConfigError
@@ -117,7 +117,7 @@ class CliContext:
         raise ConfigError("no key given: pass --keystore with --password-file, or --dev-account N on a local chain")
 
     def sender(self) -> Sender:
-        return Sender(self.w3, self.account, error_decoder())
+        return Sender(self.w3, self.account, error_decoder(), fees=FeePolicy(max_fee_cap=DEFAULT_MAX_FEE_GWEI * 10**9))
 
     def reader(self) -> VaultClient:
         deployment = self.deployment  # a missing deployment file is the first thing to report

@@ -138,7 +138,7 @@ def deploy(ctx: CliContext, output: Path | None, force: bool) -> None:
             "replace it (the old file is kept as a .bak beside it)"
         )
     check_writable_folder(path.parent, "--output")
-    sender = Sender(ctx.w3, ctx.account, error_decoder())
+    sender = ctx.sender()
     deployment = dataclasses.replace(deploy_local_system(sender), rpc_url=ctx.rpc_url)
     try:
         if path.exists():

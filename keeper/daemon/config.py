@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from keeper.chain.transactions import DEFAULT_MAX_FEE_GWEI
 from keeper.client.lens import DEFAULT_CALL_GAS, MIN_CALL_GAS
 from keeper.connectors.rabbitx.settings import ENV_PREFIX as RABBITX_ENV_PREFIX
 from keeper.connectors.rabbitx.settings import RabbitXSettings
@@ -56,7 +57,7 @@ class KeeperConfig:
     # on a call's gas, geth's, reth's and erigon's `--rpc.gascap` (50,000,000 unless set). A node that caps lower is
     # found out (a page stops short and is read again in halves; a node that refuses the gas, asked with half).
     call_gas_cap: int = DEFAULT_CALL_GAS
-    max_fee_gwei: float = 500.0
+    max_fee_gwei: float = float(DEFAULT_MAX_FEE_GWEI)
     replace_after: float = 30.0
     receipt_timeout: float = 180.0
     # Health and metrics.

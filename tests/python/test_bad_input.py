@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp import web
 from click.testing import CliRunner, Result
 from eth_account import Account
 
@@ -32,7 +34,7 @@ from keeper.exceptions import ConfigError
 from keeper.routing.depth import optimal_continuous
 from keeper.units import format_units
 from tests.python.conftest import Chain
-from tests.python.fault_proxy import rpc_faults
+from tests.python.fault_proxy import rpc_faults, serving
 
 OPERATOR = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # anvil dev account 3, correctly checksummed
 DEV_1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # the sweep's own key
@@ -619,6 +621,27 @@ def test_deploy_says_in_one_line_that_the_rpc_answers_garbage(tmp_path: Path) ->
             cli, ["--rpc-url", url, "--dev-account", "0", "deploy", "--output", str(tmp_path / "d.json")]
         )
     assert_one_line_error(result, "answered eth_chainId with something other than a chain id")
+
+
+def test_a_node_asking_an_absurd_priority_fee_cannot_make_a_command_pay_it(funded: Chain) -> None:
+    """The fees come from the node (the deployment file's RPC URL, or --rpc-url): one asking a tip of a million gwei
+    a gas had a deposit pay 0.001 ETH a gas to the block's producer, as the keeper's `max_fee_gwei` cap prevents."""
+
+    async def greedy(request: web.Request) -> web.Response:
+        call = json.loads(await request.read())
+        async with aiohttp.ClientSession() as session, session.post(funded.url, json=call) as answer:
+            result = await answer.json()
+        if isinstance(call, dict) and call.get("method") == "eth_maxPriorityFeePerGas":
+            result["result"] = hex(10**15)
+        return web.json_response(result)
+
+    me = funded.account(1).address
+    with serving(greedy) as url:
+        result = run(funded, "--rpc-url", url, "account", "deposit", "1", "WETH")
+    assert result.exit_code == 0, result.output
+    block = funded.w3.eth.get_block("latest", full_transactions=True)
+    (deposit,) = [tx for tx in block["transactions"] if tx["from"] == me]  # type: ignore[index]
+    assert deposit["maxFeePerGas"] <= 500 * 10**9 and deposit["maxPriorityFeePerGas"] <= 500 * 10**9, deposit
 
 
 def test_a_nodes_error_is_said_on_one_line_without_its_control_characters(funded: Chain) -> None:
