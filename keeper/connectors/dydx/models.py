@@ -377,7 +377,7 @@ def _reading(what: str, row: Mapping[str, Any]) -> Iterator[None]:
         yield
     except KeyError as error:
         raise DydxResponseError(f"dYdX {what} without {error}: {dict(row)}") from None
-    except (ValueError, TypeError, AttributeError) as error:
+    except (ValueError, TypeError, AttributeError, OverflowError) as error:  # OverflowError: int() of JSON's 1e999
         raise DydxResponseError(f"dYdX {what} cannot be read: {error}: {dict(row)}") from None
 
 

@@ -306,7 +306,7 @@ def _reading(what: str, row: Mapping[str, Any]) -> Iterator[None]:
         yield
     except KeyError as error:
         raise RabbitXResponseError(f"RabbitX {what} without {error}: {dict(row)}") from None
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, OverflowError) as error:  # OverflowError: int() of JSON's 1e999 (infinity)
         raise RabbitXResponseError(f"RabbitX {what} cannot be read: {error}: {dict(row)}") from None
 
 

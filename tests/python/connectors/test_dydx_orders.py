@@ -198,6 +198,8 @@ def test_indexer_rows_are_read_or_refused_by_name() -> None:
         Fill.from_json({k: v for k, v in row.items() if k != "price"})
     with pytest.raises(DydxResponseError, match="cannot be read"):
         Fill.from_json({**row, "size": 0.1})
+    with pytest.raises(DydxResponseError, match="cannot be read"):  # JSON's 1e999: an OverflowError, no ValueError
+        Fill.from_json({**row, "createdAtHeight": float("inf")})
     short = Subaccount.from_json(
         {
             "address": ADDRESS,

@@ -243,9 +243,10 @@ def test_a_malformed_book_is_never_routed_over(
 def test_websocket_pushes_of_the_wrong_type_are_said_and_the_fills_still_booked(
     market: Chain, exchange: RabbitXService, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The exchange's account channel pushes data of the wrong type: a text (ignored), a fill row that is a number (an
-    ALERT), fills as an object (a warning: the socket is opened again and REST read). Nothing of it is booked or raises
-    a traceback, and the child's real fills are booked."""
+    """The exchange's account channel pushes data of the wrong type: a text (ignored), a fill row that is a number or
+    is dated 1e999 (JSON's infinity: an OverflowError, no ValueError, from under the row's reading) (an ALERT each),
+    fills as an object (a warning: the socket is opened again and REST read). Nothing of it is booked or raises a
+    traceback, and the child's real fills are booked."""
     keeper = executor(market)
     child_id, now = child_for_one_eth(market)
 
@@ -256,7 +257,9 @@ def test_websocket_pushes_of_the_wrong_type_are_said_and_the_fills_still_booked(
                 await asyncio.sleep(0.5)  # subscribed
 
                 async def push() -> None:
-                    for data in ("hello", {"fills": [42]}, {"fills": {"id": "x"}}):
+                    endless = {"id": "inf", "order_id": "o", "market_id": "ETH-USD", "side": "long", "price": "1"}
+                    endless |= {"size": "1", "fee": "0", "timestamp": float("inf")}
+                    for data in ("hello", {"fills": [42, endless]}, {"fills": {"id": "x"}}):
                         exchange.devnet.hub.publish(channel, data)
 
                 await exchange.on_service(push)
@@ -267,7 +270,10 @@ def test_websocket_pushes_of_the_wrong_type_are_said_and_the_fills_still_booked(
     assert keeper.backstop() == []
     assert all(r.exc_info is None for r in caplog.records), "no traceback"
     alerts = [m for m in problems(caplog) if m.startswith("ALERT")]
-    assert alerts == ["ALERT RabbitX fill 42 refused, not reported: RabbitX fill is not an object: '42'"], alerts
+    assert alerts[0] == "ALERT RabbitX fill 42 refused, not reported: RabbitX fill is not an object: '42'", alerts
+    assert len(alerts) == 2 and alerts[1].startswith(
+        "ALERT RabbitX fill inf refused, not reported: RabbitX fill cannot"
+    ), alerts
     assert any("fills is not a list" in m for m in problems(caplog))
 
 
