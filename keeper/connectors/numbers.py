@@ -12,16 +12,18 @@ _DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+
 """A decimal number as a string: ASCII digits, an optional point and exponent. Decimal() alone also reads "NaN",
 "Infinity", "1_000" and other scripts' digits (an Arabic-Indic one is 1), which no venue or client means."""
 
-LARGEST = Decimal(10) ** 30
-"""No amount, price or size a venue sends is this large: a number past it is a wrong answer (and "1e999999999",
-turned into an integer of base units, would take the keeper's memory and time)."""
+LARGEST_DIGITS = 30
+"""No amount, price or size a venue sends is 10^LARGEST_DIGITS or more: a number past it is a wrong answer (and
+"1e999999999", turned into an integer of base units, would take the keeper's memory and time)."""
 
 
 def venue_decimal(value: object, field: str) -> Decimal:
-    """A JSON integer or decimal string as a finite Decimal below `LARGEST` (a bool or a float is refused: floats
-    lose digits)."""
+    """A JSON integer or decimal string as a finite Decimal below 10^`LARGEST_DIGITS` (a bool or a float is refused:
+    floats lose digits)."""
     result = finite_decimal(value, field)
-    if abs(result) >= LARGEST:
+    # By its exponent, not abs(): arithmetic rounds to the context, and "1e1000000", exact as text, overflows there
+    # (decimal.Overflow, no ValueError).
+    if result and result.adjusted() >= LARGEST_DIGITS:
         raise ValueError(f"{field} is out of any plausible range, got {value!r}")
     return result
 

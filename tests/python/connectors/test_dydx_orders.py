@@ -200,6 +200,8 @@ def test_indexer_rows_are_read_or_refused_by_name() -> None:
         Fill.from_json({**row, "size": 0.1})
     with pytest.raises(DydxResponseError, match="cannot be read"):  # JSON's 1e999: an OverflowError, no ValueError
         Fill.from_json({**row, "createdAtHeight": float("inf")})
+    with pytest.raises(DydxResponseError, match="cannot be read"):  # exact as text; any arithmetic on it overflows
+        Fill.from_json({**row, "size": "1e1000000"})
     short = Subaccount.from_json(
         {
             "address": ADDRESS,

@@ -77,6 +77,7 @@ BOGUS_FILLS: dict[str, dict[str, Any] | str] = {
     "nan-size": {"size": "NaN"},
     "infinite-size": {"size": "Infinity"},
     "huge-size": {"size": "1e40"},
+    "size-past-decimals-range": {"size": "1e1000000"},  # exact as text; any arithmetic on it overflows
     "size-past-the-child": {"size": "1.5"},
     "zero-price": {"price": "0"},
     "negative-price": {"price": "-3000"},
@@ -280,6 +281,7 @@ def test_websocket_pushes_of_the_wrong_type_are_said_and_the_fills_still_booked(
 BAD_ACCOUNTS: dict[str, dict[str, Any]] = {
     "negative-margin": {"total_position_margin": "-5"},
     "huge-equity": {"account_equity": "1e40"},
+    "equity-past-decimals-range": {"account_equity": "1e1000000"},
 }
 
 
