@@ -84,6 +84,9 @@ def _configure_logging(level: str) -> None:
     # Libraries that log every request at INFO (the dYdX client's indexer calls go through httpx).
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # The Centrifuge client's debug lines quote the commands it sends, the connect command with the RabbitX JWT among
+    # them: a debug log would hand whoever reads it the account's channel.
+    logging.getLogger("centrifuge").setLevel(max(logging.INFO, root.level))
     # The scheduler warns whenever a job's run outlasts its interval and the next is skipped (it then runs at the
     # next tick): normal under load, and measured in primevault_job_duration_seconds. Its errors still show.
     logging.getLogger("apscheduler").setLevel(max(logging.ERROR, root.level))

@@ -12,6 +12,7 @@ from decimal import Decimal
 import aiohttp
 import pytest
 
+from keeper.cli.keeper_cmd import _configure_logging
 from keeper.connectors.rabbitx.client import AccountStream, Credentials, RabbitXClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
 from keeper.connectors.rabbitx.errors import DuplicateClientOrderIdError, RabbitXAuthError, RabbitXRequestError
@@ -395,3 +396,29 @@ def test_a_socket_that_goes_silent_is_noticed_and_opened_again(
                 await assert_no_more_fills(feed)
 
     asyncio.run(scenario())
+
+
+def test_the_daemons_debug_log_never_holds_the_jwt(rabbitx: RabbitXService, capsys: pytest.CaptureFixture[str]) -> None:
+    """`keeper run --log-level debug` logs every library's debug lines; the Centrifuge client's carry the commands it
+    sends, the connect command with the account's JWT among them: whoever reads the log could open the account's
+    channel."""
+    root, centrifuge = logging.getLogger(), logging.getLogger("centrifuge")
+    saved = root.handlers[:], root.level, centrifuge.level
+    _configure_logging("debug")
+
+    async def scenario() -> str:
+        async with aiohttp.ClientSession() as session:
+            vault = await rabbitx.trader(session, 1)
+            async with RabbitXConnector(rabbitx.settings(vault)) as connector, connector.fill_feed() as feed:
+                await asyncio.wait_for(feed.connected.wait(), 5)
+            return vault.jwt
+
+    try:
+        jwt = asyncio.run(scenario())
+    finally:
+        root.handlers[:], _, _ = saved
+        root.setLevel(saved[1])
+        centrifuge.setLevel(saved[2])
+    logged = capsys.readouterr().err
+    assert '"level": "debug"' in logged  # the daemon's debug lines were written
+    assert jwt not in logged
