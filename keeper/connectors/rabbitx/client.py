@@ -52,6 +52,10 @@ COMMAND_TIMEOUT = 10.0
 """Seconds the WebSocket may take to answer connect or subscribe."""
 RATE_LIMIT_WAIT = 5.0
 """Seconds to hold off after an HTTP 429 that names no wait (RabbitX sends ``X-RateLimit-Retry-After``)."""
+MAX_ANSWER_BYTES = 16 * 2**20
+"""No answer of the exchange's is near this (a page of 1,000 fills is about half a megabyte): one past it is refused
+as it passes it, not read whole into the keeper's memory, which every job shares."""
+
 RATE_LIMIT_WINDOW = 60.0
 """Seconds over which RabbitX counts a client's request tokens."""
 
@@ -171,7 +175,7 @@ class RabbitXClient:
             async with self.session.request(
                 method, self.base_url + path, data=body, headers=all_headers, params=params
             ) as response:
-                raw = await response.read()
+                raw = await _read_at_most(response, MAX_ANSWER_BYTES, method, path)
                 try:
                     envelope = json.loads(raw) if raw.strip() else None
                 except (ValueError, RecursionError):  # not JSON, not even UTF-8, or nested past what the parser takes
@@ -253,6 +257,19 @@ class RabbitXClient:
         """go-client's ``PATH_CANCEL_WITHDRAWAL``; RabbitX documents neither its body nor its answer (API_NOTES.md)."""
         result: JsonObject = (await self.private("POST", "/balanceops/cancel", {"id": withdrawal_id}))[0]
         return result
+
+
+async def _read_at_most(response: aiohttp.ClientResponse, most: int, method: str, path: str) -> bytes:
+    """The answer's body, refused (RabbitXResponseError) as soon as it passes `most` bytes."""
+    body = bytearray()
+    if (response.content_length or 0) <= most:
+        async for chunk in response.content.iter_any():
+            body += chunk
+            if len(body) > most:
+                break
+    if len(body) > most or (response.content_length or 0) > most:
+        raise RabbitXResponseError(f"RabbitX {method} {path}: an answer of more than {most:,} bytes")
+    return bytes(body)
 
 
 def _retry_after(headers: Mapping[str, str]) -> float:

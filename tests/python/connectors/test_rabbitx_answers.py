@@ -5,12 +5,13 @@ exception from under it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import aiohttp
 import pytest
 from aiohttp import web
 
-from keeper.connectors.rabbitx.client import RabbitXClient
+from keeper.connectors.rabbitx.client import MAX_ANSWER_BYTES, RabbitXClient
 from keeper.connectors.rabbitx.errors import RabbitXRequestError, RabbitXResponseError
 from tests.python.fault_proxy import serving
 
@@ -71,3 +72,30 @@ def test_a_huge_refusal_is_cut_short_in_the_error_and_keeps_its_code() -> None:
 
     with serving(_huge_refusal) as url:
         asyncio.run(asyncio.wait_for(scenario(url), 10))
+
+
+async def _endless(request: web.Request) -> web.StreamResponse:
+    """A 200 whose JSON body goes on and on (no Content-Length): 40 MB of one string, if the client reads that far."""
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    await response.write(b'{"success": true, "result": ["')
+    chunk = b"x" * 2**20
+    with contextlib.suppress(ConnectionError):
+        for _ in range(40):
+            await response.write(chunk)
+        await response.write(b'"]}')
+    return response
+
+
+def test_an_answer_past_any_the_exchange_sends_is_refused_before_it_is_all_read() -> None:
+    """The whole body was read into memory, then parsed: an answer of gigabytes (a hostile or broken endpoint) took
+    the keeper's memory, and with it every job's (liquidations included). One past MAX_ANSWER_BYTES is refused as an
+    answer that cannot be read, as soon as it passes it."""
+
+    async def scenario(url: str) -> None:
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(RabbitXResponseError, match=f"more than {MAX_ANSWER_BYTES:,} bytes"):
+                await RabbitXClient(session, url).public("/markets")
+
+    with serving(_endless) as url:
+        asyncio.run(asyncio.wait_for(scenario(url), 30))
