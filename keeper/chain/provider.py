@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from eth_typing import URI
@@ -114,7 +115,7 @@ class RotatingHTTPProvider(HTTPProvider):
                     label,
                     type(exc).__name__,
                     attempt,
-                    self.current_url,
+                    shown_url(self.current_url),
                     delay,
                 )
                 time.sleep(delay)
@@ -132,7 +133,7 @@ class RotatingHTTPProvider(HTTPProvider):
         log.warning(
             "rpc %s failed: the node at %s does not answer (%s); retrying, said again once it answers",
             label,
-            self.current_url,
+            shown_url(self.current_url),
             type(exc).__name__,
         )
 
@@ -142,7 +143,7 @@ class RotatingHTTPProvider(HTTPProvider):
         if since is not None:
             log.info(
                 "the node at %s answers again, after %.1fs without an answer",
-                self.current_url,
+                shown_url(self.current_url),
                 time.monotonic() - since,
             )
 
@@ -152,6 +153,20 @@ class RotatingHTTPProvider(HTTPProvider):
             self.endpoint_uri = URI(self.urls[self._current])
 
 
+def shown_url(url: str) -> str:
+    """`url` as the keeper's log shows it: scheme, host and port. A user:password, a path and a query, where providers
+    put their keys (Alchemy's /v2/KEY, Infura's /v3/KEY, ?apikey=), are *** (the log is kept, and shipped)."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:  # no URL at all: nothing of it is shown
+        return "the RPC"
+    host = parts.hostname or ""
+    netloc = ("***@" if parts.username is not None else "") + (f"[{host}]" if ":" in host else host) + port
+    path = "/***" if parts.path.strip("/") or parts.query else parts.path
+    return urlunsplit((parts.scheme, netloc, path, "", ""))
+
+
 def connect(urls: Sequence[str], timeout: float = 10.0) -> Web3:
     """A Web3 over `urls` with read retries and rotation; `timeout` is each request's, in seconds."""
     return Web3(RotatingHTTPProvider(urls, timeout))
@@ -159,5 +174,5 @@ def connect(urls: Sequence[str], timeout: float = 10.0) -> Web3:
 
 def node_away(provider: object, exc: BaseException) -> str:
     """The sentence that says a node does not answer (`exc` is one of `NODE_AWAY`): the same wherever it is said."""
-    url = provider.current_url if isinstance(provider, RotatingHTTPProvider) else "the RPC"
+    url = shown_url(provider.current_url) if isinstance(provider, RotatingHTTPProvider) else "the RPC"
     return f"the node at {url} does not answer ({type(exc).__name__})"

@@ -17,7 +17,7 @@ from web3 import Web3
 from web3.exceptions import BadResponseFormat
 
 from keeper.chain.deployment import Deployment
-from keeper.chain.provider import NODE_AWAY, RotatingHTTPProvider, node_away
+from keeper.chain.provider import NODE_AWAY, RotatingHTTPProvider, node_away, shown_url
 from keeper.exceptions import ConfigError
 
 log = logging.getLogger("primevault.keeper")
@@ -68,8 +68,8 @@ def request_method(exc: BaseException) -> str:
 def node_url(w3: Web3) -> str:
     provider = w3.provider
     if isinstance(provider, RotatingHTTPProvider):
-        return provider.current_url
-    return str(getattr(provider, "endpoint_uri", "the RPC"))
+        return shown_url(provider.current_url)
+    return shown_url(str(getattr(provider, "endpoint_uri", "the RPC")))
 
 
 @dataclass(frozen=True)
@@ -92,13 +92,14 @@ def wait_for_node(w3: Web3, urls: tuple[str, ...], timeout: float, interval: flo
         except (requests.ConnectionError, requests.Timeout, requests.HTTPError, ValueError, RecursionError) as exc:
             if time.monotonic() >= deadline:
                 raise ConfigError(_no_node(urls, timeout, exc)) from None
-            log.warning("waiting for the RPC at %s (%s); trying again in %.0fs", urls[0], type(exc).__name__, interval)
+            reason = type(exc).__name__
+            log.warning("waiting for the RPC at %s (%s); trying again in %.0fs", shown_url(urls[0]), reason, interval)
             time.sleep(interval)
 
 
 def _no_node(urls: tuple[str, ...], timeout: float, exc: Exception) -> str:
     """Why the node at `urls` cannot be used, in one line with what to do."""
-    where = ", ".join(urls)
+    where = ", ".join(shown_url(url) for url in urls)
     waited = f" (tried for {timeout:.0f}s)" if timeout > 0 else ""
     if isinstance(exc, requests.HTTPError):
         status = exc.response.status_code if exc.response is not None else "an error"

@@ -16,7 +16,7 @@ from http.server import ThreadingHTTPServer
 from apscheduler.schedulers.background import BackgroundScheduler
 from web3.exceptions import Web3RPCError
 
-from keeper.chain.provider import NODE_AWAY
+from keeper.chain.provider import NODE_AWAY, shown_url
 from keeper.client.venues import node_message
 from keeper.daemon.chain_watch import NODE_GARBLED, garbled_request, garbled_words, node_url, request_method
 from keeper.daemon.config import KeeperConfig, addon_problems
@@ -81,7 +81,7 @@ class Keeper:
             )
         scheduler.start()
         self.jobs.seat.start()
-        log.info("keeper running as %s on %s", self.sender.address, c.rpc_urls[0])
+        log.info("keeper running as %s on %s", self.sender.address, shown_url(c.rpc_urls[0]))
         try:
             while not self.stop.is_set():
                 self._guarded("new block", self._on_new_block)

@@ -656,6 +656,36 @@ def test_a_nodes_error_is_said_on_one_line_without_its_control_characters(funded
     assert "rate limited\\nError: all clear" in result.output, repr(result.output)
 
 
+def test_the_daemons_log_never_holds_the_rpc_urls_key(funded: Chain, tmp_path: Path) -> None:
+    """Providers put the key in the URL (Alchemy's /v2/KEY, a user:password@ host, ?apikey=): the daemon's log,
+    kept and shipped, named the URL whole at start and when it could not use the node. It names the host alone."""
+    secrets = "keeper:PASSWORD1@", "/v2/SECRETKEY1?apikey=SECRETKEY2"
+    with rpc_faults(funded.url) as (_, url):
+        keyed = url.replace("http://", "http://" + secrets[0]) + secrets[1]
+        args = ["--deployment", str(funded.deployment_file), "--dev-account", "9", "keeper", "run"]
+        args += ["--jobs", "liquidation", "--metrics-port", "off", "--data-dir", str(tmp_path / "keeper")]
+        running = subprocess.Popen(
+            [sys.executable, "-m", "keeper.cli", "--rpc-url", keyed, *args],
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            assert running.stderr is not None
+            deadline, said = time.monotonic() + 60, ""
+            while "keeper running as" not in said and time.monotonic() < deadline:
+                said += running.stderr.readline()
+        finally:
+            running.terminate()
+            running.communicate(timeout=30)
+    assert f"keeper running as {funded.account(9).address} on {url.replace('http://', 'http://***@')}/***" in said
+    gone = f"http://{secrets[0]}127.0.0.1:9{secrets[1]}"
+    refused = CliRunner().invoke(cli, ["--rpc-url", gone, *args[:4], *ONE_SHOT[-1]])
+    assert "the RPC at http://***@127.0.0.1:9/*** does not answer" in refused.output, refused.output
+    for secret in ("PASSWORD1", "SECRETKEY1", "SECRETKEY2"):
+        assert secret not in said + refused.output
+
+
 def test_the_daemon_says_in_one_line_that_the_rpc_answers_json_nested_past_the_parser(
     funded: Chain, restore_logging: None
 ) -> None:
