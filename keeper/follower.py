@@ -19,6 +19,7 @@ import logging
 from collections import OrderedDict
 
 import numpy as np
+import requests
 from eth_typing import ChecksumAddress
 
 from keeper.client.account_events import MAX_LOG_QUERIES, AccountEventsClient, LogsUnavailable
@@ -98,7 +99,9 @@ class AccountFollower:
         except BaseException as exc:
             # Whatever it left half done (a rule's logs recorded, orders' accounts, a book of the wrong shape), the
             # next update reads everything again rather than following from it.
-            self._failed = f"{type(exc).__name__}: {exc}"
+            # requests' messages quote the URL whole, with a provider's key in it: its name only.
+            quoted = not isinstance(exc, requests.RequestException)
+            self._failed = f"{type(exc).__name__}: {exc}" if quoted else type(exc).__name__
             raise
 
     def _update(self, number: int, block_hash: bytes, parent_hash: bytes) -> Scan:

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 
+import requests
 from apscheduler.schedulers.background import BackgroundScheduler
 from web3.exceptions import Web3RPCError
 
@@ -178,6 +179,13 @@ class Keeper:
             method = request_method(exc)
             words = f"the node at {node_url(self.w3)} answers {method} with an error: {node_message(exc)}"
             self._node_garbled(name, method, words)
+        except requests.HTTPError as exc:
+            # An HTTP error in place of a read's answer (a provider's 429 rate limit, a gateway's 502): the node's
+            # fault, said once as its error answers are; it was a traceback a job a cycle, and one a block poll,
+            # each ending in the URL whole (the provider's key with it).
+            method = request_method(exc)
+            status = exc.response.status_code if exc.response is not None else "an error"
+            self._node_garbled(name, method, f"the node at {node_url(self.w3)} answers {method} with HTTP {status}")
         except TransactionFateUnknown as exc:
             # The node went away while a transaction of the job awaited its block: the node's absence, as below; the
             # transaction is mined when the node is back, or its nonce replaced as stuck by the next send.

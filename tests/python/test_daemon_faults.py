@@ -510,6 +510,41 @@ def test_a_node_answering_garbage_is_one_line_when_it_starts_and_one_when_it_end
     assert not any("Traceback" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize(("method", "fault"), [("eth_call", "429"), ("eth_getBlockByNumber", "502")])
+def test_a_node_answering_an_http_error_is_one_line_when_it_starts_and_one_when_it_ends(
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture, method: str, fault: str
+) -> None:
+    """A provider's rate limit (HTTP 429) or a gateway's 502 in place of a read's answer logged a traceback from every
+    job every cycle, and from the block poll every poll, each ending in requests' "for url: <the URL whole>" (the
+    provider's key with it)."""
+    caplog.set_level(logging.DEBUG, logger="primevault.keeper")
+    chain.seed_pool()
+    with rpc_faults(chain.url) as (faults, url):
+        keeper = Keeper(config_for(chain, tmp_path, rpc_urls=(url,), dev_account=0, jobs=("liquidation", "reconcile")))
+        jobs = [("liquidation", keeper.jobs.liquidation.run), ("reconcile", keeper.jobs.reconcile.run)]
+        jobs += [("new block", lambda: keeper.watch.new_head())]
+        caplog.clear()
+        faults.break_answers(method, fault, unsent=True)
+        for _ in range(3):
+            for name, job in jobs:
+                keeper._guarded(name, job)
+        words = f"the node at {url} answers {method} with HTTP {fault}"
+        healthy, reason = keeper.health.status()
+        assert not healthy and reason.startswith(words), reason
+        faults.heal()
+        for _ in range(2):
+            for name, job in jobs:
+                keeper._guarded(name, job)
+        assert keeper.health.status()[0], keeper.health.status()[1]
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.INFO]
+    assert not [m for _, m in said if "for url" in m], said  # requests' own message, the URL whole in it
+    assert [m for _, m in said if m.startswith("the node at")] == [
+        f"{words}: the jobs that need it wait; said again once it answers",
+        f"the node at {url} answers JSON-RPC again ({method})",
+    ], said
+    assert all(r.exc_info is None for r in caplog.records), "no traceback"
+
+
 def test_a_type_error_of_the_keepers_own_request_is_not_the_nodes() -> None:
     """A null result formatted by web3 raises a TypeError that is the node's; params that do not encode raise one in
     making the request, before any node answers: the keeper's own, never said as the node's."""
