@@ -163,15 +163,20 @@ def test_the_cli_keeps_the_files_deployment_unless_the_flag_is_given(tmp_path: P
     assert "deployment: /nowhere/flag.json does not exist" in CliRunner().invoke(cli, flagged).output
 
 
-def test_dotenv_is_read_from_the_working_directory(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("PRIMEVAULT_DEPLOYMENT=/from/dotenv.json\n")
-    result = subprocess.run(
+def _account_show_in(folder: Path) -> subprocess.CompletedProcess[str]:
+    """`primevault account show` run in `folder`, with no PRIMEVAULT_* variable of this process's environment."""
+    return subprocess.run(
         [sys.executable, "-c", "from keeper.cli.main import main; main()", "account", "show"],
-        cwd=tmp_path,
+        cwd=folder,
         capture_output=True,
         text=True,
         env={k: v for k, v in os.environ.items() if not k.startswith("PRIMEVAULT_")},
     )
+
+
+def test_dotenv_is_read_from_the_working_directory(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("PRIMEVAULT_DEPLOYMENT=/from/dotenv.json\n")
+    result = _account_show_in(tmp_path)
     assert result.stderr.strip() == (
         "Error: deployment file /from/dotenv.json does not exist: start `primevault devnet` or run `primevault deploy`"
     )
@@ -183,13 +188,7 @@ def test_a_dotenv_in_a_folder_above_the_working_directory_is_not_read(tmp_path: 
     (tmp_path / ".env").write_text("PRIMEVAULT_DEPLOYMENT=/from/parent/dotenv.json\n")
     below = tmp_path / "work"
     below.mkdir()
-    result = subprocess.run(
-        [sys.executable, "-c", "from keeper.cli.main import main; main()", "account", "show"],
-        cwd=below,
-        capture_output=True,
-        text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("PRIMEVAULT_")},
-    )
+    result = _account_show_in(below)
     assert "/from/parent/dotenv.json" not in result.stderr, result.stderr
     assert "deployments/local.json does not exist" in result.stderr, result.stderr
 

@@ -455,6 +455,13 @@ def test_after_sigterm_the_transaction_in_flight_finishes_and_no_new_one_starts(
     assert keeper.metrics.job_failures.labels("margin")._value.get() == 0, "stopping is no failure"
 
 
+def _cycles(keeper: Keeper, jobs: list[tuple[str, Callable[[], object]]], count: int) -> None:
+    """`count` daemon cycles of `jobs`, each job guarded as the daemon guards it."""
+    for _ in range(count):
+        for name, job in jobs:
+            keeper._guarded(name, job)
+
+
 @pytest.mark.parametrize(
     ("method", "fault", "decoded"),
     [
@@ -487,17 +494,13 @@ def test_a_node_answering_garbage_is_one_line_when_it_starts_and_one_when_it_end
         jobs += [("reconcile", keeper.jobs.reconcile.run)]
         caplog.clear()
         faults.break_answers(method, fault)
-        for _ in range(3):
-            for name, job in jobs:
-                keeper._guarded(name, job)
+        _cycles(keeper, jobs, 3)
         words = f"the node at {url} answers {method} with something that is not JSON-RPC ({decoded})"
         healthy, reason = keeper.health.status()
         assert not healthy and reason.startswith(words), reason
         assert "<html>" not in reason, "the node's fault in words, not the page it sent"
         faults.heal()
-        for _ in range(2):
-            for name, job in jobs:
-                keeper._guarded(name, job)
+        _cycles(keeper, jobs, 2)
         assert keeper.health.status()[0], keeper.health.status()[1]
     said = [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.INFO]
     garbled = [m for _, m in said if "not JSON-RPC" in m or "JSON-RPC again" in m]
@@ -525,16 +528,12 @@ def test_a_node_answering_an_http_error_is_one_line_when_it_starts_and_one_when_
         jobs += [("new block", lambda: keeper.watch.new_head())]
         caplog.clear()
         faults.break_answers(method, fault, unsent=True)
-        for _ in range(3):
-            for name, job in jobs:
-                keeper._guarded(name, job)
+        _cycles(keeper, jobs, 3)
         words = f"the node at {url} answers {method} with HTTP {fault}"
         healthy, reason = keeper.health.status()
         assert not healthy and reason.startswith(words), reason
         faults.heal()
-        for _ in range(2):
-            for name, job in jobs:
-                keeper._guarded(name, job)
+        _cycles(keeper, jobs, 2)
         assert keeper.health.status()[0], keeper.health.status()[1]
     said = [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.INFO]
     assert not [m for _, m in said if "for url" in m], said  # requests' own message, the URL whole in it
@@ -565,9 +564,7 @@ def test_a_node_answering_errors_is_one_line_when_it_starts_and_one_when_it_ends
         jobs = [("liquidation", keeper.jobs.liquidation.run), ("reconcile", keeper.jobs.reconcile.run)]
         caplog.clear()
         faults.break_answers("eth_call", "error")
-        for _ in range(3):
-            for name, job in jobs:
-                keeper._guarded(name, job)
+        _cycles(keeper, jobs, 3)
         words = f"the node at {url} answers eth_call with an error: rate limited"
         healthy, reason = keeper.health.status()
         assert not healthy and reason == words, reason
