@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import signal
 import socket
 import subprocess
@@ -574,14 +573,18 @@ def test_ctrl_c_while_a_deposit_awaits_its_receipt_names_the_transaction_that_is
     the command again and deposited twice."""
     me = funded.account(1).address
     sent_before = funded.w3.eth.get_transaction_count(me)
+    main_thread = threading.get_ident()
     with rpc_faults(funded.url) as (faults, url):
-        faults.slow["eth_getTransactionReceipt"] = 1.0
+        # The receipt's answer held long enough for the interrupt to land while it is awaited on a loaded machine.
+        faults.slow["eth_getTransactionReceipt"] = 5.0
 
         def interrupt_once_awaiting() -> None:
             deadline = time.monotonic() + 30
             while "eth_getTransactionReceipt" not in faults.asked and time.monotonic() < deadline:
                 time.sleep(0.02)
-            os.kill(os.getpid(), signal.SIGINT)
+            # To the main thread, as a terminal's Ctrl-C reaches it (a signal to the process may land on another
+            # thread, and the main thread sees it only once its read returns: after the receipt came).
+            signal.pthread_kill(main_thread, signal.SIGINT)
 
         threading.Thread(target=interrupt_once_awaiting, daemon=True).start()
         global_options = ["--deployment", str(funded.deployment_file), "--dev-account", "1", "--rpc-url", url]
