@@ -601,7 +601,7 @@ def test_ctrl_c_while_a_deposit_awaits_its_receipt_names_the_transaction_that_is
 def test_sigterm_while_a_deposit_awaits_its_receipt_names_the_transaction_that_is_out(funded: Chain) -> None:
     """SIGTERM (`timeout`, a supervisor) ended the command at once, silent about the deposit it had sent."""
     with rpc_faults(funded.url) as (faults, url):
-        faults.slow["eth_getTransactionReceipt"] = 1.0
+        faults.slow["eth_getTransactionReceipt"] = 5.0  # the signal lands while it is awaited, on a loaded machine too
         command = [sys.executable, "-m", "keeper.cli", "--deployment", str(funded.deployment_file)]
         command += ["--dev-account", "1", "--rpc-url", url, "account", "deposit", "1", "WETH"]
         running = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
