@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +25,19 @@ from keeper.client.clients import Clients
 from keeper.client.feeds import FeedClient
 from keeper.client.vault import VaultClient
 from keeper.devnet.deploy import deploy_local_system, seed_local_liquidity
+
+
+@pytest.fixture(autouse=True)
+def process_settings_put_back() -> Iterator[None]:
+    """What a test that runs a command in this process changes for the whole process is put back after it: the root
+    logger's level (`keeper run --log-level`) and the signal handlers (`keeper run` takes SIGINT, SIGTERM and SIGHUP),
+    so that a later test sees Python's own (Ctrl-C raising KeyboardInterrupt, warnings reaching caplog)."""
+    level = logging.getLogger().level
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    yield
+    logging.getLogger().setLevel(level)
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
 
 
 @dataclass
