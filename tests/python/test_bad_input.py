@@ -574,6 +574,8 @@ def test_ctrl_c_while_a_deposit_awaits_its_receipt_names_the_transaction_that_is
     me = funded.account(1).address
     sent_before = funded.w3.eth.get_transaction_count(me)
     main_thread = threading.get_ident()
+    # Python's own Ctrl-C, whatever an earlier test's event loop or command left installed in this process.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     with rpc_faults(funded.url) as (faults, url):
         # The receipt's answer held long enough for the interrupt to land while it is awaited on a loaded machine.
         faults.slow["eth_getTransactionReceipt"] = 5.0
@@ -588,7 +590,10 @@ def test_ctrl_c_while_a_deposit_awaits_its_receipt_names_the_transaction_that_is
 
         threading.Thread(target=interrupt_once_awaiting, daemon=True).start()
         global_options = ["--deployment", str(funded.deployment_file), "--dev-account", "1", "--rpc-url", url]
-        result = CliRunner().invoke(cli, [*global_options, "account", "deposit", "1", "WETH"])
+        try:
+            result = CliRunner().invoke(cli, [*global_options, "account", "deposit", "1", "WETH"])
+        finally:
+            signal.signal(signal.SIGINT, previous)
         faults.heal()
     assert result.exit_code == 130, result.output
     assert_one_line_error(result, "deposit WETH: interrupted after it was sent as 0x")

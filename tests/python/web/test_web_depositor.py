@@ -194,6 +194,10 @@ def test_a_deposit_waiting_on_its_permit_says_the_wallet_asks_for_a_signature(fu
     expect(page.get_by_test_id("activity")).to_have_text(
         "deposit WETH: waiting for your signature of the permit", timeout=STEP_TIMEOUT_MS
     )
+    for _ in range(200):  # the page said it asks before Playwright hands this test the request it holds
+        if held:
+            break
+        page.wait_for_timeout(50)
     assert len(held) == 1
     held[0].continue_()  # signed
     expect(page.get_by_test_id("activity")).to_have_text("deposit WETH: done", timeout=STEP_TIMEOUT_MS)
