@@ -53,6 +53,8 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
     uint256 public constant LIQUIDATION_DISCOUNT_SHARE_BPS = PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS;
     /// @dev The longest interval governance may put between two shock updates.
     uint256 internal constant _MAX_SHOCK_UPDATE_INTERVAL = 7 days;
+    /// @dev The largest pair discount governance may set.
+    uint256 internal constant _MAX_PAIR_DISCOUNT = 1000;
     /// @dev The trading module's slot layout: slot = market x 4 + venue.
     uint256 internal constant _VENUES_PER_MARKET = 4;
 
@@ -73,6 +75,9 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
     uint16 internal _correlationCreditBps = 5000;
     uint32 internal _shockUpdateInterval = 1 hours;
     mapping(uint8 underlying => uint40) internal _shockUpdatedAt;
+    /// @dev A buyer of collateral whose hedge the keeper unwinds as it goes takes no price risk: paid for the
+    ///      sale alone (a DEX pool's fee and gas), not for the store front's 2.5% on WETH.
+    uint16 internal _pairDiscountBps = 30;
 
     struct MarketFeed {
         address feed;
@@ -305,7 +310,79 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
         }
     }
 
+    // ================================================================== the store front
+
+    /// @inheritdoc IPortfolioMargin
+    function storeFrontDiscount(address asset, uint256 amount, uint256 discountBps)
+        external
+        view
+        returns (uint256)
+    {
+        uint8 u = _assetUnderlying[asset];
+        uint256 pair = _pairDiscountBps;
+        if (u == 0 || amount == 0 || pair >= discountBps) return discountBps;
+        (uint256 reservesValue, uint256 covered, uint256 assetReserves) = _reservesHedge(u - 1, asset);
+        if (covered == 0) return discountBps;
+        // The asset's share of the hedge, in its own units, rounded down.
+        uint256 hedged = Math.min(Math.mulDiv(assetReserves, covered, reservesValue), amount);
+        // The reduction rounded down: the discount up.
+        return discountBps - (discountBps - pair) * hedged / amount;
+    }
+
+    /// @inheritdoc IPortfolioMargin
+    function reservesHedge(uint8 index) external view returns (uint256 reservesValue, uint256 coveredValue) {
+        _existing(index);
+        (reservesValue, coveredValue,) = _reservesHedge(index, address(0));
+    }
+
+    /// @dev `reservesHedge` of underlying `u`, and the reserves of `asset` (token units) if it is mapped to `u`.
+    function _reservesHedge(uint256 u, address asset)
+        internal
+        view
+        returns (uint256 reservesValue, uint256 covered, uint256 assetReserves)
+    {
+        address[] memory assets = vault.collateralAssets();
+        for (uint256 i; i < assets.length; ++i) {
+            if (_assetUnderlying[assets[i]] != u + 1) continue;
+            uint256 held = vault.collateralReserves(assets[i]);
+            if (held == 0) continue;
+            IPrimeVault.AssetConfig memory c = vault.assetConfig(assets[i]);
+            // slither-disable-next-line unused-return (a false positive: the price is used, its round is not needed)
+            reservesValue += ValueLib.value(held, OracleLib.read(c.feed, c.maxStaleness), c.scaleExponent);
+            if (assets[i] == asset) assetReserves = held;
+        }
+        if (reservesValue == 0 || address(tradingModule) == address(0)) {
+            return (reservesValue, 0, assetReserves);
+        }
+        uint256 venues = tradingModule.venues().length;
+        uint256 markets = tradingModule.markets().length;
+        int256 net = 0;
+        for (uint256 m; m < markets; ++m) {
+            if (_marketUnderlying[uint8(m)] != u + 1) continue;
+            uint256 mark = 0;
+            for (uint256 v; v < venues; ++v) {
+                int256 size = tradingModule.backstopPosition(uint8(m), uint8(v)).size;
+                if (size == 0) continue;
+                if (mark == 0) {
+                    MarketFeed memory f = _marketFeeds[uint8(m)];
+                    mark = OracleLib.readWad(f.feed, f.maxStaleness, f.feedDecimals);
+                }
+                // Each slot's notional rounded down, with its sign.
+                int256 magnitude = (SignedMath.abs(size) * mark / (WAD * _baseUnit)).toInt256();
+                net += size < 0 ? -magnitude : magnitude;
+            }
+        }
+        if (net < 0) covered = Math.min(uint256(-net), reservesValue);
+    }
+
     // ================================================================== governance
+
+    /// @inheritdoc IPortfolioMargin
+    function setPairDiscount(uint16 pairDiscountBps_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _requireWithin("pairDiscountBps", pairDiscountBps_, 0, _MAX_PAIR_DISCOUNT);
+        _pairDiscountBps = pairDiscountBps_;
+        emit PairDiscountSet(pairDiscountBps_);
+    }
 
     /// @inheritdoc IPortfolioMargin
     function setUnderlying(uint8 index, string calldata name, UnderlyingParams calldata params)
@@ -423,6 +500,11 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
     /// @inheritdoc IPortfolioMargin
     function rule() external view returns (uint16 maintenanceBps, uint16 correlationCreditBps) {
         return (_maintenanceBps, _correlationCreditBps);
+    }
+
+    /// @inheritdoc IPortfolioMargin
+    function pairDiscountBps() external view returns (uint16) {
+        return _pairDiscountBps;
     }
 
     /// @inheritdoc IPortfolioMargin

@@ -22,7 +22,6 @@ import {IPerpRisk} from "./interfaces/IPerpRisk.sol";
 import {IPortfolioMargin} from "./interfaces/IPortfolioMargin.sol";
 import {
     LIQUIDATION_TARGET_BUFFER_BPS,
-    MAX_AMOUNT,
     MAX_FEED_DECIMALS,
     MAX_RATE_PER_YEAR
 } from "./libraries/ConstantsLib.sol";
@@ -251,20 +250,8 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
     }
 
     /// @inheritdoc IPrimeVault
-    function buyCollateral(address asset, uint256 minAmountOut, uint256 baseAmount, address recipient)
-        external
-        nonReentrant
-        returns (uint256 amountOut)
-    {
-        if (baseAmount == 0) revert ZeroAmount();
-        if (recipient == address(0)) revert ZeroAddress();
-        amountOut = _quoteCollateral(asset, baseAmount);
-        if (amountOut < minAmountOut) revert SlippageExceeded(amountOut, minAmountOut);
-        uint256 available = _collateralReserves(asset);
-        if (amountOut > available) revert InsufficientReserves(asset, available, amountOut);
-        _pull(address(_base), baseAmount);
-        IERC20(asset).safeTransfer(recipient, amountOut);
-        emit CollateralBought(msg.sender, asset, amountOut, baseAmount, recipient);
+    function buyCollateral(address, uint256, uint256, address) external returns (uint256) {
+        return abi.decode(Address.functionDelegateCall(liquidationModule, msg.data), (uint256));
     }
 
     /// @inheritdoc IPrimeVault
@@ -756,18 +743,6 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
 
     // ================================================================== internal: valuation
 
-    function _quoteCollateral(address asset, uint256 baseAmount) internal view returns (uint256) {
-        _requireListed(asset);
-        _requireBookable(baseAmount);
-        AssetConfig memory c = _assetConfigs[asset];
-        uint256 price = OracleLib.read(c.feed, c.maxStaleness);
-        return ValueLib.amountForValue(baseAmount, price, _storeFrontDiscount(c, _market), c.scaleExponent);
-    }
-
-    function _collateralReserves(address asset) internal view returns (uint256) {
-        return IERC20(asset).balanceOf(address(this)) - _assetStates[asset].totalSupplied;
-    }
-
     // ================================================================== internal: interest
 
     function _setRateModel(
@@ -843,24 +818,5 @@ contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads 
         }
         uint256 step = toBps > fromBps ? toBps - fromBps : fromBps - toBps;
         if (step > b.maxStepBps) revert HaircutStepTooLarge(asset, fromBps, toBps, b.maxStepBps);
-    }
-
-    /// @dev Refuses an amount above MAX_AMOUNT up front, with `AmountTooLarge`: no balance the vault books can hold
-    ///      it, and the arithmetic that would find that out overflows first.
-    function _requireBookable(uint256 amount) internal pure {
-        if (amount > MAX_AMOUNT) revert AmountTooLarge(amount, MAX_AMOUNT);
-    }
-
-    function _requireListed(address asset) internal view {
-        if (!_assetStates[asset].listed) revert UnknownAsset(asset);
-    }
-
-    /// @dev Pulls exactly `amount` from the caller; a token that delivers less is refused.
-    function _pull(address asset, uint256 amount) internal {
-        IERC20 token = IERC20(asset);
-        uint256 balanceBefore = token.balanceOf(address(this));
-        token.safeTransferFrom(msg.sender, address(this), amount);
-        uint256 received = token.balanceOf(address(this)) - balanceBefore;
-        if (received != amount) revert FeeOnTransferNotSupported(asset, amount, received);
     }
 }

@@ -4,21 +4,24 @@ at what limit, and how much margin the venue needs first. Reads only; the daemon
 Liquidation moves positions into the backstop book at the oracle mark without asking any venue to fill
 (`PrimeVault.liquidate`); this job then closes the book at the venue that holds each part of it with
 `TradingModule.unwindBackstop`, in slices sized by `keeper.risk.backstop`, one slice per (market, venue) and
-run, so a large book is worked off over several runs instead of hitting one venue at once.
+run, so a large book is worked off over several runs instead of hitting one venue at once. Shorts that hedge
+collateral reserves hold stay open until the store front has sold it (`books_to_unwind`).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, Decimal
 
 from keeper.client.adapters import AdapterClient
 from keeper.client.clients import Clients
+from keeper.client.portfolio import PortfolioMarginClient
 from keeper.client.trading import BackstopView, TradingClient
 from keeper.client.venues import VENUE_FAILURES, Venue, failure_reason, node_failure
-from keeper.risk.backstop import slice_cap, unwind_slice
+from keeper.risk.backstop import kept_hedge, slice_cap, unwind_slice
 from keeper.risk.band import band_limit
 
 log = logging.getLogger("primevault.keeper")
@@ -28,6 +31,34 @@ PPM = Decimal(10) ** 6
 # Margin deposited before an unwind that grows the vault's netted position at a venue: what the venue's check
 # needs after the fill, plus this share of its initial requirement as room for the mark to move.
 MARGIN_HEADROOM = Decimal("0.5")
+
+
+def books_to_unwind(
+    trading: TradingClient, rule: PortfolioMarginClient | None, mark: Callable[[int], Decimal]
+) -> list[BackstopView]:
+    """The backstop book's nonzero slots less the shorts kept as the hedge of collateral reserves hold: the store front
+    sells that collateral at the pair discount because its hedge leaves with it, so the short covering it is unwound
+    only as the collateral is bought (`PortfolioMargin.reservesHedge`, `keeper.risk.backstop.kept_hedge`). `rule` is
+    None without a portfolio rule (nothing is kept); `mark` gives a market's price by id."""
+    books = trading.backstop()
+    shorts = {b.market_id for b in books if b.size < 0}
+    if rule is None or not shorts:
+        return books
+    underlying_of = {market_id: rule.market_underlying(market_id) for market_id in shorts}
+    unit = Decimal(10) ** trading.deployment.base.decimals
+    covered = {u: Decimal(rule.reserves_hedge(u)[1]) / unit for u in set(underlying_of.values()) if u is not None}
+    if not any(covered.values()):
+        return books
+    marks = {market_id: mark(market_id) for market_id in shorts}
+    kept = kept_hedge([(b.market_id, b.venue_id, b.size) for b in books], underlying_of, covered, marks)
+    left = [replace(b, size=b.size + kept.get((b.market_id, b.venue_id), Decimal(0))) for b in books]
+    return [b for b in left if b.size != 0]
+
+
+def portfolio_rule_of(trading: TradingClient) -> PortfolioMarginClient | None:
+    """The deployment's portfolio rule, whose store front prices hedged collateral, or None if it has none."""
+    deployment = trading.deployment
+    return PortfolioMarginClient(trading.w3, deployment) if deployment.portfolio is not None else None
 
 
 @dataclass(frozen=True)
@@ -60,10 +91,12 @@ class BackstopUnwinder:
         self.trading = trading
         self.base_decimals = trading.deployment.base.decimals
         self._peaks: dict[tuple[int, int], Decimal] = {}
+        self.rule = portfolio_rule_of(trading)
 
     def plan(self) -> list[UnwindSlice]:
-        """A slice for every nonzero slot of the book (size 0 where none fits the band now)."""
-        books = self.trading.backstop()
+        """A slice for every nonzero slot of the book less the hedge of reserves (size 0 where none fits the band
+        now)."""
+        books = books_to_unwind(self.trading, self.rule, self._mark)
         open_slots = {(b.market_id, b.venue_id) for b in books}
         self._peaks = {slot: peak for slot, peak in self._peaks.items() if slot in open_slots}
         if not books:
@@ -76,7 +109,9 @@ class BackstopUnwinder:
             if venues[book.venue_id].fills_off_chain:
                 continue  # its seat closes it through the exchange's API (`Seat.unwind_backstop`)
             try:
-                plans.append(self._plan_slot(book, readers[book.venue_id], adapters[book.venue_id]))
+                plan = self._plan_slot(book, readers[book.venue_id], adapters[book.venue_id])
+                if plan is not None:
+                    plans.append(plan)
             except VENUE_FAILURES as exc:  # one venue that cannot quote must not stop the other slots' unwinds
                 if node_failure(exc):
                     raise
@@ -89,12 +124,18 @@ class BackstopUnwinder:
                 )
         return plans
 
-    def _plan_slot(self, book: BackstopView, reader: Venue, adapter: AdapterClient) -> UnwindSlice:
+    def _mark(self, market_id: int) -> Decimal:
+        return self.clients.feed(self.trading.deployment.markets[market_id].feed).price()
+
+    def _plan_slot(self, book: BackstopView, reader: Venue, adapter: AdapterClient) -> UnwindSlice | None:
+        """The slot's slice; None for less than the venue's step (what is left beside a kept hedge), which no order
+        can close."""
+        step = reader.cost_model(book.market).step
+        if abs(book.size) < step:
+            return None
         slot = (book.market_id, book.venue_id)
         self._peaks[slot] = max(self._peaks.get(slot, Decimal(0)), abs(book.size))
-        market = self.trading.deployment.markets[book.market_id]
-        mark = self.clients.feed(market.feed).price()
-        step = reader.cost_model(book.market).step
+        mark = self._mark(book.market_id)
         side = 1 if book.size < 0 else -1
         limit = band_limit(mark, side)
         average_price = functools.partial(_average_price, reader, book.market, side)

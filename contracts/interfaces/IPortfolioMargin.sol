@@ -53,6 +53,8 @@ interface IPortfolioMargin {
     event RuleSet(uint16 maintenanceBps, uint16 correlationCreditBps);
     /// @notice The least time between two shock updates of one underlying changed.
     event ShockUpdateIntervalSet(uint32 interval);
+    /// @notice The store front's discount on collateral the backstop book hedges changed.
+    event PairDiscountSet(uint16 pairDiscountBps);
 
     /// @notice A parameter is outside what governance may set (`value` against [min, max]).
     error PortfolioMarginOutOfBounds(string name, uint256 value, uint256 min, uint256 max);
@@ -77,7 +79,8 @@ interface IPortfolioMargin {
     /// @dev A tight hedge's requirement is far below the collateral's own liquidation discount; without the cap
     ///      such a book could not be cut back to health and would be taken whole at a loss larger than its equity.
     ///      Caveat: with the cap below the store-front's resale discount, reserves bear the difference when the
-    ///      absorbed collateral is sold.
+    ///      absorbed collateral is sold; on the share the backstop book hedges, the store front asks only the pair
+    ///      discount (`storeFrontDiscount`), so there reserves bear at most that less the cap.
     ///      `hedgedBps` is the share of the account's mapped collateral that net shorts of its own underlying cover
     ///      (min(collateral, short − long) per underlying, summed, over the collateral; rounded down): the
     ///      liquidation lets a collateral discount go below its resale floor only for that share, so neither a dust
@@ -98,6 +101,41 @@ interface IPortfolioMargin {
     ///      mapped to no underlying, so a portfolio account cannot commit to a market its health checks could
     ///      not price.
     function legMarginBps(uint8 market) external view returns (uint256);
+
+    /// @notice The discount, in basis points, at which `PrimeVault.buyCollateral` sells `amount` of `asset` from
+    ///         reserves, given the store front's own discount `discountBps` for it: the part of the reserves of
+    ///         `asset` that the backstop book's net short of its underlying hedges (`reservesHedge`, shared pro rata
+    ///         by value among the underlying's assets) sells at the pair discount, the rest at `discountBps`;
+    ///         blended over `amount`, rounded up. Never above `discountBps`.
+    /// @dev The vault passes the amount the base would buy at the oracle price, less than any discount gives, so
+    ///      the hedged share it sees is at least the exact one: the blend can only be the protocol's better.
+    ///      Such collateral and its hedge leave together: the keeper keeps the covering short while reserves hold
+    ///      the collateral and unwinds it as the collateral is bought, so the buyer is paid only for taking the
+    ///      collateral at the oracle price, not for its price risk, and reserves do not bear the full resale
+    ///      discount on collateral a capped portfolio liquidation absorbed with its hedge.
+    ///      Caveat: reads every mapped market's backstop slots and the underlying's feeds; the vault falls back to
+    ///      `discountBps` if this reverts (a stale feed must not close the store front).
+    function storeFrontDiscount(address asset, uint256 amount, uint256 discountBps)
+        external
+        view
+        returns (uint256);
+
+    /// @notice What the backstop book hedges of the collateral reserves hold for `underlying`, base units: the
+    ///         value of the reserves of every asset mapped to it (`PrimeVault.collateralReserves`, at the oracle,
+    ///         rounded down) and the part of that value a net short of the backstop book across the underlying's
+    ///         markets and venues covers (its notional at the marks, rounded down; 0 if the book is net long).
+    /// @dev The keeper keeps that much of the backstop's shorts open (`keeper.backstop`) and unwinds the rest.
+    function reservesHedge(uint8 underlying)
+        external
+        view
+        returns (uint256 reservesValue, uint256 coveredValue);
+
+    /// @notice Sets the pair discount (at most 1,000 bps): the store front's discount on collateral the backstop
+    ///         book hedges. Admin only. Above an asset's own store-front discount, that one applies.
+    function setPairDiscount(uint16 pairDiscountBps) external;
+
+    /// @notice The pair discount, basis points (30 until governance sets it).
+    function pairDiscountBps() external view returns (uint16);
 
     /// @notice Adds an underlying (`underlying` = the current count) or replaces one. Admin only.
     function setUnderlying(uint8 underlying, string calldata name, UnderlyingParams calldata params) external;

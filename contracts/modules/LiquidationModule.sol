@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
@@ -39,6 +40,7 @@ import {VaultBase} from "./VaultBase.sol";
 ///      Rounding favours the protocol: fractions and absorbed amounts round up, credits down.
 ///      Accounts are isolated: one whose prices cannot be read is skipped with `LiquidationSkipped`.
 contract LiquidationModule is VaultBase {
+    using SafeERC20 for IERC20;
     using SafeCast for uint256;
     using SafeCast for int256;
 
@@ -141,6 +143,25 @@ contract LiquidationModule is VaultBase {
         if (batch.reward > 0) _creditReward(batch);
         _market.supplyIndex = batch.market.supplyIndex;
         _totals = batch.totals;
+    }
+
+    /// @notice See `IPrimeVault.buyCollateral`. Only through the vault's delegatecall (the store front sells what
+    ///         liquidations absorb).
+    function buyCollateral(address asset, uint256 minAmountOut, uint256 baseAmount, address recipient)
+        external
+        nonReentrant
+        returns (uint256 amountOut)
+    {
+        if (address(this) == _self) revert LiquidationModuleDirectCall();
+        if (baseAmount == 0) revert ZeroAmount();
+        if (recipient == address(0)) revert ZeroAddress();
+        amountOut = _quoteCollateral(asset, baseAmount);
+        if (amountOut < minAmountOut) revert SlippageExceeded(amountOut, minAmountOut);
+        uint256 available = _collateralReserves(asset);
+        if (amountOut > available) revert InsufficientReserves(asset, available, amountOut);
+        _pull(address(_base), baseAmount);
+        IERC20(asset).safeTransfer(recipient, amountOut);
+        emit CollateralBought(msg.sender, asset, amountOut, baseAmount, recipient);
     }
 
     // ================================================================== one account

@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
@@ -11,6 +12,7 @@ import {IPortfolioMargin} from "../interfaces/IPortfolioMargin.sol";
 import {IPrimeVault} from "../interfaces/IPrimeVault.sol";
 import {IPrimeVaultErrors} from "../interfaces/IPrimeVaultErrors.sol";
 import {IPrimeVaultEvents} from "../interfaces/IPrimeVaultEvents.sol";
+import {MAX_AMOUNT} from "../libraries/ConstantsLib.sol";
 import {InterestLib} from "../libraries/InterestLib.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
 import {ValueLib} from "../libraries/ValueLib.sol";
@@ -22,6 +24,7 @@ import {ValueLib} from "../libraries/ValueLib.sol";
 ///      variables anywhere else in their inheritance trees.
 abstract contract VaultBase is AccessControl, ReentrancyGuardTransient, IPrimeVaultErrors, IPrimeVaultEvents {
     using SafeCast for uint256;
+    using SafeERC20 for IERC20;
 
     struct Account {
         int104 principal; // signed base principal
@@ -82,6 +85,7 @@ abstract contract VaultBase is AccessControl, ReentrancyGuardTransient, IPrimeVa
     address[] internal _collateralAssets;
     // slither-disable-next-line uninitialized-state (set by PrimeVault; modules run on its storage by delegatecall)
     mapping(address asset => IPrimeVault.AssetConfig) internal _assetConfigs;
+    // slither-disable-next-line uninitialized-state (set by PrimeVault; modules run on its storage by delegatecall)
     mapping(address asset => AssetState) internal _assetStates;
     mapping(address asset => HaircutBounds) internal _haircutBounds;
 
@@ -225,6 +229,55 @@ abstract contract VaultBase is AccessControl, ReentrancyGuardTransient, IPrimeVa
         returns (uint256)
     {
         return ValueLib.portionDown(c.liquidationPenaltyBps, m.storeFrontShareBps);
+    }
+
+    // ================================================================== the store front
+
+    function _quoteCollateral(address asset, uint256 baseAmount) internal view returns (uint256) {
+        _requireListed(asset);
+        _requireBookable(baseAmount);
+        IPrimeVault.AssetConfig memory c = _assetConfigs[asset];
+        uint256 price = OracleLib.read(c.feed, c.maxStaleness);
+        uint256 discount = _storeFrontDiscount(c, _market);
+        if (address(_portfolioMargin) != address(0)) {
+            // The share the backstop book hedges sells at the pair discount, never above the store front's own.
+            // A rule that cannot answer (a stale feed of the hedge) leaves the store front open at its own
+            // discount; starving the call of gas cannot force that: it needs far less than the 63/64 it gets
+            // of what the transfers after it need.
+            try _portfolioMargin.storeFrontDiscount(
+                asset, ValueLib.amountForValue(baseAmount, price, 0, c.scaleExponent), discount
+            ) returns (
+                uint256 blended
+            ) {
+                if (blended < discount) discount = blended;
+            } catch {}
+        }
+        return ValueLib.amountForValue(baseAmount, price, discount, c.scaleExponent);
+    }
+
+    function _collateralReserves(address asset) internal view returns (uint256) {
+        return IERC20(asset).balanceOf(address(this)) - _assetStates[asset].totalSupplied;
+    }
+
+    // ================================================================== checks and transfers
+
+    /// @dev Refuses an amount above MAX_AMOUNT up front, with `AmountTooLarge`: no balance the vault books can hold
+    ///      it, and the arithmetic that would find that out overflows first.
+    function _requireBookable(uint256 amount) internal pure {
+        if (amount > MAX_AMOUNT) revert AmountTooLarge(amount, MAX_AMOUNT);
+    }
+
+    function _requireListed(address asset) internal view {
+        if (!_assetStates[asset].listed) revert UnknownAsset(asset);
+    }
+
+    /// @dev Pulls exactly `amount` from the caller; a token that delivers less is refused.
+    function _pull(address asset, uint256 amount) internal {
+        IERC20 token = IERC20(asset);
+        uint256 balanceBefore = token.balanceOf(address(this));
+        token.safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = token.balanceOf(address(this)) - balanceBefore;
+        if (received != amount) revert FeeOnTransferNotSupported(asset, amount, received);
     }
 
     // ================================================================== accounts

@@ -102,6 +102,18 @@ class PortfolioMarginClient(AccessControlledClient):
             return 0
         return last + int(self.contract.functions.shockUpdateInterval().call(block_identifier=block))
 
+    def market_underlying(self, market_id: int, block: BlockIdentifier = "latest") -> int | None:
+        """The underlying perp market `market_id` belongs to, or None if it is not mapped."""
+        fn = self.contract.functions.marketUnderlying(market_id)
+        mapped, index = self.read("read market underlying", fn, block)
+        return int(index) if mapped else None
+
+    def reserves_hedge(self, index: int, block: BlockIdentifier = "latest") -> tuple[int, int]:
+        """(value of the collateral reserves hold of underlying `index`, the part of it the backstop book's net short
+        covers), base units: what the store front sells at the pair discount and the keeper keeps hedged."""
+        reserves, covered = self.read("read reserves hedge", self.contract.functions.reservesHedge(index), block)
+        return int(reserves), int(covered)
+
     # ------------------------------------------------------------------ governance
 
     def set_underlying(self, index: int, name: str, params: UnderlyingParams) -> TxReceipt:

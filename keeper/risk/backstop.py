@@ -8,11 +8,14 @@ no more than the venue can fill at an average price inside the band the contract
 oracle mark (`BACKSTOP_PRICE_BAND_BPS`, 5%): the capped size is halved until the venue's price fits
 (Hyperliquid likewise cuts large liquidations into slices). The rest waits for the next run, when the
 venue's book has refilled.
+
+Shorts that hedge collateral reserves hold (`kept_hedge`) are not unwound while it is held: the store front sells such
+collateral at the pair discount because its hedge leaves with it (`PortfolioMargin.storeFrontDiscount`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 # The largest share of the book closed in one slice.
@@ -47,3 +50,26 @@ def unwind_slice(
 
 def _floor_to(value: Decimal, step: Decimal) -> Decimal:
     return (value / step).to_integral_value(rounding=ROUND_FLOOR) * step
+
+
+def kept_hedge(
+    books: Sequence[tuple[int, int, Decimal]],
+    underlying_of: Mapping[int, int | None],
+    covered: Mapping[int, Decimal],
+    marks: Mapping[int, Decimal],
+) -> dict[tuple[int, int], Decimal]:
+    """How much of each short slot of the backstop book stays open as the hedge of collateral reserves hold (absolute
+    size per (market, venue)). `books` are (market, venue, signed size) slots; `covered` the value per underlying
+    that the book's net short covers (`PortfolioMargin.reservesHedge`, already net of the underlying's longs);
+    `marks` each market's price. Each underlying's value is taken from its short slots in (market, venue) order, each
+    at most its whole size: unwinding the rest leaves the underlying's net short at the value covered."""
+    left = dict(covered)
+    kept: dict[tuple[int, int], Decimal] = {}
+    for market, venue, size in sorted(books, key=lambda slot: (slot[0], slot[1])):
+        underlying = underlying_of.get(market)
+        if size >= 0 or underlying is None or left.get(underlying, Decimal(0)) <= 0:
+            continue
+        keep = min(-size, left[underlying] / marks[market])
+        kept[(market, venue)] = keep
+        left[underlying] -= keep * marks[market]
+    return kept

@@ -10,7 +10,7 @@ from collections import deque
 import numpy as np
 
 # Before any batch is measured: a partial liquidation of a lending account costs 24,640 gas in a batch of 50 beyond
-# what the batch itself costs (the gas snapshot, snapshots/PrimeVault.json: 1,266,708 for 50 accounts, 34,582 for
+# what the batch itself costs (the gas snapshot, snapshots/PrimeVault.json: 1,266,398 for 50 accounts, 34,560 for
 # none; the benchmark's wave on anvil measures it with the batch's own cost included, bench/RESULTS.md), and
 # moving a position to the backstop book adds about 80,000 per open (market, venue) slot (anvil: 10 accounts with 4
 # slots each, 353,000 per account).

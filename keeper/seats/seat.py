@@ -30,6 +30,7 @@ from typing import Protocol
 
 from web3 import Web3
 
+from keeper.backstop import books_to_unwind, portfolio_rule_of
 from keeper.client.adapters import SeatAccountReport
 from keeper.client.feeds import FeedClient
 from keeper.client.tokens import TokenClient
@@ -219,6 +220,7 @@ class Seat:
         self.adapter = trading.seat_adapter(venue_id)
         self.base_token = TokenClient(trading.w3, deployment.base)
         self.feeds = [FeedClient(trading.w3, m.feed) for m in deployment.markets]
+        self.rule = portfolio_rule_of(trading)
         self._orders: dict[int, SeatOrder] = {}  # child id -> its order at the venue, as last seen
         # Children whose order's answer was lost: the venue may hold the order, so it is looked for by its client id.
         self._lost: set[int] = set()
@@ -725,7 +727,8 @@ class Seat:
             await self._recover_unwinds(now)
             self._unwinds_recovered = True
         busy = {m for m in list(self._unwinds) if not await self._unwind_finished(m, now)}
-        books = [b for b in await asyncio.to_thread(self.trading.backstop) if b.venue_id == self.venue_id]
+        books = await asyncio.to_thread(books_to_unwind, self.trading, self.rule, self._mark)
+        books = [b for b in books if b.venue_id == self.venue_id]
         placed = []
         for book in books:
             if book.market_id in busy:
@@ -746,6 +749,9 @@ class Seat:
                 placed.append(child_id)
                 log.info("seat: unwinding %s %s of the backstop book (child %d)", book.size, book.market, child_id)
         return placed
+
+    def _mark(self, market_id: int) -> Decimal:
+        return self.feeds[market_id].price()
 
     async def _recover_unwinds(self, now: int) -> None:
         """Takes on the unwinds a previous run of the seat left, whose orders the venue may still be filling or whose

@@ -293,5 +293,7 @@ contract GovernanceTest is VaultFixture {
         PrimeVault module = PrimeVault(vault.liquidationModule());
         vm.expectRevert(IPrimeVaultErrors.LiquidationModuleDirectCall.selector);
         module.liquidate(new address[](0));
+        vm.expectRevert(IPrimeVaultErrors.LiquidationModuleDirectCall.selector);
+        module.buyCollateral(address(weth), 0, 1e6, address(this));
     }
 }

@@ -1,11 +1,12 @@
-"""Sizing the backstop unwind (pure, no chain): at most 20% of the book, and no more than the price band allows."""
+"""Sizing the backstop unwind (pure, no chain): at most 20% of the book, no more than the price band allows, and never
+the shorts that hedge collateral reserves hold."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
 
-from keeper.risk.backstop import slice_cap, unwind_slice
+from keeper.risk.backstop import kept_hedge, slice_cap, unwind_slice
 from keeper.risk.band import PRICE_BAND, band_limit, child_limit
 
 MARK = Decimal(50_000)
@@ -76,3 +77,20 @@ def test_the_band_still_wins_over_the_cap() -> None:
         Decimal(100), STEP, impact(Decimal(100), -1), band_limit(MARK, -1), -1, slice_cap(Decimal(100), STEP)
     )
     assert size == Decimal(5)
+
+
+def test_the_hedge_of_reserves_is_kept_from_the_shorts_of_its_underlying_in_slot_order() -> None:
+    """Market 1 (ETH, at 3,000) is short 2 at venue 0 and 3 at venue 1 and long 1 at venue 2; reserves hold WETH worth
+    9,000 that the net short (4 ETH, 12,000) covers whole: 2 are kept at venue 0 and 1 at venue 1, so unwinding the
+    rest leaves the net short at 3 ETH. Market 0 (BTC) is not covered: none of its short is kept, and an unmapped
+    market's never is."""
+    books = [(1, 1, Decimal(-3)), (1, 0, Decimal(-2)), (1, 2, Decimal(1)), (0, 0, Decimal(-1)), (2, 0, Decimal(-1))]
+    underlying_of = {0: 1, 1: 0, 2: None}
+    kept = kept_hedge(books, underlying_of, {0: Decimal(9000), 1: Decimal(0)}, {0: MARK, 1: Decimal(3000)})
+    assert kept == {(1, 0): Decimal(2), (1, 1): Decimal(1)}
+    assert sum(kept.values()) * 3000 == 9000, "once the rest is unwound, the short left covers the reserves"
+
+
+def test_a_hedge_larger_than_the_shorts_keeps_them_whole() -> None:
+    kept = kept_hedge([(1, 0, Decimal(-2))], {1: 0}, {0: Decimal(10**9)}, {1: Decimal(3000)})
+    assert kept == {(1, 0): Decimal(2)}

@@ -184,6 +184,48 @@ def test_a_price_move_liquidates_into_the_backstop_and_the_keeper_unwinds_it_at_
     assert keeper.metrics.backstop_unwound._value.get() == len(unwound)
 
 
+def test_the_short_that_hedges_absorbed_collateral_is_unwound_only_as_the_store_front_sells_it(
+    traders: Chain, tmp_path: Path
+) -> None:
+    """A hedged book in portfolio mode (5 WETH, 5 ETH short) borrowed to its limit goes under when ETH more than
+    doubles: the liquidation cuts both legs, WETH to reserves and the short to the backstop book. The store front sells
+    that WETH at the pair discount (30 bps, not 2.5%), so the keeper keeps the short open while reserves hold it and
+    unwinds it once the WETH is bought."""
+    me, vault = traders.account(1).address, traders.client(1)
+    vault.withdraw(me, "WETH", 15 * WAD, me)
+    vault.set_portfolio_mode(me, True)
+    admin = trading(traders, 0)
+    order = trading(traders, 1).submit(me, "ETH-USD", Decimal(-5), Decimal(2850), deadline(traders))
+    [outcome] = admin.execute([order])
+    assert outcome.executed, outcome.reason
+    health = vault.health(me)
+    vault.borrow(me, health.equity - health.initial_requirement - 1)
+    traders.set_price("WETH", 6900)
+    keeper = keeper_for(traders, tmp_path)
+    [result] = keeper.jobs.liquidation.run()
+    assert [e.account for e in result.liquidated] == [me]
+    reserves = traders.client(0).collateral_reserves("WETH")
+    books = admin.backstop()
+    assert reserves > 0 and books and all(b.size < 0 for b in books), "the WETH and its hedge taken over together"
+
+    assert keeper.jobs.backstop.run() == [], "the short that covers the reserves stays open"
+    assert admin.backstop() == books
+    # The buyer pays the oracle price less the pair discount for all of it.
+    cost = reserves * 6900 * 10**6 // WAD * 9970 // 10_000 - 1
+    assert reserves - 10**12 < traders.client(0).quote_collateral("WETH", cost) <= reserves
+    traders.mint(2, "USDC", 100_000)
+    buyer = traders.client(2)
+    buyer.token("USDC").approve(traders.deployment.vault, cost)
+    buyer.buy_collateral("WETH", 0, cost, traders.account(2).address)
+
+    # Sold: the whole short is the keeper's to unwind, but for the hedge of the few wei the purchase left.
+    slices = {(s.market_id, s.venue_id): s for s in keeper.jobs.backstop.run()}
+    assert slices.keys() == {(b.market_id, b.venue_id) for b in books}
+    for b in books:
+        assert b.size <= slices[(b.market_id, b.venue_id)].book < b.size + Decimal("1e-9")
+        assert slices[(b.market_id, b.venue_id)].size > 0
+
+
 def test_the_keeper_tops_up_venue_margin_before_an_unwind_that_grows_the_venue_position(
     traders: Chain, tmp_path: Path
 ) -> None:

@@ -171,23 +171,6 @@ contract PortfolioLiquidationTest is PortfolioFixture {
         assertEq(hedgedBps, 10_000, "all of the gross offsets: 2 x 30,000 over 60,000");
     }
 
-    /// @dev 10 WETH hedged by a 10 ETH short, borrowed up to the rule's initial requirement; interest then accrues
-    ///      until the book is just below its maintenance requirement, its equity still positive.
-    function _hedgedBookJustBelowMaintenance() internal {
-        _deposit(alice, alice, weth, 10e18);
-        _portfolioMode(alice, true);
-        _open(alice, ETH_MARKET, -10e18, DYDX);
-        IPrimeVault.AccountHealth memory h = vault.accountHealth(alice);
-        _borrow(alice, alice, uint256(h.equity) - h.initialRequirement - 1);
-        for (uint256 i; i < 400 && !vault.isLiquidatable(alice); ++i) {
-            vm.warp(block.timestamp + 1 days);
-            ethFeed.setAnswer(ETH_PRICE);
-            btcFeed.setAnswer(BTC_PRICE);
-        }
-        assertTrue(vault.isLiquidatable(alice));
-        assertGt(vault.accountHealth(alice).equity, 0);
-    }
-
     /// @dev The venue of the hedge cannot report its size step (paused): the short is cut by the same fraction as
     ///      the collateral, to the unit, and the book stays hedged and back above maintenance. Taking the short
     ///      whole (as the module once did without a step) left the WETH naked, deep below the rule's requirement,

@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {TradingFixture} from "./TradingFixture.sol";
 import {PortfolioMargin} from "../../../contracts/PortfolioMargin.sol";
 import {IPortfolioMargin} from "../../../contracts/interfaces/IPortfolioMargin.sol";
+import {IPrimeVault} from "../../../contracts/interfaces/IPrimeVault.sol";
 
 /// @dev The trading fixture with the portfolio rule at the keeper's defaults (keeper/risk/portfolio.py,
 ///      `DEFAULT_UNDERLYINGS`): ETH shock 10% (tail 30% at 35%), BTC 8% (tail 20% at 35%), both in one group;
@@ -51,6 +52,23 @@ abstract contract PortfolioFixture is TradingFixture {
     function _portfolioMode(address who, bool enabled) internal {
         vm.prank(who);
         vault.setPortfolioMode(who, enabled);
+    }
+
+    /// @dev 10 WETH hedged by a 10 ETH short, borrowed up to the rule's initial requirement; interest then accrues
+    ///      until the book is just below its maintenance requirement, its equity still positive.
+    function _hedgedBookJustBelowMaintenance() internal {
+        _deposit(alice, alice, weth, 10e18);
+        _portfolioMode(alice, true);
+        _open(alice, ETH_MARKET, -10e18, DYDX);
+        IPrimeVault.AccountHealth memory h = vault.accountHealth(alice);
+        _borrow(alice, alice, uint256(h.equity) - h.initialRequirement - 1);
+        for (uint256 i; i < 400 && !vault.isLiquidatable(alice); ++i) {
+            vm.warp(block.timestamp + 1 days);
+            ethFeed.setAnswer(ETH_PRICE);
+            btcFeed.setAnswer(BTC_PRICE);
+        }
+        assertTrue(vault.isLiquidatable(alice));
+        assertGt(vault.accountHealth(alice).equity, 0);
     }
 
     /// @dev Opens `size` (signed, WAD) of `market` at `venue` at any price within 5% of the mark.
