@@ -40,8 +40,8 @@ import {VaultBase} from "./modules/VaultBase.sol";
 /// @dev Accounting follows Compound III (signed principal against supply and borrow indices; reserves are
 ///      what the vault holds and is owed beyond what it owes). Sub-accounts follow Euler's EVC. See
 ///      `IPrimeVault` for units, rounding and the health rule. Storage and shared internals live in
-///      `VaultBase`; `liquidate` runs in `LiquidationModule` by delegatecall (Euler v2's modules), which
-///      keeps this contract under the size limit.
+///      `VaultBase`; `liquidate` and the store front's `buyCollateral` run in `LiquidationModule` by delegatecall
+///      (Euler v2's modules), which keeps this contract under the size limit.
 contract PrimeVault is IPrimeVault, IPrimeVaultGovernance, VaultBase, ExtSloads {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
