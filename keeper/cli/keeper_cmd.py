@@ -473,10 +473,14 @@ def explain_command(ctx: CliContext, account: ChecksumAddress, config_path: Path
     standard, book = risk.standard, risk.book
 
     def amount(units: int) -> str:
-        return f"{format_units(units, base.decimals, 2)} {base.symbol}"
+        # To the cent as `account show` prints the same figures: what the account needs rounded up.
+        return f"{format_units(units, base.decimals, 2, ROUND_CEILING)} {base.symbol}"
 
     click.echo(f"account {account} at block {risk.block}, margined by the {risk.margined_by} rule")
-    click.echo(f"equity                        {amount(standard.equity)}")
+    # and what it has rounded down, so the two commands never disagree by a cent at one block.
+    click.echo(
+        f"equity                        {format_units(standard.equity, base.decimals, 2, ROUND_FLOOR)} {base.symbol}"
+    )
     if risk.reserved:
         click.echo(f"open orders reserve           {amount(risk.reserved)} (in both initial requirements)")
     click.echo(

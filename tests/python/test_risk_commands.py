@@ -7,7 +7,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 
 import pytest
@@ -303,6 +303,33 @@ def test_risk_explain_shows_a_hedged_book_under_both_rules(chain: Chain, tmp_pat
 
     unknown = run(chain, tmp_path, "risk", "explain", "0x12")
     assert unknown.exit_code == 2 and "Traceback" not in unknown.output
+
+
+def test_risk_explain_rounds_as_account_show_does(chain: Chain, tmp_path: Path) -> None:
+    """One account at one block: `risk explain` printed its equity and requirements rounded half to even, so a
+    depositor read an equity a cent above what `account show` said and requirements a cent below (here 601.37 of
+    equity against show's 601.36, an initial requirement of 375.17 against 375.18): what the account has is
+    rounded down, what it needs up, in both."""
+    chain.seed_pool()
+    me = chain.fund(1, "WETH", 1)
+    client = chain.client(1)
+    client.set_portfolio_mode(me, True)
+    chain.set_price("WETH", 3001.37)  # 12.5% of it is 375.17125: the initial requirement is off the cent
+    client.withdraw(me, "USDC", 2_400_004_000, me)  # equity 601.366 less the debt's rounding
+    health = client.health(me)
+    decimals = chain.deployment.base.decimals
+    equity = format_units(health.equity, decimals, 2, ROUND_FLOOR)
+    initial = format_units(health.initial_requirement, decimals, 2, ROUND_CEILING)
+    maintenance = format_units(health.maintenance_requirement, decimals, 2, ROUND_CEILING)
+    assert (equity, initial) == ("601.36", "375.18")
+
+    shown = run(chain, tmp_path, "--dev-account", "1", "account", "show")
+    assert f"equity                   {equity} USDC" in shown.output, shown.output
+    assert f"initial requirement      {initial} USDC" in shown.output, shown.output
+    explained = run(chain, tmp_path, "risk", "explain", me)
+    assert explained.exit_code == 0, explained.output
+    assert f"equity                        {equity} USDC" in explained.output, explained.output
+    assert f"portfolio rule                initial {initial} USDC, maintenance {maintenance} USDC" in explained.output
 
 
 def test_risk_explain_counts_the_margin_open_children_reserve(chain: Chain, tmp_path: Path) -> None:
