@@ -24,6 +24,7 @@ import numpy.typing as npt
 from keeper.exceptions import ConfigError, InputError
 from keeper.risk.haircuts import haircut_bps
 from keeper.risk.health import MAX_VENUES, WAD, WAD_TO_BASE, ExactHealth, RiskParameters, exact_health
+from keeper.units import format_exact
 
 BPS = 10_000
 # Scenario k of an underlying with shock S and tail T at weight w moves its price by MOVES[k] / MOVE_DENOMINATOR:
@@ -439,10 +440,11 @@ def with_volatility(
 
 def explain_lines(book: ExactPortfolio, layout: Layout, portfolio: PortfolioParams, decimals: int = 6) -> list[str]:
     """What `primevault risk explain` prints: per underlying the worst scenario and what each leg loses in it,
-    the charges, the correlation credit and the totals (amounts in whole base tokens)."""
+    the charges, the correlation credit and the totals (amounts in whole base tokens, exactly: rounded to the cent,
+    legs whose losses fall between cents would not add up to their underlying's, nor the totals to their parts)."""
 
     def amount(units: int) -> str:
-        return f"{units / 10**decimals:,.2f}"
+        return format_exact(units, decimals)
 
     lines = []
     for r in book.underlyings:

@@ -313,6 +313,17 @@ def test_explain_names_the_worst_scenario_and_each_legs_part() -> None:
     assert lines[-1] == "initial 2,640.00 = scan 1,095.00 + charges 1,545.00; maintenance 1,320.00"
 
 
+def test_explain_prints_each_legs_loss_exactly_so_they_add_up() -> None:
+    """Legs whose losses fall between cents: printed to the cent, the two legs' 4,674.285 and 1,909.215 read 4,674.28
+    and 1,909.21, which add up to a cent less than the underlying's 6,583.50 printed beside them."""
+    short = [_position(ETH_MARKET, 0, -14_839 * W // 1000), _position(ETH_MARKET, 1, -6_061 * W // 1000)]
+    book = _both([0, 0], short)
+    lines = explain_lines(book, LAYOUT, PORTFOLIO)
+    assert lines[0] == "ETH: worst +T (+30% at weight 35%), loss 6,583.50"
+    assert "  ETH-USD at venue 0: notional -44,517.00, loses 4,674.285" in lines
+    assert "  ETH-USD at venue 1: notional -18,183.00, loses 1,909.215" in lines
+
+
 def test_parameters_outside_their_bounds_are_refused() -> None:
     eth = DEFAULT_UNDERLYINGS["ETH"]
     with pytest.raises(ConfigError, match="shock_bps = 400"):
