@@ -427,9 +427,8 @@ def portfolio(ctx: CliContext, mode: str, sub_id: int) -> None:
         if exc.error.name != "InsufficientEquity":
             raise
         base = ctx.deployment.base
-        equity, need = (
-            format_units(int(exc.error.args[k]), base.decimals, 2) for k in ("equity", "initialRequirement")
-        )
+        # Exactly: rounded to the cent, an equity a unit short of the requirement read as equal to it.
+        equity, need = (format_exact(int(exc.error.args[k]), base.decimals) for k in ("equity", "initialRequirement"))
         rule = "portfolio" if mode == "on" else "standard"
         raise InputError(
             f"under the {rule} rule {target} would need {need} {base.symbol} of initial margin and has {equity}: "

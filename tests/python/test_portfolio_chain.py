@@ -29,6 +29,7 @@ from keeper.exceptions import ConfigError, InputError, TransactionReverted
 from keeper.follower import AccountFollower
 from keeper.liquidator import scan
 from keeper.risk.portfolio import UNMAPPED, exact_portfolio
+from keeper.units import format_exact
 from keeper.web.server import order_check
 from tests.python.conftest import Chain
 from tests.python.test_cli import assert_one_line_error, run
@@ -159,6 +160,24 @@ def test_the_cli_switches_the_rule_and_explains_a_refusal(chain: Chain) -> None:
         "deposit collateral, repay or reduce positions first",
     )
     assert chain.client(1).portfolio_mode(me)
+
+
+def test_a_refused_switch_says_both_amounts_exactly(chain: Chain) -> None:
+    """1 WETH in portfolio mode (375 of initial margin) with 2,400.000001 borrowed: its equity is a unit or two below
+    the standard rule's 600.00, and the refusal to leave portfolio mode said "would need 600.00 USDC of initial
+    margin and has 600.00" (both rounded half to even): the amounts it compares, exactly."""
+    chain.seed_pool()
+    me = chain.fund(1, "WETH", 1)
+    client = chain.client(1)
+    client.set_portfolio_mode(me, True)
+    client.withdraw(me, "USDC", 2_400_000_001, me)
+    equity = client.health(me).equity
+    assert 599_999_990 < equity < 600_000_000
+    assert_one_line_error(
+        run(chain, "account", "portfolio", "off"),
+        f"would need 600.00 USDC of initial margin and has {format_exact(equity, 6)}:",
+    )
+    assert client.portfolio_mode(me)
 
 
 def test_the_rule_is_read_in_one_call_and_a_stale_deployment_file_is_named(chain: Chain) -> None:
