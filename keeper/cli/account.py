@@ -436,10 +436,11 @@ def portfolio(ctx: CliContext, mode: str, sub_id: int) -> None:
         ) from None
     health = client.health(target)
     base = ctx.deployment.base
+    # Rounded up, as `account show` prints what an account needs.
     click.echo(
         f"{target} is margined by the {'portfolio' if mode == 'on' else 'standard'} rule: initial requirement "
-        f"{format_units(health.initial_requirement, base.decimals, 2)} {base.symbol}, maintenance "
-        f"{format_units(health.maintenance_requirement, base.decimals, 2)} {base.symbol}"
+        f"{format_units(health.initial_requirement, base.decimals, 2, ROUND_CEILING)} {base.symbol}, maintenance "
+        f"{format_units(health.maintenance_requirement, base.decimals, 2, ROUND_CEILING)} {base.symbol}"
     )
 
 

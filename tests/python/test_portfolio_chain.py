@@ -162,6 +162,18 @@ def test_the_cli_switches_the_rule_and_explains_a_refusal(chain: Chain) -> None:
     assert chain.client(1).portfolio_mode(me)
 
 
+def test_a_switch_prints_the_requirements_as_account_show_does(chain: Chain) -> None:
+    """1 WETH at 3,001.37: the portfolio rule's initial requirement is 375.17125, which `account show` prints as
+    375.18 (what an account needs, rounded up) and the switch printed as 375.17."""
+    chain.seed_pool()
+    chain.fund(1, "WETH", 1)
+    chain.set_price("WETH", 3001.37)
+    switched = run(chain, "account", "portfolio", "on")
+    assert switched.exit_code == 0, switched.output
+    assert "initial requirement 375.18 USDC, maintenance 187.59 USDC" in switched.output, switched.output
+    assert "initial requirement      375.18 USDC" in run(chain, "account", "show").output
+
+
 def test_a_refused_switch_says_both_amounts_exactly(chain: Chain) -> None:
     """1 WETH in portfolio mode (375 of initial margin) with 2,400.000001 borrowed: its equity is a unit or two below
     the standard rule's 600.00, and the refusal to leave portfolio mode said "would need 600.00 USDC of initial
