@@ -492,8 +492,13 @@ def explain_command(ctx: CliContext, account: ChecksumAddress, config_path: Path
         f"maintenance {amount(book.maintenance)}"
     )
     if standard.maintenance_requirement:
-        change = book.maintenance / standard.maintenance_requirement - 1
-        click.echo(f"portfolio rule needs          {abs(change):.1%} {'more' if change > 0 else 'less'} maintenance")
+        if book.maintenance == standard.maintenance_requirement:
+            click.echo("portfolio rule needs          the same maintenance")
+        else:
+            change = book.maintenance / standard.maintenance_requirement - 1
+            click.echo(
+                f"portfolio rule needs          {abs(change):.1%} {'more' if change > 0 else 'less'} maintenance"
+            )
     for line in explain_lines(book, risk.layout, risk.rule, base.decimals):
         click.echo(f"  {line}")
 

@@ -332,6 +332,22 @@ def test_risk_explain_rounds_as_account_show_does(chain: Chain, tmp_path: Path) 
     assert f"portfolio rule                initial {initial} USDC, maintenance {maintenance} USDC" in explained.output
 
 
+def test_risk_explain_says_when_both_rules_ask_the_same(chain: Chain, tmp_path: Path) -> None:
+    """1 BTC short alone asks 3,000 of maintenance under either rule (docs/risk.md's worked numbers): `risk explain`
+    said the portfolio rule needs "0.0% less maintenance"."""
+    chain.seed_pool()
+    me = chain.fund(1, "USDC", 7_000)
+    trading = TradingClient(chain.w3, chain.deployment, chain.client(1).sender)
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    order_id = trading.submit(me, "BTC-USD", Decimal(-1), Decimal(59_000), now + 600)
+    assert TradingClient(chain.w3, chain.deployment, chain.client(0).sender).execute([order_id])[0].executed
+    text = run(chain, tmp_path, "risk", "explain", me)
+    assert text.exit_code == 0, text.output
+    assert "standard rule                 initial 6,000.00 USDC, maintenance 3,000.00 USDC" in text.output
+    assert "portfolio rule                initial 6,000.00 USDC, maintenance 3,000.00 USDC" in text.output
+    assert "portfolio rule needs          the same maintenance" in text.output, text.output
+
+
 def test_risk_explain_counts_the_margin_open_children_reserve(chain: Chain, tmp_path: Path) -> None:
     """An open child at a seat reserves initial margin, which the vault adds to the initial requirement of either
     rule: `risk explain` must print the vault's figures, not the book's without it (it printed 3,000 less here, the
