@@ -39,17 +39,39 @@ def books_to_unwind(
     """The backstop book's nonzero slots less the shorts kept as the hedge of collateral reserves hold: the store front
     sells that collateral at the pair discount because its hedge leaves with it, so the short covering it is unwound
     only as the collateral is bought (`PortfolioMargin.reservesHedge`, `keeper.risk.backstop.kept_hedge`). `rule` is
-    None without a portfolio rule (nothing is kept); `mark` gives a market's price by id."""
+    None without a portfolio rule (nothing is kept); `mark` gives a market's price by id. A market whose hedge the rule
+    cannot say (its contract reverts, a feed it reads is stale) keeps nothing, said in a warning; the node's own
+    failure is raised."""
     books = trading.backstop()
-    shorts = {b.market_id for b in books if b.size < 0}
+    shorts = sorted({b.market_id for b in books if b.size < 0})
     if rule is None or not shorts:
         return books
-    underlying_of = {market_id: rule.market_underlying(market_id) for market_id in shorts}
     unit = Decimal(10) ** trading.deployment.base.decimals
-    covered = {u: Decimal(rule.reserves_hedge(u)[1]) / unit for u in set(underlying_of.values()) if u is not None}
+    underlying_of: dict[int, int | None] = {}
+    covered: dict[int, Decimal] = {}
+    marks: dict[int, Decimal] = {}
+    for market_id in shorts:
+        try:
+            underlying = rule.market_underlying(market_id)
+            if underlying is not None and underlying not in covered:
+                covered[underlying] = Decimal(rule.reserves_hedge(underlying)[1]) / unit
+            if underlying is not None and covered[underlying]:
+                marks[market_id] = mark(market_id)
+        except VENUE_FAILURES as exc:
+            # What the rule cannot say is not kept, as the store front then sells at the asset's own discount
+            # (nothing as a pair); one market's failure must not stop the unwind of the rest of the book.
+            if node_failure(exc):
+                raise
+            log.warning(
+                "the portfolio rule cannot say what of %s's short hedges collateral reserves hold (%s): none of it "
+                "is kept",
+                trading.deployment.markets[market_id].ticker,
+                failure_reason(exc),
+            )
+            underlying = None
+        underlying_of[market_id] = underlying
     if not any(covered.values()):
         return books
-    marks = {market_id: mark(market_id) for market_id in shorts}
     kept = kept_hedge([(b.market_id, b.venue_id, b.size) for b in books], underlying_of, covered, marks)
     left = [replace(b, size=b.size + kept.get((b.market_id, b.venue_id), Decimal(0))) for b in books]
     return [b for b in left if b.size != 0]

@@ -226,6 +226,38 @@ def test_the_short_that_hedges_absorbed_collateral_is_unwound_only_as_the_store_
         assert slices[(b.market_id, b.venue_id)].size > 0
 
 
+def test_a_portfolio_rule_that_cannot_say_the_hedge_stops_no_unwind(
+    traders: Chain, tmp_path: Path, caplog: Any
+) -> None:
+    """The backstop book holds a BTC short; the portfolio rule's contract reverts every call. What the rule cannot say
+    is not kept (the vault's store front falls back to the asset's own discount then, so nothing is sold as a pair):
+    the short is unwound as before the pair sale, with one warning, where the job died on the rule's read each block
+    (a traceback in the daemon) and unwound nothing at any venue."""
+    me = traders.account(1).address
+    trading(traders, 1).submit(me, "BTC-USD", Decimal(-6), Decimal(58_500), deadline(traders))
+    keeper = keeper_for(traders, tmp_path)
+    keeper.jobs.orders.run()
+    traders.set_price("WBTC", 66_000)
+    [result] = keeper.jobs.liquidation.run()
+    assert [e.account for e in result.liquidated] == [me]
+    books = trading(traders, 0).backstop()
+    assert books and all(b.size < 0 for b in books)
+    assert traders.deployment.portfolio is not None
+    traders.w3.provider.make_request("anvil_setCode", [traders.deployment.portfolio, "0x60006000fd"])  # type: ignore[arg-type]
+
+    with caplog.at_level("INFO", logger="primevault.keeper"):
+        slices = keeper.jobs.backstop.run()
+    assert {(s.market_id, s.venue_id) for s in slices} == {(b.market_id, b.venue_id) for b in books}
+    assert all(s.size > 0 for s in slices)
+    assert trading(traders, 0).backstop() != books, "unwound"
+    said = [r.getMessage() for r in caplog.records if "portfolio rule" in r.getMessage()]
+    assert said == [
+        "the portfolio rule cannot say what of BTC-USD's short hedges collateral reserves hold "
+        "(read market underlying reverted: UnknownError(data=0x)): none of it is kept"
+    ]
+    assert not [r for r in caplog.records if r.exc_info], "no traceback"
+
+
 def test_the_keeper_tops_up_venue_margin_before_an_unwind_that_grows_the_venue_position(
     traders: Chain, tmp_path: Path
 ) -> None:
