@@ -14,7 +14,7 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from keeper.client.adapters import AdapterClient
 from keeper.client.clients import Clients
@@ -35,8 +35,9 @@ MARGIN_HEADROOM = Decimal("0.5")
 
 def books_to_unwind(
     trading: TradingClient, rule: PortfolioMarginClient | None, mark: Callable[[int], Decimal]
-) -> list[BackstopView]:
-    """The backstop book's nonzero slots less the shorts kept as the hedge of collateral reserves hold: the store front
+) -> tuple[list[BackstopView], dict[tuple[int, int], Decimal]]:
+    """The backstop book's nonzero slots less the shorts kept as the hedge of collateral reserves hold, and what is kept
+    of each (market, venue) slot (absolute size; slots keeping nothing left out): the store front
     sells that collateral at the pair discount because its hedge leaves with it, so the short covering it is unwound
     only as the collateral is bought (`PortfolioMargin.reservesHedge`, `keeper.risk.backstop.kept_hedge`). `rule` is
     None without a portfolio rule (nothing is kept); `mark` gives a market's price by id. A market whose hedge the rule
@@ -45,7 +46,7 @@ def books_to_unwind(
     books = trading.backstop()
     shorts = sorted({b.market_id for b in books if b.size < 0})
     if rule is None or not shorts:
-        return books
+        return books, {}
     unit = Decimal(10) ** trading.deployment.base.decimals
     underlying_of: dict[int, int | None] = {}
     covered: dict[int, Decimal] = {}
@@ -71,10 +72,34 @@ def books_to_unwind(
             underlying = None
         underlying_of[market_id] = underlying
     if not any(covered.values()):
-        return books
+        return books, {}
     kept = kept_hedge([(b.market_id, b.venue_id, b.size) for b in books], underlying_of, covered, marks)
     left = [replace(b, size=b.size + kept.get((b.market_id, b.venue_id), Decimal(0))) for b in books]
-    return [b for b in left if b.size != 0]
+    return [b for b in left if b.size != 0], {slot: size for slot, size in kept.items() if size}
+
+
+def say_kept(
+    trading: TradingClient, kept: dict[tuple[int, int], Decimal], before: set[tuple[int, int]]
+) -> set[tuple[int, int]]:
+    """Says in one line each slot of `kept` whose short starts being kept as the hedge of reserves (`books_to_unwind`),
+    and each of `before` that keeps nothing any more: an operator sees why the book does not shrink, once, not every
+    run. Returns the slots kept now, the next call's `before`."""
+    markets, venues = trading.deployment.markets, trading.deployment.venues
+    for market_id, venue_id in sorted(kept.keys() - before):
+        log.info(
+            "backstop %s at %s: %s of its short kept open as the hedge of collateral reserves hold (the store front "
+            "sells them as a pair); unwound as the collateral is bought",
+            markets[market_id].ticker,
+            venues[venue_id].name,
+            f"{kept[(market_id, venue_id)].quantize(Decimal('1e-8'), ROUND_FLOOR).normalize():f}",
+        )
+    for market_id, venue_id in sorted(before - kept.keys()):
+        log.info(
+            "backstop %s at %s: no short kept as the hedge of reserves any more: all of it is unwound",
+            markets[market_id].ticker,
+            venues[venue_id].name,
+        )
+    return set(kept)
 
 
 def portfolio_rule_of(trading: TradingClient) -> PortfolioMarginClient | None:
@@ -114,11 +139,16 @@ class BackstopUnwinder:
         self.base_decimals = trading.deployment.base.decimals
         self._peaks: dict[tuple[int, int], Decimal] = {}
         self.rule = portfolio_rule_of(trading)
+        self._kept: set[tuple[int, int]] = set()
 
     def plan(self) -> list[UnwindSlice]:
         """A slice for every nonzero slot of the book less the hedge of reserves (size 0 where none fits the band
         now)."""
-        books = books_to_unwind(self.trading, self.rule, self._mark)
+        books, kept = books_to_unwind(self.trading, self.rule, self._mark)
+        venues = self.trading.deployment.venues
+        # A seat's slots are its own to say (`Seat.unwind_backstop`).
+        kept = {slot: size for slot, size in kept.items() if not venues[slot[1]].fills_off_chain}
+        self._kept = say_kept(self.trading, kept, self._kept)
         open_slots = {(b.market_id, b.venue_id) for b in books}
         self._peaks = {slot: peak for slot, peak in self._peaks.items() if slot in open_slots}
         if not books:
@@ -126,7 +156,6 @@ class BackstopUnwinder:
         readers = self.trading.venues()
         adapters = self.trading.adapters()
         plans = []
-        venues = self.trading.deployment.venues
         for book in books:
             if venues[book.venue_id].fills_off_chain:
                 continue  # its seat closes it through the exchange's API (`Seat.unwind_backstop`)

@@ -30,7 +30,7 @@ from typing import Protocol
 
 from web3 import Web3
 
-from keeper.backstop import books_to_unwind, portfolio_rule_of
+from keeper.backstop import books_to_unwind, portfolio_rule_of, say_kept
 from keeper.client.adapters import SeatAccountReport
 from keeper.client.feeds import FeedClient
 from keeper.client.tokens import TokenClient
@@ -221,6 +221,7 @@ class Seat:
         self.base_token = TokenClient(trading.w3, deployment.base)
         self.feeds = [FeedClient(trading.w3, m.feed) for m in deployment.markets]
         self.rule = portfolio_rule_of(trading)
+        self._kept: set[tuple[int, int]] = set()  # the slots here whose short is kept as a hedge, as last said
         self._orders: dict[int, SeatOrder] = {}  # child id -> its order at the venue, as last seen
         # Children whose order's answer was lost: the venue may hold the order, so it is looked for by its client id.
         self._lost: set[int] = set()
@@ -727,8 +728,9 @@ class Seat:
             await self._recover_unwinds(now)
             self._unwinds_recovered = True
         busy = {m for m in list(self._unwinds) if not await self._unwind_finished(m, now)}
-        books = await asyncio.to_thread(books_to_unwind, self.trading, self.rule, self._mark)
+        books, kept = await asyncio.to_thread(books_to_unwind, self.trading, self.rule, self._mark)
         books = [b for b in books if b.venue_id == self.venue_id]
+        self._kept = say_kept(self.trading, {s: k for s, k in kept.items() if s[1] == self.venue_id}, self._kept)
         placed = []
         for book in books:
             if book.market_id in busy:

@@ -185,12 +185,12 @@ def test_a_price_move_liquidates_into_the_backstop_and_the_keeper_unwinds_it_at_
 
 
 def test_the_short_that_hedges_absorbed_collateral_is_unwound_only_as_the_store_front_sells_it(
-    traders: Chain, tmp_path: Path
+    traders: Chain, tmp_path: Path, caplog: Any
 ) -> None:
     """A hedged book in portfolio mode (5 WETH, 5 ETH short) borrowed to its limit goes under when ETH more than
     doubles: the liquidation cuts both legs, WETH to reserves and the short to the backstop book. The store front sells
     that WETH at the pair discount (30 bps, not 2.5%), so the keeper keeps the short open while reserves hold it and
-    unwinds it once the WETH is bought."""
+    unwinds it once the WETH is bought. The keeper says so, once: the operator sees why the book does not shrink."""
     me, vault = traders.account(1).address, traders.client(1)
     vault.withdraw(me, "WETH", 15 * WAD, me)
     vault.set_portfolio_mode(me, True)
@@ -208,8 +208,15 @@ def test_the_short_that_hedges_absorbed_collateral_is_unwound_only_as_the_store_
     books = admin.backstop()
     assert reserves > 0 and books and all(b.size < 0 for b in books), "the WETH and its hedge taken over together"
 
-    assert keeper.jobs.backstop.run() == [], "the short that covers the reserves stays open"
+    with caplog.at_level("INFO", logger="primevault.keeper"):
+        assert keeper.jobs.backstop.run() == [], "the short that covers the reserves stays open"
+        assert keeper.jobs.backstop.run() == []
     assert admin.backstop() == books
+    said = [r.getMessage() for r in caplog.records if "kept open as the hedge" in r.getMessage()]
+    assert [line.split(" of its short")[0][:33] for line in said] == [
+        "backstop ETH-USD at dydx: 0.892",  # the whole of it
+        "backstop ETH-USD at rabbitx: 0.16",  # all but what is below the venue's step (0.17 at 0.001)
+    ], "one line a slot, not one a run"
     # The buyer pays the oracle price less the pair discount for all of it.
     cost = reserves * 6900 * 10**6 // WAD * 9970 // 10_000 - 1
     assert reserves - 10**12 < traders.client(0).quote_collateral("WETH", cost) <= reserves
