@@ -36,26 +36,29 @@ MARGIN_HEADROOM = Decimal("0.5")
 def books_to_unwind(
     trading: TradingClient, rule: PortfolioMarginClient | None, mark: Callable[[int], Decimal]
 ) -> tuple[list[BackstopView], dict[tuple[int, int], Decimal]]:
-    """The backstop book's nonzero slots less the shorts kept as the hedge of collateral reserves hold, and what is kept
-    of each (market, venue) slot (absolute size; slots keeping nothing left out): the store front
-    sells that collateral at the pair discount because its hedge leaves with it, so the short covering it is unwound
-    only as the collateral is bought (`PortfolioMargin.reservesHedge`, `keeper.risk.backstop.kept_hedge`). `rule` is
-    None without a portfolio rule (nothing is kept); `mark` gives a market's price by id. A market whose hedge the rule
-    cannot say (its contract reverts, a feed it reads is stale) keeps nothing, said in a warning; the node's own
-    failure is raised."""
+    """The backstop book's nonzero slots less the shorts kept as the hedge of collateral reserves hold (up to its value
+    at the oracle), and what is kept of each (market, venue) slot (absolute size; slots keeping nothing left out): the
+    store front sells that collateral at the pair discount because its hedge leaves with it, so the short covering it
+    is unwound only as the collateral is bought (`PortfolioMargin.reservesHedge`, `keeper.risk.backstop.kept_hedge`).
+    `rule` is None without a portfolio rule (nothing is kept); `mark` gives a market's price by id. A market whose
+    hedge the rule cannot say (its contract reverts, a feed it reads is stale) keeps nothing, said in a warning; the
+    node's own failure is raised."""
     books = trading.backstop()
     shorts = sorted({b.market_id for b in books if b.size < 0})
     if rule is None or not shorts:
         return books, {}
     unit = Decimal(10) ** trading.deployment.base.decimals
     underlying_of: dict[int, int | None] = {}
+    # Per underlying, the value its shorts keep: all its collateral in reserves, not just what the book's net short
+    # covers now (`reservesHedge`'s second answer): the underlying's longs are unwound too, and as they go the short
+    # kept covers it; buying the short back beside them would leave the collateral naked.
     covered: dict[int, Decimal] = {}
     marks: dict[int, Decimal] = {}
     for market_id in shorts:
         try:
             underlying = rule.market_underlying(market_id)
             if underlying is not None and underlying not in covered:
-                covered[underlying] = Decimal(rule.reserves_hedge(underlying)[1]) / unit
+                covered[underlying] = Decimal(rule.reserves_hedge(underlying)[0]) / unit
             if underlying is not None and covered[underlying]:
                 marks[market_id] = mark(market_id)
         except VENUE_FAILURES as exc:

@@ -124,7 +124,8 @@ interface IPortfolioMargin {
     ///         value of the reserves of every asset mapped to it (`PrimeVault.collateralReserves`, at the oracle,
     ///         rounded down) and the part of that value a net short of the backstop book across the underlying's
     ///         markets and venues covers (its notional at the marks, rounded down; 0 if the book is net long).
-    /// @dev The keeper keeps that much of the backstop's shorts open (`keeper.backstop`) and unwinds the rest.
+    /// @dev The keeper keeps the backstop's shorts open up to `reservesValue` (`keeper.backstop`: the underlying's
+    ///      longs are unwound too, and as they go the short covers it) and unwinds the rest.
     function reservesHedge(uint8 underlying)
         external
         view

@@ -60,9 +60,9 @@ def kept_hedge(
 ) -> dict[tuple[int, int], Decimal]:
     """How much of each short slot of the backstop book stays open as the hedge of collateral reserves hold (absolute
     size per (market, venue)). `books` are (market, venue, signed size) slots; `covered` the value per underlying
-    that the book's net short covers (`PortfolioMargin.reservesHedge`, already net of the underlying's longs);
-    `marks` each market's price. Each underlying's value is taken from its short slots in (market, venue) order, each
-    at most its whole size: unwinding the rest leaves the underlying's net short at the value covered."""
+    its shorts keep (the collateral reserves hold of it: `PortfolioMargin.reservesHedge`); `marks` each market's price.
+    Each underlying's value is taken from its short slots in (market, venue) order, each at most its whole size:
+    once the rest and the underlying's longs are unwound, its net short covers that value."""
     left = dict(covered)
     kept: dict[tuple[int, int], Decimal] = {}
     for market, venue, size in sorted(books, key=lambda slot: (slot[0], slot[1])):

@@ -233,6 +233,46 @@ def test_the_short_that_hedges_absorbed_collateral_is_unwound_only_as_the_store_
         assert slices[(b.market_id, b.venue_id)].size > 0
 
 
+def test_a_long_of_the_underlying_in_the_backstop_does_not_strip_the_hedge_of_reserves(
+    traders: Chain, tmp_path: Path
+) -> None:
+    """The backstop book holds an ETH long at rabbitx (a leveraged long liquidated as ETH fell) when the hedged book's
+    liquidation adds WETH to reserves and its ETH short at dydx. The book is net long, so the store front's cover is 0
+    for now; but the long is unwound too, and as it goes the short covers the WETH. The keeper keeps the short (up to
+    the reserves' value) and unwinds the long alone, where it bought the short back alongside selling the long: a round
+    trip that left the WETH naked and sold at the asset's own discount."""
+    me, vault = traders.account(1).address, traders.client(1)
+    vault.withdraw(me, "WETH", 15 * WAD, me)
+    vault.set_portfolio_mode(me, True)
+    admin = trading(traders, 0)
+    order = trading(traders, 1).submit(me, "ETH-USD", Decimal(-5), Decimal(2850), deadline(traders))
+    [outcome] = admin.execute([order], at_venue=0)
+    assert outcome.executed, outcome.reason
+    health = vault.health(me)
+    vault.borrow(me, health.equity - health.initial_requirement - 1)
+    bob = traders.account(2).address
+    order = trading(traders, 2).submit(bob, "ETH-USD", Decimal(30), Decimal(3150), deadline(traders))
+    [outcome] = admin.execute([order], at_venue=1)
+    assert outcome.executed, outcome.reason
+    health = traders.client(2).health(bob)
+    traders.client(2).borrow(bob, health.equity - health.initial_requirement - 1)
+    keeper = keeper_for(traders, tmp_path)
+    traders.set_price("WETH", 2800)
+    [result] = keeper.jobs.liquidation.run()
+    assert [e.account for e in result.liquidated] == [bob]
+    traders.set_price("WETH", 6900)
+    [result] = keeper.jobs.liquidation.run()
+    assert [e.account for e in result.liquidated] == [me]
+    books = {b.venue_id: b.size for b in admin.backstop() if b.market_id == 1}
+    assert books[0] < 0 < -books[0] < books[1], "a short at dydx, a larger long at rabbitx"
+    reserves = traders.client(0).collateral_reserves("WETH")
+    assert reserves * 6900 >= -books[0] * 6900 * WAD * Decimal("0.999"), "the short covers about all the WETH"
+
+    slices = keeper.jobs.backstop.run()
+    assert [(s.venue_id, s.side) for s in slices] == [(1, -1)], "the long is sold; the short is not bought back"
+    assert {b.venue_id: b.size for b in admin.backstop() if b.market_id == 1}[0] == books[0]
+
+
 def test_a_portfolio_rule_that_cannot_say_the_hedge_stops_no_unwind(
     traders: Chain, tmp_path: Path, caplog: Any
 ) -> None:
