@@ -143,6 +143,7 @@ class BackstopUnwinder:
         self._peaks: dict[tuple[int, int], Decimal] = {}
         self.rule = portfolio_rule_of(trading)
         self._kept: set[tuple[int, int]] = set()
+        self._dust: set[tuple[int, int]] = set()  # slots below their venue's step, as last said
 
     def plan(self) -> list[UnwindSlice]:
         """A slice for every nonzero slot of the book less the hedge of reserves (size 0 where none fits the band
@@ -155,17 +156,30 @@ class BackstopUnwinder:
         open_slots = {(b.market_id, b.venue_id) for b in books}
         self._peaks = {slot: peak for slot, peak in self._peaks.items() if slot in open_slots}
         if not books:
+            self._dust = set()
             return []
         readers = self.trading.venues()
         adapters = self.trading.adapters()
         plans = []
+        dust = set()
         for book in books:
             if venues[book.venue_id].fills_off_chain:
                 continue  # its seat closes it through the exchange's API (`Seat.unwind_backstop`)
             try:
                 plan = self._plan_slot(book, readers[book.venue_id], adapters[book.venue_id])
+                slot = (book.market_id, book.venue_id)
                 if plan is not None:
                     plans.append(plan)
+                elif slot not in kept:  # not the rest beside a hedge: dust no run will ever close, said once
+                    dust.add(slot)
+                    if slot not in self._dust:
+                        log.warning(
+                            "backstop %s at %s: %s left, below the venue's step (%s): no order can close it",
+                            book.market,
+                            book.venue,
+                            book.size,
+                            readers[book.venue_id].cost_model(book.market).step,
+                        )
             except VENUE_FAILURES as exc:  # one venue that cannot quote must not stop the other slots' unwinds
                 if node_failure(exc):
                     raise
@@ -176,14 +190,15 @@ class BackstopUnwinder:
                     book.size,
                     failure_reason(exc),
                 )
+        self._dust = dust
         return plans
 
     def _mark(self, market_id: int) -> Decimal:
         return self.clients.feed(self.trading.deployment.markets[market_id].feed).price()
 
     def _plan_slot(self, book: BackstopView, reader: Venue, adapter: AdapterClient) -> UnwindSlice | None:
-        """The slot's slice; None for less than the venue's step (what is left beside a kept hedge), which no order
-        can close."""
+        """The slot's slice; None for less than the venue's step (what is left beside a kept hedge, or what a
+        liquidation took off the step while the venue could not answer), which no order can close."""
         step = reader.cost_model(book.market).step
         if abs(book.size) < step:
             return None

@@ -217,6 +217,7 @@ def test_the_short_that_hedges_absorbed_collateral_is_unwound_only_as_the_store_
         "backstop ETH-USD at dydx: 0.892",  # the whole of it
         "backstop ETH-USD at rabbitx: 0.16",  # all but what is below the venue's step (0.17 at 0.001)
     ], "one line a slot, not one a run"
+    assert not [r for r in caplog.records if "below the venue's step" in r.getMessage()], "the rest beside a hedge"
     # The buyer pays the oracle price less the pair discount for all of it.
     cost = reserves * 6900 * 10**6 // WAD * 9970 // 10_000 - 1
     assert reserves - 10**12 < traders.client(0).quote_collateral("WETH", cost) <= reserves
@@ -303,6 +304,33 @@ def test_a_portfolio_rule_that_cannot_say_the_hedge_stops_no_unwind(
         "(read market underlying reverted: UnknownError(data=0x)): none of it is kept"
     ]
     assert not [r for r in caplog.records if r.exc_info], "no traceback"
+
+
+def test_a_backstop_rest_below_the_venues_step_is_said_once(traders: Chain, tmp_path: Path, caplog: Any) -> None:
+    """A liquidation while dydx cannot answer takes the exact share onto the backstop, off the venue's step: once the
+    unwind has closed all it can, the rest below the step stays. The job said nothing about it, so the book never
+    reached zero with no reason given; it now says so in one line, not one a run."""
+    alice = trading(traders, 1)
+    me = traders.account(1).address
+    alice.submit(me, "BTC-USD", Decimal(6), Decimal(61_500), deadline(traders))
+    keeper = keeper_for(traders, tmp_path)
+    keeper.jobs.orders.run()
+    dydx = traders.deployment.venues[0].address
+    code = traders.w3.eth.get_code(dydx)
+    traders.w3.provider.make_request("anvil_setCode", [dydx, "0x60006000fd"])  # type: ignore[arg-type]
+    traders.set_price("WBTC", 54_000)
+    [result] = keeper.jobs.liquidation.run()
+    assert [e.account for e in result.liquidated] == [me]
+    traders.w3.provider.make_request("anvil_setCode", [dydx, "0x" + code.hex().removeprefix("0x")])  # type: ignore[arg-type]
+    with caplog.at_level("INFO", logger="primevault.keeper"):
+        for _ in range(8):
+            keeper.jobs.backstop.run()
+    [rest] = alice.backstop()
+    assert rest.venue == "dydx" and 0 < rest.size < Decimal("0.0001")
+    said = [r.getMessage() for r in caplog.records if "below the venue's step" in r.getMessage()]
+    assert said == [
+        f"backstop BTC-USD at dydx: {rest.size} left, below the venue's step (0.0001): no order can close it"
+    ]
 
 
 def test_the_keeper_tops_up_venue_margin_before_an_unwind_that_grows_the_venue_position(
