@@ -77,8 +77,24 @@ def books_to_unwind(
     if not any(covered.values()):
         return books, {}
     kept = kept_hedge([(b.market_id, b.venue_id, b.size) for b in books], underlying_of, covered, marks)
+    adapters = trading.adapters() if kept else []
+    kept = {slot: size for slot, size in kept.items() if size and _at_least_a_step(adapters, slot, size)}
     left = [replace(b, size=b.size + kept.get((b.market_id, b.venue_id), Decimal(0))) for b in books]
     return [b for b in left if b.size != 0], {slot: size for slot, size in kept.items() if size}
+
+
+def _at_least_a_step(adapters: list[AdapterClient], slot: tuple[int, int], size: Decimal) -> bool:
+    """Whether a hedge of `size` kept in `slot` is at least its venue's step. Less (the hedge of the few wei a buyer of
+    the collateral left) is not kept: no order trades less than a step, so the short beside it could never be closed
+    whole and a step of it would stay open for good. A step the venue cannot say keeps the hedge."""
+    market_id, venue_id = slot
+    try:
+        step = Decimal(adapters[venue_id].market(market_id).step_size) / WAD
+    except VENUE_FAILURES as exc:
+        if node_failure(exc):
+            raise
+        return True
+    return size >= step
 
 
 def say_kept(
