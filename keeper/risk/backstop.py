@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+# The smallest size a position holds (sizes are WAD on chain).
+WAD_UNIT = Decimal("1e-18")
 # The largest share of the book closed in one slice.
 MAX_SLICE_SHARE = Decimal("0.2")
 
@@ -69,7 +71,8 @@ def kept_hedge(
         underlying = underlying_of.get(market)
         if size >= 0 or underlying is None or left.get(underlying, Decimal(0)) <= 0:
             continue
-        keep = min(-size, left[underlying] / marks[market])
+        # In WAD units as the book holds sizes, rounded up: the short kept covers at least the value.
+        keep = min(-size, (left[underlying] / marks[market]).quantize(WAD_UNIT, ROUND_CEILING))
         kept[(market, venue)] = keep
         left[underlying] -= keep * marks[market]
     return kept
