@@ -347,8 +347,15 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
             uint256 held = vault.collateralReserves(assets[i]);
             if (held == 0) continue;
             IPrimeVault.AssetConfig memory c = vault.assetConfig(assets[i]);
+            // For the store front, an asset whose price cannot be read counts for nothing: without its value the
+            // others' shares of the hedge are only larger (the protocol's better), where a revert would let dust
+            // of it sell all of the underlying's hedged collateral at the full discount. The keeper's view refuses.
             // slither-disable-next-line unused-return (a false positive: the price is used, its round is not needed)
-            reservesValue += ValueLib.value(held, OracleLib.read(c.feed, c.maxStaleness), c.scaleExponent);
+            uint256 price = asset == address(0)
+                ? OracleLib.read(c.feed, c.maxStaleness)
+                : OracleLib.tryRead(c.feed, c.maxStaleness);
+            if (price == 0) continue;
+            reservesValue += ValueLib.value(held, price, c.scaleExponent);
             if (assets[i] == asset) assetReserves = held;
         }
         if (reservesValue == 0 || address(tradingModule) == address(0)) {

@@ -133,4 +133,19 @@ contract PortfolioPairSaleModelTest is PortfolioFixture {
         }
         assertGt(succeeded, 0);
     }
+
+    /// @dev A sibling asset of the underlying whose feed is stale, with dust in reserves: the hedged WETH should
+    ///      still sell at the pair discount (its share can only be larger without the sibling's value).
+    function test_aStaleSiblingFeedDoesNotSellHedgedCollateralAtTheFullDiscount() public {
+        weth.mint(address(vault), 10e18);
+        _backstop(ETH_MARKET, DYDX, -10e18);
+        assertEq(vault.quoteCollateral(address(weth), 3000e6), _amountAt(3000e6, 3000e8, PAIR_BPS, 1e20));
+        cb.mint(address(vault), 1); // a dust donation of the sibling
+        vm.warp(block.timestamp + STALENESS + 1);
+        ethFeed.setAnswer(ETH_PRICE); // WETH's feed and the market's are fresh, cbETH's is not
+        assertEq(vault.quoteCollateral(address(weth), 3000e6), _amountAt(3000e6, 3000e8, PAIR_BPS, 1e20));
+        // The keeper's view still refuses: it cannot say how much of the short the sibling needs.
+        vm.expectRevert();
+        portfolio.reservesHedge(ETH);
+    }
 }
