@@ -242,8 +242,8 @@ abstract contract VaultBase is AccessControl, ReentrancyGuardTransient, IPrimeVa
         if (address(_portfolioMargin) != address(0)) {
             // The share the backstop book hedges sells at the pair discount, never above the store front's own.
             // A rule that cannot answer (a stale feed of the hedge) leaves the store front open at its own
-            // discount; starving the call of gas cannot force that: it needs far less than the 63/64 it gets
-            // of what the transfers after it need.
+            // discount; starving the call of gas cannot force that: a call cut short leaves the transfers after it
+            // 1/64 of what it was given, so it would have to need 63 times what they need, and needs far less.
             try _portfolioMargin.storeFrontDiscount(
                 asset, ValueLib.amountForValue(baseAmount, price, 0, c.scaleExponent), discount
             ) returns (
