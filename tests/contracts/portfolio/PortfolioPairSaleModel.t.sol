@@ -2,12 +2,28 @@
 pragma solidity 0.8.28;
 
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {PortfolioFixture} from "../utils/PortfolioFixture.sol";
 import {MockERC20} from "../../../contracts/devnet/mocks/MockERC20.sol";
 import {MockPriceFeed} from "../../../contracts/devnet/mocks/MockPriceFeed.sol";
 import {AssetParams} from "../../../contracts/interfaces/IPrimeVaultGovernance.sol";
+import {IPrimeVault} from "../../../contracts/interfaces/IPrimeVault.sol";
 import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
+
+/// @dev A collateral token that calls back into the store front as it is sent.
+contract ReenteringToken is MockERC20 {
+    IPrimeVault internal immutable _vault;
+
+    constructor(IPrimeVault vault_) MockERC20("Hook", "HOOK", 18) {
+        _vault = vault_;
+    }
+
+    function _update(address from, address to, uint256 value) internal override {
+        super._update(from, to, value);
+        if (from == address(_vault)) _vault.buyCollateral(address(this), 0, 1e6, to);
+    }
+}
 
 /// @dev The store front's blend (`PortfolioMargin.storeFrontDiscount`) against an independent model of
 ///      docs/risk.md ("A hedged pair is sold as a pair"), with the backstop book's slots set by mocks.
@@ -147,5 +163,20 @@ contract PortfolioPairSaleModelTest is PortfolioFixture {
         // The keeper's view still refuses: it cannot say how much of the short the sibling needs.
         vm.expectRevert();
         portfolio.reservesHedge(ETH);
+    }
+
+    /// @dev `buyCollateral` runs in the liquidation module on the vault's storage: the vault's guard holds there, so
+    ///      a token's callback cannot buy again mid-purchase.
+    function test_theStoreFrontCannotBeReentered() public {
+        ReenteringToken hook = new ReenteringToken(vault);
+        vm.prank(admin);
+        vault.listAsset(
+            address(hook), AssetParams(address(ethFeed), STALENESS, 2000, 1500, 500, 1_000_000e18)
+        );
+        hook.mint(address(vault), 10e18);
+        usdc.mint(address(this), 2e6);
+        usdc.approve(address(vault), 2e6);
+        vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
+        vault.buyCollateral(address(hook), 0, 1e6, address(this));
     }
 }
