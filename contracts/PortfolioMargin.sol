@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
@@ -55,6 +56,8 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
     uint256 internal constant _MAX_SHOCK_UPDATE_INTERVAL = 7 days;
     /// @dev The largest pair discount governance may set.
     uint256 internal constant _MAX_PAIR_DISCOUNT = 1000;
+    /// @dev The most gas a token's `balanceOf` gets from the store front (the liquidation's BALANCE_READ_GAS).
+    uint256 internal constant _BALANCE_READ_GAS = 100_000;
     /// @dev The trading module's slot layout: slot = market x 4 + venue.
     uint256 internal constant _VENUES_PER_MARKET = 4;
 
@@ -344,12 +347,13 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
         address[] memory assets = vault.collateralAssets();
         for (uint256 i; i < assets.length; ++i) {
             if (_assetUnderlying[assets[i]] != u + 1) continue;
-            uint256 held = vault.collateralReserves(assets[i]);
+            // For the store front, an asset that cannot be valued (its token's balance or its price unreadable)
+            // counts for nothing: without its value the others' shares of the hedge are only larger (the
+            // protocol's better), where a revert would let it sell all of the underlying's hedged collateral at the
+            // full discount. The keeper's view refuses.
+            uint256 held = asset == address(0) ? vault.collateralReserves(assets[i]) : _tryReserves(assets[i]);
             if (held == 0) continue;
             IPrimeVault.AssetConfig memory c = vault.assetConfig(assets[i]);
-            // For the store front, an asset whose price cannot be read counts for nothing: without its value the
-            // others' shares of the hedge are only larger (the protocol's better), where a revert would let dust
-            // of it sell all of the underlying's hedged collateral at the full discount. The keeper's view refuses.
             // slither-disable-next-line unused-return (a false positive: the price is used, its round is not needed)
             uint256 price = asset == address(0)
                 ? OracleLib.read(c.feed, c.maxStaleness)
@@ -380,6 +384,19 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
             }
         }
         if (net < 0) covered = Math.min(uint256(-net), reservesValue);
+    }
+
+    /// @dev `PrimeVault.collateralReserves(asset)`, or 0 if its token does not answer `balanceOf` within
+    ///      _BALANCE_READ_GAS or answers beyond 2^128 - 1 (far above the 2^96 - 1 the vault books of an asset), as
+    ///      the liquidation's write-off reads it: a token paused, broken or burning gas.
+    function _tryReserves(address asset) internal view returns (uint256) {
+        (bool success, bytes memory data) =
+            asset.staticcall{gas: _BALANCE_READ_GAS}(abi.encodeCall(IERC20.balanceOf, (address(vault))));
+        if (!success || data.length < 32) return 0;
+        uint256 balance = abi.decode(data, (uint256));
+        // slither-disable-next-line unused-return (the supply cap is not needed)
+        (uint256 supplied,) = vault.assetTotals(asset);
+        return balance > type(uint128).max || balance < supplied ? 0 : balance - supplied;
     }
 
     // ================================================================== governance

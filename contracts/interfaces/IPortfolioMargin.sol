@@ -115,8 +115,9 @@ interface IPortfolioMargin {
     ///      discount on collateral a capped portfolio liquidation absorbed with its hedge.
     ///      Caveat: reads every mapped market's backstop slots and the underlying's feeds; the vault falls back to
     ///      `discountBps` if this reverts (a stale feed of the hedge's market must not close the store front). An
-    ///      asset of the underlying whose price cannot be read counts for nothing in the shares (the others' can
-    ///      only grow), so dust of it in reserves cannot sell the rest at the full discount.
+    ///      asset of the underlying that cannot be valued (a stale feed; a token whose `balanceOf` reverts, burns
+    ///      its gas or answers nonsense) counts for nothing in the shares (the others' can only grow), so dust of it
+    ///      in reserves cannot sell the rest at the full discount.
     function storeFrontDiscount(address asset, uint256 amount, uint256 discountBps)
         external
         view
@@ -128,7 +129,7 @@ interface IPortfolioMargin {
     ///         markets and venues covers (its notional at the marks, rounded down; 0 if the book is net long).
     /// @dev The keeper keeps the backstop's shorts open up to `reservesValue` (`keeper.backstop`: the underlying's
     ///      longs are unwound too, and as they go the short covers it) and unwinds the rest.
-    ///      Reverts if a price it needs cannot be read (unlike `storeFrontDiscount`, which leaves that asset out).
+    ///      Reverts if a price or balance it needs cannot be read (`storeFrontDiscount` leaves that asset out).
     function reservesHedge(uint8 underlying)
         external
         view

@@ -5,6 +5,7 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {PortfolioFixture} from "../utils/PortfolioFixture.sol";
+import {BrokenToken} from "../utils/mocks/BrokenToken.sol";
 import {MockERC20} from "../../../contracts/devnet/mocks/MockERC20.sol";
 import {MockPriceFeed} from "../../../contracts/devnet/mocks/MockPriceFeed.sol";
 import {AssetParams} from "../../../contracts/interfaces/IPrimeVaultGovernance.sol";
@@ -178,5 +179,26 @@ contract PortfolioPairSaleModelTest is PortfolioFixture {
         usdc.approve(address(vault), 2e6);
         vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
         vault.buyCollateral(address(hook), 0, 1e6, address(this));
+    }
+
+    /// @dev A sibling token of the underlying whose `balanceOf` goes bad (it reverts, answers with no data or more
+    ///      than anything the vault books, or burns its gas) counts for nothing in the store front's shares, as the
+    ///      liquidation's write-off does: the hedged WETH still sells at the pair discount.
+    function test_aBrokenSiblingTokenDoesNotSellHedgedCollateralAtTheFullDiscount() public {
+        BrokenToken broken = new BrokenToken();
+        vm.startPrank(admin);
+        vault.listAsset(
+            address(broken), AssetParams(address(ethFeed), STALENESS, 2000, 1500, 500, 1_000_000e18)
+        );
+        portfolio.mapAsset(address(broken), ETH);
+        vm.stopPrank();
+        broken.mint(address(vault), 1e18);
+        weth.mint(address(vault), 10e18);
+        _backstop(ETH_MARKET, DYDX, -11e18);
+        uint256 atPair = _amountAt(3000e6, 3000e8, PAIR_BPS, 1e20);
+        for (uint256 m = uint256(BrokenToken.Mode.Reverts); m <= uint256(BrokenToken.Mode.BurnsGas); ++m) {
+            broken.setMode(BrokenToken.Mode(m));
+            assertEq(vault.quoteCollateral(address(weth), 3000e6), atPair, "at the pair discount");
+        }
     }
 }
