@@ -175,7 +175,12 @@ interface IPrimeVault is IPrimeVaultErrors, IPrimeVaultEvents {
     /// @return liquidatedCount How many accounts were liquidated.
     function liquidate(address[] calldata accounts) external returns (uint256 liquidatedCount);
 
-    /// @notice Buys absorbed collateral for base at the oracle price less a discount.
+    /// @notice Buys absorbed collateral for base at the oracle price less a discount: the store-front share of the
+    ///         asset's penalty, or, with a portfolio rule set, the rule's pair discount on the share of it the
+    ///         backstop book's shorts hedge (`IPortfolioMargin.storeFrontDiscount`; the asset's own if the rule
+    ///         cannot answer). Runs in the liquidation module by delegatecall.
+    /// @dev Caveat: the price moves with the oracle and with the hedge (a liquidation, a late fill or the keeper's
+    ///      unwind changes the backstop book); pass `minAmountOut`.
     /// @param asset The collateral asset to buy.
     /// @param minAmountOut Least amount of `asset` acceptable.
     /// @param baseAmount Base paid by the caller.
