@@ -2,7 +2,6 @@
 pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
@@ -13,6 +12,7 @@ import {IPrimeVault} from "./interfaces/IPrimeVault.sol";
 import {ITradingModule} from "./interfaces/ITradingModule.sol";
 import {BPS, WAD, PERP_PENALTY_SHARE_OF_MAINTENANCE_BPS} from "./libraries/ConstantsLib.sol";
 import {OracleLib} from "./libraries/OracleLib.sol";
+import {TokenReadLib} from "./libraries/TokenReadLib.sol";
 import {ValueLib} from "./libraries/ValueLib.sol";
 
 /// @title PortfolioMargin
@@ -56,8 +56,6 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
     uint256 internal constant _MAX_SHOCK_UPDATE_INTERVAL = 7 days;
     /// @dev The largest pair discount governance may set.
     uint256 internal constant _MAX_PAIR_DISCOUNT = 1000;
-    /// @dev The most gas a token's `balanceOf` gets from the store front (the liquidation's BALANCE_READ_GAS).
-    uint256 internal constant _BALANCE_READ_GAS = 100_000;
     /// @dev The trading module's slot layout: slot = market x 4 + venue.
     uint256 internal constant _VENUES_PER_MARKET = 4;
 
@@ -386,17 +384,13 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
         if (net < 0) covered = Math.min(uint256(-net), reservesValue);
     }
 
-    /// @dev `PrimeVault.collateralReserves(asset)`, or 0 if its token does not answer `balanceOf` within
-    ///      _BALANCE_READ_GAS or answers beyond 2^128 - 1 (far above the 2^96 - 1 the vault books of an asset), as
+    /// @dev `PrimeVault.collateralReserves(asset)`, or 0 if its token's balance cannot be read (`TokenReadLib`), as
     ///      the liquidation's write-off reads it: a token paused, broken or burning gas.
     function _tryReserves(address asset) internal view returns (uint256) {
-        (bool success, bytes memory data) =
-            asset.staticcall{gas: _BALANCE_READ_GAS}(abi.encodeCall(IERC20.balanceOf, (address(vault))));
-        if (!success || data.length < 32) return 0;
-        uint256 balance = abi.decode(data, (uint256));
+        uint256 balance = TokenReadLib.tryBalanceOf(asset, address(vault));
         // slither-disable-next-line unused-return (the supply cap is not needed)
         (uint256 supplied,) = vault.assetTotals(asset);
-        return balance > type(uint128).max || balance < supplied ? 0 : balance - supplied;
+        return balance < supplied ? 0 : balance - supplied;
     }
 
     // ================================================================== governance

@@ -17,6 +17,7 @@ import {
 import {InterestLib} from "../libraries/InterestLib.sol";
 import {MathLib} from "../libraries/MathLib.sol";
 import {OracleLib} from "../libraries/OracleLib.sol";
+import {TokenReadLib} from "../libraries/TokenReadLib.sol";
 import {ValueLib} from "../libraries/ValueLib.sol";
 import {VaultBase} from "./VaultBase.sol";
 
@@ -46,9 +47,6 @@ contract LiquidationModule is VaultBase {
 
     /// @dev Marks a price in a batch's cache that could not be read.
     uint256 internal constant UNUSABLE = type(uint256).max;
-    /// @dev Gas a token's `balanceOf` gets in a write-off: ample for any token's (an upgradeable proxy's included,
-    ///      under 30,000), bounded so that one burning gas cannot leave the batch too little to finish.
-    uint256 internal constant BALANCE_READ_GAS = 100_000;
 
     /// @dev What a batch knows of collateral asset i: read once (address, config, price and power of ten, the
     ///      first time an account holds it), summed over the batch (absorbed) and the current account's figures
@@ -536,7 +534,7 @@ contract LiquidationModule is VaultBase {
             // What the vault holds of the asset beyond its depositors' balances, absorbed collateral included
             // (the stored totals do not subtract this batch's absorptions yet).
             address asset = _collateralAssets[i];
-            int256 unbooked = _tryBalance(asset).toInt256()
+            int256 unbooked = TokenReadLib.tryBalanceOf(asset, address(this)).toInt256()
                 - uint256(_assetStates[asset].totalSupplied).toInt256() + batch.held[i].absorbed.toInt256();
             // Skips a feed read; a donation only adds to reserves, and a shortfall of tokens is not counted
             // against them here (the books, not this valuation, say what depositors are owed).
@@ -564,18 +562,6 @@ contract LiquidationModule is VaultBase {
     }
 
     // ================================================================== helpers
-
-    /// @dev The vault's balance of `asset`, or 0 if the token does not answer `balanceOf` within
-    ///      BALANCE_READ_GAS (paused, upgraded into something broken, blocklisting the vault, burning gas) or
-    ///      answers beyond 2^128 - 1, far above the 2^96 - 1 the vault books of an asset: a listed token must not
-    ///      stop every batch's write-off, and counting it as nothing only understates reserves.
-    function _tryBalance(address asset) internal view returns (uint256 balance) {
-        (bool success, bytes memory data) =
-            asset.staticcall{gas: BALANCE_READ_GAS}(abi.encodeCall(IERC20.balanceOf, (address(this))));
-        if (!success || data.length < 32) return 0;
-        balance = abi.decode(data, (uint256));
-        if (balance > type(uint128).max) return 0;
-    }
 
     /// @dev Values `account`'s collateral and keeps each asset's balance and value in the batch; UNUSABLE if a
     ///      price is (the account is then skipped, not the batch).
