@@ -324,10 +324,11 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
         if (u == 0 || amount == 0 || pair >= discountBps) return discountBps;
         (uint256 reservesValue, uint256 covered, uint256 assetReserves) = _reservesHedge(u - 1, asset);
         if (covered == 0) return discountBps;
-        // The asset's share of the hedge, in its own units, rounded down.
-        uint256 hedged = Math.min(Math.mulDiv(assetReserves, covered, reservesValue), amount);
-        // The reduction rounded down: the discount up.
-        return discountBps - (discountBps - pair) * hedged / amount;
+        // The protocol's favour is the smaller discount (the buyer gets less): the asset's share of the hedge, in its
+        // own units, and the reduction are rounded up, so the discount is rounded down, as the store front's own is.
+        uint256 hedged =
+            Math.min(Math.mulDiv(assetReserves, covered, reservesValue, Math.Rounding.Ceil), amount);
+        return discountBps - Math.mulDiv(discountBps - pair, hedged, amount, Math.Rounding.Ceil);
     }
 
     /// @inheritdoc IPortfolioMargin

@@ -106,7 +106,7 @@ interface IPortfolioMargin {
     ///         reserves, given the store front's own discount `discountBps` for it: the part of the reserves of
     ///         `asset` that the backstop book's net short of its underlying hedges (`reservesHedge`, shared pro rata
     ///         by value among the underlying's assets) sells at the pair discount, the rest at `discountBps`;
-    ///         blended over `amount`, rounded up. Never above `discountBps`.
+    ///         blended over `amount`, rounded down (the buyer gets less). Never above `discountBps`.
     /// @dev The vault passes the amount the base would buy at the oracle price, less than any discount gives, so
     ///      the hedged share it sees is at least the exact one: the blend can only be the protocol's better.
     ///      Such collateral and its hedge leave together: the keeper keeps the covering short while reserves hold

@@ -90,7 +90,7 @@ contract PortfolioPairSaleTest is PortfolioFixture {
     }
 
     /// @dev Reserves beyond what the short covers sell at the blend: the covered share at the pair discount, the
-    ///      rest at the store front's own, rounded up to a whole basis point.
+    ///      rest at the store front's own, rounded down to a whole basis point (the buyer gets less).
     function test_reservesPartlyHedgedSellAtTheBlend() public {
         _liquidatedHedge();
         uint256 held = vault.collateralReserves(address(weth));
@@ -99,9 +99,10 @@ contract PortfolioPairSaleTest is PortfolioFixture {
         uint256 total = 2 * held;
         (uint256 reservesValue, uint256 covered) = portfolio.reservesHedge(ETH);
         assertEq(reservesValue, total * 3000e6 / 1e18);
-        uint256 hedged = total * covered / reservesValue;
+        uint256 hedged = Math.mulDiv(total, covered, reservesValue, Math.Rounding.Ceil);
         assertApproxEqAbs(hedged, short, 1e9, "the short's size, in WETH");
-        uint256 expected = WETH_STORE_FRONT_BPS - (WETH_STORE_FRONT_BPS - PAIR_BPS) * hedged / total;
+        uint256 expected = WETH_STORE_FRONT_BPS
+            - Math.mulDiv(WETH_STORE_FRONT_BPS - PAIR_BPS, hedged, total, Math.Rounding.Ceil);
         assertEq(portfolio.storeFrontDiscount(address(weth), total, WETH_STORE_FRONT_BPS), expected);
         assertGt(expected, PAIR_BPS);
         assertLt(expected, WETH_STORE_FRONT_BPS);

@@ -66,8 +66,8 @@ contract PortfolioPairSaleModelTest is PortfolioFixture {
         uint256 v = wethHeld * 3000e8 / 1e18 / 1e2 + cbHeld * 2700e8 / 1e8 / 1e2;
         uint256 covered = net < 0 ? Math.min(uint256(-net), v) : 0;
         if (covered == 0) return own;
-        uint256 hedged = (forCb ? cbHeld : wethHeld) * covered / v;
-        return own - (own - PAIR_BPS) * Math.min(hedged, amount) / amount;
+        uint256 hedged = Math.mulDiv(forCb ? cbHeld : wethHeld, covered, v, Math.Rounding.Ceil);
+        return own - Math.mulDiv(own - PAIR_BPS, Math.min(hedged, amount), amount, Math.Rounding.Ceil);
     }
 
     /// @dev Collateral for `base` at a discount, as the store front computes it (price rounded up).
