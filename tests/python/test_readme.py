@@ -148,10 +148,16 @@ def test_the_error_the_readme_quotes_is_what_the_command_prints(devnet: Path, mo
     command, quoted = example.groups()
     w3 = Web3(Web3.HTTPProvider(Deployment.load(devnet).rpc_url))
     snapshot = w3.provider.make_request(RPCEndpoint("evm_snapshot"), [])["result"]
+    # Interest since the devnet's last accrual decides whether the debt's rounding up shows: the blocks are put a fixed
+    # hour after it, one second apart, so the figure does not depend on how long the tests before this one took.
+    accrued = VaultClient(w3, Deployment.load(devnet)).market().last_accrual_time
+    w3.provider.make_request(RPCEndpoint("evm_setNextBlockTimestamp"), [accrued + 3600])
+    w3.provider.make_request(RPCEndpoint("anvil_setBlockTimestampInterval"), [1])
     try:
         deposit = CliRunner().invoke(cli, ["--dev-account", "2", "account", "deposit", "1", "WETH"])
         assert deposit.exit_code == 0, deposit.output
         refused = CliRunner().invoke(cli, ["--dev-account", "2", *shlex.split(command)])
         assert (refused.exit_code, refused.output.strip()) == (1, quoted)
     finally:
+        w3.provider.make_request(RPCEndpoint("anvil_removeBlockTimestampInterval"), [])
         w3.provider.make_request(RPCEndpoint("evm_revert"), [snapshot])
