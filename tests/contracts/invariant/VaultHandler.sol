@@ -80,7 +80,12 @@ contract VaultHandler is Test {
         token.mint(owner, amount);
         vm.startPrank(owner);
         token.approve(address(vault), amount);
-        vault.deposit(account, address(token), amount);
+        // Base into an account with debt repays part of it, which is refused with BorrowTooSmall if it would leave
+        // debt below the minimum (as `repay`).
+        try vault.deposit(account, address(token), amount) {}
+        catch (bytes memory reason) {
+            _expectRevert(reason);
+        }
         vm.stopPrank();
         _checkIndices(false);
     }
