@@ -264,6 +264,45 @@ def test_fills_waiting_together_are_passed_on_in_one_batch_and_acknowledged_toge
     asyncio.run(scenario())
 
 
+def test_fills_made_while_a_report_is_on_its_way_go_out_together_in_the_next(rabbitx: RabbitXService) -> None:
+    """Group commit: a report takes a block or more, and every fill that arrives meanwhile waits for it and then goes
+    out in one batch (a fill's gas on chain falls with the batch, below 90,000 from seven)."""
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            vault = await rabbitx.trader(session, 10)
+            taker = RabbitXClient(session, rabbitx.url, await rabbitx.trader(session, 11))
+            async with RabbitXConnector(rabbitx.settings(vault)) as connector, connector.fill_feed() as feed:
+                await asyncio.wait_for(feed.connected.wait(), 5)
+                batches: list[list[Fill]] = []
+                first_reported = asyncio.Event()
+
+                async def report(fills: list[Fill]) -> None:
+                    batches.append(fills)
+                    if len(batches) == 1:
+                        await first_reported.wait()  # the first report is still being mined
+
+                forwarding = asyncio.create_task(feed.forward(report))
+                await connector.place_order(limit("group-1", Side.SHORT, "0.4", 60000))
+                await take(taker, Side.LONG, "0.1", 60000)
+                deadline = time.monotonic() + 5
+                while not batches and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
+                for _ in range(3):
+                    await take(taker, Side.LONG, "0.1", 60000)
+                while feed.delivered_from_stream + feed.delivered_from_rest < 4 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)  # the three fills reach the feed while the first report waits
+                first_reported.set()
+                while len(batches) < 2 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
+                await asyncio.sleep(0.3)  # and nothing more comes
+                forwarding.cancel()
+                assert [len(batch) for batch in batches] == [1, 3], "one report for the first fill, one for the rest"
+                assert sum(fill.size for batch in batches for fill in batch) == Decimal("0.4")
+
+    asyncio.run(scenario())
+
+
 def test_wrong_or_stale_signatures_are_refused(rabbitx: RabbitXService) -> None:
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
