@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import click
@@ -21,7 +22,7 @@ from eth_account import Account
 
 from keeper.chain.keys import keystore_account
 from keeper.cli.main import cli
-from keeper.daemon.config import load_config
+from keeper.daemon.config import KeeperConfig, load_config
 from keeper.exceptions import ConfigError
 
 
@@ -345,6 +346,19 @@ def test_a_missing_keystore_is_reported_before_any_rpc_is_tried(tmp_path: Path) 
         Path("docs/keeper.example.toml"), {"deployment": deployment_file(tmp_path / "d.json")}, need_key=False
     )
     assert example.start_timeout == 60.0
+
+
+def test_the_example_configuration_lists_every_number_with_its_default() -> None:
+    # `.env.example` sends readers to docs/keeper.example.toml for every [keeper] setting and its default: an interval,
+    # timeout, gas figure or margin multiple the code takes must be there, at the code's value.
+    listed = tomllib.loads(Path("docs/keeper.example.toml").read_text())["keeper"]
+    numbers = {
+        f.name: f.default
+        for f in dataclasses.fields(KeeperConfig)
+        if isinstance(f.default, int | float) and not isinstance(f.default, bool)
+    }
+    assert "rpc_timeout" in numbers and "price_record_interval" in numbers
+    assert {name: listed.get(name) for name in numbers} == numbers
 
 
 def test_two_keys_are_refused(tmp_path: Path) -> None:
