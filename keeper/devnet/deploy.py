@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from bip_utils import Bech32Decoder
 from eth_typing import ChecksumAddress
 from web3 import Web3
 
@@ -442,6 +441,10 @@ def add_dydx_seat(
         initial, maintenance = int(m.initial_margin_fraction * PPM), int(m.maintenance_margin_fraction * PPM)
         params.append((_wad(step), _wad(tick), initial, maintenance, int(taker_fee * PPM), 0, 0, 0))
         caps.append(_wad(m.oracle_price * SEAT_FUNDING_CAP_PER_HOUR) // 3600)
+    # bip_utils comes with the dydx extra: imported here so that the core CLI, which imports this module for
+    # `devnet`, loads without it.
+    from bip_utils import Bech32Decoder
+
     recipient = Bech32Decoder.Decode("dydx", dydx_address).rjust(32, b"\0")
     assert deployment.trading is not None
     trading, base = deployment.trading, deployment.base.address

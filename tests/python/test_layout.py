@@ -21,6 +21,20 @@ def test_the_daemon_and_the_core_cli_do_not_import_matplotlib() -> None:
     assert done.stdout.strip() == "[]"
 
 
+def test_the_core_cli_and_the_web_server_load_without_the_optional_extras() -> None:
+    # What `pip install primevault` leaves out: the dydx extra (its client, grpc, v4-proto, bip_utils) and the devnet
+    # extra (matplotlib). `devnet` and `web` import the deployment code, whose dYdX seat needs bip_utils.
+    extras = ("bip_utils", "grpc", "dydx_v4_client", "v4_proto", "matplotlib")
+    done = _run(
+        "import sys; sys.modules.update(dict.fromkeys(sys.argv[1:], None)); "
+        "import keeper.web.server, keeper.daemon.runner; from keeper.cli.main import main; "
+        "sys.argv[1:] = ['--help']; main()",
+        *extras,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "devnet " in done.stdout and "web " in done.stdout
+
+
 def test_the_demo_without_the_devnet_extras_names_the_install_in_one_line() -> None:
     # A None entry in sys.modules makes `import matplotlib` fail as if it were not installed.
     done = _run(
