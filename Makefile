@@ -41,14 +41,15 @@ build: setup ## Compile the contracts and export the ABIs the Python package shi
 	$(FORGE) build
 	$(BIN)/python scripts/export_artifacts.py
 
-# The web app (web/): type-checked by tsc, bundled by esbuild into web/dist, which `primevault web` serves. No CDN:
-# everything the page loads is in the bundle.
+# The web app (web/): type-checked by tsc, bundled by esbuild into keeper/web/dist, which `primevault web` serves.
+# Inside the package, so that a wheel built after `make web` carries it (package data). No CDN: everything the page
+# loads is in the bundle.
 WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/tsconfig.json
-web: web/dist/index.html ## Build the web app into web/dist (`primevault web` serves it)
+web: keeper/web/dist/index.html ## Build the web app into keeper/web/dist (`primevault web` serves it)
 
-web/dist/index.html: node_modules/.installed $(WEB_SOURCES)
+keeper/web/dist/index.html: node_modules/.installed $(WEB_SOURCES)
 	node_modules/.bin/tsc -p web
-	node_modules/.bin/esbuild web/src/main.tsx --bundle --outdir=web/dist/assets --entry-names=app --jsx=automatic \
+	node_modules/.bin/esbuild web/src/main.tsx --bundle --outdir=keeper/web/dist/assets --entry-names=app --jsx=automatic \
 		--jsx-import-source=preact --target=es2022 --minify --sourcemap --log-level=warning
 	cp web/index.html $@
 
@@ -102,7 +103,7 @@ gas: build ## Regenerate the gas snapshot snapshots/PrimeVault.json (runs every 
 	$(FORGE) test
 
 clean: ## Remove build output (keeps installed dependencies)
-	rm -rf out cache build/slither web/dist
+	rm -rf out cache build/slither keeper/web/dist
 
 bench: build ## Benchmarks, side by side in one run: writes bench/RESULTS.md (takes a few minutes)
 	$(BIN)/python bench/report.py > bench/RESULTS.md

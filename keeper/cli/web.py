@@ -16,11 +16,10 @@ from keeper.chain.anvil import Anvil
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.devnet import ANVIL_POLL_SECONDS, KEEPER_DEV_ACCOUNT, devnet_gone, running_devnet
 from keeper.exceptions import InputError
-from keeper.toolchain import project_root
 from keeper.web.server import WebSettings, check_dist, serve
 
-# The bundle `make web` builds, in the checkout the package is installed from (editable).
-DEFAULT_DIST = project_root() / "web" / "dist"
+# The bundle `make web` builds inside the package, so that a wheel built after it serves the page too.
+DEFAULT_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 
 
 @click.command()
@@ -38,7 +37,7 @@ DEFAULT_DIST = project_root() / "web" / "dist"
     "--dist",
     type=click.Path(path_type=Path, file_okay=False),
     default=DEFAULT_DIST,
-    help="The built web app (`make web` writes web/dist).",
+    help="The built web app (`make web` writes keeper/web/dist).",
 )
 @pass_context
 def web(ctx: CliContext, host: str, port: int, with_devnet: bool, dist: Path) -> None:

@@ -1,4 +1,4 @@
-"""An aiohttp server for the web app built into `web/dist/` (`make web`).
+"""An aiohttp server for the web app built into `keeper/web/dist/` (`make web`).
 
 The page talks to the chain itself (viem, over the RPC URL in `/config.json`, signing in the user's wallet); the
 server only hands it what the Python package already has: the ABIs it ships (`/abi/NAME.json`), the deployment's

@@ -3,9 +3,13 @@ command that needs them says in one line how to install them, and only the clien
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
+
+from keeper.chain.artifacts import ARTIFACT_NAMES
 
 
 def _run(code: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -45,6 +49,25 @@ def test_the_demo_without_the_devnet_extras_names_the_install_in_one_line() -> N
     assert done.stderr.strip().splitlines() == [
         "Error: the crash run's report needs matplotlib, part of the devnet extras: pip install 'primevault[devnet]'"
     ]
+
+
+def test_the_wheel_carries_what_the_package_reads_at_run_time(tmp_path: Path) -> None:
+    # An installed wheel has no checkout beside it: the ABIs, the type marker and the web app `primevault web` serves
+    # (built by `make web`, as `make test-python` does first) must all be inside it.
+    # Built from a copy: setuptools reuses the checkout's build/lib, where a file from an earlier build would hide one
+    # the package data leaves out.
+    root, source = Path(__file__).resolve().parents[2], tmp_path / "source"
+    shutil.copytree(root / "keeper", source / "keeper", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, source / name)
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-q"]
+    built = subprocess.run([*pip_wheel, "-w", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("primevault-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    needed = {"keeper/py.typed", "keeper/web/dist/index.html", "keeper/web/dist/assets/app.js"}
+    needed |= {f"keeper/artifacts/{name}.json" for name in ARTIFACT_NAMES}
+    assert needed - names == set()
 
 
 def test_only_the_client_layer_calls_contract_functions() -> None:
