@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity 0.8.28;
+pragma solidity ^0.8.24;
 
 /// @title IExtSloads
 /// @notice Raw storage reads, after Morpho Blue's `extSloads`: what a periphery reader (the lens) needs from many

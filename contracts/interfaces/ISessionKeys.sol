@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity 0.8.28;
+pragma solidity ^0.8.24;
 
 /// @title ISessionKeys
 /// @notice Scoped session keys for trading bots (after dYdX's authenticators, GMX's subaccounts and Hyperliquid's

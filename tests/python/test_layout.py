@@ -70,6 +70,20 @@ def test_the_wheel_carries_what_the_package_reads_at_run_time(tmp_path: Path) ->
     assert needed - names == set()
 
 
+def test_the_interfaces_take_any_compiler_an_integrator_builds_with() -> None:
+    # Integrators import contracts/interfaces/ into their own builds, on their own 0.8 compiler: a pinned version
+    # there refuses every other one (the implementation is what pins its compiler).
+    interfaces = Path(__file__).resolve().parents[2] / "contracts" / "interfaces"
+    pragmas = {
+        str(path.relative_to(interfaces)): line.strip()
+        for path in sorted(interfaces.rglob("*.sol"))
+        for line in path.read_text().splitlines()
+        if line.startswith("pragma solidity")
+    }
+    assert len(pragmas) == len(list(interfaces.rglob("*.sol")))
+    assert {name: pragma for name, pragma in pragmas.items() if pragma != "pragma solidity ^0.8.24;"} == {}
+
+
 def test_only_the_client_layer_calls_contract_functions() -> None:
     # A contract's ABI, its errors and its units are handled in one place: keeper/client/.
     package = Path(__file__).resolve().parents[2] / "keeper"
