@@ -10,6 +10,7 @@ from typing import Any
 from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
+from eth_utils.address import is_checksum_formatted_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.types import BlockIdentifier, TxReceipt
@@ -32,6 +33,10 @@ PAUSE_TRADE = 1 << 3  # the pause flag that stops order execution (IPrimeVault's
 
 def sub_account(owner: str, sub_id: int) -> ChecksumAddress:
     """Sub-account `sub_id` (0..255) of `owner`: the owner's address XOR `sub_id`."""
+    # Read as a number, a cut-short or mistyped address would name another account, which a deposit would then fund;
+    # a wrong EIP-55 checksum is the mark of a mistyped one.
+    if not Web3.is_address(owner) or (is_checksum_formatted_address(owner) and not Web3.is_checksum_address(owner)):
+        raise ValueError(f"{owner!r} is not an address (20 bytes in hex, with a valid checksum if mixed-case)")
     if not 0 <= sub_id <= 255:
         raise ValueError(f"sub-account id {sub_id} is out of range 0..255")
     return Web3.to_checksum_address((int(owner, 16) ^ sub_id).to_bytes(20, "big"))

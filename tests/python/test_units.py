@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from keeper.client.vault import sub_account
 from keeper.exceptions import InputError
 from keeper.units import format_units, parse_amount, parse_size
 
@@ -102,3 +103,23 @@ def test_every_exception_the_package_defines_is_a_primevault_error() -> None:
 )
 def test_format_units_is_exact_for_any_int(units: int, places: int | None, text: str) -> None:
     assert format_units(units, 18, places) == text
+
+
+@pytest.mark.parametrize(
+    "owner",
+    [
+        "0x1234",  # cut short: read as a number, it named another account
+        "0x70997970C51812dc3A010C7d01b50e0d17dc79C8f",  # a digit too many
+        "0x70997970c51812dc3a010c7d01b50e0d17dc79C8",  # mixed case with a wrong checksum: a mistyped letter
+        "70997970C51812dc3A010C7d01b50e0d17dc79C8zz",
+    ],
+)
+def test_sub_account_refuses_what_is_not_an_address(owner: str) -> None:
+    with pytest.raises(ValueError, match="not an address"):
+        sub_account(owner, 1)
+
+
+def test_sub_account_flips_the_last_byte() -> None:
+    owner = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+    assert sub_account(owner.lower(), 1) == "0x70997970c51812dc3a010c7D01B50E0D17Dc79c9"
+    assert sub_account(owner, 0) == owner
