@@ -33,13 +33,9 @@ PAUSE_TRADE = 1 << 3  # the pause flag that stops order execution (IPrimeVault's
 
 def sub_account(owner: str, sub_id: int) -> ChecksumAddress:
     """Sub-account `sub_id` (0..255) of `owner`: the owner's address XOR `sub_id`."""
-    # Read as a number, a cut-short or mistyped address would name another account, which a deposit would then fund;
-    # a wrong EIP-55 checksum is the mark of a mistyped one.
-    if not Web3.is_address(owner) or (is_checksum_formatted_address(owner) and not Web3.is_checksum_address(owner)):
-        raise ValueError(f"{owner!r} is not an address (20 bytes in hex, with a valid checksum if mixed-case)")
     if not 0 <= sub_id <= 255:
         raise ValueError(f"sub-account id {sub_id} is out of range 0..255")
-    return Web3.to_checksum_address((int(owner, 16) ^ sub_id).to_bytes(20, "big"))
+    return Web3.to_checksum_address((int(_checksum(owner), 16) ^ sub_id).to_bytes(20, "big"))
 
 
 OPERATOR_PERMIT_KIND = "primevault-operator-permit"  # the JSON's `kind`, so a relayer knows what a file holds
@@ -466,6 +462,13 @@ class VaultClient(AccessControlledClient):
 
 
 def _checksum(address: str) -> ChecksumAddress:
+    """`address` checksummed. Anything but an address is refused, and so is a mixed-case one whose EIP-55 checksum is
+    wrong, the mark of a mistyped address (another account, which a deposit would fund): web3 refuses such an address
+    passed to a contract, but `to_checksum_address` alone takes it."""
+    if not Web3.is_address(address) or (
+        is_checksum_formatted_address(address) and not Web3.is_checksum_address(address)
+    ):
+        raise ValueError(f"{address!r} is not an address (20 bytes in hex, with a valid checksum if mixed-case)")
     return Web3.to_checksum_address(address)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from web3 import Web3
 
 from keeper.client.vault import LiquidationResult, sub_account
 from keeper.exceptions import TransactionReverted
@@ -40,6 +41,20 @@ def test_a_deposit_is_one_transaction_with_a_permit(chain: Chain) -> None:
     assert receipt["to"] == chain.deployment.vault
     assert client.collateral_balance(me, "WETH") == 2 * 10**18
     assert client.token("WETH").allowance(me, chain.deployment.vault) == 0, "the permit was for exactly the deposit"
+
+
+def test_a_deposit_to_a_mistyped_address_is_refused(chain: Chain) -> None:
+    # One letter of a checksummed address changed: another account, which only the checksum tells apart. web3 refuses
+    # it; the client must not checksum it afresh and fund that account.
+    chain.mint(1, "WETH", 1)
+    client = chain.client(1)
+    me = chain.account(1).address
+    typo = me[:-1] + ("1" if me[-1] != "1" else "2")
+    assert not Web3.is_checksum_address(typo)
+    with pytest.raises(ValueError, match="not an address"):
+        client.deposit(typo, "WETH", 10**18)
+    assert client.token("WETH").balance_of(me) == 10**18
+    assert client.collateral_balance(Web3.to_checksum_address(typo), "WETH") == 0
 
 
 def test_borrow_accrues_interest_across_a_time_jump(chain: Chain) -> None:
