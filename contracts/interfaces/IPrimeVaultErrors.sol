@@ -2,8 +2,10 @@
 pragma solidity ^0.8.24;
 
 /// @title IPrimeVaultErrors
-/// @notice Every custom error PrimeVault can revert with, declared in one place so integrators can decode
-///         any revert from the vault or its libraries with this one ABI.
+/// @notice Every custom error PrimeVault and its trading module revert with themselves, declared in one place.
+/// @dev Not here: what they pass on from the contracts they call (the portfolio rule's, `IPortfolioMargin`; a
+///      token's) and OpenZeppelin's (AccessControl, ReentrancyGuard, SafeERC20, SafeCast). The contracts' ABIs in
+///      `keeper/artifacts/` hold those too.
 interface IPrimeVaultErrors {
     // ---- Input ----
     /// @notice An amount of zero was given where a positive amount is required.
