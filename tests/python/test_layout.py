@@ -3,10 +3,13 @@ command that needs them says in one line how to install them, and only the clien
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 from keeper.chain.artifacts import ARTIFACT_NAMES
@@ -68,6 +71,20 @@ def test_the_wheel_carries_what_the_package_reads_at_run_time(tmp_path: Path) ->
     needed = {"keeper/py.typed", "keeper/web/dist/index.html", "keeper/web/dist/assets/app.js"}
     needed |= {f"keeper/artifacts/{name}.json" for name in ARTIFACT_NAMES}
     assert needed - names == set()
+
+
+def test_every_runtime_dependency_is_one_the_package_imports() -> None:
+    # `pip install primevault` installs each of them wherever the package goes: one it never imports is dead weight.
+    root = Path(__file__).resolve().parents[2]
+    declared = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    source = "\n".join(path.read_text() for path in (root / "keeper").rglob("*.py"))
+    imported = set(re.findall(r"^\s*(?:from|import) (\w+)", source, re.MULTILINE))
+    modules: dict[str, set[str]] = {}
+    for module, distributions in packages_distributions().items():
+        for distribution in distributions:
+            modules.setdefault(distribution.lower().replace("_", "-"), set()).add(module)
+    names = [re.split(r"[<>=!~\[ ;]", requirement)[0].lower().replace("_", "-") for requirement in declared]
+    assert [name for name in names if not modules.get(name, set()) & imported] == []
 
 
 def test_the_interfaces_take_any_compiler_an_integrator_builds_with() -> None:
