@@ -50,31 +50,54 @@ interface ISessionKeys {
         uint256 relayerFee; // base units paid to whoever relays it, from the key's relayer funds (0: none)
     }
 
+    /// @notice `owner` granted `key` the right to trade within `scope` (the key accepted it by its signature).
     event SessionGranted(address indexed owner, address indexed key, Scope scope);
+    /// @notice `owner` revoked `key`; `ordersCancelled` of its orders were still open and are cancelled.
     event SessionRevoked(address indexed owner, address indexed key, uint256 ordersCancelled);
+    /// @notice `key` submitted order `orderId` for `account`, counting `notional` (USD WAD) against its caps.
     event SessionOrder(
         address indexed key, uint256 indexed orderId, address indexed account, uint256 notional
     );
+    /// @notice `key` cancelled every signed order with a nonce below `below`.
     event NoncesCancelled(address indexed key, uint256 below);
+    /// @notice `from` set `amount` (base units) aside to pay the relayers of `key`'s signed orders.
     event RelayerFunded(address indexed key, address indexed from, uint256 amount);
+    /// @notice `amount` (base units) of `key`'s relayer funds went back to `owner`.
     event RelayerFundsReturned(address indexed key, address indexed owner, uint256 amount);
+    /// @notice `relayer` was paid `fee` (base units) from `key`'s relayer funds for submitting order `orderId`.
     event RelayerPaid(address indexed key, address indexed relayer, uint256 orderId, uint256 fee);
 
+    /// @notice No session was ever granted to `key`.
     error SessionUnknown(address key);
+    /// @notice Only the session's `owner` may do this; `caller` is not it.
     error SessionNotOwner(address caller, address owner);
+    /// @notice `key` holds a session already (revoked ones included): a key is granted once, ever.
     error SessionAlreadyGranted(address key);
+    /// @notice `key`'s session ended at `expiry` (unix time).
     error SessionExpired(address key, uint256 expiry);
+    /// @notice `key`'s session was revoked.
     error SessionIsRevoked(address key);
+    /// @notice `subAccount` is not in `key`'s scope.
     error SessionSubAccountNotInScope(address key, uint8 subAccount);
+    /// @notice `market` is not in `key`'s scope (or is no market at all; then `key` is zero).
     error SessionMarketNotInScope(address key, uint8 market);
+    /// @notice The order's `notional` (USD WAD) is above `key`'s cap per order.
     error SessionOrderNotionalTooLarge(address key, uint256 notional, uint256 cap);
+    /// @notice The order would bring `key`'s total notional to `used`, above its cap.
     error SessionTotalNotionalExceeded(address key, uint256 used, uint256 cap);
+    /// @notice `key` has `max` orders open already.
     error SessionTooManyOpenOrders(address key, uint256 max);
+    /// @notice The signed order was not signed by `key`.
     error SessionBadSignature(address key);
+    /// @notice `key`'s `nonce` was used or cancelled.
     error SessionNonceUsed(address key, uint256 nonce);
+    /// @notice The signed order's `deadline` (unix time) has passed.
     error SessionSignatureExpired(uint256 deadline);
+    /// @notice A grant with no key, no sub-account, no market or an expiry that has passed.
     error SessionBadScope();
+    /// @notice `key` did not sign its acceptance of `owner`'s grant.
     error SessionNotAccepted(address key, address owner);
+    /// @notice `key`'s relayer funds hold `available` (base units), less than the `needed`.
     error SessionRelayerFundsShort(address key, uint256 available, uint256 needed);
 
     /// @notice Grants `key` the scope, for the caller's sub-accounts. One grant per key, ever; `revoke` ends it.
