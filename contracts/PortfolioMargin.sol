@@ -93,6 +93,7 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
         int256[_VENUES_PER_MARKET] venueNets;
         uint256 group;
         uint256 gross; // the sum of its legs' absolute notionals
+        uint256 weighted; // the sum of its collateral's values times their liquidation penalties (bps)
     }
 
     constructor(IPrimeVault vault_, ITradingModule tradingModule_, address admin) {
@@ -135,8 +136,12 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
 
     /// @dev The rule's initial requirement before reservations (scan plus charges), the gross notional of the
     ///      legs it covers (the sum of their absolute values) and the value of the collateral it does not cover
-    ///      (assets mapped to no underlying), base units; and the share of the mapped collateral that net shorts of
-    ///      its own underlying cover, in basis points rounded down (`liquidationTerms`).
+    ///      (assets mapped to no underlying), base units; and the share of the collateral that net shorts of its own
+    ///      underlying cover, each asset weighted by its value times its liquidation penalty, in basis points rounded
+    ///      down (`liquidationTerms`). The liquidation lowers every asset's resale floor (a share of its penalty) by
+    ///      that one share, so weighted this way the floors it gives up add up to those of the covered collateral:
+    ///      weighted by value alone, hedged WETH lowered the floor of naked WBTC beside it, which the store front then
+    ///      sold for less than it was credited; an unmapped asset, naked, weighs in too, and dust weighs nothing.
     function _evaluate(address account)
         internal
         view
@@ -145,20 +150,22 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
         uint256 count = _underlyings.length;
         Exposure[] memory book = new Exposure[](count);
         uint256 held;
-        (held, unmapped) = _addCollateral(account, book);
+        uint256 weighted;
+        (held, unmapped, weighted) = _addCollateral(account, book);
         held |= _addPositions(account, book);
 
         uint256 charges = 0;
         uint256 groups = 0;
         uint256 covered = 0;
-        uint256 collateral = 0;
         for (uint256 u; held >> u != 0; ++u) {
             if ((held >> u) & 1 == 0) continue;
             UnderlyingParams memory p = _underlyings[u];
             (uint256 c, uint256 k) = _charges(book[u], p);
             charges += c;
-            covered += k;
-            collateral += uint256(book[u].collateral);
+            // The covered part of the underlying's collateral, pro rata over its assets (rounded down); k is at most
+            // the collateral, so it is 0 where there is none.
+            if (k != 0) covered += Math.mulDiv(k, book[u].weighted, uint256(book[u].collateral));
+            weighted += book[u].weighted;
             groups |= 1 << p.group;
             book[u].group = p.group;
             gross += book[u].gross;
@@ -169,7 +176,7 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
             scan += _groupScan(book, held, g);
         }
         requirement = uint256(scan) + charges;
-        coveredBps = collateral == 0 ? 0 : covered * BPS / collateral;
+        coveredBps = weighted == 0 ? 0 : covered * BPS / weighted;
     }
 
     /// @dev One group's scan: the sum of its underlyings' worst losses, each moved alone, less a share of
@@ -198,14 +205,14 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
     }
 
     /// @dev Adds each collateral balance of a mapped asset as a long leg; returns the underlyings touched as a
-    ///      bit mask, and the value of the balances of unmapped assets, which the caller adds to both requirements
-    ///      so they count for nothing. An asset listed and not mapped yet is not refused: anyone may deposit
+    ///      bit mask, the value of the balances of unmapped assets, which the caller adds to both requirements
+    ///      so they count for nothing, and that value times each one's liquidation penalty. An asset listed and not mapped yet is not refused: anyone may deposit
     ///      into any account, and a refusal would let a dust deposit make the account's health checks revert, or
     ///      (through the liquidation's fallback to the standard rule) make a healthy account liquidatable.
     function _addCollateral(address account, Exposure[] memory book)
         internal
         view
-        returns (uint256 held, uint256 unmapped)
+        returns (uint256 held, uint256 unmapped, uint256 unmappedWeighted)
     {
         address[] memory assets = vault.collateralAssets();
         for (uint256 i; i < assets.length; ++i) {
@@ -219,10 +226,12 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
             uint256 valued = ValueLib.value(balance, OracleLib.read(c.feed, c.maxStaleness), c.scaleExponent);
             if (u == 0) {
                 unmapped += valued;
+                unmappedWeighted += valued * c.liquidationPenaltyBps;
             } else {
                 int256 leg = valued.toInt256();
                 _addLeg(book[u - 1], leg, _underlyings[u - 1]);
                 book[u - 1].collateral += leg;
+                book[u - 1].weighted += valued * c.liquidationPenaltyBps;
                 held |= 1 << (u - 1);
             }
         }

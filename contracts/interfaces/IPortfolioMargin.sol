@@ -81,11 +81,13 @@ interface IPortfolioMargin {
     ///      Caveat: with the cap below the store-front's resale discount, reserves bear the difference when the
     ///      absorbed collateral is sold; on the share the backstop book hedges, the store front asks only the pair
     ///      discount (`storeFrontDiscount`), so there reserves bear at most that less the cap.
-    ///      `hedgedBps` is the share of the account's mapped collateral that net shorts of its own underlying cover
-    ///      (min(collateral, short − long) per underlying, summed, over the collateral; rounded down): the
-    ///      liquidation lets a collateral discount go below its resale floor only for that share, so neither a dust
-    ///      position nor a perp long against a perp short (which hedge each other, not the collateral) makes a naked
-    ///      book count as hedged.
+    ///      `hedgedBps` is the share of the account's collateral that net shorts of its own underlying cover, each
+    ///      asset weighted by its value times its liquidation penalty (per underlying min(collateral, short − long)
+    ///      over the collateral, times the underlying's weight, summed, over the whole collateral's weight, unmapped
+    ///      assets included; rounded down): the liquidation lets every collateral discount go below its resale floor
+    ///      by that share, so the floors it gives up add up to the covered collateral's, neither a dust position nor
+    ///      a perp long against a perp short (which hedge each other, not the collateral) makes a naked book count as
+    ///      hedged, and a hedged asset cannot lower a naked one's floor beyond what its own would have given up.
     function liquidationTerms(address account)
         external
         view

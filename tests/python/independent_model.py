@@ -254,12 +254,14 @@ class Underlying:
 
 @dataclass(frozen=True)
 class Leg:
-    """A leg of a book: its underlying (-1: an asset mapped to none), its venue (None for collateral) and its signed
-    notional in base units (collateral: its value; a position: sign(s) · floor(|s| · m / 10^30))."""
+    """A leg of a book: its underlying (-1: an asset mapped to none), its venue (None for collateral), its signed
+    notional in base units (collateral: its value; a position: sign(s) · floor(|s| · m / 10^30)) and, for collateral,
+    its asset's liquidation penalty (bps)."""
 
     underlying: int
     venue: int | None
     notional: int
+    penalty_bps: int = 0
 
 
 def portfolio_requirements(
@@ -301,17 +303,21 @@ def portfolio_requirements(
 
 def liquidation_terms(legs: list[Leg], maintenance: int) -> tuple[int, int]:
     """(maxDiscountBps, hedgedBps) of `liquidationTerms`: floor(M · 20% / gross) in bps over the legs' absolute
-    values (no cap, 100%, without legs), and the share of mapped collateral that net perp shorts of its own underlying
-    cover, rounded down."""
+    values (no cap, 100%, without legs), and the share of the collateral that net perp shorts of its own underlying
+    cover, each asset weighted by its value times its penalty (unmapped ones uncovered), rounded down: per underlying
+    floor(covered · weight / collateral), over the whole weight."""
     gross = sum(abs(leg.notional) for leg in legs)
     collateral: dict[int, int] = {}
+    weight: dict[int, int] = {}
     perps: dict[int, int] = {}
     for leg in legs:
+        if leg.venue is None:
+            weight[leg.underlying] = weight.get(leg.underlying, 0) + leg.notional * leg.penalty_bps
         if leg.underlying >= 0:
             into = collateral if leg.venue is None else perps
             into[leg.underlying] = into.get(leg.underlying, 0) + leg.notional
-    covered = sum(min(c, max(-perps.get(u, 0), 0)) for u, c in collateral.items())
-    total = sum(collateral.values())
+    covered = sum(min(c, max(-perps.get(u, 0), 0)) * weight[u] // c for u, c in collateral.items() if c)
+    total = sum(weight.values())
     return maintenance * 2000 // gross if gross else BPS, covered * BPS // total if total else 0
 
 

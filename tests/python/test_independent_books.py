@@ -142,7 +142,7 @@ class Book:
 
     def legs(self, asset_underlying: tuple[int, ...], market_underlying: tuple[int, ...]) -> list[Leg]:
         legs = [
-            Leg(asset_underlying[i], None, a.value(b))
+            Leg(asset_underlying[i], None, a.value(b), a.penalty_bps)
             for i, (a, b) in enumerate(zip(self.assets, self.balances, strict=True))
             if b
         ]

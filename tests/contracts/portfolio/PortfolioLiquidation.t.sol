@@ -225,6 +225,44 @@ contract PortfolioLiquidationTest is PortfolioFixture {
         assertGe(vault.marketState().reserves, 0, "the resale pays for the credit");
     }
 
+    /// @dev Review round 14: the hedged share lowered every asset's resale floor alike, so WETH hedged by an ETH short
+    ///      lowered the floor of naked WBTC beside it (30 WETH and 0.5 WBTC, 75% of the collateral covered): the WBTC
+    ///      was credited at 0.86% below the oracle, the store front sells it at 3%, and reserves paid about 35 USDC
+    ///      where the hedged WETH's pair discount accounts for at most 29. The share is now weighted by each asset's
+    ///      value times its penalty, so the floors it lowers add up to what the hedged assets' own would.
+    function test_aHedgedAssetDoesNotLowerTheFloorOfANakedOneBesideIt() public {
+        _deposit(alice, alice, weth, 30e18);
+        _deposit(alice, alice, wbtc, 0.5e8);
+        _portfolioMode(alice, true);
+        _open(alice, ETH_MARKET, -30e18, DYDX);
+        IPrimeVault.AccountHealth memory h = vault.accountHealth(alice);
+        _borrow(alice, alice, uint256(h.equity) - h.initialRequirement - 1);
+        int256 price = BTC_PRICE;
+        while (!vault.isLiquidatable(alice)) {
+            price -= 50e8;
+            btcFeed.setAnswer(price);
+            ethFeed.setAnswer(ETH_PRICE);
+        }
+        (,, uint256 hedgedBps) = portfolio.liquidationTerms(alice);
+        // 90,000 of WETH at a 5% penalty covered, the WBTC at 6% not: by value alone 76.31% (7631).
+        uint256 wbtcValue = 0.5e8 * uint256(price) / 1e10;
+        assertEq(
+            hedgedBps, 90_000e6 * 500 * 10_000 / (90_000e6 * 500 + wbtcValue * 600), "weighted by penalty too"
+        );
+        assertEq(hedgedBps, 7286);
+        int256 before = vault.marketState().reserves;
+        uint256 wethHeld = vault.collateralBalanceOf(alice, address(weth));
+        assertEq(_liquidate(alice), 1);
+        uint256 wethValue = (wethHeld - vault.collateralBalanceOf(alice, address(weth))) * 3000e6 / 1e18;
+        _sellReservesAtTheStoreFront(wbtc, uint256(price) / 100);
+        _sellReservesAtTheStoreFront(weth, 3000e6);
+        assertGe(
+            vault.marketState().reserves + int256(wethValue * 30 / 10_000),
+            before,
+            "the naked WBTC's resale pays for its credit; reserves bear at most the hedged WETH's pair discount"
+        );
+    }
+
     /// @dev Buys every unit of `asset` the vault took in liquidations, at the store front's price.
     function _sellReservesAtTheStoreFront(MockERC20 asset, uint256 unitPrice) internal {
         uint256 held = vault.collateralReserves(address(asset));
