@@ -206,9 +206,10 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
 
     /// @dev Adds each collateral balance of a mapped asset as a long leg; returns the underlyings touched as a
     ///      bit mask, the value of the balances of unmapped assets, which the caller adds to both requirements
-    ///      so they count for nothing, and that value times each one's liquidation penalty. An asset listed and not mapped yet is not refused: anyone may deposit
-    ///      into any account, and a refusal would let a dust deposit make the account's health checks revert, or
-    ///      (through the liquidation's fallback to the standard rule) make a healthy account liquidatable.
+    ///      so they count for nothing, and the sum of those values times each asset's liquidation penalty. An asset
+    ///      listed and not mapped yet is not refused: anyone may deposit into any account, and a refusal would let a
+    ///      dust deposit make the account's health checks revert, or (through the liquidation's fallback to the
+    ///      standard rule) make a healthy account liquidatable.
     function _addCollateral(address account, Exposure[] memory book)
         internal
         view
