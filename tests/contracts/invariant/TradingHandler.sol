@@ -7,6 +7,7 @@ import {PrimeVault} from "../../../contracts/PrimeVault.sol";
 import {TradingModule} from "../../../contracts/TradingModule.sol";
 import {IPrimeVault} from "../../../contracts/interfaces/IPrimeVault.sol";
 import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
+import {IPortfolioMargin} from "../../../contracts/interfaces/IPortfolioMargin.sol";
 import {IVenueAdapter} from "../../../contracts/interfaces/IVenueAdapter.sol";
 import {MockERC20} from "../../../contracts/devnet/mocks/MockERC20.sol";
 import {MockPriceFeed} from "../../../contracts/devnet/mocks/MockPriceFeed.sol";
@@ -15,7 +16,9 @@ import {PerpExchange} from "../../../contracts/devnet/venues/PerpExchange.sol";
 /// @dev Drives trading with bounded random actions: deposits, routed orders split across both venues,
 ///      closes, price moves, funding, time, liquidation, unwinding the backstop with resale of absorbed collateral,
 ///      and asynchronous orders (v2): commits of child orders, venue fills reported by the keeper (a fill the
-///      account cannot take is rejected and booked to the backstop, as the keeper does), rejections, expiry.
+///      account cannot take is rejected and booked to the backstop, as the keeper does), rejections, expiry;
+///      fills reported in batches that repeat ids; the store front selling a hedged pair while the backstop's short
+///      is held, and that short unwound through a committed child.
 contract TradingHandler is Test {
     PrimeVault internal immutable vault;
     TradingModule internal immutable trading;
@@ -29,6 +32,14 @@ contract TradingHandler is Test {
     uint256 public tradesBelowInitial;
     uint256 public executed;
     uint256 public lateFills;
+    // Ghosts: each counts breaches of one property, all must stay zero.
+    uint256 public fillsNotBookedOnce; // a batch booked a fill id twice, or an id used before
+    uint256 public storeFrontMispriced; // a sale outside [pair discount, own discount], or below its own unhedged
+    uint256 public reservesMovedWrongly; // a sale moved depositors' collateral or reserves by other than it sold
+    uint256 public unwindOvershoots; // a committed unwind's fill grew or flipped the backstop book
+    // Coverage: how often the pair sale and the committed unwind ran with something to do.
+    uint256 public pairSales;
+    uint256 public committedUnwindFills;
     int256 internal _backstopBefore;
     int256 internal _surplusBefore;
     uint256[] internal _childIds; // every child committed, in id order
@@ -119,19 +130,7 @@ contract TradingHandler is Test {
                 _unwind(uint8(m), uint8(v));
             }
         }
-        uint256 held = vault.collateralReserves(address(weth));
-        if (held == 0) return;
-        (, int256 answer,,,) = feeds[1].latestRoundData();
-        uint256 cost = held * uint256(answer) / 1e20 + 1;
-        uint256 out = vault.quoteCollateral(address(weth), cost);
-        if (out > held) {
-            cost = cost * held / out;
-            out = vault.quoteCollateral(address(weth), cost);
-        }
-        if (out == 0) return;
-        usdc.mint(address(this), cost);
-        usdc.approve(address(vault), cost);
-        vault.buyCollateral(address(weth), out, cost, address(this));
+        _sellAllWeth();
     }
 
     /// @dev The keeper's unwind of the backstop book, at the edge of the allowed band.
@@ -220,6 +219,163 @@ contract TradingHandler is Test {
             _report(childId, price, size, fee);
             _unwindLateFill(o.market, c.venue, mark);
         } catch {}
+    }
+
+    /// @dev As `fillChild`, reported the way the keeper batches: the fill twice in one `reportFills` and, when
+    ///      `replay`, the previous fill's id again (a restarted keeper re-sending what it sent). Each id books once:
+    ///      the batch books one fill and the child's filled size grows by that fill alone.
+    function fillChildBatched(uint256 index, uint256 fractionBps, bool replay) external {
+        if (_childIds.length == 0) return;
+        uint256 childId = _childIds[index % _childIds.length];
+        ITradingModule.ChildOrder memory c = trading.childOrder(childId);
+        ITradingModule.Order memory o = trading.order(c.orderId);
+        uint256 step = o.market == 0 ? 1e15 : 1e16;
+        uint256 size = (uint256(c.size) - c.filled) * bound(fractionBps, 1, 10_000) / 10_000 / step * step;
+        if (size == 0) return;
+        int256 signed = o.size > 0 ? int256(size) : -int256(size);
+        IVenueAdapter adapter = IVenueAdapter(trading.venues()[c.venue]);
+        (uint256 quoted,) = adapter.quote(o.market, signed);
+        uint256 mark = _markOf(o.market);
+        if (o.size > 0 ? quoted > c.limitPrice : quoted < c.limitPrice) return;
+        if (quoted > mark * 1049 / 1000 || quoted < mark * 951 / 1000) return;
+        _backstopBefore = trading.backstopPosition(o.market, c.venue).size;
+        _surplusBefore = _surplus();
+        bool replayed = replay && _fillNonce > 0;
+        vm.prank(address(trading));
+        try adapter.trade(o.market, signed, c.limitPrice) returns (uint256 price, uint256 fee) {
+            uint256 booked = _reportBatch(ITradingModule.FillReport(childId, 0, price, size, fee), replayed);
+            if (booked != 1 || trading.childOrder(childId).filled != c.filled + size) ++fillsNotBookedOnce;
+            _unwindLateFill(o.market, c.venue, mark);
+        } catch {}
+    }
+
+    /// @dev Reports `fill` under a new id twice in one batch, then the previous id again when `replayed`; if the
+    ///      account's checks refuse it, the keeper rejects the child and sends the batch again.
+    function _reportBatch(ITradingModule.FillReport memory fill, bool replayed)
+        internal
+        returns (uint256 booked)
+    {
+        bytes32 previous = keccak256(abi.encode("handler fill", _fillNonce));
+        fill.venueFillId = keccak256(abi.encode("handler fill", ++_fillNonce));
+        ITradingModule.FillReport[] memory batch = new ITradingModule.FillReport[](replayed ? 3 : 2);
+        (batch[0], batch[1]) = (fill, fill);
+        if (replayed) {
+            batch[2] = ITradingModule.FillReport(fill.childId, previous, fill.price, fill.size, fill.fee);
+        }
+        vm.startPrank(keeper);
+        try trading.reportFills(batch) returns (uint256 n) {
+            booked = n;
+        } catch {
+            trading.rejectChild(fill.childId, "refused by the account's checks");
+            booked = trading.reportFills(batch);
+        }
+        vm.stopPrank();
+    }
+
+    /// @dev The keeper's handling of a hedged book (docs/risk.md, "A hedged pair is sold as a pair"): liquidates
+    ///      every actor, unwinds all of the backstop book but its ETH shorts while reserves hold WETH, lets a buyer
+    ///      take `buyBps` of the WETH at the store front (at the pair discount for the share the shorts cover), then
+    ///      unwinds the shorts through a committed child the venue fills `fillBps` of (the rest directly) and sells
+    ///      what is left, as `liquidateAll`. Nothing is left open between actions: the pair's price risk is not
+    ///      what the solvency invariant checks.
+    function liquidateAndSellAsPair(uint256 buyBps, uint256 fillBps) external {
+        vault.liquidate(actors);
+        bool hedged = vault.collateralReserves(address(weth)) > 0;
+        for (uint8 m; m < 2; ++m) {
+            for (uint8 v; v < 2; ++v) {
+                if (!hedged || m != 1 || trading.backstopPosition(m, v).size > 0) _unwind(m, v);
+            }
+        }
+        uint256 held = vault.collateralReserves(address(weth));
+        if (held > 0) _buyWeth(held * bound(buyBps, 1, 10_000) / 10_000);
+        for (uint8 v; v < 2; ++v) {
+            _commitUnwind(1, v, fillBps);
+            _unwind(1, v);
+        }
+        _sellAllWeth();
+    }
+
+    /// @dev A buyer pays for about `amount` WETH at the oracle; the sale must give at most the asset's own
+    ///      discount and at least the pair's, exactly the own one when no ETH short covers the reserves, and move
+    ///      only reserves (depositors' WETH stays).
+    function _buyWeth(uint256 amount) internal {
+        (, int256 answer,,,) = feeds[1].latestRoundData();
+        uint256 cost = amount * uint256(answer) / 1e20;
+        if (cost == 0) return;
+        bool covered = trading.backstopPosition(1, 0).size + trading.backstopPosition(1, 1).size < 0;
+        (, uint256 storeFrontShareBps) = vault.lendingParams();
+        uint256 own =
+            uint256(vault.assetConfig(address(weth)).liquidationPenaltyBps) * storeFrontShareBps / 10_000;
+        uint256 pair = portfolioPairDiscount();
+        uint256 out = vault.quoteCollateral(address(weth), cost);
+        uint256 atOwn = _amountAt(cost, uint256(answer), own);
+        uint256 atPair = _amountAt(cost, uint256(answer), pair < own ? pair : own);
+        // The pair's smaller discount gives the buyer less.
+        if (out > atOwn || out < atPair || (!covered && out != atOwn)) ++storeFrontMispriced;
+        if (out < atOwn) ++pairSales;
+        uint256 reserves = vault.collateralReserves(address(weth));
+        if (out == 0 || out > reserves) return;
+        (uint256 supplied,) = vault.assetTotals(address(weth));
+        uint256 cash = usdc.balanceOf(address(vault));
+        address buyer = address(0xB0FFE7);
+        usdc.mint(buyer, cost);
+        vm.startPrank(buyer);
+        usdc.approve(address(vault), cost);
+        vault.buyCollateral(address(weth), out, cost, buyer);
+        vm.stopPrank();
+        (uint256 suppliedAfter,) = vault.assetTotals(address(weth));
+        if (
+            suppliedAfter != supplied || vault.collateralReserves(address(weth)) != reserves - out
+                || usdc.balanceOf(address(vault)) != cash + cost || weth.balanceOf(buyer) < out
+        ) ++reservesMovedWrongly;
+    }
+
+    /// @dev WETH for `cost` base units at `answer` (8 decimals) less `discountBps`, as `ValueLib.amountForValue`.
+    function _amountAt(uint256 cost, uint256 answer, uint256 discountBps) internal pure returns (uint256) {
+        uint256 discounted = (answer * (10_000 - discountBps) + 9999) / 10_000;
+        return cost * 1e20 / discounted;
+    }
+
+    function portfolioPairDiscount() public view returns (uint256) {
+        return IPortfolioMargin(vault.portfolioMargin()).pairDiscountBps();
+    }
+
+    /// @dev The keeper's committed unwind of `market`'s book at `venue`: the venue fills `fillBps` of it, the keeper
+    ///      reports that fill (a Cancelled child: it books to the backstop); the book shrinks by exactly the fill.
+    function _commitUnwind(uint8 m, uint8 v, uint256 fillBps) internal {
+        int256 book = trading.backstopPosition(m, v).size;
+        if (book == 0) return;
+        uint256 step = m == 0 ? 1e15 : 1e16;
+        uint256 mark = _markOf(m);
+        uint256 limit = book > 0 ? mark * 95 / 100 : mark * 105 / 100;
+        vm.prank(keeper);
+        uint256 childId = trading.commitBackstopUnwind(m, v, _abs(book), limit, block.timestamp + 5 minutes);
+        uint256 size = _abs(book) * bound(fillBps, 0, 10_000) / 10_000 / step * step;
+        if (size == 0) return;
+        int256 signed = book > 0 ? -int256(size) : int256(size);
+        IVenueAdapter adapter = IVenueAdapter(trading.venues()[v]);
+        vm.prank(address(trading));
+        (uint256 price, uint256 fee) = adapter.trade(m, signed, limit);
+        vm.prank(keeper);
+        trading.reportFill(childId, keccak256(abi.encode("handler unwind", childId)), price, size, fee);
+        ++committedUnwindFills;
+        if (trading.backstopPosition(m, v).size != book + signed) ++unwindOvershoots;
+    }
+
+    function _sellAllWeth() internal {
+        uint256 held = vault.collateralReserves(address(weth));
+        if (held == 0) return;
+        (, int256 answer,,,) = feeds[1].latestRoundData();
+        uint256 cost = held * uint256(answer) / 1e20 + 1;
+        uint256 out = vault.quoteCollateral(address(weth), cost);
+        if (out > held) {
+            cost = cost * held / out;
+            out = vault.quoteCollateral(address(weth), cost);
+        }
+        if (out == 0) return;
+        usdc.mint(address(this), cost);
+        usdc.approve(address(vault), cost);
+        vault.buyCollateral(address(weth), out, cost, address(this));
     }
 
     function _report(uint256 childId, uint256 price, uint256 size, uint256 fee) internal {

@@ -121,6 +121,38 @@ contract TradingInvariantsTest is PortfolioFixture {
         invariant_venuePositionsEqualTheSumOfSubAccounts();
     }
 
+    /// @dev The handler's store front and committed unwind do what they say: a portfolio account's WETH hedged by an
+    ///      ETH short, under water on a BTC long, is liquidated; part of its WETH sells at the pair discount while the
+    ///      short is held, the short is unwound through a committed child half filled, and a batch re-sending a fill
+    ///      books it once.
+    function test_handlerSellsAHedgedPairAndCommitsTheUnwind() public {
+        handler.deposit(0, 1e18);
+        handler.switchMargin(0, true);
+        assertTrue(vault.portfolioMode(handler.actors(0)));
+        handler.trade(0, 1, 100, false, 5000); // 1 ETH short, half at each venue
+        handler.trade(0, 0, 100, true, 10_000); // 0.1 BTC long at dYdX
+        handler.trade(0, 0, 100, true, 0); // and 0.1 at RabbitX
+        assertEq(trading.position(handler.actors(0), 0, 1).size, 0.1e18);
+        for (uint256 i; i < 3; ++i) {
+            handler.movePrice(0, 9000);
+        }
+        assertTrue(vault.isLiquidatable(handler.actors(0)));
+        handler.liquidateAndSellAsPair(5000, 5000);
+        assertEq(handler.pairSales(), 1, "sold at the pair discount");
+        assertGt(handler.committedUnwindFills(), 0, "a committed unwind filled");
+        assertLt(vault.collateralReserves(address(weth)), 1e9, "the rest sold, but for rounding dust");
+        handler.commitAsync(1, 0, 10, true, 10_000, false);
+        handler.deposit(1, 20e18);
+        handler.commitAsync(1, 0, 10, true, 10_000, false);
+        handler.fillChildBatched(0, 5000, true);
+        assertEq(trading.position(handler.actors(1), 0, 0).size, 0.005e18, "booked once");
+        invariant_eachFillIdBooksOnce();
+        invariant_theStoreFrontSellsReservesAtItsDiscount();
+        invariant_aCommittedUnwindShrinksTheBook();
+        invariant_venuePositionsEqualTheSumOfSubAccounts();
+        invariant_solventCountingVenueMargin();
+    }
+
     /// @dev The handler's switch does switch: both rules are exercised.
     function test_handlerSwitchesTheRule() public {
         handler.deposit(0, 20e18);
@@ -129,6 +161,23 @@ contract TradingInvariantsTest is PortfolioFixture {
         handler.trade(0, 1, 100, false, 5000); // 1 ETH short against the WETH: a hedge
         handler.switchMargin(0, false);
         assertFalse(vault.portfolioMode(handler.actors(0)));
+    }
+
+    /// @dev Each venue fill id books once, in a batch or across batches.
+    function invariant_eachFillIdBooksOnce() public view {
+        assertEq(handler.fillsNotBookedOnce(), 0);
+    }
+
+    /// @dev The store front sells reserves only (never depositors' collateral), for exactly what it is paid, at a
+    ///      discount between the pair's and the asset's own, and at the asset's own when no short covers them.
+    function invariant_theStoreFrontSellsReservesAtItsDiscount() public view {
+        assertEq(handler.storeFrontMispriced(), 0, "price");
+        assertEq(handler.reservesMovedWrongly(), 0, "reserves");
+    }
+
+    /// @dev A committed unwind's fill moves the backstop book toward zero by exactly its size.
+    function invariant_aCommittedUnwindShrinksTheBook() public view {
+        assertEq(handler.unwindOvershoots(), 0);
     }
 
     function invariant_noTradeLeavesAnAccountBelowInitial() public view {
