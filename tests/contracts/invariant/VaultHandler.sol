@@ -5,14 +5,20 @@ import {Test} from "forge-std/Test.sol";
 import {Vm} from "forge-std/Vm.sol";
 
 import {PrimeVault} from "../../../contracts/PrimeVault.sol";
+import {PrimeVaultLender} from "../../../contracts/periphery/PrimeVaultLender.sol";
 import {MockERC20} from "../../../contracts/devnet/mocks/MockERC20.sol";
 import {MockPriceFeed} from "../../../contracts/devnet/mocks/MockPriceFeed.sol";
-import {IPrimeVault} from "../../../contracts/interfaces/IPrimeVault.sol";
+import {
+    IPrimeVault,
+    PERMISSION_WITHDRAW,
+    PERMISSION_TRANSFER
+} from "../../../contracts/interfaces/IPrimeVault.sol";
 import {IPrimeVaultErrors} from "../../../contracts/interfaces/IPrimeVaultErrors.sol";
 import {IPrimeVaultEvents} from "../../../contracts/interfaces/IPrimeVaultEvents.sol";
 
-/// @dev Drives the vault with bounded random actions from a few owners and their sub-accounts, and records
-///      any breach of a per-action property in ghost variables the invariant test asserts on.
+/// @dev Drives the vault with bounded random actions from a few owners and their sub-accounts, their operators,
+///      lenders through the ERC-4626 wrapper and the admin taking reserves, and records any breach of a
+///      per-action property in ghost variables the invariant test asserts on.
 contract VaultHandler is Test {
     PrimeVault internal immutable vault;
     MockERC20 internal immutable usdc;
@@ -22,6 +28,10 @@ contract VaultHandler is Test {
     address[] public accounts;
     address internal immutable keeper = makeAddr("invariantKeeper");
     address internal immutable arbitrageur = makeAddr("arbitrageur");
+    address internal immutable operator = makeAddr("operator");
+    PrimeVaultLender internal immutable lender;
+    address internal immutable admin;
+    address[2] internal lenders = [address(0x1E4D0), address(0x1E4D1)];
 
     // Ghosts: each counts breaches of one property, all must stay zero.
     uint256 public unhealthyAfterUserAction;
@@ -31,6 +41,13 @@ contract VaultHandler is Test {
     /// @dev Aave v3's health postcondition: an action changes the health of the accounts it touches only.
     uint256 public othersHealthChanged;
     uint256 public liquidations;
+    /// @dev An operator's action that succeeded without the permission it needs, or failed with it.
+    uint256 public operatorOverreach;
+    /// @dev A lender's share price fell with no bad debt written off (beyond one unit of rounding), or a redeem
+    ///      paid less than its preview.
+    uint256 public lenderShortchanged;
+    uint256 public reservesOverdrawn; // the admin withdrew reserves that left suppliers uncovered
+    uint256 internal lastLenderPrice;
 
     uint256 internal lastSupplyIndex;
     uint256 internal lastBorrowIndex;
@@ -39,9 +56,11 @@ contract VaultHandler is Test {
         PrimeVault vault_,
         MockERC20 usdc_,
         MockERC20[2] memory tokens_,
-        MockPriceFeed[2] memory feeds_
+        MockPriceFeed[2] memory feeds_,
+        PrimeVaultLender lender_,
+        address admin_
     ) {
-        (vault, usdc, tokens, feeds) = (vault_, usdc_, tokens_, feeds_);
+        (vault, usdc, tokens, feeds, lender, admin) = (vault_, usdc_, tokens_, feeds_, lender_, admin_);
         for (uint256 o; o < 4; ++o) {
             address owner = address(uint160(0xA11CE000 + o * 0x1000));
             accounts.push(owner);
@@ -49,6 +68,7 @@ contract VaultHandler is Test {
         }
         IPrimeVault.MarketState memory s = vault.marketState();
         (lastSupplyIndex, lastBorrowIndex) = (s.supplyIndex, s.borrowIndex);
+        lastLenderPrice = lender_.convertToAssets(1e24);
     }
 
     function accountCount() external view returns (uint256) {
@@ -188,6 +208,7 @@ contract VaultHandler is Test {
         }
         vault.accrue();
         _checkIndices(false);
+        _checkLenderPrice(false);
     }
 
     /// @dev Liquidates every account; then an arbitrageur buys all absorbed collateral, as a market would.
@@ -214,7 +235,94 @@ contract VaultHandler is Test {
             }
         }
         _checkIndices(badDebt);
+        _checkLenderPrice(badDebt);
         _sellReserves();
+    }
+
+    /// @dev A lender puts base into the ERC-4626 wrapper, which supplies it to the vault: its own account, so
+    ///      no sub-account's health moves.
+    function lend(uint256 who, uint256 amount) external onlyTouches(address(lender), address(0)) {
+        address holder = lenders[who % 2];
+        amount = bound(amount, 1, 200_000e6);
+        usdc.mint(holder, amount);
+        vm.startPrank(holder);
+        usdc.approve(address(lender), amount);
+        lender.deposit(amount, holder);
+        vm.stopPrank();
+        _checkIndices(false);
+        _checkLenderPrice(false);
+    }
+
+    /// @dev A lender redeems part of its shares, up to what the vault's idle cash lets it (`maxRedeem`): paid at
+    ///      least its preview.
+    function redeemLent(uint256 who, uint256 fractionBps) external onlyTouches(address(lender), address(0)) {
+        address holder = lenders[who % 2];
+        uint256 shares = lender.balanceOf(holder) * bound(fractionBps, 1, 10_000) / 10_000;
+        shares = shares < lender.maxRedeem(holder) ? shares : lender.maxRedeem(holder);
+        uint256 preview = lender.previewRedeem(shares);
+        if (preview == 0) return;
+        uint256 before = usdc.balanceOf(holder);
+        vm.prank(holder);
+        lender.redeem(shares, holder, holder);
+        if (usdc.balanceOf(holder) - before < preview) ++lenderShortchanged;
+        _checkIndices(false);
+        _checkLenderPrice(false);
+    }
+
+    /// @dev An owner grants an operator random permissions, and the operator withdraws an account's collateral or
+    ///      moves it to the sibling sub-account: allowed exactly when the permission is there (and the account's
+    ///      health allows it), otherwise refused with NotAuthorized.
+    function operatorActs(uint256 who, uint256 permissions, bool withdraw_, uint256 amount)
+        external
+        onlyTouches(_account(who), address(uint160(_account(who)) ^ 1))
+    {
+        address account = _account(who);
+        permissions = permissions % 8;
+        vm.prank(_owner(account));
+        vault.setOperator(account, operator, permissions);
+        MockERC20 token = tokens[amount % 2];
+        uint256 balance = vault.collateralBalanceOf(account, address(token));
+        if (balance == 0) return;
+        amount = bound(amount, 1, balance);
+        uint256 needed = withdraw_ ? PERMISSION_WITHDRAW : PERMISSION_TRANSFER;
+        bool allowed = permissions & needed != 0;
+        bytes memory call = withdraw_
+            ? abi.encodeCall(vault.withdraw, (account, address(token), amount, operator))
+            : abi.encodeCall(vault.transfer, (account, address(uint160(account) ^ 1), address(token), amount));
+        vm.prank(operator);
+        (bool ok, bytes memory reason) = address(vault).call(call);
+        if (ok) {
+            if (!allowed) ++operatorOverreach;
+            _checkInitialHealth(account);
+        } else if (bytes4(reason) == IPrimeVaultErrors.NotAuthorized.selector) {
+            if (allowed) ++operatorOverreach;
+        } else {
+            if (!allowed) ++operatorOverreach;
+            _expectRevert(reason);
+        }
+        _checkIndices(false);
+    }
+
+    /// @dev The admin takes reserves out, up to all of them: suppliers must stay covered (the base solvency
+    ///      invariant) and the index untouched.
+    function withdrawReserves(uint256 fractionBps) external onlyTouches(address(0), address(0)) {
+        vault.accrue();
+        IPrimeVault.MarketState memory s = vault.marketState();
+        uint256 cash = usdc.balanceOf(address(vault));
+        if (cash + s.totalBorrow <= s.totalSupply) return;
+        uint256 available = cash + s.totalBorrow - s.totalSupply;
+        uint256 amount = available * bound(fractionBps, 1, 10_000) / 10_000;
+        if (amount == 0 || amount > cash) return;
+        vm.prank(admin);
+        try vault.withdrawReserves(admin, amount) {
+            IPrimeVault.MarketState memory after_ = vault.marketState();
+            if (usdc.balanceOf(address(vault)) + after_.totalBorrow < after_.totalSupply) {
+                ++reservesOverdrawn;
+            }
+        } catch (bytes memory reason) {
+            if (bytes4(reason) != IPrimeVaultErrors.InsufficientReserves.selector) ++unexpectedReverts;
+        }
+        _checkIndices(false);
     }
 
     // ------------------------------------------------------------------ helpers
@@ -262,6 +370,12 @@ contract VaultHandler is Test {
     function _checkInitialHealth(address account) internal {
         IPrimeVault.AccountHealth memory h = vault.accountHealth(account);
         if (h.debt > 0 && h.equity < int256(h.initialRequirement)) ++unhealthyAfterUserAction;
+    }
+
+    function _checkLenderPrice(bool badDebtAllowed) internal {
+        uint256 price = lender.convertToAssets(1e24);
+        if (price + 1 < lastLenderPrice && !badDebtAllowed) ++lenderShortchanged;
+        lastLenderPrice = price;
     }
 
     function _checkIndices(bool badDebtAllowed) internal {
