@@ -27,6 +27,7 @@ contract TradingHandler is Test {
     MockPriceFeed[2] internal feeds; // by market: BTC, ETH
     PerpExchange[2] internal venues; // by venue id: dYdX, RabbitX
     address internal immutable keeper;
+    address internal immutable admin;
 
     address[] public actors;
     uint256 public tradesBelowInitial;
@@ -52,10 +53,11 @@ contract TradingHandler is Test {
         MockERC20 weth_,
         MockPriceFeed[2] memory feeds_,
         PerpExchange[2] memory venues_,
-        address keeper_
+        address keeper_,
+        address admin_
     ) {
-        (vault, trading, usdc, weth, feeds, venues, keeper) =
-        (vault_, trading_, usdc_, weth_, feeds_, venues_, keeper_);
+        (vault, trading, usdc, weth, feeds, venues, keeper, admin) =
+        (vault_, trading_, usdc_, weth_, feeds_, venues_, keeper_, admin_);
         for (uint256 i; i < 4; ++i) {
             actors.push(address(uint160(0xB0B0000 + i * 0x1000)));
         }
@@ -131,6 +133,17 @@ contract TradingHandler is Test {
             }
         }
         _sellAllWeth();
+    }
+
+    /// @dev Governance moves the liquidator's and the store front's shares of the penalty (together at most all of
+    ///      it) and the pair discount (at most 1,000 bps), within their bounds: every property holds at any of them.
+    function setShares(uint256 liquidatorShareBps, uint256 storeFrontShareBps, uint256 pairBps) external {
+        liquidatorShareBps = bound(liquidatorShareBps, 0, 10_000);
+        storeFrontShareBps = bound(storeFrontShareBps, 0, 10_000 - liquidatorShareBps);
+        vm.startPrank(admin);
+        vault.setLendingParams(vault.minBorrow(), uint16(liquidatorShareBps), uint16(storeFrontShareBps));
+        IPortfolioMargin(vault.portfolioMargin()).setPairDiscount(uint16(bound(pairBps, 0, 1000)));
+        vm.stopPrank();
     }
 
     /// @dev The keeper's unwind of the backstop book, at the edge of the allowed band.

@@ -21,7 +21,8 @@ contract TradingInvariantsTest is PortfolioFixture {
             weth,
             [btcFeed, ethFeed],
             [PerpExchange(address(dydx)), PerpExchange(address(rabbit))],
-            keeper
+            keeper,
+            admin
         );
         btcFeed.transferOwnership(address(handler));
         ethFeed.transferOwnership(address(handler));
