@@ -6,6 +6,7 @@ import {Test} from "forge-std/Test.sol";
 import {PrimeVault} from "../../../contracts/PrimeVault.sol";
 import {TradingModule} from "../../../contracts/TradingModule.sol";
 import {IPrimeVault} from "../../../contracts/interfaces/IPrimeVault.sol";
+import {IPrimeVaultErrors} from "../../../contracts/interfaces/IPrimeVaultErrors.sol";
 import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
 import {IPortfolioMargin} from "../../../contracts/interfaces/IPortfolioMargin.sol";
 import {IVenueAdapter} from "../../../contracts/interfaces/IVenueAdapter.sol";
@@ -18,7 +19,8 @@ import {PerpExchange} from "../../../contracts/devnet/venues/PerpExchange.sol";
 ///      and asynchronous orders (v2): commits of child orders, venue fills reported by the keeper (a fill the
 ///      account cannot take is rejected and booked to the backstop, as the keeper does), rejections, expiry;
 ///      fills reported in batches that repeat ids; the store front selling a hedged pair while the backstop's short
-///      is held, and that short unwound through a committed child.
+///      is held, and that short unwound through a committed child; collateral withdrawn or moved to a sibling
+///      sub-account beside positions; governance's shares and pair discount.
 contract TradingHandler is Test {
     PrimeVault internal immutable vault;
     TradingModule internal immutable trading;
@@ -38,6 +40,8 @@ contract TradingHandler is Test {
     uint256 public storeFrontMispriced; // a sale outside [pair discount, own discount], or below its own unhedged
     uint256 public reservesMovedWrongly; // a sale moved depositors' collateral or reserves by other than it sold
     uint256 public unwindOvershoots; // a committed unwind's fill grew or flipped the backstop book
+    uint256 public outflowsBelowInitial; // a withdrawal or transfer out left its trading account below initial
+    uint256 public unreadableRefusals; // a withdrawal or transfer out refused for a reason not its margin's
     // Coverage: how often the pair sale and the committed unwind ran with something to do.
     uint256 public pairSales;
     uint256 public committedUnwindFills;
@@ -75,6 +79,26 @@ contract TradingHandler is Test {
         weth.approve(address(vault), amount);
         vault.deposit(actor, address(weth), amount);
         vm.stopPrank();
+    }
+
+    /// @dev A trader takes WETH out (to itself, or to its sibling sub-account) while it holds positions and open
+    ///      children: allowed only if the account still meets its initial requirement, reserved margin included.
+    function moveCollateralOut(uint256 who, uint256 amount, bool toSibling) external {
+        address actor = actors[who % actors.length];
+        uint256 balance = vault.collateralBalanceOf(actor, address(weth));
+        if (balance == 0) return;
+        amount = bound(amount, 1, balance);
+        bytes memory call = toSibling
+            ? abi.encodeCall(vault.transfer, (actor, address(uint160(actor) ^ 1), address(weth), amount))
+            : abi.encodeCall(vault.withdraw, (actor, address(weth), amount, actor));
+        vm.prank(actor);
+        (bool ok, bytes memory reason) = address(vault).call(call);
+        if (ok) {
+            IPrimeVault.AccountHealth memory h = vault.accountHealth(actor);
+            if (h.equity < int256(h.initialRequirement)) ++outflowsBelowInitial;
+        } else if (bytes4(reason) != IPrimeVaultErrors.InsufficientEquity.selector) {
+            ++unreadableRefusals;
+        }
     }
 
     function trade(uint256 who, uint256 market, uint256 steps, bool buy, uint256 splitBps) external {

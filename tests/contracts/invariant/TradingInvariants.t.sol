@@ -181,7 +181,11 @@ contract TradingInvariantsTest is PortfolioFixture {
         assertEq(handler.unwindOvershoots(), 0);
     }
 
+    /// @dev Neither a trade nor collateral taken out (withdrawn or moved to a sibling sub-account) leaves an account
+    ///      below its initial requirement, and taking it out is refused only for that.
     function invariant_noTradeLeavesAnAccountBelowInitial() public view {
-        assertEq(handler.tradesBelowInitial(), 0);
+        assertEq(handler.tradesBelowInitial(), 0, "trade");
+        assertEq(handler.outflowsBelowInitial(), 0, "withdrawal or transfer");
+        assertEq(handler.unreadableRefusals(), 0, "refusal");
     }
 }
