@@ -104,7 +104,9 @@ contract VaultInvariantsTest is VaultFixture {
     /// @dev The periphery of the book, in one campaign (each invariant function is its own at CI depth, and the
     ///      suite must stay within CI's time): operators act within the permissions their owner gave them; the
     ///      lender's share price only falls through a recorded bad debt, a redeem pays its preview and the lender
-    ///      holds what its shares are worth; reserves the admin withdraws never leave suppliers uncovered.
+    ///      holds what its shares are worth; reserves the admin withdraws never leave suppliers uncovered. A quarter
+    ///      of CI's runs: the other campaigns drive the same actions, and the suite was at CI's limit before it.
+    /// forge-config: ci.invariant.runs = 250
     function invariant_operatorsLendersAndReserveWithdrawalsKeepTheirBounds() public view {
         assertEq(handler.operatorOverreach(), 0, "operator beyond its permissions");
         assertEq(handler.lenderShortchanged(), 0, "lender shortchanged");
