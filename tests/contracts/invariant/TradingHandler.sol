@@ -5,7 +5,7 @@ import {Test} from "forge-std/Test.sol";
 
 import {PrimeVault} from "../../../contracts/PrimeVault.sol";
 import {TradingModule} from "../../../contracts/TradingModule.sol";
-import {IPrimeVault} from "../../../contracts/interfaces/IPrimeVault.sol";
+import {IPrimeVault, PERMISSION_TRADE} from "../../../contracts/interfaces/IPrimeVault.sol";
 import {IPrimeVaultErrors} from "../../../contracts/interfaces/IPrimeVaultErrors.sol";
 import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
 import {IPortfolioMargin} from "../../../contracts/interfaces/IPortfolioMargin.sol";
@@ -20,7 +20,8 @@ import {PerpExchange} from "../../../contracts/devnet/venues/PerpExchange.sol";
 ///      account cannot take is rejected and booked to the backstop, as the keeper does), rejections, expiry;
 ///      fills reported in batches that repeat ids; the store front selling a hedged pair while the backstop's short
 ///      is held, and that short unwound through a committed child; collateral withdrawn or moved to a sibling
-///      sub-account beside positions; governance's shares and pair discount.
+///      sub-account beside positions; governance's shares and pair discount; orders killed by a cancel, a
+///      cancel-all or an operator's lost permission, then routed anyway.
 contract TradingHandler is Test {
     PrimeVault internal immutable vault;
     TradingModule internal immutable trading;
@@ -42,6 +43,7 @@ contract TradingHandler is Test {
     uint256 public unwindOvershoots; // a committed unwind's fill grew or flipped the backstop book
     uint256 public outflowsBelowInitial; // a withdrawal or transfer out left its trading account below initial
     uint256 public unreadableRefusals; // a withdrawal or transfer out refused for a reason not its margin's
+    uint256 public deadOrdersRan; // an order cancelled, cancelled-all or whose operator lost its permission ran
     // Coverage: how often the pair sale and the committed unwind ran with something to do.
     uint256 public pairSales;
     uint256 public committedUnwindFills;
@@ -99,6 +101,48 @@ contract TradingHandler is Test {
         } else if (bytes4(reason) != IPrimeVaultErrors.InsufficientEquity.selector) {
             ++unreadableRefusals;
         }
+    }
+
+    /// @dev An operator with the trade permission places an order for an actor, which then kills it in one of
+    ///      three ways: cancels it, cancels all its orders, or takes the operator's permission away. The keeper then
+    ///      routes it anyway, at once or as child orders: nothing may run (no child, no position change).
+    function killOrderThenRoute(uint256 who, uint256 market, uint256 steps, bool buy, uint256 how, bool async)
+        external
+    {
+        address actor = actors[who % actors.length];
+        address operator = address(uint160(actor) + 0x0e);
+        uint8 m = uint8(market % 2);
+        int256 size = int256(bound(steps, 1, 200) * (m == 0 ? 1e15 : 1e16));
+        if (!buy) size = -size;
+        uint256 mark = _markOf(m);
+        uint256 limit = buy ? mark * 105 / 100 : mark * 95 / 100;
+        vm.prank(actor);
+        vault.setOperator(actor, operator, PERMISSION_TRADE);
+        vm.prank(operator);
+        uint256 id = trading.submitOrder(actor, m, size, limit, block.timestamp + 1 hours, false);
+        vm.startPrank(actor);
+        how %= 3;
+        if (how == 0) trading.cancelOrder(id);
+        else if (how == 1) trading.cancelAllOrders(actor);
+        else vault.setOperator(actor, operator, 0);
+        vm.stopPrank();
+        int256 before = trading.position(actor, m, 0).size;
+        vm.startPrank(keeper);
+        if (async) {
+            ITradingModule.ChildSpec[] memory specs = new ITradingModule.ChildSpec[](1);
+            specs[0] = ITradingModule.ChildSpec(0, _abs(size), limit, block.timestamp + 30 minutes);
+            try trading.commitSplit(id, specs) {
+                ++deadOrdersRan;
+            } catch {}
+        } else {
+            ITradingModule.Execution[] memory batch = new ITradingModule.Execution[](1);
+            batch[0] = ITradingModule.Execution(id, new uint8[](1), new uint256[](1));
+            batch[0].sizes[0] = _abs(size);
+            trading.executeOrders(batch);
+        }
+        vm.stopPrank();
+        if (trading.position(actor, m, 0).size != before) ++deadOrdersRan;
+        if (trading.order(id).status == ITradingModule.OrderStatus.Executed) ++deadOrdersRan;
     }
 
     function trade(uint256 who, uint256 market, uint256 steps, bool buy, uint256 splitBps) external {

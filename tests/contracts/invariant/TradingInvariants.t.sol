@@ -183,6 +183,12 @@ contract TradingInvariantsTest is PortfolioFixture {
 
     /// @dev Neither a trade nor collateral taken out (withdrawn or moved to a sibling sub-account) leaves an account
     ///      below its initial requirement, and taking it out is refused only for that.
+    /// @dev An order its owner cancelled (alone or with all its orders), or whose operator lost its permission,
+    ///      never runs: no child is committed for it and no position moves.
+    function invariant_deadOrdersNeverRun() public view {
+        assertEq(handler.deadOrdersRan(), 0);
+    }
+
     function invariant_noTradeLeavesAnAccountBelowInitial() public view {
         assertEq(handler.tradesBelowInitial(), 0, "trade");
         assertEq(handler.outflowsBelowInitial(), 0, "withdrawal or transfer");
