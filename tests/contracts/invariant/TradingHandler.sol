@@ -21,7 +21,7 @@ import {PerpExchange} from "../../../contracts/devnet/venues/PerpExchange.sol";
 ///      fills reported in batches that repeat ids; the store front selling a hedged pair while the backstop's short
 ///      is held, and that short unwound through a committed child; collateral withdrawn or moved to a sibling
 ///      sub-account beside positions; governance's shares and pair discount; orders killed by a cancel, a
-///      cancel-all or an operator's lost permission, then routed anyway.
+///      cancel-all or an operator's lost permission, then routed anyway; the admin withdrawing reserves.
 contract TradingHandler is Test {
     PrimeVault internal immutable vault;
     TradingModule internal immutable trading;
@@ -43,6 +43,7 @@ contract TradingHandler is Test {
     uint256 public unwindOvershoots; // a committed unwind's fill grew or flipped the backstop book
     uint256 public outflowsBelowInitial; // a withdrawal or transfer out left its trading account below initial
     uint256 public unreadableRefusals; // a withdrawal or transfer out refused for a reason not its margin's
+    uint256 public reservesOverdrawn; // a reserve withdrawal left suppliers uncovered, venue accounts counted
     uint256 public deadOrdersRan; // an order cancelled, cancelled-all or whose operator lost its permission ran
     // Coverage: how often the pair sale and the committed unwind ran with something to do.
     uint256 public pairSales;
@@ -212,6 +213,22 @@ contract TradingHandler is Test {
         vault.setLendingParams(vault.minBorrow(), uint16(liquidatorShareBps), uint16(storeFrontShareBps));
         IPortfolioMargin(vault.portfolioMargin()).setPairDiscount(uint16(bound(pairBps, 0, 1000)));
         vm.stopPrank();
+    }
+
+    /// @dev The admin takes out up to all of the reserves the vault reports (venue accounts counted): the vault's
+    ///      assets must still cover what it owes suppliers.
+    function withdrawReserves(uint256 fractionBps) external {
+        vault.accrue();
+        int256 surplus = _surplus();
+        if (surplus <= 0) return;
+        uint256 amount = uint256(surplus) * bound(fractionBps, 1, 10_000) / 10_000;
+        if (amount == 0 || amount > usdc.balanceOf(address(vault))) return;
+        vm.prank(admin);
+        try vault.withdrawReserves(admin, amount) {
+            if (_surplus() < 0) ++reservesOverdrawn;
+        } catch (bytes memory reason) {
+            if (bytes4(reason) != IPrimeVaultErrors.InsufficientReserves.selector) ++reservesOverdrawn;
+        }
     }
 
     /// @dev The keeper's unwind of the backstop book, at the edge of the allowed band.

@@ -55,6 +55,7 @@ contract TradingInvariantsTest is PortfolioFixture {
         IPrimeVault.MarketState memory s = vault.marketState();
         int256 assets = int256(usdc.balanceOf(address(vault))) + trading.venueAssets() + int256(s.totalBorrow);
         assertGe(assets + 10, int256(s.totalSupply));
+        assertEq(handler.reservesOverdrawn(), 0, "a reserve withdrawal");
     }
 
     /// @dev An account's reserved margin is the sum of its open children's remaining reservations,
@@ -124,8 +125,8 @@ contract TradingInvariantsTest is PortfolioFixture {
 
     /// @dev The handler's store front and committed unwind do what they say: a portfolio account's WETH hedged by an
     ///      ETH short, under water on a BTC long, is liquidated; part of its WETH sells at the pair discount while the
-    ///      short is held, the short is unwound through a committed child half filled, and a batch re-sending a fill
-    ///      books it once.
+    ///      short is held, the short is unwound through a committed child half filled, the admin takes all the
+    ///      reserves, and a batch re-sending a fill books it once.
     function test_handlerSellsAHedgedPairAndCommitsTheUnwind() public {
         handler.deposit(0, 1e18);
         handler.switchMargin(0, true);
@@ -142,6 +143,8 @@ contract TradingInvariantsTest is PortfolioFixture {
         assertEq(handler.pairSales(), 1, "sold at the pair discount");
         assertGt(handler.committedUnwindFills(), 0, "a committed unwind filled");
         assertLt(vault.collateralReserves(address(weth)), 1e9, "the rest sold, but for rounding dust");
+        handler.withdrawReserves(10_000);
+        assertGt(usdc.balanceOf(admin), 0, "the admin took the reserves");
         handler.commitAsync(1, 0, 10, true, 10_000, false);
         handler.deposit(1, 20e18);
         handler.commitAsync(1, 0, 10, true, 10_000, false);
