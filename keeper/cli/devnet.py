@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import secrets
 import signal
+import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from eth_account import Account
 from web3 import Web3
 from web3.exceptions import Web3Exception
 
@@ -22,14 +26,21 @@ from keeper.chain.revert import error_decoder
 from keeper.chain.transactions import Sender
 from keeper.cli.context import CliContext, pass_context
 from keeper.cli.params import check_writable_folder
+from keeper.client.trading import TradingClient
 from keeper.devnet.deploy import (
     LOCAL_POOL_SUPPLY,
     LOCAL_VENUE_MARGIN,
+    SEAT_VENUE,
+    add_rabbitx_seat,
     deploy_local_system,
+    deploy_rabbitx_custody,
     fund_wallets,
     grant_keeper_roles,
     seed_local_liquidity,
 )
+from keeper.devnet.rabbitx.app import DevnetConfig
+from keeper.devnet.rabbitx.exchange import ExchangeConfig
+from keeper.devnet.rabbitx_seat import exchange_process, open_rabbitx_seat
 from keeper.exceptions import AnvilError, ConfigError
 
 KEEPER_DEV_ACCOUNT = 9  # holds the keeper's roles on the devnet: `primevault --dev-account 9 keeper run`
@@ -40,14 +51,22 @@ LIVE_NODE_TIMEOUT = 2.0  # seconds a devnet waits for the node its deployment fi
 @click.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port for anvil (default: a free one).")
 @click.option("--fund/--no-fund", default=True, show_default=True, help="Mint test tokens to dev accounts 1-9.")
+@click.option(
+    "--seat",
+    is_flag=True,
+    help="Also run the RabbitX-style exchange (keeper/devnet/rabbitx) with the vault's seat there, and write the "
+    "keeper's settings for it: a keeper run with them trades every order through the exchange's API.",
+)
 @pass_context
-def devnet(ctx: CliContext, port: int | None, fund: bool) -> None:
+def devnet(ctx: CliContext, port: int | None, fund: bool, seat: bool) -> None:
     """A local chain with PrimeVault deployed, until Ctrl-C.
 
-    Starts anvil, deploys PrimeVault and writes the deployment file.
+    Starts anvil, deploys PrimeVault and writes the deployment file; with --seat, also the RabbitX-style exchange.
     """
     stop = stop_on_signals()
-    with running_devnet(ctx.deployment_path, port, fund) as (node, _):
+    with running_devnet(ctx.deployment_path, port, fund) as (node, deployment), ExitStack() as services:
+        if seat:
+            _open_exchange_seat(services, node, deployment, ctx.deployment_path)
         click.echo("try: primevault --dev-account 1 account deposit 2 WETH; Ctrl-C stops the chain")
         # Anvil is watched while waiting: a devnet left up after its node died would look alive while every
         # command fails with "cannot reach the RPC".
@@ -56,6 +75,37 @@ def devnet(ctx: CliContext, port: int | None, fund: bool) -> None:
             if code is not None:
                 raise devnet_gone(code)
         click.echo("stopping anvil")
+
+
+def _open_exchange_seat(services: ExitStack, node: Anvil, deployment: Deployment, path: Path) -> None:
+    """Gives the deployment at `path` the vault's seat at a RabbitX-style exchange run in its own process until
+    `services` closes (its custody contract, signing with a key of its own, and a `RabbitXSeatAdapter`), onboards the
+    seat with the devnet keeper's key, funds it, and writes the keeper's settings beside the deployment file."""
+    w3 = Web3(Web3.HTTPProvider(node.url))
+    admin = Sender(w3, dev_account(0), error_decoder())
+    signer_key = "0x" + secrets.token_hex(32)
+    custody = deploy_rabbitx_custody(admin, deployment, Account.from_key(signer_key).address)
+    exchange = ExchangeConfig(signer_key=signer_key)
+    deployment = add_rabbitx_seat(admin, deployment, custody, exchange.markets, exchange.default_leverage)
+    deployment.save(path)
+    log_path = path.with_name(f"{path.stem}-exchange.log")
+    url = services.enter_context(
+        exchange_process(node.url, deployment, signer_key, log_path, DevnetConfig.funding_interval)
+    )
+    keeper_key = dev_account(KEEPER_DEV_ACCOUNT).key.hex()
+    table = open_rabbitx_seat(TradingClient(w3, deployment, admin), url, keeper_key, LOCAL_VENUE_MARGIN)
+    # The fill store belongs to this exchange, which ends with the devnet: a later devnet's exchange (another URL)
+    # would find it refused.
+    table["data_dir"] = services.enter_context(tempfile.TemporaryDirectory(prefix="primevault-rabbitx-"))
+    config_path = path.with_name(f"{path.stem}-keeper.toml")
+    lines = ["[keeper]", f"seat_venues = [{json.dumps(SEAT_VENUE)}]", "", "[rabbitx]"]
+    lines += [f"{name} = {value if name == 'profile_id' else json.dumps(value)}" for name, value in table.items()]
+    # The API secret trades for the vault's account at the exchange: the file is its owner's alone.
+    descriptor = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write("\n".join(lines) + "\n")
+    click.echo(f"{SEAT_VENUE:<12} exchange {url} (log {log_path}), seat funded with {LOCAL_VENUE_MARGIN:,} USDC")
+    click.echo(f"seat keeper  primevault --dev-account {KEEPER_DEV_ACCOUNT} keeper run --config {config_path}")
 
 
 def devnet_gone(code: int) -> AnvilError:

@@ -26,7 +26,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import numpy as np
 from eth_account import Account
 from web3 import Web3
@@ -41,7 +40,6 @@ from keeper.client.feeds import FeedClient
 from keeper.client.trading import TradingClient
 from keeper.client.vault import MAX_UINT256, VaultClient
 from keeper.connectors.dydx import DydxConnector, DydxSettings, dydx_address
-from keeper.connectors.rabbitx.client import Credentials, RabbitXClient
 from keeper.devnet.deploy import (
     DYDX_SEAT_VENUE,
     SEAT_VENUE,
@@ -56,6 +54,7 @@ from keeper.devnet.deploy import (
 from keeper.devnet.dydx.chain import MAINNET_LIKE_MARKETS, Chain
 from keeper.devnet.plot import plot_crash
 from keeper.devnet.rabbitx.exchange import ExchangeConfig
+from keeper.devnet.rabbitx_seat import exchange_process, open_rabbitx_seat, stop_process
 from keeper.exceptions import DevnetServiceError, TransactionReverted
 from keeper.liquidator import scan
 
@@ -150,13 +149,18 @@ def run_crash(
         path = Path(tmp) / "deployment.json"
         deployment.save(path)
         report_dir.mkdir(parents=True, exist_ok=True)
-        exchange = _exchange_process(node.url, deployment, exchange_key, report_dir / "exchange.log")
+        exchange = exchange_process(node.url, deployment, exchange_key, report_dir / "exchange.log", funding_interval=0)
         dydx = _dydx_process(node.url, deployment, attester_key, report_dir / "dydx.log")
+        keeper_key = dev_account(KEEPER_DEV_ACCOUNT).key.hex()
         with exchange as exchange_url, dydx as dydx_settings:
             seat = {
                 "PRIMEVAULT_SEAT_VENUES": f"{SEAT_VENUE},{DYDX_SEAT_VENUE}",
                 "PRIMEVAULT_SEAT_INTERVAL": "0.5",
-                **_open_seat(trading, exchange_url),
+                **{
+                    f"PRIMEVAULT_RABBITX_{name.upper()}": value
+                    for name, value in open_rabbitx_seat(trading, exchange_url, keeper_key, SEAT_MARGIN).items()
+                },
+                "PRIMEVAULT_RABBITX_RECONNECT_DELAY": "0.2",
                 **_open_dydx_seat(trading, dydx_settings),
             }
             tick("deployed", 1)
@@ -286,31 +290,6 @@ def _seed_depositors(w3: Web3, d: Deployment, rng: random.Random, n: int, tick: 
 
 
 @contextmanager
-def _exchange_process(rpc_url: str, deployment: Deployment, signer_key: str, log_path: Path) -> Iterator[str]:
-    """The devnet RabbitX exchange in its own process (`python -m keeper.devnet.rabbitx`), its market maker quoting
-    around the chain's own feeds, its deposits credited from the custody contract; yields its base URL."""
-    seat = next(v for v in deployment.venues if v.name == SEAT_VENUE)
-    feeds = [f"--feed={m.ticker}={m.feed}" for m in deployment.markets]
-    command = [
-        sys.executable, "-m", "keeper.devnet.rabbitx", "--port", "0", "--rpc-url", rpc_url,
-        "--custody-address", seat.address, "--chain-id", str(deployment.chain_id), "--confirmations", "1",
-        "--chain-poll-interval", "0.2", "--funding-interval", "0", "--level-notional", "100000", *feeds,
-    ]  # fmt: skip
-    log = open(log_path, "wb")  # noqa: SIM115 (closed below)
-    env = dict(os.environ, RABBITX_DEVNET_SIGNER_KEY=signer_key)
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=env)
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().decode().strip()
-        if not url:
-            raise DevnetServiceError(f"the devnet exchange did not start: see {log_path}")
-        yield url
-    finally:
-        _stop(process)
-        log.close()
-
-
-@contextmanager
 def _dydx_process(rpc_url: str, deployment: Deployment, attester_key: str, log_path: Path) -> Iterator[dict[str, str]]:
     """The dYdX replica in its own process (`python -m keeper.devnet.dydx`) on free ports, its oracle prices and its
     maker's book following the chain's feeds, crediting the bridge's deposits and attesting its withdrawals; yields
@@ -332,7 +311,7 @@ def _dydx_process(rpc_url: str, deployment: Deployment, attester_key: str, log_p
             raise DevnetServiceError(f"the dYdX replica did not start: see {log_path}")
         yield settings
     finally:
-        _stop(process)
+        stop_process(process)
         log.close()
 
 
@@ -351,16 +330,6 @@ async def _move_dydx_deposit(settings: DydxSettings, amount: Decimal) -> None:
                 raise DevnetServiceError(f"the IBC transfer to {connector.address} was never relayed")
             await asyncio.sleep(0.2)
         await connector.deposit(amount)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _open_dydx_seat(trading: TradingClient, replica: dict[str, str]) -> dict[str, str]:
@@ -388,29 +357,6 @@ def _open_dydx_seat(trading: TradingClient, replica: dict[str, str]) -> dict[str
         "PRIMEVAULT_DYDX_ATTESTATION_URL": replica["indexer_url"],
         "PRIMEVAULT_DYDX_GOOD_TIL_BLOCKS": "20",
         "PRIMEVAULT_DYDX_POLL_INTERVAL": "0.2",
-    }
-
-
-def _open_seat(trading: TradingClient, exchange_url: str) -> dict[str, str]:
-    """Onboards the seat adapter's account at the exchange with the keeper's key, as an operator does once, and funds
-    it through the custody contract; returns the keeper's connector settings as environment variables."""
-    venue = trading.venue_id(SEAT_VENUE)
-    adapter = trading.seat_adapter(venue)
-    keeper_key = dev_account(KEEPER_DEV_ACCOUNT).key.hex()
-
-    async def onboard() -> Credentials:
-        async with aiohttp.ClientSession() as session:
-            return await RabbitXClient(session, exchange_url).onboard(keeper_key, adapter.address)
-
-    credentials = asyncio.run(onboard())
-    trading.deposit_margin(venue, SEAT_MARGIN * 10**trading.deployment.base.decimals)
-    return {
-        "PRIMEVAULT_RABBITX_BASE_URL": exchange_url,
-        "PRIMEVAULT_RABBITX_API_KEY": credentials.api_key,
-        "PRIMEVAULT_RABBITX_API_SECRET": credentials.secret,
-        "PRIMEVAULT_RABBITX_JWT": credentials.jwt,
-        "PRIMEVAULT_RABBITX_PROFILE_ID": str(credentials.profile_id),
-        "PRIMEVAULT_RABBITX_RECONNECT_DELAY": "0.2",
     }
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
+import tomllib
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from click.testing import CliRunner
 from eth_account import Account
@@ -21,6 +26,8 @@ from keeper.chain.deployment import Deployment
 from keeper.chain.keys import dev_account
 from keeper.cli.devnet import running_devnet
 from keeper.cli.main import cli
+from keeper.client.trading import TradingClient
+from keeper.connectors.rabbitx.client import Credentials, RabbitXClient
 from keeper.devnet.crash import run_crash
 from keeper.devnet.deploy import DYDX_SEAT_VENUE, SEAT_VENUE
 from keeper.exceptions import ConfigError
@@ -74,18 +81,74 @@ def test_deploy_with_a_keystore(tmp_path: Path) -> None:
         assert "only allowed on a local chain" in dev.output
 
 
-def _devnet_process(path: Path) -> subprocess.Popen[bytes]:
-    """`primevault devnet` in a subprocess, once it is up: deployed to `path`, the dev wallets funded, waiting (its
-    "try: ..." line; a fixed wait after the file appeared was too short for the funding on a busy machine)."""
+def _devnet_process(path: Path, *options: str, seen: list[str] | None = None) -> subprocess.Popen[bytes]:
+    """`primevault devnet` (with `options`) in a subprocess, once it is up: deployed to `path`, the dev wallets funded,
+    waiting (its "try: ..." line; a fixed wait after the file appeared was too short for the funding on a busy
+    machine). The lines it printed go to `seen`."""
     command = [sys.executable, "-c", "from keeper.cli.main import main; main()", "--deployment", str(path), "devnet"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
+    process = subprocess.Popen(
+        [*command, *options], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy()
+    )
     assert process.stdout is not None
-    seen = []
+    seen = [] if seen is None else seen
     while not (seen and seen[-1].startswith("try: ")):
         line = process.stdout.readline().decode()  # ends at the process's exit, should it fail to start
         assert line, "".join(seen)
         seen.append(line)
     return process
+
+
+def test_a_devnet_with_the_seat_trades_a_depositors_order_through_the_exchanges_api(tmp_path: Path) -> None:
+    """`primevault devnet --seat`, then the keeper it names with the settings it wrote, then a depositor's CLI order:
+    the order fills at the RabbitX-style exchange (its own fills say so) and is booked on chain at its price."""
+    path, seen = tmp_path / "local.json", []
+    devnet = _devnet_process(path, "--seat", seen=seen)
+    keeper = None
+    try:
+        [keeper_line] = [line for line in seen if line.startswith("seat keeper")]
+        config = Path(keeper_line.split("--config ")[1].strip())
+        assert keeper_line.split()[2:] == ["primevault", "--dev-account", "9", "keeper", "run", "--config", str(config)]
+        assert config.stat().st_mode & 0o777 == 0o600, "the exchange's API secret is its owner's alone"
+        table = tomllib.loads(config.read_text())
+        assert table["keeper"]["seat_venues"] == [SEAT_VENUE]
+        command = [sys.executable, "-c", "from keeper.cli.main import main; main()", "--deployment", str(path)]
+        keeper = subprocess.Popen(
+            [*command, "--dev-account", "9", "keeper", "run", "--config", str(config), "--data-dir", str(tmp_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = ["--deployment", str(path), "--dev-account", "1"]
+        assert CliRunner().invoke(cli, [*base, "account", "deposit", "10", "WETH"]).exit_code == 0
+        submitted = CliRunner().invoke(cli, [*base, "trade", "submit", "ETH-USD", "1", "--side", "buy"])
+        assert submitted.exit_code == 0, submitted.output
+        deployment = Deployment.load(path)
+        trading = TradingClient(Web3(Web3.HTTPProvider(deployment.rpc_url)), deployment)
+        me = dev_account(1).address
+        deadline = time.monotonic() + 60
+        while not trading.positions(me):
+            assert time.monotonic() < deadline, "the order never filled"
+            time.sleep(0.5)
+        [position] = trading.positions(me)
+
+        async def exchange_fills() -> list[Any]:
+            rabbitx = table["rabbitx"]
+            credentials = Credentials(
+                rabbitx["api_key"], rabbitx["api_secret"], rabbitx["jwt"], int(rabbitx["profile_id"])
+            )
+            async with aiohttp.ClientSession() as session:
+                return await RabbitXClient(session, rabbitx["base_url"], credentials).fills()
+
+        [fill] = asyncio.run(exchange_fills())
+        assert (position.market, position.venue, position.size) == ("ETH-USD", SEAT_VENUE, Decimal(1))
+        assert (fill["market_id"], fill["side"], Decimal(fill["size"])) == ("ETH-USD", "long", Decimal(1))
+        assert position.entry_price == Decimal(fill["price"]), "booked at the exchange's price"
+    finally:
+        if keeper is not None:
+            keeper.send_signal(signal.SIGTERM)
+            keeper.wait(timeout=30)
+        devnet.send_signal(signal.SIGTERM)
+        devnet.communicate(timeout=30)
+    assert devnet.returncode == 0
 
 
 def test_devnet_stops_with_one_line_when_its_anvil_dies(tmp_path: Path) -> None:
