@@ -292,9 +292,11 @@ def positions(ctx: CliContext, sub_id: int, address: ChecksumAddress | None, as_
     if not rows:
         click.echo(f"no positions for {account}")
         return
-    click.echo(f"{'market':<8} {'venue':<8} {'size':>14} {'entry':>12}")
+    # A seat's venue name ("rabbitx-seat") is longer than the local venues': the column is as wide as its longest.
+    width = max(len("venue"), *(len(p.venue) for p in rows))
+    click.echo(f"{'market':<8} {'venue':<{width}} {'size':>14} {'entry':>12}")
     for p in rows:
-        click.echo(f"{p.market:<8} {p.venue:<8} {p.size.normalize():>+14f} {p.entry_price:>12,.2f}")
+        click.echo(f"{p.market:<8} {p.venue:<{width}} {p.size.normalize():>+14f} {p.entry_price:>12,.2f}")
 
 
 @trade.command()

@@ -19,8 +19,10 @@ from typing import Any, cast
 
 import aiohttp
 import pytest
+from click.testing import CliRunner
 
 from keeper.chain.revert import DecodedError
+from keeper.cli.main import cli
 from keeper.client.trading import TradingClient
 from keeper.connectors.rabbitx.client import Credentials
 from keeper.connectors.rabbitx.errors import RabbitXConnectionError, RabbitXResponseError
@@ -103,6 +105,12 @@ def test_the_keeper_commits_an_order_to_its_seat_and_books_the_exchanges_fills(
     assert (position.market, position.venue, position.size) == ("ETH-USD", SEAT_VENUE, D("0.8"))
     assert position.entry_price == (D("0.6") * 3000 + D("0.2") * D("3001.5")) / D("0.8"), "the exchange's prices"
     assert alice.reservation(me) == (0, 0)
+    shown = CliRunner().invoke(cli, ["--deployment", str(market.deployment_file), "trade", "positions", me])
+    header, row = shown.output.splitlines()
+    assert row.split()[:3] == ["ETH-USD", SEAT_VENUE, "+0.8"]
+    assert (header.index("size") + len("size"), len(header)) == (row.index("+0.8") + len("+0.8"), len(row)), (
+        "the columns line up under a venue name longer than the local venues'"
+    )
     messages = [r.getMessage() for r in caplog.records]
     assert any(f"order {order_id} committed to the seats as children from" in m and SEAT_VENUE in m for m in messages)
     assert any("seats stopped" in m for m in messages)
