@@ -276,6 +276,7 @@ contract TradingModule is ITradingModule, TradingBase {
     /// @inheritdoc ITradingModule
     function depositMargin(uint8 venue, uint256 amount) external nonReentrant onlyRole(EXECUTOR_ROLE) {
         IVenueAdapter adapter = _venue(venue);
+        _venueMarginSent[venue] += amount.toInt256();
         _vault.sendToTradingModule(amount);
         _base.forceApprove(address(adapter), amount);
         adapter.depositMargin(amount);
@@ -306,6 +307,12 @@ contract TradingModule is ITradingModule, TradingBase {
     }
 
     // ================================================================== views
+
+    /// @inheritdoc ITradingModule
+    function venueMarginSent(uint8 venue) external view returns (int256) {
+        _venue(venue);
+        return _venueMarginSent[venue];
+    }
 
     /// @inheritdoc IPerpRisk
     function perpRisk(address account)
@@ -712,6 +719,7 @@ contract TradingModule is ITradingModule, TradingBase {
     function _returnToVault(uint8 venue) internal returns (uint256 amount) {
         amount = _base.balanceOf(address(this));
         if (amount > 0) {
+            _venueMarginSent[venue] -= amount.toInt256();
             _base.safeTransfer(address(_vault), amount);
             emit VenueMarginMoved(venue, -amount.toInt256());
         }

@@ -235,6 +235,12 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     /// @notice Collects matured margin withdrawals from venue `venue` into the vault. Executor only.
     function claimMarginWithdrawals(uint8 venue) external returns (uint256 amount);
 
+    /// @notice The margin posted at venue `venue`: what `depositMargin` sent it less what came back from it to the
+    ///         vault (the sum of its `VenueMarginMoved`), base units; negative once more came back than was sent.
+    ///         The venue's account and the withdrawals on their way back, less this, is what the vault's account
+    ///         there has gained or lost (PnL, funding and fees, and anything written off). Reverts `UnknownVenue`.
+    function venueMarginSent(uint8 venue) external view returns (int256);
+
     /// @notice The order `orderId`; an id not issued yet reads as an empty order (status None).
     function order(uint256 orderId) external view returns (Order memory);
 

@@ -122,6 +122,10 @@ abstract contract TradingBase is
     // slither-disable-next-line uninitialized-state (written by AsyncOrderModule, which runs on this storage by delegatecall)
     mapping(address account => mapping(uint256 slot => Reducing)) internal _reducing;
 
+    /// @dev Venue id -> the margin sent to the venue less what came back from it to the vault, base units
+    ///      (`ITradingModule.venueMarginSent`).
+    int256[_MAX_VENUES] internal _venueMarginSent;
+
     constructor(IPrimeVault vault_) {
         _vault = vault_;
         _base = IERC20(vault_.baseAsset());

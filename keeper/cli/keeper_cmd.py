@@ -511,8 +511,9 @@ def venues_command(ctx: CliContext, config_path: Path | None, as_json: bool) -> 
     """The vault's own exposure to each venue.
 
     Its margin account there (net collateral with unrealized PnL, initial and maintenance margin), withdrawals on
-    their way back, deposits a seat's exchange has not credited yet, the venue's report of the netted positions,
-    how old a seat's report is and what its margin cap leaves room for. Reads only: needs no key.
+    their way back, deposits a seat's exchange has not credited yet, the margin posted there (sent less what came
+    back) and what the account gained or lost on it (PnL, funding and fees), the venue's report of the netted
+    positions, how old a seat's report is and what its margin cap leaves room for. Reads only: needs no key.
     """
     config = _keeper_config(ctx, config_path, need_key=False, metrics_port="off", jobs=())
     clients = wire(config, sign=False, wait=False).clients
@@ -522,9 +523,9 @@ def venues_command(ctx: CliContext, config_path: Path | None, as_json: bool) -> 
     # A venue that cannot answer (its feed stale, its contract reverting, returning nothing or running out of gas) is
     # a row with its reason, not the end of the report: the others are what an operator needs most then.
     exposures: list[VenueExposure | tuple[str, str]] = []
-    for adapter in clients.trading.adapters():
+    for venue_id, adapter in enumerate(clients.trading.adapters()):
         try:
-            exposures.append(adapter.exposure(len(deployment.markets)))
+            exposures.append(clients.trading.exposure(venue_id, adapter))
         except VENUE_FAILURES as exc:
             if node_failure(exc):
                 raise
@@ -549,6 +550,8 @@ def venues_command(ctx: CliContext, config_path: Path | None, as_json: bool) -> 
                 "maintenance_margin": plain_units(e.maintenance_margin, base.decimals),
                 "withdrawals_pending": plain_units(e.withdrawals_pending, base.decimals),
                 "deposits_in_flight": plain_units(e.deposits_in_flight, base.decimals),
+                "margin_posted": plain_units(e.margin_posted or 0, base.decimals),
+                "pnl": plain_units(e.pnl or 0, base.decimals),
                 "positions": {t: plain_units(p, 18) for t, p in zip(tickers, e.positions, strict=True)},
                 "reported_at": e.reported_at,
                 "margin_room": None if e.margin_room is None else plain_units(e.margin_room, base.decimals),
@@ -569,7 +572,7 @@ def venues_command(ctx: CliContext, config_path: Path | None, as_json: bool) -> 
 
     click.echo(
         f"{'venue':<14} {'collateral':>16} {'initial':>14} {'maintenance':>14} {'withdrawing':>14} {'depositing':>14}"
-        f" {'cap room':>14}  {'report':>8}  positions ({base.symbol} amounts)"
+        f" {'posted':>16} {'pnl':>14} {'cap room':>14}  {'report':>8}  positions ({base.symbol} amounts)"
     )
     for e in exposures:
         if not isinstance(e, VenueExposure):
@@ -582,7 +585,7 @@ def venues_command(ctx: CliContext, config_path: Path | None, as_json: bool) -> 
         click.echo(
             f"{e.venue:<14} {held(e.net_collateral):>16} {needed(e.initial_margin):>14} "
             f"{needed(e.maintenance_margin):>14} {held(e.withdrawals_pending):>14} {held(e.deposits_in_flight):>14}"
-            f" {room(e):>14}  {age:>8}  {positions}"
+            f" {held(e.margin_posted or 0):>16} {held(e.pnl or 0):>14} {room(e):>14}  {age:>8}  {positions}"
         )
 
 

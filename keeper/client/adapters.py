@@ -61,11 +61,19 @@ class VenueExposure:
     reported_at: int | None  # a seat's last report (unix time); None where the venue's contract is read directly
     # What a deposit may still send a seat under its margin cap (`marginRoom`); None where no cap applies.
     margin_room: int | None = None
+    # The margin the trading module sent the venue less what came back from it (`venueMarginSent`); None until read.
+    margin_posted: int | None = None
 
     @property
     def total(self) -> int:
         """Everything the vault has at or on its way to and from the venue."""
         return self.net_collateral + self.withdrawals_pending
+
+    @property
+    def pnl(self) -> int | None:
+        """What the vault's account at the venue has gained (or, negative, lost) on the margin posted there: PnL,
+        funding and fees, realized or not, and anything written off. None until the margin posted is read."""
+        return None if self.margin_posted is None else self.total - self.margin_posted
 
 
 class AdapterClient(ContractClient):

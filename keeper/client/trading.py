@@ -4,6 +4,7 @@ listing."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from web3.types import BlockIdentifier, TxParams, TxReceipt
 from keeper.chain.deployment import Deployment
 from keeper.chain.revert import DecodedError
 from keeper.chain.transactions import Sender
-from keeper.client.adapters import AdapterClient, SeatAdapterClient
+from keeper.client.adapters import AdapterClient, SeatAdapterClient, VenueExposure
 from keeper.client.base import AccessControlledClient, struct
 from keeper.client.venues import VENUE_FAILURES, Venue, failure_reason, node_failure, priced_cost_model
 from keeper.client.venues.registry import load_venues
@@ -190,6 +191,13 @@ class TradingClient(AccessControlledClient):
             kind = SeatAdapterClient if info.fills_off_chain else AdapterClient
             clients.append(kind(self.w3, info, self.sender))
         return clients
+
+    def exposure(self, venue_id: int, adapter: AdapterClient) -> VenueExposure:
+        """The vault's exposure to venue `venue_id` (`adapter`, one of `adapters()`), with the margin posted there."""
+        return dataclasses.replace(
+            adapter.exposure(len(self.deployment.markets)),
+            margin_posted=int(self.contract.functions.venueMarginSent(venue_id).call()),
+        )
 
     def seat_adapter(self, venue_id: int) -> SeatAdapterClient:
         """The adapter of the seat at venue `venue_id` (a venue that fills off chain)."""

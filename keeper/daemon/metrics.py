@@ -52,6 +52,15 @@ class KeeperMetrics:
         self.venue_maintenance = Gauge(
             "primevault_venue_maintenance_margin", "What a venue asks to keep the vault's positions", venue, registry=r
         )
+        self.venue_margin_posted = Gauge(
+            "primevault_venue_margin_posted", "Margin sent to a venue less what came back from it", venue, registry=r
+        )
+        self.venue_pnl = Gauge(
+            "primevault_venue_pnl",
+            "What the vault's account at a venue gained on the margin posted (PnL, funding, fees)",
+            venue,
+            registry=r,
+        )
         self.venue_withdrawals = Gauge(
             "primevault_venue_withdrawals_pending", "Margin asked back from a venue, not yet paid", venue, registry=r
         )

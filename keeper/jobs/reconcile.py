@@ -33,7 +33,7 @@ class ReconcileJob:
         mismatches = 0
         for venue_id, adapter in enumerate(trading.adapters()):
             try:
-                exposure = adapter.exposure(len(c.deployment.markets))
+                exposure = trading.exposure(venue_id, adapter)
             except VENUE_FAILURES as exc:
                 if node_failure(exc):
                     raise
@@ -73,6 +73,9 @@ class ReconcileJob:
         metrics.venue_maintenance.labels(venue).set(exposure.maintenance_margin)
         metrics.venue_withdrawals.labels(venue).set(exposure.withdrawals_pending)
         metrics.venue_deposits.labels(venue).set(exposure.deposits_in_flight)
+        if exposure.margin_posted is not None and exposure.pnl is not None:
+            metrics.venue_margin_posted.labels(venue).set(exposure.margin_posted)
+            metrics.venue_pnl.labels(venue).set(exposure.pnl)
         if exposure.reported_at is not None:
             metrics.venue_report_age.labels(venue).set(time.time() - exposure.reported_at)
         if exposure.margin_room is not None:

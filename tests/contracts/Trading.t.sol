@@ -252,6 +252,27 @@ contract TradingTest is TradingFixture {
         assertEq(usdc.balanceOf(address(trading)), 0, "the module holds nothing");
     }
 
+    /// @dev What the vault posted at each venue: the fixture's deposits, less what came back to the vault, whenever
+    ///      it came back (an instant venue's withdrawal at once, a delayed one's at its claim).
+    function test_theMarginPostedAtAVenueIsWhatWasSentLessWhatCameBack() public {
+        assertEq(trading.venueMarginSent(DYDX), 100_000e6);
+        assertEq(trading.venueMarginSent(RABBIT), 100_000e6);
+        vm.prank(keeper);
+        trading.requestMarginWithdrawal(RABBIT, 30_000e6);
+        assertEq(trading.venueMarginSent(RABBIT), 100_000e6, "asked back, not yet come back");
+        vm.warp(block.timestamp + WITHDRAWAL_DELAY);
+        btcFeed.setAnswer(BTC_PRICE);
+        ethFeed.setAnswer(ETH_PRICE);
+        vm.prank(keeper);
+        trading.claimMarginWithdrawals(RABBIT);
+        assertEq(trading.venueMarginSent(RABBIT), 70_000e6);
+        vm.prank(keeper);
+        trading.depositMargin(DYDX, 5_000e6);
+        assertEq(trading.venueMarginSent(DYDX), 105_000e6);
+        vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.UnknownVenue.selector, uint256(7)));
+        trading.venueMarginSent(7);
+    }
+
     function test_marketListingRefusesBadParametersByName() public {
         vm.startPrank(admin);
         vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.InvalidMarginFractions.selector, 1000, 0));

@@ -403,11 +403,15 @@ def test_the_margin_job_funds_a_netted_pair_for_its_gross_legs_and_publishes_the
     # The vault's exposure to each venue, in /metrics.
     assert keeper.jobs.reconcile.run() == 0
     withdrawing = {}
-    for adapter in client.adapters():
+    for venue_id, adapter in enumerate(client.adapters()):
         collateral = keeper.metrics.venue_collateral.labels(adapter.name)._value.get()
         assert collateral == adapter.margin().net_collateral
         withdrawing[adapter.name] = keeper.metrics.venue_withdrawals.labels(adapter.name)._value.get()
         assert withdrawing[adapter.name] == adapter.pending_withdrawals()
+        posted = keeper.metrics.venue_margin_posted.labels(adapter.name)._value.get()
+        assert posted == client.exposure(venue_id, adapter).margin_posted > 0
+        pnl = keeper.metrics.venue_pnl.labels(adapter.name)._value.get()
+        assert pnl == collateral + withdrawing[adapter.name] - posted
     assert withdrawing["rabbitx"] > 0, "the excess is on its way back from the venue with delayed withdrawals"
 
 

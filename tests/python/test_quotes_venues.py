@@ -240,7 +240,7 @@ def test_risk_venues_shows_every_amount_to_the_cent_and_margins_rounded_up(chain
     now = int(chain.w3.eth.get_block("latest")["timestamp"])
     opened = trading.submit(me, "ETH-USD", Decimal("12.345"), Decimal(3100), now + 600)
     assert admin.trading.execute([opened])[0].executed
-    exposures = {a.name: a.exposure(len(chain.deployment.markets)) for a in admin.trading.adapters()}
+    exposures = {a.name: admin.trading.exposure(i, a) for i, a in enumerate(admin.trading.adapters())}
     assert any(e.maintenance_margin % 10_000 for e in exposures.values()), "a margin of more than 2 decimals"
 
     result = CliRunner().invoke(
@@ -257,4 +257,8 @@ def test_risk_venues_shows_every_amount_to_the_cent_and_margins_rounded_up(chain
         assert initial == format_units(e.initial_margin, decimals, 2, ROUND_CEILING)
         assert maintenance == format_units(e.maintenance_margin, decimals, 2, ROUND_CEILING)
         assert (withdrawing, depositing) == ("0.00", "0.00")
-        assert line.split()[6] == "-", "a venue that fills on chain has no margin cap"
+        posted, pnl, cap_room = line.split()[6:9]
+        assert e.margin_posted is not None and e.pnl is not None
+        assert posted == format_units(e.margin_posted, decimals, 2, ROUND_FLOOR)
+        assert pnl == format_units(e.pnl, decimals, 2, ROUND_FLOOR)
+        assert cap_room == "-", "a venue that fills on chain has no margin cap"

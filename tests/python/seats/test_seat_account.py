@@ -87,6 +87,10 @@ def test_the_seat_posts_its_account_and_withdraws_margin_above_its_ceiling(
             assert view["positions"]["ETH-USD"] == "0.8" and view["deposits_in_flight"] == "0"
             assert view["reported_at"] == adapter.last_report().reported_at
             assert D(view["net_collateral"]) == equity.quantize(D("0.000001"), rounding="ROUND_FLOOR")
+            # The margin posted is the seat's one deposit; the account's gain on it is the exchange's equity less that
+            # deposit: the fill's fee and the position's PnL at the exchange's mark.
+            assert D(view["margin_posted"]) == SEAT_MARGIN
+            assert D(view["pnl"]) == D(view["net_collateral"]) - SEAT_MARGIN != 0
 
             # Far above the ceiling for 0.8 ETH: the seat withdraws down to the target, through the API (the exchange
             # debits at once), on chain (pending); the exchange keeps it pending for its processing blocks (10 for
