@@ -57,7 +57,7 @@ test: build test-contracts test-python lint ## Run every test: forge (unit, fuzz
 
 # For development: seconds, not minutes. No anvil, no Slither, no fuzzing: the Python unit tests (those not marked
 # `chain`), ruff and mypy.
-test-fast: setup ## Quick checks while developing: ruff, mypy and the Python unit tests (no chain)
+test-fast: setup web ## Quick checks while developing: ruff, mypy and the Python unit tests (no chain)
 	$(BIN)/ruff check keeper tests/python scripts bench
 	$(BIN)/ruff format --check keeper tests/python scripts bench
 	$(BIN)/mypy
