@@ -13,7 +13,7 @@ import {ITradingModule} from "../../contracts/interfaces/ITradingModule.sol";
 ///         batch. Recorded without the target: a fill reported alone, which cannot be trimmed under 90,000 while it
 ///         does what a fill must (the transaction's 21,000, a new fill-id slot, the oracle for the band, the venue's
 ///         funding index and the vault's settlement), and a fill that closes its child and order, in any batch the
-///         keeper sends (README, "Deviations chosen").
+///         keeper sends (README, "What is not done").
 contract AsyncOrderGasTest is SeatFixture {
     string internal constant GROUP = "PrimeVault";
     address internal carol = makeAddr("carol");
@@ -134,7 +134,7 @@ contract AsyncOrderGasTest is SeatFixture {
 
     /// @dev Fills that each close their child and its order (an IOC child filled whole by one fill): closing both
     ///      and releasing the reservation cost 8,800 to 10,500 more a fill than a fill that leaves its child open, so
-    ///      these stay above 90,000 a fill in every batch the keeper sends (at most 50; README, "Deviations chosen").
+    ///      these stay above 90,000 a fill in every batch the keeper sends (at most 50; README, "What is not done").
     function test_gas_reportFillsClosingTheirChildrenInABatchOfSeven() public {
         uint256 perFill = _reportBatch(7, 0.1e18) / 7;
         vm.snapshotValue(GROUP, "fill report: per fill closing its child in a batch of 7", perFill);
