@@ -39,6 +39,14 @@ class Keeper:
         assert wiring.sender is not None
         # Checked here too, where the deployment is known, for a config that did not come through `load_config`.
         problems = addon_problems(config.liquidity_addon_bps, [t.symbol for t in wiring.deployment.collateral])
+        # A seat the deployment lacks (a keeper file left by an earlier `devnet --seat`) would keep every order from
+        # trading: the orders and seat jobs look each seat up by name, and fail each cycle.
+        venues = [venue.name for venue in wiring.deployment.venues]
+        problems += [
+            f"seat_venues: no venue {name!r} in this deployment (its venues: {', '.join(venues)})"
+            for name in config.seat_venues
+            if name not in venues
+        ]
         if problems:
             raise ConfigError("invalid keeper configuration: " + "; ".join(problems))
         self.w3 = wiring.w3

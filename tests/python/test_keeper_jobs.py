@@ -642,6 +642,18 @@ def test_the_margin_job_tops_a_venue_at_its_minimum_up_to_the_band_above_it(
     assert not [m for m in caplog.messages if "depositing" in m or "withdrawing" in m]
 
 
+def test_the_keeper_refuses_seat_venues_the_deployment_does_not_list(traders: Chain, tmp_path: Path) -> None:
+    """A `deployments/local-keeper.toml` left by an earlier `devnet --seat`, run against a devnet without the seat:
+    the keeper ran, its seat job failing over and over and its orders job refusing every order (each looks the seat
+    up by name), so nothing traded. It stops at start with one line instead."""
+    with pytest.raises(ConfigError) as caught:
+        keeper_for(traders, tmp_path, seat_venues=("rabbitx-seat",))
+    assert str(caught.value) == (
+        "invalid keeper configuration: seat_venues: no venue 'rabbitx-seat' in this deployment (its venues: dydx, "
+        "rabbitx)"
+    )
+
+
 def test_the_keeper_refuses_a_liquidity_addon_for_an_asset_the_deployment_does_not_list(
     traders: Chain, tmp_path: Path
 ) -> None:
