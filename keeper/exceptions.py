@@ -48,7 +48,7 @@ class AnvilError(PrimeVaultError):
 
 
 class DevnetServiceError(PrimeVaultError):
-    """A local service of the devnet (the RabbitX-style exchange) did not start."""
+    """A local service of the devnet (the RabbitX-style exchange) did not start, or stopped."""
 
 
 class TransactionReverted(PrimeVaultError):

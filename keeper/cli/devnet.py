@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import signal
+import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -41,7 +42,7 @@ from keeper.devnet.deploy import (
 from keeper.devnet.rabbitx.app import DevnetConfig
 from keeper.devnet.rabbitx.exchange import ExchangeConfig
 from keeper.devnet.rabbitx_seat import exchange_process, open_rabbitx_seat
-from keeper.exceptions import AnvilError, ConfigError
+from keeper.exceptions import AnvilError, ConfigError, DevnetServiceError
 
 KEEPER_DEV_ACCOUNT = 9  # holds the keeper's roles on the devnet: `primevault --dev-account 9 keeper run`
 ANVIL_POLL_SECONDS = 0.5  # how soon `devnet` notices its anvil has died
@@ -65,22 +66,30 @@ def devnet(ctx: CliContext, port: int | None, fund: bool, seat: bool) -> None:
     """
     stop = stop_on_signals()
     with running_devnet(ctx.deployment_path, port, fund) as (node, deployment), ExitStack() as services:
-        if seat:
-            _open_exchange_seat(services, node, deployment, ctx.deployment_path)
+        exchange = _open_exchange_seat(services, node, deployment, ctx.deployment_path) if seat else None
         click.echo("try: primevault --dev-account 1 account deposit 2 WETH; Ctrl-C stops the chain")
         # Anvil is watched while waiting: a devnet left up after its node died would look alive while every
-        # command fails with "cannot reach the RPC".
+        # command fails with "cannot reach the RPC". So is the exchange: without it the seat cannot trade.
         while not stop.wait(ANVIL_POLL_SECONDS):
             code = node.exit_code()
             if code is not None:
                 raise devnet_gone(code)
+            if exchange is not None and (code := exchange.poll()) is not None:
+                log_path = ctx.deployment_path.with_name(f"{ctx.deployment_path.stem}-exchange.log")
+                raise DevnetServiceError(
+                    f"the devnet exchange stopped ({_exit_status(code)}): the seat cannot trade; see {log_path}, and "
+                    "start the devnet again"
+                )
         click.echo("stopping anvil")
 
 
-def _open_exchange_seat(services: ExitStack, node: Anvil, deployment: Deployment, path: Path) -> None:
+def _open_exchange_seat(
+    services: ExitStack, node: Anvil, deployment: Deployment, path: Path
+) -> subprocess.Popen[bytes]:
     """Gives the deployment at `path` the vault's seat at a RabbitX-style exchange run in its own process until
     `services` closes (its custody contract, signing with a key of its own, and a `RabbitXSeatAdapter`), onboards the
-    seat with the devnet keeper's key, funds it, and writes the keeper's settings beside the deployment file."""
+    seat with the devnet keeper's key, funds it, and writes the keeper's settings beside the deployment file; returns
+    the exchange's process."""
     w3 = Web3(Web3.HTTPProvider(node.url))
     admin = Sender(w3, dev_account(0), error_decoder())
     signer_key = "0x" + secrets.token_hex(32)
@@ -89,7 +98,7 @@ def _open_exchange_seat(services: ExitStack, node: Anvil, deployment: Deployment
     deployment = add_rabbitx_seat(admin, deployment, custody, exchange.markets, exchange.default_leverage)
     deployment.save(path)
     log_path = path.with_name(f"{path.stem}-exchange.log")
-    url = services.enter_context(
+    url, process = services.enter_context(
         exchange_process(node.url, deployment, signer_key, log_path, DevnetConfig.funding_interval)
     )
     keeper_key = dev_account(KEEPER_DEV_ACCOUNT).key.hex()
@@ -106,13 +115,17 @@ def _open_exchange_seat(services: ExitStack, node: Anvil, deployment: Deployment
         file.write("\n".join(lines) + "\n")
     click.echo(f"{SEAT_VENUE:<12} exchange {url} (log {log_path}), seat funded with {LOCAL_VENUE_MARGIN:,} USDC")
     click.echo(f"seat keeper  primevault --dev-account {KEEPER_DEV_ACCOUNT} keeper run --config {config_path}")
+    return process
 
 
 def devnet_gone(code: int) -> AnvilError:
     """The error a devnet's command stops with when its anvil exited with return `code` (Popen gives a process killed
     by a signal as the signal's negative), shared by `devnet` and `web --devnet`."""
-    status = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
-    return AnvilError(f"anvil stopped ({status}): the devnet is gone; start it again")
+    return AnvilError(f"anvil stopped ({_exit_status(code)}): the devnet is gone; start it again")
+
+
+def _exit_status(code: int) -> str:
+    return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
 
 
 @contextmanager

@@ -152,7 +152,7 @@ def run_crash(
         exchange = exchange_process(node.url, deployment, exchange_key, report_dir / "exchange.log", funding_interval=0)
         dydx = _dydx_process(node.url, deployment, attester_key, report_dir / "dydx.log")
         keeper_key = dev_account(KEEPER_DEV_ACCOUNT).key.hex()
-        with exchange as exchange_url, dydx as dydx_settings:
+        with exchange as (exchange_url, _), dydx as dydx_settings:
             seat = {
                 "PRIMEVAULT_SEAT_VENUES": f"{SEAT_VENUE},{DYDX_SEAT_VENUE}",
                 "PRIMEVAULT_SEAT_INTERVAL": "0.5",

@@ -24,10 +24,10 @@ from keeper.exceptions import DevnetServiceError
 @contextmanager
 def exchange_process(
     rpc_url: str, deployment: Deployment, signer_key: str, log_path: Path, funding_interval: float
-) -> Iterator[str]:
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The devnet RabbitX exchange in its own process, its market maker quoting around the chain's own feeds, its
     deposits credited from the custody contract, funding paid every `funding_interval` seconds (0: never); yields its
-    base URL and stops it on leaving the block."""
+    base URL and the process (to watch) and stops it on leaving the block."""
     seat = next(v for v in deployment.venues if v.name == SEAT_VENUE)
     feeds = [f"--feed={m.ticker}={m.feed}" for m in deployment.markets]
     command = [
@@ -44,7 +44,7 @@ def exchange_process(
         url = process.stdout.readline().decode().strip()
         if not url:
             raise DevnetServiceError(f"the devnet exchange did not start: see {log_path}")
-        yield url
+        yield url, process
     finally:
         stop_process(process)
         log.close()

@@ -151,6 +151,27 @@ def test_a_devnet_with_the_seat_trades_a_depositors_order_through_the_exchanges_
     assert devnet.returncode == 0
 
 
+def test_a_devnet_with_the_seat_stops_with_one_line_when_its_exchange_dies(tmp_path: Path) -> None:
+    """The exchange is the seat's venue: a devnet left up after it died looked alive while the keeper it printed could
+    reach no exchange and every order at the seat failed. It stops as it does when its anvil dies, naming the log."""
+    process = _devnet_process(tmp_path / "local.json", "--seat")
+    try:
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        [exchange] = [c for c in children if b"keeper.devnet.rabbitx" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        os.kill(int(exchange), signal.SIGKILL)
+        output = process.communicate(timeout=30)[0].decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 1, output
+    log = tmp_path / "local-exchange.log"
+    assert output.splitlines()[-1] == (
+        f"Error: the devnet exchange stopped (killed by SIGKILL): the seat cannot trade; see {log}, and start the "
+        "devnet again"
+    )
+
+
 def test_devnet_stops_with_one_line_when_its_anvil_dies(tmp_path: Path) -> None:
     process = _devnet_process(tmp_path / "local.json")
     try:
