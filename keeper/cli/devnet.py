@@ -109,8 +109,10 @@ def _open_exchange_seat(
     config_path = path.with_name(f"{path.stem}-keeper.toml")
     lines = ["[keeper]", f"seat_venues = [{json.dumps(SEAT_VENUE)}]", "", "[rabbitx]"]
     lines += [f"{name} = {value if name == 'profile_id' else json.dumps(value)}" for name, value in table.items()]
-    # The API secret trades for the vault's account at the exchange: the file is its owner's alone.
+    # The API secret trades for the vault's account at the exchange: the file is its owner's alone, one left by an
+    # earlier devnet too (open's mode applies only to a file it creates).
     descriptor = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
     with os.fdopen(descriptor, "w") as file:
         file.write("\n".join(lines) + "\n")
     click.echo(f"{SEAT_VENUE:<12} exchange {url} (log {log_path}), seat funded with {LOCAL_VENUE_MARGIN:,} USDC")

@@ -102,11 +102,16 @@ def test_a_devnet_with_the_seat_trades_a_depositors_order_through_the_exchanges_
     """`primevault devnet --seat`, then the keeper it names with the settings it wrote, then a depositor's CLI order:
     the order fills at the RabbitX-style exchange (its own fills say so) and is booked on chain at its price."""
     path, seen = tmp_path / "local.json", []
+    # Left by an earlier devnet and made readable by all since (a copy, a checkout): written over, its owner's alone.
+    stale = tmp_path / "local-keeper.toml"
+    stale.write_text('[rabbitx]\nbase_url = "http://127.0.0.1:1"\n')
+    stale.chmod(0o644)
     devnet = _devnet_process(path, "--seat", seen=seen)
     keeper = None
     try:
         [keeper_line] = [line for line in seen if line.startswith("seat keeper")]
         config = Path(keeper_line.split("--config ")[1].strip())
+        assert config == stale
         assert keeper_line.split()[2:] == ["primevault", "--dev-account", "9", "keeper", "run", "--config", str(config)]
         assert config.stat().st_mode & 0o777 == 0o600, "the exchange's API secret is its owner's alone"
         table = tomllib.loads(config.read_text())
