@@ -111,10 +111,15 @@ def _open_exchange_seat(
     lines += [f"{name} = {value if name == 'profile_id' else json.dumps(value)}" for name, value in table.items()]
     # The API secret trades for the vault's account at the exchange: the file is its owner's alone, one left by an
     # earlier devnet too (open's mode applies only to a file it creates).
-    descriptor = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(descriptor, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write("\n".join(lines) + "\n")
+    try:
+        descriptor = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write("\n".join(lines) + "\n")
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        message = f"cannot write the keeper's settings to {config_path} ({reason}): the devnet stopped"
+        raise ConfigError(message) from None
     click.echo(f"{SEAT_VENUE:<12} exchange {url} (log {log_path}), seat funded with {LOCAL_VENUE_MARGIN:,} USDC")
     click.echo(f"seat keeper  primevault --dev-account {KEEPER_DEV_ACCOUNT} keeper run --config {config_path}")
     return process

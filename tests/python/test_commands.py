@@ -156,6 +156,21 @@ def test_a_devnet_with_the_seat_trades_a_depositors_order_through_the_exchanges_
     assert devnet.returncode == 0
 
 
+def test_a_devnet_with_the_seat_that_cannot_write_its_keeper_settings_stops_with_one_line(tmp_path: Path) -> None:
+    """Something in the way of `local-keeper.toml` (here a folder; a file of another user's would do too) was a
+    traceback; it is one line, and the devnet stops with its exchange and anvil."""
+    (tmp_path / "local-keeper.toml").mkdir()
+    command = [sys.executable, "-c", "from keeper.cli.main import main; main()", "--deployment"]
+    run = subprocess.run(
+        [*command, str(tmp_path / "local.json"), "devnet", "--seat"], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.splitlines() == [
+        f"Error: cannot write the keeper's settings to {tmp_path / 'local-keeper.toml'} (Is a directory): the devnet "
+        "stopped"
+    ]
+
+
 def test_a_devnet_with_the_seat_stops_with_one_line_when_its_exchange_dies(tmp_path: Path) -> None:
     """The exchange is the seat's venue: a devnet left up after it died looked alive while the keeper it printed could
     reach no exchange and every order at the seat failed. It stops as it does when its anvil dies, naming the log."""
