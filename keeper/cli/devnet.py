@@ -65,22 +65,29 @@ def devnet(ctx: CliContext, port: int | None, fund: bool, seat: bool) -> None:
     Starts anvil, deploys PrimeVault and writes the deployment file; with --seat, also the RabbitX-style exchange.
     """
     stop = stop_on_signals()
-    with running_devnet(ctx.deployment_path, port, fund) as (node, deployment), ExitStack() as services:
-        exchange = _open_exchange_seat(services, node, deployment, ctx.deployment_path) if seat else None
-        click.echo("try: primevault --dev-account 1 account deposit 2 WETH; Ctrl-C stops the chain")
-        # Anvil is watched while waiting: a devnet left up after its node died would look alive while every
-        # command fails with "cannot reach the RPC". So is the exchange: without it the seat cannot trade.
-        while not stop.wait(ANVIL_POLL_SECONDS):
-            code = node.exit_code()
-            if code is not None:
-                raise devnet_gone(code)
-            if exchange is not None and (code := exchange.poll()) is not None:
-                log_path = ctx.deployment_path.with_name(f"{ctx.deployment_path.stem}-exchange.log")
-                raise DevnetServiceError(
-                    f"the devnet exchange stopped ({_exit_status(code)}): the seat cannot trade; see {log_path}, and "
-                    "start the devnet again"
-                )
-        click.echo("stopping anvil")
+    try:
+        with running_devnet(ctx.deployment_path, port, fund) as (node, deployment), ExitStack() as services:
+            exchange = _open_exchange_seat(services, node, deployment, ctx.deployment_path) if seat else None
+            click.echo("try: primevault --dev-account 1 account deposit 2 WETH; Ctrl-C stops the chain")
+            # Anvil is watched while waiting: a devnet left up after its node died would look alive while every
+            # command fails with "cannot reach the RPC". So is the exchange: without it the seat cannot trade.
+            while not stop.wait(ANVIL_POLL_SECONDS):
+                code = node.exit_code()
+                if code is not None:
+                    raise devnet_gone(code)
+                if exchange is not None and (code := exchange.poll()) is not None:
+                    log_path = ctx.deployment_path.with_name(f"{ctx.deployment_path.stem}-exchange.log")
+                    raise DevnetServiceError(
+                        f"the devnet exchange stopped ({_exit_status(code)}): the seat cannot trade; see {log_path}, "
+                        "and start the devnet again"
+                    )
+            click.echo("stopping anvil")
+    except Exception:
+        # Ctrl-C in a terminal signals anvil and the exchange too (the whole foreground process group): whatever
+        # failed after it while the devnet was starting is the stop asked for, not an error.
+        if not stop.is_set():
+            raise
+        click.echo("stopped while starting")
 
 
 def _open_exchange_seat(

@@ -171,6 +171,35 @@ def test_a_devnet_with_the_seat_that_cannot_write_its_keeper_settings_stops_with
     ]
 
 
+def test_ctrl_c_while_a_devnet_opens_its_seat_stops_it_without_an_error(tmp_path: Path) -> None:
+    """Ctrl-C in a terminal signals the devnet, its anvil and its exchange together. Pressed while the devnet was
+    still opening the seat, the devnet carried on after its anvil and exchange had stopped and ended with whatever
+    failed first ("RabbitX POST /onboarding: HTTP 401: signature does not recover...", "the devnet exchange did not
+    start", "lost the connection"), exit 1; a stop asked for is a stop, with nothing left running."""
+    command = [sys.executable, "-c", "from keeper.cli.main import main; main()", "--deployment"]
+    process = subprocess.Popen(
+        [*command, str(tmp_path / "local.json"), "devnet", "--seat"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # a process group of its own, as a terminal's foreground job has
+    )
+    try:
+        log = tmp_path / "local-exchange.log"
+        deadline = time.monotonic() + 60
+        while not (log.exists() and "rabbitx devnet at" in log.read_text()):  # the exchange is up; the seat is not
+            assert time.monotonic() < deadline and process.poll() is None, "the exchange never started"
+            time.sleep(0.01)
+        os.killpg(process.pid, signal.SIGINT)
+        output = process.communicate(timeout=30)[0].decode()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert "try: " not in output, "stopped while opening the seat"
+    assert process.returncode == 0, output
+    assert output.splitlines()[-1] == "stopped while starting"
+
+
 def test_a_devnet_with_the_seat_stops_with_one_line_when_its_exchange_dies(tmp_path: Path) -> None:
     """The exchange is the seat's venue: a devnet left up after it died looked alive while the keeper it printed could
     reach no exchange and every order at the seat failed. It stops as it does when its anvil dies, naming the log."""
