@@ -114,7 +114,10 @@ def _open_exchange_seat(
     # would find it refused.
     table["data_dir"] = services.enter_context(tempfile.TemporaryDirectory(prefix="primevault-rabbitx-"))
     config_path = path.with_name(f"{path.stem}-keeper.toml")
-    lines = ["[keeper]", f"seat_venues = [{json.dumps(SEAT_VENUE)}]", "", "[rabbitx]"]
+    # The deployment is named (whole): the keeper command printed below runs with it from any folder, with or without
+    # the --deployment this devnet was given.
+    lines = ["[keeper]", f"deployment = {json.dumps(str(path.resolve()))}", f"seat_venues = [{json.dumps(SEAT_VENUE)}]"]
+    lines += ["", "[rabbitx]"]
     lines += [f"{name} = {value if name == 'profile_id' else json.dumps(value)}" for name, value in table.items()]
     # The API secret trades for the vault's account at the exchange: the file is its owner's alone, one left by an
     # earlier devnet too (open's mode applies only to a file it creates).

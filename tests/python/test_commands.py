@@ -116,11 +116,14 @@ def test_a_devnet_with_the_seat_trades_a_depositors_order_through_the_exchanges_
         assert config.stat().st_mode & 0o777 == 0o600, "the exchange's API secret is its owner's alone"
         table = tomllib.loads(config.read_text())
         assert table["keeper"]["seat_venues"] == [SEAT_VENUE]
-        command = [sys.executable, "-c", "from keeper.cli.main import main; main()", "--deployment", str(path)]
+        # The command as printed, from another folder: the devnet's deployment (given with --deployment) is the one
+        # its settings name, not deployments/local.json there.
+        command = [sys.executable, "-c", "from keeper.cli.main import main; main()"]
         keeper = subprocess.Popen(
             [*command, "--dev-account", "9", "keeper", "run", "--config", str(config), "--data-dir", str(tmp_path)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            cwd=tmp_path,
         )
         base = ["--deployment", str(path), "--dev-account", "1"]
         assert CliRunner().invoke(cli, [*base, "account", "deposit", "10", "WETH"]).exit_code == 0
