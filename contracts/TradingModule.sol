@@ -290,8 +290,9 @@ contract TradingModule is ITradingModule, TradingBase {
         onlyRole(EXECUTOR_ROLE)
         returns (uint256 claimableAt)
     {
+        uint256 held = _baseHeld();
         claimableAt = _venue(venue).requestWithdrawal(amount);
-        _returnToVault(venue);
+        _returnToVault(venue, held);
     }
 
     /// @inheritdoc ITradingModule
@@ -301,9 +302,10 @@ contract TradingModule is ITradingModule, TradingBase {
         onlyRole(EXECUTOR_ROLE)
         returns (uint256 amount)
     {
+        uint256 held = _baseHeld();
         // slither-disable-next-line unused-return (the module forwards its whole balance, which includes the claim)
         _venue(venue).claimWithdrawal();
-        amount = _returnToVault(venue);
+        amount = _returnToVault(venue, held);
     }
 
     // ================================================================== views
@@ -716,12 +718,21 @@ contract TradingModule is ITradingModule, TradingBase {
         }
     }
 
-    function _returnToVault(uint8 venue) internal returns (uint256 amount) {
-        amount = _base.balanceOf(address(this));
+    /// @dev One copy of the read for its three uses: inlined, they took the module past the contract size limit.
+    function _baseHeld() internal view returns (uint256) {
+        return _base.balanceOf(address(this));
+    }
+
+    /// @dev Sends the vault everything the module holds; what came back from `venue` is what it holds beyond `held`
+    ///      (its balance before the venue paid): tokens anyone sent the module go to the vault, not as that venue's
+    ///      margin come back (`venueMarginSent`). Returns what came back from the venue.
+    function _returnToVault(uint8 venue, uint256 held) internal returns (uint256 amount) {
+        uint256 balance = _baseHeld();
+        amount = balance - held;
         if (amount > 0) {
             _venueMarginSent[venue] -= amount.toInt256();
-            _base.safeTransfer(address(_vault), amount);
             emit VenueMarginMoved(venue, -amount.toInt256());
         }
+        if (balance > 0) _base.safeTransfer(address(_vault), balance);
     }
 }

@@ -232,7 +232,9 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
     ///         Executor only.
     function requestMarginWithdrawal(uint8 venue, uint256 amount) external returns (uint256 claimableAt);
 
-    /// @notice Collects matured margin withdrawals from venue `venue` into the vault. Executor only.
+    /// @notice Collects matured margin withdrawals from venue `venue` into the vault; returns what came back from the
+    ///         venue (tokens sent to the module otherwise go to the vault too, not counted as the venue's). Executor
+    ///         only.
     function claimMarginWithdrawals(uint8 venue) external returns (uint256 amount);
 
     /// @notice The margin posted at venue `venue`: what `depositMargin` sent it less what came back from it to the

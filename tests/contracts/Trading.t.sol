@@ -273,6 +273,18 @@ contract TradingTest is TradingFixture {
         trading.venueMarginSent(7);
     }
 
+    /// @dev Anyone may send the trading module tokens: the next margin move swept them to the vault as margin come back
+    ///      from that venue, so its margin posted read lower and its gain higher by the gift, for good.
+    function test_tokensSentToTheModuleAreNotMarginComeBackFromAVenue() public {
+        usdc.mint(address(trading), 1_000e6);
+        uint256 before = usdc.balanceOf(address(vault));
+        vm.prank(keeper);
+        trading.requestMarginWithdrawal(DYDX, 40_000e6);
+        assertEq(trading.venueMarginSent(DYDX), 60_000e6, "only the venue's 40,000 came back from it");
+        assertEq(usdc.balanceOf(address(vault)) - before, 41_000e6, "the gift goes to the vault all the same");
+        assertEq(usdc.balanceOf(address(trading)), 0, "the module holds nothing");
+    }
+
     function test_marketListingRefusesBadParametersByName() public {
         vm.startPrank(admin);
         vm.expectRevert(abi.encodeWithSelector(IPrimeVaultErrors.InvalidMarginFractions.selector, 1000, 0));
