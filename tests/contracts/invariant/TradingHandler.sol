@@ -293,58 +293,71 @@ contract TradingHandler is Test {
         } catch {}
     }
 
-    /// @dev The venue fills part of a child (open or not: a late fill goes to the backstop) and the keeper
-    ///      reports it; if the account's checks refuse it, the keeper rejects the child and reports it again.
-    function fillChild(uint256 index, uint256 fractionBps) external {
-        if (_childIds.length == 0) return;
-        uint256 childId = _childIds[index % _childIds.length];
-        ITradingModule.ChildOrder memory c = trading.childOrder(childId);
+    /// @dev A venue's fill of part of a child, made at the venue and not yet reported.
+    struct VenueFill {
+        uint256 childId;
+        uint256 filledBefore;
+        uint8 market;
+        uint8 venue;
+        uint256 size;
+        uint256 price;
+        uint256 fee;
+        uint256 mark;
+    }
+
+    /// @dev The venue fills `fractionBps` of what is left of a child (open or not: a late fill goes to the
+    ///      backstop), within the child's limit and the oracle band the keeper books within; false if it cannot.
+    function _fillAtVenue(uint256 index, uint256 fractionBps)
+        internal
+        returns (bool filled, VenueFill memory f)
+    {
+        if (_childIds.length == 0) return (false, f);
+        f.childId = _childIds[index % _childIds.length];
+        ITradingModule.ChildOrder memory c = trading.childOrder(f.childId);
         ITradingModule.Order memory o = trading.order(c.orderId);
+        (f.filledBefore, f.market, f.venue) = (c.filled, o.market, c.venue);
         uint256 step = o.market == 0 ? 1e15 : 1e16;
-        uint256 size = (uint256(c.size) - c.filled) * bound(fractionBps, 1, 10_000) / 10_000 / step * step;
-        if (size == 0) return;
-        int256 signed = o.size > 0 ? int256(size) : -int256(size);
+        f.size = (uint256(c.size) - c.filled) * bound(fractionBps, 1, 10_000) / 10_000 / step * step;
+        if (f.size == 0) return (false, f);
+        int256 signed = o.size > 0 ? int256(f.size) : -int256(f.size);
         IVenueAdapter adapter = IVenueAdapter(trading.venues()[c.venue]);
-        // The venue fills only within the child's limit; the keeper books only within the oracle band.
         (uint256 quoted,) = adapter.quote(o.market, signed);
-        uint256 mark = _markOf(o.market);
-        if (o.size > 0 ? quoted > c.limitPrice : quoted < c.limitPrice) return;
-        if (quoted > mark * 1049 / 1000 || quoted < mark * 951 / 1000) return;
+        f.mark = _markOf(o.market);
+        if (o.size > 0 ? quoted > c.limitPrice : quoted < c.limitPrice) return (false, f);
+        if (quoted > f.mark * 1049 / 1000 || quoted < f.mark * 951 / 1000) return (false, f);
         _backstopBefore = trading.backstopPosition(o.market, c.venue).size;
         _surplusBefore = _surplus();
         vm.prank(address(trading));
         try adapter.trade(o.market, signed, c.limitPrice) returns (uint256 price, uint256 fee) {
-            _report(childId, price, size, fee);
-            _unwindLateFill(o.market, c.venue, mark);
-        } catch {}
+            (f.price, f.fee) = (price, fee);
+            return (true, f);
+        } catch {
+            return (false, f);
+        }
+    }
+
+    /// @dev The venue fills part of a child and the keeper reports it; if the account's checks refuse it, the
+    ///      keeper rejects the child and reports it again.
+    function fillChild(uint256 index, uint256 fractionBps) external {
+        (bool filled, VenueFill memory f) = _fillAtVenue(index, fractionBps);
+        if (!filled) return;
+        _report(f.childId, f.price, f.size, f.fee);
+        _unwindLateFill(f.market, f.venue, f.mark);
     }
 
     /// @dev As `fillChild`, reported the way the keeper batches: the fill twice in one `reportFills` and, when
     ///      `replay`, the previous fill's id again (a restarted keeper re-sending what it sent). Each id books once:
     ///      the batch books one fill and the child's filled size grows by that fill alone.
     function fillChildBatched(uint256 index, uint256 fractionBps, bool replay) external {
-        if (_childIds.length == 0) return;
-        uint256 childId = _childIds[index % _childIds.length];
-        ITradingModule.ChildOrder memory c = trading.childOrder(childId);
-        ITradingModule.Order memory o = trading.order(c.orderId);
-        uint256 step = o.market == 0 ? 1e15 : 1e16;
-        uint256 size = (uint256(c.size) - c.filled) * bound(fractionBps, 1, 10_000) / 10_000 / step * step;
-        if (size == 0) return;
-        int256 signed = o.size > 0 ? int256(size) : -int256(size);
-        IVenueAdapter adapter = IVenueAdapter(trading.venues()[c.venue]);
-        (uint256 quoted,) = adapter.quote(o.market, signed);
-        uint256 mark = _markOf(o.market);
-        if (o.size > 0 ? quoted > c.limitPrice : quoted < c.limitPrice) return;
-        if (quoted > mark * 1049 / 1000 || quoted < mark * 951 / 1000) return;
-        _backstopBefore = trading.backstopPosition(o.market, c.venue).size;
-        _surplusBefore = _surplus();
         bool replayed = replay && _fillNonce > 0;
-        vm.prank(address(trading));
-        try adapter.trade(o.market, signed, c.limitPrice) returns (uint256 price, uint256 fee) {
-            uint256 booked = _reportBatch(ITradingModule.FillReport(childId, 0, price, size, fee), replayed);
-            if (booked != 1 || trading.childOrder(childId).filled != c.filled + size) ++fillsNotBookedOnce;
-            _unwindLateFill(o.market, c.venue, mark);
-        } catch {}
+        (bool filled, VenueFill memory f) = _fillAtVenue(index, fractionBps);
+        if (!filled) return;
+        uint256 booked =
+            _reportBatch(ITradingModule.FillReport(f.childId, 0, f.price, f.size, f.fee), replayed);
+        if (booked != 1 || trading.childOrder(f.childId).filled != f.filledBefore + f.size) {
+            ++fillsNotBookedOnce;
+        }
+        _unwindLateFill(f.market, f.venue, f.mark);
     }
 
     /// @dev Reports `fill` under a new id twice in one batch, then the previous id again when `replayed`; if the
