@@ -110,6 +110,12 @@ contract AsyncOrderGasTest is SeatFixture {
         return gasUsed;
     }
 
+    /// @dev What a fill costs in a batch of `n` fills of `size` (`_reportBatch`), recorded in the snapshot as `name`.
+    function _perFill(uint256 n, uint256 size, string memory name) internal returns (uint256 perFill) {
+        perFill = _reportBatch(n, size) / n;
+        vm.snapshotValue(GROUP, name, perFill);
+    }
+
     function test_gas_reportFillsInABatch() public {
         uint256 total = _reportBatch(10, 0.05e18);
         vm.snapshotValue(GROUP, "fill report: 10 in a batch", total);
@@ -120,15 +126,13 @@ contract AsyncOrderGasTest is SeatFixture {
     /// @dev The smallest batch in which a fill costs at most 90,000: the fixed part (the transaction's 21,000,
     ///      the executor's role, the oracle, the funding index, the seat's book) shared by seven.
     function test_gas_reportFillsInABatchOfSeven() public {
-        uint256 perFill = _reportBatch(7, 0.05e18) / 7;
-        vm.snapshotValue(GROUP, "fill report: per fill in a batch of 7", perFill);
+        uint256 perFill = _perFill(7, 0.05e18, "fill report: per fill in a batch of 7");
         assertLe(perFill, 90_000, "a fill in a batch of seven");
     }
 
     /// @dev Two fills together already cost each a fifth less than one alone.
     function test_gas_reportFillsInABatchOfTwo() public {
-        uint256 perFill = _reportBatch(2, 0.05e18) / 2;
-        vm.snapshotValue(GROUP, "fill report: per fill in a batch of 2", perFill);
+        uint256 perFill = _perFill(2, 0.05e18, "fill report: per fill in a batch of 2");
         assertLe(perFill, 115_000, "a fill in a batch of two");
     }
 
@@ -136,14 +140,12 @@ contract AsyncOrderGasTest is SeatFixture {
     ///      and releasing the reservation cost 8,800 to 10,500 more a fill than a fill that leaves its child open, so
     ///      these stay above 90,000 a fill in every batch the keeper sends (at most 50; README, "What is not done").
     function test_gas_reportFillsClosingTheirChildrenInABatchOfSeven() public {
-        uint256 perFill = _reportBatch(7, 0.1e18) / 7;
-        vm.snapshotValue(GROUP, "fill report: per fill closing its child in a batch of 7", perFill);
+        uint256 perFill = _perFill(7, 0.1e18, "fill report: per fill closing its child in a batch of 7");
         assertLe(perFill, 100_000, "a closing fill in a batch of seven");
     }
 
     function test_gas_reportFillsClosingTheirChildrenInABatchOfFifty() public {
-        uint256 perFill = _reportBatch(50, 0.1e18) / 50;
-        vm.snapshotValue(GROUP, "fill report: per fill closing its child in a batch of 50", perFill);
+        uint256 perFill = _perFill(50, 0.1e18, "fill report: per fill closing its child in a batch of 50");
         assertLe(perFill, 91_000, "a closing fill in the keeper's largest batch");
     }
 
