@@ -32,6 +32,7 @@ from keeper.devnet.crash import run_crash
 from keeper.devnet.deploy import DYDX_SEAT_VENUE, SEAT_VENUE
 from keeper.exceptions import ConfigError
 from tests.python.conftest import Chain
+from tests.python.processes import children_of, is_anvil, kill_child, runs_module
 
 pytestmark = pytest.mark.chain  # every test here starts its own anvil or uses the session's
 
@@ -207,15 +208,7 @@ def test_a_devnet_with_the_seat_stops_with_one_line_when_its_exchange_dies(tmp_p
     """The exchange is the seat's venue: a devnet left up after it died looked alive while the keeper it printed could
     reach no exchange and every order at the seat failed. It stops as it does when its anvil dies, naming the log."""
     process = _devnet_process(tmp_path / "local.json", "--seat")
-    try:
-        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-        [exchange] = [c for c in children if b"keeper.devnet.rabbitx" in Path(f"/proc/{c}/cmdline").read_bytes()]
-        os.kill(int(exchange), signal.SIGKILL)
-        output = process.communicate(timeout=30)[0].decode()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    output = kill_child(process, runs_module("keeper.devnet.rabbitx"))
     assert process.returncode == 1, output
     log = tmp_path / "local-exchange.log"
     assert output.splitlines()[-1] == (
@@ -226,15 +219,8 @@ def test_a_devnet_with_the_seat_stops_with_one_line_when_its_exchange_dies(tmp_p
 
 def test_devnet_stops_with_one_line_when_its_anvil_dies(tmp_path: Path) -> None:
     process = _devnet_process(tmp_path / "local.json")
-    try:
-        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-        assert len(children) == 1, children  # anvil, the devnet's only child
-        os.kill(int(children[0]), signal.SIGKILL)
-        output = process.communicate(timeout=20)[0].decode()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    assert len(children_of(process)) == 1, "anvil, the devnet's only child"
+    output = kill_child(process, is_anvil, timeout=20)
     assert process.returncode == 1, output
     assert output.splitlines()[-1] == "Error: anvil stopped (killed by SIGKILL): the devnet is gone; start it again"
 

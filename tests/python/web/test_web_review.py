@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 from decimal import ROUND_CEILING, Decimal
@@ -23,6 +22,7 @@ from keeper.client.sessions import SessionKeysClient
 from keeper.client.trading import TradingClient
 from keeper.client.vault import PERMISSIONS, VaultClient
 from tests.python.conftest import Chain
+from tests.python.processes import is_anvil, kill_child
 from tests.python.test_cli import run
 from tests.python.web.conftest import STEP_TIMEOUT_MS, TRADER
 from tests.python.web.test_web_app import connect
@@ -171,12 +171,8 @@ def test_web_devnet_stops_with_one_line_when_its_anvil_dies(tmp_path: Path) -> N
             line = process.stdout.readline().decode()
             assert line, "".join(seen)
             seen.append(line)
-        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-        anvil = [c for c in children if Path(f"/proc/{c}/comm").read_text().strip() == "anvil"]
-        assert len(anvil) == 1, children
-        os.kill(int(anvil[0]), signal.SIGKILL)
-        output = process.communicate(timeout=30)[0].decode()
-    finally:
+        output = kill_child(process, is_anvil)
+    finally:  # should it not start
         if process.poll() is None:
             process.kill()
             process.communicate()
