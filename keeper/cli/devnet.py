@@ -76,10 +76,9 @@ def devnet(ctx: CliContext, port: int | None, fund: bool, seat: bool) -> None:
                 if code is not None:
                     raise devnet_gone(code)
                 if exchange is not None and (code := exchange.poll()) is not None:
-                    log_path = ctx.deployment_path.with_name(f"{ctx.deployment_path.stem}-exchange.log")
                     raise DevnetServiceError(
-                        f"the devnet exchange stopped ({_exit_status(code)}): the seat cannot trade; see {log_path}, "
-                        "and start the devnet again"
+                        f"the devnet exchange stopped ({_exit_status(code)}): the seat cannot trade; see "
+                        f"{_exchange_log(ctx.deployment_path)}, and start the devnet again"
                     )
             click.echo("stopping anvil")
     except Exception:
@@ -104,7 +103,7 @@ def _open_exchange_seat(
     exchange = ExchangeConfig(signer_key=signer_key)
     deployment = add_rabbitx_seat(admin, deployment, custody, exchange.markets, exchange.default_leverage)
     deployment.save(path)
-    log_path = path.with_name(f"{path.stem}-exchange.log")
+    log_path = _exchange_log(path)
     url, process = services.enter_context(
         exchange_process(node.url, deployment, signer_key, log_path, DevnetConfig.funding_interval)
     )
@@ -133,6 +132,11 @@ def _open_exchange_seat(
     click.echo(f"{SEAT_VENUE:<12} exchange {url} (log {log_path}), seat funded with {LOCAL_VENUE_MARGIN:,} USDC")
     click.echo(f"seat keeper  primevault --dev-account {KEEPER_DEV_ACCOUNT} keeper run --config {config_path}")
     return process
+
+
+def _exchange_log(deployment_path: Path) -> Path:
+    """Where a seat devnet's exchange logs, beside its deployment file."""
+    return deployment_path.with_name(f"{deployment_path.stem}-exchange.log")
 
 
 def devnet_gone(code: int) -> AnvilError:
