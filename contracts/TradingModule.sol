@@ -117,6 +117,7 @@ contract TradingModule is ITradingModule, TradingBase {
             reduceOnly: reduceOnly,
             status: OrderStatus.Open,
             deadline: uint64(deadline),
+            openChildren: 0,
             size: int128(size),
             limitPrice: uint128(limitPrice),
             operator: byOwner ? address(0) : msg.sender,

@@ -43,11 +43,12 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
 
     /// @notice One venue's part of a routed order, in two storage slots.
     struct ChildOrder {
-        uint96 size; // absolute, base WAD; the direction is the parent order's
+        uint96 size; // absolute, base WAD
         uint96 filled; // absolute, base WAD, late fills (booked to the backstop) included
         uint40 orderId; // the parent order
         uint8 venue;
         ChildStatus status;
+        bool buy; // the parent order's direction, copied here so that a fill need not read the order's size
         uint128 limitPrice; // worst price of each fill, USD WAD; at least as good as the order's limit
         uint96 reservation; // initial margin reserved at commit, base units; released in proportion to fills
         uint32 deadline; // unix time after which anyone may expire it
@@ -76,6 +77,7 @@ interface ITradingModule is IPerpRisk, IPrimeVaultErrors, IPrimeVaultEvents {
         bool reduceOnly;
         OrderStatus status;
         uint64 deadline; // unix time after which the order can only be cancelled
+        uint8 openChildren; // a routed order's children still open: it is done (Executed) when the last one ends
         int128 size; // signed: positive buys
         uint128 limitPrice; // worst acceptable average price, USD WAD
         address operator; // the trading operator who placed it (0: the owner); it dies with the permission

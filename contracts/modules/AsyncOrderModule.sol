@@ -45,6 +45,16 @@ contract AsyncOrderModule is TradingBase {
     /// @dev `_end`'s grace for a child that may end before its deadline (a rejection by its venue).
     uint256 private constant _ANY_TIME = type(uint256).max;
 
+    /// @dev What the fills of one report read from outside, each once a report: a market's oracle mark (zero: not
+    ///      read yet; a mark never is) and a (market, venue) slot's funding index (bit `slot` of `fundingRead`: read).
+    ///      Neither can change within the report: its only outside call is the vault's settlement, which reaches
+    ///      neither.
+    struct ReportReads {
+        uint256[_MAX_MARKETS] marks;
+        int256[_MAX_MARKETS * _MAX_VENUES] fundingIndexes;
+        uint256 fundingRead;
+    }
+
     constructor(IPrimeVault vault_) TradingBase(vault_) {
         _self = address(this);
     }
@@ -141,7 +151,9 @@ contract AsyncOrderModule is TradingBase {
         onlyRole(EXECUTOR_ROLE)
     {
         if (_fillIdUsed[venueFillId]) revert AsyncOrderFillIdUsed(venueFillId);
-        _reportFill(ITradingModule.FillReport(childId, venueFillId, price, size, fee));
+        // slither-disable-next-line uninitialized-local (zeroed memory: nothing read yet)
+        ReportReads memory reads;
+        _reportFill(ITradingModule.FillReport(childId, venueFillId, price, size, fee), reads);
     }
 
     /// @notice See `ITradingModule.reportFills`. Only through the trading module's delegatecall.
@@ -152,6 +164,8 @@ contract AsyncOrderModule is TradingBase {
         onlyRole(EXECUTOR_ROLE)
         returns (uint256 booked)
     {
+        // slither-disable-next-line uninitialized-local (zeroed memory: nothing read yet)
+        ReportReads memory reads;
         for (uint256 i; i < fills.length; ++i) {
             if (_fillIdUsed[fills[i].venueFillId]) {
                 emit FillSkipped(fills[i].childId, fills[i].venueFillId);
@@ -160,7 +174,7 @@ contract AsyncOrderModule is TradingBase {
             // Each fill's state is written before its settlement call to the vault, which is trusted and
             // calls back only into views; every entry point holds the reentrancy lock.
             // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events
-            _reportFill(fills[i]);
+            _reportFill(fills[i], reads);
             ++booked;
         }
     }
@@ -248,6 +262,7 @@ contract AsyncOrderModule is TradingBase {
             reduceOnly: true,
             status: ITradingModule.OrderStatus.Executed,
             deadline: deadline.toUint64(),
+            openChildren: 0,
             size: signedSize.toInt128(),
             limitPrice: limitPrice.toUint128(),
             operator: address(0),
@@ -259,6 +274,7 @@ contract AsyncOrderModule is TradingBase {
             orderId: orderId.toUint40(),
             venue: venue,
             status: ITradingModule.ChildStatus.Cancelled,
+            buy: buying,
             limitPrice: limitPrice.toUint128(),
             reservation: 0,
             deadline: deadline.toUint32()
@@ -285,7 +301,9 @@ contract AsyncOrderModule is TradingBase {
     /// @dev Marks order `orderId` routed to its `n` children and reserves `reserved` of `account`'s margin, which
     ///      must fit its initial requirement.
     function _route(uint256 orderId, address account, uint256 n, uint256 reserved) internal {
-        _orders[orderId].status = ITradingModule.OrderStatus.Routed;
+        ITradingModule.Order storage o = _orders[orderId];
+        o.status = ITradingModule.OrderStatus.Routed;
+        o.openChildren = uint8(n); // at most _MAX_VENUES
         Trader storage t = _traders[account];
         bool wasTrading = _isTrading(account);
         t.openChildren += uint16(n);
@@ -379,10 +397,10 @@ contract AsyncOrderModule is TradingBase {
             WAD * BPS * _baseUnit,
             Math.Rounding.Ceil
         );
-        // `_children[id] = ChildOrder(size, 0, orderId, venue, Open, limitPrice, r, deadline)`, written as its
-        // two packed slots at once (the compiler writes a stored struct member by member).
+        // `_children[id] = ChildOrder(size, 0, orderId, venue, Open, buying, limitPrice, r, deadline)`, written as
+        // its two packed slots at once (the compiler writes a stored struct member by member).
         uint256 word0 = uint256(c.size.toUint96()) | uint256(orderId.toUint40()) << 192 | uint256(c.venue)
-            << 232 | uint256(uint8(ITradingModule.ChildStatus.Open)) << 240;
+            << 232 | uint256(uint8(ITradingModule.ChildStatus.Open)) << 240 | (buying ? uint256(1) << 248 : 0);
         uint256 word1 = uint256(c.limitPrice.toUint128()) | uint256(r.toUint96()) << 128
             | uint256(c.deadline.toUint32()) << 224;
         assembly ("memory-safe") {
@@ -396,7 +414,7 @@ contract AsyncOrderModule is TradingBase {
     }
 
     /// @dev Books one fill after checking its bounds (the fill id is known unused).
-    function _reportFill(ITradingModule.FillReport memory r) internal {
+    function _reportFill(ITradingModule.FillReport memory r, ReportReads memory reads) internal {
         ITradingModule.ChildOrder storage cs = _children[r.childId];
         ITradingModule.ChildOrder memory c = cs;
         if (c.status == ITradingModule.ChildStatus.None) revert AsyncOrderUnknownChild(r.childId);
@@ -404,7 +422,7 @@ contract AsyncOrderModule is TradingBase {
         uint256 filledAfter = Math.saturatingAdd(c.filled, r.size);
         if (r.size == 0 || filledAfter > c.size) revert AsyncOrderOverfill(r.childId, filledAfter, c.size);
         ITradingModule.Order storage o = _orders[c.orderId];
-        bool buy = o.size > 0;
+        bool buy = c.buy;
         // A sell's limit is a floor; a price above MAX_PRICE is no price (and a late fill is not banded).
         if (r.price > MAX_PRICE || (buy ? r.price > c.limitPrice : r.price < c.limitPrice)) {
             revert AsyncOrderFillOutsideLimit(r.price, c.limitPrice);
@@ -417,7 +435,7 @@ contract AsyncOrderModule is TradingBase {
             // the venue made it (perhaps before the mark moved away) and holds it whatever is booked here; the
             // backstop's entry price is bookkeeping, its real PnL stays in the venue account. Refusing it would
             // only hide a position the vault holds.
-            uint256 mark = _mark(f.market);
+            uint256 mark = _readMark(reads, f.market);
             uint256 band = mark * BACKSTOP_PRICE_BAND_BPS / BPS;
             if (r.price > mark + band || r.price < mark - band) {
                 revert PriceOutsideBand(r.price, mark, BACKSTOP_PRICE_BAND_BPS);
@@ -429,7 +447,7 @@ contract AsyncOrderModule is TradingBase {
             if (r.fee > maxFee) revert AsyncOrderFeeTooHigh(r.fee, maxFee);
         }
         f.size = buy ? r.size.toInt256() : -r.size.toInt256();
-        f.fundingNow = _venues[c.venue].fundingIndex(f.market);
+        f.fundingNow = _readFundingIndex(reads, f.market, f.venue);
 
         _fillIdUsed[r.venueFillId] = true;
         cs.filled = filledAfter.toUint96();
@@ -439,13 +457,33 @@ contract AsyncOrderModule is TradingBase {
             if (c.status == ITradingModule.ChildStatus.Open) {
                 cs.status = ITradingModule.ChildStatus.Cancelled;
                 emit ChildCancelled(r.childId, c.orderId);
-                _closeChild(r.childId, c.orderId, f.account);
+                _closeChild(o, c.orderId, f.account);
             }
             _addToBackstop(_slot(f.market, f.venue), f.size, f.price, f.fundingNow);
             emit LateFillToBackstop(r.childId, r.venueFillId, f.market, f.venue, f.size, f.price, f.fee);
             return;
         }
-        _bookOnAccount(r, c, f, filledAfter, o.reduceOnly);
+        _bookOnAccount(r, c, f, filledAfter, o);
+    }
+
+    /// @dev `market`'s oracle mark, read once a report (`ReportReads`).
+    function _readMark(ReportReads memory reads, uint8 market) internal view returns (uint256) {
+        if (reads.marks[market] == 0) reads.marks[market] = _mark(market);
+        return reads.marks[market];
+    }
+
+    /// @dev `venue`'s funding index for `market`, read once a report (`ReportReads`).
+    function _readFundingIndex(ReportReads memory reads, uint8 market, uint8 venue)
+        internal
+        view
+        returns (int256)
+    {
+        uint256 slot = _slot(market, venue);
+        if (reads.fundingRead & (1 << slot) == 0) {
+            reads.fundingIndexes[slot] = _venues[venue].fundingIndex(market);
+            reads.fundingRead |= 1 << slot;
+        }
+        return reads.fundingIndexes[slot];
     }
 
     /// @dev Books a fill of a live child on its account: releases the reservation in proportion, applies the
@@ -459,10 +497,10 @@ contract AsyncOrderModule is TradingBase {
         ITradingModule.ChildOrder memory c,
         FillData memory f,
         uint256 filledAfter,
-        bool reduceOnly
+        ITradingModule.Order storage o
     ) internal {
         uint256 fee = r.fee;
-        if (reduceOnly) {
+        if (o.reduceOnly) {
             uint256 slot = _slot(f.market, f.venue);
             _releaseReducing(f.account, slot, r.size);
             // A reduce-only child reserves nothing; its commit held the position for it, rounded up onto the
@@ -484,13 +522,14 @@ contract AsyncOrderModule is TradingBase {
             }
         }
         Trader storage t = _traders[f.account];
-        uint256 released =
-            _remaining(c.reservation, c.size, c.filled) - _remaining(c.reservation, c.size, filledAfter);
+        // A child filled in full keeps nothing back.
+        uint256 kept = filledAfter == c.size ? 0 : _remaining(c.reservation, c.size, filledAfter);
+        uint256 released = _remaining(c.reservation, c.size, c.filled) - kept;
         if (released != 0) t.reservedMargin -= released.toUint96();
         if (filledAfter == c.size) {
             _children[r.childId].status = ITradingModule.ChildStatus.Filled;
             t.openChildren -= 1;
-            _closeChild(r.childId, c.orderId, f.account);
+            _closeChild(o, c.orderId, f.account);
         }
         int256 cash = (f.size == 0 ? int256(0) : PerpMathLib.toBaseDown(_book(f), _baseUnit)) - fee.toInt256();
         // The child was open: the account traded until now.
@@ -539,31 +578,25 @@ contract AsyncOrderModule is TradingBase {
             cs.status = ITradingModule.ChildStatus.Cancelled;
             emit ChildCancelled(childId, orderId);
         }
-        _closeChild(childId, orderId, account);
+        _closeChild(o, orderId, account);
     }
 
-    /// @dev Child `childId` of `orderId` is no longer open; if none of its siblings is either, the order is
-    ///      done. The children of one order have consecutive ids, at most MAX_VENUES of them, so this reads
-    ///      at most three siblings; no per-order record is kept (a commit writes only its children).
-    function _closeChild(uint256 childId, uint256 orderId, address account) internal {
-        for (uint256 j = childId; j > 0 && childId - j < _MAX_VENUES - 1;) {
-            ITradingModule.ChildOrder storage sibling = _children[--j];
-            if (sibling.orderId != orderId) break;
-            if (sibling.status == ITradingModule.ChildStatus.Open) return;
+    /// @dev A child of order `orderId` (record `o`) is no longer open; when it was the order's last open one, the
+    ///      order is done. Each child closes here once, when it leaves Open (a backstop unwind's child is born
+    ///      Cancelled, on an order born done).
+    function _closeChild(ITradingModule.Order storage o, uint256 orderId, address account) internal {
+        uint8 open = o.openChildren - 1;
+        o.openChildren = open;
+        if (open == 0) {
+            o.status = ITradingModule.OrderStatus.Executed;
+            emit OrderDone(orderId, account);
         }
-        // An id past the last child reads as an empty child (status None): it ends the scan or is skipped.
-        for (uint256 j = childId + 1; j - childId < _MAX_VENUES; ++j) {
-            ITradingModule.ChildOrder storage sibling = _children[j];
-            if (sibling.orderId != orderId) break;
-            if (sibling.status == ITradingModule.ChildStatus.Open) return;
-        }
-        _orders[orderId].status = ITradingModule.OrderStatus.Executed;
-        emit OrderDone(orderId, account);
     }
 
     /// @dev What a child still reserves with `filled` of `size` filled: rounded up, so the releases of its
     ///      fills add up to its reservation exactly.
     function _remaining(uint256 reservation, uint256 size, uint256 filled) internal pure returns (uint256) {
-        return Math.mulDiv(reservation, size - filled, size, Math.Rounding.Ceil);
+        // Both come from the child's 96-bit record: the product fits 192 bits.
+        return Math.ceilDiv(reservation * (size - filled), size);
     }
 }

@@ -5,6 +5,7 @@ import {PortfolioFixture} from "../utils/PortfolioFixture.sol";
 import {TradingHandler} from "./TradingHandler.sol";
 import {IPrimeVault} from "../../../contracts/interfaces/IPrimeVault.sol";
 import {IVenueAdapter} from "../../../contracts/interfaces/IVenueAdapter.sol";
+import {ITradingModule} from "../../../contracts/interfaces/ITradingModule.sol";
 import {PerpExchange} from "../../../contracts/devnet/venues/PerpExchange.sol";
 
 /// @dev Actors switch between the standard and the portfolio rule as they go (`switchMargin`), so every property
@@ -67,6 +68,27 @@ contract TradingInvariantsTest is PortfolioFixture {
             (uint256 reserved, uint256 openChildren,) = trading.reservation(actor);
             assertEq(reserved, expected, "reserved margin");
             assertEq(openChildren, open, "open children");
+        }
+    }
+
+    /// @dev A routed order counts its open children (late ones too, which a liquidation cancelled but no one has
+    ///      closed yet), and is done exactly when none is left; its children point back at it with its direction.
+    function invariant_aRoutedOrderCountsItsOpenChildren() public view {
+        uint256[] memory open = new uint256[](trading.orderCount());
+        bool[] memory routed = new bool[](open.length);
+        for (uint256 id; id < trading.childOrderCount(); ++id) {
+            ITradingModule.ChildOrder memory c = trading.childOrder(id);
+            routed[c.orderId] = true;
+            if (c.status == ITradingModule.ChildStatus.Open) ++open[c.orderId];
+            assertEq(c.buy, trading.order(c.orderId).size > 0, "a child's direction is its order's");
+        }
+        for (uint256 id; id < open.length; ++id) {
+            if (!routed[id]) continue;
+            ITradingModule.Order memory o = trading.order(id);
+            assertEq(o.openChildren, open[id], "open children");
+            assertEq(
+                o.status == ITradingModule.OrderStatus.Routed, open[id] != 0, "routed while a child is open"
+            );
         }
     }
 

@@ -66,6 +66,7 @@ contract CommitSplitTest is AsyncOrderFixture {
         assertEq(c.orderId, id);
         assertEq(c.venue, RABBIT);
         assertEq(uint8(c.status), uint8(ITradingModule.ChildStatus.Open));
+        assertTrue(c.buy, "the order's direction");
         assertEq(c.limitPrice, 60_500e18);
         assertEq(c.reservation, _reservationAt(0.8e18, 60_500e18));
         assertEq(c.deadline, deadline);
@@ -73,6 +74,7 @@ contract CommitSplitTest is AsyncOrderFixture {
         assertEq(reserved, 12_160e6, "ceil(size x limit x 10%) per child of a buy");
         assertEq(open, 2);
         assertEq(liveFrom, 0);
+        assertEq(trading.order(id).openChildren, 2, "the order counts its open children");
         // The reservation counts in the initial requirement only.
         assertEq(vault.accountHealth(alice).initialRequirement, 6000e6 + 12_160e6);
         assertEq(vault.accountHealth(alice).maintenanceRequirement, 4500e6);
@@ -84,8 +86,9 @@ contract CommitSplitTest is AsyncOrderFixture {
 
     function test_aSellReservesAtTheMarkWhenItsLimitIsBelow() public {
         uint256 id = _submit(alice, alice, BTC_MARKET, -1e18, 59_000e18);
-        _commitOne(id, DYDX, 1e18, 59_000e18);
+        uint256 child = _commitOne(id, DYDX, 1e18, 59_000e18);
         assertEq(_reserved(alice), 6000e6);
+        assertFalse(trading.childOrder(child).buy, "a sell's child sells");
     }
 
     function test_theReservationCannotBeWithdrawn() public {

@@ -97,11 +97,15 @@ contract ExpireChildTest is AsyncOrderFixture {
 
     function test_theLastChildToEndFinishesTheOrder() public {
         _fill(first, 1.2e18);
+        assertEq(uint8(_childStatus(first)), uint8(ITradingModule.ChildStatus.Filled));
+        assertEq(uint8(_status(orderId)), uint8(ITradingModule.OrderStatus.Routed), "a sibling is still open");
+        assertEq(trading.order(orderId).openChildren, 1);
         _warpPastDeadline();
         vm.expectEmit(address(trading));
         emit IPrimeVaultEvents.OrderDone(orderId, alice);
         trading.expireChild(first + 1);
         assertEq(uint8(_status(orderId)), uint8(ITradingModule.OrderStatus.Executed));
+        assertEq(trading.order(orderId).openChildren, 0);
         (uint256 reserved, uint256 open,) = trading.reservation(alice);
         assertEq(reserved, 0);
         assertEq(open, 0);
