@@ -52,6 +52,51 @@ contract BackstopUnwindTest is AsyncOrderFixture {
         assertEq(trading.childOrder(unwind).filled, 0.6e18);
     }
 
+    /// @dev A short book is bought back: its child buys (`ChildOrder.buy`), a fill above the child's limit is
+    ///      refused, and its fills, batched with an account's fill in the same slot, shrink the book.
+    function test_aShortBooksUnwindChildBuysItBack() public {
+        uint256 short =
+            _commitOne(_submit(alice, alice, BTC_MARKET, -1e18, 59_000e18), RABBIT, 1e18, 59_000e18);
+        vm.prank(keeper);
+        trading.rejectChild(short, "venue busy");
+        _fill(short, 1e18);
+        assertEq(trading.backstopPosition(BTC_MARKET, RABBIT).size, -1e18);
+
+        vm.prank(keeper);
+        uint256 unwind =
+            trading.commitBackstopUnwind(BTC_MARKET, RABBIT, 0.6e18, 61_000e18, block.timestamp + 5 minutes);
+        assertTrue(trading.childOrder(unwind).buy, "a short book is bought back");
+        vm.prank(keeper);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPrimeVaultErrors.AsyncOrderFillOutsideLimit.selector, 61_001e18, 61_000e18
+            )
+        );
+        trading.reportFill(unwind, _nextFillId(), 61_001e18, 0.6e18, 0);
+
+        uint256 live =
+            _commitOne(_submit(alice, alice, BTC_MARKET, 0.5e18, 61_000e18), RABBIT, 0.5e18, 61_000e18);
+        ITradingModule.FillReport[] memory batch = new ITradingModule.FillReport[](3);
+        (uint256 p1, uint256 f1) = _venueTrade(unwind, 0.4e18);
+        batch[0] = ITradingModule.FillReport(unwind, _nextFillId(), p1, 0.4e18, f1);
+        (uint256 p2, uint256 f2) = _venueTrade(live, 0.5e18);
+        batch[1] = ITradingModule.FillReport(live, _nextFillId(), p2, 0.5e18, f2);
+        (uint256 p3, uint256 f3) = _venueTrade(unwind, 0.2e18);
+        batch[2] = ITradingModule.FillReport(unwind, _nextFillId(), p3, 0.2e18, f3);
+        vm.prank(keeper);
+        assertEq(trading.reportFills(batch), 3);
+        assertEq(trading.backstopPosition(BTC_MARKET, RABBIT).size, -0.4e18, "the book shrinks");
+        assertEq(trading.position(alice, BTC_MARKET, RABBIT).size, 0.5e18, "the account's fill is its own");
+        assertEq(
+            trading.netPosition(BTC_MARKET, RABBIT),
+            rabbitAdapter.position(BTC_MARKET),
+            "books match the venue"
+        );
+        ITradingModule.Order memory o = trading.order(trading.childOrder(unwind).orderId);
+        assertEq(uint8(o.status), uint8(ITradingModule.OrderStatus.Executed), "born done, and stays so");
+        assertEq(o.openChildren, 0);
+    }
+
     function test_anUnwindFillsAtMostItsSize() public {
         uint256 unwind = _commitUnwind(0.5e18, 59_000e18);
         _fill(unwind, 0.5e18);
