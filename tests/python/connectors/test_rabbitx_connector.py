@@ -266,7 +266,7 @@ def test_fills_waiting_together_are_passed_on_in_one_batch_and_acknowledged_toge
 
 def test_fills_made_while_a_report_is_on_its_way_go_out_together_in_the_next(rabbitx: RabbitXService) -> None:
     """Group commit: a report takes a block or more, and every fill that arrives meanwhile waits for it and then goes
-    out in one batch (a fill's gas on chain falls with the batch, below 90,000 from seven)."""
+    out in one batch (a fill's gas on chain falls with the batch, at most 90,000 from five)."""
 
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
