@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 
 from keeper.exceptions import InputError
 
@@ -80,6 +80,12 @@ def format_units(units: int, decimals: int, places: int | None = None, rounding:
             return f"{value:,.{places}f}"
     text = f"{value:,f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def format_usd(value: Decimal, owed: bool = False) -> str:
+    """A USD figure to the cent with thousands separators, in the protocol's favour: what an account has or can take
+    rounded down, what it owes (`owed`) rounded up."""
+    return f"{value.quantize(Decimal('0.01'), ROUND_CEILING if owed else ROUND_FLOOR):,.2f}"
 
 
 def plain_units(units: int, decimals: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 import click
@@ -36,9 +36,7 @@ from keeper.risk.capacity import (
 )
 from keeper.risk.health import MAX_VENUES
 from keeper.risk.portfolio import exact_portfolio
-from keeper.units import format_exact, format_units, parse_amount, parse_size, plain_units
-
-CENT = Decimal("0.01")
+from keeper.units import format_exact, format_units, format_usd, parse_amount, parse_size, plain_units
 
 _account_option = click.option(
     "--account",
@@ -263,8 +261,7 @@ def render_account(view: dict[str, Any]) -> str:
     symbol = base["symbol"]
 
     def usd(text: str, owed: bool = False) -> str:
-        # To the cent in the protocol's favour: what the account has or can take rounded down, what it owes up.
-        return f"{Decimal(text).quantize(CENT, ROUND_CEILING if owed else ROUND_FLOOR):,.2f}"
+        return format_usd(Decimal(text), owed)
 
     # The vault records an owner when one first acts on the account's prefix (address zero until then): a deposit
     # into the account by someone else records none.

@@ -24,7 +24,7 @@ from keeper.client.trading import OrderView, TradingClient
 from keeper.client.vault import PERMISSIONS, sub_account
 from keeper.client.venues import VENUE_FAILURES, node_failure
 from keeper.exceptions import InputError, NoVenueCanPrice
-from keeper.units import parse_amount, parse_size
+from keeper.units import format_usd, parse_amount, parse_size
 
 
 def _client(ctx: CliContext, write: bool) -> TradingClient:
@@ -281,11 +281,19 @@ def positions(ctx: CliContext, sub_id: int, address: ChecksumAddress | None, as_
     sub-account --sub."""
     client = _client(ctx, write=False)
     account = chosen_account(ctx, sub_id, address, "ADDRESS")
-    rows = client.positions(account)
+    rows = client.position_values(account)
     if as_json:
         shown = [
-            {"market": p.market, "venue": p.venue, "size": f"{p.size.normalize():f}", "entry": f"{p.entry_price:f}"}
-            for p in rows
+            {
+                "market": v.position.market,
+                "venue": v.position.venue,
+                "size": f"{v.position.size.normalize():f}",
+                "entry": f"{v.position.entry_price:f}",
+                "mark": _exact(v.mark),
+                "pnl": _exact(v.pnl),
+                "funding": _exact(v.funding),
+            }
+            for v in rows
         ]
         click.echo(json.dumps({"account": account, "positions": shown}, indent=2))
         return
@@ -293,10 +301,27 @@ def positions(ctx: CliContext, sub_id: int, address: ChecksumAddress | None, as_
         click.echo(f"no positions for {account}")
         return
     # A seat's venue name ("rabbitx-seat") is longer than the local venues': the column is as wide as its longest.
-    width = max(len("venue"), *(len(p.venue) for p in rows))
-    click.echo(f"{'market':<8} {'venue':<{width}} {'size':>14} {'entry':>12}")
-    for p in rows:
-        click.echo(f"{p.market:<8} {p.venue:<{width}} {p.size.normalize():>+14f} {p.entry_price:>12,.2f}")
+    width = max(len("venue"), *(len(v.position.venue) for v in rows))
+    click.echo(f"{'market':<8} {'venue':<{width}} {'size':>14} {'entry':>12} {'mark':>12} {'PnL':>12} {'funding':>10}")
+    for v in rows:
+        p = v.position
+        mark = "?" if v.mark is None else f"{v.mark:,.2f}"
+        pnl = "?" if v.pnl is None else format_usd(v.pnl)
+        funding = "?" if v.funding is None else format_usd(v.funding, owed=True)
+        click.echo(
+            f"{p.market:<8} {p.venue:<{width}} {p.size.normalize():>+14f} {p.entry_price:>12,.2f} {mark:>12} {pnl:>12}"
+            f" {funding:>10}"
+        )
+    # "?" is never left unexplained: a figure the vault cannot compute now is said to be unknown, and why.
+    for market in sorted({v.position.market for v in rows if v.mark is None}):
+        click.echo(f"{market}: mark and PnL unknown: its price feed is stale or invalid")
+    for venue in sorted({v.position.venue for v in rows if v.funding is None}):
+        click.echo(f"{venue}: funding unknown: the venue cannot report its funding index now")
+
+
+def _exact(value: Decimal | None) -> str | None:
+    """A USD figure for JSON: exact, or null where it cannot be computed now."""
+    return None if value is None else f"{value.normalize():f}"
 
 
 @trade.command()

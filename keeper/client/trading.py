@@ -22,10 +22,11 @@ from keeper.chain.revert import DecodedError
 from keeper.chain.transactions import Sender
 from keeper.client.adapters import AdapterClient, SeatAdapterClient, VenueExposure
 from keeper.client.base import AccessControlledClient, struct
+from keeper.client.lens import FUNDING_UNREADABLE, LensClient
 from keeper.client.venues import VENUE_FAILURES, Venue, failure_reason, node_failure, priced_cost_model
 from keeper.client.venues.registry import load_venues
 from keeper.exceptions import ConfigError, InputError, NoVenueCanPrice, PrimeVaultError, TransactionReverted
-from keeper.risk.health import MAX_VENUES
+from keeper.risk.health import MAX_VENUES, funding_owed, position_pnl
 from keeper.risk.margin import slot_exposure
 from keeper.routing import VenueCostModel, route
 
@@ -120,6 +121,18 @@ class PositionView:
     venue: str
     size: Decimal
     entry_price: Decimal
+    funding_index: int  # USD WAD: the venue's funding index when the position was last booked
+
+
+@dataclass(frozen=True)
+class PositionValue:
+    """A position valued as the vault values it now, with `PerpMathLib`'s roundings, in USD: None where the oracle's
+    mark is not usable (stale or invalid) or the venue cannot report its funding index."""
+
+    position: PositionView
+    mark: Decimal | None
+    pnl: Decimal | None  # at the mark, rounded down
+    funding: Decimal | None  # owed since the last booking (negative: received), what the account owes rounded up
 
 
 @dataclass(frozen=True)
@@ -254,16 +267,38 @@ class TradingClient(AccessControlledClient):
         return {int(e["args"]["orderId"]): self.decoder.decode(bytes(e["args"]["reason"])) for e in events}
 
     def positions(self, account: str) -> list[PositionView]:
-        result = []
-        for market_id, market in enumerate(self.deployment.markets):
-            for venue_id, venue in enumerate(self._venue_names):
-                fn = self.contract.functions.position(account, market_id, venue_id)
-                entry = struct(BookEntry, fn, fn.call())
-                if entry.size:
-                    result.append(
-                        PositionView(market.ticker, venue, Decimal(entry.size) / WAD, Decimal(entry.entry_price) / WAD)
-                    )
-        return result
+        return [self._position_view(slot, entry) for slot, entry in self.book_entries(account)]
+
+    def position_values(self, account: str) -> list[PositionValue]:
+        """`positions(account)`, each valued at the lens's marks and funding indexes, read at one block."""
+        state = LensClient(self.w3, self.deployment.lens, self.deployment.vault).risk_state()
+        values = []
+        for slot, entry in self.book_entries(account, state.block):
+            market_id = slot // MAX_VENUES
+            mark = state.marks[market_id] if state.marks_usable[market_id] else None
+            # A slot the lens does not report (a venue past the ones it lists) has no known funding either.
+            now = state.funding_indexes[slot] if slot < len(state.funding_indexes) else FUNDING_UNREADABLE
+            values.append(
+                PositionValue(
+                    self._position_view(slot, entry),
+                    None if mark is None else Decimal(mark) / WAD,
+                    None if mark is None else Decimal(position_pnl(entry.size, entry.entry_price, mark)) / WAD,
+                    None
+                    if now == FUNDING_UNREADABLE
+                    else Decimal(funding_owed(entry.size, entry.funding_index, now)) / WAD,
+                )
+            )
+        return values
+
+    def _position_view(self, slot: int, entry: BookEntry) -> PositionView:
+        market_id, venue_id = divmod(slot, MAX_VENUES)
+        return PositionView(
+            self.deployment.markets[market_id].ticker,
+            self._venue_names[venue_id],
+            Decimal(entry.size) / WAD,
+            Decimal(entry.entry_price) / WAD,
+            entry.funding_index,
+        )
 
     def book_entries(self, account: str, block: BlockIdentifier = "latest") -> list[tuple[int, BookEntry]]:
         """The account's open positions as the module books them, with their slots (market x MAX_VENUES + venue)."""

@@ -245,7 +245,7 @@ def exact_health(
         market = slot // MAX_VENUES
         mark = params.perp_marks[market]
         now = funding_at_entry if slot in params.unreadable_funding else params.funding_indexes[slot]
-        pnl_wad += _div_down(size * (mark - entry), WAD) - _funding_owed(size, funding_at_entry, now)
+        pnl_wad += position_pnl(size, entry, mark) - funding_owed(size, funding_at_entry, now)
         notional = _ceil_div(abs(size) * mark, WAD)
         perp_initial_wad += notional * params.perp_initial_bps[market]
         perp_maintenance_wad += notional * params.perp_maintenance_bps[market]
@@ -256,7 +256,14 @@ def exact_health(
     return ExactHealth(value, pnl, equity, initial, maintenance, (base < 0 or bool(positions)) and equity < maintenance)
 
 
-def _funding_owed(size: int, at_entry: int, now: int) -> int:
+def position_pnl(size: int, entry: int, mark: int) -> int:
+    """A position's unrealized PnL at `mark`, USD WAD, rounded down (`PerpMathLib.unrealizedPnl`); all WAD."""
+    return _div_down(size * (mark - entry), WAD)
+
+
+def funding_owed(size: int, at_entry: int, now: int) -> int:
+    """The funding a position of `size` owes since its index was `at_entry`, USD WAD (`PerpMathLib.fundingOwed`):
+    positive is owed by the account, rounded up; negative is owed to it, rounded toward zero."""
     product = size * (now - at_entry)
     return _ceil_div(product, WAD) if product >= 0 else -((-product) // WAD)
 

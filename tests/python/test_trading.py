@@ -144,6 +144,49 @@ def test_funding_accrual_moves_equity(market: Chain) -> None:
     assert before - after == pytest.approx(300 * 10**6, rel=0.02)
 
 
+def test_trade_positions_values_each_position_as_the_vault_does(market: Chain) -> None:
+    """`trade positions` shows each position's mark, PnL and funding owed; summed and rounded as the vault rounds
+    them, they are the vault's own unrealized PnL. A figure it cannot know is unknown, and said why, never 0."""
+    alice, keeper = trader(market, 1), trader(market, 0)
+    me = market.account(1).address
+    order_id = alice.submit(me, "BTC-USD", Decimal("0.5"), Decimal(61_000), deadline(market))
+    assert keeper.execute([order_id])[0].executed
+    admin = market.client(0).sender
+    assert admin is not None
+    for venue, rate in zip(market.deployment.venues, (1, 3), strict=True):  # 1% and 3% a day, longs paying
+        abi = load_artifact("DydxStyleVenue" if venue.name == "dydx" else "RabbitStyleVenue").abi
+        contract = market.w3.eth.contract(address=venue.address, abi=abi)
+        admin.transact("set funding", contract.functions.setFundingRate(0, rate * 10**18 // 100 // 86_400))
+    market.advance(12 * 3600)
+    market.set_price("WBTC", 62_345.67)
+
+    shown = json.loads(run(market, 1, "trade", "positions", "--json").output)["positions"]
+    assert {p["venue"] for p in shown} == {"dydx", "rabbitx"}, "the order was split across both venues"
+    wad = Decimal(10**18)
+    pnl_wad = sum(int(Decimal(p["pnl"]) * wad) - int(Decimal(p["funding"]) * wad) for p in shown)
+    assert pnl_wad // 10**12 == market.client(1).health(me).unrealized_pnl, "the vault's figure, to the unit"
+    for p in shown:
+        assert p["mark"] == "62345.67"
+        assert Decimal(p["pnl"]) == (Decimal(p["size"]) * (Decimal("62345.67") - Decimal(p["entry"]))).quantize(
+            Decimal(1).scaleb(-18), rounding="ROUND_FLOOR"
+        )
+        assert Decimal(p["funding"]) > 0, "a long pays"
+    funding = {p["venue"]: Decimal(p["funding"]) / Decimal(p["size"]) for p in shown}
+    assert funding["rabbitx"] == pytest.approx(3 * funding["dydx"], rel=Decimal("0.001")), "each at its venue's rate"
+    table = run(market, 1, "trade", "positions").output
+    assert "62,345.67" in table and "PnL" in table and "?" not in table
+
+    market.advance(8 * 86_400)  # past every feed's staleness: the vault cannot value the positions now
+    unknown = run(market, 1, "trade", "positions")
+    assert unknown.exit_code == 0, unknown.output
+    assert "BTC-USD: mark and PnL unknown: its price feed is stale or invalid" in unknown.output
+    assert "dydx: funding unknown: the venue cannot report its funding index now" in unknown.output
+    assert [p["pnl"] for p in json.loads(run(market, 1, "trade", "positions", "--json").output)["positions"]] == [
+        None,
+        None,
+    ], "unknown, not 0"
+
+
 def test_liquidation_moves_part_of_the_position_to_the_backstop_and_the_keeper_unwinds_it(market: Chain) -> None:
     alice, keeper = trader(market, 1), trader(market, 0)
     me = market.account(1).address
