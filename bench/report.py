@@ -57,6 +57,7 @@ def main() -> None:
     print(run("bench/keeper_bench.py"))
     print(run("bench/generated_state.py", "--accounts", "10000", "100000"))
     print(run("bench/portfolio_margin.py"))
+    print(run("bench/seat_fills.py"))
     print("## Lending-only risk engine (2 assets)\n\n```")
     print(run("bench/risk_engine.py").strip())
     print("```")
