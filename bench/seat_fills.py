@@ -50,6 +50,7 @@ from keeper.devnet.deploy import (
 )
 from keeper.devnet.rabbitx.exchange import ExchangeConfig
 from keeper.devnet.rabbitx_seat import exchange_process, open_rabbitx_seat
+from keeper.seats.seat import PLACE_CONCURRENCY
 
 KEEPER = 9  # the keeper's dev account: its own key, as in the crash run
 DEPOSITORS = range(1, 9)  # dev accounts placing orders, round robin
@@ -342,13 +343,13 @@ def report(bursts: Sequence[Burst], block_time: int) -> str:
             "buying, half selling), each committed whole to the RabbitX seat as one IOC child as soon as it is on "
             f"chain; `primevault keeper run` (the seat job alone, at its default `seat_interval` of "
             f"{KeeperConfig.seat_interval:g} s) places them at the "
-            "devnet RabbitX exchange, one after the other, follows their fills on the WebSocket and books them with "
-            "`reportFills`. Gas a fill: the keeper's report transactions' gas over the fills they booked. A wait: "
-            "from the depositor's order sent to its fill seen booked (noisy: a shared machine). The rest is "
-            "deterministic but for how the fills fall into reports. Automine mines a block for every transaction, "
-            "so a report is mined as soon as it is sent, mostly before the next child's fill arrives; with "
-            f"{block_time} s blocks a report waits for its block, and the fills that arrive meanwhile go out "
-            "together in the next.\n",
+            f"devnet RabbitX exchange, {PLACE_CONCURRENCY} at a time (`PLACE_CONCURRENCY`), follows their fills on "
+            "the WebSocket and books them with `reportFills`. Gas a fill: the keeper's report transactions' gas over "
+            "the fills they booked. A wait: from the depositor's order sent to its fill seen booked (noisy: a shared "
+            "machine). The rest is deterministic but for how the fills fall into reports. Automine mines a block for "
+            "every transaction, so a report is mined as soon as it is sent, before the fills of children placed "
+            f"later in the burst arrive; with {block_time} s blocks a report waits for its block, and the fills that "
+            "arrive meanwhile go out together in the next.\n",
             table(bursts),
             "",
             f"All bursts: {'; '.join(totals)}.\n",

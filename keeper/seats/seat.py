@@ -48,6 +48,8 @@ PPM = Decimal(10) ** 6
 MAX_FILLS_PER_REPORT = 50
 """Fills booked in one `reportFills` transaction: about 4.1 million gas at 81,500 a fill, well within a block."""
 KEEP_CHILD_SIDES = 10_000
+PLACE_CONCURRENCY = 8
+"""Children a cycle places at once: a burst reaches the venue together, within what its request limits take."""
 """How many recent children the seat remembers the market and side of, for the fills it is still reporting."""
 FUNDING_CLOCK_AHEAD_US = 300 * 10**6
 """How far ahead of this machine's clock a venue's funding period may be dated (clocks differ a little)."""
@@ -254,16 +256,16 @@ class Seat:
         by `report` as the venue passes them on, so run `forward_fills` alongside."""
         children = await asyncio.to_thread(self.trading.child_orders, self._next_child, self.venue_id)
         open_children = [c for c in children if c.status == "open"]
-        placed, rejected, expired = [], [], []
+        new, rejected, expired = [], [], []
         for child in open_children:
             if child.deadline < now:
                 if await self._expire(child, now):
                     expired.append(child.child_id)
             elif child.child_id not in self._orders:
-                if await self._place(child) is not None:
-                    placed.append(child.child_id)
+                new.append(child)
             elif await self._finished_with_remainder(child):
                 rejected.append(child.child_id)
+        placed = [c.child_id for c, order in zip(new, await self._place_all(new), strict=True) if order is not None]
         # Every child below the lowest one still open is finished: the next cycle reads from there, not from 0.
         if children:
             self._next_child = min((c.child_id for c in open_children), default=children[-1].child_id + 1)
@@ -400,6 +402,24 @@ class Seat:
         return True
 
     # ------------------------------------------------------------------ steps
+
+    async def _place_all(self, children: Sequence[ChildOrderView]) -> list[SeatOrder | None]:
+        """`_place` of each child, PLACE_CONCURRENCY at a time: a burst of orders reaches the venue together, so their
+        fills come together and go out in one report (placed one after the other, each child's fill would come after
+        the report of the one before). Every placing ends before a failure is raised (the first), so none is left
+        running into the next cycle."""
+        slots = asyncio.Semaphore(PLACE_CONCURRENCY)
+
+        async def place(child: ChildOrderView) -> SeatOrder | None:
+            async with slots:
+                return await self._place(child)
+
+        placed: list[SeatOrder | None] = []
+        for outcome in await asyncio.gather(*(place(child) for child in children), return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+            placed.append(outcome)
+        return placed
 
     async def _place(self, child: ChildOrderView, reject_refused: bool = True) -> SeatOrder | None:
         market_id = self.trading.market_id(child.market)

@@ -22,6 +22,7 @@ from keeper.connectors.rabbitx.connector import RabbitXConnector
 from keeper.devnet.deploy import SEAT_VENUE
 from keeper.exceptions import TransactionReverted
 from keeper.seats.rabbitx import RabbitXSeat, RabbitXVenue
+from keeper.seats.seat import SeatOrder, SeatOrderRequest
 from tests.python.conftest import Chain
 from tests.python.connectors.rabbitx_service import RabbitXService
 from tests.python.seats.conftest import (
@@ -153,6 +154,50 @@ def test_an_order_refused_by_the_rate_limit_is_placed_later_and_its_child_never_
                     await until(lambda: executor.child_order(child_id).filled == D("0.8"))
                     await cycle_until_rejected(seat, now)
                     assert executor.child_order(child_id).status == "rejected", "the IOC remainder, as usual"
+
+    asyncio.run(scenario())
+
+
+def test_a_burst_of_children_is_placed_at_once_and_each_booked_once(market: Chain, exchange: RabbitXService) -> None:
+    """The children a cycle finds reach the exchange together (`PLACE_CONCURRENCY` at a time), not one after the other,
+    so their fills come together and go out in one report; each is placed once and booked once."""
+    alice, executor = trader(market, 1), trader(market, 0)
+    venue = executor.venue_id(SEAT_VENUE)
+    now = int(market.w3.eth.get_block("latest")["timestamp"])
+    children = [
+        executor.commit_split(
+            alice.submit(market.account(1).address, "ETH-USD", D("0.2"), D(3030), now + 600),
+            [ChildSpec(venue, D("0.2"), D(3030), now + 300)],
+        )
+        for _ in range(4)
+    ]
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            seat_account = await seat_account_with_resting_asks(exchange, session, market)
+            async with RabbitXConnector(exchange.settings(seat_account)) as connector:
+                seat = RabbitXSeat(executor, connector, venue)
+                placing = seat.venue.place
+                arrived: list[int] = []
+                together = asyncio.Event()
+
+                async def held_until_all_arrive(request: SeatOrderRequest) -> SeatOrder | None:
+                    # Placed one after the other, the second child would never arrive while the first waits here.
+                    arrived.append(request.child_id)
+                    if len(arrived) == len(children):
+                        together.set()
+                    await asyncio.wait_for(together.wait(), timeout=5)
+                    return await placing(request)
+
+                seat.venue.place = held_until_all_arrive  # type: ignore[method-assign]
+                async with forwarding(seat):
+                    report = await seat.cycle(now)
+                    assert sorted(report.placed) == sorted(arrived) == children, "every child in one cycle, at once"
+                    orders = exchange.devnet.requests[("POST", "/orders")]
+                    assert orders == 2 + len(children), "the two asks, then each child's order once"
+                    await until(lambda: all(executor.child_order(c).status == "filled" for c in children))
+                assert [p.size for p in alice.positions(market.account(1).address)] == [D("0.8")], "booked once each"
+                assert await seat.reconcile() == []
 
     asyncio.run(scenario())
 
