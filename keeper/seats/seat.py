@@ -409,10 +409,11 @@ class Seat:
         the report of the one before). Every placing ends before a failure is raised (the first), so none is left
         running into the next cycle."""
         slots = asyncio.Semaphore(PLACE_CONCURRENCY)
+        reducing: dict[tuple[int, bool], Decimal] = {}  # shared by the burst: see `_place`
 
         async def place(child: ChildOrderView) -> SeatOrder | None:
             async with slots:
-                return await self._place(child)
+                return await self._place(child, reducing=reducing)
 
         placed: list[SeatOrder | None] = []
         for outcome in await asyncio.gather(*(place(child) for child in children), return_exceptions=True):
@@ -421,7 +422,15 @@ class Seat:
             placed.append(outcome)
         return placed
 
-    async def _place(self, child: ChildOrderView, reject_refused: bool = True) -> SeatOrder | None:
+    async def _place(
+        self,
+        child: ChildOrderView,
+        reject_refused: bool = True,
+        reducing: dict[tuple[int, bool], Decimal] | None = None,
+    ) -> SeatOrder | None:
+        """Places the child's order. `reducing` holds, by (market id, buys), the reduce-only size the orders placed
+        with it (one cycle's burst) were given: they all read the position before any of them fills, so only as much
+        as the position holds is sent reduce-only, or the venue would cut the later ones to nothing."""
         market_id = self.trading.market_id(child.market)
         params = await asyncio.to_thread(self.adapter.market, market_id)
         tick, step = Decimal(params.tick_size) / WAD, Decimal(params.step_size) / WAD
@@ -430,12 +439,13 @@ class Seat:
         limit = (child.limit_price / tick).to_integral_value(ROUND_FLOOR if buy else ROUND_CEILING) * tick
         size = ((abs(child.size) - child.filled) / step).to_integral_value(ROUND_FLOOR) * step
         held = Decimal(await asyncio.to_thread(self.trading.net_position, market_id, self.venue_id)) / WAD
+        reducing = {} if reducing is None else reducing
+        reduced = reducing.get((market_id, buy), Decimal(0))
+        reduce_only = (held < 0 if buy else held > 0) and reduced + size <= abs(held)
+        if reduce_only:
+            reducing[(market_id, buy)] = reduced + size
         request = SeatOrderRequest(
-            child.child_id,
-            self.venue.market(child.market),
-            size if buy else -size,
-            limit,
-            reduce_only=(held < 0 if buy else held > 0) and size <= abs(held),
+            child.child_id, self.venue.market(child.market), size if buy else -size, limit, reduce_only
         )
         self._lost.discard(child.child_id)
         self._remember_side(child.child_id, (request.market, 1 if buy else -1))

@@ -473,3 +473,33 @@ def test_a_child_past_its_deadline_after_a_restart_gets_the_fills_its_order_made
     asyncio.run(scenario())
     [position] = keeper.positions(me)
     assert position.size == D("0.8") and keeper.backstop() == []
+
+
+def test_two_children_closing_the_seats_short_in_one_burst_both_fill(bench: Bench) -> None:
+    """The seat is short 1 ETH at dYdX; one cycle places two 1 ETH buys against 2 ETH of asks. Both read the position
+    before either fills: only the first may go reduce-only (dYdX cuts a reduce-only order to the position, which the
+    first closes), or the second fills nothing and its account's order is rejected with the asks still there."""
+    chain, keeper = bench.chain, bench.keeper
+    me = chain.account(1).address
+    alice = TradingClient(chain.w3, chain.deployment, chain.client(1).sender)
+
+    def child(size: Decimal, limit: Decimal) -> int:
+        now = int(chain.w3.eth.get_block("latest")["timestamp"])
+        order_id = alice.submit(me, "ETH-USD", size, limit, now + 600)
+        return keeper.commit_split(order_id, [ChildSpec(bench.venue, abs(size), limit, now + 300)])
+
+    async def scenario() -> None:
+        bench.dydx.rest_order(MAKER, 0, "ETH-USD", BUY, D(3000), D(1))
+        short = child(D(-1), D(2970))
+        async with bench.seat() as seat, forwarding(seat):
+            now = int(chain.w3.eth.get_block("latest")["timestamp"])
+            assert (await seat.cycle(now)).placed == (short,)
+            await until(lambda: asyncio.to_thread(lambda: keeper.child_order(short).filled == D(1)))
+            bench.dydx.rest_order(MAKER, 0, "ETH-USD", SELL, D(3000), D(2))
+            buys = [child(D(1), D(3030)), child(D(1), D(3030))]
+            assert (await seat.cycle(now)).placed == tuple(buys)
+            await until(lambda: asyncio.to_thread(lambda: sum(keeper.child_order(c).filled for c in buys) == 2))
+            assert [keeper.child_order(c).status for c in buys] == ["filled", "filled"]
+            assert await seat.reconcile() == []
+
+    asyncio.run(scenario())
