@@ -85,7 +85,9 @@ def format_units(units: int, decimals: int, places: int | None = None, rounding:
 def format_usd(value: Decimal, owed: bool = False) -> str:
     """A USD figure to the cent with thousands separators, in the protocol's favour: what an account has or can take
     rounded down, what it owes (`owed`) rounded up."""
-    return f"{value.quantize(Decimal('0.01'), ROUND_CEILING if owed else ROUND_FLOOR):,.2f}"
+    rounded = value.quantize(Decimal("0.01"), ROUND_CEILING if owed else ROUND_FLOOR)
+    # Less than a cent received rounds up to zero, which is shown unsigned ("0.00", as the web app shows it).
+    return f"{rounded.copy_abs() if rounded.is_zero() else rounded:,.2f}"
 
 
 def plain_units(units: int, decimals: int) -> str:

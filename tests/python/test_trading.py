@@ -187,6 +187,27 @@ def test_trade_positions_values_each_position_as_the_vault_does(market: Chain) -
     ], "unknown, not 0"
 
 
+def test_trade_positions_shows_funding_received_below_half_a_cent_as_zero(market: Chain) -> None:
+    """A short where longs pay receives funding: rounded toward zero to the cent, as the vault owes it (and the web app
+    shows it), less than half a cent received is 0.00, not "-0.00"."""
+    alice, keeper = trader(market, 1), trader(market, 0)
+    me = market.account(1).address
+    order_id = alice.submit(me, "BTC-USD", Decimal("-0.01"), Decimal(59_000), deadline(market))
+    assert keeper.execute([order_id])[0].executed
+    admin = market.client(0).sender
+    assert admin is not None
+    for venue in market.deployment.venues:  # 1% a day, longs paying
+        abi = load_artifact("DydxStyleVenue" if venue.name == "dydx" else "RabbitStyleVenue").abi
+        contract = market.w3.eth.contract(address=venue.address, abi=abi)
+        admin.transact("set funding", contract.functions.setFundingRate(0, 10**18 // 100 // 86_400))
+    market.advance(30)
+
+    [shown] = json.loads(run(market, 1, "trade", "positions", "--json").output)["positions"]
+    assert Decimal("-0.005") < Decimal(shown["funding"]) < 0, "a short receives less than half a cent"
+    [row] = run(market, 1, "trade", "positions").output.splitlines()[1:]
+    assert row.split()[-1] == "0.00"
+
+
 def test_liquidation_moves_part_of_the_position_to_the_backstop_and_the_keeper_unwinds_it(market: Chain) -> None:
     alice, keeper = trader(market, 1), trader(market, 0)
     me = market.account(1).address
