@@ -139,6 +139,9 @@ class DydxConnector:
         """The indexer's fills (their ids, or the rows without one) refused as wrong answers, each said once."""
         self._signing = asyncio.Lock()
         """One signed transaction at a time: the client keeps the wallet's sequence on the shared `Wallet`."""
+        self._placing = asyncio.Lock()
+        """One order from its height read to its broadcast: orders placed together would otherwise count their
+        goodTilBlock from before they waited for each other's broadcasts, and the later ones reach dYdX expired."""
         self._noble: Any = None
         """The client's `NobleClient` (None without `noble_url`)."""
         self._noble_signing = asyncio.Lock()
@@ -252,22 +255,24 @@ class DydxConnector:
         validator may have taken the order: its client id stays taken until its goodTilBlock)."""
         market = self.market(request.ticker)
         check_grid(market, request.size, request.price)
-        height = await self.height()
-        good_til_block = height + self.settings.good_til_blocks
-        client_id = self._client_ids.take(request.client_id, good_til_block, height)
-        order = build_order(market, request, self.address, self.subaccount_number, client_id, good_til_block)
-        action = f"the {request.side.value} order {client_id} on {request.ticker}"
-        try:
-            tx_hash = await self._broadcast(
-                action, lambda: self._as_trader(lambda wallet, options: self._node.place_order(wallet, order, options))
-            )
-        except DydxTxRejectedError:
-            self._client_ids.release(client_id)
-            raise
-        except DydxConnectionError as error:
-            raise DydxOrderUnknownError(
-                f"{error}; the order may live until block {good_til_block}", good_til_block
-            ) from None
+        async with self._placing:
+            height = await self.height()
+            good_til_block = height + self.settings.good_til_blocks
+            client_id = self._client_ids.take(request.client_id, good_til_block, height)
+            order = build_order(market, request, self.address, self.subaccount_number, client_id, good_til_block)
+            action = f"the {request.side.value} order {client_id} on {request.ticker}"
+            try:
+                tx_hash = await self._broadcast(
+                    action,
+                    lambda: self._as_trader(lambda wallet, options: self._node.place_order(wallet, order, options)),
+                )
+            except DydxTxRejectedError:
+                self._client_ids.release(client_id)
+                raise
+            except DydxConnectionError as error:
+                raise DydxOrderUnknownError(
+                    f"{error}; the order may live until block {good_til_block}", good_til_block
+                ) from None
         return PlacedOrder(
             ticker=request.ticker,
             side=request.side,

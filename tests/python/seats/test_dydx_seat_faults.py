@@ -12,12 +12,14 @@ from collections.abc import Iterator
 import pytest
 
 from keeper.client.tokens import TokenClient
+from keeper.client.trading import ChildSpec, TradingClient
 from keeper.connectors.dydx import DydxSettings
 from keeper.devnet.deploy import DYDX_SEAT_VENUE
+from keeper.devnet.dydx.chain import SELL
 from tests.python.conftest import Chain as Anvil
 from tests.python.fault_proxy import Fault, GrpcFaultProxy, NodeSwitch, grpc_fault_proxy, node_switch
 from tests.python.seats.conftest import cycle_until_rejected, forwarding
-from tests.python.seats.dydx_bench import Bench, dydx_bench
+from tests.python.seats.dydx_bench import MAKER, Bench, dydx_bench
 from tests.python.seats.test_dydx_seat import D, child_for_one_eth, until
 
 BROADCAST = "/cosmos.tx.v1beta1.Service/BroadcastTx"
@@ -39,6 +41,38 @@ def proxy(bench: Bench) -> Iterator[GrpcFaultProxy]:
 def through(bench: Bench, proxy: GrpcFaultProxy) -> DydxSettings:
     """`bench`'s seat settings with the validator reached through `proxy`."""
     return dataclasses.replace(bench.settings(), validator_url=proxy.url, request_timeout=TIMEOUT)
+
+
+def test_a_burst_at_a_slow_validator_reaches_it_within_each_orders_good_til_block(bench: Bench) -> None:
+    """The validator takes 0.4 s to answer each broadcast, well within an order's life (20 blocks of 50 ms here). A
+    cycle's six children are placed at once, and dYdX's broadcasts go one at a time: an order's goodTilBlock is counted
+    from the height read as its own broadcast goes out, not before it waited for the others', or dYdX refuses the
+    later ones as expired and their children are rejected with the asks still there."""
+    keeper, chain = bench.keeper, bench.chain
+    bench.dydx.rest_order(MAKER, 0, "ETH-USD", SELL, D(3000), D(2))
+    alice = TradingClient(chain.w3, chain.deployment, chain.client(1).sender)
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    children = [
+        keeper.commit_split(
+            alice.submit(chain.account(1).address, "ETH-USD", D("0.2"), D(3030), now + 600),
+            [ChildSpec(bench.venue, D("0.2"), D(3030), now + 300)],
+        )
+        for _ in range(6)
+    ]
+
+    async def scenario(proxy: GrpcFaultProxy) -> None:
+        proxy.inject(BROADCAST, Fault.SLOW, times=len(children))
+        settings = dataclasses.replace(bench.settings(), validator_url=proxy.url)
+        async with bench.seat(settings) as seat, forwarding(seat):
+            report = await seat.cycle(now)
+            assert (report.placed, report.rejected) == (tuple(children), ())
+            await until(
+                lambda: asyncio.to_thread(lambda: all(keeper.child_order(c).filled == D("0.2") for c in children))
+            )
+
+    with grpc_fault_proxy(bench.replica.validator_url, delay=0.4) as proxy:
+        asyncio.run(scenario(proxy))
+    assert [keeper.child_order(c).status for c in children] == ["filled"] * len(children)
 
 
 @pytest.mark.parametrize("fault", [Fault.BAD_GATEWAY, Fault.SLOW])
