@@ -227,6 +227,8 @@ class Seat:
         self._orders: dict[int, SeatOrder] = {}  # child id -> its order at the venue, as last seen
         # Children whose order's answer was lost: the venue may hold the order, so it is looked for by its client id.
         self._lost: set[int] = set()
+        # Child id -> (market id, buys, size) of an order sent reduce-only, while its child is open (`_place`).
+        self._reducing: dict[int, tuple[int, bool, Decimal]] = {}
         self._next_child = 0  # children below this id are finished
         self._posted: SeatAccountReport | None = None
         self._funding_seen: dict[int, int] = {}  # market id -> newest funding period folded into the posted index
@@ -256,6 +258,8 @@ class Seat:
         by `report` as the venue passes them on, so run `forward_fills` alongside."""
         children = await asyncio.to_thread(self.trading.child_orders, self._next_child, self.venue_id)
         open_children = [c for c in children if c.status == "open"]
+        still_open = {c.child_id for c in open_children}
+        self._reducing = {i: r for i, r in self._reducing.items() if i in still_open}
         new, rejected, expired = [], [], []
         for child in open_children:
             if child.deadline < now:
@@ -409,11 +413,10 @@ class Seat:
         the report of the one before). Every placing ends before a failure is raised (the first), so none is left
         running into the next cycle."""
         slots = asyncio.Semaphore(PLACE_CONCURRENCY)
-        reducing: dict[tuple[int, bool], Decimal] = {}  # shared by the burst: see `_place`
 
         async def place(child: ChildOrderView) -> SeatOrder | None:
             async with slots:
-                return await self._place(child, reducing=reducing)
+                return await self._place(child)
 
         placed: list[SeatOrder | None] = []
         for outcome in await asyncio.gather(*(place(child) for child in children), return_exceptions=True):
@@ -422,15 +425,10 @@ class Seat:
             placed.append(outcome)
         return placed
 
-    async def _place(
-        self,
-        child: ChildOrderView,
-        reject_refused: bool = True,
-        reducing: dict[tuple[int, bool], Decimal] | None = None,
-    ) -> SeatOrder | None:
-        """Places the child's order. `reducing` holds, by (market id, buys), the reduce-only size the orders placed
-        with it (one cycle's burst) were given: they all read the position before any of them fills, so only as much
-        as the position holds is sent reduce-only, or the venue would cut the later ones to nothing."""
+    async def _place(self, child: ChildOrderView, reject_refused: bool = True) -> SeatOrder | None:
+        """Places the child's order, reduce-only if it fits in what the position on chain holds on the other side
+        beyond the reduce-only orders of the children still open (`_reducing`): their fills, made at the venue or
+        still to come, may not be booked yet, and the venue cuts a reduce-only order to the position it holds."""
         market_id = self.trading.market_id(child.market)
         params = await asyncio.to_thread(self.adapter.market, market_id)
         tick, step = Decimal(params.tick_size) / WAD, Decimal(params.step_size) / WAD
@@ -439,11 +437,11 @@ class Seat:
         limit = (child.limit_price / tick).to_integral_value(ROUND_FLOOR if buy else ROUND_CEILING) * tick
         size = ((abs(child.size) - child.filled) / step).to_integral_value(ROUND_FLOOR) * step
         held = Decimal(await asyncio.to_thread(self.trading.net_position, market_id, self.venue_id)) / WAD
-        reducing = {} if reducing is None else reducing
-        reduced = reducing.get((market_id, buy), Decimal(0))
+        self._reducing.pop(child.child_id, None)  # placed again (its answer lost): its own order counts once
+        reduced = sum((s for m, b, s in self._reducing.values() if (m, b) == (market_id, buy)), Decimal(0))
         reduce_only = (held < 0 if buy else held > 0) and reduced + size <= abs(held)
         if reduce_only:
-            reducing[(market_id, buy)] = reduced + size
+            self._reducing[child.child_id] = (market_id, buy, size)
         request = SeatOrderRequest(
             child.child_id, self.venue.market(child.market), size if buy else -size, limit, reduce_only
         )

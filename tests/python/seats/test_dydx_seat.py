@@ -503,3 +503,39 @@ def test_two_children_closing_the_seats_short_in_one_burst_both_fill(bench: Benc
             assert await seat.reconcile() == []
 
     asyncio.run(scenario())
+
+
+def test_a_child_closing_the_short_a_cycle_after_another_did_fills_before_their_fills_are_booked(bench: Bench) -> None:
+    """The seat is short 1 ETH at dYdX; a 1 ETH buy closes it at the venue, but its fill is not booked yet (on
+    Ethereum a report waits for its block) when the next cycle places another 1 ETH buy. The chain still shows the
+    short: the second order must not go reduce-only (dYdX would cut it to nothing, and its child be rejected)."""
+    chain, keeper = bench.chain, bench.keeper
+    me = chain.account(1).address
+    alice = TradingClient(chain.w3, chain.deployment, chain.client(1).sender)
+
+    def child(size: Decimal, limit: Decimal) -> int:
+        now = int(chain.w3.eth.get_block("latest")["timestamp"])
+        order_id = alice.submit(me, "ETH-USD", size, limit, now + 600)
+        return keeper.commit_split(order_id, [ChildSpec(bench.venue, abs(size), limit, now + 300)])
+
+    async def scenario() -> None:
+        bench.dydx.rest_order(MAKER, 0, "ETH-USD", BUY, D(3000), D(1))
+        short = child(D(-1), D(2970))
+        async with bench.seat() as seat:
+            now = int(chain.w3.eth.get_block("latest")["timestamp"])
+            async with forwarding(seat):
+                assert (await seat.cycle(now)).placed == (short,)
+                await until(lambda: asyncio.to_thread(lambda: keeper.child_order(short).filled == D(1)))
+            bench.dydx.rest_order(MAKER, 0, "ETH-USD", SELL, D(3000), D(2))
+            first = child(D(1), D(3030))
+            assert (await seat.cycle(now)).placed == (first,)
+            assert isinstance(seat.venue, DydxVenue)
+            await until(lambda: _fills(seat.venue.connector, 2))  # the first buy's fill, at dYdX, not booked
+            second = child(D(1), D(3030))
+            assert (await seat.cycle(now)).placed == (second,)
+            async with forwarding(seat):
+                await until(lambda: asyncio.to_thread(lambda: keeper.child_order(first).filled == D(1)))
+                await cycle_until_rejected(seat, now, timeout=2)
+            assert keeper.child_order(second).filled == D(1), "the asks were there"
+
+    asyncio.run(scenario())
