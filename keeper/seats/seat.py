@@ -48,9 +48,9 @@ PPM = Decimal(10) ** 6
 MAX_FILLS_PER_REPORT = 50
 """Fills booked in one `reportFills` transaction: about 4.1 million gas at 81,500 a fill, well within a block."""
 KEEP_CHILD_SIDES = 10_000
+"""How many recent children the seat remembers the market and side of, for the fills it is still reporting."""
 PLACE_CONCURRENCY = 8
 """Children a cycle places at once: a burst reaches the venue together, within what its request limits take."""
-"""How many recent children the seat remembers the market and side of, for the fills it is still reporting."""
 FUNDING_CLOCK_AHEAD_US = 300 * 10**6
 """How far ahead of this machine's clock a venue's funding period may be dated (clocks differ a little)."""
 MAX_FILL_FEE_BPS = 50
