@@ -227,7 +227,8 @@ class Seat:
         self._orders: dict[int, SeatOrder] = {}  # child id -> its order at the venue, as last seen
         # Children whose order's answer was lost: the venue may hold the order, so it is looked for by its client id.
         self._lost: set[int] = set()
-        # Child id -> (market id, buys, size) of an order sent reduce-only, while its child is open (`_place`).
+        # Child id -> (market id, buys, size) of an order sent reduce-only, while its child is open or its unwind
+        # watched (`_place`).
         self._reducing: dict[int, tuple[int, bool, Decimal]] = {}
         self._next_child = 0  # children below this id are finished
         self._posted: SeatAccountReport | None = None
@@ -258,7 +259,8 @@ class Seat:
         by `report` as the venue passes them on, so run `forward_fills` alongside."""
         children = await asyncio.to_thread(self.trading.child_orders, self._next_child, self.venue_id)
         open_children = [c for c in children if c.status == "open"]
-        still_open = {c.child_id for c in open_children}
+        # A backstop unwind is closed on chain from the start: its order counts while the seat watches it.
+        still_open = {c.child_id for c in open_children} | {child_id for child_id, _ in self._unwinds.values()}
         self._reducing = {i: r for i, r in self._reducing.items() if i in still_open}
         new, rejected, expired = [], [], []
         for child in open_children:
@@ -427,8 +429,8 @@ class Seat:
 
     async def _place(self, child: ChildOrderView, reject_refused: bool = True) -> SeatOrder | None:
         """Places the child's order, reduce-only if it fits in what the position on chain holds on the other side
-        beyond the reduce-only orders of the children still open (`_reducing`): their fills, made at the venue or
-        still to come, may not be booked yet, and the venue cuts a reduce-only order to the position it holds."""
+        beyond the reduce-only orders of the children still open or unwinding (`_reducing`): their fills, made at the
+        venue or still to come, may not be booked yet, and the venue cuts a reduce-only order to the position."""
         market_id = self.trading.market_id(child.market)
         params = await asyncio.to_thread(self.adapter.market, market_id)
         tick, step = Decimal(params.tick_size) / WAD, Decimal(params.step_size) / WAD

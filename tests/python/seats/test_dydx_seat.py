@@ -539,3 +539,37 @@ def test_a_child_closing_the_short_a_cycle_after_another_did_fills_before_their_
             assert keeper.child_order(second).filled == D(1), "the asks were there"
 
     asyncio.run(scenario())
+
+
+def test_an_account_child_after_a_backstop_unwind_fills_before_the_unwinds_fills_are_booked(bench: Bench) -> None:
+    """The backstop book is long 0.8 ETH at dYdX; its unwind, a reduce-only sell, fills there but is not booked yet
+    when the next cycle places an account's 0.8 sell. The chain still shows the long, which the unwind has taken: the
+    account's order must not go reduce-only (dYdX would cut it to nothing, and its child be rejected)."""
+    keeper, chain = bench.keeper, bench.chain
+    me = chain.account(1).address
+    _, child_id = child_for_one_eth(bench)
+
+    async def scenario() -> None:
+        now = int(chain.w3.eth.get_block("latest")["timestamp"])
+        async with bench.seat() as seat:
+            await seat.cycle(now)
+            assert isinstance(seat.venue, DydxVenue)
+            connector = seat.venue.connector
+            await until(lambda: _fills(connector, 2))
+            keeper.reject_child(child_id, b"keeper restarted")  # its fills, reported late, are the protocol's
+            async with forwarding(seat):
+                await until(lambda: asyncio.to_thread(lambda: keeper.net_position(1, bench.venue) == D("0.8") * 10**18))
+            bench.dydx.rest_order(MAKER, 0, "ETH-USD", BUY, D(2990), D(2))
+            later = int(chain.w3.eth.get_block("latest")["timestamp"])
+            [unwind] = await seat.unwind_backstop(later)
+            await until(lambda: _fills(connector, 3))  # the unwind's fill, at dYdX, not booked
+            alice = TradingClient(chain.w3, chain.deployment, chain.client(1).sender)
+            order_id = alice.submit(me, "ETH-USD", D("-0.8"), D(2900), later + 600)
+            sell = keeper.commit_split(order_id, [ChildSpec(bench.venue, D("0.8"), D(2900), later + 300)])
+            assert (await seat.cycle(later)).placed == (sell,)
+            async with forwarding(seat):
+                await until(lambda: asyncio.to_thread(lambda: keeper.child_order(unwind).filled == D("0.8")))
+                await cycle_until_rejected(seat, later, timeout=2)
+            assert keeper.child_order(sell).filled == D("0.8"), "the bids were there"
+
+    asyncio.run(scenario())
