@@ -305,7 +305,7 @@ def positions(ctx: CliContext, sub_id: int, address: ChecksumAddress | None, as_
     click.echo(f"{'market':<8} {'venue':<{width}} {'size':>14} {'entry':>12} {'mark':>12} {'PnL':>12} {'funding':>10}")
     for v in rows:
         p = v.position
-        mark = "?" if v.mark is None else f"{v.mark:,.2f}"
+        mark = "?" if v.mark is None else format_usd(v.mark)  # rounded down to the cent, as the web app shows it
         pnl = "?" if v.pnl is None else format_usd(v.pnl)
         funding = "?" if v.funding is None else format_usd(v.funding, owed=True)
         click.echo(

@@ -412,19 +412,26 @@ class Seat:
     async def _place_all(self, children: Sequence[ChildOrderView]) -> list[SeatOrder | None]:
         """`_place` of each child, PLACE_CONCURRENCY at a time: a burst of orders reaches the venue together, so their
         fills come together and go out in one report (placed one after the other, each child's fill would come after
-        the report of the one before). Every placing ends before a failure is raised (the first), so none is left
-        running into the next cycle."""
+        the report of the one before). Every placing ends before a failure is raised (the first; any other is logged),
+        so none is left running into the next cycle, and the orders placed beside a failure are recorded as usual."""
         slots = asyncio.Semaphore(PLACE_CONCURRENCY)
 
         async def place(child: ChildOrderView) -> SeatOrder | None:
             async with slots:
                 return await self._place(child)
 
+        outcomes = await asyncio.gather(*(place(child) for child in children), return_exceptions=True)
         placed: list[SeatOrder | None] = []
-        for outcome in await asyncio.gather(*(place(child) for child in children), return_exceptions=True):
-            if isinstance(outcome, BaseException):
-                raise outcome
-            placed.append(outcome)
+        failures: list[BaseException] = []
+        for child, outcome in zip(children, outcomes, strict=True):
+            if not isinstance(outcome, BaseException):
+                placed.append(outcome)
+                continue
+            if failures:  # the first is raised, and said by whoever catches it
+                log.error("child %d: placing it failed too (%s); placed again next cycle", child.child_id, outcome)
+            failures.append(outcome)
+        if failures:
+            raise failures[0]
         return placed
 
     async def _place(self, child: ChildOrderView, reject_refused: bool = True) -> SeatOrder | None:

@@ -158,7 +158,7 @@ def test_trade_positions_values_each_position_as_the_vault_does(market: Chain) -
         contract = market.w3.eth.contract(address=venue.address, abi=abi)
         admin.transact("set funding", contract.functions.setFundingRate(0, rate * 10**18 // 100 // 86_400))
     market.advance(12 * 3600)
-    market.set_price("WBTC", 62_345.67)
+    market.set_price("WBTC", 62_345.675)
 
     shown = json.loads(run(market, 1, "trade", "positions", "--json").output)["positions"]
     assert {p["venue"] for p in shown} == {"dydx", "rabbitx"}, "the order was split across both venues"
@@ -166,15 +166,15 @@ def test_trade_positions_values_each_position_as_the_vault_does(market: Chain) -
     pnl_wad = sum(int(Decimal(p["pnl"]) * wad) - int(Decimal(p["funding"]) * wad) for p in shown)
     assert pnl_wad // 10**12 == market.client(1).health(me).unrealized_pnl, "the vault's figure, to the unit"
     for p in shown:
-        assert p["mark"] == "62345.67"
-        assert Decimal(p["pnl"]) == (Decimal(p["size"]) * (Decimal("62345.67") - Decimal(p["entry"]))).quantize(
+        assert p["mark"] == "62345.675"
+        assert Decimal(p["pnl"]) == (Decimal(p["size"]) * (Decimal("62345.675") - Decimal(p["entry"]))).quantize(
             Decimal(1).scaleb(-18), rounding="ROUND_FLOOR"
         )
         assert Decimal(p["funding"]) > 0, "a long pays"
     funding = {p["venue"]: Decimal(p["funding"]) / Decimal(p["size"]) for p in shown}
     assert funding["rabbitx"] == pytest.approx(3 * funding["dydx"], rel=Decimal("0.001")), "each at its venue's rate"
     table = run(market, 1, "trade", "positions").output
-    assert "62,345.67" in table and "PnL" in table and "?" not in table
+    assert "62,345.67 " in table and "PnL" in table and "?" not in table, "the mark rounded down, as the web app does"
 
     market.advance(8 * 86_400)  # past every feed's staleness: the vault cannot value the positions now
     unknown = run(market, 1, "trade", "positions")

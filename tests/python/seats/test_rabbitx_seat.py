@@ -20,7 +20,7 @@ from keeper.cli.main import cli
 from keeper.client.trading import ChildSpec, TradingClient
 from keeper.connectors.rabbitx.connector import RabbitXConnector
 from keeper.devnet.deploy import SEAT_VENUE
-from keeper.exceptions import TransactionReverted
+from keeper.exceptions import PrimeVaultError, TransactionReverted
 from keeper.seats.rabbitx import RabbitXSeat, RabbitXVenue
 from keeper.seats.seat import SeatOrder, SeatOrderRequest
 from tests.python.conftest import Chain
@@ -198,6 +198,52 @@ def test_a_burst_of_children_is_placed_at_once_and_each_booked_once(market: Chai
                     await until(lambda: all(executor.child_order(c).status == "filled" for c in children))
                 assert [p.size for p in alice.positions(market.account(1).address)] == [D("0.8")], "booked once each"
                 assert await seat.reconcile() == []
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_placing_in_a_burst_loses_none_of_the_others(
+    market: Chain, exchange: RabbitXService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two of a burst's four placings fail: the first failure is raised, the second logged, the two orders placed
+    beside them are recorded (the next cycle places only the two that failed)."""
+    alice, executor = trader(market, 1), trader(market, 0)
+    venue = executor.venue_id(SEAT_VENUE)
+    now = int(market.w3.eth.get_block("latest")["timestamp"])
+    children = [
+        executor.commit_split(
+            alice.submit(market.account(1).address, "ETH-USD", D("0.2"), D(3030), now + 600),
+            [ChildSpec(venue, D("0.2"), D(3030), now + 300)],
+        )
+        for _ in range(4)
+    ]
+    failing = set(children[1::2])
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            seat_account = await seat_account_with_resting_asks(exchange, session, market)
+            async with RabbitXConnector(exchange.settings(seat_account)) as connector:
+                seat = RabbitXSeat(executor, connector, venue)
+                placing = seat.venue.place
+
+                async def failing_for_some(request: SeatOrderRequest) -> SeatOrder | None:
+                    if request.child_id in failing:
+                        raise PrimeVaultError(f"no answer for child {request.child_id}")
+                    return await placing(request)
+
+                seat.venue.place = failing_for_some  # type: ignore[method-assign]
+                with pytest.raises(PrimeVaultError, match=f"no answer for child {children[1]}"):
+                    await seat.cycle(now)
+                said = [r.getMessage() for r in caplog.records]
+                assert f"child {children[3]}: placing it failed too (no answer for child {children[3]})" in " ".join(
+                    said
+                )
+                seat.venue.place = placing  # type: ignore[method-assign]
+                async with forwarding(seat):
+                    report = await seat.cycle(now)
+                    assert sorted(report.placed) == sorted(failing), "the others were placed and recorded"
+                    assert exchange.devnet.requests[("POST", "/orders")] == 2 + len(children), "each placed once"
+                    await until(lambda: all(executor.child_order(c).status == "filled" for c in children))
 
     asyncio.run(scenario())
 
