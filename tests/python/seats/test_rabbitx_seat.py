@@ -158,19 +158,25 @@ def test_an_order_refused_by_the_rate_limit_is_placed_later_and_its_child_never_
     asyncio.run(scenario())
 
 
+def burst_of_children(alice: TradingClient, executor: TradingClient, account: str, now: int) -> list[int]:
+    """Four orders of 0.2 ETH by `account` (the resting asks fill all of them), each committed whole to the seat."""
+    venue = executor.venue_id(SEAT_VENUE)
+    return [
+        executor.commit_split(
+            alice.submit(account, "ETH-USD", D("0.2"), D(3030), now + 600),
+            [ChildSpec(venue, D("0.2"), D(3030), now + 300)],
+        )
+        for _ in range(4)
+    ]
+
+
 def test_a_burst_of_children_is_placed_at_once_and_each_booked_once(market: Chain, exchange: RabbitXService) -> None:
     """The children a cycle finds reach the exchange together (`PLACE_CONCURRENCY` at a time), not one after the other,
     so their fills come together and go out in one report; each is placed once and booked once."""
     alice, executor = trader(market, 1), trader(market, 0)
     venue = executor.venue_id(SEAT_VENUE)
     now = int(market.w3.eth.get_block("latest")["timestamp"])
-    children = [
-        executor.commit_split(
-            alice.submit(market.account(1).address, "ETH-USD", D("0.2"), D(3030), now + 600),
-            [ChildSpec(venue, D("0.2"), D(3030), now + 300)],
-        )
-        for _ in range(4)
-    ]
+    children = burst_of_children(alice, executor, market.account(1).address, now)
 
     async def scenario() -> None:
         async with aiohttp.ClientSession() as session:
@@ -210,13 +216,7 @@ def test_a_failed_placing_in_a_burst_loses_none_of_the_others(
     alice, executor = trader(market, 1), trader(market, 0)
     venue = executor.venue_id(SEAT_VENUE)
     now = int(market.w3.eth.get_block("latest")["timestamp"])
-    children = [
-        executor.commit_split(
-            alice.submit(market.account(1).address, "ETH-USD", D("0.2"), D(3030), now + 600),
-            [ChildSpec(venue, D("0.2"), D(3030), now + 300)],
-        )
-        for _ in range(4)
-    ]
+    children = burst_of_children(alice, executor, market.account(1).address, now)
     failing = set(children[1::2])
 
     async def scenario() -> None:
