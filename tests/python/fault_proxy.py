@@ -266,6 +266,12 @@ class NodeSwitch:
             client_writer.transport.abort()
             return
         node_reader, node_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        if not self.up:
+            # Switched off while the node's connection opened: not yet among the open ones `_switch` cut, so cut here,
+            # or a kept-alive connection would go on answering through the outage.
+            client_writer.transport.abort()
+            node_writer.transport.abort()
+            return
         self._open.update((client_writer, node_writer))
 
         async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
