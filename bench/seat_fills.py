@@ -49,7 +49,7 @@ from keeper.devnet.deploy import (
     seed_local_liquidity,
 )
 from keeper.devnet.rabbitx.exchange import ExchangeConfig
-from keeper.devnet.rabbitx_seat import exchange_process, open_rabbitx_seat
+from keeper.devnet.rabbitx_seat import exchange_process, open_rabbitx_seat, stop_process
 from keeper.seats.seat import PLACE_CONCURRENCY
 
 KEEPER = 9  # the keeper's dev account: its own key, as in the crash run
@@ -156,12 +156,7 @@ def keeper_daemon(
         try:
             yield
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 def venue_fill_count(url: str, seat: dict[str, str], since: float) -> int:

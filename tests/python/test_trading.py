@@ -126,18 +126,23 @@ def test_a_long_and_a_short_net_at_the_venue(market: Chain) -> None:
     assert exposure <= 2 * 10**16
 
 
+def set_funding_rates(market: Chain, percent_a_day: tuple[int, int]) -> None:
+    """Sets BTC-USD's funding at the two local venues (dYdX's, then RabbitX's) to these percents a day, longs paying."""
+    admin = market.client(0).sender
+    assert admin is not None
+    for venue, rate in zip(market.deployment.venues, percent_a_day, strict=True):
+        abi = load_artifact("DydxStyleVenue" if venue.name == "dydx" else "RabbitStyleVenue").abi
+        contract = market.w3.eth.contract(address=venue.address, abi=abi)
+        admin.transact("set funding", contract.functions.setFundingRate(0, rate * 10**18 // 100 // 86_400))
+
+
 def test_funding_accrual_moves_equity(market: Chain) -> None:
     alice, keeper = trader(market, 1), trader(market, 0)
     me = market.account(1).address
     order_id = alice.submit(me, "BTC-USD", Decimal("0.5"), Decimal(61_000), deadline(market))
     assert keeper.execute([order_id])[0].executed
     before = market.client(1).health(me).equity
-    admin = market.client(0).sender
-    assert admin is not None
-    for venue in market.deployment.venues:
-        abi = load_artifact("DydxStyleVenue" if venue.name == "dydx" else "RabbitStyleVenue").abi
-        contract = market.w3.eth.contract(address=venue.address, abi=abi)
-        admin.transact("set funding", contract.functions.setFundingRate(0, 10**18 // 100 // 86_400))
+    set_funding_rates(market, (1, 1))
     market.advance(86_400)
     after = market.client(1).health(me).equity
     # Longs pay 1% of the 30,000 notional over the day.
@@ -151,12 +156,7 @@ def test_trade_positions_values_each_position_as_the_vault_does(market: Chain) -
     me = market.account(1).address
     order_id = alice.submit(me, "BTC-USD", Decimal("0.5"), Decimal(61_000), deadline(market))
     assert keeper.execute([order_id])[0].executed
-    admin = market.client(0).sender
-    assert admin is not None
-    for venue, rate in zip(market.deployment.venues, (1, 3), strict=True):  # 1% and 3% a day, longs paying
-        abi = load_artifact("DydxStyleVenue" if venue.name == "dydx" else "RabbitStyleVenue").abi
-        contract = market.w3.eth.contract(address=venue.address, abi=abi)
-        admin.transact("set funding", contract.functions.setFundingRate(0, rate * 10**18 // 100 // 86_400))
+    set_funding_rates(market, (1, 3))
     market.advance(12 * 3600)
     market.set_price("WBTC", 62_345.675)
 
@@ -194,12 +194,7 @@ def test_trade_positions_shows_funding_received_below_half_a_cent_as_zero(market
     me = market.account(1).address
     order_id = alice.submit(me, "BTC-USD", Decimal("-0.01"), Decimal(59_000), deadline(market))
     assert keeper.execute([order_id])[0].executed
-    admin = market.client(0).sender
-    assert admin is not None
-    for venue in market.deployment.venues:  # 1% a day, longs paying
-        abi = load_artifact("DydxStyleVenue" if venue.name == "dydx" else "RabbitStyleVenue").abi
-        contract = market.w3.eth.contract(address=venue.address, abi=abi)
-        admin.transact("set funding", contract.functions.setFundingRate(0, 10**18 // 100 // 86_400))
+    set_funding_rates(market, (1, 1))
     market.advance(30)
 
     [shown] = json.loads(run(market, 1, "trade", "positions", "--json").output)["positions"]
